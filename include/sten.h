@@ -1,0 +1,319 @@
+/* sten.h — the whole public API of sten (Sparse Tensor ENgine).
+ *
+ * Everything exported starts with sten_ / STEN_. Fallible calls return a
+ * sten_status (0 = OK, negative = error); the detail of the first error is kept
+ * in the context's error buffer (sten_ctx_error). Library code never prints and
+ * never exits: messages go through the log callback set on the context.
+ *
+ * Shapes use fixed letters: B batch rows, N units/items, H hidden units,
+ * K factors or top-k, nnz non-zeros. Dense matrices are row-major float32.
+ */
+#ifndef STEN_H
+#define STEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STEN_VERSION_MAJOR 0
+#define STEN_VERSION_MINOR 1
+#define STEN_VERSION_PATCH 0
+#define STEN_VERSION_STRING "0.1.0"
+
+/* Version of the library actually linked (may differ from the header). */
+const char *sten_version(void);
+
+/* ------------------------------------------------------------------ status */
+
+/* One list makes both the enum and sten_status_str(). */
+#define STEN_STATUS_LIST(X)                                                    \
+    X(STEN_OK, 0, "ok")                                                        \
+    X(STEN_E_INVALID, -1, "invalid argument")                                  \
+    X(STEN_E_NOMEM, -2, "out of memory")                                       \
+    X(STEN_E_IO, -3, "input/output error")                                     \
+    X(STEN_E_PARSE, -4, "parse error")                                         \
+    X(STEN_E_FORMAT, -5, "unsupported or malformed file format")               \
+    X(STEN_E_RANGE, -6, "value out of range")                                  \
+    X(STEN_E_NOTFOUND, -7, "not found")                                        \
+    X(STEN_E_UNSUPPORTED, -8, "not supported")                                 \
+    X(STEN_E_NUMERIC, -9, "numerical failure (NaN or divergence)")             \
+    X(STEN_E_INTERNAL, -10, "internal error")
+
+typedef enum {
+#define STEN__STATUS_ENUM(name, code, text) name = code,
+    STEN_STATUS_LIST(STEN__STATUS_ENUM)
+#undef STEN__STATUS_ENUM
+} sten_status;
+
+/* Short English description of a status; never NULL ("unknown status" for
+ * values outside the list). */
+const char *sten_status_str(sten_status st);
+
+/* Symbolic name of a status ("STEN_E_PARSE"); never NULL. */
+const char *sten_status_name(sten_status st);
+
+/* ----------------------------------------------------------------- context */
+
+/* A context holds everything that would otherwise be global: the first-error
+ * buffer, the log callback, allocation accounting and the thread count. One
+ * context must not be used by two threads at once; use one per thread. */
+typedef struct sten_ctx sten_ctx;
+
+typedef enum {
+    STEN_LOG_ERROR = 0,
+    STEN_LOG_WARN = 1,
+    STEN_LOG_INFO = 2,
+    STEN_LOG_DEBUG = 3
+} sten_log_level;
+
+/* Log callback: msg is a complete line without trailing newline, valid only
+ * during the call. */
+typedef void (*sten_log_fn)(void *user, sten_log_level level, const char *msg);
+
+/* Creates a context with threads = number of available cores, no log
+ * callback, no allocation limit. *out is owned by the caller; free it with
+ * sten_ctx_free. Returns STEN_E_NOMEM if the context itself cannot be made. */
+sten_status sten_ctx_init(sten_ctx **out);
+/* Frees the context; NULL is a no-op. Does not free memory still allocated
+ * through it (that is a leak the byte counter reports). */
+void sten_ctx_free(sten_ctx *ctx);
+
+/* The first error recorded since the last clear, as
+ * "<where>: <what>" (e.g. "ratings.csv:12: expected 4 fields, got 3"), or ""
+ * when none. Borrowed: valid until the next clear or free. */
+const char *sten_ctx_error(const sten_ctx *ctx);
+/* Status of that first error (STEN_OK when none). */
+sten_status sten_ctx_error_status(const sten_ctx *ctx);
+/* Forgets the recorded error so the next one is kept. */
+void sten_ctx_clear_error(sten_ctx *ctx);
+
+/* Records an error if none is recorded yet (first error wins), logs it at
+ * STEN_LOG_ERROR, and returns st, so callers can `return sten_fail(...)`.
+ * For application code that builds on sten and wants one error channel. */
+sten_status sten_fail(sten_ctx *ctx, sten_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Sends messages with level <= max_level to fn. fn = NULL silences logging. */
+void sten_ctx_set_log(sten_ctx *ctx, sten_log_fn fn, void *user,
+                      sten_log_level max_level);
+/* Logs through the context's callback (no-op without one). */
+void sten_log(sten_ctx *ctx, sten_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Thread count used by every kernel and by BLAS. n <= 0 means "all available
+ * cores". Kernels never call multi-threaded BLAS inside their own parallel
+ * regions, so the machine is never oversubscribed. */
+void sten_ctx_set_threads(sten_ctx *ctx, int n);
+int sten_ctx_threads(const sten_ctx *ctx);
+
+/* ------------------------------------------------------------- allocation */
+
+/* Every allocation made by sten goes through these (so tests can count bytes
+ * and fail the Nth allocation). Memory is 64-byte aligned. sten_alloc returns
+ * NULL and records STEN_E_NOMEM (with the size) on failure; size 0 returns a
+ * valid unique pointer. sten_free(ctx, NULL) is a no-op. */
+void *sten_alloc(sten_ctx *ctx, size_t size);
+void *sten_calloc(sten_ctx *ctx, size_t count, size_t size);
+void sten_free(sten_ctx *ctx, void *p);
+
+/* Bytes currently allocated through ctx and the high-water mark. */
+size_t sten_ctx_bytes_in_use(const sten_ctx *ctx);
+size_t sten_ctx_bytes_peak(const sten_ctx *ctx);
+/* Number of successful allocations not yet freed. */
+size_t sten_ctx_live_allocs(const sten_ctx *ctx);
+/* Test hook: the n-th allocation from now (1 = the next one) fails; every
+ * later one succeeds again. n = 0 disables. */
+void sten_ctx_fail_alloc_at(sten_ctx *ctx, long n);
+/* Caps bytes in use; an allocation that would exceed it fails. 0 = no cap. */
+void sten_ctx_set_mem_limit(sten_ctx *ctx, size_t bytes);
+
+/* ------------------------------------------------------------ dense matrix */
+
+/* A row-major float32 matrix view: element (r, c) at data[r * ld + c],
+ * ld >= cols. `owned` says whether sten_mat_free releases data. */
+typedef struct {
+    int64_t rows;
+    int64_t cols;
+    int64_t ld;
+    float *data;
+    bool owned;
+} sten_mat;
+
+/* Allocates a zeroed rows x cols matrix with ld rounded up to 16 floats (one
+ * cache line) so every row starts aligned. */
+sten_status sten_mat_init(sten_ctx *ctx, sten_mat *m, int64_t rows, int64_t cols);
+/* A non-owning view over caller memory. */
+sten_mat sten_mat_view(float *data, int64_t rows, int64_t cols, int64_t ld);
+/* Frees owned data and zeroes the struct; safe on a zeroed struct. */
+void sten_mat_free(sten_ctx *ctx, sten_mat *m);
+/* Sets every element to v (only the cols of each row, not the padding). */
+void sten_mat_fill(sten_mat *m, float v);
+
+/* -------------------------------------------------------- CSR sparse batch */
+
+/* B rows of a sparse matrix with `cols` columns. Row r's entries are
+ * col[row_ptr[r] .. row_ptr[r+1]-1]; val is NULL for boolean data (every
+ * listed entry means 1). Columns within a row need not be sorted. */
+typedef struct {
+    uint32_t rows;
+    uint32_t cols;
+    uint64_t nnz;       /* = row_ptr[rows] */
+    uint64_t cap;       /* capacity of col/val */
+    uint32_t row_cap;   /* capacity of row_ptr, minus one */
+    uint64_t *row_ptr;  /* rows + 1 entries */
+    uint32_t *col;
+    float *val;         /* NULL when boolean */
+} sten_csr;
+
+/* Allocates a CSR with room for cap non-zeros, rows = 0 of row_cap rows ready
+ * (row_ptr has row_cap + 1 entries, row_ptr[0] = 0). valued selects float
+ * values. Free with sten_csr_free. */
+sten_status sten_csr_init(sten_ctx *ctx, sten_csr *m, uint32_t row_cap,
+                          uint32_t cols, uint64_t cap, bool valued);
+void sten_csr_free(sten_ctx *ctx, sten_csr *m);
+/* Checks row_ptr is non-decreasing, ends at nnz <= cap, and every column is
+ * < cols; records a message naming the first bad row/entry. */
+sten_status sten_csr_validate(sten_ctx *ctx, const sten_csr *m);
+/* xt = transpose of x (x->cols rows, x->rows columns). xt must have been made
+ * by sten_csr_init with row_cap >= x->cols, cap >= x->nnz and values iff x has
+ * them. Entries of each xt row come in increasing x-row order (deterministic).
+ * Allocation-free, so it can run inside a training step. */
+sten_status sten_csr_transpose(sten_ctx *ctx, const sten_csr *x, sten_csr *xt);
+
+/* ---------------------------------------------------------------- kernels */
+
+typedef enum { STEN_NO_TRANS = 0, STEN_TRANS = 1 } sten_trans;
+
+/* C = alpha * op(A) * op(B) + beta * C, row-major, through OpenBLAS.
+ * op(A): (M, K), op(B): (K, N), C: (M, N). Runs with ctx's thread count. */
+void sten_gemm(sten_ctx *ctx, sten_trans ta, sten_trans tb, int64_t M,
+               int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+               const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+/* Sparse x dense: Y = beta * Y + X * W.
+ * X: CSR (B rows, N_in cols), W: (N_in, H) row-major with leading dim ldw,
+ * Y: (B, H) with leading dim ldy. Each output row is a gather-sum of the W
+ * rows named by X's row (times the values if X is valued). beta must be 0 or
+ * 1 (overwrite or accumulate, e.g. for several sources). */
+void sten_spmm(sten_ctx *ctx, const sten_csr *X, const float *W, int64_t ldw,
+               int64_t H, float beta, float *Y, int64_t ldy);
+
+/* Weight gradient of a sparse input layer: dW[j, :] += alpha * sum over the
+ * entries (i, j) of X of x_ij * dY[i, :], touching only rows j present in X.
+ * Takes XT = transpose of X (sten_csr_transpose), so each dW row is reduced by
+ * one thread in a fixed order: the result is identical for any thread count.
+ * XT: CSR (N_in rows, B cols), dY: (B, H) ld ldd, dW: (N_in, H) ld ldw. */
+void sten_spmm_grad(sten_ctx *ctx, const sten_csr *XT, const float *dY,
+                    int64_t ldd, int64_t H, float alpha, float *dW,
+                    int64_t ldw);
+
+/* Activation functions. Numeric codes match DSSTNE's model files. */
+#define STEN_ACT_LIST(X)                                                       \
+    X(STEN_ACT_SIGMOID, 0, "Sigmoid")                                          \
+    X(STEN_ACT_TANH, 1, "Tanh")                                                \
+    X(STEN_ACT_RELU, 2, "RELU")                                                \
+    X(STEN_ACT_LINEAR, 3, "Linear")                                            \
+    X(STEN_ACT_SOFTPLUS, 5, "SoftPlus")                                        \
+    X(STEN_ACT_SOFTSIGN, 6, "SoftSign")                                        \
+    X(STEN_ACT_SOFTMAX, 7, "SoftMax")                                          \
+    X(STEN_ACT_RELUMAX, 8, "RELUMax")                                          \
+    X(STEN_ACT_LINEARMAX, 9, "LinearMax")                                      \
+    X(STEN_ACT_ELU, 10, "ELU")                                                 \
+    X(STEN_ACT_LEAKYRELU, 11, "LeakyRELU")                                     \
+    X(STEN_ACT_SELU, 12, "SELU")
+
+typedef enum {
+#define STEN__ACT_ENUM(name, code, text) name = code,
+    STEN_ACT_LIST(STEN__ACT_ENUM)
+#undef STEN__ACT_ENUM
+} sten_act;
+
+/* Parameters some activations use. sten_act_params_default gives DSSTNE's
+ * defaults except slope (0.01 rather than DSSTNE's 1.0, which made LeakyRELU
+ * the identity; see docs/dsstne-compat.md). */
+typedef struct {
+    float slope;  /* LeakyRELU negative slope */
+    float alpha;  /* ELU / SELU alpha */
+    float lambda; /* SELU lambda */
+    float max;    /* RELUMax / LinearMax upper clip */
+} sten_act_params;
+
+sten_act_params sten_act_params_default(void);
+/* Canonical name ("Sigmoid"), or NULL for a value that is not an activation. */
+const char *sten_act_name(sten_act a);
+/* Case-insensitive parse accepting DSSTNE's spellings (relu,
+ * rectifiedlinear, lrelu, leakyrectifiedlinear, elu, exponentiallinear, selu,
+ * scaledexponentiallinear, ...). Returns STEN_E_NOTFOUND for anything else. */
+sten_status sten_act_parse(const char *name, sten_act *out);
+
+/* Y = f(X) over a (B, N) block (in place allowed: Y == X). SoftMax is per
+ * row. X and Y share leading dimension ld. */
+void sten_act_forward(sten_ctx *ctx, sten_act a, const sten_act_params *p,
+                      const float *X, float *Y, int64_t B, int64_t N,
+                      int64_t ld);
+/* dX = f'(.) (.) dY, with the derivative computed from the activation output
+ * Y (as DSSTNE does). For SoftMax it is the Jacobian-vector product
+ * dX = Y (.) (dY - sum(dY (.) Y)) per row. In place allowed: dX == dY. */
+void sten_act_backward(sten_ctx *ctx, sten_act a, const sten_act_params *p,
+                       const float *Y, const float *dY, float *dX, int64_t B,
+                       int64_t N, int64_t ld);
+
+/* Per-row top-K with exclusion.
+ * S: (B, N) scores, ld lds. exclude: optional CSR with B rows whose entries
+ * are item indices to skip for that row (a user's seen items); NULL for none.
+ * Writes, for each row b, out_idx[b*K + r] / out_val[b*K + r] for r < count,
+ * best first; ties are broken by the lower item index, NaN scores rank below
+ * every number. count[b] = min(K, eligible items); unused slots get index
+ * UINT32_MAX and value -INFINITY. out_val and count may be NULL. Any K >= 1 is
+ * allowed (K > N just leaves slots unused). Returns STEN_E_NOMEM if its
+ * per-thread scratch (N bits per thread) cannot be allocated. */
+sten_status sten_topk(sten_ctx *ctx, const float *S, int64_t lds, int64_t B,
+                      int64_t N, int64_t K, const sten_csr *exclude,
+                      uint32_t *out_idx, float *out_val, uint32_t *count);
+
+/* -------------------------------------------------------------------- RNG */
+
+/* Counter-based generator (Philox4x32-10). A value depends only on (seed,
+ * stream, position), never on which thread asks, so giving each example or
+ * row its own stream makes results independent of the thread count. */
+typedef struct {
+    uint32_t key[2];
+    uint32_t ctr[4];
+    uint32_t buf[4];
+    unsigned used; /* values of buf already handed out */
+} sten_rng;
+
+/* The raw block function: out = Philox4x32-10(ctr, key). */
+void sten_philox4x32(const uint32_t ctr[4], const uint32_t key[2],
+                     uint32_t out[4]);
+/* Stream `stream` of generator `seed`, positioned at its start. */
+void sten_rng_init(sten_rng *r, uint64_t seed, uint64_t stream);
+/* Jumps to the n-th 32-bit value of the stream (O(1)). */
+void sten_rng_seek(sten_rng *r, uint64_t n);
+uint32_t sten_rng_u32(sten_rng *r);
+/* Uniform in [0, 1) with 24 random bits. */
+float sten_rng_uniform(sten_rng *r);
+/* Uniform integer in [0, n) without modulo bias; n > 0. */
+uint32_t sten_rng_below(sten_rng *r, uint32_t n);
+/* Standard normal (Box-Muller). */
+float sten_rng_normal(sten_rng *r);
+
+/* ----------------------------------------------------------------- system */
+
+/* Description of the BLAS in use ("OpenBLAS 0.3.21 ... OpenMP"), borrowed. */
+const char *sten_blas_info(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* STEN_H */

@@ -1,0 +1,45 @@
+/* core_int.h — internals shared by the files of src/ (not installed).
+ * Holds the context layout and small helpers every layer uses; nothing here
+ * is part of the public API. */
+#ifndef STEN_CORE_INT_H
+#define STEN_CORE_INT_H
+
+#include "sten.h"
+
+#include <stdarg.h>
+
+#define STEN__ERRBUF 1024
+#define STEN__ALIGN 64
+
+struct sten_ctx {
+    char err[STEN__ERRBUF];
+    sten_status err_status;
+
+    sten_log_fn log_fn;
+    void *log_user;
+    sten_log_level log_max;
+
+    int threads;
+
+    size_t bytes_in_use;
+    size_t bytes_peak;
+    size_t live_allocs;
+    size_t mem_limit;
+    long fail_countdown; /* 0 = off; fail when it reaches 1 */
+};
+
+/* Records the first error (see sten_fail); va_list form. */
+sten_status sten__vfail(sten_ctx *ctx, sten_status st, const char *fmt,
+                        va_list ap);
+
+/* Number of threads a kernel should use for `work` units of roughly
+ * `grain` cost each: never more than ctx->threads, 1 for tiny work. */
+int sten__threads_for(const sten_ctx *ctx, int64_t work, int64_t grain);
+
+/* Makes the BLAS use ctx's thread count (called before every BLAS call). */
+void sten__blas_threads(const sten_ctx *ctx);
+
+#define STEN__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define STEN__MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#endif

@@ -1,0 +1,98 @@
+/* rng.c — Philox4x32-10 (Salmon et al., SC'11), a counter-based generator:
+ * value n of stream s under seed k is a pure function of (k, s, n), so any
+ * thread can produce any value and results never depend on scheduling. */
+#include "sten.h"
+
+#include <math.h>
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+void sten_philox4x32(const uint32_t ctr[4], const uint32_t key[2],
+                     uint32_t out[4])
+{
+    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
+    uint32_t k0 = key[0], k1 = key[1];
+    for (int r = 0; r < 10; r++) {
+        if (r > 0) {
+            k0 += PHILOX_W0;
+            k1 += PHILOX_W1;
+        }
+        const uint64_t p0 = (uint64_t)PHILOX_M0 * c0;
+        const uint64_t p1 = (uint64_t)PHILOX_M1 * c2;
+        const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+        const uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        c0 = n0;
+        c1 = (uint32_t)p1;
+        c2 = n2;
+        c3 = (uint32_t)p0;
+    }
+    out[0] = c0;
+    out[1] = c1;
+    out[2] = c2;
+    out[3] = c3;
+}
+
+void sten_rng_init(sten_rng *r, uint64_t seed, uint64_t stream)
+{
+    r->key[0] = (uint32_t)seed;
+    r->key[1] = (uint32_t)(seed >> 32);
+    r->ctr[2] = (uint32_t)stream;
+    r->ctr[3] = (uint32_t)(stream >> 32);
+    sten_rng_seek(r, 0);
+}
+
+/* ctr[0..1] holds the index of the block that buf will be refilled from. */
+static void refill(sten_rng *r)
+{
+    sten_philox4x32(r->ctr, r->key, r->buf);
+    if (++r->ctr[0] == 0)
+        r->ctr[1]++;
+    r->used = 0;
+}
+
+void sten_rng_seek(sten_rng *r, uint64_t n)
+{
+    const uint64_t block = n / 4;
+    r->ctr[0] = (uint32_t)block;
+    r->ctr[1] = (uint32_t)(block >> 32);
+    refill(r);
+    r->used = (unsigned)(n % 4);
+}
+
+uint32_t sten_rng_u32(sten_rng *r)
+{
+    if (r->used == 4)
+        refill(r);
+    return r->buf[r->used++];
+}
+
+float sten_rng_uniform(sten_rng *r)
+{
+    return (float)(sten_rng_u32(r) >> 8) * 0x1.0p-24f;
+}
+
+/* Lemire's multiply-and-reject: unbiased, usually one multiplication. */
+uint32_t sten_rng_below(sten_rng *r, uint32_t n)
+{
+    uint64_t m = (uint64_t)sten_rng_u32(r) * n;
+    uint32_t low = (uint32_t)m;
+    if (low < n) {
+        const uint32_t floor = (uint32_t)-n % n;
+        while (low < floor) {
+            m = (uint64_t)sten_rng_u32(r) * n;
+            low = (uint32_t)m;
+        }
+    }
+    return (uint32_t)(m >> 32);
+}
+
+float sten_rng_normal(sten_rng *r)
+{
+    /* u1 in (0, 1] so the log is finite */
+    const double u1 = ((sten_rng_u32(r) >> 8) + 1) * 0x1.0p-24;
+    const double u2 = (sten_rng_u32(r) >> 8) * 0x1.0p-24;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}

@@ -1,0 +1,317 @@
+/* test_kernels.c — every fast kernel against its plain-loop reference
+ * (src/core/kernels_ref.c) on random shapes and edge cases: empty rows,
+ * nnz = 0, K >= N, sizes that are not a multiple of the SIMD width; and
+ * bit-identical results for 1 and 2 threads. */
+#include "check.h"
+#include "core/kernels_ref.h"
+#include "sten.h"
+
+#include <string.h>
+
+static sten_ctx *ctx;
+static sten_rng rng;
+
+static float *rand_floats(int64_t n, float lo, float hi)
+{
+    float *p = malloc((size_t)(n ? n : 1) * sizeof *p);
+    for (int64_t i = 0; i < n; i++)
+        p[i] = lo + (hi - lo) * sten_rng_uniform(&rng);
+    return p;
+}
+
+static float *copy_floats(const float *src, int64_t n)
+{
+    float *p = malloc((size_t)(n ? n : 1) * sizeof *p);
+    memcpy(p, src, (size_t)n * sizeof *p);
+    return p;
+}
+
+/* Random CSR with rows x cols, each row holding 0..max_nnz distinct
+ * columns (some rows empty on purpose). */
+static void rand_csr(sten_csr *m, uint32_t rows, uint32_t cols, uint32_t max_nnz, bool valued)
+{
+    uint64_t cap = (uint64_t)rows * max_nnz;
+    sten_status st = sten_csr_init(ctx, m, rows, cols, cap ? cap : 1, valued);
+    CHECK_EQ(st, STEN_OK);
+    uint64_t e = 0;
+    for (uint32_t r = 0; r < rows; r++) {
+        uint32_t n = cols ? sten_rng_below(&rng, (max_nnz < cols ? max_nnz : cols) + 1) : 0;
+        if (r % 5 == 3)
+            n = 0;
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t c;
+            int dup;
+            do { /* distinct columns within the row */
+                c = sten_rng_below(&rng, cols);
+                dup = 0;
+                for (uint64_t q = m->row_ptr[r]; q < e; q++)
+                    dup |= m->col[q] == c;
+            } while (dup);
+            m->col[e] = c;
+            if (valued)
+                m->val[e] = -2.0f + 4.0f * sten_rng_uniform(&rng);
+            e++;
+        }
+        m->row_ptr[r + 1] = e;
+    }
+    m->rows = rows;
+    m->nnz = e;
+    CHECK_EQ(sten_csr_validate(ctx, m), STEN_OK);
+}
+
+static void test_gemm(void)
+{
+    static const int64_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 128, 256},
+                                        {130, 31, 67}, {5, 4, 0}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                /* leading dimensions with a little padding */
+                const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
+                const int64_t arows = ta ? K : M, brows = tb ? N : K;
+                float *A = rand_floats(arows * lda, -1, 1), *B = rand_floats(brows * ldb, -1, 1);
+                float *C = rand_floats(M * ldc, -1, 1), *R = copy_floats(C, M * ldc);
+                const float alpha = 0.75f, beta = (s % 2) ? 0.5f : 0.0f;
+                sten_gemm(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                sten__gemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, R, ldc);
+                CHECK_CLOSE(C, R, M * ldc, 1e-5, 1e-4);
+                free(A), free(B), free(C), free(R);
+            }
+    }
+}
+
+static void test_spmm(void)
+{
+    static const uint32_t shapes[][4] = {/* B, N_in, H, max nnz per row */
+                                         {1, 1, 1, 1},   {7, 50, 13, 6}, {33, 1000, 128, 40},
+                                         {16, 300, 17, 0}, {5, 8, 31, 8}, {0, 10, 4, 3}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int valued = 0; valued < 2; valued++)
+            for (int acc = 0; acc < 2; acc++) {
+                const uint32_t B = shapes[s][0], N = shapes[s][1], H = shapes[s][2];
+                sten_csr x;
+                rand_csr(&x, B, N, shapes[s][3], valued);
+                const int64_t ldw = H + 5, ldy = H + 3;
+                float *W = rand_floats((int64_t)N * ldw, -1, 1);
+                float *Y = rand_floats((int64_t)B * ldy, -1, 1), *R = copy_floats(Y, (int64_t)B * ldy);
+                sten_spmm(ctx, &x, W, ldw, H, (float)acc, Y, ldy);
+                sten__spmm_ref(&x, W, ldw, H, (float)acc, R, ldy);
+                CHECK_CLOSE(Y, R, (int64_t)B * ldy, 1e-5, 1e-5);
+                free(W), free(Y), free(R);
+                sten_csr_free(ctx, &x);
+            }
+}
+
+static void test_spmm_grad(void)
+{
+    static const uint32_t shapes[][4] = {{1, 1, 1, 1}, {9, 40, 13, 7}, {64, 2000, 128, 50},
+                                         {12, 100, 5, 0}, {3, 4, 33, 4}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int valued = 0; valued < 2; valued++) {
+            const uint32_t B = shapes[s][0], N = shapes[s][1], H = shapes[s][2];
+            sten_csr x, xt;
+            rand_csr(&x, B, N, shapes[s][3], valued);
+            CHECK_EQ(sten_csr_init(ctx, &xt, N, B, x.cap, valued), STEN_OK);
+            CHECK_EQ(sten_csr_transpose(ctx, &x, &xt), STEN_OK);
+            const int64_t ldd = H + 1, ldw = H + 7;
+            float *dY = rand_floats((int64_t)B * ldd, -1, 1);
+            float *dW = rand_floats((int64_t)N * ldw, -1, 1), *R = copy_floats(dW, (int64_t)N * ldw);
+            sten_spmm_grad(ctx, &xt, dY, ldd, H, -0.5f, dW, ldw);
+            sten__spmm_grad_ref(&x, dY, ldd, H, -0.5f, R, ldw);
+            /* rows absent from the batch are untouched: exact equality there */
+            CHECK_CLOSE(dW, R, (int64_t)N * ldw, 1e-5, 1e-5);
+            free(dY), free(dW), free(R);
+            sten_csr_free(ctx, &x);
+            sten_csr_free(ctx, &xt);
+        }
+}
+
+static void test_activations(void)
+{
+#define ITEM(name, code, text) name,
+    static const sten_act all[] = {STEN_ACT_LIST(ITEM)};
+#undef ITEM
+    sten_act_params p = sten_act_params_default();
+    p.slope = 0.2f;
+    p.max = 1.5f;
+    const int64_t B = 9, N = 37, ld = 40;
+    for (size_t a = 0; a < sizeof all / sizeof all[0]; a++) {
+        float *X = rand_floats(B * ld, -4, 4);
+        /* values near kinks are where output-based derivatives go wrong;
+         * keep test inputs a little away from 0 and +-max */
+        for (int64_t i = 0; i < B * ld; i++)
+            if (fabsf(X[i]) < 1e-3f || fabsf(fabsf(X[i]) - p.max) < 1e-3f)
+                X[i] += 0.01f;
+        X[5] = 30.0f;  /* saturating inputs */
+        X[6] = -30.0f;
+        float *Y = rand_floats(B * ld, 0, 0), *R = rand_floats(B * ld, 0, 0);
+        sten_act_forward(ctx, all[a], &p, X, Y, B, N, ld);
+        sten__act_forward_ref(all[a], &p, X, R, B, N, ld);
+        for (int64_t b = 0; b < B; b++)
+            if (!CHECK_CLOSE(Y + b * ld, R + b * ld, N, 1e-6, 1e-5))
+                fprintf(stderr, "  forward %s row %lld\n", sten_act_name(all[a]), (long long)b);
+
+        float *dY = rand_floats(B * ld, -1, 1), *dX = rand_floats(B * ld, 0, 0);
+        float *dR = rand_floats(B * ld, 0, 0);
+        sten_act_backward(ctx, all[a], &p, Y, dY, dX, B, N, ld);
+        sten__act_backward_ref(all[a], &p, X, dY, dR, B, N, ld);
+        for (int64_t b = 0; b < B; b++)
+            if (!CHECK_CLOSE(dX + b * ld, dR + b * ld, N, 1e-5, 1e-3))
+                fprintf(stderr, "  backward %s row %lld\n", sten_act_name(all[a]), (long long)b);
+
+        /* in place gives the same answer */
+        float *Z = copy_floats(X, B * ld);
+        sten_act_forward(ctx, all[a], &p, Z, Z, B, N, ld);
+        for (int64_t b = 0; b < B; b++)
+            CHECK(memcmp(Z + b * ld, Y + b * ld, (size_t)N * sizeof(float)) == 0);
+        free(X), free(Y), free(R), free(dY), free(dX), free(dR), free(Z);
+    }
+    /* every listed activation parses from its name in any case */
+    for (size_t a = 0; a < sizeof all / sizeof all[0]; a++) {
+        char up[64];
+        const char *n = sten_act_name(all[a]);
+        size_t i = 0;
+        for (; n[i] && i < sizeof up - 1; i++)
+            up[i] = (char)(n[i] >= 'a' && n[i] <= 'z' ? n[i] - 32 : n[i]);
+        up[i] = 0;
+        sten_act got;
+        CHECK_EQ(sten_act_parse(up, &got), STEN_OK);
+        CHECK_EQ(got, all[a]);
+    }
+    sten_act got;
+    CHECK_EQ(sten_act_parse("lrelu", &got), STEN_OK);
+    CHECK_EQ(got, STEN_ACT_LEAKYRELU);
+    CHECK_EQ(sten_act_parse("ScaledExponentialLinear", &got), STEN_OK);
+    CHECK_EQ(got, STEN_ACT_SELU);
+    CHECK_EQ(sten_act_parse("Sigmod", &got), STEN_E_NOTFOUND);
+    CHECK(sten_act_name((sten_act)4) == NULL); /* DSSTNE's unparseable PReLU code */
+    /* SoftPlus and SoftSign are real, not the identity DSSTNE ran */
+    float x = 2.0f, y;
+    sten_act_forward(ctx, STEN_ACT_SOFTPLUS, &p, &x, &y, 1, 1, 1);
+    CHECK_NEAR(y, 2.126928, 1e-5, 0);
+    sten_act_forward(ctx, STEN_ACT_SOFTSIGN, &p, &x, &y, 1, 1, 1);
+    CHECK_NEAR(y, 2.0 / 3.0, 1e-6, 0);
+}
+
+static void check_topk_case(const float *S, int64_t lds, int64_t B, int64_t N, int64_t K,
+                            const sten_csr *ex)
+{
+    uint32_t *gi = malloc((size_t)(B * K + 1) * 4), *ri = malloc((size_t)(B * K + 1) * 4);
+    float *gv = malloc((size_t)(B * K + 1) * 4), *rv = malloc((size_t)(B * K + 1) * 4);
+    uint32_t *gc = malloc((size_t)(B + 1) * 4), *rc = malloc((size_t)(B + 1) * 4);
+    CHECK_EQ(sten_topk(ctx, S, lds, B, N, K, ex, gi, gv, gc), STEN_OK);
+    CHECK_EQ(sten__topk_ref(S, lds, B, N, K, ex, ri, rv, rc), STEN_OK);
+    int same = memcmp(gi, ri, (size_t)(B * K) * 4) == 0 && memcmp(gc, rc, (size_t)B * 4) == 0;
+    for (int64_t i = 0; i < B * K && same; i++)
+        same = (isnan(gv[i]) && isnan(rv[i])) || gv[i] == rv[i];
+    if (!same)
+        fprintf(stderr, "  top-k mismatch: B=%lld N=%lld K=%lld exclude=%s\n", (long long)B,
+                (long long)N, (long long)K, ex ? "yes" : "no");
+    CHECK(same);
+    /* never an excluded item */
+    for (int64_t b = 0; ex && b < B; b++)
+        for (uint32_t r = 0; r < gc[b]; r++)
+            for (uint64_t e = ex->row_ptr[b]; e < ex->row_ptr[b + 1]; e++)
+                CHECK(gi[b * K + r] != ex->col[e]);
+    free(gi), free(ri), free(gv), free(rv), free(gc), free(rc);
+}
+
+static void test_topk(void)
+{
+    static const int64_t shapes[][3] = {{1, 1, 1}, {4, 10, 3}, {8, 100, 10}, {3, 50, 50},
+                                        {5, 20, 25}, {16, 1000, 128}, {2, 0, 4}, {6, 257, 200}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int64_t B = shapes[s][0], N = shapes[s][1], K = shapes[s][2], lds = N + 3;
+        float *S = rand_floats(B * lds, -1, 1);
+        /* plant ties and NaNs */
+        for (int64_t i = 0; i < B * lds; i += 7)
+            S[i] = 0.25f;
+        for (int64_t i = 3; i < B * lds; i += 23)
+            S[i] = NAN;
+        if (N > 2)
+            S[1] = -INFINITY;
+        check_topk_case(S, lds, B, N, K, NULL);
+        if (N > 0) {
+            sten_csr ex;
+            rand_csr(&ex, (uint32_t)B, (uint32_t)N, (uint32_t)(N / 2 + 1), false);
+            check_topk_case(S, lds, B, N, K, &ex);
+            sten_csr_free(ctx, &ex);
+        }
+        free(S);
+    }
+    /* hand-checked: ties by lower index, all excluded -> empty */
+    const float S[6] = {0.5f, 0.9f, 0.5f, 0.1f, 0.9f, 0.5f};
+    uint32_t idx[4], cnt;
+    float val[4];
+    CHECK_EQ(sten_topk(ctx, S, 6, 1, 6, 4, NULL, idx, val, &cnt), STEN_OK);
+    const uint32_t want[4] = {1, 4, 0, 2};
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(idx[i], want[i]);
+    CHECK_EQ(cnt, 4);
+    sten_csr ex;
+    sten_csr_init(ctx, &ex, 1, 6, 6, false);
+    for (uint32_t i = 0; i < 6; i++)
+        ex.col[i] = 5 - i;
+    ex.row_ptr[1] = 6;
+    ex.rows = 1;
+    ex.nnz = 6;
+    CHECK_EQ(sten_topk(ctx, S, 6, 1, 6, 4, &ex, idx, val, &cnt), STEN_OK);
+    CHECK_EQ(cnt, 0);
+    CHECK_EQ(idx[0], UINT32_MAX);
+    CHECK(isinf(val[3]) && val[3] < 0);
+    sten_csr_free(ctx, &ex);
+    /* bad K */
+    CHECK_EQ(sten_topk(ctx, S, 6, 1, 6, 0, NULL, idx, val, &cnt), STEN_E_INVALID);
+    sten_ctx_clear_error(ctx);
+    /* scratch allocation failure: error, nothing leaked */
+    size_t before = sten_ctx_bytes_in_use(ctx);
+    sten_ctx_fail_alloc_at(ctx, 1);
+    CHECK_EQ(sten_topk(ctx, S, 6, 1, 6, 2, NULL, idx, val, &cnt), STEN_E_NOMEM);
+    CHECK_EQ(sten_ctx_bytes_in_use(ctx), before);
+    sten_ctx_clear_error(ctx);
+}
+
+/* The same kernel with 1 and 2 threads gives bit-identical output. */
+static void test_thread_count_independence(void)
+{
+    const uint32_t B = 64, N = 3000, H = 96;
+    sten_csr x, xt;
+    rand_csr(&x, B, N, 80, true);
+    sten_csr_init(ctx, &xt, N, B, x.cap, true);
+    sten_csr_transpose(ctx, &x, &xt);
+    float *W = rand_floats((int64_t)N * H, -1, 1), *dY = rand_floats((int64_t)B * H, -1, 1);
+    float *Y1 = rand_floats((int64_t)B * H, 0, 0), *Y2 = rand_floats((int64_t)B * H, 0, 0);
+    float *G1 = rand_floats((int64_t)N * H, 0, 0), *G2 = rand_floats((int64_t)N * H, 0, 0);
+    float *S = rand_floats((int64_t)B * N, -1, 1);
+    uint32_t *i1 = malloc(B * 50 * 4), *i2 = malloc(B * 50 * 4);
+    for (int t = 1; t <= 2; t++) {
+        sten_ctx_set_threads(ctx, t);
+        sten_spmm(ctx, &x, W, H, H, 0.0f, t == 1 ? Y1 : Y2, H);
+        sten_spmm_grad(ctx, &xt, dY, H, H, 1.0f, t == 1 ? G1 : G2, H);
+        sten_topk(ctx, S, N, B, N, 50, &x, t == 1 ? i1 : i2, NULL, NULL);
+    }
+    CHECK(memcmp(Y1, Y2, (size_t)B * H * 4) == 0);
+    CHECK(memcmp(G1, G2, (size_t)N * H * 4) == 0);
+    CHECK(memcmp(i1, i2, (size_t)B * 50 * 4) == 0);
+    free(W), free(dY), free(Y1), free(Y2), free(G1), free(G2), free(S), free(i1), free(i2);
+    sten_csr_free(ctx, &x);
+    sten_csr_free(ctx, &xt);
+    sten_ctx_set_threads(ctx, 0);
+}
+
+int main(void)
+{
+    if (sten_ctx_init(&ctx) != STEN_OK)
+        return EXIT_FAILURE;
+    sten_rng_init(&rng, 2024, 0);
+    RUN(test_gemm);
+    RUN(test_spmm);
+    RUN(test_spmm_grad);
+    RUN(test_activations);
+    RUN(test_topk);
+    RUN(test_thread_count_independence);
+    CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0); /* nothing leaked through the wrapper */
+    sten_ctx_free(ctx);
+    return CHECK_DONE();
+}

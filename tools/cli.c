@@ -1,0 +1,94 @@
+/* cli.c — helpers shared by the subcommands (see cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+const cli_cmd *cli_find(const char *name)
+{
+    for (const cli_cmd *c = cli_commands; c->name; c++)
+        if (!strcmp(c->name, name))
+            return c;
+    return NULL;
+}
+
+void cli_print_usage(FILE *f, const cli_cmd *cmd)
+{
+    fprintf(f, "%s", cmd->usage);
+}
+
+int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "sten %s: ", cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n\n", stderr);
+    cli_print_usage(stderr, cmd);
+    return CLI_EX_USAGE;
+}
+
+static void log_stderr(void *user, sten_log_level level, const char *msg)
+{
+    static const char *const tag[] = {"error", "warning", "info", "debug"};
+    /* errors are reported once, by cli_fail, with the command name */
+    if (level == STEN_LOG_ERROR)
+        return;
+    fprintf(stderr, "sten %s: %s: %s\n", (const char *)user, tag[level], msg);
+}
+
+sten_ctx *cli_ctx_new(const char *cmd)
+{
+    sten_ctx *ctx;
+    if (sten_ctx_init(&ctx) != STEN_OK) {
+        fputs("sten: out of memory\n", stderr);
+        exit(CLI_EX_OSERR);
+    }
+    sten_log_level lvl = STEN_LOG_WARN;
+    const char *env = getenv("STEN_LOG");
+    if (env && !strcmp(env, "info"))
+        lvl = STEN_LOG_INFO;
+    else if (env && !strcmp(env, "debug"))
+        lvl = STEN_LOG_DEBUG;
+    sten_ctx_set_log(ctx, log_stderr, (void *)cmd, lvl);
+    return ctx;
+}
+
+int cli_exit_code(sten_status st)
+{
+    switch (st) {
+    case STEN_OK: return CLI_EX_OK;
+    case STEN_E_INVALID: return CLI_EX_USAGE;
+    case STEN_E_PARSE:
+    case STEN_E_FORMAT:
+    case STEN_E_RANGE:
+    case STEN_E_NUMERIC: return CLI_EX_DATAERR;
+    case STEN_E_NOTFOUND: return CLI_EX_NOINPUT;
+    case STEN_E_IO: return CLI_EX_IOERR;
+    case STEN_E_NOMEM: return CLI_EX_OSERR;
+    default: return CLI_EX_SOFTWARE;
+    }
+}
+
+int cli_fail(const char *cmd, sten_ctx *ctx, sten_status st)
+{
+    const char *msg = sten_ctx_error(ctx);
+    fprintf(stderr, "sten %s: %s\n", cmd, msg[0] ? msg : sten_status_str(st));
+    return cli_exit_code(st);
+}
+
+int cli_parse_int(const cli_cmd *cmd, const char *opt, const char *s,
+                  long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < lo || v > hi)
+        return cli_usage_error(cmd, "%s expects an integer in [%lld, %lld], got '%s'",
+                               opt, lo, hi, s);
+    *out = v;
+    return 0;
+}

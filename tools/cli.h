@@ -1,0 +1,56 @@
+/* cli.h — what the sten command's subcommands share: the command table,
+ * usage errors (exit 64), a context that logs to stderr, and the mapping
+ * from library status to exit code. Uses only the public API. */
+#ifndef STEN_CLI_H
+#define STEN_CLI_H
+
+#include "sten.h"
+
+#include <stdio.h>
+
+/* sysexits.h values, spelled out so the meaning is visible here. */
+enum {
+    CLI_EX_OK = 0,
+    CLI_EX_USAGE = 64,    /* bad command line */
+    CLI_EX_DATAERR = 65,  /* bad input data */
+    CLI_EX_NOINPUT = 66,  /* input missing */
+    CLI_EX_SOFTWARE = 70, /* internal error */
+    CLI_EX_OSERR = 71,    /* out of memory and the like */
+    CLI_EX_IOERR = 74     /* read/write failure */
+};
+
+typedef struct {
+    const char *name;
+    const char *summary;  /* one line for `sten --help` */
+    const char *usage;    /* full text for `sten help <name>` */
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+} cli_cmd;
+
+/* Each subcommand: its entry point and its usage text (tools/cmd_*.c). */
+int cmd_info(int argc, char **argv);
+extern const char cmd_info_usage[];
+
+/* The table of subcommands (tools/commands.c), terminated by a NULL name. */
+extern const cli_cmd cli_commands[];
+const cli_cmd *cli_find(const char *name);
+
+/* Prints "sten <cmd>: <message>" and the command's usage to stderr;
+ * returns CLI_EX_USAGE. */
+int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void cli_print_usage(FILE *f, const cli_cmd *cmd);
+
+/* A context whose log goes to stderr (warnings and errors; more with
+ * STEN_LOG=info|debug). Exits with CLI_EX_OSERR if it cannot be made. */
+sten_ctx *cli_ctx_new(const char *cmd);
+/* Reports the context's first error on stderr ("sten <cmd>: <error>") and
+ * returns the exit code for st. */
+int cli_fail(const char *cmd, sten_ctx *ctx, sten_status st);
+int cli_exit_code(sten_status st);
+
+/* Strict integer option parsing: the whole string, within [lo, hi].
+ * Returns 0 on success, otherwise prints a usage error and returns 64. */
+int cli_parse_int(const cli_cmd *cmd, const char *opt, const char *s,
+                  long long lo, long long hi, long long *out);
+
+#endif

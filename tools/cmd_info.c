@@ -1,0 +1,49 @@
+/* cmd_info.c — `sten info`: what this build is and what it will use. */
+#include "cli.h"
+
+#include <getopt.h>
+
+const char cmd_info_usage[] =
+    "usage: sten info [--threads N]\n"
+    "\n"
+    "Prints the sten version, the BLAS library in use and the thread count\n"
+    "kernels will use.\n"
+    "\n"
+    "  -t, --threads N   threads to report for (default: all cores)\n";
+
+int cmd_info(int argc, char **argv)
+{
+    const cli_cmd *self = cli_find("info");
+    static const struct option opts[] = {
+        {"threads", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    long long threads = 0;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            if (cli_parse_int(self, "--threads", optarg, 0, 1024, &threads))
+                return CLI_EX_USAGE;
+            break;
+        case 'h':
+            cli_print_usage(stdout, self);
+            return CLI_EX_OK;
+        case ':':
+            return cli_usage_error(self, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error(self, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+    sten_ctx *ctx = cli_ctx_new("info");
+    sten_ctx_set_threads(ctx, (int)threads);
+    printf("sten      %s\n", sten_version());
+    printf("blas      %s\n", sten_blas_info());
+    printf("threads   %d\n", sten_ctx_threads(ctx));
+    sten_ctx_free(ctx);
+    return CLI_EX_OK;
+}

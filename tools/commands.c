@@ -1,0 +1,8 @@
+/* commands.c — the table of subcommands, in the order `sten --help` lists
+ * them. Adding a subcommand = one cmd_*.c file and one line here. */
+#include "cli.h"
+
+const cli_cmd cli_commands[] = {
+    {"info", "show version, BLAS, threads and build settings", cmd_info_usage, cmd_info},
+    {NULL, NULL, NULL, NULL},
+};
