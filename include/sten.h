@@ -308,6 +308,17 @@ uint32_t sten_rng_below(sten_rng *r, uint32_t n);
 /* Standard normal (Box-Muller). */
 float sten_rng_normal(sten_rng *r);
 
+/* ---------------------------------------------------------- number parsing */
+
+/* The one checked number parser (never atoi/atof): the whole slice s[0..len)
+ * must be the number, no spaces, no trailing junk. C locale.
+ * Returns STEN_OK, STEN_E_PARSE (not a number) or STEN_E_RANGE (outside
+ * [lo, hi], or not finite for doubles). Records no error: the caller knows
+ * where the text came from and says so. */
+sten_status sten_parse_int(const char *s, size_t len, long long lo, long long hi,
+                           long long *out);
+sten_status sten_parse_double(const char *s, size_t len, double *out);
+
 /* ----------------------------------------------------------------- system */
 
 /* Description of the BLAS in use ("OpenBLAS 0.3.21 ... OpenMP"), borrowed. */

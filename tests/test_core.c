@@ -4,6 +4,9 @@
 #include "sten.h"
 
 #include <string.h>
+#include <unistd.h>
+
+#include "core/file_int.h"
 
 static void test_status_strings(void)
 {
@@ -278,6 +281,84 @@ static void test_rng_streams(void)
     CHECK_EQ(sten_rng_below(&a, 1), 0);
 }
 
+static void test_parse_numbers(void)
+{
+    long long i;
+    double d;
+    CHECK_EQ(sten_parse_int("42", 2, 0, 100, &i), STEN_OK);
+    CHECK_EQ(i, 42);
+    CHECK_EQ(sten_parse_int("-7,", 2, -10, 10, &i), STEN_OK); /* slice, not string */
+    CHECK_EQ(i, -7);
+    CHECK_EQ(sten_parse_int("101", 3, 0, 100, &i), STEN_E_RANGE);
+    CHECK_EQ(sten_parse_int("99999999999999999999", 20, 0, 100, &i), STEN_E_RANGE);
+    CHECK_EQ(sten_parse_int("4x", 2, 0, 100, &i), STEN_E_PARSE);
+    CHECK_EQ(sten_parse_int(" 4", 2, 0, 100, &i), STEN_E_PARSE);
+    CHECK_EQ(sten_parse_int("", 0, 0, 100, &i), STEN_E_PARSE);
+    CHECK_EQ(sten_parse_int("1.5", 3, 0, 100, &i), STEN_E_PARSE);
+    CHECK_EQ(sten_parse_double("3.5", 3, &d), STEN_OK);
+    CHECK(d == 3.5);
+    CHECK_EQ(sten_parse_double("-1e-3", 5, &d), STEN_OK);
+    CHECK(d == -1e-3);
+    CHECK_EQ(sten_parse_double("1e999", 5, &d), STEN_E_RANGE);
+    CHECK_EQ(sten_parse_double("nan", 3, &d), STEN_E_PARSE);
+    CHECK_EQ(sten_parse_double("inf", 3, &d), STEN_E_PARSE);
+    CHECK_EQ(sten_parse_double("0x10", 4, &d), STEN_E_PARSE);
+    CHECK_EQ(sten_parse_double("2.5abc", 6, &d), STEN_E_PARSE);
+    CHECK_EQ(sten_parse_double("\t1", 2, &d), STEN_E_PARSE);
+}
+
+static void test_atomic_file_and_lines(void)
+{
+    sten_ctx *ctx;
+    sten_ctx_init(&ctx);
+    char dir[] = "/tmp/sten_test_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256];
+    snprintf(path, sizeof path, "%s/out.txt", dir);
+
+    /* an aborted write leaves neither the target nor a temporary behind */
+    sten__afile af;
+    CHECK_EQ(sten__afile_open(ctx, &af, path), STEN_OK);
+    fputs("half", af.f);
+    sten__afile_abort(ctx, &af);
+    CHECK(access(path, F_OK) != 0);
+
+    CHECK_EQ(sten__afile_open(ctx, &af, path), STEN_OK);
+    fputs("a\tb\r\n\nlast", af.f);
+    CHECK(access(path, F_OK) != 0); /* not visible before commit */
+    CHECK_EQ(sten__afile_commit(ctx, &af), STEN_OK);
+
+    sten__lines r;
+    char *line;
+    size_t len;
+    CHECK_EQ(sten__lines_open(ctx, &r, path), STEN_OK);
+    CHECK_EQ(sten__lines_next(ctx, &r, &line, &len), 1);
+    CHECK_STR(line, "a\tb"); /* CRLF stripped */
+    CHECK_EQ(len, 3);
+    CHECK_EQ(sten__lines_next(ctx, &r, &line, &len), 1);
+    CHECK_EQ(len, 0);
+    CHECK_EQ(sten__lines_next(ctx, &r, &line, &len), 1);
+    CHECK_STR(line, "last"); /* no final newline */
+    CHECK_EQ(r.lineno, 3);
+    CHECK_EQ(sten__lines_next(ctx, &r, &line, &len), 0);
+    sten__lines_close(&r);
+
+    char missing[300];
+    snprintf(missing, sizeof missing, "%s/none.txt", dir);
+    CHECK_EQ(sten__lines_open(ctx, &r, missing), STEN_E_NOTFOUND);
+    CHECK(strstr(sten_ctx_error(ctx), "none.txt: cannot open") != NULL);
+    sten_ctx_clear_error(ctx);
+
+    /* a temporary in a directory that does not exist: clear error */
+    snprintf(missing, sizeof missing, "%s/no/such/dir/out.nc", dir);
+    CHECK_EQ(sten__afile_open(ctx, &af, missing), STEN_E_IO);
+    CHECK(strstr(sten_ctx_error(ctx), "cannot create a temporary") != NULL);
+    unlink(path);
+    rmdir(dir);
+    CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
+    sten_ctx_free(ctx);
+}
+
 int main(void)
 {
     RUN(test_status_strings);
@@ -289,5 +370,7 @@ int main(void)
     RUN(test_csr_validate_and_transpose);
     RUN(test_philox_known_answers);
     RUN(test_rng_streams);
+    RUN(test_parse_numbers);
+    RUN(test_atomic_file_and_lines);
     return CHECK_DONE();
 }

@@ -1,7 +1,6 @@
 /* cli.c — helpers shared by the subcommands (see cli.h). */
 #include "cli.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,10 +82,8 @@ int cli_fail(const char *cmd, sten_ctx *ctx, sten_status st)
 int cli_parse_int(const cli_cmd *cmd, const char *opt, const char *s,
                   long long lo, long long hi, long long *out)
 {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end != '\0' || v < lo || v > hi)
+    long long v;
+    if (sten_parse_int(s, strlen(s), lo, hi, &v) != STEN_OK)
         return cli_usage_error(cmd, "%s expects an integer in [%lld, %lld], got '%s'",
                                opt, lo, hi, s);
     *out = v;

@@ -1,0 +1,141 @@
+/* file.c — the two file primitives every reader and writer shares: atomic
+ * output (write a temporary beside the target, fsync, rename; a failure or
+ * crash never leaves a half-written file under the real name) and a line
+ * reader that tracks line numbers and tolerates CRLF. */
+#include "file_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char *sten__tmp_path(sten_ctx *ctx, const char *path)
+{
+    static const char suffix[] = ".tmp.XXXXXX";
+    size_t n = strlen(path);
+    char *tmp = sten_alloc(ctx, n + sizeof suffix);
+    if (!tmp)
+        return NULL;
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, suffix, sizeof suffix);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        sten_fail(ctx, STEN_E_IO, "%s: cannot create a temporary file beside it: %s", path,
+                  strerror(errno));
+        sten_free(ctx, tmp);
+        return NULL;
+    }
+    close(fd);
+    return tmp;
+}
+
+sten_status sten__commit_path(sten_ctx *ctx, char *tmp, const char *path)
+{
+    sten_status st = STEN_OK;
+    int fd = open(tmp, O_RDONLY);
+    if (fd < 0 || fsync(fd) != 0)
+        st = sten_fail(ctx, STEN_E_IO, "%s: cannot sync: %s", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    if (st == STEN_OK && rename(tmp, path) != 0)
+        st = sten_fail(ctx, STEN_E_IO, "%s: cannot rename into place: %s", path,
+                       strerror(errno));
+    if (st != STEN_OK)
+        unlink(tmp);
+    sten_free(ctx, tmp);
+    return st;
+}
+
+void sten__abort_path(sten_ctx *ctx, char *tmp)
+{
+    if (!tmp)
+        return;
+    unlink(tmp);
+    sten_free(ctx, tmp);
+}
+
+sten_status sten__afile_open(sten_ctx *ctx, sten__afile *af, const char *path)
+{
+    memset(af, 0, sizeof *af);
+    af->path = path;
+    af->tmp = sten__tmp_path(ctx, path);
+    if (!af->tmp)
+        return sten_ctx_error_status(ctx) ? sten_ctx_error_status(ctx) : STEN_E_IO;
+    af->f = fopen(af->tmp, "w");
+    if (!af->f) {
+        sten_status st = sten_fail(ctx, STEN_E_IO, "%s: cannot open for writing: %s", path,
+                                   strerror(errno));
+        sten__abort_path(ctx, af->tmp);
+        af->tmp = NULL;
+        return st;
+    }
+    return STEN_OK;
+}
+
+sten_status sten__afile_commit(sten_ctx *ctx, sten__afile *af)
+{
+    int bad = ferror(af->f) != 0;
+    bad |= fclose(af->f) != 0;
+    af->f = NULL;
+    if (bad) {
+        sten__abort_path(ctx, af->tmp);
+        af->tmp = NULL;
+        return sten_fail(ctx, STEN_E_IO, "%s: write failed (disk full?)", af->path);
+    }
+    sten_status st = sten__commit_path(ctx, af->tmp, af->path);
+    af->tmp = NULL;
+    return st;
+}
+
+void sten__afile_abort(sten_ctx *ctx, sten__afile *af)
+{
+    if (af->f)
+        fclose(af->f);
+    af->f = NULL;
+    sten__abort_path(ctx, af->tmp);
+    af->tmp = NULL;
+}
+
+sten_status sten__lines_open(sten_ctx *ctx, sten__lines *r, const char *path)
+{
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    r->f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!r->f)
+        return sten_fail(ctx, errno == ENOENT ? STEN_E_NOTFOUND : STEN_E_IO,
+                         "%s: cannot open: %s", path, strerror(errno));
+    return STEN_OK;
+}
+
+int sten__lines_next(sten_ctx *ctx, sten__lines *r, char **line, size_t *len)
+{
+    errno = 0;
+    ssize_t n = getline(&r->buf, &r->cap, r->f);
+    if (n < 0) {
+        if (ferror(r->f)) {
+            sten_fail(ctx, STEN_E_IO, "%s:%llu: read error: %s", r->path,
+                      (unsigned long long)r->lineno + 1, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    r->lineno++;
+    if (n > 0 && r->buf[n - 1] == '\n')
+        n--;
+    if (n > 0 && r->buf[n - 1] == '\r')
+        n--;
+    r->buf[n] = '\0';
+    *line = r->buf;
+    *len = (size_t)n;
+    return 1;
+}
+
+void sten__lines_close(sten__lines *r)
+{
+    if (r->f && r->f != stdin)
+        fclose(r->f);
+    free(r->buf); /* allocated by getline, not by sten_alloc */
+    memset(r, 0, sizeof *r);
+}
