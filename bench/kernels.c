@@ -1,1 +1,240 @@
-int main(void){return 0;}
+/* kernels.c — micro-benchmark of sten's kernels at recommender shapes
+ * (DSSTNE's MovieLens autoencoder: B=256, H=128, N=26,752 items), printed
+ * beside this machine's measured SGEMM peak and memory bandwidth.
+ * Usage: bench_kernels [--threads N] [--reps R] [--quick] */
+#include "sten.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median seconds of `reps` runs of fn(arg), after one warm-up run. */
+static double time_median(void (*fn)(void *), void *arg, int reps)
+{
+    double t[64];
+    if (reps > 64)
+        reps = 64;
+    fn(arg);
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        fn(arg);
+        t[r] = now() - t0;
+    }
+    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+    return t[reps / 2];
+}
+
+typedef struct {
+    sten_ctx *ctx;
+    int64_t B, H, N, nnz_row;
+    float *A, *W, *Y, *dY, *Wt, *big_a, *big_b, *big_c, *S;
+    int64_t big;
+    sten_csr x, xt;
+    uint32_t *idx;
+    float *val;
+} bench;
+
+static void run_peak_gemm(void *p)
+{
+    bench *b = p;
+    sten_gemm(b->ctx, STEN_NO_TRANS, STEN_NO_TRANS, b->big, b->big, b->big, 1.0f, b->big_a,
+              b->big, b->big_b, b->big, 0.0f, b->big_c, b->big);
+}
+
+/* STREAM triad over three arrays of 64 MB each */
+#define TRIAD_N (16l << 20)
+#define STEN__BENCH_MAX(a, b) ((a) > (b) ? (a) : (b))
+static void run_triad(void *p)
+{
+    bench *b = p;
+    float *a = b->big_a, *x = b->big_b, *y = b->big_c;
+    const int nt = sten_ctx_threads(b->ctx);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (long i = 0; i < TRIAD_N; i++)
+        a[i] = x[i] + 1.5f * y[i];
+}
+
+/* Output layer forward: Y(B,N) = A(B,H) W(H,N) */
+static void run_out_fwd(void *p)
+{
+    bench *b = p;
+    sten_gemm(b->ctx, STEN_NO_TRANS, STEN_NO_TRANS, b->B, b->N, b->H, 1.0f, b->A, b->H, b->W,
+              b->N, 0.0f, b->Y, b->N);
+}
+
+/* Output layer backward to the hidden layer: dA(B,H) = dY(B,N) W(H,N)^T */
+static void run_out_bwd_data(void *p)
+{
+    bench *b = p;
+    sten_gemm(b->ctx, STEN_NO_TRANS, STEN_TRANS, b->B, b->H, b->N, 1.0f, b->dY, b->N, b->W,
+              b->N, 0.0f, b->A, b->H);
+}
+
+/* Output layer weight gradient: dW(H,N) = A(B,H)^T dY(B,N) */
+static void run_out_bwd_weight(void *p)
+{
+    bench *b = p;
+    sten_gemm(b->ctx, STEN_TRANS, STEN_NO_TRANS, b->H, b->N, b->B, 1.0f, b->A, b->H, b->dY,
+              b->N, 0.0f, b->W, b->N);
+}
+
+static void run_spmm(void *p)
+{
+    bench *b = p;
+    sten_spmm(b->ctx, &b->x, b->Wt, b->H, b->H, 0.0f, b->A, b->H);
+}
+
+static void run_spmm_grad(void *p)
+{
+    bench *b = p;
+    sten_csr_transpose(b->ctx, &b->x, &b->xt);
+    sten_spmm_grad(b->ctx, &b->xt, b->A, b->H, b->H, -0.01f, b->Wt, b->H);
+}
+
+static void run_sigmoid(void *p)
+{
+    bench *b = p;
+    sten_act_params ap = sten_act_params_default();
+    sten_act_forward(b->ctx, STEN_ACT_SIGMOID, &ap, b->Y, b->dY, b->B, b->N, b->N);
+}
+
+static void run_topk(void *p)
+{
+    bench *b = p;
+    sten_topk(b->ctx, b->S, b->N, b->B, b->N, 10, &b->x, b->idx, b->val, NULL);
+}
+
+static float *filled(sten_ctx *ctx, int64_t n, sten_rng *r)
+{
+    float *p = sten_alloc(ctx, (size_t)n * sizeof *p);
+    if (!p) {
+        fprintf(stderr, "bench_kernels: out of memory\n");
+        exit(1);
+    }
+    for (int64_t i = 0; i < n; i++)
+        p[i] = sten_rng_uniform(r) - 0.5f;
+    return p;
+}
+
+int main(int argc, char **argv)
+{
+    int threads = 0, reps = 9, quick = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else {
+            fprintf(stderr, "usage: bench_kernels [--threads N] [--reps R] [--quick]\n");
+            return 64;
+        }
+    }
+    if (reps < 1)
+        reps = 1;
+    sten_ctx *ctx;
+    if (sten_ctx_init(&ctx) != STEN_OK)
+        return 1;
+    sten_ctx_set_threads(ctx, threads);
+    bench b = {.ctx = ctx, .B = 256, .H = 128, .N = quick ? 4096 : 26752, .nnz_row = 145};
+    b.big = quick ? 512 : 2048;
+    sten_rng r;
+    sten_rng_init(&r, 1, 0);
+
+    printf("# sten %s bench_kernels\n# blas: %s\n# threads: %d  OMP_NUM_THREADS=%s  "
+           "OPENBLAS_NUM_THREADS=%s\n",
+           sten_version(), sten_blas_info(), sten_ctx_threads(ctx),
+           getenv("OMP_NUM_THREADS") ? getenv("OMP_NUM_THREADS") : "(unset)",
+           getenv("OPENBLAS_NUM_THREADS") ? getenv("OPENBLAS_NUM_THREADS") : "(unset)");
+
+    /* machine bounds */
+    int64_t bigsz = STEN__BENCH_MAX(b.big * b.big, TRIAD_N);
+    b.big_a = filled(ctx, bigsz, &r);
+    b.big_b = filled(ctx, bigsz, &r);
+    b.big_c = filled(ctx, bigsz, &r);
+    double t = time_median(run_peak_gemm, &b, reps < 5 ? reps : 5);
+    const double peak = 2.0 * b.big * b.big * b.big / t / 1e9;
+    t = time_median(run_triad, &b, reps);
+    const double bw = 3.0 * TRIAD_N * 4 / t / 1e9;
+    printf("# machine: SGEMM %lldx%lldx%lld %.1f GFLOP/s; STREAM triad %.1f GB/s\n",
+           (long long)b.big, (long long)b.big, (long long)b.big, peak, bw);
+    sten_free(ctx, b.big_a);
+    sten_free(ctx, b.big_b);
+    sten_free(ctx, b.big_c);
+
+    /* recommender shapes */
+    b.A = filled(ctx, b.B * b.H, &r);
+    b.W = filled(ctx, b.H * b.N, &r);
+    b.Wt = filled(ctx, b.N * b.H, &r);
+    b.Y = filled(ctx, b.B * b.N, &r);
+    b.dY = filled(ctx, b.B * b.N, &r);
+    b.S = filled(ctx, b.B * b.N, &r);
+    b.idx = sten_alloc(ctx, (size_t)b.B * 10 * sizeof *b.idx);
+    b.val = sten_alloc(ctx, (size_t)b.B * 10 * sizeof *b.val);
+    if (sten_csr_init(ctx, &b.x, (uint32_t)b.B, (uint32_t)b.N, (uint64_t)(b.B * b.nnz_row), false) ||
+        sten_csr_init(ctx, &b.xt, (uint32_t)b.N, (uint32_t)b.B, (uint64_t)(b.B * b.nnz_row), false)) {
+        fprintf(stderr, "bench_kernels: out of memory\n");
+        return 1;
+    }
+    /* popularity-skewed columns, as in real interaction data */
+    for (int64_t i = 0; i < b.B; i++) {
+        for (int64_t e = 0; e < b.nnz_row; e++) {
+            double u = sten_rng_uniform(&r);
+            b.x.col[i * b.nnz_row + e] = (uint32_t)((double)b.N * u * u * u) % (uint32_t)b.N;
+        }
+        b.x.row_ptr[i + 1] = (uint64_t)((i + 1) * b.nnz_row);
+    }
+    b.x.rows = (uint32_t)b.B;
+    b.x.nnz = (uint64_t)(b.B * b.nnz_row);
+
+    const double nnz = (double)b.x.nnz, gemm_flop = 2.0 * b.B * b.H * b.N;
+    struct {
+        const char *name;
+        void (*fn)(void *);
+        double flop, bytes;
+    } rows[] = {
+        {"gemm out fwd   Y=A*W      (B,H)x(H,N)", run_out_fwd, gemm_flop, 0},
+        {"gemm out bwd   dA=dY*W^T  (B,N)x(N,H)", run_out_bwd_data, gemm_flop, 0},
+        {"gemm out grad  dW=A^T*dY  (H,B)x(B,N)", run_out_bwd_weight, gemm_flop, 0},
+        {"spmm in fwd    gather-sum (B,nnz)x(N,H)", run_spmm, 2.0 * nnz * b.H,
+         nnz * b.H * 4.0 + b.B * b.H * 4.0},
+        {"spmm in grad   transpose+scatter rows", run_spmm_grad, 2.0 * nnz * b.H,
+         nnz * b.H * 8.0 + b.B * b.H * 4.0},
+        {"sigmoid        (B,N)", run_sigmoid, 0, 2.0 * b.B * b.N * 4},
+        {"top-10 + seen  (B,N)", run_topk, 0, 1.0 * b.B * b.N * 4},
+    };
+    printf("# shapes: B=%lld H=%lld N=%lld nnz/row=%lld; median of %d runs\n", (long long)b.B,
+           (long long)b.H, (long long)b.N, (long long)b.nnz_row, reps);
+    printf("%-42s %10s %10s %10s %9s\n", "kernel", "ms", "GFLOP/s", "GB/s", "of bound");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        t = time_median(rows[i].fn, &b, reps);
+        double gf = rows[i].flop / t / 1e9, gb = rows[i].bytes / t / 1e9;
+        /* a kernel is bound by compute if it does real arithmetic per byte,
+         * else by memory bandwidth */
+        double frac = rows[i].bytes == 0 ? gf / peak : gb / bw;
+        printf("%-42s %10.3f %10.1f %10.1f %8.0f%%\n", rows[i].name, t * 1e3,
+               rows[i].flop ? gf : NAN, rows[i].bytes ? gb : NAN, 100.0 * frac);
+    }
+    sten_csr_free(ctx, &b.x);
+    sten_csr_free(ctx, &b.xt);
+    sten_free(ctx, b.A), sten_free(ctx, b.W), sten_free(ctx, b.Wt), sten_free(ctx, b.Y);
+    sten_free(ctx, b.dY), sten_free(ctx, b.S), sten_free(ctx, b.idx), sten_free(ctx, b.val);
+    sten_ctx_free(ctx);
+    return 0;
+}

@@ -261,6 +261,15 @@ static void test_topk(void)
     CHECK_EQ(idx[0], UINT32_MAX);
     CHECK(isinf(val[3]) && val[3] < 0);
     sten_csr_free(ctx, &ex);
+    /* NaNs fill the heap first; later numbers, -inf included, beat them */
+    const float T[5] = {NAN, NAN, -INFINITY, 1.0f, NAN};
+    CHECK_EQ(sten_topk(ctx, T, 5, 1, 5, 2, NULL, idx, val, &cnt), STEN_OK);
+    CHECK_EQ(idx[0], 3);
+    CHECK_EQ(idx[1], 2);
+    CHECK_EQ(sten_topk(ctx, T, 5, 1, 5, 4, NULL, idx, val, &cnt), STEN_OK);
+    CHECK_EQ(idx[2], 0); /* then NaNs by index */
+    CHECK_EQ(idx[3], 1);
+    CHECK(isnan(val[3]));
     /* bad K */
     CHECK_EQ(sten_topk(ctx, S, 6, 1, 6, 0, NULL, idx, val, &cnt), STEN_E_INVALID);
     sten_ctx_clear_error(ctx);

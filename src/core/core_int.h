@@ -39,6 +39,16 @@ int sten__threads_for(const sten_ctx *ctx, int64_t work, int64_t grain);
 /* Makes the BLAS use ctx's thread count (called before every BLAS call). */
 void sten__blas_threads(const sten_ctx *ctx);
 
+/* Hot loops are compiled once per ISA level and chosen at load time, so a
+ * portable build still uses AVX2/AVX-512 where the CPU has them. Off under
+ * sanitizers (ifunc resolvers run before the sanitizer runtime is ready). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__) && !defined(STEN_NO_CLONES)
+#define STEN__SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define STEN__SIMD_CLONES
+#endif
+
 #define STEN__MIN(a, b) ((a) < (b) ? (a) : (b))
 #define STEN__MAX(a, b) ((a) > (b) ? (a) : (b))
 

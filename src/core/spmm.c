@@ -6,6 +6,21 @@
 
 #include <string.h>
 
+/* y[0..H) += sum over listed rows j of v_j * W[j, :] (v = 1 when val is
+ * NULL). The unit of work of both products below. */
+STEN__SIMD_CLONES
+static void gather_rows(float *restrict y, const float *restrict W, int64_t ldw,
+                        int64_t H, const uint32_t *idx, const float *val,
+                        uint64_t n, float scale)
+{
+    for (uint64_t e = 0; e < n; e++) {
+        const float *restrict w = W + (int64_t)idx[e] * ldw;
+        const float v = val ? scale * val[e] : scale;
+        for (int64_t h = 0; h < H; h++)
+            y[h] += v * w[h];
+    }
+}
+
 /* X: CSR (B, N_in); W: (N_in, H) ld ldw; Y: (B, H) ld ldy. */
 void sten_spmm(sten_ctx *ctx, const sten_csr *X, const float *W, int64_t ldw,
                int64_t H, float beta, float *Y, int64_t ldy)
@@ -14,24 +29,12 @@ void sten_spmm(sten_ctx *ctx, const sten_csr *X, const float *W, int64_t ldw,
     const int nt = sten__threads_for(ctx, (int64_t)X->nnz * H + B * H, 1 << 15);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
     for (int64_t b = 0; b < B; b++) {
-        float *restrict y = Y + b * ldy;
+        float *y = Y + b * ldy;
         if (beta == 0.0f)
             memset(y, 0, (size_t)H * sizeof *y);
-        const uint64_t e0 = X->row_ptr[b], e1 = X->row_ptr[b + 1];
-        if (X->val) {
-            for (uint64_t e = e0; e < e1; e++) {
-                const float *restrict w = W + (int64_t)X->col[e] * ldw;
-                const float v = X->val[e];
-                for (int64_t h = 0; h < H; h++)
-                    y[h] += v * w[h];
-            }
-        } else {
-            for (uint64_t e = e0; e < e1; e++) {
-                const float *restrict w = W + (int64_t)X->col[e] * ldw;
-                for (int64_t h = 0; h < H; h++)
-                    y[h] += w[h];
-            }
-        }
+        const uint64_t e0 = X->row_ptr[b];
+        gather_rows(y, W, ldw, H, X->col + e0, X->val ? X->val + e0 : NULL,
+                    X->row_ptr[b + 1] - e0, 1.0f);
     }
 }
 
@@ -48,12 +51,7 @@ void sten_spmm_grad(sten_ctx *ctx, const sten_csr *XT, const float *dY,
         const uint64_t e0 = XT->row_ptr[j], e1 = XT->row_ptr[j + 1];
         if (e0 == e1)
             continue;
-        float *restrict w = dW + j * ldw;
-        for (uint64_t e = e0; e < e1; e++) {
-            const float *restrict d = dY + (int64_t)XT->col[e] * ldd;
-            const float a = XT->val ? alpha * XT->val[e] : alpha;
-            for (int64_t h = 0; h < H; h++)
-                w[h] += a * d[h];
-        }
+        gather_rows(dW + j * ldw, dY, ldd, H, XT->col + e0,
+                    XT->val ? XT->val + e0 : NULL, e1 - e0, alpha);
     }
 }

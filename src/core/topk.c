@@ -57,21 +57,37 @@ static void sift_up(scored *h, int64_t at)
     }
 }
 
-/* Selects the best K of one row into heap (capacity K); returns the count. */
+/* Selects the best K of one row into heap (capacity K); returns the count.
+ * Once the heap is full, `thr` holds the worst kept score and one compare
+ * rejects almost every item before the exclusion mask is even looked at.
+ * Items come in increasing index, so a candidate equal to thr always loses
+ * the index tie-break: "> thr" is exact. */
 static int64_t select_row(const float *s, int64_t N, int64_t K,
                           const uint64_t *skip, scored *heap)
 {
-    int64_t n = 0;
-    for (int64_t j = 0; j < N; j++) {
+    int64_t n = 0, j = 0;
+    for (; j < N && n < K; j++) {
+        if (skip && (skip[j >> 6] >> (j & 63) & 1))
+            continue;
+        heap[n] = (scored){s[j], (uint32_t)j};
+        sift_up(heap, n++);
+    }
+    if (n < K)
+        return n;
+    /* while a NaN is kept, any number beats it, -inf included */
+    int nan_kept = isnan(heap[0].v);
+    float thr = heap[0].v;
+    for (; j < N; j++) {
+        if (!(s[j] > thr) && !(nan_kept && !isnan(s[j])))
+            continue; /* not better than the worst kept */
         if (skip && (skip[j >> 6] >> (j & 63) & 1))
             continue;
         scored c = {s[j], (uint32_t)j};
-        if (n < K) {
-            heap[n] = c;
-            sift_up(heap, n++);
-        } else if (worse(heap[0], c)) {
+        if (worse(heap[0], c)) {
             heap[0] = c;
             sift_down(heap, n, 0);
+            thr = heap[0].v;
+            nan_kept = isnan(thr);
         }
     }
     return n;
