@@ -308,6 +308,166 @@ uint32_t sten_rng_below(sten_rng *r, uint32_t n);
 /* Standard normal (Box-Muller). */
 float sten_rng_normal(sten_rng *r);
 
+/* ------------------------------------------------------ network description */
+
+/* What a network config (DSSTNE's JSON language plus sten's Training object)
+ * says, before any memory for weights exists. Enum values match the numeric
+ * codes DSSTNE stores in model files. */
+
+typedef enum {
+    STEN_LAYER_INPUT = 0,
+    STEN_LAYER_HIDDEN = 1,
+    STEN_LAYER_OUTPUT = 2,
+    STEN_LAYER_TARGET = 3
+} sten_layer_kind;
+
+typedef enum {
+    STEN_LAYER_FULLY_CONNECTED = 0,
+    STEN_LAYER_CONVOLUTIONAL = 1, /* parsed, rejected: not supported yet */
+    STEN_LAYER_POOLING = 2        /* parsed, rejected: not supported yet */
+} sten_layer_type;
+
+typedef enum {
+    STEN_LOSS_L1 = 0,
+    STEN_LOSS_L2 = 1,
+    STEN_LOSS_CROSS_ENTROPY = 2,
+    STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY = 3,
+    STEN_LOSS_DATA_SCALED_MARGINAL_CROSS_ENTROPY = 4,
+    STEN_LOSS_HINGE = 5,
+    STEN_LOSS_L2_HINGE = 6
+} sten_loss;
+
+typedef enum {
+    STEN_INIT_XAVIER = 0,
+    STEN_INIT_CAFFE_XAVIER = 1,
+    STEN_INIT_GAUSSIAN = 2,
+    STEN_INIT_UNIFORM = 3,
+    STEN_INIT_UNIT_BALL = 4,
+    STEN_INIT_CONSTANT = 5,
+    STEN_INIT_SELU = 6
+} sten_init;
+
+typedef enum {
+    STEN_OPT_SGD = 0,
+    STEN_OPT_MOMENTUM = 1,
+    STEN_OPT_ADAGRAD = 2,
+    STEN_OPT_NESTEROV = 3,
+    STEN_OPT_RMSPROP = 4,
+    STEN_OPT_ADADELTA = 5,
+    STEN_OPT_ADAM = 6
+} sten_optimizer;
+
+typedef enum {
+    STEN_LR_CONSTANT = 0, /* alpha / (1 + Decay * batches), DSSTNE's only rule */
+    STEN_LR_STEP = 1,     /* alpha * multiplier^floor(epoch / interval) (CDL's AlphaInterval) */
+    STEN_LR_EXPONENTIAL = 2 /* alpha * multiplier^epoch */
+} sten_lr_schedule;
+
+#define STEN_NAME_MAX 128 /* layer, dataset and network names, with NUL */
+#define STEN_MAX_SOURCES 8
+#define STEN_MAX_SKIPS 8
+#define STEN_MAX_SHARED 4
+
+typedef struct {
+    char input_layer[STEN_NAME_MAX];         /* this weight's input */
+    char source_input_layer[STEN_NAME_MAX];  /* the owner weight's input */
+    char source_output_layer[STEN_NAME_MAX]; /* the owner weight's output */
+    bool transposed;
+} sten_shared_desc;
+
+/* One layer. Float fields documented as "NaN = network value" inherit the
+ * top-level setting when the network is built. */
+typedef struct {
+    char name[STEN_NAME_MAX];
+    sten_layer_kind kind;
+    sten_layer_type type;
+    uint32_t N;      /* units; 0 when N_auto until bound to a dataset */
+    bool N_auto;     /* "N": "auto": width of the bound dataset */
+    bool sparse;     /* input: sparse data; hidden: apply sparseness penalty */
+    float p_dropout;
+    char dataset[STEN_NAME_MAX]; /* "" when not bound (hidden layers) */
+    uint32_t n_sources;          /* 0 = previous layer in the list */
+    char sources[STEN_MAX_SOURCES][STEN_NAME_MAX];
+    uint32_t n_skips;
+    char skips[STEN_MAX_SKIPS][STEN_NAME_MAX];
+    sten_act activation;
+    float relu_slope;  /* NaN = network value */
+    float elu_alpha;   /* NaN = network value */
+    float selu_lambda; /* NaN = network value */
+    float weight_norm; /* 0 = off */
+    float delta_norm;  /* 0 = off */
+    sten_init init;
+    float init_scale;
+    float init_bias;
+    float sparseness_p;    /* 0 = network value */
+    float sparseness_beta; /* 0 = network value */
+    uint32_t n_shared;
+    sten_shared_desc shared[STEN_MAX_SHARED];
+    int line, column; /* where the layer starts in the config (for errors) */
+} sten_layer_desc;
+
+/* Training settings: the optional "Training" object of the config, which the
+ * command line overrides. `set` has bit (1 << STEN_TRAIN_*) for each key the
+ * config gave, so an override can tell a default from a choice. */
+enum {
+    STEN_TRAIN_OPTIMIZER, STEN_TRAIN_ALPHA, STEN_TRAIN_LAMBDA, STEN_TRAIN_LAMBDA1,
+    STEN_TRAIN_MU, STEN_TRAIN_MU1, STEN_TRAIN_EPOCHS, STEN_TRAIN_BATCH_SIZE,
+    STEN_TRAIN_SEED, STEN_TRAIN_SCHEDULE, STEN_TRAIN_CHECKPOINT_INTERVAL
+};
+typedef struct {
+    sten_optimizer optimizer; /* default SGD, as DSSTNE's train */
+    float alpha;              /* learning rate, default 0.025 */
+    float lambda;             /* L2 on weights, default 0.0001 */
+    float lambda1;            /* L1 on weights, default 0 */
+    float mu;                 /* momentum / decay rate / Adam beta1, default 0.5 */
+    float mu1;                /* Adam beta2, default 0 (DSSTNE's; see docs) */
+    uint32_t epochs;          /* default 40 */
+    uint32_t batch_size;      /* default 1024 */
+    uint64_t seed;            /* default 12134, DSSTNE's fixed seed */
+    sten_lr_schedule schedule;
+    uint32_t schedule_interval; /* epochs per step (STEP) */
+    float schedule_multiplier;  /* factor per step/epoch */
+    uint32_t checkpoint_interval; /* epochs; 0 = no checkpoints */
+    uint32_t set;
+} sten_train_desc;
+
+typedef struct {
+    char name[STEN_NAME_MAX];
+    float version;
+    bool autoencoder;     /* Kind: AutoEncoder (stored; no behavioural difference) */
+    bool shuffle_indices; /* default true */
+    sten_loss loss;       /* default CrossEntropy */
+    float sparseness_p, sparseness_beta; /* default 0, 0 (off) */
+    float denoising_p;                   /* default 0 (off) */
+    float delta_boost_one, delta_boost_zero; /* default 1, 1 */
+    float smce_one_target, smce_zero_target; /* default 0.9, 0.1 */
+    float smce_one_scale, smce_zero_scale;   /* default 1, 1 */
+    float relu_slope;   /* default 1.0 as DSSTNE? see docs/dsstne-compat.md */
+    float elu_alpha;    /* default 1 */
+    float selu_lambda;  /* default 1.050701 */
+    float decay;        /* default 0 */
+    uint32_t n_layers;
+    sten_layer_desc *layers; /* owned */
+    sten_train_desc training;
+    char source[STEN_NAME_MAX]; /* config path, for messages */
+} sten_net_desc;
+
+/* Parses a network config file. Keys and enum values are case-insensitive;
+ * every error names file:line:column and what was expected (an unknown key
+ * comes with a did-you-mean suggestion). *out is owned by the caller
+ * (sten_net_desc_free). Checks everything that needs no data; binding
+ * N: "auto" and DataSet names to datasets happens when the network is built. */
+sten_status sten_net_desc_load(sten_ctx *ctx, const char *path, sten_net_desc **out);
+/* The same from memory; `source` names the text in messages. */
+sten_status sten_net_desc_parse(sten_ctx *ctx, const char *json, size_t len,
+                                const char *source, sten_net_desc **out);
+void sten_net_desc_free(sten_ctx *ctx, sten_net_desc *d);
+/* Name <-> enum helpers (canonical DSSTNE spellings; parse is case-insensitive
+ * and accepts DSSTNE's aliases). Name functions return NULL for bad values. */
+const char *sten_loss_name(sten_loss l);
+const char *sten_init_name(sten_init i);
+const char *sten_optimizer_name(sten_optimizer o);
+
 /* ---------------------------------------------------------- number parsing */
 
 /* The one checked number parser (never atoi/atof): the whole slice s[0..len)
