@@ -308,6 +308,34 @@ uint32_t sten_rng_below(sten_rng *r, uint32_t n);
 /* Standard normal (Box-Muller). */
 float sten_rng_normal(sten_rng *r);
 
+/* ------------------------------------------------------------- data (io) */
+
+/* DSSTNE dataset attribute bits (the values DSSTNE files store). */
+enum {
+    STEN_DS_SPARSE = 1,
+    STEN_DS_BOOLEAN = 2,
+    STEN_DS_COMPRESSED = 4,
+    STEN_DS_RECURRENT = 8,
+    STEN_DS_MUTABLE = 16,
+    STEN_DS_SPARSE_IGNORE_ZERO = 32,
+    STEN_DS_INDEXED = 64,
+    STEN_DS_WEIGHTED = 128
+};
+
+/* One dataset of a DSSTNE NetCDF file, in memory. */
+typedef struct {
+    char *name;
+    uint32_t attributes;  /* STEN_DS_* bits */
+    uint32_t dtype;       /* DSSTNE dataType code of the stored values */
+    uint32_t dims, width, height, length;
+    uint64_t examples;    /* examplesDim */
+    uint64_t unique;      /* stored rows: uniqueExamplesDim, = examples unless Indexed */
+    sten_csr sparse;      /* when SPARSE: rows = unique, cols = width*height*length; val NULL if BOOLEAN */
+    float *dense;         /* when not SPARSE: unique x (width*height*length), row-major */
+    float *weight;        /* per-example weights (examples entries), or NULL */
+    uint32_t *index;      /* example -> stored row (examples entries), or NULL */
+} sten_dataset;
+
 /* ------------------------------------------------------ network description */
 
 /* What a network config (DSSTNE's JSON language plus sten's Training object)
@@ -467,6 +495,76 @@ void sten_net_desc_free(sten_ctx *ctx, sten_net_desc *d);
 const char *sten_loss_name(sten_loss l);
 const char *sten_init_name(sten_init i);
 const char *sten_optimizer_name(sten_optimizer o);
+
+/* ----------------------------------------------------------------- network */
+
+/* A network built from a description and bound to datasets: weights, biases,
+ * optimizer state and the buffers of one mini-batch. Opaque. */
+typedef struct sten_net sten_net;
+
+/* Builds a network: binds every layer's DataSet to the dataset of that name
+ * in ds[0..n_ds) (N: "auto" takes its width), resolves Sources, Skips and
+ * SharedWeights, orders the layers, and allocates for batches of up to
+ * `batch` examples. ds is borrowed and must outlive the network; the
+ * description is copied. Weights are zero until sten_net_init_weights or a
+ * model load. Errors name the config location of the layer at fault. */
+sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dataset *ds,
+                           size_t n_ds, uint32_t batch, sten_net **out);
+void sten_net_free(sten_ctx *ctx, sten_net *net);
+/* Initialises weights by each layer's WeightInit (DSSTNE's schemes) and
+ * biases to its Bias; deterministic for a seed. */
+sten_status sten_net_init_weights(sten_ctx *ctx, sten_net *net, uint64_t seed);
+/* Number of examples of the bound datasets. */
+uint64_t sten_net_examples(const sten_net *net);
+
+/* Progress of training, reported every progress_every batches. */
+typedef struct {
+    uint32_t epoch;       /* 1-based */
+    uint64_t batch;       /* batches done in this epoch */
+    uint64_t batches;     /* batches in an epoch */
+    uint64_t examples;    /* examples done in this epoch */
+    double loss;          /* mean loss per example so far this epoch */
+    double seconds;       /* since the epoch began */
+    float alpha;          /* current learning rate */
+} sten_train_progress;
+
+typedef struct {
+    uint32_t epoch;
+    double loss;           /* mean data loss per example */
+    double reg;            /* regularisation (L2/L1 on weights, sparseness) at the end */
+    double seconds;
+    double examples_per_s;
+    float alpha;           /* learning rate at the end of the epoch */
+    double valid_loss;     /* mean loss per validation example; NaN without validation */
+    uint64_t skipped;      /* batches whose update the divergence guard skipped */
+} sten_epoch_stats;
+
+typedef struct {
+    sten_train_desc t;        /* resolved settings (epochs, optimizer, ...) */
+    uint32_t first_epoch;     /* 1 normally; later when resuming */
+    const sten_dataset *valid; /* validation datasets with the same names, or NULL */
+    size_t n_valid;
+    uint32_t patience;        /* stop after this many epochs without a better
+                                 validation loss; 0 = never */
+    uint32_t progress_every;  /* batches between progress calls; 0 = none */
+    void (*progress)(void *user, const sten_train_progress *p);
+    /* After each epoch (checkpoints, metrics); a non-OK status stops training
+     * and is returned. May be NULL. */
+    sten_status (*epoch_done)(void *user, const sten_net *net, const sten_epoch_stats *s);
+    void *user;
+} sten_train_opts;
+
+/* Trains for opts->t.epochs epochs (from first_epoch) over all examples in
+ * mini-batches of opts->t.batch_size (the last one partial), shuffling each
+ * epoch when the config's ShuffleIndices is true. Bit-identical results for
+ * the same seed and thread count. A non-finite or exploding loss stops
+ * training with STEN_E_NUMERIC and a message naming the epoch and batch;
+ * the weights then are those after the last completed epoch's callback
+ * saw them only if the caller saved them (checkpoints). */
+sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *opts);
+/* Fills in defaults for unset training settings (Adam's betas become 0.9 and
+ * 0.999 unless Mu/Mu1 were set; see docs/dsstne-compat.md). */
+void sten_train_desc_resolve(sten_train_desc *t);
 
 /* ---------------------------------------------------------- number parsing */
 

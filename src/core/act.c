@@ -230,6 +230,12 @@ static void backward_row(sten_act a, const sten_act_params *p,
     }
 }
 
+void sten__act_backward_row(sten_act a, const sten_act_params *p, const float *Y,
+                            const float *dY, float *dX, int64_t N)
+{
+    backward_row(a, p, Y, dY, dX, N);
+}
+
 void sten_act_forward(sten_ctx *ctx, sten_act a, const sten_act_params *p,
                       const float *X, float *Y, int64_t B, int64_t N,
                       int64_t ld)

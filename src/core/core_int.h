@@ -49,6 +49,11 @@ void sten__blas_threads(const sten_ctx *ctx);
 #define STEN__SIMD_CLONES
 #endif
 
+/* One row of sten_act_backward, single-threaded (for use inside another
+ * kernel's parallel loop). */
+void sten__act_backward_row(sten_act a, const sten_act_params *p, const float *Y,
+                            const float *dY, float *dX, int64_t N);
+
 #define STEN__MIN(a, b) ((a) < (b) ? (a) : (b))
 #define STEN__MAX(a, b) ((a) > (b) ? (a) : (b))
 

@@ -1,0 +1,315 @@
+/* forward.c — one mini-batch through a built network: gather the batch from
+ * the datasets (with denoising), forward pass with dropout, loss, and
+ * back-propagation into the weight and bias gradients. No weight updates
+ * here (optim.c) and no epoch logic (train.c). */
+#include "net_int.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Copies the rows of `ids` from a sparse dataset into x. With denoising,
+ * each stored non-zero e of the dataset survives iff its uniform draw
+ * (seed, stream = epoch, position = e) is >= p, and survivors get value
+ * 1/(1-p): the same draws in any batch order or thread count. */
+static void gather_sparse(const sten_dataset *d, const uint32_t *ids, uint32_t B, sten_csr *x,
+                          float p, uint64_t seed, uint32_t epoch, bool use_weight)
+{
+    const sten_csr *s = &d->sparse;
+    const float q = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+    uint64_t e = 0;
+    sten_rng r;
+    sten_rng_init(&r, seed ^ 0x64656e6f697365ull, epoch); /* "denoise" */
+    for (uint32_t b = 0; b < B; b++) {
+        const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
+        const float w = use_weight && d->weight ? d->weight[ids[b]] : 1.0f;
+        for (uint64_t k = s->row_ptr[row]; k < s->row_ptr[row + 1]; k++) {
+            float v = s->val ? s->val[k] : 1.0f;
+            if (p > 0.0f) {
+                sten_rng_seek(&r, k);
+                if (sten_rng_uniform(&r) < p)
+                    continue;
+                v *= q;
+            }
+            x->col[e] = s->col[k];
+            if (x->val)
+                x->val[e] = v * w;
+            e++;
+        }
+        x->row_ptr[b + 1] = e;
+    }
+    x->rows = B;
+    x->nnz = e;
+}
+
+static void gather_dense(const sten_dataset *d, const uint32_t *ids, uint32_t B, float *out,
+                         uint32_t N)
+{
+    const uint64_t w = (uint64_t)d->width * STEN__MAX(d->height, 1u) * STEN__MAX(d->length, 1u);
+    for (uint32_t b = 0; b < B; b++) {
+        const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
+        memcpy(out + (uint64_t)b * N, d->dense + row * w, (size_t)w * sizeof *out);
+        memset(out + (uint64_t)b * N + w, 0, (size_t)(N - w) * sizeof *out);
+    }
+}
+
+sten_status sten__net_load_batch(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B)
+{
+    if (B == 0 || B > net->B_cap)
+        return sten_fail(ctx, STEN_E_INVALID, "batch of %u examples (capacity %u)", B, net->B_cap);
+    for (uint32_t b = 0; b < B; b++)
+        if (ids[b] >= net->examples)
+            return sten_fail(ctx, STEN_E_INVALID, "example %u out of range (%llu examples)", ids[b],
+                             (unsigned long long)net->examples);
+    memcpy(net->batch_ids, ids, (size_t)B * sizeof *ids);
+    net->B = B;
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        nn_layer *L = &net->layers[i];
+        if (L->ds < 0)
+            continue;
+        const sten_dataset *d = &net->ds[L->ds];
+        if (L->kind == STEN_LAYER_INPUT) {
+            if (L->sparse_in) {
+                const float p = L->denoise && net->training ? net->desc.denoising_p : 0.0f;
+                gather_sparse(d, ids, B, &L->x, p, net->seed, net->epoch, true);
+                sten_csr_transpose(ctx, &L->x, &L->xt);
+            } else {
+                gather_dense(d, ids, B, L->act, L->N);
+            }
+        } else if (L->kind == STEN_LAYER_OUTPUT) {
+            nn_target *T = &net->targets[i];
+            if (T->dense)
+                gather_dense(d, ids, B, T->dense, L->N);
+            else
+                gather_sparse(d, ids, B, &T->t, 0.0f, 0, 0, false);
+            if (T->weight)
+                for (uint32_t b = 0; b < B; b++)
+                    T->weight[b] = d->weight[ids[b]];
+        }
+    }
+    return STEN_OK;
+}
+
+/* DSSTNE's dropout: a unit is dropped when its draw is < p. Dropped units
+ * take the activation's resting value (0.5 for Sigmoid, 0 otherwise) and kept
+ * ones are scaled by 1/(1-p) unless that value is non-zero; ELU/SELU use
+ * alpha dropout. mask holds d(out)/d(act): the kept scale, or 0 if dropped. */
+static void dropout(const sten_net *net, uint32_t li, nn_layer *L, uint32_t B)
+{
+    const float p = L->p_dropout;
+    const uint64_t n = (uint64_t)B * L->N;
+    sten_rng r;
+    sten_rng_init(&r, net->seed ^ 0x64726f706f7574ull, net->step * net->n_layers + li);
+    float keep_scale = 1.0f / (1.0f - p), rest = 0.0f, shift = 0.0f;
+    if (L->fn == STEN_ACT_SIGMOID) {
+        keep_scale = 1.0f;
+        rest = 0.5f;
+    } else if (L->fn == STEN_ACT_ELU || L->fn == STEN_ACT_SELU) {
+        const float lam = L->fn == STEN_ACT_SELU ? L->ap.lambda : 1.0f;
+        const float a1 = -lam * L->ap.alpha, q = 1.0f - p;
+        const float A = 1.0f / sqrtf(q + a1 * a1 * p * q);
+        keep_scale = A;
+        shift = -A * p * a1;
+        rest = A * a1 + shift;
+    }
+    for (uint64_t e = 0; e < n; e++) {
+        const bool kept = sten_rng_uniform(&r) >= p;
+        L->mask[e] = kept ? keep_scale : 0.0f;
+        L->out[e] = kept ? keep_scale * L->act[e] + shift : rest;
+    }
+}
+
+static void forward_layer(sten_ctx *ctx, sten_net *net, nn_layer *L)
+{
+    const uint32_t B = net->B, N = L->N;
+    float *z = L->act;
+    bool first = true;
+    for (uint32_t k = 0; k < L->n_in; k++) {
+        const nn_weight *w = &net->weights[L->in[k]];
+        const nn_layer *S = &net->layers[w->src];
+        const float beta = first ? 0.0f : 1.0f;
+        if (S->sparse_in)
+            sten_spmm(ctx, &S->x, w->W, N, N, beta, z, N);
+        else if (w->transposed)
+            sten_gemm(ctx, STEN_NO_TRANS, STEN_TRANS, B, N, S->N, 1.0f, S->out, S->N, w->W,
+                      w->cols, beta, z, N);
+        else
+            sten_gemm(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, N, S->N, 1.0f, S->out, S->N, w->W,
+                      N, beta, z, N);
+        first = false;
+    }
+    if (first)
+        memset(z, 0, (size_t)B * N * sizeof *z);
+    for (uint32_t b = 0; b < B; b++) {
+        float *zr = z + (uint64_t)b * N;
+        for (uint32_t k = 0; k < L->n_in; k++) {
+            const float *bias = net->weights[L->in[k]].b;
+            for (uint32_t j = 0; j < N; j++)
+                zr[j] += bias[j];
+        }
+        for (uint32_t k = 0; k < L->n_skip; k++) {
+            const float *s = net->layers[L->skip[k]].out + (uint64_t)b * N;
+            for (uint32_t j = 0; j < N; j++)
+                zr[j] += s[j];
+        }
+    }
+    sten_act_forward(ctx, L->fn, &L->ap, z, z, B, N, N);
+}
+
+void sten__net_forward(sten_ctx *ctx, sten_net *net)
+{
+    for (uint32_t o = 0; o < net->n_layers; o++) {
+        const uint32_t i = net->order[o];
+        nn_layer *L = &net->layers[i];
+        if (L->kind == STEN_LAYER_TARGET || L->sparse_in)
+            continue;
+        if (L->kind != STEN_LAYER_INPUT)
+            forward_layer(ctx, net, L);
+        if (L->mask) {
+            if (net->training)
+                dropout(net, i, L, net->B);
+            else
+                memcpy(L->out, L->act, (size_t)net->B * L->N * sizeof *L->out);
+        }
+    }
+}
+
+void sten__net_loss(sten_ctx *ctx, sten_net *net)
+{
+    double loss = 0.0, reg = 0.0;
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        const nn_layer *L = &net->layers[i];
+        if (L->kind == STEN_LAYER_OUTPUT)
+            loss += sten__loss_layer(ctx, net, L, &net->targets[i], net->B);
+    }
+    /* the sparseness penalty as an objective: B * beta * KL(p || rho_j) per
+     * unit, whose gradient is what backward adds (DSSTNE reported none) */
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        const nn_layer *L = &net->layers[i];
+        if (L->sp_beta <= 0.0f)
+            continue;
+        for (uint32_t j = 0; j < L->N; j++) {
+            double rho = 0.0;
+            for (uint32_t b = 0; b < net->B; b++)
+                rho += L->act[(uint64_t)b * L->N + j];
+            rho = fmin(fmax(rho / net->B, 1e-6), 0.999999);
+            const double p = L->sp_p;
+            reg += net->B * L->sp_beta * (p * log(p / rho) + (1 - p) * log((1 - p) / (1 - rho)));
+        }
+    }
+    net->loss = loss;
+    net->reg = reg;
+}
+
+/* dL/d(out) -> dL/dz for a hidden layer: dropout mask, sparseness
+ * penalty (added to the incoming delta, as DSSTNE), activation derivative. */
+static void hidden_delta(sten_ctx *ctx, const sten_net *net, nn_layer *L)
+{
+    const uint32_t B = net->B, N = L->N;
+    const uint64_t n = (uint64_t)B * N;
+    if (L->mask)
+        for (uint64_t e = 0; e < n; e++)
+            L->delta[e] *= L->mask[e];
+    if (L->sp_beta > 0.0f) {
+        const float p = L->sp_p, beta = L->sp_beta;
+        for (uint32_t j = 0; j < N; j++) {
+            double rho = 0.0;
+            for (uint32_t b = 0; b < B; b++)
+                rho += L->act[(uint64_t)b * N + j];
+            rho = fmin(fmax(rho / B, 1e-6), 0.999999);
+            const float pen = (float)(beta * (-p / rho + (1.0 - p) / (1.0 - rho)));
+            for (uint32_t b = 0; b < B; b++)
+                L->delta[(uint64_t)b * N + j] += pen;
+        }
+    }
+    sten_act_backward(ctx, L->fn, &L->ap, L->act, L->delta, L->delta, B, N, N);
+}
+
+static void delta_norm(const nn_layer *L, uint32_t B)
+{
+    const float c = L->d->delta_norm;
+    if (c <= 0.0f)
+        return;
+    for (uint32_t b = 0; b < B; b++) {
+        float *d = L->delta + (uint64_t)b * L->N;
+        double ss = 0.0;
+        for (uint32_t j = 0; j < L->N; j++)
+            ss += (double)d[j] * d[j];
+        if (ss > (double)c * c) {
+            const float f = (float)(c / sqrt(ss));
+            for (uint32_t j = 0; j < L->N; j++)
+                d[j] *= f;
+        }
+    }
+}
+
+static void weight_grads(sten_ctx *ctx, sten_net *net, const nn_layer *L)
+{
+    const uint32_t B = net->B, N = L->N;
+    for (uint32_t k = 0; k < L->n_in; k++) {
+        nn_weight *w = &net->weights[L->in[k]];
+        nn_weight *o = &net->weights[w->owner];
+        nn_layer *S = &net->layers[w->src];
+        for (uint32_t b = 0; b < B; b++) {
+            const float *d = L->delta + (uint64_t)b * N;
+            for (uint32_t j = 0; j < N; j++)
+                w->gb[j] += d[j];
+        }
+        const float beta = o->g_fresh ? 0.0f : 1.0f;
+        if (S->sparse_in) {
+            if (o->g_fresh)
+                memset(o->gW, 0, (size_t)o->rows * o->cols * sizeof *o->gW);
+            sten_spmm_grad(ctx, &S->xt, L->delta, N, N, 1.0f, o->gW, N);
+        } else if (w->transposed) {
+            sten_gemm(ctx, STEN_TRANS, STEN_NO_TRANS, N, S->N, B, 1.0f, L->delta, N, S->out, S->N,
+                      beta, o->gW, S->N);
+        } else {
+            sten_gemm(ctx, STEN_TRANS, STEN_NO_TRANS, S->N, N, B, 1.0f, S->out, S->N, L->delta, N,
+                      beta, o->gW, N);
+        }
+        o->g_fresh = false;
+        if (S->kind == STEN_LAYER_INPUT)
+            continue;
+        if (w->transposed)
+            sten_gemm(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, S->N, N, 1.0f, L->delta, N, w->W, S->N,
+                      1.0f, S->delta, S->N);
+        else
+            sten_gemm(ctx, STEN_NO_TRANS, STEN_TRANS, B, S->N, N, 1.0f, L->delta, N, w->W, N, 1.0f,
+                      S->delta, S->N);
+    }
+    for (uint32_t k = 0; k < L->n_skip; k++) {
+        nn_layer *S = &net->layers[L->skip[k]];
+        if (S->kind == STEN_LAYER_INPUT)
+            continue;
+        for (uint64_t e = 0; e < (uint64_t)B * N; e++)
+            S->delta[e] += L->delta[e];
+    }
+}
+
+void sten__net_backward(sten_ctx *ctx, sten_net *net)
+{
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        nn_layer *L = &net->layers[i];
+        if (L->kind == STEN_LAYER_HIDDEN)
+            memset(L->delta, 0, (size_t)net->B * L->N * sizeof *L->delta);
+    }
+    for (uint32_t k = 0; k < net->n_weights; k++) {
+        nn_weight *w = &net->weights[k];
+        memset(w->gb, 0, (size_t)net->layers[w->dst].N * sizeof *w->gb);
+        w->g_fresh = true;
+    }
+    for (uint32_t o = net->n_layers; o-- > 0;) {
+        nn_layer *L = &net->layers[net->order[o]];
+        if (L->kind != STEN_LAYER_HIDDEN && L->kind != STEN_LAYER_OUTPUT)
+            continue;
+        if (L->kind == STEN_LAYER_HIDDEN)
+            hidden_delta(ctx, net, L);
+        delta_norm(L, net->B);
+        weight_grads(ctx, net, L);
+    }
+    /* a weight whose users all saw an empty batch still has a defined zero gradient */
+    for (uint32_t k = 0; k < net->n_weights; k++) {
+        nn_weight *w = &net->weights[k];
+        if (w->owner == (int)k && w->g_fresh)
+            memset(w->gW, 0, (size_t)w->rows * w->cols * sizeof *w->gW);
+    }
+}

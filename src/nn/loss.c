@@ -1,0 +1,178 @@
+/* loss.c — error functions of an output layer: the loss value and the delta
+ * dL/dz that back-propagation starts from. Sparse targets take a dense
+ * zero-target pass over the row plus a correction on the listed items; dense
+ * targets take one pass. Per-example data weights multiply both. */
+#include "net_int.h"
+
+#include <math.h>
+#include <string.h>
+
+#define MIN_ERROR 1e-12 /* DSSTNE's clamp on log arguments */
+
+static double lg(double x)
+{
+    return log(x > MIN_ERROR ? x : MIN_ERROR);
+}
+
+typedef struct {
+    sten_loss kind;
+    bool softmax;    /* SoftMax output with a cross-entropy loss */
+    bool canonical;  /* delta computed directly (CE/SMCE with Sigmoid/SoftMax) */
+    float one_t, zero_t, one_s, zero_s; /* SMCE margins and scales */
+    float boost_one, boost_zero;        /* DeltaBoost (CrossEntropy) */
+} loss_cfg;
+
+/* Generic losses: value and dL/da for one unit with target t. */
+static double generic(sten_loss kind, float a, float t, float *dlda)
+{
+    switch (kind) {
+    case STEN_LOSS_L1:
+        *dlda = a > t ? 1.0f : (a < t ? -1.0f : 0.0f);
+        return fabs((double)a - t);
+    case STEN_LOSS_HINGE: {
+        const double m = 1.0 - (double)t * a;
+        *dlda = m > 0 ? -t : 0.0f;
+        return m > 0 ? m : 0.0;
+    }
+    case STEN_LOSS_L2_HINGE: {
+        const float d = t > 0 ? fminf(0.0f, a - t) : fmaxf(0.0f, a - t);
+        *dlda = d;
+        return 0.5 * (double)d * d;
+    }
+    default: /* L2 */
+        *dlda = a - t;
+        return 0.5 * ((double)a - t) * ((double)a - t);
+    }
+}
+
+/* Canonical sigmoid losses: value and dL/dz for one unit; t is the target
+ * value (1 for boolean positives, 0 for the zero targets). */
+static double sigmoid_canon(const loss_cfg *c, float a, float t, float *dz)
+{
+    switch (c->kind) {
+    case STEN_LOSS_CROSS_ENTROPY: {
+        const float boost = t > 0 ? c->boost_one : c->boost_zero;
+        *dz = boost * (a - t);
+        return -boost * (t * lg(a) + (1.0 - t) * lg(1.0 - a));
+    }
+    case STEN_LOSS_DATA_SCALED_MARGINAL_CROSS_ENTROPY:
+    case STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY: {
+        if (t > 0) {
+            const float s = c->kind == STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY ? c->one_s : c->one_s * t;
+            *dz = a < c->one_t ? s * (a - 1.0f) : 0.0f;
+            return a < c->one_t ? -s * lg(a) : 0.0;
+        }
+        *dz = a > c->zero_t ? c->zero_s * a : 0.0f;
+        return a > c->zero_t ? -c->zero_s * lg(1.0 - a) : 0.0;
+    }
+    default:
+        *dz = 0.0f;
+        return 0.0;
+    }
+}
+
+/* One output row. a: activations, d: delta out, N units. The target is
+ * either dense (td) or the listed items (idx/val, n of them). */
+static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *ap,
+                       const float *a, float *d, uint32_t N, const float *td,
+                       const uint32_t *idx, const float *val, uint64_t n, float w)
+{
+    double L = 0.0;
+    if (c->softmax) {
+        /* multinomial: dL/dz = a * sum(t) - t; sparse boolean targets form
+         * a uniform distribution over the listed items */
+        double tsum = 0.0;
+        if (td) {
+            for (uint32_t j = 0; j < N; j++)
+                tsum += td[j];
+        } else {
+            for (uint64_t e = 0; e < n; e++)
+                tsum += val ? val[e] : 1.0 / (double)n;
+        }
+        const bool smce = c->kind != STEN_LOSS_CROSS_ENTROPY;
+        for (uint32_t j = 0; j < N; j++) {
+            const float t = td ? td[j] : 0.0f;
+            d[j] = smce ? (a[j] > c->zero_t ? c->zero_s * a[j] : 0.0f) : (float)(a[j] * tsum) - t;
+            if (t != 0.0f) {
+                L -= t * lg(a[j]) * (smce ? c->one_s : 1.0f);
+                if (smce)
+                    d[j] = a[j] < c->one_t ? a[j] - c->one_s * t : 0.0f;
+            }
+        }
+        for (uint64_t e = 0; !td && e < n; e++) {
+            const uint32_t j = idx[e];
+            const float t = val ? val[e] : (float)(1.0 / (double)n);
+            L -= t * lg(a[j]) * (smce ? c->one_s : 1.0f);
+            d[j] = smce ? (a[j] < c->one_t ? a[j] - c->one_s * t : 0.0f) : d[j] - t;
+        }
+    } else if (c->canonical) {
+        float dz;
+        for (uint32_t j = 0; j < N; j++) {
+            L += sigmoid_canon(c, a[j], td ? td[j] : 0.0f, &dz);
+            d[j] = dz;
+        }
+        for (uint64_t e = 0; !td && e < n; e++) {
+            const uint32_t j = idx[e];
+            L -= sigmoid_canon(c, a[j], 0.0f, &dz);
+            L += sigmoid_canon(c, a[j], val ? val[e] : 1.0f, &dz);
+            d[j] = dz;
+        }
+    } else {
+        float g;
+        for (uint32_t j = 0; j < N; j++) {
+            L += generic(c->kind, a[j], td ? td[j] : 0.0f, &g);
+            d[j] = g;
+        }
+        for (uint64_t e = 0; !td && e < n; e++) {
+            const uint32_t j = idx[e];
+            L -= generic(c->kind, a[j], 0.0f, &g);
+            L += generic(c->kind, a[j], val ? val[e] : 1.0f, &g);
+            d[j] = g;
+        }
+        /* dL/da -> dL/dz through the activation (SoftMax: its Jacobian) */
+        sten__act_backward_row(act, ap, a, d, d, N);
+    }
+    if (w != 1.0f) {
+        for (uint32_t j = 0; j < N; j++)
+            d[j] *= w;
+        L *= w;
+    }
+    return L;
+}
+
+double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
+                        const nn_target *T, uint32_t B)
+{
+    const sten_net_desc *nd = &net->desc;
+    loss_cfg c = {
+        .kind = nd->loss,
+        .one_t = nd->smce_one_target, .zero_t = nd->smce_zero_target,
+        .one_s = nd->smce_one_scale, .zero_s = nd->smce_zero_scale,
+        .boost_one = nd->delta_boost_one, .boost_zero = nd->delta_boost_zero,
+    };
+    const bool ce = c.kind == STEN_LOSS_CROSS_ENTROPY ||
+                    c.kind == STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY ||
+                    c.kind == STEN_LOSS_DATA_SCALED_MARGINAL_CROSS_ENTROPY;
+    c.softmax = ce && L->fn == STEN_ACT_SOFTMAX;
+    c.canonical = ce && L->fn == STEN_ACT_SIGMOID;
+    const int nt = sten__threads_for(ctx, (int64_t)B * L->N, 1 << 14);
+    double *row = net->row_loss;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
+    for (uint32_t b = 0; b < B; b++) {
+        const float *a = L->act + (uint64_t)b * L->N;
+        float *d = L->delta + (uint64_t)b * L->N;
+        const float w = T->weight ? T->weight[b] : 1.0f;
+        if (T->dense) {
+            row[b] = loss_row(&c, L->fn, &L->ap, a, d, L->N, T->dense + (uint64_t)b * L->N,
+                              NULL, NULL, 0, w);
+        } else {
+            const uint64_t e0 = T->t.row_ptr[b];
+            row[b] = loss_row(&c, L->fn, &L->ap, a, d, L->N, NULL, T->t.col + e0,
+                              T->t.val ? T->t.val + e0 : NULL, T->t.row_ptr[b + 1] - e0, w);
+        }
+    }
+    double sum = 0.0;
+    for (uint32_t b = 0; b < B; b++)
+        sum += row[b];
+    return sum;
+}

@@ -1,0 +1,508 @@
+/* net.c — turns a network description plus the datasets it names into a
+ * runnable network: binds layers to datasets (N: "auto"), resolves sources,
+ * skips and shared weights, orders layers, allocates weights and batch
+ * buffers, initialises weights. No arithmetic on batches here. */
+#include "net_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+int sten__net_find_layer(const sten_net *net, const char *name)
+{
+    for (uint32_t i = 0; i < net->n_layers; i++)
+        if (strcmp(net->layers[i].d->name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int find_dataset(const sten_net *net, const char *name)
+{
+    for (size_t i = 0; i < net->n_ds; i++)
+        if (net->ds[i].name && strcmp(net->ds[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static uint32_t ds_width(const sten_dataset *d)
+{
+    uint64_t w = (uint64_t)d->width * STEN__MAX(d->height, 1u) * STEN__MAX(d->length, 1u);
+    return w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
+}
+
+/* "config.json:12:5: layer "Hidden": " prefix for messages about a layer */
+#define LAYER_FMT "%s:%d:%d: layer \"%s\": "
+#define LAYER_ARGS(net, ld) (net)->desc.source, (ld)->line, (ld)->column, (ld)->name
+
+static sten_status bind_datasets(sten_ctx *ctx, sten_net *net)
+{
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        nn_layer *L = &net->layers[i];
+        const sten_layer_desc *ld = L->d;
+        L->ds = -1;
+        if (ld->dataset[0] == '\0') {
+            if (ld->N_auto)
+                return sten_fail(ctx, STEN_E_INVALID, LAYER_FMT "N is \"auto\" but no DataSet is named",
+                                 LAYER_ARGS(net, ld));
+            if (L->kind == STEN_LAYER_INPUT || L->kind == STEN_LAYER_OUTPUT)
+                return sten_fail(ctx, STEN_E_INVALID, LAYER_FMT "%s layer needs a DataSet",
+                                 LAYER_ARGS(net, ld), L->kind == STEN_LAYER_INPUT ? "an input" : "an output");
+            continue;
+        }
+        L->ds = find_dataset(net, ld->dataset);
+        if (L->ds < 0) {
+            char names[256] = "";
+            for (size_t k = 0; k < net->n_ds; k++) {
+                size_t n = strlen(names);
+                snprintf(names + n, sizeof names - n, "%s%s", k ? ", " : "", net->ds[k].name);
+            }
+            return sten_fail(ctx, STEN_E_NOTFOUND,
+                             LAYER_FMT "DataSet \"%s\" is not in the data files (they hold: %s)",
+                             LAYER_ARGS(net, ld), ld->dataset, names[0] ? names : "nothing");
+        }
+        const sten_dataset *d = &net->ds[L->ds];
+        const uint32_t w = ds_width(d);
+        if (ld->N_auto)
+            L->N = w;
+        else if (L->N < w)
+            return sten_fail(ctx, STEN_E_INVALID,
+                             LAYER_FMT "N = %u is smaller than the width %u of DataSet \"%s\"",
+                             LAYER_ARGS(net, ld), L->N, w, ld->dataset);
+        if (net->examples == 0)
+            net->examples = d->examples;
+        else if (d->examples != net->examples)
+            return sten_fail(ctx, STEN_E_INVALID,
+                             LAYER_FMT "DataSet \"%s\" has %llu examples, others have %llu",
+                             LAYER_ARGS(net, ld), ld->dataset, (unsigned long long)d->examples,
+                             (unsigned long long)net->examples);
+        if (L->kind == STEN_LAYER_INPUT) {
+            L->sparse_in = (d->attributes & STEN_DS_SPARSE) != 0;
+            L->denoise = L->sparse_in && ld->sparse && net->desc.denoising_p > 0.0f;
+        }
+    }
+    return STEN_OK;
+}
+
+static sten_status resolve_layer(sten_ctx *ctx, sten_net *net, uint32_t i, int prev)
+{
+    nn_layer *L = &net->layers[i];
+    const sten_layer_desc *ld = L->d;
+    const sten_net_desc *nd = &net->desc;
+    L->fn = ld->activation;
+    L->ap = sten_act_params_default();
+    L->ap.slope = isnan(ld->relu_slope) ? nd->relu_slope : ld->relu_slope;
+    L->ap.alpha = isnan(ld->elu_alpha) ? nd->elu_alpha : ld->elu_alpha;
+    L->ap.lambda = isnan(ld->selu_lambda) ? nd->selu_lambda : ld->selu_lambda;
+    L->p_dropout = L->kind == STEN_LAYER_INPUT && L->sparse_in ? 0.0f : ld->p_dropout;
+    if (L->kind == STEN_LAYER_HIDDEN && ld->sparse) {
+        L->sp_p = ld->sparseness_p > 0 ? ld->sparseness_p : nd->sparseness_p;
+        L->sp_beta = ld->sparseness_beta > 0 ? ld->sparseness_beta : nd->sparseness_beta;
+    }
+    if (L->kind == STEN_LAYER_INPUT)
+        return STEN_OK;
+    /* skips */
+    for (uint32_t k = 0; k < ld->n_skips; k++) {
+        int s = sten__net_find_layer(net, ld->skips[k]);
+        if (s < 0 || (uint32_t)s == i)
+            return sten_fail(ctx, STEN_E_INVALID, LAYER_FMT "Skip names %s layer \"%s\"",
+                             LAYER_ARGS(net, ld), s < 0 ? "no" : "its own", ld->skips[k]);
+        if (net->layers[s].N != L->N || net->layers[s].sparse_in)
+            return sten_fail(ctx, STEN_E_INVALID,
+                             LAYER_FMT "Skip layer \"%s\" must be dense with N = %u (it has %u)",
+                             LAYER_ARGS(net, ld), ld->skips[k], L->N, net->layers[s].N);
+        L->skip[L->n_skip++] = (uint32_t)s;
+    }
+    if (ld->n_sources == 0 && prev < 0 && L->n_skip == 0)
+        return sten_fail(ctx, STEN_E_INVALID, LAYER_FMT "has no Source and no layer before it",
+                         LAYER_ARGS(net, ld));
+    return STEN_OK;
+}
+
+static sten_status add_weight(sten_ctx *ctx, sten_net *net, uint32_t src, uint32_t dst)
+{
+    nn_layer *L = &net->layers[dst];
+    if (L->n_in == NN_MAX_IN)
+        return sten_fail(ctx, STEN_E_INVALID, LAYER_FMT "more than %d sources",
+                         LAYER_ARGS(net, L->d), NN_MAX_IN);
+    if (src == dst || net->layers[src].kind == STEN_LAYER_TARGET)
+        return sten_fail(ctx, STEN_E_INVALID, LAYER_FMT "cannot take input from layer \"%s\"",
+                         LAYER_ARGS(net, L->d), net->layers[src].d->name);
+    nn_weight *w = &net->weights[net->n_weights];
+    w->src = src;
+    w->dst = dst;
+    w->rows = net->layers[src].N;
+    w->cols = L->N;
+    w->owner = (int)net->n_weights;
+    L->in[L->n_in++] = net->n_weights++;
+    return STEN_OK;
+}
+
+static int find_weight(const sten_net *net, int src, int dst)
+{
+    for (uint32_t k = 0; k < net->n_weights; k++)
+        if ((int)net->weights[k].src == src && (int)net->weights[k].dst == dst)
+            return (int)k;
+    return -1;
+}
+
+static sten_status resolve_sources(sten_ctx *ctx, sten_net *net)
+{
+    int prev = -1;
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        nn_layer *L = &net->layers[i];
+        if (L->kind == STEN_LAYER_TARGET)
+            continue;
+        sten_status st = resolve_layer(ctx, net, i, prev);
+        if (st)
+            return st;
+        if (L->kind != STEN_LAYER_INPUT) {
+            if (L->d->n_sources == 0 && prev >= 0) {
+                if ((st = add_weight(ctx, net, (uint32_t)prev, i)))
+                    return st;
+            }
+            for (uint32_t k = 0; k < L->d->n_sources; k++) {
+                int s = sten__net_find_layer(net, L->d->sources[k]);
+                if (s < 0)
+                    return sten_fail(ctx, STEN_E_INVALID, LAYER_FMT "Source \"%s\" is not a layer",
+                                     LAYER_ARGS(net, L->d), L->d->sources[k]);
+                if ((st = add_weight(ctx, net, (uint32_t)s, i)))
+                    return st;
+            }
+        }
+        prev = (int)i;
+    }
+    return STEN_OK;
+}
+
+static sten_status resolve_shared(sten_ctx *ctx, sten_net *net)
+{
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        const sten_layer_desc *ld = net->layers[i].d;
+        for (uint32_t k = 0; k < ld->n_shared; k++) {
+            const sten_shared_desc *sh = &ld->shared[k];
+            int in = sten__net_find_layer(net, sh->input_layer);
+            int w = find_weight(net, in, (int)i);
+            int o = find_weight(net, sten__net_find_layer(net, sh->source_input_layer),
+                                sten__net_find_layer(net, sh->source_output_layer));
+            if (w < 0 || o < 0 || o == w)
+                return sten_fail(ctx, STEN_E_INVALID,
+                                 LAYER_FMT "SharedWeights: no connection %s -> %s",
+                                 LAYER_ARGS(net, ld), w < 0 ? sh->input_layer : sh->source_input_layer,
+                                 w < 0 ? ld->name : sh->source_output_layer);
+            nn_weight *W = &net->weights[w];
+            const nn_weight *O = &net->weights[o];
+            if (O->owner != o)
+                return sten_fail(ctx, STEN_E_INVALID,
+                                 LAYER_FMT "SharedWeights: %s -> %s is itself shared", LAYER_ARGS(net, ld),
+                                 sh->source_input_layer, sh->source_output_layer);
+            uint32_t r = sh->transposed ? O->cols : O->rows, c = sh->transposed ? O->rows : O->cols;
+            if (r != W->rows || c != W->cols)
+                return sten_fail(ctx, STEN_E_INVALID,
+                                 LAYER_FMT "SharedWeights: %s -> %s is %u x %u%s, this connection needs %u x %u",
+                                 LAYER_ARGS(net, ld), sh->source_input_layer, sh->source_output_layer,
+                                 O->rows, O->cols, sh->transposed ? " (transposed)" : "", W->rows, W->cols);
+            if (sh->transposed && net->layers[W->src].sparse_in)
+                return sten_fail(ctx, STEN_E_UNSUPPORTED,
+                                 LAYER_FMT "SharedWeights: a transposed matrix cannot take a sparse input "
+                                 "(share it the other way round: let the sparse input own it)",
+                                 LAYER_ARGS(net, ld));
+            W->owner = o;
+            W->transposed = sh->transposed;
+            W->rows = O->rows;
+            W->cols = O->cols;
+        }
+    }
+    return STEN_OK;
+}
+
+/* Kahn's algorithm over "needs the output of" edges (sources and skips). */
+static sten_status order_layers(sten_ctx *ctx, sten_net *net)
+{
+    const uint32_t n = net->n_layers;
+    uint32_t *indeg = sten_calloc(ctx, n, sizeof *indeg);
+    if (!indeg)
+        return STEN_E_NOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        indeg[i] = net->layers[i].n_in + net->layers[i].n_skip;
+    }
+    uint32_t done = 0;
+    for (uint32_t pass = 0; pass < n && done < n; pass++) {
+        for (uint32_t i = 0; i < n; i++) {
+            if (indeg[i] != 0)
+                continue;
+            indeg[i] = UINT32_MAX;
+            net->order[done++] = i;
+            for (uint32_t j = 0; j < n; j++) {
+                const nn_layer *L = &net->layers[j];
+                for (uint32_t k = 0; k < L->n_in; k++)
+                    indeg[j] -= net->weights[L->in[k]].src == i;
+                for (uint32_t k = 0; k < L->n_skip; k++)
+                    indeg[j] -= L->skip[k] == i;
+            }
+        }
+    }
+    sten_free(ctx, indeg);
+    if (done < n)
+        return sten_fail(ctx, STEN_E_INVALID, "%s: the layers' Sources and Skips form a cycle",
+                         net->desc.source);
+    return STEN_OK;
+}
+
+/* Largest number of non-zeros any batch of B rows of d can hold: the sum of
+ * the B largest row counts (each example can appear once per batch). */
+static sten_status batch_nnz_bound(sten_ctx *ctx, const sten_dataset *d, uint32_t B, uint64_t *out)
+{
+    const uint64_t U = d->sparse.rows;
+    uint64_t *cnt = sten_alloc(ctx, (size_t)(U ? U : 1) * sizeof *cnt);
+    if (!cnt)
+        return STEN_E_NOMEM;
+    uint64_t maxc = 0;
+    for (uint64_t r = 0; r < U; r++) {
+        cnt[r] = d->sparse.row_ptr[r + 1] - d->sparse.row_ptr[r];
+        maxc = STEN__MAX(maxc, cnt[r]);
+    }
+    /* the B largest counts, read off a histogram of the counts */
+    uint64_t total = 0, left = STEN__MIN((uint64_t)B, U);
+    if (left == U) {
+        for (uint64_t r = 0; r < U; r++)
+            total += cnt[r];
+    } else {
+        uint64_t *hist = sten_calloc(ctx, (size_t)maxc + 1, sizeof *hist);
+        if (!hist) {
+            sten_free(ctx, cnt);
+            return STEN_E_NOMEM;
+        }
+        for (uint64_t r = 0; r < U; r++)
+            hist[cnt[r]]++;
+        for (uint64_t c = maxc + 1; c-- > 0 && left;) {
+            uint64_t take = STEN__MIN(hist[c], left);
+            total += take * c;
+            left -= take;
+        }
+        sten_free(ctx, hist);
+    }
+    sten_free(ctx, cnt);
+    *out = total ? total : 1;
+    return STEN_OK;
+}
+
+static float *buf(sten_ctx *ctx, uint64_t n, sten_status *st)
+{
+    if (*st)
+        return NULL;
+    float *p = sten_calloc(ctx, (size_t)(n ? n : 1), sizeof *p);
+    if (!p)
+        *st = STEN_E_NOMEM;
+    return p;
+}
+
+static sten_status alloc_layer(sten_ctx *ctx, sten_net *net, nn_layer *L, nn_target *T)
+{
+    const uint64_t BN = (uint64_t)net->B_cap * L->N;
+    sten_status st = STEN_OK;
+    if (L->kind == STEN_LAYER_TARGET)
+        return STEN_OK;
+    if (L->sparse_in) {
+        uint64_t cap;
+        if ((st = batch_nnz_bound(ctx, &net->ds[L->ds], net->B_cap, &cap)))
+            return st;
+        bool valued = net->ds[L->ds].sparse.val != NULL || L->denoise || net->ds[L->ds].weight;
+        if ((st = sten_csr_init(ctx, &L->x, net->B_cap, L->N, cap, valued)) ||
+            (st = sten_csr_init(ctx, &L->xt, L->N, net->B_cap, cap, valued)))
+            return st;
+    } else {
+        L->out = buf(ctx, BN, &st);
+        L->act = L->out;
+        if (L->p_dropout > 0 && L->kind != STEN_LAYER_OUTPUT) {
+            L->act = buf(ctx, BN, &st);
+            L->mask = buf(ctx, BN, &st);
+        }
+    }
+    if (L->kind != STEN_LAYER_INPUT)
+        L->delta = buf(ctx, BN, &st);
+    if (st == STEN_OK && L->kind == STEN_LAYER_OUTPUT) {
+        const sten_dataset *d = &net->ds[L->ds];
+        if (d->attributes & STEN_DS_SPARSE) {
+            uint64_t cap;
+            if ((st = batch_nnz_bound(ctx, d, net->B_cap, &cap)) ||
+                (st = sten_csr_init(ctx, &T->t, net->B_cap, L->N, cap, d->sparse.val != NULL)))
+                return st;
+        } else {
+            T->dense = buf(ctx, BN, &st);
+        }
+        if (d->weight)
+            T->weight = buf(ctx, net->B_cap, &st);
+    }
+    return st;
+}
+
+static sten_status alloc_weights(sten_ctx *ctx, sten_net *net)
+{
+    sten_status st = STEN_OK;
+    for (uint32_t k = 0; k < net->n_weights && !st; k++) {
+        nn_weight *w = &net->weights[k];
+        w->b = buf(ctx, net->layers[w->dst].N, &st);
+        w->gb = buf(ctx, net->layers[w->dst].N, &st);
+        if (w->owner == (int)k) {
+            w->W = buf(ctx, (uint64_t)w->rows * w->cols, &st);
+            w->gW = buf(ctx, (uint64_t)w->rows * w->cols, &st);
+        }
+    }
+    for (uint32_t k = 0; k < net->n_weights && !st; k++) {
+        nn_weight *w = &net->weights[k];
+        if (w->owner != (int)k) {
+            w->W = net->weights[w->owner].W;
+            w->gW = net->weights[w->owner].gW;
+        }
+    }
+    return st;
+}
+
+static sten_status copy_desc(sten_ctx *ctx, sten_net_desc *dst, const sten_net_desc *src)
+{
+    *dst = *src;
+    dst->layers = sten_alloc(ctx, (size_t)src->n_layers * sizeof *dst->layers + 1);
+    if (!dst->layers)
+        return STEN_E_NOMEM;
+    memcpy(dst->layers, src->layers, (size_t)src->n_layers * sizeof *dst->layers);
+    return STEN_OK;
+}
+
+sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dataset *ds,
+                           size_t n_ds, uint32_t batch, sten_net **out)
+{
+    *out = NULL;
+    if (batch == 0 || d->n_layers == 0)
+        return sten_fail(ctx, STEN_E_INVALID, "%s: %s", d->source,
+                         batch ? "the network has no layers" : "batch size must be at least 1");
+    sten_net *net = sten_calloc(ctx, 1, sizeof *net);
+    if (!net)
+        return STEN_E_NOMEM;
+    sten_status st = copy_desc(ctx, &net->desc, d);
+    net->ds = ds;
+    net->n_ds = n_ds;
+    net->B_cap = batch;
+    net->n_layers = d->n_layers;
+    if (!st) {
+        net->layers = sten_calloc(ctx, d->n_layers, sizeof *net->layers);
+        net->weights = sten_calloc(ctx, (size_t)d->n_layers * NN_MAX_IN, sizeof *net->weights);
+        net->order = sten_calloc(ctx, d->n_layers, sizeof *net->order);
+        net->targets = sten_calloc(ctx, d->n_layers, sizeof *net->targets);
+        net->batch_ids = sten_calloc(ctx, batch, sizeof *net->batch_ids);
+        net->row_loss = sten_calloc(ctx, batch, sizeof *net->row_loss);
+        if (!net->layers || !net->weights || !net->order || !net->targets || !net->batch_ids ||
+            !net->row_loss)
+            st = STEN_E_NOMEM;
+    }
+    for (uint32_t i = 0; !st && i < net->n_layers; i++) {
+        net->layers[i].d = &net->desc.layers[i];
+        net->layers[i].kind = net->desc.layers[i].kind;
+        net->layers[i].N = net->desc.layers[i].N;
+    }
+    if (!st)
+        st = bind_datasets(ctx, net);
+    if (!st)
+        st = resolve_sources(ctx, net);
+    if (!st)
+        st = resolve_shared(ctx, net);
+    if (!st)
+        st = order_layers(ctx, net);
+    for (uint32_t i = 0; !st && i < net->n_layers; i++)
+        st = alloc_layer(ctx, net, &net->layers[i], &net->targets[i]);
+    if (!st)
+        st = alloc_weights(ctx, net);
+    if (st) {
+        sten_net_free(ctx, net);
+        return st;
+    }
+    *out = net;
+    return STEN_OK;
+}
+
+void sten_net_free(sten_ctx *ctx, sten_net *net)
+{
+    if (!net)
+        return;
+    for (uint32_t i = 0; net->layers && i < net->n_layers; i++) {
+        nn_layer *L = &net->layers[i];
+        if (L->act != L->out)
+            sten_free(ctx, L->act);
+        sten_free(ctx, L->out);
+        sten_free(ctx, L->mask);
+        sten_free(ctx, L->delta);
+        sten_csr_free(ctx, &L->x);
+        sten_csr_free(ctx, &L->xt);
+        if (net->targets) {
+            sten_csr_free(ctx, &net->targets[i].t);
+            sten_free(ctx, net->targets[i].dense);
+            sten_free(ctx, net->targets[i].weight);
+        }
+    }
+    for (uint32_t k = 0; net->weights && k < net->n_weights; k++) {
+        nn_weight *w = &net->weights[k];
+        sten_free(ctx, w->b);
+        sten_free(ctx, w->gb);
+        sten_free(ctx, w->sb1);
+        sten_free(ctx, w->sb2);
+        if (w->owner == (int)k) {
+            sten_free(ctx, w->W);
+            sten_free(ctx, w->gW);
+            sten_free(ctx, w->sW1);
+            sten_free(ctx, w->sW2);
+        }
+    }
+    sten_free(ctx, net->layers);
+    sten_free(ctx, net->weights);
+    sten_free(ctx, net->order);
+    sten_free(ctx, net->targets);
+    sten_free(ctx, net->batch_ids);
+    sten_free(ctx, net->row_loss);
+    sten_free(ctx, net->desc.layers);
+    sten_free(ctx, net);
+}
+
+/* DSSTNE's schemes (NNWeight.cpp); fan sizes are the full layer widths. */
+static float init_value(sten_init scheme, float scale, uint32_t n_in, uint32_t n_out, sten_rng *r)
+{
+    switch (scheme) {
+    case STEN_INIT_XAVIER: {
+        const float s = scale * sqrtf(6.0f / (float)(n_in + n_out));
+        return s * (sten_rng_uniform(r) - 0.5f);
+    }
+    case STEN_INIT_CAFFE_XAVIER: {
+        const float s = scale * 2.0f * sqrtf(3.0f / (float)n_out);
+        return s * (sten_rng_uniform(r) - 0.5f);
+    }
+    case STEN_INIT_GAUSSIAN:
+        return scale * sten_rng_normal(r);
+    case STEN_INIT_UNIFORM:
+        return scale * (2.0f * sten_rng_uniform(r) - 1.0f);
+    case STEN_INIT_UNIT_BALL:
+        return scale * sten_rng_uniform(r);
+    case STEN_INIT_CONSTANT:
+        return scale;
+    case STEN_INIT_SELU:
+        return sten_rng_normal(r) / sqrtf((float)n_in);
+    }
+    return 0.0f;
+}
+
+sten_status sten_net_init_weights(sten_ctx *ctx, sten_net *net, uint64_t seed)
+{
+    (void)ctx;
+    for (uint32_t k = 0; k < net->n_weights; k++) {
+        nn_weight *w = &net->weights[k];
+        const sten_layer_desc *ld = net->layers[w->dst].d;
+        sten_rng r;
+        sten_rng_init(&r, seed, k);
+        if (w->owner == (int)k) {
+            const uint64_t n = (uint64_t)w->rows * w->cols;
+            for (uint64_t e = 0; e < n; e++)
+                w->W[e] = init_value(ld->init, ld->init_scale, w->rows, w->cols, &r);
+        }
+        for (uint32_t j = 0; j < net->layers[w->dst].N; j++)
+            w->b[j] = ld->init_bias;
+    }
+    net->step = 0;
+    return STEN_OK;
+}

@@ -1,0 +1,92 @@
+/* net_int.h — the runtime form of a network (layers, weights, buffers for
+ * one mini-batch) shared by the files of src/nn. The public face is the
+ * opaque sten_net in sten.h. */
+#ifndef STEN_NET_INT_H
+#define STEN_NET_INT_H
+
+#include "core/core_int.h"
+
+#define NN_MAX_IN (STEN_MAX_SOURCES)
+
+/* A connection source -> layer with its own bias. Shared weights point at
+ * their owner's matrix; gradients of every user land in the owner's. */
+typedef struct {
+    uint32_t src, dst;  /* layer indices */
+    uint32_t rows, cols; /* stored matrix shape: input-major (N_src x N_dst), or the owner's */
+    int owner;           /* weight index whose matrix this uses; itself when not shared */
+    bool transposed;     /* uses the owner's matrix transposed */
+    float *W, *gW;       /* rows x cols; for shared weights the owner's */
+    float *b, *gb;       /* N_dst; never shared */
+    float *sW1, *sW2, *sb1, *sb2; /* optimizer state (owner only for W) */
+    bool g_fresh;        /* gW not yet written this step (owner) */
+} nn_weight;
+
+typedef struct {
+    const sten_layer_desc *d;
+    sten_layer_kind kind;
+    uint32_t N;
+    sten_act fn;         /* activation function */
+    sten_act_params ap;
+    float p_dropout;
+    float sp_p, sp_beta;  /* sparseness penalty; beta 0 = off */
+    int ds;               /* bound dataset index, -1 = none */
+    bool sparse_in;       /* input layer fed from a sparse dataset */
+    bool denoise;         /* sparse input with Denoising */
+    /* batch buffers, B_cap x N, row-major with ld = N */
+    float *out;   /* what the next layers read (after dropout) */
+    float *act;   /* activation before dropout (== out when no dropout) */
+    float *mask;  /* dropout factor per unit (NULL when no dropout) */
+    float *delta; /* dL/d(out), then dL/dz in backward */
+    sten_csr x, xt; /* sparse input batch and its transpose */
+    uint32_t n_in;
+    uint32_t in[NN_MAX_IN]; /* incoming weight indices */
+    uint32_t n_skip;
+    uint32_t skip[STEN_MAX_SKIPS]; /* layer indices */
+} nn_layer;
+
+/* The target of an output layer for the current batch. */
+typedef struct {
+    sten_csr t;     /* sparse targets (val NULL = boolean) */
+    float *dense;   /* dense targets, B_cap x N */
+    float *weight;  /* per-example weights or NULL */
+} nn_target;
+
+struct sten_net {
+    sten_net_desc desc; /* deep copy: layers owned */
+    const sten_dataset *ds;
+    size_t n_ds;
+    uint64_t examples;
+    uint32_t n_layers, n_weights;
+    nn_layer *layers;
+    nn_weight *weights;
+    uint32_t *order;   /* forward order of layer indices */
+    uint32_t B_cap, B; /* capacity and current batch rows */
+    nn_target *targets; /* per layer (only output layers used) */
+    double loss, reg;   /* of the last step: data loss, regularisation */
+    uint64_t step;      /* optimizer steps taken */
+    bool training;
+    uint32_t epoch;     /* for denoising randoms */
+    uint64_t seed;
+    uint32_t *batch_ids; /* example ids of the current batch */
+    double *row_loss;    /* per-row loss scratch (summed in order) */
+};
+
+/* net.c */
+int sten__net_find_layer(const sten_net *net, const char *name);
+/* forward.c: one batch through the network, losses and gradients. */
+sten_status sten__net_load_batch(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B);
+void sten__net_forward(sten_ctx *ctx, sten_net *net);
+/* Loss of the output layers (sets net->loss, net->reg) and their deltas. */
+void sten__net_loss(sten_ctx *ctx, sten_net *net);
+/* Back-propagates and fills every gW/gb with the gradient of the summed
+ * batch loss (not divided by B). */
+void sten__net_backward(sten_ctx *ctx, sten_net *net);
+/* loss.c: one output layer's loss and delta dL/dz (with its activation). */
+double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
+                        const nn_target *T, uint32_t B);
+/* optim.c */
+sten_status sten__optim_alloc(sten_ctx *ctx, sten_net *net, sten_optimizer opt);
+void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_train_desc *t, float alpha);
+double sten__weight_reg(const sten_net *net, float lambda, float lambda1);
+
+#endif

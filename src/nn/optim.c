@@ -1,0 +1,169 @@
+/* optim.c — parameter updates: SGD, Momentum, Nesterov, AdaGrad, RMSProp,
+ * AdaDelta, Adam with DSSTNE's parameter names (alpha, mu, mu1, lambda,
+ * lambda1), L2/L1 regularisation on weights only, and WeightNorm. Gradients
+ * arrive as sums over the batch; the update uses their mean. */
+#include "net_int.h"
+
+#include <math.h>
+#include <string.h>
+
+static bool needs_s1(sten_optimizer o)
+{
+    return o != STEN_OPT_SGD;
+}
+
+static bool needs_s2(sten_optimizer o)
+{
+    return o == STEN_OPT_ADADELTA || o == STEN_OPT_ADAM;
+}
+
+sten_status sten__optim_alloc(sten_ctx *ctx, sten_net *net, sten_optimizer opt)
+{
+    for (uint32_t k = 0; k < net->n_weights; k++) {
+        nn_weight *w = &net->weights[k];
+        const uint64_t nb = net->layers[w->dst].N, nw = (uint64_t)w->rows * w->cols;
+        const bool own = w->owner == (int)k;
+        float **slots[4] = {&w->sb1, &w->sb2, &w->sW1, &w->sW2};
+        const uint64_t sizes[4] = {nb, nb, nw, nw};
+        const bool want[4] = {needs_s1(opt), needs_s2(opt), own && needs_s1(opt), own && needs_s2(opt)};
+        for (int s = 0; s < 4; s++) {
+            sten_free(ctx, *slots[s]);
+            *slots[s] = NULL;
+            if (want[s] && !(*slots[s] = sten_calloc(ctx, (size_t)sizes[s], sizeof(float))))
+                return STEN_E_NOMEM;
+        }
+    }
+    return STEN_OK;
+}
+
+typedef struct {
+    sten_optimizer opt;
+    float alpha, mu, mu1, lambda, lambda1, inv_B;
+    float adam_c1, adam_c2; /* bias corrections 1 - beta^t */
+} upd;
+
+/* One parameter array. g holds batch sums; lambda/lambda1 are 0 for biases. */
+STEN__SIMD_CLONES
+static void update_range(const upd *u, float *restrict w, const float *restrict g,
+                         float *restrict s1, float *restrict s2, uint64_t n)
+{
+    const float a = u->alpha, mu = u->mu, mu1 = u->mu1;
+    for (uint64_t i = 0; i < n; i++) {
+        const float sgn = (w[i] > 0.0f) - (w[i] < 0.0f);
+        const float gi = g[i] * u->inv_B + u->lambda * w[i] + u->lambda1 * sgn;
+        switch (u->opt) {
+        case STEN_OPT_SGD:
+            w[i] -= a * gi;
+            break;
+        case STEN_OPT_MOMENTUM:
+            s1[i] = mu * s1[i] - a * gi;
+            w[i] += s1[i];
+            break;
+        case STEN_OPT_NESTEROV: {
+            const float v = s1[i];
+            s1[i] = mu * v - a * gi;
+            w[i] += s1[i] + mu * (s1[i] - v);
+            break;
+        }
+        case STEN_OPT_ADAGRAD:
+            s1[i] += gi * gi;
+            w[i] -= a * gi / sqrtf(fmaxf(1e-9f, s1[i]));
+            break;
+        case STEN_OPT_RMSPROP:
+            s1[i] = mu * s1[i] + (1.0f - mu) * gi * gi;
+            w[i] -= a * gi / sqrtf(fmaxf(1e-9f, s1[i]));
+            break;
+        case STEN_OPT_ADADELTA: {
+            s1[i] = mu * s1[i] + (1.0f - mu) * gi * gi;
+            const float d = sqrtf(fmaxf(1e-9f, s2[i]) / fmaxf(1e-9f, s1[i])) * gi;
+            s2[i] = mu * s2[i] + (1.0f - mu) * d * d;
+            w[i] -= d;
+            break;
+        }
+        case STEN_OPT_ADAM:
+            s1[i] = mu * s1[i] + (1.0f - mu) * gi;
+            s2[i] = mu1 * s2[i] + (1.0f - mu1) * gi * gi;
+            w[i] -= a * (s1[i] / u->adam_c1) / (sqrtf(s2[i] / u->adam_c2) + 1e-8f);
+            break;
+        }
+    }
+}
+
+/* Splits one array over threads; each element is updated independently, so
+ * the result does not depend on the split. */
+static void update(sten_ctx *ctx, const upd *u, float *w, const float *g, float *s1, float *s2,
+                   uint64_t n)
+{
+    const int nt = sten__threads_for(ctx, (int64_t)n, 1 << 16);
+    const uint64_t chunk = (n + (uint64_t)nt - 1) / (uint64_t)nt;
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+    for (int t = 0; t < nt; t++) {
+        const uint64_t lo = (uint64_t)t * chunk, hi = STEN__MIN(n, lo + chunk);
+        if (lo < hi)
+            update_range(u, w + lo, g + lo, s1 ? s1 + lo : NULL, s2 ? s2 + lo : NULL, hi - lo);
+    }
+}
+
+/* WeightNorm c: each output unit's incoming weight vector (a column of the
+ * input-major matrix) is rescaled to length c if longer. */
+static void weight_norm(nn_weight *w, float c)
+{
+    double *ss = (double *)w->gW; /* gradient is spent: reuse as scratch */
+    const uint32_t R = w->rows, C = w->cols;
+    if ((uint64_t)R * C * sizeof(float) < (uint64_t)C * sizeof(double))
+        return; /* too small to hold the scratch; a 1 x C matrix is its own norm */
+    memset(ss, 0, (size_t)C * sizeof *ss);
+    for (uint32_t r = 0; r < R; r++)
+        for (uint32_t o = 0; o < C; o++)
+            ss[o] += (double)w->W[(uint64_t)r * C + o] * w->W[(uint64_t)r * C + o];
+    for (uint32_t o = 0; o < C; o++)
+        ss[o] = ss[o] > (double)c * c ? c / sqrt(ss[o]) : 1.0;
+    for (uint32_t r = 0; r < R; r++)
+        for (uint32_t o = 0; o < C; o++)
+            w->W[(uint64_t)r * C + o] *= (float)ss[o];
+}
+
+void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_train_desc *t, float alpha)
+{
+    net->step++;
+    upd u = {.opt = t->optimizer, .alpha = alpha, .mu = t->mu, .mu1 = t->mu1,
+             .inv_B = 1.0f / (float)net->B};
+    if (u.opt == STEN_OPT_ADAM) {
+        u.adam_c1 = 1.0f - powf(t->mu, (float)net->step);
+        u.adam_c2 = 1.0f - powf(t->mu1, (float)net->step);
+        if (u.adam_c2 <= 0.0f) /* beta2 = 0: no averaging, no correction needed */
+            u.adam_c2 = 1.0f;
+    }
+    /* weights in reverse order, as DSSTNE; order does not change results */
+    for (uint32_t k = net->n_weights; k-- > 0;) {
+        nn_weight *w = &net->weights[k];
+        upd ub = u;
+        ub.lambda = ub.lambda1 = 0.0f; /* biases are never regularised */
+        update(ctx, &ub, w->b, w->gb, w->sb1, w->sb2, net->layers[w->dst].N);
+        if (w->owner != (int)k)
+            continue;
+        upd uw = u;
+        uw.lambda = t->lambda;
+        uw.lambda1 = t->lambda1;
+        update(ctx, &uw, w->W, w->gW, w->sW1, w->sW2, (uint64_t)w->rows * w->cols);
+        const float c = net->layers[w->dst].d->weight_norm;
+        if (c > 0.0f)
+            weight_norm(w, c);
+    }
+}
+
+double sten__weight_reg(const sten_net *net, float lambda, float lambda1)
+{
+    if (lambda == 0.0f && lambda1 == 0.0f)
+        return 0.0;
+    double r = 0.0;
+    for (uint32_t k = 0; k < net->n_weights; k++) {
+        const nn_weight *w = &net->weights[k];
+        if (w->owner != (int)k)
+            continue;
+        const uint64_t n = (uint64_t)w->rows * w->cols;
+        for (uint64_t i = 0; i < n; i++)
+            r += 0.5 * lambda * (double)w->W[i] * w->W[i] + lambda1 * fabs((double)w->W[i]);
+    }
+    return r;
+}

@@ -1,0 +1,273 @@
+/* train.c — the training loop: epochs of shuffled mini-batches, learning
+ * rate schedule and decay, DSSTNE's divergence guard, NaN and explosion
+ * stops, validation with early stopping. Files (checkpoints, metrics) are the
+ * caller's, through the epoch callback. */
+#include "net_int.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+uint64_t sten_net_examples(const sten_net *net)
+{
+    return net->examples;
+}
+
+void sten_train_desc_resolve(sten_train_desc *t)
+{
+    if (t->optimizer == STEN_OPT_ADAM) {
+        if (!(t->set & (1u << STEN_TRAIN_MU)))
+            t->mu = 0.9f;
+        if (!(t->set & (1u << STEN_TRAIN_MU1)))
+            t->mu1 = 0.999f;
+    }
+    if (t->batch_size == 0)
+        t->batch_size = 1024;
+}
+
+/* Fisher-Yates with the epoch's own stream: the order depends only on
+ * (seed, epoch). */
+static void shuffle(uint32_t *perm, uint64_t n, uint64_t seed, uint32_t epoch, bool enabled)
+{
+    for (uint64_t i = 0; i < n; i++)
+        perm[i] = (uint32_t)i;
+    if (!enabled)
+        return;
+    sten_rng r;
+    sten_rng_init(&r, seed ^ 0x73687566666c65ull, epoch); /* "shuffle" */
+    for (uint64_t i = n; i > 1; i--) {
+        const uint32_t j = sten_rng_below(&r, (uint32_t)i);
+        const uint32_t t = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = t;
+    }
+}
+
+static float scheduled_alpha(const sten_train_desc *t, uint32_t epoch)
+{
+    const uint32_t e = epoch - 1; /* epochs completed before this one */
+    switch (t->schedule) {
+    case STEN_LR_STEP:
+        return t->alpha * powf(t->schedule_multiplier,
+                               (float)(t->schedule_interval ? e / t->schedule_interval : 0));
+    case STEN_LR_EXPONENTIAL:
+        return t->alpha * powf(t->schedule_multiplier, (float)e);
+    default:
+        return t->alpha;
+    }
+}
+
+/* Mean loss per example over a whole dataset set, forward only. */
+static sten_status evaluate(sten_ctx *ctx, sten_net *net, const sten_dataset *ds, size_t n,
+                            uint32_t *ids, double *out)
+{
+    const sten_dataset *save = net->ds;
+    const uint64_t save_ex = net->examples;
+    net->ds = ds;
+    net->examples = ds[0].examples;
+    for (size_t i = 1; i < n; i++)
+        if (ds[i].examples != net->examples) {
+            net->ds = save;
+            net->examples = save_ex;
+            return sten_fail(ctx, STEN_E_INVALID, "validation datasets differ in example count");
+        }
+    const bool was = net->training;
+    net->training = false;
+    double sum = 0.0;
+    sten_status st = STEN_OK;
+    for (uint64_t pos = 0; pos < net->examples && !st; pos += net->B_cap) {
+        const uint32_t B = (uint32_t)STEN__MIN((uint64_t)net->B_cap, net->examples - pos);
+        for (uint32_t b = 0; b < B; b++)
+            ids[b] = (uint32_t)(pos + b);
+        if (!(st = sten__net_load_batch(ctx, net, ids, B))) {
+            sten__net_forward(ctx, net);
+            sten__net_loss(ctx, net);
+            sum += net->loss;
+        }
+    }
+    net->training = was;
+    *out = sum / (double)net->examples;
+    net->ds = save;
+    net->examples = save_ex;
+    return st;
+}
+
+/* Orders the validation datasets like the training ones, by name. */
+static sten_status match_valid(sten_ctx *ctx, const sten_net *net, const sten_train_opts *o,
+                               sten_dataset **out)
+{
+    *out = NULL;
+    if (!o->valid)
+        return STEN_OK;
+    sten_dataset *v = sten_calloc(ctx, net->n_ds, sizeof *v);
+    if (!v)
+        return STEN_E_NOMEM;
+    for (size_t i = 0; i < net->n_ds; i++) {
+        size_t k = 0;
+        while (k < o->n_valid && strcmp(o->valid[k].name, net->ds[i].name) != 0)
+            k++;
+        bool used = false;
+        for (uint32_t l = 0; l < net->n_layers; l++)
+            used |= net->layers[l].ds == (int)i;
+        if (k == o->n_valid && used) {
+            sten_free(ctx, v);
+            return sten_fail(ctx, STEN_E_NOTFOUND, "validation data has no dataset \"%s\"",
+                             net->ds[i].name);
+        }
+        v[i] = k < o->n_valid ? o->valid[k] : net->ds[i];
+        if (k < o->n_valid && v[i].width != net->ds[i].width) {
+            sten_free(ctx, v);
+            return sten_fail(ctx, STEN_E_INVALID,
+                             "validation dataset \"%s\" has width %u, training data %u",
+                             net->ds[i].name, v[i].width, net->ds[i].width);
+        }
+    }
+    *out = v;
+    return STEN_OK;
+}
+
+typedef struct {
+    double avg;      /* moving average of the batch loss per example */
+    uint64_t seen;   /* batches seen */
+    uint32_t brake;  /* batches left at reduced rate */
+} guard;
+
+/* DSSTNE's divergence guard: after 100 warm-up batches, a batch whose loss is
+ * over twice the moving average skips its update and the rate drops 10x for
+ * 25 batches. Returns 1 to skip, -1 to stop (explosion), 0 to go on. */
+static int guard_check(guard *g, double loss)
+{
+    int verdict = 0;
+    if (g->seen >= 100) {
+        if (loss > 1e4 * g->avg && g->avg > 0)
+            return -1;
+        if (loss > 2.0 * g->avg) {
+            g->brake = 25;
+            verdict = 1;
+        }
+    }
+    g->avg = g->seen ? 0.9 * g->avg + 0.1 * loss : loss;
+    g->seen++;
+    return verdict;
+}
+
+static sten_status run_epoch(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, uint32_t epoch,
+                             uint32_t *perm, guard *g, sten_epoch_stats *es, uint64_t *batches_total)
+{
+    const sten_train_desc *t = &o->t;
+    const uint64_t n = net->examples, B = net->B_cap;
+    const uint64_t batches = (n + B - 1) / B;
+    const double t0 = now_s();
+    double sum = 0.0;
+    net->epoch = epoch;
+    shuffle(perm, n, net->seed, epoch, net->desc.shuffle_indices);
+    memset(es, 0, sizeof *es);
+    es->epoch = epoch;
+    float alpha = 0.0f;
+    for (uint64_t bi = 0; bi < batches; bi++) {
+        const uint32_t Bn = (uint32_t)STEN__MIN(B, n - bi * B);
+        sten_status st = sten__net_load_batch(ctx, net, perm + bi * B, Bn);
+        if (st)
+            return st;
+        sten__net_forward(ctx, net);
+        sten__net_loss(ctx, net);
+        const double per = net->loss / Bn;
+        if (!isfinite(net->loss))
+            return sten_fail(ctx, STEN_E_NUMERIC,
+                             "epoch %u, batch %llu: the loss is %s; training stopped (lower the "
+                             "learning rate -alpha, or check the data)",
+                             epoch, (unsigned long long)bi + 1, isnan(net->loss) ? "NaN" : "infinite");
+        const int verdict = guard_check(g, per);
+        if (verdict < 0)
+            return sten_fail(ctx, STEN_E_NUMERIC,
+                             "epoch %u, batch %llu: the loss exploded (%.6g per example, moving "
+                             "average %.6g); training stopped (lower the learning rate -alpha)",
+                             epoch, (unsigned long long)bi + 1, per, g->avg);
+        sum += net->loss;
+        alpha = scheduled_alpha(t, epoch) / (1.0f + net->desc.decay * (float)*batches_total);
+        if (g->brake) {
+            alpha *= 0.1f;
+            g->brake--;
+        }
+        if (verdict == 0) {
+            sten__net_backward(ctx, net);
+            sten__optim_step(ctx, net, t, alpha);
+        } else {
+            es->skipped++;
+        }
+        (*batches_total)++;
+        if (o->progress && o->progress_every && ((bi + 1) % o->progress_every == 0 || bi + 1 == batches)) {
+            const uint64_t done = STEN__MIN(n, (bi + 1) * B);
+            sten_train_progress p = {epoch, bi + 1, batches, done, sum / (double)done,
+                                     now_s() - t0, alpha};
+            o->progress(o->user, &p);
+        }
+    }
+    es->loss = sum / (double)n;
+    es->seconds = now_s() - t0;
+    es->examples_per_s = (double)n / (es->seconds > 0 ? es->seconds : 1e-9);
+    es->alpha = alpha;
+    es->reg = sten__weight_reg(net, t->lambda, t->lambda1);
+    es->valid_loss = NAN;
+    return STEN_OK;
+}
+
+sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *o)
+{
+    if (net->examples == 0 || net->examples > UINT32_MAX)
+        return sten_fail(ctx, STEN_E_INVALID, "training needs 1 to 2^32-1 examples (have %llu)",
+                         (unsigned long long)net->examples);
+    sten_status st = sten__optim_alloc(ctx, net, o->t.optimizer);
+    if (st)
+        return st;
+    sten_dataset *valid = NULL;
+    if ((st = match_valid(ctx, net, o, &valid)))
+        return st;
+    uint32_t *perm = sten_alloc(ctx, (size_t)net->examples * sizeof *perm);
+    uint32_t *ids = sten_alloc(ctx, (size_t)net->B_cap * sizeof *ids);
+    if (!perm || !ids) {
+        sten_free(ctx, perm);
+        sten_free(ctx, ids);
+        sten_free(ctx, valid);
+        return STEN_E_NOMEM;
+    }
+    net->seed = o->t.seed;
+    net->training = true;
+    guard g = {0};
+    uint64_t batches_total = (uint64_t)(o->first_epoch > 1 ? o->first_epoch - 1 : 0) *
+                             ((net->examples + net->B_cap - 1) / net->B_cap);
+    double best = INFINITY;
+    uint32_t since_best = 0;
+    for (uint32_t e = o->first_epoch ? o->first_epoch : 1; e <= o->t.epochs && !st; e++) {
+        sten_epoch_stats es;
+        st = run_epoch(ctx, net, o, e, perm, &g, &es, &batches_total);
+        if (!st && valid) {
+            st = evaluate(ctx, net, valid, net->n_ds, ids, &es.valid_loss);
+            if (!st && es.valid_loss < best) {
+                best = es.valid_loss;
+                since_best = 0;
+            } else {
+                since_best++;
+            }
+        }
+        if (!st && o->epoch_done)
+            st = o->epoch_done(o->user, net, &es);
+        if (!st && o->patience && since_best >= o->patience) {
+            sten_log(ctx, STEN_LOG_INFO, "early stop after epoch %u: no better validation loss for %u epochs",
+                     e, since_best);
+            break;
+        }
+    }
+    net->training = false;
+    sten_free(ctx, perm);
+    sten_free(ctx, ids);
+    sten_free(ctx, valid);
+    return st;
+}

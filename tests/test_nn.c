@@ -1,0 +1,370 @@
+/* test_nn.c — the network engine: finite-difference gradient checks for every
+ * hidden activation, every error function (sparse boolean, sparse valued and
+ * dense targets) and the layer features (several sources, skip connections,
+ * tied transposed weights, sparseness penalty, dropout, denoising, data
+ * weights), plus value checks of DeltaNorm and WeightNorm. */
+#include "check.h"
+#include "nn/net_int.h"
+#include "nn_fixtures.h"
+
+static sten_ctx *ctx;
+
+static double objective(sten_net *net)
+{
+    sten__net_forward(ctx, net);
+    sten__net_loss(ctx, net);
+    return net->loss + net->reg;
+}
+
+/* Central differences on every weight and bias against the analytic
+ * gradient. Non-smooth functions (RELU, L1, hinge) may straddle a kink for a
+ * few parameters: allowed_bad of them may differ. */
+static int grad_check(sten_net *net, const char *what, int allowed_bad)
+{
+    objective(net);
+    sten__net_backward(ctx, net);
+    const double eps = 1e-3;
+    int bad = 0, total = 0;
+    for (uint32_t k = 0; k < net->n_weights; k++) {
+        nn_weight *w = &net->weights[k];
+        for (int part = 0; part < 2; part++) {
+            if (part == 0 && w->owner != (int)k)
+                continue; /* shared matrices are checked through their owner */
+            float *p = part == 0 ? w->W : w->b;
+            const float *g = part == 0 ? w->gW : w->gb;
+            const uint64_t n = part == 0 ? (uint64_t)w->rows * w->cols : net->layers[w->dst].N;
+            float *ana = malloc((size_t)n * sizeof *ana);
+            memcpy(ana, g, (size_t)n * sizeof *ana);
+            for (uint64_t i = 0; i < n; i++) {
+                const float save = p[i];
+                p[i] = save + (float)eps;
+                const double f1 = objective(net);
+                p[i] = save - (float)eps;
+                const double f2 = objective(net);
+                p[i] = save;
+                const double num = (f1 - f2) / (2 * eps);
+                total++;
+                if (fabs(num - ana[i]) > 2e-3 + 2e-2 * fabs(num)) {
+                    if (bad < 3)
+                        fprintf(stderr, "  %s: weight %u %s[%llu]: analytic %.6g numeric %.6g\n",
+                                what, k, part ? "b" : "W", (unsigned long long)i, ana[i], num);
+                    bad++;
+                }
+            }
+            free(ana);
+        }
+    }
+    if (bad > allowed_bad || getenv("STEN_TEST_VERBOSE"))
+        fprintf(stderr, "  %s: %d of %d gradients differ\n", what, bad, total);
+    CHECK(bad <= allowed_bad);
+    CHECK(total > 0);
+    return bad <= allowed_bad;
+}
+
+static sten_net *build(sten_net_desc *d, sten_dataset *ds, size_t n, uint32_t B)
+{
+    sten_net *net = NULL;
+    sten_status st = sten_net_build(ctx, d, ds, n, B, &net);
+    if (st) {
+        fprintf(stderr, "  build failed: %s\n", sten_ctx_error(ctx));
+        sten_ctx_clear_error(ctx);
+        CHECK_EQ(st, STEN_OK);
+        return NULL;
+    }
+    CHECK_EQ(sten_net_init_weights(ctx, net, 7), STEN_OK);
+    /* non-zero biases so every term is exercised */
+    for (uint32_t k = 0; k < net->n_weights; k++)
+        for (uint32_t j = 0; j < net->layers[net->weights[k].dst].N; j++)
+            net->weights[k].b[j] = 0.05f * (float)((j * 3 + k) % 5) - 0.1f;
+    uint32_t ids[64];
+    for (uint32_t b = 0; b < B; b++)
+        ids[b] = (b * 5 + 1) % (uint32_t)ds[0].examples;
+    net->training = true;
+    net->seed = 99;
+    CHECK_EQ(sten__net_load_batch(ctx, net, ids, B), STEN_OK);
+    return net;
+}
+
+/* Sparse input -> Hidden(act) -> Output(out_act, loss), sparse targets. */
+static void check_mlp(sten_act hidden, sten_act out, sten_loss loss, int target_kind,
+                      bool sparseness, int allowed_bad)
+{
+    sten_layer_desc L[3] = {
+        fx_layer("Input", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID),
+        fx_layer("Hidden", STEN_LAYER_HIDDEN, 5, hidden),
+        fx_layer("Output", STEN_LAYER_OUTPUT, 0, out),
+    };
+    L[0].N_auto = L[2].N_auto = true;
+    strcpy(L[0].dataset, "in");
+    strcpy(L[2].dataset, "out");
+    L[1].sparse = sparseness;
+    sten_net_desc d = fx_desc(L, 3);
+    d.loss = loss;
+    d.smce_one_target = 1.0f;
+    d.smce_zero_target = 0.0f;
+    d.smce_one_scale = 1.5f;
+    d.smce_zero_scale = 0.5f;
+    d.delta_boost_one = 1.25f;
+    d.sparseness_p = 0.3f;
+    d.sparseness_beta = sparseness ? 0.7f : 0.0f;
+    sten_dataset ds[2];
+    fx_sparse(ctx, &ds[0], "in", 16, 11, 4, false);
+    if (target_kind == 2)
+        fx_dense(ctx, &ds[1], "out", 16, 9, out == STEN_ACT_SIGMOID ? 0.0f : -1.0f, 1.0f);
+    else
+        fx_sparse(ctx, &ds[1], "out", 16, 9, 3, target_kind == 1);
+    if (out == STEN_ACT_SOFTMAX && target_kind == 2) /* a distribution per row */
+        for (uint32_t r = 0; r < 16; r++) {
+            float s = 0;
+            for (int j = 0; j < 9; j++)
+                s += ds[1].dense[r * 9 + j] = fabsf(ds[1].dense[r * 9 + j]);
+            for (int j = 0; j < 9; j++)
+                ds[1].dense[r * 9 + j] /= s;
+        }
+    sten_net *net = build(&d, ds, 2, 6);
+    if (net) {
+        char what[160];
+        static const char *const loss_names[] = {"L1", "L2", "CrossEntropy", "SMCE", "DSMCE",
+                                                 "Hinge", "L2Hinge"};
+        snprintf(what, sizeof what, "hidden %s, output %s, loss %s, %s targets%s",
+                 sten_act_name(hidden), sten_act_name(out), loss_names[loss],
+                 target_kind == 0 ? "boolean" : target_kind == 1 ? "valued" : "dense",
+                 sparseness ? ", sparseness penalty" : "");
+        grad_check(net, what, allowed_bad);
+    }
+    sten_net_free(ctx, net);
+    fx_free(ctx, &ds[0]);
+    fx_free(ctx, &ds[1]);
+}
+
+static void test_every_hidden_activation(void)
+{
+#define ITEM(name, code, text) name,
+    static const sten_act all[] = {STEN_ACT_LIST(ITEM)};
+#undef ITEM
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (all[i] == STEN_ACT_SOFTMAX)
+            continue; /* hidden SoftMax checked below with dense L2 */
+        const bool kinked = all[i] == STEN_ACT_RELU || all[i] == STEN_ACT_LEAKYRELU ||
+                            all[i] == STEN_ACT_RELUMAX || all[i] == STEN_ACT_LINEARMAX;
+        check_mlp(all[i], STEN_ACT_SIGMOID, STEN_LOSS_CROSS_ENTROPY, 0, false, kinked ? 3 : 0);
+    }
+    check_mlp(STEN_ACT_SOFTMAX, STEN_ACT_LINEAR, STEN_LOSS_L2, 2, false, 0);
+    check_mlp(STEN_ACT_SIGMOID, STEN_ACT_SIGMOID, STEN_LOSS_CROSS_ENTROPY, 0, true, 0);
+}
+
+static void test_every_loss(void)
+{
+    for (int tk = 0; tk < 3; tk++) {
+        check_mlp(STEN_ACT_TANH, STEN_ACT_SIGMOID, STEN_LOSS_CROSS_ENTROPY, tk, false, 0);
+        check_mlp(STEN_ACT_TANH, STEN_ACT_SIGMOID, STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY, tk, false, 0);
+        check_mlp(STEN_ACT_TANH, STEN_ACT_SIGMOID, STEN_LOSS_DATA_SCALED_MARGINAL_CROSS_ENTROPY, tk, false, 0);
+        check_mlp(STEN_ACT_TANH, STEN_ACT_SIGMOID, STEN_LOSS_L2, tk, false, 0);
+        check_mlp(STEN_ACT_TANH, STEN_ACT_LINEAR, STEN_LOSS_L2, tk, false, 0);
+        check_mlp(STEN_ACT_TANH, STEN_ACT_TANH, STEN_LOSS_L1, tk, false, 3);
+        check_mlp(STEN_ACT_TANH, STEN_ACT_LINEAR, STEN_LOSS_HINGE, tk, false, 3);
+        check_mlp(STEN_ACT_TANH, STEN_ACT_LINEAR, STEN_LOSS_L2_HINGE, tk, false, 3);
+        check_mlp(STEN_ACT_TANH, STEN_ACT_SOFTMAX, STEN_LOSS_L2, tk, false, 0);
+    }
+    check_mlp(STEN_ACT_TANH, STEN_ACT_SOFTMAX, STEN_LOSS_CROSS_ENTROPY, 0, false, 0);
+    check_mlp(STEN_ACT_TANH, STEN_ACT_SOFTMAX, STEN_LOSS_CROSS_ENTROPY, 2, false, 0);
+}
+
+/* Sparse + dense inputs into one hidden layer, a second hidden layer with a
+ * skip from the first, dropout, denoising, and a weighted output. */
+static void test_sources_skip_dropout_denoise_weights(void)
+{
+    sten_layer_desc L[5] = {
+        fx_layer("In1", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID),
+        fx_layer("In2", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID),
+        fx_layer("H1", STEN_LAYER_HIDDEN, 6, STEN_ACT_TANH),
+        fx_layer("H2", STEN_LAYER_HIDDEN, 6, STEN_ACT_ELU),
+        fx_layer("Out", STEN_LAYER_OUTPUT, 0, STEN_ACT_SIGMOID),
+    };
+    L[0].N_auto = L[1].N_auto = L[4].N_auto = true;
+    L[0].sparse = true;
+    strcpy(L[0].dataset, "a");
+    strcpy(L[1].dataset, "b");
+    strcpy(L[4].dataset, "t");
+    L[2].n_sources = 2;
+    strcpy(L[2].sources[0], "In1");
+    strcpy(L[2].sources[1], "In2");
+    L[2].p_dropout = 0.3f;
+    L[3].n_skips = 1;
+    strcpy(L[3].skips[0], "H1");
+    L[3].p_dropout = 0.2f;
+    sten_net_desc d = fx_desc(L, 5);
+    d.loss = STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY;
+    d.denoising_p = 0.25f;
+    sten_dataset ds[3];
+    fx_sparse(ctx, &ds[0], "a", 20, 13, 5, false);
+    fx_dense(ctx, &ds[1], "b", 20, 4, -1.0f, 1.0f);
+    fx_sparse(ctx, &ds[2], "t", 20, 7, 3, false);
+    ds[2].attributes |= STEN_DS_WEIGHTED;
+    ds[2].weight = sten_alloc(ctx, 20 * sizeof(float));
+    for (int i = 0; i < 20; i++)
+        ds[2].weight[i] = 0.5f + 0.1f * (float)i;
+    sten_net *net = build(&d, ds, 3, 8);
+    if (net) {
+        CHECK_EQ(net->n_weights, 4); /* In1->H1, In2->H1, H1->H2, H2->Out */
+        CHECK(net->layers[0].denoise);
+        /* denoising dropped some entries and scaled the rest by 1/(1-p) */
+        CHECK(net->layers[0].x.nnz < ds[0].sparse.nnz);
+        CHECK_NEAR(net->layers[0].x.val[0], 1.0 / 0.75, 1e-6, 0);
+        grad_check(net, "two sources + skip + dropout + denoising + data weights", 0);
+    }
+    sten_net_free(ctx, net);
+    for (int i = 0; i < 3; i++)
+        fx_free(ctx, &ds[i]);
+}
+
+/* A tied autoencoder: the output layer uses the input weights transposed. */
+static void test_tied_transposed_weights(void)
+{
+    sten_layer_desc L[4] = {
+        fx_layer("Input", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID),
+        fx_layer("H1", STEN_LAYER_HIDDEN, 8, STEN_ACT_SIGMOID),
+        fx_layer("H2", STEN_LAYER_HIDDEN, 5, STEN_ACT_TANH),
+        fx_layer("Output", STEN_LAYER_OUTPUT, 8, STEN_ACT_SIGMOID),
+    };
+    L[0].N_auto = true;
+    strcpy(L[0].dataset, "in");
+    strcpy(L[3].dataset, "out");
+    /* H2 -> Output reuses H1 -> H2 transposed (8 x 5 seen as 5 x 8) */
+    L[3].n_shared = 1;
+    strcpy(L[3].shared[0].input_layer, "H2");
+    strcpy(L[3].shared[0].source_input_layer, "H1");
+    strcpy(L[3].shared[0].source_output_layer, "H2");
+    L[3].shared[0].transposed = true;
+    sten_net_desc d = fx_desc(L, 4);
+    sten_dataset ds[2];
+    fx_sparse(ctx, &ds[0], "in", 12, 10, 4, false);
+    fx_sparse(ctx, &ds[1], "out", 12, 8, 3, false);
+    sten_net *net = build(&d, ds, 2, 5);
+    if (net) {
+        CHECK_EQ(net->weights[2].owner, 1);
+        CHECK(net->weights[2].transposed);
+        CHECK(net->weights[2].W == net->weights[1].W);
+        grad_check(net, "tied transposed weights", 0);
+    }
+    sten_net_free(ctx, net);
+    fx_free(ctx, &ds[0]);
+    fx_free(ctx, &ds[1]);
+}
+
+static void test_delta_and_weight_norm(void)
+{
+    sten_layer_desc L[3] = {
+        fx_layer("Input", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID),
+        fx_layer("Hidden", STEN_LAYER_HIDDEN, 6, STEN_ACT_LINEAR),
+        fx_layer("Output", STEN_LAYER_OUTPUT, 0, STEN_ACT_LINEAR),
+    };
+    L[0].N_auto = L[2].N_auto = true;
+    strcpy(L[0].dataset, "in");
+    strcpy(L[2].dataset, "out");
+    L[2].delta_norm = 0.05f;
+    L[1].weight_norm = 0.2f;
+    L[1].init = STEN_INIT_CONSTANT; /* large weights: the norm must bite */
+    sten_net_desc d = fx_desc(L, 3);
+    d.loss = STEN_LOSS_L2;
+    sten_dataset ds[2];
+    fx_sparse(ctx, &ds[0], "in", 10, 9, 4, false);
+    fx_dense(ctx, &ds[1], "out", 10, 7, 2.0f, 3.0f);
+    sten_net *net = build(&d, ds, 2, 4);
+    if (net) {
+        objective(net);
+        sten__net_backward(ctx, net);
+        const nn_layer *O = &net->layers[2];
+        for (uint32_t b = 0; b < net->B; b++) {
+            double ss = 0;
+            for (uint32_t j = 0; j < O->N; j++)
+                ss += (double)O->delta[b * O->N + j] * O->delta[b * O->N + j];
+            CHECK_NEAR(sqrt(ss), 0.05, 1e-5, 0); /* big errors: every row clipped to c */
+        }
+        sten_train_desc t = d.training;
+        t.lambda = 0;
+        sten__optim_alloc(ctx, net, t.optimizer);
+        sten__optim_step(ctx, net, &t, 0.1f);
+        const nn_weight *w = &net->weights[0];
+        for (uint32_t o = 0; o < w->cols; o++) {
+            double ss = 0;
+            for (uint32_t r = 0; r < w->rows; r++)
+                ss += (double)w->W[r * w->cols + o] * w->W[r * w->cols + o];
+            CHECK(sqrt(ss) <= 0.2 + 1e-5);
+        }
+    }
+    sten_net_free(ctx, net);
+    fx_free(ctx, &ds[0]);
+    fx_free(ctx, &ds[1]);
+}
+
+static void test_build_errors(void)
+{
+    sten_layer_desc L[3] = {
+        fx_layer("Input", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID),
+        fx_layer("Hidden", STEN_LAYER_HIDDEN, 4, STEN_ACT_SIGMOID),
+        fx_layer("Output", STEN_LAYER_OUTPUT, 0, STEN_ACT_SIGMOID),
+    };
+    L[0].N_auto = L[2].N_auto = true;
+    strcpy(L[0].dataset, "gl_input");
+    strcpy(L[2].dataset, "gl_outptu");
+    L[2].line = 14;
+    L[2].column = 9;
+    sten_net_desc d = fx_desc(L, 3);
+    sten_dataset ds[2];
+    fx_sparse(ctx, &ds[0], "gl_input", 6, 10, 3, false);
+    fx_sparse(ctx, &ds[1], "gl_output", 6, 10, 3, false);
+    sten_net *net;
+    CHECK_EQ(sten_net_build(ctx, &d, ds, 2, 4, &net), STEN_E_NOTFOUND);
+    CHECK_STR(sten_ctx_error(ctx), "test.json:14:9: layer \"Output\": DataSet \"gl_outptu\" is not "
+                                   "in the data files (they hold: gl_input, gl_output)");
+    CHECK(net == NULL);
+    sten_ctx_clear_error(ctx);
+    strcpy(L[2].dataset, "gl_output");
+    L[2].N_auto = false;
+    L[2].N = 8;
+    CHECK_EQ(sten_net_build(ctx, &d, ds, 2, 4, &net), STEN_E_INVALID);
+    CHECK_STR(sten_ctx_error(ctx), "test.json:14:9: layer \"Output\": N = 8 is smaller than the "
+                                   "width 10 of DataSet \"gl_output\"");
+    sten_ctx_clear_error(ctx);
+    L[2].N = 10;
+    L[1].n_sources = 1;
+    strcpy(L[1].sources[0], "Output"); /* a cycle Hidden <-> Output */
+    CHECK_EQ(sten_net_build(ctx, &d, ds, 2, 4, &net), STEN_E_INVALID);
+    CHECK_STR(sten_ctx_error(ctx), "test.json: the layers' Sources and Skips form a cycle");
+    sten_ctx_clear_error(ctx);
+    /* every allocation failure is clean */
+    L[1].n_sources = 0;
+    size_t before = sten_ctx_bytes_in_use(ctx);
+    for (long n = 1;; n++) {
+        sten_ctx_fail_alloc_at(ctx, n);
+        sten_status st = sten_net_build(ctx, &d, ds, 2, 4, &net);
+        sten_ctx_fail_alloc_at(ctx, 0);
+        sten_ctx_clear_error(ctx);
+        if (st == STEN_OK) {
+            sten_net_free(ctx, net);
+            CHECK(n > 5);
+            break;
+        }
+        CHECK_EQ(st, STEN_E_NOMEM);
+        CHECK_EQ(sten_ctx_bytes_in_use(ctx), before);
+    }
+    fx_free(ctx, &ds[0]);
+    fx_free(ctx, &ds[1]);
+}
+
+int main(void)
+{
+    if (sten_ctx_init(&ctx) != STEN_OK)
+        return EXIT_FAILURE;
+    sten_ctx_set_threads(ctx, 2);
+    RUN(test_every_hidden_activation);
+    RUN(test_every_loss);
+    RUN(test_sources_skip_dropout_denoise_weights);
+    RUN(test_tied_transposed_weights);
+    RUN(test_delta_and_weight_norm);
+    RUN(test_build_errors);
+    CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
+    sten_ctx_free(ctx);
+    return CHECK_DONE();
+}
