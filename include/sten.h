@@ -517,6 +517,22 @@ sten_status sten_net_init_weights(sten_ctx *ctx, sten_net *net, uint64_t seed);
 /* Number of examples of the bound datasets. */
 uint64_t sten_net_examples(const sten_net *net);
 
+/* Writes the network as a DSSTNE NetCDF model file (DSSTNE's attribute
+ * names, types and enum codes; input-major weights), plus sten's additions:
+ * format version, training settings, completed epochs and optimizer state.
+ * Atomic: written to a temporary and renamed. */
+sten_status sten_net_save(sten_ctx *ctx, const sten_net *net, const char *path);
+/* Reads a model file (sten's or DSSTNE's) and builds the network on the
+ * given datasets (which may be only the inputs, for prediction). With
+ * with_state the optimizer state saved by sten is restored too (resume). A
+ * file from a newer sten format is refused with STEN_E_UNSUPPORTED. */
+sten_status sten_net_load(sten_ctx *ctx, const char *path, const sten_dataset *ds, size_t n_ds,
+                          uint32_t batch, bool with_state, sten_net **out);
+/* Epochs completed (0 for a fresh network; read back from model files). */
+uint32_t sten_net_epoch(const sten_net *net);
+/* The description the network was built from (resolved: N filled in). */
+const sten_net_desc *sten_net_description(const sten_net *net);
+
 /* Progress of training, reported every progress_every batches. */
 typedef struct {
     uint32_t epoch;       /* 1-based */

@@ -7,6 +7,9 @@
 #include "nn/net_int.h"
 #include "nn_fixtures.h"
 
+#include <netcdf.h>
+#include <unistd.h>
+
 static sten_ctx *ctx;
 
 static double objective(sten_net *net)
@@ -353,6 +356,171 @@ static void test_build_errors(void)
     fx_free(ctx, &ds[1]);
 }
 
+/* A small autoencoder on 40 examples for training-level tests. */
+typedef struct {
+    sten_layer_desc L[3];
+    sten_net_desc d;
+    sten_dataset ds[2];
+} ae_fixture;
+
+static void ae_init(ae_fixture *f)
+{
+    f->L[0] = fx_layer("Input", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID);
+    f->L[1] = fx_layer("Hidden", STEN_LAYER_HIDDEN, 8, STEN_ACT_SIGMOID);
+    f->L[2] = fx_layer("Output", STEN_LAYER_OUTPUT, 0, STEN_ACT_SIGMOID);
+    f->L[0].N_auto = f->L[2].N_auto = true;
+    f->L[0].sparse = f->L[1].sparse = true;
+    strcpy(f->L[0].dataset, "gl_input");
+    strcpy(f->L[2].dataset, "gl_output");
+    f->d = fx_desc(f->L, 3);
+    f->d.loss = STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY;
+    f->d.smce_one_target = 1.0f;
+    f->d.smce_zero_target = 0.0f;
+    f->d.sparseness_p = 0.5f;
+    f->d.sparseness_beta = 2.0f;
+    f->d.denoising_p = 0.2f;
+    fx_sparse(ctx, &f->ds[0], "gl_input", 40, 30, 6, false);
+    fx_sparse(ctx, &f->ds[1], "gl_output", 40, 30, 6, false);
+}
+
+static void ae_free(ae_fixture *f)
+{
+    fx_free(ctx, &f->ds[0]);
+    fx_free(ctx, &f->ds[1]);
+}
+
+static sten_train_opts ae_opts(const sten_net_desc *d, sten_optimizer opt, uint32_t epochs)
+{
+    sten_train_opts o;
+    memset(&o, 0, sizeof o);
+    o.t = d->training;
+    o.t.optimizer = opt;
+    o.t.alpha = opt == STEN_OPT_ADAM ? 0.01f : 0.5f;
+    o.t.epochs = epochs;
+    o.t.batch_size = 8;
+    o.first_epoch = 1;
+    sten_train_desc_resolve(&o.t);
+    return o;
+}
+
+static double loss_after(const sten_epoch_stats *s, void *user)
+{
+    double *losses = user;
+    losses[s->epoch] = s->loss;
+    return 0;
+}
+
+static sten_status record_loss(void *user, const sten_net *net, const sten_epoch_stats *s)
+{
+    (void)net;
+    loss_after(s, user);
+    return STEN_OK;
+}
+
+static void test_training_lowers_loss_and_is_reproducible(void)
+{
+    ae_fixture f;
+    ae_init(&f);
+    sten_net *a = NULL, *b = NULL;
+    CHECK_EQ(sten_net_build(ctx, &f.d, f.ds, 2, 8, &a), STEN_OK);
+    CHECK_EQ(sten_net_build(ctx, &f.d, f.ds, 2, 8, &b), STEN_OK);
+    if (a && b) {
+        sten_net_init_weights(ctx, a, 5);
+        sten_net_init_weights(ctx, b, 5);
+        double losses[32] = {0};
+        sten_train_opts o = ae_opts(&f.d, STEN_OPT_ADAM, 20);
+        o.epoch_done = record_loss;
+        o.user = losses;
+        CHECK_EQ(sten_net_train(ctx, a, &o), STEN_OK);
+        CHECK(losses[20] < 0.7 * losses[1]);
+        fprintf(stderr, "  loss per example: epoch 1 %.4f, epoch 20 %.4f\n", losses[1], losses[20]);
+        /* same seed, other thread count: bit-identical weights */
+        sten_ctx_set_threads(ctx, 1);
+        o.epoch_done = NULL;
+        CHECK_EQ(sten_net_train(ctx, b, &o), STEN_OK);
+        sten_ctx_set_threads(ctx, 2);
+        for (uint32_t k = 0; k < a->n_weights; k++) {
+            const nn_weight *wa = &a->weights[k], *wb = &b->weights[k];
+            CHECK(memcmp(wa->W, wb->W, (size_t)wa->rows * wa->cols * 4) == 0);
+            CHECK(memcmp(wa->b, wb->b, (size_t)a->layers[wa->dst].N * 4) == 0);
+        }
+    }
+    sten_net_free(ctx, a);
+    sten_net_free(ctx, b);
+    ae_free(&f);
+}
+
+/* Training 4 epochs straight equals 2 epochs, save, load with optimizer
+ * state, 2 more epochs; and a saved model predicts exactly like the original. */
+static void test_save_load_resume(void)
+{
+    ae_fixture f;
+    ae_init(&f);
+    char dir[] = "/tmp/sten_nn_XXXXXX", path[128];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/model.nc", dir);
+    sten_net *a = NULL, *b = NULL, *c = NULL;
+    sten_net_build(ctx, &f.d, f.ds, 2, 8, &a);
+    sten_net_build(ctx, &f.d, f.ds, 2, 8, &b);
+    sten_net_init_weights(ctx, a, 3);
+    sten_net_init_weights(ctx, b, 3);
+    sten_train_opts o = ae_opts(&f.d, STEN_OPT_MOMENTUM, 4);
+    CHECK_EQ(sten_net_train(ctx, a, &o), STEN_OK);
+    o.t.epochs = 2;
+    CHECK_EQ(sten_net_train(ctx, b, &o), STEN_OK);
+    CHECK_EQ(sten_net_save(ctx, b, path), STEN_OK);
+    CHECK_EQ(sten_net_load(ctx, path, f.ds, 2, 8, true, &c), STEN_OK);
+    if (c) {
+        CHECK_EQ(sten_net_epoch(c), 2);
+        o.t.epochs = 4;
+        o.first_epoch = 3;
+        CHECK_EQ(sten_net_train(ctx, c, &o), STEN_OK);
+        for (uint32_t k = 0; k < a->n_weights; k++) {
+            const nn_weight *wa = &a->weights[k], *wc = &c->weights[k];
+            CHECK(memcmp(wa->W, wc->W, (size_t)wa->rows * wa->cols * 4) == 0);
+            CHECK(memcmp(wa->b, wc->b, (size_t)a->layers[wa->dst].N * 4) == 0);
+        }
+        /* a model without its targets loads for prediction, and predicts the same */
+        sten_net *p = NULL;
+        CHECK_EQ(sten_net_save(ctx, c, path), STEN_OK);
+        CHECK_EQ(sten_net_load(ctx, path, f.ds, 1, 8, false, &p), STEN_OK);
+        if (p) {
+            uint32_t ids[8] = {0, 3, 5, 7, 11, 13, 17, 19};
+            c->training = p->training = false;
+            sten__net_load_batch(ctx, c, ids, 8);
+            sten__net_load_batch(ctx, p, ids, 8);
+            sten__net_forward(ctx, c);
+            sten__net_forward(ctx, p);
+            CHECK(memcmp(c->layers[2].out, p->layers[2].out, 8 * c->layers[2].N * 4) == 0);
+            CHECK_EQ(p->layers[2].ds, -1);
+        }
+        sten_net_free(ctx, p);
+    }
+    /* a newer format is refused with a clear message */
+    char cmd[300];
+    int nc, v99 = 99;
+    CHECK_EQ(nc_open(path, NC_WRITE, &nc), NC_NOERR);
+    nc_redef(nc);
+    CHECK_EQ(nc_put_att_int(nc, NC_GLOBAL, "sten_format_version", NC_INT, 1, &v99), NC_NOERR);
+    CHECK_EQ(nc_close(nc), NC_NOERR);
+    {
+        sten_net *q = NULL;
+        CHECK_EQ(sten_net_load(ctx, path, f.ds, 2, 8, false, &q), STEN_E_UNSUPPORTED);
+        CHECK(strstr(sten_ctx_error(ctx), "model format version 99 is newer than this sten reads (1)") != NULL);
+        sten_ctx_clear_error(ctx);
+    }
+    sten_net *q = NULL;
+    snprintf(cmd, sizeof cmd, "%s/none.nc", dir);
+    CHECK_EQ(sten_net_load(ctx, cmd, f.ds, 2, 8, false, &q), STEN_E_NOTFOUND);
+    sten_ctx_clear_error(ctx);
+    unlink(path);
+    rmdir(dir);
+    sten_net_free(ctx, a);
+    sten_net_free(ctx, b);
+    sten_net_free(ctx, c);
+    ae_free(&f);
+}
+
 int main(void)
 {
     if (sten_ctx_init(&ctx) != STEN_OK)
@@ -364,6 +532,8 @@ int main(void)
     RUN(test_tied_transposed_weights);
     RUN(test_delta_and_weight_norm);
     RUN(test_build_errors);
+    RUN(test_training_lowers_loss_and_is_reproducible);
+    RUN(test_save_load_resume);
     CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
     sten_ctx_free(ctx);
     return CHECK_DONE();

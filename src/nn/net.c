@@ -50,6 +50,8 @@ static sten_status bind_datasets(sten_ctx *ctx, sten_net *net)
             continue;
         }
         L->ds = find_dataset(net, ld->dataset);
+        if (L->ds < 0 && !ld->N_auto && L->kind == STEN_LAYER_OUTPUT)
+            continue; /* prediction needs no targets; training checks */
         if (L->ds < 0) {
             char names[256] = "";
             for (size_t k = 0; k < net->n_ds; k++) {
@@ -382,6 +384,7 @@ sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dat
     net->ds = ds;
     net->n_ds = n_ds;
     net->B_cap = batch;
+    net->opt_state = -1;
     net->n_layers = d->n_layers;
     if (!st) {
         net->layers = sten_calloc(ctx, d->n_layers, sizeof *net->layers);

@@ -64,6 +64,7 @@ struct sten_net {
     nn_target *targets; /* per layer (only output layers used) */
     double loss, reg;   /* of the last step: data loss, regularisation */
     uint64_t step;      /* optimizer steps taken */
+    int opt_state;      /* optimizer whose state is allocated, -1 = none */
     bool training;
     uint32_t epoch;     /* for denoising randoms */
     uint64_t seed;

@@ -33,6 +33,7 @@ sten_status sten__optim_alloc(sten_ctx *ctx, sten_net *net, sten_optimizer opt)
                 return STEN_E_NOMEM;
         }
     }
+    net->opt_state = (int)opt;
     return STEN_OK;
 }
 

@@ -20,6 +20,16 @@ uint64_t sten_net_examples(const sten_net *net)
     return net->examples;
 }
 
+uint32_t sten_net_epoch(const sten_net *net)
+{
+    return net->epoch;
+}
+
+const sten_net_desc *sten_net_description(const sten_net *net)
+{
+    return &net->desc;
+}
+
 void sten_train_desc_resolve(sten_train_desc *t)
 {
     if (t->optimizer == STEN_OPT_ADAM) {
@@ -224,9 +234,20 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
     if (net->examples == 0 || net->examples > UINT32_MAX)
         return sten_fail(ctx, STEN_E_INVALID, "training needs 1 to 2^32-1 examples (have %llu)",
                          (unsigned long long)net->examples);
-    sten_status st = sten__optim_alloc(ctx, net, o->t.optimizer);
+    /* state restored by a resume is kept; a fresh run or a new optimizer starts at zero */
+    sten_status st = net->opt_state == (int)o->t.optimizer ? STEN_OK
+                                                          : sten__optim_alloc(ctx, net, o->t.optimizer);
     if (st)
         return st;
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        const nn_layer *L = &net->layers[i];
+        if ((L->kind == STEN_LAYER_INPUT || L->kind == STEN_LAYER_OUTPUT) && L->ds < 0)
+            return sten_fail(ctx, STEN_E_NOTFOUND,
+                             "%s layer \"%s\": DataSet \"%s\" is not in the data files",
+                             L->kind == STEN_LAYER_INPUT ? "input" : "output", L->d->name,
+                             L->d->dataset);
+    }
+    net->desc.training = o->t;
     sten_dataset *valid = NULL;
     if ((st = match_valid(ctx, net, o, &valid)))
         return st;

@@ -1,0 +1,574 @@
+/* model.c — network model files in DSSTNE's NetCDF schema (global
+ * attributes, layer<i>_* and weight<i>_* attributes, input-major
+ * weight<i>_weights and weight<i>_bias variables), plus sten's additions
+ * (format version, training settings, optimizer state for --resume) in
+ * sten_* attributes and variables. Written atomically. */
+#include "core/file_int.h"
+#include "nn/net_int.h"
+
+#include <errno.h>
+#include <math.h>
+#include <netcdf.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#define STEN_MODEL_FORMAT 1 /* sten_format_version written; newer is refused */
+
+typedef enum { A_F32, A_U32, A_ENUM, A_BOOL, A_STR, A_U64 } att_type;
+
+typedef struct {
+    const char *name;
+    att_type type;
+    size_t off;
+} att_desc;
+
+#define NET(f, t, n) {n, t, offsetof(sten_net_desc, f)}
+#define LAY(f, t, n) {n, t, offsetof(sten_layer_desc, f)}
+#define TRN(f, t, n) {n, t, offsetof(sten_net_desc, training) + offsetof(sten_train_desc, f)}
+
+/* Global attributes that map to description fields, read and written. */
+static const att_desc net_atts[] = {
+    NET(version, A_F32, "version"),
+    NET(name, A_STR, "name"),
+    NET(autoencoder, A_BOOL, "kind"),
+    NET(loss, A_ENUM, "errorFunction"),
+    NET(decay, A_F32, "decay"),
+    NET(sparseness_p, A_F32, "sparsenessPenalty_p"),
+    NET(sparseness_beta, A_F32, "sparsenessPenalty_beta"),
+    NET(denoising_p, A_F32, "denoising_p"),
+    NET(delta_boost_one, A_F32, "deltaBoost_one"),
+    NET(delta_boost_zero, A_F32, "deltaBoost_zero"),
+    NET(smce_one_scale, A_F32, "SMCE_oneScale"),
+    NET(smce_zero_scale, A_F32, "SMCE_zeroScale"),
+    NET(smce_one_target, A_F32, "SMCE_oneTarget"),
+    NET(smce_zero_target, A_F32, "SMCE_zeroTarget"),
+    NET(shuffle_indices, A_BOOL, "ShuffleIndices"),
+    NET(relu_slope, A_F32, "sten_RELUSlope"),
+    NET(elu_alpha, A_F32, "sten_ELUAlpha"),
+    NET(selu_lambda, A_F32, "sten_SELULambda"),
+    TRN(optimizer, A_ENUM, "sten_optimizer"),
+    TRN(alpha, A_F32, "sten_alpha"),
+    TRN(lambda, A_F32, "sten_lambda"),
+    TRN(lambda1, A_F32, "sten_lambda1"),
+    TRN(mu, A_F32, "sten_mu"),
+    TRN(mu1, A_F32, "sten_mu1"),
+    TRN(epochs, A_U32, "sten_epochs"),
+    TRN(batch_size, A_U32, "sten_batch_size"),
+    TRN(seed, A_U64, "sten_seed"),
+    TRN(schedule, A_ENUM, "sten_schedule"),
+    TRN(schedule_interval, A_U32, "sten_schedule_interval"),
+    TRN(schedule_multiplier, A_F32, "sten_schedule_multiplier"),
+    TRN(checkpoint_interval, A_U32, "sten_checkpoint_interval"),
+};
+
+/* Per-layer attributes (prefix layer<i>_). */
+static const att_desc layer_atts[] = {
+    LAY(name, A_STR, "name"),
+    LAY(kind, A_ENUM, "kind"),
+    LAY(type, A_ENUM, "type"),
+    LAY(dataset, A_STR, "dataSet"),
+    LAY(N, A_U32, "Nx"),
+    LAY(p_dropout, A_F32, "pDropout"),
+    LAY(init, A_ENUM, "weightInit"),
+    LAY(init_scale, A_F32, "weightInitScale"),
+    LAY(init_bias, A_F32, "biasInit"),
+    LAY(weight_norm, A_F32, "weightNorm"),
+    LAY(delta_norm, A_F32, "deltaNorm"),
+    LAY(activation, A_ENUM, "activation"),
+    LAY(sparseness_p, A_F32, "sparsenessPenalty_p"),
+    LAY(sparseness_beta, A_F32, "sparsenessPenalty_beta"),
+    LAY(relu_slope, A_F32, "RELUSlope"),
+    LAY(elu_alpha, A_F32, "ELUAlpha"),
+    LAY(selu_lambda, A_F32, "SELULambda"),
+};
+
+/* Attributes DSSTNE's loader requires that sten has no use for: written
+ * with DSSTNE's values so DSSTNE can read sten's models. */
+static const struct {
+    const char *name;
+    nc_type type;
+    double value;
+} dsstne_consts[] = {
+    {"maxout_k", NC_INT, 2},    {"LRN_k", NC_FLOAT, 2},       {"LRN_n", NC_INT, 5},
+    {"LRN_alpha", NC_FLOAT, 1e-4}, {"LRN_beta", NC_FLOAT, 0.75}, {"checkpoint_interval", NC_INT, 0},
+    {"checkpoint_epochs", NC_INT, 0},
+};
+static const char *const layer_consts[] = {
+    "poolingfunction", "Ny", "Nz", "Nw", "dimensions", "kernelX", "kernelY", "kernelZ",
+    "kernelDimensions", "kernelStrideX", "kernelStrideY", "kernelStrideZ",
+};
+
+typedef struct {
+    sten_ctx *ctx;
+    const char *path;
+    int nc;
+    int err; /* first netCDF error */
+} ncio;
+
+/* Records the first netCDF failure with the file and what was being done. */
+static int nc_ok(ncio *io, int rc, const char *what, const char *name)
+{
+    if (rc == NC_NOERR)
+        return 1;
+    if (!io->err) {
+        io->err = rc;
+        sten_fail(io->ctx, rc == NC_ENOTATT || rc == NC_ENOTVAR ? STEN_E_FORMAT : STEN_E_IO,
+                  "%s: %s %s: %s", io->path, what, name, nc_strerror(rc));
+    }
+    return 0;
+}
+
+static void put_att(ncio *io, const char *name, att_type t, const void *p)
+{
+    unsigned u;
+    int rc;
+    switch (t) {
+    case A_F32:
+        rc = nc_put_att_float(io->nc, NC_GLOBAL, name, NC_FLOAT, 1, p);
+        break;
+    case A_STR:
+        rc = nc_put_att_text(io->nc, NC_GLOBAL, name, strlen(p), p);
+        break;
+    case A_U64:
+        rc = nc_put_att_ulonglong(io->nc, NC_GLOBAL, name, NC_UINT64, 1, p);
+        break;
+    default:
+        u = t == A_BOOL ? *(const bool *)p : t == A_ENUM ? (unsigned)*(const int *)p : *(const uint32_t *)p;
+        rc = nc_put_att_uint(io->nc, NC_GLOBAL, name, NC_UINT, 1, &u);
+    }
+    nc_ok(io, rc, "writing attribute", name);
+}
+
+static void put_str(ncio *io, const char *name, const char *s)
+{
+    put_att(io, name, A_STR, s);
+}
+
+static void put_u32(ncio *io, const char *name, uint32_t v)
+{
+    put_att(io, name, A_U32, &v);
+}
+
+static void put_table(ncio *io, const att_desc *t, size_t n, const void *base, const char *prefix)
+{
+    char name[160];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s%s", prefix, t[i].name);
+        put_att(io, name, t[i].type, (const char *)base + t[i].off);
+    }
+}
+
+static void put_var(ncio *io, const char *name, const char *dim, size_t len, const float *data)
+{
+    int d, v;
+    char dname[160];
+    snprintf(dname, sizeof dname, "%s", dim);
+    if (!nc_ok(io, nc_def_dim(io->nc, dname, len ? len : 1, &d), "defining dimension", dname) ||
+        !nc_ok(io, nc_def_var(io->nc, name, NC_FLOAT, 1, &d, &v), "defining variable", name))
+        return;
+    if (len)
+        nc_ok(io, nc_put_var_float(io->nc, v, data), "writing variable", name);
+}
+
+static void write_layer(ncio *io, const sten_net *net, uint32_t i)
+{
+    const nn_layer *L = &net->layers[i];
+    sten_layer_desc d = *L->d;
+    char p[64], name[160];
+    snprintf(p, sizeof p, "layer%u_", i);
+    d.N = L->N; /* resolved: "auto" became the dataset width */
+    d.relu_slope = L->ap.slope;
+    d.elu_alpha = L->ap.alpha;
+    d.selu_lambda = L->ap.lambda;
+    put_table(io, layer_atts, sizeof layer_atts / sizeof layer_atts[0], &d, p);
+    for (size_t k = 0; k < sizeof layer_consts / sizeof layer_consts[0]; k++) {
+        snprintf(name, sizeof name, "%s%s", p, layer_consts[k]);
+        put_u32(io, name, strcmp(layer_consts[k], "poolingfunction") ? 1 : 0);
+    }
+    static const char *const pad[] = {"kernelPaddingX", "kernelPaddingY", "kernelPaddingZ"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(name, sizeof name, "%s%s", p, pad[k]);
+        put_u32(io, name, 0);
+    }
+    snprintf(name, sizeof name, "%sattributes", p);
+    put_u32(io, name, (d.sparse ? 1u : 0u) | (L->denoise ? 2u : 0u));
+    snprintf(name, sizeof name, "%ssources", p);
+    put_u32(io, name, L->n_in);
+    for (uint32_t k = 0; k < L->n_in; k++) {
+        snprintf(name, sizeof name, "%ssource%u", p, k);
+        put_str(io, name, net->layers[net->weights[L->in[k]].src].d->name);
+    }
+    snprintf(name, sizeof name, "%sskips", p);
+    put_u32(io, name, L->n_skip);
+    for (uint32_t k = 0; k < L->n_skip; k++) {
+        snprintf(name, sizeof name, "%sskip%u", p, k);
+        put_str(io, name, net->layers[L->skip[k]].d->name);
+    }
+}
+
+static void write_weight(ncio *io, const sten_net *net, uint32_t k)
+{
+    const nn_weight *w = &net->weights[k];
+    const nn_layer *S = &net->layers[w->src], *L = &net->layers[w->dst];
+    char p[64], name[160], dim[160];
+    snprintf(p, sizeof p, "weight%u_", k);
+    snprintf(name, sizeof name, "%sinputLayer", p);
+    put_str(io, name, S->d->name);
+    snprintf(name, sizeof name, "%soutputLayer", p);
+    put_str(io, name, L->d->name);
+    const unsigned long long shape[5] = {L->N, S->N, 1, 1, 1};
+    static const char *const sn[5] = {"width", "height", "length", "depth", "breadth"};
+    for (int s = 0; s < 5; s++) {
+        snprintf(name, sizeof name, "%s%s", p, sn[s]);
+        put_att(io, name, A_U64, &shape[s]);
+    }
+    const bool shared = w->owner != (int)k;
+    snprintf(name, sizeof name, "%sbShared", p);
+    put_u32(io, name, shared);
+    snprintf(name, sizeof name, "%sbLocked", p);
+    put_u32(io, name, 0);
+    snprintf(name, sizeof name, "%snorm", p);
+    put_att(io, name, A_F32, &L->d->weight_norm);
+    snprintf(name, sizeof name, "%sbias", p);
+    snprintf(dim, sizeof dim, "%sbiasDim", p);
+    put_var(io, name, dim, L->N, w->b);
+    if (shared) {
+        const nn_weight *o = &net->weights[w->owner];
+        snprintf(name, sizeof name, "%sbTransposed", p);
+        put_u32(io, name, w->transposed);
+        snprintf(name, sizeof name, "%ssourceInputLayer", p);
+        put_str(io, name, net->layers[o->src].d->name);
+        snprintf(name, sizeof name, "%ssourceOutputLayer", p);
+        put_str(io, name, net->layers[o->dst].d->name);
+    } else {
+        snprintf(name, sizeof name, "%sweights", p);
+        snprintf(dim, sizeof dim, "%sweightDim", p);
+        put_var(io, name, dim, (size_t)w->rows * w->cols, w->W);
+    }
+    /* optimizer state, for --resume */
+    const float *st[4] = {w->sb1, w->sb2, shared ? NULL : w->sW1, shared ? NULL : w->sW2};
+    static const char *const stn[4] = {"sten_bias_s1", "sten_bias_s2", "sten_s1", "sten_s2"};
+    for (int s = 0; s < 4; s++) {
+        if (!st[s])
+            continue;
+        snprintf(name, sizeof name, "%s%s", p, stn[s]);
+        snprintf(dim, sizeof dim, "%s%sDim", p, stn[s]);
+        put_var(io, name, dim, s < 2 ? L->N : (size_t)w->rows * w->cols, st[s]);
+    }
+}
+
+sten_status sten_net_save(sten_ctx *ctx, const sten_net *net, const char *path)
+{
+    char *tmp = sten__tmp_path(ctx, path);
+    if (!tmp)
+        return sten_ctx_error_status(ctx);
+    ncio io = {ctx, path, -1, 0};
+    if (!nc_ok(&io, nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &io.nc), "creating", "file")) {
+        sten__abort_path(ctx, tmp);
+        return sten_ctx_error_status(ctx);
+    }
+    put_table(&io, net_atts, sizeof net_atts / sizeof net_atts[0], &net->desc, "");
+    for (size_t i = 0; i < sizeof dsstne_consts / sizeof dsstne_consts[0]; i++) {
+        const float f = (float)dsstne_consts[i].value;
+        const int n = (int)dsstne_consts[i].value;
+        nc_ok(&io, dsstne_consts[i].type == NC_INT
+                       ? nc_put_att_int(io.nc, NC_GLOBAL, dsstne_consts[i].name, NC_INT, 1, &n)
+                       : nc_put_att_float(io.nc, NC_GLOBAL, dsstne_consts[i].name, NC_FLOAT, 1, &f),
+              "writing attribute", dsstne_consts[i].name);
+    }
+    put_u32(&io, "bSparsenessPenalty", net->desc.sparseness_beta > 0);
+    put_u32(&io, "bDenoising", net->desc.denoising_p > 0);
+    put_str(&io, "checkpoint_name", "");
+    put_u32(&io, "layers", net->n_layers);
+    put_u32(&io, "weights", net->n_weights);
+    const int fmt = STEN_MODEL_FORMAT;
+    nc_ok(&io, nc_put_att_int(io.nc, NC_GLOBAL, "sten_format_version", NC_INT, 1, &fmt),
+          "writing attribute", "sten_format_version");
+    put_u32(&io, "sten_epoch", net->epoch);
+    put_att(&io, "sten_step", A_U64, &net->step);
+    for (uint32_t i = 0; i < net->n_layers; i++)
+        write_layer(&io, net, i);
+    for (uint32_t k = 0; k < net->n_weights; k++)
+        write_weight(&io, net, k);
+    const int rc = nc_close(io.nc);
+    nc_ok(&io, rc, "closing", "file");
+    if (io.err) {
+        sten__abort_path(ctx, tmp);
+        return sten_ctx_error_status(ctx);
+    }
+    return sten__commit_path(ctx, tmp, path);
+}
+
+/* ------------------------------------------------------------------ read */
+
+static int get_att(ncio *io, const char *name, att_type t, void *p, bool required)
+{
+    nc_type type;
+    size_t len;
+    int rc = nc_inq_att(io->nc, NC_GLOBAL, name, &type, &len);
+    if (rc == NC_ENOTATT && !required)
+        return 0;
+    if (!nc_ok(io, rc, "attribute", name))
+        return -1;
+    switch (t) {
+    case A_F32:
+        rc = nc_get_att_float(io->nc, NC_GLOBAL, name, p);
+        break;
+    case A_U64:
+        rc = nc_get_att_ulonglong(io->nc, NC_GLOBAL, name, p);
+        break;
+    case A_STR: {
+        if (type != NC_CHAR || len >= STEN_NAME_MAX) {
+            sten_fail(io->ctx, STEN_E_FORMAT, "%s: attribute %s must be text shorter than %d", io->path,
+                      name, STEN_NAME_MAX);
+            io->err = NC_EBADTYPE;
+            return -1;
+        }
+        char *s = p;
+        rc = nc_get_att_text(io->nc, NC_GLOBAL, name, s);
+        s[len] = '\0';
+        break;
+    }
+    default: {
+        unsigned u = 0;
+        rc = nc_get_att_uint(io->nc, NC_GLOBAL, name, &u);
+        if (t == A_BOOL)
+            *(bool *)p = u != 0;
+        else if (t == A_ENUM)
+            *(int *)p = (int)u;
+        else
+            *(uint32_t *)p = u;
+    }
+    }
+    return nc_ok(io, rc, "reading attribute", name) ? 1 : -1;
+}
+
+static int get_table(ncio *io, const att_desc *t, size_t n, void *base, const char *prefix,
+                     bool required)
+{
+    char name[160];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s%s", prefix, t[i].name);
+        /* sten's own additions are optional: DSSTNE files lack them */
+        const bool req = required && strncmp(t[i].name, "sten_", 5) != 0;
+        if (get_att(io, name, t[i].type, (char *)base + t[i].off, req) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int get_var(ncio *io, const char *name, float *dst, size_t want, bool required)
+{
+    int v, d;
+    size_t len;
+    int rc = nc_inq_varid(io->nc, name, &v);
+    if (rc == NC_ENOTVAR && !required)
+        return 0;
+    if (!nc_ok(io, rc, "variable", name) ||
+        !nc_ok(io, nc_inq_vardimid(io->nc, v, &d), "variable", name) ||
+        !nc_ok(io, nc_inq_dimlen(io->nc, d, &len), "variable", name))
+        return -1;
+    if (len != want) {
+        sten_fail(io->ctx, STEN_E_FORMAT, "%s: variable %s has %zu values, the network needs %zu",
+                  io->path, name, len, want);
+        io->err = NC_EEDGE;
+        return -1;
+    }
+    return nc_ok(io, nc_get_var_float(io->nc, v, dst), "reading variable", name) ? 1 : -1;
+}
+
+static int read_layers(ncio *io, sten_net_desc *d)
+{
+    char p[64], name[160];
+    for (uint32_t i = 0; i < d->n_layers; i++) {
+        sten_layer_desc *l = &d->layers[i];
+        memset(l, 0, sizeof *l);
+        snprintf(p, sizeof p, "layer%u_", i);
+        if (get_table(io, layer_atts, sizeof layer_atts / sizeof layer_atts[0], l, p, true) < 0)
+            return -1;
+        uint32_t attrs = 0, n = 0;
+        snprintf(name, sizeof name, "%sattributes", p);
+        if (get_att(io, name, A_U32, &attrs, true) < 0)
+            return -1;
+        l->sparse = attrs & 1u;
+        snprintf(name, sizeof name, "%ssources", p);
+        if (get_att(io, name, A_U32, &n, false) < 0 || n > STEN_MAX_SOURCES)
+            return io->err ? -1 : (sten_fail(io->ctx, STEN_E_FORMAT, "%s: %s = %u (at most %d)",
+                                             io->path, name, n, STEN_MAX_SOURCES), -1);
+        l->n_sources = n;
+        for (uint32_t k = 0; k < n; k++) {
+            snprintf(name, sizeof name, "%ssource%u", p, k);
+            if (get_att(io, name, A_STR, l->sources[k], true) < 0)
+                return -1;
+        }
+        n = 0;
+        snprintf(name, sizeof name, "%sskips", p);
+        if (get_att(io, name, A_U32, &n, false) < 0 || n > STEN_MAX_SKIPS)
+            return io->err ? -1 : (sten_fail(io->ctx, STEN_E_FORMAT, "%s: %s = %u (at most %d)",
+                                             io->path, name, n, STEN_MAX_SKIPS), -1);
+        l->n_skips = n;
+        for (uint32_t k = 0; k < n; k++) {
+            snprintf(name, sizeof name, "%sskip%u", p, k);
+            if (get_att(io, name, A_STR, l->skips[k], true) < 0)
+                return -1;
+        }
+        l->N_auto = false;
+        l->line = l->column = 0;
+    }
+    return 0;
+}
+
+/* Shared weights are recorded on the weights; the description wants them on
+ * the layer that uses them. */
+static int read_shared(ncio *io, sten_net_desc *d, uint32_t n_weights)
+{
+    char p[64], name[160], in[STEN_NAME_MAX], out[STEN_NAME_MAX];
+    for (uint32_t k = 0; k < n_weights; k++) {
+        uint32_t shared = 0;
+        snprintf(p, sizeof p, "weight%u_", k);
+        snprintf(name, sizeof name, "%sbShared", p);
+        if (get_att(io, name, A_U32, &shared, true) < 0)
+            return -1;
+        if (!shared)
+            continue;
+        snprintf(name, sizeof name, "%sinputLayer", p);
+        if (get_att(io, name, A_STR, in, true) < 0)
+            return -1;
+        snprintf(name, sizeof name, "%soutputLayer", p);
+        if (get_att(io, name, A_STR, out, true) < 0)
+            return -1;
+        sten_layer_desc *l = NULL;
+        for (uint32_t i = 0; i < d->n_layers; i++)
+            if (!strcmp(d->layers[i].name, out))
+                l = &d->layers[i];
+        if (!l || l->n_shared == STEN_MAX_SHARED) {
+            sten_fail(io->ctx, STEN_E_FORMAT, "%s: weight%u shares into unknown layer \"%s\"",
+                      io->path, k, out);
+            return -1;
+        }
+        sten_shared_desc *s = &l->shared[l->n_shared++];
+        snprintf(s->input_layer, sizeof s->input_layer, "%s", in);
+        uint32_t tr = 0;
+        snprintf(name, sizeof name, "%sbTransposed", p);
+        if (get_att(io, name, A_U32, &tr, false) < 0)
+            return -1;
+        s->transposed = tr != 0;
+        snprintf(name, sizeof name, "%ssourceInputLayer", p);
+        if (get_att(io, name, A_STR, s->source_input_layer, true) < 0)
+            return -1;
+        snprintf(name, sizeof name, "%ssourceOutputLayer", p);
+        if (get_att(io, name, A_STR, s->source_output_layer, true) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int read_weights(ncio *io, sten_net *net, uint32_t n_weights)
+{
+    char p[64], name[160], in[STEN_NAME_MAX], out[STEN_NAME_MAX];
+    for (uint32_t k = 0; k < n_weights; k++) {
+        snprintf(p, sizeof p, "weight%u_", k);
+        snprintf(name, sizeof name, "%sinputLayer", p);
+        if (get_att(io, name, A_STR, in, true) < 0)
+            return -1;
+        snprintf(name, sizeof name, "%soutputLayer", p);
+        if (get_att(io, name, A_STR, out, true) < 0)
+            return -1;
+        const int s = sten__net_find_layer(net, in), t = sten__net_find_layer(net, out);
+        nn_weight *w = NULL;
+        for (uint32_t j = 0; j < net->n_weights; j++)
+            if ((int)net->weights[j].src == s && (int)net->weights[j].dst == t)
+                w = &net->weights[j];
+        if (!w) {
+            sten_fail(io->ctx, STEN_E_FORMAT, "%s: weight%u connects %s -> %s, which the layers' "
+                      "sources do not", io->path, k, in, out);
+            return -1;
+        }
+        const size_t nb = net->layers[w->dst].N, nw = (size_t)w->rows * w->cols;
+        const bool own = w->owner == (int)(w - net->weights);
+        snprintf(name, sizeof name, "%sbias", p);
+        if (get_var(io, name, w->b, nb, true) < 0)
+            return -1;
+        snprintf(name, sizeof name, "%sweights", p);
+        if (own && get_var(io, name, w->W, nw, true) < 0)
+            return -1;
+        float *st[4] = {w->sb1, w->sb2, own ? w->sW1 : NULL, own ? w->sW2 : NULL};
+        static const char *const stn[4] = {"sten_bias_s1", "sten_bias_s2", "sten_s1", "sten_s2"};
+        for (int q = 0; q < 4; q++) {
+            snprintf(name, sizeof name, "%s%s", p, stn[q]);
+            if (st[q] && get_var(io, name, st[q], q < 2 ? nb : nw, false) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static sten_status load(sten_ctx *ctx, ncio *io, const sten_dataset *ds, size_t n_ds,
+                        uint32_t batch, bool with_state, sten_net **out)
+{
+    sten_net_desc d;
+    memset(&d, 0, sizeof d);
+    int fmt = 0;
+    if (nc_inq_att(io->nc, NC_GLOBAL, "sten_format_version", NULL, NULL) == NC_NOERR &&
+        nc_ok(io, nc_get_att_int(io->nc, NC_GLOBAL, "sten_format_version", &fmt), "reading attribute",
+              "sten_format_version") && fmt > STEN_MODEL_FORMAT)
+        return sten_fail(ctx, STEN_E_UNSUPPORTED,
+                         "%s: model format version %d is newer than this sten reads (%d); upgrade sten",
+                         io->path, fmt, STEN_MODEL_FORMAT);
+    /* defaults for what DSSTNE files do not carry */
+    d.relu_slope = 0.01f;
+    d.elu_alpha = 1.0f;
+    d.selu_lambda = 1.050701f;
+    d.training = (sten_train_desc){.optimizer = STEN_OPT_SGD, .alpha = 0.025f, .lambda = 0.0001f,
+                                   .mu = 0.5f, .epochs = 40, .batch_size = 1024, .seed = 12134};
+    uint32_t n_layers = 0, n_weights = 0;
+    if (get_table(io, net_atts, sizeof net_atts / sizeof net_atts[0], &d, "", true) < 0 ||
+        get_att(io, "layers", A_U32, &n_layers, true) < 0 ||
+        get_att(io, "weights", A_U32, &n_weights, true) < 0)
+        return sten_ctx_error_status(ctx);
+    if (n_layers == 0 || n_layers > 4096 || n_weights > n_layers * STEN_MAX_SOURCES)
+        return sten_fail(ctx, STEN_E_FORMAT, "%s: %u layers and %u weights is not a network",
+                         io->path, n_layers, n_weights);
+    snprintf(d.source, sizeof d.source, "%s", io->path);
+    d.n_layers = n_layers;
+    d.layers = sten_calloc(ctx, n_layers, sizeof *d.layers);
+    if (!d.layers)
+        return STEN_E_NOMEM;
+    sten_status st = STEN_OK;
+    if (read_layers(io, &d) < 0 || read_shared(io, &d, n_weights) < 0)
+        st = sten_ctx_error_status(ctx);
+    sten_net *net = NULL;
+    if (!st)
+        st = sten_net_build(ctx, &d, ds, n_ds, batch, &net);
+    if (!st && with_state)
+        st = sten__optim_alloc(ctx, net, d.training.optimizer);
+    if (!st && read_weights(io, net, n_weights) < 0)
+        st = sten_ctx_error_status(ctx);
+    if (!st) {
+        get_att(io, "sten_epoch", A_U32, &net->epoch, false);
+        get_att(io, "sten_step", A_U64, &net->step, false);
+        st = io->err ? sten_ctx_error_status(ctx) : STEN_OK;
+    }
+    sten_free(ctx, d.layers);
+    if (st) {
+        sten_net_free(ctx, net);
+        return st;
+    }
+    *out = net;
+    return STEN_OK;
+}
+
+sten_status sten_net_load(sten_ctx *ctx, const char *path, const sten_dataset *ds, size_t n_ds,
+                          uint32_t batch, bool with_state, sten_net **out)
+{
+    *out = NULL;
+    ncio io = {ctx, path, -1, 0};
+    int rc = nc_open(path, NC_NOWRITE, &io.nc);
+    if (rc != NC_NOERR)
+        return sten_fail(ctx, rc == ENOENT ? STEN_E_NOTFOUND : STEN_E_FORMAT,
+                         "%s: cannot open as a NetCDF model: %s", path, nc_strerror(rc));
+    sten_status st = load(ctx, &io, ds, n_ds, batch, with_state, out);
+    nc_close(io.nc);
+    return st;
+}
