@@ -3,6 +3,7 @@
  * never has to be kept. Every activation is really computed: DSSTNE ran
  * SoftPlus, SoftSign, RELUMax and LinearMax as the identity. */
 #include "core_int.h"
+#include "fastmath.h"
 
 #include <math.h>
 #include <string.h>
@@ -54,35 +55,6 @@ sten_status sten_act_parse(const char *name, sten_act *out)
             return STEN_OK;
         }
     return STEN_E_NOTFOUND;
-}
-
-/* e^x for float, branch-free so loops calling it vectorise (glibc's expf is
- * a scalar call without -ffast-math). Cody-Waite range reduction x = n ln2 + r,
- * |r| <= ln2/2, then a degree-6 polynomial: max relative error ~2 ulp over
- * the clamped range; overflows to +inf above 88.7 and flushes to 0 below
- * -87.3 like expf. */
-static inline float fast_expf(float x)
-{
-    const float hi = 88.7228f, lo = -87.3365f;
-    const float xc = x > hi ? hi : (x < lo ? lo : x);
-    /* round to nearest by adding and removing 1.5 * 2^23 (no libcall) */
-    const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = xc - n * 0.693145751953125f; /* ln2 split: exact high part */
-    r -= n * 1.42860682030941723212e-6f;
-    float p = 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    union {
-        float f;
-        int32_t i;
-    } scale = {.i = ((int32_t)n + 127) << 23};
-    float y = p * scale.f;
-    /* restore the saturations the clamp hid */
-    y = x > hi ? __builtin_inff() : y;
-    return x < lo ? 0.0f : y;
 }
 
 static float softplus(float x)

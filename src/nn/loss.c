@@ -2,6 +2,7 @@
  * dL/dz that back-propagation starts from. Sparse targets take a dense
  * zero-target pass over the row plus a correction on the listed items; dense
  * targets take one pass. Per-example data weights multiply both. */
+#include "core/fastmath.h"
 #include "net_int.h"
 
 #include <math.h>
@@ -71,6 +72,32 @@ static double sigmoid_canon(const loss_cfg *c, float a, float t, float *dz)
     }
 }
 
+/* -ln(1 - a) with DSSTNE's clamp, in the vectorisable fast log. */
+static inline float neg_log1m(float a)
+{
+    const float om = 1.0f - a;
+    return -fast_logf(om > (float)MIN_ERROR ? om : (float)MIN_ERROR);
+}
+
+/* The zero-target pass of a Sigmoid output with CrossEntropy or SMCE: every
+ * unit above thr gets delta scale*a and loss -scale*ln(1-a). The simd
+ * reduction lets the compiler vectorise the sum (a fixed order for a given
+ * build and CPU, so results stay reproducible run to run). */
+STEN__SIMD_CLONES
+static double sigmoid_zero_pass(float *restrict d, const float *restrict a, uint32_t N,
+                                float scale, float thr)
+{
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (uint32_t j = 0; j < N; j++) {
+        const float x = a[j];
+        const int keep = x > thr;
+        d[j] = keep ? scale * x : 0.0f;
+        sum += keep ? neg_log1m(x) : 0.0f;
+    }
+    return (double)scale * sum;
+}
+
 /* One output row. a: activations, d: delta out, N units. The target is
  * either dense (td) or the listed items (idx/val, n of them). */
 static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *ap,
@@ -105,16 +132,21 @@ static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *a
             L -= t * lg(a[j]) * (smce ? c->one_s : 1.0f);
             d[j] = smce ? (a[j] < c->one_t ? a[j] - c->one_s * t : 0.0f) : d[j] - t;
         }
+    } else if (c->canonical && !td) {
+        const bool ce = c->kind == STEN_LOSS_CROSS_ENTROPY;
+        const float scale = ce ? c->boost_zero : c->zero_s, thr = ce ? -INFINITY : c->zero_t;
+        L = sigmoid_zero_pass(d, a, N, scale, thr);
+        float dz;
+        for (uint64_t e = 0; e < n; e++) {
+            const uint32_t j = idx[e];
+            L -= a[j] > thr ? scale * neg_log1m(a[j]) : 0.0f; /* as the pass added it */
+            L += sigmoid_canon(c, a[j], val ? val[e] : 1.0f, &dz);
+            d[j] = dz;
+        }
     } else if (c->canonical) {
         float dz;
         for (uint32_t j = 0; j < N; j++) {
-            L += sigmoid_canon(c, a[j], td ? td[j] : 0.0f, &dz);
-            d[j] = dz;
-        }
-        for (uint64_t e = 0; !td && e < n; e++) {
-            const uint32_t j = idx[e];
-            L -= sigmoid_canon(c, a[j], 0.0f, &dz);
-            L += sigmoid_canon(c, a[j], val ? val[e] : 1.0f, &dz);
+            L += sigmoid_canon(c, a[j], td[j], &dz);
             d[j] = dz;
         }
     } else {

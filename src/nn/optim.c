@@ -43,52 +43,68 @@ typedef struct {
     float adam_c1, adam_c2; /* bias corrections 1 - beta^t */
 } upd;
 
-/* One parameter array. g holds batch sums; lambda/lambda1 are 0 for biases. */
+/* One parameter array. g holds batch sums; lambda/lambda1 are 0 for biases.
+ * One loop per optimizer so each is a straight vectorisable body. */
+#define GRAD(i) (g[i] * ib + lam * w[i] + lam1 * (float)((w[i] > 0.0f) - (w[i] < 0.0f)))
 STEN__SIMD_CLONES
 static void update_range(const upd *u, float *restrict w, const float *restrict g,
                          float *restrict s1, float *restrict s2, uint64_t n)
 {
-    const float a = u->alpha, mu = u->mu, mu1 = u->mu1;
-    for (uint64_t i = 0; i < n; i++) {
-        const float sgn = (w[i] > 0.0f) - (w[i] < 0.0f);
-        const float gi = g[i] * u->inv_B + u->lambda * w[i] + u->lambda1 * sgn;
-        switch (u->opt) {
-        case STEN_OPT_SGD:
-            w[i] -= a * gi;
-            break;
-        case STEN_OPT_MOMENTUM:
-            s1[i] = mu * s1[i] - a * gi;
+    const float a = u->alpha, mu = u->mu, mu1 = u->mu1, ib = u->inv_B;
+    const float lam = u->lambda, lam1 = u->lambda1, c1 = u->adam_c1, c2 = u->adam_c2;
+    switch (u->opt) {
+    case STEN_OPT_SGD:
+        for (uint64_t i = 0; i < n; i++)
+            w[i] -= a * GRAD(i);
+        break;
+    case STEN_OPT_MOMENTUM:
+        for (uint64_t i = 0; i < n; i++) {
+            s1[i] = mu * s1[i] - a * GRAD(i);
             w[i] += s1[i];
-            break;
-        case STEN_OPT_NESTEROV: {
-            const float v = s1[i];
-            s1[i] = mu * v - a * gi;
-            w[i] += s1[i] + mu * (s1[i] - v);
-            break;
         }
-        case STEN_OPT_ADAGRAD:
+        break;
+    case STEN_OPT_NESTEROV:
+        for (uint64_t i = 0; i < n; i++) {
+            const float v = s1[i];
+            s1[i] = mu * v - a * GRAD(i);
+            w[i] += s1[i] + mu * (s1[i] - v);
+        }
+        break;
+    case STEN_OPT_ADAGRAD:
+        for (uint64_t i = 0; i < n; i++) {
+            const float gi = GRAD(i);
             s1[i] += gi * gi;
-            w[i] -= a * gi / sqrtf(fmaxf(1e-9f, s1[i]));
-            break;
-        case STEN_OPT_RMSPROP:
+            w[i] -= a * gi / sqrtf(s1[i] > 1e-9f ? s1[i] : 1e-9f);
+        }
+        break;
+    case STEN_OPT_RMSPROP:
+        for (uint64_t i = 0; i < n; i++) {
+            const float gi = GRAD(i);
             s1[i] = mu * s1[i] + (1.0f - mu) * gi * gi;
-            w[i] -= a * gi / sqrtf(fmaxf(1e-9f, s1[i]));
-            break;
-        case STEN_OPT_ADADELTA: {
+            w[i] -= a * gi / sqrtf(s1[i] > 1e-9f ? s1[i] : 1e-9f);
+        }
+        break;
+    case STEN_OPT_ADADELTA:
+        for (uint64_t i = 0; i < n; i++) {
+            const float gi = GRAD(i);
             s1[i] = mu * s1[i] + (1.0f - mu) * gi * gi;
-            const float d = sqrtf(fmaxf(1e-9f, s2[i]) / fmaxf(1e-9f, s1[i])) * gi;
+            const float num = s2[i] > 1e-9f ? s2[i] : 1e-9f, den = s1[i] > 1e-9f ? s1[i] : 1e-9f;
+            const float d = sqrtf(num / den) * gi;
             s2[i] = mu * s2[i] + (1.0f - mu) * d * d;
             w[i] -= d;
-            break;
         }
-        case STEN_OPT_ADAM:
+        break;
+    case STEN_OPT_ADAM:
+        for (uint64_t i = 0; i < n; i++) {
+            const float gi = GRAD(i);
             s1[i] = mu * s1[i] + (1.0f - mu) * gi;
             s2[i] = mu1 * s2[i] + (1.0f - mu1) * gi * gi;
-            w[i] -= a * (s1[i] / u->adam_c1) / (sqrtf(s2[i] / u->adam_c2) + 1e-8f);
-            break;
+            w[i] -= a * (s1[i] / c1) / (sqrtf(s2[i] / c2) + 1e-8f);
         }
+        break;
     }
 }
+#undef GRAD
 
 /* Splits one array over threads; each element is updated independently, so
  * the result does not depend on the split. */

@@ -1,0 +1,127 @@
+/* ae_step.c — times sten's training step on DSSTNE's MovieLens autoencoder
+ * (sparse input N -> 128 Sigmoid with sparseness penalty -> N Sigmoid,
+ * ScaledMarginalCrossEntropy 1/0/1/1, denoising 0.2, SGD) over an in-memory
+ * dataset of ML-20M shape (power-law item popularity). Prints one JSON line.
+ * Usage: bench_ae_step [--users U] [--items N] [--per-user K] [--batch B]
+ *                      [--steps S] [--threads T] */
+#include "nn/net_int.h"
+#include "nn_fixtures.h"
+
+#include <stdio.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Each user: K distinct items drawn with probability ~ 1/(rank+10). */
+static void make_data(sten_ctx *ctx, sten_dataset *d, const char *name, uint32_t U, uint32_t N,
+                      uint32_t K, uint64_t seed)
+{
+    memset(d, 0, sizeof *d);
+    d->name = (char *)name;
+    d->attributes = STEN_DS_SPARSE | STEN_DS_BOOLEAN;
+    d->dims = 1;
+    d->width = N;
+    d->examples = d->unique = U;
+    sten_csr_init(ctx, &d->sparse, U, N, (uint64_t)U * K * 2, false);
+    sten_rng r;
+    uint8_t *seen = calloc(N, 1);
+    uint64_t e = 0;
+    const double hmax = log(N + 10.0) - log(10.0);
+    for (uint32_t u = 0; u < U; u++) {
+        sten_rng_init(&r, seed, u);
+        uint32_t k = K / 2 + sten_rng_below(&r, K + 1); /* 0.5K .. 1.5K */
+        uint64_t start = e;
+        for (uint32_t t = 0; t < k * 4 && e - start < k; t++) {
+            /* inverse CDF of p(rank) ~ 1/(rank + 10) */
+            uint32_t it = (uint32_t)(10.0 * exp(hmax * sten_rng_uniform(&r)) - 10.0);
+            if (it >= N || seen[it])
+                continue;
+            seen[it] = 1;
+            d->sparse.col[e++] = it;
+        }
+        for (uint64_t q = start; q < e; q++)
+            seen[d->sparse.col[q]] = 0;
+        d->sparse.row_ptr[u + 1] = e;
+    }
+    d->sparse.rows = U;
+    d->sparse.nnz = e;
+    free(seen);
+}
+
+int main(int argc, char **argv)
+{
+    long users = 20000, items = 26744, per = 144, batch = 256, steps = 40, threads = 0;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        long v = atol(argv[i + 1]);
+        if (!strcmp(argv[i], "--users")) users = v;
+        else if (!strcmp(argv[i], "--items")) items = v;
+        else if (!strcmp(argv[i], "--per-user")) per = v;
+        else if (!strcmp(argv[i], "--batch")) batch = v;
+        else if (!strcmp(argv[i], "--steps")) steps = v;
+        else if (!strcmp(argv[i], "--threads")) threads = v;
+        else { fprintf(stderr, "unknown option %s\n", argv[i]); return 64; }
+    }
+    sten_ctx *ctx;
+    sten_ctx_init(&ctx);
+    sten_ctx_set_threads(ctx, (int)threads);
+    sten_layer_desc L[3] = {
+        fx_layer("Input", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID),
+        fx_layer("Hidden", STEN_LAYER_HIDDEN, 128, STEN_ACT_SIGMOID),
+        fx_layer("Output", STEN_LAYER_OUTPUT, 0, STEN_ACT_SIGMOID),
+    };
+    L[0].N_auto = L[2].N_auto = true;
+    L[0].sparse = L[1].sparse = true;
+    strcpy(L[0].dataset, "gl_input");
+    strcpy(L[2].dataset, "gl_output");
+    sten_net_desc d = fx_desc(L, 3);
+    d.loss = STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY;
+    d.smce_one_target = 1.0f;
+    d.smce_zero_target = 0.0f;
+    d.sparseness_p = 0.5f;
+    d.sparseness_beta = 2.0f;
+    d.denoising_p = 0.2f;
+    d.shuffle_indices = true;
+    sten_dataset ds[2];
+    make_data(ctx, &ds[0], "gl_input", (uint32_t)users, (uint32_t)items, (uint32_t)per, 1);
+    ds[1] = ds[0];
+    ds[1].name = "gl_output";
+    sten_net *net;
+    if (sten_net_build(ctx, &d, ds, 2, (uint32_t)batch, &net)) {
+        fprintf(stderr, "%s\n", sten_ctx_error(ctx));
+        return 1;
+    }
+    sten_net_init_weights(ctx, net, 1);
+    sten_train_opts o;
+    memset(&o, 0, sizeof o);
+    o.t = d.training;
+    o.t.epochs = 1;
+    o.t.batch_size = (uint32_t)batch;
+    sten_train_desc_resolve(&o.t);
+    /* train on exactly `steps` batches: restrict the examples */
+    net->examples = (uint64_t)STEN__MIN((long)net->examples, steps * batch);
+    o.t.epochs = 1;
+    sten_net_train(ctx, net, &o); /* warm-up epoch (allocations, page faults) */
+    const double t0 = now();
+    o.t.epochs = 2;
+    o.first_epoch = 2;
+    sten_status st = sten_net_train(ctx, net, &o);
+    const double sec = now() - t0;
+    if (st) {
+        fprintf(stderr, "%s\n", sten_ctx_error(ctx));
+        return 1;
+    }
+    const double n_steps = (double)((net->examples + batch - 1) / batch);
+    printf("{\"impl\": \"sten\", \"threads\": %d, \"batch\": %ld, \"items\": %u, \"hidden\": 128, "
+           "\"steps\": %.0f, \"ms_per_step\": %.3f, \"examples_per_s\": %.1f, \"loss\": %.6f}\n",
+           sten_ctx_threads(ctx), batch, ds[0].width, n_steps, sec / n_steps * 1e3,
+           (double)net->examples / sec, net->loss / net->B);
+    sten_net_free(ctx, net);
+    sten_csr_free(ctx, &ds[0].sparse);
+    sten_ctx_free(ctx);
+    return 0;
+}
