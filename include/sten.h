@@ -533,6 +533,20 @@ uint32_t sten_net_epoch(const sten_net *net);
 /* The description the network was built from (resolved: N filled in). */
 const sten_net_desc *sten_net_description(const sten_net *net);
 
+/* Inference on examples ids[0..B) of the bound input datasets (B at most
+ * the batch size the network was built for): runs the network without
+ * dropout or denoising and points *out at the activations of `layer`
+ * (NULL = the output layer), B rows of *width floats. Borrowed: valid until
+ * the next call on the network. */
+sten_status sten_net_infer(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B,
+                           const char *layer, const float **out, uint32_t *width);
+/* Top-K recommendations for examples ids[0..B): scores of the output layer's
+ * first n_items units (the rest is DSSTNE's 128-padding), skipping for row b
+ * the items listed in row b of exclude (NULL = none). Writes as sten_topk. */
+sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B,
+                               uint32_t n_items, uint32_t K, const sten_csr *exclude,
+                               uint32_t *idx, float *val, uint32_t *count);
+
 /* Progress of training, reported every progress_every batches. */
 typedef struct {
     uint32_t epoch;       /* 1-based */

@@ -521,6 +521,60 @@ static void test_save_load_resume(void)
     ae_free(&f);
 }
 
+/* Recommendations never contain an excluded (seen) item, respect the item
+ * count (padding), handle K larger than the catalogue, and a user with no
+ * items still gets a full list. */
+static void test_recommend(void)
+{
+    ae_fixture f;
+    ae_init(&f);
+    f.ds[0].sparse.row_ptr[1] = f.ds[0].sparse.row_ptr[0]; /* example 0: no items at all */
+    for (uint32_t r = 1; r <= f.ds[0].sparse.rows; r++)
+        if (f.ds[0].sparse.row_ptr[r] < f.ds[0].sparse.row_ptr[1])
+            f.ds[0].sparse.row_ptr[r] = f.ds[0].sparse.row_ptr[1];
+    sten_net *net = NULL;
+    CHECK_EQ(sten_net_build(ctx, &f.d, f.ds, 2, 8, &net), STEN_OK);
+    sten_net_init_weights(ctx, net, 11);
+    sten_train_opts o = ae_opts(&f.d, STEN_OPT_ADAM, 5);
+    CHECK_EQ(sten_net_train(ctx, net, &o), STEN_OK);
+    uint32_t ids[8] = {0, 1, 2, 3, 4, 5, 6, 7}, idx[8 * 40], cnt[8];
+    float val[8 * 40];
+    /* exclude each example's own input items */
+    sten_csr ex = f.ds[0].sparse;
+    ex.rows = 8;
+    const uint32_t n_items = 27; /* the last 3 units play DSSTNE's padding */
+    CHECK_EQ(sten_net_recommend(ctx, net, ids, 8, n_items, 40, &ex, idx, val, cnt), STEN_OK);
+    for (uint32_t b = 0; b < 8; b++) {
+        uint32_t seen_in_range = 0;
+        for (uint64_t e = ex.row_ptr[b]; e < ex.row_ptr[b + 1]; e++)
+            seen_in_range += ex.col[e] < n_items;
+        CHECK_EQ(cnt[b], n_items - seen_in_range);
+        for (uint32_t r = 0; r < cnt[b]; r++) {
+            CHECK(idx[b * 40 + r] < n_items);
+            for (uint64_t e = ex.row_ptr[b]; e < ex.row_ptr[b + 1]; e++)
+                CHECK(idx[b * 40 + r] != ex.col[e]);
+            if (r)
+                CHECK(val[b * 40 + r] <= val[b * 40 + r - 1]);
+        }
+        CHECK_EQ(idx[b * 40 + 39], UINT32_MAX);
+    }
+    CHECK_EQ(cnt[0], n_items); /* the empty user gets a full list from the biases */
+    /* deterministic */
+    uint32_t idx2[8 * 40];
+    CHECK_EQ(sten_net_recommend(ctx, net, ids, 8, n_items, 40, &ex, idx2, NULL, NULL), STEN_OK);
+    CHECK(memcmp(idx, idx2, sizeof idx) == 0);
+    /* embeddings of a named layer */
+    const float *h;
+    uint32_t w;
+    CHECK_EQ(sten_net_infer(ctx, net, ids, 8, "Hidden", &h, &w), STEN_OK);
+    CHECK_EQ(w, 8);
+    CHECK(h[0] > 0.0f && h[0] < 1.0f);
+    CHECK_EQ(sten_net_infer(ctx, net, ids, 8, "Hiden", &h, &w), STEN_E_NOTFOUND);
+    sten_ctx_clear_error(ctx);
+    sten_net_free(ctx, net);
+    ae_free(&f);
+}
+
 int main(void)
 {
     if (sten_ctx_init(&ctx) != STEN_OK)
@@ -534,6 +588,7 @@ int main(void)
     RUN(test_build_errors);
     RUN(test_training_lowers_loss_and_is_reproducible);
     RUN(test_save_load_resume);
+    RUN(test_recommend);
     CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
     sten_ctx_free(ctx);
     return CHECK_DONE();
