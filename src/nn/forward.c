@@ -118,41 +118,43 @@ static void dropout(const sten_net *net, uint32_t li, nn_layer *L, uint32_t B)
     }
 }
 
+/* z = sum of biases + sum over sources of (input x W) + skips, then the
+ * activation. The biases are laid down first so every product accumulates
+ * (beta = 1) and no separate pass adds them. */
 static void forward_layer(sten_ctx *ctx, sten_net *net, nn_layer *L)
 {
     const uint32_t B = net->B, N = L->N;
     float *z = L->act;
-    bool first = true;
+    memset(z, 0, (size_t)N * sizeof *z);
+    for (uint32_t k = 0; k < L->n_in; k++) {
+        const float *bias = net->weights[L->in[k]].b;
+        for (uint32_t j = 0; j < N; j++)
+            z[j] += bias[j];
+    }
+    for (uint32_t b = 1; b < B; b++)
+        memcpy(z + (uint64_t)b * N, z, (size_t)N * sizeof *z);
     for (uint32_t k = 0; k < L->n_in; k++) {
         const nn_weight *w = &net->weights[L->in[k]];
         const nn_layer *S = &net->layers[w->src];
-        const float beta = first ? 0.0f : 1.0f;
         if (S->sparse_in)
-            sten_spmm(ctx, &S->x, w->W, N, N, beta, z, N);
+            sten_spmm(ctx, &S->x, w->W, N, N, 1.0f, z, N);
         else if (w->transposed)
             sten_gemm(ctx, STEN_NO_TRANS, STEN_TRANS, B, N, S->N, 1.0f, S->out, S->N, w->W,
-                      w->cols, beta, z, N);
+                      w->cols, 1.0f, z, N);
         else
             sten_gemm(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, N, S->N, 1.0f, S->out, S->N, w->W,
-                      N, beta, z, N);
-        first = false;
+                      N, 1.0f, z, N);
     }
-    if (first)
-        memset(z, 0, (size_t)B * N * sizeof *z);
-    for (uint32_t b = 0; b < B; b++) {
-        float *zr = z + (uint64_t)b * N;
-        for (uint32_t k = 0; k < L->n_in; k++) {
-            const float *bias = net->weights[L->in[k]].b;
-            for (uint32_t j = 0; j < N; j++)
-                zr[j] += bias[j];
-        }
-        for (uint32_t k = 0; k < L->n_skip; k++) {
-            const float *s = net->layers[L->skip[k]].out + (uint64_t)b * N;
-            for (uint32_t j = 0; j < N; j++)
-                zr[j] += s[j];
-        }
+    for (uint32_t k = 0; k < L->n_skip; k++) {
+        const float *s = net->layers[L->skip[k]].out;
+        for (uint64_t e = 0; e < (uint64_t)B * N; e++)
+            z[e] += s[e];
     }
-    sten_act_forward(ctx, L->fn, &L->ap, z, z, B, N, N);
+    /* a Sigmoid output trained with a cross-entropy loss on sparse targets
+     * gets its activation inside the loss pass, saving two passes over B x N */
+    L->act_deferred = net->training && L->fuse_loss;
+    if (!L->act_deferred)
+        sten_act_forward(ctx, L->fn, &L->ap, z, z, B, N, N);
 }
 
 void sten__net_forward(sten_ctx *ctx, sten_net *net)

@@ -72,6 +72,11 @@ static double sigmoid_canon(const loss_cfg *c, float a, float t, float *dz)
     }
 }
 
+static inline float sigmoid(float z)
+{
+    return 1.0f / (1.0f + fast_expf(-z));
+}
+
 /* -ln(1 - a) with DSSTNE's clamp, in the vectorisable fast log. */
 static inline float neg_log1m(float a)
 {
@@ -85,12 +90,12 @@ static inline float neg_log1m(float a)
  * build and CPU, so results stay reproducible run to run). */
 STEN__SIMD_CLONES
 static double sigmoid_zero_pass(float *restrict d, const float *restrict a, uint32_t N,
-                                float scale, float thr)
+                                float scale, float thr, int from_z)
 {
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (uint32_t j = 0; j < N; j++) {
-        const float x = a[j];
+        const float x = from_z ? sigmoid(a[j]) : a[j];
         const int keep = x > thr;
         d[j] = keep ? scale * x : 0.0f;
         sum += keep ? neg_log1m(x) : 0.0f;
@@ -102,7 +107,7 @@ static double sigmoid_zero_pass(float *restrict d, const float *restrict a, uint
  * either dense (td) or the listed items (idx/val, n of them). */
 static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *ap,
                        const float *a, float *d, uint32_t N, const float *td,
-                       const uint32_t *idx, const float *val, uint64_t n, float w)
+                       const uint32_t *idx, const float *val, uint64_t n, float w, int from_z)
 {
     double L = 0.0;
     if (c->softmax) {
@@ -135,12 +140,13 @@ static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *a
     } else if (c->canonical && !td) {
         const bool ce = c->kind == STEN_LOSS_CROSS_ENTROPY;
         const float scale = ce ? c->boost_zero : c->zero_s, thr = ce ? -INFINITY : c->zero_t;
-        L = sigmoid_zero_pass(d, a, N, scale, thr);
+        L = sigmoid_zero_pass(d, a, N, scale, thr, from_z);
         float dz;
         for (uint64_t e = 0; e < n; e++) {
             const uint32_t j = idx[e];
-            L -= a[j] > thr ? scale * neg_log1m(a[j]) : 0.0f; /* as the pass added it */
-            L += sigmoid_canon(c, a[j], val ? val[e] : 1.0f, &dz);
+            const float aj = from_z ? sigmoid(a[j]) : a[j];
+            L -= aj > thr ? scale * neg_log1m(aj) : 0.0f; /* as the pass added it */
+            L += sigmoid_canon(c, aj, val ? val[e] : 1.0f, &dz);
             d[j] = dz;
         }
     } else if (c->canonical) {
@@ -196,11 +202,12 @@ double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
         const float w = T->weight ? T->weight[b] : 1.0f;
         if (T->dense) {
             row[b] = loss_row(&c, L->fn, &L->ap, a, d, L->N, T->dense + (uint64_t)b * L->N,
-                              NULL, NULL, 0, w);
+                              NULL, NULL, 0, w, 0);
         } else {
             const uint64_t e0 = T->t.row_ptr[b];
             row[b] = loss_row(&c, L->fn, &L->ap, a, d, L->N, NULL, T->t.col + e0,
-                              T->t.val ? T->t.val + e0 : NULL, T->t.row_ptr[b + 1] - e0, w);
+                              T->t.val ? T->t.val + e0 : NULL, T->t.row_ptr[b + 1] - e0, w,
+                              L->act_deferred);
         }
     }
     double sum = 0.0;

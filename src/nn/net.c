@@ -102,6 +102,12 @@ static sten_status resolve_layer(sten_ctx *ctx, sten_net *net, uint32_t i, int p
     }
     if (L->kind == STEN_LAYER_INPUT)
         return STEN_OK;
+    if (L->kind == STEN_LAYER_OUTPUT && L->ds >= 0) {
+        const sten_loss l = nd->loss;
+        L->fuse_loss = L->fn == STEN_ACT_SIGMOID && (net->ds[L->ds].attributes & STEN_DS_SPARSE) &&
+                       (l == STEN_LOSS_CROSS_ENTROPY || l == STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY ||
+                        l == STEN_LOSS_DATA_SCALED_MARGINAL_CROSS_ENTROPY);
+    }
     /* skips */
     for (uint32_t k = 0; k < ld->n_skips; k++) {
         int s = sten__net_find_layer(net, ld->skips[k]);

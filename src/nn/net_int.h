@@ -32,6 +32,8 @@ typedef struct {
     int ds;               /* bound dataset index, -1 = none */
     bool sparse_in;       /* input layer fed from a sparse dataset */
     bool denoise;         /* sparse input with Denoising */
+    bool fuse_loss;       /* output whose activation the loss pass can compute */
+    bool act_deferred;    /* act holds z: the last forward left the activation to the loss */
     /* batch buffers, B_cap x N, row-major with ld = N */
     float *out;   /* what the next layers read (after dropout) */
     float *act;   /* activation before dropout (== out when no dropout) */

@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""ae_torch.py -- the PyTorch side of bench/ae-train: DSSTNE's MovieLens
+autoencoder (sparse input N -> 128 sigmoid with sparseness penalty p=0.5
+beta=2 -> N sigmoid, scaled marginal cross-entropy 1/0/1/1 written out,
+denoising 0.2, SGD with L2 on weights only, batch 256), same init scheme
+(DSSTNE's Xavier: U(-s/2, s/2), s = sqrt(6/(n_in+n_out))), on data of the
+same shape as sten's bench (power-law item popularity). Prints one JSON line
+with ms per step. --input selects torch.sparse.mm or EmbeddingBag."""
+import argparse
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+
+
+def make_data(users, items, per_user, seed):
+    rng = np.random.default_rng(seed)
+    hmax = math.log(items + 10.0) - math.log(10.0)
+    rows = []
+    for _ in range(users):
+        k = per_user // 2 + int(rng.integers(0, per_user + 1))
+        cand = (10.0 * np.exp(hmax * rng.random(4 * k)) - 10.0).astype(np.int64)
+        cand = cand[cand < items]
+        _, first = np.unique(cand, return_index=True)
+        rows.append(cand[np.sort(first)][:k])
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--users", type=int, default=20000)
+    ap.add_argument("--items", type=int, default=26744)
+    ap.add_argument("--per-user", type=int, default=144)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--input", choices=["embeddingbag", "sparse.mm"], default="embeddingbag")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    H, N, B = 128, a.items, a.batch
+    rows = make_data(min(a.users, a.steps * B * 2), N, a.per_user, 1)
+
+    def xavier(n_in, n_out):
+        s = math.sqrt(6.0 / (n_in + n_out))
+        return ((torch.rand(n_in, n_out) - 0.5) * s).requires_grad_()
+
+    W1, b1 = xavier(N, H), torch.zeros(H, requires_grad=True)
+    W2, b2 = xavier(H, N), torch.zeros(N, requires_grad=True)
+    alpha, lam, p_den, p_sp, beta = 0.025, 0.0001, 0.2, 0.5, 2.0
+    bag = torch.nn.EmbeddingBag(N, H, mode="sum")
+    bag.weight = torch.nn.Parameter(W1.detach().clone())
+
+    def step(batch_rows):
+        # denoising: drop each input non-zero with p, scale survivors
+        idx, off, wts = [], [0], []
+        for r in batch_rows:
+            keep = r[np.random.random(len(r)) >= p_den]
+            idx.append(keep)
+            off.append(off[-1] + len(keep))
+        flat = torch.from_numpy(np.concatenate(idx))
+        scale = torch.full((len(flat),), 1.0 / (1.0 - p_den))
+        if a.input == "embeddingbag":
+            z1 = bag(flat, torch.tensor(off[:-1]), per_sample_weights=scale) + b1
+            w_in = bag.weight
+        else:
+            rowi = torch.repeat_interleave(torch.arange(len(batch_rows)),
+                                           torch.tensor([len(k) for k in idx]))
+            X = torch.sparse_coo_tensor(torch.stack([rowi, flat]), scale, (len(batch_rows), N))
+            z1 = torch.sparse.mm(X, W1) + b1
+            w_in = W1
+        a1 = torch.sigmoid(z1)
+        a2 = torch.sigmoid(a1 @ W2 + b2)
+        t = torch.zeros_like(a2)
+        for i, r in enumerate(batch_rows):
+            t[i, torch.from_numpy(r)] = 1.0
+        eps = 1e-12
+        loss = -(t * torch.log(a2.clamp_min(eps)) + (1 - t) * torch.log((1 - a2).clamp_min(eps))).sum()
+        rho = a1.mean(0).clamp(1e-6, 0.999999)
+        kl = (p_sp * torch.log(p_sp / rho) + (1 - p_sp) * torch.log((1 - p_sp) / (1 - rho))).sum()
+        total = (loss + len(batch_rows) * beta * kl) / len(batch_rows)
+        params = [w_in, b1, W2, b2]
+        for q in params:
+            q.grad = None
+        total.backward()
+        with torch.no_grad():
+            for q, decay in zip(params, (lam, 0.0, lam, 0.0)):
+                q -= alpha * (q.grad + decay * q)
+        return float(loss)
+
+    batches = [rows[i * B:(i + 1) * B] for i in range(len(rows) // B)]
+    for bt in batches[:2]:
+        step(bt)  # warm-up
+    t0 = time.perf_counter()
+    n = 0
+    for bt in batches[2:2 + a.steps]:
+        last = step(bt)
+        n += 1
+    sec = time.perf_counter() - t0
+    print(json.dumps({"impl": "pytorch-" + a.input, "torch": torch.__version__,
+                      "threads": torch.get_num_threads(), "batch": B, "items": N, "hidden": H,
+                      "steps": n, "ms_per_step": round(sec / n * 1e3, 3),
+                      "examples_per_s": round(n * B / sec, 1), "loss": last / B,
+                      "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+                      "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS")}))
+
+
+if __name__ == "__main__":
+    main()
