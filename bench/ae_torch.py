@@ -56,27 +56,27 @@ def main():
 
     def step(batch_rows):
         # denoising: drop each input non-zero with p, scale survivors
-        idx, off, wts = [], [0], []
-        for r in batch_rows:
-            keep = r[np.random.random(len(r)) >= p_den]
-            idx.append(keep)
-            off.append(off[-1] + len(keep))
-        flat = torch.from_numpy(np.concatenate(idx))
+        # (vectorised over the batch, so Python loops do not count against PyTorch)
+        lens = np.array([len(r) for r in batch_rows])
+        allr = np.concatenate(batch_rows)
+        rowall = np.repeat(np.arange(len(batch_rows)), lens)
+        keepm = np.random.random(len(allr)) >= p_den
+        flat = torch.from_numpy(allr[keepm])
+        rowk = rowall[keepm]
+        off = np.concatenate([[0], np.cumsum(np.bincount(rowk, minlength=len(batch_rows)))])
         scale = torch.full((len(flat),), 1.0 / (1.0 - p_den))
         if a.input == "embeddingbag":
             z1 = bag(flat, torch.tensor(off[:-1]), per_sample_weights=scale) + b1
             w_in = bag.weight
         else:
-            rowi = torch.repeat_interleave(torch.arange(len(batch_rows)),
-                                           torch.tensor([len(k) for k in idx]))
+            rowi = torch.from_numpy(rowk)
             X = torch.sparse_coo_tensor(torch.stack([rowi, flat]), scale, (len(batch_rows), N))
             z1 = torch.sparse.mm(X, W1) + b1
             w_in = W1
         a1 = torch.sigmoid(z1)
         a2 = torch.sigmoid(a1 @ W2 + b2)
         t = torch.zeros_like(a2)
-        for i, r in enumerate(batch_rows):
-            t[i, torch.from_numpy(r)] = 1.0
+        t[torch.from_numpy(rowall), torch.from_numpy(allr)] = 1.0
         eps = 1e-12
         loss = -(t * torch.log(a2.clamp_min(eps)) + (1 - t) * torch.log((1 - a2).clamp_min(eps))).sum()
         rho = a1.mean(0).clamp(1e-6, 0.999999)
