@@ -596,6 +596,52 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
  * 0.999 unless Mu/Mu1 were set; see docs/dsstne-compat.md). */
 void sten_train_desc_resolve(sten_train_desc *t);
 
+/* ------------------------------------------------------------- evaluation */
+
+/* Ranking metrics at one cut-off k, averaged over the users with a
+ * non-empty held-out set (docs/evaluate.md has the exact definitions). */
+typedef struct {
+    uint32_t k;
+    double precision;    /* hits / k */
+    double recall;       /* hits / |truth| */
+    double recall_trunc; /* hits / min(k, |truth|) (Liang et al. 2018) */
+    double ndcg;         /* binary DCG / ideal DCG over min(k, |truth|) */
+    double map;          /* sum of P@j at hits / min(k, |truth|) */
+    double hit_rate;     /* share of users with a hit */
+} sten_rank_metrics;
+
+#define STEN_EVAL_MAX_K 16
+
+/* Accumulates ranking metrics user by user. */
+typedef struct sten_eval sten_eval;
+
+/* ks: the cut-offs (1..n_k <= STEN_EVAL_MAX_K, each >= 1); n_items: catalogue
+ * size (item ids are < n_items; coverage is measured against it). */
+sten_status sten_eval_new(sten_ctx *ctx, const uint32_t *ks, uint32_t n_k, uint32_t n_items,
+                          sten_eval **out);
+/* One user: ranked[0..n) best first (it may be shorter than k), truth[0..n_truth)
+ * the held-out items. A user with no truth is counted apart and does not enter
+ * the averages. Ids >= n_items are an error (STEN_E_RANGE). */
+sten_status sten_eval_add(sten_ctx *ctx, sten_eval *ev, const uint32_t *ranked, uint32_t n,
+                          const uint32_t *truth, uint32_t n_truth);
+/* at[0..n_k) in the order of ks; mrr = mean reciprocal rank of the first hit
+ * over the whole list; coverage = distinct items recommended in the top
+ * max(ks) / n_items. */
+void sten_eval_result(const sten_eval *ev, sten_rank_metrics *at, double *mrr, double *coverage,
+                      uint64_t *users, uint64_t *users_without_truth);
+void sten_eval_free(sten_ctx *ctx, sten_eval *ev);
+
+/* Metrics of scores against labels (rating or click prediction). */
+typedef struct {
+    double rmse, mae;
+    double auc;      /* labels > 0.5 are positives; ties share ranks; NaN if one class */
+    double logloss;  /* scores clipped to [1e-15, 1 - 1e-15] */
+    double accuracy; /* score >= 0.5 vs label > 0.5 */
+} sten_score_metrics;
+
+sten_status sten_eval_scores(sten_ctx *ctx, const float *score, const float *label, size_t n,
+                             sten_score_metrics *out);
+
 /* ---------------------------------------------------------- number parsing */
 
 /* The one checked number parser (never atoi/atof): the whole slice s[0..len)

@@ -1,0 +1,96 @@
+/* test_rec.c — evaluation metrics against hand-computed cases: lists
+ * shorter than k, held-out sets smaller than k, users without held-out items,
+ * coverage and MRR; score metrics (RMSE, MAE, AUC with ties, log loss). */
+#include "check.h"
+#include "sten.h"
+
+static sten_ctx *ctx;
+
+static void test_rank_metrics_by_hand(void)
+{
+    const uint32_t ks[3] = {1, 3, 5};
+    sten_eval *ev;
+    CHECK_EQ(sten_eval_new(ctx, ks, 3, 10, &ev), STEN_OK);
+    const uint32_t r1[5] = {5, 1, 7, 3, 9}, t1[3] = {1, 3, 4};
+    const uint32_t r2[2] = {2, 0}, t2[2] = {0, 2};
+    const uint32_t r3[1] = {8};
+    CHECK_EQ(sten_eval_add(ctx, ev, r1, 5, t1, 3), STEN_OK);
+    sten_rank_metrics one[3];
+    double mrr, cov;
+    uint64_t users, empty;
+    sten_eval_result(ev, one, &mrr, &cov, &users, &empty);
+    /* user 1 alone */
+    CHECK_NEAR(one[0].precision, 0.0, 1e-12, 0);
+    CHECK_NEAR(one[0].ndcg, 0.0, 1e-12, 0);
+    CHECK_NEAR(one[1].precision, 1.0 / 3, 1e-12, 0);
+    CHECK_NEAR(one[1].recall, 1.0 / 3, 1e-12, 0);
+    CHECK_NEAR(one[1].recall_trunc, 1.0 / 3, 1e-12, 0);
+    CHECK_NEAR(one[1].ndcg, 0.630929753571 / 2.130929753571, 1e-9, 0);
+    CHECK_NEAR(one[1].map, 0.5 / 3, 1e-12, 0);
+    CHECK_NEAR(one[1].hit_rate, 1.0, 1e-12, 0);
+    CHECK_NEAR(one[2].precision, 0.4, 1e-12, 0);
+    CHECK_NEAR(one[2].recall, 2.0 / 3, 1e-12, 0);
+    CHECK_NEAR(one[2].ndcg, (0.630929753571 + 0.430676558073) / 2.130929753571, 1e-9, 0);
+    CHECK_NEAR(one[2].map, (0.5 + 0.5) / 3, 1e-12, 0);
+    CHECK_NEAR(mrr, 0.5, 1e-12, 0);
+    /* user 2: truth smaller than k, every slot a hit, list shorter than k */
+    CHECK_EQ(sten_eval_add(ctx, ev, r2, 2, t2, 2), STEN_OK);
+    /* user 3: nothing held out: counted apart */
+    CHECK_EQ(sten_eval_add(ctx, ev, r3, 1, NULL, 0), STEN_OK);
+    sten_rank_metrics all[3];
+    sten_eval_result(ev, all, &mrr, &cov, &users, &empty);
+    CHECK_EQ(users, 2);
+    CHECK_EQ(empty, 1);
+    CHECK_NEAR(all[2].precision, 0.4, 1e-12, 0);
+    CHECK_NEAR(all[2].recall, (2.0 / 3 + 1.0) / 2, 1e-12, 0);
+    CHECK_NEAR(all[2].recall_trunc, (2.0 / 3 + 1.0) / 2, 1e-12, 0);
+    CHECK_NEAR(all[2].ndcg, ((0.630929753571 + 0.430676558073) / 2.130929753571 + 1.0) / 2, 1e-9, 0);
+    CHECK_NEAR(all[2].map, (1.0 / 3 + 1.0) / 2, 1e-12, 0);
+    CHECK_NEAR(all[0].recall_trunc, 0.5, 1e-12, 0); /* user 2's first item is a hit */
+    CHECK_NEAR(all[0].precision, 0.5, 1e-12, 0);
+    CHECK_NEAR(mrr, 0.75, 1e-12, 0);
+    CHECK_NEAR(cov, 0.8, 1e-12, 0);
+    /* duplicate truth items count once */
+    const uint32_t t4[3] = {5, 5, 5};
+    CHECK_EQ(sten_eval_add(ctx, ev, r1, 5, t4, 3), STEN_OK);
+    sten_eval_result(ev, all, &mrr, &cov, &users, &empty);
+    CHECK_NEAR(all[0].precision, (0.0 + 1.0 + 1.0) / 3, 1e-12, 0);
+    CHECK_NEAR(all[2].recall, (2.0 / 3 + 1.0 + 1.0) / 3, 1e-12, 0);
+    /* out-of-catalogue ids are errors */
+    const uint32_t bad[1] = {10};
+    CHECK_EQ(sten_eval_add(ctx, ev, bad, 1, t1, 3), STEN_E_RANGE);
+    CHECK_STR(sten_ctx_error(ctx), "recommended item 10 is outside the 10-item catalogue");
+    sten_ctx_clear_error(ctx);
+    sten_eval_free(ctx, ev);
+    CHECK_EQ(sten_eval_new(ctx, ks, 0, 10, &ev), STEN_E_INVALID);
+    sten_ctx_clear_error(ctx);
+}
+
+static void test_score_metrics_by_hand(void)
+{
+    const float s[4] = {0.9f, 0.2f, 0.6f, 0.6f}, y[4] = {1, 0, 0, 1};
+    sten_score_metrics m;
+    CHECK_EQ(sten_eval_scores(ctx, s, y, 4, &m), STEN_OK);
+    CHECK_NEAR(m.rmse, sqrt(0.57 / 4), 1e-6, 0);
+    CHECK_NEAR(m.mae, 0.325, 1e-6, 0);
+    CHECK_NEAR(m.auc, 0.875, 1e-12, 0);
+    CHECK_NEAR(m.logloss, -(log(0.9) + log(0.8) + log(0.4) + log(0.6)) / 4, 1e-6, 0);
+    CHECK_NEAR(m.accuracy, 0.75, 1e-12, 0);
+    const float one_class[2] = {1, 1};
+    CHECK_EQ(sten_eval_scores(ctx, s, one_class, 2, &m), STEN_OK);
+    CHECK(isnan(m.auc));
+    const float nan_s[1] = {NAN};
+    CHECK_EQ(sten_eval_scores(ctx, nan_s, y, 1, &m), STEN_E_RANGE);
+    sten_ctx_clear_error(ctx);
+}
+
+int main(void)
+{
+    if (sten_ctx_init(&ctx) != STEN_OK)
+        return EXIT_FAILURE;
+    RUN(test_rank_metrics_by_hand);
+    RUN(test_score_metrics_by_hand);
+    CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
+    sten_ctx_free(ctx);
+    return CHECK_DONE();
+}
