@@ -642,6 +642,23 @@ typedef struct {
 sten_status sten_eval_scores(sten_ctx *ctx, const float *score, const float *label, size_t n,
                              sten_score_metrics *out);
 
+/* -------------------------------------------------------------- baselines */
+
+/* Item popularity: counts[j] = number of rows of X (users x items) holding
+ * item j (values ignored). counts has X->cols entries. */
+void sten_popularity(const sten_csr *X, float *counts);
+
+/* EASE (Steck 2019): item-item weights B = I - P diag(1/diag P) with
+ * P = (X^T X + lambda I)^-1, diag(B) = 0; a user's scores are x_u B. Dense
+ * N x N: refused with STEN_E_RANGE when X has more than max_items columns. */
+typedef struct sten_ease sten_ease;
+sten_status sten_ease_fit(sten_ctx *ctx, const sten_csr *X, float lambda, uint32_t max_items,
+                          sten_ease **out);
+/* S (rows x N, ld N) = U B for the users in U (rows x N CSR). */
+void sten_ease_scores(sten_ctx *ctx, const sten_ease *m, const sten_csr *U, float *S);
+uint32_t sten_ease_items(const sten_ease *m);
+void sten_ease_free(sten_ctx *ctx, sten_ease *m);
+
 /* ---------------------------------------------------------- number parsing */
 
 /* The one checked number parser (never atoi/atof): the whole slice s[0..len)

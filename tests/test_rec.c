@@ -84,12 +84,80 @@ static void test_score_metrics_by_hand(void)
     sten_ctx_clear_error(ctx);
 }
 
+/* EASE's defining identity: with G = X^T X and P = (G + lambda I)^-1,
+ * B = I - P diag(1/diag P), so (G + lambda I) B has G's off-diagonal. */
+static void test_ease_identity_and_popularity(void)
+{
+    const uint32_t U = 12, N = 7;
+    sten_csr X;
+    CHECK_EQ(sten_csr_init(ctx, &X, U, N, U * N, false), STEN_OK);
+    uint64_t e = 0;
+    for (uint32_t u = 0; u < U; u++) {
+        for (uint32_t j = 0; j < N; j++)
+            if ((u * 3 + j * 5 + u * j) % 4 == 0 || j == u % N)
+                X.col[e++] = j;
+        X.row_ptr[u + 1] = e;
+    }
+    X.rows = U;
+    X.nnz = e;
+    double G[7][7] = {{0}};
+    for (uint32_t u = 0; u < U; u++)
+        for (uint64_t a = X.row_ptr[u]; a < X.row_ptr[u + 1]; a++)
+            for (uint64_t b = X.row_ptr[u]; b < X.row_ptr[u + 1]; b++)
+                G[X.col[a]][X.col[b]] += 1.0;
+    sten_ease *m;
+    const float lambda = 2.5f;
+    CHECK_EQ(sten_ease_fit(ctx, &X, lambda, 100, &m), STEN_OK);
+    float S[12 * 7];
+    sten_ease_scores(ctx, m, &X, S);
+    /* recover B row by row from unit users: score of e_i is row i of B */
+    sten_csr one;
+    sten_csr_init(ctx, &one, N, N, N, false);
+    for (uint32_t i = 0; i < N; i++) {
+        one.col[i] = i;
+        one.row_ptr[i + 1] = i + 1;
+    }
+    one.rows = N;
+    one.nnz = N;
+    float Bm[7 * 7];
+    sten_ease_scores(ctx, m, &one, Bm);
+    for (uint32_t i = 0; i < N; i++) {
+        CHECK_NEAR(Bm[i * N + i], 0.0, 1e-7, 0);
+        for (uint32_t j = 0; j < N; j++) {
+            if (i == j)
+                continue;
+            double mij = 0;
+            for (uint32_t k = 0; k < N; k++)
+                mij += (G[i][k] + (i == k ? lambda : 0)) * Bm[k * N + j];
+            CHECK_NEAR(mij, G[i][j], 1e-3, 1e-4);
+        }
+    }
+    /* a user's scores are the sum of the B rows of its items */
+    for (uint32_t j = 0; j < N; j++) {
+        double s = 0;
+        for (uint64_t q = X.row_ptr[0]; q < X.row_ptr[1]; q++)
+            s += Bm[X.col[q] * N + j];
+        CHECK_NEAR(S[j], s, 1e-5, 1e-5);
+    }
+    sten_ease_free(ctx, m);
+    CHECK_EQ(sten_ease_fit(ctx, &X, lambda, 6, &m), STEN_E_RANGE);
+    CHECK(strstr(sten_ctx_error(ctx), "the limit is 6 items") != NULL);
+    sten_ctx_clear_error(ctx);
+    float pop[7];
+    sten_popularity(&X, pop);
+    for (uint32_t j = 0; j < N; j++)
+        CHECK_NEAR(pop[j], G[j][j], 0, 0);
+    sten_csr_free(ctx, &X);
+    sten_csr_free(ctx, &one);
+}
+
 int main(void)
 {
     if (sten_ctx_init(&ctx) != STEN_OK)
         return EXIT_FAILURE;
     RUN(test_rank_metrics_by_hand);
     RUN(test_score_metrics_by_hand);
+    RUN(test_ease_identity_and_popularity);
     CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
     sten_ctx_free(ctx);
     return CHECK_DONE();
