@@ -44,7 +44,7 @@ void sten__blas_threads(const sten_ctx *ctx);
  * sanitizers (ifunc resolvers run before the sanitizer runtime is ready). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__SANITIZE_ADDRESS__) && !defined(STEN_NO_CLONES)
-#define STEN__SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define STEN__SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define STEN__SIMD_CLONES
 #endif

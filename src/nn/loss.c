@@ -84,6 +84,15 @@ static inline float neg_log1m(float a)
     return -fast_logf(om > (float)MIN_ERROR ? om : (float)MIN_ERROR);
 }
 
+/* -ln(1-a) exactly as sigmoid_zero_pass computes it (from a, or from z). */
+static inline float zero_term(float v, int from_z)
+{
+    if (!from_z)
+        return neg_log1m(v);
+    const float nl = v + fast_logf(1.0f + fast_expf(-v));
+    return nl < 27.631021f ? (nl > 0.0f ? nl : 0.0f) : 27.631021f;
+}
+
 /* The zero-target pass of a Sigmoid output with CrossEntropy or SMCE: every
  * unit above thr gets delta scale*a and loss -scale*ln(1-a). The simd
  * reduction lets the compiler vectorise the sum (a fixed order for a given
@@ -93,12 +102,26 @@ static double sigmoid_zero_pass(float *restrict d, const float *restrict a, uint
                                 float scale, float thr, int from_z)
 {
     float sum = 0.0f;
+    if (from_z) {
+        /* a = 1/(1+e), e = exp(-z); -ln(1-a) = z + ln(1+e): one exp, one log */
 #pragma omp simd reduction(+ : sum)
-    for (uint32_t j = 0; j < N; j++) {
-        const float x = from_z ? sigmoid(a[j]) : a[j];
-        const int keep = x > thr;
-        d[j] = keep ? scale * x : 0.0f;
-        sum += keep ? neg_log1m(x) : 0.0f;
+        for (uint32_t j = 0; j < N; j++) {
+            const float e = fast_expf(-a[j]);
+            const float x = 1.0f / (1.0f + e);
+            const int keep = x > thr;
+            d[j] = keep ? scale * x : 0.0f;
+            const float nl = a[j] + fast_logf(1.0f + e);
+            const float cl = nl < 27.631021f ? (nl > 0.0f ? nl : 0.0f) : 27.631021f; /* DSSTNE clamp */
+            sum += keep ? cl : 0.0f;
+        }
+    } else {
+#pragma omp simd reduction(+ : sum)
+        for (uint32_t j = 0; j < N; j++) {
+            const float x = a[j];
+            const int keep = x > thr;
+            d[j] = keep ? scale * x : 0.0f;
+            sum += keep ? neg_log1m(x) : 0.0f;
+        }
     }
     return (double)scale * sum;
 }
@@ -145,7 +168,7 @@ static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *a
         for (uint64_t e = 0; e < n; e++) {
             const uint32_t j = idx[e];
             const float aj = from_z ? sigmoid(a[j]) : a[j];
-            L -= aj > thr ? scale * neg_log1m(aj) : 0.0f; /* as the pass added it */
+            L -= aj > thr ? scale * zero_term(a[j], from_z) : 0.0f; /* as the pass added it */
             L += sigmoid_canon(c, aj, val ? val[e] : 1.0f, &dz);
             d[j] = dz;
         }
