@@ -1,0 +1,48 @@
+#!/bin/sh
+# bench/ae-predict.sh — top-10 recommendations for every user with seen items
+# excluded, sten vs PyTorch (forward, mask, topk) side by side in one run,
+# same threads pinned to the same cores, alternating. Appends to
+# bench/RESULTS.md. PyTorch is installed on demand (python3-torch).
+#   THREADS=2 USERS=20000 ROUNDS=3 sh bench/ae-predict.sh
+set -eu
+cd "$(dirname "$0")/.."
+THREADS=${THREADS:-2}
+USERS=${USERS:-20000}
+ROUNDS=${ROUNDS:-3}
+if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
+    if [ "$(id -u)" -eq 0 ]; then apt-get install -y --no-install-recommends python3-torch
+    else sudo -n apt-get install -y --no-install-recommends python3-torch; fi
+fi
+sh scripts/deps.sh >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$(nproc)" --target bench_ae_step >/dev/null
+export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
+cores="0-$((THREADS - 1))"
+model=$(lscpu | sed -n 's/^Model name: *//p')
+echo "cpu: $model; threads $THREADS (OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS), pinned to cores $cores"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+    taskset -c "$cores" ./build/bench/bench_ae_step --threads "$THREADS" --predict 1 --users "$USERS" >>"$out"
+    taskset -c "$cores" /usr/bin/python3 bench/ae_torch.py --threads "$THREADS" --predict 1 --users "$USERS" >>"$out"
+    r=$((r + 1))
+done
+/usr/bin/python3 - "$out" "$model" "$THREADS" "$USERS" "$ROUNDS" <<'PY'
+import json, statistics, sys, datetime
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+med = {i: statistics.median(r["users_per_s"] for r in rows if r["impl"] == i) for i in {r["impl"] for r in rows}}
+lines = ["| implementation | users/s (median of %s) |" % sys.argv[5], "|---|---|"]
+for k, v in sorted(med.items(), key=lambda kv: -kv[1]):
+    lines.append("| %s | %.0f |" % (k, v))
+ratio = med["sten"] / max(v for k, v in med.items() if k != "sten")
+lines += ["", "**sten is %.2fx faster than PyTorch** (target: 4x)." % ratio]
+text = "\n".join(lines)
+print(text)
+with open("bench/RESULTS.md", "a") as f:
+    f.write("\n## bench/ae-predict — top-10 for every user, seen excluded (%s)\n\n" % datetime.date.today())
+    f.write("Command: `THREADS=%s USERS=%s ROUNDS=%s sh bench/ae-predict.sh`\n\n" % (sys.argv[3], sys.argv[4], sys.argv[5]))
+    f.write("CPU: %s; OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=%s, pinned with taskset. Same network as "
+            "ae-train (26,744 items, 128 hidden), %s synthetic users with ~144 items each.\n\n" % (sys.argv[2], sys.argv[3], sys.argv[4]))
+    f.write(text + "\n")
+PY
