@@ -336,6 +336,73 @@ typedef struct {
     uint32_t *index;      /* example -> stored row (examples entries), or NULL */
 } sten_dataset;
 
+/* Reads every dataset of a DSSTNE NetCDF data file: sparse (boolean or
+ * analog with float, double, uint, int, uchar or char values, converted to
+ * float), dense, Weighted (dataWeight), Indexed (index + uniqueExamplesDim),
+ * uint32 or uint64 sparseStart/sparseEnd. *out (owned, *count entries) is
+ * freed with sten_datasets_free. Malformed or unsupported files are refused
+ * with a message naming the file, the variable or attribute and the value. */
+sten_status sten_dataset_read_netcdf(sten_ctx *ctx, const char *path, sten_dataset **out,
+                                     size_t *count);
+/* Writes datasets in the schema DSSTNE's generateNetCDF writes (global
+ * datasets, name<n>, attributes<n>, kind<n>, dataType<n>, dimensions<n>,
+ * width<n>; examplesDim<n>, sparseDataDim<n>; sparseStart<n>, sparseEnd<n>,
+ * sparseIndex<n> as uint, sparseData<n> float when not boolean), plus
+ * dataWeight<n> / index<n> / data<n> for the other kinds. Atomic. */
+sten_status sten_dataset_write_netcdf(sten_ctx *ctx, const char *path, const sten_dataset *ds,
+                                      size_t count);
+void sten_datasets_free(sten_ctx *ctx, sten_dataset *ds, size_t count);
+/* DSSTNE's width: n rounded up to a multiple of 128. */
+uint32_t sten_round_width(uint32_t n);
+
+/* An index file: labels <-> integers, one "label<TAB>integer" per line.
+ * Integers are unique but need not be contiguous. */
+typedef struct sten_index sten_index;
+sten_status sten_index_new(sten_ctx *ctx, sten_index **out);
+void sten_index_free(sten_ctx *ctx, sten_index *ix);
+/* Adds the entries of an index file; malformed lines, duplicate labels and
+ * duplicate integers are errors naming file:line. */
+sten_status sten_index_load(sten_ctx *ctx, sten_index *ix, const char *path);
+/* Writes the index in increasing integer order (deterministic; DSSTNE wrote
+ * hash order), atomically. */
+sten_status sten_index_save(sten_ctx *ctx, const sten_index *ix, const char *path);
+/* Number of entries, and one more than the largest integer (the width a
+ * dataset over this index needs). */
+uint32_t sten_index_size(const sten_index *ix);
+uint32_t sten_index_span(const sten_index *ix);
+/* Looks a label up (len bytes, need not be NUL-terminated). */
+bool sten_index_find(const sten_index *ix, const char *label, size_t len, uint32_t *id);
+/* Finds or adds (with the next integer, span) a label. */
+sten_status sten_index_add(sten_ctx *ctx, sten_index *ix, const char *label, size_t len,
+                           uint32_t *id);
+/* The label of integer id, or NULL. Borrowed. */
+const char *sten_index_label(const sten_index *ix, uint32_t id);
+
+/* DSSTNE text format: "sample<TAB>feature[,value]:feature[,value]...". */
+typedef struct {
+    uint64_t lines;              /* lines read (all files) */
+    uint64_t samples;            /* rows produced */
+    uint64_t nnz;                /* entries produced */
+    uint64_t unknown_features;   /* entries dropped: feature not in a read-only index */
+    uint64_t replaced_samples;   /* lines whose label appeared before (the later line wins) */
+    uint64_t duplicate_features; /* repeated features within a line (merged) */
+    uint64_t extra_values;       /* tuples with more than one value (the first is used) */
+    bool new_samples;            /* the samples index grew */
+    bool new_features;           /* the features index grew */
+} sten_text_stats;
+
+/* Reads a DSSTNE text file, or every regular file of a directory in sorted
+ * name order. Features are looked up in `features` (added to it when
+ * grow_features), samples in `samples` (always grown). Row r of *out is the
+ * r-th present sample in increasing sample integer; *out_ids (owned,
+ * out->rows entries) gives each row's sample integer. analog keeps values
+ * (missing ones are 0, as DSSTNE); otherwise the result is boolean. A later
+ * line with the same label replaces the earlier one; a feature repeated within
+ * a line counts once (analog: the last value). Errors name file:line:column. */
+sten_status sten_text_read(sten_ctx *ctx, const char *path, sten_index *features,
+                           bool grow_features, sten_index *samples, bool analog, sten_csr *out,
+                           uint32_t **out_ids, sten_text_stats *stats);
+
 /* ------------------------------------------------------ network description */
 
 /* What a network config (DSSTNE's JSON language plus sten's Training object)

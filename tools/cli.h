@@ -29,6 +29,8 @@ typedef struct {
 /* Each subcommand: its entry point and its usage text (tools/cmd_*.c). */
 int cmd_info(int argc, char **argv);
 extern const char cmd_info_usage[];
+int cmd_generate_netcdf(int argc, char **argv);
+extern const char cmd_generate_netcdf_usage[];
 
 /* The table of subcommands (tools/commands.c), terminated by a NULL name. */
 extern const cli_cmd cli_commands[];

@@ -3,6 +3,8 @@
 #include "cli.h"
 
 const cli_cmd cli_commands[] = {
+    {"generate-netcdf", "DSSTNE text data + index files -> NetCDF dataset", cmd_generate_netcdf_usage,
+     cmd_generate_netcdf},
     {"info", "show version, BLAS, threads and build settings", cmd_info_usage, cmd_info},
     {NULL, NULL, NULL, NULL},
 };

@@ -1,0 +1,456 @@
+/* dataset.c — DSSTNE NetCDF data files: read every dataset kind sten trains
+ * on into sten_dataset (values as float), and write the schema DSSTNE's
+ * generateNetCDF writes (plus weights, indexes and dense data for the other
+ * kinds). Written atomically; everything read is validated before use. */
+#include "core/file_int.h"
+
+#include <errno.h>
+#include <netcdf.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { DT_UINT = 0, DT_INT = 1, DT_LLINT = 2, DT_ULLINT = 3, DT_FLOAT = 4, DT_DOUBLE = 5,
+       DT_RGB8 = 6, DT_RGB16 = 7, DT_UCHAR = 8, DT_CHAR = 9 };
+
+#define DS_MAX 256 /* datasets per file */
+
+uint32_t sten_round_width(uint32_t n)
+{
+    return n > UINT32_MAX - 127 ? UINT32_MAX : (n + 127) / 128 * 128;
+}
+
+typedef struct {
+    sten_ctx *ctx;
+    const char *path;
+    int nc;
+    sten_status st;
+} nco;
+
+/* Records the first netCDF failure with the file and what was involved. */
+static bool ok(nco *o, int rc, const char *what, const char *name)
+{
+    if (rc == NC_NOERR)
+        return true;
+    if (!o->st)
+        o->st = sten_fail(o->ctx, rc == NC_ENOTATT || rc == NC_ENOTVAR || rc == NC_EBADDIM
+                                      ? STEN_E_FORMAT : STEN_E_IO,
+                          "%s: %s %s: %s", o->path, what, name, nc_strerror(rc));
+    return false;
+}
+
+static bool bad(nco *o, const char *fmt, const char *name, unsigned long long v, const char *why)
+{
+    if (!o->st) {
+        char msg[256];
+        snprintf(msg, sizeof msg, fmt, name, v);
+        o->st = sten_fail(o->ctx, STEN_E_FORMAT, "%s: %s (%s)", o->path, msg, why);
+    }
+    return false;
+}
+
+static bool att_u32(nco *o, const char *name, bool required, uint32_t *v)
+{
+    nc_type t;
+    size_t len;
+    int rc = nc_inq_att(o->nc, NC_GLOBAL, name, &t, &len);
+    if (rc == NC_ENOTATT && !required)
+        return true;
+    if (!ok(o, rc, "attribute", name))
+        return false;
+    if (t == NC_CHAR || t == NC_STRING || len != 1)
+        return bad(o, "attribute %s must be one number%.0llu", name, 0, "DSSTNE writes a uint");
+    unsigned long long u;
+    return ok(o, nc_get_att_ulonglong(o->nc, NC_GLOBAL, name, &u), "reading attribute", name) &&
+           (u <= UINT32_MAX || bad(o, "attribute %s = %llu", name, u, "larger than 2^32-1")) &&
+           ((*v = (uint32_t)u), true);
+}
+
+static bool dim_len(nco *o, const char *name, bool required, size_t *len)
+{
+    int d;
+    int rc = nc_inq_dimid(o->nc, name, &d);
+    if (rc == NC_EBADDIM && !required)
+        return true;
+    return ok(o, rc, "dimension", name) && ok(o, nc_inq_dimlen(o->nc, d, len), "dimension", name);
+}
+
+/* A 1-D variable of exactly n values, converted by netCDF to the type asked. */
+static bool var_1d(nco *o, const char *name, size_t n, int *id)
+{
+    int nd, dim;
+    size_t len;
+    if (!ok(o, nc_inq_varid(o->nc, name, id), "variable", name) ||
+        !ok(o, nc_inq_varndims(o->nc, *id, &nd), "variable", name))
+        return false;
+    if (nd != 1)
+        return bad(o, "variable %s has %llu dimensions", name, (unsigned long long)nd, "expected 1");
+    if (!ok(o, nc_inq_vardimid(o->nc, *id, &dim), "variable", name) ||
+        !ok(o, nc_inq_dimlen(o->nc, dim, &len), "variable", name))
+        return false;
+    if (len != n)
+        return bad(o, "variable %s has %llu values", name, (unsigned long long)len,
+                   "does not match its dimension attributes");
+    return true;
+}
+
+static bool read_sparse(nco *o, int n, sten_dataset *d, uint64_t cols)
+{
+    char name[64];
+    size_t nnz = 0;
+    snprintf(name, sizeof name, "sparseDataDim%d", n);
+    if (!dim_len(o, name, true, &nnz))
+        return false;
+    unsigned long long *start = sten_alloc(o->ctx, (size_t)d->unique * sizeof *start);
+    unsigned long long *end = sten_alloc(o->ctx, (size_t)d->unique * sizeof *end);
+    uint32_t *idx = sten_alloc(o->ctx, (nnz ? nnz : 1) * sizeof *idx);
+    float *val = NULL;
+    bool good = start && end && idx;
+    if (!good && !o->st)
+        o->st = STEN_E_NOMEM;
+    int v;
+    snprintf(name, sizeof name, "sparseStart%d", n);
+    good = good && var_1d(o, name, d->unique, &v) &&
+           ok(o, nc_get_var_ulonglong(o->nc, v, start), "reading variable", name);
+    snprintf(name, sizeof name, "sparseEnd%d", n);
+    good = good && var_1d(o, name, d->unique, &v) &&
+           ok(o, nc_get_var_ulonglong(o->nc, v, end), "reading variable", name);
+    snprintf(name, sizeof name, "sparseIndex%d", n);
+    good = good && var_1d(o, name, nnz, &v) &&
+           ok(o, nc_get_var_uint(o->nc, v, idx), "reading variable", name);
+    if (good && !(d->attributes & STEN_DS_BOOLEAN)) {
+        val = sten_alloc(o->ctx, (nnz ? nnz : 1) * sizeof *val);
+        snprintf(name, sizeof name, "sparseData%d", n);
+        good = (val || (o->st = STEN_E_NOMEM, false)) && var_1d(o, name, nnz, &v) &&
+               ok(o, nc_get_var_float(o->nc, v, val), "reading variable", name);
+        const float scale = d->dtype == DT_UCHAR || d->dtype == DT_RGB8 ? 1.0f / 256
+                          : d->dtype == DT_CHAR ? 1.0f / 128 : 1.0f;
+        for (size_t k = 0; good && scale != 1.0f && k < nnz; k++)
+            val[k] *= scale;
+    }
+    uint64_t total = 0;
+    for (uint64_t r = 0; good && r < d->unique; r++) {
+        if (start[r] > end[r] || end[r] > nnz)
+            good = bad(o, "row %s%llu has sparseStart/sparseEnd outside sparseIndex", "",
+                       (unsigned long long)r, "expected start <= end <= sparseDataDim");
+        else
+            total += end[r] - start[r];
+    }
+    for (size_t k = 0; good && k < nnz; k++)
+        if (idx[k] >= cols)
+            good = bad(o, "sparseIndex value %s%llu", "", (unsigned long long)idx[k],
+                       "expected below width x height x length");
+    if (good && !(o->st = sten_csr_init(o->ctx, &d->sparse, (uint32_t)d->unique, (uint32_t)cols,
+                                        total ? total : 1, val != NULL))) {
+        uint64_t e = 0;
+        for (uint64_t r = 0; r < d->unique; r++) {
+            memcpy(d->sparse.col + e, idx + start[r], (end[r] - start[r]) * sizeof *idx);
+            if (val)
+                memcpy(d->sparse.val + e, val + start[r], (end[r] - start[r]) * sizeof *val);
+            e += end[r] - start[r];
+            d->sparse.row_ptr[r + 1] = e;
+        }
+        d->sparse.rows = (uint32_t)d->unique;
+        d->sparse.nnz = e;
+    }
+    sten_free(o->ctx, start);
+    sten_free(o->ctx, end);
+    sten_free(o->ctx, idx);
+    sten_free(o->ctx, val);
+    return good && !o->st;
+}
+
+static bool read_dense(nco *o, int n, sten_dataset *d, uint64_t cols)
+{
+    char name[64];
+    int v;
+    const bool onehot = d->attributes & STEN_DS_BOOLEAN; /* one index per example */
+    const uint64_t want = onehot ? d->unique : d->unique * cols;
+    d->dense = sten_calloc(o->ctx, (size_t)STEN__MAX(d->unique * cols, 1u), sizeof(float));
+    if (!d->dense)
+        return (o->st = STEN_E_NOMEM), false;
+    snprintf(name, sizeof name, "data%d", n);
+    if (!var_1d(o, name, want, &v))
+        return false;
+    if (!onehot)
+        return ok(o, nc_get_var_float(o->nc, v, d->dense), "reading variable", name);
+    uint32_t *hot = sten_alloc(o->ctx, (size_t)(d->unique ? d->unique : 1) * sizeof *hot);
+    bool good = hot && ok(o, nc_get_var_uint(o->nc, v, hot), "reading variable", name);
+    for (uint64_t r = 0; good && r < d->unique; r++) {
+        if (hot[r] >= cols)
+            good = bad(o, "%s: one-hot index %llu", name, hot[r], "expected below the width");
+        else
+            d->dense[r * cols + hot[r]] = 1.0f;
+    }
+    sten_free(o->ctx, hot);
+    return good;
+}
+
+static bool read_one(nco *o, int n, sten_dataset *d)
+{
+    char name[64];
+    nc_type t;
+    size_t len;
+    snprintf(name, sizeof name, "name%d", n);
+    if (!ok(o, nc_inq_att(o->nc, NC_GLOBAL, name, &t, &len), "attribute", name))
+        return false;
+    if (t != NC_CHAR || len == 0 || len >= STEN_NAME_MAX)
+        return bad(o, "attribute %s is not a name%.0llu", name, 0, "expected text");
+    if (!(d->name = sten_calloc(o->ctx, len + 1, 1)))
+        return (o->st = STEN_E_NOMEM), false;
+    if (!ok(o, nc_get_att_text(o->nc, NC_GLOBAL, name, d->name), "reading attribute", name))
+        return false;
+    uint32_t dims = 1;
+    snprintf(name, sizeof name, "dataType%d", n);
+    if (!att_u32(o, name, true, &d->dtype))
+        return false;
+    if (d->dtype == DT_LLINT || d->dtype == DT_ULLINT || d->dtype == DT_RGB16 || d->dtype > DT_CHAR)
+        return bad(o, "attribute %s = %llu", name, d->dtype,
+                   "supported: 0 UInt, 1 Int, 4 Float, 5 Double, 6 RGB8, 8 UChar, 9 Char");
+    snprintf(name, sizeof name, "attributes%d", n);
+    if (!att_u32(o, name, true, &d->attributes))
+        return false;
+    if (d->attributes & (STEN_DS_COMPRESSED | STEN_DS_RECURRENT))
+        return bad(o, "attribute %s = %llu", name, d->attributes,
+                   "Compressed and Recurrent datasets are not supported");
+    snprintf(name, sizeof name, "dimensions%d", n);
+    if (!att_u32(o, name, true, &dims))
+        return false;
+    if (dims < 1 || dims > 3)
+        return bad(o, "attribute %s = %llu", name, dims, "expected 1, 2 or 3");
+    d->dims = dims;
+    d->height = d->length = 1;
+    snprintf(name, sizeof name, "width%d", n);
+    if (!att_u32(o, name, true, &d->width))
+        return false;
+    snprintf(name, sizeof name, "height%d", n);
+    if (!att_u32(o, name, dims > 1, &d->height))
+        return false;
+    snprintf(name, sizeof name, "length%d", n);
+    if (!att_u32(o, name, dims > 2, &d->length))
+        return false;
+    const uint64_t cols = (uint64_t)d->width * d->height * d->length;
+    if (cols == 0 || cols > UINT32_MAX)
+        return bad(o, "dataset %s has %llu features per example", d->name, cols,
+                   "expected 1 to 2^32-1");
+    size_t ex = 0, uniq = 0;
+    snprintf(name, sizeof name, "examplesDim%d", n);
+    if (!dim_len(o, name, true, &ex))
+        return false;
+    if (ex == 0 || ex > UINT32_MAX)
+        return bad(o, "dimension %s = %llu", name, ex, "expected 1 to 2^32-1 examples");
+    d->examples = d->unique = ex;
+    snprintf(name, sizeof name, "uniqueExamplesDim%d", n);
+    if (!dim_len(o, name, false, &uniq))
+        return false;
+    if (uniq)
+        d->unique = uniq;
+    if ((d->attributes & STEN_DS_INDEXED) || uniq) {
+        int v;
+        d->index = sten_alloc(o->ctx, (size_t)ex * sizeof *d->index);
+        snprintf(name, sizeof name, "index%d", n);
+        if (!d->index)
+            return (o->st = STEN_E_NOMEM), false;
+        if (!var_1d(o, name, ex, &v) || !ok(o, nc_get_var_uint(o->nc, v, d->index), "reading variable", name))
+            return false;
+        for (size_t i = 0; i < ex; i++)
+            if (d->index[i] >= d->unique)
+                return bad(o, "%s: example maps to row %llu", name, d->index[i],
+                           "expected below uniqueExamplesDim");
+    }
+    if (d->attributes & STEN_DS_WEIGHTED) {
+        int v;
+        d->weight = sten_alloc(o->ctx, (size_t)ex * sizeof *d->weight);
+        snprintf(name, sizeof name, "dataWeight%d", n);
+        if (!d->weight)
+            return (o->st = STEN_E_NOMEM), false;
+        if (!var_1d(o, name, ex, &v) || !ok(o, nc_get_var_float(o->nc, v, d->weight), "reading variable", name))
+            return false;
+    }
+    return d->attributes & STEN_DS_SPARSE ? read_sparse(o, n, d, cols) : read_dense(o, n, d, cols);
+}
+
+void sten_datasets_free(sten_ctx *ctx, sten_dataset *ds, size_t count)
+{
+    for (size_t i = 0; ds && i < count; i++) {
+        sten_free(ctx, ds[i].name);
+        sten_csr_free(ctx, &ds[i].sparse);
+        sten_free(ctx, ds[i].dense);
+        sten_free(ctx, ds[i].weight);
+        sten_free(ctx, ds[i].index);
+    }
+    sten_free(ctx, ds);
+}
+
+sten_status sten_dataset_read_netcdf(sten_ctx *ctx, const char *path, sten_dataset **out,
+                                     size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    nco o = {ctx, path, -1, STEN_OK};
+    const int rc = nc_open(path, NC_NOWRITE, &o.nc);
+    if (rc != NC_NOERR)
+        return sten_fail(ctx, rc == ENOENT ? STEN_E_NOTFOUND : STEN_E_FORMAT,
+                         "%s: cannot open as NetCDF: %s", path, nc_strerror(rc));
+    uint32_t n = 0;
+    sten_dataset *ds = NULL;
+    if (att_u32(&o, "datasets", true, &n) && (n == 0 || n > DS_MAX))
+        bad(&o, "attribute %s = %llu", "datasets", n, "expected 1 to 256");
+    if (!o.st && !(ds = sten_calloc(ctx, n, sizeof *ds)))
+        o.st = STEN_E_NOMEM;
+    for (uint32_t i = 0; !o.st && i < n; i++)
+        read_one(&o, (int)i, &ds[i]);
+    nc_close(o.nc);
+    if (o.st) {
+        sten_datasets_free(ctx, ds, n);
+        return o.st;
+    }
+    *out = ds;
+    *count = n;
+    return STEN_OK;
+}
+
+/* ------------------------------------------------------------------ write */
+
+static void put_u32(nco *o, const char *name, uint32_t v)
+{
+    ok(o, nc_put_att_uint(o->nc, NC_GLOBAL, name, NC_UINT, 1, &v), "writing attribute", name);
+}
+
+static int def_var(nco *o, const char *name, nc_type t, const char *dim, size_t len, bool new_dim)
+{
+    int d = -1, v = -1;
+    if (new_dim)
+        ok(o, nc_def_dim(o->nc, dim, len, &d), "defining dimension", dim);
+    else
+        ok(o, nc_inq_dimid(o->nc, dim, &d), "dimension", dim);
+    ok(o, nc_def_var(o->nc, name, t, 1, &d, &v), "defining variable", name);
+    return v;
+}
+
+typedef struct {
+    int start, end, index, data, weight, ex_index, dense;
+    unsigned long long *s, *e; /* compact row offsets */
+} ds_vars;
+
+static void define_one(nco *o, int n, const sten_dataset *d, ds_vars *v)
+{
+    char name[64], dim[64];
+    snprintf(name, sizeof name, "name%d", n);
+    ok(o, nc_put_att_text(o->nc, NC_GLOBAL, name, strlen(d->name), d->name), "writing attribute", name);
+    const uint32_t atts[] = {d->attributes, 0, d->dtype, d->dims ? d->dims : 1, d->width};
+    static const char *const an[] = {"attributes", "kind", "dataType", "dimensions", "width"};
+    for (int k = 0; k < 5; k++) {
+        snprintf(name, sizeof name, "%s%d", an[k], n);
+        put_u32(o, name, atts[k]);
+    }
+    if (d->dims > 1) {
+        snprintf(name, sizeof name, "height%d", n);
+        put_u32(o, name, d->height);
+    }
+    if (d->dims > 2) {
+        snprintf(name, sizeof name, "length%d", n);
+        put_u32(o, name, d->length);
+    }
+    snprintf(dim, sizeof dim, "examplesDim%d", n);
+    int ed;
+    ok(o, nc_def_dim(o->nc, dim, d->examples, &ed), "defining dimension", dim);
+    const char *rows_dim = dim;
+    char udim[64];
+    if (d->index) {
+        snprintf(name, sizeof name, "index%d", n);
+        v->ex_index = def_var(o, name, NC_UINT, dim, 0, false);
+        snprintf(udim, sizeof udim, "uniqueExamplesDim%d", n);
+        int ud;
+        ok(o, nc_def_dim(o->nc, udim, d->unique, &ud), "defining dimension", udim);
+        rows_dim = udim;
+    }
+    if (d->weight) {
+        snprintf(name, sizeof name, "dataWeight%d", n);
+        v->weight = def_var(o, name, NC_FLOAT, dim, 0, false);
+    }
+    if (d->attributes & STEN_DS_SPARSE) {
+        const nc_type ot = d->sparse.nnz > UINT32_MAX ? NC_UINT64 : NC_UINT;
+        snprintf(name, sizeof name, "sparseStart%d", n);
+        v->start = def_var(o, name, ot, rows_dim, 0, false);
+        snprintf(name, sizeof name, "sparseEnd%d", n);
+        v->end = def_var(o, name, ot, rows_dim, 0, false);
+        snprintf(dim, sizeof dim, "sparseDataDim%d", n);
+        snprintf(name, sizeof name, "sparseIndex%d", n);
+        v->index = def_var(o, name, NC_UINT, dim, d->sparse.nnz ? d->sparse.nnz : 1, true);
+        if (d->sparse.val) {
+            snprintf(name, sizeof name, "sparseData%d", n);
+            v->data = def_var(o, name, NC_FLOAT, dim, 0, false);
+        }
+    } else {
+        snprintf(dim, sizeof dim, "dataDim%d", n);
+        snprintf(name, sizeof name, "data%d", n);
+        const uint64_t cols = (uint64_t)d->width * STEN__MAX(d->height, 1u) * STEN__MAX(d->length, 1u);
+        v->dense = def_var(o, name, NC_FLOAT, dim, d->unique * cols, true);
+    }
+}
+
+static void fill_one(nco *o, const sten_dataset *d, ds_vars *v)
+{
+    if (d->index)
+        ok(o, nc_put_var_uint(o->nc, v->ex_index, d->index), "writing", "index");
+    if (d->weight)
+        ok(o, nc_put_var_float(o->nc, v->weight, d->weight), "writing", "dataWeight");
+    if (!(d->attributes & STEN_DS_SPARSE)) {
+        ok(o, nc_put_var_float(o->nc, v->dense, d->dense), "writing", "data");
+        return;
+    }
+    unsigned long long *s = sten_alloc(o->ctx, (size_t)(d->unique ? d->unique : 1) * sizeof *s);
+    unsigned long long *e = sten_alloc(o->ctx, (size_t)(d->unique ? d->unique : 1) * sizeof *e);
+    if (!s || !e) {
+        o->st = o->st ? o->st : STEN_E_NOMEM;
+    } else {
+        for (uint64_t r = 0; r < d->unique; r++) {
+            s[r] = d->sparse.row_ptr[r];
+            e[r] = d->sparse.row_ptr[r + 1];
+        }
+        ok(o, nc_put_var_ulonglong(o->nc, v->start, s), "writing", "sparseStart");
+        ok(o, nc_put_var_ulonglong(o->nc, v->end, e), "writing", "sparseEnd");
+        if (d->sparse.nnz) {
+            ok(o, nc_put_var_uint(o->nc, v->index, d->sparse.col), "writing", "sparseIndex");
+            if (d->sparse.val)
+                ok(o, nc_put_var_float(o->nc, v->data, d->sparse.val), "writing", "sparseData");
+        }
+    }
+    sten_free(o->ctx, s);
+    sten_free(o->ctx, e);
+}
+
+sten_status sten_dataset_write_netcdf(sten_ctx *ctx, const char *path, const sten_dataset *ds,
+                                      size_t count)
+{
+    if (count == 0 || count > DS_MAX)
+        return sten_fail(ctx, STEN_E_INVALID, "%s: 1 to %d datasets per file (got %zu)", path,
+                         DS_MAX, count);
+    for (size_t i = 0; i < count; i++)
+        if (!ds[i].name || !ds[i].name[0] || ds[i].examples == 0 ||
+            ((ds[i].attributes & STEN_DS_SPARSE) && ds[i].sparse.rows != ds[i].unique))
+            return sten_fail(ctx, STEN_E_INVALID, "%s: dataset %zu is incomplete (name, examples, rows)",
+                             path, i);
+    char *tmp = sten__tmp_path(ctx, path);
+    if (!tmp)
+        return sten_ctx_error_status(ctx);
+    nco o = {ctx, path, -1, STEN_OK};
+    if (!ok(&o, nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &o.nc), "creating", "file")) {
+        sten__abort_path(ctx, tmp);
+        return o.st;
+    }
+    ds_vars v[DS_MAX];
+    memset(v, 0, sizeof(ds_vars) * count);
+    put_u32(&o, "datasets", (uint32_t)count);
+    for (size_t i = 0; i < count && !o.st; i++)
+        define_one(&o, (int)i, &ds[i], &v[i]);
+    ok(&o, nc_enddef(o.nc), "finishing", "definitions");
+    for (size_t i = 0; i < count && !o.st; i++)
+        fill_one(&o, &ds[i], &v[i]);
+    ok(&o, nc_close(o.nc), "closing", "file");
+    if (o.st) {
+        sten__abort_path(ctx, tmp);
+        return o.st;
+    }
+    return sten__commit_path(ctx, tmp, path);
+}

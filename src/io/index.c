@@ -1,0 +1,252 @@
+/* index.c — label <-> integer maps (DSSTNE's feature and sample index
+ * files): an open-addressing hash table over labels kept in one string
+ * arena, plus an integer -> label table. Loading and saving the
+ * "label<TAB>integer" file format. */
+#include "core/file_int.h"
+
+#include <string.h>
+
+#define INDEX_MAX_LABEL 4096 /* longest label accepted from a file */
+
+typedef struct {
+    uint64_t hash;
+    uint32_t id;
+    uint32_t off; /* label offset in the arena, +1 (0 = empty slot) */
+} slot;
+
+struct sten_index {
+    slot *slots;
+    uint64_t cap; /* power of two */
+    uint32_t size, span;
+    char *arena;
+    uint64_t arena_len, arena_cap;
+    uint32_t *by_id; /* id -> arena offset + 1 (0 = unused), span entries */
+    uint32_t by_id_cap;
+};
+
+static uint64_t hash_label(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h ? h : 1;
+}
+
+sten_status sten_index_new(sten_ctx *ctx, sten_index **out)
+{
+    sten_index *ix = sten_calloc(ctx, 1, sizeof *ix);
+    if (!ix)
+        return STEN_E_NOMEM;
+    ix->cap = 1024;
+    ix->slots = sten_calloc(ctx, ix->cap, sizeof *ix->slots);
+    if (!ix->slots) {
+        sten_free(ctx, ix);
+        return STEN_E_NOMEM;
+    }
+    *out = ix;
+    return STEN_OK;
+}
+
+void sten_index_free(sten_ctx *ctx, sten_index *ix)
+{
+    if (!ix)
+        return;
+    sten_free(ctx, ix->slots);
+    sten_free(ctx, ix->arena);
+    sten_free(ctx, ix->by_id);
+    sten_free(ctx, ix);
+}
+
+uint32_t sten_index_size(const sten_index *ix)
+{
+    return ix->size;
+}
+
+uint32_t sten_index_span(const sten_index *ix)
+{
+    return ix->span;
+}
+
+static const char *label_at(const sten_index *ix, uint32_t off1)
+{
+    return ix->arena + off1 - 1;
+}
+
+static slot *lookup(const sten_index *ix, const char *s, size_t n, uint64_t h)
+{
+    for (uint64_t i = h & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1)) {
+        slot *sl = &ix->slots[i];
+        if (!sl->off)
+            return sl;
+        if (sl->hash == h) {
+            const char *l = label_at(ix, sl->off);
+            if (strncmp(l, s, n) == 0 && l[n] == '\0')
+                return sl;
+        }
+    }
+}
+
+bool sten_index_find(const sten_index *ix, const char *label, size_t len, uint32_t *id)
+{
+    const slot *sl = lookup(ix, label, len, hash_label(label, len));
+    if (!sl->off)
+        return false;
+    *id = sl->id;
+    return true;
+}
+
+const char *sten_index_label(const sten_index *ix, uint32_t id)
+{
+    return id < ix->span && ix->by_id[id] ? label_at(ix, ix->by_id[id]) : NULL;
+}
+
+static sten_status grow_table(sten_ctx *ctx, sten_index *ix)
+{
+    slot *old = ix->slots;
+    const uint64_t old_cap = ix->cap;
+    slot *ns = sten_calloc(ctx, old_cap * 2, sizeof *ns);
+    if (!ns)
+        return STEN_E_NOMEM;
+    ix->slots = ns;
+    ix->cap = old_cap * 2;
+    for (uint64_t i = 0; i < old_cap; i++) {
+        if (!old[i].off)
+            continue;
+        uint64_t j = old[i].hash & (ix->cap - 1);
+        while (ns[j].off)
+            j = (j + 1) & (ix->cap - 1);
+        ns[j] = old[i];
+    }
+    sten_free(ctx, old);
+    return STEN_OK;
+}
+
+/* Grows a buffer by doubling (the allocator has no realloc). */
+static sten_status grow(sten_ctx *ctx, void **p, uint64_t *cap, uint64_t need, size_t elem)
+{
+    if (need <= *cap)
+        return STEN_OK;
+    uint64_t nc = *cap ? *cap : 64;
+    while (nc < need)
+        nc *= 2;
+    void *np = sten_alloc(ctx, nc * elem);
+    if (!np)
+        return STEN_E_NOMEM;
+    if (*p)
+        memcpy(np, *p, *cap * elem);
+    sten_free(ctx, *p);
+    *p = np;
+    *cap = nc;
+    return STEN_OK;
+}
+
+/* Inserts label -> id; the caller has checked neither exists. */
+static sten_status insert(sten_ctx *ctx, sten_index *ix, const char *s, size_t n, uint32_t id)
+{
+    if ((ix->size + 1) * 10 > ix->cap * 7) {
+        sten_status st = grow_table(ctx, ix);
+        if (st)
+            return st;
+    }
+    if (ix->arena_len + n + 1 > UINT32_MAX - 1)
+        return sten_fail(ctx, STEN_E_RANGE, "index labels exceed 4 GiB");
+    sten_status st = grow(ctx, (void **)&ix->arena, &ix->arena_cap, ix->arena_len + n + 1, 1);
+    uint64_t idcap = ix->by_id_cap;
+    if (!st && id >= ix->by_id_cap) {
+        st = grow(ctx, (void **)&ix->by_id, &idcap, (uint64_t)id + 1, sizeof *ix->by_id);
+        if (!st) {
+            memset(ix->by_id + ix->by_id_cap, 0, (idcap - ix->by_id_cap) * sizeof *ix->by_id);
+            ix->by_id_cap = (uint32_t)STEN__MIN(idcap, (uint64_t)UINT32_MAX);
+        }
+    }
+    if (st)
+        return st;
+    const uint32_t off1 = (uint32_t)ix->arena_len + 1;
+    memcpy(ix->arena + ix->arena_len, s, n);
+    ix->arena[ix->arena_len + n] = '\0';
+    ix->arena_len += n + 1;
+    const uint64_t h = hash_label(s, n);
+    slot *sl = lookup(ix, s, n, h);
+    *sl = (slot){h, id, off1};
+    ix->by_id[id] = off1;
+    ix->size++;
+    if (id + 1 > ix->span)
+        ix->span = id + 1;
+    return STEN_OK;
+}
+
+sten_status sten_index_add(sten_ctx *ctx, sten_index *ix, const char *label, size_t len,
+                           uint32_t *id)
+{
+    if (sten_index_find(ix, label, len, id))
+        return STEN_OK;
+    if (ix->span == UINT32_MAX)
+        return sten_fail(ctx, STEN_E_RANGE, "index is full (2^32-1 entries)");
+    *id = ix->span;
+    return insert(ctx, ix, label, len, *id);
+}
+
+sten_status sten_index_load(sten_ctx *ctx, sten_index *ix, const char *path)
+{
+    sten__lines r;
+    sten_status st = sten__lines_open(ctx, &r, path);
+    if (st)
+        return st;
+    char *line;
+    size_t len;
+    int got;
+    while (!st && (got = sten__lines_next(ctx, &r, &line, &len)) > 0) {
+        if (len == 0)
+            continue; /* a blank line (e.g. at the end) carries nothing */
+        const char *tab = memchr(line, '\t', len);
+        const unsigned long long ln = r.lineno;
+        if (!tab || tab == line) {
+            st = sten_fail(ctx, STEN_E_PARSE, "%s:%llu: expected \"label<TAB>integer\", %s", path, ln,
+                           !tab ? "found no TAB" : "the label is empty");
+            break;
+        }
+        const size_t n = (size_t)(tab - line);
+        if (n > INDEX_MAX_LABEL) {
+            st = sten_fail(ctx, STEN_E_RANGE, "%s:%llu: label longer than %d bytes", path, ln,
+                           INDEX_MAX_LABEL);
+            break;
+        }
+        long long v;
+        const sten_status pst = sten_parse_int(tab + 1, len - n - 1, 0, UINT32_MAX - 1, &v);
+        if (pst) {
+            st = sten_fail(ctx, STEN_E_PARSE, "%s:%llu:%zu: expected an integer in [0, %u], got \"%.*s\"",
+                           path, ln, n + 2, UINT32_MAX - 1, (int)STEN__MIN(len - n - 1, 40), tab + 1);
+            break;
+        }
+        uint32_t other;
+        if (sten_index_find(ix, line, n, &other)) {
+            st = sten_fail(ctx, STEN_E_PARSE, "%s:%llu: duplicate label \"%.*s\" (already %u)", path, ln,
+                           (int)STEN__MIN(n, 80), line, other);
+            break;
+        }
+        if ((uint32_t)v < ix->span && ix->by_id[v]) {
+            st = sten_fail(ctx, STEN_E_PARSE, "%s:%llu: duplicate integer %lld (already \"%s\")", path,
+                           ln, v, sten_index_label(ix, (uint32_t)v));
+            break;
+        }
+        st = insert(ctx, ix, line, n, (uint32_t)v);
+    }
+    if (!st && got < 0)
+        st = sten_ctx_error_status(ctx);
+    sten__lines_close(&r);
+    return st;
+}
+
+sten_status sten_index_save(sten_ctx *ctx, const sten_index *ix, const char *path)
+{
+    sten__afile af;
+    sten_status st = sten__afile_open(ctx, &af, path);
+    if (st)
+        return st;
+    for (uint32_t id = 0; id < ix->span; id++)
+        if (ix->by_id[id])
+            fprintf(af.f, "%s\t%u\n", label_at(ix, ix->by_id[id]), id);
+    return sten__afile_commit(ctx, &af);
+}
