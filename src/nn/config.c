@@ -1,0 +1,793 @@
+/* config.c — DSSTNE's JSON network configs (plus sten's "Training" object)
+ * into sten_net_desc. Keys and enum values are case-insensitive; each object
+ * kind is a table of fields (name -> type, place, bounds), not a chain of
+ * ifs. Errors name file:line:column and what was expected. No binding to
+ * data here: N "auto" and DataSet names are resolved when a network is built. */
+#include "core/file_int.h"
+#include "json_pos.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define CONFIG_MAX_BYTES (4u << 20) /* a config is a few KB; refuse what is not one */
+#define CONFIG_MAX_LAYERS 1024
+
+/* ------------------------------------------------------------------ enums */
+
+typedef struct {
+    const char *name;
+    int value;
+} enum_name;
+
+typedef struct {
+    const char *what;      /* "activation", for messages */
+    const enum_name *names; /* canonical first for each value */
+    size_t n;
+} enum_table;
+
+#define ENUM(tab, what) {what, tab, sizeof tab / sizeof tab[0]}
+
+static const enum_name kinds[] = {{"Input", STEN_LAYER_INPUT}, {"Hidden", STEN_LAYER_HIDDEN},
+                                  {"Output", STEN_LAYER_OUTPUT}, {"Target", STEN_LAYER_TARGET}};
+static const enum_name types[] = {{"FullyConnected", STEN_LAYER_FULLY_CONNECTED},
+                                  {"Convolutional", STEN_LAYER_CONVOLUTIONAL},
+                                  {"Pooling", STEN_LAYER_POOLING}};
+static const enum_name losses[] = {
+    {"L1", STEN_LOSS_L1}, {"L2", STEN_LOSS_L2}, {"CrossEntropy", STEN_LOSS_CROSS_ENTROPY},
+    {"Cross Entropy", STEN_LOSS_CROSS_ENTROPY},
+    {"ScaledMarginalCrossEntropy", STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY},
+    {"DataScaledMarginalCrossEntropy", STEN_LOSS_DATA_SCALED_MARGINAL_CROSS_ENTROPY},
+    {"Hinge", STEN_LOSS_HINGE}, {"L2Hinge", STEN_LOSS_L2_HINGE}};
+static const enum_name inits[] = {
+    {"Xavier", STEN_INIT_XAVIER}, {"CaffeXavier", STEN_INIT_CAFFE_XAVIER},
+    {"Gaussian", STEN_INIT_GAUSSIAN}, {"Uniform", STEN_INIT_UNIFORM},
+    {"UnitBall", STEN_INIT_UNIT_BALL}, {"Constant", STEN_INIT_CONSTANT}, {"SELU", STEN_INIT_SELU}};
+static const enum_name optimizers[] = {
+    {"SGD", STEN_OPT_SGD}, {"Momentum", STEN_OPT_MOMENTUM}, {"AdaGrad", STEN_OPT_ADAGRAD},
+    {"Nesterov", STEN_OPT_NESTEROV}, {"RMSProp", STEN_OPT_RMSPROP},
+    {"AdaDelta", STEN_OPT_ADADELTA}, {"Adam", STEN_OPT_ADAM}};
+static const enum_name schedules[] = {{"Constant", STEN_LR_CONSTANT}, {"Step", STEN_LR_STEP},
+                                      {"Exponential", STEN_LR_EXPONENTIAL}};
+static const enum_name net_kinds[] = {{"FeedForward", 0}, {"AutoEncoder", 1}};
+static const enum_name activations[] = {
+    {"Sigmoid", STEN_ACT_SIGMOID}, {"Tanh", STEN_ACT_TANH}, {"RELU", STEN_ACT_RELU},
+    {"RectifiedLinear", STEN_ACT_RELU}, {"LeakyRELU", STEN_ACT_LEAKYRELU},
+    {"LRELU", STEN_ACT_LEAKYRELU}, {"LeakyRectifiedLinear", STEN_ACT_LEAKYRELU},
+    {"ELU", STEN_ACT_ELU}, {"ExponentialLinear", STEN_ACT_ELU}, {"SELU", STEN_ACT_SELU},
+    {"ScaledExponentialLinear", STEN_ACT_SELU}, {"SoftPlus", STEN_ACT_SOFTPLUS},
+    {"SoftSign", STEN_ACT_SOFTSIGN}, {"SoftMax", STEN_ACT_SOFTMAX}, {"RELUMax", STEN_ACT_RELUMAX},
+    {"LinearMax", STEN_ACT_LINEARMAX}, {"Linear", STEN_ACT_LINEAR}};
+static const enum_name pool_fns[] = {{"None", 0}, {"Max", 1}, {"Average", 2}, {"LRN", 3},
+                                     {"LocalResponseNormalization", 3}, {"Maxout", 4},
+                                     {"DotProduct", 5}, {"Cosine", 6}};
+
+static const enum_table E_KIND = ENUM(kinds, "layer Kind"), E_TYPE = ENUM(types, "layer Type"),
+                        E_LOSS = ENUM(losses, "ErrorFunction"), E_INIT = ENUM(inits, "WeightInit Scheme"),
+                        E_OPT = ENUM(optimizers, "Optimizer"), E_SCHED = ENUM(schedules, "schedule Type"),
+                        E_NETKIND = ENUM(net_kinds, "network Kind"), E_ACT = ENUM(activations, "activation"),
+                        E_POOL = ENUM(pool_fns, "pooling Function");
+
+static const char *enum_canon(const enum_table *t, int v)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->names[i].value == v)
+            return t->names[i].name;
+    return NULL;
+}
+
+const char *sten_loss_name(sten_loss l)
+{
+    return enum_canon(&E_LOSS, (int)l);
+}
+
+const char *sten_init_name(sten_init i)
+{
+    return enum_canon(&E_INIT, (int)i);
+}
+
+const char *sten_optimizer_name(sten_optimizer o)
+{
+    return enum_canon(&E_OPT, (int)o);
+}
+
+/* ----------------------------------------------------------------- fields */
+
+typedef enum { F_FLOAT, F_UINT, F_U64, F_BOOL, F_STR, F_ENUM, F_OBJ, F_SPECIAL, F_IGNORED } ftype;
+
+struct parser;
+typedef struct table table;
+
+typedef struct {
+    const char *name;  /* canonical spelling */
+    const char *alias; /* another accepted key, or NULL */
+    ftype type;
+    size_t off;        /* place in the base struct */
+    double lo, hi;     /* bounds for numbers */
+    const void *more;  /* F_ENUM: enum_table; F_OBJ: table */
+    sten_status (*special)(struct parser *p, json_t *v, void *base, const char *path);
+    size_t sub_base;   /* F_OBJ: offset of the sub-object's base within base */
+    uint32_t set_bit;  /* Training: bit of sten_train_desc.set, +1 (0 = none) */
+} field;
+
+struct table {
+    const char *what; /* "top level", "layer", "Training", ... */
+    const field *f;
+    size_t n;
+};
+
+typedef struct parser {
+    sten_ctx *ctx;
+    const char *src;
+    json_pos pos;
+    sten_net_desc *d;
+    const char *layer; /* name of the layer being parsed, for messages */
+    sten_layer_desc *cur;
+} parser;
+
+/* "file:line:col: [layer "X": ]" then the message. */
+static sten_status fail_at(parser *p, sten_status st, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static sten_status fail_at(parser *p, sten_status st, const char *path, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    int line, col;
+    json_pos_find(&p->pos, path, &line, &col);
+    if (p->layer)
+        return sten_fail(p->ctx, st, "%s:%d:%d: layer \"%s\": %s", p->src, line, col, p->layer, msg);
+    return sten_fail(p->ctx, st, "%s:%d:%d: %s", p->src, line, col, msg);
+}
+
+static size_t levenshtein(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[65];
+    if (la > 64 || lb > 64)
+        return 99;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            const size_t up = row[j];
+            const int same = (a[i - 1] | 32) == (b[j - 1] | 32);
+            size_t best = diag + !same;
+            best = STEN__MIN(best, up + 1);
+            best = STEN__MIN(best, row[j - 1] + 1);
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* " (did you mean "X"?)" when a candidate is close, else "". */
+static void suggest(const char *word, const char *const *cands, size_t n, char *out, size_t cap)
+{
+    size_t best = 99;
+    const char *pick = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const size_t d = levenshtein(word, cands[i]);
+        if (d < best) {
+            best = d;
+            pick = cands[i];
+        }
+    }
+    const size_t limit = STEN__MAX((size_t)2, strlen(word) / 3);
+    if (pick && best <= limit)
+        snprintf(out, cap, " (did you mean \"%s\"?)", pick);
+    else
+        out[0] = '\0';
+}
+
+static const char *json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+static sten_status parse_enum(parser *p, const enum_table *t, json_t *v, int *out, const char *path,
+                              const char *key)
+{
+    if (!json_is_string(v))
+        return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a name, got %s", key, json_kind(v));
+    const char *s = json_string_value(v);
+    for (size_t i = 0; i < t->n; i++)
+        if (strcasecmp(s, t->names[i].name) == 0) {
+            *out = t->names[i].value;
+            return STEN_OK;
+        }
+    char list[400] = "";
+    for (size_t i = 0; i < t->n; i++) {
+        bool first_of_value = true;
+        for (size_t k = 0; k < i; k++)
+            first_of_value &= t->names[k].value != t->names[i].value;
+        if (!first_of_value)
+            continue;
+        const size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s", l ? ", " : "", t->names[i].name);
+    }
+    return fail_at(p, STEN_E_PARSE, path, "unknown %s \"%s\" (expected %s)", t->what, s, list);
+}
+
+static sten_status walk(parser *p, json_t *obj, const table *t, void *base, const char *path);
+
+static sten_status set_field(parser *p, const field *f, json_t *v, void *base, const char *path,
+                             const char *key)
+{
+    char *at = (char *)base + f->off;
+    switch (f->type) {
+    case F_FLOAT:
+    case F_UINT:
+    case F_U64: {
+        if (!json_is_number(v))
+            return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a number, got %s", key,
+                           json_kind(v));
+        const double x = json_number_value(v);
+        if (!(x >= f->lo && x <= f->hi))
+            return fail_at(p, STEN_E_RANGE, path, "\"%s\" = %g is out of range (expected %g to %g)",
+                           key, x, f->lo, f->hi);
+        if (f->type != F_FLOAT && x != floor(x))
+            return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a whole number, got %g", key, x);
+        if (f->type == F_FLOAT)
+            *(float *)at = (float)x;
+        else if (f->type == F_UINT)
+            *(uint32_t *)at = (uint32_t)x;
+        else
+            *(uint64_t *)at = (uint64_t)x;
+        return STEN_OK;
+    }
+    case F_BOOL:
+        if (json_is_boolean(v))
+            *(bool *)at = json_is_true(v);
+        else if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1))
+            *(bool *)at = json_integer_value(v) == 1;
+        else
+            return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected true or false, got %s", key,
+                           json_kind(v));
+        return STEN_OK;
+    case F_STR:
+        if (!json_is_string(v))
+            return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a string, got %s", key,
+                           json_kind(v));
+        if (json_string_length(v) >= STEN_NAME_MAX || json_string_length(v) == 0)
+            return fail_at(p, STEN_E_RANGE, path, "\"%s\": expected 1 to %d characters", key,
+                           STEN_NAME_MAX - 1);
+        memcpy(at, json_string_value(v), json_string_length(v) + 1);
+        return STEN_OK;
+    case F_ENUM:
+        return parse_enum(p, f->more, v, (int *)at, path, key);
+    case F_OBJ:
+        if (!json_is_object(v))
+            return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected an object, got %s", key,
+                           json_kind(v));
+        return walk(p, v, f->more, (char *)base + f->sub_base, path);
+    case F_SPECIAL:
+        return f->special(p, v, base, path);
+    case F_IGNORED:
+        sten_log(p->ctx, STEN_LOG_WARN, "%s: \"%s\" is accepted but has no effect (as in DSSTNE)",
+                 p->src, key);
+        return STEN_OK;
+    }
+    return STEN_OK;
+}
+
+static sten_status walk(parser *p, json_t *obj, const table *t, void *base, const char *path)
+{
+    const char *key;
+    json_t *v;
+    char sub[600];
+    json_object_foreach(obj, key, v) {
+        snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", key);
+        const field *f = NULL;
+        for (size_t i = 0; i < t->n && !f; i++)
+            if (!strcasecmp(key, t->f[i].name) || (t->f[i].alias && !strcasecmp(key, t->f[i].alias)))
+                f = &t->f[i];
+        if (!f) {
+            if (!strcasecmp(key, "TrainingParameters"))
+                return fail_at(p, STEN_E_PARSE, sub,
+                               "\"TrainingParameters\" belongs to DSSTNE's CDL command files, not to "
+                               "a network config; put training settings in a \"Training\" object");
+            const char *names[64];
+            size_t n = 0;
+            for (size_t i = 0; i < t->n && n < 64; i++)
+                names[n++] = t->f[i].name;
+            char dym[160];
+            suggest(key, names, n, dym, sizeof dym);
+            return fail_at(p, STEN_E_PARSE, sub, "unknown key \"%s\" in %s%s", key, t->what, dym);
+        }
+        sten_status st = set_field(p, f, v, base, sub, key);
+        if (st)
+            return st;
+        if (f->set_bit)
+            p->d->training.set |= 1u << (f->set_bit - 1);
+    }
+    return STEN_OK;
+}
+
+/* ------------------------------------------------------- special fields */
+
+/* A string or an array of strings into a fixed list of names. */
+static sten_status name_list(parser *p, json_t *v, char (*out)[STEN_NAME_MAX], uint32_t max,
+                             uint32_t *n, const char *path, const char *key)
+{
+    *n = 0;
+    if (json_is_string(v)) {
+        if (json_string_length(v) == 0 || json_string_length(v) >= STEN_NAME_MAX)
+            return fail_at(p, STEN_E_RANGE, path, "\"%s\": expected a layer name", key);
+        memcpy(out[0], json_string_value(v), json_string_length(v) + 1);
+        *n = 1;
+        return STEN_OK;
+    }
+    if (!json_is_array(v))
+        return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a layer name or an array of them, got %s",
+                       key, json_kind(v));
+    if (json_array_size(v) > max)
+        return fail_at(p, STEN_E_RANGE, path, "\"%s\": at most %u layers", key, max);
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e) || json_string_length(e) == 0 || json_string_length(e) >= STEN_NAME_MAX)
+            return fail_at(p, STEN_E_PARSE, path, "\"%s\"[%zu]: expected a layer name", key, i);
+        memcpy(out[i], json_string_value(e), json_string_length(e) + 1);
+    }
+    *n = (uint32_t)json_array_size(v);
+    return STEN_OK;
+}
+
+static sten_status sp_source(parser *p, json_t *v, void *base, const char *path)
+{
+    sten_layer_desc *l = base;
+    return name_list(p, v, l->sources, STEN_MAX_SOURCES, &l->n_sources, path, "Source");
+}
+
+static sten_status sp_skip(parser *p, json_t *v, void *base, const char *path)
+{
+    sten_layer_desc *l = base;
+    return name_list(p, v, l->skips, STEN_MAX_SKIPS, &l->n_skips, path, "Skip");
+}
+
+/* N: a count, [x, y, z, w] (a fully connected layer has their product), or "auto". */
+static sten_status sp_n(parser *p, json_t *v, void *base, const char *path)
+{
+    sten_layer_desc *l = base;
+    if (json_is_string(v)) {
+        if (strcasecmp(json_string_value(v), "auto"))
+            return fail_at(p, STEN_E_PARSE, path, "\"N\": expected a number or \"auto\", got \"%s\"",
+                           json_string_value(v));
+        l->N_auto = true;
+        return STEN_OK;
+    }
+    double prod = 1;
+    if (json_is_array(v)) {
+        if (json_array_size(v) < 1 || json_array_size(v) > 4)
+            return fail_at(p, STEN_E_PARSE, path, "\"N\": expected 1 to 4 dimensions");
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) {
+            if (!json_is_integer(e) || json_integer_value(e) < 1)
+                return fail_at(p, STEN_E_PARSE, path, "\"N\"[%zu]: expected a positive integer", i);
+            prod *= (double)json_integer_value(e);
+        }
+    } else if (json_is_integer(v) && json_integer_value(v) >= 1) {
+        prod = (double)json_integer_value(v);
+    } else {
+        return fail_at(p, STEN_E_PARSE, path, "\"N\": expected a positive integer or \"auto\"");
+    }
+    if (prod > 1e9)
+        return fail_at(p, STEN_E_RANGE, path, "\"N\" = %g is larger than 10^9 units", prod);
+    l->N = (uint32_t)prod;
+    return STEN_OK;
+}
+
+static const field shared_fields[] = {
+    {"InputLayer", NULL, F_STR, offsetof(sten_shared_desc, input_layer), 0, 0, NULL, NULL, 0, 0},
+    {"SourceInputLayer", NULL, F_STR, offsetof(sten_shared_desc, source_input_layer), 0, 0, NULL, NULL, 0, 0},
+    {"SourceOutputLayer", NULL, F_STR, offsetof(sten_shared_desc, source_output_layer), 0, 0, NULL, NULL, 0, 0},
+    {"Transposed", NULL, F_BOOL, offsetof(sten_shared_desc, transposed), 0, 0, NULL, NULL, 0, 0},
+};
+static const table T_SHARED = {"SharedWeights", shared_fields, 4};
+
+static sten_status sp_shared(parser *p, json_t *v, void *base, const char *path)
+{
+    sten_layer_desc *l = base;
+    const size_t n = json_is_array(v) ? json_array_size(v) : 1;
+    if (n > STEN_MAX_SHARED)
+        return fail_at(p, STEN_E_RANGE, path, "\"SharedWeights\": at most %d entries", STEN_MAX_SHARED);
+    char sub[600];
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
+        if (json_is_array(v))
+            snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+        else
+            snprintf(sub, sizeof sub, "%s", path);
+        if (!json_is_object(e))
+            return fail_at(p, STEN_E_PARSE, sub, "\"SharedWeights\": expected an object, got %s",
+                           json_kind(e));
+        sten_shared_desc *sh = &l->shared[i];
+        memset(sh, 0, sizeof *sh);
+        sten_status st = walk(p, e, &T_SHARED, sh, sub);
+        if (st)
+            return st;
+        if (!sh->input_layer[0] || !sh->source_input_layer[0] || !sh->source_output_layer[0])
+            return fail_at(p, STEN_E_PARSE, sub, "\"SharedWeights\" needs InputLayer, "
+                           "SourceInputLayer and SourceOutputLayer");
+    }
+    l->n_shared = (uint32_t)n;
+    return STEN_OK;
+}
+
+static sten_status sp_batchnorm(parser *p, json_t *v, void *base, const char *path)
+{
+    (void)base;
+    if (json_is_true(v))
+        return fail_at(p, STEN_E_UNSUPPORTED, path, "BatchNormalization is not supported yet");
+    if (!json_is_boolean(v))
+        return fail_at(p, STEN_E_PARSE, path, "\"BatchNormalization\": expected true or false");
+    return STEN_OK;
+}
+
+/* Pooling's Function: checked, then unused (Pooling layers are refused). */
+static sten_status sp_function(parser *p, json_t *v, void *base, const char *path)
+{
+    (void)base;
+    int f;
+    return parse_enum(p, &E_POOL, v, &f, path, "Function");
+}
+
+/* --------------------------------------------------------------- tables */
+
+#define L(f) offsetof(sten_layer_desc, f)
+#define D(f) offsetof(sten_net_desc, f)
+#define T(f) offsetof(sten_train_desc, f)
+#define BIG 1e30
+
+static const field sp_layer_fields[] = {
+    {"p", NULL, F_FLOAT, L(sparseness_p), 0, 1, NULL, NULL, 0, 0},
+    {"beta", NULL, F_FLOAT, L(sparseness_beta), 0, BIG, NULL, NULL, 0, 0},
+};
+static const field init_fields[] = {
+    {"Scheme", NULL, F_ENUM, L(init), 0, 0, &E_INIT, NULL, 0, 0},
+    {"Scale", NULL, F_FLOAT, L(init_scale), -BIG, BIG, NULL, NULL, 0, 0},
+    {"Bias", NULL, F_FLOAT, L(init_bias), -BIG, BIG, NULL, NULL, 0, 0},
+};
+static const table T_SP_LAYER = {"SparsenessPenalty", sp_layer_fields, 2};
+static const table T_INIT = {"WeightInit", init_fields, 3};
+
+static const field layer_fields[] = {
+    {"Kind", NULL, F_ENUM, L(kind), 0, 0, &E_KIND, NULL, 0, 0},
+    {"Type", NULL, F_ENUM, L(type), 0, 0, &E_TYPE, NULL, 0, 0},
+    {"Name", NULL, F_STR, L(name), 0, 0, NULL, NULL, 0, 0},
+    {"N", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_n, 0, 0},
+    {"Sparse", NULL, F_BOOL, L(sparse), 0, 0, NULL, NULL, 0, 0},
+    {"pDropout", NULL, F_FLOAT, L(p_dropout), 0, 0.999999, NULL, NULL, 0, 0},
+    {"DataSet", NULL, F_STR, L(dataset), 0, 0, NULL, NULL, 0, 0},
+    {"Source", "Sources", F_SPECIAL, 0, 0, 0, NULL, sp_source, 0, 0},
+    {"Skip", "Skips", F_SPECIAL, 0, 0, 0, NULL, sp_skip, 0, 0},
+    {"Activation", NULL, F_ENUM, L(activation), 0, 0, &E_ACT, NULL, 0, 0},
+    {"RELUSlope", "Slope", F_FLOAT, L(relu_slope), 0, 1, NULL, NULL, 0, 0},
+    {"ELUAlpha", NULL, F_FLOAT, L(elu_alpha), 0, BIG, NULL, NULL, 0, 0},
+    {"SELULambda", NULL, F_FLOAT, L(selu_lambda), 0, BIG, NULL, NULL, 0, 0},
+    {"WeightNorm", NULL, F_FLOAT, L(weight_norm), 0, BIG, NULL, NULL, 0, 0},
+    {"DeltaNorm", NULL, F_FLOAT, L(delta_norm), 0, BIG, NULL, NULL, 0, 0},
+    {"WeightInit", NULL, F_OBJ, 0, 0, 0, &T_INIT, NULL, 0, 0},
+    {"SharedWeights", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_shared, 0, 0},
+    {"BatchNormalization", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_batchnorm, 0, 0},
+    {"SparsenessPenalty", NULL, F_OBJ, 0, 0, 0, &T_SP_LAYER, NULL, 0, 0},
+    {"Kernel", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0},
+    {"KernelStride", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0},
+    {"Function", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_function, 0, 0},
+};
+static const table T_LAYER = {"a layer", layer_fields, sizeof layer_fields / sizeof layer_fields[0]};
+
+static const field sp_fields[] = {
+    {"p", NULL, F_FLOAT, D(sparseness_p), 0, 1, NULL, NULL, 0, 0},
+    {"beta", NULL, F_FLOAT, D(sparseness_beta), 0, BIG, NULL, NULL, 0, 0},
+};
+static const field denoise_fields[] = {{"p", NULL, F_FLOAT, D(denoising_p), 0, 0.999999, NULL, NULL, 0, 0}};
+static const field boost_fields[] = {
+    {"one", NULL, F_FLOAT, D(delta_boost_one), 0, BIG, NULL, NULL, 0, 0},
+    {"zero", NULL, F_FLOAT, D(delta_boost_zero), 0, BIG, NULL, NULL, 0, 0},
+};
+static const field smce_fields[] = {
+    {"oneTarget", NULL, F_FLOAT, D(smce_one_target), 0, 1, NULL, NULL, 0, 0},
+    {"zeroTarget", NULL, F_FLOAT, D(smce_zero_target), 0, 1, NULL, NULL, 0, 0},
+    {"oneScale", NULL, F_FLOAT, D(smce_one_scale), 0, BIG, NULL, NULL, 0, 0},
+    {"zeroScale", NULL, F_FLOAT, D(smce_zero_scale), 0, BIG, NULL, NULL, 0, 0},
+};
+static const field lrn_fields[] = {
+    {"k", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0}, {"n", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0},
+    {"alpha", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0}, {"beta", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0},
+};
+static const field maxout_fields[] = {{"k", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0}};
+static const field sched_fields[] = {
+    {"Type", NULL, F_ENUM, T(schedule), 0, 0, &E_SCHED, NULL, 0, STEN_TRAIN_SCHEDULE + 1},
+    {"Interval", NULL, F_UINT, T(schedule_interval), 1, 1e9, NULL, NULL, 0, 0},
+    {"Multiplier", NULL, F_FLOAT, T(schedule_multiplier), 0, BIG, NULL, NULL, 0, 0},
+};
+static const table T_SCHED = {"LearningRateSchedule", sched_fields, 3};
+static const field train_fields[] = {
+    {"Optimizer", NULL, F_ENUM, T(optimizer), 0, 0, &E_OPT, NULL, 0, STEN_TRAIN_OPTIMIZER + 1},
+    {"Alpha", NULL, F_FLOAT, T(alpha), 0, 1e6, NULL, NULL, 0, STEN_TRAIN_ALPHA + 1},
+    {"Lambda", NULL, F_FLOAT, T(lambda), 0, 1e6, NULL, NULL, 0, STEN_TRAIN_LAMBDA + 1},
+    {"Lambda1", NULL, F_FLOAT, T(lambda1), 0, 1e6, NULL, NULL, 0, STEN_TRAIN_LAMBDA1 + 1},
+    {"Mu", NULL, F_FLOAT, T(mu), 0, 0.999999, NULL, NULL, 0, STEN_TRAIN_MU + 1},
+    {"Mu1", NULL, F_FLOAT, T(mu1), 0, 0.999999, NULL, NULL, 0, STEN_TRAIN_MU1 + 1},
+    {"Epochs", NULL, F_UINT, T(epochs), 1, 1e6, NULL, NULL, 0, STEN_TRAIN_EPOCHS + 1},
+    {"BatchSize", NULL, F_UINT, T(batch_size), 1, 1 << 24, NULL, NULL, 0, STEN_TRAIN_BATCH_SIZE + 1},
+    {"Seed", NULL, F_U64, T(seed), 0, 9007199254740991.0, NULL, NULL, 0, STEN_TRAIN_SEED + 1},
+    {"LearningRateSchedule", NULL, F_OBJ, 0, 0, 0, &T_SCHED, NULL, 0, 0},
+    {"CheckpointInterval", NULL, F_UINT, T(checkpoint_interval), 0, 1e6, NULL, NULL, 0,
+     STEN_TRAIN_CHECKPOINT_INTERVAL + 1},
+};
+static const table T_SP = {"SparsenessPenalty", sp_fields, 2}, T_DENOISE = {"Denoising", denoise_fields, 1},
+                   T_BOOST = {"DeltaBoost", boost_fields, 2}, T_SMCE = {"ScaledMarginalCrossEntropy", smce_fields, 4},
+                   T_LRN = {"LocalResponseNormalization", lrn_fields, 4}, T_MAXOUT = {"Maxout", maxout_fields, 1},
+                   T_TRAIN = {"Training", train_fields, sizeof train_fields / sizeof train_fields[0]};
+
+static sten_status sp_layers(parser *p, json_t *v, void *base, const char *path);
+static sten_status sp_version(parser *p, json_t *v, void *base, const char *path)
+{
+    sten_net_desc *d = base;
+    if (!json_is_number(v))
+        return fail_at(p, STEN_E_PARSE, path, "\"Version\": expected a number, got %s", json_kind(v));
+    d->version = (float)json_number_value(v);
+    if (d->version < 0.6999f)
+        return fail_at(p, STEN_E_RANGE, path, "\"Version\" = %g: configs older than 0.7 are not "
+                       "supported (as in DSSTNE)", json_number_value(v));
+    return STEN_OK;
+}
+
+static sten_status sp_netkind(parser *p, json_t *v, void *base, const char *path)
+{
+    int k = 0;
+    sten_status st = parse_enum(p, &E_NETKIND, v, &k, path, "Kind");
+    ((sten_net_desc *)base)->autoencoder = k == 1;
+    return st;
+}
+
+static const field top_fields[] = {
+    {"Version", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_version, 0, 0},
+    {"Name", NULL, F_STR, D(name), 0, 0, NULL, NULL, 0, 0},
+    {"Kind", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_netkind, 0, 0},
+    {"WeightsData", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0},
+    {"ShuffleIndices", NULL, F_BOOL, D(shuffle_indices), 0, 0, NULL, NULL, 0, 0},
+    {"LocalResponseNormalization", "LRN", F_OBJ, 0, 0, 0, &T_LRN, NULL, 0, 0},
+    {"Maxout", NULL, F_OBJ, 0, 0, 0, &T_MAXOUT, NULL, 0, 0},
+    {"SparsenessPenalty", NULL, F_OBJ, 0, 0, 0, &T_SP, NULL, 0, 0},
+    {"Denoising", NULL, F_OBJ, 0, 0, 0, &T_DENOISE, NULL, 0, 0},
+    {"DeltaBoost", NULL, F_OBJ, 0, 0, 0, &T_BOOST, NULL, 0, 0},
+    {"ScaledMarginalCrossEntropy", "DataScaledMarginalCrossEntropy", F_OBJ, 0, 0, 0, &T_SMCE, NULL, 0, 0},
+    {"ErrorFunction", NULL, F_ENUM, D(loss), 0, 0, &E_LOSS, NULL, 0, 0},
+    {"RELUSlope", "Slope", F_FLOAT, D(relu_slope), 0, 1, NULL, NULL, 0, 0},
+    {"ELUAlpha", NULL, F_FLOAT, D(elu_alpha), 0, BIG, NULL, NULL, 0, 0},
+    {"SELULambda", NULL, F_FLOAT, D(selu_lambda), 0, BIG, NULL, NULL, 0, 0},
+    {"Decay", NULL, F_FLOAT, D(decay), 0, BIG, NULL, NULL, 0, 0},
+    {"Layers", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_layers, 0, 0},
+    {"Training", NULL, F_OBJ, 0, 0, 0, &T_TRAIN, NULL, D(training), 0},
+};
+static const table T_TOP = {"the network config", top_fields, sizeof top_fields / sizeof top_fields[0]};
+
+/* ---------------------------------------------------------------- layers */
+
+static void layer_defaults(sten_layer_desc *l)
+{
+    memset(l, 0, sizeof *l);
+    l->type = STEN_LAYER_FULLY_CONNECTED;
+    l->N = 1;
+    l->activation = STEN_ACT_SIGMOID;
+    l->relu_slope = l->elu_alpha = l->selu_lambda = NAN;
+    l->init = STEN_INIT_XAVIER;
+    l->init_scale = 1.0f;
+    l->kind = (sten_layer_kind)-1; /* by position unless given */
+}
+
+static sten_status parse_layer(parser *p, json_t *v, sten_layer_desc *l, size_t i, size_t n,
+                               const char *path)
+{
+    layer_defaults(l);
+    int line, col;
+    json_pos_find(&p->pos, path, &line, &col);
+    l->line = line;
+    l->column = col;
+    if (!json_is_object(v))
+        return fail_at(p, STEN_E_PARSE, path, "layer %zu: expected an object, got %s", i, json_kind(v));
+    /* the name first, so every message about this layer can use it */
+    const char *key;
+    json_t *e;
+    json_object_foreach(v, key, e) if (!strcasecmp(key, "Name") && json_is_string(e)) p->layer =
+        json_string_value(e);
+    sten_status st = walk(p, v, &T_LAYER, l, path);
+    if (st)
+        return st;
+    if ((int)l->kind == -1)
+        l->kind = i == 0 ? STEN_LAYER_INPUT : i + 1 == n ? STEN_LAYER_OUTPUT : STEN_LAYER_HIDDEN;
+    if (!l->name[0]) {
+        static const char *const base[] = {"Input", "Hidden", "Output", "Target"};
+        snprintf(l->name, sizeof l->name, "%s%zu", base[l->kind], i);
+    }
+    p->layer = l->name;
+    if (l->type != STEN_LAYER_FULLY_CONNECTED)
+        return fail_at(p, STEN_E_UNSUPPORTED, path, "%s layers are not supported yet",
+                       enum_canon(&E_TYPE, (int)l->type));
+    if (l->N_auto && l->kind == STEN_LAYER_HIDDEN)
+        return fail_at(p, STEN_E_PARSE, path, "\"N\": \"auto\" needs a DataSet, so only Input and "
+                       "Output layers can use it");
+    if (l->kind == STEN_LAYER_INPUT && l->n_sources)
+        return fail_at(p, STEN_E_PARSE, path, "an Input layer takes no Source");
+    if (l->N_auto && !l->dataset[0])
+        return fail_at(p, STEN_E_PARSE, path, "\"N\": \"auto\" needs a DataSet to take the width from");
+    p->layer = NULL;
+    return STEN_OK;
+}
+
+static sten_status sp_layers(parser *p, json_t *v, void *base, const char *path)
+{
+    sten_net_desc *d = base;
+    const size_t n = json_is_array(v) ? json_array_size(v) : json_is_object(v) ? 1 : 0;
+    if (n == 0)
+        return fail_at(p, STEN_E_PARSE, path, "\"Layers\": expected an array of layer objects");
+    if (n > CONFIG_MAX_LAYERS)
+        return fail_at(p, STEN_E_RANGE, path, "\"Layers\": more than %d layers", CONFIG_MAX_LAYERS);
+    d->layers = sten_calloc(p->ctx, n, sizeof *d->layers);
+    if (!d->layers)
+        return STEN_E_NOMEM;
+    d->n_layers = (uint32_t)n;
+    char sub[600];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(sub, sizeof sub, json_is_array(v) ? "%s[%zu]" : "%s", path, i);
+        sten_status st = parse_layer(p, json_is_array(v) ? json_array_get(v, i) : v, &d->layers[i],
+                                     i, n, sub);
+        if (st)
+            return st;
+    }
+    return STEN_OK;
+}
+
+/* Names in Source, Skip and SharedWeights must be layers; names unique. */
+static sten_status check_names(parser *p, sten_net_desc *d)
+{
+    const char *names[CONFIG_MAX_LAYERS];
+    for (uint32_t i = 0; i < d->n_layers; i++)
+        names[i] = d->layers[i].name;
+    char path[64], dym[160];
+    for (uint32_t i = 0; i < d->n_layers; i++) {
+        sten_layer_desc *l = &d->layers[i];
+        snprintf(path, sizeof path, "Layers[%u]", i);
+        for (uint32_t j = 0; j < i; j++)
+            if (!strcmp(names[j], l->name))
+                return fail_at(p, STEN_E_PARSE, path, "duplicate layer name \"%s\"", l->name);
+        const char *refs[STEN_MAX_SOURCES + STEN_MAX_SKIPS + 3 * STEN_MAX_SHARED];
+        uint32_t nr = 0;
+        for (uint32_t k = 0; k < l->n_sources; k++)
+            refs[nr++] = l->sources[k];
+        for (uint32_t k = 0; k < l->n_skips; k++)
+            refs[nr++] = l->skips[k];
+        for (uint32_t k = 0; k < l->n_shared; k++) {
+            refs[nr++] = l->shared[k].input_layer;
+            refs[nr++] = l->shared[k].source_input_layer;
+            refs[nr++] = l->shared[k].source_output_layer;
+        }
+        for (uint32_t k = 0; k < nr; k++) {
+            bool found = false;
+            for (uint32_t j = 0; j < d->n_layers; j++)
+                found |= !strcmp(names[j], refs[k]);
+            if (!found) {
+                suggest(refs[k], names, d->n_layers, dym, sizeof dym);
+                p->layer = l->name;
+                return fail_at(p, STEN_E_PARSE, path, "refers to layer \"%s\", which does not exist%s",
+                               refs[k], dym);
+            }
+        }
+    }
+    p->layer = NULL;
+    return STEN_OK;
+}
+
+static void net_defaults(sten_net_desc *d)
+{
+    memset(d, 0, sizeof *d);
+    d->version = 0.9f;
+    d->shuffle_indices = true;
+    d->loss = STEN_LOSS_CROSS_ENTROPY;
+    d->delta_boost_one = d->delta_boost_zero = 1.0f;
+    d->smce_one_target = 0.9f;
+    d->smce_zero_target = 0.1f;
+    d->smce_one_scale = d->smce_zero_scale = 1.0f;
+    d->relu_slope = 0.01f; /* DSSTNE: 1.0, which made LeakyRELU the identity */
+    d->elu_alpha = 1.0f;
+    d->selu_lambda = 1.050701f;
+    d->training = (sten_train_desc){.optimizer = STEN_OPT_SGD, .alpha = 0.025f, .lambda = 0.0001f,
+                                    .lambda1 = 0.0f, .mu = 0.5f, .mu1 = 0.0f, .epochs = 40,
+                                    .batch_size = 1024, .seed = 12134, .schedule = STEN_LR_CONSTANT,
+                                    .schedule_interval = 20, .schedule_multiplier = 0.5f};
+}
+
+void sten_net_desc_free(sten_ctx *ctx, sten_net_desc *d)
+{
+    if (!d)
+        return;
+    sten_free(ctx, d->layers);
+    sten_free(ctx, d);
+}
+
+sten_status sten_net_desc_parse(sten_ctx *ctx, const char *json, size_t len, const char *source,
+                                sten_net_desc **out)
+{
+    *out = NULL;
+    if (len > CONFIG_MAX_BYTES)
+        return sten_fail(ctx, STEN_E_RANGE, "%s: %zu bytes is too large for a network config "
+                         "(limit %u)", source, len, CONFIG_MAX_BYTES);
+    parser p = {ctx, source, {0}, NULL, NULL, NULL};
+    sten_status st = json_pos_scan(ctx, json, len, source, &p.pos);
+    json_t *root = NULL;
+    if (!st) {
+        json_error_t err;
+        root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
+        if (!root)
+            st = sten_fail(ctx, STEN_E_PARSE, "%s:%d:%d: %s", source, err.line, err.column, err.text);
+        else if (!json_is_object(root))
+            st = sten_fail(ctx, STEN_E_PARSE, "%s:1:1: expected a JSON object, got %s", source,
+                           json_kind(root));
+    }
+    sten_net_desc *d = NULL;
+    if (!st && !(d = sten_alloc(ctx, sizeof *d)))
+        st = STEN_E_NOMEM;
+    if (!st) {
+        net_defaults(d);
+        snprintf(d->source, sizeof d->source, "%s", source);
+        p.d = d;
+        st = walk(&p, root, &T_TOP, d, "");
+    }
+    if (!st && d->n_layers == 0)
+        st = sten_fail(ctx, STEN_E_PARSE, "%s: no \"Layers\": a network needs at least an input "
+                       "and an output layer", source);
+    if (!st)
+        st = check_names(&p, d);
+    json_decref(root);
+    json_pos_free(ctx, &p.pos);
+    if (st) {
+        sten_net_desc_free(ctx, d);
+        return st;
+    }
+    *out = d;
+    return STEN_OK;
+}
+
+sten_status sten_net_desc_load(sten_ctx *ctx, const char *path, sten_net_desc **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sten_fail(ctx, STEN_E_NOTFOUND, "%s: cannot open the network config", path);
+    char *buf = sten_alloc(ctx, CONFIG_MAX_BYTES + 1);
+    if (!buf) {
+        fclose(f);
+        return STEN_E_NOMEM;
+    }
+    const size_t n = fread(buf, 1, CONFIG_MAX_BYTES + 1, f);
+    const int err = ferror(f);
+    fclose(f);
+    sten_status st;
+    if (err)
+        st = sten_fail(ctx, STEN_E_IO, "%s: read error", path);
+    else
+        st = sten_net_desc_parse(ctx, buf, n, path, out);
+    sten_free(ctx, buf);
+    return st;
+}
