@@ -29,6 +29,8 @@ typedef struct {
 /* Each subcommand: its entry point and its usage text (tools/cmd_*.c). */
 int cmd_info(int argc, char **argv);
 extern const char cmd_info_usage[];
+int cmd_train(int argc, char **argv);
+extern const char cmd_train_usage[];
 int cmd_generate_netcdf(int argc, char **argv);
 extern const char cmd_generate_netcdf_usage[];
 

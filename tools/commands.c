@@ -5,6 +5,7 @@
 const cli_cmd cli_commands[] = {
     {"generate-netcdf", "DSSTNE text data + index files -> NetCDF dataset", cmd_generate_netcdf_usage,
      cmd_generate_netcdf},
+    {"train", "train a network from a DSSTNE JSON config", cmd_train_usage, cmd_train},
     {"info", "show version, BLAS, threads and build settings", cmd_info_usage, cmd_info},
     {NULL, NULL, NULL, NULL},
 };

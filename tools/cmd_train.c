@@ -1,0 +1,327 @@
+/* cmd_train.c — `sten train`: DSSTNE's train command (-c -i -o -n -b -e and
+ * -alpha -lambda -lambda1 -mu -mu1) plus long options for what DSSTNE could
+ * not do: optimizer choice, threads, seed, checkpoints, resume, metrics,
+ * validation with early stopping. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char cmd_train_usage[] =
+    "usage: sten train -c CONFIG -i INPUT.nc -o OUTPUT.nc -n MODEL.nc [options]\n"
+    "\n"
+    "Trains the network described by a DSSTNE JSON config on the datasets of\n"
+    "INPUT.nc and OUTPUT.nc (they may be the same file) and writes the model\n"
+    "in DSSTNE's NetCDF model format. Settings come from the config's\n"
+    "\"Training\" object; options given here override them.\n"
+    "\n"
+    "DSSTNE's options:\n"
+    "  -c, --config FILE        network config (JSON)\n"
+    "  -i, --input FILE         NetCDF file with the input dataset(s)\n"
+    "  -o, --output FILE        NetCDF file with the output (target) dataset(s)\n"
+    "  -n, --network FILE       model file to write (refused if it exists, see --force)\n"
+    "  -b, --batch N            mini-batch size (default 1024)\n"
+    "  -e, --epochs N           epochs (default 40)\n"
+    "  -alpha, --alpha X        learning rate (default 0.025)\n"
+    "  -lambda, --lambda X      L2 weight decay (default 0.0001)\n"
+    "  -lambda1, --lambda1 X    L1 weight decay (default 0)\n"
+    "  -mu, --mu X              momentum / RMSProp decay / Adam beta1 (default 0.5)\n"
+    "  -mu1, --mu1 X            Adam beta2\n"
+    "\n"
+    "sten's options:\n"
+    "      --optimizer NAME     SGD, Momentum, Nesterov, AdaGrad, RMSProp, AdaDelta, Adam\n"
+    "  -t, --threads N          threads (default: all cores)\n"
+    "      --seed N             random seed (default 12134); same seed and threads\n"
+    "                           give a bit-identical model\n"
+    "      --checkpoint-every N write MODEL-epochE.nc every N epochs\n"
+    "      --resume FILE        continue from a checkpoint (weights and optimizer state)\n"
+    "      --metrics FILE       append one JSON line per epoch\n"
+    "      --validate FILE      NetCDF file with validation datasets of the same names\n"
+    "      --patience N         stop after N epochs without a better validation loss\n"
+    "      --force              overwrite MODEL.nc if it exists\n"
+    "  -h, --help               this text\n";
+
+enum {
+    OPT_ALPHA = 256, OPT_LAMBDA, OPT_LAMBDA1, OPT_MU, OPT_MU1, OPT_OPTIMIZER, OPT_SEED,
+    OPT_CKPT, OPT_RESUME, OPT_METRICS, OPT_VALIDATE, OPT_PATIENCE, OPT_FORCE
+};
+
+typedef struct {
+    const char *config, *input, *output, *network, *resume, *metrics, *validate;
+    long long batch, epochs, threads, seed, ckpt, patience;
+    double alpha, lambda, lambda1, mu, mu1;
+    int optimizer;
+    bool force;
+    FILE *metrics_f;
+    sten_ctx *ctx;
+    bool tty;
+} train_args;
+
+static int parse_float(const cli_cmd *self, const char *opt, const char *s, double lo, double hi,
+                       double *out)
+{
+    if (sten_parse_double(s, strlen(s), out) != STEN_OK || *out < lo || *out > hi)
+        return cli_usage_error(self, "%s expects a number in [%g, %g], got '%s'", opt, lo, hi, s);
+    return 0;
+}
+
+static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},   {"input", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},   {"network", required_argument, NULL, 'n'},
+        {"batch", required_argument, NULL, 'b'},    {"epochs", required_argument, NULL, 'e'},
+        {"threads", required_argument, NULL, 't'},  {"help", no_argument, NULL, 'h'},
+        {"alpha", required_argument, NULL, OPT_ALPHA},
+        {"lambda", required_argument, NULL, OPT_LAMBDA},
+        {"lambda1", required_argument, NULL, OPT_LAMBDA1},
+        {"mu", required_argument, NULL, OPT_MU},    {"mu1", required_argument, NULL, OPT_MU1},
+        {"optimizer", required_argument, NULL, OPT_OPTIMIZER},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"checkpoint-every", required_argument, NULL, OPT_CKPT},
+        {"resume", required_argument, NULL, OPT_RESUME},
+        {"metrics", required_argument, NULL, OPT_METRICS},
+        {"validate", required_argument, NULL, OPT_VALIDATE},
+        {"patience", required_argument, NULL, OPT_PATIENCE},
+        {"force", no_argument, NULL, OPT_FORCE},
+        {NULL, 0, NULL, 0},
+    };
+    int c, bad = 0;
+    opterr = 0;
+    /* long_only: DSSTNE spells its hidden options -alpha, -lambda, ... */
+    while (!bad && (c = getopt_long_only(argc, argv, ":c:i:o:n:b:e:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': a->config = optarg; break;
+        case 'i': a->input = optarg; break;
+        case 'o': a->output = optarg; break;
+        case 'n': a->network = optarg; break;
+        case 'b': bad = cli_parse_int(self, "--batch", optarg, 1, 1 << 24, &a->batch); break;
+        case 'e': bad = cli_parse_int(self, "--epochs", optarg, 1, 1000000, &a->epochs); break;
+        case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &a->threads); break;
+        case OPT_ALPHA: bad = parse_float(self, "-alpha", optarg, 0, 1e6, &a->alpha); break;
+        case OPT_LAMBDA: bad = parse_float(self, "-lambda", optarg, 0, 1e6, &a->lambda); break;
+        case OPT_LAMBDA1: bad = parse_float(self, "-lambda1", optarg, 0, 1e6, &a->lambda1); break;
+        case OPT_MU: bad = parse_float(self, "-mu", optarg, 0, 0.999999, &a->mu); break;
+        case OPT_MU1: bad = parse_float(self, "-mu1", optarg, 0, 0.999999, &a->mu1); break;
+        case OPT_OPTIMIZER: {
+            static const char *const names[] = {"sgd", "momentum", "adagrad", "nesterov",
+                                                "rmsprop", "adadelta", "adam"};
+            a->optimizer = -1;
+            for (int k = 0; k < 7; k++)
+                if (!strcasecmp(optarg, names[k]))
+                    a->optimizer = k;
+            if (a->optimizer < 0)
+                bad = cli_usage_error(self, "unknown optimizer '%s' (expected SGD, Momentum, "
+                                            "Nesterov, AdaGrad, RMSProp, AdaDelta or Adam)", optarg);
+            break;
+        }
+        case OPT_SEED: bad = cli_parse_int(self, "--seed", optarg, 0, INT64_MAX, &a->seed); break;
+        case OPT_CKPT: bad = cli_parse_int(self, "--checkpoint-every", optarg, 0, 1000000, &a->ckpt); break;
+        case OPT_PATIENCE: bad = cli_parse_int(self, "--patience", optarg, 0, 1000000, &a->patience); break;
+        case OPT_RESUME: a->resume = optarg; break;
+        case OPT_METRICS: a->metrics = optarg; break;
+        case OPT_VALIDATE: a->validate = optarg; break;
+        case OPT_FORCE: a->force = true; break;
+        case 'h':
+            cli_print_usage(stdout, self);
+            exit(CLI_EX_OK);
+        case ':':
+            return cli_usage_error(self, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error(self, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (bad)
+        return CLI_EX_USAGE;
+    if (optind < argc)
+        return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+    const char *missing = !a->config ? "-c CONFIG" : !a->input ? "-i INPUT.nc"
+                        : !a->output ? "-o OUTPUT.nc" : !a->network ? "-n MODEL.nc" : NULL;
+    if (missing)
+        return cli_usage_error(self, "%s is required", missing);
+    if (a->patience && !a->validate)
+        return cli_usage_error(self, "--patience needs --validate");
+    return 0;
+}
+
+/* Command-line values override the config's Training object. */
+static void apply_overrides(const train_args *a, sten_train_desc *t)
+{
+    if (a->batch) t->batch_size = (uint32_t)a->batch;
+    if (a->epochs) t->epochs = (uint32_t)a->epochs;
+    if (a->optimizer >= 0) t->optimizer = (sten_optimizer)a->optimizer;
+    if (a->seed >= 0) t->seed = (uint64_t)a->seed;
+    if (a->ckpt >= 0) t->checkpoint_interval = (uint32_t)a->ckpt;
+    if (!isnan(a->alpha)) t->alpha = (float)a->alpha;
+    if (!isnan(a->lambda)) t->lambda = (float)a->lambda;
+    if (!isnan(a->lambda1)) t->lambda1 = (float)a->lambda1;
+    if (!isnan(a->mu)) { t->mu = (float)a->mu; t->set |= 1u << STEN_TRAIN_MU; }
+    if (!isnan(a->mu1)) { t->mu1 = (float)a->mu1; t->set |= 1u << STEN_TRAIN_MU1; }
+    sten_train_desc_resolve(t);
+}
+
+static void progress(void *user, const sten_train_progress *p)
+{
+    const train_args *a = user;
+    if (!a->tty)
+        return;
+    fprintf(stderr, "\repoch %u  batch %llu/%llu  %.0f examples/s  loss %.6f   ", p->epoch,
+            (unsigned long long)p->batch, (unsigned long long)p->batches,
+            p->seconds > 0 ? (double)p->examples / p->seconds : 0.0, p->loss);
+    if (p->batch == p->batches)
+        fputc('\n', stderr);
+}
+
+static void checkpoint_name(const char *network, uint32_t epoch, char *out, size_t n)
+{
+    size_t len = strlen(network);
+    if (len > 3 && !strcmp(network + len - 3, ".nc"))
+        len -= 3;
+    snprintf(out, n, "%.*s-epoch%u.nc", (int)len, network, epoch);
+}
+
+static sten_status epoch_done(void *user, const sten_net *net, const sten_epoch_stats *s)
+{
+    train_args *a = user;
+    const sten_train_desc *t = &sten_net_description(net)->training;
+    if (a->metrics_f) {
+        fprintf(a->metrics_f,
+                "{\"epoch\": %u, \"loss\": %.9g, \"reg\": %.9g, \"seconds\": %.6f, "
+                "\"examples_per_s\": %.3f, \"alpha\": %.9g, \"skipped_batches\": %llu",
+                s->epoch, s->loss, s->reg, s->seconds, s->examples_per_s, s->alpha,
+                (unsigned long long)s->skipped);
+        if (!isnan(s->valid_loss))
+            fprintf(a->metrics_f, ", \"valid_loss\": %.9g", s->valid_loss);
+        fputs("}\n", a->metrics_f);
+        if (fflush(a->metrics_f) != 0)
+            return sten_fail(a->ctx, STEN_E_IO, "%s: cannot write metrics", a->metrics);
+    }
+    if (!a->tty)
+        fprintf(stderr, "sten train: epoch %u: loss %.6f per example, %.1f s, %.0f examples/s%s\n",
+                s->epoch, s->loss, s->seconds, s->examples_per_s, "");
+    if (t->checkpoint_interval && s->epoch % t->checkpoint_interval == 0) {
+        char path[4096];
+        checkpoint_name(a->network, s->epoch, path, sizeof path);
+        sten_status st = sten_net_save(a->ctx, net, path);
+        if (st)
+            return st;
+        sten_log(a->ctx, STEN_LOG_INFO, "checkpoint %s", path);
+    }
+    return STEN_OK;
+}
+
+/* Reads the datasets of INPUT and OUTPUT (once if they are one file). */
+static sten_status load_data(sten_ctx *ctx, const char *in, const char *out, sten_dataset **ds,
+                             size_t *n)
+{
+    sten_dataset *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    sten_status st = sten_dataset_read_netcdf(ctx, in, &a, &na);
+    if (!st && strcmp(in, out) != 0)
+        st = sten_dataset_read_netcdf(ctx, out, &b, &nb);
+    if (st) {
+        sten_datasets_free(ctx, a, na);
+        return st;
+    }
+    if (!nb) {
+        *ds = a;
+        *n = na;
+        return STEN_OK;
+    }
+    sten_dataset *all = sten_alloc(ctx, (na + nb) * sizeof *all);
+    if (!all) {
+        sten_datasets_free(ctx, a, na);
+        sten_datasets_free(ctx, b, nb);
+        return STEN_E_NOMEM;
+    }
+    memcpy(all, a, na * sizeof *a);
+    memcpy(all + na, b, nb * sizeof *b);
+    sten_free(ctx, a); /* the arrays, not the datasets they held */
+    sten_free(ctx, b);
+    *ds = all;
+    *n = na + nb;
+    return STEN_OK;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    const cli_cmd *self = cli_find("train");
+    train_args a = {.batch = 0, .epochs = 0, .threads = 0, .seed = -1, .ckpt = -1,
+                    .alpha = NAN, .lambda = NAN, .lambda1 = NAN, .mu = NAN, .mu1 = NAN,
+                    .optimizer = -1};
+    int rc = parse_args(self, argc, argv, &a);
+    if (rc)
+        return rc;
+    struct stat sb;
+    if (!a.force && !a.resume && stat(a.network, &sb) == 0) {
+        fprintf(stderr, "sten train: %s already exists; pass --force to overwrite it\n", a.network);
+        return 73; /* EX_CANTCREAT */
+    }
+    sten_ctx *ctx = a.ctx = cli_ctx_new("train");
+    sten_ctx_set_threads(ctx, (int)a.threads);
+    a.tty = isatty(2);
+    sten_net_desc *desc = NULL;
+    sten_dataset *ds = NULL, *valid = NULL;
+    size_t n_ds = 0, n_valid = 0;
+    sten_net *net = NULL;
+    sten_status st = sten_net_desc_load(ctx, a.config, &desc);
+    if (!st)
+        st = load_data(ctx, a.input, a.output, &ds, &n_ds);
+    if (!st && a.validate)
+        st = sten_dataset_read_netcdf(ctx, a.validate, &valid, &n_valid);
+    sten_train_opts o;
+    memset(&o, 0, sizeof o);
+    if (!st) {
+        o.t = desc->training;
+        apply_overrides(&a, &o.t);
+        if (a.resume) {
+            st = sten_net_load(ctx, a.resume, ds, n_ds, o.t.batch_size, true, &net);
+            o.first_epoch = net ? sten_net_epoch(net) + 1 : 1;
+        } else {
+            st = sten_net_build(ctx, desc, ds, n_ds, o.t.batch_size, &net);
+            if (!st)
+                st = sten_net_init_weights(ctx, net, o.t.seed);
+            o.first_epoch = 1;
+        }
+    }
+    if (!st && a.metrics && !(a.metrics_f = fopen(a.metrics, "a")))
+        st = sten_fail(ctx, STEN_E_IO, "%s: cannot open for appending", a.metrics);
+    if (!st) {
+        o.valid = valid;
+        o.n_valid = n_valid;
+        o.patience = (uint32_t)a.patience;
+        o.progress = progress;
+        o.progress_every = 10;
+        o.epoch_done = epoch_done;
+        o.user = &a;
+        fprintf(stderr, "sten train: %llu examples, batch %u, epochs %u..%u, %s, alpha %g, threads %d\n",
+                (unsigned long long)sten_net_examples(net), o.t.batch_size, o.first_epoch,
+                o.t.epochs, sten_optimizer_name(o.t.optimizer), o.t.alpha, sten_ctx_threads(ctx));
+        st = sten_net_train(ctx, net, &o);
+    }
+    if (!st)
+        st = sten_net_save(ctx, net, a.network);
+    if (a.metrics_f)
+        fclose(a.metrics_f);
+    const uint32_t done = net && sten_net_epoch(net) > 0 ? sten_net_epoch(net) - 1 : 0;
+    if (st && o.t.checkpoint_interval && done >= o.t.checkpoint_interval) {
+        char path[4096];
+        checkpoint_name(a.network, done / o.t.checkpoint_interval * o.t.checkpoint_interval, path,
+                        sizeof path);
+        fprintf(stderr, "sten train: the last good checkpoint is %s\n", path);
+    }
+    rc = st ? cli_fail("train", ctx, st) : CLI_EX_OK;
+    if (!st)
+        fprintf(stderr, "sten train: wrote %s\n", a.network);
+    sten_net_free(ctx, net);
+    sten_datasets_free(ctx, ds, n_ds);
+    sten_datasets_free(ctx, valid, n_valid);
+    sten_net_desc_free(ctx, desc);
+    sten_ctx_free(ctx);
+    return rc;
+}
