@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -403,6 +404,77 @@ sten_status sten_text_read(sten_ctx *ctx, const char *path, sten_index *features
                            bool grow_features, sten_index *samples, bool analog, sten_csr *out,
                            uint32_t **out_ids, sten_text_stats *stats);
 
+/* --------------------------------------------- interactions and synthetic data */
+
+/* One interaction (a rating, click or purchase) with dense ids. */
+typedef struct {
+    uint32_t user, item;
+    float rating;       /* NaN when the source has none */
+    int64_t timestamp;  /* 0 when the source has none */
+} sten_interaction;
+
+/* Interaction logs with their user and item labels. */
+typedef struct {
+    sten_interaction *x; /* owned */
+    uint64_t n, cap;
+    sten_index *users, *items; /* owned */
+} sten_interactions;
+
+typedef enum {
+    STEN_FMT_AUTO = 0,        /* from the file name and first line */
+    STEN_FMT_MOVIELENS_CSV,   /* ratings.csv: userId,movieId,rating,timestamp with header */
+    STEN_FMT_MOVIELENS_DAT,   /* ratings.dat: user::item::rating::timestamp */
+    STEN_FMT_UDATA,           /* u.data: user TAB item TAB rating TAB timestamp */
+    STEN_FMT_DELIMITED        /* any delimiter, columns named by a spec */
+} sten_log_format;
+
+typedef struct {
+    sten_log_format format;
+    char delimiter;        /* STEN_FMT_DELIMITED: one byte; "::" is MOVIELENS_DAT */
+    const char *columns;   /* STEN_FMT_DELIMITED: e.g. "user,item,rating,timestamp"; "-" skips */
+    bool header;           /* STEN_FMT_DELIMITED: skip the first line */
+    double min_rating;     /* keep ratings >= this (NaN = keep all) */
+} sten_log_opts;
+
+/* Reads an interaction log (plain or gzip-compressed: zlib reads both,
+ * whatever the name) and appends to *out (zero it first). Errors name
+ * file:line[:field]. */
+sten_status sten_interactions_read(sten_ctx *ctx, const char *path, const sten_log_opts *o,
+                                   sten_interactions *out);
+void sten_interactions_free(sten_ctx *ctx, sten_interactions *in);
+/* Sorts by (user, timestamp, item): users in order of first appearance. */
+void sten_interactions_sort(sten_interactions *in);
+/* Keeps one record per (user, item): the one with the latest timestamp
+ * (which of several with the same timestamp is unspecified). Leaves the records sorted as sten_interactions_sort.
+ * Returns how many were removed. */
+uint64_t sten_interactions_dedupe(sten_interactions *in);
+
+/* What goes in the value slot of DSSTNE text: nothing, the rating, or the
+ * timestamp (DSSTNE's awk converter wrote timestamps). */
+typedef enum { STEN_VALUE_NONE = 0, STEN_VALUE_RATING, STEN_VALUE_TIMESTAMP } sten_value_kind;
+
+/* Writes interactions x[0..n) (sorted by user) as DSSTNE text, one line
+ * per user, to an open stream. Returns STEN_E_IO on a write error. */
+sten_status sten_interactions_write_text(sten_ctx *ctx, const sten_interactions *in,
+                                         const sten_interaction *x, uint64_t n,
+                                         sten_value_kind value, FILE *f);
+
+/* The synthetic generator: power-law item popularity, log-normal user
+ * activity and latent taste clusters (docs/synth.md). Deterministic for a
+ * seed, whatever the thread count. */
+typedef struct {
+    uint32_t users, items;
+    uint64_t interactions; /* target total (the result is within a few percent) */
+    uint32_t clusters;     /* taste clusters (default 20) */
+    uint64_t seed;
+    float popularity_exponent; /* Zipf exponent of item popularity (default 1.0) */
+    float taste;           /* share of a user's items drawn from its clusters (0.8) */
+} sten_synth_opts;
+
+sten_synth_opts sten_synth_defaults(void);
+/* Generates into *out (zero it first); users are "1".."U", items "1".."N". */
+sten_status sten_synth(sten_ctx *ctx, const sten_synth_opts *o, sten_interactions *out);
+
 /* ------------------------------------------------------ network description */
 
 /* What a network config (DSSTNE's JSON language plus sten's Training object)
@@ -736,6 +808,16 @@ void sten_ease_free(sten_ctx *ctx, sten_ease *m);
 sten_status sten_parse_int(const char *s, size_t len, long long lo, long long hi,
                            long long *out);
 sten_status sten_parse_double(const char *s, size_t len, double *out);
+
+/* ------------------------------------------------------------------ files */
+
+/* A text output written atomically: the stream writes to a temporary beside
+ * path; commit checks for write errors, syncs and renames it into place;
+ * abort removes it. Either call frees the handle. */
+typedef struct sten_outfile sten_outfile;
+sten_status sten_outfile_open(sten_ctx *ctx, const char *path, sten_outfile **out, FILE **f);
+sten_status sten_outfile_commit(sten_ctx *ctx, sten_outfile *o);
+void sten_outfile_abort(sten_ctx *ctx, sten_outfile *o);
 
 /* ----------------------------------------------------------------- system */
 

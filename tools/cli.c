@@ -1,6 +1,7 @@
 /* cli.c — helpers shared by the subcommands (see cli.h). */
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,4 +89,57 @@ int cli_parse_int(const cli_cmd *cmd, const char *opt, const char *s,
                                opt, lo, hi, s);
     *out = v;
     return 0;
+}
+
+int cli_opt_error(const cli_cmd *cmd, int c, char **argv)
+{
+    if (c == ':')
+        return cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+    return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+}
+
+int cli_parse_double(const cli_cmd *cmd, const char *opt, const char *s, double lo, double hi,
+                     double *out)
+{
+    if (sten_parse_double(s, strlen(s), out) != STEN_OK || *out < lo || *out > hi)
+        return cli_usage_error(cmd, "%s expects a number in [%g, %g], got '%s'", opt, lo, hi, s);
+    return 0;
+}
+
+int cli_log_option(const cli_cmd *cmd, int c, const char *arg, sten_log_opts *o,
+                   sten_value_kind *value)
+{
+    static const char *const formats[] = {"auto", "movielens-csv", "movielens-dat", "udata",
+                                          "delimited"};
+    static const char *const values[] = {"none", "rating", "timestamp"};
+    switch (c) {
+    case CLI_OPT_FORMAT:
+        for (int k = 0; k < 5; k++)
+            if (!strcmp(arg, formats[k])) {
+                o->format = (sten_log_format)k;
+                return 0;
+            }
+        return cli_usage_error(cmd, "unknown --format '%s' (auto, movielens-csv, movielens-dat, "
+                               "udata, delimited)", arg);
+    case CLI_OPT_DELIM:
+        if (strlen(arg) != 1 && strcmp(arg, "\\t"))
+            return cli_usage_error(cmd, "--delimiter expects one character, got '%s'", arg);
+        o->delimiter = strcmp(arg, "\\t") ? arg[0] : '\t';
+        return 0;
+    case CLI_OPT_COLUMNS:
+        o->columns = arg;
+        return 0;
+    case CLI_OPT_HEADER:
+        o->header = true;
+        return 0;
+    case CLI_OPT_MIN_RATING:
+        return cli_parse_double(cmd, "--min-rating", arg, -1e9, 1e9, &o->min_rating);
+    default:
+        for (int k = 0; k < 3; k++)
+            if (!strcmp(arg, values[k])) {
+                *value = (sten_value_kind)k;
+                return 0;
+            }
+        return cli_usage_error(cmd, "--value expects none, rating or timestamp, got '%s'", arg);
+    }
 }

@@ -29,6 +29,18 @@ typedef struct {
 /* Each subcommand: its entry point and its usage text (tools/cmd_*.c). */
 int cmd_info(int argc, char **argv);
 extern const char cmd_info_usage[];
+int cmd_synth(int argc, char **argv);
+extern const char cmd_synth_usage[];
+int cmd_convert(int argc, char **argv);
+extern const char cmd_convert_usage[];
+int cmd_split(int argc, char **argv);
+extern const char cmd_split_usage[];
+int cmd_predict(int argc, char **argv);
+extern const char cmd_predict_usage[];
+int cmd_evaluate(int argc, char **argv);
+extern const char cmd_evaluate_usage[];
+int cmd_baseline(int argc, char **argv);
+extern const char cmd_baseline_usage[];
 int cmd_train(int argc, char **argv);
 extern const char cmd_train_usage[];
 int cmd_generate_netcdf(int argc, char **argv);
@@ -51,6 +63,37 @@ sten_ctx *cli_ctx_new(const char *cmd);
  * returns the exit code for st. */
 int cli_fail(const char *cmd, sten_ctx *ctx, sten_status st);
 int cli_exit_code(sten_status st);
+
+/* Options shared by the commands that read interaction logs (convert,
+ * split): long-only codes and their getopt entries. */
+enum { CLI_OPT_FORMAT = 1000, CLI_OPT_DELIM, CLI_OPT_COLUMNS, CLI_OPT_HEADER, CLI_OPT_MIN_RATING,
+       CLI_OPT_VALUE };
+#define CLI_LOG_OPTIONS                                                          \
+    {"format", required_argument, NULL, CLI_OPT_FORMAT},                         \
+    {"delimiter", required_argument, NULL, CLI_OPT_DELIM},                       \
+    {"columns", required_argument, NULL, CLI_OPT_COLUMNS},                       \
+    {"header", no_argument, NULL, CLI_OPT_HEADER},                               \
+    {"min-rating", required_argument, NULL, CLI_OPT_MIN_RATING},                 \
+    {"value", required_argument, NULL, CLI_OPT_VALUE}
+#define CLI_LOG_USAGE                                                              \
+    "  --format F        auto (default), movielens-csv, movielens-dat, udata, delimited\n" \
+    "  --delimiter C     delimited: the separator (one character; default ',')\n"    \
+    "  --columns SPEC    delimited: e.g. user,item,rating,timestamp ('-' skips one)\n" \
+    "  --header          delimited: the first line is a header\n"                   \
+    "  --min-rating X    keep only ratings >= X\n"                                  \
+    "  --value V         what follows each item in the output: none (default),\n"   \
+    "                    rating, or timestamp (as DSSTNE's awk converter)\n"
+/* Handles one of the shared options; returns 0, or a usage error (64). */
+int cli_log_option(const cli_cmd *cmd, int c, const char *arg, sten_log_opts *o,
+                   sten_value_kind *value);
+
+/* The usage error for getopt's ':' (missing value) and '?' (unknown option)
+ * results; returns CLI_EX_USAGE. */
+int cli_opt_error(const cli_cmd *cmd, int c, char **argv);
+/* Strict number option parsing: the whole string, within [lo, hi]. Returns 0,
+ * or prints a usage error and returns 64. */
+int cli_parse_double(const cli_cmd *cmd, const char *opt, const char *s, double lo, double hi,
+                     double *out);
 
 /* Strict integer option parsing: the whole string, within [lo, hi].
  * Returns 0 on success, otherwise prints a usage error and returns 64. */

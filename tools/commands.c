@@ -3,6 +3,8 @@
 #include "cli.h"
 
 const cli_cmd cli_commands[] = {
+    {"synth", "generate synthetic interaction data (seeded, realistic skew)", cmd_synth_usage, cmd_synth},
+    {"convert", "interaction logs (MovieLens, CSV) -> DSSTNE text", cmd_convert_usage, cmd_convert},
     {"generate-netcdf", "DSSTNE text data + index files -> NetCDF dataset", cmd_generate_netcdf_usage,
      cmd_generate_netcdf},
     {"train", "train a network from a DSSTNE JSON config", cmd_train_usage, cmd_train},

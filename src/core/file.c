@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@ char *sten__tmp_path(sten_ctx *ctx, const char *path)
         sten_free(ctx, tmp);
         return NULL;
     }
+    /* mkstemp makes 0600; data files are for sharing like any other output */
+    fchmod(fd, 0644);
     close(fd);
     return tmp;
 }
@@ -138,4 +141,42 @@ void sten__lines_close(sten__lines *r)
         fclose(r->f);
     free(r->buf); /* allocated by getline, not by sten_alloc */
     memset(r, 0, sizeof *r);
+}
+
+struct sten_outfile {
+    sten__afile af;
+    char path[]; /* the afile borrows it */
+};
+
+sten_status sten_outfile_open(sten_ctx *ctx, const char *path, sten_outfile **out, FILE **f)
+{
+    *out = NULL;
+    const size_t n = strlen(path) + 1;
+    sten_outfile *o = sten_alloc(ctx, sizeof *o + n);
+    if (!o)
+        return STEN_E_NOMEM;
+    memcpy(o->path, path, n);
+    sten_status st = sten__afile_open(ctx, &o->af, o->path);
+    if (st) {
+        sten_free(ctx, o);
+        return st;
+    }
+    *out = o;
+    *f = o->af.f;
+    return STEN_OK;
+}
+
+sten_status sten_outfile_commit(sten_ctx *ctx, sten_outfile *o)
+{
+    const sten_status st = sten__afile_commit(ctx, &o->af);
+    sten_free(ctx, o);
+    return st;
+}
+
+void sten_outfile_abort(sten_ctx *ctx, sten_outfile *o)
+{
+    if (!o)
+        return;
+    sten__afile_abort(ctx, &o->af);
+    sten_free(ctx, o);
 }
