@@ -5,9 +5,13 @@
 const cli_cmd cli_commands[] = {
     {"synth", "generate synthetic interaction data (seeded, realistic skew)", cmd_synth_usage, cmd_synth},
     {"convert", "interaction logs (MovieLens, CSV) -> DSSTNE text", cmd_convert_usage, cmd_convert},
+    {"split", "train/test splits: random, leave-one-out, temporal, strong generalization", cmd_split_usage, cmd_split},
     {"generate-netcdf", "DSSTNE text data + index files -> NetCDF dataset", cmd_generate_netcdf_usage,
      cmd_generate_netcdf},
     {"train", "train a network from a DSSTNE JSON config", cmd_train_usage, cmd_train},
+    {"predict", "top-K recommendations from a trained model, seen items excluded", cmd_predict_usage, cmd_predict},
+    {"evaluate", "Precision/Recall/NDCG/MAP@k of recommendations; RMSE/AUC of scores", cmd_evaluate_usage, cmd_evaluate},
+    {"baseline", "popularity and EASE baselines, written like predict's output", cmd_baseline_usage, cmd_baseline},
     {"info", "show version, BLAS, threads and build settings", cmd_info_usage, cmd_info},
     {NULL, NULL, NULL, NULL},
 };

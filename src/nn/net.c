@@ -328,7 +328,7 @@ static sten_status alloc_layer(sten_ctx *ctx, sten_net *net, nn_layer *L, nn_tar
     }
     if (L->kind != STEN_LAYER_INPUT)
         L->delta = buf(ctx, BN, &st);
-    if (st == STEN_OK && L->kind == STEN_LAYER_OUTPUT) {
+    if (st == STEN_OK && L->kind == STEN_LAYER_OUTPUT && L->ds >= 0) {
         const sten_dataset *d = &net->ds[L->ds];
         if (d->attributes & STEN_DS_SPARSE) {
             uint64_t cap;

@@ -1,0 +1,259 @@
+/* cmd_predict.c — `sten predict`: DSSTNE's predict. Scores every sample of
+ * a DSSTNE text file with a trained model and writes its top-K items not
+ * already known (filter file and/or its own input), as recommendation lines
+ * "user<TAB>item,score:item,score:...:". Or, with --layer, a layer's
+ * activations (user embeddings). */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char cmd_predict_usage[] =
+    "usage: sten predict -d NAME -n MODEL.nc -r INPUT -i IN_FEATURES -o OUT_FEATURES\n"
+    "                    -s RECS [-f FILTER] [-k K] [-b BATCH] [-p FORMAT] [options]\n"
+    "\n"
+    "Recommends for every sample (user) of INPUT, DSSTNE text, the K best\n"
+    "output items it does not already have.\n"
+    "\n"
+    "  -d, --dataset NAME      the model's input dataset is NAME_input (DSSTNE)\n"
+    "  -n, --network FILE      trained model\n"
+    "  -r, --input FILE        samples to score (DSSTNE text; values ignored)\n"
+    "  -i, --input-features F  the input feature index\n"
+    "  -o, --output-features F the output feature index (output unit -> item)\n"
+    "  -f, --filter FILE       DSSTNE text of items to exclude per sample\n"
+    "      --exclude-seen      also exclude each sample's own input items\n"
+    "  -s, --output FILE       recommendations to write (atomically)\n"
+    "  -k N                    items per sample (default 100; any K)\n"
+    "  -b N                    batch size (default 1024)\n"
+    "  -p FORMAT               printf format of scores (default %4.3f, DSSTNE's)\n"
+    "  -l, --layer NAME        write NAME's activations per sample instead\n"
+    "  -t, --threads N         threads (default: all cores)\n"
+    "\n"
+    "Every item listed in the filter is excluded, whatever its value (DSSTNE\n"
+    "multiplied scores by filter values; see docs/dsstne-compat.md).\n";
+
+typedef struct {
+    const char *name, *model, *input, *in_feat, *out_feat, *filter, *output, *fmt, *layer;
+    long long k, batch, threads;
+    bool exclude_seen;
+} pred_args;
+
+static int parse(const cli_cmd *self, int argc, char **argv, pred_args *a)
+{
+    static const struct option opts[] = {
+        {"dataset", required_argument, NULL, 'd'}, {"network", required_argument, NULL, 'n'},
+        {"input", required_argument, NULL, 'r'},   {"input-features", required_argument, NULL, 'i'},
+        {"output-features", required_argument, NULL, 'o'},
+        {"filter", required_argument, NULL, 'f'},  {"output", required_argument, NULL, 's'},
+        {"layer", required_argument, NULL, 'l'},   {"threads", required_argument, NULL, 't'},
+        {"exclude-seen", no_argument, NULL, 'E'},  {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c, bad = 0;
+    opterr = 0;
+    while (!bad && (c = getopt_long(argc, argv, ":d:n:r:i:o:f:s:k:b:p:l:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': a->name = optarg; break;
+        case 'n': a->model = optarg; break;
+        case 'r': a->input = optarg; break;
+        case 'i': a->in_feat = optarg; break;
+        case 'o': a->out_feat = optarg; break;
+        case 'f': a->filter = optarg; break;
+        case 's': a->output = optarg; break;
+        case 'l': a->layer = optarg; break;
+        case 'E': a->exclude_seen = true; break;
+        case 'k': bad = cli_parse_int(self, "-k", optarg, 1, 1 << 24, &a->k); break;
+        case 'b': bad = cli_parse_int(self, "-b", optarg, 1, 1 << 20, &a->batch); break;
+        case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &a->threads); break;
+        case 'p':
+            a->fmt = optarg;
+            if (!cli_float_format_ok(optarg))
+                bad = cli_usage_error(self, "-p expects a printf float format such as %%4.3f, got '%s'",
+                                      optarg);
+            break;
+        case 'h': cli_print_usage(stdout, self); return -1;
+        default: bad = cli_opt_error(self, c, argv);
+        }
+    }
+    if (bad)
+        return bad;
+    if (optind < argc)
+        return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+    const char *missing = !a->name ? "-d NAME" : !a->model ? "-n MODEL" : !a->input ? "-r INPUT"
+                        : !a->in_feat ? "-i IN_FEATURES" : !a->output ? "-s RECS"
+                        : !a->out_feat && !a->layer ? "-o OUT_FEATURES" : NULL;
+    if (missing)
+        return cli_usage_error(self, "%s is required", missing);
+    if (strlen(a->name) + 7 > STEN_NAME_MAX)
+        return cli_usage_error(self, "dataset name too long");
+    return 0;
+}
+
+/* Rows of a filter file by sample id (-1 when the sample has none). */
+typedef struct {
+    sten_csr m;
+    uint32_t *ids;
+    int64_t *row_of; /* by sample id */
+    uint32_t n_ids;
+} filter;
+
+static sten_status read_filter(sten_ctx *ctx, const char *path, sten_index *items, sten_index *samples,
+                               filter *f)
+{
+    sten_text_stats ts;
+    sten_status st = sten_text_read(ctx, path, items, false, samples, false, &f->m, &f->ids, &ts);
+    if (st)
+        return st;
+    f->n_ids = sten_index_span(samples);
+    f->row_of = malloc(((size_t)f->n_ids + 1) * sizeof *f->row_of);
+    if (!f->row_of)
+        return sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+    for (uint32_t i = 0; i < f->n_ids; i++)
+        f->row_of[i] = -1;
+    for (uint32_t r = 0; r < f->m.rows; r++)
+        f->row_of[f->ids[r]] = r;
+    return STEN_OK;
+}
+
+static void filter_free(sten_ctx *ctx, filter *f)
+{
+    sten_csr_free(ctx, &f->m);
+    sten_free(ctx, f->ids);
+    free(f->row_of);
+}
+
+/* The exclusion rows of one batch: the union of the filters' rows. */
+static sten_status batch_exclusion(sten_ctx *ctx, const filter *fs, int nf, const uint32_t *sample_ids,
+                                   uint32_t B, sten_csr *ex)
+{
+    uint64_t need = 0;
+    for (int k = 0; k < nf; k++)
+        for (uint32_t b = 0; b < B; b++) {
+            const int64_t r = sample_ids[b] < fs[k].n_ids ? fs[k].row_of[sample_ids[b]] : -1;
+            if (r >= 0)
+                need += fs[k].m.row_ptr[r + 1] - fs[k].m.row_ptr[r];
+        }
+    if (need > ex->cap || B > ex->row_cap) {
+        sten_csr_free(ctx, ex);
+        sten_status st = sten_csr_init(ctx, ex, CLI_MAX(B, 1u), UINT32_MAX, need * 2 + 1, false);
+        if (st)
+            return st;
+    }
+    uint64_t e = 0;
+    for (uint32_t b = 0; b < B; b++) {
+        for (int k = 0; k < nf; k++) {
+            const int64_t r = sample_ids[b] < fs[k].n_ids ? fs[k].row_of[sample_ids[b]] : -1;
+            for (uint64_t q = r >= 0 ? fs[k].m.row_ptr[r] : 0; r >= 0 && q < fs[k].m.row_ptr[r + 1]; q++)
+                ex->col[e++] = fs[k].m.col[q];
+        }
+        ex->row_ptr[b + 1] = e;
+    }
+    ex->rows = B;
+    ex->nnz = e;
+    return STEN_OK;
+}
+
+static sten_status run(sten_ctx *ctx, const pred_args *a)
+{
+    sten_index *in_feat = NULL, *out_feat = NULL, *samples = NULL;
+    sten_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    uint32_t *ids = NULL;
+    filter fs[2];
+    memset(fs, 0, sizeof fs);
+    int nf = 0;
+    sten_net *net = NULL;
+    sten_csr ex = {0};
+    sten_outfile *of = NULL;
+    FILE *f = NULL;
+    char dname[STEN_NAME_MAX];
+    snprintf(dname, sizeof dname, "%s_input", a->name);
+    sten_text_stats ts;
+    sten_status st = cli_load_index(ctx, a->in_feat, &in_feat);
+    if (!st && a->out_feat)
+        st = cli_load_index(ctx, a->out_feat, &out_feat);
+    if (!st)
+        st = sten_index_new(ctx, &samples);
+    if (!st)
+        st = sten_text_read(ctx, a->input, in_feat, false, samples, false, &ds.sparse, &ids, &ts);
+    if (!st && ds.sparse.rows == 0)
+        st = sten_fail(ctx, STEN_E_PARSE, "%s: no samples to score", a->input);
+    if (!st) {
+        ds.name = dname;
+        ds.attributes = STEN_DS_SPARSE | STEN_DS_BOOLEAN;
+        ds.dims = 1;
+        ds.width = sten_round_width(sten_index_span(in_feat));
+        ds.sparse.cols = ds.width;
+        ds.examples = ds.unique = ds.sparse.rows;
+        st = sten_net_load(ctx, a->model, &ds, 1, (uint32_t)a->batch, false, &net);
+    }
+    if (!st && a->filter && out_feat)
+        st = read_filter(ctx, a->filter, out_feat, samples, &fs[nf++]);
+    if (!st && a->exclude_seen && out_feat)
+        st = read_filter(ctx, a->input, out_feat, samples, &fs[nf++]);
+    if (!st)
+        st = sten_outfile_open(ctx, a->output, &of, &f);
+    const uint32_t K = (uint32_t)a->k, B = (uint32_t)a->batch;
+    uint32_t *ex_ids = malloc((size_t)B * 4), *idx = malloc((size_t)B * K * 4), *cnt = malloc((size_t)B * 4);
+    float *val = malloc((size_t)B * K * 4);
+    if (!st && (!ex_ids || !idx || !cnt || !val))
+        st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+    const uint32_t n_items = out_feat ? sten_index_span(out_feat) : 0;
+    for (uint64_t pos = 0; !st && pos < ds.examples; pos += B) {
+        const uint32_t nb = (uint32_t)CLI_MIN((uint64_t)B, ds.examples - pos);
+        for (uint32_t b = 0; b < nb; b++)
+            ex_ids[b] = (uint32_t)(pos + b);
+        if (a->layer) {
+            const float *h;
+            uint32_t w;
+            st = sten_net_infer(ctx, net, ex_ids, nb, a->layer, &h, &w);
+            for (uint32_t b = 0; !st && b < nb; b++) {
+                fprintf(f, "%s\t", sten_index_label(samples, ids[pos + b]));
+                for (uint32_t j = 0; j < w; j++)
+                    fprintf(f, j ? ",%.7g" : "%.7g", (double)h[(uint64_t)b * w + j]);
+                fputc('\n', f);
+            }
+            continue;
+        }
+        st = batch_exclusion(ctx, fs, nf, ids + pos, nb, &ex);
+        if (!st)
+            st = sten_net_recommend(ctx, net, ex_ids, nb, n_items, K, nf ? &ex : NULL, idx, val, cnt);
+        for (uint32_t b = 0; !st && b < nb; b++)
+            cli_write_recs(f, sten_index_label(samples, ids[pos + b]), idx + (size_t)b * K,
+                           val + (size_t)b * K, cnt[b], out_feat, a->fmt ? a->fmt : "%4.3f");
+    }
+    if (!st)
+        st = sten_outfile_commit(ctx, of);
+    else
+        sten_outfile_abort(ctx, of);
+    if (!st)
+        fprintf(stderr, "sten predict: %s: %llu samples%s\n", a->output, (unsigned long long)ds.examples,
+                ts.unknown_features ? " (some input features were not in the index; see above)" : "");
+    free(ex_ids), free(idx), free(cnt), free(val);
+    for (int k = 0; k < nf; k++)
+        filter_free(ctx, &fs[k]);
+    sten_csr_free(ctx, &ex);
+    sten_net_free(ctx, net);
+    sten_csr_free(ctx, &ds.sparse);
+    sten_free(ctx, ids);
+    sten_index_free(ctx, in_feat);
+    sten_index_free(ctx, out_feat);
+    sten_index_free(ctx, samples);
+    return st;
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    const cli_cmd *self = cli_find("predict");
+    pred_args a = {.k = 100, .batch = 1024};
+    const int rc0 = parse(self, argc, argv, &a);
+    if (rc0)
+        return rc0 < 0 ? CLI_EX_OK : rc0;
+    sten_ctx *ctx = cli_ctx_new("predict");
+    sten_ctx_set_threads(ctx, (int)a.threads);
+    const sten_status st = run(ctx, &a);
+    const int rc = st ? cli_fail("predict", ctx, st) : CLI_EX_OK;
+    sten_ctx_free(ctx);
+    return rc;
+}
