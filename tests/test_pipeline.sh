@@ -1,0 +1,164 @@
+#!/bin/sh
+# test_pipeline.sh — the sten command end to end on data it generates:
+# synth (determinism, skew), convert (every input format, errors), split,
+# generate-netcdf (DSSTNE's header, errors, no half-written files), train
+# (refusal to overwrite, metrics, checkpoints, resume, model attributes),
+# predict (never a seen item), evaluate, baselines, and the MovieLens
+# walkthrough example. Usage: test_pipeline.sh STEN DATA_DIR EXAMPLES_DIR
+set -u
+STEN=$(realpath "$1")
+DATA=$(realpath "$2")
+EXAMPLES=$(realpath "$3")
+fail=0
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+
+ok() { echo "ok: $1"; }
+bad() { echo "FAIL: $1"; fail=1; }
+# expect_exit CODE PATTERN CMD...: exit code and a pattern on stderr
+expect_exit() {
+    want=$1 pat=$2
+    shift 2
+    "$@" >out.txt 2>err.txt
+    got=$?
+    if [ "$got" -ne "$want" ]; then bad "$* -> exit $got, expected $want"; cat err.txt; return; fi
+    if ! grep -qF -- "$pat" err.txt; then bad "$*: stderr lacks '$pat'"; cat err.txt; return; fi
+    ok "$* -> $got"
+}
+same() { # same FILE EXPECTED_TEXT
+    printf '%b' "$2" >expected.txt
+    if cmp -s "$1" expected.txt; then ok "$1 as expected"; else bad "$1 differs:"; diff expected.txt "$1"; fi
+}
+
+# ---- synth: seeded, deterministic, skewed
+"$STEN" synth --preset small --seed 5 -o a.csv 2>/dev/null && "$STEN" synth --preset small --seed 5 -o b.csv -t 1 2>/dev/null
+cmp -s a.csv b.csv && ok "synth: same seed, other thread count -> same bytes" || bad "synth is not deterministic"
+"$STEN" synth --preset small --seed 6 -o c.csv 2>/dev/null
+cmp -s a.csv c.csv && bad "synth: another seed gave the same data" || ok "synth: another seed differs"
+awk -F, 'NR > 1 { n[$2]++ } END { for (i in n) print n[i] }' a.csv | sort -rn >counts.txt
+awk -F, 'NR > 1 { t++; if (seen[$1 "," $2]++) dup++ } END { printf "%d %d ", t, dup + 0 }' a.csv >stats.txt
+awk '{ c[NR] = $1; t += $1 } END { for (j = 1; j <= NR / 100; j++) top += c[j]; printf "%d %.3f\n", NR, top / t }' counts.txt >>stats.txt
+read total dups items share <stats.txt
+[ "$items" -le 1000 ] && [ "$total" -gt 90000 ] && [ "$total" -lt 110000 ] && ok "synth: shape ($total interactions, $items items)" || bad "synth shape: $total interactions, $items items"
+awk -v s="$share" 'BEGIN { exit !(s > 0.10) }' && ok "synth: top 1% of items hold $share of interactions" || bad "synth not skewed: top 1% share $share"
+[ "$dups" -eq 0 ] && ok "synth: no repeated (user, item)" || bad "synth: $dups repeated pairs"
+
+# ---- convert: every format, grouping, order, values, thresholds, errors
+"$STEN" convert "$DATA/convert/ratings.csv" -o r.txt 2>/dev/null
+same r.txt '2\t30:10\n1\t10:20\n'
+"$STEN" convert "$DATA/convert/ratings.csv" -o r.txt --value rating 2>/dev/null
+same r.txt '2\t30,1:10,4\n1\t10,5:20,4.5\n'
+"$STEN" convert "$DATA/convert/ratings.csv" -o r.txt --value timestamp --min-rating 4 2>/dev/null
+same r.txt '2\t10,300\n1\t10,100:20,250\n'
+"$STEN" convert "$DATA/convert/ratings.dat" -o r.txt 2>/dev/null
+same r.txt '1\t10:20\n2\t10\n'
+gzip -c "$DATA/convert/ratings.dat" >ratings.dat.gz
+"$STEN" convert ratings.dat.gz -o r.txt 2>/dev/null
+same r.txt '1\t10:20\n2\t10\n'
+"$STEN" convert "$DATA/convert/u.data" -o r.txt --value rating 2>/dev/null
+same r.txt '1\t10,5:20,3\n2\t10,4\n'
+"$STEN" convert "$DATA/convert/custom.txt" -o r.txt --format delimited --delimiter ';' --columns item,-,user --header 2>/dev/null
+same r.txt 'u1\t10:20\nu2\t10\n'
+expect_exit 65 "bad_rating.csv:3:3: rating \"abc\" is not a number" "$STEN" convert "$DATA/convert/bad_rating.csv" -o x.txt
+[ ! -e x.txt ] && ok "convert: no output after an error" || bad "convert left x.txt behind"
+expect_exit 65 "short.data:1: expected 4 fields separated by 'TAB' (MovieLens u.data), got 3" "$STEN" convert "$DATA/convert/short.data" -o x.txt
+expect_exit 64 "unknown --format 'json'" "$STEN" convert a.csv -o x.txt --format json
+expect_exit 66 "none.csv: cannot open" "$STEN" convert none.csv -o x.txt
+
+# ---- split
+"$STEN" split a.csv --protocol random -o s 2>/dev/null
+tr ':\t' '\n\n' <s-train.txt | wc -l >n1; tr ':\t' '\n\n' <s-test.txt | wc -l >n2
+awk -v a="$(cat n1)" -v b="$(cat n2)" -v t="$total" 'BEGIN { r = (b - 2000) / t; exit !(a + b - 4000 == t && r > 0.18 && r < 0.22) }' \
+    && ok "split random: 20% held out, nothing lost" || bad "split random: $(cat n1) + $(cat n2) lines vs $total"
+"$STEN" split a.csv --protocol loo -o l 2>/dev/null
+awk -F'\t' '{ if (split($2, x, ":") != 1) bad++ } END { exit bad > 0 }' l-test.txt && ok "split loo: one item per user" || bad "split loo"
+"$STEN" split a.csv --protocol strong --valid-users 100 --test-users 100 -o g 2>/dev/null
+[ "$(wc -l <g-test-holdout.txt)" -eq 100 ] && [ "$(wc -l <g-valid-foldin.txt)" -eq 100 ] && ok "split strong: 100 + 100 held-out users" || bad "split strong user counts"
+expect_exit 64 "unknown --protocol 'kfold'" "$STEN" split a.csv -o z --protocol kfold
+
+# ---- generate-netcdf: DSSTNE's header, shared samples index, errors
+"$STEN" generate-netcdf -d gl_input -i s-train.txt -o gl_input.nc -f features -s samples -c 2>/dev/null
+"$STEN" generate-netcdf -d gl_output -i s-train.txt -o gl_output.nc -f features -s samples 2>/dev/null
+ncdump -h gl_input.nc | sed 1d | tr -d '\t' >header.txt
+for line in 'examplesDim0 = 2000 ;' 'uint sparseStart0(examplesDim0) ;' 'uint sparseEnd0(examplesDim0) ;' \
+            'uint sparseIndex0(sparseDataDim0) ;' ':datasets = 1U ;' ':name0 = "gl_input" ;' \
+            ':attributes0 = 3U ;' ':kind0 = 0U ;' ':dataType0 = 0U ;' ':dimensions0 = 1U ;' ':width0 = 1024U ;'; do
+    grep -qxF -- "$line" header.txt || bad "ncdump -h lacks: $line"
+done
+grep -q sparseData0 header.txt && bad "indicator data must not have sparseData0" || ok "generate-netcdf: DSSTNE's header"
+printf 'u1\ti1,2.5:i2\nu2 i3\n' >broken.txt
+expect_exit 65 "broken.txt:2: expected \"sample<TAB>features\", found no TAB" "$STEN" generate-netcdf -d x -i broken.txt -o broken.nc -f f2 -s s2 -c
+[ ! -e broken.nc ] && [ ! -e f2 ] && ok "generate-netcdf: nothing written after an error" || bad "generate-netcdf left files behind"
+printf 'u1\ti1,x\n' >badval.txt
+expect_exit 65 "badval.txt:1:7: feature \"i1\": value \"x\" is not a number" "$STEN" generate-netcdf -d x -i badval.txt -o x.nc -f f3 -s s3 -c -t analog
+expect_exit 66 "nofeatures: cannot open" "$STEN" generate-netcdf -d x -i s-train.txt -o x.nc -f nofeatures -s s4
+expect_exit 64 "-c and -m exclude each other" "$STEN" generate-netcdf -d x -i s-train.txt -o x.nc -f f -s s -c -m
+
+# ---- train: DSSTNE's command, metrics, refusal to overwrite, checkpoints, resume
+cat >config.json <<'JSON'
+{ "Version": 0.7, "ShuffleIndices": false, "SparsenessPenalty": {"p": 0.5, "beta": 2.0},
+  "Denoising": {"p": 0.2}, "ErrorFunction": "ScaledMarginalCrossEntropy",
+  "ScaledMarginalCrossEntropy": {"oneTarget": 1.0, "zeroTarget": 0.0, "oneScale": 1.0, "zeroScale": 1.0},
+  "Layers": [{"Name": "Input", "N": "auto", "DataSet": "gl_input", "Sparse": true},
+             {"Name": "Hidden", "N": 64, "Activation": "Sigmoid", "Sparse": true},
+             {"Name": "Output", "N": "auto", "DataSet": "gl_output", "Activation": "Sigmoid"}],
+  "Training": {"Optimizer": "Adam", "Alpha": 0.003} }
+JSON
+"$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n gl.nc -b 256 -e 6 --metrics m.jsonl --checkpoint-every 3 2>/dev/null \
+    && ok "train: DSSTNE's command line" || bad "train failed"
+[ "$(wc -l <m.jsonl)" -eq 6 ] && ok "train: one metrics line per epoch" || bad "train metrics lines: $(wc -l <m.jsonl)"
+awk -F'"loss": ' 'NR > 1 { split($2, a, ","); if (a[1] + 0 >= prev) up++ } { split($2, b, ","); prev = b[1] + 0 } END { exit up > 0 }' m.jsonl \
+    && ok "train: the loss falls every epoch" || bad "train: the loss did not fall every epoch"
+[ -e gl-epoch3.nc ] && [ -e gl-epoch6.nc ] && ok "train: checkpoints every 3 epochs" || bad "train: checkpoints missing"
+ncdump -h gl.nc >model.txt
+for att in ':errorFunction = 3U' ':layers = 3U' ':weights = 2U' 'layer0_name = "Input"' 'layer1_Nx = 64U' \
+           'float weight0_weights(weight0_weightDim)' 'weight1_inputLayer = "Hidden"' ':sten_format_version = 1'; do
+    grep -qF -- "$att" model.txt || bad "model lacks $att"
+done
+ok "train: model file has DSSTNE's attributes"
+expect_exit 73 "gl.nc already exists; pass --force" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n gl.nc
+"$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n resumed.nc -b 256 -e 6 --checkpoint-every 3 --resume gl-epoch3.nc 2>/dev/null
+cmp -s resumed.nc gl.nc && ok "train: --resume from epoch 3 reproduces the 6-epoch model byte for byte" \
+    || { ncdump resumed.nc | sed 1d >r1; ncdump gl.nc | sed 1d >r2; cmp -s r1 r2 && ok "train: --resume reproduces the model" || bad "train: resume differs"; }
+sed 's/"Sigmoid", "Sparse": true}/"Sigmod", "Sparse": true}/' config.json >typo.json
+expect_exit 65 "typo.json:5:42: layer \"Hidden\": unknown activation \"Sigmod\"" "$STEN" train -c typo.json -i gl_input.nc -o gl_output.nc -n t.nc
+expect_exit 64 "-n MODEL.nc is required" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc
+
+# ---- predict: seen items never come back; K beyond the catalogue
+"$STEN" predict -d gl -n gl.nc -r s-train.txt -i features -o features -f s-train.txt -s recs.txt -k 20 2>/dev/null \
+    && ok "predict ran" || bad "predict failed"
+awk -F'\t' 'NR == FNR { n = split($2, it, ":"); for (i = 1; i <= n; i++) seen[$1 "|" it[i]] = 1; next }
+            { n = split($2, r, ":"); for (i = 1; i < n; i++) { split(r[i], p, ","); if (seen[$1 "|" p[1]]) hit++ } ; lines++ }
+            END { exit !(hit == 0 && lines == 2000) }' s-train.txt recs.txt \
+    && ok "predict: no seen item in 2000 users' top-20" || bad "predict returned a seen item"
+"$STEN" predict -d gl -n gl.nc -r s-train.txt -i features -o features --exclude-seen -s all.txt -k 5000 2>/dev/null
+awk -F'\t' 'NR == FNR { n[$1] = split($2, it, ":"); next } { m = split($2, r, ":") - 1; if (m + n[$1] != 1000) bad++ } END { exit bad > 0 }' s-train.txt all.txt \
+    && ok "predict: K > catalogue lists every unseen item once" || bad "predict with K > catalogue"
+"$STEN" predict -d gl -n gl.nc -r s-train.txt -i features -l Hidden -s emb.txt 2>/dev/null
+awk -F'\t' '{ if (split($2, v, ",") != 64) bad++ } END { exit bad > 0 || NR != 2000 }' emb.txt \
+    && ok "predict --layer: 64-dim embeddings for 2000 users" || bad "predict --layer"
+expect_exit 64 "-p expects a printf float format" "$STEN" predict -d gl -n gl.nc -r s-train.txt -i features -o features -s x -p '%s'
+
+# ---- evaluate and baselines: the autoencoder must beat popularity
+"$STEN" baseline popularity --train s-train.txt -k 20 -s pop.txt 2>/dev/null
+"$STEN" baseline ease --train s-train.txt -k 20 -s ease.txt 2>/dev/null
+for m in recs pop ease; do
+    "$STEN" evaluate -r $m.txt -t s-test.txt -k 20 --features features --json >$m.json 2>/dev/null || bad "evaluate $m"
+done
+r_ae=$(sed -n 's/.*"recall": \([0-9.]*\).*/\1/p' recs.json); r_pop=$(sed -n 's/.*"recall": \([0-9.]*\).*/\1/p' pop.json)
+r_ease=$(sed -n 's/.*"recall": \([0-9.]*\).*/\1/p' ease.json)
+awk -v a="$r_ease" -v p="$r_pop" 'BEGIN { exit !(a > p) }' && ok "EASE ($r_ease) beats popularity ($r_pop) on Recall@20" || bad "EASE $r_ease vs popularity $r_pop"
+echo "   (autoencoder after 6 epochs: Recall@20 $r_ae)"
+printf 'u1\ta,0.9:b,0.8:c,0.7:\nu2\tc,0.5:\n' >r.recs
+printf 'u1\tb:d\nu2\ta\nu3\tc\n' >r.truth
+"$STEN" evaluate -r r.recs -t r.truth -k 2 --items 4 >ev.txt 2>/dev/null
+grep -q '^     2     0.1667     0.1667     0.1667     0.1290     0.0833     0.3333$' ev.txt \
+    && ok "evaluate: hand-computed P/R/NDCG/MAP/HR@2" || { bad "evaluate numbers"; cat ev.txt; }
+grep -q 'without a recommendation line: 1' ev.txt && ok "evaluate: a user without a list counts as misses" || bad "evaluate: missing list"
+
+# ---- the MovieLens walkthrough example on synthetic data
+"$EXAMPLES/movielens/run.sh" "$W/a.csv" "$W/walk" "$STEN" >walk.txt 2>&1 && grep -q '^ *10 ' walk.txt \
+    && ok "examples/movielens/run.sh runs end to end" || { bad "walkthrough"; tail -20 walk.txt; }
+
+exit $fail
