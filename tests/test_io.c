@@ -1,0 +1,323 @@
+/* test_io.c — data files: index files (good and bad), the DSSTNE text reader
+ * (CRLF, directories, duplicates, unknown features, errors with positions),
+ * and NetCDF datasets of every kind sten reads, written here with libnetcdf
+ * directly where sten's writer does not produce them; round trips; refusals. */
+#include "check.h"
+#include "sten.h"
+
+#include <netcdf.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static sten_ctx *ctx;
+static char dir[64];
+
+static const char *path(const char *name)
+{
+    static char buf[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static void write_file(const char *name, const char *text)
+{
+    FILE *f = fopen(path(name), "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void expect_index_error(const char *text, const char *msg)
+{
+    write_file("bad.idx", text);
+    sten_index *ix;
+    sten_index_new(ctx, &ix);
+    CHECK_EQ(sten_index_load(ctx, ix, path("bad.idx")), STEN_E_PARSE);
+    char want[512];
+    snprintf(want, sizeof want, "%s/bad.idx%s", dir, msg);
+    CHECK_STR(sten_ctx_error(ctx), want);
+    sten_ctx_clear_error(ctx);
+    sten_index_free(ctx, ix);
+}
+
+static void test_index_files(void)
+{
+    write_file("f.idx", "b\t3\na\t0\n\nc\t7\n");
+    sten_index *ix;
+    CHECK_EQ(sten_index_new(ctx, &ix), STEN_OK);
+    CHECK_EQ(sten_index_load(ctx, ix, path("f.idx")), STEN_OK);
+    CHECK_EQ(sten_index_size(ix), 3);
+    CHECK_EQ(sten_index_span(ix), 8);
+    uint32_t id;
+    CHECK(sten_index_find(ix, "c", 1, &id) && id == 7);
+    CHECK(!sten_index_find(ix, "d", 1, &id));
+    CHECK_EQ(sten_index_add(ctx, ix, "d", 1, &id), STEN_OK);
+    CHECK_EQ(id, 8);
+    CHECK_STR(sten_index_label(ix, 3), "b");
+    CHECK(sten_index_label(ix, 4) == NULL);
+    CHECK_EQ(sten_index_save(ctx, ix, path("g.idx")), STEN_OK);
+    FILE *f = fopen(path("g.idx"), "r");
+    char got[64] = {0};
+    CHECK_EQ(fread(got, 1, sizeof got - 1, f), 16);
+    fclose(f);
+    CHECK_STR(got, "a\t0\nb\t3\nc\t7\nd\t8\n"); /* in integer order */
+    sten_index_free(ctx, ix);
+    expect_index_error("a\t1\nb 2\n", ":2: expected \"label<TAB>integer\", found no TAB");
+    expect_index_error("\t1\n", ":1: expected \"label<TAB>integer\", the label is empty");
+    expect_index_error("a\tx1\n", ":1:3: expected an integer in [0, 4294967294], got \"x1\"");
+    expect_index_error("a\t1\na\t2\n", ":2: duplicate label \"a\" (already 1)");
+    expect_index_error("a\t1\nb\t1\n", ":2: duplicate integer 1 (already \"a\")");
+}
+
+static void test_text_reader(void)
+{
+    sten_index *feat, *samp;
+    sten_index_new(ctx, &feat);
+    sten_index_new(ctx, &samp);
+    /* CRLF, trailing ':', values, a repeated feature, a repeated sample */
+    write_file("t.txt", "u1\ta,1.5:b:\r\nu2\tb,2:a,3:b,4\r\n\nu1\tc,7,9\n");
+    sten_csr x;
+    uint32_t *ids;
+    sten_text_stats ts;
+    CHECK_EQ(sten_text_read(ctx, path("t.txt"), feat, true, samp, true, &x, &ids, &ts), STEN_OK);
+    CHECK_EQ(x.rows, 2);
+    CHECK_EQ(ts.replaced_samples, 1);
+    CHECK_EQ(ts.duplicate_features, 1);
+    CHECK_EQ(ts.extra_values, 1);
+    CHECK_EQ(ts.lines, 4);
+    /* row 0 = u1's later line {c:7}; row 1 = u2 {b:4, a:3} */
+    CHECK_EQ(x.row_ptr[1], 1);
+    CHECK_EQ(x.col[0], 2);
+    CHECK(x.val[0] == 7.0f);
+    CHECK_EQ(x.row_ptr[2], 3);
+    CHECK_EQ(x.col[1], 1);
+    CHECK(x.val[1] == 4.0f);
+    CHECK(x.val[2] == 3.0f);
+    sten_csr_free(ctx, &x);
+    sten_free(ctx, ids);
+    /* read-only features: unknown ones are counted, not silently lost */
+    write_file("u.txt", "u3\ta:zz:yy\n");
+    CHECK_EQ(sten_text_read(ctx, path("u.txt"), feat, false, samp, false, &x, &ids, &ts), STEN_OK);
+    CHECK_EQ(ts.unknown_features, 2);
+    CHECK_EQ(x.nnz, 1);
+    CHECK(x.val == NULL);
+    sten_csr_free(ctx, &x);
+    sten_free(ctx, ids);
+    /* a directory: files in name order */
+    mkdir(path("d"), 0755);
+    write_file("d/2.txt", "s2\ta\n");
+    write_file("d/1.txt", "s1\tb\n");
+    sten_index *s2;
+    sten_index_new(ctx, &s2);
+    CHECK_EQ(sten_text_read(ctx, path("d"), feat, false, s2, false, &x, &ids, &ts), STEN_OK);
+    CHECK_STR(sten_index_label(s2, 0), "s1");
+    CHECK_EQ(x.rows, 2);
+    sten_csr_free(ctx, &x);
+    sten_free(ctx, ids);
+    sten_index_free(ctx, s2);
+    /* errors with positions */
+    write_file("e.txt", "u1\ta,1\nu2\ta,1e\n");
+    CHECK_EQ(sten_text_read(ctx, path("e.txt"), feat, true, samp, true, &x, &ids, &ts), STEN_E_PARSE);
+    char want[256];
+    snprintf(want, sizeof want, "%s/e.txt:2:6: feature \"a\": value \"1e\" is not a number", dir);
+    CHECK_STR(sten_ctx_error(ctx), want);
+    sten_ctx_clear_error(ctx);
+    write_file("e2.txt", "u1\t,3\n");
+    CHECK_EQ(sten_text_read(ctx, path("e2.txt"), feat, true, samp, true, &x, &ids, &ts), STEN_E_PARSE);
+    snprintf(want, sizeof want, "%s/e2.txt:1:4: expected a feature name before ','", dir);
+    CHECK_STR(sten_ctx_error(ctx), want);
+    sten_ctx_clear_error(ctx);
+    sten_index_free(ctx, feat);
+    sten_index_free(ctx, samp);
+}
+
+/* A sparse dataset written by hand with netCDF: values of type vt, start/end
+ * of type st, optional weights/index, to check every variant is read. */
+static void write_variant(const char *file, nc_type vt, nc_type st, bool weighted, bool indexed,
+                          uint32_t data_type, uint32_t attributes)
+{
+    int nc, d_ex, d_nz, d_u, v;
+    nc_create(path(file), NC_CLOBBER | NC_NETCDF4, &nc);
+    unsigned one = 1, n = 2, w = 5;
+    nc_put_att_uint(nc, NC_GLOBAL, "datasets", NC_UINT, 1, &one);
+    nc_put_att_text(nc, NC_GLOBAL, "name0", 4, "data");
+    nc_put_att_uint(nc, NC_GLOBAL, "attributes0", NC_UINT, 1, &attributes);
+    nc_put_att_uint(nc, NC_GLOBAL, "dataType0", NC_UINT, 1, &data_type);
+    nc_put_att_uint(nc, NC_GLOBAL, "dimensions0", NC_UINT, 1, &one);
+    nc_put_att_uint(nc, NC_GLOBAL, "width0", NC_UINT, 1, &w);
+    nc_def_dim(nc, "examplesDim0", indexed ? 3 : 2, &d_ex);
+    nc_def_dim(nc, "sparseDataDim0", 3, &d_nz);
+    int rows = d_ex;
+    if (indexed) {
+        nc_def_dim(nc, "uniqueExamplesDim0", n, &d_u);
+        rows = d_u;
+    }
+    int vs, ve, vi, vd = -1, vw = -1, vx = -1;
+    nc_def_var(nc, "sparseStart0", st, 1, &rows, &vs);
+    nc_def_var(nc, "sparseEnd0", st, 1, &rows, &ve);
+    nc_def_var(nc, "sparseIndex0", NC_UINT, 1, &d_nz, &vi);
+    if (!(attributes & STEN_DS_BOOLEAN))
+        nc_def_var(nc, "sparseData0", vt, 1, &d_nz, &vd);
+    if (weighted)
+        nc_def_var(nc, "dataWeight0", NC_FLOAT, 1, &d_ex, &vw);
+    if (indexed)
+        nc_def_var(nc, "index0", NC_UINT, 1, &d_ex, &vx);
+    nc_enddef(nc);
+    const unsigned long long s[2] = {0, 1}, e[2] = {1, 3};
+    const unsigned idx[3] = {4, 0, 2};
+    const double val[3] = {2.0, 3.0, 4.0};
+    const float wt[3] = {0.5f, 2.0f, 1.0f};
+    const unsigned ex_index[3] = {1, 0, 1};
+    nc_put_var_ulonglong(nc, vs, s);
+    nc_put_var_ulonglong(nc, ve, e);
+    nc_put_var_uint(nc, vi, idx);
+    if (vd >= 0)
+        nc_put_var_double(nc, vd, val);
+    if (vw >= 0)
+        nc_put_var_float(nc, vw, wt);
+    if (vx >= 0)
+        nc_put_var_uint(nc, vx, ex_index);
+    (void)v;
+    nc_close(nc);
+}
+
+static void test_netcdf_variants(void)
+{
+    static const struct {
+        nc_type vt, st;
+        uint32_t dt;
+        float scale;
+    } kinds[] = {{NC_FLOAT, NC_UINT, 4, 1}, {NC_DOUBLE, NC_UINT64, 5, 1}, {NC_UINT, NC_UINT, 0, 1},
+                 {NC_INT, NC_UINT64, 1, 1}, {NC_UBYTE, NC_UINT, 8, 1.0f / 256}};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        write_variant("v.nc", kinds[k].vt, kinds[k].st, k == 1, k == 3, kinds[k].dt,
+                      STEN_DS_SPARSE | (k == 1 ? STEN_DS_WEIGHTED : 0) | (k == 3 ? STEN_DS_INDEXED : 0));
+        sten_dataset *ds;
+        size_t n;
+        CHECK_EQ(sten_dataset_read_netcdf(ctx, path("v.nc"), &ds, &n), STEN_OK);
+        if (sten_ctx_error_status(ctx)) {
+            fprintf(stderr, "  %s\n", sten_ctx_error(ctx));
+            sten_ctx_clear_error(ctx);
+            continue;
+        }
+        CHECK_EQ(n, 1);
+        CHECK_STR(ds[0].name, "data");
+        CHECK_EQ(ds[0].sparse.rows, 2);
+        CHECK_EQ(ds[0].sparse.row_ptr[2], 3);
+        CHECK_EQ(ds[0].sparse.col[0], 4);
+        CHECK_NEAR(ds[0].sparse.val[2], 4.0 * kinds[k].scale, 1e-6, 0);
+        if (k == 1)
+            CHECK(ds[0].weight && ds[0].weight[1] == 2.0f);
+        if (k == 3) {
+            CHECK_EQ(ds[0].examples, 3);
+            CHECK_EQ(ds[0].unique, 2);
+            CHECK_EQ(ds[0].index[2], 1);
+        }
+        sten_datasets_free(ctx, ds, n);
+    }
+    /* refusals name the file, the attribute and the value */
+    write_variant("r.nc", NC_FLOAT, NC_UINT, false, false, 7, STEN_DS_SPARSE);
+    sten_dataset *ds;
+    size_t n;
+    CHECK_EQ(sten_dataset_read_netcdf(ctx, path("r.nc"), &ds, &n), STEN_E_FORMAT);
+    char want[512];
+    snprintf(want, sizeof want, "%s/r.nc: attribute dataType0 = 7 (supported: 0 UInt, 1 Int, 4 Float, "
+             "5 Double, 6 RGB8, 8 UChar, 9 Char)", dir);
+    CHECK_STR(sten_ctx_error(ctx), want);
+    sten_ctx_clear_error(ctx);
+    write_variant("r2.nc", NC_FLOAT, NC_UINT, false, false, 4, STEN_DS_SPARSE | STEN_DS_WEIGHTED);
+    CHECK_EQ(sten_dataset_read_netcdf(ctx, path("r2.nc"), &ds, &n), STEN_E_FORMAT);
+    CHECK(strstr(sten_ctx_error(ctx), "variable dataWeight0") != NULL);
+    sten_ctx_clear_error(ctx);
+    CHECK_EQ(sten_dataset_read_netcdf(ctx, path("none.nc"), &ds, &n), STEN_E_NOTFOUND);
+    sten_ctx_clear_error(ctx);
+}
+
+/* sten's writer: several datasets (sparse analog, boolean, dense, weighted)
+ * in one file, read back identically; failures leave no file. */
+static void test_write_read_round_trip(void)
+{
+    sten_dataset d[3];
+    memset(d, 0, sizeof d);
+    d[0].name = "a";
+    d[0].attributes = STEN_DS_SPARSE;
+    d[0].dtype = 4;
+    d[0].dims = 1;
+    d[0].width = 128;
+    d[0].examples = d[0].unique = 2;
+    sten_csr_init(ctx, &d[0].sparse, 2, 128, 3, true);
+    const uint32_t col[3] = {5, 1, 127};
+    const float val[3] = {0.5f, 1.5f, -2.0f};
+    memcpy(d[0].sparse.col, col, sizeof col);
+    memcpy(d[0].sparse.val, val, sizeof val);
+    d[0].sparse.row_ptr[1] = 1;
+    d[0].sparse.row_ptr[2] = 3;
+    d[0].sparse.rows = 2;
+    d[0].sparse.nnz = 3;
+    d[1] = d[0];
+    d[1].name = "b";
+    d[1].attributes = STEN_DS_SPARSE | STEN_DS_BOOLEAN | STEN_DS_WEIGHTED;
+    d[1].sparse.val = NULL;
+    float w[2] = {1.0f, 3.0f};
+    d[1].weight = w;
+    float dense[2 * 3] = {1, 2, 3, 4, 5, 6};
+    d[2].name = "c";
+    d[2].dims = 1;
+    d[2].width = 3;
+    d[2].examples = d[2].unique = 2;
+    d[2].dense = dense;
+    CHECK_EQ(sten_dataset_write_netcdf(ctx, path("rt.nc"), d, 3), STEN_OK);
+    sten_dataset *r;
+    size_t n;
+    CHECK_EQ(sten_dataset_read_netcdf(ctx, path("rt.nc"), &r, &n), STEN_OK);
+    CHECK_EQ(n, 3);
+    if (n == 3) {
+        CHECK(memcmp(r[0].sparse.col, col, sizeof col) == 0);
+        CHECK(memcmp(r[0].sparse.val, val, sizeof val) == 0);
+        CHECK(r[1].sparse.val == NULL);
+        CHECK(r[1].weight[1] == 3.0f);
+        CHECK(memcmp(r[2].dense, dense, sizeof dense) == 0);
+        CHECK_STR(r[2].name, "c");
+    }
+    sten_datasets_free(ctx, r, n);
+    /* every allocation failure while reading is clean */
+    const size_t before = sten_ctx_bytes_in_use(ctx);
+    for (long k = 1; k < 200; k++) {
+        sten_ctx_fail_alloc_at(ctx, k);
+        const sten_status st = sten_dataset_read_netcdf(ctx, path("rt.nc"), &r, &n);
+        sten_ctx_fail_alloc_at(ctx, 0);
+        sten_ctx_clear_error(ctx);
+        if (st == STEN_OK) {
+            sten_datasets_free(ctx, r, n);
+            break;
+        }
+        CHECK_EQ(sten_ctx_bytes_in_use(ctx), before);
+    }
+    /* a failing write leaves nothing behind */
+    d[0].sparse.rows = 5; /* inconsistent */
+    CHECK_EQ(sten_dataset_write_netcdf(ctx, path("bad.nc"), d, 1), STEN_E_INVALID);
+    sten_ctx_clear_error(ctx);
+    CHECK(access(path("bad.nc"), F_OK) != 0);
+    d[0].sparse.rows = 2;
+    sten_csr_free(ctx, &d[0].sparse); /* d[1] only borrowed these arrays */
+}
+
+int main(void)
+{
+    if (sten_ctx_init(&ctx) != STEN_OK)
+        return EXIT_FAILURE;
+    snprintf(dir, sizeof dir, "/tmp/sten_io_XXXXXX");
+    if (!mkdtemp(dir))
+        return EXIT_FAILURE;
+    RUN(test_index_files);
+    RUN(test_text_reader);
+    RUN(test_netcdf_variants);
+    RUN(test_write_read_round_trip);
+    CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return CHECK_DONE();
+}
