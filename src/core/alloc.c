@@ -89,3 +89,22 @@ void sten_ctx_set_mem_limit(sten_ctx *ctx, size_t bytes)
 {
     ctx->mem_limit = bytes;
 }
+
+sten_status sten__grow(sten_ctx *ctx, void **p, uint64_t *cap, uint64_t need, size_t elem)
+{
+    if (need <= *cap)
+        return STEN_OK;
+    uint64_t nc = *cap ? *cap : 64;
+    while (nc < need)
+        nc *= 2;
+    void *np = sten_alloc(ctx, nc * elem);
+    if (!np)
+        return STEN_E_NOMEM;
+    if (*p)
+        memcpy(np, *p, *cap * elem);
+    memset((char *)np + *cap * elem, 0, (nc - *cap) * elem);
+    sten_free(ctx, *p);
+    *p = np;
+    *cap = nc;
+    return STEN_OK;
+}

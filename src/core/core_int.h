@@ -36,6 +36,11 @@ sten_status sten__vfail(sten_ctx *ctx, sten_status st, const char *fmt,
  * `grain` cost each: never more than ctx->threads, 1 for tiny work. */
 int sten__threads_for(const sten_ctx *ctx, int64_t work, int64_t grain);
 
+/* Grows the array *p (of *cap elements of elem bytes) to hold at least need
+ * elements, doubling, keeping the contents and zeroing the new space. The
+ * allocator has no realloc; this is the one place arrays grow. */
+sten_status sten__grow(sten_ctx *ctx, void **p, uint64_t *cap, uint64_t need, size_t elem);
+
 /* Makes the BLAS use ctx's thread count (called before every BLAS call). */
 void sten__blas_threads(const sten_ctx *ctx);
 

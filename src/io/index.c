@@ -21,7 +21,7 @@ struct sten_index {
     char *arena;
     uint64_t arena_len, arena_cap;
     uint32_t *by_id; /* id -> arena offset + 1 (0 = unused), span entries */
-    uint32_t by_id_cap;
+    uint64_t by_id_cap;
 };
 
 static uint64_t hash_label(const char *s, size_t n)
@@ -123,24 +123,6 @@ static sten_status grow_table(sten_ctx *ctx, sten_index *ix)
     return STEN_OK;
 }
 
-/* Grows a buffer by doubling (the allocator has no realloc). */
-static sten_status grow(sten_ctx *ctx, void **p, uint64_t *cap, uint64_t need, size_t elem)
-{
-    if (need <= *cap)
-        return STEN_OK;
-    uint64_t nc = *cap ? *cap : 64;
-    while (nc < need)
-        nc *= 2;
-    void *np = sten_alloc(ctx, nc * elem);
-    if (!np)
-        return STEN_E_NOMEM;
-    if (*p)
-        memcpy(np, *p, *cap * elem);
-    sten_free(ctx, *p);
-    *p = np;
-    *cap = nc;
-    return STEN_OK;
-}
 
 /* Inserts label -> id; the caller has checked neither exists. */
 static sten_status insert(sten_ctx *ctx, sten_index *ix, const char *s, size_t n, uint32_t id)
@@ -152,15 +134,9 @@ static sten_status insert(sten_ctx *ctx, sten_index *ix, const char *s, size_t n
     }
     if (ix->arena_len + n + 1 > UINT32_MAX - 1)
         return sten_fail(ctx, STEN_E_RANGE, "index labels exceed 4 GiB");
-    sten_status st = grow(ctx, (void **)&ix->arena, &ix->arena_cap, ix->arena_len + n + 1, 1);
-    uint64_t idcap = ix->by_id_cap;
-    if (!st && id >= ix->by_id_cap) {
-        st = grow(ctx, (void **)&ix->by_id, &idcap, (uint64_t)id + 1, sizeof *ix->by_id);
-        if (!st) {
-            memset(ix->by_id + ix->by_id_cap, 0, (idcap - ix->by_id_cap) * sizeof *ix->by_id);
-            ix->by_id_cap = (uint32_t)STEN__MIN(idcap, (uint64_t)UINT32_MAX);
-        }
-    }
+    sten_status st = sten__grow(ctx, (void **)&ix->arena, &ix->arena_cap, ix->arena_len + n + 1, 1);
+    if (!st)
+        st = sten__grow(ctx, (void **)&ix->by_id, &ix->by_id_cap, (uint64_t)id + 1, sizeof *ix->by_id);
     if (st)
         return st;
     const uint32_t off1 = (uint32_t)ix->arena_len + 1;

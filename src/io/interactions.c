@@ -99,17 +99,9 @@ static sten_status pick_layout(sten_ctx *ctx, const char *path, const char *firs
 
 static sten_status push(sten_ctx *ctx, sten_interactions *in, sten_interaction x)
 {
-    if (in->n == in->cap) {
-        const uint64_t nc = in->cap ? in->cap * 2 : 1 << 16;
-        sten_interaction *nx = sten_alloc(ctx, nc * sizeof *nx);
-        if (!nx)
-            return STEN_E_NOMEM;
-        if (in->x)
-            memcpy(nx, in->x, in->n * sizeof *nx);
-        sten_free(ctx, in->x);
-        in->x = nx;
-        in->cap = nc;
-    }
+    sten_status st = sten__grow(ctx, (void **)&in->x, &in->cap, in->n + 1, sizeof *in->x);
+    if (st)
+        return st;
     in->x[in->n++] = x;
     return STEN_OK;
 }

@@ -378,6 +378,28 @@ static int get_var(ncio *io, const char *name, float *dst, size_t want, bool req
     return nc_ok(io, nc_get_var_float(io->nc, v, dst), "reading variable", name) ? 1 : -1;
 }
 
+/* "<p><what>s" = n, then "<p><what>0" .. "<p><what>{n-1}" (layer names). */
+static int read_names(ncio *io, const char *p, const char *what, char (*out)[STEN_NAME_MAX],
+                      uint32_t max, uint32_t *count)
+{
+    char name[160];
+    uint32_t n = 0;
+    snprintf(name, sizeof name, "%s%ss", p, what);
+    if (get_att(io, name, A_U32, &n, false) < 0)
+        return -1;
+    if (n > max) {
+        sten_fail(io->ctx, STEN_E_FORMAT, "%s: %s = %u (at most %u)", io->path, name, n, max);
+        return -1;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        snprintf(name, sizeof name, "%s%s%u", p, what, k);
+        if (get_att(io, name, A_STR, out[k], true) < 0)
+            return -1;
+    }
+    *count = n;
+    return 0;
+}
+
 static int read_layers(ncio *io, sten_net_desc *d)
 {
     char p[64], name[160];
@@ -387,32 +409,14 @@ static int read_layers(ncio *io, sten_net_desc *d)
         snprintf(p, sizeof p, "layer%u_", i);
         if (get_table(io, layer_atts, sizeof layer_atts / sizeof layer_atts[0], l, p, true) < 0)
             return -1;
-        uint32_t attrs = 0, n = 0;
+        uint32_t attrs = 0;
         snprintf(name, sizeof name, "%sattributes", p);
         if (get_att(io, name, A_U32, &attrs, true) < 0)
             return -1;
         l->sparse = attrs & 1u;
-        snprintf(name, sizeof name, "%ssources", p);
-        if (get_att(io, name, A_U32, &n, false) < 0 || n > STEN_MAX_SOURCES)
-            return io->err ? -1 : (sten_fail(io->ctx, STEN_E_FORMAT, "%s: %s = %u (at most %d)",
-                                             io->path, name, n, STEN_MAX_SOURCES), -1);
-        l->n_sources = n;
-        for (uint32_t k = 0; k < n; k++) {
-            snprintf(name, sizeof name, "%ssource%u", p, k);
-            if (get_att(io, name, A_STR, l->sources[k], true) < 0)
-                return -1;
-        }
-        n = 0;
-        snprintf(name, sizeof name, "%sskips", p);
-        if (get_att(io, name, A_U32, &n, false) < 0 || n > STEN_MAX_SKIPS)
-            return io->err ? -1 : (sten_fail(io->ctx, STEN_E_FORMAT, "%s: %s = %u (at most %d)",
-                                             io->path, name, n, STEN_MAX_SKIPS), -1);
-        l->n_skips = n;
-        for (uint32_t k = 0; k < n; k++) {
-            snprintf(name, sizeof name, "%sskip%u", p, k);
-            if (get_att(io, name, A_STR, l->skips[k], true) < 0)
-                return -1;
-        }
+        if (read_names(io, p, "source", l->sources, STEN_MAX_SOURCES, &l->n_sources) < 0 ||
+            read_names(io, p, "skip", l->skips, STEN_MAX_SKIPS, &l->n_skips) < 0)
+            return -1;
         l->N_auto = false;
         l->line = l->column = 0;
     }

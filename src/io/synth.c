@@ -203,21 +203,8 @@ sten_status sten_synth(sten_ctx *ctx, const sten_synth_opts *o, sten_interaction
             counts[u - u0] = total;
             total += k;
         }
-        if (total > out->cap) {
-            uint64_t nc = out->cap ? out->cap : 1 << 16;
-            while (nc < total)
-                nc *= 2;
-            sten_interaction *nx = sten_alloc(ctx, nc * sizeof *nx);
-            if (!nx) {
-                st = STEN_E_NOMEM;
-                break;
-            }
-            if (out->x)
-                memcpy(nx, out->x, out->n * sizeof *nx);
-            sten_free(ctx, out->x);
-            out->x = nx;
-            out->cap = nc;
-        }
+        if ((st = sten__grow(ctx, (void **)&out->x, &out->cap, total, sizeof *out->x)))
+            break;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
         for (uint32_t u = u0; u < u1; u++) {
             int t = 0;

@@ -32,24 +32,6 @@ typedef struct {
     int n_unknown_shown;
 } collect;
 
-static sten_status grow(sten_ctx *ctx, void **p, uint64_t *cap, uint64_t need, size_t elem)
-{
-    if (need <= *cap)
-        return STEN_OK;
-    uint64_t nc = *cap ? *cap : 1024;
-    while (nc < need)
-        nc *= 2;
-    void *np = sten_alloc(ctx, nc * elem);
-    if (!np)
-        return STEN_E_NOMEM;
-    if (*p)
-        memcpy(np, *p, *cap * elem);
-    memset((char *)np + *cap * elem, 0, (nc - *cap) * elem);
-    sten_free(ctx, *p);
-    *p = np;
-    *cap = nc;
-    return STEN_OK;
-}
 
 typedef struct {
     sten_ctx *ctx;
@@ -109,7 +91,7 @@ static sten_status tuple(reader *r, const char *t, size_t n, size_t col, uint64_
             r->stats->duplicate_features++;
             return STEN_OK;
         }
-    if ((st = grow(r->ctx, (void **)&c->e, &c->cap, c->n + 1, sizeof *c->e)))
+    if ((st = sten__grow(r->ctx, (void **)&c->e, &c->cap, c->n + 1, sizeof *c->e)))
         return st;
     c->e[c->n++] = (entry){id, v};
     return STEN_OK;
@@ -133,7 +115,7 @@ static sten_status parse_line(reader *r, const char *line, size_t len)
         return st;
     r->stats->new_samples |= sten_index_size(r->samples) != before;
     collect *c = r->c;
-    if ((st = grow(r->ctx, (void **)&c->s, &c->scap, (uint64_t)sid + 1, sizeof *c->s)))
+    if ((st = sten__grow(r->ctx, (void **)&c->s, &c->scap, (uint64_t)sid + 1, sizeof *c->s)))
         return st;
     const uint64_t line_start = c->n;
     const char *p = tab + 1, *end = line + len;
@@ -192,7 +174,7 @@ static sten_status read_dir(reader *r, const char *dir)
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         if (de->d_name[0] == '.' || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
             continue;
-        if ((st = grow(r->ctx, (void **)&names, &cap, n + 1, sizeof *names)))
+        if ((st = sten__grow(r->ctx, (void **)&names, &cap, n + 1, sizeof *names)))
             break;
         const size_t l = strlen(path) + 1;
         if (!(names[n] = sten_alloc(r->ctx, l))) {

@@ -18,17 +18,9 @@ typedef struct {
 
 static sten_status record(sten_ctx *ctx, json_pos *p, const char *path, int line, int col)
 {
-    if (p->n == p->cap) {
-        size_t nc = p->cap ? p->cap * 2 : 64;
-        json_pos_entry *ne = sten_alloc(ctx, nc * sizeof *ne);
-        if (!ne)
-            return STEN_E_NOMEM;
-        if (p->e)
-            memcpy(ne, p->e, p->n * sizeof *ne);
-        sten_free(ctx, p->e);
-        p->e = ne;
-        p->cap = nc;
-    }
+    sten_status st = sten__grow(ctx, (void **)&p->e, &p->cap, p->n + 1, sizeof *p->e);
+    if (st)
+        return st;
     const size_t l = strlen(path) + 1;
     char *s = sten_alloc(ctx, l);
     if (!s)

@@ -14,7 +14,7 @@ typedef struct {
 
 typedef struct {
     json_pos_entry *e;
-    size_t n, cap;
+    uint64_t n, cap;
 } json_pos;
 
 /* Scans text; on a trailing comma records the error (with source:line:col)
