@@ -521,6 +521,23 @@ static void test_save_load_resume(void)
     ae_free(&f);
 }
 
+/* A NaN loss stops training with a message naming the epoch and batch. */
+static void test_nan_stops_training(void)
+{
+    ae_fixture f;
+    ae_init(&f);
+    sten_net *net = NULL;
+    CHECK_EQ(sten_net_build(ctx, &f.d, f.ds, 2, 8, &net), STEN_OK);
+    sten_net_init_weights(ctx, net, 1);
+    net->weights[1].b[3] = NAN; /* an output bias: every example's loss turns NaN */
+    sten_train_opts o = ae_opts(&f.d, STEN_OPT_SGD, 3);
+    CHECK_EQ(sten_net_train(ctx, net, &o), STEN_E_NUMERIC);
+    CHECK(strstr(sten_ctx_error(ctx), "epoch 1, batch 1: the loss is NaN; training stopped") != NULL);
+    sten_ctx_clear_error(ctx);
+    sten_net_free(ctx, net);
+    ae_free(&f);
+}
+
 /* Recommendations never contain an excluded (seen) item, respect the item
  * count (padding), handle K larger than the catalogue, and a user with no
  * items still gets a full list. */
@@ -589,6 +606,7 @@ int main(void)
     RUN(test_training_lowers_loss_and_is_reproducible);
     RUN(test_save_load_resume);
     RUN(test_recommend);
+    RUN(test_nan_stops_training);
     CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
     sten_ctx_free(ctx);
     return CHECK_DONE();

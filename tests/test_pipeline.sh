@@ -121,6 +121,16 @@ expect_exit 73 "gl.nc already exists; pass --force" "$STEN" train -c config.json
 "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n resumed.nc -b 256 -e 6 --checkpoint-every 3 --resume gl-epoch3.nc 2>/dev/null
 cmp -s resumed.nc gl.nc && ok "train: --resume from epoch 3 reproduces the 6-epoch model byte for byte" \
     || { ncdump resumed.nc | sed 1d >r1; ncdump gl.nc | sed 1d >r2; cmp -s r1 r2 && ok "train: --resume reproduces the model" || bad "train: resume differs"; }
+"$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n again.nc -b 256 -e 6 --checkpoint-every 3 2>/dev/null
+ncdump again.nc | sed 1d >a1; ncdump gl.nc | sed 1d >a2
+cmp -s a1 a2 && ok "train: the same seed gives an identical model" || bad "train is not reproducible"
+"$STEN" split a.csv --protocol strong --positive 0 --valid-users 300 --test-users 10 -o v 2>/dev/null
+"$STEN" generate-netcdf -d gl_input -i v-valid-foldin.txt -o vin.nc -f features -s vsamples 2>/dev/null
+"$STEN" generate-netcdf -d gl_output -i v-valid-holdout.txt -o vout.nc -f features -s vsamples 2>/dev/null
+"$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n v.nc -b 256 -e 200 --validate vin.nc \
+    --validate vout.nc --patience 2 --metrics v.jsonl 2>err.txt
+grep -q '"valid_loss"' v.jsonl && [ "$(wc -l <v.jsonl)" -lt 200 ] && grep -q "early stop after epoch" err.txt \
+    && ok "train: validation loss per epoch, early stop after $(wc -l <v.jsonl) epochs" || bad "train: validation / early stopping"
 sed 's/"Sigmoid", "Sparse": true}/"Sigmod", "Sparse": true}/' config.json >typo.json
 expect_exit 65 "typo.json:5:42: layer \"Hidden\": unknown activation \"Sigmod\"" "$STEN" train -c typo.json -i gl_input.nc -o gl_output.nc -n t.nc
 expect_exit 64 "-n MODEL.nc is required" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc

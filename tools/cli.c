@@ -47,10 +47,10 @@ sten_ctx *cli_ctx_new(const char *cmd)
         fputs("sten: out of memory\n", stderr);
         exit(CLI_EX_OSERR);
     }
-    sten_log_level lvl = STEN_LOG_WARN;
+    sten_log_level lvl = STEN_LOG_INFO;
     const char *env = getenv("STEN_LOG");
-    if (env && !strcmp(env, "info"))
-        lvl = STEN_LOG_INFO;
+    if (env && !strcmp(env, "warn"))
+        lvl = STEN_LOG_WARN;
     else if (env && !strcmp(env, "debug"))
         lvl = STEN_LOG_DEBUG;
     sten_ctx_set_log(ctx, log_stderr, (void *)cmd, lvl);

@@ -59,8 +59,8 @@ int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void cli_print_usage(FILE *f, const cli_cmd *cmd);
 
-/* A context whose log goes to stderr (warnings and errors; more with
- * STEN_LOG=info|debug). Exits with CLI_EX_OSERR if it cannot be made. */
+/* A context whose log goes to stderr (information and warnings; STEN_LOG=warn
+ * for less, STEN_LOG=debug for more). Exits with CLI_EX_OSERR if it cannot be made. */
 sten_ctx *cli_ctx_new(const char *cmd);
 /* Reports the context's first error on stderr ("sten <cmd>: <error>") and
  * returns the exit code for st. */

@@ -41,7 +41,8 @@ const char cmd_train_usage[] =
     "      --checkpoint-every N write MODEL-epochE.nc every N epochs\n"
     "      --resume FILE        continue from a checkpoint (weights and optimizer state)\n"
     "      --metrics FILE       append one JSON line per epoch\n"
-    "      --validate FILE      NetCDF file with validation datasets of the same names\n"
+    "      --validate FILE      NetCDF validation data (datasets named as in training);\n"
+    "                           give it twice for separate input and output files\n"
     "      --patience N         stop after N epochs without a better validation loss\n"
     "      --force              overwrite MODEL.nc if it exists\n"
     "  -h, --help               this text\n";
@@ -52,7 +53,7 @@ enum {
 };
 
 typedef struct {
-    const char *config, *input, *output, *network, *resume, *metrics, *validate;
+    const char *config, *input, *output, *network, *resume, *metrics, *validate, *validate2;
     long long batch, epochs, threads, seed, ckpt, patience;
     double alpha, lambda, lambda1, mu, mu1;
     int optimizer;
@@ -125,7 +126,11 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
         case OPT_PATIENCE: bad = cli_parse_int(self, "--patience", optarg, 0, 1000000, &a->patience); break;
         case OPT_RESUME: a->resume = optarg; break;
         case OPT_METRICS: a->metrics = optarg; break;
-        case OPT_VALIDATE: a->validate = optarg; break;
+        case OPT_VALIDATE:
+            if (a->validate && a->validate2)
+                return cli_usage_error(self, "--validate takes an input and an output file at most");
+            *(a->validate ? &a->validate2 : &a->validate) = optarg;
+            break;
         case OPT_FORCE: a->force = true; break;
         case 'h':
             cli_print_usage(stdout, self);
@@ -273,7 +278,7 @@ int cmd_train(int argc, char **argv)
     if (!st)
         st = load_data(ctx, a.input, a.output, &ds, &n_ds);
     if (!st && a.validate)
-        st = sten_dataset_read_netcdf(ctx, a.validate, &valid, &n_valid);
+        st = load_data(ctx, a.validate, a.validate2 ? a.validate2 : a.validate, &valid, &n_valid);
     sten_train_opts o;
     memset(&o, 0, sizeof o);
     if (!st) {
