@@ -36,7 +36,8 @@ static inline float fast_expf(float x)
 }
 
 /* ln(x) for x > 0 (Cephes logf: mantissa in [sqrt(1/2), sqrt(2)), degree-8
- * polynomial); x <= 0 is the caller's business (clamp first). */
+ * polynomial); NaN and +inf come back unchanged; x <= 0 is the caller's
+ * business (clamp first). */
 static inline float fast_logf(float x)
 {
     union {
@@ -62,7 +63,8 @@ static inline float fast_logf(float x)
     y = y * m * z;
     y += -2.12194440e-4f * e;
     y += -0.5f * z;
-    return m + y + 0.693359375f * e;
+    const float r = m + y + 0.693359375f * e;
+    return x == x && x < 3.4e38f ? r : x; /* NaN and +inf pass through */
 }
 
 #endif

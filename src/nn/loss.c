@@ -12,7 +12,7 @@
 
 static double lg(double x)
 {
-    return log(x > MIN_ERROR ? x : MIN_ERROR);
+    return log(x < MIN_ERROR ? MIN_ERROR : x); /* NaN passes through */
 }
 
 typedef struct {
@@ -60,11 +60,12 @@ static double sigmoid_canon(const loss_cfg *c, float a, float t, float *dz)
     case STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY: {
         if (t > 0) {
             const float s = c->kind == STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY ? c->one_s : c->one_s * t;
-            *dz = a < c->one_t ? s * (a - 1.0f) : 0.0f;
-            return a < c->one_t ? -s * lg(a) : 0.0;
+            /* written so that a NaN activation gives a NaN loss, never a silent 0 */
+            *dz = !(a >= c->one_t) ? s * (a - 1.0f) : 0.0f;
+            return !(a >= c->one_t) ? -s * lg(a) : 0.0;
         }
-        *dz = a > c->zero_t ? c->zero_s * a : 0.0f;
-        return a > c->zero_t ? -c->zero_s * lg(1.0 - a) : 0.0;
+        *dz = !(a <= c->zero_t) ? c->zero_s * a : 0.0f;
+        return !(a <= c->zero_t) ? -c->zero_s * lg(1.0 - a) : 0.0;
     }
     default:
         *dz = 0.0f;
@@ -81,7 +82,7 @@ static inline float sigmoid(float z)
 static inline float neg_log1m(float a)
 {
     const float om = 1.0f - a;
-    return -fast_logf(om > (float)MIN_ERROR ? om : (float)MIN_ERROR);
+    return -fast_logf(om < (float)MIN_ERROR ? (float)MIN_ERROR : om);
 }
 
 /* -ln(1-a) exactly as sigmoid_zero_pass computes it (from a, or from z). */
@@ -90,7 +91,7 @@ static inline float zero_term(float v, int from_z)
     if (!from_z)
         return neg_log1m(v);
     const float nl = v + fast_logf(1.0f + fast_expf(-v));
-    return nl < 27.631021f ? (nl > 0.0f ? nl : 0.0f) : 27.631021f;
+    return nl > 27.631021f ? 27.631021f : (nl < 0.0f ? 0.0f : nl);
 }
 
 /* The zero-target pass of a Sigmoid output with CrossEntropy or SMCE: every
@@ -108,17 +109,17 @@ static double sigmoid_zero_pass(float *restrict d, const float *restrict a, uint
         for (uint32_t j = 0; j < N; j++) {
             const float e = fast_expf(-a[j]);
             const float x = 1.0f / (1.0f + e);
-            const int keep = x > thr;
+            const int keep = !(x <= thr); /* NaN counts, so it surfaces in the loss */
             d[j] = keep ? scale * x : 0.0f;
             const float nl = a[j] + fast_logf(1.0f + e);
-            const float cl = nl < 27.631021f ? (nl > 0.0f ? nl : 0.0f) : 27.631021f; /* DSSTNE clamp */
+            const float cl = nl > 27.631021f ? 27.631021f : (nl < 0.0f ? 0.0f : nl); /* clamp; NaN stays */
             sum += keep ? cl : 0.0f;
         }
     } else {
 #pragma omp simd reduction(+ : sum)
         for (uint32_t j = 0; j < N; j++) {
             const float x = a[j];
-            const int keep = x > thr;
+            const int keep = !(x <= thr); /* NaN counts, so it surfaces in the loss */
             d[j] = keep ? scale * x : 0.0f;
             sum += keep ? neg_log1m(x) : 0.0f;
         }
@@ -168,7 +169,7 @@ static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *a
         for (uint64_t e = 0; e < n; e++) {
             const uint32_t j = idx[e];
             const float aj = from_z ? sigmoid(a[j]) : a[j];
-            L -= aj > thr ? scale * zero_term(a[j], from_z) : 0.0f; /* as the pass added it */
+            L -= !(aj <= thr) ? scale * zero_term(a[j], from_z) : 0.0f; /* as the pass added it */
             L += sigmoid_canon(c, aj, val ? val[e] : 1.0f, &dz);
             d[j] = dz;
         }
