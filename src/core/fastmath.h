@@ -64,7 +64,7 @@ static inline float fast_logf(float x)
     y += -2.12194440e-4f * e;
     y += -0.5f * z;
     const float r = m + y + 0.693359375f * e;
-    return x == x && x < 3.4e38f ? r : x; /* NaN and +inf pass through */
+    return x < 3.4e38f ? r : x; /* false for NaN and +inf: they pass through */
 }
 
 #endif
