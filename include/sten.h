@@ -459,6 +459,14 @@ sten_status sten_interactions_write_text(sten_ctx *ctx, const sten_interactions 
                                          const sten_interaction *x, uint64_t n,
                                          sten_value_kind value, FILE *f);
 
+/* libsvm/svmlight ("label idx:value idx:value ..."; "qid:" ignored) to DSSTNE
+ * text, streaming: sample = line number (1-based), feature = idx - base, the
+ * value kept ("f,v"). base (0 or 1) must be stated: guessing it shifts every
+ * feature silently. Labels go to `labels` as "sample<TAB>label" when not NULL.
+ * Errors name file:line:column. */
+sten_status sten_libsvm_to_text(sten_ctx *ctx, const char *path, int base, FILE *out,
+                                FILE *labels, uint64_t *lines);
+
 /* The synthetic generator: power-law item popularity, log-normal user
  * activity and latent taste clusters (docs/synth.md). Deterministic for a
  * seed, whatever the thread count. */

@@ -63,6 +63,13 @@ same r.txt 'u1\t10:20\nu2\t10\n'
 expect_exit 65 "bad_rating.csv:3:3: rating \"abc\" is not a number" "$STEN" convert "$DATA/convert/bad_rating.csv" -o x.txt
 [ ! -e x.txt ] && ok "convert: no output after an error" || bad "convert left x.txt behind"
 expect_exit 65 "short.data:1: expected 4 fields separated by 'TAB' (MovieLens u.data), got 3" "$STEN" convert "$DATA/convert/short.data" -o x.txt
+printf '1 1:0.5 3:2\n# comment\n0 qid:4 2:1\n' >a.svm
+"$STEN" convert a.svm -o svm.txt --format libsvm --index-base 1 --labels svm.labels 2>/dev/null
+same svm.txt '1\t0,0.5:2,2\n3\t1,1\n'
+same svm.labels '1\t1\n3\t0\n'
+printf '1 0:1\n' >b.svm
+expect_exit 65 "b.svm:1:3: expected an index >= 1 (the stated base), got \"0\"" "$STEN" convert b.svm -o x.txt --format libsvm --index-base 1
+expect_exit 64 "--format libsvm needs --index-base 0 or 1" "$STEN" convert b.svm -o x.txt --format libsvm
 expect_exit 64 "unknown --format 'json'" "$STEN" convert a.csv -o x.txt --format json
 expect_exit 66 "none.csv: cannot open" "$STEN" convert none.csv -o x.txt
 

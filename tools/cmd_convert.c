@@ -16,23 +16,64 @@ const char cmd_convert_usage[] =
     "a (user, item) pair that repeats keeps its latest record.\n"
     "\n"
     "  -o, --output FILE   DSSTNE text to write (atomically)\n"
-    CLI_LOG_USAGE;
+    CLI_LOG_USAGE
+    "\n"
+    "libsvm/svmlight input (\"label idx:value ...\"):\n"
+    "  --format libsvm --index-base 0|1 [--labels FILE]\n"
+    "      one line per input line (sample = line number), feature = idx - base with its\n"
+    "      value; the base must be stated; labels go to FILE (\"sample<TAB>label\").\n";
+
+static int convert_libsvm(const char *in, const char *out, const char *labels_path, int base)
+{
+    sten_ctx *ctx = cli_ctx_new("convert");
+    sten_outfile *of = NULL, *lf = NULL;
+    FILE *f = NULL, *lab = NULL;
+    uint64_t n = 0;
+    sten_status st = sten_outfile_open(ctx, out, &of, &f);
+    if (!st && labels_path)
+        st = sten_outfile_open(ctx, labels_path, &lf, &lab);
+    if (!st)
+        st = sten_libsvm_to_text(ctx, in, base, f, lab, &n);
+    if (!st && lf)
+        st = sten_outfile_commit(ctx, lf), lf = NULL;
+    if (!st)
+        st = sten_outfile_commit(ctx, of), of = NULL;
+    sten_outfile_abort(ctx, of);
+    sten_outfile_abort(ctx, lf);
+    if (!st)
+        fprintf(stderr, "sten convert: %s: %llu samples from libsvm (%d-based indices)\n", out,
+                (unsigned long long)n, base);
+    const int rc = st ? cli_fail("convert", ctx, st) : CLI_EX_OK;
+    sten_ctx_free(ctx);
+    return rc;
+}
 
 int cmd_convert(int argc, char **argv)
 {
     const cli_cmd *self = cli_find("convert");
     static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}, CLI_LOG_OPTIONS,
+        {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+        {"index-base", required_argument, NULL, 'B'}, {"labels", required_argument, NULL, 'L'},
+        CLI_LOG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     sten_log_opts lo = {.format = STEN_FMT_AUTO, .min_rating = NAN};
     sten_value_kind value = STEN_VALUE_NONE;
-    const char *out = NULL;
+    const char *out = NULL, *labels = NULL;
+    long long base = -1;
+    bool libsvm = false;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
         if (c == 'o')
             out = optarg;
+        else if (c == 'B') {
+            if (cli_parse_int(self, "--index-base", optarg, 0, 1, &base))
+                return CLI_EX_USAGE;
+        } else if (c == 'L')
+            labels = optarg;
+        else if (c == CLI_OPT_FORMAT && !strcmp(optarg, "libsvm"))
+            libsvm = true;
         else if (c == 'h')
             return cli_print_usage(stdout, self), CLI_EX_OK;
         else if (c >= CLI_OPT_FORMAT && c <= CLI_OPT_VALUE) {
@@ -45,6 +86,12 @@ int cmd_convert(int argc, char **argv)
         return cli_usage_error(self, argc == optind ? "INPUT is required" : "one INPUT only");
     if (!out)
         return cli_usage_error(self, "-o OUTPUT is required");
+    if (libsvm != (base >= 0))
+        return cli_usage_error(self, libsvm ? "--format libsvm needs --index-base 0 or 1 (say which; "
+                                              "guessing would shift every feature)"
+                                            : "--index-base is for --format libsvm");
+    if (libsvm)
+        return convert_libsvm(argv[optind], out, labels, (int)base);
     sten_ctx *ctx = cli_ctx_new("convert");
     sten_interactions in = {0};
     sten_status st = sten_interactions_read(ctx, argv[optind], &lo, &in);
