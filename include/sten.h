@@ -499,7 +499,8 @@ typedef enum {
 typedef enum {
     STEN_LAYER_FULLY_CONNECTED = 0,
     STEN_LAYER_CONVOLUTIONAL = 1, /* parsed, rejected: not supported yet */
-    STEN_LAYER_POOLING = 2        /* parsed, rejected: not supported yet */
+    STEN_LAYER_POOLING = 2,       /* parsed, rejected: not supported yet */
+    STEN_LAYER_FACTORIZATION_MACHINE = 3 /* sten: w0 + <w,x> + pairwise <v_i,v_j> x_i x_j */
 } sten_layer_type;
 
 typedef enum {
@@ -578,6 +579,15 @@ typedef struct {
     float sparseness_beta; /* 0 = network value */
     uint32_t n_shared;
     sten_shared_desc shared[STEN_MAX_SHARED];
+    /* FactorizationMachine layers: K factors and per-group settings, group
+     * 0 = bias w0, 1 = linear w, 2 = factors V. lr and wd multiply the
+     * optimizer's alpha and add to its L2 lambda (SageMaker's bias_lr,
+     * linear_wd, ...); NaN = the optimizer's own value. clip = 0: no gradient
+     * clipping. Init: V ~ WeightInit (default Gaussian scale 0.01), w = 0,
+     * w0 = Bias. */
+    uint32_t factors;
+    float fm_lr[3], fm_wd[3];
+    float fm_clip;
     int line, column; /* where the layer starts in the config (for errors) */
 } sten_layer_desc;
 

@@ -57,6 +57,31 @@ static int grad_check(sten_net *net, const char *what, int allowed_bad)
             free(ana);
         }
     }
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        nn_layer *L = &net->layers[i];
+        if (!L->fmV)
+            continue;
+        const uint64_t n = (uint64_t)L->fm_rows * L->K;
+        float *ana = malloc((size_t)n * sizeof *ana);
+        memcpy(ana, L->fmgV, (size_t)n * sizeof *ana);
+        for (uint64_t k = 0; k < n; k++) {
+            const float save = L->fmV[k];
+            L->fmV[k] = save + (float)eps;
+            const double f1 = objective(net);
+            L->fmV[k] = save - (float)eps;
+            const double f2 = objective(net);
+            L->fmV[k] = save;
+            const double num = (f1 - f2) / (2 * eps);
+            total++;
+            if (fabs(num - ana[k]) > 2e-3 + 2e-2 * fabs(num)) {
+                if (bad < 3)
+                    fprintf(stderr, "  %s: factors V[%llu]: analytic %.6g numeric %.6g\n", what,
+                            (unsigned long long)k, ana[k], num);
+                bad++;
+            }
+        }
+        free(ana);
+    }
     if (bad > allowed_bad || getenv("STEN_TEST_VERBOSE"))
         fprintf(stderr, "  %s: %d of %d gradients differ\n", what, bad, total);
     CHECK(bad <= allowed_bad);
@@ -521,6 +546,41 @@ static void test_save_load_resume(void)
     ae_free(&f);
 }
 
+/* A FactorizationMachine output over a valued sparse input: gradients of
+ * bias, linear weights and factors, for regression (L2) and classification
+ * (sigmoid + cross-entropy); and it learns a pairwise pattern. */
+static void test_factorization_machine(void)
+{
+    for (int cls = 0; cls < 2; cls++) {
+        sten_layer_desc L[2] = {
+            fx_layer("Input", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID),
+            fx_layer("FM", STEN_LAYER_OUTPUT, 1, cls ? STEN_ACT_SIGMOID : STEN_ACT_LINEAR),
+        };
+        L[0].N_auto = true;
+        strcpy(L[0].dataset, "x");
+        strcpy(L[1].dataset, "y");
+        L[1].type = STEN_LAYER_FACTORIZATION_MACHINE;
+        L[1].factors = 3;
+        L[1].init = STEN_INIT_GAUSSIAN;
+        L[1].init_scale = 0.3f;
+        for (int g = 0; g < 3; g++)
+            L[1].fm_lr[g] = L[1].fm_wd[g] = NAN;
+        sten_net_desc d = fx_desc(L, 2);
+        d.loss = cls ? STEN_LOSS_CROSS_ENTROPY : STEN_LOSS_L2;
+        sten_dataset ds[2];
+        fx_sparse(ctx, &ds[0], "x", 16, 9, 4, true);
+        fx_dense(ctx, &ds[1], "y", 16, 1, 0.0f, 1.0f);
+        sten_net *net = build(&d, ds, 2, 6);
+        if (net) {
+            CHECK_EQ(net->layers[1].K, 3);
+            grad_check(net, cls ? "FM, sigmoid + cross-entropy" : "FM, linear + L2", 0);
+        }
+        sten_net_free(ctx, net);
+        fx_free(ctx, &ds[0]);
+        fx_free(ctx, &ds[1]);
+    }
+}
+
 /* A NaN loss stops training with a message naming the epoch and batch. */
 static void test_nan_stops_training(void)
 {
@@ -607,6 +667,7 @@ int main(void)
     RUN(test_save_load_resume);
     RUN(test_recommend);
     RUN(test_nan_stops_training);
+    RUN(test_factorization_machine);
     CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
     sten_ctx_free(ctx);
     return CHECK_DONE();

@@ -35,7 +35,8 @@ static const enum_name kinds[] = {{"Input", STEN_LAYER_INPUT}, {"Hidden", STEN_L
                                   {"Output", STEN_LAYER_OUTPUT}, {"Target", STEN_LAYER_TARGET}};
 static const enum_name types[] = {{"FullyConnected", STEN_LAYER_FULLY_CONNECTED},
                                   {"Convolutional", STEN_LAYER_CONVOLUTIONAL},
-                                  {"Pooling", STEN_LAYER_POOLING}};
+                                  {"Pooling", STEN_LAYER_POOLING},
+                                  {"FactorizationMachine", STEN_LAYER_FACTORIZATION_MACHINE}};
 static const enum_name losses[] = {
     {"L1", STEN_LOSS_L1}, {"L2", STEN_LOSS_L2}, {"CrossEntropy", STEN_LOSS_CROSS_ENTROPY},
     {"Cross Entropy", STEN_LOSS_CROSS_ENTROPY},
@@ -492,6 +493,14 @@ static const field layer_fields[] = {
     {"Kernel", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0},
     {"KernelStride", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0},
     {"Function", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_function, 0, 0},
+    {"Factors", NULL, F_UINT, L(factors), 1, 100000, NULL, NULL, 0, 0},
+    {"BiasLR", NULL, F_FLOAT, L(fm_lr[0]), 0, BIG, NULL, NULL, 0, 0},
+    {"LinearLR", NULL, F_FLOAT, L(fm_lr[1]), 0, BIG, NULL, NULL, 0, 0},
+    {"FactorsLR", NULL, F_FLOAT, L(fm_lr[2]), 0, BIG, NULL, NULL, 0, 0},
+    {"BiasWD", NULL, F_FLOAT, L(fm_wd[0]), 0, BIG, NULL, NULL, 0, 0},
+    {"LinearWD", NULL, F_FLOAT, L(fm_wd[1]), 0, BIG, NULL, NULL, 0, 0},
+    {"FactorsWD", NULL, F_FLOAT, L(fm_wd[2]), 0, BIG, NULL, NULL, 0, 0},
+    {"ClipGradient", NULL, F_FLOAT, L(fm_clip), 0, BIG, NULL, NULL, 0, 0},
 };
 static const table T_LAYER = {"a layer", layer_fields, sizeof layer_fields / sizeof layer_fields[0]};
 
@@ -595,6 +604,8 @@ static void layer_defaults(sten_layer_desc *l)
     l->init = STEN_INIT_XAVIER;
     l->init_scale = 1.0f;
     l->kind = (sten_layer_kind)-1; /* by position unless given */
+    for (int g = 0; g < 3; g++)
+        l->fm_lr[g] = l->fm_wd[g] = NAN;
 }
 
 static sten_status parse_layer(parser *p, json_t *v, sten_layer_desc *l, size_t i, size_t n,
@@ -622,9 +633,14 @@ static sten_status parse_layer(parser *p, json_t *v, sten_layer_desc *l, size_t 
         snprintf(l->name, sizeof l->name, "%s%zu", base[l->kind], i);
     }
     p->layer = l->name;
-    if (l->type != STEN_LAYER_FULLY_CONNECTED)
+    if (l->type == STEN_LAYER_CONVOLUTIONAL || l->type == STEN_LAYER_POOLING)
         return fail_at(p, STEN_E_UNSUPPORTED, path, "%s layers are not supported yet",
                        enum_canon(&E_TYPE, (int)l->type));
+    if (l->type == STEN_LAYER_FACTORIZATION_MACHINE && (l->factors == 0 || l->N != 1 || l->N_auto))
+        return fail_at(p, STEN_E_PARSE, path, "a FactorizationMachine layer needs \"Factors\" >= 1 "
+                       "and N = 1 (one score per example)");
+    if (l->type != STEN_LAYER_FACTORIZATION_MACHINE && l->factors)
+        return fail_at(p, STEN_E_PARSE, path, "\"Factors\" is for FactorizationMachine layers");
     if (l->N_auto && l->kind == STEN_LAYER_HIDDEN)
         return fail_at(p, STEN_E_PARSE, path, "\"N\": \"auto\" needs a DataSet, so only Input and "
                        "Output layers can use it");

@@ -164,7 +164,9 @@ void sten__net_forward(sten_ctx *ctx, sten_net *net)
         nn_layer *L = &net->layers[i];
         if (L->kind == STEN_LAYER_TARGET || L->sparse_in)
             continue;
-        if (L->kind != STEN_LAYER_INPUT)
+        if (L->fmV)
+            sten__fm_forward(ctx, net, L);
+        else if (L->kind != STEN_LAYER_INPUT)
             forward_layer(ctx, net, L);
         if (L->mask) {
             if (net->training)
@@ -306,7 +308,10 @@ void sten__net_backward(sten_ctx *ctx, sten_net *net)
         if (L->kind == STEN_LAYER_HIDDEN)
             hidden_delta(ctx, net, L);
         delta_norm(L, net->B);
-        weight_grads(ctx, net, L);
+        if (L->fmV)
+            sten__fm_backward(ctx, net, L);
+        else
+            weight_grads(ctx, net, L);
     }
     /* a weight whose users all saw an empty batch still has a defined zero gradient */
     for (uint32_t k = 0; k < net->n_weights; k++) {

@@ -420,6 +420,9 @@ sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dat
         st = alloc_layer(ctx, net, &net->layers[i], &net->targets[i]);
     if (!st)
         st = alloc_weights(ctx, net);
+    for (uint32_t i = 0; !st && i < net->n_layers; i++)
+        if (net->layers[i].d->type == STEN_LAYER_FACTORIZATION_MACHINE)
+            st = sten__fm_alloc(ctx, net, &net->layers[i]);
     if (st) {
         sten_net_free(ctx, net);
         return st;
@@ -441,6 +444,7 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
         sten_free(ctx, L->delta);
         sten_csr_free(ctx, &L->x);
         sten_csr_free(ctx, &L->xt);
+        sten__fm_free(ctx, L);
         if (net->targets) {
             sten_csr_free(ctx, &net->targets[i].t);
             sten_free(ctx, net->targets[i].dense);
@@ -512,6 +516,9 @@ sten_status sten_net_init_weights(sten_ctx *ctx, sten_net *net, uint64_t seed)
         for (uint32_t j = 0; j < net->layers[w->dst].N; j++)
             w->b[j] = ld->init_bias;
     }
+    for (uint32_t i = 0; i < net->n_layers; i++)
+        if (net->layers[i].fmV)
+            sten__fm_init(net, &net->layers[i], seed);
     net->step = 0;
     return STEN_OK;
 }

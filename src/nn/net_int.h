@@ -44,6 +44,10 @@ typedef struct {
     uint32_t in[NN_MAX_IN]; /* incoming weight indices */
     uint32_t n_skip;
     uint32_t skip[STEN_MAX_SKIPS]; /* layer indices */
+    /* FactorizationMachine: factors V (N_in x K), their gradient and
+     * optimizer state, and the per-example sums s = x V of the batch */
+    uint32_t K, fm_rows;
+    float *fmV, *fmgV, *fmS1, *fmS2, *fm_s;
 } nn_layer;
 
 /* The target of an output layer for the current batch. */
@@ -87,6 +91,18 @@ void sten__net_backward(sten_ctx *ctx, sten_net *net);
 /* loss.c: one output layer's loss and delta dL/dz (with its activation). */
 double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
                         const nn_target *T, uint32_t B);
+/* fm.c: the FactorizationMachine layer (input: one sparse source) */
+sten_status sten__fm_alloc(sten_ctx *ctx, sten_net *net, nn_layer *L);
+void sten__fm_free(sten_ctx *ctx, nn_layer *L);
+void sten__fm_init(const sten_net *net, nn_layer *L, uint64_t seed);
+void sten__fm_forward(sten_ctx *ctx, const sten_net *net, nn_layer *L);
+void sten__fm_backward(sten_ctx *ctx, sten_net *net, nn_layer *L);
+sten_status sten__fm_optim_alloc(sten_ctx *ctx, nn_layer *L, sten_optimizer opt);
+/* optim.c: one parameter array with the optimizer's rule; lambda is the L2
+ * weight decay, clip > 0 clips each gradient element first. */
+void sten__optim_update(sten_ctx *ctx, const sten_train_desc *t, uint64_t step, float alpha,
+                        float lambda, float lambda1, float clip, float inv_B, float *w,
+                        float *g, float *s1, float *s2, uint64_t n);
 /* optim.c */
 sten_status sten__optim_alloc(sten_ctx *ctx, sten_net *net, sten_optimizer opt);
 void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_train_desc *t, float alpha);

@@ -33,6 +33,11 @@ sten_status sten__optim_alloc(sten_ctx *ctx, sten_net *net, sten_optimizer opt)
                 return STEN_E_NOMEM;
         }
     }
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        sten_status st = sten__fm_optim_alloc(ctx, &net->layers[i], opt);
+        if (st)
+            return st;
+    }
     net->opt_state = (int)opt;
     return STEN_OK;
 }
@@ -140,30 +145,64 @@ static void weight_norm(nn_weight *w, float c)
             w->W[(uint64_t)r * C + o] *= (float)ss[o];
 }
 
-void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_train_desc *t, float alpha)
+void sten__optim_update(sten_ctx *ctx, const sten_train_desc *t, uint64_t step, float alpha,
+                        float lambda, float lambda1, float clip, float inv_B, float *w,
+                        float *g, float *s1, float *s2, uint64_t n)
 {
-    net->step++;
-    upd u = {.opt = t->optimizer, .alpha = alpha, .mu = t->mu, .mu1 = t->mu1,
-             .inv_B = 1.0f / (float)net->B};
+    upd u = {.opt = t->optimizer, .alpha = alpha, .mu = t->mu, .mu1 = t->mu1, .inv_B = inv_B,
+             .lambda = lambda, .lambda1 = lambda1};
     if (u.opt == STEN_OPT_ADAM) {
-        u.adam_c1 = 1.0f - powf(t->mu, (float)net->step);
-        u.adam_c2 = 1.0f - powf(t->mu1, (float)net->step);
+        u.adam_c1 = 1.0f - powf(t->mu, (float)step);
+        u.adam_c2 = 1.0f - powf(t->mu1, (float)step);
         if (u.adam_c2 <= 0.0f) /* beta2 = 0: no averaging, no correction needed */
             u.adam_c2 = 1.0f;
     }
+    if (clip > 0.0f) { /* clip the mean gradient: the sums at clip * B */
+        const float c = clip / inv_B;
+        for (uint64_t i = 0; i < n; i++)
+            g[i] = g[i] > c ? c : g[i] < -c ? -c : g[i];
+    }
+    update(ctx, &u, w, g, s1, s2, n);
+}
+
+/* A FactorizationMachine's per-group rate multiplier and decay (SageMaker's
+ * bias_lr, linear_wd, ...); NaN means the optimizer's own. */
+static void fm_group(const sten_layer_desc *d, int g, const sten_train_desc *t, float alpha,
+                     float *a, float *lambda)
+{
+    *a = isnan(d->fm_lr[g]) ? alpha : alpha * d->fm_lr[g];
+    *lambda = !isnan(d->fm_wd[g]) ? d->fm_wd[g] : g == 0 ? 0.0f : t->lambda;
+}
+
+void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_train_desc *t, float alpha)
+{
+    net->step++;
+    const float ib = 1.0f / (float)net->B;
     /* weights in reverse order, as DSSTNE; order does not change results */
     for (uint32_t k = net->n_weights; k-- > 0;) {
         nn_weight *w = &net->weights[k];
-        upd ub = u;
-        ub.lambda = ub.lambda1 = 0.0f; /* biases are never regularised */
-        update(ctx, &ub, w->b, w->gb, w->sb1, w->sb2, net->layers[w->dst].N);
+        nn_layer *L = &net->layers[w->dst];
+        const bool fm = L->fmV != NULL;
+        const float clip = fm ? L->d->fm_clip : 0.0f;
+        float a = alpha, lam = 0.0f;
+        if (fm)
+            fm_group(L->d, 0, t, alpha, &a, &lam);
+        /* biases are never regularised, unless a FactorizationMachine asks */
+        sten__optim_update(ctx, t, net->step, a, lam, 0.0f, clip, ib, w->b, w->gb, w->sb1, w->sb2, L->N);
         if (w->owner != (int)k)
             continue;
-        upd uw = u;
-        uw.lambda = t->lambda;
-        uw.lambda1 = t->lambda1;
-        update(ctx, &uw, w->W, w->gW, w->sW1, w->sW2, (uint64_t)w->rows * w->cols);
-        const float c = net->layers[w->dst].d->weight_norm;
+        a = alpha;
+        lam = t->lambda;
+        if (fm)
+            fm_group(L->d, 1, t, alpha, &a, &lam);
+        sten__optim_update(ctx, t, net->step, a, lam, t->lambda1, clip, ib, w->W, w->gW, w->sW1, w->sW2,
+                           (uint64_t)w->rows * w->cols);
+        if (fm) {
+            fm_group(L->d, 2, t, alpha, &a, &lam);
+            sten__optim_update(ctx, t, net->step, a, lam, t->lambda1, clip, ib, L->fmV, L->fmgV, L->fmS1,
+                               L->fmS2, (uint64_t)L->fm_rows * L->K);
+        }
+        const float c = L->d->weight_norm;
         if (c > 0.0f)
             weight_norm(w, c);
     }
