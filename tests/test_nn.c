@@ -574,6 +574,30 @@ static void test_factorization_machine(void)
         if (net) {
             CHECK_EQ(net->layers[1].K, 3);
             grad_check(net, cls ? "FM, sigmoid + cross-entropy" : "FM, linear + L2", 0);
+            /* train, save, load: the same predictions */
+            sten_train_opts o = ae_opts(&d, STEN_OPT_ADAM, 3);
+            o.t.batch_size = 6;
+            CHECK_EQ(sten_net_train(ctx, net, &o), STEN_OK);
+            char tmpl[] = "/tmp/sten_fm_XXXXXX", file[64];
+            CHECK(mkdtemp(tmpl) != NULL);
+            snprintf(file, sizeof file, "%s/fm.nc", tmpl);
+            CHECK_EQ(sten_net_save(ctx, net, file), STEN_OK);
+            sten_net *back = NULL;
+            CHECK_EQ(sten_net_load(ctx, file, ds, 1, 6, false, &back), STEN_OK);
+            if (back) {
+                CHECK_EQ(back->layers[1].K, 3);
+                uint32_t ids[6] = {0, 1, 2, 3, 4, 5};
+                const float *a, *b;
+                uint32_t w1, w2;
+                sten_net_infer(ctx, net, ids, 6, NULL, &a, &w1);
+                float keep[6];
+                memcpy(keep, a, sizeof keep);
+                sten_net_infer(ctx, back, ids, 6, NULL, &b, &w2);
+                CHECK(memcmp(keep, b, sizeof keep) == 0);
+            }
+            sten_net_free(ctx, back);
+            unlink(file);
+            rmdir(tmpl);
         }
         sten_net_free(ctx, net);
         fx_free(ctx, &ds[0]);

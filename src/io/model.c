@@ -81,6 +81,14 @@ static const att_desc layer_atts[] = {
     LAY(relu_slope, A_F32, "RELUSlope"),
     LAY(elu_alpha, A_F32, "ELUAlpha"),
     LAY(selu_lambda, A_F32, "SELULambda"),
+    LAY(factors, A_U32, "sten_factors"),
+    LAY(fm_lr[0], A_F32, "sten_bias_lr"),
+    LAY(fm_lr[1], A_F32, "sten_linear_lr"),
+    LAY(fm_lr[2], A_F32, "sten_factors_lr"),
+    LAY(fm_wd[0], A_F32, "sten_bias_wd"),
+    LAY(fm_wd[1], A_F32, "sten_linear_wd"),
+    LAY(fm_wd[2], A_F32, "sten_factors_wd"),
+    LAY(fm_clip, A_F32, "sten_clip_gradient"),
 };
 
 /* Attributes DSSTNE's loader requires that sten has no use for: written
@@ -246,6 +254,17 @@ static void write_weight(ncio *io, const sten_net *net, uint32_t k)
         snprintf(dim, sizeof dim, "%sweightDim", p);
         put_var(io, name, dim, (size_t)w->rows * w->cols, w->W);
     }
+    if (L->fmV) { /* a FactorizationMachine's factors, with their optimizer state */
+        const float *fv[3] = {L->fmV, L->fmS1, L->fmS2};
+        static const char *const fn[3] = {"sten_factors", "sten_factors_s1", "sten_factors_s2"};
+        for (int q = 0; q < 3; q++) {
+            if (!fv[q])
+                continue;
+            snprintf(name, sizeof name, "%s%s", p, fn[q]);
+            snprintf(dim, sizeof dim, "%s%sDim", p, fn[q]);
+            put_var(io, name, dim, (size_t)L->fm_rows * L->K, fv[q]);
+        }
+    }
     /* optimizer state, for --resume */
     const float *st[4] = {w->sb1, w->sb2, shared ? NULL : w->sW1, shared ? NULL : w->sW2};
     static const char *const stn[4] = {"sten_bias_s1", "sten_bias_s2", "sten_s1", "sten_s2"};
@@ -406,6 +425,8 @@ static int read_layers(ncio *io, sten_net_desc *d)
     for (uint32_t i = 0; i < d->n_layers; i++) {
         sten_layer_desc *l = &d->layers[i];
         memset(l, 0, sizeof *l);
+        for (int g = 0; g < 3; g++)
+            l->fm_lr[g] = l->fm_wd[g] = NAN; /* absent in DSSTNE files */
         snprintf(p, sizeof p, "layer%u_", i);
         if (get_table(io, layer_atts, sizeof layer_atts / sizeof layer_atts[0], l, p, true) < 0)
             return -1;
@@ -497,6 +518,16 @@ static int read_weights(ncio *io, sten_net *net, uint32_t n_weights)
         snprintf(name, sizeof name, "%sweights", p);
         if (own && get_var(io, name, w->W, nw, true) < 0)
             return -1;
+        nn_layer *L = &net->layers[w->dst];
+        if (L->fmV) {
+            float *fv[3] = {L->fmV, L->fmS1, L->fmS2};
+            static const char *const fn[3] = {"sten_factors", "sten_factors_s1", "sten_factors_s2"};
+            for (int q = 0; q < 3; q++) {
+                snprintf(name, sizeof name, "%s%s", p, fn[q]);
+                if (fv[q] && get_var(io, name, fv[q], (size_t)L->fm_rows * L->K, q == 0) < 0)
+                    return -1;
+            }
+        }
         float *st[4] = {w->sb1, w->sb2, own ? w->sW1 : NULL, own ? w->sW2 : NULL};
         static const char *const stn[4] = {"sten_bias_s1", "sten_bias_s2", "sten_s1", "sten_s2"};
         for (int q = 0; q < 4; q++) {
