@@ -467,6 +467,14 @@ sten_status sten_interactions_write_text(sten_ctx *ctx, const sten_interactions 
 sten_status sten_libsvm_to_text(sten_ctx *ctx, const char *path, int base, FILE *out,
                                 FILE *labels, uint64_t *lines);
 
+/* Reads a libsvm file into two datasets: x (sparse analog, width columns,
+ * named x_name) and y (dense, one label per example, named y_name). Indices
+ * must be below width after subtracting base. Free with sten_datasets_free
+ * on each (they are separately owned). */
+sten_status sten_libsvm_read(sten_ctx *ctx, const char *path, int base, uint32_t width,
+                             const char *x_name, const char *y_name, sten_dataset *x,
+                             sten_dataset *y);
+
 /* The synthetic generator: power-law item popularity, log-normal user
  * activity and latent taste clusters (docs/synth.md). Deterministic for a
  * seed, whatever the thread count. */
@@ -588,6 +596,8 @@ typedef struct {
     uint32_t factors;
     float fm_lr[3], fm_wd[3];
     float fm_clip;
+    int fm_init[3];    /* -1 = default (above); 0 normal(0, p), 1 uniform(-p, p), 2 constant p */
+    float fm_init_p[3];
     int line, column; /* where the layer starts in the config (for errors) */
 } sten_layer_desc;
 
@@ -613,6 +623,8 @@ typedef struct {
     uint32_t schedule_interval; /* epochs per step (STEP) */
     float schedule_multiplier;  /* factor per step/epoch */
     uint32_t checkpoint_interval; /* epochs; 0 = no checkpoints */
+    float eps;          /* Adam's epsilon; 0 = 1e-8 */
+    float rescale_grad; /* gradient scale; 0 = 1/batch (the mean), as DSSTNE */
     uint32_t set;
 } sten_train_desc;
 
@@ -636,6 +648,18 @@ typedef struct {
     sten_train_desc training;
     char source[STEN_NAME_MAX]; /* config path, for messages */
 } sten_net_desc;
+
+/* SageMaker's Factorization Machines front door: a hyperparameters file
+ * (SageMaker's names: feature_dim, num_factors, predictor_type, epochs,
+ * mini_batch_size, bias_lr, linear_lr, factors_lr, bias_wd, linear_wd,
+ * factors_wd, {bias,linear,factors}_init_{method,sigma,scale,value},
+ * clip_gradient, eps, rescale_grad; values as JSON numbers or strings, as
+ * SageMaker passes them) becomes a network: a sparse input "fm_input" of
+ * feature_dim features into one FactorizationMachine output "fm_label"
+ * (Sigmoid + CrossEntropy for binary_classifier, Linear + L2 for regressor),
+ * trained with Adam. Unknown names and out-of-range values are errors naming
+ * the hyperparameter and the allowed range. */
+sten_status sten_fm_desc_from_hyperparameters(sten_ctx *ctx, const char *path, sten_net_desc **out);
 
 /* Parses a network config file. Keys and enum values are case-insensitive;
  * every error names file:line:column and what was expected (an unknown key

@@ -563,8 +563,10 @@ static void test_factorization_machine(void)
         L[1].factors = 3;
         L[1].init = STEN_INIT_GAUSSIAN;
         L[1].init_scale = 0.3f;
-        for (int g = 0; g < 3; g++)
+        for (int g = 0; g < 3; g++) {
             L[1].fm_lr[g] = L[1].fm_wd[g] = NAN;
+            L[1].fm_init[g] = -1;
+        }
         sten_net_desc d = fx_desc(L, 2);
         d.loss = cls ? STEN_LOSS_CROSS_ENTROPY : STEN_LOSS_L2;
         sten_dataset ds[2];

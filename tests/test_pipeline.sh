@@ -174,6 +174,33 @@ grep -q '^     2     0.1667     0.1667     0.1667     0.1290     0.0833     0.33
     && ok "evaluate: hand-computed P/R/NDCG/MAP/HR@2" || { bad "evaluate numbers"; cat ev.txt; }
 grep -q 'without a recommendation line: 1' ev.txt && ok "evaluate: a user without a list counts as misses" || bad "evaluate: missing list"
 
+# ---- Factorization Machines through the SageMaker-style front door
+awk -F, 'NR > 1 { printf "%d %d:1 %d:1\n", ($3 >= 4), $1 - 1, 2000 + $2 - 1 }' a.csv >fm.all
+awk "NR % 5 != 0" fm.all >fm.train; awk "NR % 5 == 0" fm.all >fm.test
+cat >hp.json <<'JSON'
+{"feature_dim": "3000", "num_factors": "16", "predictor_type": "binary_classifier",
+ "epochs": "10", "mini_batch_size": "500", "factors_lr": "0.001", "linear_lr": "0.005"}
+JSON
+"$STEN" train --algorithm factorization-machines --hyperparameters hp.json --train fm.train \
+    --test fm.test --model-dir fmdir --index-base 0 >fm.out 2>/dev/null && [ -s fmdir/model.nc ] \
+    && ok "train --algorithm factorization-machines" || bad "FM front door failed"
+for m in test:binary_classification_accuracy test:binary_classification_cross_entropy test:binary_f_beta test:auc; do
+    grep -q "^{\"$m\": [0-9.]*}$" fm.out || bad "FM metrics lack $m"
+done
+auc=$(sed -n 's/^{"test:auc": \([0-9.]*\)}$/\1/p' fm.out)
+awk -v a="$auc" 'BEGIN { exit !(a > 0.6) }' && ok "FM learns: test AUC $auc" || bad "FM test AUC $auc"
+sed 's/"num_factors": "16"/"num_factors": "0"/' hp.json >hp0.json
+expect_exit 65 "hyperparameter num_factors = 0 is out of range (expected an integer from 1 to 100000)" \
+    "$STEN" train --algorithm factorization-machines --hyperparameters hp0.json --train fm.train --model-dir fmdir --index-base 0
+sed 's/"epochs"/"epoch"/' hp.json >hpx.json
+expect_exit 65 "unknown hyperparameter \"epoch\"" \
+    "$STEN" train --algorithm factorization-machines --hyperparameters hpx.json --train fm.train --model-dir fmdir --index-base 0
+expect_exit 64 "--index-base (0 or 1: say which" \
+    "$STEN" train --algorithm factorization-machines --hyperparameters hp.json --train fm.train --model-dir fmdir
+printf '2 0:1 2001:1\n' >fm.bad
+expect_exit 65 "fm.bad: example 1 has label 2; a binary_classifier needs 0 or 1" \
+    "$STEN" train --algorithm factorization-machines --hyperparameters hp.json --train fm.bad --model-dir fmdir --index-base 0
+
 # ---- the MovieLens walkthrough example on synthetic data
 "$EXAMPLES/movielens/run.sh" "$W/a.csv" "$W/walk" "$STEN" >walk.txt 2>&1 && grep -q '^ *10 ' walk.txt \
     && ok "examples/movielens/run.sh runs end to end" || { bad "walkthrough"; tail -20 walk.txt; }

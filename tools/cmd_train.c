@@ -45,7 +45,10 @@ const char cmd_train_usage[] =
     "                           give it twice for separate input and output files\n"
     "      --patience N         stop after N epochs without a better validation loss\n"
     "      --force              overwrite MODEL.nc if it exists\n"
-    "  -h, --help               this text\n";
+    "  -h, --help               this text\n"
+    "\n"
+    "sten train --algorithm factorization-machines ... trains SageMaker's\n"
+    "Factorization Machines instead (sten train --algorithm x --help).\n";
 
 enum {
     OPT_ALPHA = 256, OPT_LAMBDA, OPT_LAMBDA1, OPT_MU, OPT_MU1, OPT_OPTIMIZER, OPT_SEED,
@@ -255,6 +258,9 @@ static sten_status load_data(sten_ctx *ctx, const char *in, const char *out, ste
 
 int cmd_train(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) /* the SageMaker-style front door */
+        if (!strncmp(argv[i], "--algorithm", 11))
+            return cmd_train_fm(argc, argv);
     const cli_cmd *self = cli_find("train");
     train_args a = {.batch = 0, .epochs = 0, .threads = 0, .seed = -1, .ckpt = -1,
                     .alpha = NAN, .lambda = NAN, .lambda1 = NAN, .mu = NAN, .mu1 = NAN,

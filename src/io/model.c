@@ -60,6 +60,8 @@ static const att_desc net_atts[] = {
     TRN(schedule_interval, A_U32, "sten_schedule_interval"),
     TRN(schedule_multiplier, A_F32, "sten_schedule_multiplier"),
     TRN(checkpoint_interval, A_U32, "sten_checkpoint_interval"),
+    TRN(eps, A_F32, "sten_eps"),
+    TRN(rescale_grad, A_F32, "sten_rescale_grad"),
 };
 
 /* Per-layer attributes (prefix layer<i>_). */
@@ -425,8 +427,10 @@ static int read_layers(ncio *io, sten_net_desc *d)
     for (uint32_t i = 0; i < d->n_layers; i++) {
         sten_layer_desc *l = &d->layers[i];
         memset(l, 0, sizeof *l);
-        for (int g = 0; g < 3; g++)
+        for (int g = 0; g < 3; g++) {
             l->fm_lr[g] = l->fm_wd[g] = NAN; /* absent in DSSTNE files */
+            l->fm_init[g] = -1;
+        }
         snprintf(p, sizeof p, "layer%u_", i);
         if (get_table(io, layer_atts, sizeof layer_atts / sizeof layer_atts[0], l, p, true) < 0)
             return -1;

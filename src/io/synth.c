@@ -130,8 +130,8 @@ static uint32_t gen_user(const model *m, const sten_synth_opts *o, uint32_t u, d
             continue;
         mark[it >> 6] |= 1ull << (it & 63);
         /* ratings: 0.5 .. 5 in half stars, higher for the user's own taste */
-        const float base = liked ? 3.5f : 2.0f;
-        const float rating = fminf(5.0f, base + 0.5f * (float)sten_rng_below(&r, liked ? 4 : 7));
+        const float base = liked ? 4.0f : 1.0f;
+        const float rating = base + 0.5f * (float)sten_rng_below(&r, liked ? 3 : 7);
         out[k++] = (sten_interaction){u, it, rating, t0 + (int64_t)k * 60 + sten_rng_below(&r, 60)};
     }
     for (uint32_t i = 0; i < k; i++)

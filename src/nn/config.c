@@ -604,8 +604,10 @@ static void layer_defaults(sten_layer_desc *l)
     l->init = STEN_INIT_XAVIER;
     l->init_scale = 1.0f;
     l->kind = (sten_layer_kind)-1; /* by position unless given */
-    for (int g = 0; g < 3; g++)
+    for (int g = 0; g < 3; g++) {
         l->fm_lr[g] = l->fm_wd[g] = NAN;
+        l->fm_init[g] = -1;
+    }
 }
 
 static sten_status parse_layer(parser *p, json_t *v, sten_layer_desc *l, size_t i, size_t n,

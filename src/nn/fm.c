@@ -48,25 +48,42 @@ sten_status sten__fm_optim_alloc(sten_ctx *ctx, nn_layer *L, sten_optimizer opt)
     return STEN_OK;
 }
 
-/* V ~ WeightInit: DSSTNE's default Xavier becomes Gaussian(0, 0.01 * Scale),
- * the usual FM start; w ~ Gaussian(0, 0.01); w0 = Bias (set by the caller). */
+/* One value of a group's init: SageMaker's normal/uniform/constant when
+ * the layer sets one, else fallback. */
+static float init_one(const sten_layer_desc *d, int g, sten_rng *r, float fallback)
+{
+    const float p = d->fm_init_p[g];
+    switch (d->fm_init[g]) {
+    case 0: return p * sten_rng_normal(r);
+    case 1: return p * (2.0f * sten_rng_uniform(r) - 1.0f);
+    case 2: return p;
+    default: return fallback;
+    }
+}
+
+/* Defaults: V ~ WeightInit (DSSTNE's default Xavier becomes Gaussian(0,
+ * 0.01 * Scale), the usual FM start), w ~ Gaussian(0, 0.01), w0 = Bias. */
 void sten__fm_init(const sten_net *net, nn_layer *L, uint64_t seed)
 {
+    const sten_layer_desc *d = L->d;
     nn_weight *w = &net->weights[L->in[0]];
     sten_rng r;
     sten_rng_init(&r, seed ^ 0x666d, (uint64_t)(L - net->layers));
     const uint64_t nv = (uint64_t)w->rows * L->K;
-    const float scale = L->d->init_scale;
+    const float scale = d->init_scale;
     for (uint64_t i = 0; i < nv; i++) {
-        switch (L->d->init) {
-        case STEN_INIT_UNIFORM: L->fmV[i] = scale * (2.0f * sten_rng_uniform(&r) - 1.0f); break;
-        case STEN_INIT_CONSTANT: L->fmV[i] = scale; break;
-        case STEN_INIT_GAUSSIAN: L->fmV[i] = scale * sten_rng_normal(&r); break;
-        default: L->fmV[i] = 0.01f * scale * sten_rng_normal(&r); break;
+        float v;
+        switch (d->init) {
+        case STEN_INIT_UNIFORM: v = scale * (2.0f * sten_rng_uniform(&r) - 1.0f); break;
+        case STEN_INIT_CONSTANT: v = scale; break;
+        case STEN_INIT_GAUSSIAN: v = scale * sten_rng_normal(&r); break;
+        default: v = 0.01f * scale * sten_rng_normal(&r); break;
         }
+        L->fmV[i] = init_one(d, 2, &r, v);
     }
     for (uint32_t i = 0; i < w->rows; i++)
-        w->W[i] = 0.01f * sten_rng_normal(&r);
+        w->W[i] = init_one(d, 1, &r, 0.01f * sten_rng_normal(&r));
+    w->b[0] = init_one(d, 0, &r, d->init_bias);
 }
 
 /* z_b = w0 + sum_e x_e w_j + 1/2 sum_f (s_bf^2 - sum_e x_e^2 v_jf^2), s = x V. */

@@ -46,6 +46,7 @@ typedef struct {
     sten_optimizer opt;
     float alpha, mu, mu1, lambda, lambda1, inv_B;
     float adam_c1, adam_c2; /* bias corrections 1 - beta^t */
+    float eps;
 } upd;
 
 /* One parameter array. g holds batch sums; lambda/lambda1 are 0 for biases.
@@ -56,7 +57,7 @@ static void update_range(const upd *u, float *restrict w, const float *restrict 
                          float *restrict s1, float *restrict s2, uint64_t n)
 {
     const float a = u->alpha, mu = u->mu, mu1 = u->mu1, ib = u->inv_B;
-    const float lam = u->lambda, lam1 = u->lambda1, c1 = u->adam_c1, c2 = u->adam_c2;
+    const float lam = u->lambda, lam1 = u->lambda1, c1 = u->adam_c1, c2 = u->adam_c2, eps = u->eps;
     switch (u->opt) {
     case STEN_OPT_SGD:
         for (uint64_t i = 0; i < n; i++)
@@ -104,7 +105,7 @@ static void update_range(const upd *u, float *restrict w, const float *restrict 
             const float gi = GRAD(i);
             s1[i] = mu * s1[i] + (1.0f - mu) * gi;
             s2[i] = mu1 * s2[i] + (1.0f - mu1) * gi * gi;
-            w[i] -= a * (s1[i] / c1) / (sqrtf(s2[i] / c2) + 1e-8f);
+            w[i] -= a * (s1[i] / c1) / (sqrtf(s2[i] / c2) + eps);
         }
         break;
     }
@@ -150,7 +151,7 @@ void sten__optim_update(sten_ctx *ctx, const sten_train_desc *t, uint64_t step, 
                         float *g, float *s1, float *s2, uint64_t n)
 {
     upd u = {.opt = t->optimizer, .alpha = alpha, .mu = t->mu, .mu1 = t->mu1, .inv_B = inv_B,
-             .lambda = lambda, .lambda1 = lambda1};
+             .lambda = lambda, .lambda1 = lambda1, .eps = t->eps > 0.0f ? t->eps : 1e-8f};
     if (u.opt == STEN_OPT_ADAM) {
         u.adam_c1 = 1.0f - powf(t->mu, (float)step);
         u.adam_c2 = 1.0f - powf(t->mu1, (float)step);
@@ -177,7 +178,7 @@ static void fm_group(const sten_layer_desc *d, int g, const sten_train_desc *t, 
 void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_train_desc *t, float alpha)
 {
     net->step++;
-    const float ib = 1.0f / (float)net->B;
+    const float ib = t->rescale_grad > 0.0f ? t->rescale_grad : 1.0f / (float)net->B;
     /* weights in reverse order, as DSSTNE; order does not change results */
     for (uint32_t k = net->n_weights; k-- > 0;) {
         nn_weight *w = &net->weights[k];

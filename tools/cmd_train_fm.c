@@ -1,0 +1,201 @@
+/* cmd_train_fm.c — `sten train --algorithm factorization-machines`: the
+ * SageMaker-style front door. SageMaker's hyperparameter file and names,
+ * libsvm data, a model directory, and the test metrics printed as JSON lines
+ * under SageMaker's metric names. The model is an ordinary sten network
+ * (a FactorizationMachine layer), so predict/evaluate/model files all apply. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const char cmd_train_fm_usage[] =
+    "usage: sten train --algorithm factorization-machines --hyperparameters HP.json\n"
+    "                  --train DATA [--test DATA] --model-dir DIR --index-base 0|1\n"
+    "                  [--seed N] [--threads N]\n"
+    "\n"
+    "Trains SageMaker's Factorization Machines as a sten network. HP.json uses\n"
+    "SageMaker's names (feature_dim, num_factors, predictor_type, epochs,\n"
+    "mini_batch_size, bias_lr, linear_lr, factors_lr, *_wd, *_init_method,\n"
+    "*_init_sigma, *_init_scale, *_init_value, clip_gradient, eps, rescale_grad;\n"
+    "numbers or strings). DATA is libsvm (\"label idx:value ...\"), indices below\n"
+    "feature_dim after removing the stated base; binary_classifier labels are 0/1.\n"
+    "Writes DIR/model.nc and prints test metrics as JSON lines (test:rmse,\n"
+    "test:binary_classification_accuracy, test:binary_classification_cross_entropy,\n"
+    "test:binary_f_beta, test:auc).\n";
+
+typedef struct {
+    const char *hp, *train, *test, *dir;
+    long long base, seed, threads;
+} fm_args;
+
+static int parse(const cli_cmd *self, int argc, char **argv, fm_args *a)
+{
+    static const struct option opts[] = {
+        {"algorithm", required_argument, NULL, 'A'}, {"hyperparameters", required_argument, NULL, 'H'},
+        {"train", required_argument, NULL, 'T'},     {"test", required_argument, NULL, 'E'},
+        {"model-dir", required_argument, NULL, 'M'}, {"index-base", required_argument, NULL, 'B'},
+        {"seed", required_argument, NULL, 'S'},      {"threads", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+    };
+    int c, bad = 0;
+    optind = 1;
+    opterr = 0;
+    while (!bad && (c = getopt_long(argc, argv, ":t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'A':
+            if (strcmp(optarg, "factorization-machines"))
+                bad = cli_usage_error(self, "unknown --algorithm '%s' (factorization-machines)", optarg);
+            break;
+        case 'H': a->hp = optarg; break;
+        case 'T': a->train = optarg; break;
+        case 'E': a->test = optarg; break;
+        case 'M': a->dir = optarg; break;
+        case 'B': bad = cli_parse_int(self, "--index-base", optarg, 0, 1, &a->base); break;
+        case 'S': bad = cli_parse_int(self, "--seed", optarg, 0, INT64_MAX, &a->seed); break;
+        case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &a->threads); break;
+        case 'h': fputs(cmd_train_fm_usage, stdout); return -1;
+        default: bad = cli_opt_error(self, c, argv);
+        }
+    }
+    if (bad)
+        return bad;
+    const char *missing = !a->hp ? "--hyperparameters" : !a->train ? "--train" : !a->dir ? "--model-dir"
+                        : a->base < 0 ? "--index-base (0 or 1: say which, a guess shifts every feature)" : NULL;
+    if (missing)
+        return cli_usage_error(self, "%s is required", missing);
+    return 0;
+}
+
+static sten_status check_labels(sten_ctx *ctx, const char *path, const sten_dataset *y, bool binary)
+{
+    for (uint64_t i = 0; binary && i < y->examples; i++)
+        if (y->dense[i] != 0.0f && y->dense[i] != 1.0f)
+            return sten_fail(ctx, STEN_E_RANGE, "%s: example %llu has label %g; a binary_classifier "
+                             "needs 0 or 1", path, (unsigned long long)i + 1, (double)y->dense[i]);
+    return STEN_OK;
+}
+
+/* Scores of every example of x with the model at path. */
+static sten_status score(sten_ctx *ctx, const char *model, sten_dataset *x, uint32_t batch, float *out)
+{
+    sten_net *net = NULL;
+    sten_status st = sten_net_load(ctx, model, x, 1, batch, false, &net);
+    uint32_t *ids = malloc((size_t)batch * sizeof *ids);
+    if (!st && !ids)
+        st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+    for (uint64_t pos = 0; !st && pos < x->examples; pos += batch) {
+        const uint32_t nb = (uint32_t)CLI_MIN((uint64_t)batch, x->examples - pos);
+        for (uint32_t b = 0; b < nb; b++)
+            ids[b] = (uint32_t)(pos + b);
+        const float *y;
+        uint32_t w;
+        if (!(st = sten_net_infer(ctx, net, ids, nb, NULL, &y, &w)))
+            memcpy(out + pos, y, nb * sizeof *out);
+    }
+    free(ids);
+    sten_net_free(ctx, net);
+    return st;
+}
+
+static void print_metrics(const float *p, const float *y, uint64_t n, bool binary, sten_ctx *ctx)
+{
+    sten_score_metrics m;
+    if (sten_eval_scores(ctx, p, y, n, &m))
+        return;
+    if (!binary) {
+        printf("{\"test:rmse\": %.6f}\n{\"test:mae\": %.6f}\n", m.rmse, m.mae);
+        return;
+    }
+    double tp = 0, fp = 0, fn = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        const bool pos = p[i] >= 0.5f, yes = y[i] > 0.5f;
+        tp += pos && yes;
+        fp += pos && !yes;
+        fn += !pos && yes;
+    }
+    const double f1 = tp ? 2 * tp / (2 * tp + fp + fn) : 0.0;
+    printf("{\"test:binary_classification_accuracy\": %.6f}\n", m.accuracy);
+    printf("{\"test:binary_classification_cross_entropy\": %.6f}\n", m.logloss);
+    printf("{\"test:binary_f_beta\": %.6f}\n", f1);
+    printf("{\"test:auc\": %.6f}\n", m.auc);
+    printf("{\"test:rmse\": %.6f}\n", m.rmse);
+}
+
+int cmd_train_fm(int argc, char **argv)
+{
+    const cli_cmd *self = cli_find("train");
+    fm_args a = {.base = -1, .seed = 12134};
+    const int rc0 = parse(self, argc, argv, &a);
+    if (rc0)
+        return rc0 < 0 ? CLI_EX_OK : rc0;
+    if (mkdir(a.dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "sten train: %s: cannot create the model directory\n", a.dir);
+        return CLI_EX_IOERR;
+    }
+    sten_ctx *ctx = cli_ctx_new("train");
+    sten_ctx_set_threads(ctx, (int)a.threads);
+    sten_net_desc *desc = NULL;
+    sten_dataset ds[2], test[2];
+    memset(ds, 0, sizeof ds);
+    memset(test, 0, sizeof test);
+    sten_net *net = NULL;
+    float *pred = NULL;
+    char model[4200];
+    snprintf(model, sizeof model, "%s/model.nc", a.dir);
+    sten_status st = sten_fm_desc_from_hyperparameters(ctx, a.hp, &desc);
+    const bool binary = desc && desc->layers[1].activation == STEN_ACT_SIGMOID;
+    if (!st)
+        st = sten_libsvm_read(ctx, a.train, (int)a.base, desc->layers[0].N, "fm_input", "fm_label", &ds[0],
+                              &ds[1]);
+    if (!st)
+        st = check_labels(ctx, a.train, &ds[1], binary);
+    if (!st)
+        st = sten_net_build(ctx, desc, ds, 2, desc->training.batch_size, &net);
+    if (!st)
+        st = sten_net_init_weights(ctx, net, (uint64_t)a.seed);
+    if (!st) {
+        sten_train_opts o;
+        memset(&o, 0, sizeof o);
+        o.t = desc->training;
+        o.t.seed = (uint64_t)a.seed;
+        o.first_epoch = 1;
+        fprintf(stderr, "sten train: factorization machine, %u features, %u factors, %s, %llu examples, "
+                "%u epochs\n", desc->layers[0].N, desc->layers[1].factors,
+                binary ? "binary_classifier" : "regressor", (unsigned long long)ds[0].examples, o.t.epochs);
+        st = sten_net_train(ctx, net, &o);
+    }
+    if (!st)
+        st = sten_net_save(ctx, net, model);
+    if (!st && a.test) {
+        st = sten_libsvm_read(ctx, a.test, (int)a.base, desc->layers[0].N, "fm_input", "fm_label", &test[0],
+                              &test[1]);
+        if (!st)
+            st = check_labels(ctx, a.test, &test[1], binary);
+        if (!st && !(pred = malloc((size_t)test[0].examples * sizeof *pred)))
+            st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+        if (!st)
+            st = score(ctx, model, &test[0], desc->training.batch_size, pred);
+        if (!st)
+            print_metrics(pred, test[1].dense, test[0].examples, binary, ctx);
+    }
+    if (!st)
+        fprintf(stderr, "sten train: wrote %s\n", model);
+    const int rc = st ? cli_fail("train", ctx, st) : CLI_EX_OK;
+    free(pred);
+    sten_net_free(ctx, net);
+    for (int i = 0; i < 2; i++) {
+        sten_free(ctx, ds[i].name);
+        sten_csr_free(ctx, &ds[i].sparse);
+        sten_free(ctx, ds[i].dense);
+        sten_free(ctx, test[i].name);
+        sten_csr_free(ctx, &test[i].sparse);
+        sten_free(ctx, test[i].dense);
+    }
+    sten_net_desc_free(ctx, desc);
+    sten_ctx_free(ctx);
+    return rc;
+}
