@@ -573,6 +573,26 @@ static void test_factorization_machine(void)
         fx_sparse(ctx, &ds[0], "x", 16, 9, 4, true);
         fx_dense(ctx, &ds[1], "y", 16, 1, 0.0f, 1.0f);
         sten_net *net = build(&d, ds, 2, 6);
+        if (net && !cls) {
+            /* the O(K nnz) form equals the O(n^2) definition, example by example */
+            sten__net_forward(ctx, net);
+            const nn_layer *F = &net->layers[1];
+            const nn_weight *w = &net->weights[F->in[0]];
+            const sten_csr *X = &net->layers[0].x;
+            for (uint32_t b = 0; b < net->B; b++) {
+                double y = w->b[0];
+                for (uint64_t e = X->row_ptr[b]; e < X->row_ptr[b + 1]; e++) {
+                    y += (double)X->val[e] * w->W[X->col[e]];
+                    for (uint64_t q = e + 1; q < X->row_ptr[b + 1]; q++) {
+                        double dot = 0;
+                        for (uint32_t f = 0; f < F->K; f++)
+                            dot += (double)F->fmV[X->col[e] * F->K + f] * F->fmV[X->col[q] * F->K + f];
+                        y += dot * X->val[e] * X->val[q];
+                    }
+                }
+                CHECK_NEAR(F->out[b], y, 1e-5, 1e-5);
+            }
+        }
         if (net) {
             CHECK_EQ(net->layers[1].K, 3);
             grad_check(net, cls ? "FM, sigmoid + cross-entropy" : "FM, linear + L2", 0);
