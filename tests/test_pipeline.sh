@@ -63,6 +63,8 @@ same r.txt 'u1\t10:20\nu2\t10\n'
 expect_exit 65 "bad_rating.csv:3:3: rating \"abc\" is not a number" "$STEN" convert "$DATA/convert/bad_rating.csv" -o x.txt
 [ ! -e x.txt ] && ok "convert: no output after an error" || bad "convert left x.txt behind"
 expect_exit 65 "short.data:1: expected 4 fields separated by 'TAB' (MovieLens u.data), got 3" "$STEN" convert "$DATA/convert/short.data" -o x.txt
+"$STEN" convert "$DATA/convert/ratings.csv" -o fm.txt --to fm --threshold 4 2>/dev/null
+same fm.txt '0 0:1 4:1\n1 0:1 2:1\n1 1:1 2:1\n1 1:1 3:1\n'
 printf '1 1:0.5 3:2\n# comment\n0 qid:4 2:1\n' >a.svm
 "$STEN" convert a.svm -o svm.txt --format libsvm --index-base 1 --labels svm.labels 2>/dev/null
 same svm.txt '1\t0,0.5:2,2\n3\t1,1\n'

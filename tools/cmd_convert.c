@@ -18,6 +18,10 @@ const char cmd_convert_usage[] =
     "  -o, --output FILE   DSSTNE text to write (atomically)\n"
     CLI_LOG_USAGE
     "\n"
+    "  --to fm [--threshold X]   write Factorization Machine input instead: libsvm\n"
+    "      lines \"label user:1 item:1\" (0-based; items after the users), label =\n"
+    "      the rating, or 1/0 for rating >= X with --threshold; prints feature_dim\n"
+    "\n"
     "libsvm/svmlight input (\"label idx:value ...\"):\n"
     "  --format libsvm --index-base 0|1 [--labels FILE]\n"
     "      one line per input line (sample = line number), feature = idx - base with its\n"
@@ -54,6 +58,7 @@ int cmd_convert(int argc, char **argv)
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
         {"index-base", required_argument, NULL, 'B'}, {"labels", required_argument, NULL, 'L'},
+        {"to", required_argument, NULL, 'F'}, {"threshold", required_argument, NULL, 'X'},
         CLI_LOG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -61,7 +66,8 @@ int cmd_convert(int argc, char **argv)
     sten_value_kind value = STEN_VALUE_NONE;
     const char *out = NULL, *labels = NULL;
     long long base = -1;
-    bool libsvm = false;
+    bool libsvm = false, to_fm = false;
+    double threshold = NAN;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
@@ -72,7 +78,14 @@ int cmd_convert(int argc, char **argv)
                 return CLI_EX_USAGE;
         } else if (c == 'L')
             labels = optarg;
-        else if (c == CLI_OPT_FORMAT && !strcmp(optarg, "libsvm"))
+        else if (c == 'F') {
+            if (strcmp(optarg, "fm"))
+                return cli_usage_error(self, "--to expects fm, got '%s'", optarg);
+            to_fm = true;
+        } else if (c == 'X') {
+            if (cli_parse_double(self, "--threshold", optarg, -1e9, 1e9, &threshold))
+                return CLI_EX_USAGE;
+        } else if (c == CLI_OPT_FORMAT && !strcmp(optarg, "libsvm"))
             libsvm = true;
         else if (c == 'h')
             return cli_print_usage(stdout, self), CLI_EX_OK;
@@ -102,8 +115,23 @@ int cmd_convert(int argc, char **argv)
     sten_outfile *of = NULL;
     if (!st)
         st = sten_outfile_open(ctx, out, &of, &f);
-    if (!st)
+    if (!st && to_fm) {
+        const uint32_t U = sten_index_span(in.users);
+        for (uint64_t i = 0; i < in.n; i++) {
+            const double r = in.x[i].rating;
+            if (isnan(r)) {
+                st = sten_fail(ctx, STEN_E_FORMAT, "%s: --to fm needs ratings; this log has none", argv[optind]);
+                break;
+            }
+            fprintf(f, isnan(threshold) ? "%.9g" : "%.0f", isnan(threshold) ? r : (double)(r >= threshold));
+            fprintf(f, " %u:1 %u:1\n", in.x[i].user, U + in.x[i].item);
+        }
+        if (!st)
+            fprintf(stderr, "sten convert: feature_dim = %u (%u users + %u items)\n",
+                    U + sten_index_span(in.items), U, sten_index_span(in.items));
+    } else if (!st) {
         st = sten_interactions_write_text(ctx, &in, in.x, in.n, value, f);
+    }
     if (!st)
         st = sten_outfile_commit(ctx, of);
     else
