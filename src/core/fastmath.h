@@ -14,7 +14,9 @@
 static inline float fast_expf(float x)
 {
     const float hi = 88.7228f, lo = -87.3365f;
-    const float xc = x > hi ? hi : (x < lo ? lo : x);
+    /* NaN takes the lo branch here (so the integer conversion below is
+     * defined) and is given back at the end */
+    const float xc = x > hi ? hi : (x >= lo ? x : lo);
     /* round to nearest by adding and removing 1.5 * 2^23 (no libcall) */
     const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = xc - n * 0.693145751953125f; /* ln2 split: exact high part */
@@ -27,12 +29,13 @@ static inline float fast_expf(float x)
     p = p * r * r + r + 1.0f;
     union {
         float f;
-        int32_t i;
-    } scale = {.i = ((int32_t)n + 127) << 23};
+        uint32_t u;
+    } scale = {.u = (uint32_t)((int32_t)n + 127) << 23}; /* n in [-126, 128] */
     float y = p * scale.f;
-    /* restore the saturations the clamp hid */
+    /* restore the saturations the clamp hid, and NaN */
     y = x > hi ? __builtin_inff() : y;
-    return x < lo ? 0.0f : y;
+    y = x < lo ? 0.0f : y;
+    return x != x ? x : y;
 }
 
 /* ln(x) for x > 0 (Cephes logf: mantissa in [sqrt(1/2), sqrt(2)), degree-8
@@ -42,10 +45,10 @@ static inline float fast_logf(float x)
 {
     union {
         float f;
-        int32_t i;
+        uint32_t i;
     } u = {.f = x};
-    float e = (float)(((u.i >> 23) & 0xff) - 126);
-    u.i = (u.i & 0x007fffff) | 0x3f000000; /* mantissa in [0.5, 1) */
+    float e = (float)((int)((u.i >> 23) & 0xff) - 126);
+    u.i = (u.i & 0x007fffffu) | 0x3f000000u; /* mantissa in [0.5, 1) */
     float m = u.f;
     const int small = m < 0.707106781186547524f;
     e = small ? e - 1.0f : e;
