@@ -18,7 +18,32 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Each user: K distinct items drawn with probability ~ 1/(rank+10). */
+/* Each user: 0.5K..1.5K distinct items drawn with probability ~ 1/(rank+10).
+ * Two passes over the same streams: count, then fill an exactly sized CSR. */
+static uint64_t user_items(uint32_t u, uint32_t N, uint32_t K, uint64_t seed, uint8_t *seen,
+                           uint32_t *out)
+{
+    sten_rng r;
+    sten_rng_init(&r, seed, u);
+    const double hmax = log(N + 10.0) - log(10.0);
+    const uint32_t k = K / 2 + sten_rng_below(&r, K + 1);
+    uint64_t n = 0;
+    uint32_t tmp[4096];
+    for (uint32_t t = 0; t < k * 4 && n < k && n < 4096; t++) {
+        const uint32_t it = (uint32_t)(10.0 * exp(hmax * sten_rng_uniform(&r)) - 10.0);
+        if (it >= N || seen[it])
+            continue;
+        seen[it] = 1;
+        tmp[n++] = it;
+    }
+    for (uint64_t q = 0; q < n; q++) {
+        seen[tmp[q]] = 0;
+        if (out)
+            out[q] = tmp[q];
+    }
+    return n;
+}
+
 static void make_data(sten_ctx *ctx, sten_dataset *d, const char *name, uint32_t U, uint32_t N,
                       uint32_t K, uint64_t seed)
 {
@@ -28,25 +53,14 @@ static void make_data(sten_ctx *ctx, sten_dataset *d, const char *name, uint32_t
     d->dims = 1;
     d->width = N;
     d->examples = d->unique = U;
-    sten_csr_init(ctx, &d->sparse, U, N, (uint64_t)U * K * 2, false);
-    sten_rng r;
     uint8_t *seen = calloc(N, 1);
+    uint64_t total = 0;
+    for (uint32_t u = 0; u < U; u++)
+        total += user_items(u, N, K, seed, seen, NULL);
+    sten_csr_init(ctx, &d->sparse, U, N, total, false);
     uint64_t e = 0;
-    const double hmax = log(N + 10.0) - log(10.0);
     for (uint32_t u = 0; u < U; u++) {
-        sten_rng_init(&r, seed, u);
-        uint32_t k = K / 2 + sten_rng_below(&r, K + 1); /* 0.5K .. 1.5K */
-        uint64_t start = e;
-        for (uint32_t t = 0; t < k * 4 && e - start < k; t++) {
-            /* inverse CDF of p(rank) ~ 1/(rank + 10) */
-            uint32_t it = (uint32_t)(10.0 * exp(hmax * sten_rng_uniform(&r)) - 10.0);
-            if (it >= N || seen[it])
-                continue;
-            seen[it] = 1;
-            d->sparse.col[e++] = it;
-        }
-        for (uint64_t q = start; q < e; q++)
-            seen[d->sparse.col[q]] = 0;
+        e += user_items(u, N, K, seed, seen, d->sparse.col + e);
         d->sparse.row_ptr[u + 1] = e;
     }
     d->sparse.rows = U;
@@ -150,10 +164,18 @@ int main(int argc, char **argv)
         return 1;
     }
     const double n_steps = (double)((net->examples + batch - 1) / batch);
+    /* memory: what the job needs (weights, biases, optimizer state, dataset)
+     * against the high-water mark of everything sten allocated */
+    double need = (double)ds[0].sparse.cap * 4 + (double)(ds[0].sparse.rows + 1) * 8;
+    for (uint32_t k = 0; k < net->n_weights; k++)
+        need += ((double)net->weights[k].rows * net->weights[k].cols + net->weights[k].cols) * 4 *
+                (o.t.optimizer == STEN_OPT_SGD ? 1 : o.t.optimizer == STEN_OPT_ADAM ? 3 : 2);
     printf("{\"impl\": \"sten\", \"threads\": %d, \"batch\": %ld, \"items\": %u, \"hidden\": 128, "
-           "\"steps\": %.0f, \"ms_per_step\": %.3f, \"examples_per_s\": %.1f, \"loss\": %.6f}\n",
+           "\"steps\": %.0f, \"ms_per_step\": %.3f, \"examples_per_s\": %.1f, \"loss\": %.6f, "
+           "\"peak_mb\": %.1f, \"needed_mb\": %.1f, \"peak_over_needed\": %.2f}\n",
            sten_ctx_threads(ctx), batch, ds[0].width, n_steps, sec / n_steps * 1e3,
-           (double)net->examples / sec, net->loss / net->B);
+           (double)net->examples / sec, net->loss / net->B, sten_ctx_bytes_peak(ctx) / 1e6, need / 1e6,
+           sten_ctx_bytes_peak(ctx) / need);
     sten_net_free(ctx, net);
     sten_csr_free(ctx, &ds[0].sparse);
     sten_ctx_free(ctx);

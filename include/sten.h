@@ -130,8 +130,9 @@ void sten_free(sten_ctx *ctx, void *p);
 /* Bytes currently allocated through ctx and the high-water mark. */
 size_t sten_ctx_bytes_in_use(const sten_ctx *ctx);
 size_t sten_ctx_bytes_peak(const sten_ctx *ctx);
-/* Number of successful allocations not yet freed. */
+/* Number of successful allocations not yet freed, and ever made. */
 size_t sten_ctx_live_allocs(const sten_ctx *ctx);
+size_t sten_ctx_alloc_count(const sten_ctx *ctx);
 /* Test hook: the n-th allocation from now (1 = the next one) fails; every
  * later one succeeds again. n = 0 disables. */
 void sten_ctx_fail_alloc_at(sten_ctx *ctx, long n);

@@ -627,6 +627,31 @@ static void test_factorization_machine(void)
     }
 }
 
+/* No allocation inside the step loop: an epoch of 1 batch and an epoch of
+ * 5 batches make the same number of allocations (the per-call setup). */
+static void test_no_allocation_in_steps(void)
+{
+    ae_fixture f;
+    ae_init(&f);
+    sten_net *net = NULL;
+    CHECK_EQ(sten_net_build(ctx, &f.d, f.ds, 2, 8, &net), STEN_OK);
+    sten_net_init_weights(ctx, net, 1);
+    sten_train_opts o = ae_opts(&f.d, STEN_OPT_ADAM, 1);
+    CHECK_EQ(sten_net_train(ctx, net, &o), STEN_OK); /* optimizer state now exists */
+    size_t counts[2];
+    const uint64_t sizes[2] = {8, 40};
+    for (int k = 0; k < 2; k++) {
+        net->examples = sizes[k];
+        const size_t before = sten_ctx_alloc_count(ctx);
+        CHECK_EQ(sten_net_train(ctx, net, &o), STEN_OK);
+        counts[k] = sten_ctx_alloc_count(ctx) - before;
+    }
+    CHECK_EQ(counts[0], counts[1]);
+    CHECK(counts[1] <= 3);
+    sten_net_free(ctx, net);
+    ae_free(&f);
+}
+
 /* A NaN loss stops training with a message naming the epoch and batch. */
 static void test_nan_stops_training(void)
 {
@@ -713,6 +738,7 @@ int main(void)
     RUN(test_save_load_resume);
     RUN(test_recommend);
     RUN(test_nan_stops_training);
+    RUN(test_no_allocation_in_steps);
     RUN(test_factorization_machine);
     CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
     sten_ctx_free(ctx);

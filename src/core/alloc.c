@@ -37,6 +37,7 @@ void *sten_alloc(sten_ctx *ctx, size_t size)
     h->size = size;
     ctx->bytes_in_use += size;
     ctx->live_allocs++;
+    ctx->alloc_count++;
     if (ctx->bytes_in_use > ctx->bytes_peak)
         ctx->bytes_peak = ctx->bytes_in_use;
     return h + 1;
@@ -78,6 +79,11 @@ size_t sten_ctx_bytes_peak(const sten_ctx *ctx)
 size_t sten_ctx_live_allocs(const sten_ctx *ctx)
 {
     return ctx->live_allocs;
+}
+
+size_t sten_ctx_alloc_count(const sten_ctx *ctx)
+{
+    return ctx->alloc_count;
 }
 
 void sten_ctx_fail_alloc_at(sten_ctx *ctx, long n)

@@ -24,6 +24,7 @@ struct sten_ctx {
     size_t bytes_in_use;
     size_t bytes_peak;
     size_t live_allocs;
+    size_t alloc_count;
     size_t mem_limit;
     long fail_countdown; /* 0 = off; fail when it reaches 1 */
 };
