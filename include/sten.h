@@ -710,6 +710,9 @@ sten_status sten_net_save(sten_ctx *ctx, const sten_net *net, const char *path);
  * file from a newer sten format is refused with STEN_E_UNSUPPORTED. */
 sten_status sten_net_load(sten_ctx *ctx, const char *path, const sten_dataset *ds, size_t n_ds,
                           uint32_t batch, bool with_state, sten_net **out);
+/* The description a model file holds (layer sizes, settings), without
+ * building the network. Free with sten_net_desc_free. */
+sten_status sten_model_read_desc(sten_ctx *ctx, const char *path, sten_net_desc **out);
 /* Epochs completed (0 for a fresh network; read back from model files). */
 uint32_t sten_net_epoch(const sten_net *net);
 /* The description the network was built from (resolved: N filled in). */

@@ -191,6 +191,18 @@ for m in test:binary_classification_accuracy test:binary_classification_cross_en
 done
 auc=$(sed -n 's/^{"test:auc": \([0-9.]*\)}$/\1/p' fm.out)
 awk -v a="$auc" 'BEGIN { exit !(a > 0.6) }' && ok "FM learns: test AUC $auc" || bad "FM test AUC $auc"
+n_test=$(wc -l <fm.test)
+"$STEN" predict -d fm -n fmdir/model.nc --libsvm fm.test --index-base 0 -s fm.json --format json 2>/dev/null
+"$STEN" predict -d fm -n fmdir/model.nc --libsvm fm.test --index-base 0 -s fm.jsonl --format jsonl 2>/dev/null
+"$STEN" predict -d fm -n fmdir/model.nc --libsvm fm.test --index-base 0 -s fm.scores 2>/dev/null
+/usr/bin/python3 -c "
+import json, sys
+p = json.load(open('fm.json'))['predictions']
+l = [json.loads(x) for x in open('fm.jsonl')]
+s = [float(x) for x in open('fm.scores')]
+ok = len(p) == len(l) == len(s) == $n_test and all(a['score'] == b['score'] and a['predicted_label'] == (a['score'] >= 0.5) for a, b in zip(p, l))
+ok = ok and all(abs(a['score'] - b) < 1e-6 for a, b in zip(p, s))
+sys.exit(0 if ok else 1)" && ok "predict on an FM model: SageMaker's JSON, JSON lines and plain scores agree" || bad "FM predict formats"
 sed 's/"num_factors": "16"/"num_factors": "0"/' hp.json >hp0.json
 expect_exit 65 "hyperparameter num_factors = 0 is out of range (expected an integer from 1 to 100000)" \
     "$STEN" train --algorithm factorization-machines --hyperparameters hp0.json --train fm.train --model-dir fmdir --index-base 0

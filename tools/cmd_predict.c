@@ -30,12 +30,22 @@ const char cmd_predict_usage[] =
     "  -l, --layer NAME        write NAME's activations per sample instead\n"
     "  -t, --threads N         threads (default: all cores)\n"
     "\n"
+    "\n"
+    "Scores instead of lists (Factorization Machines and any one-output model):\n"
+    "  --libsvm FILE --index-base 0|1   score every line of a libsvm file\n"
+    "  --format scores|json|jsonl       one score per line, SageMaker's\n"
+    "                      {\"predictions\": [{\"score\": s, \"predicted_label\": l}, ...]},\n"
+    "                      or one such object per line (predicted_label for\n"
+    "                      binary classifiers: score >= 0.5)\n"
+    "\n"
     "Every item listed in the filter is excluded, whatever its value (DSSTNE\n"
     "multiplied scores by filter values; see docs/dsstne-compat.md).\n";
 
 typedef struct {
     const char *name, *model, *input, *in_feat, *out_feat, *filter, *output, *fmt, *layer;
-    long long k, batch, threads;
+    const char *libsvm;
+    long long k, batch, threads, base;
+    int format; /* 0 scores, 1 json, 2 jsonl */
     bool exclude_seen;
 } pred_args;
 
@@ -48,6 +58,8 @@ static int parse(const cli_cmd *self, int argc, char **argv, pred_args *a)
         {"filter", required_argument, NULL, 'f'},  {"output", required_argument, NULL, 's'},
         {"layer", required_argument, NULL, 'l'},   {"threads", required_argument, NULL, 't'},
         {"exclude-seen", no_argument, NULL, 'E'},  {"help", no_argument, NULL, 'h'},
+        {"libsvm", required_argument, NULL, 'V'},  {"index-base", required_argument, NULL, 'B'},
+        {"format", required_argument, NULL, 'F'},
         {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
@@ -63,6 +75,13 @@ static int parse(const cli_cmd *self, int argc, char **argv, pred_args *a)
         case 's': a->output = optarg; break;
         case 'l': a->layer = optarg; break;
         case 'E': a->exclude_seen = true; break;
+        case 'V': a->libsvm = optarg; break;
+        case 'B': bad = cli_parse_int(self, "--index-base", optarg, 0, 1, &a->base); break;
+        case 'F':
+            a->format = !strcmp(optarg, "scores") ? 0 : !strcmp(optarg, "json") ? 1 : !strcmp(optarg, "jsonl") ? 2 : -1;
+            if (a->format < 0)
+                bad = cli_usage_error(self, "--format expects scores, json or jsonl, got '%s'", optarg);
+            break;
         case 'k': bad = cli_parse_int(self, "-k", optarg, 1, 1 << 24, &a->k); break;
         case 'b': bad = cli_parse_int(self, "-b", optarg, 1, 1 << 20, &a->batch); break;
         case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &a->threads); break;
@@ -80,6 +99,11 @@ static int parse(const cli_cmd *self, int argc, char **argv, pred_args *a)
         return bad;
     if (optind < argc)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+    if (a->libsvm) {
+        const char *m = !a->name ? "-d NAME" : !a->model ? "-n MODEL" : !a->output ? "-s OUTPUT"
+                      : a->base < 0 ? "--index-base 0|1" : NULL;
+        return m ? cli_usage_error(self, "%s is required", m) : 0;
+    }
     const char *missing = !a->name ? "-d NAME" : !a->model ? "-n MODEL" : !a->input ? "-r INPUT"
                         : !a->in_feat ? "-i IN_FEATURES" : !a->output ? "-s RECS"
                         : !a->out_feat && !a->layer ? "-o OUT_FEATURES" : NULL;
@@ -243,16 +267,80 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
     return st;
 }
 
+/* Scores of a libsvm file, as plain numbers or SageMaker's JSON shapes. */
+static sten_status run_scores(sten_ctx *ctx, const pred_args *a)
+{
+    char dname[STEN_NAME_MAX];
+    snprintf(dname, sizeof dname, "%s_input", a->name);
+    sten_dataset x, y;
+    sten_net *net = NULL;
+    sten_outfile *of = NULL;
+    FILE *f = NULL;
+    /* the model's input width is its first layer's N */
+    sten_net_desc *md = NULL;
+    sten_status st = sten_model_read_desc(ctx, a->model, &md);
+    const uint32_t width = st ? 0 : md->layers[0].N;
+    sten_net_desc_free(ctx, md);
+    if (!st)
+        st = sten_libsvm_read(ctx, a->libsvm, (int)a->base, width, dname, "labels", &x, &y);
+    if (st)
+        return st;
+    const uint32_t B = (uint32_t)a->batch;
+    st = sten_net_load(ctx, a->model, &x, 1, B, false, &net);
+    const bool binary = !st && sten_net_description(net)->loss == STEN_LOSS_CROSS_ENTROPY;
+    if (!st)
+        st = sten_outfile_open(ctx, a->output, &of, &f);
+    uint32_t *ids = malloc((size_t)B * sizeof *ids);
+    if (!st && !ids)
+        st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+    if (!st && a->format == 1)
+        fputs("{\"predictions\": [", f);
+    for (uint64_t pos = 0; !st && pos < x.examples; pos += B) {
+        const uint32_t nb = (uint32_t)CLI_MIN((uint64_t)B, x.examples - pos);
+        for (uint32_t b = 0; b < nb; b++)
+            ids[b] = (uint32_t)(pos + b);
+        const float *s;
+        uint32_t w;
+        st = sten_net_infer(ctx, net, ids, nb, NULL, &s, &w);
+        for (uint32_t b = 0; !st && b < nb; b++) {
+            const double v = s[(uint64_t)b * w];
+            if (a->format == 0) {
+                fprintf(f, "%.9g\n", v);
+                continue;
+            }
+            if (a->format == 1 && pos + b)
+                fputs(", ", f);
+            if (binary)
+                fprintf(f, "{\"score\": %.9g, \"predicted_label\": %d}", v, v >= 0.5);
+            else
+                fprintf(f, "{\"score\": %.9g}", v);
+            if (a->format == 2)
+                fputc('\n', f);
+        }
+    }
+    if (!st && a->format == 1)
+        fputs("]}\n", f);
+    if (!st)
+        st = sten_outfile_commit(ctx, of);
+    else
+        sten_outfile_abort(ctx, of);
+    free(ids);
+    sten_net_free(ctx, net);
+    sten_free(ctx, x.name), sten_csr_free(ctx, &x.sparse);
+    sten_free(ctx, y.name), sten_free(ctx, y.dense);
+    return st;
+}
+
 int cmd_predict(int argc, char **argv)
 {
     const cli_cmd *self = cli_find("predict");
-    pred_args a = {.k = 100, .batch = 1024};
+    pred_args a = {.k = 100, .batch = 1024, .base = -1};
     const int rc0 = parse(self, argc, argv, &a);
     if (rc0)
         return rc0 < 0 ? CLI_EX_OK : rc0;
     sten_ctx *ctx = cli_ctx_new("predict");
     sten_ctx_set_threads(ctx, (int)a.threads);
-    const sten_status st = run(ctx, &a);
+    const sten_status st = a.libsvm ? run_scores(ctx, &a) : run(ctx, &a);
     const int rc = st ? cli_fail("predict", ctx, st) : CLI_EX_OK;
     sten_ctx_free(ctx);
     return rc;

@@ -543,11 +543,10 @@ static int read_weights(ncio *io, sten_net *net, uint32_t n_weights)
     return 0;
 }
 
-static sten_status load(sten_ctx *ctx, ncio *io, const sten_dataset *ds, size_t n_ds,
-                        uint32_t batch, bool with_state, sten_net **out)
+/* The description a model file holds (layers, settings, shared weights). */
+static sten_status read_desc(sten_ctx *ctx, ncio *io, sten_net_desc *d, uint32_t *n_weights)
 {
-    sten_net_desc d;
-    memset(&d, 0, sizeof d);
+    memset(d, 0, sizeof *d);
     int fmt = 0;
     if (nc_inq_att(io->nc, NC_GLOBAL, "sten_format_version", NULL, NULL) == NC_NOERR &&
         nc_ok(io, nc_get_att_int(io->nc, NC_GLOBAL, "sten_format_version", &fmt), "reading attribute",
@@ -556,30 +555,43 @@ static sten_status load(sten_ctx *ctx, ncio *io, const sten_dataset *ds, size_t 
                          "%s: model format version %d is newer than this sten reads (%d); upgrade sten",
                          io->path, fmt, STEN_MODEL_FORMAT);
     /* defaults for what DSSTNE files do not carry */
-    d.relu_slope = 0.01f;
-    d.elu_alpha = 1.0f;
-    d.selu_lambda = 1.050701f;
-    d.training = (sten_train_desc){.optimizer = STEN_OPT_SGD, .alpha = 0.025f, .lambda = 0.0001f,
-                                   .mu = 0.5f, .epochs = 40, .batch_size = 1024, .seed = 12134};
-    uint32_t n_layers = 0, n_weights = 0;
-    if (get_table(io, net_atts, sizeof net_atts / sizeof net_atts[0], &d, "", true) < 0 ||
+    d->relu_slope = 0.01f;
+    d->elu_alpha = 1.0f;
+    d->selu_lambda = 1.050701f;
+    d->training = (sten_train_desc){.optimizer = STEN_OPT_SGD, .alpha = 0.025f, .lambda = 0.0001f,
+                                    .mu = 0.5f, .epochs = 40, .batch_size = 1024, .seed = 12134};
+    uint32_t n_layers = 0;
+    *n_weights = 0;
+    if (get_table(io, net_atts, sizeof net_atts / sizeof net_atts[0], d, "", true) < 0 ||
         get_att(io, "layers", A_U32, &n_layers, true) < 0 ||
-        get_att(io, "weights", A_U32, &n_weights, true) < 0)
+        get_att(io, "weights", A_U32, n_weights, true) < 0)
         return sten_ctx_error_status(ctx);
-    if (n_layers == 0 || n_layers > 4096 || n_weights > n_layers * STEN_MAX_SOURCES)
+    if (n_layers == 0 || n_layers > 4096 || *n_weights > n_layers * STEN_MAX_SOURCES)
         return sten_fail(ctx, STEN_E_FORMAT, "%s: %u layers and %u weights is not a network",
-                         io->path, n_layers, n_weights);
-    snprintf(d.source, sizeof d.source, "%s", io->path);
-    d.n_layers = n_layers;
-    d.layers = sten_calloc(ctx, n_layers, sizeof *d.layers);
-    if (!d.layers)
+                         io->path, n_layers, *n_weights);
+    snprintf(d->source, sizeof d->source, "%s", io->path);
+    d->n_layers = n_layers;
+    d->layers = sten_calloc(ctx, n_layers, sizeof *d->layers);
+    if (!d->layers)
         return STEN_E_NOMEM;
-    sten_status st = STEN_OK;
-    if (read_layers(io, &d) < 0 || read_shared(io, &d, n_weights) < 0)
-        st = sten_ctx_error_status(ctx);
+    if (read_layers(io, d) < 0 || read_shared(io, d, *n_weights) < 0) {
+        sten_free(ctx, d->layers);
+        d->layers = NULL;
+        return sten_ctx_error_status(ctx);
+    }
+    return STEN_OK;
+}
+
+static sten_status load(sten_ctx *ctx, ncio *io, const sten_dataset *ds, size_t n_ds,
+                        uint32_t batch, bool with_state, sten_net **out)
+{
+    sten_net_desc d;
+    uint32_t n_weights;
+    sten_status st = read_desc(ctx, io, &d, &n_weights);
+    if (st)
+        return st;
     sten_net *net = NULL;
-    if (!st)
-        st = sten_net_build(ctx, &d, ds, n_ds, batch, &net);
+    st = sten_net_build(ctx, &d, ds, n_ds, batch, &net);
     if (!st && with_state)
         st = sten__optim_alloc(ctx, net, d.training.optimizer);
     if (!st && read_weights(io, net, n_weights) < 0)
@@ -595,6 +607,26 @@ static sten_status load(sten_ctx *ctx, ncio *io, const sten_dataset *ds, size_t 
         return st;
     }
     *out = net;
+    return STEN_OK;
+}
+
+sten_status sten_model_read_desc(sten_ctx *ctx, const char *path, sten_net_desc **out)
+{
+    *out = NULL;
+    ncio io = {ctx, path, -1, 0};
+    int rc = nc_open(path, NC_NOWRITE, &io.nc);
+    if (rc != NC_NOERR)
+        return sten_fail(ctx, rc == ENOENT ? STEN_E_NOTFOUND : STEN_E_FORMAT,
+                         "%s: cannot open as a NetCDF model: %s", path, nc_strerror(rc));
+    sten_net_desc *d = sten_alloc(ctx, sizeof *d);
+    uint32_t n_weights;
+    sten_status st = d ? read_desc(ctx, &io, d, &n_weights) : STEN_E_NOMEM;
+    nc_close(io.nc);
+    if (st) {
+        sten_free(ctx, d);
+        return st;
+    }
+    *out = d;
     return STEN_OK;
 }
 
