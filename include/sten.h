@@ -476,6 +476,13 @@ sten_status sten_libsvm_read(sten_ctx *ctx, const char *path, int base, uint32_t
                              const char *x_name, const char *y_name, sten_dataset *x,
                              sten_dataset *y);
 
+/* Reads SageMaker's RecordIO-protobuf training data (one aialgs.data.Record
+ * per example: features["values"] a sparse tensor with keys and shape, or a
+ * dense one; label["values"] one value) into x and y as sten_libsvm_read.
+ * Multi-part records are refused; malformed ones name their record number. */
+sten_status sten_recordio_read(sten_ctx *ctx, const char *path, uint32_t width, const char *x_name,
+                               const char *y_name, sten_dataset *x, sten_dataset *y);
+
 /* The synthetic generator: power-law item popularity, log-normal user
  * activity and latent taste clusters (docs/synth.md). Deterministic for a
  * seed, whatever the thread count. */

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define CHECK_MIN_(a, b) ((a) < (b) ? (a) : (b))
+
 static sten_ctx *ctx;
 static char dir[64];
 
@@ -303,6 +305,129 @@ static void test_write_read_round_trip(void)
     sten_csr_free(ctx, &d[0].sparse); /* d[1] only borrowed these arrays */
 }
 
+/* ---- a tiny protobuf encoder for RecordIO test files */
+typedef struct {
+    uint8_t b[512];
+    size_t n;
+} pb;
+
+static void pb_varint(pb *p, uint64_t v)
+{
+    do {
+        p->b[p->n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+}
+
+static void pb_ld(pb *p, uint32_t num, const pb *sub)
+{
+    pb_varint(p, (uint64_t)num << 3 | 2);
+    pb_varint(p, sub->n);
+    memcpy(p->b + p->n, sub->b, sub->n);
+    p->n += sub->n;
+}
+
+/* Record{features{"values": Float32Tensor}, label{"values": Float32Tensor{label}}} */
+static pb record(const float *vals, size_t nv, const uint64_t *keys, size_t nk, uint64_t shape,
+                 const float *label)
+{
+    pb t = {0}, packed = {0}, value = {0}, entry = {0}, rec = {0}, key = {0};
+    memcpy(packed.b, vals, nv * 4);
+    packed.n = nv * 4;
+    pb_ld(&t, 1, &packed);
+    if (nk) {
+        pb k = {0}, sh = {0};
+        for (size_t i = 0; i < nk; i++)
+            pb_varint(&k, keys[i]);
+        pb_ld(&t, 2, &k);
+        pb_varint(&sh, shape);
+        pb_ld(&t, 3, &sh);
+    }
+    pb_ld(&value, 2, &t);
+    memcpy(key.b, "values", 6);
+    key.n = 6;
+    pb_ld(&entry, 1, &key);
+    pb_ld(&entry, 2, &value);
+    pb_ld(&rec, 1, &entry);
+    if (label) {
+        pb lt = {0}, lp = {0}, lv = {0}, le = {0};
+        memcpy(lp.b, label, 4);
+        lp.n = 4;
+        pb_ld(&lt, 1, &lp);
+        pb_ld(&lv, 2, &lt);
+        pb_ld(&le, 1, &key);
+        pb_ld(&le, 2, &lv);
+        pb_ld(&rec, 2, &le);
+    }
+    return rec;
+}
+
+static void write_records(const char *name, const pb *recs, int n, int truncate_last, uint32_t magic)
+{
+    FILE *f = fopen(path(name), "wb");
+    for (int i = 0; i < n; i++) {
+        const uint32_t head[2] = {magic, (uint32_t)recs[i].n};
+        fwrite(head, 4, 2, f);
+        size_t len = (recs[i].n + 3) & ~(size_t)3;
+        static const uint8_t zero[4] = {0};
+        if (i == n - 1 && truncate_last)
+            len = recs[i].n / 2;
+        fwrite(recs[i].b, 1, CHECK_MIN_(len, recs[i].n), f);
+        if (len > recs[i].n)
+            fwrite(zero, 1, len - recs[i].n, f);
+    }
+    fclose(f);
+}
+
+static void expect_recordio_error(const char *name, const char *msg)
+{
+    sten_dataset x, y;
+    CHECK(sten_recordio_read(ctx, path(name), 10, "x", "y", &x, &y) != STEN_OK);
+    char want[512];
+    snprintf(want, sizeof want, "%s/%s: %s", dir, name, msg);
+    CHECK_STR(sten_ctx_error(ctx), want);
+    sten_ctx_clear_error(ctx);
+}
+
+static void test_recordio(void)
+{
+    const float v1[2] = {1.0f, 0.5f}, v2[3] = {2.0f, 0.0f, 3.0f}, one = 1.0f, zero = 0.0f;
+    const uint64_t k1[2] = {2, 7};
+    pb recs[2] = {record(v1, 2, k1, 2, 10, &one), record(v2, 3, NULL, 0, 0, &zero)};
+    write_records("good.rec", recs, 2, 0, 0xCED7230Au);
+    sten_dataset x, y;
+    CHECK_EQ(sten_recordio_read(ctx, path("good.rec"), 10, "x", "y", &x, &y), STEN_OK);
+    CHECK_EQ(x.examples, 2);
+    CHECK_EQ(x.sparse.row_ptr[1], 2);
+    CHECK_EQ(x.sparse.col[1], 7);
+    CHECK(x.sparse.val[1] == 0.5f);
+    CHECK_EQ(x.sparse.row_ptr[2], 4); /* the dense record's zero is not stored */
+    CHECK_EQ(x.sparse.col[3], 2);
+    CHECK(y.dense[0] == 1.0f && y.dense[1] == 0.0f);
+    sten_free(ctx, x.name), sten_csr_free(ctx, &x.sparse), sten_free(ctx, y.name), sten_free(ctx, y.dense);
+    write_records("trunc.rec", recs, 2, 1, 0xCED7230Au);
+    expect_recordio_error("trunc.rec", "record 2: truncated record (the file ends inside it)");
+    write_records("magic.rec", recs, 1, 0, 0x12345678u);
+    expect_recordio_error("magic.rec", "record 1: bad RecordIO magic (expected 0xCED7230A)");
+    pb mism = record(v2, 3, k1, 2, 10, &one);
+    write_records("mism.rec", &mism, 1, 0, 0xCED7230Au);
+    expect_recordio_error("mism.rec", "record 1: keys and values differ in length");
+    const uint64_t k2[2] = {7, 2};
+    pb uns[2] = {recs[0], record(v1, 2, k2, 2, 10, &one)};
+    write_records("uns.rec", uns, 2, 0, 0xCED7230Au);
+    expect_recordio_error("uns.rec", "record 2: keys are not increasing");
+    pb nolab = record(v1, 2, k1, 2, 10, NULL);
+    write_records("nolab.rec", &nolab, 1, 0, 0xCED7230Au);
+    expect_recordio_error("nolab.rec", "record 1: expected one label[\"values\"] value");
+    const uint64_t k3[2] = {2, 12};
+    pb wide = record(v1, 2, k3, 2, 20, &one);
+    write_records("wide.rec", &wide, 1, 0, 0xCED7230Au);
+    expect_recordio_error("wide.rec", "record 1: a sparse tensor needs a shape no wider than feature_dim");
+    pb garbage = {{0x0a, 0xff, 0xff}, 3};
+    write_records("garbage.rec", &garbage, 1, 0, 0xCED7230Au);
+    expect_recordio_error("garbage.rec", "record 1: malformed protobuf");
+}
+
 int main(void)
 {
     if (sten_ctx_init(&ctx) != STEN_OK)
@@ -314,6 +439,7 @@ int main(void)
     RUN(test_text_reader);
     RUN(test_netcdf_variants);
     RUN(test_write_read_round_trip);
+    RUN(test_recordio);
     CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -203,13 +203,33 @@ s = [float(x) for x in open('fm.scores')]
 ok = len(p) == len(l) == len(s) == $n_test and all(a['score'] == b['score'] and a['predicted_label'] == (a['score'] >= 0.5) for a, b in zip(p, l))
 ok = ok and all(abs(a['score'] - b) < 1e-6 for a, b in zip(p, s))
 sys.exit(0 if ok else 1)" && ok "predict on an FM model: SageMaker's JSON, JSON lines and plain scores agree" || bad "FM predict formats"
+cat >fm.cdl <<'CDL'
+netcdf fm {
+dimensions:
+    examplesDim0 = 4 ; sparseDataDim0 = 8 ; examplesDim1 = 4 ; dataDim1 = 4 ;
+variables:
+    uint sparseStart0(examplesDim0) ; uint sparseEnd0(examplesDim0) ;
+    uint sparseIndex0(sparseDataDim0) ; float sparseData0(sparseDataDim0) ;
+    float data1(dataDim1) ;
+    :datasets = 2U ; :name0 = "fm_input" ; :attributes0 = 1U ; :kind0 = 0U ; :dataType0 = 4U ;
+    :dimensions0 = 1U ; :width0 = 3000U ; :name1 = "fm_label" ; :attributes1 = 0U ; :kind1 = 0U ;
+    :dataType1 = 4U ; :dimensions1 = 1U ; :width1 = 1U ;
+data:
+    sparseStart0 = 0, 2, 4, 6 ; sparseEnd0 = 2, 4, 6, 8 ;
+    sparseIndex0 = 0, 2000, 1, 2001, 0, 2001, 1, 2000 ; sparseData0 = 1, 1, 1, 1, 1, 1, 1, 1 ;
+    data1 = 1, 0, 0, 1 ;
+}
+CDL
+ncgen -k nc4 -o fm.nc fm.cdl && "$STEN" train --algorithm factorization-machines --hyperparameters hp.json \
+    --train fm.nc --test fm.nc --model-dir fmnc >fmnc.out 2>/dev/null && grep -q '"test:auc"' fmnc.out \
+    && ok "FM front door reads DSSTNE NetCDF data (fm_input + fm_label)" || bad "FM on NetCDF data"
 sed 's/"num_factors": "16"/"num_factors": "0"/' hp.json >hp0.json
 expect_exit 65 "hyperparameter num_factors = 0 is out of range (expected an integer from 1 to 100000)" \
     "$STEN" train --algorithm factorization-machines --hyperparameters hp0.json --train fm.train --model-dir fmdir --index-base 0
 sed 's/"epochs"/"epoch"/' hp.json >hpx.json
 expect_exit 65 "unknown hyperparameter \"epoch\"" \
     "$STEN" train --algorithm factorization-machines --hyperparameters hpx.json --train fm.train --model-dir fmdir --index-base 0
-expect_exit 64 "--index-base (0 or 1: say which" \
+expect_exit 64 "libsvm data needs --index-base 0 or 1" \
     "$STEN" train --algorithm factorization-machines --hyperparameters hp.json --train fm.train --model-dir fmdir
 printf '2 0:1 2001:1\n' >fm.bad
 expect_exit 65 "fm.bad: example 1 has label 2; a binary_classifier needs 0 or 1" \
