@@ -175,6 +175,46 @@ static void fm_group(const sten_layer_desc *d, int g, const sten_train_desc *t, 
     *lambda = !isnan(d->fm_wd[g]) ? d->fm_wd[g] : g == 0 ? 0.0f : t->lambda;
 }
 
+/* A FactorizationMachine's linear weights and factors change only in the
+ * rows of this batch's features ("lazy" sparse update, as MXNet does for
+ * SageMaker's FM): absent rows keep their values, optimizer state and are not
+ * decayed. Rows are independent, so the split over threads is free. */
+static void fm_sparse_update(sten_ctx *ctx, const sten_net *net, const sten_train_desc *t, nn_layer *L,
+                             nn_weight *w, float alpha, float ib)
+{
+    const sten_csr *XT = &net->layers[w->src].xt;
+    const uint32_t K = L->K;
+    upd u[2];
+    for (int g = 1; g <= 2; g++) {
+        float a, lam;
+        fm_group(L->d, g, t, alpha, &a, &lam);
+        u[g - 1] = (upd){.opt = t->optimizer, .alpha = a, .mu = t->mu, .mu1 = t->mu1, .inv_B = ib,
+                         .lambda = lam, .lambda1 = t->lambda1, .eps = t->eps > 0.0f ? t->eps : 1e-8f};
+        if (t->optimizer == STEN_OPT_ADAM) {
+            u[g - 1].adam_c1 = 1.0f - powf(t->mu, (float)net->step);
+            u[g - 1].adam_c2 = 1.0f - powf(t->mu1, (float)net->step);
+            if (u[g - 1].adam_c2 <= 0.0f)
+                u[g - 1].adam_c2 = 1.0f;
+        }
+    }
+    const float c = L->d->fm_clip > 0.0f ? L->d->fm_clip / ib : 0.0f;
+    const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * K, 1 << 14);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
+    for (uint32_t j = 0; j < XT->rows; j++) {
+        if (XT->row_ptr[j] == XT->row_ptr[j + 1])
+            continue;
+        float *gv = L->fmgV + (uint64_t)j * K;
+        if (c > 0.0f) {
+            w->gW[j] = w->gW[j] > c ? c : w->gW[j] < -c ? -c : w->gW[j];
+            for (uint32_t f = 0; f < K; f++)
+                gv[f] = gv[f] > c ? c : gv[f] < -c ? -c : gv[f];
+        }
+        update_range(&u[0], w->W + j, w->gW + j, w->sW1 ? w->sW1 + j : NULL, w->sW2 ? w->sW2 + j : NULL, 1);
+        update_range(&u[1], L->fmV + (uint64_t)j * K, gv, L->fmS1 ? L->fmS1 + (uint64_t)j * K : NULL,
+                     L->fmS2 ? L->fmS2 + (uint64_t)j * K : NULL, K);
+    }
+}
+
 void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_train_desc *t, float alpha)
 {
     net->step++;
@@ -192,17 +232,12 @@ void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_train_desc *t, fl
         sten__optim_update(ctx, t, net->step, a, lam, 0.0f, clip, ib, w->b, w->gb, w->sb1, w->sb2, L->N);
         if (w->owner != (int)k)
             continue;
-        a = alpha;
-        lam = t->lambda;
-        if (fm)
-            fm_group(L->d, 1, t, alpha, &a, &lam);
-        sten__optim_update(ctx, t, net->step, a, lam, t->lambda1, clip, ib, w->W, w->gW, w->sW1, w->sW2,
-                           (uint64_t)w->rows * w->cols);
         if (fm) {
-            fm_group(L->d, 2, t, alpha, &a, &lam);
-            sten__optim_update(ctx, t, net->step, a, lam, t->lambda1, clip, ib, L->fmV, L->fmgV, L->fmS1,
-                               L->fmS2, (uint64_t)L->fm_rows * L->K);
+            fm_sparse_update(ctx, net, t, L, w, alpha, ib);
+            continue;
         }
+        sten__optim_update(ctx, t, net->step, alpha, t->lambda, t->lambda1, 0.0f, ib, w->W, w->gW, w->sW1,
+                           w->sW2, (uint64_t)w->rows * w->cols);
         const float c = L->d->weight_norm;
         if (c > 0.0f)
             weight_norm(w, c);
