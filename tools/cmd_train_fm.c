@@ -173,6 +173,14 @@ static void print_metrics(const float *p, const float *y, uint64_t n, bool binar
     printf("{\"test:rmse\": %.6f}\n", m.rmse);
 }
 
+static sten_status epoch_line(void *user, const sten_net *net, const sten_epoch_stats *s)
+{
+    (void)user, (void)net;
+    fprintf(stderr, "sten train: epoch %u: loss %.6f per example, %.4f s, %.0f examples/s\n", s->epoch,
+            s->loss, s->seconds, s->examples_per_s);
+    return STEN_OK;
+}
+
 int cmd_train_fm(int argc, char **argv)
 {
     const cli_cmd *self = cli_find("train");
@@ -210,6 +218,7 @@ int cmd_train_fm(int argc, char **argv)
         o.t = desc->training;
         o.t.seed = (uint64_t)a.seed;
         o.first_epoch = 1;
+        o.epoch_done = epoch_line;
         fprintf(stderr, "sten train: factorization machine, %u features, %u factors, %s, %llu examples, "
                 "%u epochs\n", desc->layers[0].N, desc->layers[1].factors,
                 binary ? "binary_classifier" : "regressor", (unsigned long long)ds[0].examples, o.t.epochs);
