@@ -9,17 +9,10 @@ cd "$(dirname "$0")/.."
 THREADS=${THREADS:-2}
 USERS=${USERS:-20000}
 ROUNDS=${ROUNDS:-3}
-if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
-    if [ "$(id -u)" -eq 0 ]; then apt-get install -y --no-install-recommends python3-torch
-    else sudo -n apt-get install -y --no-install-recommends python3-torch; fi
-fi
-sh scripts/deps.sh >/dev/null
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$(nproc)" --target bench_ae_step >/dev/null
-export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
-cores="0-$((THREADS - 1))"
-model=$(lscpu | sed -n 's/^Model name: *//p')
-echo "cpu: $model; threads $THREADS (OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS), pinned to cores $cores"
+. bench/lib.sh
+bench_need_torch
+bench_build bench_ae_step
+bench_threads "$THREADS"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 r=0

@@ -9,9 +9,8 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 D=${1:-$ROOT/../shared/data/ml-100k}
 W=${2:-$ROOT/out/fm-ml100k}
-sh scripts/deps.sh >/dev/null
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$(nproc)" --target sten >/dev/null
+. bench/lib.sh
+bench_build sten
 S=$ROOT/build/sten
 mkdir -p "$W"
 cd "$W"

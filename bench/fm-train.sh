@@ -10,13 +10,10 @@ ROOT=$(pwd)
 THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-3}
 D=${1:-$ROOT/../shared/data/ml-100k}
-if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
-    if [ "$(id -u)" -eq 0 ]; then apt-get install -y --no-install-recommends python3-torch
-    else sudo -n apt-get install -y --no-install-recommends python3-torch; fi
-fi
-sh scripts/deps.sh >/dev/null
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$(nproc)" --target sten >/dev/null
+. bench/lib.sh
+bench_need_torch
+bench_build sten
+bench_threads "$THREADS"
 W=$ROOT/out/fm-train
 mkdir -p "$W"
 cd "$W"
@@ -26,10 +23,6 @@ cat >hp.json <<'JSON'
  "mini_batch_size": "500", "bias_lr": "0.01", "linear_lr": "0.005", "factors_lr": "0.002",
  "bias_wd": "0", "linear_wd": "0", "factors_wd": "0"}
 JSON
-export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
-cores="0-$((THREADS - 1))"
-model=$(lscpu | sed -n 's/^Model name: *//p')
-echo "cpu: $model; threads $THREADS (OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS)"
 : >runs.txt
 r=0
 while [ $r -lt "$ROUNDS" ]; do

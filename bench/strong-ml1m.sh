@@ -10,9 +10,8 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 R=${1:-$ROOT/../shared/data/ml-1m/ratings.movieid_no_ts.dat.gz}
 W=${2:-$ROOT/out/strong-ml1m}
-sh scripts/deps.sh >/dev/null
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$(nproc)" --target sten >/dev/null
+. bench/lib.sh
+bench_build sten
 S=$ROOT/build/sten
 mkdir -p "$W"
 cd "$W"

@@ -1,0 +1,24 @@
+# bench/lib.sh — what every side-by-side benchmark does first; sourced, not run.
+# bench_build TARGET...   install missing Debian packages, configure and build
+# bench_need_torch        install the PyTorch peer (python3-torch) when missing
+# bench_threads N         export OMP_NUM_THREADS and OPENBLAS_NUM_THREADS, set $cores, print them
+
+bench_build() {
+    sh scripts/deps.sh >/dev/null
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build build -j "$(nproc)" --target "$@" >/dev/null
+}
+
+bench_need_torch() {
+    /usr/bin/python3 -c "import torch" 2>/dev/null && return 0
+    echo "installing python3-torch (the peer) from Debian"
+    if [ "$(id -u)" -eq 0 ]; then apt-get install -y --no-install-recommends python3-torch
+    else sudo -n apt-get install -y --no-install-recommends python3-torch; fi
+}
+
+bench_threads() {
+    export OMP_NUM_THREADS="$1" OPENBLAS_NUM_THREADS="$1"
+    cores="0-$(($1 - 1))"
+    model=$(lscpu | sed -n 's/^Model name: *//p')
+    echo "cpu: $model; threads $1 (OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS), pinned to cores $cores"
+}
