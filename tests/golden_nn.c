@@ -2,7 +2,7 @@
  * Sigmoid hidden with sparseness penalty -> Sigmoid output, scaled marginal
  * cross-entropy) for a few steps with a given optimizer and prints every
  * weight and bias, for golden_nn.py to compare with an independent NumPy
- * computation. Usage: golden_nn sgd|adam|momentum */
+ * computation. Usage: golden_nn sgd|sgd-fused|adam|momentum */
 #include "nn/net_int.h"
 #include "nn_fixtures.h"
 
@@ -77,6 +77,8 @@ int main(int argc, char **argv)
     o.t.lambda = 0.01f;
     o.t.lambda1 = 0.001f;
     o.t.batch_size = 2;
+    if (!strcmp(argv[1], "sgd-fused")) /* no L1: SGD runs inside back-propagation */
+        o.t.lambda1 = 0.0f;
     if (!strcmp(argv[1], "adam")) {
         o.t.optimizer = STEN_OPT_ADAM;
         o.t.alpha = 0.01f;

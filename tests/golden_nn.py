@@ -26,7 +26,7 @@ def sigmoid(z):
 def train(opt):
     w = [x.astype(np.float64) for x in W]
     bb = [x.astype(np.float64) for x in b]
-    alpha, lam, lam1 = (0.01 if opt == "adam" else 0.1), 0.01, 0.001
+    alpha, lam, lam1 = (0.01 if opt == "adam" else 0.1), 0.01, (0.0 if opt == "sgd-fused" else 0.001)
     mu, mu1 = {"adam": (0.9, 0.999), "momentum": (0.9, 0.0)}.get(opt, (0.5, 0.0))
     s1 = [np.zeros_like(x) for x in w] + [np.zeros_like(x) for x in bb]
     s2 = [np.zeros_like(x) for x in w] + [np.zeros_like(x) for x in bb]
@@ -48,7 +48,7 @@ def train(opt):
                 g = g / B
                 if i < 2:
                     g = g + lam * p + lam1 * np.sign(p)
-                if opt == "sgd":
+                if opt in ("sgd", "sgd-fused"):
                     p -= alpha * g
                 elif opt == "momentum":
                     s1[i] = mu * s1[i] - alpha * g
@@ -63,7 +63,7 @@ def train(opt):
 def main():
     binary = sys.argv[1]
     failures = 0
-    for opt in ("sgd", "momentum", "adam"):
+    for opt in ("sgd", "sgd-fused", "momentum", "adam"):
         out = subprocess.run([binary, opt], capture_output=True, text=True, check=True).stdout
         got = {}
         for line in out.split("\n"):

@@ -100,6 +100,7 @@ static sten_net *build(sten_net_desc *d, sten_dataset *ds, size_t n, uint32_t B)
         return NULL;
     }
     CHECK_EQ(sten_net_init_weights(ctx, net, 7), STEN_OK);
+    CHECK_EQ(sten__net_alloc_grads(ctx, net, true), STEN_OK);
     /* non-zero biases so every term is exercised */
     for (uint32_t k = 0; k < net->n_weights; k++)
         for (uint32_t j = 0; j < net->layers[net->weights[k].dst].N; j++)

@@ -246,7 +246,28 @@ static void delta_norm(const nn_layer *L, uint32_t B)
     }
 }
 
-static void weight_grads(sten_ctx *ctx, sten_net *net, const nn_layer *L)
+/* W <- (1 - alpha lambda) W - alpha/B * S^T delta, the product written into
+ * W itself: SGD without a gradient buffer. */
+static void fused_update(sten_ctx *ctx, const sten_net *net, const nn_layer *L, const nn_layer *S,
+                         nn_weight *w, const nn_fuse *fz)
+{
+    const uint32_t B = net->B, N = L->N;
+    const float decay = 1.0f - fz->alpha * fz->lambda, step = -fz->alpha / (float)B;
+    if (S->sparse_in) {
+        if (decay != 1.0f) {
+            const uint64_t n = (uint64_t)w->rows * w->cols;
+            for (uint64_t i = 0; i < n; i++)
+                w->W[i] *= decay;
+        }
+        sten_spmm_grad(ctx, &S->xt, L->delta, N, N, step, w->W, N);
+    } else {
+        sten_gemm(ctx, STEN_TRANS, STEN_NO_TRANS, S->N, N, B, step, S->out, S->N, L->delta, N, decay,
+                  w->W, N);
+    }
+    w->fused = true;
+}
+
+static void weight_grads(sten_ctx *ctx, sten_net *net, const nn_layer *L, const nn_fuse *fz)
 {
     const uint32_t B = net->B, N = L->N;
     for (uint32_t k = 0; k < L->n_in; k++) {
@@ -257,6 +278,19 @@ static void weight_grads(sten_ctx *ctx, sten_net *net, const nn_layer *L)
             const float *d = L->delta + (uint64_t)b * N;
             for (uint32_t j = 0; j < N; j++)
                 w->gb[j] += d[j];
+        }
+        /* propagate first: a fused update changes W */
+        if (S->kind != STEN_LAYER_INPUT) {
+            if (w->transposed)
+                sten_gemm(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, S->N, N, 1.0f, L->delta, N, w->W, S->N,
+                          1.0f, S->delta, S->N);
+            else
+                sten_gemm(ctx, STEN_NO_TRANS, STEN_TRANS, B, S->N, N, 1.0f, L->delta, N, w->W, N, 1.0f,
+                          S->delta, S->N);
+        }
+        if (fz && o->fusable) {
+            fused_update(ctx, net, L, S, o, fz);
+            continue;
         }
         const float beta = o->g_fresh ? 0.0f : 1.0f;
         if (S->sparse_in) {
@@ -271,14 +305,6 @@ static void weight_grads(sten_ctx *ctx, sten_net *net, const nn_layer *L)
                       beta, o->gW, N);
         }
         o->g_fresh = false;
-        if (S->kind == STEN_LAYER_INPUT)
-            continue;
-        if (w->transposed)
-            sten_gemm(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, S->N, N, 1.0f, L->delta, N, w->W, S->N,
-                      1.0f, S->delta, S->N);
-        else
-            sten_gemm(ctx, STEN_NO_TRANS, STEN_TRANS, B, S->N, N, 1.0f, L->delta, N, w->W, N, 1.0f,
-                      S->delta, S->N);
     }
     for (uint32_t k = 0; k < L->n_skip; k++) {
         nn_layer *S = &net->layers[L->skip[k]];
@@ -290,6 +316,11 @@ static void weight_grads(sten_ctx *ctx, sten_net *net, const nn_layer *L)
 }
 
 void sten__net_backward(sten_ctx *ctx, sten_net *net)
+{
+    sten__net_backward_fused(ctx, net, NULL);
+}
+
+void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, const nn_fuse *fz)
 {
     for (uint32_t i = 0; i < net->n_layers; i++) {
         nn_layer *L = &net->layers[i];
@@ -311,12 +342,12 @@ void sten__net_backward(sten_ctx *ctx, sten_net *net)
         if (L->fmV)
             sten__fm_backward(ctx, net, L);
         else
-            weight_grads(ctx, net, L);
+            weight_grads(ctx, net, L, fz);
     }
     /* a weight whose users all saw an empty batch still has a defined zero gradient */
     for (uint32_t k = 0; k < net->n_weights; k++) {
         nn_weight *w = &net->weights[k];
-        if (w->owner == (int)k && w->g_fresh)
+        if (w->owner == (int)k && w->g_fresh && !w->fused && w->gW)
             memset(w->gW, 0, (size_t)w->rows * w->cols * sizeof *w->gW);
     }
 }

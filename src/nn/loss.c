@@ -99,19 +99,20 @@ static inline float zero_term(float v, int from_z)
  * reduction lets the compiler vectorise the sum (a fixed order for a given
  * build and CPU, so results stay reproducible run to run). */
 STEN__SIMD_CLONES
-static double sigmoid_zero_pass(float *restrict d, const float *restrict a, uint32_t N,
-                                float scale, float thr, int from_z)
+static double sigmoid_zero_pass(float *d, const float *a, uint32_t N, float scale, float thr,
+                                int from_z)
 {
     float sum = 0.0f;
     if (from_z) {
         /* a = 1/(1+e), e = exp(-z); -ln(1-a) = z + ln(1+e): one exp, one log */
 #pragma omp simd reduction(+ : sum)
         for (uint32_t j = 0; j < N; j++) {
-            const float e = fast_expf(-a[j]);
+            const float z = a[j]; /* read before d[j] (possibly the same slot) is written */
+            const float e = fast_expf(-z);
             const float x = 1.0f / (1.0f + e);
             const int keep = !(x <= thr); /* NaN counts, so it surfaces in the loss */
             d[j] = keep ? scale * x : 0.0f;
-            const float nl = a[j] + fast_logf(1.0f + e);
+            const float nl = z + fast_logf(1.0f + e);
             const float cl = nl > 27.631021f ? 27.631021f : (nl < 0.0f ? 0.0f : nl); /* clamp; NaN stays */
             sum += keep ? cl : 0.0f;
         }
@@ -131,7 +132,8 @@ static double sigmoid_zero_pass(float *restrict d, const float *restrict a, uint
  * either dense (td) or the listed items (idx/val, n of them). */
 static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *ap,
                        const float *a, float *d, uint32_t N, const float *td,
-                       const uint32_t *idx, const float *val, uint64_t n, float w, int from_z)
+                       const uint32_t *idx, const float *val, uint64_t n, float w, int from_z,
+                       float *stash)
 {
     double L = 0.0;
     if (c->softmax) {
@@ -164,12 +166,18 @@ static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *a
     } else if (c->canonical && !td) {
         const bool ce = c->kind == STEN_LOSS_CROSS_ENTROPY;
         const float scale = ce ? c->boost_zero : c->zero_s, thr = ce ? -INFINITY : c->zero_t;
+        /* d may be a itself (the delta overwrites the activations): keep the
+         * listed items' values for the correction below */
+        if (stash)
+            for (uint64_t e = 0; e < n; e++)
+                stash[e] = a[idx[e]];
         L = sigmoid_zero_pass(d, a, N, scale, thr, from_z);
         float dz;
         for (uint64_t e = 0; e < n; e++) {
             const uint32_t j = idx[e];
-            const float aj = from_z ? sigmoid(a[j]) : a[j];
-            L -= !(aj <= thr) ? scale * zero_term(a[j], from_z) : 0.0f; /* as the pass added it */
+            const float av = stash ? stash[e] : a[j];
+            const float aj = from_z ? sigmoid(av) : av;
+            L -= !(aj <= thr) ? scale * zero_term(av, from_z) : 0.0f; /* as the pass added it */
             L += sigmoid_canon(c, aj, val ? val[e] : 1.0f, &dz);
             d[j] = dz;
         }
@@ -226,12 +234,12 @@ double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
         const float w = T->weight ? T->weight[b] : 1.0f;
         if (T->dense) {
             row[b] = loss_row(&c, L->fn, &L->ap, a, d, L->N, T->dense + (uint64_t)b * L->N,
-                              NULL, NULL, 0, w, 0);
+                              NULL, NULL, 0, w, 0, NULL);
         } else {
             const uint64_t e0 = T->t.row_ptr[b];
             row[b] = loss_row(&c, L->fn, &L->ap, a, d, L->N, NULL, T->t.col + e0,
                               T->t.val ? T->t.val + e0 : NULL, T->t.row_ptr[b + 1] - e0, w,
-                              L->act_deferred);
+                              L->act_deferred, T->stash ? T->stash + e0 : NULL);
         }
     }
     double sum = 0.0;

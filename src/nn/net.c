@@ -326,8 +326,10 @@ static sten_status alloc_layer(sten_ctx *ctx, sten_net *net, nn_layer *L, nn_tar
             L->mask = buf(ctx, BN, &st);
         }
     }
+    /* a fused-loss output writes its delta over its activations (they are
+     * not read again in training), saving a batch x N buffer */
     if (L->kind != STEN_LAYER_INPUT)
-        L->delta = buf(ctx, BN, &st);
+        L->delta = L->fuse_loss ? L->act : buf(ctx, BN, &st);
     if (st == STEN_OK && L->kind == STEN_LAYER_OUTPUT && L->ds >= 0) {
         const sten_dataset *d = &net->ds[L->ds];
         if (d->attributes & STEN_DS_SPARSE) {
@@ -335,6 +337,8 @@ static sten_status alloc_layer(sten_ctx *ctx, sten_net *net, nn_layer *L, nn_tar
             if ((st = batch_nnz_bound(ctx, d, net->B_cap, &cap)) ||
                 (st = sten_csr_init(ctx, &T->t, net->B_cap, L->N, cap, d->sparse.val != NULL)))
                 return st;
+            if (L->fuse_loss)
+                T->stash = buf(ctx, cap, &st);
         } else {
             T->dense = buf(ctx, BN, &st);
         }
@@ -351,19 +355,43 @@ static sten_status alloc_weights(sten_ctx *ctx, sten_net *net)
         nn_weight *w = &net->weights[k];
         w->b = buf(ctx, net->layers[w->dst].N, &st);
         w->gb = buf(ctx, net->layers[w->dst].N, &st);
-        if (w->owner == (int)k) {
-            w->W = buf(ctx, (uint64_t)w->rows * w->cols, &st);
-            w->gW = buf(ctx, (uint64_t)w->rows * w->cols, &st);
-        }
+        if (w->owner == (int)k)
+            w->W = buf(ctx, (uint64_t)w->rows * w->cols, &st); /* gW: sten__net_alloc_grads */
     }
     for (uint32_t k = 0; k < net->n_weights && !st; k++) {
         nn_weight *w = &net->weights[k];
-        if (w->owner != (int)k) {
+        if (w->owner != (int)k)
             w->W = net->weights[w->owner].W;
-            w->gW = net->weights[w->owner].gW;
-        }
+    }
+    /* fusable: a plain matrix nobody shares, without WeightNorm (which uses
+     * the gradient buffer as scratch) and not a FactorizationMachine's */
+    for (uint32_t k = 0; k < net->n_weights && !st; k++) {
+        nn_weight *w = &net->weights[k];
+        const nn_layer *L = &net->layers[w->dst];
+        w->fusable = w->owner == (int)k && L->d->weight_norm <= 0.0f &&
+                     L->d->type != STEN_LAYER_FACTORIZATION_MACHINE;
+        for (uint32_t j = 0; j < net->n_weights; j++)
+            if (j != k && net->weights[j].owner == (int)k)
+                w->fusable = false;
     }
     return st;
+}
+
+sten_status sten__net_alloc_grads(sten_ctx *ctx, sten_net *net, bool all)
+{
+    for (uint32_t k = 0; k < net->n_weights; k++) {
+        nn_weight *w = &net->weights[k];
+        if (w->owner != (int)k || w->gW || (!all && w->fusable))
+            continue;
+        if (!(w->gW = sten_calloc(ctx, (size_t)w->rows * w->cols, sizeof *w->gW)))
+            return STEN_E_NOMEM;
+    }
+    for (uint32_t k = 0; k < net->n_weights; k++) {
+        nn_weight *w = &net->weights[k];
+        if (w->owner != (int)k)
+            w->gW = net->weights[w->owner].gW;
+    }
+    return STEN_OK;
 }
 
 static sten_status copy_desc(sten_ctx *ctx, sten_net_desc *dst, const sten_net_desc *src)
@@ -441,7 +469,8 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
             sten_free(ctx, L->act);
         sten_free(ctx, L->out);
         sten_free(ctx, L->mask);
-        sten_free(ctx, L->delta);
+        if (L->delta != L->act)
+            sten_free(ctx, L->delta);
         sten_csr_free(ctx, &L->x);
         sten_csr_free(ctx, &L->xt);
         sten__fm_free(ctx, L);
@@ -449,6 +478,7 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
             sten_csr_free(ctx, &net->targets[i].t);
             sten_free(ctx, net->targets[i].dense);
             sten_free(ctx, net->targets[i].weight);
+            sten_free(ctx, net->targets[i].stash);
         }
     }
     for (uint32_t k = 0; net->weights && k < net->n_weights; k++) {

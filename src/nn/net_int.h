@@ -19,7 +19,16 @@ typedef struct {
     float *b, *gb;       /* N_dst; never shared */
     float *sW1, *sW2, *sb1, *sb2; /* optimizer state (owner only for W) */
     bool g_fresh;        /* gW not yet written this step (owner) */
+    bool fusable;        /* plain SGD can update W inside the gradient product (no gW) */
+    bool fused;          /* W was updated during this step's backward pass */
 } nn_weight;
+
+/* Plain SGD (no L1) folded into back-propagation: W <- (1 - alpha lambda) W
+ * - alpha/B * grad, inside the gradient's own GEMM or sparse product, so the
+ * weight gradient is never stored. */
+typedef struct {
+    float alpha, lambda;
+} nn_fuse;
 
 typedef struct {
     const sten_layer_desc *d;
@@ -55,6 +64,8 @@ typedef struct {
     sten_csr t;     /* sparse targets (val NULL = boolean) */
     float *dense;   /* dense targets, B_cap x N */
     float *weight;  /* per-example weights or NULL */
+    float *stash;   /* fused-loss outputs: the listed items' activations, saved
+                       before the delta overwrites them in place (cap of t) */
 } nn_target;
 
 struct sten_net {
@@ -86,8 +97,14 @@ void sten__net_forward(sten_ctx *ctx, sten_net *net);
 /* Loss of the output layers (sets net->loss, net->reg) and their deltas. */
 void sten__net_loss(sten_ctx *ctx, sten_net *net);
 /* Back-propagates and fills every gW/gb with the gradient of the summed
- * batch loss (not divided by B). */
+ * batch loss (not divided by B). Needs the gradient buffers (below). */
 void sten__net_backward(sten_ctx *ctx, sten_net *net);
+/* The same, but fusable weights are updated by SGD in place (fz) instead of
+ * getting a gradient; their `fused` flag tells the optimizer step. */
+void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, const nn_fuse *fz);
+/* Allocates the weight gradient buffers: all of them, or only those of
+ * weights that cannot be fused. Idempotent; run outside the step loop. */
+sten_status sten__net_alloc_grads(sten_ctx *ctx, sten_net *net, bool all);
 /* loss.c: one output layer's loss and delta dL/dz (with its activation). */
 double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
                         const nn_target *T, uint32_t B);

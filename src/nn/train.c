@@ -168,6 +168,12 @@ static int guard_check(guard *g, double loss)
     return verdict;
 }
 
+/* Plain SGD without L1 updates weights inside back-propagation. */
+static bool fused_sgd(const sten_train_desc *t)
+{
+    return t->optimizer == STEN_OPT_SGD && t->lambda1 == 0.0f && t->rescale_grad == 0.0f;
+}
+
 static sten_status run_epoch(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, uint32_t epoch,
                              uint32_t *perm, guard *g, sten_epoch_stats *es, uint64_t *batches_total)
 {
@@ -207,7 +213,8 @@ static sten_status run_epoch(sten_ctx *ctx, sten_net *net, const sten_train_opts
             g->brake--;
         }
         if (verdict == 0) {
-            sten__net_backward(ctx, net);
+            const nn_fuse fz = {alpha, t->lambda};
+            sten__net_backward_fused(ctx, net, fused_sgd(t) ? &fz : NULL);
             sten__optim_step(ctx, net, t, alpha);
         } else {
             es->skipped++;
@@ -248,6 +255,8 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
                              L->d->dataset);
     }
     net->desc.training = o->t;
+    if ((st = sten__net_alloc_grads(ctx, net, !fused_sgd(&o->t))))
+        return st;
     sten_dataset *valid = NULL;
     if ((st = match_valid(ctx, net, o, &valid)))
         return st;
