@@ -102,6 +102,14 @@ expect_exit 65 "broken.txt:2: expected \"sample<TAB>features\", found no TAB" "$
 printf 'u1\ti1,x\n' >badval.txt
 expect_exit 65 "badval.txt:1:7: feature \"i1\": value \"x\" is not a number" "$STEN" generate-netcdf -d x -i badval.txt -o x.nc -f f3 -s s3 -c -t analog
 expect_exit 66 "nofeatures: cannot open" "$STEN" generate-netcdf -d x -i s-train.txt -o x.nc -f nofeatures -s s4
+head -c 2000 gl_input.nc >broken.nc
+expect_exit 65 "broken.nc: cannot open as NetCDF" "$STEN" train -c "$EXAMPLES/movielens/config.json" -i broken.nc -o gl_output.nc -n b.nc
+expect_exit 66 "DataSet \"gl_input\" is not in the data files (they hold: gl_output)" \
+    "$STEN" train -c "$EXAMPLES/movielens/config.json" -i gl_output.nc -o gl_output.nc -n b.nc
+printf 'f1\t0\nf2\n' >badidx.txt
+expect_exit 65 "badidx.txt:2: expected \"label<TAB>integer\", found no TAB" "$STEN" generate-netcdf -d x -i s-train.txt -o x.nc -f badidx.txt -s s5
+printf '\tf1\n' >nolabel.txt
+expect_exit 65 "nolabel.txt:1:1: the sample label before the TAB is empty" "$STEN" generate-netcdf -d x -i nolabel.txt -o x.nc -f f6 -s s6 -c
 expect_exit 64 "-c and -m exclude each other" "$STEN" generate-netcdf -d x -i s-train.txt -o x.nc -f f -s s -c -m
 
 # ---- train: DSSTNE's command, metrics, refusal to overwrite, checkpoints, resume

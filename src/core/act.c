@@ -202,6 +202,11 @@ static void backward_row(sten_act a, const sten_act_params *p,
     }
 }
 
+void sten__act_forward_one(sten_act a, const sten_act_params *p, float *x)
+{
+    forward_row(a, p, x, x, 1);
+}
+
 void sten__act_backward_row(sten_act a, const sten_act_params *p, const float *Y,
                             const float *dY, float *dX, int64_t N)
 {

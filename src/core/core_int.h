@@ -55,6 +55,8 @@ void sten__blas_threads(const sten_ctx *ctx);
 #define STEN__SIMD_CLONES
 #endif
 
+/* One value through an elementwise activation, in place. */
+void sten__act_forward_one(sten_act a, const sten_act_params *p, float *x);
 /* One row of sten_act_backward, single-threaded (for use inside another
  * kernel's parallel loop). */
 void sten__act_backward_row(sten_act a, const sten_act_params *p, const float *Y,

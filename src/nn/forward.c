@@ -118,6 +118,26 @@ static void dropout(const sten_net *net, uint32_t li, nn_layer *L, uint32_t B)
     }
 }
 
+/* Activations that keep the order of their inputs strictly: top-K over z
+ * picks the same items as over f(z). */
+bool sten__act_increasing(const nn_layer *L)
+{
+    switch (L->fn) {
+    case STEN_ACT_SIGMOID:
+    case STEN_ACT_TANH:
+    case STEN_ACT_LINEAR:
+    case STEN_ACT_SOFTPLUS:
+    case STEN_ACT_SOFTSIGN:
+    case STEN_ACT_ELU:
+    case STEN_ACT_SELU:
+        return true;
+    case STEN_ACT_LEAKYRELU:
+        return L->ap.slope > 0.0f;
+    default:
+        return false;
+    }
+}
+
 /* z = sum of biases + sum over sources of (input x W) + skips, then the
  * activation. The biases are laid down first so every product accumulates
  * (beta = 1) and no separate pass adds them. */
@@ -152,7 +172,8 @@ static void forward_layer(sten_ctx *ctx, sten_net *net, nn_layer *L)
     }
     /* a Sigmoid output trained with a cross-entropy loss on sparse targets
      * gets its activation inside the loss pass, saving two passes over B x N */
-    L->act_deferred = net->training && L->fuse_loss;
+    L->act_deferred = (net->training && L->fuse_loss) ||
+                      (net->rank_only && L->kind == STEN_LAYER_OUTPUT && sten__act_increasing(L));
     if (!L->act_deferred)
         sten_act_forward(ctx, L->fn, &L->ap, z, z, B, N, N);
 }

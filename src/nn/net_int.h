@@ -83,6 +83,8 @@ struct sten_net {
     uint64_t step;      /* optimizer steps taken */
     int opt_state;      /* optimizer whose state is allocated, -1 = none */
     bool training;
+    bool rank_only;     /* inference for top-K: a strictly increasing output activation
+                           can wait until the K winners are known */
     uint32_t epoch;     /* for denoising randoms */
     uint64_t seed;
     uint32_t *batch_ids; /* example ids of the current batch */
@@ -105,6 +107,7 @@ void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, const nn_fuse *fz);
 /* Allocates the weight gradient buffers: all of them, or only those of
  * weights that cannot be fused. Idempotent; run outside the step loop. */
 sten_status sten__net_alloc_grads(sten_ctx *ctx, sten_net *net, bool all);
+bool sten__act_increasing(const nn_layer *L);
 /* loss.c: one output layer's loss and delta dL/dz (with its activation). */
 double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
                         const nn_target *T, uint32_t B);

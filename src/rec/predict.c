@@ -63,11 +63,25 @@ sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids
 {
     const float *scores;
     uint32_t N;
+    /* rank pre-activations when the output activation keeps their order, and
+     * apply it to the K winners only */
+    net->rank_only = true;
     sten_status st = sten_net_infer(ctx, net, ids, B, NULL, &scores, &N);
+    net->rank_only = false;
     if (st)
         return st;
     if (n_items > N)
         return sten_fail(ctx, STEN_E_INVALID, "%u items asked for, the output layer has %u units",
                          n_items, N);
-    return sten_topk(ctx, scores, N, B, n_items, K, exclude, idx, val, count);
+    uint32_t *cnt = count;
+    st = sten_topk(ctx, scores, N, B, n_items, K, exclude, idx, val, cnt);
+    const nn_layer *L = NULL;
+    for (uint32_t i = 0; i < net->n_layers; i++)
+        if (net->layers[i].kind == STEN_LAYER_OUTPUT)
+            L = &net->layers[i];
+    if (!st && val && L && L->act_deferred)
+        for (uint64_t r = 0; r < (uint64_t)B * K; r++)
+            if (idx[r] != UINT32_MAX)
+                sten__act_forward_one(L->fn, &L->ap, &val[r]);
+    return st;
 }
