@@ -13,19 +13,16 @@
 #define TEXT_MAX_UNKNOWN_SHOWN 5
 
 typedef struct {
-    uint32_t col;
-    float val;
-} entry;
-
-typedef struct {
     uint64_t start1; /* first entry of the sample's latest line, + 1 (0 = absent) */
     uint64_t end;
 } span;
 
-/* Entries of every line, and per sample id the span of its latest line. */
+/* Entries of every line (values only for analog data), and per sample id
+ * the span of its latest line. */
 typedef struct {
-    entry *e;
-    uint64_t n, cap;
+    uint32_t *col;
+    float *val;
+    uint64_t n, cap, vcap;
     span *s;
     uint64_t scap;
     char unknown[TEXT_MAX_UNKNOWN_SHOWN][64];
@@ -86,14 +83,18 @@ static sten_status tuple(reader *r, const char *t, size_t n, size_t col, uint64_
     }
     collect *c = r->c;
     for (uint64_t k = line_start; k < c->n; k++)
-        if (c->e[k].col == id) {
-            c->e[k].val = v;
+        if (c->col[k] == id) {
+            if (r->analog)
+                c->val[k] = v;
             r->stats->duplicate_features++;
             return STEN_OK;
         }
-    if ((st = sten__grow(r->ctx, (void **)&c->e, &c->cap, c->n + 1, sizeof *c->e)))
+    if ((st = sten__grow(r->ctx, (void **)&c->col, &c->cap, c->n + 1, sizeof *c->col)) ||
+        (r->analog && (st = sten__grow(r->ctx, (void **)&c->val, &c->vcap, c->n + 1, sizeof *c->val))))
         return st;
-    c->e[c->n++] = (entry){id, v};
+    if (r->analog)
+        c->val[c->n] = v;
+    c->col[c->n++] = id;
     return STEN_OK;
 }
 
@@ -200,18 +201,38 @@ static sten_status read_dir(reader *r, const char *dir)
 }
 
 /* Rows in increasing sample id, each row's entries in line order. */
-static sten_status build_csr(sten_ctx *ctx, const collect *c, uint32_t n_features, bool analog,
+static sten_status build_csr(sten_ctx *ctx, collect *c, uint32_t n_features, bool analog,
                              sten_csr *out, uint32_t **out_ids, sten_text_stats *stats)
 {
     uint64_t rows = 0, nnz = 0;
+    bool in_place = true; /* lines in sample order, none replaced: the entries are the CSR */
     for (uint64_t s = 0; s < c->scap; s++)
         if (c->s[s].start1) {
+            in_place &= c->s[s].start1 - 1 == nnz;
             rows++;
             nnz += c->s[s].end - (c->s[s].start1 - 1);
         }
+    in_place &= nnz == c->n && nnz > 0;
     if (rows > UINT32_MAX)
         return sten_fail(ctx, STEN_E_RANGE, "more than 2^32-1 samples");
-    sten_status st = sten_csr_init(ctx, out, (uint32_t)rows, n_features, nnz ? nnz : 1, analog);
+    sten_status st;
+    if (in_place) { /* hand the arrays over instead of copying them */
+        memset(out, 0, sizeof *out);
+        out->row_ptr = sten_calloc(ctx, (size_t)rows + 1, sizeof *out->row_ptr);
+        if (!out->row_ptr)
+            return STEN_E_NOMEM;
+        out->col = c->col;
+        out->val = analog ? c->val : NULL;
+        out->cap = c->cap < c->vcap || !analog ? c->cap : c->vcap;
+        out->row_cap = (uint32_t)rows;
+        out->cols = n_features;
+        c->col = NULL;
+        if (analog)
+            c->val = NULL;
+        st = STEN_OK;
+    } else {
+        st = sten_csr_init(ctx, out, (uint32_t)rows, n_features, nnz ? nnz : 1, analog);
+    }
     if (st)
         return st;
     uint32_t *ids = sten_alloc(ctx, (size_t)(rows ? rows : 1) * sizeof *ids);
@@ -223,12 +244,13 @@ static sten_status build_csr(sten_ctx *ctx, const collect *c, uint32_t n_feature
     for (uint64_t s = 0; s < c->scap; s++) {
         if (!c->s[s].start1)
             continue;
-        for (uint64_t k = c->s[s].start1 - 1; k < c->s[s].end; k++) {
-            out->col[e] = c->e[k].col;
+        const uint64_t k0 = c->s[s].start1 - 1, n = c->s[s].end - k0;
+        if (!in_place) {
+            memcpy(out->col + e, c->col + k0, n * sizeof *out->col);
             if (analog)
-                out->val[e] = c->e[k].val;
-            e++;
+                memcpy(out->val + e, c->val + k0, n * sizeof *out->val);
         }
+        e += n;
         ids[r++] = (uint32_t)s;
         out->row_ptr[r] = e;
     }
@@ -273,7 +295,8 @@ sten_status sten_text_read(sten_ctx *ctx, const char *path, sten_index *features
                  "replaced the earlier one", path, (unsigned long long)stats->replaced_samples);
     if (!st)
         st = build_csr(ctx, &c, sten_index_span(features), analog, out, out_ids, stats);
-    sten_free(ctx, c.e);
+    sten_free(ctx, c.col);
+    sten_free(ctx, c.val);
     sten_free(ctx, c.s);
     return st;
 }
