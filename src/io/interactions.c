@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #define LOG_MAX_FIELDS 32
@@ -180,6 +181,15 @@ sten_status sten_interactions_read(sten_ctx *ctx, const char *path, const sten_l
     gzFile gz = gzopen(path, "rb");
     if (!gz)
         return sten_fail(ctx, STEN_E_NOTFOUND, "%s: cannot open", path);
+    /* reserve from the file size (MovieLens-style lines take ~20 bytes), so
+     * a large log is not copied through doubling arrays; gzip files grow */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && gzdirect(gz) && (st = sten__grow(ctx, (void **)&in->x, &in->cap,
+                                                                   in->n + (uint64_t)sb.st_size / 20 + 16,
+                                                                   sizeof *in->x))) {
+        gzclose(gz);
+        return st;
+    }
     char *line = sten_alloc(ctx, LOG_MAX_LINE);
     if (!line) {
         gzclose(gz);
