@@ -450,6 +450,13 @@ void sten_interactions_sort(sten_interactions *in);
  * Returns how many were removed. */
 uint64_t sten_interactions_dedupe(sten_interactions *in);
 
+typedef struct {
+    uint64_t written;      /* interactions written */
+    uint64_t merged_pairs; /* repeated (user, item) records merged into their latest */
+    uint64_t users, items;
+    uint64_t runs;         /* sorted runs spilled to temporary files (0: all in memory) */
+} sten_convert_stats;
+
 /* What goes in the value slot of DSSTNE text: nothing, the rating, or the
  * timestamp (DSSTNE's awk converter wrote timestamps). */
 typedef enum { STEN_VALUE_NONE = 0, STEN_VALUE_RATING, STEN_VALUE_TIMESTAMP } sten_value_kind;
@@ -459,6 +466,14 @@ typedef enum { STEN_VALUE_NONE = 0, STEN_VALUE_RATING, STEN_VALUE_TIMESTAMP } st
 sten_status sten_interactions_write_text(sten_ctx *ctx, const sten_interactions *in,
                                          const sten_interaction *x, uint64_t n,
                                          sten_value_kind value, FILE *f);
+
+/* An interaction log to DSSTNE text on `out`, one line per user (users in
+ * order of first appearance, items in time order, repeated items keep their
+ * latest record), holding at most max_records records in memory: more are
+ * sorted in runs spilled to anonymous temporary files and merged. */
+sten_status sten_convert_log(sten_ctx *ctx, const char *path, const sten_log_opts *o,
+                             sten_value_kind value, uint64_t max_records, FILE *out,
+                             sten_convert_stats *stats);
 
 /* libsvm/svmlight ("label idx:value idx:value ..."; "qid:" ignored) to DSSTNE
  * text, streaming: sample = line number (1-based), feature = idx - base, the

@@ -3,6 +3,7 @@
  * and NetCDF datasets of every kind sten reads, written here with libnetcdf
  * directly where sten's writer does not produce them; round trips; refusals. */
 #include "check.h"
+
 #include "sten.h"
 
 #include <netcdf.h>
@@ -428,6 +429,35 @@ static void test_recordio(void)
     expect_recordio_error("garbage.rec", "record 1: malformed protobuf");
 }
 
+/* Converting with 16 records in memory (many spilled runs) equals the
+ * in-memory result, repeated pairs merged across runs included. */
+static void test_convert_runs(void)
+{
+    FILE *f = fopen(path("log.csv"), "w");
+    fputs("userId,movieId,rating,timestamp\n", f);
+    for (int i = 0; i < 300; i++) /* 5 users x 13 items: pairs repeat across the file */
+        fprintf(f, "%d,%d,%d.0,%d\n", (i * 7) % 5, (i * 3) % 13, 1 + i % 5, 1000 + (i * 31) % 97);
+    fclose(f);
+    sten_log_opts o = {.format = STEN_FMT_AUTO, .min_rating = NAN};
+    char *out[2] = {NULL, NULL};
+    size_t len[2];
+    sten_convert_stats cs[2];
+    for (int k = 0; k < 2; k++) {
+        FILE *m = open_memstream(&out[k], &len[k]);
+        CHECK_EQ(sten_convert_log(ctx, path("log.csv"), &o, STEN_VALUE_RATING, k ? 16 : 1000000, m, &cs[k]),
+                 STEN_OK);
+        fclose(m);
+    }
+    CHECK_EQ(cs[0].runs, 0);
+    CHECK(cs[1].runs >= 18);
+    CHECK(cs[0].merged_pairs > 0);
+    CHECK_EQ(cs[0].merged_pairs, cs[1].merged_pairs);
+    CHECK_EQ(cs[0].written + cs[0].merged_pairs, 300);
+    CHECK(len[0] == len[1] && memcmp(out[0], out[1], len[0]) == 0);
+    free(out[0]);
+    free(out[1]);
+}
+
 int main(void)
 {
     if (sten_ctx_init(&ctx) != STEN_OK)
@@ -440,6 +470,7 @@ int main(void)
     RUN(test_netcdf_variants);
     RUN(test_write_read_round_trip);
     RUN(test_recordio);
+    RUN(test_convert_runs);
     CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

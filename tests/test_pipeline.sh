@@ -60,6 +60,10 @@ same r.txt '1\t10:20\n2\t10\n'
 same r.txt '1\t10,5:20,3\n2\t10,4\n'
 "$STEN" convert "$DATA/convert/custom.txt" -o r.txt --format delimited --delimiter ';' --columns item,-,user --header 2>/dev/null
 same r.txt 'u1\t10:20\nu2\t10\n'
+# the bounded-memory path (sorted runs through temporary files) gives the same bytes
+"$STEN" convert a.csv -o conv1.txt 2>/dev/null && "$STEN" convert a.csv -o conv2.txt --max-memory 1 2>conv2.err
+cmp -s conv1.txt conv2.txt && grep -q "sorted through temporary files" conv2.err \
+    && ok "convert --max-memory 1 (external sort) = in-memory result" || bad "convert external sort differs"
 expect_exit 65 "bad_rating.csv:3:3: rating \"abc\" is not a number" "$STEN" convert "$DATA/convert/bad_rating.csv" -o x.txt
 [ ! -e x.txt ] && ok "convert: no output after an error" || bad "convert left x.txt behind"
 expect_exit 65 "short.data:1: expected 4 fields separated by 'TAB' (MovieLens u.data), got 3" "$STEN" convert "$DATA/convert/short.data" -o x.txt

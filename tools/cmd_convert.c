@@ -16,6 +16,8 @@ const char cmd_convert_usage[] =
     "a (user, item) pair that repeats keeps its latest record.\n"
     "\n"
     "  -o, --output FILE   DSSTNE text to write (atomically)\n"
+    "  --max-memory MB     records held in memory (24 bytes each; default 1024 MB);\n"
+    "                      larger logs are sorted in runs through temporary files\n"
     CLI_LOG_USAGE
     "\n"
     "  --to fm [--threshold X]   write Factorization Machine input instead: libsvm\n"
@@ -59,6 +61,7 @@ int cmd_convert(int argc, char **argv)
         {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
         {"index-base", required_argument, NULL, 'B'}, {"labels", required_argument, NULL, 'L'},
         {"to", required_argument, NULL, 'F'}, {"threshold", required_argument, NULL, 'X'},
+        {"max-memory", required_argument, NULL, 'M'},
         CLI_LOG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -68,6 +71,7 @@ int cmd_convert(int argc, char **argv)
     long long base = -1;
     bool libsvm = false, to_fm = false;
     double threshold = NAN;
+    long long max_mb = 1024;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
@@ -82,6 +86,9 @@ int cmd_convert(int argc, char **argv)
             if (strcmp(optarg, "fm"))
                 return cli_usage_error(self, "--to expects fm, got '%s'", optarg);
             to_fm = true;
+        } else if (c == 'M') {
+            if (cli_parse_int(self, "--max-memory", optarg, 1, 1 << 20, &max_mb))
+                return CLI_EX_USAGE;
         } else if (c == 'X') {
             if (cli_parse_double(self, "--threshold", optarg, -1e9, 1e9, &threshold))
                 return CLI_EX_USAGE;
@@ -106,16 +113,36 @@ int cmd_convert(int argc, char **argv)
     if (libsvm)
         return convert_libsvm(argv[optind], out, labels, (int)base);
     sten_ctx *ctx = cli_ctx_new("convert");
+    if (!to_fm) {
+        FILE *f = NULL;
+        sten_outfile *of = NULL;
+        sten_convert_stats cs;
+        sten_status st = sten_outfile_open(ctx, out, &of, &f);
+        if (!st)
+            st = sten_convert_log(ctx, argv[optind], &lo, value, (uint64_t)max_mb * 1048576 / 24, f, &cs);
+        if (!st)
+            st = sten_outfile_commit(ctx, of);
+        else
+            sten_outfile_abort(ctx, of);
+        if (!st)
+            fprintf(stderr, "sten convert: %s: %llu users, %llu items, %llu interactions (%llu repeated "
+                    "pairs merged%s)\n", out, (unsigned long long)cs.users, (unsigned long long)cs.items,
+                    (unsigned long long)cs.written, (unsigned long long)cs.merged_pairs,
+                    cs.runs ? ", sorted through temporary files" : "");
+        const int rc = st ? cli_fail("convert", ctx, st) : CLI_EX_OK;
+        sten_ctx_free(ctx);
+        return rc;
+    }
     sten_interactions in = {0};
+    /* --to fm: one line per rating, repeated pairs merged (in memory) */
     sten_status st = sten_interactions_read(ctx, argv[optind], &lo, &in);
-    uint64_t dups = 0;
     if (!st)
-        dups = sten_interactions_dedupe(&in);
+        sten_interactions_dedupe(&in);
     FILE *f = NULL;
     sten_outfile *of = NULL;
     if (!st)
         st = sten_outfile_open(ctx, out, &of, &f);
-    if (!st && to_fm) {
+    if (!st) {
         const uint32_t U = sten_index_span(in.users);
         for (uint64_t i = 0; i < in.n; i++) {
             const double r = in.x[i].rating;
@@ -129,17 +156,14 @@ int cmd_convert(int argc, char **argv)
         if (!st)
             fprintf(stderr, "sten convert: feature_dim = %u (%u users + %u items)\n",
                     U + sten_index_span(in.items), U, sten_index_span(in.items));
-    } else if (!st) {
-        st = sten_interactions_write_text(ctx, &in, in.x, in.n, value, f);
     }
     if (!st)
         st = sten_outfile_commit(ctx, of);
     else
         sten_outfile_abort(ctx, of);
     if (!st)
-        fprintf(stderr, "sten convert: %s: %u users, %u items, %llu interactions (%llu repeated pairs "
-                "merged)\n", out, sten_index_size(in.users), sten_index_size(in.items),
-                (unsigned long long)in.n, (unsigned long long)dups);
+        fprintf(stderr, "sten convert: %s: %u users, %u items, %llu interactions\n", out,
+                sten_index_size(in.users), sten_index_size(in.items), (unsigned long long)in.n);
     const int rc = st ? cli_fail("convert", ctx, st) : CLI_EX_OK;
     sten_interactions_free(ctx, &in);
     sten_ctx_free(ctx);

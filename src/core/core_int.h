@@ -42,6 +42,15 @@ int sten__threads_for(const sten_ctx *ctx, int64_t work, int64_t grain);
  * allocator has no realloc; this is the one place arrays grow. */
 sten_status sten__grow(sten_ctx *ctx, void **p, uint64_t *cap, uint64_t need, size_t elem);
 
+/* src/io/interactions.c, shared with src/io/convert.c: reading a log with a
+ * flush every `max` records (0: never), and the record orders. */
+sten_status sten__interactions_read_sink(sten_ctx *ctx, const char *path, const sten_log_opts *o,
+                                         sten_interactions *in, uint64_t max,
+                                         sten_status (*flush)(sten_ctx *, sten_interactions *, void *),
+                                         void *user);
+int sten__cmp_user_time(const void *a, const void *b); /* (user, timestamp, item) */
+int sten__cmp_user_item(const void *a, const void *b); /* (user, item, timestamp) */
+
 /* Makes the BLAS use ctx's thread count (called before every BLAS call). */
 void sten__blas_threads(const sten_ctx *ctx);
 

@@ -98,10 +98,20 @@ static sten_status pick_layout(sten_ctx *ctx, const char *path, const char *firs
     }
 }
 
-static sten_status push(sten_ctx *ctx, sten_interactions *in, sten_interaction x)
+/* Where records go: the growing array, flushed through `flush` whenever it
+ * holds `max` records (max 0: never). */
+typedef struct {
+    uint64_t max;
+    sten_status (*flush)(sten_ctx *ctx, sten_interactions *in, void *user);
+    void *user;
+} sink;
+
+static sten_status push(sten_ctx *ctx, sten_interactions *in, const sink *k, sten_interaction x)
 {
-    sten_status st = sten__grow(ctx, (void **)&in->x, &in->cap, in->n + 1, sizeof *in->x);
-    if (st)
+    sten_status st;
+    if (k->max && in->n == k->max && (st = k->flush(ctx, in, k->user)))
+        return st;
+    if ((st = sten__grow(ctx, (void **)&in->x, &in->cap, in->n + 1, sizeof *in->x)))
         return st;
     in->x[in->n++] = x;
     return STEN_OK;
@@ -109,7 +119,7 @@ static sten_status push(sten_ctx *ctx, sten_interactions *in, sten_interaction x
 
 static sten_status parse_record(sten_ctx *ctx, const char *path, unsigned long long ln,
                                 const layout *L, char *line, size_t len, const sten_log_opts *o,
-                                sten_interactions *in)
+                                sten_interactions *in, const sink *to)
 {
     const char *f[LOG_MAX_FIELDS + 1];
     size_t fl[LOG_MAX_FIELDS + 1];
@@ -167,12 +177,15 @@ static sten_status parse_record(sten_ctx *ctx, const char *path, unsigned long l
         return st;
     if (!isnan(o->min_rating) && !(x.rating >= o->min_rating))
         return STEN_OK;
-    return push(ctx, in, x);
+    return push(ctx, in, to, x);
 }
 
-sten_status sten_interactions_read(sten_ctx *ctx, const char *path, const sten_log_opts *o,
-                                   sten_interactions *in)
+sten_status sten__interactions_read_sink(sten_ctx *ctx, const char *path, const sten_log_opts *o,
+                                         sten_interactions *in, uint64_t max,
+                                         sten_status (*flush)(sten_ctx *, sten_interactions *, void *),
+                                         void *user)
 {
+    const sink to = {max, flush, user};
     sten_status st = STEN_OK;
     if (!in->users && (st = sten_index_new(ctx, &in->users)))
         return st;
@@ -184,9 +197,8 @@ sten_status sten_interactions_read(sten_ctx *ctx, const char *path, const sten_l
     /* reserve from the file size (MovieLens-style lines take ~20 bytes), so
      * a large log is not copied through doubling arrays; gzip files grow */
     struct stat sb;
-    if (stat(path, &sb) == 0 && gzdirect(gz) && (st = sten__grow(ctx, (void **)&in->x, &in->cap,
-                                                                   in->n + (uint64_t)sb.st_size / 20 + 16,
-                                                                   sizeof *in->x))) {
+    const uint64_t want = max ? max : stat(path, &sb) == 0 && gzdirect(gz) ? (uint64_t)sb.st_size / 20 + 16 : 0;
+    if (want && (st = sten__grow(ctx, (void **)&in->x, &in->cap, in->n + want, sizeof *in->x))) {
         gzclose(gz);
         return st;
     }
@@ -215,7 +227,7 @@ sten_status sten_interactions_read(sten_ctx *ctx, const char *path, const sten_l
         }
         if (len == 0)
             continue;
-        st = parse_record(ctx, path, ln, &L, line, len, o, in);
+        st = parse_record(ctx, path, ln, &L, line, len, o, in, &to);
     }
     int zerr = Z_OK;
     const char *zmsg = gzerror(gz, &zerr);
@@ -226,6 +238,12 @@ sten_status sten_interactions_read(sten_ctx *ctx, const char *path, const sten_l
     return st;
 }
 
+sten_status sten_interactions_read(sten_ctx *ctx, const char *path, const sten_log_opts *o,
+                                   sten_interactions *in)
+{
+    return sten__interactions_read_sink(ctx, path, o, in, 0, NULL, NULL);
+}
+
 void sten_interactions_free(sten_ctx *ctx, sten_interactions *in)
 {
     sten_free(ctx, in->x);
@@ -234,7 +252,7 @@ void sten_interactions_free(sten_ctx *ctx, sten_interactions *in)
     memset(in, 0, sizeof *in);
 }
 
-static int cmp_ix(const void *a, const void *b)
+int sten__cmp_user_time(const void *a, const void *b)
 {
     const sten_interaction *x = a, *y = b;
     if (x->user != y->user)
@@ -246,10 +264,10 @@ static int cmp_ix(const void *a, const void *b)
 
 void sten_interactions_sort(sten_interactions *in)
 {
-    qsort(in->x, in->n, sizeof *in->x, cmp_ix);
+    qsort(in->x, in->n, sizeof *in->x, sten__cmp_user_time);
 }
 
-static int cmp_pair(const void *a, const void *b)
+int sten__cmp_user_item(const void *a, const void *b)
 {
     const sten_interaction *x = a, *y = b;
     if (x->user != y->user)
@@ -263,7 +281,7 @@ uint64_t sten_interactions_dedupe(sten_interactions *in)
 {
     /* the last of each (user, item) run has the latest timestamp; among
      * records with equal timestamps qsort's order decides (documented) */
-    qsort(in->x, in->n, sizeof *in->x, cmp_pair);
+    qsort(in->x, in->n, sizeof *in->x, sten__cmp_user_item);
     uint64_t w = 0;
     for (uint64_t i = 0; i < in->n; i++) {
         if (i + 1 < in->n && in->x[i + 1].user == in->x[i].user && in->x[i + 1].item == in->x[i].item)
