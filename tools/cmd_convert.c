@@ -16,8 +16,8 @@ const char cmd_convert_usage[] =
     "a (user, item) pair that repeats keeps its latest record.\n"
     "\n"
     "  -o, --output FILE   DSSTNE text to write (atomically)\n"
-    "  --max-memory MB     records held in memory (24 bytes each; default 1024 MB);\n"
-    "                      larger logs are sorted in runs through temporary files\n"
+    "  --max-memory MB     memory for records while sorting (default 256); larger\n"
+    "                      logs are sorted in runs through temporary files\n"
     CLI_LOG_USAGE
     "\n"
     "  --to fm [--threshold X]   write Factorization Machine input instead: libsvm\n"
@@ -71,7 +71,7 @@ int cmd_convert(int argc, char **argv)
     long long base = -1;
     bool libsvm = false, to_fm = false;
     double threshold = NAN;
-    long long max_mb = 1024;
+    long long max_mb = 256;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
@@ -119,7 +119,8 @@ int cmd_convert(int argc, char **argv)
         sten_convert_stats cs;
         sten_status st = sten_outfile_open(ctx, out, &of, &f);
         if (!st)
-            st = sten_convert_log(ctx, argv[optind], &lo, value, (uint64_t)max_mb * 1048576 / 24, f, &cs);
+            /* 24-byte records, and qsort's temporary of the same size */
+            st = sten_convert_log(ctx, argv[optind], &lo, value, (uint64_t)max_mb * 1048576 / 48, f, &cs);
         if (!st)
             st = sten_outfile_commit(ctx, of);
         else

@@ -197,7 +197,9 @@ sten_status sten__interactions_read_sink(sten_ctx *ctx, const char *path, const 
     /* reserve from the file size (MovieLens-style lines take ~20 bytes), so
      * a large log is not copied through doubling arrays; gzip files grow */
     struct stat sb;
-    const uint64_t want = max ? max : stat(path, &sb) == 0 && gzdirect(gz) ? (uint64_t)sb.st_size / 20 + 16 : 0;
+    uint64_t want = stat(path, &sb) == 0 && gzdirect(gz) ? (uint64_t)sb.st_size / 20 + 16 : 0;
+    if (max && (!want || want > max))
+        want = max;
     if (want && (st = sten__grow(ctx, (void **)&in->x, &in->cap, in->n + want, sizeof *in->x))) {
         gzclose(gz);
         return st;
