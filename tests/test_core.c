@@ -305,6 +305,32 @@ static void test_parse_numbers(void)
     CHECK_EQ(sten_parse_double("0x10", 4, &d), STEN_E_PARSE);
     CHECK_EQ(sten_parse_double("2.5abc", 6, &d), STEN_E_PARSE);
     CHECK_EQ(sten_parse_double("\t1", 2, &d), STEN_E_PARSE);
+    CHECK_EQ(sten_parse_double("5.", 2, &d), STEN_OK); /* as strtod */
+    CHECK(d == 5.0);
+    CHECK_EQ(sten_parse_double("-", 1, &d), STEN_E_PARSE);
+    CHECK_EQ(sten_parse_double(".", 1, &d), STEN_E_PARSE);
+    CHECK_EQ(sten_parse_double("1.2.3", 5, &d), STEN_E_PARSE);
+    CHECK_EQ(sten_parse_int("-", 1, -10, 10, &i), STEN_E_PARSE);
+    CHECK_EQ(sten_parse_int("+7", 2, -10, 10, &i), STEN_OK);
+    CHECK_EQ(i, 7);
+    /* the fast paths agree with strtod/strtoll bit for bit */
+    sten_rng r;
+    sten_rng_init(&r, 77, 0);
+    char num[40];
+    int bad = 0;
+    for (int k = 0; k < 100000; k++) {
+        const int n = snprintf(num, sizeof num, "%s%u.%0*u", sten_rng_below(&r, 2) ? "-" : "",
+                               sten_rng_below(&r, 100000), (int)(1 + sten_rng_below(&r, 7)),
+                               sten_rng_below(&r, 10000000));
+        double got;
+        if (sten_parse_double(num, (size_t)n, &got) != STEN_OK || got != strtod(num, NULL))
+            bad++;
+        const int m = snprintf(num, sizeof num, "%lld", (long long)sten_rng_u32(&r) * 1000003 - 2000000000000LL);
+        long long gi;
+        if (sten_parse_int(num, (size_t)m, INT64_MIN, INT64_MAX, &gi) != STEN_OK || gi != strtoll(num, NULL, 10))
+            bad++;
+    }
+    CHECK_EQ(bad, 0);
 }
 
 static void test_atomic_file_and_lines(void)

@@ -23,9 +23,36 @@ static int copy_field(const char *s, size_t len, char *buf)
              buf[0] == '\f' || buf[0] == '\v');
 }
 
+/* Plain decimal integers (the common case in data files) without the copy
+ * and strtoll: up to 18 digits cannot overflow. */
+static int fast_int(const char *s, size_t len, long long *out)
+{
+    size_t i = 0;
+    const int neg = len > 1 && s[0] == '-';
+    i += (size_t)neg || (len > 1 && s[0] == '+');
+    if (i == len || len - i > 18)
+        return 0;
+    long long v = 0;
+    for (; i < len; i++) {
+        const unsigned d = (unsigned)(s[i] - '0');
+        if (d > 9)
+            return 0;
+        v = v * 10 + d;
+    }
+    *out = neg ? -v : v;
+    return 1;
+}
+
 sten_status sten_parse_int(const char *s, size_t len, long long lo, long long hi,
                            long long *out)
 {
+    long long fv;
+    if (fast_int(s, len, &fv)) {
+        if (fv < lo || fv > hi)
+            return STEN_E_RANGE;
+        *out = fv;
+        return STEN_OK;
+    }
     char buf[NUM_MAX];
     if (!copy_field(s, len, buf))
         return STEN_E_PARSE;
@@ -40,8 +67,40 @@ sten_status sten_parse_int(const char *s, size_t len, long long lo, long long hi
     return STEN_OK;
 }
 
+/* Clinger's fast path: digits[.digits] with at most 15 significant digits
+ * is an integer below 2^53 divided by an exact power of ten, and one
+ * correctly rounded division gives exactly what strtod would. */
+static int fast_double(const char *s, size_t len, double *out)
+{
+    static const double pow10[16] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
+                                     1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    size_t i = 0;
+    const int neg = len > 1 && s[0] == '-';
+    i += (size_t)neg || (len > 1 && s[0] == '+');
+    long long m = 0;
+    int digits = 0, frac = -1;
+    for (; i < len; i++) {
+        if (s[i] == '.' && frac < 0) {
+            frac = 0;
+            continue;
+        }
+        const unsigned d = (unsigned)(s[i] - '0');
+        if (d > 9 || ++digits > 15)
+            return 0;
+        m = m * 10 + d;
+        frac += frac >= 0;
+    }
+    if (digits == 0 || frac == 0) /* "", "-", "5." and "." go the slow way */
+        return 0;
+    const double v = frac > 0 ? (double)m / pow10[frac] : (double)m;
+    *out = neg ? -v : v;
+    return 1;
+}
+
 sten_status sten_parse_double(const char *s, size_t len, double *out)
 {
+    if (fast_double(s, len, out))
+        return STEN_OK;
     char buf[NUM_MAX];
     if (!copy_field(s, len, buf))
         return STEN_E_PARSE;
