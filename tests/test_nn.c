@@ -19,68 +19,55 @@ static double objective(sten_net *net)
     return net->loss + net->reg;
 }
 
-/* Central differences on every weight and bias against the analytic
- * gradient. Non-smooth functions (RELU, L1, hinge) may straddle a kink for a
- * few parameters: allowed_bad of them may differ. */
+/* Central differences on one parameter array p (n values) against the
+ * analytic gradient g; counts checks in *total and mismatches in *bad. */
+static void fd_array(sten_net *net, const char *what, const char *name, float *p, const float *g,
+                     uint64_t n, int *total, int *bad)
+{
+    const double eps = 1e-3;
+    float *ana = malloc((size_t)n * sizeof *ana);
+    memcpy(ana, g, (size_t)n * sizeof *ana);
+    for (uint64_t i = 0; i < n; i++) {
+        const float save = p[i];
+        p[i] = save + (float)eps;
+        const double f1 = objective(net);
+        p[i] = save - (float)eps;
+        const double f2 = objective(net);
+        p[i] = save;
+        const double num = (f1 - f2) / (2 * eps);
+        (*total)++;
+        if (fabs(num - ana[i]) > 2e-3 + 2e-2 * fabs(num)) {
+            if (*bad < 3)
+                fprintf(stderr, "  %s: %s[%llu]: analytic %.6g numeric %.6g\n", what, name,
+                        (unsigned long long)i, ana[i], num);
+            (*bad)++;
+        }
+    }
+    free(ana);
+}
+
+/* Every weight, bias and factor against central differences. Non-smooth
+ * functions (RELU, L1, hinge) may straddle a kink for a few parameters:
+ * allowed_bad of them may differ. */
 static int grad_check(sten_net *net, const char *what, int allowed_bad)
 {
     objective(net);
     sten__net_backward(ctx, net);
-    const double eps = 1e-3;
     int bad = 0, total = 0;
+    char name[64];
     for (uint32_t k = 0; k < net->n_weights; k++) {
         nn_weight *w = &net->weights[k];
-        for (int part = 0; part < 2; part++) {
-            if (part == 0 && w->owner != (int)k)
-                continue; /* shared matrices are checked through their owner */
-            float *p = part == 0 ? w->W : w->b;
-            const float *g = part == 0 ? w->gW : w->gb;
-            const uint64_t n = part == 0 ? (uint64_t)w->rows * w->cols : net->layers[w->dst].N;
-            float *ana = malloc((size_t)n * sizeof *ana);
-            memcpy(ana, g, (size_t)n * sizeof *ana);
-            for (uint64_t i = 0; i < n; i++) {
-                const float save = p[i];
-                p[i] = save + (float)eps;
-                const double f1 = objective(net);
-                p[i] = save - (float)eps;
-                const double f2 = objective(net);
-                p[i] = save;
-                const double num = (f1 - f2) / (2 * eps);
-                total++;
-                if (fabs(num - ana[i]) > 2e-3 + 2e-2 * fabs(num)) {
-                    if (bad < 3)
-                        fprintf(stderr, "  %s: weight %u %s[%llu]: analytic %.6g numeric %.6g\n",
-                                what, k, part ? "b" : "W", (unsigned long long)i, ana[i], num);
-                    bad++;
-                }
-            }
-            free(ana);
+        if (w->owner == (int)k) { /* shared matrices are checked through their owner */
+            snprintf(name, sizeof name, "weight %u W", k);
+            fd_array(net, what, name, w->W, w->gW, (uint64_t)w->rows * w->cols, &total, &bad);
         }
+        snprintf(name, sizeof name, "weight %u b", k);
+        fd_array(net, what, name, w->b, w->gb, net->layers[w->dst].N, &total, &bad);
     }
     for (uint32_t i = 0; i < net->n_layers; i++) {
         nn_layer *L = &net->layers[i];
-        if (!L->fmV)
-            continue;
-        const uint64_t n = (uint64_t)L->fm_rows * L->K;
-        float *ana = malloc((size_t)n * sizeof *ana);
-        memcpy(ana, L->fmgV, (size_t)n * sizeof *ana);
-        for (uint64_t k = 0; k < n; k++) {
-            const float save = L->fmV[k];
-            L->fmV[k] = save + (float)eps;
-            const double f1 = objective(net);
-            L->fmV[k] = save - (float)eps;
-            const double f2 = objective(net);
-            L->fmV[k] = save;
-            const double num = (f1 - f2) / (2 * eps);
-            total++;
-            if (fabs(num - ana[k]) > 2e-3 + 2e-2 * fabs(num)) {
-                if (bad < 3)
-                    fprintf(stderr, "  %s: factors V[%llu]: analytic %.6g numeric %.6g\n", what,
-                            (unsigned long long)k, ana[k], num);
-                bad++;
-            }
-        }
-        free(ana);
+        if (L->fmV)
+            fd_array(net, what, "factors V", L->fmV, L->fmgV, (uint64_t)L->fm_rows * L->K, &total, &bad);
     }
     if (bad > allowed_bad || getenv("STEN_TEST_VERBOSE"))
         fprintf(stderr, "  %s: %d of %d gradients differ\n", what, bad, total);
