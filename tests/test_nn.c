@@ -416,17 +416,10 @@ static sten_train_opts ae_opts(const sten_net_desc *d, sten_optimizer opt, uint3
     return o;
 }
 
-static double loss_after(const sten_epoch_stats *s, void *user)
-{
-    double *losses = user;
-    losses[s->epoch] = s->loss;
-    return 0;
-}
-
 static sten_status record_loss(void *user, const sten_net *net, const sten_epoch_stats *s)
 {
     (void)net;
-    loss_after(s, user);
+    ((double *)user)[s->epoch] = s->loss;
     return STEN_OK;
 }
 
