@@ -662,7 +662,7 @@ typedef struct {
     float delta_boost_one, delta_boost_zero; /* default 1, 1 */
     float smce_one_target, smce_zero_target; /* default 0.9, 0.1 */
     float smce_one_scale, smce_zero_scale;   /* default 1, 1 */
-    float relu_slope;   /* default 1.0 as DSSTNE? see docs/dsstne-compat.md */
+    float relu_slope;   /* default 0.01 (DSSTNE: 1.0; see docs/dsstne-compat.md) */
     float elu_alpha;    /* default 1 */
     float selu_lambda;  /* default 1.050701 */
     float decay;        /* default 0 */
@@ -796,8 +796,8 @@ typedef struct {
  * epoch when the config's ShuffleIndices is true. Bit-identical results for
  * the same seed and thread count. A non-finite or exploding loss stops
  * training with STEN_E_NUMERIC and a message naming the epoch and batch;
- * the weights then are those after the last completed epoch's callback
- * saw them only if the caller saved them (checkpoints). */
+ * the weights are then unusable: keep checkpoints (the epoch callback) to
+ * have the last good ones. */
 sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *opts);
 /* Fills in defaults for unset training settings (Adam's betas become 0.9 and
  * 0.999 unless Mu/Mu1 were set; see docs/dsstne-compat.md). */
