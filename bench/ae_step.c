@@ -71,8 +71,13 @@ static void make_data(sten_ctx *ctx, sten_dataset *d, const char *name, uint32_t
 int main(int argc, char **argv)
 {
     long users = 20000, items = 26744, per = 144, batch = 256, steps = 40, threads = 0, predict = 0;
+    const char *nc = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         long v = atol(argv[i + 1]);
+        if (!strcmp(argv[i], "--nc")) { /* a real dataset: its first NetCDF dataset is input and target */
+            nc = argv[i + 1];
+            continue;
+        }
         if (!strcmp(argv[i], "--users")) users = v;
         else if (!strcmp(argv[i], "--items")) items = v;
         else if (!strcmp(argv[i], "--per-user")) per = v;
@@ -102,8 +107,19 @@ int main(int argc, char **argv)
     d.sparseness_beta = 2.0f;
     d.denoising_p = 0.2f;
     d.shuffle_indices = true;
-    sten_dataset ds[2];
-    make_data(ctx, &ds[0], "gl_input", (uint32_t)users, (uint32_t)items, (uint32_t)per, 1);
+    sten_dataset ds[2], *file_ds = NULL;
+    size_t n_file = 0;
+    if (nc) {
+        if (sten_dataset_read_netcdf(ctx, nc, &file_ds, &n_file)) {
+            fprintf(stderr, "%s\n", sten_ctx_error(ctx));
+            return 1;
+        }
+        ds[0] = file_ds[0];
+        ds[0].name = "gl_input";
+        items = ds[0].width;
+    } else {
+        make_data(ctx, &ds[0], "gl_input", (uint32_t)users, (uint32_t)items, (uint32_t)per, 1);
+    }
     ds[1] = ds[0];
     ds[1].name = "gl_output";
     sten_net *net;
@@ -177,7 +193,10 @@ int main(int argc, char **argv)
            (double)net->examples / sec, net->loss / net->B, sten_ctx_bytes_peak(ctx) / 1e6, need / 1e6,
            sten_ctx_bytes_peak(ctx) / need);
     sten_net_free(ctx, net);
-    sten_csr_free(ctx, &ds[0].sparse);
+    if (file_ds)
+        sten_datasets_free(ctx, file_ds, n_file);
+    else
+        sten_csr_free(ctx, &ds[0].sparse);
     sten_ctx_free(ctx);
     return 0;
 }

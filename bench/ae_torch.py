@@ -38,13 +38,21 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--input", choices=["embeddingbag", "sparse.mm"], default="embeddingbag")
+    ap.add_argument("--text", help="a DSSTNE text file (user<TAB>item:item...) instead of synthetic data")
     ap.add_argument("--predict", type=int, default=0,
                     help="time top-10 with seen items excluded for every user instead")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     H, N, B = 128, a.items, a.batch
-    rows = make_data(min(a.users, a.steps * B * 2), N, a.per_user, 1)
+    if a.text:
+        ids, rows = {}, []
+        for line in open(a.text):
+            items = [t.split(",")[0] for t in line.rstrip("\n").split("\t", 1)[1].split(":") if t]
+            rows.append(np.array([ids.setdefault(t, len(ids)) for t in items], dtype=np.int64))
+        N = len(ids)
+    else:
+        rows = make_data(min(a.users, a.steps * B * 2), N, a.per_user, 1)
 
     def xavier(n_in, n_out):
         s = math.sqrt(6.0 / (n_in + n_out))
