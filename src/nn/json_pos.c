@@ -1,13 +1,12 @@
 /* json_pos.c — see json_pos.h. A small state machine over the raw text:
  * strings (with escapes), a stack of open containers, keys recorded when
- * followed by ':', array elements when they start. */
+ * followed by ':', array elements when they start. Malformed text is
+ * followed as far as it goes; jansson's verdict decides what it was. */
 #include "json_pos.h"
 
 #include <stdio.h>
 #include <string.h>
-
-#define JSON_MAX_DEPTH 64
-#define JSON_MAX_PATH 512
+#include <strings.h>
 
 typedef struct {
     char kind;        /* '{' or '[' */
@@ -30,13 +29,36 @@ static sten_status record(sten_ctx *ctx, json_pos *p, const char *path, int line
     return STEN_OK;
 }
 
-sten_status json_pos_scan(sten_ctx *ctx, const char *t, size_t len, const char *source,
-                          json_pos *out)
+static void stop(json_pos *p, json_pos_stop why, int line, int col)
+{
+    p->stop = why;
+    p->stop_line = line;
+    p->stop_col = col;
+}
+
+/* Appends ".key" (or "key" at the root) / "[i]" to the container's path;
+ * returns the new length (the path is truncated at the buffer). */
+static size_t path_key(char *path, size_t plen, const char *key, size_t key_len)
+{
+    const int w = snprintf(path + plen, JSON_POS_MAX_PATH - plen, "%s%.*s", plen ? "." : "",
+                           (int)STEN__MIN(key_len, 200), key);
+    plen += w > 0 ? (size_t)w : 0;
+    return STEN__MIN(plen, (size_t)JSON_POS_MAX_PATH - 1);
+}
+
+static size_t path_index(char *path, size_t plen, long idx)
+{
+    const int w = snprintf(path + plen, JSON_POS_MAX_PATH - plen, "[%ld]", idx);
+    plen += w > 0 ? (size_t)w : 0;
+    return STEN__MIN(plen, (size_t)JSON_POS_MAX_PATH - 1);
+}
+
+sten_status json_pos_scan(sten_ctx *ctx, const char *t, size_t len, json_pos *out)
 {
     memset(out, 0, sizeof *out);
-    frame st[JSON_MAX_DEPTH];
+    frame st[JSON_POS_MAX_DEPTH];
     int depth = 0, line = 1, col = 0;
-    char path[JSON_MAX_PATH] = "";
+    char path[JSON_POS_MAX_PATH] = "";
     size_t plen = 0;
     const char *key = NULL; /* last string seen in an object, maybe a key */
     size_t key_len = 0;
@@ -51,38 +73,42 @@ sten_status json_pos_scan(sten_ctx *ctx, const char *t, size_t len, const char *
             col = 0;
             continue;
         }
-        col++;
+        if ((c & 0xC0) != 0x80) /* UTF-8 continuation bytes are not columns */
+            col++;
         if (c == ' ' || c == '\t' || c == '\r')
             continue;
+        frame *top = depth ? &st[depth - 1] : NULL;
         if (after_comma && (c == ']' || c == '}')) {
-            const char *what = depth > 0 && st[depth - 1].path_len ? path : "the top level";
-            char name[JSON_MAX_PATH];
-            snprintf(name, sizeof name, "%.*s", (int)(depth > 0 ? st[depth - 1].path_len : 0), path);
-            return sten_fail(ctx, STEN_E_PARSE,
-                             "%s:%d:%d: trailing comma after the last %s of \"%s\" (JSON allows "
-                             "no comma before '%c'; remove it)",
-                             source, comma_line, comma_col, c == ']' ? "element" : "member",
-                             name[0] ? name : what, c);
+            stop(out, JSON_POS_TRAILING_COMMA, comma_line, comma_col);
+            out->close = c;
+            snprintf(out->container, sizeof out->container, "%.*s",
+                     (int)(top ? top->path_len : 0), path);
+            return STEN_OK;
         }
         after_comma = false;
-        frame *top = depth ? &st[depth - 1] : NULL;
         if (top && top->kind == '[' && top->expect_elem && c != ']') {
             top->expect_elem = false;
-            plen = top->path_len;
-            plen += (size_t)snprintf(path + plen, sizeof path - plen, "[%ld]", top->index);
-            if (plen >= sizeof path)
-                plen = sizeof path - 1;
+            plen = path_index(path, top->path_len, top->index);
+            if (out->n == JSON_POS_MAX_ENTRIES) {
+                stop(out, JSON_POS_TOO_MANY, line, col);
+                return STEN_OK;
+            }
             rc = record(ctx, out, path, line, col);
         }
         if (c == '"') {
             const size_t start = i + 1;
             const int sl = line, sc = col;
-            for (i++; i < len && t[i] != '"'; i++) {
-                if (t[i] == '\\')
+            for (i++; i < len && t[i] != '"' && t[i] != '\n'; i++) {
+                if (t[i] == '\\' && i + 1 < len && t[i + 1] != '\n') {
                     i++;
-                else if (t[i] == '\n')
-                    break; /* jansson reports the broken string */
-                col++;
+                    col += 2;
+                } else if ((t[i] & 0xC0) != 0x80) {
+                    col++;
+                }
+            }
+            if (i < len && t[i] == '\n') {
+                i--; /* an unterminated string: let the loop count the line */
+                continue;
             }
             col++;
             if (top && top->kind == '{') {
@@ -94,19 +120,20 @@ sten_status json_pos_scan(sten_ctx *ctx, const char *t, size_t len, const char *
             continue;
         }
         if (c == ':' && top && top->kind == '{' && key) {
-            plen = top->path_len;
-            plen += (size_t)snprintf(path + plen, sizeof path - plen, "%s%.*s", plen ? "." : "",
-                                     (int)STEN__MIN(key_len, 200), key);
-            if (plen >= sizeof path)
-                plen = sizeof path - 1;
+            plen = path_key(path, top->path_len, key, key_len);
+            if (out->n == JSON_POS_MAX_ENTRIES) {
+                stop(out, JSON_POS_TOO_MANY, key_line, key_col);
+                return STEN_OK;
+            }
             rc = record(ctx, out, path, key_line, key_col);
             key = NULL;
             continue;
         }
         if (c == '{' || c == '[') {
-            if (depth == JSON_MAX_DEPTH)
-                return sten_fail(ctx, STEN_E_PARSE, "%s:%d:%d: nesting deeper than %d levels",
-                                 source, line, col, JSON_MAX_DEPTH);
+            if (depth == JSON_POS_MAX_DEPTH) {
+                stop(out, JSON_POS_TOO_DEEP, line, col);
+                return STEN_OK;
+            }
             st[depth++] = (frame){c, top ? plen : 0, 0, c == '['};
             key = NULL;
             continue;
@@ -134,19 +161,20 @@ sten_status json_pos_scan(sten_ctx *ctx, const char *t, size_t len, const char *
     return rc;
 }
 
-void json_pos_find(const json_pos *p, const char *path, int *line, int *col)
+size_t json_pos_find(const json_pos *p, const char *path, int *line, int *col)
 {
     *line = *col = 0;
     size_t best = 0;
     for (size_t i = 0; i < p->n; i++) {
         const size_t l = strlen(p->e[i].path);
-        if (l >= best && strncmp(p->e[i].path, path, l) == 0 &&
+        if (l >= best && strncasecmp(p->e[i].path, path, l) == 0 &&
             (path[l] == '\0' || path[l] == '.' || path[l] == '[')) {
             best = l;
             *line = p->e[i].line;
             *col = p->e[i].col;
         }
     }
+    return best;
 }
 
 void json_pos_free(sten_ctx *ctx, json_pos *p)
