@@ -403,31 +403,51 @@ static void test_warnings_and_limits(void)
     CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
 }
 
-/* Failing the n-th allocation, for every n until the parse succeeds: an
- * error status, no descriptor, nothing leaked. */
-static void alloc_sweep(const char *json, size_t len)
+/* Failing the n-th allocation, for every n until the parse gets through:
+ * out of memory, no descriptor, nothing leaked; then exactly the outcome
+ * (status and message) it has without failures, which must be `want`. */
+static void alloc_sweep(const char *json, size_t len, sten_status want)
 {
+    sten_net_desc *d = NULL;
+    CHECK_EQ(sten_net_desc_parse(ctx, json, len, "cfg.json", &d), want);
+    sten_net_desc_free(ctx, d);
+    char ref[1024];
+    snprintf(ref, sizeof ref, "%s", want ? sten_ctx_error(ctx) : "");
+    sten_ctx_clear_error(ctx);
     for (long n = 1;; n++) {
-        sten_net_desc *d = NULL;
+        d = NULL;
         sten_ctx_fail_alloc_at(ctx, n);
         const sten_status st = sten_net_desc_parse(ctx, json, len, "cfg.json", &d);
         sten_ctx_fail_alloc_at(ctx, 0);
-        sten_ctx_clear_error(ctx);
-        if (st == STEN_OK) {
-            sten_net_desc_free(ctx, d);
+        sten_net_desc_free(ctx, d);
+        CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
+        if (st != STEN_E_NOMEM) {
+            CHECK_EQ(st, want);
+            CHECK_STR(want ? sten_ctx_error(ctx) : "", ref);
             CHECK(n > 3);
+            sten_ctx_clear_error(ctx);
             break;
         }
-        CHECK_EQ(st, STEN_E_NOMEM);
         CHECK(d == NULL);
-        CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
+        sten_ctx_clear_error(ctx);
     }
 }
 
 static void test_alloc_failures(void)
 {
     const char *json = LAYERS(" {\"N\": 8, \"Activation\": \"Tanh\"}");
-    alloc_sweep(json, strlen(json));
+    alloc_sweep(json, strlen(json), STEN_OK);
+    /* failures while indexing positions are not hidden by the depth limit
+     * the scan reaches afterwards (found by fuzzing) */
+    char deep[300];
+    int k = snprintf(deep, sizeof deep, "{\"Layers\": [{}, {}], \"Name\": ");
+    for (int i = 0; i < 70; i++)
+        deep[k++] = '[';
+    alloc_sweep(deep, (size_t)k, STEN_E_RANGE); /* the depth limit comes before the end */
+    for (int i = 0; i < 70; i++)
+        deep[k++] = ']';
+    deep[k++] = '}';
+    alloc_sweep(deep, (size_t)k, STEN_E_RANGE);
     FILE *f = fopen(STEN_TEST_DATA "/config/good/all_keys.json", "rb");
     CHECK(f != NULL);
     if (!f)
@@ -435,7 +455,7 @@ static void test_alloc_failures(void)
     static char buf[1 << 16];
     const size_t len = fread(buf, 1, sizeof buf, f);
     fclose(f);
-    alloc_sweep(buf, len);
+    alloc_sweep(buf, len, STEN_OK);
     /* and through the file reader */
     for (long n = 1;; n++) {
         sten_net_desc *d = NULL;

@@ -66,7 +66,7 @@ sten_status json_pos_scan(sten_ctx *ctx, const char *t, size_t len, json_pos *ou
     int comma_line = 0, comma_col = 0;
     bool after_comma = false;
     sten_status rc = STEN_OK;
-    for (size_t i = 0; i < len && !rc; i++) {
+    for (size_t i = 0; i < len; i++) {
         const char c = t[i];
         if (c == '\n') {
             line++;
@@ -93,7 +93,8 @@ sten_status json_pos_scan(sten_ctx *ctx, const char *t, size_t len, json_pos *ou
                 stop(out, JSON_POS_TOO_MANY, line, col);
                 return STEN_OK;
             }
-            rc = record(ctx, out, path, line, col);
+            if ((rc = record(ctx, out, path, line, col)))
+                return rc;
         }
         if (c == '"') {
             const size_t start = i + 1;
@@ -125,7 +126,8 @@ sten_status json_pos_scan(sten_ctx *ctx, const char *t, size_t len, json_pos *ou
                 stop(out, JSON_POS_TOO_MANY, key_line, key_col);
                 return STEN_OK;
             }
-            rc = record(ctx, out, path, key_line, key_col);
+            if ((rc = record(ctx, out, path, key_line, key_col)))
+                return rc;
             key = NULL;
             continue;
         }
@@ -158,7 +160,7 @@ sten_status json_pos_scan(sten_ctx *ctx, const char *t, size_t len, json_pos *ou
             key = NULL;
         }
     }
-    return rc;
+    return STEN_OK;
 }
 
 size_t json_pos_find(const json_pos *p, const char *path, int *line, int *col)
