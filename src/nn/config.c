@@ -739,50 +739,6 @@ void sten_net_desc_free(sten_ctx *ctx, sten_net_desc *d)
     sten_free(ctx, d);
 }
 
-/* jansson's parse, and the position index. A trailing comma, too deep a
- * nesting or too many entries is reported where the scan stopped, when that is
- * before the place jansson gave up (or jansson did not). */
-static sten_status load_json(parser *p, const char *json, size_t len, json_t **root)
-{
-    json_error_t err;
-    *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
-    sten_status st = json_pos_scan(p->ctx, json, len, &p->pos);
-    if (st)
-        return st;
-    const json_pos *q = &p->pos;
-    const bool stop_first = q->stop != JSON_POS_DONE &&
-                            (*root || err.line < 1 || q->stop_line < err.line ||
-                             (q->stop_line == err.line && q->stop_col < err.column));
-    if (stop_first && q->stop == JSON_POS_TRAILING_COMMA && !*root)
-        return sten_fail(p->ctx, STEN_E_PARSE, "%s:%d:%d: trailing comma after the last %s of %s%s%s "
-                         "(JSON allows no comma before '%c'; remove it)", p->src, q->stop_line,
-                         q->stop_col, q->close == ']' ? "element" : "member",
-                         q->container[0] ? "\"" : "", q->container[0] ? q->container : "the top level",
-                         q->container[0] ? "\"" : "", q->close);
-    if (stop_first && q->stop == JSON_POS_TOO_DEEP)
-        return sten_fail(p->ctx, STEN_E_RANGE, "%s:%d:%d: nesting deeper than %d levels (a network "
-                         "config needs 5)", p->src, q->stop_line, q->stop_col, JSON_POS_MAX_DEPTH);
-    if (stop_first && q->stop == JSON_POS_TOO_MANY)
-        return sten_fail(p->ctx, STEN_E_RANGE, "%s:%d:%d: more than %d keys and array elements (a "
-                         "network config has hundreds)", p->src, q->stop_line, q->stop_col,
-                         JSON_POS_MAX_ENTRIES);
-    if (!*root) {
-        size_t i = 0;
-        while (i < len && strchr(" \t\r\n", json[i]))
-            i++;
-        if (i == len)
-            return sten_fail(p->ctx, STEN_E_PARSE, "%s: the file is empty (expected a JSON object "
-                             "with \"Layers\")", p->src);
-        if (err.line < 1)
-            return sten_fail(p->ctx, STEN_E_PARSE, "%s: %s", p->src, err.text);
-        return sten_fail(p->ctx, STEN_E_PARSE, "%s:%d:%d: %s", p->src, err.line, err.column, err.text);
-    }
-    if (!json_is_object(*root))
-        return sten_fail(p->ctx, STEN_E_PARSE, "%s:1:1: expected a JSON object, got %s", p->src,
-                         json_kind(*root));
-    return STEN_OK;
-}
-
 sten_status sten_net_desc_parse(sten_ctx *ctx, const char *json, size_t len, const char *source,
                                 sten_net_desc **out)
 {
@@ -792,7 +748,10 @@ sten_status sten_net_desc_parse(sten_ctx *ctx, const char *json, size_t len, con
                          "(limit %u)", source, len, CONFIG_MAX_BYTES);
     parser p = {ctx, source, {0}, NULL, NULL, NULL};
     json_t *root = NULL;
-    sten_status st = load_json(&p, json, len, &root);
+    sten_status st = json_pos_load(ctx, json, len, source, &root, &p.pos);
+    if (!st && !json_is_object(root))
+        st = sten_fail(ctx, STEN_E_PARSE, "%s:1:1: expected a JSON object, got %s", source,
+                       json_kind(root));
     sten_net_desc *d = NULL;
     if (!st && !(d = sten_alloc(ctx, sizeof *d)))
         st = STEN_E_NOMEM;

@@ -1,9 +1,11 @@
 /* json_pos.c — see json_pos.h. A small state machine over the raw text:
  * strings (with escapes), a stack of open containers, keys recorded when
  * followed by ':', array elements when they start. Malformed text is
- * followed as far as it goes; jansson's verdict decides what it was. */
+ * followed as far as it goes; jansson's verdict decides what it was, and
+ * json_pos_load words the two together. */
 #include "json_pos.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -159,6 +161,47 @@ sten_status json_pos_scan(sten_ctx *ctx, const char *t, size_t len, json_pos *ou
             path[plen] = '\0';
             key = NULL;
         }
+    }
+    return STEN_OK;
+}
+
+/* jansson's parse, and the position index. A trailing comma, too deep a
+ * nesting or too many entries is reported where the scan stopped, when that is
+ * before the place jansson gave up (or jansson did not). */
+sten_status json_pos_load(sten_ctx *ctx, const char *json, size_t len, const char *src,
+                          json_t **root, json_pos *q)
+{
+    json_error_t err;
+    *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
+    sten_status st = json_pos_scan(ctx, json, len, q);
+    if (st)
+        return st;
+    const bool stop_first = q->stop != JSON_POS_DONE &&
+                            (*root || err.line < 1 || q->stop_line < err.line ||
+                             (q->stop_line == err.line && q->stop_col < err.column));
+    if (stop_first && q->stop == JSON_POS_TRAILING_COMMA && !*root)
+        return sten_fail(ctx, STEN_E_PARSE, "%s:%d:%d: trailing comma after the last %s of %s%s%s "
+                         "(JSON allows no comma before '%c'; remove it)", src, q->stop_line,
+                         q->stop_col, q->close == ']' ? "element" : "member",
+                         q->container[0] ? "\"" : "", q->container[0] ? q->container : "the top level",
+                         q->container[0] ? "\"" : "", q->close);
+    if (stop_first && q->stop == JSON_POS_TOO_DEEP)
+        return sten_fail(ctx, STEN_E_RANGE, "%s:%d:%d: nesting deeper than %d levels (a network "
+                         "config needs 5)", src, q->stop_line, q->stop_col, JSON_POS_MAX_DEPTH);
+    if (stop_first && q->stop == JSON_POS_TOO_MANY)
+        return sten_fail(ctx, STEN_E_RANGE, "%s:%d:%d: more than %d keys and array elements (a "
+                         "network config has hundreds)", src, q->stop_line, q->stop_col,
+                         JSON_POS_MAX_ENTRIES);
+    if (!*root) {
+        size_t i = 0;
+        while (i < len && (json[i] == ' ' || json[i] == '\t' || json[i] == '\r' || json[i] == '\n'))
+            i++;
+        if (i == len)
+            return sten_fail(ctx, STEN_E_PARSE, "%s: the file is empty (expected a JSON object "
+                             "with \"Layers\")", src);
+        if (err.line < 1)
+            return sten_fail(ctx, STEN_E_PARSE, "%s: %s", src, err.text);
+        return sten_fail(ctx, STEN_E_PARSE, "%s:%d:%d: %s", src, err.line, err.column, err.text);
     }
     return STEN_OK;
 }

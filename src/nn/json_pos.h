@@ -1,12 +1,14 @@
-/* json_pos.h — where things are in a JSON text: a light scan that records
- * the line:column of every object key and array element by path
- * ("Layers[1].Activation"), and notes the first trailing comma, which jansson
- * only reports vaguely. Used by the config parser for its messages; it does
- * not validate JSON (jansson does). */
+/* json_pos.h — JSON text with positions: jansson's parse plus a light scan
+ * that records the line:column of every object key and array element by path
+ * ("Layers[1].Activation") and notes the first trailing comma, which jansson
+ * only reports vaguely. Used by the config parser for its messages; the scan
+ * does not validate JSON (jansson does). */
 #ifndef STEN_JSON_POS_H
 #define STEN_JSON_POS_H
 
 #include "core/core_int.h"
+
+#include <jansson.h>
 
 #define JSON_POS_MAX_DEPTH 64        /* a network config nests 5 levels */
 #define JSON_POS_MAX_ENTRIES 65536   /* keys + array elements; a config has hundreds */
@@ -37,6 +39,13 @@ typedef struct {
  * them) up to the end or the first reason to stop. STEN_E_NOMEM is the only
  * error; a stop is reported in out->stop for the caller to word. */
 sten_status json_pos_scan(sten_ctx *ctx, const char *text, size_t len, json_pos *out);
+/* Parses text with jansson (duplicate keys rejected) into *root and scans
+ * it into *pos (free both, also on failure). Errors, with src:line:col: the
+ * first trailing comma, too deep a nesting or too many entries when the scan
+ * meets it before jansson's first complaint; else jansson's; an empty file
+ * is said to be one. */
+sten_status json_pos_load(sten_ctx *ctx, const char *text, size_t len, const char *src,
+                          json_t **root, json_pos *pos);
 /* Position of a path (keys compared case-insensitively), or of its longest
  * recorded prefix; 0:0 if none. Returns the length of the path matched. */
 size_t json_pos_find(const json_pos *p, const char *path, int *line, int *col);
