@@ -102,25 +102,11 @@ static void warn_at(parser *p, const char *path, const char *fmt, ...)
     sten_log(p->ctx, STEN_LOG_WARN, "%s:%d:%d: %s", p->src, line, col, msg);
 }
 
-static const char *json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
-}
-
 static sten_status parse_enum(parser *p, const enum_table *t, json_t *v, int *out, const char *path,
                               const char *key)
 {
     if (!json_is_string(v))
-        return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a name, got %s", key, json_kind(v));
+        return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a name, got %s", key, json_pos_kind(v));
     const char *s = json_string_value(v);
     if (sten__enum_find(t, s, out))
         return STEN_OK;
@@ -136,7 +122,7 @@ static sten_status check_number(parser *p, const field *f, json_t *v, const char
                                 const char *key, double *out)
 {
     if (!json_is_number(v))
-        return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a number, got %s", key, json_kind(v));
+        return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a number, got %s", key, json_pos_kind(v));
     const double x = *out = json_number_value(v);
     if (f->type == F_PROB && !(x >= 0 && x < 1))
         return fail_at(p, STEN_E_RANGE, path, "\"%s\" = %g is out of range (expected at least 0 "
@@ -181,12 +167,12 @@ static sten_status set_field(parser *p, const field *f, json_t *v, void *base, c
             *(bool *)at = json_integer_value(v) == 1;
         else
             return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected true or false, got %s", key,
-                           json_kind(v));
+                           json_pos_kind(v));
         return STEN_OK;
     case F_STR:
         if (!json_is_string(v))
             return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a string, got %s", key,
-                           json_kind(v));
+                           json_pos_kind(v));
         if (json_string_length(v) >= STEN_NAME_MAX || json_string_length(v) == 0)
             return fail_at(p, STEN_E_RANGE, path, "\"%s\": expected 1 to %d characters", key,
                            STEN_NAME_MAX - 1);
@@ -197,7 +183,7 @@ static sten_status set_field(parser *p, const field *f, json_t *v, void *base, c
     case F_OBJ: {
         if (!json_is_object(v))
             return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected an object, got %s", key,
-                           json_kind(v));
+                           json_pos_kind(v));
         const table *sub = f->more;
         if (sub->ignored)
             warn_at(p, path, "\"%s\" is accepted and ignored: %s", key, sub->ignored);
@@ -302,7 +288,7 @@ static sten_status name_list(parser *p, json_t *v, char (*out)[STEN_NAME_MAX], u
     }
     if (!json_is_array(v))
         return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a layer name or an array of them, got %s",
-                       key, json_kind(v));
+                       key, json_pos_kind(v));
     if (json_array_size(v) > max)
         return fail_at(p, STEN_E_RANGE, path, "\"%s\": at most %u layers", key, max);
     size_t i;
@@ -384,7 +370,7 @@ static sten_status sp_shared(parser *p, json_t *v, void *base, const char *path)
             snprintf(sub, sizeof sub, "%s", path);
         if (!json_is_object(e))
             return fail_at(p, STEN_E_PARSE, sub, "\"SharedWeights\": expected an object, got %s",
-                           json_kind(e));
+                           json_pos_kind(e));
         sten_shared_desc *sh = &l->shared[i];
         memset(sh, 0, sizeof *sh);
         sten_status st = walk(p, e, &T_SHARED, sh, sub);
@@ -496,6 +482,19 @@ static const field sched_fields[] = {
     {"Multiplier", NULL, F_FLOAT, T(schedule_multiplier), 0, BIG, NULL, NULL, 0, 0},
 };
 static const table T_SCHED = {"LearningRateSchedule", sched_fields, 3, NULL};
+
+/* A schedule without its Type would leave Interval and Multiplier unused. */
+static sten_status sp_schedule(parser *p, json_t *v, void *base, const char *path)
+{
+    if (!json_is_object(v))
+        return fail_at(p, STEN_E_PARSE, path, "\"LearningRateSchedule\": expected an object, got %s",
+                       json_pos_kind(v));
+    sten_status st = walk(p, v, &T_SCHED, base, path);
+    if (!st && !(p->d->training.set & (1u << STEN_TRAIN_SCHEDULE)))
+        return fail_at(p, STEN_E_PARSE, path, "\"LearningRateSchedule\" needs a \"Type\" (Constant, "
+                       "Step or Exponential)");
+    return st;
+}
 static const field train_fields[] = {
     {"Optimizer", NULL, F_ENUM, T(optimizer), 0, 0, &E_OPT, NULL, 0, STEN_TRAIN_OPTIMIZER + 1},
     {"Alpha", NULL, F_FLOAT, T(alpha), 0, 1e6, NULL, NULL, 0, STEN_TRAIN_ALPHA + 1},
@@ -506,7 +505,7 @@ static const field train_fields[] = {
     {"Epochs", NULL, F_UINT, T(epochs), 1, 1e6, NULL, NULL, 0, STEN_TRAIN_EPOCHS + 1},
     {"BatchSize", NULL, F_UINT, T(batch_size), 1, 1 << 24, NULL, NULL, 0, STEN_TRAIN_BATCH_SIZE + 1},
     {"Seed", NULL, F_U64, T(seed), 0, 9007199254740991.0, NULL, NULL, 0, STEN_TRAIN_SEED + 1},
-    {"LearningRateSchedule", NULL, F_OBJ, 0, 0, 0, &T_SCHED, NULL, 0, 0},
+    {"LearningRateSchedule", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_schedule, 0, 0},
     {"CheckpointInterval", NULL, F_UINT, T(checkpoint_interval), 0, 1e6, NULL, NULL, 0,
      STEN_TRAIN_CHECKPOINT_INTERVAL + 1},
 };
@@ -521,7 +520,7 @@ static sten_status sp_version(parser *p, json_t *v, void *base, const char *path
 {
     sten_net_desc *d = base;
     if (!json_is_number(v))
-        return fail_at(p, STEN_E_PARSE, path, "\"Version\": expected a number, got %s", json_kind(v));
+        return fail_at(p, STEN_E_PARSE, path, "\"Version\": expected a number, got %s", json_pos_kind(v));
     d->version = (float)json_number_value(v);
     if (d->version < 0.6999f)
         return fail_at(p, STEN_E_RANGE, path, "\"Version\" = %g: configs older than 0.7 are not "
@@ -590,7 +589,7 @@ static sten_status parse_layer(parser *p, json_t *v, sten_layer_desc *l, size_t 
     l->line = line;
     l->column = col;
     if (!json_is_object(v))
-        return fail_at(p, STEN_E_PARSE, path, "layer %zu: expected an object, got %s", i, json_kind(v));
+        return fail_at(p, STEN_E_PARSE, path, "layer %zu: expected an object, got %s", i, json_pos_kind(v));
     /* The name first (given, or the default from the kind), so that every
      * message about this layer can use it. */
     const char *key;
@@ -676,6 +675,7 @@ static sten_status check_names(parser *p, sten_net_desc *d)
         for (uint32_t r = 0; r < nr; r++) {
             const char *ref, *key;
             uint32_t k = r;
+            alt[0] = '\0';
             if (k < l->n_sources) {
                 ref = l->sources[k];
                 key = "Source";
@@ -693,14 +693,15 @@ static sten_status check_names(parser *p, sten_net_desc *d)
                 key = shared_keys[k % 3];
                 snprintf(path, sizeof path, "Layers[%u].SharedWeights[%u].%s", i, k / 3, key);
                 snprintf(alt, sizeof alt, "Layers[%u].SharedWeights.%s", i, key);
-                int line, col;
-                if (json_pos_find(&p->pos, alt, &line, &col) > json_pos_find(&p->pos, path, &line, &col))
-                    memcpy(path, alt, sizeof path);
             }
             bool found = false;
             for (uint32_t j = 0; j < d->n_layers && !found; j++)
                 found = !strcmp(names[j], ref);
             if (!found) {
+                int line, col;
+                if (alt[0] && json_pos_find(&p->pos, alt, &line, &col) >
+                                  json_pos_find(&p->pos, path, &line, &col))
+                    memcpy(path, alt, sizeof path);
                 sten__suggest(ref, names, d->n_layers, dym, sizeof dym);
                 p->layer = l->name;
                 return fail_at(p, STEN_E_PARSE, path, "\"%s\" refers to layer \"%s\", which does not "
@@ -751,7 +752,7 @@ sten_status sten_net_desc_parse(sten_ctx *ctx, const char *json, size_t len, con
     sten_status st = json_pos_load(ctx, json, len, source, &root, &p.pos);
     if (!st && !json_is_object(root))
         st = sten_fail(ctx, STEN_E_PARSE, "%s:1:1: expected a JSON object, got %s", source,
-                       json_kind(root));
+                       json_pos_kind(root));
     sten_net_desc *d = NULL;
     if (!st && !(d = sten_alloc(ctx, sizeof *d)))
         st = STEN_E_NOMEM;

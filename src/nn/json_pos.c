@@ -206,6 +206,20 @@ sten_status json_pos_load(sten_ctx *ctx, const char *json, size_t len, const cha
     return STEN_OK;
 }
 
+const char *json_pos_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
 size_t json_pos_find(const json_pos *p, const char *path, int *line, int *col)
 {
     *line = *col = 0;

@@ -46,6 +46,8 @@ sten_status json_pos_scan(sten_ctx *ctx, const char *text, size_t len, json_pos 
  * is said to be one. */
 sten_status json_pos_load(sten_ctx *ctx, const char *text, size_t len, const char *src,
                           json_t **root, json_pos *pos);
+/* "an object", "a number", ...: what v is, for "expected X, got Y". */
+const char *json_pos_kind(const json_t *v);
 /* Position of a path (keys compared case-insensitively), or of its longest
  * recorded prefix; 0:0 if none. Returns the length of the path matched. */
 size_t json_pos_find(const json_pos *p, const char *path, int *line, int *col);
