@@ -699,6 +699,12 @@ void sten_net_desc_free(sten_ctx *ctx, sten_net_desc *d);
 const char *sten_loss_name(sten_loss l);
 const char *sten_init_name(sten_init i);
 const char *sten_optimizer_name(sten_optimizer o);
+/* The reverse: case-insensitive, DSSTNE's spellings ("cross entropy",
+ * "crossentropy", ...). STEN_E_NOTFOUND (with *out untouched and nothing
+ * recorded on any context) for a name that is not one. */
+sten_status sten_loss_parse(const char *name, sten_loss *out);
+sten_status sten_init_parse(const char *name, sten_init *out);
+sten_status sten_optimizer_parse(const char *name, sten_optimizer *out);
 
 /* ----------------------------------------------------------------- network */
 

@@ -4,6 +4,7 @@
  * ifs. Errors name file:line:column and what was expected. No binding to
  * data here: N "auto" and DataSet names are resolved when a network is built. */
 #include "core/file_int.h"
+#include "config_int.h"
 #include "json_pos.h"
 
 #include <jansson.h>
@@ -15,89 +16,28 @@
 
 #define CONFIG_MAX_BYTES (4u << 20) /* a config is a few KB; refuse what is not one */
 #define CONFIG_MAX_LAYERS 1024
+#define BIG 1e30 /* "no upper bound" for numbers */
 
-/* ------------------------------------------------------------------ enums */
-
-typedef struct {
-    const char *name;
-    int value;
-} enum_name;
-
-typedef struct {
-    const char *what;      /* "activation", for messages */
-    const enum_name *names; /* canonical first for each value */
-    size_t n;
-} enum_table;
-
-#define ENUM(tab, what) {what, tab, sizeof tab / sizeof tab[0]}
-
-static const enum_name kinds[] = {{"Input", STEN_LAYER_INPUT}, {"Hidden", STEN_LAYER_HIDDEN},
-                                  {"Output", STEN_LAYER_OUTPUT}, {"Target", STEN_LAYER_TARGET}};
-static const enum_name types[] = {{"FullyConnected", STEN_LAYER_FULLY_CONNECTED},
-                                  {"Convolutional", STEN_LAYER_CONVOLUTIONAL},
-                                  {"Pooling", STEN_LAYER_POOLING},
-                                  {"FactorizationMachine", STEN_LAYER_FACTORIZATION_MACHINE}};
-static const enum_name losses[] = {
-    {"L1", STEN_LOSS_L1}, {"L2", STEN_LOSS_L2}, {"CrossEntropy", STEN_LOSS_CROSS_ENTROPY},
-    {"Cross Entropy", STEN_LOSS_CROSS_ENTROPY},
-    {"ScaledMarginalCrossEntropy", STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY},
-    {"DataScaledMarginalCrossEntropy", STEN_LOSS_DATA_SCALED_MARGINAL_CROSS_ENTROPY},
-    {"Hinge", STEN_LOSS_HINGE}, {"L2Hinge", STEN_LOSS_L2_HINGE}};
-static const enum_name inits[] = {
-    {"Xavier", STEN_INIT_XAVIER}, {"CaffeXavier", STEN_INIT_CAFFE_XAVIER},
-    {"Gaussian", STEN_INIT_GAUSSIAN}, {"Uniform", STEN_INIT_UNIFORM},
-    {"UnitBall", STEN_INIT_UNIT_BALL}, {"Constant", STEN_INIT_CONSTANT}, {"SELU", STEN_INIT_SELU}};
-static const enum_name optimizers[] = {
-    {"SGD", STEN_OPT_SGD}, {"Momentum", STEN_OPT_MOMENTUM}, {"AdaGrad", STEN_OPT_ADAGRAD},
-    {"Nesterov", STEN_OPT_NESTEROV}, {"RMSProp", STEN_OPT_RMSPROP},
-    {"AdaDelta", STEN_OPT_ADADELTA}, {"Adam", STEN_OPT_ADAM}};
-static const enum_name schedules[] = {{"Constant", STEN_LR_CONSTANT}, {"Step", STEN_LR_STEP},
-                                      {"Exponential", STEN_LR_EXPONENTIAL}};
-static const enum_name net_kinds[] = {{"FeedForward", 0}, {"AutoEncoder", 1}};
-static const enum_name activations[] = {
-    {"Sigmoid", STEN_ACT_SIGMOID}, {"Tanh", STEN_ACT_TANH}, {"RELU", STEN_ACT_RELU},
-    {"RectifiedLinear", STEN_ACT_RELU}, {"LeakyRELU", STEN_ACT_LEAKYRELU},
-    {"LRELU", STEN_ACT_LEAKYRELU}, {"LeakyRectifiedLinear", STEN_ACT_LEAKYRELU},
-    {"ELU", STEN_ACT_ELU}, {"ExponentialLinear", STEN_ACT_ELU}, {"SELU", STEN_ACT_SELU},
-    {"ScaledExponentialLinear", STEN_ACT_SELU}, {"SoftPlus", STEN_ACT_SOFTPLUS},
-    {"SoftSign", STEN_ACT_SOFTSIGN}, {"SoftMax", STEN_ACT_SOFTMAX}, {"RELUMax", STEN_ACT_RELUMAX},
-    {"LinearMax", STEN_ACT_LINEARMAX}, {"Linear", STEN_ACT_LINEAR}};
-static const enum_name pool_fns[] = {{"None", 0}, {"Max", 1}, {"Average", 2}, {"LRN", 3},
-                                     {"LocalResponseNormalization", 3}, {"Maxout", 4},
-                                     {"DotProduct", 5}, {"Cosine", 6}};
-
-static const enum_table E_KIND = ENUM(kinds, "layer Kind"), E_TYPE = ENUM(types, "layer Type"),
-                        E_LOSS = ENUM(losses, "ErrorFunction"), E_INIT = ENUM(inits, "WeightInit Scheme"),
-                        E_OPT = ENUM(optimizers, "Optimizer"), E_SCHED = ENUM(schedules, "schedule Type"),
-                        E_NETKIND = ENUM(net_kinds, "network Kind"), E_ACT = ENUM(activations, "activation"),
-                        E_POOL = ENUM(pool_fns, "pooling Function");
-
-static const char *enum_canon(const enum_table *t, int v)
-{
-    for (size_t i = 0; i < t->n; i++)
-        if (t->names[i].value == v)
-            return t->names[i].name;
-    return NULL;
-}
-
-const char *sten_loss_name(sten_loss l)
-{
-    return enum_canon(&E_LOSS, (int)l);
-}
-
-const char *sten_init_name(sten_init i)
-{
-    return enum_canon(&E_INIT, (int)i);
-}
-
-const char *sten_optimizer_name(sten_optimizer o)
-{
-    return enum_canon(&E_OPT, (int)o);
-}
+/* Short names for the enumeration tables of config_enums.c. */
+#define E_KIND sten__e_kind
+#define E_TYPE sten__e_type
+#define E_LOSS sten__e_loss
+#define E_INIT sten__e_init
+#define E_OPT sten__e_opt
+#define E_SCHED sten__e_sched
+#define E_NETKIND sten__e_netkind
+#define E_ACT sten__e_act
+#define E_POOL sten__e_pool
+#define enum_canon sten__enum_canon
+typedef sten__enum_table enum_table;
 
 /* ----------------------------------------------------------------- fields */
 
-typedef enum { F_FLOAT, F_UINT, F_U64, F_BOOL, F_STR, F_ENUM, F_OBJ, F_SPECIAL, F_IGNORED } ftype;
+/* F_PROB: a float in [0, 1), bounds ignored. F_IGNORED: accepted with a
+ * warning; `more` is the reason (a string). */
+typedef enum { F_FLOAT, F_PROB, F_UINT, F_U64, F_BOOL, F_STR, F_ENUM, F_OBJ, F_SPECIAL, F_IGNORED } ftype;
+
+#define FIELDS_MAX 64 /* per table, for the duplicate-key check */
 
 struct parser;
 typedef struct table table;
@@ -108,7 +48,7 @@ typedef struct {
     ftype type;
     size_t off;        /* place in the base struct */
     double lo, hi;     /* bounds for numbers */
-    const void *more;  /* F_ENUM: enum_table; F_OBJ: table */
+    const void *more;  /* F_ENUM: enum_table; F_OBJ: table; F_IGNORED: reason */
     sten_status (*special)(struct parser *p, json_t *v, void *base, const char *path);
     size_t sub_base;   /* F_OBJ: offset of the sub-object's base within base */
     uint32_t set_bit;  /* Training: bit of sten_train_desc.set, +1 (0 = none) */
@@ -118,6 +58,7 @@ struct table {
     const char *what; /* "top level", "layer", "Training", ... */
     const field *f;
     size_t n;
+    const char *ignored; /* non-NULL: the whole object is checked, then ignored for this reason */
 };
 
 typedef struct parser {
@@ -146,87 +87,57 @@ static sten_status fail_at(parser *p, sten_status st, const char *path, const ch
     return sten_fail(p->ctx, st, "%s:%d:%d: %s", p->src, line, col, msg);
 }
 
-static size_t levenshtein(const char *a, const char *b)
+/* A warning through the context's log, with the position of path. */
+static void warn_at(parser *p, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void warn_at(parser *p, const char *path, const char *fmt, ...)
 {
-    size_t la = strlen(a), lb = strlen(b), row[65];
-    if (la > 64 || lb > 64)
-        return 99;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            const size_t up = row[j];
-            const int same = (a[i - 1] | 32) == (b[j - 1] | 32);
-            size_t best = diag + !same;
-            best = STEN__MIN(best, up + 1);
-            best = STEN__MIN(best, row[j - 1] + 1);
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-/* " (did you mean "X"?)" when a candidate is close, else "". */
-static void suggest(const char *word, const char *const *cands, size_t n, char *out, size_t cap)
-{
-    size_t best = 99;
-    const char *pick = NULL;
-    for (size_t i = 0; i < n; i++) {
-        const size_t d = levenshtein(word, cands[i]);
-        if (d < best) {
-            best = d;
-            pick = cands[i];
-        }
-    }
-    const size_t limit = STEN__MAX((size_t)2, strlen(word) / 3);
-    if (pick && best <= limit)
-        snprintf(out, cap, " (did you mean \"%s\"?)", pick);
-    else
-        out[0] = '\0';
-}
-
-static const char *json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    int line, col;
+    json_pos_find(&p->pos, path, &line, &col);
+    sten_log(p->ctx, STEN_LOG_WARN, "%s:%d:%d: %s", p->src, line, col, msg);
 }
 
 static sten_status parse_enum(parser *p, const enum_table *t, json_t *v, int *out, const char *path,
                               const char *key)
 {
     if (!json_is_string(v))
-        return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a name, got %s", key, json_kind(v));
+        return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a name, got %s", key, json_pos_kind(v));
     const char *s = json_string_value(v);
-    for (size_t i = 0; i < t->n; i++)
-        if (strcasecmp(s, t->names[i].name) == 0) {
-            *out = t->names[i].value;
-            return STEN_OK;
-        }
-    char list[400] = "";
-    for (size_t i = 0; i < t->n; i++) {
-        bool first_of_value = true;
-        for (size_t k = 0; k < i; k++)
-            first_of_value &= t->names[k].value != t->names[i].value;
-        if (!first_of_value)
-            continue;
-        const size_t l = strlen(list);
-        snprintf(list + l, sizeof list - l, "%s%s", l ? ", " : "", t->names[i].name);
-    }
+    if (sten__enum_find(t, s, out))
+        return STEN_OK;
+    char list[400];
+    sten__enum_list(t, list, sizeof list);
     return fail_at(p, STEN_E_PARSE, path, "unknown %s \"%s\" (expected %s)", t->what, s, list);
 }
 
 static sten_status walk(parser *p, json_t *obj, const table *t, void *base, const char *path);
+
+/* A number within the field's bounds (whole for F_UINT / F_U64). */
+static sten_status check_number(parser *p, const field *f, json_t *v, const char *path,
+                                const char *key, double *out)
+{
+    if (!json_is_number(v))
+        return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a number, got %s", key, json_pos_kind(v));
+    const double x = *out = json_number_value(v);
+    if (f->type == F_PROB && !(x >= 0 && x < 1))
+        return fail_at(p, STEN_E_RANGE, path, "\"%s\" = %g is out of range (expected at least 0 "
+                       "and less than 1)", key, x);
+    if (f->type != F_PROB && !(x >= f->lo && x <= f->hi)) {
+        if (f->hi >= BIG && f->lo > -BIG)
+            return fail_at(p, STEN_E_RANGE, path, "\"%s\" = %g is out of range (expected at least "
+                           "%g)", key, x, f->lo);
+        return fail_at(p, STEN_E_RANGE, path, "\"%s\" = %g is out of range (expected %g to %g)",
+                       key, x, f->lo, f->hi);
+    }
+    if ((f->type == F_UINT || f->type == F_U64) && x != floor(x))
+        return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a whole number, got %g", key, x);
+    return STEN_OK;
+}
 
 static sten_status set_field(parser *p, const field *f, json_t *v, void *base, const char *path,
                              const char *key)
@@ -234,18 +145,14 @@ static sten_status set_field(parser *p, const field *f, json_t *v, void *base, c
     char *at = (char *)base + f->off;
     switch (f->type) {
     case F_FLOAT:
+    case F_PROB:
     case F_UINT:
     case F_U64: {
-        if (!json_is_number(v))
-            return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a number, got %s", key,
-                           json_kind(v));
-        const double x = json_number_value(v);
-        if (!(x >= f->lo && x <= f->hi))
-            return fail_at(p, STEN_E_RANGE, path, "\"%s\" = %g is out of range (expected %g to %g)",
-                           key, x, f->lo, f->hi);
-        if (f->type != F_FLOAT && x != floor(x))
-            return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a whole number, got %g", key, x);
-        if (f->type == F_FLOAT)
+        double x;
+        sten_status st = check_number(p, f, v, path, key, &x);
+        if (st)
+            return st;
+        if (f->type == F_FLOAT || f->type == F_PROB)
             *(float *)at = (float)x;
         else if (f->type == F_UINT)
             *(uint32_t *)at = (uint32_t)x;
@@ -260,12 +167,12 @@ static sten_status set_field(parser *p, const field *f, json_t *v, void *base, c
             *(bool *)at = json_integer_value(v) == 1;
         else
             return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected true or false, got %s", key,
-                           json_kind(v));
+                           json_pos_kind(v));
         return STEN_OK;
     case F_STR:
         if (!json_is_string(v))
             return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a string, got %s", key,
-                           json_kind(v));
+                           json_pos_kind(v));
         if (json_string_length(v) >= STEN_NAME_MAX || json_string_length(v) == 0)
             return fail_at(p, STEN_E_RANGE, path, "\"%s\": expected 1 to %d characters", key,
                            STEN_NAME_MAX - 1);
@@ -273,19 +180,65 @@ static sten_status set_field(parser *p, const field *f, json_t *v, void *base, c
         return STEN_OK;
     case F_ENUM:
         return parse_enum(p, f->more, v, (int *)at, path, key);
-    case F_OBJ:
+    case F_OBJ: {
         if (!json_is_object(v))
             return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected an object, got %s", key,
-                           json_kind(v));
-        return walk(p, v, f->more, (char *)base + f->sub_base, path);
+                           json_pos_kind(v));
+        const table *sub = f->more;
+        if (sub->ignored)
+            warn_at(p, path, "\"%s\" is accepted and ignored: %s", key, sub->ignored);
+        return walk(p, v, sub, (char *)base + f->sub_base, path);
+    }
     case F_SPECIAL:
         return f->special(p, v, base, path);
     case F_IGNORED:
-        sten_log(p->ctx, STEN_LOG_WARN, "%s: \"%s\" is accepted but has no effect (as in DSSTNE)",
-                 p->src, key);
+        if (f->hi > f->lo) { /* a number, checked though unused */
+            double x;
+            sten_status st = check_number(p, f, v, path, key, &x);
+            if (st)
+                return st;
+        }
+        if (f->more)
+            warn_at(p, path, "\"%s\" is accepted and ignored: %s", key, (const char *)f->more);
         return STEN_OK;
     }
     return STEN_OK;
+}
+
+static const table T_TOP, T_LAYER, T_TRAIN;
+
+/* A key as messages show it: inside a nested object, with its parent
+ * ("Denoising.p", "WeightInit.Scale"), so that "p" says which p. */
+static const char *shown_key(const table *t, const char *sub, const char *key)
+{
+    if (t == &T_TOP || t == &T_LAYER)
+        return key;
+    const char *last = strrchr(sub, '.');
+    const char *start = last;
+    while (start && start > sub && start[-1] != '.')
+        start--;
+    return start ? start : key;
+}
+
+/* An unknown key: did-you-mean over this object's keys, or where the key
+ * belongs when DSSTNE users are known to put it here. */
+static sten_status unknown_key(parser *p, const table *t, const char *key, const char *sub)
+{
+    if (!strcasecmp(key, "TrainingParameters"))
+        return fail_at(p, STEN_E_PARSE, sub, "\"TrainingParameters\" belongs to DSSTNE's CDL command "
+                       "files, not to a network config; put training settings in a \"Training\" object");
+    const char *names[FIELDS_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < t->n && n < FIELDS_MAX; i++)
+        names[n++] = t->f[i].name;
+    char dym[160];
+    sten__suggest(key, names, n, dym, sizeof dym);
+    if (!dym[0] && t == &T_TOP)
+        for (size_t i = 0; i < T_TRAIN.n; i++)
+            if (!strcasecmp(key, T_TRAIN.f[i].name))
+                return fail_at(p, STEN_E_PARSE, sub, "unknown key \"%s\" in the network config (training "
+                               "settings go in a \"Training\" object)", key);
+    return fail_at(p, STEN_E_PARSE, sub, "unknown key \"%s\" in %s%s", key, t->what, dym);
 }
 
 static sten_status walk(parser *p, json_t *obj, const table *t, void *base, const char *path)
@@ -293,26 +246,24 @@ static sten_status walk(parser *p, json_t *obj, const table *t, void *base, cons
     const char *key;
     json_t *v;
     char sub[600];
+    const char *seen[FIELDS_MAX] = {NULL}; /* the key that set each field */
     json_object_foreach(obj, key, v) {
-        snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", key);
+        if (snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", key) >= (int)sizeof sub)
+            sub[sizeof sub - 1] = '\0'; /* a silly key: positions fall back to the object's */
         const field *f = NULL;
         for (size_t i = 0; i < t->n && !f; i++)
             if (!strcasecmp(key, t->f[i].name) || (t->f[i].alias && !strcasecmp(key, t->f[i].alias)))
                 f = &t->f[i];
-        if (!f) {
-            if (!strcasecmp(key, "TrainingParameters"))
-                return fail_at(p, STEN_E_PARSE, sub,
-                               "\"TrainingParameters\" belongs to DSSTNE's CDL command files, not to "
-                               "a network config; put training settings in a \"Training\" object");
-            const char *names[64];
-            size_t n = 0;
-            for (size_t i = 0; i < t->n && n < 64; i++)
-                names[n++] = t->f[i].name;
-            char dym[160];
-            suggest(key, names, n, dym, sizeof dym);
-            return fail_at(p, STEN_E_PARSE, sub, "unknown key \"%s\" in %s%s", key, t->what, dym);
-        }
-        sten_status st = set_field(p, f, v, base, sub, key);
+        if (!f)
+            return unknown_key(p, t, key, sub);
+        const size_t fi = (size_t)(f - t->f);
+        if (fi < FIELDS_MAX && seen[fi])
+            return fail_at(p, STEN_E_PARSE, sub, "duplicate key \"%s\": \"%s\" already set it (%s)",
+                           key, seen[fi], strcasecmp(key, seen[fi]) ? "the two name the same setting"
+                                                                   : "keys are case-insensitive");
+        if (fi < FIELDS_MAX)
+            seen[fi] = key;
+        sten_status st = set_field(p, f, v, base, sub, shown_key(t, sub, key));
         if (st)
             return st;
         if (f->set_bit)
@@ -337,7 +288,7 @@ static sten_status name_list(parser *p, json_t *v, char (*out)[STEN_NAME_MAX], u
     }
     if (!json_is_array(v))
         return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a layer name or an array of them, got %s",
-                       key, json_kind(v));
+                       key, json_pos_kind(v));
     if (json_array_size(v) > max)
         return fail_at(p, STEN_E_RANGE, path, "\"%s\": at most %u layers", key, max);
     size_t i;
@@ -402,7 +353,7 @@ static const field shared_fields[] = {
     {"SourceOutputLayer", NULL, F_STR, offsetof(sten_shared_desc, source_output_layer), 0, 0, NULL, NULL, 0, 0},
     {"Transposed", NULL, F_BOOL, offsetof(sten_shared_desc, transposed), 0, 0, NULL, NULL, 0, 0},
 };
-static const table T_SHARED = {"SharedWeights", shared_fields, 4};
+static const table T_SHARED = {"SharedWeights", shared_fields, 4, NULL};
 
 static sten_status sp_shared(parser *p, json_t *v, void *base, const char *path)
 {
@@ -419,7 +370,7 @@ static sten_status sp_shared(parser *p, json_t *v, void *base, const char *path)
             snprintf(sub, sizeof sub, "%s", path);
         if (!json_is_object(e))
             return fail_at(p, STEN_E_PARSE, sub, "\"SharedWeights\": expected an object, got %s",
-                           json_kind(e));
+                           json_pos_kind(e));
         sten_shared_desc *sh = &l->shared[i];
         memset(sh, 0, sizeof *sh);
         sten_status st = walk(p, e, &T_SHARED, sh, sub);
@@ -453,10 +404,11 @@ static sten_status sp_function(parser *p, json_t *v, void *base, const char *pat
 
 /* --------------------------------------------------------------- tables */
 
+#define NO_CONV "only Convolutional and Pooling layers use it, and they are not supported"
+#define NO_POOL "only Pooling layers use it, and they are not supported"
 #define L(f) offsetof(sten_layer_desc, f)
 #define D(f) offsetof(sten_net_desc, f)
 #define T(f) offsetof(sten_train_desc, f)
-#define BIG 1e30
 
 static const field sp_layer_fields[] = {
     {"p", NULL, F_FLOAT, L(sparseness_p), 0, 1, NULL, NULL, 0, 0},
@@ -467,8 +419,8 @@ static const field init_fields[] = {
     {"Scale", NULL, F_FLOAT, L(init_scale), -BIG, BIG, NULL, NULL, 0, 0},
     {"Bias", NULL, F_FLOAT, L(init_bias), -BIG, BIG, NULL, NULL, 0, 0},
 };
-static const table T_SP_LAYER = {"SparsenessPenalty", sp_layer_fields, 2};
-static const table T_INIT = {"WeightInit", init_fields, 3};
+static const table T_SP_LAYER = {"SparsenessPenalty", sp_layer_fields, 2, NULL};
+static const table T_INIT = {"WeightInit", init_fields, 3, NULL};
 
 static const field layer_fields[] = {
     {"Kind", NULL, F_ENUM, L(kind), 0, 0, &E_KIND, NULL, 0, 0},
@@ -476,7 +428,7 @@ static const field layer_fields[] = {
     {"Name", NULL, F_STR, L(name), 0, 0, NULL, NULL, 0, 0},
     {"N", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_n, 0, 0},
     {"Sparse", NULL, F_BOOL, L(sparse), 0, 0, NULL, NULL, 0, 0},
-    {"pDropout", NULL, F_FLOAT, L(p_dropout), 0, 0.999999, NULL, NULL, 0, 0},
+    {"pDropout", NULL, F_PROB, L(p_dropout), 0, 0, NULL, NULL, 0, 0},
     {"DataSet", NULL, F_STR, L(dataset), 0, 0, NULL, NULL, 0, 0},
     {"Source", "Sources", F_SPECIAL, 0, 0, 0, NULL, sp_source, 0, 0},
     {"Skip", "Skips", F_SPECIAL, 0, 0, 0, NULL, sp_skip, 0, 0},
@@ -490,8 +442,8 @@ static const field layer_fields[] = {
     {"SharedWeights", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_shared, 0, 0},
     {"BatchNormalization", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_batchnorm, 0, 0},
     {"SparsenessPenalty", NULL, F_OBJ, 0, 0, 0, &T_SP_LAYER, NULL, 0, 0},
-    {"Kernel", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0},
-    {"KernelStride", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0},
+    {"Kernel", NULL, F_IGNORED, 0, 0, 0, NO_CONV, NULL, 0, 0},
+    {"KernelStride", NULL, F_IGNORED, 0, 0, 0, NO_CONV, NULL, 0, 0},
     {"Function", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_function, 0, 0},
     {"Factors", NULL, F_UINT, L(factors), 1, 100000, NULL, NULL, 0, 0},
     {"BiasLR", NULL, F_FLOAT, L(fm_lr[0]), 0, BIG, NULL, NULL, 0, 0},
@@ -502,13 +454,13 @@ static const field layer_fields[] = {
     {"FactorsWD", NULL, F_FLOAT, L(fm_wd[2]), 0, BIG, NULL, NULL, 0, 0},
     {"ClipGradient", NULL, F_FLOAT, L(fm_clip), 0, BIG, NULL, NULL, 0, 0},
 };
-static const table T_LAYER = {"a layer", layer_fields, sizeof layer_fields / sizeof layer_fields[0]};
+static const table T_LAYER = {"a layer", layer_fields, sizeof layer_fields / sizeof layer_fields[0], NULL};
 
 static const field sp_fields[] = {
     {"p", NULL, F_FLOAT, D(sparseness_p), 0, 1, NULL, NULL, 0, 0},
     {"beta", NULL, F_FLOAT, D(sparseness_beta), 0, BIG, NULL, NULL, 0, 0},
 };
-static const field denoise_fields[] = {{"p", NULL, F_FLOAT, D(denoising_p), 0, 0.999999, NULL, NULL, 0, 0}};
+static const field denoise_fields[] = {{"p", NULL, F_PROB, D(denoising_p), 0, 0, NULL, NULL, 0, 0}};
 static const field boost_fields[] = {
     {"one", NULL, F_FLOAT, D(delta_boost_one), 0, BIG, NULL, NULL, 0, 0},
     {"zero", NULL, F_FLOAT, D(delta_boost_zero), 0, BIG, NULL, NULL, 0, 0},
@@ -520,41 +472,55 @@ static const field smce_fields[] = {
     {"zeroScale", NULL, F_FLOAT, D(smce_zero_scale), 0, BIG, NULL, NULL, 0, 0},
 };
 static const field lrn_fields[] = {
-    {"k", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0}, {"n", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0},
-    {"alpha", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0}, {"beta", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0},
+    {"k", NULL, F_IGNORED, 0, 0, BIG, NULL, NULL, 0, 0}, {"n", NULL, F_IGNORED, 0, 1, BIG, NULL, NULL, 0, 0},
+    {"alpha", NULL, F_IGNORED, 0, 0, BIG, NULL, NULL, 0, 0}, {"beta", NULL, F_IGNORED, 0, 0, BIG, NULL, NULL, 0, 0},
 };
-static const field maxout_fields[] = {{"k", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0}};
+static const field maxout_fields[] = {{"k", NULL, F_IGNORED, 0, 1, BIG, NULL, NULL, 0, 0}};
 static const field sched_fields[] = {
     {"Type", NULL, F_ENUM, T(schedule), 0, 0, &E_SCHED, NULL, 0, STEN_TRAIN_SCHEDULE + 1},
     {"Interval", NULL, F_UINT, T(schedule_interval), 1, 1e9, NULL, NULL, 0, 0},
     {"Multiplier", NULL, F_FLOAT, T(schedule_multiplier), 0, BIG, NULL, NULL, 0, 0},
 };
-static const table T_SCHED = {"LearningRateSchedule", sched_fields, 3};
+static const table T_SCHED = {"LearningRateSchedule", sched_fields, 3, NULL};
+
+/* A schedule without its Type would leave Interval and Multiplier unused. */
+static sten_status sp_schedule(parser *p, json_t *v, void *base, const char *path)
+{
+    if (!json_is_object(v))
+        return fail_at(p, STEN_E_PARSE, path, "\"LearningRateSchedule\": expected an object, got %s",
+                       json_pos_kind(v));
+    sten_status st = walk(p, v, &T_SCHED, base, path);
+    if (!st && !(p->d->training.set & (1u << STEN_TRAIN_SCHEDULE)))
+        return fail_at(p, STEN_E_PARSE, path, "\"LearningRateSchedule\" needs a \"Type\" (Constant, "
+                       "Step or Exponential)");
+    return st;
+}
 static const field train_fields[] = {
     {"Optimizer", NULL, F_ENUM, T(optimizer), 0, 0, &E_OPT, NULL, 0, STEN_TRAIN_OPTIMIZER + 1},
     {"Alpha", NULL, F_FLOAT, T(alpha), 0, 1e6, NULL, NULL, 0, STEN_TRAIN_ALPHA + 1},
     {"Lambda", NULL, F_FLOAT, T(lambda), 0, 1e6, NULL, NULL, 0, STEN_TRAIN_LAMBDA + 1},
     {"Lambda1", NULL, F_FLOAT, T(lambda1), 0, 1e6, NULL, NULL, 0, STEN_TRAIN_LAMBDA1 + 1},
-    {"Mu", NULL, F_FLOAT, T(mu), 0, 0.999999, NULL, NULL, 0, STEN_TRAIN_MU + 1},
-    {"Mu1", NULL, F_FLOAT, T(mu1), 0, 0.999999, NULL, NULL, 0, STEN_TRAIN_MU1 + 1},
+    {"Mu", NULL, F_PROB, T(mu), 0, 0, NULL, NULL, 0, STEN_TRAIN_MU + 1},
+    {"Mu1", NULL, F_PROB, T(mu1), 0, 0, NULL, NULL, 0, STEN_TRAIN_MU1 + 1},
     {"Epochs", NULL, F_UINT, T(epochs), 1, 1e6, NULL, NULL, 0, STEN_TRAIN_EPOCHS + 1},
     {"BatchSize", NULL, F_UINT, T(batch_size), 1, 1 << 24, NULL, NULL, 0, STEN_TRAIN_BATCH_SIZE + 1},
     {"Seed", NULL, F_U64, T(seed), 0, 9007199254740991.0, NULL, NULL, 0, STEN_TRAIN_SEED + 1},
-    {"LearningRateSchedule", NULL, F_OBJ, 0, 0, 0, &T_SCHED, NULL, 0, 0},
+    {"LearningRateSchedule", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_schedule, 0, 0},
     {"CheckpointInterval", NULL, F_UINT, T(checkpoint_interval), 0, 1e6, NULL, NULL, 0,
      STEN_TRAIN_CHECKPOINT_INTERVAL + 1},
 };
-static const table T_SP = {"SparsenessPenalty", sp_fields, 2}, T_DENOISE = {"Denoising", denoise_fields, 1},
-                   T_BOOST = {"DeltaBoost", boost_fields, 2}, T_SMCE = {"ScaledMarginalCrossEntropy", smce_fields, 4},
-                   T_LRN = {"LocalResponseNormalization", lrn_fields, 4}, T_MAXOUT = {"Maxout", maxout_fields, 1},
-                   T_TRAIN = {"Training", train_fields, sizeof train_fields / sizeof train_fields[0]};
+static const table T_SP = {"SparsenessPenalty", sp_fields, 2, NULL}, T_DENOISE = {"Denoising", denoise_fields, 1, NULL},
+                   T_BOOST = {"DeltaBoost", boost_fields, 2, NULL}, T_SMCE = {"ScaledMarginalCrossEntropy", smce_fields, 4, NULL},
+                   T_LRN = {"LocalResponseNormalization", lrn_fields, 4, NO_POOL},
+                   T_MAXOUT = {"Maxout", maxout_fields, 1, NO_POOL},
+                   T_TRAIN = {"Training", train_fields, sizeof train_fields / sizeof train_fields[0], NULL};
 
 static sten_status sp_layers(parser *p, json_t *v, void *base, const char *path);
 static sten_status sp_version(parser *p, json_t *v, void *base, const char *path)
 {
     sten_net_desc *d = base;
     if (!json_is_number(v))
-        return fail_at(p, STEN_E_PARSE, path, "\"Version\": expected a number, got %s", json_kind(v));
+        return fail_at(p, STEN_E_PARSE, path, "\"Version\": expected a number, got %s", json_pos_kind(v));
     d->version = (float)json_number_value(v);
     if (d->version < 0.6999f)
         return fail_at(p, STEN_E_RANGE, path, "\"Version\" = %g: configs older than 0.7 are not "
@@ -574,7 +540,8 @@ static const field top_fields[] = {
     {"Version", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_version, 0, 0},
     {"Name", NULL, F_STR, D(name), 0, 0, NULL, NULL, 0, 0},
     {"Kind", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_netkind, 0, 0},
-    {"WeightsData", NULL, F_IGNORED, 0, 0, 0, NULL, NULL, 0, 0},
+    {"WeightsData", NULL, F_IGNORED, 0, 0, 0,
+     "DSSTNE never read weights from it either; start from a model file instead", NULL, 0, 0},
     {"ShuffleIndices", NULL, F_BOOL, D(shuffle_indices), 0, 0, NULL, NULL, 0, 0},
     {"LocalResponseNormalization", "LRN", F_OBJ, 0, 0, 0, &T_LRN, NULL, 0, 0},
     {"Maxout", NULL, F_OBJ, 0, 0, 0, &T_MAXOUT, NULL, 0, 0},
@@ -590,7 +557,10 @@ static const field top_fields[] = {
     {"Layers", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_layers, 0, 0},
     {"Training", NULL, F_OBJ, 0, 0, 0, &T_TRAIN, NULL, D(training), 0},
 };
-static const table T_TOP = {"the network config", top_fields, sizeof top_fields / sizeof top_fields[0]};
+static const table T_TOP = {"the network config", top_fields, sizeof top_fields / sizeof top_fields[0], NULL};
+_Static_assert(sizeof top_fields / sizeof top_fields[0] <= FIELDS_MAX, "FIELDS_MAX");
+_Static_assert(sizeof layer_fields / sizeof layer_fields[0] <= FIELDS_MAX, "FIELDS_MAX");
+_Static_assert(sizeof train_fields / sizeof train_fields[0] <= FIELDS_MAX, "FIELDS_MAX");
 
 /* ---------------------------------------------------------------- layers */
 
@@ -615,25 +585,32 @@ static sten_status parse_layer(parser *p, json_t *v, sten_layer_desc *l, size_t 
 {
     layer_defaults(l);
     int line, col;
-    json_pos_find(&p->pos, path, &line, &col);
+    (void)json_pos_find(&p->pos, path, &line, &col);
     l->line = line;
     l->column = col;
     if (!json_is_object(v))
-        return fail_at(p, STEN_E_PARSE, path, "layer %zu: expected an object, got %s", i, json_kind(v));
-    /* the name first, so every message about this layer can use it */
+        return fail_at(p, STEN_E_PARSE, path, "layer %zu: expected an object, got %s", i, json_pos_kind(v));
+    /* The name first (given, or the default from the kind), so that every
+     * message about this layer can use it. */
     const char *key;
     json_t *e;
-    json_object_foreach(v, key, e) if (!strcasecmp(key, "Name") && json_is_string(e)) p->layer =
-        json_string_value(e);
+    int kind = i == 0 ? STEN_LAYER_INPUT : i + 1 == n ? STEN_LAYER_OUTPUT : STEN_LAYER_HIDDEN;
+    json_object_foreach(v, key, e) {
+        if (!strcasecmp(key, "Kind") && json_is_string(e))
+            sten__enum_find(&E_KIND, json_string_value(e), &kind);
+    }
+    static const char *const base[] = {"Input", "Hidden", "Output", "Target"};
+    snprintf(l->name, sizeof l->name, "%s%zu", base[kind], i);
+    p->layer = l->name;
+    json_object_foreach(v, key, e) {
+        if (!strcasecmp(key, "Name") && json_is_string(e))
+            p->layer = json_string_value(e);
+    }
     sten_status st = walk(p, v, &T_LAYER, l, path);
     if (st)
         return st;
     if ((int)l->kind == -1)
-        l->kind = i == 0 ? STEN_LAYER_INPUT : i + 1 == n ? STEN_LAYER_OUTPUT : STEN_LAYER_HIDDEN;
-    if (!l->name[0]) {
-        static const char *const base[] = {"Input", "Hidden", "Output", "Target"};
-        snprintf(l->name, sizeof l->name, "%s%zu", base[l->kind], i);
-    }
+        l->kind = (sten_layer_kind)kind;
     p->layer = l->name;
     if (l->type == STEN_LAYER_CONVOLUTIONAL || l->type == STEN_LAYER_POOLING)
         return fail_at(p, STEN_E_UNSUPPORTED, path, "%s layers are not supported yet",
@@ -646,8 +623,9 @@ static sten_status parse_layer(parser *p, json_t *v, sten_layer_desc *l, size_t 
     if (l->N_auto && l->kind == STEN_LAYER_HIDDEN)
         return fail_at(p, STEN_E_PARSE, path, "\"N\": \"auto\" needs a DataSet, so only Input and "
                        "Output layers can use it");
-    if (l->kind == STEN_LAYER_INPUT && l->n_sources)
-        return fail_at(p, STEN_E_PARSE, path, "an Input layer takes no Source");
+    if (l->kind == STEN_LAYER_INPUT && (l->n_sources || l->n_skips || l->n_shared))
+        return fail_at(p, STEN_E_PARSE, path, "an Input layer takes no %s (it reads its DataSet)",
+                       l->n_sources ? "Source" : l->n_skips ? "Skip" : "SharedWeights");
     if (l->N_auto && !l->dataset[0])
         return fail_at(p, STEN_E_PARSE, path, "\"N\": \"auto\" needs a DataSet to take the width from");
     p->layer = NULL;
@@ -677,39 +655,57 @@ static sten_status sp_layers(parser *p, json_t *v, void *base, const char *path)
     return STEN_OK;
 }
 
-/* Names in Source, Skip and SharedWeights must be layers; names unique. */
+/* Names in Source, Skip and SharedWeights must be layers; names unique.
+ * Each reference is located at its value: Source[k] falls back to Source
+ * when it was a single string, SharedWeights[k].X to SharedWeights.X. */
 static sten_status check_names(parser *p, sten_net_desc *d)
 {
     const char *names[CONFIG_MAX_LAYERS];
     for (uint32_t i = 0; i < d->n_layers; i++)
         names[i] = d->layers[i].name;
-    char path[64], dym[160];
+    static const char *const shared_keys[] = {"InputLayer", "SourceInputLayer", "SourceOutputLayer"};
+    char path[160], alt[160], dym[160];
     for (uint32_t i = 0; i < d->n_layers; i++) {
         sten_layer_desc *l = &d->layers[i];
         snprintf(path, sizeof path, "Layers[%u]", i);
         for (uint32_t j = 0; j < i; j++)
             if (!strcmp(names[j], l->name))
                 return fail_at(p, STEN_E_PARSE, path, "duplicate layer name \"%s\"", l->name);
-        const char *refs[STEN_MAX_SOURCES + STEN_MAX_SKIPS + 3 * STEN_MAX_SHARED];
-        uint32_t nr = 0;
-        for (uint32_t k = 0; k < l->n_sources; k++)
-            refs[nr++] = l->sources[k];
-        for (uint32_t k = 0; k < l->n_skips; k++)
-            refs[nr++] = l->skips[k];
-        for (uint32_t k = 0; k < l->n_shared; k++) {
-            refs[nr++] = l->shared[k].input_layer;
-            refs[nr++] = l->shared[k].source_input_layer;
-            refs[nr++] = l->shared[k].source_output_layer;
-        }
-        for (uint32_t k = 0; k < nr; k++) {
+        const uint32_t nr = l->n_sources + l->n_skips + 3 * l->n_shared;
+        for (uint32_t r = 0; r < nr; r++) {
+            const char *ref, *key;
+            uint32_t k = r;
+            alt[0] = '\0';
+            if (k < l->n_sources) {
+                ref = l->sources[k];
+                key = "Source";
+                snprintf(path, sizeof path, "Layers[%u].Source[%u]", i, k);
+            } else if ((k -= l->n_sources) < l->n_skips) {
+                ref = l->skips[k];
+                key = "Skip";
+                snprintf(path, sizeof path, "Layers[%u].Skip[%u]", i, k);
+            } else {
+                k -= l->n_skips;
+                const sten_shared_desc *sh = &l->shared[k / 3];
+                const char *const field_of[] = {sh->input_layer, sh->source_input_layer,
+                                                sh->source_output_layer};
+                ref = field_of[k % 3];
+                key = shared_keys[k % 3];
+                snprintf(path, sizeof path, "Layers[%u].SharedWeights[%u].%s", i, k / 3, key);
+                snprintf(alt, sizeof alt, "Layers[%u].SharedWeights.%s", i, key);
+            }
             bool found = false;
-            for (uint32_t j = 0; j < d->n_layers; j++)
-                found |= !strcmp(names[j], refs[k]);
+            for (uint32_t j = 0; j < d->n_layers && !found; j++)
+                found = !strcmp(names[j], ref);
             if (!found) {
-                suggest(refs[k], names, d->n_layers, dym, sizeof dym);
+                int line, col;
+                if (alt[0] && json_pos_find(&p->pos, alt, &line, &col) >
+                                  json_pos_find(&p->pos, path, &line, &col))
+                    memcpy(path, alt, sizeof path);
+                sten__suggest(ref, names, d->n_layers, dym, sizeof dym);
                 p->layer = l->name;
-                return fail_at(p, STEN_E_PARSE, path, "refers to layer \"%s\", which does not exist%s",
-                               refs[k], dym);
+                return fail_at(p, STEN_E_PARSE, path, "\"%s\" refers to layer \"%s\", which does not "
+                               "exist%s", key, ref, dym);
             }
         }
     }
@@ -752,17 +748,11 @@ sten_status sten_net_desc_parse(sten_ctx *ctx, const char *json, size_t len, con
         return sten_fail(ctx, STEN_E_RANGE, "%s: %zu bytes is too large for a network config "
                          "(limit %u)", source, len, CONFIG_MAX_BYTES);
     parser p = {ctx, source, {0}, NULL, NULL, NULL};
-    sten_status st = json_pos_scan(ctx, json, len, source, &p.pos);
     json_t *root = NULL;
-    if (!st) {
-        json_error_t err;
-        root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
-        if (!root)
-            st = sten_fail(ctx, STEN_E_PARSE, "%s:%d:%d: %s", source, err.line, err.column, err.text);
-        else if (!json_is_object(root))
-            st = sten_fail(ctx, STEN_E_PARSE, "%s:1:1: expected a JSON object, got %s", source,
-                           json_kind(root));
-    }
+    sten_status st = json_pos_load(ctx, json, len, source, &root, &p.pos);
+    if (!st && !json_is_object(root))
+        st = sten_fail(ctx, STEN_E_PARSE, "%s:1:1: expected a JSON object, got %s", source,
+                       json_pos_kind(root));
     sten_net_desc *d = NULL;
     if (!st && !(d = sten_alloc(ctx, sizeof *d)))
         st = STEN_E_NOMEM;

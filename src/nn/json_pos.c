@@ -1,13 +1,14 @@
 /* json_pos.c — see json_pos.h. A small state machine over the raw text:
  * strings (with escapes), a stack of open containers, keys recorded when
- * followed by ':', array elements when they start. */
+ * followed by ':', array elements when they start. Malformed text is
+ * followed as far as it goes; jansson's verdict decides what it was, and
+ * json_pos_load words the two together. */
 #include "json_pos.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
-
-#define JSON_MAX_DEPTH 64
-#define JSON_MAX_PATH 512
+#include <strings.h>
 
 typedef struct {
     char kind;        /* '{' or '[' */
@@ -30,13 +31,36 @@ static sten_status record(sten_ctx *ctx, json_pos *p, const char *path, int line
     return STEN_OK;
 }
 
-sten_status json_pos_scan(sten_ctx *ctx, const char *t, size_t len, const char *source,
-                          json_pos *out)
+static void stop(json_pos *p, json_pos_stop why, int line, int col)
+{
+    p->stop = why;
+    p->stop_line = line;
+    p->stop_col = col;
+}
+
+/* Appends ".key" (or "key" at the root) / "[i]" to the container's path;
+ * returns the new length (the path is truncated at the buffer). */
+static size_t path_key(char *path, size_t plen, const char *key, size_t key_len)
+{
+    const int w = snprintf(path + plen, JSON_POS_MAX_PATH - plen, "%s%.*s", plen ? "." : "",
+                           (int)STEN__MIN(key_len, 200), key);
+    plen += w > 0 ? (size_t)w : 0;
+    return STEN__MIN(plen, (size_t)JSON_POS_MAX_PATH - 1);
+}
+
+static size_t path_index(char *path, size_t plen, long idx)
+{
+    const int w = snprintf(path + plen, JSON_POS_MAX_PATH - plen, "[%ld]", idx);
+    plen += w > 0 ? (size_t)w : 0;
+    return STEN__MIN(plen, (size_t)JSON_POS_MAX_PATH - 1);
+}
+
+sten_status json_pos_scan(sten_ctx *ctx, const char *t, size_t len, json_pos *out)
 {
     memset(out, 0, sizeof *out);
-    frame st[JSON_MAX_DEPTH];
+    frame st[JSON_POS_MAX_DEPTH];
     int depth = 0, line = 1, col = 0;
-    char path[JSON_MAX_PATH] = "";
+    char path[JSON_POS_MAX_PATH] = "";
     size_t plen = 0;
     const char *key = NULL; /* last string seen in an object, maybe a key */
     size_t key_len = 0;
@@ -44,45 +68,50 @@ sten_status json_pos_scan(sten_ctx *ctx, const char *t, size_t len, const char *
     int comma_line = 0, comma_col = 0;
     bool after_comma = false;
     sten_status rc = STEN_OK;
-    for (size_t i = 0; i < len && !rc; i++) {
+    for (size_t i = 0; i < len; i++) {
         const char c = t[i];
         if (c == '\n') {
             line++;
             col = 0;
             continue;
         }
-        col++;
+        if ((c & 0xC0) != 0x80) /* UTF-8 continuation bytes are not columns */
+            col++;
         if (c == ' ' || c == '\t' || c == '\r')
             continue;
+        frame *top = depth ? &st[depth - 1] : NULL;
         if (after_comma && (c == ']' || c == '}')) {
-            const char *what = depth > 0 && st[depth - 1].path_len ? path : "the top level";
-            char name[JSON_MAX_PATH];
-            snprintf(name, sizeof name, "%.*s", (int)(depth > 0 ? st[depth - 1].path_len : 0), path);
-            return sten_fail(ctx, STEN_E_PARSE,
-                             "%s:%d:%d: trailing comma after the last %s of \"%s\" (JSON allows "
-                             "no comma before '%c'; remove it)",
-                             source, comma_line, comma_col, c == ']' ? "element" : "member",
-                             name[0] ? name : what, c);
+            stop(out, JSON_POS_TRAILING_COMMA, comma_line, comma_col);
+            out->close = c;
+            snprintf(out->container, sizeof out->container, "%.*s",
+                     (int)(top ? top->path_len : 0), path);
+            return STEN_OK;
         }
         after_comma = false;
-        frame *top = depth ? &st[depth - 1] : NULL;
         if (top && top->kind == '[' && top->expect_elem && c != ']') {
             top->expect_elem = false;
-            plen = top->path_len;
-            plen += (size_t)snprintf(path + plen, sizeof path - plen, "[%ld]", top->index);
-            if (plen >= sizeof path)
-                plen = sizeof path - 1;
-            rc = record(ctx, out, path, line, col);
+            plen = path_index(path, top->path_len, top->index);
+            if (out->n == JSON_POS_MAX_ENTRIES) {
+                stop(out, JSON_POS_TOO_MANY, line, col);
+                return STEN_OK;
+            }
+            if ((rc = record(ctx, out, path, line, col)))
+                return rc;
         }
         if (c == '"') {
             const size_t start = i + 1;
             const int sl = line, sc = col;
-            for (i++; i < len && t[i] != '"'; i++) {
-                if (t[i] == '\\')
+            for (i++; i < len && t[i] != '"' && t[i] != '\n'; i++) {
+                if (t[i] == '\\' && i + 1 < len && t[i + 1] != '\n') {
                     i++;
-                else if (t[i] == '\n')
-                    break; /* jansson reports the broken string */
-                col++;
+                    col += 2;
+                } else if ((t[i] & 0xC0) != 0x80) {
+                    col++;
+                }
+            }
+            if (i < len && t[i] == '\n') {
+                i--; /* an unterminated string: let the loop count the line */
+                continue;
             }
             col++;
             if (top && top->kind == '{') {
@@ -94,19 +123,21 @@ sten_status json_pos_scan(sten_ctx *ctx, const char *t, size_t len, const char *
             continue;
         }
         if (c == ':' && top && top->kind == '{' && key) {
-            plen = top->path_len;
-            plen += (size_t)snprintf(path + plen, sizeof path - plen, "%s%.*s", plen ? "." : "",
-                                     (int)STEN__MIN(key_len, 200), key);
-            if (plen >= sizeof path)
-                plen = sizeof path - 1;
-            rc = record(ctx, out, path, key_line, key_col);
+            plen = path_key(path, top->path_len, key, key_len);
+            if (out->n == JSON_POS_MAX_ENTRIES) {
+                stop(out, JSON_POS_TOO_MANY, key_line, key_col);
+                return STEN_OK;
+            }
+            if ((rc = record(ctx, out, path, key_line, key_col)))
+                return rc;
             key = NULL;
             continue;
         }
         if (c == '{' || c == '[') {
-            if (depth == JSON_MAX_DEPTH)
-                return sten_fail(ctx, STEN_E_PARSE, "%s:%d:%d: nesting deeper than %d levels",
-                                 source, line, col, JSON_MAX_DEPTH);
+            if (depth == JSON_POS_MAX_DEPTH) {
+                stop(out, JSON_POS_TOO_DEEP, line, col);
+                return STEN_OK;
+            }
             st[depth++] = (frame){c, top ? plen : 0, 0, c == '['};
             key = NULL;
             continue;
@@ -131,22 +162,78 @@ sten_status json_pos_scan(sten_ctx *ctx, const char *t, size_t len, const char *
             key = NULL;
         }
     }
-    return rc;
+    return STEN_OK;
 }
 
-void json_pos_find(const json_pos *p, const char *path, int *line, int *col)
+/* jansson's parse, and the position index. A trailing comma, too deep a
+ * nesting or too many entries is reported where the scan stopped, when that is
+ * before the place jansson gave up (or jansson did not). */
+sten_status json_pos_load(sten_ctx *ctx, const char *json, size_t len, const char *src,
+                          json_t **root, json_pos *q)
+{
+    json_error_t err;
+    *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
+    sten_status st = json_pos_scan(ctx, json, len, q);
+    if (st)
+        return st;
+    const bool stop_first = q->stop != JSON_POS_DONE &&
+                            (*root || err.line < 1 || q->stop_line < err.line ||
+                             (q->stop_line == err.line && q->stop_col < err.column));
+    if (stop_first && q->stop == JSON_POS_TRAILING_COMMA && !*root)
+        return sten_fail(ctx, STEN_E_PARSE, "%s:%d:%d: trailing comma after the last %s of %s%s%s "
+                         "(JSON allows no comma before '%c'; remove it)", src, q->stop_line,
+                         q->stop_col, q->close == ']' ? "element" : "member",
+                         q->container[0] ? "\"" : "", q->container[0] ? q->container : "the top level",
+                         q->container[0] ? "\"" : "", q->close);
+    if (stop_first && q->stop == JSON_POS_TOO_DEEP)
+        return sten_fail(ctx, STEN_E_RANGE, "%s:%d:%d: nesting deeper than %d levels (a network "
+                         "config needs 5)", src, q->stop_line, q->stop_col, JSON_POS_MAX_DEPTH);
+    if (stop_first && q->stop == JSON_POS_TOO_MANY)
+        return sten_fail(ctx, STEN_E_RANGE, "%s:%d:%d: more than %d keys and array elements (a "
+                         "network config has hundreds)", src, q->stop_line, q->stop_col,
+                         JSON_POS_MAX_ENTRIES);
+    if (!*root) {
+        size_t i = 0;
+        while (i < len && (json[i] == ' ' || json[i] == '\t' || json[i] == '\r' || json[i] == '\n'))
+            i++;
+        if (i == len)
+            return sten_fail(ctx, STEN_E_PARSE, "%s: the file is empty (expected a JSON object "
+                             "with \"Layers\")", src);
+        if (err.line < 1)
+            return sten_fail(ctx, STEN_E_PARSE, "%s: %s", src, err.text);
+        return sten_fail(ctx, STEN_E_PARSE, "%s:%d:%d: %s", src, err.line, err.column, err.text);
+    }
+    return STEN_OK;
+}
+
+const char *json_pos_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+size_t json_pos_find(const json_pos *p, const char *path, int *line, int *col)
 {
     *line = *col = 0;
     size_t best = 0;
     for (size_t i = 0; i < p->n; i++) {
         const size_t l = strlen(p->e[i].path);
-        if (l >= best && strncmp(p->e[i].path, path, l) == 0 &&
+        if (l >= best && strncasecmp(p->e[i].path, path, l) == 0 &&
             (path[l] == '\0' || path[l] == '.' || path[l] == '[')) {
             best = l;
             *line = p->e[i].line;
             *col = p->e[i].col;
         }
     }
+    return best;
 }
 
 void json_pos_free(sten_ctx *ctx, json_pos *p)
