@@ -132,7 +132,8 @@ static uint32_t gen_user(const model *m, const sten_synth_opts *o, uint32_t u, d
         /* ratings: 0.5 .. 5 in half stars, higher for the user's own taste */
         const float base = liked ? 4.0f : 1.0f;
         const float rating = base + 0.5f * (float)sten_rng_below(&r, liked ? 3 : 7);
-        out[k++] = (sten_interaction){u, it, rating, t0 + (int64_t)k * 60 + sten_rng_below(&r, 60)};
+        const int64_t ts = t0 + (int64_t)k * 60 + sten_rng_below(&r, 60);
+        out[k++] = (sten_interaction){u, it, rating, ts};
     }
     for (uint32_t i = 0; i < k; i++)
         mark[out[i].item >> 6] = 0;
