@@ -3,9 +3,11 @@
  * nnz = 0, K >= N, sizes that are not a multiple of the SIMD width; and
  * bit-identical results for 1 and 2 threads. */
 #include "check.h"
+#include "core/core_int.h"
 #include "core/kernels_ref.h"
 #include "sten.h"
 
+#include <math.h>
 #include <string.h>
 
 static sten_ctx *ctx;
@@ -59,26 +61,98 @@ static void rand_csr(sten_csr *m, uint32_t rows, uint32_t cols, uint32_t max_nnz
     CHECK_EQ(sten_csr_validate(ctx, m), STEN_OK);
 }
 
+/* Both paths of sten_gemm, the own AVX-512 kernels (where the CPU has them)
+ * and the BLAS, against plain loops. The shapes cross every blocking edge of
+ * the own kernels: rows around the 12-row tile and the 240-row pass, columns
+ * around the 32-column strip and the 512-column chunk, K around the 256 and
+ * 1536 blocks, and NT's long-K dot products. */
 static void test_gemm(void)
 {
-    static const int64_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 128, 256},
-                                        {130, 31, 67}, {5, 4, 0}};
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-        for (int ta = 0; ta < 2; ta++)
-            for (int tb = 0; tb < 2; tb++) {
-                /* leading dimensions with a little padding */
-                const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
-                const int64_t arows = ta ? K : M, brows = tb ? N : K;
-                float *A = rand_floats(arows * lda, -1, 1), *B = rand_floats(brows * ldb, -1, 1);
+    static const int64_t shapes[][3] = {{1, 1, 1},     {3, 5, 7},      {17, 33, 9},
+                                        {64, 128, 256}, {130, 31, 67},  {5, 4, 0},
+                                        {13, 545, 300}, {253, 40, 257}, {7, 9, 1600},
+                                        {256, 128, 3100}, {25, 1030, 128}, {1, 600, 513}};
+    for (int own = 0; own < 2; own++) {
+        sten__gemm_set_own(own);
+        if (own && !sten__gemm_own())
+            printf("  (no AVX-512 here: own GEMM kernels not tested)\n");
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            for (int ta = 0; ta < 2; ta++)
+                for (int tb = 0; tb < 2; tb++) {
+                    /* leading dimensions with a little padding */
+                    const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
+                    const int64_t arows = ta ? K : M, brows = tb ? N : K;
+                    float *A = rand_floats(arows * lda, -1, 1), *B = rand_floats(brows * ldb, -1, 1);
+                    float *C = rand_floats(M * ldc, -1, 1), *R = copy_floats(C, M * ldc);
+                    const float alpha = 0.75f, beta = (s % 2) ? 0.5f : 0.0f;
+                    if (beta == 0.0f) /* beta = 0: C is never read, NaN there included */
+                        for (int64_t i = 0; i < M; i++)
+                            C[i * ldc] = NAN;
+                    sten_gemm(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                    sten__gemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, R, ldc);
+                    CHECK_CLOSE(C, R, M * ldc, 1e-5, 1e-4 * (1 + K / 256));
+                    free(A), free(B), free(C), free(R);
+                }
+        }
+    }
+    sten__gemm_set_own(-1);
+}
+
+/* The chunked product: bias, beta, and every chunk handed over exactly once
+ * with its final values, on both paths. */
+typedef struct {
+    const float *C, *R;
+    int64_t M, ldc;
+    int *seen;
+    int bad;
+} chunk_check;
+
+static void check_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1)
+{
+    chunk_check *k = arg;
+    if (j0 != chunk * STEN__GEMM_CHUNK || j1 <= j0)
+        __atomic_add_fetch(&k->bad, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&k->seen[chunk], 1, __ATOMIC_RELAXED);
+    for (int64_t i = 0; i < k->M; i++)
+        for (int64_t j = j0; j < j1; j++) {
+            const float c = k->C[i * k->ldc + j], r = k->R[i * k->ldc + j];
+            if (!(fabsf(c - r) <= 1e-4f * (1.0f + fabsf(r))))
+                __atomic_add_fetch(&k->bad, 1, __ATOMIC_RELAXED);
+        }
+}
+
+static void test_gemm_chunks(void)
+{
+    static const int64_t shapes[][3] = {{256, 1500, 128}, {7, 513, 300}, {30, 40, 5}};
+    for (int own = 0; own < 2; own++) {
+        sten__gemm_set_own(own);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int withbias = 0; withbias < 2; withbias++) {
+                const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                const int64_t lda = K + 1, ldb = N + 3, ldc = N + 2;
+                float *A = rand_floats(M * lda, -1, 1), *B = rand_floats(K * ldb, -1, 1);
+                float *bias = rand_floats(N, -1, 1);
                 float *C = rand_floats(M * ldc, -1, 1), *R = copy_floats(C, M * ldc);
-                const float alpha = 0.75f, beta = (s % 2) ? 0.5f : 0.0f;
-                sten_gemm(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-                sten__gemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, R, ldc);
+                const float beta = withbias ? 0.0f : 0.5f;
+                sten__gemm_ref(0, 0, M, N, K, 1.0f, A, lda, B, ldb, beta, R, ldc);
+                if (withbias)
+                    for (int64_t i = 0; i < M; i++)
+                        for (int64_t j = 0; j < N; j++)
+                            R[i * ldc + j] += bias[j];
+                const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
+                int *seen = calloc((size_t)nch, sizeof *seen);
+                chunk_check k = {C, R, M, ldc, seen, 0};
+                sten__gemm_chunks(ctx, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc,
+                                  withbias ? bias : NULL, check_chunk, &k);
+                CHECK_EQ(k.bad, 0);
+                for (int64_t c = 0; c < nch; c++)
+                    CHECK_EQ(seen[c], 1);
                 CHECK_CLOSE(C, R, M * ldc, 1e-5, 1e-4);
-                free(A), free(B), free(C), free(R);
+                free(A), free(B), free(C), free(R), free(bias), free(seen);
             }
     }
+    sten__gemm_set_own(-1);
 }
 
 static void test_spmm(void)
@@ -315,6 +389,7 @@ int main(void)
         return EXIT_FAILURE;
     sten_rng_init(&rng, 2024, 0);
     RUN(test_gemm);
+    RUN(test_gemm_chunks);
     RUN(test_spmm);
     RUN(test_spmm_grad);
     RUN(test_activations);

@@ -54,6 +54,30 @@ int sten__cmp_user_item(const void *a, const void *b); /* (user, item, timestamp
 /* Makes the BLAS use ctx's thread count (called before every BLAS call). */
 void sten__blas_threads(const sten_ctx *ctx);
 
+/* sten_gemm through the BLAS only (src/core/gemm.c); sten_gemm itself
+ * (src/core/sgemm.c) runs sten's own AVX-512 kernels where they apply. */
+void sten__gemm_blas(sten_ctx *ctx, sten_trans ta, sten_trans tb, int64_t M, int64_t N, int64_t K,
+                     float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                     float beta, float *C, int64_t ldc);
+
+/* C = alpha A B + beta C + bias (a row vector added to every row, or NULL),
+ * all row-major and untransposed, then fn(arg, chunk, j0, j1) for each
+ * finished block of columns [j0, j1) = [chunk * STEN__GEMM_CHUNK, ...), all
+ * rows, while it is still in cache. fn runs on several threads at once, each
+ * call on its own columns. */
+#define STEN__GEMM_CHUNK 512
+typedef void (*sten_chunk_fn)(void *arg, int64_t chunk, int64_t j0, int64_t j1);
+void sten__gemm_chunks(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                       float *C, int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg);
+
+/* Whether sten_gemm uses sten's own kernels: decided on first use from the
+ * CPU and STEN_GEMM=blas; tests switch it (1 own if available, 0 BLAS, -1
+ * decide again). */
+bool sten__gemm_own(void);
+bool sten__gemm_own_available(void);
+void sten__gemm_set_own(int on);
+
 /* Hot loops are compiled once per ISA level and chosen at load time, so a
  * portable build still uses AVX2/AVX-512 where the CPU has them. Off under
  * sanitizers (ifunc resolvers run before the sanitizer runtime is ready). */

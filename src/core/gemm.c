@@ -1,4 +1,5 @@
-/* gemm.c — dense matrix products through OpenBLAS (OpenMP build), and the
+/* gemm.c — dense matrix products through OpenBLAS (OpenMP build) where
+ * sgemm.c's own kernels do not apply, and the
  * one place that tells the BLAS how many threads to use. BLAS is only ever
  * called from outside our own parallel regions, so threads never multiply. */
 #include "core_int.h"
@@ -11,8 +12,8 @@ void sten__blas_threads(const sten_ctx *ctx)
     openblas_set_num_threads(ctx->threads);
 }
 
-void sten_gemm(sten_ctx *ctx, sten_trans ta, sten_trans tb, int64_t M,
-               int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+void sten__gemm_blas(sten_ctx *ctx, sten_trans ta, sten_trans tb, int64_t M,
+                     int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
     if (M <= 0 || N <= 0)

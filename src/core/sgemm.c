@@ -1,0 +1,397 @@
+/* sgemm.c — sten's own float GEMM for CPUs with AVX-512, used in place of the
+ * BLAS for the shapes a recommender network spends its time in.
+ *
+ * Why not the BLAS: OpenBLAS 0.3.21 does not know recent CPUs (AMD Zen 5 is
+ * run with its Haswell AVX2 kernels, half the machine's fp32 peak), and a
+ * BLAS cannot run the code that consumes a block of the product while that
+ * block is still in cache (bias, activation, loss). Here:
+ *
+ *  - NN and TN (C = alpha op(A) B + beta C, B not transposed) share one
+ *    12 x 32 micro-kernel: a K x 32 strip of B is packed once into an L1
+ *    buffer and every row of A runs over it, one broadcast per row and step.
+ *    Work is split into 512-column chunks; a caller may pass a function that
+ *    receives each finished chunk (all rows) while it is still in L2.
+ *  - NT (C = alpha A B^T + beta C) with a long K is a grid of dot products:
+ *    6 rows of A against 4 rows of B, 24 vector accumulators, K in blocks
+ *    that keep B's block in L2.
+ *  - TT, tiny K for NT, alpha = 0, and CPUs without AVX-512 go to the BLAS.
+ *
+ * Every element of C is summed in an order fixed by the shapes alone, so the
+ * results do not depend on the thread count. STEN_GEMM=blas in the
+ * environment turns these kernels off (for comparisons). */
+#include "core_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define MR 12      /* rows of a micro-tile (NN/TN) */
+#define NR 32      /* columns of a micro-tile: two vectors */
+#define KC 256     /* depth of a packed strip */
+#define MC 240     /* rows per pass over a strip, TN (a multiple of MR) */
+#define MC_NN 96   /* rows per pass, NN: A's pass packed on the stack (96 KB) */
+#define DOT_KC 1536 /* depth of a dot-product block (NT) */
+#define DOT_MR 6
+#define DOT_NR 4
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define STEN_HAVE_AVX512_GEMM 1
+#define AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma,avx2")))
+#define INLINE inline __attribute__((always_inline))
+#endif
+
+static int own_mode = -1; /* -1: not decided yet, 0: BLAS, 1: own kernels */
+
+bool sten__gemm_own(void)
+{
+    int m = __atomic_load_n(&own_mode, __ATOMIC_RELAXED);
+    if (m < 0) {
+#ifdef STEN_HAVE_AVX512_GEMM
+        const char *e = getenv("STEN_GEMM");
+        m = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+            !(e && strcmp(e, "blas") == 0);
+#else
+        m = 0;
+#endif
+        __atomic_store_n(&own_mode, m, __ATOMIC_RELAXED);
+    }
+    return m == 1;
+}
+
+void sten__gemm_set_own(int on)
+{
+    __atomic_store_n(&own_mode, on < 0 ? -1 : on, __ATOMIC_RELAXED);
+    if (on > 0 && !sten__gemm_own_available())
+        __atomic_store_n(&own_mode, 0, __ATOMIC_RELAXED);
+}
+
+bool sten__gemm_own_available(void)
+{
+#ifdef STEN_HAVE_AVX512_GEMM
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+#else
+    return false;
+#endif
+}
+
+/* The BLAS path of sten__gemm_chunks: bias laid down, one BLAS call, then
+ * the chunk function over the same chunks the own kernel would give. */
+static void chunks_blas(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
+                        const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                        float *C, int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg)
+{
+    if (bias) {
+        for (int64_t i = 0; i < M; i++) {
+            float *c = C + i * ldc;
+            for (int64_t j = 0; j < N; j++)
+                c[j] = (beta == 0.0f ? 0.0f : beta * c[j]) + bias[j];
+        }
+        beta = 1.0f;
+    }
+    sten__gemm_blas(ctx, STEN_NO_TRANS, STEN_NO_TRANS, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (!fn)
+        return;
+    const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
+    const int nt = sten__threads_for(ctx, M * N, 1 << 15);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t ch = 0; ch < nch; ch++)
+        fn(arg, ch, ch * STEN__GEMM_CHUNK, STEN__MIN(N, (ch + 1) * STEN__GEMM_CHUNK));
+}
+
+#ifdef STEN_HAVE_AVX512_GEMM
+
+static INLINE __mmask16 lanes(int64_t n)
+{
+    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+
+/* Bp[k][0..32) = B[k][0..nr), zero beyond nr. */
+AVX512 static void pack_strip(float *restrict Bp, const float *B, int64_t ldb, int64_t kc,
+                              int64_t nr)
+{
+    const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+    for (int64_t k = 0; k < kc; k++) {
+        _mm512_store_ps(Bp + NR * k, _mm512_maskz_loadu_ps(m0, B + k * ldb));
+        _mm512_store_ps(Bp + NR * k + 16, _mm512_maskz_loadu_ps(m1, B + k * ldb + 16));
+    }
+}
+
+typedef struct {
+    float alpha, beta;
+    const float *bias; /* at this strip's first column, or NULL */
+    int first;         /* first K block: apply beta and bias, else accumulate */
+} tile_out;
+
+/* C[0..mr)[0..nr) (through masks) from op(A)[r][k] = A[r + k*cs] times the
+ * packed strip. mr is a constant at every call, so the accumulators live in
+ * registers and every broadcast is a constant offset from one pointer. */
+AVX512 static INLINE void micro(const int mr, int64_t kc, const float *A, int64_t cs,
+                                const float *Bp, float *C, int64_t ldc, __mmask16 m0,
+                                __mmask16 m1, const tile_out *o)
+{
+    __m512 c0[MR], c1[MR];
+    for (int r = 0; r < mr; r++)
+        c0[r] = c1[r] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        const __m512 b0 = _mm512_load_ps(Bp + NR * k), b1 = _mm512_load_ps(Bp + NR * k + 16);
+        const float *a = A + k * cs;
+        for (int r = 0; r < mr; r++) {
+            const __m512 av = _mm512_set1_ps(a[r]);
+            c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+            c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+        }
+    }
+    const __m512 va = _mm512_set1_ps(o->alpha), vb = _mm512_set1_ps(o->beta);
+    const __m512 bi0 = o->bias ? _mm512_maskz_loadu_ps(m0, o->bias) : _mm512_setzero_ps();
+    const __m512 bi1 = o->bias ? _mm512_maskz_loadu_ps(m1, o->bias + 16) : _mm512_setzero_ps();
+    for (int r = 0; r < mr; r++) {
+        float *cr = C + r * ldc;
+        __m512 x0 = _mm512_mul_ps(va, c0[r]), x1 = _mm512_mul_ps(va, c1[r]);
+        if (!o->first) {
+            x0 = _mm512_add_ps(x0, _mm512_maskz_loadu_ps(m0, cr));
+            x1 = _mm512_add_ps(x1, _mm512_maskz_loadu_ps(m1, cr + 16));
+        } else {
+            if (o->beta != 0.0f) { /* beta = 0 never reads C (BLAS rule: NaN there is ignored) */
+                x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), x0);
+                x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), x1);
+            }
+            x0 = _mm512_add_ps(x0, bi0);
+            x1 = _mm512_add_ps(x1, bi1);
+        }
+        _mm512_mask_storeu_ps(cr, m0, x0);
+        _mm512_mask_storeu_ps(cr + 16, m1, x1);
+    }
+}
+
+/* Rows of A (NN: A[r*lda + k]) into panels of MR rows, k-major:
+ * Ap[panel][k][0..MR), so the micro-kernel reads them like TN's A. */
+AVX512 static void pack_rows(float *restrict Ap, const float *A, int64_t lda, int64_t rows,
+                             int64_t kc)
+{
+    for (int64_t i = 0; i < rows; i += MR) {
+        const int64_t mr = STEN__MIN(MR, rows - i);
+        float *P = Ap + i * kc;
+        for (int64_t r = 0; r < mr; r++) {
+            const float *a = A + (i + r) * lda;
+            for (int64_t k = 0; k < kc; k++)
+                P[k * MR + r] = a[k];
+        }
+    }
+}
+
+/* Columns [j0, j1) of C, all M rows: K in blocks of KC, rows in passes of MC,
+ * each strip packed once per (K block, row pass). NN (lda > 0) packs each
+ * pass of A; TN (lda < 0: A[k*(-lda) + r]) reads A where it is. */
+AVX512 static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha,
+                            const float *A, int64_t lda, const float *B, int64_t ldb,
+                            float beta, float *C, int64_t ldc, const float *bias)
+{
+    float Bp[KC * NR] __attribute__((aligned(64)));
+    float Ap[MC_NN * KC] __attribute__((aligned(64)));
+    const bool tn = lda < 0;
+    const int64_t mc = tn ? MC : MC_NN;
+    for (int64_t p = 0; p < K; p += KC) {
+        const int64_t kc = STEN__MIN(KC, K - p);
+        for (int64_t i0 = 0; i0 < M; i0 += mc) {
+            const int64_t i1 = STEN__MIN(M, i0 + mc);
+            if (!tn)
+                pack_rows(Ap, A + i0 * lda + p, lda, i1 - i0, kc);
+            for (int64_t j = j0; j < j1; j += NR) {
+                const int64_t nr = STEN__MIN(NR, j1 - j);
+                pack_strip(Bp, B + p * ldb + j, ldb, kc, nr);
+                const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+                const tile_out o = {alpha, beta, bias ? bias + j : NULL, p == 0};
+                float *Cj = C + j;
+                for (int64_t i = i0; i < i1; i += MR) {
+                    /* this panel of rows: packed (NN), or in place (TN) */
+                    const float *a = tn ? A + p * -lda + i : Ap + (i - i0) * kc;
+                    const int64_t cs = tn ? -lda : MR;
+                    if (i + MR <= i1) {
+                        micro(MR, kc, a, cs, Bp, Cj + i * ldc, ldc, m0, m1, &o);
+                        continue;
+                    }
+                    int64_t r = 0;
+                    for (; r + 4 <= i1 - i; r += 4)
+                        micro(4, kc, a + r, cs, Bp, Cj + (i + r) * ldc, ldc, m0, m1, &o);
+                    for (; r < i1 - i; r++)
+                        micro(1, kc, a + r, cs, Bp, Cj + (i + r) * ldc, ldc, m0, m1, &o);
+                }
+            }
+        }
+    }
+}
+
+static void own_nn(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                   int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                   int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg)
+{
+    const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
+    const int nt = (int)STEN__MIN(nch, sten__threads_for(ctx, M * N * K, 1 << 20));
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t ch = 0; ch < nch; ch++) {
+        const int64_t j0 = ch * STEN__GEMM_CHUNK, j1 = STEN__MIN(N, j0 + STEN__GEMM_CHUNK);
+        chunk_nn(M, j0, j1, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+        if (fn)
+            fn(arg, ch, j0, j1);
+    }
+}
+
+/* s[r][c] = sum over k < kc of A[r][k] * B[c][k], for mr rows of A and nr
+ * rows of B; vector partial sums, reduced at the end. */
+AVX512 static INLINE void dot_micro(const int mr, const int nr, int64_t kc, const float *A,
+                                    int64_t lda, const float *B, int64_t ldb,
+                                    float s[DOT_MR][DOT_NR])
+{
+    __m512 acc[DOT_MR][DOT_NR];
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < nr; c++)
+            acc[r][c] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 16 <= kc; k += 16) {
+        __m512 b[DOT_NR];
+        for (int c = 0; c < nr; c++)
+            b[c] = _mm512_loadu_ps(B + c * ldb + k);
+        for (int r = 0; r < mr; r++) {
+            const __m512 a = _mm512_loadu_ps(A + r * lda + k);
+            for (int c = 0; c < nr; c++)
+                acc[r][c] = _mm512_fmadd_ps(a, b[c], acc[r][c]);
+        }
+    }
+    if (k < kc) {
+        const __mmask16 m = lanes(kc - k);
+        __m512 b[DOT_NR];
+        for (int c = 0; c < nr; c++)
+            b[c] = _mm512_maskz_loadu_ps(m, B + c * ldb + k);
+        for (int r = 0; r < mr; r++) {
+            const __m512 a = _mm512_maskz_loadu_ps(m, A + r * lda + k);
+            for (int c = 0; c < nr; c++)
+                acc[r][c] = _mm512_fmadd_ps(a, b[c], acc[r][c]);
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < nr; c++)
+            s[r][c] = _mm512_reduce_add_ps(acc[r][c]);
+}
+
+/* One (mr x nr) block of C for the K block starting at p. */
+AVX512 static INLINE void dot_block(const int mr, const int nr, int64_t p, int64_t kc, float alpha,
+                                    const float *A, int64_t lda, const float *B, int64_t ldb,
+                                    float beta, float *C, int64_t ldc)
+{
+    float s[DOT_MR][DOT_NR];
+    dot_micro(mr, nr, kc, A + p, lda, B + p, ldb, s);
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < nr; c++) {
+            float *x = C + r * ldc + c;
+            if (p > 0)
+                *x += alpha * s[r][c];
+            else
+                *x = alpha * s[r][c] + (beta == 0.0f ? 0.0f : beta * *x);
+        }
+}
+
+/* Rows [i0, i1) x columns [j0, j1) of C = alpha A B^T + beta C. */
+AVX512 static void part_nt(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t K, float alpha,
+                           const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                           float *C, int64_t ldc)
+{
+    for (int64_t p = 0; p < K; p += DOT_KC) {
+        const int64_t kc = STEN__MIN(DOT_KC, K - p);
+        int64_t i = i0;
+        for (; i < i1;) {
+            const int64_t left = i1 - i;
+            const int mr = left >= DOT_MR ? DOT_MR : left >= 2 ? 2 : 1;
+            const float *Ai = A + i * lda;
+            float *Ci = C + i * ldc;
+            for (int64_t j = j0; j < j1;) {
+                const int nr = j1 - j >= DOT_NR ? DOT_NR : 1;
+                const float *Bj = B + j * ldb;
+                float *Cij = Ci + j;
+                if (mr == DOT_MR && nr == DOT_NR)
+                    dot_block(DOT_MR, DOT_NR, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
+                else if (mr == DOT_MR)
+                    dot_block(DOT_MR, 1, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
+                else if (mr == 2 && nr == DOT_NR)
+                    dot_block(2, DOT_NR, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
+                else if (mr == 2)
+                    dot_block(2, 1, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
+                else if (nr == DOT_NR)
+                    dot_block(1, DOT_NR, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
+                else
+                    dot_block(1, 1, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
+                j += nr;
+            }
+            i += mr;
+        }
+    }
+}
+
+static void own_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    const int nt = sten__threads_for(ctx, M * N * K, 1 << 20);
+    /* split the longer side into one contiguous part per thread */
+    const bool by_rows = M >= N;
+    const int64_t len = by_rows ? M : N, unit = by_rows ? DOT_MR : DOT_NR;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = 0, n = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        n = omp_get_num_threads();
+#endif
+        const int64_t units = (len + unit - 1) / unit;
+        const int64_t a = units * t / n * unit, b = STEN__MIN(len, units * (t + 1) / n * unit);
+        if (a < b) {
+            if (by_rows)
+                part_nt(a, b, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            else
+                part_nt(0, M, a, b, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        }
+    }
+}
+
+#endif /* STEN_HAVE_AVX512_GEMM */
+
+void sten__gemm_chunks(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                       float *C, int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg)
+{
+    if (M <= 0 || N <= 0)
+        return;
+#ifdef STEN_HAVE_AVX512_GEMM
+    if (K > 0 && alpha != 0.0f && sten__gemm_own()) {
+        own_nn(ctx, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, fn, arg);
+        return;
+    }
+#endif
+    chunks_blas(ctx, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, fn, arg);
+}
+
+void sten_gemm(sten_ctx *ctx, sten_trans ta, sten_trans tb, int64_t M, int64_t N, int64_t K,
+               float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+               float *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+#ifdef STEN_HAVE_AVX512_GEMM
+    if (K > 0 && alpha != 0.0f && sten__gemm_own()) {
+        if (tb == STEN_NO_TRANS) {
+            /* a negative lda tells chunk_nn that A is transposed (TN) */
+            own_nn(ctx, M, N, K, alpha, A, ta == STEN_TRANS ? -lda : lda, B, ldb, beta, C, ldc,
+                   NULL, NULL, NULL);
+            return;
+        }
+        if (ta == STEN_NO_TRANS && K >= 256) {
+            own_nt(ctx, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            return;
+        }
+    }
+#endif
+    sten__gemm_blas(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
