@@ -52,6 +52,38 @@ static void gather_dense(const sten_dataset *d, const uint32_t *ids, uint32_t B,
     }
 }
 
+/* Groups each row of a fused-loss target by the column chunk of the output
+ * product (a stable counting sort, so a repeated item keeps its order), so
+ * the loss of a chunk visits only its own entries. */
+static void group_by_chunk(nn_target *T, uint32_t B, uint32_t N)
+{
+    const uint64_t C = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
+    sten_csr *t = &T->t;
+    for (uint32_t b = 0; b < B; b++) {
+        uint64_t *cs = T->cstart + b * (C + 1);
+        const uint64_t e0 = t->row_ptr[b], e1 = t->row_ptr[b + 1];
+        memset(cs, 0, (C + 1) * sizeof *cs);
+        for (uint64_t e = e0; e < e1; e++)
+            cs[t->col[e] / STEN__GEMM_CHUNK + 1]++;
+        cs[0] = e0;
+        for (uint64_t c = 1; c <= C; c++)
+            cs[c] += cs[c - 1];
+        /* cs[c] is now where chunk c starts; place, then shift back */
+        for (uint64_t e = e0; e < e1; e++) {
+            const uint64_t to = cs[t->col[e] / STEN__GEMM_CHUNK]++ - e0;
+            T->scol[to] = t->col[e];
+            if (t->val)
+                T->sval[to] = t->val[e];
+        }
+        memcpy(t->col + e0, T->scol, (e1 - e0) * sizeof *t->col);
+        if (t->val)
+            memcpy(t->val + e0, T->sval, (e1 - e0) * sizeof *t->val);
+        for (uint64_t c = C; c > 0; c--)
+            cs[c] = cs[c - 1];
+        cs[0] = e0;
+    }
+}
+
 sten_status sten__net_load_batch(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B)
 {
     if (B == 0 || B > net->B_cap)
@@ -81,6 +113,8 @@ sten_status sten__net_load_batch(sten_ctx *ctx, sten_net *net, const uint32_t *i
                 gather_dense(d, ids, B, T->dense, L->N);
             else
                 gather_sparse(d, ids, B, &T->t, 0.0f, 0, 0, false);
+            if (T->cstart)
+                group_by_chunk(T, B, L->N);
             if (T->weight)
                 for (uint32_t b = 0; b < B; b++)
                     T->weight[b] = d->weight[ids[b]];
@@ -141,10 +175,47 @@ bool sten__act_increasing(const nn_layer *L)
 /* z = sum of biases + sum over sources of (input x W) + skips, then the
  * activation. The biases are laid down first so every product accumulates
  * (beta = 1) and no separate pass adds them. */
+typedef struct {
+    const sten_net *net;
+    const nn_layer *L;
+    nn_target *T;
+} loss_chunk_arg;
+
+static void loss_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1)
+{
+    const loss_chunk_arg *a = arg;
+    sten__loss_chunk(a->net, a->L, a->T, chunk, (uint32_t)j0, (uint32_t)j1);
+}
+
+/* A Sigmoid output trained with a cross-entropy loss on sparse targets, fed
+ * by one dense, untransposed weight: its loss and delta are computed on each
+ * chunk of the product while the chunk is still in cache, and the bias is
+ * added inside the product. */
+static bool forward_fused_loss(sten_ctx *ctx, sten_net *net, nn_layer *L)
+{
+    if (!net->training || !L->fuse_loss || L->n_in != 1 || L->n_skip != 0 || L->mask)
+        return false;
+    const nn_weight *w = &net->weights[L->in[0]];
+    const nn_layer *S = &net->layers[w->src];
+    if (S->sparse_in || w->transposed)
+        return false;
+    nn_target *T = &net->targets[L - net->layers];
+    const uint32_t B = net->B;
+    loss_chunk_arg arg = {net, L, T};
+    sten__gemm_chunks(ctx, B, L->N, S->N, 1.0f, S->out, S->N, w->W, L->N, 0.0f, L->act, L->N, w->b,
+                      loss_chunk, &arg);
+    L->act_deferred = true;
+    L->loss_fused = true;
+    return true;
+}
+
 static void forward_layer(sten_ctx *ctx, sten_net *net, nn_layer *L)
 {
     const uint32_t B = net->B, N = L->N;
     float *z = L->act;
+    L->loss_fused = false;
+    if (forward_fused_loss(ctx, net, L))
+        return;
     memset(z, 0, (size_t)N * sizeof *z);
     for (uint32_t k = 0; k < L->n_in; k++) {
         const float *bias = net->weights[L->in[k]].b;

@@ -128,6 +128,35 @@ static double sigmoid_zero_pass(float *d, const float *a, uint32_t N, float scal
     return (double)scale * sum;
 }
 
+/* The canonical sparse-target pass over columns [j0, j1) of one row: the
+ * zero-target pass, then the listed items in that range corrected to their
+ * targets. d may be a itself (the delta overwrites the activations): the
+ * listed items' values are kept in stash first. */
+static double canon_sparse(const loss_cfg *c, const float *a, float *d, uint32_t j0, uint32_t j1,
+                           const uint32_t *idx, const float *val, uint64_t n, int from_z,
+                           float *stash)
+{
+    const bool ce = c->kind == STEN_LOSS_CROSS_ENTROPY;
+    const float scale = ce ? c->boost_zero : c->zero_s, thr = ce ? -INFINITY : c->zero_t;
+    if (stash)
+        for (uint64_t e = 0; e < n; e++)
+            if (idx[e] >= j0 && idx[e] < j1)
+                stash[e] = a[idx[e]];
+    double L = sigmoid_zero_pass(d + j0, a + j0, j1 - j0, scale, thr, from_z);
+    float dz;
+    for (uint64_t e = 0; e < n; e++) {
+        const uint32_t j = idx[e];
+        if (j < j0 || j >= j1)
+            continue;
+        const float av = stash ? stash[e] : a[j];
+        const float aj = from_z ? sigmoid(av) : av;
+        L -= !(aj <= thr) ? scale * zero_term(av, from_z) : 0.0f; /* as the pass added it */
+        L += sigmoid_canon(c, aj, val ? val[e] : 1.0f, &dz);
+        d[j] = dz;
+    }
+    return L;
+}
+
 /* One output row. a: activations, d: delta out, N units. The target is
  * either dense (td) or the listed items (idx/val, n of them). */
 static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *ap,
@@ -164,23 +193,7 @@ static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *a
             d[j] = smce ? (a[j] < c->one_t ? a[j] - c->one_s * t : 0.0f) : d[j] - t;
         }
     } else if (c->canonical && !td) {
-        const bool ce = c->kind == STEN_LOSS_CROSS_ENTROPY;
-        const float scale = ce ? c->boost_zero : c->zero_s, thr = ce ? -INFINITY : c->zero_t;
-        /* d may be a itself (the delta overwrites the activations): keep the
-         * listed items' values for the correction below */
-        if (stash)
-            for (uint64_t e = 0; e < n; e++)
-                stash[e] = a[idx[e]];
-        L = sigmoid_zero_pass(d, a, N, scale, thr, from_z);
-        float dz;
-        for (uint64_t e = 0; e < n; e++) {
-            const uint32_t j = idx[e];
-            const float av = stash ? stash[e] : a[j];
-            const float aj = from_z ? sigmoid(av) : av;
-            L -= !(aj <= thr) ? scale * zero_term(av, from_z) : 0.0f; /* as the pass added it */
-            L += sigmoid_canon(c, aj, val ? val[e] : 1.0f, &dz);
-            d[j] = dz;
-        }
+        L = canon_sparse(c, a, d, 0, N, idx, val, n, from_z, stash);
     } else if (c->canonical) {
         float dz;
         for (uint32_t j = 0; j < N; j++) {
@@ -210,8 +223,7 @@ static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *a
     return L;
 }
 
-double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
-                        const nn_target *T, uint32_t B)
+static loss_cfg cfg_of(const sten_net *net, const nn_layer *L)
 {
     const sten_net_desc *nd = &net->desc;
     loss_cfg c = {
@@ -225,6 +237,46 @@ double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
                     c.kind == STEN_LOSS_DATA_SCALED_MARGINAL_CROSS_ENTROPY;
     c.softmax = ce && L->fn == STEN_ACT_SOFTMAX;
     c.canonical = ce && L->fn == STEN_ACT_SIGMOID;
+    return c;
+}
+
+void sten__loss_chunk(const sten_net *net, const nn_layer *L, nn_target *T, int64_t chunk,
+                      uint32_t j0, uint32_t j1)
+{
+    const loss_cfg c = cfg_of(net, L);
+    const uint32_t B = net->B, N = L->N;
+    for (uint32_t b = 0; b < B; b++) {
+        float *z = L->act + (uint64_t)b * N;
+        /* the row's entries inside [j0, j1), grouped by the batch loader */
+        const uint64_t *cs = T->cstart + b * ((N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK + 1);
+        const uint64_t e0 = cs[chunk], e1 = cs[chunk + 1];
+        double part = canon_sparse(&c, z, z, j0, j1, T->t.col + e0,
+                                   T->t.val ? T->t.val + e0 : NULL, e1 - e0, 1, T->stash + e0);
+        const float w = T->weight ? T->weight[b] : 1.0f;
+        if (w != 1.0f) {
+            for (uint32_t j = j0; j < j1; j++)
+                z[j] *= w;
+            part *= w;
+        }
+        T->part[chunk * B + b] = part;
+    }
+}
+
+double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
+                        const nn_target *T, uint32_t B)
+{
+    if (L->loss_fused) { /* computed during the forward pass: sum in a fixed order */
+        const int64_t chunks = (L->N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
+        double sum = 0.0;
+        for (uint32_t b = 0; b < B; b++) {
+            double row = 0.0;
+            for (int64_t ch = 0; ch < chunks; ch++)
+                row += T->part[ch * B + b];
+            sum += row;
+        }
+        return sum;
+    }
+    const loss_cfg c = cfg_of(net, L);
     const int nt = sten__threads_for(ctx, (int64_t)B * L->N, 1 << 14);
     double *row = net->row_loss;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)

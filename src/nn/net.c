@@ -337,8 +337,17 @@ static sten_status alloc_layer(sten_ctx *ctx, sten_net *net, nn_layer *L, nn_tar
             if ((st = batch_nnz_bound(ctx, d, net->B_cap, &cap)) ||
                 (st = sten_csr_init(ctx, &T->t, net->B_cap, L->N, cap, d->sparse.val != NULL)))
                 return st;
-            if (L->fuse_loss)
+            if (L->fuse_loss) {
                 T->stash = buf(ctx, cap, &st);
+                const size_t chunks = (L->N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
+                T->part = sten_calloc(ctx, chunks * net->B_cap, sizeof *T->part);
+                T->cstart = sten_calloc(ctx, (chunks + 1) * net->B_cap, sizeof *T->cstart);
+                T->scol = sten_calloc(ctx, cap ? cap : 1, sizeof *T->scol);
+                if (d->sparse.val)
+                    T->sval = buf(ctx, cap ? cap : 1, &st);
+                if ((!T->part || !T->cstart || !T->scol) && !st)
+                    st = STEN_E_NOMEM;
+            }
         } else {
             T->dense = buf(ctx, BN, &st);
         }
@@ -479,6 +488,10 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
             sten_free(ctx, net->targets[i].dense);
             sten_free(ctx, net->targets[i].weight);
             sten_free(ctx, net->targets[i].stash);
+            sten_free(ctx, net->targets[i].part);
+            sten_free(ctx, net->targets[i].cstart);
+            sten_free(ctx, net->targets[i].scol);
+            sten_free(ctx, net->targets[i].sval);
         }
     }
     for (uint32_t k = 0; net->weights && k < net->n_weights; k++) {

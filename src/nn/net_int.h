@@ -43,6 +43,8 @@ typedef struct {
     bool denoise;         /* sparse input with Denoising */
     bool fuse_loss;       /* output whose activation the loss pass can compute */
     bool act_deferred;    /* act holds z: the last forward left the activation to the loss */
+    bool loss_fused;      /* the last forward also computed loss and delta, chunk by
+                             chunk inside the output product (partials in T->part) */
     /* batch buffers, B_cap x N, row-major with ld = N */
     float *out;   /* what the next layers read (after dropout) */
     float *act;   /* activation before dropout (== out when no dropout) */
@@ -66,6 +68,13 @@ typedef struct {
     float *weight;  /* per-example weights or NULL */
     float *stash;   /* fused-loss outputs: the listed items' activations, saved
                        before the delta overwrites them in place (cap of t) */
+    double *part;   /* fused-loss outputs: loss per (column chunk, row), summed
+                       in a fixed order (chunks of the output product) */
+    uint64_t *cstart; /* fused-loss outputs: each row of t is grouped by column
+                         chunk (stable); entries of row b, chunk c start at
+                         cstart[b * (chunks + 1) + c] */
+    uint32_t *scol;   /* scratch for the grouping (cap of t) */
+    float *sval;
 } nn_target;
 
 struct sten_net {
@@ -111,6 +120,11 @@ bool sten__act_increasing(const nn_layer *L);
 /* loss.c: one output layer's loss and delta dL/dz (with its activation). */
 double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
                         const nn_target *T, uint32_t B);
+/* The same for columns [j0, j1) of every row of a fused-loss output whose
+ * act holds z (called on each finished chunk of the output product): delta
+ * over z, the loss of row b into T->part[chunk * B + b]. */
+void sten__loss_chunk(const sten_net *net, const nn_layer *L, nn_target *T, int64_t chunk,
+                      uint32_t j0, uint32_t j1);
 /* fm.c: the FactorizationMachine layer (input: one sparse source) */
 sten_status sten__fm_alloc(sten_ctx *ctx, sten_net *net, nn_layer *L);
 void sten__fm_free(sten_ctx *ctx, nn_layer *L);
