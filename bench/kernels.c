@@ -1,8 +1,19 @@
 /* kernels.c — micro-benchmark of sten's kernels at recommender shapes
  * (DSSTNE's MovieLens autoencoder: B=256, H=128, N=26,752 items), printed
- * beside this machine's measured SGEMM peak and memory bandwidth.
+ * beside this machine's bounds: the fp32 FMA peak (a register-only loop of
+ * independent FMAs on every thread, the widest vectors the CPU has), SGEMM
+ * 2048^3 through sten's kernels and through OpenBLAS, and STREAM triad
+ * bandwidth. Each GEMM shape is timed on both paths.
  * Usage: bench_kernels [--threads N] [--reps R] [--quick] */
+#include "core/core_int.h"
 #include "sten.h"
+
+#ifdef __x86_64__
+#include <immintrin.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include <math.h>
 #include <stdio.h>
@@ -54,6 +65,68 @@ static void run_peak_gemm(void *p)
     bench *b = p;
     sten_gemm(b->ctx, STEN_NO_TRANS, STEN_NO_TRANS, b->big, b->big, b->big, 1.0f, b->big_a,
               b->big, b->big_b, b->big, 0.0f, b->big_c, b->big);
+}
+
+/* fp32 FMA peak: 12 independent accumulator chains per thread (enough to
+ * cover FMA latency x throughput), no memory traffic. */
+#define FMA_ITERS 20000000l
+#ifdef __x86_64__
+__attribute__((target("avx512f"))) static float fma_loop512(float x)
+{
+    __m512 a[12], m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(x);
+    for (int i = 0; i < 12; i++)
+        a[i] = _mm512_set1_ps((float)i);
+    for (long k = 0; k < FMA_ITERS / 16; k++)
+        for (int i = 0; i < 12; i++)
+            a[i] = _mm512_fmadd_ps(a[i], m, c);
+    __m512 s = a[0];
+    for (int i = 1; i < 12; i++)
+        s = _mm512_add_ps(s, a[i]);
+    return _mm512_reduce_add_ps(s);
+}
+__attribute__((target("avx2,fma"))) static float fma_loop256(float x)
+{
+    __m256 a[12], m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(x);
+    for (int i = 0; i < 12; i++)
+        a[i] = _mm256_set1_ps((float)i);
+    for (long k = 0; k < FMA_ITERS / 8; k++)
+        for (int i = 0; i < 12; i++)
+            a[i] = _mm256_fmadd_ps(a[i], m, c);
+    float out[8], s = 0;
+    for (int i = 1; i < 12; i++)
+        a[0] = _mm256_add_ps(a[0], a[i]);
+    _mm256_storeu_ps(out, a[0]);
+    for (int i = 0; i < 8; i++)
+        s += out[i];
+    return s;
+}
+#endif
+
+static volatile float fma_sink;
+
+/* flops of one fma_loop call on each of nt threads, and which width ran */
+static double fma_peak(int nt, const char **isa)
+{
+    *isa = "none (not x86-64)";
+#ifdef __x86_64__
+    const int wide = __builtin_cpu_supports("avx512f");
+    *isa = wide ? "AVX-512" : __builtin_cpu_supports("fma") ? "AVX2+FMA" : "none";
+    if (!wide && !__builtin_cpu_supports("fma"))
+        return 0;
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        const double t0 = now();
+#pragma omp parallel num_threads(nt)
+        fma_sink = wide ? fma_loop512(0.5f) : fma_loop256(0.5f);
+        const double t = now() - t0;
+        const double gf = 2.0 * 12 * (double)FMA_ITERS * nt / t / 1e9;
+        best = gf > best ? gf : best;
+    }
+    return best;
+#else
+    (void)nt;
+    return 0;
+#endif
 }
 
 /* STREAM triad over three arrays of 64 MB each */
@@ -168,12 +241,24 @@ int main(int argc, char **argv)
     b.big_a = filled(ctx, bigsz, &r);
     b.big_b = filled(ctx, bigsz, &r);
     b.big_c = filled(ctx, bigsz, &r);
+    const char *isa;
+    const double fpeak = fma_peak(sten_ctx_threads(ctx), &isa);
+    const int own = sten__gemm_own();
     double t = time_median(run_peak_gemm, &b, reps < 5 ? reps : 5);
-    const double peak = 2.0 * b.big * b.big * b.big / t / 1e9;
+    const double own_gemm = own ? 2.0 * b.big * b.big * b.big / t / 1e9 : NAN;
+    sten__gemm_set_own(0);
+    t = time_median(run_peak_gemm, &b, reps < 5 ? reps : 5);
+    const double blas_gemm = 2.0 * b.big * b.big * b.big / t / 1e9;
+    sten__gemm_set_own(own);
+    /* the compute bound: the FMA peak where measurable, else the best SGEMM */
+    const double peak = fpeak > 0 ? fpeak : (own && own_gemm > blas_gemm ? own_gemm : blas_gemm);
     t = time_median(run_triad, &b, reps);
     const double bw = 3.0 * TRIAD_N * 4 / t / 1e9;
-    printf("# machine: SGEMM %lldx%lldx%lld %.1f GFLOP/s; STREAM triad %.1f GB/s\n",
-           (long long)b.big, (long long)b.big, (long long)b.big, peak, bw);
+    printf("# machine: fp32 FMA peak (%s) %.1f GFLOP/s; SGEMM %lldx%lldx%lld sten %.1f, OpenBLAS "
+           "%.1f GFLOP/s; STREAM triad %.1f GB/s\n",
+           isa, fpeak, (long long)b.big, (long long)b.big, (long long)b.big, own_gemm, blas_gemm, bw);
+    printf("# gemm rows: sten's own kernels %s; \"of bound\" = GFLOP/s over the FMA peak\n",
+           own ? "on" : "off (no AVX-512 or STEN_GEMM=blas)");
     sten_free(ctx, b.big_a);
     sten_free(ctx, b.big_b);
     sten_free(ctx, b.big_c);
@@ -221,15 +306,23 @@ int main(int argc, char **argv)
     };
     printf("# shapes: B=%lld H=%lld N=%lld nnz/row=%lld; median of %d runs\n", (long long)b.B,
            (long long)b.H, (long long)b.N, (long long)b.nnz_row, reps);
-    printf("%-42s %10s %10s %10s %9s\n", "kernel", "ms", "GFLOP/s", "GB/s", "of bound");
+    printf("%-47s %10s %10s %10s %9s\n", "kernel", "ms", "GFLOP/s", "GB/s", "of bound");
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        t = time_median(rows[i].fn, &b, reps);
-        double gf = rows[i].flop / t / 1e9, gb = rows[i].bytes / t / 1e9;
-        /* a kernel is bound by compute if it does real arithmetic per byte,
-         * else by memory bandwidth */
-        double frac = rows[i].bytes == 0 ? gf / peak : gb / bw;
-        printf("%-42s %10.3f %10.1f %10.1f %8.0f%%\n", rows[i].name, t * 1e3,
-               rows[i].flop ? gf : NAN, rows[i].bytes ? gb : NAN, 100.0 * frac);
+        const int is_gemm = rows[i].bytes == 0;
+        for (int path = 0; path < (is_gemm && own ? 2 : 1); path++) {
+            sten__gemm_set_own(path == 0 ? own : 0);
+            t = time_median(rows[i].fn, &b, reps);
+            double gf = rows[i].flop / t / 1e9, gb = rows[i].bytes / t / 1e9;
+            /* a kernel is bound by compute if it does real arithmetic per
+             * byte, else by memory bandwidth */
+            double frac = is_gemm ? gf / peak : gb / bw;
+            char name[64];
+            snprintf(name, sizeof name, "%s%s", rows[i].name,
+                     !is_gemm ? "" : path == 0 && own ? " sten" : " blas");
+            printf("%-47s %10.3f %10.1f %10.1f %8.0f%%\n", name, t * 1e3,
+                   rows[i].flop ? gf : NAN, rows[i].bytes ? gb : NAN, 100.0 * frac);
+        }
+        sten__gemm_set_own(own);
     }
     sten_csr_free(ctx, &b.x);
     sten_csr_free(ctx, &b.xt);

@@ -32,7 +32,7 @@
 #define KC 256     /* depth of a packed strip */
 #define MC 240     /* rows per pass over a strip, TN (a multiple of MR) */
 #define MC_NN 96   /* rows per pass, NN: A's pass packed on the stack (96 KB) */
-#define DOT_KC 1536 /* depth of a dot-product block (NT) */
+#define DOT_KC 768  /* depth of a dot-product block (NT): B's block stays in L2 */
 #define DOT_MR 6
 #define DOT_NR 4
 

@@ -359,6 +359,23 @@ static void fused_update(sten_ctx *ctx, const sten_net *net, const nn_layer *L, 
     w->fused = true;
 }
 
+/* gb[j] += sum over rows of delta[b][j]: columns split between threads,
+ * each column summed in row order (the same result for any thread count). */
+static void bias_grad(sten_ctx *ctx, float *gb, const float *delta, uint32_t B, uint32_t N)
+{
+    const int64_t blk = 1024, nblk = ((int64_t)N + blk - 1) / blk;
+    const int nt = sten__threads_for(ctx, (int64_t)B * N, 1 << 16);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t k = 0; k < nblk; k++) {
+        const uint32_t j0 = (uint32_t)(k * blk), j1 = (uint32_t)STEN__MIN((int64_t)N, (k + 1) * blk);
+        for (uint32_t b = 0; b < B; b++) {
+            const float *d = delta + (uint64_t)b * N;
+            for (uint32_t j = j0; j < j1; j++)
+                gb[j] += d[j];
+        }
+    }
+}
+
 static void weight_grads(sten_ctx *ctx, sten_net *net, const nn_layer *L, const nn_fuse *fz)
 {
     const uint32_t B = net->B, N = L->N;
@@ -366,11 +383,7 @@ static void weight_grads(sten_ctx *ctx, sten_net *net, const nn_layer *L, const 
         nn_weight *w = &net->weights[L->in[k]];
         nn_weight *o = &net->weights[w->owner];
         nn_layer *S = &net->layers[w->src];
-        for (uint32_t b = 0; b < B; b++) {
-            const float *d = L->delta + (uint64_t)b * N;
-            for (uint32_t j = 0; j < N; j++)
-                w->gb[j] += d[j];
-        }
+        bias_grad(ctx, w->gb, L->delta, B, N);
         /* propagate first: a fused update changes W */
         if (S->kind != STEN_LAYER_INPUT) {
             if (w->transposed)
