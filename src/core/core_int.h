@@ -27,7 +27,17 @@ struct sten_ctx {
     size_t alloc_count;
     size_t mem_limit;
     long fail_countdown; /* 0 = off; fail when it reaches 1 */
+
+    void *scratch;       /* kernels' reusable work buffer (sten__scratch) */
+    size_t scratch_cap;
 };
+
+/* A 64-byte aligned work buffer of at least `bytes` owned by ctx, kept and
+ * reused across calls (it grows, never shrinks; freed with ctx), so kernels
+ * in a step loop do not allocate. Not counted by the ctx allocator (it is
+ * not a result the caller holds). NULL if it cannot grow. One user at a
+ * time: the caller's thread, outside parallel regions. */
+void *sten__scratch(sten_ctx *ctx, size_t bytes);
 
 /* Records the first error (see sten_fail); va_list form. */
 sten_status sten__vfail(sten_ctx *ctx, sten_status st, const char *fmt,

@@ -23,7 +23,23 @@ sten_status sten_ctx_init(sten_ctx **out)
 
 void sten_ctx_free(sten_ctx *ctx)
 {
+    if (ctx)
+        free(ctx->scratch);
     free(ctx);
+}
+
+void *sten__scratch(sten_ctx *ctx, size_t bytes)
+{
+    if (bytes <= ctx->scratch_cap)
+        return ctx->scratch;
+    const size_t cap = (bytes + 4095) & ~(size_t)4095;
+    void *p = aligned_alloc(STEN__ALIGN, cap);
+    if (!p)
+        return NULL;
+    free(ctx->scratch);
+    ctx->scratch = p;
+    ctx->scratch_cap = cap;
+    return p;
 }
 
 const char *sten_ctx_error(const sten_ctx *ctx)

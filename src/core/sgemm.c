@@ -8,7 +8,8 @@
  *
  *  - NN and TN (C = alpha op(A) B + beta C, B not transposed) share one
  *    12 x 32 micro-kernel: a K x 32 strip of B is packed once into an L1
- *    buffer and every row of A runs over it, one broadcast per row and step.
+ *    buffer and every row of A runs over it, one broadcast per row and step
+ *    (NN's A is first packed into k-major panels, once per product).
  *    Work is split into 512-column chunks; a caller may pass a function that
  *    receives each finished chunk (all rows) while it is still in L2.
  *  - NT (C = alpha A B^T + beta C) with a long K is a grid of dot products:
@@ -30,8 +31,7 @@
 #define MR 12      /* rows of a micro-tile (NN/TN) */
 #define NR 32      /* columns of a micro-tile: two vectors */
 #define KC 256     /* depth of a packed strip */
-#define MC 240     /* rows per pass over a strip, TN (a multiple of MR) */
-#define MC_NN 96   /* rows per pass, NN: A's pass packed on the stack (96 KB) */
+#define MC 240     /* rows per pass over a strip when A's block exceeds L2 (a multiple of MR) */
 #define DOT_KC 768  /* depth of a dot-product block (NT): B's block stays in L2 */
 #define DOT_MR 6
 #define DOT_NR 4
@@ -168,39 +168,40 @@ AVX512 static INLINE void micro(const int mr, int64_t kc, const float *A, int64_
     }
 }
 
-/* Rows of A (NN: A[r*lda + k]) into panels of MR rows, k-major:
- * Ap[panel][k][0..MR), so the micro-kernel reads them like TN's A. */
-AVX512 static void pack_rows(float *restrict Ap, const float *A, int64_t lda, int64_t rows,
-                             int64_t kc)
+/* NN's A packed once per product, shared by all threads: for each K block
+ * p (of KC), panels of MR rows, k-major, the last one zero-padded:
+ * element (r, k) of block p at Ap[p*Mp + (r - r%MR)*kc + (k-p)*MR + r%MR],
+ * Mp = M rounded up to MR. The micro-kernel reads it like TN's A. */
+static int64_t padded_rows(int64_t M)
 {
-    for (int64_t i = 0; i < rows; i += MR) {
-        const int64_t mr = STEN__MIN(MR, rows - i);
-        float *P = Ap + i * kc;
-        for (int64_t r = 0; r < mr; r++) {
-            const float *a = A + (i + r) * lda;
-            for (int64_t k = 0; k < kc; k++)
-                P[k * MR + r] = a[k];
-        }
-    }
+    return (M + MR - 1) / MR * MR;
 }
 
-/* Columns [j0, j1) of C, all M rows: K in blocks of KC, rows in passes of MC,
- * each strip packed once per (K block, row pass). NN (lda > 0) packs each
- * pass of A; TN (lda < 0: A[k*(-lda) + r]) reads A where it is. */
+AVX512 static void pack_panel(float *restrict P, const float *A, int64_t lda, int64_t rows,
+                              int64_t kc)
+{
+    for (int64_t k = 0; k < kc; k++)
+        for (int64_t r = 0; r < MR; r++)
+            P[k * MR + r] = r < rows ? A[r * lda + k] : 0.0f;
+}
+
+/* Columns [j0, j1) of C, all M rows: K in blocks of KC, rows in passes that
+ * keep their part of A in L2, each strip of B packed once per (K block,
+ * pass) into L1. NN reads the shared packed A (Apk); TN (lda < 0:
+ * A[k*(-lda) + r]) reads A where it is. */
 AVX512 static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha,
-                            const float *A, int64_t lda, const float *B, int64_t ldb,
-                            float beta, float *C, int64_t ldc, const float *bias)
+                            const float *A, int64_t lda, const float *Apk, const float *B,
+                            int64_t ldb, float beta, float *C, int64_t ldc, const float *bias)
 {
     float Bp[KC * NR] __attribute__((aligned(64)));
-    float Ap[MC_NN * KC] __attribute__((aligned(64)));
     const bool tn = lda < 0;
-    const int64_t mc = tn ? MC : MC_NN;
+    const int64_t Mp = padded_rows(M);
     for (int64_t p = 0; p < K; p += KC) {
         const int64_t kc = STEN__MIN(KC, K - p);
+        /* rows per pass: all of them when their block of A fits in 512 KB */
+        const int64_t mc = Mp * kc <= (128 << 10) ? Mp : MC;
         for (int64_t i0 = 0; i0 < M; i0 += mc) {
             const int64_t i1 = STEN__MIN(M, i0 + mc);
-            if (!tn)
-                pack_rows(Ap, A + i0 * lda + p, lda, i1 - i0, kc);
             for (int64_t j = j0; j < j1; j += NR) {
                 const int64_t nr = STEN__MIN(NR, j1 - j);
                 pack_strip(Bp, B + p * ldb + j, ldb, kc, nr);
@@ -209,7 +210,7 @@ AVX512 static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float 
                 float *Cj = C + j;
                 for (int64_t i = i0; i < i1; i += MR) {
                     /* this panel of rows: packed (NN), or in place (TN) */
-                    const float *a = tn ? A + p * -lda + i : Ap + (i - i0) * kc;
+                    const float *a = tn ? A + p * -lda + i : Apk + p * Mp + i * kc;
                     const int64_t cs = tn ? -lda : MR;
                     if (i + MR <= i1) {
                         micro(MR, kc, a, cs, Bp, Cj + i * ldc, ldc, m0, m1, &o);
@@ -226,18 +227,39 @@ AVX512 static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float 
     }
 }
 
+/* NN's A packed, then the chunks; both spread over the threads. */
 static void own_nn(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                   int64_t lda, const float *B, int64_t ldb, float beta, float *C,
-                   int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg)
+                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                   const float *bias, sten_chunk_fn fn, void *arg)
 {
-    const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
+    const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK, Mp = padded_rows(M);
     const int nt = (int)STEN__MIN(nch, sten__threads_for(ctx, M * N * K, 1 << 20));
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int64_t ch = 0; ch < nch; ch++) {
-        const int64_t j0 = ch * STEN__GEMM_CHUNK, j1 = STEN__MIN(N, j0 + STEN__GEMM_CHUNK);
-        chunk_nn(M, j0, j1, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
-        if (fn)
-            fn(arg, ch, j0, j1);
+    float *Apk = NULL;
+    if (lda > 0) {
+        Apk = sten__scratch(ctx, (size_t)(Mp * K) * sizeof *Apk);
+        if (!Apk) { /* no room for the packed copy: the BLAS does it */
+            chunks_blas(ctx, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, fn, arg);
+            return;
+        }
+    }
+    const int64_t kblocks = (K + KC - 1) / KC, panels = Mp / MR;
+#pragma omp parallel num_threads(nt)
+    {
+        if (Apk) {
+#pragma omp for schedule(static)
+            for (int64_t t = 0; t < kblocks * panels; t++) {
+                const int64_t p = t / panels * KC, i = t % panels * MR;
+                const int64_t kc = STEN__MIN(KC, K - p);
+                pack_panel(Apk + p * Mp + i * kc, A + i * lda + p, lda, STEN__MIN(MR, M - i), kc);
+            }
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t ch = 0; ch < nch; ch++) {
+            const int64_t j0 = ch * STEN__GEMM_CHUNK, j1 = STEN__MIN(N, j0 + STEN__GEMM_CHUNK);
+            chunk_nn(M, j0, j1, K, alpha, A, lda, Apk, B, ldb, beta, C, ldc, bias);
+            if (fn)
+                fn(arg, ch, j0, j1);
+        }
     }
 }
 
