@@ -71,15 +71,36 @@ void sten__gemm_blas(sten_ctx *ctx, sten_trans ta, sten_trans tb, int64_t M, int
                      float beta, float *C, int64_t ldc);
 
 /* C = alpha A B + beta C + bias (a row vector added to every row, or NULL),
- * all row-major and untransposed, then fn(arg, chunk, j0, j1) for each
- * finished block of columns [j0, j1) = [chunk * STEN__GEMM_CHUNK, ...), all
- * rows, while it is still in cache. fn runs on several threads at once, each
- * call on its own columns. */
+ * all row-major and untransposed, then fn(arg, chunk, j0, j1, c, ldc) for
+ * each finished block of columns [j0, j1) = [chunk * STEN__GEMM_CHUNK, ...),
+ * all rows, while it is still in cache; c points at its row 0, column j0.
+ * fn runs on several threads at once, each call on its own columns. With C
+ * NULL the product is never stored: each thread computes its chunks into a
+ * chunk-sized buffer of its own (beta is then ignored) and fn reads them
+ * there — for consumers such as top-K that need each value only once.
+ * STEN_E_NOMEM when that buffer cannot be had (the BLAS path without C). */
 #define STEN__GEMM_CHUNK 512
-typedef void (*sten_chunk_fn)(void *arg, int64_t chunk, int64_t j0, int64_t j1);
-void sten__gemm_chunks(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
-                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                       float *C, int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg);
+typedef void (*sten_chunk_fn)(void *arg, int64_t chunk, int64_t j0, int64_t j1, const float *c,
+                              int64_t ldc);
+sten_status sten__gemm_chunks(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
+                              const float *A, int64_t lda, const float *B, int64_t ldb,
+                              float beta, float *C, int64_t ldc, const float *bias,
+                              sten_chunk_fn fn, void *arg);
+
+/* sten_topk for scores that arrive in column chunks of STEN__GEMM_CHUNK, in
+ * any order, from any of the context's threads (fed by sten__gemm_chunks):
+ * begin, then chunk for each block of columns [j0, j1) of all B rows (S at
+ * column j0, ld lds), then end, which writes the results as sten_topk does
+ * and frees the accumulator (free alone on an error path). Results are the
+ * same as sten_topk's over the whole matrix. */
+typedef struct sten__topk_acc sten__topk_acc;
+sten_status sten__topk_begin(sten_ctx *ctx, int64_t B, int64_t N, int64_t K,
+                             const sten_csr *exclude, sten__topk_acc **out);
+void sten__topk_chunk(sten__topk_acc *a, int64_t chunk, int64_t j0, int64_t j1, const float *S,
+                      int64_t lds);
+void sten__topk_end(sten_ctx *ctx, sten__topk_acc *a, uint32_t *out_idx, float *out_val,
+                    uint32_t *count);
+void sten__topk_free(sten_ctx *ctx, sten__topk_acc *a);
 
 /* Whether sten_gemm uses sten's own kernels: decided on first use from the
  * CPU and STEN_GEMM=blas; tests switch it (1 own if available, 0 BLAS, -1

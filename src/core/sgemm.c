@@ -81,10 +81,19 @@ bool sten__gemm_own_available(void)
 
 /* The BLAS path of sten__gemm_chunks: bias laid down, one BLAS call, then
  * the chunk function over the same chunks the own kernel would give. */
-static void chunks_blas(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
-                        const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                        float *C, int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg)
+static sten_status chunks_blas(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
+                               const float *A, int64_t lda, const float *B, int64_t ldb,
+                               float beta, float *C, int64_t ldc, const float *bias,
+                               sten_chunk_fn fn, void *arg)
 {
+    if (!C) { /* no C of the caller's: the whole product in the scratch buffer */
+        ldc = N;
+        beta = 0.0f;
+        C = sten__scratch(ctx, (size_t)(M * N) * sizeof *C);
+        if (!C)
+            return sten_fail(ctx, STEN_E_NOMEM, "gemm: no room for a %lld x %lld product",
+                             (long long)M, (long long)N);
+    }
     if (bias) {
         for (int64_t i = 0; i < M; i++) {
             float *c = C + i * ldc;
@@ -95,12 +104,15 @@ static void chunks_blas(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float al
     }
     sten__gemm_blas(ctx, STEN_NO_TRANS, STEN_NO_TRANS, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     if (!fn)
-        return;
+        return STEN_OK;
     const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
     const int nt = sten__threads_for(ctx, M * N, 1 << 15);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int64_t ch = 0; ch < nch; ch++)
-        fn(arg, ch, ch * STEN__GEMM_CHUNK, STEN__MIN(N, (ch + 1) * STEN__GEMM_CHUNK));
+    for (int64_t ch = 0; ch < nch; ch++) {
+        const int64_t j0 = ch * STEN__GEMM_CHUNK;
+        fn(arg, ch, j0, STEN__MIN(N, j0 + STEN__GEMM_CHUNK), C + j0, ldc);
+    }
+    return STEN_OK;
 }
 
 #ifdef STEN_HAVE_AVX512_GEMM
@@ -191,7 +203,8 @@ AVX512 static void pack_panel(float *restrict P, const float *A, int64_t lda, in
  * A[k*(-lda) + r]) reads A where it is. */
 AVX512 static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha,
                             const float *A, int64_t lda, const float *Apk, const float *B,
-                            int64_t ldb, float beta, float *C, int64_t ldc, const float *bias)
+                            int64_t ldb, float beta, float *C, int64_t ldc, int64_t coff,
+                            const float *bias)
 {
     float Bp[KC * NR] __attribute__((aligned(64)));
     const bool tn = lda < 0;
@@ -207,7 +220,7 @@ AVX512 static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float 
                 pack_strip(Bp, B + p * ldb + j, ldb, kc, nr);
                 const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
                 const tile_out o = {alpha, beta, bias ? bias + j : NULL, p == 0};
-                float *Cj = C + j;
+                float *Cj = C + (j - coff); /* column j of row 0 */
                 for (int64_t i = i0; i < i1; i += MR) {
                     /* this panel of rows: packed (NN), or in place (TN) */
                     const float *a = tn ? A + p * -lda + i : Apk + p * Mp + i * kc;
@@ -227,40 +240,53 @@ AVX512 static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float 
     }
 }
 
-/* NN's A packed, then the chunks; both spread over the threads. */
-static void own_nn(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
-                   const float *bias, sten_chunk_fn fn, void *arg)
+/* NN's A packed, then the chunks; both spread over the threads. With C
+ * NULL each thread computes its chunks into a buffer of its own. */
+static sten_status own_nn(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
+                          const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                          float *C, int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg)
 {
     const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK, Mp = padded_rows(M);
     const int nt = (int)STEN__MIN(nch, sten__threads_for(ctx, M * N * K, 1 << 20));
-    float *Apk = NULL;
-    if (lda > 0) {
-        Apk = sten__scratch(ctx, (size_t)(Mp * K) * sizeof *Apk);
-        if (!Apk) { /* no room for the packed copy: the BLAS does it */
-            chunks_blas(ctx, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, fn, arg);
-            return;
-        }
+    /* scratch: the packed A (NN), then one chunk buffer per thread (C NULL) */
+    const size_t apk = lda > 0 ? (size_t)(Mp * K + 15) / 16 * 16 : 0;
+    const size_t loc = C ? 0 : (size_t)(M * STEN__GEMM_CHUNK);
+    float *ws = NULL;
+    if (apk + loc > 0) {
+        ws = sten__scratch(ctx, (apk + loc * (size_t)nt) * sizeof *ws);
+        if (!ws) /* no room for the packed copy: the BLAS does it */
+            return chunks_blas(ctx, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, fn, arg);
     }
+    float *Apk = apk ? ws : NULL;
     const int64_t kblocks = (K + KC - 1) / KC, panels = Mp / MR;
 #pragma omp parallel num_threads(nt)
     {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
         if (Apk) {
 #pragma omp for schedule(static)
-            for (int64_t t = 0; t < kblocks * panels; t++) {
-                const int64_t p = t / panels * KC, i = t % panels * MR;
+            for (int64_t q = 0; q < kblocks * panels; q++) {
+                const int64_t p = q / panels * KC, i = q % panels * MR;
                 const int64_t kc = STEN__MIN(KC, K - p);
                 pack_panel(Apk + p * Mp + i * kc, A + i * lda + p, lda, STEN__MIN(MR, M - i), kc);
             }
         }
+        float *own_c = C ? NULL : ws + apk + loc * (size_t)t;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t ch = 0; ch < nch; ch++) {
             const int64_t j0 = ch * STEN__GEMM_CHUNK, j1 = STEN__MIN(N, j0 + STEN__GEMM_CHUNK);
-            chunk_nn(M, j0, j1, K, alpha, A, lda, Apk, B, ldb, beta, C, ldc, bias);
+            if (own_c)
+                chunk_nn(M, j0, j1, K, alpha, A, lda, Apk, B, ldb, 0.0f, own_c, STEN__GEMM_CHUNK, j0,
+                         bias);
+            else
+                chunk_nn(M, j0, j1, K, alpha, A, lda, Apk, B, ldb, beta, C, ldc, 0, bias);
             if (fn)
-                fn(arg, ch, j0, j1);
+                fn(arg, ch, j0, j1, own_c ? own_c : C + j0, own_c ? STEN__GEMM_CHUNK : ldc);
         }
     }
+    return STEN_OK;
 }
 
 /* s[r][c] = sum over k < kc of A[r][k] * B[c][k], for mr rows of A and nr
@@ -380,19 +406,18 @@ static void own_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha, 
 
 #endif /* STEN_HAVE_AVX512_GEMM */
 
-void sten__gemm_chunks(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
-                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                       float *C, int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg)
+sten_status sten__gemm_chunks(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
+                              const float *A, int64_t lda, const float *B, int64_t ldb,
+                              float beta, float *C, int64_t ldc, const float *bias,
+                              sten_chunk_fn fn, void *arg)
 {
     if (M <= 0 || N <= 0)
-        return;
+        return STEN_OK;
 #ifdef STEN_HAVE_AVX512_GEMM
-    if (K > 0 && alpha != 0.0f && sten__gemm_own()) {
-        own_nn(ctx, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, fn, arg);
-        return;
-    }
+    if (K > 0 && alpha != 0.0f && sten__gemm_own())
+        return own_nn(ctx, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, fn, arg);
 #endif
-    chunks_blas(ctx, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, fn, arg);
+    return chunks_blas(ctx, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, fn, arg);
 }
 
 void sten_gemm(sten_ctx *ctx, sten_trans ta, sten_trans tb, int64_t M, int64_t N, int64_t K,
@@ -405,8 +430,8 @@ void sten_gemm(sten_ctx *ctx, sten_trans ta, sten_trans tb, int64_t M, int64_t N
     if (K > 0 && alpha != 0.0f && sten__gemm_own()) {
         if (tb == STEN_NO_TRANS) {
             /* a negative lda tells chunk_nn that A is transposed (TN) */
-            own_nn(ctx, M, N, K, alpha, A, ta == STEN_TRANS ? -lda : lda, B, ldb, beta, C, ldc,
-                   NULL, NULL, NULL);
+            (void)own_nn(ctx, M, N, K, alpha, A, ta == STEN_TRANS ? -lda : lda, B, ldb, beta, C,
+                         ldc, NULL, NULL, NULL); /* C given: cannot fail */
             return;
         }
         if (ta == STEN_NO_TRANS && K >= 256) {

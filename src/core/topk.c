@@ -57,11 +57,31 @@ static void sift_up(scored *h, int64_t at)
     }
 }
 
+/* Whether any of s[0..64) is > thr (or >= thr with ties; NaN never is). */
+static inline int any_above(const float *s, float thr)
+{
+    int any = 0;
+#pragma omp simd reduction(| : any)
+    for (int i = 0; i < 64; i++)
+        any |= s[i] > thr;
+    return any;
+}
+
+static inline int any_at_or_above(const float *s, float thr)
+{
+    int any = 0;
+#pragma omp simd reduction(| : any)
+    for (int i = 0; i < 64; i++)
+        any |= s[i] >= thr;
+    return any;
+}
+
 /* Selects the best K of one row into heap (capacity K); returns the count.
  * Once the heap is full, `thr` holds the worst kept score and one compare
  * rejects almost every item before the exclusion mask is even looked at.
  * Items come in increasing index, so a candidate equal to thr always loses
  * the index tie-break: "> thr" is exact. */
+STEN__SIMD_CLONES
 static int64_t select_row(const float *s, int64_t N, int64_t K,
                           const uint64_t *skip, scored *heap)
 {
@@ -78,6 +98,11 @@ static int64_t select_row(const float *s, int64_t N, int64_t K,
     int nan_kept = isnan(heap[0].v);
     float thr = heap[0].v;
     for (; j < N; j++) {
+        /* a block of 64 with nothing above thr is skipped in one vector pass */
+        if (!nan_kept && (j & 63) == 0 && j + 64 <= N && !any_above(s + j, thr)) {
+            j += 63;
+            continue;
+        }
         if (!(s[j] > thr) && !(nan_kept && !isnan(s[j])))
             continue; /* not better than the worst kept */
         if (skip && (skip[j >> 6] >> (j & 63) & 1))
@@ -157,4 +182,183 @@ sten_status sten_topk(sten_ctx *ctx, const float *S, int64_t lds, int64_t B,
     sten_free(ctx, heaps);
     sten_free(ctx, masks);
     return STEN_OK;
+}
+
+/* Top-K over scores that arrive in column chunks, in any order and from any
+ * thread (the consumer of sten__gemm_chunks): each thread keeps a heap per
+ * row, merged at the end. The K best under the total order above do not
+ * depend on the order of arrival, so neither does the result. */
+struct sten__topk_acc {
+    int64_t B, N, K, Kh, chunks;
+    int nt;
+    scored *heaps;     /* nt x B x Kh */
+    int64_t *n;        /* nt x B: items in each heap */
+    uint32_t *ex_col;  /* exclusions grouped by (row, chunk) */
+    uint64_t *ex_start; /* B x (chunks + 1) */
+};
+
+void sten__topk_free(sten_ctx *ctx, sten__topk_acc *a)
+{
+    if (!a)
+        return;
+    sten_free(ctx, a->heaps);
+    sten_free(ctx, a->n);
+    sten_free(ctx, a->ex_col);
+    sten_free(ctx, a->ex_start);
+    sten_free(ctx, a);
+}
+
+sten_status sten__topk_begin(sten_ctx *ctx, int64_t B, int64_t N, int64_t K,
+                             const sten_csr *exclude, sten__topk_acc **out)
+{
+    *out = NULL;
+    if (K < 1 || N < 0 || B < 0 || N > UINT32_MAX)
+        return sten_fail(ctx, STEN_E_INVALID,
+                         "top-k: need K >= 1 and 0 <= N <= 2^32-1 (got K=%lld, N=%lld)",
+                         (long long)K, (long long)N);
+    if (exclude && exclude->rows < B)
+        return sten_fail(ctx, STEN_E_INVALID, "top-k: exclusion list has %u rows, scores have %lld",
+                         exclude->rows, (long long)B);
+    sten__topk_acc *a = sten_calloc(ctx, 1, sizeof *a);
+    if (!a)
+        return STEN_E_NOMEM;
+    a->B = B, a->N = N, a->K = K, a->Kh = STEN__MAX(STEN__MIN(K, N), 1);
+    a->chunks = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
+    a->nt = STEN__MAX(sten_ctx_threads(ctx), 1);
+    a->heaps = sten_alloc(ctx, (size_t)a->nt * (size_t)B * (size_t)a->Kh * sizeof *a->heaps);
+    a->n = sten_calloc(ctx, (size_t)a->nt * (size_t)STEN__MAX(B, 1), sizeof *a->n);
+    a->ex_start = sten_calloc(ctx, (size_t)STEN__MAX(B, 1) * (size_t)(a->chunks + 1),
+                              sizeof *a->ex_start);
+    const uint64_t nnz = exclude && B ? exclude->row_ptr[B] - exclude->row_ptr[0] : 0;
+    a->ex_col = sten_alloc(ctx, (size_t)STEN__MAX(nnz, 1) * sizeof *a->ex_col);
+    if ((!a->heaps && B) || !a->n || !a->ex_start || !a->ex_col) {
+        sten__topk_free(ctx, a);
+        return STEN_E_NOMEM;
+    }
+    /* a stable counting sort of each row's exclusions by chunk */
+    uint64_t at = 0;
+    for (int64_t b = 0; exclude && b < B; b++) {
+        uint64_t *cs = a->ex_start + b * (a->chunks + 1);
+        const uint64_t e0 = exclude->row_ptr[b], e1 = exclude->row_ptr[b + 1];
+        for (uint64_t e = e0; e < e1; e++)
+            if (exclude->col[e] < N)
+                cs[exclude->col[e] / STEN__GEMM_CHUNK + 1]++;
+        cs[0] = at;
+        for (int64_t c = 1; c <= a->chunks; c++)
+            cs[c] += cs[c - 1];
+        for (uint64_t e = e0; e < e1; e++)
+            if (exclude->col[e] < N)
+                a->ex_col[cs[exclude->col[e] / STEN__GEMM_CHUNK]++] = exclude->col[e];
+        for (int64_t c = a->chunks; c > 0; c--)
+            cs[c] = cs[c - 1];
+        cs[0] = at;
+        at = cs[a->chunks];
+    }
+    *out = a;
+    return STEN_OK;
+}
+
+/* Row b's scores s[0..j1-j0) for items [j0, j1) into heap h (n items). */
+STEN__SIMD_CLONES
+static void chunk_row(const float *s, int64_t j0, int64_t j1, const uint64_t *skip, int64_t K,
+                      scored *h, int64_t *np)
+{
+    int64_t n = *np, j = j0;
+    for (; j < j1 && n < K; j++) {
+        const int64_t o = j - j0;
+        if (skip[o >> 6] >> (o & 63) & 1)
+            continue;
+        h[n] = (scored){s[o], (uint32_t)j};
+        sift_up(h, n++);
+    }
+    *np = n;
+    if (n < K)
+        return;
+    int nan_kept = isnan(h[0].v);
+    float thr = h[0].v;
+    for (; j < j1; j++) {
+        const int64_t o = j - j0;
+        /* ties pass (>=): an earlier item may come later from another chunk */
+        if (!nan_kept && (o & 63) == 0 && j + 64 <= j1 && !any_at_or_above(s + o, thr)) {
+            j += 63;
+            continue;
+        }
+        if (!(s[o] >= thr) && !(nan_kept && !isnan(s[o])))
+            continue;
+        if (skip[o >> 6] >> (o & 63) & 1)
+            continue;
+        const scored c = {s[o], (uint32_t)j};
+        if (worse(h[0], c)) {
+            h[0] = c;
+            sift_down(h, n, 0);
+            thr = h[0].v;
+            nan_kept = isnan(thr);
+        }
+    }
+}
+
+void sten__topk_chunk(sten__topk_acc *a, int64_t chunk, int64_t j0, int64_t j1, const float *S,
+                      int64_t lds)
+{
+    int t = 0;
+#ifdef _OPENMP
+    t = omp_get_thread_num();
+#endif
+    if (t >= a->nt || j0 >= a->N)
+        return; /* cannot happen: threads never exceed the context's */
+    j1 = STEN__MIN(j1, a->N);
+    uint64_t skip[STEN__GEMM_CHUNK / 64];
+    for (int64_t b = 0; b < a->B; b++) {
+        const uint64_t *cs = a->ex_start + b * (a->chunks + 1);
+        memset(skip, 0, sizeof skip);
+        for (uint64_t e = cs[chunk]; e < cs[chunk + 1]; e++) {
+            const uint32_t o = a->ex_col[e] - (uint32_t)j0;
+            skip[o >> 6] |= 1ull << (o & 63);
+        }
+        const int64_t slot = (int64_t)t * a->B + b;
+        chunk_row(S + b * lds, j0, j1, skip, a->Kh, a->heaps + slot * a->Kh, a->n + slot);
+    }
+}
+
+void sten__topk_end(sten_ctx *ctx, sten__topk_acc *a, uint32_t *out_idx, float *out_val,
+                    uint32_t *count)
+{
+    const int64_t K = a->K, Kh = a->Kh;
+    const int nt = sten__threads_for(ctx, a->B * a->nt * Kh, 1 << 12);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t b = 0; b < a->B; b++) {
+        /* merge the threads' heaps into thread 0's slot for this row */
+        scored *h = a->heaps + b * Kh;
+        int64_t n = a->n[b];
+        for (int t = 1; t < a->nt; t++) {
+            const int64_t slot = (int64_t)t * a->B + b;
+            const scored *o = a->heaps + slot * Kh;
+            for (int64_t q = 0; q < a->n[slot]; q++) {
+                if (n < Kh) {
+                    h[n] = o[q];
+                    sift_up(h, n++);
+                } else if (worse(h[0], o[q])) {
+                    h[0] = o[q];
+                    sift_down(h, n, 0);
+                }
+            }
+        }
+        if (a->N == 0)
+            n = 0;
+        for (int64_t r = n - 1; r >= 0; r--) { /* worst to the back: best first */
+            out_idx[b * K + r] = h[0].i;
+            if (out_val)
+                out_val[b * K + r] = h[0].v;
+            h[0] = h[r];
+            sift_down(h, r, 0);
+        }
+        for (int64_t r = n; r < K; r++) {
+            out_idx[b * K + r] = UINT32_MAX;
+            if (out_val)
+                out_val[b * K + r] = -INFINITY;
+        }
+        if (count)
+            count[b] = (uint32_t)n;
+    }
+    sten__topk_free(ctx, a);
 }

@@ -181,31 +181,63 @@ typedef struct {
     nn_target *T;
 } loss_chunk_arg;
 
-static void loss_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1)
+static void loss_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, const float *c,
+                       int64_t ldc)
 {
     const loss_chunk_arg *a = arg;
+    (void)c, (void)ldc; /* the chunk is in L->act, where the loss reads and writes it */
     sten__loss_chunk(a->net, a->L, a->T, chunk, (uint32_t)j0, (uint32_t)j1);
 }
 
-/* A Sigmoid output trained with a cross-entropy loss on sparse targets, fed
- * by one dense, untransposed weight: its loss and delta are computed on each
- * chunk of the product while the chunk is still in cache, and the bias is
- * added inside the product. */
-static bool forward_fused_loss(sten_ctx *ctx, sten_net *net, nn_layer *L)
+const nn_weight *sten__single_dense_in(const sten_net *net, const nn_layer *L)
 {
-    if (!net->training || !L->fuse_loss || L->n_in != 1 || L->n_skip != 0 || L->mask)
-        return false;
+    if (L->n_in != 1 || L->n_skip != 0 || L->mask || L->fmV || L->kind == STEN_LAYER_INPUT)
+        return NULL;
     const nn_weight *w = &net->weights[L->in[0]];
-    const nn_layer *S = &net->layers[w->src];
-    if (S->sparse_in || w->transposed)
+    if (net->layers[w->src].sparse_in || w->transposed)
+        return NULL;
+    return w;
+}
+
+static void topk_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, const float *c,
+                       int64_t ldc)
+{
+    sten__topk_chunk(arg, chunk, j0, j1, c, ldc);
+}
+
+/* A layer fed by one dense product (sten__single_dense_in): z computed in
+ * column chunks with the bias added inside the product, and consumed chunk
+ * by chunk while in cache where a consumer applies:
+ *  - a Sigmoid output trained with a cross-entropy loss on sparse targets:
+ *    loss and delta (written over z);
+ *  - the output layer of sten_net_recommend: top-K, and z is never stored.
+ * Returns false when the layer is not of this form. */
+static bool forward_chunked(sten_ctx *ctx, sten_net *net, nn_layer *L)
+{
+    const nn_weight *w = sten__single_dense_in(net, L);
+    if (!w)
         return false;
-    nn_target *T = &net->targets[L - net->layers];
+    const nn_layer *S = &net->layers[w->src];
     const uint32_t B = net->B;
-    loss_chunk_arg arg = {net, L, T};
-    sten__gemm_chunks(ctx, B, L->N, S->N, 1.0f, S->out, S->N, w->W, L->N, 0.0f, L->act, L->N, w->b,
-                      loss_chunk, &arg);
-    L->act_deferred = true;
-    L->loss_fused = true;
+    if (net->training && L->fuse_loss) {
+        loss_chunk_arg arg = {net, L, &net->targets[L - net->layers]};
+        (void)sten__gemm_chunks(ctx, B, L->N, S->N, 1.0f, S->out, S->N, w->W, L->N, 0.0f, L->act,
+                                L->N, w->b, loss_chunk, &arg); /* C given: cannot fail */
+        L->act_deferred = true;
+        L->loss_fused = true;
+        return true;
+    }
+    if (net->topk && L->kind == STEN_LAYER_OUTPUT) {
+        net->topk_st = sten__gemm_chunks(ctx, B, L->N, S->N, 1.0f, S->out, S->N, w->W, L->N, 0.0f,
+                                         NULL, 0, w->b, topk_chunk, net->topk);
+        L->act_deferred = true;
+        return true;
+    }
+    (void)sten__gemm_chunks(ctx, B, L->N, S->N, 1.0f, S->out, S->N, w->W, L->N, 0.0f, L->act, L->N,
+                            w->b, NULL, NULL);
+    L->act_deferred = net->rank_only && L->kind == STEN_LAYER_OUTPUT && sten__act_increasing(L);
+    if (!L->act_deferred)
+        sten_act_forward(ctx, L->fn, &L->ap, L->act, L->act, B, L->N, L->N);
     return true;
 }
 
@@ -214,7 +246,7 @@ static void forward_layer(sten_ctx *ctx, sten_net *net, nn_layer *L)
     const uint32_t B = net->B, N = L->N;
     float *z = L->act;
     L->loss_fused = false;
-    if (forward_fused_loss(ctx, net, L))
+    if (forward_chunked(ctx, net, L))
         return;
     memset(z, 0, (size_t)N * sizeof *z);
     for (uint32_t k = 0; k < L->n_in; k++) {

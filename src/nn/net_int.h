@@ -97,6 +97,9 @@ struct sten_net {
     uint32_t epoch;     /* for denoising randoms */
     uint64_t seed;
     uint32_t *batch_ids; /* example ids of the current batch */
+    sten__topk_acc *topk; /* set by sten_net_recommend when the output layer can
+                             hand its product straight to top-K (never stored) */
+    sten_status topk_st;  /* how that went */
     double *row_loss;    /* per-row loss scratch (summed in order) */
 };
 
@@ -117,6 +120,10 @@ void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, const nn_fuse *fz);
  * weights that cannot be fused. Idempotent; run outside the step loop. */
 sten_status sten__net_alloc_grads(sten_ctx *ctx, sten_net *net, bool all);
 bool sten__act_increasing(const nn_layer *L);
+/* The weight of a layer whose pre-activation is one dense, untransposed
+ * product plus bias (no skips, no dropout): what the chunked product and
+ * its fused consumers (loss, top-K) need; NULL otherwise. */
+const nn_weight *sten__single_dense_in(const sten_net *net, const nn_layer *L);
 /* loss.c: one output layer's loss and delta dL/dz (with its activation). */
 double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
                         const nn_target *T, uint32_t B);

@@ -57,28 +57,63 @@ sten_status sten_net_infer(sten_ctx *ctx, sten_net *net, const uint32_t *ids, ui
     return st;
 }
 
+/* The output layer, when its product can go straight into top-K (one
+ * dense source, an order-keeping activation): NULL otherwise. */
+static const nn_layer *fused_output(const sten_net *net)
+{
+    const nn_layer *out = NULL;
+    for (uint32_t i = 0; i < net->n_layers; i++)
+        if (net->layers[i].kind == STEN_LAYER_OUTPUT) {
+            if (out)
+                return NULL;
+            out = &net->layers[i];
+        }
+    return out && sten__single_dense_in(net, out) && sten__act_increasing(out) ? out : NULL;
+}
+
 sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B,
                                uint32_t n_items, uint32_t K, const sten_csr *exclude,
                                uint32_t *idx, float *val, uint32_t *count)
 {
     const float *scores;
     uint32_t N;
-    /* rank pre-activations when the output activation keeps their order, and
-     * apply it to the K winners only */
-    net->rank_only = true;
-    sten_status st = sten_net_infer(ctx, net, ids, B, NULL, &scores, &N);
-    net->rank_only = false;
-    if (st)
-        return st;
-    if (n_items > N)
-        return sten_fail(ctx, STEN_E_INVALID, "%u items asked for, the output layer has %u units",
-                         n_items, N);
-    uint32_t *cnt = count;
-    st = sten_topk(ctx, scores, N, B, n_items, K, exclude, idx, val, cnt);
-    const nn_layer *L = NULL;
-    for (uint32_t i = 0; i < net->n_layers; i++)
-        if (net->layers[i].kind == STEN_LAYER_OUTPUT)
-            L = &net->layers[i];
+    sten_status st = STEN_OK;
+    const nn_layer *L = fused_output(net);
+    if (L) {
+        /* the output product is consumed chunk by chunk by top-K, in cache,
+         * and never stored; the activation is applied to the K winners */
+        if (n_items > L->N)
+            return sten_fail(ctx, STEN_E_INVALID, "%u items asked for, the output layer has %u units",
+                             n_items, L->N);
+        if ((st = sten__topk_begin(ctx, B, n_items, K, exclude, &net->topk)))
+            return st;
+        net->topk_st = STEN_OK;
+        net->rank_only = true;
+        st = sten_net_infer(ctx, net, ids, B, NULL, &scores, &N);
+        net->rank_only = false;
+        if (!st)
+            st = net->topk_st;
+        if (st)
+            sten__topk_free(ctx, net->topk);
+        else
+            sten__topk_end(ctx, net->topk, idx, val, count);
+        net->topk = NULL;
+    } else {
+        /* rank pre-activations when the output activation keeps their order,
+         * and apply it to the K winners only */
+        net->rank_only = true;
+        st = sten_net_infer(ctx, net, ids, B, NULL, &scores, &N);
+        net->rank_only = false;
+        if (st)
+            return st;
+        if (n_items > N)
+            return sten_fail(ctx, STEN_E_INVALID, "%u items asked for, the output layer has %u units",
+                             n_items, N);
+        st = sten_topk(ctx, scores, N, B, n_items, K, exclude, idx, val, count);
+        for (uint32_t i = 0; i < net->n_layers; i++)
+            if (net->layers[i].kind == STEN_LAYER_OUTPUT)
+                L = &net->layers[i];
+    }
     if (!st && val && L && L->act_deferred)
         for (uint64_t r = 0; r < (uint64_t)B * K; r++)
             if (idx[r] != UINT32_MAX)
