@@ -179,6 +179,7 @@ typedef struct {
     const sten_net *net;
     const nn_layer *L;
     nn_target *T;
+    float *gb; /* bias gradient summed here too, or NULL */
 } loss_chunk_arg;
 
 static void loss_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, const float *c,
@@ -186,7 +187,7 @@ static void loss_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, const f
 {
     const loss_chunk_arg *a = arg;
     (void)c, (void)ldc; /* the chunk is in L->act, where the loss reads and writes it */
-    sten__loss_chunk(a->net, a->L, a->T, chunk, (uint32_t)j0, (uint32_t)j1);
+    sten__loss_chunk(a->net, a->L, a->T, chunk, (uint32_t)j0, (uint32_t)j1, a->gb);
 }
 
 const nn_weight *sten__single_dense_in(const sten_net *net, const nn_layer *L)
@@ -220,7 +221,12 @@ static bool forward_chunked(sten_ctx *ctx, sten_net *net, nn_layer *L)
     const nn_layer *S = &net->layers[w->src];
     const uint32_t B = net->B;
     if (net->training && L->fuse_loss) {
-        loss_chunk_arg arg = {net, L, &net->targets[L - net->layers]};
+        /* the bias gradient too, unless DeltaNorm rescales the delta later */
+        nn_weight *wb = &net->weights[L->in[0]];
+        wb->gb_done = L->d->delta_norm <= 0.0f;
+        if (wb->gb_done)
+            memset(wb->gb, 0, (size_t)L->N * sizeof *wb->gb);
+        loss_chunk_arg arg = {net, L, &net->targets[L - net->layers], wb->gb_done ? wb->gb : NULL};
         (void)sten__gemm_chunks(ctx, B, L->N, S->N, 1.0f, S->out, S->N, w->W, L->N, 0.0f, L->act,
                                 L->N, w->b, loss_chunk, &arg); /* C given: cannot fail */
         L->act_deferred = true;
@@ -379,9 +385,12 @@ static void fused_update(sten_ctx *ctx, const sten_net *net, const nn_layer *L, 
     const float decay = 1.0f - fz->alpha * fz->lambda, step = -fz->alpha / (float)B;
     if (S->sparse_in) {
         if (decay != 1.0f) {
-            const uint64_t n = (uint64_t)w->rows * w->cols;
-            for (uint64_t i = 0; i < n; i++)
-                w->W[i] *= decay;
+            const int64_t n = (int64_t)w->rows * w->cols;
+            const int nt = sten__threads_for(ctx, n, 1 << 16);
+            float *W = w->W;
+#pragma omp parallel for simd num_threads(nt) schedule(static)
+            for (int64_t i = 0; i < n; i++)
+                W[i] *= decay;
         }
         sten_spmm_grad(ctx, &S->xt, L->delta, N, N, step, w->W, N);
     } else {
@@ -415,7 +424,8 @@ static void weight_grads(sten_ctx *ctx, sten_net *net, const nn_layer *L, const 
         nn_weight *w = &net->weights[L->in[k]];
         nn_weight *o = &net->weights[w->owner];
         nn_layer *S = &net->layers[w->src];
-        bias_grad(ctx, w->gb, L->delta, B, N);
+        if (!w->gb_done)
+            bias_grad(ctx, w->gb, L->delta, B, N);
         /* propagate first: a fused update changes W */
         if (S->kind != STEN_LAYER_INPUT) {
             if (w->transposed)
@@ -466,7 +476,8 @@ void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, const nn_fuse *fz)
     }
     for (uint32_t k = 0; k < net->n_weights; k++) {
         nn_weight *w = &net->weights[k];
-        memset(w->gb, 0, (size_t)net->layers[w->dst].N * sizeof *w->gb);
+        if (!w->gb_done)
+            memset(w->gb, 0, (size_t)net->layers[w->dst].N * sizeof *w->gb);
         w->g_fresh = true;
     }
     for (uint32_t o = net->n_layers; o-- > 0;) {
@@ -481,6 +492,8 @@ void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, const nn_fuse *fz)
         else
             weight_grads(ctx, net, L, fz);
     }
+    for (uint32_t k = 0; k < net->n_weights; k++)
+        net->weights[k].gb_done = false; /* the next forward decides again */
     /* a weight whose users all saw an empty batch still has a defined zero gradient */
     for (uint32_t k = 0; k < net->n_weights; k++) {
         nn_weight *w = &net->weights[k];

@@ -241,7 +241,7 @@ static loss_cfg cfg_of(const sten_net *net, const nn_layer *L)
 }
 
 void sten__loss_chunk(const sten_net *net, const nn_layer *L, nn_target *T, int64_t chunk,
-                      uint32_t j0, uint32_t j1)
+                      uint32_t j0, uint32_t j1, float *gb)
 {
     const loss_cfg c = cfg_of(net, L);
     const uint32_t B = net->B, N = L->N;
@@ -259,6 +259,9 @@ void sten__loss_chunk(const sten_net *net, const nn_layer *L, nn_target *T, int6
             part *= w;
         }
         T->part[chunk * B + b] = part;
+        if (gb) /* rows in order: the same sums as a separate pass */
+            for (uint32_t j = j0; j < j1; j++)
+                gb[j] += z[j];
     }
 }
 

@@ -21,6 +21,8 @@ typedef struct {
     bool g_fresh;        /* gW not yet written this step (owner) */
     bool fusable;        /* plain SGD can update W inside the gradient product (no gW) */
     bool fused;          /* W was updated during this step's backward pass */
+    bool gb_done;        /* gb already holds this batch's bias gradient (summed
+                            chunk by chunk by the fused loss) */
 } nn_weight;
 
 /* Plain SGD (no L1) folded into back-propagation: W <- (1 - alpha lambda) W
@@ -129,9 +131,10 @@ double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
                         const nn_target *T, uint32_t B);
 /* The same for columns [j0, j1) of every row of a fused-loss output whose
  * act holds z (called on each finished chunk of the output product): delta
- * over z, the loss of row b into T->part[chunk * B + b]. */
+ * over z, the loss of row b into T->part[chunk * B + b]; with gb, the
+ * columns' delta sums (the bias gradient) are added to gb[j0..j1). */
 void sten__loss_chunk(const sten_net *net, const nn_layer *L, nn_target *T, int64_t chunk,
-                      uint32_t j0, uint32_t j1);
+                      uint32_t j0, uint32_t j1, float *gb);
 /* fm.c: the FactorizationMachine layer (input: one sparse source) */
 sten_status sten__fm_alloc(sten_ctx *ctx, sten_net *net, nn_layer *L);
 void sten__fm_free(sten_ctx *ctx, nn_layer *L);
