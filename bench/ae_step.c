@@ -71,6 +71,7 @@ static void make_data(sten_ctx *ctx, sten_dataset *d, const char *name, uint32_t
 int main(int argc, char **argv)
 {
     long users = 20000, items = 26744, per = 144, batch = 256, steps = 40, threads = 0, predict = 0;
+    long bf16 = 0; /* --bf16 1: STEN_PRECISION_BF16 */
     const char *nc = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         long v = atol(argv[i + 1]);
@@ -85,6 +86,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--steps")) steps = v;
         else if (!strcmp(argv[i], "--threads")) threads = v;
         else if (!strcmp(argv[i], "--predict")) predict = v;
+        else if (!strcmp(argv[i], "--bf16")) bf16 = v;
         else { fprintf(stderr, "unknown option %s\n", argv[i]); return 64; }
     }
     sten_ctx *ctx;
@@ -128,6 +130,11 @@ int main(int argc, char **argv)
         return 1;
     }
     sten_net_init_weights(ctx, net, 1);
+    if (bf16 && sten_net_set_precision(ctx, net, STEN_PRECISION_BF16)) {
+        fprintf(stderr, "%s\n", sten_ctx_error(ctx));
+        return 1;
+    }
+    const char *impl = bf16 ? "sten-bf16" : "sten";
     if (predict) {
         /* top-10 for every user, seen items excluded, all users in batches */
         const uint32_t K = 10;
@@ -150,9 +157,9 @@ int main(int argc, char **argv)
             checksum += idx[0];
         }
         const double sec = now() - t0;
-        printf("{\"impl\": \"sten\", \"threads\": %d, \"users\": %llu, \"items\": %ld, \"k\": 10, "
+        printf("{\"impl\": \"%s\", \"threads\": %d, \"users\": %llu, \"items\": %ld, \"k\": 10, "
                "\"seconds\": %.3f, \"users_per_s\": %.1f, \"checksum\": %.0f}\n",
-               sten_ctx_threads(ctx), (unsigned long long)ds[0].examples, items, sec,
+               impl, sten_ctx_threads(ctx), (unsigned long long)ds[0].examples, items, sec,
                (double)ds[0].examples / sec, checksum);
         free(ids), free(idx), free(val);
         sten_net_free(ctx, net);
@@ -186,10 +193,10 @@ int main(int argc, char **argv)
     for (uint32_t k = 0; k < net->n_weights; k++)
         need += ((double)net->weights[k].rows * net->weights[k].cols + net->weights[k].cols) * 4 *
                 (o.t.optimizer == STEN_OPT_SGD ? 1 : o.t.optimizer == STEN_OPT_ADAM ? 3 : 2);
-    printf("{\"impl\": \"sten\", \"threads\": %d, \"batch\": %ld, \"items\": %u, \"hidden\": 128, "
+    printf("{\"impl\": \"%s\", \"threads\": %d, \"batch\": %ld, \"items\": %u, \"hidden\": 128, "
            "\"steps\": %.0f, \"ms_per_step\": %.3f, \"examples_per_s\": %.1f, \"loss\": %.6f, "
            "\"peak_mb\": %.1f, \"needed_mb\": %.1f, \"peak_over_needed\": %.2f}\n",
-           sten_ctx_threads(ctx), batch, ds[0].width, n_steps, sec / n_steps * 1e3,
+           impl, sten_ctx_threads(ctx), batch, ds[0].width, n_steps, sec / n_steps * 1e3,
            (double)net->examples / sec, net->loss / net->B, sten_ctx_bytes_peak(ctx) / 1e6, need / 1e6,
            sten_ctx_bytes_peak(ctx) / need);
     sten_net_free(ctx, net);

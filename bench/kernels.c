@@ -54,6 +54,7 @@ typedef struct {
     sten_ctx *ctx;
     int64_t B, H, N, nnz_row;
     float *A, *W, *Y, *dY, *Wt, *big_a, *big_b, *big_c, *S;
+    uint16_t *Wb, *dYb; /* bf16 copies */
     int64_t big;
     sten_csr x, xt;
     uint32_t *idx;
@@ -166,6 +167,27 @@ static void run_out_bwd_weight(void *p)
               b->N, 0.0f, b->W, b->N);
 }
 
+/* The same three products in bf16 (inputs bf16, fp32 accumulation). */
+static void run_bf_fwd(void *p)
+{
+    bench *b = p;
+    sten__bgemm_chunks(b->ctx, STEN_NO_TRANS, b->B, b->N, b->H, 1.0f, b->A, b->H, b->Wb, b->N, 0.0f,
+                       b->Y, b->N, NULL, 0, NULL, NULL, NULL);
+}
+
+static void run_bf_bwd_data(void *p)
+{
+    bench *b = p;
+    sten__bgemm_nt(b->ctx, b->B, b->H, b->N, 1.0f, b->dYb, b->N, b->Wb, b->N, 0.0f, b->A, b->H);
+}
+
+static void run_bf_bwd_weight(void *p)
+{
+    bench *b = p;
+    sten__bgemm_chunks(b->ctx, STEN_TRANS, b->H, b->N, b->B, 1.0f, b->A, b->H, b->dYb, b->N, 0.0f,
+                       b->W, b->N, b->Wb, b->N, NULL, NULL, NULL);
+}
+
 static void run_spmm(void *p)
 {
     bench *b = p;
@@ -257,7 +279,8 @@ int main(int argc, char **argv)
     printf("# machine: fp32 FMA peak (%s) %.1f GFLOP/s; SGEMM %lldx%lldx%lld sten %.1f, OpenBLAS "
            "%.1f GFLOP/s; STREAM triad %.1f GB/s\n",
            isa, fpeak, (long long)b.big, (long long)b.big, (long long)b.big, own_gemm, blas_gemm, bw);
-    printf("# gemm rows: sten's own kernels %s; \"of bound\" = GFLOP/s over the FMA peak\n",
+    printf("# gemm rows: sten's own kernels %s; \"of bound\" = GFLOP/s over the FMA peak "
+           "(bf16 rows: over twice that, vdpbf16ps's rate)\n",
            own ? "on" : "off (no AVX-512 or STEN_GEMM=blas)");
     sten_free(ctx, b.big_a);
     sten_free(ctx, b.big_b);
@@ -270,6 +293,12 @@ int main(int argc, char **argv)
     b.Y = filled(ctx, b.B * b.N, &r);
     b.dY = filled(ctx, b.B * b.N, &r);
     b.S = filled(ctx, b.B * b.N, &r);
+    b.Wb = sten_alloc(ctx, (size_t)(b.H * b.N) * 2);
+    b.dYb = sten_alloc(ctx, (size_t)(b.B * b.N) * 2);
+    for (int64_t e = 0; e < b.H * b.N; e++)
+        b.Wb[e] = sten__bf16(b.W[e]);
+    for (int64_t e = 0; e < b.B * b.N; e++)
+        b.dYb[e] = sten__bf16(b.dY[e]);
     b.idx = sten_alloc(ctx, (size_t)b.B * 10 * sizeof *b.idx);
     b.val = sten_alloc(ctx, (size_t)b.B * 10 * sizeof *b.val);
     if (sten_csr_init(ctx, &b.x, (uint32_t)b.B, (uint32_t)b.N, (uint64_t)(b.B * b.nnz_row), false) ||
@@ -297,6 +326,9 @@ int main(int argc, char **argv)
         {"gemm out fwd   Y=A*W      (B,H)x(H,N)", run_out_fwd, gemm_flop, 0},
         {"gemm out bwd   dA=dY*W^T  (B,N)x(N,H)", run_out_bwd_data, gemm_flop, 0},
         {"gemm out grad  dW=A^T*dY  (H,B)x(B,N)", run_out_bwd_weight, gemm_flop, 0},
+        {"bf16 out fwd   Y=A*W      (B,H)x(H,N)", run_bf_fwd, gemm_flop, -1},
+        {"bf16 out bwd   dA=dY*W^T  (B,N)x(N,H)", run_bf_bwd_data, gemm_flop, -1},
+        {"bf16 out grad  dW=A^T*dY  (H,B)x(B,N)", run_bf_bwd_weight, gemm_flop, -1},
         {"spmm in fwd    gather-sum (B,nnz)x(N,H)", run_spmm, 2.0 * nnz * b.H,
          nnz * b.H * 4.0 + b.B * b.H * 4.0},
         {"spmm in grad   transpose+scatter rows", run_spmm_grad, 2.0 * nnz * b.H,
@@ -308,6 +340,16 @@ int main(int argc, char **argv)
            (long long)b.H, (long long)b.N, (long long)b.nnz_row, reps);
     printf("%-47s %10s %10s %10s %9s\n", "kernel", "ms", "GFLOP/s", "GB/s", "of bound");
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const int is_bf = rows[i].bytes < 0;
+        if (is_bf && !sten__bf16_available())
+            continue;
+        if (is_bf) { /* against the bf16 peak: twice the fp32 FMA rate */
+            t = time_median(rows[i].fn, &b, reps);
+            const double gf = rows[i].flop / t / 1e9;
+            printf("%-47s %10.3f %10.1f %10s %8.0f%%\n", rows[i].name, t * 1e3, gf, "nan",
+                   100.0 * gf / (2 * peak));
+            continue;
+        }
         const int is_gemm = rows[i].bytes == 0;
         for (int path = 0; path < (is_gemm && own ? 2 : 1); path++) {
             sten__gemm_set_own(path == 0 ? own : 0);
@@ -328,6 +370,7 @@ int main(int argc, char **argv)
     sten_csr_free(ctx, &b.xt);
     sten_free(ctx, b.A), sten_free(ctx, b.W), sten_free(ctx, b.Wt), sten_free(ctx, b.Y);
     sten_free(ctx, b.dY), sten_free(ctx, b.S), sten_free(ctx, b.idx), sten_free(ctx, b.val);
+    sten_free(ctx, b.Wb), sten_free(ctx, b.dYb);
     sten_ctx_free(ctx);
     return 0;
 }

@@ -724,6 +724,17 @@ void sten_net_free(sten_ctx *ctx, sten_net *net);
 /* Initialises weights by each layer's WeightInit (DSSTNE's schemes) and
  * biases to its Bias; deterministic for a seed. */
 sten_status sten_net_init_weights(sten_ctx *ctx, sten_net *net, uint64_t seed);
+/* Precision of the network's dense products (the output layer's three
+ * products in an autoencoder). FP32 is the default. BF16 rounds the
+ * products' inputs to bfloat16 and accumulates in fp32 while the weights
+ * stay fp32 (mixed precision: AVX-512 BF16's vdpbf16ps, twice the fp32 FMA
+ * rate); it needs a CPU with AVX-512 BF16 (STEN_E_UNSUPPORTED otherwise) and
+ * allocates a bf16 copy of each such weight matrix and of its layer's delta.
+ * Results differ from FP32 by bf16 rounding; they stay deterministic. */
+typedef enum { STEN_PRECISION_FP32 = 0, STEN_PRECISION_BF16 = 1 } sten_precision;
+sten_status sten_net_set_precision(sten_ctx *ctx, sten_net *net, sten_precision p);
+/* Whether this CPU can run STEN_PRECISION_BF16. */
+bool sten_bf16_supported(void);
 /* Number of examples of the bound datasets. */
 uint64_t sten_net_examples(const sten_net *net);
 

@@ -161,6 +161,98 @@ static void test_gemm_chunks(void)
     sten__gemm_set_own(-1);
 }
 
+/* bf16 products against plain loops over the same bf16-rounded inputs in
+ * double: only the fp32 accumulation differs. Rounding itself: ties to
+ * even, NaN stays NaN, inf stays inf. */
+static float rb(float x)
+{
+    return sten__bf16_to_float(sten__bf16(x));
+}
+
+static void test_bf16_rounding(void)
+{
+    CHECK_EQ(sten__bf16(1.0f), 0x3f80);
+    CHECK_EQ(sten__bf16(-2.0f), 0xc000);
+    CHECK_EQ(sten__bf16(1.00390625f), 0x3f80);  /* exactly half an ulp: to even (down) */
+    CHECK_EQ(sten__bf16(1.01171875f), 0x3f82);  /* 1 + 3/256: half way, to even (up) */
+    CHECK_EQ(sten__bf16(INFINITY), 0x7f80);
+    CHECK(isnan(sten__bf16_to_float(sten__bf16(NAN))));
+    CHECK_EQ(sten__bf16(3.4e38f), 0x7f80);      /* rounds past the largest bf16 */
+    if (!sten__bf16_available())
+        return;
+    float src[37];
+    uint16_t got[37];
+    for (int i = 0; i < 37; i++)
+        src[i] = (float)(i - 18) * 1.37e-3f + (i == 5 ? NAN : 0.0f);
+    sten__to_bf16(ctx, got, src, 37);
+    int same = 1;
+    for (int i = 0; i < 37; i++)
+        same &= got[i] == sten__bf16(src[i]) || (isnan(src[i]) && isnan(sten__bf16_to_float(got[i])));
+    CHECK(same);
+}
+
+static void test_bgemm(void)
+{
+    if (!sten__bf16_available()) {
+        printf("  (no AVX-512 BF16 here: bf16 products not tested)\n");
+        return;
+    }
+    static const int64_t shapes[][3] = {{1, 1, 1},      {13, 545, 300}, {256, 1100, 128},
+                                        {25, 40, 257},  {7, 9, 1600},   {256, 128, 3101},
+                                        {130, 31, 67},  {5, 4, 0}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        /* NN and TN chunks: A fp32 (rounded inside), B bf16, C and its bf16 copy */
+        for (int tn = 0; tn < 2; tn++) {
+            const int64_t lda = (tn ? M : K) + 3, ldb = N + 1, ldc = N + 2, ldcb = N + 5;
+            float *A = rand_floats((tn ? K : M) * lda, -1, 1), *Bf = rand_floats(K * ldb + 1, -1, 1);
+            float *bias = rand_floats(N, -1, 1);
+            uint16_t *B = calloc((size_t)(K * ldb + 1), 2), *Cb = calloc((size_t)(M * ldcb), 2);
+            for (int64_t e = 0; e < K * ldb; e++)
+                B[e] = sten__bf16(Bf[e]);
+            float *C = rand_floats(M * ldc, -1, 1), *R = copy_floats(C, M * ldc);
+            const float alpha = 0.75f, beta = (s % 2) ? 0.5f : 0.0f;
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < N; j++) {
+                    double acc = 0;
+                    for (int64_t k = 0; k < K; k++)
+                        acc += (double)rb(tn ? A[k * lda + i] : A[i * lda + k]) *
+                               sten__bf16_to_float(B[k * ldb + j]);
+                    R[i * ldc + j] = (float)(alpha * acc + beta * R[i * ldc + j] + bias[j]);
+                }
+            CHECK_EQ(sten__bgemm_chunks(ctx, tn ? STEN_TRANS : STEN_NO_TRANS, M, N, K, alpha, A, lda,
+                                        B, ldb, beta, C, ldc, Cb, ldcb, bias, NULL, NULL),
+                     STEN_OK);
+            CHECK_CLOSE(C, R, M * ldc, 1e-4, 1e-4);
+            int cb_ok = 1;
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < N; j++)
+                    cb_ok &= Cb[i * ldcb + j] == sten__bf16(C[i * ldc + j]);
+            CHECK(cb_ok);
+            free(A), free(Bf), free(bias), free(B), free(Cb), free(C), free(R);
+        }
+        /* NT: both bf16 */
+        const int64_t lda = K + 3, ldb = K + 1, ldc = N + 2;
+        uint16_t *A = calloc((size_t)(M * lda + 1), 2), *B = calloc((size_t)(N * ldb + 1), 2);
+        for (int64_t e = 0; e < M * lda; e++)
+            A[e] = sten__bf16((float)((e * 7919) % 2001 - 1000) / 1000.0f);
+        for (int64_t e = 0; e < N * ldb; e++)
+            B[e] = sten__bf16((float)((e * 104729) % 2001 - 1000) / 1000.0f);
+        float *C = rand_floats(M * ldc, -1, 1), *R = copy_floats(C, M * ldc);
+        const float alpha = 1.25f, beta = (s % 2) ? 0.0f : 1.0f;
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+                double acc = 0;
+                for (int64_t k = 0; k < K; k++)
+                    acc += (double)sten__bf16_to_float(A[i * lda + k]) * sten__bf16_to_float(B[j * ldb + k]);
+                R[i * ldc + j] = (float)(alpha * acc + beta * R[i * ldc + j]);
+            }
+        sten__bgemm_nt(ctx, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        CHECK_CLOSE(C, R, M * ldc, 1e-4, 1e-4);
+        free(A), free(B), free(C), free(R);
+    }
+}
+
 static void test_spmm(void)
 {
     static const uint32_t shapes[][4] = {/* B, N_in, H, max nnz per row */
@@ -396,6 +488,8 @@ int main(void)
     sten_rng_init(&rng, 2024, 0);
     RUN(test_gemm);
     RUN(test_gemm_chunks);
+    RUN(test_bf16_rounding);
+    RUN(test_bgemm);
     RUN(test_spmm);
     RUN(test_spmm_grad);
     RUN(test_activations);

@@ -102,6 +102,28 @@ void sten__topk_end(sten_ctx *ctx, sten__topk_acc *a, uint32_t *out_idx, float *
                     uint32_t *count);
 void sten__topk_free(sten_ctx *ctx, sten__topk_acc *a);
 
+/* Reduced precision (src/core/bgemm.c): bf16 storage is uint16_t, the top
+ * half of an IEEE float, rounded to nearest even. The products take bf16
+ * inputs and accumulate in fp32 (AVX-512 BF16); call them only when
+ * sten__bf16_available().
+ *  sten__bgemm_chunks: C = alpha op(A) B + beta C + bias for A fp32 (NN: M x
+ *    K, TN: K x M, rounded to bf16 on packing) and B bf16 (K x N); with Cb,
+ *    the result is also stored rounded to bf16 there; chunks and C NULL as
+ *    sten__gemm_chunks.
+ *  sten__bgemm_nt: C = alpha A B^T + beta C, A (M x K) and B (N x K) bf16. */
+uint16_t sten__bf16(float x);
+float sten__bf16_to_float(uint16_t h);
+bool sten__bf16_available(void);
+void sten__to_bf16(sten_ctx *ctx, uint16_t *dst, const float *src, int64_t n);
+void sten__to_bf16_row(uint16_t *dst, const float *src, int64_t n);
+sten_status sten__bgemm_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int64_t K,
+                               float alpha, const float *A, int64_t lda, const uint16_t *B,
+                               int64_t ldb, float beta, float *C, int64_t ldc, uint16_t *Cb,
+                               int64_t ldcb, const float *bias, sten_chunk_fn fn, void *arg);
+void sten__bgemm_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
+                    const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta,
+                    float *C, int64_t ldc);
+
 /* Whether sten_gemm uses sten's own kernels: decided on first use from the
  * CPU and STEN_GEMM=blas; tests switch it (1 own if available, 0 BLAS, -1
  * decide again). */

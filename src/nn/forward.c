@@ -182,12 +182,22 @@ typedef struct {
     float *gb; /* bias gradient summed here too, or NULL */
 } loss_chunk_arg;
 
+/* bf16 precision: the layer's delta rounded for the products, chunk by chunk. */
+static void round_delta_chunk(const nn_layer *L, uint32_t B, int64_t j0, int64_t j1)
+{
+    for (uint32_t b = 0; b < B; b++)
+        sten__to_bf16_row(L->delta_b + (uint64_t)b * L->N + j0, L->delta + (uint64_t)b * L->N + j0,
+                          j1 - j0);
+}
+
 static void loss_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, const float *c,
                        int64_t ldc)
 {
     const loss_chunk_arg *a = arg;
     (void)c, (void)ldc; /* the chunk is in L->act, where the loss reads and writes it */
     sten__loss_chunk(a->net, a->L, a->T, chunk, (uint32_t)j0, (uint32_t)j1, a->gb);
+    if (a->net->bf16 && a->L->delta_b)
+        round_delta_chunk(a->L, a->net->B, j0, j1);
 }
 
 const nn_weight *sten__single_dense_in(const sten_net *net, const nn_layer *L)
@@ -215,35 +225,49 @@ static void topk_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, const f
  * Returns false when the layer is not of this form. */
 static bool forward_chunked(sten_ctx *ctx, sten_net *net, nn_layer *L)
 {
-    const nn_weight *w = sten__single_dense_in(net, L);
-    if (!w)
+    const nn_weight *cw = sten__single_dense_in(net, L);
+    if (!cw)
         return false;
+    nn_weight *w = &net->weights[L->in[0]];
     const nn_layer *S = &net->layers[w->src];
-    const uint32_t B = net->B;
+    const uint32_t B = net->B, N = L->N;
+    /* bf16 precision: W's rounded copy, refreshed if anything else wrote W */
+    const nn_weight *o = &net->weights[w->owner];
+    const bool bf = net->bf16 && o->Wb;
+    if (bf && !o->wb_ok) {
+        sten__to_bf16(ctx, o->Wb, o->W, (int64_t)o->rows * o->cols);
+        net->weights[w->owner].wb_ok = true;
+    }
+    sten_chunk_fn fn = NULL;
+    void *arg = NULL;
+    float *C = L->act;
+    loss_chunk_arg la;
     if (net->training && L->fuse_loss) {
         /* the bias gradient too, unless DeltaNorm rescales the delta later */
-        nn_weight *wb = &net->weights[L->in[0]];
-        wb->gb_done = L->d->delta_norm <= 0.0f;
-        if (wb->gb_done)
-            memset(wb->gb, 0, (size_t)L->N * sizeof *wb->gb);
-        loss_chunk_arg arg = {net, L, &net->targets[L - net->layers], wb->gb_done ? wb->gb : NULL};
-        (void)sten__gemm_chunks(ctx, B, L->N, S->N, 1.0f, S->out, S->N, w->W, L->N, 0.0f, L->act,
-                                L->N, w->b, loss_chunk, &arg); /* C given: cannot fail */
-        L->act_deferred = true;
+        w->gb_done = L->d->delta_norm <= 0.0f;
+        if (w->gb_done)
+            memset(w->gb, 0, (size_t)N * sizeof *w->gb);
+        la = (loss_chunk_arg){net, L, &net->targets[L - net->layers], w->gb_done ? w->gb : NULL};
+        fn = loss_chunk, arg = &la;
         L->loss_fused = true;
-        return true;
+        L->db_ok = bf && L->delta_b && L->d->delta_norm <= 0.0f;
+    } else if (net->topk && L->kind == STEN_LAYER_OUTPUT) {
+        fn = topk_chunk, arg = net->topk;
+        C = NULL; /* never stored */
     }
-    if (net->topk && L->kind == STEN_LAYER_OUTPUT) {
-        net->topk_st = sten__gemm_chunks(ctx, B, L->N, S->N, 1.0f, S->out, S->N, w->W, L->N, 0.0f,
-                                         NULL, 0, w->b, topk_chunk, net->topk);
+    sten_status st = bf ? sten__bgemm_chunks(ctx, STEN_NO_TRANS, B, N, S->N, 1.0f, S->out, S->N,
+                                             o->Wb, N, 0.0f, C, N, NULL, 0, w->b, fn, arg)
+                        : sten__gemm_chunks(ctx, B, N, S->N, 1.0f, S->out, S->N, w->W, N, 0.0f, C,
+                                            N, w->b, fn, arg);
+    if (st && !net->fwd_st)
+        net->fwd_st = st; /* only when a scratch buffer could not be had */
+    if (fn) {
         L->act_deferred = true;
         return true;
     }
-    (void)sten__gemm_chunks(ctx, B, L->N, S->N, 1.0f, S->out, S->N, w->W, L->N, 0.0f, L->act, L->N,
-                            w->b, NULL, NULL);
     L->act_deferred = net->rank_only && L->kind == STEN_LAYER_OUTPUT && sten__act_increasing(L);
     if (!L->act_deferred)
-        sten_act_forward(ctx, L->fn, &L->ap, L->act, L->act, B, L->N, L->N);
+        sten_act_forward(ctx, L->fn, &L->ap, L->act, L->act, B, N, N);
     return true;
 }
 
@@ -289,6 +313,7 @@ static void forward_layer(sten_ctx *ctx, sten_net *net, nn_layer *L)
 
 void sten__net_forward(sten_ctx *ctx, sten_net *net)
 {
+    net->fwd_st = STEN_OK;
     for (uint32_t o = 0; o < net->n_layers; o++) {
         const uint32_t i = net->order[o];
         nn_layer *L = &net->layers[i];
@@ -377,9 +402,10 @@ static void delta_norm(const nn_layer *L, uint32_t B)
 }
 
 /* W <- (1 - alpha lambda) W - alpha/B * S^T delta, the product written into
- * W itself: SGD without a gradient buffer. */
+ * W itself: SGD without a gradient buffer. bf: the bf16 product, which also
+ * refreshes W's rounded copy. */
 static void fused_update(sten_ctx *ctx, const sten_net *net, const nn_layer *L, const nn_layer *S,
-                         nn_weight *w, const nn_fuse *fz)
+                         nn_weight *w, const nn_fuse *fz, bool bf)
 {
     const uint32_t B = net->B, N = L->N;
     const float decay = 1.0f - fz->alpha * fz->lambda, step = -fz->alpha / (float)B;
@@ -393,9 +419,12 @@ static void fused_update(sten_ctx *ctx, const sten_net *net, const nn_layer *L, 
                 W[i] *= decay;
         }
         sten_spmm_grad(ctx, &S->xt, L->delta, N, N, step, w->W, N);
-    } else {
+    } else if (!bf || sten__bgemm_chunks(ctx, STEN_TRANS, S->N, N, B, step, S->out, S->N, L->delta_b,
+                                         N, decay, w->W, N, w->Wb, N, NULL, NULL, NULL)) {
+        /* fp32, or bf16 without room for its packed operand */
         sten_gemm(ctx, STEN_TRANS, STEN_NO_TRANS, S->N, N, B, step, S->out, S->N, L->delta, N, decay,
                   w->W, N);
+        sten__w_changed(w);
     }
     w->fused = true;
 }
@@ -417,7 +446,7 @@ static void bias_grad(sten_ctx *ctx, float *gb, const float *delta, uint32_t B, 
     }
 }
 
-static void weight_grads(sten_ctx *ctx, sten_net *net, const nn_layer *L, const nn_fuse *fz)
+static void weight_grads(sten_ctx *ctx, sten_net *net, nn_layer *L, const nn_fuse *fz)
 {
     const uint32_t B = net->B, N = L->N;
     for (uint32_t k = 0; k < L->n_in; k++) {
@@ -426,9 +455,17 @@ static void weight_grads(sten_ctx *ctx, sten_net *net, const nn_layer *L, const 
         nn_layer *S = &net->layers[w->src];
         if (!w->gb_done)
             bias_grad(ctx, w->gb, L->delta, B, N);
+        /* bf16 precision: the delta rounded (the fused loss did it already) */
+        const bool bf = net->bf16 && o->Wb && L->delta_b && !S->sparse_in && !w->transposed;
+        if (bf && !L->db_ok) {
+            sten__to_bf16(ctx, L->delta_b, L->delta, (int64_t)B * N);
+            L->db_ok = true;
+        }
         /* propagate first: a fused update changes W */
         if (S->kind != STEN_LAYER_INPUT) {
-            if (w->transposed)
+            if (bf && o->wb_ok)
+                sten__bgemm_nt(ctx, B, S->N, N, 1.0f, L->delta_b, N, o->Wb, N, 1.0f, S->delta, S->N);
+            else if (w->transposed)
                 sten_gemm(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, S->N, N, 1.0f, L->delta, N, w->W, S->N,
                           1.0f, S->delta, S->N);
             else
@@ -436,7 +473,7 @@ static void weight_grads(sten_ctx *ctx, sten_net *net, const nn_layer *L, const 
                           S->delta, S->N);
         }
         if (fz && o->fusable) {
-            fused_update(ctx, net, L, S, o, fz);
+            fused_update(ctx, net, L, S, o, fz, bf);
             continue;
         }
         const float beta = o->g_fresh ? 0.0f : 1.0f;
@@ -444,6 +481,10 @@ static void weight_grads(sten_ctx *ctx, sten_net *net, const nn_layer *L, const 
             if (o->g_fresh)
                 memset(o->gW, 0, (size_t)o->rows * o->cols * sizeof *o->gW);
             sten_spmm_grad(ctx, &S->xt, L->delta, N, N, 1.0f, o->gW, N);
+        } else if (bf && !sten__bgemm_chunks(ctx, STEN_TRANS, S->N, N, B, 1.0f, S->out, S->N,
+                                             L->delta_b, N, beta, o->gW, N, NULL, 0, NULL, NULL,
+                                             NULL)) {
+            /* the bf16 gradient product */
         } else if (w->transposed) {
             sten_gemm(ctx, STEN_TRANS, STEN_NO_TRANS, N, S->N, B, 1.0f, L->delta, N, S->out, S->N,
                       beta, o->gW, S->N);
@@ -494,6 +535,8 @@ void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, const nn_fuse *fz)
     }
     for (uint32_t k = 0; k < net->n_weights; k++)
         net->weights[k].gb_done = false; /* the next forward decides again */
+    for (uint32_t i = 0; i < net->n_layers; i++)
+        net->layers[i].db_ok = false;
     /* a weight whose users all saw an empty batch still has a defined zero gradient */
     for (uint32_t k = 0; k < net->n_weights; k++) {
         nn_weight *w = &net->weights[k];

@@ -480,6 +480,7 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
         sten_free(ctx, L->mask);
         if (L->delta != L->act)
             sten_free(ctx, L->delta);
+        sten_free(ctx, L->delta_b);
         sten_csr_free(ctx, &L->x);
         sten_csr_free(ctx, &L->xt);
         sten__fm_free(ctx, L);
@@ -505,6 +506,7 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
             sten_free(ctx, w->gW);
             sten_free(ctx, w->sW1);
             sten_free(ctx, w->sW2);
+            sten_free(ctx, w->Wb);
         }
     }
     sten_free(ctx, net->layers);
@@ -543,11 +545,45 @@ static float init_value(sten_init scheme, float scale, uint32_t n_in, uint32_t n
     return 0.0f;
 }
 
+bool sten_bf16_supported(void)
+{
+    return sten__bf16_available();
+}
+
+sten_status sten_net_set_precision(sten_ctx *ctx, sten_net *net, sten_precision p)
+{
+    if (p != STEN_PRECISION_FP32 && p != STEN_PRECISION_BF16)
+        return sten_fail(ctx, STEN_E_INVALID, "precision %d: not fp32 or bf16", (int)p);
+    if (p == STEN_PRECISION_BF16 && !sten__bf16_available())
+        return sten_fail(ctx, STEN_E_UNSUPPORTED,
+                         "bf16 precision needs a CPU with AVX-512 BF16 (this one has none)");
+    net->bf16 = p == STEN_PRECISION_BF16;
+    if (!net->bf16)
+        return STEN_OK; /* the bf16 copies stay allocated, unused */
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        nn_layer *L = &net->layers[i];
+        const nn_weight *cw = sten__single_dense_in(net, L);
+        if (!cw || L->fmV)
+            continue;
+        nn_weight *w = &net->weights[L->in[0]];
+        if (w->owner != (int)L->in[0]) /* shared: its owner's products stay fp32 */
+            continue;
+        if (!w->Wb && !(w->Wb = sten_alloc(ctx, (size_t)w->rows * w->cols * sizeof *w->Wb)))
+            return STEN_E_NOMEM;
+        w->wb_ok = false;
+        if (!L->delta_b &&
+            !(L->delta_b = sten_alloc(ctx, (size_t)net->B_cap * L->N * sizeof *L->delta_b)))
+            return STEN_E_NOMEM;
+    }
+    return STEN_OK;
+}
+
 sten_status sten_net_init_weights(sten_ctx *ctx, sten_net *net, uint64_t seed)
 {
     (void)ctx;
     for (uint32_t k = 0; k < net->n_weights; k++) {
         nn_weight *w = &net->weights[k];
+        sten__w_changed(w);
         const sten_layer_desc *ld = net->layers[w->dst].d;
         sten_rng r;
         sten_rng_init(&r, seed, k);

@@ -23,6 +23,8 @@ typedef struct {
     bool fused;          /* W was updated during this step's backward pass */
     bool gb_done;        /* gb already holds this batch's bias gradient (summed
                             chunk by chunk by the fused loss) */
+    uint16_t *Wb;        /* bf16 precision: W rounded, for the products (owner) */
+    bool wb_ok;          /* Wb matches W (cleared by whatever else writes W) */
 } nn_weight;
 
 /* Plain SGD (no L1) folded into back-propagation: W <- (1 - alpha lambda) W
@@ -52,6 +54,8 @@ typedef struct {
     float *act;   /* activation before dropout (== out when no dropout) */
     float *mask;  /* dropout factor per unit (NULL when no dropout) */
     float *delta; /* dL/d(out), then dL/dz in backward */
+    uint16_t *delta_b; /* bf16 precision: dL/dz rounded, for the products */
+    bool db_ok;        /* delta_b holds this batch's final delta (the fused loss) */
     sten_csr x, xt; /* sparse input batch and its transpose */
     uint32_t n_in;
     uint32_t in[NN_MAX_IN]; /* incoming weight indices */
@@ -94,6 +98,7 @@ struct sten_net {
     uint64_t step;      /* optimizer steps taken */
     int opt_state;      /* optimizer whose state is allocated, -1 = none */
     bool training;
+    bool bf16;          /* STEN_PRECISION_BF16 (sten_net_set_precision) */
     bool rank_only;     /* inference for top-K: a strictly increasing output activation
                            can wait until the K winners are known */
     uint32_t epoch;     /* for denoising randoms */
@@ -101,7 +106,8 @@ struct sten_net {
     uint32_t *batch_ids; /* example ids of the current batch */
     sten__topk_acc *topk; /* set by sten_net_recommend when the output layer can
                              hand its product straight to top-K (never stored) */
-    sten_status topk_st;  /* how that went */
+    sten_status fwd_st;   /* a forward pass's failure (a product's scratch could not
+                             be had), for the caller to return; STEN_OK otherwise */
     double *row_loss;    /* per-row loss scratch (summed in order) */
 };
 
@@ -122,6 +128,11 @@ void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, const nn_fuse *fz);
  * weights that cannot be fused. Idempotent; run outside the step loop. */
 sten_status sten__net_alloc_grads(sten_ctx *ctx, sten_net *net, bool all);
 bool sten__act_increasing(const nn_layer *L);
+/* W changed other than through a bf16-aware product: its bf16 copy is stale. */
+static inline void sten__w_changed(nn_weight *w)
+{
+    w->wb_ok = false;
+}
 /* The weight of a layer whose pre-activation is one dense, untransposed
  * product plus bias (no skips, no dropout): what the chunked product and
  * its fused consumers (loss, top-K) need; NULL otherwise. */

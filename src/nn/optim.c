@@ -236,14 +236,18 @@ void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_train_desc *t, fl
             fm_sparse_update(ctx, net, t, L, w, alpha, ib);
             continue;
         }
-        if (w->fused) /* already updated during back-propagation */
+        if (w->fused) { /* already updated during back-propagation */
             w->fused = false;
-        else
+        } else {
+            sten__w_changed(w);
             sten__optim_update(ctx, t, net->step, alpha, t->lambda, t->lambda1, 0.0f, ib, w->W, w->gW,
                                w->sW1, w->sW2, (uint64_t)w->rows * w->cols);
+        }
         const float c = L->d->weight_norm;
-        if (c > 0.0f)
+        if (c > 0.0f) {
+            sten__w_changed(w);
             weight_norm(w, c);
+        }
     }
 }
 

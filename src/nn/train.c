@@ -98,6 +98,8 @@ static sten_status evaluate(sten_ctx *ctx, sten_net *net, const sten_dataset *ds
             ids[b] = (uint32_t)(pos + b);
         if (!(st = sten__net_load_batch(ctx, net, ids, B))) {
             sten__net_forward(ctx, net);
+            if ((st = net->fwd_st))
+                break;
             sten__net_loss(ctx, net);
             sum += net->loss;
         }
@@ -193,6 +195,8 @@ static sten_status run_epoch(sten_ctx *ctx, sten_net *net, const sten_train_opts
         if (st)
             return st;
         sten__net_forward(ctx, net);
+        if (net->fwd_st)
+            return net->fwd_st;
         sten__net_loss(ctx, net);
         const double per = net->loss / Bn;
         if (!isfinite(net->loss))

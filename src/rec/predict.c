@@ -49,8 +49,10 @@ sten_status sten_net_infer(sten_ctx *ctx, sten_net *net, const uint32_t *ids, ui
     const bool was = net->training;
     net->training = false;
     st = sten__net_load_batch(ctx, net, ids, B);
-    if (!st)
+    if (!st) {
         sten__net_forward(ctx, net);
+        st = net->fwd_st;
+    }
     net->training = was;
     *out = L->out;
     *width = L->N;
@@ -87,12 +89,9 @@ sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids
                              n_items, L->N);
         if ((st = sten__topk_begin(ctx, B, n_items, K, exclude, &net->topk)))
             return st;
-        net->topk_st = STEN_OK;
         net->rank_only = true;
         st = sten_net_infer(ctx, net, ids, B, NULL, &scores, &N);
         net->rank_only = false;
-        if (!st)
-            st = net->topk_st;
         if (st)
             sten__topk_free(ctx, net->topk);
         else

@@ -1,0 +1,459 @@
+/* bgemm.c — reduced-precision products: bf16 inputs, fp32 accumulation
+ * (AVX-512 BF16's vdpbf16ps: 32 products per instruction, twice the fp32
+ * FMA rate). The opt-in fast mode of training and inference (issue #6's
+ * stretch): the weights' master copy stays fp32, so only the products'
+ * inputs are rounded.
+ *
+ * The same shapes as sgemm.c, the same blocking and the same fixed
+ * summation order (results independent of the thread count):
+ *  - NN/TN: a 12 x 32 micro-kernel over k in pairs; A (fp32) is rounded and
+ *    packed into k-pair panels once per product, B (bf16, row-major) strips
+ *    are packed with rows k and k+1 interleaved;
+ *  - NT: dot products of bf16 rows, pairs adjacent in memory.
+ * Callers check sten__bf16_available() first. */
+#include "core_int.h"
+
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define MR 10      /* rows of a micro-tile: 20 accumulators (12 rows spilled one, GCC 12) */
+#define NR 32
+#define KC 256       /* k per block (128 pairs) */
+#define MC 240
+#define DOT_KC 1536  /* k per dot-product block: B's block (bf16) stays in L2 */
+#define DOT_MR 6
+#define DOT_NR 4
+
+uint16_t sten__bf16(float x)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v = {.f = x};
+    if ((v.u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it a (quiet) NaN */
+        return (uint16_t)((v.u >> 16) | 0x40u);
+    v.u += 0x7fffu + ((v.u >> 16) & 1u); /* round to nearest, ties to even */
+    return (uint16_t)(v.u >> 16);
+}
+
+float sten__bf16_to_float(uint16_t h)
+{
+    union {
+        uint32_t u;
+        float f;
+    } v = {.u = (uint32_t)h << 16};
+    return v.f;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 11 || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_BF16 1
+#define BF __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx512bf16,fma,avx2")))
+#define INLINE inline __attribute__((always_inline))
+#endif
+
+bool sten__bf16_available(void)
+{
+#ifdef HAVE_BF16
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512bf16");
+#else
+    return false;
+#endif
+}
+
+#ifdef HAVE_BF16
+
+static INLINE __mmask16 lanes(int64_t n)
+{
+    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+
+/* 16 floats to bf16, the same rounding as sten__bf16 (vcvtneps2bf16). */
+BF static INLINE __m256i cvt16(__m512 x)
+{
+    return (__m256i)_mm512_cvtneps_pbh(x);
+}
+
+BF void sten__to_bf16(sten_ctx *ctx, uint16_t *dst, const float *src, int64_t n)
+{
+    const int nt = sten__threads_for(ctx, n, 1 << 16);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t i = 0; i < n; i += 1024) {
+        const int64_t e = STEN__MIN(n, i + 1024);
+        int64_t j = i;
+        for (; j + 16 <= e; j += 16)
+            _mm256_storeu_si256((__m256i *)(dst + j), cvt16(_mm512_loadu_ps(src + j)));
+        if (j < e) {
+            const __mmask16 m = lanes(e - j);
+            _mm256_mask_storeu_epi16(dst + j, m, cvt16(_mm512_maskz_loadu_ps(m, src + j)));
+        }
+    }
+}
+
+/* Row-local form, for use inside another kernel's parallel loop. */
+BF void sten__to_bf16_row(uint16_t *dst, const float *src, int64_t n)
+{
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        _mm256_storeu_si256((__m256i *)(dst + j), cvt16(_mm512_loadu_ps(src + j)));
+    if (j < n) {
+        const __mmask16 m = lanes(n - j);
+        _mm256_mask_storeu_epi16(dst + j, m, cvt16(_mm512_maskz_loadu_ps(m, src + j)));
+    }
+}
+
+/* Bp[kp][0..32) = pairs (B[2kp][c], B[2kp+1][c]) for c < nr, zero beyond
+ * nr and past row kc. B: bf16, row-major. */
+BF static void pack_strip(uint32_t *restrict Bp, const uint16_t *B, int64_t ldb, int64_t kc,
+                          int64_t nr)
+{
+    const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+    for (int64_t k = 0; k < kc; k += 2) {
+        const uint16_t *r0 = B + k * ldb, *r1 = r0 + ldb;
+        const bool two = k + 1 < kc;
+        for (int h = 0; h < 2; h++) {
+            const __mmask16 m = h ? m1 : m0;
+            const __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, r0 + 16 * h));
+            const __m512i hi = two ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, r1 + 16 * h))
+                                   : _mm512_setzero_si512();
+            _mm512_store_si512(Bp + (k / 2) * NR + 16 * h, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+        }
+    }
+}
+
+static inline uint32_t pair(float lo, float hi)
+{
+    return (uint32_t)sten__bf16(lo) | (uint32_t)sten__bf16(hi) << 16;
+}
+
+/* A panel of MR rows into k pairs: P[kp][r]. NN: A[r*lda + k]; TN (tn):
+ * A[k*lda + r]. Rows past `rows` and k past kc are zero. */
+static void pack_panel(uint32_t *restrict P, const float *A, int64_t lda, bool tn, int64_t rows,
+                       int64_t kc)
+{
+    for (int64_t k = 0; k < kc; k += 2)
+        for (int64_t r = 0; r < MR; r++) {
+            float lo = 0.0f, hi = 0.0f;
+            if (r < rows) {
+                lo = tn ? A[k * lda + r] : A[r * lda + k];
+                if (k + 1 < kc)
+                    hi = tn ? A[(k + 1) * lda + r] : A[r * lda + k + 1];
+            }
+            P[(k / 2) * MR + r] = pair(lo, hi);
+        }
+}
+
+typedef struct {
+    float alpha, beta;
+    const float *bias;
+    int first, last;
+    uint16_t *cb; /* also written as bf16 here (last K block), or NULL */
+    int64_t ldcb;
+} tile_out;
+
+BF static INLINE void micro(const int mr, int64_t kp, const uint32_t *A, const uint32_t *Bp,
+                            float *C, int64_t ldc, __mmask16 m0, __mmask16 m1, const tile_out *o)
+{
+    __m512 c0[MR], c1[MR];
+    for (int r = 0; r < mr; r++)
+        c0[r] = c1[r] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kp; k++) {
+        const __m512bh b0 = (__m512bh)_mm512_load_si512(Bp + NR * k);
+        const __m512bh b1 = (__m512bh)_mm512_load_si512(Bp + NR * k + 16);
+        const uint32_t *a = A + k * MR;
+        for (int r = 0; r < mr; r++) {
+            const __m512bh av = (__m512bh)_mm512_set1_epi32((int)a[r]);
+            c0[r] = _mm512_dpbf16_ps(c0[r], av, b0);
+            c1[r] = _mm512_dpbf16_ps(c1[r], av, b1);
+        }
+    }
+    const __m512 va = _mm512_set1_ps(o->alpha), vb = _mm512_set1_ps(o->beta);
+    const __m512 bi0 = o->bias ? _mm512_maskz_loadu_ps(m0, o->bias) : _mm512_setzero_ps();
+    const __m512 bi1 = o->bias ? _mm512_maskz_loadu_ps(m1, o->bias + 16) : _mm512_setzero_ps();
+    for (int r = 0; r < mr; r++) {
+        float *cr = C + r * ldc;
+        __m512 x0 = _mm512_mul_ps(va, c0[r]), x1 = _mm512_mul_ps(va, c1[r]);
+        if (!o->first) {
+            x0 = _mm512_add_ps(x0, _mm512_maskz_loadu_ps(m0, cr));
+            x1 = _mm512_add_ps(x1, _mm512_maskz_loadu_ps(m1, cr + 16));
+        } else {
+            if (o->beta != 0.0f) {
+                x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), x0);
+                x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), x1);
+            }
+            x0 = _mm512_add_ps(x0, bi0);
+            x1 = _mm512_add_ps(x1, bi1);
+        }
+        _mm512_mask_storeu_ps(cr, m0, x0);
+        _mm512_mask_storeu_ps(cr + 16, m1, x1);
+        if (o->cb && o->last) {
+            uint16_t *br = o->cb + r * o->ldcb;
+            _mm256_mask_storeu_epi16(br, m0, cvt16(x0));
+            _mm256_mask_storeu_epi16(br + 16, m1, cvt16(x1));
+        }
+    }
+}
+
+/* Columns [j0, j1): C (at column coff of its buffer) and its bf16 copy. */
+BF static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha,
+                        const uint32_t *Apk, const uint16_t *B, int64_t ldb, float beta, float *C,
+                        int64_t ldc, int64_t coff, uint16_t *Cb, int64_t ldcb, const float *bias)
+{
+    uint32_t Bp[(KC / 2) * NR] __attribute__((aligned(64)));
+    const int64_t Mp = (M + MR - 1) / MR * MR;
+    for (int64_t p = 0; p < K; p += KC) {
+        const int64_t kc = STEN__MIN(KC, K - p), kp = (kc + 1) / 2;
+        const int64_t mc = Mp * kp <= (128 << 10) ? Mp : MC;
+        for (int64_t i0 = 0; i0 < M; i0 += mc) {
+            const int64_t i1 = STEN__MIN(M, i0 + mc);
+            for (int64_t j = j0; j < j1; j += NR) {
+                const int64_t nr = STEN__MIN(NR, j1 - j);
+                pack_strip(Bp, B + p * ldb + j, ldb, kc, nr);
+                const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+                const tile_out o = {alpha, beta, bias ? bias + j : NULL, p == 0, p + KC >= K,
+                                    Cb ? Cb + j : NULL, ldcb};
+                float *Cj = C + (j - coff);
+                for (int64_t i = i0; i < i1; i += MR) {
+                    /* panel i of block p: (p/2) pairs of all Mp rows before it */
+                    const uint32_t *a = Apk + (p / 2) * Mp + i * kp;
+                    tile_out oi = o;
+                    if (oi.cb)
+                        oi.cb += i * ldcb;
+                    if (i + MR <= i1) {
+                        micro(MR, kp, a, Bp, Cj + i * ldc, ldc, m0, m1, &oi);
+                        continue;
+                    }
+                    /* the last, partial panel (packed MR wide, zero rows) */
+                    for (int64_t r = 0; r < i1 - i;) {
+                        tile_out orr = o;
+                        if (orr.cb)
+                            orr.cb += (i + r) * ldcb;
+                        if (r + 4 <= i1 - i) {
+                            micro(4, kp, a + r, Bp, Cj + (i + r) * ldc, ldc, m0, m1, &orr);
+                            r += 4;
+                        } else {
+                            micro(1, kp, a + r, Bp, Cj + (i + r) * ldc, ldc, m0, m1, &orr);
+                            r += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+sten_status sten__bgemm_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int64_t K,
+                               float alpha, const float *A, int64_t lda, const uint16_t *B,
+                               int64_t ldb, float beta, float *C, int64_t ldc, uint16_t *Cb,
+                               int64_t ldcb, const float *bias, sten_chunk_fn fn, void *arg)
+{
+    if (M <= 0 || N <= 0)
+        return STEN_OK;
+    const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK, Mp = (M + MR - 1) / MR * MR;
+    const int64_t kblocks = (K + KC - 1) / KC, panels = Mp / MR;
+    const int nt = (int)STEN__MIN(nch, sten__threads_for(ctx, M * N * STEN__MAX(K, 1), 1 << 20));
+    /* scratch: A in k-pair panels (K rounded up to even per block), then
+     * one chunk buffer per thread when there is no C */
+    const size_t apk = (size_t)(Mp * (K + 2 * kblocks) / 2 + 16) / 16 * 16;
+    const size_t loc = C ? 0 : (size_t)(M * STEN__GEMM_CHUNK);
+    uint32_t *ws = sten__scratch(ctx, (apk + loc * (size_t)nt) * 4);
+    if (!ws)
+        return sten_fail(ctx, STEN_E_NOMEM, "bf16 gemm: no room for the packed operand (%lld x %lld)",
+                         (long long)M, (long long)K);
+    const bool tn = ta == STEN_TRANS;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+#pragma omp for schedule(static)
+        for (int64_t q = 0; q < kblocks * panels; q++) {
+            const int64_t p = q / panels * KC, i = q % panels * MR;
+            const int64_t kc = STEN__MIN(KC, K - p), kp = (kc + 1) / 2;
+            const float *Ai = tn ? A + p * lda + i : A + i * lda + p;
+            pack_panel(ws + (p / 2) * Mp + i * kp, Ai, lda, tn, STEN__MIN(MR, M - i), kc);
+        }
+        float *own_c = C ? NULL : (float *)(ws + apk + loc * (size_t)t);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t ch = 0; ch < nch; ch++) {
+            const int64_t j0 = ch * STEN__GEMM_CHUNK, j1 = STEN__MIN(N, j0 + STEN__GEMM_CHUNK);
+            if (K <= 0) { /* an empty product: beta C + bias */
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t j = j0; j < j1; j++) {
+                        float *c = own_c ? own_c + i * STEN__GEMM_CHUNK + (j - j0) : C + i * ldc + j;
+                        *c = (beta == 0.0f || own_c ? 0.0f : beta * *c) + (bias ? bias[j] : 0.0f);
+                        if (Cb)
+                            Cb[i * ldcb + j] = sten__bf16(*c);
+                    }
+            } else if (own_c) {
+                chunk_nn(M, j0, j1, K, alpha, ws, B, ldb, 0.0f, own_c, STEN__GEMM_CHUNK, j0, NULL, 0,
+                         bias);
+            } else {
+                chunk_nn(M, j0, j1, K, alpha, ws, B, ldb, beta, C, ldc, 0, Cb, ldcb, bias);
+            }
+            if (fn)
+                fn(arg, ch, j0, j1, own_c ? own_c : C + j0, own_c ? STEN__GEMM_CHUNK : ldc);
+        }
+    }
+    return STEN_OK;
+}
+
+/* s[r][c] = sum over k < kc of A[r][k] B[c][k], bf16 rows, pairs adjacent. */
+BF static INLINE void dot_micro(const int mr, const int nr, int64_t kc, const uint16_t *A,
+                                int64_t lda, const uint16_t *B, int64_t ldb,
+                                float s[DOT_MR][DOT_NR])
+{
+    __m512 acc[DOT_MR][DOT_NR];
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < nr; c++)
+            acc[r][c] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 32 <= kc; k += 32) {
+        __m512bh b[DOT_NR];
+        for (int c = 0; c < nr; c++)
+            b[c] = (__m512bh)_mm512_loadu_si512(B + c * ldb + k);
+        for (int r = 0; r < mr; r++) {
+            const __m512bh a = (__m512bh)_mm512_loadu_si512(A + r * lda + k);
+            for (int c = 0; c < nr; c++)
+                acc[r][c] = _mm512_dpbf16_ps(acc[r][c], a, b[c]);
+        }
+    }
+    if (k < kc) {
+        const int64_t left = kc - k;
+        const __mmask32 m = left >= 32 ? 0xffffffffu : (__mmask32)((1u << left) - 1u);
+        __m512bh b[DOT_NR];
+        for (int c = 0; c < nr; c++)
+            b[c] = (__m512bh)_mm512_maskz_loadu_epi16(m, B + c * ldb + k);
+        for (int r = 0; r < mr; r++) {
+            const __m512bh a = (__m512bh)_mm512_maskz_loadu_epi16(m, A + r * lda + k);
+            for (int c = 0; c < nr; c++)
+                acc[r][c] = _mm512_dpbf16_ps(acc[r][c], a, b[c]);
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < nr; c++)
+            s[r][c] = _mm512_reduce_add_ps(acc[r][c]);
+}
+
+BF static INLINE void dot_block(const int mr, const int nr, int64_t p, int64_t kc, float alpha,
+                                const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb,
+                                float beta, float *C, int64_t ldc)
+{
+    float s[DOT_MR][DOT_NR];
+    dot_micro(mr, nr, kc, A + p, lda, B + p, ldb, s);
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < nr; c++) {
+            float *x = C + r * ldc + c;
+            if (p > 0)
+                *x += alpha * s[r][c];
+            else
+                *x = alpha * s[r][c] + (beta == 0.0f ? 0.0f : beta * *x);
+        }
+}
+
+BF static void part_nt(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t K, float alpha,
+                       const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta,
+                       float *C, int64_t ldc)
+{
+    for (int64_t p = 0; p < K; p += DOT_KC) {
+        const int64_t kc = STEN__MIN(DOT_KC, K - p);
+        for (int64_t i = i0; i < i1;) {
+            const int64_t left = i1 - i;
+            const int mr = left >= DOT_MR ? DOT_MR : left >= 2 ? 2 : 1;
+            const uint16_t *Ai = A + i * lda;
+            float *Ci = C + i * ldc;
+            for (int64_t j = j0; j < j1;) {
+                const int nr = j1 - j >= DOT_NR ? DOT_NR : 1;
+                const uint16_t *Bj = B + j * ldb;
+                float *Cij = Ci + j;
+                if (mr == DOT_MR && nr == DOT_NR)
+                    dot_block(DOT_MR, DOT_NR, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
+                else if (mr == DOT_MR)
+                    dot_block(DOT_MR, 1, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
+                else if (mr == 2 && nr == DOT_NR)
+                    dot_block(2, DOT_NR, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
+                else if (mr == 2)
+                    dot_block(2, 1, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
+                else if (nr == DOT_NR)
+                    dot_block(1, DOT_NR, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
+                else
+                    dot_block(1, 1, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
+                j += nr;
+            }
+            i += mr;
+        }
+    }
+}
+
+void sten__bgemm_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
+                    const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta,
+                    float *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++)
+                C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+        return;
+    }
+    const int nt = sten__threads_for(ctx, M * N * K, 1 << 20);
+    const bool by_rows = M >= N;
+    const int64_t len = by_rows ? M : N, unit = by_rows ? DOT_MR : DOT_NR;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = 0, n = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        n = omp_get_num_threads();
+#endif
+        const int64_t units = (len + unit - 1) / unit;
+        const int64_t a = units * t / n * unit, b = STEN__MIN(len, units * (t + 1) / n * unit);
+        if (a < b) {
+            if (by_rows)
+                part_nt(a, b, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            else
+                part_nt(0, M, a, b, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        }
+    }
+}
+
+#else /* no AVX-512 BF16 in this compiler: never available, never called */
+
+void sten__to_bf16(sten_ctx *ctx, uint16_t *dst, const float *src, int64_t n)
+{
+    (void)ctx;
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = sten__bf16(src[i]);
+}
+
+void sten__to_bf16_row(uint16_t *dst, const float *src, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = sten__bf16(src[i]);
+}
+
+sten_status sten__bgemm_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int64_t K,
+                               float alpha, const float *A, int64_t lda, const uint16_t *B,
+                               int64_t ldb, float beta, float *C, int64_t ldc, uint16_t *Cb,
+                               int64_t ldcb, const float *bias, sten_chunk_fn fn, void *arg)
+{
+    (void)ta, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B, (void)ldb;
+    (void)beta, (void)C, (void)ldc, (void)Cb, (void)ldcb, (void)bias, (void)fn, (void)arg;
+    return sten_fail(ctx, STEN_E_UNSUPPORTED, "bf16 products need AVX-512 BF16");
+}
+
+void sten__bgemm_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
+                    const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta,
+                    float *C, int64_t ldc)
+{
+    (void)ctx, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B, (void)ldb;
+    (void)beta, (void)C, (void)ldc;
+}
+
+#endif
