@@ -2,10 +2,15 @@
  * be told to fail the Nth allocation or to cap memory (for tests and for
  * servers that bound resources). A small header before each block records its
  * size so sten_free can account without being told. */
+#define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE (not POSIX) */
 #include "core_int.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 /* Header padded to the alignment so the user pointer stays aligned. */
 typedef union {
@@ -34,6 +39,18 @@ void *sten_alloc(sten_ctx *ctx, size_t size)
         sten_fail(ctx, STEN_E_NOMEM, "allocation of %zu bytes failed", size);
         return NULL;
     }
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    /* Large buffers (weights, batch x items blocks) are walked down their
+     * columns by the kernels: a 4 KB page per row strains the TLB. Ask for
+     * transparent huge pages on the 2 MB-aligned part (a hint: where THP is
+     * off nothing changes; measured ~1% on the training step here). */
+    if (total >= ((size_t)4 << 20)) {
+        const uintptr_t huge = (uintptr_t)2 << 20, a = ((uintptr_t)h + huge - 1) & ~(huge - 1),
+                        e = ((uintptr_t)h + total) & ~(huge - 1);
+        if (e > a)
+            (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+    }
+#endif
     h->size = size;
     ctx->bytes_in_use += size;
     ctx->live_allocs++;
