@@ -735,6 +735,8 @@ typedef enum { STEN_PRECISION_FP32 = 0, STEN_PRECISION_BF16 = 1 } sten_precision
 sten_status sten_net_set_precision(sten_ctx *ctx, sten_net *net, sten_precision p);
 /* Whether this CPU can run STEN_PRECISION_BF16. */
 bool sten_bf16_supported(void);
+/* Which dense-product kernels this process uses, in words (`sten info`). */
+const char *sten_gemm_info(void);
 /* Number of examples of the bound datasets. */
 uint64_t sten_net_examples(const sten_net *net);
 

@@ -704,6 +704,127 @@ static void test_recommend(void)
     ae_free(&f);
 }
 
+/* The fused recommend path (the output product handed to top-K chunk by
+ * chunk, never stored) against the plain one (scores stored, then
+ * sten_topk), on a catalogue spanning several 512-column chunks, with
+ * exclusions unsorted and in every chunk: the same items, the same order,
+ * the same values, for any thread count; in fp32 and, where the CPU has
+ * it, in bf16 (whose plain path stores the bf16 product). */
+static void check_fused_recommend(sten_net *net, const sten_csr *ex, uint32_t n_items, uint32_t K)
+{
+    enum { B = 32 };
+    uint32_t ids[B];
+    for (uint32_t b = 0; b < B; b++)
+        ids[b] = b;
+    uint32_t *idx = calloc((size_t)B * K, 4), *ref = calloc((size_t)B * K, 4), cnt[B], rcnt[B];
+    float *val = calloc((size_t)B * K, 4), *rval = calloc((size_t)B * K, 4);
+    CHECK_EQ(sten_net_recommend(ctx, net, ids, B, n_items, K, ex, idx, val, cnt), STEN_OK);
+    /* the plain path: pre-activations stored, ranked, the winners activated */
+    const float *z;
+    uint32_t N;
+    net->rank_only = true;
+    CHECK_EQ(sten_net_infer(ctx, net, ids, B, NULL, &z, &N), STEN_OK);
+    net->rank_only = false;
+    CHECK_EQ(sten_topk(ctx, z, N, B, n_items, K, ex, ref, rval, rcnt), STEN_OK);
+    const nn_layer *L = &net->layers[2];
+    for (uint64_t r = 0; r < (uint64_t)B * K; r++)
+        if (ref[r] != UINT32_MAX)
+            sten__act_forward_one(L->fn, &L->ap, &rval[r]);
+    CHECK(memcmp(idx, ref, (size_t)B * K * 4) == 0);
+    CHECK(memcmp(val, rval, (size_t)B * K * 4) == 0);
+    CHECK(memcmp(cnt, rcnt, sizeof cnt) == 0);
+    /* one thread: the same */
+    uint32_t *idx1 = calloc((size_t)B * K, 4);
+    sten_ctx_set_threads(ctx, 1);
+    CHECK_EQ(sten_net_recommend(ctx, net, ids, B, n_items, K, ex, idx1, NULL, NULL), STEN_OK);
+    sten_ctx_set_threads(ctx, 2);
+    CHECK(memcmp(idx, idx1, (size_t)B * K * 4) == 0);
+    free(idx), free(ref), free(val), free(rval), free(idx1);
+}
+
+static void test_recommend_fused(void)
+{
+    ae_fixture f;
+    ae_init(&f);
+    fx_free(ctx, &f.ds[0]);
+    fx_free(ctx, &f.ds[1]);
+    fx_sparse(ctx, &f.ds[0], "gl_input", 64, 1300, 40, false);
+    fx_sparse(ctx, &f.ds[1], "gl_output", 64, 1300, 40, false);
+    sten_net *net = NULL;
+    CHECK_EQ(sten_net_build(ctx, &f.d, f.ds, 2, 32, &net), STEN_OK);
+    sten_net_init_weights(ctx, net, 3);
+    sten_train_opts o = ae_opts(&f.d, STEN_OPT_SGD, 2);
+    o.t.batch_size = 32;
+    CHECK_EQ(sten_net_train(ctx, net, &o), STEN_OK);
+    sten_csr ex = f.ds[0].sparse;
+    ex.rows = 32;
+    check_fused_recommend(net, &ex, 1290, 25);
+    check_fused_recommend(net, &ex, 1290, 1);
+    check_fused_recommend(net, NULL, 700, 600); /* K past a chunk, no exclusions */
+    if (sten_bf16_supported()) {
+        CHECK_EQ(sten_net_set_precision(ctx, net, STEN_PRECISION_BF16), STEN_OK);
+        check_fused_recommend(net, &ex, 1290, 25);
+    } else {
+        CHECK_EQ(sten_net_set_precision(ctx, net, STEN_PRECISION_BF16), STEN_E_UNSUPPORTED);
+        sten_ctx_clear_error(ctx);
+    }
+    sten_net_free(ctx, net);
+    ae_free(&f);
+}
+
+/* bf16 precision trains like fp32 (the loss within a few percent after
+ * the same epochs), stays bit-identical across thread counts, and keeps the
+ * rounded copy of W equal to W rounded (the fused update writes both). */
+static void test_bf16_training(void)
+{
+    if (!sten_bf16_supported()) {
+        fprintf(stderr, "  (no AVX-512 BF16 here: bf16 training not tested)\n");
+        return;
+    }
+    ae_fixture f;
+    ae_init(&f);
+    fx_free(ctx, &f.ds[0]);
+    fx_free(ctx, &f.ds[1]);
+    fx_sparse(ctx, &f.ds[0], "gl_input", 64, 700, 30, false);
+    fx_sparse(ctx, &f.ds[1], "gl_output", 64, 700, 30, false);
+    double loss[2][16];
+    sten_net *nets[3] = {NULL, NULL, NULL};
+    for (int v = 0; v < 3; v++) { /* fp32, bf16, bf16 on one thread */
+        CHECK_EQ(sten_net_build(ctx, &f.d, f.ds, 2, 16, &nets[v]), STEN_OK);
+        sten_net_init_weights(ctx, nets[v], 9);
+        if (v)
+            CHECK_EQ(sten_net_set_precision(ctx, nets[v], STEN_PRECISION_BF16), STEN_OK);
+        sten_train_opts o = ae_opts(&f.d, STEN_OPT_SGD, 12);
+        o.t.batch_size = 16;
+        if (v < 2) {
+            o.epoch_done = record_loss;
+            o.user = loss[v];
+        }
+        if (v == 2)
+            sten_ctx_set_threads(ctx, 1);
+        CHECK_EQ(sten_net_train(ctx, nets[v], &o), STEN_OK);
+        sten_ctx_set_threads(ctx, 2);
+    }
+    fprintf(stderr, "  loss per example after 12 epochs: fp32 %.5f, bf16 %.5f (epoch 1: %.5f)\n",
+            loss[0][12], loss[1][12], loss[0][1]);
+    CHECK(loss[1][12] < 0.8 * loss[1][1]);
+    CHECK(fabs(loss[1][12] - loss[0][12]) < 0.03 * loss[0][12]);
+    for (uint32_t k = 0; k < nets[1]->n_weights; k++) {
+        const nn_weight *a = &nets[1]->weights[k], *b = &nets[2]->weights[k];
+        CHECK(memcmp(a->W, b->W, (size_t)a->rows * a->cols * 4) == 0);
+        if (a->Wb && a->wb_ok) {
+            int same = 1;
+            for (uint64_t e = 0; e < (uint64_t)a->rows * a->cols; e++)
+                same &= a->Wb[e] == sten__bf16(a->W[e]);
+            CHECK(same);
+        }
+    }
+    CHECK(nets[1]->weights[1].Wb != NULL); /* the output weight took the bf16 path */
+    for (int v = 0; v < 3; v++)
+        sten_net_free(ctx, nets[v]);
+    ae_free(&f);
+}
+
 int main(void)
 {
     if (sten_ctx_init(&ctx) != STEN_OK)
@@ -718,6 +839,8 @@ int main(void)
     RUN(test_training_lowers_loss_and_is_reproducible);
     RUN(test_save_load_resume);
     RUN(test_recommend);
+    RUN(test_recommend_fused);
+    RUN(test_bf16_training);
     RUN(test_nan_stops_training);
     RUN(test_no_allocation_in_steps);
     RUN(test_factorization_machine);

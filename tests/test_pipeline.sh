@@ -155,6 +155,21 @@ grep -q '"valid_loss"' v.jsonl && [ "$(wc -l <v.jsonl)" -lt 200 ] && grep -q "ea
 sed 's/"Sigmoid", "Sparse": true}/"Sigmod", "Sparse": true}/' config.json >typo.json
 expect_exit 65 "typo.json:5:42: layer \"Hidden\": unknown activation \"Sigmod\"" "$STEN" train -c typo.json -i gl_input.nc -o gl_output.nc -n t.nc
 expect_exit 64 "-n MODEL.nc is required" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc
+expect_exit 64 "--precision expects fp32 or bf16, got 'fp16'" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n p.nc --precision fp16
+# bf16 precision: trains, predicts, and its lists agree with fp32's where the CPU has it
+if "$STEN" info | grep -q "^bf16 *yes"; then
+    "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n bf.nc -b 256 -e 6 --precision bf16 2>/dev/null \
+        && ok "train --precision bf16" || bad "train --precision bf16 failed"
+    "$STEN" predict -d gl -n bf.nc -r s-train.txt -i features -o features -f s-train.txt -s bf.txt -k 20 --precision bf16 2>/dev/null
+    "$STEN" predict -d gl -n bf.nc -r s-train.txt -i features -o features -f s-train.txt -s bf32.txt -k 20 2>/dev/null
+    # the bf16 model served in bf16 and in fp32: top-20 sets overlap almost entirely
+    awk -F'\t' 'NR == FNR { n = split($2, r, ":"); for (i = 1; i < n; i++) { split(r[i], p, ","); s[$1 "|" p[1]] = 1 }; next }
+                { n = split($2, r, ":"); for (i = 1; i < n; i++) { split(r[i], p, ","); tot++; if (s[$1 "|" p[1]]) hit++ } }
+                END { printf "%.4f\n", hit / tot; exit !(tot == 40000 && hit / tot > 0.95) }' bf.txt bf32.txt >overlap.txt \
+        && ok "predict --precision bf16: top-20 overlap with fp32 $(cat overlap.txt)" || bad "bf16 vs fp32 top-20 overlap $(cat overlap.txt)"
+else
+    expect_exit 69 "AVX-512 BF16" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n bf.nc --precision bf16
+fi
 
 # ---- predict: seen items never come back; K beyond the catalogue
 "$STEN" predict -d gl -n gl.nc -r s-train.txt -i features -o features -f s-train.txt -s recs.txt -k 20 2>/dev/null \

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const cli_cmd *cli_find(const char *name)
 {
@@ -69,6 +70,7 @@ int cli_exit_code(sten_status st)
     case STEN_E_NOTFOUND: return CLI_EX_NOINPUT;
     case STEN_E_IO: return CLI_EX_IOERR;
     case STEN_E_NOMEM: return CLI_EX_OSERR;
+    case STEN_E_UNSUPPORTED: return CLI_EX_UNAVAILABLE;
     default: return CLI_EX_SOFTWARE;
     }
 }
@@ -89,6 +91,22 @@ int cli_parse_int(const cli_cmd *cmd, const char *opt, const char *s,
                                opt, lo, hi, s);
     *out = v;
     return 0;
+}
+
+int cli_parse_precision(const cli_cmd *cmd, const char *s, sten_precision *out)
+{
+    if (!strcasecmp(s, "fp32"))
+        *out = STEN_PRECISION_FP32;
+    else if (!strcasecmp(s, "bf16"))
+        *out = STEN_PRECISION_BF16;
+    else
+        return cli_usage_error(cmd, "--precision expects fp32 or bf16, got '%s'", s);
+    return 0;
+}
+
+sten_status cli_set_precision(sten_ctx *ctx, sten_net *net, sten_precision p)
+{
+    return p == STEN_PRECISION_FP32 ? STEN_OK : sten_net_set_precision(ctx, net, p);
 }
 
 int cli_opt_error(const cli_cmd *cmd, int c, char **argv)

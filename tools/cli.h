@@ -17,6 +17,7 @@ enum {
     CLI_EX_USAGE = 64,    /* bad command line */
     CLI_EX_DATAERR = 65,  /* bad input data */
     CLI_EX_NOINPUT = 66,  /* input missing */
+    CLI_EX_UNAVAILABLE = 69, /* not supported here (a CPU feature, a newer format) */
     CLI_EX_SOFTWARE = 70, /* internal error */
     CLI_EX_OSERR = 71,    /* out of memory and the like */
     CLI_EX_IOERR = 74     /* read/write failure */
@@ -114,5 +115,12 @@ int cli_parse_double(const cli_cmd *cmd, const char *opt, const char *s, double 
  * Returns 0 on success, otherwise prints a usage error and returns 64. */
 int cli_parse_int(const cli_cmd *cmd, const char *opt, const char *s,
                   long long lo, long long hi, long long *out);
+
+/* --precision fp32|bf16 (any case). Returns 0, or prints a usage error and
+ * returns 64. */
+int cli_parse_precision(const cli_cmd *cmd, const char *s, sten_precision *out);
+/* Applies --precision to a network; a CPU without AVX-512 BF16 gets the
+ * library's error (which says so). */
+sten_status cli_set_precision(sten_ctx *ctx, sten_net *net, sten_precision p);
 
 #endif

@@ -29,6 +29,9 @@ const char cmd_predict_usage[] =
     "  -p FORMAT               printf format of scores (default %4.3f, DSSTNE's)\n"
     "  -l, --layer NAME        write NAME's activations per sample instead\n"
     "  -t, --threads N         threads (default: all cores)\n"
+    "      --precision P       fp32 (default) or bf16 products (AVX-512 BF16 CPUs;\n"
+    "                          rankings can differ where scores are within bf16\n"
+    "                          rounding; see docs/performance.md)\n"
     "\n"
     "\n"
     "Scores instead of lists (Factorization Machines and any one-output model):\n"
@@ -46,6 +49,7 @@ typedef struct {
     const char *libsvm;
     long long k, batch, threads, base;
     int format; /* 0 scores, 1 json, 2 jsonl */
+    sten_precision precision;
     bool exclude_seen;
 } pred_args;
 
@@ -60,6 +64,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, pred_args *a)
         {"exclude-seen", no_argument, NULL, 'E'},  {"help", no_argument, NULL, 'h'},
         {"libsvm", required_argument, NULL, 'V'},  {"index-base", required_argument, NULL, 'B'},
         {"format", required_argument, NULL, 'F'},
+        {"precision", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
@@ -85,6 +90,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, pred_args *a)
         case 'k': bad = cli_parse_int(self, "-k", optarg, 1, 1 << 24, &a->k); break;
         case 'b': bad = cli_parse_int(self, "-b", optarg, 1, 1 << 20, &a->batch); break;
         case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &a->threads); break;
+        case 'P': bad = cli_parse_precision(self, optarg, &a->precision); break;
         case 'p':
             a->fmt = optarg;
             if (!cli_float_format_ok(optarg))
@@ -211,6 +217,8 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
         ds.sparse.cols = ds.width;
         ds.examples = ds.unique = ds.sparse.rows;
         st = sten_net_load(ctx, a->model, &ds, 1, (uint32_t)a->batch, false, &net);
+        if (!st)
+            st = cli_set_precision(ctx, net, a->precision);
     }
     if (!st && a->filter && out_feat)
         st = read_filter(ctx, a->filter, out_feat, samples, &fs[nf++]);
@@ -287,6 +295,8 @@ static sten_status run_scores(sten_ctx *ctx, const pred_args *a)
         return st;
     const uint32_t B = (uint32_t)a->batch;
     st = sten_net_load(ctx, a->model, &x, 1, B, false, &net);
+    if (!st)
+        st = cli_set_precision(ctx, net, a->precision);
     const bool binary = !st && sten_net_description(net)->loss == STEN_LOSS_CROSS_ENTROPY;
     if (!st)
         st = sten_outfile_open(ctx, a->output, &of, &f);

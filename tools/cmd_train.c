@@ -45,6 +45,9 @@ const char cmd_train_usage[] =
     "                           give it twice for separate input and output files\n"
     "      --patience N         stop after N epochs without a better validation loss\n"
     "      --force              overwrite MODEL.nc if it exists\n"
+    "      --precision P        fp32 (default) or bf16: the dense products take bf16\n"
+    "                           inputs with fp32 sums, weights stay fp32 (needs a CPU\n"
+    "                           with AVX-512 BF16; see docs/performance.md)\n"
     "  -h, --help               this text\n"
     "\n"
     "sten train --algorithm factorization-machines ... trains SageMaker's\n"
@@ -52,7 +55,7 @@ const char cmd_train_usage[] =
 
 enum {
     OPT_ALPHA = 256, OPT_LAMBDA, OPT_LAMBDA1, OPT_MU, OPT_MU1, OPT_OPTIMIZER, OPT_SEED,
-    OPT_CKPT, OPT_RESUME, OPT_METRICS, OPT_VALIDATE, OPT_PATIENCE, OPT_FORCE
+    OPT_CKPT, OPT_RESUME, OPT_METRICS, OPT_VALIDATE, OPT_PATIENCE, OPT_FORCE, OPT_PRECISION
 };
 
 typedef struct {
@@ -60,6 +63,7 @@ typedef struct {
     long long batch, epochs, threads, seed, ckpt, patience;
     double alpha, lambda, lambda1, mu, mu1;
     int optimizer;
+    sten_precision precision;
     bool force;
     FILE *metrics_f;
     sten_ctx *ctx;
@@ -93,6 +97,7 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
         {"validate", required_argument, NULL, OPT_VALIDATE},
         {"patience", required_argument, NULL, OPT_PATIENCE},
         {"force", no_argument, NULL, OPT_FORCE},
+        {"precision", required_argument, NULL, OPT_PRECISION},
         {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
@@ -107,6 +112,7 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
         case 'b': bad = cli_parse_int(self, "--batch", optarg, 1, 1 << 24, &a->batch); break;
         case 'e': bad = cli_parse_int(self, "--epochs", optarg, 1, 1000000, &a->epochs); break;
         case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &a->threads); break;
+        case OPT_PRECISION: bad = cli_parse_precision(self, optarg, &a->precision); break;
         case OPT_ALPHA: bad = parse_float(self, "-alpha", optarg, 0, 1e6, &a->alpha); break;
         case OPT_LAMBDA: bad = parse_float(self, "-lambda", optarg, 0, 1e6, &a->lambda); break;
         case OPT_LAMBDA1: bad = parse_float(self, "-lambda1", optarg, 0, 1e6, &a->lambda1); break;
@@ -299,6 +305,8 @@ int cmd_train(int argc, char **argv)
                 st = sten_net_init_weights(ctx, net, o.t.seed);
             o.first_epoch = 1;
         }
+        if (!st)
+            st = cli_set_precision(ctx, net, a.precision);
     }
     if (!st && a.metrics && !(a.metrics_f = fopen(a.metrics, "a")))
         st = sten_fail(ctx, STEN_E_IO, "%s: cannot open for appending", a.metrics);

@@ -442,3 +442,10 @@ void sten_gemm(sten_ctx *ctx, sten_trans ta, sten_trans tb, int64_t M, int64_t N
 #endif
     sten__gemm_blas(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
+
+const char *sten_gemm_info(void)
+{
+    if (sten__gemm_own())
+        return "sten's AVX-512 kernels (NN, TN, long-K NT), the BLAS for the rest";
+    return sten__gemm_own_available() ? "the BLAS (STEN_GEMM=blas)" : "the BLAS (no AVX-512 here)";
+}
