@@ -113,7 +113,9 @@ def main():
                 rowall = torch.from_numpy(np.repeat(np.arange(len(br)), lens))
                 off = torch.from_numpy(np.concatenate([[0], np.cumsum(lens)[:-1]]))
                 a1 = torch.sigmoid(bag(allr, off) + b1)
-                s2 = torch.sigmoid(a1 @ W2 + b2)
+                # rank the logits: the output sigmoid keeps their order, so
+                # PyTorch at its best skips it (1.7x faster here), as sten does
+                s2 = torch.addmm(b2, a1, W2)
                 s2[rowall, allr] = -float("inf")
                 top = torch.topk(s2, 10, dim=1).indices
                 checksum += int(top[0, 0])
