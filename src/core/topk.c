@@ -67,13 +67,14 @@ static inline int any_above(const float *s, float thr)
     return any;
 }
 
-static inline int any_at_or_above(const float *s, float thr)
+/* Bit i set when s[i] >= thr, i < 16 (NaN never is). */
+static inline unsigned at_or_above16(const float *s, float thr)
 {
-    int any = 0;
-#pragma omp simd reduction(| : any)
-    for (int i = 0; i < 64; i++)
-        any |= s[i] >= thr;
-    return any;
+    unsigned m = 0;
+#pragma omp simd reduction(| : m)
+    for (int i = 0; i < 16; i++)
+        m |= (unsigned)(s[i] >= thr) << i;
+    return m;
 }
 
 /* Selects the best K of one row into heap (capacity K); returns the count.
@@ -193,6 +194,8 @@ struct sten__topk_acc {
     int nt;
     scored *heaps;     /* nt x B x Kh */
     int64_t *n;        /* nt x B: items in each heap */
+    float *floor;      /* nt x B: the worst kept score of each full heap, or
+                          -inf: a bound the other threads may skip below */
     uint32_t *ex_col;  /* exclusions grouped by (row, chunk) */
     uint64_t *ex_start; /* B x (chunks + 1) */
 };
@@ -203,6 +206,7 @@ void sten__topk_free(sten_ctx *ctx, sten__topk_acc *a)
         return;
     sten_free(ctx, a->heaps);
     sten_free(ctx, a->n);
+    sten_free(ctx, a->floor);
     sten_free(ctx, a->ex_col);
     sten_free(ctx, a->ex_start);
     sten_free(ctx, a);
@@ -227,14 +231,17 @@ sten_status sten__topk_begin(sten_ctx *ctx, int64_t B, int64_t N, int64_t K,
     a->nt = STEN__MAX(sten_ctx_threads(ctx), 1);
     a->heaps = sten_alloc(ctx, (size_t)a->nt * (size_t)B * (size_t)a->Kh * sizeof *a->heaps);
     a->n = sten_calloc(ctx, (size_t)a->nt * (size_t)STEN__MAX(B, 1), sizeof *a->n);
+    a->floor = sten_alloc(ctx, (size_t)a->nt * (size_t)STEN__MAX(B, 1) * sizeof *a->floor);
     a->ex_start = sten_calloc(ctx, (size_t)STEN__MAX(B, 1) * (size_t)(a->chunks + 1),
                               sizeof *a->ex_start);
     const uint64_t nnz = exclude && B ? exclude->row_ptr[B] - exclude->row_ptr[0] : 0;
     a->ex_col = sten_alloc(ctx, (size_t)STEN__MAX(nnz, 1) * sizeof *a->ex_col);
-    if ((!a->heaps && B) || !a->n || !a->ex_start || !a->ex_col) {
+    if ((!a->heaps && B) || !a->n || !a->floor || !a->ex_start || !a->ex_col) {
         sten__topk_free(ctx, a);
         return STEN_E_NOMEM;
     }
+    for (int64_t q = 0; q < (int64_t)a->nt * B; q++)
+        a->floor[q] = -INFINITY;
     /* a stable counting sort of each row's exclusions by chunk */
     uint64_t at = 0;
     for (int64_t b = 0; exclude && b < B; b++) {
@@ -261,12 +268,13 @@ sten_status sten__topk_begin(sten_ctx *ctx, int64_t B, int64_t N, int64_t K,
 /* Row b's scores s[0..j1-j0) for items [j0, j1) into heap h (n items). */
 STEN__SIMD_CLONES
 static void chunk_row(const float *s, int64_t j0, int64_t j1, const uint64_t *skip, int64_t K,
-                      scored *h, int64_t *np)
+                      float floor, scored *h, int64_t *np)
 {
     int64_t n = *np, j = j0;
     for (; j < j1 && n < K; j++) {
         const int64_t o = j - j0;
-        if (skip[o >> 6] >> (o & 63) & 1)
+        /* below another thread's full heap: K better items exist already */
+        if (!(s[o] >= floor) || (skip[o >> 6] >> (o & 63) & 1))
             continue;
         h[n] = (scored){s[o], (uint32_t)j};
         sift_up(h, n++);
@@ -276,11 +284,28 @@ static void chunk_row(const float *s, int64_t j0, int64_t j1, const uint64_t *sk
         return;
     int nan_kept = isnan(h[0].v);
     float thr = h[0].v;
+    if (!nan_kept && floor > thr)
+        thr = floor; /* a filter only: the heap's own worst is still h[0] */
     for (; j < j1; j++) {
         const int64_t o = j - j0;
-        /* ties pass (>=): an earlier item may come later from another chunk */
-        if (!nan_kept && (o & 63) == 0 && j + 64 <= j1 && !any_at_or_above(s + o, thr)) {
-            j += 63;
+        /* ties pass (>=): an earlier item may come later from another chunk.
+         * 16 at a time: a mask of those at or above thr, then only its bits */
+        if (!nan_kept && (o & 15) == 0 && j + 16 <= j1) {
+            unsigned m = at_or_above16(s + o, thr);
+            while (m) {
+                const int q = __builtin_ctz(m);
+                m &= m - 1;
+                const int64_t oq = o + q;
+                if (!(s[oq] >= thr) || (skip[oq >> 6] >> (oq & 63) & 1))
+                    continue; /* thr rose since the mask was taken, or excluded */
+                const scored c = {s[oq], (uint32_t)(j + q)};
+                if (worse(h[0], c)) {
+                    h[0] = c;
+                    sift_down(h, n, 0);
+                    thr = h[0].v > floor ? h[0].v : floor;
+                }
+            }
+            j += 15; /* (thr is a number here, so nan_kept stays false) */
             continue;
         }
         if (!(s[o] >= thr) && !(nan_kept && !isnan(s[o])))
@@ -315,8 +340,20 @@ void sten__topk_chunk(sten__topk_acc *a, int64_t chunk, int64_t j0, int64_t j1, 
             const uint32_t o = a->ex_col[e] - (uint32_t)j0;
             skip[o >> 6] |= 1ull << (o & 63);
         }
+        /* the best bound the other threads' heaps for this row give (read
+         * while they may be writing it: any value seen is a valid bound) */
+        float floor = -INFINITY;
+        for (int u = 0; u < a->nt; u++) {
+            float f;
+            __atomic_load(&a->floor[(int64_t)u * a->B + b], &f, __ATOMIC_RELAXED);
+            if (u != t && f > floor)
+                floor = f;
+        }
         const int64_t slot = (int64_t)t * a->B + b;
-        chunk_row(S + b * lds, j0, j1, skip, a->Kh, a->heaps + slot * a->Kh, a->n + slot);
+        scored *h = a->heaps + slot * a->Kh;
+        chunk_row(S + b * lds, j0, j1, skip, a->Kh, floor, h, a->n + slot);
+        if (a->n[slot] == a->Kh && !isnan(h[0].v))
+            __atomic_store(&a->floor[slot], &h[0].v, __ATOMIC_RELAXED);
     }
 }
 
