@@ -108,7 +108,7 @@ typedef struct {
     int bad;
 } chunk_check;
 
-static void check_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, const float *cp,
+static void check_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, float *cp,
                         int64_t ldc)
 {
     chunk_check *k = arg;

@@ -73,14 +73,15 @@ void sten__gemm_blas(sten_ctx *ctx, sten_trans ta, sten_trans tb, int64_t M, int
 /* C = alpha A B + beta C + bias (a row vector added to every row, or NULL),
  * all row-major and untransposed, then fn(arg, chunk, j0, j1, c, ldc) for
  * each finished block of columns [j0, j1) = [chunk * STEN__GEMM_CHUNK, ...),
- * all rows, while it is still in cache; c points at its row 0, column j0.
+ * all rows, while it is still in cache; c points at its row 0, column j0
+ * (fn may overwrite the chunk there).
  * fn runs on several threads at once, each call on its own columns. With C
  * NULL the product is never stored: each thread computes its chunks into a
  * chunk-sized buffer of its own (beta is then ignored) and fn reads them
  * there — for consumers such as top-K that need each value only once.
  * STEN_E_NOMEM when that buffer cannot be had (the BLAS path without C). */
 #define STEN__GEMM_CHUNK 512
-typedef void (*sten_chunk_fn)(void *arg, int64_t chunk, int64_t j0, int64_t j1, const float *c,
+typedef void (*sten_chunk_fn)(void *arg, int64_t chunk, int64_t j0, int64_t j1, float *c,
                               int64_t ldc);
 sten_status sten__gemm_chunks(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
                               const float *A, int64_t lda, const float *B, int64_t ldb,

@@ -182,22 +182,21 @@ typedef struct {
     float *gb; /* bias gradient summed here too, or NULL */
 } loss_chunk_arg;
 
-/* bf16 precision: the layer's delta rounded for the products, chunk by chunk. */
-static void round_delta_chunk(const nn_layer *L, uint32_t B, int64_t j0, int64_t j1)
+/* bf16 precision: the chunk's delta (row b's column j at c[b*ldc + j-j0])
+ * rounded into the layer's bf16 delta, for the products. */
+static void round_delta_chunk(const nn_layer *L, uint32_t B, int64_t j0, int64_t j1, const float *c,
+                              int64_t ldc)
 {
     for (uint32_t b = 0; b < B; b++)
-        sten__to_bf16_row(L->delta_b + (uint64_t)b * L->N + j0, L->delta + (uint64_t)b * L->N + j0,
-                          j1 - j0);
+        sten__to_bf16_row(L->delta_b + (uint64_t)b * L->N + j0, c + (int64_t)b * ldc, j1 - j0);
 }
 
-static void loss_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, const float *c,
-                       int64_t ldc)
+static void loss_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, float *c, int64_t ldc)
 {
     const loss_chunk_arg *a = arg;
-    (void)c, (void)ldc; /* the chunk is in L->act, where the loss reads and writes it */
-    sten__loss_chunk(a->net, a->L, a->T, chunk, (uint32_t)j0, (uint32_t)j1, a->gb);
+    sten__loss_chunk(a->net, a->L, a->T, chunk, (uint32_t)j0, (uint32_t)j1, c, ldc, a->gb);
     if (a->net->bf16 && a->L->delta_b)
-        round_delta_chunk(a->L, a->net->B, j0, j1);
+        round_delta_chunk(a->L, a->net->B, j0, j1, c, ldc);
 }
 
 const nn_weight *sten__single_dense_in(const sten_net *net, const nn_layer *L)
@@ -210,8 +209,7 @@ const nn_weight *sten__single_dense_in(const sten_net *net, const nn_layer *L)
     return w;
 }
 
-static void topk_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, const float *c,
-                       int64_t ldc)
+static void topk_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, float *c, int64_t ldc)
 {
     sten__topk_chunk(arg, chunk, j0, j1, c, ldc);
 }

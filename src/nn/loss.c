@@ -259,26 +259,28 @@ static double zero_pass(float *d, const float *a, uint32_t N, float scale, float
 
 /* The canonical sparse-target pass over columns [j0, j1) of one row: the
  * zero-target pass, then the listed items in that range corrected to their
- * targets. d may be a itself (the delta overwrites the activations): the
- * listed items' values are kept in stash first. */
-static double canon_sparse(const loss_cfg *c, const float *a, float *d, uint32_t j0, uint32_t j1,
-                           const uint32_t *idx, const float *val, uint64_t n, int from_z,
-                           float *stash)
+ * targets. Column j is at a[j - off] and d[j - off] (off = j0 for a buffer
+ * holding only these columns, 0 for a whole row). d may be a itself (the
+ * delta overwrites the activations): the listed items' values are kept in
+ * stash first. */
+static double canon_sparse(const loss_cfg *c, const float *a, float *d, uint32_t off, uint32_t j0,
+                           uint32_t j1, const uint32_t *idx, const float *val, uint64_t n,
+                           int from_z, float *stash)
 {
     const bool ce = c->kind == STEN_LOSS_CROSS_ENTROPY;
     const float scale = ce ? c->boost_zero : c->zero_s, thr = ce ? -INFINITY : c->zero_t;
     if (stash)
         for (uint64_t e = 0; e < n; e++)
             if (idx[e] >= j0 && idx[e] < j1)
-                stash[e] = a[idx[e]];
-    double L = zero_pass(d + j0, a + j0, j1 - j0, scale, thr, from_z);
+                stash[e] = a[idx[e] - off];
+    double L = zero_pass(d + (j0 - off), a + (j0 - off), j1 - j0, scale, thr, from_z);
     const int v512 = from_z && use_zp512();
     float dz;
     for (uint64_t e = 0; e < n; e++) {
         const uint32_t j = idx[e];
         if (j < j0 || j >= j1)
             continue;
-        const float av = stash ? stash[e] : a[j];
+        const float av = stash ? stash[e] : a[j - off];
         float aj = from_z ? sigmoid(av) : av, zt = 0.0f;
         if (v512)
             zt = zp_one(av, &aj);
@@ -286,7 +288,7 @@ static double canon_sparse(const loss_cfg *c, const float *a, float *d, uint32_t
             zt = zero_term(av, from_z);
         L -= !(aj <= thr) ? scale * zt : 0.0f; /* as the pass added it */
         L += sigmoid_canon(c, aj, val ? val[e] : 1.0f, &dz);
-        d[j] = dz;
+        d[j - off] = dz;
     }
     return L;
 }
@@ -327,7 +329,7 @@ static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *a
             d[j] = smce ? (a[j] < c->one_t ? a[j] - c->one_s * t : 0.0f) : d[j] - t;
         }
     } else if (c->canonical && !td) {
-        L = canon_sparse(c, a, d, 0, N, idx, val, n, from_z, stash);
+        L = canon_sparse(c, a, d, 0, 0, N, idx, val, n, from_z, stash);
     } else if (c->canonical) {
         float dz;
         for (uint32_t j = 0; j < N; j++) {
@@ -375,27 +377,27 @@ static loss_cfg cfg_of(const sten_net *net, const nn_layer *L)
 }
 
 void sten__loss_chunk(const sten_net *net, const nn_layer *L, nn_target *T, int64_t chunk,
-                      uint32_t j0, uint32_t j1, float *gb)
+                      uint32_t j0, uint32_t j1, float *zc, int64_t ldz, float *gb)
 {
     const loss_cfg c = cfg_of(net, L);
     const uint32_t B = net->B, N = L->N;
     for (uint32_t b = 0; b < B; b++) {
-        float *z = L->act + (uint64_t)b * N;
+        float *z = zc + (int64_t)b * ldz; /* column j at z[j - j0] */
         /* the row's entries inside [j0, j1), grouped by the batch loader */
         const uint64_t *cs = T->cstart + b * ((N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK + 1);
         const uint64_t e0 = cs[chunk], e1 = cs[chunk + 1];
-        double part = canon_sparse(&c, z, z, j0, j1, T->t.col + e0,
+        double part = canon_sparse(&c, z, z, j0, j0, j1, T->t.col + e0,
                                    T->t.val ? T->t.val + e0 : NULL, e1 - e0, 1, T->stash + e0);
         const float w = T->weight ? T->weight[b] : 1.0f;
         if (w != 1.0f) {
-            for (uint32_t j = j0; j < j1; j++)
+            for (uint32_t j = 0; j < j1 - j0; j++)
                 z[j] *= w;
             part *= w;
         }
         T->part[chunk * B + b] = part;
         if (gb) /* rows in order: the same sums as a separate pass */
-            for (uint32_t j = j0; j < j1; j++)
-                gb[j] += z[j];
+            for (uint32_t j = 0; j < j1 - j0; j++)
+                gb[j0 + j] += z[j];
     }
 }
 

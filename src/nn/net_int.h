@@ -140,12 +140,14 @@ const nn_weight *sten__single_dense_in(const sten_net *net, const nn_layer *L);
 /* loss.c: one output layer's loss and delta dL/dz (with its activation). */
 double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
                         const nn_target *T, uint32_t B);
-/* The same for columns [j0, j1) of every row of a fused-loss output whose
- * act holds z (called on each finished chunk of the output product): delta
- * over z, the loss of row b into T->part[chunk * B + b]; with gb, the
- * columns' delta sums (the bias gradient) are added to gb[j0..j1). */
+/* The same for columns [j0, j1) of every row of a fused-loss output, on z
+ * as the product left it (called on each finished chunk of the output
+ * product): row b's column j at zc[b * ldz + (j - j0)], in L->act or in a
+ * chunk buffer. The delta is written over z, the loss of row b into
+ * T->part[chunk * B + b]; with gb, the columns' delta sums (the bias
+ * gradient) are added to gb[j0..j1). */
 void sten__loss_chunk(const sten_net *net, const nn_layer *L, nn_target *T, int64_t chunk,
-                      uint32_t j0, uint32_t j1, float *gb);
+                      uint32_t j0, uint32_t j1, float *zc, int64_t ldz, float *gb);
 /* fm.c: the FactorizationMachine layer (input: one sparse source) */
 sten_status sten__fm_alloc(sten_ctx *ctx, sten_net *net, nn_layer *L);
 void sten__fm_free(sten_ctx *ctx, nn_layer *L);
