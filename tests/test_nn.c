@@ -733,12 +733,14 @@ static void check_fused_recommend(sten_net *net, const sten_csr *ex, uint32_t n_
     CHECK(memcmp(idx, ref, (size_t)B * K * 4) == 0);
     CHECK(memcmp(val, rval, (size_t)B * K * 4) == 0);
     CHECK(memcmp(cnt, rcnt, sizeof cnt) == 0);
-    /* one thread: the same */
+    /* one thread: the same (sten's kernels sum in an order fixed by the
+     * shapes; OpenBLAS, used without AVX-512, may split sums by thread) */
     uint32_t *idx1 = calloc((size_t)B * K, 4);
     sten_ctx_set_threads(ctx, 1);
     CHECK_EQ(sten_net_recommend(ctx, net, ids, B, n_items, K, ex, idx1, NULL, NULL), STEN_OK);
     sten_ctx_set_threads(ctx, 2);
-    CHECK(memcmp(idx, idx1, (size_t)B * K * 4) == 0);
+    if (sten__gemm_own())
+        CHECK(memcmp(idx, idx1, (size_t)B * K * 4) == 0);
     free(idx), free(ref), free(val), free(rval), free(idx1);
 }
 

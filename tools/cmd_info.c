@@ -46,7 +46,7 @@ int cmd_info(int argc, char **argv)
     printf("threads   %d\n", sten_ctx_threads(ctx));
     printf("gemm      %s\n", sten_gemm_info());
     printf("bf16      %s\n", sten_bf16_supported() ? "yes (AVX-512 BF16: --precision bf16 available)"
-                                                  : "no (this CPU has no AVX-512 BF16)");
+                                                  : "no (needs AVX-512 BF16, and not STEN_KERNELS=portable)");
     sten_ctx_free(ctx);
     return CLI_EX_OK;
 }

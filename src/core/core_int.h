@@ -125,6 +125,11 @@ void sten__bgemm_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
                     const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta,
                     float *C, int64_t ldc);
 
+/* STEN_KERNELS=portable in the environment: every CPU-specific fast path
+ * (own AVX-512 GEMM, bf16, AVX-512 loss pass) off, as on a CPU without
+ * AVX-512 — so a test run on this machine covers the paths others take. */
+bool sten__portable(void);
+
 /* Whether sten_gemm uses sten's own kernels: decided on first use from the
  * CPU and STEN_GEMM=blas; tests switch it (1 own if available, 0 BLAS, -1
  * decide again). */

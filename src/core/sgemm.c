@@ -45,15 +45,25 @@
 
 static int own_mode = -1; /* -1: not decided yet, 0: BLAS, 1: own kernels */
 
+bool sten__portable(void)
+{
+    static int p = -1;
+    int v = __atomic_load_n(&p, __ATOMIC_RELAXED);
+    if (v < 0) {
+        const char *e = getenv("STEN_KERNELS");
+        v = e && strcmp(e, "portable") == 0;
+        __atomic_store_n(&p, v, __ATOMIC_RELAXED);
+    }
+    return v == 1;
+}
+
 bool sten__gemm_own(void)
 {
     int m = __atomic_load_n(&own_mode, __ATOMIC_RELAXED);
     if (m < 0) {
 #ifdef STEN_HAVE_AVX512_GEMM
         const char *e = getenv("STEN_GEMM");
-        m = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
-            !(e && strcmp(e, "blas") == 0);
+        m = sten__gemm_own_available() && !(e && strcmp(e, "blas") == 0);
 #else
         m = 0;
 #endif
@@ -72,7 +82,7 @@ void sten__gemm_set_own(int on)
 bool sten__gemm_own_available(void)
 {
 #ifdef STEN_HAVE_AVX512_GEMM
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+    return !sten__portable() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
 #else
     return false;
@@ -447,5 +457,7 @@ const char *sten_gemm_info(void)
 {
     if (sten__gemm_own())
         return "sten's AVX-512 kernels (NN, TN, long-K NT), the BLAS for the rest";
-    return sten__gemm_own_available() ? "the BLAS (STEN_GEMM=blas)" : "the BLAS (no AVX-512 here)";
+    return sten__portable()            ? "the BLAS (STEN_KERNELS=portable)"
+           : sten__gemm_own_available() ? "the BLAS (STEN_GEMM=blas)"
+                                        : "the BLAS (no AVX-512 here)";
 }

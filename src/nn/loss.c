@@ -193,7 +193,8 @@ static int use_zp512(void)
     static int v = -1;
     int u = __atomic_load_n(&v, __ATOMIC_RELAXED);
     if (u < 0) {
-        u = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+        u = !sten__portable() && __builtin_cpu_supports("avx512f") &&
+            __builtin_cpu_supports("avx512dq");
         __atomic_store_n(&v, u, __ATOMIC_RELAXED);
     }
     return u;

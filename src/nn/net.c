@@ -556,7 +556,10 @@ sten_status sten_net_set_precision(sten_ctx *ctx, sten_net *net, sten_precision 
         return sten_fail(ctx, STEN_E_INVALID, "precision %d: not fp32 or bf16", (int)p);
     if (p == STEN_PRECISION_BF16 && !sten__bf16_available())
         return sten_fail(ctx, STEN_E_UNSUPPORTED,
-                         "bf16 precision needs a CPU with AVX-512 BF16 (this one has none)");
+                         sten__portable() ? "bf16 precision needs AVX-512 BF16 (STEN_KERNELS=portable "
+                                            "turns it off)"
+                                          : "bf16 precision needs a CPU with AVX-512 BF16 (this one "
+                                            "has none)");
     net->bf16 = p == STEN_PRECISION_BF16;
     if (!net->bf16)
         return STEN_OK; /* the bf16 copies stay allocated, unused */
