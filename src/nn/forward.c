@@ -103,7 +103,8 @@ sten_status sten__net_load_batch(sten_ctx *ctx, sten_net *net, const uint32_t *i
             if (L->sparse_in) {
                 const float p = L->denoise && net->training ? net->desc.denoising_p : 0.0f;
                 gather_sparse(d, ids, B, &L->x, p, net->seed, net->epoch, true);
-                sten_csr_transpose(ctx, &L->x, &L->xt);
+                if (net->training) /* the transpose serves the weight gradient only */
+                    sten_csr_transpose(ctx, &L->x, &L->xt);
             } else {
                 gather_dense(d, ids, B, L->act, L->N);
             }
