@@ -22,10 +22,12 @@ static void gather_sparse(const sten_dataset *d, const uint32_t *ids, uint32_t B
     for (uint32_t b = 0; b < B; b++) {
         const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
         const float w = use_weight && d->weight ? d->weight[ids[b]] : 1.0f;
+        /* draw k of the stream decides entry k: one seek per row, then in order */
+        if (p > 0.0f && s->row_ptr[row] < s->row_ptr[row + 1])
+            sten_rng_seek(&r, s->row_ptr[row]);
         for (uint64_t k = s->row_ptr[row]; k < s->row_ptr[row + 1]; k++) {
             float v = s->val ? s->val[k] : 1.0f;
             if (p > 0.0f) {
-                sten_rng_seek(&r, k);
                 if (sten_rng_uniform(&r) < p)
                     continue;
                 v *= q;

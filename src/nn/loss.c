@@ -179,13 +179,15 @@ ZP512 static double zero_pass_512(float *d, const float *zs, uint32_t N, float s
     return (double)scale * _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
 }
 
-/* One unit through zp16: a and -ln(1-a) exactly as zero_pass_512 had them. */
-ZP512 static float zp_one(float z, float *a)
+/* m <= 16 units through zp16: a exactly as zero_pass_512 had them, and
+ * -ln(1-a) as it added them. */
+ZP512 static void zp_many(const float *z, int m, float *a, float *zt)
 {
+    const __mmask16 k = (__mmask16)((1u << m) - 1u);
     __m512 x;
-    const __m512 cl = zp16(_mm512_set1_ps(z), &x);
-    *a = _mm512_cvtss_f32(x);
-    return _mm512_cvtss_f32(cl);
+    const __m512 cl = zp16(_mm512_maskz_loadu_ps(k, z), &x);
+    _mm512_mask_storeu_ps(a, k, x);
+    _mm512_mask_storeu_ps(zt, k, cl);
 }
 
 static int use_zp512(void)
@@ -209,11 +211,9 @@ static double zero_pass_512(float *d, const float *zs, uint32_t N, float scale, 
     (void)d, (void)zs, (void)N, (void)scale, (void)thr;
     return 0.0;
 }
-static float zp_one(float z, float *a)
+static void zp_many(const float *z, int m, float *a, float *zt)
 {
-    (void)z;
-    *a = 0.0f;
-    return 0.0f;
+    (void)z, (void)m, (void)a, (void)zt;
 }
 #endif
 
@@ -275,18 +275,34 @@ static double canon_sparse(const loss_cfg *c, const float *a, float *d, uint32_t
             if (idx[e] >= j0 && idx[e] < j1)
                 stash[e] = a[idx[e] - off];
     double L = zero_pass(d + (j0 - off), a + (j0 - off), j1 - j0, scale, thr, from_z);
-    const int v512 = from_z && use_zp512();
     float dz;
+    if (from_z && use_zp512()) { /* 16 listed items at a time through the pass's own code */
+        for (uint64_t e0 = 0; e0 < n; e0 += 16) {
+            float av[16], aj[16], zt[16];
+            uint64_t ee[16];
+            int m = 0;
+            for (uint64_t e = e0; e < n && e < e0 + 16; e++)
+                if (idx[e] >= j0 && idx[e] < j1) {
+                    ee[m] = e;
+                    av[m++] = stash ? stash[e] : a[idx[e] - off];
+                }
+            zp_many(av, m, aj, zt);
+            for (int q = 0; q < m; q++) {
+                const uint64_t e = ee[q];
+                L -= !(aj[q] <= thr) ? scale * zt[q] : 0.0f; /* as the pass added it */
+                L += sigmoid_canon(c, aj[q], val ? val[e] : 1.0f, &dz);
+                d[idx[e] - off] = dz;
+            }
+        }
+        return L;
+    }
     for (uint64_t e = 0; e < n; e++) {
         const uint32_t j = idx[e];
         if (j < j0 || j >= j1)
             continue;
         const float av = stash ? stash[e] : a[j - off];
-        float aj = from_z ? sigmoid(av) : av, zt = 0.0f;
-        if (v512)
-            zt = zp_one(av, &aj);
-        else if (!(aj <= thr))
-            zt = zero_term(av, from_z);
+        const float aj = from_z ? sigmoid(av) : av;
+        const float zt = !(aj <= thr) ? zero_term(av, from_z) : 0.0f;
         L -= !(aj <= thr) ? scale * zt : 0.0f; /* as the pass added it */
         L += sigmoid_canon(c, aj, val ? val[e] : 1.0f, &dz);
         d[j - off] = dz;
