@@ -688,6 +688,19 @@ static void test_recommend(void)
         CHECK_EQ(idx[b * 40 + 39], UINT32_MAX);
     }
     CHECK_EQ(cnt[0], n_items); /* the empty user gets a full list from the biases */
+    /* a batch repeating the longest rows needs more than the buffers hold:
+     * refused, never written past them */
+    uint32_t longest = 0;
+    for (uint32_t r = 0; r < f.ds[0].sparse.rows; r++)
+        if (f.ds[0].sparse.row_ptr[r + 1] - f.ds[0].sparse.row_ptr[r] >
+            f.ds[0].sparse.row_ptr[longest + 1] - f.ds[0].sparse.row_ptr[longest])
+            longest = r;
+    uint32_t same[8];
+    for (int b = 0; b < 8; b++)
+        same[b] = longest;
+    CHECK_EQ(sten_net_recommend(ctx, net, same, 8, n_items, 40, NULL, idx, val, cnt), STEN_E_INVALID);
+    CHECK(strstr(sten_ctx_error(ctx), "are examples repeated?") != NULL);
+    sten_ctx_clear_error(ctx);
     /* deterministic */
     uint32_t idx2[8 * 40];
     CHECK_EQ(sten_net_recommend(ctx, net, ids, 8, n_items, 40, &ex, idx2, NULL, NULL), STEN_OK);

@@ -11,20 +11,37 @@
  * each stored non-zero e of the dataset survives iff its uniform draw
  * (seed, stream = epoch, position = e) is >= p, and survivors get value
  * 1/(1-p): the same draws in any batch order or thread count. */
-static void gather_sparse(const sten_dataset *d, const uint32_t *ids, uint32_t B, sten_csr *x,
-                          float p, uint64_t seed, uint32_t epoch, bool use_weight)
+/* The batch's rows of a sparse dataset into x, dropping each entry with
+ * probability p (denoising; survivors scaled by 1/(1-p)): entry k of the
+ * dataset is decided by draw k of the (seed, epoch) stream, so the result
+ * does not depend on the batch's order or the thread count. Rows are filled
+ * in parallel at provisional offsets (their full lengths), then moved down
+ * over what denoising dropped. The caller has checked x->cap. */
+static void gather_sparse(sten_ctx *ctx, const sten_dataset *d, const uint32_t *ids, uint32_t B,
+                          sten_csr *x, float p, uint64_t seed, uint32_t epoch, bool use_weight,
+                          uint64_t *end)
 {
     const sten_csr *s = &d->sparse;
     const float q = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-    uint64_t e = 0;
-    sten_rng r;
-    sten_rng_init(&r, seed ^ 0x64656e6f697365ull, epoch); /* "denoise" */
+    /* provisional starts: the full lengths, in row_ptr[1..B] for now */
+    uint64_t at = 0;
+    for (uint32_t b = 0; b < B; b++) {
+        const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
+        x->row_ptr[b] = at;
+        at += s->row_ptr[row + 1] - s->row_ptr[row];
+    }
+    x->row_ptr[B] = at;
+    const int nt = sten__threads_for(ctx, (int64_t)at, 1 << 14);
+#pragma omp parallel for num_threads(nt) schedule(static)
     for (uint32_t b = 0; b < B; b++) {
         const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
         const float w = use_weight && d->weight ? d->weight[ids[b]] : 1.0f;
-        /* draw k of the stream decides entry k: one seek per row, then in order */
-        if (p > 0.0f && s->row_ptr[row] < s->row_ptr[row + 1])
+        uint64_t e = x->row_ptr[b];
+        sten_rng r;
+        if (p > 0.0f) { /* draw k of the stream decides entry k: one seek per row */
+            sten_rng_init(&r, seed ^ 0x64656e6f697365ull, epoch); /* "denoise" */
             sten_rng_seek(&r, s->row_ptr[row]);
+        }
         for (uint64_t k = s->row_ptr[row]; k < s->row_ptr[row + 1]; k++) {
             float v = s->val ? s->val[k] : 1.0f;
             if (p > 0.0f) {
@@ -37,8 +54,21 @@ static void gather_sparse(const sten_dataset *d, const uint32_t *ids, uint32_t B
                 x->val[e] = v * w;
             e++;
         }
-        x->row_ptr[b + 1] = e;
+        end[b] = e;
     }
+    /* move each row down over the dropped entries (ascending: safe) */
+    uint64_t e = 0;
+    for (uint32_t b = 0; b < B; b++) {
+        const uint64_t from = x->row_ptr[b], n = end[b] - from;
+        if (from != e) {
+            memmove(x->col + e, x->col + from, n * sizeof *x->col);
+            if (x->val)
+                memmove(x->val + e, x->val + from, n * sizeof *x->val);
+        }
+        x->row_ptr[b] = e;
+        e += n;
+    }
+    x->row_ptr[B] = e;
     x->rows = B;
     x->nnz = e;
 }
@@ -94,6 +124,26 @@ sten_status sten__net_load_batch(sten_ctx *ctx, sten_net *net, const uint32_t *i
         if (ids[b] >= net->examples)
             return sten_fail(ctx, STEN_E_INVALID, "example %u out of range (%llu examples)", ids[b],
                              (unsigned long long)net->examples);
+    /* the sparse buffers were sized for the B longest distinct rows: a batch
+     * that repeats long rows could need more */
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        const nn_layer *L = &net->layers[i];
+        const sten_csr *to = L->sparse_in ? &L->x : net->targets[i].dense || L->kind != STEN_LAYER_OUTPUT
+                                                      ? NULL : &net->targets[i].t;
+        if (L->ds < 0 || !to || !(net->ds[L->ds].attributes & STEN_DS_SPARSE))
+            continue;
+        const sten_dataset *d = &net->ds[L->ds];
+        uint64_t need = 0;
+        for (uint32_t b = 0; b < B; b++) {
+            const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
+            need += d->sparse.row_ptr[row + 1] - d->sparse.row_ptr[row];
+        }
+        if (need > to->cap)
+            return sten_fail(ctx, STEN_E_INVALID,
+                             "batch of %u examples has %llu non-zeros in \"%s\", more than the %llu "
+                             "the network was sized for (are examples repeated?)",
+                             B, (unsigned long long)need, d->name, (unsigned long long)to->cap);
+    }
     memcpy(net->batch_ids, ids, (size_t)B * sizeof *ids);
     net->B = B;
     for (uint32_t i = 0; i < net->n_layers; i++) {
@@ -104,7 +154,7 @@ sten_status sten__net_load_batch(sten_ctx *ctx, sten_net *net, const uint32_t *i
         if (L->kind == STEN_LAYER_INPUT) {
             if (L->sparse_in) {
                 const float p = L->denoise && net->training ? net->desc.denoising_p : 0.0f;
-                gather_sparse(d, ids, B, &L->x, p, net->seed, net->epoch, true);
+                gather_sparse(ctx, d, ids, B, &L->x, p, net->seed, net->epoch, true, net->row_end);
                 if (net->training) /* the transpose serves the weight gradient only */
                     sten_csr_transpose(ctx, &L->x, &L->xt);
             } else {
@@ -115,7 +165,7 @@ sten_status sten__net_load_batch(sten_ctx *ctx, sten_net *net, const uint32_t *i
             if (T->dense)
                 gather_dense(d, ids, B, T->dense, L->N);
             else
-                gather_sparse(d, ids, B, &T->t, 0.0f, 0, 0, false);
+                gather_sparse(ctx, d, ids, B, &T->t, 0.0f, 0, 0, false, net->row_end);
             if (T->cstart)
                 group_by_chunk(T, B, L->N);
             if (T->weight)

@@ -436,8 +436,9 @@ sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dat
         net->targets = sten_calloc(ctx, d->n_layers, sizeof *net->targets);
         net->batch_ids = sten_calloc(ctx, batch, sizeof *net->batch_ids);
         net->row_loss = sten_calloc(ctx, batch, sizeof *net->row_loss);
+        net->row_end = sten_calloc(ctx, batch, sizeof *net->row_end);
         if (!net->layers || !net->weights || !net->order || !net->targets || !net->batch_ids ||
-            !net->row_loss)
+            !net->row_loss || !net->row_end)
             st = STEN_E_NOMEM;
     }
     for (uint32_t i = 0; !st && i < net->n_layers; i++) {
@@ -515,6 +516,7 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
     sten_free(ctx, net->targets);
     sten_free(ctx, net->batch_ids);
     sten_free(ctx, net->row_loss);
+    sten_free(ctx, net->row_end);
     sten_free(ctx, net->desc.layers);
     sten_free(ctx, net);
 }

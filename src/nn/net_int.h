@@ -109,6 +109,7 @@ struct sten_net {
     sten_status fwd_st;   /* a forward pass's failure (a product's scratch could not
                              be had), for the caller to return; STEN_OK otherwise */
     double *row_loss;    /* per-row loss scratch (summed in order) */
+    uint64_t *row_end;   /* per-row scratch of the batch loader */
 };
 
 /* net.c */
