@@ -318,9 +318,10 @@ int cmd_train(int argc, char **argv)
         o.progress_every = 10;
         o.epoch_done = epoch_done;
         o.user = &a;
-        fprintf(stderr, "sten train: %llu examples, batch %u, epochs %u..%u, %s, alpha %g, threads %d\n",
+        fprintf(stderr, "sten train: %llu examples, batch %u, epochs %u..%u, %s, alpha %g, threads %d, %s\n",
                 (unsigned long long)sten_net_examples(net), o.t.batch_size, o.first_epoch,
-                o.t.epochs, sten_optimizer_name(o.t.optimizer), o.t.alpha, sten_ctx_threads(ctx));
+                o.t.epochs, sten_optimizer_name(o.t.optimizer), o.t.alpha, sten_ctx_threads(ctx),
+                a.precision == STEN_PRECISION_BF16 ? "bf16" : "fp32");
         st = sten_net_train(ctx, net, &o);
     }
     if (!st)
