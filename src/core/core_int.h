@@ -147,6 +147,11 @@ void sten__gemm_set_own(int on);
 #define STEN__SIMD_CLONES
 #endif
 
+/* sten_spmm with the product scaled by alpha (a weight stored with a
+ * deferred scale): Y = beta Y + alpha X W. */
+void sten__spmm_scaled(sten_ctx *ctx, const sten_csr *X, const float *W, int64_t ldw, int64_t H,
+                       float alpha, float beta, float *Y, int64_t ldy);
+
 /* One value through an elementwise activation, in place. */
 void sten__act_forward_one(sten_act a, const sten_act_params *p, float *x);
 /* One row of sten_act_backward, single-threaded (for use inside another

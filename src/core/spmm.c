@@ -25,16 +25,36 @@ static void gather_rows(float *restrict y, const float *restrict W, int64_t ldw,
 void sten_spmm(sten_ctx *ctx, const sten_csr *X, const float *W, int64_t ldw,
                int64_t H, float beta, float *Y, int64_t ldy)
 {
+    sten__spmm_scaled(ctx, X, W, ldw, H, 1.0f, beta, Y, ldy);
+}
+
+/* The same with the product scaled by alpha: each row's sum of weight rows
+ * is formed, then multiplied (W stored with a deferred scale). */
+void sten__spmm_scaled(sten_ctx *ctx, const sten_csr *X, const float *W, int64_t ldw, int64_t H,
+                       float alpha, float beta, float *Y, int64_t ldy)
+{
     const int64_t B = X->rows;
     const int nt = sten__threads_for(ctx, (int64_t)X->nnz * H + B * H, 1 << 15);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
     for (int64_t b = 0; b < B; b++) {
         float *y = Y + b * ldy;
-        if (beta == 0.0f)
-            memset(y, 0, (size_t)H * sizeof *y);
         const uint64_t e0 = X->row_ptr[b];
-        gather_rows(y, W, ldw, H, X->col + e0, X->val ? X->val + e0 : NULL,
-                    X->row_ptr[b + 1] - e0, 1.0f);
+        if (alpha == 1.0f) {
+            if (beta == 0.0f)
+                memset(y, 0, (size_t)H * sizeof *y);
+            gather_rows(y, W, ldw, H, X->col + e0, X->val ? X->val + e0 : NULL,
+                        X->row_ptr[b + 1] - e0, 1.0f);
+            continue;
+        }
+        float acc[512];
+        for (int64_t h0 = 0; h0 < H; h0 += 512) { /* in slices of the stack buffer */
+            const int64_t hn = STEN__MIN(512, H - h0);
+            memset(acc, 0, (size_t)hn * sizeof *acc);
+            gather_rows(acc, W + h0, ldw, hn, X->col + e0, X->val ? X->val + e0 : NULL,
+                        X->row_ptr[b + 1] - e0, 1.0f);
+            for (int64_t h = 0; h < hn; h++)
+                y[h0 + h] = (beta == 0.0f ? 0.0f : y[h0 + h]) + alpha * acc[h];
+        }
     }
 }
 

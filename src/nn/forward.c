@@ -341,7 +341,7 @@ static void forward_layer(sten_ctx *ctx, sten_net *net, nn_layer *L)
         const nn_weight *w = &net->weights[L->in[k]];
         const nn_layer *S = &net->layers[w->src];
         if (S->sparse_in)
-            sten_spmm(ctx, &S->x, w->W, N, N, 1.0f, z, N);
+            sten__spmm_scaled(ctx, &S->x, w->W, N, N, net->weights[w->owner].scale, 1.0f, z, N);
         else if (w->transposed)
             sten_gemm(ctx, STEN_NO_TRANS, STEN_TRANS, B, N, S->N, 1.0f, S->out, S->N, w->W,
                       w->cols, 1.0f, z, N);
@@ -452,6 +452,28 @@ static void delta_norm(const nn_layer *L, uint32_t B)
     }
 }
 
+/* W <- scale * W, scale <- 1. */
+static void settle_one(sten_ctx *ctx, nn_weight *w)
+{
+    if (w->scale == 1.0f)
+        return;
+    const int64_t n = (int64_t)w->rows * w->cols;
+    const int nt = sten__threads_for(ctx, n, 1 << 16);
+    float *W = w->W;
+    const float s = w->scale;
+#pragma omp parallel for simd num_threads(nt) schedule(static)
+    for (int64_t i = 0; i < n; i++)
+        W[i] *= s;
+    w->scale = 1.0f;
+}
+
+void sten__net_settle(sten_ctx *ctx, sten_net *net)
+{
+    for (uint32_t k = 0; k < net->n_weights; k++)
+        if (net->weights[k].owner == (int)k)
+            settle_one(ctx, &net->weights[k]);
+}
+
 /* W <- (1 - alpha lambda) W - alpha/B * S^T delta, the product written into
  * W itself: SGD without a gradient buffer. bf: the bf16 product, which also
  * refreshes W's rounded copy. */
@@ -461,15 +483,13 @@ static void fused_update(sten_ctx *ctx, const sten_net *net, const nn_layer *L, 
     const uint32_t B = net->B, N = L->N;
     const float decay = 1.0f - fz->alpha * fz->lambda, step = -fz->alpha / (float)B;
     if (S->sparse_in) {
-        if (decay != 1.0f) {
-            const int64_t n = (int64_t)w->rows * w->cols;
-            const int nt = sten__threads_for(ctx, n, 1 << 16);
-            float *W = w->W;
-#pragma omp parallel for simd num_threads(nt) schedule(static)
-            for (int64_t i = 0; i < n; i++)
-                W[i] *= decay;
-        }
-        sten_spmm_grad(ctx, &S->xt, L->delta, N, N, step, w->W, N);
+        /* decay every row without touching them: the true W is scale * W,
+         * so W += step/scale' * grad on the rows present; folded back into
+         * W when the scale gets small, and at the end of every epoch */
+        w->scale *= decay;
+        if (w->scale < 0x1p-8f)
+            settle_one(ctx, w);
+        sten_spmm_grad(ctx, &S->xt, L->delta, N, N, step / w->scale, w->W, N);
     } else if (!bf || sten__bgemm_chunks(ctx, STEN_TRANS, S->N, N, B, step, S->out, S->N, L->delta_b,
                                          N, decay, w->W, N, w->Wb, N, NULL, NULL, NULL)) {
         /* fp32, or bf16 without room for its packed operand */

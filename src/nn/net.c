@@ -364,6 +364,7 @@ static sten_status alloc_weights(sten_ctx *ctx, sten_net *net)
         nn_weight *w = &net->weights[k];
         w->b = buf(ctx, net->layers[w->dst].N, &st);
         w->gb = buf(ctx, net->layers[w->dst].N, &st);
+        w->scale = 1.0f;
         if (w->owner == (int)k)
             w->W = buf(ctx, (uint64_t)w->rows * w->cols, &st); /* gW: sten__net_alloc_grads */
     }

@@ -23,6 +23,9 @@ typedef struct {
     bool fused;          /* W was updated during this step's backward pass */
     bool gb_done;        /* gb already holds this batch's bias gradient (summed
                             chunk by chunk by the fused loss) */
+    float scale;         /* W's true value is scale * W (owner): plain SGD's decay of a
+                            sparse input's weights is deferred into it instead of a
+                            pass over every row each step; 1 outside training */
     uint16_t *Wb;        /* bf16 precision: W rounded, for the products (owner) */
     bool wb_ok;          /* Wb matches W (cleared by whatever else writes W) */
 } nn_weight;
@@ -129,6 +132,9 @@ void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, const nn_fuse *fz);
  * weights that cannot be fused. Idempotent; run outside the step loop. */
 sten_status sten__net_alloc_grads(sten_ctx *ctx, sten_net *net, bool all);
 bool sten__act_increasing(const nn_layer *L);
+/* Folds every weight's deferred scale into W (end of an epoch, before
+ * anything outside the step loop reads W). */
+void sten__net_settle(sten_ctx *ctx, sten_net *net);
 /* W changed other than through a bf16-aware product: its bf16 copy is stale. */
 static inline void sten__w_changed(nn_weight *w)
 {

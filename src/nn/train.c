@@ -176,8 +176,25 @@ static bool fused_sgd(const sten_train_desc *t)
     return t->optimizer == STEN_OPT_SGD && t->lambda1 == 0.0f && t->rescale_grad == 0.0f;
 }
 
+static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_opts *o,
+                               uint32_t epoch, uint32_t *perm, guard *g, sten_epoch_stats *es,
+                               uint64_t *batches_total);
+
+/* One epoch; on any return the weights hold their true values (deferred
+ * decay folded in), for checkpoints, validation and callers. */
 static sten_status run_epoch(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, uint32_t epoch,
                              uint32_t *perm, guard *g, sten_epoch_stats *es, uint64_t *batches_total)
+{
+    const sten_status st = run_batches(ctx, net, o, epoch, perm, g, es, batches_total);
+    sten__net_settle(ctx, net);
+    if (!st)
+        es->reg = sten__weight_reg(net, o->t.lambda, o->t.lambda1);
+    return st;
+}
+
+static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_opts *o,
+                               uint32_t epoch, uint32_t *perm, guard *g, sten_epoch_stats *es,
+                               uint64_t *batches_total)
 {
     const sten_train_desc *t = &o->t;
     const uint64_t n = net->examples, B = net->B_cap;
@@ -235,7 +252,6 @@ static sten_status run_epoch(sten_ctx *ctx, sten_net *net, const sten_train_opts
     es->seconds = now_s() - t0;
     es->examples_per_s = (double)n / (es->seconds > 0 ? es->seconds : 1e-9);
     es->alpha = alpha;
-    es->reg = sten__weight_reg(net, t->lambda, t->lambda1);
     es->valid_loss = NAN;
     return STEN_OK;
 }
