@@ -21,10 +21,7 @@ if ! "$S" info | grep -q "^bf16 *yes"; then
 fi
 mkdir -p "$W"
 cd "$W"
-"$S" split "$R" --protocol strong --valid-users 600 --test-users 600 --format delimited \
-    --delimiter : --columns user,-,item,-,rating -o st
-"$S" generate-netcdf -d gl_input -i st-train.txt -o gl_input.nc -f features -s samples -c
-"$S" generate-netcdf -d gl_output -i st-train.txt -o gl_output.nc -f features -s samples
+bench_strong_split "$S" "$R"
 # SGD: the optimizer (DSSTNE's default), everything else as the example
 sed -e 's/"Optimizer" : "Adam"/"Optimizer" : "SGD"/' -e 's/"Alpha" : 0.003/"Alpha" : 0.05/' \
     "$ROOT/examples/movielens/config.json" >sgd.json

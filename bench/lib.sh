@@ -2,6 +2,8 @@
 # bench_build TARGET...   install missing Debian packages, configure and build
 # bench_need_torch        install the PyTorch peer (python3-torch) when missing
 # bench_threads N         export OMP_NUM_THREADS and OPENBLAS_NUM_THREADS, set $cores, print them
+# bench_strong_split S R  in the current folder: the strong-generalization split of ratings R
+#                         (600 validation + 600 test users) with sten S, and its NetCDF files
 
 bench_build() {
     sh scripts/deps.sh >/dev/null
@@ -21,4 +23,11 @@ bench_threads() {
     cores="0-$(($1 - 1))"
     model=$(lscpu | sed -n 's/^Model name: *//p')
     echo "cpu: $model; threads $1 (OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS), pinned to cores $cores"
+}
+
+bench_strong_split() {
+    "$1" split "$2" --protocol strong --valid-users 600 --test-users 600 --format delimited \
+        --delimiter : --columns user,-,item,-,rating -o st
+    "$1" generate-netcdf -d gl_input -i st-train.txt -o gl_input.nc -f features -s samples -c
+    "$1" generate-netcdf -d gl_output -i st-train.txt -o gl_output.nc -f features -s samples
 }

@@ -15,10 +15,7 @@ bench_build sten
 S=$ROOT/build/sten
 mkdir -p "$W"
 cd "$W"
-"$S" split "$R" --protocol strong --valid-users 600 --test-users 600 --format delimited \
-    --delimiter : --columns user,-,item,-,rating -o st
-"$S" generate-netcdf -d gl_input -i st-train.txt -o gl_input.nc -f features -s samples -c
-"$S" generate-netcdf -d gl_output -i st-train.txt -o gl_output.nc -f features -s samples
+bench_strong_split "$S" "$R"
 t0=$(date +%s.%N)
 "$S" train -c "$ROOT/examples/movielens/config.json" -i gl_input.nc -o gl_output.nc -n ae.nc --force 2>/dev/null
 t_ae=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')

@@ -356,38 +356,32 @@ BF static INLINE void dot_block(const int mr, const int nr, int64_t p, int64_t k
         }
 }
 
-BF static void part_nt(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t K, float alpha,
-                       const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta,
-                       float *C, int64_t ldc)
+typedef struct {
+    const uint16_t *A, *B;
+    float *C;
+    int64_t lda, ldb, ldc;
+    float alpha, beta;
+} nt_args;
+
+/* One block of sten__dot_grid, its shape a constant in each call below. */
+BF static void nt_block(const void *arg, int mr, int nr, int64_t i, int64_t j, int64_t p,
+                        int64_t kc)
 {
-    for (int64_t p = 0; p < K; p += DOT_KC) {
-        const int64_t kc = STEN__MIN(DOT_KC, K - p);
-        for (int64_t i = i0; i < i1;) {
-            const int64_t left = i1 - i;
-            const int mr = left >= DOT_MR ? DOT_MR : left >= 2 ? 2 : 1;
-            const uint16_t *Ai = A + i * lda;
-            float *Ci = C + i * ldc;
-            for (int64_t j = j0; j < j1;) {
-                const int nr = j1 - j >= DOT_NR ? DOT_NR : 1;
-                const uint16_t *Bj = B + j * ldb;
-                float *Cij = Ci + j;
-                if (mr == DOT_MR && nr == DOT_NR)
-                    dot_block(DOT_MR, DOT_NR, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
-                else if (mr == DOT_MR)
-                    dot_block(DOT_MR, 1, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
-                else if (mr == 2 && nr == DOT_NR)
-                    dot_block(2, DOT_NR, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
-                else if (mr == 2)
-                    dot_block(2, 1, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
-                else if (nr == DOT_NR)
-                    dot_block(1, DOT_NR, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
-                else
-                    dot_block(1, 1, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
-                j += nr;
-            }
-            i += mr;
-        }
-    }
+    const nt_args *g = arg;
+    const uint16_t *A = g->A + i * g->lda, *B = g->B + j * g->ldb;
+    float *C = g->C + i * g->ldc + j;
+    if (mr == DOT_MR && nr == DOT_NR)
+        dot_block(DOT_MR, DOT_NR, p, kc, g->alpha, A, g->lda, B, g->ldb, g->beta, C, g->ldc);
+    else if (mr == DOT_MR)
+        dot_block(DOT_MR, 1, p, kc, g->alpha, A, g->lda, B, g->ldb, g->beta, C, g->ldc);
+    else if (mr == 2 && nr == DOT_NR)
+        dot_block(2, DOT_NR, p, kc, g->alpha, A, g->lda, B, g->ldb, g->beta, C, g->ldc);
+    else if (mr == 2)
+        dot_block(2, 1, p, kc, g->alpha, A, g->lda, B, g->ldb, g->beta, C, g->ldc);
+    else if (nr == DOT_NR)
+        dot_block(1, DOT_NR, p, kc, g->alpha, A, g->lda, B, g->ldb, g->beta, C, g->ldc);
+    else
+        dot_block(1, 1, p, kc, g->alpha, A, g->lda, B, g->ldb, g->beta, C, g->ldc);
 }
 
 void sten__bgemm_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
@@ -402,25 +396,8 @@ void sten__bgemm_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
                 C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
         return;
     }
-    const int nt = sten__threads_for(ctx, M * N * K, 1 << 20);
-    const bool by_rows = M >= N;
-    const int64_t len = by_rows ? M : N, unit = by_rows ? DOT_MR : DOT_NR;
-#pragma omp parallel num_threads(nt)
-    {
-        int t = 0, n = 1;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-        n = omp_get_num_threads();
-#endif
-        const int64_t units = (len + unit - 1) / unit;
-        const int64_t a = units * t / n * unit, b = STEN__MIN(len, units * (t + 1) / n * unit);
-        if (a < b) {
-            if (by_rows)
-                part_nt(a, b, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-            else
-                part_nt(0, M, a, b, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        }
-    }
+    const nt_args g = {A, B, C, lda, ldb, ldc, alpha, beta};
+    sten__dot_grid(ctx, M, N, K, DOT_KC, nt_block, &g);
 }
 
 #else /* no AVX-512 BF16 in this compiler: never available, never called */

@@ -103,6 +103,17 @@ void sten__topk_end(sten_ctx *ctx, sten__topk_acc *a, uint32_t *out_idx, float *
                     uint32_t *count);
 void sten__topk_free(sten_ctx *ctx, sten__topk_acc *a);
 
+/* The NT products' shared frame (src/core/sgemm.c): C = alpha A B^T + beta C
+ * as a grid of dot-product blocks of mr x nr (mr in {6, 2, 1}, nr in {4, 1},
+ * the larger wherever they fit), K in blocks of kc, the longer side split
+ * into one contiguous part per thread. fn(arg, mr, nr, i, j, p, kc) computes
+ * block (i, j) over k in [p, p + kc): the first K block applies beta, later
+ * ones add. Every element's sum has an order fixed by the shapes. */
+typedef void (*sten_dot_fn)(const void *arg, int mr, int nr, int64_t i, int64_t j, int64_t p,
+                            int64_t kc);
+void sten__dot_grid(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, int64_t kc, sten_dot_fn fn,
+                    const void *arg);
+
 /* Reduced precision (src/core/bgemm.c): bf16 storage is uint16_t, the top
  * half of an IEEE float, rounded to nearest even. The products take bf16
  * inputs and accumulate in fp32 (AVX-512 BF16); call them only when

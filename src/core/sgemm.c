@@ -33,7 +33,7 @@
 #define KC 256     /* depth of a packed strip */
 #define MC 240     /* rows per pass over a strip when A's block exceeds L2 (a multiple of MR) */
 #define DOT_KC 768  /* depth of a dot-product block (NT): B's block stays in L2 */
-#define DOT_MR 6
+#define DOT_MR 6    /* the dot grid's block (sten__dot_grid) */
 #define DOT_NR 4
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -353,49 +353,66 @@ AVX512 static INLINE void dot_block(const int mr, const int nr, int64_t p, int64
         }
 }
 
-/* Rows [i0, i1) x columns [j0, j1) of C = alpha A B^T + beta C. */
-AVX512 static void part_nt(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t K, float alpha,
-                           const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                           float *C, int64_t ldc)
+typedef struct {
+    const float *A, *B;
+    float *C;
+    int64_t lda, ldb, ldc;
+    float alpha, beta;
+} nt_args;
+
+/* One block of the grid, its shape a constant in each call below. */
+AVX512 static void nt_block(const void *arg, int mr, int nr, int64_t i, int64_t j, int64_t p,
+                            int64_t kc)
 {
-    for (int64_t p = 0; p < K; p += DOT_KC) {
-        const int64_t kc = STEN__MIN(DOT_KC, K - p);
-        int64_t i = i0;
-        for (; i < i1;) {
-            const int64_t left = i1 - i;
-            const int mr = left >= DOT_MR ? DOT_MR : left >= 2 ? 2 : 1;
-            const float *Ai = A + i * lda;
-            float *Ci = C + i * ldc;
-            for (int64_t j = j0; j < j1;) {
-                const int nr = j1 - j >= DOT_NR ? DOT_NR : 1;
-                const float *Bj = B + j * ldb;
-                float *Cij = Ci + j;
-                if (mr == DOT_MR && nr == DOT_NR)
-                    dot_block(DOT_MR, DOT_NR, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
-                else if (mr == DOT_MR)
-                    dot_block(DOT_MR, 1, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
-                else if (mr == 2 && nr == DOT_NR)
-                    dot_block(2, DOT_NR, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
-                else if (mr == 2)
-                    dot_block(2, 1, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
-                else if (nr == DOT_NR)
-                    dot_block(1, DOT_NR, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
-                else
-                    dot_block(1, 1, p, kc, alpha, Ai, lda, Bj, ldb, beta, Cij, ldc);
-                j += nr;
-            }
-            i += mr;
-        }
-    }
+    const nt_args *g = arg;
+    const float *A = g->A + i * g->lda, *B = g->B + j * g->ldb;
+    float *C = g->C + i * g->ldc + j;
+    if (mr == DOT_MR && nr == DOT_NR)
+        dot_block(DOT_MR, DOT_NR, p, kc, g->alpha, A, g->lda, B, g->ldb, g->beta, C, g->ldc);
+    else if (mr == DOT_MR)
+        dot_block(DOT_MR, 1, p, kc, g->alpha, A, g->lda, B, g->ldb, g->beta, C, g->ldc);
+    else if (mr == 2 && nr == DOT_NR)
+        dot_block(2, DOT_NR, p, kc, g->alpha, A, g->lda, B, g->ldb, g->beta, C, g->ldc);
+    else if (mr == 2)
+        dot_block(2, 1, p, kc, g->alpha, A, g->lda, B, g->ldb, g->beta, C, g->ldc);
+    else if (nr == DOT_NR)
+        dot_block(1, DOT_NR, p, kc, g->alpha, A, g->lda, B, g->ldb, g->beta, C, g->ldc);
+    else
+        dot_block(1, 1, p, kc, g->alpha, A, g->lda, B, g->ldb, g->beta, C, g->ldc);
 }
 
 static void own_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                    int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
+    const nt_args g = {A, B, C, lda, ldb, ldc, alpha, beta};
+    sten__dot_grid(ctx, M, N, K, DOT_KC, nt_block, &g);
+}
+
+#endif /* STEN_HAVE_AVX512_GEMM */
+
+/* Rows [i0, i1) x columns [j0, j1) of the grid. */
+static void dot_part(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t K, int64_t kc,
+                     sten_dot_fn fn, const void *arg)
+{
+    for (int64_t p = 0; p < K; p += kc)
+        for (int64_t i = i0; i < i1;) {
+            const int mr = i1 - i >= 6 ? 6 : i1 - i >= 2 ? 2 : 1;
+            for (int64_t j = j0; j < j1;) {
+                const int nr = j1 - j >= 4 ? 4 : 1;
+                fn(arg, mr, nr, i, j, p, STEN__MIN(kc, K - p));
+                j += nr;
+            }
+            i += mr;
+        }
+}
+
+void sten__dot_grid(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, int64_t kc, sten_dot_fn fn,
+                    const void *arg)
+{
     const int nt = sten__threads_for(ctx, M * N * K, 1 << 20);
-    /* split the longer side into one contiguous part per thread */
+    /* split the longer side into one contiguous part per thread, in whole blocks */
     const bool by_rows = M >= N;
-    const int64_t len = by_rows ? M : N, unit = by_rows ? DOT_MR : DOT_NR;
+    const int64_t len = by_rows ? M : N, unit = by_rows ? 6 : 4;
 #pragma omp parallel num_threads(nt)
     {
         int t = 0, n = 1;
@@ -407,14 +424,12 @@ static void own_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha, 
         const int64_t a = units * t / n * unit, b = STEN__MIN(len, units * (t + 1) / n * unit);
         if (a < b) {
             if (by_rows)
-                part_nt(a, b, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                dot_part(a, b, 0, N, K, kc, fn, arg);
             else
-                part_nt(0, M, a, b, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                dot_part(0, M, a, b, K, kc, fn, arg);
         }
     }
 }
-
-#endif /* STEN_HAVE_AVX512_GEMM */
 
 sten_status sten__gemm_chunks(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
                               const float *A, int64_t lda, const float *B, int64_t ldb,

@@ -57,6 +57,24 @@ static void sift_up(scored *h, int64_t at)
     }
 }
 
+/* A full heap of n items out as a row of K, best first (popping the worst
+ * to the back), unused slots UINT32_MAX / -inf. Empties the heap. */
+static void emit_row(scored *h, int64_t n, int64_t K, uint32_t *idx, float *val)
+{
+    for (int64_t r = n - 1; r >= 0; r--) {
+        idx[r] = h[0].i;
+        if (val)
+            val[r] = h[0].v;
+        h[0] = h[r];
+        sift_down(h, r, 0);
+    }
+    for (int64_t r = n; r < K; r++) {
+        idx[r] = UINT32_MAX;
+        if (val)
+            val[r] = -INFINITY;
+    }
+}
+
 /* Whether any of s[0..64) is > thr (or >= thr with ties; NaN never is). */
 static inline int any_above(const float *s, float thr)
 {
@@ -159,20 +177,8 @@ sten_status sten_topk(sten_ctx *ctx, const float *S, int64_t lds, int64_t B,
                     if (exclude->col[e] < N)
                         mask[exclude->col[e] >> 6] |= 1ull << (exclude->col[e] & 63);
             }
-            int64_t n = Kh ? select_row(S + b * lds, N, Kh, mask, heap) : 0;
-            /* Pop the worst to the back: the list ends up best first. */
-            for (int64_t r = n - 1; r >= 0; r--) {
-                out_idx[b * K + r] = heap[0].i;
-                if (out_val)
-                    out_val[b * K + r] = heap[0].v;
-                heap[0] = heap[r];
-                sift_down(heap, r, 0);
-            }
-            for (int64_t r = n; r < K; r++) {
-                out_idx[b * K + r] = UINT32_MAX;
-                if (out_val)
-                    out_val[b * K + r] = -INFINITY;
-            }
+            const int64_t n = Kh ? select_row(S + b * lds, N, Kh, mask, heap) : 0;
+            emit_row(heap, n, K, out_idx + b * K, out_val ? out_val + b * K : NULL);
             if (count)
                 count[b] = (uint32_t)n;
             for (uint64_t e = e0; e < e1; e++) /* leave the mask clean */
@@ -382,18 +388,7 @@ void sten__topk_end(sten_ctx *ctx, sten__topk_acc *a, uint32_t *out_idx, float *
         }
         if (a->N == 0)
             n = 0;
-        for (int64_t r = n - 1; r >= 0; r--) { /* worst to the back: best first */
-            out_idx[b * K + r] = h[0].i;
-            if (out_val)
-                out_val[b * K + r] = h[0].v;
-            h[0] = h[r];
-            sift_down(h, r, 0);
-        }
-        for (int64_t r = n; r < K; r++) {
-            out_idx[b * K + r] = UINT32_MAX;
-            if (out_val)
-                out_val[b * K + r] = -INFINITY;
-        }
+        emit_row(h, n, K, out_idx + b * K, out_val ? out_val + b * K : NULL);
         if (count)
             count[b] = (uint32_t)n;
     }
