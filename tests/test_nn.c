@@ -732,6 +732,9 @@ static void check_fused_recommend(sten_net *net, const sten_csr *ex, uint32_t n_
     uint32_t *idx = calloc((size_t)B * K, 4), *ref = calloc((size_t)B * K, 4), cnt[B], rcnt[B];
     float *val = calloc((size_t)B * K, 4), *rval = calloc((size_t)B * K, 4);
     CHECK_EQ(sten_net_recommend(ctx, net, ids, B, n_items, K, ex, idx, val, cnt), STEN_OK);
+    /* in fp32 where the CPU has bf16, that went through the bf16 screening */
+    if (!net->bf16 && sten_bf16_supported() && sten__gemm_own())
+        CHECK(net->weights[1].scr_ok);
     /* the plain path: pre-activations stored, ranked, the winners activated */
     const float *z;
     uint32_t N;
@@ -776,6 +779,17 @@ static void test_recommend_fused(void)
     check_fused_recommend(net, &ex, 1290, 25);
     check_fused_recommend(net, &ex, 1290, 1);
     check_fused_recommend(net, NULL, 700, 600); /* K past a chunk, no exclusions */
+    /* every score tied (zero output weights and biases): the screening's
+     * candidates overflow and whole rows are rescored; ties by index */
+    nn_weight *ow = &net->weights[1];
+    memset(ow->W, 0, (size_t)ow->rows * ow->cols * sizeof *ow->W);
+    memset(ow->b, 0, (size_t)net->layers[2].N * sizeof *ow->b);
+    sten__w_changed(ow);
+    check_fused_recommend(net, &ex, 1290, 25);
+    /* one huge weight: its item's bound is wide, the rest stay exact */
+    ow->W[5 * ow->cols + 77] = 1e30f;
+    sten__w_changed(ow);
+    check_fused_recommend(net, &ex, 1290, 25);
     if (sten_bf16_supported()) {
         CHECK_EQ(sten_net_set_precision(ctx, net, STEN_PRECISION_BF16), STEN_OK);
         check_fused_recommend(net, &ex, 1290, 25);

@@ -102,6 +102,21 @@ void sten__topk_chunk(sten__topk_acc *a, int64_t chunk, int64_t j0, int64_t j1, 
 void sten__topk_end(sten_ctx *ctx, sten__topk_acc *a, uint32_t *out_idx, float *out_val,
                     uint32_t *count);
 void sten__topk_free(sten_ctx *ctx, sten__topk_acc *a);
+/* Exact top-K from approximate scores: the chunks carry s with |exact - s|
+ * <= rad[b] * wn[j] + rel * |s| + abs[b] for row b, item j (rad and abs are
+ * filled through screen_rows before the first chunk; a row left at rad =
+ * inf is rescored whole); the items that can still be in the exact top K
+ * are rescored by rescore(arg, b, j) at the end, and the results are those
+ * of sten_topk over the exact scores, bit for bit (a row whose bounds fail
+ * or whose candidates overflow has every item rescored). wn must live until
+ * end_screen. */
+typedef float (*sten_rescore_fn)(void *arg, int64_t b, uint32_t j);
+sten_status sten__topk_begin_screen(sten_ctx *ctx, int64_t B, int64_t N, int64_t K,
+                                    const sten_csr *exclude, const float *wn, float rel,
+                                    sten__topk_acc **out);
+void sten__topk_screen_rows(sten__topk_acc *a, float **rad, float **abs_);
+void sten__topk_end_screen(sten_ctx *ctx, sten__topk_acc *a, sten_rescore_fn rescore, void *arg,
+                           uint32_t *out_idx, float *out_val, uint32_t *count);
 
 /* The NT products' shared frame (src/core/sgemm.c): C = alpha A B^T + beta C
  * as a grid of dot-product blocks of mr x nr (mr in {6, 2, 1}, nr in {4, 1},

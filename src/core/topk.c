@@ -204,6 +204,17 @@ struct sten__topk_acc {
                           -inf: a bound the other threads may skip below */
     uint32_t *ex_col;  /* exclusions grouped by (row, chunk) */
     uint64_t *ex_start; /* B x (chunks + 1) */
+    /* screening (sten__topk_screen): the chunks carry approximate scores
+     * s with |exact - s| <= eps = rad[b] * wn[j] + rel * |s| + abs[b]; the
+     * heaps keep lower bounds, the candidates their upper bounds */
+    bool screen;
+    const float *wn;   /* N */
+    float *rad, *abs_; /* B */
+    float rel;
+    int64_t cap;       /* candidates per (thread, row) */
+    scored *cand;      /* nt x B x cap: (upper bound, item) */
+    int64_t *nc;       /* nt x B */
+    unsigned char *full; /* B: some thread ran out of room (rescore the row whole) */
 };
 
 void sten__topk_free(sten_ctx *ctx, sten__topk_acc *a)
@@ -215,6 +226,11 @@ void sten__topk_free(sten_ctx *ctx, sten__topk_acc *a)
     sten_free(ctx, a->floor);
     sten_free(ctx, a->ex_col);
     sten_free(ctx, a->ex_start);
+    sten_free(ctx, a->rad);
+    sten_free(ctx, a->abs_);
+    sten_free(ctx, a->cand);
+    sten_free(ctx, a->nc);
+    sten_free(ctx, a->full);
     sten_free(ctx, a);
 }
 
@@ -328,6 +344,190 @@ static void chunk_row(const float *s, int64_t j0, int64_t j1, const uint64_t *sk
     }
 }
 
+/* Screening: row b's approximate scores s for items [j0, j1). Every item
+ * whose upper bound reaches the running threshold (the K-th best lower
+ * bound seen so far, or another thread's) becomes a candidate; its lower
+ * bound goes through the heap. The threshold only rises, so the final one
+ * keeps a superset of the exact top K (see sten__topk_end_screen). */
+/* Bit i set unless item i's upper bound is certainly below thr2 (NaN and
+ * infinities set it: the exact test below sorts them out). */
+static inline unsigned maybe16(const float *s, const float *wn, float rad, float rel, float abs_,
+                               float thr2)
+{
+    unsigned m = 0;
+#pragma omp simd reduction(| : m)
+    for (int i = 0; i < 16; i++) {
+        const float v = s[i], e = rad * wn[i] + rel * fabsf(v) + abs_;
+        m |= (unsigned)!(v + e < thr2) << i;
+    }
+    return m;
+}
+
+STEN__SIMD_CLONES
+static void screen_row(sten__topk_acc *a, int64_t b, int64_t slot, const float *s, int64_t j0,
+                       int64_t j1, const uint64_t *skip, float floor)
+{
+    scored *h = a->heaps + slot * a->Kh, *cand = a->cand + slot * a->cap;
+    int64_t n = a->n[slot], nc = a->nc[slot];
+    const int64_t K = a->Kh;
+    const float rad = a->rad[b], rel = a->rel, abs_ = a->abs_[b];
+    float thr = n == K ? (h[0].v > floor ? h[0].v : floor) : floor;
+    for (int64_t o0 = 0; o0 < j1 - j0; o0 += 16) {
+        unsigned m = o0 + 16 <= j1 - j0 ? 0xffffu : (1u << (j1 - j0 - o0)) - 1u;
+        if (o0 + 16 <= j1 - j0) /* a superset: the threshold eased by 2^-20 of itself */
+            m = maybe16(s + o0, a->wn + j0 + o0, rad, rel, abs_, thr - fabsf(thr) * 0x1p-20f);
+        while (m) {
+            const int64_t o = o0 + __builtin_ctz(m), j = j0 + o;
+            m &= m - 1;
+            if (skip[o >> 6] >> (o & 63) & 1)
+                continue;
+            const float v = s[o], e = rad * a->wn[j] + rel * fabsf(v) + abs_;
+            const float ub = v + e, lb = v - e;
+            if (!isfinite(ub) || !isfinite(lb)) { /* no bound: the row is rescored whole */
+                __atomic_store_n(&a->full[b], 1, __ATOMIC_RELAXED);
+                continue;
+            }
+            if (!(ub >= thr))
+                continue;
+            if (nc == a->cap) { /* drop those the threshold has passed since */
+                int64_t q2 = 0;
+                for (int64_t q = 0; q < nc; q++)
+                    if (cand[q].v >= thr)
+                        cand[q2++] = cand[q];
+                nc = q2;
+                if (nc == a->cap) {
+                    __atomic_store_n(&a->full[b], 1, __ATOMIC_RELAXED);
+                    continue;
+                }
+            }
+            cand[nc++] = (scored){ub, (uint32_t)j};
+            const scored c = {lb, (uint32_t)j};
+            if (n < K) {
+                h[n] = c;
+                sift_up(h, n++);
+            } else if (worse(h[0], c)) {
+                h[0] = c;
+                sift_down(h, n, 0);
+            }
+            if (n == K)
+                thr = h[0].v > floor ? h[0].v : floor;
+        }
+    }
+    a->n[slot] = n;
+    a->nc[slot] = nc;
+}
+
+sten_status sten__topk_begin_screen(sten_ctx *ctx, int64_t B, int64_t N, int64_t K,
+                                    const sten_csr *exclude, const float *wn, float rel,
+                                    sten__topk_acc **out)
+{
+    sten_status st = sten__topk_begin(ctx, B, N, K, exclude, out);
+    if (st)
+        return st;
+    sten__topk_acc *a = *out;
+    a->screen = true;
+    a->wn = wn;
+    a->rel = rel;
+    a->cap = STEN__MAX(256, 8 * a->Kh);
+    const size_t rows = (size_t)STEN__MAX(B, 1);
+    a->rad = sten_alloc(ctx, rows * sizeof *a->rad);
+    a->abs_ = sten_alloc(ctx, rows * sizeof *a->abs_);
+    a->cand = sten_alloc(ctx, (size_t)a->nt * rows * (size_t)a->cap * sizeof *a->cand);
+    a->nc = sten_calloc(ctx, (size_t)a->nt * rows, sizeof *a->nc);
+    a->full = sten_calloc(ctx, rows, 1);
+    if (!a->rad || !a->abs_ || !a->cand || !a->nc || !a->full) {
+        sten__topk_free(ctx, a);
+        *out = NULL;
+        return STEN_E_NOMEM;
+    }
+    for (int64_t b = 0; b < B; b++) /* until the caller sets them: rescore whole rows */
+        a->rad[b] = INFINITY, a->abs_[b] = 0.0f;
+    return STEN_OK;
+}
+
+void sten__topk_screen_rows(sten__topk_acc *a, float **rad, float **abs_)
+{
+    *rad = a->rad;
+    *abs_ = a->abs_;
+}
+
+void sten__topk_end_screen(sten_ctx *ctx, sten__topk_acc *a, sten_rescore_fn rescore, void *arg,
+                           uint32_t *out_idx, float *out_val, uint32_t *count)
+{
+    const int64_t K = a->K, Kh = a->Kh;
+    const int nt = sten__threads_for(ctx, a->B * a->nt * a->cap, 1 << 12);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
+    for (int64_t b = 0; b < a->B; b++) {
+        /* the K-th best lower bound over all threads */
+        scored *h = a->heaps + b * Kh;
+        int64_t n = a->n[b];
+        for (int t = 1; t < a->nt; t++) {
+            const int64_t slot = (int64_t)t * a->B + b;
+            const scored *o = a->heaps + slot * Kh;
+            for (int64_t q = 0; q < a->n[slot]; q++) {
+                if (n < Kh) {
+                    h[n] = o[q];
+                    sift_up(h, n++);
+                } else if (worse(h[0], o[q])) {
+                    h[0] = o[q];
+                    sift_down(h, n, 0);
+                }
+            }
+        }
+        const float thr = n == Kh ? h[0].v : -INFINITY;
+        /* the exact scores of the candidates still above it, into the
+         * same heap (now of exact scores) */
+        n = 0;
+        const uint64_t *cs = a->ex_start + b * (a->chunks + 1);
+        if (__atomic_load_n(&a->full[b], __ATOMIC_RELAXED)) { /* every eligible item */
+            for (int64_t c = 0; c < a->chunks; c++) {
+                uint64_t skip[STEN__GEMM_CHUNK / 64] = {0};
+                const int64_t j0 = c * STEN__GEMM_CHUNK, j1 = STEN__MIN(a->N, j0 + STEN__GEMM_CHUNK);
+                for (uint64_t e = cs[c]; e < cs[c + 1]; e++) {
+                    const uint32_t o = a->ex_col[e] - (uint32_t)j0;
+                    skip[o >> 6] |= 1ull << (o & 63);
+                }
+                for (int64_t j = j0; j < j1; j++) {
+                    const int64_t o = j - j0;
+                    if (skip[o >> 6] >> (o & 63) & 1)
+                        continue;
+                    const scored x = {rescore(arg, b, (uint32_t)j), (uint32_t)j};
+                    if (n < Kh) {
+                        h[n] = x;
+                        sift_up(h, n++);
+                    } else if (worse(h[0], x)) {
+                        h[0] = x;
+                        sift_down(h, n, 0);
+                    }
+                }
+            }
+        } else {
+            for (int t = 0; t < a->nt; t++) {
+                const int64_t slot = (int64_t)t * a->B + b;
+                const scored *cand = a->cand + slot * a->cap;
+                for (int64_t q = 0; q < a->nc[slot]; q++) {
+                    if (!(cand[q].v >= thr))
+                        continue;
+                    const scored x = {rescore(arg, b, cand[q].i), cand[q].i};
+                    if (n < Kh) {
+                        h[n] = x;
+                        sift_up(h, n++);
+                    } else if (worse(h[0], x)) {
+                        h[0] = x;
+                        sift_down(h, n, 0);
+                    }
+                }
+            }
+        }
+        if (a->N == 0)
+            n = 0;
+        emit_row(h, n, K, out_idx + b * K, out_val ? out_val + b * K : NULL);
+        if (count)
+            count[b] = (uint32_t)n;
+    }
+    sten__topk_free(ctx, a);
+}
+
 void sten__topk_chunk(sten__topk_acc *a, int64_t chunk, int64_t j0, int64_t j1, const float *S,
                       int64_t lds)
 {
@@ -357,7 +557,10 @@ void sten__topk_chunk(sten__topk_acc *a, int64_t chunk, int64_t j0, int64_t j1, 
         }
         const int64_t slot = (int64_t)t * a->B + b;
         scored *h = a->heaps + slot * a->Kh;
-        chunk_row(S + b * lds, j0, j1, skip, a->Kh, floor, h, a->n + slot);
+        if (a->screen)
+            screen_row(a, b, slot, S + b * lds, j0, j1, skip, floor);
+        else
+            chunk_row(S + b * lds, j0, j1, skip, a->Kh, floor, h, a->n + slot);
         if (a->n[slot] == a->Kh && !isnan(h[0].v))
             __atomic_store(&a->floor[slot], &h[0].v, __ATOMIC_RELAXED);
     }

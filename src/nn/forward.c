@@ -262,6 +262,35 @@ const nn_weight *sten__single_dense_in(const sten_net *net, const nn_layer *L)
     return w;
 }
 
+/* Screening: per row, the bound on |fp32 score - bf16 score| of
+ * sten__topk_begin_screen, rad[b] * ||W_j|| + rel * |s| + abs[b]: both
+ * products' inputs are exact or rounded to bf16 (relative 2^-9 each), each
+ * sum of K products rounds at most K (fp32, FMA chain) or 2K (bf16) times,
+ * so |difference| <= (2^-8 + 2^-18 + g_K + g_2K (1 + 2^-8)) sum_k |h_k W_kj|
+ * <= that * ||h|| ||W_j|| (Cauchy-Schwarz), plus the two bias additions'
+ * rounding (rel, 4 ulp of |s| with the computation's own rounding), plus
+ * what vdpbf16ps's flushing of subnormal inputs and sums can lose (abs:
+ * under 2^-126 max(|h|, |W|, 1) per step). 1% spare. */
+static void screen_bounds(sten_net *net, const nn_layer *S, const nn_weight *o, uint32_t K)
+{
+    float *rad, *abs_;
+    sten__topk_screen_rows(net->topk, &rad, &abs_);
+    const double u = 0x1p-24, gk = K * u / (1 - K * u), g2k = 2 * K * u / (1 - 2 * K * u);
+    const double c1 = (0x1p-8 + 0x1p-18 + gk + g2k * (1 + 0x1p-8 + 0x1p-18)) * 1.01;
+    for (uint32_t b = 0; b < net->B; b++) {
+        const float *h = S->out + (uint64_t)b * S->N;
+        double ss = 0.0, hmax = 0.0;
+        for (uint32_t k = 0; k < K; k++) {
+            ss += (double)h[k] * h[k];
+            hmax = fmax(hmax, fabs((double)h[k]));
+        }
+        const double r = c1 * sqrt(ss) * (1 + 1e-6);
+        /* non-finite activations: rad = inf, the row is rescored whole */
+        rad[b] = isfinite(r) && isfinite(hmax) ? (float)r : INFINITY;
+        abs_[b] = (float)(2.0 * K * 0x1p-126 * (hmax + o->wmax + 2.0) + 1e-30);
+    }
+}
+
 static void topk_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, float *c, int64_t ldc)
 {
     sten__topk_chunk(arg, chunk, j0, j1, c, ldc);
@@ -284,7 +313,8 @@ static bool forward_chunked(sten_ctx *ctx, sten_net *net, nn_layer *L)
     const uint32_t B = net->B, N = L->N;
     /* bf16 precision: W's rounded copy, refreshed if anything else wrote W */
     const nn_weight *o = &net->weights[w->owner];
-    const bool bf = net->bf16 && o->Wb;
+    const bool screen = net->screen && net->topk && L->kind == STEN_LAYER_OUTPUT && o->Wb;
+    const bool bf = (net->bf16 || screen) && o->Wb;
     if (bf && !o->wb_ok) {
         sten__to_bf16(ctx, o->Wb, o->W, (int64_t)o->rows * o->cols);
         net->weights[w->owner].wb_ok = true;
@@ -305,6 +335,8 @@ static bool forward_chunked(sten_ctx *ctx, sten_net *net, nn_layer *L)
     } else if (net->topk && L->kind == STEN_LAYER_OUTPUT) {
         fn = topk_chunk, arg = net->topk;
         C = NULL; /* never stored */
+        if (screen)
+            screen_bounds(net, S, o, S->N);
     }
     sten_status st = bf ? sten__bgemm_chunks(ctx, STEN_NO_TRANS, B, N, S->N, 1.0f, S->out, S->N,
                                              o->Wb, N, 0.0f, C, N, NULL, 0, w->b, fn, arg)
@@ -497,6 +529,7 @@ static void fused_update(sten_ctx *ctx, const sten_net *net, const nn_layer *L, 
                   w->W, N);
         sten__w_changed(w);
     }
+    w->scr_ok = false; /* the bf16 product keeps Wb fresh, not the screening data */
     w->fused = true;
 }
 

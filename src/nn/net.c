@@ -509,6 +509,8 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
             sten_free(ctx, w->sW1);
             sten_free(ctx, w->sW2);
             sten_free(ctx, w->Wb);
+            sten_free(ctx, w->Wt);
+            sten_free(ctx, w->wn);
         }
     }
     sten_free(ctx, net->layers);

@@ -28,6 +28,10 @@ typedef struct {
                             pass over every row each step; 1 outside training */
     uint16_t *Wb;        /* bf16 precision: W rounded, for the products (owner) */
     bool wb_ok;          /* Wb matches W (cleared by whatever else writes W) */
+    /* fp32 recommendation screened in bf16 (src/rec/predict.c): W item-major
+     * for rescoring, each item's column norm, the largest |W| */
+    float *Wt, *wn, wmax;
+    bool scr_ok;         /* Wt and wn match W */
 } nn_weight;
 
 /* Plain SGD (no L1) folded into back-propagation: W <- (1 - alpha lambda) W
@@ -109,6 +113,8 @@ struct sten_net {
     uint32_t *batch_ids; /* example ids of the current batch */
     sten__topk_acc *topk; /* set by sten_net_recommend when the output layer can
                              hand its product straight to top-K (never stored) */
+    bool screen;          /* with topk: the output product in bf16, its bounds per row
+                             set for the screening accumulator (exact fp32 results) */
     sten_status fwd_st;   /* a forward pass's failure (a product's scratch could not
                              be had), for the caller to return; STEN_OK otherwise */
     double *row_loss;    /* per-row loss scratch (summed in order) */
@@ -139,6 +145,7 @@ void sten__net_settle(sten_ctx *ctx, sten_net *net);
 static inline void sten__w_changed(nn_weight *w)
 {
     w->wb_ok = false;
+    w->scr_ok = false;
 }
 /* The weight of a layer whose pre-activation is one dense, untransposed
  * product plus bias (no skips, no dropout): what the chunked product and

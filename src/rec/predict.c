@@ -4,6 +4,7 @@
  * command's job (tools/cmd_predict.c). */
 #include "nn/net_int.h"
 
+#include <math.h>
 #include <string.h>
 
 static const nn_layer *pick_layer(sten_ctx *ctx, const sten_net *net, const char *name,
@@ -73,6 +74,71 @@ static const nn_layer *fused_output(const sten_net *net)
     return out && sten__single_dense_in(net, out) && sten__act_increasing(out) ? out : NULL;
 }
 
+/* Screening's data for the output weight (once per weight version): W's
+ * bf16 copy, W item-major for rescoring, each item's column norm rounded
+ * up, the largest |W|. False when screening cannot be exact here: no
+ * AVX-512 BF16, sten's own fp32 kernel not in use (its summation order is
+ * what rescoring replays), more than one K block (hidden > 256), or a
+ * non-finite weight or bias. */
+static bool screen_prepare(sten_ctx *ctx, sten_net *net, const nn_layer *L, sten_status *st)
+{
+    nn_weight *w = &net->weights[L->in[0]];
+    const nn_layer *S = &net->layers[w->src];
+    if (net->bf16 || !sten__bf16_available() || !sten__gemm_own() || S->N > 256 ||
+        w->owner != (int)L->in[0])
+        return false;
+    const uint32_t K = S->N, N = L->N;
+    if (w->scr_ok && w->Wb)
+        return true;
+    for (uint32_t j = 0; j < N; j++)
+        if (!isfinite(w->b[j]))
+            return false;
+    if (!w->Wb && !(w->Wb = sten_alloc(ctx, (size_t)K * N * sizeof *w->Wb)))
+        return (*st = STEN_E_NOMEM), false;
+    if (!w->Wt && !(w->Wt = sten_alloc(ctx, (size_t)K * N * sizeof *w->Wt)))
+        return (*st = STEN_E_NOMEM), false;
+    if (!w->wn && !(w->wn = sten_alloc(ctx, (size_t)N * sizeof *w->wn)))
+        return (*st = STEN_E_NOMEM), false;
+    double wmax = 0.0;
+    for (uint32_t j = 0; j < N; j++) {
+        double ss = 0.0;
+        for (uint32_t k = 0; k < K; k++) {
+            const float x = w->W[(uint64_t)k * N + j];
+            w->Wt[(uint64_t)j * K + k] = x;
+            ss += (double)x * x;
+            wmax = fmax(wmax, fabs((double)x));
+        }
+        w->wn[j] = (float)(sqrt(ss) * (1 + 1e-6));
+        if (!isfinite(ss) || !isfinite(w->wn[j]))
+            return false;
+    }
+    w->wmax = (float)wmax;
+    w->wb_ok = false; /* the forward pass rounds W into Wb */
+    w->scr_ok = true;
+    return true;
+}
+
+typedef struct {
+    const float *H, *Wt, *bias;
+    uint32_t K, ldh;
+} rescore_arg;
+
+/* Item j's fp32 score for row b, summed exactly as sten's fp32 kernel does
+ * (one FMA per k in order from 0, then the bias): the same bits. Called only
+ * where AVX-512 BF16, and so FMA, exists. */
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("fma")))
+#endif
+static float rescore(void *arg, int64_t b, uint32_t j)
+{
+    const rescore_arg *r = arg;
+    const float *h = r->H + b * r->ldh, *w = r->Wt + (uint64_t)j * r->K;
+    float acc = 0.0f;
+    for (uint32_t k = 0; k < r->K; k++)
+        acc = fmaf(h[k], w[k], acc);
+    return acc + r->bias[j];
+}
+
 sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B,
                                uint32_t n_items, uint32_t K, const sten_csr *exclude,
                                uint32_t *idx, float *val, uint32_t *count)
@@ -83,19 +149,34 @@ sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids
     const nn_layer *L = fused_output(net);
     if (L) {
         /* the output product is consumed chunk by chunk by top-K, in cache,
-         * and never stored; the activation is applied to the K winners */
+         * and never stored; the activation is applied to the K winners. In
+         * fp32 on a CPU with AVX-512 BF16 the product is taken in bf16 and
+         * the few items that can still be in the top K are rescored in
+         * fp32: the same lists, bit for bit, at bf16 speed */
         if (n_items > L->N)
             return sten_fail(ctx, STEN_E_INVALID, "%u items asked for, the output layer has %u units",
                              n_items, L->N);
-        if ((st = sten__topk_begin(ctx, B, n_items, K, exclude, &net->topk)))
+        const bool screen = screen_prepare(ctx, net, L, &st);
+        if (st)
+            return st;
+        const nn_weight *w = &net->weights[L->in[0]];
+        if ((st = screen ? sten__topk_begin_screen(ctx, B, n_items, K, exclude, w->wn, 0x1p-22f, &net->topk)
+                         : sten__topk_begin(ctx, B, n_items, K, exclude, &net->topk)))
             return st;
         net->rank_only = true;
+        net->screen = screen;
         st = sten_net_infer(ctx, net, ids, B, NULL, &scores, &N);
         net->rank_only = false;
-        if (st)
+        net->screen = false;
+        if (st) {
             sten__topk_free(ctx, net->topk);
-        else
+        } else if (screen) {
+            const nn_layer *S = &net->layers[w->src];
+            rescore_arg ra = {S->out, w->Wt, w->b, S->N, S->N};
+            sten__topk_end_screen(ctx, net->topk, rescore, &ra, idx, val, count);
+        } else {
             sten__topk_end(ctx, net->topk, idx, val, count);
+        }
         net->topk = NULL;
     } else {
         /* rank pre-activations when the output activation keeps their order,
