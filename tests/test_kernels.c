@@ -224,6 +224,18 @@ static void test_bgemm(void)
                                         B, ldb, beta, C, ldc, Cb, ldcb, bias, NULL, NULL),
                      STEN_OK);
             CHECK_CLOSE(C, R, M * ldc, 1e-4, 1e-4);
+            if (!tn && K > 0) { /* B packed once: the very same bits (alpha 1, beta 0) */
+                uint32_t *P = aligned_alloc(64, (sten__bgemm_packed_words(K, N) * 4 + 63) / 64 * 64);
+                float *C1 = rand_floats(M * ldc, -1, 1), *C2 = copy_floats(C1, M * ldc);
+                sten__bgemm_pack(ctx, K, N, B, ldb, P);
+                CHECK_EQ(sten__bgemm_chunks(ctx, STEN_NO_TRANS, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C1,
+                                            ldc, NULL, 0, bias, NULL, NULL),
+                         STEN_OK);
+                CHECK_EQ(sten__bgemm_chunks_packed(ctx, M, N, K, A, lda, P, C2, ldc, bias, NULL, NULL),
+                         STEN_OK);
+                CHECK(memcmp(C1, C2, (size_t)(M * ldc) * sizeof *C1) == 0);
+                free(P), free(C1), free(C2);
+            }
             int cb_ok = 1;
             for (int64_t i = 0; i < M; i++)
                 for (int64_t j = 0; j < N; j++)

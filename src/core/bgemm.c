@@ -198,10 +198,38 @@ BF static INLINE void micro(const int mr, int64_t kp, const uint32_t *A, const u
     }
 }
 
+/* Where the strip at column j of K block p starts in a pre-packed B: the
+ * blocks one after another, each holding every strip's kp pairs x 32. */
+static INLINE int64_t packed_at(int64_t p, int64_t j, int64_t kp, int64_t N)
+{
+    const int64_t npad = (N + NR - 1) / NR * NR;
+    return (p / 2) * npad + (j / NR) * kp * NR;
+}
+
+size_t sten__bgemm_packed_words(int64_t K, int64_t N)
+{
+    const int64_t kblocks = (K + KC - 1) / KC;
+    return (size_t)((K + kblocks) / 2 + 1) * (size_t)((N + NR - 1) / NR * NR);
+}
+
+BF void sten__bgemm_pack(sten_ctx *ctx, int64_t K, int64_t N, const uint16_t *B, int64_t ldb,
+                         uint32_t *out)
+{
+    const int64_t strips = (N + NR - 1) / NR;
+    const int nt = sten__threads_for(ctx, K * N, 1 << 16);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t s = 0; s < strips; s++)
+        for (int64_t p = 0; p < K; p += KC) {
+            const int64_t kc = STEN__MIN(KC, K - p), kp = (kc + 1) / 2, j = s * NR;
+            pack_strip(out + packed_at(p, j, kp, N), B + p * ldb + j, ldb, kc, STEN__MIN(NR, N - j));
+        }
+}
+
 /* Columns [j0, j1): C (at column coff of its buffer) and its bf16 copy. */
 BF static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha,
-                        const uint32_t *Apk, const uint16_t *B, int64_t ldb, float beta, float *C,
-                        int64_t ldc, int64_t coff, uint16_t *Cb, int64_t ldcb, const float *bias)
+                        const uint32_t *Apk, const uint16_t *B, int64_t ldb, const uint32_t *Bpk,
+                        int64_t N, float beta, float *C, int64_t ldc, int64_t coff, uint16_t *Cb,
+                        int64_t ldcb, const float *bias)
 {
     uint32_t Bp[(KC / 2) * NR] __attribute__((aligned(64)));
     const int64_t Mp = (M + MR - 1) / MR * MR;
@@ -212,7 +240,12 @@ BF static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float alph
             const int64_t i1 = STEN__MIN(M, i0 + mc);
             for (int64_t j = j0; j < j1; j += NR) {
                 const int64_t nr = STEN__MIN(NR, j1 - j);
-                pack_strip(Bp, B + p * ldb + j, ldb, kc, nr);
+                /* B's strip: packed once for many products (Bpk), or here */
+                const uint32_t *Bs = Bp;
+                if (Bpk)
+                    Bs = Bpk + packed_at(p, j, kp, N);
+                else
+                    pack_strip(Bp, B + p * ldb + j, ldb, kc, nr);
                 const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
                 const tile_out o = {alpha, beta, bias ? bias + j : NULL, p == 0, p + KC >= K,
                                     Cb ? Cb + j : NULL, ldcb};
@@ -224,7 +257,7 @@ BF static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float alph
                     if (oi.cb)
                         oi.cb += i * ldcb;
                     if (i + MR <= i1) {
-                        micro(MR, kp, a, Bp, Cj + i * ldc, ldc, m0, m1, &oi);
+                        micro(MR, kp, a, Bs, Cj + i * ldc, ldc, m0, m1, &oi);
                         continue;
                     }
                     /* the last, partial panel (packed MR wide, zero rows) */
@@ -233,10 +266,10 @@ BF static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float alph
                         if (orr.cb)
                             orr.cb += (i + r) * ldcb;
                         if (r + 4 <= i1 - i) {
-                            micro(4, kp, a + r, Bp, Cj + (i + r) * ldc, ldc, m0, m1, &orr);
+                            micro(4, kp, a + r, Bs, Cj + (i + r) * ldc, ldc, m0, m1, &orr);
                             r += 4;
                         } else {
-                            micro(1, kp, a + r, Bp, Cj + (i + r) * ldc, ldc, m0, m1, &orr);
+                            micro(1, kp, a + r, Bs, Cj + (i + r) * ldc, ldc, m0, m1, &orr);
                             r += 1;
                         }
                     }
@@ -246,10 +279,10 @@ BF static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float alph
     }
 }
 
-sten_status sten__bgemm_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int64_t K,
-                               float alpha, const float *A, int64_t lda, const uint16_t *B,
-                               int64_t ldb, float beta, float *C, int64_t ldc, uint16_t *Cb,
-                               int64_t ldcb, const float *bias, sten_chunk_fn fn, void *arg)
+static sten_status bgemm(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int64_t K,
+                         float alpha, const float *A, int64_t lda, const uint16_t *B, int64_t ldb,
+                         const uint32_t *Bpk, float beta, float *C, int64_t ldc, uint16_t *Cb,
+                         int64_t ldcb, const float *bias, sten_chunk_fn fn, void *arg)
 {
     if (M <= 0 || N <= 0)
         return STEN_OK;
@@ -291,16 +324,33 @@ sten_status sten__bgemm_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t 
                             Cb[i * ldcb + j] = sten__bf16(*c);
                     }
             } else if (own_c) {
-                chunk_nn(M, j0, j1, K, alpha, ws, B, ldb, 0.0f, own_c, STEN__GEMM_CHUNK, j0, NULL, 0,
-                         bias);
+                chunk_nn(M, j0, j1, K, alpha, ws, B, ldb, Bpk, N, 0.0f, own_c, STEN__GEMM_CHUNK, j0,
+                         NULL, 0, bias);
             } else {
-                chunk_nn(M, j0, j1, K, alpha, ws, B, ldb, beta, C, ldc, 0, Cb, ldcb, bias);
+                chunk_nn(M, j0, j1, K, alpha, ws, B, ldb, Bpk, N, beta, C, ldc, 0, Cb, ldcb, bias);
             }
             if (fn)
                 fn(arg, ch, j0, j1, own_c ? own_c : C + j0, own_c ? STEN__GEMM_CHUNK : ldc);
         }
     }
     return STEN_OK;
+}
+
+sten_status sten__bgemm_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int64_t K,
+                               float alpha, const float *A, int64_t lda, const uint16_t *B,
+                               int64_t ldb, float beta, float *C, int64_t ldc, uint16_t *Cb,
+                               int64_t ldcb, const float *bias, sten_chunk_fn fn, void *arg)
+{
+    return bgemm(ctx, ta, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, Cb, ldcb, bias, fn,
+                 arg);
+}
+
+sten_status sten__bgemm_chunks_packed(sten_ctx *ctx, int64_t M, int64_t N, int64_t K,
+                                      const float *A, int64_t lda, const uint32_t *Bpk, float *C,
+                                      int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg)
+{
+    return bgemm(ctx, STEN_NO_TRANS, M, N, K, 1.0f, A, lda, NULL, 0, Bpk, 0.0f, C, ldc, NULL, 0,
+                 bias, fn, arg);
 }
 
 /* s[r][c] = sum over k < kc of A[r][k] B[c][k], bf16 rows, pairs adjacent. */
@@ -431,6 +481,27 @@ void sten__bgemm_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
 {
     (void)ctx, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B, (void)ldb;
     (void)beta, (void)C, (void)ldc;
+}
+
+size_t sten__bgemm_packed_words(int64_t K, int64_t N)
+{
+    (void)K, (void)N;
+    return 1;
+}
+
+void sten__bgemm_pack(sten_ctx *ctx, int64_t K, int64_t N, const uint16_t *B, int64_t ldb,
+                      uint32_t *out)
+{
+    (void)ctx, (void)K, (void)N, (void)B, (void)ldb, (void)out;
+}
+
+sten_status sten__bgemm_chunks_packed(sten_ctx *ctx, int64_t M, int64_t N, int64_t K,
+                                      const float *A, int64_t lda, const uint32_t *Bpk, float *C,
+                                      int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg)
+{
+    (void)M, (void)N, (void)K, (void)A, (void)lda, (void)Bpk, (void)C, (void)ldc, (void)bias;
+    (void)fn, (void)arg;
+    return sten_fail(ctx, STEN_E_UNSUPPORTED, "bf16 products need AVX-512 BF16");
 }
 
 #endif

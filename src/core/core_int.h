@@ -150,6 +150,15 @@ sten_status sten__bgemm_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t 
 void sten__bgemm_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
                     const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta,
                     float *C, int64_t ldc);
+/* A B that many products share (inference weights), packed once into the
+ * layout the NN kernel reads (sten__bgemm_packed_words 4-byte words,
+ * 64-byte aligned), and the product C = A B + bias from it. */
+size_t sten__bgemm_packed_words(int64_t K, int64_t N);
+void sten__bgemm_pack(sten_ctx *ctx, int64_t K, int64_t N, const uint16_t *B, int64_t ldb,
+                      uint32_t *out);
+sten_status sten__bgemm_chunks_packed(sten_ctx *ctx, int64_t M, int64_t N, int64_t K,
+                                      const float *A, int64_t lda, const uint32_t *Bpk, float *C,
+                                      int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg);
 
 /* STEN_KERNELS=portable in the environment: every CPU-specific fast path
  * (own AVX-512 GEMM, bf16, AVX-512 loss pass) off, as on a CPU without
