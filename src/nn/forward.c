@@ -315,9 +315,17 @@ static bool forward_chunked(sten_ctx *ctx, sten_net *net, nn_layer *L)
     const nn_weight *o = &net->weights[w->owner];
     const bool screen = net->screen && net->topk && L->kind == STEN_LAYER_OUTPUT && o->Wb;
     const bool bf = (net->bf16 || screen) && o->Wb;
+    nn_weight *ow = &net->weights[w->owner];
     if (bf && !o->wb_ok) {
-        sten__to_bf16(ctx, o->Wb, o->W, (int64_t)o->rows * o->cols);
-        net->weights[w->owner].wb_ok = true;
+        sten__to_bf16(ctx, ow->Wb, ow->W, (int64_t)ow->rows * ow->cols);
+        ow->wb_ok = true;
+        ow->wbp_ok = false;
+    }
+    /* inference: the weights stay put, so their strips are packed once */
+    const bool packed = bf && !net->training && ow->Wbp;
+    if (packed && !ow->wbp_ok) {
+        sten__bgemm_pack(ctx, S->N, N, ow->Wb, N, ow->Wbp);
+        ow->wbp_ok = true;
     }
     sten_chunk_fn fn = NULL;
     void *arg = NULL;
@@ -338,7 +346,9 @@ static bool forward_chunked(sten_ctx *ctx, sten_net *net, nn_layer *L)
         if (screen)
             screen_bounds(net, S, o, S->N);
     }
-    sten_status st = bf ? sten__bgemm_chunks(ctx, STEN_NO_TRANS, B, N, S->N, 1.0f, S->out, S->N,
+    sten_status st = packed ? sten__bgemm_chunks_packed(ctx, B, N, S->N, S->out, S->N, ow->Wbp, C, N,
+                                                        w->b, fn, arg)
+                     : bf ? sten__bgemm_chunks(ctx, STEN_NO_TRANS, B, N, S->N, 1.0f, S->out, S->N,
                                              o->Wb, N, 0.0f, C, N, NULL, 0, w->b, fn, arg)
                         : sten__gemm_chunks(ctx, B, N, S->N, 1.0f, S->out, S->N, w->W, N, 0.0f, C,
                                             N, w->b, fn, arg);
@@ -530,6 +540,7 @@ static void fused_update(sten_ctx *ctx, const sten_net *net, const nn_layer *L, 
         sten__w_changed(w);
     }
     w->scr_ok = false; /* the bf16 product keeps Wb fresh, not the screening data */
+    w->wbp_ok = false;
     w->fused = true;
 }
 

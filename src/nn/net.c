@@ -511,6 +511,7 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
             sten_free(ctx, w->Wb);
             sten_free(ctx, w->Wt);
             sten_free(ctx, w->wn);
+            sten_free(ctx, w->Wbp);
         }
     }
     sten_free(ctx, net->layers);

@@ -32,6 +32,8 @@ typedef struct {
      * for rescoring, each item's column norm, the largest |W| */
     float *Wt, *wn, wmax;
     bool scr_ok;         /* Wt and wn match W */
+    uint32_t *Wbp;       /* inference: Wb packed once for the NN kernel */
+    bool wbp_ok;         /* Wbp matches Wb */
 } nn_weight;
 
 /* Plain SGD (no L1) folded into back-propagation: W <- (1 - alpha lambda) W
@@ -146,6 +148,7 @@ static inline void sten__w_changed(nn_weight *w)
 {
     w->wb_ok = false;
     w->scr_ok = false;
+    w->wbp_ok = false;
 }
 /* The weight of a layer whose pre-activation is one dense, untransposed
  * product plus bias (no skips, no dropout): what the chunked product and

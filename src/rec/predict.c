@@ -159,7 +159,14 @@ sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids
         const bool screen = screen_prepare(ctx, net, L, &st);
         if (st)
             return st;
-        const nn_weight *w = &net->weights[L->in[0]];
+        nn_weight *w = &net->weights[L->in[0]];
+        /* bf16 products (screening or bf16 precision): W's strips packed once */
+        if ((screen || net->bf16) && w->owner == (int)L->in[0] && w->Wb && !w->Wbp) {
+            const size_t words = sten__bgemm_packed_words(w->rows, w->cols);
+            if (!(w->Wbp = sten_alloc(ctx, words * sizeof *w->Wbp)))
+                return STEN_E_NOMEM;
+            w->wbp_ok = false;
+        }
         if ((st = screen ? sten__topk_begin_screen(ctx, B, n_items, K, exclude, w->wn, 0x1p-22f, &net->topk)
                          : sten__topk_begin(ctx, B, n_items, K, exclude, &net->topk)))
             return st;
