@@ -209,6 +209,7 @@ struct sten__topk_acc {
      * heaps keep lower bounds, the candidates their upper bounds */
     bool screen;
     const float *wn;   /* N */
+    float *wnmax;      /* chunks: the largest wn in each chunk */
     float *rad, *abs_; /* B */
     float rel;
     int64_t cap;       /* candidates per (thread, row) */
@@ -228,6 +229,7 @@ void sten__topk_free(sten_ctx *ctx, sten__topk_acc *a)
     sten_free(ctx, a->ex_start);
     sten_free(ctx, a->rad);
     sten_free(ctx, a->abs_);
+    sten_free(ctx, a->wnmax);
     sten_free(ctx, a->cand);
     sten_free(ctx, a->nc);
     sten_free(ctx, a->full);
@@ -349,20 +351,6 @@ static void chunk_row(const float *s, int64_t j0, int64_t j1, const uint64_t *sk
  * bound seen so far, or another thread's) becomes a candidate; its lower
  * bound goes through the heap. The threshold only rises, so the final one
  * keeps a superset of the exact top K (see sten__topk_end_screen). */
-/* Bit i set unless item i's upper bound is certainly below thr2 (NaN and
- * infinities set it: the exact test below sorts them out). */
-static inline unsigned maybe16(const float *s, const float *wn, float rad, float rel, float abs_,
-                               float thr2)
-{
-    unsigned m = 0;
-#pragma omp simd reduction(| : m)
-    for (int i = 0; i < 16; i++) {
-        const float v = s[i], e = rad * wn[i] + rel * fabsf(v) + abs_;
-        m |= (unsigned)!(v + e < thr2) << i;
-    }
-    return m;
-}
-
 STEN__SIMD_CLONES
 static void screen_row(sten__topk_acc *a, int64_t b, int64_t slot, const float *s, int64_t j0,
                        int64_t j1, const uint64_t *skip, float floor)
@@ -371,11 +359,16 @@ static void screen_row(sten__topk_acc *a, int64_t b, int64_t slot, const float *
     int64_t n = a->n[slot], nc = a->nc[slot];
     const int64_t K = a->Kh;
     const float rad = a->rad[b], rel = a->rel, abs_ = a->abs_[b];
+    /* every bound in this chunk is at most E (the chunk's largest norm) plus
+     * rel |s|: a score below thr - E, less a margin that covers rel |s| and
+     * the rounding of these few operations, cannot be a candidate */
+    const float E = rad * a->wnmax[j0 / STEN__GEMM_CHUNK] + abs_;
     float thr = n == K ? (h[0].v > floor ? h[0].v : floor) : floor;
+    float cut = thr - E - (fabsf(thr - E) + fabsf(thr) + E) * 0x1p-20f;
     for (int64_t o0 = 0; o0 < j1 - j0; o0 += 16) {
         unsigned m = o0 + 16 <= j1 - j0 ? 0xffffu : (1u << (j1 - j0 - o0)) - 1u;
-        if (o0 + 16 <= j1 - j0) /* a superset: the threshold eased by 2^-20 of itself */
-            m = maybe16(s + o0, a->wn + j0 + o0, rad, rel, abs_, thr - fabsf(thr) * 0x1p-20f);
+        if (o0 + 16 <= j1 - j0)
+            m = at_or_above16(s + o0, cut);
         while (m) {
             const int64_t o = o0 + __builtin_ctz(m), j = j0 + o;
             m &= m - 1;
@@ -409,8 +402,10 @@ static void screen_row(sten__topk_acc *a, int64_t b, int64_t slot, const float *
                 h[0] = c;
                 sift_down(h, n, 0);
             }
-            if (n == K)
+            if (n == K) {
                 thr = h[0].v > floor ? h[0].v : floor;
+                cut = thr - E - (fabsf(thr - E) + fabsf(thr) + E) * 0x1p-20f;
+            }
         }
     }
     a->n[slot] = n;
@@ -435,13 +430,20 @@ sten_status sten__topk_begin_screen(sten_ctx *ctx, int64_t B, int64_t N, int64_t
     a->cand = sten_alloc(ctx, (size_t)a->nt * rows * (size_t)a->cap * sizeof *a->cand);
     a->nc = sten_calloc(ctx, (size_t)a->nt * rows, sizeof *a->nc);
     a->full = sten_calloc(ctx, rows, 1);
-    if (!a->rad || !a->abs_ || !a->cand || !a->nc || !a->full) {
+    a->wnmax = sten_alloc(ctx, (size_t)STEN__MAX(a->chunks, 1) * sizeof *a->wnmax);
+    if (!a->rad || !a->abs_ || !a->cand || !a->nc || !a->full || !a->wnmax) {
         sten__topk_free(ctx, a);
         *out = NULL;
         return STEN_E_NOMEM;
     }
     for (int64_t b = 0; b < B; b++) /* until the caller sets them: rescore whole rows */
         a->rad[b] = INFINITY, a->abs_[b] = 0.0f;
+    for (int64_t c = 0; c < a->chunks; c++) {
+        float m = 0.0f;
+        for (int64_t j = c * STEN__GEMM_CHUNK; j < STEN__MIN(N, (c + 1) * STEN__GEMM_CHUNK); j++)
+            m = wn[j] > m ? wn[j] : m; /* (NaN norms never get here: the caller checks) */
+        a->wnmax[c] = m;
+    }
     return STEN_OK;
 }
 
