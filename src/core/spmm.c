@@ -7,13 +7,20 @@
 #include <string.h>
 
 /* y[0..H) += sum over listed rows j of v_j * W[j, :] (v = 1 when val is
- * NULL). The unit of work of both products below. */
+ * NULL). The unit of work of both products below. With prefetch, the row
+ * four ahead is requested first: the forward gather's rows are scattered
+ * over a weight matrix larger than the caches (the gradient's are not). */
 STEN__SIMD_CLONES
 static void gather_rows(float *restrict y, const float *restrict W, int64_t ldw,
                         int64_t H, const uint32_t *idx, const float *val,
-                        uint64_t n, float scale)
+                        uint64_t n, float scale, bool prefetch)
 {
     for (uint64_t e = 0; e < n; e++) {
+        if (prefetch && e + 4 < n) {
+            const char *ahead = (const char *)(W + (int64_t)idx[e + 4] * ldw);
+            for (int64_t q = 0; q < H * (int64_t)sizeof(float); q += 64)
+                __builtin_prefetch(ahead + q);
+        }
         const float *restrict w = W + (int64_t)idx[e] * ldw;
         const float v = val ? scale * val[e] : scale;
         for (int64_t h = 0; h < H; h++)
@@ -43,7 +50,7 @@ void sten__spmm_scaled(sten_ctx *ctx, const sten_csr *X, const float *W, int64_t
             if (beta == 0.0f)
                 memset(y, 0, (size_t)H * sizeof *y);
             gather_rows(y, W, ldw, H, X->col + e0, X->val ? X->val + e0 : NULL,
-                        X->row_ptr[b + 1] - e0, 1.0f);
+                        X->row_ptr[b + 1] - e0, 1.0f, true);
             continue;
         }
         float acc[512];
@@ -51,7 +58,7 @@ void sten__spmm_scaled(sten_ctx *ctx, const sten_csr *X, const float *W, int64_t
             const int64_t hn = STEN__MIN(512, H - h0);
             memset(acc, 0, (size_t)hn * sizeof *acc);
             gather_rows(acc, W + h0, ldw, hn, X->col + e0, X->val ? X->val + e0 : NULL,
-                        X->row_ptr[b + 1] - e0, 1.0f);
+                        X->row_ptr[b + 1] - e0, 1.0f, true);
             for (int64_t h = 0; h < hn; h++)
                 y[h0 + h] = (beta == 0.0f ? 0.0f : y[h0 + h]) + alpha * acc[h];
         }
@@ -72,6 +79,6 @@ void sten_spmm_grad(sten_ctx *ctx, const sten_csr *XT, const float *dY,
         if (e0 == e1)
             continue;
         gather_rows(dW + j * ldw, dY, ldd, H, XT->col + e0,
-                    XT->val ? XT->val + e0 : NULL, e1 - e0, alpha);
+                    XT->val ? XT->val + e0 : NULL, e1 - e0, alpha, false);
     }
 }
