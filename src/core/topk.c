@@ -57,6 +57,19 @@ static void sift_up(scored *h, int64_t at)
     }
 }
 
+/* x into a heap of at most K items: added while there is room, else in
+ * place of the worst kept if better. */
+static inline void offer(scored *h, int64_t *n, int64_t K, scored x)
+{
+    if (*n < K) {
+        h[*n] = x;
+        sift_up(h, (*n)++);
+    } else if (worse(h[0], x)) {
+        h[0] = x;
+        sift_down(h, *n, 0);
+    }
+}
+
 /* A full heap of n items out as a row of K, best first (popping the worst
  * to the back), unused slots UINT32_MAX / -inf. Empties the heap. */
 static void emit_row(scored *h, int64_t n, int64_t K, uint32_t *idx, float *val)
@@ -217,6 +230,20 @@ struct sten__topk_acc {
     int64_t *nc;       /* nt x B */
     unsigned char *full; /* B: some thread ran out of room (rescore the row whole) */
 };
+
+/* The threads' heaps of row b merged into thread 0's; returns its size. */
+static int64_t merge_row(sten__topk_acc *a, int64_t b)
+{
+    scored *h = a->heaps + b * a->Kh;
+    int64_t n = a->n[b];
+    for (int t = 1; t < a->nt; t++) {
+        const int64_t slot = (int64_t)t * a->B + b;
+        const scored *o = a->heaps + slot * a->Kh;
+        for (int64_t q = 0; q < a->n[slot]; q++)
+            offer(h, &n, a->Kh, o[q]);
+    }
+    return n;
+}
 
 void sten__topk_free(sten_ctx *ctx, sten__topk_acc *a)
 {
@@ -394,14 +421,7 @@ static void screen_row(sten__topk_acc *a, int64_t b, int64_t slot, const float *
                 }
             }
             cand[nc++] = (scored){ub, (uint32_t)j};
-            const scored c = {lb, (uint32_t)j};
-            if (n < K) {
-                h[n] = c;
-                sift_up(h, n++);
-            } else if (worse(h[0], c)) {
-                h[0] = c;
-                sift_down(h, n, 0);
-            }
+            offer(h, &n, K, (scored){lb, (uint32_t)j});
             if (n == K) {
                 thr = h[0].v > floor ? h[0].v : floor;
                 cut = thr - E - (fabsf(thr - E) + fabsf(thr) + E) * 0x1p-20f;
@@ -462,20 +482,7 @@ void sten__topk_end_screen(sten_ctx *ctx, sten__topk_acc *a, sten_rescore_fn res
     for (int64_t b = 0; b < a->B; b++) {
         /* the K-th best lower bound over all threads */
         scored *h = a->heaps + b * Kh;
-        int64_t n = a->n[b];
-        for (int t = 1; t < a->nt; t++) {
-            const int64_t slot = (int64_t)t * a->B + b;
-            const scored *o = a->heaps + slot * Kh;
-            for (int64_t q = 0; q < a->n[slot]; q++) {
-                if (n < Kh) {
-                    h[n] = o[q];
-                    sift_up(h, n++);
-                } else if (worse(h[0], o[q])) {
-                    h[0] = o[q];
-                    sift_down(h, n, 0);
-                }
-            }
-        }
+        int64_t n = merge_row(a, b);
         const float thr = n == Kh ? h[0].v : -INFINITY;
         /* the exact scores of the candidates still above it, into the
          * same heap (now of exact scores) */
@@ -494,13 +501,7 @@ void sten__topk_end_screen(sten_ctx *ctx, sten__topk_acc *a, sten_rescore_fn res
                     if (skip[o >> 6] >> (o & 63) & 1)
                         continue;
                     const scored x = {rescore(arg, b, (uint32_t)j), (uint32_t)j};
-                    if (n < Kh) {
-                        h[n] = x;
-                        sift_up(h, n++);
-                    } else if (worse(h[0], x)) {
-                        h[0] = x;
-                        sift_down(h, n, 0);
-                    }
+                    offer(h, &n, Kh, x);
                 }
             }
         } else {
@@ -511,13 +512,7 @@ void sten__topk_end_screen(sten_ctx *ctx, sten__topk_acc *a, sten_rescore_fn res
                     if (!(cand[q].v >= thr))
                         continue;
                     const scored x = {rescore(arg, b, cand[q].i), cand[q].i};
-                    if (n < Kh) {
-                        h[n] = x;
-                        sift_up(h, n++);
-                    } else if (worse(h[0], x)) {
-                        h[0] = x;
-                        sift_down(h, n, 0);
-                    }
+                    offer(h, &n, Kh, x);
                 }
             }
         }
@@ -577,20 +572,7 @@ void sten__topk_end(sten_ctx *ctx, sten__topk_acc *a, uint32_t *out_idx, float *
     for (int64_t b = 0; b < a->B; b++) {
         /* merge the threads' heaps into thread 0's slot for this row */
         scored *h = a->heaps + b * Kh;
-        int64_t n = a->n[b];
-        for (int t = 1; t < a->nt; t++) {
-            const int64_t slot = (int64_t)t * a->B + b;
-            const scored *o = a->heaps + slot * Kh;
-            for (int64_t q = 0; q < a->n[slot]; q++) {
-                if (n < Kh) {
-                    h[n] = o[q];
-                    sift_up(h, n++);
-                } else if (worse(h[0], o[q])) {
-                    h[0] = o[q];
-                    sift_down(h, n, 0);
-                }
-            }
-        }
+        int64_t n = merge_row(a, b);
         if (a->N == 0)
             n = 0;
         emit_row(h, n, K, out_idx + b * K, out_val ? out_val + b * K : NULL);
