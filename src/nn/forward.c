@@ -225,9 +225,7 @@ bool sten__act_increasing(const nn_layer *L)
     }
 }
 
-/* z = sum of biases + sum over sources of (input x W) + skips, then the
- * activation. The biases are laid down first so every product accumulates
- * (beta = 1) and no separate pass adds them. */
+/* What the fused loss needs on each chunk of the output product. */
 typedef struct {
     const sten_net *net;
     const nn_layer *L;
@@ -364,6 +362,10 @@ static bool forward_chunked(sten_ctx *ctx, sten_net *net, nn_layer *L)
     return true;
 }
 
+/* z = sum of biases + sum over sources of (input x W) + skips, then the
+ * activation; a layer fed by one dense product goes through forward_chunked.
+ * The biases are laid down first so every product accumulates (beta = 1) and
+ * no separate pass adds them. */
 static void forward_layer(sten_ctx *ctx, sten_net *net, nn_layer *L)
 {
     const uint32_t B = net->B, N = L->N;
