@@ -70,10 +70,13 @@ static inline void offer(scored *h, int64_t *n, int64_t K, scored x)
     }
 }
 
-/* A full heap of n items out as a row of K, best first (popping the worst
- * to the back), unused slots UINT32_MAX / -inf. Empties the heap. */
-static void emit_row(scored *h, int64_t n, int64_t K, uint32_t *idx, float *val)
+/* A heap of n items out as a row of K, best first (popping the worst to
+ * the back), unused slots UINT32_MAX / -inf, n into *count if given.
+ * Empties the heap. */
+static void emit_row(scored *h, int64_t n, int64_t K, uint32_t *idx, float *val, uint32_t *count)
 {
+    if (count)
+        *count = (uint32_t)n;
     for (int64_t r = n - 1; r >= 0; r--) {
         idx[r] = h[0].i;
         if (val)
@@ -191,9 +194,8 @@ sten_status sten_topk(sten_ctx *ctx, const float *S, int64_t lds, int64_t B,
                         mask[exclude->col[e] >> 6] |= 1ull << (exclude->col[e] & 63);
             }
             const int64_t n = Kh ? select_row(S + b * lds, N, Kh, mask, heap) : 0;
-            emit_row(heap, n, K, out_idx + b * K, out_val ? out_val + b * K : NULL);
-            if (count)
-                count[b] = (uint32_t)n;
+            emit_row(heap, n, K, out_idx + b * K, out_val ? out_val + b * K : NULL,
+                     count ? count + b : NULL);
             for (uint64_t e = e0; e < e1; e++) /* leave the mask clean */
                 if (exclude->col[e] < N)
                     mask[exclude->col[e] >> 6] = 0;
@@ -518,9 +520,8 @@ void sten__topk_end_screen(sten_ctx *ctx, sten__topk_acc *a, sten_rescore_fn res
         }
         if (a->N == 0)
             n = 0;
-        emit_row(h, n, K, out_idx + b * K, out_val ? out_val + b * K : NULL);
-        if (count)
-            count[b] = (uint32_t)n;
+        emit_row(h, n, K, out_idx + b * K, out_val ? out_val + b * K : NULL,
+                 count ? count + b : NULL);
     }
     sten__topk_free(ctx, a);
 }
@@ -575,9 +576,8 @@ void sten__topk_end(sten_ctx *ctx, sten__topk_acc *a, uint32_t *out_idx, float *
         int64_t n = merge_row(a, b);
         if (a->N == 0)
             n = 0;
-        emit_row(h, n, K, out_idx + b * K, out_val ? out_val + b * K : NULL);
-        if (count)
-            count[b] = (uint32_t)n;
+        emit_row(h, n, K, out_idx + b * K, out_val ? out_val + b * K : NULL,
+                 count ? count + b : NULL);
     }
     sten__topk_free(ctx, a);
 }
