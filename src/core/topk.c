@@ -228,8 +228,13 @@ struct sten__topk_acc {
     float *rad, *abs_; /* B */
     float rel;
     int64_t cap;       /* candidates per (thread, row) */
-    scored *cand;      /* nt x B x cap: (upper bound, item) */
+    float *cand_v;     /* nt x B x cap: the candidates' upper bounds */
+    uint32_t *cand_i;  /* nt x B x cap: their items */
     int64_t *nc;       /* nt x B */
+    int64_t KV;        /* Kh rounded up to 16 */
+    float *lbk;        /* nt x B x KV: the Kh best lower bounds of (thread,
+                          row) as vectors: unfilled lanes -inf, lanes past
+                          Kh +inf, so the smallest lane is the threshold */
     unsigned char *full; /* B: some thread ran out of room (rescore the row whole) */
 };
 
@@ -259,7 +264,9 @@ void sten__topk_free(sten_ctx *ctx, sten__topk_acc *a)
     sten_free(ctx, a->rad);
     sten_free(ctx, a->abs_);
     sten_free(ctx, a->wnmax);
-    sten_free(ctx, a->cand);
+    sten_free(ctx, a->cand_v);
+    sten_free(ctx, a->cand_i);
+    sten_free(ctx, a->lbk);
     sten_free(ctx, a->nc);
     sten_free(ctx, a->full);
     sten_free(ctx, a);
@@ -375,69 +382,144 @@ static void chunk_row(const float *s, int64_t j0, int64_t j1, const uint64_t *sk
     }
 }
 
-/* Screening: row b's approximate scores s for items [j0, j1). Every item
- * whose upper bound reaches the running threshold (the K-th best lower
- * bound seen so far, or another thread's) becomes a candidate; its lower
- * bound goes through the heap. The threshold only rises, so the final one
- * keeps a superset of the exact top K (see sten__topk_end_screen). */
-STEN__SIMD_CLONES
-static void screen_row(sten__topk_acc *a, int64_t b, int64_t slot, const float *s, int64_t j0,
-                       int64_t j1, const uint64_t *skip, float floor)
+#if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 11 || defined(__clang__))
+#include <immintrin.h>
+#define SCREEN_512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw")))
+
+/* The smallest lane of the Kh best lower bounds v[0..KV) (KV/16 vectors). */
+SCREEN_512 static float lbk_min(const float *v, int64_t KV)
 {
-    scored *h = a->heaps + slot * a->Kh, *cand = a->cand + slot * a->cap;
-    int64_t n = a->n[slot], nc = a->nc[slot];
-    const int64_t K = a->Kh;
-    const float rad = a->rad[b], rel = a->rel, abs_ = a->abs_[b];
+    __m512 m = _mm512_load_ps(v);
+    for (int64_t q = 16; q < KV; q += 16)
+        m = _mm512_min_ps(m, _mm512_load_ps(v + q));
+    return _mm512_reduce_min_ps(m);
+}
+
+/* x in place of one lane equal to kth (the smallest); returns the new
+ * smallest. Whole vectors are written back, so the reads that follow are
+ * forwarded from the stores. */
+SCREEN_512 static float lbk_insert(float *v, int64_t KV, float kth, float x)
+{
+    for (int64_t q = 0; q < KV; q += 16) {
+        const __m512 l = _mm512_load_ps(v + q);
+        const __mmask16 eq = _mm512_cmp_ps_mask(l, _mm512_set1_ps(kth), _CMP_EQ_OQ);
+        if (eq) {
+            _mm512_store_ps(v + q, _mm512_mask_mov_ps(l, eq & (__mmask16)-eq, _mm512_set1_ps(x)));
+            break;
+        }
+    }
+    return lbk_min(v, KV);
+}
+
+/* Keeps the candidates whose upper bound still reaches thr; returns how many. */
+static int64_t cand_compact(float *cv, uint32_t *ci, int64_t nc, float thr)
+{
+    int64_t q2 = 0;
+    for (int64_t q = 0; q < nc; q++)
+        if (cv[q] >= thr)
+            cv[q2] = cv[q], ci[q2++] = ci[q];
+    return q2;
+}
+
+/* Screening: row b's approximate scores s for items [j0, j1), 16 at a
+ * time. Every item whose upper bound reaches the running threshold (the
+ * K-th best lower bound seen so far, or another thread's) becomes a
+ * candidate; its lower bound goes into the thread's K best. The threshold
+ * only rises, so the final one keeps a superset of the exact top K (see
+ * sten__topk_end_screen). Returns the K-th best lower bound (or -inf). */
+SCREEN_512 static float screen_row(sten__topk_acc *a, int64_t b, int64_t slot, const float *s,
+                                   int64_t j0, int64_t j1, const uint64_t *skip, float floor)
+{
+    float *cv = a->cand_v + slot * a->cap, *lbk = a->lbk + slot * a->KV;
+    uint32_t *ci = a->cand_i + slot * a->cap;
+    int64_t nc = a->nc[slot];
+    const int64_t KV = a->KV, len = j1 - j0;
+    float kth = lbk_min(lbk, KV);
+    if (__atomic_load_n(&a->full[b], __ATOMIC_RELAXED))
+        return kth; /* the row is rescored whole */
+    const float rad = a->rad[b], abs_ = a->abs_[b];
     /* every bound in this chunk is at most E (the chunk's largest norm) plus
      * rel |s|: a score below thr - E, less a margin that covers rel |s| and
      * the rounding of these few operations, cannot be a candidate */
     const float E = rad * a->wnmax[j0 / STEN__GEMM_CHUNK] + abs_;
-    float thr = n == K ? (h[0].v > floor ? h[0].v : floor) : floor;
+    float thr = kth > floor ? kth : floor;
     float cut = thr - E - (fabsf(thr - E) + fabsf(thr) + E) * 0x1p-20f;
-    for (int64_t o0 = 0; o0 < j1 - j0; o0 += 16) {
-        unsigned m = o0 + 16 <= j1 - j0 ? 0xffffu : (1u << (j1 - j0 - o0)) - 1u;
-        if (o0 + 16 <= j1 - j0)
-            m = at_or_above16(s + o0, cut);
-        while (m) {
-            const int64_t o = o0 + __builtin_ctz(m), j = j0 + o;
-            m &= m - 1;
-            if (skip[o >> 6] >> (o & 63) & 1)
-                continue;
-            const float v = s[o], e = rad * a->wn[j] + rel * fabsf(v) + abs_;
-            const float ub = v + e, lb = v - e;
-            if (!isfinite(ub) || !isfinite(lb)) { /* no bound: the row is rescored whole */
+    const __m512 radv = _mm512_set1_ps(rad), relv = _mm512_set1_ps(a->rel),
+                 absv = _mm512_set1_ps(abs_);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int64_t o0 = 0; o0 < len; o0 += 16) {
+        const __mmask16 lanes = len - o0 >= 16 ? 0xffff : (__mmask16)((1u << (len - o0)) - 1u);
+        const __m512 v = _mm512_maskz_loadu_ps(lanes, s + o0);
+        __mmask16 m = _mm512_mask_cmp_ps_mask(lanes, v, _mm512_set1_ps(cut), _CMP_GE_OQ);
+        if (!m)
+            continue;
+        m &= (__mmask16)~(skip[o0 >> 6] >> (o0 & 63)); /* o0 is a multiple of 16 */
+        if (!m)
+            continue;
+        const __m512 wn = _mm512_maskz_loadu_ps(m, a->wn + j0 + o0);
+        const __m512 e = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(radv, wn),
+                                                     _mm512_mul_ps(relv, _mm512_abs_ps(v))),
+                                       absv);
+        const __m512 ub = _mm512_add_ps(v, e), lb = _mm512_sub_ps(v, e);
+        /* no bound (inf, NaN): the row is rescored whole */
+        if (_mm512_mask_fpclass_ps_mask(m, ub, 0x99) | _mm512_mask_fpclass_ps_mask(m, lb, 0x99)) {
+            __atomic_store_n(&a->full[b], 1, __ATOMIC_RELAXED);
+            break;
+        }
+        const __mmask16 c = _mm512_mask_cmp_ps_mask(m, ub, _mm512_set1_ps(thr), _CMP_GE_OQ);
+        if (!c)
+            continue;
+        const int cnt = __builtin_popcount(c);
+        if (nc + cnt > a->cap) { /* drop those the threshold has passed since */
+            nc = cand_compact(cv, ci, nc, thr);
+            if (nc + cnt > a->cap) {
                 __atomic_store_n(&a->full[b], 1, __ATOMIC_RELAXED);
-                continue;
-            }
-            if (!(ub >= thr))
-                continue;
-            if (nc == a->cap) { /* drop those the threshold has passed since */
-                int64_t q2 = 0;
-                for (int64_t q = 0; q < nc; q++)
-                    if (cand[q].v >= thr)
-                        cand[q2++] = cand[q];
-                nc = q2;
-                if (nc == a->cap) {
-                    __atomic_store_n(&a->full[b], 1, __ATOMIC_RELAXED);
-                    continue;
-                }
-            }
-            cand[nc++] = (scored){ub, (uint32_t)j};
-            offer(h, &n, K, (scored){lb, (uint32_t)j});
-            if (n == K) {
-                thr = h[0].v > floor ? h[0].v : floor;
-                cut = thr - E - (fabsf(thr - E) + fabsf(thr) + E) * 0x1p-20f;
+                break;
             }
         }
+        _mm512_mask_compressstoreu_ps(cv + nc, c, ub);
+        _mm512_mask_compressstoreu_epi32(ci + nc, c,
+                                         _mm512_add_epi32(iota, _mm512_set1_epi32((int)(j0 + o0))));
+        nc += cnt;
+        /* the lower bounds that beat the K-th best */
+        __mmask16 g = _mm512_mask_cmp_ps_mask(c, lb, _mm512_set1_ps(kth), _CMP_GT_OQ);
+        if (!g)
+            continue;
+        float lbs[16];
+        _mm512_storeu_ps(lbs, lb);
+        while (g) {
+            const int q = __builtin_ctz(g);
+            g &= g - 1;
+            if (lbs[q] > kth)
+                kth = lbk_insert(lbk, KV, kth, lbs[q]);
+        }
+        thr = kth > floor ? kth : floor;
+        cut = thr - E - (fabsf(thr - E) + fabsf(thr) + E) * 0x1p-20f;
     }
-    a->n[slot] = n;
     a->nc[slot] = nc;
+    return kth;
+}
+#define HAVE_SCREEN 1
+#endif
+
+bool sten__topk_screen_available(void)
+{
+#ifdef HAVE_SCREEN
+    return !sten__portable() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+#else
+    return false;
+#endif
 }
 
 sten_status sten__topk_begin_screen(sten_ctx *ctx, int64_t B, int64_t N, int64_t K,
                                     const sten_csr *exclude, const float *wn, float rel,
                                     sten__topk_acc **out)
 {
+    if (!sten__topk_screen_available()) {
+        *out = NULL;
+        return sten_fail(ctx, STEN_E_UNSUPPORTED, "top-k screening needs AVX-512");
+    }
     sten_status st = sten__topk_begin(ctx, B, N, K, exclude, out);
     if (st)
         return st;
@@ -449,15 +531,22 @@ sten_status sten__topk_begin_screen(sten_ctx *ctx, int64_t B, int64_t N, int64_t
     const size_t rows = (size_t)STEN__MAX(B, 1);
     a->rad = sten_alloc(ctx, rows * sizeof *a->rad);
     a->abs_ = sten_alloc(ctx, rows * sizeof *a->abs_);
-    a->cand = sten_alloc(ctx, (size_t)a->nt * rows * (size_t)a->cap * sizeof *a->cand);
+    a->cand_v = sten_alloc(ctx, (size_t)a->nt * rows * (size_t)a->cap * sizeof *a->cand_v);
+    a->cand_i = sten_alloc(ctx, (size_t)a->nt * rows * (size_t)a->cap * sizeof *a->cand_i);
     a->nc = sten_calloc(ctx, (size_t)a->nt * rows, sizeof *a->nc);
     a->full = sten_calloc(ctx, rows, 1);
     a->wnmax = sten_alloc(ctx, (size_t)STEN__MAX(a->chunks, 1) * sizeof *a->wnmax);
-    if (!a->rad || !a->abs_ || !a->cand || !a->nc || !a->full || !a->wnmax) {
+    a->KV = (a->Kh + 15) / 16 * 16;
+    a->lbk = sten_alloc(ctx, (size_t)a->nt * rows * (size_t)a->KV * sizeof *a->lbk);
+    if (!a->rad || !a->abs_ || !a->cand_v || !a->cand_i || !a->nc || !a->full || !a->wnmax ||
+        !a->lbk) {
         sten__topk_free(ctx, a);
         *out = NULL;
         return STEN_E_NOMEM;
     }
+    for (int64_t q = 0; q < (int64_t)a->nt * (int64_t)rows; q++)
+        for (int64_t l = 0; l < a->KV; l++)
+            a->lbk[q * a->KV + l] = l < a->Kh ? -INFINITY : INFINITY;
     for (int64_t b = 0; b < B; b++) /* until the caller sets them: rescore whole rows */
         a->rad[b] = INFINITY, a->abs_[b] = 0.0f;
     for (int64_t c = 0; c < a->chunks; c++) {
@@ -475,6 +564,20 @@ void sten__topk_screen_rows(sten__topk_acc *a, float **rad, float **abs_)
     *abs_ = a->abs_;
 }
 
+/* Row b's items its[0..n) rescored (in groups of RESCORE) into heap h. */
+enum { RESCORE = 512 };
+static void rescore_into(sten_rescore_fn rescore, void *arg, int64_t b, const uint32_t *its,
+                         int64_t n, scored *h, int64_t *nh, int64_t Kh)
+{
+    float v[RESCORE];
+    for (int64_t q0 = 0; q0 < n; q0 += RESCORE) {
+        const int64_t m = STEN__MIN(RESCORE, n - q0);
+        rescore(arg, b, its + q0, m, v);
+        for (int64_t q = 0; q < m; q++)
+            offer(h, nh, Kh, (scored){v[q], its[q0 + q]});
+    }
+}
+
 void sten__topk_end_screen(sten_ctx *ctx, sten__topk_acc *a, sten_rescore_fn rescore, void *arg,
                            uint32_t *out_idx, float *out_val, uint32_t *count)
 {
@@ -482,13 +585,21 @@ void sten__topk_end_screen(sten_ctx *ctx, sten__topk_acc *a, sten_rescore_fn res
     const int nt = sten__threads_for(ctx, a->B * a->nt * a->cap, 1 << 12);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
     for (int64_t b = 0; b < a->B; b++) {
-        /* the K-th best lower bound over all threads */
+        /* the K-th best lower bound over all threads (values only) */
         scored *h = a->heaps + b * Kh;
-        int64_t n = merge_row(a, b);
+        int64_t n = 0;
+        for (int t = 0; t < a->nt; t++) {
+            const float *l = a->lbk + ((int64_t)t * a->B + b) * a->KV;
+            for (int64_t q = 0; q < Kh; q++)
+                if (isfinite(l[q]))
+                    offer(h, &n, Kh, (scored){l[q], 0});
+        }
         const float thr = n == Kh ? h[0].v : -INFINITY;
         /* the exact scores of the candidates still above it, into the
          * same heap (now of exact scores) */
         n = 0;
+        uint32_t its[RESCORE];
+        int64_t ni = 0;
         const uint64_t *cs = a->ex_start + b * (a->chunks + 1);
         if (__atomic_load_n(&a->full[b], __ATOMIC_RELAXED)) { /* every eligible item */
             for (int64_t c = 0; c < a->chunks; c++) {
@@ -498,25 +609,28 @@ void sten__topk_end_screen(sten_ctx *ctx, sten__topk_acc *a, sten_rescore_fn res
                     const uint32_t o = a->ex_col[e] - (uint32_t)j0;
                     skip[o >> 6] |= 1ull << (o & 63);
                 }
-                for (int64_t j = j0; j < j1; j++) {
-                    const int64_t o = j - j0;
-                    if (skip[o >> 6] >> (o & 63) & 1)
-                        continue;
-                    const scored x = {rescore(arg, b, (uint32_t)j), (uint32_t)j};
-                    offer(h, &n, Kh, x);
-                }
+                ni = 0;
+                for (int64_t j = j0; j < j1; j++)
+                    if (!(skip[(j - j0) >> 6] >> ((j - j0) & 63) & 1))
+                        its[ni++] = (uint32_t)j;
+                rescore_into(rescore, arg, b, its, ni, h, &n, Kh);
             }
         } else {
             for (int t = 0; t < a->nt; t++) {
                 const int64_t slot = (int64_t)t * a->B + b;
-                const scored *cand = a->cand + slot * a->cap;
+                const float *cv = a->cand_v + slot * a->cap;
+                const uint32_t *ci = a->cand_i + slot * a->cap;
                 for (int64_t q = 0; q < a->nc[slot]; q++) {
-                    if (!(cand[q].v >= thr))
+                    if (!(cv[q] >= thr))
                         continue;
-                    const scored x = {rescore(arg, b, cand[q].i), cand[q].i};
-                    offer(h, &n, Kh, x);
+                    its[ni++] = ci[q];
+                    if (ni == RESCORE) {
+                        rescore_into(rescore, arg, b, its, ni, h, &n, Kh);
+                        ni = 0;
+                    }
                 }
             }
+            rescore_into(rescore, arg, b, its, ni, h, &n, Kh);
         }
         if (a->N == 0)
             n = 0;
@@ -555,12 +669,19 @@ void sten__topk_chunk(sten__topk_acc *a, int64_t chunk, int64_t j0, int64_t j1, 
         }
         const int64_t slot = (int64_t)t * a->B + b;
         scored *h = a->heaps + slot * a->Kh;
+        float worst = -INFINITY; /* the K-th best kept, or -inf */
+#ifdef HAVE_SCREEN
         if (a->screen)
-            screen_row(a, b, slot, S + b * lds, j0, j1, skip, floor);
+            worst = screen_row(a, b, slot, S + b * lds, j0, j1, skip, floor);
         else
+#endif
+        {
             chunk_row(S + b * lds, j0, j1, skip, a->Kh, floor, h, a->n + slot);
-        if (a->n[slot] == a->Kh && !isnan(h[0].v))
-            __atomic_store(&a->floor[slot], &h[0].v, __ATOMIC_RELAXED);
+            if (a->n[slot] == a->Kh && !isnan(h[0].v))
+                worst = h[0].v;
+        }
+        if (worst > -INFINITY)
+            __atomic_store(&a->floor[slot], &worst, __ATOMIC_RELAXED);
     }
 }
 

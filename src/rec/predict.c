@@ -84,7 +84,8 @@ static bool screen_prepare(sten_ctx *ctx, sten_net *net, const nn_layer *L, sten
 {
     nn_weight *w = &net->weights[L->in[0]];
     const nn_layer *S = &net->layers[w->src];
-    if (net->bf16 || !sten__bf16_available() || !sten__gemm_own() || S->N > 256 ||
+    if (net->bf16 || !sten__bf16_available() || !sten__topk_screen_available() ||
+        !sten__gemm_own() || S->N > 256 ||
         w->owner != (int)L->in[0])
         return false;
     const uint32_t K = S->N, N = L->N;
@@ -123,20 +124,32 @@ typedef struct {
     uint32_t K, ldh;
 } rescore_arg;
 
-/* Item j's fp32 score for row b, summed exactly as sten's fp32 kernel does
- * (one FMA per k in order from 0, then the bias): the same bits. Called only
+/* Items j[0..n)'s fp32 scores for row b, each summed exactly as sten's
+ * fp32 kernel does (one FMA per k in order from 0, then the bias): the same
+ * bits. Eight items at a time, so that their FMA chains overlap. Called only
  * where AVX-512 BF16, and so FMA, exists. */
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("fma")))
 #endif
-static float rescore(void *arg, int64_t b, uint32_t j)
+static void rescore(void *arg, int64_t b, const uint32_t *j, int64_t n, float *out)
 {
+    enum { G = 8 };
     const rescore_arg *r = arg;
-    const float *h = r->H + b * r->ldh, *w = r->Wt + (uint64_t)j * r->K;
-    float acc = 0.0f;
-    for (uint32_t k = 0; k < r->K; k++)
-        acc = fmaf(h[k], w[k], acc);
-    return acc + r->bias[j];
+    const float *h = r->H + b * r->ldh;
+    for (int64_t q0 = 0; q0 < n; q0 += G) {
+        const int64_t m = STEN__MIN(G, n - q0);
+        const float *w[G];
+        float acc[G];
+        for (int64_t g = 0; g < G; g++) {
+            w[g] = r->Wt + (uint64_t)j[q0 + (g < m ? g : 0)] * r->K;
+            acc[g] = 0.0f;
+        }
+        for (uint32_t k = 0; k < r->K; k++)
+            for (int g = 0; g < G; g++)
+                acc[g] = fmaf(h[k], w[g][k], acc[g]);
+        for (int64_t g = 0; g < m; g++)
+            out[q0 + g] = acc[g] + r->bias[j[q0 + g]];
+    }
 }
 
 sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B,
