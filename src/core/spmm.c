@@ -8,7 +8,7 @@
 
 /* y[0..H) += sum over listed rows j of v_j * W[j, :] (v = 1 when val is
  * NULL). The unit of work of both products below. With prefetch, the row
- * four ahead is requested first: the forward gather's rows are scattered
+ * eight ahead is requested first: the forward gather's rows are scattered
  * over a weight matrix larger than the caches (the gradient's are not). */
 STEN__SIMD_CLONES
 static void gather_rows(float *restrict y, const float *restrict W, int64_t ldw,
@@ -16,8 +16,8 @@ static void gather_rows(float *restrict y, const float *restrict W, int64_t ldw,
                         uint64_t n, float scale, bool prefetch)
 {
     for (uint64_t e = 0; e < n; e++) {
-        if (prefetch && e + 4 < n) {
-            const char *ahead = (const char *)(W + (int64_t)idx[e + 4] * ldw);
+        if (prefetch && e + 8 < n) {
+            const char *ahead = (const char *)(W + (int64_t)idx[e + 8] * ldw);
             for (int64_t q = 0; q < H * (int64_t)sizeof(float); q += 64)
                 __builtin_prefetch(ahead + q);
         }
