@@ -91,9 +91,10 @@ sten_status sten__gemm_chunks(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, fl
 /* sten_topk for scores that arrive in column chunks of STEN__GEMM_CHUNK, in
  * any order, from any of the context's threads (fed by sten__gemm_chunks):
  * begin, then chunk for each block of columns [j0, j1) of all B rows (S at
- * column j0, ld lds), then end, which writes the results as sten_topk does
- * and frees the accumulator (free alone on an error path). Results are the
- * same as sten_topk's over the whole matrix. */
+ * column j0, ld lds), then end, which writes the results as sten_topk does.
+ * The accumulator stays the caller's (sten__topk_free): begin reuses the one
+ * in *out, where not NULL, and its buffers where they are large enough.
+ * Results are the same as sten_topk's over the whole matrix. */
 typedef struct sten__topk_acc sten__topk_acc;
 sten_status sten__topk_begin(sten_ctx *ctx, int64_t B, int64_t N, int64_t K,
                              const sten_csr *exclude, sten__topk_acc **out);

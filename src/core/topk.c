@@ -213,6 +213,10 @@ sten_status sten_topk(sten_ctx *ctx, const float *S, int64_t lds, int64_t B,
 struct sten__topk_acc {
     int64_t B, N, K, Kh, chunks;
     int nt;
+    uint64_t nnz;      /* exclusions */
+    void *mem;         /* every buffer below, carved from one block kept
+                          across calls (sten__topk_begin's *out) */
+    size_t mem_cap;
     scored *heaps;     /* nt x B x Kh */
     int64_t *n;        /* nt x B: items in each heap */
     float *floor;      /* nt x B: the worst kept score of each full heap, or
@@ -256,26 +260,46 @@ void sten__topk_free(sten_ctx *ctx, sten__topk_acc *a)
 {
     if (!a)
         return;
-    sten_free(ctx, a->heaps);
-    sten_free(ctx, a->n);
-    sten_free(ctx, a->floor);
-    sten_free(ctx, a->ex_col);
-    sten_free(ctx, a->ex_start);
-    sten_free(ctx, a->rad);
-    sten_free(ctx, a->abs_);
-    sten_free(ctx, a->wnmax);
-    sten_free(ctx, a->cand_v);
-    sten_free(ctx, a->cand_i);
-    sten_free(ctx, a->lbk);
-    sten_free(ctx, a->nc);
-    sten_free(ctx, a->full);
+    sten_free(ctx, a->mem);
     sten_free(ctx, a);
 }
 
-sten_status sten__topk_begin(sten_ctx *ctx, int64_t B, int64_t N, int64_t K,
-                             const sten_csr *exclude, sten__topk_acc **out)
+/* The buffers' places in a->mem (when base is given), for the shape set in
+ * a; returns the bytes they take, each 64-byte aligned. */
+static size_t layout(sten__topk_acc *a, char *base)
 {
-    *out = NULL;
+    size_t off = 0;
+#define CARVE(field, count)                                                                 \
+    do {                                                                                    \
+        if (base)                                                                           \
+            a->field = (void *)(base + off);                                                \
+        off += ((size_t)(count) * sizeof *a->field + 63) / 64 * 64;                         \
+    } while (0)
+    const size_t rows = (size_t)STEN__MAX(a->B, 1), slots = (size_t)a->nt * rows;
+    CARVE(heaps, slots * (size_t)a->Kh);
+    CARVE(n, slots);
+    CARVE(floor, slots);
+    CARVE(ex_start, rows * (size_t)(a->chunks + 1));
+    CARVE(ex_col, STEN__MAX(a->nnz, 1));
+    if (a->screen) {
+        CARVE(rad, rows);
+        CARVE(abs_, rows);
+        CARVE(cand_v, slots * (size_t)a->cap);
+        CARVE(cand_i, slots * (size_t)a->cap);
+        CARVE(nc, slots);
+        CARVE(full, rows);
+        CARVE(wnmax, STEN__MAX(a->chunks, 1));
+        CARVE(lbk, slots * (size_t)a->KV);
+    }
+#undef CARVE
+    return off;
+}
+
+/* The common part of both begins: the shape, the buffers (the earlier
+ * call's block where it is large enough), the exclusions sorted by chunk. */
+static sten_status begin(sten_ctx *ctx, int64_t B, int64_t N, int64_t K, const sten_csr *exclude,
+                         bool screen, sten__topk_acc **out)
+{
     if (K < 1 || N < 0 || B < 0 || N > UINT32_MAX)
         return sten_fail(ctx, STEN_E_INVALID,
                          "top-k: need K >= 1 and 0 <= N <= 2^32-1 (got K=%lld, N=%lld)",
@@ -283,34 +307,44 @@ sten_status sten__topk_begin(sten_ctx *ctx, int64_t B, int64_t N, int64_t K,
     if (exclude && exclude->rows < B)
         return sten_fail(ctx, STEN_E_INVALID, "top-k: exclusion list has %u rows, scores have %lld",
                          exclude->rows, (long long)B);
-    sten__topk_acc *a = sten_calloc(ctx, 1, sizeof *a);
-    if (!a)
+    sten__topk_acc *a = *out;
+    if (!a && !(a = *out = sten_calloc(ctx, 1, sizeof *a)))
         return STEN_E_NOMEM;
     a->B = B, a->N = N, a->K = K, a->Kh = STEN__MAX(STEN__MIN(K, N), 1);
     a->chunks = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
     a->nt = STEN__MAX(sten_ctx_threads(ctx), 1);
-    a->heaps = sten_alloc(ctx, (size_t)a->nt * (size_t)B * (size_t)a->Kh * sizeof *a->heaps);
-    a->n = sten_calloc(ctx, (size_t)a->nt * (size_t)STEN__MAX(B, 1), sizeof *a->n);
-    a->floor = sten_alloc(ctx, (size_t)a->nt * (size_t)STEN__MAX(B, 1) * sizeof *a->floor);
-    a->ex_start = sten_calloc(ctx, (size_t)STEN__MAX(B, 1) * (size_t)(a->chunks + 1),
-                              sizeof *a->ex_start);
-    const uint64_t nnz = exclude && B ? exclude->row_ptr[B] - exclude->row_ptr[0] : 0;
-    a->ex_col = sten_alloc(ctx, (size_t)STEN__MAX(nnz, 1) * sizeof *a->ex_col);
-    if ((!a->heaps && B) || !a->n || !a->floor || !a->ex_start || !a->ex_col) {
-        sten__topk_free(ctx, a);
-        return STEN_E_NOMEM;
+    a->nnz = exclude && B ? exclude->row_ptr[B] - exclude->row_ptr[0] : 0;
+    a->screen = screen;
+    a->cap = STEN__MAX(256, 8 * a->Kh);
+    a->KV = (a->Kh + 15) / 16 * 16;
+    const size_t need = layout(a, NULL);
+    if (a->mem_cap < need) {
+        sten_free(ctx, a->mem);
+        a->mem_cap = 0;
+        if (!(a->mem = sten_alloc(ctx, need)))
+            return STEN_E_NOMEM;
+        a->mem_cap = need;
     }
-    for (int64_t q = 0; q < (int64_t)a->nt * B; q++)
-        a->floor[q] = -INFINITY;
-    /* a stable counting sort of each row's exclusions by chunk */
-    uint64_t at = 0;
-    for (int64_t b = 0; exclude && b < B; b++) {
+    layout(a, a->mem);
+    /* per row: the threads' heaps empty, and a stable counting sort of its
+     * exclusions by chunk, in its own part of ex_col */
+    const uint64_t base = exclude && B ? exclude->row_ptr[0] : 0;
+    const int nt = sten__threads_for(ctx, (int64_t)a->nnz + B * (a->chunks + 1), 1 << 14);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t b = 0; b < B; b++) {
+        for (int t = 0; t < a->nt; t++) {
+            a->n[(int64_t)t * B + b] = 0;
+            a->floor[(int64_t)t * B + b] = -INFINITY;
+        }
         uint64_t *cs = a->ex_start + b * (a->chunks + 1);
+        memset(cs, 0, (size_t)(a->chunks + 1) * sizeof *cs);
+        if (!exclude)
+            continue;
         const uint64_t e0 = exclude->row_ptr[b], e1 = exclude->row_ptr[b + 1];
         for (uint64_t e = e0; e < e1; e++)
             if (exclude->col[e] < N)
                 cs[exclude->col[e] / STEN__GEMM_CHUNK + 1]++;
-        cs[0] = at;
+        cs[0] = e0 - base;
         for (int64_t c = 1; c <= a->chunks; c++)
             cs[c] += cs[c - 1];
         for (uint64_t e = e0; e < e1; e++)
@@ -318,11 +352,15 @@ sten_status sten__topk_begin(sten_ctx *ctx, int64_t B, int64_t N, int64_t K,
                 a->ex_col[cs[exclude->col[e] / STEN__GEMM_CHUNK]++] = exclude->col[e];
         for (int64_t c = a->chunks; c > 0; c--)
             cs[c] = cs[c - 1];
-        cs[0] = at;
-        at = cs[a->chunks];
+        cs[0] = e0 - base;
     }
-    *out = a;
     return STEN_OK;
+}
+
+sten_status sten__topk_begin(sten_ctx *ctx, int64_t B, int64_t N, int64_t K,
+                             const sten_csr *exclude, sten__topk_acc **out)
+{
+    return begin(ctx, B, N, K, exclude, false, out);
 }
 
 /* Row b's scores s[0..j1-j0) for items [j0, j1) into heap h (n items). */
@@ -516,37 +554,20 @@ sten_status sten__topk_begin_screen(sten_ctx *ctx, int64_t B, int64_t N, int64_t
                                     const sten_csr *exclude, const float *wn, float rel,
                                     sten__topk_acc **out)
 {
-    if (!sten__topk_screen_available()) {
-        *out = NULL;
+    if (!sten__topk_screen_available())
         return sten_fail(ctx, STEN_E_UNSUPPORTED, "top-k screening needs AVX-512");
-    }
-    sten_status st = sten__topk_begin(ctx, B, N, K, exclude, out);
+    sten_status st = begin(ctx, B, N, K, exclude, true, out);
     if (st)
         return st;
     sten__topk_acc *a = *out;
-    a->screen = true;
     a->wn = wn;
     a->rel = rel;
-    a->cap = STEN__MAX(256, 8 * a->Kh);
-    const size_t rows = (size_t)STEN__MAX(B, 1);
-    a->rad = sten_alloc(ctx, rows * sizeof *a->rad);
-    a->abs_ = sten_alloc(ctx, rows * sizeof *a->abs_);
-    a->cand_v = sten_alloc(ctx, (size_t)a->nt * rows * (size_t)a->cap * sizeof *a->cand_v);
-    a->cand_i = sten_alloc(ctx, (size_t)a->nt * rows * (size_t)a->cap * sizeof *a->cand_i);
-    a->nc = sten_calloc(ctx, (size_t)a->nt * rows, sizeof *a->nc);
-    a->full = sten_calloc(ctx, rows, 1);
-    a->wnmax = sten_alloc(ctx, (size_t)STEN__MAX(a->chunks, 1) * sizeof *a->wnmax);
-    a->KV = (a->Kh + 15) / 16 * 16;
-    a->lbk = sten_alloc(ctx, (size_t)a->nt * rows * (size_t)a->KV * sizeof *a->lbk);
-    if (!a->rad || !a->abs_ || !a->cand_v || !a->cand_i || !a->nc || !a->full || !a->wnmax ||
-        !a->lbk) {
-        sten__topk_free(ctx, a);
-        *out = NULL;
-        return STEN_E_NOMEM;
-    }
-    for (int64_t q = 0; q < (int64_t)a->nt * (int64_t)rows; q++)
+    const size_t slots = (size_t)a->nt * (size_t)STEN__MAX(B, 1);
+    memset(a->nc, 0, slots * sizeof *a->nc);
+    memset(a->full, 0, (size_t)STEN__MAX(B, 1));
+    for (size_t q = 0; q < slots; q++)
         for (int64_t l = 0; l < a->KV; l++)
-            a->lbk[q * a->KV + l] = l < a->Kh ? -INFINITY : INFINITY;
+            a->lbk[q * (size_t)a->KV + (size_t)l] = l < a->Kh ? -INFINITY : INFINITY;
     for (int64_t b = 0; b < B; b++) /* until the caller sets them: rescore whole rows */
         a->rad[b] = INFINITY, a->abs_[b] = 0.0f;
     for (int64_t c = 0; c < a->chunks; c++) {
@@ -637,7 +658,6 @@ void sten__topk_end_screen(sten_ctx *ctx, sten__topk_acc *a, sten_rescore_fn res
         emit_row(h, n, K, out_idx + b * K, out_val ? out_val + b * K : NULL,
                  count ? count + b : NULL);
     }
-    sten__topk_free(ctx, a);
 }
 
 void sten__topk_chunk(sten__topk_acc *a, int64_t chunk, int64_t j0, int64_t j1, const float *S,
@@ -700,5 +720,4 @@ void sten__topk_end(sten_ctx *ctx, sten__topk_acc *a, uint32_t *out_idx, float *
         emit_row(h, n, K, out_idx + b * K, out_val ? out_val + b * K : NULL,
                  count ? count + b : NULL);
     }
-    sten__topk_free(ctx, a);
 }

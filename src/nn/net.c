@@ -519,6 +519,7 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
     sten_free(ctx, net->order);
     sten_free(ctx, net->targets);
     sten_free(ctx, net->batch_ids);
+    sten__topk_free(ctx, net->topk_keep);
     sten_free(ctx, net->row_loss);
     sten_free(ctx, net->row_end);
     sten_free(ctx, net->desc.layers);

@@ -115,6 +115,7 @@ struct sten_net {
     uint32_t *batch_ids; /* example ids of the current batch */
     sten__topk_acc *topk; /* set by sten_net_recommend when the output layer can
                              hand its product straight to top-K (never stored) */
+    sten__topk_acc *topk_keep; /* that accumulator, kept for the next call */
     bool screen;          /* with topk: the output product in bf16, its bounds per row
                              set for the screening accumulator (exact fp32 results) */
     sten_status fwd_st;   /* a forward pass's failure (a product's scratch could not

@@ -100,19 +100,30 @@ static bool screen_prepare(sten_ctx *ctx, sten_net *net, const nn_layer *L, sten
         return (*st = STEN_E_NOMEM), false;
     if (!w->wn && !(w->wn = sten_alloc(ctx, (size_t)N * sizeof *w->wn)))
         return (*st = STEN_E_NOMEM), false;
+    /* in blocks of 64 items: W's rows read along, Wt's 64 rows in L1 */
     double wmax = 0.0;
-    for (uint32_t j = 0; j < N; j++) {
-        double ss = 0.0;
+    int bad = 0;
+    const int nt = sten__threads_for(ctx, (int64_t)K * N, 1 << 16);
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(max : wmax) reduction(| : bad)
+    for (uint32_t j0 = 0; j0 < N; j0 += 64) {
+        const uint32_t n = STEN__MIN(64u, N - j0);
+        double ss[64] = {0};
         for (uint32_t k = 0; k < K; k++) {
-            const float x = w->W[(uint64_t)k * N + j];
-            w->Wt[(uint64_t)j * K + k] = x;
-            ss += (double)x * x;
-            wmax = fmax(wmax, fabs((double)x));
+            const float *row = w->W + (uint64_t)k * N + j0;
+            for (uint32_t c = 0; c < n; c++) {
+                w->Wt[(uint64_t)(j0 + c) * K + k] = row[c];
+                ss[c] += (double)row[c] * row[c];
+                const double a = fabs((double)row[c]);
+                wmax = a > wmax ? a : wmax;
+            }
         }
-        w->wn[j] = (float)(sqrt(ss) * (1 + 1e-6));
-        if (!isfinite(ss) || !isfinite(w->wn[j]))
-            return false;
+        for (uint32_t c = 0; c < n; c++) {
+            w->wn[j0 + c] = (float)(sqrt(ss[c]) * (1 + 1e-6));
+            bad |= !isfinite(ss[c]) || !isfinite(w->wn[j0 + c]);
+        }
     }
+    if (bad)
+        return false;
     w->wmax = (float)wmax;
     w->wb_ok = false; /* the forward pass rounds W into Wb */
     w->scr_ok = true;
@@ -180,21 +191,21 @@ sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids
                 return STEN_E_NOMEM;
             w->wbp_ok = false;
         }
-        if ((st = screen ? sten__topk_begin_screen(ctx, B, n_items, K, exclude, w->wn, 0x1p-22f, &net->topk)
-                         : sten__topk_begin(ctx, B, n_items, K, exclude, &net->topk)))
+        if ((st = screen ? sten__topk_begin_screen(ctx, B, n_items, K, exclude, w->wn, 0x1p-22f,
+                                                     &net->topk_keep)
+                         : sten__topk_begin(ctx, B, n_items, K, exclude, &net->topk_keep)))
             return st;
+        net->topk = net->topk_keep;
         net->rank_only = true;
         net->screen = screen;
         st = sten_net_infer(ctx, net, ids, B, NULL, &scores, &N);
         net->rank_only = false;
         net->screen = false;
-        if (st) {
-            sten__topk_free(ctx, net->topk);
-        } else if (screen) {
+        if (!st && screen) {
             const nn_layer *S = &net->layers[w->src];
             rescore_arg ra = {S->out, w->Wt, w->b, S->N, S->N};
             sten__topk_end_screen(ctx, net->topk, rescore, &ra, idx, val, count);
-        } else {
+        } else if (!st) {
             sten__topk_end(ctx, net->topk, idx, val, count);
         }
         net->topk = NULL;
