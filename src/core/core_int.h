@@ -107,18 +107,23 @@ void sten__topk_free(sten_ctx *ctx, sten__topk_acc *a);
  * <= rad[b] * wn[j] + rel * |s| + abs[b] for row b, item j (rad and abs are
  * filled through screen_rows before the first chunk; a row left at rad =
  * inf is rescored whole); the items that can still be in the exact top K
- * are rescored at the end, rescore(arg, b, j, n, out) giving out[q] for
- * item j[q], and the results are those of sten_topk over the exact scores,
- * bit for bit (a row whose bounds fail or whose candidates overflow has
- * every item rescored). wn must live until end_screen. Needs AVX-512
- * (sten__topk_screen_available). */
-typedef void (*sten_rescore_fn)(void *arg, int64_t b, const uint32_t *j, int64_t n, float *out);
+ * are rescored at the end by r->score(arg, b, j, n, out), giving out[q] for
+ * item j[q] of row b (r->touch, if given, is told of items some rows ahead
+ * of their scoring: a prefetch), and the results are those of sten_topk
+ * over the exact scores, bit for bit (a row whose bounds fail or whose
+ * candidates overflow has every item rescored). wn must live until
+ * end_screen. Needs AVX-512 (sten__topk_screen_available). */
+typedef struct {
+    void (*score)(void *arg, int64_t b, const uint32_t *j, int64_t n, float *out);
+    void (*touch)(void *arg, const uint32_t *j, int64_t n);
+    void *arg;
+} sten_rescorer;
 bool sten__topk_screen_available(void);
 sten_status sten__topk_begin_screen(sten_ctx *ctx, int64_t B, int64_t N, int64_t K,
                                     const sten_csr *exclude, const float *wn, float rel,
                                     sten__topk_acc **out);
 void sten__topk_screen_rows(sten__topk_acc *a, float **rad, float **abs_);
-void sten__topk_end_screen(sten_ctx *ctx, sten__topk_acc *a, sten_rescore_fn rescore, void *arg,
+void sten__topk_end_screen(sten_ctx *ctx, sten__topk_acc *a, const sten_rescorer *r,
                            uint32_t *out_idx, float *out_val, uint32_t *count);
 
 /* The NT products' shared frame (src/core/sgemm.c): C = alpha A B^T + beta C

@@ -587,76 +587,89 @@ void sten__topk_screen_rows(sten__topk_acc *a, float **rad, float **abs_)
 
 /* Row b's items its[0..n) rescored (in groups of RESCORE) into heap h. */
 enum { RESCORE = 512 };
-static void rescore_into(sten_rescore_fn rescore, void *arg, int64_t b, const uint32_t *its,
-                         int64_t n, scored *h, int64_t *nh, int64_t Kh)
+static void rescore_into(const sten_rescorer *r, int64_t b, const uint32_t *its, int64_t n,
+                         scored *h, int64_t *nh, int64_t Kh)
 {
     float v[RESCORE];
     for (int64_t q0 = 0; q0 < n; q0 += RESCORE) {
         const int64_t m = STEN__MIN(RESCORE, n - q0);
-        rescore(arg, b, its + q0, m, v);
+        r->score(r->arg, b, its + q0, m, v);
         for (int64_t q = 0; q < m; q++)
             offer(h, nh, Kh, (scored){v[q], its[q0 + q]});
     }
 }
 
-void sten__topk_end_screen(sten_ctx *ctx, sten__topk_acc *a, sten_rescore_fn rescore, void *arg,
+/* Row b's candidates, those still above the K-th best lower bound over all
+ * threads, kept (in place); false when the row is rescored whole. */
+static bool keep_candidates(sten__topk_acc *a, int64_t b)
+{
+    if (__atomic_load_n(&a->full[b], __ATOMIC_RELAXED))
+        return false;
+    scored *h = a->heaps + b * a->Kh; /* (only values matter here) */
+    int64_t n = 0;
+    for (int t = 0; t < a->nt; t++) {
+        const float *l = a->lbk + ((int64_t)t * a->B + b) * a->KV;
+        for (int64_t q = 0; q < a->Kh; q++)
+            if (isfinite(l[q]))
+                offer(h, &n, a->Kh, (scored){l[q], 0});
+    }
+    const float thr = n == a->Kh ? h[0].v : -INFINITY;
+    for (int t = 0; t < a->nt; t++) {
+        const int64_t slot = (int64_t)t * a->B + b;
+        a->nc[slot] = cand_compact(a->cand_v + slot * a->cap, a->cand_i + slot * a->cap,
+                                   a->nc[slot], thr);
+    }
+    return true;
+}
+
+void sten__topk_end_screen(sten_ctx *ctx, sten__topk_acc *a, const sten_rescorer *r,
                            uint32_t *out_idx, float *out_val, uint32_t *count)
 {
-    const int64_t K = a->K, Kh = a->Kh;
-    const int nt = sten__threads_for(ctx, a->B * a->nt * a->cap, 1 << 12);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
-    for (int64_t b = 0; b < a->B; b++) {
-        /* the K-th best lower bound over all threads (values only) */
-        scored *h = a->heaps + b * Kh;
-        int64_t n = 0;
-        for (int t = 0; t < a->nt; t++) {
-            const float *l = a->lbk + ((int64_t)t * a->B + b) * a->KV;
-            for (int64_t q = 0; q < Kh; q++)
-                if (isfinite(l[q]))
-                    offer(h, &n, Kh, (scored){l[q], 0});
-        }
-        const float thr = n == Kh ? h[0].v : -INFINITY;
-        /* the exact scores of the candidates still above it, into the
-         * same heap (now of exact scores) */
-        n = 0;
-        uint32_t its[RESCORE];
-        int64_t ni = 0;
-        const uint64_t *cs = a->ex_start + b * (a->chunks + 1);
-        if (__atomic_load_n(&a->full[b], __ATOMIC_RELAXED)) { /* every eligible item */
-            for (int64_t c = 0; c < a->chunks; c++) {
-                uint64_t skip[STEN__GEMM_CHUNK / 64] = {0};
-                const int64_t j0 = c * STEN__GEMM_CHUNK, j1 = STEN__MIN(a->N, j0 + STEN__GEMM_CHUNK);
-                for (uint64_t e = cs[c]; e < cs[c + 1]; e++) {
-                    const uint32_t o = a->ex_col[e] - (uint32_t)j0;
-                    skip[o >> 6] |= 1ull << (o & 63);
-                }
-                ni = 0;
-                for (int64_t j = j0; j < j1; j++)
-                    if (!(skip[(j - j0) >> 6] >> ((j - j0) & 63) & 1))
-                        its[ni++] = (uint32_t)j;
-                rescore_into(rescore, arg, b, its, ni, h, &n, Kh);
+    const int64_t K = a->K, Kh = a->Kh, B = a->B;
+    const int nt = sten__threads_for(ctx, B * a->nt * a->cap, 1 << 12);
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < B; b++)
+            keep_candidates(a, b);
+        /* the exact scores of the candidates, into each row's heap (now of
+         * exact scores); the rows two ahead are asked for first, their
+         * items' data being scattered over memory */
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < B; b++) {
+            for (int t = 0; r->touch && b + 2 < B && t < a->nt; t++) {
+                const int64_t slot = (int64_t)t * B + b + 2;
+                r->touch(r->arg, a->cand_i + slot * a->cap, a->nc[slot]);
             }
-        } else {
-            for (int t = 0; t < a->nt; t++) {
-                const int64_t slot = (int64_t)t * a->B + b;
-                const float *cv = a->cand_v + slot * a->cap;
-                const uint32_t *ci = a->cand_i + slot * a->cap;
-                for (int64_t q = 0; q < a->nc[slot]; q++) {
-                    if (!(cv[q] >= thr))
-                        continue;
-                    its[ni++] = ci[q];
-                    if (ni == RESCORE) {
-                        rescore_into(rescore, arg, b, its, ni, h, &n, Kh);
-                        ni = 0;
+            scored *h = a->heaps + b * Kh;
+            int64_t n = 0, ni = 0;
+            uint32_t its[RESCORE];
+            const uint64_t *cs = a->ex_start + b * (a->chunks + 1);
+            if (__atomic_load_n(&a->full[b], __ATOMIC_RELAXED)) { /* every eligible item */
+                for (int64_t c = 0; c < a->chunks; c++) {
+                    uint64_t skip[STEN__GEMM_CHUNK / 64] = {0};
+                    const int64_t j0 = c * STEN__GEMM_CHUNK, j1 = STEN__MIN(a->N, j0 + STEN__GEMM_CHUNK);
+                    for (uint64_t e = cs[c]; e < cs[c + 1]; e++) {
+                        const uint32_t o = a->ex_col[e] - (uint32_t)j0;
+                        skip[o >> 6] |= 1ull << (o & 63);
                     }
+                    ni = 0;
+                    for (int64_t j = j0; j < j1; j++)
+                        if (!(skip[(j - j0) >> 6] >> ((j - j0) & 63) & 1))
+                            its[ni++] = (uint32_t)j;
+                    rescore_into(r, b, its, ni, h, &n, Kh);
+                }
+            } else {
+                for (int t = 0; t < a->nt; t++) {
+                    const int64_t slot = (int64_t)t * B + b;
+                    rescore_into(r, b, a->cand_i + slot * a->cap, a->nc[slot], h, &n, Kh);
                 }
             }
-            rescore_into(rescore, arg, b, its, ni, h, &n, Kh);
+            if (a->N == 0)
+                n = 0;
+            emit_row(h, n, K, out_idx + b * K, out_val ? out_val + b * K : NULL,
+                     count ? count + b : NULL);
         }
-        if (a->N == 0)
-            n = 0;
-        emit_row(h, n, K, out_idx + b * K, out_val ? out_val + b * K : NULL,
-                 count ? count + b : NULL);
     }
 }
 

@@ -163,6 +163,17 @@ static void rescore(void *arg, int64_t b, const uint32_t *j, int64_t n, float *o
     }
 }
 
+/* Items j[0..n)'s rows of Wt asked into the cache. */
+static void touch(void *arg, const uint32_t *j, int64_t n)
+{
+    const rescore_arg *r = arg;
+    for (int64_t q = 0; q < n; q++) {
+        const char *row = (const char *)(r->Wt + (uint64_t)j[q] * r->K);
+        for (uint32_t o = 0; o < r->K * sizeof(float); o += 64)
+            __builtin_prefetch(row + o);
+    }
+}
+
 sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B,
                                uint32_t n_items, uint32_t K, const sten_csr *exclude,
                                uint32_t *idx, float *val, uint32_t *count)
@@ -204,7 +215,8 @@ sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids
         if (!st && screen) {
             const nn_layer *S = &net->layers[w->src];
             rescore_arg ra = {S->out, w->Wt, w->b, S->N, S->N};
-            sten__topk_end_screen(ctx, net->topk, rescore, &ra, idx, val, count);
+            const sten_rescorer r = {rescore, touch, &ra};
+            sten__topk_end_screen(ctx, net->topk, &r, idx, val, count);
         } else if (!st) {
             sten__topk_end(ctx, net->topk, idx, val, count);
         }
