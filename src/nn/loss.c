@@ -393,6 +393,14 @@ static loss_cfg cfg_of(const sten_net *net, const nn_layer *L)
     return c;
 }
 
+/* g[0..n) += z[0..n): a row of the delta into the bias gradient */
+STEN__SIMD_CLONES
+static void add_row(float *restrict g, const float *restrict z, uint32_t n)
+{
+    for (uint32_t j = 0; j < n; j++)
+        g[j] += z[j];
+}
+
 void sten__loss_chunk(const sten_net *net, const nn_layer *L, nn_target *T, int64_t chunk,
                       uint32_t j0, uint32_t j1, float *zc, int64_t ldz, float *gb)
 {
@@ -413,8 +421,7 @@ void sten__loss_chunk(const sten_net *net, const nn_layer *L, nn_target *T, int6
         }
         T->part[chunk * B + b] = part;
         if (gb) /* rows in order: the same sums as a separate pass */
-            for (uint32_t j = 0; j < j1 - j0; j++)
-                gb[j0 + j] += z[j];
+            add_row(gb + j0, z, j1 - j0);
     }
 }
 
