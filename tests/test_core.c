@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/core_int.h"
 #include "core/file_int.h"
 
 static void test_status_strings(void)
@@ -249,6 +250,17 @@ static void test_rng_streams(void)
         sten_rng_seek(&b, (uint64_t)start);
         for (int i = start; i < 10; i++)
             CHECK_EQ(sten_rng_u32(&b), seq[i]);
+    }
+    /* in bulk (sixteen blocks at a time, any start and length, a 64-bit
+     * block counter that carries): the same values as one at a time */
+    const uint64_t starts[] = {0, 1, 3, 61, 64, 1000003, (1ull << 34) - 5};
+    for (size_t s = 0; s < sizeof starts / sizeof starts[0]; s++) {
+        uint32_t bulk[301];
+        sten_rng_init(&b, 42, 7);
+        sten__rng_values(&b, starts[s], bulk, 301);
+        sten_rng_seek(&b, starts[s]);
+        for (int i = 0; i < 301; i++)
+            CHECK_EQ(bulk[i], sten_rng_u32(&b));
     }
     /* different streams and seeds differ */
     sten_rng_init(&b, 42, 8);

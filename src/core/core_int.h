@@ -168,6 +168,11 @@ sten_status sten__bgemm_chunks_packed(sten_ctx *ctx, int64_t M, int64_t N, int64
                                       const float *A, int64_t lda, const uint32_t *Bpk, float *C,
                                       int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg);
 
+/* Values n0 .. n0+count-1 of r's stream into out, r unchanged: what
+ * sten_rng_seek(r, n0) and count sten_rng_u32 calls give, sixteen Philox
+ * blocks at a time. */
+void sten__rng_values(const sten_rng *r, uint64_t n0, uint32_t *out, size_t count);
+
 /* STEN_KERNELS=portable in the environment: every CPU-specific fast path
  * (own AVX-512 GEMM, bf16, AVX-512 loss pass) off, as on a CPU without
  * AVX-512 — so a test run on this machine covers the paths others take. */

@@ -1,7 +1,9 @@
 /* rng.c — Philox4x32-10 (Salmon et al., SC'11), a counter-based generator:
  * value n of stream s under seed k is a pure function of (k, s, n), so any
  * thread can produce any value and results never depend on scheduling. */
-#include "sten.h"
+#include "core_int.h"
+
+#include <string.h>
 
 #include <math.h>
 
@@ -72,6 +74,49 @@ uint32_t sten_rng_u32(sten_rng *r)
 float sten_rng_uniform(sten_rng *r)
 {
     return (float)(sten_rng_u32(r) >> 8) * 0x1.0p-24f;
+}
+
+/* Blocks block0 .. block0+15 of stream (s0, s1) under key (k0, k1), their
+ * four values each into out: sten_philox4x32 sixteen times, written so that
+ * the lanes vectorise. */
+STEN__SIMD_CLONES
+static void philox16(uint32_t k0, uint32_t k1, uint64_t block0, uint32_t s0, uint32_t s1,
+                     uint32_t out[64])
+{
+    uint32_t c0[16], c1[16], c2[16], c3[16];
+    for (int i = 0; i < 16; i++) {
+        const uint64_t b = block0 + (uint64_t)i;
+        c0[i] = (uint32_t)b, c1[i] = (uint32_t)(b >> 32), c2[i] = s0, c3[i] = s1;
+    }
+    for (int r = 0; r < 10; r++) {
+        if (r > 0) {
+            k0 += PHILOX_W0;
+            k1 += PHILOX_W1;
+        }
+        for (int i = 0; i < 16; i++) {
+            const uint64_t p0 = (uint64_t)PHILOX_M0 * c0[i];
+            const uint64_t p1 = (uint64_t)PHILOX_M1 * c2[i];
+            const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[i] ^ k0;
+            const uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3[i] ^ k1;
+            c0[i] = n0, c1[i] = (uint32_t)p1, c2[i] = n2, c3[i] = (uint32_t)p0;
+        }
+    }
+    for (int i = 0; i < 16; i++)
+        out[4 * i] = c0[i], out[4 * i + 1] = c1[i], out[4 * i + 2] = c2[i], out[4 * i + 3] = c3[i];
+}
+
+void sten__rng_values(const sten_rng *r, uint64_t n0, uint32_t *out, size_t count)
+{
+    uint32_t buf[64];
+    const uint64_t stream_lo = r->ctr[2], stream_hi = r->ctr[3];
+    size_t done = 0;
+    while (done < count) {
+        const uint64_t n = n0 + done, block = n / 4;
+        philox16(r->key[0], r->key[1], block, (uint32_t)stream_lo, (uint32_t)stream_hi, buf);
+        const size_t from = (size_t)(n % 4), m = STEN__MIN(count - done, 64 - from);
+        memcpy(out + done, buf + from, m * sizeof *out);
+        done += m;
+    }
 }
 
 /* Lemire's multiply-and-reject: unbiased, usually one multiplication. */

@@ -38,21 +38,25 @@ static void gather_sparse(sten_ctx *ctx, const sten_dataset *d, const uint32_t *
         const float w = use_weight && d->weight ? d->weight[ids[b]] : 1.0f;
         uint64_t e = x->row_ptr[b];
         sten_rng r;
-        if (p > 0.0f) { /* draw k of the stream decides entry k: one seek per row */
+        if (p > 0.0f) /* draw k of the stream decides entry k */
             sten_rng_init(&r, seed ^ 0x64656e6f697365ull, epoch); /* "denoise" */
-            sten_rng_seek(&r, s->row_ptr[row]);
-        }
-        for (uint64_t k = s->row_ptr[row]; k < s->row_ptr[row + 1]; k++) {
-            float v = s->val ? s->val[k] : 1.0f;
-            if (p > 0.0f) {
-                if (sten_rng_uniform(&r) < p)
-                    continue;
-                v *= q;
+        uint32_t u[256];
+        for (uint64_t k0 = s->row_ptr[row]; k0 < s->row_ptr[row + 1]; k0 += 256) {
+            const uint64_t k1 = STEN__MIN(k0 + 256, s->row_ptr[row + 1]);
+            if (p > 0.0f)
+                sten__rng_values(&r, k0, u, k1 - k0);
+            for (uint64_t k = k0; k < k1; k++) {
+                float v = s->val ? s->val[k] : 1.0f;
+                if (p > 0.0f) {
+                    if ((float)(u[k - k0] >> 8) * 0x1.0p-24f < p) /* sten_rng_uniform's value */
+                        continue;
+                    v *= q;
+                }
+                x->col[e] = s->col[k];
+                if (x->val)
+                    x->val[e] = v * w;
+                e++;
             }
-            x->col[e] = s->col[k];
-            if (x->val)
-                x->val[e] = v * w;
-            e++;
         }
         end[b] = e;
     }
@@ -86,11 +90,14 @@ static void gather_dense(const sten_dataset *d, const uint32_t *ids, uint32_t B,
 
 /* Groups each row of a fused-loss target by the column chunk of the output
  * product (a stable counting sort, so a repeated item keeps its order), so
- * the loss of a chunk visits only its own entries. */
-static void group_by_chunk(nn_target *T, uint32_t B, uint32_t N)
+ * the loss of a chunk visits only its own entries. Rows in parallel, each
+ * through its own part of the scratch. */
+static void group_by_chunk(sten_ctx *ctx, nn_target *T, uint32_t B, uint32_t N)
 {
     const uint64_t C = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
     sten_csr *t = &T->t;
+    const int nt = sten__threads_for(ctx, (int64_t)(t->row_ptr[B] - t->row_ptr[0]), 1 << 14);
+#pragma omp parallel for num_threads(nt) schedule(static)
     for (uint32_t b = 0; b < B; b++) {
         uint64_t *cs = T->cstart + b * (C + 1);
         const uint64_t e0 = t->row_ptr[b], e1 = t->row_ptr[b + 1];
@@ -102,14 +109,14 @@ static void group_by_chunk(nn_target *T, uint32_t B, uint32_t N)
             cs[c] += cs[c - 1];
         /* cs[c] is now where chunk c starts; place, then shift back */
         for (uint64_t e = e0; e < e1; e++) {
-            const uint64_t to = cs[t->col[e] / STEN__GEMM_CHUNK]++ - e0;
+            const uint64_t to = cs[t->col[e] / STEN__GEMM_CHUNK]++;
             T->scol[to] = t->col[e];
             if (t->val)
                 T->sval[to] = t->val[e];
         }
-        memcpy(t->col + e0, T->scol, (e1 - e0) * sizeof *t->col);
+        memcpy(t->col + e0, T->scol + e0, (e1 - e0) * sizeof *t->col);
         if (t->val)
-            memcpy(t->val + e0, T->sval, (e1 - e0) * sizeof *t->val);
+            memcpy(t->val + e0, T->sval + e0, (e1 - e0) * sizeof *t->val);
         for (uint64_t c = C; c > 0; c--)
             cs[c] = cs[c - 1];
         cs[0] = e0;
@@ -167,7 +174,7 @@ sten_status sten__net_load_batch(sten_ctx *ctx, sten_net *net, const uint32_t *i
             else
                 gather_sparse(ctx, d, ids, B, &T->t, 0.0f, 0, 0, false, net->row_end);
             if (T->cstart)
-                group_by_chunk(T, B, L->N);
+                group_by_chunk(ctx, T, B, L->N);
             if (T->weight)
                 for (uint32_t b = 0; b < B; b++)
                     T->weight[b] = d->weight[ids[b]];
