@@ -32,7 +32,7 @@ static void gather_sparse(sten_ctx *ctx, const sten_dataset *d, const uint32_t *
     }
     x->row_ptr[B] = at;
     const int nt = sten__threads_for(ctx, (int64_t)at, 1 << 14);
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4) /* rows' lengths vary widely */
     for (uint32_t b = 0; b < B; b++) {
         const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
         const float w = use_weight && d->weight ? d->weight[ids[b]] : 1.0f;
@@ -471,15 +471,27 @@ static void hidden_delta(sten_ctx *ctx, const sten_net *net, nn_layer *L)
         for (uint64_t e = 0; e < n; e++)
             L->delta[e] *= L->mask[e];
     if (L->sp_beta > 0.0f) {
+        /* in blocks of 256 units, rows walked in order: each unit's mean
+         * activation summed over b ascending */
         const float p = L->sp_p, beta = L->sp_beta;
-        for (uint32_t j = 0; j < N; j++) {
-            double rho = 0.0;
-            for (uint32_t b = 0; b < B; b++)
-                rho += L->act[(uint64_t)b * N + j];
-            rho = fmin(fmax(rho / B, 1e-6), 0.999999);
-            const float pen = (float)(beta * (-p / rho + (1.0 - p) / (1.0 - rho)));
-            for (uint32_t b = 0; b < B; b++)
-                L->delta[(uint64_t)b * N + j] += pen;
+        for (uint32_t j0 = 0; j0 < N; j0 += 256) {
+            const uint32_t m = STEN__MIN(256u, N - j0);
+            double rho[256] = {0};
+            float pen[256];
+            for (uint32_t b = 0; b < B; b++) {
+                const float *a = L->act + (uint64_t)b * N + j0;
+                for (uint32_t j = 0; j < m; j++)
+                    rho[j] += a[j];
+            }
+            for (uint32_t j = 0; j < m; j++) {
+                const double r = fmin(fmax(rho[j] / B, 1e-6), 0.999999);
+                pen[j] = (float)(beta * (-p / r + (1.0 - p) / (1.0 - r)));
+            }
+            for (uint32_t b = 0; b < B; b++) {
+                float *d = L->delta + (uint64_t)b * N + j0;
+                for (uint32_t j = 0; j < m; j++)
+                    d[j] += pen[j];
+            }
         }
     }
     sten_act_backward(ctx, L->fn, &L->ap, L->act, L->delta, L->delta, B, N, N);
