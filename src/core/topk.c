@@ -101,6 +101,16 @@ static inline int any_above(const float *s, float thr)
     return any;
 }
 
+/* Whether any of s[0..64) is >= thr (NaN never is). */
+static inline int any_at_or_above(const float *s, float thr)
+{
+    int any = 0;
+#pragma omp simd reduction(| : any)
+    for (int i = 0; i < 64; i++)
+        any |= s[i] >= thr;
+    return any;
+}
+
 /* Bit i set when s[i] >= thr, i < 16 (NaN never is). */
 static inline unsigned at_or_above16(const float *s, float thr)
 {
@@ -387,7 +397,12 @@ static void chunk_row(const float *s, int64_t j0, int64_t j1, const uint64_t *sk
     for (; j < j1; j++) {
         const int64_t o = j - j0;
         /* ties pass (>=): an earlier item may come later from another chunk.
-         * 16 at a time: a mask of those at or above thr, then only its bits */
+         * 64 at a time where none is at or above thr; else 16 at a time: a
+         * mask of those at or above thr, then only its bits */
+        if (!nan_kept && (o & 63) == 0 && j + 64 <= j1 && !any_at_or_above(s + o, thr)) {
+            j += 63;
+            continue;
+        }
         if (!nan_kept && (o & 15) == 0 && j + 16 <= j1) {
             unsigned m = at_or_above16(s + o, thr);
             while (m) {
