@@ -58,12 +58,12 @@ users = 6040 if sys.argv[6] == "ml-1m" else 138493
 lines = ["| implementation | ms per step (median of %s) | examples/s | seconds per epoch (%d users) |" % (sys.argv[5], users),
          "|---|---|---|---|"]
 for k, v in sorted(med.items(), key=lambda kv: kv[1]):
-    lines.append("| %s | %.1f | %.0f | %.0f |" % (k, v, 256e3 / v, users / 256 * v / 1e3))
+    lines.append("| %s | %.2f | %.0f | %.1f |" % (k, v, 256e3 / v, users / 256 * v / 1e3))
 ratio = best_torch / med["sten"]
 lines.append("")
 lines.append("**sten (fp32) is %.2fx faster than PyTorch's best input path** (target: 4x)." % ratio)
 if "sten-bf16" in med:
-    lines.append("sten with `--precision bf16` (opt-in; same Recall@20 within 0.1%%, bench/bf16-accuracy.sh) "
+    lines.append("sten with `--precision bf16` (opt-in; its Recall@20 against fp32's: bench/bf16-accuracy.sh) "
                  "is %.2fx faster than PyTorch fp32 (stretch target: 7x)." % (best_torch / med["sten-bf16"]))
 text = "\n".join(lines)
 print(text)
