@@ -7,23 +7,42 @@
 #include <string.h>
 
 /* y[0..H) += sum over listed rows j of v_j * W[j, :] (v = 1 when val is
- * NULL). The unit of work of both products below. With prefetch, the row
- * eight ahead is requested first: the forward gather's rows are scattered
+ * NULL). The unit of work of both products below. In slices of 64 columns
+ * whose sums stay in registers through all the rows (each y[h] still gets
+ * its rows in order: the same sums). With prefetch, the first slice asks
+ * for the whole row eight ahead: the forward gather's rows are scattered
  * over a weight matrix larger than the caches (the gradient's are not). */
 STEN__SIMD_CLONES
 static void gather_rows(float *restrict y, const float *restrict W, int64_t ldw,
                         int64_t H, const uint32_t *idx, const float *val,
                         uint64_t n, float scale, bool prefetch)
 {
-    for (uint64_t e = 0; e < n; e++) {
-        if (prefetch && e + 8 < n) {
-            const char *ahead = (const char *)(W + (int64_t)idx[e + 8] * ldw);
-            for (int64_t q = 0; q < H * (int64_t)sizeof(float); q += 64)
-                __builtin_prefetch(ahead + q);
+    enum { S = 64 };
+    int64_t h0 = 0;
+    for (; h0 + S <= H; h0 += S) {
+        float acc[S];
+        for (int h = 0; h < S; h++)
+            acc[h] = y[h0 + h];
+        for (uint64_t e = 0; e < n; e++) {
+            if (prefetch && h0 == 0 && e + 8 < n) { /* the whole row: later slices find it in L2 */
+                const char *ahead = (const char *)(W + (int64_t)idx[e + 8] * ldw);
+                for (int64_t q = 0; q < H * (int64_t)sizeof(float); q += 64)
+                    __builtin_prefetch(ahead + q);
+            }
+            const float *restrict w = W + (int64_t)idx[e] * ldw + h0;
+            const float v = val ? scale * val[e] : scale;
+            for (int h = 0; h < S; h++)
+                acc[h] += v * w[h];
         }
+        for (int h = 0; h < S; h++)
+            y[h0 + h] = acc[h];
+    }
+    if (h0 == H)
+        return;
+    for (uint64_t e = 0; e < n; e++) { /* the last H % 64 columns */
         const float *restrict w = W + (int64_t)idx[e] * ldw;
         const float v = val ? scale * val[e] : scale;
-        for (int64_t h = 0; h < H; h++)
+        for (int64_t h = h0; h < H; h++)
             y[h] += v * w[h];
     }
 }
