@@ -41,21 +41,26 @@ static void gather_sparse(sten_ctx *ctx, const sten_dataset *d, const uint32_t *
         if (p > 0.0f) /* draw k of the stream decides entry k */
             sten_rng_init(&r, seed ^ 0x64656e6f697365ull, epoch); /* "denoise" */
         uint32_t u[256];
+        uint32_t *restrict xc = x->col;
+        float *restrict xv = x->val;
+        const uint32_t *restrict sc = s->col;
+        const float *restrict sv = s->val;
         for (uint64_t k0 = s->row_ptr[row]; k0 < s->row_ptr[row + 1]; k0 += 256) {
             const uint64_t k1 = STEN__MIN(k0 + 256, s->row_ptr[row + 1]);
             if (p > 0.0f)
                 sten__rng_values(&r, k0, u, k1 - k0);
+            /* each entry written, kept by advancing e (no branch on the draw) */
             for (uint64_t k = k0; k < k1; k++) {
-                float v = s->val ? s->val[k] : 1.0f;
+                float v = sv ? sv[k] : 1.0f;
+                bool keep = true;
                 if (p > 0.0f) {
-                    if ((float)(u[k - k0] >> 8) * 0x1.0p-24f < p) /* sten_rng_uniform's value */
-                        continue;
+                    keep = !((float)(u[k - k0] >> 8) * 0x1.0p-24f < p); /* sten_rng_uniform's value */
                     v *= q;
                 }
-                x->col[e] = s->col[k];
-                if (x->val)
-                    x->val[e] = v * w;
-                e++;
+                xc[e] = sc[k];
+                if (xv)
+                    xv[e] = v * w;
+                e += keep;
             }
         }
         end[b] = e;
