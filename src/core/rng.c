@@ -77,33 +77,74 @@ float sten_rng_uniform(sten_rng *r)
 }
 
 /* Blocks block0 .. block0+15 of stream (s0, s1) under key (k0, k1), their
- * four values each into out: sten_philox4x32 sixteen times, written so that
- * the lanes vectorise. */
-STEN__SIMD_CLONES
+ * four values each into out: sten_philox4x32 sixteen times. */
 static void philox16(uint32_t k0, uint32_t k1, uint64_t block0, uint32_t s0, uint32_t s1,
                      uint32_t out[64])
 {
-    uint32_t c0[16], c1[16], c2[16], c3[16];
     for (int i = 0; i < 16; i++) {
         const uint64_t b = block0 + (uint64_t)i;
-        c0[i] = (uint32_t)b, c1[i] = (uint32_t)(b >> 32), c2[i] = s0, c3[i] = s1;
+        const uint32_t ctr[4] = {(uint32_t)b, (uint32_t)(b >> 32), s0, s1}, key[2] = {k0, k1};
+        sten_philox4x32(ctr, key, out + 4 * i);
     }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define PH512 __attribute__((target("avx512f")))
+
+/* The high 32 bits of each lane's 32 x 32-bit product a m. */
+PH512 static inline __m512i mulhi32(__m512i a, __m512i m)
+{
+    const __m512i even = _mm512_srli_epi64(_mm512_mul_epu32(a, m), 32);
+    const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
+    return _mm512_mask_blend_epi32(0xAAAA, even, odd);
+}
+
+/* philox16 with the sixteen blocks in the lanes of AVX-512 vectors. */
+PH512 static void philox16_512(uint32_t k0, uint32_t k1, uint64_t block0, uint32_t s0, uint32_t s1,
+                               uint32_t out[64])
+{
+    uint32_t lo[16], hi[16];
+    for (int i = 0; i < 16; i++) {
+        const uint64_t b = block0 + (uint64_t)i;
+        lo[i] = (uint32_t)b, hi[i] = (uint32_t)(b >> 32);
+    }
+    __m512i c0 = _mm512_loadu_si512(lo), c1 = _mm512_loadu_si512(hi);
+    __m512i c2 = _mm512_set1_epi32((int)s0), c3 = _mm512_set1_epi32((int)s1);
+    const __m512i m0 = _mm512_set1_epi32((int)PHILOX_M0), m1 = _mm512_set1_epi32((int)PHILOX_M1);
     for (int r = 0; r < 10; r++) {
         if (r > 0) {
             k0 += PHILOX_W0;
             k1 += PHILOX_W1;
         }
-        for (int i = 0; i < 16; i++) {
-            const uint64_t p0 = (uint64_t)PHILOX_M0 * c0[i];
-            const uint64_t p1 = (uint64_t)PHILOX_M1 * c2[i];
-            const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[i] ^ k0;
-            const uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3[i] ^ k1;
-            c0[i] = n0, c1[i] = (uint32_t)p1, c2[i] = n2, c3[i] = (uint32_t)p0;
-        }
+        const __m512i h0 = mulhi32(c0, m0), h1 = mulhi32(c2, m1);
+        const __m512i l0 = _mm512_mullo_epi32(c0, m0), l1 = _mm512_mullo_epi32(c2, m1);
+        c0 = _mm512_xor_si512(_mm512_xor_si512(h1, c1), _mm512_set1_epi32((int)k0));
+        c2 = _mm512_xor_si512(_mm512_xor_si512(h0, c3), _mm512_set1_epi32((int)k1));
+        c1 = l1;
+        c3 = l0;
     }
+    uint32_t v[4][16];
+    _mm512_storeu_si512(v[0], c0);
+    _mm512_storeu_si512(v[1], c1);
+    _mm512_storeu_si512(v[2], c2);
+    _mm512_storeu_si512(v[3], c3);
     for (int i = 0; i < 16; i++)
-        out[4 * i] = c0[i], out[4 * i + 1] = c1[i], out[4 * i + 2] = c2[i], out[4 * i + 3] = c3[i];
+        for (int w = 0; w < 4; w++)
+            out[4 * i + w] = v[w][i];
 }
+
+static bool use_philox512(void)
+{
+    static int v = -1;
+    int u = __atomic_load_n(&v, __ATOMIC_RELAXED);
+    if (u < 0) {
+        u = !sten__portable() && __builtin_cpu_supports("avx512f");
+        __atomic_store_n(&v, u, __ATOMIC_RELAXED);
+    }
+    return u;
+}
+#endif
 
 void sten__rng_values(const sten_rng *r, uint64_t n0, uint32_t *out, size_t count)
 {
@@ -112,7 +153,12 @@ void sten__rng_values(const sten_rng *r, uint64_t n0, uint32_t *out, size_t coun
     size_t done = 0;
     while (done < count) {
         const uint64_t n = n0 + done, block = n / 4;
-        philox16(r->key[0], r->key[1], block, (uint32_t)stream_lo, (uint32_t)stream_hi, buf);
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (use_philox512())
+            philox16_512(r->key[0], r->key[1], block, (uint32_t)stream_lo, (uint32_t)stream_hi, buf);
+        else
+#endif
+            philox16(r->key[0], r->key[1], block, (uint32_t)stream_lo, (uint32_t)stream_hi, buf);
         const size_t from = (size_t)(n % 4), m = STEN__MIN(count - done, 64 - from);
         memcpy(out + done, buf + from, m * sizeof *out);
         done += m;
