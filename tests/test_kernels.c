@@ -311,6 +311,44 @@ static void test_spmm_grad(void)
         }
 }
 
+/* The transpose with its columns split between threads (large enough to
+ * use them): the same arrays as with one thread, and every entry of xt is
+ * one of x, rows ascending. */
+static void test_transpose_threads(void)
+{
+    for (int valued = 0; valued < 2; valued++) {
+        sten_csr x, t1, t2;
+        rand_csr(&x, 500, 3001, 160, valued);
+        CHECK(x.nnz >= 3u << 13); /* three threads' worth */
+        CHECK_EQ(sten_csr_init(ctx, &t1, 3001, 500, x.cap, valued), STEN_OK);
+        CHECK_EQ(sten_csr_init(ctx, &t2, 3001, 500, x.cap, valued), STEN_OK);
+        sten_ctx_set_threads(ctx, 1);
+        CHECK_EQ(sten_csr_transpose(ctx, &x, &t1), STEN_OK);
+        sten_ctx_set_threads(ctx, 3);
+        CHECK_EQ(sten_csr_transpose(ctx, &x, &t2), STEN_OK);
+        sten_ctx_set_threads(ctx, 2);
+        CHECK_EQ(t2.nnz, x.nnz);
+        CHECK(memcmp(t1.row_ptr, t2.row_ptr, (3001 + 1) * sizeof *t1.row_ptr) == 0);
+        CHECK(memcmp(t1.col, t2.col, x.nnz * sizeof *t1.col) == 0);
+        if (valued)
+            CHECK(memcmp(t1.val, t2.val, x.nnz * sizeof *t1.val) == 0);
+        uint64_t bad = 0;
+        for (uint32_t j = 0; j < 3001; j++)
+            for (uint64_t e = t2.row_ptr[j]; e < t2.row_ptr[j + 1]; e++) {
+                const uint32_t i = t2.col[e];
+                bad += e > t2.row_ptr[j] && t2.col[e - 1] >= i;
+                int found = 0;
+                for (uint64_t q = x.row_ptr[i]; q < x.row_ptr[i + 1]; q++)
+                    found |= x.col[q] == j && (!valued || x.val[q] == t2.val[e]);
+                bad += !found;
+            }
+        CHECK_EQ(bad, 0);
+        sten_csr_free(ctx, &x);
+        sten_csr_free(ctx, &t1);
+        sten_csr_free(ctx, &t2);
+    }
+}
+
 static void test_activations(void)
 {
 #define ITEM(name, code, text) name,
@@ -504,6 +542,7 @@ int main(void)
     RUN(test_bgemm);
     RUN(test_spmm);
     RUN(test_spmm_grad);
+    RUN(test_transpose_threads);
     RUN(test_activations);
     RUN(test_topk);
     RUN(test_thread_count_independence);

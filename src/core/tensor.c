@@ -3,6 +3,9 @@
 #include "core_int.h"
 
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 sten_status sten_mat_init(sten_ctx *ctx, sten_mat *m, int64_t rows, int64_t cols)
 {
@@ -96,7 +99,9 @@ sten_status sten_csr_validate(sten_ctx *ctx, const sten_csr *m)
 }
 
 /* Counting sort by column: one pass to count, a prefix sum, one pass to
- * scatter. Scattering x's rows in order keeps each xt row sorted by x row. */
+ * scatter. Scattering x's rows in order keeps each xt row sorted by x row.
+ * With several threads each owns a range of columns (reading every entry,
+ * placing only its own): the same result. */
 sten_status sten_csr_transpose(sten_ctx *ctx, const sten_csr *x, sten_csr *xt)
 {
     if (xt->row_cap < x->cols)
@@ -109,20 +114,46 @@ sten_status sten_csr_transpose(sten_ctx *ctx, const sten_csr *x, sten_csr *xt)
                          (unsigned long long)xt->cap, xt->val ? " with values" : "",
                          (unsigned long long)x->nnz, x->val ? " with values" : "");
     uint64_t *ptr = xt->row_ptr;
-    memset(ptr, 0, ((size_t)x->cols + 1) * sizeof *ptr);
-    for (uint64_t e = 0; e < x->nnz; e++)
-        ptr[x->col[e] + 1]++;
-    for (uint32_t j = 0; j < x->cols; j++)
-        ptr[j + 1] += ptr[j];
-    /* ptr[j] is now the next free slot of row j; it is advanced while
-     * scattering and shifted back afterwards. */
-    for (uint32_t i = 0; i < x->rows; i++) {
-        for (uint64_t e = x->row_ptr[i]; e < x->row_ptr[i + 1]; e++) {
-            uint64_t dst = ptr[x->col[e]]++;
-            xt->col[dst] = i;
-            if (xt->val)
-                xt->val[dst] = x->val ? x->val[e] : 1.0f;
-        }
+    enum { MAXT = 64 };
+    uint64_t tot[MAXT];
+    const int nt = STEN__MIN(sten__threads_for(ctx, (int64_t)x->nnz, 1 << 13), MAXT);
+    ptr[0] = 0;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = 0, n = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        n = omp_get_num_threads();
+#endif
+        const uint32_t c0 = (uint32_t)((uint64_t)x->cols * (uint64_t)t / (uint64_t)n);
+        const uint32_t c1 = (uint32_t)((uint64_t)x->cols * (uint64_t)(t + 1) / (uint64_t)n);
+        memset(ptr + (size_t)c0 + 1, 0, (size_t)(c1 - c0) * sizeof *ptr);
+        for (uint64_t e = 0; e < x->nnz; e++)
+            if (x->col[e] >= c0 && x->col[e] < c1)
+                ptr[x->col[e] + 1]++;
+        uint64_t run = 0;
+        for (uint32_t j = c0; j < c1; j++)
+            ptr[j + 1] = run += ptr[j + 1];
+        tot[t] = run;
+#pragma omp barrier
+        uint64_t off = 0;
+        for (int u = 0; u < t; u++)
+            off += tot[u];
+        for (uint32_t j = c0; j < c1; j++)
+            ptr[j + 1] += off;
+#pragma omp barrier
+        /* ptr[j] is now the next free slot of row j; it is advanced while
+         * scattering and shifted back afterwards */
+        for (uint32_t i = 0; i < x->rows; i++)
+            for (uint64_t e = x->row_ptr[i]; e < x->row_ptr[i + 1]; e++) {
+                const uint32_t c = x->col[e];
+                if (c < c0 || c >= c1)
+                    continue;
+                const uint64_t dst = ptr[c]++;
+                xt->col[dst] = i;
+                if (xt->val)
+                    xt->val[dst] = x->val ? x->val[e] : 1.0f;
+            }
     }
     memmove(ptr + 1, ptr, (size_t)x->cols * sizeof *ptr);
     ptr[0] = 0;
