@@ -52,6 +52,7 @@ float sten__bf16_to_float(uint16_t h)
 #define HAVE_BF16 1
 #define BF __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx512bf16,fma,avx2")))
 #define INLINE inline __attribute__((always_inline))
+#include "simd512.h"
 #endif
 
 bool sten__bf16_available(void)
@@ -385,9 +386,7 @@ BF static INLINE void dot_micro(const int mr, const int nr, int64_t kc, const ui
                 acc[r][c] = _mm512_dpbf16_ps(acc[r][c], a, b[c]);
         }
     }
-    for (int r = 0; r < mr; r++)
-        for (int c = 0; c < nr; c++)
-            s[r][c] = _mm512_reduce_add_ps(acc[r][c]);
+    sten__dot_reduce(mr, nr, acc, s);
 }
 
 BF static INLINE void dot_block(const int mr, const int nr, int64_t p, int64_t kc, float alpha,

@@ -41,6 +41,7 @@
 #define STEN_HAVE_AVX512_GEMM 1
 #define AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma,avx2")))
 #define INLINE inline __attribute__((always_inline))
+#include "simd512.h"
 #endif
 
 static int own_mode = -1; /* -1: not decided yet, 0: BLAS, 1: own kernels */
@@ -331,9 +332,7 @@ AVX512 static INLINE void dot_micro(const int mr, const int nr, int64_t kc, cons
                 acc[r][c] = _mm512_fmadd_ps(a, b[c], acc[r][c]);
         }
     }
-    for (int r = 0; r < mr; r++)
-        for (int c = 0; c < nr; c++)
-            s[r][c] = _mm512_reduce_add_ps(acc[r][c]);
+    sten__dot_reduce(mr, nr, acc, s);
 }
 
 /* One (mr x nr) block of C for the K block starting at p. */
