@@ -181,6 +181,6 @@ void sten__optim_update(sten_ctx *ctx, const sten_train_desc *t, uint64_t step, 
 /* optim.c */
 sten_status sten__optim_alloc(sten_ctx *ctx, sten_net *net, sten_optimizer opt);
 void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_train_desc *t, float alpha);
-double sten__weight_reg(const sten_net *net, float lambda, float lambda1);
+double sten__weight_reg(sten_ctx *ctx, const sten_net *net, float lambda, float lambda1);
 
 #endif

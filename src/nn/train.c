@@ -188,7 +188,7 @@ static sten_status run_epoch(sten_ctx *ctx, sten_net *net, const sten_train_opts
     const sten_status st = run_batches(ctx, net, o, epoch, perm, g, es, batches_total);
     sten__net_settle(ctx, net);
     if (!st)
-        es->reg = sten__weight_reg(net, o->t.lambda, o->t.lambda1);
+        es->reg = sten__weight_reg(ctx, net, o->t.lambda, o->t.lambda1);
     return st;
 }
 
