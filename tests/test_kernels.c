@@ -161,6 +161,64 @@ static void test_gemm_chunks(void)
     sten__gemm_set_own(-1);
 }
 
+/* The output layer's backward sweep (propagation and SGD update in one
+ * pass over D) against the two products taken apart in double, on a
+ * catalogue past 16 chunks with ragged shapes; the same bits for 1 and 2
+ * threads; declined (no error) below 16 chunks and without sten's kernels. */
+static void test_gemm_out_backward(void)
+{
+    const int64_t M = 37, H = 70, N = 16 * STEN__GEMM_CHUNK + 100;
+    const int64_t lda = H + 2, ldd = N + 3, ldw = N + 1, ldda = H + 5;
+    const float alpha = -0.03f, beta = 0.999f;
+    float *A = rand_floats(M * lda, 0, 1), *D = rand_floats(M * ldd, -1, 1);
+    float *W0 = rand_floats(H * ldw, -1, 1), *dA0 = rand_floats(M * ldda, -1, 1);
+    float *W = copy_floats(W0, H * ldw), *dA = copy_floats(dA0, M * ldda);
+    float *Wr = copy_floats(W0, H * ldw), *dAr = copy_floats(dA0, M * ldda);
+    for (int64_t i = 0; i < M; i++) /* dA += D W0^T */
+        for (int64_t h = 0; h < H; h++) {
+            double x = dA0[i * ldda + h];
+            for (int64_t j = 0; j < N; j++)
+                x += (double)D[i * ldd + j] * W0[h * ldw + j];
+            dAr[i * ldda + h] = (float)x;
+        }
+    for (int64_t h = 0; h < H; h++) /* W = beta W0 + alpha A^T D */
+        for (int64_t j = 0; j < N; j++) {
+            double x = 0.0;
+            for (int64_t i = 0; i < M; i++)
+                x += (double)A[i * lda + h] * D[i * ldd + j];
+            Wr[h * ldw + j] = (float)(beta * (double)W0[h * ldw + j] + alpha * x);
+        }
+    const sten_status st = sten__gemm_out_backward(ctx, M, N, H, A, lda, D, ldd, alpha, beta, W, ldw,
+                                                   dA, ldda);
+    if (sten__gemm_own()) {
+        CHECK_EQ(st, STEN_OK);
+        CHECK_CLOSE(dA, dAr, M * ldda, 1e-4, 1e-4);
+        CHECK_CLOSE(W, Wr, H * ldw, 1e-5, 1e-4);
+        float *W1 = copy_floats(W0, H * ldw), *dA1 = copy_floats(dA0, M * ldda);
+        sten_ctx_set_threads(ctx, 1);
+        CHECK_EQ(sten__gemm_out_backward(ctx, M, N, H, A, lda, D, ldd, alpha, beta, W1, ldw, dA1,
+                                         ldda),
+                 STEN_OK);
+        sten_ctx_set_threads(ctx, 2);
+        CHECK(memcmp(W1, W, (size_t)(H * ldw) * sizeof *W) == 0);
+        CHECK(memcmp(dA1, dA, (size_t)(M * ldda) * sizeof *dA) == 0);
+        free(W1), free(dA1);
+        /* fewer chunks: declined, nothing touched */
+        CHECK_EQ(sten__gemm_out_backward(ctx, M, 15 * STEN__GEMM_CHUNK, H, A, lda, D, ldd, alpha,
+                                         beta, W, ldw, dA, ldda),
+                 STEN_E_UNSUPPORTED);
+    } else {
+        CHECK_EQ(st, STEN_E_UNSUPPORTED);
+        CHECK(memcmp(W, W0, (size_t)(H * ldw) * sizeof *W) == 0);
+    }
+    sten__gemm_set_own(0);
+    CHECK_EQ(sten__gemm_out_backward(ctx, M, N, H, A, lda, D, ldd, alpha, beta, W, ldw, dA, ldda),
+             STEN_E_UNSUPPORTED);
+    sten__gemm_set_own(-1);
+    CHECK_EQ(sten_ctx_error(ctx)[0], '\0');
+    free(A), free(D), free(W0), free(dA0), free(W), free(dA), free(Wr), free(dAr);
+}
+
 /* bf16 products against plain loops over the same bf16-rounded inputs in
  * double: only the fp32 accumulation differs. Rounding itself: ties to
  * even, NaN stays NaN, inf stays inf. */
@@ -538,6 +596,7 @@ int main(void)
     sten_rng_init(&rng, 2024, 0);
     RUN(test_gemm);
     RUN(test_gemm_chunks);
+    RUN(test_gemm_out_backward);
     RUN(test_bf16_rounding);
     RUN(test_bgemm);
     RUN(test_spmm);

@@ -88,6 +88,18 @@ sten_status sten__gemm_chunks(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, fl
                               float beta, float *C, int64_t ldc, const float *bias,
                               sten_chunk_fn fn, void *arg);
 
+/* A dense output layer's backward pass with SGD inside, in one sweep over
+ * the delta: dA += D W^T (D: M x N, W: H x N, dA: M x H, all row-major)
+ * from W as it was, and W = beta W + alpha A^T D (A: M x H). Results are
+ * independent of the thread count (not bit-equal to the two products taken
+ * apart: the sums group differently). STEN_E_UNSUPPORTED without sten's
+ * own kernels or for N under 16 chunks (where the products apart are
+ * faster), STEN_E_NOMEM without room for its buffers: the caller takes the
+ * products apart then (no error is recorded in the context). */
+sten_status sten__gemm_out_backward(sten_ctx *ctx, int64_t M, int64_t N, int64_t H, const float *A,
+                                    int64_t lda, const float *D, int64_t ldd, float alpha, float beta,
+                                    float *W, int64_t ldw, float *dA, int64_t ldda);
+
 /* sten_topk for scores that arrive in column chunks of STEN__GEMM_CHUNK, in
  * any order, from any of the context's threads (fed by sten__gemm_chunks):
  * begin, then chunk for each block of columns [j0, j1) of all B rows (S at

@@ -602,6 +602,19 @@ static void weight_grads(sten_ctx *ctx, sten_net *net, nn_layer *L, const nn_fus
             sten__to_bf16(ctx, L->delta_b, L->delta, (int64_t)B * N);
             L->db_ok = true;
         }
+        /* fp32 SGD inside the products: propagation and update in one sweep
+         * over the delta (where sten's own kernels run) */
+        if (fz && o->fusable && !bf && w == o && S->kind != STEN_LAYER_INPUT && !S->sparse_in &&
+            !w->transposed && o->scale == 1.0f &&
+            !sten__gemm_out_backward(ctx, B, N, S->N, S->out, S->N, L->delta, N,
+                                     -fz->alpha / (float)B, 1.0f - fz->alpha * fz->lambda, o->W, N,
+                                     S->delta, S->N)) {
+            sten__w_changed(o);
+            o->scr_ok = false;
+            o->wbp_ok = false;
+            o->fused = true;
+            continue;
+        }
         /* propagate first: a fused update changes W */
         if (S->kind != STEN_LAYER_INPUT) {
             if (bf && o->wb_ok)
