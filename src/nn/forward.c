@@ -542,6 +542,27 @@ void sten__net_settle(sten_ctx *ctx, sten_net *net)
             settle_one(ctx, &net->weights[k]);
 }
 
+/* SGD's coefficients for a batch of B: W <- decay W + step (sum of the
+ * examples' gradients). */
+static float sgd_decay(const nn_fuse *fz)
+{
+    return 1.0f - fz->alpha * fz->lambda;
+}
+
+static float sgd_step(const nn_fuse *fz, uint32_t B)
+{
+    return -fz->alpha / (float)B;
+}
+
+/* After a fused update: the serving data and packed copies are stale (the
+ * bf16 product keeps Wb fresh itself), and W was updated in place. */
+static void fused_marks(nn_weight *w)
+{
+    w->scr_ok = false;
+    w->wbp_ok = false;
+    w->fused = true;
+}
+
 /* W <- (1 - alpha lambda) W - alpha/B * S^T delta, the product written into
  * W itself: SGD without a gradient buffer. bf: the bf16 product, which also
  * refreshes W's rounded copy. */
@@ -549,7 +570,7 @@ static void fused_update(sten_ctx *ctx, const sten_net *net, const nn_layer *L, 
                          nn_weight *w, const nn_fuse *fz, bool bf)
 {
     const uint32_t B = net->B, N = L->N;
-    const float decay = 1.0f - fz->alpha * fz->lambda, step = -fz->alpha / (float)B;
+    const float decay = sgd_decay(fz), step = sgd_step(fz, B);
     if (S->sparse_in) {
         /* decay every row without touching them: the true W is scale * W,
          * so W += step/scale' * grad on the rows present; folded back into
@@ -565,9 +586,22 @@ static void fused_update(sten_ctx *ctx, const sten_net *net, const nn_layer *L, 
                   w->W, N);
         sten__w_changed(w);
     }
-    w->scr_ok = false; /* the bf16 product keeps Wb fresh, not the screening data */
-    w->wbp_ok = false;
-    w->fused = true;
+    fused_marks(w);
+}
+
+/* fp32 SGD on a dense hidden source with the propagation into it, in one
+ * sweep over the delta (sten__gemm_out_backward); false where the sweep
+ * does not apply or declines: the caller takes the two products apart. */
+static bool sweep_update(sten_ctx *ctx, const sten_net *net, const nn_layer *L, nn_layer *S,
+                         nn_weight *w, const nn_fuse *fz, bool bf)
+{
+    if (bf || S->kind == STEN_LAYER_INPUT || S->sparse_in || w->scale != 1.0f ||
+        sten__gemm_out_backward(ctx, net->B, L->N, S->N, S->out, S->N, L->delta, L->N,
+                                sgd_step(fz, net->B), sgd_decay(fz), w->W, L->N, S->delta, S->N))
+        return false;
+    sten__w_changed(w);
+    fused_marks(w);
+    return true;
 }
 
 /* gb[j] += sum over rows of delta[b][j]: columns split between threads,
@@ -602,19 +636,10 @@ static void weight_grads(sten_ctx *ctx, sten_net *net, nn_layer *L, const nn_fus
             sten__to_bf16(ctx, L->delta_b, L->delta, (int64_t)B * N);
             L->db_ok = true;
         }
-        /* fp32 SGD inside the products: propagation and update in one sweep
-         * over the delta (where sten's own kernels run) */
-        if (fz && o->fusable && !bf && w == o && S->kind != STEN_LAYER_INPUT && !S->sparse_in &&
-            !w->transposed && o->scale == 1.0f &&
-            !sten__gemm_out_backward(ctx, B, N, S->N, S->out, S->N, L->delta, N,
-                                     -fz->alpha / (float)B, 1.0f - fz->alpha * fz->lambda, o->W, N,
-                                     S->delta, S->N)) {
-            sten__w_changed(o);
-            o->scr_ok = false;
-            o->wbp_ok = false;
-            o->fused = true;
+        /* SGD inside the products: propagation and update in one sweep
+         * over the delta where it applies */
+        if (fz && o->fusable && w == o && !w->transposed && sweep_update(ctx, net, L, S, o, fz, bf))
             continue;
-        }
         /* propagate first: a fused update changes W */
         if (S->kind != STEN_LAYER_INPUT) {
             if (bf && o->wb_ok)
