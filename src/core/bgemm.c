@@ -58,9 +58,7 @@ float sten__bf16_to_float(uint16_t h)
 bool sten__bf16_available(void)
 {
 #ifdef HAVE_BF16
-    return !sten__portable() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512bf16");
+    return sten__avx512() && __builtin_cpu_supports("avx512bf16");
 #else
     return false;
 #endif

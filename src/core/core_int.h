@@ -189,6 +189,9 @@ void sten__rng_values(const sten_rng *r, uint64_t n0, uint32_t *out, size_t coun
  * (own AVX-512 GEMM, bf16, AVX-512 loss pass) off, as on a CPU without
  * AVX-512 — so a test run on this machine covers the paths others take. */
 bool sten__portable(void);
+/* AVX-512 F, VL, DQ and BW on this CPU, and not STEN_KERNELS=portable: the
+ * one test behind every AVX-512 path (decided once). */
+bool sten__avx512(void);
 
 /* Whether sten_gemm uses sten's own kernels: decided on first use from the
  * CPU and STEN_GEMM=blas; tests switch it (1 own if available, 0 BLAS, -1

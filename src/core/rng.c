@@ -134,16 +134,6 @@ PH512 static void philox16_512(uint32_t k0, uint32_t k1, uint64_t block0, uint32
             out[4 * i + w] = v[w][i];
 }
 
-static bool use_philox512(void)
-{
-    static int v = -1;
-    int u = __atomic_load_n(&v, __ATOMIC_RELAXED);
-    if (u < 0) {
-        u = !sten__portable() && __builtin_cpu_supports("avx512f");
-        __atomic_store_n(&v, u, __ATOMIC_RELAXED);
-    }
-    return u;
-}
 #endif
 
 void sten__rng_values(const sten_rng *r, uint64_t n0, uint32_t *out, size_t count)
@@ -154,7 +144,7 @@ void sten__rng_values(const sten_rng *r, uint64_t n0, uint32_t *out, size_t coun
     while (done < count) {
         const uint64_t n = n0 + done, block = n / 4;
 #if defined(__x86_64__) && defined(__GNUC__)
-        if (use_philox512())
+        if (sten__avx512())
             philox16_512(r->key[0], r->key[1], block, (uint32_t)stream_lo, (uint32_t)stream_hi, buf);
         else
 #endif

@@ -58,6 +58,22 @@ bool sten__portable(void)
     return v == 1;
 }
 
+bool sten__avx512(void)
+{
+    static int a = -1;
+    int v = __atomic_load_n(&a, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+        v = !sten__portable() && __builtin_cpu_supports("avx512f") &&
+            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+            __builtin_cpu_supports("avx512bw");
+#endif
+        __atomic_store_n(&a, v, __ATOMIC_RELAXED);
+    }
+    return v == 1;
+}
+
 bool sten__gemm_own(void)
 {
     int m = __atomic_load_n(&own_mode, __ATOMIC_RELAXED);
@@ -83,8 +99,7 @@ void sten__gemm_set_own(int on)
 bool sten__gemm_own_available(void)
 {
 #ifdef STEN_HAVE_AVX512_GEMM
-    return !sten__portable() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+    return sten__avx512();
 #else
     return false;
 #endif

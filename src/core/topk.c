@@ -558,8 +558,7 @@ SCREEN_512 static float screen_row(sten__topk_acc *a, int64_t b, int64_t slot, c
 bool sten__topk_screen_available(void)
 {
 #ifdef HAVE_SCREEN
-    return !sten__portable() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+    return sten__avx512();
 #else
     return false;
 #endif

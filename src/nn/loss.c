@@ -184,14 +184,7 @@ ZP512 static void zp_many(const float *z, int m, float *a, float *zt)
 
 static int use_zp512(void)
 {
-    static int v = -1;
-    int u = __atomic_load_n(&v, __ATOMIC_RELAXED);
-    if (u < 0) {
-        u = !sten__portable() && __builtin_cpu_supports("avx512f") &&
-            __builtin_cpu_supports("avx512dq");
-        __atomic_store_n(&v, u, __ATOMIC_RELAXED);
-    }
-    return u;
+    return sten__avx512();
 }
 #else
 static int use_zp512(void)
