@@ -20,6 +20,12 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden visibility: what this header declares is
+ * exported, nothing else (internals are sten__ and stay inside libsten). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define STEN_VERSION_MAJOR 0
 #define STEN_VERSION_MINOR 1
 #define STEN_VERSION_PATCH 0
@@ -910,6 +916,10 @@ void sten_outfile_abort(sten_ctx *ctx, sten_outfile *o);
 
 /* Description of the BLAS in use ("OpenBLAS 0.3.21 ... OpenMP"), borrowed. */
 const char *sten_blas_info(void);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,18 @@ so=$(ls "${libdir}"libsten.so.*.*.* 2>/dev/null | head -n 1)
 soname=$(objdump -p "$so" | awk '/SONAME/ {print $2}')
 [ "$soname" = "libsten.so.0" ] || { echo "FAIL: SONAME is '$soname', expected libsten.so.0"; fail=1; }
 
+# the shared library exports the sten_ API and nothing else (no sten__
+# internals, no unprefixed helpers)
+nm -D --defined-only "$so" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' >"$tmp/syms"
+n_api=$(grep -c '^sten_[a-z]' "$tmp/syms" || true)
+grep -v '^sten_[a-z]' "$tmp/syms" >"$tmp/bad_syms" || true
+if [ -s "$tmp/bad_syms" ]; then
+    echo "FAIL: libsten.so exports $(wc -l <"$tmp/bad_syms") symbols outside the sten_ API, e.g.:"
+    head -n 5 "$tmp/bad_syms"
+    fail=1
+fi
+[ "$n_api" -gt 100 ] || { echo "FAIL: libsten.so exports only $n_api sten_ symbols"; fail=1; }
+
 cat >"$tmp/hello.c" <<'C'
 #include <sten.h>
 #include <stdio.h>

@@ -81,7 +81,7 @@ static sten_status fail_at(parser *p, sten_status st, const char *path, const ch
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     int line, col;
-    json_pos_find(&p->pos, path, &line, &col);
+    sten__json_pos_find(&p->pos, path, &line, &col);
     if (p->layer)
         return sten_fail(p->ctx, st, "%s:%d:%d: layer \"%s\": %s", p->src, line, col, p->layer, msg);
     return sten_fail(p->ctx, st, "%s:%d:%d: %s", p->src, line, col, msg);
@@ -98,7 +98,7 @@ static void warn_at(parser *p, const char *path, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     int line, col;
-    json_pos_find(&p->pos, path, &line, &col);
+    sten__json_pos_find(&p->pos, path, &line, &col);
     sten_log(p->ctx, STEN_LOG_WARN, "%s:%d:%d: %s", p->src, line, col, msg);
 }
 
@@ -106,7 +106,7 @@ static sten_status parse_enum(parser *p, const enum_table *t, json_t *v, int *ou
                               const char *key)
 {
     if (!json_is_string(v))
-        return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a name, got %s", key, json_pos_kind(v));
+        return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a name, got %s", key, sten__json_pos_kind(v));
     const char *s = json_string_value(v);
     if (sten__enum_find(t, s, out))
         return STEN_OK;
@@ -122,7 +122,7 @@ static sten_status check_number(parser *p, const field *f, json_t *v, const char
                                 const char *key, double *out)
 {
     if (!json_is_number(v))
-        return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a number, got %s", key, json_pos_kind(v));
+        return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a number, got %s", key, sten__json_pos_kind(v));
     const double x = *out = json_number_value(v);
     if (f->type == F_PROB && !(x >= 0 && x < 1))
         return fail_at(p, STEN_E_RANGE, path, "\"%s\" = %g is out of range (expected at least 0 "
@@ -167,12 +167,12 @@ static sten_status set_field(parser *p, const field *f, json_t *v, void *base, c
             *(bool *)at = json_integer_value(v) == 1;
         else
             return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected true or false, got %s", key,
-                           json_pos_kind(v));
+                           sten__json_pos_kind(v));
         return STEN_OK;
     case F_STR:
         if (!json_is_string(v))
             return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a string, got %s", key,
-                           json_pos_kind(v));
+                           sten__json_pos_kind(v));
         if (json_string_length(v) >= STEN_NAME_MAX || json_string_length(v) == 0)
             return fail_at(p, STEN_E_RANGE, path, "\"%s\": expected 1 to %d characters", key,
                            STEN_NAME_MAX - 1);
@@ -183,7 +183,7 @@ static sten_status set_field(parser *p, const field *f, json_t *v, void *base, c
     case F_OBJ: {
         if (!json_is_object(v))
             return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected an object, got %s", key,
-                           json_pos_kind(v));
+                           sten__json_pos_kind(v));
         const table *sub = f->more;
         if (sub->ignored)
             warn_at(p, path, "\"%s\" is accepted and ignored: %s", key, sub->ignored);
@@ -288,7 +288,7 @@ static sten_status name_list(parser *p, json_t *v, char (*out)[STEN_NAME_MAX], u
     }
     if (!json_is_array(v))
         return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a layer name or an array of them, got %s",
-                       key, json_pos_kind(v));
+                       key, sten__json_pos_kind(v));
     if (json_array_size(v) > max)
         return fail_at(p, STEN_E_RANGE, path, "\"%s\": at most %u layers", key, max);
     size_t i;
@@ -370,7 +370,7 @@ static sten_status sp_shared(parser *p, json_t *v, void *base, const char *path)
             snprintf(sub, sizeof sub, "%s", path);
         if (!json_is_object(e))
             return fail_at(p, STEN_E_PARSE, sub, "\"SharedWeights\": expected an object, got %s",
-                           json_pos_kind(e));
+                           sten__json_pos_kind(e));
         sten_shared_desc *sh = &l->shared[i];
         memset(sh, 0, sizeof *sh);
         sten_status st = walk(p, e, &T_SHARED, sh, sub);
@@ -488,7 +488,7 @@ static sten_status sp_schedule(parser *p, json_t *v, void *base, const char *pat
 {
     if (!json_is_object(v))
         return fail_at(p, STEN_E_PARSE, path, "\"LearningRateSchedule\": expected an object, got %s",
-                       json_pos_kind(v));
+                       sten__json_pos_kind(v));
     sten_status st = walk(p, v, &T_SCHED, base, path);
     if (!st && !(p->d->training.set & (1u << STEN_TRAIN_SCHEDULE)))
         return fail_at(p, STEN_E_PARSE, path, "\"LearningRateSchedule\" needs a \"Type\" (Constant, "
@@ -520,7 +520,7 @@ static sten_status sp_version(parser *p, json_t *v, void *base, const char *path
 {
     sten_net_desc *d = base;
     if (!json_is_number(v))
-        return fail_at(p, STEN_E_PARSE, path, "\"Version\": expected a number, got %s", json_pos_kind(v));
+        return fail_at(p, STEN_E_PARSE, path, "\"Version\": expected a number, got %s", sten__json_pos_kind(v));
     d->version = (float)json_number_value(v);
     if (d->version < 0.6999f)
         return fail_at(p, STEN_E_RANGE, path, "\"Version\" = %g: configs older than 0.7 are not "
@@ -585,11 +585,11 @@ static sten_status parse_layer(parser *p, json_t *v, sten_layer_desc *l, size_t 
 {
     layer_defaults(l);
     int line, col;
-    (void)json_pos_find(&p->pos, path, &line, &col);
+    (void)sten__json_pos_find(&p->pos, path, &line, &col);
     l->line = line;
     l->column = col;
     if (!json_is_object(v))
-        return fail_at(p, STEN_E_PARSE, path, "layer %zu: expected an object, got %s", i, json_pos_kind(v));
+        return fail_at(p, STEN_E_PARSE, path, "layer %zu: expected an object, got %s", i, sten__json_pos_kind(v));
     /* The name first (given, or the default from the kind), so that every
      * message about this layer can use it. */
     const char *key;
@@ -699,8 +699,8 @@ static sten_status check_names(parser *p, sten_net_desc *d)
                 found = !strcmp(names[j], ref);
             if (!found) {
                 int line, col;
-                if (alt[0] && json_pos_find(&p->pos, alt, &line, &col) >
-                                  json_pos_find(&p->pos, path, &line, &col))
+                if (alt[0] && sten__json_pos_find(&p->pos, alt, &line, &col) >
+                                  sten__json_pos_find(&p->pos, path, &line, &col))
                     memcpy(path, alt, sizeof path);
                 sten__suggest(ref, names, d->n_layers, dym, sizeof dym);
                 p->layer = l->name;
@@ -749,10 +749,10 @@ sten_status sten_net_desc_parse(sten_ctx *ctx, const char *json, size_t len, con
                          "(limit %u)", source, len, CONFIG_MAX_BYTES);
     parser p = {ctx, source, {0}, NULL, NULL, NULL};
     json_t *root = NULL;
-    sten_status st = json_pos_load(ctx, json, len, source, &root, &p.pos);
+    sten_status st = sten__json_pos_load(ctx, json, len, source, &root, &p.pos);
     if (!st && !json_is_object(root))
         st = sten_fail(ctx, STEN_E_PARSE, "%s:1:1: expected a JSON object, got %s", source,
-                       json_pos_kind(root));
+                       sten__json_pos_kind(root));
     sten_net_desc *d = NULL;
     if (!st && !(d = sten_alloc(ctx, sizeof *d)))
         st = STEN_E_NOMEM;
@@ -768,7 +768,7 @@ sten_status sten_net_desc_parse(sten_ctx *ctx, const char *json, size_t len, con
     if (!st)
         st = check_names(&p, d);
     json_decref(root);
-    json_pos_free(ctx, &p.pos);
+    sten__json_pos_free(ctx, &p.pos);
     if (st) {
         sten_net_desc_free(ctx, d);
         return st;

@@ -2,7 +2,7 @@
  * strings (with escapes), a stack of open containers, keys recorded when
  * followed by ':', array elements when they start. Malformed text is
  * followed as far as it goes; jansson's verdict decides what it was, and
- * json_pos_load words the two together. */
+ * sten__json_pos_load words the two together. */
 #include "json_pos.h"
 
 #include <jansson.h>
@@ -55,7 +55,7 @@ static size_t path_index(char *path, size_t plen, long idx)
     return STEN__MIN(plen, (size_t)JSON_POS_MAX_PATH - 1);
 }
 
-sten_status json_pos_scan(sten_ctx *ctx, const char *t, size_t len, json_pos *out)
+sten_status sten__json_pos_scan(sten_ctx *ctx, const char *t, size_t len, json_pos *out)
 {
     memset(out, 0, sizeof *out);
     frame st[JSON_POS_MAX_DEPTH];
@@ -168,12 +168,12 @@ sten_status json_pos_scan(sten_ctx *ctx, const char *t, size_t len, json_pos *ou
 /* jansson's parse, and the position index. A trailing comma, too deep a
  * nesting or too many entries is reported where the scan stopped, when that is
  * before the place jansson gave up (or jansson did not). */
-sten_status json_pos_load(sten_ctx *ctx, const char *json, size_t len, const char *src,
+sten_status sten__json_pos_load(sten_ctx *ctx, const char *json, size_t len, const char *src,
                           json_t **root, json_pos *q)
 {
     json_error_t err;
     *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
-    sten_status st = json_pos_scan(ctx, json, len, q);
+    sten_status st = sten__json_pos_scan(ctx, json, len, q);
     if (st)
         return st;
     const bool stop_first = q->stop != JSON_POS_DONE &&
@@ -206,7 +206,7 @@ sten_status json_pos_load(sten_ctx *ctx, const char *json, size_t len, const cha
     return STEN_OK;
 }
 
-const char *json_pos_kind(const json_t *v)
+const char *sten__json_pos_kind(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "an object";
@@ -220,7 +220,7 @@ const char *json_pos_kind(const json_t *v)
     }
 }
 
-size_t json_pos_find(const json_pos *p, const char *path, int *line, int *col)
+size_t sten__json_pos_find(const json_pos *p, const char *path, int *line, int *col)
 {
     *line = *col = 0;
     size_t best = 0;
@@ -236,7 +236,7 @@ size_t json_pos_find(const json_pos *p, const char *path, int *line, int *col)
     return best;
 }
 
-void json_pos_free(sten_ctx *ctx, json_pos *p)
+void sten__json_pos_free(sten_ctx *ctx, json_pos *p)
 {
     for (size_t i = 0; i < p->n; i++)
         sten_free(ctx, p->e[i].path);

@@ -38,19 +38,19 @@ typedef struct {
 /* Scans text (lines from 1, columns in characters from 1, as jansson counts
  * them) up to the end or the first reason to stop. STEN_E_NOMEM is the only
  * error; a stop is reported in out->stop for the caller to word. */
-sten_status json_pos_scan(sten_ctx *ctx, const char *text, size_t len, json_pos *out);
+sten_status sten__json_pos_scan(sten_ctx *ctx, const char *text, size_t len, json_pos *out);
 /* Parses text with jansson (duplicate keys rejected) into *root and scans
  * it into *pos (free both, also on failure). Errors, with src:line:col: the
  * first trailing comma, too deep a nesting or too many entries when the scan
  * meets it before jansson's first complaint; else jansson's; an empty file
  * is said to be one. */
-sten_status json_pos_load(sten_ctx *ctx, const char *text, size_t len, const char *src,
+sten_status sten__json_pos_load(sten_ctx *ctx, const char *text, size_t len, const char *src,
                           json_t **root, json_pos *pos);
 /* "an object", "a number", ...: what v is, for "expected X, got Y". */
-const char *json_pos_kind(const json_t *v);
+const char *sten__json_pos_kind(const json_t *v);
 /* Position of a path (keys compared case-insensitively), or of its longest
  * recorded prefix; 0:0 if none. Returns the length of the path matched. */
-size_t json_pos_find(const json_pos *p, const char *path, int *line, int *col);
-void json_pos_free(sten_ctx *ctx, json_pos *p);
+size_t sten__json_pos_find(const json_pos *p, const char *path, int *line, int *col);
+void sten__json_pos_free(sten_ctx *ctx, json_pos *p);
 
 #endif
