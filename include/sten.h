@@ -580,6 +580,7 @@ typedef enum {
 #define STEN_MAX_SOURCES 8
 #define STEN_MAX_SKIPS 8
 #define STEN_MAX_SHARED 4
+#define STEN_LAYER_SETTINGS 16 /* type-specific settings per layer */
 
 typedef struct {
     char input_layer[STEN_NAME_MAX];         /* this weight's input */
@@ -616,17 +617,11 @@ typedef struct {
     float sparseness_beta; /* 0 = network value */
     uint32_t n_shared;
     sten_shared_desc shared[STEN_MAX_SHARED];
-    /* FactorizationMachine layers: K factors and per-group settings, group
-     * 0 = bias w0, 1 = linear w, 2 = factors V. lr and wd multiply the
-     * optimizer's alpha and add to its L2 lambda (SageMaker's bias_lr,
-     * linear_wd, ...); NaN = the optimizer's own value. clip = 0: no gradient
-     * clipping. Init: V ~ WeightInit (default Gaussian scale 0.01), w = 0,
-     * w0 = Bias. */
-    uint32_t factors;
-    float fm_lr[3], fm_wd[3];
-    float fm_clip;
-    int fm_init[3];    /* -1 = default (above); 0 normal(0, p), 1 uniform(-p, p), 2 constant p */
-    float fm_init_p[3];
+    /* Settings of the layer's own type (e.g. a FactorizationMachine's
+     * Factors, BiasLR, ...), by the index the type gives them; NaN = not
+     * given. Set and read them by name with sten_layer_desc_set / _get;
+     * docs/config.md lists each type's settings. */
+    float setting[STEN_LAYER_SETTINGS];
     int line, column; /* where the layer starts in the config (for errors) */
 } sten_layer_desc;
 
@@ -689,6 +684,14 @@ typedef struct {
  * trained with Adam. Unknown names and out-of-range values are errors naming
  * the hyperparameter and the allowed range. */
 sten_status sten_fm_desc_from_hyperparameters(sten_ctx *ctx, const char *path, sten_net_desc **out);
+
+/* A layer's type-specific setting by its config key (case-insensitive, e.g.
+ * "Factors" of a FactorizationMachine): set checks the key belongs to the
+ * layer's type and the value is in its range (STEN_E_NOTFOUND /
+ * STEN_E_RANGE, nothing recorded); get gives NaN for a setting not given
+ * or not of this type. */
+sten_status sten_layer_desc_set(sten_layer_desc *l, const char *key, double value);
+double sten_layer_desc_get(const sten_layer_desc *l, const char *key);
 
 /* Parses a network config file. Keys and enum values are case-insensitive;
  * every error names file:line:column and what was expected (an unknown key

@@ -22,7 +22,18 @@ T="--threads 2"
 "$STEN" generate-netcdf -d gl_output -i s-train.txt -o out.nc -f feat -s samp 2>/dev/null
 sed 's/"Epochs" : 40/"Epochs" : 3/' "$ROOT/examples/movielens/config.json" >adam.json
 sed -e 's/"Adam"/"SGD"/' -e 's/"Alpha" : 0.003/"Alpha" : 0.05/' adam.json >sgd.json
-dump() { ncdump -p 9,17 "$1" | sed 1d >"$OUT/$2"; }
+# a model as text, in an order that does not depend on the order the file
+# defines its attributes and variables in: header lines sorted, then the
+# data one variable per paragraph, sorted
+dump() {
+    ncdump -p 9,17 "$1" | sed 1d | awk '
+        /^data:/ { d = 1; next }
+        !d { print "H " $0 | "sort"; next }
+        /^ [^ ].* = / { if (v != "") print v | "sort -s"; v = $0; next }
+        /^}/ { next }
+        { if ($0 != "") v = v " " $0 }
+        END { close("sort"); if (v != "") print v | "sort -s" }' >"$OUT/$2"
+}
 for cfg in adam sgd; do
     for prec in fp32 bf16; do
         if [ $prec = bf16 ] && ! "$STEN" info 2>&1 | grep -q "^bf16 *yes"; then continue; fi

@@ -48,10 +48,8 @@ static inline sten_layer_desc fx_layer(const char *name, sten_layer_kind kind, u
     l.init_scale = 1.0f;
     l.line = 1;
     l.column = 1;
-    for (int g = 0; g < 3; g++) {
-        l.fm_lr[g] = l.fm_wd[g] = NAN;
-        l.fm_init[g] = -1;
-    }
+    for (int g = 0; g < STEN_LAYER_SETTINGS; g++)
+        l.setting[g] = NAN;
     return l;
 }
 

@@ -46,7 +46,7 @@ static void fd_array(sten_net *net, const char *what, const char *name, float *p
     free(ana);
 }
 
-/* Every weight, bias and factor against central differences. Non-smooth
+/* Every parameter (the list: weights, biases, factors) against central differences. Non-smooth
  * functions (RELU, L1, hinge) may straddle a kink for a few parameters:
  * allowed_bad of them may differ. */
 static int grad_check(sten_net *net, const char *what, int allowed_bad)
@@ -54,20 +54,9 @@ static int grad_check(sten_net *net, const char *what, int allowed_bad)
     objective(net);
     sten__net_backward(ctx, net);
     int bad = 0, total = 0;
-    char name[64];
-    for (uint32_t k = 0; k < net->n_weights; k++) {
-        nn_weight *w = &net->weights[k];
-        if (w->owner == (int)k) { /* shared matrices are checked through their owner */
-            snprintf(name, sizeof name, "weight %u W", k);
-            fd_array(net, what, name, w->W, w->gW, (uint64_t)w->rows * w->cols, &total, &bad);
-        }
-        snprintf(name, sizeof name, "weight %u b", k);
-        fd_array(net, what, name, w->b, w->gb, net->layers[w->dst].N, &total, &bad);
-    }
-    for (uint32_t i = 0; i < net->n_layers; i++) {
-        nn_layer *L = &net->layers[i];
-        if (L->fmV)
-            fd_array(net, what, "factors V", L->fmV, L->fmgV, (uint64_t)L->fm_rows * L->K, &total, &bad);
+    for (uint32_t i = 0; i < net->n_params; i++) {
+        const nn_param *p = &net->params[i];
+        fd_array(net, what, p->name, p->w, p->g, p->n, &total, &bad);
     }
     if (bad > allowed_bad || getenv("STEN_TEST_VERBOSE"))
         fprintf(stderr, "  %s: %d of %d gradients differ\n", what, bad, total);
@@ -541,13 +530,15 @@ static void test_factorization_machine(void)
         strcpy(L[0].dataset, "x");
         strcpy(L[1].dataset, "y");
         L[1].type = STEN_LAYER_FACTORIZATION_MACHINE;
-        L[1].factors = 3;
+        CHECK_EQ(sten_layer_desc_set(&L[1], "factors", 3), STEN_OK);
+        CHECK_EQ(sten_layer_desc_set(&L[1], "Factors", 0), STEN_E_RANGE);
+        CHECK_EQ(sten_layer_desc_set(&L[1], "FactorsLR", -1), STEN_E_RANGE);
+        CHECK_EQ(sten_layer_desc_set(&L[1], "Factor", 3), STEN_E_NOTFOUND);
+        CHECK_EQ(sten_layer_desc_set(&L[0], "Factors", 3), STEN_E_NOTFOUND); /* not FM's */
+        CHECK(isnan(sten_layer_desc_get(&L[1], "BiasLR")));
+        CHECK_EQ(sten_layer_desc_get(&L[1], "FACTORS"), 3.0);
         L[1].init = STEN_INIT_GAUSSIAN;
         L[1].init_scale = 0.3f;
-        for (int g = 0; g < 3; g++) {
-            L[1].fm_lr[g] = L[1].fm_wd[g] = NAN;
-            L[1].fm_init[g] = -1;
-        }
         sten_net_desc d = fx_desc(L, 2);
         d.loss = cls ? STEN_LOSS_CROSS_ENTROPY : STEN_LOSS_L2;
         sten_dataset ds[2];
@@ -560,14 +551,19 @@ static void test_factorization_machine(void)
             const nn_layer *F = &net->layers[1];
             const nn_weight *w = &net->weights[F->in[0]];
             const sten_csr *X = &net->layers[0].x;
+            /* the factors: the layer's third parameter (bias, linear, factors) */
+            CHECK_EQ(net->n_params, 3);
+            const uint32_t K = (uint32_t)(net->params[2].n / w->rows);
+            const float *V = net->params[2].w;
+            CHECK_EQ(K, 3);
             for (uint32_t b = 0; b < net->B; b++) {
                 double y = w->b[0];
                 for (uint64_t e = X->row_ptr[b]; e < X->row_ptr[b + 1]; e++) {
                     y += (double)X->val[e] * w->W[X->col[e]];
                     for (uint64_t q = e + 1; q < X->row_ptr[b + 1]; q++) {
                         double dot = 0;
-                        for (uint32_t f = 0; f < F->K; f++)
-                            dot += (double)F->fmV[X->col[e] * F->K + f] * F->fmV[X->col[q] * F->K + f];
+                        for (uint32_t f = 0; f < K; f++)
+                            dot += (double)V[X->col[e] * K + f] * V[X->col[q] * K + f];
                         y += dot * X->val[e] * X->val[q];
                     }
                 }
@@ -575,7 +571,8 @@ static void test_factorization_machine(void)
             }
         }
         if (net) {
-            CHECK_EQ(net->layers[1].K, 3);
+            CHECK_EQ(net->params[2].n, 3u * net->weights[0].rows);
+            CHECK_EQ(net->params[2].update, NN_UPDATE_ROWS);
             grad_check(net, cls ? "FM, sigmoid + cross-entropy" : "FM, linear + L2", 0);
             /* train, save, load: the same predictions */
             sten_train_opts o = ae_opts(&d, STEN_OPT_ADAM, 3);
@@ -588,7 +585,9 @@ static void test_factorization_machine(void)
             sten_net *back = NULL;
             CHECK_EQ(sten_net_load(ctx, file, ds, 1, 6, false, &back), STEN_OK);
             if (back) {
-                CHECK_EQ(back->layers[1].K, 3);
+                CHECK_EQ(back->params[2].n, net->params[2].n);
+                CHECK(memcmp(back->params[2].w, net->params[2].w, net->params[2].n * 4) == 0);
+                CHECK_EQ(sten_layer_desc_get(&sten_net_description(back)->layers[1], "Factors"), 3.0);
                 uint32_t ids[6] = {0, 1, 2, 3, 4, 5};
                 const float *a, *b;
                 uint32_t w1, w2;

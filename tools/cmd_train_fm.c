@@ -220,7 +220,7 @@ int cmd_train_fm(int argc, char **argv)
         o.first_epoch = 1;
         o.epoch_done = epoch_line;
         fprintf(stderr, "sten train: factorization machine, %u features, %u factors, %s, %llu examples, "
-                "%u epochs\n", desc->layers[0].N, desc->layers[1].factors,
+                "%u epochs\n", desc->layers[0].N, (unsigned)sten_layer_desc_get(&desc->layers[1], "Factors"),
                 binary ? "binary_classifier" : "regressor", (unsigned long long)ds[0].examples, o.t.epochs);
         st = sten_net_train(ctx, net, &o);
     }

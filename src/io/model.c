@@ -83,14 +83,6 @@ static const att_desc layer_atts[] = {
     LAY(relu_slope, A_F32, "RELUSlope"),
     LAY(elu_alpha, A_F32, "ELUAlpha"),
     LAY(selu_lambda, A_F32, "SELULambda"),
-    LAY(factors, A_U32, "sten_factors"),
-    LAY(fm_lr[0], A_F32, "sten_bias_lr"),
-    LAY(fm_lr[1], A_F32, "sten_linear_lr"),
-    LAY(fm_lr[2], A_F32, "sten_factors_lr"),
-    LAY(fm_wd[0], A_F32, "sten_bias_wd"),
-    LAY(fm_wd[1], A_F32, "sten_linear_wd"),
-    LAY(fm_wd[2], A_F32, "sten_factors_wd"),
-    LAY(fm_clip, A_F32, "sten_clip_gradient"),
 };
 
 /* Attributes DSSTNE's loader requires that sten has no use for: written
@@ -192,6 +184,16 @@ static void write_layer(ncio *io, const sten_net *net, uint32_t i)
     d.elu_alpha = L->ap.alpha;
     d.selu_lambda = L->ap.lambda;
     put_table(io, layer_atts, sizeof layer_atts / sizeof layer_atts[0], &d, p);
+    /* the settings of the layer's own type */
+    for (size_t k = 0; k < L->ops->n_settings; k++) {
+        const nn_setting *t = &L->ops->settings[k];
+        if (!t->attr)
+            continue;
+        const float v = isnan(d.setting[t->index]) ? t->def : d.setting[t->index];
+        const uint32_t u = (uint32_t)v;
+        snprintf(name, sizeof name, "%s%s", p, t->attr);
+        put_att(io, name, t->whole ? A_U32 : A_F32, t->whole ? (const void *)&u : (const void *)&v);
+    }
     for (size_t k = 0; k < sizeof layer_consts / sizeof layer_consts[0]; k++) {
         snprintf(name, sizeof name, "%s%s", p, layer_consts[k]);
         put_u32(io, name, strcmp(layer_consts[k], "poolingfunction") ? 1 : 0);
@@ -217,11 +219,12 @@ static void write_layer(ncio *io, const sten_net *net, uint32_t i)
     }
 }
 
+/* Connection k's attributes (DSSTNE's schema); its values are parameters. */
 static void write_weight(ncio *io, const sten_net *net, uint32_t k)
 {
     const nn_weight *w = &net->weights[k];
     const nn_layer *S = &net->layers[w->src], *L = &net->layers[w->dst];
-    char p[64], name[160], dim[160];
+    char p[64], name[160];
     snprintf(p, sizeof p, "weight%u_", k);
     snprintf(name, sizeof name, "%sinputLayer", p);
     put_str(io, name, S->d->name);
@@ -240,9 +243,6 @@ static void write_weight(ncio *io, const sten_net *net, uint32_t k)
     put_u32(io, name, 0);
     snprintf(name, sizeof name, "%snorm", p);
     put_att(io, name, A_F32, &L->d->weight_norm);
-    snprintf(name, sizeof name, "%sbias", p);
-    snprintf(dim, sizeof dim, "%sbiasDim", p);
-    put_var(io, name, dim, L->N, w->b);
     if (shared) {
         const nn_weight *o = &net->weights[w->owner];
         snprintf(name, sizeof name, "%sbTransposed", p);
@@ -251,31 +251,35 @@ static void write_weight(ncio *io, const sten_net *net, uint32_t k)
         put_str(io, name, net->layers[o->src].d->name);
         snprintf(name, sizeof name, "%ssourceOutputLayer", p);
         put_str(io, name, net->layers[o->dst].d->name);
-    } else {
-        snprintf(name, sizeof name, "%sweights", p);
-        snprintf(dim, sizeof dim, "%sweightDim", p);
-        put_var(io, name, dim, (size_t)w->rows * w->cols, w->W);
     }
-    if (L->fmV) { /* a FactorizationMachine's factors, with their optimizer state */
-        const float *fv[3] = {L->fmV, L->fmS1, L->fmS2};
-        static const char *const fn[3] = {"sten_factors", "sten_factors_s1", "sten_factors_s2"};
-        for (int q = 0; q < 3; q++) {
-            if (!fv[q])
-                continue;
-            snprintf(name, sizeof name, "%s%s", p, fn[q]);
-            snprintf(dim, sizeof dim, "%s%sDim", p, fn[q]);
-            put_var(io, name, dim, (size_t)L->fm_rows * L->K, fv[q]);
-        }
-    }
-    /* optimizer state, for --resume */
-    const float *st[4] = {w->sb1, w->sb2, shared ? NULL : w->sW1, shared ? NULL : w->sW2};
-    static const char *const stn[4] = {"sten_bias_s1", "sten_bias_s2", "sten_s1", "sten_s2"};
-    for (int s = 0; s < 4; s++) {
-        if (!st[s])
+}
+
+/* A parameter's values are "<ns><var>" (s = 0), its optimizer state
+ * "<ns><state>s1" and "s2" (s = 1, 2; for --resume), ns naming its
+ * connection ("weight<k>_") or its layer ("layer<i>_"). */
+static void param_var(char *out, size_t cap, const char *ns, const nn_param *q, int s)
+{
+    snprintf(out, cap, "%s%s%s", ns, s ? q->state : q->var, s == 1 ? "s1" : s == 2 ? "s2" : "");
+}
+
+static void write_param(ncio *io, const nn_param *q)
+{
+    char ns[64], name[160], dim[160];
+    if (q->conn >= 0)
+        snprintf(ns, sizeof ns, "weight%d_", q->conn);
+    else
+        snprintf(ns, sizeof ns, "layer%u_", q->layer);
+    const float *v[3] = {q->w, q->s1, q->s2};
+    for (int s = 0; s < 3; s++) {
+        if (!v[s])
             continue;
-        snprintf(name, sizeof name, "%s%s", p, stn[s]);
-        snprintf(dim, sizeof dim, "%s%sDim", p, stn[s]);
-        put_var(io, name, dim, s < 2 ? L->N : (size_t)w->rows * w->cols, st[s]);
+        param_var(name, sizeof name, ns, q, s);
+        /* DSSTNE's dimension names for its own two variables */
+        if (s == 0 && !strcmp(q->var, "weights"))
+            snprintf(dim, sizeof dim, "%sweightDim", ns);
+        else
+            snprintf(dim, sizeof dim, "%.150sDim", name);
+        put_var(io, name, dim, (size_t)q->n, v[s]);
     }
 }
 
@@ -312,6 +316,8 @@ sten_status sten_net_save(sten_ctx *ctx, const sten_net *net, const char *path)
         write_layer(&io, net, i);
     for (uint32_t k = 0; k < net->n_weights; k++)
         write_weight(&io, net, k);
+    for (uint32_t i = 0; i < net->n_params; i++)
+        write_param(&io, &net->params[i]);
     const int rc = nc_close(io.nc);
     nc_ok(&io, rc, "closing", "file");
     if (io.err) {
@@ -427,13 +433,30 @@ static int read_layers(ncio *io, sten_net_desc *d)
     for (uint32_t i = 0; i < d->n_layers; i++) {
         sten_layer_desc *l = &d->layers[i];
         memset(l, 0, sizeof *l);
-        for (int g = 0; g < 3; g++) {
-            l->fm_lr[g] = l->fm_wd[g] = NAN; /* absent in DSSTNE files */
-            l->fm_init[g] = -1;
-        }
+        for (int g = 0; g < STEN_LAYER_SETTINGS; g++)
+            l->setting[g] = NAN;
         snprintf(p, sizeof p, "layer%u_", i);
         if (get_table(io, layer_atts, sizeof layer_atts / sizeof layer_atts[0], l, p, true) < 0)
             return -1;
+        const nn_layer_ops *ops = sten__layer_ops(l->type);
+        if (!ops) {
+            sten_fail(io->ctx, STEN_E_UNSUPPORTED, "%s: layer%u has type %d, not one this sten has "
+                      "(a newer sten's model?)", io->path, i, (int)l->type);
+            return -1;
+        }
+        for (size_t k = 0; k < ops->n_settings; k++) {
+            const nn_setting *t = &ops->settings[k];
+            if (!t->attr)
+                continue;
+            snprintf(name, sizeof name, "%s%s", p, t->attr);
+            uint32_t u;
+            float f;
+            const int got = get_att(io, name, t->whole ? A_U32 : A_F32, t->whole ? (void *)&u : (void *)&f, false);
+            if (got < 0)
+                return -1;
+            if (got > 0)
+                l->setting[t->index] = t->whole ? (float)u : f;
+        }
         uint32_t attrs = 0;
         snprintf(name, sizeof name, "%sattributes", p);
         if (get_att(io, name, A_U32, &attrs, true) < 0)
@@ -493,9 +516,23 @@ static int read_shared(ncio *io, sten_net_desc *d, uint32_t n_weights)
     return 0;
 }
 
+/* A parameter's values (required if it says so) and, where its optimizer
+ * state is allocated (resume), the state the file has. */
+static int read_param(ncio *io, const nn_param *q, const char *ns)
+{
+    char name[160];
+    float *v[3] = {q->w, q->s1, q->s2};
+    for (int s = 0; s < 3; s++) {
+        param_var(name, sizeof name, ns, q, s);
+        if (v[s] && get_var(io, name, v[s], (size_t)q->n, s == 0 && q->required) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int read_weights(ncio *io, sten_net *net, uint32_t n_weights)
 {
-    char p[64], name[160], in[STEN_NAME_MAX], out[STEN_NAME_MAX];
+    char p[64], ns[64], name[160], in[STEN_NAME_MAX], out[STEN_NAME_MAX];
     for (uint32_t k = 0; k < n_weights; k++) {
         snprintf(p, sizeof p, "weight%u_", k);
         snprintf(name, sizeof name, "%sinputLayer", p);
@@ -514,31 +551,18 @@ static int read_weights(ncio *io, sten_net *net, uint32_t n_weights)
                       "sources do not", io->path, k, in, out);
             return -1;
         }
-        const size_t nb = net->layers[w->dst].N, nw = (size_t)w->rows * w->cols;
-        const bool own = w->owner == (int)(w - net->weights);
-        snprintf(name, sizeof name, "%sbias", p);
-        if (get_var(io, name, w->b, nb, true) < 0)
-            return -1;
-        snprintf(name, sizeof name, "%sweights", p);
-        if (own && get_var(io, name, w->W, nw, true) < 0)
-            return -1;
-        nn_layer *L = &net->layers[w->dst];
-        if (L->fmV) {
-            float *fv[3] = {L->fmV, L->fmS1, L->fmS2};
-            static const char *const fn[3] = {"sten_factors", "sten_factors_s1", "sten_factors_s2"};
-            for (int q = 0; q < 3; q++) {
-                snprintf(name, sizeof name, "%s%s", p, fn[q]);
-                if (fv[q] && get_var(io, name, fv[q], (size_t)L->fm_rows * L->K, q == 0) < 0)
-                    return -1;
-            }
-        }
-        float *st[4] = {w->sb1, w->sb2, own ? w->sW1 : NULL, own ? w->sW2 : NULL};
-        static const char *const stn[4] = {"sten_bias_s1", "sten_bias_s2", "sten_s1", "sten_s2"};
-        for (int q = 0; q < 4; q++) {
-            snprintf(name, sizeof name, "%s%s", p, stn[q]);
-            if (st[q] && get_var(io, name, st[q], q < 2 ? nb : nw, false) < 0)
+        /* the file's weight k may be the network's connection j */
+        const int j = (int)(w - net->weights);
+        snprintf(ns, sizeof ns, "weight%u_", k);
+        for (uint32_t i = 0; i < net->n_params; i++)
+            if (net->params[i].conn == j && read_param(io, &net->params[i], ns) < 0)
                 return -1;
-        }
+    }
+    /* parameters of layers, outside any connection */
+    for (uint32_t i = 0; i < net->n_params; i++) {
+        snprintf(ns, sizeof ns, "layer%u_", net->params[i].layer);
+        if (net->params[i].conn < 0 && read_param(io, &net->params[i], ns) < 0)
+            return -1;
     }
     return 0;
 }

@@ -6,6 +6,7 @@
 #include "core/file_int.h"
 #include "config_int.h"
 #include "json_pos.h"
+#include "layer.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -35,7 +36,8 @@ typedef sten__enum_table enum_table;
 
 /* F_PROB: a float in [0, 1), bounds ignored. F_IGNORED: accepted with a
  * warning; `more` is the reason (a string). */
-typedef enum { F_FLOAT, F_PROB, F_UINT, F_U64, F_BOOL, F_STR, F_ENUM, F_OBJ, F_SPECIAL, F_IGNORED } ftype;
+/* F_WHOLE: a whole number kept in a float (a layer type's setting). */
+typedef enum { F_FLOAT, F_PROB, F_UINT, F_U64, F_WHOLE, F_BOOL, F_STR, F_ENUM, F_OBJ, F_SPECIAL, F_IGNORED } ftype;
 
 #define FIELDS_MAX 64 /* per table, for the duplicate-key check */
 
@@ -68,6 +70,7 @@ typedef struct parser {
     sten_net_desc *d;
     const char *layer; /* name of the layer being parsed, for messages */
     sten_layer_desc *cur;
+    const field *layer_table; /* the fields of the layer being parsed (common + its type's) */
 } parser;
 
 /* "file:line:col: [layer "X": ]" then the message. */
@@ -134,7 +137,7 @@ static sten_status check_number(parser *p, const field *f, json_t *v, const char
         return fail_at(p, STEN_E_RANGE, path, "\"%s\" = %g is out of range (expected %g to %g)",
                        key, x, f->lo, f->hi);
     }
-    if ((f->type == F_UINT || f->type == F_U64) && x != floor(x))
+    if ((f->type == F_UINT || f->type == F_U64 || f->type == F_WHOLE) && x != floor(x))
         return fail_at(p, STEN_E_PARSE, path, "\"%s\": expected a whole number, got %g", key, x);
     return STEN_OK;
 }
@@ -147,12 +150,13 @@ static sten_status set_field(parser *p, const field *f, json_t *v, void *base, c
     case F_FLOAT:
     case F_PROB:
     case F_UINT:
-    case F_U64: {
+    case F_U64:
+    case F_WHOLE: {
         double x;
         sten_status st = check_number(p, f, v, path, key, &x);
         if (st)
             return st;
-        if (f->type == F_FLOAT || f->type == F_PROB)
+        if (f->type == F_FLOAT || f->type == F_PROB || f->type == F_WHOLE)
             *(float *)at = (float)x;
         else if (f->type == F_UINT)
             *(uint32_t *)at = (uint32_t)x;
@@ -205,13 +209,13 @@ static sten_status set_field(parser *p, const field *f, json_t *v, void *base, c
     return STEN_OK;
 }
 
-static const table T_TOP, T_LAYER, T_TRAIN;
+static const table T_TOP, T_TRAIN;
 
 /* A key as messages show it: inside a nested object, with its parent
  * ("Denoising.p", "WeightInit.Scale"), so that "p" says which p. */
-static const char *shown_key(const table *t, const char *sub, const char *key)
+static const char *shown_key(const parser *p, const table *t, const char *sub, const char *key)
 {
-    if (t == &T_TOP || t == &T_LAYER)
+    if (t == &T_TOP || t->f == p->layer_table)
         return key;
     const char *last = strrchr(sub, '.');
     const char *start = last;
@@ -231,6 +235,12 @@ static sten_status unknown_key(parser *p, const table *t, const char *key, const
     size_t n = 0;
     for (size_t i = 0; i < t->n && n < FIELDS_MAX; i++)
         names[n++] = t->f[i].name;
+    if (t->f == p->layer_table)
+        for (size_t i = 0; i < sten__layer_ops_count(); i++) {
+            const nn_layer_ops *o = sten__layer_ops_at(i);
+            if (sten__layer_setting(o, key))
+                return fail_at(p, STEN_E_PARSE, sub, "\"%s\" is for %s layers", key, o->name);
+        }
     char dym[160];
     sten__suggest(key, names, n, dym, sizeof dym);
     if (!dym[0] && t == &T_TOP)
@@ -263,7 +273,7 @@ static sten_status walk(parser *p, json_t *obj, const table *t, void *base, cons
                                                                    : "keys are case-insensitive");
         if (fi < FIELDS_MAX)
             seen[fi] = key;
-        sten_status st = set_field(p, f, v, base, sub, shown_key(t, sub, key));
+        sten_status st = set_field(p, f, v, base, sub, shown_key(p, t, sub, key));
         if (st)
             return st;
         if (f->set_bit)
@@ -394,6 +404,32 @@ static sten_status sp_batchnorm(parser *p, json_t *v, void *base, const char *pa
     return STEN_OK;
 }
 
+/* A layer's Type: a registered layer type (layers.c), or one of DSSTNE's
+ * that sten parses and refuses. */
+static sten_status sp_type(parser *p, json_t *v, void *base, const char *path)
+{
+    if (!json_is_string(v))
+        return fail_at(p, STEN_E_PARSE, path, "\"Type\": expected a name, got %s", sten__json_pos_kind(v));
+    const char *name = json_string_value(v);
+    const nn_layer_ops *o = sten__layer_ops_named(name);
+    int t;
+    if (o)
+        ((sten_layer_desc *)base)->type = o->type;
+    else if (sten__enum_find(&E_TYPE, name, &t))
+        ((sten_layer_desc *)base)->type = (sten_layer_type)t;
+    else {
+        char list[400] = "";
+        for (size_t i = 0; i < sten__layer_ops_count(); i++) {
+            const size_t n = strlen(list);
+            snprintf(list + n, sizeof list - n, "%s, ", sten__layer_ops_at(i)->name);
+        }
+        const size_t n = strlen(list);
+        sten__enum_list(&E_TYPE, list + n, sizeof list - n);
+        return fail_at(p, STEN_E_PARSE, path, "unknown layer Type \"%s\" (expected %s)", name, list);
+    }
+    return STEN_OK;
+}
+
 /* Pooling's Function: checked, then unused (Pooling layers are refused). */
 static sten_status sp_function(parser *p, json_t *v, void *base, const char *path)
 {
@@ -424,7 +460,7 @@ static const table T_INIT = {"WeightInit", init_fields, 3, NULL};
 
 static const field layer_fields[] = {
     {"Kind", NULL, F_ENUM, L(kind), 0, 0, &E_KIND, NULL, 0, 0},
-    {"Type", NULL, F_ENUM, L(type), 0, 0, &E_TYPE, NULL, 0, 0},
+    {"Type", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_type, 0, 0},
     {"Name", NULL, F_STR, L(name), 0, 0, NULL, NULL, 0, 0},
     {"N", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_n, 0, 0},
     {"Sparse", NULL, F_BOOL, L(sparse), 0, 0, NULL, NULL, 0, 0},
@@ -445,16 +481,7 @@ static const field layer_fields[] = {
     {"Kernel", NULL, F_IGNORED, 0, 0, 0, NO_CONV, NULL, 0, 0},
     {"KernelStride", NULL, F_IGNORED, 0, 0, 0, NO_CONV, NULL, 0, 0},
     {"Function", NULL, F_SPECIAL, 0, 0, 0, NULL, sp_function, 0, 0},
-    {"Factors", NULL, F_UINT, L(factors), 1, 100000, NULL, NULL, 0, 0},
-    {"BiasLR", NULL, F_FLOAT, L(fm_lr[0]), 0, BIG, NULL, NULL, 0, 0},
-    {"LinearLR", NULL, F_FLOAT, L(fm_lr[1]), 0, BIG, NULL, NULL, 0, 0},
-    {"FactorsLR", NULL, F_FLOAT, L(fm_lr[2]), 0, BIG, NULL, NULL, 0, 0},
-    {"BiasWD", NULL, F_FLOAT, L(fm_wd[0]), 0, BIG, NULL, NULL, 0, 0},
-    {"LinearWD", NULL, F_FLOAT, L(fm_wd[1]), 0, BIG, NULL, NULL, 0, 0},
-    {"FactorsWD", NULL, F_FLOAT, L(fm_wd[2]), 0, BIG, NULL, NULL, 0, 0},
-    {"ClipGradient", NULL, F_FLOAT, L(fm_clip), 0, BIG, NULL, NULL, 0, 0},
 };
-static const table T_LAYER = {"a layer", layer_fields, sizeof layer_fields / sizeof layer_fields[0], NULL};
 
 static const field sp_fields[] = {
     {"p", NULL, F_FLOAT, D(sparseness_p), 0, 1, NULL, NULL, 0, 0},
@@ -574,10 +601,22 @@ static void layer_defaults(sten_layer_desc *l)
     l->init = STEN_INIT_XAVIER;
     l->init_scale = 1.0f;
     l->kind = (sten_layer_kind)-1; /* by position unless given */
-    for (int g = 0; g < 3; g++) {
-        l->fm_lr[g] = l->fm_wd[g] = NAN;
-        l->fm_init[g] = -1;
+    for (int g = 0; g < STEN_LAYER_SETTINGS; g++)
+        l->setting[g] = NAN;
+}
+
+/* The layer's fields: the common ones, then its type's settings. */
+static size_t layer_table_for(const nn_layer_ops *o, field *f)
+{
+    size_t n = sizeof layer_fields / sizeof layer_fields[0];
+    memcpy(f, layer_fields, sizeof layer_fields);
+    for (size_t i = 0; o && i < o->n_settings && n < FIELDS_MAX; i++) {
+        const nn_setting *st = &o->settings[i];
+        if (st->key)
+            f[n++] = (field){st->key, NULL, st->whole ? F_WHOLE : F_FLOAT,
+                             L(setting) + st->index * sizeof(float), st->lo, st->hi, NULL, NULL, 0, 0};
     }
+    return n;
 }
 
 static sten_status parse_layer(parser *p, json_t *v, sten_layer_desc *l, size_t i, size_t n,
@@ -595,9 +634,12 @@ static sten_status parse_layer(parser *p, json_t *v, sten_layer_desc *l, size_t 
     const char *key;
     json_t *e;
     int kind = i == 0 ? STEN_LAYER_INPUT : i + 1 == n ? STEN_LAYER_OUTPUT : STEN_LAYER_HIDDEN;
+    const nn_layer_ops *ops = sten__layer_ops(STEN_LAYER_FULLY_CONNECTED);
     json_object_foreach(v, key, e) {
         if (!strcasecmp(key, "Kind") && json_is_string(e))
             sten__enum_find(&E_KIND, json_string_value(e), &kind);
+        if (!strcasecmp(key, "Type") && json_is_string(e) && sten__layer_ops_named(json_string_value(e)))
+            ops = sten__layer_ops_named(json_string_value(e));
     }
     static const char *const base[] = {"Input", "Hidden", "Output", "Target"};
     snprintf(l->name, sizeof l->name, "%s%zu", base[kind], i);
@@ -606,7 +648,11 @@ static sten_status parse_layer(parser *p, json_t *v, sten_layer_desc *l, size_t 
         if (!strcasecmp(key, "Name") && json_is_string(e))
             p->layer = json_string_value(e);
     }
-    sten_status st = walk(p, v, &T_LAYER, l, path);
+    field fields[FIELDS_MAX];
+    const table tl = {"a layer", fields, layer_table_for(ops, fields), NULL};
+    p->layer_table = fields;
+    sten_status st = walk(p, v, &tl, l, path);
+    p->layer_table = NULL;
     if (st)
         return st;
     if ((int)l->kind == -1)
@@ -615,11 +661,9 @@ static sten_status parse_layer(parser *p, json_t *v, sten_layer_desc *l, size_t 
     if (l->type == STEN_LAYER_CONVOLUTIONAL || l->type == STEN_LAYER_POOLING)
         return fail_at(p, STEN_E_UNSUPPORTED, path, "%s layers are not supported yet",
                        enum_canon(&E_TYPE, (int)l->type));
-    if (l->type == STEN_LAYER_FACTORIZATION_MACHINE && (l->factors == 0 || l->N != 1 || l->N_auto))
-        return fail_at(p, STEN_E_PARSE, path, "a FactorizationMachine layer needs \"Factors\" >= 1 "
-                       "and N = 1 (one score per example)");
-    if (l->type != STEN_LAYER_FACTORIZATION_MACHINE && l->factors)
-        return fail_at(p, STEN_E_PARSE, path, "\"Factors\" is for FactorizationMachine layers");
+    char why[200];
+    if (ops->check && !ops->check(l, why, sizeof why))
+        return fail_at(p, STEN_E_PARSE, path, "%s", why);
     if (l->N_auto && l->kind == STEN_LAYER_HIDDEN)
         return fail_at(p, STEN_E_PARSE, path, "\"N\": \"auto\" needs a DataSet, so only Input and "
                        "Output layers can use it");
@@ -747,7 +791,7 @@ sten_status sten_net_desc_parse(sten_ctx *ctx, const char *json, size_t len, con
     if (len > CONFIG_MAX_BYTES)
         return sten_fail(ctx, STEN_E_RANGE, "%s: %zu bytes is too large for a network config "
                          "(limit %u)", source, len, CONFIG_MAX_BYTES);
-    parser p = {ctx, source, {0}, NULL, NULL, NULL};
+    parser p = {ctx, source, {0}, NULL, NULL, NULL, NULL};
     json_t *root = NULL;
     sten_status st = sten__json_pos_load(ctx, json, len, source, &root, &p.pos);
     if (!st && !json_is_object(root))

@@ -12,10 +12,10 @@
 
 static const sten__enum_name kinds[] = {{"Input", STEN_LAYER_INPUT}, {"Hidden", STEN_LAYER_HIDDEN},
                                         {"Output", STEN_LAYER_OUTPUT}, {"Target", STEN_LAYER_TARGET}};
-static const sten__enum_name types[] = {{"FullyConnected", STEN_LAYER_FULLY_CONNECTED},
-                                        {"Convolutional", STEN_LAYER_CONVOLUTIONAL},
-                                        {"Pooling", STEN_LAYER_POOLING},
-                                        {"FactorizationMachine", STEN_LAYER_FACTORIZATION_MACHINE}};
+/* DSSTNE's layer types that sten parses and refuses; the ones it runs are
+ * the registry's (layers.c). */
+static const sten__enum_name types[] = {{"Convolutional", STEN_LAYER_CONVOLUTIONAL},
+                                        {"Pooling", STEN_LAYER_POOLING}};
 static const sten__enum_name losses[] = {
     {"L1", STEN_LOSS_L1}, {"L2", STEN_LOSS_L2}, {"CrossEntropy", STEN_LOSS_CROSS_ENTROPY},
     {"Cross Entropy", STEN_LOSS_CROSS_ENTROPY},

@@ -123,6 +123,9 @@ static sten_status read_values(sten_ctx *ctx, const char *path, json_t *root, do
 static void build(const double *v, sten_net_desc *d, sten_layer_desc *L)
 {
     memset(L, 0, 2 * sizeof *L);
+    for (int i = 0; i < 2; i++)
+        for (int g = 0; g < STEN_LAYER_SETTINGS; g++)
+            L[i].setting[g] = NAN;
     snprintf(L[0].name, sizeof L[0].name, "Input");
     L[0].kind = STEN_LAYER_INPUT;
     L[0].N = (uint32_t)v[HP_FEATURE_DIM];
@@ -132,7 +135,6 @@ static void build(const double *v, sten_net_desc *d, sten_layer_desc *L)
     L[1].kind = STEN_LAYER_OUTPUT;
     L[1].type = STEN_LAYER_FACTORIZATION_MACHINE;
     L[1].N = 1;
-    L[1].factors = (uint32_t)v[HP_FACTORS];
     snprintf(L[1].dataset, sizeof L[1].dataset, "fm_label");
     const bool cls = v[HP_PREDICTOR] == 0;
     L[1].activation = cls ? STEN_ACT_SIGMOID : STEN_ACT_LINEAR;
@@ -140,16 +142,25 @@ static void build(const double *v, sten_net_desc *d, sten_layer_desc *L)
     L[1].init_scale = 1.0f;
     for (int i = 0; i < 2; i++)
         L[i].relu_slope = L[i].elu_alpha = L[i].selu_lambda = NAN;
+    /* the layer's settings by name; the hyperparameters' ranges are within theirs */
+    static const char *const group[3] = {"Bias", "Linear", "Factors"};
+    char key[32];
+    sten_layer_desc_set(&L[1], "Factors", v[HP_FACTORS]);
     for (int g = 0; g < 3; g++) {
-        L[1].fm_lr[g] = (float)v[HP_LR0 + g];
-        L[1].fm_wd[g] = (float)v[HP_WD0 + g];
+        snprintf(key, sizeof key, "%sLR", group[g]);
+        sten_layer_desc_set(&L[1], key, v[HP_LR0 + g]);
+        snprintf(key, sizeof key, "%sWD", group[g]);
+        sten_layer_desc_set(&L[1], key, v[HP_WD0 + g]);
         const int m = (int)v[HP_M0 + g];
-        L[1].fm_init[g] = m;
+        snprintf(key, sizeof key, "%sInitMethod", group[g]);
+        sten_layer_desc_set(&L[1], key, m);
         /* the parameter of the chosen method; SageMaker's defaults otherwise */
         const double p = m == 0 ? v[HP_SIG0 + g] : m == 1 ? v[HP_SC0 + g] : v[HP_VAL0 + g];
-        L[1].fm_init_p[g] = (float)(isnan(p) ? (m == 2 ? 0.0 : table[HP_SIG0 + g].def) : p);
+        snprintf(key, sizeof key, "%sInitParameter", group[g]);
+        sten_layer_desc_set(&L[1], key, (float)(isnan(p) ? (m == 2 ? 0.0 : table[HP_SIG0 + g].def) : p));
     }
-    L[1].fm_clip = isnan(v[HP_CLIP]) ? 0.0f : (float)v[HP_CLIP];
+    if (!isnan(v[HP_CLIP]))
+        sten_layer_desc_set(&L[1], "ClipGradient", v[HP_CLIP]);
     L[0].line = L[0].column = L[1].line = L[1].column = 0;
     d->loss = cls ? STEN_LOSS_CROSS_ENTROPY : STEN_LOSS_L2;
     d->layers = L;

@@ -374,12 +374,12 @@ static sten_status alloc_weights(sten_ctx *ctx, sten_net *net)
             w->W = net->weights[w->owner].W;
     }
     /* fusable: a plain matrix nobody shares, without WeightNorm (which uses
-     * the gradient buffer as scratch) and not a FactorizationMachine's */
+     * the gradient buffer as scratch), of a layer type that can update it
+     * inside its backward pass */
     for (uint32_t k = 0; k < net->n_weights && !st; k++) {
         nn_weight *w = &net->weights[k];
         const nn_layer *L = &net->layers[w->dst];
-        w->fusable = w->owner == (int)k && L->d->weight_norm <= 0.0f &&
-                     L->d->type != STEN_LAYER_FACTORIZATION_MACHINE;
+        w->fusable = w->owner == (int)k && L->d->weight_norm <= 0.0f && L->ops->fused_sgd;
         for (uint32_t j = 0; j < net->n_weights; j++)
             if (j != k && net->weights[j].owner == (int)k)
                 w->fusable = false;
@@ -389,12 +389,14 @@ static sten_status alloc_weights(sten_ctx *ctx, sten_net *net)
 
 sten_status sten__net_alloc_grads(sten_ctx *ctx, sten_net *net, bool all)
 {
-    for (uint32_t k = 0; k < net->n_weights; k++) {
-        nn_weight *w = &net->weights[k];
-        if (w->owner != (int)k || w->gW || (!all && w->fusable))
+    for (uint32_t i = 0; i < net->n_params; i++) {
+        nn_param *p = &net->params[i];
+        if (p->g || (!all && p->matrix && p->matrix->fusable))
             continue;
-        if (!(w->gW = sten_calloc(ctx, (size_t)w->rows * w->cols, sizeof *w->gW)))
+        if (!(p->g = sten_calloc(ctx, (size_t)p->n, sizeof *p->g)))
             return STEN_E_NOMEM;
+        if (p->matrix)
+            p->matrix->gW = p->g;
     }
     for (uint32_t k = 0; k < net->n_weights; k++) {
         nn_weight *w = &net->weights[k];
@@ -402,6 +404,39 @@ sten_status sten__net_alloc_grads(sten_ctx *ctx, sten_net *net, bool all)
             w->gW = net->weights[w->owner].gW;
     }
     return STEN_OK;
+}
+
+sten_status sten__net_add_param(sten_ctx *ctx, sten_net *net, const nn_param *p, nn_param **out)
+{
+    if (net->n_params == net->params_cap) {
+        uint64_t cap = net->params_cap;
+        sten_status st = sten__grow(ctx, (void **)&net->params, &cap, cap + 1, sizeof *net->params);
+        if (st)
+            return st;
+        net->params_cap = (uint32_t)cap;
+    }
+    net->params[net->n_params] = *p;
+    if (out)
+        *out = &net->params[net->n_params];
+    net->n_params++;
+    return STEN_OK;
+}
+
+sten_status sten__net_add_weight_params(sten_ctx *ctx, sten_net *net, uint32_t k)
+{
+    nn_weight *w = &net->weights[k];
+    nn_param b = {.w = w->b, .g = w->gb, .n = net->layers[w->dst].N, .lr = NAN, .l2 = 0.0f,
+                  .l1 = 0.0f, .conn = (int)k, .layer = w->dst, .var = "bias", .state = "sten_bias_",
+                  .required = true};
+    snprintf(b.name, sizeof b.name, "weight%u bias", k);
+    sten_status st = sten__net_add_param(ctx, net, &b, NULL);
+    if (st || w->owner != (int)k) /* a shared matrix is its owner's parameter */
+        return st;
+    nn_param W = {.w = w->W, .n = (uint64_t)w->rows * w->cols, .lr = NAN, .l2 = NAN, .l1 = NAN,
+                  .reg = true, .conn = (int)k, .layer = w->dst, .var = "weights", .state = "sten_",
+                  .required = true, .matrix = w};
+    snprintf(W.name, sizeof W.name, "weight%u W", k);
+    return sten__net_add_param(ctx, net, &W, NULL);
 }
 
 static sten_status copy_desc(sten_ctx *ctx, sten_net_desc *dst, const sten_net_desc *src)
@@ -443,9 +478,13 @@ sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dat
             st = STEN_E_NOMEM;
     }
     for (uint32_t i = 0; !st && i < net->n_layers; i++) {
-        net->layers[i].d = &net->desc.layers[i];
-        net->layers[i].kind = net->desc.layers[i].kind;
-        net->layers[i].N = net->desc.layers[i].N;
+        nn_layer *L = &net->layers[i];
+        L->d = &net->desc.layers[i];
+        L->kind = L->d->kind;
+        L->N = L->d->N;
+        if (!(L->ops = sten__layer_ops(L->d->type)))
+            st = sten_fail(ctx, STEN_E_UNSUPPORTED, LAYER_FMT "layer type %d is not one this sten has",
+                           LAYER_ARGS(net, L->d), (int)L->d->type);
     }
     if (!st)
         st = bind_datasets(ctx, net);
@@ -460,8 +499,7 @@ sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dat
     if (!st)
         st = alloc_weights(ctx, net);
     for (uint32_t i = 0; !st && i < net->n_layers; i++)
-        if (net->layers[i].d->type == STEN_LAYER_FACTORIZATION_MACHINE)
-            st = sten__fm_alloc(ctx, net, &net->layers[i]);
+        st = net->layers[i].ops->build(ctx, net, &net->layers[i]);
     if (st) {
         sten_net_free(ctx, net);
         return st;
@@ -485,7 +523,8 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
         sten_free(ctx, L->delta_b);
         sten_csr_free(ctx, &L->x);
         sten_csr_free(ctx, &L->xt);
-        sten__fm_free(ctx, L);
+        if (L->ops && L->ops->free)
+            L->ops->free(ctx, L);
         if (net->targets) {
             sten_csr_free(ctx, &net->targets[i].t);
             sten_free(ctx, net->targets[i].dense);
@@ -501,19 +540,20 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
         nn_weight *w = &net->weights[k];
         sten_free(ctx, w->b);
         sten_free(ctx, w->gb);
-        sten_free(ctx, w->sb1);
-        sten_free(ctx, w->sb2);
         if (w->owner == (int)k) {
             sten_free(ctx, w->W);
             sten_free(ctx, w->gW);
-            sten_free(ctx, w->sW1);
-            sten_free(ctx, w->sW2);
             sten_free(ctx, w->Wb);
             sten_free(ctx, w->Wt);
             sten_free(ctx, w->wn);
             sten_free(ctx, w->Wbp);
         }
     }
+    for (uint32_t i = 0; i < net->n_params; i++) {
+        sten_free(ctx, net->params[i].s1);
+        sten_free(ctx, net->params[i].s2);
+    }
+    sten_free(ctx, net->params);
     sten_free(ctx, net->layers);
     sten_free(ctx, net->weights);
     sten_free(ctx, net->order);
@@ -524,32 +564,6 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
     sten_free(ctx, net->row_end);
     sten_free(ctx, net->desc.layers);
     sten_free(ctx, net);
-}
-
-/* DSSTNE's schemes (NNWeight.cpp); fan sizes are the full layer widths. */
-static float init_value(sten_init scheme, float scale, uint32_t n_in, uint32_t n_out, sten_rng *r)
-{
-    switch (scheme) {
-    case STEN_INIT_XAVIER: {
-        const float s = scale * sqrtf(6.0f / (float)(n_in + n_out));
-        return s * (sten_rng_uniform(r) - 0.5f);
-    }
-    case STEN_INIT_CAFFE_XAVIER: {
-        const float s = scale * 2.0f * sqrtf(3.0f / (float)n_out);
-        return s * (sten_rng_uniform(r) - 0.5f);
-    }
-    case STEN_INIT_GAUSSIAN:
-        return scale * sten_rng_normal(r);
-    case STEN_INIT_UNIFORM:
-        return scale * (2.0f * sten_rng_uniform(r) - 1.0f);
-    case STEN_INIT_UNIT_BALL:
-        return scale * sten_rng_uniform(r);
-    case STEN_INIT_CONSTANT:
-        return scale;
-    case STEN_INIT_SELU:
-        return sten_rng_normal(r) / sqrtf((float)n_in);
-    }
-    return 0.0f;
 }
 
 bool sten_bf16_supported(void)
@@ -573,7 +587,7 @@ sten_status sten_net_set_precision(sten_ctx *ctx, sten_net *net, sten_precision 
     for (uint32_t i = 0; i < net->n_layers; i++) {
         nn_layer *L = &net->layers[i];
         const nn_weight *cw = sten__single_dense_in(net, L);
-        if (!cw || L->fmV)
+        if (!cw)
             continue;
         nn_weight *w = &net->weights[L->in[0]];
         if (w->owner != (int)L->in[0]) /* shared: its owner's products stay fp32 */
@@ -591,23 +605,9 @@ sten_status sten_net_set_precision(sten_ctx *ctx, sten_net *net, sten_precision 
 sten_status sten_net_init_weights(sten_ctx *ctx, sten_net *net, uint64_t seed)
 {
     (void)ctx;
-    for (uint32_t k = 0; k < net->n_weights; k++) {
-        nn_weight *w = &net->weights[k];
-        sten__w_changed(w);
-        const sten_layer_desc *ld = net->layers[w->dst].d;
-        sten_rng r;
-        sten_rng_init(&r, seed, k);
-        if (w->owner == (int)k) {
-            const uint64_t n = (uint64_t)w->rows * w->cols;
-            for (uint64_t e = 0; e < n; e++)
-                w->W[e] = init_value(ld->init, ld->init_scale, w->rows, w->cols, &r);
-        }
-        for (uint32_t j = 0; j < net->layers[w->dst].N; j++)
-            w->b[j] = ld->init_bias;
-    }
     for (uint32_t i = 0; i < net->n_layers; i++)
-        if (net->layers[i].fmV)
-            sten__fm_init(net, &net->layers[i], seed);
+        if (net->layers[i].ops->init)
+            net->layers[i].ops->init(net, &net->layers[i], seed);
     net->step = 0;
     return STEN_OK;
 }

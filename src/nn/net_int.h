@@ -5,19 +5,19 @@
 #define STEN_NET_INT_H
 
 #include "core/core_int.h"
+#include "layer.h"
 
 #define NN_MAX_IN (STEN_MAX_SOURCES)
 
 /* A connection source -> layer with its own bias. Shared weights point at
  * their owner's matrix; gradients of every user land in the owner's. */
-typedef struct {
+struct nn_weight {
     uint32_t src, dst;  /* layer indices */
     uint32_t rows, cols; /* stored matrix shape: input-major (N_src x N_dst), or the owner's */
     int owner;           /* weight index whose matrix this uses; itself when not shared */
     bool transposed;     /* uses the owner's matrix transposed */
     float *W, *gW;       /* rows x cols; for shared weights the owner's */
     float *b, *gb;       /* N_dst; never shared */
-    float *sW1, *sW2, *sb1, *sb2; /* optimizer state (owner only for W) */
     bool g_fresh;        /* gW not yet written this step (owner) */
     bool fusable;        /* plain SGD can update W inside the gradient product (no gW) */
     bool fused;          /* W was updated during this step's backward pass */
@@ -34,17 +34,19 @@ typedef struct {
     bool scr_ok;         /* Wt and wn match W */
     uint32_t *Wbp;       /* inference: Wb packed once for the NN kernel */
     bool wbp_ok;         /* Wbp matches Wb */
-} nn_weight;
+};
 
 /* Plain SGD (no L1) folded into back-propagation: W <- (1 - alpha lambda) W
  * - alpha/B * grad, inside the gradient's own GEMM or sparse product, so the
  * weight gradient is never stored. */
-typedef struct {
+struct nn_fuse {
     float alpha, lambda;
-} nn_fuse;
+};
 
-typedef struct {
+struct nn_layer {
     const sten_layer_desc *d;
+    const nn_layer_ops *ops; /* what its type does */
+    void *priv;              /* the type's own state (ops->build / ops->free) */
     sten_layer_kind kind;
     uint32_t N;
     sten_act fn;         /* activation function */
@@ -70,11 +72,7 @@ typedef struct {
     uint32_t in[NN_MAX_IN]; /* incoming weight indices */
     uint32_t n_skip;
     uint32_t skip[STEN_MAX_SKIPS]; /* layer indices */
-    /* FactorizationMachine: factors V (N_in x K), their gradient and
-     * optimizer state, and the per-example sums s = x V of the batch */
-    uint32_t K, fm_rows;
-    float *fmV, *fmgV, *fmS1, *fmS2, *fm_s;
-} nn_layer;
+};
 
 /* The target of an output layer for the current batch. */
 typedef struct {
@@ -100,6 +98,8 @@ struct sten_net {
     uint32_t n_layers, n_weights;
     nn_layer *layers;
     nn_weight *weights;
+    nn_param *params;  /* every trainable tensor, in the order the layers entered them */
+    uint32_t n_params, params_cap;
     uint32_t *order;   /* forward order of layer indices */
     uint32_t B_cap, B; /* capacity and current batch rows */
     nn_target *targets; /* per layer (only output layers used) */
@@ -144,6 +144,7 @@ bool sten__act_increasing(const nn_layer *L);
 /* Folds every weight's deferred scale into W (end of an epoch, before
  * anything outside the step loop reads W). */
 void sten__net_settle(sten_ctx *ctx, sten_net *net);
+void sten__weight_settle(sten_ctx *ctx, nn_weight *w); /* one weight's */
 /* W changed other than through a bf16-aware product: its bf16 copy is stale. */
 static inline void sten__w_changed(nn_weight *w)
 {
@@ -154,7 +155,10 @@ static inline void sten__w_changed(nn_weight *w)
 /* The weight of a layer whose pre-activation is one dense, untransposed
  * product plus bias (no skips, no dropout): what the chunked product and
  * its fused consumers (loss, top-K) need; NULL otherwise. */
-const nn_weight *sten__single_dense_in(const sten_net *net, const nn_layer *L);
+static inline const nn_weight *sten__single_dense_in(const sten_net *net, const nn_layer *L)
+{
+    return L->ops->dense_product ? L->ops->dense_product(net, L) : NULL;
+}
 /* loss.c: one output layer's loss and delta dL/dz (with its activation). */
 double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
                         const nn_target *T, uint32_t B);
@@ -166,13 +170,12 @@ double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
  * gradient) are added to gb[j0..j1). */
 void sten__loss_chunk(const sten_net *net, const nn_layer *L, nn_target *T, int64_t chunk,
                       uint32_t j0, uint32_t j1, float *zc, int64_t ldz, float *gb);
-/* fm.c: the FactorizationMachine layer (input: one sparse source) */
-sten_status sten__fm_alloc(sten_ctx *ctx, sten_net *net, nn_layer *L);
-void sten__fm_free(sten_ctx *ctx, nn_layer *L);
-void sten__fm_init(const sten_net *net, nn_layer *L, uint64_t seed);
-void sten__fm_forward(sten_ctx *ctx, const sten_net *net, nn_layer *L);
-void sten__fm_backward(sten_ctx *ctx, sten_net *net, nn_layer *L);
-sten_status sten__fm_optim_alloc(sten_ctx *ctx, nn_layer *L, sten_optimizer opt);
+/* net.c: enters a parameter in the list (copied); *out, if not NULL,
+ * points at the entry (valid until the next add). */
+sten_status sten__net_add_param(sten_ctx *ctx, sten_net *net, const nn_param *p, nn_param **out);
+/* A connection's matrix and bias as parameters, with the optimizer's own
+ * settings (the fully connected layer's; other types adjust them). */
+sten_status sten__net_add_weight_params(sten_ctx *ctx, sten_net *net, uint32_t k);
 /* optim.c: one parameter array with the optimizer's rule; lambda is the L2
  * weight decay, clip > 0 clips each gradient element first. */
 void sten__optim_update(sten_ctx *ctx, const sten_train_desc *t, uint64_t step, float alpha,

@@ -19,24 +19,14 @@ static bool needs_s2(sten_optimizer o)
 
 sten_status sten__optim_alloc(sten_ctx *ctx, sten_net *net, sten_optimizer opt)
 {
-    for (uint32_t k = 0; k < net->n_weights; k++) {
-        nn_weight *w = &net->weights[k];
-        const uint64_t nb = net->layers[w->dst].N, nw = (uint64_t)w->rows * w->cols;
-        const bool own = w->owner == (int)k;
-        float **slots[4] = {&w->sb1, &w->sb2, &w->sW1, &w->sW2};
-        const uint64_t sizes[4] = {nb, nb, nw, nw};
-        const bool want[4] = {needs_s1(opt), needs_s2(opt), own && needs_s1(opt), own && needs_s2(opt)};
-        for (int s = 0; s < 4; s++) {
-            sten_free(ctx, *slots[s]);
-            *slots[s] = NULL;
-            if (want[s] && !(*slots[s] = sten_calloc(ctx, (size_t)sizes[s], sizeof(float))))
-                return STEN_E_NOMEM;
-        }
-    }
-    for (uint32_t i = 0; i < net->n_layers; i++) {
-        sten_status st = sten__fm_optim_alloc(ctx, &net->layers[i], opt);
-        if (st)
-            return st;
+    for (uint32_t i = 0; i < net->n_params; i++) {
+        nn_param *p = &net->params[i];
+        sten_free(ctx, p->s1);
+        sten_free(ctx, p->s2);
+        p->s1 = p->s2 = NULL;
+        if ((needs_s1(opt) && !(p->s1 = sten_calloc(ctx, (size_t)p->n, sizeof(float)))) ||
+            (needs_s2(opt) && !(p->s2 = sten_calloc(ctx, (size_t)p->n, sizeof(float)))))
+            return STEN_E_NOMEM;
     }
     net->opt_state = (int)opt;
     return STEN_OK;
@@ -146,9 +136,24 @@ static void weight_norm(nn_weight *w, float c)
             w->W[(uint64_t)r * C + o] *= (float)ss[o];
 }
 
+static upd make_upd(const sten_train_desc *t, uint64_t step, float alpha, float lambda,
+                    float lambda1, float inv_B);
+
 void sten__optim_update(sten_ctx *ctx, const sten_train_desc *t, uint64_t step, float alpha,
                         float lambda, float lambda1, float clip, float inv_B, float *w,
                         float *g, float *s1, float *s2, uint64_t n)
+{
+    const upd u = make_upd(t, step, alpha, lambda, lambda1, inv_B);
+    if (clip > 0.0f) { /* clip the mean gradient: the sums at clip * B */
+        const float c = clip / inv_B;
+        for (uint64_t i = 0; i < n; i++)
+            g[i] = g[i] > c ? c : g[i] < -c ? -c : g[i];
+    }
+    update(ctx, &u, w, g, s1, s2, n);
+}
+
+static upd make_upd(const sten_train_desc *t, uint64_t step, float alpha, float lambda,
+                    float lambda1, float inv_B)
 {
     upd u = {.opt = t->optimizer, .alpha = alpha, .mu = t->mu, .mu1 = t->mu1, .inv_B = inv_B,
              .lambda = lambda, .lambda1 = lambda1, .eps = t->eps > 0.0f ? t->eps : 1e-8f};
@@ -158,60 +163,28 @@ void sten__optim_update(sten_ctx *ctx, const sten_train_desc *t, uint64_t step, 
         if (u.adam_c2 <= 0.0f) /* beta2 = 0: no averaging, no correction needed */
             u.adam_c2 = 1.0f;
     }
-    if (clip > 0.0f) { /* clip the mean gradient: the sums at clip * B */
-        const float c = clip / inv_B;
-        for (uint64_t i = 0; i < n; i++)
-            g[i] = g[i] > c ? c : g[i] < -c ? -c : g[i];
-    }
-    update(ctx, &u, w, g, s1, s2, n);
+    return u;
 }
 
-/* A FactorizationMachine's per-group rate multiplier and decay (SageMaker's
- * bias_lr, linear_wd, ...); NaN means the optimizer's own. */
-static void fm_group(const sten_layer_desc *d, int g, const sten_train_desc *t, float alpha,
-                     float *a, float *lambda)
+/* Only the rows of p that this batch touched (the non-empty rows of its
+ * sparse input's transpose): absent rows keep their values and optimizer
+ * state and are not decayed. Rows are independent, so the split over
+ * threads is free. */
+static void update_rows(sten_ctx *ctx, const sten_net *net, const upd *u, nn_param *p, float c)
 {
-    *a = isnan(d->fm_lr[g]) ? alpha : alpha * d->fm_lr[g];
-    *lambda = !isnan(d->fm_wd[g]) ? d->fm_wd[g] : g == 0 ? 0.0f : t->lambda;
-}
-
-/* A FactorizationMachine's linear weights and factors change only in the
- * rows of this batch's features ("lazy" sparse update, as MXNet does for
- * SageMaker's FM): absent rows keep their values, optimizer state and are not
- * decayed. Rows are independent, so the split over threads is free. */
-static void fm_sparse_update(sten_ctx *ctx, const sten_net *net, const sten_train_desc *t, nn_layer *L,
-                             nn_weight *w, float alpha, float ib)
-{
-    const sten_csr *XT = &net->layers[w->src].xt;
-    const uint32_t K = L->K;
-    upd u[2];
-    for (int g = 1; g <= 2; g++) {
-        float a, lam;
-        fm_group(L->d, g, t, alpha, &a, &lam);
-        u[g - 1] = (upd){.opt = t->optimizer, .alpha = a, .mu = t->mu, .mu1 = t->mu1, .inv_B = ib,
-                         .lambda = lam, .lambda1 = t->lambda1, .eps = t->eps > 0.0f ? t->eps : 1e-8f};
-        if (t->optimizer == STEN_OPT_ADAM) {
-            u[g - 1].adam_c1 = 1.0f - powf(t->mu, (float)net->step);
-            u[g - 1].adam_c2 = 1.0f - powf(t->mu1, (float)net->step);
-            if (u[g - 1].adam_c2 <= 0.0f)
-                u[g - 1].adam_c2 = 1.0f;
-        }
-    }
-    const float c = L->d->fm_clip > 0.0f ? L->d->fm_clip / ib : 0.0f;
+    const sten_csr *XT = &net->layers[p->rows_of].xt;
+    const uint32_t K = p->row_len;
     const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * K, 1 << 14);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
     for (uint32_t j = 0; j < XT->rows; j++) {
         if (XT->row_ptr[j] == XT->row_ptr[j + 1])
             continue;
-        float *gv = L->fmgV + (uint64_t)j * K;
-        if (c > 0.0f) {
-            w->gW[j] = w->gW[j] > c ? c : w->gW[j] < -c ? -c : w->gW[j];
+        const uint64_t o = (uint64_t)j * K;
+        float *g = p->g + o;
+        if (c > 0.0f)
             for (uint32_t f = 0; f < K; f++)
-                gv[f] = gv[f] > c ? c : gv[f] < -c ? -c : gv[f];
-        }
-        update_range(&u[0], w->W + j, w->gW + j, w->sW1 ? w->sW1 + j : NULL, w->sW2 ? w->sW2 + j : NULL, 1);
-        update_range(&u[1], L->fmV + (uint64_t)j * K, gv, L->fmS1 ? L->fmS1 + (uint64_t)j * K : NULL,
-                     L->fmS2 ? L->fmS2 + (uint64_t)j * K : NULL, K);
+                g[f] = g[f] > c ? c : g[f] < -c ? -c : g[f];
+        update_range(u, p->w + o, g, p->s1 ? p->s1 + o : NULL, p->s2 ? p->s2 + o : NULL, K);
     }
 }
 
@@ -219,34 +192,29 @@ void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_train_desc *t, fl
 {
     net->step++;
     const float ib = t->rescale_grad > 0.0f ? t->rescale_grad : 1.0f / (float)net->B;
-    /* weights in reverse order, as DSSTNE; order does not change results */
-    for (uint32_t k = net->n_weights; k-- > 0;) {
-        nn_weight *w = &net->weights[k];
-        nn_layer *L = &net->layers[w->dst];
-        const bool fm = L->fmV != NULL;
-        const float clip = fm ? L->d->fm_clip : 0.0f;
-        float a = alpha, lam = 0.0f;
-        if (fm)
-            fm_group(L->d, 0, t, alpha, &a, &lam);
-        /* biases are never regularised, unless a FactorizationMachine asks */
-        sten__optim_update(ctx, t, net->step, a, lam, 0.0f, clip, ib, w->b, w->gb, w->sb1, w->sb2, L->N);
-        if (w->owner != (int)k)
-            continue;
-        if (fm) {
-            fm_sparse_update(ctx, net, t, L, w, alpha, ib);
-            continue;
-        }
-        if (w->fused) { /* already updated during back-propagation */
-            w->fused = false;
+    /* in reverse order, as DSSTNE; the order does not change results */
+    for (uint32_t i = net->n_params; i-- > 0;) {
+        nn_param *p = &net->params[i];
+        nn_weight *m = p->matrix;
+        if (m && m->fused) { /* already updated during back-propagation */
+            m->fused = false;
         } else {
-            sten__w_changed(w);
-            sten__optim_update(ctx, t, net->step, alpha, t->lambda, t->lambda1, 0.0f, ib, w->W, w->gW,
-                               w->sW1, w->sW2, (uint64_t)w->rows * w->cols);
+            const float a = isnan(p->lr) ? alpha : alpha * p->lr;
+            const float l2 = isnan(p->l2) ? t->lambda : p->l2, l1 = isnan(p->l1) ? t->lambda1 : p->l1;
+            if (m)
+                sten__w_changed(m);
+            if (p->update == NN_UPDATE_ROWS) {
+                const upd u = make_upd(t, net->step, a, l2, l1, ib);
+                update_rows(ctx, net, &u, p, p->clip > 0.0f ? p->clip / ib : 0.0f);
+            } else {
+                sten__optim_update(ctx, t, net->step, a, l2, l1, p->clip, ib, p->w, p->g, p->s1, p->s2,
+                                   p->n);
+            }
         }
-        const float c = L->d->weight_norm;
+        const float c = m ? net->layers[m->dst].d->weight_norm : 0.0f;
         if (c > 0.0f) {
-            sten__w_changed(w);
-            weight_norm(w, c);
+            sten__w_changed(m);
+            weight_norm(m, c);
         }
     }
 }
@@ -280,12 +248,10 @@ double sten__weight_reg(sten_ctx *ctx, const sten_net *net, float lambda, float 
     if (lambda == 0.0f && lambda1 == 0.0f)
         return 0.0;
     double r = 0.0;
-    for (uint32_t k = 0; k < net->n_weights; k++) {
-        const nn_weight *w = &net->weights[k];
-        if (w->owner != (int)k)
-            continue;
-        const uint64_t n = (uint64_t)w->rows * w->cols;
-        r += reg_of(w->W, n, lambda, lambda1, sten__threads_for(ctx, (int64_t)n, 1 << 16));
+    for (uint32_t i = 0; i < net->n_params; i++) {
+        const nn_param *p = &net->params[i];
+        if (p->reg)
+            r += reg_of(p->w, p->n, lambda, lambda1, sten__threads_for(ctx, (int64_t)p->n, 1 << 16));
     }
     return r;
 }
