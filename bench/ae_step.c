@@ -205,7 +205,7 @@ int main(int argc, char **argv)
            "\"steps\": %.0f, \"ms_per_step\": %.3f, \"examples_per_s\": %.1f, \"loss\": %.6f, "
            "\"peak_mb\": %.1f, \"needed_mb\": %.1f, \"peak_over_needed\": %.2f}\n",
            impl, sten_ctx_threads(ctx), batch, ds[0].width, n_steps, sec / n_steps * 1e3,
-           (double)epochs * (double)net->examples / sec, net->loss / net->B, peak / 1e6, need / 1e6,
+           (double)epochs * (double)net->examples / sec, net->ws->loss / net->ws->B, peak / 1e6, need / 1e6,
            peak / need);
     sten_net_free(ctx, net);
     if (file_ds)

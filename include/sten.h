@@ -768,6 +768,17 @@ uint32_t sten_net_epoch(const sten_net *net);
 /* The description the network was built from (resolved: N filled in). */
 const sten_net_desc *sten_net_description(const sten_net *net);
 
+/* A workspace: the buffers one pass over a batch of up to `batch` examples
+ * needs (activations, targets, top-K accumulators), apart from the model.
+ * The model's weights are only read by inference, so any number of threads
+ * can each run inference through their own workspace (and their own
+ * context) on one network at the same time; what inference derives from the
+ * weights (bf16 copies, screening data) is built once, under the network's
+ * lock. Do not train a network while others infer from it. */
+typedef struct sten_workspace sten_workspace;
+sten_status sten_workspace_new(sten_ctx *ctx, const sten_net *net, uint32_t batch, sten_workspace **out);
+void sten_workspace_free(sten_ctx *ctx, sten_workspace *ws);
+
 /* Inference on examples ids[0..B) of the bound input datasets (B at most
  * the batch size the network was built for): runs the network without
  * dropout or denoising and points *out at the activations of `layer`
@@ -775,12 +786,22 @@ const sten_net_desc *sten_net_description(const sten_net *net);
  * the next call on the network. */
 sten_status sten_net_infer(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B,
                            const char *layer, const float **out, uint32_t *width);
+/* The same through a workspace (thread-safe: see sten_workspace); *out is
+ * valid until the next call on the workspace. */
+sten_status sten_net_infer_ws(sten_ctx *ctx, const sten_net *net, sten_workspace *ws,
+                              const uint32_t *ids, uint32_t B, const char *layer, const float **out,
+                              uint32_t *width);
 /* Top-K recommendations for examples ids[0..B): scores of the output layer's
  * first n_items units (the rest is DSSTNE's 128-padding), skipping for row b
  * the items listed in row b of exclude (NULL = none). Writes as sten_topk. */
 sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B,
                                uint32_t n_items, uint32_t K, const sten_csr *exclude,
                                uint32_t *idx, float *val, uint32_t *count);
+/* The same through a workspace (thread-safe: see sten_workspace). */
+sten_status sten_net_recommend_ws(sten_ctx *ctx, const sten_net *net, sten_workspace *ws,
+                                  const uint32_t *ids, uint32_t B, uint32_t n_items, uint32_t K,
+                                  const sten_csr *exclude, uint32_t *idx, float *val,
+                                  uint32_t *count);
 
 /* Progress of training, reported every progress_every batches. */
 typedef struct {

@@ -3,6 +3,8 @@
 # configure, build warning-free (-Werror), run the whole CTest suite.
 #   scripts/test.sh              Release build in build/
 #   scripts/test.sh --sanitize   ASan+UBSan build in build-asan/
+#   scripts/test.sh --tsan       ThreadSanitizer build of the concurrency
+#                                test (one model, many threads) in build-tsan/
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -14,6 +16,13 @@ if [ "${1:-}" = "--sanitize" ]; then
 fi
 
 sh scripts/deps.sh
+if [ "${1:-}" = "--tsan" ]; then
+    cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTEN_TSAN=ON -DSTEN_WERROR=ON
+    cmake --build build-tsan -j "$(nproc)" --target test_threads
+    cd build-tsan
+    TSAN_OPTIONS="halt_on_error=1 exitcode=66" ctest --output-on-failure -R '^threads$'
+    exit 0
+fi
 cmake -S . -B "$dir" $flags -DSTEN_WERROR=ON
 cmake --build "$dir" -j "$(nproc)"
 cd "$dir"

@@ -14,9 +14,9 @@ static sten_ctx *ctx;
 
 static double objective(sten_net *net)
 {
-    sten__net_forward(ctx, net);
-    sten__net_loss(ctx, net);
-    return net->loss + net->reg;
+    sten__net_forward(ctx, net, net->ws);
+    sten__net_loss(ctx, net, net->ws);
+    return net->ws->loss + net->ws->reg;
 }
 
 /* Central differences on one parameter array p (n values) against the
@@ -52,7 +52,7 @@ static void fd_array(sten_net *net, const char *what, const char *name, float *p
 static int grad_check(sten_net *net, const char *what, int allowed_bad)
 {
     objective(net);
-    sten__net_backward(ctx, net);
+    sten__net_backward(ctx, net, net->ws);
     int bad = 0, total = 0;
     for (uint32_t i = 0; i < net->n_params; i++) {
         const nn_param *p = &net->params[i];
@@ -84,9 +84,8 @@ static sten_net *build(sten_net_desc *d, sten_dataset *ds, size_t n, uint32_t B)
     uint32_t ids[64];
     for (uint32_t b = 0; b < B; b++)
         ids[b] = (b * 5 + 1) % (uint32_t)ds[0].examples;
-    net->training = true;
     net->seed = 99;
-    CHECK_EQ(sten__net_load_batch(ctx, net, ids, B), STEN_OK);
+    CHECK_EQ(sten__net_load_batch(ctx, net, net->ws, ids, B, NN_TRAIN), STEN_OK);
     return net;
 }
 
@@ -214,8 +213,8 @@ static void test_sources_skip_dropout_denoise_weights(void)
         CHECK_EQ(net->n_weights, 4); /* In1->H1, In2->H1, H1->H2, H2->Out */
         CHECK(net->layers[0].denoise);
         /* denoising dropped some entries and scaled the rest by 1/(1-p) */
-        CHECK(net->layers[0].x.nnz < ds[0].sparse.nnz);
-        CHECK_NEAR(net->layers[0].x.val[0], 1.0 / 0.75, 1e-6, 0);
+        CHECK(net->ws->buf[0].x.nnz < ds[0].sparse.nnz);
+        CHECK_NEAR(net->ws->buf[0].x.val[0], 1.0 / 0.75, 1e-6, 0);
         grad_check(net, "two sources + skip + dropout + denoising + data weights", 0);
     }
     sten_net_free(ctx, net);
@@ -278,18 +277,19 @@ static void test_delta_and_weight_norm(void)
     sten_net *net = build(&d, ds, 2, 4);
     if (net) {
         objective(net);
-        sten__net_backward(ctx, net);
+        sten__net_backward(ctx, net, net->ws);
         const nn_layer *O = &net->layers[2];
-        for (uint32_t b = 0; b < net->B; b++) {
+        const float *delta = net->ws->buf[2].delta;
+        for (uint32_t b = 0; b < net->ws->B; b++) {
             double ss = 0;
             for (uint32_t j = 0; j < O->N; j++)
-                ss += (double)O->delta[b * O->N + j] * O->delta[b * O->N + j];
+                ss += (double)delta[b * O->N + j] * delta[b * O->N + j];
             CHECK_NEAR(sqrt(ss), 0.05, 1e-5, 0); /* big errors: every row clipped to c */
         }
         sten_train_desc t = d.training;
         t.lambda = 0;
         sten__optim_alloc(ctx, net, t.optimizer);
-        sten__optim_step(ctx, net, &t, 0.1f);
+        sten__optim_step(ctx, net, net->ws, &t, 0.1f);
         const nn_weight *w = &net->weights[0];
         for (uint32_t o = 0; o < w->cols; o++) {
             double ss = 0;
@@ -481,12 +481,11 @@ static void test_save_load_resume(void)
         CHECK_EQ(sten_net_load(ctx, path, f.ds, 1, 8, false, &p), STEN_OK);
         if (p) {
             uint32_t ids[8] = {0, 3, 5, 7, 11, 13, 17, 19};
-            c->training = p->training = false;
-            sten__net_load_batch(ctx, c, ids, 8);
-            sten__net_load_batch(ctx, p, ids, 8);
-            sten__net_forward(ctx, c);
-            sten__net_forward(ctx, p);
-            CHECK(memcmp(c->layers[2].out, p->layers[2].out, 8 * c->layers[2].N * 4) == 0);
+            sten__net_load_batch(ctx, c, c->ws, ids, 8, NN_EVAL);
+            sten__net_load_batch(ctx, p, p->ws, ids, 8, NN_EVAL);
+            sten__net_forward(ctx, c, c->ws);
+            sten__net_forward(ctx, p, p->ws);
+            CHECK(memcmp(c->ws->buf[2].out, p->ws->buf[2].out, 8 * c->layers[2].N * 4) == 0);
             CHECK_EQ(p->layers[2].ds, -1);
         }
         sten_net_free(ctx, p);
@@ -547,16 +546,17 @@ static void test_factorization_machine(void)
         sten_net *net = build(&d, ds, 2, 6);
         if (net && !cls) {
             /* the O(K nnz) form equals the O(n^2) definition, example by example */
-            sten__net_forward(ctx, net);
+            sten__net_forward(ctx, net, net->ws);
             const nn_layer *F = &net->layers[1];
             const nn_weight *w = &net->weights[F->in[0]];
-            const sten_csr *X = &net->layers[0].x;
+            const sten_csr *X = &net->ws->buf[0].x;
+            const float *Fout = net->ws->buf[1].out;
             /* the factors: the layer's third parameter (bias, linear, factors) */
             CHECK_EQ(net->n_params, 3);
             const uint32_t K = (uint32_t)(net->params[2].n / w->rows);
             const float *V = net->params[2].w;
             CHECK_EQ(K, 3);
-            for (uint32_t b = 0; b < net->B; b++) {
+            for (uint32_t b = 0; b < net->ws->B; b++) {
                 double y = w->b[0];
                 for (uint64_t e = X->row_ptr[b]; e < X->row_ptr[b + 1]; e++) {
                     y += (double)X->val[e] * w->W[X->col[e]];
@@ -567,7 +567,7 @@ static void test_factorization_machine(void)
                         y += dot * X->val[e] * X->val[q];
                     }
                 }
-                CHECK_NEAR(F->out[b], y, 1e-5, 1e-5);
+                CHECK_NEAR(Fout[b], y, 1e-5, 1e-5);
             }
         }
         if (net) {
@@ -733,13 +733,12 @@ static void check_fused_recommend(sten_net *net, const sten_csr *ex, uint32_t n_
     CHECK_EQ(sten_net_recommend(ctx, net, ids, B, n_items, K, ex, idx, val, cnt), STEN_OK);
     /* in fp32 where the CPU has bf16, that went through the bf16 screening */
     if (!net->bf16 && sten_bf16_supported() && sten__gemm_own())
-        CHECK(net->weights[1].scr_ok);
+        CHECK_EQ(net->weights[1].scr_ver, net->version);
     /* the plain path: pre-activations stored, ranked, the winners activated */
-    const float *z;
-    uint32_t N;
-    net->rank_only = true;
-    CHECK_EQ(sten_net_infer(ctx, net, ids, B, NULL, &z, &N), STEN_OK);
-    net->rank_only = false;
+    CHECK_EQ(sten__net_load_batch(ctx, net, net->ws, ids, B, NN_RANK), STEN_OK);
+    sten__net_forward(ctx, net, net->ws);
+    const float *z = net->ws->buf[2].out;
+    const uint32_t N = net->layers[2].N;
     CHECK_EQ(sten_topk(ctx, z, N, B, n_items, K, ex, ref, rval, rcnt), STEN_OK);
     const nn_layer *L = &net->layers[2];
     for (uint64_t r = 0; r < (uint64_t)B * K; r++)
@@ -783,11 +782,11 @@ static void test_recommend_fused(void)
     nn_weight *ow = &net->weights[1];
     memset(ow->W, 0, (size_t)ow->rows * ow->cols * sizeof *ow->W);
     memset(ow->b, 0, (size_t)net->layers[2].N * sizeof *ow->b);
-    sten__w_changed(ow);
+    sten__net_changed(net);
     check_fused_recommend(net, &ex, 1290, 25);
     /* one huge weight: its item's bound is wide, the rest stay exact */
     ow->W[5 * ow->cols + 77] = 1e30f;
-    sten__w_changed(ow);
+    sten__net_changed(net);
     check_fused_recommend(net, &ex, 1290, 25);
     if (sten_bf16_supported()) {
         CHECK_EQ(sten_net_set_precision(ctx, net, STEN_PRECISION_BF16), STEN_OK);
@@ -840,7 +839,7 @@ static void test_bf16_training(void)
     for (uint32_t k = 0; k < nets[1]->n_weights; k++) {
         const nn_weight *a = &nets[1]->weights[k], *b = &nets[2]->weights[k];
         CHECK(memcmp(a->W, b->W, (size_t)a->rows * a->cols * 4) == 0);
-        if (a->Wb && a->wb_ok) {
+        if (a->Wb && a->wb_ver == nets[1]->version) {
             int same = 1;
             for (uint64_t e = 0; e < (uint64_t)a->rows * a->cols; e++)
                 same &= a->Wb[e] == sten__bf16(a->W[e]);

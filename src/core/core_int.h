@@ -204,7 +204,7 @@ void sten__gemm_set_own(int on);
  * portable build still uses AVX2/AVX-512 where the CPU has them. Off under
  * sanitizers (ifunc resolvers run before the sanitizer runtime is ready). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__) && !defined(STEN_NO_CLONES)
+    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) && !defined(STEN_NO_CLONES)
 #define STEN__SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define STEN__SIMD_CLONES

@@ -620,6 +620,8 @@ static sten_status load(sten_ctx *ctx, ncio *io, const sten_dataset *ds, size_t 
         st = sten__optim_alloc(ctx, net, d.training.optimizer);
     if (!st && read_weights(io, net, n_weights) < 0)
         st = sten_ctx_error_status(ctx);
+    if (!st)
+        sten__net_changed(net);
     if (!st) {
         get_att(io, "sten_epoch", A_U32, &net->epoch, false);
         get_att(io, "sten_step", A_U64, &net->step, false);

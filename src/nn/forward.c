@@ -126,10 +126,11 @@ static void group_by_chunk(sten_ctx *ctx, nn_target *T, uint32_t B, uint32_t N)
     }
 }
 
-sten_status sten__net_load_batch(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B)
+sten_status sten__net_load_batch(sten_ctx *ctx, const sten_net *net, sten_workspace *ws,
+                                 const uint32_t *ids, uint32_t B, nn_mode mode)
 {
-    if (B == 0 || B > net->B_cap)
-        return sten_fail(ctx, STEN_E_INVALID, "batch of %u examples (capacity %u)", B, net->B_cap);
+    if (B == 0 || B > ws->B_cap)
+        return sten_fail(ctx, STEN_E_INVALID, "batch of %u examples (capacity %u)", B, ws->B_cap);
     for (uint32_t b = 0; b < B; b++)
         if (ids[b] >= net->examples)
             return sten_fail(ctx, STEN_E_INVALID, "example %u out of range (%llu examples)", ids[b],
@@ -138,8 +139,8 @@ sten_status sten__net_load_batch(sten_ctx *ctx, sten_net *net, const uint32_t *i
      * that repeats long rows could need more */
     for (uint32_t i = 0; i < net->n_layers; i++) {
         const nn_layer *L = &net->layers[i];
-        const sten_csr *to = L->sparse_in ? &L->x : net->targets[i].dense || L->kind != STEN_LAYER_OUTPUT
-                                                      ? NULL : &net->targets[i].t;
+        const sten_csr *to = L->sparse_in ? &ws->buf[i].x : ws->targets[i].dense || L->kind != STEN_LAYER_OUTPUT
+                                                             ? NULL : &ws->targets[i].t;
         if (L->ds < 0 || !to || !(net->ds[L->ds].attributes & STEN_DS_SPARSE))
             continue;
         const sten_dataset *d = &net->ds[L->ds];
@@ -154,28 +155,31 @@ sten_status sten__net_load_batch(sten_ctx *ctx, sten_net *net, const uint32_t *i
                              "the network was sized for (are examples repeated?)",
                              B, (unsigned long long)need, d->name, (unsigned long long)to->cap);
     }
-    memcpy(net->batch_ids, ids, (size_t)B * sizeof *ids);
-    net->B = B;
+    memcpy(ws->batch_ids, ids, (size_t)B * sizeof *ids);
+    ws->B = B;
+    ws->mode = mode;
+    const bool training = mode == NN_TRAIN;
     for (uint32_t i = 0; i < net->n_layers; i++) {
-        nn_layer *L = &net->layers[i];
+        const nn_layer *L = &net->layers[i];
+        nn_buf *A = &ws->buf[i];
         if (L->ds < 0)
             continue;
         const sten_dataset *d = &net->ds[L->ds];
         if (L->kind == STEN_LAYER_INPUT) {
             if (L->sparse_in) {
-                const float p = L->denoise && net->training ? net->desc.denoising_p : 0.0f;
-                gather_sparse(ctx, d, ids, B, &L->x, p, net->seed, net->epoch, true, net->row_end);
-                if (net->training) /* the transpose serves the weight gradient only */
-                    sten_csr_transpose(ctx, &L->x, &L->xt);
+                const float p = L->denoise && training ? net->desc.denoising_p : 0.0f;
+                gather_sparse(ctx, d, ids, B, &A->x, p, net->seed, net->epoch, true, ws->row_end);
+                if (training) /* the transpose serves the weight gradient only */
+                    sten_csr_transpose(ctx, &A->x, &A->xt);
             } else {
-                gather_dense(d, ids, B, L->act, L->N);
+                gather_dense(d, ids, B, A->act, L->N);
             }
         } else if (L->kind == STEN_LAYER_OUTPUT) {
-            nn_target *T = &net->targets[i];
+            nn_target *T = &ws->targets[i];
             if (T->dense)
                 gather_dense(d, ids, B, T->dense, L->N);
             else
-                gather_sparse(ctx, d, ids, B, &T->t, 0.0f, 0, 0, false, net->row_end);
+                gather_sparse(ctx, d, ids, B, &T->t, 0.0f, 0, 0, false, ws->row_end);
             if (T->cstart)
                 group_by_chunk(ctx, T, B, L->N);
             if (T->weight)
@@ -190,7 +194,7 @@ sten_status sten__net_load_batch(sten_ctx *ctx, sten_net *net, const uint32_t *i
  * take the activation's resting value (0.5 for Sigmoid, 0 otherwise) and kept
  * ones are scaled by 1/(1-p) unless that value is non-zero; ELU/SELU use
  * alpha dropout. mask holds d(out)/d(act): the kept scale, or 0 if dropped. */
-static void dropout(const sten_net *net, uint32_t li, nn_layer *L, uint32_t B)
+static void dropout(const sten_net *net, uint32_t li, const nn_layer *L, nn_buf *A, uint32_t B)
 {
     const float p = L->p_dropout;
     const uint64_t n = (uint64_t)B * L->N;
@@ -203,15 +207,15 @@ static void dropout(const sten_net *net, uint32_t li, nn_layer *L, uint32_t B)
     } else if (L->fn == STEN_ACT_ELU || L->fn == STEN_ACT_SELU) {
         const float lam = L->fn == STEN_ACT_SELU ? L->ap.lambda : 1.0f;
         const float a1 = -lam * L->ap.alpha, q = 1.0f - p;
-        const float A = 1.0f / sqrtf(q + a1 * a1 * p * q);
-        keep_scale = A;
-        shift = -A * p * a1;
-        rest = A * a1 + shift;
+        const float an = 1.0f / sqrtf(q + a1 * a1 * p * q);
+        keep_scale = an;
+        shift = -an * p * a1;
+        rest = an * a1 + shift;
     }
     for (uint64_t e = 0; e < n; e++) {
         const bool kept = sten_rng_uniform(&r) >= p;
-        L->mask[e] = kept ? keep_scale : 0.0f;
-        L->out[e] = kept ? keep_scale * L->act[e] + shift : rest;
+        A->mask[e] = kept ? keep_scale : 0.0f;
+        A->out[e] = kept ? keep_scale * A->act[e] + shift : rest;
     }
 }
 
@@ -235,32 +239,34 @@ bool sten__act_increasing(const nn_layer *L)
     }
 }
 
-void sten__net_forward(sten_ctx *ctx, sten_net *net)
+void sten__net_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws)
 {
-    net->fwd_st = STEN_OK;
+    ws->fwd_st = STEN_OK;
     for (uint32_t o = 0; o < net->n_layers; o++) {
         const uint32_t i = net->order[o];
         nn_layer *L = &net->layers[i];
+        nn_buf *A = &ws->buf[i];
         if (L->kind == STEN_LAYER_TARGET || L->sparse_in)
             continue;
         if (L->kind != STEN_LAYER_INPUT)
-            L->ops->forward(ctx, net, L);
-        if (L->mask) {
-            if (net->training)
-                dropout(net, i, L, net->B);
+            L->ops->forward(ctx, net, ws, L);
+        if (A->mask) {
+            if (ws->mode == NN_TRAIN)
+                dropout(net, i, L, A, ws->B);
             else
-                memcpy(L->out, L->act, (size_t)net->B * L->N * sizeof *L->out);
+                memcpy(A->out, A->act, (size_t)ws->B * L->N * sizeof *A->out);
         }
     }
 }
 
-void sten__net_loss(sten_ctx *ctx, sten_net *net)
+void sten__net_loss(sten_ctx *ctx, const sten_net *net, sten_workspace *ws)
 {
     double loss = 0.0, reg = 0.0;
+    const uint32_t B = ws->B;
     for (uint32_t i = 0; i < net->n_layers; i++) {
         const nn_layer *L = &net->layers[i];
         if (L->kind == STEN_LAYER_OUTPUT)
-            loss += sten__loss_layer(ctx, net, L, &net->targets[i], net->B);
+            loss += sten__loss_layer(ctx, net, ws, L, &ws->targets[i], B);
     }
     /* the sparseness penalty as an objective: B * beta * KL(p || rho_j) per
      * unit, whose gradient is what backward adds (DSSTNE reported none) */
@@ -268,28 +274,29 @@ void sten__net_loss(sten_ctx *ctx, sten_net *net)
         const nn_layer *L = &net->layers[i];
         if (L->sp_beta <= 0.0f)
             continue;
+        const float *act = ws->buf[i].act;
         for (uint32_t j = 0; j < L->N; j++) {
             double rho = 0.0;
-            for (uint32_t b = 0; b < net->B; b++)
-                rho += L->act[(uint64_t)b * L->N + j];
-            rho = fmin(fmax(rho / net->B, 1e-6), 0.999999);
+            for (uint32_t b = 0; b < B; b++)
+                rho += act[(uint64_t)b * L->N + j];
+            rho = fmin(fmax(rho / B, 1e-6), 0.999999);
             const double p = L->sp_p;
-            reg += net->B * L->sp_beta * (p * log(p / rho) + (1 - p) * log((1 - p) / (1 - rho)));
+            reg += B * L->sp_beta * (p * log(p / rho) + (1 - p) * log((1 - p) / (1 - rho)));
         }
     }
-    net->loss = loss;
-    net->reg = reg;
+    ws->loss = loss;
+    ws->reg = reg;
 }
 
 /* dL/d(out) -> dL/dz for a hidden layer: dropout mask, sparseness
  * penalty (added to the incoming delta, as DSSTNE), activation derivative. */
-static void hidden_delta(sten_ctx *ctx, const sten_net *net, nn_layer *L)
+static void hidden_delta(sten_ctx *ctx, const nn_layer *L, nn_buf *A, uint32_t B)
 {
-    const uint32_t B = net->B, N = L->N;
+    const uint32_t N = L->N;
     const uint64_t n = (uint64_t)B * N;
-    if (L->mask)
+    if (A->mask)
         for (uint64_t e = 0; e < n; e++)
-            L->delta[e] *= L->mask[e];
+            A->delta[e] *= A->mask[e];
     if (L->sp_beta > 0.0f) {
         /* in blocks of 256 units, rows walked in order: each unit's mean
          * activation summed over b ascending */
@@ -299,7 +306,7 @@ static void hidden_delta(sten_ctx *ctx, const sten_net *net, nn_layer *L)
             double rho[256] = {0};
             float pen[256];
             for (uint32_t b = 0; b < B; b++) {
-                const float *a = L->act + (uint64_t)b * N + j0;
+                const float *a = A->act + (uint64_t)b * N + j0;
                 for (uint32_t j = 0; j < m; j++)
                     rho[j] += a[j];
             }
@@ -308,22 +315,22 @@ static void hidden_delta(sten_ctx *ctx, const sten_net *net, nn_layer *L)
                 pen[j] = (float)(beta * (-p / r + (1.0 - p) / (1.0 - r)));
             }
             for (uint32_t b = 0; b < B; b++) {
-                float *d = L->delta + (uint64_t)b * N + j0;
+                float *d = A->delta + (uint64_t)b * N + j0;
                 for (uint32_t j = 0; j < m; j++)
                     d[j] += pen[j];
             }
         }
     }
-    sten_act_backward(ctx, L->fn, &L->ap, L->act, L->delta, L->delta, B, N, N);
+    sten_act_backward(ctx, L->fn, &L->ap, A->act, A->delta, A->delta, B, N, N);
 }
 
-static void delta_norm(const nn_layer *L, uint32_t B)
+static void delta_norm(const nn_layer *L, nn_buf *A, uint32_t B)
 {
     const float c = L->d->delta_norm;
     if (c <= 0.0f)
         return;
     for (uint32_t b = 0; b < B; b++) {
-        float *d = L->delta + (uint64_t)b * L->N;
+        float *d = A->delta + (uint64_t)b * L->N;
         double ss = 0.0;
         for (uint32_t j = 0; j < L->N; j++)
             ss += (double)d[j] * d[j];
@@ -352,22 +359,26 @@ void sten__weight_settle(sten_ctx *ctx, nn_weight *w)
 
 void sten__net_settle(sten_ctx *ctx, sten_net *net)
 {
-    for (uint32_t k = 0; k < net->n_weights; k++)
-        if (net->weights[k].owner == (int)k)
-            sten__weight_settle(ctx, &net->weights[k]);
+    for (uint32_t k = 0; k < net->n_weights; k++) {
+        nn_weight *w = &net->weights[k];
+        if (w->owner == (int)k && w->scale != 1.0f) {
+            sten__weight_settle(ctx, w);
+            sten__net_changed(net);
+        }
+    }
 }
 
-void sten__net_backward(sten_ctx *ctx, sten_net *net)
+void sten__net_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws)
 {
-    sten__net_backward_fused(ctx, net, NULL);
+    sten__net_backward_fused(ctx, net, ws, NULL);
 }
 
-void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, const nn_fuse *fz)
+void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, sten_workspace *ws, const nn_fuse *fz)
 {
     for (uint32_t i = 0; i < net->n_layers; i++) {
-        nn_layer *L = &net->layers[i];
+        const nn_layer *L = &net->layers[i];
         if (L->kind == STEN_LAYER_HIDDEN)
-            memset(L->delta, 0, (size_t)net->B * L->N * sizeof *L->delta);
+            memset(ws->buf[i].delta, 0, (size_t)ws->B * L->N * sizeof *ws->buf[i].delta);
     }
     for (uint32_t k = 0; k < net->n_weights; k++) {
         nn_weight *w = &net->weights[k];
@@ -377,17 +388,21 @@ void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, const nn_fuse *fz)
     }
     for (uint32_t o = net->n_layers; o-- > 0;) {
         nn_layer *L = &net->layers[net->order[o]];
+        nn_buf *A = &ws->buf[net->order[o]];
         if (L->kind != STEN_LAYER_HIDDEN && L->kind != STEN_LAYER_OUTPUT)
             continue;
         if (L->kind == STEN_LAYER_HIDDEN)
-            hidden_delta(ctx, net, L);
-        delta_norm(L, net->B);
-        L->ops->backward(ctx, net, L, fz);
+            hidden_delta(ctx, L, A, ws->B);
+        delta_norm(L, A, ws->B);
+        L->ops->backward(ctx, net, ws, L, fz);
     }
     for (uint32_t k = 0; k < net->n_weights; k++)
         net->weights[k].gb_done = false; /* the next forward decides again */
     for (uint32_t i = 0; i < net->n_layers; i++)
-        net->layers[i].db_ok = false;
+        ws->buf[i].db_ok = false;
+    /* fused updates have changed weights; the optimizer step changes the
+     * rest next: from here on, the weights are the next version */
+    sten__net_changed(net);
     /* a weight whose users all saw an empty batch still has a defined zero gradient */
     for (uint32_t k = 0; k < net->n_weights; k++) {
         nn_weight *w = &net->weights[k];

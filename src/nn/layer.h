@@ -83,10 +83,13 @@ typedef struct {
     void (*free)(sten_ctx *ctx, nn_layer *L);
     /* initial values of its parameters, deterministic for a seed */
     void (*init)(const sten_net *net, nn_layer *L, uint64_t seed);
-    void (*forward)(sten_ctx *ctx, sten_net *net, nn_layer *L);
-    /* from L->delta = dL/dz: the parameters' gradients (or, with fz, their
+    /* the layer's activations for ws's batch, from its sources' */
+    void (*forward)(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, nn_layer *L);
+    /* from its delta = dL/dz: the parameters' gradients (or, with fz, their
      * fused SGD update) and the sources' deltas */
-    void (*backward)(sten_ctx *ctx, sten_net *net, nn_layer *L, const nn_fuse *fz);
+    void (*backward)(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_layer *L, const nn_fuse *fz);
+    /* floats of per-example scratch the type needs in a workspace (NULL: none) */
+    uint64_t (*ws_floats)(const sten_net *net, const nn_layer *L);
     /* The weight of a layer whose pre-activation is one dense, untransposed
      * product plus bias (what chunked consumers such as the fused loss and
      * top-K need), or NULL. NULL function: never. */

@@ -12,31 +12,34 @@
 /* What the fused loss needs on each chunk of the output product. */
 typedef struct {
     const sten_net *net;
+    const sten_workspace *ws;
     const nn_layer *L;
+    nn_buf *A;
     nn_target *T;
     float *gb; /* bias gradient summed here too, or NULL */
 } loss_chunk_arg;
 
 /* bf16 precision: the chunk's delta (row b's column j at c[b*ldc + j-j0])
  * rounded into the layer's bf16 delta, for the products. */
-static void round_delta_chunk(const nn_layer *L, uint32_t B, int64_t j0, int64_t j1, const float *c,
-                              int64_t ldc)
+static void round_delta_chunk(const nn_layer *L, const nn_buf *A, uint32_t B, int64_t j0, int64_t j1,
+                              const float *c, int64_t ldc)
 {
     for (uint32_t b = 0; b < B; b++)
-        sten__to_bf16_row(L->delta_b + (uint64_t)b * L->N + j0, c + (int64_t)b * ldc, j1 - j0);
+        sten__to_bf16_row(A->delta_b + (uint64_t)b * L->N + j0, c + (int64_t)b * ldc, j1 - j0);
 }
 
 static void loss_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, float *c, int64_t ldc)
 {
     const loss_chunk_arg *a = arg;
-    sten__loss_chunk(a->net, a->L, a->T, chunk, (uint32_t)j0, (uint32_t)j1, c, ldc, a->gb);
-    if (a->net->bf16 && a->L->delta_b)
-        round_delta_chunk(a->L, a->net->B, j0, j1, c, ldc);
+    sten__loss_chunk(a->net, a->ws, a->L, a->T, chunk, (uint32_t)j0, (uint32_t)j1, c, ldc, a->gb);
+    if (a->net->bf16 && a->A->delta_b)
+        round_delta_chunk(a->L, a->A, a->ws->B, j0, j1, c, ldc);
 }
 
 static const nn_weight *fc_dense_product(const sten_net *net, const nn_layer *L)
 {
-    if (L->n_in != 1 || L->n_skip != 0 || L->mask || L->kind == STEN_LAYER_INPUT)
+    const bool dropout = L->p_dropout > 0 && L->kind != STEN_LAYER_OUTPUT;
+    if (L->n_in != 1 || L->n_skip != 0 || dropout || L->kind == STEN_LAYER_INPUT)
         return NULL;
     const nn_weight *w = &net->weights[L->in[0]];
     if (net->layers[w->src].sparse_in || w->transposed)
@@ -53,14 +56,14 @@ static const nn_weight *fc_dense_product(const sten_net *net, const nn_layer *L)
  * rounding (rel, 4 ulp of |s| with the computation's own rounding), plus
  * what vdpbf16ps's flushing of subnormal inputs and sums can lose (abs:
  * under 2^-126 max(|h|, |W|, 1) per step). 1% spare. */
-static void screen_bounds(sten_net *net, const nn_layer *S, const nn_weight *o, uint32_t K)
+static void screen_bounds(sten_workspace *ws, const float *H, const nn_weight *o, uint32_t K)
 {
     float *rad, *abs_;
-    sten__topk_screen_rows(net->topk, &rad, &abs_);
+    sten__topk_screen_rows(ws->topk, &rad, &abs_);
     const double u = 0x1p-24, gk = K * u / (1 - K * u), g2k = 2 * K * u / (1 - 2 * K * u);
     const double c1 = (0x1p-8 + 0x1p-18 + gk + g2k * (1 + 0x1p-8 + 0x1p-18)) * 1.01;
-    for (uint32_t b = 0; b < net->B; b++) {
-        const float *h = S->out + (uint64_t)b * S->N;
+    for (uint32_t b = 0; b < ws->B; b++) {
+        const float *h = H + (uint64_t)b * K;
         double ss = 0.0, hmax = 0.0;
         for (uint32_t k = 0; k < K; k++) {
             ss += (double)h[k] * h[k];
@@ -85,64 +88,60 @@ static void topk_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, float *
  *    loss and delta (written over z);
  *  - the output layer of sten_net_recommend: top-K, and z is never stored.
  * Returns false when the layer is not of this form. */
-static bool forward_chunked(sten_ctx *ctx, sten_net *net, nn_layer *L)
+static bool forward_chunked(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, nn_layer *L)
 {
     const nn_weight *cw = sten__single_dense_in(net, L);
     if (!cw)
         return false;
     nn_weight *w = &net->weights[L->in[0]];
-    const nn_layer *S = &net->layers[w->src];
-    const uint32_t B = net->B, N = L->N;
-    /* bf16 precision: W's rounded copy, refreshed if anything else wrote W */
-    const nn_weight *o = &net->weights[w->owner];
-    const bool screen = net->screen && net->topk && L->kind == STEN_LAYER_OUTPUT && o->Wb;
+    nn_buf *A = sten__buf(ws, net, L);
+    const float *H = ws->buf[w->src].out;
+    const uint32_t B = ws->B, N = L->N, K = net->layers[w->src].N;
+    const bool training = ws->mode == NN_TRAIN;
+    nn_weight *o = &net->weights[w->owner];
+    const bool screen = ws->screen && ws->topk && L->kind == STEN_LAYER_OUTPUT && o->Wb;
     const bool bf = (net->bf16 || screen) && o->Wb;
-    nn_weight *ow = &net->weights[w->owner];
-    if (bf && !o->wb_ok) {
-        sten__to_bf16(ctx, ow->Wb, ow->W, (int64_t)ow->rows * ow->cols);
-        ow->wb_ok = true;
-        ow->wbp_ok = false;
+    /* bf16 products: W's rounded copy, made again when W has changed since
+     * (training only: inference finds it made by sten_net_recommend / _infer) */
+    if (bf && o->wb_ver != net->version) {
+        sten__to_bf16(ctx, o->Wb, o->W, (int64_t)o->rows * o->cols);
+        o->wb_ver = net->version;
     }
-    /* inference: the weights stay put, so their strips are packed once */
-    const bool packed = bf && !net->training && ow->Wbp;
-    if (packed && !ow->wbp_ok) {
-        sten__bgemm_pack(ctx, S->N, N, ow->Wb, N, ow->Wbp);
-        ow->wbp_ok = true;
-    }
+    /* inference: the weights stay put, so their strips were packed once */
+    const bool packed = bf && !training && o->Wbp && o->wbp_ver == net->version;
     sten_chunk_fn fn = NULL;
     void *arg = NULL;
-    float *C = L->act;
+    float *C = A->act;
     loss_chunk_arg la;
-    if (net->training && L->fuse_loss) {
+    if (training && L->fuse_loss) {
         /* the bias gradient too, unless DeltaNorm rescales the delta later */
         w->gb_done = L->d->delta_norm <= 0.0f;
         if (w->gb_done)
             memset(w->gb, 0, (size_t)N * sizeof *w->gb);
-        la = (loss_chunk_arg){net, L, &net->targets[L - net->layers], w->gb_done ? w->gb : NULL};
+        la = (loss_chunk_arg){net, ws, L, A, &ws->targets[L - net->layers], w->gb_done ? w->gb : NULL};
         fn = loss_chunk, arg = &la;
-        L->loss_fused = true;
-        L->db_ok = bf && L->delta_b && L->d->delta_norm <= 0.0f;
-    } else if (net->topk && L->kind == STEN_LAYER_OUTPUT) {
-        fn = topk_chunk, arg = net->topk;
+        A->loss_fused = true;
+        A->db_ok = bf && A->delta_b && L->d->delta_norm <= 0.0f;
+    } else if (ws->topk && L->kind == STEN_LAYER_OUTPUT) {
+        fn = topk_chunk, arg = ws->topk;
         C = NULL; /* never stored */
         if (screen)
-            screen_bounds(net, S, o, S->N);
+            screen_bounds(ws, H, o, K);
     }
-    sten_status st = packed ? sten__bgemm_chunks_packed(ctx, B, N, S->N, S->out, S->N, ow->Wbp, C, N,
-                                                        w->b, fn, arg)
-                     : bf ? sten__bgemm_chunks(ctx, STEN_NO_TRANS, B, N, S->N, 1.0f, S->out, S->N,
-                                             o->Wb, N, 0.0f, C, N, NULL, 0, w->b, fn, arg)
-                        : sten__gemm_chunks(ctx, B, N, S->N, 1.0f, S->out, S->N, w->W, N, 0.0f, C,
-                                            N, w->b, fn, arg);
-    if (st && !net->fwd_st)
-        net->fwd_st = st; /* only when a scratch buffer could not be had */
+    sten_status st = packed ? sten__bgemm_chunks_packed(ctx, B, N, K, H, K, o->Wbp, C, N, w->b, fn, arg)
+                     : bf ? sten__bgemm_chunks(ctx, STEN_NO_TRANS, B, N, K, 1.0f, H, K, o->Wb, N, 0.0f,
+                                             C, N, NULL, 0, w->b, fn, arg)
+                        : sten__gemm_chunks(ctx, B, N, K, 1.0f, H, K, w->W, N, 0.0f, C, N, w->b, fn,
+                                            arg);
+    if (st && !ws->fwd_st)
+        ws->fwd_st = st; /* only when a scratch buffer could not be had */
     if (fn) {
-        L->act_deferred = true;
+        A->act_deferred = true;
         return true;
     }
-    L->act_deferred = net->rank_only && L->kind == STEN_LAYER_OUTPUT && sten__act_increasing(L);
-    if (!L->act_deferred)
-        sten_act_forward(ctx, L->fn, &L->ap, L->act, L->act, B, N, N);
+    A->act_deferred = ws->mode == NN_RANK && L->kind == STEN_LAYER_OUTPUT && sten__act_increasing(L);
+    if (!A->act_deferred)
+        sten_act_forward(ctx, L->fn, &L->ap, A->act, A->act, B, N, N);
     return true;
 }
 
@@ -150,12 +149,13 @@ static bool forward_chunked(sten_ctx *ctx, sten_net *net, nn_layer *L)
  * activation; a layer fed by one dense product goes through forward_chunked.
  * The biases are laid down first so every product accumulates (beta = 1) and
  * no separate pass adds them. */
-static void fc_forward(sten_ctx *ctx, sten_net *net, nn_layer *L)
+static void fc_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, nn_layer *L)
 {
-    const uint32_t B = net->B, N = L->N;
-    float *z = L->act;
-    L->loss_fused = false;
-    if (forward_chunked(ctx, net, L))
+    const uint32_t B = ws->B, N = L->N;
+    nn_buf *A = sten__buf(ws, net, L);
+    float *z = A->act;
+    A->loss_fused = false;
+    if (forward_chunked(ctx, net, ws, L))
         return;
     memset(z, 0, (size_t)N * sizeof *z);
     for (uint32_t k = 0; k < L->n_in; k++) {
@@ -168,25 +168,26 @@ static void fc_forward(sten_ctx *ctx, sten_net *net, nn_layer *L)
     for (uint32_t k = 0; k < L->n_in; k++) {
         const nn_weight *w = &net->weights[L->in[k]];
         const nn_layer *S = &net->layers[w->src];
+        const nn_buf *SA = &ws->buf[w->src];
         if (S->sparse_in)
-            sten__spmm_scaled(ctx, &S->x, w->W, N, N, net->weights[w->owner].scale, 1.0f, z, N);
+            sten__spmm_scaled(ctx, &SA->x, w->W, N, N, net->weights[w->owner].scale, 1.0f, z, N);
         else if (w->transposed)
-            sten_gemm(ctx, STEN_NO_TRANS, STEN_TRANS, B, N, S->N, 1.0f, S->out, S->N, w->W,
+            sten_gemm(ctx, STEN_NO_TRANS, STEN_TRANS, B, N, S->N, 1.0f, SA->out, S->N, w->W,
                       w->cols, 1.0f, z, N);
         else
-            sten_gemm(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, N, S->N, 1.0f, S->out, S->N, w->W,
+            sten_gemm(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, N, S->N, 1.0f, SA->out, S->N, w->W,
                       N, 1.0f, z, N);
     }
     for (uint32_t k = 0; k < L->n_skip; k++) {
-        const float *s = net->layers[L->skip[k]].out;
+        const float *s = ws->buf[L->skip[k]].out;
         for (uint64_t e = 0; e < (uint64_t)B * N; e++)
             z[e] += s[e];
     }
     /* a Sigmoid output trained with a cross-entropy loss on sparse targets
      * gets its activation inside the loss pass, saving two passes over B x N */
-    L->act_deferred = (net->training && L->fuse_loss) ||
-                      (net->rank_only && L->kind == STEN_LAYER_OUTPUT && sten__act_increasing(L));
-    if (!L->act_deferred)
+    A->act_deferred = (ws->mode == NN_TRAIN && L->fuse_loss) ||
+                      (ws->mode == NN_RANK && L->kind == STEN_LAYER_OUTPUT && sten__act_increasing(L));
+    if (!A->act_deferred)
         sten_act_forward(ctx, L->fn, &L->ap, z, z, B, N, N);
 }
 
@@ -202,22 +203,14 @@ static float sgd_step(const nn_fuse *fz, uint32_t B)
     return -fz->alpha / (float)B;
 }
 
-/* After a fused update: the serving data and packed copies are stale (the
- * bf16 product keeps Wb fresh itself), and W was updated in place. */
-static void fused_marks(nn_weight *w)
-{
-    w->scr_ok = false;
-    w->wbp_ok = false;
-    w->fused = true;
-}
-
 /* W <- (1 - alpha lambda) W - alpha/B * S^T delta, the product written into
  * W itself: SGD without a gradient buffer. bf: the bf16 product, which also
  * refreshes W's rounded copy. */
-static void fused_update(sten_ctx *ctx, const sten_net *net, const nn_layer *L, const nn_layer *S,
-                         nn_weight *w, const nn_fuse *fz, bool bf)
+static void fused_update(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, const nn_layer *L,
+                         const nn_layer *S, nn_weight *w, const nn_fuse *fz, bool bf)
 {
-    const uint32_t B = net->B, N = L->N;
+    const uint32_t B = ws->B, N = L->N;
+    const nn_buf *A = sten__buf(ws, net, L), *SA = sten__buf(ws, net, S);
     const float decay = sgd_decay(fz), step = sgd_step(fz, B);
     if (S->sparse_in) {
         /* decay every row without touching them: the true W is scale * W,
@@ -226,29 +219,31 @@ static void fused_update(sten_ctx *ctx, const sten_net *net, const nn_layer *L, 
         w->scale *= decay;
         if (w->scale < 0x1p-8f)
             sten__weight_settle(ctx, w);
-        sten_spmm_grad(ctx, &S->xt, L->delta, N, N, step / w->scale, w->W, N);
-    } else if (!bf || sten__bgemm_chunks(ctx, STEN_TRANS, S->N, N, B, step, S->out, S->N, L->delta_b,
+        sten_spmm_grad(ctx, &SA->xt, A->delta, N, N, step / w->scale, w->W, N);
+    } else if (!bf || sten__bgemm_chunks(ctx, STEN_TRANS, S->N, N, B, step, SA->out, S->N, A->delta_b,
                                          N, decay, w->W, N, w->Wb, N, NULL, NULL, NULL)) {
         /* fp32, or bf16 without room for its packed operand */
-        sten_gemm(ctx, STEN_TRANS, STEN_NO_TRANS, S->N, N, B, step, S->out, S->N, L->delta, N, decay,
+        sten_gemm(ctx, STEN_TRANS, STEN_NO_TRANS, S->N, N, B, step, SA->out, S->N, A->delta, N, decay,
                   w->W, N);
-        sten__w_changed(w);
+    } else {
+        /* the bf16 product also rounded the new W into Wb: current for the
+         * version the end of this step gives the weights */
+        w->wb_ver = net->version + 1;
     }
-    fused_marks(w);
+    w->fused = true;
 }
 
 /* fp32 SGD on a dense hidden source with the propagation into it, in one
  * sweep over the delta (sten__gemm_out_backward); false where the sweep
  * does not apply or declines: the caller takes the two products apart. */
-static bool sweep_update(sten_ctx *ctx, const sten_net *net, const nn_layer *L, nn_layer *S,
-                         nn_weight *w, const nn_fuse *fz, bool bf)
+static bool sweep_update(sten_ctx *ctx, const sten_workspace *ws, const nn_layer *L, const nn_buf *A,
+                         const nn_layer *S, nn_buf *SA, nn_weight *w, const nn_fuse *fz, bool bf)
 {
     if (bf || S->kind == STEN_LAYER_INPUT || S->sparse_in || w->scale != 1.0f ||
-        sten__gemm_out_backward(ctx, net->B, L->N, S->N, S->out, S->N, L->delta, L->N,
-                                sgd_step(fz, net->B), sgd_decay(fz), w->W, L->N, S->delta, S->N))
+        sten__gemm_out_backward(ctx, ws->B, L->N, S->N, SA->out, S->N, A->delta, L->N,
+                                sgd_step(fz, ws->B), sgd_decay(fz), w->W, L->N, SA->delta, S->N))
         return false;
-    sten__w_changed(w);
-    fused_marks(w);
+    w->fused = true;
     return true;
 }
 
@@ -269,64 +264,66 @@ static void bias_grad(sten_ctx *ctx, float *gb, const float *delta, uint32_t B, 
     }
 }
 
-static void fc_backward(sten_ctx *ctx, sten_net *net, nn_layer *L, const nn_fuse *fz)
+static void fc_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_layer *L, const nn_fuse *fz)
 {
-    const uint32_t B = net->B, N = L->N;
+    const uint32_t B = ws->B, N = L->N;
+    nn_buf *A = sten__buf(ws, net, L);
     for (uint32_t k = 0; k < L->n_in; k++) {
         nn_weight *w = &net->weights[L->in[k]];
         nn_weight *o = &net->weights[w->owner];
-        nn_layer *S = &net->layers[w->src];
+        const nn_layer *S = &net->layers[w->src];
+        nn_buf *SA = &ws->buf[w->src];
         if (!w->gb_done)
-            bias_grad(ctx, w->gb, L->delta, B, N);
+            bias_grad(ctx, w->gb, A->delta, B, N);
         /* bf16 precision: the delta rounded (the fused loss did it already) */
-        const bool bf = net->bf16 && o->Wb && L->delta_b && !S->sparse_in && !w->transposed;
-        if (bf && !L->db_ok) {
-            sten__to_bf16(ctx, L->delta_b, L->delta, (int64_t)B * N);
-            L->db_ok = true;
+        const bool bf = net->bf16 && o->Wb && A->delta_b && !S->sparse_in && !w->transposed;
+        if (bf && !A->db_ok) {
+            sten__to_bf16(ctx, A->delta_b, A->delta, (int64_t)B * N);
+            A->db_ok = true;
         }
         /* SGD inside the products: propagation and update in one sweep
          * over the delta where it applies */
-        if (fz && o->fusable && w == o && !w->transposed && sweep_update(ctx, net, L, S, o, fz, bf))
+        if (fz && o->fusable && w == o && !w->transposed && sweep_update(ctx, ws, L, A, S, SA, o, fz, bf))
             continue;
-        /* propagate first: a fused update changes W */
+        /* propagate first: a fused update changes W (Wb is W's until the step ends) */
         if (S->kind != STEN_LAYER_INPUT) {
-            if (bf && o->wb_ok)
-                sten__bgemm_nt(ctx, B, S->N, N, 1.0f, L->delta_b, N, o->Wb, N, 1.0f, S->delta, S->N);
+            if (bf && o->wb_ver == net->version)
+                sten__bgemm_nt(ctx, B, S->N, N, 1.0f, A->delta_b, N, o->Wb, N, 1.0f, SA->delta, S->N);
             else if (w->transposed)
-                sten_gemm(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, S->N, N, 1.0f, L->delta, N, w->W, S->N,
-                          1.0f, S->delta, S->N);
+                sten_gemm(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, S->N, N, 1.0f, A->delta, N, w->W, S->N,
+                          1.0f, SA->delta, S->N);
             else
-                sten_gemm(ctx, STEN_NO_TRANS, STEN_TRANS, B, S->N, N, 1.0f, L->delta, N, w->W, N, 1.0f,
-                          S->delta, S->N);
+                sten_gemm(ctx, STEN_NO_TRANS, STEN_TRANS, B, S->N, N, 1.0f, A->delta, N, w->W, N, 1.0f,
+                          SA->delta, S->N);
         }
         if (fz && o->fusable) {
-            fused_update(ctx, net, L, S, o, fz, bf);
+            fused_update(ctx, net, ws, L, S, o, fz, bf);
             continue;
         }
         const float beta = o->g_fresh ? 0.0f : 1.0f;
         if (S->sparse_in) {
             if (o->g_fresh)
                 memset(o->gW, 0, (size_t)o->rows * o->cols * sizeof *o->gW);
-            sten_spmm_grad(ctx, &S->xt, L->delta, N, N, 1.0f, o->gW, N);
-        } else if (bf && !sten__bgemm_chunks(ctx, STEN_TRANS, S->N, N, B, 1.0f, S->out, S->N,
-                                             L->delta_b, N, beta, o->gW, N, NULL, 0, NULL, NULL,
+            sten_spmm_grad(ctx, &SA->xt, A->delta, N, N, 1.0f, o->gW, N);
+        } else if (bf && !sten__bgemm_chunks(ctx, STEN_TRANS, S->N, N, B, 1.0f, SA->out, S->N,
+                                             A->delta_b, N, beta, o->gW, N, NULL, 0, NULL, NULL,
                                              NULL)) {
             /* the bf16 gradient product */
         } else if (w->transposed) {
-            sten_gemm(ctx, STEN_TRANS, STEN_NO_TRANS, N, S->N, B, 1.0f, L->delta, N, S->out, S->N,
+            sten_gemm(ctx, STEN_TRANS, STEN_NO_TRANS, N, S->N, B, 1.0f, A->delta, N, SA->out, S->N,
                       beta, o->gW, S->N);
         } else {
-            sten_gemm(ctx, STEN_TRANS, STEN_NO_TRANS, S->N, N, B, 1.0f, S->out, S->N, L->delta, N,
+            sten_gemm(ctx, STEN_TRANS, STEN_NO_TRANS, S->N, N, B, 1.0f, SA->out, S->N, A->delta, N,
                       beta, o->gW, N);
         }
         o->g_fresh = false;
     }
     for (uint32_t k = 0; k < L->n_skip; k++) {
-        nn_layer *S = &net->layers[L->skip[k]];
-        if (S->kind == STEN_LAYER_INPUT)
+        if (net->layers[L->skip[k]].kind == STEN_LAYER_INPUT)
             continue;
+        float *sd = ws->buf[L->skip[k]].delta;
         for (uint64_t e = 0; e < (uint64_t)B * N; e++)
-            S->delta[e] += L->delta[e];
+            sd[e] += A->delta[e];
     }
 }
 
@@ -364,7 +361,6 @@ static void fc_init(const sten_net *net, nn_layer *L, uint64_t seed)
     for (uint32_t q = 0; q < L->n_in; q++) {
         const uint32_t k = L->in[q];
         nn_weight *w = &net->weights[k];
-        sten__w_changed(w);
         sten_rng r;
         sten_rng_init(&r, seed, k);
         if (w->owner == (int)k) {

@@ -44,7 +44,6 @@ static const nn_setting fm_settings[] = {
 typedef struct {
     uint32_t K, rows;  /* factors; rows of V = the input's width */
     float *V, *gV;     /* rows x K */
-    float *s;          /* the batch's sums s = x V, B_cap x K */
 } fm_state;
 
 static bool fm_check(const sten_layer_desc *d, char *msg, size_t cap)
@@ -74,8 +73,7 @@ static sten_status fm_build(sten_ctx *ctx, sten_net *net, nn_layer *L)
     const uint64_t nv = (uint64_t)w->rows * f->K;
     f->V = sten_calloc(ctx, (size_t)nv, sizeof(float));
     f->gV = sten_calloc(ctx, (size_t)nv, sizeof(float));
-    f->s = sten_calloc(ctx, (size_t)net->B_cap * f->K, sizeof(float));
-    if (!f->V || !f->gV || !f->s)
+    if (!f->V || !f->gV)
         return STEN_E_NOMEM;
     const sten_layer_desc *d = L->d;
     const float clip = sten__setting_or(d, FM_CLIP, 0.0f);
@@ -112,7 +110,6 @@ static void fm_free(sten_ctx *ctx, nn_layer *L)
         return;
     sten_free(ctx, f->V);
     sten_free(ctx, f->gV);
-    sten_free(ctx, f->s);
     sten_free(ctx, f);
     L->priv = NULL;
 }
@@ -137,7 +134,6 @@ static void fm_init(const sten_net *net, nn_layer *L, uint64_t seed)
     const sten_layer_desc *d = L->d;
     fm_state *f = L->priv;
     nn_weight *w = &net->weights[L->in[0]];
-    sten__w_changed(w);
     sten_rng r;
     sten_rng_init(&r, seed ^ 0x666d, (uint64_t)(L - net->layers));
     const uint64_t nv = (uint64_t)w->rows * f->K;
@@ -157,17 +153,25 @@ static void fm_init(const sten_net *net, nn_layer *L, uint64_t seed)
     w->b[0] = init_one(d, 0, &r, d->init_bias);
 }
 
+/* Per example in a workspace: the sums s = x V (what backward needs). */
+static uint64_t fm_ws_floats(const sten_net *net, const nn_layer *L)
+{
+    (void)net;
+    return ((const fm_state *)L->priv)->K;
+}
+
 /* z_b = w0 + sum_e x_e w_j + 1/2 sum_f (s_bf^2 - sum_e x_e^2 v_jf^2), s = x V. */
-static void fm_forward(sten_ctx *ctx, sten_net *net, nn_layer *L)
+static void fm_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, nn_layer *L)
 {
     const fm_state *f = L->priv;
+    nn_buf *A = sten__buf(ws, net, L);
     const nn_weight *w = &net->weights[L->in[0]];
-    const sten_csr *X = &net->layers[w->src].x;
-    const uint32_t K = f->K, B = net->B;
+    const sten_csr *X = &ws->buf[w->src].x;
+    const uint32_t K = f->K, B = ws->B;
     const int nt = sten__threads_for(ctx, (int64_t)X->nnz * K, 1 << 14);
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint32_t b = 0; b < B; b++) {
-        float *s = f->s + (uint64_t)b * K;
+        float *s = A->scratch + (uint64_t)b * K;
         memset(s, 0, K * sizeof *s);
         double lin = w->b[0], sq = 0.0;
         for (uint64_t e = X->row_ptr[b]; e < X->row_ptr[b + 1]; e++) {
@@ -183,24 +187,25 @@ static void fm_forward(sten_ctx *ctx, sten_net *net, nn_layer *L)
         double pair = 0.0;
         for (uint32_t q = 0; q < K; q++)
             pair += (double)s[q] * s[q];
-        L->act[b] = (float)(lin + 0.5 * (pair - sq));
+        A->act[b] = (float)(lin + 0.5 * (pair - sq));
     }
-    sten_act_forward(ctx, L->fn, &L->ap, L->act, L->act, B, 1, 1);
+    sten_act_forward(ctx, L->fn, &L->ap, A->act, A->act, B, 1, 1);
 }
 
 /* delta_b = dL/dz_b: gw0 += sum delta, gw_j += delta x, gV_jf += delta x (s_f - x v_jf),
  * reduced per input row j in batch order (the transposed batch), so the
  * result does not depend on the thread count. */
-static void fm_backward(sten_ctx *ctx, sten_net *net, nn_layer *L, const nn_fuse *fz)
+static void fm_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_layer *L, const nn_fuse *fz)
 {
     (void)fz; /* its updates are lazy and sparse, never fused */
     fm_state *f = L->priv;
+    const nn_buf *A = sten__buf(ws, net, L);
     nn_weight *w = &net->weights[L->in[0]];
-    const sten_csr *XT = &net->layers[w->src].xt;
+    const sten_csr *XT = &ws->buf[w->src].xt;
     const uint32_t K = f->K;
     double gb = 0.0;
-    for (uint32_t b = 0; b < net->B; b++)
-        gb += L->delta[b];
+    for (uint32_t b = 0; b < ws->B; b++)
+        gb += A->delta[b];
     w->gb[0] += (float)gb;
     memset(w->gW, 0, (size_t)w->rows * sizeof *w->gW);
     memset(f->gV, 0, (size_t)w->rows * K * sizeof *f->gV);
@@ -212,8 +217,8 @@ static void fm_backward(sten_ctx *ctx, sten_net *net, nn_layer *L, const nn_fuse
         float *gv = f->gV + (uint64_t)j * K;
         for (uint64_t e = XT->row_ptr[j]; e < XT->row_ptr[j + 1]; e++) {
             const uint32_t b = XT->col[e];
-            const float x = XT->val ? XT->val[e] : 1.0f, d = L->delta[b];
-            const float *s = f->s + (uint64_t)b * K;
+            const float x = XT->val ? XT->val[e] : 1.0f, d = A->delta[b];
+            const float *s = A->scratch + (uint64_t)b * K;
             w->gW[j] += d * x;
             for (uint32_t q = 0; q < K; q++)
                 gv[q] += d * x * (s[q] - x * v[q]);
@@ -232,4 +237,5 @@ const nn_layer_ops sten__layer_fm = {
     .init = fm_init,
     .forward = fm_forward,
     .backward = fm_backward,
+    .ws_floats = fm_ws_floats,
 };

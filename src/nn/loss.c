@@ -386,11 +386,11 @@ static void add_row(float *restrict g, const float *restrict z, uint32_t n)
         g[j] += z[j];
 }
 
-void sten__loss_chunk(const sten_net *net, const nn_layer *L, nn_target *T, int64_t chunk,
-                      uint32_t j0, uint32_t j1, float *zc, int64_t ldz, float *gb)
+void sten__loss_chunk(const sten_net *net, const sten_workspace *ws, const nn_layer *L, nn_target *T,
+                      int64_t chunk, uint32_t j0, uint32_t j1, float *zc, int64_t ldz, float *gb)
 {
     const loss_cfg c = cfg_of(net, L);
-    const uint32_t B = net->B, N = L->N;
+    const uint32_t B = ws->B, N = L->N;
     for (uint32_t b = 0; b < B; b++) {
         float *z = zc + (int64_t)b * ldz; /* column j at z[j - j0] */
         /* the row's entries inside [j0, j1), grouped by the batch loader */
@@ -410,10 +410,11 @@ void sten__loss_chunk(const sten_net *net, const nn_layer *L, nn_target *T, int6
     }
 }
 
-double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
+double sten__loss_layer(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, const nn_layer *L,
                         const nn_target *T, uint32_t B)
 {
-    if (L->loss_fused) { /* computed during the forward pass: sum in a fixed order */
+    const nn_buf *A = sten__buf(ws, net, L);
+    if (A->loss_fused) { /* computed during the forward pass: sum in a fixed order */
         const int64_t chunks = (L->N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
         double sum = 0.0;
         for (uint32_t b = 0; b < B; b++) {
@@ -426,11 +427,11 @@ double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
     }
     const loss_cfg c = cfg_of(net, L);
     const int nt = sten__threads_for(ctx, (int64_t)B * L->N, 1 << 14);
-    double *row = net->row_loss;
+    double *row = ws->row_loss;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
     for (uint32_t b = 0; b < B; b++) {
-        const float *a = L->act + (uint64_t)b * L->N;
-        float *d = L->delta + (uint64_t)b * L->N;
+        const float *a = A->act + (uint64_t)b * L->N;
+        float *d = A->delta + (uint64_t)b * L->N;
         const float w = T->weight ? T->weight[b] : 1.0f;
         if (T->dense) {
             row[b] = loss_row(&c, L->fn, &L->ap, a, d, L->N, T->dense + (uint64_t)b * L->N,
@@ -439,7 +440,7 @@ double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
             const uint64_t e0 = T->t.row_ptr[b];
             row[b] = loss_row(&c, L->fn, &L->ap, a, d, L->N, NULL, T->t.col + e0,
                               T->t.val ? T->t.val + e0 : NULL, T->t.row_ptr[b + 1] - e0, w,
-                              L->act_deferred, T->stash ? T->stash + e0 : NULL);
+                              A->act_deferred, T->stash ? T->stash + e0 : NULL);
         }
     }
     double sum = 0.0;

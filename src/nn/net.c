@@ -304,44 +304,48 @@ static float *buf(sten_ctx *ctx, uint64_t n, sten_status *st)
     return p;
 }
 
-static sten_status alloc_layer(sten_ctx *ctx, sten_net *net, nn_layer *L, nn_target *T)
+/* A layer's buffers in a workspace (and its target, for an output). */
+static sten_status alloc_buf(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, const nn_layer *L,
+                             nn_buf *A, nn_target *T)
 {
-    const uint64_t BN = (uint64_t)net->B_cap * L->N;
+    const uint64_t BN = (uint64_t)ws->B_cap * L->N;
     sten_status st = STEN_OK;
     if (L->kind == STEN_LAYER_TARGET)
         return STEN_OK;
     if (L->sparse_in) {
         uint64_t cap;
-        if ((st = batch_nnz_bound(ctx, &net->ds[L->ds], net->B_cap, &cap)))
+        if ((st = batch_nnz_bound(ctx, &net->ds[L->ds], ws->B_cap, &cap)))
             return st;
         bool valued = net->ds[L->ds].sparse.val != NULL || L->denoise || net->ds[L->ds].weight;
-        if ((st = sten_csr_init(ctx, &L->x, net->B_cap, L->N, cap, valued)) ||
-            (st = sten_csr_init(ctx, &L->xt, L->N, net->B_cap, cap, valued)))
+        if ((st = sten_csr_init(ctx, &A->x, ws->B_cap, L->N, cap, valued)) ||
+            (st = sten_csr_init(ctx, &A->xt, L->N, ws->B_cap, cap, valued)))
             return st;
     } else {
-        L->out = buf(ctx, BN, &st);
-        L->act = L->out;
+        A->out = buf(ctx, BN, &st);
+        A->act = A->out;
         if (L->p_dropout > 0 && L->kind != STEN_LAYER_OUTPUT) {
-            L->act = buf(ctx, BN, &st);
-            L->mask = buf(ctx, BN, &st);
+            A->act = buf(ctx, BN, &st);
+            A->mask = buf(ctx, BN, &st);
         }
     }
+    if (L->ops->ws_floats)
+        A->scratch = buf(ctx, ws->B_cap * L->ops->ws_floats(net, L), &st);
     /* a fused-loss output writes its delta over its activations (they are
      * not read again in training), saving a batch x N buffer */
     if (L->kind != STEN_LAYER_INPUT)
-        L->delta = L->fuse_loss ? L->act : buf(ctx, BN, &st);
+        A->delta = L->fuse_loss ? A->act : buf(ctx, BN, &st);
     if (st == STEN_OK && L->kind == STEN_LAYER_OUTPUT && L->ds >= 0) {
         const sten_dataset *d = &net->ds[L->ds];
         if (d->attributes & STEN_DS_SPARSE) {
             uint64_t cap;
-            if ((st = batch_nnz_bound(ctx, d, net->B_cap, &cap)) ||
-                (st = sten_csr_init(ctx, &T->t, net->B_cap, L->N, cap, d->sparse.val != NULL)))
+            if ((st = batch_nnz_bound(ctx, d, ws->B_cap, &cap)) ||
+                (st = sten_csr_init(ctx, &T->t, ws->B_cap, L->N, cap, d->sparse.val != NULL)))
                 return st;
             if (L->fuse_loss) {
                 T->stash = buf(ctx, cap, &st);
                 const size_t chunks = (L->N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
-                T->part = sten_calloc(ctx, chunks * net->B_cap, sizeof *T->part);
-                T->cstart = sten_calloc(ctx, (chunks + 1) * net->B_cap, sizeof *T->cstart);
+                T->part = sten_calloc(ctx, chunks * ws->B_cap, sizeof *T->part);
+                T->cstart = sten_calloc(ctx, (chunks + 1) * ws->B_cap, sizeof *T->cstart);
                 T->scol = sten_calloc(ctx, cap ? cap : 1, sizeof *T->scol);
                 if (d->sparse.val)
                     T->sval = buf(ctx, cap ? cap : 1, &st);
@@ -352,9 +356,78 @@ static sten_status alloc_layer(sten_ctx *ctx, sten_net *net, nn_layer *L, nn_tar
             T->dense = buf(ctx, BN, &st);
         }
         if (d->weight)
-            T->weight = buf(ctx, net->B_cap, &st);
+            T->weight = buf(ctx, ws->B_cap, &st);
     }
     return st;
+}
+
+sten_status sten__ws_new(sten_ctx *ctx, const sten_net *net, uint32_t B_cap, sten_workspace **out)
+{
+    *out = NULL;
+    if (B_cap == 0)
+        return sten_fail(ctx, STEN_E_INVALID, "%s: batch size must be at least 1", net->desc.source);
+    sten_workspace *ws = sten_calloc(ctx, 1, sizeof *ws);
+    if (!ws)
+        return STEN_E_NOMEM;
+    ws->net = net;
+    ws->B_cap = B_cap;
+    ws->buf = sten_calloc(ctx, net->n_layers, sizeof *ws->buf);
+    ws->targets = sten_calloc(ctx, net->n_layers, sizeof *ws->targets);
+    ws->batch_ids = sten_calloc(ctx, B_cap, sizeof *ws->batch_ids);
+    ws->row_loss = sten_calloc(ctx, B_cap, sizeof *ws->row_loss);
+    ws->row_end = sten_calloc(ctx, B_cap, sizeof *ws->row_end);
+    sten_status st = ws->buf && ws->targets && ws->batch_ids && ws->row_loss && ws->row_end
+                         ? STEN_OK : STEN_E_NOMEM;
+    for (uint32_t i = 0; !st && i < net->n_layers; i++)
+        st = alloc_buf(ctx, net, ws, &net->layers[i], &ws->buf[i], &ws->targets[i]);
+    if (st) {
+        sten_workspace_free(ctx, ws);
+        return st;
+    }
+    *out = ws;
+    return STEN_OK;
+}
+
+sten_status sten_workspace_new(sten_ctx *ctx, const sten_net *net, uint32_t batch, sten_workspace **out)
+{
+    return sten__ws_new(ctx, net, batch, out);
+}
+
+void sten_workspace_free(sten_ctx *ctx, sten_workspace *ws)
+{
+    if (!ws)
+        return;
+    for (uint32_t i = 0; ws->buf && i < ws->net->n_layers; i++) {
+        nn_buf *A = &ws->buf[i];
+        if (A->act != A->out)
+            sten_free(ctx, A->act);
+        sten_free(ctx, A->out);
+        sten_free(ctx, A->mask);
+        if (A->delta != A->act)
+            sten_free(ctx, A->delta);
+        sten_free(ctx, A->delta_b);
+        sten_free(ctx, A->scratch);
+        sten_csr_free(ctx, &A->x);
+        sten_csr_free(ctx, &A->xt);
+    }
+    for (uint32_t i = 0; ws->targets && i < ws->net->n_layers; i++) {
+        nn_target *T = &ws->targets[i];
+        sten_csr_free(ctx, &T->t);
+        sten_free(ctx, T->dense);
+        sten_free(ctx, T->weight);
+        sten_free(ctx, T->stash);
+        sten_free(ctx, T->part);
+        sten_free(ctx, T->cstart);
+        sten_free(ctx, T->scol);
+        sten_free(ctx, T->sval);
+    }
+    sten__topk_free(ctx, ws->topk_keep);
+    sten_free(ctx, ws->buf);
+    sten_free(ctx, ws->targets);
+    sten_free(ctx, ws->batch_ids);
+    sten_free(ctx, ws->row_loss);
+    sten_free(ctx, ws->row_end);
+    sten_free(ctx, ws);
 }
 
 static sten_status alloc_weights(sten_ctx *ctx, sten_net *net)
@@ -462,19 +535,17 @@ sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dat
     sten_status st = copy_desc(ctx, &net->desc, d);
     net->ds = ds;
     net->n_ds = n_ds;
-    net->B_cap = batch;
     net->opt_state = -1;
     net->n_layers = d->n_layers;
+    net->version = 1;
+    pthread_mutex_init(&net->lock, NULL);
+    if (!st && sten_ctx_init(&net->dctx) != STEN_OK)
+        st = sten_fail(ctx, STEN_E_NOMEM, "out of memory for a network's context");
     if (!st) {
         net->layers = sten_calloc(ctx, d->n_layers, sizeof *net->layers);
         net->weights = sten_calloc(ctx, (size_t)d->n_layers * NN_MAX_IN, sizeof *net->weights);
         net->order = sten_calloc(ctx, d->n_layers, sizeof *net->order);
-        net->targets = sten_calloc(ctx, d->n_layers, sizeof *net->targets);
-        net->batch_ids = sten_calloc(ctx, batch, sizeof *net->batch_ids);
-        net->row_loss = sten_calloc(ctx, batch, sizeof *net->row_loss);
-        net->row_end = sten_calloc(ctx, batch, sizeof *net->row_end);
-        if (!net->layers || !net->weights || !net->order || !net->targets || !net->batch_ids ||
-            !net->row_loss || !net->row_end)
+        if (!net->layers || !net->weights || !net->order)
             st = STEN_E_NOMEM;
     }
     for (uint32_t i = 0; !st && i < net->n_layers; i++) {
@@ -494,12 +565,12 @@ sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dat
         st = resolve_shared(ctx, net);
     if (!st)
         st = order_layers(ctx, net);
-    for (uint32_t i = 0; !st && i < net->n_layers; i++)
-        st = alloc_layer(ctx, net, &net->layers[i], &net->targets[i]);
     if (!st)
         st = alloc_weights(ctx, net);
     for (uint32_t i = 0; !st && i < net->n_layers; i++)
         st = net->layers[i].ops->build(ctx, net, &net->layers[i]);
+    if (!st)
+        st = sten__ws_new(ctx, net, batch, &net->ws);
     if (st) {
         sten_net_free(ctx, net);
         return st;
@@ -512,29 +583,11 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
 {
     if (!net)
         return;
+    sten_workspace_free(ctx, net->ws);
     for (uint32_t i = 0; net->layers && i < net->n_layers; i++) {
         nn_layer *L = &net->layers[i];
-        if (L->act != L->out)
-            sten_free(ctx, L->act);
-        sten_free(ctx, L->out);
-        sten_free(ctx, L->mask);
-        if (L->delta != L->act)
-            sten_free(ctx, L->delta);
-        sten_free(ctx, L->delta_b);
-        sten_csr_free(ctx, &L->x);
-        sten_csr_free(ctx, &L->xt);
         if (L->ops && L->ops->free)
             L->ops->free(ctx, L);
-        if (net->targets) {
-            sten_csr_free(ctx, &net->targets[i].t);
-            sten_free(ctx, net->targets[i].dense);
-            sten_free(ctx, net->targets[i].weight);
-            sten_free(ctx, net->targets[i].stash);
-            sten_free(ctx, net->targets[i].part);
-            sten_free(ctx, net->targets[i].cstart);
-            sten_free(ctx, net->targets[i].scol);
-            sten_free(ctx, net->targets[i].sval);
-        }
     }
     for (uint32_t k = 0; net->weights && k < net->n_weights; k++) {
         nn_weight *w = &net->weights[k];
@@ -543,10 +596,10 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
         if (w->owner == (int)k) {
             sten_free(ctx, w->W);
             sten_free(ctx, w->gW);
-            sten_free(ctx, w->Wb);
-            sten_free(ctx, w->Wt);
-            sten_free(ctx, w->wn);
-            sten_free(ctx, w->Wbp);
+            sten_free(w->wb_dctx ? net->dctx : ctx, w->Wb);
+            sten_free(net->dctx, w->Wt);
+            sten_free(net->dctx, w->wn);
+            sten_free(net->dctx, w->Wbp);
         }
     }
     for (uint32_t i = 0; i < net->n_params; i++) {
@@ -557,12 +610,9 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
     sten_free(ctx, net->layers);
     sten_free(ctx, net->weights);
     sten_free(ctx, net->order);
-    sten_free(ctx, net->targets);
-    sten_free(ctx, net->batch_ids);
-    sten__topk_free(ctx, net->topk_keep);
-    sten_free(ctx, net->row_loss);
-    sten_free(ctx, net->row_end);
     sten_free(ctx, net->desc.layers);
+    pthread_mutex_destroy(&net->lock);
+    sten_ctx_free(net->dctx);
     sten_free(ctx, net);
 }
 
@@ -594,9 +644,11 @@ sten_status sten_net_set_precision(sten_ctx *ctx, sten_net *net, sten_precision 
             continue;
         if (!w->Wb && !(w->Wb = sten_alloc(ctx, (size_t)w->rows * w->cols * sizeof *w->Wb)))
             return STEN_E_NOMEM;
-        w->wb_ok = false;
-        if (!L->delta_b &&
-            !(L->delta_b = sten_alloc(ctx, (size_t)net->B_cap * L->N * sizeof *L->delta_b)))
+        w->wb_ver = 0;
+        /* the delta's rounded copy, for training (on the network's own workspace) */
+        nn_buf *A = &net->ws->buf[i];
+        if (!A->delta_b &&
+            !(A->delta_b = sten_alloc(ctx, (size_t)net->ws->B_cap * L->N * sizeof *A->delta_b)))
             return STEN_E_NOMEM;
     }
     return STEN_OK;
@@ -609,5 +661,6 @@ sten_status sten_net_init_weights(sten_ctx *ctx, sten_net *net, uint64_t seed)
         if (net->layers[i].ops->init)
             net->layers[i].ops->init(net, &net->layers[i], seed);
     net->step = 0;
+    sten__net_changed(net);
     return STEN_OK;
 }

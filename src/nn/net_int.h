@@ -7,6 +7,8 @@
 #include "core/core_int.h"
 #include "layer.h"
 
+#include <pthread.h>
+
 #define NN_MAX_IN (STEN_MAX_SOURCES)
 
 /* A connection source -> layer with its own bias. Shared weights point at
@@ -26,14 +28,19 @@ struct nn_weight {
     float scale;         /* W's true value is scale * W (owner): plain SGD's decay of a
                             sparse input's weights is deferred into it instead of a
                             pass over every row each step; 1 outside training */
-    uint16_t *Wb;        /* bf16 precision: W rounded, for the products (owner) */
-    bool wb_ok;          /* Wb matches W (cleared by whatever else writes W) */
-    /* fp32 recommendation screened in bf16 (src/rec/predict.c): W item-major
-     * for rescoring, each item's column norm, the largest |W| */
+    /* Derived data (owner), each with the net->version it was made from
+     * (0: never). Wb: bf16 precision, W rounded for the products (the fused
+     * bf16 update keeps it current); Wt, wn, wmax: fp32 recommendation
+     * screened in bf16 (src/rec/predict.c): W item-major for rescoring,
+     * each item's column norm, the largest |W|; Wbp: inference, Wb packed
+     * once for the NN kernel. */
+    uint16_t *Wb;
+    bool wb_dctx;        /* Wb came from the model's own context (net->dctx) */
+    uint64_t wb_ver;
     float *Wt, *wn, wmax;
-    bool scr_ok;         /* Wt and wn match W */
-    uint32_t *Wbp;       /* inference: Wb packed once for the NN kernel */
-    bool wbp_ok;         /* Wbp matches Wb */
+    uint64_t scr_ver;
+    uint32_t *Wbp;
+    uint64_t wbp_ver;
 };
 
 /* Plain SGD (no L1) folded into back-propagation: W <- (1 - alpha lambda) W
@@ -57,22 +64,27 @@ struct nn_layer {
     bool sparse_in;       /* input layer fed from a sparse dataset */
     bool denoise;         /* sparse input with Denoising */
     bool fuse_loss;       /* output whose activation the loss pass can compute */
-    bool act_deferred;    /* act holds z: the last forward left the activation to the loss */
-    bool loss_fused;      /* the last forward also computed loss and delta, chunk by
-                             chunk inside the output product (partials in T->part) */
-    /* batch buffers, B_cap x N, row-major with ld = N */
+    uint32_t n_in;
+    uint32_t in[NN_MAX_IN]; /* incoming weight indices */
+    uint32_t n_skip;
+    uint32_t skip[STEN_MAX_SKIPS]; /* layer indices */
+};
+
+/* One layer's part of a workspace: what a pass over one batch writes.
+ * Buffers are B_cap x N, row-major with ld = N. */
+typedef struct {
     float *out;   /* what the next layers read (after dropout) */
     float *act;   /* activation before dropout (== out when no dropout) */
     float *mask;  /* dropout factor per unit (NULL when no dropout) */
     float *delta; /* dL/d(out), then dL/dz in backward */
     uint16_t *delta_b; /* bf16 precision: dL/dz rounded, for the products */
     bool db_ok;        /* delta_b holds this batch's final delta (the fused loss) */
-    sten_csr x, xt; /* sparse input batch and its transpose */
-    uint32_t n_in;
-    uint32_t in[NN_MAX_IN]; /* incoming weight indices */
-    uint32_t n_skip;
-    uint32_t skip[STEN_MAX_SKIPS]; /* layer indices */
-};
+    bool act_deferred; /* act holds z: the last forward left the activation to the loss */
+    bool loss_fused;   /* the last forward also computed loss and delta, chunk by
+                          chunk inside the output product (partials in T->part) */
+    sten_csr x, xt;    /* sparse input batch and its transpose */
+    float *scratch;    /* the layer type's own per-batch floats (ops->ws_floats) */
+} nn_buf;
 
 /* The target of an output layer for the current batch. */
 typedef struct {
@@ -101,20 +113,46 @@ struct sten_net {
     nn_param *params;  /* every trainable tensor, in the order the layers entered them */
     uint32_t n_params, params_cap;
     uint32_t *order;   /* forward order of layer indices */
-    uint32_t B_cap, B; /* capacity and current batch rows */
-    nn_target *targets; /* per layer (only output layers used) */
-    double loss, reg;   /* of the last step: data loss, regularisation */
     uint64_t step;      /* optimizer steps taken */
     int opt_state;      /* optimizer whose state is allocated, -1 = none */
-    bool training;
     bool bf16;          /* STEN_PRECISION_BF16 (sten_net_set_precision) */
-    bool rank_only;     /* inference for top-K: a strictly increasing output activation
-                           can wait until the K winners are known */
     uint32_t epoch;     /* for denoising randoms */
     uint64_t seed;
+    /* Weights change in steps, init, loads and end-of-epoch settling, each
+     * of which bumps `version`; data derived from them (bf16 copies, packed
+     * strips, screening data) records the version it was made from, so it
+     * is never invalidated by hand. Inference builds what it needs under
+     * `lock` before reading (sten__net_prepare), so any number of threads
+     * can share one model. */
+    uint64_t version;
+    pthread_mutex_t lock;
+    /* What inference derives from the weights is allocated through the
+     * model's own context, under `lock` (the callers' contexts are each
+     * one thread's). */
+    sten_ctx *dctx;
+    sten_workspace *ws; /* the network's own workspace: training and the
+                           single-thread calls (sten_net_infer / _recommend) */
+};
+
+/* How a forward pass runs: an argument, never a flag on the shared model.
+ *  NN_TRAIN: dropout, denoising, the input's transpose, the fused loss;
+ *  NN_EVAL:  inference, every activation computed;
+ *  NN_RANK:  inference for top-K: an order-keeping output activation waits
+ *            for the K winners, and with ws->topk the output product goes
+ *            straight into it (never stored). */
+typedef enum { NN_TRAIN = 0, NN_EVAL = 1, NN_RANK = 2 } nn_mode;
+
+/* What a forward and backward pass over one batch need besides the model:
+ * per-layer buffers, targets, top-K accumulators. One per thread. */
+struct sten_workspace {
+    const sten_net *net; /* the model it was made for */
+    uint32_t B_cap, B;   /* capacity and current batch rows */
+    nn_mode mode;        /* of the current pass */
+    nn_buf *buf;         /* per layer */
+    nn_target *targets;  /* per layer (only output layers used) */
+    double loss, reg;    /* of the last pass: data loss, regularisation */
     uint32_t *batch_ids; /* example ids of the current batch */
-    sten__topk_acc *topk; /* set by sten_net_recommend when the output layer can
-                             hand its product straight to top-K (never stored) */
+    sten__topk_acc *topk; /* NN_RANK: the accumulator the output product feeds, or NULL */
     sten__topk_acc *topk_keep; /* that accumulator, kept for the next call */
     bool screen;          /* with topk: the output product in bf16, its bounds per row
                              set for the screening accumulator (exact fp32 results) */
@@ -124,19 +162,33 @@ struct sten_net {
     uint64_t *row_end;   /* per-row scratch of the batch loader */
 };
 
+static inline nn_buf *sten__buf(sten_workspace *ws, const sten_net *net, const nn_layer *L)
+{
+    return &ws->buf[L - net->layers];
+}
+
 /* net.c */
 int sten__net_find_layer(const sten_net *net, const char *name);
+/* A workspace for batches of up to B_cap examples (sten_workspace_new). */
+sten_status sten__ws_new(sten_ctx *ctx, const sten_net *net, uint32_t B_cap, sten_workspace **out);
+/* Weights changed (a step, init, load, settling): what was derived from
+ * them is stale. */
+static inline void sten__net_changed(sten_net *net)
+{
+    net->version++;
+}
 /* forward.c: one batch through the network, losses and gradients. */
-sten_status sten__net_load_batch(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B);
-void sten__net_forward(sten_ctx *ctx, sten_net *net);
-/* Loss of the output layers (sets net->loss, net->reg) and their deltas. */
-void sten__net_loss(sten_ctx *ctx, sten_net *net);
+sten_status sten__net_load_batch(sten_ctx *ctx, const sten_net *net, sten_workspace *ws,
+                                 const uint32_t *ids, uint32_t B, nn_mode mode);
+void sten__net_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws);
+/* Loss of the output layers (sets ws->loss, ws->reg) and their deltas. */
+void sten__net_loss(sten_ctx *ctx, const sten_net *net, sten_workspace *ws);
 /* Back-propagates and fills every gW/gb with the gradient of the summed
  * batch loss (not divided by B). Needs the gradient buffers (below). */
-void sten__net_backward(sten_ctx *ctx, sten_net *net);
+void sten__net_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws);
 /* The same, but fusable weights are updated by SGD in place (fz) instead of
  * getting a gradient; their `fused` flag tells the optimizer step. */
-void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, const nn_fuse *fz);
+void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, sten_workspace *ws, const nn_fuse *fz);
 /* Allocates the weight gradient buffers: all of them, or only those of
  * weights that cannot be fused. Idempotent; run outside the step loop. */
 sten_status sten__net_alloc_grads(sten_ctx *ctx, sten_net *net, bool all);
@@ -145,13 +197,6 @@ bool sten__act_increasing(const nn_layer *L);
  * anything outside the step loop reads W). */
 void sten__net_settle(sten_ctx *ctx, sten_net *net);
 void sten__weight_settle(sten_ctx *ctx, nn_weight *w); /* one weight's */
-/* W changed other than through a bf16-aware product: its bf16 copy is stale. */
-static inline void sten__w_changed(nn_weight *w)
-{
-    w->wb_ok = false;
-    w->scr_ok = false;
-    w->wbp_ok = false;
-}
 /* The weight of a layer whose pre-activation is one dense, untransposed
  * product plus bias (no skips, no dropout): what the chunked product and
  * its fused consumers (loss, top-K) need; NULL otherwise. */
@@ -160,7 +205,7 @@ static inline const nn_weight *sten__single_dense_in(const sten_net *net, const 
     return L->ops->dense_product ? L->ops->dense_product(net, L) : NULL;
 }
 /* loss.c: one output layer's loss and delta dL/dz (with its activation). */
-double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
+double sten__loss_layer(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, const nn_layer *L,
                         const nn_target *T, uint32_t B);
 /* The same for columns [j0, j1) of every row of a fused-loss output, on z
  * as the product left it (called on each finished chunk of the output
@@ -168,8 +213,8 @@ double sten__loss_layer(sten_ctx *ctx, const sten_net *net, const nn_layer *L,
  * chunk buffer. The delta is written over z, the loss of row b into
  * T->part[chunk * B + b]; with gb, the columns' delta sums (the bias
  * gradient) are added to gb[j0..j1). */
-void sten__loss_chunk(const sten_net *net, const nn_layer *L, nn_target *T, int64_t chunk,
-                      uint32_t j0, uint32_t j1, float *zc, int64_t ldz, float *gb);
+void sten__loss_chunk(const sten_net *net, const sten_workspace *ws, const nn_layer *L, nn_target *T,
+                      int64_t chunk, uint32_t j0, uint32_t j1, float *zc, int64_t ldz, float *gb);
 /* net.c: enters a parameter in the list (copied); *out, if not NULL,
  * points at the entry (valid until the next add). */
 sten_status sten__net_add_param(sten_ctx *ctx, sten_net *net, const nn_param *p, nn_param **out);
@@ -183,7 +228,8 @@ void sten__optim_update(sten_ctx *ctx, const sten_train_desc *t, uint64_t step, 
                         float *g, float *s1, float *s2, uint64_t n);
 /* optim.c */
 sten_status sten__optim_alloc(sten_ctx *ctx, sten_net *net, sten_optimizer opt);
-void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_train_desc *t, float alpha);
+void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, const sten_train_desc *t,
+                      float alpha);
 double sten__weight_reg(sten_ctx *ctx, const sten_net *net, float lambda, float lambda1);
 
 #endif

@@ -170,9 +170,9 @@ static upd make_upd(const sten_train_desc *t, uint64_t step, float alpha, float 
  * sparse input's transpose): absent rows keep their values and optimizer
  * state and are not decayed. Rows are independent, so the split over
  * threads is free. */
-static void update_rows(sten_ctx *ctx, const sten_net *net, const upd *u, nn_param *p, float c)
+static void update_rows(sten_ctx *ctx, const sten_workspace *ws, const upd *u, nn_param *p, float c)
 {
-    const sten_csr *XT = &net->layers[p->rows_of].xt;
+    const sten_csr *XT = &ws->buf[p->rows_of].xt;
     const uint32_t K = p->row_len;
     const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * K, 1 << 14);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
@@ -188,10 +188,11 @@ static void update_rows(sten_ctx *ctx, const sten_net *net, const upd *u, nn_par
     }
 }
 
-void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_train_desc *t, float alpha)
+void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, const sten_train_desc *t,
+                      float alpha)
 {
     net->step++;
-    const float ib = t->rescale_grad > 0.0f ? t->rescale_grad : 1.0f / (float)net->B;
+    const float ib = t->rescale_grad > 0.0f ? t->rescale_grad : 1.0f / (float)ws->B;
     /* in reverse order, as DSSTNE; the order does not change results */
     for (uint32_t i = net->n_params; i-- > 0;) {
         nn_param *p = &net->params[i];
@@ -201,21 +202,17 @@ void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_train_desc *t, fl
         } else {
             const float a = isnan(p->lr) ? alpha : alpha * p->lr;
             const float l2 = isnan(p->l2) ? t->lambda : p->l2, l1 = isnan(p->l1) ? t->lambda1 : p->l1;
-            if (m)
-                sten__w_changed(m);
             if (p->update == NN_UPDATE_ROWS) {
                 const upd u = make_upd(t, net->step, a, l2, l1, ib);
-                update_rows(ctx, net, &u, p, p->clip > 0.0f ? p->clip / ib : 0.0f);
+                update_rows(ctx, ws, &u, p, p->clip > 0.0f ? p->clip / ib : 0.0f);
             } else {
                 sten__optim_update(ctx, t, net->step, a, l2, l1, p->clip, ib, p->w, p->g, p->s1, p->s2,
                                    p->n);
             }
         }
         const float c = m ? net->layers[m->dst].d->weight_norm : 0.0f;
-        if (c > 0.0f) {
-            sten__w_changed(m);
+        if (c > 0.0f)
             weight_norm(m, c);
-        }
     }
 }
 

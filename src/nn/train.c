@@ -88,23 +88,21 @@ static sten_status evaluate(sten_ctx *ctx, sten_net *net, const sten_dataset *ds
             net->examples = save_ex;
             return sten_fail(ctx, STEN_E_INVALID, "validation datasets differ in example count");
         }
-    const bool was = net->training;
-    net->training = false;
+    sten_workspace *ws = net->ws;
     double sum = 0.0;
     sten_status st = STEN_OK;
-    for (uint64_t pos = 0; pos < net->examples && !st; pos += net->B_cap) {
-        const uint32_t B = (uint32_t)STEN__MIN((uint64_t)net->B_cap, net->examples - pos);
+    for (uint64_t pos = 0; pos < net->examples && !st; pos += ws->B_cap) {
+        const uint32_t B = (uint32_t)STEN__MIN((uint64_t)ws->B_cap, net->examples - pos);
         for (uint32_t b = 0; b < B; b++)
             ids[b] = (uint32_t)(pos + b);
-        if (!(st = sten__net_load_batch(ctx, net, ids, B))) {
-            sten__net_forward(ctx, net);
-            if ((st = net->fwd_st))
+        if (!(st = sten__net_load_batch(ctx, net, ws, ids, B, NN_EVAL))) {
+            sten__net_forward(ctx, net, ws);
+            if ((st = ws->fwd_st))
                 break;
-            sten__net_loss(ctx, net);
-            sum += net->loss;
+            sten__net_loss(ctx, net, ws);
+            sum += ws->loss;
         }
     }
-    net->training = was;
     *out = sum / (double)net->examples;
     net->ds = save;
     net->examples = save_ex;
@@ -197,7 +195,8 @@ static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_op
                                uint64_t *batches_total)
 {
     const sten_train_desc *t = &o->t;
-    const uint64_t n = net->examples, B = net->B_cap;
+    sten_workspace *ws = net->ws;
+    const uint64_t n = net->examples, B = ws->B_cap;
     const uint64_t batches = (n + B - 1) / B;
     const double t0 = now_s();
     double sum = 0.0;
@@ -208,26 +207,26 @@ static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_op
     float alpha = 0.0f;
     for (uint64_t bi = 0; bi < batches; bi++) {
         const uint32_t Bn = (uint32_t)STEN__MIN(B, n - bi * B);
-        sten_status st = sten__net_load_batch(ctx, net, perm + bi * B, Bn);
+        sten_status st = sten__net_load_batch(ctx, net, ws, perm + bi * B, Bn, NN_TRAIN);
         if (st)
             return st;
-        sten__net_forward(ctx, net);
-        if (net->fwd_st)
-            return net->fwd_st;
-        sten__net_loss(ctx, net);
-        const double per = net->loss / Bn;
-        if (!isfinite(net->loss))
+        sten__net_forward(ctx, net, ws);
+        if (ws->fwd_st)
+            return ws->fwd_st;
+        sten__net_loss(ctx, net, ws);
+        const double loss = ws->loss, per = loss / Bn;
+        if (!isfinite(loss))
             return sten_fail(ctx, STEN_E_NUMERIC,
                              "epoch %u, batch %llu: the loss is %s; training stopped (lower the "
                              "learning rate -alpha, or check the data)",
-                             epoch, (unsigned long long)bi + 1, isnan(net->loss) ? "NaN" : "infinite");
+                             epoch, (unsigned long long)bi + 1, isnan(loss) ? "NaN" : "infinite");
         const int verdict = guard_check(g, per);
         if (verdict < 0)
             return sten_fail(ctx, STEN_E_NUMERIC,
                              "epoch %u, batch %llu: the loss exploded (%.6g per example, moving "
                              "average %.6g); training stopped (lower the learning rate -alpha)",
                              epoch, (unsigned long long)bi + 1, per, g->avg);
-        sum += net->loss;
+        sum += loss;
         alpha = scheduled_alpha(t, epoch) / (1.0f + net->desc.decay * (float)*batches_total);
         if (g->brake) {
             alpha *= 0.1f;
@@ -235,8 +234,8 @@ static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_op
         }
         if (verdict == 0) {
             const nn_fuse fz = {alpha, t->lambda};
-            sten__net_backward_fused(ctx, net, fused_sgd(t) ? &fz : NULL);
-            sten__optim_step(ctx, net, t, alpha);
+            sten__net_backward_fused(ctx, net, ws, fused_sgd(t) ? &fz : NULL);
+            sten__optim_step(ctx, net, ws, t, alpha);
         } else {
             es->skipped++;
         }
@@ -281,7 +280,7 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
     if ((st = match_valid(ctx, net, o, &valid)))
         return st;
     uint32_t *perm = sten_alloc(ctx, (size_t)net->examples * sizeof *perm);
-    uint32_t *ids = sten_alloc(ctx, (size_t)net->B_cap * sizeof *ids);
+    uint32_t *ids = sten_alloc(ctx, (size_t)net->ws->B_cap * sizeof *ids);
     if (!perm || !ids) {
         sten_free(ctx, perm);
         sten_free(ctx, ids);
@@ -289,10 +288,9 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
         return STEN_E_NOMEM;
     }
     net->seed = o->t.seed;
-    net->training = true;
     guard g = {0};
     uint64_t batches_total = (uint64_t)(o->first_epoch > 1 ? o->first_epoch - 1 : 0) *
-                             ((net->examples + net->B_cap - 1) / net->B_cap);
+                             ((net->examples + net->ws->B_cap - 1) / net->ws->B_cap);
     double best = INFINITY;
     uint32_t since_best = 0;
     for (uint32_t e = o->first_epoch ? o->first_epoch : 1; e <= o->t.epochs && !st; e++) {
@@ -315,7 +313,6 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
             break;
         }
     }
-    net->training = false;
     sten_free(ctx, perm);
     sten_free(ctx, ids);
     sten_free(ctx, valid);

@@ -34,30 +34,83 @@ static const nn_layer *pick_layer(sten_ctx *ctx, const sten_net *net, const char
     return out;
 }
 
-sten_status sten_net_infer(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B,
-                           const char *layer, const float **out, uint32_t *width)
+/* Every input layer has its data. */
+static sten_status inputs_bound(sten_ctx *ctx, const sten_net *net)
 {
-    sten_status st = STEN_OK;
-    const nn_layer *L = pick_layer(ctx, net, layer, &st);
-    if (!L)
-        return st;
     for (uint32_t i = 0; i < net->n_layers; i++) {
         const nn_layer *in = &net->layers[i];
         if (in->kind == STEN_LAYER_INPUT && in->ds < 0)
             return sten_fail(ctx, STEN_E_NOTFOUND, "input layer \"%s\": DataSet \"%s\" was not given",
                              in->d->name, in->d->dataset);
     }
-    const bool was = net->training;
-    net->training = false;
-    st = sten__net_load_batch(ctx, net, ids, B);
-    if (!st) {
-        sten__net_forward(ctx, net);
-        st = net->fwd_st;
+    return STEN_OK;
+}
+
+/* The model's lock guards only what inference derives from the weights;
+ * the weights themselves are read-only while inference runs. */
+static void lock_model(const sten_net *net)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&net->lock);
+}
+
+static void unlock_model(const sten_net *net)
+{
+    pthread_mutex_unlock((pthread_mutex_t *)&net->lock);
+}
+
+/* bf16 precision: every rounded copy current (made under the model's lock,
+ * once per weight version), so that inference only reads the model. */
+static void prepare_bf16(sten_ctx *ctx, const sten_net *net)
+{
+    for (uint32_t k = 0; net->bf16 && k < net->n_weights; k++) {
+        nn_weight *w = &net->weights[k];
+        if (w->owner == (int)k && w->Wb && w->wb_ver != net->version) {
+            sten__to_bf16(ctx, w->Wb, w->W, (int64_t)w->rows * w->cols);
+            w->wb_ver = net->version;
+        }
     }
-    net->training = was;
-    *out = L->out;
+}
+
+static void prepare_bf16_locked(sten_ctx *ctx, const sten_net *net)
+{
+    lock_model(net);
+    prepare_bf16(ctx, net);
+    unlock_model(net);
+}
+
+/* One pass over examples ids[0..B) in an inference mode. */
+static sten_status infer(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, const uint32_t *ids,
+                         uint32_t B, nn_mode mode)
+{
+    sten_status st = sten__net_load_batch(ctx, net, ws, ids, B, mode);
+    if (!st) {
+        sten__net_forward(ctx, net, ws);
+        st = ws->fwd_st;
+    }
+    return st;
+}
+
+sten_status sten_net_infer_ws(sten_ctx *ctx, const sten_net *net, sten_workspace *ws,
+                              const uint32_t *ids, uint32_t B, const char *layer, const float **out,
+                              uint32_t *width)
+{
+    sten_status st = STEN_OK;
+    const nn_layer *L = pick_layer(ctx, net, layer, &st);
+    if (!L || (st = inputs_bound(ctx, net)))
+        return st;
+    if (ws->net != net)
+        return sten_fail(ctx, STEN_E_INVALID, "the workspace was made for another network");
+    prepare_bf16_locked(ctx, net);
+    st = infer(ctx, net, ws, ids, B, NN_EVAL);
+    *out = sten__buf(ws, net, L)->out;
     *width = L->N;
     return st;
+}
+
+sten_status sten_net_infer(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B,
+                           const char *layer, const float **out, uint32_t *width)
+{
+    return sten_net_infer_ws(ctx, net, net->ws, ids, B, layer, out, width);
 }
 
 /* The output layer, when its product can go straight into top-K (one
@@ -74,13 +127,21 @@ static const nn_layer *fused_output(const sten_net *net)
     return out && sten__single_dense_in(net, out) && sten__act_increasing(out) ? out : NULL;
 }
 
+/* The model's context could not allocate: the caller's context says so. */
+static sten_status nomem(sten_ctx *ctx, const sten_net *net)
+{
+    const sten_status st = sten_fail(ctx, STEN_E_NOMEM, "%s", sten_ctx_error(net->dctx));
+    sten_ctx_clear_error(net->dctx);
+    return st;
+}
+
 /* Screening's data for the output weight (once per weight version): W's
  * bf16 copy, W item-major for rescoring, each item's column norm rounded
  * up, the largest |W|. False when screening cannot be exact here: no
  * AVX-512 BF16, sten's own fp32 kernel not in use (its summation order is
  * what rescoring replays), more than one K block (hidden > 256), or a
  * non-finite weight or bias. */
-static bool screen_prepare(sten_ctx *ctx, sten_net *net, const nn_layer *L, sten_status *st)
+static bool screen_prepare(sten_ctx *ctx, const sten_net *net, const nn_layer *L, sten_status *st)
 {
     nn_weight *w = &net->weights[L->in[0]];
     const nn_layer *S = &net->layers[w->src];
@@ -89,17 +150,20 @@ static bool screen_prepare(sten_ctx *ctx, sten_net *net, const nn_layer *L, sten
         w->owner != (int)L->in[0])
         return false;
     const uint32_t K = S->N, N = L->N;
-    if (w->scr_ok && w->Wb)
+    if (w->scr_ver == net->version && w->Wb)
         return true;
     for (uint32_t j = 0; j < N; j++)
         if (!isfinite(w->b[j]))
             return false;
-    if (!w->Wb && !(w->Wb = sten_alloc(ctx, (size_t)K * N * sizeof *w->Wb)))
-        return (*st = STEN_E_NOMEM), false;
-    if (!w->Wt && !(w->Wt = sten_alloc(ctx, (size_t)K * N * sizeof *w->Wt)))
-        return (*st = STEN_E_NOMEM), false;
-    if (!w->wn && !(w->wn = sten_alloc(ctx, (size_t)N * sizeof *w->wn)))
-        return (*st = STEN_E_NOMEM), false;
+    if (!w->Wb) {
+        if (!(w->Wb = sten_alloc(net->dctx, (size_t)K * N * sizeof *w->Wb)))
+            return (*st = nomem(ctx, net)), false;
+        w->wb_dctx = true;
+    }
+    if (!w->Wt && !(w->Wt = sten_alloc(net->dctx, (size_t)K * N * sizeof *w->Wt)))
+        return (*st = nomem(ctx, net)), false;
+    if (!w->wn && !(w->wn = sten_alloc(net->dctx, (size_t)N * sizeof *w->wn)))
+        return (*st = nomem(ctx, net)), false;
     /* in blocks of 64 items: W's rows read along, Wt's 64 rows in L1 */
     double wmax = 0.0;
     int bad = 0;
@@ -125,8 +189,11 @@ static bool screen_prepare(sten_ctx *ctx, sten_net *net, const nn_layer *L, sten
     if (bad)
         return false;
     w->wmax = (float)wmax;
-    w->wb_ok = false; /* the forward pass rounds W into Wb */
-    w->scr_ok = true;
+    if (w->wb_ver != net->version) {
+        sten__to_bf16(ctx, w->Wb, w->W, (int64_t)K * N);
+        w->wb_ver = net->version;
+    }
+    w->scr_ver = net->version;
     return true;
 }
 
@@ -174,14 +241,43 @@ static void touch(void *arg, const uint32_t *j, int64_t n)
     }
 }
 
-sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B,
-                               uint32_t n_items, uint32_t K, const sten_csr *exclude,
-                               uint32_t *idx, float *val, uint32_t *count)
+/* The output weight's derived data for top-K (under the model's lock, once
+ * per weight version): screening's (fp32 on an AVX-512 BF16 CPU), bf16
+ * copies, strips packed for the product. *screen says whether to screen. */
+static sten_status prepare_topk(sten_ctx *ctx, const sten_net *net, const nn_layer *L, bool *screen)
 {
-    const float *scores;
-    uint32_t N;
     sten_status st = STEN_OK;
+    lock_model(net);
+    prepare_bf16(ctx, net);
+    *screen = screen_prepare(ctx, net, L, &st);
+    nn_weight *w = &net->weights[L->in[0]];
+    /* bf16 products (screening or bf16 precision): W's strips packed once */
+    if (!st && (*screen || net->bf16) && w->owner == (int)L->in[0] && w->Wb &&
+        w->wbp_ver != net->version) {
+        if (!w->Wbp) {
+            const size_t words = sten__bgemm_packed_words(w->rows, w->cols);
+            if (!(w->Wbp = sten_alloc(net->dctx, words * sizeof *w->Wbp)))
+                st = nomem(ctx, net);
+        }
+        if (w->Wbp) {
+            sten__bgemm_pack(ctx, w->rows, w->cols, w->Wb, w->cols, w->Wbp);
+            w->wbp_ver = net->version;
+        }
+    }
+    unlock_model(net);
+    return st;
+}
+
+sten_status sten_net_recommend_ws(sten_ctx *ctx, const sten_net *net, sten_workspace *ws,
+                                  const uint32_t *ids, uint32_t B, uint32_t n_items, uint32_t K,
+                                  const sten_csr *exclude, uint32_t *idx, float *val,
+                                  uint32_t *count)
+{
+    sten_status st = STEN_OK;
+    if (ws->net != net)
+        return sten_fail(ctx, STEN_E_INVALID, "the workspace was made for another network");
     const nn_layer *L = fused_output(net);
+    const nn_buf *A = NULL;
     if (L) {
         /* the output product is consumed chunk by chunk by top-K, in cache,
          * and never stored; the activation is applied to the K winners. In
@@ -191,55 +287,54 @@ sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids
         if (n_items > L->N)
             return sten_fail(ctx, STEN_E_INVALID, "%u items asked for, the output layer has %u units",
                              n_items, L->N);
-        const bool screen = screen_prepare(ctx, net, L, &st);
-        if (st)
+        if ((st = inputs_bound(ctx, net)))
             return st;
-        nn_weight *w = &net->weights[L->in[0]];
-        /* bf16 products (screening or bf16 precision): W's strips packed once */
-        if ((screen || net->bf16) && w->owner == (int)L->in[0] && w->Wb && !w->Wbp) {
-            const size_t words = sten__bgemm_packed_words(w->rows, w->cols);
-            if (!(w->Wbp = sten_alloc(ctx, words * sizeof *w->Wbp)))
-                return STEN_E_NOMEM;
-            w->wbp_ok = false;
-        }
+        bool screen;
+        if ((st = prepare_topk(ctx, net, L, &screen)))
+            return st;
+        const nn_weight *w = &net->weights[L->in[0]];
         if ((st = screen ? sten__topk_begin_screen(ctx, B, n_items, K, exclude, w->wn, 0x1p-22f,
-                                                     &net->topk_keep)
-                         : sten__topk_begin(ctx, B, n_items, K, exclude, &net->topk_keep)))
+                                                     &ws->topk_keep)
+                         : sten__topk_begin(ctx, B, n_items, K, exclude, &ws->topk_keep)))
             return st;
-        net->topk = net->topk_keep;
-        net->rank_only = true;
-        net->screen = screen;
-        st = sten_net_infer(ctx, net, ids, B, NULL, &scores, &N);
-        net->rank_only = false;
-        net->screen = false;
+        ws->topk = ws->topk_keep;
+        ws->screen = screen;
+        st = infer(ctx, net, ws, ids, B, NN_RANK);
+        ws->screen = false;
         if (!st && screen) {
             const nn_layer *S = &net->layers[w->src];
-            rescore_arg ra = {S->out, w->Wt, w->b, S->N, S->N};
+            rescore_arg ra = {ws->buf[w->src].out, w->Wt, w->b, S->N, S->N};
             const sten_rescorer r = {rescore, touch, &ra};
-            sten__topk_end_screen(ctx, net->topk, &r, idx, val, count);
+            sten__topk_end_screen(ctx, ws->topk, &r, idx, val, count);
         } else if (!st) {
-            sten__topk_end(ctx, net->topk, idx, val, count);
+            sten__topk_end(ctx, ws->topk, idx, val, count);
         }
-        net->topk = NULL;
+        ws->topk = NULL;
+        A = sten__buf(ws, net, L);
     } else {
         /* rank pre-activations when the output activation keeps their order,
          * and apply it to the K winners only */
-        net->rank_only = true;
-        st = sten_net_infer(ctx, net, ids, B, NULL, &scores, &N);
-        net->rank_only = false;
-        if (st)
+        if (!(L = pick_layer(ctx, net, NULL, &st)) || (st = inputs_bound(ctx, net)))
             return st;
-        if (n_items > N)
+        prepare_bf16_locked(ctx, net);
+        if ((st = infer(ctx, net, ws, ids, B, NN_RANK)))
+            return st;
+        A = sten__buf(ws, net, L);
+        if (n_items > L->N)
             return sten_fail(ctx, STEN_E_INVALID, "%u items asked for, the output layer has %u units",
-                             n_items, N);
-        st = sten_topk(ctx, scores, N, B, n_items, K, exclude, idx, val, count);
-        for (uint32_t i = 0; i < net->n_layers; i++)
-            if (net->layers[i].kind == STEN_LAYER_OUTPUT)
-                L = &net->layers[i];
+                             n_items, L->N);
+        st = sten_topk(ctx, A->out, L->N, B, n_items, K, exclude, idx, val, count);
     }
-    if (!st && val && L && L->act_deferred)
+    if (!st && val && A->act_deferred)
         for (uint64_t r = 0; r < (uint64_t)B * K; r++)
             if (idx[r] != UINT32_MAX)
                 sten__act_forward_one(L->fn, &L->ap, &val[r]);
     return st;
+}
+
+sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B,
+                               uint32_t n_items, uint32_t K, const sten_csr *exclude,
+                               uint32_t *idx, float *val, uint32_t *count)
+{
+    return sten_net_recommend_ws(ctx, net, net->ws, ids, B, n_items, K, exclude, idx, val, count);
 }
