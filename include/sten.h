@@ -685,6 +685,13 @@ typedef struct {
  * the hyperparameter and the allowed range. */
 sten_status sten_fm_desc_from_hyperparameters(sten_ctx *ctx, const char *path, sten_net_desc **out);
 
+/* The defaults a config gives what it does not set (DSSTNE's, except where
+ * docs/dsstne-compat.md says why not): the one place they are written. The
+ * network's has no layers; a layer's is a FullyConnected Hidden layer of one
+ * Sigmoid unit with no type-specific settings. */
+void sten_net_desc_defaults(sten_net_desc *d);
+void sten_layer_desc_defaults(sten_layer_desc *l);
+
 /* A layer's type-specific setting by its config key (case-insensitive, e.g.
  * "Factors" of a FactorizationMachine): set checks the key belongs to the
  * layer's type and the value is in its range (STEN_E_NOTFOUND /
@@ -723,8 +730,10 @@ typedef struct sten_net sten_net;
 
 /* Builds a network: binds every layer's DataSet to the dataset of that name
  * in ds[0..n_ds) (N: "auto" takes its width), resolves Sources, Skips and
- * SharedWeights, orders the layers, and allocates for batches of up to
- * `batch` examples. ds is borrowed and must outlive the network; the
+ * SharedWeights, orders the layers, and makes the network's own workspace
+ * for batches of up to `batch` examples (what sten_net_infer and
+ * sten_net_recommend take; sten_net_train makes it again for its own
+ * batch size when that differs). ds is borrowed and must outlive the network; the
  * description is copied. Weights are zero until sten_net_init_weights or a
  * model load. Errors name the config location of the layer at fault. */
 sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dataset *ds,

@@ -14,23 +14,11 @@
 static inline sten_net_desc fx_desc(sten_layer_desc *layers, uint32_t n)
 {
     sten_net_desc d;
-    memset(&d, 0, sizeof d);
+    sten_net_desc_defaults(&d);
     strcpy(d.name, "test");
     strcpy(d.source, "test.json");
-    d.version = 0.9f;
-    d.shuffle_indices = true;
-    d.loss = STEN_LOSS_CROSS_ENTROPY;
-    d.delta_boost_one = d.delta_boost_zero = 1.0f;
-    d.smce_one_target = 0.9f;
-    d.smce_zero_target = 0.1f;
-    d.smce_one_scale = d.smce_zero_scale = 1.0f;
-    d.relu_slope = 0.01f;
-    d.elu_alpha = 1.0f;
-    d.selu_lambda = 1.050701f;
     d.layers = layers;
     d.n_layers = n;
-    d.training = (sten_train_desc){.optimizer = STEN_OPT_SGD, .alpha = 0.025f, .lambda = 0.0001f,
-                                   .mu = 0.5f, .epochs = 40, .batch_size = 1024, .seed = 12134};
     return d;
 }
 
@@ -38,18 +26,13 @@ static inline sten_layer_desc fx_layer(const char *name, sten_layer_kind kind, u
                                        sten_act act)
 {
     sten_layer_desc l;
-    memset(&l, 0, sizeof l);
+    sten_layer_desc_defaults(&l);
     snprintf(l.name, sizeof l.name, "%s", name);
     l.kind = kind;
     l.N = N;
     l.activation = act;
-    l.relu_slope = l.elu_alpha = l.selu_lambda = NAN;
-    l.init = STEN_INIT_XAVIER;
-    l.init_scale = 1.0f;
     l.line = 1;
     l.column = 1;
-    for (int g = 0; g < STEN_LAYER_SETTINGS; g++)
-        l.setting[g] = NAN;
     return l;
 }
 

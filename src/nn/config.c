@@ -591,7 +591,7 @@ _Static_assert(sizeof train_fields / sizeof train_fields[0] <= FIELDS_MAX, "FIEL
 
 /* ---------------------------------------------------------------- layers */
 
-static void layer_defaults(sten_layer_desc *l)
+void sten_layer_desc_defaults(sten_layer_desc *l)
 {
     memset(l, 0, sizeof *l);
     l->type = STEN_LAYER_FULLY_CONNECTED;
@@ -600,7 +600,7 @@ static void layer_defaults(sten_layer_desc *l)
     l->relu_slope = l->elu_alpha = l->selu_lambda = NAN;
     l->init = STEN_INIT_XAVIER;
     l->init_scale = 1.0f;
-    l->kind = (sten_layer_kind)-1; /* by position unless given */
+    l->kind = STEN_LAYER_HIDDEN;
     for (int g = 0; g < STEN_LAYER_SETTINGS; g++)
         l->setting[g] = NAN;
 }
@@ -622,7 +622,8 @@ static size_t layer_table_for(const nn_layer_ops *o, field *f)
 static sten_status parse_layer(parser *p, json_t *v, sten_layer_desc *l, size_t i, size_t n,
                                const char *path)
 {
-    layer_defaults(l);
+    sten_layer_desc_defaults(l);
+    l->kind = (sten_layer_kind)-1; /* by position unless given */
     int line, col;
     (void)sten__json_pos_find(&p->pos, path, &line, &col);
     l->line = line;
@@ -757,7 +758,7 @@ static sten_status check_names(parser *p, sten_net_desc *d)
     return STEN_OK;
 }
 
-static void net_defaults(sten_net_desc *d)
+void sten_net_desc_defaults(sten_net_desc *d)
 {
     memset(d, 0, sizeof *d);
     d->version = 0.9f;
@@ -801,7 +802,7 @@ sten_status sten_net_desc_parse(sten_ctx *ctx, const char *json, size_t len, con
     if (!st && !(d = sten_alloc(ctx, sizeof *d)))
         st = STEN_E_NOMEM;
     if (!st) {
-        net_defaults(d);
+        sten_net_desc_defaults(d);
         snprintf(d->source, sizeof d->source, "%s", source);
         p.d = d;
         st = walk(&p, root, &T_TOP, d, "");

@@ -122,10 +122,8 @@ static sten_status read_values(sten_ctx *ctx, const char *path, json_t *root, do
 
 static void build(const double *v, sten_net_desc *d, sten_layer_desc *L)
 {
-    memset(L, 0, 2 * sizeof *L);
-    for (int i = 0; i < 2; i++)
-        for (int g = 0; g < STEN_LAYER_SETTINGS; g++)
-            L[i].setting[g] = NAN;
+    sten_layer_desc_defaults(&L[0]);
+    sten_layer_desc_defaults(&L[1]);
     snprintf(L[0].name, sizeof L[0].name, "Input");
     L[0].kind = STEN_LAYER_INPUT;
     L[0].N = (uint32_t)v[HP_FEATURE_DIM];
@@ -138,10 +136,6 @@ static void build(const double *v, sten_net_desc *d, sten_layer_desc *L)
     snprintf(L[1].dataset, sizeof L[1].dataset, "fm_label");
     const bool cls = v[HP_PREDICTOR] == 0;
     L[1].activation = cls ? STEN_ACT_SIGMOID : STEN_ACT_LINEAR;
-    L[1].init = STEN_INIT_XAVIER;
-    L[1].init_scale = 1.0f;
-    for (int i = 0; i < 2; i++)
-        L[i].relu_slope = L[i].elu_alpha = L[i].selu_lambda = NAN;
     /* the layer's settings by name; the hyperparameters' ranges are within theirs */
     static const char *const group[3] = {"Bias", "Linear", "Factors"};
     char key[32];

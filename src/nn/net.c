@@ -621,6 +621,35 @@ bool sten_bf16_supported(void)
     return sten__bf16_available();
 }
 
+/* bf16 precision: the rounded copy of the delta of each layer whose weight
+ * has one, for training on the network's own workspace. */
+static sten_status bf16_deltas(sten_ctx *ctx, sten_net *net)
+{
+    for (uint32_t i = 0; net->bf16 && i < net->n_layers; i++) {
+        const nn_layer *L = &net->layers[i];
+        const nn_weight *w = sten__single_dense_in(net, L);
+        nn_buf *A = &net->ws->buf[i];
+        if (!w || !net->weights[w->owner].Wb || w->owner != (int)L->in[0] || A->delta_b)
+            continue;
+        if (!(A->delta_b = sten_alloc(ctx, (size_t)net->ws->B_cap * L->N * sizeof *A->delta_b)))
+            return STEN_E_NOMEM;
+    }
+    return STEN_OK;
+}
+
+sten_status sten__net_set_batch(sten_ctx *ctx, sten_net *net, uint32_t B)
+{
+    if (B == net->ws->B_cap)
+        return STEN_OK;
+    sten_workspace *ws;
+    sten_status st = sten__ws_new(ctx, net, B, &ws);
+    if (st)
+        return st;
+    sten_workspace_free(ctx, net->ws);
+    net->ws = ws;
+    return bf16_deltas(ctx, net);
+}
+
 sten_status sten_net_set_precision(sten_ctx *ctx, sten_net *net, sten_precision p)
 {
     if (p != STEN_PRECISION_FP32 && p != STEN_PRECISION_BF16)
@@ -645,13 +674,8 @@ sten_status sten_net_set_precision(sten_ctx *ctx, sten_net *net, sten_precision 
         if (!w->Wb && !(w->Wb = sten_alloc(ctx, (size_t)w->rows * w->cols * sizeof *w->Wb)))
             return STEN_E_NOMEM;
         w->wb_ver = 0;
-        /* the delta's rounded copy, for training (on the network's own workspace) */
-        nn_buf *A = &net->ws->buf[i];
-        if (!A->delta_b &&
-            !(A->delta_b = sten_alloc(ctx, (size_t)net->ws->B_cap * L->N * sizeof *A->delta_b)))
-            return STEN_E_NOMEM;
     }
-    return STEN_OK;
+    return bf16_deltas(ctx, net);
 }
 
 sten_status sten_net_init_weights(sten_ctx *ctx, sten_net *net, uint64_t seed)

@@ -169,6 +169,8 @@ static inline nn_buf *sten__buf(sten_workspace *ws, const sten_net *net, const n
 
 /* net.c */
 int sten__net_find_layer(const sten_net *net, const char *name);
+/* The network's own workspace made for batches of B (training's size). */
+sten_status sten__net_set_batch(sten_ctx *ctx, sten_net *net, uint32_t B);
 /* A workspace for batches of up to B_cap examples (sten_workspace_new). */
 sten_status sten__ws_new(sten_ctx *ctx, const sten_net *net, uint32_t B_cap, sten_workspace **out);
 /* Weights changed (a step, init, load, settling): what was derived from

@@ -38,8 +38,11 @@ void sten_train_desc_resolve(sten_train_desc *t)
         if (!(t->set & (1u << STEN_TRAIN_MU1)))
             t->mu1 = 0.999f;
     }
-    if (t->batch_size == 0)
-        t->batch_size = 1024;
+    if (t->batch_size == 0) {
+        sten_net_desc d;
+        sten_net_desc_defaults(&d);
+        t->batch_size = d.training.batch_size;
+    }
 }
 
 /* Fisher-Yates with the epoch's own stream: the order depends only on
@@ -273,6 +276,12 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
                              L->kind == STEN_LAYER_INPUT ? "input" : "output", L->d->name,
                              L->d->dataset);
     }
+    /* the batch size is the training settings' (the model records it): the
+     * network's own workspace is made for it if it was built for another */
+    if (o->t.batch_size == 0)
+        return sten_fail(ctx, STEN_E_INVALID, "batch size must be at least 1");
+    if ((st = sten__net_set_batch(ctx, net, o->t.batch_size)))
+        return st;
     net->desc.training = o->t;
     if ((st = sten__net_alloc_grads(ctx, net, !fused_sgd(&o->t))))
         return st;

@@ -4,7 +4,7 @@
  * (format version, training settings, optimizer state for --resume) in
  * sten_* attributes and variables. Written atomically. */
 #include "core/file_int.h"
-#include "nn/net_int.h"
+#include "net_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -578,12 +578,8 @@ static sten_status read_desc(sten_ctx *ctx, ncio *io, sten_net_desc *d, uint32_t
         return sten_fail(ctx, STEN_E_UNSUPPORTED,
                          "%s: model format version %d is newer than this sten reads (%d); upgrade sten",
                          io->path, fmt, STEN_MODEL_FORMAT);
-    /* defaults for what DSSTNE files do not carry */
-    d->relu_slope = 0.01f;
-    d->elu_alpha = 1.0f;
-    d->selu_lambda = 1.050701f;
-    d->training = (sten_train_desc){.optimizer = STEN_OPT_SGD, .alpha = 0.025f, .lambda = 0.0001f,
-                                    .mu = 0.5f, .epochs = 40, .batch_size = 1024, .seed = 12134};
+    /* the config language's defaults, for what DSSTNE files do not carry */
+    sten_net_desc_defaults(d);
     uint32_t n_layers = 0;
     *n_weights = 0;
     if (get_table(io, net_atts, sizeof net_atts / sizeof net_atts[0], d, "", true) < 0 ||
