@@ -537,7 +537,8 @@ typedef enum {
     STEN_LAYER_FULLY_CONNECTED = 0,
     STEN_LAYER_CONVOLUTIONAL = 1, /* parsed, rejected: not supported yet */
     STEN_LAYER_POOLING = 2,       /* parsed, rejected: not supported yet */
-    STEN_LAYER_FACTORIZATION_MACHINE = 3 /* sten: w0 + <w,x> + pairwise <v_i,v_j> x_i x_j */
+    STEN_LAYER_FACTORIZATION_MACHINE = 3, /* sten: w0 + <w,x> + pairwise <v_i,v_j> x_i x_j */
+    STEN_LAYER_CONCAT = 4 /* sten: its sources' outputs side by side, no weights */
 } sten_layer_type;
 
 typedef enum {
@@ -577,7 +578,7 @@ typedef enum {
 } sten_lr_schedule;
 
 #define STEN_NAME_MAX 128 /* layer, dataset and network names, with NUL */
-#define STEN_MAX_SOURCES 8
+#define STEN_MAX_SOURCES 4096 /* a bound on untrusted configs, not a design limit */
 #define STEN_MAX_SKIPS 8
 #define STEN_MAX_SHARED 4
 #define STEN_LAYER_SETTINGS 16 /* type-specific settings per layer */
@@ -601,7 +602,8 @@ typedef struct {
     float p_dropout;
     char dataset[STEN_NAME_MAX]; /* "" when not bound (hidden layers) */
     uint32_t n_sources;          /* 0 = previous layer in the list */
-    char sources[STEN_MAX_SOURCES][STEN_NAME_MAX];
+    char (*sources)[STEN_NAME_MAX]; /* owned by the layer description
+                                       (sten_layer_desc_add_source / _clear) */
     uint32_t n_skips;
     char skips[STEN_MAX_SKIPS][STEN_NAME_MAX];
     sten_act activation;
@@ -691,6 +693,13 @@ sten_status sten_fm_desc_from_hyperparameters(sten_ctx *ctx, const char *path, s
  * Sigmoid unit with no type-specific settings. */
 void sten_net_desc_defaults(sten_net_desc *d);
 void sten_layer_desc_defaults(sten_layer_desc *l);
+
+/* Appends a Source (a layer name) to a layer: the list grows as needed
+ * (STEN_E_RANGE past STEN_MAX_SOURCES or for a name that does not fit). */
+sten_status sten_layer_desc_add_source(sten_ctx *ctx, sten_layer_desc *l, const char *name);
+/* Frees what a layer description owns (its Sources); sten_net_desc_free
+ * does this for every layer of a network description. */
+void sten_layer_desc_clear(sten_ctx *ctx, sten_layer_desc *l);
 
 /* A layer's type-specific setting by its config key (case-insensitive, e.g.
  * "Factors" of a FactorizationMachine): set checks the key belongs to the

@@ -120,6 +120,43 @@ static void test_defaults_and_values(void)
 
 #define LAYERS(x) "{\"Layers\": [{\"N\": \"auto\", \"DataSet\": \"in\"},\n" x ",\n {\"N\": 5}]}"
 
+/* Layer types from the registry: their names, their own settings, and
+ * widths from their sources. */
+static void test_layer_types(void)
+{
+    sten_net_desc *d = parse(
+        "{\"Layers\": [{\"Name\": \"In\", \"N\": \"auto\", \"DataSet\": \"in\"},\n"
+        " {\"Name\": \"A\", \"N\": 4}, {\"Name\": \"B\", \"N\": 3, \"Source\": \"In\"},\n"
+        " {\"Name\": \"Cat\", \"Type\": \"concat\", \"N\": \"auto\", \"Sources\": [\"A\", \"B\", \"In\"]},\n"
+        " {\"Name\": \"FM\", \"Kind\": \"Output\", \"Type\": \"FactorizationMachine\", \"N\": 1,\n"
+        "  \"Factors\": 8, \"factorsLR\": 0.5, \"Source\": \"In\", \"DataSet\": \"y\"}]}");
+    CHECK(d != NULL);
+    if (d) {
+        CHECK_EQ(d->layers[3].type, STEN_LAYER_CONCAT);
+        CHECK(d->layers[3].N_auto);
+        CHECK_EQ(d->layers[3].n_sources, 3);
+        CHECK_STR(d->layers[3].sources[2], "In");
+        CHECK_EQ(d->layers[4].type, STEN_LAYER_FACTORIZATION_MACHINE);
+        CHECK_EQ(sten_layer_desc_get(&d->layers[4], "Factors"), 8.0);
+        CHECK_NEAR(sten_layer_desc_get(&d->layers[4], "FactorsLR"), 0.5, 0, 0);
+        CHECK(isnan(sten_layer_desc_get(&d->layers[4], "BiasLR")));
+        CHECK(isnan(sten_layer_desc_get(&d->layers[3], "Factors"))); /* not Concat's */
+        sten_net_desc_free(ctx, d);
+    }
+    expect_error(LAYERS(" {\"N\": 8, \"Factors\": 4}"), STEN_E_PARSE,
+                 "cfg.json:2:11: layer \"Hidden1\": \"Factors\" is for FactorizationMachine layers");
+    expect_error(LAYERS(" {\"N\": 1, \"Type\": \"FactorizationMachine\", \"Factors\": 0}"), STEN_E_RANGE,
+                 "cfg.json:2:43: layer \"Hidden1\": \"Factors\" = 0 is out of range (expected 1 to 100000)");
+    expect_error(LAYERS(" {\"N\": 1, \"Type\": \"FactorizationMachine\"}"), STEN_E_PARSE,
+                 "cfg.json:2:2: layer \"Hidden1\": a FactorizationMachine layer needs \"Factors\" >= 1 "
+                 "and N = 1 (one score per example)");
+    expect_error(LAYERS(" {\"N\": \"auto\", \"Type\": \"Concat\"}"), STEN_E_PARSE,
+                 "cfg.json:2:2: layer \"Hidden1\": a Concat layer is a Hidden layer with at least one Source");
+    expect_error(LAYERS(" {\"N\": 2, \"Type\": \"Dense\"}"), STEN_E_PARSE,
+                 "cfg.json:2:11: layer \"Hidden1\": unknown layer Type \"Dense\" (expected FullyConnected, "
+                 "FactorizationMachine, Concat, Convolutional, Pooling)");
+}
+
 static void test_error_corpus(void)
 {
     expect_error(LAYERS(" {\"Name\": \"Hidden\", \"N\": 8, \"Activation\": \"Sigmod\"}"), STEN_E_PARSE,
@@ -478,6 +515,7 @@ int main(void)
     RUN(test_movielens_walkthrough);
     RUN(test_defaults_and_values);
     RUN(test_error_corpus);
+    RUN(test_layer_types);
     RUN(test_all_keys);
     RUN(test_names);
     RUN(test_bad_corpus);

@@ -190,9 +190,8 @@ static void test_sources_skip_dropout_denoise_weights(void)
     strcpy(L[0].dataset, "a");
     strcpy(L[1].dataset, "b");
     strcpy(L[4].dataset, "t");
-    L[2].n_sources = 2;
-    strcpy(L[2].sources[0], "In1");
-    strcpy(L[2].sources[1], "In2");
+    CHECK_EQ(sten_layer_desc_add_source(ctx, &L[2], "In1"), STEN_OK);
+    CHECK_EQ(sten_layer_desc_add_source(ctx, &L[2], "In2"), STEN_OK);
     L[2].p_dropout = 0.3f;
     L[3].n_skips = 1;
     strcpy(L[3].skips[0], "H1");
@@ -218,6 +217,91 @@ static void test_sources_skip_dropout_denoise_weights(void)
         grad_check(net, "two sources + skip + dropout + denoising + data weights", 0);
     }
     sten_net_free(ctx, net);
+    sten_layer_desc_clear(ctx, &L[2]);
+    for (int i = 0; i < 3; i++)
+        fx_free(ctx, &ds[i]);
+}
+
+/* A Concat layer: twelve hidden layers (more Sources than the old limit of
+ * eight) and a dense input side by side, with dropout, into the output:
+ * gradients by finite differences, the width from "N": "auto", and a model
+ * that saves and loads to the same outputs. */
+static void test_concat(void)
+{
+    enum { T = 12 };
+    sten_layer_desc L[T + 4];
+    char name[32];
+    L[0] = fx_layer("In1", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID);
+    L[1] = fx_layer("In2", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID);
+    L[0].N_auto = L[1].N_auto = true;
+    strcpy(L[0].dataset, "a");
+    strcpy(L[1].dataset, "b");
+    L[T + 2] = fx_layer("Cat", STEN_LAYER_HIDDEN, 0, STEN_ACT_SIGMOID);
+    L[T + 2].type = STEN_LAYER_CONCAT;
+    L[T + 2].N_auto = true;
+    L[T + 2].p_dropout = 0.2f;
+    for (int t = 0; t < T; t++) {
+        snprintf(name, sizeof name, "T%d", t);
+        L[2 + t] = fx_layer(name, STEN_LAYER_HIDDEN, 1 + t % 3, t % 2 ? STEN_ACT_TANH : STEN_ACT_SIGMOID);
+        CHECK_EQ(sten_layer_desc_add_source(ctx, &L[2 + t], t % 3 ? "In1" : "In2"), STEN_OK);
+        CHECK_EQ(sten_layer_desc_add_source(ctx, &L[T + 2], name), STEN_OK);
+    }
+    CHECK_EQ(sten_layer_desc_add_source(ctx, &L[T + 2], "In2"), STEN_OK);
+    L[T + 3] = fx_layer("Out", STEN_LAYER_OUTPUT, 0, STEN_ACT_LINEAR);
+    L[T + 3].N_auto = true;
+    strcpy(L[T + 3].dataset, "t");
+    sten_net_desc d = fx_desc(L, T + 4);
+    d.loss = STEN_LOSS_L2;
+    sten_dataset ds[3];
+    fx_dense(ctx, &ds[0], "a", 12, 5, -1.0f, 1.0f);
+    fx_dense(ctx, &ds[1], "b", 12, 3, -1.0f, 1.0f);
+    fx_dense(ctx, &ds[2], "t", 12, 4, 0.0f, 1.0f);
+    sten_net *net = build(&d, ds, 3, 6);
+    if (net) {
+        const nn_layer *C = &net->layers[T + 2];
+        CHECK_EQ(C->N, 3 + 12 / 3 * (1 + 2 + 3)); /* In2's 3, the twelve 1/2/3-wide layers */
+        CHECK_EQ(C->n_src, T + 1);
+        CHECK_EQ(C->n_in, 0); /* no weights of its own */
+        CHECK_EQ(net->layers[T + 3].n_in, 1);
+        grad_check(net, "Concat of 13 sources with dropout", 0);
+        /* save and load: the same outputs */
+        char tmpl[] = "/tmp/sten_cat_XXXXXX", file[64];
+        CHECK(mkdtemp(tmpl) != NULL);
+        snprintf(file, sizeof file, "%s/cat.nc", tmpl);
+        CHECK_EQ(sten_net_save(ctx, net, file), STEN_OK);
+        sten_net *back = NULL;
+        CHECK_EQ(sten_net_load(ctx, file, ds, 3, 6, false, &back), STEN_OK);
+        if (back) {
+            uint32_t ids[6] = {0, 2, 4, 6, 8, 10};
+            const float *a, *b;
+            uint32_t w1, w2;
+            float keep[6 * 4];
+            CHECK_EQ(sten_net_infer(ctx, net, ids, 6, NULL, &a, &w1), STEN_OK);
+            memcpy(keep, a, sizeof keep);
+            CHECK_EQ(sten_net_infer(ctx, back, ids, 6, NULL, &b, &w2), STEN_OK);
+            CHECK(w1 == 4 && w2 == 4 && memcmp(keep, b, sizeof keep) == 0);
+            CHECK_EQ(sten_net_description(back)->layers[T + 2].type, STEN_LAYER_CONCAT);
+            CHECK_EQ(sten_net_description(back)->layers[T + 2].n_sources, T + 1);
+        }
+        sten_net_free(ctx, back);
+        unlink(file);
+        rmdir(tmpl);
+    }
+    sten_net_free(ctx, net);
+    /* a sparse source is refused, with the layer named */
+    sten_layer_desc_clear(ctx, &L[T + 2]);
+    CHECK_EQ(sten_layer_desc_add_source(ctx, &L[T + 2], "In1"), STEN_OK);
+    sten_dataset sp;
+    fx_sparse(ctx, &sp, "a", 12, 5, 2, false);
+    sten_dataset ds2[3] = {sp, ds[1], ds[2]};
+    net = NULL;
+    CHECK_EQ(sten_net_build(ctx, &d, ds2, 3, 6, &net), STEN_E_UNSUPPORTED);
+    CHECK_STR(sten_ctx_error(ctx), "test.json:1:1: layer \"Cat\": a Concat layer takes dense sources; "
+                                   "\"In1\" is a sparse input (put a FullyConnected layer between them)");
+    sten_ctx_clear_error(ctx);
+    for (int i = 0; i < T + 4; i++)
+        sten_layer_desc_clear(ctx, &L[i]);
+    fx_free(ctx, &sp);
     for (int i = 0; i < 3; i++)
         fx_free(ctx, &ds[i]);
 }
@@ -333,13 +417,12 @@ static void test_build_errors(void)
                                    "width 10 of DataSet \"gl_output\"");
     sten_ctx_clear_error(ctx);
     L[2].N = 10;
-    L[1].n_sources = 1;
-    strcpy(L[1].sources[0], "Output"); /* a cycle Hidden <-> Output */
+    CHECK_EQ(sten_layer_desc_add_source(ctx, &L[1], "Output"), STEN_OK); /* a cycle Hidden <-> Output */
     CHECK_EQ(sten_net_build(ctx, &d, ds, 2, 4, &net), STEN_E_INVALID);
     CHECK_STR(sten_ctx_error(ctx), "test.json: the layers' Sources and Skips form a cycle");
     sten_ctx_clear_error(ctx);
     /* every allocation failure is clean */
-    L[1].n_sources = 0;
+    sten_layer_desc_clear(ctx, &L[1]);
     size_t before = sten_ctx_bytes_in_use(ctx);
     for (long n = 1;; n++) {
         sten_ctx_fail_alloc_at(ctx, n);
@@ -860,6 +943,7 @@ int main(void)
     RUN(test_every_hidden_activation);
     RUN(test_every_loss);
     RUN(test_sources_skip_dropout_denoise_weights);
+    RUN(test_concat);
     RUN(test_tied_transposed_weights);
     RUN(test_delta_and_weight_norm);
     RUN(test_build_errors);

@@ -312,10 +312,27 @@ static sten_status name_list(parser *p, json_t *v, char (*out)[STEN_NAME_MAX], u
     return STEN_OK;
 }
 
+/* Sources: a name or an array of them, any number (up to STEN_MAX_SOURCES). */
 static sten_status sp_source(parser *p, json_t *v, void *base, const char *path)
 {
     sten_layer_desc *l = base;
-    return name_list(p, v, l->sources, STEN_MAX_SOURCES, &l->n_sources, path, "Source");
+    sten_layer_desc_clear(p->ctx, l);
+    if (json_is_array(v) && json_array_size(v) > STEN_MAX_SOURCES)
+        return fail_at(p, STEN_E_RANGE, path, "\"Source\": at most %d layers", STEN_MAX_SOURCES);
+    if (!json_is_string(v) && !json_is_array(v))
+        return fail_at(p, STEN_E_PARSE, path, "\"Source\": expected a layer name or an array of them, got %s",
+                       sten__json_pos_kind(v));
+    const size_t n = json_is_array(v) ? json_array_size(v) : 1;
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
+        if (!json_is_string(e) || json_string_length(e) == 0 || json_string_length(e) >= STEN_NAME_MAX)
+            return json_is_array(v) ? fail_at(p, STEN_E_PARSE, path, "\"Source\"[%zu]: expected a layer name", i)
+                                    : fail_at(p, STEN_E_RANGE, path, "\"Source\": expected a layer name");
+        sten_status st = sten_layer_desc_add_source(p->ctx, l, json_string_value(e));
+        if (st)
+            return st;
+    }
+    return STEN_OK;
 }
 
 static sten_status sp_skip(parser *p, json_t *v, void *base, const char *path)
@@ -665,13 +682,13 @@ static sten_status parse_layer(parser *p, json_t *v, sten_layer_desc *l, size_t 
     char why[200];
     if (ops->check && !ops->check(l, why, sizeof why))
         return fail_at(p, STEN_E_PARSE, path, "%s", why);
-    if (l->N_auto && l->kind == STEN_LAYER_HIDDEN)
+    if (l->N_auto && l->kind == STEN_LAYER_HIDDEN && !ops->width)
         return fail_at(p, STEN_E_PARSE, path, "\"N\": \"auto\" needs a DataSet, so only Input and "
                        "Output layers can use it");
     if (l->kind == STEN_LAYER_INPUT && (l->n_sources || l->n_skips || l->n_shared))
         return fail_at(p, STEN_E_PARSE, path, "an Input layer takes no %s (it reads its DataSet)",
                        l->n_sources ? "Source" : l->n_skips ? "Skip" : "SharedWeights");
-    if (l->N_auto && !l->dataset[0])
+    if (l->N_auto && !l->dataset[0] && !ops->width)
         return fail_at(p, STEN_E_PARSE, path, "\"N\": \"auto\" needs a DataSet to take the width from");
     p->layer = NULL;
     return STEN_OK;
@@ -781,7 +798,7 @@ void sten_net_desc_free(sten_ctx *ctx, sten_net_desc *d)
 {
     if (!d)
         return;
-    sten_free(ctx, d->layers);
+    sten__layer_descs_free(ctx, d->layers, d->n_layers);
     sten_free(ctx, d);
 }
 

@@ -74,6 +74,12 @@ typedef struct {
     /* whether plain SGD may update the layer's incoming matrices inside its
      * backward pass (nn_fuse) */
     bool fused_sgd;
+    /* no connection (matrix and bias) per source: the type combines its
+     * sources' outputs itself */
+    bool weightless;
+    /* N from the sources' widths ("N": "auto" without a DataSet), or 0 while
+     * a source's width is not known yet. NULL: N is the config's. */
+    uint32_t (*width)(const sten_net *net, const nn_layer *L);
     /* config checks that need no data (the settings' ranges are checked by
      * the parser); msg gets the reason. NULL: nothing to check. */
     bool (*check)(const sten_layer_desc *d, char *msg, size_t cap);
@@ -110,7 +116,13 @@ static inline float sten__setting_or(const sten_layer_desc *d, uint32_t i, float
     return v != v ? def : v;
 }
 
+/* n layer descriptions copied with what they own (dst must hold n; on
+ * failure, free it with sten__layer_descs_free), and freed. */
+sten_status sten__layer_descs_copy(sten_ctx *ctx, sten_layer_desc *dst, const sten_layer_desc *src,
+                                   uint32_t n);
+void sten__layer_descs_free(sten_ctx *ctx, sten_layer_desc *l, uint32_t n);
+
 /* The layer types (one file each). */
-extern const nn_layer_ops sten__layer_fully_connected, sten__layer_fm;
+extern const nn_layer_ops sten__layer_fully_connected, sten__layer_fm, sten__layer_concat;
 
 #endif

@@ -206,10 +206,10 @@ static void write_layer(ncio *io, const sten_net *net, uint32_t i)
     snprintf(name, sizeof name, "%sattributes", p);
     put_u32(io, name, (d.sparse ? 1u : 0u) | (L->denoise ? 2u : 0u));
     snprintf(name, sizeof name, "%ssources", p);
-    put_u32(io, name, L->n_in);
-    for (uint32_t k = 0; k < L->n_in; k++) {
+    put_u32(io, name, L->n_src);
+    for (uint32_t k = 0; k < L->n_src; k++) {
         snprintf(name, sizeof name, "%ssource%u", p, k);
-        put_str(io, name, net->layers[net->weights[L->in[k]].src].d->name);
+        put_str(io, name, net->layers[L->src[k]].d->name);
     }
     snprintf(name, sizeof name, "%sskips", p);
     put_u32(io, name, L->n_skip);
@@ -427,6 +427,26 @@ static int read_names(ncio *io, const char *p, const char *what, char (*out)[STE
     return 0;
 }
 
+/* "<p>sources" = n, then "<p>source0" .. (any number, up to STEN_MAX_SOURCES). */
+static int read_sources(ncio *io, const char *p, sten_layer_desc *l)
+{
+    char name[160], src[STEN_NAME_MAX];
+    uint32_t n = 0;
+    snprintf(name, sizeof name, "%ssources", p);
+    if (get_att(io, name, A_U32, &n, false) < 0)
+        return -1;
+    if (n > STEN_MAX_SOURCES) {
+        sten_fail(io->ctx, STEN_E_FORMAT, "%s: %s = %u (at most %d)", io->path, name, n, STEN_MAX_SOURCES);
+        return -1;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        snprintf(name, sizeof name, "%ssource%u", p, k);
+        if (get_att(io, name, A_STR, src, true) < 0 || sten_layer_desc_add_source(io->ctx, l, src))
+            return -1;
+    }
+    return 0;
+}
+
 static int read_layers(ncio *io, sten_net_desc *d)
 {
     char p[64], name[160];
@@ -462,7 +482,7 @@ static int read_layers(ncio *io, sten_net_desc *d)
         if (get_att(io, name, A_U32, &attrs, true) < 0)
             return -1;
         l->sparse = attrs & 1u;
-        if (read_names(io, p, "source", l->sources, STEN_MAX_SOURCES, &l->n_sources) < 0 ||
+        if (read_sources(io, p, l) < 0 ||
             read_names(io, p, "skip", l->skips, STEN_MAX_SKIPS, &l->n_skips) < 0)
             return -1;
         l->N_auto = false;
@@ -595,7 +615,7 @@ static sten_status read_desc(sten_ctx *ctx, ncio *io, sten_net_desc *d, uint32_t
     if (!d->layers)
         return STEN_E_NOMEM;
     if (read_layers(io, d) < 0 || read_shared(io, d, *n_weights) < 0) {
-        sten_free(ctx, d->layers);
+        sten__layer_descs_free(ctx, d->layers, n_layers);
         d->layers = NULL;
         return sten_ctx_error_status(ctx);
     }
@@ -623,7 +643,7 @@ static sten_status load(sten_ctx *ctx, ncio *io, const sten_dataset *ds, size_t 
         get_att(io, "sten_step", A_U64, &net->step, false);
         st = io->err ? sten_ctx_error_status(ctx) : STEN_OK;
     }
-    sten_free(ctx, d.layers);
+    sten__layer_descs_free(ctx, d.layers, d.n_layers);
     if (st) {
         sten_net_free(ctx, net);
         return st;

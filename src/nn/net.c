@@ -41,7 +41,7 @@ static sten_status bind_datasets(sten_ctx *ctx, sten_net *net)
         const sten_layer_desc *ld = L->d;
         L->ds = -1;
         if (ld->dataset[0] == '\0') {
-            if (ld->N_auto)
+            if (ld->N_auto && !L->ops->width)
                 return sten_fail(ctx, STEN_E_INVALID, LAYER_FMT "N is \"auto\" but no DataSet is named",
                                  LAYER_ARGS(net, ld));
             if (L->kind == STEN_LAYER_INPUT || L->kind == STEN_LAYER_OUTPUT)
@@ -82,6 +82,30 @@ static sten_status bind_datasets(sten_ctx *ctx, sten_net *net)
             L->denoise = L->sparse_in && ld->sparse && net->desc.denoising_p > 0.0f;
         }
     }
+    return STEN_OK;
+}
+
+/* Widths a layer type takes from its sources ("N": "auto" on a Concat):
+ * passes until every such width is known (sources before their users). */
+static sten_status resolve_widths(sten_ctx *ctx, sten_net *net)
+{
+    for (uint32_t pass = 0; pass <= net->n_layers; pass++) {
+        bool open = false;
+        for (uint32_t i = 0; i < net->n_layers; i++) {
+            nn_layer *L = &net->layers[i];
+            if (!L->ops->width || !L->d->N_auto || L->N)
+                continue;
+            L->N = L->ops->width(net, L);
+            open |= L->N == 0;
+        }
+        if (!open)
+            return STEN_OK;
+    }
+    for (uint32_t i = 0; i < net->n_layers; i++)
+        if (net->layers[i].ops->width && net->layers[i].d->N_auto && !net->layers[i].N)
+            return sten_fail(ctx, STEN_E_INVALID, LAYER_FMT "N is \"auto\" but the widths of its "
+                             "Sources cannot be known (a missing Source, or a cycle)",
+                             LAYER_ARGS(net, net->layers[i].d));
     return STEN_OK;
 }
 
@@ -128,13 +152,8 @@ static sten_status resolve_layer(sten_ctx *ctx, sten_net *net, uint32_t i, int p
 
 static sten_status add_weight(sten_ctx *ctx, sten_net *net, uint32_t src, uint32_t dst)
 {
+    (void)ctx;
     nn_layer *L = &net->layers[dst];
-    if (L->n_in == NN_MAX_IN)
-        return sten_fail(ctx, STEN_E_INVALID, LAYER_FMT "more than %d sources",
-                         LAYER_ARGS(net, L->d), NN_MAX_IN);
-    if (src == dst || net->layers[src].kind == STEN_LAYER_TARGET)
-        return sten_fail(ctx, STEN_E_INVALID, LAYER_FMT "cannot take input from layer \"%s\"",
-                         LAYER_ARGS(net, L->d), net->layers[src].d->name);
     nn_weight *w = &net->weights[net->n_weights];
     w->src = src;
     w->dst = dst;
@@ -143,6 +162,17 @@ static sten_status add_weight(sten_ctx *ctx, sten_net *net, uint32_t src, uint32
     w->owner = (int)net->n_weights;
     L->in[L->n_in++] = net->n_weights++;
     return STEN_OK;
+}
+
+/* A source of layer dst, with its connection unless the type has none. */
+static sten_status add_source(sten_ctx *ctx, sten_net *net, uint32_t src, uint32_t dst)
+{
+    nn_layer *L = &net->layers[dst];
+    if (src == dst || net->layers[src].kind == STEN_LAYER_TARGET)
+        return sten_fail(ctx, STEN_E_INVALID, LAYER_FMT "cannot take input from layer \"%s\"",
+                         LAYER_ARGS(net, L->d), net->layers[src].d->name);
+    L->src[L->n_src++] = src;
+    return L->ops->weightless ? STEN_OK : add_weight(ctx, net, src, dst);
 }
 
 static int find_weight(const sten_net *net, int src, int dst)
@@ -165,7 +195,7 @@ static sten_status resolve_sources(sten_ctx *ctx, sten_net *net)
             return st;
         if (L->kind != STEN_LAYER_INPUT) {
             if (L->d->n_sources == 0 && prev >= 0) {
-                if ((st = add_weight(ctx, net, (uint32_t)prev, i)))
+                if ((st = add_source(ctx, net, (uint32_t)prev, i)))
                     return st;
             }
             for (uint32_t k = 0; k < L->d->n_sources; k++) {
@@ -173,7 +203,7 @@ static sten_status resolve_sources(sten_ctx *ctx, sten_net *net)
                 if (s < 0)
                     return sten_fail(ctx, STEN_E_INVALID, LAYER_FMT "Source \"%s\" is not a layer",
                                      LAYER_ARGS(net, L->d), L->d->sources[k]);
-                if ((st = add_weight(ctx, net, (uint32_t)s, i)))
+                if ((st = add_source(ctx, net, (uint32_t)s, i)))
                     return st;
             }
         }
@@ -230,9 +260,8 @@ static sten_status order_layers(sten_ctx *ctx, sten_net *net)
     uint32_t *indeg = sten_calloc(ctx, n, sizeof *indeg);
     if (!indeg)
         return STEN_E_NOMEM;
-    for (uint32_t i = 0; i < n; i++) {
-        indeg[i] = net->layers[i].n_in + net->layers[i].n_skip;
-    }
+    for (uint32_t i = 0; i < n; i++)
+        indeg[i] = net->layers[i].n_src + net->layers[i].n_skip;
     uint32_t done = 0;
     for (uint32_t pass = 0; pass < n && done < n; pass++) {
         for (uint32_t i = 0; i < n; i++) {
@@ -242,8 +271,8 @@ static sten_status order_layers(sten_ctx *ctx, sten_net *net)
             net->order[done++] = i;
             for (uint32_t j = 0; j < n; j++) {
                 const nn_layer *L = &net->layers[j];
-                for (uint32_t k = 0; k < L->n_in; k++)
-                    indeg[j] -= net->weights[L->in[k]].src == i;
+                for (uint32_t k = 0; k < L->n_src; k++)
+                    indeg[j] -= L->src[k] == i;
                 for (uint32_t k = 0; k < L->n_skip; k++)
                     indeg[j] -= L->skip[k] == i;
             }
@@ -515,11 +544,10 @@ sten_status sten__net_add_weight_params(sten_ctx *ctx, sten_net *net, uint32_t k
 static sten_status copy_desc(sten_ctx *ctx, sten_net_desc *dst, const sten_net_desc *src)
 {
     *dst = *src;
-    dst->layers = sten_alloc(ctx, (size_t)src->n_layers * sizeof *dst->layers + 1);
+    dst->layers = sten_calloc(ctx, (size_t)src->n_layers + 1, sizeof *dst->layers);
     if (!dst->layers)
         return STEN_E_NOMEM;
-    memcpy(dst->layers, src->layers, (size_t)src->n_layers * sizeof *dst->layers);
-    return STEN_OK;
+    return sten__layer_descs_copy(ctx, dst->layers, src->layers, src->n_layers);
 }
 
 sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dataset *ds,
@@ -542,11 +570,22 @@ sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dat
     if (!st && sten_ctx_init(&net->dctx) != STEN_OK)
         st = sten_fail(ctx, STEN_E_NOMEM, "out of memory for a network's context");
     if (!st) {
+        /* a layer has one connection per Source, or one from the layer before */
+        size_t conns = 0;
+        for (uint32_t i = 0; i < d->n_layers; i++)
+            conns += STEN__MAX(d->layers[i].n_sources, 1u);
         net->layers = sten_calloc(ctx, d->n_layers, sizeof *net->layers);
-        net->weights = sten_calloc(ctx, (size_t)d->n_layers * NN_MAX_IN, sizeof *net->weights);
+        net->weights = sten_calloc(ctx, conns, sizeof *net->weights);
         net->order = sten_calloc(ctx, d->n_layers, sizeof *net->order);
         if (!net->layers || !net->weights || !net->order)
             st = STEN_E_NOMEM;
+        for (uint32_t i = 0; !st && i < d->n_layers; i++) {
+            const size_t cap = STEN__MAX(d->layers[i].n_sources, 1u);
+            net->layers[i].src = sten_calloc(ctx, cap, sizeof(uint32_t));
+            net->layers[i].in = sten_calloc(ctx, cap, sizeof(uint32_t));
+            if (!net->layers[i].src || !net->layers[i].in)
+                st = STEN_E_NOMEM;
+        }
     }
     for (uint32_t i = 0; !st && i < net->n_layers; i++) {
         nn_layer *L = &net->layers[i];
@@ -559,6 +598,8 @@ sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dat
     }
     if (!st)
         st = bind_datasets(ctx, net);
+    if (!st)
+        st = resolve_widths(ctx, net);
     if (!st)
         st = resolve_sources(ctx, net);
     if (!st)
@@ -588,6 +629,8 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
         nn_layer *L = &net->layers[i];
         if (L->ops && L->ops->free)
             L->ops->free(ctx, L);
+        sten_free(ctx, L->in);
+        sten_free(ctx, L->src);
     }
     for (uint32_t k = 0; net->weights && k < net->n_weights; k++) {
         nn_weight *w = &net->weights[k];
@@ -610,7 +653,7 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
     sten_free(ctx, net->layers);
     sten_free(ctx, net->weights);
     sten_free(ctx, net->order);
-    sten_free(ctx, net->desc.layers);
+    sten__layer_descs_free(ctx, net->desc.layers, net->desc.n_layers);
     pthread_mutex_destroy(&net->lock);
     sten_ctx_free(net->dctx);
     sten_free(ctx, net);

@@ -9,8 +9,6 @@
 
 #include <pthread.h>
 
-#define NN_MAX_IN (STEN_MAX_SOURCES)
-
 /* A connection source -> layer with its own bias. Shared weights point at
  * their owner's matrix; gradients of every user land in the owner's. */
 struct nn_weight {
@@ -65,7 +63,9 @@ struct nn_layer {
     bool denoise;         /* sparse input with Denoising */
     bool fuse_loss;       /* output whose activation the loss pass can compute */
     uint32_t n_in;
-    uint32_t in[NN_MAX_IN]; /* incoming weight indices */
+    uint32_t n_src;
+    uint32_t *src;       /* source layer indices, in the order of its Sources */
+    uint32_t *in;        /* incoming weight indices (a weightless type has none) */
     uint32_t n_skip;
     uint32_t skip[STEN_MAX_SKIPS]; /* layer indices */
 };
