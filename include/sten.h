@@ -520,6 +520,51 @@ sten_synth_opts sten_synth_defaults(void);
 /* Generates into *out (zero it first); users are "1".."U", items "1".."N". */
 sten_status sten_synth(sten_ctx *ctx, const sten_synth_opts *o, sten_interactions *out);
 
+/* ------------------------------------------------------------- splits (rec) */
+
+/* Evaluation splits of an interaction log (docs/evaluate.md):
+ *  RANDOM   per user, `fraction` of its items held out at random (its own stream);
+ *  LOO      per user, the latest item held out;
+ *  TEMPORAL per user, the latest `last` items (or the latest `fraction`);
+ *  TIMECUT  everything at or after `cut` (NaN: `fraction` of the time range from
+ *           the end) is test;
+ *  STRONG   Liang et al. 2018: ratings > `positive` only, users with >= 5 of them,
+ *           `valid_users` and `test_users` (each at most a fifth) held out whole,
+ *           their items that training users have split 80/20 into fold-in and
+ *           held-out; other records dropped.
+ * Users with fewer than two items stay whole in training (per-user protocols). */
+typedef enum {
+    STEN_SPLIT_RANDOM = 0, STEN_SPLIT_LOO, STEN_SPLIT_TEMPORAL, STEN_SPLIT_TIMECUT, STEN_SPLIT_STRONG
+} sten_split_protocol;
+
+/* The part each record goes to. */
+enum {
+    STEN_PART_TRAIN = 0, STEN_PART_TEST = 1, STEN_PART_VALID_FOLDIN = 2, STEN_PART_VALID_HOLDOUT = 3,
+    STEN_PART_TEST_FOLDIN = 4, STEN_PART_TEST_HOLDOUT = 5, STEN_PART_DROPPED = 9
+};
+
+typedef struct {
+    sten_split_protocol protocol;
+    double fraction;       /* default 0.2 */
+    uint64_t last;         /* TEMPORAL: items per user; 0 = use fraction */
+    double cut;            /* TIMECUT: a timestamp, NaN = from fraction */
+    uint64_t seed;         /* default 98765 (Liang et al.'s) */
+    uint32_t valid_users, test_users; /* STRONG: default 10000 each */
+    double positive;       /* STRONG: keep ratings > this (default 3.5) */
+} sten_split_opts;
+
+typedef struct {
+    uint32_t users, valid_users, test_users; /* STRONG: users kept, and held out */
+} sten_split_stats;
+
+sten_split_opts sten_split_defaults(void);
+/* Splits in place: merges repeated (user, item) records and sorts as
+ * sten_interactions_dedupe (STRONG also drops non-positive records), then
+ * writes each remaining record's STEN_PART_* into part[i]. part needs room
+ * for in->n entries as the call begins. */
+sten_status sten_split(sten_ctx *ctx, const sten_split_opts *o, sten_interactions *in, uint8_t *part,
+                       sten_split_stats *stats);
+
 /* ------------------------------------------------------ network description */
 
 /* What a network config (DSSTNE's JSON language plus sten's Training object)

@@ -1,6 +1,7 @@
 /* test_rec.c — evaluation metrics against hand-computed cases: lists
  * shorter than k, held-out sets smaller than k, users without held-out items,
- * coverage and MRR; score metrics (RMSE, MAE, AUC with ties, log loss). */
+ * coverage and MRR; score metrics (RMSE, MAE, AUC with ties, log loss); the
+ * evaluation splits (src/rec/split.c) on generated data. */
 #include "check.h"
 #include "sten.h"
 
@@ -151,6 +152,65 @@ static void test_ease_identity_and_popularity(void)
     sten_csr_free(ctx, &one);
 }
 
+/* The evaluation splits on generated data: every record in one part, the
+ * per-user protocols hold out what they say, the same seed the same parts. */
+static void test_splits(void)
+{
+    sten_synth_opts so = sten_synth_defaults();
+    so.users = 300, so.items = 200, so.interactions = 6000, so.seed = 4;
+    for (int p = STEN_SPLIT_RANDOM; p <= STEN_SPLIT_STRONG; p++) {
+        sten_interactions in = {0}, again = {0};
+        CHECK_EQ(sten_synth(ctx, &so, &in), STEN_OK);
+        CHECK_EQ(sten_synth(ctx, &so, &again), STEN_OK);
+        for (uint64_t i = 0; i < in.n; i++) /* ratings 1..5 for the strong protocol */
+            in.x[i].rating = again.x[i].rating = (float)(1 + i % 5);
+        sten_split_opts o = sten_split_defaults();
+        o.protocol = (sten_split_protocol)p;
+        o.valid_users = o.test_users = 20;
+        uint8_t *part = malloc(in.n), *part2 = malloc(again.n);
+        sten_split_stats st, st2;
+        CHECK_EQ(sten_split(ctx, &o, &in, part, &st), STEN_OK);
+        CHECK_EQ(sten_split(ctx, &o, &again, part2, &st2), STEN_OK);
+        CHECK(in.n == again.n && memcmp(part, part2, in.n) == 0); /* deterministic */
+        uint64_t count[10] = {0}, users = 0, users_tested = 0, bad = 0;
+        for (uint64_t s = 0; s < in.n;) {
+            uint64_t e = s, test = 0;
+            while (e < in.n && in.x[e].user == in.x[s].user)
+                e++;
+            for (uint64_t i = s; i < e; i++) {
+                count[part[i] < 10 ? part[i] : 0]++;
+                test += part[i] == STEN_PART_TEST;
+                /* LOO and temporal hold out the latest: no test record before a training one */
+                if ((p == STEN_SPLIT_LOO || p == STEN_SPLIT_TEMPORAL) && i > s &&
+                    part[i - 1] == STEN_PART_TEST && part[i] == STEN_PART_TRAIN)
+                    bad++;
+            }
+            users++;
+            users_tested += test > 0;
+            if (p == STEN_SPLIT_LOO)
+                bad += e - s >= 2 ? test != 1 : test != 0;
+            s = e;
+        }
+        CHECK_EQ(bad, 0);
+        if (p == STEN_SPLIT_RANDOM || p == STEN_SPLIT_TEMPORAL) /* 20% held out, within rounding */
+            CHECK(fabs((double)count[STEN_PART_TEST] / (double)in.n - 0.2) < 0.03);
+        if (p != STEN_SPLIT_STRONG && p != STEN_SPLIT_TIMECUT)
+            CHECK(users_tested > users * 9 / 10);
+        if (p == STEN_SPLIT_STRONG) {
+            CHECK_EQ(st.valid_users, 20);
+            CHECK_EQ(st.test_users, 20);
+            CHECK(count[STEN_PART_VALID_HOLDOUT] > 0 && count[STEN_PART_TEST_HOLDOUT] > 0);
+            CHECK(count[STEN_PART_VALID_FOLDIN] > 2 * count[STEN_PART_VALID_HOLDOUT]);
+            for (uint64_t i = 0; i < in.n; i++)
+                bad += in.x[i].rating <= 3.5f; /* positives only */
+            CHECK_EQ(bad, 0);
+        }
+        free(part), free(part2);
+        sten_interactions_free(ctx, &in);
+        sten_interactions_free(ctx, &again);
+    }
+}
+
 int main(void)
 {
     if (sten_ctx_init(&ctx) != STEN_OK)
@@ -158,6 +218,7 @@ int main(void)
     RUN(test_rank_metrics_by_hand);
     RUN(test_score_metrics_by_hand);
     RUN(test_ease_identity_and_popularity);
+    RUN(test_splits);
     CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
     sten_ctx_free(ctx);
     return CHECK_DONE();
