@@ -504,6 +504,15 @@ sten_status sten_libsvm_read(sten_ctx *ctx, const char *path, int base, uint32_t
 sten_status sten_recordio_read(sten_ctx *ctx, const char *path, uint32_t width, const char *x_name,
                                const char *y_name, sten_dataset *x, sten_dataset *y);
 
+/* Labelled examples in whichever format path holds, told apart by its first
+ * bytes: RecordIO-protobuf (sten_recordio_read), a NetCDF file with a sparse
+ * dataset x_name and a dense one-value dataset y_name of as many examples
+ * (width at most `width`, widened to it), or libsvm (sten_libsvm_read; base 0
+ * or 1 must be given for it, anything else is refused as a guess would
+ * shift every feature). x and y as sten_libsvm_read. */
+sten_status sten_labeled_read(sten_ctx *ctx, const char *path, int base, uint32_t width,
+                              const char *x_name, const char *y_name, sten_dataset *x, sten_dataset *y);
+
 /* The synthetic generator: power-law item popularity, log-normal user
  * activity and latent taste clusters (docs/synth.md). Deterministic for a
  * seed, whatever the thread count. */
@@ -519,6 +528,33 @@ typedef struct {
 sten_synth_opts sten_synth_defaults(void);
 /* Generates into *out (zero it first); users are "1".."U", items "1".."N". */
 sten_status sten_synth(sten_ctx *ctx, const sten_synth_opts *o, sten_interactions *out);
+
+/* ---------------------------------------------------- exclusions (rec) */
+
+/* What recommendations leave out, per sample: the items a user already has,
+ * a filter file's items, from any number of sources. */
+typedef struct sten_exclusion sten_exclusion;
+sten_status sten_exclusion_new(sten_ctx *ctx, sten_exclusion **out);
+void sten_exclusion_free(sten_ctx *ctx, sten_exclusion *ex);
+/* Adds a source: row r of m lists the items to leave out for sample ids[r]
+ * (e.g. what sten_text_read gives: its rows and their sample integers).
+ * Copied. */
+sten_status sten_exclusion_add(sten_ctx *ctx, sten_exclusion *ex, const sten_csr *m, const uint32_t *ids);
+/* The exclusion rows of a batch of samples ids[0..B): row b is the union of
+ * every source's row for ids[b] (empty where none has one), ready to pass
+ * to sten_net_recommend. *out is (re)made as needed: zero it before the
+ * first call, free it with sten_csr_free. */
+sten_status sten_exclusion_batch(sten_ctx *ctx, const sten_exclusion *ex, const uint32_t *ids, uint32_t B,
+                                 sten_csr *out);
+
+/* DSSTNE's recommendation line, "user<TAB>item,score:item,score:...:\n":
+ * items idx[0..n) by their labels in `items` (ids without a label are left
+ * out), scores by fmt, one %f, %e or %g conversion (sten_recs_format_ok;
+ * DSSTNE's default is "%4.3f"). STEN_E_INVALID for another format,
+ * STEN_E_IO when the stream reports an error. */
+bool sten_recs_format_ok(const char *fmt);
+sten_status sten_recs_write(sten_ctx *ctx, FILE *f, const char *user, const uint32_t *idx,
+                            const float *val, uint32_t n, const sten_index *items, const char *fmt);
 
 /* ------------------------------------------------------------- splits (rec) */
 

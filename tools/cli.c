@@ -162,40 +162,6 @@ int cli_log_option(const cli_cmd *cmd, int c, const char *arg, sten_log_opts *o,
     }
 }
 
-void cli_write_recs(FILE *f, const char *user, const uint32_t *idx, const float *val, uint32_t n,
-                    const sten_index *items, const char *fmt)
-{
-    fputs(user, f);
-    fputc('\t', f);
-    for (uint32_t r = 0; r < n; r++) {
-        const char *label = sten_index_label(items, idx[r]);
-        if (!label)
-            continue;
-        fputs(label, f);
-        fputc(',', f);
-        fprintf(f, fmt, (double)val[r]);
-        fputc(':', f);
-    }
-    fputc('\n', f);
-}
-
-bool cli_float_format_ok(const char *fmt)
-{
-    if (fmt[0] != '%')
-        return false;
-    const char *p = fmt + 1;
-    while (*p && strchr("-+ #0", *p))
-        p++;
-    while (*p >= '0' && *p <= '9')
-        p++;
-    if (*p == '.') {
-        p++;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    return (*p == 'f' || *p == 'e' || *p == 'g') && p[1] == '\0' && p - fmt < 12;
-}
-
 sten_status cli_load_index(sten_ctx *ctx, const char *path, sten_index **out)
 {
     sten_status st = sten_index_new(ctx, out);

@@ -93,13 +93,6 @@ enum { CLI_OPT_FORMAT = 1000, CLI_OPT_DELIM, CLI_OPT_COLUMNS, CLI_OPT_HEADER, CL
 int cli_log_option(const cli_cmd *cmd, int c, const char *arg, sten_log_opts *o,
                    sten_value_kind *value);
 
-/* One recommendation line in DSSTNE's format: "user<TAB>item,score:...:"
- * (a ':' after every item, as DSSTNE). fmt formats a score ("%.3f"). Items
- * without a label (index gaps, padding) are skipped. */
-void cli_write_recs(FILE *f, const char *user, const uint32_t *idx, const float *val, uint32_t n,
-                    const sten_index *items, const char *fmt);
-/* Checks fmt is one printf conversion of a float (%[flags][width][.prec]f|e|g). */
-bool cli_float_format_ok(const char *fmt);
 /* Reads an index file, or says which and why it could not. */
 sten_status cli_load_index(sten_ctx *ctx, const char *path, sten_index **out);
 

@@ -146,8 +146,8 @@ int cmd_baseline(int argc, char **argv)
         if (!st)
             st = sten_topk(ctx, S, N, nb, N, K, keep_seen ? NULL : &ex, idx, val, cnt);
         for (uint32_t b = 0; !st && b < nb; b++)
-            cli_write_recs(f, sten_index_label(users, qid[pos + b]), idx + (size_t)b * K,
-                           val + (size_t)b * K, cnt[b], items, "%.6g");
+            st = sten_recs_write(ctx, f, sten_index_label(users, qid[pos + b]), idx + (size_t)b * K,
+                                 val + (size_t)b * K, cnt[b], items, "%.6g");
     }
     if (!st)
         st = sten_outfile_commit(ctx, of);

@@ -93,7 +93,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, pred_args *a)
         case 'P': bad = cli_parse_precision(self, optarg, &a->precision); break;
         case 'p':
             a->fmt = optarg;
-            if (!cli_float_format_ok(optarg))
+            if (!sten_recs_format_ok(optarg))
                 bad = cli_usage_error(self, "-p expects a printf float format such as %%4.3f, got '%s'",
                                       optarg);
             break;
@@ -120,68 +120,20 @@ static int parse(const cli_cmd *self, int argc, char **argv, pred_args *a)
     return 0;
 }
 
-/* Rows of a filter file by sample id (-1 when the sample has none). */
-typedef struct {
-    sten_csr m;
-    uint32_t *ids;
-    int64_t *row_of; /* by sample id */
-    uint32_t n_ids;
-} filter;
-
-static sten_status read_filter(sten_ctx *ctx, const char *path, sten_index *items, sten_index *samples,
-                               filter *f)
+/* A filter file's rows (DSSTNE text over the output features) as a source
+ * of exclusions. */
+static sten_status add_filter(sten_ctx *ctx, sten_exclusion *ex, const char *path, sten_index *items,
+                              sten_index *samples)
 {
+    sten_csr m = {0};
+    uint32_t *ids = NULL;
     sten_text_stats ts;
-    sten_status st = sten_text_read(ctx, path, items, false, samples, false, &f->m, &f->ids, &ts);
-    if (st)
-        return st;
-    f->n_ids = sten_index_span(samples);
-    f->row_of = malloc(((size_t)f->n_ids + 1) * sizeof *f->row_of);
-    if (!f->row_of)
-        return sten_fail(ctx, STEN_E_NOMEM, "out of memory");
-    for (uint32_t i = 0; i < f->n_ids; i++)
-        f->row_of[i] = -1;
-    for (uint32_t r = 0; r < f->m.rows; r++)
-        f->row_of[f->ids[r]] = r;
-    return STEN_OK;
-}
-
-static void filter_free(sten_ctx *ctx, filter *f)
-{
-    sten_csr_free(ctx, &f->m);
-    sten_free(ctx, f->ids);
-    free(f->row_of);
-}
-
-/* The exclusion rows of one batch: the union of the filters' rows. */
-static sten_status batch_exclusion(sten_ctx *ctx, const filter *fs, int nf, const uint32_t *sample_ids,
-                                   uint32_t B, sten_csr *ex)
-{
-    uint64_t need = 0;
-    for (int k = 0; k < nf; k++)
-        for (uint32_t b = 0; b < B; b++) {
-            const int64_t r = sample_ids[b] < fs[k].n_ids ? fs[k].row_of[sample_ids[b]] : -1;
-            if (r >= 0)
-                need += fs[k].m.row_ptr[r + 1] - fs[k].m.row_ptr[r];
-        }
-    if (need > ex->cap || B > ex->row_cap) {
-        sten_csr_free(ctx, ex);
-        sten_status st = sten_csr_init(ctx, ex, CLI_MAX(B, 1u), UINT32_MAX, need * 2 + 1, false);
-        if (st)
-            return st;
-    }
-    uint64_t e = 0;
-    for (uint32_t b = 0; b < B; b++) {
-        for (int k = 0; k < nf; k++) {
-            const int64_t r = sample_ids[b] < fs[k].n_ids ? fs[k].row_of[sample_ids[b]] : -1;
-            for (uint64_t q = r >= 0 ? fs[k].m.row_ptr[r] : 0; r >= 0 && q < fs[k].m.row_ptr[r + 1]; q++)
-                ex->col[e++] = fs[k].m.col[q];
-        }
-        ex->row_ptr[b + 1] = e;
-    }
-    ex->rows = B;
-    ex->nnz = e;
-    return STEN_OK;
+    sten_status st = sten_text_read(ctx, path, items, false, samples, false, &m, &ids, &ts);
+    if (!st)
+        st = sten_exclusion_add(ctx, ex, &m, ids);
+    sten_csr_free(ctx, &m);
+    sten_free(ctx, ids);
+    return st;
 }
 
 static sten_status run(sten_ctx *ctx, const pred_args *a)
@@ -190,8 +142,7 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
     sten_dataset ds;
     memset(&ds, 0, sizeof ds);
     uint32_t *ids = NULL;
-    filter fs[2];
-    memset(fs, 0, sizeof fs);
+    sten_exclusion *excl = NULL;
     int nf = 0;
     sten_net *net = NULL;
     sten_csr ex = {0};
@@ -220,10 +171,12 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
         if (!st)
             st = cli_set_precision(ctx, net, a->precision);
     }
-    if (!st && a->filter && out_feat)
-        st = read_filter(ctx, a->filter, out_feat, samples, &fs[nf++]);
-    if (!st && a->exclude_seen && out_feat)
-        st = read_filter(ctx, a->input, out_feat, samples, &fs[nf++]);
+    if (!st)
+        st = sten_exclusion_new(ctx, &excl);
+    if (!st && a->filter && out_feat && !(st = add_filter(ctx, excl, a->filter, out_feat, samples)))
+        nf++;
+    if (!st && a->exclude_seen && out_feat && !(st = add_filter(ctx, excl, a->input, out_feat, samples)))
+        nf++;
     if (!st)
         st = sten_outfile_open(ctx, a->output, &of, &f);
     const uint32_t K = (uint32_t)a->k, B = (uint32_t)a->batch;
@@ -248,12 +201,12 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
             }
             continue;
         }
-        st = batch_exclusion(ctx, fs, nf, ids + pos, nb, &ex);
+        st = sten_exclusion_batch(ctx, excl, ids + pos, nb, &ex);
         if (!st)
             st = sten_net_recommend(ctx, net, ex_ids, nb, n_items, K, nf ? &ex : NULL, idx, val, cnt);
         for (uint32_t b = 0; !st && b < nb; b++)
-            cli_write_recs(f, sten_index_label(samples, ids[pos + b]), idx + (size_t)b * K,
-                           val + (size_t)b * K, cnt[b], out_feat, a->fmt ? a->fmt : "%4.3f");
+            st = sten_recs_write(ctx, f, sten_index_label(samples, ids[pos + b]), idx + (size_t)b * K,
+                                 val + (size_t)b * K, cnt[b], out_feat, a->fmt ? a->fmt : "%4.3f");
     }
     if (!st)
         st = sten_outfile_commit(ctx, of);
@@ -263,8 +216,7 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
         fprintf(stderr, "sten predict: %s: %llu samples%s\n", a->output, (unsigned long long)ds.examples,
                 ts.unknown_features ? " (some input features were not in the index; see above)" : "");
     free(ex_ids), free(idx), free(cnt), free(val);
-    for (int k = 0; k < nf; k++)
-        filter_free(ctx, &fs[k]);
+    sten_exclusion_free(ctx, excl);
     sten_csr_free(ctx, &ex);
     sten_net_free(ctx, net);
     sten_csr_free(ctx, &ds.sparse);

@@ -71,53 +71,6 @@ static int parse(const cli_cmd *self, int argc, char **argv, fm_args *a)
     return 0;
 }
 
-/* Training or test data: SageMaker RecordIO-protobuf, a DSSTNE NetCDF file
- * (datasets fm_input, sparse, and fm_label, one value per example), or
- * libsvm (the index base must be stated) — told apart by their first bytes. */
-static sten_status read_data(sten_ctx *ctx, const char *path, long long base, uint32_t width,
-                             sten_dataset *x, sten_dataset *y)
-{
-    unsigned char magic[4] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sten_fail(ctx, STEN_E_NOTFOUND, "%s: cannot open", path);
-    const size_t n = fread(magic, 1, 4, f);
-    fclose(f);
-    if (n == 4 && magic[0] == 0x0a && magic[1] == 0x23 && magic[2] == 0xd7 && magic[3] == 0xce)
-        return sten_recordio_read(ctx, path, width, "fm_input", "fm_label", x, y);
-    if (n == 4 && (!memcmp(magic, "CDF", 3) || !memcmp(magic, "\x89HDF", 4))) {
-        sten_dataset *ds;
-        size_t count;
-        sten_status st = sten_dataset_read_netcdf(ctx, path, &ds, &count);
-        if (st)
-            return st;
-        int xi = -1, yi = -1;
-        for (size_t i = 0; i < count; i++) {
-            if (!strcmp(ds[i].name, "fm_input") && (ds[i].attributes & STEN_DS_SPARSE))
-                xi = (int)i;
-            if (!strcmp(ds[i].name, "fm_label") && !(ds[i].attributes & STEN_DS_SPARSE) && ds[i].width == 1)
-                yi = (int)i;
-        }
-        if (xi < 0 || yi < 0 || ds[xi].examples != ds[yi].examples || ds[xi].width > width) {
-            sten_datasets_free(ctx, ds, count);
-            return sten_fail(ctx, STEN_E_FORMAT, "%s: expected a sparse dataset \"fm_input\" (at most "
-                             "feature_dim wide) and a dense one-value dataset \"fm_label\" with as many "
-                             "examples", path);
-        }
-        *x = ds[xi];
-        *y = ds[yi];
-        x->sparse.cols = x->width = width;
-        memset(&ds[xi], 0, sizeof ds[xi]); /* moved out */
-        memset(&ds[yi], 0, sizeof ds[yi]);
-        sten_datasets_free(ctx, ds, count);
-        return STEN_OK;
-    }
-    if (base < 0)
-        return sten_fail(ctx, STEN_E_INVALID, "%s: libsvm data needs --index-base 0 or 1 (say which: a "
-                         "guess would shift every feature)", path);
-    return sten_libsvm_read(ctx, path, (int)base, width, "fm_input", "fm_label", x, y);
-}
-
 static sten_status check_labels(sten_ctx *ctx, const char *path, const sten_dataset *y, bool binary)
 {
     for (uint64_t i = 0; binary && i < y->examples; i++)
@@ -205,7 +158,8 @@ int cmd_train_fm(int argc, char **argv)
     sten_status st = sten_fm_desc_from_hyperparameters(ctx, a.hp, &desc);
     const bool binary = desc && desc->layers[1].activation == STEN_ACT_SIGMOID;
     if (!st)
-        st = read_data(ctx, a.train, a.base, desc->layers[0].N, &ds[0], &ds[1]);
+        st = sten_labeled_read(ctx, a.train, (int)a.base, desc->layers[0].N, "fm_input", "fm_label",
+                               &ds[0], &ds[1]);
     if (!st)
         st = check_labels(ctx, a.train, &ds[1], binary);
     if (!st)
@@ -227,7 +181,8 @@ int cmd_train_fm(int argc, char **argv)
     if (!st)
         st = sten_net_save(ctx, net, model);
     if (!st && a.test) {
-        st = read_data(ctx, a.test, a.base, desc->layers[0].N, &test[0], &test[1]);
+        st = sten_labeled_read(ctx, a.test, (int)a.base, desc->layers[0].N, "fm_input", "fm_label",
+                               &test[0], &test[1]);
         if (!st)
             st = check_labels(ctx, a.test, &test[1], binary);
         if (!st && !(pred = malloc((size_t)test[0].examples * sizeof *pred)))
