@@ -405,11 +405,12 @@ static int get_var(ncio *io, const char *name, float *dst, size_t want, bool req
     return nc_ok(io, nc_get_var_float(io->nc, v, dst), "reading variable", name) ? 1 : -1;
 }
 
-/* "<p><what>s" = n, then "<p><what>0" .. "<p><what>{n-1}" (layer names). */
-static int read_names(ncio *io, const char *p, const char *what, char (*out)[STEN_NAME_MAX],
-                      uint32_t max, uint32_t *count)
+/* "<p><what>s" = n (at most max), then the layer names "<p><what>0" ..
+ * "<p><what>{n-1}", each handed to take(l, name). */
+static int read_names(ncio *io, const char *p, const char *what, uint32_t max, sten_layer_desc *l,
+                      sten_status (*take)(sten_ctx *ctx, sten_layer_desc *l, const char *name))
 {
-    char name[160];
+    char name[160], value[STEN_NAME_MAX];
     uint32_t n = 0;
     snprintf(name, sizeof name, "%s%ss", p, what);
     if (get_att(io, name, A_U32, &n, false) < 0)
@@ -420,31 +421,17 @@ static int read_names(ncio *io, const char *p, const char *what, char (*out)[STE
     }
     for (uint32_t k = 0; k < n; k++) {
         snprintf(name, sizeof name, "%s%s%u", p, what, k);
-        if (get_att(io, name, A_STR, out[k], true) < 0)
+        if (get_att(io, name, A_STR, value, true) < 0 || take(io->ctx, l, value))
             return -1;
     }
-    *count = n;
     return 0;
 }
 
-/* "<p>sources" = n, then "<p>source0" .. (any number, up to STEN_MAX_SOURCES). */
-static int read_sources(ncio *io, const char *p, sten_layer_desc *l)
+static sten_status take_skip(sten_ctx *ctx, sten_layer_desc *l, const char *name)
 {
-    char name[160], src[STEN_NAME_MAX];
-    uint32_t n = 0;
-    snprintf(name, sizeof name, "%ssources", p);
-    if (get_att(io, name, A_U32, &n, false) < 0)
-        return -1;
-    if (n > STEN_MAX_SOURCES) {
-        sten_fail(io->ctx, STEN_E_FORMAT, "%s: %s = %u (at most %d)", io->path, name, n, STEN_MAX_SOURCES);
-        return -1;
-    }
-    for (uint32_t k = 0; k < n; k++) {
-        snprintf(name, sizeof name, "%ssource%u", p, k);
-        if (get_att(io, name, A_STR, src, true) < 0 || sten_layer_desc_add_source(io->ctx, l, src))
-            return -1;
-    }
-    return 0;
+    (void)ctx;
+    snprintf(l->skips[l->n_skips++], STEN_NAME_MAX, "%s", name);
+    return STEN_OK;
 }
 
 static int read_layers(ncio *io, sten_net_desc *d)
@@ -482,8 +469,8 @@ static int read_layers(ncio *io, sten_net_desc *d)
         if (get_att(io, name, A_U32, &attrs, true) < 0)
             return -1;
         l->sparse = attrs & 1u;
-        if (read_sources(io, p, l) < 0 ||
-            read_names(io, p, "skip", l->skips, STEN_MAX_SKIPS, &l->n_skips) < 0)
+        if (read_names(io, p, "source", STEN_MAX_SOURCES, l, sten_layer_desc_add_source) < 0 ||
+            read_names(io, p, "skip", STEN_MAX_SKIPS, l, take_skip) < 0)
             return -1;
         l->N_auto = false;
         l->line = l->column = 0;
