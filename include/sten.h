@@ -873,7 +873,10 @@ const sten_net_desc *sten_net_description(const sten_net *net);
  * can each run inference through their own workspace (and their own
  * context) on one network at the same time; what inference derives from the
  * weights (bf16 copies, screening data) is built once, under the network's
- * lock. Do not train a network while others infer from it. */
+ * lock. Do not train a network while others infer from it. A workspace
+ * refers to its network: free it (sten_workspace_free; NULL is a no-op)
+ * before the network. The datasets the network was bound to are what
+ * inference reads (ids index them), shared read-only by every workspace. */
 typedef struct sten_workspace sten_workspace;
 sten_status sten_workspace_new(sten_ctx *ctx, const sten_net *net, uint32_t batch, sten_workspace **out);
 void sten_workspace_free(sten_ctx *ctx, sten_workspace *ws);

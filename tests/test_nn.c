@@ -573,9 +573,41 @@ static void test_save_load_resume(void)
         }
         sten_net_free(ctx, p);
     }
-    /* a newer format is refused with a clear message */
+    /* a file of the earlier layout (before the layer table: FM settings as
+     * attributes of every layer) loads, and predicts the same */
     char cmd[300];
     int nc, v99 = 99;
+    CHECK_EQ(nc_open(path, NC_WRITE, &nc), NC_NOERR);
+    nc_redef(nc);
+    static const char *const old_atts[] = {"sten_bias_lr", "sten_linear_lr", "sten_factors_lr",
+                                           "sten_bias_wd", "sten_linear_wd", "sten_factors_wd"};
+    for (int i = 0; i < 3; i++) {
+        const unsigned zero = 0;
+        const float nan_ = NAN, clip = 0.0f;
+        snprintf(cmd, sizeof cmd, "layer%d_sten_factors", i);
+        CHECK_EQ(nc_put_att_uint(nc, NC_GLOBAL, cmd, NC_UINT, 1, &zero), NC_NOERR);
+        snprintf(cmd, sizeof cmd, "layer%d_sten_clip_gradient", i);
+        CHECK_EQ(nc_put_att_float(nc, NC_GLOBAL, cmd, NC_FLOAT, 1, &clip), NC_NOERR);
+        for (int k = 0; k < 6; k++) {
+            snprintf(cmd, sizeof cmd, "layer%d_%s", i, old_atts[k]);
+            CHECK_EQ(nc_put_att_float(nc, NC_GLOBAL, cmd, NC_FLOAT, 1, &nan_), NC_NOERR);
+        }
+    }
+    CHECK_EQ(nc_close(nc), NC_NOERR);
+    if (c) {
+        sten_net *old = NULL;
+        CHECK_EQ(sten_net_load(ctx, path, f.ds, 1, 8, false, &old), STEN_OK);
+        uint32_t ids[8] = {1, 2, 4, 8, 16, 32, 33, 39}, n1, n2;
+        const float *y1, *y2;
+        float keep[8 * 30];
+        if (old && !sten_net_infer(ctx, c, ids, 8, NULL, &y1, &n1)) {
+            memcpy(keep, y1, (size_t)8 * n1 * 4);
+            CHECK_EQ(sten_net_infer(ctx, old, ids, 8, NULL, &y2, &n2), STEN_OK);
+            CHECK(n1 == n2 && n1 <= 30 && memcmp(keep, y2, (size_t)8 * n1 * 4) == 0);
+        }
+        sten_net_free(ctx, old);
+    }
+    /* a newer format is refused with a clear message */
     CHECK_EQ(nc_open(path, NC_WRITE, &nc), NC_NOERR);
     nc_redef(nc);
     CHECK_EQ(nc_put_att_int(nc, NC_GLOBAL, "sten_format_version", NC_INT, 1, &v99), NC_NOERR);
