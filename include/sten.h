@@ -619,7 +619,9 @@ typedef enum {
     STEN_LAYER_CONVOLUTIONAL = 1, /* parsed, rejected: not supported yet */
     STEN_LAYER_POOLING = 2,       /* parsed, rejected: not supported yet */
     STEN_LAYER_FACTORIZATION_MACHINE = 3, /* sten: w0 + <w,x> + pairwise <v_i,v_j> x_i x_j */
-    STEN_LAYER_CONCAT = 4 /* sten: its sources' outputs side by side, no weights */
+    STEN_LAYER_CONCAT = 4, /* sten: its sources' outputs side by side, no weights */
+    STEN_LAYER_EMBEDDING = 5, /* sten: a table's rows summed (or averaged) per example */
+    STEN_LAYER_INTERACTION = 6 /* sten: DLRM's pairwise dot products of its sources */
 } sten_layer_type;
 
 typedef enum {

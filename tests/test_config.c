@@ -154,7 +154,15 @@ static void test_layer_types(void)
                  "cfg.json:2:2: layer \"Hidden1\": a Concat layer is a Hidden layer with at least one Source");
     expect_error(LAYERS(" {\"N\": 2, \"Type\": \"Dense\"}"), STEN_E_PARSE,
                  "cfg.json:2:11: layer \"Hidden1\": unknown layer Type \"Dense\" (expected FullyConnected, "
-                 "FactorizationMachine, Concat, Convolutional, Pooling)");
+                 "FactorizationMachine, Concat, Embedding, Interaction, Convolutional, Pooling)");
+    expect_error(LAYERS(" {\"N\": \"auto\", \"Type\": \"Embedding\", \"Source\": \"Input0\"}"), STEN_E_PARSE,
+                 "cfg.json:2:2: layer \"Hidden1\": an Embedding layer is a Hidden layer with one Source (a "
+                 "sparse input) and N = its dimension");
+    expect_error(LAYERS(" {\"N\": \"auto\", \"Type\": \"Interaction\", \"Source\": \"Input0\"}"), STEN_E_PARSE,
+                 "cfg.json:2:2: layer \"Hidden1\": an Interaction layer is a Hidden layer with two or more "
+                 "Sources of one width");
+    expect_error(LAYERS(" {\"N\": 4, \"Type\": \"Embedding\", \"Pooling\": 2}"), STEN_E_RANGE,
+                 "cfg.json:2:32: layer \"Hidden1\": \"Pooling\" = 2 is out of range (expected 0 to 1)");
 }
 
 static void test_error_corpus(void)

@@ -306,6 +306,107 @@ static void test_concat(void)
         fx_free(ctx, &ds[i]);
 }
 
+/* A small DLRM: a dense input through a bottom layer, two categorical
+ * inputs through Embedding tables (one-hot, sum; multi-hot, mean), their
+ * pairwise dot products beside the bottom output (Interaction, KeepFirst),
+ * a top layer to a Sigmoid click probability. Gradients by finite
+ * differences (with and without self-interaction); training touches only
+ * the table rows its data has (lazy updates), and the model saves and
+ * loads to the same outputs. */
+static sten_train_opts ae_opts(const sten_net_desc *d, sten_optimizer opt, uint32_t epochs);
+
+static void check_dlrm(bool self)
+{
+    sten_layer_desc L[8] = {
+        fx_layer("Dense", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID),
+        fx_layer("C1", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID),
+        fx_layer("C2", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID),
+        fx_layer("Bottom", STEN_LAYER_HIDDEN, 3, STEN_ACT_TANH),
+        fx_layer("E1", STEN_LAYER_HIDDEN, 3, STEN_ACT_SIGMOID),
+        fx_layer("E2", STEN_LAYER_HIDDEN, 3, STEN_ACT_SIGMOID),
+        fx_layer("Inter", STEN_LAYER_HIDDEN, 0, STEN_ACT_SIGMOID),
+        fx_layer("Click", STEN_LAYER_OUTPUT, 1, STEN_ACT_SIGMOID),
+    };
+    L[0].N_auto = L[1].N_auto = L[2].N_auto = true;
+    strcpy(L[0].dataset, "dense");
+    strcpy(L[1].dataset, "c1");
+    strcpy(L[2].dataset, "c2");
+    strcpy(L[7].dataset, "label");
+    L[1].sparse = L[2].sparse = true;
+    CHECK_EQ(sten_layer_desc_add_source(ctx, &L[3], "Dense"), STEN_OK);
+    L[4].type = L[5].type = STEN_LAYER_EMBEDDING;
+    CHECK_EQ(sten_layer_desc_add_source(ctx, &L[4], "C1"), STEN_OK);
+    CHECK_EQ(sten_layer_desc_add_source(ctx, &L[5], "C2"), STEN_OK);
+    CHECK_EQ(sten_layer_desc_set(&L[5], "Pooling", 1), STEN_OK);
+    L[6].type = STEN_LAYER_INTERACTION;
+    L[6].N_auto = true;
+    CHECK_EQ(sten_layer_desc_set(&L[6], "KeepFirst", 1), STEN_OK);
+    CHECK_EQ(sten_layer_desc_set(&L[6], "SelfInteraction", self), STEN_OK);
+    for (int k = 3; k <= 5; k++)
+        CHECK_EQ(sten_layer_desc_add_source(ctx, &L[6], L[k].name), STEN_OK);
+    CHECK_EQ(sten_layer_desc_add_source(ctx, &L[7], "Inter"), STEN_OK);
+    sten_net_desc d = fx_desc(L, 8);
+    d.loss = STEN_LOSS_CROSS_ENTROPY;
+    sten_dataset ds[4];
+    fx_dense(ctx, &ds[0], "dense", 12, 4, -1.0f, 1.0f);
+    fx_sparse(ctx, &ds[1], "c1", 12, 20, 1, false); /* one-hot: rows 4, 5, 6, ... never used */
+    fx_sparse(ctx, &ds[2], "c2", 12, 9, 3, true);   /* multi-hot, valued */
+    fx_dense(ctx, &ds[3], "label", 12, 1, 0.0f, 1.0f);
+    for (int i = 0; i < 12; i++)
+        ds[3].dense[i] = (float)(i % 3 == 0);
+    sten_net *net = build(&d, ds, 4, 6);
+    if (net) {
+        CHECK_EQ(net->layers[6].N, 3 + (self ? 6 : 3)); /* Bottom's 3, then the pairs */
+        CHECK_EQ(net->n_weights, 2); /* Dense -> Bottom, Inter -> Click: tables are parameters */
+        grad_check(net, self ? "DLRM, self-interaction" : "DLRM", 0);
+        const nn_param *t1 = NULL;
+        for (uint32_t i = 0; i < net->n_params; i++)
+            if (!strcmp(net->params[i].name, "E1 table"))
+                t1 = &net->params[i];
+        CHECK(t1 && t1->update == NN_UPDATE_ROWS && t1->conn < 0 && t1->n == 20 * 3);
+        float before[60];
+        memcpy(before, t1->w, sizeof before);
+        sten_train_opts o = ae_opts(&d, STEN_OPT_ADAM, 3);
+        o.t.batch_size = 6;
+        CHECK_EQ(sten_net_train(ctx, net, &o), STEN_OK);
+        /* c1's rows are (r * 7) % 20: 4 never occurs, 7 does */
+        CHECK(memcmp(before + 4 * 3, t1->w + 4 * 3, 12) == 0);
+        CHECK(memcmp(before + 7 * 3, t1->w + 7 * 3, 12) != 0);
+        char tmpl[] = "/tmp/sten_dlrm_XXXXXX", file[64];
+        CHECK(mkdtemp(tmpl) != NULL);
+        snprintf(file, sizeof file, "%s/dlrm.nc", tmpl);
+        CHECK_EQ(sten_net_save(ctx, net, file), STEN_OK);
+        sten_net *back = NULL;
+        CHECK_EQ(sten_net_load(ctx, file, ds, 3, 6, false, &back), STEN_OK);
+        if (back) {
+            uint32_t ids[6] = {0, 1, 2, 3, 4, 11};
+            const float *a, *b;
+            uint32_t w1, w2;
+            float keep[6];
+            CHECK_EQ(sten_net_infer(ctx, net, ids, 6, NULL, &a, &w1), STEN_OK);
+            memcpy(keep, a, sizeof keep);
+            CHECK_EQ(sten_net_infer(ctx, back, ids, 6, NULL, &b, &w2), STEN_OK);
+            CHECK(w1 == 1 && w2 == 1 && memcmp(keep, b, sizeof keep) == 0);
+            CHECK_EQ(sten_layer_desc_get(&sten_net_description(back)->layers[5], "Pooling"), 1.0);
+            CHECK_EQ(sten_layer_desc_get(&sten_net_description(back)->layers[6], "SelfInteraction"), self);
+        }
+        sten_net_free(ctx, back);
+        unlink(file);
+        rmdir(tmpl);
+    }
+    sten_net_free(ctx, net);
+    for (int i = 0; i < 8; i++)
+        sten_layer_desc_clear(ctx, &L[i]);
+    for (int i = 0; i < 4; i++)
+        fx_free(ctx, &ds[i]);
+}
+
+static void test_dlrm_layers(void)
+{
+    check_dlrm(false);
+    check_dlrm(true);
+}
+
 /* A tied autoencoder: the output layer uses the input weights transposed. */
 static void test_tied_transposed_weights(void)
 {
@@ -976,6 +1077,7 @@ int main(void)
     RUN(test_every_loss);
     RUN(test_sources_skip_dropout_denoise_weights);
     RUN(test_concat);
+    RUN(test_dlrm_layers);
     RUN(test_tied_transposed_weights);
     RUN(test_delta_and_weight_norm);
     RUN(test_build_errors);

@@ -42,7 +42,9 @@ typedef enum { NN_UPDATE_DENSE = 0, NN_UPDATE_ROWS = 1 } nn_update;
  * the MPI all-reduce walk the network's list of these the same way. */
 typedef struct {
     char name[160];     /* for messages and tests: "weight0 W", "weight1 factors" */
-    float *w, *g;       /* values; gradient as batch sums */
+    float *w, *g;       /* values; gradient as batch sums (NULL: the network
+                           allocates it for training, and frees it: own_g) */
+    bool own_g;
     float *s1, *s2;     /* optimizer state (sten__optim_alloc), or NULL */
     uint64_t n;         /* elements */
     nn_update update;
@@ -123,6 +125,7 @@ sten_status sten__layer_descs_copy(sten_ctx *ctx, sten_layer_desc *dst, const st
 void sten__layer_descs_free(sten_ctx *ctx, sten_layer_desc *l, uint32_t n);
 
 /* The layer types (one file each). */
-extern const nn_layer_ops sten__layer_fully_connected, sten__layer_fm, sten__layer_concat;
+extern const nn_layer_ops sten__layer_fully_connected, sten__layer_fm, sten__layer_concat,
+    sten__layer_embedding, sten__layer_interaction;
 
 #endif

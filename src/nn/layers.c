@@ -12,6 +12,8 @@ static const nn_layer_ops *const registry[] = {
     &sten__layer_fully_connected,
     &sten__layer_fm,
     &sten__layer_concat,
+    &sten__layer_embedding,
+    &sten__layer_interaction,
 };
 
 size_t sten__layer_ops_count(void)

@@ -498,7 +498,9 @@ sten_status sten__net_alloc_grads(sten_ctx *ctx, sten_net *net, bool all)
         if (!(p->g = sten_calloc(ctx, (size_t)p->n, sizeof *p->g)))
             return STEN_E_NOMEM;
         if (p->matrix)
-            p->matrix->gW = p->g;
+            p->matrix->gW = p->g; /* freed with the connection */
+        else
+            p->own_g = true;
     }
     for (uint32_t k = 0; k < net->n_weights; k++) {
         nn_weight *w = &net->weights[k];
@@ -648,6 +650,8 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
     for (uint32_t i = 0; i < net->n_params; i++) {
         sten_free(ctx, net->params[i].s1);
         sten_free(ctx, net->params[i].s2);
+        if (net->params[i].own_g)
+            sten_free(ctx, net->params[i].g);
     }
     sten_free(ctx, net->params);
     sten_free(ctx, net->layers);

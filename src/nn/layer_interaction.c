@@ -1,0 +1,154 @@
+/* layer_interaction.c — DLRM's dot interaction: K sources of one width D
+ * (the bottom MLP's output and the embeddings), each example's output the
+ * dot products of every pair (i, j), j < i (j <= i with SelfInteraction),
+ * in DLRM's order (i ascending, then j), after the first source's own
+ * D values when KeepFirst is 1 (DLRM's concatenation of the dense features
+ * with their interactions). No weights, no activation. */
+#include "net_int.h"
+
+#include <string.h>
+
+enum { INT_SELF = 0, INT_KEEP_FIRST = 1, INT_SETTINGS = 2 };
+static const nn_setting int_settings[] = {
+    {"SelfInteraction", "sten_self_interaction", INT_SELF, true, 0, 1, 0.0f},
+    {"KeepFirst", "sten_keep_first", INT_KEEP_FIRST, true, 0, 1, 0.0f},
+};
+
+static bool int_check(const sten_layer_desc *d, char *msg, size_t cap)
+{
+    if (d->kind != STEN_LAYER_HIDDEN || d->n_sources < 2) {
+        snprintf(msg, cap, "an Interaction layer is a Hidden layer with two or more Sources of one width");
+        return false;
+    }
+    return true;
+}
+
+static bool with_self(const sten_layer_desc *d)
+{
+    return sten__setting_or(d, INT_SELF, 0.0f) == 1.0f;
+}
+
+static bool keep_first(const sten_layer_desc *d)
+{
+    return sten__setting_or(d, INT_KEEP_FIRST, 0.0f) == 1.0f;
+}
+
+/* Pairs of K sources, and the output width with the first source kept. */
+static uint64_t out_width(const sten_layer_desc *d, uint64_t K, uint64_t D)
+{
+    return (with_self(d) ? K * (K + 1) / 2 : K * (K - 1) / 2) + (keep_first(d) ? D : 0);
+}
+
+static uint32_t int_width(const sten_net *net, const nn_layer *L)
+{
+    uint32_t D = 0;
+    for (uint32_t k = 0; k < L->d->n_sources; k++) {
+        const int s = sten__net_find_layer(net, L->d->sources[k]);
+        if (s < 0 || net->layers[s].N == 0)
+            return 0;
+        D = net->layers[s].N; /* equal widths are checked when built */
+    }
+    const uint64_t n = out_width(L->d, L->d->n_sources, D);
+    return n > UINT32_MAX ? 0 : (uint32_t)n;
+}
+
+static sten_status int_build(sten_ctx *ctx, sten_net *net, nn_layer *L)
+{
+    const uint32_t D = net->layers[L->src[0]].N;
+    for (uint32_t k = 0; k < L->n_src; k++) {
+        const nn_layer *S = &net->layers[L->src[k]];
+        if (S->sparse_in || S->N != D)
+            return sten_fail(ctx, STEN_E_INVALID,
+                             "%s:%d:%d: layer \"%s\": an Interaction takes dense Sources of one width; "
+                             "\"%s\" is %s%u wide (\"%s\": %u)",
+                             net->desc.source, L->d->line, L->d->column, L->d->name, S->d->name,
+                             S->sparse_in ? "a sparse input, " : "", S->N, net->layers[L->src[0]].d->name, D);
+    }
+    const uint64_t n = out_width(L->d, L->n_src, D);
+    if (n != L->N)
+        return sten_fail(ctx, STEN_E_INVALID,
+                         "%s:%d:%d: layer \"%s\": N = %u, but its %u Sources give %llu values (or say "
+                         "\"N\": \"auto\")",
+                         net->desc.source, L->d->line, L->d->column, L->d->name, L->N, L->n_src,
+                         (unsigned long long)n);
+    L->fn = STEN_ACT_LINEAR;
+    return STEN_OK;
+}
+
+static float dot(const float *a, const float *b, uint32_t n)
+{
+    float s = 0.0f;
+    for (uint32_t k = 0; k < n; k++)
+        s += a[k] * b[k];
+    return s;
+}
+
+static void int_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, nn_layer *L)
+{
+    (void)ctx;
+    const uint32_t K = L->n_src, D = net->layers[L->src[0]].N;
+    const bool self = with_self(L->d), keep = keep_first(L->d);
+    float *z = sten__buf(ws, net, L)->act;
+    for (uint32_t b = 0; b < ws->B; b++) {
+        float *o = z + (uint64_t)b * L->N;
+        const float *s0 = ws->buf[L->src[0]].out + (uint64_t)b * D;
+        if (keep) {
+            memcpy(o, s0, D * sizeof *o);
+            o += D;
+        }
+        for (uint32_t i = 0; i < K; i++) {
+            const float *si = ws->buf[L->src[i]].out + (uint64_t)b * D;
+            for (uint32_t j = 0; j < i + self; j++)
+                *o++ = dot(si, ws->buf[L->src[j]].out + (uint64_t)b * D, D);
+        }
+    }
+}
+
+/* d z_ij / d s_i = s_j and / d s_j = s_i (2 s_i for i = j). */
+static void int_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_layer *L, const nn_fuse *fz)
+{
+    (void)ctx, (void)fz;
+    const uint32_t K = L->n_src, D = net->layers[L->src[0]].N;
+    const bool self = with_self(L->d), keep = keep_first(L->d);
+    const float *delta = sten__buf(ws, net, L)->delta;
+    for (uint32_t b = 0; b < ws->B; b++) {
+        const float *d = delta + (uint64_t)b * L->N;
+        if (keep) {
+            if (net->layers[L->src[0]].kind != STEN_LAYER_INPUT) {
+                float *g0 = ws->buf[L->src[0]].delta + (uint64_t)b * D;
+                for (uint32_t k = 0; k < D; k++)
+                    g0[k] += d[k];
+            }
+            d += D;
+        }
+        for (uint32_t i = 0; i < K; i++) {
+            const bool in_i = net->layers[L->src[i]].kind == STEN_LAYER_INPUT;
+            const float *si = ws->buf[L->src[i]].out + (uint64_t)b * D;
+            float *gi = in_i ? NULL : ws->buf[L->src[i]].delta + (uint64_t)b * D;
+            for (uint32_t j = 0; j < i + self; j++, d++) {
+                const bool in_j = net->layers[L->src[j]].kind == STEN_LAYER_INPUT;
+                const float *sj = ws->buf[L->src[j]].out + (uint64_t)b * D;
+                float *gj = in_j ? NULL : ws->buf[L->src[j]].delta + (uint64_t)b * D;
+                for (uint32_t k = 0; k < D; k++) {
+                    if (gi)
+                        gi[k] += *d * sj[k];
+                    if (gj)
+                        gj[k] += *d * si[k];
+                }
+            }
+        }
+    }
+}
+
+const nn_layer_ops sten__layer_interaction = {
+    .name = "Interaction",
+    .type = STEN_LAYER_INTERACTION,
+    .settings = int_settings,
+    .n_settings = sizeof int_settings / sizeof int_settings[0],
+    .weightless = true,
+    .check = int_check,
+    .width = int_width,
+    .build = int_build,
+    .forward = int_forward,
+    .backward = int_backward,
+};
