@@ -250,6 +250,60 @@ CDL
 ncgen -k nc4 -o fm.nc fm.cdl && "$STEN" train --algorithm factorization-machines --hyperparameters hp.json \
     --train fm.nc --test fm.nc --model-dir fmnc >fmnc.out 2>/dev/null && grep -q '"test:auc"' fmnc.out \
     && ok "FM front door reads DSSTNE NetCDF data (fm_input + fm_label)" || bad "FM on NetCDF data"
+
+# ---- a DLRM-shaped network from the config language (Embedding, Interaction) through `sten train`
+cat >dlrm_in.cdl <<'CDL'
+netcdf dlrm_in {
+dimensions:
+    examplesDim0 = 8 ; dataDim0 = 16 ; examplesDim1 = 8 ; sparseDataDim1 = 8 ;
+    examplesDim2 = 8 ; sparseDataDim2 = 12 ;
+variables:
+    float data0(dataDim0) ;
+    uint sparseStart1(examplesDim1) ; uint sparseEnd1(examplesDim1) ; uint sparseIndex1(sparseDataDim1) ;
+    uint sparseStart2(examplesDim2) ; uint sparseEnd2(examplesDim2) ; uint sparseIndex2(sparseDataDim2) ;
+    :datasets = 3U ;
+    :name0 = "dense" ; :attributes0 = 0U ; :kind0 = 0U ; :dataType0 = 4U ; :dimensions0 = 1U ; :width0 = 2U ;
+    :name1 = "C1" ; :attributes1 = 3U ; :kind1 = 0U ; :dataType1 = 4U ; :dimensions1 = 1U ; :width1 = 5U ;
+    :name2 = "C2" ; :attributes2 = 3U ; :kind2 = 0U ; :dataType2 = 4U ; :dimensions2 = 1U ; :width2 = 4U ;
+data:
+    data0 = 0.1, 1, 0.5, 0, 0.9, 0.2, 0, 0.3, 1, 1, 0.4, 0.6, 0.2, 0.8, 0.7, 0.1 ;
+    sparseStart1 = 0, 1, 2, 3, 4, 5, 6, 7 ; sparseEnd1 = 1, 2, 3, 4, 5, 6, 7, 8 ;
+    sparseIndex1 = 0, 1, 2, 3, 4, 0, 1, 2 ;
+    sparseStart2 = 0, 2, 3, 5, 6, 8, 9, 11 ; sparseEnd2 = 2, 3, 5, 6, 8, 9, 11, 12 ;
+    sparseIndex2 = 0, 1, 2, 1, 3, 0, 2, 3, 1, 0, 3, 2 ;
+}
+CDL
+cat >dlrm_out.cdl <<'CDL'
+netcdf dlrm_out {
+dimensions:
+    examplesDim0 = 8 ; dataDim0 = 8 ;
+variables:
+    float data0(dataDim0) ;
+    :datasets = 1U ; :name0 = "label" ; :attributes0 = 0U ; :kind0 = 0U ; :dataType0 = 4U ;
+    :dimensions0 = 1U ; :width0 = 1U ;
+data:
+    data0 = 1, 0, 0, 1, 1, 0, 1, 0 ;
+}
+CDL
+cat >dlrm.json <<'JSON'
+{ "Layers": [
+    { "Name": "Dense", "Kind": "Input", "N": "auto", "DataSet": "dense" },
+    { "Name": "C1", "Kind": "Input", "N": "auto", "DataSet": "C1", "Sparse": true },
+    { "Name": "C2", "Kind": "Input", "N": "auto", "DataSet": "C2", "Sparse": true },
+    { "Name": "Bottom", "N": 4, "Activation": "Tanh", "Source": "Dense" },
+    { "Name": "E1", "Type": "Embedding", "N": 4, "Source": "C1" },
+    { "Name": "E2", "Type": "Embedding", "N": 4, "Source": "C2", "Pooling": 1 },
+    { "Name": "Inter", "Type": "Interaction", "N": "auto", "KeepFirst": 1, "Sources": ["Bottom", "E1", "E2"] },
+    { "Name": "Click", "Kind": "Output", "N": 1, "Activation": "Sigmoid", "DataSet": "label", "Source": "Inter" } ],
+  "ErrorFunction": "CrossEntropy",
+  "Training": { "Optimizer": "Adam", "Alpha": 0.05, "Epochs": 30, "BatchSize": 4 } }
+JSON
+ncgen -k nc4 -o dlrm_in.nc dlrm_in.cdl && ncgen -k nc4 -o dlrm_out.nc dlrm_out.cdl &&
+    "$STEN" train -c dlrm.json -i dlrm_in.nc -o dlrm_out.nc -n dlrm.nc --metrics dlrm.jsonl 2>dlrm.err \
+    && ncdump -h dlrm.nc | grep -q "float layer4_sten_embedding(" && ncdump -h dlrm.nc | grep -q "layer6_type = 6U" \
+    && awk -F'"loss": ' 'NR == 1 { split($2, a, ","); first = a[1] } END { split($2, a, ","); exit !(a[1] < 0.8 * first) }' dlrm.jsonl \
+    && ok "train: a DLRM config (Embedding, Interaction) learns and its tables are in the model" \
+    || { bad "DLRM config through sten train"; cat dlrm.err; head -n 2 dlrm.jsonl; }
 sed 's/"num_factors": "16"/"num_factors": "0"/' hp.json >hp0.json
 expect_exit 65 "hyperparameter num_factors = 0 is out of range (expected an integer from 1 to 100000)" \
     "$STEN" train --algorithm factorization-machines --hyperparameters hp0.json --train fm.train --model-dir fmdir --index-base 0

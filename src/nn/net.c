@@ -89,6 +89,9 @@ static sten_status bind_datasets(sten_ctx *ctx, sten_net *net)
  * passes until every such width is known (sources before their users). */
 static sten_status resolve_widths(sten_ctx *ctx, sten_net *net)
 {
+    for (uint32_t i = 0; i < net->n_layers; i++)
+        if (net->layers[i].ops->width && net->layers[i].d->N_auto)
+            net->layers[i].N = 0; /* not known yet (the description may hold a placeholder) */
     for (uint32_t pass = 0; pass <= net->n_layers; pass++) {
         bool open = false;
         for (uint32_t i = 0; i < net->n_layers; i++) {
