@@ -504,6 +504,28 @@ sten_status sten_libsvm_read(sten_ctx *ctx, const char *path, int base, uint32_t
 sten_status sten_recordio_read(sten_ctx *ctx, const char *path, uint32_t width, const char *x_name,
                                const char *y_name, sten_dataset *x, sten_dataset *y);
 
+/* Criteo's click logs ("label<TAB>I1..I13<TAB>C1..C26", empty fields
+ * allowed, plain or gzip) as the datasets a DLRM config binds to: "dense"
+ * (13 values, log(1 + max(x, 0)) as DLRM), "C1".."C26" (one index per
+ * example, sparse boolean) and "label" (dense, 0/1). A categorical value's
+ * index: with hash_buckets >= 2, 1 + hash % (hash_buckets - 1) (the same in
+ * every file; width hash_buckets); with hash_buckets 0, a vocabulary of the
+ * values seen at least min_freq times in this file, by first appearance
+ * from 2 (1 = rarer, width = values + 2). Index 0 is a missing value.
+ * Streams the text; keeps ~260 bytes per example while reading. *out
+ * (count = 28 datasets) is freed with sten_datasets_free; bad lines are
+ * STEN_E_PARSE naming path:line and the field. */
+typedef struct {
+    uint32_t hash_buckets; /* >= 2: hashing; 0: vocabulary */
+    uint32_t min_freq;     /* vocabulary: the count a value needs for its own index (>= 1) */
+} sten_criteo_opts;
+typedef struct {
+    uint64_t rows, missing_dense, missing_cat;
+    uint32_t width[26];    /* each categorical field's width (its table's rows) */
+} sten_criteo_stats;
+sten_status sten_criteo_read(sten_ctx *ctx, const char *path, const sten_criteo_opts *o,
+                             sten_dataset **out, size_t *count, sten_criteo_stats *stats);
+
 /* Labelled examples in whichever format path holds, told apart by its first
  * bytes: RecordIO-protobuf (sten_recordio_read), a NetCDF file with a sparse
  * dataset x_name and a dense one-value dataset y_name of as many examples

@@ -458,6 +458,99 @@ static void test_convert_runs(void)
     free(out[1]);
 }
 
+/* A Criteo line: label, 13 integers, 26 categorical values; cat(k) gives C(k+1). */
+static void criteo_line(char *buf, size_t cap, int label, const char *ints, const char *(*cat)(int))
+{
+    size_t n = (size_t)snprintf(buf, cap, "%d\t%s", label, ints);
+    for (int k = 0; k < 26; k++)
+        n += (size_t)snprintf(buf + n, cap - n, "\t%s", cat(k));
+    snprintf(buf + n, cap - n, "\n");
+}
+
+static const char *cat_a(int k) { return k == 3 ? "" : k % 2 ? "68fd1e64" : "05db9164"; }
+static const char *cat_b(int k) { return k == 3 ? "" : k % 2 ? "80e26c9b" : "05db9164"; }
+
+static void expect_criteo_error(const char *text, const char *msg)
+{
+    write_file("bad.tsv", text);
+    sten_dataset *ds;
+    size_t n;
+    sten_criteo_stats cs;
+    const sten_criteo_opts o = {.hash_buckets = 100};
+    CHECK_EQ(sten_criteo_read(ctx, path("bad.tsv"), &o, &ds, &n, &cs), STEN_E_PARSE);
+    CHECK(ds == NULL && n == 0);
+    char want[512];
+    snprintf(want, sizeof want, "%s/bad.tsv%s", dir, msg);
+    CHECK_STR(sten_ctx_error(ctx), want);
+    sten_ctx_clear_error(ctx);
+}
+
+/* Criteo TSV: DLRM's dense transform, missing values, hashing (the same
+ * value, the same index, in any file) and a vocabulary with a minimum
+ * frequency; errors name the line and the field. */
+static void test_criteo(void)
+{
+    const char *ints = "3\t-1\t\t0\t2\t0\t3\t0\t0\t1\t1\t\t0";
+    char a[1024], b[1024], c[1024], text[4096];
+    criteo_line(a, sizeof a, 0, ints, cat_a);
+    criteo_line(b, sizeof b, 1, ints, cat_b);
+    criteo_line(c, sizeof c, 1, ints, cat_a);
+    snprintf(text, sizeof text, "%s%s\n%s", a, b, c); /* an empty line is skipped */
+    write_file("c.tsv", text);
+    sten_dataset *ds = NULL;
+    size_t n = 0;
+    sten_criteo_stats cs;
+    sten_criteo_opts o = {.hash_buckets = 1000};
+    CHECK_EQ(sten_criteo_read(ctx, path("c.tsv"), &o, &ds, &n, &cs), STEN_OK);
+    CHECK_EQ(n, 28);
+    if (ds) {
+        CHECK_STR(ds[0].name, "dense");
+        CHECK_STR(ds[1].name, "C1");
+        CHECK_STR(ds[26].name, "C26");
+        CHECK_STR(ds[27].name, "label");
+        CHECK_EQ(cs.rows, 3);
+        CHECK_EQ(cs.missing_dense, 3 * 2);
+        CHECK_EQ(cs.missing_cat, 3);
+        CHECK_EQ(ds[0].width, 13);
+        CHECK_NEAR(ds[0].dense[0], log(4.0), 1e-6, 1e-6); /* log(1 + 3) */
+        CHECK_EQ(ds[0].dense[1], 0.0);                    /* -1 clipped to 0 */
+        CHECK_NEAR(ds[0].dense[13 + 4], log(3.0), 1e-6, 1e-6);
+        CHECK(ds[27].dense[0] == 0.0f && ds[27].dense[1] == 1.0f);
+        const sten_csr *c4 = &ds[4].sparse, *c1 = &ds[1].sparse, *c2 = &ds[2].sparse;
+        CHECK_EQ(ds[1].width, 1000);
+        CHECK(c1->nnz == 3 && c1->row_ptr[3] == 3 && !c1->val);
+        CHECK_EQ(c4->col[0], 0);                       /* C4 is empty: index 0 */
+        CHECK(c1->col[0] == c1->col[1] && c1->col[0] >= 1 && c1->col[0] < 1000);
+        CHECK(c2->col[0] != c2->col[1] && c2->col[0] == c2->col[2]);
+        CHECK(c1->col[0] == ds[3].sparse.col[0]);      /* the same value in another field */
+        sten_datasets_free(ctx, ds, n);
+    }
+    o = (sten_criteo_opts){.hash_buckets = 0, .min_freq = 2};
+    CHECK_EQ(sten_criteo_read(ctx, path("c.tsv"), &o, &ds, &n, &cs), STEN_OK);
+    if (ds) {
+        /* C2: 68fd1e64 twice (index 2), 80e26c9b once (rare: 1); C1: one value, three times */
+        CHECK(ds[2].sparse.col[0] == 2 && ds[2].sparse.col[1] == 1 && ds[2].sparse.col[2] == 2);
+        CHECK_EQ(ds[2].width, 3);
+        CHECK_EQ(cs.width[0], 3);
+        CHECK_EQ(ds[4].sparse.col[1], 0);
+        sten_datasets_free(ctx, ds, n);
+    }
+    o.min_freq = 0;
+    CHECK_EQ(sten_criteo_read(ctx, path("c.tsv"), &o, &ds, &n, &cs), STEN_E_INVALID);
+    sten_ctx_clear_error(ctx);
+    /* errors: where, and what was expected */
+    char bad[1024];
+    criteo_line(bad, sizeof bad, 2, ints, cat_a);
+    snprintf(text, sizeof text, "%s%s", a, bad);
+    expect_criteo_error(text, ":2: field label: expected 0 or 1, got \"2\"");
+    criteo_line(bad, sizeof bad, 1, "3\t1\t2\tx7\t0\t0\t0\t0\t0\t0\t0\t0\t0", cat_a);
+    expect_criteo_error(bad, ":1: field I4: expected an integer, got \"x7\"");
+    expect_criteo_error("1\t2\t3\n", ":1: expected 40 TAB-separated fields (label, I1..I13, C1..C26), got 3");
+    snprintf(text, sizeof text, "%.*s\textra\n", (int)strlen(a) - 1, a);
+    expect_criteo_error(text, ":1: expected 40 TAB-separated fields (label, I1..I13, C1..C26), got more than 40");
+    expect_criteo_error("\n", ": no examples");
+}
+
 int main(void)
 {
     if (sten_ctx_init(&ctx) != STEN_OK)
@@ -471,6 +564,7 @@ int main(void)
     RUN(test_write_read_round_trip);
     RUN(test_recordio);
     RUN(test_convert_runs);
+    RUN(test_criteo);
     CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

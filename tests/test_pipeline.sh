@@ -304,6 +304,29 @@ ncgen -k nc4 -o dlrm_in.nc dlrm_in.cdl && ncgen -k nc4 -o dlrm_out.nc dlrm_out.c
     && awk -F'"loss": ' 'NR == 1 { split($2, a, ","); first = a[1] } END { split($2, a, ","); exit !(a[1] < 0.8 * first) }' dlrm.jsonl \
     && ok "train: a DLRM config (Embedding, Interaction) learns and its tables are in the model" \
     || { bad "DLRM config through sten train"; cat dlrm.err; head -n 2 dlrm.jsonl; }
+
+# ---- Criteo TSV -> NetCDF (hashed; vocabulary) -> the Kaggle DLRM architecture (examples/criteo)
+awk 'BEGIN { srand(7); for (r = 0; r < 400; r++) {
+        line = (rand() < 0.25) ? "1" : "0"
+        for (k = 0; k < 13; k++) line = line "\t" ((rand() < 0.1) ? "" : int(rand() * 50) - 2)
+        for (k = 0; k < 26; k++) line = line "\t" ((rand() < 0.05) ? "" : sprintf("%08x", int(rand() * rand() * 1000) + k))
+        print line } }' >criteo.tsv
+"$STEN" convert criteo.tsv -o criteo.nc --format criteo --hash-buckets 64 2>criteo.err &&
+    ncdump -h criteo.nc | grep -q 'name27 = "label"' && grep -q "400 examples" criteo.err \
+    && ok "convert --format criteo: 400 rows -> dense, C1..C26, label" || { bad "criteo convert"; cat criteo.err; }
+"$STEN" convert criteo.tsv -o criteo_v.nc --format criteo --min-freq 2 2>/dev/null && [ -s criteo_v.nc ] \
+    && ok "convert --format criteo --min-freq (vocabulary)" || bad "criteo vocabulary convert"
+printf '1\t2\n' >criteo_bad.tsv
+expect_exit 65 "criteo_bad.tsv:1: expected 40 TAB-separated fields (label, I1..I13, C1..C26), got 2" \
+    "$STEN" convert criteo_bad.tsv -o cb.nc --format criteo
+[ ! -e cb.nc ] && ok "criteo: nothing written after an error" || bad "criteo left cb.nc behind"
+expect_exit 64 "--hash-buckets and --min-freq exclude each other" \
+    "$STEN" convert criteo.tsv -o cb.nc --format criteo --hash-buckets 8 --min-freq 2
+"$STEN" train -c "$EXAMPLES/criteo/dlrm.json" -i criteo.nc -o criteo.nc -n criteo_model.nc -e 2 -b 64 \
+    --metrics criteo.jsonl 2>criteo_train.err && [ "$(wc -l <criteo.jsonl)" -eq 2 ] \
+    && ncdump -h criteo_model.nc | grep -q "layer31_sten_embedding(" \
+    && ok "train: examples/criteo/dlrm.json (Kaggle DLRM) on converted Criteo data" \
+    || { bad "DLRM example on Criteo data"; tail -n 3 criteo_train.err; }
 sed 's/"num_factors": "16"/"num_factors": "0"/' hp.json >hp0.json
 expect_exit 65 "hyperparameter num_factors = 0 is out of range (expected an integer from 1 to 100000)" \
     "$STEN" train --algorithm factorization-machines --hyperparameters hp0.json --train fm.train --model-dir fmdir --index-base 0

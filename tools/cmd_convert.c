@@ -27,7 +27,42 @@ const char cmd_convert_usage[] =
     "libsvm/svmlight input (\"label idx:value ...\"):\n"
     "  --format libsvm --index-base 0|1 [--labels FILE]\n"
     "      one line per input line (sample = line number), feature = idx - base with its\n"
-    "      value; the base must be stated; labels go to FILE (\"sample<TAB>label\").\n";
+    "      value; the base must be stated; labels go to FILE (\"sample<TAB>label\").\n"
+    "\n"
+    "Criteo click logs (\"label<TAB>I1..I13<TAB>C1..C26\", empty fields allowed):\n"
+    "  --format criteo [--hash-buckets N | --min-freq F]   OUTPUT is a NetCDF file with\n"
+    "      datasets dense (log(1 + max(x, 0))), C1..C26 (one index each) and label.\n"
+    "      Categorical values are hashed into N buckets per field (default 1000000;\n"
+    "      the same indices in every file), or with --min-freq mapped through this\n"
+    "      file's vocabulary of values seen at least F times (others share index 1).\n"
+    "      Index 0 is a missing value. docs/dlrm.md.\n";
+
+static int convert_criteo(const char *in, const char *out, long long buckets, long long min_freq)
+{
+    sten_ctx *ctx = cli_ctx_new("convert");
+    const sten_criteo_opts o = {.hash_buckets = min_freq ? 0 : (uint32_t)buckets,
+                                .min_freq = (uint32_t)min_freq};
+    sten_dataset *ds = NULL;
+    size_t n = 0;
+    sten_criteo_stats cs;
+    sten_status st = sten_criteo_read(ctx, in, &o, &ds, &n, &cs);
+    if (!st)
+        st = sten_dataset_write_netcdf(ctx, out, ds, n);
+    if (!st) {
+        uint64_t rows = 0;
+        for (int k = 0; k < 26; k++)
+            rows += cs.width[k];
+        fprintf(stderr, "sten convert: %s: %llu examples; datasets dense, C1..C26 (%llu table rows in "
+                "all, %s), label; %llu missing integer and %llu missing categorical values\n", out,
+                (unsigned long long)cs.rows, (unsigned long long)rows,
+                o.hash_buckets ? "hashed" : "vocabulary", (unsigned long long)cs.missing_dense,
+                (unsigned long long)cs.missing_cat);
+    }
+    sten_datasets_free(ctx, ds, n);
+    const int rc = st ? cli_fail("convert", ctx, st) : CLI_EX_OK;
+    sten_ctx_free(ctx);
+    return rc;
+}
 
 static int convert_libsvm(const char *in, const char *out, const char *labels_path, int base)
 {
@@ -62,6 +97,7 @@ int cmd_convert(int argc, char **argv)
         {"index-base", required_argument, NULL, 'B'}, {"labels", required_argument, NULL, 'L'},
         {"to", required_argument, NULL, 'F'}, {"threshold", required_argument, NULL, 'X'},
         {"max-memory", required_argument, NULL, 'M'},
+        {"hash-buckets", required_argument, NULL, 'N'}, {"min-freq", required_argument, NULL, 'Q'},
         CLI_LOG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -69,7 +105,9 @@ int cmd_convert(int argc, char **argv)
     sten_value_kind value = STEN_VALUE_NONE;
     const char *out = NULL, *labels = NULL;
     long long base = -1;
-    bool libsvm = false, to_fm = false;
+    bool libsvm = false, to_fm = false, criteo = false;
+    long long buckets = 1000000, min_freq = 0;
+    bool buckets_given = false;
     double threshold = NAN;
     long long max_mb = 256;
     int c;
@@ -92,8 +130,17 @@ int cmd_convert(int argc, char **argv)
         } else if (c == 'X') {
             if (cli_parse_double(self, "--threshold", optarg, -1e9, 1e9, &threshold))
                 return CLI_EX_USAGE;
+        } else if (c == 'N') {
+            if (cli_parse_int(self, "--hash-buckets", optarg, 2, UINT32_MAX, &buckets))
+                return CLI_EX_USAGE;
+            buckets_given = true;
+        } else if (c == 'Q') {
+            if (cli_parse_int(self, "--min-freq", optarg, 1, UINT32_MAX, &min_freq))
+                return CLI_EX_USAGE;
         } else if (c == CLI_OPT_FORMAT && !strcmp(optarg, "libsvm"))
             libsvm = true;
+        else if (c == CLI_OPT_FORMAT && !strcmp(optarg, "criteo"))
+            criteo = true;
         else if (c == 'h')
             return cli_print_usage(stdout, self), CLI_EX_OK;
         else if (c >= CLI_OPT_FORMAT && c <= CLI_OPT_VALUE) {
@@ -106,6 +153,13 @@ int cmd_convert(int argc, char **argv)
         return cli_usage_error(self, argc == optind ? "INPUT is required" : "one INPUT only");
     if (!out)
         return cli_usage_error(self, "-o OUTPUT is required");
+    if (!criteo && (buckets_given || min_freq))
+        return cli_usage_error(self, "--hash-buckets and --min-freq are for --format criteo");
+    if (buckets_given && min_freq)
+        return cli_usage_error(self, "--hash-buckets and --min-freq exclude each other (hashing or a "
+                               "vocabulary)");
+    if (criteo)
+        return convert_criteo(argv[optind], out, buckets, min_freq);
     if (libsvm != (base >= 0))
         return cli_usage_error(self, libsvm ? "--format libsvm needs --index-base 0 or 1 (say which; "
                                               "guessing would shift every feature)"
