@@ -903,6 +903,15 @@ const sten_net_desc *sten_net_description(const sten_net *net);
  * inference reads (ids index them), shared read-only by every workspace. */
 typedef struct sten_workspace sten_workspace;
 sten_status sten_workspace_new(sten_ctx *ctx, const sten_net *net, uint32_t batch, sten_workspace **out);
+/* A workspace over other data than the network was built on (test data, a
+ * request's data): each layer with a DataSet reads the dataset of that name
+ * in ds[0..n_ds) — every input layer must find one, an output layer without
+ * one has no targets —, checked for width and kind and for equal example
+ * counts. ds is borrowed and must outlive the workspace. */
+sten_status sten_workspace_new_on(sten_ctx *ctx, const sten_net *net, const sten_dataset *ds, size_t n_ds,
+                                  uint32_t batch, sten_workspace **out);
+/* Examples of the data the workspace reads (ids index them). */
+uint64_t sten_workspace_examples(const sten_workspace *ws);
 void sten_workspace_free(sten_ctx *ctx, sten_workspace *ws);
 
 /* Inference on examples ids[0..B) of the bound input datasets (B at most

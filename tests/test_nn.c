@@ -391,6 +391,34 @@ static void check_dlrm(bool self)
             CHECK_EQ(sten_layer_desc_get(&sten_net_description(back)->layers[6], "SelfInteraction"), self);
         }
         sten_net_free(ctx, back);
+        /* other data (same names, new values) through a workspace of the trained
+         * network = the saved model built on that data */
+        sten_dataset other[3];
+        fx_dense(ctx, &other[0], "dense", 9, 4, -2.0f, 2.0f);
+        fx_sparse(ctx, &other[1], "c1", 9, 20, 1, false);
+        fx_sparse(ctx, &other[2], "c2", 9, 9, 2, true);
+        sten_workspace *ws = NULL;
+        CHECK_EQ(sten_workspace_new_on(ctx, net, other, 3, 9, &ws), STEN_OK);
+        CHECK_EQ(sten_net_load(ctx, file, other, 3, 9, false, &back), STEN_OK);
+        if (ws && back) {
+            CHECK_EQ(sten_workspace_examples(ws), 9);
+            uint32_t ids[9] = {8, 7, 6, 5, 4, 3, 2, 1, 0};
+            const float *a, *b;
+            uint32_t w1, w2;
+            float keep[9];
+            CHECK_EQ(sten_net_infer_ws(ctx, net, ws, ids, 9, NULL, &a, &w1), STEN_OK);
+            memcpy(keep, a, sizeof keep);
+            CHECK_EQ(sten_net_infer(ctx, back, ids, 9, NULL, &b, &w2), STEN_OK);
+            CHECK(memcmp(keep, b, sizeof keep) == 0);
+        }
+        sten_workspace_free(ctx, ws);
+        sten_net_free(ctx, back);
+        back = NULL;
+        CHECK_EQ(sten_workspace_new_on(ctx, net, other + 1, 2, 9, &ws), STEN_E_NOTFOUND);
+        CHECK_STR(sten_ctx_error(ctx), "the data given has no dataset \"dense\" (input layer \"Dense\")");
+        sten_ctx_clear_error(ctx);
+        for (int i = 0; i < 3; i++)
+            fx_free(ctx, &other[i]);
         unlink(file);
         rmdir(tmpl);
     }

@@ -132,18 +132,18 @@ sten_status sten__net_load_batch(sten_ctx *ctx, const sten_net *net, sten_worksp
     if (B == 0 || B > ws->B_cap)
         return sten_fail(ctx, STEN_E_INVALID, "batch of %u examples (capacity %u)", B, ws->B_cap);
     for (uint32_t b = 0; b < B; b++)
-        if (ids[b] >= net->examples)
+        if (ids[b] >= ws->examples)
             return sten_fail(ctx, STEN_E_INVALID, "example %u out of range (%llu examples)", ids[b],
-                             (unsigned long long)net->examples);
+                             (unsigned long long)ws->examples);
     /* the sparse buffers were sized for the B longest distinct rows: a batch
      * that repeats long rows could need more */
     for (uint32_t i = 0; i < net->n_layers; i++) {
         const nn_layer *L = &net->layers[i];
         const sten_csr *to = L->sparse_in ? &ws->buf[i].x : ws->targets[i].dense || L->kind != STEN_LAYER_OUTPUT
                                                              ? NULL : &ws->targets[i].t;
-        if (L->ds < 0 || !to || !(net->ds[L->ds].attributes & STEN_DS_SPARSE))
+        const sten_dataset *d = ws->lds[i];
+        if (!d || !to || !(d->attributes & STEN_DS_SPARSE))
             continue;
-        const sten_dataset *d = &net->ds[L->ds];
         uint64_t need = 0;
         for (uint32_t b = 0; b < B; b++) {
             const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
@@ -162,9 +162,9 @@ sten_status sten__net_load_batch(sten_ctx *ctx, const sten_net *net, sten_worksp
     for (uint32_t i = 0; i < net->n_layers; i++) {
         const nn_layer *L = &net->layers[i];
         nn_buf *A = &ws->buf[i];
-        if (L->ds < 0)
+        const sten_dataset *d = ws->lds[i];
+        if (!d)
             continue;
-        const sten_dataset *d = &net->ds[L->ds];
         if (L->kind == STEN_LAYER_INPUT) {
             if (L->sparse_in) {
                 const float p = L->denoise && training ? net->desc.denoising_p : 0.0f;

@@ -344,11 +344,12 @@ static sten_status alloc_buf(sten_ctx *ctx, const sten_net *net, sten_workspace 
     sten_status st = STEN_OK;
     if (L->kind == STEN_LAYER_TARGET)
         return STEN_OK;
+    const sten_dataset *d = ws->lds[L - net->layers];
     if (L->sparse_in) {
         uint64_t cap;
-        if ((st = batch_nnz_bound(ctx, &net->ds[L->ds], ws->B_cap, &cap)))
+        if ((st = batch_nnz_bound(ctx, d, ws->B_cap, &cap)))
             return st;
-        bool valued = net->ds[L->ds].sparse.val != NULL || L->denoise || net->ds[L->ds].weight;
+        bool valued = d->sparse.val != NULL || L->denoise || d->weight;
         if ((st = sten_csr_init(ctx, &A->x, ws->B_cap, L->N, cap, valued)) ||
             (st = sten_csr_init(ctx, &A->xt, L->N, ws->B_cap, cap, valued)))
             return st;
@@ -366,8 +367,7 @@ static sten_status alloc_buf(sten_ctx *ctx, const sten_net *net, sten_workspace 
      * not read again in training), saving a batch x N buffer */
     if (L->kind != STEN_LAYER_INPUT)
         A->delta = L->fuse_loss ? A->act : buf(ctx, BN, &st);
-    if (st == STEN_OK && L->kind == STEN_LAYER_OUTPUT && L->ds >= 0) {
-        const sten_dataset *d = &net->ds[L->ds];
+    if (st == STEN_OK && L->kind == STEN_LAYER_OUTPUT && d) {
         if (d->attributes & STEN_DS_SPARSE) {
             uint64_t cap;
             if ((st = batch_nnz_bound(ctx, d, ws->B_cap, &cap)) ||
@@ -393,7 +393,48 @@ static sten_status alloc_buf(sten_ctx *ctx, const sten_net *net, sten_workspace 
     return st;
 }
 
-sten_status sten__ws_new(sten_ctx *ctx, const sten_net *net, uint32_t B_cap, sten_workspace **out)
+/* Which dataset each layer of ws reads: the network's, or those of ds by name. */
+static sten_status bind_ws(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, const sten_dataset *ds,
+                           size_t n_ds, const char *what)
+{
+    ws->examples = net->examples;
+    bool first = true;
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        const nn_layer *L = &net->layers[i];
+        if (!ds) {
+            ws->lds[i] = L->ds >= 0 ? &net->ds[L->ds] : NULL;
+            continue;
+        }
+        if (!L->d->dataset[0] || L->kind == STEN_LAYER_TARGET)
+            continue;
+        const sten_dataset *d = NULL;
+        for (size_t k = 0; k < n_ds && !d; k++)
+            if (ds[k].name && !strcmp(ds[k].name, L->d->dataset))
+                d = &ds[k];
+        if (!d && L->kind == STEN_LAYER_INPUT)
+            return sten_fail(ctx, STEN_E_NOTFOUND, "%s has no dataset \"%s\" (input layer \"%s\")", what,
+                             L->d->dataset, L->d->name);
+        if (!d)
+            continue; /* no targets: inference only */
+        const uint64_t w = (uint64_t)d->width * STEN__MAX(d->height, 1u) * STEN__MAX(d->length, 1u);
+        const bool sparse = (d->attributes & STEN_DS_SPARSE) != 0;
+        if (w > L->N || (L->kind == STEN_LAYER_INPUT && sparse != L->sparse_in))
+            return sten_fail(ctx, STEN_E_INVALID, "%s: dataset \"%s\" is %s%llu wide; layer \"%s\" takes %s%u",
+                             what, d->name, sparse ? "sparse, " : "dense, ", (unsigned long long)w,
+                             L->d->name, L->sparse_in ? "sparse, " : "", L->N);
+        if (!first && d->examples != ws->examples)
+            return sten_fail(ctx, STEN_E_INVALID, "%s: dataset \"%s\" has %llu examples, others have %llu",
+                             what, d->name, (unsigned long long)d->examples,
+                             (unsigned long long)ws->examples);
+        ws->examples = d->examples;
+        first = false;
+        ws->lds[i] = d;
+    }
+    return STEN_OK;
+}
+
+sten_status sten__ws_new_on(sten_ctx *ctx, const sten_net *net, const sten_dataset *ds, size_t n_ds,
+                            const char *what, uint32_t B_cap, sten_workspace **out)
 {
     *out = NULL;
     if (B_cap == 0)
@@ -403,13 +444,16 @@ sten_status sten__ws_new(sten_ctx *ctx, const sten_net *net, uint32_t B_cap, ste
         return STEN_E_NOMEM;
     ws->net = net;
     ws->B_cap = B_cap;
+    ws->lds = sten_calloc(ctx, net->n_layers, sizeof *ws->lds);
     ws->buf = sten_calloc(ctx, net->n_layers, sizeof *ws->buf);
     ws->targets = sten_calloc(ctx, net->n_layers, sizeof *ws->targets);
     ws->batch_ids = sten_calloc(ctx, B_cap, sizeof *ws->batch_ids);
     ws->row_loss = sten_calloc(ctx, B_cap, sizeof *ws->row_loss);
     ws->row_end = sten_calloc(ctx, B_cap, sizeof *ws->row_end);
-    sten_status st = ws->buf && ws->targets && ws->batch_ids && ws->row_loss && ws->row_end
+    sten_status st = ws->lds && ws->buf && ws->targets && ws->batch_ids && ws->row_loss && ws->row_end
                          ? STEN_OK : STEN_E_NOMEM;
+    if (!st)
+        st = bind_ws(ctx, net, ws, ds, n_ds, what);
     for (uint32_t i = 0; !st && i < net->n_layers; i++)
         st = alloc_buf(ctx, net, ws, &net->layers[i], &ws->buf[i], &ws->targets[i]);
     if (st) {
@@ -420,9 +464,25 @@ sten_status sten__ws_new(sten_ctx *ctx, const sten_net *net, uint32_t B_cap, ste
     return STEN_OK;
 }
 
+sten_status sten__ws_new(sten_ctx *ctx, const sten_net *net, uint32_t B_cap, sten_workspace **out)
+{
+    return sten__ws_new_on(ctx, net, NULL, 0, NULL, B_cap, out);
+}
+
 sten_status sten_workspace_new(sten_ctx *ctx, const sten_net *net, uint32_t batch, sten_workspace **out)
 {
     return sten__ws_new(ctx, net, batch, out);
+}
+
+sten_status sten_workspace_new_on(sten_ctx *ctx, const sten_net *net, const sten_dataset *ds, size_t n_ds,
+                                  uint32_t batch, sten_workspace **out)
+{
+    return sten__ws_new_on(ctx, net, ds, n_ds, "the data given", batch, out);
+}
+
+uint64_t sten_workspace_examples(const sten_workspace *ws)
+{
+    return ws->examples;
 }
 
 void sten_workspace_free(sten_ctx *ctx, sten_workspace *ws)
@@ -454,6 +514,7 @@ void sten_workspace_free(sten_ctx *ctx, sten_workspace *ws)
         sten_free(ctx, T->sval);
     }
     sten__topk_free(ctx, ws->topk_keep);
+    sten_free(ctx, ws->lds);
     sten_free(ctx, ws->buf);
     sten_free(ctx, ws->targets);
     sten_free(ctx, ws->batch_ids);

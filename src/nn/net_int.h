@@ -146,6 +146,9 @@ typedef enum { NN_TRAIN = 0, NN_EVAL = 1, NN_RANK = 2 } nn_mode;
  * per-layer buffers, targets, top-K accumulators. One per thread. */
 struct sten_workspace {
     const sten_net *net; /* the model it was made for */
+    const sten_dataset **lds; /* per layer: the dataset it reads (NULL: none), the
+                                 network's own or the workspace's (sten_workspace_new_on) */
+    uint64_t examples;   /* of those datasets */
     uint32_t B_cap, B;   /* capacity and current batch rows */
     nn_mode mode;        /* of the current pass */
     nn_buf *buf;         /* per layer */
@@ -171,8 +174,12 @@ static inline nn_buf *sten__buf(sten_workspace *ws, const sten_net *net, const n
 int sten__net_find_layer(const sten_net *net, const char *name);
 /* The network's own workspace made for batches of B (training's size). */
 sten_status sten__net_set_batch(sten_ctx *ctx, sten_net *net, uint32_t B);
-/* A workspace for batches of up to B_cap examples (sten_workspace_new). */
+/* A workspace for batches of up to B_cap examples (sten_workspace_new), on
+ * the network's datasets, or with ds, on the datasets of ds named as the
+ * layers' DataSets (inputs required; `what` names them in messages). */
 sten_status sten__ws_new(sten_ctx *ctx, const sten_net *net, uint32_t B_cap, sten_workspace **out);
+sten_status sten__ws_new_on(sten_ctx *ctx, const sten_net *net, const sten_dataset *ds, size_t n_ds,
+                            const char *what, uint32_t B_cap, sten_workspace **out);
 /* Weights changed (a step, init, load, settling): what was derived from
  * them is stale. */
 static inline void sten__net_changed(sten_net *net)

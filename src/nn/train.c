@@ -77,25 +77,14 @@ static float scheduled_alpha(const sten_train_desc *t, uint32_t epoch)
     }
 }
 
-/* Mean loss per example over a whole dataset set, forward only. */
-static sten_status evaluate(sten_ctx *ctx, sten_net *net, const sten_dataset *ds, size_t n,
-                            uint32_t *ids, double *out)
+/* Mean loss per example over the data of workspace ws, forward only. */
+static sten_status evaluate(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, uint32_t *ids,
+                            double *out)
 {
-    const sten_dataset *save = net->ds;
-    const uint64_t save_ex = net->examples;
-    net->ds = ds;
-    net->examples = ds[0].examples;
-    for (size_t i = 1; i < n; i++)
-        if (ds[i].examples != net->examples) {
-            net->ds = save;
-            net->examples = save_ex;
-            return sten_fail(ctx, STEN_E_INVALID, "validation datasets differ in example count");
-        }
-    sten_workspace *ws = net->ws;
     double sum = 0.0;
     sten_status st = STEN_OK;
-    for (uint64_t pos = 0; pos < net->examples && !st; pos += ws->B_cap) {
-        const uint32_t B = (uint32_t)STEN__MIN((uint64_t)ws->B_cap, net->examples - pos);
+    for (uint64_t pos = 0; pos < ws->examples && !st; pos += ws->B_cap) {
+        const uint32_t B = (uint32_t)STEN__MIN((uint64_t)ws->B_cap, ws->examples - pos);
         for (uint32_t b = 0; b < B; b++)
             ids[b] = (uint32_t)(pos + b);
         if (!(st = sten__net_load_batch(ctx, net, ws, ids, B, NN_EVAL))) {
@@ -106,44 +95,8 @@ static sten_status evaluate(sten_ctx *ctx, sten_net *net, const sten_dataset *ds
             sum += ws->loss;
         }
     }
-    *out = sum / (double)net->examples;
-    net->ds = save;
-    net->examples = save_ex;
+    *out = sum / (double)ws->examples;
     return st;
-}
-
-/* Orders the validation datasets like the training ones, by name. */
-static sten_status match_valid(sten_ctx *ctx, const sten_net *net, const sten_train_opts *o,
-                               sten_dataset **out)
-{
-    *out = NULL;
-    if (!o->valid)
-        return STEN_OK;
-    sten_dataset *v = sten_calloc(ctx, net->n_ds, sizeof *v);
-    if (!v)
-        return STEN_E_NOMEM;
-    for (size_t i = 0; i < net->n_ds; i++) {
-        size_t k = 0;
-        while (k < o->n_valid && strcmp(o->valid[k].name, net->ds[i].name) != 0)
-            k++;
-        bool used = false;
-        for (uint32_t l = 0; l < net->n_layers; l++)
-            used |= net->layers[l].ds == (int)i;
-        if (k == o->n_valid && used) {
-            sten_free(ctx, v);
-            return sten_fail(ctx, STEN_E_NOTFOUND, "validation data has no dataset \"%s\"",
-                             net->ds[i].name);
-        }
-        v[i] = k < o->n_valid ? o->valid[k] : net->ds[i];
-        if (k < o->n_valid && v[i].width != net->ds[i].width) {
-            sten_free(ctx, v);
-            return sten_fail(ctx, STEN_E_INVALID,
-                             "validation dataset \"%s\" has width %u, training data %u",
-                             net->ds[i].name, v[i].width, net->ds[i].width);
-        }
-    }
-    *out = v;
-    return STEN_OK;
 }
 
 typedef struct {
@@ -285,15 +238,17 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
     net->desc.training = o->t;
     if ((st = sten__net_alloc_grads(ctx, net, !fused_sgd(&o->t))))
         return st;
-    sten_dataset *valid = NULL;
-    if ((st = match_valid(ctx, net, o, &valid)))
+    /* validation: a workspace of its own over the validation datasets */
+    sten_workspace *valid = NULL;
+    if (o->valid && (st = sten__ws_new_on(ctx, net, o->valid, o->n_valid, "validation data",
+                                          net->ws->B_cap, &valid)))
         return st;
     uint32_t *perm = sten_alloc(ctx, (size_t)net->examples * sizeof *perm);
     uint32_t *ids = sten_alloc(ctx, (size_t)net->ws->B_cap * sizeof *ids);
     if (!perm || !ids) {
         sten_free(ctx, perm);
         sten_free(ctx, ids);
-        sten_free(ctx, valid);
+        sten_workspace_free(ctx, valid);
         return STEN_E_NOMEM;
     }
     net->seed = o->t.seed;
@@ -306,7 +261,7 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
         sten_epoch_stats es;
         st = run_epoch(ctx, net, o, e, perm, &g, &es, &batches_total);
         if (!st && valid) {
-            st = evaluate(ctx, net, valid, net->n_ds, ids, &es.valid_loss);
+            st = evaluate(ctx, net, valid, ids, &es.valid_loss);
             if (!st && es.valid_loss < best) {
                 best = es.valid_loss;
                 since_best = 0;
@@ -324,6 +279,6 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
     }
     sten_free(ctx, perm);
     sten_free(ctx, ids);
-    sten_free(ctx, valid);
+    sten_workspace_free(ctx, valid);
     return st;
 }

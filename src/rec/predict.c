@@ -35,11 +35,11 @@ static const nn_layer *pick_layer(sten_ctx *ctx, const sten_net *net, const char
 }
 
 /* Every input layer has its data. */
-static sten_status inputs_bound(sten_ctx *ctx, const sten_net *net)
+static sten_status inputs_bound(sten_ctx *ctx, const sten_net *net, const sten_workspace *ws)
 {
     for (uint32_t i = 0; i < net->n_layers; i++) {
         const nn_layer *in = &net->layers[i];
-        if (in->kind == STEN_LAYER_INPUT && in->ds < 0)
+        if (in->kind == STEN_LAYER_INPUT && !ws->lds[i])
             return sten_fail(ctx, STEN_E_NOTFOUND, "input layer \"%s\": DataSet \"%s\" was not given",
                              in->d->name, in->d->dataset);
     }
@@ -95,11 +95,11 @@ sten_status sten_net_infer_ws(sten_ctx *ctx, const sten_net *net, sten_workspace
                               uint32_t *width)
 {
     sten_status st = STEN_OK;
-    const nn_layer *L = pick_layer(ctx, net, layer, &st);
-    if (!L || (st = inputs_bound(ctx, net)))
-        return st;
     if (ws->net != net)
         return sten_fail(ctx, STEN_E_INVALID, "the workspace was made for another network");
+    const nn_layer *L = pick_layer(ctx, net, layer, &st);
+    if (!L || (st = inputs_bound(ctx, net, ws)))
+        return st;
     prepare_bf16_locked(ctx, net);
     st = infer(ctx, net, ws, ids, B, NN_EVAL);
     *out = sten__buf(ws, net, L)->out;
@@ -287,7 +287,7 @@ sten_status sten_net_recommend_ws(sten_ctx *ctx, const sten_net *net, sten_works
         if (n_items > L->N)
             return sten_fail(ctx, STEN_E_INVALID, "%u items asked for, the output layer has %u units",
                              n_items, L->N);
-        if ((st = inputs_bound(ctx, net)))
+        if ((st = inputs_bound(ctx, net, ws)))
             return st;
         bool screen;
         if ((st = prepare_topk(ctx, net, L, &screen)))
@@ -314,7 +314,7 @@ sten_status sten_net_recommend_ws(sten_ctx *ctx, const sten_net *net, sten_works
     } else {
         /* rank pre-activations when the output activation keeps their order,
          * and apply it to the K winners only */
-        if (!(L = pick_layer(ctx, net, NULL, &st)) || (st = inputs_bound(ctx, net)))
+        if (!(L = pick_layer(ctx, net, NULL, &st)) || (st = inputs_bound(ctx, net, ws)))
             return st;
         prepare_bf16_locked(ctx, net);
         if ((st = infer(ctx, net, ws, ids, B, NN_RANK)))
