@@ -938,6 +938,14 @@ sten_status sten_net_recommend_ws(sten_ctx *ctx, const sten_net *net, sten_works
                                   const sten_csr *exclude, uint32_t *idx, float *val,
                                   uint32_t *count);
 
+/* Scores of a one-unit output (a click probability, a rating) for every
+ * example of the workspace's data, in order, into scores[0..examples)
+ * (sten_workspace_examples); with labels, the output's dense one-value
+ * dataset's values too (STEN_E_NOTFOUND when the data has none). For
+ * sten_eval_scores. */
+sten_status sten_net_score_ws(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, float *scores,
+                              float *labels);
+
 /* Progress of training, reported every progress_every batches. */
 typedef struct {
     uint32_t epoch;       /* 1-based */

@@ -410,6 +410,15 @@ static void check_dlrm(bool self)
             memcpy(keep, a, sizeof keep);
             CHECK_EQ(sten_net_infer(ctx, back, ids, 9, NULL, &b, &w2), STEN_OK);
             CHECK(memcmp(keep, b, sizeof keep) == 0);
+            /* all of them in order, as sten_net_score_ws gives them; no labels in this data */
+            float sc[9], y[9];
+            CHECK_EQ(sten_net_score_ws(ctx, net, ws, sc, NULL), STEN_OK);
+            for (int i = 0; i < 9; i++)
+                CHECK(sc[i] == keep[8 - i]);
+            CHECK_EQ(sten_net_score_ws(ctx, net, ws, sc, y), STEN_E_NOTFOUND);
+            CHECK_STR(sten_ctx_error(ctx), "the data has no dense dataset \"label\" of labels for output "
+                                           "layer \"Click\"");
+            sten_ctx_clear_error(ctx);
         }
         sten_workspace_free(ctx, ws);
         sten_net_free(ctx, back);

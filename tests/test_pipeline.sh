@@ -323,10 +323,15 @@ expect_exit 65 "criteo_bad.tsv:1: expected 40 TAB-separated fields (label, I1..I
 expect_exit 64 "--hash-buckets and --min-freq exclude each other" \
     "$STEN" convert criteo.tsv -o cb.nc --format criteo --hash-buckets 8 --min-freq 2
 "$STEN" train -c "$EXAMPLES/criteo/dlrm.json" -i criteo.nc -o criteo.nc -n criteo_model.nc -e 2 -b 64 \
-    --metrics criteo.jsonl 2>criteo_train.err && [ "$(wc -l <criteo.jsonl)" -eq 2 ] \
+    --metrics criteo.jsonl --test criteo.nc >criteo_test.out 2>criteo_train.err && [ "$(wc -l <criteo.jsonl)" -eq 2 ] \
     && ncdump -h criteo_model.nc | grep -q "layer31_sten_embedding(" \
-    && ok "train: examples/criteo/dlrm.json (Kaggle DLRM) on converted Criteo data" \
-    || { bad "DLRM example on Criteo data"; tail -n 3 criteo_train.err; }
+    && grep -q '^{"epoch": 2, "test:auc": 0\.[0-9]*, "test:logloss": [0-9.]*, "test:accuracy": 0\.[0-9]*}$' criteo_test.out \
+    && grep -q '"test:auc": ' criteo.jsonl \
+    && ok "train: examples/criteo/dlrm.json (Kaggle DLRM) on converted Criteo data, test AUC/logloss per epoch" \
+    || { bad "DLRM example on Criteo data"; tail -n 3 criteo_train.err; cat criteo_test.out; }
+expect_exit 64 'the data given: dataset "dense" is dense, 13 wide; layer "Dense" takes 2' \
+    "$STEN" train -c dlrm.json -i dlrm_in.nc -o dlrm_out.nc -n never.nc --test criteo.nc
+[ ! -e never.nc ] && ok "train --test: refused before training, no model" || bad "train --test left never.nc"
 sed 's/"num_factors": "16"/"num_factors": "0"/' hp.json >hp0.json
 expect_exit 65 "hyperparameter num_factors = 0 is out of range (expected an integer from 1 to 100000)" \
     "$STEN" train --algorithm factorization-machines --hyperparameters hp0.json --train fm.train --model-dir fmdir --index-base 0

@@ -147,6 +147,13 @@ static void test_one_model_many_threads(void)
     CHECK_STR(sten_ctx_error(ctx), "the workspace was made for another network");
     sten_ctx_clear_error(ctx);
     sten_workspace_free(ctx, ws);
+    /* scores are for one-unit outputs */
+    CHECK_EQ(sten_workspace_new(ctx, net, 8, &ws), STEN_OK);
+    float sc[USERS];
+    CHECK_EQ(sten_net_score_ws(ctx, net, ws, sc, NULL), STEN_E_INVALID);
+    CHECK(strstr(sten_ctx_error(ctx), "scores need a one-unit output; \"Output\" has 1300 units") != NULL);
+    sten_ctx_clear_error(ctx);
+    sten_workspace_free(ctx, ws);
     CHECK_EQ(sten_workspace_new(ctx, net, 0, &ws), STEN_E_INVALID);
     CHECK(ws == NULL);
     sten_ctx_clear_error(ctx);

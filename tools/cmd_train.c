@@ -44,6 +44,10 @@ const char cmd_train_usage[] =
     "      --validate FILE      NetCDF validation data (datasets named as in training);\n"
     "                           give it twice for separate input and output files\n"
     "      --patience N         stop after N epochs without a better validation loss\n"
+    "      --test FILE          NetCDF test data (as --validate) for a one-unit output:\n"
+    "                           after each epoch, prints {\"epoch\", \"test:auc\",\n"
+    "                           \"test:logloss\", \"test:accuracy\"} as a JSON line (and\n"
+    "                           adds them to --metrics)\n"
     "      --force              overwrite MODEL.nc if it exists\n"
     "      --precision P        fp32 (default) or bf16: the dense products take bf16\n"
     "                           inputs with fp32 sums, weights stay fp32 (needs a CPU\n"
@@ -55,11 +59,15 @@ const char cmd_train_usage[] =
 
 enum {
     OPT_ALPHA = 256, OPT_LAMBDA, OPT_LAMBDA1, OPT_MU, OPT_MU1, OPT_OPTIMIZER, OPT_SEED,
-    OPT_CKPT, OPT_RESUME, OPT_METRICS, OPT_VALIDATE, OPT_PATIENCE, OPT_FORCE, OPT_PRECISION
+    OPT_CKPT, OPT_RESUME, OPT_METRICS, OPT_VALIDATE, OPT_PATIENCE, OPT_FORCE, OPT_PRECISION,
+    OPT_TEST
 };
 
 typedef struct {
     const char *config, *input, *output, *network, *resume, *metrics, *validate, *validate2;
+    const char *test, *test2;
+    sten_workspace *test_ws; /* over the test data: scores and labels each epoch */
+    float *test_p, *test_y;
     long long batch, epochs, threads, seed, ckpt, patience;
     double alpha, lambda, lambda1, mu, mu1;
     int optimizer;
@@ -98,6 +106,7 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
         {"patience", required_argument, NULL, OPT_PATIENCE},
         {"force", no_argument, NULL, OPT_FORCE},
         {"precision", required_argument, NULL, OPT_PRECISION},
+        {"test", required_argument, NULL, OPT_TEST},
         {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
@@ -139,6 +148,11 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
             if (a->validate && a->validate2)
                 return cli_usage_error(self, "--validate takes an input and an output file at most");
             *(a->validate ? &a->validate2 : &a->validate) = optarg;
+            break;
+        case OPT_TEST:
+            if (a->test && a->test2)
+                return cli_usage_error(self, "--test takes an input and an output file at most");
+            *(a->test ? &a->test2 : &a->test) = optarg;
             break;
         case OPT_FORCE: a->force = true; break;
         case 'h':
@@ -203,6 +217,17 @@ static sten_status epoch_done(void *user, const sten_net *net, const sten_epoch_
 {
     train_args *a = user;
     const sten_train_desc *t = &sten_net_description(net)->training;
+    sten_score_metrics m;
+    if (a->test_ws) { /* click-through metrics on the test data, SageMaker's names */
+        sten_status st = sten_net_score_ws(a->ctx, net, a->test_ws, a->test_p, a->test_y);
+        if (!st)
+            st = sten_eval_scores(a->ctx, a->test_p, a->test_y, sten_workspace_examples(a->test_ws), &m);
+        if (st)
+            return st;
+        printf("{\"epoch\": %u, \"test:auc\": %.6f, \"test:logloss\": %.6f, \"test:accuracy\": %.6f}\n",
+               s->epoch, m.auc, m.logloss, m.accuracy);
+        fflush(stdout);
+    }
     if (a->metrics_f) {
         fprintf(a->metrics_f,
                 "{\"epoch\": %u, \"loss\": %.9g, \"reg\": %.9g, \"seconds\": %.6f, "
@@ -211,6 +236,9 @@ static sten_status epoch_done(void *user, const sten_net *net, const sten_epoch_
                 (unsigned long long)s->skipped);
         if (!isnan(s->valid_loss))
             fprintf(a->metrics_f, ", \"valid_loss\": %.9g", s->valid_loss);
+        if (a->test_ws)
+            fprintf(a->metrics_f, ", \"test:auc\": %.9g, \"test:logloss\": %.9g, \"test:accuracy\": %.9g",
+                    m.auc, m.logloss, m.accuracy);
         fputs("}\n", a->metrics_f);
         if (fflush(a->metrics_f) != 0)
             return sten_fail(a->ctx, STEN_E_IO, "%s: cannot write metrics", a->metrics);
@@ -283,14 +311,16 @@ int cmd_train(int argc, char **argv)
     sten_ctx_set_threads(ctx, (int)a.threads);
     a.tty = isatty(2);
     sten_net_desc *desc = NULL;
-    sten_dataset *ds = NULL, *valid = NULL;
-    size_t n_ds = 0, n_valid = 0;
+    sten_dataset *ds = NULL, *valid = NULL, *test = NULL;
+    size_t n_ds = 0, n_valid = 0, n_test = 0;
     sten_net *net = NULL;
     sten_status st = sten_net_desc_load(ctx, a.config, &desc);
     if (!st)
         st = load_data(ctx, a.input, a.output, &ds, &n_ds);
     if (!st && a.validate)
         st = load_data(ctx, a.validate, a.validate2 ? a.validate2 : a.validate, &valid, &n_valid);
+    if (!st && a.test)
+        st = load_data(ctx, a.test, a.test2 ? a.test2 : a.test, &test, &n_test);
     sten_train_opts o;
     memset(&o, 0, sizeof o);
     if (!st) {
@@ -307,6 +337,15 @@ int cmd_train(int argc, char **argv)
         }
         if (!st)
             st = cli_set_precision(ctx, net, a.precision);
+    }
+    if (!st && test && !(st = sten_workspace_new_on(ctx, net, test, n_test, o.t.batch_size, &a.test_ws))) {
+        const uint64_t n = sten_workspace_examples(a.test_ws);
+        a.test_p = malloc((size_t)(n ? n : 1) * sizeof *a.test_p);
+        a.test_y = malloc((size_t)(n ? n : 1) * sizeof *a.test_y);
+        if (!a.test_p || !a.test_y)
+            st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+        else /* a network the metrics cannot apply to is refused now, not after an epoch */
+            st = sten_net_score_ws(ctx, net, a.test_ws, a.test_p, a.test_y);
     }
     if (!st && a.metrics && !(a.metrics_f = fopen(a.metrics, "a")))
         st = sten_fail(ctx, STEN_E_IO, "%s: cannot open for appending", a.metrics);
@@ -338,9 +377,12 @@ int cmd_train(int argc, char **argv)
     rc = st ? cli_fail("train", ctx, st) : CLI_EX_OK;
     if (!st)
         fprintf(stderr, "sten train: wrote %s\n", a.network);
+    sten_workspace_free(ctx, a.test_ws);
+    free(a.test_p), free(a.test_y);
     sten_net_free(ctx, net);
     sten_datasets_free(ctx, ds, n_ds);
     sten_datasets_free(ctx, valid, n_valid);
+    sten_datasets_free(ctx, test, n_test);
     sten_net_desc_free(ctx, desc);
     sten_ctx_free(ctx);
     return rc;

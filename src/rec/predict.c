@@ -338,3 +338,39 @@ sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids
 {
     return sten_net_recommend_ws(ctx, net, net->ws, ids, B, n_items, K, exclude, idx, val, count);
 }
+
+sten_status sten_net_score_ws(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, float *scores,
+                              float *labels)
+{
+    sten_status st = STEN_OK;
+    if (ws->net != net)
+        return sten_fail(ctx, STEN_E_INVALID, "the workspace was made for another network");
+    const nn_layer *L = pick_layer(ctx, net, NULL, &st);
+    if (!L)
+        return st;
+    if (L->N != 1)
+        return sten_fail(ctx, STEN_E_INVALID, "%s: scores need a one-unit output; \"%s\" has %u units",
+                         net->desc.source, L->d->name, L->N);
+    const uint32_t li = (uint32_t)(L - net->layers);
+    const sten_dataset *d = ws->lds[li];
+    if (labels && (!d || (d->attributes & STEN_DS_SPARSE)))
+        return sten_fail(ctx, STEN_E_NOTFOUND, "the data has no dense dataset \"%s\" of labels for "
+                         "output layer \"%s\"", L->d->dataset, L->d->name);
+    uint32_t *ids = sten_alloc(ctx, (size_t)ws->B_cap * sizeof *ids);
+    if (!ids)
+        return STEN_E_NOMEM;
+    for (uint64_t pos = 0; pos < ws->examples && !st; pos += ws->B_cap) {
+        const uint32_t B = (uint32_t)STEN__MIN((uint64_t)ws->B_cap, ws->examples - pos);
+        for (uint32_t b = 0; b < B; b++)
+            ids[b] = (uint32_t)(pos + b);
+        const float *y;
+        uint32_t w;
+        if ((st = sten_net_infer_ws(ctx, net, ws, ids, B, NULL, &y, &w)))
+            break;
+        memcpy(scores + pos, y, (size_t)B * sizeof *scores);
+    }
+    sten_free(ctx, ids);
+    for (uint64_t i = 0; !st && labels && i < ws->examples; i++)
+        labels[i] = d->dense[d->index ? d->index[i] : i];
+    return st;
+}
