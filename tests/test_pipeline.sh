@@ -329,6 +329,17 @@ expect_exit 64 "--hash-buckets and --min-freq exclude each other" \
     && grep -q '"test:auc": ' criteo.jsonl \
     && ok "train: examples/criteo/dlrm.json (Kaggle DLRM) on converted Criteo data, test AUC/logloss per epoch" \
     || { bad "DLRM example on Criteo data"; tail -n 3 criteo_train.err; cat criteo_test.out; }
+"$STEN" predict -n criteo_model.nc -i criteo.nc --format scores -s criteo.scores 2>/dev/null &&
+    /usr/bin/python3 - criteo.scores criteo.tsv criteo_test.out <<'PY' && ok "predict -i DATA.nc --format scores: one score per row, the AUC train --test printed" || bad "predict scores of NetCDF data"
+import json, sys
+s = [float(x) for x in open(sys.argv[1])]
+y = [int(l.split("\t")[0]) for l in open(sys.argv[2])]
+want = [json.loads(l) for l in open(sys.argv[3])][-1]["test:auc"]
+pos = [a for a, b in zip(s, y) if b]
+neg = [a for a, b in zip(s, y) if not b]
+auc = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / len(pos) / len(neg)
+sys.exit(0 if len(s) == 400 and abs(auc - want) < 1e-6 else 1)
+PY
 expect_exit 64 'the data given: dataset "dense" is dense, 13 wide; layer "Dense" takes 2' \
     "$STEN" train -c dlrm.json -i dlrm_in.nc -o dlrm_out.nc -n never.nc --test criteo.nc
 [ ! -e never.nc ] && ok "train --test: refused before training, no model" || bad "train --test left never.nc"

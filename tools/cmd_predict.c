@@ -34,7 +34,10 @@ const char cmd_predict_usage[] =
     "                          rounding; see docs/performance.md)\n"
     "\n"
     "\n"
-    "Scores instead of lists (Factorization Machines and any one-output model):\n"
+    "Scores instead of lists (Factorization Machines, DLRM, any one-output model):\n"
+    "  -i DATA.nc                       score every example of a NetCDF file whose\n"
+    "                                   datasets the model's input layers name (e.g.\n"
+    "                                   from convert --format criteo), in order\n"
     "  --libsvm FILE --index-base 0|1   score every line of a libsvm file\n"
     "  --format scores|json|jsonl       one score per line, SageMaker's\n"
     "                      {\"predictions\": [{\"score\": s, \"predicted_label\": l}, ...]},\n"
@@ -46,12 +49,24 @@ const char cmd_predict_usage[] =
 
 typedef struct {
     const char *name, *model, *input, *in_feat, *out_feat, *filter, *output, *fmt, *layer;
-    const char *libsvm;
+    const char *libsvm, *netcdf;
     long long k, batch, threads, base;
     int format; /* 0 scores, 1 json, 2 jsonl */
     sten_precision precision;
     bool exclude_seen;
 } pred_args;
+
+/* A NetCDF file (classic "CDF" or HDF5-based), by its first bytes. */
+static bool is_netcdf(const char *path)
+{
+    unsigned char m[4] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    const size_t n = fread(m, 1, 4, f);
+    fclose(f);
+    return n == 4 && (!memcmp(m, "CDF", 3) || !memcmp(m, "\x89HDF", 4));
+}
 
 static int parse(const cli_cmd *self, int argc, char **argv, pred_args *a)
 {
@@ -108,6 +123,11 @@ static int parse(const cli_cmd *self, int argc, char **argv, pred_args *a)
     if (a->libsvm) {
         const char *m = !a->name ? "-d NAME" : !a->model ? "-n MODEL" : !a->output ? "-s OUTPUT"
                       : a->base < 0 ? "--index-base 0|1" : NULL;
+        return m ? cli_usage_error(self, "%s is required", m) : 0;
+    }
+    if (a->in_feat && is_netcdf(a->in_feat)) { /* scores of a NetCDF file's examples */
+        a->netcdf = a->in_feat;
+        const char *m = !a->model ? "-n MODEL" : !a->output ? "-s OUTPUT" : NULL;
         return m ? cli_usage_error(self, "%s is required", m) : 0;
     }
     const char *missing = !a->name ? "-d NAME" : !a->model ? "-n MODEL" : !a->input ? "-r INPUT"
@@ -227,6 +247,69 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
     return st;
 }
 
+/* Scores as plain numbers (format 0) or SageMaker's JSON shapes (1: one
+ * object, 2: one per line); predicted_label for binary classifiers. */
+static void write_scores(FILE *f, const float *sc, uint64_t n, int format, bool binary)
+{
+    if (format == 1)
+        fputs("{\"predictions\": [", f);
+    for (uint64_t i = 0; i < n; i++) {
+        const double v = sc[i];
+        if (format == 0) {
+            fprintf(f, "%.9g\n", v);
+            continue;
+        }
+        if (format == 1 && i)
+            fputs(", ", f);
+        if (binary)
+            fprintf(f, "{\"score\": %.9g, \"predicted_label\": %d}", v, v >= 0.5);
+        else
+            fprintf(f, "{\"score\": %.9g}", v);
+        if (format == 2)
+            fputc('\n', f);
+    }
+    if (format == 1)
+        fputs("]}\n", f);
+}
+
+/* Scores of every example of a NetCDF file (its datasets named as the
+ * model's layers' DataSets), in order. */
+static sten_status run_netcdf_scores(sten_ctx *ctx, const pred_args *a)
+{
+    sten_dataset *ds = NULL;
+    size_t n_ds = 0;
+    sten_net *net = NULL;
+    sten_workspace *ws = NULL;
+    sten_outfile *of = NULL;
+    FILE *f = NULL;
+    float *sc = NULL;
+    sten_status st = sten_dataset_read_netcdf(ctx, a->netcdf, &ds, &n_ds);
+    if (!st)
+        st = sten_net_load(ctx, a->model, ds, n_ds, (uint32_t)a->batch, false, &net);
+    if (!st)
+        st = cli_set_precision(ctx, net, a->precision);
+    if (!st)
+        st = sten_workspace_new(ctx, net, (uint32_t)a->batch, &ws);
+    const uint64_t n = st ? 0 : sten_workspace_examples(ws);
+    if (!st && !(sc = malloc((size_t)(n ? n : 1) * sizeof *sc)))
+        st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+    if (!st)
+        st = sten_net_score_ws(ctx, net, ws, sc, NULL);
+    if (!st)
+        st = sten_outfile_open(ctx, a->output, &of, &f);
+    if (!st) {
+        write_scores(f, sc, n, a->format, sten_net_description(net)->loss == STEN_LOSS_CROSS_ENTROPY);
+        st = sten_outfile_commit(ctx, of);
+    }
+    if (!st)
+        fprintf(stderr, "sten predict: %s: %llu scores\n", a->output, (unsigned long long)n);
+    free(sc);
+    sten_workspace_free(ctx, ws);
+    sten_net_free(ctx, net);
+    sten_datasets_free(ctx, ds, n_ds);
+    return st;
+}
+
 /* Scores of a libsvm file, as plain numbers or SageMaker's JSON shapes. */
 static sten_status run_scores(sten_ctx *ctx, const pred_args *a)
 {
@@ -255,8 +338,9 @@ static sten_status run_scores(sten_ctx *ctx, const pred_args *a)
     uint32_t *ids = malloc((size_t)B * sizeof *ids);
     if (!st && !ids)
         st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
-    if (!st && a->format == 1)
-        fputs("{\"predictions\": [", f);
+    float *sc = malloc((size_t)(x.examples ? x.examples : 1) * sizeof *sc);
+    if (!st && !sc)
+        st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
     for (uint64_t pos = 0; !st && pos < x.examples; pos += B) {
         const uint32_t nb = (uint32_t)CLI_MIN((uint64_t)B, x.examples - pos);
         for (uint32_t b = 0; b < nb; b++)
@@ -264,24 +348,12 @@ static sten_status run_scores(sten_ctx *ctx, const pred_args *a)
         const float *s;
         uint32_t w;
         st = sten_net_infer(ctx, net, ids, nb, NULL, &s, &w);
-        for (uint32_t b = 0; !st && b < nb; b++) {
-            const double v = s[(uint64_t)b * w];
-            if (a->format == 0) {
-                fprintf(f, "%.9g\n", v);
-                continue;
-            }
-            if (a->format == 1 && pos + b)
-                fputs(", ", f);
-            if (binary)
-                fprintf(f, "{\"score\": %.9g, \"predicted_label\": %d}", v, v >= 0.5);
-            else
-                fprintf(f, "{\"score\": %.9g}", v);
-            if (a->format == 2)
-                fputc('\n', f);
-        }
+        for (uint32_t b = 0; !st && b < nb; b++)
+            sc[pos + b] = s[(uint64_t)b * w];
     }
-    if (!st && a->format == 1)
-        fputs("]}\n", f);
+    if (!st)
+        write_scores(f, sc, x.examples, a->format, binary);
+    free(sc);
     if (!st)
         st = sten_outfile_commit(ctx, of);
     else
@@ -302,7 +374,8 @@ int cmd_predict(int argc, char **argv)
         return rc0 < 0 ? CLI_EX_OK : rc0;
     sten_ctx *ctx = cli_ctx_new("predict");
     sten_ctx_set_threads(ctx, (int)a.threads);
-    const sten_status st = a.libsvm ? run_scores(ctx, &a) : run(ctx, &a);
+    const sten_status st = a.libsvm ? run_scores(ctx, &a) : a.netcdf ? run_netcdf_scores(ctx, &a)
+                                                                   : run(ctx, &a);
     const int rc = st ? cli_fail("predict", ctx, st) : CLI_EX_OK;
     sten_ctx_free(ctx);
     return rc;
