@@ -369,6 +369,51 @@ static void test_spmm_grad(void)
         }
 }
 
+/* The compact transpose (only the columns present) against the full one:
+ * the same rows, entries and values, rows ascending by column; and the
+ * gradient through it equals the one through the full transpose, bit for bit. */
+static void test_transpose_compact(void)
+{
+    static const uint32_t shapes[][3] = {{1, 1, 1}, {6, 100000, 1}, {64, 5000, 7}, {33, 40, 9}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int valued = 0; valued < 2; valued++) {
+            const uint32_t B = shapes[s][0], N = shapes[s][1], H = 5;
+            sten_csr x, full, comp;
+            rand_csr(&x, B, N, shapes[s][2], valued);
+            CHECK_EQ(sten_csr_init(ctx, &full, N, B, x.cap, valued), STEN_OK);
+            CHECK_EQ(sten_csr_init(ctx, &comp, (uint32_t)x.cap, B, x.cap, valued), STEN_OK);
+            uint32_t *rid = malloc((x.nnz + 1) * sizeof *rid);
+            uint64_t *keys = malloc((x.nnz + 1) * sizeof *keys);
+            CHECK_EQ(sten_csr_transpose(ctx, &x, &full), STEN_OK);
+            CHECK_EQ(sten__csr_transpose_compact(ctx, &x, &comp, rid, keys), STEN_OK);
+            uint64_t bad = 0;
+            uint32_t q = 0;
+            for (uint32_t j = 0; j < N; j++) {
+                const uint64_t n = full.row_ptr[j + 1] - full.row_ptr[j];
+                if (!n)
+                    continue;
+                const uint64_t c0 = comp.row_ptr[q];
+                bad += rid[q] != j || comp.row_ptr[q + 1] - c0 != n;
+                bad += memcmp(full.col + full.row_ptr[j], comp.col + c0, n * 4) != 0;
+                if (valued)
+                    bad += memcmp(full.val + full.row_ptr[j], comp.val + c0, n * 4) != 0;
+                q++;
+            }
+            CHECK_EQ(bad, 0);
+            CHECK_EQ(comp.rows, q);
+            const int64_t ldd = H + 1, ldw = H;
+            float *dY = rand_floats((int64_t)B * ldd, -1, 1);
+            float *g1 = rand_floats((int64_t)N * ldw, -1, 1), *g2 = copy_floats(g1, (int64_t)N * ldw);
+            sten_spmm_grad(ctx, &full, dY, ldd, H, 0.5f, g1, ldw);
+            sten__spmm_grad_rows(ctx, &comp, rid, dY, ldd, H, 0.5f, g2, ldw);
+            CHECK(memcmp(g1, g2, (size_t)N * ldw * 4) == 0);
+            free(dY), free(g1), free(g2), free(rid), free(keys);
+            sten_csr_free(ctx, &x);
+            sten_csr_free(ctx, &full);
+            sten_csr_free(ctx, &comp);
+        }
+}
+
 /* The transpose with its columns split between threads (large enough to
  * use them): the same arrays as with one thread, and every entry of xt is
  * one of x, rows ascending. */
@@ -602,6 +647,7 @@ int main(void)
     RUN(test_spmm);
     RUN(test_spmm_grad);
     RUN(test_transpose_threads);
+    RUN(test_transpose_compact);
     RUN(test_activations);
     RUN(test_topk);
     RUN(test_thread_count_independence);

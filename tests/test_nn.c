@@ -349,7 +349,7 @@ static void check_dlrm(bool self)
     d.loss = STEN_LOSS_CROSS_ENTROPY;
     sten_dataset ds[4];
     fx_dense(ctx, &ds[0], "dense", 12, 4, -1.0f, 1.0f);
-    fx_sparse(ctx, &ds[1], "c1", 12, 20, 1, false); /* one-hot: rows 4, 5, 6, ... never used */
+    fx_sparse(ctx, &ds[1], "c1", 12, 200, 1, false); /* one-hot, wide: rows 4, 5, 6, ... never used */
     fx_sparse(ctx, &ds[2], "c2", 12, 9, 3, true);   /* multi-hot, valued */
     fx_dense(ctx, &ds[3], "label", 12, 1, 0.0f, 1.0f);
     for (int i = 0; i < 12; i++)
@@ -363,13 +363,14 @@ static void check_dlrm(bool self)
         for (uint32_t i = 0; i < net->n_params; i++)
             if (!strcmp(net->params[i].name, "E1 table"))
                 t1 = &net->params[i];
-        CHECK(t1 && t1->update == NN_UPDATE_ROWS && t1->conn < 0 && t1->n == 20 * 3);
-        float before[60];
+        CHECK(t1 && t1->update == NN_UPDATE_ROWS && t1->conn < 0 && t1->n == 200 * 3);
+        CHECK(net->ws->buf[1].rid != NULL); /* 200 rows, 6 per batch: the compact transpose */
+        float before[600];
         memcpy(before, t1->w, sizeof before);
         sten_train_opts o = ae_opts(&d, STEN_OPT_ADAM, 3);
         o.t.batch_size = 6;
         CHECK_EQ(sten_net_train(ctx, net, &o), STEN_OK);
-        /* c1's rows are (r * 7) % 20: 4 never occurs, 7 does */
+        /* c1's rows are (r * 7) % 200: 4 never occurs, 7 does */
         CHECK(memcmp(before + 4 * 3, t1->w + 4 * 3, 12) == 0);
         CHECK(memcmp(before + 7 * 3, t1->w + 7 * 3, 12) != 0);
         char tmpl[] = "/tmp/sten_dlrm_XXXXXX", file[64];
@@ -395,7 +396,7 @@ static void check_dlrm(bool self)
          * network = the saved model built on that data */
         sten_dataset other[3];
         fx_dense(ctx, &other[0], "dense", 9, 4, -2.0f, 2.0f);
-        fx_sparse(ctx, &other[1], "c1", 9, 20, 1, false);
+        fx_sparse(ctx, &other[1], "c1", 9, 200, 1, false);
         fx_sparse(ctx, &other[2], "c2", 9, 9, 2, true);
         sten_workspace *ws = NULL;
         CHECK_EQ(sten_workspace_new_on(ctx, net, other, 3, 9, &ws), STEN_OK);

@@ -215,6 +215,19 @@ void sten__gemm_set_own(int on);
 void sten__spmm_scaled(sten_ctx *ctx, const sten_csr *X, const float *W, int64_t ldw, int64_t H,
                        float alpha, float beta, float *Y, int64_t ldy);
 
+/* The transpose of x keeping only the columns present, for batches far
+ * sparser than wide (nnz << cols): xt's row q holds column rid[q]'s entries
+ * (in x-row order), q ascending by column, xt->rows = distinct columns.
+ * O(nnz log nnz), never a pass over cols. keys: scratch of x->nnz. xt needs
+ * room for x->nnz entries (and values iff x has them) and x->nnz + 1 row
+ * starts; rid for x->nnz. */
+sten_status sten__csr_transpose_compact(sten_ctx *ctx, const sten_csr *x, sten_csr *xt, uint32_t *rid,
+                                        uint64_t *keys);
+/* sten_spmm_grad over a transpose whose row q is dW's row rid[q] (NULL:
+ * row q, a full transpose). */
+void sten__spmm_grad_rows(sten_ctx *ctx, const sten_csr *XT, const uint32_t *rid, const float *dY,
+                          int64_t ldd, int64_t H, float alpha, float *dW, int64_t ldw);
+
 /* One value through an elementwise activation, in place. */
 void sten__act_forward_one(sten_act a, const sten_act_params *p, float *x);
 /* One row of sten_act_backward, single-threaded (for use inside another

@@ -86,18 +86,25 @@ void sten__spmm_scaled(sten_ctx *ctx, const sten_csr *X, const float *W, int64_t
 
 /* XT: CSR (N_in, B) = transpose of the batch; dY: (B, H) ld ldd;
  * dW: (N_in, H) ld ldw, only rows with entries are touched. */
+void sten__spmm_grad_rows(sten_ctx *ctx, const sten_csr *XT, const uint32_t *rid, const float *dY,
+                          int64_t ldd, int64_t H, float alpha, float *dW, int64_t ldw)
+{
+    const int64_t n = XT->rows;
+    const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * H, 1 << 15);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
+    for (int64_t q = 0; q < n; q++) {
+        const uint64_t e0 = XT->row_ptr[q], e1 = XT->row_ptr[q + 1];
+        if (e0 == e1)
+            continue;
+        const int64_t j = rid ? (int64_t)rid[q] : q;
+        gather_rows(dW + j * ldw, dY, ldd, H, XT->col + e0,
+                    XT->val ? XT->val + e0 : NULL, e1 - e0, alpha, false);
+    }
+}
+
 void sten_spmm_grad(sten_ctx *ctx, const sten_csr *XT, const float *dY,
                     int64_t ldd, int64_t H, float alpha, float *dW,
                     int64_t ldw)
 {
-    const int64_t N_in = XT->rows;
-    const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * H, 1 << 15);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
-    for (int64_t j = 0; j < N_in; j++) {
-        const uint64_t e0 = XT->row_ptr[j], e1 = XT->row_ptr[j + 1];
-        if (e0 == e1)
-            continue;
-        gather_rows(dW + j * ldw, dY, ldd, H, XT->col + e0,
-                    XT->val ? XT->val + e0 : NULL, e1 - e0, alpha, false);
-    }
+    sten__spmm_grad_rows(ctx, XT, NULL, dY, ldd, H, alpha, dW, ldw);
 }

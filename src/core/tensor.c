@@ -2,6 +2,7 @@
  * validation and transposition. Arithmetic lives in the kernel files. */
 #include "core_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -158,6 +159,50 @@ sten_status sten_csr_transpose(sten_ctx *ctx, const sten_csr *x, sten_csr *xt)
     memmove(ptr + 1, ptr, (size_t)x->cols * sizeof *ptr);
     ptr[0] = 0;
     xt->rows = x->cols;
+    xt->cols = x->rows;
+    xt->nnz = x->nnz;
+    return STEN_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+sten_status sten__csr_transpose_compact(sten_ctx *ctx, const sten_csr *x, sten_csr *xt, uint32_t *rid,
+                                        uint64_t *keys)
+{
+    if (xt->cap < x->nnz || (x->val && !xt->val) || x->nnz > UINT32_MAX)
+        return sten_fail(ctx, STEN_E_INVALID, "compact transpose: target holds %llu entries, need %llu",
+                         (unsigned long long)xt->cap, (unsigned long long)x->nnz);
+    /* entry e of x-row b sorts as (column, e): x-rows ascend with e */
+    for (uint64_t e = 0; e < x->nnz; e++)
+        keys[e] = (uint64_t)x->col[e] << 32 | e;
+    qsort(keys, x->nnz, sizeof *keys, cmp_u64);
+    uint32_t q = 0;
+    xt->row_ptr[0] = 0;
+    for (uint64_t k = 0; k < x->nnz; k++) {
+        const uint32_t c = (uint32_t)(keys[k] >> 32), e = (uint32_t)keys[k];
+        if (k == 0 || c != rid[q - 1]) {
+            if (k)
+                xt->row_ptr[q] = k;
+            rid[q++] = c;
+        }
+        uint32_t lo = 0, hi = x->rows; /* the x-row holding entry e: the last one starting <= e */
+        while (lo + 1 < hi) {
+            const uint32_t mid = (lo + hi) / 2;
+            if (x->row_ptr[mid] <= e)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        xt->col[k] = lo;
+        if (x->val)
+            xt->val[k] = x->val[e];
+    }
+    xt->row_ptr[q] = x->nnz;
+    xt->rows = q;
     xt->cols = x->rows;
     xt->nnz = x->nnz;
     return STEN_OK;

@@ -170,7 +170,8 @@ sten_status sten__net_load_batch(sten_ctx *ctx, const sten_net *net, sten_worksp
                 const float p = L->denoise && training ? net->desc.denoising_p : 0.0f;
                 gather_sparse(ctx, d, ids, B, &A->x, p, net->seed, net->epoch, true, ws->row_end);
                 if (training) /* the transpose serves the weight gradient only */
-                    sten_csr_transpose(ctx, &A->x, &A->xt);
+                    A->rid ? sten__csr_transpose_compact(ctx, &A->x, &A->xt, A->rid, A->keys)
+                           : sten_csr_transpose(ctx, &A->x, &A->xt);
             } else {
                 gather_dense(d, ids, B, A->act, L->N);
             }

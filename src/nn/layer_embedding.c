@@ -127,12 +127,10 @@ static void emb_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_la
                 A->delta[(uint64_t)b * N + j] *= q;
         }
     const sten_csr *XT = &S->xt;
-    const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * N, 1 << 14);
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (uint32_t j = 0; j < XT->rows; j++)
-        if (XT->row_ptr[j] != XT->row_ptr[j + 1])
-            memset(g + (uint64_t)j * N, 0, (size_t)N * sizeof *g);
-    sten_spmm_grad(ctx, XT, A->delta, N, N, 1.0f, g, N);
+    for (uint32_t q = 0; q < XT->rows; q++)
+        if (XT->row_ptr[q] != XT->row_ptr[q + 1])
+            memset(g + (uint64_t)(S->rid ? S->rid[q] : q) * N, 0, (size_t)N * sizeof *g);
+    sten__spmm_grad_rows(ctx, XT, S->rid, A->delta, N, N, 1.0f, g, N);
 }
 
 const nn_layer_ops sten__layer_embedding = {

@@ -207,15 +207,23 @@ static void fm_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_lay
     for (uint32_t b = 0; b < ws->B; b++)
         gb += A->delta[b];
     w->gb[0] += (float)gb;
-    memset(w->gW, 0, (size_t)w->rows * sizeof *w->gW);
-    memset(f->gV, 0, (size_t)w->rows * K * sizeof *f->gV);
+    const uint32_t *rid = ws->buf[w->src].rid; /* a compact transpose's rows, or NULL */
+    if (!rid) {
+        memset(w->gW, 0, (size_t)w->rows * sizeof *w->gW);
+        memset(f->gV, 0, (size_t)w->rows * K * sizeof *f->gV);
+    }
     w->g_fresh = false;
     const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * K, 1 << 14);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
-    for (uint32_t j = 0; j < XT->rows; j++) {
+    for (uint32_t r = 0; r < XT->rows; r++) {
+        const uint32_t j = rid ? rid[r] : r;
         const float *v = f->V + (uint64_t)j * K;
         float *gv = f->gV + (uint64_t)j * K;
-        for (uint64_t e = XT->row_ptr[j]; e < XT->row_ptr[j + 1]; e++) {
+        if (rid) { /* only the touched rows are read by the update: zero those */
+            w->gW[j] = 0.0f;
+            memset(gv, 0, K * sizeof *gv);
+        }
+        for (uint64_t e = XT->row_ptr[r]; e < XT->row_ptr[r + 1]; e++) {
             const uint32_t b = XT->col[e];
             const float x = XT->val ? XT->val[e] : 1.0f, d = A->delta[b];
             const float *s = A->scratch + (uint64_t)b * K;

@@ -350,9 +350,16 @@ static sten_status alloc_buf(sten_ctx *ctx, const sten_net *net, sten_workspace 
         if ((st = batch_nnz_bound(ctx, d, ws->B_cap, &cap)))
             return st;
         bool valued = d->sparse.val != NULL || L->denoise || d->weight;
+        /* a batch touching few of many rows (an embedding's vocabulary) gets a
+         * transpose of the rows it touches only: no pass over all rows per step */
+        const bool compact = (uint64_t)L->N > 8 * cap;
         if ((st = sten_csr_init(ctx, &A->x, ws->B_cap, L->N, cap, valued)) ||
-            (st = sten_csr_init(ctx, &A->xt, L->N, ws->B_cap, cap, valued)))
+            (st = sten_csr_init(ctx, &A->xt, compact ? (uint32_t)STEN__MIN(cap, (uint64_t)L->N) : L->N,
+                                ws->B_cap, cap, valued)))
             return st;
+        if (compact && (!(A->rid = sten_alloc(ctx, (size_t)cap * sizeof *A->rid)) ||
+                        !(A->keys = sten_alloc(ctx, (size_t)cap * sizeof *A->keys))))
+            return STEN_E_NOMEM;
     } else {
         A->out = buf(ctx, BN, &st);
         A->act = A->out;
@@ -501,6 +508,8 @@ void sten_workspace_free(sten_ctx *ctx, sten_workspace *ws)
         sten_free(ctx, A->scratch);
         sten_csr_free(ctx, &A->x);
         sten_csr_free(ctx, &A->xt);
+        sten_free(ctx, A->rid);
+        sten_free(ctx, A->keys);
     }
     for (uint32_t i = 0; ws->targets && i < ws->net->n_layers; i++) {
         nn_target *T = &ws->targets[i];

@@ -83,6 +83,9 @@ typedef struct {
     bool loss_fused;   /* the last forward also computed loss and delta, chunk by
                           chunk inside the output product (partials in T->part) */
     sten_csr x, xt;    /* sparse input batch and its transpose */
+    uint32_t *rid;     /* a compact transpose (inputs far wider than a batch's entries):
+                          xt's row q is input row rid[q]; NULL: xt has every row */
+    uint64_t *keys;    /* its sorting scratch */
     float *scratch;    /* the layer type's own per-batch floats (ops->ws_floats) */
 } nn_buf;
 

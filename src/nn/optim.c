@@ -173,13 +173,14 @@ static upd make_upd(const sten_train_desc *t, uint64_t step, float alpha, float 
 static void update_rows(sten_ctx *ctx, const sten_workspace *ws, const upd *u, nn_param *p, float c)
 {
     const sten_csr *XT = &ws->buf[p->rows_of].xt;
+    const uint32_t *rid = ws->buf[p->rows_of].rid; /* a compact transpose's rows, or NULL */
     const uint32_t K = p->row_len;
     const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * K, 1 << 14);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
-    for (uint32_t j = 0; j < XT->rows; j++) {
-        if (XT->row_ptr[j] == XT->row_ptr[j + 1])
+    for (uint32_t q = 0; q < XT->rows; q++) {
+        if (XT->row_ptr[q] == XT->row_ptr[q + 1])
             continue;
-        const uint64_t o = (uint64_t)j * K;
+        const uint64_t o = (uint64_t)(rid ? rid[q] : q) * K;
         float *g = p->g + o;
         if (c > 0.0f)
             for (uint32_t f = 0; f < K; f++)
