@@ -23,16 +23,14 @@ T="--threads 2"
 sed 's/"Epochs" : 40/"Epochs" : 3/' "$ROOT/examples/movielens/config.json" >adam.json
 sed -e 's/"Adam"/"SGD"/' -e 's/"Alpha" : 0.003/"Alpha" : 0.05/' adam.json >sgd.json
 # a model as text, in an order that does not depend on the order the file
-# defines its attributes and variables in: header lines sorted, then the
-# data one variable per paragraph, sorted
+# defines its attributes and variables in: header lines sorted, then the data
+# lines tagged with their variable and sorted by it (stable: values keep
+# their order)
 dump() {
-    ncdump -p 9,17 "$1" | sed 1d | awk '
-        /^data:/ { d = 1; next }
-        !d { print "H " $0 | "sort"; next }
-        /^ [^ ].* = / { if (v != "") print v | "sort -s"; v = $0; next }
-        /^}/ { next }
-        { if ($0 != "") v = v " " $0 }
-        END { close("sort"); if (v != "") print v | "sort -s" }' >"$OUT/$2"
+    ncdump -p 9,17 "$1" | sed 1d >dump.txt
+    awk '/^data:/ { exit } { print "H " $0 }' dump.txt | LC_ALL=C sort >"$OUT/$2"
+    awk '/^data:/ { d = 1; next } !d || /^}/ { next } /^ [^ ].* = / { v = $1 }
+         $0 != "" { print "D " v " " $0 }' dump.txt | LC_ALL=C sort -s -k2,2 >>"$OUT/$2"
 }
 for cfg in adam sgd; do
     for prec in fp32 bf16; do

@@ -83,12 +83,15 @@ static float dot(const float *a, const float *b, uint32_t n)
     return s;
 }
 
+/* Examples are independent: split between threads, each computed alone
+ * (the same values for any thread count). */
 static void int_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, nn_layer *L)
 {
-    (void)ctx;
     const uint32_t K = L->n_src, D = net->layers[L->src[0]].N;
     const bool self = with_self(L->d), keep = keep_first(L->d);
     float *z = sten__buf(ws, net, L)->act;
+    const int nt = sten__threads_for(ctx, (int64_t)ws->B * L->N * D, 1 << 15);
+#pragma omp parallel for num_threads(nt) schedule(static)
     for (uint32_t b = 0; b < ws->B; b++) {
         float *o = z + (uint64_t)b * L->N;
         const float *s0 = ws->buf[L->src[0]].out + (uint64_t)b * D;
@@ -107,10 +110,12 @@ static void int_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, 
 /* d z_ij / d s_i = s_j and / d s_j = s_i (2 s_i for i = j). */
 static void int_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_layer *L, const nn_fuse *fz)
 {
-    (void)ctx, (void)fz;
+    (void)fz;
     const uint32_t K = L->n_src, D = net->layers[L->src[0]].N;
     const bool self = with_self(L->d), keep = keep_first(L->d);
     const float *delta = sten__buf(ws, net, L)->delta;
+    const int nt = sten__threads_for(ctx, (int64_t)ws->B * L->N * D, 1 << 15);
+#pragma omp parallel for num_threads(nt) schedule(static)
     for (uint32_t b = 0; b < ws->B; b++) {
         const float *d = delta + (uint64_t)b * L->N;
         if (keep) {
