@@ -131,3 +131,12 @@ sten_status sten__grow(sten_ctx *ctx, void **p, uint64_t *cap, uint64_t need, si
     *cap = nc;
     return STEN_OK;
 }
+
+sten_status sten__strdup(sten_ctx *ctx, const char *s, char **out)
+{
+    const size_t n = strlen(s) + 1;
+    if (!(*out = sten_alloc(ctx, n)))
+        return STEN_E_NOMEM;
+    memcpy(*out, s, n);
+    return STEN_OK;
+}

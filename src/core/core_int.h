@@ -39,6 +39,9 @@ struct sten_ctx {
  * time: the caller's thread, outside parallel regions. */
 void *sten__scratch(sten_ctx *ctx, size_t bytes);
 
+/* A copy of s in *out through ctx's allocator (STEN_E_NOMEM, recorded). */
+sten_status sten__strdup(sten_ctx *ctx, const char *s, char **out);
+
 /* Records the first error (see sten_fail); va_list form. */
 sten_status sten__vfail(sten_ctx *ctx, sten_status st, const char *fmt,
                         va_list ap);

@@ -163,15 +163,6 @@ static sten_status parse_line(sten_ctx *ctx, const char *path, uint64_t ln, cons
     return STEN_OK;
 }
 
-static sten_status name_dup(sten_ctx *ctx, const char *s, char **out)
-{
-    const size_t n = strlen(s) + 1;
-    if (!(*out = sten_alloc(ctx, n)))
-        return STEN_E_NOMEM;
-    memcpy(*out, s, n);
-    return STEN_OK;
-}
-
 /* Categorical field k's indices, and its width. */
 static sten_status index_field(sten_ctx *ctx, const sten_criteo_opts *o, const parsed *p, int k,
                                uint32_t *col, uint32_t *width)
@@ -246,7 +237,8 @@ sten_status sten_criteo_read(sten_ctx *ctx, const char *path, const sten_criteo_
         st = STEN_E_NOMEM;
     const uint32_t rows = (uint32_t)p.rows;
     if (!st) { /* dense and label take the parsed arrays over */
-        if (!(st = name_dup(ctx, "dense", &ds[0].name)) && !(st = name_dup(ctx, "label", &ds[n_ds - 1].name))) {
+        if (!(st = sten__strdup(ctx, "dense", &ds[0].name)) &&
+            !(st = sten__strdup(ctx, "label", &ds[n_ds - 1].name))) {
             ds[0].dense = p.dense, p.dense = NULL;
             ds[0].width = N_DENSE;
             ds[n_ds - 1].dense = p.label, p.label = NULL;
@@ -259,7 +251,7 @@ sten_status sten_criteo_read(sten_ctx *ctx, const char *path, const sten_criteo_
         sten_dataset *d = &ds[1 + k];
         char name[8];
         snprintf(name, sizeof name, "C%d", k + 1);
-        if ((st = name_dup(ctx, name, &d->name)) ||
+        if ((st = sten__strdup(ctx, name, &d->name)) ||
             (st = sten_csr_init(ctx, &d->sparse, rows, UINT32_MAX, rows, false)))
             break;
         if ((st = index_field(ctx, o, &p, k, d->sparse.col, &d->width)))

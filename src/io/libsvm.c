@@ -108,15 +108,6 @@ sten_status sten_libsvm_to_text(sten_ctx *ctx, const char *path, int base, FILE 
     return st;
 }
 
-static sten_status name_copy(sten_ctx *ctx, const char *name, char **out)
-{
-    const size_t n = strlen(name) + 1;
-    if (!(*out = sten_alloc(ctx, n)))
-        return STEN_E_NOMEM;
-    memcpy(*out, name, n);
-    return STEN_OK;
-}
-
 sten_status sten_libsvm_read(sten_ctx *ctx, const char *path, int base, uint32_t width,
                              const char *x_name, const char *y_name, sten_dataset *x,
                              sten_dataset *y)
@@ -170,7 +161,8 @@ sten_status sten_libsvm_read(sten_ctx *ctx, const char *path, int base, uint32_t
         st = sten_fail(ctx, STEN_E_PARSE, "%s: no examples", path);
     if (!st && rows > UINT32_MAX)
         st = sten_fail(ctx, STEN_E_RANGE, "%s: more than 2^32-1 examples", path);
-    if (!st && !(st = name_copy(ctx, x_name, &x->name)) && !(st = name_copy(ctx, y_name, &y->name))) {
+    if (!st && !(st = sten__strdup(ctx, x_name, &x->name)) &&
+        !(st = sten__strdup(ctx, y_name, &y->name))) {
         x->attributes = STEN_DS_SPARSE;
         x->dtype = 4;
         x->dims = y->dims = 1;
