@@ -504,6 +504,21 @@ sten_status sten_libsvm_read(sten_ctx *ctx, const char *path, int base, uint32_t
 sten_status sten_recordio_read(sten_ctx *ctx, const char *path, uint32_t width, const char *x_name,
                                const char *y_name, sten_dataset *x, sten_dataset *y);
 
+/* Synthetic click logs in Criteo's TSV layout (docs/dlrm.md): 13 log-normal
+ * counts (10% missing), 26 categorical fields with Criteo Kaggle's
+ * cardinalities times `scale` (at least 2 each), Zipf-like value frequencies
+ * (3% missing), and clicks drawn from a planted model with first-order
+ * weights, 12 pairwise field interactions and dense terms (about 20%
+ * clicks). Deterministic for a seed. The first n_keep rows' planted
+ * probabilities and labels go to prob/label (for their AUC: the ceiling). */
+typedef struct {
+    uint64_t rows, seed;
+    double scale; /* (0, 1] */
+} sten_synth_ctr_opts;
+sten_synth_ctr_opts sten_synth_ctr_defaults(void);
+sten_status sten_synth_ctr(sten_ctx *ctx, const sten_synth_ctr_opts *o, FILE *out, float *prob,
+                           float *label, uint64_t n_keep);
+
 /* Criteo's click logs ("label<TAB>I1..I13<TAB>C1..C26", empty fields
  * allowed, plain or gzip) as the datasets a DLRM config binds to: "dense"
  * (13 values, log(1 + max(x, 0)) as DLRM), "C1".."C26" (one index per

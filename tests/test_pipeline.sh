@@ -305,6 +305,15 @@ ncgen -k nc4 -o dlrm_in.nc dlrm_in.cdl && ncgen -k nc4 -o dlrm_out.nc dlrm_out.c
     && ok "train: a DLRM config (Embedding, Interaction) learns and its tables are in the model" \
     || { bad "DLRM config through sten train"; cat dlrm.err; head -n 2 dlrm.jsonl; }
 
+# ---- synthetic click logs in Criteo's layout: seeded, convertible, a planted model's AUC
+"$STEN" synth --preset criteo --rows 3000 --scale 0.001 --seed 4 -o ctr1.tsv 2>ctr.err &&
+    "$STEN" synth --preset criteo --rows 3000 --scale 0.001 --seed 4 -o ctr2.tsv 2>/dev/null && cmp -s ctr1.tsv ctr2.tsv \
+    && [ "$(awk -F'\t' 'NF == 40' ctr1.tsv | wc -l)" -eq 3000 ] \
+    && grep -q "the planted model's AUC 0\.[6-9]" ctr.err \
+    && "$STEN" convert ctr1.tsv -o ctr.nc --format criteo --min-freq 1 2>/dev/null \
+    && ok "synth --preset criteo: seeded, 40 fields, planted AUC reported, converts" || { bad "synth criteo"; cat ctr.err; }
+expect_exit 64 "--scale expects a number" "$STEN" synth --preset criteo --scale 2 -o x.tsv
+
 # ---- Criteo TSV -> NetCDF (hashed; vocabulary) -> the Kaggle DLRM architecture (examples/criteo)
 awk 'BEGIN { srand(7); for (r = 0; r < 400; r++) {
         line = (rand() < 0.25) ? "1" : "0"

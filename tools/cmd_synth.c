@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char cmd_synth_usage[] =
@@ -22,7 +23,45 @@ const char cmd_synth_usage[] =
     "  --seed S            default 1\n"
     "  --format F          ratings-csv (userId,movieId,rating,timestamp with a\n"
     "                      header; default) or dsstne (one line per user)\n"
-    "  -o, --output FILE   where to write (atomically)\n";
+    "  -o, --output FILE   where to write (atomically)\n"
+    "\n"
+    "Click logs in Criteo's TSV layout (for DLRM, FM; docs/dlrm.md):\n"
+    "  --preset criteo [--rows N] [--scale F] [--seed S]\n"
+    "      N rows (default 100000) of label, I1..I13, C1..C26; the categorical\n"
+    "      fields have Criteo Kaggle's cardinalities times F (0 < F <= 1, default\n"
+    "      1); clicks come from a planted model with pairwise interactions, whose\n"
+    "      own AUC (the ceiling) is printed.\n";
+
+/* Criteo-layout click logs; the planted model's AUC on (up to) the first 200,000 rows. */
+static int synth_ctr(const char *out, const sten_synth_ctr_opts *o)
+{
+    sten_ctx *ctx = cli_ctx_new("synth");
+    const uint64_t keep = o->rows < 200000 ? o->rows : 200000;
+    float *p = malloc((size_t)keep * sizeof *p), *y = malloc((size_t)keep * sizeof *y);
+    FILE *f = NULL;
+    sten_outfile *of = NULL;
+    sten_status st = p && y ? sten_outfile_open(ctx, out, &of, &f) : sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+    if (!st)
+        st = sten_synth_ctr(ctx, o, f, p, y, keep);
+    if (!st)
+        st = sten_outfile_commit(ctx, of);
+    else
+        sten_outfile_abort(ctx, of);
+    sten_score_metrics m;
+    if (!st && !(st = sten_eval_scores(ctx, p, y, keep, &m))) {
+        double clicks = 0;
+        for (uint64_t i = 0; i < keep; i++)
+            clicks += y[i];
+        fprintf(stderr, "sten synth: %s: %llu click-log rows (seed %llu, cardinality scale %g); "
+                "%.1f%% clicks; the planted model's AUC %.4f, log loss %.4f (first %llu rows)\n", out,
+                (unsigned long long)o->rows, (unsigned long long)o->seed, o->scale,
+                100.0 * clicks / (double)keep, m.auc, m.logloss, (unsigned long long)keep);
+    }
+    const int rc = st ? cli_fail("synth", ctx, st) : CLI_EX_OK;
+    free(p), free(y);
+    sten_ctx_free(ctx);
+    return rc;
+}
 
 static const struct {
     const char *name;
@@ -42,8 +81,11 @@ int cmd_synth(int argc, char **argv)
         {"clusters", required_argument, NULL, 'c'}, {"seed", required_argument, NULL, 's'},
         {"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
         {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {"rows", required_argument, NULL, 'R'},   {"scale", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
+    sten_synth_ctr_opts co = sten_synth_ctr_defaults();
+    bool ctr = false;
     sten_synth_opts o = sten_synth_defaults();
     o.users = presets[0].users;
     o.items = presets[0].items;
@@ -55,12 +97,18 @@ int cmd_synth(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:t:h", opts, NULL)) != -1) {
         switch (c) {
+        case 'R': if (cli_parse_int(self, "--rows", optarg, 1, 10000000000LL, &v)) return CLI_EX_USAGE; co.rows = (uint64_t)v; break;
+        case 'S': if (cli_parse_double(self, "--scale", optarg, 1e-9, 1.0, &co.scale)) return CLI_EX_USAGE; break;
         case 'p': {
+            if (!strcmp(optarg, "criteo")) {
+                ctr = true;
+                break;
+            }
             size_t k = 0;
             while (k < sizeof presets / sizeof presets[0] && strcmp(presets[k].name, optarg))
                 k++;
             if (k == sizeof presets / sizeof presets[0])
-                return cli_usage_error(self, "unknown preset '%s' (small, ml-100k, ml-1m, ml-20m)", optarg);
+                return cli_usage_error(self, "unknown preset '%s' (small, ml-100k, ml-1m, ml-20m, criteo)", optarg);
             o.users = presets[k].users;
             o.items = presets[k].items;
             o.interactions = presets[k].interactions;
@@ -86,6 +134,10 @@ int cmd_synth(int argc, char **argv)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
     if (!out)
         return cli_usage_error(self, "-o FILE is required");
+    if (ctr) {
+        co.seed = o.seed;
+        return synth_ctr(out, &co);
+    }
     if (users > 0) o.users = (uint32_t)users;
     if (items > 0) o.items = (uint32_t)items;
     if (inter > 0) o.interactions = (uint64_t)inter;
