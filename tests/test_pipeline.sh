@@ -305,6 +305,21 @@ ncgen -k nc4 -o dlrm_in.nc dlrm_in.cdl && ncgen -k nc4 -o dlrm_out.nc dlrm_out.c
     && ok "train: a DLRM config (Embedding, Interaction) learns and its tables are in the model" \
     || { bad "DLRM config through sten train"; cat dlrm.err; head -n 2 dlrm.jsonl; }
 
+# ---- examples/criteo/run.sh: synth -> convert -> train --test -> predict scores -> evaluate
+ROWS=3000 BUCKETS=2000 sh "$EXAMPLES/criteo/run.sh" "" crun "$STEN" >crun.out 2>crun.err &&
+    a1=$(sed -n 's/.*"test:auc": \([0-9.]*\).*/\1/p' crun.out) && a2=$(awk '$1 == "AUC" { print $2 }' crun.out) &&
+    awk -v a="$a1" -v b="$a2" 'BEGIN { exit !(a > 0.5 && (a - b < 0.00006 && b - a < 0.00006)) }' \
+    && ok "examples/criteo/run.sh: test AUC $a1 from train = $a2 from predict + evaluate" \
+    || { bad "examples/criteo/run.sh"; tail -n 5 crun.err; cat crun.out; }
+# and on real Criteo rows, where ../shared has them (CI has)
+KAGGLE="$EXAMPLES/../../shared/data/criteo/kaggle_first8000_split/train.txt"
+if [ -r "$KAGGLE" ]; then
+    head -n 2400 "$KAGGLE" >kaggle.tsv
+    BUCKETS=5000 sh "$EXAMPLES/criteo/run.sh" kaggle.tsv kaggle "$STEN" >kaggle.out 2>kaggle.err &&
+        grep -q '^AUC ' kaggle.out && ok "examples/criteo/run.sh on real Criteo rows ($(awk '$1 == "AUC"' kaggle.out))" \
+        || { bad "examples/criteo/run.sh on real Criteo rows"; tail -n 5 kaggle.err; }
+fi
+
 # ---- synthetic click logs in Criteo's layout: seeded, convertible, a planted model's AUC
 "$STEN" synth --preset criteo --rows 3000 --scale 0.001 --seed 4 -o ctr1.tsv 2>ctr.err &&
     "$STEN" synth --preset criteo --rows 3000 --scale 0.001 --seed 4 -o ctr2.tsv 2>/dev/null && cmp -s ctr1.tsv ctr2.tsv \
