@@ -367,6 +367,28 @@ static void check_dlrm(bool self)
         CHECK(net->ws->buf[1].rid != NULL); /* 200 rows, 6 per batch: the compact transpose */
         float before[600];
         memcpy(before, t1->w, sizeof before);
+        {   /* one row-wise AdaGrad step on the batch grad_check left: row 7 (example 1's
+             * c1) moves by -alpha g / sqrt(mean(g^2)), g the row's mean gradient + decay */
+            const uint32_t r = 7, K = 3;
+            float g[3], w0[3];
+            memcpy(w0, t1->w + r * K, sizeof w0);
+            const float lam = d.training.lambda, ib = 1.0f / (float)net->ws->B;
+            double ss = 0;
+            for (uint32_t f = 0; f < K; f++) {
+                g[f] = t1->g[r * K + f] * ib + lam * w0[f];
+                ss += (double)g[f] * g[f];
+            }
+            sten_train_desc t = d.training;
+            t.optimizer = STEN_OPT_ADAGRAD;
+            CHECK_EQ(sten__optim_alloc(ctx, net, t.optimizer), STEN_OK);
+            CHECK_EQ(t1->s_n, 200); /* one accumulator per row */
+            sten__optim_step(ctx, net, net->ws, &t, 0.1f);
+            for (uint32_t f = 0; f < K; f++)
+                CHECK_NEAR(t1->w[r * K + f], w0[f] - 0.1 * g[f] / sqrt(ss / K), 1e-6, 1e-4);
+            CHECK_NEAR(t1->s1[r], ss / K, 1e-9, 1e-4);
+            CHECK_EQ(t1->s1[4], 0.0); /* an untouched row's accumulator */
+            memcpy(before, t1->w, sizeof before);
+        }
         sten_train_opts o = ae_opts(&d, STEN_OPT_ADAM, 3);
         o.t.batch_size = 6;
         CHECK_EQ(sten_net_train(ctx, net, &o), STEN_OK);

@@ -46,6 +46,9 @@ typedef struct {
                            allocates it for training, and frees it: own_g) */
     bool own_g;
     float *s1, *s2;     /* optimizer state (sten__optim_alloc), or NULL */
+    uint64_t s_n;       /* elements of each state array (n, or rows for row-wise Adagrad) */
+    bool row_wise;      /* NN_UPDATE_ROWS: AdaGrad keeps one accumulator per row, the
+                           mean of the row's squared gradients (DLRM's embeddings) */
     uint64_t n;         /* elements */
     nn_update update;
     uint32_t row_len;   /* NN_UPDATE_ROWS: elements per row */

@@ -5,7 +5,8 @@
  * their values where the data has them. No bias, no activation. The table
  * is a parameter updated only in the rows the batch touched (lazy sparse
  * updates: an absent row keeps its value, optimizer state and decay), as
- * DLRM's sparse embeddings; the gradient is reduced per row in batch order
+ * DLRM's sparse embeddings; with AdaGrad, one accumulator per row: DLRM's
+ * row-wise AdaGrad). The gradient is reduced per row in batch order
  * (the transposed batch), so results do not depend on the thread count. */
 #include "net_int.h"
 
@@ -51,6 +52,7 @@ static sten_status emb_build(sten_ctx *ctx, sten_net *net, nn_layer *L)
     if (!(e->E = sten_calloc(ctx, (size_t)e->rows * L->N, sizeof *e->E)))
         return STEN_E_NOMEM;
     nn_param p = {.w = e->E, .n = (uint64_t)e->rows * L->N, .update = NN_UPDATE_ROWS, .row_len = L->N,
+                  .row_wise = true,
                   .rows_of = L->src[0], .lr = NAN, .l2 = NAN, .l1 = NAN, .reg = true, .conn = -1,
                   .layer = (uint32_t)(L - net->layers), .var = "sten_embedding",
                   .state = "sten_embedding_", .required = true};

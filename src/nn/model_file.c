@@ -279,7 +279,7 @@ static void write_param(ncio *io, const nn_param *q)
             snprintf(dim, sizeof dim, "%sweightDim", ns);
         else
             snprintf(dim, sizeof dim, "%.150sDim", name);
-        put_var(io, name, dim, (size_t)q->n, v[s]);
+        put_var(io, name, dim, (size_t)(s ? q->s_n : q->n), v[s]);
     }
 }
 
@@ -531,7 +531,7 @@ static int read_param(ncio *io, const nn_param *q, const char *ns)
     float *v[3] = {q->w, q->s1, q->s2};
     for (int s = 0; s < 3; s++) {
         param_var(name, sizeof name, ns, q, s);
-        if (v[s] && get_var(io, name, v[s], (size_t)q->n, s == 0 && q->required) < 0)
+        if (v[s] && get_var(io, name, v[s], (size_t)(s ? q->s_n : q->n), s == 0 && q->required) < 0)
             return -1;
     }
     return 0;

@@ -24,8 +24,9 @@ sten_status sten__optim_alloc(sten_ctx *ctx, sten_net *net, sten_optimizer opt)
         sten_free(ctx, p->s1);
         sten_free(ctx, p->s2);
         p->s1 = p->s2 = NULL;
-        if ((needs_s1(opt) && !(p->s1 = sten_calloc(ctx, (size_t)p->n, sizeof(float)))) ||
-            (needs_s2(opt) && !(p->s2 = sten_calloc(ctx, (size_t)p->n, sizeof(float)))))
+        p->s_n = opt == STEN_OPT_ADAGRAD && p->row_wise ? p->n / p->row_len : p->n;
+        if ((needs_s1(opt) && !(p->s1 = sten_calloc(ctx, (size_t)p->s_n, sizeof(float)))) ||
+            (needs_s2(opt) && !(p->s2 = sten_calloc(ctx, (size_t)p->s_n, sizeof(float)))))
             return STEN_E_NOMEM;
     }
     net->opt_state = (int)opt;
@@ -166,6 +167,22 @@ static upd make_upd(const sten_train_desc *t, uint64_t step, float alpha, float 
     return u;
 }
 
+/* Row-wise AdaGrad on one row of K: one accumulator s for the row, grown
+ * by the mean of its squared gradients. */
+static void adagrad_row(const upd *u, float *w, const float *g, float *s, uint32_t K)
+{
+    const float ib = u->inv_B, lam = u->lambda, lam1 = u->lambda1;
+    double ss = 0.0;
+    for (uint32_t f = 0; f < K; f++) {
+        const float gi = g[f] * ib + lam * w[f] + lam1 * (float)((w[f] > 0.0f) - (w[f] < 0.0f));
+        ss += (double)gi * gi;
+    }
+    *s += (float)(ss / K);
+    const float step = u->alpha / sqrtf(*s > 1e-9f ? *s : 1e-9f);
+    for (uint32_t f = 0; f < K; f++)
+        w[f] -= step * (g[f] * ib + lam * w[f] + lam1 * (float)((w[f] > 0.0f) - (w[f] < 0.0f)));
+}
+
 /* Only the rows of p that this batch touched (the non-empty rows of its
  * sparse input's transpose): absent rows keep their values and optimizer
  * state and are not decayed. Rows are independent, so the split over
@@ -175,17 +192,21 @@ static void update_rows(sten_ctx *ctx, const sten_workspace *ws, const upd *u, n
     const sten_csr *XT = &ws->buf[p->rows_of].xt;
     const uint32_t *rid = ws->buf[p->rows_of].rid; /* a compact transpose's rows, or NULL */
     const uint32_t K = p->row_len;
+    const bool row_wise = p->row_wise && u->opt == STEN_OPT_ADAGRAD;
     const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * K, 1 << 14);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
     for (uint32_t q = 0; q < XT->rows; q++) {
         if (XT->row_ptr[q] == XT->row_ptr[q + 1])
             continue;
-        const uint64_t o = (uint64_t)(rid ? rid[q] : q) * K;
+        const uint64_t row = rid ? rid[q] : q, o = row * K;
         float *g = p->g + o;
         if (c > 0.0f)
             for (uint32_t f = 0; f < K; f++)
                 g[f] = g[f] > c ? c : g[f] < -c ? -c : g[f];
-        update_range(u, p->w + o, g, p->s1 ? p->s1 + o : NULL, p->s2 ? p->s2 + o : NULL, K);
+        if (row_wise)
+            adagrad_row(u, p->w + o, g, p->s1 + row, K);
+        else
+            update_range(u, p->w + o, g, p->s1 ? p->s1 + o : NULL, p->s2 ? p->s2 + o : NULL, K);
     }
 }
 
