@@ -353,6 +353,9 @@ expect_exit 64 "--hash-buckets and --min-freq exclude each other" \
     && grep -q '"test:auc": ' criteo.jsonl \
     && ok "train: examples/criteo/dlrm.json (Kaggle DLRM) on converted Criteo data, test AUC/logloss per epoch" \
     || { bad "DLRM example on Criteo data"; tail -n 3 criteo_train.err; cat criteo_test.out; }
+"$STEN" train -c "$EXAMPLES/criteo/linear.json" -i criteo.nc -o criteo.nc -n lin.nc -e 1 --test criteo.nc \
+    2>/dev/null | grep -q '"test:auc": 0\.' && ok "train: examples/criteo/linear.json (logistic regression)" \
+    || bad "examples/criteo/linear.json"
 "$STEN" predict -n criteo_model.nc -i criteo.nc --format scores -s criteo.scores 2>/dev/null &&
     /usr/bin/python3 - criteo.scores criteo.tsv criteo_test.out <<'PY' && ok "predict -i DATA.nc --format scores: one score per row, the AUC train --test printed" || bad "predict scores of NetCDF data"
 import json, sys
