@@ -56,7 +56,19 @@ static int grad_check(sten_net *net, const char *what, int allowed_bad)
     int bad = 0, total = 0;
     for (uint32_t i = 0; i < net->n_params; i++) {
         const nn_param *p = &net->params[i];
-        fd_array(net, what, p->name, p->w, p->g, p->n, &total, &bad);
+        const uint32_t *rows;
+        const float *g = sten__param_grad(net, net->ws, i, &rows);
+        float *full = NULL;
+        if (rows) { /* kept per touched row: spread over the table (the rest is 0) */
+            const sten_csr *xt = &net->ws->buf[p->rows_of].xt;
+            full = calloc(p->n, sizeof *full);
+            for (uint32_t q = 0; q < xt->rows; q++)
+                memcpy(full + (uint64_t)rows[q] * p->row_len, g + (uint64_t)q * p->row_len,
+                       p->row_len * sizeof *full);
+            g = full;
+        }
+        fd_array(net, what, p->name, p->w, g, p->n, &total, &bad);
+        free(full);
     }
     if (bad > allowed_bad || getenv("STEN_TEST_VERBOSE"))
         fprintf(stderr, "  %s: %d of %d gradients differ\n", what, bad, total);
@@ -373,9 +385,18 @@ static void check_dlrm(bool self)
             float g[3], w0[3];
             memcpy(w0, t1->w + r * K, sizeof w0);
             const float lam = d.training.lambda, ib = 1.0f / (float)net->ws->B;
+            /* the table's gradient is kept per touched row: find row 7's */
+            const uint32_t *rows;
+            const float *tg = sten__param_grad(net, net->ws, (uint32_t)(t1 - net->params), &rows);
+            CHECK(rows != NULL);
+            uint32_t q = 0;
+            while (rows && q < net->ws->buf[1].xt.rows && rows[q] != r)
+                q++;
+            CHECK(rows && q < net->ws->buf[1].xt.rows);
+            CHECK(t1->g == NULL); /* no table-sized gradient */
             double ss = 0;
             for (uint32_t f = 0; f < K; f++) {
-                g[f] = t1->g[r * K + f] * ib + lam * w0[f];
+                g[f] = tg[q * K + f] * ib + lam * w0[f];
                 ss += (double)g[f] * g[f];
             }
             sten_train_desc t = d.training;

@@ -49,6 +49,9 @@ typedef struct {
     uint64_t s_n;       /* elements of each state array (n, or rows for row-wise Adagrad) */
     bool row_wise;      /* NN_UPDATE_ROWS: AdaGrad keeps one accumulator per row, the
                            mean of the row's squared gradients (DLRM's embeddings) */
+    bool g_compact;     /* NN_UPDATE_ROWS: where the batch's transpose of rows_of is
+                           compact, the gradient is kept per touched row in the
+                           workspace (sten__param_grad) instead of table-sized here */
     uint64_t n;         /* elements */
     nn_update update;
     uint32_t row_len;   /* NN_UPDATE_ROWS: elements per row */

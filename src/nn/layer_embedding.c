@@ -52,7 +52,7 @@ static sten_status emb_build(sten_ctx *ctx, sten_net *net, nn_layer *L)
     if (!(e->E = sten_calloc(ctx, (size_t)e->rows * L->N, sizeof *e->E)))
         return STEN_E_NOMEM;
     nn_param p = {.w = e->E, .n = (uint64_t)e->rows * L->N, .update = NN_UPDATE_ROWS, .row_len = L->N,
-                  .row_wise = true,
+                  .row_wise = true, .g_compact = true,
                   .rows_of = L->src[0], .lr = NAN, .l2 = NAN, .l1 = NAN, .reg = true, .conn = -1,
                   .layer = (uint32_t)(L - net->layers), .var = "sten_embedding",
                   .state = "sten_embedding_", .required = true};
@@ -120,7 +120,8 @@ static void emb_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_la
     emb_state *e = L->priv;
     nn_buf *A = sten__buf(ws, net, L);
     const nn_buf *S = &ws->buf[L->src[0]];
-    float *g = net->params[e->pi].g;
+    const uint32_t *grows; /* non-NULL: the gradient is kept per compact row */
+    float *g = sten__param_grad(net, ws, e->pi, &grows);
     const uint32_t N = L->N;
     if (e->mean) /* the delta is spent after this: scale it in place */
         for (uint32_t b = 0; b < ws->B; b++) {
@@ -131,8 +132,8 @@ static void emb_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_la
     const sten_csr *XT = &S->xt;
     for (uint32_t q = 0; q < XT->rows; q++)
         if (XT->row_ptr[q] != XT->row_ptr[q + 1])
-            memset(g + (uint64_t)(S->rid ? S->rid[q] : q) * N, 0, (size_t)N * sizeof *g);
-    sten__spmm_grad_rows(ctx, XT, S->rid, A->delta, N, N, 1.0f, g, N);
+            memset(g + (uint64_t)(grows ? q : S->rid ? S->rid[q] : q) * N, 0, (size_t)N * sizeof *g);
+    sten__spmm_grad_rows(ctx, XT, grows ? NULL : S->rid, A->delta, N, N, 1.0f, g, N);
 }
 
 const nn_layer_ops sten__layer_embedding = {

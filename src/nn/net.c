@@ -523,6 +523,9 @@ void sten_workspace_free(sten_ctx *ctx, sten_workspace *ws)
         sten_free(ctx, T->sval);
     }
     sten__topk_free(ctx, ws->topk_keep);
+    for (uint32_t i = 0; ws->pgrad && i < ws->n_pgrad; i++)
+        sten_free(ctx, ws->pgrad[i]);
+    sten_free(ctx, ws->pgrad);
     sten_free(ctx, ws->lds);
     sten_free(ctx, ws->buf);
     sten_free(ctx, ws->targets);
@@ -564,8 +567,21 @@ static sten_status alloc_weights(sten_ctx *ctx, sten_net *net)
 
 sten_status sten__net_alloc_grads(sten_ctx *ctx, sten_net *net, bool all)
 {
+    sten_workspace *ws = net->ws;
+    if (!ws->pgrad) {
+        if (!(ws->pgrad = sten_calloc(ctx, net->n_params + 1, sizeof *ws->pgrad)))
+            return STEN_E_NOMEM;
+        ws->n_pgrad = net->n_params;
+    }
     for (uint32_t i = 0; i < net->n_params; i++) {
         nn_param *p = &net->params[i];
+        const nn_buf *src = p->update == NN_UPDATE_ROWS ? &ws->buf[p->rows_of] : NULL;
+        if (p->g_compact && src && src->rid) { /* per touched row, in the workspace */
+            if (!ws->pgrad[i] &&
+                !(ws->pgrad[i] = sten_calloc(ctx, (size_t)src->xt.row_cap * p->row_len, sizeof(float))))
+                return STEN_E_NOMEM;
+            continue;
+        }
         if (p->g || (!all && p->matrix && p->matrix->fusable))
             continue;
         if (!(p->g = sten_calloc(ctx, (size_t)p->n, sizeof *p->g)))

@@ -166,6 +166,9 @@ struct sten_workspace {
                              be had), for the caller to return; STEN_OK otherwise */
     double *row_loss;    /* per-row loss scratch (summed in order) */
     uint64_t *row_end;   /* per-row scratch of the batch loader */
+    float **pgrad;       /* per parameter: its gradient by the compact transpose's rows
+                            (g_compact parameters in training), or NULL */
+    uint32_t n_pgrad;
 };
 
 static inline nn_buf *sten__buf(sten_workspace *ws, const sten_net *net, const nn_layer *L)
@@ -201,6 +204,16 @@ void sten__net_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws);
 /* The same, but fusable weights are updated by SGD in place (fz) instead of
  * getting a gradient; their `fused` flag tells the optimizer step. */
 void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, sten_workspace *ws, const nn_fuse *fz);
+/* Where parameter i's gradient is in ws: *rows = NULL, p->g (row r at r *
+ * row_len); or *rows = the compact transpose's row ids, row q at q * row_len. */
+static inline float *sten__param_grad(const sten_net *net, const sten_workspace *ws, uint32_t i,
+                                      const uint32_t **rows)
+{
+    const nn_param *p = &net->params[i];
+    const bool c = i < ws->n_pgrad && ws->pgrad[i];
+    *rows = c ? ws->buf[p->rows_of].rid : NULL;
+    return c ? ws->pgrad[i] : p->g;
+}
 /* Allocates the weight gradient buffers: all of them, or only those of
  * weights that cannot be fused. Idempotent; run outside the step loop. */
 sten_status sten__net_alloc_grads(sten_ctx *ctx, sten_net *net, bool all);

@@ -187,10 +187,14 @@ static void adagrad_row(const upd *u, float *w, const float *g, float *s, uint32
  * sparse input's transpose): absent rows keep their values and optimizer
  * state and are not decayed. Rows are independent, so the split over
  * threads is free. */
-static void update_rows(sten_ctx *ctx, const sten_workspace *ws, const upd *u, nn_param *p, float c)
+static void update_rows(sten_ctx *ctx, const sten_net *net, const sten_workspace *ws, const upd *u,
+                        uint32_t pi, float c)
 {
+    nn_param *p = &net->params[pi];
     const sten_csr *XT = &ws->buf[p->rows_of].xt;
     const uint32_t *rid = ws->buf[p->rows_of].rid; /* a compact transpose's rows, or NULL */
+    const uint32_t *grows;
+    float *gbase = sten__param_grad(net, ws, pi, &grows); /* grows: kept per compact row */
     const uint32_t K = p->row_len;
     const bool row_wise = p->row_wise && u->opt == STEN_OPT_ADAGRAD;
     const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * K, 1 << 14);
@@ -199,7 +203,7 @@ static void update_rows(sten_ctx *ctx, const sten_workspace *ws, const upd *u, n
         if (XT->row_ptr[q] == XT->row_ptr[q + 1])
             continue;
         const uint64_t row = rid ? rid[q] : q, o = row * K;
-        float *g = p->g + o;
+        float *g = gbase + (grows ? (uint64_t)q * K : o);
         if (c > 0.0f)
             for (uint32_t f = 0; f < K; f++)
                 g[f] = g[f] > c ? c : g[f] < -c ? -c : g[f];
@@ -226,7 +230,7 @@ void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, co
             const float l2 = isnan(p->l2) ? t->lambda : p->l2, l1 = isnan(p->l1) ? t->lambda1 : p->l1;
             if (p->update == NN_UPDATE_ROWS) {
                 const upd u = make_upd(t, net->step, a, l2, l1, ib);
-                update_rows(ctx, ws, &u, p, p->clip > 0.0f ? p->clip / ib : 0.0f);
+                update_rows(ctx, net, ws, &u, i, p->clip > 0.0f ? p->clip / ib : 0.0f);
             } else {
                 sten__optim_update(ctx, t, net->step, a, l2, l1, p->clip, ib, p->w, p->g, p->s1, p->s2,
                                    p->n);
