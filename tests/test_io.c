@@ -1,12 +1,13 @@
 /* test_io.c — data files: index files (good and bad), the DSSTNE text reader
  * (CRLF, directories, duplicates, unknown features, errors with positions),
  * and NetCDF datasets of every kind sten reads, written here with libnetcdf
- * directly where sten's writer does not produce them; round trips; refusals. */
+ * directly where sten's writer does not produce them; round trips; refusals;
+ * Criteo TSV (hashing, vocabulary, plain and gzip, errors). */
 #include "check.h"
-
 #include "sten.h"
 
 #include <netcdf.h>
+#include <zlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -525,6 +526,21 @@ static void test_criteo(void)
         CHECK(c1->col[0] == ds[3].sparse.col[0]);      /* the same value in another field */
         sten_datasets_free(ctx, ds, n);
     }
+    /* the same file gzip-compressed: the same datasets (every line reader takes gzip) */
+    gzFile gz = gzopen(path("c.tsv.gz"), "wb");
+    gzputs(gz, text);
+    gzclose(gz);
+    sten_dataset *dz = NULL;
+    size_t nz = 0;
+    CHECK_EQ(sten_criteo_read(ctx, path("c.tsv.gz"), &o, &dz, &nz, &cs), STEN_OK);
+    CHECK_EQ(sten_criteo_read(ctx, path("c.tsv"), &o, &ds, &n, &cs), STEN_OK);
+    if (dz && ds) {
+        CHECK(memcmp(dz[0].dense, ds[0].dense, 3 * 13 * 4) == 0);
+        for (int k = 1; k <= 26; k++)
+            CHECK(memcmp(dz[k].sparse.col, ds[k].sparse.col, 3 * 4) == 0);
+    }
+    sten_datasets_free(ctx, dz, nz);
+    sten_datasets_free(ctx, ds, n);
     o = (sten_criteo_opts){.hash_buckets = 0, .min_freq = 2};
     CHECK_EQ(sten_criteo_read(ctx, path("c.tsv"), &o, &ds, &n, &cs), STEN_OK);
     if (ds) {

@@ -1,10 +1,14 @@
 /* file.c — the two file primitives every reader and writer shares: atomic
  * output (write a temporary beside the target, fsync, rename; a failure or
  * crash never leaves a half-written file under the real name) and a line
- * reader that tracks line numbers and tolerates CRLF. */
+ * reader that tracks line numbers, tolerates CRLF and reads gzip-compressed
+ * files as well as plain ones (zlib reads both). */
+#define _GNU_SOURCE /* fopencookie: a gzFile as a stdio stream for getline */
 #include "file_int.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <zlib.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -101,14 +105,36 @@ void sten__afile_abort(sten_ctx *ctx, sten__afile *af)
     af->tmp = NULL;
 }
 
+/* A gzFile (which passes plain files through) read through stdio. */
+static ssize_t gz_read(void *cookie, char *buf, size_t n)
+{
+    const int got = gzread((gzFile)cookie, buf, (unsigned)(n > INT_MAX ? INT_MAX : n));
+    return got < 0 ? -1 : got;
+}
+
+static int gz_close(void *cookie)
+{
+    return gzclose((gzFile)cookie) == Z_OK ? 0 : EOF;
+}
+
 sten_status sten__lines_open(sten_ctx *ctx, sten__lines *r, const char *path)
 {
     memset(r, 0, sizeof *r);
     r->path = path;
-    r->f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    errno = 0;
+    const int fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY);
+    gzFile gz = fd < 0 ? NULL : gzdopen(fd, "rb");
+    if (gz) {
+        gzbuffer(gz, 1 << 16);
+        const cookie_io_functions_t io = {gz_read, NULL, NULL, gz_close};
+        if (!(r->f = fopencookie(gz, "r", io)))
+            gzclose(gz);
+    } else if (fd >= 0) {
+        close(fd);
+    }
     if (!r->f)
         return sten_fail(ctx, errno == ENOENT ? STEN_E_NOTFOUND : STEN_E_IO,
-                         "%s: cannot open: %s", path, strerror(errno));
+                         "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
     return STEN_OK;
 }
 
@@ -137,8 +163,8 @@ int sten__lines_next(sten_ctx *ctx, sten__lines *r, char **line, size_t *len)
 
 void sten__lines_close(sten__lines *r)
 {
-    if (r->f && r->f != stdin)
-        fclose(r->f);
+    if (r->f)
+        fclose(r->f); /* closes the gzFile and its descriptor (a dup of stdin's for "-") */
     free(r->buf); /* allocated by getline, not by sten_alloc */
     memset(r, 0, sizeof *r);
 }

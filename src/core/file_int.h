@@ -30,8 +30,9 @@ sten_status sten__afile_commit(sten_ctx *ctx, sten__afile *af);
 /* Closes and deletes the temporary; the target is left as it was. */
 void sten__afile_abort(sten_ctx *ctx, sten__afile *af);
 
-/* Line reader: "-" reads stdin. Lines of any length; the trailing "\n" or
- * "\r\n" is removed. lineno is the number of the line last returned. */
+/* Line reader: "-" reads stdin. Plain or gzip-compressed (whatever the
+ * name). Lines of any length; the trailing "\n" or "\r\n" is removed.
+ * lineno is the number of the line last returned. */
 typedef struct {
     FILE *f;
     const char *path; /* borrowed */
