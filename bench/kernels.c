@@ -274,13 +274,17 @@ int main(int argc, char **argv)
     sten__gemm_set_own(own);
     /* the compute bound: the FMA peak where measurable, else the best SGEMM */
     const double peak = fpeak > 0 ? fpeak : (own && own_gemm > blas_gemm ? own_gemm : blas_gemm);
+    const double amx_peak = sten__amx_peak(sten_ctx_threads(ctx), 0.2);
+    if (amx_peak > 0)
+        printf("# machine: AMX bf16 tile peak %.1f GFLOP/s (tdpbf16ps, %d threads)\n", amx_peak,
+               sten_ctx_threads(ctx));
     t = time_median(run_triad, &b, reps);
     const double bw = 3.0 * TRIAD_N * 4 / t / 1e9;
     printf("# machine: fp32 FMA peak (%s) %.1f GFLOP/s; SGEMM %lldx%lldx%lld sten %.1f, OpenBLAS "
            "%.1f GFLOP/s; STREAM triad %.1f GB/s\n",
            isa, fpeak, (long long)b.big, (long long)b.big, (long long)b.big, own_gemm, blas_gemm, bw);
     printf("# gemm rows: sten's own kernels %s; \"of bound\" = GFLOP/s over the FMA peak "
-           "(bf16 rows: over twice that, vdpbf16ps's rate)\n",
+           "(bf16 rows: over twice that, vdpbf16ps's nominal rate; amx rows: over the tile peak)\n",
            own ? "on" : "off (no AVX-512 or STEN_GEMM=blas)");
     sten_free(ctx, b.big_a);
     sten_free(ctx, b.big_b);
@@ -343,11 +347,17 @@ int main(int argc, char **argv)
         const int is_bf = rows[i].bytes < 0;
         if (is_bf && !sten__bf16_available())
             continue;
-        if (is_bf) { /* against the bf16 peak: twice the fp32 FMA rate */
-            t = time_median(rows[i].fn, &b, reps);
-            const double gf = rows[i].flop / t / 1e9;
-            printf("%-47s %10.3f %10.1f %10s %8.0f%%\n", rows[i].name, t * 1e3, gf, "nan",
-                   100.0 * gf / (2 * peak));
+        if (is_bf) { /* against the bf16 peak: twice the fp32 FMA rate, or AMX's */
+            for (int amx = 0; amx <= (int)sten__amx_hardware(); amx++) {
+                sten__amx_force(amx);
+                t = time_median(rows[i].fn, &b, reps);
+                const double gf = rows[i].flop / t / 1e9;
+                char name[64];
+                snprintf(name, sizeof name, "%s %s", rows[i].name, amx ? "amx" : "avx");
+                printf("%-47s %10.3f %10.1f %10s %8.0f%%\n", name, t * 1e3, gf, "nan",
+                       100.0 * gf / (amx ? amx_peak : 2 * peak));
+            }
+            sten__amx_force(-1);
             continue;
         }
         const int is_gemm = rows[i].bytes == 0;

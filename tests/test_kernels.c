@@ -249,15 +249,14 @@ static void test_bf16_rounding(void)
     CHECK(same);
 }
 
-static void test_bgemm(void)
+/* The bf16 products of the kernel switched on now (AVX-512 BF16 or AMX)
+ * against double-precision references of the rounded inputs. */
+static void bgemm_cases(void)
 {
-    if (!sten__bf16_available()) {
-        printf("  (no AVX-512 BF16 here: bf16 products not tested)\n");
-        return;
-    }
     static const int64_t shapes[][3] = {{1, 1, 1},      {13, 545, 300}, {256, 1100, 128},
                                         {25, 40, 257},  {7, 9, 1600},   {256, 128, 3101},
-                                        {130, 31, 67},  {5, 4, 0}};
+                                        {130, 31, 67},  {5, 4, 0},      {33, 47, 1000},
+                                        {64, 600, 31}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
         /* NN and TN chunks: A fp32 (rounded inside), B bf16, C and its bf16 copy */
@@ -321,6 +320,67 @@ static void test_bgemm(void)
         CHECK_CLOSE(C, R, M * ldc, 1e-4, 1e-4);
         free(A), free(B), free(C), free(R);
     }
+}
+
+/* Each product with 1 and 2 threads: the same bits; chunks without a C
+ * hand the same values to the chunk function as the stored product. */
+static float *chunk_sink;
+static int64_t chunk_sink_ld;
+static void copy_chunk(void *arg, int64_t ch, int64_t j0, int64_t j1, float *c, int64_t ldc)
+{
+    const int64_t M = *(const int64_t *)arg;
+    (void)ch;
+    for (int64_t i = 0; i < M; i++)
+        memcpy(chunk_sink + i * chunk_sink_ld + j0, c + i * ldc, (size_t)(j1 - j0) * sizeof *c);
+}
+
+static void bgemm_threads(void)
+{
+    const int64_t M = 96, N = 1700, K = 200;
+    float *A = rand_floats(M * K, -1, 1), *bias = rand_floats(N, -1, 1);
+    uint16_t *B = calloc((size_t)(K * N), 2), *D = calloc((size_t)(M * N), 2);
+    for (int64_t e = 0; e < K * N; e++)
+        B[e] = sten__bf16((float)((e * 7919) % 2001 - 1000) / 1000.0f);
+    for (int64_t e = 0; e < M * N; e++)
+        D[e] = sten__bf16((float)((e * 104729) % 2001 - 1000) / 1000.0f);
+    float *C[2], *T[2], *F = rand_floats(M * N, 0, 0);
+    for (int t = 1; t <= 2; t++) {
+        sten_ctx_set_threads(ctx, t);
+        C[t - 1] = rand_floats(M * N, 0, 0), T[t - 1] = rand_floats(M * K, 0, 0);
+        CHECK_EQ(sten__bgemm_chunks(ctx, STEN_NO_TRANS, M, N, K, 1.0f, A, K, B, N, 0.0f, C[t - 1], N,
+                                    NULL, 0, bias, NULL, NULL),
+                 STEN_OK);
+        sten__bgemm_nt(ctx, M, K, N, 1.0f, D, N, B, N, 0.0f, T[t - 1], K);
+    }
+    CHECK(memcmp(C[0], C[1], (size_t)(M * N) * sizeof **C) == 0);
+    CHECK(memcmp(T[0], T[1], (size_t)(M * K) * sizeof **T) == 0);
+    chunk_sink = F, chunk_sink_ld = N;
+    CHECK_EQ(sten__bgemm_chunks(ctx, STEN_NO_TRANS, M, N, K, 1.0f, A, K, B, N, 0.0f, NULL, 0, NULL, 0,
+                                bias, copy_chunk, (void *)&M),
+             STEN_OK);
+    CHECK(memcmp(F, C[0], (size_t)(M * N) * sizeof *F) == 0);
+    sten_ctx_set_threads(ctx, 0);
+    free(A), free(bias), free(B), free(D), free(F);
+    for (int t = 0; t < 2; t++)
+        free(C[t]), free(T[t]);
+}
+
+static void test_bgemm(void)
+{
+    if (!sten__bf16_available()) {
+        printf("  (no AVX-512 BF16 here: bf16 products not tested)\n");
+        return;
+    }
+    /* both kernels where this CPU has both: AVX-512 BF16, then AMX tiles */
+    for (int amx = 0; amx <= (int)sten__amx_hardware(); amx++) {
+        sten__amx_force(amx);
+        CHECK_EQ(sten__amx_available(), amx == 1);
+        bgemm_cases();
+        bgemm_threads();
+    }
+    if (!sten__amx_hardware())
+        printf("  (no AMX here: the tile kernels not tested)\n");
+    sten__amx_force(-1);
 }
 
 static void test_spmm(void)

@@ -1029,8 +1029,10 @@ static void check_fused_recommend(sten_net *net, const sten_csr *ex, uint32_t n_
     float *val = calloc((size_t)B * K, 4), *rval = calloc((size_t)B * K, 4);
     CHECK_EQ(sten_net_recommend(ctx, net, ids, B, n_items, K, ex, idx, val, cnt), STEN_OK);
     /* in fp32 where the CPU has bf16, that went through the bf16 screening */
-    if (!net->bf16 && sten_bf16_supported() && sten__gemm_own())
+    if (!net->bf16 && sten__bf16_fast(ctx) && sten__gemm_own())
         CHECK_EQ(net->weights[1].scr_ver, net->version);
+    else if (!net->bf16) /* bf16 products slower here: no screening */
+        CHECK(net->weights[1].scr_ver != net->version);
     /* the plain path: pre-activations stored, ranked, the winners activated */
     CHECK_EQ(sten__net_load_batch(ctx, net, net->ws, ids, B, NN_RANK), STEN_OK);
     sten__net_forward(ctx, net, net->ws);
@@ -1055,7 +1057,7 @@ static void check_fused_recommend(sten_net *net, const sten_csr *ex, uint32_t n_
     free(idx), free(ref), free(val), free(rval), free(idx1);
 }
 
-static void test_recommend_fused(void)
+static void recommend_fused_cases(void)
 {
     ae_fixture f;
     ae_init(&f);
@@ -1094,6 +1096,22 @@ static void test_recommend_fused(void)
     }
     sten_net_free(ctx, net);
     ae_free(&f);
+}
+
+/* The cases on every kernel this CPU has: fp32 screened through bf16 on
+ * AVX-512 BF16 and on AMX tiles (forced on, whatever the probe measured),
+ * and fp32 unscreened (what a CPU whose bf16 products are slower takes). */
+static void test_recommend_fused(void)
+{
+    for (int amx = 0; amx <= (int)sten__amx_hardware(); amx++) {
+        sten__amx_force(amx);
+        sten__bf16_fast_force(1);
+        recommend_fused_cases();
+    }
+    sten__amx_force(-1);
+    sten__bf16_fast_force(0);
+    recommend_fused_cases();
+    sten__bf16_fast_force(-1);
 }
 
 /* bf16 precision trains like fp32 (the loss within a few percent after

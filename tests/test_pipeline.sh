@@ -155,7 +155,12 @@ grep -q '"valid_loss"' v.jsonl && [ "$(wc -l <v.jsonl)" -lt 200 ] && grep -q "ea
 sed 's/"Sigmoid", "Sparse": true}/"Sigmod", "Sparse": true}/' config.json >typo.json
 expect_exit 65 "typo.json:5:42: layer \"Hidden\": unknown activation \"Sigmod\"" "$STEN" train -c typo.json -i gl_input.nc -o gl_output.nc -n t.nc
 expect_exit 64 "-n MODEL.nc is required" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc
-expect_exit 64 "--precision expects fp32 or bf16, got 'fp16'" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n p.nc --precision fp16
+expect_exit 64 "--precision expects fp32, bf16 or auto, got 'fp16'" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n p.nc --precision fp16
+# --precision auto: says what it measured and took, and trains in that
+"$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n auto.nc -b 256 -e 1 --precision auto 2>auto.err \
+    && grep -q "^precision auto: \(bf16\|fp32\) (" auto.err \
+    && grep -q "sten train: .*, $(sed -n 's/^precision auto: \([a-z0-9]*\) .*/\1/p' auto.err)\$" auto.err \
+    && ok "train --precision auto: $(sed -n 's/^precision auto: //p' auto.err)" || bad "train --precision auto: $(cat auto.err)"
 # bf16 precision: trains, predicts, and its lists agree with fp32's where the CPU has it
 if "$STEN" info | grep -q "^bf16 *yes"; then
     "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n bf.nc -b 256 -e 6 --precision bf16 2>/dev/null \

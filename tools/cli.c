@@ -99,14 +99,28 @@ int cli_parse_precision(const cli_cmd *cmd, const char *s, sten_precision *out)
         *out = STEN_PRECISION_FP32;
     else if (!strcasecmp(s, "bf16"))
         *out = STEN_PRECISION_BF16;
+    else if (!strcasecmp(s, "auto"))
+        *out = STEN_PRECISION_AUTO;
     else
-        return cli_usage_error(cmd, "--precision expects fp32 or bf16, got '%s'", s);
+        return cli_usage_error(cmd, "--precision expects fp32, bf16 or auto, got '%s'", s);
     return 0;
 }
 
+/* auto says what it measured and chose; bf16 where this CPU's bf16
+ * products are the slower ones says so (and still runs in bf16). */
 sten_status cli_set_precision(sten_ctx *ctx, sten_net *net, sten_precision p)
 {
-    return p == STEN_PRECISION_FP32 ? STEN_OK : sten_net_set_precision(ctx, net, p);
+    if (p == STEN_PRECISION_FP32)
+        return STEN_OK;
+    sten_precision_report r;
+    char why[256];
+    sten_precision_probe(ctx, &r);
+    sten_precision_describe(&r, why, sizeof why);
+    if (p == STEN_PRECISION_AUTO)
+        fprintf(stderr, "precision auto: %s\n", why);
+    else if (r.bf16 && r.choice != STEN_PRECISION_BF16 && r.fp32_gflops > 0)
+        fprintf(stderr, "note: --precision bf16 is slower than fp32 on this CPU: %s\n", why);
+    return sten_net_set_precision(ctx, net, p);
 }
 
 int cli_opt_error(const cli_cmd *cmd, int c, char **argv)

@@ -49,9 +49,11 @@ const char cmd_train_usage[] =
     "                           \"test:logloss\", \"test:accuracy\"} as a JSON line (and\n"
     "                           adds them to --metrics)\n"
     "      --force              overwrite MODEL.nc if it exists\n"
-    "      --precision P        fp32 (default) or bf16: the dense products take bf16\n"
+    "      --precision P        fp32 (default), bf16 or auto: bf16 products take bf16\n"
     "                           inputs with fp32 sums, weights stay fp32 (needs a CPU\n"
-    "                           with AVX-512 BF16; see docs/performance.md)\n"
+    "                           with AVX-512 BF16; AMX tiles where present); auto\n"
+    "                           takes bf16 only where it measured faster here (sten\n"
+    "                           info; see docs/performance.md)\n"
     "  -h, --help               this text\n"
     "\n"
     "sten train --algorithm factorization-machines ... trains SageMaker's\n"
@@ -360,7 +362,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "sten train: %llu examples, batch %u, epochs %u..%u, %s, alpha %g, threads %d, %s\n",
                 (unsigned long long)sten_net_examples(net), o.t.batch_size, o.first_epoch,
                 o.t.epochs, sten_optimizer_name(o.t.optimizer), o.t.alpha, sten_ctx_threads(ctx),
-                a.precision == STEN_PRECISION_BF16 ? "bf16" : "fp32");
+                sten_net_precision(net) == STEN_PRECISION_BF16 ? "bf16" : "fp32");
         st = sten_net_train(ctx, net, &o);
     }
     if (!st)

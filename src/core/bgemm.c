@@ -205,15 +205,36 @@ static INLINE int64_t packed_at(int64_t p, int64_t j, int64_t kp, int64_t N)
     return (p / 2) * npad + (j / NR) * kp * NR;
 }
 
+/* A packed B starts with a header of PACK_HEAD words whose first says
+ * which kernel's layout follows (the AMX one or this file's). */
+#define PACK_HEAD 16
+enum { PACKED_AVX512 = 1, PACKED_AMX = 2 };
+
 size_t sten__bgemm_packed_words(int64_t K, int64_t N)
 {
+    /* room for either layout: a buffer stays usable when a test switches
+     * AMX on or off and packs again */
     const int64_t kblocks = (K + KC - 1) / KC;
-    return (size_t)((K + kblocks) / 2 + 1) * (size_t)((N + NR - 1) / NR * NR);
+    const size_t own = (size_t)((K + kblocks) / 2 + 1) * (size_t)((N + NR - 1) / NR * NR);
+    return PACK_HEAD + STEN__MAX(own, sten__amx_packed_words(K, N));
+}
+
+bool sten__bgemm_packed_current(const uint32_t *Bpk)
+{
+    return Bpk[0] == (sten__amx_available() ? PACKED_AMX : PACKED_AVX512);
 }
 
 BF void sten__bgemm_pack(sten_ctx *ctx, int64_t K, int64_t N, const uint16_t *B, int64_t ldb,
                          uint32_t *out)
 {
+    memset(out, 0, PACK_HEAD * sizeof *out);
+    if (sten__amx_available()) {
+        out[0] = PACKED_AMX;
+        sten__amx_pack(ctx, K, N, B, ldb, out + PACK_HEAD);
+        return;
+    }
+    out[0] = PACKED_AVX512;
+    out += PACK_HEAD;
     const int64_t strips = (N + NR - 1) / NR;
     const int nt = sten__threads_for(ctx, K * N, 1 << 16);
 #pragma omp parallel for num_threads(nt) schedule(static)
@@ -285,6 +306,9 @@ static sten_status bgemm(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int
 {
     if (M <= 0 || N <= 0)
         return STEN_OK;
+    if (sten__amx_available() && !Bpk)
+        return sten__amx_chunks(ctx, ta, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, Cb,
+                                ldcb, bias, fn, arg);
     const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK, Mp = (M + MR - 1) / MR * MR;
     const int64_t kblocks = (K + KC - 1) / KC, panels = Mp / MR;
     const int nt = (int)STEN__MIN(nch, sten__threads_for(ctx, M * N * STEN__MAX(K, 1), 1 << 20));
@@ -348,8 +372,15 @@ sten_status sten__bgemm_chunks_packed(sten_ctx *ctx, int64_t M, int64_t N, int64
                                       const float *A, int64_t lda, const uint32_t *Bpk, float *C,
                                       int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg)
 {
-    return bgemm(ctx, STEN_NO_TRANS, M, N, K, 1.0f, A, lda, NULL, 0, Bpk, 0.0f, C, ldc, NULL, 0,
-                 bias, fn, arg);
+    if (Bpk[0] == PACKED_AMX && sten__amx_available())
+        return sten__amx_chunks(ctx, STEN_NO_TRANS, M, N, K, 1.0f, A, lda, NULL, 0, Bpk + PACK_HEAD,
+                                0.0f, C, ldc, NULL, 0, bias, fn, arg);
+    if (Bpk[0] != PACKED_AVX512)
+        return sten_fail(ctx, STEN_E_INVALID, "bf16 gemm: the weights were packed for another "
+                                              "kernel (AMX now %s)",
+                         sten__amx_available() ? "on" : "off");
+    return bgemm(ctx, STEN_NO_TRANS, M, N, K, 1.0f, A, lda, NULL, 0, Bpk + PACK_HEAD, 0.0f, C, ldc,
+                 NULL, 0, bias, fn, arg);
 }
 
 /* s[r][c] = sum over k < kc of A[r][k] B[c][k], bf16 rows, pairs adjacent. */
@@ -443,6 +474,8 @@ void sten__bgemm_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
                 C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
         return;
     }
+    if (sten__amx_available() && sten__amx_nt(ctx, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == STEN_OK)
+        return;
     const nt_args g = {A, B, C, lda, ldb, ldc, alpha, beta};
     sten__dot_grid(ctx, M, N, K, DOT_KC, nt_block, &g);
 }
@@ -484,6 +517,12 @@ size_t sten__bgemm_packed_words(int64_t K, int64_t N)
 {
     (void)K, (void)N;
     return 1;
+}
+
+bool sten__bgemm_packed_current(const uint32_t *Bpk)
+{
+    (void)Bpk;
+    return false;
 }
 
 void sten__bgemm_pack(sten_ctx *ctx, int64_t K, int64_t N, const uint16_t *B, int64_t ldb,

@@ -177,11 +177,42 @@ void sten__bgemm_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
  * layout the NN kernel reads (sten__bgemm_packed_words 4-byte words,
  * 64-byte aligned), and the product C = A B + bias from it. */
 size_t sten__bgemm_packed_words(int64_t K, int64_t N);
+/* Whether a packed B has the layout of the kernel in use now (AMX or not). */
+bool sten__bgemm_packed_current(const uint32_t *Bpk);
 void sten__bgemm_pack(sten_ctx *ctx, int64_t K, int64_t N, const uint16_t *B, int64_t ldb,
                       uint32_t *out);
 sten_status sten__bgemm_chunks_packed(sten_ctx *ctx, int64_t M, int64_t N, int64_t K,
                                       const float *A, int64_t lda, const uint32_t *Bpk, float *C,
                                       int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg);
+
+/* Intel AMX (src/core/amx.c): the same bf16 products on tiles, which
+ * bgemm.c's entry points take wherever sten__amx_available(): the CPU has
+ * AMX-TILE and AMX-BF16, Linux granted the tile state, STEN_AMX is not 0
+ * and STEN_KERNELS is not portable. sten__amx_force(1 / 0) switches it on
+ * (where the hardware allows) or off for tests and benchmarks, -1 back to
+ * the default. sten__amx_nt returns STEN_E_NOMEM (C untouched) when its
+ * scratch could not be had, so the caller can take another path. */
+bool sten__amx_hardware(void);
+bool sten__amx_available(void);
+void sten__amx_force(int on);
+sten_status sten__amx_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int64_t K,
+                             float alpha, const float *A, int64_t lda, const uint16_t *B,
+                             int64_t ldb, const uint32_t *Bpk, float beta, float *C, int64_t ldc,
+                             uint16_t *Cb, int64_t ldcb, const float *bias, sten_chunk_fn fn,
+                             void *arg);
+sten_status sten__amx_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
+                         const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta,
+                         float *C, int64_t ldc);
+size_t sten__amx_packed_words(int64_t K, int64_t N);
+double sten__amx_peak(int threads, double seconds);
+/* Whether bf16 products measured faster than fp32 ones here
+ * (src/core/precision.c: sten_precision_probe's choice); the fp32
+ * recommender screens in bf16 only then. sten__bf16_fast_force(1 / 0)
+ * overrides it for tests (where bf16 exists), -1 restores. */
+bool sten__bf16_fast(sten_ctx *ctx);
+void sten__bf16_fast_force(int on);
+void sten__amx_pack(sten_ctx *ctx, int64_t K, int64_t N, const uint16_t *B, int64_t ldb,
+                    uint32_t *out);
 
 /* Values n0 .. n0+count-1 of r's stream into out, r unchanged: what
  * sten_rng_seek(r, n0) and count sten_rng_u32 calls give, sixteen Philox

@@ -752,6 +752,11 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
     sten_free(ctx, net);
 }
 
+sten_precision sten_net_precision(const sten_net *net)
+{
+    return net->bf16 ? STEN_PRECISION_BF16 : STEN_PRECISION_FP32;
+}
+
 bool sten_bf16_supported(void)
 {
     return sten__bf16_available();
@@ -788,8 +793,13 @@ sten_status sten__net_set_batch(sten_ctx *ctx, sten_net *net, uint32_t B)
 
 sten_status sten_net_set_precision(sten_ctx *ctx, sten_net *net, sten_precision p)
 {
-    if (p != STEN_PRECISION_FP32 && p != STEN_PRECISION_BF16)
-        return sten_fail(ctx, STEN_E_INVALID, "precision %d: not fp32 or bf16", (int)p);
+    if (p != STEN_PRECISION_FP32 && p != STEN_PRECISION_BF16 && p != STEN_PRECISION_AUTO)
+        return sten_fail(ctx, STEN_E_INVALID, "precision %d: not fp32, bf16 or auto", (int)p);
+    if (p == STEN_PRECISION_AUTO) {
+        sten_precision_report r;
+        sten_precision_probe(ctx, &r);
+        p = r.choice;
+    }
     if (p == STEN_PRECISION_BF16 && !sten__bf16_available())
         return sten_fail(ctx, STEN_E_UNSUPPORTED,
                          sten__portable() ? "bf16 precision needs AVX-512 BF16 (STEN_KERNELS=portable "

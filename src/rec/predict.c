@@ -137,15 +137,16 @@ static sten_status nomem(sten_ctx *ctx, const sten_net *net)
 
 /* Screening's data for the output weight (once per weight version): W's
  * bf16 copy, W item-major for rescoring, each item's column norm rounded
- * up, the largest |W|. False when screening cannot be exact here: no
- * AVX-512 BF16, sten's own fp32 kernel not in use (its summation order is
+ * up, the largest |W|. False when screening cannot pay or be exact here:
+ * bf16 products not faster than fp32 ones on this CPU (sten__bf16_fast:
+ * none, or AVX-512 BF16 on an Intel core), sten's own fp32 kernel not in use (its summation order is
  * what rescoring replays), more than one K block (hidden > 256), or a
  * non-finite weight or bias. */
 static bool screen_prepare(sten_ctx *ctx, const sten_net *net, const nn_layer *L, sten_status *st)
 {
     nn_weight *w = &net->weights[L->in[0]];
     const nn_layer *S = &net->layers[w->src];
-    if (net->bf16 || !sten__bf16_available() || !sten__topk_screen_available() ||
+    if (net->bf16 || !sten__bf16_fast(ctx) || !sten__topk_screen_available() ||
         !sten__gemm_own() || S->N > 256 ||
         w->owner != (int)L->in[0])
         return false;
@@ -253,7 +254,7 @@ static sten_status prepare_topk(sten_ctx *ctx, const sten_net *net, const nn_lay
     nn_weight *w = &net->weights[L->in[0]];
     /* bf16 products (screening or bf16 precision): W's strips packed once */
     if (!st && (*screen || net->bf16) && w->owner == (int)L->in[0] && w->Wb &&
-        w->wbp_ver != net->version) {
+        (w->wbp_ver != net->version || !w->Wbp || !sten__bgemm_packed_current(w->Wbp))) {
         if (!w->Wbp) {
             const size_t words = sten__bgemm_packed_words(w->rows, w->cols);
             if (!(w->Wbp = sten_alloc(net->dctx, words * sizeof *w->Wbp)))

@@ -1,0 +1,609 @@
+/* amx.c — the bf16 products on Intel AMX tiles (tdpbf16ps: a 16 x 16 fp32
+ * tile += a 16 x 32 bf16 tile times a 32 x 16 one, 16,384 flops per
+ * instruction, ~14x what vdpbf16ps does per cycle on the same core).
+ * The same products, arguments and results' contract as bgemm.c — bf16
+ * inputs, fp32 accumulation, the summation order fixed by the shapes alone
+ * (so results do not depend on the thread count) — taken by bgemm.c's
+ * entry points wherever sten__amx_available().
+ *
+ * Operands in tiles: A tiles are 16 rows of 32 bf16 (k contiguous); B
+ * tiles are 16 rows of k pairs, each row 16 columns of (B[2p][c],
+ * B[2p+1][c]) — the pair layout bgemm.c's strips already have, so a 32-
+ * column strip is two B tiles 128 bytes apart. A micro-tile is 32 x 32
+ * (four accumulators, two A tiles, two B tiles: all eight tiles), over
+ * the whole K at once (no K blocks: one rounding path per element).
+ *  - NN / TN (forward, weight gradient): A rounded once per product into
+ *    bf16 rows padded to 32 x 32; B's strips packed per chunk (or once, for
+ *    inference weights). Where C is plain (alpha 1, beta 0, no bf16 copy)
+ *    the tiles start from the bias and are stored straight into C; else
+ *    through a 4 KB block and an AVX-512 epilogue.
+ *  - NT (propagation, C = A B^T over a long K): K in at most 16 fixed groups
+ *    of whole 32-steps, one thread per group at a time: the group's B
+ *    transposed into pairs (a 16 x 16 transpose of 32-bit pairs), the full
+ *    M x N product of the group into its own buffer, the buffers added in
+ *    group order at the end.
+ * Linux hands out the tile state only on request (arch_prctl
+ * ARCH_REQ_XCOMP_PERM, once per process); each thread loads the tile
+ * configuration at the start of a product and releases it at the end. */
+#define _GNU_SOURCE /* syscall */
+#include "core_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && \
+    (__GNUC__ >= 12 || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define HAVE_AMX 1
+#define AMX                                                                                        \
+    __attribute__((target("amx-tile,amx-bf16,avx512f,avx512vl,avx512dq,avx512bw,avx512bf16,fma,"  \
+                          "avx2")))
+#define INLINE inline __attribute__((always_inline))
+#endif
+
+static int amx_mode = -1; /* -1: not decided yet, 0 off, 1 on */
+static int amx_forced = -1;
+
+#ifdef HAVE_AMX
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+/* The CPU has AMX-TILE and AMX-BF16, the kernel hands out the tile data
+ * state, and STEN_AMX is not 0. */
+static bool amx_probe(void)
+{
+    if (sten__portable() || !sten__bf16_available())
+        return false;
+    const char *e = getenv("STEN_AMX");
+    if (e && strcmp(e, "0") == 0)
+        return false;
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return false;
+    if (!(d & (1u << 22)) || !(d & (1u << 24))) /* AMX-BF16, AMX-TILE */
+        return false;
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+}
+#endif
+
+bool sten__amx_hardware(void)
+{
+#ifdef HAVE_AMX
+    static int h = -1;
+    int v = __atomic_load_n(&h, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = amx_probe();
+        __atomic_store_n(&h, v, __ATOMIC_RELAXED);
+    }
+    return v == 1;
+#else
+    return false;
+#endif
+}
+
+bool sten__amx_available(void)
+{
+    int f = __atomic_load_n(&amx_forced, __ATOMIC_RELAXED);
+    if (f >= 0)
+        return f == 1 && sten__amx_hardware();
+    int v = __atomic_load_n(&amx_mode, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = sten__amx_hardware();
+        __atomic_store_n(&amx_mode, v, __ATOMIC_RELAXED);
+    }
+    return v == 1;
+}
+
+void sten__amx_force(int on)
+{
+    __atomic_store_n(&amx_forced, on, __ATOMIC_RELAXED);
+}
+
+#ifdef HAVE_AMX
+
+/* Tiles 0-3: the four accumulators of a 32 x 32 block (rows 0-15 / 16-31 x
+ * columns 0-15 / 16-31), 4-5: A's two row halves, 6-7: B's two column
+ * halves. Every tile 16 rows of 64 bytes. */
+AMX static void tiles_on(void)
+{
+    struct {
+        uint8_t palette, start_row, reserved[14];
+        uint16_t colsb[16];
+        uint8_t rows[16];
+    } __attribute__((packed, aligned(64))) cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.colsb[t] = 64;
+        cfg.rows[t] = 16;
+    }
+    _tile_loadconfig(&cfg);
+}
+
+/* GCC's tileloadd does not tell the compiler it reads memory: these do, so
+ * packing stores are never moved past the loads that read them. */
+#define TLOAD(t, p, stride)                                                                        \
+    __asm__ volatile("tileloadd (%0,%1,1), %%tmm" #t ::"r"((const void *)(p)),                     \
+                     "r"((long)(stride))                                                           \
+                     : "memory")
+#define TSTORE(t, p, stride) _tile_stored(t, p, stride)
+#define TDP(c, a, b) _tile_dpbf16ps(c, a, b)
+
+static INLINE __mmask16 lanes(int64_t n)
+{
+    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+
+static INLINE int64_t up32(int64_t n)
+{
+    return (n + 31) / 32 * 32;
+}
+
+/* A's rows in bf16, K padded with zeros to Kp: row i of op(A) at Ap + i Kp
+ * (NN: A[i lda + k], TN: A[k lda + i]); rows [M, Mp) zero. */
+AMX static void pack_rows(sten_ctx *ctx, uint16_t *Ap, const float *A, int64_t lda, bool tn,
+                          int64_t M, int64_t Mp, int64_t K, int64_t Kp)
+{
+    const int nt = sten__threads_for(ctx, Mp * Kp, 1 << 15);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t i = 0; i < Mp; i++) {
+        uint16_t *r = Ap + i * Kp;
+        int64_t k = 0;
+        if (i < M && !tn) {
+            sten__to_bf16_row(r, A + i * lda, K);
+            k = K;
+        } else if (i < M) {
+            for (; k < K; k++)
+                r[k] = sten__bf16(A[k * lda + i]);
+        }
+        memset(r + k, 0, (size_t)(Kp - k) * sizeof *r);
+    }
+}
+
+/* Columns [j, j + nr) of B (K x N bf16, row-major) packed as strips of 32
+ * columns, strip s at Bs + s * Kp/2 * 32: Bs[p][c] = (B[2p][c], B[2p+1][c])
+ * for c < nr, zero past nr (in the last strip) and past row K, p < Kp/2:
+ * two B tiles per 32-step. Rows are read along the whole range (long runs
+ * the prefetchers follow), two rows interleaved by unpack and permute. */
+AMX static void pack_strips(uint32_t *restrict Bs, const uint16_t *B, int64_t ldb, int64_t K,
+                            int64_t Kp, int64_t nr)
+{
+    const __m512i lo_q = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
+    const __m512i hi_q = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    const int64_t sw = Kp / 2 * 32; /* words per strip */
+    for (int64_t k = 0; k < Kp; k += 2) {
+        const uint16_t *r0 = B + k * ldb, *r1 = r0 + ldb;
+        uint32_t *o = Bs + (k / 2) * 32;
+        for (int64_t c = 0; c < nr; c += 32, o += sw) {
+            const int64_t left = nr - c;
+            const __mmask32 m = left >= 32 ? 0xffffffffu : (__mmask32)((1u << left) - 1u);
+            const __m512i a = k < K ? _mm512_maskz_loadu_epi16(m, r0 + c) : _mm512_setzero_si512();
+            const __m512i b = k + 1 < K ? _mm512_maskz_loadu_epi16(m, r1 + c) : _mm512_setzero_si512();
+            /* per 128-bit lane: columns 0-3 / 4-7 of the lane, rows paired */
+            const __m512i lo = _mm512_unpacklo_epi16(a, b), hi = _mm512_unpackhi_epi16(a, b);
+            _mm512_store_si512(o, _mm512_permutex2var_epi64(lo, lo_q, hi));
+            _mm512_store_si512(o + 16, _mm512_permutex2var_epi64(lo, hi_q, hi));
+        }
+    }
+}
+
+/* The packed form of a B (K x N) many products share: strip s (columns
+ * 32s..) at s * Kp/2 * 32 words, Kp = K rounded up to 32. */
+size_t sten__amx_packed_words(int64_t K, int64_t N)
+{
+    return (size_t)(up32(K) / 2 * 32) * (size_t)((N + 31) / 32);
+}
+
+AMX void sten__amx_pack(sten_ctx *ctx, int64_t K, int64_t N, const uint16_t *B, int64_t ldb,
+                        uint32_t *out)
+{
+    const int64_t strips = (N + 31) / 32, Kp = up32(K);
+    const int nt = sten__threads_for(ctx, K * N, 1 << 16);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t s = 0; s < strips; s += 16)
+        pack_strips(out + s * (Kp / 2 * 32), B + s * 32, ldb, K, Kp, STEN__MIN(16 * 32, N - s * 32));
+}
+
+typedef struct {
+    float alpha, beta;
+    const float *bias; /* at the strip's column 0, or NULL */
+    uint16_t *cb;      /* bf16 copy of C at the block's row 0, column 0, or NULL */
+    int64_t ldcb;
+} amx_out;
+
+/* C's rows [0, rows) x columns [0, nr) of a 32 x 32 block from the fp32
+ * accumulators T (32 x 32): alpha T + beta C + bias, and its bf16 copy. */
+AMX static void epilogue(const float *T, int64_t rows, int64_t nr, float *C, int64_t ldc,
+                         const amx_out *o)
+{
+    const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+    const __m512 va = _mm512_set1_ps(o->alpha), vb = _mm512_set1_ps(o->beta);
+    const __m512 bi0 = o->bias ? _mm512_maskz_loadu_ps(m0, o->bias) : _mm512_setzero_ps();
+    const __m512 bi1 = o->bias ? _mm512_maskz_loadu_ps(m1, o->bias + 16) : _mm512_setzero_ps();
+    for (int64_t r = 0; r < rows; r++) {
+        float *c = C + r * ldc;
+        __m512 x0 = _mm512_fmadd_ps(va, _mm512_load_ps(T + r * 32), bi0);
+        __m512 x1 = _mm512_fmadd_ps(va, _mm512_load_ps(T + r * 32 + 16), bi1);
+        if (o->beta != 0.0f) {
+            x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, c), x0);
+            x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, c + 16), x1);
+        }
+        _mm512_mask_storeu_ps(c, m0, x0);
+        _mm512_mask_storeu_ps(c + 16, m1, x1);
+        if (o->cb) {
+            uint16_t *b = o->cb + r * o->ldcb;
+            _mm256_mask_storeu_epi16(b, m0, (__m256i)_mm512_cvtneps_pbh(x0));
+            _mm256_mask_storeu_epi16(b + 16, m1, (__m256i)_mm512_cvtneps_pbh(x1));
+        }
+    }
+}
+
+/* Columns [j0, j1) of C = alpha op(A) B + beta C + bias; C's column j at
+ * C + (j - coff). Ap: A's padded bf16 rows (Mp x Kp); Bpk: B packed once,
+ * or NULL to pack the chunk's strips into Bs here. */
+AMX static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, int64_t Kp,
+                         const uint16_t *Ap, const uint16_t *B, int64_t ldb, const uint32_t *Bpk,
+                         uint32_t *Bs, float *T, float *C, int64_t ldc, int64_t coff,
+                         const amx_out *o)
+{
+    /* plain C: tiles start at the bias and go straight to C */
+    const bool direct = o->alpha == 1.0f && o->beta == 0.0f && !o->cb;
+    float bias_tile[16 * 32] __attribute__((aligned(64)));
+    const int64_t sa = Kp * 2, steps = Kp / 32, sw = Kp / 2 * 32;
+    if (!Bpk)
+        pack_strips(Bs, B + j0, ldb, K, Kp, j1 - j0);
+    for (int64_t j = j0; j < j1; j += 32) {
+        const int64_t nr = STEN__MIN(32, j1 - j);
+        const uint32_t *S = Bpk ? Bpk + (j / 32) * sw : Bs + (j - j0) / 32 * sw;
+        const bool bias_in = direct && o->bias;
+        if (bias_in) {
+            const __m512 b0 = _mm512_maskz_loadu_ps(lanes(nr), o->bias + j);
+            const __m512 b1 = _mm512_maskz_loadu_ps(lanes(nr - 16), o->bias + j + 16);
+            for (int r = 0; r < 16; r++) {
+                _mm512_store_ps(bias_tile + r * 32, b0);
+                _mm512_store_ps(bias_tile + r * 32 + 16, b1);
+            }
+        }
+        float *Cj = C + (j - coff);
+        for (int64_t i = 0; i < M; i += 32) {
+            if (bias_in) {
+                TLOAD(0, bias_tile, 128);
+                TLOAD(1, bias_tile + 16, 128);
+                TLOAD(2, bias_tile, 128);
+                TLOAD(3, bias_tile + 16, 128);
+            } else {
+                _tile_zero(0);
+                _tile_zero(1);
+                _tile_zero(2);
+                _tile_zero(3);
+            }
+            const uint16_t *a = Ap + i * Kp;
+            for (int64_t s = 0; s < steps; s++) {
+                TLOAD(4, a + s * 32, sa);
+                TLOAD(5, a + 16 * Kp + s * 32, sa);
+                TLOAD(6, S + s * 512, 128);
+                TLOAD(7, S + s * 512 + 16, 128);
+                TDP(0, 4, 6);
+                TDP(1, 4, 7);
+                TDP(2, 5, 6);
+                TDP(3, 5, 7);
+            }
+            float *c = Cj + i * ldc;
+            if (direct && nr == 32 && i + 32 <= M) {
+                TSTORE(0, c, ldc * 4);
+                TSTORE(1, c + 16, ldc * 4);
+                TSTORE(2, c + 16 * ldc, ldc * 4);
+                TSTORE(3, c + 16 * ldc + 16, ldc * 4);
+                continue;
+            }
+            TSTORE(0, T, 128);
+            TSTORE(1, T + 16, 128);
+            TSTORE(2, T + 16 * 32, 128);
+            TSTORE(3, T + 16 * 32 + 16, 128);
+            amx_out oi = *o;
+            if (direct) /* the bias is in T already */
+                oi.bias = NULL;
+            else if (oi.bias)
+                oi.bias += j;
+            if (oi.cb)
+                oi.cb += i * oi.ldcb + j;
+            epilogue(T, STEN__MIN(32, M - i), nr, c, ldc, &oi);
+        }
+    }
+}
+
+AMX sten_status sten__amx_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int64_t K,
+                                 float alpha, const float *A, int64_t lda, const uint16_t *B,
+                                 int64_t ldb, const uint32_t *Bpk, float beta, float *C,
+                                 int64_t ldc, uint16_t *Cb, int64_t ldcb, const float *bias,
+                                 sten_chunk_fn fn, void *arg)
+{
+    if (M <= 0 || N <= 0)
+        return STEN_OK;
+    const int64_t Mp = up32(M), Kp = up32(STEN__MAX(K, 1));
+    const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
+    const int nt = (int)STEN__MIN(nch, sten__threads_for(ctx, M * N * STEN__MAX(K, 1), 1 << 20));
+    /* scratch: A's bf16 rows, then per thread a strip, a 32 x 32 block and,
+     * when there is no C, a chunk */
+    const size_t apk = (size_t)(Mp * Kp * 2 + 63) / 64 * 64;
+    const size_t strip = (size_t)Kp / 2 * STEN__GEMM_CHUNK * 4, tblk = 32 * 32 * 4; /* a chunk's strips */
+    const size_t loc = C ? 0 : (size_t)(M * STEN__GEMM_CHUNK * 4 + 63) / 64 * 64;
+    const size_t per = strip + tblk + loc;
+    char *ws = sten__scratch(ctx, apk + per * (size_t)nt);
+    if (!ws)
+        return sten_fail(ctx, STEN_E_NOMEM, "AMX gemm: no room for the packed operand (%lld x %lld)",
+                         (long long)M, (long long)K);
+    uint16_t *Ap = (uint16_t *)ws;
+    pack_rows(ctx, Ap, A, lda, ta == STEN_TRANS, M, Mp, STEN__MAX(K, 0), Kp);
+    const amx_out o = {alpha, beta, bias, Cb, ldcb};
+#pragma omp parallel num_threads(nt)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        char *mine = ws + apk + per * (size_t)t;
+        uint32_t *Bs = (uint32_t *)mine;
+        float *T = (float *)(mine + strip);
+        float *own_c = C ? NULL : (float *)(mine + strip + tblk);
+        tiles_on();
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t ch = 0; ch < nch; ch++) {
+            const int64_t j0 = ch * STEN__GEMM_CHUNK, j1 = STEN__MIN(N, j0 + STEN__GEMM_CHUNK);
+            if (own_c) {
+                amx_out oc = o;
+                oc.beta = 0.0f, oc.cb = NULL;
+                chunk_nn(M, j0, j1, K, Kp, Ap, B, ldb, Bpk, Bs, T, own_c, STEN__GEMM_CHUNK, j0, &oc);
+            } else {
+                chunk_nn(M, j0, j1, K, Kp, Ap, B, ldb, Bpk, Bs, T, C, ldc, 0, &o);
+            }
+            if (fn)
+                fn(arg, ch, j0, j1, own_c ? own_c : C + j0, own_c ? STEN__GEMM_CHUNK : ldc);
+        }
+        _tile_release();
+    }
+    return STEN_OK;
+}
+
+/* out[p][n] = (B[n][2p], B[n][2p+1]) for p < 16 pairs of one 32-step at
+ * column k of rows n0 .. n0+15 of B (N x K bf16), zero past N and K: a
+ * 16 x 16 transpose of 32-bit pairs. ld: out's row length in words. */
+AMX static void pairs_t16(uint32_t *out, int64_t ld, const uint16_t *B, int64_t ldb, int64_t n0,
+                          int64_t N, int64_t k, int64_t K)
+{
+    __m512i r[16], a[16], b[16];
+    const int64_t left = K - k;
+    const __mmask32 m = left >= 32 ? 0xffffffffu : (__mmask32)((1u << left) - 1u);
+    for (int i = 0; i < 16; i++)
+        r[i] = n0 + i < N ? _mm512_maskz_loadu_epi16(m, B + (n0 + i) * ldb + k) : _mm512_setzero_si512();
+    for (int i = 0; i < 8; i++) {
+        a[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        a[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) { /* b[4i + c], lane L: column 4L + c of rows 4i .. 4i+3 */
+        b[4 * i] = _mm512_unpacklo_epi64(a[4 * i], a[4 * i + 2]);
+        b[4 * i + 1] = _mm512_unpackhi_epi64(a[4 * i], a[4 * i + 2]);
+        b[4 * i + 2] = _mm512_unpacklo_epi64(a[4 * i + 1], a[4 * i + 3]);
+        b[4 * i + 3] = _mm512_unpackhi_epi64(a[4 * i + 1], a[4 * i + 3]);
+    }
+    for (int c = 0; c < 4; c++) {
+        const __m512i x = _mm512_shuffle_i32x4(b[c], b[4 + c], 0x88);
+        const __m512i y = _mm512_shuffle_i32x4(b[c], b[4 + c], 0xdd);
+        const __m512i x2 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0x88);
+        const __m512i y2 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0xdd);
+        _mm512_store_si512(out + (0 + c) * ld, _mm512_shuffle_i32x4(x, x2, 0x88));
+        _mm512_store_si512(out + (4 + c) * ld, _mm512_shuffle_i32x4(y, y2, 0x88));
+        _mm512_store_si512(out + (8 + c) * ld, _mm512_shuffle_i32x4(x, x2, 0xdd));
+        _mm512_store_si512(out + (12 + c) * ld, _mm512_shuffle_i32x4(y, y2, 0xdd));
+    }
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The tile unit's peak on `threads` threads, GFLOP/s: independent
+ * tdpbf16ps into four accumulators from tiles already loaded, for about
+ * `seconds` (benchmarks print it as the bound of the bf16 products). */
+AMX double sten__amx_peak(int threads, double seconds)
+{
+    if (!sten__amx_hardware())
+        return 0.0;
+    static uint16_t src[16 * 32] __attribute__((aligned(64)));
+    const long reps = (long)(seconds * 4e7); /* ~64 cycles a round */
+    double best = 0.0;
+#pragma omp parallel num_threads(threads) reduction(+ : best)
+    {
+        tiles_on();
+        TLOAD(4, src, 64);
+        TLOAD(5, src, 64);
+        TLOAD(6, src, 64);
+        TLOAD(7, src, 64);
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+        const double t0 = now_s();
+        for (long r = 0; r < reps; r++) {
+            TDP(0, 4, 6);
+            TDP(1, 4, 7);
+            TDP(2, 5, 6);
+            TDP(3, 5, 7);
+        }
+        const double t = now_s() - t0;
+        _tile_release();
+        best += 4.0 * (double)reps * 16 * 16 * 32 * 2 / t / 1e9;
+    }
+    return best;
+}
+
+#define NT_GROUPS 16
+
+/* C = alpha A B^T + beta C, A (M x K) and B (N x K) bf16. Returns
+ * STEN_E_NOMEM without touching C where the scratch could not be had. */
+AMX sten_status sten__amx_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
+                             const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb,
+                             float beta, float *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0 || K <= 0)
+        return STEN_E_UNSUPPORTED;
+    const int64_t Mp = up32(M), Np = up32(N), steps = (K + 31) / 32;
+    const int64_t per = (steps + NT_GROUPS - 1) / NT_GROUPS, groups = (steps + per - 1) / per;
+    const int nt = (int)STEN__MIN(groups, sten__threads_for(ctx, M * N * K, 1 << 20));
+    /* scratch: each group's product; per thread B's pairs for a group and
+     * A's last rows padded to 32 (when M is not a multiple of 32); the
+     * steps past K padded, for all rows, when K is not a multiple of 32 */
+    const size_t part = (size_t)(Mp * Np), bt = (size_t)(per * 16 * Np);
+    const size_t apad = M % 32 ? (size_t)(32 * per * 32 / 2) : 0, tail = K % 32 ? (size_t)(Mp * 16) : 0;
+    const size_t mine = bt + apad; /* in 4-byte words */
+    float *ws = sten__scratch(ctx, (part * (size_t)groups + mine * (size_t)nt + tail) * 4);
+    if (!ws)
+        return STEN_E_NOMEM;
+    const int64_t last_i = (M - 1) / 32 * 32; /* the last row block */
+    uint16_t *At = (uint16_t *)(ws + part * (size_t)groups + mine * (size_t)nt);
+    if (tail) { /* the last, partial 32-step of every row of A, zero-padded */
+        const int64_t k = (steps - 1) * 32;
+        const __mmask32 m = (__mmask32)((1u << (K - k)) - 1u);
+        for (int64_t i = 0; i < Mp; i++)
+            _mm512_storeu_si512(At + i * 32, i < M ? _mm512_maskz_loadu_epi16(m, A + i * lda + k)
+                                                    : _mm512_setzero_si512());
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        uint32_t *Bt = (uint32_t *)(ws + part * (size_t)groups + mine * (size_t)t);
+        uint16_t *Ap = (uint16_t *)(Bt + bt);
+        tiles_on();
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t g = 0; g < groups; g++) {
+            const int64_t s0 = g * per, s1 = STEN__MIN(steps, s0 + per), ns = s1 - s0;
+            const int64_t k0 = s0 * 32;
+            /* the group's B in pairs: step s, pair q, column n at Bt[(16 s + q) Np + n] */
+            for (int64_t s = 0; s < ns; s++)
+                for (int64_t n = 0; n < Np; n += 16)
+                    pairs_t16(Bt + s * 16 * Np + n, Np, B, ldb, n, N, k0 + s * 32, K);
+            /* A's last, partial row block: its rows padded with zeros */
+            if (apad) {
+                const int64_t kend = STEN__MIN(K, s1 * 32);
+                for (int64_t r = 0; r < 32; r++) {
+                    uint16_t *d = Ap + r * (ns * 32);
+                    const int64_t i = last_i + r;
+                    int64_t len = 0;
+                    if (i < M) {
+                        len = kend - k0;
+                        memcpy(d, A + i * lda + k0, (size_t)len * sizeof *d);
+                    }
+                    memset(d + len, 0, (size_t)(ns * 32 - len) * sizeof *d);
+                }
+            }
+            float *P = ws + part * (size_t)g;
+            for (int64_t i = 0; i < Mp; i += 32) {
+                const bool pad = apad && i == last_i;
+                for (int64_t n = 0; n < Np; n += 32) {
+                    _tile_zero(0);
+                    _tile_zero(1);
+                    _tile_zero(2);
+                    _tile_zero(3);
+                    for (int64_t s = 0; s < ns; s++) {
+                        const uint32_t *b = Bt + s * 16 * Np + n;
+                        if (tail && s0 + s == steps - 1) {
+                            TLOAD(4, At + i * 32, 64);
+                            TLOAD(5, At + (i + 16) * 32, 64);
+                        } else if (pad) {
+                            TLOAD(4, Ap + s * 32, ns * 64);
+                            TLOAD(5, Ap + 16 * ns * 32 + s * 32, ns * 64);
+                        } else {
+                            TLOAD(4, A + i * lda + k0 + s * 32, lda * 2);
+                            TLOAD(5, A + (i + 16) * lda + k0 + s * 32, lda * 2);
+                        }
+                        TLOAD(6, b, Np * 4);
+                        TLOAD(7, b + 16, Np * 4);
+                        TDP(0, 4, 6);
+                        TDP(1, 4, 7);
+                        TDP(2, 5, 6);
+                        TDP(3, 5, 7);
+                    }
+                    float *p = P + i * Np + n;
+                    TSTORE(0, p, Np * 4);
+                    TSTORE(1, p + 16, Np * 4);
+                    TSTORE(2, p + 16 * Np, Np * 4);
+                    TSTORE(3, p + 16 * Np + 16, Np * 4);
+                }
+            }
+        }
+        _tile_release();
+        /* C = alpha (the groups' sum, in group order) + beta C */
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < M; i++) {
+            float *c = C + i * ldc;
+            const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+            for (int64_t j = 0; j < N; j += 16) {
+                const __mmask16 m = lanes(N - j);
+                __m512 s = _mm512_load_ps(ws + i * Np + j);
+                for (int64_t g = 1; g < groups; g++)
+                    s = _mm512_add_ps(s, _mm512_load_ps(ws + part * (size_t)g + i * Np + j));
+                s = _mm512_mul_ps(va, s);
+                if (beta != 0.0f)
+                    s = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, c + j), s);
+                _mm512_mask_storeu_ps(c + j, m, s);
+            }
+        }
+    }
+    return STEN_OK;
+}
+
+#else /* no AMX in this compiler or OS: never available, never called */
+
+double sten__amx_peak(int threads, double seconds)
+{
+    (void)threads, (void)seconds;
+    return 0.0;
+}
+
+size_t sten__amx_packed_words(int64_t K, int64_t N)
+{
+    (void)K, (void)N;
+    return 1;
+}
+
+void sten__amx_pack(sten_ctx *ctx, int64_t K, int64_t N, const uint16_t *B, int64_t ldb,
+                    uint32_t *out)
+{
+    (void)ctx, (void)K, (void)N, (void)B, (void)ldb, (void)out;
+}
+
+sten_status sten__amx_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int64_t K,
+                             float alpha, const float *A, int64_t lda, const uint16_t *B,
+                             int64_t ldb, const uint32_t *Bpk, float beta, float *C, int64_t ldc,
+                             uint16_t *Cb, int64_t ldcb, const float *bias, sten_chunk_fn fn,
+                             void *arg)
+{
+    (void)ta, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B, (void)ldb;
+    (void)Bpk, (void)beta, (void)C, (void)ldc, (void)Cb, (void)ldcb, (void)bias, (void)fn;
+    (void)arg;
+    return sten_fail(ctx, STEN_E_UNSUPPORTED, "AMX products need an x86-64 Linux build");
+}
+
+sten_status sten__amx_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
+                         const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta,
+                         float *C, int64_t ldc)
+{
+    (void)ctx, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B, (void)ldb;
+    (void)beta, (void)C, (void)ldc;
+    return STEN_E_UNSUPPORTED;
+}
+
+#endif
