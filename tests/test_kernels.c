@@ -383,6 +383,68 @@ static void test_bgemm(void)
     sten__amx_force(-1);
 }
 
+/* The AMX backward sweep against double references of the rounded
+ * inputs: dA += D Wb^T from Wb as it was, W = beta W + alpha A^T D, Wb =
+ * the new W rounded; with 1 and 2 threads, the same bits. */
+static void test_amx_out_backward(void)
+{
+    if (!sten__amx_hardware()) {
+        printf("  (no AMX here: the tile sweep not tested)\n");
+        return;
+    }
+    static const int64_t shapes[][3] = {{96, 4700, 128}, {37, 1100, 50}, {64, 17000, 64}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int64_t M = shapes[s][0], N = shapes[s][1], H = shapes[s][2];
+        float *A = rand_floats(M * H, -1, 1), *W0 = rand_floats(H * N, -1, 1);
+        float *dA0 = rand_floats(M * H, -1, 1);
+        uint16_t *D = calloc((size_t)(M * N), 2), *Wb0 = calloc((size_t)(H * N), 2);
+        for (int64_t e = 0; e < M * N; e++)
+            D[e] = sten__bf16((float)((e * 7919) % 2001 - 1000) / 1000.0f);
+        for (int64_t e = 0; e < H * N; e++)
+            Wb0[e] = sten__bf16(W0[e]);
+        const float alpha = -0.01f, beta = 0.999f;
+        float *W[2], *dA[2];
+        uint16_t *Wb[2];
+        for (int t = 1; t <= 2; t++) {
+            sten_ctx_set_threads(ctx, t);
+            W[t - 1] = copy_floats(W0, H * N), dA[t - 1] = copy_floats(dA0, M * H);
+            Wb[t - 1] = malloc((size_t)(H * N) * 2);
+            memcpy(Wb[t - 1], Wb0, (size_t)(H * N) * 2);
+            CHECK_EQ(sten__amx_out_backward(ctx, M, N, H, A, H, D, N, alpha, beta, W[t - 1], N, Wb[t - 1],
+                                            N, dA[t - 1], H),
+                     STEN_OK);
+        }
+        sten_ctx_set_threads(ctx, 0);
+        CHECK(memcmp(W[0], W[1], (size_t)(H * N) * 4) == 0);
+        CHECK(memcmp(dA[0], dA[1], (size_t)(M * H) * 4) == 0);
+        CHECK(memcmp(Wb[0], Wb[1], (size_t)(H * N) * 2) == 0);
+        float *Rd = copy_floats(dA0, M * H), *Rw = copy_floats(W0, H * N);
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t h = 0; h < H; h++) {
+                double acc = 0;
+                for (int64_t j = 0; j < N; j++)
+                    acc += (double)sten__bf16_to_float(D[i * N + j]) * sten__bf16_to_float(Wb0[h * N + j]);
+                Rd[i * H + h] = (float)(dA0[i * H + h] + acc);
+            }
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t j = 0; j < N; j++) {
+                double acc = 0;
+                for (int64_t i = 0; i < M; i++)
+                    acc += (double)rb(A[i * H + h]) * sten__bf16_to_float(D[i * N + j]);
+                Rw[h * N + j] = (float)(beta * W0[h * N + j] + alpha * acc);
+            }
+        CHECK_CLOSE(dA[0], Rd, M * H, 1e-4, 1e-4);
+        CHECK_CLOSE(W[0], Rw, H * N, 1e-5, 1e-5);
+        int wb_ok = 1;
+        for (int64_t e = 0; e < H * N; e++)
+            wb_ok &= Wb[0][e] == sten__bf16(W[0][e]);
+        CHECK(wb_ok);
+        free(A), free(W0), free(dA0), free(D), free(Wb0), free(Rd), free(Rw);
+        for (int t = 0; t < 2; t++)
+            free(W[t]), free(dA[t]), free(Wb[t]);
+    }
+}
+
 static void test_spmm(void)
 {
     static const uint32_t shapes[][4] = {/* B, N_in, H, max nnz per row */
@@ -704,6 +766,7 @@ int main(void)
     RUN(test_gemm_out_backward);
     RUN(test_bf16_rounding);
     RUN(test_bgemm);
+    RUN(test_amx_out_backward);
     RUN(test_spmm);
     RUN(test_spmm_grad);
     RUN(test_transpose_threads);

@@ -565,12 +565,143 @@ AMX sten_status sten__amx_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, flo
     return STEN_OK;
 }
 
+/* The output layer's backward pass in one sweep over the bf16 delta, on
+ * tiles (sten__amx_out_backward): per 512-column chunk, its part of dA =
+ * D Wb^T from the chunk's columns of Wb as they were (the delta's rows as
+ * A tiles, Wb's columns transposed into pairs), then those columns' update
+ * W = beta W + alpha A^T D and their bf16 copy, while the chunk of D is in
+ * L2 — D and Wb come from memory once, not twice. Chunks go in groups
+ * fixed by N, each group's part of dA in its own buffer (accumulated in the
+ * tiles' order), the buffers added in group order: the same result for any
+ * thread count. */
+AMX sten_status sten__amx_out_backward(sten_ctx *ctx, int64_t M, int64_t N, int64_t H,
+                                       const float *A, int64_t lda, const uint16_t *D, int64_t ldd,
+                                       float alpha, float beta, float *W, int64_t ldw, uint16_t *Wb,
+                                       int64_t ldwb, float *dA, int64_t ldda)
+{
+    if (M <= 0 || N <= 0 || H <= 0)
+        return STEN_E_UNSUPPORTED;
+    const int64_t C = STEN__GEMM_CHUNK, nch = (N + C - 1) / C;
+    const int64_t per = nch >= 16 ? nch / 16 : 1, groups = (nch + per - 1) / per;
+    const int64_t Mp = up32(M), Hp = up32(H);
+    const int nt = (int)STEN__MIN(groups, sten__threads_for(ctx, M * N * H, 1 << 20));
+    /* scratch (bytes, each part a multiple of 64): A^T's bf16 rows (Hp x
+     * Mp), the groups' parts of dA (Mp x Hp fp32 each), and per thread: the
+     * chunk's Wb in pairs (C/2 x Hp words), D's strips (Mp/2 x C words),
+     * a 32-row block of D padded (32 x C bf16), a 32 x 32 block */
+    const size_t at = (size_t)(Hp * Mp * 2), part = (size_t)(Mp * Hp * 4);
+    const size_t wt = (size_t)(C / 2 * Hp * 4), ds = (size_t)(Mp / 2 * C * 4);
+    const size_t pad = (size_t)(32 * C * 2), tb = 32 * 32 * 4;
+    const size_t mine = wt + ds + pad + tb;
+    char *ws = sten__scratch(ctx, at + part * (size_t)groups + mine * (size_t)nt);
+    if (!ws)
+        return STEN_E_NOMEM;
+    uint16_t *At = (uint16_t *)ws;
+    pack_rows(ctx, At, A, lda, true, H, Hp, M, Mp);
+    float *parts = (float *)(ws + at);
+    const amx_out o = {alpha, beta, NULL, Wb, ldwb};
+#pragma omp parallel num_threads(nt)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        char *my = ws + at + part * (size_t)groups + mine * (size_t)t;
+        uint32_t *Bt = (uint32_t *)my;
+        uint32_t *Ds = (uint32_t *)(my + wt);
+        uint16_t *Dp = (uint16_t *)(my + wt + ds);
+        float *T = (float *)(my + wt + ds + pad);
+        tiles_on();
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t g = 0; g < groups; g++) {
+            float *P = parts + (size_t)g * (size_t)(Mp * Hp);
+            for (int64_t ch = g * per; ch < STEN__MIN(nch, (g + 1) * per); ch++) {
+                const int64_t j0 = ch * C, j1 = STEN__MIN(N, j0 + C), steps = (j1 - j0 + 31) / 32;
+                const bool first = ch == g * per, tail = (j1 - j0) % 32 != 0;
+                /* dA's part: the chunk's Wb (old) in pairs, D's rows as A */
+                for (int64_t s = 0; s < steps; s++)
+                    for (int64_t n = 0; n < Hp; n += 16)
+                        pairs_t16(Bt + s * 16 * Hp + n, Hp, Wb + j0, ldwb, n, H, s * 32, j1 - j0);
+                for (int64_t i = 0; i < Mp; i += 32) {
+                    const uint16_t *a = D + i * ldd + j0;
+                    int64_t sa = ldd * 2;
+                    if (i + 32 > M || tail) { /* rows or columns past the end: padded */
+                        for (int64_t r = 0; r < 32; r++) {
+                            uint16_t *d = Dp + r * (steps * 32);
+                            const int64_t len = i + r < M ? j1 - j0 : 0;
+                            if (len)
+                                memcpy(d, D + (i + r) * ldd + j0, (size_t)len * sizeof *d);
+                            memset(d + len, 0, (size_t)(steps * 32 - len) * sizeof *d);
+                        }
+                        a = Dp, sa = steps * 64;
+                    }
+                    for (int64_t n = 0; n < Hp; n += 32) {
+                        float *p = P + i * Hp + n;
+                        if (first) {
+                            _tile_zero(0);
+                            _tile_zero(1);
+                            _tile_zero(2);
+                            _tile_zero(3);
+                        } else {
+                            TLOAD(0, p, Hp * 4);
+                            TLOAD(1, p + 16, Hp * 4);
+                            TLOAD(2, p + 16 * Hp, Hp * 4);
+                            TLOAD(3, p + 16 * Hp + 16, Hp * 4);
+                        }
+                        for (int64_t s = 0; s < steps; s++) {
+                            const uint32_t *b = Bt + s * 16 * Hp + n;
+                            TLOAD(4, a + s * 32, sa);
+                            TLOAD(5, (const char *)a + 16 * sa + s * 64, sa);
+                            TLOAD(6, b, Hp * 4);
+                            TLOAD(7, b + 16, Hp * 4);
+                            TDP(0, 4, 6);
+                            TDP(1, 4, 7);
+                            TDP(2, 5, 6);
+                            TDP(3, 5, 7);
+                        }
+                        TSTORE(0, p, Hp * 4);
+                        TSTORE(1, p + 16, Hp * 4);
+                        TSTORE(2, p + 16 * Hp, Hp * 4);
+                        TSTORE(3, p + 16 * Hp + 16, Hp * 4);
+                    }
+                }
+                /* then the chunk's columns of W and Wb updated */
+                chunk_nn(H, j0, j1, M, Mp, At, D, ldd, NULL, Ds, T, W, ldw, 0, &o);
+            }
+        }
+        _tile_release();
+        /* dA += the groups' parts, in group order */
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < M; i++) {
+            float *c = dA + i * ldda;
+            for (int64_t j = 0; j < H; j += 16) {
+                const __mmask16 m = lanes(H - j);
+                __m512 acc = _mm512_load_ps(parts + i * Hp + j);
+                for (int64_t g = 1; g < groups; g++)
+                    acc = _mm512_add_ps(acc, _mm512_load_ps(parts + (size_t)g * (size_t)(Mp * Hp) + i * Hp + j));
+                _mm512_mask_storeu_ps(c + j, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, c + j), acc));
+            }
+        }
+    }
+    return STEN_OK;
+}
+
 #else /* no AMX in this compiler or OS: never available, never called */
 
 double sten__amx_peak(int threads, double seconds)
 {
     (void)threads, (void)seconds;
     return 0.0;
+}
+
+sten_status sten__amx_out_backward(sten_ctx *ctx, int64_t M, int64_t N, int64_t H,
+                                   const float *A, int64_t lda, const uint16_t *D, int64_t ldd,
+                                   float alpha, float beta, float *W, int64_t ldw, uint16_t *Wb,
+                                   int64_t ldwb, float *dA, int64_t ldda)
+{
+    (void)ctx, (void)M, (void)N, (void)H, (void)A, (void)lda, (void)D, (void)ldd, (void)alpha;
+    (void)beta, (void)W, (void)ldw, (void)Wb, (void)ldwb, (void)dA, (void)ldda;
+    return STEN_E_UNSUPPORTED;
 }
 
 size_t sten__amx_packed_words(int64_t K, int64_t N)

@@ -204,6 +204,16 @@ sten_status sten__amx_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float a
                          const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta,
                          float *C, int64_t ldc);
 size_t sten__amx_packed_words(int64_t K, int64_t N);
+/* The output layer's bf16 backward pass with SGD inside, in one sweep over
+ * the delta on tiles: dA += D Wb^T (D: M x N bf16, Wb: H x N, W's bf16
+ * copy as it was; dA: M x H fp32), W = beta W + alpha A^T D (A: M x H
+ * fp32) and Wb = W rounded. Independent of the thread count.
+ * STEN_E_NOMEM without room for its buffers (nothing touched): the caller
+ * takes the products apart. */
+sten_status sten__amx_out_backward(sten_ctx *ctx, int64_t M, int64_t N, int64_t H,
+                                   const float *A, int64_t lda, const uint16_t *D, int64_t ldd,
+                                   float alpha, float beta, float *W, int64_t ldw, uint16_t *Wb,
+                                   int64_t ldwb, float *dA, int64_t ldda);
 double sten__amx_peak(int threads, double seconds);
 /* Whether bf16 products measured faster than fp32 ones here
  * (src/core/precision.c: sten_precision_probe's choice); the fp32

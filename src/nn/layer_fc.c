@@ -19,21 +19,14 @@ typedef struct {
     float *gb; /* bias gradient summed here too, or NULL */
 } loss_chunk_arg;
 
-/* bf16 precision: the chunk's delta (row b's column j at c[b*ldc + j-j0])
- * rounded into the layer's bf16 delta, for the products. */
-static void round_delta_chunk(const nn_layer *L, const nn_buf *A, uint32_t B, int64_t j0, int64_t j1,
-                              const float *c, int64_t ldc)
-{
-    for (uint32_t b = 0; b < B; b++)
-        sten__to_bf16_row(A->delta_b + (uint64_t)b * L->N + j0, c + (int64_t)b * ldc, j1 - j0);
-}
-
+/* The fused loss on a chunk; in bf16 precision it also rounds the chunk's
+ * delta into the layer's bf16 delta, in the same pass. */
 static void loss_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, float *c, int64_t ldc)
 {
     const loss_chunk_arg *a = arg;
-    sten__loss_chunk(a->net, a->ws, a->L, a->T, chunk, (uint32_t)j0, (uint32_t)j1, c, ldc, a->gb);
-    if (a->net->bf16 && a->A->delta_b)
-        round_delta_chunk(a->L, a->A, a->ws->B, j0, j1, c, ldc);
+    const bool bf = a->net->bf16 && a->A->delta_b;
+    sten__loss_chunk(a->net, a->ws, a->L, a->T, chunk, (uint32_t)j0, (uint32_t)j1, c, ldc, a->gb,
+                     bf ? a->A->delta_b + j0 : NULL, a->L->N);
 }
 
 static const nn_weight *fc_dense_product(const sten_net *net, const nn_layer *L)
@@ -243,10 +236,22 @@ static void fused_update(sten_ctx *ctx, const sten_net *net, sten_workspace *ws,
 /* fp32 SGD on a dense hidden source with the propagation into it, in one
  * sweep over the delta (sten__gemm_out_backward); false where the sweep
  * does not apply or declines: the caller takes the two products apart. */
-static bool sweep_update(sten_ctx *ctx, const sten_workspace *ws, const nn_layer *L, const nn_buf *A,
-                         const nn_layer *S, nn_buf *SA, nn_weight *w, const nn_fuse *fz, bool bf)
+static bool sweep_update(sten_ctx *ctx, const sten_net *net, const sten_workspace *ws,
+                         const nn_layer *L, const nn_buf *A, const nn_layer *S, nn_buf *SA,
+                         nn_weight *w, const nn_fuse *fz, bool bf)
 {
-    if (bf || S->kind == STEN_LAYER_INPUT || S->sparse_in || w->scale != 1.0f ||
+    if (S->kind == STEN_LAYER_INPUT || S->sparse_in || w->scale != 1.0f)
+        return false;
+    /* bf16 on AMX tiles: the sweep over the rounded delta, Wb updated too */
+    if (bf && sten__amx_available() && w->wb_ver == net->version && A->db_ok &&
+        !sten__amx_out_backward(ctx, ws->B, L->N, S->N, SA->out, S->N, A->delta_b, L->N,
+                                sgd_step(fz, ws->B), sgd_decay(fz), w->W, L->N, w->Wb, L->N,
+                                SA->delta, S->N)) {
+        w->wb_ver = net->version + 1; /* current for the version the step ends with */
+        w->fused = true;
+        return true;
+    }
+    if (bf ||
         sten__gemm_out_backward(ctx, ws->B, L->N, S->N, SA->out, S->N, A->delta, L->N,
                                 sgd_step(fz, ws->B), sgd_decay(fz), w->W, L->N, SA->delta, S->N))
         return false;
@@ -290,7 +295,8 @@ static void fc_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_lay
         }
         /* SGD inside the products: propagation and update in one sweep
          * over the delta where it applies */
-        if (fz && o->fusable && w == o && !w->transposed && sweep_update(ctx, ws, L, A, S, SA, o, fz, bf))
+        if (fz && o->fusable && w == o && !w->transposed &&
+            sweep_update(ctx, net, ws, L, A, S, SA, o, fz, bf))
             continue;
         /* propagate first: a fused update changes W (Wb is W's until the step ends) */
         if (S->kind != STEN_LAYER_INPUT) {

@@ -96,7 +96,7 @@ static inline float zero_term(float v, int from_z)
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
-#define ZP512 __attribute__((target("avx512f,avx512dq,fma")))
+#define ZP512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
 
 /* The from-z zero pass on 16 units at once, in AVX-512, through w =
  * exp(-|z|) in (0, 1]: w by range reduction and 2^n through vscalefps;
@@ -141,7 +141,21 @@ ZP512 static inline __m512 zp16(__m512 z, __m512 *x)
     return _mm512_min_ps(_mm512_set1_ps(27.631021f), _mm512_max_ps(_mm512_setzero_ps(), nl2));
 }
 
-ZP512 static double zero_pass_512(float *d, const float *zs, uint32_t N, float scale, float thr)
+/* 16 floats to bf16 as sten__bf16 rounds them (nearest, ties to even; a
+ * NaN stays a quiet NaN), in AVX-512F integer steps. */
+ZP512 static inline __m256i bf16_of(__m512 x)
+{
+    const __m512i u = _mm512_castps_si512(x);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    const __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb));
+    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    const __m512i q = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+    return _mm512_cvtepi32_epi16(_mm512_mask_mov_epi32(_mm512_srli_epi32(r, 16), nan, q));
+}
+
+/* db: the delta's bf16 copy written alongside d, or NULL. */
+ZP512 static double zero_pass_512(float *d, const float *zs, uint32_t N, float scale, float thr,
+                                  uint16_t *db)
 {
     __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
     const __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(thr);
@@ -154,8 +168,13 @@ ZP512 static double zero_pass_512(float *d, const float *zs, uint32_t N, float s
         /* keep unless x <= thr: NaN counts, so it surfaces in the loss */
         const __mmask16 k0 = ~_mm512_cmp_ps_mask(x0, vt, _CMP_LE_OQ);
         const __mmask16 k1 = ~_mm512_cmp_ps_mask(x1, vt, _CMP_LE_OQ);
-        _mm512_storeu_ps(d + j, _mm512_maskz_mul_ps(k0, vs, x0));
-        _mm512_storeu_ps(d + j + 16, _mm512_maskz_mul_ps(k1, vs, x1));
+        const __m512 d0 = _mm512_maskz_mul_ps(k0, vs, x0), d1 = _mm512_maskz_mul_ps(k1, vs, x1);
+        _mm512_storeu_ps(d + j, d0);
+        _mm512_storeu_ps(d + j + 16, d1);
+        if (db) {
+            _mm256_storeu_si256((__m256i *)(db + j), bf16_of(d0));
+            _mm256_storeu_si256((__m256i *)(db + j + 16), bf16_of(d1));
+        }
         sum0 = _mm512_mask_add_ps(sum0, k0, sum0, c0);
         sum1 = _mm512_mask_add_ps(sum1, k1, sum1, c1);
     }
@@ -165,7 +184,10 @@ ZP512 static double zero_pass_512(float *d, const float *zs, uint32_t N, float s
         __m512 x;
         const __m512 cl = zp16(z, &x);
         const __mmask16 keep = m & ~_mm512_cmp_ps_mask(x, vt, _CMP_LE_OQ);
-        _mm512_mask_storeu_ps(d + j, m, _mm512_maskz_mul_ps(keep, vs, x));
+        const __m512 dv = _mm512_maskz_mul_ps(keep, vs, x);
+        _mm512_mask_storeu_ps(d + j, m, dv);
+        if (db)
+            _mm256_mask_storeu_epi16(db + j, m, bf16_of(dv));
         sum0 = _mm512_mask_add_ps(sum0, keep, sum0, cl);
     }
     return (double)scale * _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
@@ -191,9 +213,10 @@ static int use_zp512(void)
 {
     return 0;
 }
-static double zero_pass_512(float *d, const float *zs, uint32_t N, float scale, float thr)
+static double zero_pass_512(float *d, const float *zs, uint32_t N, float scale, float thr,
+                            uint16_t *db)
 {
-    (void)d, (void)zs, (void)N, (void)scale, (void)thr;
+    (void)d, (void)zs, (void)N, (void)scale, (void)thr, (void)db;
     return 0.0;
 }
 static void zp_many(const float *z, int m, float *a, float *zt)
@@ -237,10 +260,16 @@ static double sigmoid_zero_pass(float *d, const float *a, uint32_t N, float scal
     return (double)scale * sum;
 }
 
-static double zero_pass(float *d, const float *a, uint32_t N, float scale, float thr, int from_z)
+/* db: d's bf16 copy (sten__bf16's rounding) written too, or NULL. */
+static double zero_pass(float *d, const float *a, uint32_t N, float scale, float thr, int from_z,
+                        uint16_t *db)
 {
-    return from_z && use_zp512() ? zero_pass_512(d, a, N, scale, thr)
-                                 : sigmoid_zero_pass(d, a, N, scale, thr, from_z);
+    if (from_z && use_zp512())
+        return zero_pass_512(d, a, N, scale, thr, db);
+    const double L = sigmoid_zero_pass(d, a, N, scale, thr, from_z);
+    for (uint32_t j = 0; db && j < N; j++)
+        db[j] = sten__bf16(d[j]);
+    return L;
 }
 
 /* The canonical sparse-target pass over columns [j0, j1) of one row: the
@@ -251,7 +280,7 @@ static double zero_pass(float *d, const float *a, uint32_t N, float scale, float
  * stash first. */
 static double canon_sparse(const loss_cfg *c, const float *a, float *d, uint32_t off, uint32_t j0,
                            uint32_t j1, const uint32_t *idx, const float *val, uint64_t n,
-                           int from_z, float *stash)
+                           int from_z, float *stash, uint16_t *db)
 {
     const bool ce = c->kind == STEN_LOSS_CROSS_ENTROPY;
     const float scale = ce ? c->boost_zero : c->zero_s, thr = ce ? -INFINITY : c->zero_t;
@@ -259,7 +288,8 @@ static double canon_sparse(const loss_cfg *c, const float *a, float *d, uint32_t
         for (uint64_t e = 0; e < n; e++)
             if (idx[e] >= j0 && idx[e] < j1)
                 stash[e] = a[idx[e] - off];
-    double L = zero_pass(d + (j0 - off), a + (j0 - off), j1 - j0, scale, thr, from_z);
+    double L = zero_pass(d + (j0 - off), a + (j0 - off), j1 - j0, scale, thr, from_z,
+                         db ? db + (j0 - off) : NULL);
     float dz;
     if (from_z && use_zp512()) { /* 16 listed items at a time through the pass's own code */
         for (uint64_t e0 = 0; e0 < n; e0 += 16) {
@@ -277,6 +307,8 @@ static double canon_sparse(const loss_cfg *c, const float *a, float *d, uint32_t
                 L -= !(aj[q] <= thr) ? scale * zt[q] : 0.0f; /* as the pass added it */
                 L += sigmoid_canon(c, aj[q], val ? val[e] : 1.0f, &dz);
                 d[idx[e] - off] = dz;
+                if (db)
+                    db[idx[e] - off] = sten__bf16(dz);
             }
         }
         return L;
@@ -291,6 +323,8 @@ static double canon_sparse(const loss_cfg *c, const float *a, float *d, uint32_t
         L -= !(aj <= thr) ? scale * zt : 0.0f; /* as the pass added it */
         L += sigmoid_canon(c, aj, val ? val[e] : 1.0f, &dz);
         d[j - off] = dz;
+        if (db)
+            db[j - off] = sten__bf16(dz);
     }
     return L;
 }
@@ -331,7 +365,7 @@ static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *a
             d[j] = smce ? (a[j] < c->one_t ? a[j] - c->one_s * t : 0.0f) : d[j] - t;
         }
     } else if (c->canonical && !td) {
-        L = canon_sparse(c, a, d, 0, 0, N, idx, val, n, from_z, stash);
+        L = canon_sparse(c, a, d, 0, 0, N, idx, val, n, from_z, stash, NULL);
     } else if (c->canonical) {
         float dz;
         for (uint32_t j = 0; j < N; j++) {
@@ -387,7 +421,8 @@ static void add_row(float *restrict g, const float *restrict z, uint32_t n)
 }
 
 void sten__loss_chunk(const sten_net *net, const sten_workspace *ws, const nn_layer *L, nn_target *T,
-                      int64_t chunk, uint32_t j0, uint32_t j1, float *zc, int64_t ldz, float *gb)
+                      int64_t chunk, uint32_t j0, uint32_t j1, float *zc, int64_t ldz, float *gb,
+                      uint16_t *db, int64_t lddb)
 {
     const loss_cfg c = cfg_of(net, L);
     const uint32_t B = ws->B, N = L->N;
@@ -396,13 +431,17 @@ void sten__loss_chunk(const sten_net *net, const sten_workspace *ws, const nn_la
         /* the row's entries inside [j0, j1), grouped by the batch loader */
         const uint64_t *cs = T->cstart + b * ((N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK + 1);
         const uint64_t e0 = cs[chunk], e1 = cs[chunk + 1];
-        double part = canon_sparse(&c, z, z, j0, j0, j1, T->t.col + e0,
-                                   T->t.val ? T->t.val + e0 : NULL, e1 - e0, 1, T->stash + e0);
         const float w = T->weight ? T->weight[b] : 1.0f;
+        uint16_t *dr = db ? db + (int64_t)b * lddb : NULL; /* column j at dr[j - j0] */
+        double part = canon_sparse(&c, z, z, j0, j0, j1, T->t.col + e0,
+                                   T->t.val ? T->t.val + e0 : NULL, e1 - e0, 1, T->stash + e0,
+                                   w == 1.0f ? dr : NULL);
         if (w != 1.0f) {
             for (uint32_t j = 0; j < j1 - j0; j++)
                 z[j] *= w;
             part *= w;
+            if (dr) /* rounded after the weighting */
+                sten__to_bf16_row(dr, z, j1 - j0);
         }
         T->part[chunk * B + b] = part;
         if (gb) /* rows in order: the same sums as a separate pass */

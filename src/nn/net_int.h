@@ -237,9 +237,12 @@ double sten__loss_layer(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, 
  * product): row b's column j at zc[b * ldz + (j - j0)], in L->act or in a
  * chunk buffer. The delta is written over z, the loss of row b into
  * T->part[chunk * B + b]; with gb, the columns' delta sums (the bias
- * gradient) are added to gb[j0..j1). */
+ * gradient) are added to gb[j0..j1); with db, the delta rounded to bf16
+ * (sten__bf16) is written there too, row b's column j at db[b * lddb + j -
+ * j0], in the same pass. */
 void sten__loss_chunk(const sten_net *net, const sten_workspace *ws, const nn_layer *L, nn_target *T,
-                      int64_t chunk, uint32_t j0, uint32_t j1, float *zc, int64_t ldz, float *gb);
+                      int64_t chunk, uint32_t j0, uint32_t j1, float *zc, int64_t ldz, float *gb,
+                      uint16_t *db, int64_t lddb);
 /* net.c: enters a parameter in the list (copied); *out, if not NULL,
  * points at the entry (valid until the next add). */
 sten_status sten__net_add_param(sten_ctx *ctx, sten_net *net, const nn_param *p, nn_param **out);
