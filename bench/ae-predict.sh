@@ -1,12 +1,16 @@
 #!/bin/sh
 # bench/ae-predict.sh — top-10 recommendations for every user with seen items
 # excluded, sten vs PyTorch (forward, mask, topk) side by side in one run,
-# same threads pinned to the same cores, alternating. Appends to
-# bench/RESULTS.md. PyTorch is installed on demand (python3-torch); it ranks
-# logits (the output sigmoid keeps their order), its fastest form. Where the
-# CPU has AVX-512 BF16, sten's opt-in bf16 precision runs too (its ratio is
-# reported apart: it is not the fp32 result).
+# same threads pinned to the same cores, alternating. Appends to $RESULTS
+# (bench/RESULTS.md). The peer (bench/lib.sh): PEER=pypi, the current
+# PyTorch from PyPI in build/bench-venv (default), or PEER=debian, Debian's
+# 1.13; installed on demand. PyTorch ranks logits (the output sigmoid keeps
+# their order), in each of its forms (eager, torch.compile, bf16 autocast,
+# both). Where the CPU has AVX-512 BF16, sten's opt-in bf16 precision runs
+# too. The headline sets sten fp32 against PyTorch's fastest fp32 form, sten
+# bf16 against its fastest bf16 form.
 #   THREADS=2 USERS=20000 ROUNDS=3 sh bench/ae-predict.sh
+#   PEER=debian ... / TORCH_FORMS="eager compile" ... / RESULTS=/dev/null ...
 set -eu
 cd "$(dirname "$0")/.."
 THREADS=${THREADS:-2}
@@ -16,36 +20,61 @@ ROUNDS=${ROUNDS:-3}
 bench_need_torch
 bench_build bench_ae_step sten
 bench_threads "$THREADS"
+bench_platform
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out" "$platform_file"' EXIT
 r=0
 while [ $r -lt "$ROUNDS" ]; do
     taskset -c "$cores" ./build/bench/bench_ae_step --threads "$THREADS" --predict 1 --users "$USERS" >>"$out"
     if ./build/sten info | grep -q "^bf16 *yes"; then
         taskset -c "$cores" ./build/bench/bench_ae_step --threads "$THREADS" --predict 1 --users "$USERS" --bf16 1 >>"$out"
     fi
-    taskset -c "$cores" /usr/bin/python3 bench/ae_torch.py --threads "$THREADS" --predict 1 --users "$USERS" >>"$out"
+    for form in $TORCH_FORMS; do
+        bench_peer "$out" bench/ae_torch.py --threads "$THREADS" --predict 1 --users "$USERS" --form "$form"
+    done
     r=$((r + 1))
 done
-/usr/bin/python3 - "$out" "$model" "$THREADS" "$USERS" "$ROUNDS" <<'PY'
+"$PY" - "$out" "$model" "$THREADS" "$USERS" "$ROUNDS" "$PEER" "$RESULTS" "$platform_file" <<'PY'
 import json, statistics, sys, datetime
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-med = {i: statistics.median(r["users_per_s"] for r in rows if r["impl"] == i) for i in {r["impl"] for r in rows}}
-lines = ["| implementation | users/s (median of %s) |" % sys.argv[5], "|---|---|"]
+out, model, threads, users, rounds, peer, results, platform = sys.argv[1:9]
+rows = [json.loads(l) for l in open(out) if l.strip()]
+impls = sorted({r["impl"] for r in rows})
+of = {i: [r for r in rows if r["impl"] == i] for i in impls}
+med = {i: statistics.median(r["users_per_s"] for r in of[i]) for i in impls}
+prec = {i: of[i][0].get("precision", "bf16" if i.endswith("bf16") else "fp32") for i in impls}
+comp = {i: statistics.median(r.get("compile_s", 0.0) for r in of[i]) for i in impls}
+ver = next((r["torch"] for r in rows if "torch" in r), "?")
+
+def fastest(p):
+    c = {i: v for i, v in med.items() if i.startswith("pytorch") and prec[i] == p}
+    return max(c, key=c.get) if c else None
+
+lines = ["| implementation | precision | users/s (median of %s) | compile s |" % rounds, "|---|---|---|---|"]
 for k, v in sorted(med.items(), key=lambda kv: -kv[1]):
-    lines.append("| %s | %.0f |" % (k, v))
-torch = max(v for k, v in med.items() if k.startswith("pytorch"))
-ratio = med["sten"] / torch
-lines += ["", "**sten (fp32) is %.2fx faster than PyTorch** (target: 4x)." % ratio]
-if "sten-bf16" in med:
-    lines.append("sten with `--precision bf16` (opt-in; rankings agree with fp32's to within bf16 "
-                 "rounding) is %.2fx faster than PyTorch fp32." % (med["sten-bf16"] / torch))
+    lines.append("| %s | %s | %.0f | %s |" % (k, prec[k], v, "%.1f" % comp[k] if comp[k] else "-"))
+f32, b16 = fastest("fp32"), fastest("bf16")
+lines.append("")
+if f32 and "sten" in med:
+    lines.append("**sten fp32 runs at %.2fx the speed of PyTorch %s's fastest fp32 form (%s)** (target: 4x)."
+                 % (med["sten"] / med[f32], ver, f32))
+if b16 and "sten-bf16" in med:
+    lines.append("**sten bf16 runs at %.2fx the speed of PyTorch's fastest bf16 form (%s)**, the same precision class "
+                 "(sten's `--precision bf16` is opt-in; rankings agree with fp32's to within bf16 rounding)."
+                 % (med["sten-bf16"] / med[b16], b16))
+    if f32:
+        lines.append("sten bf16 against PyTorch's fastest fp32 form: %.2fx the speed." % (med["sten-bf16"] / med[f32]))
 text = "\n".join(lines)
 print(text)
-with open("bench/RESULTS.md", "a") as f:
+keep = ("lscpu:", "sten info: gemm", "sten info: bf16", "torch: ", "oneDNN: onednn_verbose,v1,info,cpu,isa",
+        "oneDNN: dnnl_verbose,info,cpu,isa")
+plat = [l.rstrip() for l in open(platform) if l.startswith(keep)]
+with open(results, "a") as f:
     f.write("\n## bench/ae-predict — top-10 for every user, seen excluded (%s)\n\n" % datetime.date.today())
-    f.write("Command: `THREADS=%s USERS=%s ROUNDS=%s sh bench/ae-predict.sh`\n\n" % (sys.argv[3], sys.argv[4], sys.argv[5]))
-    f.write("CPU: %s; OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=%s, pinned with taskset. Same network as "
-            "ae-train (26,744 items, 128 hidden), %s synthetic users with ~144 items each.\n\n" % (sys.argv[2], sys.argv[3], sys.argv[4]))
+    f.write("Command: `PEER=%s THREADS=%s USERS=%s ROUNDS=%s sh bench/ae-predict.sh`\n\n" % (peer, threads, users, rounds))
+    f.write("CPU: %s; OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=MKL_NUM_THREADS=%s, pinned with taskset; PyTorch %s (%s). "
+            "Same network as ae-train (26,744 items, 128 hidden), %s synthetic users with ~144 items each. "
+            "Compile s: cold torch.compile time, in the untimed warm-up.\n\n"
+            % (model, threads, ver, "PyPI" if peer == "pypi" else "Debian", users))
+    f.write("```\n" + "\n".join(plat) + "\n```\n\n")
     f.write(text + "\n")
 PY

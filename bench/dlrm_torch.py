@@ -7,11 +7,22 @@ and dense values of the same shapes as sten's run (speed, not parity).
 --sparse 1 (default): the tables take sparse gradients and SparseAdam (only
 the rows a batch touches, as sten's lazy updates; DLRM's own code uses sparse
 embedding gradients), the MLPs Adam; --sparse 0: dense Adam over whole tables.
+--form: eager (fp32), compile (fp32, torch.compile of the forward and loss,
+its backward through AOTAutograd), bf16 (torch.autocast('cpu', bfloat16)),
+compile-bf16; impl "pytorch-dlrm-<sparse|dense>-<form>". Ten warm-up steps
+(the compile among them) are not timed; compile_s is their wall time less
+what ten compiled steps take. Inductor gets a fresh cache folder per process
+(unless TORCHINDUCTOR_CACHE_DIR is set): a cold compile every run.
 Prints one JSON line."""
-import argparse, json, os, time
+import argparse, contextlib, json, os, shutil, tempfile, time
 
-import torch
-import torch.nn as nn
+_cache = None
+if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+    _cache = tempfile.mkdtemp(prefix="dlrm-torch-inductor-")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = _cache
+
+import torch  # noqa: E402  (after the cache folder is set)
+import torch.nn as nn  # noqa: E402
 
 
 class DLRM(nn.Module):
@@ -52,7 +63,11 @@ def main():
     p.add_argument("--rows", type=int, default=100000)
     p.add_argument("--dim", type=int, default=16)
     p.add_argument("--sparse", type=int, default=1)
+    p.add_argument("--form", choices=["eager", "compile", "bf16", "compile-bf16"], default="eager")
     a = p.parse_args()
+    compiled, bf16 = a.form.startswith("compile"), a.form.endswith("bf16")
+    if compiled and not hasattr(torch, "compile"):
+        raise SystemExit("torch.compile needs PyTorch 2.x (this is %s)" % torch.__version__)
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     m = DLRM(a.rows, a.dim, 26, [512, 256, 64, a.dim], [512, 256], bool(a.sparse))
@@ -66,26 +81,43 @@ def main():
     batches = [(torch.rand(B, 13), torch.randint(0, a.rows, (B, 26)), (torch.rand(B) < 0.25).float())
                for _ in range(16)]
     offsets = torch.arange(B)
+
+    def forward_loss(d, idx, y):
+        with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
+            return loss_fn(m(d, idx, offsets).float(), y)
+
+    fwd = torch.compile(forward_loss) if compiled else forward_loss
+
     def step(i):
         d, idx, y = batches[i % len(batches)]
         for o in opts:
             o.zero_grad()
-        loss = loss_fn(m(d, idx.contiguous(), offsets), y)
+        loss = fwd(d, idx.contiguous(), y)
         loss.backward()
         for o in opts:
             o.step()
         return loss
+    t0 = time.perf_counter()
     for i in range(10):  # warm-up
         step(i)
+    warm = time.perf_counter() - t0
     t0 = time.perf_counter()
     for i in range(a.steps):
         step(i)
     sec = time.perf_counter() - t0
-    print(json.dumps({"impl": "pytorch-dlrm-" + ("sparse" if a.sparse else "dense"), "torch": torch.__version__, "threads": a.threads,
+    print(json.dumps({"impl": "pytorch-dlrm-%s-%s" % ("sparse" if a.sparse else "dense", a.form),
+                      "form": a.form, "precision": "bf16" if bf16 else "fp32",
+                      "torch": torch.__version__, "threads": torch.get_num_threads(),
                       "omp": os.environ.get("OMP_NUM_THREADS"),
-                      "openblas": os.environ.get("OPENBLAS_NUM_THREADS"), "batch": B,
-                      "rows": a.rows, "examples_per_s": round(a.steps * B / sec, 1)}))
+                      "openblas": os.environ.get("OPENBLAS_NUM_THREADS"),
+                      "mkl": os.environ.get("MKL_NUM_THREADS"), "batch": B,
+                      "rows": a.rows, "examples_per_s": round(a.steps * B / sec, 1),
+                      "compile_s": round(max(0.0, warm - 10 * sec / a.steps), 2) if compiled else 0.0}))
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        if _cache:
+            shutil.rmtree(_cache, ignore_errors=True)

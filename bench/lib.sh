@@ -1,9 +1,27 @@
 # bench/lib.sh — what every side-by-side benchmark does first; sourced, not run.
+# shellcheck shell=sh
 # bench_build TARGET...   install missing Debian packages, configure and build
-# bench_need_torch        install the PyTorch peer (python3-torch) when missing
-# bench_threads N         export OMP_NUM_THREADS and OPENBLAS_NUM_THREADS, set $cores, print them
+# bench_need_torch        install the PyTorch peer when missing and set $PY, its python, and
+#                         $TORCH_FORMS, the forms it runs (bench/ae_torch.py --form). The peer:
+#                           PEER=pypi (default): the current torch from PyPI (TORCH_VERSION=x.y.z
+#                             pins one) in build/bench-venv, made by bench/peer_venv.py with the
+#                             python3 first on PATH; forms eager, compile, bf16, compile-bf16
+#                           PEER=debian: Debian's python3-torch (1.13, the old peer) through
+#                             /usr/bin/python3; forms eager, bf16 (no torch.compile in 1.x)
+#                         TORCH_FORMS="eager bf16" (say) runs fewer forms
+# bench_threads N         export OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS = N,
+#                         set $cores and $model, print them
+# bench_platform          after bench_threads and bench_build: print what both sides run on
+#                         (lscpu model, `sten info`, bench/torch_env.py under taskset: torch's
+#                         version, threads, oneDNN ISA line); also kept in $platform_file
+# bench_peer OUT ARGS...  run the peer ("$PY" ARGS, pinned to $cores), its JSON line appended
+#                         to OUT; a form that fails is reported (stderr's tail) and skipped
 # bench_strong_split S R  in the current folder: the strong-generalization split of ratings R
 #                         (600 validation + 600 test users) with sten S, and its NetCDF files
+# RESULTS=FILE            where the scripts append their tables (default bench/RESULTS.md;
+#                         RESULTS=/dev/null for a trial run)
+
+RESULTS=${RESULTS:-bench/RESULTS.md}
 
 bench_build() {
     sh scripts/deps.sh >/dev/null
@@ -12,17 +30,59 @@ bench_build() {
 }
 
 bench_need_torch() {
-    /usr/bin/python3 -c "import torch" 2>/dev/null && return 0
-    echo "installing python3-torch (the peer) from Debian"
-    if [ "$(id -u)" -eq 0 ]; then apt-get install -y --no-install-recommends python3-torch
-    else sudo -n apt-get install -y --no-install-recommends python3-torch; fi
+    PEER=${PEER:-pypi}
+    case $PEER in
+    pypi)
+        PY=$(pwd)/build/bench-venv/bin/python
+        if ! "$PY" -c "import torch" 2>/dev/null; then
+            echo "installing the peer: PyTorch ${TORCH_VERSION:-(newest)} from PyPI into build/bench-venv"
+            python3 bench/peer_venv.py build/bench-venv ${TORCH_VERSION:+"$TORCH_VERSION"}
+        fi
+        ;;
+    debian)
+        PY=/usr/bin/python3
+        if ! "$PY" -c "import torch" 2>/dev/null; then
+            echo "installing python3-torch (the Debian peer)"
+            if [ "$(id -u)" -eq 0 ]; then apt-get install -y --no-install-recommends python3-torch
+            else sudo -n apt-get install -y --no-install-recommends python3-torch; fi
+        fi
+        ;;
+    *)
+        echo "PEER must be pypi or debian, not '$PEER'" >&2
+        return 2
+        ;;
+    esac
+    if [ -z "${TORCH_FORMS:-}" ]; then
+        TORCH_FORMS=$("$PY" -c 'import torch; print("eager compile bf16 compile-bf16" if hasattr(torch, "compile") else "eager bf16")')
+    fi
+    echo "peer: PEER=$PEER, $PY, forms: $TORCH_FORMS"
 }
 
 bench_threads() {
-    export OMP_NUM_THREADS="$1" OPENBLAS_NUM_THREADS="$1"
+    export OMP_NUM_THREADS="$1" OPENBLAS_NUM_THREADS="$1" MKL_NUM_THREADS="$1"
     cores="0-$(($1 - 1))"
     model=$(lscpu | sed -n 's/^Model name: *//p')
-    echo "cpu: $model; threads $1 (OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS), pinned to cores $cores"
+    echo "cpu: $model; threads $1 (OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS MKL_NUM_THREADS=$MKL_NUM_THREADS), pinned to cores $cores"
+}
+
+bench_platform() {
+    platform_file=$(mktemp)
+    {
+        echo "lscpu: Model name: $model"
+        ./build/sten info | sed 's/^/sten info: /'
+        taskset -c "$cores" "$PY" bench/torch_env.py
+    } >"$platform_file"
+    cat "$platform_file"
+}
+
+bench_peer() {
+    peer_out=$1
+    shift
+    if ! taskset -c "$cores" "$PY" "$@" >>"$peer_out" 2>"$peer_out.err"; then
+        echo "peer failed, skipped: $PY $*" >&2
+        tail -n 5 "$peer_out.err" >&2
+    fi
+    rm -f "$peer_out.err"
 }
 
 bench_strong_split() {
