@@ -82,10 +82,10 @@ for k, v in sorted(med.items(), key=lambda kv: kv[1]):
 f32, b16 = fastest("fp32"), fastest("bf16")
 lines.append("")
 if f32 and "sten" in med:
-    lines.append("**sten fp32 runs at %.2fx the speed of PyTorch %s's fastest fp32 form (%s)** (target: 4x)."
+    lines.append("**sten fp32 runs at %.2fx the speed of PyTorch %s's fastest fp32 form (%s)** (target, issue #14: 1.5x)."
                  % (med[f32] / med["sten"], ver, f32))
 if b16 and "sten-bf16" in med:
-    lines.append("**sten bf16 runs at %.2fx the speed of PyTorch's fastest bf16 form (%s)**, the same precision class "
+    lines.append("**sten bf16 runs at %.2fx the speed of PyTorch's fastest bf16 form (%s)**, the same precision class (target, issue #14: 3x) "
                  "(sten's `--precision bf16` is opt-in; its Recall@20 against fp32's: bench/bf16-accuracy.sh)."
                  % (med[b16] / med["sten-bf16"], b16))
     if f32:
