@@ -32,15 +32,17 @@ static int fast_forced = -1;
 #define PK 128
 #define PN 4096
 
-static void measure(sten_ctx *ctx, sten_precision_report *r)
+/* False where it could not run (no memory): not kept, tried again next time. */
+static bool measure(sten_ctx *ctx, sten_precision_report *r)
 {
+    bool ok = false;
     memset(r, 0, sizeof *r);
     r->bf16 = sten__bf16_available();
     r->amx = sten__amx_available();
     r->threads = sten_ctx_threads(ctx);
     r->choice = STEN_PRECISION_FP32;
     if (!r->bf16)
-        return;
+        return true;
     float *A = sten_alloc(ctx, (size_t)PM * PK * sizeof *A);
     float *W = sten_alloc(ctx, (size_t)PK * PN * sizeof *W);
     float *C = sten_alloc(ctx, (size_t)PM * PN * sizeof *C);
@@ -76,8 +78,10 @@ static void measure(sten_ctx *ctx, sten_precision_report *r)
     r->fp32_gflops = flop / t32 / 1e9;
     r->bf16_gflops = flop / t16 / 1e9;
     r->choice = t16 < t32 ? STEN_PRECISION_BF16 : STEN_PRECISION_FP32;
+    ok = true;
 out:
     sten_free(ctx, A), sten_free(ctx, W), sten_free(ctx, C), sten_free(ctx, Wb);
+    return ok;
 }
 
 sten_status sten_precision_probe(sten_ctx *ctx, sten_precision_report *out)
@@ -85,8 +89,7 @@ sten_status sten_precision_probe(sten_ctx *ctx, sten_precision_report *out)
     pthread_mutex_lock(&probe_lock);
     if (!probed || probe_result.amx != sten__amx_available() ||
         probe_result.bf16 != sten__bf16_available()) {
-        measure(ctx, &probe_result);
-        probed = true;
+        probed = measure(ctx, &probe_result);
     }
     *out = probe_result;
     pthread_mutex_unlock(&probe_lock);
