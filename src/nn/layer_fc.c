@@ -106,6 +106,7 @@ static bool forward_chunked(sten_ctx *ctx, const sten_net *net, sten_workspace *
     sten_chunk_fn fn = NULL;
     void *arg = NULL;
     float *C = A->act;
+    A->delta_chunked = false;
     loss_chunk_arg la;
     if (training && L->fuse_loss) {
         /* the bias gradient too, unless DeltaNorm rescales the delta later */
@@ -120,7 +121,8 @@ static bool forward_chunked(sten_ctx *ctx, const sten_net *net, sten_workspace *
          * rounded copy and the loss pass, so the fp32 z and delta stay in
          * per-thread chunks and never go to memory (27 MB a step at the
          * ML-20M shape) */
-        if (A->db_ok && w->gb_done)
+        A->delta_chunked = A->db_ok && w->gb_done;
+        if (A->delta_chunked)
             C = NULL;
     } else if (ws->topk && L->kind == STEN_LAYER_OUTPUT) {
         fn = topk_chunk, arg = ws->topk;
@@ -203,6 +205,19 @@ static float sgd_step(const nn_fuse *fz, uint32_t B)
     return -fz->alpha / (float)B;
 }
 
+/* The fp32 delta for a path that needs it (the fp32 fallbacks when a bf16
+ * product finds no scratch): where it stayed in the forward's chunks, made
+ * again from its bf16 copy, once. */
+static const float *delta32(nn_buf *A, uint32_t B, uint32_t N)
+{
+    if (A->delta_chunked) {
+        for (uint64_t e = 0; e < (uint64_t)B * N; e++)
+            A->delta[e] = sten__bf16_to_float(A->delta_b[e]);
+        A->delta_chunked = false;
+    }
+    return A->delta;
+}
+
 /* W <- (1 - alpha lambda) W - alpha/B * S^T delta, the product written into
  * W itself: SGD without a gradient buffer. bf: the bf16 product, which also
  * refreshes W's rounded copy. */
@@ -210,7 +225,8 @@ static void fused_update(sten_ctx *ctx, const sten_net *net, sten_workspace *ws,
                          const nn_layer *S, nn_weight *w, const nn_fuse *fz, bool bf)
 {
     const uint32_t B = ws->B, N = L->N;
-    const nn_buf *A = sten__buf(ws, net, L), *SA = sten__buf(ws, net, S);
+    nn_buf *A = sten__buf(ws, net, L);
+    const nn_buf *SA = sten__buf(ws, net, S);
     const float decay = sgd_decay(fz), step = sgd_step(fz, B);
     if (S->sparse_in) {
         /* decay every row without touching them: the true W is scale * W,
@@ -223,8 +239,8 @@ static void fused_update(sten_ctx *ctx, const sten_net *net, sten_workspace *ws,
     } else if (!bf || sten__bgemm_chunks(ctx, STEN_TRANS, S->N, N, B, step, SA->out, S->N, A->delta_b,
                                          N, decay, w->W, N, w->Wb, N, NULL, NULL, NULL)) {
         /* fp32, or bf16 without room for its packed operand */
-        sten_gemm(ctx, STEN_TRANS, STEN_NO_TRANS, S->N, N, B, step, SA->out, S->N, A->delta, N, decay,
-                  w->W, N);
+        sten_gemm(ctx, STEN_TRANS, STEN_NO_TRANS, S->N, N, B, step, SA->out, S->N, delta32(A, B, N), N,
+                  decay, w->W, N);
     } else {
         /* the bf16 product also rounded the new W into Wb: current for the
          * version the end of this step gives the weights */
@@ -306,8 +322,8 @@ static void fc_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_lay
                 sten_gemm(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, S->N, N, 1.0f, A->delta, N, w->W, S->N,
                           1.0f, SA->delta, S->N);
             else
-                sten_gemm(ctx, STEN_NO_TRANS, STEN_TRANS, B, S->N, N, 1.0f, A->delta, N, w->W, N, 1.0f,
-                          SA->delta, S->N);
+                sten_gemm(ctx, STEN_NO_TRANS, STEN_TRANS, B, S->N, N, 1.0f, delta32(A, B, N), N, w->W, N,
+                          1.0f, SA->delta, S->N);
         }
         if (fz && o->fusable) {
             fused_update(ctx, net, ws, L, S, o, fz, bf);
@@ -326,8 +342,8 @@ static void fc_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_lay
             sten_gemm(ctx, STEN_TRANS, STEN_NO_TRANS, N, S->N, B, 1.0f, A->delta, N, SA->out, S->N,
                       beta, o->gW, S->N);
         } else {
-            sten_gemm(ctx, STEN_TRANS, STEN_NO_TRANS, S->N, N, B, 1.0f, SA->out, S->N, A->delta, N,
-                      beta, o->gW, N);
+            sten_gemm(ctx, STEN_TRANS, STEN_NO_TRANS, S->N, N, B, 1.0f, SA->out, S->N, delta32(A, B, N),
+                      N, beta, o->gW, N);
         }
         o->g_fresh = false;
     }

@@ -79,6 +79,7 @@ typedef struct {
     float *delta; /* dL/d(out), then dL/dz in backward */
     uint16_t *delta_b; /* bf16 precision: dL/dz rounded, for the products */
     bool db_ok;        /* delta_b holds this batch's final delta (the fused loss) */
+    bool delta_chunked; /* ... and only delta_b: the fp32 delta stayed in per-thread chunks */
     bool act_deferred; /* act holds z: the last forward left the activation to the loss */
     bool loss_fused;   /* the last forward also computed loss and delta, chunk by
                           chunk inside the output product (partials in T->part) */
