@@ -383,6 +383,21 @@ static void test_bgemm(void)
     }
     if (!sten__amx_hardware())
         printf("  (no AMX here: the tile kernels not tested)\n");
+    if (sten__amx_hardware()) { /* weights packed for the tiles, used with AMX off: refused */
+        const int64_t K = 64, N = 100;
+        uint16_t *B = calloc((size_t)(K * N), 2);
+        uint32_t *P = aligned_alloc(64, (sten__bgemm_packed_words(K, N) * 4 + 63) / 64 * 64);
+        float *A = rand_floats(4 * K, -1, 1), *C = rand_floats(4 * N, 0, 0);
+        sten__amx_force(1);
+        sten__bgemm_pack(ctx, K, N, B, N, P);
+        CHECK(sten__bgemm_packed_current(P));
+        sten__amx_force(0);
+        CHECK(!sten__bgemm_packed_current(P));
+        CHECK_EQ(sten__bgemm_chunks_packed(ctx, 4, N, K, A, K, P, C, N, NULL, NULL, NULL), STEN_E_INVALID);
+        CHECK(strstr(sten_ctx_error(ctx), "packed for another kernel (AMX now off)") != NULL);
+        sten_ctx_clear_error(ctx);
+        free(B), free(P), free(A), free(C);
+    }
     sten__amx_force(-1);
 }
 

@@ -447,6 +447,44 @@ AMX double sten__amx_peak(int threads, double seconds)
     return best;
 }
 
+/* Rows i0 .. i0+31 of A (bf16, M rows), columns [k0, k0 + len), into dst
+ * rows of `width` (>= len): rows past M and columns past len zero. For
+ * tiles at a block that would read past A's rows or columns. */
+static void pad_block(uint16_t *dst, int64_t width, const uint16_t *A, int64_t lda, int64_t i0,
+                      int64_t M, int64_t k0, int64_t len)
+{
+    for (int64_t r = 0; r < 32; r++) {
+        uint16_t *d = dst + r * width;
+        const int64_t n = i0 + r < M ? len : 0;
+        if (n)
+            memcpy(d, A + (i0 + r) * lda + k0, (size_t)n * sizeof *d);
+        memset(d + n, 0, (size_t)(width - n) * sizeof *d);
+    }
+}
+
+/* C = alpha (the groups' M x N parts, each `part` floats apart with rows ld
+ * long, summed in group order) + beta C: the same sum for any thread
+ * count. Inside a parallel region (an omp for over rows). */
+AMX static void sum_parts(const float *parts, size_t part, int64_t groups, int64_t ld, int64_t M,
+                          int64_t N, float alpha, float beta, float *C, int64_t ldc)
+{
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        for (int64_t j = 0; j < N; j += 16) {
+            const __mmask16 m = lanes(N - j);
+            __m512 s = _mm512_load_ps(parts + i * ld + j);
+            for (int64_t g = 1; g < groups; g++)
+                s = _mm512_add_ps(s, _mm512_load_ps(parts + part * (size_t)g + i * ld + j));
+            s = _mm512_mul_ps(va, s);
+            if (beta != 0.0f)
+                s = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, c + j), s);
+            _mm512_mask_storeu_ps(c + j, m, s);
+        }
+    }
+}
+
 #define NT_GROUPS 16
 
 /* C = alpha A B^T + beta C, A (M x K) and B (N x K) bf16. Returns
@@ -496,19 +534,8 @@ AMX sten_status sten__amx_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, flo
                 for (int64_t n = 0; n < Np; n += 16)
                     pairs_t16(Bt + s * 16 * Np + n, Np, B, ldb, n, N, k0 + s * 32, K);
             /* A's last, partial row block: its rows padded with zeros */
-            if (apad) {
-                const int64_t kend = STEN__MIN(K, s1 * 32);
-                for (int64_t r = 0; r < 32; r++) {
-                    uint16_t *d = Ap + r * (ns * 32);
-                    const int64_t i = last_i + r;
-                    int64_t len = 0;
-                    if (i < M) {
-                        len = kend - k0;
-                        memcpy(d, A + i * lda + k0, (size_t)len * sizeof *d);
-                    }
-                    memset(d + len, 0, (size_t)(ns * 32 - len) * sizeof *d);
-                }
-            }
+            if (apad)
+                pad_block(Ap, ns * 32, A, lda, last_i, M, k0, STEN__MIN(K, s1 * 32) - k0);
             float *P = ws + part * (size_t)g;
             for (int64_t i = 0; i < Mp; i += 32) {
                 const bool pad = apad && i == last_i;
@@ -545,22 +572,7 @@ AMX sten_status sten__amx_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, flo
             }
         }
         _tile_release();
-        /* C = alpha (the groups' sum, in group order) + beta C */
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < M; i++) {
-            float *c = C + i * ldc;
-            const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-            for (int64_t j = 0; j < N; j += 16) {
-                const __mmask16 m = lanes(N - j);
-                __m512 s = _mm512_load_ps(ws + i * Np + j);
-                for (int64_t g = 1; g < groups; g++)
-                    s = _mm512_add_ps(s, _mm512_load_ps(ws + part * (size_t)g + i * Np + j));
-                s = _mm512_mul_ps(va, s);
-                if (beta != 0.0f)
-                    s = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, c + j), s);
-                _mm512_mask_storeu_ps(c + j, m, s);
-            }
-        }
+        sum_parts(ws, part, groups, Np, M, N, alpha, beta, C, ldc);
     }
     return STEN_OK;
 }
@@ -626,13 +638,7 @@ AMX sten_status sten__amx_out_backward(sten_ctx *ctx, int64_t M, int64_t N, int6
                     const uint16_t *a = D + i * ldd + j0;
                     int64_t sa = ldd * 2;
                     if (i + 32 > M || tail) { /* rows or columns past the end: padded */
-                        for (int64_t r = 0; r < 32; r++) {
-                            uint16_t *d = Dp + r * (steps * 32);
-                            const int64_t len = i + r < M ? j1 - j0 : 0;
-                            if (len)
-                                memcpy(d, D + (i + r) * ldd + j0, (size_t)len * sizeof *d);
-                            memset(d + len, 0, (size_t)(steps * 32 - len) * sizeof *d);
-                        }
+                        pad_block(Dp, steps * 32, D, ldd, i, M, j0, j1 - j0);
                         a = Dp, sa = steps * 64;
                     }
                     for (int64_t n = 0; n < Hp; n += 32) {
@@ -671,17 +677,7 @@ AMX sten_status sten__amx_out_backward(sten_ctx *ctx, int64_t M, int64_t N, int6
         }
         _tile_release();
         /* dA += the groups' parts, in group order */
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < M; i++) {
-            float *c = dA + i * ldda;
-            for (int64_t j = 0; j < H; j += 16) {
-                const __mmask16 m = lanes(H - j);
-                __m512 acc = _mm512_load_ps(parts + i * Hp + j);
-                for (int64_t g = 1; g < groups; g++)
-                    acc = _mm512_add_ps(acc, _mm512_load_ps(parts + (size_t)g * (size_t)(Mp * Hp) + i * Hp + j));
-                _mm512_mask_storeu_ps(c + j, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, c + j), acc));
-            }
-        }
+        sum_parts(parts, (size_t)(Mp * Hp), groups, Hp, M, H, 1.0f, 1.0f, dA, ldda);
     }
     return STEN_OK;
 }
