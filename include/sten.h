@@ -989,6 +989,25 @@ sten_status sten_net_recommend_ws(sten_ctx *ctx, const sten_net *net, sten_works
 sten_status sten_net_score_ws(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, float *scores,
                               float *labels);
 
+/* Request-time inference (a serving daemon): the input rows come with each
+ * call, as CSR rows over the model's one sparse input layer, instead of from
+ * a dataset. A rows workspace takes batches of up to `batch` rows holding at
+ * most max_nnz non-zeros in all; with `valued` the rows carry values (an FM's
+ * features), else every listed entry is a 1 (an autoencoder's history).
+ * STEN_E_UNSUPPORTED for a network whose inputs are not exactly one sparse
+ * input layer. Thread-safety as any workspace's. */
+sten_status sten_workspace_new_rows(sten_ctx *ctx, const sten_net *net, uint32_t batch, uint64_t max_nnz,
+                                    bool valued, sten_workspace **out);
+/* Inference on rows x (x->rows <= batch, x->nnz <= max_nnz, columns below
+ * the input layer's width; values ignored unless the workspace is valued):
+ * as sten_net_infer_ws. */
+sten_status sten_net_infer_rows(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, const sten_csr *x,
+                                const char *layer, const float **out, uint32_t *width);
+/* Top-K for rows x: as sten_net_recommend_ws (row b of exclude for row b). */
+sten_status sten_net_recommend_rows(sten_ctx *ctx, const sten_net *net, sten_workspace *ws,
+                                    const sten_csr *x, uint32_t n_items, uint32_t K,
+                                    const sten_csr *exclude, uint32_t *idx, float *val, uint32_t *count);
+
 /* Progress of training, reported every progress_every batches. */
 typedef struct {
     uint32_t epoch;       /* 1-based */
@@ -1100,6 +1119,55 @@ sten_status sten_ease_fit(sten_ctx *ctx, const sten_csr *X, float lambda, uint32
 void sten_ease_scores(sten_ctx *ctx, const sten_ease *m, const sten_csr *U, float *S);
 uint32_t sten_ease_items(const sten_ease *m);
 void sten_ease_free(sten_ctx *ctx, sten_ease *m);
+
+/* ------------------------------------------------ item-item similarity (rec) */
+
+/* How two items i, j are compared (docs/similar.md), from the co-occurrence
+ * count c = users holding both and the item counts n_i, n_j:
+ *  COSINE       c / sqrt(n_i n_j), times c / (c + shrink)
+ *  JACCARD      c / (n_i + n_j - c)
+ *  CONDITIONAL  P(j|i) damped (Deshpande & Karypis 2004): c / (n_i n_j^alpha),
+ *               times c / (c + shrink)
+ *  EASE         row i of EASE's B (sten_ease_fit), its positive weights. */
+typedef enum { STEN_SIM_COSINE, STEN_SIM_JACCARD, STEN_SIM_CONDITIONAL, STEN_SIM_EASE } sten_sim_measure;
+
+typedef struct {
+    sten_sim_measure measure;
+    uint32_t neighbors;   /* M: the most neighbours kept per item, >= 1 (default 100) */
+    uint32_t min_support; /* co-occurrence measures: pairs with c >= this, >= 1 (default 1) */
+    float shrink;         /* cosine, conditional: c / (c + shrink), >= 0 (default 0) */
+    float alpha;          /* conditional: n_j's exponent, in [0, 1] (default 0.5) */
+    float lambda;         /* EASE: L2 strength, > 0 (default 500) */
+    uint32_t max_items;   /* EASE: refuse catalogues above this (default 40000; it
+                             needs a dense items x items matrix, 4 N^2 bytes) */
+} sten_similar_opts;
+
+sten_similar_opts sten_similar_defaults(void);
+
+/* Each item's neighbours, best first: row i is idx[i*M .. i*M + count[i]) with
+ * scores val[...] (descending, ties by the smaller item id); slots past
+ * count[i] hold UINT32_MAX / -INFINITY. An item is never its own neighbour.
+ * M = min(neighbors, n_items - 1) (0 for a catalogue of one item or none).
+ * Arrays owned; free with sten_neighbors_free. */
+typedef struct {
+    uint32_t n_items, M;
+    uint32_t *idx;   /* n_items x M */
+    float *val;      /* n_items x M */
+    uint32_t *count; /* n_items */
+} sten_neighbors;
+
+/* The M most similar items of every item of X (users x items, boolean:
+ * values ignored; a row listing an item twice is refused). The co-occurrence
+ * measures walk each item's users and their items, sum over users of |u|^2
+ * updates in all, with a dense counter of X->cols entries per thread; results
+ * are identical for any thread count. EASE fits sten_ease_fit's model (EASE's
+ * limit: more than o->max_items items is refused). *out is overwritten (zeroed
+ * on error). STEN_E_INVALID, naming the option, for options out of range;
+ * STEN_E_NOMEM; STEN_E_NUMERIC from EASE. */
+sten_status sten_similar(sten_ctx *ctx, const sten_csr *X, const sten_similar_opts *o,
+                         sten_neighbors *out);
+/* Frees the arrays and zeroes *nb; NULL or a zeroed struct is a no-op. */
+void sten_neighbors_free(sten_ctx *ctx, sten_neighbors *nb);
 
 /* ---------------------------------------------------------- number parsing */
 

@@ -36,4 +36,25 @@ expect 64 "unknown option '--bogus'" info --bogus
 expect 64 "needs a value" info --threads
 expect 64 "expects an integer in \[0, 1024\], got '2x'" info --threads 2x
 expect 64 "unexpected argument 'extra'" info extra
+# sten similar on generated data: a line per item, "item<TAB>nbr,score:...:",
+# at most -k neighbours, never the item itself, best first
+if "$STEN" synth --users 300 --items 80 --interactions 4000 --format dsstne -o "$tmp/sim.txt" 2>/dev/null; then
+    expect 0 "usage: sten similar" help similar
+    for m in cosine jaccard conditional ease; do
+        expect 0 "$m neighbours of" similar -r "$tmp/sim.txt" -s "$tmp/sim-$m.txt" -k 5 --measure $m -t 2
+        if ! awk -F'\t' 'NF != 2 || $2 !~ /^([^,:]+,[0-9.e+-]+:)+$/ { bad = 1 }
+                         { n = split($2, p, /[,:]/); last = 1e300; if (n > 11) bad = 1
+                           for (q = 1; q < n; q += 2) { if (p[q] == $1 || p[q + 1] + 0 > last) bad = 1; last = p[q + 1] + 0 } }
+                         END { exit bad || NR < 40 }' "$tmp/sim-$m.txt"; then
+            echo "FAIL: sten similar --measure $m: malformed output"; head -3 "$tmp/sim-$m.txt"; fail=1
+        fi
+    done
+    expect 64 "-r TRAIN is required" similar -s "$tmp/sim-x.txt"
+    expect 64 "unknown --measure 'dice'" similar -r "$tmp/sim.txt" -s "$tmp/sim-x.txt" --measure dice
+    expect 64 "expects a number in \[0, 1\], got '2'" similar -r "$tmp/sim.txt" -s "$tmp/sim-x.txt" --alpha 2
+    expect 64 "the limit is max_items = 10" similar -r "$tmp/sim.txt" -s "$tmp/sim-x.txt" --measure ease --max-items 10
+    [ -e "$tmp/sim-x.txt" ] && { echo "FAIL: sten similar left an output behind after an error"; fail=1; }
+else
+    echo "FAIL: sten synth"; fail=1
+fi
 exit $fail

@@ -1009,6 +1009,45 @@ static void test_recommend(void)
     CHECK(h[0] > 0.0f && h[0] < 1.0f);
     CHECK_EQ(sten_net_infer(ctx, net, ids, 8, "Hiden", &h, &w), STEN_E_NOTFOUND);
     sten_ctx_clear_error(ctx);
+    /* request rows (a server's users): the same lists as the dataset's
+     * examples, in any grouping; rows past the capacities refused */
+    sten_workspace *rw = NULL;
+    CHECK_EQ(sten_workspace_new_rows(ctx, net, 4, 64, false, &rw), STEN_OK);
+    for (uint32_t b0 = 0; b0 < 8; b0 += 3) {
+        const uint32_t nb = b0 + 3 <= 8 ? 3 : 8 - b0;
+        sten_csr x = f.ds[0].sparse, xe = ex;
+        x.rows = xe.rows = nb;
+        x.row_ptr += b0;
+        xe.row_ptr += b0;
+        uint64_t base = x.row_ptr[0], rp[4], erp[4];
+        for (uint32_t r = 0; r <= nb; r++)
+            rp[r] = x.row_ptr[r] - base, erp[r] = xe.row_ptr[r] - xe.row_ptr[0];
+        x.col += base, x.row_ptr = rp, x.nnz = rp[nb];
+        xe.col += xe.row_ptr[0], xe.row_ptr = erp, xe.nnz = erp[nb];
+        uint32_t ridx[3 * 40], rcnt[3];
+        float rval[3 * 40];
+        CHECK_EQ(sten_net_recommend_rows(ctx, net, rw, &x, n_items, 40, &xe, ridx, rval, rcnt), STEN_OK);
+        CHECK(memcmp(ridx, idx + b0 * 40, (size_t)nb * 40 * 4) == 0);
+        CHECK(memcmp(rval, val + b0 * 40, (size_t)nb * 40 * 4) == 0);
+        CHECK(memcmp(rcnt, cnt + b0, (size_t)nb * 4) == 0);
+        const float *hr;
+        uint32_t wr;
+        CHECK_EQ(sten_net_infer_rows(ctx, net, rw, &x, "Hidden", &hr, &wr), STEN_OK);
+        CHECK_EQ(wr, 8);
+        CHECK(memcmp(hr, h + (size_t)b0 * 8, (size_t)nb * 8 * 4) == 0);
+    }
+    sten_csr big = f.ds[0].sparse;
+    big.rows = 5; /* more rows than the workspace takes */
+    CHECK_EQ(sten_net_infer_rows(ctx, net, rw, &big, NULL, &h, &w), STEN_E_INVALID);
+    CHECK(strstr(sten_ctx_error(ctx), "1 to 4 allowed") != NULL);
+    sten_ctx_clear_error(ctx);
+    uint32_t bad_col = 1000;
+    uint64_t bad_rp[2] = {0, 1};
+    sten_csr bad = {.rows = 1, .cols = 1001, .nnz = 1, .row_ptr = bad_rp, .col = &bad_col};
+    CHECK_EQ(sten_net_infer_rows(ctx, net, rw, &bad, NULL, &h, &w), STEN_E_INVALID);
+    CHECK(strstr(sten_ctx_error(ctx), "feature 1000") != NULL);
+    sten_ctx_clear_error(ctx);
+    sten_workspace_free(ctx, rw);
     sten_net_free(ctx, net);
     ae_free(&f);
 }

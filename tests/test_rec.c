@@ -1,7 +1,8 @@
 /* test_rec.c — evaluation metrics against hand-computed cases: lists
  * shorter than k, held-out sets smaller than k, users without held-out items,
  * coverage and MRR; score metrics (RMSE, MAE, AUC with ties, log loss); the
- * evaluation splits (src/rec/split.c) on generated data. */
+ * evaluation splits (src/rec/split.c) on generated data; item-item
+ * similarity (src/rec/similar.c) against dense double references. */
 #include "check.h"
 #include "sten.h"
 
@@ -211,6 +212,314 @@ static void test_splits(void)
     }
 }
 
+/* ---- item-item similarity (src/rec/similar.c) against dense double references */
+
+/* A seeded random boolean users x items matrix with skewed popularity (so
+ * scores tie and items differ in count); item N-1 nobody has. */
+static void random_boolean(uint32_t U, uint32_t N, uint64_t seed, sten_csr *X)
+{
+    CHECK_EQ(sten_csr_init(ctx, X, U, N, (uint64_t)U * N, false), STEN_OK);
+    sten_rng r;
+    sten_rng_init(&r, seed, 0);
+    uint64_t e = 0;
+    for (uint32_t u = 0; u < U; u++) {
+        for (uint32_t j = 0; j + 1 < N; j++)
+            if (sten_rng_uniform(&r) < 0.6f / (1.0f + (float)j / 6.0f))
+                X->col[e++] = j;
+        X->row_ptr[u + 1] = e;
+    }
+    X->rows = U;
+    X->nnz = e;
+}
+
+/* C[i*N + j] = users holding i and j (C[i*N + i] = n_i), in doubles. */
+static double *dense_cooc(const sten_csr *X)
+{
+    const uint32_t N = X->cols;
+    double *C = calloc((size_t)N * N, sizeof *C);
+    for (uint32_t u = 0; u < X->rows; u++)
+        for (uint64_t a = X->row_ptr[u]; a < X->row_ptr[u + 1]; a++)
+            for (uint64_t b = X->row_ptr[u]; b < X->row_ptr[u + 1]; b++)
+                C[(size_t)X->col[a] * N + X->col[b]] += 1.0;
+    return C;
+}
+
+/* The reference score of (i, j), or NaN when j is not eligible. */
+static double ref_score(const double *C, uint32_t N, const sten_similar_opts *o, uint32_t i, uint32_t j)
+{
+    const double c = C[(size_t)i * N + j], ni = C[(size_t)i * N + i], nj = C[(size_t)j * N + j];
+    if (i == j || c < o->min_support)
+        return NAN;
+    const double shrunk = c / (c + o->shrink);
+    switch (o->measure) {
+    case STEN_SIM_COSINE: return c / sqrt(ni * nj) * shrunk;
+    case STEN_SIM_JACCARD: return c / (ni + nj - c);
+    default: return c / (ni * pow(nj, o->alpha)) * shrunk;
+    }
+}
+
+/* Row i holds count[i] entries best first (ties by id), never i itself,
+ * and empty slots after them. */
+static void check_rows_shape(const sten_neighbors *nb)
+{
+    for (uint32_t i = 0; i < nb->n_items; i++) {
+        const uint32_t *ri = nb->idx + (size_t)i * nb->M;
+        const float *rv = nb->val + (size_t)i * nb->M;
+        CHECK(nb->count[i] <= nb->M);
+        for (uint32_t r = 0; r < nb->count[i]; r++) {
+            CHECK(ri[r] < nb->n_items && ri[r] != i);
+            if (r > 0)
+                CHECK(rv[r - 1] > rv[r] || (rv[r - 1] == rv[r] && ri[r - 1] < ri[r]));
+        }
+        for (uint32_t r = nb->count[i]; r < nb->M; r++)
+            CHECK(ri[r] == UINT32_MAX && rv[r] == -INFINITY);
+    }
+}
+
+/* Cosine, Jaccard and conditional probability (with shrinkage, support and
+ * damping) against dense co-occurrence counts: the same items in the same
+ * order, the same scores. */
+static void test_similar_cooc_reference(void)
+{
+    const uint32_t U = 60, N = 40, M = 7;
+    sten_csr X;
+    random_boolean(U, N, 11, &X);
+    double *C = dense_cooc(&X);
+    const struct {
+        sten_sim_measure m;
+        uint32_t support;
+        float shrink, alpha;
+    } cases[] = {
+        {STEN_SIM_COSINE, 1, 0.0f, 0.5f},      {STEN_SIM_COSINE, 3, 10.0f, 0.5f},
+        {STEN_SIM_JACCARD, 1, 0.0f, 0.5f},     {STEN_SIM_JACCARD, 4, 0.0f, 0.5f},
+        {STEN_SIM_CONDITIONAL, 1, 0.0f, 0.5f}, {STEN_SIM_CONDITIONAL, 2, 5.0f, 0.2f},
+        {STEN_SIM_CONDITIONAL, 1, 0.0f, 0.0f},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        sten_similar_opts o = sten_similar_defaults();
+        o.measure = cases[k].m, o.neighbors = M, o.min_support = cases[k].support;
+        o.shrink = cases[k].shrink, o.alpha = cases[k].alpha;
+        sten_neighbors nb;
+        CHECK_EQ(sten_similar(ctx, &X, &o, &nb), STEN_OK);
+        CHECK_EQ(nb.n_items, N);
+        CHECK_EQ(nb.M, M);
+        check_rows_shape(&nb);
+        for (uint32_t i = 0; i < N; i++) {
+            /* the reference ranking: (float score desc, id asc) by selection */
+            uint32_t want_idx[7], n = 0;
+            float want_val[7];
+            bool taken[40] = {false};
+            while (n < M) {
+                int64_t best = -1;
+                float bv = 0;
+                for (uint32_t j = 0; j < N; j++) {
+                    const double s = ref_score(C, N, &o, i, j);
+                    if (isnan(s) || taken[j])
+                        continue;
+                    if (best < 0 || (float)s > bv)
+                        best = j, bv = (float)s;
+                }
+                if (best < 0)
+                    break;
+                taken[best] = true;
+                want_idx[n] = (uint32_t)best;
+                want_val[n++] = bv;
+            }
+            CHECK_EQ(nb.count[i], n);
+            for (uint32_t r = 0; r < n && r < nb.count[i]; r++) {
+                CHECK_EQ(nb.idx[(size_t)i * M + r], want_idx[r]);
+                CHECK_NEAR(nb.val[(size_t)i * M + r], want_val[r], 0, 1e-6);
+            }
+        }
+        CHECK_EQ(nb.count[N - 1], 0); /* nobody has the last item */
+        sten_neighbors_free(ctx, &nb);
+        CHECK(nb.idx == NULL && nb.n_items == 0);
+    }
+    /* more neighbours asked than items: M = N - 1, every co-occurring item listed */
+    sten_similar_opts o = sten_similar_defaults();
+    o.neighbors = 1000;
+    sten_neighbors nb;
+    CHECK_EQ(sten_similar(ctx, &X, &o, &nb), STEN_OK);
+    CHECK_EQ(nb.M, N - 1);
+    for (uint32_t i = 0; i < N; i++) {
+        uint32_t n = 0;
+        for (uint32_t j = 0; j < N; j++)
+            n += j != i && C[(size_t)i * N + j] > 0;
+        CHECK_EQ(nb.count[i], n);
+    }
+    check_rows_shape(&nb);
+    sten_neighbors_free(ctx, &nb);
+    sten_neighbors_free(ctx, NULL);
+    free(C);
+    sten_csr_free(ctx, &X);
+}
+
+/* P = (X^T X + lambda I)^-1 by Gauss-Jordan in doubles (SPD: no pivoting),
+ * then EASE's B = -P_ij / P_jj with a zero diagonal, in place of G. */
+static void ease_reference(double *G, uint32_t N, double lambda)
+{
+    double *P = calloc((size_t)N * N, sizeof *P);
+    for (uint32_t i = 0; i < N; i++) {
+        G[(size_t)i * N + i] += lambda;
+        P[(size_t)i * N + i] = 1.0;
+    }
+    for (uint32_t k = 0; k < N; k++) {
+        const double d = G[(size_t)k * N + k];
+        for (uint32_t j = 0; j < N; j++)
+            G[(size_t)k * N + j] /= d, P[(size_t)k * N + j] /= d;
+        for (uint32_t i = 0; i < N; i++) {
+            const double f = G[(size_t)i * N + k];
+            if (i == k || f == 0)
+                continue;
+            for (uint32_t j = 0; j < N; j++)
+                G[(size_t)i * N + j] -= f * G[(size_t)k * N + j], P[(size_t)i * N + j] -= f * P[(size_t)k * N + j];
+        }
+    }
+    for (uint32_t i = 0; i < N; i++)
+        for (uint32_t j = 0; j < N; j++)
+            G[(size_t)i * N + j] = i == j ? 0.0 : -P[(size_t)i * N + j] / P[(size_t)j * N + j];
+    free(P);
+}
+
+/* EASE: each row's positive weights of B, the largest M, as a double
+ * inverse says (ties within float rounding may swap, so: each listed
+ * weight is right, and nothing left out beats what was kept). */
+static void test_similar_ease_reference(void)
+{
+    const uint32_t U = 60, N = 40, M = 6;
+    sten_csr X;
+    random_boolean(U, N, 12, &X);
+    double *B = dense_cooc(&X);
+    const double lambda = 4.0, tol = 2e-5;
+    ease_reference(B, N, lambda);
+    sten_similar_opts o = sten_similar_defaults();
+    o.measure = STEN_SIM_EASE, o.neighbors = M, o.lambda = (float)lambda;
+    o.min_support = 5; /* co-occurrence options do not apply */
+    sten_neighbors nb;
+    CHECK_EQ(sten_similar(ctx, &X, &o, &nb), STEN_OK);
+    CHECK_EQ(nb.M, M);
+    check_rows_shape(&nb);
+    uint32_t listed = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        const uint32_t *ri = nb.idx + (size_t)i * M;
+        const float *rv = nb.val + (size_t)i * M;
+        bool in[40] = {false};
+        uint32_t positive = 0;
+        for (uint32_t j = 0; j < N; j++)
+            positive += j != i && B[(size_t)i * N + j] > tol;
+        CHECK(nb.count[i] >= (positive < M ? positive : M));
+        for (uint32_t r = 0; r < nb.count[i]; r++) {
+            CHECK(rv[r] > 0.0f);
+            CHECK_NEAR(rv[r], B[(size_t)i * N + ri[r]], tol, 1e-4);
+            in[ri[r]] = true;
+        }
+        const double floor = nb.count[i] == M ? rv[M - 1] : 0.0;
+        for (uint32_t j = 0; j < N; j++)
+            if (j != i && !in[j])
+                CHECK(B[(size_t)i * N + j] <= floor + tol);
+        listed += nb.count[i];
+    }
+    CHECK(listed > N * M / 2); /* the test has something to compare */
+    CHECK_EQ(nb.count[N - 1], 0); /* an item nobody has: all of its weights are 0 */
+    sten_neighbors_free(ctx, &nb);
+    free(B);
+    sten_csr_free(ctx, &X);
+}
+
+/* Co-occurrence results are bit-identical for 1 and 2 threads (on a matrix
+ * large enough that the work is split). */
+static void test_similar_threads(void)
+{
+    sten_csr X;
+    random_boolean(600, 300, 13, &X);
+    for (int m = STEN_SIM_COSINE; m <= STEN_SIM_CONDITIONAL; m++) {
+        sten_similar_opts o = sten_similar_defaults();
+        o.measure = (sten_sim_measure)m, o.neighbors = 20, o.shrink = m == STEN_SIM_JACCARD ? 0.0f : 2.0f;
+        sten_neighbors one, two;
+        sten_ctx_set_threads(ctx, 1);
+        CHECK_EQ(sten_similar(ctx, &X, &o, &one), STEN_OK);
+        sten_ctx_set_threads(ctx, 2);
+        CHECK_EQ(sten_similar(ctx, &X, &o, &two), STEN_OK);
+        const size_t n = (size_t)one.n_items * one.M;
+        CHECK(one.M == two.M && memcmp(one.idx, two.idx, n * sizeof *one.idx) == 0);
+        CHECK(memcmp(one.val, two.val, n * sizeof *one.val) == 0);
+        CHECK(memcmp(one.count, two.count, one.n_items * sizeof *one.count) == 0);
+        check_rows_shape(&two);
+        sten_neighbors_free(ctx, &one);
+        sten_neighbors_free(ctx, &two);
+    }
+    sten_ctx_set_threads(ctx, 0);
+    sten_csr_free(ctx, &X);
+}
+
+/* Options out of range are refused, naming the option; *out stays empty. */
+static void test_similar_bad_options(void)
+{
+    sten_csr X;
+    random_boolean(20, 10, 14, &X);
+    const struct {
+        const char *field, *msg;
+    } bad[] = {
+        {"neighbors", "neighbors must be at least 1 (got 0)"},
+        {"min_support", "min_support must be at least 1 (got 0)"},
+        {"shrink", "shrink must be finite and >= 0 (got -1)"},
+        {"alpha", "alpha must be in [0, 1] (got 1.5)"},
+        {"lambda", "lambda must be finite and > 0 (got 0)"},
+        {"measure", "unknown similarity measure 9 (expected cosine, jaccard, conditional or ease)"},
+        {"max_items", "EASE needs a dense 10 x 10 item matrix (0.0 GiB); the limit is max_items = 9"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        sten_similar_opts o = sten_similar_defaults();
+        const char *f = bad[k].field;
+        if (!strcmp(f, "neighbors"))
+            o.neighbors = 0;
+        else if (!strcmp(f, "min_support"))
+            o.min_support = 0;
+        else if (!strcmp(f, "shrink"))
+            o.shrink = -1.0f;
+        else if (!strcmp(f, "alpha"))
+            o.alpha = 1.5f;
+        else if (!strcmp(f, "lambda"))
+            o.lambda = 0.0f;
+        else if (!strcmp(f, "measure"))
+            o.measure = (sten_sim_measure)9;
+        else
+            o.measure = STEN_SIM_EASE, o.max_items = 9;
+        sten_neighbors nb;
+        CHECK_EQ(sten_similar(ctx, &X, &o, &nb), STEN_E_INVALID);
+        CHECK_STR(sten_ctx_error(ctx), bad[k].msg);
+        CHECK(nb.idx == NULL && nb.val == NULL && nb.count == NULL);
+        sten_ctx_clear_error(ctx);
+    }
+    sten_similar_opts o = sten_similar_defaults();
+    sten_neighbors nb;
+    /* out of memory at every allocation in turn: STEN_E_NOMEM, nothing leaked */
+    for (int m = STEN_SIM_COSINE; m <= STEN_SIM_EASE; m += STEN_SIM_EASE) {
+        o.measure = (sten_sim_measure)m;
+        const size_t before = sten_ctx_bytes_in_use(ctx);
+        sten_status st = STEN_E_NOMEM;
+        for (long n = 1; st == STEN_E_NOMEM && n < 100; n++) {
+            sten_ctx_fail_alloc_at(ctx, n);
+            st = sten_similar(ctx, &X, &o, &nb);
+            sten_ctx_fail_alloc_at(ctx, 0);
+            sten_ctx_clear_error(ctx);
+            if (st == STEN_E_NOMEM)
+                CHECK(nb.idx == NULL && sten_ctx_bytes_in_use(ctx) == before);
+        }
+        CHECK_EQ(st, STEN_OK);
+        sten_neighbors_free(ctx, &nb);
+    }
+    /* a row listing an item twice is not boolean data */
+    CHECK(X.row_ptr[1] >= 2);
+    if (X.row_ptr[1] >= 2) {
+        X.col[X.row_ptr[1] - 1] = X.col[X.row_ptr[0]];
+        CHECK_EQ(sten_similar(ctx, &X, &o, &nb), STEN_E_INVALID);
+        CHECK(strstr(sten_ctx_error(ctx), "X row 0 lists item") != NULL);
+        sten_ctx_clear_error(ctx);
+    }
+    sten_csr_free(ctx, &X);
+}
+
 int main(void)
 {
     if (sten_ctx_init(&ctx) != STEN_OK)
@@ -219,6 +528,10 @@ int main(void)
     RUN(test_score_metrics_by_hand);
     RUN(test_ease_identity_and_popularity);
     RUN(test_splits);
+    RUN(test_similar_cooc_reference);
+    RUN(test_similar_ease_reference);
+    RUN(test_similar_threads);
+    RUN(test_similar_bad_options);
     CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
     sten_ctx_free(ctx);
     return CHECK_DONE();

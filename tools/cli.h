@@ -45,10 +45,16 @@ int cmd_evaluate(int argc, char **argv);
 extern const char cmd_evaluate_usage[];
 int cmd_baseline(int argc, char **argv);
 extern const char cmd_baseline_usage[];
+int cmd_similar(int argc, char **argv);
+extern const char cmd_similar_usage[];
 int cmd_train(int argc, char **argv);
 int cmd_train_fm(int argc, char **argv); /* `train --algorithm ...` */
 extern const char cmd_train_fm_usage[];
 extern const char cmd_train_usage[];
+int cmd_serve(int argc, char **argv);
+extern const char cmd_serve_usage[];
+int cmd_store(int argc, char **argv);
+extern const char cmd_store_usage[];
 int cmd_generate_netcdf(int argc, char **argv);
 extern const char cmd_generate_netcdf_usage[];
 

@@ -12,6 +12,9 @@ const cli_cmd cli_commands[] = {
     {"predict", "top-K recommendations from a trained model, seen items excluded", cmd_predict_usage, cmd_predict},
     {"evaluate", "Precision/Recall/NDCG/MAP@k of recommendations; RMSE/AUC of scores", cmd_evaluate_usage, cmd_evaluate},
     {"baseline", "popularity and EASE baselines, written like predict's output", cmd_baseline_usage, cmd_baseline},
+    {"similar", "item-to-item neighbours: cosine, Jaccard, conditional probability, EASE", cmd_similar_usage, cmd_similar},
+    {"store", "fill the serving store: precomputed lists and item neighbours (LMDB)", cmd_store_usage, cmd_store},
+    {"serve", "HTTP recommendation service: model, precomputed, item-to-item", cmd_serve_usage, cmd_serve},
     {"info", "show version, BLAS, threads and build settings", cmd_info_usage, cmd_info},
     {NULL, NULL, NULL, NULL},
 };

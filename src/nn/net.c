@@ -532,6 +532,9 @@ void sten_workspace_free(sten_ctx *ctx, sten_workspace *ws)
     sten_free(ctx, ws->batch_ids);
     sten_free(ctx, ws->row_loss);
     sten_free(ctx, ws->row_end);
+    if (ws->rows)
+        sten_datasets_free(ctx, ws->rows, 1);
+    sten_free(ctx, ws->row_ids);
     sten_free(ctx, ws);
 }
 

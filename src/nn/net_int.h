@@ -170,6 +170,9 @@ struct sten_workspace {
     float **pgrad;       /* per parameter: its gradient by the compact transpose's rows
                             (g_compact parameters in training), or NULL */
     uint32_t n_pgrad;
+    sten_dataset *rows;  /* a rows workspace's own input dataset (sten_workspace_new_rows),
+                            refilled by each call; NULL otherwise */
+    uint32_t *row_ids;   /* with rows: 0 .. B_cap-1 */
 };
 
 static inline nn_buf *sten__buf(sten_workspace *ws, const sten_net *net, const nn_layer *L)

@@ -375,3 +375,117 @@ sten_status sten_net_score_ws(sten_ctx *ctx, const sten_net *net, sten_workspace
         labels[i] = d->dense[d->index ? d->index[i] : i];
     return st;
 }
+
+/* ------------------------------------------------------- request-time rows */
+
+/* The network's one input layer when it is sparse, else NULL. */
+static const nn_layer *rows_input(const sten_net *net)
+{
+    const nn_layer *in = NULL;
+    for (uint32_t i = 0; i < net->n_layers; i++)
+        if (net->layers[i].kind == STEN_LAYER_INPUT) {
+            if (in)
+                return NULL;
+            in = &net->layers[i];
+        }
+    return in && in->sparse_in ? in : NULL;
+}
+
+sten_status sten_workspace_new_rows(sten_ctx *ctx, const sten_net *net, uint32_t batch, uint64_t max_nnz,
+                                    bool valued, sten_workspace **out)
+{
+    *out = NULL;
+    const nn_layer *in = rows_input(net);
+    if (!in)
+        return sten_fail(ctx, STEN_E_UNSUPPORTED,
+                         "%s: request rows need a network with exactly one input layer, a sparse one",
+                         net->desc.source);
+    if (batch == 0 || max_nnz == 0)
+        return sten_fail(ctx, STEN_E_INVALID, "rows workspace: batch and max_nnz must be at least 1");
+    sten_dataset *d = sten_calloc(ctx, 1, sizeof *d);
+    if (!d)
+        return STEN_E_NOMEM;
+    sten_status st = sten__strdup(ctx, in->d->dataset, &d->name);
+    if (!st)
+        st = sten_csr_init(ctx, &d->sparse, batch, in->N, max_nnz, valued);
+    if (!st) {
+        d->attributes = STEN_DS_SPARSE | (valued ? 0 : STEN_DS_BOOLEAN);
+        d->dims = 1;
+        d->width = in->N;
+        d->examples = d->unique = batch;
+        d->sparse.rows = batch;
+        /* the workspace sizes its buffers for the batch's largest rows:
+         * one row holding all max_nnz gives exactly that bound */
+        for (uint32_t r = 1; r <= batch; r++)
+            d->sparse.row_ptr[r] = max_nnz;
+        d->sparse.nnz = max_nnz;
+        memset(d->sparse.col, 0, max_nnz * sizeof *d->sparse.col);
+        if (valued)
+            memset(d->sparse.val, 0, max_nnz * sizeof *d->sparse.val);
+    }
+    sten_workspace *ws = NULL;
+    if (!st)
+        st = sten__ws_new_on(ctx, net, d, 1, "the request rows", batch, &ws);
+    if (!st && !(ws->row_ids = sten_alloc(ctx, (size_t)batch * sizeof *ws->row_ids)))
+        st = STEN_E_NOMEM;
+    if (st) {
+        sten_workspace_free(ctx, ws);
+        sten_datasets_free(ctx, d, 1);
+        return st;
+    }
+    for (uint32_t r = 0; r < batch; r++)
+        ws->row_ids[r] = r;
+    ws->rows = d;
+    *out = ws;
+    return STEN_OK;
+}
+
+/* Copies the request rows into the workspace's own dataset, checked. */
+static sten_status load_rows(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, const sten_csr *x)
+{
+    if (ws->net != net)
+        return sten_fail(ctx, STEN_E_INVALID, "the workspace was made for another network");
+    sten_dataset *d = ws->rows;
+    if (!d)
+        return sten_fail(ctx, STEN_E_INVALID, "not a rows workspace (sten_workspace_new_rows)");
+    const uint64_t nnz = x->rows ? x->row_ptr[x->rows] : 0;
+    if (x->rows == 0 || x->rows > ws->B_cap)
+        return sten_fail(ctx, STEN_E_INVALID, "%u request rows (1 to %u allowed)", x->rows, ws->B_cap);
+    if (nnz > d->sparse.cap)
+        return sten_fail(ctx, STEN_E_INVALID, "request rows hold %llu entries (at most %llu)",
+                         (unsigned long long)nnz, (unsigned long long)d->sparse.cap);
+    for (uint32_t r = 0; r < x->rows; r++) {
+        if (x->row_ptr[r + 1] < x->row_ptr[r])
+            return sten_fail(ctx, STEN_E_INVALID, "request row %u: row_ptr decreases", r);
+        for (uint64_t e = x->row_ptr[r]; e < x->row_ptr[r + 1]; e++)
+            if (x->col[e] >= d->width)
+                return sten_fail(ctx, STEN_E_INVALID, "request row %u: feature %u (the input is %u wide)", r,
+                                 x->col[e], d->width);
+    }
+    memcpy(d->sparse.row_ptr, x->row_ptr, ((size_t)x->rows + 1) * sizeof *x->row_ptr);
+    for (uint32_t r = x->rows + 1; r <= ws->B_cap; r++)
+        d->sparse.row_ptr[r] = nnz;
+    memcpy(d->sparse.col, x->col, nnz * sizeof *x->col);
+    if (d->sparse.val)
+        for (uint64_t e = 0; e < nnz; e++)
+            d->sparse.val[e] = x->val ? x->val[e] : 1.0f;
+    d->sparse.nnz = nnz;
+    return STEN_OK;
+}
+
+sten_status sten_net_infer_rows(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, const sten_csr *x,
+                                const char *layer, const float **out, uint32_t *width)
+{
+    const sten_status st = load_rows(ctx, net, ws, x);
+    return st ? st : sten_net_infer_ws(ctx, net, ws, ws->row_ids, x->rows, layer, out, width);
+}
+
+sten_status sten_net_recommend_rows(sten_ctx *ctx, const sten_net *net, sten_workspace *ws,
+                                    const sten_csr *x, uint32_t n_items, uint32_t K,
+                                    const sten_csr *exclude, uint32_t *idx, float *val, uint32_t *count)
+{
+    const sten_status st = load_rows(ctx, net, ws, x);
+    return st ? st
+              : sten_net_recommend_ws(ctx, net, ws, ws->row_ids, x->rows, n_items, K, exclude, idx, val,
+                                      count);
+}
