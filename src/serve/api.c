@@ -489,11 +489,12 @@ void api_recommendations(req *q)
         api_error(q, 503, "out of memory");
         goto done;
     }
-    if (!which) /* the configured default, else the best the server has */
-        which = s->o.fallback ? s->o.fallback
-              : model_lists(s) ? "model"
-              : s->st          ? "precomputed"
-                               : "popularity";
+    const char *why = NULL; /* popularity, but nobody asked for it */
+    if (!which) { /* the configured default, else the best the server has */
+        which = s->o.fallback ? s->o.fallback : model_lists(s) ? "model" : s->st ? "precomputed" : "popularity";
+        if (!s->o.fallback && !strcmp(which, "popularity"))
+            why = "no list model (--model) or store (--store) loaded";
+    }
     if (!user) { /* related items */
         if (s->st && answer_stored(q, STORE_SIMILAR, item, ex, n_ex, K, "item-to-item"))
             goto done;
@@ -519,7 +520,7 @@ void api_recommendations(req *q)
         else if (queue_recommend(q, hist, nh, ex, n_ex, K))
             q->finish = finish_recommend;
     } else {
-        answer_popular(q, ex, n_ex, K, NULL);
+        answer_popular(q, ex, n_ex, K, why);
     }
 done:
     pthread_rwlock_unlock(&s->S.lock);
