@@ -303,7 +303,7 @@ try:
     check(st == 200 and 'sten_requests_total{endpoint="recommendations",code="200"}' in m
           and 'sten_request_seconds_bucket{endpoint="recommendations",le="+Inf"}' in m
           and 'sten_model_info{version="gl.nc@' in m
-          and int(m.split("sten_events_total ")[1].split()[0]) >= 3,
+          and int(m.split("\nsten_events_total ")[1].split()[0]) >= 3,
           "/metrics: Prometheus counts, latency histograms, model version")
 
     # hot reload during requests: zero failed requests
