@@ -412,6 +412,10 @@ try:
     check(st == 200 and b.get("fallback") == "popularity", "a scoring model asked for lists: a fallback, not a 500")
     check(s.stop() == 0, "FM server stops cleanly")
 finally:
+    if failures or sys.exc_info()[0]:  # the servers' own words
+        for f in sorted(os.listdir(W)):
+            if f.endswith(".err"):
+                print(f"--- {f}:\n" + open(os.path.join(W, f), errors="replace").read()[-4000:])
     os.chdir("/")
     shutil.rmtree(W, ignore_errors=True)
 

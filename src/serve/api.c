@@ -160,8 +160,10 @@ static uint32_t *merge_sorted(const uint32_t *a, uint32_t na, const uint32_t *b,
     *n = 0;
     if (!s)
         return NULL;
-    memcpy(s, a, (size_t)na * sizeof *s);
-    memcpy(s + na, b, (size_t)nb * sizeof *s);
+    if (na)
+        memcpy(s, a, (size_t)na * sizeof *s);
+    if (nb)
+        memcpy(s + na, b, (size_t)nb * sizeof *s);
     qsort(s, (size_t)na + nb, sizeof *s, cmp_u32);
     *n = na + nb;
     return s;
