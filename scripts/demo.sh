@@ -3,7 +3,9 @@
 # installs what is missing, builds sten, and runs the recommender pipeline end
 # to end on generated data: synth -> split -> generate-netcdf -> train the
 # DSSTNE-style autoencoder -> predict (seen items excluded) -> evaluate,
-# beside the popularity and EASE baselines, and prints a result table.
+# beside the popularity and EASE baselines, and prints a result table; then
+# serves the model and the lists over HTTP (`sten serve`) and shows a few
+# requests and their answers.
 #   sh scripts/demo.sh [WORKDIR]      (default: out/demo)
 set -eu
 cd "$(dirname "$0")/.."
@@ -56,5 +58,33 @@ printf "%-34s %10s %10s %12s\n" "model" "Recall@20" "NDCG@20" "fit seconds"
 printf "%-34s %10s %10s %12s\n" "autoencoder (DSSTNE network)" "$(metric ae.json recall)" "$(metric ae.json ndcg)" "$t_ae"
 printf "%-34s %10s %10s %12s\n" "EASE (lambda 500)" "$(metric ease.json recall)" "$(metric ease.json ndcg)" "$t_ease"
 printf "%-34s %10s %10s %12s\n" "popularity" "$(metric pop.json recall)" "$(metric pop.json ndcg)" "$t_pop"
+
 echo
-echo "files in $W (recommendations: ae.recs, ease.recs, pop.recs; model: gl.nc)"
+echo "== serving: sten serve on the autoencoder, with precomputed lists and item neighbours"
+"$STEN" similar -r demo-train.txt -i features -s sims.txt -k 100 2>/dev/null
+rm -rf store port
+"$STEN" store build --store store --recs ae.recs --similar sims.txt 2>/dev/null
+"$STEN" serve --port 0 --port-file port --model gl.nc -d gl -i features -o features \
+    --history demo-train.txt --store store 2>serve.log &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null' EXIT
+i=0
+while [ ! -s port ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+URL=http://127.0.0.1:$(cat port)
+ask() { # ask PATH BODY: the request and its answer
+    echo "POST $1 $2"
+    printf '  -> %s\n' "$(curl -sS -X POST -H 'Content-Type: application/json' "$URL$1" -d "$2")"
+}
+ask /recommendations '{"userId": "1", "numResults": 5}'
+ask /recommendations '{"userId": "1", "numResults": 5, "recommender": "item-to-item"}'
+ask /recommendations '{"itemId": "1", "numResults": 5}'
+ask /recommendations '{"userId": "no-such-user", "numResults": 5}'
+top=$(curl -sS -X POST "$URL/recommendations" -d '{"userId": "1", "numResults": 1}' | sed 's/.*"itemId":"\([^"]*\)".*/\1/')
+ask /events "{\"userId\": \"1\", \"sessionId\": \"demo\", \"eventList\": [{\"eventType\": \"click\", \"itemId\": \"$top\", \"sentAt\": $(date +%s)}]}"
+ask /recommendations '{"userId": "1", "numResults": 5}'
+echo "   (item $top, clicked, is no longer recommended to user 1)"
+kill $SERVER
+wait $SERVER 2>/dev/null || true
+trap - EXIT
+echo
+echo "files in $W (recommendations: ae.recs, ease.recs, pop.recs; model: gl.nc; store: store/)"

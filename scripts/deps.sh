@@ -6,7 +6,7 @@
 #   scripts/deps.sh --check  only report what is missing (exit 1 if any)
 set -eu
 
-PKGS="build-essential cmake pkg-config libopenblas-openmp-dev libnetcdf-dev netcdf-bin libjansson-dev zlib1g-dev python3-numpy libmicrohttpd-dev liblmdb-dev"
+PKGS="build-essential cmake pkg-config libopenblas-openmp-dev libnetcdf-dev netcdf-bin libjansson-dev zlib1g-dev python3-numpy libmicrohttpd-dev liblmdb-dev curl"
 
 missing=""
 for p in $PKGS; do
