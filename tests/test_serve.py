@@ -10,7 +10,10 @@ the request bodies and raw request bytes, the token, saturation (503 +
 Retry-After), hot reload during requests (0 failures) and a failed reload
 (old model kept), and the event log surviving kill -9.
 
-Usage: test_serve.py STEN EXAMPLES_DIR
+Usage: test_serve.py STEN EXAMPLES_DIR [SERVE_STEN]
+SERVE_STEN: another build of sten to run the servers with (ThreadSanitizer's:
+the data is made with STEN, the servers run their model on one thread so
+only the server's own threads meet).
 """
 import http.client
 import json
@@ -27,6 +30,8 @@ import time
 
 STEN = os.path.realpath(sys.argv[1])
 EXAMPLES = os.path.realpath(sys.argv[2])
+SERVE = os.path.realpath(sys.argv[3]) if len(sys.argv) > 3 else STEN
+SERVE_ARGS = ["-t", "1"] if len(sys.argv) > 3 else []
 failures = 0
 
 
@@ -61,7 +66,7 @@ class Server:
         if os.path.exists(self.portfile):
             os.unlink(self.portfile)
         self.err = open(os.path.join(W, name + ".err"), "w+")
-        self.p = subprocess.Popen([STEN, "serve", "--port", "0", "--port-file", self.portfile, *args],
+        self.p = subprocess.Popen([SERVE, "serve", "--port", "0", "--port-file", self.portfile, *SERVE_ARGS, *args],
                                   stdout=subprocess.DEVNULL, stderr=self.err)
         t0 = time.time()
         while not os.path.exists(self.portfile):
