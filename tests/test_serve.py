@@ -142,6 +142,14 @@ try:
     run("store", "build", "--store", "st", "--recs", "recs", "--similar", "sims.txt")
     info = run("store", "info", "--store", "st").stdout
     check("users' lists 2000" in info and "items' neighbour lists" in info, "store info: " + " ".join(info.split()))
+    with open("bad.recs", "w") as f:
+        f.write("u1\t1,0.5:2,0.25:\nu2\t3,0.5:4,high:\n")
+    r = subprocess.run([STEN, "store", "build", "--store", "st", "--recs", "bad.recs"], capture_output=True, text=True)
+    check(r.returncode == 65 and "bad.recs:2: column 12: score 'high' is not a finite number" in r.stderr
+          and "the store is unchanged" in r.stderr, "store build: a bad line names file:line:column, exit 65")
+    check(run("store", "info", "--store", "st").stdout == info, "... and the store is unchanged")
+    r = subprocess.run([STEN, "store", "info", "--store", "nowhere"], capture_output=True, text=True)
+    check(r.returncode == 66 and "nowhere: cannot open the store" in r.stderr, "store info on a missing store: 66")
     recs = recs_file("recs")
     hist = history_file("ml.txt")
     users = sorted(recs, key=int)[:40]
