@@ -1028,7 +1028,11 @@ static void test_recommend(void)
         float rval[3 * 40];
         CHECK_EQ(sten_net_recommend_rows(ctx, net, rw, &x, n_items, 40, &xe, ridx, rval, rcnt), STEN_OK);
         CHECK(memcmp(ridx, idx + b0 * 40, (size_t)nb * 40 * 4) == 0);
-        CHECK(memcmp(rval, val + b0 * 40, (size_t)nb * 40 * 4) == 0);
+        /* the scores to rounding: a BLAS GEMM (STEN_KERNELS=portable) may
+         * block a 3-row product differently from an 8-row one */
+        for (uint32_t i = 0; i < nb * 40; i++)
+            CHECK(rval[i] == val[b0 * 40 + i] ||
+                  fabsf(rval[i] - val[b0 * 40 + i]) <= 1e-6f * (1.0f + fabsf(val[b0 * 40 + i])));
         CHECK(memcmp(rcnt, cnt + b0, (size_t)nb * 4) == 0);
         const float *hr;
         uint32_t wr;

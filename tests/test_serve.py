@@ -322,6 +322,8 @@ try:
     # hot reload during requests: zero failed requests
     stop = threading.Event()
     results = []
+    st, _, b = s.post("/recommendations", {"userId": users[0], "numResults": 10}, headers=AUTH)
+    v0 = b.get("modelVersion", "")
 
     def hammer(u):
         while not stop.is_set():
@@ -354,6 +356,9 @@ try:
           "reloads logged; the failed one kept the previous model")
     st, _, b = s.post("/recommendations", {"userId": users[0], "numResults": 10}, headers=AUTH)
     check(st == 200 and [e["itemId"] for e in b["itemList"]] == recs[users[0]], "same answers after the reloads")
+    v1 = b.get("modelVersion", "")
+    check(v0.startswith("gl.nc@") and v0.endswith("/r1") and v1.endswith("/r5") and v0[:-3] == v1[:-3],
+          f"the same file reloaded gets a new version ({v0} -> {v1})")
 
     # kill -9, restart: every acknowledged event is there
     acked = []

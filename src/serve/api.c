@@ -147,31 +147,103 @@ static bool get_items(req *q, json_t *o, const char *where, const char *key, uin
 
 /* ------------------------------------------------------------ id sets */
 
-static int cmp_u32(const void *a, const void *b)
+/* Each request thread's scratch over catalogue ids. Generation stamps mark
+ * a request's excluded items and the items its item-to-item sums touched,
+ * so nothing is sorted or cleared per request: a check is one load. Grown
+ * with the catalogue; freed when the thread ends. */
+typedef struct {
+    uint32_t cap;              /* ids below cap */
+    uint32_t ex_gen, acc_gen;  /* the current request's stamps */
+    uint32_t *ex_mark;         /* == ex_gen: excluded */
+    uint32_t *acc_mark;        /* == acc_gen: acc[id] holds a sum */
+    uint32_t *touched;         /* the ids with sums, in first-touch order */
+    float *acc;
+} scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static bool scratch_key_ok;
+
+static void scratch_free(void *p)
 {
-    const uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
+    scratch *t = p;
+    if (t)
+        free(t->ex_mark), free(t->acc_mark), free(t->touched), free(t->acc);
+    free(t);
 }
 
-/* The union of a and b, sorted (owned). */
-static uint32_t *merge_sorted(const uint32_t *a, uint32_t na, const uint32_t *b, uint32_t nb, uint32_t *n)
+static void scratch_key_make(void)
 {
-    uint32_t *s = malloc(((size_t)na + nb + 1) * sizeof *s);
-    *n = 0;
-    if (!s)
+    scratch_key_ok = !pthread_key_create(&scratch_key, scratch_free);
+}
+
+/* Grows *p (elements of size) from old to cap, the new part zeroed. */
+static bool grow(void *p, size_t size, uint32_t old, uint32_t cap)
+{
+    void *n = realloc(*(void **)p, (size_t)cap * size);
+    if (!n)
+        return false;
+    memset((char *)n + (size_t)old * size, 0, (size_t)(cap - old) * size);
+    *(void **)p = n;
+    return true;
+}
+
+/* The calling thread's scratch for ids below n (NULL: out of memory). */
+static scratch *scratch_get(uint32_t n)
+{
+    pthread_once(&scratch_once, scratch_key_make);
+    if (!scratch_key_ok)
         return NULL;
-    if (na)
-        memcpy(s, a, (size_t)na * sizeof *s);
-    if (nb)
-        memcpy(s + na, b, (size_t)nb * sizeof *s);
-    qsort(s, (size_t)na + nb, sizeof *s, cmp_u32);
-    *n = na + nb;
-    return s;
+    scratch *t = pthread_getspecific(scratch_key);
+    if (!t) {
+        if (!(t = calloc(1, sizeof *t)))
+            return NULL;
+        if (pthread_setspecific(scratch_key, t)) {
+            free(t);
+            return NULL;
+        }
+    }
+    if (n > t->cap) {
+        const uint32_t cap = n > UINT32_MAX - n / 4 - 64 ? UINT32_MAX : n + n / 4 + 64;
+        if (!grow(&t->ex_mark, sizeof *t->ex_mark, t->cap, cap) ||
+            !grow(&t->acc_mark, sizeof *t->acc_mark, t->cap, cap) ||
+            !grow(&t->touched, sizeof *t->touched, t->cap, cap) || !grow(&t->acc, sizeof *t->acc, t->cap, cap))
+            return NULL; /* the arrays that grew are still valid for the old cap */
+        t->cap = cap;
+    }
+    return t;
 }
 
-static bool in_set(const uint32_t *s, uint32_t n, uint32_t id)
+/* The items a request leaves out (valid until the thread's next exset_make). */
+typedef struct {
+    const scratch *t;
+    uint32_t gen;
+} exset;
+
+static bool excluded(const exset *e, uint32_t id)
 {
-    return bsearch(&id, s, n, sizeof *s, cmp_u32) != NULL;
+    return id < e->t->cap && e->t->ex_mark[id] == e->gen;
+}
+
+/* a and b (catalogue ids; UINT32_MAX, an unknown item, is skipped) as the
+ * excluded set; false when out of memory. n_cat: the catalogue's size. */
+static bool exset_make(exset *e, uint32_t n_cat, const uint32_t *a, uint32_t na, const uint32_t *b, uint32_t nb)
+{
+    scratch *t = scratch_get(n_cat);
+    if (!t)
+        return false;
+    if (++t->ex_gen == 0) { /* the stamps wrapped: start clean */
+        memset(t->ex_mark, 0, (size_t)t->cap * sizeof *t->ex_mark);
+        t->ex_gen = 1;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        const uint32_t *s = pass ? b : a, n = pass ? nb : na;
+        for (uint32_t i = 0; i < n; i++)
+            if (s[i] < t->cap)
+                t->ex_mark[s[i]] = t->ex_gen;
+    }
+    *e = (exset){t, t->ex_gen};
+    return true;
 }
 
 /* ------------------------------------------------------------ top-K */
@@ -271,13 +343,13 @@ static void write_list(req *q, const char *recommender, const char *reason, cons
 }
 
 /* Popularity, without the excluded items (read lock held). */
-static void answer_popular(req *q, const uint32_t *ex, uint32_t n_ex, uint32_t K, const char *reason)
+static void answer_popular(req *q, const exset *ex, uint32_t K, const char *reason)
 {
     const state *S = &q->s->S;
     scored *it = malloc((size_t)K * sizeof *it);
     uint32_t n = 0;
     for (uint32_t i = 0; it && i < S->n_popular && n < K; i++)
-        if (!in_set(ex, n_ex, S->popular[i]))
+        if (!excluded(ex, S->popular[i]))
             it[n++] = (scored){S->popular[i], (float)S->count[S->popular[i]]};
     if (!it)
         api_error(q, 503, "out of memory");
@@ -288,7 +360,7 @@ static void answer_popular(req *q, const uint32_t *ex, uint32_t n_ex, uint32_t K
 
 /* A store list, without the excluded items (read lock held). False when
  * the key has no list. */
-static bool answer_stored(req *q, store_table t, const char *key, const uint32_t *ex, uint32_t n_ex, uint32_t K,
+static bool answer_stored(req *q, store_table t, const char *key, const exset *ex, uint32_t K,
                           const char *recommender)
 {
     const state *S = &q->s->S;
@@ -306,7 +378,7 @@ static bool answer_stored(req *q, store_table t, const char *key, const uint32_t
         if (e.item >= S->n_sid)
             continue; /* an item added to the store after the server mapped it */
         const uint32_t c = S->sid2cat[e.item];
-        if (!in_set(ex, n_ex, c))
+        if (!excluded(ex, c))
             it[n++] = (scored){c, e.score};
     }
     store_read_end(r);
@@ -319,9 +391,10 @@ static bool answer_stored(req *q, store_table t, const char *key, const uint32_t
 }
 
 /* Item-to-item: the neighbours of the latest `recent` history items,
- * scores summed, excluded items left out (read lock held). False when none
- * of them has neighbours. */
-static bool answer_i2i(req *q, const uint32_t *hist, uint32_t nh, const uint32_t *ex, uint32_t n_ex, uint32_t K)
+ * scores summed (in the thread's dense accumulator: no table to clear),
+ * excluded items left out (read lock held). False when none of them has
+ * neighbours. */
+static bool answer_i2i(req *q, const uint32_t *hist, uint32_t nh, const exset *ex, uint32_t K)
 {
     const state *S = &q->s->S;
     store_read *r = q->s->st ? store_read_begin(q->s->st) : NULL;
@@ -340,52 +413,46 @@ static bool answer_i2i(req *q, const uint32_t *hist, uint32_t nh, const uint32_t
         store_read_end(r);
         return false;
     }
-    /* sums in an open-addressing table over catalogue ids */
-    size_t cap = 64;
-    while (cap < 2 * total)
-        cap *= 2;
-    scored *tab = malloc(cap * sizeof *tab);
+    scratch *t = scratch_get(sten_index_size(S->items));
     scored *heap = malloc((size_t)K * sizeof *heap);
-    if (!tab || !heap) {
+    if (!t || !heap) {
         store_read_end(r);
-        free(tab), free(heap);
+        free(heap);
         api_error(q, 503, "out of memory");
         return true;
     }
-    for (size_t i = 0; i < cap; i++)
-        tab[i].id = UINT32_MAX;
+    if (++t->acc_gen == 0) {
+        memset(t->acc_mark, 0, (size_t)t->cap * sizeof *t->acc_mark);
+        t->acc_gen = 1;
+    }
+    uint32_t nt = 0;
     for (uint32_t l = 0; l < nl; l++)
         for (uint32_t i = 0; i < counts[l]; i++) {
             const store_entry e = store_entry_at(lists[l], i);
             if (e.item >= S->n_sid)
                 continue;
             const uint32_t c = S->sid2cat[e.item];
-            size_t h = (c * 0x9E3779B1u) & (cap - 1);
-            while (tab[h].id != UINT32_MAX && tab[h].id != c)
-                h = (h + 1) & (cap - 1);
-            if (tab[h].id == UINT32_MAX)
-                tab[h] = (scored){c, 0.0f};
-            tab[h].score += e.score;
+            if (c >= t->cap)
+                continue;
+            if (t->acc_mark[c] != t->acc_gen) {
+                t->acc_mark[c] = t->acc_gen;
+                t->acc[c] = 0.0f;
+                t->touched[nt++] = c;
+            }
+            t->acc[c] += e.score;
         }
     store_read_end(r);
-    topk t = {heap, 0, K};
-    for (size_t i = 0; i < cap; i++)
-        if (tab[i].id != UINT32_MAX && !in_set(ex, n_ex, tab[i].id))
-            topk_push(&t, tab[i]);
-    topk_sort(&t);
-    write_list(q, "item-to-item", NULL, t.h, t.n, NULL);
-    free(tab), free(heap);
+    topk k = {heap, 0, K};
+    for (uint32_t i = 0; i < nt; i++)
+        if (!excluded(ex, t->touched[i]))
+            topk_push(&k, (scored){t->touched[i], t->acc[t->touched[i]]});
+    topk_sort(&k);
+    write_list(q, "item-to-item", NULL, k.h, k.n, NULL);
+    free(heap);
     return true;
 }
 
 /* ------------------------------------------------------------ model jobs */
-
-/* What a model request's answer needs besides its jobs (one block: freed
- * with the request). */
-typedef struct {
-    uint32_t K, n_ex;
-    uint32_t ex[]; /* excluded items, sorted, for a popularity fallback */
-} rec_ctx;
 
 static bool model_lists(server *s)
 {
@@ -393,15 +460,14 @@ static bool model_lists(server *s)
     return s->bat && !batcher_scorer(s->bat, &binary);
 }
 
-/* One RECOMMEND job for q (copies in and ex). */
+/* One RECOMMEND job for q (copies in and ex). The batcher leaves the
+ * input's items out itself; ex is what else to leave out. */
 static bool queue_recommend(req *q, const uint32_t *in, uint32_t n_in, const uint32_t *ex, uint32_t n_ex,
                             uint32_t K)
 {
-    rec_ctx *c = malloc(sizeof *c + ((size_t)n_ex + 1) * sizeof *c->ex);
     job *j = calloc(1, sizeof *j);
-    q->ctx = c;
     q->jobs = j;
-    if (!c || !j) {
+    if (!j) {
         api_error(q, 503, "out of memory");
         return false;
     }
@@ -416,18 +482,17 @@ static bool queue_recommend(req *q, const uint32_t *in, uint32_t n_in, const uin
         api_error(q, 503, "out of memory");
         return false;
     }
-    memcpy(j->in, in, (size_t)n_in * sizeof *in);
-    memcpy(j->ex, ex, (size_t)n_ex * sizeof *ex);
-    memcpy(c->ex, ex, (size_t)n_ex * sizeof *ex);
+    if (n_in)
+        memcpy(j->in, in, (size_t)n_in * sizeof *in);
+    if (n_ex)
+        memcpy(j->ex, ex, (size_t)n_ex * sizeof *ex);
     j->n_in = n_in, j->n_ex = n_ex;
-    c->n_ex = n_ex, c->K = K;
     return true;
 }
 
 static void finish_recommend(req *q, sbuf *out, int *status)
 {
     (void)out, (void)status;
-    rec_ctx *c = q->ctx;
     job *j = &q->jobs[0];
     if (j->http == 503 && !strcmp(j->err, "the model's queue is full")) {
         api_error(q, 503, "the model's queue is full: retry shortly");
@@ -435,7 +500,11 @@ static void finish_recommend(req *q, sbuf *out, int *status)
     }
     pthread_rwlock_rdlock(&q->s->S.lock);
     if (j->http) { /* a model that cannot answer: popularity, and why */
-        answer_popular(q, c->ex, c->n_ex, c->K, j->err);
+        exset ex;
+        if (exset_make(&ex, sten_index_size(q->s->S.items), j->ex, j->n_ex, j->in, j->n_in))
+            answer_popular(q, &ex, j->K, j->err);
+        else
+            api_error(q, 503, "out of memory");
     } else {
         scored *it = malloc(((size_t)j->count + 1) * sizeof *it);
         for (uint32_t i = 0; it && i < j->count; i++)
@@ -462,7 +531,7 @@ void api_recommendations(req *q)
     if (!b)
         return;
     const char *user, *item, *which;
-    uint32_t K, *excl = NULL, n_excl = 0, *hist = NULL, nh = 0, *ex = NULL, n_ex = 0;
+    uint32_t K, *excl = NULL, n_excl = 0, *hist = NULL, nh = 0;
     const char *W = "GetRecommendations";
     pthread_rwlock_rdlock(&s->S.lock);
     bool ok = keys_ok(q, b, W, rec_keys) && get_str(q, b, W, "userId", false, &user) &&
@@ -483,11 +552,10 @@ void api_recommendations(req *q)
         goto done;
     const bool known = user && state_history(&s->S, user, strlen(user), &hist, &nh);
     uint32_t item_id = UINT32_MAX;
-    if (item && !user && sten_index_find(s->S.items, item, strlen(item), &item_id))
-        ex = merge_sorted(excl, n_excl, &item_id, 1, &n_ex);
-    else
-        ex = merge_sorted(excl, n_excl, hist, nh, &n_ex);
-    if (!ex) {
+    if (item && !user)
+        sten_index_find(s->S.items, item, strlen(item), &item_id);
+    exset ex; /* the request's exclusions and the user's history (or the item asked about) */
+    if (!exset_make(&ex, sten_index_size(s->S.items), excl, n_excl, user ? hist : &item_id, user ? nh : 1)) {
         api_error(q, 503, "out of memory");
         goto done;
     }
@@ -498,36 +566,36 @@ void api_recommendations(req *q)
             why = "no list model (--model) or store (--store) loaded";
     }
     if (!user) { /* related items */
-        if (s->st && answer_stored(q, STORE_SIMILAR, item, ex, n_ex, K, "item-to-item"))
+        if (s->st && answer_stored(q, STORE_SIMILAR, item, &ex, K, "item-to-item"))
             goto done;
         if (item_id != UINT32_MAX && model_lists(s) && strcmp(which, "popularity")) {
-            if (queue_recommend(q, &item_id, 1, ex, n_ex, K))
+            if (queue_recommend(q, &item_id, 1, excl, n_excl, K))
                 q->finish = finish_recommend;
             goto done;
         }
-        answer_popular(q, ex, n_ex, K, "no neighbours for this item");
+        answer_popular(q, &ex, K, "no neighbours for this item");
         goto done;
     }
     if (!strcmp(which, "precomputed")) {
-        if (!answer_stored(q, STORE_RECS, user, ex, n_ex, K, "precomputed"))
-            answer_popular(q, ex, n_ex, K, s->st ? "no precomputed list for this user" : "no store (--store)");
+        if (!answer_stored(q, STORE_RECS, user, &ex, K, "precomputed"))
+            answer_popular(q, &ex, K, s->st ? "no precomputed list for this user" : "no store (--store)");
     } else if (!strcmp(which, "item-to-item")) {
-        if (!answer_i2i(q, hist, nh, ex, n_ex, K))
-            answer_popular(q, ex, n_ex, K, nh ? "no neighbours for the user's items" : "unknown user");
+        if (!answer_i2i(q, hist, nh, &ex, K))
+            answer_popular(q, &ex, K, nh ? "no neighbours for the user's items" : "unknown user");
     } else if (!strcmp(which, "model")) {
         if (!model_lists(s))
-            answer_popular(q, ex, n_ex, K, "no list model loaded (--model)");
+            answer_popular(q, &ex, K, "no list model loaded (--model)");
         else if (!nh)
-            answer_popular(q, ex, n_ex, K, known ? "no history" : "unknown user");
-        else if (queue_recommend(q, hist, nh, ex, n_ex, K))
+            answer_popular(q, &ex, K, known ? "no history" : "unknown user");
+        else if (queue_recommend(q, hist, nh, excl, n_excl, K))
             q->finish = finish_recommend;
     } else {
-        answer_popular(q, ex, n_ex, K, why);
+        answer_popular(q, &ex, K, why);
     }
 done:
     pthread_rwlock_unlock(&s->S.lock);
     json_decref(b);
-    free(excl), free(hist), free(ex);
+    free(excl), free(hist);
     if (q->finish && q->n_jobs)
         api_submit(q);
 }

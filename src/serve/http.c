@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -460,6 +461,11 @@ int serve_reload(server *s, char *err, size_t n)
 int serve_start(const serve_opts *o, server **out, char *err, size_t n)
 {
     *out = NULL;
+    /* A fixed mmap threshold: a model's large buffers are mapped and go back
+     * to the system when a reload frees them (glibc's sliding threshold
+     * would move them onto the heap after the first free, and the resident
+     * size would grow by a model's worth at every reload). */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     server *s = calloc(1, sizeof *s);
     if (!s || !(s->m = calloc(1, sizeof *s->m))) {
         free(s);

@@ -6,6 +6,7 @@
 #include "serve/serve_int.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,16 +162,21 @@ int slot_load(server *s, slot **out, char *err, size_t n)
         return fail(m, err, n, "cannot make the model's request buffers");
     if (map_units(&s->S, m))
         return fail(m, err, n, "out of memory");
+    /* file name, modification time to the millisecond, epochs, and this
+     * process's load number: two files written in the same second, or the
+     * same file loaded twice, still get distinct versions */
     struct stat sb;
     char when[32] = "?";
     if (!stat(o->model, &sb)) {
         struct tm tm;
-        gmtime_r(&sb.st_mtime, &tm);
-        strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
+        char sec[20];
+        gmtime_r(&sb.st_mtim.tv_sec, &tm);
+        strftime(sec, sizeof sec, "%Y%m%dT%H%M%S", &tm);
+        snprintf(when, sizeof when, "%.15s.%03dZ", sec, (int)(sb.st_mtim.tv_nsec / 1000000) % 1000);
     }
     const char *base = strrchr(o->model, '/');
-    snprintf(m->version, sizeof m->version, "%s@%s/e%u", base ? base + 1 : o->model, when,
-             sten_net_epoch(m->net));
+    snprintf(m->version, sizeof m->version, "%s@%s/e%u/r%u", base ? base + 1 : o->model, when,
+             sten_net_epoch(m->net), (unsigned)atomic_fetch_add(&s->loads, 1) + 1);
     *out = m;
     return 0;
 }
@@ -330,6 +336,7 @@ static void *batcher_main(void *arg)
             bt->scorer = bt->cur->scorer, bt->binary = bt->cur->binary;
             pthread_mutex_unlock(&bt->mu);
             slot_free(old);
+            malloc_trim(0); /* the old model's pages back to the system */
             pthread_mutex_lock(&bt->mu);
             continue;
         }

@@ -108,6 +108,7 @@ struct server {
     struct MHD_Daemon *mhd;
     int port;
     atomic_uint_fast64_t rid; /* recommendation ids */
+    atomic_uint loads;        /* models loaded (the version's r<n>) */
     uint64_t rid_salt;
     pthread_mutex_t events_lock; /* event log appends, in order */
 };
