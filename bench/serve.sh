@@ -202,6 +202,12 @@ rss_kb() {
     awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 }
 
+# "VmRSS RssAnon" (kB): anonymous memory is the server's own; the rest is
+# file pages (the LMDB store's map, the binary), bounded by the files' sizes
+rss_pair() {
+    awk '/^VmRSS/ { r = $2 } /^RssAnon/ { a = $2 } END { print r + 0, a + 0 }' "/proc/$1/status" 2>/dev/null || echo "0 0"
+}
+
 start_server() {
     rm -f port
     t=$(date +%s%N)
@@ -350,7 +356,7 @@ reload_under_load "4 reload, model" model users.txt
 echo "== 5. soak at saturation (-c$FULL, $SOAK s, precomputed / item-to-item / model in turn), RSS every 2 s"
 (
     while kill -0 "$SPID" 2>/dev/null; do
-        rss_kb "$SPID"
+        rss_pair "$SPID"
         sleep 2
     done
 ) >rss.txt &
@@ -358,13 +364,13 @@ RSS_PID=$!
 STEN_WRK_USERS=$W/users50.txt STEN_WRK_REC=mix STEN_WRK_LABEL="5 soak" taskset -c "$cores" \
     wrk -t2 -c"$FULL" -d"$SOAK"s --timeout 5s --latency -s "$ROOT/bench/serve_wrk.lua" \
     "http://127.0.0.1:$PORT/" >wrk-5_soak.txt 2>&1 || true
-rss_kb "$SPID" >>rss.txt
+rss_pair "$SPID" >>rss.txt
 kill "$RSS_PID" 2>/dev/null || true
 wait "$RSS_PID" 2>/dev/null || true
 RSS_PID=""
 alive "in the soak"
-record "5 soak" mix "$FULL" wrk-5_soak.txt "\"rss_kb\":[$(grep -v '^0$' rss.txt | paste -sd, -)]"
-echo "    RSS (kB) every 2 s: $(paste -sd' ' rss.txt)"
+record "5 soak" mix "$FULL" wrk-5_soak.txt "\"rss_kb\":[$(awk '$1 > 0 { print $1 }' rss.txt | paste -sd, -)],\"rss_anon_kb\":[$(awk '$1 > 0 { print $2 }' rss.txt | paste -sd, -)],\"store_kb\":$(du -sk st | cut -f1)"
+echo "    RSS (kB) every 2 s: $(awk '{ print $1 }' rss.txt | paste -sd' ' -); anonymous: $(awk '{ print $2 }' rss.txt | paste -sd' ' -)"
 bad1=$(requests_not_200)
 echo "sten's /metrics: $((bad1 - bad0)) non-200 answers to /recommendations during the run"
 t=$(date +%s%N)

@@ -97,6 +97,13 @@ def notes(rows):
                        "(%d samples, 2 s apart; %+.1f MB start to end)."
                        % (r["wrk"]["seconds"], r["conns"], r["wrk"]["rps"], errors(r), s[0] / 1024, s[-1] / 1024,
                           max(s) / 1024, len(s), (s[-1] - s[0]) / 1024))
+            if r.get("rss_anon_kb"):
+                a = r["rss_anon_kb"]
+                out.append("  Of it anonymous (the server's own memory): start %.0f MB, end %.0f MB, max %.0f MB "
+                           "(%+.1f MB); the rest are file pages (the %.0f MB LMDB store's map, the binary), "
+                           "bounded by the files' sizes."
+                           % (a[0] / 1024, a[-1] / 1024, max(a) / 1024, (a[-1] - a[0]) / 1024,
+                              r.get("store_kb", 0) / 1024))
     sten = {r["conns"]: r for r in rows if r["phase"] == "1 precomputed"}
     for r in rows:
         if r["phase"] == "6 peer" and r["conns"] in sten and r["wrk"]["rps"]:
