@@ -398,6 +398,101 @@ try:
           f"saturated: {n503} of 16 answered 503 with Retry-After, the rest 200")
     check(s.stop() == 0, "saturated server stops cleanly")
 
+    # filters (category rules) from item metadata, the server started from a --config file
+    catalogue = sorted({i for its in hist.values() for i in its} | {i for its in recs.values() for i in its}, key=int)
+    genres = {}
+    with open("items.csv", "w") as f:
+        f.write("\ufeffITEM_ID,GENRES,NOTE\n")
+        for i in catalogue:
+            g = ["A", "B", "C"][int(i) % 3] + ("|B" if int(i) % 5 == 0 and int(i) % 3 != 1 else "")
+            genres[i] = set(g.split("|"))
+            f.write(f'{i},{g},"says ""hi"", {i}"\n' if int(i) % 7 == 0 else f"{i},{g},\n")
+    with open("serve.json", "w") as f:
+        json.dump({"model": "gl.nc", "input-features": "features_input", "output-features": "features_output",
+                   "history": "ml.txt", "store": "st", "items": "items.csv", "port": 1,
+                   "filters": {"noA": 'EXCLUDE ItemID WHERE Items.GENRES IN ("A")',
+                               "genre": "INCLUDE ItemID WHERE Items.GENRES IN ($G)",
+                               "bc": 'INCLUDE ItemID WHERE Items.GENRES IN ("B") AND Items.GENRES NOT IN ("C") '
+                                     'OR Items.GENRES IN ("C") | EXCLUDE ItemID WHERE Items.GENRES IN ("A")'}}, f)
+    s = Server("--config", "serve.json", name="serve5")  # --port 0 on the command line wins over the file's 1
+    check(s.port != 1, "--config: the command line's options win over the file's")
+    u = users[5]
+    for rec in ("model", "precomputed", "item-to-item", "popularity"):
+        st, _, b = s.post("/recommendations", {"userId": u, "numResults": 10, "recommender": rec,
+                                               "filterArn": "arn:aws:personalize:eu-west-1:1:filter/noA"})
+        got = [e["itemId"] for e in b["itemList"]] if st == 200 else []
+        check(st == 200 and got and not any("A" in genres.get(i, set()) for i in got)
+              and not set(got) & set(hist[u]), f"{rec} + EXCLUDE filter (an ARN): {len(got)} items, none in A")
+        st, _, b = s.post("/recommendations", {"userId": u, "numResults": 10, "recommender": rec,
+                                               "filterArn": "genre", "filterValues": {"G": '"B"'}})
+        got = [e["itemId"] for e in b["itemList"]] if st == 200 else []
+        check(st == 200 and got and all("B" in genres.get(i, set()) for i in got),
+              f"{rec} + INCLUDE filter with a parameter: {len(got)} items, all in B")
+    a_items = [i for i in catalogue if "A" in genres[i]]
+    st, _, b1 = s.post("/recommendations", {"userId": u, "numResults": 10, "filterArn": "noA"})
+    st2, _, b2 = s.post("/recommendations", {"userId": u, "numResults": 10, "exclude": a_items})
+    l1, l2 = [e["itemId"] for e in b1.get("itemList", [])], [e["itemId"] for e in b2.get("itemList", [])]
+    check(st == st2 == 200 and len(l1) == 10 and l1 == l2,
+          "the model's filtered list = its list with the filtered items excluded (exact top-K, not a cut of it)")
+    st, _, b = s.post("/recommendations", {"userId": u, "numResults": 20, "filterArn": "bc",
+                                           "recommender": "popularity"})
+    got = [e["itemId"] for e in b["itemList"]] if st == 200 else []
+    check(st == 200 and got and all(("B" in genres[i] and "C" not in genres[i] or "C" in genres[i])
+                                    and "A" not in genres[i] for i in got),
+          "AND binds before OR; '|' pipes two expressions")
+    st, _, b = s.post("/recommendations", {"itemId": catalogue[3], "numResults": 5, "filterArn": "noA"})
+    got = [e["itemId"] for e in b["itemList"]] if st == 200 else []
+    check(st == 200 and got and not any("A" in genres[i] for i in got), "related items + filter")
+    for body, want in (
+            ({"userId": u, "filterArn": "nope"}, 'no filter named "nope" (defined: noA, genre, bc)'),
+            ({"userId": u, "filterArn": "genre"}, "filter genre needs a value for $G"),
+            ({"userId": u, "filterArn": "genre", "filterValues": {"G": '"B'}}, "closing '\"' is missing"),
+            ({"userId": u, "filterArn": "genre", "filterValues": {"H": '"B"'}}, "filter genre has no parameter $H"),
+            ({"userId": u, "filterArn": "genre", "filterValues": {"G": 3}}, '"G" must be a string'),
+            ({"userId": u, "filterValues": {"G": '"B"'}}, '"filterValues" without "filterArn"')):
+        st, _, b = s.post("/recommendations", body)
+        check(st == 400 and want in b.get("message", ""), f"filter error -> 400: {b.get('message')}")
+    rng = random.Random(11)
+    alphabet = ['"', ",", " ", "A", "B", "\\", "|", "$", "\u00e9", "\x00"]
+    codes = set()
+    for _ in range(200):  # seeded fuzz of the parameter values: 200 or 400, nothing else
+        v = "".join(rng.choice(alphabet) for _ in range(rng.randrange(12)))
+        st, _, b = s.post("/recommendations", {"userId": u, "numResults": 5, "filterArn": "genre",
+                                               "filterValues": {"G": v}, "recommender": "popularity"})
+        codes.add(st)
+    check(codes <= {200, 400} and s.p.poll() is None, f"200 fuzzed filterValues: answers {sorted(codes)}")
+    st, _, b = s.post("/personalize-ranking", {"userId": u, "inputList": ["1", "2"], "filterArn": "noA"})
+    check(st == 400 and "filters apply to /recommendations" in b.get("message", ""), "ranking + filter: 400")
+    check(s.stop() == 0, "the --config server stops cleanly")
+
+    def refused(args, code, want, what):
+        r = subprocess.run([SERVE, "serve", "--port", "0", *args], capture_output=True, text=True, timeout=120)
+        check(r.returncode == code and want in r.stderr, f"{what}: exit {r.returncode}, {r.stderr.strip()[:150]}")
+
+    base = ["--history", "ml.txt", "--items", "items.csv"]
+    refused(base + ["--filter", 'x=EXCLUDE ItemID WHERE Items.GENRE IN ("A")'], 65,
+            "filter x: column 22: a field of the item metadata (GENRES, NOTE), found \"Items.GENRE\"",
+            "a filter naming an unknown field")
+    refused(base + ["--filter", 'x=EXCLUDE ItemID WHERE Items.GENRES IN ("A"'], 65,
+            "filter x: column 42: ')' expected, found the end of the expression", "an unclosed filter")
+    refused(["--history", "ml.txt", "--filter", 'x=EXCLUDE ItemID WHERE Items.G IN ("A")'], 65,
+            "filters need the items' metadata (--items FILE)", "a filter without --items")
+    with open("bad.csv", "w") as f:
+        f.write("ITEM_ID,GENRES\n1,A\n2,\"B\n")
+    refused(["--history", "ml.txt", "--items", "bad.csv"], 65, "bad.csv:3:3: a quoted field is not closed",
+            "items file: an unclosed quote names file:line:column")
+    with open("bad.csv", "w") as f:
+        f.write("ITEM_ID,GENRES\n1,A\n2,B,C\n")
+    refused(["--history", "ml.txt", "--items", "bad.csv"], 65, "bad.csv:3: 3 columns, the header has 2",
+            "items file: a short or long row")
+    with open("bad.json", "w") as f:
+        f.write('{"history": "ml.txt",\n "prot": 8080}\n')
+    refused(["--config", "bad.json"], 65, 'bad.json: unknown key "prot" (expected port, ', "config: an unknown key")
+    with open("bad.json", "w") as f:
+        f.write('{"history": "ml.txt",\n "port": }\n')
+    refused(["--config", "bad.json"], 65, "bad.json:2:10:", "config: a syntax error names file:line:column")
+    refused(["--config", "missing.json"], 66, "missing.json", "config: a missing file, 66")
+
     # a Factorization Machine behind /invocations: SageMaker's FM shapes, predict's scores
     with open("fm.all", "w") as f:
         rng = random.Random(3)

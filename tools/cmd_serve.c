@@ -7,9 +7,11 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char cmd_serve_usage[] =
     "usage: sten serve [--port P] [--model MODEL.nc [-d NAME] [-i IN_FEATURES] [-o OUT_FEATURES]]\n"
@@ -47,6 +49,14 @@ const char cmd_serve_usage[] =
     "      --recent N        history items item-to-item combines (default 50)\n"
     "      --max-history N   latest history items the model reads (default 4096)\n"
     "      --precision P     fp32 (default), bf16 or auto\n"
+    "      --items FILE      item metadata, CSV: ITEM_ID,FIELD,... ('|' between a\n"
+    "                        cell's values), for filters\n"
+    "      --filter NAME=EXPR  a filter requests name in \"filterArn\" (repeatable):\n"
+    "                        EXCLUDE|INCLUDE ItemID WHERE Items.FIELD [NOT] IN\n"
+    "                        (\"v\", ... | $PARAM) [AND|OR ...] [| ...]\n"
+    "      --config FILE     a JSON object of these options ({\"port\": 8080,\n"
+    "                        \"model\": \"gl.nc\", \"filters\": {\"NAME\": \"EXPR\"}});\n"
+    "                        the command line's options win\n"
     "\n"
     "SIGHUP reloads the model; SIGINT or SIGTERM stop the server.\n";
 
@@ -65,6 +75,121 @@ static char *read_token(const char *path)
     return *t ? strdup(t) : NULL;
 }
 
+/* --config FILE: its keys as "--key=value" arguments placed before the
+ * command line's (so the command line wins), in *out (owned, NULL-ended
+ * strings; free with free_args). */
+static int config_args(const cli_cmd *self, const char *path, const struct option *opts, int argc, char **argv,
+                       int *out_argc, char ***out_argv)
+{
+    json_error_t je;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        const bool missing = je.line < 1 && access(path, R_OK);
+        if (je.line >= 1)
+            fprintf(stderr, "sten serve: %s:%d:%d: %s\n", path, je.line, je.column, je.text);
+        else
+            fprintf(stderr, "sten serve: --config %s: %s\n", path, missing ? strerror(errno) : je.text);
+        return missing ? CLI_EX_NOINPUT : CLI_EX_DATAERR;
+    }
+    if (!json_is_object(root)) {
+        fprintf(stderr, "sten serve: %s: a JSON object of options expected\n", path);
+        json_decref(root);
+        return CLI_EX_DATAERR;
+    }
+    size_t cap = (size_t)argc + 2 * json_object_size(root) + 64, n = 0;
+    char **v = calloc(cap, sizeof *v);
+    int rc = v ? 0 : CLI_EX_OSERR;
+    if (v)
+        v[n++] = strdup(argv[0]);
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        if (rc)
+            break;
+        if (!strcmp(key, "filters")) { /* {"NAME": "EXPR", ...} */
+            const char *name;
+            json_t *e;
+            if (!json_is_object(val)) {
+                fprintf(stderr, "sten serve: %s: \"filters\" must be an object {\"NAME\": \"EXPRESSION\"}\n", path);
+                rc = CLI_EX_DATAERR;
+                break;
+            }
+            json_object_foreach(val, name, e) {
+                if (!json_is_string(e)) {
+                    fprintf(stderr, "sten serve: %s: \"filters\": \"%s\" must be a string (an expression)\n",
+                            path, name);
+                    rc = CLI_EX_DATAERR;
+                    break;
+                }
+                if (n + 2 >= cap) {
+                    rc = CLI_EX_OSERR;
+                    break;
+                }
+                const size_t len = strlen(name) + json_string_length(e) + 16;
+                if (!(v[n] = malloc(len))) {
+                    rc = CLI_EX_OSERR;
+                    break;
+                }
+                snprintf(v[n++], len, "--filter=%s=%s", name, json_string_value(e));
+            }
+            continue;
+        }
+        const struct option *o = opts;
+        while (o->name && (strcmp(o->name, key) || o->has_arg != required_argument || !strcmp(key, "config")))
+            o++;
+        if (!o->name) {
+            char known[1024] = "";
+            for (o = opts; o->name; o++)
+                if (o->has_arg == required_argument && strcmp(o->name, "config") && strcmp(o->name, "network") &&
+                    strcmp(o->name, "dataset"))
+                    snprintf(known + strlen(known), sizeof known - strlen(known), "%s, ", o->name);
+            fprintf(stderr, "sten serve: %s: unknown key \"%s\" (expected %sfilters)\n", path, key, known);
+            rc = CLI_EX_DATAERR;
+            break;
+        }
+        char buf[64];
+        const char *text = buf;
+        if (json_is_string(val))
+            text = json_string_value(val);
+        else if (json_is_integer(val))
+            snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(val));
+        else {
+            fprintf(stderr, "sten serve: %s: \"%s\" must be a string or an integer\n", path, key);
+            rc = CLI_EX_DATAERR;
+            break;
+        }
+        const size_t len = strlen(key) + strlen(text) + 4;
+        if (n + 2 >= cap || !(v[n] = malloc(len))) {
+            rc = CLI_EX_OSERR;
+            break;
+        }
+        snprintf(v[n++], len, "--%s=%s", key, text);
+    }
+    json_decref(root);
+    for (int i = 1; !rc && i < argc; i++)
+        if (n + 1 >= cap || !(v[n++] = strdup(argv[i])))
+            rc = CLI_EX_OSERR;
+    if (rc == CLI_EX_OSERR)
+        fprintf(stderr, "sten serve: --config %s: out of memory\n", path);
+    if (rc) {
+        for (size_t i = 0; v && i < n; i++)
+            free(v[i]);
+        free(v);
+        return rc;
+    }
+    (void)self;
+    *out_argc = (int)n;
+    *out_argv = v;
+    return 0;
+}
+
+static void free_args(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
 static int write_port(const char *path, int port)
 {
     char tmp[4096];
@@ -77,6 +202,9 @@ static int write_port(const char *path, int port)
         return -1;
     return 0;
 }
+
+static int serve_main(const cli_cmd *self, const struct option *opts, int argc, char **argv);
+static int serve_run(const cli_cmd *self, serve_opts *o, const char *token_file, int argc, char **argv);
 
 int cmd_serve(int argc, char **argv)
 {
@@ -93,11 +221,38 @@ int cmd_serve(int argc, char **argv)
         {"queue", required_argument, NULL, 'Q'},      {"max-body", required_argument, NULL, 'B'},
         {"timeout", required_argument, NULL, 'O'},    {"max-results", required_argument, NULL, 'k'},
         {"recent", required_argument, NULL, 'r'},     {"max-history", required_argument, NULL, 'M'},
-        {"precision", required_argument, NULL, 'p'},  {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"precision", required_argument, NULL, 'p'},  {"items", required_argument, NULL, 'I'},
+        {"filter", required_argument, NULL, 'X'},     {"config", required_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
+    /* --config first: its options go before the command line's */
+    char **cargv = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *path = !strncmp(argv[i], "--config=", 9) ? argv[i] + 9
+                           : !strcmp(argv[i], "--config") && i + 1 < argc ? argv[i + 1]
+                                                                         : NULL;
+        if (!path)
+            continue;
+        if (cargv) {
+            free_args(cargv);
+            return cli_usage_error(self, "--config given twice");
+        }
+        int rc = config_args(self, path, opts, argc, argv, &argc, &cargv);
+        if (rc)
+            return rc;
+        argv = cargv;
+        i = argc; /* the scan is over: argv is the merged one now */
+    }
+    const int rc = serve_main(self, opts, argc, argv);
+    free_args(cargv);
+    return rc;
+}
+
+static int serve_main(const cli_cmd *self, const struct option *opts, int argc, char **argv)
+{
     serve_opts o = serve_defaults();
     const char *token_file = NULL;
+    const char **filters = NULL;
     long long v;
     int c, bad = 0;
     opterr = 0;
@@ -131,12 +286,34 @@ int cmd_serve(int argc, char **argv)
         case 'r': bad = cli_parse_int(self, "--recent", optarg, 1, 1000, &v), o.recent = (uint32_t)v; break;
         case 'M': bad = cli_parse_int(self, "--max-history", optarg, 1, 1 << 20, &v), o.max_history = (uint32_t)v; break;
         case 'p': bad = cli_parse_precision(self, optarg, &o.precision); break;
-        case 'h': cli_print_usage(stdout, self); return CLI_EX_OK;
+        case 'I': o.items = optarg; break;
+        case 'X': {
+            const char **p = realloc(filters, (o.n_filters + 1) * sizeof *p);
+            if (!p) {
+                free(filters);
+                return CLI_EX_OSERR;
+            }
+            filters = p;
+            filters[o.n_filters++] = optarg;
+            if (!strchr(optarg, '=') || *optarg == '=')
+                bad = cli_usage_error(self, "--filter expects NAME=EXPRESSION, got '%s'", optarg);
+            break;
+        }
+        case 'C': break; /* applied above */
+        case 'h': bad = -1; cli_print_usage(stdout, self); break;
         default: bad = cli_opt_error(self, c, argv);
         }
     }
-    if (bad)
-        return bad;
+    o.filters = filters;
+    const int rc = bad < 0 ? CLI_EX_OK : bad ? bad : serve_run(self, &o, token_file, argc, argv);
+    free(filters);
+    return rc;
+}
+
+/* Starts the server with o and waits for signals. */
+static int serve_run(const cli_cmd *self, serve_opts *op, const char *token_file, int argc, char **argv)
+{
+    serve_opts o = *op;
     if (optind < argc)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
     if (!o.model && !o.store_dir && !o.history)

@@ -218,16 +218,18 @@ static scratch *scratch_get(uint32_t n)
 typedef struct {
     const scratch *t;
     uint32_t gen;
+    const fbound *flt; /* the request's filter, or NULL */
 } exset;
 
 static bool excluded(const exset *e, uint32_t id)
 {
-    return id < e->t->cap && e->t->ex_mark[id] == e->gen;
+    return (id < e->t->cap && e->t->ex_mark[id] == e->gen) || (e->flt && !filter_pass(e->flt, id));
 }
 
 /* a and b (catalogue ids; UINT32_MAX, an unknown item, is skipped) as the
  * excluded set; false when out of memory. n_cat: the catalogue's size. */
-static bool exset_make(exset *e, uint32_t n_cat, const uint32_t *a, uint32_t na, const uint32_t *b, uint32_t nb)
+static bool exset_make(exset *e, uint32_t n_cat, const uint32_t *a, uint32_t na, const uint32_t *b, uint32_t nb,
+                       const fbound *flt)
 {
     scratch *t = scratch_get(n_cat);
     if (!t)
@@ -242,7 +244,7 @@ static bool exset_make(exset *e, uint32_t n_cat, const uint32_t *a, uint32_t na,
             if (s[i] < t->cap)
                 t->ex_mark[s[i]] = t->ex_gen;
     }
-    *e = (exset){t, t->ex_gen};
+    *e = (exset){t, t->ex_gen, flt};
     return true;
 }
 
@@ -501,7 +503,7 @@ static void finish_recommend(req *q, sbuf *out, int *status)
     pthread_rwlock_rdlock(&q->s->S.lock);
     if (j->http) { /* a model that cannot answer: popularity, and why */
         exset ex;
-        if (exset_make(&ex, sten_index_size(q->s->S.items), j->ex, j->n_ex, j->in, j->n_in))
+        if (exset_make(&ex, sten_index_size(q->s->S.items), j->ex, j->n_ex, j->in, j->n_in, NULL))
             answer_popular(q, &ex, j->K, j->err);
         else
             api_error(q, 503, "out of memory");
@@ -520,6 +522,58 @@ static void finish_recommend(req *q, sbuf *out, int *status)
 
 /* ------------------------------------------------------------ endpoints */
 
+/* The request's filter ("filterArn": a filter's name, or an ARN ending in
+ * /NAME) bound to its "filterValues"; *out NULL without one. */
+static bool get_filter(req *q, json_t *b, const char *where, const char *arn, fbound **out)
+{
+    *out = NULL;
+    json_t *values = json_object_get(b, "filterValues");
+    if (!arn) {
+        if (values)
+            api_error(q, 400, "%s: \"filterValues\" without \"filterArn\"", where);
+        return !values;
+    }
+    const char *name = strrchr(arn, '/') ? strrchr(arn, '/') + 1 : arn;
+    const server *s = q->s;
+    for (uint32_t i = 0; i < s->n_filters; i++)
+        if (!strcmp(filter_name(s->filters[i]), name)) {
+            char err[512];
+            if (filter_bind(s->filters[i], values, out, err, sizeof err)) {
+                api_error(q, 400, "%s: %s", where, err);
+                return false;
+            }
+            return true;
+        }
+    if (!s->n_filters) {
+        api_error(q, 400, "%s: \"filterArn\": no filters are defined (sten serve --items F --filter NAME=EXPR)",
+                  where);
+    } else {
+        char known[512] = "";
+        for (uint32_t i = 0; i < s->n_filters; i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
+                     filter_name(s->filters[i]));
+        api_error(q, 400, "%s: \"filterArn\": no filter named \"%s\" (defined: %s)", where, name, known);
+    }
+    return false;
+}
+
+/* Appends the catalogue's items that flt rejects to *ex (for the model,
+ * which takes exclusions, not predicates); read lock held. */
+static bool filtered_out(req *q, const fbound *flt, uint32_t **ex, uint32_t *n_ex)
+{
+    const uint32_t n_cat = sten_index_size(q->s->S.items);
+    uint32_t *p = realloc(*ex, ((size_t)*n_ex + n_cat + 1) * sizeof *p);
+    if (!p) {
+        api_error(q, 503, "out of memory");
+        return false;
+    }
+    *ex = p;
+    for (uint32_t i = 0; i < n_cat; i++)
+        if (!filter_pass(flt, i))
+            p[(*n_ex)++] = i;
+    return true;
+}
+
 static const char *const rec_keys[] = {"userId", "itemId", "numResults", "exclude", "recommender",
                                        "campaignArn", "recommenderArn", "filterArn", "filterValues",
                                        "context", NULL};
@@ -532,12 +586,15 @@ void api_recommendations(req *q)
         return;
     const char *user, *item, *which;
     uint32_t K, *excl = NULL, n_excl = 0, *hist = NULL, nh = 0;
+    const char *flt_arn = NULL;
+    fbound *flt = NULL;
     const char *W = "GetRecommendations";
     pthread_rwlock_rdlock(&s->S.lock);
     bool ok = keys_ok(q, b, W, rec_keys) && get_str(q, b, W, "userId", false, &user) &&
               get_str(q, b, W, "itemId", false, &item) && get_str(q, b, W, "recommender", false, &which) &&
               get_count(q, b, W, "numResults", 1, s->o.max_results, 25, &K) &&
-              get_items(q, b, W, "exclude", MAX_EXCLUDE, &excl, &n_excl);
+              get_items(q, b, W, "exclude", MAX_EXCLUDE, &excl, &n_excl) &&
+              get_str(q, b, W, "filterArn", false, &flt_arn) && get_filter(q, b, W, flt_arn, &flt);
     if (ok && !user && !item) {
         api_error(q, 400, "%s: \"userId\" or \"itemId\" is required", W);
         ok = false;
@@ -555,7 +612,7 @@ void api_recommendations(req *q)
     if (item && !user)
         sten_index_find(s->S.items, item, strlen(item), &item_id);
     exset ex; /* the request's exclusions and the user's history (or the item asked about) */
-    if (!exset_make(&ex, sten_index_size(s->S.items), excl, n_excl, user ? hist : &item_id, user ? nh : 1)) {
+    if (!exset_make(&ex, sten_index_size(s->S.items), excl, n_excl, user ? hist : &item_id, user ? nh : 1, flt)) {
         api_error(q, 503, "out of memory");
         goto done;
     }
@@ -569,7 +626,7 @@ void api_recommendations(req *q)
         if (s->st && answer_stored(q, STORE_SIMILAR, item, &ex, K, "item-to-item"))
             goto done;
         if (item_id != UINT32_MAX && model_lists(s) && strcmp(which, "popularity")) {
-            if (queue_recommend(q, &item_id, 1, excl, n_excl, K))
+            if ((!flt || filtered_out(q, flt, &excl, &n_excl)) && queue_recommend(q, &item_id, 1, excl, n_excl, K))
                 q->finish = finish_recommend;
             goto done;
         }
@@ -587,7 +644,7 @@ void api_recommendations(req *q)
             answer_popular(q, &ex, K, "no list model loaded (--model)");
         else if (!nh)
             answer_popular(q, &ex, K, known ? "no history" : "unknown user");
-        else if (queue_recommend(q, hist, nh, excl, n_excl, K))
+        else if ((!flt || filtered_out(q, flt, &excl, &n_excl)) && queue_recommend(q, hist, nh, excl, n_excl, K))
             q->finish = finish_recommend;
     } else {
         answer_popular(q, &ex, K, why);
@@ -596,6 +653,7 @@ done:
     pthread_rwlock_unlock(&s->S.lock);
     json_decref(b);
     free(excl), free(hist);
+    fbound_free(flt);
     if (q->finish && q->n_jobs)
         api_submit(q);
 }
@@ -686,6 +744,14 @@ static void finish_ranking(req *q, sbuf *out, int *status)
     pthread_rwlock_unlock(&q->s->S.lock);
 }
 
+static bool no_filter(req *q, json_t *b, const char *where)
+{
+    if (!json_object_get(b, "filterArn") && !json_object_get(b, "filterValues"))
+        return true;
+    api_error(q, 400, "%s: filters apply to /recommendations; rank only the items you want ranked", where);
+    return false;
+}
+
 static const char *const rank_keys[] = {"userId", "inputList", "campaignArn", "context", "filterArn",
                                         "filterValues", NULL};
 
@@ -700,6 +766,7 @@ void api_ranking(req *q)
     uint32_t *ids = NULL, n = 0, *hist = NULL, nh = 0;
     pthread_rwlock_rdlock(&s->S.lock);
     bool ok = keys_ok(q, b, W, rank_keys) && get_str(q, b, W, "userId", true, &user) &&
+              no_filter(q, b, W) &&
               get_items(q, b, W, "inputList", s->o.max_results, &ids, &n);
     if (ok && !n) {
         api_error(q, 400, "%s: \"inputList\" with 1 to %u item ids is required", W, s->o.max_results);

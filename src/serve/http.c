@@ -431,6 +431,10 @@ static void free_server(server *s)
     batcher_stop(s->bat);
     store_close(s->st);
     state_free(&s->S);
+    for (uint32_t i = 0; i < s->n_filters; i++)
+        filter_free(s->filters[i]);
+    free(s->filters);
+    meta_free(s->meta);
     free(s->m);
     pthread_mutex_destroy(&s->events_lock);
     free(s);
@@ -494,6 +498,22 @@ int serve_start(const serve_opts *o, server **out, char *err, size_t n)
     if (!rc && s->st && store_each_event(s->st, api_replay_event, s)) {
         snprintf(err, n, "%s: cannot replay the event log", o->store_dir);
         rc = -1;
+    }
+    if (!rc && o->items && meta_load(&s->S, o->items, &s->meta, err, n))
+        rc = -1;
+    if (!rc && o->n_filters && !(s->filters = calloc(o->n_filters, sizeof *s->filters))) {
+        snprintf(err, n, "out of memory");
+        rc = -1;
+    }
+    for (unsigned i = 0; !rc && i < o->n_filters; i++) {
+        if ((rc = filter_compile(s->meta, o->filters[i], &s->filters[i], err, n)))
+            break;
+        s->n_filters++;
+        for (unsigned j = 0; j < i; j++)
+            if (!strcmp(filter_name(s->filters[j]), filter_name(s->filters[i]))) {
+                snprintf(err, n, "filter %s: defined twice", filter_name(s->filters[i]));
+                rc = -1;
+            }
     }
     if (!rc && state_rank_popular(&s->S)) {
         snprintf(err, n, "out of memory");

@@ -25,6 +25,9 @@ typedef struct {
     uint32_t recent;       /* history items item-to-item combines */
     uint32_t max_history;  /* history items one model input takes (the latest) */
     sten_precision precision;
+    const char *items;     /* item metadata CSV (ITEM_ID,FIELD,...), or NULL */
+    const char **filters;  /* "NAME=EXPRESSION", n_filters of them */
+    unsigned n_filters;
 } serve_opts;
 
 serve_opts serve_defaults(void);

@@ -6,6 +6,7 @@
 #include "serve/serve.h"
 #include "serve/store.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -50,6 +51,28 @@ int state_map_store(state *S, store *st);
 /* The user's history copied into *out (owned; oldest first), read lock
  * held by the caller; false when the user is unknown. */
 bool state_history(const state *S, const char *user, size_t len, uint32_t **out, uint32_t *n);
+
+/* ---------------------------------------------------------------- filters */
+
+/* Items' metadata (filter.c): a CSV file with a header ITEM_ID,FIELD,...;
+ * multi-valued cells separate values with '|'. Items are added to the
+ * catalogue (write lock held, or before the server starts). */
+typedef struct meta meta;
+int meta_load(state *S, const char *path, meta **out, char *err, size_t n);
+void meta_free(meta *m);
+uint32_t meta_fields(const meta *m);
+
+/* A filter: "NAME=EXCLUDE|INCLUDE ItemID WHERE Items.F [NOT] IN (...) [AND|OR ...] [| ...]". */
+typedef struct filter filter;
+int filter_compile(const meta *m, const char *spec, filter **out, char *err, size_t n);
+void filter_free(filter *f);
+const char *filter_name(const filter *f);
+/* A filter with a request's "filterValues" (a JSON object or NULL). */
+typedef struct fbound fbound;
+int filter_bind(const filter *f, json_t *values, fbound **out, char *err, size_t n);
+void fbound_free(fbound *b);
+/* Whether the item passes (may be recommended). */
+bool filter_pass(const fbound *b, uint32_t item);
 
 /* ---------------------------------------------------------------- model */
 
@@ -111,6 +134,9 @@ struct server {
     atomic_uint loads;        /* models loaded (the version's r<n>) */
     uint64_t rid_salt;
     pthread_mutex_t events_lock; /* event log appends, in order */
+    meta *meta;               /* --items, or NULL */
+    filter **filters;         /* --filter, by name */
+    uint32_t n_filters;
 };
 
 /* model.c */
