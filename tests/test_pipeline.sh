@@ -145,6 +145,20 @@ cmp -s resumed.nc gl.nc && ok "train: --resume from epoch 3 reproduces the 6-epo
 "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n again.nc -b 256 -e 6 --checkpoint-every 3 2>/dev/null
 ncdump again.nc | sed 1d >a1; ncdump gl.nc | sed 1d >a2
 cmp -s a1 a2 && ok "train: the same seed gives an identical model" || bad "train is not reproducible"
+# a disk that fills while the model is written (a file size limit stands in for it): exit 74 with
+# the reason, the previous model untouched, no temporary left behind (HDF5 writing straight to
+# the file crashed here: exit 139)
+cp gl.nc before.nc
+(trap '' XFSZ; ulimit -f 64; exec "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n gl.nc -b 256 -e 1 --force 2>full.err)
+rc=$?
+[ $rc -eq 74 ] && grep -q "gl.nc: write failed: File too large" full.err && cmp -s before.nc gl.nc &&
+    [ -z "$(ls | grep '\.tmp\.')" ] && ok "train: a full disk while writing the model exits 74, the old model intact" ||
+    { bad "train on a full disk: exit $rc"; cat full.err; ls; }
+(trap '' XFSZ; ulimit -f 64; exec "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n ck.nc -b 256 -e 2 --checkpoint-every 1 2>full.err)
+rc=$?
+[ $rc -eq 74 ] && grep -q "ck-epoch1.nc: write failed" full.err && [ ! -e ck-epoch1.nc ] && [ ! -e ck.nc ] &&
+    [ -z "$(ls | grep '\.tmp\.')" ] && ok "train: a full disk while writing a checkpoint exits 74, nothing half-written" ||
+    { bad "checkpoint on a full disk: exit $rc"; cat full.err; }
 "$STEN" split a.csv --protocol strong --positive 0 --valid-users 300 --test-users 10 -o v 2>/dev/null
 "$STEN" generate-netcdf -d gl_input -i v-valid-foldin.txt -o vin.nc -f features -s vsamples 2>/dev/null
 "$STEN" generate-netcdf -d gl_output -i v-valid-holdout.txt -o vout.nc -f features -s vsamples 2>/dev/null

@@ -9,8 +9,10 @@
 #include <errno.h>
 #include <math.h>
 #include <netcdf.h>
+#include <netcdf_mem.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define STEN_MODEL_FORMAT 1 /* sten_format_version written; newer is refused */
@@ -283,16 +285,18 @@ static void write_param(ncio *io, const nn_param *q)
     }
 }
 
+/* The model is built in memory (NetCDF-4 on HDF5's core driver) and written
+ * to disk by sten's own atomic writer. HDF5 writing straight to a file that
+ * fills up cannot be closed cleanly: its close fails, libnetcdf's report of
+ * the still-open objects crashes inside HDF5, and so does HDF5's exit
+ * handler. In memory, the only I/O that can fail is a plain write, which
+ * ends in a clean error and no file under the real name. The cost: the
+ * file's bytes are held in memory once while it is written. */
 sten_status sten_net_save(sten_ctx *ctx, const sten_net *net, const char *path)
 {
-    char *tmp = sten__tmp_path(ctx, path);
-    if (!tmp)
-        return sten_ctx_error_status(ctx);
     ncio io = {ctx, path, -1, 0};
-    if (!nc_ok(&io, nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &io.nc), "creating", "file")) {
-        sten__abort_path(ctx, tmp);
+    if (!nc_ok(&io, nc_create_mem(path, NC_NETCDF4, 1 << 20, &io.nc), "creating", "file (in memory)"))
         return sten_ctx_error_status(ctx);
-    }
     put_table(&io, net_atts, sizeof net_atts / sizeof net_atts[0], &net->desc, "");
     for (size_t i = 0; i < sizeof dsstne_consts / sizeof dsstne_consts[0]; i++) {
         const float f = (float)dsstne_consts[i].value;
@@ -318,13 +322,28 @@ sten_status sten_net_save(sten_ctx *ctx, const sten_net *net, const char *path)
         write_weight(&io, net, k);
     for (uint32_t i = 0; i < net->n_params; i++)
         write_param(&io, &net->params[i]);
-    const int rc = nc_close(io.nc);
-    nc_ok(&io, rc, "closing", "file");
+    NC_memio mem = {0};
     if (io.err) {
-        sten__abort_path(ctx, tmp);
+        nc_abort(io.nc);
         return sten_ctx_error_status(ctx);
     }
-    return sten__commit_path(ctx, tmp, path);
+    if (!nc_ok(&io, nc_close_memio(io.nc, &mem), "closing", "file (in memory)")) {
+        free(mem.memory);
+        return sten_ctx_error_status(ctx);
+    }
+    sten__afile af;
+    sten_status st = sten__afile_open(ctx, &af, path);
+    if (st) {
+        free(mem.memory);
+        return st;
+    }
+    if (fwrite(mem.memory, 1, mem.size, af.f) != mem.size) {
+        free(mem.memory);
+        sten__afile_abort(ctx, &af);
+        return sten_fail(ctx, STEN_E_IO, "%s: write failed: %s", path, strerror(errno));
+    }
+    free(mem.memory);
+    return sten__afile_commit(ctx, &af);
 }
 
 /* ------------------------------------------------------------------ read */
