@@ -146,6 +146,15 @@ static INLINE int64_t up32(int64_t n)
     return (n + 31) / 32 * 32;
 }
 
+static int thread_num(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 /* A's rows in bf16, K padded with zeros to Kp: row i of op(A) at Ap + i Kp
  * (NN: A[i lda + k], TN: A[k lda + i]); rows [M, Mp) zero. */
 AMX static void pack_rows(sten_ctx *ctx, uint16_t *Ap, const float *A, int64_t lda, bool tn,
@@ -319,6 +328,51 @@ AMX static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, int64_t K
     }
 }
 
+/* Parallel regions here hold one call: each thread's share is a function
+ * of its own carrying AMX's target, since clang outlines a region's body
+ * into a function without the enclosing function's target attributes (GCC
+ * keeps them) and the tile intrinsics must not land there. Their omp for
+ * loops are orphaned: bound to the caller's region. */
+
+/* sten__amx_chunks' work: A's bf16 rows, then per thread `per` bytes of
+ * scratch (a strip, a 32 x 32 block, a chunk when there is no C). */
+typedef struct {
+    int64_t M, N, K, Kp, nch, ldb, ldc;
+    const uint16_t *Ap, *B;
+    const uint32_t *Bpk;
+    float *C;
+    char *ws;
+    size_t apk, per, strip, tblk;
+    amx_out o;
+    sten_chunk_fn fn;
+    void *arg;
+} chunks_job;
+
+AMX static void chunks_thread(const chunks_job *jb, int t)
+{
+    char *mine = jb->ws + jb->apk + jb->per * (size_t)t;
+    uint32_t *Bs = (uint32_t *)mine;
+    float *T = (float *)(mine + jb->strip);
+    float *own_c = jb->C ? NULL : (float *)(mine + jb->strip + jb->tblk);
+    tiles_on();
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t ch = 0; ch < jb->nch; ch++) {
+        const int64_t j0 = ch * STEN__GEMM_CHUNK, j1 = STEN__MIN(jb->N, j0 + STEN__GEMM_CHUNK);
+        if (own_c) {
+            amx_out oc = jb->o;
+            oc.beta = 0.0f, oc.cb = NULL;
+            chunk_nn(jb->M, j0, j1, jb->K, jb->Kp, jb->Ap, jb->B, jb->ldb, jb->Bpk, Bs, T, own_c,
+                     STEN__GEMM_CHUNK, j0, &oc);
+        } else {
+            chunk_nn(jb->M, j0, j1, jb->K, jb->Kp, jb->Ap, jb->B, jb->ldb, jb->Bpk, Bs, T, jb->C,
+                     jb->ldc, 0, &jb->o);
+        }
+        if (jb->fn)
+            jb->fn(jb->arg, ch, j0, j1, own_c ? own_c : jb->C + j0, own_c ? STEN__GEMM_CHUNK : jb->ldc);
+    }
+    _tile_release();
+}
+
 AMX sten_status sten__amx_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int64_t K,
                                  float alpha, const float *A, int64_t lda, const uint16_t *B,
                                  int64_t ldb, const uint32_t *Bpk, float beta, float *C,
@@ -342,33 +396,12 @@ AMX sten_status sten__amx_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_
                          (long long)M, (long long)K);
     uint16_t *Ap = (uint16_t *)ws;
     pack_rows(ctx, Ap, A, lda, ta == STEN_TRANS, M, Mp, STEN__MAX(K, 0), Kp);
-    const amx_out o = {alpha, beta, bias, Cb, ldcb};
+    const chunks_job jb = {.M = M, .N = N, .K = K, .Kp = Kp, .nch = nch, .ldb = ldb, .ldc = ldc,
+                           .Ap = Ap, .B = B, .Bpk = Bpk, .C = C, .ws = ws, .apk = apk, .per = per,
+                           .strip = strip, .tblk = tblk, .o = {alpha, beta, bias, Cb, ldcb},
+                           .fn = fn, .arg = arg};
 #pragma omp parallel num_threads(nt)
-    {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
-        char *mine = ws + apk + per * (size_t)t;
-        uint32_t *Bs = (uint32_t *)mine;
-        float *T = (float *)(mine + strip);
-        float *own_c = C ? NULL : (float *)(mine + strip + tblk);
-        tiles_on();
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t ch = 0; ch < nch; ch++) {
-            const int64_t j0 = ch * STEN__GEMM_CHUNK, j1 = STEN__MIN(N, j0 + STEN__GEMM_CHUNK);
-            if (own_c) {
-                amx_out oc = o;
-                oc.beta = 0.0f, oc.cb = NULL;
-                chunk_nn(M, j0, j1, K, Kp, Ap, B, ldb, Bpk, Bs, T, own_c, STEN__GEMM_CHUNK, j0, &oc);
-            } else {
-                chunk_nn(M, j0, j1, K, Kp, Ap, B, ldb, Bpk, Bs, T, C, ldc, 0, &o);
-            }
-            if (fn)
-                fn(arg, ch, j0, j1, own_c ? own_c : C + j0, own_c ? STEN__GEMM_CHUNK : ldc);
-        }
-        _tile_release();
-    }
+    chunks_thread(&jb, thread_num());
     return STEN_OK;
 }
 
@@ -415,35 +448,39 @@ static double now_s(void)
 /* The tile unit's peak on `threads` threads, GFLOP/s: independent
  * tdpbf16ps into four accumulators from tiles already loaded, for about
  * `seconds` (benchmarks print it as the bound of the bf16 products). */
+/* One thread's part of sten__amx_peak: its GFLOP/s over `reps` rounds. */
+AMX static double peak_thread(long reps)
+{
+    static uint16_t src[16 * 32] __attribute__((aligned(64)));
+    tiles_on();
+    TLOAD(4, src, 64);
+    TLOAD(5, src, 64);
+    TLOAD(6, src, 64);
+    TLOAD(7, src, 64);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    const double t0 = now_s();
+    for (long r = 0; r < reps; r++) {
+        TDP(0, 4, 6);
+        TDP(1, 4, 7);
+        TDP(2, 5, 6);
+        TDP(3, 5, 7);
+    }
+    const double t = now_s() - t0;
+    _tile_release();
+    return 4.0 * (double)reps * 16 * 16 * 32 * 2 / t / 1e9;
+}
+
 AMX double sten__amx_peak(int threads, double seconds)
 {
     if (!sten__amx_hardware())
         return 0.0;
-    static uint16_t src[16 * 32] __attribute__((aligned(64)));
     const long reps = (long)(seconds * 4e7); /* ~64 cycles a round */
     double best = 0.0;
 #pragma omp parallel num_threads(threads) reduction(+ : best)
-    {
-        tiles_on();
-        TLOAD(4, src, 64);
-        TLOAD(5, src, 64);
-        TLOAD(6, src, 64);
-        TLOAD(7, src, 64);
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
-        const double t0 = now_s();
-        for (long r = 0; r < reps; r++) {
-            TDP(0, 4, 6);
-            TDP(1, 4, 7);
-            TDP(2, 5, 6);
-            TDP(3, 5, 7);
-        }
-        const double t = now_s() - t0;
-        _tile_release();
-        best += 4.0 * (double)reps * 16 * 16 * 32 * 2 / t / 1e9;
-    }
+    best += peak_thread(reps);
     return best;
 }
 
@@ -487,6 +524,79 @@ AMX static void sum_parts(const float *parts, size_t part, int64_t groups, int64
 
 #define NT_GROUPS 16
 
+/* sten__amx_nt's work: each group's M x N product `part` floats apart in
+ * ws, then per thread `mine` words (B's pairs for a group, `bt` words, and
+ * A's last rows padded); At: the last, partial 32-step of A's rows. */
+typedef struct {
+    int64_t M, N, K, Mp, Np, steps, per, groups, last_i, lda, ldb, ldc;
+    const uint16_t *A, *B, *At;
+    float *ws, *C;
+    size_t part, bt, apad, tail, mine;
+    float alpha, beta;
+} nt_job;
+
+AMX static void nt_thread(const nt_job *jb, int t)
+{
+    /* the job in locals: the tile loads' "memory" clobbers would make every
+     * field a reload, and keep the compiler from unswitching the loops */
+    const int64_t M = jb->M, N = jb->N, K = jb->K, Mp = jb->Mp, Np = jb->Np, steps = jb->steps;
+    const int64_t per = jb->per, groups = jb->groups, last_i = jb->last_i, lda = jb->lda, ldb = jb->ldb;
+    const size_t part = jb->part, apad = jb->apad, tail = jb->tail;
+    const uint16_t *A = jb->A, *B = jb->B, *At = jb->At;
+    float *ws = jb->ws;
+    uint32_t *Bt = (uint32_t *)(ws + part * (size_t)groups + jb->mine * (size_t)t);
+    uint16_t *Ap = (uint16_t *)(Bt + jb->bt);
+    tiles_on();
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t g = 0; g < groups; g++) {
+        const int64_t s0 = g * per, s1 = STEN__MIN(steps, s0 + per), ns = s1 - s0;
+        const int64_t k0 = s0 * 32;
+        /* the group's B in pairs: step s, pair q, column n at Bt[(16 s + q) Np + n] */
+        for (int64_t s = 0; s < ns; s++)
+            for (int64_t n = 0; n < Np; n += 16)
+                pairs_t16(Bt + s * 16 * Np + n, Np, B, ldb, n, N, k0 + s * 32, K);
+        /* A's last, partial row block: its rows padded with zeros */
+        if (apad)
+            pad_block(Ap, ns * 32, A, lda, last_i, M, k0, STEN__MIN(K, s1 * 32) - k0);
+        float *P = ws + part * (size_t)g;
+        for (int64_t i = 0; i < Mp; i += 32) {
+            const bool pad = apad && i == last_i;
+            for (int64_t n = 0; n < Np; n += 32) {
+                _tile_zero(0);
+                _tile_zero(1);
+                _tile_zero(2);
+                _tile_zero(3);
+                for (int64_t s = 0; s < ns; s++) {
+                    const uint32_t *b = Bt + s * 16 * Np + n;
+                    if (tail && s0 + s == steps - 1) {
+                        TLOAD(4, At + i * 32, 64);
+                        TLOAD(5, At + (i + 16) * 32, 64);
+                    } else if (pad) {
+                        TLOAD(4, Ap + s * 32, ns * 64);
+                        TLOAD(5, Ap + 16 * ns * 32 + s * 32, ns * 64);
+                    } else {
+                        TLOAD(4, A + i * lda + k0 + s * 32, lda * 2);
+                        TLOAD(5, A + (i + 16) * lda + k0 + s * 32, lda * 2);
+                    }
+                    TLOAD(6, b, Np * 4);
+                    TLOAD(7, b + 16, Np * 4);
+                    TDP(0, 4, 6);
+                    TDP(1, 4, 7);
+                    TDP(2, 5, 6);
+                    TDP(3, 5, 7);
+                }
+                float *p = P + i * Np + n;
+                TSTORE(0, p, Np * 4);
+                TSTORE(1, p + 16, Np * 4);
+                TSTORE(2, p + 16 * Np, Np * 4);
+                TSTORE(3, p + 16 * Np + 16, Np * 4);
+            }
+        }
+    }
+    _tile_release();
+    sum_parts(ws, part, groups, Np, M, N, jb->alpha, jb->beta, jb->C, jb->ldc);
+}
+
 /* C = alpha A B^T + beta C, A (M x K) and B (N x K) bf16. Returns
  * STEN_E_NOMEM without touching C where the scratch could not be had. */
 AMX sten_status sten__amx_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
@@ -516,65 +626,94 @@ AMX sten_status sten__amx_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, flo
             _mm512_storeu_si512(At + i * 32, i < M ? _mm512_maskz_loadu_epi16(m, A + i * lda + k)
                                                     : _mm512_setzero_si512());
     }
+    const nt_job jb = {.M = M, .N = N, .K = K, .Mp = Mp, .Np = Np, .steps = steps, .per = per,
+                       .groups = groups, .last_i = last_i, .lda = lda, .ldb = ldb, .ldc = ldc,
+                       .A = A, .B = B, .At = At, .ws = ws, .C = C, .part = part, .bt = bt,
+                       .apad = apad, .tail = tail, .mine = mine, .alpha = alpha, .beta = beta};
 #pragma omp parallel num_threads(nt)
-    {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
-        uint32_t *Bt = (uint32_t *)(ws + part * (size_t)groups + mine * (size_t)t);
-        uint16_t *Ap = (uint16_t *)(Bt + bt);
-        tiles_on();
+    nt_thread(&jb, thread_num());
+    return STEN_OK;
+}
+
+/* sten__amx_out_backward's work: A^T's bf16 rows (At), the groups' parts
+ * of dA (Mp x Hp each), then per thread `mine` bytes of scratch at ws. */
+typedef struct {
+    int64_t M, N, H, Mp, Hp, nch, per, groups, ldd, ldw, ldwb, ldda;
+    const uint16_t *D, *At;
+    uint16_t *Wb;
+    float *W, *dA, *parts;
+    char *ws;
+    size_t mine, wt, ds, pad;
+    amx_out o;
+} outb_job;
+
+AMX static void outb_thread(const outb_job *jb, int t)
+{
+    /* the job in locals, as nt_thread's */
+    const int64_t C = STEN__GEMM_CHUNK, M = jb->M, N = jb->N, H = jb->H, Mp = jb->Mp, Hp = jb->Hp;
+    const int64_t per = jb->per, nch = jb->nch, groups = jb->groups, ldd = jb->ldd, ldwb = jb->ldwb;
+    const uint16_t *D = jb->D, *Wb = jb->Wb;
+    float *parts = jb->parts;
+    char *my = jb->ws + jb->mine * (size_t)t;
+    uint32_t *Bt = (uint32_t *)my;
+    uint32_t *Ds = (uint32_t *)(my + jb->wt);
+    uint16_t *Dp = (uint16_t *)(my + jb->wt + jb->ds);
+    float *T = (float *)(my + jb->wt + jb->ds + jb->pad);
+    tiles_on();
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t g = 0; g < groups; g++) {
-            const int64_t s0 = g * per, s1 = STEN__MIN(steps, s0 + per), ns = s1 - s0;
-            const int64_t k0 = s0 * 32;
-            /* the group's B in pairs: step s, pair q, column n at Bt[(16 s + q) Np + n] */
-            for (int64_t s = 0; s < ns; s++)
-                for (int64_t n = 0; n < Np; n += 16)
-                    pairs_t16(Bt + s * 16 * Np + n, Np, B, ldb, n, N, k0 + s * 32, K);
-            /* A's last, partial row block: its rows padded with zeros */
-            if (apad)
-                pad_block(Ap, ns * 32, A, lda, last_i, M, k0, STEN__MIN(K, s1 * 32) - k0);
-            float *P = ws + part * (size_t)g;
+    for (int64_t g = 0; g < groups; g++) {
+        float *P = parts + (size_t)g * (size_t)(Mp * Hp);
+        for (int64_t ch = g * per; ch < STEN__MIN(nch, (g + 1) * per); ch++) {
+            const int64_t j0 = ch * C, j1 = STEN__MIN(N, j0 + C), steps = (j1 - j0 + 31) / 32;
+            const bool first = ch == g * per, tail = (j1 - j0) % 32 != 0;
+            /* dA's part: the chunk's Wb (old) in pairs, D's rows as A */
+            for (int64_t s = 0; s < steps; s++)
+                for (int64_t n = 0; n < Hp; n += 16)
+                    pairs_t16(Bt + s * 16 * Hp + n, Hp, Wb + j0, ldwb, n, H, s * 32, j1 - j0);
             for (int64_t i = 0; i < Mp; i += 32) {
-                const bool pad = apad && i == last_i;
-                for (int64_t n = 0; n < Np; n += 32) {
-                    _tile_zero(0);
-                    _tile_zero(1);
-                    _tile_zero(2);
-                    _tile_zero(3);
-                    for (int64_t s = 0; s < ns; s++) {
-                        const uint32_t *b = Bt + s * 16 * Np + n;
-                        if (tail && s0 + s == steps - 1) {
-                            TLOAD(4, At + i * 32, 64);
-                            TLOAD(5, At + (i + 16) * 32, 64);
-                        } else if (pad) {
-                            TLOAD(4, Ap + s * 32, ns * 64);
-                            TLOAD(5, Ap + 16 * ns * 32 + s * 32, ns * 64);
-                        } else {
-                            TLOAD(4, A + i * lda + k0 + s * 32, lda * 2);
-                            TLOAD(5, A + (i + 16) * lda + k0 + s * 32, lda * 2);
-                        }
-                        TLOAD(6, b, Np * 4);
-                        TLOAD(7, b + 16, Np * 4);
+                const uint16_t *a = D + i * ldd + j0;
+                int64_t sa = ldd * 2;
+                if (i + 32 > M || tail) { /* rows or columns past the end: padded */
+                    pad_block(Dp, steps * 32, D, ldd, i, M, j0, j1 - j0);
+                    a = Dp, sa = steps * 64;
+                }
+                for (int64_t n = 0; n < Hp; n += 32) {
+                    float *p = P + i * Hp + n;
+                    if (first) {
+                        _tile_zero(0);
+                        _tile_zero(1);
+                        _tile_zero(2);
+                        _tile_zero(3);
+                    } else {
+                        TLOAD(0, p, Hp * 4);
+                        TLOAD(1, p + 16, Hp * 4);
+                        TLOAD(2, p + 16 * Hp, Hp * 4);
+                        TLOAD(3, p + 16 * Hp + 16, Hp * 4);
+                    }
+                    for (int64_t s = 0; s < steps; s++) {
+                        const uint32_t *b = Bt + s * 16 * Hp + n;
+                        TLOAD(4, a + s * 32, sa);
+                        TLOAD(5, (const char *)a + 16 * sa + s * 64, sa);
+                        TLOAD(6, b, Hp * 4);
+                        TLOAD(7, b + 16, Hp * 4);
                         TDP(0, 4, 6);
                         TDP(1, 4, 7);
                         TDP(2, 5, 6);
                         TDP(3, 5, 7);
                     }
-                    float *p = P + i * Np + n;
-                    TSTORE(0, p, Np * 4);
-                    TSTORE(1, p + 16, Np * 4);
-                    TSTORE(2, p + 16 * Np, Np * 4);
-                    TSTORE(3, p + 16 * Np + 16, Np * 4);
+                    TSTORE(0, p, Hp * 4);
+                    TSTORE(1, p + 16, Hp * 4);
+                    TSTORE(2, p + 16 * Hp, Hp * 4);
+                    TSTORE(3, p + 16 * Hp + 16, Hp * 4);
                 }
             }
+            /* then the chunk's columns of W and Wb updated */
+            chunk_nn(H, j0, j1, M, Mp, jb->At, D, ldd, NULL, Ds, T, jb->W, jb->ldw, 0, &jb->o);
         }
-        _tile_release();
-        sum_parts(ws, part, groups, Np, M, N, alpha, beta, C, ldc);
     }
-    return STEN_OK;
+    _tile_release();
+    /* dA += the groups' parts, in group order */
+    sum_parts(parts, (size_t)(Mp * Hp), groups, Hp, M, H, 1.0f, 1.0f, jb->dA, jb->ldda);
 }
 
 /* The output layer's backward pass in one sweep over the bf16 delta, on
@@ -610,75 +749,13 @@ AMX sten_status sten__amx_out_backward(sten_ctx *ctx, int64_t M, int64_t N, int6
         return STEN_E_NOMEM;
     uint16_t *At = (uint16_t *)ws;
     pack_rows(ctx, At, A, lda, true, H, Hp, M, Mp);
-    float *parts = (float *)(ws + at);
-    const amx_out o = {alpha, beta, NULL, Wb, ldwb};
+    const outb_job jb = {.M = M, .N = N, .H = H, .Mp = Mp, .Hp = Hp, .nch = nch, .per = per,
+                         .groups = groups, .ldd = ldd, .ldw = ldw, .ldwb = ldwb, .ldda = ldda,
+                         .D = D, .At = At, .Wb = Wb, .W = W, .dA = dA, .parts = (float *)(ws + at),
+                         .ws = ws + at + part * (size_t)groups, .mine = mine, .wt = wt, .ds = ds,
+                         .pad = pad, .o = {alpha, beta, NULL, Wb, ldwb}};
 #pragma omp parallel num_threads(nt)
-    {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
-        char *my = ws + at + part * (size_t)groups + mine * (size_t)t;
-        uint32_t *Bt = (uint32_t *)my;
-        uint32_t *Ds = (uint32_t *)(my + wt);
-        uint16_t *Dp = (uint16_t *)(my + wt + ds);
-        float *T = (float *)(my + wt + ds + pad);
-        tiles_on();
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t g = 0; g < groups; g++) {
-            float *P = parts + (size_t)g * (size_t)(Mp * Hp);
-            for (int64_t ch = g * per; ch < STEN__MIN(nch, (g + 1) * per); ch++) {
-                const int64_t j0 = ch * C, j1 = STEN__MIN(N, j0 + C), steps = (j1 - j0 + 31) / 32;
-                const bool first = ch == g * per, tail = (j1 - j0) % 32 != 0;
-                /* dA's part: the chunk's Wb (old) in pairs, D's rows as A */
-                for (int64_t s = 0; s < steps; s++)
-                    for (int64_t n = 0; n < Hp; n += 16)
-                        pairs_t16(Bt + s * 16 * Hp + n, Hp, Wb + j0, ldwb, n, H, s * 32, j1 - j0);
-                for (int64_t i = 0; i < Mp; i += 32) {
-                    const uint16_t *a = D + i * ldd + j0;
-                    int64_t sa = ldd * 2;
-                    if (i + 32 > M || tail) { /* rows or columns past the end: padded */
-                        pad_block(Dp, steps * 32, D, ldd, i, M, j0, j1 - j0);
-                        a = Dp, sa = steps * 64;
-                    }
-                    for (int64_t n = 0; n < Hp; n += 32) {
-                        float *p = P + i * Hp + n;
-                        if (first) {
-                            _tile_zero(0);
-                            _tile_zero(1);
-                            _tile_zero(2);
-                            _tile_zero(3);
-                        } else {
-                            TLOAD(0, p, Hp * 4);
-                            TLOAD(1, p + 16, Hp * 4);
-                            TLOAD(2, p + 16 * Hp, Hp * 4);
-                            TLOAD(3, p + 16 * Hp + 16, Hp * 4);
-                        }
-                        for (int64_t s = 0; s < steps; s++) {
-                            const uint32_t *b = Bt + s * 16 * Hp + n;
-                            TLOAD(4, a + s * 32, sa);
-                            TLOAD(5, (const char *)a + 16 * sa + s * 64, sa);
-                            TLOAD(6, b, Hp * 4);
-                            TLOAD(7, b + 16, Hp * 4);
-                            TDP(0, 4, 6);
-                            TDP(1, 4, 7);
-                            TDP(2, 5, 6);
-                            TDP(3, 5, 7);
-                        }
-                        TSTORE(0, p, Hp * 4);
-                        TSTORE(1, p + 16, Hp * 4);
-                        TSTORE(2, p + 16 * Hp, Hp * 4);
-                        TSTORE(3, p + 16 * Hp + 16, Hp * 4);
-                    }
-                }
-                /* then the chunk's columns of W and Wb updated */
-                chunk_nn(H, j0, j1, M, Mp, At, D, ldd, NULL, Ds, T, W, ldw, 0, &o);
-            }
-        }
-        _tile_release();
-        /* dA += the groups' parts, in group order */
-        sum_parts(parts, (size_t)(Mp * Hp), groups, Hp, M, H, 1.0f, 1.0f, dA, ldda);
-    }
+    outb_thread(&jb, thread_num());
     return STEN_OK;
 }
 

@@ -77,22 +77,6 @@ BF static INLINE __m256i cvt16(__m512 x)
     return (__m256i)_mm512_cvtneps_pbh(x);
 }
 
-BF void sten__to_bf16(sten_ctx *ctx, uint16_t *dst, const float *src, int64_t n)
-{
-    const int nt = sten__threads_for(ctx, n, 1 << 16);
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t i = 0; i < n; i += 1024) {
-        const int64_t e = STEN__MIN(n, i + 1024);
-        int64_t j = i;
-        for (; j + 16 <= e; j += 16)
-            _mm256_storeu_si256((__m256i *)(dst + j), cvt16(_mm512_loadu_ps(src + j)));
-        if (j < e) {
-            const __mmask16 m = lanes(e - j);
-            _mm256_mask_storeu_epi16(dst + j, m, cvt16(_mm512_maskz_loadu_ps(m, src + j)));
-        }
-    }
-}
-
 /* Row-local form, for use inside another kernel's parallel loop. */
 BF void sten__to_bf16_row(uint16_t *dst, const float *src, int64_t n)
 {
@@ -103,6 +87,17 @@ BF void sten__to_bf16_row(uint16_t *dst, const float *src, int64_t n)
         const __mmask16 m = lanes(n - j);
         _mm256_mask_storeu_epi16(dst + j, m, cvt16(_mm512_maskz_loadu_ps(m, src + j)));
     }
+}
+
+/* A parallel region's body calls target-attributed functions rather than
+ * holding intrinsics itself: clang outlines the body into a function of its
+ * own without the enclosing function's target (GCC keeps it). */
+BF void sten__to_bf16(sten_ctx *ctx, uint16_t *dst, const float *src, int64_t n)
+{
+    const int nt = sten__threads_for(ctx, n, 1 << 16);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t i = 0; i < n; i += 1024)
+        sten__to_bf16_row(dst + i, src + i, STEN__MIN(n, i + 1024) - i);
 }
 
 /* Bp[kp][0..32) = pairs (B[2kp][c], B[2kp+1][c]) for c < nr, zero beyond
