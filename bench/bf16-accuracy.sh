@@ -35,7 +35,7 @@ for opt in adam sgd; do
         t0=$(date +%s.%N)
         "$S" train -c "$cfg" -i gl_input.nc -o gl_output.nc -n ae-$opt-$p.nc --precision $p --force 2>/dev/null
         secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-        "$S" predict -d gl -n ae-$opt-$p.nc -r st-test-foldin.txt -i features -o features \
+        "$S" predict --force -d gl -n ae-$opt-$p.nc -r st-test-foldin.txt -i features -o features \
             -f st-test-foldin.txt -k 100 -s $opt-$p.recs --precision $p
         "$S" evaluate -r $opt-$p.recs -t st-test-holdout.txt -k 20,100 --features features --json >$opt-$p.json
         r20=$(sed -n 's/.*"k": 20, "precision": [0-9.]*, "recall": \([0-9.]*\).*/\1/p' $opt-$p.json)

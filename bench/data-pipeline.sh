@@ -14,7 +14,7 @@ W=${1:-$ROOT/out/data-pipeline}
 mkdir -p "$W"
 cd "$W"
 S=$ROOT/build/sten
-"$S" synth --preset ml-20m -o ratings.csv 2>synth.err
+"$S" synth --force --preset ml-20m -o ratings.csv 2>synth.err
 n=$(tail -n +2 ratings.csv | wc -l)
 measure() { # measure NAME CMD...: seconds and peak RSS (MB)
     name=$1
@@ -24,9 +24,9 @@ measure() { # measure NAME CMD...: seconds and peak RSS (MB)
     echo "$name $secs $((kb / 1024))"
 }
 rm -f features samples
-measure convert "$S" convert ratings.csv -o ml.txt >steps.txt
-measure generate-input "$S" generate-netcdf -d gl_input -i ml.txt -o gl_input.nc -f features -s samples -c >>steps.txt
-measure generate-output "$S" generate-netcdf -d gl_output -i ml.txt -o gl_output.nc -f features -s samples >>steps.txt
+measure convert "$S" convert --force ratings.csv -o ml.txt >steps.txt
+measure generate-input "$S" generate-netcdf --force -d gl_input -i ml.txt -o gl_input.nc -f features -s samples -c >>steps.txt
+measure generate-output "$S" generate-netcdf --force -d gl_output -i ml.txt -o gl_output.nc -f features -s samples >>steps.txt
 csr_mb=$(awk -v n="$n" 'BEGIN { printf "%.0f", (n * 4 + 138494 * 8) / 1048576 }')
 table="| step | seconds | interactions/s | peak RSS (MB) | peak / CSR size ($csr_mb MB) |
 |---|---|---|---|---|"

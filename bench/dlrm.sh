@@ -33,7 +33,7 @@ awk -v n="$EXAMPLES" 'BEGIN { srand(11); for (r = 0; r < n; r++) {
         for (k = 0; k < 13; k++) line = line "\t" ((rand() < 0.1) ? "" : int(rand() * 50) - 2)
         for (k = 0; k < 26; k++) line = line "\t" ((rand() < 0.05) ? "" : sprintf("%08x", int(rand() * rand() * 1000000) + k))
         print line } }' >"$w/train.tsv"
-./build/sten convert "$w/train.tsv" -o "$w/train.nc" --format criteo --hash-buckets "$ROWS" 2>/dev/null
+./build/sten convert --force "$w/train.tsv" -o "$w/train.nc" --format criteo --hash-buckets "$ROWS" 2>/dev/null
 precisions=fp32
 if ./build/sten info | grep -q "^bf16 *yes"; then precisions="fp32 bf16"; fi
 out=$(mktemp)

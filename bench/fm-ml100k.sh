@@ -38,9 +38,9 @@ rows="| fold | regressor RMSE | classifier accuracy | classifier AUC | seconds (
 sum=0
 for f in 1 2 3 4 5; do
     t0=$(date +%s.%N)
-    r=$("$S" train --algorithm factorization-machines --hyperparameters reg.json --train r$f.base \
+    r=$("$S" train --force --algorithm factorization-machines --hyperparameters reg.json --train r$f.base \
         --test r$f.test --model-dir reg$f --index-base 0 2>/dev/null | sed -n 's/{"test:rmse": \(.*\)}/\1/p')
-    "$S" train --algorithm factorization-machines --hyperparameters cls.json --train c$f.base \
+    "$S" train --force --algorithm factorization-machines --hyperparameters cls.json --train c$f.base \
         --test c$f.test --model-dir cls$f --index-base 0 >cls$f.out 2>/dev/null
     t=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
     acc=$(sed -n 's/{"test:binary_classification_accuracy": \(.*\)}/\1/p' cls$f.out)

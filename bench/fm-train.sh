@@ -42,7 +42,7 @@ JSON
 r=0
 while [ $r -lt "$ROUNDS" ]; do
     # sten: 21 epochs, the first is warm-up; total examples over the time of epochs 2..21
-    taskset -c "$cores" "$ROOT/build/sten" train --algorithm factorization-machines --hyperparameters hp.json \
+    taskset -c "$cores" "$ROOT/build/sten" train --force --algorithm factorization-machines --hyperparameters hp.json \
         --train train.svm --model-dir m --index-base 0 2>&1 |
         awk '/epoch [0-9]+:/ { if ($4 != "1:") { split($0, a, ", "); s += a[2] + 0; n++ } }
              END { printf "{\"impl\": \"sten\", \"precision\": \"fp32\", \"examples_per_s\": %.1f}\n", n * 80000 / s }' >>runs.jsonl

@@ -86,8 +86,8 @@ bench_peer() {
 }
 
 bench_strong_split() {
-    "$1" split "$2" --protocol strong --valid-users 600 --test-users 600 --format delimited \
+    "$1" split --force "$2" --protocol strong --valid-users 600 --test-users 600 --format delimited \
         --delimiter : --columns user,-,item,-,rating -o st
-    "$1" generate-netcdf -d gl_input -i st-train.txt -o gl_input.nc -f features -s samples -c
-    "$1" generate-netcdf -d gl_output -i st-train.txt -o gl_output.nc -f features -s samples
+    "$1" generate-netcdf --force -d gl_input -i st-train.txt -o gl_input.nc -f features -s samples -c
+    "$1" generate-netcdf --force -d gl_output -i st-train.txt -o gl_output.nc -f features -s samples
 }

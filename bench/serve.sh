@@ -132,13 +132,13 @@ if [ "$(cat stamp 2>/dev/null)" != "$stamp" ] || [ ! -s users50.txt ]; then
     echo "preparing the data in $W ($stamp)"
     t=$(date +%s)
     rm -f stamp
-    "$S" synth --preset "$PRESET" --seed "$SEED" --format dsstne -o ml.txt
+    "$S" synth --force --preset "$PRESET" --seed "$SEED" --format dsstne -o ml.txt
     rm -f features samples samples_train
-    "$S" generate-netcdf -d gl_input -i ml.txt -o all.nc -f features -s samples -c
+    "$S" generate-netcdf --force -d gl_input -i ml.txt -o all.nc -f features -s samples -c
     rm -f all.nc
     head -n "$TRAIN_USERS" ml.txt >train.txt
-    "$S" generate-netcdf -d gl_input -i train.txt -o gl_input.nc -f features -s samples_train
-    "$S" generate-netcdf -d gl_output -i train.txt -o gl_output.nc -f features -s samples_train
+    "$S" generate-netcdf --force -d gl_input -i train.txt -o gl_input.nc -f features -s samples_train
+    "$S" generate-netcdf --force -d gl_output -i train.txt -o gl_output.nc -f features -s samples_train
     sed "s/\"N\" : 128/\"N\" : $HIDDEN/" "$ROOT/examples/movielens/config.json" >config.json
     "$S" train -c config.json -i gl_input.nc -o gl_output.nc -n model-a.nc --force -e 1 --seed 1 >train-a.log 2>&1 ||
         { cat train-a.log; exit 1; }
@@ -146,8 +146,8 @@ if [ "$(cat stamp 2>/dev/null)" != "$stamp" ] || [ ! -s users50.txt ]; then
     "$S" train -c config.json -i gl_input.nc -o gl_output.nc -n model-b.nc --force -e 1 --seed 2 >train-b.log 2>&1 ||
         { cat train-b.log; exit 1; }
     grep "epoch 1" train-b.log
-    "$S" predict -b 1024 -d gl -i features -o features -k 10 -n model-a.nc -r ml.txt -f ml.txt -s recs
-    "$S" similar -r ml.txt -i features -s sims.txt -k 100
+    "$S" predict --force -b 1024 -d gl -i features -o features -k 10 -n model-a.nc -r ml.txt -f ml.txt -s recs
+    "$S" similar --force -r ml.txt -i features -s sims.txt -k 100
     cut -f1 ml.txt | shuf -n "$USERS_N" --random-source=ml.txt >users.txt
     awk -F'\t' '{ if (split($2, a, ":") >= 50) print $1 }' ml.txt | shuf -n "$USERS_N" --random-source=ml.txt >users50.txt
     echo "$stamp" >stamp

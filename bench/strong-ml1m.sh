@@ -19,11 +19,11 @@ bench_strong_split "$S" "$R"
 t0=$(date +%s.%N)
 "$S" train -c "$ROOT/examples/movielens/config.json" -i gl_input.nc -o gl_output.nc -n ae.nc --force 2>/dev/null
 t_ae=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-"$S" predict -d gl -n ae.nc -r st-test-foldin.txt -i features -o features -f st-test-foldin.txt -k 100 -s ae.recs
+"$S" predict --force -d gl -n ae.nc -r st-test-foldin.txt -i features -o features -f st-test-foldin.txt -k 100 -s ae.recs
 t0=$(date +%s.%N)
-"$S" baseline ease --train st-train.txt -r st-test-foldin.txt -k 100 -s ease.recs --lambda 500
+"$S" baseline --force ease --train st-train.txt -r st-test-foldin.txt -k 100 -s ease.recs --lambda 500
 t_ease=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-"$S" baseline popularity --train st-train.txt -r st-test-foldin.txt -k 100 -s pop.recs
+"$S" baseline --force popularity --train st-train.txt -r st-test-foldin.txt -k 100 -s pop.recs
 table="| model | Recall@20 | NDCG@100 | fit seconds |
 |---|---|---|---|"
 for m in ae ease pop; do

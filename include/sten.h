@@ -344,12 +344,27 @@ typedef struct {
     uint32_t *index;      /* example -> stored row (examples entries), or NULL */
 } sten_dataset;
 
+/* Who frees a dataset. A sten_dataset struct belongs to whoever holds its
+ * storage; what it points to (name, sparse, dense, weight, index) is owned
+ * by the struct once a reader fills it. So:
+ *  - a reader that fills caller-provided structs (sten_libsvm_read,
+ *    sten_recordio_read, sten_labeled_read, sten_instances_read) is undone
+ *    with sten_dataset_clear on each struct;
+ *  - a reader that returns an array it allocated (sten_dataset_read_netcdf,
+ *    sten_criteo_read) is undone with sten_datasets_free on the array, which
+ *    clears every entry and frees the array itself.
+ * Never pass a caller's struct to sten_datasets_free. Both are no-ops on
+ * NULL, and a cleared struct is all zero (clearing it again is harmless). */
+void sten_dataset_clear(sten_ctx *ctx, sten_dataset *d);
+void sten_datasets_free(sten_ctx *ctx, sten_dataset *ds, size_t count);
+
 /* Reads every dataset of a DSSTNE NetCDF data file: sparse (boolean or
  * analog with float, double, uint, int, uchar or char values, converted to
  * float), dense, Weighted (dataWeight), Indexed (index + uniqueExamplesDim),
  * uint32 or uint64 sparseStart/sparseEnd. *out (owned, *count entries) is
  * freed with sten_datasets_free. Malformed or unsupported files are refused
- * with a message naming the file, the variable or attribute and the value. */
+ * with a message naming the file, the variable or attribute and the value
+ * (a model file given as data says so). */
 sten_status sten_dataset_read_netcdf(sten_ctx *ctx, const char *path, sten_dataset **out,
                                      size_t *count);
 /* Writes datasets in the schema DSSTNE's generateNetCDF writes (global
@@ -359,7 +374,14 @@ sten_status sten_dataset_read_netcdf(sten_ctx *ctx, const char *path, sten_datas
  * dataWeight<n> / index<n> / data<n> for the other kinds. Atomic. */
 sten_status sten_dataset_write_netcdf(sten_ctx *ctx, const char *path, const sten_dataset *ds,
                                       size_t count);
-void sten_datasets_free(sten_ctx *ctx, sten_dataset *ds, size_t count);
+/* What a NetCDF file is, from its global attributes alone (no data is read):
+ * a data file (DSSTNE's "datasets"; names gets its dataset names,
+ * ", "-separated, cut to fit n bytes; names may be NULL), a model ("layers"),
+ * or neither. For messages that tell a dataset given as a model (or the
+ * reverse) from a broken file. STEN_E_NOTFOUND / STEN_E_FORMAT when the file
+ * cannot be opened as NetCDF. */
+typedef enum { STEN_NC_UNKNOWN = 0, STEN_NC_DATA, STEN_NC_MODEL } sten_nc_kind;
+sten_status sten_netcdf_kind(sten_ctx *ctx, const char *path, sten_nc_kind *kind, char *names, size_t n);
 /* DSSTNE's width: n rounded up to a multiple of 128. */
 uint32_t sten_round_width(uint32_t n);
 
@@ -489,18 +511,20 @@ sten_status sten_convert_log(sten_ctx *ctx, const char *path, const sten_log_opt
 sten_status sten_libsvm_to_text(sten_ctx *ctx, const char *path, int base, FILE *out,
                                 FILE *labels, uint64_t *lines);
 
-/* Reads a libsvm file into two datasets: x (sparse analog, width columns,
- * named x_name) and y (dense, one label per example, named y_name). Indices
- * must be below width after subtracting base. Free with sten_datasets_free
- * on each (they are separately owned). */
+/* Reads a libsvm file into two caller-provided datasets: x (sparse analog,
+ * width columns, named x_name) and y (dense, one label per example, named
+ * y_name). Indices must be below width after subtracting base. On success
+ * release each with sten_dataset_clear (not sten_datasets_free: the structs
+ * are the caller's); on failure both are left zeroed, owning nothing. */
 sten_status sten_libsvm_read(sten_ctx *ctx, const char *path, int base, uint32_t width,
                              const char *x_name, const char *y_name, sten_dataset *x,
                              sten_dataset *y);
 
 /* Reads SageMaker's RecordIO-protobuf training data (one aialgs.data.Record
  * per example: features["values"] a sparse tensor with keys and shape, or a
- * dense one; label["values"] one value) into x and y as sten_libsvm_read.
- * Multi-part records are refused; malformed ones name their record number. */
+ * dense one; label["values"] one value) into x and y as sten_libsvm_read
+ * (same ownership: sten_dataset_clear each). Multi-part records are refused;
+ * malformed ones name their record number. */
 sten_status sten_recordio_read(sten_ctx *ctx, const char *path, uint32_t width, const char *x_name,
                                const char *y_name, sten_dataset *x, sten_dataset *y);
 
@@ -546,9 +570,26 @@ sten_status sten_criteo_read(sten_ctx *ctx, const char *path, const sten_criteo_
  * dataset x_name and a dense one-value dataset y_name of as many examples
  * (width at most `width`, widened to it), or libsvm (sten_libsvm_read; base 0
  * or 1 must be given for it, anything else is refused as a guess would
- * shift every feature). x and y as sten_libsvm_read. */
+ * shift every feature). x and y as sten_libsvm_read (sten_dataset_clear
+ * each). y may be NULL when only the features are wanted (prediction): then
+ * labels are read and dropped, and SageMaker's JSON inference input
+ * (sten_instances_read, first byte '{') is accepted too. */
 sten_status sten_labeled_read(sten_ctx *ctx, const char *path, int base, uint32_t width,
                               const char *x_name, const char *y_name, sten_dataset *x, sten_dataset *y);
+
+/* SageMaker's JSON inference input: one object {"instances": [...]}, or JSON
+ * Lines with one instance per line. An instance is {"features": [v0, v1, ...]}
+ * (dense, at most width values; zeros are not stored) or {"data": {"features":
+ * {"keys": [...], "shape": [width], "values": [...]}}} (sparse; keys below
+ * width, each once; values optional, 1 when absent); a bare {"keys", "shape",
+ * "values"} object in place of "data" is taken too. Into a caller-provided
+ * x as sten_libsvm_read's (sparse analog, width columns, named x_name;
+ * sten_dataset_clear it). Limits: STEN_INSTANCES_MAX_BYTES of JSON.
+ * Syntax errors name path:line:column, others the instance number
+ * (JSON Lines: path:line). */
+#define STEN_INSTANCES_MAX_BYTES (1u << 30)
+sten_status sten_instances_read(sten_ctx *ctx, const char *path, uint32_t width, const char *x_name,
+                                sten_dataset *x);
 
 /* The synthetic generator: power-law item popularity, log-normal user
  * activity and latent taste clusters (docs/synth.md). Deterministic for a

@@ -25,10 +25,10 @@ metric() { # metric <json> <name>: the value at k=20
     sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$1"
 }
 
-echo "== data: $("$STEN" synth --preset ml-1m --seed 7 -o ratings.csv 2>&1)"
-"$STEN" split ratings.csv --protocol random --fraction 0.2 --seed 7 -o demo 2>/dev/null
-"$STEN" generate-netcdf -d gl_input -i demo-train.txt -o gl_input.nc -f features -s samples -c 2>/dev/null
-"$STEN" generate-netcdf -d gl_output -i demo-train.txt -o gl_output.nc -f features -s samples 2>/dev/null
+echo "== data: $("$STEN" synth --force --preset ml-1m --seed 7 -o ratings.csv 2>&1)"
+"$STEN" split --force ratings.csv --protocol random --fraction 0.2 --seed 7 -o demo 2>/dev/null
+"$STEN" generate-netcdf --force -d gl_input -i demo-train.txt -o gl_input.nc -f features -s samples -c 2>/dev/null
+"$STEN" generate-netcdf --force -d gl_output -i demo-train.txt -o gl_output.nc -f features -s samples 2>/dev/null
 
 echo "== training the autoencoder (examples/movielens/config.json: 128 sigmoid hidden units,"
 echo "   sparseness penalty, denoising, scaled marginal cross-entropy; Adam, 40 epochs)"
@@ -36,14 +36,14 @@ t0=$(now)
 "$STEN" train -c "$ROOT/examples/movielens/config.json" -i gl_input.nc -o gl_output.nc -n gl.nc \
     --force --metrics train.jsonl 2>/dev/null
 t_ae=$(secs "$t0" "$(now)")
-"$STEN" predict -d gl -n gl.nc -r demo-train.txt -i features -o features --exclude-seen -k 20 \
+"$STEN" predict --force -d gl -n gl.nc -r demo-train.txt -i features -o features --exclude-seen -k 20 \
     -s ae.recs 2>/dev/null
 
 t0=$(now)
-"$STEN" baseline popularity --train demo-train.txt -k 20 -s pop.recs 2>/dev/null
+"$STEN" baseline --force popularity --train demo-train.txt -k 20 -s pop.recs 2>/dev/null
 t_pop=$(secs "$t0" "$(now)")
 t0=$(now)
-"$STEN" baseline ease --train demo-train.txt -k 20 -s ease.recs 2>/dev/null
+"$STEN" baseline --force ease --train demo-train.txt -k 20 -s ease.recs 2>/dev/null
 t_ease=$(secs "$t0" "$(now)")
 
 for m in ae pop ease; do
@@ -61,7 +61,7 @@ printf "%-34s %10s %10s %12s\n" "popularity" "$(metric pop.json recall)" "$(metr
 
 echo
 echo "== serving: sten serve on the autoencoder, with precomputed lists and item neighbours"
-"$STEN" similar -r demo-train.txt -i features -s sims.txt -k 100 2>/dev/null
+"$STEN" similar --force -r demo-train.txt -i features -s sims.txt -k 100 2>/dev/null
 rm -rf store port
 "$STEN" store build --store store --recs ae.recs --similar sims.txt 2>/dev/null
 "$STEN" serve --port 0 --port-file port --model gl.nc -d gl -i features -o features \

@@ -36,6 +36,15 @@ expect 64 "unknown option '--bogus'" info --bogus
 expect 64 "needs a value" info --threads
 expect 64 "expects an integer in \[0, 1024\], got '2x'" info --threads 2x
 expect 64 "unexpected argument 'extra'" info extra
+# one overwrite rule: every command that writes files documents --force (exit 73 without it)
+for c in synth convert split generate-netcdf train predict baseline similar store; do
+    expect 0 "--force" help $c
+done
+expect 0 "refused if it exists, unless --force" train --algorithm factorization-machines --help
+# DSSTNE's spellings are accepted (the values are checked before any file is read)
+expect 66 "nothing.nc" predict -n nothing.nc -r x -i y -o z -s "$tmp/p.txt" -p 4.5f
+expect 64 "-p expects a float format such as %4.3f or DSSTNE's 4.3f, got '4.5s'" predict -n m -r x -i y -o z -s p -p 4.5s
+expect 66 "nothing.json: cannot open the network config" train -d gl -c nothing.json -i a -o b -n "$tmp/m.nc"
 # sten similar on generated data: a line per item, "item<TAB>nbr,score:...:",
 # at most -k neighbours, never the item itself, best first
 if "$STEN" synth --users 300 --items 80 --interactions 4000 --format dsstne -o "$tmp/sim.txt" 2>/dev/null; then

@@ -30,6 +30,10 @@ static void expect_error(const char *json, sten_status want, const char *msg)
     sten_ctx_clear_error(ctx);
 }
 
+/* DSSTNE's walkthrough config (samples/movielens/config.json in DSSTNE's
+ * repository, whitespace aside) reads unchanged. walkthrough_typo.json and
+ * walkthrough_comma.json are that config with a hand-made mistake each
+ * (DSSTNE's own file has neither): the messages must point at them. */
 static void test_movielens_walkthrough(void)
 {
     sten_net_desc *d;

@@ -381,6 +381,39 @@ static void test_atomic_file_and_lines(void)
     CHECK_EQ(sten__lines_next(ctx, &r, &line, &len), 0);
     sten__lines_close(&r);
 
+    /* a line across read-ahead blocks */
+    CHECK_EQ(sten__afile_open(ctx, &af, path), STEN_OK);
+    for (int i = 0; i < 200000; i++)
+        fputc('x', af.f);
+    fputs("\nshort\n", af.f);
+    CHECK_EQ(sten__afile_commit(ctx, &af), STEN_OK);
+    CHECK_EQ(sten__lines_open(ctx, &r, path), STEN_OK);
+    CHECK_EQ(sten__lines_next(ctx, &r, &line, &len), 1);
+    CHECK_EQ(len, 200000);
+    CHECK(line[0] == 'x' && line[199999] == 'x' && line[200000] == '\0');
+    CHECK_EQ(sten__lines_next(ctx, &r, &line, &len), 1);
+    CHECK_STR(line, "short");
+    sten__lines_close(&r);
+    /* a line over the limit is refused with its number, before more than
+     * the limit is held */
+    CHECK_EQ(sten__afile_open(ctx, &af, path), STEN_OK);
+    fputs("short\n", af.f);
+    for (int i = 0; i < 100000; i++)
+        fputc('y', af.f);
+    fputs("\nnever\n", af.f);
+    CHECK_EQ(sten__afile_commit(ctx, &af), STEN_OK);
+    CHECK_EQ(sten__lines_open(ctx, &r, path), STEN_OK);
+    r.max_line = 1000;
+    CHECK_EQ(sten__lines_next(ctx, &r, &line, &len), 1);
+    CHECK_STR(line, "short");
+    CHECK_EQ(sten__lines_next(ctx, &r, &line, &len), -1);
+    char want[400];
+    snprintf(want, sizeof want, "%s:2: the line is longer than 1000 bytes (the limit of a line)", path);
+    CHECK_STR(sten_ctx_error(ctx), want);
+    CHECK(r.cap <= 1024);
+    sten_ctx_clear_error(ctx);
+    sten__lines_close(&r);
+
     char missing[300];
     snprintf(missing, sizeof missing, "%s/none.txt", dir);
     CHECK_EQ(sten__lines_open(ctx, &r, missing), STEN_E_NOTFOUND);

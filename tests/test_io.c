@@ -2,7 +2,8 @@
  * (CRLF, directories, duplicates, unknown features, errors with positions),
  * and NetCDF datasets of every kind sten reads, written here with libnetcdf
  * directly where sten's writer does not produce them; round trips; refusals;
- * Criteo TSV (hashing, vocabulary, plain and gzip, errors). */
+ * Criteo TSV (hashing, vocabulary, plain and gzip, errors); who frees a
+ * dataset; SageMaker's JSON inference input. */
 #include "check.h"
 #include "sten.h"
 
@@ -72,6 +73,24 @@ static void test_index_files(void)
     expect_index_error("a\tx1\n", ":1:3: expected an integer in [0, 4294967294], got \"x1\"");
     expect_index_error("a\t1\na\t2\n", ":2: duplicate label \"a\" (already 1)");
     expect_index_error("a\t1\nb\t1\n", ":2: duplicate integer 1 (already \"a\")");
+    /* a 13-byte file naming integer 4294967294 is refused before a 16 GiB
+     * table is allocated for it */
+    write_file("far.idx", "a\t4294967294\n");
+    sten_index_new(ctx, &ix);
+    CHECK_EQ(sten_index_load(ctx, ix, path("far.idx")), STEN_E_RANGE);
+    CHECK(strstr(sten_ctx_error(ctx), "far.idx:1: integer 4294967294 is far beyond the file's 1 entries"));
+    CHECK(sten_ctx_bytes_in_use(ctx) < (1u << 20));
+    sten_ctx_clear_error(ctx);
+    sten_index_free(ctx, ix);
+    /* a NUL byte inside a label: refused with its column */
+    f = fopen(path("nul.idx"), "wb");
+    fwrite("a\t1\nc\0d\t3\n", 1, 11, f);
+    fclose(f);
+    sten_index_new(ctx, &ix);
+    CHECK_EQ(sten_index_load(ctx, ix, path("nul.idx")), STEN_E_PARSE);
+    CHECK(strstr(sten_ctx_error(ctx), "nul.idx:2:2: a NUL byte in the label"));
+    sten_ctx_clear_error(ctx);
+    sten_index_free(ctx, ix);
 }
 
 static void test_text_reader(void)
@@ -132,6 +151,35 @@ static void test_text_reader(void)
     snprintf(want, sizeof want, "%s/e2.txt:1:4: expected a feature name before ','", dir);
     CHECK_STR(sten_ctx_error(ctx), want);
     sten_ctx_clear_error(ctx);
+    /* a UTF-8 byte order mark before the first label is not part of it */
+    write_file("bom.txt", "\xEF\xBB\xBFu9\ta\n");
+    CHECK_EQ(sten_text_read(ctx, path("bom.txt"), feat, true, samp, true, &x, &ids, &ts), STEN_OK);
+    uint32_t sid;
+    CHECK(sten_index_find(samp, "u9", 2, &sid));
+    sten_csr_free(ctx, &x);
+    sten_free(ctx, ids);
+    /* a NUL byte: refused with its position, not read as the line's end */
+    FILE *f = fopen(path("nul.txt"), "wb");
+    fwrite("u1\ta\nu2\tb\0c\n", 1, 13, f);
+    fclose(f);
+    CHECK_EQ(sten_text_read(ctx, path("nul.txt"), feat, true, samp, true, &x, &ids, &ts), STEN_E_PARSE);
+    snprintf(want, sizeof want, "%s/nul.txt:2:5: a NUL byte (is this a text file?)", dir);
+    CHECK_STR(sten_ctx_error(ctx), want);
+    sten_ctx_clear_error(ctx);
+    /* one sample with 300000 distinct features and one repeat: every
+     * feature kept, the repeat counted (the check is linear in the line) */
+    f = fopen(path("wide.txt"), "w");
+    fputs("wide\t", f);
+    for (int i = 0; i < 300000; i++)
+        fprintf(f, "w%d:", i);
+    fputs("w7\n", f);
+    fclose(f);
+    CHECK_EQ(sten_text_read(ctx, path("wide.txt"), feat, true, samp, true, &x, &ids, &ts), STEN_OK);
+    CHECK_EQ(x.rows, 1);
+    CHECK_EQ(x.nnz, 300000);
+    CHECK_EQ(ts.duplicate_features, 1);
+    sten_csr_free(ctx, &x);
+    sten_free(ctx, ids);
     sten_index_free(ctx, feat);
     sten_index_free(ctx, samp);
 }
@@ -406,7 +454,8 @@ static void test_recordio(void)
     CHECK_EQ(x.sparse.row_ptr[2], 4); /* the dense record's zero is not stored */
     CHECK_EQ(x.sparse.col[3], 2);
     CHECK(y.dense[0] == 1.0f && y.dense[1] == 0.0f);
-    sten_free(ctx, x.name), sten_csr_free(ctx, &x.sparse), sten_free(ctx, y.name), sten_free(ctx, y.dense);
+    sten_dataset_clear(ctx, &x); /* the structs are ours: cleared, not sten_datasets_free'd */
+    sten_dataset_clear(ctx, &y);
     write_records("trunc.rec", recs, 2, 1, 0xCED7230Au);
     expect_recordio_error("trunc.rec", "record 2: truncated record (the file ends inside it)");
     write_records("magic.rec", recs, 1, 0, 0x12345678u);
@@ -428,6 +477,137 @@ static void test_recordio(void)
     pb garbage = {{0x0a, 0xff, 0xff}, 3};
     write_records("garbage.rec", &garbage, 1, 0, 0xCED7230Au);
     expect_recordio_error("garbage.rec", "record 1: malformed protobuf");
+}
+
+/* Who frees what (sten.h): the readers that fill the caller's structs are
+ * undone by sten_dataset_clear on each, which returns every byte and leaves
+ * the struct zeroed; sten_datasets_free is for the arrays readers allocate.
+ * A libsvm line with a label only (no features) reads as an empty row (it
+ * once copied from a NULL buffer, which UBSan aborts on). */
+static void test_dataset_ownership(void)
+{
+    const size_t before = sten_ctx_bytes_in_use(ctx);
+    write_file("own.svm", "1\n0 3:2\n1\n");
+    sten_dataset x, y;
+    CHECK_EQ(sten_libsvm_read(ctx, path("own.svm"), 0, 8, "x", "y", &x, &y), STEN_OK);
+    CHECK_EQ(x.examples, 3);
+    CHECK_EQ(x.sparse.nnz, 1);
+    CHECK_EQ(x.sparse.row_ptr[1], 0);
+    CHECK_EQ(x.sparse.row_ptr[2], 1);
+    CHECK_EQ(x.sparse.row_ptr[3], 1);
+    CHECK(y.dense[0] == 1.0f && y.dense[1] == 0.0f && y.dense[2] == 1.0f);
+    CHECK(sten_ctx_bytes_in_use(ctx) > before);
+    sten_dataset_clear(ctx, &x);
+    sten_dataset_clear(ctx, &y);
+    CHECK_EQ(sten_ctx_bytes_in_use(ctx), before);
+    CHECK(x.name == NULL && x.sparse.col == NULL && x.examples == 0 && y.dense == NULL);
+    sten_dataset_clear(ctx, &x); /* cleared twice: harmless */
+    sten_dataset_clear(ctx, NULL);
+    /* a failed read leaves the structs owning nothing */
+    write_file("bad.svm", "1 3:2\nx 1:1\n");
+    CHECK(sten_libsvm_read(ctx, path("bad.svm"), 0, 8, "x", "y", &x, &y) != STEN_OK);
+    sten_ctx_clear_error(ctx);
+    CHECK(x.name == NULL && y.dense == NULL);
+    CHECK_EQ(sten_ctx_bytes_in_use(ctx), before);
+    /* sten_labeled_read: the same rule, through every format; y NULL drops the labels */
+    CHECK_EQ(sten_labeled_read(ctx, path("own.svm"), 0, 8, "x", "y", &x, &y), STEN_OK);
+    sten_dataset_clear(ctx, &x);
+    sten_dataset_clear(ctx, &y);
+    CHECK_EQ(sten_labeled_read(ctx, path("own.svm"), 0, 8, "x", NULL, &x, NULL), STEN_OK);
+    CHECK_EQ(x.examples, 3);
+    sten_dataset_clear(ctx, &x);
+    CHECK_EQ(sten_ctx_bytes_in_use(ctx), before);
+    /* JSON requests are features only: refused where labels are wanted */
+    write_file("one.json", "{\"instances\": [{\"features\": [0, 2, 0, 1]}]}");
+    CHECK_EQ(sten_labeled_read(ctx, path("one.json"), 0, 8, "x", "y", &x, &y), STEN_E_FORMAT);
+    sten_ctx_clear_error(ctx);
+    CHECK_EQ(sten_labeled_read(ctx, path("one.json"), -1, 8, "x", NULL, &x, NULL), STEN_OK);
+    CHECK_EQ(x.sparse.nnz, 2);
+    sten_dataset_clear(ctx, &x);
+    CHECK_EQ(sten_ctx_bytes_in_use(ctx), before);
+    /* every allocation failure while reading is clean too */
+    for (long k = 1; k < 100; k++) {
+        sten_ctx_fail_alloc_at(ctx, k);
+        const sten_status st = sten_libsvm_read(ctx, path("own.svm"), 0, 8, "x", "y", &x, &y);
+        sten_ctx_fail_alloc_at(ctx, 0);
+        sten_ctx_clear_error(ctx);
+        sten_dataset_clear(ctx, &x);
+        sten_dataset_clear(ctx, &y);
+        CHECK_EQ(sten_ctx_bytes_in_use(ctx), before);
+        if (st == STEN_OK)
+            break;
+    }
+    /* a data file and a model file told apart without reading the data */
+    sten_nc_kind kind;
+    char names[64];
+    CHECK_EQ(sten_netcdf_kind(ctx, path("rt.nc"), &kind, names, sizeof names), STEN_OK);
+    CHECK_EQ(kind, STEN_NC_DATA);
+    CHECK_STR(names, "a, b, c");
+    CHECK_EQ(sten_netcdf_kind(ctx, path("own.svm"), &kind, NULL, 0), STEN_E_FORMAT);
+    sten_ctx_clear_error(ctx);
+}
+
+static void expect_instances(const char *text, uint32_t width, const char *msg)
+{
+    write_file("req.json", text);
+    sten_dataset x;
+    CHECK(sten_instances_read(ctx, path("req.json"), width, "x", &x) != STEN_OK);
+    char want[512];
+    snprintf(want, sizeof want, "%s/req.json%s", dir, msg);
+    CHECK_STR(sten_ctx_error(ctx), want);
+    CHECK(x.name == NULL);
+    sten_ctx_clear_error(ctx);
+}
+
+/* SageMaker's JSON inference input: {"instances": [...]}, JSON Lines, dense
+ * and sparse instances, and the exact errors. */
+static void test_instances(void)
+{
+    sten_dataset x;
+    write_file("req.json", "{\"instances\": [{\"features\": [0, 1.5, 0, 2]},\n"
+                           " {\"data\": {\"features\": {\"keys\": [1, 6], \"shape\": [8], \"values\": [3, 4]}}},\n"
+                           " {\"data\": {\"features\": {\"keys\": [7], \"shape\": [8]}}}]}\n");
+    CHECK_EQ(sten_instances_read(ctx, path("req.json"), 8, "fm_input", &x), STEN_OK);
+    CHECK_EQ(x.examples, 3);
+    CHECK_EQ(x.width, 8);
+    CHECK_STR(x.name, "fm_input");
+    const uint64_t rp[4] = {0, 2, 4, 5};
+    const uint32_t col[5] = {1, 3, 1, 6, 7};
+    const float val[5] = {1.5f, 2, 3, 4, 1};
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(x.sparse.row_ptr[i], rp[i]);
+    for (int i = 0; i < 5; i++) {
+        CHECK_EQ(x.sparse.col[i], col[i]);
+        CHECK(x.sparse.val[i] == val[i]);
+    }
+    sten_dataset_clear(ctx, &x);
+    /* JSON Lines, a BOM and blank lines */
+    write_file("req.json", "\xEF\xBB\xBF{\"features\": [1]}\n\n{\"data\": {\"features\": {\"keys\": [2]}}}\r\n");
+    CHECK_EQ(sten_instances_read(ctx, path("req.json"), 8, "x", &x), STEN_OK);
+    CHECK_EQ(x.examples, 2);
+    CHECK_EQ(x.sparse.col[1], 2);
+    sten_dataset_clear(ctx, &x);
+    expect_instances("{\"instances\": []}", 8, ": no instances");
+    expect_instances("", 8, ": no instances");
+    expect_instances("{\"instances\": {}}", 8, ": \"instances\" must be an array");
+    expect_instances("{\"instances\": [], \"extra\": 1}", 8,
+                     ": unknown key \"extra\" in the request (expected instances)");
+    expect_instances("{\"instances\": [{\"features\": [1, 2, 3]}]}", 2, ": instance 1: 3 dense values, more than feature_dim");
+    expect_instances("{\"instances\": [{\"features\": [1, \"a\"]}]}", 8, ": instance 1: values[1] is not a number");
+    expect_instances("{\"instances\": [{\"data\": {\"features\": {\"keys\": [1, 9]}}}]}", 8,
+                     ": instance 1: keys[1] is not below the shape / feature_dim");
+    expect_instances("{\"instances\": [{\"data\": {\"features\": {\"keys\": [1], \"shape\": [9]}}}]}", 8,
+                     ": instance 1: shape must be a positive integer no larger than feature_dim 8");
+    expect_instances("{\"instances\": [{\"data\": {\"features\": {\"keys\": [1], \"values\": [1, 2]}}}]}", 8,
+                     ": instance 1: keys and values differ in length");
+    expect_instances("{\"instances\": [{\"data\": {\"feature\": {}}}]}", 8,
+                     ": instance 1: unknown key \"feature\" in \"data\" (expected features)");
+    expect_instances("{\"instances\": [3]}", 8,
+                     ": instance 1: expected an object {\"features\": ...} or {\"data\": {\"features\": ...}}");
+    expect_instances("{\"features\": [1]}\n{\"features\": {\"value\": [1]}}\n", 8,
+                     ":2: unknown key \"value\" in a features tensor (expected values, keys, shape)");
+    expect_instances("{\"instances\": [\n{\"features\": [1,]}]}", 8, ":2:17: unexpected token near ']'");
+    expect_instances("{\"features\": [1]}\n{\"features\": [1\n", 8, ":2:15: ']' expected near end of file");
 }
 
 /* Converting with 16 records in memory (many spilled runs) equals the
@@ -579,6 +759,8 @@ int main(void)
     RUN(test_netcdf_variants);
     RUN(test_write_read_round_trip);
     RUN(test_recordio);
+    RUN(test_dataset_ownership);
+    RUN(test_instances);
     RUN(test_convert_runs);
     RUN(test_criteo);
     CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);

@@ -3,7 +3,9 @@
 # synth (determinism, skew), convert (every input format, errors), split,
 # generate-netcdf (DSSTNE's header, errors, no half-written files), train
 # (refusal to overwrite, metrics, checkpoints, resume, model attributes),
-# predict (never a seen item), evaluate, baselines, and the MovieLens
+# predict (never a seen item), evaluate, baselines, FM (shared encodings,
+# SageMaker's inputs), the one overwrite rule of every command, messages for
+# wrong files and empty inputs, DSSTNE's spellings, and the MovieLens
 # walkthrough example. Usage: test_pipeline.sh STEN DATA_DIR EXAMPLES_DIR
 set -u
 STEN=$(realpath "$1")
@@ -45,20 +47,20 @@ awk -v s="$share" 'BEGIN { exit !(s > 0.10) }' && ok "synth: top 1% of items hol
 [ "$dups" -eq 0 ] && ok "synth: no repeated (user, item)" || bad "synth: $dups repeated pairs"
 
 # ---- convert: every format, grouping, order, values, thresholds, errors
-"$STEN" convert "$DATA/convert/ratings.csv" -o r.txt 2>/dev/null
+"$STEN" convert "$DATA/convert/ratings.csv" -o r.txt --force 2>/dev/null
 same r.txt '2\t30:10\n1\t10:20\n'
-"$STEN" convert "$DATA/convert/ratings.csv" -o r.txt --value rating 2>/dev/null
+"$STEN" convert "$DATA/convert/ratings.csv" -o r.txt --force --value rating 2>/dev/null
 same r.txt '2\t30,1:10,4\n1\t10,5:20,4.5\n'
-"$STEN" convert "$DATA/convert/ratings.csv" -o r.txt --value timestamp --min-rating 4 2>/dev/null
+"$STEN" convert "$DATA/convert/ratings.csv" -o r.txt --force --value timestamp --min-rating 4 2>/dev/null
 same r.txt '2\t10,300\n1\t10,100:20,250\n'
-"$STEN" convert "$DATA/convert/ratings.dat" -o r.txt 2>/dev/null
+"$STEN" convert "$DATA/convert/ratings.dat" -o r.txt --force 2>/dev/null
 same r.txt '1\t10:20\n2\t10\n'
 gzip -c "$DATA/convert/ratings.dat" >ratings.dat.gz
-"$STEN" convert ratings.dat.gz -o r.txt 2>/dev/null
+"$STEN" convert ratings.dat.gz -o r.txt --force 2>/dev/null
 same r.txt '1\t10:20\n2\t10\n'
-"$STEN" convert "$DATA/convert/u.data" -o r.txt --value rating 2>/dev/null
+"$STEN" convert "$DATA/convert/u.data" -o r.txt --force --value rating 2>/dev/null
 same r.txt '1\t10,5:20,3\n2\t10,4\n'
-"$STEN" convert "$DATA/convert/custom.txt" -o r.txt --format delimited --delimiter ';' --columns item,-,user --header 2>/dev/null
+"$STEN" convert "$DATA/convert/custom.txt" -o r.txt --force --format delimited --delimiter ';' --columns item,-,user --header 2>/dev/null
 same r.txt 'u1\t10:20\nu2\t10\n'
 # the bounded-memory path (sorted runs through temporary files) gives the same bytes
 "$STEN" convert a.csv -o conv1.txt 2>/dev/null && "$STEN" convert a.csv -o conv2.txt --max-memory 1 2>conv2.err
@@ -68,7 +70,32 @@ expect_exit 65 "bad_rating.csv:3:3: rating \"abc\" is not a number" "$STEN" conv
 [ ! -e x.txt ] && ok "convert: no output after an error" || bad "convert left x.txt behind"
 expect_exit 65 "short.data:1: expected 4 fields separated by 'TAB' (MovieLens u.data), got 3" "$STEN" convert "$DATA/convert/short.data" -o x.txt
 "$STEN" convert "$DATA/convert/ratings.csv" -o fm.txt --to fm --threshold 4 2>/dev/null
-same fm.txt '0 0:1 4:1\n1 0:1 2:1\n1 1:1 2:1\n1 1:1 3:1\n'
+same fm.txt '# sten-fm-encoding 3bf8dd102ad65d08 features 5\n0 0:1 4:1\n1 0:1 2:1\n1 1:1 2:1\n1 1:1 3:1\n'
+# --to fm --encoding: the first file writes the numbering, the next one is encoded with it (users
+# 1, 2 and items 10, 20, 30 keep their features; item 40 is unknown and left out of its line)
+"$STEN" convert "$DATA/convert/ratings.csv" -o fm1.txt --to fm --threshold 4 --encoding enc 2>/dev/null
+same enc.users '2\t0\n1\t1\n'
+same enc.items '10\t0\n20\t1\n30\t2\n'
+printf 'userId,movieId,rating,timestamp\n1,30,5.0,1\n1,40,2.0,2\n2,20,4.0,3\n' >test.csv
+"$STEN" convert test.csv -o fm2.txt --to fm --threshold 4 --encoding enc 2>fm2.err
+same fm2.txt '# sten-fm-encoding 3bf8dd102ad65d08 features 5\n1 1:1 4:1\n0 1:1\n1 0:1 3:1\n'
+grep -q "0 ratings name a user and 1 an item that the encoding enc lacks" fm2.err \
+    && ok "convert --to fm --encoding: unknown items counted" || { bad "encoding warning"; cat fm2.err; }
+"$STEN" convert test.csv -o fm3.txt --to fm --threshold 4 2>fm3.err
+grep -q "numbered in this file's own order" fm3.err && ok "convert --to fm without --encoding says so" || bad "no note"
+printf '1\t0\n' >lone.users
+expect_exit 66 "lone.users exists but lone.items does not" "$STEN" convert test.csv -o fm4.txt --to fm --encoding lone
+: >empty.users; : >empty.items
+expect_exit 65 "empty.users: the index is empty" "$STEN" convert test.csv -o fm4.txt --to fm --encoding empty
+expect_exit 64 "--encoding is for --to fm" "$STEN" convert test.csv -o fm4.txt --encoding enc
+# train refuses files of two encodings, before training (fm1 and fm3 were numbered separately)
+printf '{"feature_dim": "10", "num_factors": "2", "predictor_type": "binary_classifier"}\n' >hp_small.json
+expect_exit 65 "were converted with different encodings" "$STEN" train --algorithm factorization-machines \
+    --hyperparameters hp_small.json --train fm1.txt --test fm3.txt --model-dir encdir --index-base 0
+[ ! -e encdir/model.nc ] && ok "train: no model after refusing mixed encodings" || bad "encdir/model.nc written"
+"$STEN" train --algorithm factorization-machines --hyperparameters hp_small.json --train fm1.txt \
+    --test fm2.txt --model-dir encdir --index-base 0 >/dev/null 2>&1 && ok "train: one encoding accepted" \
+    || bad "train refused fm1/fm2 of one encoding"
 printf '1 1:0.5 3:2\n# comment\n0 qid:4 2:1\n' >a.svm
 "$STEN" convert a.svm -o svm.txt --format libsvm --index-base 1 --labels svm.labels 2>/dev/null
 same svm.txt '1\t0,0.5:2,2\n3\t1,1\n'
@@ -146,17 +173,17 @@ cmp -s resumed.nc gl.nc && ok "train: --resume from epoch 3 reproduces the 6-epo
 ncdump again.nc | sed 1d >a1; ncdump gl.nc | sed 1d >a2
 cmp -s a1 a2 && ok "train: the same seed gives an identical model" || bad "train is not reproducible"
 # a disk that fills while the model is written (a file size limit stands in for it): exit 74 with
-# the reason, the previous model untouched, no temporary left behind (HDF5 writing straight to
-# the file crashed here: exit 139)
+# the reason, the previous model untouched, no temporary left behind (HDF5 writing into a full
+# file crashed: exit 139; the space is now reserved before HDF5 writes)
 cp gl.nc before.nc
 (trap '' XFSZ; ulimit -f 64; exec "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n gl.nc -b 256 -e 1 --force 2>full.err)
 rc=$?
-[ $rc -eq 74 ] && grep -q "gl.nc: write failed: File too large" full.err && cmp -s before.nc gl.nc &&
+[ $rc -eq 74 ] && grep -q "gl.nc: cannot reserve .* MB for the model: File too large" full.err && cmp -s before.nc gl.nc &&
     [ -z "$(ls | grep '\.tmp\.')" ] && ok "train: a full disk while writing the model exits 74, the old model intact" ||
     { bad "train on a full disk: exit $rc"; cat full.err; ls; }
 (trap '' XFSZ; ulimit -f 64; exec "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n ck.nc -b 256 -e 2 --checkpoint-every 1 2>full.err)
 rc=$?
-[ $rc -eq 74 ] && grep -q "ck-epoch1.nc: write failed" full.err && [ ! -e ck-epoch1.nc ] && [ ! -e ck.nc ] &&
+[ $rc -eq 74 ] && grep -q "ck-epoch1.nc: cannot reserve" full.err && [ ! -e ck-epoch1.nc ] && [ ! -e ck.nc ] &&
     [ -z "$(ls | grep '\.tmp\.')" ] && ok "train: a full disk while writing a checkpoint exits 74, nothing half-written" ||
     { bad "checkpoint on a full disk: exit $rc"; cat full.err; }
 "$STEN" split a.csv --protocol strong --positive 0 --valid-users 300 --test-users 10 -o v 2>/dev/null
@@ -203,7 +230,7 @@ awk -F'\t' 'NR == FNR { n[$1] = split($2, it, ":"); next } { m = split($2, r, ":
 "$STEN" predict -d gl -n gl.nc -r s-train.txt -i features -l Hidden -s emb.txt 2>/dev/null
 awk -F'\t' '{ if (split($2, v, ",") != 64) bad++ } END { exit bad > 0 || NR != 2000 }' emb.txt \
     && ok "predict --layer: 64-dim embeddings for 2000 users" || bad "predict --layer"
-expect_exit 64 "-p expects a printf float format" "$STEN" predict -d gl -n gl.nc -r s-train.txt -i features -o features -s x -p '%s'
+expect_exit 64 "-p expects a float format such as %4.3f or DSSTNE's 4.3f, got '%s'" "$STEN" predict -d gl -n gl.nc -r s-train.txt -i features -o features -s x -p '%s'
 
 # ---- evaluate and baselines: the autoencoder must beat popularity
 "$STEN" baseline popularity --train s-train.txt -k 20 -s pop.txt 2>/dev/null
@@ -391,15 +418,151 @@ expect_exit 64 'the data given: dataset "dense" is dense, 13 wide; layer "Dense"
 [ ! -e never.nc ] && ok "train --test: refused before training, no model" || bad "train --test left never.nc"
 sed 's/"num_factors": "16"/"num_factors": "0"/' hp.json >hp0.json
 expect_exit 65 "hyperparameter num_factors = 0 is out of range (expected an integer from 1 to 100000)" \
-    "$STEN" train --algorithm factorization-machines --hyperparameters hp0.json --train fm.train --model-dir fmdir --index-base 0
+    "$STEN" train --algorithm factorization-machines --hyperparameters hp0.json --train fm.train --model-dir fmerr --index-base 0
 sed 's/"epochs"/"epoch"/' hp.json >hpx.json
 expect_exit 65 "unknown hyperparameter \"epoch\"" \
-    "$STEN" train --algorithm factorization-machines --hyperparameters hpx.json --train fm.train --model-dir fmdir --index-base 0
+    "$STEN" train --algorithm factorization-machines --hyperparameters hpx.json --train fm.train --model-dir fmerr --index-base 0
 expect_exit 64 "libsvm data needs --index-base 0 or 1" \
-    "$STEN" train --algorithm factorization-machines --hyperparameters hp.json --train fm.train --model-dir fmdir
+    "$STEN" train --algorithm factorization-machines --hyperparameters hp.json --train fm.train --model-dir fmerr
 printf '2 0:1 2001:1\n' >fm.bad
 expect_exit 65 "fm.bad: example 1 has label 2; a binary_classifier needs 0 or 1" \
-    "$STEN" train --algorithm factorization-machines --hyperparameters hp.json --train fm.bad --model-dir fmdir --index-base 0
+    "$STEN" train --algorithm factorization-machines --hyperparameters hp.json --train fm.bad --model-dir fmerr --index-base 0
+
+# ---- FM: the model directory, --test and the hyperparameters file are checked before training
+expect_exit 73 "fmdir/model.nc already exists; pass --force to overwrite it" "$STEN" train \
+    --algorithm factorization-machines --hyperparameters hp.json --train fm.train --model-dir fmdir --index-base 0
+cp fmdir/model.nc fm_before.nc
+"$STEN" train --algorithm factorization-machines --hyperparameters hp.json --train fm.train --model-dir fmdir \
+    --index-base 0 --force >/dev/null 2>&1 && ok "train FM --force replaces DIR/model.nc" || bad "train FM --force"
+: >notadir
+expect_exit 73 "--model-dir notadir is a file, not a directory" "$STEN" train \
+    --algorithm factorization-machines --hyperparameters hp.json --train fm.train --model-dir notadir --index-base 0
+expect_exit 66 "nope.json: cannot open the hyperparameters file: No such file or directory" "$STEN" train \
+    --algorithm factorization-machines --hyperparameters nope.json --train fm.train --model-dir fmx --index-base 0
+expect_exit 66 "fmdir: is a directory, not a hyperparameters file" "$STEN" train \
+    --algorithm factorization-machines --hyperparameters fmdir --train fm.train --model-dir fmx --index-base 0
+expect_exit 66 "none.svm: cannot open" "$STEN" train --algorithm factorization-machines --hyperparameters hp.json \
+    --train fm.train --test none.svm --model-dir fmt --index-base 0
+grep -q "epoch 1" err.txt && bad "train FM trained before reading --test" || ok "train FM: --test read before training"
+: >empty.svm
+expect_exit 65 "empty.svm: no examples" "$STEN" train --algorithm factorization-machines --hyperparameters hp.json \
+    --train fm.train --test empty.svm --model-dir fmt --index-base 0
+[ ! -e fmt/model.nc ] && ok "train FM: no model after a bad --test" || bad "fmt/model.nc written"
+sed 's/"epochs": "10"/"epochs": "1", "_tuning_objective_metric": "test:binary_classification_accuracy"/' hp.json >hpt.json
+"$STEN" train --algorithm factorization-machines --hyperparameters hpt.json --train fm.train --model-dir fmtune \
+    --index-base 0 >/dev/null 2>&1 && ok "train FM accepts SageMaker's _tuning_objective_metric" || bad "_tuning_objective_metric"
+sed 's/test:binary_classification_accuracy/validation:auc/' hpt.json >hpt2.json
+expect_exit 65 "hyperparameter _tuning_objective_metric = \"validation:auc\" names no metric" "$STEN" train \
+    --algorithm factorization-machines --hyperparameters hpt2.json --train fm.train --model-dir fmx --index-base 0
+
+# ---- FM predict reads what train reads, and SageMaker's JSON request; no -d
+head -n 4 fm.test >fm4.test
+"$STEN" predict -n fmdir/model.nc --data fm4.test --index-base 0 -s p_svm.txt 2>/dev/null
+/usr/bin/python3 - fm4.test <<'PY'
+import json, struct, sys
+rows = [[int(t.split(":")[0]) for t in l.split()[1:]] for l in open(sys.argv[1])]
+labels = [float(l.split()[0]) for l in open(sys.argv[1])]
+inst = [{"data": {"features": {"keys": r, "shape": [3000], "values": [1.0] * len(r)}}} for r in rows]
+json.dump({"instances": inst}, open("req.json", "w"))
+with open("req.jsonl", "w") as f:
+    for r in rows:
+        dense = [0.0] * 3000
+        for k in r:
+            dense[k] = 1.0
+        f.write(json.dumps({"features": dense}) + "\n")
+def varint(v):
+    out = b""
+    while True:
+        out += bytes([(v & 0x7f) | (0x80 if v > 0x7f else 0)])
+        v >>= 7
+        if not v:
+            return out
+def ld(num, b):
+    return varint(num << 3 | 2) + varint(len(b)) + b
+def entry(tensor):
+    return ld(1, b"values") + ld(2, ld(2, tensor))
+with open("req.rec", "wb") as f:
+    for r, y in zip(rows, labels):
+        t = ld(1, struct.pack("<%df" % len(r), *([1.0] * len(r)))) + ld(2, b"".join(varint(k) for k in r)) + ld(3, varint(3000))
+        rec = ld(1, entry(t)) + ld(2, entry(ld(1, struct.pack("<f", y))))
+        f.write(struct.pack("<II", 0xCED7230A, len(rec)) + rec + b"\0" * (-len(rec) % 4))
+PY
+for f in req.json req.jsonl req.rec; do
+    "$STEN" predict -n fmdir/model.nc --data $f -s p_$f.txt 2>/dev/null && cmp -s p_svm.txt p_$f.txt \
+        && ok "predict --data $f (no -d): the scores of the libsvm lines" || { bad "predict --data $f"; cat p_$f.txt; }
+done
+printf '{"instances": [{"feature": [1]}]}\n' >bad_req.json
+expect_exit 65 "bad_req.json: instance 1: unknown key \"feature\" in an instance (expected features or data)" \
+    "$STEN" predict -n fmdir/model.nc --data bad_req.json -s p_bad.txt
+printf '{"features": [1]}\n{"features": [1,\n' >bad_req.jsonl
+expect_exit 65 "bad_req.jsonl:2:" "$STEN" predict -n fmdir/model.nc --data bad_req.jsonl -s p_bad.txt
+printf '{"instances": [{"data": {"features": {"keys": [5, 3], "shape": [3000]}}}]}\n' >bad_keys.json
+expect_exit 65 "bad_keys.json: instance 1: keys are not increasing (keys[1])" \
+    "$STEN" predict -n fmdir/model.nc --data bad_keys.json -s p_bad.txt
+printf '{"instances": [{"data": 3}]}\n' >bad_data.json
+expect_exit 65 "bad_data.json: instance 1: \"data\" must be an object" \
+    "$STEN" predict -n fmdir/model.nc --data bad_data.json -s p_bad.txt
+
+# ---- every command that writes refuses to overwrite an output (exit 73) unless --force
+echo keep >kept.txt
+for cmd in "synth --preset small -o kept.txt" "convert a.csv -o kept.txt" "split a.csv --protocol random -o kept0" \
+           "generate-netcdf -d x -i s-train.txt -o kept.txt -f fx -s sx -c" \
+           "generate-netcdf -d x -i s-train.txt -o kx.nc -f kept.txt -s sx -c" \
+           "baseline popularity --train s-train.txt -s kept.txt" "similar -r s-train.txt -s kept.txt" \
+           "predict -d gl -n gl.nc -r s-train.txt -i features -o features -s kept.txt" \
+           "train -c config.json -i gl_input.nc -o gl_output.nc -n kept.txt"; do
+    : >kept0-train.txt
+    expect_exit 73 "already exists; pass --force to overwrite it" "$STEN" $cmd
+done
+"$STEN" store build --store kst --recs recs.txt 2>/dev/null
+expect_exit 73 "kept.txt already exists; pass --force to overwrite it" "$STEN" store export --store kst -o kept.txt
+[ "$(cat kept.txt)" = keep ] && [ ! -e kx.nc ] && ok "refused outputs are untouched, nothing else written" || bad "kept.txt changed"
+"$STEN" similar -r s-train.txt -s kept.txt --force 2>/dev/null && [ "$(cat kept.txt)" != keep ] \
+    && ok "--force overwrites" || bad "similar --force"
+expect_exit 73 "ck3-epoch2.nc already exists" sh -c ": >ck3-epoch2.nc; \"$STEN\" train -c config.json -i gl_input.nc \
+    -o gl_output.nc -n ck3.nc -e 2 --checkpoint-every 1"
+[ ! -e ck3.nc ] && ok "train: an existing checkpoint is refused before training" || bad "ck3.nc written"
+: >ck4-epoch6.nc
+expect_exit 73 "ck4-epoch6.nc already exists" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc \
+    -n ck4.nc -b 256 -e 6 --checkpoint-every 3 --resume gl-epoch3.nc
+[ ! -e ck4.nc ] && [ ! -s ck4-epoch6.nc ] && ok "train --resume: the checkpoints it would write are checked too" \
+    || bad "ck4 written"
+expect_exit 73 "nodir/: cannot write the model there" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc \
+    -n nodir/m.nc
+
+# ---- messages that say what is wrong
+expect_exit 64 "-d wrong: the model gl.nc has no input dataset \"wrong_input\"; its input layers read: gl_input (use -d gl" \
+    "$STEN" predict -d wrong -n gl.nc -r s-train.txt -i features -o features -s wrong.txt
+expect_exit 65 "gl_input.nc: this is a dataset, not a model (it holds dataset gl_input)" \
+    "$STEN" predict -d gl -n gl_input.nc -r s-train.txt -i features -o features -s wrong.txt
+expect_exit 65 "gl.nc: this is a model, not a dataset" "$STEN" train -c config.json -i gl.nc -o gl_output.nc -n wrong.nc
+expect_exit 66 ".: is a directory, not a network config file" "$STEN" train -c . -i gl_input.nc -o gl_output.nc -n wrong.nc
+cat >noout.json <<'JSON'
+{ "Layers": [{"Name": "Input", "Kind": "Input", "N": "auto", "DataSet": "gl_input", "Sparse": true},
+             {"Name": "Hidden", "Kind": "Hidden", "N": 8}] }
+JSON
+expect_exit 65 "noout.json:2:14: no Output layer: the last layer \"Hidden\" is a Hidden layer" \
+    "$STEN" train -c noout.json -i gl_input.nc -o gl_output.nc -n wrong.nc
+: >empty.idx
+expect_exit 65 "empty.idx: the index is empty" "$STEN" predict -n gl.nc -r s-train.txt -i empty.idx -o features -s wrong.txt
+: >empty.txt
+expect_exit 65 "empty.txt: no held-out items" "$STEN" evaluate -r recs.txt -t empty.txt
+expect_exit 65 "empty.txt: no scores" "$STEN" evaluate --scores empty.txt
+expect_exit 65 "empty.txt: no training interactions" "$STEN" baseline popularity --train empty.txt -s wrong.txt
+[ ! -e wrong.txt ] && [ ! -e wrong.nc ] && ok "no output after these errors" || bad "an output was left behind"
+printf 'user,item,rating\n1,5,3\n1,7,4\n2,5,2\n2,9,5\n1,9,1\n' >nots.csv
+"$STEN" split nots.csv --format delimited --columns user,item,rating --header --protocol loo -o nots 2>nots.err
+grep -q "nots.csv has no timestamps, so there is no time order: --protocol loo held out each user's item that first appears latest" nots.err \
+    && same nots-test.txt '1\t9\n2\t9\n' || { bad "split loo without timestamps: $(cat nots.err)"; }
+expect_exit 65 "--protocol time-cut needs timestamps, and this log has none" \
+    "$STEN" split nots.csv --format delimited --columns user,item,rating --header --protocol time-cut -o nots2
+
+# ---- DSSTNE's spellings: predict -p 4.5f, train -d NAME
+"$STEN" predict -d gl -n gl.nc -r s-train.txt -i features -o features -s p45.txt -k 2 -p 4.5f 2>/dev/null
+grep -qE '^[^	]+	[^,]+,[0-9]\.[0-9]{5}:[^,]+,[0-9]\.[0-9]{5}:$' p45.txt && ok "predict -p 4.5f (DSSTNE's spelling)" \
+    || { bad "predict -p 4.5f"; head -2 p45.txt; }
+"$STEN" train -d gl -c config.json -i gl_input.nc -o gl_output.nc -n dname.nc -b 256 -e 1 2>/dev/null \
+    && ok "train -d NAME (DSSTNE's usage line) is accepted" || bad "train -d"
 
 # ---- the MovieLens walkthrough example on synthetic data
 "$EXAMPLES/movielens/run.sh" "$W/a.csv" "$W/walk" "$STEN" >walk.txt 2>&1 && grep -q '^ *10 ' walk.txt \

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 const cli_cmd *cli_find(const char *name)
 {
@@ -181,9 +182,45 @@ sten_status cli_load_index(sten_ctx *ctx, const char *path, sten_index **out)
     sten_status st = sten_index_new(ctx, out);
     if (!st)
         st = sten_index_load(ctx, *out, path);
+    if (!st && sten_index_size(*out) == 0)
+        st = sten_fail(ctx, STEN_E_PARSE, "%s: the index is empty (expected \"label<TAB>integer\" lines); "
+                       "every feature would be dropped", path);
     if (st) {
         sten_index_free(ctx, *out);
         *out = NULL;
     }
     return st;
+}
+
+int cli_check_output(const char *cmd, const char *path, bool force)
+{
+    struct stat sb;
+    if (!path || stat(path, &sb) != 0)
+        return 0;
+    if (S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "sten %s: %s is a directory; name a file to write\n", cmd, path);
+        return CLI_EX_CANTCREAT;
+    }
+    if (force)
+        return 0;
+    fprintf(stderr, "sten %s: %s already exists; pass --force to overwrite it\n", cmd, path);
+    return CLI_EX_CANTCREAT;
+}
+
+sten_status cli_explain_model(sten_ctx *ctx, const char *path, sten_status st)
+{
+    if (st != STEN_E_FORMAT && st != STEN_E_PARSE)
+        return st;
+    sten_nc_kind kind;
+    char names[512];
+    sten_ctx *probe; /* a context of its own: the first error on ctx must not be this probe's */
+    if (sten_ctx_init(&probe) != STEN_OK)
+        return st;
+    const bool data = !sten_netcdf_kind(probe, path, &kind, names, sizeof names) && kind == STEN_NC_DATA;
+    sten_ctx_free(probe);
+    if (!data)
+        return st;
+    sten_ctx_clear_error(ctx);
+    return sten_fail(ctx, STEN_E_FORMAT, "%s: this is a dataset, not a model (it holds dataset%s %s); a "
+                     "model is the file sten train writes with -n", path, strchr(names, ',') ? "s" : "", names);
 }

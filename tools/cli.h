@@ -6,6 +6,7 @@
 
 #include "sten.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #define CLI_MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -20,6 +21,7 @@ enum {
     CLI_EX_UNAVAILABLE = 69, /* not supported here (a CPU feature, a newer format) */
     CLI_EX_SOFTWARE = 70, /* internal error */
     CLI_EX_OSERR = 71,    /* out of memory and the like */
+    CLI_EX_CANTCREAT = 73, /* an output exists (and --force was not given) */
     CLI_EX_IOERR = 74     /* read/write failure */
 };
 
@@ -99,8 +101,25 @@ enum { CLI_OPT_FORMAT = 1000, CLI_OPT_DELIM, CLI_OPT_COLUMNS, CLI_OPT_HEADER, CL
 int cli_log_option(const cli_cmd *cmd, int c, const char *arg, sten_log_opts *o,
                    sten_value_kind *value);
 
-/* Reads an index file, or says which and why it could not. */
+/* Reads an index file, or says which and why it could not. An index with no
+ * entries is refused (STEN_E_PARSE): every feature would be dropped. */
 sten_status cli_load_index(sten_ctx *ctx, const char *path, sten_index **out);
+
+/* The overwrite rule every command follows: a file a command would create is
+ * refused if it exists, unless --force (files a command is told to update in
+ * place, such as generate-netcdf's samples index, are not outputs in this
+ * sense). Prints "sten <cmd>: PATH already exists; pass --force to overwrite
+ * it" and returns CLI_EX_CANTCREAT (73), or 0. A directory is refused even
+ * with --force. NULL paths are skipped. Call it before any work is done. */
+int cli_check_output(const char *cmd, const char *path, bool force);
+
+/* After a model failed to load from path: when the file is a dataset (or
+ * something else that is not a model), replaces the error with one that says
+ * so. Returns st. */
+sten_status cli_explain_model(sten_ctx *ctx, const char *path, sten_status st);
+
+/* The usage lines every writing command shares. */
+#define CLI_FORCE_USAGE "      --force           overwrite outputs that exist (refused otherwise, exit 73)\n"
 
 /* The usage error for getopt's ':' (missing value) and '?' (unknown option)
  * results; returns CLI_EX_USAGE. */

@@ -19,6 +19,7 @@ const char cmd_baseline_usage[] =
     "  --train FILE       training interactions\n"
     "  -r, --users FILE   users to recommend for (their items are the input)\n"
     "  -s, --output FILE  recommendations (atomically)\n"
+    CLI_FORCE_USAGE
     "  -k K               items per user (default 100)\n"
     "  --lambda L         ease: L2 strength (default 500)\n"
     "  --max-items N      ease: refuse catalogues larger than N (default 40000;\n"
@@ -34,12 +35,12 @@ int cmd_baseline(int argc, char **argv)
         {"output", required_argument, NULL, 's'}, {"lambda", required_argument, NULL, 'L'},
         {"max-items", required_argument, NULL, 'M'}, {"keep-seen", no_argument, NULL, 'K'},
         {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"force", no_argument, NULL, 'f'},         {NULL, 0, NULL, 0},
     };
     const char *train = NULL, *users_path = NULL, *out = NULL;
     long long k = 100, max_items = 40000, threads = 0;
     double lambda = 500.0;
-    bool keep_seen = false;
+    bool keep_seen = false, force = false;
     int c, bad = 0;
     opterr = 0;
     while (!bad && (c = getopt_long(argc, argv, ":r:s:k:t:h", opts, NULL)) != -1) {
@@ -51,6 +52,7 @@ int cmd_baseline(int argc, char **argv)
         case 'L': bad = cli_parse_double(self, "--lambda", optarg, 1e-9, 1e12, &lambda); break;
         case 'M': bad = cli_parse_int(self, "--max-items", optarg, 1, 1000000, &max_items); break;
         case 'K': keep_seen = true; break;
+        case 'f': force = true; break;
         case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &threads); break;
         case 'h': cli_print_usage(stdout, self); return CLI_EX_OK;
         default: bad = cli_opt_error(self, c, argv);
@@ -62,6 +64,9 @@ int cmd_baseline(int argc, char **argv)
         return cli_usage_error(self, "name the baseline: popularity or ease");
     if (!train || !out)
         return cli_usage_error(self, "%s is required", !train ? "--train FILE" : "-s RECS");
+    const int exists = cli_check_output("baseline", out, force);
+    if (exists)
+        return exists;
     const bool ease = !strcmp(argv[optind], "ease");
     sten_ctx *ctx = cli_ctx_new("baseline");
     sten_ctx_set_threads(ctx, (int)threads);
@@ -77,6 +82,9 @@ int cmd_baseline(int argc, char **argv)
         st = sten_index_new(ctx, &users);
     if (!st)
         st = sten_text_read(ctx, train, items, true, users, false, &X, &xid, &ts);
+    if (!st && X.rows == 0)
+        st = sten_fail(ctx, STEN_E_PARSE, "%s: no training interactions (no \"user<TAB>item:item...\" "
+                       "lines); a baseline needs some", train);
     if (!st && users_path)
         st = sten_text_read(ctx, users_path, items, false, users, false, &U, &uid, &ts);
     const sten_csr *Q = users_path ? &U : &X;

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 const char cmd_convert_usage[] =
     "usage: sten convert INPUT -o OUTPUT [options]\n"
@@ -20,9 +21,21 @@ const char cmd_convert_usage[] =
     "                      logs are sorted in runs through temporary files\n"
     CLI_LOG_USAGE
     "\n"
-    "  --to fm [--threshold X]   write Factorization Machine input instead: libsvm\n"
-    "      lines \"label user:1 item:1\" (0-based; items after the users), label =\n"
-    "      the rating, or 1/0 for rating >= X with --threshold; prints feature_dim\n"
+    CLI_FORCE_USAGE
+    "\n"
+    "  --to fm [--threshold X] [--encoding PREFIX]   write Factorization Machine\n"
+    "      input instead: libsvm lines \"label user:1 item:1\" (0-based; items after\n"
+    "      the users), label = the rating, or 1/0 for rating >= X with --threshold;\n"
+    "      prints feature_dim. The first line is a comment naming the encoding\n"
+    "      (\"# sten-fm-encoding HASH features D\"); train refuses train and test\n"
+    "      files whose encodings differ.\n"
+    "      --encoding PREFIX: the user and item numbering, shared between files.\n"
+    "      If PREFIX.users and PREFIX.items exist they are read and this file is\n"
+    "      encoded with them (users or items they lack are left out of their\n"
+    "      line, and counted); if neither exists, this file's numbering (by first\n"
+    "      appearance) is written to them. Convert the training file first, then\n"
+    "      the test file with the same PREFIX. Without it the numbering is this\n"
+    "      file's own, so files converted separately do not share features.\n"
     "\n"
     "libsvm/svmlight input (\"label idx:value ...\"):\n"
     "  --format libsvm --index-base 0|1 [--labels FILE]\n"
@@ -36,6 +49,133 @@ const char cmd_convert_usage[] =
     "      the same indices in every file), or with --min-freq mapped through this\n"
     "      file's vocabulary of values seen at least F times (others share index 1).\n"
     "      Index 0 is a missing value. docs/dlrm.md.\n";
+
+/* FNV-1a over an index's labels in integer order: the fingerprint of a
+ * numbering, so that files encoded differently can be told apart. */
+static uint64_t index_hash(const sten_index *ix, uint64_t h)
+{
+    const uint32_t span = sten_index_span(ix);
+    for (uint32_t id = 0; id <= span; id++) {
+        const char *l = id < span ? sten_index_label(ix, id) : NULL;
+        for (const unsigned char *p = (const unsigned char *)(l ? l : ""); *p; p++)
+            h = (h ^ *p) * 1099511628211ull;
+        h = (h ^ (l ? '\n' : '\1')) * 1099511628211ull; /* a gap differs from an empty label */
+    }
+    return h;
+}
+
+/* --to fm's encoding: PREFIX.users and PREFIX.items, read when both exist,
+ * written by this conversion when neither does. */
+typedef struct {
+    char users[4200], items[4200];
+    bool read;
+} fm_encoding;
+
+static int fm_encoding_paths(const char *prefix, fm_encoding *e)
+{
+    memset(e, 0, sizeof *e);
+    if (!prefix)
+        return 0;
+    snprintf(e->users, sizeof e->users, "%s.users", prefix);
+    snprintf(e->items, sizeof e->items, "%s.items", prefix);
+    const bool u = access(e->users, F_OK) == 0, i = access(e->items, F_OK) == 0;
+    if (u != i) {
+        fprintf(stderr, "sten convert: %s exists but %s does not: an encoding is both files (delete the "
+                "one left to start a new encoding)\n", u ? e->users : e->items, u ? e->items : e->users);
+        return CLI_EX_NOINPUT;
+    }
+    e->read = u;
+    return 0;
+}
+
+/* One libsvm line per rating, repeated pairs merged (in memory). With an
+ * encoding read, this log's users and items are renumbered by label. */
+static sten_status write_fm(sten_ctx *ctx, FILE *f, const sten_interactions *in, const sten_index *eu,
+                            const sten_index *ei, uint32_t U, double threshold, uint64_t lost[2])
+{
+    for (uint64_t i = 0; i < in->n; i++) {
+        const double r = in->x[i].rating;
+        uint32_t u = in->x[i].user, it = in->x[i].item;
+        bool have_u = true, have_i = true;
+        if (eu) {
+            const char *lu = sten_index_label(in->users, u), *li = sten_index_label(in->items, it);
+            have_u = sten_index_find(eu, lu, strlen(lu), &u);
+            have_i = sten_index_find(ei, li, strlen(li), &it);
+            lost[0] += !have_u;
+            lost[1] += !have_i;
+        }
+        fprintf(f, isnan(threshold) ? "%.9g" : "%.0f", isnan(threshold) ? r : (double)(r >= threshold));
+        if (have_u)
+            fprintf(f, " %u:1", u);
+        if (have_i)
+            fprintf(f, " %llu:1", (unsigned long long)U + it);
+        fputc('\n', f);
+    }
+    return ferror(f) ? sten_fail(ctx, STEN_E_IO, "write error (disk full?)") : STEN_OK;
+}
+
+static int convert_fm(const char *path, const char *out, const sten_log_opts *lo, double threshold,
+                      const char *prefix)
+{
+    fm_encoding e;
+    const int rc0 = fm_encoding_paths(prefix, &e);
+    if (rc0)
+        return rc0;
+    sten_ctx *ctx = cli_ctx_new("convert");
+    sten_interactions in = {0};
+    sten_index *eu = NULL, *ei = NULL; /* the encoding read; NULL: this file's own */
+    sten_status st = sten_interactions_read(ctx, path, lo, &in);
+    if (!st)
+        sten_interactions_dedupe(&in);
+    for (uint64_t i = 0; !st && i < in.n; i++)
+        if (isnan(in.x[i].rating))
+            st = sten_fail(ctx, STEN_E_FORMAT, "%s: --to fm needs ratings; this log has none", path);
+    if (!st && !in.n)
+        st = sten_fail(ctx, STEN_E_FORMAT, "%s: no ratings to convert", path);
+    if (!st && e.read && !(st = cli_load_index(ctx, e.users, &eu)))
+        st = cli_load_index(ctx, e.items, &ei);
+    const sten_index *users = eu ? eu : in.users, *items = ei ? ei : in.items;
+    const uint32_t U = st ? 0 : sten_index_span(users), I = st ? 0 : sten_index_span(items);
+    const uint64_t hash = st ? 0 : index_hash(items, index_hash(users, 14695981039346656037ull));
+    FILE *f = NULL;
+    sten_outfile *of = NULL;
+    uint64_t lost[2] = {0, 0};
+    if (!st)
+        st = sten_outfile_open(ctx, out, &of, &f);
+    if (!st) {
+        fprintf(f, "# sten-fm-encoding %016llx features %llu\n", (unsigned long long)hash,
+                (unsigned long long)U + I);
+        st = write_fm(ctx, f, &in, eu, ei, U, threshold, lost);
+    }
+    if (!st && prefix && !e.read && !(st = sten_index_save(ctx, in.users, e.users)))
+        st = sten_index_save(ctx, in.items, e.items);
+    if (!st)
+        st = sten_outfile_commit(ctx, of);
+    else
+        sten_outfile_abort(ctx, of);
+    if (!st) {
+        fprintf(stderr, "sten convert: %s: %u users, %u items, %llu interactions\n", out,
+                sten_index_size(in.users), sten_index_size(in.items), (unsigned long long)in.n);
+        fprintf(stderr, "sten convert: feature_dim = %llu (%u users + %u items), encoding %016llx%s%s%s\n",
+                (unsigned long long)U + I, U, I, (unsigned long long)hash,
+                !prefix ? "" : e.read ? " read from " : " written to ", prefix ? prefix : "",
+                prefix ? ".{users,items}" : "");
+        if (lost[0] || lost[1])
+            fprintf(stderr, "sten convert: warning: %llu ratings name a user and %llu an item that the "
+                    "encoding %s lacks; those features are left out of their lines\n",
+                    (unsigned long long)lost[0], (unsigned long long)lost[1], prefix);
+        if (!prefix)
+            fprintf(stderr, "sten convert: note: users and items are numbered in this file's own order; "
+                    "to give another file (a test set) the same features, convert both with "
+                    "--encoding PREFIX\n");
+    }
+    const int rc = st ? cli_fail("convert", ctx, st) : CLI_EX_OK;
+    sten_index_free(ctx, eu);
+    sten_index_free(ctx, ei);
+    sten_interactions_free(ctx, &in);
+    sten_ctx_free(ctx);
+    return rc;
+}
 
 static int convert_criteo(const char *in, const char *out, long long buckets, long long min_freq)
 {
@@ -98,14 +238,15 @@ int cmd_convert(int argc, char **argv)
         {"to", required_argument, NULL, 'F'}, {"threshold", required_argument, NULL, 'X'},
         {"max-memory", required_argument, NULL, 'M'},
         {"hash-buckets", required_argument, NULL, 'N'}, {"min-freq", required_argument, NULL, 'Q'},
+        {"force", no_argument, NULL, 'f'}, {"encoding", required_argument, NULL, 'E'},
         CLI_LOG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     sten_log_opts lo = {.format = STEN_FMT_AUTO, .min_rating = NAN};
     sten_value_kind value = STEN_VALUE_NONE;
-    const char *out = NULL, *labels = NULL;
+    const char *out = NULL, *labels = NULL, *encoding = NULL;
     long long base = -1;
-    bool libsvm = false, to_fm = false, criteo = false;
+    bool libsvm = false, to_fm = false, criteo = false, force = false;
     long long buckets = 1000000, min_freq = 0;
     bool buckets_given = false;
     double threshold = NAN;
@@ -120,6 +261,10 @@ int cmd_convert(int argc, char **argv)
                 return CLI_EX_USAGE;
         } else if (c == 'L')
             labels = optarg;
+        else if (c == 'f')
+            force = true;
+        else if (c == 'E')
+            encoding = optarg;
         else if (c == 'F') {
             if (strcmp(optarg, "fm"))
                 return cli_usage_error(self, "--to expects fm, got '%s'", optarg);
@@ -153,6 +298,15 @@ int cmd_convert(int argc, char **argv)
         return cli_usage_error(self, argc == optind ? "INPUT is required" : "one INPUT only");
     if (!out)
         return cli_usage_error(self, "-o OUTPUT is required");
+    if (!to_fm && (encoding || !isnan(threshold)))
+        return cli_usage_error(self, "%s is for --to fm", encoding ? "--encoding" : "--threshold");
+    if (labels && !libsvm)
+        return cli_usage_error(self, "--labels is for --format libsvm");
+    int exists = cli_check_output("convert", out, force);
+    if (!exists)
+        exists = cli_check_output("convert", labels, force);
+    if (exists)
+        return exists;
     if (!criteo && (buckets_given || min_freq))
         return cli_usage_error(self, "--hash-buckets and --min-freq are for --format criteo");
     if (buckets_given && min_freq)
@@ -166,61 +320,26 @@ int cmd_convert(int argc, char **argv)
                                             : "--index-base is for --format libsvm");
     if (libsvm)
         return convert_libsvm(argv[optind], out, labels, (int)base);
+    if (to_fm)
+        return convert_fm(argv[optind], out, &lo, threshold, encoding);
     sten_ctx *ctx = cli_ctx_new("convert");
-    if (!to_fm) {
-        FILE *f = NULL;
-        sten_outfile *of = NULL;
-        sten_convert_stats cs;
-        sten_status st = sten_outfile_open(ctx, out, &of, &f);
-        if (!st)
-            /* 24-byte records, and qsort's temporary of the same size */
-            st = sten_convert_log(ctx, argv[optind], &lo, value, (uint64_t)max_mb * 1048576 / 48, f, &cs);
-        if (!st)
-            st = sten_outfile_commit(ctx, of);
-        else
-            sten_outfile_abort(ctx, of);
-        if (!st)
-            fprintf(stderr, "sten convert: %s: %llu users, %llu items, %llu interactions (%llu repeated "
-                    "pairs merged%s)\n", out, (unsigned long long)cs.users, (unsigned long long)cs.items,
-                    (unsigned long long)cs.written, (unsigned long long)cs.merged_pairs,
-                    cs.runs ? ", sorted through temporary files" : "");
-        const int rc = st ? cli_fail("convert", ctx, st) : CLI_EX_OK;
-        sten_ctx_free(ctx);
-        return rc;
-    }
-    sten_interactions in = {0};
-    /* --to fm: one line per rating, repeated pairs merged (in memory) */
-    sten_status st = sten_interactions_read(ctx, argv[optind], &lo, &in);
-    if (!st)
-        sten_interactions_dedupe(&in);
     FILE *f = NULL;
     sten_outfile *of = NULL;
+    sten_convert_stats cs;
+    sten_status st = sten_outfile_open(ctx, out, &of, &f);
     if (!st)
-        st = sten_outfile_open(ctx, out, &of, &f);
-    if (!st) {
-        const uint32_t U = sten_index_span(in.users);
-        for (uint64_t i = 0; i < in.n; i++) {
-            const double r = in.x[i].rating;
-            if (isnan(r)) {
-                st = sten_fail(ctx, STEN_E_FORMAT, "%s: --to fm needs ratings; this log has none", argv[optind]);
-                break;
-            }
-            fprintf(f, isnan(threshold) ? "%.9g" : "%.0f", isnan(threshold) ? r : (double)(r >= threshold));
-            fprintf(f, " %u:1 %u:1\n", in.x[i].user, U + in.x[i].item);
-        }
-        if (!st)
-            fprintf(stderr, "sten convert: feature_dim = %u (%u users + %u items)\n",
-                    U + sten_index_span(in.items), U, sten_index_span(in.items));
-    }
+        /* 24-byte records, and qsort's temporary of the same size */
+        st = sten_convert_log(ctx, argv[optind], &lo, value, (uint64_t)max_mb * 1048576 / 48, f, &cs);
     if (!st)
         st = sten_outfile_commit(ctx, of);
     else
         sten_outfile_abort(ctx, of);
     if (!st)
-        fprintf(stderr, "sten convert: %s: %u users, %u items, %llu interactions\n", out,
-                sten_index_size(in.users), sten_index_size(in.items), (unsigned long long)in.n);
+        fprintf(stderr, "sten convert: %s: %llu users, %llu items, %llu interactions (%llu repeated "
+                "pairs merged%s)\n", out, (unsigned long long)cs.users, (unsigned long long)cs.items,
+                (unsigned long long)cs.written, (unsigned long long)cs.merged_pairs,
+                cs.runs ? ", sorted through temporary files" : "");
     const int rc = st ? cli_fail("convert", ctx, st) : CLI_EX_OK;
-    sten_interactions_free(ctx, &in);
     sten_ctx_free(ctx);
     return rc;
 }

@@ -78,6 +78,9 @@ static sten_status eval_scores(sten_ctx *ctx, const char *path, bool json)
     }
     fclose(f);
     sten_score_metrics m;
+    if (!st && n == 0)
+        st = sten_fail(ctx, STEN_E_PARSE, "%s: no scores (expected lines \"prediction,label\"); an empty "
+                       "file has no metrics", path);
     if (!st)
         st = sten_eval_scores(ctx, s, y, n, &m);
     if (!st && json)
@@ -107,6 +110,11 @@ static sten_status eval_ranking(sten_ctx *ctx, const char *recs, const char *tru
         st = sten_text_read(ctx, recs, items, !features, users, true, &R, &rid, &ts);
     if (!st)
         st = sten_text_read(ctx, truth, items, !features, users, false, &T, &tid, &ts);
+    if (!st && T.rows == 0) /* every metric would be 0/0 */
+        st = sten_fail(ctx, STEN_E_PARSE, "%s: no held-out items (no \"user<TAB>item:item...\" lines); "
+                       "there is nothing to evaluate", truth);
+    if (!st && R.rows == 0)
+        sten_log(ctx, STEN_LOG_WARN, "%s holds no recommendation lines: every user counts as a miss", recs);
     const uint32_t catalogue = n_items > 0 ? (uint32_t)n_items : sten_index_span(items);
     if (!st)
         st = sten_eval_new(ctx, ks, n_k, catalogue ? catalogue : 1, &ev);

@@ -25,6 +25,9 @@ const char cmd_generate_netcdf_usage[] =
     "  -c, --create-features      build a new feature index from this input\n"
     "  -m, --merge-features       add this input's new features to the index\n"
     "  -t, --type indicator|analog  boolean data (default) or keep the values\n"
+    "      --force                overwrite OUTPUT.nc, and with -c FEATURES, if they\n"
+    "                             exist (refused otherwise, exit 73; -s and -m\n"
+    "                             update their index in place, as DSSTNE did)\n"
     "  -h, --help                 this text\n"
     "\n"
     "Unlike DSSTNE, features missing from a read-only index are counted and\n"
@@ -32,7 +35,7 @@ const char cmd_generate_netcdf_usage[] =
 
 typedef struct {
     const char *name, *input, *output, *features, *samples;
-    bool create, merge, analog;
+    bool create, merge, analog, force;
 } gen_args;
 
 static int parse(const cli_cmd *self, int argc, char **argv, gen_args *a)
@@ -42,7 +45,8 @@ static int parse(const cli_cmd *self, int argc, char **argv, gen_args *a)
         {"output", required_argument, NULL, 'o'},    {"features", required_argument, NULL, 'f'},
         {"samples", required_argument, NULL, 's'},   {"create-features", no_argument, NULL, 'c'},
         {"merge-features", no_argument, NULL, 'm'}, {"type", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+        {"force", no_argument, NULL, 'F'},           {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     opterr = 0;
@@ -54,6 +58,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, gen_args *a)
         case 'f': a->features = optarg; break;
         case 's': a->samples = optarg; break;
         case 'c': a->create = true; break;
+        case 'F': a->force = true; break;
         case 'm': a->merge = true; break;
         case 't':
             if (strcmp(optarg, "indicator") && strcmp(optarg, "analog"))
@@ -75,7 +80,8 @@ static int parse(const cli_cmd *self, int argc, char **argv, gen_args *a)
         return cli_usage_error(self, "-c and -m exclude each other");
     if (strlen(a->name) >= STEN_NAME_MAX)
         return cli_usage_error(self, "dataset name longer than %d bytes", STEN_NAME_MAX - 1);
-    return 0;
+    const int exists = cli_check_output("generate-netcdf", a->output, a->force);
+    return exists ? exists : cli_check_output("generate-netcdf", a->create ? a->features : NULL, a->force);
 }
 
 static sten_status run(sten_ctx *ctx, const gen_args *a)

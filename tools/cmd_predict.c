@@ -10,13 +10,15 @@
 #include <string.h>
 
 const char cmd_predict_usage[] =
-    "usage: sten predict -d NAME -n MODEL.nc -r INPUT -i IN_FEATURES -o OUT_FEATURES\n"
+    "usage: sten predict [-d NAME] -n MODEL.nc -r INPUT -i IN_FEATURES -o OUT_FEATURES\n"
     "                    -s RECS [-f FILTER] [-k K] [-b BATCH] [-p FORMAT] [options]\n"
+    "       sten predict -n MODEL.nc --data DATA -s SCORES [--format F] [--index-base 0|1]\n"
     "\n"
     "Recommends for every sample (user) of INPUT, DSSTNE text, the K best\n"
     "output items it does not already have.\n"
     "\n"
-    "  -d, --dataset NAME      the model's input dataset is NAME_input (DSSTNE)\n"
+    "  -d, --dataset NAME      the model's input dataset is NAME_input (DSSTNE; optional:\n"
+    "                          the model names its input dataset)\n"
     "  -n, --network FILE      trained model\n"
     "  -r, --input FILE        samples to score (DSSTNE text; values ignored)\n"
     "  -i, --input-features F  the input feature index\n"
@@ -26,9 +28,11 @@ const char cmd_predict_usage[] =
     "  -s, --output FILE       recommendations to write (atomically)\n"
     "  -k N                    items per sample (default 100; any K)\n"
     "  -b N                    batch size (default 1024)\n"
-    "  -p FORMAT               printf format of scores (default %4.3f, DSSTNE's)\n"
+    "  -p FORMAT               printf format of scores: %4.3f (the default) or\n"
+    "                          DSSTNE's spelling without the %, 4.3f\n"
     "  -l, --layer NAME        write NAME's activations per sample instead\n"
     "  -t, --threads N         threads (default: all cores)\n"
+    CLI_FORCE_USAGE
     "      --precision P       fp32 (default), bf16 or auto (bf16 where faster here)\n"
     "                          products (bf16: AVX-512 BF16 CPUs, AMX tiles where present;\n"
     "                          rankings can differ where scores are within bf16\n"
@@ -36,10 +40,16 @@ const char cmd_predict_usage[] =
     "\n"
     "\n"
     "Scores instead of lists (Factorization Machines, DLRM, any one-output model):\n"
-    "  -i DATA.nc                       score every example of a NetCDF file whose\n"
-    "                                   datasets the model's input layers name (e.g.\n"
-    "                                   from convert --format criteo), in order\n"
-    "  --libsvm FILE --index-base 0|1   score every line of a libsvm file\n"
+    "  --data FILE (or -i FILE.nc)      score every example of FILE, in order: the\n"
+    "                      formats train reads (SageMaker's RecordIO-protobuf, a\n"
+    "                      NetCDF file whose datasets the model's input layers name,\n"
+    "                      e.g. from convert --format criteo; libsvm with\n"
+    "                      --index-base 0|1) and SageMaker's JSON inference input\n"
+    "                      ({\"instances\": [{\"features\": [...]} or {\"data\":\n"
+    "                      {\"features\": {\"keys\", \"shape\", \"values\"}}}, ...]}, or one\n"
+    "                      instance per line); labels, where the data has them, are\n"
+    "                      ignored. No -d: the model names its input.\n"
+    "  --libsvm FILE --index-base 0|1   the same as --data for a libsvm file\n"
     "  --format scores|json|jsonl       one score per line, SageMaker's\n"
     "                      {\"predictions\": [{\"score\": s, \"predicted_label\": l}, ...]},\n"
     "                      or one such object per line (predicted_label for\n"
@@ -50,11 +60,12 @@ const char cmd_predict_usage[] =
 
 typedef struct {
     const char *name, *model, *input, *in_feat, *out_feat, *filter, *output, *fmt, *layer;
-    const char *libsvm, *netcdf;
+    const char *libsvm, *netcdf, *data;
     long long k, batch, threads, base;
     int format; /* 0 scores, 1 json, 2 jsonl */
     sten_precision precision;
-    bool exclude_seen;
+    bool exclude_seen, force;
+    char pfmt[64]; /* -p in DSSTNE's spelling, with its % */
 } pred_args;
 
 /* A NetCDF file (classic "CDF" or HDF5-based), by its first bytes. */
@@ -81,6 +92,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, pred_args *a)
         {"libsvm", required_argument, NULL, 'V'},  {"index-base", required_argument, NULL, 'B'},
         {"format", required_argument, NULL, 'F'},
         {"precision", required_argument, NULL, 'P'},
+        {"data", required_argument, NULL, 'D'},    {"force", no_argument, NULL, 'O'},
         {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
@@ -97,6 +109,8 @@ static int parse(const cli_cmd *self, int argc, char **argv, pred_args *a)
         case 'l': a->layer = optarg; break;
         case 'E': a->exclude_seen = true; break;
         case 'V': a->libsvm = optarg; break;
+        case 'D': a->data = optarg; break;
+        case 'O': a->force = true; break;
         case 'B': bad = cli_parse_int(self, "--index-base", optarg, 0, 1, &a->base); break;
         case 'F':
             a->format = !strcmp(optarg, "scores") ? 0 : !strcmp(optarg, "json") ? 1 : !strcmp(optarg, "jsonl") ? 2 : -1;
@@ -108,10 +122,12 @@ static int parse(const cli_cmd *self, int argc, char **argv, pred_args *a)
         case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &a->threads); break;
         case 'P': bad = cli_parse_precision(self, optarg, &a->precision); break;
         case 'p':
-            a->fmt = optarg;
-            if (!sten_recs_format_ok(optarg))
-                bad = cli_usage_error(self, "-p expects a printf float format such as %%4.3f, got '%s'",
-                                      optarg);
+            /* DSSTNE's predict took "4.3f" and put the % in front itself */
+            snprintf(a->pfmt, sizeof a->pfmt, "%s%s", optarg[0] == '%' ? "" : "%", optarg);
+            a->fmt = a->pfmt;
+            if (strlen(optarg) >= sizeof a->pfmt - 1 || !sten_recs_format_ok(a->fmt))
+                bad = cli_usage_error(self, "-p expects a float format such as %%4.3f or DSSTNE's 4.3f, "
+                                      "got '%s'", optarg);
             break;
         case 'h': cli_print_usage(stdout, self); return -1;
         default: bad = cli_opt_error(self, c, argv);
@@ -121,24 +137,67 @@ static int parse(const cli_cmd *self, int argc, char **argv, pred_args *a)
         return bad;
     if (optind < argc)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
-    if (a->libsvm) {
-        const char *m = !a->name ? "-d NAME" : !a->model ? "-n MODEL" : !a->output ? "-s OUTPUT"
-                      : a->base < 0 ? "--index-base 0|1" : NULL;
-        return m ? cli_usage_error(self, "%s is required", m) : 0;
-    }
-    if (a->in_feat && is_netcdf(a->in_feat)) { /* scores of a NetCDF file's examples */
-        a->netcdf = a->in_feat;
+    if (a->libsvm && a->data)
+        return cli_usage_error(self, "--libsvm and --data exclude each other (--data reads libsvm too)");
+    if (a->libsvm && a->base < 0)
+        return cli_usage_error(self, "--libsvm needs --index-base 0 or 1 (say which: a guess would shift "
+                               "every feature)");
+    if (a->libsvm)
+        a->data = a->libsvm;
+    if (!a->data && a->in_feat && is_netcdf(a->in_feat))
+        a->data = a->in_feat;
+    if (a->data) { /* scores of every example of a data file */
+        if (is_netcdf(a->data))
+            a->netcdf = a->data;
         const char *m = !a->model ? "-n MODEL" : !a->output ? "-s OUTPUT" : NULL;
         return m ? cli_usage_error(self, "%s is required", m) : 0;
     }
-    const char *missing = !a->name ? "-d NAME" : !a->model ? "-n MODEL" : !a->input ? "-r INPUT"
+    const char *missing = !a->model ? "-n MODEL" : !a->input ? "-r INPUT"
                         : !a->in_feat ? "-i IN_FEATURES" : !a->output ? "-s RECS"
                         : !a->out_feat && !a->layer ? "-o OUT_FEATURES" : NULL;
     if (missing)
         return cli_usage_error(self, "%s is required", missing);
-    if (strlen(a->name) + 7 > STEN_NAME_MAX)
+    if (a->name && strlen(a->name) + 7 > STEN_NAME_MAX)
         return cli_usage_error(self, "dataset name too long");
     return 0;
+}
+
+/* The model's input: its one sparse input layer's DataSet and width (width
+ * may be NULL). With
+ * -d NAME, NAME_input must be that DataSet; the message lists what the model
+ * reads otherwise. */
+static sten_status model_input(sten_ctx *ctx, const pred_args *a, char *dname, uint32_t *width)
+{
+    sten_net_desc *md = NULL;
+    sten_status st = cli_explain_model(ctx, a->model, sten_model_read_desc(ctx, a->model, &md));
+    if (st)
+        return st;
+    char names[512] = "";
+    int found = -1, inputs = 0;
+    for (uint32_t i = 0; i < md->n_layers; i++) {
+        const sten_layer_desc *l = &md->layers[i];
+        if (l->kind != STEN_LAYER_INPUT)
+            continue;
+        const size_t n = strlen(names);
+        snprintf(names + n, sizeof names - n, "%s%s", inputs++ ? ", " : "", l->dataset);
+        if (a->name ? !strcmp(l->dataset, dname) : found < 0)
+            found = (int)i;
+    }
+    if (a->name && found < 0) {
+        const char *sfx = strstr(names, "_input");
+        st = sten_fail(ctx, STEN_E_INVALID, "-d %s: the model %s has no input dataset \"%s\"; its input "
+                       "layers read: %s%s%.*s%s", a->name, a->model, dname, names, sfx ? " (use -d " : "",
+                       sfx ? (int)(sfx - names) : 0, names, sfx ? ", or leave -d out)" : "");
+    } else if (!a->name && inputs != 1) {
+        st = sten_fail(ctx, STEN_E_INVALID, "%s: the model has %d input layers (%s); this takes one sparse "
+                       "input", a->model, inputs, names);
+    } else {
+        snprintf(dname, STEN_NAME_MAX, "%s", md->layers[found].dataset);
+        if (width)
+            *width = md->layers[found].N;
+    }
+    sten_net_desc_free(ctx, md);
+    return st;
 }
 
 /* A filter file's rows (DSSTNE text over the output features) as a source
@@ -170,9 +229,11 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
     sten_outfile *of = NULL;
     FILE *f = NULL;
     char dname[STEN_NAME_MAX];
-    snprintf(dname, sizeof dname, "%s_input", a->name);
+    snprintf(dname, sizeof dname, "%s_input", a->name ? a->name : "");
     sten_text_stats ts;
-    sten_status st = cli_load_index(ctx, a->in_feat, &in_feat);
+    sten_status st = model_input(ctx, a, dname, NULL);
+    if (!st)
+        st = cli_load_index(ctx, a->in_feat, &in_feat);
     if (!st && a->out_feat)
         st = cli_load_index(ctx, a->out_feat, &out_feat);
     if (!st)
@@ -188,7 +249,8 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
         ds.width = sten_round_width(sten_index_span(in_feat));
         ds.sparse.cols = ds.width;
         ds.examples = ds.unique = ds.sparse.rows;
-        st = sten_net_load(ctx, a->model, &ds, 1, (uint32_t)a->batch, false, &net);
+        st = cli_explain_model(ctx, a->model, sten_net_load(ctx, a->model, &ds, 1, (uint32_t)a->batch,
+                                                            false, &net));
         if (!st)
             st = cli_set_precision(ctx, net, a->precision);
     }
@@ -286,7 +348,8 @@ static sten_status run_netcdf_scores(sten_ctx *ctx, const pred_args *a)
     float *sc = NULL;
     sten_status st = sten_dataset_read_netcdf(ctx, a->netcdf, &ds, &n_ds);
     if (!st)
-        st = sten_net_load(ctx, a->model, ds, n_ds, (uint32_t)a->batch, false, &net);
+        st = cli_explain_model(ctx, a->model, sten_net_load(ctx, a->model, ds, n_ds, (uint32_t)a->batch,
+                                                            false, &net));
     if (!st)
         st = cli_set_precision(ctx, net, a->precision);
     if (!st)
@@ -311,36 +374,30 @@ static sten_status run_netcdf_scores(sten_ctx *ctx, const pred_args *a)
     return st;
 }
 
-/* Scores of a libsvm file, as plain numbers or SageMaker's JSON shapes. */
+/* Scores of a data file in any format train reads, or SageMaker's JSON
+ * inference input, as plain numbers or SageMaker's JSON shapes. */
 static sten_status run_scores(sten_ctx *ctx, const pred_args *a)
 {
     char dname[STEN_NAME_MAX];
-    snprintf(dname, sizeof dname, "%s_input", a->name);
-    sten_dataset x, y;
+    snprintf(dname, sizeof dname, "%s_input", a->name ? a->name : "");
+    uint32_t width = 0;
+    sten_dataset x;
+    memset(&x, 0, sizeof x);
     sten_net *net = NULL;
     sten_outfile *of = NULL;
     FILE *f = NULL;
-    /* the model's input width is its first layer's N */
-    sten_net_desc *md = NULL;
-    sten_status st = sten_model_read_desc(ctx, a->model, &md);
-    const uint32_t width = st ? 0 : md->layers[0].N;
-    sten_net_desc_free(ctx, md);
+    sten_status st = model_input(ctx, a, dname, &width);
     if (!st)
-        st = sten_libsvm_read(ctx, a->libsvm, (int)a->base, width, dname, "labels", &x, &y);
-    if (st)
-        return st;
+        st = sten_labeled_read(ctx, a->data, (int)a->base, width, dname, NULL, &x, NULL);
     const uint32_t B = (uint32_t)a->batch;
-    st = sten_net_load(ctx, a->model, &x, 1, B, false, &net);
+    if (!st)
+        st = sten_net_load(ctx, a->model, &x, 1, B, false, &net);
     if (!st)
         st = cli_set_precision(ctx, net, a->precision);
     const bool binary = !st && sten_net_description(net)->loss == STEN_LOSS_CROSS_ENTROPY;
-    if (!st)
-        st = sten_outfile_open(ctx, a->output, &of, &f);
     uint32_t *ids = malloc((size_t)B * sizeof *ids);
-    if (!st && !ids)
-        st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
     float *sc = malloc((size_t)(x.examples ? x.examples : 1) * sizeof *sc);
-    if (!st && !sc)
+    if (!st && (!ids || !sc))
         st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
     for (uint64_t pos = 0; !st && pos < x.examples; pos += B) {
         const uint32_t nb = (uint32_t)CLI_MIN((uint64_t)B, x.examples - pos);
@@ -353,16 +410,17 @@ static sten_status run_scores(sten_ctx *ctx, const pred_args *a)
             sc[pos + b] = s[(uint64_t)b * w];
     }
     if (!st)
+        st = sten_outfile_open(ctx, a->output, &of, &f);
+    if (!st) {
         write_scores(f, sc, x.examples, a->format, binary);
-    free(sc);
-    if (!st)
         st = sten_outfile_commit(ctx, of);
-    else
-        sten_outfile_abort(ctx, of);
+    }
+    if (!st)
+        fprintf(stderr, "sten predict: %s: %llu scores\n", a->output, (unsigned long long)x.examples);
+    free(sc);
     free(ids);
     sten_net_free(ctx, net);
-    sten_free(ctx, x.name), sten_csr_free(ctx, &x.sparse);
-    sten_free(ctx, y.name), sten_free(ctx, y.dense);
+    sten_dataset_clear(ctx, &x); /* our struct: cleared, not sten_datasets_free */
     return st;
 }
 
@@ -373,10 +431,13 @@ int cmd_predict(int argc, char **argv)
     const int rc0 = parse(self, argc, argv, &a);
     if (rc0)
         return rc0 < 0 ? CLI_EX_OK : rc0;
+    const int exists = cli_check_output("predict", a.output, a.force);
+    if (exists)
+        return exists;
     sten_ctx *ctx = cli_ctx_new("predict");
     sten_ctx_set_threads(ctx, (int)a.threads);
-    const sten_status st = a.libsvm ? run_scores(ctx, &a) : a.netcdf ? run_netcdf_scores(ctx, &a)
-                                                                   : run(ctx, &a);
+    const sten_status st = a.netcdf ? run_netcdf_scores(ctx, &a) : a.data ? run_scores(ctx, &a)
+                                                                          : run(ctx, &a);
     const int rc = st ? cli_fail("predict", ctx, st) : CLI_EX_OK;
     sten_ctx_free(ctx);
     return rc;

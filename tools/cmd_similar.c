@@ -20,6 +20,7 @@ const char cmd_similar_usage[] =
     "  -i, --features FILE   the item index (its labels; items not in it are\n"
     "                        dropped and reported); default: the items of TRAIN\n"
     "  -s, --output FILE     neighbours to write (atomically)\n"
+    CLI_FORCE_USAGE
     "  -k M                  neighbours per item (default 100)\n"
     "  --measure NAME        cosine (default), jaccard, conditional or ease\n"
     "  --min-support N       co-occurrence measures: pairs that at least N users\n"
@@ -40,6 +41,7 @@ static const char *const measures[] = {
 typedef struct {
     const char *input, *features, *output;
     long long threads;
+    bool force;
     sten_similar_opts o;
 } similar_args;
 
@@ -65,6 +67,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, similar_args *a)
         {"shrink", required_argument, NULL, O_SHRINK}, {"alpha", required_argument, NULL, O_ALPHA},
         {"lambda", required_argument, NULL, O_LAMBDA},
         {"max-items", required_argument, NULL, O_MAX_ITEMS},
+        {"force", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     long long k = a->o.neighbors, support = a->o.min_support, max_items = a->o.max_items;
@@ -76,6 +79,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, similar_args *a)
         case 'r': a->input = optarg; break;
         case 'i': a->features = optarg; break;
         case 's': a->output = optarg; break;
+        case 'f': a->force = true; break;
         case 'k': bad = cli_parse_int(self, "-k", optarg, 1, 1 << 24, &k); break;
         case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &a->threads); break;
         case O_MEASURE: bad = parse_measure(self, optarg, &a->o.measure); break;
@@ -118,6 +122,9 @@ static sten_status run(sten_ctx *ctx, const similar_args *a)
         st = sten_index_new(ctx, &users);
     if (!st)
         st = sten_text_read(ctx, a->input, items, !a->features, users, false, &X, &ids, &ts);
+    if (!st && X.rows == 0)
+        st = sten_fail(ctx, STEN_E_PARSE, "%s: no users' items (no \"user<TAB>item:item...\" lines); "
+                       "there is nothing to compare", a->input);
     if (!st) {
         X.cols = sten_index_span(items);
         st = sten_similar(ctx, &X, &a->o, &nb);
@@ -156,6 +163,9 @@ int cmd_similar(int argc, char **argv)
     const int rc0 = parse(self, argc, argv, &a);
     if (rc0)
         return rc0 < 0 ? CLI_EX_OK : rc0;
+    const int exists = cli_check_output("similar", a.output, a.force);
+    if (exists)
+        return exists;
     sten_ctx *ctx = cli_ctx_new("similar");
     sten_ctx_set_threads(ctx, (int)a.threads);
     const sten_status st = run(ctx, &a);

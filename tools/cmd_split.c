@@ -34,16 +34,59 @@ const char cmd_split_usage[] =
     "                      fifth of the users each\n"
     "  --positive X        strong: keep ratings > X (default 3.5)\n"
     "  -o, --output PREFIX\n"
+    CLI_FORCE_USAGE
     CLI_LOG_USAGE
     "\n"
-    "Users with fewer than two items stay whole in the training part.\n";
+    "Users with fewer than two items stay whole in the training part.\n"
+    "loo and temporal take \"latest\" by timestamp; a log without timestamps has\n"
+    "no time order, and they then hold out each user's items that first appear\n"
+    "latest in the file (said on stderr). time-cut needs timestamps.\n";
 
 typedef struct {
     sten_split_opts o;
-    bool have_protocol;
+    bool have_protocol, force;
     const char *prefix;
     sten_value_kind value;
 } split_args;
+
+static const char *const strong_parts[] = {"train", "valid-foldin", "valid-holdout", "test-foldin",
+                                           "test-holdout"};
+static const char *const plain_parts[] = {"train", "test"};
+
+/* The files the split will write, refused if they exist (unless --force). */
+static int check_outputs(const split_args *a)
+{
+    const bool strong = a->o.protocol == STEN_SPLIT_STRONG;
+    for (int k = 0; k < (strong ? 5 : 2); k++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s-%s.txt", a->prefix, strong ? strong_parts[k] : plain_parts[k]);
+        const int rc = cli_check_output("split", path, a->force);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Protocols that take the latest records need timestamps: time-cut is
+ * refused without them, loo and temporal say what "latest" became. */
+static sten_status check_time(sten_ctx *ctx, const char *path, const split_args *a, const sten_interactions *in)
+{
+    const sten_split_protocol p = a->o.protocol;
+    if (p != STEN_SPLIT_LOO && p != STEN_SPLIT_TEMPORAL && p != STEN_SPLIT_TIMECUT)
+        return STEN_OK;
+    for (uint64_t i = 0; i < in->n; i++)
+        if (in->x[i].timestamp != 0)
+            return STEN_OK;
+    if (p == STEN_SPLIT_TIMECUT)
+        return sten_fail(ctx, STEN_E_FORMAT, "%s: --protocol time-cut needs timestamps, and this log has none "
+                         "(give --columns with a timestamp, or use --protocol random)", path);
+    fprintf(stderr, "sten split: warning: %s has no timestamps, so there is no time order: --protocol %s "
+            "held out each user's item%s that first appear%s latest in the file (the highest item "
+            "numbers), not the most recent; use a log with timestamps, or --protocol random\n", path,
+            p == STEN_SPLIT_LOO ? "loo" : "temporal", p == STEN_SPLIT_LOO ? "" : "s",
+            p == STEN_SPLIT_LOO ? "s" : "");
+    return STEN_OK;
+}
 
 /* Writes the records of x[0..n) for which keep(flag) holds. */
 static sten_status write_part(sten_ctx *ctx, const sten_interactions *in, const uint8_t *flag,
@@ -83,6 +126,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, split_args *a, sten
         {"seed", required_argument, NULL, 'S'},     {"valid-users", required_argument, NULL, 'V'},
         {"test-users", required_argument, NULL, 'T'}, {"positive", required_argument, NULL, 'X'},
         {"output", required_argument, NULL, 'o'},   {"help", no_argument, NULL, 'h'},
+        {"force", no_argument, NULL, 'f'},
         CLI_LOG_OPTIONS,                            {NULL, 0, NULL, 0},
     };
     /* in the order of sten_split_protocol */
@@ -111,6 +155,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, split_args *a, sten
         case 'T': bad = cli_parse_int(self, "--test-users", optarg, 0, UINT32_MAX, &v); a->o.test_users = (uint32_t)v; break;
         case 'X': bad = cli_parse_double(self, "--positive", optarg, -1e9, 1e9, &a->o.positive); break;
         case 'o': a->prefix = optarg; break;
+        case 'f': a->force = true; break;
         case 'h': cli_print_usage(stdout, self); return -1;
         default:
             if (c >= CLI_OPT_FORMAT && c <= CLI_OPT_VALUE)
@@ -136,11 +181,16 @@ int cmd_split(int argc, char **argv)
     const int rc0 = parse(self, argc, argv, &a, &lo);
     if (rc0)
         return rc0 < 0 ? CLI_EX_OK : rc0;
+    const int exists = check_outputs(&a);
+    if (exists)
+        return exists;
     sten_ctx *ctx = cli_ctx_new("split");
     sten_interactions in = {0};
     sten_split_stats stats;
     uint8_t *part = NULL;
     sten_status st = sten_interactions_read(ctx, argv[optind], &lo, &in);
+    if (!st)
+        st = check_time(ctx, argv[optind], &a, &in);
     if (!st && !(part = malloc(in.n ? in.n : 1)))
         st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
     if (!st && (st = sten_split(ctx, &a.o, &in, part, &stats))) {
@@ -153,12 +203,10 @@ int cmd_split(int argc, char **argv)
     if (!st && a.o.protocol == STEN_SPLIT_STRONG) {
         fprintf(stderr, "sten split: strong generalization: %u users with >= 5 positives, %u validation, "
                 "%u test\n", stats.users, stats.valid_users, stats.test_users);
-        static const char *const parts[] = {"train", "valid-foldin", "valid-holdout", "test-foldin",
-                                            "test-holdout"};
         static const uint8_t codes[] = {STEN_PART_TRAIN, STEN_PART_VALID_FOLDIN, STEN_PART_VALID_HOLDOUT,
                                         STEN_PART_TEST_FOLDIN, STEN_PART_TEST_HOLDOUT};
         for (int k = 0; k < 5 && !st; k++)
-            st = write_part(ctx, &in, part, codes[k], a.prefix, parts[k], a.value, &cnt);
+            st = write_part(ctx, &in, part, codes[k], a.prefix, strong_parts[k], a.value, &cnt);
     } else if (!st) {
         st = write_part(ctx, &in, part, STEN_PART_TRAIN, a.prefix, "train", a.value, &cnt);
         if (!st)

@@ -30,7 +30,9 @@ const char cmd_store_usage[] =
     "  --recs FILE      users' lists\n"
     "  --similar FILE   items' neighbour lists\n"
     "  --history FILE   export: the histories the events add to\n"
-    "  -o, --output F   export: DSSTNE text to write (atomically)\n";
+    "  -o, --output F   export: DSSTNE text to write (atomically)\n"
+    "  --force          export: overwrite -o if it exists (refused otherwise, exit\n"
+    "                   73; build updates the store in place)\n";
 
 /* Users' item lists for export: labels through two indexes. */
 typedef struct {
@@ -167,7 +169,7 @@ int cmd_store(int argc, char **argv)
         {"store", required_argument, NULL, 'S'}, {"recs", required_argument, NULL, 'R'},
         {"similar", required_argument, NULL, 'M'}, {"help", no_argument, NULL, 'h'},
         {"history", required_argument, NULL, 'H'}, {"output", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0},
+        {"force", no_argument, NULL, 'f'},       {NULL, 0, NULL, 0},
     };
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -182,6 +184,7 @@ int cmd_store(int argc, char **argv)
         return cli_usage_error(self, "unknown action '%s' (expected build, info or export)", action);
     const char *dir = NULL, *recs = NULL, *sims = NULL, *history = NULL, *output = NULL;
     int c, bad = 0;
+    bool force = false;
     opterr = 0;
     optind = 2;
     while (!bad && (c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
@@ -191,6 +194,7 @@ int cmd_store(int argc, char **argv)
         case 'M': sims = optarg; break;
         case 'H': history = optarg; break;
         case 'o': output = optarg; break;
+        case 'f': force = true; break;
         case 'h': cli_print_usage(stdout, self); return CLI_EX_OK;
         default: bad = cli_opt_error(self, c, argv);
         }
@@ -207,8 +211,11 @@ int cmd_store(int argc, char **argv)
         return cli_usage_error(self, "--recs and --similar are build's");
     if (export != (output != NULL))
         return cli_usage_error(self, export ? "export: -o OUT.txt is required" : "-o is export's");
-    if (!export && history)
-        return cli_usage_error(self, "--history is export's");
+    if (!export && (history || force))
+        return cli_usage_error(self, "%s is export's", history ? "--history" : "--force");
+    const int exists = cli_check_output("store", output, force);
+    if (exists)
+        return exists;
     char err[600];
     store *s = store_open(dir, build, 0, err, sizeof err);
     if (!s) {

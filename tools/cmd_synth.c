@@ -24,6 +24,7 @@ const char cmd_synth_usage[] =
     "  --format F          ratings-csv (userId,movieId,rating,timestamp with a\n"
     "                      header; default) or dsstne (one line per user)\n"
     "  -o, --output FILE   where to write (atomically)\n"
+    CLI_FORCE_USAGE
     "\n"
     "Click logs in Criteo's TSV layout (for DLRM, FM; docs/dlrm.md):\n"
     "  --preset criteo [--rows N] [--scale F] [--seed S]\n"
@@ -82,7 +83,7 @@ int cmd_synth(int argc, char **argv)
         {"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
         {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
         {"rows", required_argument, NULL, 'R'},   {"scale", required_argument, NULL, 'S'},
-        {NULL, 0, NULL, 0},
+        {"force", no_argument, NULL, 'F'},        {NULL, 0, NULL, 0},
     };
     sten_synth_ctr_opts co = sten_synth_ctr_defaults();
     bool ctr = false;
@@ -92,7 +93,7 @@ int cmd_synth(int argc, char **argv)
     o.interactions = presets[0].interactions;
     long long users = -1, items = -1, inter = -1, v, threads = 0;
     const char *out = NULL;
-    bool dsstne = false;
+    bool dsstne = false, force = false;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:t:h", opts, NULL)) != -1) {
@@ -126,6 +127,7 @@ int cmd_synth(int argc, char **argv)
             dsstne = !strcmp(optarg, "dsstne");
             break;
         case 'o': out = optarg; break;
+        case 'F': force = true; break;
         case 'h': cli_print_usage(stdout, self); return CLI_EX_OK;
         default: return cli_opt_error(self, c, argv);
         }
@@ -134,6 +136,9 @@ int cmd_synth(int argc, char **argv)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
     if (!out)
         return cli_usage_error(self, "-o FILE is required");
+    const int exists = cli_check_output("synth", out, force);
+    if (exists)
+        return exists;
     if (ctr) {
         co.seed = o.seed;
         return synth_ctr(out, &co);

@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@ const char cmd_train_usage[] =
     "\n"
     "DSSTNE's options:\n"
     "  -c, --config FILE        network config (JSON)\n"
+    "  -d NAME                  accepted as in DSSTNE's usage line, and unused as\n"
+    "                           there: the config's DataSet names bind the data\n"
     "  -i, --input FILE         NetCDF file with the input dataset(s)\n"
     "  -o, --output FILE        NetCDF file with the output (target) dataset(s)\n"
     "  -n, --network FILE       model file to write (refused if it exists, see --force)\n"
@@ -48,7 +51,8 @@ const char cmd_train_usage[] =
     "                           after each epoch, prints {\"epoch\", \"test:auc\",\n"
     "                           \"test:logloss\", \"test:accuracy\"} as a JSON line (and\n"
     "                           adds them to --metrics)\n"
-    "      --force              overwrite MODEL.nc if it exists\n"
+    "      --force              overwrite MODEL.nc and checkpoints that exist (refused\n"
+    "                           otherwise, exit 73, before training starts)\n"
     "      --precision P        fp32 (default), bf16 or auto: bf16 products take bf16\n"
     "                           inputs with fp32 sums, weights stay fp32 (needs a CPU\n"
     "                           with AVX-512 BF16; AMX tiles where present); auto\n"
@@ -67,7 +71,7 @@ enum {
 
 typedef struct {
     const char *config, *input, *output, *network, *resume, *metrics, *validate, *validate2;
-    const char *test, *test2;
+    const char *test, *test2, *dsstne_name;
     sten_workspace *test_ws; /* over the test data: scores and labels each epoch */
     float *test_p, *test_y;
     long long batch, epochs, threads, seed, ckpt, patience;
@@ -92,6 +96,7 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},   {"input", required_argument, NULL, 'i'},
+        {"dataset", required_argument, NULL, 'd'},
         {"output", required_argument, NULL, 'o'},   {"network", required_argument, NULL, 'n'},
         {"batch", required_argument, NULL, 'b'},    {"epochs", required_argument, NULL, 'e'},
         {"threads", required_argument, NULL, 't'},  {"help", no_argument, NULL, 'h'},
@@ -114,9 +119,10 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
     int c, bad = 0;
     opterr = 0;
     /* long_only: DSSTNE spells its hidden options -alpha, -lambda, ... */
-    while (!bad && (c = getopt_long_only(argc, argv, ":c:i:o:n:b:e:t:h", opts, NULL)) != -1) {
+    while (!bad && (c = getopt_long_only(argc, argv, ":c:d:i:o:n:b:e:t:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': a->config = optarg; break;
+        case 'd': a->dsstne_name = optarg; break;
         case 'i': a->input = optarg; break;
         case 'o': a->output = optarg; break;
         case 'n': a->network = optarg; break;
@@ -259,6 +265,40 @@ static sten_status epoch_done(void *user, const sten_net *net, const sten_epoch_
     return STEN_OK;
 }
 
+/* What train writes, checked before any work: MODEL.nc is refused if it
+ * exists (unless --force), and its directory must be writable, so a run is
+ * not lost at its end. Returns 0 or 73. */
+static int check_outputs(const train_args *a)
+{
+    const int rc = cli_check_output("train", a->network, a->force);
+    if (rc)
+        return rc;
+    char dir[4096];
+    const char *slash = strrchr(a->network, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - a->network) + 1 : 1, slash ? a->network : ".");
+    if (access(dir, W_OK) != 0) {
+        fprintf(stderr, "sten train: %s: cannot write the model there: %s\n", dir, strerror(errno));
+        return CLI_EX_CANTCREAT;
+    }
+    return 0;
+}
+
+/* The checkpoints a run of epochs first..t->epochs writes: refused if they
+ * exist, as MODEL.nc is (before training, once a resumed run knows where it
+ * starts). */
+static int check_checkpoints(const train_args *a, const sten_train_desc *t, uint32_t first)
+{
+    const uint32_t every = t->checkpoint_interval;
+    for (uint32_t e = every ? (first + every - 1) / every * every : 0; every && e <= t->epochs; e += every) {
+        char path[4096];
+        checkpoint_name(a->network, e, path, sizeof path);
+        const int rc = cli_check_output("train", path, a->force);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 /* Reads the datasets of INPUT and OUTPUT (once if they are one file). */
 static sten_status load_data(sten_ctx *ctx, const char *in, const char *out, sten_dataset **ds,
                              size_t *n)
@@ -304,19 +344,29 @@ int cmd_train(int argc, char **argv)
     int rc = parse_args(self, argc, argv, &a);
     if (rc)
         return rc;
-    struct stat sb;
-    if (!a.force && !a.resume && stat(a.network, &sb) == 0) {
-        fprintf(stderr, "sten train: %s already exists; pass --force to overwrite it\n", a.network);
-        return 73; /* EX_CANTCREAT */
-    }
+    if ((rc = check_outputs(&a)))
+        return rc;
     sten_ctx *ctx = a.ctx = cli_ctx_new("train");
+    if (a.dsstne_name)
+        sten_log(ctx, STEN_LOG_DEBUG, "-d %s: accepted for DSSTNE's usage line; the config's DataSet names "
+                 "bind the data", a.dsstne_name);
     sten_ctx_set_threads(ctx, (int)a.threads);
     a.tty = isatty(2);
     sten_net_desc *desc = NULL;
     sten_dataset *ds = NULL, *valid = NULL, *test = NULL;
     size_t n_ds = 0, n_valid = 0, n_test = 0;
     sten_net *net = NULL;
+    int refused = 0; /* an output that exists: 73 */
     sten_status st = sten_net_desc_load(ctx, a.config, &desc);
+    if (!st && !a.resume) { /* a fresh run's checkpoints, before any data is read */
+        sten_train_desc t = desc->training;
+        apply_overrides(&a, &t);
+        if ((rc = check_checkpoints(&a, &t, 1))) {
+            sten_net_desc_free(ctx, desc);
+            sten_ctx_free(ctx);
+            return rc;
+        }
+    }
     if (!st)
         st = load_data(ctx, a.input, a.output, &ds, &n_ds);
     if (!st && a.validate)
@@ -329,7 +379,8 @@ int cmd_train(int argc, char **argv)
         o.t = desc->training;
         apply_overrides(&a, &o.t);
         if (a.resume) {
-            st = sten_net_load(ctx, a.resume, ds, n_ds, o.t.batch_size, true, &net);
+            st = cli_explain_model(ctx, a.resume, sten_net_load(ctx, a.resume, ds, n_ds, o.t.batch_size, true,
+                                                                &net));
             o.first_epoch = net ? sten_net_epoch(net) + 1 : 1;
         } else {
             st = sten_net_build(ctx, desc, ds, n_ds, o.t.batch_size, &net);
@@ -339,6 +390,8 @@ int cmd_train(int argc, char **argv)
         }
         if (!st)
             st = cli_set_precision(ctx, net, a.precision);
+        if (!st && a.resume && (refused = check_checkpoints(&a, &o.t, o.first_epoch)))
+            st = STEN_E_INVALID; /* said on stderr; the exit code is refused's */
     }
     if (!st && test && !(st = sten_workspace_new_on(ctx, net, test, n_test, o.t.batch_size, &a.test_ws))) {
         const uint64_t n = sten_workspace_examples(a.test_ws);
@@ -370,13 +423,13 @@ int cmd_train(int argc, char **argv)
     if (a.metrics_f)
         fclose(a.metrics_f);
     const uint32_t done = net && sten_net_epoch(net) > 0 ? sten_net_epoch(net) - 1 : 0;
-    if (st && o.t.checkpoint_interval && done >= o.t.checkpoint_interval) {
+    if (st && !refused && o.t.checkpoint_interval && done >= o.t.checkpoint_interval) {
         char path[4096];
         checkpoint_name(a.network, done / o.t.checkpoint_interval * o.t.checkpoint_interval, path,
                         sizeof path);
         fprintf(stderr, "sten train: the last good checkpoint is %s\n", path);
     }
-    rc = st ? cli_fail("train", ctx, st) : CLI_EX_OK;
+    rc = refused ? refused : st ? cli_fail("train", ctx, st) : CLI_EX_OK;
     if (!st)
         fprintf(stderr, "sten train: wrote %s\n", a.network);
     sten_workspace_free(ctx, a.test_ws);

@@ -11,11 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 const char cmd_train_fm_usage[] =
     "usage: sten train --algorithm factorization-machines --hyperparameters HP.json\n"
     "                  --train DATA [--test DATA] --model-dir DIR --index-base 0|1\n"
-    "                  [--seed N] [--threads N]\n"
+    "                  [--seed N] [--threads N] [--force]\n"
     "\n"
     "Trains SageMaker's Factorization Machines as a sten network. HP.json uses\n"
     "SageMaker's names (feature_dim, num_factors, predictor_type, epochs,\n"
@@ -24,14 +25,18 @@ const char cmd_train_fm_usage[] =
     "numbers or strings). DATA is SageMaker's RecordIO-protobuf, a NetCDF file with\n"
     "datasets fm_input (sparse) and fm_label (one value per example), or libsvm\n"
     "(\"label idx:value ...\", with --index-base stated); indices below feature_dim;\n"
-    "binary_classifier labels are 0/1.\n"
-    "Writes DIR/model.nc and prints test metrics as JSON lines (test:rmse,\n"
-    "test:binary_classification_accuracy, test:binary_classification_cross_entropy,\n"
-    "test:binary_f_beta, test:auc).\n";
+    "binary_classifier labels are 0/1. SageMaker's reserved _tuning_objective_metric\n"
+    "key is accepted (a metric named below).\n"
+    "Writes DIR/model.nc (refused if it exists, unless --force) and prints test\n"
+    "metrics as JSON lines (test:rmse, test:binary_classification_accuracy,\n"
+    "test:binary_classification_cross_entropy, test:binary_f_beta, test:auc).\n"
+    "The test data and the model directory are checked before training starts;\n"
+    "libsvm files from sten convert --to fm whose encodings differ are refused.\n";
 
 typedef struct {
     const char *hp, *train, *test, *dir;
     long long base, seed, threads;
+    bool force;
 } fm_args;
 
 static int parse(const cli_cmd *self, int argc, char **argv, fm_args *a)
@@ -41,7 +46,8 @@ static int parse(const cli_cmd *self, int argc, char **argv, fm_args *a)
         {"train", required_argument, NULL, 'T'},     {"test", required_argument, NULL, 'E'},
         {"model-dir", required_argument, NULL, 'M'}, {"index-base", required_argument, NULL, 'B'},
         {"seed", required_argument, NULL, 'S'},      {"threads", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+        {"force", no_argument, NULL, 'f'},           {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
     optind = 1;
@@ -59,6 +65,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, fm_args *a)
         case 'B': bad = cli_parse_int(self, "--index-base", optarg, 0, 1, &a->base); break;
         case 'S': bad = cli_parse_int(self, "--seed", optarg, 0, INT64_MAX, &a->seed); break;
         case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &a->threads); break;
+        case 'f': a->force = true; break;
         case 'h': fputs(cmd_train_fm_usage, stdout); return -1;
         default: bad = cli_opt_error(self, c, argv);
         }
@@ -68,6 +75,61 @@ static int parse(const cli_cmd *self, int argc, char **argv, fm_args *a)
     const char *missing = !a->hp ? "--hyperparameters" : !a->train ? "--train" : !a->dir ? "--model-dir" : NULL;
     if (missing)
         return cli_usage_error(self, "%s is required", missing);
+    if (optind < argc)
+        return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+    return 0;
+}
+
+/* The encoding comment sten convert --to fm writes on a libsvm file's first
+ * line ("# sten-fm-encoding HASH features D"), or "" when there is none. */
+static void fm_encoding_of(const char *path, char *out, size_t n)
+{
+    char line[256];
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    if (fgets(line, sizeof line, f) && !strncmp(line, "# sten-fm-encoding ", 19))
+        snprintf(out, n, "%.*s", (int)strcspn(line + 19, "\r\n"), line + 19);
+    fclose(f);
+}
+
+/* Train and test data numbered by different encodings would be scored on
+ * features that mean other users and items: refused, before training. */
+static sten_status check_encodings(sten_ctx *ctx, const char *train, const char *test)
+{
+    char a[128], b[128];
+    fm_encoding_of(train, a, sizeof a);
+    fm_encoding_of(test, b, sizeof b);
+    if (!a[0] || !b[0] || !strcmp(a, b))
+        return STEN_OK;
+    return sten_fail(ctx, STEN_E_FORMAT, "%s and %s were converted with different encodings (%s; %s): the "
+                     "same feature number means another user or item in each. Convert both with "
+                     "sten convert --to fm --encoding PREFIX (the training file first)", train, test, a, b);
+}
+
+/* The model directory, before any work: a directory (or to be made in a
+ * writable one) whose model.nc is not replaced unless --force. Returns 0 or
+ * an exit code. */
+static int check_model_dir(const fm_args *a, const char *model)
+{
+    struct stat sb;
+    const bool exists = stat(a->dir, &sb) == 0;
+    if (exists && !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "sten train: --model-dir %s is a file, not a directory\n", a->dir);
+        return CLI_EX_CANTCREAT;
+    }
+    const int rc = cli_check_output("train", model, a->force);
+    if (rc)
+        return rc;
+    char parent[4200];
+    const char *slash = strrchr(a->dir, '/');
+    snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - a->dir) + 1 : 1, slash ? a->dir : ".");
+    const char *where = exists ? a->dir : parent;
+    if (access(where, W_OK) != 0) {
+        fprintf(stderr, "sten train: %s: cannot write the model directory there: %s\n", where, strerror(errno));
+        return CLI_EX_CANTCREAT;
+    }
     return 0;
 }
 
@@ -78,28 +140,6 @@ static sten_status check_labels(sten_ctx *ctx, const char *path, const sten_data
             return sten_fail(ctx, STEN_E_RANGE, "%s: example %llu has label %g; a binary_classifier "
                              "needs 0 or 1", path, (unsigned long long)i + 1, (double)y->dense[i]);
     return STEN_OK;
-}
-
-/* Scores of every example of x with the model at path. */
-static sten_status score(sten_ctx *ctx, const char *model, sten_dataset *x, uint32_t batch, float *out)
-{
-    sten_net *net = NULL;
-    sten_status st = sten_net_load(ctx, model, x, 1, batch, false, &net);
-    uint32_t *ids = malloc((size_t)batch * sizeof *ids);
-    if (!st && !ids)
-        st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
-    for (uint64_t pos = 0; !st && pos < x->examples; pos += batch) {
-        const uint32_t nb = (uint32_t)CLI_MIN((uint64_t)batch, x->examples - pos);
-        for (uint32_t b = 0; b < nb; b++)
-            ids[b] = (uint32_t)(pos + b);
-        const float *y;
-        uint32_t w;
-        if (!(st = sten_net_infer(ctx, net, ids, nb, NULL, &y, &w)))
-            memcpy(out + pos, y, nb * sizeof *out);
-    }
-    free(ids);
-    sten_net_free(ctx, net);
-    return st;
 }
 
 static void print_metrics(const float *p, const float *y, uint64_t n, bool binary, sten_ctx *ctx)
@@ -141,10 +181,11 @@ int cmd_train_fm(int argc, char **argv)
     const int rc0 = parse(self, argc, argv, &a);
     if (rc0)
         return rc0 < 0 ? CLI_EX_OK : rc0;
-    if (mkdir(a.dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "sten train: %s: cannot create the model directory\n", a.dir);
-        return CLI_EX_IOERR;
-    }
+    char model[4200];
+    snprintf(model, sizeof model, "%s/model.nc", a.dir);
+    const int rc1 = check_model_dir(&a, model);
+    if (rc1)
+        return rc1;
     sten_ctx *ctx = cli_ctx_new("train");
     sten_ctx_set_threads(ctx, (int)a.threads);
     sten_net_desc *desc = NULL;
@@ -152,20 +193,34 @@ int cmd_train_fm(int argc, char **argv)
     memset(ds, 0, sizeof ds);
     memset(test, 0, sizeof test);
     sten_net *net = NULL;
-    float *pred = NULL;
-    char model[4200];
-    snprintf(model, sizeof model, "%s/model.nc", a.dir);
+    sten_workspace *ws = NULL;
+    float *pred = NULL, *lab = NULL;
     sten_status st = sten_fm_desc_from_hyperparameters(ctx, a.hp, &desc);
     const bool binary = desc && desc->layers[1].activation == STEN_ACT_SIGMOID;
+    if (!st && a.test)
+        st = check_encodings(ctx, a.train, a.test);
     if (!st)
         st = sten_labeled_read(ctx, a.train, (int)a.base, desc->layers[0].N, "fm_input", "fm_label",
                                &ds[0], &ds[1]);
     if (!st)
         st = check_labels(ctx, a.train, &ds[1], binary);
+    /* the test data is read and checked now, not after the training it would waste */
+    if (!st && a.test)
+        st = sten_labeled_read(ctx, a.test, (int)a.base, desc->layers[0].N, "fm_input", "fm_label",
+                               &test[0], &test[1]);
+    if (!st && a.test)
+        st = check_labels(ctx, a.test, &test[1], binary);
     if (!st)
         st = sten_net_build(ctx, desc, ds, 2, desc->training.batch_size, &net);
     if (!st)
         st = sten_net_init_weights(ctx, net, (uint64_t)a.seed);
+    if (!st && a.test)
+        st = sten_workspace_new_on(ctx, net, test, 2, desc->training.batch_size, &ws);
+    if (!st && a.test && (!(pred = malloc((size_t)test[0].examples * sizeof *pred)) ||
+                          !(lab = malloc((size_t)test[0].examples * sizeof *lab))))
+        st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+    if (!st && mkdir(a.dir, 0755) != 0 && errno != EEXIST)
+        st = sten_fail(ctx, STEN_E_IO, "%s: cannot create the model directory: %s", a.dir, strerror(errno));
     if (!st) {
         sten_train_opts o;
         memset(&o, 0, sizeof o);
@@ -180,34 +235,17 @@ int cmd_train_fm(int argc, char **argv)
     }
     if (!st)
         st = sten_net_save(ctx, net, model);
-    if (!st && a.test) {
-        st = sten_labeled_read(ctx, a.test, (int)a.base, desc->layers[0].N, "fm_input", "fm_label",
-                               &test[0], &test[1]);
-        if (!st)
-            st = check_labels(ctx, a.test, &test[1], binary);
-        if (!st && !(pred = malloc((size_t)test[0].examples * sizeof *pred)))
-            st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
-        if (!st)
-            st = score(ctx, model, &test[0], desc->training.batch_size, pred);
-        if (!st)
-            print_metrics(pred, test[1].dense, test[0].examples, binary, ctx);
-    }
+    if (!st && a.test && !(st = sten_net_score_ws(ctx, net, ws, pred, lab)))
+        print_metrics(pred, lab, test[0].examples, binary, ctx);
     if (!st)
         fprintf(stderr, "sten train: wrote %s\n", model);
     const int rc = st ? cli_fail("train", ctx, st) : CLI_EX_OK;
-    free(pred);
+    free(pred), free(lab);
+    sten_workspace_free(ctx, ws);
     sten_net_free(ctx, net);
-    for (int i = 0; i < 2; i++) {
-        sten_free(ctx, ds[i].name);
-        sten_csr_free(ctx, &ds[i].sparse);
-        sten_free(ctx, ds[i].dense);
-        sten_free(ctx, ds[i].weight);
-        sten_free(ctx, ds[i].index);
-        sten_free(ctx, test[i].name);
-        sten_csr_free(ctx, &test[i].sparse);
-        sten_free(ctx, test[i].dense);
-        sten_free(ctx, test[i].weight);
-        sten_free(ctx, test[i].index);
+    for (int i = 0; i < 2; i++) { /* the structs are ours: clear, not sten_datasets_free */
+        sten_dataset_clear(ctx, &ds[i]);
+        sten_dataset_clear(ctx, &test[i]);
     }
     sten_net_desc_free(ctx, desc);
     sten_ctx_free(ctx);

@@ -18,7 +18,7 @@ BUCKETS=${BUCKETS:-100000}
 mkdir -p "$W"
 cd "$W"
 if [ -z "$TSV" ]; then
-    "$STEN" synth --preset criteo --rows "${ROWS:-60000}" --scale 0.01 --seed 1 -o synth.tsv
+    "$STEN" synth --force --preset criteo --rows "${ROWS:-60000}" --scale 0.01 --seed 1 -o synth.tsv
     TSV=synth.tsv
 fi
 # 1. the last sixth of the rows for testing (Criteo's rows are in time order)
@@ -26,13 +26,13 @@ n=$(wc -l <"$TSV")
 head -n $((n - n / 6)) "$TSV" >train.tsv
 tail -n $((n / 6)) "$TSV" >test.tsv
 # 2. NetCDF datasets dense, C1..C26, label; hashing gives both files the same indices
-"$STEN" convert train.tsv -o train.nc --format criteo --hash-buckets "$BUCKETS"
-"$STEN" convert test.tsv -o test.nc --format criteo --hash-buckets "$BUCKETS"
+"$STEN" convert --force train.tsv -o train.nc --format criteo --hash-buckets "$BUCKETS"
+"$STEN" convert --force test.tsv -o test.nc --format criteo --hash-buckets "$BUCKETS"
 # 3. train, with the test metrics after every epoch
 "$STEN" train -c "$HERE/dlrm.json" -i train.nc -o train.nc -n dlrm.nc -e "$EPOCHS" -b 128 \
     --test test.nc --force
 # 4. one click probability per test row, in order
-"$STEN" predict -n dlrm.nc -i test.nc --format scores -s scores.txt
+"$STEN" predict --force -n dlrm.nc -i test.nc --format scores -s scores.txt
 # 5. the same metrics from the scores file and the test labels
 cut -f 1 test.tsv | paste -d , scores.txt - >scored.csv
 "$STEN" evaluate --scores scored.csv

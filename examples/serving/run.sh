@@ -13,15 +13,15 @@ cd "$W"
 rm -rf st port
 
 # 1. data and a model (DSSTNE's workflow)
-"$STEN" synth --preset small --seed 11 -o ratings.csv 2>/dev/null
-"$STEN" convert ratings.csv -o train.txt 2>/dev/null
-"$STEN" generate-netcdf -d gl_input -i train.txt -o gl_input.nc -f features_input -s samples -c 2>/dev/null
-"$STEN" generate-netcdf -d gl_output -i train.txt -o gl_output.nc -f features_output -s samples -c 2>/dev/null
+"$STEN" synth --force --preset small --seed 11 -o ratings.csv 2>/dev/null
+"$STEN" convert --force ratings.csv -o train.txt 2>/dev/null
+"$STEN" generate-netcdf --force -d gl_input -i train.txt -o gl_input.nc -f features_input -s samples -c 2>/dev/null
+"$STEN" generate-netcdf --force -d gl_output -i train.txt -o gl_output.nc -f features_output -s samples -c 2>/dev/null
 "$STEN" train -c "$HERE/../movielens/config.json" -i gl_input.nc -o gl_output.nc -n gl.nc -e 5 --force 2>/dev/null
 
 # 2. the batch job: precomputed top-50 lists and 100 neighbours per item, into the store
-"$STEN" predict -d gl -n gl.nc -i features_input -o features_output -k 50 -f train.txt -r train.txt -s recs 2>/dev/null
-"$STEN" similar -r train.txt -i features_output -s sims.txt -k 100 2>/dev/null
+"$STEN" predict --force -d gl -n gl.nc -i features_input -o features_output -k 50 -f train.txt -r train.txt -s recs 2>/dev/null
+"$STEN" similar --force -r train.txt -i features_output -s sims.txt -k 100 2>/dev/null
 "$STEN" store build --store st --recs recs --similar sims.txt
 
 # 3. the service (loopback, an ephemeral port)
@@ -49,9 +49,9 @@ post /recommendations '{"userId": "7", "numResults": 5}'
 post /recommendations '{"userId": "u-new", "numResults": 5}'
 
 echo "== continuous training: histories + event log -> one more epoch from the model -> hot reload"
-"$STEN" store export --store st --history train.txt -o merged.txt
-"$STEN" generate-netcdf -d gl_input -i merged.txt -o gl_input.nc -f features_input -s samples 2>/dev/null
-"$STEN" generate-netcdf -d gl_output -i merged.txt -o gl_output.nc -f features_output -s samples 2>/dev/null
+"$STEN" store export --force --store st --history train.txt -o merged.txt
+"$STEN" generate-netcdf --force -d gl_input -i merged.txt -o gl_input.nc -f features_input -s samples 2>/dev/null
+"$STEN" generate-netcdf --force -d gl_output -i merged.txt -o gl_output.nc -f features_output -s samples 2>/dev/null
 "$STEN" train -c "$HERE/../movielens/config.json" -i gl_input.nc -o gl_output.nc --resume gl.nc \
     -n gl.next.nc -e 6 --force 2>/dev/null
 mv gl.next.nc gl.nc # atomic: the server reads a whole file or the old one

@@ -117,6 +117,8 @@ static int gz_close(void *cookie)
     return gzclose((gzFile)cookie) == Z_OK ? 0 : EOF;
 }
 
+enum { LINES_BLOCK = 1 << 16 };
+
 sten_status sten__lines_open(sten_ctx *ctx, sten__lines *r, const char *path)
 {
     memset(r, 0, sizeof *r);
@@ -135,29 +137,73 @@ sten_status sten__lines_open(sten_ctx *ctx, sten__lines *r, const char *path)
     if (!r->f)
         return sten_fail(ctx, errno == ENOENT ? STEN_E_NOTFOUND : STEN_E_IO,
                          "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+    if (!(r->blk = malloc(LINES_BLOCK))) {
+        sten__lines_close(r);
+        return sten_fail(ctx, STEN_E_NOMEM, "%s: out of memory", path);
+    }
     return STEN_OK;
 }
 
 int sten__lines_next(sten_ctx *ctx, sten__lines *r, char **line, size_t *len)
 {
-    errno = 0;
-    ssize_t n = getline(&r->buf, &r->cap, r->f);
-    if (n < 0) {
-        if (ferror(r->f)) {
-            sten_fail(ctx, STEN_E_IO, "%s:%llu: read error: %s", r->path,
-                      (unsigned long long)r->lineno + 1, strerror(errno));
+    const size_t max = r->max_line ? r->max_line : STEN_MAX_LINE_BYTES;
+    size_t n = 0;
+    int ended = 0; /* a '\n' was found */
+    for (;;) {
+        if (r->bpos == r->blen) {
+            if (r->eof)
+                break;
+            errno = 0;
+            r->blen = fread(r->blk, 1, LINES_BLOCK, r->f);
+            r->bpos = 0;
+            if (r->blen == 0) {
+                if (ferror(r->f)) {
+                    sten_fail(ctx, STEN_E_IO, "%s:%llu: read error: %s", r->path, r->lineno + 1,
+                              errno ? strerror(errno) : "a corrupt or truncated gzip stream?");
+                    return -1;
+                }
+                r->eof = 1;
+                break;
+            }
+        }
+        const char *s = r->blk + r->bpos;
+        const size_t avail = r->blen - r->bpos;
+        const char *nl = memchr(s, '\n', avail);
+        const size_t take = nl ? (size_t)(nl - s) : avail;
+        if (take > max - n) {
+            sten_fail(ctx, STEN_E_PARSE, "%s:%llu: the line is longer than %zu bytes (the limit of a line)",
+                      r->path, r->lineno + 1, max);
             return -1;
         }
-        return 0;
+        if (n + take + 1 > r->cap) {
+            size_t nc = r->cap ? r->cap : 256;
+            while (nc < n + take + 1)
+                nc *= 2;
+            char *b = realloc(r->buf, nc);
+            if (!b) {
+                sten_fail(ctx, STEN_E_NOMEM, "%s:%llu: out of memory for a %zu-byte line", r->path,
+                          r->lineno + 1, n + take);
+                return -1;
+            }
+            r->buf = b;
+            r->cap = nc;
+        }
+        memcpy(r->buf + n, s, take);
+        n += take;
+        r->bpos += take + (nl != NULL);
+        if (nl) {
+            ended = 1;
+            break;
+        }
     }
+    if (!ended && n == 0)
+        return 0;
     r->lineno++;
-    if (n > 0 && r->buf[n - 1] == '\n')
-        n--;
     if (n > 0 && r->buf[n - 1] == '\r')
         n--;
     r->buf[n] = '\0';
     *line = r->buf;
-    *len = (size_t)n;
+    *len = n;
     return 1;
 }
 
@@ -165,7 +211,8 @@ void sten__lines_close(sten__lines *r)
 {
     if (r->f)
         fclose(r->f); /* closes the gzFile and its descriptor (a dup of stdin's for "-") */
-    free(r->buf); /* allocated by getline, not by sten_alloc */
+    free(r->buf);
+    free(r->blk);
     memset(r, 0, sizeof *r);
 }
 

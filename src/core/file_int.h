@@ -31,19 +31,28 @@ sten_status sten__afile_commit(sten_ctx *ctx, sten__afile *af);
 void sten__afile_abort(sten_ctx *ctx, sten__afile *af);
 
 /* Line reader: "-" reads stdin. Plain or gzip-compressed (whatever the
- * name). Lines of any length; the trailing "\n" or "\r\n" is removed.
- * lineno is the number of the line last returned. */
+ * name). The trailing "\n" or "\r\n" is removed. A line longer than
+ * max_line bytes (STEN_MAX_LINE_BYTES unless set after opening) is an
+ * error that names the file and line, found before more than max_line
+ * bytes are held. lineno is the number of the line last returned. */
+#define STEN_MAX_LINE_BYTES ((size_t)64 << 20)
+
 typedef struct {
     FILE *f;
     const char *path; /* borrowed */
-    char *buf;
+    char *buf;        /* the line */
     size_t cap;
+    char *blk;        /* read-ahead */
+    size_t bpos, blen;
+    size_t max_line;
+    int eof;
     unsigned long long lineno;
 } sten__lines;
 
 sten_status sten__lines_open(sten_ctx *ctx, sten__lines *r, const char *path);
 /* 1 = a line in *line (NUL-terminated, *len bytes, valid until the next
- * call), 0 = end of file, -1 = read error (recorded). */
+ * call), 0 = end of file, -1 = read error or a line over the limit
+ * (recorded). */
 int sten__lines_next(sten_ctx *ctx, sten__lines *r, char **line, size_t *len);
 void sten__lines_close(sten__lines *r);
 

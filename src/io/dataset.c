@@ -242,6 +242,8 @@ static bool read_one(nco *o, int n, sten_dataset *d)
     snprintf(name, sizeof name, "uniqueExamplesDim%d", n);
     if (!dim_len(o, name, false, &uniq))
         return false;
+    if (uniq > UINT32_MAX)
+        return bad(o, "dimension %s = %llu", name, uniq, "expected at most 2^32-1 examples");
     if (uniq)
         d->unique = uniq;
     if ((d->attributes & STEN_DS_INDEXED) || uniq) {
@@ -269,16 +271,60 @@ static bool read_one(nco *o, int n, sten_dataset *d)
     return d->attributes & STEN_DS_SPARSE ? read_sparse(o, n, d, cols) : read_dense(o, n, d, cols);
 }
 
+void sten_dataset_clear(sten_ctx *ctx, sten_dataset *d)
+{
+    if (!d)
+        return;
+    sten_free(ctx, d->name);
+    sten_csr_free(ctx, &d->sparse);
+    sten_free(ctx, d->dense);
+    sten_free(ctx, d->weight);
+    sten_free(ctx, d->index);
+    memset(d, 0, sizeof *d);
+}
+
 void sten_datasets_free(sten_ctx *ctx, sten_dataset *ds, size_t count)
 {
-    for (size_t i = 0; ds && i < count; i++) {
-        sten_free(ctx, ds[i].name);
-        sten_csr_free(ctx, &ds[i].sparse);
-        sten_free(ctx, ds[i].dense);
-        sten_free(ctx, ds[i].weight);
-        sten_free(ctx, ds[i].index);
-    }
+    for (size_t i = 0; ds && i < count; i++)
+        sten_dataset_clear(ctx, &ds[i]);
     sten_free(ctx, ds);
+}
+
+sten_status sten_netcdf_kind(sten_ctx *ctx, const char *path, sten_nc_kind *kind, char *names, size_t n)
+{
+    *kind = STEN_NC_UNKNOWN;
+    if (names && n)
+        names[0] = '\0';
+    int nc;
+    const int rc = nc_open(path, NC_NOWRITE, &nc);
+    if (rc != NC_NOERR)
+        return sten_fail(ctx, rc == ENOENT ? STEN_E_NOTFOUND : STEN_E_FORMAT,
+                         "%s: cannot open as NetCDF: %s", path, nc_strerror(rc));
+    if (nc_inq_att(nc, NC_GLOBAL, "layers", NULL, NULL) == NC_NOERR)
+        *kind = STEN_NC_MODEL;
+    unsigned long long count = 0;
+    nc_type t;
+    size_t n_vals = 0;
+    /* libnetcdf writes all of an attribute's values: only one fits count */
+    if (*kind == STEN_NC_UNKNOWN && nc_inq_att(nc, NC_GLOBAL, "datasets", &t, &n_vals) == NC_NOERR && n_vals == 1 &&
+        t != NC_CHAR && t != NC_STRING && nc_get_att_ulonglong(nc, NC_GLOBAL, "datasets", &count) == NC_NOERR &&
+        count >= 1 && count <= DS_MAX) {
+        *kind = STEN_NC_DATA;
+        for (unsigned long long i = 0; names && i < count; i++) {
+            char att[32], name[STEN_NAME_MAX];
+            size_t len;
+            snprintf(att, sizeof att, "name%llu", i);
+            if (nc_inq_attlen(nc, NC_GLOBAL, att, &len) != NC_NOERR || len >= sizeof name ||
+                nc_get_att_text(nc, NC_GLOBAL, att, name) != NC_NOERR)
+                continue;
+            name[len] = '\0';
+            const size_t used = strlen(names);
+            if (used + 1 < n)
+                snprintf(names + used, n - used, "%s%s", used ? ", " : "", name);
+        }
+    }
+    nc_close(nc);
+    return STEN_OK;
 }
 
 sten_status sten_dataset_read_netcdf(sten_ctx *ctx, const char *path, sten_dataset **out,
@@ -293,7 +339,11 @@ sten_status sten_dataset_read_netcdf(sten_ctx *ctx, const char *path, sten_datas
                          "%s: cannot open as NetCDF: %s", path, nc_strerror(rc));
     uint32_t n = 0;
     sten_dataset *ds = NULL;
-    if (att_u32(&o, "datasets", true, &n) && (n == 0 || n > DS_MAX))
+    if (nc_inq_att(o.nc, NC_GLOBAL, "datasets", NULL, NULL) == NC_ENOTATT &&
+        nc_inq_att(o.nc, NC_GLOBAL, "layers", NULL, NULL) == NC_NOERR)
+        o.st = sten_fail(ctx, STEN_E_FORMAT, "%s: this is a model, not a dataset (data files are what "
+                         "generate-netcdf and convert write)", path);
+    if (!o.st && att_u32(&o, "datasets", true, &n) && (n == 0 || n > DS_MAX))
         bad(&o, "attribute %s = %llu", "datasets", n, "expected 1 to 256");
     if (!o.st && !(ds = sten_calloc(ctx, n, sizeof *ds)))
         o.st = STEN_E_NOMEM;

@@ -7,6 +7,11 @@
 #include <string.h>
 
 #define INDEX_MAX_LABEL 4096 /* longest label accepted from a file */
+/* A file's integers may leave gaps (an index made from a larger one) and
+ * come in any order (DSSTNE wrote them in hash order), but the id table is
+ * sized by the largest: a file whose largest integer is beyond 16 x its
+ * entries + INDEX_SLACK is refused before that table is allocated. */
+#define INDEX_SLACK (1u << 20)
 
 typedef struct {
     uint64_t hash;
@@ -99,7 +104,7 @@ bool sten_index_find(const sten_index *ix, const char *label, size_t len, uint32
 
 const char *sten_index_label(const sten_index *ix, uint32_t id)
 {
-    return id < ix->span && ix->by_id[id] ? label_at(ix, ix->by_id[id]) : NULL;
+    return id < ix->span && id < ix->by_id_cap && ix->by_id[id] ? label_at(ix, ix->by_id[id]) : NULL;
 }
 
 static sten_status grow_table(sten_ctx *ctx, sten_index *ix)
@@ -124,9 +129,12 @@ static sten_status grow_table(sten_ctx *ctx, sten_index *ix)
 }
 
 
-/* Inserts label -> id; the caller has checked neither exists. */
-static sten_status insert(sten_ctx *ctx, sten_index *ix, const char *s, size_t n, uint32_t id)
+/* Inserts label -> id; the caller has checked neither exists. by_id:
+ * also record id -> label (a loader records them all at the end). */
+static sten_status insert(sten_ctx *ctx, sten_index *ix, const char *s, size_t n, uint32_t id, bool by_id)
 {
+    if (memchr(s, '\0', n)) /* it could never be written and read back */
+        return sten_fail(ctx, STEN_E_PARSE, "label \"%.*s...\" contains a NUL byte", (int)strlen(s), s);
     if ((ix->size + 1) * 10 > ix->cap * 7) {
         sten_status st = grow_table(ctx, ix);
         if (st)
@@ -135,7 +143,7 @@ static sten_status insert(sten_ctx *ctx, sten_index *ix, const char *s, size_t n
     if (ix->arena_len + n + 1 > UINT32_MAX - 1)
         return sten_fail(ctx, STEN_E_RANGE, "index labels exceed 4 GiB");
     sten_status st = sten__grow(ctx, (void **)&ix->arena, &ix->arena_cap, ix->arena_len + n + 1, 1);
-    if (!st)
+    if (!st && by_id)
         st = sten__grow(ctx, (void **)&ix->by_id, &ix->by_id_cap, (uint64_t)id + 1, sizeof *ix->by_id);
     if (st)
         return st;
@@ -146,7 +154,8 @@ static sten_status insert(sten_ctx *ctx, sten_index *ix, const char *s, size_t n
     const uint64_t h = hash_label(s, n);
     slot *sl = lookup(ix, s, n, h);
     *sl = (slot){h, id, off1};
-    ix->by_id[id] = off1;
+    if (by_id)
+        ix->by_id[id] = off1;
     ix->size++;
     if (id + 1 > ix->span)
         ix->span = id + 1;
@@ -161,11 +170,20 @@ sten_status sten_index_add(sten_ctx *ctx, sten_index *ix, const char *label, siz
     if (ix->span == UINT32_MAX)
         return sten_fail(ctx, STEN_E_RANGE, "index is full (2^32-1 entries)");
     *id = ix->span;
-    return insert(ctx, ix, label, len, *id);
+    return insert(ctx, ix, label, len, *id, true);
 }
+
+typedef struct {
+    uint32_t id, off;
+    unsigned long long line;
+} pending;
 
 sten_status sten_index_load(sten_ctx *ctx, sten_index *ix, const char *path)
 {
+    uint64_t max_v = 0;
+    unsigned long long max_line = 0;
+    pending *pend = NULL; /* the file's entries, in order */
+    uint64_t n_pend = 0, pend_cap = 0;
     sten__lines r;
     sten_status st = sten__lines_open(ctx, &r, path);
     if (st)
@@ -196,21 +214,44 @@ sten_status sten_index_load(sten_ctx *ctx, sten_index *ix, const char *path)
                            path, ln, n + 2, UINT32_MAX - 1, (int)STEN__MIN(len - n - 1, 40), tab + 1);
             break;
         }
+        const char *nul = memchr(line, '\0', n);
+        if (nul) {
+            st = sten_fail(ctx, STEN_E_PARSE, "%s:%llu:%zu: a NUL byte in the label", path, ln,
+                           (size_t)(nul - line) + 1);
+            break;
+        }
+        if ((uint64_t)v > max_v)
+            max_v = (uint64_t)v, max_line = ln;
         uint32_t other;
         if (sten_index_find(ix, line, n, &other)) {
             st = sten_fail(ctx, STEN_E_PARSE, "%s:%llu: duplicate label \"%.*s\" (already %u)", path, ln,
                            (int)STEN__MIN(n, 80), line, other);
             break;
         }
-        if ((uint32_t)v < ix->span && ix->by_id[v]) {
-            st = sten_fail(ctx, STEN_E_PARSE, "%s:%llu: duplicate integer %lld (already \"%s\")", path,
-                           ln, v, sten_index_label(ix, (uint32_t)v));
+        if ((st = sten__grow(ctx, (void **)&pend, &pend_cap, n_pend + 1, sizeof *pend)))
             break;
-        }
-        st = insert(ctx, ix, line, n, (uint32_t)v);
+        pend[n_pend++] = (pending){(uint32_t)v, (uint32_t)ix->arena_len + 1, ln};
+        st = insert(ctx, ix, line, n, (uint32_t)v, false);
     }
     if (!st && got < 0)
         st = sten_ctx_error_status(ctx);
+    /* the id table, now that the entries justify its size */
+    if (!st && ix->size && max_v >= 16 * (uint64_t)ix->size + INDEX_SLACK)
+        st = sten_fail(ctx, STEN_E_RANGE,
+                       "%s:%llu: integer %llu is far beyond the file's %u entries (an index numbers its "
+                       "labels from 0; the largest integer accepted is 16 x the entries + %u)",
+                       path, max_line, (unsigned long long)max_v, ix->size, INDEX_SLACK);
+    if (!st && ix->size)
+        st = sten__grow(ctx, (void **)&ix->by_id, &ix->by_id_cap, ix->span, sizeof *ix->by_id);
+    for (uint64_t i = 0; !st && i < n_pend; i++) { /* in file order: a repeat names its line */
+        const pending *p = &pend[i];
+        if (ix->by_id[p->id])
+            st = sten_fail(ctx, STEN_E_PARSE, "%s:%llu: duplicate integer %u (already \"%s\")", path,
+                           p->line, p->id, label_at(ix, ix->by_id[p->id]));
+        else
+            ix->by_id[p->id] = p->off;
+    }
+    sten_free(ctx, pend);
     sten__lines_close(&r);
     return st;
 }
@@ -221,7 +262,7 @@ sten_status sten_index_save(sten_ctx *ctx, const sten_index *ix, const char *pat
     sten_status st = sten__afile_open(ctx, &af, path);
     if (st)
         return st;
-    for (uint32_t id = 0; id < ix->span; id++)
+    for (uint32_t id = 0; id < ix->span && id < ix->by_id_cap; id++)
         if (ix->by_id[id])
             fprintf(af.f, "%s\t%u\n", label_at(ix, ix->by_id[id]), id);
     return sten__afile_commit(ctx, &af);

@@ -146,8 +146,10 @@ sten_status sten_libsvm_read(sten_ctx *ctx, const char *path, int base, uint32_t
             st = STEN_E_NOMEM;
         if (st)
             break;
-        memcpy(col + nnz, l.idx, l.n * sizeof *col);
-        memcpy(val + nnz, l.val, l.n * sizeof *val);
+        if (l.n) { /* a line with a label only has no feature buffers yet: memcpy(NULL) is UB */
+            memcpy(col + nnz, l.idx, l.n * sizeof *col);
+            memcpy(val + nnz, l.val, l.n * sizeof *val);
+        }
         nnz += l.n;
         lab[rows++] = (float)l.label;
         rp[rows] = nnz;

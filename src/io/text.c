@@ -25,6 +25,8 @@ typedef struct {
     uint64_t n, cap, vcap;
     span *s;
     uint64_t scap;
+    uint64_t *last;  /* per feature id: its latest entry's index + 1 (0: none) */
+    uint64_t lcap;
     char unknown[TEXT_MAX_UNKNOWN_SHOWN][64];
     int n_unknown_shown;
 } collect;
@@ -82,13 +84,17 @@ static sten_status tuple(reader *r, const char *t, size_t n, size_t col, uint64_
         return STEN_OK;
     }
     collect *c = r->c;
-    for (uint64_t k = line_start; k < c->n; k++)
-        if (c->col[k] == id) {
-            if (r->analog)
-                c->val[k] = v;
-            r->stats->duplicate_features++;
-            return STEN_OK;
-        }
+    /* a feature repeated on its line: the later value wins (one lookup, not
+     * a scan of the line: long lines stay linear) */
+    if ((st = sten__grow(r->ctx, (void **)&c->last, &c->lcap, (uint64_t)id + 1, sizeof *c->last)))
+        return st;
+    if (c->last[id] > line_start) {
+        if (r->analog)
+            c->val[c->last[id] - 1] = v;
+        r->stats->duplicate_features++;
+        return STEN_OK;
+    }
+    c->last[id] = c->n + 1;
     if ((st = sten__grow(r->ctx, (void **)&c->col, &c->cap, c->n + 1, sizeof *c->col)) ||
         (r->analog && (st = sten__grow(r->ctx, (void **)&c->val, &c->vcap, c->n + 1, sizeof *c->val))))
         return st;
@@ -100,8 +106,14 @@ static sten_status tuple(reader *r, const char *t, size_t n, size_t col, uint64_
 
 static sten_status parse_line(reader *r, const char *line, size_t len)
 {
+    if (r->line == 1 && len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3))
+        line += 3, len -= 3; /* a UTF-8 byte order mark (convert strips it too) */
     if (len == 0)
         return STEN_OK;
+    const char *nul = memchr(line, '\0', len);
+    if (nul)
+        return sten_fail(r->ctx, STEN_E_PARSE, "%s:%llu:%zu: a NUL byte (is this a text file?)", r->path,
+                         r->line, (size_t)(nul - line) + 1);
     const char *tab = memchr(line, '\t', len);
     if (!tab)
         return sten_fail(r->ctx, STEN_E_PARSE,
@@ -245,7 +257,7 @@ static sten_status build_csr(sten_ctx *ctx, collect *c, uint32_t n_features, boo
         if (!c->s[s].start1)
             continue;
         const uint64_t k0 = c->s[s].start1 - 1, n = c->s[s].end - k0;
-        if (!in_place) {
+        if (!in_place && n) {
             memcpy(out->col + e, c->col + k0, n * sizeof *out->col);
             if (analog)
                 memcpy(out->val + e, c->val + k0, n * sizeof *out->val);
@@ -298,5 +310,6 @@ sten_status sten_text_read(sten_ctx *ctx, const char *path, sten_index *features
     sten_free(ctx, c.col);
     sten_free(ctx, c.val);
     sten_free(ctx, c.s);
+    sten_free(ctx, c.last);
     return st;
 }

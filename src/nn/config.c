@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #define CONFIG_MAX_BYTES (4u << 20) /* a config is a few KB; refuse what is not one */
 #define CONFIG_MAX_LAYERS 1024
@@ -775,6 +776,21 @@ static sten_status check_names(parser *p, sten_net_desc *d)
     return STEN_OK;
 }
 
+/* Training needs something to compare against: at least one Output layer
+ * (DSSTNE required one too). Without it every loss is 0 and nothing learns. */
+static sten_status check_output(sten_ctx *ctx, const sten_net_desc *d, const char *source)
+{
+    for (uint32_t i = 0; i < d->n_layers; i++)
+        if (d->layers[i].kind == STEN_LAYER_OUTPUT)
+            return STEN_OK;
+    const sten_layer_desc *last = &d->layers[d->n_layers - 1];
+    return sten_fail(ctx, STEN_E_PARSE, "%s:%d:%d: no Output layer: the last layer \"%s\" is %s; a network "
+                     "needs a layer with \"Kind\": \"Output\" and the DataSet of its targets", source,
+                     last->line, last->column, last->name,
+                     last->kind == STEN_LAYER_INPUT ? "an Input layer" : last->kind == STEN_LAYER_HIDDEN
+                     ? "a Hidden layer" : "a Target layer");
+}
+
 void sten_net_desc_defaults(sten_net_desc *d)
 {
     memset(d, 0, sizeof *d);
@@ -829,6 +845,8 @@ sten_status sten_net_desc_parse(sten_ctx *ctx, const char *json, size_t len, con
                        "and an output layer", source);
     if (!st)
         st = check_names(&p, d);
+    if (!st)
+        st = check_output(ctx, d, source);
     json_decref(root);
     sten__json_pos_free(ctx, &p.pos);
     if (st) {
@@ -845,6 +863,11 @@ sten_status sten_net_desc_load(sten_ctx *ctx, const char *path, sten_net_desc **
     FILE *f = fopen(path, "rb");
     if (!f)
         return sten_fail(ctx, STEN_E_NOTFOUND, "%s: cannot open the network config", path);
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return sten_fail(ctx, STEN_E_NOTFOUND, "%s: is a directory, not a network config file (JSON)", path);
+    }
     char *buf = sten_alloc(ctx, CONFIG_MAX_BYTES + 1);
     if (!buf) {
         fclose(f);

@@ -4,11 +4,13 @@
  * Values may be JSON numbers or strings (SageMaker passes strings). */
 #include "core/core_int.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 enum { HP_FEATURE_DIM, HP_FACTORS, HP_PREDICTOR, HP_EPOCHS, HP_BATCH, HP_LR0, HP_LR1, HP_LR2,
        HP_WD0, HP_WD1, HP_WD2, HP_M0, HP_M1, HP_M2, HP_SIG0, HP_SIG1, HP_SIG2, HP_SC0, HP_SC1,
@@ -91,6 +93,24 @@ static sten_status value_of(sten_ctx *ctx, const char *src, const hp *h, json_t 
     return STEN_OK;
 }
 
+/* SageMaker adds the reserved key _tuning_objective_metric to the
+ * hyperparameters of a tuning job's training jobs; its value names one of
+ * the metrics the algorithm prints. */
+static sten_status tuning_metric(sten_ctx *ctx, const char *path, json_t *v)
+{
+    static const char *const metrics[] = {"test:rmse", "test:mae", "test:binary_classification_accuracy",
+                                          "test:binary_classification_cross_entropy", "test:binary_f_beta",
+                                          "test:auc"};
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    for (size_t k = 0; s && k < sizeof metrics / sizeof *metrics; k++)
+        if (!strcmp(s, metrics[k]))
+            return STEN_OK;
+    return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter _tuning_objective_metric = %s%s%s names no metric "
+                     "sten prints (expected test:rmse, test:mae, test:binary_classification_accuracy, "
+                     "test:binary_classification_cross_entropy, test:binary_f_beta or test:auc)", path,
+                     s ? "\"" : "", s ? s : "a non-string", s ? "\"" : "");
+}
+
 static sten_status read_values(sten_ctx *ctx, const char *path, json_t *root, double *val)
 {
     for (int k = 0; k < HP_COUNT; k++)
@@ -98,6 +118,12 @@ static sten_status read_values(sten_ctx *ctx, const char *path, json_t *root, do
     const char *key;
     json_t *v;
     json_object_foreach(root, key, v) {
+        if (!strcmp(key, "_tuning_objective_metric")) { /* SageMaker's, set by tuning jobs */
+            sten_status st = tuning_metric(ctx, path, v);
+            if (st)
+                return st;
+            continue;
+        }
         int k = 0;
         while (k < HP_COUNT && strcmp(key, table[k].name))
             k++;
@@ -176,8 +202,16 @@ static void build(const double *v, sten_net_desc *d, sten_layer_desc *L)
 sten_status sten_fm_desc_from_hyperparameters(sten_ctx *ctx, const char *path, sten_net_desc **out)
 {
     *out = NULL;
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return sten_fail(ctx, STEN_E_NOTFOUND, "%s: cannot open the hyperparameters file: %s", path,
+                         strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return sten_fail(ctx, STEN_E_NOTFOUND, "%s: is a directory, not a hyperparameters file (JSON)", path);
     json_error_t err;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+    if (!root && json_error_code(&err) == json_error_cannot_open_file)
+        return sten_fail(ctx, STEN_E_NOTFOUND, "%s: %s", path, err.text);
     if (!root)
         return sten_fail(ctx, STEN_E_PARSE, "%s:%d:%d: %s", path, err.line, err.column, err.text);
     double v[HP_COUNT];

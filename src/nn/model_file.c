@@ -7,13 +7,14 @@
 #include "net_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netcdf.h>
-#include <netcdf_mem.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define STEN_MODEL_FORMAT 1 /* sten_format_version written; newer is refused */
 
@@ -107,13 +108,16 @@ typedef struct {
     sten_ctx *ctx;
     const char *path;
     int nc;
-    int err; /* first netCDF error */
+    int err;        /* first netCDF error */
+    bool dry;       /* only count the variables' bytes: nothing is written */
+    uint64_t bytes; /* ... counted here, with the number of variables */
+    uint64_t vars;
 } ncio;
 
 /* Records the first netCDF failure with the file and what was being done. */
 static int nc_ok(ncio *io, int rc, const char *what, const char *name)
 {
-    if (rc == NC_NOERR)
+    if (rc == NC_NOERR || io->dry)
         return 1;
     if (!io->err) {
         io->err = rc;
@@ -167,6 +171,11 @@ static void put_var(ncio *io, const char *name, const char *dim, size_t len, con
 {
     int d, v;
     char dname[160];
+    if (io->dry) {
+        io->bytes += (uint64_t)len * sizeof *data;
+        io->vars++;
+        return;
+    }
     snprintf(dname, sizeof dname, "%s", dim);
     if (!nc_ok(io, nc_def_dim(io->nc, dname, len ? len : 1, &d), "defining dimension", dname) ||
         !nc_ok(io, nc_def_var(io->nc, name, NC_FLOAT, 1, &d, &v), "defining variable", name))
@@ -285,65 +294,81 @@ static void write_param(ncio *io, const nn_param *q)
     }
 }
 
-/* The model is built in memory (NetCDF-4 on HDF5's core driver) and written
- * to disk by sten's own atomic writer. HDF5 writing straight to a file that
- * fills up cannot be closed cleanly: its close fails, libnetcdf's report of
- * the still-open objects crashes inside HDF5, and so does HDF5's exit
- * handler. In memory, the only I/O that can fail is a plain write, which
- * ends in a clean error and no file under the real name. The cost: the
- * file's bytes are held in memory once while it is written. */
-sten_status sten_net_save(sten_ctx *ctx, const sten_net *net, const char *path)
+/* Everything the model file holds, through io (dry: only counted). */
+static void write_model(ncio *io, const sten_net *net)
 {
-    ncio io = {ctx, path, -1, 0};
-    if (!nc_ok(&io, nc_create_mem(path, NC_NETCDF4, 1 << 20, &io.nc), "creating", "file (in memory)"))
-        return sten_ctx_error_status(ctx);
-    put_table(&io, net_atts, sizeof net_atts / sizeof net_atts[0], &net->desc, "");
+    put_table(io, net_atts, sizeof net_atts / sizeof net_atts[0], &net->desc, "");
     for (size_t i = 0; i < sizeof dsstne_consts / sizeof dsstne_consts[0]; i++) {
         const float f = (float)dsstne_consts[i].value;
         const int n = (int)dsstne_consts[i].value;
-        nc_ok(&io, dsstne_consts[i].type == NC_INT
-                       ? nc_put_att_int(io.nc, NC_GLOBAL, dsstne_consts[i].name, NC_INT, 1, &n)
-                       : nc_put_att_float(io.nc, NC_GLOBAL, dsstne_consts[i].name, NC_FLOAT, 1, &f),
+        nc_ok(io, dsstne_consts[i].type == NC_INT
+                       ? nc_put_att_int(io->nc, NC_GLOBAL, dsstne_consts[i].name, NC_INT, 1, &n)
+                       : nc_put_att_float(io->nc, NC_GLOBAL, dsstne_consts[i].name, NC_FLOAT, 1, &f),
               "writing attribute", dsstne_consts[i].name);
     }
-    put_u32(&io, "bSparsenessPenalty", net->desc.sparseness_beta > 0);
-    put_u32(&io, "bDenoising", net->desc.denoising_p > 0);
-    put_str(&io, "checkpoint_name", "");
-    put_u32(&io, "layers", net->n_layers);
-    put_u32(&io, "weights", net->n_weights);
+    put_u32(io, "bSparsenessPenalty", net->desc.sparseness_beta > 0);
+    put_u32(io, "bDenoising", net->desc.denoising_p > 0);
+    put_str(io, "checkpoint_name", "");
+    put_u32(io, "layers", net->n_layers);
+    put_u32(io, "weights", net->n_weights);
     const int fmt = STEN_MODEL_FORMAT;
-    nc_ok(&io, nc_put_att_int(io.nc, NC_GLOBAL, "sten_format_version", NC_INT, 1, &fmt),
+    nc_ok(io, nc_put_att_int(io->nc, NC_GLOBAL, "sten_format_version", NC_INT, 1, &fmt),
           "writing attribute", "sten_format_version");
-    put_u32(&io, "sten_epoch", net->epoch);
-    put_att(&io, "sten_step", A_U64, &net->step);
+    put_u32(io, "sten_epoch", net->epoch);
+    put_att(io, "sten_step", A_U64, &net->step);
     for (uint32_t i = 0; i < net->n_layers; i++)
-        write_layer(&io, net, i);
+        write_layer(io, net, i);
     for (uint32_t k = 0; k < net->n_weights; k++)
-        write_weight(&io, net, k);
+        write_weight(io, net, k);
     for (uint32_t i = 0; i < net->n_params; i++)
-        write_param(&io, &net->params[i]);
-    NC_memio mem = {0};
+        write_param(io, &net->params[i]);
+}
+
+/* HDF5 writing a file on a disk that fills up cannot be closed cleanly: its
+ * close fails, libnetcdf's report of the objects still open crashes inside
+ * HDF5, and so would HDF5's exit handler. So the space is checked first:
+ * a dry pass counts the bytes, and the temporary file is allocated that
+ * large (plus a margin for HDF5's own structures) before HDF5 writes it; a
+ * disk, quota or file size limit that cannot hold the model ends there,
+ * with a clean error. HDF5 truncates the file when it creates it, so this
+ * narrows the window rather than closing it: another writer filling the
+ * disk in between can still end in HDF5's crash (never a half-written file
+ * under the real name: the temporary is renamed only after a clean close).
+ * The model cannot be built in memory and copied instead: netCDF's
+ * in-memory files lack the creation order it needs to open them for
+ * writing again. */
+sten_status sten_net_save(sten_ctx *ctx, const sten_net *net, const char *path)
+{
+    ncio dry = {.ctx = ctx, .path = path, .nc = -1, .dry = true};
+    write_model(&dry, net);
+    const uint64_t need = dry.bytes + dry.bytes / 32 + (dry.vars + net->n_layers + 16) * 8192 + (1 << 20);
+    char *tmp = sten__tmp_path(ctx, path);
+    if (!tmp)
+        return sten_ctx_error_status(ctx);
+    const int fd = open(tmp, O_WRONLY);
+    const int rc = fd < 0 ? errno : posix_fallocate(fd, 0, (off_t)need);
+    if (fd >= 0)
+        close(fd);
+    if (rc) {
+        sten__abort_path(ctx, tmp);
+        return sten_fail(ctx, STEN_E_IO, "%s: cannot reserve %.1f MB for the model: %s", path, need / 1e6,
+                         strerror(rc));
+    }
+    ncio io = {ctx, path, -1, 0, false, 0, 0};
+    if (!nc_ok(&io, nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &io.nc), "creating", "file")) {
+        sten__abort_path(ctx, tmp);
+        return sten_ctx_error_status(ctx);
+    }
+    write_model(&io, net);
+    if (!io.err)
+        nc_ok(&io, nc_close(io.nc), "closing", "file");
+    else
+        nc_close(io.nc);
     if (io.err) {
-        nc_abort(io.nc);
+        sten__abort_path(ctx, tmp);
         return sten_ctx_error_status(ctx);
     }
-    if (!nc_ok(&io, nc_close_memio(io.nc, &mem), "closing", "file (in memory)")) {
-        free(mem.memory);
-        return sten_ctx_error_status(ctx);
-    }
-    sten__afile af;
-    sten_status st = sten__afile_open(ctx, &af, path);
-    if (st) {
-        free(mem.memory);
-        return st;
-    }
-    if (fwrite(mem.memory, 1, mem.size, af.f) != mem.size) {
-        free(mem.memory);
-        sten__afile_abort(ctx, &af);
-        return sten_fail(ctx, STEN_E_IO, "%s: write failed: %s", path, strerror(errno));
-    }
-    free(mem.memory);
-    return sten__afile_commit(ctx, &af);
+    return sten__commit_path(ctx, tmp, path);
 }
 
 /* ------------------------------------------------------------------ read */
@@ -357,6 +382,12 @@ static int get_att(ncio *io, const char *name, att_type t, void *p, bool require
         return 0;
     if (!nc_ok(io, rc, "attribute", name))
         return -1;
+    /* libnetcdf writes all of an attribute's values: a number must be one */
+    if (t != A_STR && (len != 1 || type == NC_CHAR || type == NC_STRING)) {
+        sten_fail(io->ctx, STEN_E_FORMAT, "%s: attribute %s must be one number", io->path, name);
+        io->err = NC_EBADTYPE;
+        return -1;
+    }
     switch (t) {
     case A_F32:
         rc = nc_get_att_float(io->nc, NC_GLOBAL, name, p);
@@ -406,13 +437,19 @@ static int get_table(ncio *io, const att_desc *t, size_t n, void *base, const ch
 
 static int get_var(ncio *io, const char *name, float *dst, size_t want, bool required)
 {
-    int v, d;
+    int v, d, nd;
     size_t len;
     int rc = nc_inq_varid(io->nc, name, &v);
     if (rc == NC_ENOTVAR && !required)
         return 0;
-    if (!nc_ok(io, rc, "variable", name) ||
-        !nc_ok(io, nc_inq_vardimid(io->nc, v, &d), "variable", name) ||
+    if (!nc_ok(io, rc, "variable", name) || !nc_ok(io, nc_inq_varndims(io->nc, v, &nd), "variable", name))
+        return -1;
+    if (nd != 1) { /* one dimension id fits d; the values are read whole */
+        sten_fail(io->ctx, STEN_E_FORMAT, "%s: variable %s has %d dimensions, expected 1", io->path, name, nd);
+        io->err = NC_EEDGE;
+        return -1;
+    }
+    if (!nc_ok(io, nc_inq_vardimid(io->nc, v, &d), "variable", name) ||
         !nc_ok(io, nc_inq_dimlen(io->nc, d, &len), "variable", name))
         return -1;
     if (len != want) {
@@ -440,7 +477,14 @@ static int read_names(ncio *io, const char *p, const char *what, uint32_t max, s
     }
     for (uint32_t k = 0; k < n; k++) {
         snprintf(name, sizeof name, "%s%s%u", p, what, k);
-        if (get_att(io, name, A_STR, value, true) < 0 || take(io->ctx, l, value))
+        if (get_att(io, name, A_STR, value, true) < 0)
+            return -1;
+        if (!value[0]) { /* before take(), whose message would not name the file */
+            sten_fail(io->ctx, STEN_E_FORMAT, "%s: attribute %s is empty (expected a layer name)", io->path,
+                      name);
+            return -1;
+        }
+        if (take(io->ctx, l, value))
             return -1;
     }
     return 0;
@@ -480,8 +524,14 @@ static int read_layers(ncio *io, sten_net_desc *d)
             const int got = get_att(io, name, t->whole ? A_U32 : A_F32, t->whole ? (void *)&u : (void *)&f, false);
             if (got < 0)
                 return -1;
+            const double v = t->whole ? (double)u : (double)f;
+            if (got > 0 && !isnan(v) && (!(v >= t->lo && v <= t->hi) || (t->whole && v != floor(v)))) {
+                sten_fail(io->ctx, STEN_E_FORMAT, "%s: attribute %s = %g is outside [%g, %g]", io->path, name,
+                          v, t->lo, t->hi);
+                return -1;
+            }
             if (got > 0)
-                l->setting[t->index] = t->whole ? (float)u : f;
+                l->setting[t->index] = (float)v;
         }
         uint32_t attrs = 0;
         snprintf(name, sizeof name, "%sattributes", p);
@@ -493,6 +543,12 @@ static int read_layers(ncio *io, sten_net_desc *d)
             return -1;
         l->N_auto = false;
         l->line = l->column = 0;
+        /* what the config parser checks of a layer, for one read from a file */
+        char why[200];
+        if (ops->check && !ops->check(l, why, sizeof why)) {
+            sten_fail(io->ctx, STEN_E_FORMAT, "%s: layer%u: %s", io->path, i, why);
+            return -1;
+        }
     }
     return 0;
 }
@@ -597,12 +653,12 @@ static int read_weights(ncio *io, sten_net *net, uint32_t n_weights)
 static sten_status read_desc(sten_ctx *ctx, ncio *io, sten_net_desc *d, uint32_t *n_weights)
 {
     memset(d, 0, sizeof *d);
-    int fmt = 0;
-    if (nc_inq_att(io->nc, NC_GLOBAL, "sten_format_version", NULL, NULL) == NC_NOERR &&
-        nc_ok(io, nc_get_att_int(io->nc, NC_GLOBAL, "sten_format_version", &fmt), "reading attribute",
-              "sten_format_version") && fmt > STEN_MODEL_FORMAT)
+    uint32_t fmt = 0;
+    if (get_att(io, "sten_format_version", A_U32, &fmt, false) < 0)
+        return sten_ctx_error_status(ctx);
+    if (fmt > STEN_MODEL_FORMAT)
         return sten_fail(ctx, STEN_E_UNSUPPORTED,
-                         "%s: model format version %d is newer than this sten reads (%d); upgrade sten",
+                         "%s: model format version %u is newer than this sten reads (%d); upgrade sten",
                          io->path, fmt, STEN_MODEL_FORMAT);
     /* the config language's defaults, for what DSSTNE files do not carry */
     sten_net_desc_defaults(d);
@@ -661,7 +717,7 @@ static sten_status load(sten_ctx *ctx, ncio *io, const sten_dataset *ds, size_t 
 sten_status sten_model_read_desc(sten_ctx *ctx, const char *path, sten_net_desc **out)
 {
     *out = NULL;
-    ncio io = {ctx, path, -1, 0};
+    ncio io = {ctx, path, -1, 0, false, 0, 0};
     int rc = nc_open(path, NC_NOWRITE, &io.nc);
     if (rc != NC_NOERR)
         return sten_fail(ctx, rc == ENOENT ? STEN_E_NOTFOUND : STEN_E_FORMAT,
@@ -682,7 +738,7 @@ sten_status sten_net_load(sten_ctx *ctx, const char *path, const sten_dataset *d
                           uint32_t batch, bool with_state, sten_net **out)
 {
     *out = NULL;
-    ncio io = {ctx, path, -1, 0};
+    ncio io = {ctx, path, -1, 0, false, 0, 0};
     int rc = nc_open(path, NC_NOWRITE, &io.nc);
     if (rc != NC_NOERR)
         return sten_fail(ctx, rc == ENOENT ? STEN_E_NOTFOUND : STEN_E_FORMAT,

@@ -221,6 +221,12 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
                                                           : sten__optim_alloc(ctx, net, o->t.optimizer);
     if (st)
         return st;
+    bool has_output = false;
+    for (uint32_t i = 0; i < net->n_layers; i++)
+        has_output |= net->layers[i].kind == STEN_LAYER_OUTPUT;
+    if (!has_output) /* nothing to compare against: every loss would be 0 */
+        return sten_fail(ctx, STEN_E_INVALID, "%s: the network has no Output layer, so there is nothing to "
+                         "train against (a layer with \"Kind\": \"Output\" and a DataSet)", net->desc.source);
     for (uint32_t i = 0; i < net->n_layers; i++) {
         const nn_layer *L = &net->layers[i];
         if ((L->kind == STEN_LAYER_INPUT || L->kind == STEN_LAYER_OUTPUT) && L->ds < 0)

@@ -844,7 +844,7 @@ void api_events(req *q)
     json_t *b = parse_body(q);
     if (!b)
         return;
-    const char *user, *session;
+    const char *user = NULL, *session = NULL;
     sbuf rec = {0};
     size_t *off = NULL, *len = NULL;
     const char **recs = NULL;
