@@ -117,6 +117,29 @@ void sten_log(sten_ctx *ctx, sten_log_level level, const char *fmt, ...)
 #endif
     ;
 
+/* Progress of a long operation: reading a large text file, generating
+ * synthetic data, sorting and writing a converted log, fitting EASE. All
+ * pointers are borrowed for the duration of the call. */
+typedef struct {
+    const char *task;     /* what is being done: "reading ratings.csv", "EASE: Gram matrix" */
+    const char *unit;     /* what done and total count: "lines", "users", "items",
+                             "records"; "" for a phase that is not counted */
+    uint64_t done;
+    uint64_t total;       /* 0 when not known */
+    uint64_t bytes;       /* input bytes consumed so far (compressed bytes for a gzip file);
+                             0 when the task is not reading */
+    uint64_t bytes_total; /* the input's size; 0 when not known (stdin, a pipe) */
+} sten_progress;
+typedef void (*sten_progress_fn)(void *user, const sten_progress *p);
+
+/* Sends progress reports to fn (NULL, the default, turns them off; then a
+ * report costs one pointer test). fn is called on the thread that called
+ * into the library, never from inside a parallel region, every few thousand
+ * units of work and at the start of each phase, so it should limit how
+ * often it draws itself. The library never prints; training reports through
+ * sten_train_opts.progress instead. */
+void sten_ctx_set_progress(sten_ctx *ctx, sten_progress_fn fn, void *user);
+
 /* Thread count used by every kernel and by BLAS. n <= 0 means "all available
  * cores". Kernels never call multi-threaded BLAS inside their own parallel
  * regions, so the machine is never oversubscribed. */
@@ -330,6 +353,18 @@ enum {
     STEN_DS_WEIGHTED = 128
 };
 
+/* An index's fingerprint: its entry count and the 64-bit FNV-1a hash of its
+ * "label<TAB>integer\n" lines in increasing integer order (the bytes
+ * sten_index_save writes), so the order a file listed them in does not
+ * matter while any change to the map does. generate-netcdf records it in
+ * the datasets it writes, train copies it into the model, and predict and
+ * serve refuse index files whose fingerprint differs (sten_index_check).
+ * entries == 0 means none is known (files DSSTNE made carry none). */
+typedef struct {
+    uint32_t entries;
+    uint64_t hash;
+} sten_fingerprint;
+
 /* One dataset of a DSSTNE NetCDF file, in memory. */
 typedef struct {
     char *name;
@@ -342,6 +377,10 @@ typedef struct {
     float *dense;         /* when not SPARSE: unique x (width*height*length), row-major */
     float *weight;        /* per-example weights (examples entries), or NULL */
     uint32_t *index;      /* example -> stored row (examples entries), or NULL */
+    /* What generate-netcdf records (entries 0: not known): the feature
+     * index its columns follow, and the samples index restricted to the
+     * samples of its rows, in row order (sten_index_fingerprint_ids). */
+    sten_fingerprint features, samples;
 } sten_dataset;
 
 /* Who frees a dataset. A sten_dataset struct belongs to whoever holds its
@@ -371,7 +410,11 @@ sten_status sten_dataset_read_netcdf(sten_ctx *ctx, const char *path, sten_datas
  * datasets, name<n>, attributes<n>, kind<n>, dataType<n>, dimensions<n>,
  * width<n>; examplesDim<n>, sparseDataDim<n>; sparseStart<n>, sparseEnd<n>,
  * sparseIndex<n> as uint, sparseData<n> float when not boolean), plus
- * dataWeight<n> / index<n> / data<n> for the other kinds. Atomic. */
+ * dataWeight<n> / index<n> / data<n> for the other kinds, and the
+ * fingerprints a dataset records (sten_featureEntries<n>,
+ * sten_featureFingerprint<n>, sten_sampleEntries<n>,
+ * sten_sampleFingerprint<n>; read back by sten_dataset_read_netcdf).
+ * Atomic. */
 sten_status sten_dataset_write_netcdf(sten_ctx *ctx, const char *path, const sten_dataset *ds,
                                       size_t count);
 /* What a NetCDF file is, from its global attributes alone (no data is read):
@@ -391,7 +434,9 @@ typedef struct sten_index sten_index;
 sten_status sten_index_new(sten_ctx *ctx, sten_index **out);
 void sten_index_free(sten_ctx *ctx, sten_index *ix);
 /* Adds the entries of an index file; malformed lines, duplicate labels and
- * duplicate integers are errors naming file:line. */
+ * duplicate integers are errors naming file:line. Loading into an empty
+ * index is all or nothing: after a failure it is still empty. (Added to a
+ * non-empty one, a failure may leave part of the file in it.) */
 sten_status sten_index_load(sten_ctx *ctx, sten_index *ix, const char *path);
 /* Writes the index in increasing integer order (deterministic; DSSTNE wrote
  * hash order), atomically. */
@@ -407,6 +452,14 @@ sten_status sten_index_add(sten_ctx *ctx, sten_index *ix, const char *label, siz
                            uint32_t *id);
 /* The label of integer id, or NULL. Borrowed. */
 const char *sten_index_label(const sten_index *ix, uint32_t id);
+
+/* The fingerprint of an index (sten_fingerprint, above the datasets). */
+sten_fingerprint sten_index_fingerprint(const sten_index *ix);
+/* The fingerprint of the entries ids[0..n) of ix, in that order (ids
+ * without a label are skipped): the samples of a dataset's rows. With every
+ * integer of ix in increasing order it equals sten_index_fingerprint. */
+sten_fingerprint sten_index_fingerprint_ids(const sten_index *ix, const uint32_t *ids, size_t n);
+bool sten_fingerprint_equal(sten_fingerprint a, sten_fingerprint b);
 
 /* DSSTNE text format: "sample<TAB>feature[,value]:feature[,value]...". */
 typedef struct {
@@ -785,6 +838,11 @@ typedef struct {
      * given. Set and read them by name with sten_layer_desc_set / _get;
      * docs/config.md lists each type's settings. */
     float setting[STEN_LAYER_SETTINGS];
+    /* The feature index of the data the layer was trained on, as the
+     * model file records it (entries 0: not known, e.g. a config's layer
+     * or a DSSTNE model); building a network on a dataset that records
+     * one sets it, and refuses a dataset that records another. */
+    sten_fingerprint features;
     int line, column; /* where the layer starts in the config (for errors) */
 } sten_layer_desc;
 
@@ -970,6 +1028,16 @@ sten_status sten_net_load(sten_ctx *ctx, const char *path, const sten_dataset *d
 /* The description a model file holds (layer sizes, settings), without
  * building the network. Free with sten_net_desc_free. */
 sten_status sten_model_read_desc(sten_ctx *ctx, const char *path, sten_net_desc **out);
+/* Refuses an index file that is not the one layer l of a model was trained
+ * with (index_path and model_path name the two files in messages): an
+ * index numbering more units than the layer's N, or one whose fingerprint
+ * differs from the one the model records, is STEN_E_FORMAT with a message
+ * naming both files, both entry counts and fingerprints. A model without a
+ * fingerprint (DSSTNE's, or trained on DSSTNE's data) gets the width check
+ * only; an index narrower than N is then logged as a warning (DSSTNE let a
+ * config's N exceed its data's width). */
+sten_status sten_index_check(sten_ctx *ctx, const sten_index *ix, const char *index_path,
+                             const sten_layer_desc *l, const char *model_path);
 /* Epochs completed (0 for a fresh network; read back from model files). */
 uint32_t sten_net_epoch(const sten_net *net);
 /* The description the network was built from (resolved: N filled in). */
@@ -1079,6 +1147,9 @@ typedef struct {
     uint32_t patience;        /* stop after this many epochs without a better
                                  validation loss; 0 = never */
     uint32_t progress_every;  /* batches between progress calls; 0 = none */
+    /* Called on the thread that called sten_net_train, after every
+     * progress_every-th batch of an epoch and after its last; NULL = none
+     * (then nothing is timed or computed for it). Must not call into net. */
     void (*progress)(void *user, const sten_train_progress *p);
     /* After each epoch (checkpoints, metrics); a non-OK status stops training
      * and is returned. May be NULL. */
@@ -1210,6 +1281,173 @@ sten_status sten_similar(sten_ctx *ctx, const sten_csr *X, const sten_similar_op
 /* Frees the arrays and zeroes *nb; NULL or a zeroed struct is a no-op. */
 void sten_neighbors_free(sten_ctx *ctx, sten_neighbors *nb);
 
+/* ------------------------------------- built-in algorithms (src/algo) */
+
+/* SageMaker's first built-in algorithms outside the network engine: k-means
+ * and PCA (docs/builtins.md). Both take dense rows: X is n x dim, row-major,
+ * contiguous (row r at X + r * dim). Results depend only on the data, the
+ * options and the seed, never on the thread count. */
+
+/* Dense rows without labels (SageMaker's text/csv for unsupervised
+ * algorithms): one row per line, dim comma-separated numbers, plain or
+ * gzip. A field that is not a finite number is STEN_E_PARSE naming
+ * file:line:column and the text; a line with another field count is
+ * STEN_E_PARSE naming file:line, the count found and dim; an empty line or
+ * an empty file is refused. *X (owned, *n x dim floats) is freed with
+ * sten_free. dim must be in [1, STEN_CSV_MAX_DIM]. */
+#define STEN_CSV_MAX_DIM 1000000u
+sten_status sten_csv_read_dense(sten_ctx *ctx, const char *path, uint32_t dim, float **X, uint64_t *n);
+
+typedef enum { STEN_KMEANS_RANDOM = 0, STEN_KMEANS_PLUSPLUS } sten_kmeans_init;
+
+/* k-means options: SageMaker's hyperparameters (docs/builtins.md). */
+typedef struct {
+    uint32_t k;                      /* clusters, >= 1 */
+    uint32_t feature_dim;            /* columns of the data */
+    sten_kmeans_init init;           /* init_method of the mini-batch stage (random) */
+    uint32_t max_iterations;         /* bound on passes, with epochs (100) */
+    float tol;                       /* stop passes when the mean loss changes by less (1e-4) */
+    uint32_t mini_batch_size;        /* rows per update (5000) */
+    uint32_t epochs;                 /* passes over the data (1) */
+    uint32_t extra_center_factor;    /* K = k * this centres in the stage; 0 = auto */
+    uint32_t half_life_time_size;    /* rows after which an update weighs 1/2; 0 = no decay */
+    uint32_t local_lloyd_max_iter;   /* (300) */
+    sten_kmeans_init local_lloyd_init; /* (kmeans++) */
+    uint32_t local_lloyd_num_trials; /* 0 = auto (10) */
+    float local_lloyd_tol;           /* (1e-4) */
+    uint64_t seed;
+} sten_kmeans_opts;
+
+/* SageMaker's defaults; k and feature_dim 0 (required). */
+sten_kmeans_opts sten_kmeans_defaults(void);
+
+/* A trained k-means model: k centres of dim values, row-major. Owned;
+ * free with sten_kmeans_free (a zeroed struct is a no-op). */
+typedef struct {
+    uint32_t k, dim;
+    float *centers;
+    sten_kmeans_opts opts; /* what it was trained with (saved in the model file) */
+} sten_kmeans;
+
+/* What a fit did (for logs). */
+typedef struct {
+    uint32_t centers;        /* K, the mini-batch stage's centres */
+    uint32_t passes;         /* passes the mini-batch stage made */
+    double stage_msd;        /* its last pass's mean squared distance (before each update) */
+    uint32_t trials;         /* local Lloyd's trials */
+    double local_inertia;    /* the kept trial's weighted sum of squared distances */
+} sten_kmeans_report;
+
+/* SageMaker's scheme: K = k * extra_center_factor centres by mini-batch
+ * k-means (Sculley 2010) over shuffled rows in passes, then each centre,
+ * weighted by the rows it took, is a point for a weighted Lloyd's (the
+ * local stage, local_lloyd_num_trials trials, the lowest inertia kept) down
+ * to k. Distances are |x|^2 - 2 x.c + |c|^2 from one GEMM per batch.
+ * STEN_E_INVALID naming the option for options out of range (k or dim 0, k
+ * above n, ...); STEN_E_NOMEM. report may be NULL. *out is overwritten. */
+sten_status sten_kmeans_fit(sten_ctx *ctx, const float *X, uint64_t n, const sten_kmeans_opts *o,
+                            sten_kmeans *out, sten_kmeans_report *report);
+void sten_kmeans_free(sten_ctx *ctx, sten_kmeans *m);
+
+/* The closest centre of each row (ties: the lower index) and the Euclidean
+ * distance to it (dist may be NULL). X: n x m->dim. Returns the sum of
+ * squared distances in *ssd (may be NULL). */
+sten_status sten_kmeans_assign(sten_ctx *ctx, const sten_kmeans *m, const float *X, uint64_t n,
+                               uint32_t *cluster, float *dist, double *ssd);
+
+/* The building blocks, for callers that want them alone (and tests):
+ * sten_kmeans_seed picks K starting centres among n weighted points P (dim
+ * values each; w NULL = all 1): random (K distinct points, chance in
+ * proportion to weight) or k-means++ (Arthur & Vassilvitskii 2007: the
+ * first by weight, each next with chance w * D^2 to the nearest chosen).
+ * Points of weight 0 are never chosen; STEN_E_INVALID when fewer than K
+ * points have weight. sten_kmeans_lloyd runs weighted Lloyd's from the K
+ * centres C (updated in place) until max_iter or a relative drop of the
+ * weighted inertia below tol; a centre left empty keeps its place.
+ * *inertia gets the weighted sum of squared distances to the final centres;
+ * *iters the iterations run (either may be NULL). */
+sten_status sten_kmeans_seed(sten_ctx *ctx, const float *P, const float *w, uint64_t n, uint32_t dim,
+                             uint32_t K, sten_kmeans_init how, uint64_t seed, float *C);
+sten_status sten_kmeans_lloyd(sten_ctx *ctx, const float *P, const float *w, uint64_t n, uint32_t dim,
+                              float *C, uint32_t K, uint32_t max_iter, double tol, double *inertia,
+                              uint32_t *iters);
+
+typedef enum { STEN_PCA_REGULAR = 0, STEN_PCA_RANDOMIZED } sten_pca_mode;
+
+/* PCA options: SageMaker's hyperparameters (docs/builtins.md). */
+typedef struct {
+    uint32_t num_components;   /* >= 1, <= feature_dim */
+    uint32_t feature_dim;
+    sten_pca_mode mode;        /* algorithm_mode (regular) */
+    bool subtract_mean;        /* (true) */
+    int32_t extra_components;  /* randomized: oversampling; -1 (the default) is
+                                  SageMaker's max(10, num_components); the total
+                                  is capped at feature_dim */
+    uint32_t mini_batch_size;  /* rows per streamed block (500 here; required
+                                  in hyperparameter files, as SageMaker has it) */
+    uint32_t power_iterations; /* randomized: passes of subspace iteration (2) */
+    uint64_t seed;
+} sten_pca_opts;
+
+sten_pca_opts sten_pca_defaults(void);
+
+/* A trained PCA: components (num_components x dim, unit rows, decreasing
+ * eigenvalue; each row's largest-magnitude entry positive), the
+ * covariance's eigenvalues along them (sample variances, n - 1), the mean
+ * (zeros without subtract_mean) and the total variance (the trace), so
+ * eigenvalues[i] / total_variance is the explained variance ratio. Owned;
+ * free with sten_pca_free. */
+typedef struct {
+    uint32_t dim, n_comp;
+    float *mean;        /* dim */
+    float *components;  /* n_comp x dim */
+    float *eigenvalues; /* n_comp */
+    double total_variance;
+    uint64_t rows;      /* rows it was fit on */
+    sten_pca_opts opts;
+} sten_pca;
+
+/* regular: the covariance in one streamed pass (SSYRK per block of rows,
+ * summed in double, rows shifted by the first block's mean against
+ * cancellation), then LAPACK's symmetric eigensolver (DSYEVR in double up
+ * to dim 4096, SSYEVR above) for the top num_components. randomized: a
+ * range finder over num_components + extra_components Gaussian directions,
+ * power_iterations passes of subspace iteration, then the small projected
+ * eigenproblem; it never forms the dim x dim covariance. STEN_E_INVALID
+ * naming the option; STEN_E_NUMERIC if LAPACK fails. *out is overwritten. */
+sten_status sten_pca_fit(sten_ctx *ctx, const float *X, uint64_t n, const sten_pca_opts *o, sten_pca *out);
+/* Y (n x m->n_comp) = (X - mean) components^T. */
+sten_status sten_pca_project(sten_ctx *ctx, const sten_pca *m, const float *X, uint64_t n, float *Y);
+void sten_pca_free(sten_ctx *ctx, sten_pca *m);
+
+/* SageMaker's hyperparameter files (JSON object; values numbers or strings,
+ * as SageMaker passes them) into options, defaults filled. Unknown names,
+ * bad values and missing required ones are STEN_E_PARSE / STEN_E_RANGE
+ * naming the file, the key and what is allowed; a missing file is
+ * STEN_E_NOTFOUND. SageMaker's reserved _tuning_objective_metric is
+ * accepted for k-means (test:msd or test:ssd). eval_metrics (k-means):
+ * *metrics gets bit 1 for msd, 2 for ssd (may be NULL). The seed is left
+ * at its default (the caller's --seed). */
+enum { STEN_KMEANS_METRIC_MSD = 1, STEN_KMEANS_METRIC_SSD = 2 };
+sten_status sten_kmeans_opts_from_hyperparameters(sten_ctx *ctx, const char *path, sten_kmeans_opts *o,
+                                                  unsigned *metrics);
+sten_status sten_pca_opts_from_hyperparameters(sten_ctx *ctx, const char *path, sten_pca_opts *o);
+
+/* Model files of the built-in algorithms: NetCDF-4, global attribute
+ * sten_model_kind ("kmeans", "pca") and sten_format_version 2, so a sten
+ * that predates them refuses them as a newer format and sten_net_load
+ * refuses them naming their kind; written atomically. */
+typedef enum { STEN_MODEL_NETWORK = 0, STEN_MODEL_KMEANS, STEN_MODEL_PCA } sten_model_kind;
+/* The kind of the model file at path (NETWORK for any file without
+ * sten_model_kind, DSSTNE's included). STEN_E_NOTFOUND / STEN_E_FORMAT when
+ * it cannot be opened as NetCDF; STEN_E_FORMAT for an unknown kind. */
+sten_status sten_model_kind_of(sten_ctx *ctx, const char *path, sten_model_kind *out);
+const char *sten_model_kind_name(sten_model_kind kind);
+sten_status sten_kmeans_save(sten_ctx *ctx, const sten_kmeans *m, const char *path);
+sten_status sten_kmeans_load(sten_ctx *ctx, const char *path, sten_kmeans *out);
+sten_status sten_pca_save(sten_ctx *ctx, const sten_pca *m, const char *path);
+sten_status sten_pca_load(sten_ctx *ctx, const char *path, sten_pca *out);
+
 /* ---------------------------------------------------------- number parsing */
 
 /* The one checked number parser (never atoi/atof): the whole slice s[0..len)
@@ -1235,6 +1473,29 @@ void sten_outfile_abort(sten_ctx *ctx, sten_outfile *o);
 
 /* Description of the BLAS in use ("OpenBLAS 0.3.21 ... OpenMP"), borrowed. */
 const char *sten_blas_info(void);
+
+/* OpenBLAS's core type judged against this CPU. OpenBLAS (DYNAMIC_ARCH)
+ * picks its kernels once, in a library constructor, from the CPU model or
+ * from OPENBLAS_CORETYPE; a release that does not know a new CPU runs its
+ * generic Prescott (SSE3) kernels, 4-11x slower on EASE and every other
+ * LAPACK/BLAS-bound step. A library cannot change that for its host
+ * process: a program that finds `generic` set it can export
+ * OPENBLAS_CORETYPE=<best> and re-execute itself before any BLAS call, as
+ * the sten command does (docs/performance.md). All strings are static. */
+typedef struct {
+    const char *core;    /* OpenBLAS's core type now ("Haswell", "Prescott", ...) */
+    const char *kernels; /* what that core's kernels use ("SSE3", "AVX2", "AVX-512",
+                            ...; "unknown" for a name sten does not know) */
+    const char *best;    /* the core type suited to this CPU's features
+                            ("Cooperlake", "SkylakeX", "Haswell", "Sandybridge"),
+                            or the same as core when it knows none better */
+    bool generic;        /* core runs SSE-era kernels on a CPU with AVX or better */
+    bool older;          /* core is of an older vector generation than best
+                            (generic implies older) */
+} sten_blas_core;
+/* Fills *out for the running process (openblas_get_corename() and cpuid).
+ * Never fails. */
+void sten_blas_core_get(sten_blas_core *out);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -16,7 +16,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-ALL="config text index libsvm recordio convert criteo labeled hparams netcdf model"
+ALL="config text index libsvm recordio convert criteo labeled hparams netcdf model builtins"
 ci=0
 if [ "${1:-}" = "--ci" ]; then
     ci=1

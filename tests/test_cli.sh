@@ -66,4 +66,128 @@ if "$STEN" synth --users 300 --items 80 --interactions 4000 --format dsstne -o "
 else
     echo "FAIL: sten synth"; fail=1
 fi
+
+# OpenBLAS's core type (docs/performance.md, "When OpenBLAS does not know the
+# CPU"). OpenBLAS on Prescott is how a release that does not know the CPU runs;
+# here it is forced, so the default mode must respect it and warn, and
+# STEN_BLAS_CORETYPE=best must re-execute onto the CPU's best core type.
+# benv <exit> <pattern> <env(1) arguments, then sten's>: like expect
+benv() {
+    want=$1 pat=$2
+    shift 2
+    env -u STEN_BLAS_REEXEC -u STEN_BLAS_CORETYPE "$@" >"$tmp/out" 2>"$tmp/err"
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "FAIL: env $*: exit $got, expected $want"; cat "$tmp/err"; fail=1; return 1
+    fi
+    if ! grep -q -- "$pat" "$tmp/out" "$tmp/err"; then
+        echo "FAIL: env $*: output lacks '$pat'"; cat "$tmp/out" "$tmp/err"; fail=1; return 1
+    fi
+    echo "ok: env $* -> $got"
+}
+lacks() { # lacks <pattern>: the last benv's output must not have it
+    if grep -q -- "$1" "$tmp/out" "$tmp/err"; then
+        echo "FAIL: output has '$1'"; cat "$tmp/out" "$tmp/err"; fail=1
+    fi
+}
+benv 64 "STEN_BLAS_CORETYPE: unknown value 'fast' (expected auto, keep or best)" STEN_BLAS_CORETYPE=fast "$STEN" info
+# the core type this CPU should get, from /proc/cpuinfo rather than from sten
+flags=$(sed -n 's/^flags[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)
+has() { case " $flags " in *" $1 "*) return 0 ;; esac; return 1; }
+best=
+if has avx512f && has avx512bw && has avx512vl && has avx512dq; then
+    best=SkylakeX; has avx512_bf16 && best=Cooperlake
+elif has avx2 && has fma; then best=Haswell
+elif has avx; then best=Sandybridge
+fi
+if [ -n "$best" ]; then
+    P="OPENBLAS_CORETYPE=Prescott"
+    # the user's choice is respected, and info says it is generic and what to do
+    benv 0 "^blas core Prescott: generic SSE3 kernels, 4-11x slower than $best on BLAS-bound work; OPENBLAS_CORETYPE=Prescott is set: unset it, or STEN_BLAS_CORETYPE=best" $P "$STEN" info &&
+        { lacks "re-executed"; lacks "USE_OPENMP $best"; }
+    benv 0 "^blas core Prescott: generic SSE3 kernels, .*; kept because STEN_BLAS_CORETYPE=keep" \
+        $P STEN_BLAS_CORETYPE=keep "$STEN" info && lacks "re-executed"
+    # best: re-executed once, the arguments kept (--threads 3), OpenBLAS on $best
+    benv 0 "^blas core $best (.* kernels; sten re-executed itself with OPENBLAS_CORETYPE=$best: OpenBLAS had picked Prescott)" \
+        $P STEN_BLAS_CORETYPE=best "$STEN" info --threads 3 &&
+        for p in "^threads   3$" "^blas      OpenBLAS .* USE_OPENMP $best "; do
+            grep -q -- "$p" "$tmp/out" || { echo "FAIL: re-executed info lacks '$p'"; cat "$tmp/out"; fail=1; }
+        done
+    # a second run never re-executes (the guard is set): still Prescott, said so
+    benv 0 "^blas core Prescott: generic SSE3 kernels, .*sten re-executed itself (OpenBLAS had picked Prescott) but OpenBLAS did not take OPENBLAS_CORETYPE=Prescott" \
+        STEN_BLAS_REEXEC=Prescott $P STEN_BLAS_CORETYPE=best "$STEN" info
+    # the hot work runs on the new core, stdin passed through: a re-executed EASE
+    # reading /dev/stdin writes what OpenBLAS on $best writes, bit for bit
+    if "$STEN" synth --users 300 --items 80 --interactions 4000 --format dsstne -o "$tmp/bc.txt" 2>/dev/null; then
+        env -u STEN_BLAS_REEXEC $P STEN_BLAS_CORETYPE=best "$STEN" similar -r /dev/stdin -s "$tmp/bc-fixed.txt" \
+            -k 5 --measure ease -t 2 <"$tmp/bc.txt" 2>"$tmp/err"
+        for c in "$best" Prescott; do
+            env -u STEN_BLAS_REEXEC OPENBLAS_CORETYPE=$c STEN_BLAS_CORETYPE=keep "$STEN" similar -r "$tmp/bc.txt" \
+                -s "$tmp/bc-$c.txt" -k 5 --measure ease -t 2 2>>"$tmp/err"
+        done
+        if ! cmp -s "$tmp/bc-fixed.txt" "$tmp/bc-$best.txt"; then
+            echo "FAIL: re-executed EASE differs from OpenBLAS on $best"; cat "$tmp/err"; fail=1
+        elif cmp -s "$tmp/bc-$best.txt" "$tmp/bc-Prescott.txt"; then
+            echo "note: $best and Prescott gave the same EASE lists here; the check above cannot tell them apart"
+        else
+            echo "ok: re-executed EASE from stdin = OpenBLAS on $best (and differs from Prescott)"
+        fi
+    else
+        echo "FAIL: sten synth"; fail=1
+    fi
+else
+    echo "skip: no AVX here, so no core type better than Prescott to check"
+fi
+# SageMaker's k-means and PCA (docs/builtins.md): the acceptance commands on
+# generated data; every row gets a line with SageMaker's response fields
+b="$tmp/bi"
+mkdir -p "$b"
+awk 'BEGIN { srand(17); for (c = 0; c < 10; c++) for (j = 0; j < 16; j++) m[c, j] = 60 * rand() - 30
+             for (i = 0; i < 3000; i++) { c = i % 10; line = ""
+                 for (j = 0; j < 16; j++) { u = rand() + rand() + rand() - 1.5; line = line (j ? "," : "") sprintf("%.4f", m[c, j] + u) }
+                 print line } }' >"$b/blobs.csv"
+printf '{"k": "10", "feature_dim": "16", "init_method": "kmeans++", "mini_batch_size": "1000"}' >"$b/hp.json"
+expect 0 '"test:msd": ' train --algorithm kmeans --hyperparameters "$b/hp.json" --train "$b/blobs.csv" \
+    --test "$b/blobs.csv" --model-dir "$b/km"
+expect 0 "3000 rows (kmeans)" predict -n "$b/km/model.nc" --csv "$b/blobs.csv" --format jsonl -s "$b/out"
+# one line per row; each blob (row % 10) in one cluster of its own
+if ! awk '!/^\{"closest_cluster": [0-9]+, "distance_to_cluster": [0-9.e+-]+\}$/ { bad = 1 }
+          { split($0, f, /[:,}]/); c = f[2] + 0; d = f[4] + 0; b = (NR - 1) % 10
+            if (c > 9 || d > 5) bad = 1
+            if (b in of) { if (of[b] != c) bad = 1 } else { if (c in taken) bad = 1; of[b] = c; taken[c] = 1 } }
+          END { exit bad || NR != 3000 }' "$b/out"; then
+    echo "FAIL: sten predict --csv (k-means): wrong lines"; head -3 "$b/out"; fail=1
+fi
+expect 73 "already exists" train --algorithm kmeans --hyperparameters "$b/hp.json" --train "$b/blobs.csv" --model-dir "$b/km"
+expect 69 "this is a kmeans model" predict -n "$b/km/model.nc" --data "$b/blobs.csv" -s "$b/out2"
+awk 'BEGIN { srand(5); for (i = 0; i < 600; i++) { line = ""
+             for (j = 0; j < 30; j++) { u = rand() + rand() + rand() - 1.5; line = line (j ? "," : "") sprintf("%.5f", u * (j < 5 ? 10 - j : 1)) }
+             print line } }' | gzip >"$b/x.csv.gz"
+gunzip -c "$b/x.csv.gz" >"$b/x.csv"
+printf '{"num_components": "5", "feature_dim": "30", "algorithm_mode": "regular", "subtract_mean": "true", "mini_batch_size": "500"}' >"$b/hpp.json"
+expect 0 '"explained_variance_ratio": ' train --algorithm pca --hyperparameters "$b/hpp.json" --train "$b/x.csv.gz" --model-dir "$b/pc"
+expect 0 "600 rows (pca)" predict -n "$b/pc/model.nc" --csv "$b/x.csv" --format jsonl -s "$b/outp"
+if ! awk '!/^\{"projection": \[[^],]+(, [^],]+)*\]\}$/ || split($0, f, ", ") != 5 { bad = 1 } END { exit bad || NR != 600 }' "$b/outp"; then
+    echo "FAIL: sten predict --csv (PCA): wrong lines"; head -3 "$b/outp"; fail=1
+fi
+expect 0 "600 rows (pca)" predict -n "$b/pc/model.nc" --csv "$b/x.csv" -s "$b/outj"
+grep -q '^{"predictions": \[{"projection": \[' "$b/outj" || { echo "FAIL: predict --csv --format json"; fail=1; }
+# bad hyperparameters and rows: the key and its range, file:line:column
+printf '{"k": "0", "feature_dim": "16"}' >"$b/bad.json"
+expect 65 'hyperparameter k = "0" is out of range (expected an integer from 1 to 1000000)' \
+    train --algorithm kmeans --hyperparameters "$b/bad.json" --train "$b/blobs.csv" --model-dir "$b/km2"
+printf '{"num_components": "5", "feature_dim": "30", "mini_batch_size": "5", "algorithm": "x"}' >"$b/bad.json"
+expect 65 'unknown PCA hyperparameter "algorithm"' \
+    train --algorithm pca --hyperparameters "$b/bad.json" --train "$b/x.csv" --model-dir "$b/pc2"
+printf '1,2\n3,oops\n' >"$b/bad.csv"
+expect 65 'bad.csv:1:4: expected 30 fields (feature_dim), got 2' \
+    predict -n "$b/pc/model.nc" --csv "$b/bad.csv" -s "$b/outb"
+printf '1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16\n1,2,3,4,5,6,7,8,9,10,11,12,13,14,x5,16\n' >"$b/bad.csv"
+expect 65 'bad.csv:2:34: expected a number, got "x5"' \
+    train --algorithm kmeans --hyperparameters "$b/hp.json" --train "$b/bad.csv" --model-dir "$b/km3"
+expect 65 "x.csv:1:" train --algorithm kmeans --hyperparameters "$b/hp.json" --train "$b/x.csv" --model-dir "$b/km3"
+if [ -e "$b/km3/model.nc" ] || [ -e "$b/outb" ]; then echo "FAIL: an output was left behind after an error"; fail=1; fi
+expect 0 "local_lloyd_num_trials" train --algorithm kmeans --help
+expect 64 "unknown --algorithm 'xgboost' (factorization-machines, kmeans or pca)" train --algorithm xgboost \
+    --hyperparameters "$b/hp.json" --train "$b/blobs.csv" --model-dir "$b/km4"
 exit $fail

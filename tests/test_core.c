@@ -9,6 +9,8 @@
 #include "core/core_int.h"
 #include "core/file_int.h"
 
+char *openblas_get_corename(void); /* OpenBLAS, which libsten links */
+
 static void test_status_strings(void)
 {
     CHECK_STR(sten_status_str(STEN_OK), "ok");
@@ -430,6 +432,70 @@ static void test_atomic_file_and_lines(void)
     sten_ctx_free(ctx);
 }
 
+/* Which OpenBLAS core types count as generic on which CPU, and what replaces them. */
+static void test_blas_core_judge(void)
+{
+    const unsigned avx = STEN__CPU_AVX, avx2 = avx | STEN__CPU_AVX2,
+                   avx512 = avx2 | STEN__CPU_AVX512, bf16 = avx512 | STEN__CPU_AVX512_BF16;
+    static const struct {
+        const char *core;
+        unsigned cpu;
+        const char *kernels, *best;
+        bool generic, older;
+    } cases[] = {
+        /* the issue: a Sapphire Rapids that OpenBLAS 0.3.21 sends to Prescott */
+        {"Prescott", bf16, "SSE3", "Cooperlake", true, true},
+        {"prescott", bf16, "SSE3", "Cooperlake", true, true}, /* OpenBLAS compares without case */
+        {"Prescott", avx512, "SSE3", "SkylakeX", true, true},
+        {"Prescott", avx2, "SSE3", "Haswell", true, true},
+        {"Prescott", avx, "SSE3", "Sandybridge", true, true},
+        {"Prescott", 0, "SSE3", "Prescott", false, false}, /* nothing better on an SSE-only CPU */
+        {"Nehalem", avx2, "SSE4.2", "Haswell", true, true},
+        {"Core2", avx512, "SSSE3", "SkylakeX", true, true},
+        {"Barcelona", avx2, "SSE4a", "Haswell", true, true},
+        /* vector kernels of an older generation: older, not generic */
+        {"Sandybridge", avx2, "AVX", "Haswell", false, true},
+        {"Haswell", bf16, "AVX2", "Cooperlake", false, true},
+        {"Zen", avx512, "AVX2", "SkylakeX", false, true},
+        {"SkylakeX", bf16, "AVX-512", "Cooperlake", false, true},
+        /* the right one */
+        {"Haswell", avx2, "AVX2", "Haswell", false, false},
+        {"Zen", avx2, "AVX2", "Zen", false, false},
+        {"SkylakeX", avx512, "AVX-512", "SkylakeX", false, false},
+        {"Cooperlake", bf16, "AVX-512 BF16", "Cooperlake", false, false},
+        {"SapphireRapids", bf16, "AVX-512 BF16", "SapphireRapids", false, false},
+        /* newer than the CPU (a forced core): not older */
+        {"SkylakeX", avx2, "AVX-512", "SkylakeX", false, false},
+        /* AVX-512 bits without AVX2 are not believed: the CPU counts as AVX only */
+        {"Prescott", avx | STEN__CPU_AVX512, "SSE3", "Sandybridge", true, true},
+        /* names sten does not know (another architecture, a later release) are left alone */
+        {"ARMV8", bf16, "unknown", "ARMV8", false, false},
+        {"Zen4", bf16, "unknown", "Zen4", false, false},
+        {"", bf16, "unknown", "", false, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        sten_blas_core c;
+        sten__blas_core_judge(cases[i].core, cases[i].cpu, &c);
+        CHECK_STR(c.core, cases[i].core);
+        CHECK_STR(c.kernels, cases[i].kernels);
+        CHECK_STR(c.best, cases[i].best);
+        CHECK_EQ(c.generic, cases[i].generic);
+        CHECK_EQ(c.older, cases[i].older);
+    }
+    sten_blas_core c;
+    sten__blas_core_judge(NULL, bf16, &c);
+    CHECK_STR(c.core, "unknown");
+    CHECK(!c.generic && !c.older);
+    /* the live answer is the rule applied to OpenBLAS's name and this CPU */
+    sten_blas_core live, rule;
+    sten_blas_core_get(&live);
+    sten__blas_core_judge(live.core, sten__cpu_features(), &rule);
+    CHECK_STR(live.core, openblas_get_corename());
+    CHECK_STR(live.best, rule.best);
+    CHECK_EQ(live.generic, rule.generic);
+    CHECK_EQ(live.older, rule.older);
+}
+
 int main(void)
 {
     RUN(test_status_strings);
@@ -443,5 +509,6 @@ int main(void)
     RUN(test_rng_streams);
     RUN(test_parse_numbers);
     RUN(test_atomic_file_and_lines);
+    RUN(test_blas_core_judge);
     return CHECK_DONE();
 }

@@ -355,6 +355,159 @@ static void test_write_read_round_trip(void)
     sten_csr_free(ctx, &d[0].sparse); /* d[1] only borrowed these arrays */
 }
 
+/* ---- index fingerprints: their definition, their dataset attributes, the
+ * check predict and serve make */
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static sten_index *load_index(const char *name, const char *text)
+{
+    write_file(name, text);
+    sten_index *ix;
+    CHECK_EQ(sten_index_new(ctx, &ix), STEN_OK);
+    CHECK_EQ(sten_index_load(ctx, ix, path(name)), STEN_OK);
+    return ix;
+}
+
+static char logged[1024];
+static void keep_log(void *user, sten_log_level level, const char *msg)
+{
+    (void)user, (void)level;
+    snprintf(logged, sizeof logged, "%s", msg);
+}
+
+static void test_fingerprints(void)
+{
+    sten_index *a = load_index("fa.idx", "b\t3\na\t0\nc\t7\n");
+    sten_index *b = load_index("fb.idx", "c\t7\na\t0\n\nb\t3\n"); /* the same map, another order */
+    sten_index *s = load_index("fs.idx", "a\t3\nb\t0\nc\t7\n");   /* two labels swapped */
+    const sten_fingerprint fa = sten_index_fingerprint(a);
+    CHECK_EQ(fa.entries, 3);
+    CHECK(fa.hash == fnv1a("a\t0\nb\t3\nc\t7\n")); /* the index file as sten_index_save writes it */
+    CHECK(sten_fingerprint_equal(fa, sten_index_fingerprint(b)));
+    const sten_fingerprint fs = sten_index_fingerprint(s);
+    CHECK_EQ(fs.entries, 3);
+    CHECK(fs.hash != fa.hash);
+    const uint32_t all[3] = {0, 3, 7}, some[3] = {3, 7, 5}; /* 5 has no label: skipped */
+    CHECK(sten_fingerprint_equal(sten_index_fingerprint_ids(a, all, 3), fa));
+    const sten_fingerprint fsome = sten_index_fingerprint_ids(a, some, 3);
+    CHECK_EQ(fsome.entries, 2);
+    CHECK(fsome.hash == fnv1a("b\t3\nc\t7\n"));
+
+    /* written as sten_* attributes of the dataset (DSSTNE's are untouched) and read back */
+    sten_dataset d[2];
+    memset(d, 0, sizeof d);
+    d[0].name = "x";
+    d[0].attributes = STEN_DS_SPARSE | STEN_DS_BOOLEAN;
+    d[0].dims = 1;
+    d[0].width = 128;
+    d[0].examples = d[0].unique = 1;
+    sten_csr_init(ctx, &d[0].sparse, 1, 128, 1, false);
+    d[0].sparse.rows = 1;
+    d[0].sparse.col[0] = 3;
+    d[0].sparse.row_ptr[1] = d[0].sparse.nnz = 1;
+    d[0].features = fa;
+    d[0].samples = fsome;
+    d[1] = d[0];
+    d[1].name = "y";
+    d[1].features = d[1].samples = (sten_fingerprint){0, 0}; /* DSSTNE's data: none */
+    CHECK_EQ(sten_dataset_write_netcdf(ctx, path("fp.nc"), d, 2), STEN_OK);
+    sten_csr_free(ctx, &d[0].sparse);
+    sten_dataset *r;
+    size_t n;
+    CHECK_EQ(sten_dataset_read_netcdf(ctx, path("fp.nc"), &r, &n), STEN_OK);
+    CHECK_EQ(n, 2);
+    if (n == 2) {
+        CHECK(sten_fingerprint_equal(r[0].features, fa));
+        CHECK(sten_fingerprint_equal(r[0].samples, fsome));
+        CHECK_EQ(r[1].features.entries, 0);
+        CHECK_EQ(r[1].samples.entries, 0);
+    }
+    sten_datasets_free(ctx, r, n);
+    int nc;
+    char hex[17] = "";
+    unsigned entries = 0;
+    CHECK_EQ(nc_open(path("fp.nc"), NC_WRITE, &nc), NC_NOERR);
+    CHECK_EQ(nc_get_att_uint(nc, NC_GLOBAL, "sten_featureEntries0", &entries), NC_NOERR);
+    CHECK_EQ(nc_get_att_text(nc, NC_GLOBAL, "sten_featureFingerprint0", hex), NC_NOERR);
+    CHECK_EQ(entries, 3);
+    char want[512];
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)fa.hash);
+    CHECK_STR(hex, want);
+    CHECK(nc_inq_att(nc, NC_GLOBAL, "sten_featureEntries1", NULL, NULL) == NC_ENOTATT);
+    /* damaged attributes are refused, naming the file and the attribute */
+    nc_redef(nc);
+    nc_put_att_text(nc, NC_GLOBAL, "sten_featureFingerprint0", 16, "00112233445566zz");
+    nc_del_att(nc, NC_GLOBAL, "sten_sampleFingerprint0");
+    CHECK_EQ(nc_close(nc), NC_NOERR);
+    CHECK_EQ(sten_dataset_read_netcdf(ctx, path("fp.nc"), &r, &n), STEN_E_FORMAT);
+    snprintf(want, sizeof want, "%s: attribute sten_featureFingerprint0 = \"00112233445566zz\" is not 16 hex "
+             "digits (an index fingerprint)", path("fp.nc"));
+    CHECK_STR(sten_ctx_error(ctx), want);
+    sten_ctx_clear_error(ctx);
+    CHECK_EQ(nc_open(path("fp.nc"), NC_WRITE, &nc), NC_NOERR);
+    nc_redef(nc);
+    nc_put_att_text(nc, NC_GLOBAL, "sten_featureFingerprint0", 16, hex);
+    CHECK_EQ(nc_close(nc), NC_NOERR);
+    CHECK_EQ(sten_dataset_read_netcdf(ctx, path("fp.nc"), &r, &n), STEN_E_FORMAT);
+    snprintf(want, sizeof want, "%s: attribute sten_sampleEntries0 without sten_sampleFingerprint0 (an index "
+             "fingerprint is both)", path("fp.nc"));
+    CHECK_STR(sten_ctx_error(ctx), want);
+    sten_ctx_clear_error(ctx);
+
+    /* the check: the model's index, another one, one wider than the layer */
+    sten_layer_desc l;
+    sten_layer_desc_defaults(&l);
+    snprintf(l.name, sizeof l.name, "Output");
+    l.kind = STEN_LAYER_OUTPUT;
+    l.N = 128;
+    l.features = fa;
+    CHECK_EQ(sten_index_check(ctx, b, "b.idx", &l, "m.nc"), STEN_OK);
+    CHECK_EQ(sten_index_check(ctx, s, "s.idx", &l, "m.nc"), STEN_E_FORMAT);
+    snprintf(want, sizeof want, "s.idx: this feature index (3 entries, fingerprint %016llx) is not the one layer "
+             "\"Output\" of model m.nc was trained with (3 entries, fingerprint %016llx): predictions would "
+             "name the wrong items; use the index files generate-netcdf wrote beside the training data",
+             (unsigned long long)fs.hash, (unsigned long long)fa.hash);
+    CHECK_STR(sten_ctx_error(ctx), want);
+    sten_ctx_clear_error(ctx);
+    sten_index *e = load_index("fe.idx", "a\t0\nb\t3\nc\t7\nd\t8\n"); /* grown since (generate-netcdf -m) */
+    CHECK_EQ(sten_index_check(ctx, e, "e.idx", &l, "m.nc"), STEN_E_FORMAT);
+    snprintf(want, sizeof want, "e.idx: this feature index (4 entries, fingerprint %016llx) is the one layer "
+             "\"Output\" of model m.nc was trained with (3 entries, fingerprint %016llx) plus 1 entry added "
+             "since (generate-netcdf -m?), which the model has no trained units for: it could recommend them; "
+             "use the index as it was when the model was trained",
+             (unsigned long long)sten_index_fingerprint(e).hash, (unsigned long long)fa.hash);
+    CHECK_STR(sten_ctx_error(ctx), want);
+    sten_ctx_clear_error(ctx);
+    sten_index_free(ctx, e);
+    l.features = (sten_fingerprint){0, 0}; /* a DSSTNE model: widths only */
+    CHECK_EQ(sten_index_check(ctx, s, "s.idx", &l, "m.nc"), STEN_OK);
+    l.kind = STEN_LAYER_INPUT;
+    snprintf(l.name, sizeof l.name, "Input");
+    l.N = 4;
+    CHECK_EQ(sten_index_check(ctx, s, "s.idx", &l, "m.nc"), STEN_E_FORMAT);
+    CHECK_STR(sten_ctx_error(ctx), "s.idx: this feature index numbers 8 units (its largest integer is 7) but "
+              "layer \"Input\" of model m.nc has N = 4: it is not the index the model was trained with, and the "
+              "model would read the wrong features; use the index files generate-netcdf wrote beside the "
+              "training data");
+    sten_ctx_clear_error(ctx);
+    l.N = 256; /* narrower than the layer: DSSTNE allowed N above the data's width */
+    sten_ctx_set_log(ctx, keep_log, NULL, STEN_LOG_WARN);
+    logged[0] = '\0';
+    CHECK_EQ(sten_index_check(ctx, s, "s.idx", &l, "m.nc"), STEN_OK);
+    CHECK(strstr(logged, "s.idx: this feature index is 128 units wide (rounded up to 128) but layer \"Input\" "
+                 "of model m.nc has N = 256") != NULL);
+    sten_ctx_set_log(ctx, NULL, NULL, STEN_LOG_WARN);
+    sten_index_free(ctx, a);
+    sten_index_free(ctx, b);
+    sten_index_free(ctx, s);
+}
+
 /* ---- a tiny protobuf encoder for RecordIO test files */
 typedef struct {
     uint8_t b[512];
@@ -747,6 +900,74 @@ static void test_criteo(void)
     expect_criteo_error("\n", ": no examples");
 }
 
+/* Every allocation the text reader and the index loader make, failed in
+ * turn: each failure is reported as out of memory, frees all it took, and
+ * leaves the caller's indexes as they were; then the same call succeeds. */
+static void test_allocation_failures(void)
+{
+    write_file("af.idx", "b\t3\na\t0\nc\t7\nd\t1\ne\t2\n");
+    write_file("af.txt", "u1\ta,1:b,2:zz,3\nu2\tc:a\n\nu1\td,4:e:b\nu3\tf,1:g,2:h,3:i:j:k:l:m\n");
+    long failed = 0, n;
+    for (n = 1; n < 10000; n++) {
+        sten_index *ix;
+        CHECK_EQ(sten_index_new(ctx, &ix), STEN_OK);
+        const size_t before = sten_ctx_live_allocs(ctx);
+        sten_ctx_fail_alloc_at(ctx, n);
+        const sten_status st = sten_index_load(ctx, ix, path("af.idx"));
+        sten_ctx_fail_alloc_at(ctx, 0);
+        if (st == STEN_OK) {
+            CHECK_EQ(sten_index_size(ix), 5);
+            sten_index_free(ctx, ix);
+            break;
+        }
+        failed++;
+        CHECK_EQ(st, STEN_E_NOMEM);
+        CHECK(strstr(sten_ctx_error(ctx), "allocation of") != NULL);
+        CHECK_EQ(sten_ctx_live_allocs(ctx), before);
+        CHECK_EQ(sten_index_size(ix), 0);
+        sten_ctx_clear_error(ctx);
+        sten_index_free(ctx, ix);
+    }
+    CHECK(failed >= 3); /* the sweep reached the loader's own allocations */
+    CHECK_EQ(sten_ctx_live_allocs(ctx), 0);
+
+    failed = 0;
+    for (n = 1; n < 10000; n++) {
+        sten_index *feat, *samp;
+        CHECK_EQ(sten_index_new(ctx, &feat), STEN_OK);
+        CHECK_EQ(sten_index_new(ctx, &samp), STEN_OK);
+        uint32_t id;
+        CHECK_EQ(sten_index_add(ctx, feat, "a", 1, &id), STEN_OK);
+        sten_csr x;
+        uint32_t *ids = NULL;
+        sten_text_stats ts;
+        sten_ctx_fail_alloc_at(ctx, n);
+        const sten_status st = sten_text_read(ctx, path("af.txt"), feat, true, samp, true, &x, &ids, &ts);
+        sten_ctx_fail_alloc_at(ctx, 0);
+        if (st == STEN_OK) {
+            CHECK_EQ(x.rows, 3);
+            CHECK_EQ(x.nnz, 13); /* u1 twice: the later line (d, e, b) */
+            sten_csr_free(ctx, &x);
+            sten_free(ctx, ids);
+            sten_index_free(ctx, feat);
+            sten_index_free(ctx, samp);
+            break;
+        }
+        failed++;
+        CHECK_EQ(st, STEN_E_NOMEM);
+        CHECK(strstr(sten_ctx_error(ctx), "allocation of") != NULL);
+        /* entries the reader added to the indexes may stay (they are the
+         * caller's, and still consistent): the indexes still work */
+        CHECK(sten_index_find(feat, "a", 1, &id) && id == 0);
+        sten_ctx_clear_error(ctx);
+        sten_index_free(ctx, feat);
+        sten_index_free(ctx, samp);
+        CHECK_EQ(sten_ctx_live_allocs(ctx), 0);
+    }
+    CHECK(failed >= 3);
+    CHECK_EQ(sten_ctx_live_allocs(ctx), 0);
+}
+
 int main(void)
 {
     if (sten_ctx_init(&ctx) != STEN_OK)
@@ -758,11 +979,13 @@ int main(void)
     RUN(test_text_reader);
     RUN(test_netcdf_variants);
     RUN(test_write_read_round_trip);
+    RUN(test_fingerprints);
     RUN(test_recordio);
     RUN(test_dataset_ownership);
     RUN(test_instances);
     RUN(test_convert_runs);
     RUN(test_criteo);
+    RUN(test_allocation_failures);
     CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -232,6 +232,61 @@ awk -F'\t' '{ if (split($2, v, ",") != 64) bad++ } END { exit bad > 0 || NR != 2
     && ok "predict --layer: 64-dim embeddings for 2000 users" || bad "predict --layer"
 expect_exit 64 "-p expects a float format such as %4.3f or DSSTNE's 4.3f, got '%s'" "$STEN" predict -d gl -n gl.nc -r s-train.txt -i features -o features -s x -p '%s'
 
+# ---- index fingerprints: predict refuses index files other than the model's (DSSTNE's trap:
+# plausible lists naming the wrong items); the width check stays for files without fingerprints
+ncdump -h gl_input.nc | grep -q 'sten_featureEntries0 = 1000U' && ncdump -h gl_input.nc | grep -q 'sten_sampleEntries0 = 2000U' \
+    && ncdump -h gl.nc | grep -q 'layer0_sten_featureEntries = 1000U' && ncdump -h gl.nc | grep -q 'layer2_sten_featureFingerprint = "' \
+    && ! ncdump -h gl.nc | grep -q 'layer1_sten_feature' \
+    && ok "fingerprints: in the datasets, copied into the model's input and output layers" || bad "fingerprint attributes missing"
+fp=$(ncdump -h gl.nc | sed -n 's/.*layer2_sten_featureFingerprint = "\([0-9a-f]*\)".*/\1/p')
+[ "$(ncdump -h gl-epoch3.nc | sed -n 's/.*layer2_sten_featureFingerprint = "\([0-9a-f]*\)".*/\1/p')" = "$fp" ] \
+    && [ "$(ncdump -h resumed.nc | sed -n 's/.*layer2_sten_featureFingerprint = "\([0-9a-f]*\)".*/\1/p')" = "$fp" ] \
+    && ok "fingerprints: kept by checkpoints and --resume" || bad "fingerprints lost in checkpoints or --resume"
+# two labels swapped: same entries and width, another map
+awk -F'\t' 'NR == 1 { l = $1; n = $2; next } NR == 2 { print $1 "\t" n; print l "\t" $2; next } { print }' features >swapped
+expect_exit 65 "swapped: this feature index (1000 entries, fingerprint " \
+    "$STEN" predict -d gl -n gl.nc -r s-train.txt -i features -o swapped -s fpx.txt -k 20
+grep -qF "is not the one layer \"Output\" of model gl.nc was trained with (1000 entries, fingerprint $fp): predictions would name the wrong items; use the index files generate-netcdf wrote beside the training data" err.txt \
+    && [ ! -e fpx.txt ] && ok "predict: a swapped output index is refused, naming both files, nothing written" || { bad "swapped output index"; cat err.txt; }
+expect_exit 65 "is not the one layer \"Input\" of model gl.nc was trained with (1000 entries, fingerprint " \
+    "$STEN" predict -d gl -n gl.nc -r s-train.txt -i swapped -o features -s fpx.txt -k 20
+# an index from other data (numbered in another order)
+"$STEN" generate-netcdf -d other -i s-test.txt -o other.nc -f other_features -s other_samples -c 2>/dev/null
+expect_exit 65 "other_features: this feature index (" "$STEN" predict -d gl -n gl.nc -r s-train.txt -i other_features -o other_features -s fpx.txt
+# the model's index grown since (generate-netcdf -m): its new items have no trained units
+{ cat features; printf 'newitem\t1000\n'; } >grown
+expect_exit 65 "grown: this feature index (1001 entries, fingerprint " \
+    "$STEN" predict -d gl -n gl.nc -r s-train.txt -i features -o grown -s fpx.txt
+grep -qF "is the one layer \"Output\" of model gl.nc was trained with (1000 entries, fingerprint $fp) plus 1 entry added since" err.txt \
+    && ok "predict: an index grown since training is named as such" || { bad "predict grown index"; cat err.txt; }
+# the same map in another line order is the same index
+sort -r features >reordered
+"$STEN" predict -d gl -n gl.nc -r s-train.txt -i reordered -o reordered -f s-train.txt -s fp1.txt -k 20 2>/dev/null
+cmp -s fp1.txt recs.txt && ok "predict: the same index in another line order is accepted (same lists)" || bad "predict: reordered index"
+# a model without fingerprints (DSSTNE's, or sten's before them) still predicts, and its widths are checked
+ncdump -p 9,17 gl.nc | grep -v 'sten_feature' >nofp.cdl && ncgen -k nc4 -o nofp.nc nofp.cdl
+"$STEN" predict -d gl -n nofp.nc -r s-train.txt -i features -o features -f s-train.txt -s fp2.txt -k 20 2>/dev/null
+cmp -s fp2.txt recs.txt && ok "predict: a model without fingerprints gives the same lists" || bad "predict with a model without fingerprints"
+{ cat features; printf 'extra\t1100\n'; } >wide
+expect_exit 65 "wide: this feature index numbers 1101 units (its largest integer is 1100) but layer \"Output\" of model nofp.nc has N = 1024" \
+    "$STEN" predict -d gl -n nofp.nc -r s-train.txt -i features -o wide -s fpx.txt
+head -n 800 features >narrow
+"$STEN" predict -d gl -n nofp.nc -r s-train.txt -i narrow -o features -s fp3.txt 2>err.txt \
+    && grep -qF "warning: narrow: this feature index is 896 units wide (rounded up to 128) but layer \"Input\" of model nofp.nc has N = 1024" err.txt \
+    && ok "predict: a narrower index without fingerprints to compare is a warning" || { bad "predict narrow index"; cat err.txt; }
+# train: datasets whose rows are other samples, resuming or validating on data of another index
+head -n 1000 s-train.txt >half1.txt; tail -n 1000 s-train.txt >half2.txt
+"$STEN" generate-netcdf -d gl_input -i half1.txt -o h_in.nc -f features -s hsamples 2>/dev/null
+"$STEN" generate-netcdf -d gl_output -i half2.txt -o h_out.nc -f features -s hsamples 2>/dev/null
+expect_exit 65 "layer \"Output\": DataSet \"gl_output\" has rows for other samples than DataSet \"gl_input\" (1000 samples" \
+    "$STEN" train -c config.json -i h_in.nc -o h_out.nc -n h.nc -e 1
+"$STEN" generate-netcdf -d gl_input -i s-train.txt -o o_in.nc -f other_features -s samples -m 2>/dev/null
+expect_exit 65 "gl-epoch3.nc: layer \"Input\": DataSet \"gl_input\" was made with another feature index" \
+    "$STEN" train -c config.json -i o_in.nc -o gl_output.nc -n o.nc -b 256 -e 6 --resume gl-epoch3.nc
+expect_exit 65 "validation data: layer \"Input\": DataSet \"gl_input\" was made with another feature index" \
+    "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n o.nc -b 256 -e 1 --validate o_in.nc --validate gl_output.nc
+[ ! -e h.nc ] && [ ! -e o.nc ] && ok "train: nothing written after a fingerprint mismatch" || bad "train wrote a model after a mismatch"
+
 # ---- evaluate and baselines: the autoencoder must beat popularity
 "$STEN" baseline popularity --train s-train.txt -k 20 -s pop.txt 2>/dev/null
 "$STEN" baseline ease --train s-train.txt -k 20 -s ease.txt 2>/dev/null

@@ -492,6 +492,16 @@ try:
         f.write('{"history": "ml.txt",\n "port": }\n')
     refused(["--config", "bad.json"], 65, "bad.json:2:10:", "config: a syntax error names file:line:column")
     refused(["--config", "missing.json"], 66, "missing.json", "config: a missing file, 66")
+    # index files other than the model's (two labels swapped): refused at start, naming both files
+    with open("features_output") as f:
+        rows = f.read().splitlines()
+    (l0, n0), (l1, n1) = rows[0].split("\t"), rows[1].split("\t")
+    with open("swapped_output", "w") as f:
+        f.write("\n".join([f"{l1}\t{n0}", f"{l0}\t{n1}"] + rows[2:]) + "\n")
+    refused(["--model", "gl.nc", "-i", "features_input", "-o", "swapped_output"], 65,
+            "swapped_output: this feature index (", "an output index the model was not trained with")
+    refused(["--model", "gl.nc", "-i", "swapped_output", "-o", "features_output"], 65,
+            "of model gl.nc was trained with (", "an input index the model was not trained with")
 
     # a Factorization Machine behind /invocations: SageMaker's FM shapes, predict's scores
     with open("fm.all", "w") as f:

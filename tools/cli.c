@@ -24,6 +24,7 @@ void cli_print_usage(FILE *f, const cli_cmd *cmd)
 int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...)
 {
     va_list ap;
+    cli_progress_clear();
     fprintf(stderr, "sten %s: ", cmd->name);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -39,6 +40,7 @@ static void log_stderr(void *user, sten_log_level level, const char *msg)
     /* errors are reported once, by cli_fail, with the command name */
     if (level == STEN_LOG_ERROR)
         return;
+    cli_progress_clear();
     fprintf(stderr, "sten %s: %s: %s\n", (const char *)user, tag[level], msg);
 }
 
@@ -79,6 +81,7 @@ int cli_exit_code(sten_status st)
 int cli_fail(const char *cmd, sten_ctx *ctx, sten_status st)
 {
     const char *msg = sten_ctx_error(ctx);
+    cli_progress_clear();
     fprintf(stderr, "sten %s: %s\n", cmd, msg[0] ? msg : sten_status_str(st));
     return cli_exit_code(st);
 }

@@ -4,6 +4,7 @@
 #ifndef STEN_CLI_H
 #define STEN_CLI_H
 
+#include "progress.h"
 #include "sten.h"
 
 #include <stdbool.h>
@@ -52,6 +53,12 @@ extern const char cmd_similar_usage[];
 int cmd_train(int argc, char **argv);
 int cmd_train_fm(int argc, char **argv); /* `train --algorithm ...` */
 extern const char cmd_train_fm_usage[];
+/* `train --algorithm kmeans|pca` and `predict --csv` (tools/cmd_*_builtin.c);
+ * cli_builtin_algorithm says whether argv's --algorithm names one of them. */
+bool cli_builtin_algorithm(int argc, char **argv);
+int cmd_train_builtin(int argc, char **argv);
+extern const char cmd_train_builtin_usage[];
+int cmd_predict_builtin(int argc, char **argv);
 extern const char cmd_train_usage[];
 int cmd_serve(int argc, char **argv);
 extern const char cmd_serve_usage[];
@@ -59,6 +66,16 @@ int cmd_store(int argc, char **argv);
 extern const char cmd_store_usage[];
 int cmd_generate_netcdf(int argc, char **argv);
 extern const char cmd_generate_netcdf_usage[];
+
+/* tools/blas_core.c. First thing in main(): if OpenBLAS runs generic
+ * kernels and the CPU can do better (and the user did not set
+ * OPENBLAS_CORETYPE), re-executes this binary once with OPENBLAS_CORETYPE
+ * set; STEN_BLAS_CORETYPE=keep|auto|best governs it. Returns CLI_EX_OK
+ * (after a one-line warning if execv failed) or CLI_EX_USAGE for a bad
+ * STEN_BLAS_CORETYPE. argv must be main's. */
+int cli_blas_core_fix(char **argv);
+/* The `blas core` line of `sten info`: core type, kernels, and what sten did. */
+void cli_blas_core_describe(char *buf, size_t n);
 
 /* The table of subcommands (tools/commands.c), terminated by a NULL name. */
 extern const cli_cmd cli_commands[];

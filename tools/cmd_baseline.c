@@ -70,6 +70,7 @@ int cmd_baseline(int argc, char **argv)
     const bool ease = !strcmp(argv[optind], "ease");
     sten_ctx *ctx = cli_ctx_new("baseline");
     sten_ctx_set_threads(ctx, (int)threads);
+    cli_progress_attach(ctx, "baseline");
     sten_index *items = NULL, *users = NULL;
     sten_csr X = {0}, U = {0};
     uint32_t *xid = NULL, *uid = NULL;
@@ -117,6 +118,7 @@ int cmd_baseline(int argc, char **argv)
         sten_popularity(&X, pop);
     for (uint32_t pos = 0; !st && pos < Q->rows; pos += B) {
         const uint32_t nb = CLI_MIN(B, Q->rows - pos);
+        cli_progress_count(ease ? "EASE: scoring" : "scoring", "users", pos, Q->rows);
         /* this batch's rows as their own CSR (a view: row_ptr shifted) */
         batch = *Q;
         batch.row_ptr = Q->row_ptr + pos;
@@ -161,6 +163,7 @@ int cmd_baseline(int argc, char **argv)
         st = sten_outfile_commit(ctx, of);
     else
         sten_outfile_abort(ctx, of);
+    cli_progress_clear();
     if (!st)
         fprintf(stderr, "sten baseline: %s: %s over %u items, %u users\n", out, argv[optind], N, Q->rows);
     const int rc = st ? cli_fail("baseline", ctx, st) : CLI_EX_OK;

@@ -122,6 +122,7 @@ static int convert_fm(const char *path, const char *out, const sten_log_opts *lo
     if (rc0)
         return rc0;
     sten_ctx *ctx = cli_ctx_new("convert");
+    cli_progress_attach(ctx, "convert");
     sten_interactions in = {0};
     sten_index *eu = NULL, *ei = NULL; /* the encoding read; NULL: this file's own */
     sten_status st = sten_interactions_read(ctx, path, lo, &in);
@@ -153,6 +154,7 @@ static int convert_fm(const char *path, const char *out, const sten_log_opts *lo
         st = sten_outfile_commit(ctx, of);
     else
         sten_outfile_abort(ctx, of);
+    cli_progress_clear();
     if (!st) {
         fprintf(stderr, "sten convert: %s: %u users, %u items, %llu interactions\n", out,
                 sten_index_size(in.users), sten_index_size(in.items), (unsigned long long)in.n);
@@ -180,6 +182,7 @@ static int convert_fm(const char *path, const char *out, const sten_log_opts *lo
 static int convert_criteo(const char *in, const char *out, long long buckets, long long min_freq)
 {
     sten_ctx *ctx = cli_ctx_new("convert");
+    cli_progress_attach(ctx, "convert");
     const sten_criteo_opts o = {.hash_buckets = min_freq ? 0 : (uint32_t)buckets,
                                 .min_freq = (uint32_t)min_freq};
     sten_dataset *ds = NULL;
@@ -188,6 +191,7 @@ static int convert_criteo(const char *in, const char *out, long long buckets, lo
     sten_status st = sten_criteo_read(ctx, in, &o, &ds, &n, &cs);
     if (!st)
         st = sten_dataset_write_netcdf(ctx, out, ds, n);
+    cli_progress_clear();
     if (!st) {
         uint64_t rows = 0;
         for (int k = 0; k < 26; k++)
@@ -207,6 +211,7 @@ static int convert_criteo(const char *in, const char *out, long long buckets, lo
 static int convert_libsvm(const char *in, const char *out, const char *labels_path, int base)
 {
     sten_ctx *ctx = cli_ctx_new("convert");
+    cli_progress_attach(ctx, "convert");
     sten_outfile *of = NULL, *lf = NULL;
     FILE *f = NULL, *lab = NULL;
     uint64_t n = 0;
@@ -221,6 +226,7 @@ static int convert_libsvm(const char *in, const char *out, const char *labels_pa
         st = sten_outfile_commit(ctx, of), of = NULL;
     sten_outfile_abort(ctx, of);
     sten_outfile_abort(ctx, lf);
+    cli_progress_clear();
     if (!st)
         fprintf(stderr, "sten convert: %s: %llu samples from libsvm (%d-based indices)\n", out,
                 (unsigned long long)n, base);
@@ -323,6 +329,7 @@ int cmd_convert(int argc, char **argv)
     if (to_fm)
         return convert_fm(argv[optind], out, &lo, threshold, encoding);
     sten_ctx *ctx = cli_ctx_new("convert");
+    cli_progress_attach(ctx, "convert");
     FILE *f = NULL;
     sten_outfile *of = NULL;
     sten_convert_stats cs;
@@ -334,6 +341,7 @@ int cmd_convert(int argc, char **argv)
         st = sten_outfile_commit(ctx, of);
     else
         sten_outfile_abort(ctx, of);
+    cli_progress_clear();
     if (!st)
         fprintf(stderr, "sten convert: %s: %llu users, %llu items, %llu interactions (%llu repeated "
                 "pairs merged%s)\n", out, (unsigned long long)cs.users, (unsigned long long)cs.items,

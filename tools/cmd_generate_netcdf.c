@@ -1,7 +1,8 @@
 /* cmd_generate_netcdf.c — `sten generate-netcdf`: DSSTNE's generateNetCDF.
  * DSSTNE text data + feature/sample index files -> a NetCDF dataset with
- * exactly generateNetCDF's schema. Outputs are written atomically, the
- * dataset first, so a failure changes no file. */
+ * exactly generateNetCDF's schema, plus the fingerprints of the indexes it
+ * used (docs/formats.md). Outputs are written atomically, the dataset
+ * first, so a failure changes no file. */
 #include "cli.h"
 
 #include <getopt.h>
@@ -31,7 +32,9 @@ const char cmd_generate_netcdf_usage[] =
     "  -h, --help                 this text\n"
     "\n"
     "Unlike DSSTNE, features missing from a read-only index are counted and\n"
-    "reported, not silently dropped.\n";
+    "reported, not silently dropped. The dataset records the fingerprints of\n"
+    "the index files (sten_* attributes DSSTNE ignores): train copies them into\n"
+    "the model, and predict and serve refuse other index files.\n";
 
 typedef struct {
     const char *name, *input, *output, *features, *samples;
@@ -100,6 +103,7 @@ static sten_status run(sten_ctx *ctx, const gen_args *a)
         st = sten_index_load(ctx, samp, a->samples);
     if (!st)
         st = sten_text_read(ctx, a->input, feat, a->create || a->merge, samp, a->analog, &x, &ids, &ts);
+    cli_progress_clear();
     if (!st && x.rows == 0)
         st = sten_fail(ctx, STEN_E_PARSE, "%s: no samples found", a->input);
     if (!st) {
@@ -113,6 +117,10 @@ static sten_status run(sten_ctx *ctx, const gen_args *a)
         d.examples = d.unique = x.rows;
         x.cols = d.width;
         d.sparse = x;
+        /* which numbering the columns and rows follow: train copies the
+         * features' into the model, predict checks its index files against it */
+        d.features = sten_index_fingerprint(feat);
+        d.samples = sten_index_fingerprint_ids(samp, ids, x.rows);
         st = sten_dataset_write_netcdf(ctx, a->output, &d, 1);
     }
     if (!st && (a->create || (a->merge && ts.new_features)))
@@ -141,6 +149,7 @@ int cmd_generate_netcdf(int argc, char **argv)
     if (rc)
         return rc < 0 ? CLI_EX_OK : rc;
     sten_ctx *ctx = cli_ctx_new("generate-netcdf");
+    cli_progress_attach(ctx, "generate-netcdf");
     const sten_status st = run(ctx, &a);
     const int code = st ? cli_fail("generate-netcdf", ctx, st) : CLI_EX_OK;
     sten_ctx_free(ctx);

@@ -6,9 +6,10 @@
 const char cmd_info_usage[] =
     "usage: sten info [--threads N]\n"
     "\n"
-    "Prints the sten version, the BLAS library in use, the thread count\n"
-    "kernels will use, the kernels each precision runs on, and what\n"
-    "--precision auto picks here (measured: ~10 ms).\n"
+    "Prints the sten version, the BLAS library in use and its core type (with\n"
+    "a warning when OpenBLAS runs generic kernels; see STEN_BLAS_CORETYPE in\n"
+    "docs/performance.md), the thread count kernels will use, the kernels each\n"
+    "precision runs on, and what --precision auto picks here (measured: ~10 ms).\n"
     "\n"
     "  -t, --threads N   threads to report for (default: all cores)\n";
 
@@ -44,6 +45,9 @@ int cmd_info(int argc, char **argv)
     sten_ctx_set_threads(ctx, (int)threads);
     printf("sten      %s\n", sten_version());
     printf("blas      %s\n", sten_blas_info());
+    char core[400];
+    cli_blas_core_describe(core, sizeof core);
+    printf("blas core %s\n", core);
     printf("threads   %d\n", sten_ctx_threads(ctx));
     printf("gemm      %s\n", sten_gemm_info());
     printf("bf16      %s\n", sten_bf16_supported() ? "yes (AVX-512 BF16: --precision bf16 available)"

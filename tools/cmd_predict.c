@@ -55,8 +55,16 @@ const char cmd_predict_usage[] =
     "                      or one such object per line (predicted_label for\n"
     "                      binary classifiers: score >= 0.5)\n"
     "\n"
+    "k-means and PCA models (sten train --algorithm kmeans|pca):\n"
+    "  sten predict -n DIR/model.nc --csv DATA.csv -s OUT [--format json|jsonl]\n"
+    "                      dense CSV rows (no label); SageMaker's responses\n"
+    "                      {\"closest_cluster\", \"distance_to_cluster\"} or\n"
+    "                      {\"projection\": [...]} per row (docs/builtins.md)\n"
+    "\n"
     "Every item listed in the filter is excluded, whatever its value (DSSTNE\n"
-    "multiplied scores by filter values; see docs/dsstne-compat.md).\n";
+    "multiplied scores by filter values; see docs/dsstne-compat.md). Index files\n"
+    "other than the ones the model was trained with are refused (exit 65; the\n"
+    "check needs a model trained on sten-made datasets, docs/formats.md).\n";
 
 typedef struct {
     const char *name, *model, *input, *in_feat, *out_feat, *filter, *output, *fmt, *layer;
@@ -200,6 +208,25 @@ static sten_status model_input(sten_ctx *ctx, const pred_args *a, char *dname, u
     return st;
 }
 
+/* The index files must be the ones the model was trained with: the input
+ * index that of its input layer (DataSet dname), the output index that of
+ * its output layer (out may be NULL with --layer). */
+static sten_status check_indexes(sten_ctx *ctx, const pred_args *a, const char *dname, const sten_index *in,
+                                 const sten_index *out)
+{
+    sten_net_desc *md = NULL;
+    sten_status st = sten_model_read_desc(ctx, a->model, &md);
+    for (uint32_t i = 0; !st && i < md->n_layers; i++) {
+        const sten_layer_desc *l = &md->layers[i];
+        if (l->kind == STEN_LAYER_INPUT && !strcmp(l->dataset, dname))
+            st = sten_index_check(ctx, in, a->in_feat, l, a->model);
+        else if (l->kind == STEN_LAYER_OUTPUT && out)
+            st = sten_index_check(ctx, out, a->out_feat, l, a->model);
+    }
+    sten_net_desc_free(ctx, md);
+    return st;
+}
+
 /* A filter file's rows (DSSTNE text over the output features) as a source
  * of exclusions. */
 static sten_status add_filter(sten_ctx *ctx, sten_exclusion *ex, const char *path, sten_index *items,
@@ -237,6 +264,8 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
     if (!st && a->out_feat)
         st = cli_load_index(ctx, a->out_feat, &out_feat);
     if (!st)
+        st = check_indexes(ctx, a, dname, in_feat, out_feat);
+    if (!st)
         st = sten_index_new(ctx, &samples);
     if (!st)
         st = sten_text_read(ctx, a->input, in_feat, false, samples, false, &ds.sparse, &ids, &ts);
@@ -270,6 +299,7 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
     const uint32_t n_items = out_feat ? sten_index_span(out_feat) : 0;
     for (uint64_t pos = 0; !st && pos < ds.examples; pos += B) {
         const uint32_t nb = (uint32_t)CLI_MIN((uint64_t)B, ds.examples - pos);
+        cli_progress_count(a->layer ? "inference" : "recommending", "users", pos, ds.examples);
         for (uint32_t b = 0; b < nb; b++)
             ex_ids[b] = (uint32_t)(pos + b);
         if (a->layer) {
@@ -295,6 +325,7 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
         st = sten_outfile_commit(ctx, of);
     else
         sten_outfile_abort(ctx, of);
+    cli_progress_clear();
     if (!st)
         fprintf(stderr, "sten predict: %s: %llu samples%s\n", a->output, (unsigned long long)ds.examples,
                 ts.unknown_features ? " (some input features were not in the index; see above)" : "");
@@ -365,6 +396,7 @@ static sten_status run_netcdf_scores(sten_ctx *ctx, const pred_args *a)
         write_scores(f, sc, n, a->format, sten_net_description(net)->loss == STEN_LOSS_CROSS_ENTROPY);
         st = sten_outfile_commit(ctx, of);
     }
+    cli_progress_clear();
     if (!st)
         fprintf(stderr, "sten predict: %s: %llu scores\n", a->output, (unsigned long long)n);
     free(sc);
@@ -401,6 +433,7 @@ static sten_status run_scores(sten_ctx *ctx, const pred_args *a)
         st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
     for (uint64_t pos = 0; !st && pos < x.examples; pos += B) {
         const uint32_t nb = (uint32_t)CLI_MIN((uint64_t)B, x.examples - pos);
+        cli_progress_count("scoring", "examples", pos, x.examples);
         for (uint32_t b = 0; b < nb; b++)
             ids[b] = (uint32_t)(pos + b);
         const float *s;
@@ -415,6 +448,7 @@ static sten_status run_scores(sten_ctx *ctx, const pred_args *a)
         write_scores(f, sc, x.examples, a->format, binary);
         st = sten_outfile_commit(ctx, of);
     }
+    cli_progress_clear();
     if (!st)
         fprintf(stderr, "sten predict: %s: %llu scores\n", a->output, (unsigned long long)x.examples);
     free(sc);
@@ -426,6 +460,9 @@ static sten_status run_scores(sten_ctx *ctx, const pred_args *a)
 
 int cmd_predict(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) /* k-means and PCA models score dense CSV rows */
+        if (!strcmp(argv[i], "--csv") || !strncmp(argv[i], "--csv=", 6))
+            return cmd_predict_builtin(argc, argv);
     const cli_cmd *self = cli_find("predict");
     pred_args a = {.k = 100, .batch = 1024, .base = -1};
     const int rc0 = parse(self, argc, argv, &a);
@@ -436,6 +473,7 @@ int cmd_predict(int argc, char **argv)
         return exists;
     sten_ctx *ctx = cli_ctx_new("predict");
     sten_ctx_set_threads(ctx, (int)a.threads);
+    cli_progress_attach(ctx, "predict");
     const sten_status st = a.netcdf ? run_netcdf_scores(ctx, &a) : a.data ? run_scores(ctx, &a)
                                                                           : run(ctx, &a);
     const int rc = st ? cli_fail("predict", ctx, st) : CLI_EX_OK;

@@ -144,6 +144,7 @@ static sten_status run(sten_ctx *ctx, const similar_args *a)
         st = sten_outfile_commit(ctx, of);
     else if (of)
         sten_outfile_abort(ctx, of);
+    cli_progress_clear();
     if (!st)
         fprintf(stderr, "sten similar: %s: %s neighbours of %u of %u items, from %u users%s\n", a->output,
                 measures[a->o.measure], lines, nb.n_items, X.rows,
@@ -168,6 +169,7 @@ int cmd_similar(int argc, char **argv)
         return exists;
     sten_ctx *ctx = cli_ctx_new("similar");
     sten_ctx_set_threads(ctx, (int)a.threads);
+    cli_progress_attach(ctx, "similar");
     const sten_status st = run(ctx, &a);
     const int rc = st ? cli_fail("similar", ctx, st) : CLI_EX_OK;
     sten_ctx_free(ctx);

@@ -185,10 +185,12 @@ int cmd_split(int argc, char **argv)
     if (exists)
         return exists;
     sten_ctx *ctx = cli_ctx_new("split");
+    cli_progress_attach(ctx, "split");
     sten_interactions in = {0};
     sten_split_stats stats;
     uint8_t *part = NULL;
     sten_status st = sten_interactions_read(ctx, argv[optind], &lo, &in);
+    cli_progress_clear();
     if (!st)
         st = check_time(ctx, argv[optind], &a, &in);
     if (!st && !(part = malloc(in.n ? in.n : 1)))

@@ -148,20 +148,30 @@ int cmd_synth(int argc, char **argv)
     if (inter > 0) o.interactions = (uint64_t)inter;
     sten_ctx *ctx = cli_ctx_new("synth");
     sten_ctx_set_threads(ctx, (int)threads);
+    cli_progress_attach(ctx, "synth");
     sten_interactions in = {0};
     sten_status st = sten_synth(ctx, &o, &in);
     FILE *f = NULL;
     sten_outfile *of = NULL;
     if (!st)
         st = sten_outfile_open(ctx, out, &of, &f);
-    if (!st && dsstne) {
-        st = sten_interactions_write_text(ctx, &in, in.x, in.n, STEN_VALUE_NONE, f);
+    if (!st && dsstne) { /* in pieces that end at a user's last record, for progress */
+        for (uint64_t i = 0, j; !st && i < in.n; i = j) {
+            cli_progress_count("writing", "interactions", i, in.n);
+            for (j = CLI_MIN(in.n, i + (1 << 16)); j < in.n && in.x[j].user == in.x[j - 1].user; j++)
+                ;
+            st = sten_interactions_write_text(ctx, &in, in.x + i, j - i, STEN_VALUE_NONE, f);
+        }
     } else if (!st) {
         fputs("userId,movieId,rating,timestamp\n", f);
-        for (uint64_t i = 0; i < in.n; i++)
+        for (uint64_t i = 0; i < in.n; i++) {
+            if ((i & 0xffff) == 0)
+                cli_progress_count("writing", "interactions", i, in.n);
             fprintf(f, "%u,%u,%.1f,%lld\n", in.x[i].user + 1, in.x[i].item + 1, (double)in.x[i].rating,
                     (long long)in.x[i].timestamp);
+        }
     }
+    cli_progress_clear();
     if (!st)
         st = sten_outfile_commit(ctx, of);
     else

@@ -61,7 +61,8 @@ const char cmd_train_usage[] =
     "  -h, --help               this text\n"
     "\n"
     "sten train --algorithm factorization-machines ... trains SageMaker's\n"
-    "Factorization Machines instead (sten train --algorithm x --help).\n";
+    "Factorization Machines instead, --algorithm kmeans or pca its k-means or\n"
+    "PCA (sten train --algorithm x --help).\n";
 
 enum {
     OPT_ALPHA = 256, OPT_LAMBDA, OPT_LAMBDA1, OPT_MU, OPT_MU1, OPT_OPTIMIZER, OPT_SEED,
@@ -81,7 +82,7 @@ typedef struct {
     bool force;
     FILE *metrics_f;
     sten_ctx *ctx;
-    bool tty;
+    uint32_t epochs_total; /* for the progress line */
 } train_args;
 
 static int parse_float(const cli_cmd *self, const char *opt, const char *s, double lo, double hi,
@@ -201,16 +202,20 @@ static void apply_overrides(const train_args *a, sten_train_desc *t)
     sten_train_desc_resolve(t);
 }
 
+/* The progress line within an epoch (set only when the line is shown). */
 static void progress(void *user, const sten_train_progress *p)
 {
     const train_args *a = user;
-    if (!a->tty)
-        return;
-    fprintf(stderr, "\repoch %u  batch %llu/%llu  %.0f examples/s  loss %.6f   ", p->epoch,
-            (unsigned long long)p->batch, (unsigned long long)p->batches,
-            p->seconds > 0 ? (double)p->examples / p->seconds : 0.0, p->loss);
-    if (p->batch == p->batches)
-        fputc('\n', stderr);
+    const long long left = p->seconds >= 1.0 && p->batch
+        ? (long long)(p->seconds * (double)(p->batches - p->batch) / (double)p->batch + 0.5) : -1;
+    char rate[48] = "", eta[32] = "";
+    if (left >= 0) { /* the first second's rate is noise */
+        snprintf(rate, sizeof rate, ", %.0f examples/s", (double)p->examples / p->seconds);
+        snprintf(eta, sizeof eta, ", ETA %lld:%02lld", left / 60, left % 60);
+    }
+    cli_progress_text("epoch %u/%u: batch %llu/%llu (%.0f%%)%s, loss %.5g%s", p->epoch, a->epochs_total,
+                      (unsigned long long)p->batch, (unsigned long long)p->batches,
+                      100.0 * (double)p->batch / (double)p->batches, rate, p->loss, eta);
 }
 
 static void checkpoint_name(const char *network, uint32_t epoch, char *out, size_t n)
@@ -226,6 +231,7 @@ static sten_status epoch_done(void *user, const sten_net *net, const sten_epoch_
     train_args *a = user;
     const sten_train_desc *t = &sten_net_description(net)->training;
     sten_score_metrics m;
+    cli_progress_clear();
     if (a->test_ws) { /* click-through metrics on the test data, SageMaker's names */
         sten_status st = sten_net_score_ws(a->ctx, net, a->test_ws, a->test_p, a->test_y);
         if (!st)
@@ -251,9 +257,8 @@ static sten_status epoch_done(void *user, const sten_net *net, const sten_epoch_
         if (fflush(a->metrics_f) != 0)
             return sten_fail(a->ctx, STEN_E_IO, "%s: cannot write metrics", a->metrics);
     }
-    if (!a->tty)
-        fprintf(stderr, "sten train: epoch %u: loss %.6f per example, %.1f s, %.0f examples/s%s\n",
-                s->epoch, s->loss, s->seconds, s->examples_per_s, "");
+    fprintf(stderr, "sten train: epoch %u: loss %.6f per example, %.1f s, %.0f examples/s%s\n",
+            s->epoch, s->loss, s->seconds, s->examples_per_s, "");
     if (t->checkpoint_interval && s->epoch % t->checkpoint_interval == 0) {
         char path[4096];
         checkpoint_name(a->network, s->epoch, path, sizeof path);
@@ -336,7 +341,7 @@ int cmd_train(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) /* the SageMaker-style front door */
         if (!strncmp(argv[i], "--algorithm", 11))
-            return cmd_train_fm(argc, argv);
+            return cli_builtin_algorithm(argc, argv) ? cmd_train_builtin(argc, argv) : cmd_train_fm(argc, argv);
     const cli_cmd *self = cli_find("train");
     train_args a = {.batch = 0, .epochs = 0, .threads = 0, .seed = -1, .ckpt = -1,
                     .alpha = NAN, .lambda = NAN, .lambda1 = NAN, .mu = NAN, .mu1 = NAN,
@@ -351,7 +356,7 @@ int cmd_train(int argc, char **argv)
         sten_log(ctx, STEN_LOG_DEBUG, "-d %s: accepted for DSSTNE's usage line; the config's DataSet names "
                  "bind the data", a.dsstne_name);
     sten_ctx_set_threads(ctx, (int)a.threads);
-    a.tty = isatty(2);
+    cli_progress_attach(ctx, "train");
     sten_net_desc *desc = NULL;
     sten_dataset *ds = NULL, *valid = NULL, *test = NULL;
     size_t n_ds = 0, n_valid = 0, n_test = 0;
@@ -408,8 +413,9 @@ int cmd_train(int argc, char **argv)
         o.valid = valid;
         o.n_valid = n_valid;
         o.patience = (uint32_t)a.patience;
-        o.progress = progress;
-        o.progress_every = 10;
+        o.progress = cli_progress_enabled() ? progress : NULL;
+        o.progress_every = 1; /* the line limits its own drawing */
+        a.epochs_total = o.t.epochs;
         o.epoch_done = epoch_done;
         o.user = &a;
         fprintf(stderr, "sten train: %llu examples, batch %u, epochs %u..%u, %s, alpha %g, threads %d, %s\n",

@@ -19,6 +19,9 @@ static void print_help(FILE *f)
 
 int main(int argc, char **argv)
 {
+    int rc = cli_blas_core_fix(argv); /* before any BLAS call or thread; may not return */
+    if (rc != CLI_EX_OK)
+        return rc;
     if (argc < 2) {
         print_help(stderr);
         return CLI_EX_USAGE;

@@ -21,6 +21,9 @@ struct sten_ctx {
 
     int threads;
 
+    sten_progress_fn progress_fn; /* sten_ctx_set_progress; NULL = off */
+    void *progress_user;
+
     size_t bytes_in_use;
     size_t bytes_peak;
     size_t live_allocs;
@@ -38,6 +41,18 @@ struct sten_ctx {
  * not a result the caller holds). NULL if it cannot grow. One user at a
  * time: the caller's thread, outside parallel regions. */
 void *sten__scratch(sten_ctx *ctx, size_t bytes);
+
+/* Progress reports (sten_ctx_set_progress): a no-op without a callback.
+ * Call from the caller's thread, outside parallel regions, every few
+ * thousand units of work. sten__progress_read reports reading path: lines
+ * so far, bytes consumed and the file's size (0 when not known). */
+static inline int sten__progress_on(const sten_ctx *ctx)
+{
+    return ctx->progress_fn != NULL;
+}
+void sten__progress(sten_ctx *ctx, const char *task, const char *unit, uint64_t done, uint64_t total);
+void sten__progress_read(sten_ctx *ctx, const char *path, uint64_t lines, uint64_t bytes,
+                         uint64_t size);
 
 /* A copy of s in *out through ctx's allocator (STEN_E_NOMEM, recorded). */
 sten_status sten__strdup(sten_ctx *ctx, const char *s, char **out);
@@ -63,6 +78,19 @@ sten_status sten__interactions_read_sink(sten_ctx *ctx, const char *path, const 
                                          void *user);
 int sten__cmp_user_time(const void *a, const void *b); /* (user, timestamp, item) */
 int sten__cmp_user_item(const void *a, const void *b); /* (user, item, timestamp) */
+
+/* CPU features that decide which OpenBLAS core type suits the CPU. */
+enum {
+    STEN__CPU_AVX = 1,         /* avx (OS-enabled) */
+    STEN__CPU_AVX2 = 2,        /* avx2 and fma */
+    STEN__CPU_AVX512 = 4,      /* avx512f, avx512bw, avx512vl and avx512dq */
+    STEN__CPU_AVX512_BF16 = 8  /* avx512_bf16 */
+};
+/* This CPU's STEN__CPU_* bits (__builtin_cpu_supports). */
+unsigned sten__cpu_features(void);
+/* The rule behind sten_blas_core_get, pure: judges OpenBLAS core name `core`
+ * (case-insensitive, NULL read as "unknown") on a CPU with features `cpu`. */
+void sten__blas_core_judge(const char *core, unsigned cpu, sten_blas_core *out);
 
 /* Makes the BLAS use ctx's thread count (called before every BLAS call). */
 void sten__blas_threads(const sten_ctx *ctx);

@@ -1,4 +1,5 @@
-/* ctx.c — the context: first-error buffer, log callback, thread count.
+/* ctx.c — the context: first-error buffer, log and progress callbacks,
+ * thread count.
  * Allocation accounting lives in alloc.c; this file never allocates except
  * for the context itself (with plain malloc: it is the accountant). */
 #include "core_int.h"
@@ -96,6 +97,31 @@ void sten_log(sten_ctx *ctx, sten_log_level level, const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     ctx->log_fn(ctx->log_user, level, line);
+}
+
+void sten_ctx_set_progress(sten_ctx *ctx, sten_progress_fn fn, void *user)
+{
+    ctx->progress_fn = fn;
+    ctx->progress_user = user;
+}
+
+void sten__progress(sten_ctx *ctx, const char *task, const char *unit, uint64_t done, uint64_t total)
+{
+    if (!ctx->progress_fn)
+        return;
+    const sten_progress p = {task, unit, done, total, 0, 0};
+    ctx->progress_fn(ctx->progress_user, &p);
+}
+
+void sten__progress_read(sten_ctx *ctx, const char *path, uint64_t lines, uint64_t bytes,
+                         uint64_t size)
+{
+    if (!ctx->progress_fn)
+        return;
+    char task[256];
+    snprintf(task, sizeof task, "reading %s", strcmp(path, "-") ? path : "stdin");
+    const sten_progress p = {task, "lines", lines, 0, bytes, size};
+    ctx->progress_fn(ctx->progress_user, &p);
 }
 
 void sten_ctx_set_threads(sten_ctx *ctx, int n)

@@ -126,7 +126,11 @@ sten_status sten__lines_open(sten_ctx *ctx, sten__lines *r, const char *path)
     errno = 0;
     const int fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY);
     gzFile gz = fd < 0 ? NULL : gzdopen(fd, "rb");
+    struct stat sb;
+    if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+        r->size = (uint64_t)sb.st_size;
     if (gz) {
+        r->gz = gz;
         gzbuffer(gz, 1 << 16);
         const cookie_io_functions_t io = {gz_read, NULL, NULL, gz_close};
         if (!(r->f = fopencookie(gz, "r", io)))
@@ -199,6 +203,10 @@ int sten__lines_next(sten_ctx *ctx, sten__lines *r, char **line, size_t *len)
     if (!ended && n == 0)
         return 0;
     r->lineno++;
+    if ((r->lineno & 0xffff) == 0 && sten__progress_on(ctx)) {
+        const z_off_t at = gzoffset(r->gz); /* -1 on a pipe */
+        sten__progress_read(ctx, r->path, r->lineno, at > 0 ? (uint64_t)at : 0, r->size);
+    }
     if (n > 0 && r->buf[n - 1] == '\r')
         n--;
     r->buf[n] = '\0';

@@ -34,7 +34,8 @@ void sten__afile_abort(sten_ctx *ctx, sten__afile *af);
  * name). The trailing "\n" or "\r\n" is removed. A line longer than
  * max_line bytes (STEN_MAX_LINE_BYTES unless set after opening) is an
  * error that names the file and line, found before more than max_line
- * bytes are held. lineno is the number of the line last returned. */
+ * bytes are held. lineno is the number of the line last returned. Every
+ * 65,536 lines it reports progress (sten__progress_read). */
 #define STEN_MAX_LINE_BYTES ((size_t)64 << 20)
 
 typedef struct {
@@ -47,6 +48,8 @@ typedef struct {
     size_t max_line;
     int eof;
     unsigned long long lineno;
+    void *gz;         /* the gzFile under f, for progress: bytes consumed */
+    uint64_t size;    /* the file's size when it is a regular file, else 0 */
 } sten__lines;
 
 sten_status sten__lines_open(sten_ctx *ctx, sten__lines *r, const char *path);

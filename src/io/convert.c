@@ -14,12 +14,14 @@
 typedef struct {
     FILE **runs;
     uint64_t n_runs, cap_runs;
+    uint64_t records; /* in all runs, for progress */
 } spill;
 
 static sten_status spill_chunk(sten_ctx *ctx, sten_interactions *in, void *user)
 {
     spill *sp = user;
-    qsort(in->x, in->n, sizeof *in->x, sten__cmp_user_time);
+    if (in->n > 1) /* x may be NULL when empty */
+        qsort(in->x, in->n, sizeof *in->x, sten__cmp_user_time);
     FILE *f = tmpfile(); /* unlinked already: gone even if we crash */
     if (!f)
         return sten_fail(ctx, STEN_E_IO, "cannot create a temporary file for sorting (TMPDIR full?)");
@@ -29,6 +31,7 @@ static sten_status spill_chunk(sten_ctx *ctx, sten_interactions *in, void *user)
         return st;
     }
     sp->runs[sp->n_runs++] = f;
+    sp->records += in->n;
     if (fwrite(in->x, sizeof *in->x, in->n, f) != in->n || fflush(f) != 0)
         return sten_fail(ctx, STEN_E_IO, "cannot write a sort run to a temporary file (disk full?)");
     rewind(f);
@@ -121,9 +124,12 @@ static sten_status merge(sten_ctx *ctx, spill *sp, emitter *e)
             const uint64_t t = heap[at]; heap[at] = heap[m]; heap[m] = t; at = m;
         }
     sten_status st = STEN_OK;
-    while (n && !st) {
+    sten__progress(ctx, "merging", "records", 0, sp->records);
+    for (uint64_t done = 1; n && !st; done++) {
         const uint64_t r = heap[0];
         st = emit(e, &head[r]);
+        if ((done & 0xffff) == 0)
+            sten__progress(ctx, "merging", "records", done, sp->records);
         if (!run_next(&rr[r], &head[r]))
             heap[0] = heap[--n];
         for (uint64_t at = 0;;) {
@@ -158,9 +164,13 @@ sten_status sten_convert_log(sten_ctx *ctx, const char *path, const sten_log_opt
     if (!st && sp.n_runs) {
         st = merge(ctx, &sp, &e);
     } else if (!st) { /* everything fitted: sort in memory */
+        sten__progress(ctx, "sorting", "", 0, 0);
         qsort(in.x, in.n, sizeof *in.x, sten__cmp_user_time);
-        for (uint64_t i = 0; i < in.n && !st; i++)
+        for (uint64_t i = 0; i < in.n && !st; i++) {
+            if ((i & 0xffff) == 0)
+                sten__progress(ctx, "writing", "records", i, in.n);
             st = emit(&e, &in.x[i]);
+        }
     }
     if (!st)
         st = emit_flush(&e);

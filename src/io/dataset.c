@@ -1,8 +1,10 @@
 /* dataset.c — DSSTNE NetCDF data files: read every dataset kind sten trains
  * on into sten_dataset (values as float), and write the schema DSSTNE's
  * generateNetCDF writes (plus weights, indexes and dense data for the other
- * kinds). Written atomically; everything read is validated before use. */
+ * kinds), plus the fingerprints of the index files it was made with.
+ * Written atomically; everything read is validated before use. */
 #include "core/file_int.h"
+#include "io/io_int.h"
 
 #include <errno.h>
 #include <netcdf.h>
@@ -185,6 +187,23 @@ static bool read_dense(nco *o, int n, sten_dataset *d, uint64_t cols)
     return good;
 }
 
+/* sten's additions, dataset n's index fingerprints: sten_featureEntries<n>
+ * with sten_featureFingerprint<n>, sten_sampleEntries<n> with
+ * sten_sampleFingerprint<n> (DSSTNE's readers ignore them). */
+static bool fingerprints(nco *o, int n, sten_fingerprint *features, sten_fingerprint *samples, bool write)
+{
+    static const char *const what[2] = {"feature", "sample"};
+    sten_fingerprint *fp[2] = {features, samples};
+    for (int k = 0; k < 2 && !o->st; k++) {
+        char entries[64], hash[64];
+        snprintf(entries, sizeof entries, "sten_%sEntries%d", what[k], n);
+        snprintf(hash, sizeof hash, "sten_%sFingerprint%d", what[k], n);
+        o->st = write ? sten__nc_put_fingerprint(o->ctx, o->nc, o->path, entries, hash, *fp[k])
+                      : sten__nc_get_fingerprint(o->ctx, o->nc, o->path, entries, hash, fp[k]);
+    }
+    return !o->st;
+}
+
 static bool read_one(nco *o, int n, sten_dataset *d)
 {
     char name[64];
@@ -259,6 +278,8 @@ static bool read_one(nco *o, int n, sten_dataset *d)
                 return bad(o, "%s: example maps to row %llu", name, d->index[i],
                            "expected below uniqueExamplesDim");
     }
+    if (!fingerprints(o, n, &d->features, &d->samples, false))
+        return false;
     if (d->attributes & STEN_DS_WEIGHTED) {
         int v;
         d->weight = sten_alloc(o->ctx, (size_t)ex * sizeof *d->weight);
@@ -401,6 +422,8 @@ static void define_one(nco *o, int n, const sten_dataset *d, ds_vars *v)
         snprintf(name, sizeof name, "length%d", n);
         put_u32(o, name, d->length);
     }
+    sten_fingerprint features = d->features, samples = d->samples;
+    fingerprints(o, n, &features, &samples, true);
     snprintf(dim, sizeof dim, "examplesDim%d", n);
     int ed;
     ok(o, nc_def_dim(o->nc, dim, d->examples, &ed), "defining dimension", dim);

@@ -178,7 +178,7 @@ typedef struct {
     unsigned long long line;
 } pending;
 
-sten_status sten_index_load(sten_ctx *ctx, sten_index *ix, const char *path)
+static sten_status load_into(sten_ctx *ctx, sten_index *ix, const char *path)
 {
     uint64_t max_v = 0;
     unsigned long long max_line = 0;
@@ -253,6 +253,26 @@ sten_status sten_index_load(sten_ctx *ctx, sten_index *ix, const char *path)
     }
     sten_free(ctx, pend);
     sten__lines_close(&r);
+    return st;
+}
+
+/* Into an empty index (every caller's case) the file is read into a new
+ * one that replaces it only when the whole file was good: a failed load
+ * leaves the index empty, as it was. */
+sten_status sten_index_load(sten_ctx *ctx, sten_index *ix, const char *path)
+{
+    if (ix->size)
+        return load_into(ctx, ix, path);
+    sten_index *t;
+    sten_status st = sten_index_new(ctx, &t);
+    if (st)
+        return st;
+    if (!(st = load_into(ctx, t, path))) {
+        const sten_index empty = *ix;
+        *ix = *t;
+        *t = empty;
+    }
+    sten_index_free(ctx, t);
     return st;
 }
 

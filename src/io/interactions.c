@@ -197,7 +197,8 @@ sten_status sten__interactions_read_sink(sten_ctx *ctx, const char *path, const 
     /* reserve from the file size (MovieLens-style lines take ~20 bytes), so
      * a large log is not copied through doubling arrays; gzip files grow */
     struct stat sb;
-    uint64_t want = stat(path, &sb) == 0 && gzdirect(gz) ? (uint64_t)sb.st_size / 20 + 16 : 0;
+    const uint64_t size = stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
+    uint64_t want = size && gzdirect(gz) ? size / 20 + 16 : 0;
     if (max && (!want || want > max))
         want = max;
     if (want && (st = sten__grow(ctx, (void **)&in->x, &in->cap, in->n + want, sizeof *in->x))) {
@@ -214,6 +215,10 @@ sten_status sten__interactions_read_sink(sten_ctx *ctx, const char *path, const 
     unsigned long long ln = 0;
     while (!st && gzgets(gz, line, LOG_MAX_LINE)) {
         ln++;
+        if ((ln & 0xffff) == 0 && sten__progress_on(ctx)) {
+            const z_off_t at = gzoffset(gz); /* -1 where the offset is not known */
+            sten__progress_read(ctx, path, ln, at > 0 ? (uint64_t)at : 0, size);
+        }
         size_t len = strlen(line);
         if (len == LOG_MAX_LINE - 1 && line[len - 1] != '\n') {
             st = sten_fail(ctx, STEN_E_RANGE, "%s:%llu: line longer than %u bytes", path, ln, LOG_MAX_LINE);
@@ -266,7 +271,8 @@ int sten__cmp_user_time(const void *a, const void *b)
 
 void sten_interactions_sort(sten_interactions *in)
 {
-    qsort(in->x, in->n, sizeof *in->x, sten__cmp_user_time);
+    if (in->n > 1) /* x may be NULL when empty */
+        qsort(in->x, in->n, sizeof *in->x, sten__cmp_user_time);
 }
 
 int sten__cmp_user_item(const void *a, const void *b)
@@ -283,7 +289,8 @@ uint64_t sten_interactions_dedupe(sten_interactions *in)
 {
     /* the last of each (user, item) run has the latest timestamp; among
      * records with equal timestamps qsort's order decides (documented) */
-    qsort(in->x, in->n, sizeof *in->x, sten__cmp_user_item);
+    if (in->n > 1) /* x may be NULL when empty */
+        qsort(in->x, in->n, sizeof *in->x, sten__cmp_user_item);
     uint64_t w = 0;
     for (uint64_t i = 0; i < in->n; i++) {
         if (i + 1 < in->n && in->x[i + 1].user == in->x[i].user && in->x[i + 1].item == in->x[i].item)

@@ -189,6 +189,7 @@ sten_status sten_synth(sten_ctx *ctx, const sten_synth_opts *o, sten_interaction
      * known offsets (each user's stream is replayed, so no per-user buffers) */
     for (uint32_t c = 0; !st && c < n_chunks; c++) {
         const uint32_t u0 = c * chunk, u1 = STEN__MIN(o->users, u0 + chunk);
+        sten__progress(ctx, "generating", "users", u0, o->users);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
         for (uint32_t u = u0; u < u1; u++) {
             int t = 0;

@@ -1,9 +1,11 @@
 /* model.c — network model files in DSSTNE's NetCDF schema (global
  * attributes, layer<i>_* and weight<i>_* attributes, input-major
  * weight<i>_weights and weight<i>_bias variables), plus sten's additions
- * (format version, training settings, optimizer state for --resume) in
- * sten_* attributes and variables. Written atomically. */
+ * (format version, training settings, optimizer state for --resume, the
+ * index fingerprints of the data) in sten_* attributes and variables.
+ * Written atomically. */
 #include "core/file_int.h"
+#include "io/io_int.h"
 #include "net_int.h"
 
 #include <errno.h>
@@ -184,6 +186,15 @@ static void put_var(ncio *io, const char *name, const char *dim, size_t len, con
         nc_ok(io, nc_put_var_float(io->nc, v, data), "writing variable", name);
 }
 
+/* The layer's index fingerprint (sten's addition; a layer without one has
+ * no such attributes): layer<i>_sten_featureEntries and
+ * layer<i>_sten_featureFingerprint. */
+static void fingerprint_names(const char *p, char *entries, char *hash, size_t cap)
+{
+    snprintf(entries, cap, "%ssten_featureEntries", p);
+    snprintf(hash, cap, "%ssten_featureFingerprint", p);
+}
+
 static void write_layer(ncio *io, const sten_net *net, uint32_t i)
 {
     const nn_layer *L = &net->layers[i];
@@ -214,6 +225,10 @@ static void write_layer(ncio *io, const sten_net *net, uint32_t i)
         snprintf(name, sizeof name, "%s%s", p, pad[k]);
         put_u32(io, name, 0);
     }
+    char hash[160];
+    fingerprint_names(p, name, hash, sizeof name);
+    if (!io->dry && !io->err && sten__nc_put_fingerprint(io->ctx, io->nc, io->path, name, hash, d.features))
+        io->err = NC_EINVAL;
     snprintf(name, sizeof name, "%sattributes", p);
     put_u32(io, name, (d.sparse ? 1u : 0u) | (L->denoise ? 2u : 0u));
     snprintf(name, sizeof name, "%ssources", p);
@@ -508,6 +523,10 @@ static int read_layers(ncio *io, sten_net_desc *d)
         snprintf(p, sizeof p, "layer%u_", i);
         if (get_table(io, layer_atts, sizeof layer_atts / sizeof layer_atts[0], l, p, true) < 0)
             return -1;
+        char entries[160], hash[160];
+        fingerprint_names(p, entries, hash, sizeof entries);
+        if (sten__nc_get_fingerprint(io->ctx, io->nc, io->path, entries, hash, &l->features))
+            return -1;
         const nn_layer_ops *ops = sten__layer_ops(l->type);
         if (!ops) {
             sten_fail(io->ctx, STEN_E_UNSUPPORTED, "%s: layer%u has type %d, not one this sten has "
@@ -653,6 +672,13 @@ static int read_weights(ncio *io, sten_net *net, uint32_t n_weights)
 static sten_status read_desc(sten_ctx *ctx, ncio *io, sten_net_desc *d, uint32_t *n_weights)
 {
     memset(d, 0, sizeof *d);
+    /* the built-in algorithms' models (src/algo/model_io.c) are not networks */
+    char kind[32] = "";
+    size_t klen = 0;
+    if (nc_inq_attlen(io->nc, NC_GLOBAL, "sten_model_kind", &klen) == NC_NOERR && klen > 0 && klen < sizeof kind &&
+        nc_get_att_text(io->nc, NC_GLOBAL, "sten_model_kind", kind) == NC_NOERR && strcmp(kind, "network"))
+        return sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: this is a %s model (sten train --algorithm %s), not a "
+                         "network; score it with sten predict -n %s --csv DATA", io->path, kind, kind, io->path);
     uint32_t fmt = 0;
     if (get_att(io, "sten_format_version", A_U32, &fmt, false) < 0)
         return sten_ctx_error_status(ctx);

@@ -34,8 +34,39 @@ static uint32_t ds_width(const sten_dataset *d)
 #define LAYER_FMT "%s:%d:%d: layer \"%s\": "
 #define LAYER_ARGS(net, ld) (net)->desc.source, (ld)->line, (ld)->column, (ld)->name
 
+/* Which numbering of labels a dataset follows (what generate-netcdf
+ * records; a dataset without fingerprints passes): its feature index must
+ * be the one layer ld was trained with, where ld records one, and its rows
+ * must be the samples of the other datasets' rows (*rows: the first dataset
+ * that records them). `what` and `layer` start the message. */
+static sten_status check_fingerprints(sten_ctx *ctx, const char *what, const char *layer,
+                                      const sten_layer_desc *ld, const sten_dataset *d,
+                                      const sten_dataset **rows)
+{
+    if (d->features.entries && ld->features.entries && !sten_fingerprint_equal(d->features, ld->features))
+        return sten_fail(ctx, STEN_E_FORMAT, "%s%sDataSet \"%s\" was made with another feature index (%u "
+                         "entries, fingerprint %016llx) than the model's own data (%u entries, "
+                         "fingerprint %016llx): its columns would be other features; generate it with the "
+                         "model's index files (generate-netcdf -f)", what, layer, d->name, d->features.entries,
+                         (unsigned long long)d->features.hash, ld->features.entries,
+                         (unsigned long long)ld->features.hash);
+    if (!d->samples.entries)
+        return STEN_OK;
+    if (*rows && !sten_fingerprint_equal(d->samples, (*rows)->samples))
+        return sten_fail(ctx, STEN_E_FORMAT, "%s%sDataSet \"%s\" has rows for other samples than DataSet "
+                         "\"%s\" (%u samples, fingerprint %016llx, against %u, %016llx): row r of one is not "
+                         "row r of the other; generate both from data on the same samples with the same "
+                         "samples index (generate-netcdf -s)", what, layer, d->name, (*rows)->name,
+                         d->samples.entries, (unsigned long long)d->samples.hash, (*rows)->samples.entries,
+                         (unsigned long long)(*rows)->samples.hash);
+    if (!*rows)
+        *rows = d;
+    return STEN_OK;
+}
+
 static sten_status bind_datasets(sten_ctx *ctx, sten_net *net)
 {
+    const sten_dataset *rows = NULL; /* the first dataset that records its rows' samples */
     for (uint32_t i = 0; i < net->n_layers; i++) {
         nn_layer *L = &net->layers[i];
         const sten_layer_desc *ld = L->d;
@@ -77,6 +108,16 @@ static sten_status bind_datasets(sten_ctx *ctx, sten_net *net)
                              LAYER_FMT "DataSet \"%s\" has %llu examples, others have %llu",
                              LAYER_ARGS(net, ld), ld->dataset, (unsigned long long)d->examples,
                              (unsigned long long)net->examples);
+        char where[STEN_NAME_MAX + 64];
+        if (ld->line) /* a config's layer; one read from a model file has no place */
+            snprintf(where, sizeof where, ":%d:%d: layer \"%s\": ", ld->line, ld->column, ld->name);
+        else
+            snprintf(where, sizeof where, ": layer \"%s\": ", ld->name);
+        sten_status st = check_fingerprints(ctx, net->desc.source, where, ld, d, &rows);
+        if (st)
+            return st;
+        if (d->features.entries) /* the model file keeps it: predict checks index files against it */
+            net->desc.layers[i].features = d->features;
         if (L->kind == STEN_LAYER_INPUT) {
             L->sparse_in = (d->attributes & STEN_DS_SPARSE) != 0;
             L->denoise = L->sparse_in && ld->sparse && net->desc.denoising_p > 0.0f;
@@ -406,6 +447,7 @@ static sten_status bind_ws(sten_ctx *ctx, const sten_net *net, sten_workspace *w
 {
     ws->examples = net->examples;
     bool first = true;
+    const sten_dataset *rows = NULL; /* the first dataset that records its rows' samples */
     for (uint32_t i = 0; i < net->n_layers; i++) {
         const nn_layer *L = &net->layers[i];
         if (!ds) {
@@ -433,6 +475,11 @@ static sten_status bind_ws(sten_ctx *ctx, const sten_net *net, sten_workspace *w
             return sten_fail(ctx, STEN_E_INVALID, "%s: dataset \"%s\" has %llu examples, others have %llu",
                              what, d->name, (unsigned long long)d->examples,
                              (unsigned long long)ws->examples);
+        char where[STEN_NAME_MAX + 16];
+        snprintf(where, sizeof where, ": layer \"%s\": ", L->d->name);
+        const sten_status st = check_fingerprints(ctx, what, where, L->d, d, &rows);
+        if (st)
+            return st;
         ws->examples = d->examples;
         first = false;
         ws->lds[i] = d;

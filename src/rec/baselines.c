@@ -22,13 +22,14 @@ void sten_popularity(const sten_csr *X, float *counts)
         counts[X->col[e]] += 1.0f;
 }
 
-/* G = X^T X + lambda I, one item row per task: item i's users, their items. */
-static void gram(sten_ctx *ctx, const sten_csr *X, const sten_csr *XT, float lambda, float *G)
+/* Rows i0..i1 of G = X^T X + lambda I, one item row per task: item i's
+ * users, their items. */
+static void gram_rows(const sten_csr *X, const sten_csr *XT, float lambda, float *G, int64_t i0,
+                      int64_t i1, int nt)
 {
     const int64_t N = X->cols;
-    const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * 64, 1 << 14);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
-    for (int64_t i = 0; i < N; i++) {
+    for (int64_t i = i0; i < i1; i++) {
         float *g = G + i * N;
         memset(g, 0, (size_t)N * sizeof *g);
         for (uint64_t e = XT->row_ptr[i]; e < XT->row_ptr[i + 1]; e++) {
@@ -38,6 +39,18 @@ static void gram(sten_ctx *ctx, const sten_csr *X, const sten_csr *XT, float lam
                 g[X->col[f]] += vi * (X->val ? X->val[f] : 1.0f);
         }
         g[i] += lambda;
+    }
+}
+
+/* G = X^T X + lambda I in blocks of rows, so progress can be reported
+ * between them. */
+static void gram(sten_ctx *ctx, const sten_csr *X, const sten_csr *XT, float lambda, float *G)
+{
+    const int64_t N = X->cols, block = 1024;
+    const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * 64, 1 << 14);
+    for (int64_t i0 = 0; i0 < N; i0 += block) {
+        sten__progress(ctx, "EASE: Gram matrix", "items", (uint64_t)i0, (uint64_t)N);
+        gram_rows(X, XT, lambda, G, i0, STEN__MIN(N, i0 + block), nt);
     }
 }
 
@@ -70,6 +83,7 @@ sten_status sten_ease_fit(sten_ctx *ctx, const sten_csr *X, float lambda, uint32
         const int n = (int)N;
         int info = 0;
         sten__blas_threads(ctx);
+        sten__progress(ctx, "EASE: inverting the Gram matrix", "", 0, 0);
         spotrf_("U", &n, m->B, &n, &info);
         if (!info)
             spotri_("U", &n, m->B, &n, &info);
@@ -78,6 +92,7 @@ sten_status sten_ease_fit(sten_ctx *ctx, const sten_csr *X, float lambda, uint32
                            "(LAPACK info %d); raise lambda", info);
     }
     if (!st) {
+        sten__progress(ctx, "EASE: weights", "", 0, 0);
         float *P = m->B;
         for (uint32_t i = 0; i < N; i++) /* mirror the computed triangle */
             for (uint32_t j = i + 1; j < N; j++)

@@ -210,6 +210,7 @@ static sten_status similar_cooc(sten_ctx *ctx, const sten_csr *X, const sten_sim
         return STEN_E_NOMEM;
     }
     const cooc a = {.X = X, .XT = &XT, .o = o, .pw = pw, .out = out};
+    sten__progress(ctx, "item neighbours", "", 0, 0);
 #pragma omp parallel num_threads(nt)
     {
         int t = 0;
@@ -246,6 +247,7 @@ static sten_status similar_ease(sten_ctx *ctx, const sten_csr *X, const sten_sim
         st = STEN_E_NOMEM;
     for (uint32_t i0 = 0; !st && i0 < N; i0 += EASE_ROWS) {
         const uint32_t nb = STEN__MIN(EASE_ROWS, N - i0);
+        sten__progress(ctx, "EASE: neighbours", "items", i0, N);
         for (uint32_t b = 0; b < nb; b++) {
             one.col[b] = i0 + b;
             one.row_ptr[b + 1] = b + 1;

@@ -135,14 +135,20 @@ int slot_load(server *s, slot **out, char *err, size_t n)
     m->binary = m->scorer && d->loss == STEN_LOSS_CROSS_ENTROPY;
     m->valued = !o->in_feat;
     m->ds.name = strdup(in->dataset);
-    sten_net_desc_free(m->ctx, d);
-    if (!m->ds.name)
-        return fail(m, err, n, "out of memory");
-    if (o->in_feat && (sten_index_new(m->ctx, &m->in_feat) || sten_index_load(m->ctx, m->in_feat, o->in_feat)))
-        return fail(m, err, n, "cannot read the input feature index");
-    if (o->out_feat &&
+    const char *why = !m->ds.name ? "out of memory" : NULL;
+    if (!why && o->in_feat &&
+        (sten_index_new(m->ctx, &m->in_feat) || sten_index_load(m->ctx, m->in_feat, o->in_feat)))
+        why = "cannot read the input feature index";
+    if (!why && o->out_feat &&
         (sten_index_new(m->ctx, &m->out_feat) || sten_index_load(m->ctx, m->out_feat, o->out_feat)))
-        return fail(m, err, n, "cannot read the output feature index");
+        why = "cannot read the output feature index";
+    /* index files other than the model's would answer with the wrong items */
+    if (!why && ((m->in_feat && sten_index_check(m->ctx, m->in_feat, o->in_feat, in, o->model)) ||
+                 (m->out_feat && sten_index_check(m->ctx, m->out_feat, o->out_feat, outl, o->model))))
+        why = "the index files do not match the model";
+    sten_net_desc_free(m->ctx, d);
+    if (why)
+        return fail(m, err, n, why);
     if (m->out_feat && !m->scorer)
         m->n_items = min_u32(m->n_items, sten_index_span(m->out_feat));
     /* the network is bound to a one-row stand-in: requests bring their rows */

@@ -1,0 +1,61 @@
+#!/bin/sh
+# bench/builtins.sh — sten's k-means and PCA (docs/builtins.md) against
+# scikit-learn on the same generated data and threads: KMeans (k-means++,
+# Lloyd's) and MiniBatchKMeans with the same k and batch, PCA (full and
+# randomized) with the same components. Reports seconds and quality (k-means:
+# mean squared distance to the closest centre on the training rows; PCA: the
+# explained variance ratio's sum). scikit-learn comes from PyPI into
+# build/bench-sklearn (made on demand). Appends to $RESULTS.
+#   THREADS=2 ROWS=200000 sh bench/builtins.sh      RESULTS=/dev/null for a trial
+set -eu
+cd "$(dirname "$0")/.."
+THREADS=${THREADS:-2}
+ROWS=${ROWS:-200000}
+. bench/lib.sh
+bench_build sten
+bench_threads "$THREADS"
+V=build/bench-sklearn
+if ! "$V/bin/python" -c "import sklearn" 2>/dev/null; then
+    echo "installing the peer: scikit-learn from PyPI into $V"
+    python3 -m venv "$V" && "$V/bin/pip" install -q scikit-learn numpy
+fi
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+"$V/bin/python" - "$W" "$ROWS" <<'PY'
+import sys, numpy as np
+w, n = sys.argv[1], int(sys.argv[2])
+r = np.random.default_rng(17)
+c = r.uniform(-10, 10, (50, 64))
+np.savetxt(f"{w}/blobs.csv", c[r.integers(0, 50, n)] + r.normal(0, 1, (n, 64)), fmt="%.5f", delimiter=",")
+s = np.concatenate([np.linspace(10, 1, 20), np.full(180, 0.3)])
+np.savetxt(f"{w}/x.csv", r.normal(0, 1, (n, 200)) * s, fmt="%.5f", delimiter=",")
+PY
+printf '{"k": "50", "feature_dim": "64", "init_method": "kmeans++", "mini_batch_size": "5000", "epochs": "3"}' >"$W/km.json"
+printf '{"num_components": "20", "feature_dim": "200", "mini_batch_size": "5000", "algorithm_mode": "%s"}' regular >"$W/pr.json"
+printf '{"num_components": "20", "feature_dim": "200", "mini_batch_size": "5000", "algorithm_mode": "%s"}' randomized >"$W/pz.json"
+t() { s=$(date +%s.%N); taskset -c "$cores" "$@" >"$W/stdout" 2>/dev/null; echo "$(date +%s.%N) - $s" | bc; }
+echo "| side | task | seconds | quality |" >"$W/table"
+echo "|---|---|---|---|" >>"$W/table"
+sec=$(t build/sten train --algorithm kmeans --hyperparameters "$W/km.json" --train "$W/blobs.csv" --test "$W/blobs.csv" --model-dir "$W/km" --threads "$THREADS")
+echo "| sten | k-means k=50 ($ROWS x 64, incl. CSV read) | $sec | msd $(sed 's/.*: //; s/}//' "$W/stdout") |" >>"$W/table"
+for m in pr pz; do
+    sec=$(t build/sten train --algorithm pca --hyperparameters "$W/$m.json" --train "$W/x.csv" --model-dir "$W/$m" --threads "$THREADS")
+    echo "| sten | PCA $m 20 of 200 (incl. CSV read) | $sec | ratio sum $("$V/bin/python" -c "import json,sys; print(round(sum(json.load(sys.stdin)['explained_variance_ratio']), 4))" <"$W/stdout") |" >>"$W/table"
+done
+taskset -c "$cores" "$V/bin/python" - "$W" >>"$W/table" <<'PY'
+import sys, time, numpy as np
+from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.decomposition import PCA
+w = sys.argv[1]
+X = np.loadtxt(f"{w}/blobs.csv", delimiter=",", dtype=np.float32)
+for name, m in [("KMeans", KMeans(50, init="k-means++", n_init=1, random_state=0)),
+                ("MiniBatchKMeans", MiniBatchKMeans(50, batch_size=5000, max_iter=3, n_init=1, random_state=0))]:
+    t = time.time(); m.fit(X); t = time.time() - t
+    print(f"| scikit-learn | {name} k=50 (fit only) | {t:.3f} | msd {m.inertia_ / len(X):.4f} |")
+X = np.loadtxt(f"{w}/x.csv", delimiter=",", dtype=np.float32)
+for solver in ("full", "randomized"):
+    t = time.time(); p = PCA(20, svd_solver=solver, random_state=0).fit(X); t = time.time() - t
+    print(f"| scikit-learn | PCA {solver} 20 of 200 (fit only) | {t:.3f} | ratio sum {p.explained_variance_ratio_.sum():.4f} |")
+PY
+cat "$W/table"
+{ echo; echo "## builtins.sh: k-means and PCA vs scikit-learn ($(date -u +%Y-%m-%d), $model, $THREADS threads)"; echo; cat "$W/table"; } >>"$RESULTS"

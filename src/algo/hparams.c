@@ -1,0 +1,271 @@
+/* hparams.c — SageMaker's hyperparameter files for the built-in algorithms
+ * (k-means, PCA): one table per algorithm (name, type, range, default) and
+ * one strict reader. Values are JSON numbers or strings, as SageMaker passes
+ * them; unknown names and bad values are errors naming the key and what is
+ * allowed. The FM reader is src/nn/fm_hparams.c (it builds a network). */
+#include "algo_int.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef enum { T_INT, T_AUTO, T_FLOAT, T_ENUM, T_BOOL, T_METRICS } hp_type;
+
+typedef struct {
+    const char *name;
+    hp_type type;
+    double lo, hi, def; /* def NaN: required; T_AUTO: 0 is "auto" */
+    const char *const *names; /* T_ENUM: its values, NULL-terminated */
+} hp_def;
+
+static const char *const init_names[] = {"random", "kmeans++", NULL};
+static const char *const mode_names[] = {"regular", "randomized", NULL};
+
+enum { KM_K, KM_DIM, KM_INIT, KM_MAXIT, KM_TOL, KM_BATCH, KM_EPOCHS, KM_EXTRA, KM_HALF, KM_LL_ITER, KM_LL_INIT,
+       KM_LL_TRIALS, KM_LL_TOL, KM_METRICS, KM_COUNT };
+static const hp_def kmeans_table[KM_COUNT] = {
+    [KM_K] = {"k", T_INT, 1, 1000000, NAN, NULL},
+    [KM_DIM] = {"feature_dim", T_INT, 1, STEN_CSV_MAX_DIM, NAN, NULL},
+    [KM_INIT] = {"init_method", T_ENUM, 0, 1, 0, init_names},
+    [KM_MAXIT] = {"max_iterations", T_INT, 1, 1000000, 100, NULL},
+    [KM_TOL] = {"tol", T_FLOAT, 0, 1, 1e-4, NULL},
+    [KM_BATCH] = {"mini_batch_size", T_INT, 1, 16777216, 5000, NULL},
+    [KM_EPOCHS] = {"epochs", T_INT, 1, 1000000, 1, NULL},
+    [KM_EXTRA] = {"extra_center_factor", T_AUTO, 1, 1000, 0, NULL},
+    [KM_HALF] = {"half_life_time_size", T_INT, 0, 4294967295.0, 0, NULL},
+    [KM_LL_ITER] = {"local_lloyd_max_iter", T_INT, 1, 1000000, 300, NULL},
+    [KM_LL_INIT] = {"local_lloyd_init_method", T_ENUM, 0, 1, 1, init_names},
+    [KM_LL_TRIALS] = {"local_lloyd_num_trials", T_AUTO, 1, 1000, 0, NULL},
+    [KM_LL_TOL] = {"local_lloyd_tol", T_FLOAT, 0, 1, 1e-4, NULL},
+    [KM_METRICS] = {"eval_metrics", T_METRICS, 1, 3, STEN_KMEANS_METRIC_MSD, NULL},
+};
+
+enum { PCA_COMP, PCA_DIM, PCA_BATCH, PCA_MODE, PCA_SUB, PCA_EXTRA, PCA_COUNT };
+static const hp_def pca_table[PCA_COUNT] = {
+    [PCA_COMP] = {"num_components", T_INT, 1, 1000000, NAN, NULL},
+    [PCA_DIM] = {"feature_dim", T_INT, 1, STEN_CSV_MAX_DIM, NAN, NULL},
+    [PCA_BATCH] = {"mini_batch_size", T_INT, 1, 16777216, NAN, NULL},
+    [PCA_MODE] = {"algorithm_mode", T_ENUM, 0, 1, 0, mode_names},
+    [PCA_SUB] = {"subtract_mean", T_BOOL, 0, 1, 1, NULL},
+    [PCA_EXTRA] = {"extra_components", T_INT, -1, 1000000, -1, NULL},
+};
+
+/* What a key allows, for messages. */
+static void allowed(const hp_def *h, char *buf, size_t n)
+{
+    switch (h->type) {
+    case T_INT: snprintf(buf, n, "an integer from %.0f to %.0f", h->lo, h->hi); break;
+    case T_AUTO: snprintf(buf, n, "auto or an integer from %.0f to %.0f", h->lo, h->hi); break;
+    case T_FLOAT: snprintf(buf, n, "a number from %g to %g", h->lo, h->hi); break;
+    case T_BOOL: snprintf(buf, n, "true or false"); break;
+    case T_METRICS: snprintf(buf, n, "[\"msd\"], [\"ssd\"] or [\"msd\", \"ssd\"]"); break;
+    case T_ENUM: {
+        buf[0] = '\0';
+        for (int k = 0; h->names[k]; k++) {
+            const size_t l = strlen(buf);
+            snprintf(buf + l, n - l, "%s%s", k ? (h->names[k + 1] ? ", " : " or ") : "", h->names[k]);
+        }
+        break;
+    }
+    }
+}
+
+/* The value as written, for messages: "text", a number, or a JSON kind. */
+static void shown(json_t *v, char *buf, size_t n)
+{
+    if (json_is_string(v))
+        snprintf(buf, n, "\"%.60s\"", json_string_value(v));
+    else if (json_is_number(v))
+        snprintf(buf, n, "%g", json_number_value(v));
+    else
+        snprintf(buf, n, "%s", json_is_boolean(v) ? (json_is_true(v) ? "true" : "false")
+                               : json_is_array(v) ? "a list" : json_is_object(v) ? "an object" : "null");
+}
+
+static sten_status refuse(sten_ctx *ctx, const char *src, const hp_def *h, json_t *v)
+{
+    char a[160], s[80];
+    allowed(h, a, sizeof a);
+    shown(v, s, sizeof s);
+    return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter %s = %s is not allowed (expected %s)", src, h->name, s, a);
+}
+
+/* eval_metrics: a JSON list of "msd" / "ssd", or a string holding one. */
+static sten_status metrics_of(sten_ctx *ctx, const char *src, const hp_def *h, json_t *v, double *out)
+{
+    json_t *list = v, *own = NULL;
+    if (json_is_string(v))
+        list = own = json_loads(json_string_value(v), JSON_DECODE_ANY, NULL);
+    unsigned bits = 0;
+    bool ok = json_is_array(list) && json_array_size(list) > 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(ok ? list : NULL, i, e) {
+        const char *s = json_is_string(e) ? json_string_value(e) : "";
+        const unsigned b = !strcmp(s, "msd") ? STEN_KMEANS_METRIC_MSD : !strcmp(s, "ssd") ? STEN_KMEANS_METRIC_SSD : 0;
+        ok = ok && b;
+        bits |= b;
+    }
+    json_decref(own);
+    if (!ok)
+        return refuse(ctx, src, h, v);
+    *out = bits;
+    return STEN_OK;
+}
+
+static sten_status value_of(sten_ctx *ctx, const char *src, const hp_def *h, json_t *v, double *out)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    switch (h->type) {
+    case T_METRICS:
+        return metrics_of(ctx, src, h, v, out);
+    case T_ENUM:
+        for (int k = 0; s && h->names[k]; k++)
+            if (!strcmp(s, h->names[k])) {
+                *out = k;
+                return STEN_OK;
+            }
+        return refuse(ctx, src, h, v);
+    case T_BOOL:
+        if (json_is_boolean(v) || (s && (!strcmp(s, "true") || !strcmp(s, "false")))) {
+            *out = json_is_true(v) || (s && !strcmp(s, "true"));
+            return STEN_OK;
+        }
+        return refuse(ctx, src, h, v);
+    default:
+        break;
+    }
+    if (h->type == T_AUTO && s && !strcmp(s, "auto")) {
+        *out = 0;
+        return STEN_OK;
+    }
+    double x;
+    if (json_is_number(v))
+        x = json_number_value(v);
+    else if (!s || sten_parse_double(s, strlen(s), &x) != STEN_OK)
+        return refuse(ctx, src, h, v);
+    if (!(x >= h->lo && x <= h->hi) || (h->type != T_FLOAT && x != floor(x))) {
+        char a[160];
+        allowed(h, a, sizeof a);
+        return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter %s = %s%g%s is out of range (expected %s)", src,
+                         h->name, s ? "\"" : "", x, s ? "\"" : "", a);
+    }
+    *out = x;
+    return STEN_OK;
+}
+
+/* _tuning_objective_metric: SageMaker adds it to a tuning job's training
+ * jobs; its value must name a metric the algorithm prints (none: NULL). */
+static sten_status tuning_metric(sten_ctx *ctx, const char *src, const char *algo, const char *const *metrics,
+                                 json_t *v)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    for (int k = 0; s && metrics && metrics[k]; k++)
+        if (!strcmp(s, metrics[k]))
+            return STEN_OK;
+    char got[80];
+    shown(v, got, sizeof got);
+    if (!metrics)
+        return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter _tuning_objective_metric = %s: %s prints no "
+                         "metric to tune on (SageMaker's %s cannot be tuned either)", src, got, algo, algo);
+    return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter _tuning_objective_metric = %s names no metric %s "
+                     "prints (expected %s or %s)", src, got, algo, metrics[0], metrics[1]);
+}
+
+/* Reads path into val[] by table (defaults first); required keys checked. */
+static sten_status read_file(sten_ctx *ctx, const char *path, const char *algo, const hp_def *table, int count,
+                             const char *const *metrics, double *val)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return sten_fail(ctx, STEN_E_NOTFOUND, "%s: cannot open the hyperparameters file: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return sten_fail(ctx, STEN_E_NOTFOUND, "%s: is a directory, not a hyperparameters file (JSON)", path);
+    json_error_t err;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+    if (!root && json_error_code(&err) == json_error_cannot_open_file)
+        return sten_fail(ctx, STEN_E_NOTFOUND, "%s: %s", path, err.text);
+    if (!root)
+        return sten_fail(ctx, STEN_E_PARSE, "%s:%d:%d: %s", path, err.line, err.column, err.text);
+    sten_status st = json_is_object(root) ? STEN_OK : sten_fail(ctx, STEN_E_PARSE, "%s: expected a JSON object", path);
+    for (int k = 0; k < count; k++)
+        val[k] = table[k].def;
+    const char *key;
+    json_t *v;
+    json_object_foreach(st ? NULL : root, key, v) {
+        if (!strcmp(key, "_tuning_objective_metric")) {
+            if ((st = tuning_metric(ctx, path, algo, metrics, v)))
+                break;
+            continue;
+        }
+        int k = 0;
+        while (k < count && strcmp(key, table[k].name))
+            k++;
+        if (k == count) {
+            char list[600] = "";
+            for (int j = 0; j < count; j++) {
+                const size_t l = strlen(list);
+                snprintf(list + l, sizeof list - l, "%s%s", j ? ", " : "", table[j].name);
+            }
+            st = sten_fail(ctx, STEN_E_PARSE, "%s: unknown %s hyperparameter \"%s\" (known: %s)", path, algo, key,
+                           list);
+            break;
+        }
+        if ((st = value_of(ctx, path, &table[k], v, &val[k])))
+            break;
+    }
+    json_decref(root);
+    for (int k = 0; !st && k < count; k++)
+        if (isnan(val[k]))
+            st = sten_fail(ctx, STEN_E_PARSE, "%s: hyperparameter %s is required (%s)", path, table[k].name, algo);
+    return st;
+}
+
+sten_status sten_kmeans_opts_from_hyperparameters(sten_ctx *ctx, const char *path, sten_kmeans_opts *o,
+                                                  unsigned *metrics)
+{
+    static const char *const names[] = {"test:msd", "test:ssd", NULL};
+    double v[KM_COUNT];
+    *o = sten_kmeans_defaults();
+    sten_status st = read_file(ctx, path, "k-means", kmeans_table, KM_COUNT, names, v);
+    if (st)
+        return st;
+    o->k = (uint32_t)v[KM_K];
+    o->feature_dim = (uint32_t)v[KM_DIM];
+    o->init = (sten_kmeans_init)v[KM_INIT];
+    o->max_iterations = (uint32_t)v[KM_MAXIT];
+    o->tol = (float)v[KM_TOL];
+    o->mini_batch_size = (uint32_t)v[KM_BATCH];
+    o->epochs = (uint32_t)v[KM_EPOCHS];
+    o->extra_center_factor = (uint32_t)v[KM_EXTRA];
+    o->half_life_time_size = (uint32_t)v[KM_HALF];
+    o->local_lloyd_max_iter = (uint32_t)v[KM_LL_ITER];
+    o->local_lloyd_init = (sten_kmeans_init)v[KM_LL_INIT];
+    o->local_lloyd_num_trials = (uint32_t)v[KM_LL_TRIALS];
+    o->local_lloyd_tol = (float)v[KM_LL_TOL];
+    if (metrics)
+        *metrics = (unsigned)v[KM_METRICS];
+    return STEN_OK;
+}
+
+sten_status sten_pca_opts_from_hyperparameters(sten_ctx *ctx, const char *path, sten_pca_opts *o)
+{
+    double v[PCA_COUNT];
+    *o = sten_pca_defaults();
+    sten_status st = read_file(ctx, path, "PCA", pca_table, PCA_COUNT, NULL, v);
+    if (st)
+        return st;
+    if (v[PCA_COMP] > v[PCA_DIM])
+        return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter num_components = %.0f is more than feature_dim = "
+                         "%.0f (expected 1 to feature_dim)", path, v[PCA_COMP], v[PCA_DIM]);
+    o->num_components = (uint32_t)v[PCA_COMP];
+    o->feature_dim = (uint32_t)v[PCA_DIM];
+    o->mini_batch_size = (uint32_t)v[PCA_BATCH];
+    o->mode = (sten_pca_mode)v[PCA_MODE];
+    o->subtract_mean = v[PCA_SUB] != 0;
+    o->extra_components = (int32_t)v[PCA_EXTRA];
+    return STEN_OK;
+}

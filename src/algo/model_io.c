@@ -1,0 +1,380 @@
+/* model_io.c — model files of the built-in algorithms (k-means, PCA):
+ * NetCDF-4 with a global sten_model_kind ("kmeans", "pca") and
+ * sten_format_version 2, which a sten that knows only networks (format 1)
+ * refuses as "newer than this sten reads". Written atomically (temporary,
+ * fsync, rename); read strictly (every shape checked against the header). */
+#include "algo_int.h"
+#include "core/file_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netcdf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BUILTIN_FORMAT 2
+#define MAX_ELEMENTS ((uint64_t)1 << 31) /* floats in one variable: a bound on untrusted headers */
+
+static const char *const kind_names[] = {"network", "kmeans", "pca"};
+
+const char *sten_model_kind_name(sten_model_kind kind)
+{
+    return (unsigned)kind < 3 ? kind_names[kind] : "unknown";
+}
+
+typedef struct {
+    sten_ctx *ctx;
+    const char *path;
+    int nc;
+    sten_status st; /* the first failure */
+} mio;
+
+static int ok(mio *m, int rc, const char *what, const char *name)
+{
+    if (rc == NC_NOERR)
+        return 1;
+    if (!m->st)
+        m->st = sten_fail(m->ctx, rc == NC_ENOTATT || rc == NC_ENOTVAR || rc == NC_EBADDIM ? STEN_E_FORMAT : STEN_E_IO,
+                          "%s: %s %s: %s", m->path, what, name, nc_strerror(rc));
+    return 0;
+}
+
+/* ------------------------------------------------------------------ write */
+
+static void put_text(mio *m, const char *name, const char *v)
+{
+    if (!m->st)
+        ok(m, nc_put_att_text(m->nc, NC_GLOBAL, name, strlen(v), v), "writing attribute", name);
+}
+
+static void put_uint(mio *m, const char *name, unsigned long long v)
+{
+    if (!m->st)
+        ok(m, nc_put_att_ulonglong(m->nc, NC_GLOBAL, name, NC_UINT64, 1, &v), "writing attribute", name);
+}
+
+static void put_double(mio *m, const char *name, double v)
+{
+    if (!m->st)
+        ok(m, nc_put_att_double(m->nc, NC_GLOBAL, name, NC_DOUBLE, 1, &v), "writing attribute", name);
+}
+
+static int def_var(mio *m, const char *name, int nd, const int *dims)
+{
+    int id = -1;
+    if (!m->st)
+        ok(m, nc_def_var(m->nc, name, NC_FLOAT, nd, dims, &id), "defining variable", name);
+    return id;
+}
+
+static int def_dim(mio *m, const char *name, size_t len)
+{
+    int id = -1;
+    if (!m->st)
+        ok(m, nc_def_dim(m->nc, name, len, &id), "defining dimension", name);
+    return id;
+}
+
+/* Opens a temporary beside path with room for bytes reserved (a full disk
+ * ends here, before HDF5 writes: see sten_net_save) and the common header. */
+static char *begin(mio *m, const char *kind, uint64_t bytes)
+{
+    char *tmp = sten__tmp_path(m->ctx, m->path);
+    if (!tmp) {
+        m->st = sten_ctx_error_status(m->ctx);
+        return NULL;
+    }
+    const uint64_t need = bytes + (1 << 20);
+    const int fd = open(tmp, O_WRONLY);
+    const int rc = fd < 0 ? errno : posix_fallocate(fd, 0, (off_t)need);
+    if (fd >= 0)
+        close(fd);
+    if (rc) {
+        sten__abort_path(m->ctx, tmp);
+        m->st = sten_fail(m->ctx, STEN_E_IO, "%s: cannot reserve %.1f MB for the model: %s", m->path, need / 1e6,
+                          strerror(rc));
+        return NULL;
+    }
+    if (!ok(m, nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &m->nc), "creating", "file")) {
+        sten__abort_path(m->ctx, tmp);
+        return NULL;
+    }
+    const int fmt = BUILTIN_FORMAT;
+    ok(m, nc_put_att_int(m->nc, NC_GLOBAL, "sten_format_version", NC_INT, 1, &fmt), "writing attribute",
+       "sten_format_version");
+    put_text(m, "sten_model_kind", kind);
+    put_text(m, "sten_version", STEN_VERSION_STRING);
+    return tmp;
+}
+
+static sten_status finish(mio *m, char *tmp)
+{
+    if (!m->st)
+        ok(m, nc_close(m->nc), "closing", "file");
+    else
+        nc_close(m->nc);
+    if (m->st) {
+        sten__abort_path(m->ctx, tmp);
+        return m->st;
+    }
+    return sten__commit_path(m->ctx, tmp, m->path);
+}
+
+static void put_data(mio *m, int id, const char *name, const float *v)
+{
+    if (!m->st)
+        ok(m, nc_put_var_float(m->nc, id, v), "writing variable", name);
+}
+
+sten_status sten_kmeans_save(sten_ctx *ctx, const sten_kmeans *km, const char *path)
+{
+    mio m = {ctx, path, -1, STEN_OK};
+    char *tmp = begin(&m, "kmeans", (uint64_t)km->k * km->dim * 4);
+    if (!tmp)
+        return m.st;
+    const sten_kmeans_opts *o = &km->opts;
+    char hp[1024]; /* the training settings, SageMaker's names (for the record; not read back) */
+    snprintf(hp, sizeof hp,
+             "{\"k\": \"%u\", \"feature_dim\": \"%u\", \"init_method\": \"%s\", \"max_iterations\": \"%u\", "
+             "\"tol\": \"%g\", \"mini_batch_size\": \"%u\", \"epochs\": \"%u\", \"extra_center_factor\": \"%s%.0u\", "
+             "\"half_life_time_size\": \"%u\", \"local_lloyd_max_iter\": \"%u\", \"local_lloyd_init_method\": \"%s\", "
+             "\"local_lloyd_num_trials\": \"%s%.0u\", \"local_lloyd_tol\": \"%g\", \"seed\": \"%llu\"}",
+             o->k, o->feature_dim, o->init ? "kmeans++" : "random", o->max_iterations, (double)o->tol,
+             o->mini_batch_size, o->epochs, o->extra_center_factor ? "" : "auto", o->extra_center_factor,
+             o->half_life_time_size, o->local_lloyd_max_iter, o->local_lloyd_init ? "kmeans++" : "random",
+             o->local_lloyd_num_trials ? "" : "auto", o->local_lloyd_num_trials, (double)o->local_lloyd_tol,
+             (unsigned long long)o->seed);
+    put_text(&m, "sten_hyperparameters", hp);
+    put_uint(&m, "k", km->k);
+    put_uint(&m, "feature_dim", km->dim);
+    const int dims[2] = {def_dim(&m, "k", km->k), def_dim(&m, "feature_dim", km->dim)};
+    const int id = def_var(&m, "centers", 2, dims);
+    put_data(&m, id, "centers", km->centers);
+    return finish(&m, tmp);
+}
+
+sten_status sten_pca_save(sten_ctx *ctx, const sten_pca *p, const char *path)
+{
+    mio m = {ctx, path, -1, STEN_OK};
+    char *tmp = begin(&m, "pca", ((uint64_t)p->n_comp + 2) * p->dim * 4);
+    if (!tmp)
+        return m.st;
+    const sten_pca_opts *o = &p->opts;
+    char hp[512];
+    snprintf(hp, sizeof hp,
+             "{\"num_components\": \"%u\", \"feature_dim\": \"%u\", \"algorithm_mode\": \"%s\", "
+             "\"subtract_mean\": \"%s\", \"extra_components\": \"%d\", \"mini_batch_size\": \"%u\", "
+             "\"seed\": \"%llu\"}",
+             o->num_components, o->feature_dim, o->mode ? "randomized" : "regular",
+             o->subtract_mean ? "true" : "false", o->extra_components, o->mini_batch_size,
+             (unsigned long long)o->seed);
+    put_text(&m, "sten_hyperparameters", hp);
+    put_uint(&m, "num_components", p->n_comp);
+    put_uint(&m, "feature_dim", p->dim);
+    put_uint(&m, "subtract_mean", o->subtract_mean);
+    put_uint(&m, "rows", p->rows);
+    put_double(&m, "total_variance", p->total_variance);
+    const int dc = def_dim(&m, "num_components", p->n_comp), dd = def_dim(&m, "feature_dim", p->dim);
+    const int both[2] = {dc, dd};
+    const int im = def_var(&m, "mean", 1, &dd), ic = def_var(&m, "components", 2, both);
+    const int ie = def_var(&m, "eigenvalues", 1, &dc);
+    put_data(&m, im, "mean", p->mean);
+    put_data(&m, ic, "components", p->components);
+    put_data(&m, ie, "eigenvalues", p->eigenvalues);
+    return finish(&m, tmp);
+}
+
+/* ------------------------------------------------------------------- read */
+
+static sten_status open_model(sten_ctx *ctx, const char *path, int *nc)
+{
+    const int rc = nc_open(path, NC_NOWRITE, nc);
+    if (rc != NC_NOERR)
+        return sten_fail(ctx, rc == ENOENT ? STEN_E_NOTFOUND : STEN_E_FORMAT, "%s: cannot open as a NetCDF model: %s",
+                         path, nc_strerror(rc));
+    return STEN_OK;
+}
+
+/* The kind attribute's text in buf ("" when there is none). */
+static sten_status kind_text(mio *m, char *buf, size_t n)
+{
+    nc_type t;
+    size_t len;
+    buf[0] = '\0';
+    const int rc = nc_inq_att(m->nc, NC_GLOBAL, "sten_model_kind", &t, &len);
+    if (rc == NC_ENOTATT)
+        return STEN_OK;
+    if (!ok(m, rc, "attribute", "sten_model_kind"))
+        return m->st;
+    if (t != NC_CHAR || len == 0 || len >= n)
+        return sten_fail(m->ctx, STEN_E_FORMAT, "%s: attribute sten_model_kind is not a kind name", m->path);
+    if (!ok(m, nc_get_att_text(m->nc, NC_GLOBAL, "sten_model_kind", buf), "attribute", "sten_model_kind"))
+        return m->st;
+    buf[len] = '\0';
+    return STEN_OK;
+}
+
+sten_status sten_model_kind_of(sten_ctx *ctx, const char *path, sten_model_kind *out)
+{
+    *out = STEN_MODEL_NETWORK;
+    mio m = {ctx, path, -1, STEN_OK};
+    sten_status st = open_model(ctx, path, &m.nc);
+    if (st)
+        return st;
+    char kind[32];
+    st = kind_text(&m, kind, sizeof kind);
+    nc_close(m.nc);
+    if (st || !kind[0])
+        return st;
+    for (int k = 0; k < 3; k++)
+        if (!strcmp(kind, kind_names[k])) {
+            *out = (sten_model_kind)k;
+            return STEN_OK;
+        }
+    return sten_fail(ctx, STEN_E_FORMAT, "%s: model kind \"%s\" is not one this sten reads (network, kmeans, pca); "
+                     "upgrade sten", path, kind);
+}
+
+static uint64_t get_uint(mio *m, const char *name, uint64_t lo, uint64_t hi)
+{
+    nc_type t;
+    size_t len;
+    unsigned long long v = 0;
+    if (m->st || !ok(m, nc_inq_att(m->nc, NC_GLOBAL, name, &t, &len), "attribute", name))
+        return 0;
+    if (len != 1 || t == NC_CHAR || t == NC_STRING || !ok(m, nc_get_att_ulonglong(m->nc, NC_GLOBAL, name, &v),
+                                                          "attribute", name) || v < lo || v > hi) {
+        if (!m->st)
+            m->st = sten_fail(m->ctx, STEN_E_FORMAT, "%s: attribute %s is not one number in %llu..%llu", m->path,
+                              name, (unsigned long long)lo, (unsigned long long)hi);
+        return 0;
+    }
+    return v;
+}
+
+/* A float variable whose dimensions are exactly want[0..nd) long. */
+static void get_var(mio *m, const char *name, int nd, const size_t *want, float *dst)
+{
+    int id, ndims, dims[NC_MAX_VAR_DIMS];
+    nc_type t;
+    if (m->st || !ok(m, nc_inq_varid(m->nc, name, &id), "variable", name) ||
+        !ok(m, nc_inq_var(m->nc, id, NULL, &t, &ndims, dims, NULL), "variable", name))
+        return;
+    bool good = t == NC_FLOAT && ndims == nd;
+    for (int i = 0; good && i < nd; i++) {
+        size_t len = 0;
+        good = nc_inq_dimlen(m->nc, dims[i], &len) == NC_NOERR && len == want[i];
+    }
+    if (!good) {
+        m->st = sten_fail(m->ctx, STEN_E_FORMAT, "%s: variable %s is not float of the shape the header gives",
+                          m->path, name);
+        return;
+    }
+    ok(m, nc_get_var_float(m->nc, id, dst), "reading variable", name);
+}
+
+/* Opens path and checks it is a model of this kind and a format we read. */
+static sten_status open_kind(mio *m, const char *want)
+{
+    sten_status st = open_model(m->ctx, m->path, &m->nc);
+    if (st)
+        return st;
+    char kind[32];
+    int fmt = 0;
+    if ((st = kind_text(m, kind, sizeof kind))) {
+        nc_close(m->nc);
+        return st;
+    }
+    if (strcmp(kind, want)) {
+        nc_close(m->nc);
+        return sten_fail(m->ctx, STEN_E_FORMAT, "%s: this is a %s model, not a %s model", m->path,
+                         kind[0] ? kind : "network", want);
+    }
+    if (nc_get_att_int(m->nc, NC_GLOBAL, "sten_format_version", &fmt) != NC_NOERR || fmt > BUILTIN_FORMAT) {
+        nc_close(m->nc);
+        return sten_fail(m->ctx, fmt > BUILTIN_FORMAT ? STEN_E_UNSUPPORTED : STEN_E_FORMAT,
+                         "%s: model format version %d is %s (this sten reads %d); %s", m->path, fmt,
+                         fmt > BUILTIN_FORMAT ? "newer than this sten reads" : "missing or wrong", BUILTIN_FORMAT,
+                         fmt > BUILTIN_FORMAT ? "upgrade sten" : "the file is damaged");
+    }
+    return STEN_OK;
+}
+
+sten_status sten_kmeans_load(sten_ctx *ctx, const char *path, sten_kmeans *out)
+{
+    memset(out, 0, sizeof *out);
+    mio m = {ctx, path, -1, STEN_OK};
+    sten_status st = open_kind(&m, "kmeans");
+    if (st)
+        return st;
+    const uint64_t k = get_uint(&m, "k", 1, 1000000), dim = get_uint(&m, "feature_dim", 1, STEN_CSV_MAX_DIM);
+    if (!m.st && k * dim > MAX_ELEMENTS)
+        m.st = sten_fail(ctx, STEN_E_FORMAT, "%s: %llu x %llu centres is more than sten reads", path,
+                         (unsigned long long)k, (unsigned long long)dim);
+    if (!m.st && !(out->centers = sten_alloc(ctx, k * dim * sizeof *out->centers)))
+        m.st = STEN_E_NOMEM;
+    const size_t shape[2] = {(size_t)k, (size_t)dim};
+    get_var(&m, "centers", 2, shape, out->centers);
+    for (uint64_t i = 0; !m.st && i < k * dim; i++)
+        if (!isfinite(out->centers[i]))
+            m.st = sten_fail(ctx, STEN_E_FORMAT, "%s: centre %llu holds a value that is not finite", path,
+                             (unsigned long long)(i / dim));
+    nc_close(m.nc);
+    if (m.st) {
+        sten_kmeans_free(ctx, out);
+        return m.st;
+    }
+    out->k = (uint32_t)k;
+    out->dim = (uint32_t)dim;
+    out->opts = sten_kmeans_defaults();
+    out->opts.k = out->k;
+    out->opts.feature_dim = out->dim;
+    return STEN_OK;
+}
+
+sten_status sten_pca_load(sten_ctx *ctx, const char *path, sten_pca *out)
+{
+    memset(out, 0, sizeof *out);
+    mio m = {ctx, path, -1, STEN_OK};
+    sten_status st = open_kind(&m, "pca");
+    if (st)
+        return st;
+    const uint64_t dim = get_uint(&m, "feature_dim", 1, STEN_CSV_MAX_DIM);
+    const uint64_t nc = get_uint(&m, "num_components", 1, dim ? dim : 1);
+    const uint64_t sub = get_uint(&m, "subtract_mean", 0, 1), rows = get_uint(&m, "rows", 1, UINT64_MAX);
+    double tv = 0;
+    if (!m.st)
+        ok(&m, nc_get_att_double(m.nc, NC_GLOBAL, "total_variance", &tv), "attribute", "total_variance");
+    if (!m.st && nc * dim > MAX_ELEMENTS)
+        m.st = sten_fail(ctx, STEN_E_FORMAT, "%s: %llu x %llu components is more than sten reads", path,
+                         (unsigned long long)nc, (unsigned long long)dim);
+    if (!m.st && (!(out->mean = sten_alloc(ctx, dim * sizeof(float))) ||
+                  !(out->components = sten_alloc(ctx, nc * dim * sizeof(float))) ||
+                  !(out->eigenvalues = sten_alloc(ctx, nc * sizeof(float)))))
+        m.st = STEN_E_NOMEM;
+    const size_t shape[2] = {(size_t)nc, (size_t)dim};
+    get_var(&m, "mean", 1, shape + 1, out->mean);
+    get_var(&m, "components", 2, shape, out->components);
+    get_var(&m, "eigenvalues", 1, shape, out->eigenvalues);
+    for (uint64_t i = 0; !m.st && i < nc * dim + dim; i++)
+        if (!isfinite(i < dim ? out->mean[i] : out->components[i - dim]))
+            m.st = sten_fail(ctx, STEN_E_FORMAT, "%s: %s holds a value that is not finite", path,
+                             i < dim ? "mean" : "components");
+    nc_close(m.nc);
+    if (m.st) {
+        sten_pca_free(ctx, out);
+        return m.st;
+    }
+    out->dim = (uint32_t)dim;
+    out->n_comp = (uint32_t)nc;
+    out->rows = rows;
+    out->total_variance = tv;
+    out->opts = sten_pca_defaults();
+    out->opts.num_components = out->n_comp;
+    out->opts.feature_dim = out->dim;
+    out->opts.subtract_mean = sub != 0;
+    return STEN_OK;
+}

@@ -1,0 +1,146 @@
+/* cmd_predict_builtin.c — `sten predict -n MODEL --csv DATA`: scores dense
+ * CSV rows with a k-means or PCA model (sten train --algorithm kmeans|pca)
+ * in SageMaker's response shapes: {"closest_cluster", "distance_to_cluster"}
+ * per row for k-means, {"projection": [...]} for PCA; all of them in
+ * {"predictions": [...]} (json) or one object per line (jsonl). */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *model, *csv, *output;
+    long long threads;
+    int format; /* 1 json, 2 jsonl */
+    bool force;
+} bp_args;
+
+static int parse(const cli_cmd *self, int argc, char **argv, bp_args *a)
+{
+    static const struct option opts[] = {
+        {"network", required_argument, NULL, 'n'}, {"csv", required_argument, NULL, 'C'},
+        {"output", required_argument, NULL, 's'},  {"format", required_argument, NULL, 'F'},
+        {"threads", required_argument, NULL, 't'}, {"force", no_argument, NULL, 'O'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    int c, bad = 0;
+    optind = 1;
+    opterr = 0;
+    while (!bad && (c = getopt_long(argc, argv, ":n:s:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': a->model = optarg; break;
+        case 'C': a->csv = optarg; break;
+        case 's': a->output = optarg; break;
+        case 'O': a->force = true; break;
+        case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &a->threads); break;
+        case 'F':
+            a->format = !strcmp(optarg, "json") ? 1 : !strcmp(optarg, "jsonl") ? 2 : -1;
+            if (a->format < 0)
+                bad = cli_usage_error(self, "--format expects json or jsonl with --csv (k-means and PCA answer "
+                                      "with objects, not scores), got '%s'", optarg);
+            break;
+        case 'h': cli_print_usage(stdout, self); return -1;
+        default: bad = cli_opt_error(self, c, argv);
+        }
+    }
+    if (bad)
+        return bad;
+    if (optind < argc)
+        return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+    const char *m = !a->model ? "-n MODEL" : !a->output ? "-s OUTPUT" : NULL;
+    return m ? cli_usage_error(self, "%s is required", m) : 0;
+}
+
+/* One response object: k-means (cluster, distance) or PCA (a row of Y). */
+static void write_one(FILE *f, const uint32_t *cl, const float *dist, const float *Y, uint32_t w, uint64_t i)
+{
+    if (cl) {
+        fprintf(f, "{\"closest_cluster\": %u, \"distance_to_cluster\": %.9g}", cl[i], (double)dist[i]);
+        return;
+    }
+    fputs("{\"projection\": [", f);
+    for (uint32_t j = 0; j < w; j++)
+        fprintf(f, j ? ", %.9g" : "%.9g", (double)Y[i * w + j]);
+    fputs("]}", f);
+}
+
+static void write_all(FILE *f, int format, const uint32_t *cl, const float *dist, const float *Y, uint32_t w,
+                      uint64_t n)
+{
+    if (format == 1)
+        fputs("{\"predictions\": [", f);
+    for (uint64_t i = 0; i < n; i++) {
+        if (format == 1 && i)
+            fputs(", ", f);
+        write_one(f, cl, dist, Y, w, i);
+        if (format == 2)
+            fputc('\n', f);
+    }
+    if (format == 1)
+        fputs("]}\n", f);
+}
+
+static sten_status run(sten_ctx *ctx, const bp_args *a)
+{
+    sten_model_kind kind;
+    sten_kmeans km;
+    sten_pca pca;
+    memset(&km, 0, sizeof km);
+    memset(&pca, 0, sizeof pca);
+    float *X = NULL, *out = NULL;
+    uint32_t *cl = NULL;
+    uint64_t n = 0;
+    sten_outfile *of = NULL;
+    FILE *f = NULL;
+    sten_status st = sten_model_kind_of(ctx, a->model, &kind);
+    if (!st && kind == STEN_MODEL_NETWORK)
+        st = sten_fail(ctx, STEN_E_INVALID, "%s: a network model; --csv is for k-means and PCA models (a network "
+                       "scores --data, or -r with index files)", a->model);
+    if (!st)
+        st = kind == STEN_MODEL_KMEANS ? sten_kmeans_load(ctx, a->model, &km) : sten_pca_load(ctx, a->model, &pca);
+    const uint32_t dim = kind == STEN_MODEL_KMEANS ? km.dim : pca.dim;
+    if (!st)
+        st = sten_csv_read_dense(ctx, a->csv, dim, &X, &n);
+    const uint32_t w = kind == STEN_MODEL_KMEANS ? 1 : pca.n_comp;
+    if (!st && (!(out = malloc((size_t)n * w * sizeof *out)) ||
+                (kind == STEN_MODEL_KMEANS && !(cl = malloc((size_t)n * sizeof *cl)))))
+        st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+    if (!st)
+        st = kind == STEN_MODEL_KMEANS ? sten_kmeans_assign(ctx, &km, X, n, cl, out, NULL)
+                                       : sten_pca_project(ctx, &pca, X, n, out);
+    if (!st)
+        st = sten_outfile_open(ctx, a->output, &of, &f);
+    if (!st) {
+        write_all(f, a->format, cl, out, out, w, n);
+        st = sten_outfile_commit(ctx, of);
+    }
+    cli_progress_clear();
+    if (!st)
+        fprintf(stderr, "sten predict: %s: %llu rows (%s)\n", a->output, (unsigned long long)n,
+                sten_model_kind_name(kind));
+    free(out), free(cl);
+    sten_free(ctx, X);
+    sten_kmeans_free(ctx, &km);
+    sten_pca_free(ctx, &pca);
+    return st;
+}
+
+int cmd_predict_builtin(int argc, char **argv)
+{
+    const cli_cmd *self = cli_find("predict");
+    bp_args a = {.format = 1};
+    const int rc0 = parse(self, argc, argv, &a);
+    if (rc0)
+        return rc0 < 0 ? CLI_EX_OK : rc0;
+    const int exists = cli_check_output("predict", a.output, a.force);
+    if (exists)
+        return exists;
+    sten_ctx *ctx = cli_ctx_new("predict");
+    sten_ctx_set_threads(ctx, (int)a.threads);
+    cli_progress_attach(ctx, "predict");
+    const sten_status st = run(ctx, &a);
+    const int rc = st ? cli_fail("predict", ctx, st) : CLI_EX_OK;
+    sten_ctx_free(ctx);
+    return rc;
+}

@@ -1,0 +1,238 @@
+/* cmd_train_builtin.c — `sten train --algorithm kmeans|pca`: SageMaker's
+ * k-means and PCA behind the same front door as Factorization Machines
+ * (hyperparameter file, --train/--test channels, --model-dir), on dense CSV
+ * rows without labels. The algorithms are the library's (src/algo); this
+ * file only reads, checks, calls and reports. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char cmd_train_builtin_usage[] =
+    "usage: sten train --algorithm kmeans|pca --hyperparameters HP.json\n"
+    "                  --train DATA.csv [--test DATA.csv] --model-dir DIR\n"
+    "                  [--seed N] [--threads N] [--force]\n"
+    "\n"
+    "Trains SageMaker's k-means or PCA on dense CSV rows without a label\n"
+    "column (feature_dim numbers a line; plain or gzip). HP.json uses\n"
+    "SageMaker's names (strings or numbers):\n"
+    "  kmeans: k, feature_dim (required), init_method, max_iterations, tol,\n"
+    "          mini_batch_size, epochs, extra_center_factor, half_life_time_size,\n"
+    "          local_lloyd_max_iter, local_lloyd_init_method,\n"
+    "          local_lloyd_num_trials, local_lloyd_tol, eval_metrics,\n"
+    "          _tuning_objective_metric (test:msd or test:ssd)\n"
+    "  pca:    num_components, feature_dim, mini_batch_size (required),\n"
+    "          algorithm_mode (regular, randomized), subtract_mean,\n"
+    "          extra_components\n"
+    "Writes DIR/model.nc (refused if it exists, unless --force; exit 73), which\n"
+    "sten predict -n DIR/model.nc --csv DATA scores. k-means with --test prints\n"
+    "test:msd / test:ssd (eval_metrics) as JSON lines; PCA prints its explained\n"
+    "variance as a JSON line. --seed (default 12134) makes a run repeatable.\n"
+    "See docs/builtins.md.\n";
+
+typedef struct {
+    const char *algo, *hp, *train, *test, *dir;
+    long long seed, threads;
+    bool force;
+} bi_args;
+
+bool cli_builtin_algorithm(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *v = !strcmp(argv[i], "--algorithm") && i + 1 < argc ? argv[i + 1]
+                      : !strncmp(argv[i], "--algorithm=", 12) ? argv[i] + 12 : NULL;
+        if (v)
+            return !strcmp(v, "kmeans") || !strcmp(v, "pca");
+    }
+    return false;
+}
+
+static int parse(const cli_cmd *self, int argc, char **argv, bi_args *a)
+{
+    static const struct option opts[] = {
+        {"algorithm", required_argument, NULL, 'A'}, {"hyperparameters", required_argument, NULL, 'H'},
+        {"train", required_argument, NULL, 'T'},     {"test", required_argument, NULL, 'E'},
+        {"model-dir", required_argument, NULL, 'M'}, {"seed", required_argument, NULL, 'S'},
+        {"threads", required_argument, NULL, 't'},   {"force", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+    };
+    int c, bad = 0;
+    optind = 1;
+    opterr = 0;
+    while (!bad && (c = getopt_long(argc, argv, ":t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'A': a->algo = optarg; break;
+        case 'H': a->hp = optarg; break;
+        case 'T': a->train = optarg; break;
+        case 'E': a->test = optarg; break;
+        case 'M': a->dir = optarg; break;
+        case 'S': bad = cli_parse_int(self, "--seed", optarg, 0, INT64_MAX, &a->seed); break;
+        case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &a->threads); break;
+        case 'f': a->force = true; break;
+        case 'h': fputs(cmd_train_builtin_usage, stdout); return -1;
+        default: bad = cli_opt_error(self, c, argv);
+        }
+    }
+    if (bad)
+        return bad;
+    const char *missing = !a->hp ? "--hyperparameters" : !a->train ? "--train" : !a->dir ? "--model-dir" : NULL;
+    if (missing)
+        return cli_usage_error(self, "%s is required", missing);
+    if (optind < argc)
+        return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
+    if (!a->algo || (strcmp(a->algo, "kmeans") && strcmp(a->algo, "pca")))
+        return cli_usage_error(self, "unknown --algorithm '%s' (factorization-machines, kmeans or pca)",
+                               a->algo ? a->algo : "");
+    if (a->test && !strcmp(a->algo, "pca"))
+        return cli_usage_error(self, "--test: PCA reports no test metric (nor does SageMaker's)");
+    return 0;
+}
+
+/* The model directory, before any work (as for FM): a directory, or one to
+ * be made in a writable parent; model.nc not replaced unless --force. */
+static int check_model_dir(const bi_args *a, const char *model)
+{
+    struct stat sb;
+    const bool exists = stat(a->dir, &sb) == 0;
+    if (exists && !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "sten train: --model-dir %s is a file, not a directory\n", a->dir);
+        return CLI_EX_CANTCREAT;
+    }
+    const int rc = cli_check_output("train", model, a->force);
+    if (rc)
+        return rc;
+    char parent[4200];
+    const char *slash = strrchr(a->dir, '/');
+    snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - a->dir) + 1 : 1, slash ? a->dir : ".");
+    const char *where = exists ? a->dir : parent;
+    if (access(where, W_OK) != 0) {
+        fprintf(stderr, "sten train: %s: cannot write the model directory there: %s\n", where, strerror(errno));
+        return CLI_EX_CANTCREAT;
+    }
+    return 0;
+}
+
+static sten_status make_dir(sten_ctx *ctx, const char *dir)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return sten_fail(ctx, STEN_E_IO, "%s: cannot create the model directory: %s", dir, strerror(errno));
+    return STEN_OK;
+}
+
+static sten_status train_kmeans(sten_ctx *ctx, const bi_args *a, const char *model)
+{
+    sten_kmeans_opts o;
+    unsigned metrics = 0;
+    float *X = NULL, *T = NULL;
+    uint64_t n = 0, nt = 0;
+    sten_kmeans km;
+    memset(&km, 0, sizeof km);
+    uint32_t *cl = NULL;
+    sten_status st = sten_kmeans_opts_from_hyperparameters(ctx, a->hp, &o, &metrics);
+    o.seed = (uint64_t)a->seed;
+    if (!st)
+        st = sten_csv_read_dense(ctx, a->train, o.feature_dim, &X, &n);
+    if (!st && a->test) /* read and checked before the training it would waste */
+        st = sten_csv_read_dense(ctx, a->test, o.feature_dim, &T, &nt);
+    if (!st)
+        st = make_dir(ctx, a->dir);
+    sten_kmeans_report r;
+    if (!st) {
+        fprintf(stderr, "sten train: k-means, k %u, %llu rows of %u features, threads %d\n", o.k,
+                (unsigned long long)n, o.feature_dim, sten_ctx_threads(ctx));
+        st = sten_kmeans_fit(ctx, X, n, &o, &km, &r);
+    }
+    if (!st) {
+        cli_progress_clear();
+        fprintf(stderr, "sten train: mini-batch stage: %u centres, %u pass%s, msd %.6g; local Lloyd's: %u trials to "
+                "%u centres, weighted inertia %.6g\n", r.centers, r.passes, r.passes == 1 ? "" : "es", r.stage_msd,
+                r.trials, o.k, r.local_inertia);
+        st = sten_kmeans_save(ctx, &km, model);
+    }
+    double ssd = 0;
+    if (!st && T && !(cl = malloc((size_t)nt * sizeof *cl)))
+        st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+    if (!st && T && !(st = sten_kmeans_assign(ctx, &km, T, nt, cl, NULL, &ssd))) {
+        if (metrics & STEN_KMEANS_METRIC_MSD) /* SageMaker's metric names */
+            printf("{\"test:msd\": %.9g}\n", ssd / (double)nt);
+        if (metrics & STEN_KMEANS_METRIC_SSD)
+            printf("{\"test:ssd\": %.9g}\n", ssd);
+        fflush(stdout);
+    }
+    free(cl);
+    sten_kmeans_free(ctx, &km);
+    sten_free(ctx, X);
+    sten_free(ctx, T);
+    return st;
+}
+
+static sten_status train_pca(sten_ctx *ctx, const bi_args *a, const char *model)
+{
+    sten_pca_opts o;
+    float *X = NULL;
+    uint64_t n = 0;
+    sten_pca p;
+    memset(&p, 0, sizeof p);
+    sten_status st = sten_pca_opts_from_hyperparameters(ctx, a->hp, &o);
+    o.seed = (uint64_t)a->seed;
+    if (!st)
+        st = sten_csv_read_dense(ctx, a->train, o.feature_dim, &X, &n);
+    if (!st)
+        st = make_dir(ctx, a->dir);
+    if (!st) {
+        fprintf(stderr, "sten train: PCA (%s), %u components, %llu rows of %u features, threads %d\n",
+                o.mode == STEN_PCA_RANDOMIZED ? "randomized" : "regular", o.num_components, (unsigned long long)n,
+                o.feature_dim, sten_ctx_threads(ctx));
+        st = sten_pca_fit(ctx, X, n, &o, &p);
+    }
+    if (!st)
+        st = sten_pca_save(ctx, &p, model);
+    if (!st) { /* the explained variance, as a JSON line (and its sum on stderr) */
+        cli_progress_clear();
+        double sum = 0;
+        printf("{\"explained_variance\": [");
+        for (uint32_t c = 0; c < p.n_comp; c++)
+            printf(c ? ", %.9g" : "%.9g", (double)p.eigenvalues[c]);
+        printf("], \"explained_variance_ratio\": [");
+        for (uint32_t c = 0; c < p.n_comp; c++) {
+            const double r = p.total_variance > 0 ? p.eigenvalues[c] / p.total_variance : 0.0;
+            sum += r;
+            printf(c ? ", %.9g" : "%.9g", r);
+        }
+        printf("]}\n");
+        fflush(stdout);
+        fprintf(stderr, "sten train: %u components explain %.4f of the variance (total variance %.6g)\n", p.n_comp,
+                sum, p.total_variance);
+    }
+    sten_pca_free(ctx, &p);
+    sten_free(ctx, X);
+    return st;
+}
+
+int cmd_train_builtin(int argc, char **argv)
+{
+    const cli_cmd *self = cli_find("train");
+    bi_args a = {.seed = 12134};
+    const int rc0 = parse(self, argc, argv, &a);
+    if (rc0)
+        return rc0 < 0 ? CLI_EX_OK : rc0;
+    char model[4200];
+    snprintf(model, sizeof model, "%s/model.nc", a.dir);
+    const int rc1 = check_model_dir(&a, model);
+    if (rc1)
+        return rc1;
+    sten_ctx *ctx = cli_ctx_new("train");
+    sten_ctx_set_threads(ctx, (int)a.threads);
+    cli_progress_attach(ctx, "train");
+    const sten_status st = !strcmp(a.algo, "kmeans") ? train_kmeans(ctx, &a, model) : train_pca(ctx, &a, model);
+    cli_progress_clear();
+    if (!st)
+        fprintf(stderr, "sten train: wrote %s\n", model);
+    const int rc = st ? cli_fail("train", ctx, st) : CLI_EX_OK;
+    sten_ctx_free(ctx);
+    return rc;
+}
