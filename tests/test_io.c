@@ -333,6 +333,33 @@ static void test_write_read_round_trip(void)
         CHECK_STR(r[2].name, "c");
     }
     sten_datasets_free(ctx, r, n);
+    /* rows without a single entry (analog and boolean) read back as empty rows */
+    sten_dataset e[2];
+    memset(e, 0, sizeof e);
+    e[0].name = "empty";
+    e[0].attributes = STEN_DS_SPARSE;
+    e[0].dtype = 4;
+    e[0].dims = 1;
+    e[0].width = 16;
+    e[0].examples = e[0].unique = 3;
+    CHECK_EQ(sten_csr_init(ctx, &e[0].sparse, 3, 16, 1, true), STEN_OK);
+    e[0].sparse.rows = 3;
+    e[0].sparse.nnz = 0;
+    memset(e[0].sparse.row_ptr, 0, 4 * sizeof *e[0].sparse.row_ptr);
+    e[1] = e[0];
+    e[1].name = "emptybool";
+    e[1].attributes = STEN_DS_SPARSE | STEN_DS_BOOLEAN;
+    e[1].sparse.val = NULL;
+    CHECK_EQ(sten_dataset_write_netcdf(ctx, path("empty.nc"), e, 2), STEN_OK);
+    CHECK_EQ(sten_dataset_read_netcdf(ctx, path("empty.nc"), &r, &n), STEN_OK);
+    CHECK_EQ(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_EQ(r[i].sparse.rows, 3);
+        CHECK_EQ(r[i].sparse.row_ptr[3], 0);
+    }
+    sten_datasets_free(ctx, r, n);
+    e[1].sparse.val = e[0].sparse.val;
+    sten_csr_free(ctx, &e[0].sparse);
     /* every allocation failure while reading is clean */
     const size_t before = sten_ctx_bytes_in_use(ctx);
     for (long k = 1; k < 200; k++) {

@@ -487,6 +487,12 @@ static void fill_one(nco *o, const sten_dataset *d, ds_vars *v)
             ok(o, nc_put_var_uint(o->nc, v->index, d->sparse.col), "writing", "sparseIndex");
             if (d->sparse.val)
                 ok(o, nc_put_var_float(o->nc, v->data, d->sparse.val), "writing", "sparseData");
+        } else { /* the one-entry placeholder a dimension needs: a valid index, not the fill value */
+            const unsigned zero = 0;
+            const float fzero = 0;
+            ok(o, nc_put_var_uint(o->nc, v->index, &zero), "writing", "sparseIndex");
+            if (d->sparse.val)
+                ok(o, nc_put_var_float(o->nc, v->data, &fzero), "writing", "sparseData");
         }
     }
     sten_free(o->ctx, s);
