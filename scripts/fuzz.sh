@@ -8,6 +8,8 @@
 #                                   from the committed seeds only
 #   scripts/fuzz.sh [--ci] NAME...  only these drivers (config text index libsvm recordio
 #                                   convert criteo labeled hparams netcdf model)
+# FUZZ_TIMEOUT (default 10) is the seconds one input may take before it
+# counts as a finding: raise it where the machine is shared and loaded.
 # FUZZ_JOBS drivers run at once (default: the number of cores); FUZZ_DIR
 # (default build-fuzz/fuzz) holds corpus/NAME, logs/NAME.log and
 # findings/NAME/. A finding (crash, leak, sanitizer report, timeout, memory
@@ -24,6 +26,7 @@ if [ "${1:-}" = "--ci" ]; then
 fi
 names=${*:-$ALL}
 secs=${FUZZ_SECONDS:-$([ $ci = 1 ] && echo 20 || echo 1800)}
+tmo=${FUZZ_TIMEOUT:-10} # seconds one input may take (raise it on a loaded machine)
 jobs=${FUZZ_JOBS:-$(nproc)}
 dir=${FUZZ_DIR:-build-fuzz/fuzz}
 
@@ -65,7 +68,7 @@ run_one() { # run_one NAME: one driver for $secs seconds; its verdict in logs/NA
     # is a process growing past it (the drivers cap sten's own memory far
     # lower, tests/fuzz/fuzz.h)
     set +e
-    build-fuzz/tests/fuzz_$n -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    build-fuzz/tests/fuzz_$n -max_total_time="$secs" -timeout="$tmo" -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$dir/findings/$n/" "$dir/corpus/$n" $(seeds_of "$n") >"$dir/logs/$n.log" 2>&1
     echo $? >"$dir/logs/$n.rc"
     set -e
