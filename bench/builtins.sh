@@ -1,8 +1,9 @@
 #!/bin/sh
-# bench/builtins.sh — sten's k-means and PCA (docs/builtins.md) against
+# bench/builtins.sh — sten's k-means, PCA and k-NN (docs/builtins.md) against
 # scikit-learn on the same generated data and threads: KMeans (k-means++,
 # Lloyd's) and MiniBatchKMeans with the same k and batch, PCA (full and
-# randomized) with the same components. Reports seconds and quality (k-means:
+# randomized) with the same components, k-NN (exact, k=10, 10,000 queries
+# of the blobs) against KNeighborsClassifier (brute force). Reports seconds and quality (k-means:
 # mean squared distance to the closest centre on the training rows; PCA: the
 # explained variance ratio's sum). scikit-learn comes from PyPI into
 # build/bench-sklearn (made on demand). Appends to $RESULTS.
@@ -30,6 +31,8 @@ np.savetxt(f"{w}/blobs.csv", c[r.integers(0, 50, n)] + r.normal(0, 1, (n, 64)), 
 s = np.concatenate([np.linspace(10, 1, 20), np.full(180, 0.3)])
 np.savetxt(f"{w}/x.csv", r.normal(0, 1, (n, 200)) * s, fmt="%.5f", delimiter=",")
 PY
+awk -F, '{ print NR % 7 "," $0 }' "$W/blobs.csv" >"$W/lab.csv"
+head -n 10000 "$W/blobs.csv" >"$W/q.csv"
 printf '{"k": "50", "feature_dim": "64", "init_method": "kmeans++", "mini_batch_size": "5000", "epochs": "3"}' >"$W/km.json"
 printf '{"num_components": "20", "feature_dim": "200", "mini_batch_size": "5000", "algorithm_mode": "%s"}' regular >"$W/pr.json"
 printf '{"num_components": "20", "feature_dim": "200", "mini_batch_size": "5000", "algorithm_mode": "%s"}' randomized >"$W/pz.json"
@@ -42,20 +45,37 @@ for m in pr pz; do
     sec=$(t build/sten train --algorithm pca --hyperparameters "$W/$m.json" --train "$W/x.csv" --model-dir "$W/$m" --threads "$THREADS")
     echo "| sten | PCA $m 20 of 200 (incl. CSV read) | $sec | ratio sum $("$V/bin/python" -c "import json,sys; print(round(sum(json.load(sys.stdin)['explained_variance_ratio']), 4))" <"$W/stdout") |" >>"$W/table"
 done
+printf '{"feature_dim": "64", "k": "10", "predictor_type": "classifier", "sample_size": "%s"}' "$ROWS" >"$W/kn.json"
+t build/sten train --algorithm knn --hyperparameters "$W/kn.json" --train "$W/lab.csv" --model-dir "$W/kn" \
+    --threads "$THREADS" >/dev/null
+sec=$(t build/sten predict -n "$W/kn/model.nc" --csv "$W/q.csv" --format jsonl -s "$W/kn.out" --threads "$THREADS")
+echo "| sten | k-NN Flat k=10, 10000 queries of $ROWS x 64 (predict, incl. model and CSV read) | $sec | |" >>"$W/table"
 taskset -c "$cores" "$V/bin/python" - "$W" >>"$W/table" <<'PY'
 import sys, time, numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
 w = sys.argv[1]
-X = np.loadtxt(f"{w}/blobs.csv", delimiter=",", dtype=np.float32)
+# sten's times include reading the CSV text; so the peer's "incl. CSV read"
+# rows add numpy's loadtxt of the same file to its fit
+t = time.time(); X = np.loadtxt(f"{w}/blobs.csv", delimiter=",", dtype=np.float32); rb = time.time() - t
+print(f"| numpy | loadtxt blobs.csv ({len(X)} x 64) | {rb:.3f} | |")
 for name, m in [("KMeans", KMeans(50, init="k-means++", n_init=1, random_state=0)),
                 ("MiniBatchKMeans", MiniBatchKMeans(50, batch_size=5000, max_iter=3, n_init=1, random_state=0))]:
     t = time.time(); m.fit(X); t = time.time() - t
-    print(f"| scikit-learn | {name} k=50 (fit only) | {t:.3f} | msd {m.inertia_ / len(X):.4f} |")
-X = np.loadtxt(f"{w}/x.csv", delimiter=",", dtype=np.float32)
+    print(f"| scikit-learn | {name} k=50 (fit only; incl. CSV read {t + rb:.3f}) | {t:.3f} | msd {m.inertia_ / len(X):.4f} |")
+t = time.time(); X = np.loadtxt(f"{w}/x.csv", delimiter=",", dtype=np.float32); rx = time.time() - t
+print(f"| numpy | loadtxt x.csv ({len(X)} x 200) | {rx:.3f} | |")
 for solver in ("full", "randomized"):
     t = time.time(); p = PCA(20, svd_solver=solver, random_state=0).fit(X); t = time.time() - t
-    print(f"| scikit-learn | PCA {solver} 20 of 200 (fit only) | {t:.3f} | ratio sum {p.explained_variance_ratio_.sum():.4f} |")
+    print(f"| scikit-learn | PCA {solver} 20 of 200 (fit only; incl. CSV read {t + rx:.3f}) | {t:.3f} | ratio sum {p.explained_variance_ratio_.sum():.4f} |")
+from sklearn.neighbors import KNeighborsClassifier
+X = np.loadtxt(f"{w}/blobs.csv", delimiter=",", dtype=np.float32)
+y = np.arange(1, len(X) + 1) % 7
+m = KNeighborsClassifier(10, algorithm="brute").fit(X, y)
+t = time.time(); m.predict(X[:10000]); t = time.time() - t
+print(f"| scikit-learn | KNeighborsClassifier brute k=10, 10000 queries (predict only) | {t:.3f} | |")
 PY
 cat "$W/table"
-{ echo; echo "## builtins.sh: k-means and PCA vs scikit-learn ($(date -u +%Y-%m-%d), $model, $THREADS threads)"; echo; cat "$W/table"; } >>"$RESULTS"
+{ echo; echo "## builtins.sh: k-means, PCA and k-NN vs scikit-learn ($(date -u +%Y-%m-%d), $model, $THREADS threads)"; echo
+  echo "Command: \`THREADS=$THREADS ROWS=$ROWS sh bench/builtins.sh\` (scikit-learn $("$V/bin/python" -c 'import sklearn; print(sklearn.__version__)'), numpy $("$V/bin/python" -c 'import numpy; print(numpy.__version__)'))"; echo
+  cat "$W/table"; } >>"$RESULTS"

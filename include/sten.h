@@ -1283,8 +1283,8 @@ void sten_neighbors_free(sten_ctx *ctx, sten_neighbors *nb);
 
 /* ------------------------------------- built-in algorithms (src/algo) */
 
-/* SageMaker's first built-in algorithms outside the network engine: k-means
- * and PCA (docs/builtins.md). Both take dense rows: X is n x dim, row-major,
+/* SageMaker's first built-in algorithms outside the network engine: k-means,
+ * PCA and k-NN (docs/builtins.md). All take dense rows: X is n x dim, row-major,
  * contiguous (row r at X + r * dim). Results depend only on the data, the
  * options and the seed, never on the thread count. */
 
@@ -1434,10 +1434,10 @@ sten_status sten_kmeans_opts_from_hyperparameters(sten_ctx *ctx, const char *pat
 sten_status sten_pca_opts_from_hyperparameters(sten_ctx *ctx, const char *path, sten_pca_opts *o);
 
 /* Model files of the built-in algorithms: NetCDF-4, global attribute
- * sten_model_kind ("kmeans", "pca") and sten_format_version 2, so a sten
+ * sten_model_kind ("kmeans", "pca", "knn") and sten_format_version 2, so a sten
  * that predates them refuses them as a newer format and sten_net_load
  * refuses them naming their kind; written atomically. */
-typedef enum { STEN_MODEL_NETWORK = 0, STEN_MODEL_KMEANS, STEN_MODEL_PCA } sten_model_kind;
+typedef enum { STEN_MODEL_NETWORK = 0, STEN_MODEL_KMEANS, STEN_MODEL_PCA, STEN_MODEL_KNN } sten_model_kind;
 /* The kind of the model file at path (NETWORK for any file without
  * sten_model_kind, DSSTNE's included). STEN_E_NOTFOUND / STEN_E_FORMAT when
  * it cannot be opened as NetCDF; STEN_E_FORMAT for an unknown kind. */
@@ -1447,6 +1447,105 @@ sten_status sten_kmeans_save(sten_ctx *ctx, const sten_kmeans *m, const char *pa
 sten_status sten_kmeans_load(sten_ctx *ctx, const char *path, sten_kmeans *out);
 sten_status sten_pca_save(sten_ctx *ctx, const sten_pca *m, const char *path);
 sten_status sten_pca_load(sten_ctx *ctx, const char *path, sten_pca *out);
+
+/* k-NN: SageMaker's k-nearest-neighbours (docs/builtins.md). The index is
+ * a seeded reservoir sample of the training rows (label first in the CSV),
+ * optionally reduced by a random sign projection; search is exact
+ * (faiss.Flat: blocked SGEMM scores and a bounded top-k per row) or over
+ * inverted lists (faiss.IVFFlat: a coarse quantizer trained by sten's
+ * k-means, nprobe lists scanned per query). */
+typedef enum { STEN_KNN_CLASSIFIER = 0, STEN_KNN_REGRESSOR } sten_knn_predictor;
+typedef enum { STEN_KNN_REDUCE_NONE = 0, STEN_KNN_REDUCE_SIGN, STEN_KNN_REDUCE_FJLT } sten_knn_reduction;
+typedef enum { STEN_KNN_FLAT = 0, STEN_KNN_IVFFLAT, STEN_KNN_IVFPQ } sten_knn_index;
+typedef enum { STEN_KNN_L2 = 0, STEN_KNN_INNER_PRODUCT, STEN_KNN_COSINE } sten_knn_metric;
+
+/* k-NN options: SageMaker's hyperparameters. FJLT and IVFPQ are refused
+ * (STEN_E_UNSUPPORTED): not implemented yet. */
+typedef struct {
+    uint32_t feature_dim;                    /* columns after the label */
+    uint32_t k;                              /* neighbours that vote / average */
+    sten_knn_predictor predictor_type;
+    uint32_t sample_size;                    /* rows kept in the index (reservoir sample) */
+    sten_knn_reduction dimension_reduction_type; /* (none) */
+    uint32_t dimension_reduction_target;     /* the reduced width, < feature_dim; 0 without reduction */
+    sten_knn_index index_type;               /* (faiss.Flat) */
+    sten_knn_metric index_metric;            /* (L2) */
+    uint32_t ivf_nlists;                     /* faiss_index_ivf_nlists; 0 = auto: round(sqrt(points)) */
+    uint32_t pq_m;                           /* faiss_index_pq_m (IVFPQ only; 0 = unset) */
+    uint32_t mini_batch_size;                /* rows per block when projecting and searching (5000) */
+    uint64_t seed;
+} sten_knn_opts;
+
+/* SageMaker's defaults; feature_dim, k and sample_size 0 (required). */
+sten_knn_opts sten_knn_defaults(void);
+
+/* A k-NN model. Owned; free with sten_knn_free (a zeroed struct is a no-op).
+ * Point p (0 <= p < n) is points[p * index_dim ...] (projected, and of unit
+ * length for COSINE), its label labels[p] and its training row rows[p]
+ * (0-based). Flat: points in training-row order. IVF: grouped by list, list
+ * c holding points list_start[c] .. list_start[c + 1] - 1 in training-row
+ * order, centroids nlists x index_dim. */
+typedef struct {
+    uint32_t dim, index_dim, n, nlists;
+    float *points, *labels;
+    uint32_t *rows;
+    float *projection;   /* index_dim x dim (sign), or NULL */
+    float *centroids;    /* nlists x index_dim, or NULL (Flat) */
+    uint32_t *list_start; /* nlists + 1, or NULL */
+    float *norms;        /* n: |point|^2 (derived at fit and load; not saved) */
+    uint64_t train_rows; /* rows the sample was drawn from */
+    sten_knn_opts opts;
+} sten_knn;
+
+/* Builds the index from n training rows X (n x o->feature_dim) with labels y
+ * (n). Rows are sampled when n > sample_size (seeded reservoir, kept in row
+ * order). STEN_E_INVALID naming the option for options out of range (k above
+ * the points kept, a reduction target not below feature_dim, ...);
+ * STEN_E_UNSUPPORTED for fjlt and faiss.IVFPQ; STEN_E_NOMEM. *out is
+ * overwritten. */
+sten_status sten_knn_fit(sten_ctx *ctx, const float *X, const float *y, uint64_t n, const sten_knn_opts *o,
+                         sten_knn *out);
+void sten_knn_free(sten_ctx *ctx, sten_knn *m);
+
+/* nprobe 0: the default for IVF, max(1, nlists / 16); ignored for Flat. */
+uint32_t sten_knn_nprobe(const sten_knn *m, uint32_t nprobe);
+
+/* The K nearest points of each of the n rows X (n x m->dim): ids (n x K)
+ * are point numbers (m->rows[id] is the training row, m->labels[id] the
+ * label), dist (n x K, may be NULL) the squared Euclidean distance (L2), the
+ * inner product (INNER_PRODUCT) or the cosine similarity (COSINE) of the
+ * reduced vectors, nearest first; ties go to the lower training row. Flat
+ * is exact; IVF scans the nprobe lists whose centroids are nearest (by the
+ * index metric), and more lists, nearest first, while fewer than K points
+ * were seen, so every row gets K neighbours. K in [1, m->n]. Distances are
+ * recomputed in double for the K kept. */
+sten_status sten_knn_search(sten_ctx *ctx, const sten_knn *m, const float *X, uint64_t n, uint32_t K,
+                            uint32_t nprobe, uint32_t *ids, float *dist);
+
+/* SageMaker's predicted_label for each row of X: classifier, the label most
+ * of the k neighbours hold (a tie goes to the tied label whose first
+ * neighbour is nearest); regressor, the mean of their labels. ids and dist
+ * (n x k, either may be NULL) receive the neighbours as sten_knn_search
+ * gives them (SageMaker's verbose labels: m->labels[ids]). */
+sten_status sten_knn_predict(sten_ctx *ctx, const sten_knn *m, const float *X, uint64_t n, uint32_t nprobe,
+                             float *pred, uint32_t *ids, float *dist);
+
+/* The random sign projection (dimension_reduction_type sign): R (target x
+ * dim) with entries +-1/sqrt(target) from the seed, so |R x| ~ |x|. */
+sten_status sten_knn_sign_matrix(sten_ctx *ctx, uint32_t dim, uint32_t target, uint64_t seed, float *R);
+
+/* Labeled dense rows (SageMaker's text/csv for supervised algorithms): the
+ * label, then dim features a line. As sten_csv_read_dense, with dim + 1
+ * fields expected; *X (n x dim) and *y (n) owned, freed with sten_free. */
+sten_status sten_csv_read_labeled(sten_ctx *ctx, const char *path, uint32_t dim, float **X, float **y,
+                                  uint64_t *n);
+
+/* k-NN hyperparameter file, as sten_kmeans_opts_from_hyperparameters;
+ * _tuning_objective_metric must be test:accuracy (classifier) or test:mse
+ * (regressor). fjlt and faiss.IVFPQ are STEN_E_UNSUPPORTED. */
+sten_status sten_knn_opts_from_hyperparameters(sten_ctx *ctx, const char *path, sten_knn_opts *o);
+sten_status sten_knn_save(sten_ctx *ctx, const sten_knn *m, const char *path);
+sten_status sten_knn_load(sten_ctx *ctx, const char *path, sten_knn *out);
 
 /* ---------------------------------------------------------- number parsing */
 

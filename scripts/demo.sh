@@ -45,7 +45,7 @@ step() { # step CMD ARGS...: runs CMD, its stderr kept in the log; stops the dem
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-metric() { # metric <json> <name>: the value at k=20
+metric() { # metric <json> <name>: the value at k=20 (the last cut-off)
     sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$1"
 }
 
@@ -72,8 +72,11 @@ step "$STEN" baseline --force ease --train demo-train.txt -k 20 -s ease.recs
 t_ease=$(secs "$t0" "$(now)")
 
 for m in ae pop ease; do
-    step "$STEN" evaluate -r $m.recs -t demo-test.txt -k 20 --features features --json >$m.json
+    step "$STEN" evaluate -r $m.recs -t demo-test.txt -k 1,5,10,20 --features features --json >$m.json
 done
+step "$STEN" report --force -o report.html --title "sten demo" --metrics train.jsonl \
+    --eval autoencoder=ae.json --eval EASE=ease.json --eval popularity=pop.json --train demo-train.txt \
+    --recs autoencoder=ae.recs --recs EASE=ease.recs --recs popularity=pop.recs --features features --model gl.nc
 
 echo
 echo "sten demo: synthetic MovieLens-1M-shaped data (6,040 users, 3,706 items), 20% of each"
@@ -118,3 +121,5 @@ wait $SERVER 2>/dev/null || true
 trap - EXIT
 echo
 echo "files in $W (recommendations: ae.recs, ease.recs, pop.recs; model: gl.nc; store: store/)"
+echo "report: $W/report.html (training curve, Recall/NDCG@k, long tail and coverage, item embeddings;"
+echo "        one self-contained page, open it in any browser)"

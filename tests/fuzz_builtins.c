@@ -1,6 +1,7 @@
 /* fuzz_builtins.c — fuzz driver for the built-in algorithms' inputs: dense
  * CSV (sten_csv_read_dense at three widths, as is and with one allocation
- * failed) and SageMaker hyperparameter files for k-means and PCA. A success
+ * failed; sten_csv_read_labeled) and SageMaker hyperparameter files for
+ * k-means, PCA and k-NN. A success
  * must give finite rows of the asked width and options in their ranges.
  * tests/fuzz/fuzz.h has the rest. */
 #include "fuzz/fuzz.h"
@@ -45,5 +46,24 @@ int fuzz_one(sten_ctx *ctx, const uint8_t *data, size_t size)
     fuzz_outcome(ctx, st, path, false, false);
     if (st == STEN_OK)
         REQUIRE(p.num_components >= 1 && p.num_components <= p.feature_dim && p.extra_components >= -1);
+    sten_knn_opts kn;
+    st = sten_knn_opts_from_hyperparameters(ctx, path, &kn);
+    fuzz_outcome(ctx, st, path, false, false);
+    if (st == STEN_OK)
+        REQUIRE(kn.k >= 1 && kn.k <= kn.sample_size && kn.feature_dim >= 1 &&
+                kn.dimension_reduction_type != STEN_KNN_REDUCE_FJLT && kn.index_type != STEN_KNN_IVFPQ &&
+                (kn.dimension_reduction_type == STEN_KNN_REDUCE_SIGN
+                     ? kn.dimension_reduction_target >= 1 && kn.dimension_reduction_target < kn.feature_dim
+                     : kn.dimension_reduction_target == 0));
+    float *X = NULL, *y = NULL;
+    uint64_t n = 0;
+    st = sten_csv_read_labeled(ctx, path, 2, &X, &y, &n);
+    fuzz_outcome(ctx, st, path, false, false);
+    if (st == STEN_OK)
+        for (uint64_t i = 0; i < n; i++)
+            REQUIRE(isfinite(y[i]) && isfinite(X[i * 2]) && isfinite(X[i * 2 + 1]));
+    else
+        REQUIRE(X == NULL && y == NULL && n == 0);
+    sten_free(ctx, X), sten_free(ctx, y);
     return 0;
 }

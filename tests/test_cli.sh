@@ -188,6 +188,52 @@ expect 65 'bad.csv:2:34: expected a number, got "x5"' \
 expect 65 "x.csv:1:" train --algorithm kmeans --hyperparameters "$b/hp.json" --train "$b/x.csv" --model-dir "$b/km3"
 if [ -e "$b/km3/model.nc" ] || [ -e "$b/outb" ]; then echo "FAIL: an output was left behind after an error"; fail=1; fi
 expect 0 "local_lloyd_num_trials" train --algorithm kmeans --help
-expect 64 "unknown --algorithm 'xgboost' (factorization-machines, kmeans or pca)" train --algorithm xgboost \
+expect 64 "unknown --algorithm 'xgboost' (factorization-machines, kmeans, pca or knn)" train --algorithm xgboost \
     --hyperparameters "$b/hp.json" --train "$b/blobs.csv" --model-dir "$b/km4"
+# SageMaker's k-NN: the label first in the training CSV (blob number = row % 10),
+# features only to predict; every row answered with its blob
+awk '{ print (NR - 1) % 10 "," $0 }' "$b/blobs.csv" >"$b/lab.csv"
+printf '{"feature_dim": "16", "k": "5", "predictor_type": "classifier", "sample_size": "2000"}' >"$b/hpk.json"
+expect 0 '"test:accuracy": 1}' train --algorithm knn --hyperparameters "$b/hpk.json" --train "$b/lab.csv" \
+    --test "$b/lab.csv" --model-dir "$b/kn"
+expect 0 "3000 rows (knn, faiss.Flat, k 5)" predict -n "$b/kn/model.nc" --csv "$b/blobs.csv" --format jsonl -s "$b/outk"
+if ! awk '!/^\{"predicted_label": [0-9]\}$/ { bad = 1 } { split($0, f, /[:}]/); if (f[2] + 0 != (NR - 1) % 10) bad = 1 }
+          END { exit bad || NR != 3000 }' "$b/outk"; then
+    echo "FAIL: sten predict --csv (k-NN): wrong lines"; head -3 "$b/outk"; fail=1
+fi
+expect 0 "3000 rows (knn" predict -n "$b/kn/model.nc" --csv "$b/blobs.csv" --format jsonl --verbose -s "$b/outv"
+# verbose: the 5 neighbours' labels (all the row's blob) and distances, nearest first;
+# the 2000 rows sampled into the index find themselves at distance 0
+if ! awk '!/^\{"predicted_label": [0-9], "labels": \[[0-9], [0-9], [0-9], [0-9], [0-9]\], "distances": \[[^]]+\]\}$/ { bad = 1 }
+          { b = (NR - 1) % 10; split($0, p, /\[|\]/); n = split(p[2], l, ", "); m = split(p[4], d, ", ")
+            if (n != 5 || m != 5) bad = 1
+            z += d[1] == "0"
+            for (i = 1; i <= n; i++) { if (l[i] + 0 != b) bad = 1; if (i > 1 && d[i] + 0 < d[i - 1] + 0) bad = 1 } }
+          END { exit bad || NR != 3000 || z != 2000 }' "$b/outv"; then
+    echo "FAIL: sten predict --csv --verbose (k-NN): wrong lines"; head -2 "$b/outv"; fail=1
+fi
+printf '{"feature_dim": "16", "k": "4", "predictor_type": "regressor", "sample_size": "3000", "index_type": "faiss.IVFFlat", "faiss_index_ivf_nlists": "20", "dimension_reduction_type": "sign", "dimension_reduction_target": "8", "_tuning_objective_metric": "test:mse"}' >"$b/hpr.json"
+expect 0 '"test:mse": 0}' train --algorithm knn --hyperparameters "$b/hpr.json" --train "$b/lab.csv" --test "$b/lab.csv" \
+    --model-dir "$b/kr"
+expect 0 "3000 rows (knn, faiss.IVFFlat, nprobe 3)" predict -n "$b/kr/model.nc" --csv "$b/blobs.csv" --nprobe 3 -s "$b/outr"
+if ! awk '{ n = split($0, f, /\{"predicted_label": /) - 1; for (i = 2; i <= n + 1; i++) if (f[i] + 0 != (i - 2) % 10) bad = 1 }
+          END { exit bad || n != 3000 || NR != 1 }' "$b/outr" || ! grep -q '^{"predictions": \[{"predicted_label": 0}, ' "$b/outr"; then
+    echo "FAIL: sten predict --csv --format json (k-NN IVF): wrong answer"; head -c 200 "$b/outr"; fail=1
+fi
+expect 64 "has 20 lists" predict -n "$b/kr/model.nc" --csv "$b/blobs.csv" --nprobe 21 -s "$b/outr2"
+expect 64 "nprobe is for faiss.IVFFlat" predict -n "$b/kn/model.nc" --csv "$b/blobs.csv" --nprobe 2 -s "$b/outr2"
+expect 64 "--verbose and --nprobe are for k-NN models, this is a kmeans model" \
+    predict -n "$b/km/model.nc" --csv "$b/blobs.csv" --verbose -s "$b/outr2"
+printf '{"feature_dim": "16", "k": "5", "predictor_type": "classifier", "sample_size": "100", "index_type": "faiss.IVFPQ"}' >"$b/bad.json"
+expect 69 'index_type = "faiss.IVFPQ" is not supported yet' \
+    train --algorithm knn --hyperparameters "$b/bad.json" --train "$b/lab.csv" --model-dir "$b/kn2"
+printf '{"feature_dim": "16", "k": "5", "predictor_type": "classifier", "sample_size": "100", "dimension_reduction_type": "fjlt", "dimension_reduction_target": "4"}' >"$b/bad.json"
+expect 69 'dimension_reduction_type = "fjlt" is not supported yet' \
+    train --algorithm knn --hyperparameters "$b/bad.json" --train "$b/lab.csv" --model-dir "$b/kn2"
+printf '{"feature_dim": "16", "k": "5", "predictor_type": "classifer", "sample_size": "100"}' >"$b/bad.json"
+expect 65 'predictor_type = "classifer" is not allowed (expected classifier or regressor)' \
+    train --algorithm knn --hyperparameters "$b/bad.json" --train "$b/lab.csv" --model-dir "$b/kn2"
+expect 65 'blobs.csv:1:[0-9]*: expected 17 fields (the label and feature_dim), got 16' \
+    train --algorithm knn --hyperparameters "$b/hpk.json" --train "$b/blobs.csv" --model-dir "$b/kn2"
+if [ -e "$b/kn2/model.nc" ] || [ -e "$b/outr2" ]; then echo "FAIL: a k-NN output was left behind after an error"; fail=1; fi
 exit $fail

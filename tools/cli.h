@@ -46,6 +46,8 @@ int cmd_predict(int argc, char **argv);
 extern const char cmd_predict_usage[];
 int cmd_evaluate(int argc, char **argv);
 extern const char cmd_evaluate_usage[];
+int cmd_report(int argc, char **argv);
+extern const char cmd_report_usage[];
 int cmd_baseline(int argc, char **argv);
 extern const char cmd_baseline_usage[];
 int cmd_similar(int argc, char **argv);

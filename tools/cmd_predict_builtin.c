@@ -1,8 +1,10 @@
 /* cmd_predict_builtin.c — `sten predict -n MODEL --csv DATA`: scores dense
- * CSV rows with a k-means or PCA model (sten train --algorithm kmeans|pca)
- * in SageMaker's response shapes: {"closest_cluster", "distance_to_cluster"}
- * per row for k-means, {"projection": [...]} for PCA; all of them in
- * {"predictions": [...]} (json) or one object per line (jsonl). */
+ * CSV rows with a k-means, PCA or k-NN model (sten train --algorithm
+ * kmeans|pca|knn) in SageMaker's response shapes: {"closest_cluster",
+ * "distance_to_cluster"} per row for k-means, {"projection": [...]} for PCA,
+ * {"predicted_label"} (--verbose: with "labels" and "distances") for k-NN;
+ * all of them in {"predictions": [...]} (json) or one object per line
+ * (jsonl). */
 #include "cli.h"
 
 #include <getopt.h>
@@ -11,9 +13,9 @@
 
 typedef struct {
     const char *model, *csv, *output;
-    long long threads;
+    long long threads, nprobe;
     int format; /* 1 json, 2 jsonl */
-    bool force;
+    bool force, verbose;
 } bp_args;
 
 static int parse(const cli_cmd *self, int argc, char **argv, bp_args *a)
@@ -22,6 +24,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, bp_args *a)
         {"network", required_argument, NULL, 'n'}, {"csv", required_argument, NULL, 'C'},
         {"output", required_argument, NULL, 's'},  {"format", required_argument, NULL, 'F'},
         {"threads", required_argument, NULL, 't'}, {"force", no_argument, NULL, 'O'},
+        {"verbose", no_argument, NULL, 'V'},       {"nprobe", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
@@ -33,12 +36,14 @@ static int parse(const cli_cmd *self, int argc, char **argv, bp_args *a)
         case 'C': a->csv = optarg; break;
         case 's': a->output = optarg; break;
         case 'O': a->force = true; break;
+        case 'V': a->verbose = true; break;
+        case 'P': bad = cli_parse_int(self, "--nprobe", optarg, 1, UINT32_MAX, &a->nprobe); break;
         case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &a->threads); break;
         case 'F':
             a->format = !strcmp(optarg, "json") ? 1 : !strcmp(optarg, "jsonl") ? 2 : -1;
             if (a->format < 0)
-                bad = cli_usage_error(self, "--format expects json or jsonl with --csv (k-means and PCA answer "
-                                      "with objects, not scores), got '%s'", optarg);
+                bad = cli_usage_error(self, "--format expects json or jsonl with --csv (k-means, PCA and k-NN "
+                                      "answer with objects, not scores), got '%s'", optarg);
             break;
         case 'h': cli_print_usage(stdout, self); return -1;
         default: bad = cli_opt_error(self, c, argv);
@@ -81,6 +86,87 @@ static void write_all(FILE *f, int format, const uint32_t *cl, const float *dist
         fputs("]}\n", f);
 }
 
+/* v in the fewest digits that read back as the same float (1.8, not
+ * 1.79999995). */
+static void put_float(FILE *f, const char *sep, float v)
+{
+    char buf[32];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v)
+            break;
+    }
+    fprintf(f, "%s%s", sep, buf);
+}
+
+/* One k-NN response: SageMaker's predicted_label; verbose, the k
+ * neighbours' labels and distances, nearest first. */
+static void write_knn(FILE *f, const sten_knn *m, const float *pred, const uint32_t *ids, const float *dist,
+                      uint64_t i)
+{
+    put_float(f, "{\"predicted_label\": ", pred[i]);
+    if (ids) {
+        const uint32_t K = m->opts.k;
+        fputs(", \"labels\": [", f);
+        for (uint32_t r = 0; r < K; r++)
+            put_float(f, r ? ", " : "", m->labels[ids[i * K + r]]);
+        fputs("], \"distances\": [", f);
+        for (uint32_t r = 0; r < K; r++)
+            put_float(f, r ? ", " : "", dist[i * K + r]);
+        fputc(']', f);
+    }
+    fputc('}', f);
+}
+
+static sten_status run_knn(sten_ctx *ctx, const bp_args *a)
+{
+    sten_knn m;
+    float *X = NULL, *pred = NULL, *dist = NULL;
+    uint32_t *ids = NULL;
+    uint64_t n = 0;
+    sten_outfile *of = NULL;
+    FILE *f = NULL;
+    sten_status st = sten_knn_load(ctx, a->model, &m);
+    if (!st && a->nprobe && !m.nlists)
+        st = sten_fail(ctx, STEN_E_INVALID, "--nprobe: %s is an exact (faiss.Flat) index; nprobe is for "
+                       "faiss.IVFFlat", a->model);
+    if (!st && a->nprobe > m.nlists)
+        st = sten_fail(ctx, STEN_E_INVALID, "--nprobe %lld: %s has %u lists", a->nprobe, a->model, m.nlists);
+    if (!st)
+        st = sten_csv_read_dense(ctx, a->csv, m.dim, &X, &n);
+    const size_t nk = (size_t)n * m.opts.k;
+    if (!st && (!(pred = malloc((size_t)n * sizeof *pred)) ||
+                (a->verbose && (!(ids = malloc(nk * sizeof *ids)) || !(dist = malloc(nk * sizeof *dist))))))
+        st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+    if (!st)
+        st = sten_knn_predict(ctx, &m, X, n, (uint32_t)a->nprobe, pred, ids, dist);
+    if (!st)
+        st = sten_outfile_open(ctx, a->output, &of, &f);
+    if (!st) {
+        if (a->format == 1)
+            fputs("{\"predictions\": [", f);
+        for (uint64_t i = 0; i < n; i++) {
+            if (a->format == 1 && i)
+                fputs(", ", f);
+            write_knn(f, &m, pred, ids, dist, i);
+            if (a->format == 2)
+                fputc('\n', f);
+        }
+        if (a->format == 1)
+            fputs("]}\n", f);
+        st = sten_outfile_commit(ctx, of);
+    }
+    cli_progress_clear();
+    if (!st)
+        fprintf(stderr, "sten predict: %s: %llu rows (knn, %s%s%u)\n", a->output, (unsigned long long)n,
+                m.nlists ? "faiss.IVFFlat, nprobe " : "faiss.Flat", m.nlists ? "" : ", k ",
+                m.nlists ? sten_knn_nprobe(&m, (uint32_t)a->nprobe) : m.opts.k);
+    free(pred), free(ids), free(dist);
+    sten_free(ctx, X);
+    sten_knn_free(ctx, &m);
+    return st;
+}
+
 static sten_status run(sten_ctx *ctx, const bp_args *a)
 {
     sten_model_kind kind;
@@ -94,9 +180,14 @@ static sten_status run(sten_ctx *ctx, const bp_args *a)
     sten_outfile *of = NULL;
     FILE *f = NULL;
     sten_status st = sten_model_kind_of(ctx, a->model, &kind);
+    if (!st && kind == STEN_MODEL_KNN)
+        return run_knn(ctx, a);
     if (!st && kind == STEN_MODEL_NETWORK)
-        st = sten_fail(ctx, STEN_E_INVALID, "%s: a network model; --csv is for k-means and PCA models (a network "
-                       "scores --data, or -r with index files)", a->model);
+        st = sten_fail(ctx, STEN_E_INVALID, "%s: a network model; --csv is for k-means, PCA and k-NN models (a "
+                       "network scores --data, or -r with index files)", a->model);
+    if (!st && (a->verbose || a->nprobe))
+        st = sten_fail(ctx, STEN_E_INVALID, "%s: --verbose and --nprobe are for k-NN models, this is a %s model",
+                       a->model, sten_model_kind_name(kind));
     if (!st)
         st = kind == STEN_MODEL_KMEANS ? sten_kmeans_load(ctx, a->model, &km) : sten_pca_load(ctx, a->model, &pca);
     const uint32_t dim = kind == STEN_MODEL_KMEANS ? km.dim : pca.dim;

@@ -3,6 +3,7 @@
  * not do: optimizer choice, threads, seed, checkpoints, resume, metrics,
  * validation with early stopping. */
 #include "cli.h"
+#include "report.h"
 
 #include <getopt.h>
 #include <errno.h>
@@ -51,8 +52,10 @@ const char cmd_train_usage[] =
     "                           after each epoch, prints {\"epoch\", \"test:auc\",\n"
     "                           \"test:logloss\", \"test:accuracy\"} as a JSON line (and\n"
     "                           adds them to --metrics)\n"
-    "      --force              overwrite MODEL.nc and checkpoints that exist (refused\n"
-    "                           otherwise, exit 73, before training starts)\n"
+    "      --report FILE        at the end, an HTML report (docs/report.md): loss and\n"
+    "                           validation per epoch, the model's item embeddings\n"
+    "      --force              overwrite MODEL.nc, checkpoints and the report that\n"
+    "                           exist (refused otherwise, exit 73, before training starts)\n"
     "      --precision P        fp32 (default), bf16 or auto: bf16 products take bf16\n"
     "                           inputs with fp32 sums, weights stay fp32 (needs a CPU\n"
     "                           with AVX-512 BF16; AMX tiles where present); auto\n"
@@ -61,18 +64,19 @@ const char cmd_train_usage[] =
     "  -h, --help               this text\n"
     "\n"
     "sten train --algorithm factorization-machines ... trains SageMaker's\n"
-    "Factorization Machines instead, --algorithm kmeans or pca its k-means or\n"
-    "PCA (sten train --algorithm x --help).\n";
+    "Factorization Machines instead; --algorithm kmeans, pca or knn its k-means,\n"
+    "PCA or k-NN (sten train --algorithm x --help; docs/builtins.md).\n";
 
 enum {
     OPT_ALPHA = 256, OPT_LAMBDA, OPT_LAMBDA1, OPT_MU, OPT_MU1, OPT_OPTIMIZER, OPT_SEED,
     OPT_CKPT, OPT_RESUME, OPT_METRICS, OPT_VALIDATE, OPT_PATIENCE, OPT_FORCE, OPT_PRECISION,
-    OPT_TEST
+    OPT_TEST, OPT_REPORT
 };
 
 typedef struct {
     const char *config, *input, *output, *network, *resume, *metrics, *validate, *validate2;
-    const char *test, *test2, *dsstne_name;
+    const char *test, *test2, *dsstne_name, *report;
+    rep_metrics *rep; /* this run's metrics lines, for --report */
     sten_workspace *test_ws; /* over the test data: scores and labels each epoch */
     float *test_p, *test_y;
     long long batch, epochs, threads, seed, ckpt, patience;
@@ -115,6 +119,7 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
         {"force", no_argument, NULL, OPT_FORCE},
         {"precision", required_argument, NULL, OPT_PRECISION},
         {"test", required_argument, NULL, OPT_TEST},
+        {"report", required_argument, NULL, OPT_REPORT},
         {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
@@ -153,6 +158,7 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
         case OPT_PATIENCE: bad = cli_parse_int(self, "--patience", optarg, 0, 1000000, &a->patience); break;
         case OPT_RESUME: a->resume = optarg; break;
         case OPT_METRICS: a->metrics = optarg; break;
+        case OPT_REPORT: a->report = optarg; break;
         case OPT_VALIDATE:
             if (a->validate && a->validate2)
                 return cli_usage_error(self, "--validate takes an input and an output file at most");
@@ -242,19 +248,26 @@ static sten_status epoch_done(void *user, const sten_net *net, const sten_epoch_
                s->epoch, m.auc, m.logloss, m.accuracy);
         fflush(stdout);
     }
-    if (a->metrics_f) {
-        fprintf(a->metrics_f,
-                "{\"epoch\": %u, \"loss\": %.9g, \"reg\": %.9g, \"seconds\": %.6f, "
-                "\"examples_per_s\": %.3f, \"alpha\": %.9g, \"skipped_batches\": %llu",
-                s->epoch, s->loss, s->reg, s->seconds, s->examples_per_s, s->alpha,
-                (unsigned long long)s->skipped);
+    if (a->metrics_f || a->rep) { /* one JSON line, for the --metrics file and the report */
+        char line[1024];
+        int n = snprintf(line, sizeof line,
+                         "{\"epoch\": %u, \"loss\": %.9g, \"reg\": %.9g, \"seconds\": %.6f, "
+                         "\"examples_per_s\": %.3f, \"alpha\": %.9g, \"skipped_batches\": %llu",
+                         s->epoch, s->loss, s->reg, s->seconds, s->examples_per_s, s->alpha,
+                         (unsigned long long)s->skipped);
         if (!isnan(s->valid_loss))
-            fprintf(a->metrics_f, ", \"valid_loss\": %.9g", s->valid_loss);
+            n += snprintf(line + n, sizeof line - (size_t)n, ", \"valid_loss\": %.9g", s->valid_loss);
         if (a->test_ws)
-            fprintf(a->metrics_f, ", \"test:auc\": %.9g, \"test:logloss\": %.9g, \"test:accuracy\": %.9g",
-                    m.auc, m.logloss, m.accuracy);
-        fputs("}\n", a->metrics_f);
-        if (fflush(a->metrics_f) != 0)
+            n += snprintf(line + n, sizeof line - (size_t)n,
+                          ", \"test:auc\": %.9g, \"test:logloss\": %.9g, \"test:accuracy\": %.9g",
+                          m.auc, m.logloss, m.accuracy);
+        snprintf(line + n, sizeof line - (size_t)n, "}");
+        if (a->rep) {
+            const sten_status st = rep_metrics_add_line(a->ctx, a->rep, line, strlen(line), "sten train", s->epoch);
+            if (st)
+                return st;
+        }
+        if (a->metrics_f && (fprintf(a->metrics_f, "%s\n", line) < 0 || fflush(a->metrics_f) != 0))
             return sten_fail(a->ctx, STEN_E_IO, "%s: cannot write metrics", a->metrics);
     }
     fprintf(stderr, "sten train: epoch %u: loss %.6f per example, %.1f s, %.0f examples/s%s\n",
@@ -275,7 +288,9 @@ static sten_status epoch_done(void *user, const sten_net *net, const sten_epoch_
  * not lost at its end. Returns 0 or 73. */
 static int check_outputs(const train_args *a)
 {
-    const int rc = cli_check_output("train", a->network, a->force);
+    int rc = cli_check_output("train", a->network, a->force);
+    if (!rc)
+        rc = cli_check_output("train", a->report, a->force);
     if (rc)
         return rc;
     char dir[4096];
@@ -407,6 +422,8 @@ int cmd_train(int argc, char **argv)
         else /* a network the metrics cannot apply to is refused now, not after an epoch */
             st = sten_net_score_ws(ctx, net, a.test_ws, a.test_p, a.test_y);
     }
+    if (!st && a.report)
+        st = rep_metrics_new(ctx, &a.rep);
     if (!st && a.metrics && !(a.metrics_f = fopen(a.metrics, "a")))
         st = sten_fail(ctx, STEN_E_IO, "%s: cannot open for appending", a.metrics);
     if (!st) {
@@ -426,6 +443,15 @@ int cmd_train(int argc, char **argv)
     }
     if (!st)
         st = sten_net_save(ctx, net, a.network);
+    if (!st && a.report) { /* from this run's metrics and the model just written */
+        char title[512];
+        snprintf(title, sizeof title, "sten train: %s", a.config);
+        const rep_inputs ri = {.title = title, .metrics = a.rep, .metrics_src = "this run of sten train",
+                               .model = a.network, .max_points = 3000};
+        st = rep_write(ctx, &ri, a.report);
+        if (!st)
+            fprintf(stderr, "sten train: wrote %s\n", a.report);
+    }
     if (a.metrics_f)
         fclose(a.metrics_f);
     const uint32_t done = net && sten_net_epoch(net) > 0 ? sten_net_epoch(net) - 1 : 0;
@@ -439,6 +465,7 @@ int cmd_train(int argc, char **argv)
     if (!st)
         fprintf(stderr, "sten train: wrote %s\n", a.network);
     sten_workspace_free(ctx, a.test_ws);
+    rep_metrics_free(a.rep);
     free(a.test_p), free(a.test_y);
     sten_net_free(ctx, net);
     sten_datasets_free(ctx, ds, n_ds);

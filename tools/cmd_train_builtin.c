@@ -1,7 +1,7 @@
-/* cmd_train_builtin.c — `sten train --algorithm kmeans|pca`: SageMaker's
- * k-means and PCA behind the same front door as Factorization Machines
+/* cmd_train_builtin.c — `sten train --algorithm kmeans|pca|knn`: SageMaker's
+ * k-means, PCA and k-NN behind the same front door as Factorization Machines
  * (hyperparameter file, --train/--test channels, --model-dir), on dense CSV
- * rows without labels. The algorithms are the library's (src/algo); this
+ * rows (k-NN's with the label first). The algorithms are the library's (src/algo); this
  * file only reads, checks, calls and reports. */
 #include "cli.h"
 
@@ -13,13 +13,13 @@
 #include <unistd.h>
 
 const char cmd_train_builtin_usage[] =
-    "usage: sten train --algorithm kmeans|pca --hyperparameters HP.json\n"
+    "usage: sten train --algorithm kmeans|pca|knn --hyperparameters HP.json\n"
     "                  --train DATA.csv [--test DATA.csv] --model-dir DIR\n"
     "                  [--seed N] [--threads N] [--force]\n"
     "\n"
     "Trains SageMaker's k-means or PCA on dense CSV rows without a label\n"
-    "column (feature_dim numbers a line; plain or gzip). HP.json uses\n"
-    "SageMaker's names (strings or numbers):\n"
+    "column (feature_dim numbers a line; plain or gzip), or k-NN on rows with\n"
+    "the label first. HP.json uses SageMaker's names (strings or numbers):\n"
     "  kmeans: k, feature_dim (required), init_method, max_iterations, tol,\n"
     "          mini_batch_size, epochs, extra_center_factor, half_life_time_size,\n"
     "          local_lloyd_max_iter, local_lloyd_init_method,\n"
@@ -28,10 +28,18 @@ const char cmd_train_builtin_usage[] =
     "  pca:    num_components, feature_dim, mini_batch_size (required),\n"
     "          algorithm_mode (regular, randomized), subtract_mean,\n"
     "          extra_components\n"
+    "  knn:    feature_dim, k, predictor_type (classifier, regressor),\n"
+    "          sample_size (required), dimension_reduction_type (none, sign),\n"
+    "          dimension_reduction_target, index_type (faiss.Flat,\n"
+    "          faiss.IVFFlat), index_metric (L2, INNER_PRODUCT, COSINE),\n"
+    "          faiss_index_ivf_nlists, mini_batch_size, _tuning_objective_metric\n"
+    "          (test:accuracy or test:mse); fjlt and faiss.IVFPQ exit 69\n"
     "Writes DIR/model.nc (refused if it exists, unless --force; exit 73), which\n"
     "sten predict -n DIR/model.nc --csv DATA scores. k-means with --test prints\n"
     "test:msd / test:ssd (eval_metrics) as JSON lines; PCA prints its explained\n"
-    "variance as a JSON line. --seed (default 12134) makes a run repeatable.\n"
+    "variance as a JSON line; k-NN with --test prints test:accuracy\n"
+    "(classifier) or test:mse (regressor). --seed (default 12134) makes a run\n"
+    "repeatable.\n"
     "See docs/builtins.md.\n";
 
 typedef struct {
@@ -46,7 +54,7 @@ bool cli_builtin_algorithm(int argc, char **argv)
         const char *v = !strcmp(argv[i], "--algorithm") && i + 1 < argc ? argv[i + 1]
                       : !strncmp(argv[i], "--algorithm=", 12) ? argv[i] + 12 : NULL;
         if (v)
-            return !strcmp(v, "kmeans") || !strcmp(v, "pca");
+            return !strcmp(v, "kmeans") || !strcmp(v, "pca") || !strcmp(v, "knn");
     }
     return false;
 }
@@ -84,8 +92,8 @@ static int parse(const cli_cmd *self, int argc, char **argv, bi_args *a)
         return cli_usage_error(self, "%s is required", missing);
     if (optind < argc)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
-    if (!a->algo || (strcmp(a->algo, "kmeans") && strcmp(a->algo, "pca")))
-        return cli_usage_error(self, "unknown --algorithm '%s' (factorization-machines, kmeans or pca)",
+    if (!a->algo || (strcmp(a->algo, "kmeans") && strcmp(a->algo, "pca") && strcmp(a->algo, "knn")))
+        return cli_usage_error(self, "unknown --algorithm '%s' (factorization-machines, kmeans, pca or knn)",
                                a->algo ? a->algo : "");
     if (a->test && !strcmp(a->algo, "pca"))
         return cli_usage_error(self, "--test: PCA reports no test metric (nor does SageMaker's)");
@@ -213,6 +221,52 @@ static sten_status train_pca(sten_ctx *ctx, const bi_args *a, const char *model)
     return st;
 }
 
+static sten_status train_knn(sten_ctx *ctx, const bi_args *a, const char *model)
+{
+    sten_knn_opts o;
+    float *X = NULL, *y = NULL, *T = NULL, *ty = NULL, *pred = NULL;
+    uint64_t n = 0, nt = 0;
+    sten_knn m;
+    memset(&m, 0, sizeof m);
+    sten_status st = sten_knn_opts_from_hyperparameters(ctx, a->hp, &o);
+    o.seed = (uint64_t)a->seed;
+    if (!st)
+        st = sten_csv_read_labeled(ctx, a->train, o.feature_dim, &X, &y, &n);
+    if (!st && a->test)
+        st = sten_csv_read_labeled(ctx, a->test, o.feature_dim, &T, &ty, &nt);
+    if (!st)
+        st = make_dir(ctx, a->dir);
+    if (!st) {
+        fprintf(stderr, "sten train: k-NN (%s), k %u, %llu rows of %u features, sample_size %u, threads %d\n",
+                o.predictor_type == STEN_KNN_REGRESSOR ? "regressor" : "classifier", o.k, (unsigned long long)n,
+                o.feature_dim, o.sample_size, sten_ctx_threads(ctx));
+        st = sten_knn_fit(ctx, X, y, n, &o, &m);
+    }
+    if (!st) {
+        cli_progress_clear();
+        fprintf(stderr, "sten train: index of %u points of %u values%s", m.n, m.index_dim, m.nlists ? "" : "\n");
+        if (m.nlists)
+            fprintf(stderr, " in %u lists (predict probes %u by default)\n", m.nlists, sten_knn_nprobe(&m, 0));
+        st = sten_knn_save(ctx, &m, model);
+    }
+    if (!st && T && !(pred = malloc((size_t)nt * sizeof *pred)))
+        st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+    if (!st && T && !(st = sten_knn_predict(ctx, &m, T, nt, 0, pred, NULL, NULL))) {
+        double s = 0; /* SageMaker's metric names */
+        for (uint64_t i = 0; i < nt; i++)
+            s += o.predictor_type == STEN_KNN_REGRESSOR ? ((double)pred[i] - ty[i]) * ((double)pred[i] - ty[i])
+                                                        : (double)(pred[i] == ty[i]);
+        cli_progress_clear();
+        printf(o.predictor_type == STEN_KNN_REGRESSOR ? "{\"test:mse\": %.9g}\n" : "{\"test:accuracy\": %.9g}\n",
+               s / (double)nt);
+        fflush(stdout);
+    }
+    free(pred);
+    sten_knn_free(ctx, &m);
+    sten_free(ctx, X), sten_free(ctx, y), sten_free(ctx, T), sten_free(ctx, ty);
+    return st;
+}
+
 int cmd_train_builtin(int argc, char **argv)
 {
     const cli_cmd *self = cli_find("train");
@@ -228,7 +282,9 @@ int cmd_train_builtin(int argc, char **argv)
     sten_ctx *ctx = cli_ctx_new("train");
     sten_ctx_set_threads(ctx, (int)a.threads);
     cli_progress_attach(ctx, "train");
-    const sten_status st = !strcmp(a.algo, "kmeans") ? train_kmeans(ctx, &a, model) : train_pca(ctx, &a, model);
+    const sten_status st = !strcmp(a.algo, "kmeans") ? train_kmeans(ctx, &a, model)
+                         : !strcmp(a.algo, "knn")    ? train_knn(ctx, &a, model)
+                                                     : train_pca(ctx, &a, model);
     cli_progress_clear();
     if (!st)
         fprintf(stderr, "sten train: wrote %s\n", model);

@@ -15,4 +15,7 @@ void sten__sq_norms(sten_ctx *ctx, const float *X, uint64_t n, uint32_t dim, flo
 void sten__nearest(sten_ctx *ctx, const float *X, uint32_t B, const float *C, const float *cn, uint32_t K,
                    uint32_t dim, float *D, uint32_t *best, float *d2);
 
+/* k-NN: the fields derived from a model's saved ones (the points' norms). */
+sten_status sten__knn_derive(sten_ctx *ctx, sten_knn *m);
+
 #endif

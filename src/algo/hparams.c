@@ -1,5 +1,5 @@
 /* hparams.c — SageMaker's hyperparameter files for the built-in algorithms
- * (k-means, PCA): one table per algorithm (name, type, range, default) and
+ * (k-means, PCA, k-NN): one table per algorithm (name, type, range, default) and
  * one strict reader. Values are JSON numbers or strings, as SageMaker passes
  * them; unknown names and bad values are errors naming the key and what is
  * allowed. The FM reader is src/nn/fm_hparams.c (it builds a network). */
@@ -23,6 +23,10 @@ typedef struct {
 
 static const char *const init_names[] = {"random", "kmeans++", NULL};
 static const char *const mode_names[] = {"regular", "randomized", NULL};
+static const char *const predictor_names[] = {"classifier", "regressor", NULL};
+static const char *const reduction_names[] = {"none", "sign", "fjlt", NULL};
+static const char *const index_names[] = {"faiss.Flat", "faiss.IVFFlat", "faiss.IVFPQ", NULL};
+static const char *const metric_names[] = {"L2", "INNER_PRODUCT", "COSINE", NULL};
 
 enum { KM_K, KM_DIM, KM_INIT, KM_MAXIT, KM_TOL, KM_BATCH, KM_EPOCHS, KM_EXTRA, KM_HALF, KM_LL_ITER, KM_LL_INIT,
        KM_LL_TRIALS, KM_LL_TOL, KM_METRICS, KM_COUNT };
@@ -51,6 +55,22 @@ static const hp_def pca_table[PCA_COUNT] = {
     [PCA_MODE] = {"algorithm_mode", T_ENUM, 0, 1, 0, mode_names},
     [PCA_SUB] = {"subtract_mean", T_BOOL, 0, 1, 1, NULL},
     [PCA_EXTRA] = {"extra_components", T_INT, -1, 1000000, -1, NULL},
+};
+
+enum { KN_DIM, KN_K, KN_PRED, KN_SAMPLE, KN_RTYPE, KN_RTARGET, KN_INDEX, KN_METRIC, KN_NLISTS, KN_PQM, KN_BATCH,
+       KN_COUNT };
+static const hp_def knn_table[KN_COUNT] = {
+    [KN_DIM] = {"feature_dim", T_INT, 1, STEN_CSV_MAX_DIM, NAN, NULL},
+    [KN_K] = {"k", T_INT, 1, 10000, NAN, NULL},
+    [KN_PRED] = {"predictor_type", T_ENUM, 0, 1, NAN, predictor_names},
+    [KN_SAMPLE] = {"sample_size", T_INT, 1, 4294967295.0, NAN, NULL},
+    [KN_RTYPE] = {"dimension_reduction_type", T_ENUM, 0, 2, 0, reduction_names},
+    [KN_RTARGET] = {"dimension_reduction_target", T_INT, 1, STEN_CSV_MAX_DIM, 0, NULL},
+    [KN_INDEX] = {"index_type", T_ENUM, 0, 2, 0, index_names},
+    [KN_METRIC] = {"index_metric", T_ENUM, 0, 2, 0, metric_names},
+    [KN_NLISTS] = {"faiss_index_ivf_nlists", T_AUTO, 1, 1000000, 0, NULL},
+    [KN_PQM] = {"faiss_index_pq_m", T_INT, 1, 96, 0, NULL},
+    [KN_BATCH] = {"mini_batch_size", T_INT, 1, 16777216, 5000, NULL},
 };
 
 /* What a key allows, for messages. */
@@ -160,12 +180,14 @@ static sten_status value_of(sten_ctx *ctx, const char *src, const hp_def *h, jso
 /* _tuning_objective_metric: SageMaker adds it to a tuning job's training
  * jobs; its value must name a metric the algorithm prints (none: NULL). */
 static sten_status tuning_metric(sten_ctx *ctx, const char *src, const char *algo, const char *const *metrics,
-                                 json_t *v)
+                                 json_t *v, int *tuned)
 {
     const char *s = json_is_string(v) ? json_string_value(v) : NULL;
     for (int k = 0; s && metrics && metrics[k]; k++)
-        if (!strcmp(s, metrics[k]))
+        if (!strcmp(s, metrics[k])) {
+            *tuned = k;
             return STEN_OK;
+        }
     char got[80];
     shown(v, got, sizeof got);
     if (!metrics)
@@ -175,10 +197,12 @@ static sten_status tuning_metric(sten_ctx *ctx, const char *src, const char *alg
                      "prints (expected %s or %s)", src, got, algo, metrics[0], metrics[1]);
 }
 
-/* Reads path into val[] by table (defaults first); required keys checked. */
+/* Reads path into val[] by table (defaults first); required keys checked.
+ * *tuned: which of metrics _tuning_objective_metric names (-1: none). */
 static sten_status read_file(sten_ctx *ctx, const char *path, const char *algo, const hp_def *table, int count,
-                             const char *const *metrics, double *val)
+                             const char *const *metrics, double *val, int *tuned)
 {
+    *tuned = -1;
     struct stat sb;
     if (stat(path, &sb) != 0)
         return sten_fail(ctx, STEN_E_NOTFOUND, "%s: cannot open the hyperparameters file: %s", path, strerror(errno));
@@ -197,7 +221,7 @@ static sten_status read_file(sten_ctx *ctx, const char *path, const char *algo, 
     json_t *v;
     json_object_foreach(st ? NULL : root, key, v) {
         if (!strcmp(key, "_tuning_objective_metric")) {
-            if ((st = tuning_metric(ctx, path, algo, metrics, v)))
+            if ((st = tuning_metric(ctx, path, algo, metrics, v, tuned)))
                 break;
             continue;
         }
@@ -229,8 +253,9 @@ sten_status sten_kmeans_opts_from_hyperparameters(sten_ctx *ctx, const char *pat
 {
     static const char *const names[] = {"test:msd", "test:ssd", NULL};
     double v[KM_COUNT];
+    int tuned;
     *o = sten_kmeans_defaults();
-    sten_status st = read_file(ctx, path, "k-means", kmeans_table, KM_COUNT, names, v);
+    sten_status st = read_file(ctx, path, "k-means", kmeans_table, KM_COUNT, names, v, &tuned);
     if (st)
         return st;
     o->k = (uint32_t)v[KM_K];
@@ -254,8 +279,9 @@ sten_status sten_kmeans_opts_from_hyperparameters(sten_ctx *ctx, const char *pat
 sten_status sten_pca_opts_from_hyperparameters(sten_ctx *ctx, const char *path, sten_pca_opts *o)
 {
     double v[PCA_COUNT];
+    int tuned;
     *o = sten_pca_defaults();
-    sten_status st = read_file(ctx, path, "PCA", pca_table, PCA_COUNT, NULL, v);
+    sten_status st = read_file(ctx, path, "PCA", pca_table, PCA_COUNT, NULL, v, &tuned);
     if (st)
         return st;
     if (v[PCA_COMP] > v[PCA_DIM])
@@ -267,5 +293,65 @@ sten_status sten_pca_opts_from_hyperparameters(sten_ctx *ctx, const char *path, 
     o->mode = (sten_pca_mode)v[PCA_MODE];
     o->subtract_mean = v[PCA_SUB] != 0;
     o->extra_components = (int32_t)v[PCA_EXTRA];
+    return STEN_OK;
+}
+
+/* The k-NN keys that depend on each other, checked once all are read. */
+static sten_status knn_cross_checks(sten_ctx *ctx, const char *path, const double *v, int tuned)
+{
+    const int rtype = (int)v[KN_RTYPE], index = (int)v[KN_INDEX];
+    if (rtype == STEN_KNN_REDUCE_FJLT)
+        return sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: hyperparameter dimension_reduction_type = \"fjlt\" is not "
+                         "supported yet (sten reduces with sign; docs/builtins.md)", path);
+    if (index == STEN_KNN_IVFPQ)
+        return sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: hyperparameter index_type = \"faiss.IVFPQ\" is not supported "
+                         "yet (sten indexes with faiss.Flat or faiss.IVFFlat; docs/builtins.md)", path);
+    if (rtype != STEN_KNN_REDUCE_NONE && v[KN_RTARGET] == 0)
+        return sten_fail(ctx, STEN_E_PARSE, "%s: hyperparameter dimension_reduction_target is required with "
+                         "dimension_reduction_type %s (k-NN)", path, reduction_names[rtype]);
+    if (rtype == STEN_KNN_REDUCE_NONE && v[KN_RTARGET] != 0)
+        return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter dimension_reduction_target = %.0f needs "
+                         "dimension_reduction_type sign (it is none)", path, v[KN_RTARGET]);
+    if (v[KN_RTARGET] >= v[KN_DIM])
+        return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter dimension_reduction_target = %.0f is not less than "
+                         "feature_dim = %.0f (expected 1 to feature_dim - 1)", path, v[KN_RTARGET], v[KN_DIM]);
+    if (v[KN_PQM] != 0)
+        return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter faiss_index_pq_m applies only to index_type "
+                         "faiss.IVFPQ (it is %s)", path, index_names[index]);
+    if (index == STEN_KNN_FLAT && v[KN_NLISTS] != 0)
+        return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter faiss_index_ivf_nlists = %.0f applies only to "
+                         "index_type faiss.IVFFlat (it is faiss.Flat)", path, v[KN_NLISTS]);
+    if (v[KN_K] > v[KN_SAMPLE])
+        return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter k = %.0f is more than sample_size = %.0f (expected "
+                         "1 to sample_size)", path, v[KN_K], v[KN_SAMPLE]);
+    if (tuned >= 0 && tuned != (int)v[KN_PRED])
+        return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter _tuning_objective_metric = \"%s\" is not what a "
+                         "%s prints (expected %s)", path, tuned ? "test:mse" : "test:accuracy",
+                         predictor_names[(int)v[KN_PRED]], v[KN_PRED] ? "test:mse" : "test:accuracy");
+    return STEN_OK;
+}
+
+sten_status sten_knn_opts_from_hyperparameters(sten_ctx *ctx, const char *path, sten_knn_opts *o)
+{
+    static const char *const names[] = {"test:accuracy", "test:mse", NULL};
+    double v[KN_COUNT];
+    int tuned;
+    *o = sten_knn_defaults();
+    sten_status st = read_file(ctx, path, "k-NN", knn_table, KN_COUNT, names, v, &tuned);
+    if (!st)
+        st = knn_cross_checks(ctx, path, v, tuned);
+    if (st)
+        return st;
+    o->feature_dim = (uint32_t)v[KN_DIM];
+    o->k = (uint32_t)v[KN_K];
+    o->predictor_type = (sten_knn_predictor)v[KN_PRED];
+    o->sample_size = (uint32_t)v[KN_SAMPLE];
+    o->dimension_reduction_type = (sten_knn_reduction)v[KN_RTYPE];
+    o->dimension_reduction_target = (uint32_t)v[KN_RTARGET];
+    o->index_type = (sten_knn_index)v[KN_INDEX];
+    o->index_metric = (sten_knn_metric)v[KN_METRIC];
+    o->ivf_nlists = (uint32_t)v[KN_NLISTS];
+    o->pq_m = (uint32_t)v[KN_PQM];
+    o->mini_batch_size = (uint32_t)v[KN_BATCH];
     return STEN_OK;
 }

@@ -1,5 +1,5 @@
-/* model_io.c — model files of the built-in algorithms (k-means, PCA):
- * NetCDF-4 with a global sten_model_kind ("kmeans", "pca") and
+/* model_io.c — model files of the built-in algorithms (k-means, PCA, k-NN):
+ * NetCDF-4 with a global sten_model_kind ("kmeans", "pca", "knn") and
  * sten_format_version 2, which a sten that knows only networks (format 1)
  * refuses as "newer than this sten reads". Written atomically (temporary,
  * fsync, rename); read strictly (every shape checked against the header). */
@@ -18,11 +18,12 @@
 #define BUILTIN_FORMAT 2
 #define MAX_ELEMENTS ((uint64_t)1 << 31) /* floats in one variable: a bound on untrusted headers */
 
-static const char *const kind_names[] = {"network", "kmeans", "pca"};
+static const char *const kind_names[] = {"network", "kmeans", "pca", "knn"};
+#define KINDS 4
 
 const char *sten_model_kind_name(sten_model_kind kind)
 {
-    return (unsigned)kind < 3 ? kind_names[kind] : "unknown";
+    return (unsigned)kind < KINDS ? kind_names[kind] : "unknown";
 }
 
 typedef struct {
@@ -229,13 +230,13 @@ sten_status sten_model_kind_of(sten_ctx *ctx, const char *path, sten_model_kind 
     nc_close(m.nc);
     if (st || !kind[0])
         return st;
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < KINDS; k++)
         if (!strcmp(kind, kind_names[k])) {
             *out = (sten_model_kind)k;
             return STEN_OK;
         }
-    return sten_fail(ctx, STEN_E_FORMAT, "%s: model kind \"%s\" is not one this sten reads (network, kmeans, pca); "
-                     "upgrade sten", path, kind);
+    return sten_fail(ctx, STEN_E_FORMAT, "%s: model kind \"%s\" is not one this sten reads (network, kmeans, pca, "
+                     "knn); upgrade sten", path, kind);
 }
 
 static uint64_t get_uint(mio *m, const char *name, uint64_t lo, uint64_t hi)
@@ -376,5 +377,210 @@ sten_status sten_pca_load(sten_ctx *ctx, const char *path, sten_pca *out)
     out->opts.num_components = out->n_comp;
     out->opts.feature_dim = out->dim;
     out->opts.subtract_mean = sub != 0;
+    return STEN_OK;
+}
+
+/* ------------------------------------------------------------------ k-NN */
+
+static const char *const knn_pred_names[] = {"classifier", "regressor"};
+static const char *const knn_index_names[] = {"faiss.Flat", "faiss.IVFFlat", "faiss.IVFPQ"};
+static const char *const knn_metric_names[] = {"L2", "INNER_PRODUCT", "COSINE"};
+
+static int def_uvar(mio *m, const char *name, int dim)
+{
+    int id = -1;
+    if (!m->st)
+        ok(m, nc_def_var(m->nc, name, NC_UINT, 1, &dim, &id), "defining variable", name);
+    return id;
+}
+
+static void put_udata(mio *m, int id, const char *name, const uint32_t *v)
+{
+    if (!m->st)
+        ok(m, nc_put_var_uint(m->nc, id, v), "writing variable", name);
+}
+
+sten_status sten_knn_save(sten_ctx *ctx, const sten_knn *km, const char *path)
+{
+    mio m = {ctx, path, -1, STEN_OK};
+    const uint64_t bytes = ((uint64_t)km->n * (km->index_dim + 2) + (uint64_t)km->nlists * (km->index_dim + 1) +
+                            (km->projection ? (uint64_t)km->index_dim * km->dim : 0)) * 4;
+    char *tmp = begin(&m, "knn", bytes);
+    if (!tmp)
+        return m.st;
+    const sten_knn_opts *o = &km->opts;
+    char hp[1024];
+    snprintf(hp, sizeof hp,
+             "{\"feature_dim\": \"%u\", \"k\": \"%u\", \"predictor_type\": \"%s\", \"sample_size\": \"%u\", "
+             "\"dimension_reduction_type\": \"%s\", \"dimension_reduction_target\": \"%u\", \"index_type\": \"%s\", "
+             "\"index_metric\": \"%s\", \"faiss_index_ivf_nlists\": \"%s%.0u\", \"mini_batch_size\": \"%u\", "
+             "\"seed\": \"%llu\"}",
+             o->feature_dim, o->k, knn_pred_names[o->predictor_type & 1], o->sample_size,
+             o->dimension_reduction_type == STEN_KNN_REDUCE_SIGN ? "sign" : "none", o->dimension_reduction_target,
+             knn_index_names[o->index_type % 3], knn_metric_names[o->index_metric % 3], o->ivf_nlists ? "" : "auto",
+             o->ivf_nlists, o->mini_batch_size, (unsigned long long)o->seed);
+    put_text(&m, "sten_hyperparameters", hp);
+    put_uint(&m, "k", o->k);
+    put_uint(&m, "feature_dim", km->dim);
+    put_uint(&m, "index_dim", km->index_dim);
+    put_uint(&m, "points", km->n);
+    put_uint(&m, "nlists", km->nlists);
+    put_uint(&m, "train_rows", km->train_rows);
+    put_text(&m, "predictor_type", knn_pred_names[o->predictor_type & 1]);
+    put_text(&m, "index_type", knn_index_names[km->nlists ? STEN_KNN_IVFFLAT : STEN_KNN_FLAT]);
+    put_text(&m, "index_metric", knn_metric_names[o->index_metric % 3]);
+    const int dp = def_dim(&m, "point", km->n), dd = def_dim(&m, "index_dim", km->index_dim);
+    const int both[2] = {dp, dd};
+    const int ip = def_var(&m, "points", 2, both), il = def_var(&m, "labels", 1, &dp), ir = def_uvar(&m, "rows", dp);
+    int ipr = -1, ic = -1, is = -1;
+    if (km->projection) {
+        const int pd[2] = {dd, def_dim(&m, "feature_dim", km->dim)};
+        ipr = def_var(&m, "projection", 2, pd);
+    }
+    if (km->nlists) {
+        const int cd[2] = {def_dim(&m, "list", km->nlists), dd};
+        ic = def_var(&m, "centroids", 2, cd);
+        is = def_uvar(&m, "list_start", def_dim(&m, "list_edge", (size_t)km->nlists + 1));
+    }
+    put_data(&m, ip, "points", km->points);
+    put_data(&m, il, "labels", km->labels);
+    put_udata(&m, ir, "rows", km->rows);
+    if (km->projection)
+        put_data(&m, ipr, "projection", km->projection);
+    if (km->nlists) {
+        put_data(&m, ic, "centroids", km->centroids);
+        put_udata(&m, is, "list_start", km->list_start);
+    }
+    return finish(&m, tmp);
+}
+
+/* A text attribute that must be one of names[0..count); its index. */
+static unsigned get_name(mio *m, const char *att, const char *const *names, unsigned count)
+{
+    char buf[32] = "";
+    size_t len = 0;
+    nc_type t;
+    if (m->st || !ok(m, nc_inq_att(m->nc, NC_GLOBAL, att, &t, &len), "attribute", att))
+        return 0;
+    if (t == NC_CHAR && len > 0 && len < sizeof buf &&
+        ok(m, nc_get_att_text(m->nc, NC_GLOBAL, att, buf), "attribute", att))
+        for (unsigned k = 0; k < count; k++)
+            if (!strcmp(buf, names[k]))
+                return k;
+    if (!m->st)
+        m->st = sten_fail(m->ctx, STEN_E_FORMAT, "%s: attribute %s is not one of %s, %s%s%s", m->path, att, names[0],
+                          names[1], count > 2 ? ", " : "", count > 2 ? names[2] : "");
+    return 0;
+}
+
+/* A uint variable of exactly len entries. */
+static void get_uvar(mio *m, const char *name, size_t want, uint32_t *dst)
+{
+    int id, ndims, dims[NC_MAX_VAR_DIMS];
+    nc_type t;
+    size_t len = 0;
+    if (m->st || !ok(m, nc_inq_varid(m->nc, name, &id), "variable", name) ||
+        !ok(m, nc_inq_var(m->nc, id, NULL, &t, &ndims, dims, NULL), "variable", name))
+        return;
+    if (t != NC_UINT || ndims != 1 || nc_inq_dimlen(m->nc, dims[0], &len) != NC_NOERR || len != want) {
+        m->st = sten_fail(m->ctx, STEN_E_FORMAT, "%s: variable %s is not uint of the length the header gives",
+                          m->path, name);
+        return;
+    }
+    ok(m, nc_get_var_uint(m->nc, id, dst), "reading variable", name);
+}
+
+static void all_finite(mio *m, const char *name, const float *v, uint64_t n)
+{
+    for (uint64_t i = 0; !m->st && i < n; i++)
+        if (!isfinite(v[i]))
+            m->st = sten_fail(m->ctx, STEN_E_FORMAT, "%s: %s holds a value that is not finite", m->path, name);
+}
+
+/* The lists: start at 0, never go down, end at the points; rows rise
+ * within each list and stay below train_rows. */
+static void check_lists(mio *m, const sten_knn *k)
+{
+    const uint32_t nl = k->nlists ? k->nlists : 1;
+    for (uint32_t c = 0; !m->st && c < nl; c++) {
+        const uint32_t a = k->nlists ? k->list_start[c] : 0, b = k->nlists ? k->list_start[c + 1] : k->n;
+        if ((c == 0 && a != 0) || b < a || b > k->n || (c == nl - 1 && b != k->n)) {
+            m->st = sten_fail(m->ctx, STEN_E_FORMAT, "%s: list_start is not a partition of the points", m->path);
+            break;
+        }
+        for (uint32_t p = a; !m->st && p < b; p++)
+            if (k->rows[p] >= k->train_rows || (p > a && k->rows[p] <= k->rows[p - 1]))
+                m->st = sten_fail(m->ctx, STEN_E_FORMAT, "%s: rows are not rising training rows", m->path);
+    }
+}
+
+sten_status sten_knn_load(sten_ctx *ctx, const char *path, sten_knn *out)
+{
+    memset(out, 0, sizeof *out);
+    mio m = {ctx, path, -1, STEN_OK};
+    sten_status st = open_kind(&m, "knn");
+    if (st)
+        return st;
+    sten_knn_opts *o = &out->opts;
+    *o = sten_knn_defaults();
+    const uint64_t dim = get_uint(&m, "feature_dim", 1, STEN_CSV_MAX_DIM);
+    const uint64_t idim = get_uint(&m, "index_dim", 1, dim ? dim : 1);
+    const uint64_t n = get_uint(&m, "points", 1, UINT32_MAX), k = get_uint(&m, "k", 1, n ? n : 1);
+    const uint64_t nl = get_uint(&m, "nlists", 0, n), rows = get_uint(&m, "train_rows", n, UINT32_MAX);
+    o->predictor_type = (sten_knn_predictor)get_name(&m, "predictor_type", knn_pred_names, 2);
+    o->index_metric = (sten_knn_metric)get_name(&m, "index_metric", knn_metric_names, 3);
+    const unsigned it = get_name(&m, "index_type", knn_index_names, 2);
+    if (!m.st && (it == STEN_KNN_IVFFLAT) != (nl > 0))
+        m.st = sten_fail(ctx, STEN_E_FORMAT, "%s: index_type %s with %llu lists", path, knn_index_names[it],
+                         (unsigned long long)nl);
+    if (!m.st && (n * idim > MAX_ELEMENTS || idim * dim > MAX_ELEMENTS || nl * idim > MAX_ELEMENTS))
+        m.st = sten_fail(ctx, STEN_E_FORMAT, "%s: %llu points of %llu values is more than sten reads", path,
+                         (unsigned long long)n, (unsigned long long)idim);
+    const bool proj = idim < dim;
+    if (!m.st && (!(out->points = sten_alloc(ctx, n * idim * sizeof(float))) ||
+                  !(out->labels = sten_alloc(ctx, n * sizeof(float))) ||
+                  !(out->rows = sten_alloc(ctx, n * sizeof(uint32_t))) ||
+                  (proj && !(out->projection = sten_alloc(ctx, idim * dim * sizeof(float)))) ||
+                  (nl && !(out->centroids = sten_alloc(ctx, nl * idim * sizeof(float)))) ||
+                  (nl && !(out->list_start = sten_alloc(ctx, (nl + 1) * sizeof(uint32_t))))))
+        m.st = STEN_E_NOMEM;
+    const size_t ps[2] = {(size_t)n, (size_t)idim}, pr[2] = {(size_t)idim, (size_t)dim};
+    const size_t cs[2] = {(size_t)nl, (size_t)idim};
+    get_var(&m, "points", 2, ps, out->points);
+    get_var(&m, "labels", 1, ps, out->labels);
+    get_uvar(&m, "rows", (size_t)n, out->rows);
+    if (proj)
+        get_var(&m, "projection", 2, pr, out->projection);
+    if (nl) {
+        get_var(&m, "centroids", 2, cs, out->centroids);
+        get_uvar(&m, "list_start", (size_t)nl + 1, out->list_start);
+    }
+    nc_close(m.nc);
+    out->dim = (uint32_t)dim;
+    out->index_dim = (uint32_t)idim;
+    out->n = (uint32_t)n;
+    out->nlists = (uint32_t)nl;
+    out->train_rows = rows;
+    all_finite(&m, "points", out->points, n * idim);
+    all_finite(&m, "labels", out->labels, n);
+    if (proj)
+        all_finite(&m, "projection", out->projection, idim * dim);
+    if (nl)
+        all_finite(&m, "centroids", out->centroids, nl * idim);
+    if (!m.st)
+        check_lists(&m, out);
+    if (!m.st)
+        m.st = sten__knn_derive(ctx, out);
+    if (m.st) {
+        sten_knn_free(ctx, out);
+        return m.st;
+    }
+    o->feature_dim = out->dim;
+    o->k = (uint32_t)k;
+    o->sample_size = out->n;
+    o->dimension_reduction_type = proj ? STEN_KNN_REDUCE_SIGN : STEN_KNN_REDUCE_NONE;
+    o->dimension_reduction_target = proj ? out->index_dim : 0;
+    o->index_type = nl ? STEN_KNN_IVFFLAT : STEN_KNN_FLAT;
+    o->ivf_nlists = out->nlists;
     return STEN_OK;
 }

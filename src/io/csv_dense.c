@@ -1,6 +1,7 @@
-/* csv_dense.c — dense rows without labels, SageMaker's text/csv for its
- * unsupervised algorithms (k-means, PCA): dim comma-separated numbers per
- * line, plain or gzip. Strict: no header, no quoting, no empty fields. */
+/* csv_dense.c — dense rows, SageMaker's text/csv: without labels for its
+ * unsupervised algorithms (k-means, PCA), label first for the supervised
+ * ones (k-NN); dim (+ 1) comma-separated numbers per line, plain or gzip.
+ * Strict: no header, no quoting, no empty fields. */
 #include "core/file_int.h"
 
 #include <string.h>
@@ -18,7 +19,7 @@ static sten_status bad_field(sten_ctx *ctx, const sten__lines *r, const char *li
 
 /* One line into row (dim floats). */
 static sten_status parse_row(sten_ctx *ctx, const sten__lines *r, const char *line, size_t len, uint32_t dim,
-                             float *row)
+                             bool labeled, float *row)
 {
     if (len == 0)
         return sten_fail(ctx, STEN_E_PARSE, "%s:%llu: empty line (expected %u comma-separated numbers)", r->path,
@@ -29,9 +30,9 @@ static sten_status parse_row(sten_ctx *ctx, const sten__lines *r, const char *li
         if (line[i] == ',' && ++fields == (uint64_t)dim + 1)
             extra = i + 1;
     if (fields != dim) /* the column: the first field too many, or the end of a short line */
-        return sten_fail(ctx, STEN_E_PARSE, "%s:%llu:%llu: expected %u fields (feature_dim), got %llu", r->path,
+        return sten_fail(ctx, STEN_E_PARSE, "%s:%llu:%llu: expected %u fields (%sfeature_dim), got %llu", r->path,
                          r->lineno, (unsigned long long)(fields > dim ? extra : len) + 1, dim,
-                         (unsigned long long)fields);
+                         labeled ? "the label and " : "", (unsigned long long)fields);
     const char *p = line, *end = line + len;
     for (uint32_t j = 0; j < dim; j++) {
         const char *comma = memchr(p, ',', (size_t)(end - p));
@@ -45,13 +46,9 @@ static sten_status parse_row(sten_ctx *ctx, const sten__lines *r, const char *li
     return STEN_OK;
 }
 
-sten_status sten_csv_read_dense(sten_ctx *ctx, const char *path, uint32_t dim, float **X, uint64_t *n)
+/* Rows of dim fields (labeled: dim - 1 features after the label). */
+static sten_status read_rows(sten_ctx *ctx, const char *path, uint32_t dim, bool labeled, float **X, uint64_t *n)
 {
-    *X = NULL;
-    *n = 0;
-    if (dim == 0 || dim > STEN_CSV_MAX_DIM)
-        return sten_fail(ctx, STEN_E_INVALID, "%s: feature_dim %u is out of range (1 to %u)", path, dim,
-                         STEN_CSV_MAX_DIM);
     sten__lines r;
     sten_status st = sten__lines_open(ctx, &r, path);
     if (st)
@@ -68,19 +65,61 @@ sten_status sten_csv_read_dense(sten_ctx *ctx, const char *path, uint32_t dim, f
         }
         st = sten__grow(ctx, (void **)&data, &cap, (rows + 1) * dim, sizeof *data);
         if (!st)
-            st = parse_row(ctx, &r, line, len, dim, data + rows * dim);
+            st = parse_row(ctx, &r, line, len, dim, labeled, data + rows * dim);
         rows += !st;
     }
     if (!st && got < 0)
         st = sten_ctx_error_status(ctx);
     if (!st && rows == 0)
-        st = sten_fail(ctx, STEN_E_PARSE, "%s: no rows (expected lines of %u comma-separated numbers)", path, dim);
+        st = sten_fail(ctx, STEN_E_PARSE, "%s: no rows (expected lines of %u comma-separated numbers%s)", path, dim,
+                       labeled ? ", the label first" : "");
     sten__lines_close(&r);
     if (st) {
         sten_free(ctx, data);
         return st;
     }
     *X = data;
+    *n = rows;
+    return STEN_OK;
+}
+
+sten_status sten_csv_read_dense(sten_ctx *ctx, const char *path, uint32_t dim, float **X, uint64_t *n)
+{
+    *X = NULL;
+    *n = 0;
+    if (dim == 0 || dim > STEN_CSV_MAX_DIM)
+        return sten_fail(ctx, STEN_E_INVALID, "%s: feature_dim %u is out of range (1 to %u)", path, dim,
+                         STEN_CSV_MAX_DIM);
+    return read_rows(ctx, path, dim, false, X, n);
+}
+
+sten_status sten_csv_read_labeled(sten_ctx *ctx, const char *path, uint32_t dim, float **X, float **y,
+                                  uint64_t *n)
+{
+    *X = NULL;
+    *y = NULL;
+    *n = 0;
+    if (dim == 0 || dim > STEN_CSV_MAX_DIM)
+        return sten_fail(ctx, STEN_E_INVALID, "%s: feature_dim %u is out of range (1 to %u)", path, dim,
+                         STEN_CSV_MAX_DIM);
+    float *all = NULL;
+    uint64_t rows = 0;
+    sten_status st = read_rows(ctx, path, dim + 1, true, &all, &rows);
+    if (st)
+        return st;
+    float *labels = sten_alloc(ctx, rows * sizeof *labels);
+    if (!labels) {
+        sten_free(ctx, all);
+        return STEN_E_NOMEM;
+    }
+    /* in place: row i's features move down to i * dim (never past where they were) */
+    for (uint64_t i = 0; i < rows; i++) {
+        const float *src = all + i * (dim + 1);
+        labels[i] = src[0];
+        memmove(all + i * dim, src + 1, (size_t)dim * sizeof *all);
+    }
+    *X = all;
+    *y = labels;
     *n = rows;
     return STEN_OK;
 }

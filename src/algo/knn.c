@@ -1,0 +1,561 @@
+/* knn.c — SageMaker's k-NN: an index of training rows (a seeded reservoir
+ * sample, optionally sign-projected), searched exactly (blocked SGEMM scores
+ * fed to the chunked top-k of src/core/topk.c) or over inverted lists whose
+ * coarse quantizer is sten's k-means; the classifier's vote and the
+ * regressor's mean on top. No FJLT and no product quantization (IVFPQ). */
+#include "algo_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define QBLOCK 512  /* query rows per search block */
+#define CBLOCK 4096 /* index points per GEMM block: a multiple of STEN__GEMM_CHUNK */
+
+sten_knn_opts sten_knn_defaults(void)
+{
+    return (sten_knn_opts){.feature_dim = 0, .k = 0, .predictor_type = STEN_KNN_CLASSIFIER, .sample_size = 0,
+                           .dimension_reduction_type = STEN_KNN_REDUCE_NONE, .dimension_reduction_target = 0,
+                           .index_type = STEN_KNN_FLAT, .index_metric = STEN_KNN_L2, .ivf_nlists = 0, .pq_m = 0,
+                           .mini_batch_size = 5000, .seed = 12134};
+}
+
+void sten_knn_free(sten_ctx *ctx, sten_knn *m)
+{
+    if (!m)
+        return;
+    sten_free(ctx, m->points), sten_free(ctx, m->labels), sten_free(ctx, m->rows);
+    sten_free(ctx, m->projection), sten_free(ctx, m->centroids), sten_free(ctx, m->list_start);
+    sten_free(ctx, m->norms);
+    memset(m, 0, sizeof *m);
+}
+
+sten_status sten_knn_sign_matrix(sten_ctx *ctx, uint32_t dim, uint32_t target, uint64_t seed, float *R)
+{
+    if (dim == 0 || target == 0)
+        return sten_fail(ctx, STEN_E_INVALID, "k-NN: a sign projection needs dim and target >= 1 (got %u, %u)", dim,
+                         target);
+    sten_rng r;
+    sten_rng_init(&r, seed, 0x6b6e6e7369676eull); /* "knnsign" */
+    const float s = 1.0f / sqrtf((float)target);
+    for (uint64_t i = 0; i < (uint64_t)target * dim; i++)
+        R[i] = sten_rng_below(&r, 2) ? s : -s;
+    return STEN_OK;
+}
+
+uint32_t sten_knn_nprobe(const sten_knn *m, uint32_t nprobe)
+{
+    if (!m->nlists)
+        return 0;
+    const uint32_t p = nprobe ? nprobe : STEN__MAXU(1u, m->nlists / 16);
+    return p < m->nlists ? p : m->nlists;
+}
+
+/* Rows X (B x dim) into the index's space, Y (B x index_dim): projected,
+ * and of unit length for COSINE (a zero row stays zero). */
+static void prepare(sten_ctx *ctx, const sten_knn *m, const float *X, uint64_t B, float *Y)
+{
+    const uint32_t d = m->index_dim;
+    if (m->projection)
+        sten__gemm_blas(ctx, STEN_NO_TRANS, STEN_TRANS, (int64_t)B, d, m->dim, 1.0f, X, m->dim, m->projection,
+                        m->dim, 0.0f, Y, d);
+    else if (Y != X)
+        memcpy(Y, X, B * d * sizeof *Y);
+    if (m->opts.index_metric != STEN_KNN_COSINE)
+        return;
+    for (uint64_t i = 0; i < B; i++) {
+        float *y = Y + i * d;
+        double s = 0;
+        for (uint32_t j = 0; j < d; j++)
+            s += (double)y[j] * y[j];
+        const float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
+        for (uint32_t j = 0; s > 0 && j < d; j++)
+            y[j] *= inv;
+    }
+}
+
+/* ------------------------------------------------------------ exact top-k */
+
+typedef struct {
+    sten__topk_acc *acc;
+    int64_t chunk0, j0; /* the block's first chunk and column in the whole row */
+} block_arg;
+
+static void on_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, float *c, int64_t ldc)
+{
+    const block_arg *a = arg;
+    sten__topk_chunk(a->acc, a->chunk0 + chunk, a->j0 + j0, a->j0 + j1, c, ldc);
+}
+
+/* Scratch for flat_topk. */
+typedef struct {
+    sten__topk_acc *acc;
+    float *PT;   /* d x CBLOCK: a block of points, transposed */
+    float *bias; /* CBLOCK */
+} flat_ws;
+
+/* The best K of the N points P (N x d; pn their squared norms) for each of
+ * the B rows Q (B x d), by score 2 q.p - |p|^2 (l2: the nearest first) or
+ * q.p; ties go to the lower point. idx, score: B x K. The points go through
+ * the GEMM in blocks of CBLOCK, each transposed once per call. */
+static sten_status flat_topk(sten_ctx *ctx, flat_ws *w, const float *P, const float *pn, uint32_t N, uint32_t d,
+                             bool l2, const float *Q, uint32_t B, uint32_t K, uint32_t *idx, float *score)
+{
+    sten_status st = sten__topk_begin(ctx, B, N, K, NULL, &w->acc);
+    for (uint32_t c0 = 0; !st && c0 < N; c0 += CBLOCK) {
+        const uint32_t nb = N - c0 < CBLOCK ? N - c0 : CBLOCK;
+        for (uint32_t j = 0; j < nb; j++) {
+            const float *p = P + (uint64_t)(c0 + j) * d;
+            for (uint32_t t = 0; t < d; t++)
+                w->PT[(uint64_t)t * nb + j] = p[t];
+            w->bias[j] = -pn[c0 + j];
+        }
+        block_arg a = {w->acc, c0 / STEN__GEMM_CHUNK, c0};
+        st = sten__gemm_chunks(ctx, B, nb, d, l2 ? 2.0f : 1.0f, Q, d, w->PT, nb, 0.0f, NULL, 0,
+                               l2 ? w->bias : NULL, on_chunk, &a);
+    }
+    if (!st)
+        sten__topk_end(ctx, w->acc, idx, score, NULL);
+    return st;
+}
+
+/* ------------------------------------------------------------------ IVF */
+
+/* true when (s, row r) ranks before (t, row q): higher score, then lower row */
+static inline bool before(float s, uint32_t r, float t, uint32_t q)
+{
+    return s > t || (s == t && r < q);
+}
+
+/* Point p (score s) into the sorted best list id/sc (*n of at most K). */
+static inline void offer(const uint32_t *rows, uint32_t *id, float *sc, uint32_t *n, uint32_t K, uint32_t p, float s)
+{
+    if (*n == K && !before(s, rows[p], sc[K - 1], rows[id[K - 1]]))
+        return;
+    uint32_t at = *n < K ? (*n)++ : K - 1;
+    for (; at > 0 && before(s, rows[p], sc[at - 1], rows[id[at - 1]]); at--) {
+        id[at] = id[at - 1];
+        sc[at] = sc[at - 1];
+    }
+    id[at] = p;
+    sc[at] = s;
+}
+
+/* Every point of list c against the prepared query q into the best list. */
+static void scan_list(const sten_knn *m, uint32_t c, const float *q, bool l2, uint32_t *id, float *sc, uint32_t *n,
+                      uint32_t K)
+{
+    const uint32_t d = m->index_dim;
+    for (uint32_t p = m->list_start[c]; p < m->list_start[c + 1]; p++) {
+        const float *x = m->points + (uint64_t)p * d;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        uint32_t j = 0;
+        for (; j + 4 <= d; j += 4) {
+            s0 += q[j] * x[j];
+            s1 += q[j + 1] * x[j + 1];
+            s2 += q[j + 2] * x[j + 2];
+            s3 += q[j + 3] * x[j + 3];
+        }
+        for (; j < d; j++)
+            s0 += q[j] * x[j];
+        const float dot = (s0 + s1) + (s2 + s3);
+        offer(m->rows, id, sc, n, K, p, l2 ? 2.0f * dot - m->norms[p] : dot);
+    }
+}
+
+/* The IVF search of B prepared rows Q: the L lists probe (B x L, nearest
+ * first) are scanned, then, while fewer than K points were seen, the
+ * others in list order. idx, score: B x K. */
+static void ivf_scan(sten_ctx *ctx, const sten_knn *m, const float *Q, uint32_t B, const uint32_t *probe, uint32_t L,
+                     uint32_t K, uint32_t *idx, float *score)
+{
+    const bool l2 = m->opts.index_metric == STEN_KNN_L2;
+    const int nt = sten__threads_for(ctx, (int64_t)B * L * (m->n / m->nlists + 1) * m->index_dim, 1 << 15);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
+    for (int64_t b = 0; b < (int64_t)B; b++) {
+        const float *q = Q + (uint64_t)b * m->index_dim;
+        const uint32_t *pr = probe + (uint64_t)b * L;
+        uint32_t *id = idx + (uint64_t)b * K, n = 0;
+        float *sc = score + (uint64_t)b * K;
+        uint64_t seen = 0;
+        for (uint32_t l = 0; l < L; l++) {
+            scan_list(m, pr[l], q, l2, id, sc, &n, K);
+            seen += m->list_start[pr[l] + 1] - m->list_start[pr[l]];
+        }
+        for (uint32_t c = 0; seen < K && c < m->nlists; c++) {
+            bool probed = false;
+            for (uint32_t l = 0; l < L && !probed; l++)
+                probed = pr[l] == c;
+            if (probed)
+                continue;
+            scan_list(m, c, q, l2, id, sc, &n, K);
+            seen += m->list_start[c + 1] - m->list_start[c];
+        }
+    }
+}
+
+/* ------------------------------------------------------------- search */
+
+/* The K kept of each row, distances recomputed in double and re-sorted
+ * (nearest first, then the lower training row). */
+static void finish_rows(sten_ctx *ctx, const sten_knn *m, const float *Q, uint32_t B, uint32_t K, uint32_t *idx,
+                        float *dist)
+{
+    const uint32_t d = m->index_dim;
+    const bool l2 = m->opts.index_metric == STEN_KNN_L2;
+    const int nt = sten__threads_for(ctx, (int64_t)B * K * d, 1 << 15);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t b = 0; b < (int64_t)B; b++) {
+        const float *q = Q + (uint64_t)b * d;
+        uint32_t *id = idx + (uint64_t)b * K;
+        float *ds = dist + (uint64_t)b * K;
+        for (uint32_t r = 0; r < K; r++) {
+            const float *x = m->points + (uint64_t)id[r] * d;
+            double s = 0;
+            for (uint32_t j = 0; j < d; j++)
+                s += l2 ? ((double)q[j] - x[j]) * ((double)q[j] - x[j]) : (double)q[j] * x[j];
+            const float v = (float)s;
+            uint32_t at = r; /* insertion: ranks by -distance (L2) or similarity */
+            const float key = l2 ? -v : v;
+            while (at > 0 && before(key, m->rows[id[r]], l2 ? -ds[at - 1] : ds[at - 1], m->rows[id[at - 1]]))
+                at--;
+            const uint32_t p = id[r];
+            memmove(id + at + 1, id + at, (r - at) * sizeof *id);
+            memmove(ds + at + 1, ds + at, (r - at) * sizeof *ds);
+            id[at] = p;
+            ds[at] = v;
+        }
+    }
+}
+
+typedef struct {
+    flat_ws flat;
+    float *Q, *score;
+    uint32_t *probe;
+} search_ws;
+
+static void ws_free(sten_ctx *ctx, search_ws *w)
+{
+    sten__topk_free(ctx, w->flat.acc);
+    sten_free(ctx, w->flat.PT), sten_free(ctx, w->flat.bias);
+    sten_free(ctx, w->Q), sten_free(ctx, w->score), sten_free(ctx, w->probe);
+}
+
+/* Query rows per block: fewer for a large K (the top-k heaps are per row). */
+static uint32_t qblock(uint32_t K)
+{
+    const uint32_t q = (1u << 22) / K;
+    return q < 1 ? 1 : q < QBLOCK ? q : QBLOCK;
+}
+
+static sten_status ws_init(sten_ctx *ctx, const sten_knn *m, uint32_t K, uint32_t L, search_ws *w)
+{
+    memset(w, 0, sizeof *w);
+    const uint32_t QB = qblock(STEN__MAXU(K, L));
+    w->flat.PT = sten_alloc(ctx, (size_t)m->index_dim * CBLOCK * sizeof(float));
+    w->flat.bias = sten_alloc(ctx, CBLOCK * sizeof(float));
+    w->Q = sten_alloc(ctx, (size_t)QB * m->index_dim * sizeof(float));
+    w->score = sten_alloc(ctx, (size_t)QB * STEN__MAXU(K, L) * sizeof(float));
+    w->probe = L ? sten_alloc(ctx, (size_t)QB * L * sizeof(uint32_t)) : NULL;
+    if (!w->flat.PT || !w->flat.bias || !w->Q || !w->score || (L && !w->probe)) {
+        ws_free(ctx, w);
+        memset(w, 0, sizeof *w);
+        return STEN_E_NOMEM;
+    }
+    return STEN_OK;
+}
+
+/* One block of B rows X into ids/dist (B x K). */
+static sten_status search_block(sten_ctx *ctx, const sten_knn *m, search_ws *w, const float *X, uint32_t B,
+                                uint32_t K, uint32_t L, const float *cn, uint32_t *ids, float *dist)
+{
+    const bool l2 = m->opts.index_metric == STEN_KNN_L2;
+    prepare(ctx, m, X, B, w->Q);
+    sten_status st;
+    if (!m->nlists) {
+        st = flat_topk(ctx, &w->flat, m->points, m->norms, m->n, m->index_dim, l2, w->Q, B, K, ids, w->score);
+    } else {
+        st = flat_topk(ctx, &w->flat, m->centroids, cn, m->nlists, m->index_dim, l2, w->Q, B, L, w->probe, w->score);
+        if (!st)
+            ivf_scan(ctx, m, w->Q, B, w->probe, L, K, ids, w->score);
+    }
+    if (!st)
+        finish_rows(ctx, m, w->Q, B, K, ids, dist);
+    return st;
+}
+
+sten_status sten_knn_search(sten_ctx *ctx, const sten_knn *m, const float *X, uint64_t n, uint32_t K,
+                            uint32_t nprobe, uint32_t *ids, float *dist)
+{
+    if (K < 1 || K > m->n)
+        return sten_fail(ctx, STEN_E_INVALID, "k-NN: %u neighbours asked of an index of %u points", K, m->n);
+    const uint32_t L = sten_knn_nprobe(m, nprobe);
+    search_ws w;
+    sten_status st = ws_init(ctx, m, K, L, &w);
+    float *cn = L ? sten_alloc(ctx, (size_t)m->nlists * sizeof *cn) : NULL, *dtmp = NULL;
+    if (!st && !dist && !(dist = dtmp = sten_alloc(ctx, (size_t)qblock(STEN__MAXU(K, L)) * K * sizeof *dist)))
+        st = STEN_E_NOMEM;
+    if (!st && L && !cn)
+        st = STEN_E_NOMEM;
+    if (!st && L)
+        sten__sq_norms(ctx, m->centroids, m->nlists, m->index_dim, cn);
+    const uint32_t QB = qblock(STEN__MAXU(K, L));
+    for (uint64_t i = 0; !st && i < n; i += QB) {
+        const uint32_t B = (uint32_t)(n - i < QB ? n - i : QB);
+        st = search_block(ctx, m, &w, X + i * m->dim, B, K, L, cn, ids + i * K, dtmp ? dtmp : dist + i * K);
+        sten__progress(ctx, "k-NN: search", "rows", i + B, n);
+    }
+    ws_free(ctx, &w);
+    sten_free(ctx, cn), sten_free(ctx, dtmp);
+    return st;
+}
+
+/* ---------------------------------------------------------- prediction */
+
+typedef struct {
+    float label;
+    uint32_t first; /* its nearest neighbour's rank */
+} vote;
+
+static int cmp_vote(const void *a, const void *b)
+{
+    const vote *x = a, *y = b;
+    if (x->label != y->label)
+        return x->label < y->label ? -1 : 1;
+    return (x->first > y->first) - (x->first < y->first);
+}
+
+/* The classifier's answer from the K labels of one row, nearest first:
+ * the most frequent; a tie goes to the label met first. */
+static float majority(const float *lab, uint32_t K, vote *v)
+{
+    for (uint32_t r = 0; r < K; r++)
+        v[r] = (vote){lab[r], r};
+    qsort(v, K, sizeof *v, cmp_vote);
+    uint32_t best_count = 0, best_first = UINT32_MAX;
+    float best = v[0].label;
+    for (uint32_t r = 0; r < K;) {
+        uint32_t e = r;
+        while (e < K && v[e].label == v[r].label)
+            e++;
+        if (e - r > best_count || (e - r == best_count && v[r].first < best_first)) {
+            best_count = e - r;
+            best_first = v[r].first;
+            best = v[r].label;
+        }
+        r = e;
+    }
+    return best;
+}
+
+sten_status sten_knn_predict(sten_ctx *ctx, const sten_knn *m, const float *X, uint64_t n, uint32_t nprobe,
+                             float *pred, uint32_t *ids, float *dist)
+{
+    const uint32_t K = m->opts.k, QB = qblock(K);
+    uint32_t *id = ids ? NULL : sten_alloc(ctx, (size_t)QB * K * sizeof *id);
+    float *lab = sten_alloc(ctx, (size_t)K * sizeof *lab);
+    vote *v = sten_alloc(ctx, (size_t)K * sizeof *v);
+    sten_status st = (!ids && !id) || !lab || !v ? STEN_E_NOMEM : STEN_OK;
+    for (uint64_t i = 0; !st && i < n; i += QB) {
+        const uint32_t B = (uint32_t)(n - i < QB ? n - i : QB);
+        uint32_t *bi = ids ? ids + i * K : id;
+        st = sten_knn_search(ctx, m, X + i * m->dim, B, K, nprobe, bi, dist ? dist + i * K : NULL);
+        for (uint32_t b = 0; !st && b < B; b++) {
+            double s = 0;
+            for (uint32_t r = 0; r < K; r++)
+                s += lab[r] = m->labels[bi[(uint64_t)b * K + r]];
+            pred[i + b] = m->opts.predictor_type == STEN_KNN_REGRESSOR ? (float)(s / K) : majority(lab, K, v);
+        }
+    }
+    sten_free(ctx, id), sten_free(ctx, lab), sten_free(ctx, v);
+    return st;
+}
+
+/* ------------------------------------------------------------------ fit */
+
+static sten_status check_opts(sten_ctx *ctx, uint64_t n, const sten_knn_opts *o)
+{
+    const char *bad = !o->feature_dim ? "feature_dim" : !o->k ? "k" : !o->sample_size ? "sample_size"
+                    : !o->mini_batch_size ? "mini_batch_size" : NULL;
+    if (bad)
+        return sten_fail(ctx, STEN_E_INVALID, "k-NN: %s must be at least 1", bad);
+    if ((unsigned)o->predictor_type > STEN_KNN_REGRESSOR || (unsigned)o->index_metric > STEN_KNN_COSINE ||
+        (unsigned)o->index_type > STEN_KNN_IVFPQ || (unsigned)o->dimension_reduction_type > STEN_KNN_REDUCE_FJLT)
+        return sten_fail(ctx, STEN_E_INVALID, "k-NN: predictor_type, index_metric, index_type or "
+                         "dimension_reduction_type out of range");
+    if (o->dimension_reduction_type == STEN_KNN_REDUCE_FJLT)
+        return sten_fail(ctx, STEN_E_UNSUPPORTED, "k-NN: dimension_reduction_type fjlt is not supported yet (sign is)");
+    if (o->index_type == STEN_KNN_IVFPQ)
+        return sten_fail(ctx, STEN_E_UNSUPPORTED, "k-NN: index_type faiss.IVFPQ is not supported yet (faiss.Flat "
+                         "and faiss.IVFFlat are)");
+    const bool sign = o->dimension_reduction_type == STEN_KNN_REDUCE_SIGN;
+    if (sign ? !o->dimension_reduction_target || o->dimension_reduction_target >= o->feature_dim
+             : o->dimension_reduction_target != 0)
+        return sten_fail(ctx, STEN_E_INVALID, "k-NN: dimension_reduction_target = %u (expected 1 to feature_dim - 1 "
+                         "with sign, 0 without reduction)", o->dimension_reduction_target);
+    if (n == 0 || n > UINT32_MAX)
+        return sten_fail(ctx, STEN_E_INVALID, "k-NN: %llu training rows (expected 1 to %u)", (unsigned long long)n,
+                         UINT32_MAX);
+    const uint64_t points = n < o->sample_size ? n : o->sample_size;
+    if (o->k > points)
+        return sten_fail(ctx, STEN_E_INVALID, "k-NN: k = %u is more than the %llu points of the index", o->k,
+                         (unsigned long long)points);
+    if (o->index_type == STEN_KNN_IVFFLAT && o->ivf_nlists > points)
+        return sten_fail(ctx, STEN_E_INVALID, "k-NN: faiss_index_ivf_nlists = %u is more than the %llu points of "
+                         "the index", o->ivf_nlists, (unsigned long long)points);
+    return STEN_OK;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    const uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Algorithm R with the seed's stream: s of the n rows, then in row order. */
+static void reservoir(uint64_t n, uint32_t s, uint64_t seed, uint32_t *rows)
+{
+    sten_rng r;
+    sten_rng_init(&r, seed, 0x6b6e6e73616d70ull); /* "knnsamp" */
+    for (uint32_t i = 0; i < s; i++)
+        rows[i] = i;
+    for (uint64_t i = s; i < n; i++) {
+        const uint32_t j = sten_rng_below(&r, (uint32_t)(i + 1));
+        if (j < s)
+            rows[j] = (uint32_t)i;
+    }
+    qsort(rows, s, sizeof *rows, cmp_u32);
+}
+
+/* IVF: centroids by k-means on the points, each point to its list (by the
+ * index metric, as the search probes), points regrouped by list in a
+ * stable order. */
+static sten_status build_ivf(sten_ctx *ctx, sten_knn *m)
+{
+    const uint32_t d = m->index_dim, N = m->n;
+    uint32_t nl = m->opts.ivf_nlists ? m->opts.ivf_nlists : (uint32_t)lround(sqrt((double)N));
+    nl = nl < 1 ? 1 : nl > N ? N : nl;
+    sten_kmeans_opts ko = sten_kmeans_defaults();
+    ko.k = nl;
+    ko.feature_dim = d;
+    ko.init = STEN_KMEANS_PLUSPLUS;
+    ko.epochs = 5;
+    ko.extra_center_factor = 1; /* the local stage then only polishes */
+    ko.local_lloyd_num_trials = 1;
+    ko.mini_batch_size = m->opts.mini_batch_size;
+    ko.seed = m->opts.seed;
+    sten_kmeans km;
+    sten_status st = sten_kmeans_fit(ctx, m->points, N, &ko, &km, NULL);
+    if (st)
+        return st;
+    m->centroids = km.centers; /* taken over */
+    m->nlists = nl;
+    if (m->opts.index_metric == STEN_KNN_COSINE) { /* probed by cosine: unit centroids */
+        sten_knn tmp = *m;
+        tmp.projection = NULL;
+        tmp.dim = d;
+        prepare(ctx, &tmp, m->centroids, nl, m->centroids);
+    }
+    uint32_t *list = sten_alloc(ctx, (size_t)N * sizeof *list);
+    float *cn = sten_alloc(ctx, (size_t)nl * sizeof *cn), *sc = sten_alloc(ctx, (size_t)QBLOCK * sizeof *sc);
+    m->list_start = sten_calloc(ctx, (size_t)nl + 1, sizeof *m->list_start);
+    float *P = sten_alloc(ctx, (size_t)N * d * sizeof *P), *lab = sten_alloc(ctx, (size_t)N * sizeof *lab);
+    uint32_t *rows = sten_alloc(ctx, (size_t)N * sizeof *rows);
+    flat_ws w = {NULL, sten_alloc(ctx, (size_t)d * CBLOCK * sizeof(float)), sten_alloc(ctx, CBLOCK * sizeof(float))};
+    st = !list || !cn || !sc || !m->list_start || !P || !lab || !rows || !w.PT || !w.bias ? STEN_E_NOMEM : STEN_OK;
+    if (!st)
+        sten__sq_norms(ctx, m->centroids, nl, d, cn);
+    const bool l2 = m->opts.index_metric == STEN_KNN_L2;
+    for (uint32_t i = 0; !st && i < N; i += QBLOCK) {
+        const uint32_t B = N - i < QBLOCK ? N - i : QBLOCK;
+        st = flat_topk(ctx, &w, m->centroids, cn, nl, d, l2, m->points + (uint64_t)i * d, B, 1, list + i, sc);
+    }
+    if (!st) { /* a stable counting sort by list */
+        for (uint32_t i = 0; i < N; i++)
+            m->list_start[list[i] + 1]++;
+        for (uint32_t c = 0; c < nl; c++)
+            m->list_start[c + 1] += m->list_start[c];
+        uint32_t *at = sten_alloc(ctx, (size_t)nl * sizeof *at);
+        if (!at)
+            st = STEN_E_NOMEM;
+        for (uint32_t c = 0; !st && c < nl; c++)
+            at[c] = m->list_start[c];
+        for (uint32_t i = 0; !st && i < N; i++) {
+            const uint32_t to = at[list[i]]++;
+            memcpy(P + (uint64_t)to * d, m->points + (uint64_t)i * d, d * sizeof *P);
+            lab[to] = m->labels[i];
+            rows[to] = m->rows[i];
+        }
+        sten_free(ctx, at);
+    }
+    if (!st) {
+        float *t = m->points;
+        m->points = P, P = t;
+        t = m->labels, m->labels = lab, lab = t;
+        uint32_t *u = m->rows;
+        m->rows = rows, rows = u;
+    }
+    sten__topk_free(ctx, w.acc);
+    sten_free(ctx, w.PT), sten_free(ctx, w.bias);
+    sten_free(ctx, list), sten_free(ctx, cn), sten_free(ctx, sc), sten_free(ctx, P), sten_free(ctx, lab);
+    sten_free(ctx, rows);
+    return st;
+}
+
+/* The squared norms of the points (search's L2 scores need them). */
+sten_status sten__knn_derive(sten_ctx *ctx, sten_knn *m)
+{
+    sten_free(ctx, m->norms);
+    if (!(m->norms = sten_alloc(ctx, (size_t)(m->n ? m->n : 1) * sizeof *m->norms)))
+        return STEN_E_NOMEM;
+    sten__sq_norms(ctx, m->points, m->n, m->index_dim, m->norms);
+    return STEN_OK;
+}
+
+sten_status sten_knn_fit(sten_ctx *ctx, const float *X, const float *y, uint64_t n, const sten_knn_opts *o,
+                         sten_knn *out)
+{
+    memset(out, 0, sizeof *out);
+    sten_status st = check_opts(ctx, n, o);
+    if (st)
+        return st;
+    const uint32_t N = (uint32_t)(n < o->sample_size ? n : o->sample_size), dim = o->feature_dim;
+    const bool sign = o->dimension_reduction_type == STEN_KNN_REDUCE_SIGN;
+    out->opts = *o;
+    out->dim = dim;
+    out->index_dim = sign ? o->dimension_reduction_target : dim;
+    out->n = N;
+    out->train_rows = n;
+    const uint32_t d = out->index_dim, QB = o->mini_batch_size < N ? o->mini_batch_size : N;
+    out->rows = sten_alloc(ctx, (size_t)N * sizeof *out->rows);
+    out->labels = sten_alloc(ctx, (size_t)N * sizeof *out->labels);
+    out->points = sten_alloc(ctx, (size_t)N * d * sizeof *out->points);
+    out->projection = sign ? sten_alloc(ctx, (size_t)d * dim * sizeof *out->projection) : NULL;
+    float *Xb = sten_alloc(ctx, (size_t)QB * dim * sizeof *Xb);
+    if (!out->rows || !out->labels || !out->points || (sign && !out->projection) || !Xb)
+        st = STEN_E_NOMEM;
+    if (!st && sign)
+        st = sten_knn_sign_matrix(ctx, dim, d, o->seed, out->projection);
+    if (!st)
+        reservoir(n, N, o->seed, out->rows);
+    for (uint32_t i = 0; !st && i < N; i += QB) { /* gathered, then projected in blocks */
+        const uint32_t B = N - i < QB ? N - i : QB;
+        for (uint32_t b = 0; b < B; b++) {
+            memcpy(Xb + (uint64_t)b * dim, X + (uint64_t)out->rows[i + b] * dim, dim * sizeof *Xb);
+            out->labels[i + b] = y[out->rows[i + b]];
+        }
+        prepare(ctx, out, Xb, B, out->points + (uint64_t)i * d);
+        sten__progress(ctx, "k-NN: index", "rows", i + B, N);
+    }
+    sten_free(ctx, Xb);
+    if (!st && o->index_type == STEN_KNN_IVFFLAT)
+        st = build_ivf(ctx, out);
+    if (!st)
+        st = sten__knn_derive(ctx, out);
+    if (st)
+        sten_knn_free(ctx, out);
+    return st;
+}
