@@ -1434,10 +1434,12 @@ sten_status sten_kmeans_opts_from_hyperparameters(sten_ctx *ctx, const char *pat
 sten_status sten_pca_opts_from_hyperparameters(sten_ctx *ctx, const char *path, sten_pca_opts *o);
 
 /* Model files of the built-in algorithms: NetCDF-4, global attribute
- * sten_model_kind ("kmeans", "pca", "knn") and sten_format_version 2, so a sten
+ * sten_model_kind ("kmeans", "pca", "knn", "linear") and sten_format_version 2, so a sten
  * that predates them refuses them as a newer format and sten_net_load
  * refuses them naming their kind; written atomically. */
-typedef enum { STEN_MODEL_NETWORK = 0, STEN_MODEL_KMEANS, STEN_MODEL_PCA, STEN_MODEL_KNN } sten_model_kind;
+typedef enum {
+    STEN_MODEL_NETWORK = 0, STEN_MODEL_KMEANS, STEN_MODEL_PCA, STEN_MODEL_KNN, STEN_MODEL_LINEAR
+} sten_model_kind;
 /* The kind of the model file at path (NETWORK for any file without
  * sten_model_kind, DSSTNE's included). STEN_E_NOTFOUND / STEN_E_FORMAT when
  * it cannot be opened as NetCDF; STEN_E_FORMAT for an unknown kind. */
@@ -1546,6 +1548,121 @@ sten_status sten_csv_read_labeled(sten_ctx *ctx, const char *path, uint32_t dim,
 sten_status sten_knn_opts_from_hyperparameters(sten_ctx *ctx, const char *path, sten_knn_opts *o);
 sten_status sten_knn_save(sten_ctx *ctx, const sten_knn *m, const char *path);
 sten_status sten_knn_load(sten_ctx *ctx, const char *path, sten_knn *out);
+
+/* Linear Learner: SageMaker's linear-learner (docs/builtins.md). A linear
+ * model (binary classifier, regressor or multiclass classifier) trained by
+ * mini-batch SGD or Adam on standardised rows, num_models settings at once:
+ * the batch's scores for every model come from one SGEMM (X . W, W holding
+ * num_models x outputs columns), and the best on the validation rows (or the
+ * training rows) is kept. */
+typedef enum { STEN_LINEAR_BINARY = 0, STEN_LINEAR_REGRESSOR, STEN_LINEAR_MULTICLASS } sten_linear_predictor;
+typedef enum {
+    STEN_LINEAR_LOSS_AUTO = 0, STEN_LINEAR_LOGISTIC, STEN_LINEAR_SQUARED, STEN_LINEAR_ABSOLUTE, STEN_LINEAR_HINGE,
+    STEN_LINEAR_EPS_SQUARED, STEN_LINEAR_EPS_ABSOLUTE, STEN_LINEAR_QUANTILE, STEN_LINEAR_HUBER, STEN_LINEAR_SOFTMAX
+} sten_linear_loss;
+typedef enum { STEN_LINEAR_OPT_AUTO = 0, STEN_LINEAR_SGD, STEN_LINEAR_ADAM } sten_linear_optimizer;
+typedef enum {
+    STEN_LINEAR_SEL_ACCURACY = 0, STEN_LINEAR_SEL_F_BETA, STEN_LINEAR_SEL_PRECISION_AT_RECALL,
+    STEN_LINEAR_SEL_RECALL_AT_PRECISION, STEN_LINEAR_SEL_LOSS
+} sten_linear_selection;
+#define STEN_LINEAR_MAX_MODELS 64
+
+/* Linear Learner options: SageMaker's hyperparameters. The eps-insensitive,
+ * quantile and huber losses are refused (STEN_E_UNSUPPORTED). */
+typedef struct {
+    uint32_t feature_dim;
+    sten_linear_predictor predictor_type;
+    uint32_t num_classes;          /* multiclass: 3 or more; else 0 */
+    sten_linear_loss loss;         /* auto: logistic, squared_loss or softmax_loss by predictor_type */
+    float l1, wd;                  /* < 0: auto (0 for the first model; wd varied over the others) */
+    float learning_rate;           /* 0: auto (0.01 Adam, 0.1 SGD) */
+    sten_linear_optimizer optimizer; /* auto: Adam */
+    uint32_t mini_batch_size;      /* (1000) */
+    uint32_t epochs;               /* (15) */
+    bool normalize_data;           /* (true) */
+    int normalize_label;           /* -1 auto (true for the regressor); regressor only */
+    uint32_t num_models;           /* 0: auto (8), at most STEN_LINEAR_MAX_MODELS */
+    sten_linear_selection selection; /* binary_classifier_model_selection_criteria (accuracy) */
+    float beta, target_recall, target_precision; /* (1, 0.8, 0.8) */
+    uint32_t early_stopping_patience; /* (3) */
+    float early_stopping_tolerance;   /* (0.001) */
+    bool use_bias;                 /* (true) */
+    float margin;                  /* hinge_loss (1) */
+    uint64_t seed;
+} sten_linear_opts;
+
+sten_linear_opts sten_linear_defaults(void);
+
+/* A trained linear model, in the input's scale (normalisation folded in):
+ * score = x . weights[:, c] + bias[c] for each of the outputs columns (1, or
+ * num_classes). Binary: the score is a probability (logistic) or the margin
+ * (hinge), predicted_label = score >= threshold. Multiclass: softmax of the
+ * scores. Owned; free with sten_linear_free (a zeroed struct is a no-op). */
+typedef struct {
+    uint32_t dim, outputs;
+    float *weights;   /* dim x outputs, row-major */
+    float *bias;      /* outputs */
+    float threshold;  /* binary only */
+    sten_linear_opts opts; /* the kept model's settings (learning_rate, wd, l1 as used) */
+} sten_linear;
+
+/* What a fit did: each model's learning rate, wd and l1, its loss on the
+ * selection rows (validation if given, else training; the loss function,
+ * in the labels' scale) and epochs run, and which was kept. */
+typedef struct {
+    uint32_t num_models, chosen;
+    bool on_validation;
+    float learning_rate[STEN_LINEAR_MAX_MODELS], wd[STEN_LINEAR_MAX_MODELS], l1[STEN_LINEAR_MAX_MODELS];
+    double loss[STEN_LINEAR_MAX_MODELS];
+    uint32_t epochs[STEN_LINEAR_MAX_MODELS];
+} sten_linear_report;
+
+/* Trains on n rows X (n x feature_dim) with labels y (0/1 binary, 0 ..
+ * num_classes - 1 multiclass); Xv/yv (nv rows, may be NULL/0) are the
+ * validation channel: early stopping on its loss (else on the epoch's
+ * training loss), model selection and the binary threshold. STEN_E_INVALID
+ * naming the option; STEN_E_RANGE naming a bad label's channel and row (1-based);
+ * STEN_E_UNSUPPORTED for the refused losses; STEN_E_NUMERIC when every model
+ * diverged; STEN_E_NOMEM. report may be NULL. *out is overwritten. */
+sten_status sten_linear_fit(sten_ctx *ctx, const float *X, const float *y, uint64_t n, const float *Xv,
+                            const float *yv, uint64_t nv, const sten_linear_opts *o, sten_linear *out,
+                            sten_linear_report *report);
+void sten_linear_free(sten_ctx *ctx, sten_linear *m);
+
+/* scores (n x m->outputs: probabilities, margins or values) and, for the
+ * classifiers, labels (n, may be NULL) of the rows X (n x m->dim). */
+sten_status sten_linear_predict(sten_ctx *ctx, const sten_linear *m, const float *X, uint64_t n, float *scores,
+                                float *labels);
+
+/* SageMaker's metrics of m on labelled rows; those that do not apply to the
+ * predictor are 0. */
+typedef struct {
+    double objective_loss;
+    double accuracy, f_beta, precision, recall;   /* binary */
+    double mse, absolute_loss;                    /* regressor */
+    double multiclass_accuracy;                   /* multiclass */
+} sten_linear_metrics;
+sten_status sten_linear_evaluate(sten_ctx *ctx, const sten_linear *m, const float *X, const float *y, uint64_t n,
+                                 sten_linear_metrics *out);
+
+/* The binary decision threshold that maximises the criterion over the
+ * n scores with labels y (0/1): predicted positive when score >= threshold;
+ * between two distinct scores the midpoint is taken. accuracy, f_beta
+ * (beta), precision_at_target_recall (the best precision with recall >=
+ * target) or recall_at_target_precision (the best recall with precision >=
+ * target; the best precision if none reaches it). *value gets the
+ * criterion's value there (may be NULL). STEN_E_INVALID for loss_function
+ * or n = 0. */
+sten_status sten_linear_pick_threshold(sten_ctx *ctx, const float *scores, const float *y, uint64_t n,
+                                       sten_linear_selection crit, float beta, float target, float *threshold,
+                                       double *value);
+
+/* Linear Learner hyperparameter file, as sten_knn_opts_from_hyperparameters;
+ * _tuning_objective_metric: validation: or test: with objective_loss and the
+ * predictor's metrics. The refused losses are STEN_E_UNSUPPORTED. */
+sten_status sten_linear_opts_from_hyperparameters(sten_ctx *ctx, const char *path, sten_linear_opts *o);
+sten_status sten_linear_save(sten_ctx *ctx, const sten_linear *m, const char *path);
+sten_status sten_linear_load(sten_ctx *ctx, const char *path, sten_linear *out);
 
 /* ---------------------------------------------------------- number parsing */
 

@@ -6,7 +6,7 @@
 #   scripts/deps.sh --check  only report what is missing (exit 1 if any)
 set -eu
 
-PKGS="build-essential cmake pkg-config libopenblas-openmp-dev libnetcdf-dev netcdf-bin libjansson-dev zlib1g-dev python3-numpy libmicrohttpd-dev liblmdb-dev curl"
+PKGS="build-essential cmake pkg-config libopenblas-openmp-dev libnetcdf-dev netcdf-bin libjansson-dev zlib1g-dev python3-numpy python3-scipy python3-pytest libmicrohttpd-dev liblmdb-dev curl"
 # the fuzz build (scripts/fuzz.sh): clang, and its sanitizer and libFuzzer
 # runtimes (only recommended by clang, so named here)
 PKGS="$PKGS clang libclang-rt-dev"

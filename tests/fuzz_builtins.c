@@ -1,7 +1,7 @@
 /* fuzz_builtins.c — fuzz driver for the built-in algorithms' inputs: dense
  * CSV (sten_csv_read_dense at three widths, as is and with one allocation
  * failed; sten_csv_read_labeled) and SageMaker hyperparameter files for
- * k-means, PCA and k-NN. A success
+ * k-means, PCA, k-NN and Linear Learner. A success
  * must give finite rows of the asked width and options in their ranges.
  * tests/fuzz/fuzz.h has the rest. */
 #include "fuzz/fuzz.h"
@@ -55,6 +55,13 @@ int fuzz_one(sten_ctx *ctx, const uint8_t *data, size_t size)
                 (kn.dimension_reduction_type == STEN_KNN_REDUCE_SIGN
                      ? kn.dimension_reduction_target >= 1 && kn.dimension_reduction_target < kn.feature_dim
                      : kn.dimension_reduction_target == 0));
+    sten_linear_opts ll;
+    st = sten_linear_opts_from_hyperparameters(ctx, path, &ll);
+    fuzz_outcome(ctx, st, path, false, false);
+    if (st == STEN_OK)
+        REQUIRE(ll.feature_dim >= 1 && ll.mini_batch_size >= 1 && ll.epochs >= 1 &&
+                ll.num_models <= STEN_LINEAR_MAX_MODELS && ll.loss != STEN_LINEAR_HUBER &&
+                (ll.predictor_type == STEN_LINEAR_MULTICLASS ? ll.num_classes >= 3 : ll.num_classes == 0));
     float *X = NULL, *y = NULL;
     uint64_t n = 0;
     st = sten_csv_read_labeled(ctx, path, 2, &X, &y, &n);

@@ -188,7 +188,7 @@ expect 65 'bad.csv:2:34: expected a number, got "x5"' \
 expect 65 "x.csv:1:" train --algorithm kmeans --hyperparameters "$b/hp.json" --train "$b/x.csv" --model-dir "$b/km3"
 if [ -e "$b/km3/model.nc" ] || [ -e "$b/outb" ]; then echo "FAIL: an output was left behind after an error"; fail=1; fi
 expect 0 "local_lloyd_num_trials" train --algorithm kmeans --help
-expect 64 "unknown --algorithm 'xgboost' (factorization-machines, kmeans, pca or knn)" train --algorithm xgboost \
+expect 64 "unknown --algorithm 'xgboost' (factorization-machines, kmeans, pca, knn or linear-learner)" train --algorithm xgboost \
     --hyperparameters "$b/hp.json" --train "$b/blobs.csv" --model-dir "$b/km4"
 # SageMaker's k-NN: the label first in the training CSV (blob number = row % 10),
 # features only to predict; every row answered with its blob
@@ -236,4 +236,64 @@ expect 65 'predictor_type = "classifer" is not allowed (expected classifier or r
 expect 65 'blobs.csv:1:[0-9]*: expected 17 fields (the label and feature_dim), got 16' \
     train --algorithm knn --hyperparameters "$b/hpk.json" --train "$b/blobs.csv" --model-dir "$b/kn2"
 if [ -e "$b/kn2/model.nc" ] || [ -e "$b/outr2" ]; then echo "FAIL: a k-NN output was left behind after an error"; fail=1; fi
+# SageMaker's Linear Learner: label first (binary from a plane, a linear
+# regression, three shifted classes); every row answered with SageMaker's fields
+awk 'BEGIN { srand(23); for (i = 0; i < 3000; i++) { s = 0.4; r = 1.5; c = i % 3; line = ""
+             for (j = 0; j < 8; j++) { x = sprintf("%.5f", rand() + rand() + rand() - 1.5 + (j == c) * 2)
+                 s += (j % 2 ? -1 : 1) * (j + 1) * x; r += (j - 3) * x; line = line "," x }
+             print (s > 0) line >"/dev/stdout"; print sprintf("%.5f", r) line >"/dev/stderr"; print c line >"'"$b"'/mc.csv" } }' \
+    >"$b/llb.csv" 2>"$b/llr.csv"
+cut -d, -f2- "$b/llb.csv" >"$b/llx.csv"
+head -2000 "$b/llb.csv" >"$b/llb_tr.csv"; tail -1000 "$b/llb.csv" >"$b/llb_va.csv"
+printf '{"feature_dim": "8", "predictor_type": "binary_classifier", "epochs": "10", "num_models": "4", "_tuning_objective_metric": "validation:binary_classification_accuracy"}' >"$b/hpl.json"
+expect 0 '"test:binary_classification_accuracy": ' train --algorithm linear-learner --hyperparameters "$b/hpl.json" \
+    --train "$b/llb_tr.csv" --validation "$b/llb_va.csv" --test "$b/llb_va.csv" --model-dir "$b/ll"
+for m in validation:objective_loss validation:binary_classification_accuracy test:binary_f_beta test:precision test:recall; do
+    grep -q "^{\"$m\": [0-9.e-]*}$" "$tmp/out" || { echo "FAIL: linear-learner did not print $m"; fail=1; }
+done
+awk -F': ' '/test:binary_classification_accuracy/ { a = $2 + 0 } END { exit !(a > 0.95) }' "$tmp/out" ||
+    { echo "FAIL: linear-learner test accuracy too low"; cat "$tmp/out"; fail=1; }
+expect 0 "3000 rows (linear)" predict -n "$b/ll/model.nc" --csv "$b/llx.csv" --format jsonl -s "$b/outl"
+# each line {"score": p, "predicted_label": 0|1}, p in [0, 1], and right on > 95% of the rows
+if ! paste -d' ' "$b/outl" "$b/llb.csv" | awk '!/^\{"score": [0-9.e-]+, "predicted_label": [01]\} [01],/ { bad = 1 }
+          { split($0, f, /[:,} ]+/); p = f[2] + 0; l = f[4] + 0; y = f[5] + 0
+            if (p < 0 || p > 1) bad = 1; ok += l == y }
+          END { exit bad || NR != 3000 || ok < 0.95 * NR }'; then
+    echo "FAIL: sten predict --csv (linear-learner binary): wrong lines"; head -3 "$b/outl"; fail=1
+fi
+printf '{"feature_dim": "8", "predictor_type": "regressor", "epochs": "20", "mini_batch_size": "100", "_tuning_objective_metric": "test:mse"}' >"$b/hplr.json"
+expect 0 '"test:mse": ' train --algorithm linear-learner --hyperparameters "$b/hplr.json" --train "$b/llr.csv" \
+    --test "$b/llr.csv" --model-dir "$b/llr"
+grep -q '^{"test:absolute_loss": ' "$tmp/out" || { echo "FAIL: linear-learner regressor: no test:absolute_loss"; fail=1; }
+awk -F': ' '/test:mse/ { m = $2 + 0 } END { exit !(m < 0.01) }' "$tmp/out" || { echo "FAIL: linear-learner mse"; fail=1; }
+expect 0 "3000 rows (linear)" predict -n "$b/llr/model.nc" --csv "$b/llx.csv" --format json -s "$b/outlr"
+if ! grep -q '^{"predictions": \[{"score": [0-9.e-]*}, ' "$b/outlr" ||
+   [ "$(grep -o '"score"' "$b/outlr" | wc -l)" -ne 3000 ] || grep -q predicted_label "$b/outlr"; then
+    echo "FAIL: sten predict --csv (linear-learner regressor): wrong answer"; head -c 200 "$b/outlr"; fail=1
+fi
+printf '{"feature_dim": "8", "predictor_type": "multiclass_classifier", "num_classes": "3", "epochs": "5"}' >"$b/hplm.json"
+expect 0 '"test:multiclass_accuracy": ' train --algorithm linear-learner --hyperparameters "$b/hplm.json" \
+    --train "$b/mc.csv" --test "$b/mc.csv" --model-dir "$b/llm"
+expect 0 "3000 rows (linear)" predict -n "$b/llm/model.nc" --csv "$b/llx.csv" --format jsonl -s "$b/outlm"
+if ! awk '!/^\{"score": \[[0-9.e-]+, [0-9.e-]+, [0-9.e-]+\], "predicted_label": [012]\}$/ { bad = 1 }
+          { split($0, f, /[][,:} ]+/); s = f[2] + f[3] + f[4]; if (s < 0.999 || s > 1.001) bad = 1; ok += f[6] == (NR - 1) % 3 }
+          END { exit bad || NR != 3000 || ok < 0.8 * NR }' "$b/outlm"; then
+    echo "FAIL: sten predict --csv (linear-learner multiclass): wrong lines"; head -3 "$b/outlm"; fail=1
+fi
+expect 73 "already exists" train --algorithm linear-learner --hyperparameters "$b/hpl.json" --train "$b/llb_tr.csv" --model-dir "$b/ll"
+expect 64 "only linear-learner reads a validation channel" train --algorithm knn --hyperparameters "$b/hpk.json" \
+    --train "$b/lab.csv" --validation "$b/lab.csv" --model-dir "$b/ll2"
+expect 64 "--verbose and --nprobe are for k-NN models, this is a linear model" \
+    predict -n "$b/ll/model.nc" --csv "$b/llx.csv" --verbose -s "$b/outl2"
+printf '{"feature_dim": "8", "predictor_type": "regressor", "loss": "huber_loss"}' >"$b/bad.json"
+expect 69 'loss = "huber_loss" is not supported yet' \
+    train --algorithm linear-learner --hyperparameters "$b/bad.json" --train "$b/llr.csv" --model-dir "$b/ll2"
+printf '{"feature_dim": "8", "predictor_type": "binary_classifier", "loss": "softmax_loss"}' >"$b/bad.json"
+expect 65 'loss = "softmax_loss" does not apply to predictor_type binary_classifier (expected auto, logistic or hinge_loss)' \
+    train --algorithm linear-learner --hyperparameters "$b/bad.json" --train "$b/llb.csv" --model-dir "$b/ll2"
+expect 65 'linear-learner: training row 3 has label 2 (binary_classifier expects 0 or 1)' \
+    train --algorithm linear-learner --hyperparameters "$b/hpl.json" --train "$b/mc.csv" --model-dir "$b/ll2"
+expect 65 'llx.csv:1:[0-9]*: expected 9 fields (the label and feature_dim), got 8' \
+    train --algorithm linear-learner --hyperparameters "$b/hpl.json" --train "$b/llx.csv" --model-dir "$b/ll2"
+if [ -e "$b/ll2/model.nc" ] || [ -e "$b/outl2" ]; then echo "FAIL: a linear-learner output was left behind after an error"; fail=1; fi
 exit $fail

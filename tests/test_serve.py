@@ -379,12 +379,17 @@ try:
     check(top not in [e["itemId"] for e in b.get("itemList", [])], "events from before the restart too")
     check(s.stop() == 0, "SIGTERM: clean exit 0")
 
-    # saturation: a one-slot queue answers 503 with Retry-After, never hangs or crashes
+    # saturation: a one-slot queue answers 503 with Retry-After, never hangs or crashes. A batch
+    # of 2 with a 300 ms window keeps the first request queued while the batch waits to fill, so
+    # any other request in that window finds the queue full, however slowly a loaded machine
+    # starts the threads (with a batch of 1 the queue drained too fast to ever fill)
     s = Server("--model", "gl.nc", "-i", "features_input", "-o", "features_output", "--history", "ml.txt",
-               "--queue", "1", "--batch", "1", "--batch-window-us", "100000", "--http-threads", "2", name="serve3")
+               "--queue", "1", "--batch", "2", "--batch-window-us", "300000", "--http-threads", "2", name="serve3")
     outcomes = []
+    go = threading.Barrier(16)
 
     def one(u):
+        go.wait()
         st, h, _ = s.post("/recommendations", {"userId": u, "numResults": 5})
         outcomes.append((st, h.get("Retry-After")))
 

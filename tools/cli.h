@@ -55,7 +55,7 @@ extern const char cmd_similar_usage[];
 int cmd_train(int argc, char **argv);
 int cmd_train_fm(int argc, char **argv); /* `train --algorithm ...` */
 extern const char cmd_train_fm_usage[];
-/* `train --algorithm kmeans|pca` and `predict --csv` (tools/cmd_*_builtin.c);
+/* `train --algorithm kmeans|pca|knn|linear-learner` and `predict --csv` (tools/cmd_*_builtin.c);
  * cli_builtin_algorithm says whether argv's --algorithm names one of them. */
 bool cli_builtin_algorithm(int argc, char **argv);
 int cmd_train_builtin(int argc, char **argv);

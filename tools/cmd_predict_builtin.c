@@ -1,8 +1,10 @@
 /* cmd_predict_builtin.c — `sten predict -n MODEL --csv DATA`: scores dense
- * CSV rows with a k-means, PCA or k-NN model (sten train --algorithm
- * kmeans|pca|knn) in SageMaker's response shapes: {"closest_cluster",
- * "distance_to_cluster"} per row for k-means, {"projection": [...]} for PCA,
- * {"predicted_label"} (--verbose: with "labels" and "distances") for k-NN;
+ * CSV rows with a k-means, PCA, k-NN or Linear Learner model (sten train
+ * --algorithm kmeans|pca|knn|linear-learner) in SageMaker's response shapes:
+ * {"closest_cluster", "distance_to_cluster"} per row for k-means,
+ * {"projection": [...]} for PCA, {"predicted_label"} (--verbose: with
+ * "labels" and "distances") for k-NN, {"score", "predicted_label"} (no label
+ * for the regressor, a list of scores for multiclass) for Linear Learner;
  * all of them in {"predictions": [...]} (json) or one object per line
  * (jsonl). */
 #include "cli.h"
@@ -42,8 +44,8 @@ static int parse(const cli_cmd *self, int argc, char **argv, bp_args *a)
         case 'F':
             a->format = !strcmp(optarg, "json") ? 1 : !strcmp(optarg, "jsonl") ? 2 : -1;
             if (a->format < 0)
-                bad = cli_usage_error(self, "--format expects json or jsonl with --csv (k-means, PCA and k-NN "
-                                      "answer with objects, not scores), got '%s'", optarg);
+                bad = cli_usage_error(self, "--format expects json or jsonl with --csv (k-means, PCA, k-NN and "
+                                      "linear models answer with objects, not scores), got '%s'", optarg);
             break;
         case 'h': cli_print_usage(stdout, self); return -1;
         default: bad = cli_opt_error(self, c, argv);
@@ -167,6 +169,68 @@ static sten_status run_knn(sten_ctx *ctx, const bp_args *a)
     return st;
 }
 
+/* One Linear Learner response (SageMaker's): binary {"score": p,
+ * "predicted_label": 0|1}, regressor {"score": y}, multiclass {"score":
+ * [p...], "predicted_label": c}. */
+static void write_linear(FILE *f, const sten_linear *m, const float *S, const float *lab, uint64_t i)
+{
+    const uint32_t C = m->outputs;
+    fputs("{\"score\": ", f);
+    if (C > 1) {
+        fputc('[', f);
+        for (uint32_t c = 0; c < C; c++)
+            put_float(f, c ? ", " : "", S[i * C + c]);
+        fputc(']', f);
+    } else {
+        put_float(f, "", S[i]);
+    }
+    if (m->opts.predictor_type != STEN_LINEAR_REGRESSOR)
+        fprintf(f, ", \"predicted_label\": %u", (unsigned)lab[i]);
+    fputc('}', f);
+}
+
+static sten_status run_linear(sten_ctx *ctx, const bp_args *a)
+{
+    sten_linear m;
+    float *X = NULL, *S = NULL, *lab = NULL;
+    uint64_t n = 0;
+    sten_outfile *of = NULL;
+    FILE *f = NULL;
+    sten_status st = a->verbose || a->nprobe ? sten_fail(ctx, STEN_E_INVALID, "%s: --verbose and --nprobe are for "
+                                                         "k-NN models, this is a linear model", a->model)
+                                             : sten_linear_load(ctx, a->model, &m);
+    if (st)
+        return st;
+    st = sten_csv_read_dense(ctx, a->csv, m.dim, &X, &n);
+    if (!st && (!(S = malloc((size_t)n * m.outputs * sizeof *S)) || !(lab = malloc((size_t)n * sizeof *lab))))
+        st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+    if (!st)
+        st = sten_linear_predict(ctx, &m, X, n, S, lab);
+    if (!st)
+        st = sten_outfile_open(ctx, a->output, &of, &f);
+    if (!st) {
+        if (a->format == 1)
+            fputs("{\"predictions\": [", f);
+        for (uint64_t i = 0; i < n; i++) {
+            if (a->format == 1 && i)
+                fputs(", ", f);
+            write_linear(f, &m, S, lab, i);
+            if (a->format == 2)
+                fputc('\n', f);
+        }
+        if (a->format == 1)
+            fputs("]}\n", f);
+        st = sten_outfile_commit(ctx, of);
+    }
+    cli_progress_clear();
+    if (!st)
+        fprintf(stderr, "sten predict: %s: %llu rows (linear)\n", a->output, (unsigned long long)n);
+    free(S), free(lab);
+    sten_free(ctx, X);
+    sten_linear_free(ctx, &m);
+    return st;
+}
+
 static sten_status run(sten_ctx *ctx, const bp_args *a)
 {
     sten_model_kind kind;
@@ -182,8 +246,10 @@ static sten_status run(sten_ctx *ctx, const bp_args *a)
     sten_status st = sten_model_kind_of(ctx, a->model, &kind);
     if (!st && kind == STEN_MODEL_KNN)
         return run_knn(ctx, a);
+    if (!st && kind == STEN_MODEL_LINEAR)
+        return run_linear(ctx, a);
     if (!st && kind == STEN_MODEL_NETWORK)
-        st = sten_fail(ctx, STEN_E_INVALID, "%s: a network model; --csv is for k-means, PCA and k-NN models (a "
+        st = sten_fail(ctx, STEN_E_INVALID, "%s: a network model; --csv is for k-means, PCA, k-NN and linear models (a "
                        "network scores --data, or -r with index files)", a->model);
     if (!st && (a->verbose || a->nprobe))
         st = sten_fail(ctx, STEN_E_INVALID, "%s: --verbose and --nprobe are for k-NN models, this is a %s model",

@@ -64,8 +64,9 @@ const char cmd_train_usage[] =
     "  -h, --help               this text\n"
     "\n"
     "sten train --algorithm factorization-machines ... trains SageMaker's\n"
-    "Factorization Machines instead; --algorithm kmeans, pca or knn its k-means,\n"
-    "PCA or k-NN (sten train --algorithm x --help; docs/builtins.md).\n";
+    "Factorization Machines instead; --algorithm kmeans, pca, knn or linear-learner\n"
+    "its k-means, PCA, k-NN or Linear Learner (sten train --algorithm x --help;\n"
+    "docs/builtins.md).\n";
 
 enum {
     OPT_ALPHA = 256, OPT_LAMBDA, OPT_LAMBDA1, OPT_MU, OPT_MU1, OPT_OPTIMIZER, OPT_SEED,

@@ -1,7 +1,7 @@
-/* cmd_train_builtin.c — `sten train --algorithm kmeans|pca|knn`: SageMaker's
- * k-means, PCA and k-NN behind the same front door as Factorization Machines
+/* cmd_train_builtin.c — `sten train --algorithm kmeans|pca|knn|linear-learner`:
+ * SageMaker's k-means, PCA, k-NN and Linear Learner behind the same front door as Factorization Machines
  * (hyperparameter file, --train/--test channels, --model-dir), on dense CSV
- * rows (k-NN's with the label first). The algorithms are the library's (src/algo); this
+ * rows (k-NN's and Linear Learner's with the label first). The algorithms are the library's (src/algo); this
  * file only reads, checks, calls and reports. */
 #include "cli.h"
 
@@ -13,13 +13,14 @@
 #include <unistd.h>
 
 const char cmd_train_builtin_usage[] =
-    "usage: sten train --algorithm kmeans|pca|knn --hyperparameters HP.json\n"
-    "                  --train DATA.csv [--test DATA.csv] --model-dir DIR\n"
+    "usage: sten train --algorithm kmeans|pca|knn|linear-learner --hyperparameters HP.json\n"
+    "                  --train DATA.csv [--validation DATA.csv] [--test DATA.csv]\n"
+    "                  --model-dir DIR\n"
     "                  [--seed N] [--threads N] [--force]\n"
     "\n"
     "Trains SageMaker's k-means or PCA on dense CSV rows without a label\n"
     "column (feature_dim numbers a line; plain or gzip), or k-NN on rows with\n"
-    "the label first. HP.json uses SageMaker's names (strings or numbers):\n"
+    "the label first, or Linear Learner likewise. HP.json uses SageMaker's names (strings or numbers):\n"
     "  kmeans: k, feature_dim (required), init_method, max_iterations, tol,\n"
     "          mini_batch_size, epochs, extra_center_factor, half_life_time_size,\n"
     "          local_lloyd_max_iter, local_lloyd_init_method,\n"
@@ -34,16 +35,27 @@ const char cmd_train_builtin_usage[] =
     "          faiss.IVFFlat), index_metric (L2, INNER_PRODUCT, COSINE),\n"
     "          faiss_index_ivf_nlists, mini_batch_size, _tuning_objective_metric\n"
     "          (test:accuracy or test:mse); fjlt and faiss.IVFPQ exit 69\n"
+    "  linear-learner: feature_dim, predictor_type (binary_classifier,\n"
+    "          regressor, multiclass_classifier; required), num_classes, loss,\n"
+    "          l1, wd, learning_rate, optimizer, mini_batch_size, epochs,\n"
+    "          normalize_data, normalize_label, num_models,\n"
+    "          binary_classifier_model_selection_criteria, f_beta,\n"
+    "          target_recall, target_precision, early_stopping_patience,\n"
+    "          early_stopping_tolerance, use_bias, margin,\n"
+    "          _tuning_objective_metric; eps-insensitive, quantile and huber\n"
+    "          losses exit 69. --validation (linear-learner only) picks the\n"
+    "          model, the threshold and stops early\n"
     "Writes DIR/model.nc (refused if it exists, unless --force; exit 73), which\n"
     "sten predict -n DIR/model.nc --csv DATA scores. k-means with --test prints\n"
     "test:msd / test:ssd (eval_metrics) as JSON lines; PCA prints its explained\n"
     "variance as a JSON line; k-NN with --test prints test:accuracy\n"
-    "(classifier) or test:mse (regressor). --seed (default 12134) makes a run\n"
+    "(classifier) or test:mse (regressor); Linear Learner prints\n"
+    "validation: and test: objective_loss and its predictor's metrics. --seed (default 12134) makes a run\n"
     "repeatable.\n"
     "See docs/builtins.md.\n";
 
 typedef struct {
-    const char *algo, *hp, *train, *test, *dir;
+    const char *algo, *hp, *train, *validation, *test, *dir;
     long long seed, threads;
     bool force;
 } bi_args;
@@ -54,7 +66,7 @@ bool cli_builtin_algorithm(int argc, char **argv)
         const char *v = !strcmp(argv[i], "--algorithm") && i + 1 < argc ? argv[i + 1]
                       : !strncmp(argv[i], "--algorithm=", 12) ? argv[i] + 12 : NULL;
         if (v)
-            return !strcmp(v, "kmeans") || !strcmp(v, "pca") || !strcmp(v, "knn");
+            return !strcmp(v, "kmeans") || !strcmp(v, "pca") || !strcmp(v, "knn") || !strcmp(v, "linear-learner");
     }
     return false;
 }
@@ -66,7 +78,8 @@ static int parse(const cli_cmd *self, int argc, char **argv, bi_args *a)
         {"train", required_argument, NULL, 'T'},     {"test", required_argument, NULL, 'E'},
         {"model-dir", required_argument, NULL, 'M'}, {"seed", required_argument, NULL, 'S'},
         {"threads", required_argument, NULL, 't'},   {"force", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+        {"validation", required_argument, NULL, 'V'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
     optind = 1;
@@ -77,6 +90,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, bi_args *a)
         case 'H': a->hp = optarg; break;
         case 'T': a->train = optarg; break;
         case 'E': a->test = optarg; break;
+        case 'V': a->validation = optarg; break;
         case 'M': a->dir = optarg; break;
         case 'S': bad = cli_parse_int(self, "--seed", optarg, 0, INT64_MAX, &a->seed); break;
         case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &a->threads); break;
@@ -92,9 +106,12 @@ static int parse(const cli_cmd *self, int argc, char **argv, bi_args *a)
         return cli_usage_error(self, "%s is required", missing);
     if (optind < argc)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
-    if (!a->algo || (strcmp(a->algo, "kmeans") && strcmp(a->algo, "pca") && strcmp(a->algo, "knn")))
-        return cli_usage_error(self, "unknown --algorithm '%s' (factorization-machines, kmeans, pca or knn)",
-                               a->algo ? a->algo : "");
+    if (!a->algo || (strcmp(a->algo, "kmeans") && strcmp(a->algo, "pca") && strcmp(a->algo, "knn") &&
+                     strcmp(a->algo, "linear-learner")))
+        return cli_usage_error(self, "unknown --algorithm '%s' (factorization-machines, kmeans, pca, knn or "
+                               "linear-learner)", a->algo ? a->algo : "");
+    if (a->validation && strcmp(a->algo, "linear-learner"))
+        return cli_usage_error(self, "--validation: only linear-learner reads a validation channel");
     if (a->test && !strcmp(a->algo, "pca"))
         return cli_usage_error(self, "--test: PCA reports no test metric (nor does SageMaker's)");
     return 0;
@@ -267,6 +284,66 @@ static sten_status train_knn(sten_ctx *ctx, const bi_args *a, const char *model)
     return st;
 }
 
+/* Linear Learner's metrics for one channel, SageMaker's names, JSON lines. */
+static void print_linear_metrics(const char *channel, sten_linear_predictor p, const sten_linear_metrics *mt)
+{
+    printf("{\"%s:objective_loss\": %.9g}\n", channel, mt->objective_loss);
+    if (p == STEN_LINEAR_BINARY)
+        printf("{\"%s:binary_classification_accuracy\": %.9g}\n{\"%s:binary_f_beta\": %.9g}\n"
+               "{\"%s:precision\": %.9g}\n{\"%s:recall\": %.9g}\n", channel, mt->accuracy, channel, mt->f_beta,
+               channel, mt->precision, channel, mt->recall);
+    else if (p == STEN_LINEAR_REGRESSOR)
+        printf("{\"%s:mse\": %.9g}\n{\"%s:absolute_loss\": %.9g}\n", channel, mt->mse, channel, mt->absolute_loss);
+    else
+        printf("{\"%s:multiclass_accuracy\": %.9g}\n", channel, mt->multiclass_accuracy);
+}
+
+static sten_status train_linear(sten_ctx *ctx, const bi_args *a, const char *model)
+{
+    sten_linear_opts o;
+    float *X = NULL, *y = NULL, *V = NULL, *vy = NULL, *T = NULL, *ty = NULL;
+    uint64_t n = 0, nv = 0, nt = 0;
+    sten_linear m;
+    memset(&m, 0, sizeof m);
+    sten_linear_report r;
+    sten_status st = sten_linear_opts_from_hyperparameters(ctx, a->hp, &o);
+    o.seed = (uint64_t)a->seed;
+    if (!st)
+        st = sten_csv_read_labeled(ctx, a->train, o.feature_dim, &X, &y, &n);
+    if (!st && a->validation)
+        st = sten_csv_read_labeled(ctx, a->validation, o.feature_dim, &V, &vy, &nv);
+    if (!st && a->test)
+        st = sten_csv_read_labeled(ctx, a->test, o.feature_dim, &T, &ty, &nt);
+    if (!st)
+        st = make_dir(ctx, a->dir);
+    if (!st) {
+        static const char *const pn[] = {"binary_classifier", "regressor", "multiclass_classifier"};
+        fprintf(stderr, "sten train: linear-learner (%s), %llu rows of %u features%s, threads %d\n",
+                pn[o.predictor_type], (unsigned long long)n, o.feature_dim, nv ? ", with validation" : "",
+                sten_ctx_threads(ctx));
+        st = sten_linear_fit(ctx, X, y, n, V, vy, nv, &o, &m, &r);
+    }
+    if (!st) {
+        cli_progress_clear();
+        fprintf(stderr, "sten train: kept model %u of %u (learning_rate %g, wd %g, l1 %g; %s loss %.6g after %u "
+                "epochs)\n", r.chosen, r.num_models, (double)r.learning_rate[r.chosen], (double)r.wd[r.chosen],
+                (double)r.l1[r.chosen], r.on_validation ? "validation" : "training", r.loss[r.chosen],
+                r.epochs[r.chosen]);
+        if (o.predictor_type == STEN_LINEAR_BINARY)
+            fprintf(stderr, "sten train: decision threshold %.6g\n", (double)m.threshold);
+        st = sten_linear_save(ctx, &m, model);
+    }
+    sten_linear_metrics mt;
+    if (!st && V && !(st = sten_linear_evaluate(ctx, &m, V, vy, nv, &mt)))
+        print_linear_metrics("validation", o.predictor_type, &mt);
+    if (!st && T && !(st = sten_linear_evaluate(ctx, &m, T, ty, nt, &mt)))
+        print_linear_metrics("test", o.predictor_type, &mt);
+    fflush(stdout);
+    sten_linear_free(ctx, &m);
+    sten_free(ctx, X), sten_free(ctx, y), sten_free(ctx, V), sten_free(ctx, vy), sten_free(ctx, T), sten_free(ctx, ty);
+    return st;
+}
+
 int cmd_train_builtin(int argc, char **argv)
 {
     const cli_cmd *self = cli_find("train");
@@ -284,6 +361,7 @@ int cmd_train_builtin(int argc, char **argv)
     cli_progress_attach(ctx, "train");
     const sten_status st = !strcmp(a.algo, "kmeans") ? train_kmeans(ctx, &a, model)
                          : !strcmp(a.algo, "knn")    ? train_knn(ctx, &a, model)
+                         : !strcmp(a.algo, "linear-learner") ? train_linear(ctx, &a, model)
                                                      : train_pca(ctx, &a, model);
     cli_progress_clear();
     if (!st)

@@ -56,8 +56,8 @@ static int parse(const cli_cmd *self, int argc, char **argv, fm_args *a)
         switch (c) {
         case 'A':
             if (strcmp(optarg, "factorization-machines"))
-                bad = cli_usage_error(self, "unknown --algorithm '%s' (factorization-machines, kmeans, pca or knn)",
-                                      optarg);
+                bad = cli_usage_error(self, "unknown --algorithm '%s' (factorization-machines, kmeans, pca, knn or "
+                                      "linear-learner)", optarg);
             break;
         case 'H': a->hp = optarg; break;
         case 'T': a->train = optarg; break;

@@ -18,4 +18,13 @@ void sten__nearest(sten_ctx *ctx, const float *X, uint32_t B, const float *C, co
 /* k-NN: the fields derived from a model's saved ones (the points' norms). */
 sten_status sten__knn_derive(sten_ctx *ctx, sten_knn *m);
 
+/* Linear Learner: what is wrong with o's loss for its predictor_type (a
+ * message in buf, *code STEN_E_UNSUPPORTED or STEN_E_RANGE), or NULL. */
+const char *sten__linear_loss_problem(const sten_linear_opts *o, sten_status *code, char *buf, size_t n);
+/* The mean loss of m's raw scores on rows X (n x m->dim) with labels y, and
+ * its gradient as a training step computes it: gW (dim x outputs), gb
+ * (outputs). NaN when out of memory. For the finite-difference test. */
+double sten__linear_gradient(sten_ctx *ctx, const sten_linear *m, const float *X, const float *y, uint64_t n,
+                             float *gW, float *gb);
+
 #endif

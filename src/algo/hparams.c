@@ -1,6 +1,6 @@
 /* hparams.c — SageMaker's hyperparameter files for the built-in algorithms
- * (k-means, PCA, k-NN): one table per algorithm (name, type, range, default) and
- * one strict reader. Values are JSON numbers or strings, as SageMaker passes
+ * (k-means, PCA, k-NN, Linear Learner): one table per algorithm (name, type,
+ * range, default) and one strict reader. Values are JSON numbers or strings, as SageMaker passes
  * them; unknown names and bad values are errors naming the key and what is
  * allowed. The FM reader is src/nn/fm_hparams.c (it builds a network). */
 #include "algo_int.h"
@@ -12,7 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-typedef enum { T_INT, T_AUTO, T_FLOAT, T_ENUM, T_BOOL, T_METRICS } hp_type;
+/* T_AUTOF: auto (-1) or a number; T_AUTOBOOL: auto (-1), true or false. */
+typedef enum { T_INT, T_AUTO, T_FLOAT, T_ENUM, T_BOOL, T_METRICS, T_AUTOF, T_AUTOBOOL } hp_type;
 
 typedef struct {
     const char *name;
@@ -73,10 +74,46 @@ static const hp_def knn_table[KN_COUNT] = {
     [KN_BATCH] = {"mini_batch_size", T_INT, 1, 16777216, 5000, NULL},
 };
 
+static const char *const ll_pred_names[] = {"binary_classifier", "regressor", "multiclass_classifier", NULL};
+static const char *const ll_loss_names[] = {"auto", "logistic", "squared_loss", "absolute_loss", "hinge_loss",
+                                            "eps_insensitive_squared_loss", "eps_insensitive_absolute_loss",
+                                            "quantile_loss", "huber_loss", "softmax_loss", NULL};
+static const char *const ll_opt_names[] = {"auto", "sgd", "adam", NULL};
+static const char *const ll_sel_names[] = {"accuracy", "f_beta", "precision_at_target_recall",
+                                           "recall_at_target_precision", "loss_function", NULL};
+
+enum { LL_DIM, LL_PRED, LL_CLASSES, LL_LOSS, LL_L1, LL_WD, LL_LR, LL_OPT, LL_BATCH, LL_EPOCHS, LL_NDATA, LL_NLABEL,
+       LL_MODELS, LL_SEL, LL_BETA, LL_TRECALL, LL_TPREC, LL_PATIENCE, LL_TOL, LL_BIAS, LL_MARGIN, LL_COUNT };
+static const hp_def linear_table[LL_COUNT] = {
+    [LL_DIM] = {"feature_dim", T_INT, 1, STEN_CSV_MAX_DIM, NAN, NULL},
+    [LL_PRED] = {"predictor_type", T_ENUM, 0, 2, NAN, ll_pred_names},
+    [LL_CLASSES] = {"num_classes", T_INT, 3, 1000000, 0, NULL},
+    [LL_LOSS] = {"loss", T_ENUM, 0, 9, 0, ll_loss_names},
+    [LL_L1] = {"l1", T_AUTOF, 0, 1e6, -1, NULL},
+    [LL_WD] = {"wd", T_AUTOF, 0, 1e6, -1, NULL},
+    [LL_LR] = {"learning_rate", T_AUTOF, 1e-8, 100, -1, NULL},
+    [LL_OPT] = {"optimizer", T_ENUM, 0, 2, 0, ll_opt_names},
+    [LL_BATCH] = {"mini_batch_size", T_INT, 1, 16777216, 1000, NULL},
+    [LL_EPOCHS] = {"epochs", T_INT, 1, 1000000, 15, NULL},
+    [LL_NDATA] = {"normalize_data", T_BOOL, 0, 1, 1, NULL},
+    [LL_NLABEL] = {"normalize_label", T_AUTOBOOL, 0, 1, -1, NULL},
+    [LL_MODELS] = {"num_models", T_AUTO, 1, STEN_LINEAR_MAX_MODELS, 0, NULL},
+    [LL_SEL] = {"binary_classifier_model_selection_criteria", T_ENUM, 0, 4, 0, ll_sel_names},
+    [LL_BETA] = {"f_beta", T_FLOAT, 1e-6, 1e6, 1, NULL},
+    [LL_TRECALL] = {"target_recall", T_FLOAT, 0, 1, 0.8, NULL},
+    [LL_TPREC] = {"target_precision", T_FLOAT, 0, 1, 0.8, NULL},
+    [LL_PATIENCE] = {"early_stopping_patience", T_INT, 1, 1000000, 3, NULL},
+    [LL_TOL] = {"early_stopping_tolerance", T_FLOAT, 0, 1, 0.001, NULL},
+    [LL_BIAS] = {"use_bias", T_BOOL, 0, 1, 1, NULL},
+    [LL_MARGIN] = {"margin", T_FLOAT, 0, 1e6, 1, NULL},
+};
+
 /* What a key allows, for messages. */
 static void allowed(const hp_def *h, char *buf, size_t n)
 {
     switch (h->type) {
+    case T_AUTOF: snprintf(buf, n, "auto or a number from %g to %g", h->lo, h->hi); break;
+    case T_AUTOBOOL: snprintf(buf, n, "auto, true or false"); break;
     case T_INT: snprintf(buf, n, "an integer from %.0f to %.0f", h->lo, h->hi); break;
     case T_AUTO: snprintf(buf, n, "auto or an integer from %.0f to %.0f", h->lo, h->hi); break;
     case T_FLOAT: snprintf(buf, n, "a number from %g to %g", h->lo, h->hi); break;
@@ -149,6 +186,12 @@ static sten_status value_of(sten_ctx *ctx, const char *src, const hp_def *h, jso
                 return STEN_OK;
             }
         return refuse(ctx, src, h, v);
+    case T_AUTOBOOL:
+        if (s && !strcmp(s, "auto")) {
+            *out = -1;
+            return STEN_OK;
+        }
+        /* fall through */
     case T_BOOL:
         if (json_is_boolean(v) || (s && (!strcmp(s, "true") || !strcmp(s, "false")))) {
             *out = json_is_true(v) || (s && !strcmp(s, "true"));
@@ -158,8 +201,8 @@ static sten_status value_of(sten_ctx *ctx, const char *src, const hp_def *h, jso
     default:
         break;
     }
-    if (h->type == T_AUTO && s && !strcmp(s, "auto")) {
-        *out = 0;
+    if ((h->type == T_AUTO || h->type == T_AUTOF) && s && !strcmp(s, "auto")) {
+        *out = h->type == T_AUTO ? 0 : -1;
         return STEN_OK;
     }
     double x;
@@ -167,7 +210,7 @@ static sten_status value_of(sten_ctx *ctx, const char *src, const hp_def *h, jso
         x = json_number_value(v);
     else if (!s || sten_parse_double(s, strlen(s), &x) != STEN_OK)
         return refuse(ctx, src, h, v);
-    if (!(x >= h->lo && x <= h->hi) || (h->type != T_FLOAT && x != floor(x))) {
+    if (!(x >= h->lo && x <= h->hi) || (h->type != T_FLOAT && h->type != T_AUTOF && x != floor(x))) {
         char a[160];
         allowed(h, a, sizeof a);
         return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter %s = %s%g%s is out of range (expected %s)", src,
@@ -193,8 +236,13 @@ static sten_status tuning_metric(sten_ctx *ctx, const char *src, const char *alg
     if (!metrics)
         return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter _tuning_objective_metric = %s: %s prints no "
                          "metric to tune on (SageMaker's %s cannot be tuned either)", src, got, algo, algo);
+    char list[600] = "";
+    for (int k = 0; metrics[k]; k++) {
+        const size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s", k ? (metrics[k + 1] ? ", " : " or ") : "", metrics[k]);
+    }
     return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter _tuning_objective_metric = %s names no metric %s "
-                     "prints (expected %s or %s)", src, got, algo, metrics[0], metrics[1]);
+                     "prints (expected %s)", src, got, algo, list);
 }
 
 /* Reads path into val[] by table (defaults first); required keys checked.
@@ -353,5 +401,65 @@ sten_status sten_knn_opts_from_hyperparameters(sten_ctx *ctx, const char *path, 
     o->ivf_nlists = (uint32_t)v[KN_NLISTS];
     o->pq_m = (uint32_t)v[KN_PQM];
     o->mini_batch_size = (uint32_t)v[KN_BATCH];
+    return STEN_OK;
+}
+
+/* Linear Learner's metrics, by what each predictor prints (objective_loss:
+ * all); a tuning metric must be one its predictor_type prints. */
+static const char *const ll_metrics[] = {
+    "validation:objective_loss", "test:objective_loss", "validation:binary_classification_accuracy",
+    "test:binary_classification_accuracy", "validation:binary_f_beta", "test:binary_f_beta", "validation:precision",
+    "test:precision", "validation:recall", "test:recall", "validation:mse", "test:mse", "validation:absolute_loss",
+    "test:absolute_loss", "validation:multiclass_accuracy", "test:multiclass_accuracy", NULL};
+
+static int ll_metric_predictor(int tuned)
+{
+    return tuned < 2 ? -1 : tuned < 10 ? STEN_LINEAR_BINARY : tuned < 14 ? STEN_LINEAR_REGRESSOR
+                                                                        : STEN_LINEAR_MULTICLASS;
+}
+
+sten_status sten_linear_opts_from_hyperparameters(sten_ctx *ctx, const char *path, sten_linear_opts *o)
+{
+    double v[LL_COUNT];
+    int tuned;
+    *o = sten_linear_defaults();
+    sten_status st = read_file(ctx, path, "linear-learner", linear_table, LL_COUNT, ll_metrics, v, &tuned);
+    if (st)
+        return st;
+    const int pred = (int)v[LL_PRED];
+    if (pred == STEN_LINEAR_MULTICLASS && v[LL_CLASSES] == 0)
+        return sten_fail(ctx, STEN_E_PARSE, "%s: hyperparameter num_classes is required with predictor_type "
+                         "multiclass_classifier (linear-learner)", path);
+    if (pred != STEN_LINEAR_MULTICLASS && v[LL_CLASSES] != 0)
+        return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter num_classes = %.0f applies only to predictor_type "
+                         "multiclass_classifier (it is %s)", path, v[LL_CLASSES], ll_pred_names[pred]);
+    if (tuned >= 0 && ll_metric_predictor(tuned) >= 0 && ll_metric_predictor(tuned) != pred)
+        return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter _tuning_objective_metric = \"%s\" is not what a %s "
+                         "prints", path, ll_metrics[tuned], ll_pred_names[pred]);
+    o->feature_dim = (uint32_t)v[LL_DIM];
+    o->predictor_type = (sten_linear_predictor)pred;
+    o->num_classes = (uint32_t)v[LL_CLASSES];
+    o->loss = (sten_linear_loss)v[LL_LOSS];
+    char msg[300];
+    sten_status code;
+    if (sten__linear_loss_problem(o, &code, msg, sizeof msg))
+        return sten_fail(ctx, code, "%s: %s", path, msg);
+    o->l1 = (float)v[LL_L1];
+    o->wd = (float)v[LL_WD];
+    o->learning_rate = v[LL_LR] < 0 ? 0.0f : (float)v[LL_LR];
+    o->optimizer = (sten_linear_optimizer)v[LL_OPT];
+    o->mini_batch_size = (uint32_t)v[LL_BATCH];
+    o->epochs = (uint32_t)v[LL_EPOCHS];
+    o->normalize_data = v[LL_NDATA] != 0;
+    o->normalize_label = (int)v[LL_NLABEL];
+    o->num_models = (uint32_t)v[LL_MODELS];
+    o->selection = (sten_linear_selection)v[LL_SEL];
+    o->beta = (float)v[LL_BETA];
+    o->target_recall = (float)v[LL_TRECALL];
+    o->target_precision = (float)v[LL_TPREC];
+    o->early_stopping_patience = (uint32_t)v[LL_PATIENCE];
+    o->early_stopping_tolerance = (float)v[LL_TOL];
+    o->use_bias = v[LL_BIAS] != 0;
+    o->margin = (float)v[LL_MARGIN];
     return STEN_OK;
 }

@@ -1,5 +1,6 @@
-/* model_io.c — model files of the built-in algorithms (k-means, PCA, k-NN):
- * NetCDF-4 with a global sten_model_kind ("kmeans", "pca", "knn") and
+/* model_io.c — model files of the built-in algorithms (k-means, PCA, k-NN,
+ * Linear Learner): NetCDF-4 with a global sten_model_kind ("kmeans", "pca",
+ * "knn", "linear") and
  * sten_format_version 2, which a sten that knows only networks (format 1)
  * refuses as "newer than this sten reads". Written atomically (temporary,
  * fsync, rename); read strictly (every shape checked against the header). */
@@ -18,8 +19,8 @@
 #define BUILTIN_FORMAT 2
 #define MAX_ELEMENTS ((uint64_t)1 << 31) /* floats in one variable: a bound on untrusted headers */
 
-static const char *const kind_names[] = {"network", "kmeans", "pca", "knn"};
-#define KINDS 4
+static const char *const kind_names[] = {"network", "kmeans", "pca", "knn", "linear"};
+#define KINDS 5
 
 const char *sten_model_kind_name(sten_model_kind kind)
 {
@@ -236,7 +237,7 @@ sten_status sten_model_kind_of(sten_ctx *ctx, const char *path, sten_model_kind 
             return STEN_OK;
         }
     return sten_fail(ctx, STEN_E_FORMAT, "%s: model kind \"%s\" is not one this sten reads (network, kmeans, pca, "
-                     "knn); upgrade sten", path, kind);
+                     "knn, linear); upgrade sten", path, kind);
 }
 
 static uint64_t get_uint(mio *m, const char *name, uint64_t lo, uint64_t hi)
@@ -582,5 +583,103 @@ sten_status sten_knn_load(sten_ctx *ctx, const char *path, sten_knn *out)
     o->dimension_reduction_target = proj ? out->index_dim : 0;
     o->index_type = nl ? STEN_KNN_IVFFLAT : STEN_KNN_FLAT;
     o->ivf_nlists = out->nlists;
+    return STEN_OK;
+}
+
+/* -------------------------------------------------------- Linear Learner */
+
+static const char *const ll_pred_names[] = {"binary_classifier", "regressor", "multiclass_classifier"};
+static const char *const ll_loss_names[] = {"logistic", "squared_loss", "absolute_loss", "hinge_loss",
+                                            "softmax_loss"};
+static const sten_linear_loss ll_losses[] = {STEN_LINEAR_LOGISTIC, STEN_LINEAR_SQUARED, STEN_LINEAR_ABSOLUTE,
+                                             STEN_LINEAR_HINGE, STEN_LINEAR_SOFTMAX};
+
+sten_status sten_linear_save(sten_ctx *ctx, const sten_linear *lm, const char *path)
+{
+    mio m = {ctx, path, -1, STEN_OK};
+    char *tmp = begin(&m, "linear", ((uint64_t)lm->dim + 1) * lm->outputs * 4);
+    if (!tmp)
+        return m.st;
+    const sten_linear_opts *o = &lm->opts;
+    unsigned li = 0;
+    while (li < 4 && ll_losses[li] != o->loss)
+        li++;
+    char hp[1024];
+    snprintf(hp, sizeof hp,
+             "{\"feature_dim\": \"%u\", \"predictor_type\": \"%s\", \"num_classes\": \"%u\", \"loss\": \"%s\", "
+             "\"l1\": \"%g\", \"wd\": \"%g\", \"learning_rate\": \"%g\", \"optimizer\": \"%s\", "
+             "\"mini_batch_size\": \"%u\", \"epochs\": \"%u\", \"normalize_data\": \"%s\", \"num_models\": \"%u\", "
+             "\"use_bias\": \"%s\", \"seed\": \"%llu\"}",
+             o->feature_dim, ll_pred_names[o->predictor_type % 3], o->num_classes, ll_loss_names[li], (double)o->l1,
+             (double)o->wd, (double)o->learning_rate, o->optimizer == STEN_LINEAR_SGD ? "sgd" : "adam",
+             o->mini_batch_size, o->epochs, o->normalize_data ? "true" : "false", o->num_models,
+             o->use_bias ? "true" : "false", (unsigned long long)o->seed);
+    put_text(&m, "sten_hyperparameters", hp);
+    put_uint(&m, "feature_dim", lm->dim);
+    put_uint(&m, "outputs", lm->outputs);
+    put_text(&m, "predictor_type", ll_pred_names[o->predictor_type % 3]);
+    put_text(&m, "loss", ll_loss_names[li]);
+    put_double(&m, "threshold", lm->threshold);
+    put_double(&m, "beta", o->beta);
+    put_double(&m, "margin", o->margin);
+    const int dd = def_dim(&m, "feature_dim", lm->dim), dc = def_dim(&m, "outputs", lm->outputs);
+    const int both[2] = {dd, dc};
+    const int iw = def_var(&m, "weights", 2, both), ib = def_var(&m, "bias", 1, &dc);
+    put_data(&m, iw, "weights", lm->weights);
+    put_data(&m, ib, "bias", lm->bias);
+    return finish(&m, tmp);
+}
+
+static double get_double(mio *m, const char *name)
+{
+    double v = 0;
+    if (!m->st && ok(m, nc_get_att_double(m->nc, NC_GLOBAL, name, &v), "attribute", name) && !isfinite(v))
+        m->st = sten_fail(m->ctx, STEN_E_FORMAT, "%s: attribute %s is not finite", m->path, name);
+    return v;
+}
+
+sten_status sten_linear_load(sten_ctx *ctx, const char *path, sten_linear *out)
+{
+    memset(out, 0, sizeof *out);
+    mio m = {ctx, path, -1, STEN_OK};
+    sten_status st = open_kind(&m, "linear");
+    if (st)
+        return st;
+    sten_linear_opts *o = &out->opts;
+    *o = sten_linear_defaults();
+    const uint64_t dim = get_uint(&m, "feature_dim", 1, STEN_CSV_MAX_DIM), nout = get_uint(&m, "outputs", 1, 1000000);
+    o->predictor_type = (sten_linear_predictor)get_name(&m, "predictor_type", ll_pred_names, 3);
+    const unsigned li = get_name(&m, "loss", ll_loss_names, 5);
+    o->loss = ll_losses[li];
+    out->threshold = (float)get_double(&m, "threshold");
+    o->beta = (float)get_double(&m, "beta");
+    o->margin = (float)get_double(&m, "margin");
+    char msg[300];
+    sten_status code;
+    if (!m.st && ((o->predictor_type == STEN_LINEAR_MULTICLASS) != (nout >= 3) ||
+                  (o->predictor_type != STEN_LINEAR_MULTICLASS && nout != 1) ||
+                  sten__linear_loss_problem(o, &code, msg, sizeof msg)))
+        m.st = sten_fail(ctx, STEN_E_FORMAT, "%s: %s with %llu outputs and loss %s do not go together", path,
+                         ll_pred_names[o->predictor_type], (unsigned long long)nout, ll_loss_names[li]);
+    if (!m.st && dim * nout > MAX_ELEMENTS)
+        m.st = sten_fail(ctx, STEN_E_FORMAT, "%s: %llu x %llu weights is more than sten reads", path,
+                         (unsigned long long)dim, (unsigned long long)nout);
+    if (!m.st && (!(out->weights = sten_alloc(ctx, dim * nout * sizeof(float))) ||
+                  !(out->bias = sten_alloc(ctx, nout * sizeof(float)))))
+        m.st = STEN_E_NOMEM;
+    const size_t shape[2] = {(size_t)dim, (size_t)nout};
+    get_var(&m, "weights", 2, shape, out->weights);
+    get_var(&m, "bias", 1, shape + 1, out->bias);
+    nc_close(m.nc);
+    all_finite(&m, "weights", out->weights, dim * nout);
+    all_finite(&m, "bias", out->bias, nout);
+    if (m.st) {
+        sten_linear_free(ctx, out);
+        return m.st;
+    }
+    out->dim = (uint32_t)dim;
+    out->outputs = (uint32_t)nout;
+    o->feature_dim = out->dim;
+    o->num_classes = o->predictor_type == STEN_LINEAR_MULTICLASS ? out->outputs : 0;
     return STEN_OK;
 }

@@ -1,0 +1,185 @@
+"""_lib.py — finds libsten and declares the part of include/sten.h the package
+calls, through ctypes (no compiler at install time). It mirrors the public
+structs it passes by value or by pointer; tests/py_abi.c prints their C sizes
+and offsets and the tests compare them with these, so a header change that
+moves a field fails the suite instead of corrupting memory. It does not wrap
+anything: sten/network.py does."""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from ctypes import (POINTER, c_bool, c_char, c_char_p, c_double, c_float, c_int, c_size_t, c_uint32,
+                    c_uint64, c_void_p)
+from pathlib import Path
+from typing import Optional
+
+NAME_MAX = 128  # STEN_NAME_MAX
+MAX_SKIPS = 8
+MAX_SHARED = 4
+LAYER_SETTINGS = 16
+
+# sten_layer_kind
+LAYER_INPUT, LAYER_HIDDEN, LAYER_OUTPUT, LAYER_TARGET = 0, 1, 2, 3
+# dataset attribute bits
+DS_SPARSE, DS_BOOLEAN = 1, 2
+
+
+class Csr(ctypes.Structure):
+    """sten_csr: B rows of a sparse matrix; val NULL for boolean data."""
+    _fields_ = [("rows", c_uint32), ("cols", c_uint32), ("nnz", c_uint64), ("cap", c_uint64),
+                ("row_cap", c_uint32), ("row_ptr", POINTER(c_uint64)), ("col", POINTER(c_uint32)),
+                ("val", POINTER(c_float))]
+
+
+class Fingerprint(ctypes.Structure):
+    _fields_ = [("entries", c_uint32), ("hash", c_uint64)]
+
+
+class Dataset(ctypes.Structure):
+    """sten_dataset."""
+    _fields_ = [("name", c_char_p), ("attributes", c_uint32), ("dtype", c_uint32), ("dims", c_uint32),
+                ("width", c_uint32), ("height", c_uint32), ("length", c_uint32), ("examples", c_uint64),
+                ("unique", c_uint64), ("sparse", Csr), ("dense", POINTER(c_float)),
+                ("weight", POINTER(c_float)), ("index", POINTER(c_uint32)), ("features", Fingerprint),
+                ("samples", Fingerprint)]
+
+
+class SharedDesc(ctypes.Structure):
+    _fields_ = [("input_layer", c_char * NAME_MAX), ("source_input_layer", c_char * NAME_MAX),
+                ("source_output_layer", c_char * NAME_MAX), ("transposed", c_bool)]
+
+
+class LayerDesc(ctypes.Structure):
+    """sten_layer_desc (read only here)."""
+    _fields_ = [("name", c_char * NAME_MAX), ("kind", c_int), ("type", c_int), ("N", c_uint32),
+                ("N_auto", c_bool), ("sparse", c_bool), ("p_dropout", c_float),
+                ("dataset", c_char * NAME_MAX), ("n_sources", c_uint32), ("sources", c_void_p),
+                ("n_skips", c_uint32), ("skips", (c_char * NAME_MAX) * MAX_SKIPS), ("activation", c_int),
+                ("relu_slope", c_float), ("elu_alpha", c_float), ("selu_lambda", c_float),
+                ("weight_norm", c_float), ("delta_norm", c_float), ("init", c_int), ("init_scale", c_float),
+                ("init_bias", c_float), ("sparseness_p", c_float), ("sparseness_beta", c_float),
+                ("n_shared", c_uint32), ("shared", SharedDesc * MAX_SHARED),
+                ("setting", c_float * LAYER_SETTINGS), ("features", Fingerprint), ("line", c_int),
+                ("column", c_int)]
+
+
+class TrainDesc(ctypes.Structure):
+    """sten_train_desc: the config's Training object."""
+    _fields_ = [("optimizer", c_int), ("alpha", c_float), ("lambda_", c_float), ("lambda1", c_float),
+                ("mu", c_float), ("mu1", c_float), ("epochs", c_uint32), ("batch_size", c_uint32),
+                ("seed", c_uint64), ("schedule", c_int), ("schedule_interval", c_uint32),
+                ("schedule_multiplier", c_float), ("checkpoint_interval", c_uint32), ("eps", c_float),
+                ("rescale_grad", c_float), ("set", c_uint32)]
+
+
+class NetDesc(ctypes.Structure):
+    """sten_net_desc (read only here)."""
+    _fields_ = [("name", c_char * NAME_MAX), ("version", c_float), ("autoencoder", c_bool),
+                ("shuffle_indices", c_bool), ("loss", c_int)] + \
+               [(f, c_float) for f in ("sparseness_p", "sparseness_beta", "denoising_p", "delta_boost_one",
+                                       "delta_boost_zero", "smce_one_target", "smce_zero_target",
+                                       "smce_one_scale", "smce_zero_scale", "relu_slope", "elu_alpha",
+                                       "selu_lambda", "decay")] + \
+               [("n_layers", c_uint32), ("layers", POINTER(LayerDesc)), ("training", TrainDesc),
+                ("source", c_char * NAME_MAX)]
+
+
+class EpochStats(ctypes.Structure):
+    """sten_epoch_stats."""
+    _fields_ = [("epoch", c_uint32), ("loss", c_double), ("reg", c_double), ("seconds", c_double),
+                ("examples_per_s", c_double), ("alpha", c_float), ("valid_loss", c_double),
+                ("skipped", c_uint64)]
+
+
+PROGRESS_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
+EPOCH_DONE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, POINTER(EpochStats))
+LOG_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_char_p)
+
+
+class TrainOpts(ctypes.Structure):
+    """sten_train_opts."""
+    _fields_ = [("t", TrainDesc), ("first_epoch", c_uint32), ("valid", POINTER(Dataset)),
+                ("n_valid", c_size_t), ("patience", c_uint32), ("progress_every", c_uint32),
+                ("progress", PROGRESS_FN), ("epoch_done", EPOCH_DONE_FN), ("user", c_void_p)]
+
+
+# The structs tests/py_abi.c reports, by their C names.
+STRUCTS = {"sten_csr": Csr, "sten_fingerprint": Fingerprint, "sten_dataset": Dataset,
+           "sten_shared_desc": SharedDesc, "sten_layer_desc": LayerDesc, "sten_train_desc": TrainDesc,
+           "sten_net_desc": NetDesc, "sten_epoch_stats": EpochStats, "sten_train_opts": TrainOpts}
+
+
+def _candidates() -> list:
+    """Where libsten may be, in the order tried (docs/python.md)."""
+    here = Path(__file__).resolve().parent
+    out = []
+    env = os.environ.get("STEN_LIBRARY")
+    if env:
+        return [env]  # an explicit choice is never second-guessed
+    out += sorted(str(p) for p in here.glob("libsten.so*"))  # bundled by pip install
+    for build in ("build", "build-py"):  # the source tree's build, for development
+        p = here.parent.parent / build / "libsten.so"
+        if p.exists():
+            out.append(str(p))
+    found = ctypes.util.find_library("sten")
+    if found:
+        out.append(found)
+    out.append("libsten.so.0")
+    return out
+
+
+def _load() -> ctypes.CDLL:
+    errors = []
+    for path in _candidates():
+        try:
+            return ctypes.CDLL(path)
+        except OSError as e:
+            errors.append(f"{path}: {e}")
+    raise ImportError("sten: cannot load libsten (set STEN_LIBRARY to its path, or build it: "
+                      "cmake -S . -B build && cmake --build build): " + "; ".join(errors))
+
+
+lib = _load()
+path: Optional[str] = getattr(lib, "_name", None)
+
+ctx_p = c_void_p
+net_p = c_void_p
+ws_p = c_void_p
+
+
+def _decl(name: str, restype, *argtypes) -> None:
+    f = getattr(lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+
+
+_decl("sten_version", c_char_p)
+_decl("sten_status_name", c_char_p, c_int)
+_decl("sten_status_str", c_char_p, c_int)
+_decl("sten_ctx_init", c_int, POINTER(ctx_p))
+_decl("sten_ctx_free", None, ctx_p)
+_decl("sten_ctx_error", c_char_p, ctx_p)
+_decl("sten_ctx_error_status", c_int, ctx_p)
+_decl("sten_ctx_clear_error", None, ctx_p)
+_decl("sten_ctx_set_threads", None, ctx_p, c_int)
+_decl("sten_ctx_threads", c_int, ctx_p)
+_decl("sten_ctx_set_log", None, ctx_p, LOG_FN, c_void_p, c_int)
+_decl("sten_round_width", c_uint32, c_uint32)
+_decl("sten_csr_validate", c_int, ctx_p, POINTER(Csr))
+_decl("sten_net_desc_load", c_int, ctx_p, c_char_p, POINTER(POINTER(NetDesc)))
+_decl("sten_net_desc_free", None, ctx_p, POINTER(NetDesc))
+_decl("sten_model_read_desc", c_int, ctx_p, c_char_p, POINTER(POINTER(NetDesc)))
+_decl("sten_net_build", c_int, ctx_p, POINTER(NetDesc), POINTER(Dataset), c_size_t, c_uint32, POINTER(net_p))
+_decl("sten_net_free", None, ctx_p, net_p)
+_decl("sten_net_init_weights", c_int, ctx_p, net_p, c_uint64)
+_decl("sten_net_description", POINTER(NetDesc), net_p)
+_decl("sten_net_epoch", c_uint32, net_p)
+_decl("sten_net_save", c_int, ctx_p, net_p, c_char_p)
+_decl("sten_net_load", c_int, ctx_p, c_char_p, POINTER(Dataset), c_size_t, c_uint32, c_bool, POINTER(net_p))
+_decl("sten_train_desc_resolve", None, POINTER(TrainDesc))
+_decl("sten_net_train", c_int, ctx_p, net_p, POINTER(TrainOpts))
+_decl("sten_workspace_new_rows", c_int, ctx_p, net_p, c_uint32, c_uint64, c_bool, POINTER(ws_p))
+_decl("sten_workspace_free", None, ctx_p, ws_p)
+_decl("sten_net_recommend_rows", c_int, ctx_p, net_p, ws_p, POINTER(Csr), c_uint32, c_uint32, POINTER(Csr),
+      POINTER(c_uint32), POINTER(c_float), POINTER(c_uint32))

@@ -1,0 +1,722 @@
+/* linear.c — SageMaker's Linear Learner: a linear binary classifier,
+ * regressor or multiclass classifier trained by mini-batch SGD or Adam,
+ * num_models settings (learning rate, wd, l1) side by side over the same
+ * shuffled batches, every model's scores from one SGEMM per batch. No
+ * eps-insensitive, quantile or huber losses, no sparse rows (dense only). */
+#include "algo_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EVAL_BLOCK 4096                  /* rows per scoring block */
+#define MAX_PARAMS ((uint64_t)1 << 28)   /* feature_dim x num_models x outputs */
+#define ADAM_B1 0.9f
+#define ADAM_B2 0.999f
+#define ADAM_EPS 1e-8f
+
+sten_linear_opts sten_linear_defaults(void)
+{
+    return (sten_linear_opts){.feature_dim = 0, .predictor_type = STEN_LINEAR_BINARY, .num_classes = 0,
+                              .loss = STEN_LINEAR_LOSS_AUTO, .l1 = -1, .wd = -1, .learning_rate = 0,
+                              .optimizer = STEN_LINEAR_OPT_AUTO, .mini_batch_size = 1000, .epochs = 15,
+                              .normalize_data = true, .normalize_label = -1, .num_models = 0,
+                              .selection = STEN_LINEAR_SEL_ACCURACY, .beta = 1, .target_recall = 0.8f,
+                              .target_precision = 0.8f, .early_stopping_patience = 3,
+                              .early_stopping_tolerance = 0.001f, .use_bias = true, .margin = 1, .seed = 12134};
+}
+
+void sten_linear_free(sten_ctx *ctx, sten_linear *m)
+{
+    if (!m)
+        return;
+    sten_free(ctx, m->weights), sten_free(ctx, m->bias);
+    memset(m, 0, sizeof *m);
+}
+
+static const char *const loss_names[] = {"auto", "logistic", "squared_loss", "absolute_loss", "hinge_loss",
+                                         "eps_insensitive_squared_loss", "eps_insensitive_absolute_loss",
+                                         "quantile_loss", "huber_loss", "softmax_loss"};
+static const char *const pred_names[] = {"binary_classifier", "regressor", "multiclass_classifier"};
+
+static sten_linear_loss resolved(const sten_linear_opts *o)
+{
+    if (o->loss != STEN_LINEAR_LOSS_AUTO)
+        return o->loss;
+    return o->predictor_type == STEN_LINEAR_BINARY ? STEN_LINEAR_LOGISTIC
+         : o->predictor_type == STEN_LINEAR_REGRESSOR ? STEN_LINEAR_SQUARED : STEN_LINEAR_SOFTMAX;
+}
+
+const char *sten__linear_loss_problem(const sten_linear_opts *o, sten_status *code, char *buf, size_t n)
+{
+    const sten_linear_loss l = o->loss;
+    if ((unsigned)l > STEN_LINEAR_SOFTMAX || (unsigned)o->predictor_type > STEN_LINEAR_MULTICLASS) {
+        *code = STEN_E_INVALID;
+        snprintf(buf, n, "predictor_type or loss out of range");
+        return buf;
+    }
+    if (l >= STEN_LINEAR_EPS_SQUARED && l <= STEN_LINEAR_HUBER) {
+        *code = STEN_E_UNSUPPORTED;
+        snprintf(buf, n, "hyperparameter loss = \"%s\" is not supported yet (sten trains logistic, hinge_loss, "
+                 "squared_loss, absolute_loss and softmax_loss; docs/builtins.md)", loss_names[l]);
+        return buf;
+    }
+    static const char *const allowed[] = {"auto, logistic or hinge_loss", "auto, squared_loss or absolute_loss",
+                                          "auto or softmax_loss"};
+    const int p = o->predictor_type;
+    const bool fits = l == STEN_LINEAR_LOSS_AUTO ||
+                      (p == STEN_LINEAR_BINARY && (l == STEN_LINEAR_LOGISTIC || l == STEN_LINEAR_HINGE)) ||
+                      (p == STEN_LINEAR_REGRESSOR && (l == STEN_LINEAR_SQUARED || l == STEN_LINEAR_ABSOLUTE)) ||
+                      (p == STEN_LINEAR_MULTICLASS && l == STEN_LINEAR_SOFTMAX);
+    if (fits)
+        return NULL;
+    *code = STEN_E_RANGE;
+    snprintf(buf, n, "hyperparameter loss = \"%s\" does not apply to predictor_type %s (expected %s)",
+             loss_names[l], pred_names[p], allowed[p]);
+    return buf;
+}
+
+/* ------------------------------------------------------------- the losses */
+
+/* One row's loss for one model's C raw scores s and label y; g (C, may be
+ * NULL, may be s) gets d loss / d s. Labels: 0/1 (logistic, hinge), a value
+ * (squared, absolute), a class (softmax). */
+static double row_loss(sten_linear_loss L, const float *s, uint32_t C, float y, float margin, float *g)
+{
+    switch (L) {
+    case STEN_LINEAR_LOGISTIC: {
+        const double z = s[0], t = y > 0.5f;
+        if (g)
+            g[0] = (float)(1.0 / (1.0 + exp(-z)) - t);
+        return log1p(exp(-fabs(z))) + (z > 0 ? z : 0) - t * z;
+    }
+    case STEN_LINEAR_HINGE: {
+        const double t = y > 0.5f ? 1 : -1, m = t * s[0];
+        if (g)
+            g[0] = m < margin ? (float)-t : 0.0f;
+        return m < margin ? margin - m : 0.0;
+    }
+    case STEN_LINEAR_ABSOLUTE: {
+        const double d = (double)s[0] - y;
+        if (g)
+            g[0] = d > 0 ? 1.0f : d < 0 ? -1.0f : 0.0f;
+        return fabs(d);
+    }
+    case STEN_LINEAR_SOFTMAX: {
+        double mx = s[0], sum = 0;
+        for (uint32_t c = 1; c < C; c++)
+            mx = s[c] > mx ? s[c] : mx;
+        for (uint32_t c = 0; c < C; c++)
+            sum += exp(s[c] - mx);
+        const uint32_t k = (uint32_t)y;
+        const double loss = log(sum) + mx - s[k];
+        if (g) /* g may be s: each g[c] needs only s[c] */
+            for (uint32_t c = 0; c < C; c++)
+                g[c] = (float)(exp(s[c] - mx) / sum - (c == k));
+        return loss;
+    }
+    default: { /* squared */
+        const double d = (double)s[0] - y;
+        if (g)
+            g[0] = (float)(2 * d);
+        return d * d;
+    }
+    }
+}
+
+/* --------------------------------------------------------------- training */
+
+typedef struct {
+    uint32_t D, C, M, MC;
+    sten_linear_loss L;
+    float margin;
+    bool adam, bias;
+    float *W, *b, *gW, *gb, *m1, *v1, *mb, *vb; /* normalised space: D x MC, MC */
+    float *Wo, *bo;                             /* the input's space */
+    float *mu, *isd;                            /* D */
+    double ymu, ysd;
+    float lr[STEN_LINEAR_MAX_MODELS], wd[STEN_LINEAR_MAX_MODELS], l1[STEN_LINEAR_MAX_MODELS];
+    uint32_t t[STEN_LINEAR_MAX_MODELS];
+    bool active[STEN_LINEAR_MAX_MODELS];
+} trainer;
+
+/* Wo, bo: every model's weights in the input's scale (normalisation folded). */
+static void to_original(trainer *T)
+{
+    const uint32_t MC = T->MC;
+    for (uint32_t k = 0; k < MC; k++) {
+        double shift = 0;
+        for (uint32_t j = 0; j < T->D; j++) {
+            const double w = (double)T->W[(size_t)j * MC + k] * T->isd[j];
+            T->Wo[(size_t)j * MC + k] = (float)(w * T->ysd);
+            shift += w * T->mu[j];
+        }
+        T->bo[k] = (float)(T->ysd * ((double)T->b[k] - shift) + T->ymu);
+    }
+}
+
+/* out[m]: mean loss of each of the M models (columns of W, bias b, input
+ * scale) over rows X (n x D) with labels y. S: EVAL_BLOCK x MC scratch. */
+static void eval_losses(sten_ctx *ctx, const trainer *T, const float *W, const float *b, const float *X,
+                        const float *y, uint64_t n, float *S, double *out)
+{
+    const uint32_t MC = T->MC, C = T->C;
+    for (uint32_t m = 0; m < T->M; m++)
+        out[m] = 0;
+    for (uint64_t r0 = 0; r0 < n; r0 += EVAL_BLOCK) {
+        const uint32_t B = (uint32_t)(n - r0 < EVAL_BLOCK ? n - r0 : EVAL_BLOCK);
+        // X: (B, D) row-major, W: (D, MC), S: (B, MC)
+        sten__gemm_blas(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, MC, T->D, 1.0f, X + r0 * T->D, T->D, W, MC, 0.0f, S,
+                        MC);
+        for (uint32_t i = 0; i < B; i++)
+            for (uint32_t m = 0; m < T->M; m++) {
+                float *s = S + (size_t)i * MC + (size_t)m * C;
+                for (uint32_t c = 0; c < C; c++)
+                    s[c] += b[m * C + c];
+                out[m] += row_loss(T->L, s, C, y[r0 + i], T->margin, NULL);
+            }
+    }
+    for (uint32_t m = 0; m < T->M; m++)
+        out[m] = isfinite(out[m]) ? out[m] / (double)n : INFINITY;
+}
+
+/* One step for the active models from the gradient (gW, gb): wd as an L2
+ * term, then l1 as a proximal shrink by lr * l1 (so weights reach 0). */
+static void update(trainer *T)
+{
+    const uint32_t MC = T->MC, C = T->C;
+    for (uint32_t m = 0; m < T->M; m++)
+        if (T->active[m])
+            T->t[m]++;
+    for (uint32_t j = 0; j <= T->D; j++) {
+        const bool is_bias = j == T->D;
+        if (is_bias && !T->bias)
+            break;
+        float *w = is_bias ? T->b : T->W + (size_t)j * MC, *g = is_bias ? T->gb : T->gW + (size_t)j * MC;
+        float *m1 = is_bias ? T->mb : T->m1 + (size_t)j * MC, *v1 = is_bias ? T->vb : T->v1 + (size_t)j * MC;
+        for (uint32_t k = 0; k < MC; k++) {
+            const uint32_t m = k / C;
+            if (!T->active[m])
+                continue;
+            const float lr = T->lr[m], gk = g[k] + (is_bias ? 0.0f : T->wd[m] * w[k]);
+            if (T->adam) {
+                m1[k] = ADAM_B1 * m1[k] + (1 - ADAM_B1) * gk;
+                v1[k] = ADAM_B2 * v1[k] + (1 - ADAM_B2) * gk * gk;
+                const float c1 = 1 - powf(ADAM_B1, (float)T->t[m]), c2 = 1 - powf(ADAM_B2, (float)T->t[m]);
+                w[k] -= lr * (m1[k] / c1) / (sqrtf(v1[k] / c2) + ADAM_EPS);
+            } else {
+                w[k] -= lr * gk;
+            }
+            if (!is_bias && T->l1[m] > 0) {
+                const float a = fabsf(w[k]) - lr * T->l1[m];
+                w[k] = a > 0 ? copysignf(a, w[k]) : 0.0f;
+            }
+        }
+    }
+}
+
+/* The settings of the M models: the first as given (auto: wd and l1 0),
+ * the others drawn around it, seeded: learning rate x 10^U(-1, 1); wd and
+ * l1 likewise when given above 0, wd auto 0 or 10^U(-6, -2) by turns. */
+static void grid(trainer *T, const sten_linear_opts *o, float lr0)
+{
+    sten_rng r;
+    sten_rng_init(&r, o->seed, 0x6c696e6d6f64656cull); /* "linmodel" */
+    for (uint32_t m = 0; m < T->M; m++) {
+        const float u1 = sten_rng_uniform(&r), u2 = sten_rng_uniform(&r), u3 = sten_rng_uniform(&r);
+        if (m == 0) {
+            T->lr[0] = lr0, T->wd[0] = o->wd > 0 ? o->wd : 0, T->l1[0] = o->l1 > 0 ? o->l1 : 0;
+            continue;
+        }
+        T->lr[m] = lr0 * powf(10.0f, 2 * u1 - 1);
+        T->wd[m] = o->wd > 0 ? o->wd * powf(10.0f, 2 * u2 - 1) : o->wd < 0 && m % 2 ? powf(10.0f, -6 + 4 * u2) : 0;
+        T->l1[m] = o->l1 > 0 ? o->l1 * powf(10.0f, 2 * u3 - 1) : 0;
+    }
+}
+
+static sten_status check(sten_ctx *ctx, const sten_linear_opts *o, const float *y, uint64_t n, const float *yv,
+                         uint64_t nv)
+{
+    char buf[300];
+    sten_status code;
+    if (sten__linear_loss_problem(o, &code, buf, sizeof buf))
+        return sten_fail(ctx, code == STEN_E_RANGE ? STEN_E_INVALID : code, "linear-learner: %s", buf);
+    const char *bad = !o->feature_dim ? "feature_dim" : !o->mini_batch_size ? "mini_batch_size"
+                    : !o->epochs ? "epochs" : !o->early_stopping_patience ? "early_stopping_patience" : NULL;
+    if (bad)
+        return sten_fail(ctx, STEN_E_INVALID, "linear-learner: %s must be at least 1", bad);
+    if ((o->predictor_type == STEN_LINEAR_MULTICLASS) != (o->num_classes >= 3))
+        return sten_fail(ctx, STEN_E_INVALID, "linear-learner: num_classes = %u with predictor_type %s (expected 3 "
+                         "or more for multiclass_classifier, else 0)", o->num_classes, pred_names[o->predictor_type]);
+    if (o->num_models > STEN_LINEAR_MAX_MODELS || !(o->learning_rate >= 0) || !(o->early_stopping_tolerance >= 0))
+        return sten_fail(ctx, STEN_E_INVALID, "linear-learner: num_models above %d, or a negative learning_rate or "
+                         "early_stopping_tolerance", STEN_LINEAR_MAX_MODELS);
+    if (n == 0 || n > UINT32_MAX)
+        return sten_fail(ctx, STEN_E_INVALID, "linear-learner: %llu training rows (expected 1 to %u)",
+                         (unsigned long long)n, UINT32_MAX);
+    for (int ch = 0; ch < 2; ch++) {
+        const float *l = ch ? yv : y;
+        const uint64_t len = ch ? nv : n;
+        for (uint64_t i = 0; l && i < len; i++) {
+            const float v = l[i];
+            const bool ok = o->predictor_type == STEN_LINEAR_BINARY ? v == 0 || v == 1
+                          : o->predictor_type == STEN_LINEAR_MULTICLASS ? v >= 0 && v < o->num_classes && v == floorf(v)
+                                                                        : isfinite(v);
+            if (!ok)
+                return sten_fail(ctx, STEN_E_RANGE, "linear-learner: %s row %llu has label %g (%s expects %s)",
+                                 ch ? "validation" : "training", (unsigned long long)i + 1, (double)v,
+                                 pred_names[o->predictor_type],
+                                 o->predictor_type == STEN_LINEAR_BINARY ? "0 or 1" : "0 to num_classes - 1");
+        }
+    }
+    return STEN_OK;
+}
+
+/* Column means and 1/standard deviation of X (1 for a constant column);
+ * without a bias the data is scaled, not shifted. */
+static void moments(const float *X, uint64_t n, uint32_t D, bool shift, float *mu, float *isd)
+{
+    for (uint32_t j = 0; j < D; j++) {
+        double s = 0, ss = 0;
+        for (uint64_t i = 0; i < n; i++)
+            s += X[i * D + j];
+        const double mean = s / (double)n;
+        for (uint64_t i = 0; i < n; i++)
+            ss += ((double)X[i * D + j] - mean) * ((double)X[i * D + j] - mean);
+        const double sd = sqrt(ss / (double)n);
+        mu[j] = shift ? (float)mean : 0.0f;
+        isd[j] = sd > 0 ? (float)(1.0 / sd) : 1.0f;
+    }
+}
+
+static void trainer_free(sten_ctx *ctx, trainer *T)
+{
+    float *p[] = {T->W, T->b, T->gW, T->gb, T->m1, T->v1, T->mb, T->vb, T->Wo, T->bo, T->mu, T->isd};
+    for (size_t i = 0; i < sizeof p / sizeof *p; i++)
+        sten_free(ctx, p[i]);
+}
+
+static sten_status trainer_init(sten_ctx *ctx, trainer *T, const sten_linear_opts *o, const float *X,
+                                const float *y, uint64_t n)
+{
+    memset(T, 0, sizeof *T);
+    T->D = o->feature_dim;
+    T->C = o->predictor_type == STEN_LINEAR_MULTICLASS ? o->num_classes : 1;
+    T->M = o->num_models ? o->num_models : 8;
+    T->MC = T->M * T->C;
+    T->L = resolved(o);
+    T->margin = o->margin;
+    T->adam = o->optimizer != STEN_LINEAR_SGD;
+    T->bias = o->use_bias;
+    if ((uint64_t)T->D * T->MC > MAX_PARAMS)
+        return sten_fail(ctx, STEN_E_INVALID, "linear-learner: feature_dim %u x %u models x %u outputs is more "
+                         "than sten trains at once", T->D, T->M, T->C);
+    const size_t dm = (size_t)T->D * T->MC * sizeof(float), cm = (size_t)T->MC * sizeof(float);
+    if (!(T->W = sten_calloc(ctx, 1, dm)) || !(T->gW = sten_alloc(ctx, dm)) || !(T->m1 = sten_calloc(ctx, 1, dm)) ||
+        !(T->v1 = sten_calloc(ctx, 1, dm)) || !(T->Wo = sten_alloc(ctx, dm)) || !(T->b = sten_calloc(ctx, 1, cm)) ||
+        !(T->gb = sten_alloc(ctx, cm)) || !(T->mb = sten_calloc(ctx, 1, cm)) || !(T->vb = sten_calloc(ctx, 1, cm)) ||
+        !(T->bo = sten_alloc(ctx, cm)) || !(T->mu = sten_alloc(ctx, T->D * sizeof(float))) ||
+        !(T->isd = sten_alloc(ctx, T->D * sizeof(float))))
+        return STEN_E_NOMEM;
+    if (o->normalize_data) {
+        moments(X, n, T->D, o->use_bias, T->mu, T->isd);
+    } else {
+        memset(T->mu, 0, T->D * sizeof(float));
+        for (uint32_t j = 0; j < T->D; j++)
+            T->isd[j] = 1;
+    }
+    T->ymu = 0, T->ysd = 1;
+    if (o->predictor_type == STEN_LINEAR_REGRESSOR && o->normalize_label != 0) {
+        double s = 0, ss = 0;
+        for (uint64_t i = 0; i < n; i++)
+            s += y[i];
+        const double mean = s / (double)n;
+        for (uint64_t i = 0; i < n; i++)
+            ss += (y[i] - mean) * (y[i] - mean);
+        T->ymu = o->use_bias ? mean : 0;
+        T->ysd = ss > 0 ? sqrt(ss / (double)n) : 1;
+    }
+    const float lr0 = o->learning_rate > 0 ? o->learning_rate : T->adam ? 0.01f : 0.1f;
+    grid(T, o, lr0);
+    for (uint32_t m = 0; m < T->M; m++)
+        T->active[m] = true;
+    return STEN_OK;
+}
+
+/* One pass over the shuffled rows; eloss[m] gets each model's mean loss
+ * before its updates (normalised scale). Xb: B x D, S and G: B x MC. */
+static void epoch(sten_ctx *ctx, trainer *T, const float *X, const float *y, uint64_t n, const uint32_t *perm,
+                  uint32_t mbs, float *Xb, float *S, double *eloss)
+{
+    const uint32_t D = T->D, MC = T->MC, C = T->C;
+    float *G = S; /* the scores' gradient overwrites them, row by row */
+    for (uint32_t m = 0; m < T->M; m++)
+        eloss[m] = 0;
+    for (uint64_t r0 = 0; r0 < n; r0 += mbs) {
+        const uint32_t B = (uint32_t)(n - r0 < mbs ? n - r0 : mbs);
+        for (uint32_t i = 0; i < B; i++) {
+            const float *x = X + (size_t)perm[r0 + i] * D;
+            for (uint32_t j = 0; j < D; j++)
+                Xb[(size_t)i * D + j] = (x[j] - T->mu[j]) * T->isd[j];
+        }
+        // Xb: (B, D) row-major, W: (D, MC): every model's scores at once, S: (B, MC)
+        sten__gemm_blas(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, MC, D, 1.0f, Xb, D, T->W, MC, 0.0f, S, MC);
+        memset(T->gb, 0, MC * sizeof(float));
+        for (uint32_t i = 0; i < B; i++) {
+            const float yi = y[perm[r0 + i]];
+            const float yl = T->L == STEN_LINEAR_SQUARED || T->L == STEN_LINEAR_ABSOLUTE
+                                 ? (float)((yi - T->ymu) / T->ysd) : yi;
+            for (uint32_t m = 0; m < T->M; m++) {
+                float *s = S + (size_t)i * MC + (size_t)m * C;
+                for (uint32_t c = 0; c < C; c++)
+                    s[c] += T->b[m * C + c];
+                eloss[m] += row_loss(T->L, s, C, yl, T->margin, s); /* the gradient in place */
+                for (uint32_t c = 0; c < C; c++) {
+                    s[c] = T->active[m] ? s[c] / (float)B : 0.0f;
+                    T->gb[m * C + c] += s[c];
+                }
+            }
+        }
+        // gW: (D, MC) = Xb^T (D, B) . G (B, MC)
+        sten__gemm_blas(ctx, STEN_TRANS, STEN_NO_TRANS, D, MC, B, 1.0f, Xb, D, G, MC, 0.0f, T->gW, MC);
+        update(T);
+    }
+    for (uint32_t m = 0; m < T->M; m++)
+        eloss[m] = isfinite(eloss[m]) ? eloss[m] / (double)n : INFINITY;
+}
+
+static void shuffle(sten_rng *r, uint32_t *perm, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        perm[i] = (uint32_t)i;
+    for (uint64_t i = n - 1; i > 0; i--) {
+        const uint32_t j = sten_rng_below(r, (uint32_t)(i + 1)), t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+    }
+}
+
+/* The raw scores (n x C) of one linear map: X . W + b. */
+static void raw_scores(sten_ctx *ctx, const float *W, const float *b, uint32_t D, uint32_t C, const float *X,
+                       uint64_t n, float *S)
+{
+    for (uint64_t r0 = 0; r0 < n; r0 += EVAL_BLOCK) {
+        const uint32_t B = (uint32_t)(n - r0 < EVAL_BLOCK ? n - r0 : EVAL_BLOCK);
+        sten__gemm_blas(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, C, D, 1.0f, X + r0 * D, D, W, C, 0.0f, S + r0 * C, C);
+        for (uint32_t i = 0; i < B; i++)
+            for (uint32_t c = 0; c < C; c++)
+                S[(r0 + i) * C + c] += b[c];
+    }
+}
+
+/* Raw scores to SageMaker's: probabilities (logistic, softmax); labels. */
+static void finish_scores(const sten_linear *m, float *S, uint64_t n, float *labels)
+{
+    const uint32_t C = m->outputs;
+    const sten_linear_loss L = resolved(&m->opts);
+    for (uint64_t i = 0; i < n; i++) {
+        float *s = S + i * C;
+        if (L == STEN_LINEAR_LOGISTIC)
+            s[0] = (float)(1.0 / (1.0 + exp(-(double)s[0])));
+        if (L == STEN_LINEAR_SOFTMAX) {
+            double mx = s[0], sum = 0;
+            uint32_t best = 0;
+            for (uint32_t c = 1; c < C; c++)
+                if (s[c] > mx)
+                    mx = s[c], best = c;
+            for (uint32_t c = 0; c < C; c++)
+                sum += exp(s[c] - mx);
+            for (uint32_t c = 0; c < C; c++)
+                s[c] = (float)(exp(s[c] - mx) / sum);
+            if (labels)
+                labels[i] = (float)best;
+        } else if (labels) {
+            labels[i] = m->opts.predictor_type == STEN_LINEAR_BINARY ? (float)(s[0] >= m->threshold) : s[0];
+        }
+    }
+}
+
+/* The kept model's binary threshold, on the selection rows. */
+static sten_status pick(sten_ctx *ctx, sten_linear *out, const float *X, const float *y, uint64_t n)
+{
+    const sten_linear_opts *o = &out->opts;
+    if (o->predictor_type != STEN_LINEAR_BINARY)
+        return STEN_OK;
+    out->threshold = resolved(o) == STEN_LINEAR_LOGISTIC ? 0.5f : 0.0f;
+    if (o->selection == STEN_LINEAR_SEL_LOSS)
+        return STEN_OK;
+    float *S = sten_alloc(ctx, n * sizeof(float));
+    if (!S)
+        return STEN_E_NOMEM;
+    raw_scores(ctx, out->weights, out->bias, out->dim, 1, X, n, S);
+    finish_scores(out, S, n, NULL);
+    const float target = o->selection == STEN_LINEAR_SEL_PRECISION_AT_RECALL ? o->target_recall : o->target_precision;
+    const sten_status st = sten_linear_pick_threshold(ctx, S, y, n, o->selection, o->beta, target, &out->threshold,
+                                                      NULL);
+    sten_free(ctx, S);
+    return st;
+}
+
+/* Trains the models, keeping (with validation) each one's best epoch; then
+ * Wo/bo hold every model's final weights and sel[] their selection losses. */
+static sten_status train(sten_ctx *ctx, trainer *T, const sten_linear_opts *o, const float *X, const float *y,
+                         uint64_t n, const float *Xv, const float *yv, uint64_t nv, double *sel, uint32_t *ran)
+{
+    const uint32_t mbs = (uint32_t)(o->mini_batch_size < n ? o->mini_batch_size : n);
+    const uint64_t srows = mbs > EVAL_BLOCK ? mbs : EVAL_BLOCK;
+    uint32_t *perm = sten_alloc(ctx, n * sizeof *perm);
+    float *Xb = sten_alloc(ctx, (size_t)mbs * T->D * sizeof(float));
+    float *S = sten_alloc(ctx, srows * T->MC * sizeof(float));
+    float *bestW = nv ? sten_alloc(ctx, (size_t)T->D * T->MC * sizeof(float)) : NULL;
+    float *bestb = nv ? sten_alloc(ctx, T->MC * sizeof(float)) : NULL;
+    if (!perm || !Xb || !S || (nv && (!bestW || !bestb))) {
+        sten_free(ctx, perm), sten_free(ctx, Xb), sten_free(ctx, S), sten_free(ctx, bestW), sten_free(ctx, bestb);
+        return STEN_E_NOMEM;
+    }
+    double best[STEN_LINEAR_MAX_MODELS], eloss[STEN_LINEAR_MAX_MODELS], vloss[STEN_LINEAR_MAX_MODELS];
+    uint32_t stale[STEN_LINEAR_MAX_MODELS] = {0};
+    sten_rng r;
+    sten_rng_init(&r, o->seed, 0x6c696e73687566ull); /* "linshuf" */
+    bool any = true;
+    for (uint32_t e = 0; e < o->epochs && any; e++) {
+        shuffle(&r, perm, n);
+        epoch(ctx, T, X, y, n, perm, mbs, Xb, S, eloss);
+        if (nv) {
+            to_original(T);
+            eval_losses(ctx, T, T->Wo, T->bo, Xv, yv, nv, S, vloss);
+        }
+        any = false;
+        for (uint32_t m = 0; m < T->M; m++) {
+            if (!T->active[m])
+                continue;
+            const double cur = nv ? vloss[m] : eloss[m];
+            ran[m] = e + 1;
+            if (e == 0 || cur < best[m]) {
+                if (e > 0 && best[m] - cur > o->early_stopping_tolerance * fabs(best[m]))
+                    stale[m] = 0;
+                else if (e > 0)
+                    stale[m]++;
+                best[m] = cur;
+                for (uint32_t j = 0; nv && j < T->D; j++)
+                    memcpy(bestW + (size_t)j * T->MC + m * T->C, T->Wo + (size_t)j * T->MC + m * T->C,
+                           T->C * sizeof(float));
+                if (nv)
+                    memcpy(bestb + m * T->C, T->bo + m * T->C, T->C * sizeof(float));
+            } else {
+                stale[m]++;
+            }
+            T->active[m] = stale[m] < o->early_stopping_patience;
+            any = any || T->active[m];
+        }
+    }
+    if (nv) {
+        memcpy(T->Wo, bestW, (size_t)T->D * T->MC * sizeof(float));
+        memcpy(T->bo, bestb, T->MC * sizeof(float));
+        for (uint32_t m = 0; m < T->M; m++)
+            sel[m] = isfinite(best[m]) ? best[m] : INFINITY;
+    } else {
+        to_original(T);
+        eval_losses(ctx, T, T->Wo, T->bo, X, y, n, S, sel);
+    }
+    sten_free(ctx, perm), sten_free(ctx, Xb), sten_free(ctx, S), sten_free(ctx, bestW), sten_free(ctx, bestb);
+    return STEN_OK;
+}
+
+sten_status sten_linear_fit(sten_ctx *ctx, const float *X, const float *y, uint64_t n, const float *Xv,
+                            const float *yv, uint64_t nv, const sten_linear_opts *o, sten_linear *out,
+                            sten_linear_report *report)
+{
+    memset(out, 0, sizeof *out);
+    if (!Xv || !yv)
+        nv = 0;
+    sten_status st = check(ctx, o, y, n, nv ? yv : NULL, nv);
+    if (st)
+        return st;
+    trainer T;
+    double sel[STEN_LINEAR_MAX_MODELS];
+    uint32_t ran[STEN_LINEAR_MAX_MODELS] = {0};
+    st = trainer_init(ctx, &T, o, X, y, n);
+    if (!st)
+        st = train(ctx, &T, o, X, y, n, Xv, yv, nv, sel, ran);
+    uint32_t chosen = 0;
+    for (uint32_t m = 1; !st && m < T.M; m++)
+        if (sel[m] < sel[chosen])
+            chosen = m;
+    if (!st && !isfinite(sel[chosen]))
+        st = sten_fail(ctx, STEN_E_NUMERIC, "linear-learner: every model's loss diverged (lower learning_rate, or "
+                       "set normalize_data)");
+    const uint32_t C = T.C;
+    if (!st && (!(out->weights = sten_alloc(ctx, (size_t)T.D * C * sizeof(float))) ||
+                !(out->bias = sten_alloc(ctx, C * sizeof(float)))))
+        st = STEN_E_NOMEM;
+    if (!st) {
+        for (uint32_t j = 0; j < T.D; j++)
+            memcpy(out->weights + (size_t)j * C, T.Wo + (size_t)j * T.MC + chosen * C, C * sizeof(float));
+        memcpy(out->bias, T.bo + chosen * C, C * sizeof(float));
+        out->dim = T.D;
+        out->outputs = C;
+        out->opts = *o;
+        out->opts.loss = T.L;
+        out->opts.optimizer = T.adam ? STEN_LINEAR_ADAM : STEN_LINEAR_SGD;
+        out->opts.num_models = T.M;
+        out->opts.learning_rate = T.lr[chosen], out->opts.wd = T.wd[chosen], out->opts.l1 = T.l1[chosen];
+        st = nv ? pick(ctx, out, Xv, yv, nv) : pick(ctx, out, X, y, n);
+    }
+    if (!st && report) {
+        memset(report, 0, sizeof *report);
+        report->num_models = T.M, report->chosen = chosen, report->on_validation = nv > 0;
+        for (uint32_t m = 0; m < T.M; m++) {
+            report->learning_rate[m] = T.lr[m], report->wd[m] = T.wd[m], report->l1[m] = T.l1[m];
+            report->loss[m] = sel[m], report->epochs[m] = ran[m];
+        }
+    }
+    trainer_free(ctx, &T);
+    if (st)
+        sten_linear_free(ctx, out);
+    return st;
+}
+
+/* ------------------------------------------------------------- prediction */
+
+sten_status sten_linear_predict(sten_ctx *ctx, const sten_linear *m, const float *X, uint64_t n, float *scores,
+                                float *labels)
+{
+    if (!m->weights || !m->dim || !m->outputs)
+        return sten_fail(ctx, STEN_E_INVALID, "linear-learner: predict with an empty model");
+    raw_scores(ctx, m->weights, m->bias, m->dim, m->outputs, X, n, scores);
+    finish_scores(m, scores, n, labels);
+    return STEN_OK;
+}
+
+sten_status sten_linear_evaluate(sten_ctx *ctx, const sten_linear *m, const float *X, const float *y, uint64_t n,
+                                 sten_linear_metrics *out)
+{
+    memset(out, 0, sizeof *out);
+    const uint32_t C = m->outputs;
+    if (!n)
+        return sten_fail(ctx, STEN_E_INVALID, "linear-learner: no rows to evaluate");
+    float *S = sten_alloc(ctx, n * C * sizeof(float)), *lab = sten_alloc(ctx, n * sizeof(float));
+    if (!S || !lab) {
+        sten_free(ctx, S), sten_free(ctx, lab);
+        return STEN_E_NOMEM;
+    }
+    raw_scores(ctx, m->weights, m->bias, m->dim, C, X, n, S);
+    const sten_linear_loss L = resolved(&m->opts);
+    double loss = 0, tp = 0, fp = 0, fn = 0, hit = 0, se = 0, ae = 0;
+    for (uint64_t i = 0; i < n; i++)
+        loss += row_loss(L, S + i * C, C, y[i], m->opts.margin, NULL);
+    finish_scores(m, S, n, lab);
+    for (uint64_t i = 0; i < n; i++) {
+        const double d = (double)lab[i] - y[i];
+        hit += lab[i] == y[i];
+        se += d * d, ae += fabs(d);
+        tp += lab[i] == 1 && y[i] == 1, fp += lab[i] == 1 && y[i] == 0, fn += lab[i] == 0 && y[i] == 1;
+    }
+    out->objective_loss = loss / (double)n;
+    if (m->opts.predictor_type == STEN_LINEAR_BINARY) {
+        const double b2 = (double)m->opts.beta * m->opts.beta;
+        out->accuracy = hit / (double)n;
+        out->precision = tp + fp > 0 ? tp / (tp + fp) : 0;
+        out->recall = tp + fn > 0 ? tp / (tp + fn) : 0;
+        out->f_beta = tp > 0 ? (1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp) : 0;
+    } else if (m->opts.predictor_type == STEN_LINEAR_REGRESSOR) {
+        out->mse = se / (double)n, out->absolute_loss = ae / (double)n;
+    } else {
+        out->multiclass_accuracy = hit / (double)n;
+    }
+    sten_free(ctx, S), sten_free(ctx, lab);
+    return STEN_OK;
+}
+
+double sten__linear_gradient(sten_ctx *ctx, const sten_linear *m, const float *X, const float *y, uint64_t n,
+                             float *gW, float *gb)
+{
+    const uint32_t C = m->outputs, D = m->dim;
+    float *S = sten_alloc(ctx, n * C * sizeof(float));
+    if (!S)
+        return NAN;
+    raw_scores(ctx, m->weights, m->bias, D, C, X, n, S);
+    double loss = 0;
+    memset(gb, 0, C * sizeof(float));
+    for (uint64_t i = 0; i < n; i++) {
+        float *s = S + i * C;
+        loss += row_loss(resolved(&m->opts), s, C, y[i], m->opts.margin, s);
+        for (uint32_t c = 0; c < C; c++)
+            s[c] /= (float)n, gb[c] += s[c];
+    }
+    // gW: (D, C) = X^T (D, n) . G (n, C), as a training step's
+    sten__gemm_blas(ctx, STEN_TRANS, STEN_NO_TRANS, D, C, (int64_t)n, 1.0f, X, D, S, C, 0.0f, gW, C);
+    sten_free(ctx, S);
+    return loss / (double)n;
+}
+
+/* -------------------------------------------------------------- threshold */
+
+typedef struct {
+    float s, y;
+} scored;
+
+static int by_score_desc(const void *a, const void *b)
+{
+    const float x = ((const scored *)a)->s, y = ((const scored *)b)->s;
+    return (x < y) - (x > y);
+}
+
+sten_status sten_linear_pick_threshold(sten_ctx *ctx, const float *scores, const float *y, uint64_t n,
+                                       sten_linear_selection crit, float beta, float target, float *threshold,
+                                       double *value)
+{
+    if (!n || crit == STEN_LINEAR_SEL_LOSS || (unsigned)crit > STEN_LINEAR_SEL_LOSS)
+        return sten_fail(ctx, STEN_E_INVALID, "linear-learner: a threshold needs rows and a criterion other than "
+                         "loss_function");
+    scored *v = sten_alloc(ctx, n * sizeof *v);
+    if (!v)
+        return STEN_E_NOMEM;
+    double P = 0;
+    for (uint64_t i = 0; i < n; i++)
+        v[i] = (scored){scores[i], y[i]}, P += y[i] > 0.5f;
+    qsort(v, n, sizeof *v, by_score_desc);
+    const double N = (double)n - P, b2 = (double)beta * beta;
+    double tp = 0, fp = 0, best = -1, best_prec = -1;
+    uint64_t kbest = 0, kprec = 0;
+    bool reached = false;
+    /* k: the top k rows predicted positive, at each boundary of distinct scores */
+    for (uint64_t k = 0; k <= n; k++) {
+        if (k > 0) {
+            tp += v[k - 1].y > 0.5f, fp += v[k - 1].y <= 0.5f;
+            if (k < n && v[k].s == v[k - 1].s)
+                continue;
+        }
+        const double prec = k ? tp / (tp + fp) : 0, rec = P > 0 ? tp / P : 0;
+        double q;
+        switch (crit) {
+        case STEN_LINEAR_SEL_ACCURACY: q = (tp + N - fp) / (double)n; break;
+        case STEN_LINEAR_SEL_F_BETA: q = tp > 0 ? (1 + b2) * tp / ((1 + b2) * tp + b2 * (P - tp) + fp) : 0; break;
+        case STEN_LINEAR_SEL_PRECISION_AT_RECALL: q = rec >= target ? prec : -1; break;
+        default:
+            q = k && prec >= target ? rec : -1;
+            if (k && prec > best_prec)
+                best_prec = prec, kprec = k;
+            reached = reached || q >= 0;
+            break;
+        }
+        if (q > best)
+            best = q, kbest = k;
+    }
+    if (crit == STEN_LINEAR_SEL_RECALL_AT_PRECISION && !reached)
+        kbest = kprec, best = best_prec;
+    float t;
+    if (kbest == 0)
+        t = nextafterf(v[0].s, INFINITY);
+    else if (kbest == n)
+        t = v[n - 1].s;
+    else {
+        t = (float)(v[kbest].s + ((double)v[kbest - 1].s - v[kbest].s) / 2);
+        if (!(t > v[kbest].s))
+            t = v[kbest - 1].s;
+    }
+    *threshold = t;
+    if (value)
+        *value = best;
+    sten_free(ctx, v);
+    return STEN_OK;
+}

@@ -1,0 +1,578 @@
+/* test_linear.c — Linear Learner (src/algo/linear.c): regression recovers
+ * the planted weights, logistic reaches an accuracy bound and its gradient
+ * (and softmax's and squared loss's) matches finite differences, l1 zeroes
+ * irrelevant weights, num_models keeps the setting that is best alone,
+ * normalize_data equals pre-normalised rows, the threshold is the best by
+ * brute force, hyperparameter files with their exact messages, model files. */
+#include "check.h"
+#include "sten.h"
+#include "algo/algo_int.h"
+
+#include <stdint.h>
+#include <unistd.h>
+
+static sten_ctx *ctx;
+static char dir[64];
+
+static const char *write_file(const char *name, const char *text)
+{
+    static char path[8][256];
+    static int slot;
+    char *p = path[slot++ % 8];
+    snprintf(p, 256, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+static void check_error(sten_status got, sten_status want, const char *path, const char *tail)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s%s", path, tail);
+    CHECK_EQ(got, want);
+    CHECK_STR(sten_ctx_error(ctx), msg);
+    sten_ctx_clear_error(ctx);
+}
+
+/* X (n x d): normal features times scale[j] plus shift[j]. */
+static void features(float *X, int n, int d, const float *scale, const float *shift, uint64_t seed)
+{
+    sten_rng r;
+    sten_rng_init(&r, seed, 1);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < d; j++)
+            X[i * d + j] = sten_rng_normal(&r) * (scale ? scale[j] : 1.0f) + (shift ? shift[j] : 0.0f);
+}
+
+static sten_linear_opts base_opts(sten_linear_predictor p, int d)
+{
+    sten_linear_opts o = sten_linear_defaults();
+    o.feature_dim = (uint32_t)d;
+    o.predictor_type = p;
+    o.num_models = 1;
+    o.early_stopping_patience = 1000;
+    o.selection = STEN_LINEAR_SEL_LOSS;
+    return o;
+}
+
+/* ------------------------------------------------------------ regression */
+
+static void test_regression(void)
+{
+    enum { N = 4000, D = 5 };
+    static float X[N * D], y[N];
+    const float w[D] = {1.5f, -2.0f, 0.5f, 3.0f, 0.0f}, b = 0.7f;
+    const float scale[D] = {1, 2, 0.5f, 1, 3}, shift[D] = {0, 5, -1, 0, 2};
+    features(X, N, D, scale, shift, 11);
+    sten_rng r;
+    sten_rng_init(&r, 12, 2);
+    for (int i = 0; i < N; i++) {
+        double s = b;
+        for (int j = 0; j < D; j++)
+            s += (double)w[j] * X[i * D + j];
+        y[i] = (float)s + 0.01f * sten_rng_normal(&r);
+    }
+    sten_linear_opts o = base_opts(STEN_LINEAR_REGRESSOR, D);
+    o.mini_batch_size = 100, o.epochs = 20, o.learning_rate = 0.01f, o.wd = 0, o.l1 = 0;
+    sten_linear m;
+    sten_linear_report rep;
+    CHECK_EQ(sten_linear_fit(ctx, X, y, N, NULL, NULL, 0, &o, &m, &rep), STEN_OK);
+    if (!m.weights)
+        return;
+    CHECK_EQ(m.outputs, 1);
+    for (int j = 0; j < D; j++)
+        CHECK_NEAR(m.weights[j], w[j], 0.01, 0);
+    CHECK_NEAR(m.bias[0], b, 0.03, 0);
+    CHECK(rep.loss[0] < 0.001); /* training mse near the noise's 1e-4 */
+    sten_linear_metrics mt;
+    CHECK_EQ(sten_linear_evaluate(ctx, &m, X, y, N, &mt), STEN_OK);
+    CHECK_NEAR(mt.mse, rep.loss[0], 1e-6, 1e-3);
+    CHECK_NEAR(mt.objective_loss, mt.mse, 1e-9, 1e-6); /* squared_loss is the mse */
+    float s[3];
+    CHECK_EQ(sten_linear_predict(ctx, &m, X, 3, s, NULL), STEN_OK);
+    for (int i = 0; i < 3; i++)
+        CHECK_NEAR(s[i], y[i], 0.05, 0);
+    sten_linear_free(ctx, &m);
+}
+
+/* ---------------------------------------------------------- classifiers */
+
+/* Binary labels from a planted direction with 5% flipped. */
+static void binary_data(float *X, float *y, int n, int d, uint64_t seed)
+{
+    features(X, n, d, NULL, NULL, seed);
+    sten_rng r;
+    sten_rng_init(&r, seed, 7);
+    for (int i = 0; i < n; i++) {
+        double s = 0.3;
+        for (int j = 0; j < d; j++)
+            s += (j % 2 ? -1.0 : 1.0) * (j + 1) * X[i * d + j];
+        y[i] = (float)(s > 0);
+        if (sten_rng_uniform(&r) < 0.05f)
+            y[i] = 1 - y[i];
+    }
+}
+
+static void test_logistic(void)
+{
+    enum { N = 3000, D = 4 };
+    static float X[N * D], y[N], Xt[N * D], yt[N];
+    binary_data(X, y, N, D, 21);
+    binary_data(Xt, yt, N, D, 22);
+    sten_linear_opts o = base_opts(STEN_LINEAR_BINARY, D);
+    o.mini_batch_size = 100, o.epochs = 20, o.learning_rate = 0.05f;
+    sten_linear m;
+    CHECK_EQ(sten_linear_fit(ctx, X, y, N, NULL, NULL, 0, &o, &m, NULL), STEN_OK);
+    if (!m.weights)
+        return;
+    CHECK_EQ(m.threshold == 0.5f, 1); /* loss_function: the logistic's 0.5 */
+    sten_linear_metrics mt;
+    CHECK_EQ(sten_linear_evaluate(ctx, &m, Xt, yt, N, &mt), STEN_OK);
+    CHECK(mt.accuracy > 0.92); /* 95% of labels follow the plane (chance: 0.5) */
+    CHECK(mt.precision > 0.9 && mt.recall > 0.9 && mt.f_beta > 0.9);
+    CHECK(mt.objective_loss < 0.35); /* 0.69 at chance, 0.2 for the flips alone */
+    float p[N], lab[N];
+    CHECK_EQ(sten_linear_predict(ctx, &m, Xt, N, p, lab), STEN_OK);
+    int agree = 0;
+    for (int i = 0; i < N; i++)
+        agree += p[i] > 0 && p[i] < 1 && lab[i] == (float)(p[i] >= 0.5f);
+    CHECK_EQ(agree, N);
+    sten_linear_free(ctx, &m);
+}
+
+/* d loss / d w by central differences against sten__linear_gradient, for
+ * the smooth losses at a random point. */
+static void test_gradient(void)
+{
+    enum { N = 64, D = 5, K = 3 };
+    static float X[N * D], y[N];
+    features(X, N, D, NULL, NULL, 31);
+    const sten_linear_loss losses[] = {STEN_LINEAR_LOGISTIC, STEN_LINEAR_SQUARED, STEN_LINEAR_SOFTMAX};
+    const sten_linear_predictor preds[] = {STEN_LINEAR_BINARY, STEN_LINEAR_REGRESSOR, STEN_LINEAR_MULTICLASS};
+    for (int t = 0; t < 3; t++) {
+        const uint32_t C = t == 2 ? K : 1;
+        for (int i = 0; i < N; i++)
+            y[i] = t == 0 ? (float)(i % 2) : t == 1 ? X[i * D] * 0.7f - 1 : (float)(i % K);
+        float W[D * K], bias[K], gW[D * K], gb[K];
+        sten_rng r;
+        sten_rng_init(&r, 32 + t, 3);
+        for (uint32_t k = 0; k < D * C; k++)
+            W[k] = 0.5f * sten_rng_normal(&r);
+        for (uint32_t c = 0; c < C; c++)
+            bias[c] = 0.3f * sten_rng_normal(&r);
+        sten_linear m = {.dim = D, .outputs = C, .weights = W, .bias = bias};
+        m.opts = base_opts(preds[t], D);
+        m.opts.loss = losses[t];
+        m.opts.num_classes = t == 2 ? K : 0;
+        const double l0 = sten__linear_gradient(ctx, &m, X, y, N, gW, gb);
+        CHECK(isfinite(l0) && l0 > 0);
+        float dummyW[D * K], dummyb[K];
+        double worst = 0;
+        for (uint32_t k = 0; k < D * C + C; k++) {
+            float *p = k < D * C ? &W[k] : &bias[k - D * C];
+            const float keep = *p, h = 1e-2f;
+            *p = keep + h;
+            const double up = sten__linear_gradient(ctx, &m, X, y, N, dummyW, dummyb);
+            *p = keep - h;
+            const double down = sten__linear_gradient(ctx, &m, X, y, N, dummyW, dummyb);
+            *p = keep;
+            const double fd = (up - down) / (2.0 * ((double)(keep + h) - keep));
+            const double g = k < D * C ? gW[k] : gb[k - D * C];
+            const double err = fabs(fd - g) / (1e-3 + fabs(fd));
+            worst = err > worst ? err : worst;
+        }
+        CHECK(worst < 2e-2);
+        if (worst >= 2e-2)
+            fprintf(stderr, "  loss %d: worst relative gradient error %g\n", t, worst);
+    }
+}
+
+static void test_multiclass(void)
+{
+    enum { N = 3000, D = 6, K = 4 };
+    static float X[N * D], y[N];
+    features(X, N, D, NULL, NULL, 41);
+    for (int i = 0; i < N; i++) { /* class c: a shift of 3 along feature c */
+        y[i] = (float)(i % K);
+        X[i * D + i % K] += 3.0f;
+    }
+    sten_linear_opts o = base_opts(STEN_LINEAR_MULTICLASS, D);
+    o.num_classes = K, o.mini_batch_size = 200, o.epochs = 10;
+    sten_linear m;
+    CHECK_EQ(sten_linear_fit(ctx, X, y, N, NULL, NULL, 0, &o, &m, NULL), STEN_OK);
+    if (!m.weights)
+        return;
+    CHECK_EQ(m.outputs, K);
+    sten_linear_metrics mt;
+    CHECK_EQ(sten_linear_evaluate(ctx, &m, X, y, N, &mt), STEN_OK);
+    CHECK(mt.multiclass_accuracy > 0.85); /* the Bayes rate here is about 0.87 */
+    float p[2 * K], lab[2];
+    CHECK_EQ(sten_linear_predict(ctx, &m, X, 2, p, lab), STEN_OK);
+    CHECK_NEAR(p[0] + p[1] + p[2] + p[3], 1.0, 1e-5, 0);
+    sten_linear_free(ctx, &m);
+    y[5] = 7; /* a label outside 0 .. num_classes - 1 */
+    CHECK_EQ(sten_linear_fit(ctx, X, y, N, NULL, NULL, 0, &o, &m, NULL), STEN_E_RANGE);
+    CHECK_STR(sten_ctx_error(ctx), "linear-learner: training row 6 has label 7 (multiclass_classifier expects 0 to "
+                                   "num_classes - 1)");
+    sten_ctx_clear_error(ctx);
+}
+
+/* ------------------------------------------------------------------- l1 */
+
+static void test_l1(void)
+{
+    enum { N = 3000, D = 10 };
+    static float X[N * D], y[N];
+    features(X, N, D, NULL, NULL, 51);
+    for (int i = 0; i < N; i++)
+        y[i] = 2 * X[i * D] - 3 * X[i * D + 1] + X[i * D + 2] + 0.5f;
+    for (int pass = 0; pass < 2; pass++) {
+        sten_linear_opts o = base_opts(STEN_LINEAR_REGRESSOR, D);
+        o.optimizer = STEN_LINEAR_SGD, o.learning_rate = 0.05f, o.mini_batch_size = 100, o.epochs = 10;
+        o.l1 = pass ? 0.05f : 0.0f, o.wd = 0;
+        sten_linear m;
+        CHECK_EQ(sten_linear_fit(ctx, X, y, N, NULL, NULL, 0, &o, &m, NULL), STEN_OK);
+        if (!m.weights)
+            return;
+        int zero = 0;
+        for (int j = 3; j < D; j++)
+            zero += m.weights[j] == 0.0f;
+        CHECK_EQ(zero, pass ? D - 3 : 0); /* without l1 noise-free SGD leaves tiny weights, none exactly 0 */
+        for (int j = 0; j < 3; j++)
+            CHECK(fabsf(m.weights[j]) > 0.8f);
+        sten_linear_free(ctx, &m);
+    }
+}
+
+/* ----------------------------------------------------------- num_models */
+
+static void test_num_models(void)
+{
+    enum { N = 2000, NV = 1000, D = 6, M = 5 };
+    static float X[N * D], y[N], Xv[NV * D], yv[NV];
+    binary_data(X, y, N, D, 61);
+    binary_data(Xv, yv, NV, D, 62);
+    sten_linear_opts o = base_opts(STEN_LINEAR_BINARY, D);
+    o.num_models = M, o.epochs = 3, o.mini_batch_size = 200, o.learning_rate = 0.003f, o.wd = 0.01f;
+    o.early_stopping_patience = 2;
+    sten_linear all;
+    sten_linear_report rep;
+    CHECK_EQ(sten_linear_fit(ctx, X, y, N, Xv, yv, NV, &o, &all, &rep), STEN_OK);
+    if (!all.weights)
+        return;
+    CHECK_EQ(rep.num_models, M);
+    CHECK(rep.on_validation);
+    CHECK(rep.learning_rate[0] == 0.003f && rep.wd[0] == 0.01f);
+    double alone[M];
+    int best = 0;
+    for (int j = 0; j < M; j++) {
+        sten_linear_opts one = o;
+        one.num_models = 1, one.learning_rate = rep.learning_rate[j], one.wd = rep.wd[j], one.l1 = rep.l1[j];
+        sten_linear m;
+        sten_linear_report r1;
+        CHECK_EQ(sten_linear_fit(ctx, X, y, N, Xv, yv, NV, &one, &m, &r1), STEN_OK);
+        alone[j] = r1.loss[0];
+        CHECK_NEAR(rep.loss[j], alone[j], 1e-5, 1e-4); /* the same model trained beside the others */
+        CHECK_EQ(rep.epochs[j], r1.epochs[0]);
+        if (alone[j] < alone[best])
+            best = j;
+        if (j == (int)rep.chosen && m.weights)
+            for (int k = 0; k < D; k++)
+                CHECK_NEAR(all.weights[k], m.weights[k], 1e-4, 1e-3);
+        sten_linear_free(ctx, &m);
+    }
+    CHECK_EQ(rep.chosen, best);
+    double lo = alone[0], hi = alone[0];
+    for (int j = 1; j < M; j++)
+        lo = alone[j] < lo ? alone[j] : lo, hi = alone[j] > hi ? alone[j] : hi;
+    CHECK(hi > 1.2 * lo); /* the settings differ enough for the choice to matter */
+    CHECK(all.opts.learning_rate == rep.learning_rate[best]);
+    sten_linear_free(ctx, &all);
+}
+
+/* ------------------------------------------------------- normalize_data */
+
+static void test_normalize(void)
+{
+    enum { N = 2000, D = 4 };
+    static float X[N * D], Xn[N * D], y[N];
+    const float scale[D] = {10, 0.1f, 3, 1}, shift[D] = {50, -2, 0, 7};
+    features(X, N, D, scale, shift, 71);
+    for (int i = 0; i < N; i++)
+        y[i] = (float)((X[i * D] - 50) / 10 - (X[i * D + 1] + 2) * 10 + 0.2 > 0);
+    float mu[D], isd[D];
+    for (int j = 0; j < D; j++) { /* as the library: double moments, float mean and 1/sd */
+        double s = 0, ss = 0;
+        for (int i = 0; i < N; i++)
+            s += X[i * D + j];
+        const double mean = s / N;
+        for (int i = 0; i < N; i++)
+            ss += ((double)X[i * D + j] - mean) * ((double)X[i * D + j] - mean);
+        mu[j] = (float)mean, isd[j] = (float)(1.0 / sqrt(ss / N));
+    }
+    for (int i = 0; i < N * D; i++)
+        Xn[i] = (X[i] - mu[i % D]) * isd[i % D];
+    sten_linear_opts o = base_opts(STEN_LINEAR_BINARY, D);
+    o.mini_batch_size = 100, o.epochs = 5;
+    sten_linear a, b;
+    CHECK_EQ(sten_linear_fit(ctx, X, y, N, NULL, NULL, 0, &o, &a, NULL), STEN_OK);
+    o.normalize_data = false;
+    CHECK_EQ(sten_linear_fit(ctx, Xn, y, N, NULL, NULL, 0, &o, &b, NULL), STEN_OK);
+    if (!a.weights || !b.weights)
+        return;
+    static float pa[N], pb[N];
+    CHECK_EQ(sten_linear_predict(ctx, &a, X, N, pa, NULL), STEN_OK);
+    CHECK_EQ(sten_linear_predict(ctx, &b, Xn, N, pb, NULL), STEN_OK);
+    CHECK_CLOSE(pa, pb, N, 2e-4, 1e-3);
+    CHECK(fabsf(a.weights[0] - b.weights[0]) > 0.01f); /* different models, same predictions */
+    sten_linear_free(ctx, &a), sten_linear_free(ctx, &b);
+}
+
+/* ------------------------------------------------------------ threshold */
+
+/* The criterion at threshold t, by counting. */
+static void counts(const float *s, const float *y, int n, float t, double *acc, double *prec, double *rec, double *f2)
+{
+    double tp = 0, fp = 0, fn = 0, tn = 0;
+    for (int i = 0; i < n; i++) {
+        const bool p = s[i] >= t;
+        tp += p && y[i] == 1, fp += p && y[i] == 0, fn += !p && y[i] == 1, tn += !p && y[i] == 0;
+    }
+    *acc = (tp + tn) / n, *prec = tp + fp > 0 ? tp / (tp + fp) : 0, *rec = tp / (tp + fn);
+    *f2 = tp > 0 ? 5 * tp / (5 * tp + 4 * fn + fp) : 0;
+}
+
+static void test_threshold(void)
+{
+    const float s4[] = {0.1f, 0.4f, 0.6f, 0.9f}, y4[] = {0, 0, 1, 1};
+    float t;
+    double v;
+    CHECK_EQ(sten_linear_pick_threshold(ctx, s4, y4, 4, STEN_LINEAR_SEL_ACCURACY, 1, 0, &t, &v), STEN_OK);
+    CHECK_NEAR(t, 0.5, 1e-6, 0);
+    CHECK_NEAR(v, 1.0, 0, 0);
+    enum { N = 300 };
+    float s[N], y[N];
+    sten_rng r;
+    sten_rng_init(&r, 81, 4);
+    for (int i = 0; i < N; i++) { /* scores in steps of 0.05: many ties */
+        y[i] = (float)(sten_rng_uniform(&r) < 0.4f);
+        s[i] = roundf((0.3f * y[i] + 0.7f * sten_rng_uniform(&r)) * 20) / 20;
+    }
+    for (int crit = 0; crit < 4; crit++) {
+        const float target = 0.7f;
+        CHECK_EQ(sten_linear_pick_threshold(ctx, s, y, N, (sten_linear_selection)crit, 2, target, &t, &v), STEN_OK);
+        double acc, prec, rec, f2, q[4];
+        counts(s, y, N, t, &acc, &prec, &rec, &f2);
+        q[0] = acc, q[1] = f2, q[2] = prec, q[3] = rec;
+        double best = -1; /* brute force over every score as a threshold, and above them all */
+        for (int i = 0; i <= N; i++) {
+            double a2, p2, r2, fb2;
+            counts(s, y, N, i < N ? s[i] : 2.0f, &a2, &p2, &r2, &fb2);
+            const double cand = crit == 0 ? a2 : crit == 1 ? fb2 : crit == 2 ? (r2 >= target ? p2 : -1)
+                                                                             : (i < N && p2 >= target ? r2 : -1);
+            best = cand > best ? cand : best;
+        }
+        CHECK(best > 0);
+        CHECK_NEAR(q[crit], best, 1e-12, 0);
+        CHECK_NEAR(v, best, 1e-12, 0);
+        if (crit == 2)
+            CHECK(rec >= target);
+        if (crit == 3)
+            CHECK(prec >= target);
+    }
+    CHECK_EQ(sten_linear_pick_threshold(ctx, s, y, N, STEN_LINEAR_SEL_LOSS, 1, 0, &t, NULL), STEN_E_INVALID);
+    sten_ctx_clear_error(ctx);
+
+    /* in a fit: the threshold is the one chosen on the validation rows */
+    enum { NT = 1500, D = 4 };
+    static float X[NT * D], yy[NT], Xv[NT * D], yv[NT];
+    binary_data(X, yy, NT, D, 83);
+    binary_data(Xv, yv, NT, D, 84);
+    sten_linear_opts o = base_opts(STEN_LINEAR_BINARY, D);
+    o.selection = STEN_LINEAR_SEL_F_BETA, o.beta = 2, o.epochs = 3;
+    sten_linear m;
+    CHECK_EQ(sten_linear_fit(ctx, X, yy, NT, Xv, yv, NT, &o, &m, NULL), STEN_OK);
+    if (!m.weights)
+        return;
+    static float p[NT];
+    CHECK_EQ(sten_linear_predict(ctx, &m, Xv, NT, p, NULL), STEN_OK);
+    float want;
+    CHECK_EQ(sten_linear_pick_threshold(ctx, p, yv, NT, STEN_LINEAR_SEL_F_BETA, 2, 0, &want, NULL), STEN_OK);
+    CHECK_NEAR(m.threshold, want, 1e-6, 0);
+    CHECK(m.threshold < 0.5f); /* beta 2 favours recall */
+    sten_linear_metrics mt;
+    CHECK_EQ(sten_linear_evaluate(ctx, &m, Xv, yv, NT, &mt), STEN_OK);
+    CHECK(mt.recall > mt.precision);
+    sten_linear_free(ctx, &m);
+}
+
+/* ------------------------------------------------------ hyperparameters */
+
+static void test_hyperparameters(void)
+{
+    sten_linear_opts o;
+    const char *f = write_file("hp.json", "{\"feature_dim\": \"16\", \"predictor_type\": \"multiclass_classifier\", "
+                                          "\"num_classes\": \"5\", \"l1\": \"0.01\", \"wd\": \"auto\", "
+                                          "\"learning_rate\": 0.2, \"optimizer\": \"sgd\", \"mini_batch_size\": \"64\", "
+                                          "\"epochs\": \"7\", \"normalize_data\": \"false\", \"num_models\": \"4\", "
+                                          "\"early_stopping_patience\": \"2\", \"use_bias\": false, "
+                                          "\"_tuning_objective_metric\": \"validation:multiclass_accuracy\"}");
+    CHECK_EQ(sten_linear_opts_from_hyperparameters(ctx, f, &o), STEN_OK);
+    CHECK_EQ(o.feature_dim, 16);
+    CHECK_EQ(o.predictor_type, STEN_LINEAR_MULTICLASS);
+    CHECK_EQ(o.num_classes, 5);
+    CHECK_NEAR(o.l1, 0.01, 1e-9, 0);
+    CHECK(o.wd < 0);
+    CHECK_NEAR(o.learning_rate, 0.2, 1e-7, 0);
+    CHECK_EQ(o.optimizer, STEN_LINEAR_SGD);
+    CHECK_EQ(o.mini_batch_size, 64);
+    CHECK_EQ(o.epochs, 7);
+    CHECK(!o.normalize_data && !o.use_bias);
+    CHECK_EQ(o.num_models, 4);
+    CHECK_EQ(o.early_stopping_patience, 2);
+    f = write_file("hp.json", "{\"feature_dim\": 3, \"predictor_type\": \"regressor\"}");
+    CHECK_EQ(sten_linear_opts_from_hyperparameters(ctx, f, &o), STEN_OK);
+    CHECK_EQ(o.loss, STEN_LINEAR_LOSS_AUTO);
+    CHECK_EQ(o.mini_batch_size, 1000);
+    CHECK_EQ(o.epochs, 15);
+    CHECK_EQ(o.num_models, 0);
+    CHECK_EQ(o.normalize_label, -1);
+    CHECK(o.learning_rate == 0 && o.l1 < 0 && o.normalize_data && o.use_bias);
+#define BASE "\"feature_dim\": \"4\", \"predictor_type\": \"binary_classifier\""
+    static const struct {
+        const char *json, *tail;
+        sten_status st;
+    } bad[] = {
+        {"{" BASE ", \"momentum\": \"0.9\"}",
+         ": unknown linear-learner hyperparameter \"momentum\" (known: feature_dim, predictor_type, num_classes, loss, "
+         "l1, wd, learning_rate, optimizer, mini_batch_size, epochs, normalize_data, normalize_label, num_models, "
+         "binary_classifier_model_selection_criteria, f_beta, target_recall, target_precision, "
+         "early_stopping_patience, early_stopping_tolerance, use_bias, margin)", STEN_E_PARSE},
+        {"{\"feature_dim\": \"4\"}", ": hyperparameter predictor_type is required (linear-learner)", STEN_E_PARSE},
+        {"{\"feature_dim\": \"4\", \"predictor_type\": \"classifier\"}",
+         ": hyperparameter predictor_type = \"classifier\" is not allowed (expected binary_classifier, regressor or "
+         "multiclass_classifier)", STEN_E_RANGE},
+        {"{" BASE ", \"loss\": \"squared_loss\"}",
+         ": hyperparameter loss = \"squared_loss\" does not apply to predictor_type binary_classifier (expected auto, "
+         "logistic or hinge_loss)", STEN_E_RANGE},
+        {"{\"feature_dim\": \"4\", \"predictor_type\": \"regressor\", \"loss\": \"huber_loss\"}",
+         ": hyperparameter loss = \"huber_loss\" is not supported yet (sten trains logistic, hinge_loss, "
+         "squared_loss, absolute_loss and softmax_loss; docs/builtins.md)", STEN_E_UNSUPPORTED},
+        {"{\"feature_dim\": \"4\", \"predictor_type\": \"multiclass_classifier\"}",
+         ": hyperparameter num_classes is required with predictor_type multiclass_classifier (linear-learner)",
+         STEN_E_PARSE},
+        {"{" BASE ", \"num_classes\": \"3\"}",
+         ": hyperparameter num_classes = 3 applies only to predictor_type multiclass_classifier (it is "
+         "binary_classifier)", STEN_E_RANGE},
+        {"{\"feature_dim\": \"4\", \"predictor_type\": \"multiclass_classifier\", \"num_classes\": \"2\"}",
+         ": hyperparameter num_classes = \"2\" is out of range (expected an integer from 3 to 1000000)", STEN_E_RANGE},
+        {"{" BASE ", \"learning_rate\": \"0\"}",
+         ": hyperparameter learning_rate = \"0\" is out of range (expected auto or a number from 1e-08 to 100)",
+         STEN_E_RANGE},
+        {"{" BASE ", \"wd\": \"lots\"}",
+         ": hyperparameter wd = \"lots\" is not allowed (expected auto or a number from 0 to 1e+06)", STEN_E_RANGE},
+        {"{" BASE ", \"normalize_label\": \"maybe\"}",
+         ": hyperparameter normalize_label = \"maybe\" is not allowed (expected auto, true or false)", STEN_E_RANGE},
+        {"{" BASE ", \"num_models\": \"65\"}",
+         ": hyperparameter num_models = \"65\" is out of range (expected auto or an integer from 1 to 64)",
+         STEN_E_RANGE},
+        {"{" BASE ", \"optimizer\": \"rmsprop\"}",
+         ": hyperparameter optimizer = \"rmsprop\" is not allowed (expected auto, sgd or adam)", STEN_E_RANGE},
+        {"{" BASE ", \"binary_classifier_model_selection_criteria\": \"auc\"}",
+         ": hyperparameter binary_classifier_model_selection_criteria = \"auc\" is not allowed (expected accuracy, "
+         "f_beta, precision_at_target_recall, recall_at_target_precision or loss_function)", STEN_E_RANGE},
+        {"{" BASE ", \"_tuning_objective_metric\": \"test:mse\"}",
+         ": hyperparameter _tuning_objective_metric = \"test:mse\" is not what a binary_classifier prints",
+         STEN_E_RANGE},
+        {"{" BASE ", \"_tuning_objective_metric\": \"test:auc\"}",
+         ": hyperparameter _tuning_objective_metric = \"test:auc\" names no metric linear-learner prints (expected "
+         "validation:objective_loss, test:objective_loss, validation:binary_classification_accuracy, "
+         "test:binary_classification_accuracy, validation:binary_f_beta, test:binary_f_beta, validation:precision, "
+         "test:precision, validation:recall, test:recall, validation:mse, test:mse, validation:absolute_loss, "
+         "test:absolute_loss, validation:multiclass_accuracy or test:multiclass_accuracy)", STEN_E_RANGE},
+    };
+#undef BASE
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *path = write_file("bad.json", bad[i].json);
+        check_error(sten_linear_opts_from_hyperparameters(ctx, path, &o), bad[i].st, path, bad[i].tail);
+    }
+}
+
+/* ----------------------------------------------------------- model files */
+
+static void test_model_files(void)
+{
+    enum { N = 500, D = 3, K = 3 };
+    static float X[N * D], y[N];
+    features(X, N, D, NULL, NULL, 91);
+    for (int t = 0; t < 3; t++) {
+        for (int i = 0; i < N; i++)
+            y[i] = t == 0 ? (float)(X[i * D] > 0) : t == 1 ? X[i * D + 1] : (float)(i % K);
+        sten_linear_opts o = base_opts(t == 0 ? STEN_LINEAR_BINARY : t == 1 ? STEN_LINEAR_REGRESSOR
+                                                                            : STEN_LINEAR_MULTICLASS, D);
+        o.num_classes = t == 2 ? K : 0;
+        o.loss = t == 0 ? STEN_LINEAR_HINGE : t == 1 ? STEN_LINEAR_ABSOLUTE : STEN_LINEAR_SOFTMAX;
+        o.selection = STEN_LINEAR_SEL_ACCURACY;
+        o.epochs = 2;
+        sten_linear m, back;
+        CHECK_EQ(sten_linear_fit(ctx, X, y, N, NULL, NULL, 0, &o, &m, NULL), STEN_OK);
+        char path[128];
+        snprintf(path, sizeof path, "%s/ll%d.nc", dir, t);
+        CHECK_EQ(sten_linear_save(ctx, &m, path), STEN_OK);
+        sten_model_kind kind;
+        CHECK_EQ(sten_model_kind_of(ctx, path, &kind), STEN_OK);
+        CHECK_EQ(kind, STEN_MODEL_LINEAR);
+        CHECK_EQ(sten_linear_load(ctx, path, &back), STEN_OK);
+        if (!m.weights || !back.weights)
+            continue;
+        CHECK_EQ(back.dim, D);
+        CHECK_EQ(back.outputs, m.outputs);
+        CHECK_EQ(back.opts.predictor_type, o.predictor_type);
+        CHECK_EQ(back.opts.loss, o.loss);
+        CHECK(back.threshold == m.threshold);
+        CHECK(!memcmp(back.weights, m.weights, sizeof(float) * D * m.outputs));
+        CHECK(!memcmp(back.bias, m.bias, sizeof(float) * m.outputs));
+        float a[N * K], b[N * K], la[N], lb[N];
+        CHECK_EQ(sten_linear_predict(ctx, &m, X, N, a, la), STEN_OK);
+        CHECK_EQ(sten_linear_predict(ctx, &back, X, N, b, lb), STEN_OK);
+        CHECK(!memcmp(a, b, sizeof(float) * N * m.outputs) && !memcmp(la, lb, sizeof la));
+        sten_linear_free(ctx, &m), sten_linear_free(ctx, &back);
+    }
+    sten_kmeans_opts ko = sten_kmeans_defaults();
+    ko.k = 2, ko.feature_dim = D;
+    sten_kmeans km;
+    sten_linear none;
+    char path[128];
+    snprintf(path, sizeof path, "%s/km.nc", dir);
+    CHECK_EQ(sten_kmeans_fit(ctx, X, N, &ko, &km, NULL), STEN_OK);
+    CHECK_EQ(sten_kmeans_save(ctx, &km, path), STEN_OK);
+    check_error(sten_linear_load(ctx, path, &none), STEN_E_FORMAT, path, ": this is a kmeans model, not a linear model");
+    sten_kmeans_free(ctx, &km);
+}
+
+int main(void)
+{
+    if (sten_ctx_init(&ctx) != STEN_OK)
+        return 1;
+    sten_ctx_set_threads(ctx, 2);
+    snprintf(dir, sizeof dir, "/tmp/sten-linear-XXXXXX");
+    if (!mkdtemp(dir))
+        return 1;
+    RUN(test_regression);
+    RUN(test_logistic);
+    RUN(test_gradient);
+    RUN(test_multiclass);
+    RUN(test_l1);
+    RUN(test_num_models);
+    RUN(test_normalize);
+    RUN(test_threshold);
+    RUN(test_hyperparameters);
+    RUN(test_model_files);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    sten_ctx_free(ctx);
+    return CHECK_DONE();
+}
