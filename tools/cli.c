@@ -1,12 +1,14 @@
 /* cli.c — helpers shared by the subcommands (see cli.h). */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 const cli_cmd *cli_find(const char *name)
 {
@@ -208,6 +210,28 @@ int cli_check_output(const char *cmd, const char *path, bool force)
         return 0;
     fprintf(stderr, "sten %s: %s already exists; pass --force to overwrite it\n", cmd, path);
     return CLI_EX_CANTCREAT;
+}
+
+int cli_check_model_dir(const char *cmd, const char *dir, const char *model, bool force)
+{
+    struct stat sb;
+    const bool exists = stat(dir, &sb) == 0;
+    if (exists && !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "sten %s: --model-dir %s is a file, not a directory\n", cmd, dir);
+        return CLI_EX_CANTCREAT;
+    }
+    const int rc = cli_check_output(cmd, model, force);
+    if (rc)
+        return rc;
+    char parent[4200];
+    const char *slash = strrchr(dir, '/');
+    snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - dir) + 1 : 1, slash ? dir : ".");
+    const char *where = exists ? dir : parent;
+    if (access(where, W_OK) != 0) {
+        fprintf(stderr, "sten %s: %s: cannot write the model directory there: %s\n", cmd, where, strerror(errno));
+        return CLI_EX_CANTCREAT;
+    }
+    return 0;
 }
 
 sten_status cli_explain_model(sten_ctx *ctx, const char *path, sten_status st)

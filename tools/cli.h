@@ -131,6 +131,10 @@ sten_status cli_load_index(sten_ctx *ctx, const char *path, sten_index **out);
  * it" and returns CLI_EX_CANTCREAT (73), or 0. A directory is refused even
  * with --force. NULL paths are skipped. Call it before any work is done. */
 int cli_check_output(const char *cmd, const char *path, bool force);
+/* A --model-dir before any work: a directory, or one that can be made in a
+ * writable parent; its model file (path model) is checked by the overwrite
+ * rule. Prints the reason and returns CLI_EX_CANTCREAT, or 0. */
+int cli_check_model_dir(const char *cmd, const char *dir, const char *model, bool force);
 
 /* After a model failed to load from path: when the file is a dataset (or
  * something else that is not a model), replaces the error with one that says

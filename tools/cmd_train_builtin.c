@@ -117,30 +117,6 @@ static int parse(const cli_cmd *self, int argc, char **argv, bi_args *a)
     return 0;
 }
 
-/* The model directory, before any work (as for FM): a directory, or one to
- * be made in a writable parent; model.nc not replaced unless --force. */
-static int check_model_dir(const bi_args *a, const char *model)
-{
-    struct stat sb;
-    const bool exists = stat(a->dir, &sb) == 0;
-    if (exists && !S_ISDIR(sb.st_mode)) {
-        fprintf(stderr, "sten train: --model-dir %s is a file, not a directory\n", a->dir);
-        return CLI_EX_CANTCREAT;
-    }
-    const int rc = cli_check_output("train", model, a->force);
-    if (rc)
-        return rc;
-    char parent[4200];
-    const char *slash = strrchr(a->dir, '/');
-    snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - a->dir) + 1 : 1, slash ? a->dir : ".");
-    const char *where = exists ? a->dir : parent;
-    if (access(where, W_OK) != 0) {
-        fprintf(stderr, "sten train: %s: cannot write the model directory there: %s\n", where, strerror(errno));
-        return CLI_EX_CANTCREAT;
-    }
-    return 0;
-}
-
 static sten_status make_dir(sten_ctx *ctx, const char *dir)
 {
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
@@ -353,7 +329,7 @@ int cmd_train_builtin(int argc, char **argv)
         return rc0 < 0 ? CLI_EX_OK : rc0;
     char model[4200];
     snprintf(model, sizeof model, "%s/model.nc", a.dir);
-    const int rc1 = check_model_dir(&a, model);
+    const int rc1 = cli_check_model_dir("train", a.dir, model, a.force);
     if (rc1)
         return rc1;
     sten_ctx *ctx = cli_ctx_new("train");

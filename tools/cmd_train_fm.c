@@ -109,31 +109,6 @@ static sten_status check_encodings(sten_ctx *ctx, const char *train, const char 
                      "sten convert --to fm --encoding PREFIX (the training file first)", train, test, a, b);
 }
 
-/* The model directory, before any work: a directory (or to be made in a
- * writable one) whose model.nc is not replaced unless --force. Returns 0 or
- * an exit code. */
-static int check_model_dir(const fm_args *a, const char *model)
-{
-    struct stat sb;
-    const bool exists = stat(a->dir, &sb) == 0;
-    if (exists && !S_ISDIR(sb.st_mode)) {
-        fprintf(stderr, "sten train: --model-dir %s is a file, not a directory\n", a->dir);
-        return CLI_EX_CANTCREAT;
-    }
-    const int rc = cli_check_output("train", model, a->force);
-    if (rc)
-        return rc;
-    char parent[4200];
-    const char *slash = strrchr(a->dir, '/');
-    snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - a->dir) + 1 : 1, slash ? a->dir : ".");
-    const char *where = exists ? a->dir : parent;
-    if (access(where, W_OK) != 0) {
-        fprintf(stderr, "sten train: %s: cannot write the model directory there: %s\n", where, strerror(errno));
-        return CLI_EX_CANTCREAT;
-    }
-    return 0;
-}
-
 static sten_status check_labels(sten_ctx *ctx, const char *path, const sten_dataset *y, bool binary)
 {
     for (uint64_t i = 0; binary && i < y->examples; i++)
@@ -184,7 +159,7 @@ int cmd_train_fm(int argc, char **argv)
         return rc0 < 0 ? CLI_EX_OK : rc0;
     char model[4200];
     snprintf(model, sizeof model, "%s/model.nc", a.dir);
-    const int rc1 = check_model_dir(&a, model);
+    const int rc1 = cli_check_model_dir("train", a.dir, model, a.force);
     if (rc1)
         return rc1;
     sten_ctx *ctx = cli_ctx_new("train");
