@@ -1232,6 +1232,44 @@ void sten_ease_scores(sten_ctx *ctx, const sten_ease *m, const sten_csr *U, floa
 uint32_t sten_ease_items(const sten_ease *m);
 void sten_ease_free(sten_ctx *ctx, sten_ease *m);
 
+/* Sparse neighbourhood baselines (docs/evaluate.md): a top-M item x item
+ * matrix W, a user's scores x_u W (x_u boolean: values ignored). With c_ij
+ * the users holding i and j, n_i the users holding i, |u| u's items:
+ *  ITEMKNN  sim(i,j) = c_ij / (sqrt(n_i n_j) + shrink); each item i keeps
+ *           its M most similar j, and score(u,i) = sum of sim(j,i) over
+ *           the user's items j among them (Dacrema et al. 2019's ItemKNNCF)
+ *  RP3BETA  W[i][j] = n_i^-alpha n_j^-beta sum_{u holds i,j} |u|^-alpha:
+ *           the two-step walk item -> user -> item with each transition
+ *           probability raised to alpha, divided by popularity(j)^beta
+ *           (Paudel et al. 2016); each row i keeps its M largest.
+ * Ties in the top M go to the smaller item id; W[i][i] is never kept. */
+typedef enum { STEN_NBHD_ITEMKNN, STEN_NBHD_RP3BETA } sten_nbhd_kind;
+#define STEN_NBHD_MAX_EXPONENT 4.0f
+typedef struct {
+    sten_nbhd_kind kind;
+    uint32_t neighbors; /* M: neighbours kept per item, >= 1 (default 100) */
+    float shrink;       /* itemknn: added to the denominator, >= 0 (default 10) */
+    float alpha;        /* rp3beta: transition exponent, [0, 4] (default 1) */
+    float beta;         /* rp3beta: popularity exponent, [0, 4] (default 0.5) */
+} sten_nbhd_opts;
+sten_nbhd_opts sten_nbhd_defaults(void);
+typedef struct sten_nbhd sten_nbhd;
+/* Fits W from X (users x items; a row listing an item twice is refused).
+ * Walks each item's users and their items (sum over users of |u|^2 updates),
+ * OpenMP over items, a dense accumulator of X->cols entries per thread;
+ * W is identical for any thread count. Memory: about sten_nbhd_bytes; it
+ * is logged at STEN_LOG_INFO before allocating. STEN_E_INVALID naming the
+ * option for options out of range; STEN_E_NOMEM. *out owned. */
+sten_status sten_nbhd_fit(sten_ctx *ctx, const sten_csr *X, const sten_nbhd_opts *o, sten_nbhd **out);
+/* Bytes sten_nbhd_fit takes at most for N items, M neighbours, threads threads. */
+uint64_t sten_nbhd_bytes(uint32_t N, uint32_t M, int threads);
+/* S (rows x N, ld N) = U W for the users in U (rows x N CSR, row_ptr read as
+ * absolute offsets into col); items >= N in U are ignored. */
+void sten_nbhd_scores(sten_ctx *ctx, const sten_nbhd *m, const sten_csr *U, float *S);
+uint32_t sten_nbhd_items(const sten_nbhd *m);
+uint64_t sten_nbhd_nnz(const sten_nbhd *m); /* entries kept in W */
+void sten_nbhd_free(sten_ctx *ctx, sten_nbhd *m);
+
 /* ------------------------------------------------ item-item similarity (rec) */
 
 /* How two items i, j are compared (docs/similar.md), from the co-occurrence

@@ -63,6 +63,26 @@ if "$STEN" synth --users 300 --items 80 --interactions 4000 --format dsstne -o "
     expect 64 "expects a number in \[0, 1\], got '2'" similar -r "$tmp/sim.txt" -s "$tmp/sim-x.txt" --alpha 2
     expect 64 "the limit is max_items = 10" similar -r "$tmp/sim.txt" -s "$tmp/sim-x.txt" --measure ease --max-items 10
     [ -e "$tmp/sim-x.txt" ] && { echo "FAIL: sten similar left an output behind after an error"; fail=1; }
+    # sten baseline itemknn|rp3beta: at most -k items a line, best first, never one of
+    # the user's own training items; the same lists for 1 and 2 threads
+    for m in itemknn rp3beta; do
+        expect 0 "$m over 80 items" baseline $m --train "$tmp/sim.txt" -s "$tmp/nb-$m.txt" -k 7 -t 1 --neighbours 20
+        expect 0 "$m over 80 items" baseline $m --train "$tmp/sim.txt" -s "$tmp/nb-$m-2.txt" -k 7 -t 2 --neighbours 20
+        cmp -s "$tmp/nb-$m.txt" "$tmp/nb-$m-2.txt" || { echo "FAIL: sten baseline $m: lists differ with -t 2"; fail=1; }
+        if ! awk -F'\t' 'NR == FNR { n = split($2, p, /[,:]/); for (q = 1; q <= n; q++) own[$1 "," p[q]] = 1; next }
+                         NF != 2 || $2 !~ /^([^,:]+,[0-9.e+-]+:)+$/ { bad = 1 }
+                         { n = split($2, p, /[,:]/); last = 1e300; if (n > 15) bad = 1
+                           for (q = 1; q < n; q += 2) { if (($1 "," p[q]) in own || p[q + 1] + 0 > last) bad = 1; last = p[q + 1] + 0 } }
+                         END { exit bad || FNR < 200 }' "$tmp/sim.txt" "$tmp/nb-$m.txt"; then
+            echo "FAIL: sten baseline $m: malformed output or a user's own item"; head -3 "$tmp/nb-$m.txt"; fail=1
+        fi
+    done
+    expect 64 "--neighbours expects an integer in \[1, 1000000\], got '0'" baseline itemknn --train "$tmp/sim.txt" -s "$tmp/nb-x.txt" --neighbours 0
+    expect 64 "--shrink expects a number" baseline itemknn --train "$tmp/sim.txt" -s "$tmp/nb-x.txt" --shrink -1
+    expect 64 "--alpha expects a number in \[0, 4\], got 'x'" baseline rp3beta --train "$tmp/sim.txt" -s "$tmp/nb-x.txt" --alpha x
+    expect 64 "--beta expects a number in \[0, 4\], got '9'" baseline rp3beta --train "$tmp/sim.txt" -s "$tmp/nb-x.txt" --beta 9
+    expect 64 "name the baseline: popularity, ease, itemknn or rp3beta" baseline knn --train "$tmp/sim.txt" -s "$tmp/nb-x.txt"
+    [ -e "$tmp/nb-x.txt" ] && { echo "FAIL: sten baseline left an output behind after an error"; fail=1; }
 else
     echo "FAIL: sten synth"; fail=1
 fi

@@ -2,7 +2,8 @@
  * shorter than k, held-out sets smaller than k, users without held-out items,
  * coverage and MRR; score metrics (RMSE, MAE, AUC with ties, log loss); the
  * evaluation splits (src/rec/split.c) on generated data; item-item
- * similarity (src/rec/similar.c) against dense double references. */
+ * similarity (src/rec/similar.c) and the neighbourhood baselines
+ * (src/rec/nbhd.c) against dense double references. */
 #include "check.h"
 #include "sten.h"
 
@@ -520,6 +521,191 @@ static void test_similar_bad_options(void)
     sten_csr_free(ctx, &X);
 }
 
+/* The neighbourhood baselines' W by plain loops in doubles: every pair's
+ * weight (item-kNN: sqrt(n_i) sqrt(n_j) + shrink; RP3beta: users summed in
+ * order), ranked as floats with ties to the smaller id, top M kept per item
+ * (item-kNN: per target column; RP3beta: per row). Wd is N x N, row = the
+ * user's item, column = the scored item. */
+static double *nbhd_reference(const sten_csr *X, const sten_nbhd_opts *o)
+{
+    const uint32_t N = X->cols, M = o->neighbors;
+    double *C = calloc((size_t)N * N, sizeof *C), *Wd = calloc((size_t)N * N, sizeof *Wd);
+    double *n = calloc(N, sizeof *n);
+    float *v = calloc(N, sizeof *v);
+    for (uint32_t u = 0; u < X->rows; u++) {
+        const double len = (double)(X->row_ptr[u + 1] - X->row_ptr[u]);
+        const double w = o->kind == STEN_NBHD_RP3BETA ? pow(len, -(double)o->alpha) : 1.0;
+        for (uint64_t a = X->row_ptr[u]; a < X->row_ptr[u + 1]; a++) {
+            n[X->col[a]] += 1.0;
+            for (uint64_t b = X->row_ptr[u]; b < X->row_ptr[u + 1]; b++)
+                C[(size_t)X->col[a] * N + X->col[b]] += w;
+        }
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        /* item-kNN: target i's neighbours j (W[j][i]); RP3beta: row i's j (W[i][j]) */
+        for (uint32_t j = 0; j < N; j++) {
+            const double c = C[(size_t)i * N + j];
+            double s = 0;
+            if (i != j && c > 0)
+                s = o->kind == STEN_NBHD_RP3BETA
+                        ? pow(n[i], -(double)o->alpha) * c * pow(n[j], -(double)o->beta)
+                        : c / (sqrt(n[i]) * sqrt(n[j]) + (double)o->shrink);
+            v[j] = (float)s;
+        }
+        for (uint32_t kept = 0; kept < M; kept++) {
+            uint32_t b = UINT32_MAX;
+            for (uint32_t j = 0; j < N; j++)
+                if (v[j] > 0 && (b == UINT32_MAX || v[j] > v[b]))
+                    b = j; /* strict: the first (smallest id) of a tie */
+            if (b == UINT32_MAX)
+                break;
+            Wd[o->kind == STEN_NBHD_RP3BETA ? (size_t)i * N + b : (size_t)b * N + i] = v[b];
+            v[b] = 0;
+        }
+    }
+    free(C), free(n), free(v);
+    return Wd;
+}
+
+/* A hand-made 6-user, 7-item matrix (item 6 nobody has; items 3 and 4
+ * twins, so the top-M cut meets ties) and a random one: scores x_u W equal
+ * the reference, with shrink, alpha, beta and M cutting rows. */
+static void test_nbhd_reference(void)
+{
+    static const uint32_t rows[6][4] = {{0, 1, 2, 9}, {0, 3, 4, 9}, {1, 3, 4, 5}, {2, 5, 9, 9},
+                                        {0, 1, 3, 4}, {5, 9, 9, 9}};
+    sten_csr H, Rn;
+    CHECK_EQ(sten_csr_init(ctx, &H, 6, 7, 24, false), STEN_OK);
+    uint64_t e = 0;
+    for (uint32_t u = 0; u < 6; u++) {
+        for (uint32_t q = 0; q < 4 && rows[u][q] != 9; q++)
+            H.col[e++] = rows[u][q];
+        H.row_ptr[u + 1] = e;
+    }
+    H.rows = 6, H.nnz = e;
+    random_boolean(80, 14, 5, &Rn);
+    const sten_nbhd_opts cases[] = {
+        {STEN_NBHD_ITEMKNN, 100, 0.0f, 1.0f, 0.5f}, {STEN_NBHD_ITEMKNN, 2, 10.0f, 1.0f, 0.5f},
+        {STEN_NBHD_ITEMKNN, 1, 3.5f, 1.0f, 0.5f},   {STEN_NBHD_RP3BETA, 100, 0.0f, 1.0f, 0.5f},
+        {STEN_NBHD_RP3BETA, 2, 0.0f, 0.7f, 0.3f},   {STEN_NBHD_RP3BETA, 1, 0.0f, 1.3f, 0.0f},
+    };
+    const sten_csr *mats[] = {&H, &Rn};
+    for (size_t t = 0; t < 2; t++) {
+        const sten_csr *X = mats[t];
+        const uint32_t N = X->cols;
+        float *S = malloc((size_t)X->rows * N * sizeof *S);
+        for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+            double *Wd = nbhd_reference(X, &cases[c]);
+            sten_nbhd *m = NULL;
+            CHECK_EQ(sten_nbhd_fit(ctx, X, &cases[c], &m), STEN_OK);
+            CHECK_EQ(sten_nbhd_items(m), N);
+            uint64_t kept = 0;
+            for (size_t q = 0; q < (size_t)N * N; q++)
+                kept += Wd[q] != 0.0;
+            CHECK_EQ(sten_nbhd_nnz(m), kept);
+            sten_nbhd_scores(ctx, m, X, S);
+            for (uint32_t u = 0; u < X->rows; u++)
+                for (uint32_t i = 0; i < N; i++) {
+                    double s = 0;
+                    for (uint64_t a = X->row_ptr[u]; a < X->row_ptr[u + 1]; a++)
+                        s += Wd[(size_t)X->col[a] * N + i];
+                    CHECK_NEAR(S[(size_t)u * N + i], s, 1e-6, 1e-5);
+                }
+            sten_nbhd_free(ctx, m);
+            free(Wd);
+        }
+        free(S);
+    }
+    /* by hand, item-kNN shrink 0, M 1: item 0's one neighbour is 1, 3 or 4
+     * (c = 2, n = 3 each: a three-way tie), so the smaller id, 1; a user
+     * holding only item 1 scores item 0 at 2/3, one holding only 3 scores 0 */
+    sten_nbhd *m = NULL;
+    sten_nbhd_opts o = cases[0];
+    o.neighbors = 1;
+    CHECK_EQ(sten_nbhd_fit(ctx, &H, &o, &m), STEN_OK);
+    sten_csr one;
+    CHECK_EQ(sten_csr_init(ctx, &one, 2, 7, 2, false), STEN_OK);
+    one.col[0] = 1, one.col[1] = 3, one.row_ptr[1] = 1, one.row_ptr[2] = 2, one.rows = 2, one.nnz = 2;
+    float S2[14];
+    sten_nbhd_scores(ctx, m, &one, S2);
+    CHECK_NEAR(S2[0], 2.0 / 3.0, 1e-6, 0);
+    CHECK_NEAR(S2[7 + 0], 0.0, 0, 0);
+    sten_nbhd_free(ctx, m);
+    sten_csr_free(ctx, &one);
+    sten_csr_free(ctx, &H);
+    sten_csr_free(ctx, &Rn);
+}
+
+/* The thread count changes neither W nor the scores, bit for bit. */
+static void test_nbhd_threads(void)
+{
+    sten_csr X;
+    random_boolean(600, 300, 17, &X);
+    float *S1 = malloc((size_t)600 * 300 * sizeof *S1), *S2 = malloc((size_t)600 * 300 * sizeof *S2);
+    for (int k = STEN_NBHD_ITEMKNN; k <= STEN_NBHD_RP3BETA; k++) {
+        sten_nbhd_opts o = sten_nbhd_defaults();
+        o.kind = (sten_nbhd_kind)k, o.neighbors = 20, o.alpha = 0.8f;
+        sten_nbhd *a = NULL, *b = NULL;
+        sten_ctx_set_threads(ctx, 1);
+        CHECK_EQ(sten_nbhd_fit(ctx, &X, &o, &a), STEN_OK);
+        sten_nbhd_scores(ctx, a, &X, S1);
+        sten_ctx_set_threads(ctx, 2);
+        CHECK_EQ(sten_nbhd_fit(ctx, &X, &o, &b), STEN_OK);
+        sten_nbhd_scores(ctx, b, &X, S2);
+        CHECK_EQ(sten_nbhd_nnz(a), sten_nbhd_nnz(b));
+        CHECK(memcmp(S1, S2, (size_t)600 * 300 * sizeof *S1) == 0);
+        sten_nbhd_free(ctx, a);
+        sten_nbhd_free(ctx, b);
+    }
+    sten_ctx_set_threads(ctx, 0);
+    free(S1), free(S2);
+    sten_csr_free(ctx, &X);
+}
+
+/* Options out of range and repeated items are refused, naming the option;
+ * nothing is returned. */
+static void test_nbhd_bad_options(void)
+{
+    sten_csr X;
+    random_boolean(20, 10, 3, &X);
+    static const struct {
+        const char *field, *msg;
+    } bad[] = {
+        {"neighbors", "neighbors must be at least 1 (got 0)"},
+        {"shrink", "shrink must be finite and >= 0 (got -1)"},
+        {"alpha", "alpha must be in [0, 4] (got 5)"},
+        {"beta", "beta must be in [0, 4] (got nan)"},
+        {"kind", "unknown neighbourhood model 7 (expected itemknn or rp3beta)"},
+    };
+    for (size_t c = 0; c < sizeof bad / sizeof *bad; c++) {
+        sten_nbhd_opts o = sten_nbhd_defaults();
+        switch (c) {
+        case 0: o.neighbors = 0; break;
+        case 1: o.shrink = -1.0f; break;
+        case 2: o.alpha = 5.0f; break;
+        case 3: o.beta = NAN; break;
+        default: o.kind = (sten_nbhd_kind)7;
+        }
+        sten_nbhd *m = (sten_nbhd *)&o;
+        CHECK_EQ(sten_nbhd_fit(ctx, &X, &o, &m), STEN_E_INVALID);
+        CHECK(m == NULL);
+        if (strstr(sten_ctx_error(ctx), bad[c].msg) == NULL)
+            fprintf(stderr, "%s: got \"%s\", want \"%s\"\n", bad[c].field, sten_ctx_error(ctx), bad[c].msg);
+        CHECK(strstr(sten_ctx_error(ctx), bad[c].msg) != NULL);
+        sten_ctx_clear_error(ctx);
+    }
+    uint32_t r = 0;
+    while (X.row_ptr[r + 1] - X.row_ptr[r] < 2)
+        r++;
+    X.col[X.row_ptr[r] + 1] = X.col[X.row_ptr[r]];
+    sten_nbhd_opts o = sten_nbhd_defaults();
+    sten_nbhd *m = NULL;
+    CHECK_EQ(sten_nbhd_fit(ctx, &X, &o, &m), STEN_E_INVALID);
+    CHECK(strstr(sten_ctx_error(ctx), "lists item") != NULL);
+    sten_ctx_clear_error(ctx);
+    sten_csr_free(ctx, &X);
+}
+
 int main(void)
 {
     if (sten_ctx_init(&ctx) != STEN_OK)
@@ -532,6 +718,9 @@ int main(void)
     RUN(test_similar_ease_reference);
     RUN(test_similar_threads);
     RUN(test_similar_bad_options);
+    RUN(test_nbhd_reference);
+    RUN(test_nbhd_threads);
+    RUN(test_nbhd_bad_options);
     CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
     sten_ctx_free(ctx);
     return CHECK_DONE();
