@@ -2,7 +2,7 @@
  * shrunk denominator) and RP3beta (Paudel et al. 2016, as tuned by Dacrema
  * et al. 2019), both a top-M item x item matrix W with a user's scores x_u W.
  * Counted exactly item by item, like similar.c; nothing N x N is allocated. */
-#include "core/core_int.h"
+#include "rec_int.h"
 
 #include <math.h>
 #include <string.h>
@@ -14,52 +14,6 @@ struct sten_nbhd {
     uint32_t N;
     sten_csr W; /* N x N, row j: the items a user holding j adds W[j][i] to */
 };
-
-typedef struct {
-    float v;
-    uint32_t i;
-} scored;
-
-/* a ranks below b: lower score, or the same score and a larger id */
-static inline int worse(scored a, scored b)
-{
-    return a.v != b.v ? a.v < b.v : a.i > b.i;
-}
-
-static void sift_down(scored *h, uint32_t n, uint32_t at)
-{
-    for (;;) {
-        uint32_t l = 2 * at + 1, m = at;
-        if (l < n && worse(h[l], h[m]))
-            m = l;
-        if (l + 1 < n && worse(h[l + 1], h[m]))
-            m = l + 1;
-        if (m == at)
-            return;
-        scored t = h[at];
-        h[at] = h[m];
-        h[m] = t;
-        at = m;
-    }
-}
-
-/* Min-heap of the best M on `worse` (h[0] the worst kept). */
-static void offer(scored *h, uint32_t *n, uint32_t M, scored x)
-{
-    if (*n < M) {
-        uint32_t at = (*n)++;
-        h[at] = x;
-        while (at > 0 && worse(h[at], h[(at - 1) / 2])) {
-            scored t = h[at];
-            h[at] = h[(at - 1) / 2];
-            h[(at - 1) / 2] = t;
-            at = (at - 1) / 2;
-        }
-    } else if (worse(h[0], x)) {
-        h[0] = x;
-        sift_down(h, *n, 0);
-    }
-}
 
 sten_nbhd_opts sten_nbhd_defaults(void)
 {
@@ -86,23 +40,6 @@ static sten_status check_opts(sten_ctx *ctx, const sten_nbhd_opts *o)
     return STEN_OK;
 }
 
-/* Sums over users go wrong when a row lists an item twice: refuse that. */
-static sten_status check_rows(sten_ctx *ctx, const sten_csr *X)
-{
-    sten_status st = sten_csr_validate(ctx, X);
-    uint32_t *seen = st ? NULL : sten_calloc(ctx, STEN__MAX(X->cols, 1), sizeof *seen);
-    if (!st && !seen)
-        st = STEN_E_NOMEM;
-    for (uint32_t r = 0; !st && r < X->rows; r++)
-        for (uint64_t e = X->row_ptr[r]; !st && e < X->row_ptr[r + 1]; e++) {
-            if (seen[X->col[e]] == r + 1)
-                st = sten_fail(ctx, STEN_E_INVALID, "X row %u lists item %u twice", r, X->col[e]);
-            seen[X->col[e]] = r + 1;
-        }
-    sten_free(ctx, seen);
-    return st;
-}
-
 /* What every item's row is computed from, shared by the threads. */
 typedef struct {
     const sten_csr *X, *XT;
@@ -120,7 +57,7 @@ typedef struct {
  * return), the items met in touched.
  *  itemknn  acc = c_ij,                v = c / (sqrt(n_i) sqrt(n_j) + shrink)
  *  rp3beta  acc = sum_u |u|^-alpha,    v = n_i^-alpha acc n_j^-beta */
-static void item_row(const rows_job *a, uint32_t i, double *acc, uint32_t *touched, scored *heap)
+static void item_row(const rows_job *a, uint32_t i, double *acc, uint32_t *touched, sten__scored *heap)
 {
     const sten_csr *X = a->X, *XT = a->XT;
     const bool rp3 = a->o->kind == STEN_NBHD_RP3BETA;
@@ -144,17 +81,12 @@ static void item_row(const rows_job *a, uint32_t i, double *acc, uint32_t *touch
         const double v = rp3 ? a->pw_a[i] * c * a->pw_b[j]
                              : c / (a->pw_a[i] * a->pw_a[j] + (double)a->o->shrink);
         if (v > 0.0)
-            offer(heap, &n, a->M, (scored){(float)v, j});
+            sten__heap_offer(heap, &n, a->M, (sten__scored){(float)v, j});
     }
     a->count[i] = n;
     uint32_t *ri = a->idx + (uint64_t)i * a->M;
     float *rv = a->val + (uint64_t)i * a->M;
-    for (uint32_t r = n; r-- > 0;) {
-        ri[r] = heap[0].i;
-        rv[r] = heap[0].v;
-        heap[0] = heap[r];
-        sift_down(heap, r, 0);
-    }
+    sten__heap_drain(heap, n, ri, rv);
 }
 
 /* W's CSR from the rows: as they are (rp3beta: row i keeps its best M), or
@@ -237,7 +169,7 @@ static sten_status fit_rows(sten_ctx *ctx, const sten_csr *X, const sten_csr *XT
     a->X = X, a->XT = XT, a->o = o, a->du = du, a->pw_a = pw, a->pw_b = pw + N;
     const int nt = sten__threads_for(ctx, (int64_t)STEN__MIN(work, 1e18), 1 << 14);
     const size_t per = (size_t)STEN__MAX(N, 1) * (sizeof(double) + sizeof(uint32_t)) +
-                       (size_t)a->M * sizeof(scored);
+                       (size_t)a->M * sizeof(sten__scored);
     char *scratch = sten_calloc(ctx, (size_t)nt, per);
     if (!scratch) {
         sten_free(ctx, du);
@@ -254,7 +186,7 @@ static sten_status fit_rows(sten_ctx *ctx, const sten_csr *X, const sten_csr *XT
 #endif
         double *acc = (double *)(scratch + (size_t)t * per);
         uint32_t *touched = (uint32_t *)(acc + STEN__MAX(N, 1));
-        scored *heap = (scored *)(touched + STEN__MAX(N, 1));
+        sten__scored *heap = (sten__scored *)(touched + STEN__MAX(N, 1));
 #pragma omp for schedule(dynamic, 16)
         for (int64_t i = 0; i < (int64_t)N; i++)
             item_row(a, (uint32_t)i, acc, touched, heap);
@@ -270,7 +202,7 @@ sten_status sten_nbhd_fit(sten_ctx *ctx, const sten_csr *X, const sten_nbhd_opts
     *out = NULL;
     sten_status st = check_opts(ctx, o);
     if (!st)
-        st = check_rows(ctx, X);
+        st = sten__check_unique_rows(ctx, X);
     if (st)
         return st;
     const uint32_t N = X->cols, M = STEN__MIN(o->neighbors, N ? N - 1 : 0);

@@ -2,7 +2,7 @@
  * like this" from): co-occurrence measures counted exactly, item by item,
  * and EASE's weights. No approximate search: the cost is the sum over users
  * of |u|^2 counter updates, or EASE's N^3 inverse. */
-#include "core/core_int.h"
+#include "rec_int.h"
 
 #include <math.h>
 #include <string.h>
@@ -13,61 +13,10 @@
 /* EASE's rows are read through sten_ease_scores, this many items at a time. */
 enum { EASE_ROWS = 256 };
 
-typedef struct {
-    float v;
-    uint32_t i;
-} scored;
-
-/* a ranks below b: lower score, or the same score and a larger id */
-static inline int worse(scored a, scored b)
-{
-    return a.v != b.v ? a.v < b.v : a.i > b.i;
-}
-
-/* Min-heap on `worse`: h[0] is the worst kept. */
-static void sift_down(scored *h, uint32_t n, uint32_t at)
-{
-    for (;;) {
-        uint32_t l = 2 * at + 1, m = at;
-        if (l < n && worse(h[l], h[m]))
-            m = l;
-        if (l + 1 < n && worse(h[l + 1], h[m]))
-            m = l + 1;
-        if (m == at)
-            return;
-        scored t = h[at];
-        h[at] = h[m];
-        h[m] = t;
-        at = m;
-    }
-}
-
-static void offer(scored *h, uint32_t *n, uint32_t M, scored x)
-{
-    if (*n < M) {
-        uint32_t at = (*n)++;
-        h[at] = x;
-        while (at > 0 && worse(h[at], h[(at - 1) / 2])) {
-            scored t = h[at];
-            h[at] = h[(at - 1) / 2];
-            h[(at - 1) / 2] = t;
-            at = (at - 1) / 2;
-        }
-    } else if (worse(h[0], x)) {
-        h[0] = x;
-        sift_down(h, *n, 0);
-    }
-}
-
 /* The heap (n items) out as a row of M slots, best first; empties it. */
-static void emit(scored *h, uint32_t n, uint32_t M, uint32_t *idx, float *val)
+static void emit(sten__scored *h, uint32_t n, uint32_t M, uint32_t *idx, float *val)
 {
-    for (uint32_t r = n; r-- > 0;) {
-        idx[r] = h[0].i;
-        val[r] = h[0].v;
-        h[0] = h[r];
-        sift_down(h, r, 0);
-    }
+    sten__heap_drain(h, n, idx, val);
     for (uint32_t r = n; r < M; r++) {
         idx[r] = UINT32_MAX;
         val[r] = -INFINITY;
@@ -113,28 +62,6 @@ static sten_status check_opts(sten_ctx *ctx, const sten_similar_opts *o)
     return STEN_OK;
 }
 
-/* The co-occurrence measures count c by summing, which goes wrong when a
- * row lists an item twice: refuse that, with the first such row. */
-static sten_status check_rows(sten_ctx *ctx, const sten_csr *X)
-{
-    sten_status st = sten_csr_validate(ctx, X);
-    uint32_t *seen = st ? NULL : sten_calloc(ctx, STEN__MAX(X->cols, 1), sizeof *seen);
-    if (!st && !seen)
-        st = STEN_E_NOMEM;
-    for (uint32_t r = 0; !st && r < X->rows; r++) {
-        for (uint64_t e = X->row_ptr[r]; e < X->row_ptr[r + 1]; e++) {
-            if (seen[X->col[e]] == r + 1) {
-                st = sten_fail(ctx, STEN_E_INVALID, "X row %u lists item %u twice", r,
-                               X->col[e]);
-                break;
-            }
-            seen[X->col[e]] = r + 1;
-        }
-    }
-    sten_free(ctx, seen);
-    return st;
-}
-
 /* What one item's neighbours are computed from, shared by the threads. */
 typedef struct {
     const sten_csr *X, *XT;
@@ -157,7 +84,7 @@ static double score(const cooc *a, uint32_t i, uint32_t j, double c)
 
 /* Item i's neighbours: count c over i's users' items in cnt (zero on entry
  * and on return), the items met listed in touched, the best M by heap. */
-static void item_neighbors(const cooc *a, uint32_t i, uint32_t *cnt, uint32_t *touched, scored *heap)
+static void item_neighbors(const cooc *a, uint32_t i, uint32_t *cnt, uint32_t *touched, sten__scored *heap)
 {
     const sten_csr *X = a->X, *XT = a->XT;
     uint32_t nt = 0, n = 0;
@@ -172,7 +99,7 @@ static void item_neighbors(const cooc *a, uint32_t i, uint32_t *cnt, uint32_t *t
         const uint32_t j = touched[q], c = cnt[j];
         cnt[j] = 0;
         if (j != i && c >= a->o->min_support)
-            offer(heap, &n, M, (scored){(float)score(a, i, j, c), j});
+            sten__heap_offer(heap, &n, M, (sten__scored){(float)score(a, i, j, c), j});
     }
     a->out->count[i] = n;
     emit(heap, n, M, a->out->idx + (uint64_t)i * M, a->out->val + (uint64_t)i * M);
@@ -202,7 +129,7 @@ static sten_status similar_cooc(sten_ctx *ctx, const sten_csr *X, const sten_sim
     const int nt = sten__threads_for(ctx, (int64_t)STEN__MIN(work, 1e18), 1 << 14);
     /* per thread: a counter and a touched list over items, a heap of M */
     const size_t per = 2 * (size_t)STEN__MAX(N, 1) * sizeof(uint32_t) +
-                       (size_t)STEN__MAX(M, 1) * sizeof(scored);
+                       (size_t)STEN__MAX(M, 1) * sizeof(sten__scored);
     char *scratch = sten_calloc(ctx, (size_t)nt, per);
     if (!scratch) {
         sten_free(ctx, pw);
@@ -219,7 +146,7 @@ static sten_status similar_cooc(sten_ctx *ctx, const sten_csr *X, const sten_sim
 #endif
         uint32_t *cnt = (uint32_t *)(scratch + (size_t)t * per);
         uint32_t *touched = cnt + STEN__MAX(N, 1);
-        scored *heap = (scored *)(touched + STEN__MAX(N, 1));
+        sten__scored *heap = (sten__scored *)(touched + STEN__MAX(N, 1));
 #pragma omp for schedule(dynamic, 16)
         for (int64_t i = 0; i < (int64_t)N; i++)
             item_neighbors(&a, (uint32_t)i, cnt, touched, heap);
@@ -284,7 +211,7 @@ sten_status sten_similar(sten_ctx *ctx, const sten_csr *X, const sten_similar_op
                        "EASE needs a dense %u x %u item matrix (%.1f GiB); the limit is max_items = %u",
                        X->cols, X->cols, (double)X->cols * X->cols * 4 / (1 << 30), o->max_items);
     if (!st)
-        st = check_rows(ctx, X);
+        st = sten__check_unique_rows(ctx, X);
     if (st)
         return st;
     sten_csr Xb = *X; /* values ignored */
