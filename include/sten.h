@@ -810,7 +810,7 @@ typedef struct {
     char name[STEN_NAME_MAX];
     sten_layer_kind kind;
     sten_layer_type type;
-    uint32_t N;      /* units; 0 when N_auto until bound to a dataset */
+    uint32_t N;      /* units; with N_auto, 0 until built (sten_net_description: the width used) */
     bool N_auto;     /* "N": "auto": width of the bound dataset */
     bool sparse;     /* input: sparse data; hidden: apply sparseness penalty */
     float p_dropout;

@@ -275,6 +275,10 @@ static void test_concat(void)
         CHECK_EQ(C->n_src, T + 1);
         CHECK_EQ(C->n_in, 0); /* no weights of its own */
         CHECK_EQ(net->layers[T + 3].n_in, 1);
+        /* the description says what each "auto" became (the dataset's width, the sources' sum) */
+        CHECK_EQ(sten_net_description(net)->layers[T + 2].N, C->N);
+        CHECK_EQ(sten_net_description(net)->layers[0].N, net->layers[0].N);
+        CHECK(sten_net_description(net)->layers[0].N > 0 && sten_net_description(net)->layers[0].N_auto);
         grad_check(net, "Concat of 13 sources with dropout", 0);
         /* save and load: the same outputs */
         char tmpl[] = "/tmp/sten_cat_XXXXXX", file[64];

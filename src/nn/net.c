@@ -741,6 +741,9 @@ sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dat
         st = bind_datasets(ctx, net);
     if (!st)
         st = resolve_widths(ctx, net);
+    for (uint32_t i = 0; !st && i < net->n_layers; i++)
+        if (net->desc.layers[i].N_auto) /* the description says what "auto" became */
+            net->desc.layers[i].N = net->layers[i].N;
     if (!st)
         st = resolve_sources(ctx, net);
     if (!st)
