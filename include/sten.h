@@ -1038,7 +1038,9 @@ sten_status sten_model_read_desc(sten_ctx *ctx, const char *path, sten_net_desc 
  * config's N exceed its data's width). */
 sten_status sten_index_check(sten_ctx *ctx, const sten_index *ix, const char *index_path,
                              const sten_layer_desc *l, const char *model_path);
-/* Epochs completed (0 for a fresh network; read back from model files). */
+/* Epochs completed (0 for a fresh network; read back from model files).
+ * While sten_net_train runs, and after it failed, the epoch that was in
+ * progress (so the last completed one is that minus 1). */
 uint32_t sten_net_epoch(const sten_net *net);
 /* The description the network was built from (resolved: N filled in). */
 const sten_net_desc *sten_net_description(const sten_net *net);
