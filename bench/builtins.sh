@@ -5,9 +5,13 @@
 # randomized) with the same components, k-NN (exact, k=10, 10,000 queries
 # of the blobs) against KNeighborsClassifier (brute force), Linear Learner (binary, 5 epochs,
 # 8 models; regressor) against LogisticRegression, SGDClassifier (log loss, 5 epochs) and Ridge
-# on a planted 64-feature plane (80/20 split). Reports seconds and quality (k-means:
-# mean squared distance to the closest centre on the training rows; PCA: the
-# explained variance ratio's sum; linear: test accuracy or mse). scikit-learn comes from PyPI into
+# on a planted 64-feature plane (80/20 split); k-NN also against faiss (IndexFlatL2 exact,
+# IndexIVFFlat nlist = round(sqrt(rows)), nprobe = nlist/16, recall@10 against exact).
+# Reports seconds incl. the CSV read, fit-only seconds (sten's own {"fit_seconds"} line; for
+# k-NN the search: sten's predict time less that of a 1-row predict, i.e. less start-up and the
+# model read) and quality (k-means: mean squared distance to the closest centre on the training
+# rows; PCA: the explained variance ratio's sum; linear: test accuracy or mse), then the ratios
+# sten fit-only / peer fit-only. scikit-learn and faiss-cpu come from PyPI into
 # build/bench-sklearn (made on demand). Appends to $RESULTS.
 #   THREADS=2 ROWS=200000 sh bench/builtins.sh      RESULTS=/dev/null for a trial
 set -eu
@@ -21,6 +25,10 @@ V=build/bench-sklearn
 if ! "$V/bin/python" -c "import sklearn" 2>/dev/null; then
     echo "installing the peer: scikit-learn from PyPI into $V"
     python3 -m venv "$V" && "$V/bin/pip" install -q scikit-learn numpy
+fi
+if ! "$V/bin/python" -c "import faiss" 2>/dev/null; then
+    echo "installing the peer: faiss-cpu from PyPI into $V"
+    "$V/bin/pip" install -q faiss-cpu
 fi
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
@@ -45,50 +53,77 @@ head -n 10000 "$W/blobs.csv" >"$W/q.csv"
 printf '{"k": "50", "feature_dim": "64", "init_method": "kmeans++", "mini_batch_size": "5000", "epochs": "3"}' >"$W/km.json"
 printf '{"num_components": "20", "feature_dim": "200", "mini_batch_size": "5000", "algorithm_mode": "%s"}' regular >"$W/pr.json"
 printf '{"num_components": "20", "feature_dim": "200", "mini_batch_size": "5000", "algorithm_mode": "%s"}' randomized >"$W/pz.json"
-t() { s=$(date +%s.%N); taskset -c "$cores" "$@" >"$W/stdout" 2>/dev/null; echo "$(date +%s.%N) - $s" | bc; }
-echo "| side | task | seconds | quality |" >"$W/table"
-echo "|---|---|---|---|" >>"$W/table"
+t() { s=$(date +%s.%N); taskset -c "$cores" "$@" >"$W/stdout" 2>/dev/null; printf "%.3f" "$(echo "$(date +%s.%N) - $s" | bc)"; }
+fit() { sed -n 's/.*"fit_seconds": \([0-9.]*\)}/\1/p' "$W/stdout"; } # sten's own line
+: >"$W/fit" # "task seconds" lines, sten's and the peers' fit-only times, for the ratios
+echo "| side | task | seconds (incl. CSV read) | fit-only seconds | quality |" >"$W/table"
+echo "|---|---|---|---|---|" >>"$W/table"
 sec=$(t build/sten train --algorithm kmeans --hyperparameters "$W/km.json" --train "$W/blobs.csv" --test "$W/blobs.csv" --model-dir "$W/km" --threads "$THREADS")
-echo "| sten | k-means k=50 ($ROWS x 64, incl. CSV read) | $sec | msd $(sed 's/.*: //; s/}//' "$W/stdout") |" >>"$W/table"
+echo "| sten | k-means k=50 ($ROWS x 64) | $sec | $(fit) | msd $(sed -n 's/.*"test:msd": \(.*\)}/\1/p' "$W/stdout") |" >>"$W/table"
+echo "sten:kmeans $(fit)" >>"$W/fit"
 for m in pr pz; do
     sec=$(t build/sten train --algorithm pca --hyperparameters "$W/$m.json" --train "$W/x.csv" --model-dir "$W/$m" --threads "$THREADS")
-    echo "| sten | PCA $m 20 of 200 (incl. CSV read) | $sec | ratio sum $("$V/bin/python" -c "import json,sys; print(round(sum(json.load(sys.stdin)['explained_variance_ratio']), 4))" <"$W/stdout") |" >>"$W/table"
+    echo "| sten | PCA $m 20 of 200 | $sec | $(fit) | ratio sum $(grep explained_variance_ratio "$W/stdout" | "$V/bin/python" -c "import json,sys; print(round(sum(json.load(sys.stdin)['explained_variance_ratio']), 4))") |" >>"$W/table"
+    echo "sten:pca_$m $(fit)" >>"$W/fit"
 done
 printf '{"feature_dim": "64", "k": "10", "predictor_type": "classifier", "sample_size": "%s"}' "$ROWS" >"$W/kn.json"
 t build/sten train --algorithm knn --hyperparameters "$W/kn.json" --train "$W/lab.csv" --model-dir "$W/kn" \
     --threads "$THREADS" >/dev/null
+head -n 1 "$W/q.csv" >"$W/q1.csv"
+sec1=$(t build/sten predict -n "$W/kn/model.nc" --csv "$W/q1.csv" --format jsonl -s "$W/kn1.out" --threads "$THREADS")
 sec=$(t build/sten predict -n "$W/kn/model.nc" --csv "$W/q.csv" --format jsonl -s "$W/kn.out" --threads "$THREADS")
-echo "| sten | k-NN Flat k=10, 10000 queries of $ROWS x 64 (predict, incl. model and CSV read) | $sec | |" >>"$W/table"
+knn=$(printf "%.3f" "$(echo "$sec - $sec1" | bc)")
+echo "| sten | k-NN Flat k=10, 10000 queries of $ROWS x 64 (predict; search = less a 1-row predict's $sec1) | $sec | $knn | |" >>"$W/table"
+echo "sten:knn $knn" >>"$W/fit"
 printf '{"feature_dim": "64", "predictor_type": "binary_classifier", "epochs": "5", "num_models": "8"}' >"$W/llb.json"
 printf '{"feature_dim": "64", "predictor_type": "regressor", "epochs": "5", "num_models": "8"}' >"$W/llr.json"
 sec=$(t build/sten train --algorithm linear-learner --hyperparameters "$W/llb.json" --train "$W/llb_tr.csv" --test "$W/llb_te.csv" --model-dir "$W/llb" --threads "$THREADS")
-echo "| sten | linear-learner binary, 8 models x 5 epochs ($ROWS x 64 80/20, incl. CSV read) | $sec | accuracy $(sed -n 's/.*test:binary_classification_accuracy": \(.*\)}/\1/p' "$W/stdout") |" >>"$W/table"
+echo "| sten | linear-learner binary, 8 models x 5 epochs ($ROWS x 64 80/20) | $sec | $(fit) | accuracy $(sed -n 's/.*test:binary_classification_accuracy": \(.*\)}/\1/p' "$W/stdout") |" >>"$W/table"
+echo "sten:llb $(fit)" >>"$W/fit"
 sec=$(t build/sten train --algorithm linear-learner --hyperparameters "$W/llr.json" --train "$W/llr_tr.csv" --test "$W/llr_te.csv" --model-dir "$W/llr" --threads "$THREADS")
-echo "| sten | linear-learner regressor, 8 models x 5 epochs (incl. CSV read) | $sec | mse $(sed -n 's/.*test:mse": \(.*\)}/\1/p' "$W/stdout") |" >>"$W/table"
-taskset -c "$cores" "$V/bin/python" - "$W" >>"$W/table" <<'PY'
+echo "| sten | linear-learner regressor, 8 models x 5 epochs | $sec | $(fit) | mse $(sed -n 's/.*test:mse": \(.*\)}/\1/p' "$W/stdout") |" >>"$W/table"
+echo "sten:llr $(fit)" >>"$W/fit"
+taskset -c "$cores" "$V/bin/python" - "$W" "$THREADS" >>"$W/table" <<'PY'
 import sys, time, numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
-w = sys.argv[1]
+w, threads = sys.argv[1], int(sys.argv[2])
+fits = open(f"{w}/fit", "a")
 # sten's times include reading the CSV text; so the peer's "incl. CSV read"
 # rows add numpy's loadtxt of the same file to its fit
 t = time.time(); X = np.loadtxt(f"{w}/blobs.csv", delimiter=",", dtype=np.float32); rb = time.time() - t
-print(f"| numpy | loadtxt blobs.csv ({len(X)} x 64) | {rb:.3f} | |")
+print(f"| numpy | loadtxt blobs.csv ({len(X)} x 64) | {rb:.3f} | | |")
 for name, m in [("KMeans", KMeans(50, init="k-means++", n_init=1, random_state=0)),
                 ("MiniBatchKMeans", MiniBatchKMeans(50, batch_size=5000, max_iter=3, n_init=1, random_state=0))]:
     t = time.time(); m.fit(X); t = time.time() - t
-    print(f"| scikit-learn | {name} k=50 (fit only; incl. CSV read {t + rb:.3f}) | {t:.3f} | msd {m.inertia_ / len(X):.4f} |")
+    print(f"| scikit-learn | {name} k=50 | {t + rb:.3f} | {t:.3f} | msd {m.inertia_ / len(X):.4f} |")
+    print(f"peer:kmeans:{name} {t:.4f}", file=fits)
 t = time.time(); X = np.loadtxt(f"{w}/x.csv", delimiter=",", dtype=np.float32); rx = time.time() - t
-print(f"| numpy | loadtxt x.csv ({len(X)} x 200) | {rx:.3f} | |")
+print(f"| numpy | loadtxt x.csv ({len(X)} x 200) | {rx:.3f} | | |")
 for solver in ("full", "randomized"):
     t = time.time(); p = PCA(20, svd_solver=solver, random_state=0).fit(X); t = time.time() - t
-    print(f"| scikit-learn | PCA {solver} 20 of 200 (fit only; incl. CSV read {t + rx:.3f}) | {t:.3f} | ratio sum {p.explained_variance_ratio_.sum():.4f} |")
+    print(f"| scikit-learn | PCA {solver} 20 of 200 | {t + rx:.3f} | {t:.3f} | ratio sum {p.explained_variance_ratio_.sum():.4f} |")
+    print(f"peer:pca_{'pr' if solver == 'full' else 'pz'}:PCA {solver} {t:.4f}", file=fits)
 from sklearn.neighbors import KNeighborsClassifier
 X = np.loadtxt(f"{w}/blobs.csv", delimiter=",", dtype=np.float32)
 y = np.arange(1, len(X) + 1) % 7
 m = KNeighborsClassifier(10, algorithm="brute").fit(X, y)
 t = time.time(); m.predict(X[:10000]); t = time.time() - t
-print(f"| scikit-learn | KNeighborsClassifier brute k=10, 10000 queries (predict only) | {t:.3f} | |")
+print(f"| scikit-learn | KNeighborsClassifier brute k=10, 10000 queries (predict only) | | {t:.3f} | |")
+print(f"peer:knn:KNeighborsClassifier brute {t:.4f}", file=fits)
+import faiss
+faiss.omp_set_num_threads(threads)
+Q = np.ascontiguousarray(X[:10000])
+t = time.time(); flat = faiss.IndexFlatL2(X.shape[1]); flat.add(X); ta = time.time() - t
+t = time.time(); _, I = flat.search(Q, 10); t = time.time() - t
+print(f"| faiss | IndexFlatL2 k=10, 10000 queries (search only; add {ta:.3f}) | | {t:.3f} | |")
+print(f"peer:knn:faiss IndexFlatL2 {t:.4f}", file=fits)
+nlist = round(len(X) ** 0.5)
+t = time.time(); ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(X.shape[1]), X.shape[1], nlist); ivf.train(X); ivf.add(X); tb = time.time() - t
+ivf.nprobe = max(1, nlist // 16)
+t = time.time(); _, J = ivf.search(Q, 10); t = time.time() - t
+rec = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(I, J)])
+print(f"| faiss | IndexIVFFlat nlist {nlist} nprobe {ivf.nprobe} k=10 (search only; train+add {tb:.3f}) | | {t:.3f} | recall@10 {rec:.4f} vs Flat |")
 from sklearn.linear_model import LogisticRegression, SGDClassifier, Ridge
 def split(name):
     tr, te = (np.loadtxt(f"{w}/{name}_{p}.csv", delimiter=",", dtype=np.float32) for p in ("tr", "te"))
@@ -97,12 +132,28 @@ X, y, Xt, yt = split("llb")
 for name, m in [("LogisticRegression lbfgs", LogisticRegression(max_iter=200)),
                 ("SGDClassifier log_loss 5 epochs", SGDClassifier(loss="log_loss", max_iter=5, tol=None, random_state=0))]:
     t = time.time(); m.fit(X, y); t = time.time() - t
-    print(f"| scikit-learn | {name} (fit only) | {t:.3f} | accuracy {(m.predict(Xt) == yt).mean():.4f} |")
+    print(f"| scikit-learn | {name} | | {t:.3f} | accuracy {(m.predict(Xt) == yt).mean():.4f} |")
+    print(f"peer:llb:{name} {t:.4f}", file=fits)
 X, y, Xt, yt = split("llr")
 t = time.time(); m = Ridge(alpha=1.0).fit(X, y); t = time.time() - t
-print(f"| scikit-learn | Ridge alpha=1 (fit only) | {t:.3f} | mse {((m.predict(Xt) - yt) ** 2).mean():.5f} |")
+print(f"| scikit-learn | Ridge alpha=1 | | {t:.3f} | mse {((m.predict(Xt) - yt) ** 2).mean():.5f} |")
+print(f"peer:llr:Ridge alpha=1 {t:.4f}", file=fits)
+fits.close()
+# the ratios: sten's fit-only seconds over each peer's, task by task (< 1: sten is faster)
+sten, names = {}, {"kmeans": "k-means k=50", "pca_pr": "PCA regular", "pca_pz": "PCA randomized",
+                   "knn": "k-NN exact search", "llb": "linear-learner binary", "llr": "linear-learner regressor"}
+print("\n| task | sten fit-only s | peer | peer fit-only s | sten / peer |\n|---|---|---|---|---|")
+for line in open(f"{w}/fit"):
+    key, sec = line.rstrip("\n").rsplit(" ", 1)
+    if key.startswith("sten:"):
+        sten[key[5:]] = float(sec)
+    else:
+        _, task, peer = key.split(":", 2)
+        print(f"| {names[task]} | {sten[task]:.3f} | {peer} | {float(sec):.3f} | {sten[task] / float(sec):.2f} |")
 PY
+threads_line="OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS MKL_NUM_THREADS=$MKL_NUM_THREADS, faiss.omp_set_num_threads($THREADS), sten --threads $THREADS, all pinned to cores $cores"
+echo "$threads_line"
 cat "$W/table"
-{ echo; echo "## builtins.sh: k-means, PCA, k-NN and Linear Learner vs scikit-learn ($(date -u +%Y-%m-%d), $model, $THREADS threads)"; echo
-  echo "Command: \`THREADS=$THREADS ROWS=$ROWS sh bench/builtins.sh\` (scikit-learn $("$V/bin/python" -c 'import sklearn; print(sklearn.__version__)'), numpy $("$V/bin/python" -c 'import numpy; print(numpy.__version__)'))"; echo
+{ echo; echo "## builtins.sh: k-means, PCA, k-NN and Linear Learner vs scikit-learn and faiss, fit-only ratios ($(date -u +%Y-%m-%d), $model, $THREADS threads)"; echo
+  echo "Command: \`THREADS=$THREADS ROWS=$ROWS sh bench/builtins.sh\` (scikit-learn $("$V/bin/python" -c 'import sklearn; print(sklearn.__version__)'), faiss-cpu $("$V/bin/python" -c 'import faiss; print(faiss.__version__)'), numpy $("$V/bin/python" -c 'import numpy; print(numpy.__version__)')); $threads_line"; echo
   cat "$W/table"; } >>"$RESULTS"

@@ -169,6 +169,8 @@ awk 'BEGIN { srand(17); for (c = 0; c < 10; c++) for (j = 0; j < 16; j++) m[c, j
 printf '{"k": "10", "feature_dim": "16", "init_method": "kmeans++", "mini_batch_size": "1000"}' >"$b/hp.json"
 expect 0 '"test:msd": ' train --algorithm kmeans --hyperparameters "$b/hp.json" --train "$b/blobs.csv" \
     --test "$b/blobs.csv" --model-dir "$b/km"
+secs='^{"read_seconds": [0-9]*\.[0-9]*, "fit_seconds": [0-9]*\.[0-9]*}$'
+grep -q "$secs" "$tmp/out" || { echo "FAIL: k-means did not print read/fit seconds"; cat "$tmp/out"; fail=1; }
 expect 0 "3000 rows (kmeans)" predict -n "$b/km/model.nc" --csv "$b/blobs.csv" --format jsonl -s "$b/out"
 # one line per row; each blob (row % 10) in one cluster of its own
 if ! awk '!/^\{"closest_cluster": [0-9]+, "distance_to_cluster": [0-9.e+-]+\}$/ { bad = 1 }
@@ -186,6 +188,7 @@ awk 'BEGIN { srand(5); for (i = 0; i < 600; i++) { line = ""
 gunzip -c "$b/x.csv.gz" >"$b/x.csv"
 printf '{"num_components": "5", "feature_dim": "30", "algorithm_mode": "regular", "subtract_mean": "true", "mini_batch_size": "500"}' >"$b/hpp.json"
 expect 0 '"explained_variance_ratio": ' train --algorithm pca --hyperparameters "$b/hpp.json" --train "$b/x.csv.gz" --model-dir "$b/pc"
+grep -q "$secs" "$tmp/out" || { echo "FAIL: PCA did not print read/fit seconds"; cat "$tmp/out"; fail=1; }
 expect 0 "600 rows (pca)" predict -n "$b/pc/model.nc" --csv "$b/x.csv" --format jsonl -s "$b/outp"
 if ! awk '!/^\{"projection": \[[^],]+(, [^],]+)*\]\}$/ || split($0, f, ", ") != 5 { bad = 1 } END { exit bad || NR != 600 }' "$b/outp"; then
     echo "FAIL: sten predict --csv (PCA): wrong lines"; head -3 "$b/outp"; fail=1

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 const char cmd_train_builtin_usage[] =
@@ -50,7 +51,9 @@ const char cmd_train_builtin_usage[] =
     "test:msd / test:ssd (eval_metrics) as JSON lines; PCA prints its explained\n"
     "variance as a JSON line; k-NN with --test prints test:accuracy\n"
     "(classifier) or test:mse (regressor); Linear Learner prints\n"
-    "validation: and test: objective_loss and its predictor's metrics. --seed (default 12134) makes a run\n"
+    "validation: and test: objective_loss and its predictor's metrics. Every\n"
+    "algorithm prints {\"read_seconds\": R, \"fit_seconds\": F} (reading the CSV\n"
+    "channels, fitting) as a JSON line. --seed (default 12134) makes a run\n"
     "repeatable.\n"
     "See docs/builtins.md.\n";
 
@@ -117,6 +120,22 @@ static int parse(const cli_cmd *self, int argc, char **argv, bi_args *a)
     return 0;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The seconds spent reading every CSV channel and fitting, as a JSON line
+ * beside the metrics, so a benchmark can set the fit apart from the parse. */
+static void print_seconds(double read_s, double fit_s)
+{
+    cli_progress_clear();
+    printf("{\"read_seconds\": %.4f, \"fit_seconds\": %.4f}\n", read_s, fit_s);
+    fflush(stdout);
+}
+
 static sten_status make_dir(sten_ctx *ctx, const char *dir)
 {
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
@@ -135,20 +154,23 @@ static sten_status train_kmeans(sten_ctx *ctx, const bi_args *a, const char *mod
     uint32_t *cl = NULL;
     sten_status st = sten_kmeans_opts_from_hyperparameters(ctx, a->hp, &o, &metrics);
     o.seed = (uint64_t)a->seed;
+    double t0 = now_s();
     if (!st)
         st = sten_csv_read_dense(ctx, a->train, o.feature_dim, &X, &n);
     if (!st && a->test) /* read and checked before the training it would waste */
         st = sten_csv_read_dense(ctx, a->test, o.feature_dim, &T, &nt);
+    const double t_read = now_s() - t0;
     if (!st)
         st = make_dir(ctx, a->dir);
     sten_kmeans_report r;
     if (!st) {
         fprintf(stderr, "sten train: k-means, k %u, %llu rows of %u features, threads %d\n", o.k,
                 (unsigned long long)n, o.feature_dim, sten_ctx_threads(ctx));
+        t0 = now_s();
         st = sten_kmeans_fit(ctx, X, n, &o, &km, &r);
     }
     if (!st) {
-        cli_progress_clear();
+        print_seconds(t_read, now_s() - t0);
         fprintf(stderr, "sten train: mini-batch stage: %u centres, %u pass%s, msd %.6g; local Lloyd's: %u trials to "
                 "%u centres, weighted inertia %.6g\n", r.centers, r.passes, r.passes == 1 ? "" : "es", r.stage_msd,
                 r.trials, o.k, r.local_inertia);
@@ -180,18 +202,23 @@ static sten_status train_pca(sten_ctx *ctx, const bi_args *a, const char *model)
     memset(&p, 0, sizeof p);
     sten_status st = sten_pca_opts_from_hyperparameters(ctx, a->hp, &o);
     o.seed = (uint64_t)a->seed;
+    double t0 = now_s();
     if (!st)
         st = sten_csv_read_dense(ctx, a->train, o.feature_dim, &X, &n);
+    const double t_read = now_s() - t0;
     if (!st)
         st = make_dir(ctx, a->dir);
     if (!st) {
         fprintf(stderr, "sten train: PCA (%s), %u components, %llu rows of %u features, threads %d\n",
                 o.mode == STEN_PCA_RANDOMIZED ? "randomized" : "regular", o.num_components, (unsigned long long)n,
                 o.feature_dim, sten_ctx_threads(ctx));
+        t0 = now_s();
         st = sten_pca_fit(ctx, X, n, &o, &p);
     }
-    if (!st)
+    if (!st) {
+        print_seconds(t_read, now_s() - t0);
         st = sten_pca_save(ctx, &p, model);
+    }
     if (!st) { /* the explained variance, as a JSON line (and its sum on stderr) */
         cli_progress_clear();
         double sum = 0;
@@ -223,20 +250,23 @@ static sten_status train_knn(sten_ctx *ctx, const bi_args *a, const char *model)
     memset(&m, 0, sizeof m);
     sten_status st = sten_knn_opts_from_hyperparameters(ctx, a->hp, &o);
     o.seed = (uint64_t)a->seed;
+    double t0 = now_s();
     if (!st)
         st = sten_csv_read_labeled(ctx, a->train, o.feature_dim, &X, &y, &n);
     if (!st && a->test)
         st = sten_csv_read_labeled(ctx, a->test, o.feature_dim, &T, &ty, &nt);
+    const double t_read = now_s() - t0;
     if (!st)
         st = make_dir(ctx, a->dir);
     if (!st) {
         fprintf(stderr, "sten train: k-NN (%s), k %u, %llu rows of %u features, sample_size %u, threads %d\n",
                 o.predictor_type == STEN_KNN_REGRESSOR ? "regressor" : "classifier", o.k, (unsigned long long)n,
                 o.feature_dim, o.sample_size, sten_ctx_threads(ctx));
+        t0 = now_s();
         st = sten_knn_fit(ctx, X, y, n, &o, &m);
     }
     if (!st) {
-        cli_progress_clear();
+        print_seconds(t_read, now_s() - t0);
         fprintf(stderr, "sten train: index of %u points of %u values%s", m.n, m.index_dim, m.nlists ? "" : "\n");
         if (m.nlists)
             fprintf(stderr, " in %u lists (predict probes %u by default)\n", m.nlists, sten_knn_nprobe(&m, 0));
@@ -284,12 +314,14 @@ static sten_status train_linear(sten_ctx *ctx, const bi_args *a, const char *mod
     sten_linear_report r;
     sten_status st = sten_linear_opts_from_hyperparameters(ctx, a->hp, &o);
     o.seed = (uint64_t)a->seed;
+    double t0 = now_s();
     if (!st)
         st = sten_csv_read_labeled(ctx, a->train, o.feature_dim, &X, &y, &n);
     if (!st && a->validation)
         st = sten_csv_read_labeled(ctx, a->validation, o.feature_dim, &V, &vy, &nv);
     if (!st && a->test)
         st = sten_csv_read_labeled(ctx, a->test, o.feature_dim, &T, &ty, &nt);
+    const double t_read = now_s() - t0;
     if (!st)
         st = make_dir(ctx, a->dir);
     if (!st) {
@@ -297,10 +329,11 @@ static sten_status train_linear(sten_ctx *ctx, const bi_args *a, const char *mod
         fprintf(stderr, "sten train: linear-learner (%s), %llu rows of %u features%s, threads %d\n",
                 pn[o.predictor_type], (unsigned long long)n, o.feature_dim, nv ? ", with validation" : "",
                 sten_ctx_threads(ctx));
+        t0 = now_s();
         st = sten_linear_fit(ctx, X, y, n, V, vy, nv, &o, &m, &r);
     }
     if (!st) {
-        cli_progress_clear();
+        print_seconds(t_read, now_s() - t0);
         fprintf(stderr, "sten train: kept model %u of %u (learning_rate %g, wd %g, l1 %g; %s loss %.6g after %u "
                 "epochs)\n", r.chosen, r.num_models, (double)r.learning_rate[r.chosen], (double)r.wd[r.chosen],
                 (double)r.l1[r.chosen], r.on_validation ? "validation" : "training", r.loss[r.chosen],
