@@ -406,6 +406,13 @@ void sten_datasets_free(sten_ctx *ctx, sten_dataset *ds, size_t count);
  * (a model file given as data says so). */
 sten_status sten_dataset_read_netcdf(sten_ctx *ctx, const char *path, sten_dataset **out,
                                      size_t *count);
+/* As sten_dataset_read_netcdf, keeping only the examples e with
+ * e % parts == part (a data-parallel member's stripe), read in blocks so
+ * that no more than that stripe and one block is ever held. The stripes of
+ * parts = 1 .. are the whole file. Indexed datasets keep every stored row
+ * and stripe their index. */
+sten_status sten_dataset_read_netcdf_part(sten_ctx *ctx, const char *path, uint32_t part, uint32_t parts,
+                                          sten_dataset **out, size_t *count);
 /* Writes datasets in the schema DSSTNE's generateNetCDF writes (global
  * datasets, name<n>, attributes<n>, kind<n>, dataType<n>, dimensions<n>,
  * width<n>; examplesDim<n>, sparseDataDim<n>; sparseStart<n>, sparseEnd<n>,
@@ -1141,6 +1148,33 @@ typedef struct {
     uint64_t skipped;      /* batches whose update the divergence guard skipped */
 } sten_epoch_stats;
 
+/* A group of processes that train one model together (the ranks of an MPI
+ * job): what the trainer needs from it. libsten itself does not link MPI;
+ * the sten CLI provides one over MPI when built with it (tools/mpi.c,
+ * docs/scale-out.md), and anything else that can sum arrays across
+ * processes can stand in. Every member calls the same operations in the
+ * same order; each returns STEN_OK or an error after which the group is
+ * unusable. */
+typedef enum { STEN_COMM_F32 = 0, STEN_COMM_F64 = 1, STEN_COMM_U64 = 2 } sten_comm_type;
+typedef enum { STEN_COMM_SUM = 0, STEN_COMM_MAX = 1, STEN_COMM_MIN = 2 } sten_comm_op;
+typedef struct sten_comm {
+    int rank, size;  /* this member, and how many there are */
+    void *user;
+    /* buf (n elements) becomes op over every member's buf, the same bits on
+     * every member */
+    sten_status (*allreduce)(void *user, void *buf, size_t n, sten_comm_type type, sten_comm_op op);
+    /* every member's buf (bytes) becomes root's */
+    sten_status (*bcast)(void *user, void *buf, size_t bytes, int root);
+} sten_comm;
+
+/* How a group trains (sten_train_opts.parallel). DATA: each member holds
+ * the whole model and its own share of the examples (the stripe
+ * sten_dataset_read_netcdf_part reads); a mini-batch of batch_size examples
+ * is batch_size / size from each member, and the gradients are summed
+ * across members before every update, so the model is the one a single
+ * process makes from the same batches, up to summation order. */
+typedef enum { STEN_PARALLEL_NONE = 0, STEN_PARALLEL_DATA = 1 } sten_parallel;
+
 typedef struct {
     sten_train_desc t;        /* resolved settings (epochs, optimizer, ...) */
     uint32_t first_epoch;     /* 1 normally; later when resuming */
@@ -1157,6 +1191,14 @@ typedef struct {
      * and is returned. May be NULL. */
     sten_status (*epoch_done)(void *user, const sten_net *net, const sten_epoch_stats *s);
     void *user;
+    /* Training across processes: parallel DATA with a group of more than
+     * one member (NULL or NONE: this process alone). Every member calls
+     * sten_net_train with the same settings; the epoch statistics are the
+     * group's; a failure on any member after the start ends it on all of
+     * them (the others get STEN_E_IO "another rank failed") once the epoch
+     * ends, so epoch_done on every member may write files safely. */
+    const sten_comm *comm;
+    sten_parallel parallel;
 } sten_train_opts;
 
 /* Trains for opts->t.epochs epochs (from first_epoch) over all examples in

@@ -7,6 +7,8 @@
 set -eu
 
 PKGS="build-essential cmake pkg-config libopenblas-openmp-dev libnetcdf-dev netcdf-bin libjansson-dev zlib1g-dev python3-numpy python3-scipy python3-pytest libmicrohttpd-dev liblmdb-dev curl"
+# MPI (sten train/predict across ranks; the build option STEN_MPI, which scripts/test.sh turns on)
+PKGS="$PKGS openmpi-bin libopenmpi-dev"
 # the fuzz build (scripts/fuzz.sh): clang, and its sanitizer and libFuzzer
 # runtimes (only recommended by clang, so named here)
 PKGS="$PKGS clang libclang-rt-dev"

@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 dir=build
-flags="-DCMAKE_BUILD_TYPE=Release"
+flags="-DCMAKE_BUILD_TYPE=Release -DSTEN_MPI=ON" # the MPI tests run here (tests/test_mpi.sh)
 if [ "${1:-}" = "--sanitize" ]; then
     dir=build-asan
     flags="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTEN_SANITIZE=ON"

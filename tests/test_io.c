@@ -382,6 +382,121 @@ static void test_write_read_round_trip(void)
     sten_csr_free(ctx, &d[0].sparse); /* d[1] only borrowed these arrays */
 }
 
+/* Stripes (sten_dataset_read_netcdf_part, data-parallel training): stripe
+ * p of P keeps example p + k P as its row k, for sparse analog and boolean
+ * rows, weights and dense rows; rows longer than a read block too; the
+ * stripes of P = 1 are the whole file. */
+static void check_stripe_rows(const sten_dataset *whole, const sten_dataset *part, uint32_t p, uint32_t P)
+{
+    CHECK_EQ(part->examples, (whole->examples - p + P - 1) / P);
+    for (uint64_t k = 0; k < part->examples; k++) {
+        const uint64_t g = p + k * P;
+        if (whole->attributes & STEN_DS_SPARSE) {
+            const uint64_t a = whole->sparse.row_ptr[g], len = whole->sparse.row_ptr[g + 1] - a;
+            const uint64_t b = part->sparse.row_ptr[k];
+            CHECK_EQ(part->sparse.row_ptr[k + 1] - b, len);
+            CHECK(memcmp(part->sparse.col + b, whole->sparse.col + a, len * 4) == 0);
+            if (whole->sparse.val)
+                CHECK(memcmp(part->sparse.val + b, whole->sparse.val + a, len * 4) == 0);
+        } else {
+            CHECK(memcmp(part->dense + k * whole->width, whole->dense + g * whole->width, whole->width * 4) == 0);
+        }
+        if (whole->weight)
+            CHECK(part->weight[k] == whole->weight[g]);
+    }
+}
+
+static void test_netcdf_stripes(void)
+{
+    enum { ROWS = 1001 };
+    sten_dataset d[4];
+    memset(d, 0, sizeof d);
+    sten_rng r;
+    sten_rng_init(&r, 7, 0);
+    d[0].name = "x";
+    d[0].attributes = STEN_DS_SPARSE | STEN_DS_WEIGHTED;
+    d[0].dtype = 4;
+    d[0].dims = 1;
+    d[0].width = 256;
+    d[0].examples = d[0].unique = ROWS;
+    CHECK_EQ(sten_csr_init(ctx, &d[0].sparse, ROWS, 256, ROWS * 8, true), STEN_OK);
+    uint64_t e = 0;
+    for (uint32_t i = 0; i < ROWS; i++) {
+        const uint32_t len = i % 17 == 3 ? 0 : sten_rng_below(&r, 8) + 1;
+        for (uint32_t j = 0; j < len; j++, e++) {
+            d[0].sparse.col[e] = (i * 7 + j * 31) % 256;
+            d[0].sparse.val[e] = sten_rng_uniform(&r);
+        }
+        d[0].sparse.row_ptr[i + 1] = e;
+    }
+    d[0].sparse.rows = ROWS;
+    d[0].sparse.nnz = e;
+    float *w = malloc(ROWS * sizeof *w), *dense = malloc(ROWS * 3 * sizeof *dense);
+    for (uint32_t i = 0; i < ROWS; i++) {
+        w[i] = (float)i;
+        for (int c = 0; c < 3; c++)
+            dense[i * 3 + c] = (float)(i * 3 + c);
+    }
+    d[0].weight = w;
+    d[1] = d[0];
+    d[1].name = "y";
+    d[1].attributes = STEN_DS_SPARSE | STEN_DS_BOOLEAN;
+    d[1].sparse.val = NULL;
+    d[1].weight = NULL;
+    d[2].name = "z";
+    d[2].dims = 1;
+    d[2].width = 3;
+    d[2].examples = d[2].unique = ROWS;
+    d[2].dense = dense;
+    /* three rows, the middle one longer than a read block (2^22 entries) */
+    const uint32_t long_len = (1u << 22) + 5;
+    d[3].name = "long";
+    d[3].attributes = STEN_DS_SPARSE | STEN_DS_BOOLEAN;
+    d[3].dims = 1;
+    d[3].width = 1u << 23;
+    d[3].examples = d[3].unique = 3;
+    CHECK_EQ(sten_csr_init(ctx, &d[3].sparse, 3, 1u << 23, long_len + 2, false), STEN_OK);
+    d[3].sparse.col[0] = 9;
+    for (uint32_t j = 0; j < long_len; j++)
+        d[3].sparse.col[1 + j] = j;
+    d[3].sparse.col[long_len + 1] = 4;
+    d[3].sparse.row_ptr[1] = 1;
+    d[3].sparse.row_ptr[2] = long_len + 1;
+    d[3].sparse.row_ptr[3] = long_len + 2;
+    d[3].sparse.rows = 3;
+    d[3].sparse.nnz = long_len + 2;
+    CHECK_EQ(sten_dataset_write_netcdf(ctx, path("stripes.nc"), d, 3), STEN_OK);
+    CHECK_EQ(sten_dataset_write_netcdf(ctx, path("long.nc"), d + 3, 1), STEN_OK);
+    for (uint32_t P = 1; P <= 4; P++)
+        for (uint32_t p = 0; p < P; p++) {
+            sten_dataset *s;
+            size_t n;
+            CHECK_EQ(sten_dataset_read_netcdf_part(ctx, path("stripes.nc"), p, P, &s, &n), STEN_OK);
+            CHECK_EQ(n, 3);
+            for (size_t i = 0; i < n && n == 3; i++)
+                check_stripe_rows(&d[i], &s[i], p, P);
+            sten_datasets_free(ctx, s, n);
+            if (P > 2)
+                continue;
+            CHECK_EQ(sten_dataset_read_netcdf_part(ctx, path("long.nc"), p, P, &s, &n), STEN_OK);
+            if (n == 1)
+                check_stripe_rows(&d[3], &s[0], p, P);
+            sten_datasets_free(ctx, s, n);
+        }
+    /* more ranks than examples, and a stripe that does not exist */
+    sten_dataset *s = NULL;
+    size_t n = 0;
+    CHECK_EQ(sten_dataset_read_netcdf_part(ctx, path("long.nc"), 3, 4, &s, &n), STEN_E_FORMAT);
+    CHECK(strstr(sten_ctx_error(ctx), "fewer examples than ranks") != NULL);
+    sten_ctx_clear_error(ctx);
+    CHECK_EQ(sten_dataset_read_netcdf_part(ctx, path("long.nc"), 4, 4, &s, &n), STEN_E_INVALID);
+    sten_ctx_clear_error(ctx);
+    CHECK(s == NULL && n == 0);
+    sten_csr_free(ctx, &d[0].sparse);
+    sten_csr_free(ctx, &d[3].sparse);
+    free(w), free(dense);
+}
+
 /* ---- index fingerprints: their definition, their dataset attributes, the
  * check predict and serve make */
 static uint64_t fnv1a(const char *s)
@@ -1006,6 +1121,7 @@ int main(void)
     RUN(test_text_reader);
     RUN(test_netcdf_variants);
     RUN(test_write_read_round_trip);
+    RUN(test_netcdf_stripes);
     RUN(test_fingerprints);
     RUN(test_recordio);
     RUN(test_dataset_ownership);

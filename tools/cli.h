@@ -95,6 +95,23 @@ sten_ctx *cli_ctx_new(const char *cmd);
 /* Reports the context's first error on stderr ("sten <cmd>: <error>") and
  * returns the exit code for st. */
 int cli_fail(const char *cmd, sten_ctx *ctx, sten_status st);
+
+/* MPI (tools/mpi.c, docs/scale-out.md). cli_mpi_start: called by main
+ * before the subcommand; starts MPI when a launcher started this process
+ * (only train and predict run across ranks; the others refuse), or refuses
+ * when sten was built without MPI and would run alone among others.
+ * cli_mpi_finish: ends MPI with the exit code (a failed rank aborts the job
+ * instead of leaving the others waiting). cli_mpi_comm: the group for
+ * sten_train_opts.comm, or NULL when alone. cli_mpi_gather_to: rank 0
+ * writes its buf, then every other rank's, in rank order, to f (the others
+ * send theirs); alone, just writes buf. */
+int cli_mpi_start(int *argc, char ***argv, const char *sub);
+int cli_mpi_finish(int rc);
+const sten_comm *cli_mpi_comm(void);
+int cli_mpi_rank(void);
+int cli_mpi_size(void);
+void cli_mpi_barrier(void);
+sten_status cli_mpi_gather_to(sten_ctx *ctx, FILE *f, const char *buf, size_t len);
 int cli_exit_code(sten_status st);
 
 /* Options shared by the commands that read interaction logs (convert,

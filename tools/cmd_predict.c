@@ -295,17 +295,32 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
         nf++;
     if (!st && a->exclude_seen && out_feat && !(st = add_filter(ctx, excl, a->input, out_feat, samples)))
         nf++;
-    if (!st)
-        st = sten_outfile_open(ctx, a->output, &of, &f);
+    /* across MPI ranks: each scores a run of whole batches (the batches of one
+     * process, so the scores are its bits) into memory, and rank 0 writes
+     * them all in order (docs/scale-out.md) */
+    const int rank = cli_mpi_rank(), ranks = cli_mpi_size();
+    char *mine = NULL;
+    size_t mine_len = 0;
+    FILE *out = NULL;
+    if (!st && rank == 0)
+        st = sten_outfile_open(ctx, a->output, &of, &out);
+    if (!st && ranks > 1 && !(f = open_memstream(&mine, &mine_len)))
+        st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+    else if (!st && ranks == 1)
+        f = out;
     const uint32_t K = (uint32_t)a->k, B = (uint32_t)a->batch;
     uint32_t *ex_ids = malloc((size_t)B * 4), *idx = malloc((size_t)B * K * 4), *cnt = malloc((size_t)B * 4);
     float *val = malloc((size_t)B * K * 4);
     if (!st && (!ex_ids || !idx || !cnt || !val))
         st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
     const uint32_t n_items = out_feat ? sten_index_span(out_feat) : 0;
-    for (uint64_t pos = 0; !st && pos < ds.examples; pos += B) {
+    const uint64_t batches = (ds.examples + B - 1) / B;
+    const uint64_t first = batches * (uint64_t)rank / (uint64_t)ranks;
+    const uint64_t last = batches * (uint64_t)(rank + 1) / (uint64_t)ranks;
+    for (uint64_t pos = first * B; !st && pos < CLI_MIN(ds.examples, last * B); pos += B) {
         const uint32_t nb = (uint32_t)CLI_MIN((uint64_t)B, ds.examples - pos);
-        cli_progress_count(a->layer ? "inference" : "recommending", "users", pos, ds.examples);
+        if (rank == 0)
+            cli_progress_count(a->layer ? "inference" : "recommending", "users", pos, ds.examples);
         for (uint32_t b = 0; b < nb; b++)
             ex_ids[b] = (uint32_t)(pos + b);
         if (a->layer) {
@@ -327,12 +342,20 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
             st = sten_recs_write(ctx, f, sten_index_label(samples, ids[pos + b]), idx + (size_t)b * K,
                                  val + (size_t)b * K, cnt[b], out_feat, a->fmt ? a->fmt : "%4.3f");
     }
-    if (!st)
+    if (ranks > 1) { /* every rank's lines to rank 0, in rank order */
+        if (f && fclose(f) != 0 && !st)
+            st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+        f = NULL;
+        if (!st)
+            st = cli_mpi_gather_to(ctx, out, mine, mine_len);
+        free(mine);
+    }
+    if (rank == 0 && !st)
         st = sten_outfile_commit(ctx, of);
-    else
+    else if (rank == 0)
         sten_outfile_abort(ctx, of);
     cli_progress_clear();
-    if (!st)
+    if (!st && rank == 0)
         fprintf(stderr, "sten predict: %s: %llu samples%s\n", a->output, (unsigned long long)ds.examples,
                 ts.unknown_features ? " (some input features were not in the index; see above)" : "");
     free(ex_ids), free(idx), free(cnt), free(val);
@@ -466,14 +489,22 @@ static sten_status run_scores(sten_ctx *ctx, const pred_args *a)
 
 int cmd_predict(int argc, char **argv)
 {
+    bool builtin = false;
     for (int i = 1; i < argc; i++) /* k-means and PCA models score dense CSV rows */
-        if (!strcmp(argv[i], "--csv") || !strncmp(argv[i], "--csv=", 6))
-            return cmd_predict_builtin(argc, argv);
+        builtin |= !strcmp(argv[i], "--csv") || !strncmp(argv[i], "--csv=", 6);
     const cli_cmd *self = cli_find("predict");
     pred_args a = {.k = 100, .batch = 1024, .base = -1};
-    const int rc0 = parse(self, argc, argv, &a);
+    const int rc0 = builtin ? 0 : parse(self, argc, argv, &a);
     if (rc0)
         return rc0 < 0 ? CLI_EX_OK : rc0;
+    if (cli_mpi_size() > 1 && (builtin || a.netcdf || a.data)) {
+        if (cli_mpi_rank() == 0)
+            fprintf(stderr, "sten predict: only recommendation and layer output from DSSTNE text (-r) run across "
+                            "MPI ranks; run this one as one process\n");
+        return CLI_EX_USAGE;
+    }
+    if (builtin)
+        return cmd_predict_builtin(argc, argv);
     const int exists = cli_check_output("predict", a.output, a.force);
     if (exists)
         return exists;

@@ -56,6 +56,12 @@ const char cmd_train_usage[] =
     "                           validation per epoch, the model's item embeddings\n"
     "      --force              overwrite MODEL.nc, checkpoints and the report that\n"
     "                           exist (refused otherwise, exit 73, before training starts)\n"
+    "      --parallel data      under mpirun -np P (a build with MPI): each rank reads\n"
+    "                           every P-th example of the data, takes batch/P of every\n"
+    "                           batch, and the gradients are summed over the ranks\n"
+    "                           before each update: the model of one process with the\n"
+    "                           same batch (docs/scale-out.md). Rank 0 writes the model,\n"
+    "                           checkpoints, metrics and report\n"
     "      --precision P        fp32 (default), bf16 or auto: bf16 products take bf16\n"
     "                           inputs with fp32 sums, weights stay fp32 (needs a CPU\n"
     "                           with AVX-512 BF16; AMX tiles where present); auto\n"
@@ -71,7 +77,7 @@ const char cmd_train_usage[] =
 enum {
     OPT_ALPHA = 256, OPT_LAMBDA, OPT_LAMBDA1, OPT_MU, OPT_MU1, OPT_OPTIMIZER, OPT_SEED,
     OPT_CKPT, OPT_RESUME, OPT_METRICS, OPT_VALIDATE, OPT_PATIENCE, OPT_FORCE, OPT_PRECISION,
-    OPT_TEST, OPT_REPORT
+    OPT_TEST, OPT_REPORT, OPT_PARALLEL
 };
 
 typedef struct {
@@ -85,6 +91,8 @@ typedef struct {
     int optimizer;
     sten_precision precision;
     bool force;
+    sten_parallel parallel;
+    int rank; /* MPI rank (0 alone): only rank 0 writes and reports */
     FILE *metrics_f;
     sten_ctx *ctx;
     uint32_t epochs_total; /* for the progress line */
@@ -121,6 +129,7 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
         {"precision", required_argument, NULL, OPT_PRECISION},
         {"test", required_argument, NULL, OPT_TEST},
         {"report", required_argument, NULL, OPT_REPORT},
+        {"parallel", required_argument, NULL, OPT_PARALLEL},
         {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
@@ -171,6 +180,18 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
             *(a->test ? &a->test2 : &a->test) = optarg;
             break;
         case OPT_FORCE: a->force = true; break;
+        case OPT_PARALLEL:
+            if (!strcasecmp(optarg, "data"))
+                a->parallel = STEN_PARALLEL_DATA;
+            else if (!strcasecmp(optarg, "model"))
+            {
+                fprintf(stderr, "sten train: --parallel model (DSSTNE's item-range split of the wide layers) is "
+                                "not implemented yet; use --parallel data (docs/scale-out.md)\n");
+                return CLI_EX_UNAVAILABLE;
+            }
+            else
+                return cli_usage_error(self, "--parallel expects data, got '%s'", optarg);
+            break;
         case 'h':
             cli_print_usage(stdout, self);
             exit(CLI_EX_OK);
@@ -239,6 +260,8 @@ static sten_status epoch_done(void *user, const sten_net *net, const sten_epoch_
     const sten_train_desc *t = &sten_net_description(net)->training;
     sten_score_metrics m;
     cli_progress_clear();
+    if (a->rank != 0) /* rank 0 reports and writes for the group */
+        return STEN_OK;
     if (a->test_ws) { /* click-through metrics on the test data, SageMaker's names */
         sten_status st = sten_net_score_ws(a->ctx, net, a->test_ws, a->test_p, a->test_y);
         if (!st)
@@ -320,15 +343,16 @@ static int check_checkpoints(const train_args *a, const sten_train_desc *t, uint
     return 0;
 }
 
-/* Reads the datasets of INPUT and OUTPUT (once if they are one file). */
-static sten_status load_data(sten_ctx *ctx, const char *in, const char *out, sten_dataset **ds,
-                             size_t *n)
+/* Reads the datasets of INPUT and OUTPUT (once if they are one file):
+ * stripe `part` of `parts` of their examples (all: 0 of 1). */
+static sten_status load_data(sten_ctx *ctx, const char *in, const char *out, uint32_t part, uint32_t parts,
+                             sten_dataset **ds, size_t *n)
 {
     sten_dataset *a = NULL, *b = NULL;
     size_t na = 0, nb = 0;
-    sten_status st = sten_dataset_read_netcdf(ctx, in, &a, &na);
+    sten_status st = sten_dataset_read_netcdf_part(ctx, in, part, parts, &a, &na);
     if (!st && strcmp(in, out) != 0)
-        st = sten_dataset_read_netcdf(ctx, out, &b, &nb);
+        st = sten_dataset_read_netcdf_part(ctx, out, part, parts, &b, &nb);
     if (st) {
         sten_datasets_free(ctx, a, na);
         return st;
@@ -365,6 +389,10 @@ int cmd_train(int argc, char **argv)
     int rc = parse_args(self, argc, argv, &a);
     if (rc)
         return rc;
+    const int ranks = cli_mpi_size();
+    a.rank = cli_mpi_rank();
+    if (ranks > 1 && !a.parallel)
+        a.parallel = STEN_PARALLEL_DATA; /* the one scheme there is */
     if ((rc = check_outputs(&a)))
         return rc;
     sten_ctx *ctx = a.ctx = cli_ctx_new("train");
@@ -388,12 +416,13 @@ int cmd_train(int argc, char **argv)
             return rc;
         }
     }
-    if (!st)
-        st = load_data(ctx, a.input, a.output, &ds, &n_ds);
+    if (!st) /* data parallel: this rank's stripe of the training data; the
+                validation and test data whole, so every rank judges alike */
+        st = load_data(ctx, a.input, a.output, (uint32_t)a.rank, (uint32_t)ranks, &ds, &n_ds);
     if (!st && a.validate)
-        st = load_data(ctx, a.validate, a.validate2 ? a.validate2 : a.validate, &valid, &n_valid);
+        st = load_data(ctx, a.validate, a.validate2 ? a.validate2 : a.validate, 0, 1, &valid, &n_valid);
     if (!st && a.test)
-        st = load_data(ctx, a.test, a.test2 ? a.test2 : a.test, &test, &n_test);
+        st = load_data(ctx, a.test, a.test2 ? a.test2 : a.test, 0, 1, &test, &n_test);
     sten_train_opts o;
     memset(&o, 0, sizeof o);
     if (!st) {
@@ -423,9 +452,9 @@ int cmd_train(int argc, char **argv)
         else /* a network the metrics cannot apply to is refused now, not after an epoch */
             st = sten_net_score_ws(ctx, net, a.test_ws, a.test_p, a.test_y);
     }
-    if (!st && a.report)
+    if (!st && a.report && a.rank == 0)
         st = rep_metrics_new(ctx, &a.rep);
-    if (!st && a.metrics && !(a.metrics_f = fopen(a.metrics, "a")))
+    if (!st && a.metrics && a.rank == 0 && !(a.metrics_f = fopen(a.metrics, "a")))
         st = sten_fail(ctx, STEN_E_IO, "%s: cannot open for appending", a.metrics);
     if (!st) {
         o.valid = valid;
@@ -436,15 +465,22 @@ int cmd_train(int argc, char **argv)
         a.epochs_total = o.t.epochs;
         o.epoch_done = epoch_done;
         o.user = &a;
-        fprintf(stderr, "sten train: %llu examples, batch %u, epochs %u..%u, %s, alpha %g, threads %d, %s\n",
-                (unsigned long long)sten_net_examples(net), o.t.batch_size, o.first_epoch,
-                o.t.epochs, sten_optimizer_name(o.t.optimizer), o.t.alpha, sten_ctx_threads(ctx),
-                sten_net_precision(net) == STEN_PRECISION_BF16 ? "bf16" : "fp32");
+        o.comm = cli_mpi_comm();
+        o.parallel = a.parallel;
+        char par[128] = "";
+        if (ranks > 1)
+            snprintf(par, sizeof par, " on rank 0 (data parallel over %d ranks, %u of every batch each)", ranks,
+                     o.t.batch_size / (uint32_t)ranks);
+        if (a.rank == 0 || ranks == 1)
+            fprintf(stderr, "sten train: %llu examples%s, batch %u, epochs %u..%u, %s, alpha %g, threads %d, %s\n",
+                    (unsigned long long)sten_net_examples(net), par, o.t.batch_size, o.first_epoch,
+                    o.t.epochs, sten_optimizer_name(o.t.optimizer), o.t.alpha, sten_ctx_threads(ctx),
+                    sten_net_precision(net) == STEN_PRECISION_BF16 ? "bf16" : "fp32");
         st = sten_net_train(ctx, net, &o);
     }
-    if (!st)
+    if (!st && a.rank == 0)
         st = sten_net_save(ctx, net, a.network);
-    if (!st && a.report) { /* from this run's metrics and the model just written */
+    if (!st && a.report && a.rank == 0) { /* from this run's metrics and the model just written */
         char title[512];
         snprintf(title, sizeof title, "sten train: %s", a.config);
         const rep_inputs ri = {.title = title, .metrics = a.rep, .metrics_src = "this run of sten train",
@@ -463,7 +499,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "sten train: the last good checkpoint is %s\n", path);
     }
     rc = refused ? refused : st ? cli_fail("train", ctx, st) : CLI_EX_OK;
-    if (!st)
+    if (!st && a.rank == 0)
         fprintf(stderr, "sten train: wrote %s\n", a.network);
     sten_workspace_free(ctx, a.test_ws);
     rep_metrics_free(a.rep);

@@ -56,5 +56,7 @@ int main(int argc, char **argv)
         print_help(stderr);
         return CLI_EX_USAGE;
     }
-    return c->run(argc - 1, argv + 1);
+    if ((rc = cli_mpi_start(&argc, &argv, c->name)) != CLI_EX_OK)
+        return rc;
+    return cli_mpi_finish(c->run(argc - 1, argv + 1));
 }

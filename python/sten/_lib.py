@@ -101,7 +101,8 @@ class TrainOpts(ctypes.Structure):
     """sten_train_opts."""
     _fields_ = [("t", TrainDesc), ("first_epoch", c_uint32), ("valid", POINTER(Dataset)),
                 ("n_valid", c_size_t), ("patience", c_uint32), ("progress_every", c_uint32),
-                ("progress", PROGRESS_FN), ("epoch_done", EPOCH_DONE_FN), ("user", c_void_p)]
+                ("progress", PROGRESS_FN), ("epoch_done", EPOCH_DONE_FN), ("user", c_void_p),
+                ("comm", c_void_p), ("parallel", ctypes.c_int)]
 
 
 # The structs tests/py_abi.c reports, by their C names.

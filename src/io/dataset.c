@@ -26,6 +26,7 @@ typedef struct {
     const char *path;
     int nc;
     sten_status st;
+    uint32_t part, parts; /* keep the examples e with e % parts == part (1 part: all) */
 } nco;
 
 /* Records the first netCDF failure with the file and what was involved. */
@@ -48,6 +49,29 @@ static bool bad(nco *o, const char *fmt, const char *name, unsigned long long v,
         o->st = sten_fail(o->ctx, STEN_E_FORMAT, "%s: %s (%s)", o->path, msg, why);
     }
     return false;
+}
+
+/* Values read at once where a stripe is gathered from a file in blocks. */
+#define STRIPE_BLOCK ((size_t)1 << 22)
+
+/* How many of n examples (or rows) the stripe keeps. */
+static uint64_t stripe_len(const nco *o, uint64_t n)
+{
+    return n > o->part ? (n - o->part + o->parts - 1) / o->parts : 0;
+}
+
+/* A 1-D variable's values at the stripe's positions (all for 1 part):
+ * netCDF reads them strided. */
+static bool get_stripe(nco *o, int v, const char *name, nc_type t, void *out, uint64_t n)
+{
+    const size_t start = o->parts > 1 ? o->part : 0, count = (size_t)stripe_len(o, n);
+    const ptrdiff_t stride = o->parts > 1 ? (ptrdiff_t)o->parts : 1;
+    if (count == 0)
+        return true;
+    int rc = t == NC_UINT64 ? nc_get_vars_ulonglong(o->nc, v, &start, &count, &stride, out)
+           : t == NC_UINT   ? nc_get_vars_uint(o->nc, v, &start, &count, &stride, out)
+                            : nc_get_vars_float(o->nc, v, &start, &count, &stride, out);
+    return ok(o, rc, "reading variable", name);
 }
 
 static bool att_u32(nco *o, const char *name, bool required, uint32_t *v)
@@ -95,48 +119,116 @@ static bool var_1d(nco *o, const char *name, size_t n, int *id)
     return true;
 }
 
-static bool read_sparse(nco *o, int n, sten_dataset *d, uint64_t cols)
+/* A stripe of a sparse dataset: its rows' entries (listed by start/end,
+ * kept rows only, over the file's nnz entries) gathered from sparseIndex
+ * and sparseData in blocks of spans at most STRIPE_BLOCK long (a longer row
+ * alone), into idx/val, start/end re-based to them. */
+static bool gather_rows(nco *o, int vi, int vd, const char *ni, const char *nd, uint64_t rows,
+                        unsigned long long *start, unsigned long long *end, uint32_t *idx, float *val)
 {
-    char name[64];
+    uint32_t *bi = NULL;
+    float *bd = NULL;
+    uint64_t e = 0;
+    bool good = true;
+    for (uint64_t r0 = 0; good && r0 < rows;) {
+        unsigned long long lo = start[r0], hi = end[r0];
+        uint64_t r1 = r0 + 1;
+        while (r1 < rows) {
+            const unsigned long long l = STEN__MIN(lo, start[r1]), h = STEN__MAX(hi, end[r1]);
+            if (h - l > STRIPE_BLOCK)
+                break;
+            lo = l, hi = h, r1++;
+        }
+        const size_t span = (size_t)(hi - lo);
+        if (span && !bi) {
+            bi = sten_alloc(o->ctx, STEN__MAX(span, STRIPE_BLOCK) * sizeof *bi);
+            bd = val ? sten_alloc(o->ctx, STEN__MAX(span, STRIPE_BLOCK) * sizeof *bd) : NULL;
+            if (!bi || (val && !bd)) {
+                good = false;
+                o->st = STEN_E_NOMEM;
+                break;
+            }
+        } else if (span > STRIPE_BLOCK) { /* one row longer than a block */
+            uint32_t *nbi = sten_alloc(o->ctx, span * sizeof *nbi);
+            float *nbd = val ? sten_alloc(o->ctx, span * sizeof *nbd) : NULL;
+            sten_free(o->ctx, bi), sten_free(o->ctx, bd);
+            bi = nbi, bd = nbd;
+            if (!bi || (val && !bd)) {
+                good = false;
+                o->st = STEN_E_NOMEM;
+                break;
+            }
+        }
+        const size_t s0 = (size_t)lo;
+        good = !span || (ok(o, nc_get_vara_uint(o->nc, vi, &s0, &span, bi), "reading variable", ni) &&
+                         (!val || ok(o, nc_get_vara_float(o->nc, vd, &s0, &span, bd), "reading variable", nd)));
+        for (uint64_t r = r0; good && r < r1; r++) {
+            const size_t len = (size_t)(end[r] - start[r]), off = (size_t)(start[r] - lo);
+            memcpy(idx + e, bi + off, len * sizeof *idx);
+            if (val)
+                memcpy(val + e, bd + off, len * sizeof *val);
+            start[r] = e;
+            end[r] = e += len;
+        }
+        r0 = r1;
+    }
+    sten_free(o->ctx, bi);
+    sten_free(o->ctx, bd);
+    return good;
+}
+
+static bool read_sparse(nco *o, int n, sten_dataset *d, uint64_t cols, uint64_t file_rows)
+{
+    char name[64], name2[64];
     size_t nnz = 0;
     snprintf(name, sizeof name, "sparseDataDim%d", n);
     if (!dim_len(o, name, true, &nnz))
         return false;
-    unsigned long long *start = sten_alloc(o->ctx, (size_t)d->unique * sizeof *start);
-    unsigned long long *end = sten_alloc(o->ctx, (size_t)d->unique * sizeof *end);
-    uint32_t *idx = sten_alloc(o->ctx, (nnz ? nnz : 1) * sizeof *idx);
-    float *val = NULL;
-    bool good = start && end && idx;
+    const uint64_t rows = d->unique; /* kept */
+    unsigned long long *start = sten_alloc(o->ctx, (size_t)STEN__MAX(rows, 1u) * sizeof *start);
+    unsigned long long *end = sten_alloc(o->ctx, (size_t)STEN__MAX(rows, 1u) * sizeof *end);
+    bool good = start && end;
     if (!good && !o->st)
         o->st = STEN_E_NOMEM;
-    int v;
+    int v, vi = -1, vd = -1;
     snprintf(name, sizeof name, "sparseStart%d", n);
-    good = good && var_1d(o, name, d->unique, &v) &&
-           ok(o, nc_get_var_ulonglong(o->nc, v, start), "reading variable", name);
+    good = good && var_1d(o, name, file_rows, &v) && get_stripe(o, v, name, NC_UINT64, start, file_rows);
     snprintf(name, sizeof name, "sparseEnd%d", n);
-    good = good && var_1d(o, name, d->unique, &v) &&
-           ok(o, nc_get_var_ulonglong(o->nc, v, end), "reading variable", name);
-    snprintf(name, sizeof name, "sparseIndex%d", n);
-    good = good && var_1d(o, name, nnz, &v) &&
-           ok(o, nc_get_var_uint(o->nc, v, idx), "reading variable", name);
-    if (good && !(d->attributes & STEN_DS_BOOLEAN)) {
-        val = sten_alloc(o->ctx, (nnz ? nnz : 1) * sizeof *val);
-        snprintf(name, sizeof name, "sparseData%d", n);
-        good = (val || (o->st = STEN_E_NOMEM, false)) && var_1d(o, name, nnz, &v) &&
-               ok(o, nc_get_var_float(o->nc, v, val), "reading variable", name);
-        const float scale = d->dtype == DT_UCHAR || d->dtype == DT_RGB8 ? 1.0f / 256
-                          : d->dtype == DT_CHAR ? 1.0f / 128 : 1.0f;
-        for (size_t k = 0; good && scale != 1.0f && k < nnz; k++)
-            val[k] *= scale;
-    }
-    uint64_t total = 0;
-    for (uint64_t r = 0; good && r < d->unique; r++) {
+    good = good && var_1d(o, name, file_rows, &v) && get_stripe(o, v, name, NC_UINT64, end, file_rows);
+    uint64_t kept = 0; /* entries of the kept rows */
+    for (uint64_t r = 0; good && r < rows; r++) {
         if (start[r] > end[r] || end[r] > nnz)
             good = bad(o, "row %s%llu has sparseStart/sparseEnd outside sparseIndex", "",
-                       (unsigned long long)r, "expected start <= end <= sparseDataDim");
+                       (unsigned long long)(o->part + r * o->parts), "expected start <= end <= sparseDataDim");
         else
-            total += end[r] - start[r];
+            kept += end[r] - start[r];
     }
+    const bool striped = rows != file_rows;
+    const size_t held = striped ? (size_t)kept : nnz; /* entries read into idx/val */
+    uint32_t *idx = good ? sten_alloc(o->ctx, (held ? held : 1) * sizeof *idx) : NULL;
+    float *val = NULL;
+    if (good && !idx)
+        good = false, o->st = STEN_E_NOMEM;
+    snprintf(name, sizeof name, "sparseIndex%d", n);
+    snprintf(name2, sizeof name2, "sparseData%d", n);
+    const bool analog = !(d->attributes & STEN_DS_BOOLEAN);
+    good = good && var_1d(o, name, nnz, &vi) && (!analog || var_1d(o, name2, nnz, &vd));
+    if (good && analog && !(val = sten_alloc(o->ctx, (held ? held : 1) * sizeof *val)))
+        good = false, o->st = STEN_E_NOMEM;
+    if (good && striped) {
+        good = gather_rows(o, vi, vd, name, name2, rows, start, end, idx, val);
+        nnz = held;
+    } else if (good) {
+        good = ok(o, nc_get_var_uint(o->nc, vi, idx), "reading variable", name) &&
+               (!val || ok(o, nc_get_var_float(o->nc, vd, val), "reading variable", name2));
+    }
+    if (good && val) {
+        const float scale = d->dtype == DT_UCHAR || d->dtype == DT_RGB8 ? 1.0f / 256
+                          : d->dtype == DT_CHAR ? 1.0f / 128 : 1.0f;
+        for (size_t k = 0; scale != 1.0f && k < nnz; k++)
+            val[k] *= scale;
+    }
+    const uint64_t total = kept;
     for (size_t k = 0; good && k < nnz; k++)
         if (idx[k] >= cols)
             good = bad(o, "sparseIndex value %s%llu", "", (unsigned long long)idx[k],
@@ -161,12 +253,35 @@ static bool read_sparse(nco *o, int n, sten_dataset *d, uint64_t cols)
     return good && !o->st;
 }
 
-static bool read_dense(nco *o, int n, sten_dataset *d, uint64_t cols)
+/* The kept rows of a dense dataset's values (cols each), from the file's
+ * rows: blocks of whole rows, the stripe's copied out. */
+static bool dense_stripe(nco *o, int v, const char *name, float *out, uint64_t file_rows, uint64_t cols)
+{
+    const uint64_t per = STEN__MAX((uint64_t)STRIPE_BLOCK / cols, (uint64_t)o->parts);
+    float *blk = sten_alloc(o->ctx, (size_t)(STEN__MIN(per, file_rows) * cols) * sizeof *blk);
+    if (!blk)
+        return (o->st = STEN_E_NOMEM), false;
+    bool good = true;
+    uint64_t k = 0;
+    for (uint64_t r0 = 0; good && r0 < file_rows; r0 += per) {
+        const uint64_t r1 = STEN__MIN(file_rows, r0 + per);
+        const size_t s0 = (size_t)(r0 * cols), cnt = (size_t)((r1 - r0) * cols);
+        good = ok(o, nc_get_vara_float(o->nc, v, &s0, &cnt, blk), "reading variable", name);
+        for (uint64_t r = r0; good && r < r1; r++)
+            if (r % o->parts == o->part)
+                memcpy(out + k++ * cols, blk + (r - r0) * cols, (size_t)cols * sizeof *out);
+    }
+    sten_free(o->ctx, blk);
+    return good;
+}
+
+static bool read_dense(nco *o, int n, sten_dataset *d, uint64_t cols, uint64_t file_rows)
 {
     char name[64];
     int v;
     const bool onehot = d->attributes & STEN_DS_BOOLEAN; /* one index per example */
-    const uint64_t want = onehot ? d->unique : d->unique * cols;
+    const bool striped = d->unique != file_rows;
+    const uint64_t want = onehot ? file_rows : file_rows * cols;
     d->dense = sten_calloc(o->ctx, (size_t)STEN__MAX(d->unique * cols, 1u), sizeof(float));
     if (!d->dense)
         return (o->st = STEN_E_NOMEM), false;
@@ -174,9 +289,14 @@ static bool read_dense(nco *o, int n, sten_dataset *d, uint64_t cols)
     if (!var_1d(o, name, want, &v))
         return false;
     if (!onehot)
-        return ok(o, nc_get_var_float(o->nc, v, d->dense), "reading variable", name);
+        return striped ? dense_stripe(o, v, name, d->dense, file_rows, cols)
+                       : ok(o, nc_get_var_float(o->nc, v, d->dense), "reading variable", name);
     uint32_t *hot = sten_alloc(o->ctx, (size_t)(d->unique ? d->unique : 1) * sizeof *hot);
-    bool good = hot && ok(o, nc_get_var_uint(o->nc, v, hot), "reading variable", name);
+    nco all = *o;
+    if (!striped)
+        all.part = 0, all.parts = 1;
+    bool good = hot && get_stripe(&all, v, name, NC_UINT, hot, file_rows);
+    o->st = all.st;
     for (uint64_t r = 0; good && r < d->unique; r++) {
         if (hot[r] >= cols)
             good = bad(o, "%s: one-hot index %llu", name, hot[r], "expected below the width");
@@ -257,23 +377,29 @@ static bool read_one(nco *o, int n, sten_dataset *d)
         return false;
     if (ex == 0 || ex > UINT32_MAX)
         return bad(o, "dimension %s = %llu", name, ex, "expected 1 to 2^32-1 examples");
-    d->examples = d->unique = ex;
+    const uint64_t kept = stripe_len(o, ex); /* the examples this reader keeps */
+    if (kept == 0)
+        return bad(o, "dimension %s = %llu", name, ex, o->parts > 1 ? "fewer examples than ranks to share them"
+                                                                  : "expected 1 to 2^32-1 examples");
+    d->examples = d->unique = kept;
     snprintf(name, sizeof name, "uniqueExamplesDim%d", n);
     if (!dim_len(o, name, false, &uniq))
         return false;
     if (uniq > UINT32_MAX)
         return bad(o, "dimension %s = %llu", name, uniq, "expected at most 2^32-1 examples");
+    uint64_t file_rows = ex; /* stored rows in the file */
     if (uniq)
-        d->unique = uniq;
+        d->unique = file_rows = uniq;
     if ((d->attributes & STEN_DS_INDEXED) || uniq) {
         int v;
-        d->index = sten_alloc(o->ctx, (size_t)ex * sizeof *d->index);
+        d->unique = file_rows; /* examples share rows: every row is kept */
+        d->index = sten_alloc(o->ctx, (size_t)kept * sizeof *d->index);
         snprintf(name, sizeof name, "index%d", n);
         if (!d->index)
             return (o->st = STEN_E_NOMEM), false;
-        if (!var_1d(o, name, ex, &v) || !ok(o, nc_get_var_uint(o->nc, v, d->index), "reading variable", name))
+        if (!var_1d(o, name, ex, &v) || !get_stripe(o, v, name, NC_UINT, d->index, ex))
             return false;
-        for (size_t i = 0; i < ex; i++)
+        for (size_t i = 0; i < kept; i++)
             if (d->index[i] >= d->unique)
                 return bad(o, "%s: example maps to row %llu", name, d->index[i],
                            "expected below uniqueExamplesDim");
@@ -282,14 +408,15 @@ static bool read_one(nco *o, int n, sten_dataset *d)
         return false;
     if (d->attributes & STEN_DS_WEIGHTED) {
         int v;
-        d->weight = sten_alloc(o->ctx, (size_t)ex * sizeof *d->weight);
+        d->weight = sten_alloc(o->ctx, (size_t)kept * sizeof *d->weight);
         snprintf(name, sizeof name, "dataWeight%d", n);
         if (!d->weight)
             return (o->st = STEN_E_NOMEM), false;
-        if (!var_1d(o, name, ex, &v) || !ok(o, nc_get_var_float(o->nc, v, d->weight), "reading variable", name))
+        if (!var_1d(o, name, ex, &v) || !get_stripe(o, v, name, NC_FLOAT, d->weight, ex))
             return false;
     }
-    return d->attributes & STEN_DS_SPARSE ? read_sparse(o, n, d, cols) : read_dense(o, n, d, cols);
+    return d->attributes & STEN_DS_SPARSE ? read_sparse(o, n, d, cols, file_rows)
+                                          : read_dense(o, n, d, cols, file_rows);
 }
 
 void sten_dataset_clear(sten_ctx *ctx, sten_dataset *d)
@@ -351,9 +478,17 @@ sten_status sten_netcdf_kind(sten_ctx *ctx, const char *path, sten_nc_kind *kind
 sten_status sten_dataset_read_netcdf(sten_ctx *ctx, const char *path, sten_dataset **out,
                                      size_t *count)
 {
+    return sten_dataset_read_netcdf_part(ctx, path, 0, 1, out, count);
+}
+
+sten_status sten_dataset_read_netcdf_part(sten_ctx *ctx, const char *path, uint32_t part, uint32_t parts,
+                                          sten_dataset **out, size_t *count)
+{
     *out = NULL;
     *count = 0;
-    nco o = {ctx, path, -1, STEN_OK};
+    if (parts == 0 || part >= parts)
+        return sten_fail(ctx, STEN_E_INVALID, "%s: stripe %u of %u does not exist", path, part, parts);
+    nco o = {ctx, path, -1, STEN_OK, part, parts};
     const int rc = nc_open(path, NC_NOWRITE, &o.nc);
     if (rc != NC_NOERR)
         return sten_fail(ctx, rc == ENOENT ? STEN_E_NOTFOUND : STEN_E_FORMAT,
@@ -513,7 +648,7 @@ sten_status sten_dataset_write_netcdf(sten_ctx *ctx, const char *path, const ste
     char *tmp = sten__tmp_path(ctx, path);
     if (!tmp)
         return sten_ctx_error_status(ctx);
-    nco o = {ctx, path, -1, STEN_OK};
+    nco o = {ctx, path, -1, STEN_OK, 0, 1};
     if (!ok(&o, nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &o.nc), "creating", "file")) {
         sten__abort_path(ctx, tmp);
         return o.st;

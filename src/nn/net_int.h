@@ -260,8 +260,10 @@ void sten__optim_update(sten_ctx *ctx, const sten_train_desc *t, uint64_t step, 
                         float *g, float *s1, float *s2, uint64_t n);
 /* optim.c */
 sten_status sten__optim_alloc(sten_ctx *ctx, sten_net *net, sten_optimizer opt);
+/* One update from the gradient sums over `rows` examples (ws's batch
+ * alone, or the whole group's batch in data-parallel training). */
 void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, const sten_train_desc *t,
-                      float alpha);
+                      float alpha, uint64_t rows);
 double sten__weight_reg(sten_ctx *ctx, const sten_net *net, float lambda, float lambda1);
 
 #endif

@@ -215,10 +215,10 @@ static void update_rows(sten_ctx *ctx, const sten_net *net, const sten_workspace
 }
 
 void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, const sten_train_desc *t,
-                      float alpha)
+                      float alpha, uint64_t rows)
 {
     net->step++;
-    const float ib = t->rescale_grad > 0.0f ? t->rescale_grad : 1.0f / (float)ws->B;
+    const float ib = t->rescale_grad > 0.0f ? t->rescale_grad : 1.0f / (float)rows;
     /* in reverse order, as DSSTNE; the order does not change results */
     for (uint32_t i = net->n_params; i-- > 0;) {
         nn_param *p = &net->params[i];

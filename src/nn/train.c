@@ -47,14 +47,15 @@ void sten_train_desc_resolve(sten_train_desc *t)
 
 /* Fisher-Yates with the epoch's own stream: the order depends only on
  * (seed, epoch). */
-static void shuffle(uint32_t *perm, uint64_t n, uint64_t seed, uint32_t epoch, bool enabled)
+static void shuffle(uint32_t *perm, uint64_t n, uint64_t seed, uint32_t epoch, bool enabled, int member)
 {
     for (uint64_t i = 0; i < n; i++)
         perm[i] = (uint32_t)i;
     if (!enabled)
         return;
-    sten_rng r;
-    sten_rng_init(&r, seed ^ 0x73687566666c65ull, epoch); /* "shuffle" */
+    sten_rng r; /* a data-parallel member shuffles its stripe with a stream of its own */
+    sten_rng_init(&r, seed ^ 0x73687566666c65ull /* "shuffle" */ ^ (uint64_t)member * 0x9E3779B97F4A7C15ull,
+                  epoch);
     for (uint64_t i = n; i > 1; i--) {
         const uint32_t j = sten_rng_below(&r, (uint32_t)i);
         const uint32_t t = perm[i - 1];
@@ -124,53 +125,83 @@ static int guard_check(guard *g, double loss)
     return verdict;
 }
 
-/* Plain SGD without L1 updates weights inside back-propagation. */
-static bool fused_sgd(const sten_train_desc *t)
+/* Plain SGD without L1 updates weights inside back-propagation (not in
+ * data-parallel training: the gradients must be summed across the group
+ * before any update). */
+static bool fused_sgd(const sten_train_desc *t, const sten_comm *grp)
 {
-    return t->optimizer == STEN_OPT_SGD && t->lambda1 == 0.0f && t->rescale_grad == 0.0f;
+    return t->optimizer == STEN_OPT_SGD && t->lambda1 == 0.0f && t->rescale_grad == 0.0f && !grp;
 }
 
-static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_opts *o,
+/* Data-parallel training: the group, and the sizes every member knows. */
+typedef struct {
+    const sten_comm *c;  /* NULL: this process alone */
+    uint64_t n_total;    /* examples over every member */
+    uint64_t n_max;      /* the most one member holds: every member runs as many batches */
+} group;
+
+static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, const group *gp,
                                uint32_t epoch, uint32_t *perm, guard *g, sten_epoch_stats *es,
                                uint64_t *batches_total);
 
 /* One epoch; on any return the weights hold their true values (deferred
  * decay folded in), for checkpoints, validation and callers. */
-static sten_status run_epoch(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, uint32_t epoch,
-                             uint32_t *perm, guard *g, sten_epoch_stats *es, uint64_t *batches_total)
+static sten_status run_epoch(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, const group *gp,
+                             uint32_t epoch, uint32_t *perm, guard *g, sten_epoch_stats *es,
+                             uint64_t *batches_total)
 {
-    const sten_status st = run_batches(ctx, net, o, epoch, perm, g, es, batches_total);
+    const sten_status st = run_batches(ctx, net, o, gp, epoch, perm, g, es, batches_total);
     sten__net_settle(ctx, net);
     if (!st)
         es->reg = sten__weight_reg(ctx, net, o->t.lambda, o->t.lambda1);
     return st;
 }
 
-static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_opts *o,
+/* Sums every parameter's gradient over the group, in place. */
+static sten_status sum_gradients(const sten_net *net, const sten_comm *c)
+{
+    sten_status st = STEN_OK;
+    for (uint32_t i = 0; i < net->n_params && !st; i++)
+        st = c->allreduce(c->user, net->params[i].g, (size_t)net->params[i].n, STEN_COMM_F32, STEN_COMM_SUM);
+    return st;
+}
+
+static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, const group *gp,
                                uint32_t epoch, uint32_t *perm, guard *g, sten_epoch_stats *es,
                                uint64_t *batches_total)
 {
     const sten_train_desc *t = &o->t;
     sten_workspace *ws = net->ws;
-    const uint64_t n = net->examples, B = ws->B_cap;
-    const uint64_t batches = (n + B - 1) / B;
+    const uint64_t n = net->examples, B = ws->B_cap; /* this member's */
+    const uint64_t n_all = gp->c ? gp->n_total : n;
+    const uint64_t batches = ((gp->c ? gp->n_max : n) + B - 1) / B;
     const double t0 = now_s();
     double sum = 0.0;
     net->epoch = epoch;
-    shuffle(perm, n, net->seed, epoch, net->desc.shuffle_indices);
+    shuffle(perm, n, net->seed, epoch, net->desc.shuffle_indices, gp->c ? gp->c->rank : 0);
     memset(es, 0, sizeof *es);
     es->epoch = epoch;
     float alpha = 0.0f;
     for (uint64_t bi = 0; bi < batches; bi++) {
-        const uint32_t Bn = (uint32_t)STEN__MIN(B, n - bi * B);
-        sten_status st = sten__net_load_batch(ctx, net, ws, perm + bi * B, Bn, NN_TRAIN);
-        if (st)
-            return st;
-        sten__net_forward(ctx, net, ws);
-        if (ws->fwd_st)
-            return ws->fwd_st;
-        sten__net_loss(ctx, net, ws);
-        const double loss = ws->loss, per = loss / Bn;
+        /* a member whose stripe has run out takes part with no rows */
+        const uint32_t Bn = bi * B < n ? (uint32_t)STEN__MIN(B, n - bi * B) : 0;
+        sten_status st = STEN_OK;
+        if (Bn && !(st = sten__net_load_batch(ctx, net, ws, perm + bi * B, Bn, NN_TRAIN))) {
+            sten__net_forward(ctx, net, ws);
+            if (!(st = ws->fwd_st))
+                sten__net_loss(ctx, net, ws);
+        }
+        /* the group's loss and rows, and whether any member failed */
+        double v[3] = {Bn && !st ? ws->loss : 0.0, (double)Bn, st ? 1.0 : 0.0};
+        const sten_status cs = gp->c ? gp->c->allreduce(gp->c->user, v, 3, STEN_COMM_F64, STEN_COMM_SUM)
+                                     : STEN_OK;
+        if (st || cs)
+            return st ? st : cs;
+        if (v[2] > 0.0)
+            return sten_fail(ctx, STEN_E_IO, "epoch %u, batch %llu: another rank failed; training stopped",
+                             epoch, (unsigned long long)bi + 1);
+        const uint64_t rows = (uint64_t)v[1];
+        const double loss = v[0], per = loss / (double)rows;
         if (!isfinite(loss))
             return sten_fail(ctx, STEN_E_NUMERIC,
                              "epoch %u, batch %llu: the loss is %s; training stopped (lower the "
@@ -190,25 +221,133 @@ static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_op
         }
         if (verdict == 0) {
             const nn_fuse fz = {alpha, t->lambda};
-            sten__net_backward_fused(ctx, net, ws, fused_sgd(t) ? &fz : NULL);
-            sten__optim_step(ctx, net, ws, t, alpha);
+            if (Bn)
+                sten__net_backward_fused(ctx, net, ws, fused_sgd(t, gp->c) ? &fz : NULL);
+            else /* nothing of this member's in the batch: its part of the sums is 0 */
+                for (uint32_t i = 0; i < net->n_params; i++)
+                    memset(net->params[i].g, 0, (size_t)net->params[i].n * sizeof(float));
+            if (gp->c && (st = sum_gradients(net, gp->c)))
+                return st;
+            sten__optim_step(ctx, net, ws, t, alpha, rows);
         } else {
             es->skipped++;
         }
         (*batches_total)++;
         if (o->progress && o->progress_every && ((bi + 1) % o->progress_every == 0 || bi + 1 == batches)) {
-            const uint64_t done = STEN__MIN(n, (bi + 1) * B);
+            const uint64_t done = STEN__MIN(n_all, (bi + 1) * B * (gp->c ? (uint64_t)gp->c->size : 1));
             sten_train_progress p = {epoch, bi + 1, batches, done, sum / (double)done,
                                      now_s() - t0, alpha};
             o->progress(o->user, &p);
         }
     }
-    es->loss = sum / (double)n;
+    es->loss = sum / (double)n_all;
     es->seconds = now_s() - t0;
-    es->examples_per_s = (double)n / (es->seconds > 0 ? es->seconds : 1e-9);
+    es->examples_per_s = (double)n_all / (es->seconds > 0 ? es->seconds : 1e-9);
     es->alpha = alpha;
     es->valid_loss = NAN;
     return STEN_OK;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Whether every member holds the same value (a hash). */
+static sten_status agree(const sten_comm *c, uint64_t v, bool *same)
+{
+    uint64_t lo = v, hi = v;
+    sten_status st = c->allreduce(c->user, &lo, 1, STEN_COMM_U64, STEN_COMM_MIN);
+    if (!st)
+        st = c->allreduce(c->user, &hi, 1, STEN_COMM_U64, STEN_COMM_MAX);
+    *same = lo == hi;
+    return st;
+}
+
+/* A data-parallel start: the same network and settings on every member
+ * (checked), this member's share of each batch, the group's sizes. */
+static sten_status group_start(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, group *gp)
+{
+    const sten_comm *c = gp->c;
+    const uint32_t P = (uint32_t)c->size;
+    if (o->t.batch_size % P != 0)
+        return sten_fail(ctx, STEN_E_INVALID, "data-parallel training over %u ranks needs a batch size that is "
+                         "a multiple of %u (each rank takes batch / %u examples of every batch); have %u",
+                         P, P, P, o->t.batch_size);
+    for (uint32_t i = 0; i < net->n_params; i++)
+        if (net->params[i].update == NN_UPDATE_ROWS)
+            return sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: parameter \"%s\" is updated by rows (a sparse-row "
+                             "table of a Factorization Machine or Embedding layer); data-parallel training of "
+                             "those is not implemented yet (docs/scale-out.md): train on one rank",
+                             net->desc.source, net->params[i].name);
+    uint64_t sig = fnv(14695981039346656037ull, &net->n_params, sizeof net->n_params);
+    for (uint32_t i = 0; i < net->n_params; i++)
+        sig = fnv(sig, &net->params[i].n, sizeof net->params[i].n);
+    const uint32_t first = o->first_epoch;
+    const float set[] = {o->t.alpha, o->t.lambda, o->t.lambda1, o->t.mu, o->t.mu1};
+    sig = fnv(sig, &o->t.batch_size, sizeof o->t.batch_size);
+    sig = fnv(sig, &o->t.epochs, sizeof o->t.epochs);
+    sig = fnv(sig, &o->t.optimizer, sizeof o->t.optimizer);
+    sig = fnv(sig, &o->t.seed, sizeof o->t.seed);
+    sig = fnv(sig, &first, sizeof first);
+    sig = fnv(sig, set, sizeof set);
+    bool same;
+    sten_status st = agree(c, sig, &same);
+    if (!st && !same)
+        return sten_fail(ctx, STEN_E_INVALID, "the %u ranks were not started alike: their networks or training "
+                         "settings differ (give every rank the same config, model and options)", P);
+    uint64_t total = net->examples, most = net->examples;
+    if (!st)
+        st = c->allreduce(c->user, &total, 1, STEN_COMM_U64, STEN_COMM_SUM);
+    if (!st)
+        st = c->allreduce(c->user, &most, 1, STEN_COMM_U64, STEN_COMM_MAX);
+    gp->n_total = total;
+    gp->n_max = most;
+    if (!st && total > UINT32_MAX)
+        st = sten_fail(ctx, STEN_E_INVALID, "training needs 1 to 2^32-1 examples (have %llu over %u ranks)",
+                       (unsigned long long)total, P);
+    return st;
+}
+
+/* After an epoch: every member must hold the same weights. Sums taken by
+ * the group are the same bits everywhere in practice, but nothing obliges
+ * an implementation to it: where the members drifted apart, rank 0's
+ * weights and optimizer state are everybody's. */
+static sten_status group_converge(sten_ctx *ctx, sten_net *net, const sten_comm *c)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (uint32_t i = 0; i < net->n_params; i++)
+        h = fnv(h, net->params[i].w, (size_t)net->params[i].n * sizeof(float));
+    bool same;
+    sten_status st = agree(c, h, &same);
+    if (st || same)
+        return st;
+    sten_log(ctx, STEN_LOG_DEBUG, "the ranks' weights differ in their last bits: rank 0's are taken");
+    for (uint32_t i = 0; i < net->n_params && !st; i++) {
+        nn_param *p = &net->params[i];
+        st = c->bcast(c->user, p->w, (size_t)p->n * sizeof(float), 0);
+        if (!st && p->s1)
+            st = c->bcast(c->user, p->s1, (size_t)p->s_n * sizeof(float), 0);
+        if (!st && p->s2)
+            st = c->bcast(c->user, p->s2, (size_t)p->s_n * sizeof(float), 0);
+    }
+    sten__net_changed(net);
+    return st;
+}
+
+/* Whether any member failed (st != OK here, or elsewhere): a member that
+ * did not gets "another rank failed". */
+static sten_status group_status(sten_ctx *ctx, const sten_comm *c, sten_status st, uint32_t epoch)
+{
+    double failed = st ? 1.0 : 0.0;
+    const sten_status cs = c->allreduce(c->user, &failed, 1, STEN_COMM_F64, STEN_COMM_SUM);
+    if (st || cs)
+        return st ? st : cs;
+    return failed > 0.0 ? sten_fail(ctx, STEN_E_IO, "epoch %u: another rank failed; training stopped", epoch)
+                        : STEN_OK;
 }
 
 sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *o)
@@ -239,10 +378,14 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
      * network's own workspace is made for it if it was built for another */
     if (o->t.batch_size == 0)
         return sten_fail(ctx, STEN_E_INVALID, "batch size must be at least 1");
-    if ((st = sten__net_set_batch(ctx, net, o->t.batch_size)))
+    group gp = {o->comm && o->comm->size > 1 && o->parallel == STEN_PARALLEL_DATA ? o->comm : NULL,
+                net->examples, net->examples};
+    if (gp.c && (st = group_start(ctx, net, o, &gp)))
+        return st;
+    if ((st = sten__net_set_batch(ctx, net, o->t.batch_size / (gp.c ? (uint32_t)gp.c->size : 1))))
         return st;
     net->desc.training = o->t;
-    if ((st = sten__net_alloc_grads(ctx, net, !fused_sgd(&o->t))))
+    if ((st = sten__net_alloc_grads(ctx, net, !fused_sgd(&o->t, gp.c))))
         return st;
     /* validation: a workspace of its own over the validation datasets */
     sten_workspace *valid = NULL;
@@ -260,12 +403,14 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
     net->seed = o->t.seed;
     guard g = {0};
     uint64_t batches_total = (uint64_t)(o->first_epoch > 1 ? o->first_epoch - 1 : 0) *
-                             ((net->examples + net->ws->B_cap - 1) / net->ws->B_cap);
+                             ((gp.n_max + net->ws->B_cap - 1) / net->ws->B_cap);
     double best = INFINITY;
     uint32_t since_best = 0;
     for (uint32_t e = o->first_epoch ? o->first_epoch : 1; e <= o->t.epochs && !st; e++) {
         sten_epoch_stats es;
-        st = run_epoch(ctx, net, o, e, perm, &g, &es, &batches_total);
+        st = run_epoch(ctx, net, o, &gp, e, perm, &g, &es, &batches_total);
+        if (!st && gp.c)
+            st = group_converge(ctx, net, gp.c);
         if (!st && valid) {
             st = evaluate(ctx, net, valid, ids, &es.valid_loss);
             if (!st && es.valid_loss < best) {
@@ -277,6 +422,8 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
         }
         if (!st && o->epoch_done)
             st = o->epoch_done(o->user, net, &es);
+        if (gp.c) /* every member ends each epoch here, so all stop together */
+            st = group_status(ctx, gp.c, st, e);
         if (!st && o->patience && since_best >= o->patience) {
             sten_log(ctx, STEN_LOG_INFO, "early stop after epoch %u: no better validation loss for %u epochs",
                      e, since_best);

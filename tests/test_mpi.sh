@@ -1,0 +1,156 @@
+#!/bin/sh
+# test_mpi.sh — sten across MPI ranks (docs/scale-out.md), with the real
+# mpirun on this machine: data-parallel training on 2 ranks gives the model
+# of one process with the same batch (up to summation order), checkpoints
+# written once and interchangeable between 1 and 2 ranks, prediction on 2
+# and 3 ranks writes the one-process file byte for byte, and the failures:
+# a rank killed mid-training ends the job (no hang) with the last checkpoint
+# intact, ranks started with different settings are refused, subcommands
+# that do not run across ranks refuse.
+# Usage: test_mpi.sh STEN MODEL_DIFF MPI_BUILT(0|1) EXAMPLES_DIR
+# Exit 77 (skipped, said why) without mpirun; a build without MPI is
+# checked to refuse to run as one of several ranks.
+set -u
+STEN=$(realpath "$1")
+DIFF=$(realpath "$2")
+BUILT=$3
+MPIRUN=$(command -v mpirun || true)
+if [ -z "$MPIRUN" ]; then
+    echo "SKIP: no mpirun here (scripts/deps.sh installs openmpi-bin)"
+    exit 77
+fi
+fail=0
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+ok() { echo "ok: $1"; }
+bad() { echo "FAIL: $1"; fail=1; }
+# Open MPI: root needs leave to run, the 2-core machine more ranks than
+# cores, and containers often forbid the cross-process memory copy
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+RUN="$MPIRUN --oversubscribe"
+[ "$(id -u)" -eq 0 ] && RUN="$RUN --allow-run-as-root"
+mpi() { # mpi NP ARGS...: sten on NP ranks, killed after 120 s (a hang is a failure)
+    np=$1
+    shift
+    timeout 120 $RUN -np "$np" "$STEN" "$@"
+}
+
+if [ "$BUILT" != 1 ]; then
+    mpi 2 info >out.txt 2>err.txt
+    rc=$?
+    if [ $rc -eq 69 ] && grep -q "built without MPI" err.txt; then
+        ok "a build without MPI refuses to run as one of 2 ranks (exit 69)"
+    else
+        bad "a build without MPI under mpirun -np 2: exit $rc"; cat err.txt
+    fi
+    echo "SKIP: the rest needs a build with MPI (-DSTEN_MPI=ON; scripts/test.sh makes one)"
+    [ $fail = 0 ] && exit 77 || exit 1
+fi
+
+# ---- data: MovieLens-1M-shaped synthetic ratings, DSSTNE's files
+"$STEN" synth --preset small --seed 3 -o r.csv 2>/dev/null &&
+    "$STEN" split r.csv --protocol random --fraction 0.2 --seed 3 -o d 2>/dev/null &&
+    head -n 1985 d-train.txt >t.txt &&
+    "$STEN" generate-netcdf -d gl_input -i t.txt -o in.nc -f features -s samples -c 2>/dev/null &&
+    "$STEN" generate-netcdf -d gl_output -i t.txt -o out.nc -f features -s samples 2>/dev/null ||
+    { echo "FAIL: making the data"; exit 1; }
+# 1985 = 31 x 64 + 1 users: rank 0 holds 993, rank 1 992, so the last batch
+# is one example, all rank 0's (rank 1 takes part with none)
+users=$(wc -l <samples)
+# the example's autoencoder without its random parts (Denoising draws by
+# the position in the data a rank holds; docs/scale-out.md), in file order
+sed -e '/"SparsenessPenalty"/,/},/d' -e '/"Denoising"/,/},/d' \
+    -e 's/"ShuffleIndices" : false/"ShuffleIndices" : false/' "$4/movielens/config.json" >ae.json
+grep -q Denoising ae.json && { echo "FAIL: could not make the test config"; exit 1; }
+sed 's/"ShuffleIndices" : false/"ShuffleIndices" : true/' ae.json >ae_shuffled.json
+
+# ---- data parallel: 2 ranks x batch 32 = 1 process x batch 64
+"$STEN" train -c ae.json -i in.nc -o out.nc -n one.nc -b 64 -e 3 -t 1 2>one.err || { bad "train, 1 process"; cat one.err; }
+mpi 2 train -c ae.json -i in.nc -o out.nc -n two.nc -b 64 -e 3 -t 1 --parallel data --checkpoint-every 1 2>two.err ||
+    { bad "mpirun -np 2 train --parallel data"; cat two.err; }
+if "$DIFF" one.nc two.nc 1e-4; then ok "2 ranks give the 1-process model ($users users: a last batch of one)"
+else bad "2 ranks differ from 1 process"; fi
+grep -q "data parallel over 2 ranks" two.err && ok "the start line says data parallel over 2 ranks" ||
+    { bad "no data-parallel start line"; cat two.err; }
+[ "$(grep -c 'epoch [0-9]*: loss' two.err)" = 3 ] && ok "one epoch line per epoch (rank 0 reports)" ||
+    { bad "epoch lines of more than one rank"; cat two.err; }
+for e in 1 2 3; do [ -f two-epoch$e.nc ] || bad "checkpoint two-epoch$e.nc missing"; done
+l1=$(grep 'epoch 3: loss' one.err | sed 's/.*loss \([0-9.]*\).*/\1/')
+l2=$(grep 'epoch 3: loss' two.err | sed 's/.*loss \([0-9.]*\).*/\1/')
+awk -v a="$l1" -v b="$l2" 'BEGIN { d = a - b; exit !(d < 1e-3 && d > -1e-3) }' &&
+    ok "the reported epoch loss is the group's ($l1 / $l2)" || bad "epoch loss $l1 (1 process) vs $l2 (2 ranks)"
+
+# ---- checkpoints move between 1 and 2 ranks
+"$STEN" train -c ae.json -i in.nc -o out.nc -n one_r.nc -b 64 -e 3 -t 1 --resume two-epoch1.nc 2>r1.err ||
+    { bad "1 process resuming a 2-rank checkpoint"; cat r1.err; }
+"$STEN" train -c ae.json -i in.nc -o out.nc -n ck.nc -b 64 -e 1 -t 1 --checkpoint-every 1 2>/dev/null
+mpi 2 train -c ae.json -i in.nc -o out.nc -n two_r.nc -b 64 -e 3 -t 1 --resume ck-epoch1.nc 2>r2.err ||
+    { bad "2 ranks resuming a 1-process checkpoint"; cat r2.err; }
+"$DIFF" one.nc one_r.nc 1e-4 >/dev/null && "$DIFF" one.nc two_r.nc 1e-4 >/dev/null &&
+    ok "resumed across 1 and 2 ranks: the same model" || bad "resuming across rank counts changed the model"
+
+# ---- shuffled: each rank shuffles its stripe (not the 1-process order), still trains
+mpi 2 train -c ae_shuffled.json -i in.nc -o out.nc -n sh.nc -b 64 -e 3 -t 1 2>sh.err && [ -f sh.nc ] &&
+    ok "shuffled data-parallel training" || { bad "shuffled data-parallel training"; cat sh.err; }
+"$DIFF" one.nc sh.nc 1e-4 >/dev/null && bad "model_diff finds no difference between other models" ||
+    ok "model_diff tells another model apart (the shuffled one)"
+
+# ---- prediction: 2 and 3 ranks write the 1-process file, byte for byte
+"$STEN" predict -d gl -n one.nc -r t.txt -i features -o features --exclude-seen -k 10 -b 50 \
+    -s p1.recs -t 1 2>/dev/null || bad "predict, 1 process"
+for np in 2 3; do
+    mpi $np predict -d gl -n one.nc -r t.txt -i features -o features --exclude-seen -k 10 -b 50 \
+        -s p$np.recs -t 1 2>pe.err || { bad "mpirun -np $np predict"; cat pe.err; }
+    cmp -s p1.recs p$np.recs && ok "predict on $np ranks: the 1-process file, byte for byte ($(wc -l <p1.recs) lines)" ||
+        bad "predict on $np ranks differs from 1 process"
+done
+
+# ---- refusals
+mpi 2 train -c ae.json -i in.nc -o out.nc -n odd.nc -b 63 -e 1 2>err.txt
+rc=$?
+[ $rc -ne 0 ] && grep -q "multiple of 2" err.txt && [ ! -f odd.nc ] &&
+    ok "a batch that 2 ranks cannot share is refused (exit $rc)" || { bad "batch 63 on 2 ranks: exit $rc"; cat err.txt; }
+sed 's/"N" : 128/"N" : 64/' ae.json >other.json
+timeout 120 $RUN -np 1 "$STEN" train -c ae.json -i in.nc -o out.nc -n mix.nc -b 64 -e 1 : \
+    -np 1 "$STEN" train -c other.json -i in.nc -o out.nc -n mix.nc -b 64 -e 1 >/dev/null 2>err.txt
+rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "not started alike" err.txt && [ ! -f mix.nc ] &&
+    ok "ranks started with different configs are refused (exit $rc)" || { bad "mismatched ranks: exit $rc"; cat err.txt; }
+mpi 2 convert r.csv -o x.txt 2>err.txt
+rc=$?
+[ $rc -ne 0 ] && grep -q "only train and predict run" err.txt && ok "convert refuses to run on 2 ranks" ||
+    { bad "convert on 2 ranks: exit $rc"; cat err.txt; }
+mpi 2 train -c ae.json -i in.nc -o out.nc -n pm.nc -b 64 -e 1 --parallel model 2>err.txt
+rc=$?
+[ $rc -ne 0 ] && grep -q "not implemented yet" err.txt && ok "--parallel model says it is not there yet" ||
+    { bad "--parallel model: exit $rc"; cat err.txt; }
+
+# ---- a rank killed mid-training: the job ends (no hang), the last checkpoint is whole
+timeout 300 $RUN -np 2 "$STEN" train -c ae.json -i in.nc -o out.nc -n kill.nc -b 64 -e 100000 -t 1 \
+    --checkpoint-every 1 >/dev/null 2>kill.err &
+job=$!
+i=0
+while [ ! -f kill-epoch2.nc ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+victim=""
+for p in $(pgrep -f "sten train -c ae.json -i in.nc -o out.nc -n kill.nc"); do
+    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then victim=$p; fi
+done
+if [ -z "$victim" ]; then
+    bad "could not find rank 1 to kill"
+    kill "$job" 2>/dev/null
+else
+    kill -9 "$victim"
+    wait "$job"
+    rc=$?
+    last=$(ls kill-epoch*.nc 2>/dev/null | sed 's/kill-epoch\([0-9]*\).nc/\1/' | sort -n | tail -n 1)
+    if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ ! -f kill.nc ]; then
+        ok "rank 1 killed: the job ended (exit $rc), no model written"
+    else
+        bad "rank 1 killed: exit $rc"; cat kill.err
+    fi
+    "$STEN" predict -d gl -n "kill-epoch$last.nc" -r t.txt -i features -o features -k 5 -s k.recs 2>err.txt &&
+        ok "the last checkpoint (epoch $last) loads and predicts" || { bad "checkpoint kill-epoch$last.nc"; cat err.txt; }
+    ls kill*.tmp.* 2>/dev/null && echo "note: a temporary of the checkpoint being written when the job was killed is left"
+fi
+exit $fail

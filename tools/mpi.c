@@ -1,0 +1,207 @@
+/* mpi.c — sten across processes: the sten_comm the trainer sums gradients
+ * through, over MPI (docs/scale-out.md). Built with MPI when CMake found it
+ * (-DSTEN_MPI=ON); without it, a process started by mpirun among others
+ * refuses to run rather than train alone. MPI is started only when a
+ * launcher started this process (its environment says so), so a plain
+ * `sten ...` never touches it. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The group size a launcher (Open MPI, MPICH/Hydra, Slurm's PMI) gave this
+ * process, or 1. */
+static int launched_size(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atoi(v) > 0)
+            return atoi(v);
+    }
+    return 1;
+}
+
+#ifdef STEN_HAVE_MPI
+#include <mpi.h>
+
+static sten_comm comm;
+static bool started;
+
+/* Sums of a few values (decisions every rank must take alike) go through
+ * rank 0 and back, so every rank gets the very same bits; large arrays
+ * (gradients) take MPI_Allreduce's fastest algorithm. */
+static sten_status mpi_allreduce(void *user, void *buf, size_t n, sten_comm_type type, sten_comm_op op)
+{
+    (void)user;
+    const MPI_Datatype t = type == STEN_COMM_F32 ? MPI_FLOAT : type == STEN_COMM_F64 ? MPI_DOUBLE
+                                                                                    : MPI_UINT64_T;
+    const MPI_Op o = op == STEN_COMM_SUM ? MPI_SUM : op == STEN_COMM_MAX ? MPI_MAX : MPI_MIN;
+    const size_t size = type == STEN_COMM_F32 ? 4 : 8;
+    int rc = MPI_SUCCESS;
+    for (size_t off = 0; off < n && rc == MPI_SUCCESS;) { /* counts are ints */
+        const int cnt = (int)(n - off < (1u << 30) ? n - off : (1u << 30));
+        char *p = (char *)buf + off * size;
+        if (n <= 16) {
+            rc = MPI_Reduce(comm.rank ? p : MPI_IN_PLACE, p, cnt, t, o, 0, MPI_COMM_WORLD);
+            if (rc == MPI_SUCCESS)
+                rc = MPI_Bcast(p, cnt, t, 0, MPI_COMM_WORLD);
+        } else {
+            rc = MPI_Allreduce(MPI_IN_PLACE, p, cnt, t, o, MPI_COMM_WORLD);
+        }
+        off += (size_t)cnt;
+    }
+    return rc == MPI_SUCCESS ? STEN_OK : STEN_E_IO;
+}
+
+static sten_status mpi_bcast(void *user, void *buf, size_t bytes, int root)
+{
+    (void)user;
+    int rc = MPI_SUCCESS;
+    for (size_t off = 0; off < bytes && rc == MPI_SUCCESS; off += 1u << 30)
+        rc = MPI_Bcast((char *)buf + off, (int)(bytes - off < (1u << 30) ? bytes - off : (1u << 30)), MPI_BYTE,
+                       root, MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? STEN_OK : STEN_E_IO;
+}
+
+int cli_mpi_start(int *argc, char ***argv, const char *sub)
+{
+    if (launched_size() <= 1 && !getenv("OMPI_COMM_WORLD_RANK"))
+        return CLI_EX_OK;
+    if (MPI_Init(argc, argv) != MPI_SUCCESS) {
+        fprintf(stderr, "sten: MPI_Init failed\n");
+        return CLI_EX_UNAVAILABLE;
+    }
+    started = true;
+    MPI_Comm_rank(MPI_COMM_WORLD, &comm.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &comm.size);
+    comm.allreduce = mpi_allreduce;
+    comm.bcast = mpi_bcast;
+    if (comm.size > 1 && strcmp(sub, "train") != 0 && strcmp(sub, "predict") != 0) {
+        if (comm.rank == 0)
+            fprintf(stderr, "sten %s: runs in one process; of the subcommands only train and predict run "
+                            "across MPI ranks (started here on %d)\n", sub, comm.size);
+        MPI_Finalize();
+        started = false;
+        return CLI_EX_USAGE;
+    }
+    return CLI_EX_OK;
+}
+
+int cli_mpi_finish(int rc)
+{
+    if (!started)
+        return rc;
+    if (rc != CLI_EX_OK && comm.size > 1) {
+        /* this rank failed, and the others may be waiting for it in a
+         * collective: end the whole job now rather than hang (the failure
+         * was said on stderr first) */
+        fflush(NULL);
+        MPI_Abort(MPI_COMM_WORLD, rc);
+    }
+    MPI_Finalize();
+    return rc;
+}
+
+const sten_comm *cli_mpi_comm(void)
+{
+    return started && comm.size > 1 ? &comm : NULL;
+}
+
+int cli_mpi_rank(void)
+{
+    return started ? comm.rank : 0;
+}
+
+int cli_mpi_size(void)
+{
+    return started ? comm.size : 1;
+}
+
+void cli_mpi_barrier(void)
+{
+    if (started)
+        MPI_Barrier(MPI_COMM_WORLD);
+}
+
+sten_status cli_mpi_gather_to(sten_ctx *ctx, FILE *f, const char *buf, size_t len)
+{
+    if (!started || comm.size == 1)
+        return fwrite(buf, 1, len, f) == len ? STEN_OK : sten_fail(ctx, STEN_E_IO, "cannot write the output");
+    /* rank 0 writes its own part, then every other rank's in rank order,
+     * received in pieces of at most 64 MiB */
+    enum { PIECE = 64 << 20 };
+    if (comm.rank != 0) {
+        unsigned long long n = len;
+        int rc = MPI_Send(&n, 1, MPI_UNSIGNED_LONG_LONG, 0, 1, MPI_COMM_WORLD);
+        for (size_t off = 0; rc == MPI_SUCCESS && off < len; off += PIECE)
+            rc = MPI_Send(buf + off, (int)(len - off < PIECE ? len - off : PIECE), MPI_BYTE, 0, 2, MPI_COMM_WORLD);
+        return rc == MPI_SUCCESS ? STEN_OK : sten_fail(ctx, STEN_E_IO, "sending the results to rank 0 failed");
+    }
+    bool ok = fwrite(buf, 1, len, f) == len;
+    char *piece = malloc(PIECE);
+    if (!piece)
+        return sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+    for (int r = 1; r < comm.size; r++) {
+        unsigned long long n = 0;
+        if (MPI_Recv(&n, 1, MPI_UNSIGNED_LONG_LONG, r, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+            free(piece);
+            return sten_fail(ctx, STEN_E_IO, "receiving rank %d's results failed", r);
+        }
+        for (unsigned long long off = 0; off < n; off += PIECE) {
+            const int cnt = (int)(n - off < PIECE ? n - off : PIECE);
+            if (MPI_Recv(piece, cnt, MPI_BYTE, r, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+                free(piece);
+                return sten_fail(ctx, STEN_E_IO, "receiving rank %d's results failed", r);
+            }
+            ok = ok && fwrite(piece, 1, (size_t)cnt, f) == (size_t)cnt;
+        }
+    }
+    free(piece);
+    return ok ? STEN_OK : sten_fail(ctx, STEN_E_IO, "cannot write the output");
+}
+
+#else /* built without MPI */
+
+int cli_mpi_start(int *argc, char ***argv, const char *sub)
+{
+    (void)argc, (void)argv;
+    const int n = launched_size();
+    if (n > 1) {
+        fprintf(stderr, "sten %s: started as one of %d MPI processes, but this sten was built without MPI, so "
+                        "each would run alone; rebuild with -DSTEN_MPI=ON (scripts/deps.sh installs "
+                        "Open MPI; docs/scale-out.md)\n", sub, n);
+        return CLI_EX_UNAVAILABLE;
+    }
+    return CLI_EX_OK;
+}
+
+int cli_mpi_finish(int rc)
+{
+    return rc;
+}
+
+const sten_comm *cli_mpi_comm(void)
+{
+    return NULL;
+}
+
+int cli_mpi_rank(void)
+{
+    return 0;
+}
+
+int cli_mpi_size(void)
+{
+    return 1;
+}
+
+void cli_mpi_barrier(void)
+{
+}
+
+sten_status cli_mpi_gather_to(sten_ctx *ctx, FILE *f, const char *buf, size_t len)
+{
+    return fwrite(buf, 1, len, f) == len ? STEN_OK : sten_fail(ctx, STEN_E_IO, "cannot write the output");
+}
+#endif
