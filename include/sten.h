@@ -1156,7 +1156,8 @@ typedef struct {
  * same order; each returns STEN_OK or an error after which the group is
  * unusable. */
 typedef enum { STEN_COMM_F32 = 0, STEN_COMM_F64 = 1, STEN_COMM_U64 = 2 } sten_comm_type;
-typedef enum { STEN_COMM_SUM = 0, STEN_COMM_MAX = 1, STEN_COMM_MIN = 2 } sten_comm_op;
+/* BOR: bitwise or (U64 only) */
+typedef enum { STEN_COMM_SUM = 0, STEN_COMM_MAX = 1, STEN_COMM_MIN = 2, STEN_COMM_BOR = 3 } sten_comm_op;
 typedef struct sten_comm {
     int rank, size;  /* this member, and how many there are */
     void *user;
@@ -1171,8 +1172,10 @@ typedef struct sten_comm {
  * the whole model and its own share of the examples (the stripe
  * sten_dataset_read_netcdf_part reads); a mini-batch of batch_size examples
  * is batch_size / size from each member, and the gradients are summed
- * across members before every update, so the model is the one a single
- * process makes from the same batches, up to summation order. */
+ * across members before every update (for sparse-row tables, those of
+ * Factorization Machines and Embedding layers, only the rows some member's
+ * batch touched), so the model is the one a single process makes from the
+ * same batches, up to summation order. */
 typedef enum { STEN_PARALLEL_NONE = 0, STEN_PARALLEL_DATA = 1 } sten_parallel;
 
 typedef struct {

@@ -380,8 +380,15 @@ static sten_status load_data(sten_ctx *ctx, const char *in, const char *out, uin
 int cmd_train(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) /* the SageMaker-style front door */
-        if (!strncmp(argv[i], "--algorithm", 11))
+        if (!strncmp(argv[i], "--algorithm", 11)) {
+            if (cli_mpi_size() > 1) {
+                if (cli_mpi_rank() == 0)
+                    fprintf(stderr, "sten train: --algorithm runs as one process (across MPI ranks, train a "
+                                    "Factorization Machine from a network config: docs/scale-out.md)\n");
+                return CLI_EX_USAGE;
+            }
             return cli_builtin_algorithm(argc, argv) ? cmd_train_builtin(argc, argv) : cmd_train_fm(argc, argv);
+        }
     const cli_cmd *self = cli_find("train");
     train_args a = {.batch = 0, .epochs = 0, .threads = 0, .seed = -1, .ckpt = -1,
                     .alpha = NAN, .lambda = NAN, .lambda1 = NAN, .mu = NAN, .mu1 = NAN,

@@ -36,7 +36,8 @@ static sten_status mpi_allreduce(void *user, void *buf, size_t n, sten_comm_type
     (void)user;
     const MPI_Datatype t = type == STEN_COMM_F32 ? MPI_FLOAT : type == STEN_COMM_F64 ? MPI_DOUBLE
                                                                                     : MPI_UINT64_T;
-    const MPI_Op o = op == STEN_COMM_SUM ? MPI_SUM : op == STEN_COMM_MAX ? MPI_MAX : MPI_MIN;
+    const MPI_Op o = op == STEN_COMM_SUM ? MPI_SUM : op == STEN_COMM_MAX ? MPI_MAX
+                   : op == STEN_COMM_MIN ? MPI_MIN : MPI_BOR;
     const size_t size = type == STEN_COMM_F32 ? 4 : 8;
     int rc = MPI_SUCCESS;
     for (size_t off = 0; off < n && rc == MPI_SUCCESS;) { /* counts are ints */

@@ -260,10 +260,20 @@ void sten__optim_update(sten_ctx *ctx, const sten_train_desc *t, uint64_t step, 
                         float *g, float *s1, float *s2, uint64_t n);
 /* optim.c */
 sten_status sten__optim_alloc(sten_ctx *ctx, sten_net *net, sten_optimizer opt);
+/* Data-parallel training: the rows of a sparse-row parameter that any
+ * member's batch touched (ascending) and their gradients summed over the
+ * group (n x row_len). */
+typedef struct {
+    uint64_t n, cap;
+    uint32_t *row;
+    float *g;
+} nn_rowset;
 /* One update from the gradient sums over `rows` examples (ws's batch
- * alone, or the whole group's batch in data-parallel training). */
+ * alone, or the whole group's batch in data-parallel training). rs: NULL,
+ * or per parameter the row sets that replace ws's batch rows for the
+ * sparse-row parameters. */
 void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, const sten_train_desc *t,
-                      float alpha, uint64_t rows);
+                      float alpha, uint64_t rows, const nn_rowset *rs);
 double sten__weight_reg(sten_ctx *ctx, const sten_net *net, float lambda, float lambda1);
 
 #endif

@@ -183,6 +183,21 @@ static void adagrad_row(const upd *u, float *w, const float *g, float *s, uint32
         w[f] -= step * (g[f] * ib + lam * w[f] + lam1 * (float)((w[f] > 0.0f) - (w[f] < 0.0f)));
 }
 
+/* One row of a sparse-row parameter from its gradient g (clipped at c > 0
+ * first). */
+static void update_row(const upd *u, nn_param *p, uint64_t row, float *g, float c)
+{
+    const uint32_t K = p->row_len;
+    const uint64_t o = row * K;
+    if (c > 0.0f)
+        for (uint32_t f = 0; f < K; f++)
+            g[f] = g[f] > c ? c : g[f] < -c ? -c : g[f];
+    if (p->row_wise && u->opt == STEN_OPT_ADAGRAD)
+        adagrad_row(u, p->w + o, g, p->s1 + row, K);
+    else
+        update_range(u, p->w + o, g, p->s1 ? p->s1 + o : NULL, p->s2 ? p->s2 + o : NULL, K);
+}
+
 /* Only the rows of p that this batch touched (the non-empty rows of its
  * sparse input's transpose): absent rows keep their values and optimizer
  * state and are not decayed. Rows are independent, so the split over
@@ -196,26 +211,29 @@ static void update_rows(sten_ctx *ctx, const sten_net *net, const sten_workspace
     const uint32_t *grows;
     float *gbase = sten__param_grad(net, ws, pi, &grows); /* grows: kept per compact row */
     const uint32_t K = p->row_len;
-    const bool row_wise = p->row_wise && u->opt == STEN_OPT_ADAGRAD;
     const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * K, 1 << 14);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
     for (uint32_t q = 0; q < XT->rows; q++) {
         if (XT->row_ptr[q] == XT->row_ptr[q + 1])
             continue;
-        const uint64_t row = rid ? rid[q] : q, o = row * K;
-        float *g = gbase + (grows ? (uint64_t)q * K : o);
-        if (c > 0.0f)
-            for (uint32_t f = 0; f < K; f++)
-                g[f] = g[f] > c ? c : g[f] < -c ? -c : g[f];
-        if (row_wise)
-            adagrad_row(u, p->w + o, g, p->s1 + row, K);
-        else
-            update_range(u, p->w + o, g, p->s1 ? p->s1 + o : NULL, p->s2 ? p->s2 + o : NULL, K);
+        const uint64_t row = rid ? rid[q] : q;
+        update_row(u, p, row, gbase + (grows ? (uint64_t)q * K : row * K), c);
     }
 }
 
+/* The same over a data-parallel group's row set: the rows any member
+ * touched, with their summed gradients. */
+static void update_row_set(sten_ctx *ctx, nn_param *p, const upd *u, const nn_rowset *rs, float c)
+{
+    const uint32_t K = p->row_len;
+    const int nt = sten__threads_for(ctx, (int64_t)rs->n * K, 1 << 14);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (uint64_t k = 0; k < rs->n; k++)
+        update_row(u, p, rs->row[k], rs->g + k * K, c);
+}
+
 void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, const sten_train_desc *t,
-                      float alpha, uint64_t rows)
+                      float alpha, uint64_t rows, const nn_rowset *rs)
 {
     net->step++;
     const float ib = t->rescale_grad > 0.0f ? t->rescale_grad : 1.0f / (float)rows;
@@ -230,7 +248,10 @@ void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, co
             const float l2 = isnan(p->l2) ? t->lambda : p->l2, l1 = isnan(p->l1) ? t->lambda1 : p->l1;
             if (p->update == NN_UPDATE_ROWS) {
                 const upd u = make_upd(t, net->step, a, l2, l1, ib);
-                update_rows(ctx, net, ws, &u, i, p->clip > 0.0f ? p->clip / ib : 0.0f);
+                if (rs)
+                    update_row_set(ctx, p, &u, &rs[i], p->clip > 0.0f ? p->clip / ib : 0.0f);
+                else
+                    update_rows(ctx, net, ws, &u, i, p->clip > 0.0f ? p->clip / ib : 0.0f);
             } else {
                 sten__optim_update(ctx, t, net->step, a, l2, l1, p->clip, ib, p->w, p->g, p->s1, p->s2,
                                    p->n);

@@ -138,15 +138,18 @@ typedef struct {
     const sten_comm *c;  /* NULL: this process alone */
     uint64_t n_total;    /* examples over every member */
     uint64_t n_max;      /* the most one member holds: every member runs as many batches */
+    nn_rowset *rs;       /* per parameter: the group's rows of a sparse-row one, or NULL */
+    uint64_t *bits;      /* scratch: one bit per row of the largest sparse-row table */
+    uint32_t *before;    /* scratch: set bits in the words before each word */
 } group;
 
-static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, const group *gp,
+static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, group *gp,
                                uint32_t epoch, uint32_t *perm, guard *g, sten_epoch_stats *es,
                                uint64_t *batches_total);
 
 /* One epoch; on any return the weights hold their true values (deferred
  * decay folded in), for checkpoints, validation and callers. */
-static sten_status run_epoch(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, const group *gp,
+static sten_status run_epoch(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, group *gp,
                              uint32_t epoch, uint32_t *perm, guard *g, sten_epoch_stats *es,
                              uint64_t *batches_total)
 {
@@ -157,16 +160,76 @@ static sten_status run_epoch(sten_ctx *ctx, sten_net *net, const sten_train_opts
     return st;
 }
 
-/* Sums every parameter's gradient over the group, in place. */
-static sten_status sum_gradients(const sten_net *net, const sten_comm *c)
+/* A sparse-row parameter's share of a data-parallel step: the rows any
+ * member's batch touched (a bitmap or-ed over the group), and their
+ * gradients summed over the group, packed in ascending row order. `mine`:
+ * this member had rows in the batch (its transposed input is current). */
+static sten_status sum_rows(sten_ctx *ctx, const sten_net *net, const sten_workspace *ws, group *gp,
+                            uint32_t pi, bool mine)
+{
+    const nn_param *p = &net->params[pi];
+    const sten_comm *c = gp->c;
+    const uint32_t K = p->row_len;
+    const uint64_t R = p->n / K, words = (R + 63) / 64;
+    const sten_csr *XT = &ws->buf[p->rows_of].xt;
+    const uint32_t *rid = ws->buf[p->rows_of].rid;
+    memset(gp->bits, 0, (size_t)words * sizeof *gp->bits);
+    for (uint32_t q = 0; mine && q < XT->rows; q++)
+        if (XT->row_ptr[q] != XT->row_ptr[q + 1]) {
+            const uint64_t row = rid ? rid[q] : q;
+            gp->bits[row >> 6] |= 1ull << (row & 63);
+        }
+    sten_status st = c->allreduce(c->user, gp->bits, (size_t)words, STEN_COMM_U64, STEN_COMM_BOR);
+    if (st)
+        return st;
+    uint64_t n = 0;
+    for (uint64_t w = 0; w < words; w++) {
+        gp->before[w] = (uint32_t)n;
+        n += (uint64_t)__builtin_popcountll(gp->bits[w]);
+    }
+    nn_rowset *rs = &gp->rs[pi];
+    if (n > rs->cap) {
+        sten_free(ctx, rs->row);
+        sten_free(ctx, rs->g);
+        rs->cap = 0;
+        rs->row = sten_alloc(ctx, (size_t)n * sizeof *rs->row);
+        rs->g = sten_alloc(ctx, (size_t)(n * K) * sizeof *rs->g);
+        if (!rs->row || !rs->g)
+            return STEN_E_NOMEM;
+        rs->cap = n;
+    }
+    rs->n = n;
+    for (uint64_t w = 0, k = 0; w < words; w++)
+        for (uint64_t b = gp->bits[w]; b; b &= b - 1)
+            rs->row[k++] = (uint32_t)(w * 64 + (uint64_t)__builtin_ctzll(b));
+    memset(rs->g, 0, (size_t)(n * K) * sizeof *rs->g);
+    const uint32_t *grows;
+    const float *gbase = sten__param_grad(net, ws, pi, &grows);
+    for (uint32_t q = 0; mine && q < XT->rows; q++)
+        if (XT->row_ptr[q] != XT->row_ptr[q + 1]) {
+            const uint64_t row = rid ? rid[q] : q, w = row >> 6;
+            const uint64_t at = gp->before[w] + (uint64_t)__builtin_popcountll(gp->bits[w] & ((1ull << (row & 63)) - 1));
+            memcpy(rs->g + at * K, gbase + (grows ? (uint64_t)q * K : row * K), (size_t)K * sizeof *rs->g);
+        }
+    return c->allreduce(c->user, rs->g, (size_t)(n * K), STEN_COMM_F32, STEN_COMM_SUM);
+}
+
+/* Sums every parameter's gradient over the group: dense ones in place,
+ * sparse-row ones into their row sets. */
+static sten_status sum_gradients(sten_ctx *ctx, const sten_net *net, const sten_workspace *ws, group *gp,
+                                 bool mine)
 {
     sten_status st = STEN_OK;
-    for (uint32_t i = 0; i < net->n_params && !st; i++)
-        st = c->allreduce(c->user, net->params[i].g, (size_t)net->params[i].n, STEN_COMM_F32, STEN_COMM_SUM);
+    for (uint32_t i = 0; i < net->n_params && !st; i++) {
+        const nn_param *p = &net->params[i];
+        st = p->update == NN_UPDATE_ROWS
+                 ? sum_rows(ctx, net, ws, gp, i, mine)
+                 : gp->c->allreduce(gp->c->user, p->g, (size_t)p->n, STEN_COMM_F32, STEN_COMM_SUM);
+    }
     return st;
 }
 
-static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, const group *gp,
+static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, group *gp,
                                uint32_t epoch, uint32_t *perm, guard *g, sten_epoch_stats *es,
                                uint64_t *batches_total)
 {
@@ -225,10 +288,11 @@ static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_op
                 sten__net_backward_fused(ctx, net, ws, fused_sgd(t, gp->c) ? &fz : NULL);
             else /* nothing of this member's in the batch: its part of the sums is 0 */
                 for (uint32_t i = 0; i < net->n_params; i++)
-                    memset(net->params[i].g, 0, (size_t)net->params[i].n * sizeof(float));
-            if (gp->c && (st = sum_gradients(net, gp->c)))
+                    if (net->params[i].update == NN_UPDATE_DENSE)
+                        memset(net->params[i].g, 0, (size_t)net->params[i].n * sizeof(float));
+            if (gp->c && (st = sum_gradients(ctx, net, ws, gp, Bn > 0)))
                 return st;
-            sten__optim_step(ctx, net, ws, t, alpha, rows);
+            sten__optim_step(ctx, net, ws, t, alpha, rows, gp->c ? gp->rs : NULL);
         } else {
             es->skipped++;
         }
@@ -273,16 +337,6 @@ static sten_status group_start(sten_ctx *ctx, sten_net *net, const sten_train_op
 {
     const sten_comm *c = gp->c;
     const uint32_t P = (uint32_t)c->size;
-    if (o->t.batch_size % P != 0)
-        return sten_fail(ctx, STEN_E_INVALID, "data-parallel training over %u ranks needs a batch size that is "
-                         "a multiple of %u (each rank takes batch / %u examples of every batch); have %u",
-                         P, P, P, o->t.batch_size);
-    for (uint32_t i = 0; i < net->n_params; i++)
-        if (net->params[i].update == NN_UPDATE_ROWS)
-            return sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: parameter \"%s\" is updated by rows (a sparse-row "
-                             "table of a Factorization Machine or Embedding layer); data-parallel training of "
-                             "those is not implemented yet (docs/scale-out.md): train on one rank",
-                             net->desc.source, net->params[i].name);
     uint64_t sig = fnv(14695981039346656037ull, &net->n_params, sizeof net->n_params);
     for (uint32_t i = 0; i < net->n_params; i++)
         sig = fnv(sig, &net->params[i].n, sizeof net->params[i].n);
@@ -299,6 +353,12 @@ static sten_status group_start(sten_ctx *ctx, sten_net *net, const sten_train_op
     if (!st && !same)
         return sten_fail(ctx, STEN_E_INVALID, "the %u ranks were not started alike: their networks or training "
                          "settings differ (give every rank the same config, model and options)", P);
+    if (st)
+        return st;
+    if (o->t.batch_size % P != 0)
+        return sten_fail(ctx, STEN_E_INVALID, "data-parallel training over %u ranks needs a batch size that is "
+                         "a multiple of %u (each rank takes batch / %u examples of every batch); have %u",
+                         P, P, P, o->t.batch_size);
     uint64_t total = net->examples, most = net->examples;
     if (!st)
         st = c->allreduce(c->user, &total, 1, STEN_COMM_U64, STEN_COMM_SUM);
@@ -309,7 +369,17 @@ static sten_status group_start(sten_ctx *ctx, sten_net *net, const sten_train_op
     if (!st && total > UINT32_MAX)
         st = sten_fail(ctx, STEN_E_INVALID, "training needs 1 to 2^32-1 examples (have %llu over %u ranks)",
                        (unsigned long long)total, P);
-    return st;
+    if (st)
+        return st;
+    uint64_t words = 0; /* the sparse-row tables' scratch */
+    for (uint32_t i = 0; i < net->n_params; i++)
+        if (net->params[i].update == NN_UPDATE_ROWS)
+            words = STEN__MAX(words, (net->params[i].n / net->params[i].row_len + 63) / 64);
+    if (words && (!(gp->rs = sten_calloc(ctx, net->n_params, sizeof *gp->rs)) ||
+                  !(gp->bits = sten_alloc(ctx, (size_t)words * sizeof *gp->bits)) ||
+                  !(gp->before = sten_alloc(ctx, (size_t)words * sizeof *gp->before))))
+        return STEN_E_NOMEM;
+    return STEN_OK;
 }
 
 /* After an epoch: every member must hold the same weights. Sums taken by
@@ -346,6 +416,8 @@ static sten_status group_status(sten_ctx *ctx, const sten_comm *c, sten_status s
     const sten_status cs = c->allreduce(c->user, &failed, 1, STEN_COMM_F64, STEN_COMM_SUM);
     if (st || cs)
         return st ? st : cs;
+    if (failed > 0.0 && epoch == 0)
+        return sten_fail(ctx, STEN_E_IO, "another rank failed before training started");
     return failed > 0.0 ? sten_fail(ctx, STEN_E_IO, "epoch %u: another rank failed; training stopped", epoch)
                         : STEN_OK;
 }
@@ -379,27 +451,25 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
     if (o->t.batch_size == 0)
         return sten_fail(ctx, STEN_E_INVALID, "batch size must be at least 1");
     group gp = {o->comm && o->comm->size > 1 && o->parallel == STEN_PARALLEL_DATA ? o->comm : NULL,
-                net->examples, net->examples};
-    if (gp.c && (st = group_start(ctx, net, o, &gp)))
-        return st;
-    if ((st = sten__net_set_batch(ctx, net, o->t.batch_size / (gp.c ? (uint32_t)gp.c->size : 1))))
-        return st;
-    net->desc.training = o->t;
-    if ((st = sten__net_alloc_grads(ctx, net, !fused_sgd(&o->t, gp.c))))
-        return st;
+                net->examples, net->examples, NULL, NULL, NULL};
+    if (gp.c)
+        st = group_start(ctx, net, o, &gp);
+    if (!st)
+        st = sten__net_set_batch(ctx, net, o->t.batch_size / (gp.c ? (uint32_t)gp.c->size : 1));
+    if (!st) {
+        net->desc.training = o->t;
+        st = sten__net_alloc_grads(ctx, net, !fused_sgd(&o->t, gp.c));
+    }
     /* validation: a workspace of its own over the validation datasets */
     sten_workspace *valid = NULL;
-    if (o->valid && (st = sten__ws_new_on(ctx, net, o->valid, o->n_valid, "validation data",
-                                          net->ws->B_cap, &valid)))
-        return st;
-    uint32_t *perm = sten_alloc(ctx, (size_t)net->examples * sizeof *perm);
-    uint32_t *ids = sten_alloc(ctx, (size_t)net->ws->B_cap * sizeof *ids);
-    if (!perm || !ids) {
-        sten_free(ctx, perm);
-        sten_free(ctx, ids);
-        sten_workspace_free(ctx, valid);
-        return STEN_E_NOMEM;
-    }
+    if (!st && o->valid)
+        st = sten__ws_new_on(ctx, net, o->valid, o->n_valid, "validation data", net->ws->B_cap, &valid);
+    uint32_t *perm = NULL, *ids = NULL;
+    if (!st && (!(perm = sten_alloc(ctx, (size_t)net->examples * sizeof *perm)) ||
+                !(ids = sten_alloc(ctx, (size_t)net->ws->B_cap * sizeof *ids))))
+        st = STEN_E_NOMEM;
+    if (gp.c) /* the group starts together, or not at all */
+        st = group_status(ctx, gp.c, st, 0);
     net->seed = o->t.seed;
     guard g = {0};
     uint64_t batches_total = (uint64_t)(o->first_epoch > 1 ? o->first_epoch - 1 : 0) *
@@ -433,5 +503,13 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
     sten_free(ctx, perm);
     sten_free(ctx, ids);
     sten_workspace_free(ctx, valid);
+    if (gp.rs)
+        for (uint32_t i = 0; i < net->n_params; i++) {
+            sten_free(ctx, gp.rs[i].row);
+            sten_free(ctx, gp.rs[i].g);
+        }
+    sten_free(ctx, gp.rs);
+    sten_free(ctx, gp.bits);
+    sten_free(ctx, gp.before);
     return st;
 }
