@@ -962,6 +962,7 @@ sten_status sten_optimizer_parse(const char *name, sten_optimizer *out);
 /* A network built from a description and bound to datasets: weights, biases,
  * optimizer state and the buffers of one mini-batch. Opaque. */
 typedef struct sten_net sten_net;
+typedef struct sten_comm sten_comm; /* a group of processes (below, with training) */
 
 /* Builds a network: binds every layer's DataSet to the dataset of that name
  * in ds[0..n_ds) (N: "auto" takes its width), resolves Sources, Skips and
@@ -973,6 +974,23 @@ typedef struct sten_net sten_net;
  * model load. Errors name the config location of the layer at fault. */
 sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dataset *ds,
                            size_t n_ds, uint32_t batch, sten_net **out);
+/* Builds this member's shard of a network for model-parallel training over
+ * comm (DSSTNE's scheme, docs/scale-out.md): the catalogue-wide layers (the
+ * Input layers over sparse datasets and the Output layers, N "auto") are
+ * split by item range, member r of P holding columns [r W / P, (r+1) W / P)
+ * of each such dataset's width W; the layers between them are whole on
+ * every member. Needs: every Output layer over a sparse dataset with N
+ * "auto" and an element-wise loss (no SoftMax), a layer fed by a split
+ * layer fed only by split layers (no skips), a layer feeding a split layer
+ * feeding only split layers, no sparse-row tables; refused naming the layer
+ * otherwise. ds (every example, all columns) is borrowed as for
+ * sten_net_build; the network keeps its own column slices.
+ * sten_net_init_weights then gives each member its block of the full
+ * model's initial values, so training is the single process's up to
+ * summation order; sten_net_save is collective on such a network (every
+ * member calls it, rank 0 writes the whole model, an ordinary model file). */
+sten_status sten_net_build_sharded(sten_ctx *ctx, const sten_net_desc *d, const sten_dataset *ds, size_t n_ds,
+                                   uint32_t batch, const sten_comm *comm, sten_net **out);
 void sten_net_free(sten_ctx *ctx, sten_net *net);
 /* Initialises weights by each layer's WeightInit (DSSTNE's schemes) and
  * biases to its Bias; deterministic for a seed. */
@@ -1158,7 +1176,7 @@ typedef struct {
 typedef enum { STEN_COMM_F32 = 0, STEN_COMM_F64 = 1, STEN_COMM_U64 = 2 } sten_comm_type;
 /* BOR: bitwise or (U64 only) */
 typedef enum { STEN_COMM_SUM = 0, STEN_COMM_MAX = 1, STEN_COMM_MIN = 2, STEN_COMM_BOR = 3 } sten_comm_op;
-typedef struct sten_comm {
+struct sten_comm {
     int rank, size;  /* this member, and how many there are */
     void *user;
     /* buf (n elements) becomes op over every member's buf, the same bits on
@@ -1166,9 +1184,17 @@ typedef struct sten_comm {
     sten_status (*allreduce)(void *user, void *buf, size_t n, sten_comm_type type, sten_comm_op op);
     /* every member's buf (bytes) becomes root's */
     sten_status (*bcast)(void *user, void *buf, size_t bytes, int root);
-} sten_comm;
+    /* root gets every member's send (bytes[m] from member m) one after the
+     * other, in member order, in recv (NULL elsewhere); bytes holds every
+     * member's count on every member */
+    sten_status (*gather)(void *user, const void *send, void *recv, const size_t *bytes, int root);
+};
 
-/* How a group trains (sten_train_opts.parallel). DATA: each member holds
+/* How a group trains (sten_train_opts.parallel). MODEL: DSSTNE's model
+ * parallelism, on a network from sten_net_build_sharded: every member sees
+ * every example, holds one item range of the catalogue-wide layers, and the
+ * group sums the narrow B x hidden activations and deltas that cross the
+ * split; the loss is summed over the members. DATA: each member holds
  * the whole model and its own share of the examples (the stripe
  * sten_dataset_read_netcdf_part reads); a mini-batch of batch_size examples
  * is batch_size / size from each member, and the gradients are summed
@@ -1176,7 +1202,7 @@ typedef struct sten_comm {
  * Factorization Machines and Embedding layers, only the rows some member's
  * batch touched), so the model is the one a single process makes from the
  * same batches, up to summation order. */
-typedef enum { STEN_PARALLEL_NONE = 0, STEN_PARALLEL_DATA = 1 } sten_parallel;
+typedef enum { STEN_PARALLEL_NONE = 0, STEN_PARALLEL_DATA = 1, STEN_PARALLEL_MODEL = 2 } sten_parallel;
 
 typedef struct {
     sten_train_desc t;        /* resolved settings (epochs, optimizer, ...) */

@@ -63,7 +63,9 @@ int main(int argc, char **argv)
         }
         for (size_t i = 0; i < n; i++) {
             const double d = fabs(x[i] - y[i]), m = fmax(fabs(x[i]), fabs(y[i]));
-            const double excess = d / (tol + tol * m); /* > 1: out of tolerance */
+            if (d == 0.0 || (isnan(x[i]) && isnan(y[i])))
+                continue;
+            const double excess = tol > 0.0 ? d / (tol + tol * m) : INFINITY; /* > 1: out of tolerance */
             if (!(excess <= worst)) {
                 worst = excess;
                 snprintf(worst_name, sizeof worst_name, "%s", name);

@@ -2,8 +2,10 @@
 # test_mpi.sh — sten across MPI ranks (docs/scale-out.md), with the real
 # mpirun on this machine: data-parallel training on 2 ranks gives the model
 # of one process with the same batch (up to summation order), checkpoints
-# written once and interchangeable between 1 and 2 ranks, prediction on 2
-# and 3 ranks writes the one-process file byte for byte, and the failures:
+# written once and interchangeable between 1 and 2 ranks, model-parallel
+# training (DSSTNE's item split) on 2 and 3 ranks gives the one-process model
+# too, prediction on 2 and 3 ranks writes the one-process file byte for
+# byte, and the failures:
 # a rank killed mid-training ends the job (no hang) with the last checkpoint
 # intact, ranks started with different settings are refused, subcommands
 # that do not run across ranks refuse.
@@ -104,6 +106,31 @@ for m in dlrm fm; do
     "$DIFF" ${m}1.nc ${m}2.nc 1e-4 && ok "$m: 2 ranks give the 1-process model" || bad "$m: 2 ranks differ from 1 process"
 done
 
+# ---- model parallel (DSSTNE's scheme): each rank holds an item range of the
+# input and output layers, every rank sees every example; the same model as
+# one process, shuffled or not, on 2 ranks and on 3 (uneven ranges)
+"$STEN" train -c ae_shuffled.json -i in.nc -o out.nc -n one_sh.nc -b 64 -e 3 -t 1 --validate in.nc \
+    --validate out.nc --metrics m1.jsonl 2>/dev/null || bad "train shuffled, 1 process"
+mpi 2 train -c ae.json -i in.nc -o out.nc -n mp2.nc -b 64 -e 3 -t 1 --parallel model --checkpoint-every 1 2>mp.err ||
+    { bad "mpirun -np 2 train --parallel model"; cat mp.err; }
+grep -q "model parallel over 2 ranks" mp.err && ok "the start line says model parallel over 2 ranks" ||
+    { bad "no model-parallel start line"; cat mp.err; }
+"$DIFF" one.nc mp2.nc 1e-4 && ok "model parallel on 2 ranks gives the 1-process model" ||
+    bad "model parallel on 2 ranks differs from 1 process"
+mpi 3 train -c ae_shuffled.json -i in.nc -o out.nc -n mp3.nc -b 64 -e 3 -t 1 --parallel model --validate in.nc \
+    --validate out.nc --metrics m3.jsonl 2>mp.err || { bad "mpirun -np 3 train --parallel model"; cat mp.err; }
+"$DIFF" one_sh.nc mp3.nc 1e-4 && ok "model parallel on 3 ranks, shuffled, gives the 1-process model" ||
+    bad "model parallel on 3 ranks differs from 1 process"
+v1=$(sed -n '3s/.*"valid_loss": \([0-9.]*\).*/\1/p' m1.jsonl) v3=$(sed -n '3s/.*"valid_loss": \([0-9.]*\).*/\1/p' m3.jsonl)
+awk -v a="$v1" -v b="$v3" 'BEGIN { d = (a - b) / a; exit !(a > 0 && d < 1e-6 && d > -1e-6) }' &&
+    ok "its validation loss is the whole model's ($v1 / $v3)" || bad "validation loss $v1 (1 process) vs $v3 (3 ranks)"
+for e in 1 2 3; do [ -f mp2-epoch$e.nc ] || bad "model-parallel checkpoint mp2-epoch$e.nc missing"; done
+"$DIFF" mp2.nc mp2-epoch3.nc 0 >/dev/null && ok "the last checkpoint is the model (rank 0 gathered the shards)" ||
+    bad "the last model-parallel checkpoint differs from the model"
+"$STEN" train -c ae.json -i in.nc -o out.nc -n res.nc -b 64 -e 3 -t 1 --resume mp2-epoch2.nc 2>/dev/null &&
+    "$DIFF" one.nc res.nc 1e-4 >/dev/null && ok "1 process resumes a model-parallel checkpoint (weights and Adam state)" ||
+    bad "resuming a model-parallel checkpoint"
+
 # ---- checkpoints move between 1 and 2 ranks
 "$STEN" train -c ae.json -i in.nc -o out.nc -n one_r.nc -b 64 -e 3 -t 1 --resume two-epoch1.nc 2>r1.err ||
     { bad "1 process resuming a 2-rank checkpoint"; cat r1.err; }
@@ -148,10 +175,15 @@ mpi 2 train --algorithm kmeans --hyperparameters x.json --train x.csv --model-di
 rc=$?
 [ $rc -eq 64 ] && grep -q "runs as one process" err.txt && ok "train --algorithm refuses to run on 2 ranks" ||
     { bad "train --algorithm on 2 ranks: exit $rc"; cat err.txt; }
-mpi 2 train -c ae.json -i in.nc -o out.nc -n pm.nc -b 64 -e 1 --parallel model 2>err.txt
+mpi 2 train -c ae.json -i in.nc -o out.nc -n pm.nc -b 64 -e 1 --parallel model --resume one.nc 2>err.txt
 rc=$?
-[ $rc -ne 0 ] && grep -q "not implemented yet" err.txt && ok "--parallel model says it is not there yet" ||
-    { bad "--parallel model: exit $rc"; cat err.txt; }
+[ $rc -eq 64 ] && grep -q "does not take --resume" err.txt && ok "--parallel model refuses --resume (exit 64)" ||
+    { bad "--parallel model --resume: exit $rc"; cat err.txt; }
+mpi 2 train -c dlrm.json -i c.nc -o c.nc -n pm.nc -b 64 -e 1 --parallel model 2>err.txt
+rc=$?
+[ $rc -ne 0 ] && grep -q 'output layer "Click": model parallelism splits' err.txt && [ ! -f pm.nc ] &&
+    ok "--parallel model refuses a network without a catalogue-wide output (DLRM; exit $rc)" ||
+    { bad "--parallel model on DLRM: exit $rc"; cat err.txt; }
 
 # ---- a rank killed mid-training: the job ends (no hang), the last checkpoint is whole
 timeout 300 $RUN -np 2 "$STEN" train -c ae.json -i in.nc -o out.nc -n kill.nc -b 64 -e 100000 -t 1 \

@@ -714,6 +714,110 @@ static void test_training_lowers_loss_and_is_reproducible(void)
     ae_free(&f);
 }
 
+/* Model parallelism without MPI (tests/test_mpi.sh runs it across ranks):
+ * shard r of P holds rows [rW/P, (r+1)W/P) of the input matrix and those
+ * columns of the output matrix and bias, initialised to exactly the full
+ * model's values there, with the Xavier scale of the full widths; a group of
+ * one trains bit for bit as the plain network and saves an ordinary model;
+ * the topology checks refuse what the scheme cannot split. */
+static sten_status solo_allreduce(void *u, void *b, size_t n, sten_comm_type t, sten_comm_op o)
+{
+    (void)u, (void)b, (void)n, (void)t, (void)o; /* the sum over a group of one */
+    return STEN_OK;
+}
+static sten_status solo_bcast(void *u, void *b, size_t n, int root)
+{
+    (void)u, (void)b, (void)n, (void)root;
+    return STEN_OK;
+}
+static sten_status solo_gather(void *u, const void *send, void *recv, const size_t *bytes, int root)
+{
+    (void)u, (void)root;
+    memcpy(recv, send, bytes[0]);
+    return STEN_OK;
+}
+
+static void test_model_parallel_shards(void)
+{
+    ae_fixture f;
+    ae_init(&f);
+    f.d.denoising_p = 0.0f;
+    sten_net *whole = NULL;
+    CHECK_EQ(sten_net_build(ctx, &f.d, f.ds, 2, 8, &whole), STEN_OK);
+    if (!whole)
+        return;
+    sten_net_init_weights(ctx, whole, 9);
+    const uint32_t W = whole->layers[0].N, H = 8;
+    for (int P = 2; P <= 3; P++)
+        for (int r = 0; r < P; r++) {
+            sten_comm c = {.rank = r, .size = P}; /* building and init never communicate */
+            sten_net *sh = NULL;
+            CHECK_EQ(sten_net_build_sharded(ctx, &f.d, f.ds, 2, 8, &c, &sh), STEN_OK);
+            if (!sh)
+                continue;
+            sten_net_init_weights(ctx, sh, 9);
+            const uint32_t c0 = W * (uint32_t)r / (uint32_t)P, c1 = W * (uint32_t)(r + 1) / (uint32_t)P;
+            CHECK(sh->layers[0].sharded && sh->layers[2].sharded && !sh->layers[1].sharded);
+            CHECK(sh->layers[1].group_sum && sh->layers[1].group_delta);
+            CHECK_EQ(sh->layers[0].N, c1 - c0);
+            const nn_weight *wi = &sh->weights[sh->layers[1].in[0]], *wo = &sh->weights[sh->layers[2].in[0]];
+            const nn_weight *fi = &whole->weights[whole->layers[1].in[0]], *fo = &whole->weights[whole->layers[2].in[0]];
+            CHECK(memcmp(wi->W, fi->W + (uint64_t)c0 * H, (size_t)(c1 - c0) * H * 4) == 0);
+            for (uint32_t h = 0; h < H; h++)
+                CHECK(memcmp(wo->W + (uint64_t)h * (c1 - c0), fo->W + (uint64_t)h * W + c0, (size_t)(c1 - c0) * 4) == 0);
+            uint64_t in_range = 0; /* the shard's data: its columns of every row, re-based */
+            for (uint64_t e = 0; e < f.ds[0].sparse.nnz; e++)
+                in_range += f.ds[0].sparse.col[e] >= c0 && f.ds[0].sparse.col[e] < c1;
+            CHECK_EQ(sh->ds[0].sparse.nnz, in_range);
+            CHECK_EQ(sh->ds[0].sparse.rows, f.ds[0].sparse.rows);
+            sten_net_free(ctx, sh);
+        }
+    /* a group of one: the plain network's training, bit for bit, and its save */
+    sten_comm solo = {.rank = 0, .size = 1, .allreduce = solo_allreduce, .bcast = solo_bcast, .gather = solo_gather};
+    sten_net *one = NULL;
+    CHECK_EQ(sten_net_build_sharded(ctx, &f.d, f.ds, 2, 8, &solo, &one), STEN_OK);
+    if (one) {
+        sten_net_init_weights(ctx, one, 9);
+        sten_train_opts o = ae_opts(&f.d, STEN_OPT_ADAM, 3);
+        CHECK_EQ(sten_net_train(ctx, whole, &o), STEN_OK);
+        CHECK_EQ(sten_net_train(ctx, one, &o), STEN_E_INVALID); /* a shard trains with parallel MODEL */
+        sten_ctx_clear_error(ctx);
+        o.parallel = STEN_PARALLEL_MODEL;
+        CHECK_EQ(sten_net_train(ctx, one, &o), STEN_OK);
+        for (uint32_t k = 0; k < whole->n_weights; k++) {
+            const nn_weight *a = &whole->weights[k], *b = &one->weights[k];
+            CHECK(memcmp(a->W, b->W, (size_t)a->rows * a->cols * 4) == 0);
+        }
+        char dir[] = "/tmp/sten_shard_XXXXXX", file[64];
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(file, sizeof file, "%s/one.nc", dir);
+        CHECK_EQ(sten_net_save(ctx, one, file), STEN_OK);
+        sten_net *back = NULL;
+        CHECK_EQ(sten_net_load(ctx, file, f.ds, 2, 8, true, &back), STEN_OK);
+        remove(file);
+        rmdir(dir);
+        for (uint32_t k = 0; back && k < whole->n_weights; k++) {
+            const nn_weight *a = &whole->weights[k], *b = &back->weights[k];
+            CHECK(memcmp(a->W, b->W, (size_t)a->rows * a->cols * 4) == 0);
+        }
+        sten_net_free(ctx, back);
+    }
+    sten_net_free(ctx, one);
+    /* a dense output cannot be split: refused naming it */
+    ae_fixture g;
+    ae_init(&g);
+    g.L[2].N_auto = false;
+    g.L[2].N = 30;
+    sten_net *bad = NULL;
+    CHECK_EQ(sten_net_build_sharded(ctx, &g.d, g.ds, 2, 8, &solo, &bad), STEN_E_UNSUPPORTED);
+    CHECK(strstr(sten_ctx_error(ctx), "output layer \"Output\"") != NULL);
+    sten_ctx_clear_error(ctx);
+    CHECK(bad == NULL);
+    ae_free(&g);
+    sten_net_free(ctx, whole);
+    ae_free(&f);
+}
+
 /* Training 4 epochs straight equals 2 epochs, save, load with optimizer
  * state, 2 more epochs; and a saved model predicts exactly like the original. */
 static void test_save_load_resume(void)
@@ -1228,6 +1332,7 @@ int main(void)
     RUN(test_delta_and_weight_norm);
     RUN(test_build_errors);
     RUN(test_training_lowers_loss_and_is_reproducible);
+    RUN(test_model_parallel_shards);
     RUN(test_save_load_resume);
     RUN(test_recommend);
     RUN(test_recommend_fused);

@@ -62,6 +62,9 @@ const char cmd_train_usage[] =
     "                           before each update: the model of one process with the\n"
     "                           same batch (docs/scale-out.md). Rank 0 writes the model,\n"
     "                           checkpoints, metrics and report\n"
+    "      --parallel model     DSSTNE's scheme: each rank holds an item range of the\n"
+    "                           input and output layers and sees every example; only\n"
+    "                           batch x hidden activations cross the wire\n"
     "      --precision P        fp32 (default), bf16 or auto: bf16 products take bf16\n"
     "                           inputs with fp32 sums, weights stay fp32 (needs a CPU\n"
     "                           with AVX-512 BF16; AMX tiles where present); auto\n"
@@ -184,13 +187,9 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
             if (!strcasecmp(optarg, "data"))
                 a->parallel = STEN_PARALLEL_DATA;
             else if (!strcasecmp(optarg, "model"))
-            {
-                fprintf(stderr, "sten train: --parallel model (DSSTNE's item-range split of the wide layers) is "
-                                "not implemented yet; use --parallel data (docs/scale-out.md)\n");
-                return CLI_EX_UNAVAILABLE;
-            }
+                a->parallel = STEN_PARALLEL_MODEL;
             else
-                return cli_usage_error(self, "--parallel expects data, got '%s'", optarg);
+                return cli_usage_error(self, "--parallel expects data or model, got '%s'", optarg);
             break;
         case 'h':
             cli_print_usage(stdout, self);
@@ -254,14 +253,25 @@ static void checkpoint_name(const char *network, uint32_t epoch, char *out, size
     snprintf(out, n, "%.*s-epoch%u.nc", (int)len, network, epoch);
 }
 
+static sten_status save_checkpoint(train_args *a, const sten_net *net, uint32_t epoch)
+{
+    char path[4096];
+    checkpoint_name(a->network, epoch, path, sizeof path);
+    sten_status st = sten_net_save(a->ctx, net, path);
+    if (!st && a->rank == 0)
+        sten_log(a->ctx, STEN_LOG_INFO, "checkpoint %s", path);
+    return st;
+}
+
 static sten_status epoch_done(void *user, const sten_net *net, const sten_epoch_stats *s)
 {
     train_args *a = user;
     const sten_train_desc *t = &sten_net_description(net)->training;
     sten_score_metrics m;
     cli_progress_clear();
-    if (a->rank != 0) /* rank 0 reports and writes for the group */
-        return STEN_OK;
+    const bool ckpt = t->checkpoint_interval && s->epoch % t->checkpoint_interval == 0;
+    if (a->rank != 0) /* rank 0 reports and writes for the group (model parallel: with the others' shards) */
+        return ckpt && a->parallel == STEN_PARALLEL_MODEL ? save_checkpoint(a, net, s->epoch) : STEN_OK;
     if (a->test_ws) { /* click-through metrics on the test data, SageMaker's names */
         sten_status st = sten_net_score_ws(a->ctx, net, a->test_ws, a->test_p, a->test_y);
         if (!st)
@@ -296,15 +306,7 @@ static sten_status epoch_done(void *user, const sten_net *net, const sten_epoch_
     }
     fprintf(stderr, "sten train: epoch %u: loss %.6f per example, %.1f s, %.0f examples/s%s\n",
             s->epoch, s->loss, s->seconds, s->examples_per_s, "");
-    if (t->checkpoint_interval && s->epoch % t->checkpoint_interval == 0) {
-        char path[4096];
-        checkpoint_name(a->network, s->epoch, path, sizeof path);
-        sten_status st = sten_net_save(a->ctx, net, path);
-        if (st)
-            return st;
-        sten_log(a->ctx, STEN_LOG_INFO, "checkpoint %s", path);
-    }
-    return STEN_OK;
+    return ckpt ? save_checkpoint(a, net, s->epoch) : STEN_OK;
 }
 
 /* What train writes, checked before any work: MODEL.nc is refused if it
@@ -399,7 +401,16 @@ int cmd_train(int argc, char **argv)
     const int ranks = cli_mpi_size();
     a.rank = cli_mpi_rank();
     if (ranks > 1 && !a.parallel)
-        a.parallel = STEN_PARALLEL_DATA; /* the one scheme there is */
+        a.parallel = STEN_PARALLEL_DATA; /* the default scheme */
+    if (ranks == 1)
+        a.parallel = STEN_PARALLEL_NONE; /* one process: the options mean nothing */
+    const bool mp = a.parallel == STEN_PARALLEL_MODEL;
+    if (mp && (a.resume || a.test || a.precision == STEN_PRECISION_BF16)) {
+        if (a.rank == 0)
+            fprintf(stderr, "sten train: --parallel model does not take %s yet (docs/scale-out.md)\n",
+                    a.resume ? "--resume" : a.test ? "--test" : "--precision bf16");
+        return CLI_EX_USAGE;
+    }
     if ((rc = check_outputs(&a)))
         return rc;
     sten_ctx *ctx = a.ctx = cli_ctx_new("train");
@@ -425,7 +436,8 @@ int cmd_train(int argc, char **argv)
     }
     if (!st) /* data parallel: this rank's stripe of the training data; the
                 validation and test data whole, so every rank judges alike */
-        st = load_data(ctx, a.input, a.output, (uint32_t)a.rank, (uint32_t)ranks, &ds, &n_ds);
+        st = mp ? load_data(ctx, a.input, a.output, 0, 1, &ds, &n_ds) /* every example, split by items */
+                : load_data(ctx, a.input, a.output, (uint32_t)a.rank, (uint32_t)ranks, &ds, &n_ds);
     if (!st && a.validate)
         st = load_data(ctx, a.validate, a.validate2 ? a.validate2 : a.validate, 0, 1, &valid, &n_valid);
     if (!st && a.test)
@@ -440,12 +452,13 @@ int cmd_train(int argc, char **argv)
                                                                 &net));
             o.first_epoch = net ? sten_net_epoch(net) + 1 : 1;
         } else {
-            st = sten_net_build(ctx, desc, ds, n_ds, o.t.batch_size, &net);
+            st = mp ? sten_net_build_sharded(ctx, desc, ds, n_ds, o.t.batch_size, cli_mpi_comm(), &net)
+                    : sten_net_build(ctx, desc, ds, n_ds, o.t.batch_size, &net);
             if (!st)
                 st = sten_net_init_weights(ctx, net, o.t.seed);
             o.first_epoch = 1;
         }
-        if (!st)
+        if (!st && !mp) /* model parallel: fp32 (the split delta sums are fp32) */
             st = cli_set_precision(ctx, net, a.precision);
         if (!st && a.resume && (refused = check_checkpoints(&a, &o.t, o.first_epoch)))
             st = STEN_E_INVALID; /* said on stderr; the exit code is refused's */
@@ -475,7 +488,9 @@ int cmd_train(int argc, char **argv)
         o.comm = cli_mpi_comm();
         o.parallel = a.parallel;
         char par[128] = "";
-        if (ranks > 1)
+        if (ranks > 1 && mp)
+            snprintf(par, sizeof par, " (model parallel over %d ranks: each holds 1/%d of the items)", ranks, ranks);
+        else if (ranks > 1)
             snprintf(par, sizeof par, " on rank 0 (data parallel over %d ranks, %u of every batch each)", ranks,
                      o.t.batch_size / (uint32_t)ranks);
         if (a.rank == 0 || ranks == 1)
@@ -485,7 +500,7 @@ int cmd_train(int argc, char **argv)
                     sten_net_precision(net) == STEN_PRECISION_BF16 ? "bf16" : "fp32");
         st = sten_net_train(ctx, net, &o);
     }
-    if (!st && a.rank == 0)
+    if (!st && (a.rank == 0 || mp)) /* model parallel: collective */
         st = sten_net_save(ctx, net, a.network);
     if (!st && a.report && a.rank == 0) { /* from this run's metrics and the model just written */
         char title[512];

@@ -65,6 +65,28 @@ static sten_status mpi_bcast(void *user, void *buf, size_t bytes, int root)
     return rc == MPI_SUCCESS ? STEN_OK : STEN_E_IO;
 }
 
+static sten_status mpi_gather(void *user, const void *send, void *recv, const size_t *bytes, int root)
+{
+    (void)user;
+    int *cnt = malloc((size_t)comm.size * 2 * sizeof *cnt);
+    if (!cnt)
+        return STEN_E_NOMEM;
+    int *disp = cnt + comm.size;
+    size_t at = 0;
+    for (int m = 0; m < comm.size; m++) {
+        if (bytes[m] > (size_t)INT32_MAX || at > (size_t)INT32_MAX) {
+            free(cnt);
+            return STEN_E_RANGE; /* MPI counts are ints */
+        }
+        cnt[m] = (int)bytes[m];
+        disp[m] = (int)at;
+        at += bytes[m];
+    }
+    const int rc = MPI_Gatherv(send, cnt[comm.rank], MPI_BYTE, recv, cnt, disp, MPI_BYTE, root, MPI_COMM_WORLD);
+    free(cnt);
+    return rc == MPI_SUCCESS ? STEN_OK : STEN_E_IO;
+}
+
 int cli_mpi_start(int *argc, char ***argv, const char *sub)
 {
     if (launched_size() <= 1 && !getenv("OMPI_COMM_WORLD_RANK"))
@@ -78,6 +100,7 @@ int cli_mpi_start(int *argc, char ***argv, const char *sub)
     MPI_Comm_size(MPI_COMM_WORLD, &comm.size);
     comm.allreduce = mpi_allreduce;
     comm.bcast = mpi_bcast;
+    comm.gather = mpi_gather;
     if (comm.size > 1 && strcmp(sub, "train") != 0 && strcmp(sub, "predict") != 0) {
         if (comm.rank == 0)
             fprintf(stderr, "sten %s: runs in one process; of the subcommands only train and predict run "

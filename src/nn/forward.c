@@ -392,6 +392,11 @@ void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, sten_workspace *ws, 
         nn_buf *A = &ws->buf[net->order[o]];
         if (L->kind != STEN_LAYER_HIDDEN && L->kind != STEN_LAYER_OUTPUT)
             continue;
+        if (L->group_delta) { /* its consumers are split: each gave its items' share */
+            const sten_status st = sten__group_sum(net, A->delta, (uint64_t)ws->B * L->N);
+            if (st && !ws->fwd_st)
+                ws->fwd_st = st;
+        }
         if (L->kind == STEN_LAYER_HIDDEN)
             hidden_delta(ctx, L, A, ws->B);
         delta_norm(L, A, ws->B);

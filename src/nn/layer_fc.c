@@ -160,7 +160,9 @@ static void fc_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, n
     if (forward_chunked(ctx, net, ws, L))
         return;
     memset(z, 0, (size_t)N * sizeof *z);
-    for (uint32_t k = 0; k < L->n_in; k++) {
+    /* fed by split layers (model parallelism): each member's z is a partial
+     * sum over its items, added up over the group below; the biases once */
+    for (uint32_t k = 0; k < L->n_in && !(L->group_sum && net->comm->rank != 0); k++) {
         const float *bias = net->weights[L->in[k]].b;
         for (uint32_t j = 0; j < N; j++)
             z[j] += bias[j];
@@ -184,6 +186,11 @@ static void fc_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, n
         const float *s = ws->buf[L->skip[k]].out;
         for (uint64_t e = 0; e < (uint64_t)B * N; e++)
             z[e] += s[e];
+    }
+    if (L->group_sum) {
+        const sten_status st = sten__group_sum(net, z, (uint64_t)B * N);
+        if (st && !ws->fwd_st)
+            ws->fwd_st = st;
     }
     /* a Sigmoid output trained with a cross-entropy loss on sparse targets
      * gets its activation inside the loss pass, saving two passes over B x N */
@@ -393,9 +400,16 @@ static void fc_init(const sten_net *net, nn_layer *L, uint64_t seed)
         sten_rng r;
         sten_rng_init(&r, seed, k);
         if (w->owner == (int)k) {
-            const uint64_t n = (uint64_t)w->rows * w->cols;
-            for (uint64_t e = 0; e < n; e++)
-                w->W[e] = init_value(L->d->init, L->d->init_scale, w->rows, w->cols, &r);
+            /* value e of the full matrix is draw e x d of the stream, so a
+             * shard (model parallelism) takes its block of the full values */
+            const sten_init sc = L->d->init;
+            const uint64_t d = sc == STEN_INIT_CONSTANT ? 0 : sc == STEN_INIT_GAUSSIAN || sc == STEN_INIT_SELU ? 2 : 1;
+            const uint32_t fr = w->full_rows ? w->full_rows : w->rows, fc = w->full_cols ? w->full_cols : w->cols;
+            for (uint32_t row = 0; row < w->rows; row++) {
+                sten_rng_seek(&r, ((uint64_t)(w->row0 + row) * fc + w->col0) * d);
+                for (uint32_t c = 0; c < w->cols; c++)
+                    w->W[(uint64_t)row * w->cols + c] = init_value(sc, L->d->init_scale, fr, fc, &r);
+            }
         }
         for (uint32_t j = 0; j < L->N; j++)
             w->b[j] = L->d->init_bias;

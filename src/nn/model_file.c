@@ -354,6 +354,8 @@ static void write_model(ncio *io, const sten_net *net)
  * writing again. */
 sten_status sten_net_save(sten_ctx *ctx, const sten_net *net, const char *path)
 {
+    if (net->comm) /* one shard of a model-parallel group: collective */
+        return sten__net_save_sharded(ctx, net, path);
     ncio dry = {.ctx = ctx, .path = path, .nc = -1, .dry = true};
     write_model(&dry, net);
     const uint64_t need = dry.bytes + dry.bytes / 32 + (dry.vars + net->n_layers + 16) * 8192 + (1 << 20);

@@ -795,6 +795,11 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
         if (net->params[i].own_g)
             sten_free(ctx, net->params[i].g);
     }
+    for (size_t i = 0; net->shard_ds && i < net->n_full_ds; i++)
+        if (net->sliced[i])
+            sten_csr_free(ctx, &net->shard_ds[i].sparse);
+    sten_free(ctx, net->shard_ds);
+    sten_free(ctx, net->sliced);
     sten_free(ctx, net->params);
     sten_free(ctx, net->layers);
     sten_free(ctx, net->weights);

@@ -39,6 +39,10 @@ struct nn_weight {
     uint64_t scr_ver;
     uint32_t *Wbp;
     uint64_t wbp_ver;
+    /* Model parallelism (shard.c): this matrix is the block at row row0,
+     * column col0 of a full_rows x full_cols matrix (the whole of it
+     * when not sharded); initial values and fan sizes are the full one's. */
+    uint32_t full_rows, full_cols, row0, col0;
 };
 
 /* Plain SGD (no L1) folded into back-propagation: W <- (1 - alpha lambda) W
@@ -68,6 +72,12 @@ struct nn_layer {
     uint32_t *in;        /* incoming weight indices (a weightless type has none) */
     uint32_t n_skip;
     uint32_t skip[STEN_MAX_SKIPS]; /* layer indices */
+    /* Model parallelism (shard.c): this layer holds units off .. off+N of
+     * N_full (a sharded Input or Output layer: an item range); its
+     * pre-activation is a partial sum to add up over the group (sources
+     * sharded), or its delta is (it feeds sharded layers). */
+    bool sharded, group_sum, group_delta;
+    uint32_t N_full, off;
 };
 
 /* One layer's part of a workspace: what a pass over one batch writes.
@@ -136,6 +146,15 @@ struct sten_net {
     sten_ctx *dctx;
     sten_workspace *ws; /* the network's own workspace: training and the
                            single-thread calls (sten_net_infer / _recommend) */
+    /* Model parallelism (sten_net_build_sharded, shard.c): the group this
+     * network is one shard of, or NULL; the caller's whole datasets (what a
+     * full model is built on for saving); this shard's own column slices
+     * of them (sliced[i]: its CSR is the shard's). */
+    const sten_comm *comm;
+    const sten_dataset *full_ds;
+    size_t n_full_ds;
+    sten_dataset *shard_ds;
+    bool *sliced;
 };
 
 /* How a forward pass runs: an argument, never a flag on the shared model.
@@ -196,6 +215,20 @@ static inline void sten__net_changed(sten_net *net)
 {
     net->version++;
 }
+/* shard.c: model parallelism. The group sum of a buffer of n floats (a
+ * layer's partial pre-activation or delta), in place. A sharded network's
+ * save (collective: every member calls it; rank 0 writes). */
+sten_status sten__group_sum(const sten_net *net, float *buf, uint64_t n);
+sten_status sten__net_save_sharded(sten_ctx *ctx, const sten_net *net, const char *path);
+/* Whether parameter i is one shard of a larger one (else every member
+ * holds the same values). */
+bool sten__param_sharded(const sten_net *net, uint32_t i);
+/* A member's column slices of datasets (those the split layers of d bind;
+ * sliced[i] says which; the others are shallow copies), and their release. */
+sten_status sten__shard_datasets(sten_ctx *ctx, const sten_net_desc *d, const sten_comm *comm,
+                                 const sten_dataset *ds, size_t n_ds, sten_dataset **out, bool **sliced);
+void sten__shard_datasets_free(sten_ctx *ctx, sten_dataset *sds, bool *sliced, size_t n_ds);
+
 /* forward.c: one batch through the network, losses and gradients. */
 sten_status sten__net_load_batch(sten_ctx *ctx, const sten_net *net, sten_workspace *ws,
                                  const uint32_t *ids, uint32_t B, nn_mode mode);

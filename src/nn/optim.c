@@ -294,7 +294,8 @@ double sten__weight_reg(sten_ctx *ctx, const sten_net *net, float lambda, float 
     double r = 0.0;
     for (uint32_t i = 0; i < net->n_params; i++) {
         const nn_param *p = &net->params[i];
-        if (p->reg)
+        /* a model-parallel shard counts its blocks, and rank 0 the rest */
+        if (p->reg && (!net->comm || net->comm->rank == 0 || sten__param_sharded(net, i)))
             r += reg_of(p->w, p->n, lambda, lambda1, sten__threads_for(ctx, (int64_t)p->n, 1 << 16));
     }
     return r;

@@ -82,6 +82,7 @@ static float scheduled_alpha(const sten_train_desc *t, uint32_t epoch)
 static sten_status evaluate(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, uint32_t *ids,
                             double *out)
 {
+    /* a model-parallel shard's loss is its items' share: summed below */
     double sum = 0.0;
     sten_status st = STEN_OK;
     for (uint64_t pos = 0; pos < ws->examples && !st; pos += ws->B_cap) {
@@ -95,6 +96,13 @@ static sten_status evaluate(sten_ctx *ctx, const sten_net *net, sten_workspace *
             sten__net_loss(ctx, net, ws);
             sum += ws->loss;
         }
+    }
+    if (net->comm) {
+        double v[2] = {sum, st ? 1.0 : 0.0};
+        const sten_status cs = net->comm->allreduce(net->comm->user, v, 2, STEN_COMM_F64, STEN_COMM_SUM);
+        if (!st && (cs || v[1] > 0.0))
+            st = cs ? cs : sten_fail(ctx, STEN_E_IO, "validation: another rank failed");
+        sum = v[0];
     }
     *out = sum / (double)ws->examples;
     return st;
@@ -136,6 +144,7 @@ static bool fused_sgd(const sten_train_desc *t, const sten_comm *grp)
 /* Data-parallel training: the group, and the sizes every member knows. */
 typedef struct {
     const sten_comm *c;  /* NULL: this process alone */
+    bool model;          /* model parallel (a sharded network), else data parallel */
     uint64_t n_total;    /* examples over every member */
     uint64_t n_max;      /* the most one member holds: every member runs as many batches */
     nn_rowset *rs;       /* per parameter: the group's rows of a sparse-row one, or NULL */
@@ -153,10 +162,12 @@ static sten_status run_epoch(sten_ctx *ctx, sten_net *net, const sten_train_opts
                              uint32_t epoch, uint32_t *perm, guard *g, sten_epoch_stats *es,
                              uint64_t *batches_total)
 {
-    const sten_status st = run_batches(ctx, net, o, gp, epoch, perm, g, es, batches_total);
+    sten_status st = run_batches(ctx, net, o, gp, epoch, perm, g, es, batches_total);
     sten__net_settle(ctx, net);
     if (!st)
         es->reg = sten__weight_reg(ctx, net, o->t.lambda, o->t.lambda1);
+    if (!st && gp->model) /* each shard's part */
+        st = gp->c->allreduce(gp->c->user, &es->reg, 1, STEN_COMM_F64, STEN_COMM_SUM);
     return st;
 }
 
@@ -236,12 +247,13 @@ static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_op
     const sten_train_desc *t = &o->t;
     sten_workspace *ws = net->ws;
     const uint64_t n = net->examples, B = ws->B_cap; /* this member's */
-    const uint64_t n_all = gp->c ? gp->n_total : n;
-    const uint64_t batches = ((gp->c ? gp->n_max : n) + B - 1) / B;
+    const bool dp = gp->c && !gp->model;
+    const uint64_t n_all = dp ? gp->n_total : n;
+    const uint64_t batches = ((dp ? gp->n_max : n) + B - 1) / B;
     const double t0 = now_s();
     double sum = 0.0;
     net->epoch = epoch;
-    shuffle(perm, n, net->seed, epoch, net->desc.shuffle_indices, gp->c ? gp->c->rank : 0);
+    shuffle(perm, n, net->seed, epoch, net->desc.shuffle_indices, dp ? gp->c->rank : 0);
     memset(es, 0, sizeof *es);
     es->epoch = epoch;
     float alpha = 0.0f;
@@ -263,7 +275,7 @@ static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_op
         if (v[2] > 0.0)
             return sten_fail(ctx, STEN_E_IO, "epoch %u, batch %llu: another rank failed; training stopped",
                              epoch, (unsigned long long)bi + 1);
-        const uint64_t rows = (uint64_t)v[1];
+        const uint64_t rows = gp->model ? Bn : (uint64_t)v[1]; /* model parallel: every member has the batch */
         const double loss = v[0], per = loss / (double)rows;
         if (!isfinite(loss))
             return sten_fail(ctx, STEN_E_NUMERIC,
@@ -284,21 +296,24 @@ static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_op
         }
         if (verdict == 0) {
             const nn_fuse fz = {alpha, t->lambda};
-            if (Bn)
-                sten__net_backward_fused(ctx, net, ws, fused_sgd(t, gp->c) ? &fz : NULL);
+            if (Bn) {
+                sten__net_backward_fused(ctx, net, ws, fused_sgd(t, dp ? gp->c : NULL) ? &fz : NULL);
+                if (ws->fwd_st) /* a group sum of a delta failed */
+                    return ws->fwd_st;
+            }
             else /* nothing of this member's in the batch: its part of the sums is 0 */
                 for (uint32_t i = 0; i < net->n_params; i++)
                     if (net->params[i].update == NN_UPDATE_DENSE)
                         memset(net->params[i].g, 0, (size_t)net->params[i].n * sizeof(float));
-            if (gp->c && (st = sum_gradients(ctx, net, ws, gp, Bn > 0)))
+            if (dp && (st = sum_gradients(ctx, net, ws, gp, Bn > 0)))
                 return st;
-            sten__optim_step(ctx, net, ws, t, alpha, rows, gp->c ? gp->rs : NULL);
+            sten__optim_step(ctx, net, ws, t, alpha, rows, dp ? gp->rs : NULL);
         } else {
             es->skipped++;
         }
         (*batches_total)++;
         if (o->progress && o->progress_every && ((bi + 1) % o->progress_every == 0 || bi + 1 == batches)) {
-            const uint64_t done = STEN__MIN(n_all, (bi + 1) * B * (gp->c ? (uint64_t)gp->c->size : 1));
+            const uint64_t done = STEN__MIN(n_all, (bi + 1) * B * (dp ? (uint64_t)gp->c->size : 1));
             sten_train_progress p = {epoch, bi + 1, batches, done, sum / (double)done,
                                      now_s() - t0, alpha};
             o->progress(o->user, &p);
@@ -338,8 +353,11 @@ static sten_status group_start(sten_ctx *ctx, sten_net *net, const sten_train_op
     const sten_comm *c = gp->c;
     const uint32_t P = (uint32_t)c->size;
     uint64_t sig = fnv(14695981039346656037ull, &net->n_params, sizeof net->n_params);
-    for (uint32_t i = 0; i < net->n_params; i++)
-        sig = fnv(sig, &net->params[i].n, sizeof net->params[i].n);
+    for (uint32_t i = 0; i < net->n_params; i++) /* a model-parallel shard's blocks differ */
+        if (!sten__param_sharded(net, i))
+            sig = fnv(sig, &net->params[i].n, sizeof net->params[i].n);
+    if (gp->model) /* every member sees every example */
+        sig = fnv(sig, &net->examples, sizeof net->examples);
     const uint32_t first = o->first_epoch;
     const float set[] = {o->t.alpha, o->t.lambda, o->t.lambda1, o->t.mu, o->t.mu1};
     sig = fnv(sig, &o->t.batch_size, sizeof o->t.batch_size);
@@ -353,7 +371,7 @@ static sten_status group_start(sten_ctx *ctx, sten_net *net, const sten_train_op
     if (!st && !same)
         return sten_fail(ctx, STEN_E_INVALID, "the %u ranks were not started alike: their networks or training "
                          "settings differ (give every rank the same config, model and options)", P);
-    if (st)
+    if (st || gp->model)
         return st;
     if (o->t.batch_size % P != 0)
         return sten_fail(ctx, STEN_E_INVALID, "data-parallel training over %u ranks needs a batch size that is "
@@ -388,9 +406,10 @@ static sten_status group_start(sten_ctx *ctx, sten_net *net, const sten_train_op
  * weights and optimizer state are everybody's. */
 static sten_status group_converge(sten_ctx *ctx, sten_net *net, const sten_comm *c)
 {
-    uint64_t h = 14695981039346656037ull;
+    uint64_t h = 14695981039346656037ull; /* of what every member holds alike */
     for (uint32_t i = 0; i < net->n_params; i++)
-        h = fnv(h, net->params[i].w, (size_t)net->params[i].n * sizeof(float));
+        if (!sten__param_sharded(net, i))
+            h = fnv(h, net->params[i].w, (size_t)net->params[i].n * sizeof(float));
     bool same;
     sten_status st = agree(c, h, &same);
     if (st || same)
@@ -398,6 +417,8 @@ static sten_status group_converge(sten_ctx *ctx, sten_net *net, const sten_comm 
     sten_log(ctx, STEN_LOG_DEBUG, "the ranks' weights differ in their last bits: rank 0's are taken");
     for (uint32_t i = 0; i < net->n_params && !st; i++) {
         nn_param *p = &net->params[i];
+        if (sten__param_sharded(net, i))
+            continue;
         st = c->bcast(c->user, p->w, (size_t)p->n * sizeof(float), 0);
         if (!st && p->s1)
             st = c->bcast(c->user, p->s1, (size_t)p->s_n * sizeof(float), 0);
@@ -450,20 +471,29 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
      * network's own workspace is made for it if it was built for another */
     if (o->t.batch_size == 0)
         return sten_fail(ctx, STEN_E_INVALID, "batch size must be at least 1");
-    group gp = {o->comm && o->comm->size > 1 && o->parallel == STEN_PARALLEL_DATA ? o->comm : NULL,
-                net->examples, net->examples, NULL, NULL, NULL};
+    if ((o->parallel == STEN_PARALLEL_MODEL) != (net->comm != NULL))
+        return sten_fail(ctx, STEN_E_INVALID, net->comm ? "a network built by sten_net_build_sharded trains with "
+                         "parallel MODEL" : "model-parallel training needs a network from sten_net_build_sharded");
+    group gp = {net->comm                                                                  ? net->comm
+                : o->comm && o->comm->size > 1 && o->parallel == STEN_PARALLEL_DATA ? o->comm
+                                                                                      : NULL,
+                net->comm != NULL, net->examples, net->examples, NULL, NULL, NULL};
     if (gp.c)
         st = group_start(ctx, net, o, &gp);
     if (!st)
-        st = sten__net_set_batch(ctx, net, o->t.batch_size / (gp.c ? (uint32_t)gp.c->size : 1));
+        st = sten__net_set_batch(ctx, net, o->t.batch_size / (gp.c && !gp.model ? (uint32_t)gp.c->size : 1));
     if (!st) {
         net->desc.training = o->t;
-        st = sten__net_alloc_grads(ctx, net, !fused_sgd(&o->t, gp.c));
+        st = sten__net_alloc_grads(ctx, net, !fused_sgd(&o->t, gp.c && !gp.model ? gp.c : NULL));
     }
     /* validation: a workspace of its own over the validation datasets */
     sten_workspace *valid = NULL;
+    sten_dataset *vds = NULL; /* model parallel: this shard's columns of the validation data */
+    bool *vsliced = NULL;
+    if (!st && o->valid && net->comm)
+        st = sten__shard_datasets(ctx, &net->desc, net->comm, o->valid, o->n_valid, &vds, &vsliced);
     if (!st && o->valid)
-        st = sten__ws_new_on(ctx, net, o->valid, o->n_valid, "validation data", net->ws->B_cap, &valid);
+        st = sten__ws_new_on(ctx, net, vds ? vds : o->valid, o->n_valid, "validation data", net->ws->B_cap, &valid);
     uint32_t *perm = NULL, *ids = NULL;
     if (!st && (!(perm = sten_alloc(ctx, (size_t)net->examples * sizeof *perm)) ||
                 !(ids = sten_alloc(ctx, (size_t)net->ws->B_cap * sizeof *ids))))
@@ -503,6 +533,7 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
     sten_free(ctx, perm);
     sten_free(ctx, ids);
     sten_workspace_free(ctx, valid);
+    sten__shard_datasets_free(ctx, vds, vsliced, o->n_valid);
     if (gp.rs)
         for (uint32_t i = 0; i < net->n_params; i++) {
             sten_free(ctx, gp.rs[i].row);

@@ -1,0 +1,98 @@
+#!/bin/sh
+# bench/mpi-scaling.sh — data-parallel training over MPI (docs/scale-out.md):
+# 1 process x 1 thread against `mpirun -np 2` x 1 thread each, in one run,
+# alternating, on the ML-20M-shaped autoencoder (26,744 items; USERS users of
+# synthetic ML-20M-like data, the catalogue width is what sets a step's
+# cost); then the quality check: the example's autoencoder (denoising,
+# sparseness penalty, shuffling) on MovieLens-1M (../shared/data/ml-1m, or
+# synthetic ML-1M when absent) trained by 1 process and by 2 ranks, Recall@20
+# and NDCG@20 of each on the same held-out 20%. Appends to $RESULTS
+# (bench/RESULTS.md). Needs a build with MPI (built here in build-mpi/).
+#   sh bench/mpi-scaling.sh
+#   USERS=20000 EPOCHS=2 ROUNDS=3 QUALITY_EPOCHS=20 RESULTS=/dev/null sh bench/mpi-scaling.sh
+set -eu
+cd "$(dirname "$0")/.."
+USERS=${USERS:-20000}
+EPOCHS=${EPOCHS:-2}
+ROUNDS=${ROUNDS:-3}
+BATCH=${BATCH:-256}
+QUALITY_EPOCHS=${QUALITY_EPOCHS:-20}
+RESULTS=${RESULTS:-bench/RESULTS.md}
+
+sh scripts/deps.sh >/dev/null
+cmake -S . -B build-mpi -DCMAKE_BUILD_TYPE=Release -DSTEN_MPI=ON -DSTEN_BENCH=OFF >/dev/null
+cmake --build build-mpi -j "$(nproc)" --target sten >/dev/null
+STEN=$(pwd)/build-mpi/sten
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+MPIRUN="mpirun --oversubscribe --bind-to core"
+[ "$(id -u)" -eq 0 ] && MPIRUN="$MPIRUN --allow-run-as-root"
+model=$(lscpu | sed -n 's/^Model name: *//p')
+echo "cpu: $model, $(nproc) cores; OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS; $(mpirun --version | head -n 1)"
+
+W=$(pwd)/out/mpi-scaling
+mkdir -p "$W"
+cd "$W"
+# ---- speed: ML-20M's catalogue, USERS users with ML-20M's activity
+inter=$((20000263 * USERS / 138493))
+"$STEN" synth --force --users "$USERS" --items 26744 --interactions "$inter" --seed 11 --format dsstne \
+    -o s20.txt 2>/dev/null
+"$STEN" generate-netcdf --force -d gl_input -i s20.txt -o s20_in.nc -f s20_features -s s20_samples -c 2>/dev/null
+"$STEN" generate-netcdf --force -d gl_output -i s20.txt -o s20_out.nc -f s20_features -s s20_samples 2>/dev/null
+cfg=../../examples/movielens/config.json
+rate() { sed -n "s/.*epoch $EPOCHS: .*, \([0-9]*\) examples\/s.*/\1/p" "$1" | tail -n 1; }
+one="" two="" r=0
+while [ "$r" -lt "$ROUNDS" ]; do
+    taskset -c 0 "$STEN" train -c "$cfg" -i s20_in.nc -o s20_out.nc -n one.nc -b "$BATCH" -e "$EPOCHS" -t 1 \
+        --force 2>one.err
+    $MPIRUN -np 2 "$STEN" train -c "$cfg" -i s20_in.nc -o s20_out.nc -n two.nc -b "$BATCH" -e "$EPOCHS" -t 1 \
+        --force --parallel data 2>two.err
+    a=$(rate one.err) b=$(rate two.err)
+    echo "round $((r + 1)): 1 process $a examples/s, 2 ranks $b examples/s"
+    one="$one $a" two="$two $b"
+    r=$((r + 1))
+done
+med() { echo "$@" | tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+m1=$(med $one) m2=$(med $two)
+ratio=$(awk -v a="$m1" -v b="$m2" 'BEGIN { printf "%.2f", b / a }')
+echo "speed: median 1 process $m1, 2 ranks $m2 examples/s: ${ratio}x"
+
+# ---- quality: the same model by 1 process and by 2 ranks
+ml1m=../../../shared/data/ml-1m/ratings.movieid_no_ts.dat.gz
+if [ -f "$ml1m" ]; then
+    data="MovieLens-1M"
+    "$STEN" split --force "$ml1m" --protocol random --fraction 0.2 --seed 7 --format delimited --delimiter : \
+        --columns user,-,item,-,rating -o q 2>/dev/null
+else
+    data="synthetic ML-1M"
+    "$STEN" synth --force --preset ml-1m --seed 7 -o q.csv 2>/dev/null
+    "$STEN" split --force q.csv --protocol random --fraction 0.2 --seed 7 -o q 2>/dev/null
+fi
+"$STEN" generate-netcdf --force -d gl_input -i q-train.txt -o q_in.nc -f q_features -s q_samples -c 2>/dev/null
+"$STEN" generate-netcdf --force -d gl_output -i q-train.txt -o q_out.nc -f q_features -s q_samples 2>/dev/null
+quality() { # quality NAME: train (already done) -> predict -> Recall@20 NDCG@20
+    "$STEN" predict --force -d gl -n "$1.nc" -r q-train.txt -i q_features -o q_features --exclude-seen -k 20 \
+        -s "$1.recs" 2>/dev/null
+    "$STEN" evaluate -r "$1.recs" -t q-test.txt -k 20 --features q_features --json |
+        python3 -c 'import json,sys; m=json.load(sys.stdin)["at"][0]; print("%.4f %.4f" % (m["recall"], m["ndcg"]))'
+}
+"$STEN" train -c "$cfg" -i q_in.nc -o q_out.nc -n q1.nc -b 128 -e "$QUALITY_EPOCHS" -t 1 --force 2>/dev/null
+$MPIRUN -np 2 "$STEN" train -c "$cfg" -i q_in.nc -o q_out.nc -n q2.nc -b 128 -e "$QUALITY_EPOCHS" -t 1 \
+    --force --parallel data 2>/dev/null
+q1=$(quality q1) q2=$(quality q2)
+echo "quality ($data, $QUALITY_EPOCHS epochs): Recall@20 NDCG@20: 1 process $q1, 2 ranks $q2"
+
+cd ../..
+{
+    echo
+    echo "## MPI data parallel: 2 ranks x 1 thread vs 1 process x 1 thread ($(date -u +%Y-%m-%d))"
+    echo
+    echo "\`USERS=$USERS EPOCHS=$EPOCHS ROUNDS=$ROUNDS BATCH=$BATCH QUALITY_EPOCHS=$QUALITY_EPOCHS sh bench/mpi-scaling.sh\`"
+    echo "on $model ($(nproc) cores), $(mpirun --version | head -n 1), OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1."
+    echo
+    echo "| | 1 process | 2 ranks (data parallel) | ratio |"
+    echo "|---|---|---|---|"
+    echo "| AE training, ML-20M catalogue (26,744 items, $USERS users), batch $BATCH, epoch $EPOCHS examples/s (median of $ROUNDS; rounds:$one /$two) | $m1 | $m2 | ${ratio}x |"
+    echo "| Recall@20 / NDCG@20, $data, example config, $QUALITY_EPOCHS epochs, batch 128 | $(echo "$q1" | tr ' ' '/') | $(echo "$q2" | tr ' ' '/') | |"
+} >>"$RESULTS"
+echo "appended to $RESULTS"

@@ -1,0 +1,345 @@
+/* shard.c — model parallelism, DSSTNE's scheme (docs/scale-out.md): the
+ * catalogue-wide layers (sparse Input, Output) split by item range across
+ * the members of a group, the narrow layers between them whole on every
+ * member. Only B x hidden activations and deltas cross the split: the
+ * layer fed by split inputs sums its partial pre-activation over the group
+ * (fc_forward), the layer feeding split outputs sums its delta (backward).
+ * Here: building a member's shard, its share of the initial values, and
+ * saving the whole model from the shards. */
+#include "net_int.h"
+
+#include <string.h>
+
+sten_status sten__group_sum(const sten_net *net, float *buf, uint64_t n)
+{
+    return net->comm->allreduce(net->comm->user, buf, (size_t)n, STEN_COMM_F32, STEN_COMM_SUM);
+}
+
+/* The dataset a layer binds (NULL: none). */
+static const sten_dataset *bound(const sten_dataset *ds, size_t n_ds, const sten_layer_desc *l)
+{
+    for (size_t i = 0; l->dataset[0] && i < n_ds; i++)
+        if (ds[i].name && !strcmp(ds[i].name, l->dataset))
+            return &ds[i];
+    return NULL;
+}
+
+/* Whether layer l of d is split: an Input over a sparse dataset or an
+ * Output, N "auto". */
+static bool split_layer(const sten_layer_desc *l, const sten_dataset *d)
+{
+    return d && l->N_auto && (d->attributes & STEN_DS_SPARSE) &&
+           (l->kind == STEN_LAYER_OUTPUT || l->kind == STEN_LAYER_INPUT);
+}
+
+static void shard_range(uint32_t W, const sten_comm *c, uint32_t *c0, uint32_t *c1)
+{
+    *c0 = (uint32_t)((uint64_t)W * (uint64_t)c->rank / (uint64_t)c->size);
+    *c1 = (uint32_t)((uint64_t)W * (uint64_t)(c->rank + 1) / (uint64_t)c->size);
+}
+
+/* d's columns [c0, c1) as a dataset of width c1 - c0 (its CSR new, the
+ * rest borrowed from d). */
+static sten_status slice_columns(sten_ctx *ctx, const sten_dataset *d, uint32_t c0, uint32_t c1, sten_dataset *out)
+{
+    *out = *d;
+    memset(&out->sparse, 0, sizeof out->sparse);
+    const sten_csr *s = &d->sparse;
+    uint64_t nnz = 0;
+    for (uint64_t e = 0; e < s->nnz; e++)
+        nnz += s->col[e] >= c0 && s->col[e] < c1;
+    sten_status st = sten_csr_init(ctx, &out->sparse, s->rows, c1 - c0, nnz ? nnz : 1, s->val != NULL);
+    if (st)
+        return st;
+    uint64_t k = 0;
+    for (uint32_t r = 0; r < s->rows; r++) {
+        for (uint64_t e = s->row_ptr[r]; e < s->row_ptr[r + 1]; e++)
+            if (s->col[e] >= c0 && s->col[e] < c1) {
+                out->sparse.col[k] = s->col[e] - c0;
+                if (s->val)
+                    out->sparse.val[k] = s->val[e];
+                k++;
+            }
+        out->sparse.row_ptr[r + 1] = k;
+    }
+    out->sparse.rows = s->rows;
+    out->sparse.nnz = k;
+    out->width = c1 - c0;
+    out->height = out->length = 1;
+    out->dims = 1;
+    return STEN_OK;
+}
+
+/* The topology the scheme needs, checked on the built shard. */
+static sten_status check_split(sten_ctx *ctx, sten_net *net)
+{
+    for (uint32_t i = 0; i < net->n_layers; i++) /* the outputs first: the scheme's premise */
+        if (net->layers[i].kind == STEN_LAYER_OUTPUT && !net->layers[i].sharded)
+            return sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: output layer \"%s\": model parallelism splits the "
+                             "catalogue-wide layers, and an Output layer must be one (N \"auto\" over a sparse "
+                             "dataset); train this network with --parallel data", net->desc.source,
+                             net->layers[i].d->name);
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        nn_layer *L = &net->layers[i];
+        if (L->sharded && L->kind == STEN_LAYER_OUTPUT && L->fn == STEN_ACT_SOFTMAX)
+            return sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: output layer \"%s\": SoftMax normalises over every "
+                             "item, which a split output cannot do alone; model parallelism needs an "
+                             "element-wise output (Sigmoid, Linear, ...)", net->desc.source, L->d->name);
+        uint32_t split_src = 0;
+        for (uint32_t k = 0; k < L->n_src; k++)
+            split_src += net->layers[L->src[k]].sharded;
+        if (L->sharded && L->kind == STEN_LAYER_OUTPUT && split_src)
+            return sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: layer \"%s\": an output fed straight by a split input "
+                             "is not supported by model parallelism", net->desc.source, L->d->name);
+        if (split_src && (split_src != L->n_src || L->n_skip || L->ops != &sten__layer_fully_connected))
+            return sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: layer \"%s\": a layer fed by split layers must be "
+                             "FullyConnected, fed by split layers only and have no skips (model parallelism)",
+                             net->desc.source, L->d->name);
+        L->group_sum = split_src > 0;
+    }
+    for (uint32_t i = 0; i < net->n_layers; i++) { /* who feeds split layers */
+        nn_layer *L = &net->layers[i];
+        uint32_t to_split = 0, to_whole = 0;
+        for (uint32_t j = 0; j < net->n_layers; j++)
+            for (uint32_t k = 0; k < net->layers[j].n_src; k++)
+                if (net->layers[j].src[k] == i)
+                    *(net->layers[j].sharded ? &to_split : &to_whole) += 1;
+        if (!L->sharded && to_split && to_whole)
+            return sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: layer \"%s\" feeds split and whole layers at once, "
+                             "which model parallelism does not support", net->desc.source, L->d->name);
+        L->group_delta = !L->sharded && to_split > 0;
+    }
+    for (uint32_t i = 0; i < net->n_params; i++)
+        if (net->params[i].update == NN_UPDATE_ROWS)
+            return sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: parameter \"%s\" is a sparse-row table; model "
+                             "parallelism splits item-wide FullyConnected layers only (use --parallel data)",
+                             net->desc.source, net->params[i].name);
+    for (uint32_t k = 0; k < net->n_weights; k++) {
+        nn_weight *w = &net->weights[k];
+        const nn_layer *S = &net->layers[w->src], *D = &net->layers[w->dst];
+        if (w->transposed || w->owner != (int)k)
+            return sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: layer \"%s\": shared weights are not supported by "
+                             "model parallelism yet", net->desc.source, D->d->name);
+        w->full_rows = S->sharded ? S->N_full : w->rows;
+        w->row0 = S->sharded ? S->off : 0;
+        w->full_cols = D->sharded ? D->N_full : w->cols;
+        w->col0 = D->sharded ? D->off : 0;
+    }
+    return STEN_OK;
+}
+
+void sten__shard_datasets_free(sten_ctx *ctx, sten_dataset *sds, bool *sliced, size_t n_ds)
+{
+    for (size_t i = 0; sds && sliced && i < n_ds; i++)
+        if (sliced[i])
+            sten_csr_free(ctx, &sds[i].sparse);
+    sten_free(ctx, sds);
+    sten_free(ctx, sliced);
+}
+
+sten_status sten__shard_datasets(sten_ctx *ctx, const sten_net_desc *d, const sten_comm *comm,
+                                 const sten_dataset *ds, size_t n_ds, sten_dataset **out, bool **out_sliced)
+{
+    sten_dataset *sds = sten_calloc(ctx, n_ds ? n_ds : 1, sizeof *sds);
+    bool *sliced = sten_calloc(ctx, n_ds ? n_ds : 1, sizeof *sliced);
+    sten_status st = sds && sliced ? STEN_OK : STEN_E_NOMEM;
+    for (size_t i = 0; !st && i < n_ds; i++) {
+        bool split = false;
+        for (uint32_t l = 0; l < d->n_layers; l++)
+            split |= bound(&ds[i], 1, &d->layers[l]) && split_layer(&d->layers[l], &ds[i]);
+        if (!split) {
+            sds[i] = ds[i];
+            continue;
+        }
+        if (ds[i].width < (uint32_t)comm->size || ds[i].height > 1 || ds[i].length > 1)
+            st = sten_fail(ctx, STEN_E_UNSUPPORTED, "dataset %s: %u columns cannot be split over %d ranks",
+                           ds[i].name, ds[i].width, comm->size);
+        uint32_t c0, c1;
+        shard_range(ds[i].width, comm, &c0, &c1);
+        if (!st && !(st = slice_columns(ctx, &ds[i], c0, c1, &sds[i])))
+            sliced[i] = true;
+    }
+    if (st) {
+        sten__shard_datasets_free(ctx, sds, sliced, n_ds);
+        return st;
+    }
+    *out = sds;
+    *out_sliced = sliced;
+    return STEN_OK;
+}
+
+sten_status sten_net_build_sharded(sten_ctx *ctx, const sten_net_desc *d, const sten_dataset *ds, size_t n_ds,
+                                   uint32_t batch, const sten_comm *comm, sten_net **out)
+{
+    *out = NULL;
+    if (!comm || comm->size < 1 || comm->rank < 0 || comm->rank >= comm->size)
+        return sten_fail(ctx, STEN_E_INVALID, "model parallelism needs a group (sten_comm)");
+    sten_dataset *sds = NULL;
+    bool *sliced = NULL;
+    sten_status st = sten__shard_datasets(ctx, d, comm, ds, n_ds, &sds, &sliced);
+    sten_net *net = NULL;
+    if (!st)
+        st = sten_net_build(ctx, d, sds, n_ds, batch, &net);
+    if (net) {
+        net->comm = comm;
+        net->full_ds = ds;
+        net->n_full_ds = n_ds;
+        net->shard_ds = sds;
+        net->sliced = sliced;
+        sds = NULL, sliced = NULL; /* the network's now */
+        for (uint32_t i = 0; i < net->n_layers; i++) {
+            nn_layer *L = &net->layers[i];
+            const sten_dataset *full = bound(ds, n_ds, L->d);
+            L->N_full = L->N;
+            if (split_layer(L->d, full)) {
+                uint32_t c0, c1;
+                shard_range(full->width, comm, &c0, &c1);
+                L->sharded = true;
+                L->N_full = full->width;
+                L->off = c0;
+                net->desc.layers[i].N = L->N_full; /* what the model file records */
+            }
+        }
+        st = check_split(ctx, net);
+    }
+    if (st) {
+        sten_net_free(ctx, net);
+        sten__shard_datasets_free(ctx, sds, sliced, n_ds);
+        return st;
+    }
+    *out = net;
+    return STEN_OK;
+}
+
+bool sten__param_sharded(const sten_net *net, uint32_t i)
+{
+    const nn_param *p = &net->params[i];
+    if (!net->comm)
+        return false;
+    if (p->conn >= 0) {
+        const nn_weight *w = &net->weights[p->conn];
+        return net->layers[w->dst].sharded || (p->matrix && net->layers[w->src].sharded);
+    }
+    return net->layers[p->layer].sharded;
+}
+
+/* Copies member m's block of a sharded parameter (values v, its layout the
+ * shard's) into the full parameter's array full. */
+static void place_block(const sten_net *net, const nn_param *p, const nn_weight *w, const float *v, float *full,
+                        uint32_t row0, uint32_t rows, uint32_t col0, uint32_t cols)
+{
+    (void)net;
+    if (!p->matrix) { /* a bias of a split layer: a range */
+        memcpy(full + col0, v, (size_t)cols * sizeof *v);
+        return;
+    }
+    for (uint32_t r = 0; r < rows; r++)
+        memcpy(full + (uint64_t)(row0 + r) * w->full_cols + col0, v + (uint64_t)r * cols, (size_t)cols * sizeof *v);
+}
+
+/* The block of member m of P in a sharded parameter: its rows and columns
+ * within the full one. */
+static void block_of(const sten_net *net, const nn_param *p, int m, uint32_t *row0, uint32_t *rows,
+                     uint32_t *col0, uint32_t *cols)
+{
+    const nn_weight *w = &net->weights[p->conn];
+    const nn_layer *S = &net->layers[w->src], *D = &net->layers[w->dst];
+    const sten_comm g = {.rank = m, .size = net->comm->size};
+    uint32_t a = 0, b = w->full_rows, c = 0, e = w->full_cols;
+    if (p->matrix && S->sharded)
+        shard_range(S->N_full, &g, &a, &b);
+    if (D->sharded)
+        shard_range(D->N_full, &g, &c, &e);
+    if (!p->matrix)
+        a = 0, b = 1;
+    *row0 = a, *rows = b - a, *col0 = c, *cols = e - c;
+}
+
+/* Gathers one array of a sharded parameter (values or optimizer state) to
+ * rank 0, into full (rank 0). */
+static sten_status gather_param(sten_ctx *ctx, const sten_net *net, const nn_param *p, const float *mine, float *full)
+{
+    const sten_comm *c = net->comm;
+    const nn_weight *w = &net->weights[p->conn];
+    size_t *bytes = sten_alloc(ctx, (size_t)c->size * sizeof *bytes);
+    if (!bytes)
+        return STEN_E_NOMEM;
+    size_t total = 0;
+    for (int m = 0; m < c->size; m++) {
+        uint32_t r0, nr, c0, nc;
+        block_of(net, p, m, &r0, &nr, &c0, &nc);
+        bytes[m] = (size_t)nr * nc * sizeof(float);
+        total += bytes[m];
+    }
+    float *recv = c->rank == 0 ? sten_alloc(ctx, total ? total : 1) : NULL;
+    sten_status st = c->rank == 0 && !recv ? STEN_E_NOMEM : STEN_OK;
+    /* every member takes part even after a failure here, so none waits */
+    const sten_status gs = c->gather(c->user, mine, recv, bytes, 0);
+    if (!st)
+        st = gs;
+    for (int m = 0, at = 0; !st && full && c->rank == 0 && m < c->size; m++) {
+        uint32_t r0, nr, c0, nc;
+        block_of(net, p, m, &r0, &nr, &c0, &nc);
+        place_block(net, p, w, recv + at, full, r0, nr, c0, nc);
+        at += (int)(bytes[m] / sizeof(float));
+    }
+    sten_free(ctx, recv);
+    sten_free(ctx, bytes);
+    return st;
+}
+
+sten_status sten__net_save_sharded(sten_ctx *ctx, const sten_net *net, const char *path)
+{
+    const sten_comm *c = net->comm;
+    sten_net *full = NULL;
+    sten_status st = STEN_OK;
+    if (c->rank == 0) { /* the whole model, on the whole datasets */
+        st = sten_net_build(ctx, &net->desc, net->full_ds, net->n_full_ds, 1, &full);
+        if (!st && net->opt_state >= 0)
+            st = sten__optim_alloc(ctx, full, (sten_optimizer)net->opt_state);
+        if (!st && full->n_params != net->n_params)
+            st = sten_fail(ctx, STEN_E_INTERNAL, "the whole model has %u parameters, the shard %u",
+                           full->n_params, net->n_params);
+    }
+    /* does every member go on? (rank 0 may have failed to build) */
+    double failed = st ? 1.0 : 0.0;
+    sten_status cs = c->allreduce(c->user, &failed, 1, STEN_COMM_F64, STEN_COMM_SUM);
+    if (!st && (cs || failed > 0.0))
+        st = cs ? cs : sten_fail(ctx, STEN_E_IO, "%s: rank 0 could not assemble the model", path);
+    /* every member takes part in every gather, whatever failed before, so
+     * that none waits for another */
+    const bool go = !st;
+    for (uint32_t i = 0; go && i < net->n_params; i++) {
+        const nn_param *p = &net->params[i];
+        nn_param *q = full && !st ? &full->params[i] : NULL;
+        const float *arr[3] = {p->w, p->s1, p->s2};
+        float *dst[3] = {q ? q->w : NULL, q ? q->s1 : NULL, q ? q->s2 : NULL};
+        for (int a = 0; a < 3; a++) {
+            if (!arr[a])
+                continue;
+            sten_status gs = STEN_OK;
+            if (sten__param_sharded(net, i))
+                gs = gather_param(ctx, net, p, arr[a], dst[a]);
+            else if (dst[a])
+                memcpy(dst[a], arr[a], (size_t)p->n * sizeof(float));
+            if (!st)
+                st = gs;
+        }
+    }
+    if (!st && c->rank == 0) {
+        full->epoch = net->epoch;
+        full->step = net->step;
+        full->seed = net->seed;
+        full->opt_state = net->opt_state;
+        full->desc.training = net->desc.training;
+        full->version++;
+        st = sten_net_save(ctx, full, path);
+    }
+    sten_net_free(ctx, full);
+    /* the file is whole, or every member says it is not */
+    failed = st ? 1.0 : 0.0;
+    cs = c->allreduce(c->user, &failed, 1, STEN_COMM_F64, STEN_COMM_SUM);
+    if (!st && (cs || failed > 0.0))
+        st = cs ? cs : sten_fail(ctx, STEN_E_IO, "%s: rank 0 could not write the model", path);
+    return st;
+}
