@@ -131,6 +131,30 @@ for e in 1 2 3; do [ -f mp2-epoch$e.nc ] || bad "model-parallel checkpoint mp2-e
     "$DIFF" one.nc res.nc 1e-4 >/dev/null && ok "1 process resumes a model-parallel checkpoint (weights and Adam state)" ||
     bad "resuming a model-parallel checkpoint"
 
+# ---- a model larger than one process's memory budget (STEN_MEM_LIMIT, sten's
+# own allocations): 23,680 items x 256 hidden units, plain SGD (48 MB of
+# weights): one process under a 40 MB budget runs out (exit 71), two
+# model-parallel ranks under the same budget each train their half, and
+# rank 0 writes the whole model a piece at a time without ever holding it
+"$STEN" synth --users 2000 --items 30000 --interactions 400000 --seed 4 --format dsstne -o big.txt 2>/dev/null &&
+    "$STEN" generate-netcdf -d gl_input -i big.txt -o big_in.nc -f big_f -s big_s -c 2>/dev/null &&
+    "$STEN" generate-netcdf -d gl_output -i big.txt -o big_out.nc -f big_f -s big_s 2>/dev/null ||
+    bad "making the large-catalogue data"
+sed 's/"N" : 128/"N" : 256/' ae.json >big.json
+grep -q '"N" : 256' big.json || bad "could not make the large test config"
+STEN_MEM_LIMIT=40M "$STEN" train -c big.json -i big_in.nc -o big_out.nc -n big1.nc -b 64 -e 1 -t 1 \
+    --optimizer sgd 2>err.txt
+rc=$?
+[ $rc -eq 71 ] && grep -q "exceeds the memory limit" err.txt && [ ! -f big1.nc ] &&
+    ok "one process runs out of a 40 MB budget (exit 71)" || { bad "one process under 40 MB: exit $rc"; cat err.txt; }
+STEN_MEM_LIMIT=40M mpi 2 train -c big.json -i big_in.nc -o big_out.nc -n big2.nc -b 64 -e 1 -t 1 \
+    --optimizer sgd --parallel model 2>err.txt && ok "2 model-parallel ranks train it under 40 MB each" ||
+    { bad "2 ranks under 40 MB each"; cat err.txt; }
+"$STEN" train -c big.json -i big_in.nc -o big_out.nc -n big1.nc -b 64 -e 1 -t 1 --optimizer sgd 2>/dev/null
+"$DIFF" big1.nc big2.nc 1e-4 && ok "... and their model is the one unbudgeted process's" ||
+    bad "the budgeted 2-rank model differs from 1 process"
+rm -f big*.nc
+
 # ---- checkpoints move between 1 and 2 ranks
 "$STEN" train -c ae.json -i in.nc -o out.nc -n one_r.nc -b 64 -e 3 -t 1 --resume two-epoch1.nc 2>r1.err ||
     { bad "1 process resuming a 2-rank checkpoint"; cat r1.err; }

@@ -60,6 +60,23 @@ sten_ctx *cli_ctx_new(const char *cmd)
     else if (env && !strcmp(env, "debug"))
         lvl = STEN_LOG_DEBUG;
     sten_ctx_set_log(ctx, log_stderr, (void *)cmd, lvl);
+    /* a memory budget for what sten allocates (data, model, optimizer state,
+     * workspaces): STEN_MEM_LIMIT=N[K|M|G]; past it, allocations fail with
+     * sten's out-of-memory error (exit 71) naming the size */
+    const char *lim = getenv("STEN_MEM_LIMIT");
+    if (lim && *lim) {
+        char *end;
+        double v = strtod(lim, &end);
+        const double unit = *end == 'K' || *end == 'k' ? 1024.0 : *end == 'M' || *end == 'm' ? 1048576.0
+                          : *end == 'G' || *end == 'g' ? 1073741824.0 : 1.0;
+        if (unit != 1.0)
+            end++;
+        if (end == lim || *end || !(v > 0) || v * unit > 1e18) {
+            fprintf(stderr, "sten %s: STEN_MEM_LIMIT='%s': expected a size such as 512M or 4G\n", cmd, lim);
+            exit(CLI_EX_USAGE);
+        }
+        sten_ctx_set_mem_limit(ctx, (size_t)(v * unit));
+    }
     return ctx;
 }
 

@@ -114,6 +114,7 @@ typedef struct {
     bool dry;       /* only count the variables' bytes: nothing is written */
     uint64_t bytes; /* ... counted here, with the number of variables */
     uint64_t vars;
+    float *blk;     /* a model-parallel shard's save: room for another member's block */
 } ncio;
 
 /* Records the first netCDF failure with the file and what was being done. */
@@ -201,7 +202,7 @@ static void write_layer(ncio *io, const sten_net *net, uint32_t i)
     sten_layer_desc d = *L->d;
     char p[64], name[160];
     snprintf(p, sizeof p, "layer%u_", i);
-    d.N = L->N; /* resolved: "auto" became the dataset width */
+    d.N = L->sharded ? L->N_full : L->N; /* resolved: "auto" became the dataset width (all of it) */
     d.relu_slope = L->ap.slope;
     d.elu_alpha = L->ap.alpha;
     d.selu_lambda = L->ap.lambda;
@@ -256,7 +257,7 @@ static void write_weight(ncio *io, const sten_net *net, uint32_t k)
     put_str(io, name, S->d->name);
     snprintf(name, sizeof name, "%soutputLayer", p);
     put_str(io, name, L->d->name);
-    const unsigned long long shape[5] = {L->N, S->N, 1, 1, 1};
+    const unsigned long long shape[5] = {L->sharded ? L->N_full : L->N, S->sharded ? S->N_full : S->N, 1, 1, 1};
     static const char *const sn[5] = {"width", "height", "length", "depth", "breadth"};
     for (int s = 0; s < 5; s++) {
         snprintf(name, sizeof name, "%s%s", p, sn[s]);
@@ -288,8 +289,53 @@ static void param_var(char *out, size_t cap, const char *ns, const nn_param *q, 
     snprintf(out, cap, "%s%s%s", ns, s ? q->state : q->var, s == 1 ? "s1" : s == 2 ? "s2" : "");
 }
 
-static void write_param(ncio *io, const nn_param *q)
+/* A model-parallel shard's parameter, written whole by rank 0 one member's
+ * block at a time (its own, then each other's as it arrives). */
+static void put_sharded(ncio *io, const sten_net *net, uint32_t i, int a, const char *name, const char *dim)
 {
+    const nn_param *p = &net->params[i];
+    const uint64_t len = sten__shard_full_len(net, p);
+    if (io->dry) {
+        io->bytes += len * sizeof(float);
+        io->vars++;
+        return;
+    }
+    int d, v = -1;
+    char dname[160];
+    snprintf(dname, sizeof dname, "%s", dim);
+    if (!io->err && nc_ok(io, nc_def_dim(io->nc, dname, (size_t)len, &d), "defining dimension", dname))
+        nc_ok(io, nc_def_var(io->nc, name, NC_FLOAT, 1, &d, &v), "defining variable", name);
+    const uint32_t ld = p->matrix ? net->weights[p->conn].full_cols : 0;
+    const float *own = a == 0 ? p->w : a == 1 ? p->s1 : p->s2;
+    for (int m = 0; m < net->comm->size; m++) { /* every piece fetched, even after a failure */
+        uint32_t r0, nr, c0, nc;
+        sten__shard_block(net, p, m, &r0, &nr, &c0, &nc);
+        const uint32_t per = m ? sten__shard_piece_rows(nc) : nr; /* another's block: in pieces of rows */
+        for (uint32_t q = 0; q < nr; q += per) {
+            const uint32_t k = STEN__MIN(per, nr - q);
+            const float *blk = own + (uint64_t)q * nc;
+            if (m > 0) {
+                if (sten__shard_fetch(net, i, a, m, q, k, io->blk) && !io->err) {
+                    io->err = NC_EINVAL;
+                    sten_fail(io->ctx, STEN_E_IO, "%s: receiving rank %d's part of %s failed", io->path, m, name);
+                }
+                blk = io->blk;
+            }
+            const bool run = !p->matrix || nc == ld; /* the piece is one contiguous run */
+            for (uint32_t r = 0; !io->err && r < (run ? 1 : k); r++) {
+                const size_t start = p->matrix ? (size_t)(r0 + q + r) * ld + c0 : c0;
+                const size_t count = run ? (size_t)k * nc : nc;
+                nc_ok(io, nc_put_vara_float(io->nc, v, &start, &count, blk + (uint64_t)r * nc),
+                      "writing variable", name);
+            }
+        }
+    }
+}
+
+static void write_param(ncio *io, const sten_net *net, uint32_t pi)
+{
+    const nn_param *q = &net->params[pi];
+    const bool sharded = sten__param_sharded(net, pi);
     char ns[64], name[160], dim[160];
     if (q->conn >= 0)
         snprintf(ns, sizeof ns, "weight%d_", q->conn);
@@ -305,7 +351,10 @@ static void write_param(ncio *io, const nn_param *q)
             snprintf(dim, sizeof dim, "%sweightDim", ns);
         else
             snprintf(dim, sizeof dim, "%.150sDim", name);
-        put_var(io, name, dim, (size_t)(s ? q->s_n : q->n), v[s]);
+        if (sharded)
+            put_sharded(io, net, pi, s, name, dim);
+        else
+            put_var(io, name, dim, (size_t)(s ? q->s_n : q->n), v[s]);
     }
 }
 
@@ -336,7 +385,7 @@ static void write_model(ncio *io, const sten_net *net)
     for (uint32_t k = 0; k < net->n_weights; k++)
         write_weight(io, net, k);
     for (uint32_t i = 0; i < net->n_params; i++)
-        write_param(io, &net->params[i]);
+        write_param(io, net, i);
 }
 
 /* HDF5 writing a file on a disk that fills up cannot be closed cleanly: its
@@ -352,40 +401,76 @@ static void write_model(ncio *io, const sten_net *net)
  * The model cannot be built in memory and copied instead: netCDF's
  * in-memory files lack the creation order it needs to open them for
  * writing again. */
+/* Every member's verdict (a model-parallel save): STEN_OK only if all are. */
+static sten_status group_verdict(sten_ctx *ctx, const sten_net *net, sten_status st, const char *path)
+{
+    if (!net->comm)
+        return st;
+    double failed = st ? 1.0 : 0.0;
+    const sten_status cs = net->comm->allreduce(net->comm->user, &failed, 1, STEN_COMM_F64, STEN_COMM_SUM);
+    if (st || cs)
+        return st ? st : cs;
+    return failed > 0.0 ? sten_fail(ctx, STEN_E_IO, "%s: another rank failed while the model was saved", path)
+                        : STEN_OK;
+}
+
+/* A model-parallel shard's save is collective: rank 0 writes the whole
+ * model, fetching each other member's blocks as it writes them (it never
+ * holds more than its own shard and one other block); the others send. */
 sten_status sten_net_save(sten_ctx *ctx, const sten_net *net, const char *path)
 {
-    if (net->comm) /* one shard of a model-parallel group: collective */
-        return sten__net_save_sharded(ctx, net, path);
-    ncio dry = {.ctx = ctx, .path = path, .nc = -1, .dry = true};
-    write_model(&dry, net);
-    const uint64_t need = dry.bytes + dry.bytes / 32 + (dry.vars + net->n_layers + 16) * 8192 + (1 << 20);
-    char *tmp = sten__tmp_path(ctx, path);
-    if (!tmp)
-        return sten_ctx_error_status(ctx);
-    const int fd = open(tmp, O_WRONLY);
-    const int rc = fd < 0 ? errno : posix_fallocate(fd, 0, (off_t)need);
-    if (fd >= 0)
-        close(fd);
-    if (rc) {
-        sten__abort_path(ctx, tmp);
-        return sten_fail(ctx, STEN_E_IO, "%s: cannot reserve %.1f MB for the model: %s", path, need / 1e6,
-                         strerror(rc));
+    const bool root = !net->comm || net->comm->rank == 0;
+    ncio io = {ctx, path, -1, 0, false, 0, 0, NULL};
+    char *tmp = NULL;
+    sten_status st = STEN_OK;
+    if (root) {
+        ncio dry = {.ctx = ctx, .path = path, .nc = -1, .dry = true};
+        write_model(&dry, net);
+        const uint64_t need = dry.bytes + dry.bytes / 32 + (dry.vars + net->n_layers + 16) * 8192 + (1 << 20);
+        uint64_t blk = 0; /* the largest block another member sends */
+        for (uint32_t i = 0; net->comm && i < net->n_params; i++)
+            for (int m = 1; m < net->comm->size && sten__param_sharded(net, i); m++) {
+                uint32_t r0, nr, c0, nc;
+                sten__shard_block(net, &net->params[i], m, &r0, &nr, &c0, &nc);
+                blk = STEN__MAX(blk, (uint64_t)STEN__MIN(nr, sten__shard_piece_rows(nc)) * nc);
+            }
+        if (blk && !(io.blk = sten_alloc(ctx, (size_t)blk * sizeof(float))))
+            st = STEN_E_NOMEM;
+        if (!st && !(tmp = sten__tmp_path(ctx, path)))
+            st = sten_ctx_error_status(ctx);
+        const int fd = st ? -1 : open(tmp, O_WRONLY);
+        const int rc = st ? 0 : fd < 0 ? errno : posix_fallocate(fd, 0, (off_t)need);
+        if (fd >= 0)
+            close(fd);
+        if (rc)
+            st = sten_fail(ctx, STEN_E_IO, "%s: cannot reserve %.1f MB for the model: %s", path, need / 1e6,
+                           strerror(rc));
+        if (!st && !nc_ok(&io, nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &io.nc), "creating", "file"))
+            st = sten_ctx_error_status(ctx);
     }
-    ncio io = {ctx, path, -1, 0, false, 0, 0};
-    if (!nc_ok(&io, nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &io.nc), "creating", "file")) {
-        sten__abort_path(ctx, tmp);
-        return sten_ctx_error_status(ctx);
+    if ((st = group_verdict(ctx, net, st, path))) { /* rank 0 could not start: nobody sends */
+        if (tmp)
+            sten__abort_path(ctx, tmp);
+        sten_free(ctx, io.blk);
+        return st;
     }
-    write_model(&io, net);
-    if (!io.err)
-        nc_ok(&io, nc_close(io.nc), "closing", "file");
-    else
-        nc_close(io.nc);
-    if (io.err) {
-        sten__abort_path(ctx, tmp);
-        return sten_ctx_error_status(ctx);
+    if (root) {
+        write_model(&io, net);
+        if (!io.err)
+            nc_ok(&io, nc_close(io.nc), "closing", "file");
+        else
+            nc_close(io.nc);
+        if (io.err) {
+            sten__abort_path(ctx, tmp);
+            st = sten_ctx_error_status(ctx);
+        } else {
+            st = sten__commit_path(ctx, tmp, path);
+        }
+    } else {
+        st = sten__shard_send(net);
     }
-    return sten__commit_path(ctx, tmp, path);
+    sten_free(ctx, io.blk);
+    return group_verdict(ctx, net, st, path);
 }
 
 /* ------------------------------------------------------------------ read */
@@ -745,7 +830,7 @@ static sten_status load(sten_ctx *ctx, ncio *io, const sten_dataset *ds, size_t 
 sten_status sten_model_read_desc(sten_ctx *ctx, const char *path, sten_net_desc **out)
 {
     *out = NULL;
-    ncio io = {ctx, path, -1, 0, false, 0, 0};
+    ncio io = {ctx, path, -1, 0, false, 0, 0, NULL};
     int rc = nc_open(path, NC_NOWRITE, &io.nc);
     if (rc != NC_NOERR)
         return sten_fail(ctx, rc == ENOENT ? STEN_E_NOTFOUND : STEN_E_FORMAT,
@@ -766,7 +851,7 @@ sten_status sten_net_load(sten_ctx *ctx, const char *path, const sten_dataset *d
                           uint32_t batch, bool with_state, sten_net **out)
 {
     *out = NULL;
-    ncio io = {ctx, path, -1, 0, false, 0, 0};
+    ncio io = {ctx, path, -1, 0, false, 0, 0, NULL};
     int rc = nc_open(path, NC_NOWRITE, &io.nc);
     if (rc != NC_NOERR)
         return sten_fail(ctx, rc == ENOENT ? STEN_E_NOTFOUND : STEN_E_FORMAT,

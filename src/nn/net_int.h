@@ -216,10 +216,23 @@ static inline void sten__net_changed(sten_net *net)
     net->version++;
 }
 /* shard.c: model parallelism. The group sum of a buffer of n floats (a
- * layer's partial pre-activation or delta), in place. A sharded network's
- * save (collective: every member calls it; rank 0 writes). */
+ * layer's partial pre-activation or delta), in place. */
 sten_status sten__group_sum(const sten_net *net, float *buf, uint64_t n);
-sten_status sten__net_save_sharded(sten_ctx *ctx, const sten_net *net, const char *path);
+/* Saving a sharded network (collective; rank 0 writes the whole model one
+ * block at a time): member m's block of parameter i, within the full one;
+ * the full parameter's length; rows [row, row + rows) of member m's block
+ * of array a (0 values, 1 and 2 optimizer state) of sharded parameter i
+ * sent to rank 0 (recv, there; collective); what the members other than 0
+ * do while rank 0 writes:
+ * send each of their blocks in the order rank 0 asks for them. */
+void sten__shard_block(const sten_net *net, const nn_param *p, int m, uint32_t *row0, uint32_t *rows,
+                       uint32_t *col0, uint32_t *cols);
+uint64_t sten__shard_full_len(const sten_net *net, const nn_param *p);
+sten_status sten__shard_fetch(const sten_net *net, uint32_t i, int a, int m, uint32_t row, uint32_t rows,
+                              float *recv);
+/* Rows of a block of `cols` columns sent at once (about 4 MB). */
+uint32_t sten__shard_piece_rows(uint32_t cols);
+sten_status sten__shard_send(const sten_net *net);
 /* Whether parameter i is one shard of a larger one (else every member
  * holds the same values). */
 bool sten__param_sharded(const sten_net *net, uint32_t i);

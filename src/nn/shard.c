@@ -10,6 +10,9 @@
 
 #include <string.h>
 
+/* Floats of another member's block rank 0 takes at once while it saves */
+#define SHARD_PIECE (1u << 20)
+
 sten_status sten__group_sum(const sten_net *net, float *buf, uint64_t n)
 {
     return net->comm->allreduce(net->comm->user, buf, (size_t)n, STEN_COMM_F32, STEN_COMM_SUM);
@@ -223,24 +226,10 @@ bool sten__param_sharded(const sten_net *net, uint32_t i)
     return net->layers[p->layer].sharded;
 }
 
-/* Copies member m's block of a sharded parameter (values v, its layout the
- * shard's) into the full parameter's array full. */
-static void place_block(const sten_net *net, const nn_param *p, const nn_weight *w, const float *v, float *full,
-                        uint32_t row0, uint32_t rows, uint32_t col0, uint32_t cols)
-{
-    (void)net;
-    if (!p->matrix) { /* a bias of a split layer: a range */
-        memcpy(full + col0, v, (size_t)cols * sizeof *v);
-        return;
-    }
-    for (uint32_t r = 0; r < rows; r++)
-        memcpy(full + (uint64_t)(row0 + r) * w->full_cols + col0, v + (uint64_t)r * cols, (size_t)cols * sizeof *v);
-}
-
 /* The block of member m of P in a sharded parameter: its rows and columns
- * within the full one. */
-static void block_of(const sten_net *net, const nn_param *p, int m, uint32_t *row0, uint32_t *rows,
-                     uint32_t *col0, uint32_t *cols)
+ * within the full one (a bias: row 0, its columns). */
+void sten__shard_block(const sten_net *net, const nn_param *p, int m, uint32_t *row0, uint32_t *rows,
+                       uint32_t *col0, uint32_t *cols)
 {
     const nn_weight *w = &net->weights[p->conn];
     const nn_layer *S = &net->layers[w->src], *D = &net->layers[w->dst];
@@ -255,91 +244,54 @@ static void block_of(const sten_net *net, const nn_param *p, int m, uint32_t *ro
     *row0 = a, *rows = b - a, *col0 = c, *cols = e - c;
 }
 
-/* Gathers one array of a sharded parameter (values or optimizer state) to
- * rank 0, into full (rank 0). */
-static sten_status gather_param(sten_ctx *ctx, const sten_net *net, const nn_param *p, const float *mine, float *full)
+uint64_t sten__shard_full_len(const sten_net *net, const nn_param *p)
 {
-    const sten_comm *c = net->comm;
+    if (!sten__param_sharded(net, (uint32_t)(p - net->params)))
+        return p->n;
     const nn_weight *w = &net->weights[p->conn];
-    size_t *bytes = sten_alloc(ctx, (size_t)c->size * sizeof *bytes);
-    if (!bytes)
-        return STEN_E_NOMEM;
-    size_t total = 0;
-    for (int m = 0; m < c->size; m++) {
-        uint32_t r0, nr, c0, nc;
-        block_of(net, p, m, &r0, &nr, &c0, &nc);
-        bytes[m] = (size_t)nr * nc * sizeof(float);
-        total += bytes[m];
-    }
-    float *recv = c->rank == 0 ? sten_alloc(ctx, total ? total : 1) : NULL;
-    sten_status st = c->rank == 0 && !recv ? STEN_E_NOMEM : STEN_OK;
-    /* every member takes part even after a failure here, so none waits */
-    const sten_status gs = c->gather(c->user, mine, recv, bytes, 0);
-    if (!st)
-        st = gs;
-    for (int m = 0, at = 0; !st && full && c->rank == 0 && m < c->size; m++) {
-        uint32_t r0, nr, c0, nc;
-        block_of(net, p, m, &r0, &nr, &c0, &nc);
-        place_block(net, p, w, recv + at, full, r0, nr, c0, nc);
-        at += (int)(bytes[m] / sizeof(float));
-    }
-    sten_free(ctx, recv);
-    sten_free(ctx, bytes);
-    return st;
+    return p->matrix ? (uint64_t)w->full_rows * w->full_cols : w->full_cols;
 }
 
-sten_status sten__net_save_sharded(sten_ctx *ctx, const sten_net *net, const char *path)
+/* The arrays of a parameter a model file holds: values, optimizer state. */
+static const float *param_array(const nn_param *p, int a)
+{
+    return a == 0 ? p->w : a == 1 ? p->s1 : p->s2;
+}
+
+uint32_t sten__shard_piece_rows(uint32_t cols)
+{
+    return STEN__MAX(1u, (uint32_t)(SHARD_PIECE / STEN__MAX(cols, 1u)));
+}
+
+sten_status sten__shard_fetch(const sten_net *net, uint32_t i, int a, int m, uint32_t row, uint32_t rows,
+                              float *recv)
 {
     const sten_comm *c = net->comm;
-    sten_net *full = NULL;
+    const nn_param *p = &net->params[i];
+    size_t bytes[64];
+    if (c->size > 64)
+        return STEN_E_UNSUPPORTED;
+    uint32_t r0, nr, c0, nc;
+    sten__shard_block(net, p, m, &r0, &nr, &c0, &nc);
+    for (int k = 0; k < c->size; k++)
+        bytes[k] = k == m ? (size_t)rows * nc * sizeof(float) : 0;
+    return c->gather(c->user, param_array(p, a) + (uint64_t)row * nc, recv, bytes, 0);
+}
+
+sten_status sten__shard_send(const sten_net *net)
+{
     sten_status st = STEN_OK;
-    if (c->rank == 0) { /* the whole model, on the whole datasets */
-        st = sten_net_build(ctx, &net->desc, net->full_ds, net->n_full_ds, 1, &full);
-        if (!st && net->opt_state >= 0)
-            st = sten__optim_alloc(ctx, full, (sten_optimizer)net->opt_state);
-        if (!st && full->n_params != net->n_params)
-            st = sten_fail(ctx, STEN_E_INTERNAL, "the whole model has %u parameters, the shard %u",
-                           full->n_params, net->n_params);
-    }
-    /* does every member go on? (rank 0 may have failed to build) */
-    double failed = st ? 1.0 : 0.0;
-    sten_status cs = c->allreduce(c->user, &failed, 1, STEN_COMM_F64, STEN_COMM_SUM);
-    if (!st && (cs || failed > 0.0))
-        st = cs ? cs : sten_fail(ctx, STEN_E_IO, "%s: rank 0 could not assemble the model", path);
-    /* every member takes part in every gather, whatever failed before, so
-     * that none waits for another */
-    const bool go = !st;
-    for (uint32_t i = 0; go && i < net->n_params; i++) {
-        const nn_param *p = &net->params[i];
-        nn_param *q = full && !st ? &full->params[i] : NULL;
-        const float *arr[3] = {p->w, p->s1, p->s2};
-        float *dst[3] = {q ? q->w : NULL, q ? q->s1 : NULL, q ? q->s2 : NULL};
-        for (int a = 0; a < 3; a++) {
-            if (!arr[a])
-                continue;
-            sten_status gs = STEN_OK;
-            if (sten__param_sharded(net, i))
-                gs = gather_param(ctx, net, p, arr[a], dst[a]);
-            else if (dst[a])
-                memcpy(dst[a], arr[a], (size_t)p->n * sizeof(float));
-            if (!st)
-                st = gs;
-        }
-    }
-    if (!st && c->rank == 0) {
-        full->epoch = net->epoch;
-        full->step = net->step;
-        full->seed = net->seed;
-        full->opt_state = net->opt_state;
-        full->desc.training = net->desc.training;
-        full->version++;
-        st = sten_net_save(ctx, full, path);
-    }
-    sten_net_free(ctx, full);
-    /* the file is whole, or every member says it is not */
-    failed = st ? 1.0 : 0.0;
-    cs = c->allreduce(c->user, &failed, 1, STEN_COMM_F64, STEN_COMM_SUM);
-    if (!st && (cs || failed > 0.0))
-        st = cs ? cs : sten_fail(ctx, STEN_E_IO, "%s: rank 0 could not write the model", path);
+    for (uint32_t i = 0; i < net->n_params; i++)
+        for (int a = 0; a < 3 && sten__param_sharded(net, i); a++)
+            for (int m = 1; m < net->comm->size && param_array(&net->params[i], a); m++) {
+                uint32_t r0, nr, c0, nc;
+                sten__shard_block(net, &net->params[i], m, &r0, &nr, &c0, &nc);
+                const uint32_t per = sten__shard_piece_rows(nc);
+                for (uint32_t r = 0; r < nr; r += per) {
+                    const sten_status fs = sten__shard_fetch(net, i, a, m, r, STEN__MIN(per, nr - r), NULL);
+                    if (!st)
+                        st = fs;
+                }
+            }
     return st;
 }
