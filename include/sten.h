@@ -991,6 +991,16 @@ sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dat
  * member calls it, rank 0 writes the whole model, an ordinary model file). */
 sten_status sten_net_build_sharded(sten_ctx *ctx, const sten_net_desc *d, const sten_dataset *ds, size_t n_ds,
                                    uint32_t batch, const sten_comm *comm, sten_net **out);
+/* This member's shard of a saved model (sten_net_load's arguments; each
+ * member reads only its blocks of the catalogue-wide layers, split as by
+ * sten_net_build_sharded; an Output layer bound to no dataset, as in
+ * prediction, is split at the model's width). On such a network
+ * sten_net_recommend is collective: every member calls it with the same
+ * users, each ranks its items, and rank 0 gets the merged lists (the top K
+ * over all items, higher score first, ties by lower item index); the
+ * others get no lists (counts 0). */
+sten_status sten_net_load_sharded(sten_ctx *ctx, const char *path, const sten_dataset *ds, size_t n_ds,
+                                  uint32_t batch, bool with_state, const sten_comm *comm, sten_net **out);
 void sten_net_free(sten_ctx *ctx, sten_net *net);
 /* Initialises weights by each layer's WeightInit (DSSTNE's schemes) and
  * biases to its Bias; deterministic for a seed. */

@@ -153,6 +153,19 @@ STEN_MEM_LIMIT=40M mpi 2 train -c big.json -i big_in.nc -o big_out.nc -n big2.nc
 "$STEN" train -c big.json -i big_in.nc -o big_out.nc -n big1.nc -b 64 -e 1 -t 1 --optimizer sgd 2>/dev/null
 "$DIFF" big1.nc big2.nc 1e-4 && ok "... and their model is the one unbudgeted process's" ||
     bad "the budgeted 2-rank model differs from 1 process"
+# model-parallel prediction: each rank loads its item range, rank 0 merges
+# the lists; under a 60 MB budget one process cannot load the model, 2 ranks can
+"$STEN" predict -d gl -n big1.nc -r big.txt -i big_f -o big_f --exclude-seen -k 10 -b 128 -s bigp1.recs 2>/dev/null ||
+    bad "predict the large model, 1 process"
+STEN_MEM_LIMIT=60M "$STEN" predict -d gl -n big1.nc -r big.txt -i big_f -o big_f --exclude-seen -k 10 -b 128 \
+    -s bigpx.recs 2>err.txt
+rc=$?
+[ $rc -eq 71 ] && [ ! -f bigpx.recs ] && ok "one process cannot predict under 60 MB (exit 71)" ||
+    { bad "predict under 60 MB, 1 process: exit $rc"; cat err.txt; }
+STEN_MEM_LIMIT=60M mpi 2 predict -d gl -n big1.nc -r big.txt -i big_f -o big_f --exclude-seen -k 10 -b 128 \
+    -s bigp2.recs --parallel model 2>err.txt || { bad "predict --parallel model under 60 MB"; cat err.txt; }
+cmp -s bigp1.recs bigp2.recs && ok "2 model-parallel ranks under 60 MB each write the 1-process lists" ||
+    bad "model-parallel prediction differs from 1 process"
 rm -f big*.nc
 
 # ---- checkpoints move between 1 and 2 ranks
@@ -179,6 +192,12 @@ for np in 2 3; do
     cmp -s p1.recs p$np.recs && ok "predict on $np ranks: the 1-process file, byte for byte ($(wc -l <p1.recs) lines)" ||
         bad "predict on $np ranks differs from 1 process"
 done
+
+# model-parallel prediction of the small model on 3 ranks (uneven ranges)
+mpi 3 predict -d gl -n one.nc -r t.txt -i features -o features --exclude-seen -k 10 -b 50 -s pm3.recs -t 1 \
+    --parallel model 2>pe.err || { bad "mpirun -np 3 predict --parallel model"; cat pe.err; }
+cmp -s p1.recs pm3.recs && ok "predict --parallel model on 3 ranks: the 1-process file" ||
+    bad "predict --parallel model on 3 ranks differs from 1 process"
 
 # ---- refusals
 mpi 2 train -c ae.json -i in.nc -o out.nc -n odd.nc -b 63 -e 1 2>err.txt

@@ -32,6 +32,11 @@ const char cmd_predict_usage[] =
     "                          DSSTNE's spelling without the %, 4.3f\n"
     "  -l, --layer NAME        write NAME's activations per sample instead\n"
     "  -t, --threads N         threads (default: all cores)\n"
+    "      --parallel model    under mpirun (a build with MPI): each rank loads only\n"
+    "                          its item range of the model, ranks it, and rank 0\n"
+    "                          merges the lists (for models larger than one process);\n"
+    "                          without it, each rank scores whole batches of users\n"
+    "                          with the whole model (docs/scale-out.md)\n"
     CLI_FORCE_USAGE
     "      --precision P       fp32 (default), bf16 or auto (bf16 where faster here)\n"
     "                          products (bf16: AVX-512 BF16 CPUs, AMX tiles where present;\n"
@@ -78,7 +83,7 @@ typedef struct {
     long long k, batch, threads, base;
     int format; /* 0 scores, 1 json, 2 jsonl */
     sten_precision precision;
-    bool exclude_seen, force;
+    bool exclude_seen, force, model_parallel;
     char pfmt[64]; /* -p in DSSTNE's spelling, with its % */
 } pred_args;
 
@@ -107,6 +112,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, pred_args *a)
         {"format", required_argument, NULL, 'F'},
         {"precision", required_argument, NULL, 'P'},
         {"data", required_argument, NULL, 'D'},    {"force", no_argument, NULL, 'O'},
+        {"parallel", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
@@ -125,6 +131,12 @@ static int parse(const cli_cmd *self, int argc, char **argv, pred_args *a)
         case 'V': a->libsvm = optarg; break;
         case 'D': a->data = optarg; break;
         case 'O': a->force = true; break;
+        case 'M':
+            if (!strcmp(optarg, "model"))
+                a->model_parallel = true;
+            else if (strcmp(optarg, "data") != 0)
+                bad = cli_usage_error(self, "--parallel expects data or model, got '%s'", optarg);
+            break;
         case 'B': bad = cli_parse_int(self, "--index-base", optarg, 0, 1, &a->base); break;
         case 'F':
             a->format = !strcmp(optarg, "scores") ? 0 : !strcmp(optarg, "json") ? 1 : !strcmp(optarg, "jsonl") ? 2 : -1;
@@ -251,6 +263,10 @@ static sten_status add_filter(sten_ctx *ctx, sten_exclusion *ex, const char *pat
 
 static sten_status run(sten_ctx *ctx, const pred_args *a)
 {
+    const bool mp = a->model_parallel && cli_mpi_size() > 1;
+    if (mp && a->layer)
+        return sten_fail(ctx, STEN_E_INVALID, "--layer with --parallel model: layer output runs data parallel "
+                         "(leave out --parallel model)");
     sten_index *in_feat = NULL, *out_feat = NULL, *samples = NULL;
     sten_dataset ds;
     memset(&ds, 0, sizeof ds);
@@ -284,9 +300,11 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
         ds.width = sten_round_width(sten_index_span(in_feat));
         ds.sparse.cols = ds.width;
         ds.examples = ds.unique = ds.sparse.rows;
-        st = cli_explain_model(ctx, a->model, sten_net_load(ctx, a->model, &ds, 1, (uint32_t)a->batch,
-                                                            false, &net));
-        if (!st)
+        st = cli_explain_model(ctx, a->model, mp ? sten_net_load_sharded(ctx, a->model, &ds, 1, (uint32_t)a->batch,
+                                                                         false, cli_mpi_comm(), &net)
+                                                 : sten_net_load(ctx, a->model, &ds, 1, (uint32_t)a->batch,
+                                                                 false, &net));
+        if (!st && !mp)
             st = cli_set_precision(ctx, net, a->precision);
     }
     if (!st)
@@ -298,7 +316,7 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
     /* across MPI ranks: each scores a run of whole batches (the batches of one
      * process, so the scores are its bits) into memory, and rank 0 writes
      * them all in order (docs/scale-out.md) */
-    const int rank = cli_mpi_rank(), ranks = cli_mpi_size();
+    const int rank = cli_mpi_rank(), ranks = mp ? 1 : cli_mpi_size(); /* model parallel: all rank everyone */
     char *mine = NULL;
     size_t mine_len = 0;
     FILE *out = NULL;
@@ -306,8 +324,10 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
         st = sten_outfile_open(ctx, a->output, &of, &out);
     if (!st && ranks > 1 && !(f = open_memstream(&mine, &mine_len)))
         st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
-    else if (!st && ranks == 1)
+    else if (!st && ranks == 1 && rank == 0)
         f = out;
+    else if (!st && ranks == 1 && !(f = fopen("/dev/null", "w"))) /* model parallel: rank 0 writes */
+        st = sten_fail(ctx, STEN_E_IO, "cannot open /dev/null");
     const uint32_t K = (uint32_t)a->k, B = (uint32_t)a->batch;
     uint32_t *ex_ids = malloc((size_t)B * 4), *idx = malloc((size_t)B * K * 4), *cnt = malloc((size_t)B * 4);
     float *val = malloc((size_t)B * K * 4);
@@ -315,8 +335,8 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
         st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
     const uint32_t n_items = out_feat ? sten_index_span(out_feat) : 0;
     const uint64_t batches = (ds.examples + B - 1) / B;
-    const uint64_t first = batches * (uint64_t)rank / (uint64_t)ranks;
-    const uint64_t last = batches * (uint64_t)(rank + 1) / (uint64_t)ranks;
+    const uint64_t first = ranks > 1 ? batches * (uint64_t)rank / (uint64_t)ranks : 0;
+    const uint64_t last = ranks > 1 ? batches * (uint64_t)(rank + 1) / (uint64_t)ranks : batches;
     for (uint64_t pos = first * B; !st && pos < CLI_MIN(ds.examples, last * B); pos += B) {
         const uint32_t nb = (uint32_t)CLI_MIN((uint64_t)B, ds.examples - pos);
         if (rank == 0)
@@ -342,6 +362,8 @@ static sten_status run(sten_ctx *ctx, const pred_args *a)
             st = sten_recs_write(ctx, f, sten_index_label(samples, ids[pos + b]), idx + (size_t)b * K,
                                  val + (size_t)b * K, cnt[b], out_feat, a->fmt ? a->fmt : "%4.3f");
     }
+    if (mp && rank != 0 && f)
+        fclose(f);
     if (ranks > 1) { /* every rank's lines to rank 0, in rank order */
         if (f && fclose(f) != 0 && !st)
             st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");

@@ -706,13 +706,49 @@ static int read_shared(ncio *io, sten_net_desc *d, uint32_t n_weights)
 
 /* A parameter's values (required if it says so) and, where its optimizer
  * state is allocated (resume), the state the file has. */
-static int read_param(ncio *io, const nn_param *q, const char *ns)
+/* A model-parallel shard's block of a whole variable (its rows' runs). */
+static int get_block(ncio *io, const sten_net *net, const nn_param *q, const char *name, float *dst, bool required)
 {
+    int v, d, nd;
+    size_t len;
+    const uint64_t want = sten__shard_full_len(net, q);
+    int rc = nc_inq_varid(io->nc, name, &v);
+    if (rc == NC_ENOTVAR && !required)
+        return 0;
+    if (!nc_ok(io, rc, "variable", name) || !nc_ok(io, nc_inq_varndims(io->nc, v, &nd), "variable", name) ||
+        nd != 1 || !nc_ok(io, nc_inq_vardimid(io->nc, v, &d), "variable", name) ||
+        !nc_ok(io, nc_inq_dimlen(io->nc, d, &len), "variable", name) || len != want) {
+        if (!io->err) {
+            sten_fail(io->ctx, STEN_E_FORMAT, "%s: variable %s does not have the %llu values the network needs",
+                      io->path, name, (unsigned long long)want);
+            io->err = NC_EEDGE;
+        }
+        return -1;
+    }
+    uint32_t r0, nr, c0, nc;
+    sten__shard_block(net, q, net->comm->rank, &r0, &nr, &c0, &nc);
+    const uint32_t ld = q->matrix ? net->weights[q->conn].full_cols : 0;
+    const bool run = !q->matrix || nc == ld;
+    for (uint32_t r = 0; r < (run ? 1 : nr); r++) {
+        const size_t start = q->matrix ? (size_t)(r0 + r) * ld + c0 : c0, count = run ? (size_t)nr * nc : nc;
+        if (!nc_ok(io, nc_get_vara_float(io->nc, v, &start, &count, dst + (uint64_t)r * nc), "reading variable",
+                   name))
+            return -1;
+    }
+    return 1;
+}
+
+static int read_param(ncio *io, const sten_net *net, uint32_t pi, const char *ns)
+{
+    const nn_param *q = &net->params[pi];
+    const bool sharded = sten__param_sharded(net, pi);
     char name[160];
     float *v[3] = {q->w, q->s1, q->s2};
     for (int s = 0; s < 3; s++) {
         param_var(name, sizeof name, ns, q, s);
-        if (v[s] && get_var(io, name, v[s], (size_t)(s ? q->s_n : q->n), s == 0 && q->required) < 0)
+        const bool req = s == 0 && q->required;
+        if (v[s] && (sharded ? get_block(io, net, q, name, v[s], req)
+                             : get_var(io, name, v[s], (size_t)(s ? q->s_n : q->n), req)) < 0)
             return -1;
     }
     return 0;
@@ -743,13 +779,13 @@ static int read_weights(ncio *io, sten_net *net, uint32_t n_weights)
         const int j = (int)(w - net->weights);
         snprintf(ns, sizeof ns, "weight%u_", k);
         for (uint32_t i = 0; i < net->n_params; i++)
-            if (net->params[i].conn == j && read_param(io, &net->params[i], ns) < 0)
+            if (net->params[i].conn == j && read_param(io, net, i, ns) < 0)
                 return -1;
     }
     /* parameters of layers, outside any connection */
     for (uint32_t i = 0; i < net->n_params; i++) {
         snprintf(ns, sizeof ns, "layer%u_", net->params[i].layer);
-        if (net->params[i].conn < 0 && read_param(io, &net->params[i], ns) < 0)
+        if (net->params[i].conn < 0 && read_param(io, net, i, ns) < 0)
             return -1;
     }
     return 0;
@@ -798,7 +834,7 @@ static sten_status read_desc(sten_ctx *ctx, ncio *io, sten_net_desc *d, uint32_t
 }
 
 static sten_status load(sten_ctx *ctx, ncio *io, const sten_dataset *ds, size_t n_ds,
-                        uint32_t batch, bool with_state, sten_net **out)
+                        uint32_t batch, bool with_state, const sten_comm *comm, sten_net **out)
 {
     sten_net_desc d;
     uint32_t n_weights;
@@ -806,7 +842,8 @@ static sten_status load(sten_ctx *ctx, ncio *io, const sten_dataset *ds, size_t 
     if (st)
         return st;
     sten_net *net = NULL;
-    st = sten_net_build(ctx, &d, ds, n_ds, batch, &net);
+    st = comm ? sten_net_build_sharded(ctx, &d, ds, n_ds, batch, comm, &net)
+              : sten_net_build(ctx, &d, ds, n_ds, batch, &net);
     if (!st && with_state)
         st = sten__optim_alloc(ctx, net, d.training.optimizer);
     if (!st && read_weights(io, net, n_weights) < 0)
@@ -847,8 +884,25 @@ sten_status sten_model_read_desc(sten_ctx *ctx, const char *path, sten_net_desc 
     return STEN_OK;
 }
 
+static sten_status open_load(sten_ctx *ctx, const char *path, const sten_dataset *ds, size_t n_ds,
+                             uint32_t batch, bool with_state, const sten_comm *comm, sten_net **out);
+
 sten_status sten_net_load(sten_ctx *ctx, const char *path, const sten_dataset *ds, size_t n_ds,
                           uint32_t batch, bool with_state, sten_net **out)
+{
+    return open_load(ctx, path, ds, n_ds, batch, with_state, NULL, out);
+}
+
+sten_status sten_net_load_sharded(sten_ctx *ctx, const char *path, const sten_dataset *ds, size_t n_ds,
+                                  uint32_t batch, bool with_state, const sten_comm *comm, sten_net **out)
+{
+    if (!comm)
+        return sten_fail(ctx, STEN_E_INVALID, "model parallelism needs a group (sten_comm)");
+    return open_load(ctx, path, ds, n_ds, batch, with_state, comm, out);
+}
+
+static sten_status open_load(sten_ctx *ctx, const char *path, const sten_dataset *ds, size_t n_ds,
+                             uint32_t batch, bool with_state, const sten_comm *comm, sten_net **out)
 {
     *out = NULL;
     ncio io = {ctx, path, -1, 0, false, 0, 0, NULL};
@@ -856,7 +910,7 @@ sten_status sten_net_load(sten_ctx *ctx, const char *path, const sten_dataset *d
     if (rc != NC_NOERR)
         return sten_fail(ctx, rc == ENOENT ? STEN_E_NOTFOUND : STEN_E_FORMAT,
                          "%s: cannot open as a NetCDF model: %s", path, nc_strerror(rc));
-    sten_status st = load(ctx, &io, ds, n_ds, batch, with_state, out);
+    sten_status st = load(ctx, &io, ds, n_ds, batch, with_state, comm, out);
     nc_close(io.nc);
     return st;
 }

@@ -27,12 +27,17 @@ static const sten_dataset *bound(const sten_dataset *ds, size_t n_ds, const sten
     return NULL;
 }
 
-/* Whether layer l of d is split: an Input over a sparse dataset or an
- * Output, N "auto". */
-static bool split_layer(const sten_layer_desc *l, const sten_dataset *d)
+/* Whether layer l (bound to d, or NULL) is split: an Input over a sparse
+ * dataset, or an Output over one (N "auto") or, when inferring, over none
+ * (its width the model's). Its full width into *W. */
+static bool split_layer(const sten_layer_desc *l, const sten_dataset *d, uint32_t *W)
 {
-    return d && l->N_auto && (d->attributes & STEN_DS_SPARSE) &&
-           (l->kind == STEN_LAYER_OUTPUT || l->kind == STEN_LAYER_INPUT);
+    const bool sparse = d && (d->attributes & STEN_DS_SPARSE);
+    if (l->kind == STEN_LAYER_INPUT && sparse)
+        return *W = d->width, true;
+    if (l->kind == STEN_LAYER_OUTPUT && (sparse ? l->N_auto : d == NULL))
+        return *W = d ? d->width : l->N, true;
+    return false;
 }
 
 static void shard_range(uint32_t W, const sten_comm *c, uint32_t *c0, uint32_t *c1)
@@ -148,8 +153,9 @@ sten_status sten__shard_datasets(sten_ctx *ctx, const sten_net_desc *d, const st
     sten_status st = sds && sliced ? STEN_OK : STEN_E_NOMEM;
     for (size_t i = 0; !st && i < n_ds; i++) {
         bool split = false;
+        uint32_t W;
         for (uint32_t l = 0; l < d->n_layers; l++)
-            split |= bound(&ds[i], 1, &d->layers[l]) && split_layer(&d->layers[l], &ds[i]);
+            split |= bound(&ds[i], 1, &d->layers[l]) && split_layer(&d->layers[l], &ds[i], &W);
         if (!split) {
             sds[i] = ds[i];
             continue;
@@ -180,9 +186,24 @@ sten_status sten_net_build_sharded(sten_ctx *ctx, const sten_net_desc *d, const 
     sten_dataset *sds = NULL;
     bool *sliced = NULL;
     sten_status st = sten__shard_datasets(ctx, d, comm, ds, n_ds, &sds, &sliced);
+    /* a split output bound to no dataset (inference) is built at its range's width */
+    sten_net_desc d2 = *d;
+    sten_layer_desc *ld = st ? NULL : sten_alloc(ctx, (size_t)d->n_layers * sizeof *ld);
+    if (!st && !ld)
+        st = STEN_E_NOMEM;
+    for (uint32_t i = 0; !st && i < d->n_layers; i++) {
+        ld[i] = d->layers[i]; /* shallow: sten_net_build copies what it keeps */
+        uint32_t W, c0, c1;
+        if (!bound(ds, n_ds, &ld[i]) && split_layer(&ld[i], NULL, &W)) {
+            shard_range(W, comm, &c0, &c1);
+            ld[i].N = c1 - c0;
+        }
+    }
+    d2.layers = ld;
     sten_net *net = NULL;
     if (!st)
-        st = sten_net_build(ctx, d, sds, n_ds, batch, &net);
+        st = sten_net_build(ctx, &d2, sds, n_ds, batch, &net);
+    sten_free(ctx, ld);
     if (net) {
         net->comm = comm;
         net->full_ds = ds;
@@ -192,13 +213,13 @@ sten_status sten_net_build_sharded(sten_ctx *ctx, const sten_net_desc *d, const 
         sds = NULL, sliced = NULL; /* the network's now */
         for (uint32_t i = 0; i < net->n_layers; i++) {
             nn_layer *L = &net->layers[i];
-            const sten_dataset *full = bound(ds, n_ds, L->d);
+            const sten_dataset *full = bound(ds, n_ds, &d->layers[i]);
+            uint32_t W, c0, c1;
             L->N_full = L->N;
-            if (split_layer(L->d, full)) {
-                uint32_t c0, c1;
-                shard_range(full->width, comm, &c0, &c1);
+            if (split_layer(&d->layers[i], full, &W)) {
+                shard_range(W, comm, &c0, &c1);
                 L->sharded = true;
-                L->N_full = full->width;
+                L->N_full = W;
                 L->off = c0;
                 net->desc.layers[i].N = L->N_full; /* what the model file records */
             }

@@ -333,10 +333,102 @@ sten_status sten_net_recommend_ws(sten_ctx *ctx, const sten_net *net, sten_works
     return st;
 }
 
+/* Model parallelism (a shard from sten_net_load_sharded): this member's
+ * top K over its item range (the exclusions and the catalogue limit taken
+ * to it), sent to rank 0 (indices made global), which merges the members'
+ * lists: higher score first, ties by lower index, as one process ranks. */
+static sten_status shard_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B,
+                                   uint32_t n_items, uint32_t K, const sten_csr *exclude, uint32_t *idx,
+                                   float *val, uint32_t *count)
+{
+    const sten_comm *c = net->comm;
+    const nn_layer *L = NULL;
+    for (uint32_t i = 0; i < net->n_layers; i++)
+        if (net->layers[i].kind == STEN_LAYER_OUTPUT)
+            L = &net->layers[i];
+    const uint32_t off = L->off, N = L->N;
+    const uint32_t all = n_items ? STEN__MIN(n_items, L->N_full) : L->N_full;
+    const uint32_t mine = all > off ? STEN__MIN(N, all - off) : 0; /* of this range, within the limit */
+    const size_t per = (size_t)B * (2 * (size_t)K + 1); /* counts, indices, scores: 4 bytes each */
+    uint32_t *buf = sten_alloc(ctx, per * sizeof *buf * (c->rank == 0 ? (size_t)c->size + 1 : 1));
+    size_t bytes[64];
+    sten_csr ex = {0};
+    sten_status st = buf ? STEN_OK : STEN_E_NOMEM;
+    if (!st && c->size > 64)
+        st = sten_fail(ctx, STEN_E_UNSUPPORTED, "model-parallel prediction over more than 64 ranks");
+    if (!st && exclude) { /* the exclusions within this range, re-based */
+        uint64_t n = 0;
+        for (uint64_t e = 0; e < exclude->nnz; e++)
+            n += exclude->col[e] >= off && exclude->col[e] - off < N;
+        if (!(st = sten_csr_init(ctx, &ex, B, N, n ? n : 1, false))) {
+            uint64_t k = 0;
+            for (uint32_t b = 0; b < B; b++) {
+                for (uint64_t e = exclude->row_ptr[b]; e < exclude->row_ptr[b + 1]; e++)
+                    if (exclude->col[e] >= off && exclude->col[e] - off < N)
+                        ex.col[k++] = exclude->col[e] - off;
+                ex.row_ptr[b + 1] = k;
+            }
+            ex.rows = B, ex.nnz = k;
+        }
+    }
+    uint32_t *lc = buf, *li = buf ? buf + B : NULL;
+    float *lv = buf ? (float *)(buf + B + (size_t)B * K) : NULL;
+    /* every member ranks (the hidden layer's sums are collective), even one
+     * whose range is past the catalogue limit: its lists are then dropped */
+    if (!st)
+        st = sten_net_recommend_ws(ctx, net, net->ws, ids, B, mine ? mine : N, K, exclude ? &ex : NULL, li, lv, lc);
+    for (uint32_t b = 0; !st && b < B; b++) {
+        if (!mine)
+            lc[b] = 0;
+        for (uint32_t k = 0; k < lc[b]; k++)
+            li[(size_t)b * K + k] += off;
+    }
+    for (int m = 0; m < c->size && m < 64; m++)
+        bytes[m] = per * sizeof *buf;
+    const sten_status gs = buf ? c->gather(c->user, buf, c->rank == 0 ? buf + per : NULL, bytes, 0) : STEN_E_NOMEM;
+    if (!st)
+        st = gs;
+    for (uint32_t b = 0; b < B; b++)
+        count[b] = 0;
+    for (uint32_t b = 0; !st && c->rank == 0 && b < B; b++) {
+        uint32_t at[64] = {0}; /* the next of each member's list */
+        uint32_t n = 0;
+        while (n < K) {
+            int best = -1;
+            float bv = 0.0f;
+            uint32_t bi = 0;
+            for (int m = 0; m < c->size; m++) {
+                const uint32_t *mb = buf + per * (size_t)(m + 1);
+                if (at[m] >= mb[b])
+                    continue;
+                const uint32_t i = mb[B + (size_t)b * K + at[m]];
+                const float v = ((const float *)(mb + B + (size_t)B * K))[(size_t)b * K + at[m]];
+                /* higher first, NaN below every number, ties by lower index */
+                const bool better = best < 0 || (v > bv) || (isnan(bv) && !isnan(v)) || (v == bv && i < bi) ||
+                                    (isnan(v) && isnan(bv) && i < bi);
+                if (better)
+                    best = m, bv = v, bi = i;
+            }
+            if (best < 0)
+                break;
+            idx[(size_t)b * K + n] = bi;
+            val[(size_t)b * K + n] = bv;
+            n++;
+            at[best]++;
+        }
+        count[b] = n;
+    }
+    sten_csr_free(ctx, &ex);
+    sten_free(ctx, buf);
+    return st;
+}
+
 sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids, uint32_t B,
                                uint32_t n_items, uint32_t K, const sten_csr *exclude,
                                uint32_t *idx, float *val, uint32_t *count)
 {
+    if (net->comm) /* a model-parallel shard: collective */
+        return shard_recommend(ctx, net, ids, B, n_items, K, exclude, idx, val, count);
     return sten_net_recommend_ws(ctx, net, net->ws, ids, B, n_items, K, exclude, idx, val, count);
 }
 
