@@ -28,7 +28,8 @@ export OMPI_MCA_btl_vader_single_copy_mechanism=none
 MPIRUN="mpirun --oversubscribe --bind-to core"
 [ "$(id -u)" -eq 0 ] && MPIRUN="$MPIRUN --allow-run-as-root"
 model=$(lscpu | sed -n 's/^Model name: *//p')
-echo "cpu: $model, $(nproc) cores; OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS; $(mpirun --version | head -n 1)"
+cores=$(getconf _NPROCESSORS_ONLN) # nproc would follow OMP_NUM_THREADS
+echo "cpu: $model, $cores cores; OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS; $(mpirun --version | head -n 1)"
 
 W=$(pwd)/out/mpi-scaling
 mkdir -p "$W"
@@ -41,21 +42,24 @@ inter=$((20000263 * USERS / 138493))
 "$STEN" generate-netcdf --force -d gl_output -i s20.txt -o s20_out.nc -f s20_features -s s20_samples 2>/dev/null
 cfg=../../examples/movielens/config.json
 rate() { sed -n "s/.*epoch $EPOCHS: .*, \([0-9]*\) examples\/s.*/\1/p" "$1" | tail -n 1; }
-one="" two="" r=0
+one="" two="" mod="" r=0
 while [ "$r" -lt "$ROUNDS" ]; do
     taskset -c 0 "$STEN" train -c "$cfg" -i s20_in.nc -o s20_out.nc -n one.nc -b "$BATCH" -e "$EPOCHS" -t 1 \
         --force 2>one.err
     $MPIRUN -np 2 "$STEN" train -c "$cfg" -i s20_in.nc -o s20_out.nc -n two.nc -b "$BATCH" -e "$EPOCHS" -t 1 \
         --force --parallel data 2>two.err
-    a=$(rate one.err) b=$(rate two.err)
-    echo "round $((r + 1)): 1 process $a examples/s, 2 ranks $b examples/s"
-    one="$one $a" two="$two $b"
+    $MPIRUN -np 2 "$STEN" train -c "$cfg" -i s20_in.nc -o s20_out.nc -n mod.nc -b "$BATCH" -e "$EPOCHS" -t 1 \
+        --force --parallel model 2>mod.err
+    a=$(rate one.err) b=$(rate two.err) c=$(rate mod.err)
+    echo "round $((r + 1)): 1 process $a examples/s, 2 ranks data parallel $b, 2 ranks model parallel $c"
+    one="$one $a" two="$two $b" mod="$mod $c"
     r=$((r + 1))
 done
 med() { echo "$@" | tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-m1=$(med $one) m2=$(med $two)
+m1=$(med $one) m2=$(med $two) m3=$(med $mod)
 ratio=$(awk -v a="$m1" -v b="$m2" 'BEGIN { printf "%.2f", b / a }')
-echo "speed: median 1 process $m1, 2 ranks $m2 examples/s: ${ratio}x"
+ratio_m=$(awk -v a="$m1" -v b="$m3" 'BEGIN { printf "%.2f", b / a }')
+echo "speed: median 1 process $m1, 2 ranks data parallel $m2 (${ratio}x), model parallel $m3 (${ratio_m}x) examples/s"
 
 # ---- quality: the same model by 1 process and by 2 ranks
 ml1m=../../../shared/data/ml-1m/ratings.movieid_no_ts.dat.gz
@@ -79,20 +83,22 @@ quality() { # quality NAME: train (already done) -> predict -> Recall@20 NDCG@20
 "$STEN" train -c "$cfg" -i q_in.nc -o q_out.nc -n q1.nc -b 128 -e "$QUALITY_EPOCHS" -t 1 --force 2>/dev/null
 $MPIRUN -np 2 "$STEN" train -c "$cfg" -i q_in.nc -o q_out.nc -n q2.nc -b 128 -e "$QUALITY_EPOCHS" -t 1 \
     --force --parallel data 2>/dev/null
-q1=$(quality q1) q2=$(quality q2)
-echo "quality ($data, $QUALITY_EPOCHS epochs): Recall@20 NDCG@20: 1 process $q1, 2 ranks $q2"
+$MPIRUN -np 2 "$STEN" train -c "$cfg" -i q_in.nc -o q_out.nc -n q3.nc -b 128 -e "$QUALITY_EPOCHS" -t 1 \
+    --force --parallel model 2>/dev/null
+q1=$(quality q1) q2=$(quality q2) q3=$(quality q3)
+echo "quality ($data, $QUALITY_EPOCHS epochs): Recall@20 NDCG@20: 1 process $q1, 2 ranks data $q2, model $q3"
 
 cd ../..
 {
     echo
-    echo "## MPI data parallel: 2 ranks x 1 thread vs 1 process x 1 thread ($(date -u +%Y-%m-%d))"
+    echo "## MPI: 2 ranks x 1 thread (data and model parallel) vs 1 process x 1 thread ($(date -u +%Y-%m-%d))"
     echo
     echo "\`USERS=$USERS EPOCHS=$EPOCHS ROUNDS=$ROUNDS BATCH=$BATCH QUALITY_EPOCHS=$QUALITY_EPOCHS sh bench/mpi-scaling.sh\`"
-    echo "on $model ($(nproc) cores), $(mpirun --version | head -n 1), OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1."
+    echo "on $model ($cores cores), $(mpirun --version | head -n 1), OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1."
     echo
-    echo "| | 1 process | 2 ranks (data parallel) | ratio |"
+    echo "| | 1 process | 2 ranks, data parallel | 2 ranks, model parallel |"
     echo "|---|---|---|---|"
-    echo "| AE training, ML-20M catalogue (26,744 items, $USERS users), batch $BATCH, epoch $EPOCHS examples/s (median of $ROUNDS; rounds:$one /$two) | $m1 | $m2 | ${ratio}x |"
-    echo "| Recall@20 / NDCG@20, $data, example config, $QUALITY_EPOCHS epochs, batch 128 | $(echo "$q1" | tr ' ' '/') | $(echo "$q2" | tr ' ' '/') | |"
+    echo "| AE training, ML-20M catalogue (26,744 items, $USERS users), batch $BATCH, epoch $EPOCHS examples/s (median of $ROUNDS; rounds:$one /$two /$mod) | $m1 | $m2 (${ratio}x) | $m3 (${ratio_m}x) |"
+    echo "| Recall@20 / NDCG@20, $data, example config, $QUALITY_EPOCHS epochs, batch 128 | $(echo "$q1" | tr ' ' '/') | $(echo "$q2" | tr ' ' '/') | $(echo "$q3" | tr ' ' '/') |"
 } >>"$RESULTS"
 echo "appended to $RESULTS"
