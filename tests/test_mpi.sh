@@ -130,6 +130,10 @@ for e in 1 2 3; do [ -f mp2-epoch$e.nc ] || bad "model-parallel checkpoint mp2-e
 "$STEN" train -c ae.json -i in.nc -o out.nc -n res.nc -b 64 -e 3 -t 1 --resume mp2-epoch2.nc 2>/dev/null &&
     "$DIFF" one.nc res.nc 1e-4 >/dev/null && ok "1 process resumes a model-parallel checkpoint (weights and Adam state)" ||
     bad "resuming a model-parallel checkpoint"
+mpi 3 train -c ae.json -i in.nc -o out.nc -n res3.nc -b 64 -e 3 -t 1 --parallel model --resume mp2-epoch1.nc \
+    2>err.txt && "$DIFF" one.nc res3.nc 1e-4 >/dev/null &&
+    ok "3 model-parallel ranks resume a 2-rank checkpoint (each reads its items' blocks)" ||
+    { bad "model-parallel resume on 3 ranks"; cat err.txt; }
 
 # ---- a model larger than one process's memory budget (STEN_MEM_LIMIT, sten's
 # own allocations): 23,680 items x 256 hidden units, plain SGD (48 MB of
@@ -218,10 +222,10 @@ mpi 2 train --algorithm kmeans --hyperparameters x.json --train x.csv --model-di
 rc=$?
 [ $rc -eq 64 ] && grep -q "runs as one process" err.txt && ok "train --algorithm refuses to run on 2 ranks" ||
     { bad "train --algorithm on 2 ranks: exit $rc"; cat err.txt; }
-mpi 2 train -c ae.json -i in.nc -o out.nc -n pm.nc -b 64 -e 1 --parallel model --resume one.nc 2>err.txt
+mpi 2 train -c ae.json -i in.nc -o out.nc -n pm.nc -b 64 -e 1 --parallel model --test in.nc 2>err.txt
 rc=$?
-[ $rc -eq 64 ] && grep -q "does not take --resume" err.txt && ok "--parallel model refuses --resume (exit 64)" ||
-    { bad "--parallel model --resume: exit $rc"; cat err.txt; }
+[ $rc -eq 64 ] && grep -q "does not take --test" err.txt && ok "--parallel model refuses --test (exit 64)" ||
+    { bad "--parallel model --test: exit $rc"; cat err.txt; }
 mpi 2 train -c dlrm.json -i c.nc -o c.nc -n pm.nc -b 64 -e 1 --parallel model 2>err.txt
 rc=$?
 [ $rc -ne 0 ] && grep -q 'output layer "Click": model parallelism splits' err.txt && [ ! -f pm.nc ] &&

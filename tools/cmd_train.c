@@ -405,10 +405,11 @@ int cmd_train(int argc, char **argv)
     if (ranks == 1)
         a.parallel = STEN_PARALLEL_NONE; /* one process: the options mean nothing */
     const bool mp = a.parallel == STEN_PARALLEL_MODEL;
-    if (mp && (a.resume || a.test || a.precision == STEN_PRECISION_BF16)) {
+    if (mp && (a.test || a.precision == STEN_PRECISION_BF16)) {
         if (a.rank == 0)
-            fprintf(stderr, "sten train: --parallel model does not take %s yet (docs/scale-out.md)\n",
-                    a.resume ? "--resume" : a.test ? "--test" : "--precision bf16");
+            fprintf(stderr, "sten train: --parallel model does not take %s (docs/scale-out.md)\n",
+                    a.test ? "--test (its metrics need a one-unit output, which model parallelism does not split)"
+                           : "--precision bf16 yet");
         return CLI_EX_USAGE;
     }
     if ((rc = check_outputs(&a)))
@@ -448,7 +449,9 @@ int cmd_train(int argc, char **argv)
         o.t = desc->training;
         apply_overrides(&a, &o.t);
         if (a.resume) {
-            st = cli_explain_model(ctx, a.resume, sten_net_load(ctx, a.resume, ds, n_ds, o.t.batch_size, true,
+            st = cli_explain_model(ctx, a.resume, mp ? sten_net_load_sharded(ctx, a.resume, ds, n_ds, o.t.batch_size,
+                                                                             true, cli_mpi_comm(), &net)
+                                                   : sten_net_load(ctx, a.resume, ds, n_ds, o.t.batch_size, true,
                                                                 &net));
             o.first_epoch = net ? sten_net_epoch(net) + 1 : 1;
         } else {

@@ -28,14 +28,16 @@ static const sten_dataset *bound(const sten_dataset *ds, size_t n_ds, const sten
 }
 
 /* Whether layer l (bound to d, or NULL) is split: an Input over a sparse
- * dataset, or an Output over one (N "auto") or, when inferring, over none
- * (its width the model's). Its full width into *W. */
+ * dataset, or an Output over one (N "auto", or a loaded model's N, the
+ * width) or, when inferring, over none (its width the model's). Its full
+ * width into *W. */
 static bool split_layer(const sten_layer_desc *l, const sten_dataset *d, uint32_t *W)
 {
     const bool sparse = d && (d->attributes & STEN_DS_SPARSE);
+    const bool wide = sparse && (l->N_auto || l->N == d->width); /* a loaded model's N is the width */
     if (l->kind == STEN_LAYER_INPUT && sparse)
         return *W = d->width, true;
-    if (l->kind == STEN_LAYER_OUTPUT && (sparse ? l->N_auto : d == NULL))
+    if (l->kind == STEN_LAYER_OUTPUT && (sparse ? wide : d == NULL))
         return *W = d ? d->width : l->N, true;
     return false;
 }
@@ -194,8 +196,8 @@ sten_status sten_net_build_sharded(sten_ctx *ctx, const sten_net_desc *d, const 
     for (uint32_t i = 0; !st && i < d->n_layers; i++) {
         ld[i] = d->layers[i]; /* shallow: sten_net_build copies what it keeps */
         uint32_t W, c0, c1;
-        if (!bound(ds, n_ds, &ld[i]) && split_layer(&ld[i], NULL, &W)) {
-            shard_range(W, comm, &c0, &c1);
+        if (!ld[i].N_auto && split_layer(&ld[i], bound(ds, n_ds, &ld[i]), &W)) {
+            shard_range(W, comm, &c0, &c1); /* a width given (a loaded model, no dataset): the range's */
             ld[i].N = c1 - c0;
         }
     }
