@@ -2,7 +2,8 @@
 # test.sh — the README's test command: install missing Debian packages,
 # configure, build warning-free (-Werror), run the whole CTest suite.
 #   scripts/test.sh              Release build in build/
-#   scripts/test.sh --sanitize   ASan+UBSan build in build-asan/
+#   scripts/test.sh --sanitize   ASan+UBSan build in build-asan/ (and the MPI test
+#                                under them in build-asan-mpi/)
 #   scripts/test.sh --tsan       ThreadSanitizer build of the concurrency
 #                                test (one model, many threads) and of the
 #                                server (test_serve.py) in build-tsan/
@@ -36,4 +37,16 @@ ctest --output-on-failure -j "$(nproc)"
 if [ "$dir" = build ]; then
     echo "== the suite again with STEN_KERNELS=portable"
     STEN_KERNELS=portable ctest --output-on-failure -j "$(nproc)"
+fi
+# the sanitizer build is the one without MPI (the default build: every test
+# passes, the MPI test checks the refusal); the MPI paths (data and model
+# parallel, tests/test_mpi.sh) run under ASan+UBSan here as well, Open MPI's
+# own allocations kept out of the leak check
+if [ "$dir" = build-asan ]; then
+    echo "== the MPI test under ASan+UBSan"
+    cd ..
+    cmake -S . -B build-asan-mpi -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTEN_SANITIZE=ON -DSTEN_MPI=ON \
+        -DSTEN_BENCH=OFF -DSTEN_WERROR=ON >/dev/null
+    cmake --build build-asan-mpi -j "$(nproc)" --target sten model_diff
+    (cd build-asan-mpi && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -R '^mpi$')
 fi
