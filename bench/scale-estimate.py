@@ -18,8 +18,8 @@ Model (stated so that it can be argued with):
 - nothing overlaps (compute and communication add): a pessimistic bound, as
   sten does not overlap them yet;
 - Adam's update costs --adam-ns per parameter and core (measured here: the AE
-  step with Adam against plain SGD), split over the ranks in data parallelism
-  (each updates its block) and in model parallelism (each its items);
+  step with Adam against plain SGD): whole on every rank in data parallelism,
+  split in model parallelism (each rank updates its items);
 - alpha (latency per message): 10 us at 25 Gb/s (TCP), 2 us at 100 Gb/s (RDMA).
 """
 import argparse
@@ -58,8 +58,8 @@ def main():
         t_opt = params * a.adam_ns * 1e-9 / C  # Adam's update, split over the node's cores
         for net, bw, al in NETS:
             for P in RANKS:
-                # data parallel: every rank the whole model, the gradient summed (its update split)
-                dp = t_c + allreduce(4 * params, P, bw, al) + t_opt / P
+                # data parallel: every rank the whole model, the gradient summed, the whole update
+                dp = t_c + allreduce(4 * params, P, bw, al) + t_opt
                 # model parallel: every rank sees the global batch; the item-wide work splits P ways,
                 # two sums of B x H floats cross the wire per step
                 B = b_ae * P
@@ -89,7 +89,7 @@ def main():
             dlrm.append((net, P, b * P / dp, t_c / dp, b * P / mp, t_c / mp,
                          4 * emb_rows * dim * 3 / 1e9 / P))
     print("Autoencoders (per rank: %d cores, batch %d; efficiency = throughput / (P x one rank's); "
-          "over 100%%: the split optimizer step)\n" % (C, b_ae))
+          "over 100%%: the update split by model parallelism)\n" % (C, b_ae))
     print("| model | network | ranks | data parallel: examples/s | eff. | model parallel: examples/s | eff. "
           "| bytes/step DP | bytes/step MP |")
     print("|---|---|---|---|---|---|---|---|---|")

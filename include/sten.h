@@ -1198,12 +1198,6 @@ struct sten_comm {
      * other, in member order, in recv (NULL elsewhere); bytes holds every
      * member's count on every member */
     sten_status (*gather)(void *user, const void *send, void *recv, const size_t *bytes, int root);
-    /* buf holds floats in consecutive blocks, counts[m] for member m (the
-     * same counts everywhere). reduce_scatter: this member's block becomes
-     * the sum over the members of that block (the other blocks are left
-     * undefined). allgather: every block becomes its member's. */
-    sten_status (*reduce_scatter)(void *user, float *buf, const size_t *counts);
-    sten_status (*allgather)(void *user, float *buf, const size_t *counts);
 };
 
 /* How a group trains (sten_train_opts.parallel). MODEL: DSSTNE's model
@@ -1217,9 +1211,7 @@ struct sten_comm {
  * across members before every update (for sparse-row tables, those of
  * Factorization Machines and Embedding layers, only the rows some member's
  * batch touched), so the model is the one a single process makes from the
- * same batches, up to summation order. A dense parameter's update is split:
- * each member sums and updates its block of it (reduce_scatter) and the
- * blocks are exchanged (allgather), so the optimizer's work is divided too. */
+ * same batches, up to summation order. */
 typedef enum { STEN_PARALLEL_NONE = 0, STEN_PARALLEL_DATA = 1, STEN_PARALLEL_MODEL = 2 } sten_parallel;
 
 typedef struct {

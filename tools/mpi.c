@@ -87,47 +87,6 @@ static sten_status mpi_gather(void *user, const void *send, void *recv, const si
     return rc == MPI_SUCCESS ? STEN_OK : STEN_E_IO;
 }
 
-/* counts and displacements as MPI's ints (NULL: a block past 2^31) */
-static int *int_blocks(const size_t *counts)
-{
-    int *c = malloc((size_t)comm.size * 2 * sizeof *c);
-    size_t at = 0;
-    for (int m = 0; c && m < comm.size; m++) {
-        if (counts[m] > (size_t)INT32_MAX || at > (size_t)INT32_MAX) {
-            free(c);
-            return NULL;
-        }
-        c[m] = (int)counts[m];
-        c[comm.size + m] = (int)at;
-        at += counts[m];
-    }
-    return c;
-}
-
-static sten_status mpi_reduce_scatter(void *user, float *buf, const size_t *counts)
-{
-    (void)user;
-    int *c = int_blocks(counts);
-    float *mine = c ? malloc((counts[comm.rank] ? counts[comm.rank] : 1) * sizeof *mine) : NULL;
-    int rc = mine ? MPI_Reduce_scatter(buf, mine, c, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) : MPI_ERR_NO_MEM;
-    if (rc == MPI_SUCCESS)
-        memcpy(buf + c[comm.size + comm.rank], mine, counts[comm.rank] * sizeof *mine);
-    free(mine);
-    free(c);
-    return rc == MPI_SUCCESS ? STEN_OK : STEN_E_IO;
-}
-
-static sten_status mpi_allgather(void *user, float *buf, const size_t *counts)
-{
-    (void)user;
-    int *c = int_blocks(counts);
-    const int rc = c ? MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, c, c + comm.size, MPI_FLOAT,
-                                      MPI_COMM_WORLD)
-                     : MPI_ERR_NO_MEM;
-    free(c);
-    return rc == MPI_SUCCESS ? STEN_OK : STEN_E_IO;
-}
-
 int cli_mpi_start(int *argc, char ***argv, const char *sub)
 {
     if (launched_size() <= 1 && !getenv("OMPI_COMM_WORLD_RANK"))
@@ -142,8 +101,6 @@ int cli_mpi_start(int *argc, char ***argv, const char *sub)
     comm.allreduce = mpi_allreduce;
     comm.bcast = mpi_bcast;
     comm.gather = mpi_gather;
-    comm.reduce_scatter = mpi_reduce_scatter;
-    comm.allgather = mpi_allgather;
     if (comm.size > 1 && strcmp(sub, "train") != 0 && strcmp(sub, "predict") != 0) {
         if (comm.rank == 0)
             fprintf(stderr, "sten %s: runs in one process; of the subcommands only train and predict run "

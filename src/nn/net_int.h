@@ -319,13 +319,7 @@ typedef struct {
  * or per parameter the row sets that replace ws's batch rows for the
  * sparse-row parameters. */
 void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, const sten_train_desc *t,
-                      float alpha, uint64_t rows, const nn_rowset *rs, int part, int parts);
-/* Dense parameters split over `parts` members (data parallel): each member
- * updates only its block part (n part / parts .. n (part + 1) / parts) and
- * leaves WeightNorm to the caller, once the blocks are exchanged
- * (sten__optim_weight_norm on parameter i; part 0 of 1: everything, and
- * WeightNorm). */
-void sten__optim_weight_norm(sten_net *net, uint32_t i);
+                      float alpha, uint64_t rows, const nn_rowset *rs);
 double sten__weight_reg(sten_ctx *ctx, const sten_net *net, float lambda, float lambda1);
 
 #endif

@@ -233,7 +233,7 @@ static void update_row_set(sten_ctx *ctx, nn_param *p, const upd *u, const nn_ro
 }
 
 void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, const sten_train_desc *t,
-                      float alpha, uint64_t rows, const nn_rowset *rs, int part, int parts)
+                      float alpha, uint64_t rows, const nn_rowset *rs)
 {
     net->step++;
     const float ib = t->rescale_grad > 0.0f ? t->rescale_grad : 1.0f / (float)rows;
@@ -252,24 +252,15 @@ void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, co
                     update_row_set(ctx, p, &u, &rs[i], p->clip > 0.0f ? p->clip / ib : 0.0f);
                 else
                     update_rows(ctx, net, ws, &u, i, p->clip > 0.0f ? p->clip / ib : 0.0f);
-            } else { /* split: this member's block [lo, hi) only */
-                const uint64_t lo = p->n * (uint64_t)part / (uint64_t)parts;
-                const uint64_t hi = p->n * (uint64_t)(part + 1) / (uint64_t)parts;
-                sten__optim_update(ctx, t, net->step, a, l2, l1, p->clip, ib, p->w + lo, p->g + lo,
-                                   p->s1 ? p->s1 + lo : NULL, p->s2 ? p->s2 + lo : NULL, hi - lo);
+            } else {
+                sten__optim_update(ctx, t, net->step, a, l2, l1, p->clip, ib, p->w, p->g, p->s1, p->s2,
+                                   p->n);
             }
         }
-        if (parts == 1)
-            sten__optim_weight_norm(net, i);
+        const float c = m ? net->layers[m->dst].d->weight_norm : 0.0f;
+        if (c > 0.0f)
+            weight_norm(m, c);
     }
-}
-
-void sten__optim_weight_norm(sten_net *net, uint32_t i)
-{
-    nn_weight *m = net->params[i].matrix;
-    const float c = m ? net->layers[m->dst].d->weight_norm : 0.0f;
-    if (c > 0.0f)
-        weight_norm(m, c);
 }
 
 /* The penalty over w[0..n), summed in blocks of 2^16 weights (each block in

@@ -150,31 +150,7 @@ typedef struct {
     nn_rowset *rs;       /* per parameter: the group's rows of a sparse-row one, or NULL */
     uint64_t *bits;      /* scratch: one bit per row of the largest sparse-row table */
     uint32_t *before;    /* scratch: set bits in the words before each word */
-    size_t *counts;      /* scratch: each member's block of a dense parameter */
 } group;
-
-/* The members' blocks of a dense parameter of n values, into gp->counts. */
-static const size_t *blocks(group *gp, uint64_t n)
-{
-    const uint64_t P = (uint64_t)gp->c->size;
-    for (uint64_t m = 0; m < P; m++)
-        gp->counts[m] = (size_t)(n * (m + 1) / P - n * m / P);
-    return gp->counts;
-}
-
-/* Every dense parameter's values (a = 0) or optimizer state (1, 2) made
- * whole on every member from each member's block. */
-static sten_status gather_blocks(sten_net *net, group *gp, int a)
-{
-    sten_status st = STEN_OK;
-    for (uint32_t i = 0; i < net->n_params && !st; i++) {
-        nn_param *p = &net->params[i];
-        float *v = a == 0 ? p->w : a == 1 ? p->s1 : p->s2;
-        if (p->update == NN_UPDATE_DENSE && v)
-            st = gp->c->allgather(gp->c->user, v, blocks(gp, p->n));
-    }
-    return st;
-}
 
 static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, group *gp,
                                uint32_t epoch, uint32_t *perm, guard *g, sten_epoch_stats *es,
@@ -187,9 +163,6 @@ static sten_status run_epoch(sten_ctx *ctx, sten_net *net, const sten_train_opts
                              uint64_t *batches_total)
 {
     sten_status st = run_batches(ctx, net, o, gp, epoch, perm, g, es, batches_total);
-    /* data parallel: every member's optimizer state whole again (checkpoints) */
-    for (int a = 1; a <= 2 && !st && gp->c && !gp->model; a++)
-        st = gather_blocks(net, gp, a);
     sten__net_settle(ctx, net);
     if (!st)
         es->reg = sten__weight_reg(ctx, net, o->t.lambda, o->t.lambda1);
@@ -252,17 +225,17 @@ static sten_status sum_rows(sten_ctx *ctx, const sten_net *net, const sten_works
     return c->allreduce(c->user, rs->g, (size_t)(n * K), STEN_COMM_F32, STEN_COMM_SUM);
 }
 
-/* Sums every parameter's gradient over the group: a dense one's block of
- * this member's (which only it updates), sparse-row ones into their row
- * sets. */
+/* Sums every parameter's gradient over the group: dense ones in place,
+ * sparse-row ones into their row sets. */
 static sten_status sum_gradients(sten_ctx *ctx, const sten_net *net, const sten_workspace *ws, group *gp,
                                  bool mine)
 {
     sten_status st = STEN_OK;
     for (uint32_t i = 0; i < net->n_params && !st; i++) {
         const nn_param *p = &net->params[i];
-        st = p->update == NN_UPDATE_ROWS ? sum_rows(ctx, net, ws, gp, i, mine)
-                                         : gp->c->reduce_scatter(gp->c->user, p->g, blocks(gp, p->n));
+        st = p->update == NN_UPDATE_ROWS
+                 ? sum_rows(ctx, net, ws, gp, i, mine)
+                 : gp->c->allreduce(gp->c->user, p->g, (size_t)p->n, STEN_COMM_F32, STEN_COMM_SUM);
     }
     return st;
 }
@@ -334,15 +307,7 @@ static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_op
                         memset(net->params[i].g, 0, (size_t)net->params[i].n * sizeof(float));
             if (dp && (st = sum_gradients(ctx, net, ws, gp, Bn > 0)))
                 return st;
-            sten__optim_step(ctx, net, ws, t, alpha, rows, dp ? gp->rs : NULL, dp ? gp->c->rank : 0,
-                             dp ? gp->c->size : 1);
-            if (dp) { /* each member updated its blocks: exchange them */
-                if ((st = gather_blocks(net, gp, 0)))
-                    return st;
-                for (uint32_t i = 0; i < net->n_params; i++)
-                    sten__optim_weight_norm(net, i);
-                sten__net_changed(net);
-            }
+            sten__optim_step(ctx, net, ws, t, alpha, rows, dp ? gp->rs : NULL);
         } else {
             es->skipped++;
         }
@@ -432,8 +397,6 @@ static sten_status group_start(sten_ctx *ctx, sten_net *net, const sten_train_op
                   !(gp->bits = sten_alloc(ctx, (size_t)words * sizeof *gp->bits)) ||
                   !(gp->before = sten_alloc(ctx, (size_t)words * sizeof *gp->before))))
         return STEN_E_NOMEM;
-    if (!(gp->counts = sten_alloc(ctx, (size_t)P * sizeof *gp->counts)))
-        return STEN_E_NOMEM;
     return STEN_OK;
 }
 
@@ -514,7 +477,7 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
     group gp = {net->comm                                                                  ? net->comm
                 : o->comm && o->comm->size > 1 && o->parallel == STEN_PARALLEL_DATA ? o->comm
                                                                                       : NULL,
-                net->comm != NULL, net->examples, net->examples, NULL, NULL, NULL, NULL};
+                net->comm != NULL, net->examples, net->examples, NULL, NULL, NULL};
     if (gp.c)
         st = group_start(ctx, net, o, &gp);
     if (!st)
@@ -579,6 +542,5 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
     sten_free(ctx, gp.rs);
     sten_free(ctx, gp.bits);
     sten_free(ctx, gp.before);
-    sten_free(ctx, gp.counts);
     return st;
 }
