@@ -514,7 +514,8 @@ static void test_spmm_grad(void)
  * gradient through it equals the one through the full transpose, bit for bit. */
 static void test_transpose_compact(void)
 {
-    static const uint32_t shapes[][3] = {{1, 1, 1}, {6, 100000, 1}, {64, 5000, 7}, {33, 40, 9}};
+    static const uint32_t shapes[][3] = {{1, 1, 1}, {6, 100000, 1}, {64, 5000, 7}, {33, 40, 9},
+                                         {2048, 3000000, 1}, {300, 256, 40}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int valued = 0; valued < 2; valued++) {
             const uint32_t B = shapes[s][0], N = shapes[s][1], H = 5;
@@ -523,7 +524,7 @@ static void test_transpose_compact(void)
             CHECK_EQ(sten_csr_init(ctx, &full, N, B, x.cap, valued), STEN_OK);
             CHECK_EQ(sten_csr_init(ctx, &comp, (uint32_t)x.cap, B, x.cap, valued), STEN_OK);
             uint32_t *rid = malloc((x.nnz + 1) * sizeof *rid);
-            uint64_t *keys = malloc((x.nnz + 1) * sizeof *keys);
+            uint64_t *keys = malloc(2 * (x.nnz + 1) * sizeof *keys);
             CHECK_EQ(sten_csr_transpose(ctx, &x, &full), STEN_OK);
             CHECK_EQ(sten__csr_transpose_compact(ctx, &x, &comp, rid, keys), STEN_OK);
             uint64_t bad = 0;

@@ -290,7 +290,8 @@ void sten__spmm_scaled(sten_ctx *ctx, const sten_csr *X, const float *W, int64_t
 /* The transpose of x keeping only the columns present, for batches far
  * sparser than wide (nnz << cols): xt's row q holds column rid[q]'s entries
  * (in x-row order), q ascending by column, xt->rows = distinct columns.
- * O(nnz log nnz), never a pass over cols. keys: scratch of x->nnz. xt needs
+ * O(nnz) (a radix sort on the column's bytes), never a pass over cols.
+ * keys: scratch of 2 x->nnz. xt needs
  * room for x->nnz entries (and values iff x has them) and x->nnz + 1 row
  * starts; rid for x->nnz. */
 sten_status sten__csr_transpose_compact(sten_ctx *ctx, const sten_csr *x, sten_csr *xt, uint32_t *rid,

@@ -164,11 +164,6 @@ sten_status sten_csr_transpose(sten_ctx *ctx, const sten_csr *x, sten_csr *xt)
     return STEN_OK;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
 
 sten_status sten__csr_transpose_compact(sten_ctx *ctx, const sten_csr *x, sten_csr *xt, uint32_t *rid,
                                         uint64_t *keys)
@@ -176,28 +171,38 @@ sten_status sten__csr_transpose_compact(sten_ctx *ctx, const sten_csr *x, sten_c
     if (xt->cap < x->nnz || (x->val && !xt->val) || x->nnz > UINT32_MAX)
         return sten_fail(ctx, STEN_E_INVALID, "compact transpose: target holds %llu entries, need %llu",
                          (unsigned long long)xt->cap, (unsigned long long)x->nnz);
-    /* entry e of x-row b sorts as (column, e): x-rows ascend with e */
-    for (uint64_t e = 0; e < x->nnz; e++)
-        keys[e] = (uint64_t)x->col[e] << 32 | e;
-    qsort(keys, x->nnz, sizeof *keys, cmp_u64);
+    /* entry e sorts as (column, e): x-rows ascend with e. An LSD radix sort
+     * on the column's bytes (stable, so e stays ascending within a column):
+     * a pass per byte the widest column needs, O(nnz) each */
+    const uint64_t n = x->nnz;
+    uint64_t *a = keys, *b = keys + n;
+    for (uint64_t e = 0; e < n; e++)
+        a[e] = (uint64_t)x->col[e] << 32 | e;
+    for (uint32_t shift = 32, top = x->cols ? x->cols - 1 : 0; shift < 64 && (top >> (shift - 32)); shift += 8) {
+        uint64_t count[257] = {0};
+        for (uint64_t k = 0; k < n; k++)
+            count[((a[k] >> shift) & 255) + 1]++;
+        for (int d = 0; d < 256; d++)
+            count[d + 1] += count[d];
+        for (uint64_t k = 0; k < n; k++)
+            b[count[(a[k] >> shift) & 255]++] = a[k];
+        uint64_t *t = a;
+        a = b, b = t;
+    }
+    uint32_t *row_of = (uint32_t *)b; /* the other half, free now: entry -> its x-row */
+    for (uint32_t r = 0; r < x->rows; r++)
+        for (uint64_t e = x->row_ptr[r]; e < x->row_ptr[r + 1]; e++)
+            row_of[e] = r;
     uint32_t q = 0;
     xt->row_ptr[0] = 0;
-    for (uint64_t k = 0; k < x->nnz; k++) {
-        const uint32_t c = (uint32_t)(keys[k] >> 32), e = (uint32_t)keys[k];
+    for (uint64_t k = 0; k < n; k++) {
+        const uint32_t c = (uint32_t)(a[k] >> 32), e = (uint32_t)a[k];
         if (k == 0 || c != rid[q - 1]) {
             if (k)
                 xt->row_ptr[q] = k;
             rid[q++] = c;
         }
-        uint32_t lo = 0, hi = x->rows; /* the x-row holding entry e: the last one starting <= e */
-        while (lo + 1 < hi) {
-            const uint32_t mid = (lo + hi) / 2;
-            if (x->row_ptr[mid] <= e)
-                lo = mid;
-            else
-                hi = mid;
-        }
-        xt->col[k] = lo;
+        xt->col[k] = row_of[e];
         if (x->val)
             xt->val[k] = x->val[e];
     }

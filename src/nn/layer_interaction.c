@@ -83,6 +83,34 @@ static float dot(const float *a, const float *b, uint32_t n)
     return s;
 }
 
+/* One example's pairs i > j (i >= j with self) through its sources
+ * transposed (t[k][j] = s_j[k], K <= ld): each z_ij summed over k in
+ * order, as dot() does, but with j the vectorised loop. */
+enum { INT_T_MAX = 4096 }; /* K x D floats of the transposed block (on the stack) */
+static void pairs_t(const float *restrict t, uint32_t ld, uint32_t K, uint32_t D, bool self, float *restrict o)
+{
+    for (uint32_t i = 0; i < K; i++) {
+        const uint32_t n = i + self;
+        float *restrict z = o;
+        for (uint32_t j = 0; j < n; j++)
+            z[j] = 0.0f;
+        for (uint32_t k = 0; k < D; k++) {
+            const float c = t[(uint64_t)k * ld + i];
+            const float *restrict tk = t + (uint64_t)k * ld;
+            for (uint32_t j = 0; j < n; j++)
+                z[j] += c * tk[j];
+        }
+        o += n;
+    }
+}
+
+/* g += c x (n values), vectorised (g and x never overlap) */
+static void axpy(float *restrict g, float c, const float *restrict x, uint32_t n)
+{
+    for (uint32_t k = 0; k < n; k++)
+        g[k] += c * x[k];
+}
+
 /* Examples are independent: split between threads, each computed alone
  * (the same values for any thread count). */
 static void int_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, nn_layer *L)
@@ -98,6 +126,16 @@ static void int_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, 
         if (keep) {
             memcpy(o, s0, D * sizeof *o);
             o += D;
+        }
+        if ((uint64_t)K * D <= INT_T_MAX) {
+            float t[INT_T_MAX];
+            for (uint32_t j = 0; j < K; j++) {
+                const float *sj = ws->buf[L->src[j]].out + (uint64_t)b * D;
+                for (uint32_t k = 0; k < D; k++)
+                    t[(uint64_t)k * K + j] = sj[k];
+            }
+            pairs_t(t, K, K, D, self, o);
+            continue;
         }
         for (uint32_t i = 0; i < K; i++) {
             const float *si = ws->buf[L->src[i]].out + (uint64_t)b * D;
@@ -130,16 +168,18 @@ static void int_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_la
             const bool in_i = net->layers[L->src[i]].kind == STEN_LAYER_INPUT;
             const float *si = ws->buf[L->src[i]].out + (uint64_t)b * D;
             float *gi = in_i ? NULL : ws->buf[L->src[i]].delta + (uint64_t)b * D;
-            for (uint32_t j = 0; j < i + self; j++, d++) {
+            for (uint32_t j = 0; j < i; j++, d++) {
                 const bool in_j = net->layers[L->src[j]].kind == STEN_LAYER_INPUT;
                 const float *sj = ws->buf[L->src[j]].out + (uint64_t)b * D;
-                float *gj = in_j ? NULL : ws->buf[L->src[j]].delta + (uint64_t)b * D;
-                for (uint32_t k = 0; k < D; k++) {
-                    if (gi)
-                        gi[k] += *d * sj[k];
-                    if (gj)
-                        gj[k] += *d * si[k];
-                }
+                if (gi)
+                    axpy(gi, *d, sj, D);
+                if (!in_j)
+                    axpy(ws->buf[L->src[j]].delta + (uint64_t)b * D, *d, si, D);
+            }
+            if (self) { /* d z_ii / d s_i = 2 s_i */
+                if (gi)
+                    axpy(gi, 2.0f * *d, si, D);
+                d++;
             }
         }
     }

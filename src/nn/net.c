@@ -399,7 +399,7 @@ static sten_status alloc_buf(sten_ctx *ctx, const sten_net *net, sten_workspace 
                                 ws->B_cap, cap, valued)))
             return st;
         if (compact && (!(A->rid = sten_alloc(ctx, (size_t)cap * sizeof *A->rid)) ||
-                        !(A->keys = sten_alloc(ctx, (size_t)cap * sizeof *A->keys))))
+                        !(A->keys = sten_alloc(ctx, (size_t)cap * 2 * sizeof *A->keys))))
             return STEN_E_NOMEM;
     } else {
         A->out = buf(ctx, BN, &st);
