@@ -39,6 +39,7 @@ mpi() { # mpi NP ARGS...: sten on NP ranks, killed after 120 s (a hang is a fail
 }
 
 if [ "$BUILT" != 1 ]; then
+    "$STEN" info | grep -q "^mpi  *not built in" && ok "sten info: MPI not built in" || bad "sten info's mpi line"
     mpi 2 info >out.txt 2>err.txt
     rc=$?
     if [ $rc -eq 69 ] && grep -q "built without MPI" err.txt; then
@@ -49,6 +50,9 @@ if [ "$BUILT" != 1 ]; then
     echo "SKIP: the rest needs a build with MPI (-DSTEN_MPI=ON; scripts/test.sh makes one)"
     [ $fail = 0 ] && exit 77 || exit 1
 fi
+
+"$STEN" info | grep -q "^mpi  *Open MPI" && ok "sten info names the MPI library" || bad "sten info's mpi line"
+mpi 1 info | grep -q "one of its ranks" && ok "sten info under mpirun -np 1: one of its ranks" || bad "sten info under mpirun"
 
 # ---- data: MovieLens-1M-shaped synthetic ratings, DSSTNE's files
 "$STEN" synth --preset small --seed 3 -o r.csv 2>/dev/null &&

@@ -106,6 +106,9 @@ int cli_fail(const char *cmd, sten_ctx *ctx, sten_status st);
  * writes its buf, then every other rank's, in rank order, to f (the others
  * send theirs); alone, just writes buf. */
 int cli_mpi_start(int *argc, char ***argv, const char *sub);
+/* What `sten info` says of MPI: the library this sten was built with, or
+ * that it was built without. */
+void cli_mpi_describe(char *out, size_t cap);
 int cli_mpi_finish(int rc);
 const sten_comm *cli_mpi_comm(void);
 int cli_mpi_rank(void);

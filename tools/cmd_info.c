@@ -49,6 +49,9 @@ int cmd_info(int argc, char **argv)
     cli_blas_core_describe(core, sizeof core);
     printf("blas core %s\n", core);
     printf("threads   %d\n", sten_ctx_threads(ctx));
+    char mpi[160];
+    cli_mpi_describe(mpi, sizeof mpi);
+    printf("mpi       %s\n", mpi);
     printf("gemm      %s\n", sten_gemm_info());
     printf("bf16      %s\n", sten_bf16_supported() ? "yes (AVX-512 BF16: --precision bf16 available)"
                                                   : "no (needs AVX-512 BF16, and not STEN_KERNELS=portable)");

@@ -112,6 +112,16 @@ int cli_mpi_start(int *argc, char ***argv, const char *sub)
     return CLI_EX_OK;
 }
 
+void cli_mpi_describe(char *out, size_t cap)
+{
+    char lib[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_Get_library_version(lib, &len);
+    lib[strcspn(lib, ",\n")] = '\0'; /* "Open MPI v4.1.4, package: ..." -> its name and version */
+    snprintf(out, cap, "%s (mpirun -np P sten train/predict; %s)", lib,
+             started ? "this process is one of its ranks" : "this process runs alone");
+}
+
 int cli_mpi_finish(int rc)
 {
     if (!started)
@@ -186,6 +196,11 @@ sten_status cli_mpi_gather_to(sten_ctx *ctx, FILE *f, const char *buf, size_t le
 }
 
 #else /* built without MPI */
+
+void cli_mpi_describe(char *out, size_t cap)
+{
+    snprintf(out, cap, "not built in (cmake -DSTEN_MPI=ON; docs/scale-out.md)");
+}
 
 int cli_mpi_start(int *argc, char ***argv, const char *sub)
 {
