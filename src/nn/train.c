@@ -175,15 +175,29 @@ static sten_status run_epoch(sten_ctx *ctx, sten_net *net, const sten_train_opts
  * member's batch touched (a bitmap or-ed over the group), and their
  * gradients summed over the group, packed in ascending row order. `mine`:
  * this member had rows in the batch (its transposed input is current). */
+/* A dense parameter whose gradient is zero outside some rows: the weight
+ * matrix of a sparse input (rows: its items; only those in a batch get a
+ * gradient). The input layer, or -1. */
+static int sparse_rows_of(const sten_net *net, const nn_param *p)
+{
+    const nn_weight *w = p->matrix;
+    return p->update == NN_UPDATE_DENSE && w && !w->transposed && w->owner == p->conn &&
+                   net->layers[w->src].sparse_in
+               ? (int)w->src
+               : -1;
+}
+
 static sten_status sum_rows(sten_ctx *ctx, const sten_net *net, const sten_workspace *ws, group *gp,
                             uint32_t pi, bool mine)
 {
     const nn_param *p = &net->params[pi];
     const sten_comm *c = gp->c;
-    const uint32_t K = p->row_len;
+    /* a sparse-row table, or a sparse input's dense matrix (its rows = items) */
+    const int in = sparse_rows_of(net, p);
+    const uint32_t K = in >= 0 ? p->matrix->cols : p->row_len, layer = in >= 0 ? (uint32_t)in : p->rows_of;
     const uint64_t R = p->n / K, words = (R + 63) / 64;
-    const sten_csr *XT = &ws->buf[p->rows_of].xt;
-    const uint32_t *rid = ws->buf[p->rows_of].rid;
+    const sten_csr *XT = &ws->buf[layer].xt;
+    const uint32_t *rid = ws->buf[layer].rid;
     memset(gp->bits, 0, (size_t)words * sizeof *gp->bits);
     for (uint32_t q = 0; mine && q < XT->rows; q++)
         if (XT->row_ptr[q] != XT->row_ptr[q + 1]) {
@@ -222,7 +236,12 @@ static sten_status sum_rows(sten_ctx *ctx, const sten_net *net, const sten_works
             const uint64_t at = gp->before[w] + (uint64_t)__builtin_popcountll(gp->bits[w] & ((1ull << (row & 63)) - 1));
             memcpy(rs->g + at * K, gbase + (grows ? (uint64_t)q * K : row * K), (size_t)K * sizeof *rs->g);
         }
-    return c->allreduce(c->user, rs->g, (size_t)(n * K), STEN_COMM_F32, STEN_COMM_SUM);
+    if ((st = c->allreduce(c->user, rs->g, (size_t)(n * K), STEN_COMM_F32, STEN_COMM_SUM)) || in < 0)
+        return st;
+    /* the dense matrix: the sums back in place; every other row is 0 on every member */
+    for (uint64_t k = 0; k < n; k++)
+        memcpy(p->g + (uint64_t)rs->row[k] * K, rs->g + k * K, (size_t)K * sizeof *p->g);
+    return STEN_OK;
 }
 
 /* Sums every parameter's gradient over the group: dense ones in place,
@@ -233,7 +252,7 @@ static sten_status sum_gradients(sten_ctx *ctx, const sten_net *net, const sten_
     sten_status st = STEN_OK;
     for (uint32_t i = 0; i < net->n_params && !st; i++) {
         const nn_param *p = &net->params[i];
-        st = p->update == NN_UPDATE_ROWS
+        st = p->update == NN_UPDATE_ROWS || sparse_rows_of(net, p) >= 0
                  ? sum_rows(ctx, net, ws, gp, i, mine)
                  : gp->c->allreduce(gp->c->user, p->g, (size_t)p->n, STEN_COMM_F32, STEN_COMM_SUM);
     }
@@ -389,10 +408,14 @@ static sten_status group_start(sten_ctx *ctx, sten_net *net, const sten_train_op
                        (unsigned long long)total, P);
     if (st)
         return st;
-    uint64_t words = 0; /* the sparse-row tables' scratch */
-    for (uint32_t i = 0; i < net->n_params; i++)
-        if (net->params[i].update == NN_UPDATE_ROWS)
-            words = STEN__MAX(words, (net->params[i].n / net->params[i].row_len + 63) / 64);
+    uint64_t words = 0; /* the sparse-row tables' and sparse inputs' scratch */
+    for (uint32_t i = 0; i < net->n_params; i++) {
+        const nn_param *p = &net->params[i];
+        if (p->update == NN_UPDATE_ROWS)
+            words = STEN__MAX(words, (p->n / p->row_len + 63) / 64);
+        else if (sparse_rows_of(net, p) >= 0)
+            words = STEN__MAX(words, ((uint64_t)p->matrix->rows + 63) / 64);
+    }
     if (words && (!(gp->rs = sten_calloc(ctx, net->n_params, sizeof *gp->rs)) ||
                   !(gp->bits = sten_alloc(ctx, (size_t)words * sizeof *gp->bits)) ||
                   !(gp->before = sten_alloc(ctx, (size_t)words * sizeof *gp->before))))
