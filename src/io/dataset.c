@@ -164,9 +164,11 @@ static bool gather_rows(nco *o, int vi, int vd, const char *ni, const char *nd, 
                          (!val || ok(o, nc_get_vara_float(o->nc, vd, &s0, &span, bd), "reading variable", nd)));
         for (uint64_t r = r0; good && r < r1; r++) {
             const size_t len = (size_t)(end[r] - start[r]), off = (size_t)(start[r] - lo);
-            memcpy(idx + e, bi + off, len * sizeof *idx);
-            if (val)
-                memcpy(val + e, bd + off, len * sizeof *val);
+            if (len) { /* empty rows of an empty span: no buffer was needed */
+                memcpy(idx + e, bi + off, len * sizeof *idx);
+                if (val)
+                    memcpy(val + e, bd + off, len * sizeof *val);
+            }
             start[r] = e;
             end[r] = e += len;
         }
