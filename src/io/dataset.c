@@ -294,6 +294,8 @@ static bool read_dense(nco *o, int n, sten_dataset *d, uint64_t cols, uint64_t f
         return striped ? dense_stripe(o, v, name, d->dense, file_rows, cols)
                        : ok(o, nc_get_var_float(o->nc, v, d->dense), "reading variable", name);
     uint32_t *hot = sten_alloc(o->ctx, (size_t)(d->unique ? d->unique : 1) * sizeof *hot);
+    if (!hot) /* (this failure used to go unrecorded: the read went on to the next dataset) */
+        return (o->st = STEN_E_NOMEM), false;
     nco all = *o;
     if (!striped)
         all.part = 0, all.parts = 1;
