@@ -404,14 +404,11 @@ static void write_model(ncio *io, const sten_net *net)
 /* Every member's verdict (a model-parallel save): STEN_OK only if all are. */
 static sten_status group_verdict(sten_ctx *ctx, const sten_net *net, sten_status st, const char *path)
 {
+    char msg[4200];
     if (!net->comm)
         return st;
-    double failed = st ? 1.0 : 0.0;
-    const sten_status cs = net->comm->allreduce(net->comm->user, &failed, 1, STEN_COMM_F64, STEN_COMM_SUM);
-    if (st || cs)
-        return st ? st : cs;
-    return failed > 0.0 ? sten_fail(ctx, STEN_E_IO, "%s: another rank failed while the model was saved", path)
-                        : STEN_OK;
+    snprintf(msg, sizeof msg, "%s: another rank failed while the model was saved", path);
+    return sten__group_verdict(ctx, net->comm, st, msg);
 }
 
 /* A model-parallel shard's save is collective: rank 0 writes the whole

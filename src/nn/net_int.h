@@ -218,6 +218,10 @@ static inline void sten__net_changed(sten_net *net)
 /* shard.c: model parallelism. The group sum of a buffer of n floats (a
  * layer's partial pre-activation or delta), in place. */
 sten_status sten__group_sum(const sten_net *net, float *buf, uint64_t n);
+/* Whether every member of c succeeded (collective): this member's st if it
+ * failed, else STEN_E_IO with the message `other` if another one did, else
+ * STEN_OK. */
+sten_status sten__group_verdict(sten_ctx *ctx, const sten_comm *c, sten_status st, const char *other);
 /* Saving a sharded network (collective; rank 0 writes the whole model one
  * block at a time): member m's block of parameter i, within the full one;
  * the full parameter's length; rows [row, row + rows) of member m's block

@@ -18,6 +18,15 @@ sten_status sten__group_sum(const sten_net *net, float *buf, uint64_t n)
     return net->comm->allreduce(net->comm->user, buf, (size_t)n, STEN_COMM_F32, STEN_COMM_SUM);
 }
 
+sten_status sten__group_verdict(sten_ctx *ctx, const sten_comm *c, sten_status st, const char *other)
+{
+    double failed = st ? 1.0 : 0.0;
+    const sten_status cs = c->allreduce(c->user, &failed, 1, STEN_COMM_F64, STEN_COMM_SUM);
+    if (st || cs)
+        return st ? st : cs;
+    return failed > 0.0 ? sten_fail(ctx, STEN_E_IO, "%s", other) : STEN_OK;
+}
+
 /* The dataset a layer binds (NULL: none). */
 static const sten_dataset *bound(const sten_dataset *ds, size_t n_ds, const sten_layer_desc *l)
 {

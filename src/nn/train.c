@@ -456,14 +456,12 @@ static sten_status group_converge(sten_ctx *ctx, sten_net *net, const sten_comm 
  * did not gets "another rank failed". */
 static sten_status group_status(sten_ctx *ctx, const sten_comm *c, sten_status st, uint32_t epoch)
 {
-    double failed = st ? 1.0 : 0.0;
-    const sten_status cs = c->allreduce(c->user, &failed, 1, STEN_COMM_F64, STEN_COMM_SUM);
-    if (st || cs)
-        return st ? st : cs;
-    if (failed > 0.0 && epoch == 0)
-        return sten_fail(ctx, STEN_E_IO, "another rank failed before training started");
-    return failed > 0.0 ? sten_fail(ctx, STEN_E_IO, "epoch %u: another rank failed; training stopped", epoch)
-                        : STEN_OK;
+    char msg[96];
+    if (epoch == 0)
+        snprintf(msg, sizeof msg, "another rank failed before training started");
+    else
+        snprintf(msg, sizeof msg, "epoch %u: another rank failed; training stopped", epoch);
+    return sten__group_verdict(ctx, c, st, msg);
 }
 
 sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *o)
