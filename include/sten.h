@@ -759,7 +759,8 @@ typedef enum {
     STEN_LAYER_FACTORIZATION_MACHINE = 3, /* sten: w0 + <w,x> + pairwise <v_i,v_j> x_i x_j */
     STEN_LAYER_CONCAT = 4, /* sten: its sources' outputs side by side, no weights */
     STEN_LAYER_EMBEDDING = 5, /* sten: a table's rows summed (or averaged) per example */
-    STEN_LAYER_INTERACTION = 6 /* sten: DLRM's pairwise dot products of its sources */
+    STEN_LAYER_INTERACTION = 6, /* sten: DLRM's pairwise dot products of its sources */
+    STEN_LAYER_VARIATIONAL = 7 /* sten: Mult-VAE's sampled Gaussian bottleneck with a KL term */
 } sten_layer_type;
 
 typedef enum {
@@ -769,7 +770,9 @@ typedef enum {
     STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY = 3,
     STEN_LOSS_DATA_SCALED_MARGINAL_CROSS_ENTROPY = 4,
     STEN_LOSS_HINGE = 5,
-    STEN_LOSS_L2_HINGE = 6
+    STEN_LOSS_L2_HINGE = 6,
+    STEN_LOSS_MULTINOMIAL = 7 /* sten: -sum t log softmax(z) with the targets' own counts
+                                 (1 per listed item), Mult-VAE/Mult-DAE's likelihood */
 } sten_loss;
 
 typedef enum {
@@ -1174,7 +1177,14 @@ typedef struct {
     float alpha;           /* learning rate at the end of the epoch */
     double valid_loss;     /* mean loss per validation example; NaN without validation */
     uint64_t skipped;      /* batches whose update the divergence guard skipped */
+    double valid_recall;   /* Recall@rank_k and NDCG@rank_k over the validation examples */
+    double valid_ndcg;     /* (sten_train_opts.rank_k); NaN when not computed */
+    bool best;             /* the best epoch so far by sten_train_opts.select */
 } sten_epoch_stats;
+
+/* What early stopping (patience) and keep_best follow: the validation loss
+ * (lower is better) or a ranking metric at rank_k (higher is better). */
+typedef enum { STEN_SELECT_LOSS = 0, STEN_SELECT_RECALL = 1, STEN_SELECT_NDCG = 2 } sten_select;
 
 /* A group of processes that train one model together (the ranks of an MPI
  * job): what the trainer needs from it. libsten itself does not link MPI;
@@ -1238,6 +1248,17 @@ typedef struct {
      * ends, so epoch_done on every member may write files safely. */
     const sten_comm *comm;
     sten_parallel parallel;
+    /* > 0, with validation data: after each epoch the network ranks every
+     * item for each validation example except its input items (its fold-in
+     * history) and scores the top rank_k against its output items (the
+     * held-out ones): Recall@k = hits / min(k, held-out) and NDCG@k averaged
+     * over the examples holding out any (Liang et al. 2018). Needs one
+     * sparse input and one sparse-target output layer; not with parallel
+     * MODEL. */
+    uint32_t rank_k;
+    sten_select select;       /* what patience and keep_best follow (RECALL/NDCG need rank_k) */
+    bool keep_best;           /* end with the weights of the best validation epoch (by select;
+                                 the optimizer state stays the last epoch's) */
 } sten_train_opts;
 
 /* Trains for opts->t.epochs epochs (from first_epoch) over all examples in

@@ -158,7 +158,7 @@ static void test_layer_types(void)
                  "cfg.json:2:2: layer \"Hidden1\": a Concat layer is a Hidden layer with at least one Source");
     expect_error(LAYERS(" {\"N\": 2, \"Type\": \"Dense\"}"), STEN_E_PARSE,
                  "cfg.json:2:11: layer \"Hidden1\": unknown layer Type \"Dense\" (expected FullyConnected, "
-                 "FactorizationMachine, Concat, Embedding, Interaction, Convolutional, Pooling)");
+                 "FactorizationMachine, Concat, Embedding, Interaction, Variational, Convolutional, Pooling)");
     expect_error(LAYERS(" {\"N\": \"auto\", \"Type\": \"Embedding\", \"Source\": \"Input0\"}"), STEN_E_PARSE,
                  "cfg.json:2:2: layer \"Hidden1\": an Embedding layer is a Hidden layer with one Source (a "
                  "sparse input) and N = its dimension");

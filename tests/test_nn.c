@@ -681,6 +681,152 @@ static sten_status record_loss(void *user, const sten_net *net, const sten_epoch
     return STEN_OK;
 }
 
+/* Mult-VAE (Liang et al. 2018) as layers of the engine: a sparse input
+ * scaled to unit norm per example and denoised, a Tanh encoder, the mean and
+ * log-variance heads (Linear, 2N), the Variational layer (sampled z, KL
+ * term), a Tanh decoder and a SoftMax output under the Multinomial loss.
+ * Gradients by finite differences (the KL at its cap from the start), the
+ * input's norms, the loss's value against a plain computation, evaluation
+ * without sampling, training lowering the loss, and the settings surviving
+ * a save and load. */
+static void test_mult_vae(void)
+{
+    sten_layer_desc L[6] = {
+        fx_layer("Input", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID),
+        fx_layer("Enc", STEN_LAYER_HIDDEN, 6, STEN_ACT_TANH),
+        fx_layer("Heads", STEN_LAYER_HIDDEN, 8, STEN_ACT_LINEAR),
+        fx_layer("Z", STEN_LAYER_HIDDEN, 0, STEN_ACT_LINEAR),
+        fx_layer("Dec", STEN_LAYER_HIDDEN, 5, STEN_ACT_TANH),
+        fx_layer("Output", STEN_LAYER_OUTPUT, 0, STEN_ACT_SOFTMAX),
+    };
+    L[0].N_auto = L[3].N_auto = L[5].N_auto = true;
+    strcpy(L[0].dataset, "in");
+    strcpy(L[5].dataset, "out");
+    L[0].sparse = L[5].sparse = true;
+    CHECK_EQ(sten_layer_desc_set(&L[0], "Normalize", 1), STEN_OK);
+    CHECK_EQ(sten_layer_desc_set(&L[1], "Normalize", 1), STEN_OK); /* accepted here, refused at build */
+    L[3].type = STEN_LAYER_VARIATIONAL;
+    CHECK_EQ(sten_layer_desc_set(&L[3], "KLCap", 0.5), STEN_OK);
+    CHECK_EQ(sten_layer_desc_set(&L[3], "KLAnnealSteps", 0), STEN_OK);
+    CHECK_EQ(sten_layer_desc_set(&L[3], "KLCap", -1), STEN_E_RANGE);
+    sten_net_desc d = fx_desc(L, 6);
+    d.loss = STEN_LOSS_MULTINOMIAL;
+    d.denoising_p = 0.25f;
+    sten_dataset ds[2];
+    fx_sparse(ctx, &ds[0], "in", 16, 11, 4, false);
+    fx_sparse(ctx, &ds[1], "out", 16, 11, 3, false);
+    sten_net *net = NULL;
+    CHECK_EQ(sten_net_build(ctx, &d, ds, 2, 6, &net), STEN_E_INVALID); /* Normalize on a hidden layer */
+    CHECK(net == NULL);
+    CHECK(strstr(sten_ctx_error(ctx), "Normalize") != NULL);
+    sten_ctx_clear_error(ctx);
+    d.layers[1].setting[0] = NAN;
+    net = build(&d, ds, 2, 6);
+    if (net) {
+        CHECK_EQ(net->layers[3].N, 4);
+        CHECK(net->layers[0].normalize && net->layers[0].denoise);
+        grad_check(net, "Mult-VAE (normalized, denoised input; KL at cap 0.5)", 0);
+        /* without denoising every example's input has unit norm */
+        net->desc.denoising_p = 0.0f;
+        uint32_t ids[6] = {0, 3, 5, 7, 9, 15};
+        CHECK_EQ(sten__net_load_batch(ctx, net, net->ws, ids, 6, NN_EVAL), STEN_OK);
+        const sten_csr *x = &net->ws->buf[0].x;
+        for (uint32_t b = 0; b < 6; b++) {
+            double ss = 0;
+            for (uint64_t e = x->row_ptr[b]; e < x->row_ptr[b + 1]; e++)
+                ss += (double)x->val[e] * x->val[e];
+            CHECK_NEAR(ss, 1.0, 1e-6, 1e-6);
+        }
+        /* evaluation: z = mu, the same twice, and the loss is the multinomial
+         * likelihood alone: -sum over each example's items of log softmax */
+        sten__net_forward(ctx, net, net->ws);
+        sten__net_loss(ctx, net, net->ws);
+        const double l1 = net->ws->loss;
+        const float *z = net->ws->buf[3].out, *heads = net->ws->buf[2].out;
+        for (uint32_t b = 0; b < 6; b++)
+            for (uint32_t j = 0; j < 4; j++)
+                CHECK_EQ(z[b * 4 + j], heads[b * 8 + j]);
+        const float *a = net->ws->buf[5].act;
+        const sten_csr *t = &net->ws->targets[5].t;
+        double ref = 0;
+        for (uint32_t b = 0; b < 6; b++) {
+            double sum = 0;
+            for (uint32_t j = 0; j < 11; j++)
+                sum += a[b * 11 + j];
+            CHECK_NEAR(sum, 1.0, 1e-6, 1e-5);
+            for (uint64_t e = t->row_ptr[b]; e < t->row_ptr[b + 1]; e++)
+                ref -= log(a[b * 11 + t->col[e]]);
+        }
+        CHECK_NEAR(l1, ref, 1e-9, 1e-5);
+        sten__net_forward(ctx, net, net->ws);
+        sten__net_loss(ctx, net, net->ws);
+        CHECK_EQ(net->ws->loss, l1);
+        net->desc.denoising_p = 0.25f;
+        /* training (an autoencoder of the input) lowers the loss; the model keeps the settings */
+        sten_net *ae = NULL;
+        strcpy(d.layers[5].dataset, "in");
+        d.layers[3].setting[0] = 0.05f; /* KLCap */
+        CHECK_EQ(sten_net_build(ctx, &d, ds, 1, 6, &ae), STEN_OK);
+        double losses[201] = {0};
+        sten_train_opts o = ae_opts(&d, STEN_OPT_ADAM, 200);
+        o.epoch_done = record_loss;
+        o.user = losses;
+        if (ae) {
+            sten_net_init_weights(ctx, ae, 3);
+            CHECK_EQ(sten_net_train(ctx, ae, &o), STEN_OK);
+        }
+        sten_net_free(ctx, ae);
+        strcpy(d.layers[5].dataset, "out");
+        d.layers[3].setting[0] = 0.5f;
+        /* the least a multinomial over n listed items can be is n log n (1/n on each) */
+        double floor_ = 0;
+        for (uint32_t r = 0; r < 16; r++) {
+            const double n = (double)(ds[0].sparse.row_ptr[r + 1] - ds[0].sparse.row_ptr[r]);
+            floor_ += n * log(n) / 16;
+        }
+        CHECK(losses[200] - floor_ < 0.7 * (losses[1] - floor_));
+        fprintf(stderr, "  Mult-VAE loss per example: epoch 1 %.4f, epoch 200 %.4f (floor %.4f)\n", losses[1],
+                losses[200], floor_);
+        o.t.epochs = 2;
+        o.epoch_done = NULL;
+        CHECK_EQ(sten_net_train(ctx, net, &o), STEN_OK);
+        char tmpl[] = "/tmp/sten_vae_XXXXXX", file[64];
+        CHECK(mkdtemp(tmpl) != NULL);
+        snprintf(file, sizeof file, "%s/vae.nc", tmpl);
+        CHECK_EQ(sten_net_save(ctx, net, file), STEN_OK);
+        sten_net *back = NULL;
+        CHECK_EQ(sten_net_load(ctx, file, ds, 2, 6, false, &back), STEN_OK);
+        if (back) {
+            const sten_net_desc *bd = sten_net_description(back);
+            CHECK_EQ(bd->loss, STEN_LOSS_MULTINOMIAL);
+            CHECK_EQ(bd->layers[3].type, STEN_LAYER_VARIATIONAL);
+            CHECK_EQ(sten_layer_desc_get(&bd->layers[3], "KLCap"), 0.5);
+            CHECK_EQ(sten_layer_desc_get(&bd->layers[3], "KLAnnealSteps"), 0.0);
+            CHECK_EQ(sten_layer_desc_get(&bd->layers[0], "Normalize"), 1.0);
+            CHECK(back->layers[0].normalize);
+            const float *pa, *pb;
+            uint32_t w1, w2;
+            float keep[6 * 11];
+            CHECK_EQ(sten_net_infer(ctx, net, ids, 6, NULL, &pa, &w1), STEN_OK);
+            memcpy(keep, pa, sizeof keep);
+            CHECK_EQ(sten_net_infer(ctx, back, ids, 6, NULL, &pb, &w2), STEN_OK);
+            CHECK(w1 == 11 && w2 == 11 && memcmp(keep, pb, sizeof keep) == 0);
+        }
+        sten_net_free(ctx, back);
+        unlink(file);
+        rmdir(tmpl);
+    }
+    sten_net_free(ctx, net);
+    /* the Multinomial loss needs a SoftMax output */
+    d.layers[5].activation = STEN_ACT_SIGMOID;
+    net = NULL;
+    CHECK_EQ(sten_net_build(ctx, &d, ds, 2, 6, &net), STEN_E_INVALID);
+    CHECK(strstr(sten_ctx_error(ctx), "SoftMax") != NULL);
+    sten_ctx_clear_error(ctx);
+    fx_free(ctx, &ds[0]);
+    fx_free(ctx, &ds[1]);
+}
+
 static void test_training_lowers_loss_and_is_reproducible(void)
 {
     ae_fixture f;
@@ -1328,6 +1474,7 @@ int main(void)
     RUN(test_sources_skip_dropout_denoise_weights);
     RUN(test_concat);
     RUN(test_dlrm_layers);
+    RUN(test_mult_vae);
     RUN(test_tied_transposed_weights);
     RUN(test_delta_and_weight_norm);
     RUN(test_build_errors);

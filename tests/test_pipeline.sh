@@ -193,6 +193,26 @@ rc=$?
     --validate vout.nc --patience 2 --metrics v.jsonl 2>err.txt
 grep -q '"valid_loss"' v.jsonl && [ "$(wc -l <v.jsonl)" -lt 200 ] && grep -q "early stop after epoch" err.txt \
     && ok "train: validation loss per epoch, early stop after $(wc -l <v.jsonl) epochs" || bad "train: validation / early stopping"
+# Mult-VAE (examples/movielens/mult-vae.json) selected on validation ranking: NDCG@20 of the
+# validation users per epoch, the best epoch's weights kept, and that NDCG the one `sten predict`
+# + `sten evaluate` give for the kept model
+"$STEN" train -c "$EXAMPLES/movielens/mult-vae.json" -i gl_input.nc -o gl_output.nc -n vae.nc -b 256 -e 6 \
+    --validate vin.nc --validate vout.nc --select ndcg@20 --keep-best --metrics vae.jsonl 2>vae.err
+best=$(sed -n 's/.*"epoch": \([0-9]*\),.*"valid_ndcg@20": \([0-9.e-]*\).*/\2 \1/p' vae.jsonl | sort -g | tail -n 1)
+kept=$(sed -n 's/.*kept the weights of epoch \([0-9]*\),.*/\1/p' vae.err)
+"$STEN" predict -d gl -n vae.nc -r v-valid-foldin.txt -i features -o features -f v-valid-foldin.txt -k 20 -s vae.recs 2>/dev/null
+"$STEN" evaluate -r vae.recs -t v-valid-holdout.txt -k 20 --features features --json >vae.eval 2>/dev/null
+ev=$(sed -n 's/.*"ndcg": \([0-9.]*\).*/\1/p' vae.eval)
+[ "$(wc -l <vae.jsonl)" -eq 6 ] && [ -n "$kept" ] && [ "${best#* }" = "$kept" ] &&
+    awk -v a="${best% *}" -v b="$ev" 'BEGIN { exit !(a > 0.05 && (a - b) ^ 2 < 1e-10) }' &&
+    ok "train --select ndcg@20 --keep-best: kept epoch $kept of 6, validation NDCG@20 ${best% *} = evaluate's $ev" ||
+    { bad "Mult-VAE validation selection: best '$best', kept '$kept', evaluate '$ev'"; cat vae.err vae.jsonl; }
+expect_exit 64 "--select expects loss, recall@K or ndcg@K, got 'map@10'" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n s.nc --validate vin.nc --select map@10
+expect_exit 64 "--select recall@K needs --validate" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n s.nc --select recall@5
+sed 's/"Type" : "Variational", "N" : "auto"/"Type" : "Variational", "N" : 100/' "$EXAMPLES/movielens/mult-vae.json" >vbad.json
+expect_exit 64 'layer "Z": a Variational layer of N = 100 takes one dense Source 2N = 200 wide' "$STEN" train -c vbad.json -i gl_input.nc -o gl_output.nc -n s.nc
+sed 's/"Activation" : "SoftMax"/"Activation" : "Sigmoid"/' "$EXAMPLES/movielens/mult-vae.json" >vbad.json
+expect_exit 64 "the Multinomial ErrorFunction needs a SoftMax output" "$STEN" train -c vbad.json -i gl_input.nc -o gl_output.nc -n s.nc
 sed 's/"Sigmoid", "Sparse": true}/"Sigmod", "Sparse": true}/' config.json >typo.json
 expect_exit 65 "typo.json:5:42: layer \"Hidden\": unknown activation \"Sigmod\"" "$STEN" train -c typo.json -i gl_input.nc -o gl_output.nc -n t.nc
 expect_exit 64 "-n MODEL.nc is required" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc

@@ -48,6 +48,14 @@ const char cmd_train_usage[] =
     "      --validate FILE      NetCDF validation data (datasets named as in training);\n"
     "                           give it twice for separate input and output files\n"
     "      --patience N         stop after N epochs without a better validation loss\n"
+    "                           (or --select metric)\n"
+    "      --select METRIC      what --patience and --keep-best follow: loss (the\n"
+    "                           default), recall@K or ndcg@K: the network ranks every\n"
+    "                           item for each validation example but its input items\n"
+    "                           (fold-in history) and scores the top K against its\n"
+    "                           output items (held out); both metrics are printed\n"
+    "                           and written to --metrics each epoch (docs/quality.md)\n"
+    "      --keep-best          write the weights of the best validation epoch\n"
     "      --test FILE          NetCDF test data (as --validate) for a one-unit output:\n"
     "                           after each epoch, prints {\"epoch\", \"test:auc\",\n"
     "                           \"test:logloss\", \"test:accuracy\"} as a JSON line (and\n"
@@ -80,7 +88,7 @@ const char cmd_train_usage[] =
 enum {
     OPT_ALPHA = 256, OPT_LAMBDA, OPT_LAMBDA1, OPT_MU, OPT_MU1, OPT_OPTIMIZER, OPT_SEED,
     OPT_CKPT, OPT_RESUME, OPT_METRICS, OPT_VALIDATE, OPT_PATIENCE, OPT_FORCE, OPT_PRECISION,
-    OPT_TEST, OPT_REPORT, OPT_PARALLEL
+    OPT_TEST, OPT_REPORT, OPT_PARALLEL, OPT_SELECT, OPT_KEEP_BEST
 };
 
 typedef struct {
@@ -90,6 +98,9 @@ typedef struct {
     sten_workspace *test_ws; /* over the test data: scores and labels each epoch */
     float *test_p, *test_y;
     long long batch, epochs, threads, seed, ckpt, patience;
+    sten_select select;
+    uint32_t rank_k; /* --select recall@K / ndcg@K */
+    bool keep_best;
     double alpha, lambda, lambda1, mu, mu1;
     int optimizer;
     sten_precision precision;
@@ -133,6 +144,8 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
         {"test", required_argument, NULL, OPT_TEST},
         {"report", required_argument, NULL, OPT_REPORT},
         {"parallel", required_argument, NULL, OPT_PARALLEL},
+        {"select", required_argument, NULL, OPT_SELECT},
+        {"keep-best", no_argument, NULL, OPT_KEEP_BEST},
         {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
@@ -183,6 +196,25 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
             *(a->test ? &a->test2 : &a->test) = optarg;
             break;
         case OPT_FORCE: a->force = true; break;
+        case OPT_KEEP_BEST: a->keep_best = true; break;
+        case OPT_SELECT: {
+            const char *at = strchr(optarg, '@');
+            long long k = 0;
+            const size_t n = at ? (size_t)(at - optarg) : strlen(optarg);
+            if (!at && !strcasecmp(optarg, "loss")) {
+                a->select = STEN_SELECT_LOSS;
+                break;
+            }
+            if (at && n == 6 && !strncasecmp(optarg, "recall", 6))
+                a->select = STEN_SELECT_RECALL;
+            else if (at && n == 4 && !strncasecmp(optarg, "ndcg", 4))
+                a->select = STEN_SELECT_NDCG;
+            else
+                return cli_usage_error(self, "--select expects loss, recall@K or ndcg@K, got '%s'", optarg);
+            bad = cli_parse_int(self, "--select's K", at + 1, 1, 100000, &k);
+            a->rank_k = (uint32_t)k;
+            break;
+        }
         case OPT_PARALLEL:
             if (!strcasecmp(optarg, "data"))
                 a->parallel = STEN_PARALLEL_DATA;
@@ -210,6 +242,12 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
         return cli_usage_error(self, "%s is required", missing);
     if (a->patience && !a->validate)
         return cli_usage_error(self, "--patience needs --validate");
+    if (a->keep_best && !a->validate)
+        return cli_usage_error(self, "--keep-best needs --validate");
+    if (a->rank_k && !a->validate)
+        return cli_usage_error(self, "--select %s needs --validate (the validation users' fold-in "
+                               "items as input, their held-out items as output)",
+                               a->select == STEN_SELECT_RECALL ? "recall@K" : "ndcg@K");
     return 0;
 }
 
@@ -291,6 +329,9 @@ static sten_status epoch_done(void *user, const sten_net *net, const sten_epoch_
                          (unsigned long long)s->skipped);
         if (!isnan(s->valid_loss))
             n += snprintf(line + n, sizeof line - (size_t)n, ", \"valid_loss\": %.9g", s->valid_loss);
+        if (a->rank_k)
+            n += snprintf(line + n, sizeof line - (size_t)n, ", \"valid_recall@%u\": %.9g, \"valid_ndcg@%u\": %.9g",
+                          a->rank_k, s->valid_recall, a->rank_k, s->valid_ndcg);
         if (a->test_ws)
             n += snprintf(line + n, sizeof line - (size_t)n,
                           ", \"test:auc\": %.9g, \"test:logloss\": %.9g, \"test:accuracy\": %.9g",
@@ -304,8 +345,15 @@ static sten_status epoch_done(void *user, const sten_net *net, const sten_epoch_
         if (a->metrics_f && (fprintf(a->metrics_f, "%s\n", line) < 0 || fflush(a->metrics_f) != 0))
             return sten_fail(a->ctx, STEN_E_IO, "%s: cannot write metrics", a->metrics);
     }
+    char valid[160] = "";
+    if (a->rank_k)
+        snprintf(valid, sizeof valid, "; validation recall@%u %.4f, ndcg@%u %.4f%s", a->rank_k, s->valid_recall,
+                 a->rank_k, s->valid_ndcg, s->best && a->keep_best ? " (best so far)" : "");
+    else if (!isnan(s->valid_loss))
+        snprintf(valid, sizeof valid, "; validation loss %.6f%s", s->valid_loss,
+                 s->best && a->keep_best ? " (best so far)" : "");
     fprintf(stderr, "sten train: epoch %u: loss %.6f per example, %.1f s, %.0f examples/s%s\n",
-            s->epoch, s->loss, s->seconds, s->examples_per_s, "");
+            s->epoch, s->loss, s->seconds, s->examples_per_s, valid);
     return ckpt ? save_checkpoint(a, net, s->epoch) : STEN_OK;
 }
 
@@ -483,6 +531,9 @@ int cmd_train(int argc, char **argv)
         o.valid = valid;
         o.n_valid = n_valid;
         o.patience = (uint32_t)a.patience;
+        o.rank_k = a.rank_k;
+        o.select = a.select;
+        o.keep_best = a.keep_best;
         o.progress = cli_progress_enabled() ? progress : NULL;
         o.progress_every = 1; /* the line limits its own drawing */
         a.epochs_total = o.t.epochs;

@@ -89,7 +89,8 @@ class EpochStats(ctypes.Structure):
     """sten_epoch_stats."""
     _fields_ = [("epoch", c_uint32), ("loss", c_double), ("reg", c_double), ("seconds", c_double),
                 ("examples_per_s", c_double), ("alpha", c_float), ("valid_loss", c_double),
-                ("skipped", c_uint64)]
+                ("skipped", c_uint64), ("valid_recall", c_double), ("valid_ndcg", c_double),
+                ("best", ctypes.c_bool)]
 
 
 PROGRESS_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
@@ -102,7 +103,8 @@ class TrainOpts(ctypes.Structure):
     _fields_ = [("t", TrainDesc), ("first_epoch", c_uint32), ("valid", POINTER(Dataset)),
                 ("n_valid", c_size_t), ("patience", c_uint32), ("progress_every", c_uint32),
                 ("progress", PROGRESS_FN), ("epoch_done", EPOCH_DONE_FN), ("user", c_void_p),
-                ("comm", c_void_p), ("parallel", ctypes.c_int)]
+                ("comm", c_void_p), ("parallel", ctypes.c_int), ("rank_k", c_uint32),
+                ("select", ctypes.c_int), ("keep_best", ctypes.c_bool)]
 
 
 # The structs tests/py_abi.c reports, by their C names.

@@ -154,6 +154,10 @@ static sten_status set_field(parser *p, const field *f, json_t *v, void *base, c
     case F_U64:
     case F_WHOLE: {
         double x;
+        if (f->type == F_WHOLE && f->lo == 0 && f->hi == 1 && json_is_boolean(v)) {
+            *(float *)at = json_is_true(v) ? 1.0f : 0.0f; /* a switch: true / false, or 1 / 0 */
+            return STEN_OK;
+        }
         sten_status st = check_number(p, f, v, path, key, &x);
         if (st)
             return st;

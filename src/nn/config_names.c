@@ -21,7 +21,7 @@ static const sten__enum_name losses[] = {
     {"Cross Entropy", STEN_LOSS_CROSS_ENTROPY},
     {"ScaledMarginalCrossEntropy", STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY},
     {"DataScaledMarginalCrossEntropy", STEN_LOSS_DATA_SCALED_MARGINAL_CROSS_ENTROPY},
-    {"Hinge", STEN_LOSS_HINGE}, {"L2Hinge", STEN_LOSS_L2_HINGE}};
+    {"Hinge", STEN_LOSS_HINGE}, {"L2Hinge", STEN_LOSS_L2_HINGE}, {"Multinomial", STEN_LOSS_MULTINOMIAL}};
 static const sten__enum_name inits[] = {
     {"Xavier", STEN_INIT_XAVIER}, {"CaffeXavier", STEN_INIT_CAFFE_XAVIER},
     {"Gaussian", STEN_INIT_GAUSSIAN}, {"Uniform", STEN_INIT_UNIFORM},

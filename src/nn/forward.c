@@ -17,7 +17,7 @@
  * over what denoising dropped. The caller has checked x->cap. */
 static void gather_sparse(sten_ctx *ctx, const sten_dataset *d, const uint32_t *ids, uint32_t B,
                           sten_csr *x, float p, uint64_t seed, uint32_t epoch, bool use_weight,
-                          uint64_t *end)
+                          bool normalize, uint64_t *end)
 {
     const sten_csr *s = &d->sparse;
     const float q = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
@@ -33,7 +33,13 @@ static void gather_sparse(sten_ctx *ctx, const sten_dataset *d, const uint32_t *
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4) /* rows' lengths vary widely */
     for (uint32_t b = 0; b < B; b++) {
         const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
-        const float w = use_weight && d->weight ? d->weight[ids[b]] : 1.0f;
+        float w = use_weight && d->weight ? d->weight[ids[b]] : 1.0f;
+        if (normalize) { /* the whole row's norm, before denoising drops any */
+            double ss = 0.0;
+            for (uint64_t k = s->row_ptr[row]; k < s->row_ptr[row + 1]; k++)
+                ss += s->val ? (double)s->val[k] * s->val[k] : 1.0;
+            w = ss > 0.0 ? (float)(1.0 / sqrt(ss)) : 1.0f; /* the example weight does not count */
+        }
         uint64_t e = x->row_ptr[b];
         sten_rng r;
         if (p > 0.0f) /* draw k of the stream decides entry k */
@@ -168,7 +174,8 @@ sten_status sten__net_load_batch(sten_ctx *ctx, const sten_net *net, sten_worksp
         if (L->kind == STEN_LAYER_INPUT) {
             if (L->sparse_in) {
                 const float p = L->denoise && training ? net->desc.denoising_p : 0.0f;
-                gather_sparse(ctx, d, ids, B, &A->x, p, net->seed, net->epoch, true, ws->row_end);
+                gather_sparse(ctx, d, ids, B, &A->x, p, net->seed, net->epoch, true, L->normalize,
+                              ws->row_end);
                 if (training) /* the transpose serves the weight gradient only */
                     A->rid ? sten__csr_transpose_compact(ctx, &A->x, &A->xt, A->rid, A->keys)
                            : sten_csr_transpose(ctx, &A->x, &A->xt);
@@ -180,7 +187,7 @@ sten_status sten__net_load_batch(sten_ctx *ctx, const sten_net *net, sten_worksp
             if (T->dense)
                 gather_dense(d, ids, B, T->dense, L->N);
             else
-                gather_sparse(ctx, d, ids, B, &T->t, 0.0f, 0, 0, false, ws->row_end);
+                gather_sparse(ctx, d, ids, B, &T->t, 0.0f, 0, 0, false, false, ws->row_end);
             if (T->cstart)
                 group_by_chunk(ctx, T, B, L->N);
             if (T->weight)
@@ -268,6 +275,8 @@ void sten__net_loss(sten_ctx *ctx, const sten_net *net, sten_workspace *ws)
         const nn_layer *L = &net->layers[i];
         if (L->kind == STEN_LAYER_OUTPUT)
             loss += sten__loss_layer(ctx, net, ws, L, &ws->targets[i], B);
+        else if (L->ops->objective && ws->mode == NN_TRAIN)
+            loss += L->ops->objective(net, ws, L);
     }
     /* the sparseness penalty as an objective: B * beta * KL(p || rho_j) per
      * unit, whose gradient is what backward adds (DSSTNE reported none) */

@@ -102,6 +102,10 @@ typedef struct {
     /* from its delta = dL/dz: the parameters' gradients (or, with fz, their
      * fused SGD update) and the sources' deltas */
     void (*backward)(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_layer *L, const nn_fuse *fz);
+    /* a term the type adds to the training objective for the batch (summed
+     * over its examples; the Variational layer's KL), whose gradient its
+     * backward adds. NULL: none. */
+    double (*objective)(const sten_net *net, const sten_workspace *ws, const nn_layer *L);
     /* floats of per-example scratch the type needs in a workspace (NULL: none) */
     uint64_t (*ws_floats)(const sten_net *net, const nn_layer *L);
     /* The weight of a layer whose pre-activation is one dense, untransposed
@@ -130,8 +134,11 @@ sten_status sten__layer_descs_copy(sten_ctx *ctx, sten_layer_desc *dst, const st
                                    uint32_t n);
 void sten__layer_descs_free(sten_ctx *ctx, sten_layer_desc *l, uint32_t n);
 
+/* Whether a FullyConnected Input layer scales each example to unit norm. */
+bool sten__fc_normalizes(const nn_layer *L);
+
 /* The layer types (one file each). */
 extern const nn_layer_ops sten__layer_fully_connected, sten__layer_fm, sten__layer_concat,
-    sten__layer_embedding, sten__layer_interaction;
+    sten__layer_embedding, sten__layer_interaction, sten__layer_variational;
 
 #endif

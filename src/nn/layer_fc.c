@@ -9,6 +9,28 @@
 #include <math.h>
 #include <string.h>
 
+enum { FC_NORMALIZE = 0, FC_SETTINGS = 1 };
+static const nn_setting fc_settings[] = {
+    /* a sparse Input: each example's values scaled to unit L2 norm (before
+     * Denoising drops any), as Mult-DAE/Mult-VAE feed their encoder */
+    {"Normalize", "sten_normalize", FC_NORMALIZE, true, 0, 1, 0.0f},
+};
+
+bool sten__fc_normalizes(const nn_layer *L)
+{
+    return L->ops == &sten__layer_fully_connected && L->kind == STEN_LAYER_INPUT &&
+           sten__setting_or(L->d, FC_NORMALIZE, 0.0f) == 1.0f;
+}
+
+static bool fc_check(const sten_layer_desc *d, char *msg, size_t cap)
+{
+    if (d->setting[FC_NORMALIZE] == 1.0f && d->kind != STEN_LAYER_INPUT) {
+        snprintf(msg, cap, "\"Normalize\" applies to an Input layer (a sparse one)");
+        return false;
+    }
+    return true;
+}
+
 /* What the fused loss needs on each chunk of the output product. */
 typedef struct {
     const sten_net *net;
@@ -427,7 +449,10 @@ static sten_status fc_build(sten_ctx *ctx, sten_net *net, nn_layer *L)
 const nn_layer_ops sten__layer_fully_connected = {
     .name = "FullyConnected",
     .type = STEN_LAYER_FULLY_CONNECTED,
+    .settings = fc_settings,
+    .n_settings = FC_SETTINGS,
     .fused_sgd = true,
+    .check = fc_check,
     .build = fc_build,
     .init = fc_init,
     .forward = fc_forward,

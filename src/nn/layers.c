@@ -14,6 +14,7 @@ static const nn_layer_ops *const registry[] = {
     &sten__layer_concat,
     &sten__layer_embedding,
     &sten__layer_interaction,
+    &sten__layer_variational,
 };
 
 size_t sten__layer_ops_count(void)

@@ -339,16 +339,18 @@ static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *a
     double L = 0.0;
     if (c->softmax) {
         /* multinomial: dL/dz = a * sum(t) - t; sparse boolean targets form
-         * a uniform distribution over the listed items */
+         * a uniform distribution over the listed items (CrossEntropy, as
+         * DSSTNE) or count 1 each (Multinomial) */
+        const float one = c->kind == STEN_LOSS_MULTINOMIAL ? 1.0f : (float)(1.0 / (double)n);
         double tsum = 0.0;
         if (td) {
             for (uint32_t j = 0; j < N; j++)
                 tsum += td[j];
         } else {
             for (uint64_t e = 0; e < n; e++)
-                tsum += val ? val[e] : 1.0 / (double)n;
+                tsum += val ? val[e] : one;
         }
-        const bool smce = c->kind != STEN_LOSS_CROSS_ENTROPY;
+        const bool smce = c->kind != STEN_LOSS_CROSS_ENTROPY && c->kind != STEN_LOSS_MULTINOMIAL;
         for (uint32_t j = 0; j < N; j++) {
             const float t = td ? td[j] : 0.0f;
             d[j] = smce ? (a[j] > c->zero_t ? c->zero_s * a[j] : 0.0f) : (float)(a[j] * tsum) - t;
@@ -360,7 +362,7 @@ static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *a
         }
         for (uint64_t e = 0; !td && e < n; e++) {
             const uint32_t j = idx[e];
-            const float t = val ? val[e] : (float)(1.0 / (double)n);
+            const float t = val ? val[e] : one;
             L -= t * lg(a[j]) * (smce ? c->one_s : 1.0f);
             d[j] = smce ? (a[j] < c->one_t ? a[j] - c->one_s * t : 0.0f) : d[j] - t;
         }
@@ -407,7 +409,7 @@ static loss_cfg cfg_of(const sten_net *net, const nn_layer *L)
     const bool ce = c.kind == STEN_LOSS_CROSS_ENTROPY ||
                     c.kind == STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY ||
                     c.kind == STEN_LOSS_DATA_SCALED_MARGINAL_CROSS_ENTROPY;
-    c.softmax = ce && L->fn == STEN_ACT_SOFTMAX;
+    c.softmax = (ce || c.kind == STEN_LOSS_MULTINOMIAL) && L->fn == STEN_ACT_SOFTMAX;
     c.canonical = ce && L->fn == STEN_ACT_SIGMOID;
     return c;
 }

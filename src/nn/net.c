@@ -121,6 +121,7 @@ static sten_status bind_datasets(sten_ctx *ctx, sten_net *net)
         if (L->kind == STEN_LAYER_INPUT) {
             L->sparse_in = (d->attributes & STEN_DS_SPARSE) != 0;
             L->denoise = L->sparse_in && ld->sparse && net->desc.denoising_p > 0.0f;
+            L->normalize = L->sparse_in && sten__fc_normalizes(L);
         }
     }
     return STEN_OK;
@@ -170,6 +171,9 @@ static sten_status resolve_layer(sten_ctx *ctx, sten_net *net, uint32_t i, int p
     }
     if (L->kind == STEN_LAYER_INPUT)
         return STEN_OK;
+    if (L->kind == STEN_LAYER_OUTPUT && nd->loss == STEN_LOSS_MULTINOMIAL && L->fn != STEN_ACT_SOFTMAX)
+        return sten_fail(ctx, STEN_E_INVALID, LAYER_FMT "the Multinomial ErrorFunction needs a SoftMax "
+                         "output (its Activation)", LAYER_ARGS(net, ld));
     if (L->kind == STEN_LAYER_OUTPUT && L->ds >= 0) {
         const sten_loss l = nd->loss;
         L->fuse_loss = L->fn == STEN_ACT_SIGMOID && (net->ds[L->ds].attributes & STEN_DS_SPARSE) &&
@@ -390,7 +394,7 @@ static sten_status alloc_buf(sten_ctx *ctx, const sten_net *net, sten_workspace 
         uint64_t cap;
         if ((st = batch_nnz_bound(ctx, d, ws->B_cap, &cap)))
             return st;
-        bool valued = d->sparse.val != NULL || L->denoise || d->weight;
+        bool valued = d->sparse.val != NULL || L->denoise || L->normalize || d->weight;
         /* a batch touching few of many rows (an embedding's vocabulary) gets a
          * transpose of the rows it touches only: no pass over all rows per step */
         const bool compact = (uint64_t)L->N > 8 * cap;
@@ -733,9 +737,12 @@ sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dat
         L->d = &net->desc.layers[i];
         L->kind = L->d->kind;
         L->N = L->d->N;
+        char why[256];
         if (!(L->ops = sten__layer_ops(L->d->type)))
             st = sten_fail(ctx, STEN_E_UNSUPPORTED, LAYER_FMT "layer type %d is not one this sten has",
                            LAYER_ARGS(net, L->d), (int)L->d->type);
+        else if (L->ops->check && !L->ops->check(L->d, why, sizeof why)) /* a description made in code */
+            st = sten_fail(ctx, STEN_E_INVALID, LAYER_FMT "%s", LAYER_ARGS(net, L->d), why);
     }
     if (!st)
         st = bind_datasets(ctx, net);

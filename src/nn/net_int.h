@@ -65,6 +65,7 @@ struct nn_layer {
     int ds;               /* bound dataset index, -1 = none */
     bool sparse_in;       /* input layer fed from a sparse dataset */
     bool denoise;         /* sparse input with Denoising */
+    bool normalize;       /* sparse input scaled to unit L2 norm per example */
     bool fuse_loss;       /* output whose activation the loss pass can compute */
     uint32_t n_in;
     uint32_t n_src;
@@ -207,6 +208,10 @@ sten_status sten__net_set_batch(sten_ctx *ctx, sten_net *net, uint32_t B);
  * the network's datasets, or with ds, on the datasets of ds named as the
  * layers' DataSets (inputs required; `what` names them in messages). */
 sten_status sten__ws_new(sten_ctx *ctx, const sten_net *net, uint32_t B_cap, sten_workspace **out);
+/* Recall@K and NDCG@K of the network's ranking on the examples of ws
+ * (rank_valid.c; sten_train_opts.rank_k says what they are). */
+sten_status sten__rank_validation(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, uint32_t K,
+                                  double *recall, double *ndcg);
 sten_status sten__ws_new_on(sten_ctx *ctx, const sten_net *net, const sten_dataset *ds, size_t n_ds,
                             const char *what, uint32_t B_cap, sten_workspace **out);
 /* Weights changed (a step, init, load, settling): what was derived from

@@ -342,7 +342,7 @@ static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_op
     es->seconds = now_s() - t0;
     es->examples_per_s = (double)n_all / (es->seconds > 0 ? es->seconds : 1e-9);
     es->alpha = alpha;
-    es->valid_loss = NAN;
+    es->valid_loss = es->valid_recall = es->valid_ndcg = NAN;
     return STEN_OK;
 }
 
@@ -525,18 +525,45 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
     guard g = {0};
     uint64_t batches_total = (uint64_t)(o->first_epoch > 1 ? o->first_epoch - 1 : 0) *
                              ((gp.n_max + net->ws->B_cap - 1) / net->ws->B_cap);
-    double best = INFINITY;
-    uint32_t since_best = 0;
+    /* the best epoch by o->select: its weights kept aside for keep_best */
+    const bool by_rank = o->select != STEN_SELECT_LOSS;
+    double best = by_rank ? -INFINITY : INFINITY;
+    uint32_t since_best = 0, best_epoch = 0;
+    float **kept = NULL;
+    if (!st && valid && (o->rank_k || by_rank)) {
+        if (!o->rank_k || o->rank_k > 100000)
+            st = sten_fail(ctx, STEN_E_INVALID, "selecting on a ranking metric needs rank_k of 1 to 100000 "
+                           "(have %u)", o->rank_k);
+        else if (gp.model)
+            st = sten_fail(ctx, STEN_E_UNSUPPORTED, "ranking metrics on validation data are not computed "
+                           "in model-parallel training (each rank holds part of the items)");
+    }
+    if (!st && valid && o->keep_best) {
+        if (!(kept = sten_calloc(ctx, net->n_params, sizeof *kept)))
+            st = STEN_E_NOMEM;
+        for (uint32_t i = 0; !st && i < net->n_params; i++)
+            if (!(kept[i] = sten_alloc(ctx, (size_t)net->params[i].n * sizeof(float))))
+                st = STEN_E_NOMEM;
+    }
     for (uint32_t e = o->first_epoch ? o->first_epoch : 1; e <= o->t.epochs && !st; e++) {
         sten_epoch_stats es;
         st = run_epoch(ctx, net, o, &gp, e, perm, &g, &es, &batches_total);
         if (!st && gp.c)
             st = group_converge(ctx, net, gp.c);
+        es.best = false;
         if (!st && valid) {
             st = evaluate(ctx, net, valid, ids, &es.valid_loss);
-            if (!st && es.valid_loss < best) {
-                best = es.valid_loss;
+            if (!st && o->rank_k)
+                st = sten__rank_validation(ctx, net, valid, o->rank_k, &es.valid_recall, &es.valid_ndcg);
+            const double v = o->select == STEN_SELECT_RECALL ? es.valid_recall
+                             : o->select == STEN_SELECT_NDCG ? es.valid_ndcg : es.valid_loss;
+            if (!st && (by_rank ? v > best : v < best)) {
+                best = v;
                 since_best = 0;
+                best_epoch = e;
+                es.best = true;
+                for (uint32_t i = 0; kept && i < net->n_params; i++)
+                    memcpy(kept[i], net->params[i].w, (size_t)net->params[i].n * sizeof(float));
             } else {
                 since_best++;
             }
@@ -546,11 +573,21 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
         if (gp.c) /* every member ends each epoch here, so all stop together */
             st = group_status(ctx, gp.c, st, e);
         if (!st && o->patience && since_best >= o->patience) {
-            sten_log(ctx, STEN_LOG_INFO, "early stop after epoch %u: no better validation loss for %u epochs",
-                     e, since_best);
+            sten_log(ctx, STEN_LOG_INFO, "early stop after epoch %u: no better validation %s for %u epochs",
+                     e, o->select == STEN_SELECT_RECALL ? "recall" : o->select == STEN_SELECT_NDCG ? "NDCG" : "loss",
+                     since_best);
             break;
         }
     }
+    if (!st && kept && best_epoch) { /* the best epoch's weights (the same on every member) */
+        for (uint32_t i = 0; i < net->n_params; i++)
+            memcpy(net->params[i].w, kept[i], (size_t)net->params[i].n * sizeof(float));
+        sten__net_changed(net);
+        sten_log(ctx, STEN_LOG_INFO, "kept the weights of epoch %u, the best on validation", best_epoch);
+    }
+    for (uint32_t i = 0; kept && i < net->n_params; i++)
+        sten_free(ctx, kept[i]);
+    sten_free(ctx, kept);
     sten_free(ctx, perm);
     sten_free(ctx, ids);
     sten_workspace_free(ctx, valid);
