@@ -1806,6 +1806,20 @@ sten_status sten_linear_opts_from_hyperparameters(sten_ctx *ctx, const char *pat
 sten_status sten_linear_save(sten_ctx *ctx, const sten_linear *m, const char *path);
 sten_status sten_linear_load(sten_ctx *ctx, const char *path, sten_linear *out);
 
+/* ------------------------------------- hyperparameter search (src/algo) */
+
+/* The next point to try in the unit cube [0, 1]^dims after n trials at x
+ * (n x dims, row-major) with objective values y (higher is better; NaN: a
+ * failed trial, ignored): the greatest expected improvement under a
+ * Gaussian process (Matern 5/2 kernel, length scale and noise by marginal
+ * likelihood on a grid) fitted to the standardised values, over random and
+ * local candidates. With fewer than two finite values, a uniform random
+ * point. Deterministic for (seed, n). out: dims values. `sten tune` maps
+ * each hyperparameter's range (linear, logarithmic, integer, categorical)
+ * onto one dimension. */
+sten_status sten_bayesopt_propose(sten_ctx *ctx, const double *x, const double *y, uint32_t n,
+                                  uint32_t dims, uint64_t seed, double *out);
+
 /* ---------------------------------------------------------- number parsing */
 
 /* The one checked number parser (never atoi/atof): the whole slice s[0..len)

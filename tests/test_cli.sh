@@ -276,6 +276,25 @@ for m in validation:objective_loss validation:binary_classification_accuracy tes
 done
 awk -F': ' '/test:binary_classification_accuracy/ { a = $2 + 0 } END { exit !(a > 0.95) }' "$tmp/out" ||
     { echo "FAIL: linear-learner test accuracy too low"; cat "$tmp/out"; fail=1; }
+# sten tune over a built-in's hyperparameter file: Linear Learner's rate and decay on the
+# validation channel's loss (SageMaker's metric lines), values written as strings as SageMaker does
+printf '{"Strategy": "Random", "RandomSeed": 2, "ResourceLimits": {"MaxNumberOfTrainingJobs": 3},
+ "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "validation:objective_loss"},
+ "ParameterRanges": {"ContinuousParameterRanges": [{"Name": "learning_rate", "MinValue": "0.001", "MaxValue": "0.1"},
+   {"Name": "wd", "MinValue": "0", "MaxValue": "0.01"}]}}' >"$b/tune.json"
+expect 0 "3 trials: 3 completed, 0 stopped early, 0 failed" tune --spec "$b/tune.json" --dir "$b/tu" -- \
+    --algorithm linear-learner --hyperparameters "$b/hpl.json" --train "$b/llb_tr.csv" --validation "$b/llb_va.csv" \
+    --model-dir "$b/ll"
+if [ "$(grep -c '"status":"Completed","objective":[0-9]' "$b/tu/trials.jsonl")" -ne 3 ] ||
+    ! grep -q '"learning_rate": "0\.[0-9]*"' "$b/tu/best-hyperparameters.json" ||
+    ! grep -q '"predictor_type": "binary_classifier"' "$b/tu/best-hyperparameters.json" ||
+    [ ! -s "$b/tu/trial-1/model.nc" ]; then
+    echo "FAIL: sten tune over linear-learner's hyperparameters"; cat "$b/tu/trials.jsonl" "$b/tu/best-hyperparameters.json"; fail=1
+else
+    echo "ok: sten tune: linear-learner's learning_rate and wd, best $(sed -n 's/.*"objective": \([0-9.e-]*\),.*/\1/p' "$b/tu/best.json")"
+fi
+expect 65 'tune.json: "learning_rate": a network.s hyperparameters are config paths with dots' tune --spec "$b/tune.json" \
+    --dir "$b/tu5" -- -c "$b/hpl.json" -i a.nc
 expect 0 "3000 rows (linear)" predict -n "$b/ll/model.nc" --csv "$b/llx.csv" --format jsonl -s "$b/outl"
 # each line {"score": p, "predicted_label": 0|1}, p in [0, 1], and right on > 95% of the rows
 if ! paste -d' ' "$b/outl" "$b/llb.csv" | awk '!/^\{"score": [0-9.e-]+, "predicted_label": [01]\} [01],/ { bad = 1 }

@@ -213,6 +213,53 @@ sed 's/"Type" : "Variational", "N" : "auto"/"Type" : "Variational", "N" : 100/' 
 expect_exit 64 'layer "Z": a Variational layer of N = 100 takes one dense Source 2N = 200 wide' "$STEN" train -c vbad.json -i gl_input.nc -o gl_output.nc -n s.nc
 sed 's/"Activation" : "SoftMax"/"Activation" : "Sigmoid"/' "$EXAMPLES/movielens/mult-vae.json" >vbad.json
 expect_exit 64 "the Multinomial ErrorFunction needs a SoftMax output" "$STEN" train -c vbad.json -i gl_input.nc -o gl_output.nc -n s.nc
+# sten tune: Hyperband over a Mult-DAE's rate, width and denoising on the validation users'
+# NDCG@20; the same spec gives the same trials (timing aside), an interrupted run resumes to the
+# same trials, the best trial's model predicts, and spec mistakes name the key
+sed 's/"Epochs" : 200/"Epochs" : 9/; s/"BatchSize" : 500/"BatchSize" : 256/' "$EXAMPLES/movielens/mult-dae.json" >dae.json
+cat >spec.json <<'SPEC'
+{"Strategy": "Hyperband", "RandomSeed": 4,
+ "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:ndcg@20"},
+ "ResourceLimits": {"MaxNumberOfTrainingJobs": 5, "MaxParallelTrainingJobs": 2},
+ "ParameterRanges": {
+   "ContinuousParameterRanges": [{"Name": "Training.Alpha", "MinValue": "0.0003", "MaxValue": "0.03", "ScalingType": "Logarithmic"},
+                                 {"Name": "Denoising.p", "MinValue": 0, "MaxValue": 0.6}],
+   "IntegerParameterRanges": [{"Name": "Layers.Hidden.N", "MinValue": 16, "MaxValue": 128}]}}
+SPEC
+targs="-c dae.json -i gl_input.nc -o gl_output.nc --validate vin.nc --validate vout.nc"
+norm() { sed 's/"seconds":[0-9.e+-]*,//' "$1/trials.jsonl" | sort; }
+"$STEN" tune --spec spec.json --dir tu1 -t 2 -- $targs >tu1.out 2>tu1.err
+rc=$?
+"$STEN" tune --spec spec.json --dir tu2 -t 2 -- $targs >/dev/null 2>&1
+best=$(sed -n 's/.*"objective": \([0-9.e-]*\),.*/\1/p' tu1/best.json)
+top=$(sed -n 's/.*"status":"Completed","objective":\([0-9.e-]*\),.*/\1/p' tu1/trials.jsonl | sort -g | tail -n 1)
+[ $rc -eq 0 ] && [ "$(wc -l <tu1/trials.jsonl)" -eq 5 ] && [ -n "$best" ] &&
+    awk -v a="$best" -v b="$top" 'BEGIN { exit !(a == b && a > 0.05) }' &&
+    grep -q "^5 trials: " tu1.out && [ -s tu1/best-model.nc ] && [ -s tu1/best-config.json ] &&
+    ok "tune: 5 trials (Hyperband), best validation NDCG@20 $best ($(sed -n 's/^5 trials: //p' tu1.out))" ||
+    { bad "tune: exit $rc, best '$best', top '$top'"; cat tu1.err tu1.out; }
+norm tu1 >n1
+norm tu2 >n2
+cmp -s n1 n2 && ok "tune: the same spec and seed give the same trials" || { bad "tune is not deterministic"; diff n1 n2; }
+# an interruption after two trials: their lines kept, the rest run again
+cp -r tu1 tu3
+head -n 2 tu1/trials.jsonl >tu3/trials.jsonl
+rm -rf tu3/best* tu3/trial-5
+"$STEN" tune --spec spec.json --dir tu3 -t 2 -- $targs >/dev/null 2>tu3.err
+norm tu3 >n3
+sed 's/"wall_seconds": [0-9.]*//' tu1/best.json >b1
+sed 's/"wall_seconds": [0-9.]*//; s/tu3/tu1/' tu3/best.json >b3
+grep -q "resuming in tu3: 2 of 5 trials done" tu3.err && cmp -s n1 n3 && cmp -s b1 b3 &&
+    ok "tune: an interrupted run resumes to the same trials and best" || { bad "tune resume"; cat tu3.err; diff n1 n3; diff b1 b3; }
+"$STEN" predict -d gl -n tu1/best-model.nc -r v-valid-foldin.txt -i features -o features -f v-valid-foldin.txt -k 5 -s tu.recs 2>/dev/null &&
+    [ "$(wc -l <tu.recs)" -eq "$(wc -l <v-valid-foldin.txt)" ] && ok "tune: the best trial's model predicts" || bad "tune: the best model does not predict"
+expect_exit 73 "tu1: holds a tuning run of another spec, config or arguments; --force starts over there" "$STEN" tune --spec spec.json --dir tu1 -- -c config.json -i gl_input.nc -o gl_output.nc --validate vin.nc --validate vout.nc
+sed 's/"Strategy": "Hyperband"/"Strategy": "Hyperband", "MaxRuntime": 5/' spec.json >spec2.json
+expect_exit 65 "spec2.json: MaxRuntime: expected one of Strategy, HyperParameterTuningJobObjective" "$STEN" tune --spec spec2.json --dir tu4 -- $targs
+sed 's/Layers.Hidden.N/Layers.Hiden.N/' spec.json >spec2.json
+expect_exit 65 "spec2.json: \"Layers.Hiden.N\": the config has no layer named \"Hiden\"" "$STEN" tune --spec spec2.json --dir tu4 -- $targs
+expect_exit 64 "-n in the training arguments: the tuner sets it for each trial" "$STEN" tune --spec spec.json --dir tu4 -- $targs -n m.nc
+[ ! -e tu4 ] && ok "tune: nothing made on a refused spec" || bad "tune left tu4 behind on an error"
 sed 's/"Sigmoid", "Sparse": true}/"Sigmod", "Sparse": true}/' config.json >typo.json
 expect_exit 65 "typo.json:5:42: layer \"Hidden\": unknown activation \"Sigmod\"" "$STEN" train -c typo.json -i gl_input.nc -o gl_output.nc -n t.nc
 expect_exit 64 "-n MODEL.nc is required" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc

@@ -66,6 +66,8 @@ int cmd_serve(int argc, char **argv);
 extern const char cmd_serve_usage[];
 int cmd_store(int argc, char **argv);
 extern const char cmd_store_usage[];
+int cmd_tune(int argc, char **argv);
+extern const char cmd_tune_usage[];
 int cmd_generate_netcdf(int argc, char **argv);
 extern const char cmd_generate_netcdf_usage[];
 

@@ -11,6 +11,8 @@ const cli_cmd cli_commands[] = {
     {"train", "train a network from a DSSTNE JSON config", cmd_train_usage, cmd_train},
     {"predict", "top-K recommendations from a trained model, seen items excluded", cmd_predict_usage, cmd_predict},
     {"evaluate", "Precision/Recall/NDCG/MAP@k of recommendations; RMSE/AUC of scores", cmd_evaluate_usage, cmd_evaluate},
+    {"tune", "automatic model tuning: random, Bayesian or Hyperband search over config or hyperparameter ranges",
+     cmd_tune_usage, cmd_tune},
     {"report", "a self-contained HTML report: training curves, ranking metrics, long tail, embeddings",
      cmd_report_usage, cmd_report},
     {"baseline", "popularity and EASE baselines, written like predict's output", cmd_baseline_usage, cmd_baseline},
