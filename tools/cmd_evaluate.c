@@ -126,12 +126,15 @@ static sten_status eval_ranking(sten_ctx *ctx, const char *recs, const char *tru
         row_of[rid[r]] = r;
     uint64_t no_list = 0;
     for (uint32_t t = 0; !st && t < T.rows; t++) {
+        if ((t & 0xfff) == 0)
+            cli_progress_count("scoring", "users", t, T.rows);
         const int64_t r = row_of[tid[t]];
         no_list += r < 0;
         const uint64_t r0 = r >= 0 ? R.row_ptr[r] : 0, r1 = r >= 0 ? R.row_ptr[r + 1] : 0;
         st = sten_eval_add(ctx, ev, R.col + r0, (uint32_t)(r1 - r0), T.col + T.row_ptr[t],
                            (uint32_t)(T.row_ptr[t + 1] - T.row_ptr[t]));
     }
+    cli_progress_clear();
     if (!st) {
         sten_rank_metrics m[STEN_EVAL_MAX_K];
         double mrr, cov;
@@ -203,6 +206,7 @@ int cmd_evaluate(int argc, char **argv)
     if (!scores && (!recs || !truth))
         return cli_usage_error(self, "-r RECS and -t TRUTH (or --scores FILE) are required");
     sten_ctx *ctx = cli_ctx_new("evaluate");
+    cli_progress_attach(ctx, "evaluate"); /* reading large files */
     const sten_status st = scores ? eval_scores(ctx, scores, json)
                                   : eval_ranking(ctx, recs, truth, ks, n_k, features, n_items, json);
     const int rc = st ? cli_fail("evaluate", ctx, st) : CLI_EX_OK;

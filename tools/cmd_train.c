@@ -270,17 +270,7 @@ static void apply_overrides(const train_args *a, sten_train_desc *t)
 /* The progress line within an epoch (set only when the line is shown). */
 static void progress(void *user, const sten_train_progress *p)
 {
-    const train_args *a = user;
-    const long long left = p->seconds >= 1.0 && p->batch
-        ? (long long)(p->seconds * (double)(p->batches - p->batch) / (double)p->batch + 0.5) : -1;
-    char rate[48] = "", eta[32] = "";
-    if (left >= 0) { /* the first second's rate is noise */
-        snprintf(rate, sizeof rate, ", %.0f examples/s", (double)p->examples / p->seconds);
-        snprintf(eta, sizeof eta, ", ETA %lld:%02lld", left / 60, left % 60);
-    }
-    cli_progress_text("epoch %u/%u: batch %llu/%llu (%.0f%%)%s, loss %.5g%s", p->epoch, a->epochs_total,
-                      (unsigned long long)p->batch, (unsigned long long)p->batches,
-                      100.0 * (double)p->batch / (double)p->batches, rate, p->loss, eta);
+    cli_progress_train(((const train_args *)user)->epochs_total, p);
 }
 
 static void checkpoint_name(const char *network, uint32_t epoch, char *out, size_t n)

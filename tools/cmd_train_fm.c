@@ -145,9 +145,15 @@ static void print_metrics(const float *p, const float *y, uint64_t n, bool binar
 static sten_status epoch_line(void *user, const sten_net *net, const sten_epoch_stats *s)
 {
     (void)user, (void)net;
+    cli_progress_clear();
     fprintf(stderr, "sten train: epoch %u: loss %.6f per example, %.4f s, %.0f examples/s\n", s->epoch,
             s->loss, s->seconds, s->examples_per_s);
     return STEN_OK;
+}
+
+static void fm_progress(void *user, const sten_train_progress *p)
+{
+    cli_progress_train(*(const uint32_t *)user, p);
 }
 
 int cmd_train_fm(int argc, char **argv)
@@ -163,6 +169,7 @@ int cmd_train_fm(int argc, char **argv)
     if (rc1)
         return rc1;
     sten_ctx *ctx = cli_ctx_new("train");
+    cli_progress_attach(ctx, "train");
     sten_ctx_set_threads(ctx, (int)a.threads);
     sten_net_desc *desc = NULL;
     sten_dataset ds[2], test[2];
@@ -204,6 +211,11 @@ int cmd_train_fm(int argc, char **argv)
         o.t.seed = (uint64_t)a.seed;
         o.first_epoch = 1;
         o.epoch_done = epoch_line;
+        if (cli_progress_enabled()) {
+            o.progress = fm_progress;
+            o.progress_every = 1; /* the line limits its own drawing */
+            o.user = &o.t.epochs;
+        }
         fprintf(stderr, "sten train: factorization machine, %u features, %u factors, %s, %llu examples, "
                 "%u epochs\n", desc->layers[0].N, (unsigned)sten_layer_desc_get(&desc->layers[1], "Factors"),
                 binary ? "binary_classifier" : "regressor", (unsigned long long)ds[0].examples, o.t.epochs);

@@ -155,6 +155,20 @@ void cli_progress_text(const char *fmt, ...)
     draw(line, now);
 }
 
+void cli_progress_train(uint32_t epochs, const sten_train_progress *p)
+{
+    const long long left = p->seconds >= 1.0 && p->batch
+        ? (long long)(p->seconds * (double)(p->batches - p->batch) / (double)p->batch + 0.5) : -1;
+    char rate[48] = "", eta[32] = "";
+    if (left >= 0) { /* the first second's rate is noise */
+        snprintf(rate, sizeof rate, ", %.0f examples/s", (double)p->examples / p->seconds);
+        snprintf(eta, sizeof eta, ", ETA %lld:%02lld", left / 60, left % 60);
+    }
+    cli_progress_text("epoch %u/%u: batch %llu/%llu (%.0f%%)%s, loss %.5g%s", p->epoch, epochs,
+                      (unsigned long long)p->batch, (unsigned long long)p->batches,
+                      100.0 * (double)p->batch / (double)p->batches, rate, p->loss, eta);
+}
+
 /* A library report: reading shows bytes and the share of the file. */
 static void report(void *user, const sten_progress *p)
 {

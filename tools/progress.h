@@ -28,6 +28,10 @@ void cli_progress_count(const char *task, const char *unit, uint64_t done, uint6
 /* Free text after "sten CMD: ", at most four times a second. */
 void cli_progress_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A training batch report (sten_train_opts.progress): "epoch E/EPOCHS:
+ * batch B/N (P%), R examples/s, loss L, ETA M:SS". */
+void cli_progress_train(uint32_t epochs, const sten_train_progress *p);
+
 /* Erases the line if it is shown. Call before writing anything else to
  * stderr (or to stdout, which may be the same terminal); it also runs at
  * exit. */

@@ -478,6 +478,7 @@ static sten_status train(sten_ctx *ctx, trainer *T, const sten_linear_opts *o, c
     sten_rng_init(&r, o->seed, 0x6c696e73687566ull); /* "linshuf" */
     bool any = true;
     for (uint32_t e = 0; e < o->epochs && any; e++) {
+        sten__progress(ctx, "Linear Learner: epochs", "epochs", e, o->epochs);
         shuffle(&r, perm, n);
         epoch(ctx, T, X, y, n, perm, mbs, Xb, S, eloss);
         if (nv) {
