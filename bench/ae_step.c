@@ -7,7 +7,9 @@
  * It trains on S batches' worth of examples: one warm-up epoch, then E
  * timed epochs (default 1; more for a small dataset, so the timing spans
  * enough steps).
- * With --predict 1 it times top-10 recommendation for every user instead. */
+ * With --predict 1 it times top-10 recommendation for every user instead.
+ * With --config FILE the network (and its Training settings) is that
+ * config's, its DataSets named gl_input and gl_output (bench/vae-step.sh). */
 #include "nn/net_int.h"
 #include "nn_fixtures.h"
 
@@ -76,9 +78,13 @@ int main(int argc, char **argv)
     long users = 20000, items = 26744, per = 144, batch = 256, steps = 40, threads = 0, predict = 0;
     long bf16 = 0; /* --bf16 1: STEN_PRECISION_BF16 */
     long epochs = 1;
-    const char *nc = NULL;
+    const char *nc = NULL, *config = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         long v = atol(argv[i + 1]);
+        if (!strcmp(argv[i], "--config")) {
+            config = argv[i + 1];
+            continue;
+        }
         if (!strcmp(argv[i], "--nc")) { /* a real dataset: its first NetCDF dataset is input and target */
             nc = argv[i + 1];
             continue;
@@ -106,7 +112,7 @@ int main(int argc, char **argv)
     L[0].sparse = L[1].sparse = true;
     strcpy(L[0].dataset, "gl_input");
     strcpy(L[2].dataset, "gl_output");
-    sten_net_desc d = fx_desc(L, 3);
+    sten_net_desc d = fx_desc(L, 3), *cd = NULL;
     d.loss = STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY;
     d.smce_one_target = 1.0f;
     d.smce_zero_target = 0.0f;
@@ -114,6 +120,13 @@ int main(int argc, char **argv)
     d.sparseness_beta = 2.0f;
     d.denoising_p = 0.2f;
     d.shuffle_indices = true;
+    if (config) {
+        if (sten_net_desc_load(ctx, config, &cd)) {
+            fprintf(stderr, "%s\n", sten_ctx_error(ctx));
+            return 1;
+        }
+        d = *cd;
+    }
     sten_dataset ds[2], *file_ds = NULL;
     size_t n_file = 0;
     if (nc) {
@@ -201,13 +214,15 @@ int main(int argc, char **argv)
     /* the kernels' scratch buffer (packed operands) is held by the context
      * outside the counted allocator: add it */
     const double peak = (double)sten_ctx_bytes_peak(ctx) + (double)ctx->scratch_cap;
-    printf("{\"impl\": \"%s\", \"threads\": %d, \"batch\": %ld, \"items\": %u, \"hidden\": 128, "
+    printf("{\"impl\": \"%s\", \"threads\": %d, \"batch\": %ld, \"items\": %u, \"network\": \"%s\", "
            "\"steps\": %.0f, \"ms_per_step\": %.3f, \"examples_per_s\": %.1f, \"loss\": %.6f, "
            "\"peak_mb\": %.1f, \"needed_mb\": %.1f, \"peak_over_needed\": %.2f}\n",
-           impl, sten_ctx_threads(ctx), batch, ds[0].width, n_steps, sec / n_steps * 1e3,
+           impl, sten_ctx_threads(ctx), batch, ds[0].width, config ? config : "DSSTNE MovieLens AE (128)",
+           n_steps, sec / n_steps * 1e3,
            (double)epochs * (double)net->examples / sec, net->ws->loss / net->ws->B, peak / 1e6, need / 1e6,
            peak / need);
     sten_net_free(ctx, net);
+    sten_net_desc_free(ctx, cd);
     if (file_ds)
         sten_datasets_free(ctx, file_ds, n_file);
     else

@@ -8,6 +8,8 @@ DSSTNE-style networks (docs/python.md).
 """
 from ._lib import path as library_path
 from .network import EpochStats, Error, Network
+from .estimators import KMeans, KNN, PCA, FactorizationMachines, LinearLearner
+from .data import Interactions, Split, evaluate, split, synth
 from . import _lib
 
 
@@ -16,5 +18,6 @@ def version() -> str:
     return _lib.lib.sten_version().decode()
 
 
-__all__ = ["Network", "Error", "EpochStats", "version", "library_path"]
+__all__ = ["Network", "Error", "EpochStats", "version", "library_path", "FactorizationMachines", "KMeans", "PCA",
+           "KNN", "LinearLearner", "evaluate", "synth", "split", "Interactions", "Split"]
 __version__ = "0.1.0"

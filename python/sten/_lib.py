@@ -186,3 +186,163 @@ _decl("sten_workspace_new_rows", c_int, ctx_p, net_p, c_uint32, c_uint64, c_bool
 _decl("sten_workspace_free", None, ctx_p, ws_p)
 _decl("sten_net_recommend_rows", c_int, ctx_p, net_p, ws_p, POINTER(Csr), c_uint32, c_uint32, POINTER(Csr),
       POINTER(c_uint32), POINTER(c_float), POINTER(c_uint32))
+
+
+# --------------------------------------------------------------------------
+# Beyond the networks: embeddings, evaluation, data tools and the built-in
+# algorithms (sten/network.py, sten/data.py, sten/estimators.py). tests/py_abi.c
+# does not print these structs yet; python/tests/test_abi_more.py compiles
+# the same check from the header with the C compiler instead.
+
+class Interaction(ctypes.Structure):
+    """sten_interaction: one record of an interaction log."""
+    _fields_ = [("user", c_uint32), ("item", c_uint32), ("rating", c_float), ("timestamp", ctypes.c_int64)]
+
+
+class Interactions(ctypes.Structure):
+    """sten_interactions: x owned by whoever filled it (see sten/data.py)."""
+    _fields_ = [("x", POINTER(Interaction)), ("n", c_uint64), ("cap", c_uint64), ("users", c_void_p),
+                ("items", c_void_p)]
+
+
+class SynthOpts(ctypes.Structure):
+    _fields_ = [("users", c_uint32), ("items", c_uint32), ("interactions", c_uint64), ("clusters", c_uint32),
+                ("seed", c_uint64), ("popularity_exponent", c_float), ("taste", c_float)]
+
+
+class SplitOpts(ctypes.Structure):
+    _fields_ = [("protocol", c_int), ("fraction", c_double), ("last", c_uint64), ("cut", c_double),
+                ("seed", c_uint64), ("valid_users", c_uint32), ("test_users", c_uint32), ("positive", c_double)]
+
+
+class SplitStats(ctypes.Structure):
+    _fields_ = [("users", c_uint32), ("valid_users", c_uint32), ("test_users", c_uint32)]
+
+
+class RankMetrics(ctypes.Structure):
+    _fields_ = [("k", c_uint32), ("precision", c_double), ("recall", c_double), ("recall_trunc", c_double),
+                ("ndcg", c_double), ("map", c_double), ("hit_rate", c_double)]
+
+
+class ScoreMetrics(ctypes.Structure):
+    _fields_ = [("rmse", c_double), ("mae", c_double), ("auc", c_double), ("logloss", c_double),
+                ("accuracy", c_double)]
+
+
+class KmeansOpts(ctypes.Structure):
+    _fields_ = [("k", c_uint32), ("feature_dim", c_uint32), ("init", c_int), ("max_iterations", c_uint32),
+                ("tol", c_float), ("mini_batch_size", c_uint32), ("epochs", c_uint32),
+                ("extra_center_factor", c_uint32), ("half_life_time_size", c_uint32),
+                ("local_lloyd_max_iter", c_uint32), ("local_lloyd_init", c_int),
+                ("local_lloyd_num_trials", c_uint32), ("local_lloyd_tol", c_float), ("seed", c_uint64)]
+
+
+class Kmeans(ctypes.Structure):
+    _fields_ = [("k", c_uint32), ("dim", c_uint32), ("centers", POINTER(c_float)), ("opts", KmeansOpts)]
+
+
+class KmeansReport(ctypes.Structure):
+    _fields_ = [("centers", c_uint32), ("passes", c_uint32), ("stage_msd", c_double), ("trials", c_uint32),
+                ("local_inertia", c_double)]
+
+
+class PcaOpts(ctypes.Structure):
+    _fields_ = [("num_components", c_uint32), ("feature_dim", c_uint32), ("mode", c_int),
+                ("subtract_mean", c_bool), ("extra_components", ctypes.c_int32), ("mini_batch_size", c_uint32),
+                ("power_iterations", c_uint32), ("seed", c_uint64)]
+
+
+class Pca(ctypes.Structure):
+    _fields_ = [("dim", c_uint32), ("n_comp", c_uint32), ("mean", POINTER(c_float)),
+                ("components", POINTER(c_float)), ("eigenvalues", POINTER(c_float)),
+                ("total_variance", c_double), ("rows", c_uint64), ("opts", PcaOpts)]
+
+
+class KnnOpts(ctypes.Structure):
+    _fields_ = [("feature_dim", c_uint32), ("k", c_uint32), ("predictor_type", c_int), ("sample_size", c_uint32),
+                ("dimension_reduction_type", c_int), ("dimension_reduction_target", c_uint32),
+                ("index_type", c_int), ("index_metric", c_int), ("ivf_nlists", c_uint32), ("pq_m", c_uint32),
+                ("mini_batch_size", c_uint32), ("seed", c_uint64)]
+
+
+class Knn(ctypes.Structure):
+    _fields_ = [("dim", c_uint32), ("index_dim", c_uint32), ("n", c_uint32), ("nlists", c_uint32),
+                ("points", POINTER(c_float)), ("labels", POINTER(c_float)), ("rows", POINTER(c_uint32)),
+                ("projection", POINTER(c_float)), ("centroids", POINTER(c_float)),
+                ("list_start", POINTER(c_uint32)), ("norms", POINTER(c_float)), ("train_rows", c_uint64),
+                ("opts", KnnOpts)]
+
+
+LINEAR_MAX_MODELS = 64  # STEN_LINEAR_MAX_MODELS
+
+
+class LinearOpts(ctypes.Structure):
+    _fields_ = [("feature_dim", c_uint32), ("predictor_type", c_int), ("num_classes", c_uint32), ("loss", c_int),
+                ("l1", c_float), ("wd", c_float), ("learning_rate", c_float), ("optimizer", c_int),
+                ("mini_batch_size", c_uint32), ("epochs", c_uint32), ("normalize_data", c_bool),
+                ("normalize_label", c_int), ("num_models", c_uint32), ("selection", c_int), ("beta", c_float),
+                ("target_recall", c_float), ("target_precision", c_float), ("early_stopping_patience", c_uint32),
+                ("early_stopping_tolerance", c_float), ("use_bias", c_bool), ("margin", c_float),
+                ("seed", c_uint64)]
+
+
+class Linear(ctypes.Structure):
+    _fields_ = [("dim", c_uint32), ("outputs", c_uint32), ("weights", POINTER(c_float)), ("bias", POINTER(c_float)),
+                ("threshold", c_float), ("opts", LinearOpts)]
+
+
+class LinearReport(ctypes.Structure):
+    _fields_ = [("num_models", c_uint32), ("chosen", c_uint32), ("on_validation", c_bool),
+                ("learning_rate", c_float * LINEAR_MAX_MODELS), ("wd", c_float * LINEAR_MAX_MODELS),
+                ("l1", c_float * LINEAR_MAX_MODELS), ("loss", c_double * LINEAR_MAX_MODELS),
+                ("epochs", c_uint32 * LINEAR_MAX_MODELS)]
+
+
+# The structs python/tests/test_abi_more.py checks against the header, by C name.
+MORE_STRUCTS = {"sten_interaction": Interaction, "sten_interactions": Interactions, "sten_synth_opts": SynthOpts,
+                "sten_split_opts": SplitOpts, "sten_split_stats": SplitStats, "sten_rank_metrics": RankMetrics,
+                "sten_score_metrics": ScoreMetrics, "sten_kmeans_opts": KmeansOpts, "sten_kmeans": Kmeans,
+                "sten_kmeans_report": KmeansReport, "sten_pca_opts": PcaOpts, "sten_pca": Pca,
+                "sten_knn_opts": KnnOpts, "sten_knn": Knn, "sten_linear_opts": LinearOpts, "sten_linear": Linear,
+                "sten_linear_report": LinearReport}
+
+eval_p = c_void_p
+index_p = c_void_p
+F32P = POINTER(c_float)
+U32P = POINTER(c_uint32)
+
+_decl("sten_net_desc_parse", c_int, ctx_p, c_char_p, c_size_t, c_char_p, POINTER(POINTER(NetDesc)))
+_decl("sten_fm_desc_from_hyperparameters", c_int, ctx_p, c_char_p, POINTER(POINTER(NetDesc)))
+_decl("sten_net_infer_rows", c_int, ctx_p, net_p, ws_p, POINTER(Csr), c_char_p, POINTER(F32P), U32P)
+_decl("sten_eval_new", c_int, ctx_p, U32P, c_uint32, c_uint32, POINTER(eval_p))
+_decl("sten_eval_add", c_int, ctx_p, eval_p, U32P, c_uint32, U32P, c_uint32)
+_decl("sten_eval_result", None, eval_p, POINTER(RankMetrics), POINTER(c_double), POINTER(c_double),
+      POINTER(c_uint64), POINTER(c_uint64))
+_decl("sten_eval_free", None, ctx_p, eval_p)
+_decl("sten_eval_scores", c_int, ctx_p, F32P, F32P, c_size_t, POINTER(ScoreMetrics))
+_decl("sten_synth_defaults", SynthOpts)
+_decl("sten_synth", c_int, ctx_p, POINTER(SynthOpts), POINTER(Interactions))
+_decl("sten_interactions_free", None, ctx_p, POINTER(Interactions))
+_decl("sten_index_new", c_int, ctx_p, POINTER(index_p))
+_decl("sten_index_free", None, ctx_p, index_p)
+_decl("sten_index_add", c_int, ctx_p, index_p, c_char_p, c_size_t, U32P)
+_decl("sten_split_defaults", SplitOpts)
+_decl("sten_split", c_int, ctx_p, POINTER(SplitOpts), POINTER(Interactions), POINTER(ctypes.c_uint8),
+      POINTER(SplitStats))
+_decl("sten_kmeans_opts_from_hyperparameters", c_int, ctx_p, c_char_p, POINTER(KmeansOpts), POINTER(ctypes.c_uint))
+_decl("sten_kmeans_fit", c_int, ctx_p, F32P, c_uint64, POINTER(KmeansOpts), POINTER(Kmeans), POINTER(KmeansReport))
+_decl("sten_kmeans_assign", c_int, ctx_p, POINTER(Kmeans), F32P, c_uint64, U32P, F32P, POINTER(c_double))
+_decl("sten_kmeans_free", None, ctx_p, POINTER(Kmeans))
+_decl("sten_pca_opts_from_hyperparameters", c_int, ctx_p, c_char_p, POINTER(PcaOpts))
+_decl("sten_pca_fit", c_int, ctx_p, F32P, c_uint64, POINTER(PcaOpts), POINTER(Pca))
+_decl("sten_pca_project", c_int, ctx_p, POINTER(Pca), F32P, c_uint64, F32P)
+_decl("sten_pca_free", None, ctx_p, POINTER(Pca))
+_decl("sten_knn_opts_from_hyperparameters", c_int, ctx_p, c_char_p, POINTER(KnnOpts))
+_decl("sten_knn_fit", c_int, ctx_p, F32P, F32P, c_uint64, POINTER(KnnOpts), POINTER(Knn))
+_decl("sten_knn_predict", c_int, ctx_p, POINTER(Knn), F32P, c_uint64, c_uint32, F32P, U32P, F32P)
+_decl("sten_knn_free", None, ctx_p, POINTER(Knn))
+_decl("sten_linear_opts_from_hyperparameters", c_int, ctx_p, c_char_p, POINTER(LinearOpts))
+_decl("sten_linear_fit", c_int, ctx_p, F32P, F32P, c_uint64, F32P, F32P, c_uint64, POINTER(LinearOpts),
+      POINTER(Linear), POINTER(LinearReport))
+_decl("sten_linear_predict", c_int, ctx_p, POINTER(Linear), F32P, c_uint64, F32P, F32P)
+_decl("sten_linear_free", None, ctx_p, POINTER(Linear))

@@ -163,7 +163,8 @@ static bool forward_chunked(sten_ctx *ctx, const sten_net *net, sten_workspace *
         A->act_deferred = true;
         return true;
     }
-    A->act_deferred = ws->mode == NN_RANK && L->kind == STEN_LAYER_OUTPUT && sten__act_increasing(L);
+    A->act_deferred = (ws->mode == NN_RANK && L->kind == STEN_LAYER_OUTPUT && sten__act_increasing(L)) ||
+                      (training && L->softmax_z);
     if (!A->act_deferred)
         sten_act_forward(ctx, L->fn, &L->ap, A->act, A->act, B, N, N);
     return true;
@@ -216,7 +217,7 @@ static void fc_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, n
     }
     /* a Sigmoid output trained with a cross-entropy loss on sparse targets
      * gets its activation inside the loss pass, saving two passes over B x N */
-    A->act_deferred = (ws->mode == NN_TRAIN && L->fuse_loss) ||
+    A->act_deferred = (ws->mode == NN_TRAIN && (L->fuse_loss || L->softmax_z)) ||
                       (ws->mode == NN_RANK && L->kind == STEN_LAYER_OUTPUT && sten__act_increasing(L));
     if (!A->act_deferred)
         sten_act_forward(ctx, L->fn, &L->ap, z, z, B, N, N);

@@ -329,6 +329,82 @@ static double canon_sparse(const loss_cfg *c, const float *a, float *d, uint32_t
     return L;
 }
 
+/* A SoftMax output under CrossEntropy or Multinomial with sparse targets,
+ * from its pre-activations z (the forward pass left the activation to the
+ * loss): each row visited once while it is in cache — its max, exp(z - max)
+ * into d with their sum (16 lanes, then the lanes in order: the same sums
+ * for any thread count), d scaled to a sum(t), t subtracted at the listed
+ * items; the loss from z itself, -t (z - logsumexp), clamped as lg clamps
+ * the activation. A row holding a NaN gets a NaN loss. */
+/* The row's largest value (16 lanes; a NaN is passed over here and shows in the sum). */
+STEN__SIMD_CLONES
+static float row_max(const float *restrict z, uint32_t N)
+{
+    float m[16];
+    for (uint32_t q = 0; q < 16; q++)
+        m[q] = -INFINITY;
+    uint32_t j = 0;
+    for (; j + 16 <= N; j += 16)
+        for (uint32_t q = 0; q < 16; q++)
+            m[q] = z[j + q] > m[q] ? z[j + q] : m[q];
+    for (; j < N; j++)
+        m[0] = z[j] > m[0] ? z[j] : m[0];
+    float mx = m[0];
+    for (uint32_t q = 1; q < 16; q++)
+        mx = m[q] > mx ? m[q] : mx;
+    return mx;
+}
+
+/* d = exp(z - mx), and their sum: 16 lanes, then the lanes in order. */
+STEN__SIMD_CLONES
+static double exp_shifted(const float *restrict z, float *restrict d, uint32_t N, float mx)
+{
+    float acc[16] = {0};
+    uint32_t j = 0;
+    for (; j + 16 <= N; j += 16)
+        for (uint32_t q = 0; q < 16; q++) {
+            const float e = fast_expf(z[j + q] - mx);
+            d[j + q] = e;
+            acc[q] += e;
+        }
+    for (; j < N; j++) {
+        d[j] = fast_expf(z[j] - mx);
+        acc[j % 16] += d[j];
+    }
+    double S = 0.0;
+    for (uint32_t q = 0; q < 16; q++)
+        S += acc[q];
+    return S;
+}
+
+STEN__SIMD_CLONES
+static void scale_row(float *restrict d, uint32_t N, float f)
+{
+    for (uint32_t j = 0; j < N; j++)
+        d[j] *= f;
+}
+
+static double softmax_sparse_z(const loss_cfg *c, const float *z, float *d, uint32_t N, const uint32_t *idx,
+                               const float *val, uint64_t n)
+{
+    const float one = c->kind == STEN_LOSS_MULTINOMIAL ? 1.0f : (float)(1.0 / (double)n);
+    const float mx = row_max(z, N);
+    const double S = exp_shifted(z, d, N, mx);
+    double tsum = 0.0;
+    for (uint64_t e = 0; e < n; e++)
+        tsum += val ? val[e] : one;
+    scale_row(d, N, (float)(tsum / S));
+    const double lse = (double)mx + log(S), floor_ = log(MIN_ERROR);
+    double L = 0.0;
+    for (uint64_t e = 0; e < n; e++) {
+        const float t = val ? val[e] : one;
+        const double lp = (double)z[idx[e]] - lse;
+        L -= t * (lp < floor_ ? floor_ : lp); /* NaN passes through */
+        d[idx[e]] -= t;
+    }
+    return L;
+}
+
 /* One output row. a: activations, d: delta out, N units. The target is
  * either dense (td) or the listed items (idx/val, n of them). */
 static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *ap,
@@ -337,7 +413,9 @@ static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *a
                        float *stash)
 {
     double L = 0.0;
-    if (c->softmax) {
+    if (c->softmax && from_z && !td) {
+        L = softmax_sparse_z(c, a, d, N, idx, val, n);
+    } else if (c->softmax) {
         /* multinomial: dL/dz = a * sum(t) - t; sparse boolean targets form
          * a uniform distribution over the listed items (CrossEntropy, as
          * DSSTNE) or count 1 each (Multinomial) */

@@ -176,6 +176,8 @@ static sten_status resolve_layer(sten_ctx *ctx, sten_net *net, uint32_t i, int p
                          "output (its Activation)", LAYER_ARGS(net, ld));
     if (L->kind == STEN_LAYER_OUTPUT && L->ds >= 0) {
         const sten_loss l = nd->loss;
+        L->softmax_z = L->fn == STEN_ACT_SOFTMAX && (net->ds[L->ds].attributes & STEN_DS_SPARSE) &&
+                       (l == STEN_LOSS_CROSS_ENTROPY || l == STEN_LOSS_MULTINOMIAL);
         L->fuse_loss = L->fn == STEN_ACT_SIGMOID && (net->ds[L->ds].attributes & STEN_DS_SPARSE) &&
                        (l == STEN_LOSS_CROSS_ENTROPY || l == STEN_LOSS_SCALED_MARGINAL_CROSS_ENTROPY ||
                         l == STEN_LOSS_DATA_SCALED_MARGINAL_CROSS_ENTROPY);

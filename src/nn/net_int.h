@@ -67,6 +67,8 @@ struct nn_layer {
     bool denoise;         /* sparse input with Denoising */
     bool normalize;       /* sparse input scaled to unit L2 norm per example */
     bool fuse_loss;       /* output whose activation the loss pass can compute */
+    bool softmax_z;       /* a SoftMax output whose loss (CrossEntropy or Multinomial on
+                             sparse targets) takes z: no separate softmax pass in training */
     uint32_t n_in;
     uint32_t n_src;
     uint32_t *src;       /* source layer indices, in the order of its Sources */
