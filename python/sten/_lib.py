@@ -2,8 +2,9 @@
 calls, through ctypes (no compiler at install time). It mirrors the public
 structs it passes by value or by pointer; tests/py_abi.c prints their C sizes
 and offsets and the tests compare them with these, so a header change that
-moves a field fails the suite instead of corrupting memory. It does not wrap
-anything: sten/network.py does."""
+moves a field fails the suite instead of corrupting memory (the structs
+beyond those, MORE_STRUCTS, are checked by python/tests/test_abi_more.py). It
+does not wrap anything: sten/network.py, estimators.py and data.py do."""
 from __future__ import annotations
 
 import ctypes
@@ -270,7 +271,8 @@ class Knn(ctypes.Structure):
                 ("points", POINTER(c_float)), ("labels", POINTER(c_float)), ("rows", POINTER(c_uint32)),
                 ("projection", POINTER(c_float)), ("centroids", POINTER(c_float)),
                 ("list_start", POINTER(c_uint32)), ("norms", POINTER(c_float)), ("train_rows", c_uint64),
-                ("opts", KnnOpts)]
+                ("opts", KnnOpts), ("pq_m", c_uint32), ("pq_ksub", c_uint32),
+                ("pq_centroids", POINTER(c_float)), ("codes", POINTER(ctypes.c_uint8))]
 
 
 LINEAR_MAX_MODELS = 64  # STEN_LINEAR_MAX_MODELS

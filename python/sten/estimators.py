@@ -346,6 +346,7 @@ class KNN(_Estimator):
         self._read(ctx, L.lib.sten_knn_opts_from_hyperparameters, byref(o), feature_dim=A.shape[1],
                    sample_size=self.sample_size if self.sample_size is not None else max(1, A.shape[0]))
         o.seed = int(self.seed)
+        self.__del__()  # a refit replaces the index
         self._ctx = ctx
         self._model = L.Knn()
         with ctx.lock:
@@ -356,7 +357,7 @@ class KNN(_Estimator):
     def __del__(self) -> None:
         m = getattr(self, "_model", None)
         if m is not None and getattr(self, "_ctx", None) is not None:
-            L.lib.sten_knn_free(self._ctx.ctx, byref(m))
+            L.lib.sten_knn_free(self._ctx.ctx, byref(m))  # zeroes m: a second free is a no-op
 
     def __getstate__(self) -> dict:  # the index lives in C memory: pickling copies the parameters only
         return {k: v for k, v in self.__dict__.items() if k not in ("_model", "_ctx")}
@@ -511,7 +512,7 @@ class LinearLearner(_Estimator):
                 self.coef_ = np.ctypeslib.as_array(m.weights, shape=(m.dim, m.outputs)).copy()
                 self.intercept_ = np.ctypeslib.as_array(m.bias, shape=(m.outputs,)).copy()
                 self.threshold_ = float(m.threshold)
-                self._opts = m.opts
+                self._opts = L.LinearOpts.from_buffer_copy(m.opts)  # m is zeroed by the free
             finally:
                 L.lib.sten_linear_free(ctx.ctx, byref(m))
         nm = rep.num_models

@@ -395,8 +395,8 @@ class Network:
             raise ValueError("epochs and batch_size must be >= 1")
         if valid is not None:
             opts.valid, opts.n_valid = valid.arr, len(valid.names)
-        opts.patience, opts.rank_k, opts.select, opts.keep_best = int(patience), int(rank_k), _SELECT[select], \
-            bool(keep_best)
+        opts.patience, opts.rank_k = int(patience), int(rank_k)
+        opts.select, opts.keep_best = _SELECT[select], bool(keep_best)
         self._train(train, opts, callbacks, keep=[valid])
         self.valued_input = X.valued
         self._n_in = width if inl.N_auto else int(inl.N)
