@@ -1594,28 +1594,31 @@ sten_status sten_pca_load(sten_ctx *ctx, const char *path, sten_pca *out);
 
 /* k-NN: SageMaker's k-nearest-neighbours (docs/builtins.md). The index is
  * a seeded reservoir sample of the training rows (label first in the CSV),
- * optionally reduced by a random sign projection; search is exact
- * (faiss.Flat: blocked SGEMM scores and a bounded top-k per row) or over
- * inverted lists (faiss.IVFFlat: a coarse quantizer trained by sten's
- * k-means, nprobe lists scanned per query). */
+ * optionally reduced by a random sign projection or a fast Johnson-
+ * Lindenstrauss transform; search is exact (faiss.Flat: blocked SGEMM scores
+ * and a bounded top-k per row) or over inverted lists (faiss.IVFFlat: a
+ * coarse quantizer trained by sten's k-means, nprobe lists scanned per
+ * query; faiss.IVFPQ: the same lists holding product-quantized residuals,
+ * pq_m bytes a point, scanned by table look-ups). */
 typedef enum { STEN_KNN_CLASSIFIER = 0, STEN_KNN_REGRESSOR } sten_knn_predictor;
 typedef enum { STEN_KNN_REDUCE_NONE = 0, STEN_KNN_REDUCE_SIGN, STEN_KNN_REDUCE_FJLT } sten_knn_reduction;
 typedef enum { STEN_KNN_FLAT = 0, STEN_KNN_IVFFLAT, STEN_KNN_IVFPQ } sten_knn_index;
 typedef enum { STEN_KNN_L2 = 0, STEN_KNN_INNER_PRODUCT, STEN_KNN_COSINE } sten_knn_metric;
 
-/* k-NN options: SageMaker's hyperparameters. FJLT and IVFPQ are refused
- * (STEN_E_UNSUPPORTED): not implemented yet. */
+/* k-NN options: SageMaker's hyperparameters. */
 typedef struct {
     uint32_t feature_dim;                    /* columns after the label */
     uint32_t k;                              /* neighbours that vote / average */
     sten_knn_predictor predictor_type;
     uint32_t sample_size;                    /* rows kept in the index (reservoir sample) */
     sten_knn_reduction dimension_reduction_type; /* (none) */
-    uint32_t dimension_reduction_target;     /* the reduced width, < feature_dim; 0 without reduction */
+    uint32_t dimension_reduction_target;     /* the reduced width, < feature_dim (sign, fjlt); 0 without */
     sten_knn_index index_type;               /* (faiss.Flat) */
     sten_knn_metric index_metric;            /* (L2) */
     uint32_t ivf_nlists;                     /* faiss_index_ivf_nlists; 0 = auto: round(sqrt(points)) */
-    uint32_t pq_m;                           /* faiss_index_pq_m (IVFPQ only; 0 = unset) */
+    uint32_t pq_m;                           /* faiss_index_pq_m: IVFPQ's bytes per point, dividing the
+                                                index width (0 = auto: the largest of 16, 8, 4, 2, 1
+                                                that divides it) */
     uint32_t mini_batch_size;                /* rows per block when projecting and searching (5000) */
     uint64_t seed;
 } sten_knn_opts;
@@ -1628,25 +1631,31 @@ sten_knn_opts sten_knn_defaults(void);
  * length for COSINE), its label labels[p] and its training row rows[p]
  * (0-based). Flat: points in training-row order. IVF: grouped by list, list
  * c holding points list_start[c] .. list_start[c + 1] - 1 in training-row
- * order, centroids nlists x index_dim. */
+ * order, centroids nlists x index_dim. IVFPQ: as IVF, but instead of
+ * points (NULL) each point's residual from its list's centroid is coded in
+ * pq_m bytes: byte j of codes[p * pq_m ...] names the nearest of pq_ksub
+ * centroids of sub-vector j (index_dim / pq_m values), pq_centroids holding
+ * pq_m x pq_ksub x (index_dim / pq_m). */
 typedef struct {
     uint32_t dim, index_dim, n, nlists;
     float *points, *labels;
     uint32_t *rows;
-    float *projection;   /* index_dim x dim (sign), or NULL */
+    float *projection;   /* index_dim x dim (sign, fjlt), or NULL */
     float *centroids;    /* nlists x index_dim, or NULL (Flat) */
     uint32_t *list_start; /* nlists + 1, or NULL */
-    float *norms;        /* n: |point|^2 (derived at fit and load; not saved) */
+    float *norms;        /* n: |point|^2 (derived at fit and load; not saved; NULL for IVFPQ) */
     uint64_t train_rows; /* rows the sample was drawn from */
     sten_knn_opts opts;
+    uint32_t pq_m, pq_ksub; /* IVFPQ: sub-vectors and centroids per sub-vector (0: not IVFPQ) */
+    float *pq_centroids;    /* pq_m x pq_ksub x (index_dim / pq_m) */
+    uint8_t *codes;         /* n x pq_m */
 } sten_knn;
 
 /* Builds the index from n training rows X (n x o->feature_dim) with labels y
  * (n). Rows are sampled when n > sample_size (seeded reservoir, kept in row
  * order). STEN_E_INVALID naming the option for options out of range (k above
- * the points kept, a reduction target not below feature_dim, ...);
- * STEN_E_UNSUPPORTED for fjlt and faiss.IVFPQ; STEN_E_NOMEM. *out is
- * overwritten. */
+ * the points kept, a reduction target not below feature_dim, pq_m not
+ * dividing the index width, ...); STEN_E_NOMEM. *out is overwritten. */
 sten_status sten_knn_fit(sten_ctx *ctx, const float *X, const float *y, uint64_t n, const sten_knn_opts *o,
                          sten_knn *out);
 void sten_knn_free(sten_ctx *ctx, sten_knn *m);
@@ -1662,7 +1671,9 @@ uint32_t sten_knn_nprobe(const sten_knn *m, uint32_t nprobe);
  * is exact; IVF scans the nprobe lists whose centroids are nearest (by the
  * index metric), and more lists, nearest first, while fewer than K points
  * were seen, so every row gets K neighbours. K in [1, m->n]. Distances are
- * recomputed in double for the K kept. */
+ * recomputed in double for the K kept, except for IVFPQ, which holds no
+ * points: its distances are faiss's asymmetric ones, from the query to each
+ * point's coded reconstruction (centroid + quantized residual). */
 sten_status sten_knn_search(sten_ctx *ctx, const sten_knn *m, const float *X, uint64_t n, uint32_t K,
                             uint32_t nprobe, uint32_t *ids, float *dist);
 
@@ -1677,6 +1688,14 @@ sten_status sten_knn_predict(sten_ctx *ctx, const sten_knn *m, const float *X, u
 /* The random sign projection (dimension_reduction_type sign): R (target x
  * dim) with entries +-1/sqrt(target) from the seed, so |R x| ~ |x|. */
 sten_status sten_knn_sign_matrix(sten_ctx *ctx, uint32_t dim, uint32_t target, uint64_t seed, float *R);
+/* The fast Johnson-Lindenstrauss transform (dimension_reduction_type fjlt),
+ * a subsampled randomized Hadamard transform: R = sqrt(D'/target) S H D
+ * (target x dim) with D random signs, H the normalised Walsh-Hadamard
+ * matrix of order D' (the power of two >= dim) and S target of its rows
+ * drawn without replacement, all from the seed. Entries are
+ * +-1/sqrt(target) like the sign projection's, but rows are orthogonal when
+ * dim is a power of two, so |R x| ~ |x| with a smaller spread. */
+sten_status sten_knn_fjlt_matrix(sten_ctx *ctx, uint32_t dim, uint32_t target, uint64_t seed, float *R);
 
 /* Labeled dense rows (SageMaker's text/csv for supervised algorithms): the
  * label, then dim features a line. As sten_csv_read_dense, with dim + 1
@@ -1686,7 +1705,7 @@ sten_status sten_csv_read_labeled(sten_ctx *ctx, const char *path, uint32_t dim,
 
 /* k-NN hyperparameter file, as sten_kmeans_opts_from_hyperparameters;
  * _tuning_objective_metric must be test:accuracy (classifier) or test:mse
- * (regressor). fjlt and faiss.IVFPQ are STEN_E_UNSUPPORTED. */
+ * (regressor). */
 sten_status sten_knn_opts_from_hyperparameters(sten_ctx *ctx, const char *path, sten_knn_opts *o);
 sten_status sten_knn_save(sten_ctx *ctx, const sten_knn *m, const char *path);
 sten_status sten_knn_load(sten_ctx *ctx, const char *path, sten_knn *out);

@@ -247,11 +247,13 @@ expect 64 "has 20 lists" predict -n "$b/kr/model.nc" --csv "$b/blobs.csv" --npro
 expect 64 "nprobe is for faiss.IVFFlat" predict -n "$b/kn/model.nc" --csv "$b/blobs.csv" --nprobe 2 -s "$b/outr2"
 expect 64 "--verbose and --nprobe are for k-NN models, this is a kmeans model" \
     predict -n "$b/km/model.nc" --csv "$b/blobs.csv" --verbose -s "$b/outr2"
-printf '{"feature_dim": "16", "k": "5", "predictor_type": "classifier", "sample_size": "100", "index_type": "faiss.IVFPQ"}' >"$b/bad.json"
-expect 69 'index_type = "faiss.IVFPQ" is not supported yet' \
-    train --algorithm knn --hyperparameters "$b/bad.json" --train "$b/lab.csv" --model-dir "$b/kn2"
-printf '{"feature_dim": "16", "k": "5", "predictor_type": "classifier", "sample_size": "100", "dimension_reduction_type": "fjlt", "dimension_reduction_target": "4"}' >"$b/bad.json"
-expect 69 'dimension_reduction_type = "fjlt" is not supported yet' \
+# IVFPQ over an fjlt-reduced index: 4 bytes a point; every blob's rows still vote their own label
+printf '{"feature_dim": "16", "k": "5", "predictor_type": "classifier", "sample_size": "3000", "index_type": "faiss.IVFPQ", "faiss_index_pq_m": "4", "dimension_reduction_type": "fjlt", "dimension_reduction_target": "8", "_tuning_objective_metric": "test:accuracy"}' >"$b/hpq.json"
+expect 0 '"test:accuracy": 1}' train --algorithm knn --hyperparameters "$b/hpq.json" --train "$b/lab.csv" --test "$b/lab.csv" \
+    --model-dir "$b/kq"
+expect 0 "3000 rows (knn, faiss.IVFPQ" predict -n "$b/kq/model.nc" --csv "$b/blobs.csv" -s "$b/outq"
+printf '{"feature_dim": "16", "k": "5", "predictor_type": "classifier", "sample_size": "100", "index_type": "faiss.IVFPQ", "faiss_index_pq_m": "3"}' >"$b/bad.json"
+expect 65 'faiss_index_pq_m = 3 does not divide the index width 16' \
     train --algorithm knn --hyperparameters "$b/bad.json" --train "$b/lab.csv" --model-dir "$b/kn2"
 printf '{"feature_dim": "16", "k": "5", "predictor_type": "classifer", "sample_size": "100"}' >"$b/bad.json"
 expect 65 'predictor_type = "classifer" is not allowed (expected classifier or regressor)' \

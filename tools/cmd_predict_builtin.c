@@ -131,7 +131,7 @@ static sten_status run_knn(sten_ctx *ctx, const bp_args *a)
     sten_status st = sten_knn_load(ctx, a->model, &m);
     if (!st && a->nprobe && !m.nlists)
         st = sten_fail(ctx, STEN_E_INVALID, "--nprobe: %s is an exact (faiss.Flat) index; nprobe is for "
-                       "faiss.IVFFlat", a->model);
+                       "faiss.IVFFlat and faiss.IVFPQ", a->model);
     if (!st && a->nprobe > m.nlists)
         st = sten_fail(ctx, STEN_E_INVALID, "--nprobe %lld: %s has %u lists", a->nprobe, a->model, m.nlists);
     if (!st)
@@ -161,7 +161,8 @@ static sten_status run_knn(sten_ctx *ctx, const bp_args *a)
     cli_progress_clear();
     if (!st)
         fprintf(stderr, "sten predict: %s: %llu rows (knn, %s%s%u)\n", a->output, (unsigned long long)n,
-                m.nlists ? "faiss.IVFFlat, nprobe " : "faiss.Flat", m.nlists ? "" : ", k ",
+                m.codes ? "faiss.IVFPQ, nprobe " : m.nlists ? "faiss.IVFFlat, nprobe " : "faiss.Flat",
+                m.nlists ? "" : ", k ",
                 m.nlists ? sten_knn_nprobe(&m, (uint32_t)a->nprobe) : m.opts.k);
     free(pred), free(ids), free(dist);
     sten_free(ctx, X);

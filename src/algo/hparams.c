@@ -348,27 +348,26 @@ sten_status sten_pca_opts_from_hyperparameters(sten_ctx *ctx, const char *path, 
 static sten_status knn_cross_checks(sten_ctx *ctx, const char *path, const double *v, int tuned)
 {
     const int rtype = (int)v[KN_RTYPE], index = (int)v[KN_INDEX];
-    if (rtype == STEN_KNN_REDUCE_FJLT)
-        return sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: hyperparameter dimension_reduction_type = \"fjlt\" is not "
-                         "supported yet (sten reduces with sign; docs/builtins.md)", path);
-    if (index == STEN_KNN_IVFPQ)
-        return sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: hyperparameter index_type = \"faiss.IVFPQ\" is not supported "
-                         "yet (sten indexes with faiss.Flat or faiss.IVFFlat; docs/builtins.md)", path);
     if (rtype != STEN_KNN_REDUCE_NONE && v[KN_RTARGET] == 0)
         return sten_fail(ctx, STEN_E_PARSE, "%s: hyperparameter dimension_reduction_target is required with "
                          "dimension_reduction_type %s (k-NN)", path, reduction_names[rtype]);
     if (rtype == STEN_KNN_REDUCE_NONE && v[KN_RTARGET] != 0)
         return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter dimension_reduction_target = %.0f needs "
-                         "dimension_reduction_type sign (it is none)", path, v[KN_RTARGET]);
+                         "dimension_reduction_type sign or fjlt (it is none)", path, v[KN_RTARGET]);
     if (v[KN_RTARGET] >= v[KN_DIM])
         return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter dimension_reduction_target = %.0f is not less than "
                          "feature_dim = %.0f (expected 1 to feature_dim - 1)", path, v[KN_RTARGET], v[KN_DIM]);
-    if (v[KN_PQM] != 0)
+    if (v[KN_PQM] != 0 && index != STEN_KNN_IVFPQ)
         return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter faiss_index_pq_m applies only to index_type "
                          "faiss.IVFPQ (it is %s)", path, index_names[index]);
+    const double width = rtype != STEN_KNN_REDUCE_NONE ? v[KN_RTARGET] : v[KN_DIM];
+    if (v[KN_PQM] != 0 && fmod(width, v[KN_PQM]) != 0)
+        return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter faiss_index_pq_m = %.0f does not divide the index "
+                         "width %.0f (feature_dim, or dimension_reduction_target when reducing)", path, v[KN_PQM],
+                         width);
     if (index == STEN_KNN_FLAT && v[KN_NLISTS] != 0)
         return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter faiss_index_ivf_nlists = %.0f applies only to "
-                         "index_type faiss.IVFFlat (it is faiss.Flat)", path, v[KN_NLISTS]);
+                         "index_type faiss.IVFFlat or faiss.IVFPQ (it is faiss.Flat)", path, v[KN_NLISTS]);
     if (v[KN_K] > v[KN_SAMPLE])
         return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter k = %.0f is more than sample_size = %.0f (expected "
                          "1 to sample_size)", path, v[KN_K], v[KN_SAMPLE]);

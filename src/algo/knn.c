@@ -1,8 +1,10 @@
 /* knn.c — SageMaker's k-NN: an index of training rows (a seeded reservoir
- * sample, optionally sign-projected), searched exactly (blocked SGEMM scores
- * fed to the chunked top-k of src/core/topk.c) or over inverted lists whose
- * coarse quantizer is sten's k-means; the classifier's vote and the
- * regressor's mean on top. No FJLT and no product quantization (IVFPQ). */
+ * sample, optionally reduced by a sign projection or a fast JL transform),
+ * searched exactly (blocked SGEMM scores fed to the chunked top-k of
+ * src/core/topk.c) or over inverted lists whose coarse quantizer is sten's
+ * k-means, holding the points (IVFFlat) or their residuals product-
+ * quantized (IVFPQ, scanned through per-query distance tables); the
+ * classifier's vote and the regressor's mean on top. */
 #include "algo_int.h"
 
 #include <math.h>
@@ -29,7 +31,7 @@ void sten_knn_free(sten_ctx *ctx, sten_knn *m)
         return;
     sten_free(ctx, m->points), sten_free(ctx, m->labels), sten_free(ctx, m->rows);
     sten_free(ctx, m->projection), sten_free(ctx, m->centroids), sten_free(ctx, m->list_start);
-    sten_free(ctx, m->norms);
+    sten_free(ctx, m->norms), sten_free(ctx, m->pq_centroids), sten_free(ctx, m->codes);
     memset(m, 0, sizeof *m);
 }
 
@@ -43,6 +45,41 @@ sten_status sten_knn_sign_matrix(sten_ctx *ctx, uint32_t dim, uint32_t target, u
     const float s = 1.0f / sqrtf((float)target);
     for (uint64_t i = 0; i < (uint64_t)target * dim; i++)
         R[i] = sten_rng_below(&r, 2) ? s : -s;
+    return STEN_OK;
+}
+
+sten_status sten_knn_fjlt_matrix(sten_ctx *ctx, uint32_t dim, uint32_t target, uint64_t seed, float *R)
+{
+    if (dim == 0 || target == 0 || target > dim)
+        return sten_fail(ctx, STEN_E_INVALID, "k-NN: an fjlt needs 1 <= target <= dim (got dim %u, target %u)", dim,
+                         target);
+    uint64_t order = 1;
+    while (order < dim)
+        order <<= 1;
+    uint32_t *rows = sten_alloc(ctx, (size_t)order * sizeof *rows);
+    float *sign = sten_alloc(ctx, (size_t)dim * sizeof *sign);
+    if (!rows || !sign) {
+        sten_free(ctx, rows), sten_free(ctx, sign);
+        return STEN_E_NOMEM;
+    }
+    sten_rng r;
+    sten_rng_init(&r, seed, 0x6b6e6e666a6c74ull); /* "knnfjlt" */
+    for (uint32_t c = 0; c < dim; c++)
+        sign[c] = sten_rng_below(&r, 2) ? 1.0f : -1.0f;
+    for (uint64_t i = 0; i < order; i++) /* target of the order rows, by a partial shuffle */
+        rows[i] = (uint32_t)i;
+    for (uint32_t t = 0; t < target; t++) {
+        const uint32_t j = t + sten_rng_below(&r, (uint32_t)(order - t));
+        const uint32_t x = rows[t];
+        rows[t] = rows[j];
+        rows[j] = x;
+    }
+    /* sqrt(order / target) * H[row][c] / sqrt(order) * sign[c]: H's entry is (-1)^popcount(row & c) */
+    const float s = 1.0f / sqrtf((float)target);
+    for (uint32_t t = 0; t < target; t++)
+        for (uint32_t c = 0; c < dim; c++)
+            R[(uint64_t)t * dim + c] = (__builtin_popcount(rows[t] & c) & 1 ? -s : s) * sign[c];
+    sten_free(ctx, rows), sten_free(ctx, sign);
     return STEN_OK;
 }
 
@@ -166,11 +203,73 @@ static void scan_list(const sten_knn *m, uint32_t c, const float *q, bool l2, ui
     }
 }
 
+/* IVFPQ: the distance table of query q for list c. L2: T[j][k] = |(q - c)_j
+ * - pq_jk|^2, and a point's score is minus the sum of its codes' entries;
+ * inner product and cosine: T[j][k] = <q_j, pq_jk> (the same for every
+ * list), the score <q, c> + the sum. *base gets the part outside the sum. */
+static void pq_table(const sten_knn *m, const float *q, uint32_t c, bool l2, float *T, float *base)
+{
+    const uint32_t d = m->index_dim, M = m->pq_m, K = m->pq_ksub, ds = d / M;
+    const float *cen = m->centroids + (uint64_t)c * d;
+    double b = 0;
+    if (!l2)
+        for (uint32_t t = 0; t < d; t++)
+            b += (double)q[t] * cen[t];
+    *base = (float)b;
+    for (uint32_t j = 0; j < M; j++)
+        for (uint32_t k = 0; k < K; k++) {
+            const float *v = m->pq_centroids + ((uint64_t)j * K + k) * ds;
+            float acc = 0;
+            for (uint32_t t = 0; t < ds; t++) {
+                const float x = l2 ? q[j * ds + t] - cen[j * ds + t] - v[t] : q[j * ds + t] * v[t];
+                acc += l2 ? x * x : x;
+            }
+            T[(uint64_t)j * K + k] = acc;
+        }
+}
+
+/* Every coded point of list c into the best list, by its table. */
+static void pq_scan_list(const sten_knn *m, uint32_t c, const float *T, float base, bool l2, uint32_t *id, float *sc,
+                         uint32_t *n, uint32_t K)
+{
+    const uint32_t M = m->pq_m, ks = m->pq_ksub;
+    for (uint32_t p = m->list_start[c]; p < m->list_start[c + 1]; p++) {
+        const uint8_t *code = m->codes + (uint64_t)p * M;
+        float s = 0;
+        for (uint32_t j = 0; j < M; j++)
+            s += T[(uint64_t)j * ks + code[j]];
+        offer(m->rows, id, sc, n, K, p, l2 ? -s : base + s);
+    }
+}
+
+/* List c of the index against prepared query q into the best list: the
+ * points (IVFFlat) or the codes through T (IVFPQ; for L2 T is made for the
+ * list here, for the inner product it was made once for the query). */
+static void visit_list(const sten_knn *m, uint32_t c, const float *q, bool l2, float *T, uint32_t *id, float *sc,
+                       uint32_t *n, uint32_t K)
+{
+    if (!m->codes) {
+        scan_list(m, c, q, l2, id, sc, n, K);
+        return;
+    }
+    float base;
+    if (l2) {
+        pq_table(m, q, c, true, T, &base);
+    } else {
+        double b = 0;
+        for (uint32_t t = 0; t < m->index_dim; t++)
+            b += (double)q[t] * m->centroids[(uint64_t)c * m->index_dim + t];
+        base = (float)b;
+    }
+    pq_scan_list(m, c, T, base, l2, id, sc, n, K);
+}
+
 /* The IVF search of B prepared rows Q: the L lists probe (B x L, nearest
  * first) are scanned, then, while fewer than K points were seen, the
- * others in list order. idx, score: B x K. */
+ * others in list order. idx, score: B x K. IVFPQ scans through distance
+ * tables, one per thread in tables (pq_m x pq_ksub floats each). */
 static void ivf_scan(sten_ctx *ctx, const sten_knn *m, const float *Q, uint32_t B, const uint32_t *probe, uint32_t L,
-                     uint32_t K, uint32_t *idx, float *score)
+                     uint32_t K, uint32_t *idx, float *score, float *tables)
 {
     const bool l2 = m->opts.index_metric == STEN_KNN_L2;
     const int nt = sten__threads_for(ctx, (int64_t)B * L * (m->n / m->nlists + 1) * m->index_dim, 1 << 15);
@@ -180,9 +279,20 @@ static void ivf_scan(sten_ctx *ctx, const sten_knn *m, const float *Q, uint32_t 
         const uint32_t *pr = probe + (uint64_t)b * L;
         uint32_t *id = idx + (uint64_t)b * K, n = 0;
         float *sc = score + (uint64_t)b * K;
+        float *T = NULL;
+        if (m->codes) {
+#ifdef _OPENMP
+            T = tables + (uint64_t)omp_get_thread_num() * m->pq_m * m->pq_ksub;
+#else
+            T = tables;
+#endif
+            float unused;
+            if (!l2) /* the inner-product table is the query's, whatever the list */
+                pq_table(m, q, 0, false, T, &unused);
+        }
         uint64_t seen = 0;
         for (uint32_t l = 0; l < L; l++) {
-            scan_list(m, pr[l], q, l2, id, sc, &n, K);
+            visit_list(m, pr[l], q, l2, T, id, sc, &n, K);
             seen += m->list_start[pr[l] + 1] - m->list_start[pr[l]];
         }
         for (uint32_t c = 0; seen < K && c < m->nlists; c++) {
@@ -191,7 +301,7 @@ static void ivf_scan(sten_ctx *ctx, const sten_knn *m, const float *Q, uint32_t 
                 probed = pr[l] == c;
             if (probed)
                 continue;
-            scan_list(m, c, q, l2, id, sc, &n, K);
+            visit_list(m, c, q, l2, T, id, sc, &n, K);
             seen += m->list_start[c + 1] - m->list_start[c];
         }
     }
@@ -235,13 +345,14 @@ typedef struct {
     flat_ws flat;
     float *Q, *score;
     uint32_t *probe;
+    float *tables; /* IVFPQ: a distance table per thread */
 } search_ws;
 
 static void ws_free(sten_ctx *ctx, search_ws *w)
 {
     sten__topk_free(ctx, w->flat.acc);
     sten_free(ctx, w->flat.PT), sten_free(ctx, w->flat.bias);
-    sten_free(ctx, w->Q), sten_free(ctx, w->score), sten_free(ctx, w->probe);
+    sten_free(ctx, w->Q), sten_free(ctx, w->score), sten_free(ctx, w->probe), sten_free(ctx, w->tables);
 }
 
 /* Query rows per block: fewer for a large K (the top-k heaps are per row). */
@@ -260,7 +371,9 @@ static sten_status ws_init(sten_ctx *ctx, const sten_knn *m, uint32_t K, uint32_
     w->Q = sten_alloc(ctx, (size_t)QB * m->index_dim * sizeof(float));
     w->score = sten_alloc(ctx, (size_t)QB * STEN__MAXU(K, L) * sizeof(float));
     w->probe = L ? sten_alloc(ctx, (size_t)QB * L * sizeof(uint32_t)) : NULL;
-    if (!w->flat.PT || !w->flat.bias || !w->Q || !w->score || (L && !w->probe)) {
+    w->tables = m->codes ? sten_alloc(ctx, (size_t)sten_ctx_threads(ctx) * m->pq_m * m->pq_ksub * sizeof(float))
+                         : NULL;
+    if (!w->flat.PT || !w->flat.bias || !w->Q || !w->score || (L && !w->probe) || (m->codes && !w->tables)) {
         ws_free(ctx, w);
         memset(w, 0, sizeof *w);
         return STEN_E_NOMEM;
@@ -280,9 +393,12 @@ static sten_status search_block(sten_ctx *ctx, const sten_knn *m, search_ws *w, 
     } else {
         st = flat_topk(ctx, &w->flat, m->centroids, cn, m->nlists, m->index_dim, l2, w->Q, B, L, w->probe, w->score);
         if (!st)
-            ivf_scan(ctx, m, w->Q, B, w->probe, L, K, ids, w->score);
+            ivf_scan(ctx, m, w->Q, B, w->probe, L, K, ids, w->score, w->tables);
     }
-    if (!st)
+    if (!st && m->codes) /* no points to measure again: the tables' distances, already in order */
+        for (uint64_t e = 0; e < (uint64_t)B * K; e++)
+            dist[e] = l2 ? -w->score[e] : w->score[e];
+    else if (!st)
         finish_rows(ctx, m, w->Q, B, K, ids, dist);
     return st;
 }
@@ -386,16 +502,17 @@ static sten_status check_opts(sten_ctx *ctx, uint64_t n, const sten_knn_opts *o)
         (unsigned)o->index_type > STEN_KNN_IVFPQ || (unsigned)o->dimension_reduction_type > STEN_KNN_REDUCE_FJLT)
         return sten_fail(ctx, STEN_E_INVALID, "k-NN: predictor_type, index_metric, index_type or "
                          "dimension_reduction_type out of range");
-    if (o->dimension_reduction_type == STEN_KNN_REDUCE_FJLT)
-        return sten_fail(ctx, STEN_E_UNSUPPORTED, "k-NN: dimension_reduction_type fjlt is not supported yet (sign is)");
-    if (o->index_type == STEN_KNN_IVFPQ)
-        return sten_fail(ctx, STEN_E_UNSUPPORTED, "k-NN: index_type faiss.IVFPQ is not supported yet (faiss.Flat "
-                         "and faiss.IVFFlat are)");
-    const bool sign = o->dimension_reduction_type == STEN_KNN_REDUCE_SIGN;
-    if (sign ? !o->dimension_reduction_target || o->dimension_reduction_target >= o->feature_dim
-             : o->dimension_reduction_target != 0)
+    const bool reduce = o->dimension_reduction_type != STEN_KNN_REDUCE_NONE;
+    if (reduce ? !o->dimension_reduction_target || o->dimension_reduction_target >= o->feature_dim
+               : o->dimension_reduction_target != 0)
         return sten_fail(ctx, STEN_E_INVALID, "k-NN: dimension_reduction_target = %u (expected 1 to feature_dim - 1 "
-                         "with sign, 0 without reduction)", o->dimension_reduction_target);
+                         "with sign or fjlt, 0 without reduction)", o->dimension_reduction_target);
+    const uint32_t d = reduce ? o->dimension_reduction_target : o->feature_dim;
+    if (o->index_type == STEN_KNN_IVFPQ && o->pq_m && (o->pq_m > d || d % o->pq_m))
+        return sten_fail(ctx, STEN_E_INVALID, "k-NN: faiss_index_pq_m = %u does not divide the index width %u "
+                         "(feature_dim, or dimension_reduction_target when reducing)", o->pq_m, d);
+    if (o->index_type != STEN_KNN_IVFPQ && o->pq_m)
+        return sten_fail(ctx, STEN_E_INVALID, "k-NN: faiss_index_pq_m applies only to faiss.IVFPQ");
     if (n == 0 || n > UINT32_MAX)
         return sten_fail(ctx, STEN_E_INVALID, "k-NN: %llu training rows (expected 1 to %u)", (unsigned long long)n,
                          UINT32_MAX);
@@ -403,7 +520,7 @@ static sten_status check_opts(sten_ctx *ctx, uint64_t n, const sten_knn_opts *o)
     if (o->k > points)
         return sten_fail(ctx, STEN_E_INVALID, "k-NN: k = %u is more than the %llu points of the index", o->k,
                          (unsigned long long)points);
-    if (o->index_type == STEN_KNN_IVFFLAT && o->ivf_nlists > points)
+    if (o->index_type != STEN_KNN_FLAT && o->ivf_nlists > points)
         return sten_fail(ctx, STEN_E_INVALID, "k-NN: faiss_index_ivf_nlists = %u is more than the %llu points of "
                          "the index", o->ivf_nlists, (unsigned long long)points);
     return STEN_OK;
@@ -505,10 +622,80 @@ static sten_status build_ivf(sten_ctx *ctx, sten_knn *m)
     return st;
 }
 
+/* IVFPQ's bytes per point when the options leave it to sten: the largest
+ * of 16, 8, 4, 2, 1 that divides the index width. */
+static uint32_t pq_m_of(const sten_knn_opts *o, uint32_t d)
+{
+    if (o->pq_m)
+        return o->pq_m;
+    uint32_t M = 16;
+    while (d % M)
+        M /= 2;
+    return M;
+}
+
+/* Product quantization of the residuals (each point minus its list's
+ * centroid): for each of the pq_m sub-vectors, min(256, points) centroids by
+ * sten's k-means over the residuals' sub-vectors (seeded per sub-vector),
+ * then each point's byte: its sub-vector's nearest centroid. The points are
+ * then freed: the index holds codes only. */
+static sten_status build_pq(sten_ctx *ctx, sten_knn *m)
+{
+    const uint32_t d = m->index_dim, N = m->n, M = pq_m_of(&m->opts, d), ds = d / M;
+    const uint32_t ks = N < 256 ? N : 256;
+    float *res = sten_alloc(ctx, (size_t)N * ds * sizeof *res), *D = sten_alloc(ctx, (size_t)QBLOCK * ks * sizeof *D);
+    float *cn = sten_alloc(ctx, (size_t)ks * sizeof *cn), *d2 = sten_alloc(ctx, (size_t)QBLOCK * sizeof *d2);
+    uint32_t *best = sten_alloc(ctx, (size_t)QBLOCK * sizeof *best);
+    m->pq_centroids = sten_alloc(ctx, (size_t)M * ks * ds * sizeof *m->pq_centroids);
+    m->codes = sten_alloc(ctx, (size_t)N * M);
+    sten_status st = !res || !D || !cn || !d2 || !best || !m->pq_centroids || !m->codes ? STEN_E_NOMEM : STEN_OK;
+    for (uint32_t j = 0; !st && j < M; j++) {
+        for (uint32_t c = 0; c < m->nlists; c++) /* sub-vector j of every residual */
+            for (uint32_t p = m->list_start[c]; p < m->list_start[c + 1]; p++)
+                for (uint32_t t = 0; t < ds; t++)
+                    res[(uint64_t)p * ds + t] = m->points[(uint64_t)p * d + j * ds + t] -
+                                                m->centroids[(uint64_t)c * d + j * ds + t];
+        sten_kmeans_opts ko = sten_kmeans_defaults();
+        ko.k = ks;
+        ko.feature_dim = ds;
+        ko.init = STEN_KMEANS_PLUSPLUS;
+        ko.epochs = 5;
+        ko.extra_center_factor = 1;
+        ko.local_lloyd_num_trials = 1;
+        ko.mini_batch_size = m->opts.mini_batch_size;
+        ko.seed = m->opts.seed ^ (0x70710000ull + j);
+        sten_kmeans km;
+        if ((st = sten_kmeans_fit(ctx, res, N, &ko, &km, NULL)))
+            break;
+        float *C = m->pq_centroids + (uint64_t)j * ks * ds;
+        memcpy(C, km.centers, (size_t)ks * ds * sizeof *C);
+        sten_kmeans_free(ctx, &km);
+        sten__sq_norms(ctx, C, ks, ds, cn);
+        for (uint32_t i = 0; i < N; i += QBLOCK) {
+            const uint32_t B = N - i < QBLOCK ? N - i : QBLOCK;
+            sten__nearest(ctx, res + (uint64_t)i * ds, B, C, cn, ks, ds, D, best, d2);
+            for (uint32_t b = 0; b < B; b++)
+                m->codes[(uint64_t)(i + b) * M + j] = (uint8_t)best[b];
+        }
+        sten__progress(ctx, "k-NN: product quantization", "sub-vectors", j + 1, M);
+    }
+    if (!st) {
+        m->pq_m = M;
+        m->pq_ksub = ks;
+        sten_free(ctx, m->points);
+        m->points = NULL;
+    }
+    sten_free(ctx, res), sten_free(ctx, D), sten_free(ctx, cn), sten_free(ctx, d2), sten_free(ctx, best);
+    return st;
+}
+
 /* The squared norms of the points (search's L2 scores need them). */
 sten_status sten__knn_derive(sten_ctx *ctx, sten_knn *m)
 {
     sten_free(ctx, m->norms);
+    m->norms = NULL;
+    if (m->codes) /* IVFPQ holds no points */
+        return STEN_OK;
     if (!(m->norms = sten_alloc(ctx, (size_t)(m->n ? m->n : 1) * sizeof *m->norms)))
         return STEN_E_NOMEM;
     sten__sq_norms(ctx, m->points, m->n, m->index_dim, m->norms);
@@ -523,7 +710,7 @@ sten_status sten_knn_fit(sten_ctx *ctx, const float *X, const float *y, uint64_t
     if (st)
         return st;
     const uint32_t N = (uint32_t)(n < o->sample_size ? n : o->sample_size), dim = o->feature_dim;
-    const bool sign = o->dimension_reduction_type == STEN_KNN_REDUCE_SIGN;
+    const bool sign = o->dimension_reduction_type != STEN_KNN_REDUCE_NONE; /* a projection: sign or fjlt */
     out->opts = *o;
     out->dim = dim;
     out->index_dim = sign ? o->dimension_reduction_target : dim;
@@ -538,7 +725,9 @@ sten_status sten_knn_fit(sten_ctx *ctx, const float *X, const float *y, uint64_t
     if (!out->rows || !out->labels || !out->points || (sign && !out->projection) || !Xb)
         st = STEN_E_NOMEM;
     if (!st && sign)
-        st = sten_knn_sign_matrix(ctx, dim, d, o->seed, out->projection);
+        st = o->dimension_reduction_type == STEN_KNN_REDUCE_FJLT
+                 ? sten_knn_fjlt_matrix(ctx, dim, d, o->seed, out->projection)
+                 : sten_knn_sign_matrix(ctx, dim, d, o->seed, out->projection);
     if (!st)
         reservoir(n, N, o->seed, out->rows);
     for (uint32_t i = 0; !st && i < N; i += QB) { /* gathered, then projected in blocks */
@@ -551,8 +740,10 @@ sten_status sten_knn_fit(sten_ctx *ctx, const float *X, const float *y, uint64_t
         sten__progress(ctx, "k-NN: index", "rows", i + B, N);
     }
     sten_free(ctx, Xb);
-    if (!st && o->index_type == STEN_KNN_IVFFLAT)
+    if (!st && o->index_type != STEN_KNN_FLAT)
         st = build_ivf(ctx, out);
+    if (!st && o->index_type == STEN_KNN_IVFPQ)
+        st = build_pq(ctx, out);
     if (!st)
         st = sten__knn_derive(ctx, out);
     if (st)

@@ -386,6 +386,7 @@ sten_status sten_pca_load(sten_ctx *ctx, const char *path, sten_pca *out)
 static const char *const knn_pred_names[] = {"classifier", "regressor"};
 static const char *const knn_index_names[] = {"faiss.Flat", "faiss.IVFFlat", "faiss.IVFPQ"};
 static const char *const knn_metric_names[] = {"L2", "INNER_PRODUCT", "COSINE"};
+static const char *const knn_reduce_names[] = {"none", "sign", "fjlt"};
 
 static int def_uvar(mio *m, const char *name, int dim)
 {
@@ -404,8 +405,11 @@ static void put_udata(mio *m, int id, const char *name, const uint32_t *v)
 sten_status sten_knn_save(sten_ctx *ctx, const sten_knn *km, const char *path)
 {
     mio m = {ctx, path, -1, STEN_OK};
-    const uint64_t bytes = ((uint64_t)km->n * (km->index_dim + 2) + (uint64_t)km->nlists * (km->index_dim + 1) +
-                            (km->projection ? (uint64_t)km->index_dim * km->dim : 0)) * 4;
+    const uint64_t bytes = ((uint64_t)km->n * ((km->codes ? 0 : km->index_dim) + 2) +
+                            (uint64_t)km->nlists * (km->index_dim + 1) +
+                            (km->projection ? (uint64_t)km->index_dim * km->dim : 0) +
+                            (uint64_t)km->pq_ksub * km->index_dim) * 4 + (uint64_t)km->n * km->pq_m;
+    const unsigned index = km->codes ? STEN_KNN_IVFPQ : km->nlists ? STEN_KNN_IVFFLAT : STEN_KNN_FLAT;
     char *tmp = begin(&m, "knn", bytes);
     if (!tmp)
         return m.st;
@@ -414,12 +418,12 @@ sten_status sten_knn_save(sten_ctx *ctx, const sten_knn *km, const char *path)
     snprintf(hp, sizeof hp,
              "{\"feature_dim\": \"%u\", \"k\": \"%u\", \"predictor_type\": \"%s\", \"sample_size\": \"%u\", "
              "\"dimension_reduction_type\": \"%s\", \"dimension_reduction_target\": \"%u\", \"index_type\": \"%s\", "
-             "\"index_metric\": \"%s\", \"faiss_index_ivf_nlists\": \"%s%.0u\", \"mini_batch_size\": \"%u\", "
-             "\"seed\": \"%llu\"}",
+             "\"index_metric\": \"%s\", \"faiss_index_ivf_nlists\": \"%s%.0u\", \"faiss_index_pq_m\": \"%u\", "
+             "\"mini_batch_size\": \"%u\", \"seed\": \"%llu\"}",
              o->feature_dim, o->k, knn_pred_names[o->predictor_type & 1], o->sample_size,
-             o->dimension_reduction_type == STEN_KNN_REDUCE_SIGN ? "sign" : "none", o->dimension_reduction_target,
+             knn_reduce_names[o->dimension_reduction_type % 3], o->dimension_reduction_target,
              knn_index_names[o->index_type % 3], knn_metric_names[o->index_metric % 3], o->ivf_nlists ? "" : "auto",
-             o->ivf_nlists, o->mini_batch_size, (unsigned long long)o->seed);
+             o->ivf_nlists, km->pq_m, o->mini_batch_size, (unsigned long long)o->seed);
     put_text(&m, "sten_hyperparameters", hp);
     put_uint(&m, "k", o->k);
     put_uint(&m, "feature_dim", km->dim);
@@ -428,11 +432,26 @@ sten_status sten_knn_save(sten_ctx *ctx, const sten_knn *km, const char *path)
     put_uint(&m, "nlists", km->nlists);
     put_uint(&m, "train_rows", km->train_rows);
     put_text(&m, "predictor_type", knn_pred_names[o->predictor_type & 1]);
-    put_text(&m, "index_type", knn_index_names[km->nlists ? STEN_KNN_IVFFLAT : STEN_KNN_FLAT]);
+    put_text(&m, "index_type", knn_index_names[index]);
     put_text(&m, "index_metric", knn_metric_names[o->index_metric % 3]);
+    put_text(&m, "dimension_reduction_type", knn_reduce_names[km->projection ? o->dimension_reduction_type % 3 : 0]);
+    if (km->codes) {
+        put_uint(&m, "pq_m", km->pq_m);
+        put_uint(&m, "pq_ksub", km->pq_ksub);
+    }
     const int dp = def_dim(&m, "point", km->n), dd = def_dim(&m, "index_dim", km->index_dim);
     const int both[2] = {dp, dd};
-    const int ip = def_var(&m, "points", 2, both), il = def_var(&m, "labels", 1, &dp), ir = def_uvar(&m, "rows", dp);
+    const int ip = km->codes ? -1 : def_var(&m, "points", 2, both), il = def_var(&m, "labels", 1, &dp),
+              ir = def_uvar(&m, "rows", dp);
+    int icd = -1, ipq = -1;
+    if (km->codes) {
+        const int cdims[2] = {dp, def_dim(&m, "pq_m", km->pq_m)};
+        const int qdims[3] = {cdims[1], def_dim(&m, "pq_ksub", km->pq_ksub),
+                              def_dim(&m, "pq_sub_dim", km->index_dim / km->pq_m)};
+        if (!m.st)
+            ok(&m, nc_def_var(m.nc, "codes", NC_UBYTE, 2, cdims, &icd), "defining variable", "codes");
+        ipq = def_var(&m, "pq_centroids", 3, qdims);
+    }
     int ipr = -1, ic = -1, is = -1;
     if (km->projection) {
         const int pd[2] = {dd, def_dim(&m, "feature_dim", km->dim)};
@@ -443,7 +462,13 @@ sten_status sten_knn_save(sten_ctx *ctx, const sten_knn *km, const char *path)
         ic = def_var(&m, "centroids", 2, cd);
         is = def_uvar(&m, "list_start", def_dim(&m, "list_edge", (size_t)km->nlists + 1));
     }
-    put_data(&m, ip, "points", km->points);
+    if (km->codes) {
+        if (!m.st)
+            ok(&m, nc_put_var_uchar(m.nc, icd, km->codes), "writing variable", "codes");
+        put_data(&m, ipq, "pq_centroids", km->pq_centroids);
+    } else {
+        put_data(&m, ip, "points", km->points);
+    }
     put_data(&m, il, "labels", km->labels);
     put_udata(&m, ir, "rows", km->rows);
     if (km->projection)
@@ -491,6 +516,24 @@ static void get_uvar(mio *m, const char *name, size_t want, uint32_t *dst)
     ok(m, nc_get_var_uint(m->nc, id, dst), "reading variable", name);
 }
 
+/* A ubyte variable of rows x cols. */
+static void get_ubytes(mio *m, const char *name, size_t rows, size_t cols, uint8_t *dst)
+{
+    int id, ndims, dims[NC_MAX_VAR_DIMS];
+    nc_type t;
+    size_t a = 0, b = 0;
+    if (m->st || !ok(m, nc_inq_varid(m->nc, name, &id), "variable", name) ||
+        !ok(m, nc_inq_var(m->nc, id, NULL, &t, &ndims, dims, NULL), "variable", name))
+        return;
+    if (t != NC_UBYTE || ndims != 2 || nc_inq_dimlen(m->nc, dims[0], &a) != NC_NOERR ||
+        nc_inq_dimlen(m->nc, dims[1], &b) != NC_NOERR || a != rows || b != cols) {
+        m->st = sten_fail(m->ctx, STEN_E_FORMAT, "%s: variable %s is not ubyte of the shape the header gives",
+                          m->path, name);
+        return;
+    }
+    ok(m, nc_get_var_uchar(m->nc, id, dst), "reading variable", name);
+}
+
 static void all_finite(mio *m, const char *name, const float *v, uint64_t n)
 {
     for (uint64_t i = 0; !m->st && i < n; i++)
@@ -530,15 +573,26 @@ sten_status sten_knn_load(sten_ctx *ctx, const char *path, sten_knn *out)
     const uint64_t nl = get_uint(&m, "nlists", 0, n), rows = get_uint(&m, "train_rows", n, UINT32_MAX);
     o->predictor_type = (sten_knn_predictor)get_name(&m, "predictor_type", knn_pred_names, 2);
     o->index_metric = (sten_knn_metric)get_name(&m, "index_metric", knn_metric_names, 3);
-    const unsigned it = get_name(&m, "index_type", knn_index_names, 2);
-    if (!m.st && (it == STEN_KNN_IVFFLAT) != (nl > 0))
+    const unsigned it = get_name(&m, "index_type", knn_index_names, 3);
+    /* files before fjlt have no dimension_reduction_type: a projection there is sign's */
+    int has_rt = nc_inq_att(m.nc, NC_GLOBAL, "dimension_reduction_type", NULL, NULL) == NC_NOERR;
+    const unsigned rt = has_rt ? get_name(&m, "dimension_reduction_type", knn_reduce_names, 3) : 1;
+    const bool pq = it == STEN_KNN_IVFPQ;
+    const uint64_t pqm = pq ? get_uint(&m, "pq_m", 1, idim ? idim : 1) : 0;
+    const uint64_t pqk = pq ? get_uint(&m, "pq_ksub", 1, 256) : 0;
+    if (!m.st && pq && idim % pqm)
+        m.st = sten_fail(ctx, STEN_E_FORMAT, "%s: pq_m = %llu does not divide index_dim = %llu", path,
+                         (unsigned long long)pqm, (unsigned long long)idim);
+    if (!m.st && (it != STEN_KNN_FLAT) != (nl > 0))
         m.st = sten_fail(ctx, STEN_E_FORMAT, "%s: index_type %s with %llu lists", path, knn_index_names[it],
                          (unsigned long long)nl);
     if (!m.st && (n * idim > MAX_ELEMENTS || idim * dim > MAX_ELEMENTS || nl * idim > MAX_ELEMENTS))
         m.st = sten_fail(ctx, STEN_E_FORMAT, "%s: %llu points of %llu values is more than sten reads", path,
                          (unsigned long long)n, (unsigned long long)idim);
     const bool proj = idim < dim;
-    if (!m.st && (!(out->points = sten_alloc(ctx, n * idim * sizeof(float))) ||
+    if (!m.st && ((!pq && !(out->points = sten_alloc(ctx, n * idim * sizeof(float)))) ||
+                  (pq && !(out->codes = sten_alloc(ctx, n * pqm))) ||
+                  (pq && !(out->pq_centroids = sten_alloc(ctx, pqk * idim * sizeof(float)))) ||
                   !(out->labels = sten_alloc(ctx, n * sizeof(float))) ||
                   !(out->rows = sten_alloc(ctx, n * sizeof(uint32_t))) ||
                   (proj && !(out->projection = sten_alloc(ctx, idim * dim * sizeof(float)))) ||
@@ -547,7 +601,13 @@ sten_status sten_knn_load(sten_ctx *ctx, const char *path, sten_knn *out)
         m.st = STEN_E_NOMEM;
     const size_t ps[2] = {(size_t)n, (size_t)idim}, pr[2] = {(size_t)idim, (size_t)dim};
     const size_t cs[2] = {(size_t)nl, (size_t)idim};
-    get_var(&m, "points", 2, ps, out->points);
+    if (pq) {
+        const size_t qs[3] = {(size_t)pqm, (size_t)pqk, (size_t)(idim / (pqm ? pqm : 1))};
+        get_ubytes(&m, "codes", (size_t)n, (size_t)pqm, out->codes);
+        get_var(&m, "pq_centroids", 3, qs, out->pq_centroids);
+    } else {
+        get_var(&m, "points", 2, ps, out->points);
+    }
     get_var(&m, "labels", 1, ps, out->labels);
     get_uvar(&m, "rows", (size_t)n, out->rows);
     if (proj)
@@ -562,7 +622,17 @@ sten_status sten_knn_load(sten_ctx *ctx, const char *path, sten_knn *out)
     out->n = (uint32_t)n;
     out->nlists = (uint32_t)nl;
     out->train_rows = rows;
-    all_finite(&m, "points", out->points, n * idim);
+    out->pq_m = (uint32_t)pqm;
+    out->pq_ksub = (uint32_t)pqk;
+    if (pq) {
+        all_finite(&m, "pq_centroids", out->pq_centroids, pqk * idim);
+        for (uint64_t e = 0; !m.st && e < n * pqm; e++)
+            if (out->codes[e] >= pqk)
+                m.st = sten_fail(ctx, STEN_E_FORMAT, "%s: codes name a centroid past pq_ksub = %llu", path,
+                                 (unsigned long long)pqk);
+    } else {
+        all_finite(&m, "points", out->points, n * idim);
+    }
     all_finite(&m, "labels", out->labels, n);
     if (proj)
         all_finite(&m, "projection", out->projection, idim * dim);
@@ -579,10 +649,12 @@ sten_status sten_knn_load(sten_ctx *ctx, const char *path, sten_knn *out)
     o->feature_dim = out->dim;
     o->k = (uint32_t)k;
     o->sample_size = out->n;
-    o->dimension_reduction_type = proj ? STEN_KNN_REDUCE_SIGN : STEN_KNN_REDUCE_NONE;
+    o->dimension_reduction_type = proj ? (rt == STEN_KNN_REDUCE_FJLT ? STEN_KNN_REDUCE_FJLT : STEN_KNN_REDUCE_SIGN)
+                                       : STEN_KNN_REDUCE_NONE;
     o->dimension_reduction_target = proj ? out->index_dim : 0;
-    o->index_type = nl ? STEN_KNN_IVFFLAT : STEN_KNN_FLAT;
+    o->index_type = (sten_knn_index)it;
     o->ivf_nlists = out->nlists;
+    o->pq_m = out->pq_m;
     return STEN_OK;
 }
 
