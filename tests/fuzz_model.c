@@ -2,7 +2,10 @@
  * (sten_model_read_desc, sten_net_load): the attribute checks, the network
  * built from what the file describes, the weights' shapes against it, and
  * then one inference on two made-up examples, so a file whose header
- * passes but whose parts disagree is caught where it would do harm. As
+ * passes but whose parts disagree is caught where it would do harm. The
+ * built-in algorithms' files (k-means, PCA, k-NN with its IVF and IVFPQ
+ * parts, Linear Learner) go through their loaders, k-NN's then through a
+ * search, each also with an allocation failed. As
  * fuzz_netcdf.c, the input is CDL text written to a file by libnetcdf
  * (tests/fuzz/cdl.h, docs/fuzzing.md). tests/fuzz/fuzz.h has the rest. */
 #define FUZZ_NETCDF /* reaches libnetcdf */
@@ -73,11 +76,70 @@ static void load_once(sten_ctx *ctx, const char *path, const sten_dataset *ds, s
     sten_net_free(ctx, net);
 }
 
+/* A built-in algorithm's model file: loaded (as is, and with allocation
+ * fail_at failed); a k-NN index that loads then answers two rows. */
+static void load_builtin(sten_ctx *ctx, const char *path, sten_model_kind kind, long fail_at)
+{
+    sten_ctx_fail_alloc_at(ctx, fail_at);
+    sten_status st = STEN_OK;
+    sten_knn knn;
+    memset(&knn, 0, sizeof knn);
+    switch (kind) {
+    case STEN_MODEL_KMEANS: {
+        sten_kmeans m;
+        if (!(st = sten_kmeans_load(ctx, path, &m)))
+            sten_kmeans_free(ctx, &m);
+        break;
+    }
+    case STEN_MODEL_PCA: {
+        sten_pca m;
+        if (!(st = sten_pca_load(ctx, path, &m)))
+            sten_pca_free(ctx, &m);
+        break;
+    }
+    case STEN_MODEL_LINEAR: {
+        sten_linear m;
+        if (!(st = sten_linear_load(ctx, path, &m)))
+            sten_linear_free(ctx, &m);
+        break;
+    }
+    default:
+        st = sten_knn_load(ctx, path, &knn);
+        break;
+    }
+    sten_ctx_fail_alloc_at(ctx, 0);
+    fuzz_outcome(ctx, st, path, fail_at > 0, true);
+    if (st != STEN_OK || kind != STEN_MODEL_KNN)
+        return;
+    /* two rows: zeros and ones, as wide as the model's input */
+    const uint32_t K = knn.opts.k < knn.n ? knn.opts.k : knn.n;
+    float *X = sten_calloc(ctx, 2 * (size_t)knn.dim, sizeof *X), *dist = sten_alloc(ctx, 2 * (size_t)K * sizeof *dist);
+    uint32_t *ids = sten_alloc(ctx, 2 * (size_t)K * sizeof *ids);
+    if (X && dist && ids && knn.dim <= MAX_UNITS) {
+        for (uint32_t j = 0; j < knn.dim; j++)
+            X[knn.dim + j] = 1.0f;
+        st = sten_knn_search(ctx, &knn, X, 2, K, 0, ids, dist);
+        REQUIRE(st == STEN_OK || sten_ctx_error(ctx)[0] != '\0');
+        for (uint32_t e = 0; st == STEN_OK && e < 2 * K; e++)
+            REQUIRE(ids[e] < knn.n);
+        sten_ctx_clear_error(ctx);
+    }
+    sten_free(ctx, X), sten_free(ctx, dist), sten_free(ctx, ids);
+    sten_knn_free(ctx, &knn);
+}
+
 int fuzz_one(sten_ctx *ctx, const uint8_t *data, size_t size)
 {
     char path[512];
     if (!fuzz_cdl_write(data, size, fuzz_path(path, sizeof path, "fuzz.nc")))
         return 0;
+    sten_model_kind kind;
+    if (sten_model_kind_of(ctx, path, &kind) == STEN_OK && kind != STEN_MODEL_NETWORK) {
+        load_builtin(ctx, path, kind, 0);
+        load_builtin(ctx, path, kind, 1 + (long)(size % 13));
+        return 0;
+    }
+    sten_ctx_clear_error(ctx);
     sten_net_desc *d = NULL;
     const sten_status st = sten_model_read_desc(ctx, path, &d);
     fuzz_outcome(ctx, st, path, false, true);
