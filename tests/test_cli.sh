@@ -181,7 +181,10 @@ if ! awk '!/^\{"closest_cluster": [0-9]+, "distance_to_cluster": [0-9.e+-]+\}$/ 
     echo "FAIL: sten predict --csv (k-means): wrong lines"; head -3 "$b/out"; fail=1
 fi
 expect 73 "already exists" train --algorithm kmeans --hyperparameters "$b/hp.json" --train "$b/blobs.csv" --model-dir "$b/km"
-expect 69 "this is a kmeans model" predict -n "$b/km/model.nc" --data "$b/blobs.csv" -s "$b/out2"
+expect 0 "3000 rows (kmeans)" predict -n "$b/km/model.nc" --data "$b/blobs.csv" --format jsonl -s "$b/out2"
+cmp -s "$b/out" "$b/out2" && echo "ok: predict --data with a k-means model: --csv's answers" ||
+    { echo "FAIL: predict --data (k-means) differs from --csv"; fail=1; }
+expect 69 "this is a kmeans model" predict -n "$b/km/model.nc" -r "$b/blobs.csv" -i f -o f -s "$b/out3"
 awk 'BEGIN { srand(5); for (i = 0; i < 600; i++) { line = ""
              for (j = 0; j < 30; j++) { u = rand() + rand() + rand() - 1.5; line = line (j ? "," : "") sprintf("%.5f", u * (j < 5 ? 10 - j : 1)) }
              print line } }' | gzip >"$b/x.csv.gz"
@@ -247,6 +250,42 @@ expect 64 "has 20 lists" predict -n "$b/kr/model.nc" --csv "$b/blobs.csv" --npro
 expect 64 "nprobe is for faiss.IVFFlat" predict -n "$b/kn/model.nc" --csv "$b/blobs.csv" --nprobe 2 -s "$b/outr2"
 expect 64 "--verbose and --nprobe are for k-NN models, this is a kmeans model" \
     predict -n "$b/km/model.nc" --csv "$b/blobs.csv" --verbose -s "$b/outr2"
+# the same rows as SageMaker's RecordIO-protobuf (dense tensors) and as libsvm: the same model's answers
+/usr/bin/python3 - "$b/lab.csv" "$b/lab.rec" <<'PY'
+import struct, sys
+def varint(n):
+    out = b""
+    while True:
+        low, n = n & 0x7F, n >> 7
+        if not n:
+            return out + bytes([low])
+        out += bytes([low | 0x80])
+def ld(tag, body):
+    return bytes([tag]) + varint(len(body)) + body
+def entry(values):  # map entry "values" -> Value{float32_tensor{values}}
+    tensor = ld(0x0A, struct.pack("<%df" % len(values), *values))
+    return ld(0x0A, b"values") + ld(0x12, ld(0x12, tensor))
+with open(sys.argv[2], "wb") as out:
+    for line in open(sys.argv[1]):
+        x = [float(v) for v in line.split(",")]
+        rec = ld(0x0A, entry(x[1:])) + ld(0x12, entry(x[:1]))
+        out.write(struct.pack("<II", 0xCED7230A, len(rec)) + rec + b"\0" * (-len(rec) % 4))
+PY
+awk -F, '{ printf "%s", $1; for (i = 2; i <= NF; i++) printf " %d:%s", i - 2, $i; print "" }' "$b/lab.csv" >"$b/lab.libsvm"
+expect 0 "wrote" train --algorithm knn --hyperparameters "$b/hpk.json" --train "$b/lab.rec" --model-dir "$b/krec"
+expect 0 "3000 rows (knn" predict -n "$b/krec/model.nc" --csv "$b/blobs.csv" --format jsonl --verbose -s "$b/outv2"
+expect 0 "wrote" train --algorithm knn --hyperparameters "$b/hpk.json" --train "$b/lab.libsvm" --index-base 0 \
+    --model-dir "$b/klib"
+expect 0 "3000 rows (knn" predict -n "$b/klib/model.nc" --data "$b/lab.libsvm" --index-base 0 --format jsonl \
+    --verbose -s "$b/outv3"
+if cmp -s "$b/outv" "$b/outv2" && cmp -s "$b/outv" "$b/outv3"; then
+    echo "ok: k-NN from RecordIO-protobuf and from libsvm: the CSV model's answers, byte for byte"
+else
+    echo "FAIL: k-NN from RecordIO-protobuf / libsvm differs from CSV"; fail=1
+fi
+head -c 30 "$b/lab.rec" >"$b/bad.rec"
+expect 65 "record 1: truncated record" train --algorithm knn --hyperparameters "$b/hpk.json" --train "$b/bad.rec" \
+    --model-dir "$b/kbad"
 # IVFPQ over an fjlt-reduced index: 4 bytes a point; every blob's rows still vote their own label
 printf '{"feature_dim": "16", "k": "5", "predictor_type": "classifier", "sample_size": "3000", "index_type": "faiss.IVFPQ", "faiss_index_pq_m": "4", "dimension_reduction_type": "fjlt", "dimension_reduction_target": "8", "_tuning_objective_metric": "test:accuracy"}' >"$b/hpq.json"
 expect 0 '"test:accuracy": 1}' train --algorithm knn --hyperparameters "$b/hpq.json" --train "$b/lab.csv" --test "$b/lab.csv" \

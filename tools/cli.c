@@ -214,6 +214,59 @@ sten_status cli_load_index(sten_ctx *ctx, const char *path, sten_index **out)
     return st;
 }
 
+sten_status cli_read_rows(sten_ctx *ctx, const char *path, uint32_t dim, int base, bool labeled, float **X,
+                          float **y, uint64_t *n)
+{
+    *X = NULL;
+    if (y)
+        *y = NULL;
+    *n = 0;
+    unsigned char head[4] = {0};
+    FILE *f = fopen(path, "rb");
+    const size_t got = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f)
+        fclose(f);
+    const bool recordio = got == 4 && head[0] == 0x0a && head[1] == 0x23 && head[2] == 0xd7 && head[3] == 0xce;
+    const bool netcdf = got == 4 && (!memcmp(head, "CDF", 3) || !memcmp(head, "\x89HDF", 4));
+    const bool json = got >= 1 && head[0] == '{' && !labeled;
+    if (!recordio && !netcdf && !json && base < 0) /* CSV: the label first when labeled */
+        return labeled ? sten_csv_read_labeled(ctx, path, dim, X, y, n) : sten_csv_read_dense(ctx, path, dim, X, n);
+    sten_dataset x, t;
+    sten_status st = sten_labeled_read(ctx, path, base, dim, "x", "y", &x, labeled ? &t : NULL);
+    if (st)
+        return st;
+    const uint64_t rows = x.examples;
+    if (rows == 0)
+        st = sten_fail(ctx, STEN_E_PARSE, "%s: no examples", path);
+    else if (!(*X = sten_calloc(ctx, (size_t)rows * dim, sizeof **X)) ||
+             (labeled && !(*y = sten_alloc(ctx, (size_t)rows * sizeof **y))))
+        st = sten_fail(ctx, STEN_E_NOMEM, "%s: %llu rows of %u features (%.1f MB dense) do not fit in memory", path,
+                       (unsigned long long)rows, dim, (double)rows * dim * 4 / 1e6);
+    for (uint64_t r = 0; !st && r < rows; r++) { /* sparse rows spread out: the algorithms are dense */
+        const uint64_t row = x.index ? x.index[r] : r;
+        if (x.attributes & STEN_DS_SPARSE) {
+            for (uint64_t e = x.sparse.row_ptr[row]; e < x.sparse.row_ptr[row + 1]; e++)
+                (*X)[r * dim + x.sparse.col[e]] = x.sparse.val ? x.sparse.val[e] : 1.0f;
+        } else {
+            memcpy(*X + r * dim, x.dense + row * x.width, (size_t)CLI_MIN(dim, x.width) * sizeof **X);
+        }
+        if (labeled)
+            (*y)[r] = t.dense[t.index ? t.index[r] : r];
+    }
+    sten_dataset_clear(ctx, &x);
+    if (labeled)
+        sten_dataset_clear(ctx, &t);
+    if (st) {
+        sten_free(ctx, *X);
+        if (y)
+            sten_free(ctx, *y), *y = NULL;
+        *X = NULL;
+        return st;
+    }
+    *n = rows;
+    return STEN_OK;
+}
+
 int cli_check_output(const char *cmd, const char *path, bool force)
 {
     struct stat sb;

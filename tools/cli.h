@@ -152,6 +152,14 @@ sten_status cli_load_index(sten_ctx *ctx, const char *path, sten_index **out);
  * sense). Prints "sten <cmd>: PATH already exists; pass --force to overwrite
  * it" and returns CLI_EX_CANTCREAT (73), or 0. A directory is refused even
  * with --force. NULL paths are skipped. Call it before any work is done. */
+/* Dense rows (n x dim, and labels when labeled) for a built-in algorithm,
+ * from whichever format path holds: RecordIO-protobuf, a NetCDF dataset or,
+ * unlabeled, SageMaker's JSON instances (told apart by their first bytes),
+ * libsvm when base is 0 or 1 (sten_labeled_read; sparse rows are spread out
+ * dense), else CSV (the label first when labeled). *X and *y owned (sten_free). */
+sten_status cli_read_rows(sten_ctx *ctx, const char *path, uint32_t dim, int base, bool labeled, float **X,
+                          float **y, uint64_t *n);
+
 int cli_check_output(const char *cmd, const char *path, bool force);
 /* A --model-dir before any work: a directory, or one that can be made in a
  * writable parent; its model file (path model) is checked by the overwrite

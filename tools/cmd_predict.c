@@ -63,13 +63,16 @@ const char cmd_predict_usage[] =
     "k-means, PCA, k-NN and Linear Learner models (sten train --algorithm\n"
     "kmeans|pca|knn|linear-learner):\n"
     "  sten predict -n DIR/model.nc --csv DATA.csv -s OUT [--format json|jsonl]\n"
-    "                      dense CSV rows (no label); SageMaker's responses\n"
+    "                      dense CSV rows (no label), or --data DATA: RecordIO-\n"
+    "                      protobuf, SageMaker's JSON instances, a NetCDF dataset\n"
+    "                      or libsvm with --index-base 0|1 (sparse rows spread out\n"
+    "                      dense); SageMaker's responses\n"
     "                      {\"closest_cluster\", \"distance_to_cluster\"},\n"
     "                      {\"projection\": [...]}, {\"predicted_label\"} or\n"
     "                      {\"score\", \"predicted_label\"} (linear-learner) per row\n"
     "                      (docs/builtins.md)\n"
     "  --verbose           k-NN: also the k neighbours' \"labels\" and \"distances\"\n"
-    "  --nprobe N          k-NN faiss.IVFFlat: lists scanned per row (default\n"
+    "  --nprobe N          k-NN faiss.IVFFlat and IVFPQ: lists scanned per row (default\n"
     "                      max(1, nlists / 16))\n"
     "\n"
     "Every item listed in the filter is excluded, whatever its value (DSSTNE\n"
@@ -512,8 +515,23 @@ static sten_status run_scores(sten_ctx *ctx, const pred_args *a)
 int cmd_predict(int argc, char **argv)
 {
     bool builtin = false;
-    for (int i = 1; i < argc; i++) /* k-means and PCA models score dense CSV rows */
+    /* the built-ins' models score rows: --csv, or --data with a built-in's model */
+    const char *model = NULL;
+    bool data = false;
+    for (int i = 1; i < argc; i++) {
         builtin |= !strcmp(argv[i], "--csv") || !strncmp(argv[i], "--csv=", 6);
+        data |= !strcmp(argv[i], "--data") || !strncmp(argv[i], "--data=", 7);
+        if ((!strcmp(argv[i], "-n") || !strcmp(argv[i], "--network")) && i + 1 < argc)
+            model = argv[i + 1];
+        else if (!strncmp(argv[i], "--network=", 10))
+            model = argv[i] + 10;
+    }
+    if (!builtin && data && model) {
+        sten_model_kind kind;
+        sten_ctx *probe = cli_ctx_new("predict");
+        builtin = probe && sten_model_kind_of(probe, model, &kind) == STEN_OK && kind != STEN_MODEL_NETWORK;
+        sten_ctx_free(probe);
+    }
     const cli_cmd *self = cli_find("predict");
     pred_args a = {.k = 100, .batch = 1024, .base = -1};
     const int rc0 = builtin ? 0 : parse(self, argc, argv, &a);

@@ -1,5 +1,7 @@
-/* cmd_predict_builtin.c — `sten predict -n MODEL --csv DATA`: scores dense
- * CSV rows with a k-means, PCA, k-NN or Linear Learner model (sten train
+/* cmd_predict_builtin.c — `sten predict -n MODEL --csv DATA` (or --data
+ * DATA: RecordIO-protobuf, SageMaker's JSON instances, libsvm with
+ * --index-base, or CSV): scores rows with a k-means, PCA, k-NN or Linear
+ * Learner model (sten train
  * --algorithm kmeans|pca|knn|linear-learner) in SageMaker's response shapes:
  * {"closest_cluster", "distance_to_cluster"} per row for k-means,
  * {"projection": [...]} for PCA, {"predicted_label"} (--verbose: with
@@ -15,7 +17,7 @@
 
 typedef struct {
     const char *model, *csv, *output;
-    long long threads, nprobe;
+    long long threads, nprobe, base; /* base: libsvm's first index (-1: not libsvm) */
     int format; /* 1 json, 2 jsonl */
     bool force, verbose;
 } bp_args;
@@ -27,6 +29,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, bp_args *a)
         {"output", required_argument, NULL, 's'},  {"format", required_argument, NULL, 'F'},
         {"threads", required_argument, NULL, 't'}, {"force", no_argument, NULL, 'O'},
         {"verbose", no_argument, NULL, 'V'},       {"nprobe", required_argument, NULL, 'P'},
+        {"data", required_argument, NULL, 'C'},    {"index-base", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
@@ -40,6 +43,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, bp_args *a)
         case 'O': a->force = true; break;
         case 'V': a->verbose = true; break;
         case 'P': bad = cli_parse_int(self, "--nprobe", optarg, 1, UINT32_MAX, &a->nprobe); break;
+        case 'B': bad = cli_parse_int(self, "--index-base", optarg, 0, 1, &a->base); break;
         case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &a->threads); break;
         case 'F':
             a->format = !strcmp(optarg, "json") ? 1 : !strcmp(optarg, "jsonl") ? 2 : -1;
@@ -55,7 +59,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, bp_args *a)
         return bad;
     if (optind < argc)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
-    const char *m = !a->model ? "-n MODEL" : !a->output ? "-s OUTPUT" : NULL;
+    const char *m = !a->model ? "-n MODEL" : !a->output ? "-s OUTPUT" : !a->csv ? "--csv DATA (or --data)" : NULL;
     return m ? cli_usage_error(self, "%s is required", m) : 0;
 }
 
@@ -135,7 +139,7 @@ static sten_status run_knn(sten_ctx *ctx, const bp_args *a)
     if (!st && a->nprobe > m.nlists)
         st = sten_fail(ctx, STEN_E_INVALID, "--nprobe %lld: %s has %u lists", a->nprobe, a->model, m.nlists);
     if (!st)
-        st = sten_csv_read_dense(ctx, a->csv, m.dim, &X, &n);
+        st = cli_read_rows(ctx, a->csv, m.dim, (int)a->base, false, &X, NULL, &n);
     const size_t nk = (size_t)n * m.opts.k;
     if (!st && (!(pred = malloc((size_t)n * sizeof *pred)) ||
                 (a->verbose && (!(ids = malloc(nk * sizeof *ids)) || !(dist = malloc(nk * sizeof *dist))))))
@@ -202,7 +206,7 @@ static sten_status run_linear(sten_ctx *ctx, const bp_args *a)
                                              : sten_linear_load(ctx, a->model, &m);
     if (st)
         return st;
-    st = sten_csv_read_dense(ctx, a->csv, m.dim, &X, &n);
+    st = cli_read_rows(ctx, a->csv, m.dim, (int)a->base, false, &X, NULL, &n);
     if (!st && (!(S = malloc((size_t)n * m.outputs * sizeof *S)) || !(lab = malloc((size_t)n * sizeof *lab))))
         st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
     if (!st)
@@ -259,7 +263,7 @@ static sten_status run(sten_ctx *ctx, const bp_args *a)
         st = kind == STEN_MODEL_KMEANS ? sten_kmeans_load(ctx, a->model, &km) : sten_pca_load(ctx, a->model, &pca);
     const uint32_t dim = kind == STEN_MODEL_KMEANS ? km.dim : pca.dim;
     if (!st)
-        st = sten_csv_read_dense(ctx, a->csv, dim, &X, &n);
+        st = cli_read_rows(ctx, a->csv, dim, (int)a->base, false, &X, NULL, &n);
     const uint32_t w = kind == STEN_MODEL_KMEANS ? 1 : pca.n_comp;
     if (!st && (!(out = malloc((size_t)n * w * sizeof *out)) ||
                 (kind == STEN_MODEL_KMEANS && !(cl = malloc((size_t)n * sizeof *cl)))))
@@ -287,7 +291,7 @@ static sten_status run(sten_ctx *ctx, const bp_args *a)
 int cmd_predict_builtin(int argc, char **argv)
 {
     const cli_cmd *self = cli_find("predict");
-    bp_args a = {.format = 1};
+    bp_args a = {.format = 1, .base = -1};
     const int rc0 = parse(self, argc, argv, &a);
     if (rc0)
         return rc0 < 0 ? CLI_EX_OK : rc0;

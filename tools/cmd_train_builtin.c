@@ -15,13 +15,17 @@
 
 const char cmd_train_builtin_usage[] =
     "usage: sten train --algorithm kmeans|pca|knn|linear-learner --hyperparameters HP.json\n"
-    "                  --train DATA.csv [--validation DATA.csv] [--test DATA.csv]\n"
+    "                  --train DATA [--validation DATA] [--test DATA]\n"
     "                  --model-dir DIR\n"
-    "                  [--seed N] [--threads N] [--force]\n"
+    "                  [--index-base 0|1] [--seed N] [--threads N] [--force]\n"
     "\n"
     "Trains SageMaker's k-means or PCA on dense CSV rows without a label\n"
     "column (feature_dim numbers a line; plain or gzip), or k-NN on rows with\n"
-    "the label first, or Linear Learner likewise. HP.json uses SageMaker's names (strings or numbers):\n"
+    "the label first, or Linear Learner likewise. DATA may also be\n"
+    "RecordIO-protobuf (SageMaker's application/x-recordio-protobuf, told by\n"
+    "its first bytes) or libsvm with --index-base (its first feature index);\n"
+    "sparse rows are spread out dense (the algorithms are dense).\n"
+    "HP.json uses SageMaker's names (strings or numbers):\n"
     "  kmeans: k, feature_dim (required), init_method, max_iterations, tol,\n"
     "          mini_batch_size, epochs, extra_center_factor, half_life_time_size,\n"
     "          local_lloyd_max_iter, local_lloyd_init_method,\n"
@@ -60,7 +64,7 @@ const char cmd_train_builtin_usage[] =
 
 typedef struct {
     const char *algo, *hp, *train, *validation, *test, *dir;
-    long long seed, threads;
+    long long seed, threads, base; /* base: libsvm's first index (-1: not libsvm) */
     bool force;
 } bi_args;
 
@@ -83,7 +87,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, bi_args *a)
         {"model-dir", required_argument, NULL, 'M'}, {"seed", required_argument, NULL, 'S'},
         {"threads", required_argument, NULL, 't'},   {"force", no_argument, NULL, 'f'},
         {"validation", required_argument, NULL, 'V'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"index-base", required_argument, NULL, 'B'}, {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
     optind = 1;
@@ -99,6 +103,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, bi_args *a)
         case 'S': bad = cli_parse_int(self, "--seed", optarg, 0, INT64_MAX, &a->seed); break;
         case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &a->threads); break;
         case 'f': a->force = true; break;
+        case 'B': bad = cli_parse_int(self, "--index-base", optarg, 0, 1, &a->base); break;
         case 'h': fputs(cmd_train_builtin_usage, stdout); return -1;
         default: bad = cli_opt_error(self, c, argv);
         }
@@ -157,9 +162,9 @@ static sten_status train_kmeans(sten_ctx *ctx, const bi_args *a, const char *mod
     o.seed = (uint64_t)a->seed;
     double t0 = now_s();
     if (!st)
-        st = sten_csv_read_dense(ctx, a->train, o.feature_dim, &X, &n);
+        st = cli_read_rows(ctx, a->train, o.feature_dim, (int)a->base, false, &X, NULL, &n);
     if (!st && a->test) /* read and checked before the training it would waste */
-        st = sten_csv_read_dense(ctx, a->test, o.feature_dim, &T, &nt);
+        st = cli_read_rows(ctx, a->test, o.feature_dim, (int)a->base, false, &T, NULL, &nt);
     const double t_read = now_s() - t0;
     if (!st)
         st = make_dir(ctx, a->dir);
@@ -205,7 +210,7 @@ static sten_status train_pca(sten_ctx *ctx, const bi_args *a, const char *model)
     o.seed = (uint64_t)a->seed;
     double t0 = now_s();
     if (!st)
-        st = sten_csv_read_dense(ctx, a->train, o.feature_dim, &X, &n);
+        st = cli_read_rows(ctx, a->train, o.feature_dim, (int)a->base, false, &X, NULL, &n);
     const double t_read = now_s() - t0;
     if (!st)
         st = make_dir(ctx, a->dir);
@@ -253,9 +258,9 @@ static sten_status train_knn(sten_ctx *ctx, const bi_args *a, const char *model)
     o.seed = (uint64_t)a->seed;
     double t0 = now_s();
     if (!st)
-        st = sten_csv_read_labeled(ctx, a->train, o.feature_dim, &X, &y, &n);
+        st = cli_read_rows(ctx, a->train, o.feature_dim, (int)a->base, true, &X, &y, &n);
     if (!st && a->test)
-        st = sten_csv_read_labeled(ctx, a->test, o.feature_dim, &T, &ty, &nt);
+        st = cli_read_rows(ctx, a->test, o.feature_dim, (int)a->base, true, &T, &ty, &nt);
     const double t_read = now_s() - t0;
     if (!st)
         st = make_dir(ctx, a->dir);
@@ -317,11 +322,11 @@ static sten_status train_linear(sten_ctx *ctx, const bi_args *a, const char *mod
     o.seed = (uint64_t)a->seed;
     double t0 = now_s();
     if (!st)
-        st = sten_csv_read_labeled(ctx, a->train, o.feature_dim, &X, &y, &n);
+        st = cli_read_rows(ctx, a->train, o.feature_dim, (int)a->base, true, &X, &y, &n);
     if (!st && a->validation)
-        st = sten_csv_read_labeled(ctx, a->validation, o.feature_dim, &V, &vy, &nv);
+        st = cli_read_rows(ctx, a->validation, o.feature_dim, (int)a->base, true, &V, &vy, &nv);
     if (!st && a->test)
-        st = sten_csv_read_labeled(ctx, a->test, o.feature_dim, &T, &ty, &nt);
+        st = cli_read_rows(ctx, a->test, o.feature_dim, (int)a->base, true, &T, &ty, &nt);
     const double t_read = now_s() - t0;
     if (!st)
         st = make_dir(ctx, a->dir);
@@ -357,7 +362,7 @@ static sten_status train_linear(sten_ctx *ctx, const bi_args *a, const char *mod
 int cmd_train_builtin(int argc, char **argv)
 {
     const cli_cmd *self = cli_find("train");
-    bi_args a = {.seed = 12134};
+    bi_args a = {.seed = 12134, .base = -1};
     const int rc0 = parse(self, argc, argv, &a);
     if (rc0)
         return rc0 < 0 ? CLI_EX_OK : rc0;
