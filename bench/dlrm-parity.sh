@@ -1,0 +1,80 @@
+#!/bin/sh
+# bench/dlrm-parity.sh — DLRM parity with PyTorch: the same synthetic
+# Criteo-shaped rows (sten synth --preset criteo: a planted click model with
+# pairwise interactions, whose own AUC is the ceiling), the same hashing into
+# BUCKETS rows per table, the Kaggle architecture (examples/criteo/dlrm.json;
+# PyTorch: bench/dlrm_parity.py), Adam 1e-3, batch BATCH, EPOCHS epochs, 2
+# threads; each side's test AUC and log loss on the held-out rows, and
+# training and scoring rows/s. Target (issue #13): AUC within 0.002, log loss
+# within 0.5%; scoring at least 3x. Appends to $RESULTS.
+#   ROWS=600000 TEST=100000 BUCKETS=100000 BATCH=128 EPOCHS=1 sh bench/dlrm-parity.sh
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+ROWS=${ROWS:-600000}
+TEST=${TEST:-100000}
+BUCKETS=${BUCKETS:-100000}
+BATCH=${BATCH:-128}
+EPOCHS=${EPOCHS:-1}
+THREADS=${THREADS:-2}
+. bench/lib.sh
+case $RESULTS in /*) ;; *) RESULTS=$ROOT/$RESULTS ;; esac
+bench_need_torch
+bench_build sten
+W=$ROOT/out/dlrm-parity
+mkdir -p "$W"
+cp build/sten "$W/sten"
+S=$W/sten
+cd "$W"
+"$S" synth --force --preset criteo --rows "$ROWS" --scale 0.01 --seed 7 -o all.tsv 2>synth.err
+ceiling=$(grep -o "AUC [0-9.]*" synth.err | head -n 1)
+head -n $((ROWS - TEST)) all.tsv >train.tsv
+tail -n "$TEST" all.tsv >test.tsv
+"$S" convert --force train.tsv -o train.nc --format criteo --hash-buckets "$BUCKETS" 2>/dev/null
+"$S" convert --force test.tsv -o test.nc --format criteo --hash-buckets "$BUCKETS" 2>/dev/null
+export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
+echo "threads: OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS"
+t0=$(date +%s.%N)
+"$S" train -c "$ROOT/examples/criteo/dlrm.json" -i train.nc -o train.nc -n dlrm.nc -e "$EPOCHS" -b "$BATCH" \
+    -t "$THREADS" --force 2>/dev/null
+t_train=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+t0=$(date +%s.%N)
+"$S" predict --force -n dlrm.nc -i test.nc --format scores -t "$THREADS" -s scores.txt 2>/dev/null
+t_score=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+cut -f 1 test.tsv | paste -d , scores.txt - >scored.csv
+"$S" evaluate --scores scored.csv --json >sten.json
+s_auc=$(sed -n 's/.*"auc": \([0-9.]*\).*/\1/p' sten.json)
+s_ll=$(sed -n 's/.*"logloss": \([0-9.]*\).*/\1/p' sten.json)
+"$PY" "$ROOT/bench/dlrm_parity.py" train.tsv test.tsv "$BUCKETS" "$BATCH" "$EPOCHS" "$THREADS" 1 >torch.json
+cat torch.json
+p_auc=$(sed -n 's/.*"auc": \([0-9.]*\).*/\1/p' torch.json)
+p_ll=$(sed -n 's/.*"logloss": \([0-9.]*\).*/\1/p' torch.json)
+p_train=$(sed -n 's/.*"train_s": \([0-9.]*\).*/\1/p' torch.json)
+p_score=$(sed -n 's/.*"score_s": \([0-9.]*\).*/\1/p' torch.json)
+n_train=$((ROWS - TEST))
+row() { awk -v n="$n_train" -v t="$TEST" -v a="$2" -v l="$3" -v tr="$4" -v sc="$5" -v name="$1" \
+    'BEGIN { printf "| %s | %s | %s | %.0f | %.0f |\n", name, a, l, n / tr, t / sc }'; }
+table="| implementation | test AUC | test log loss | training rows/s | scoring rows/s |
+|---|---|---|---|---|
+$(row "sten (fp32)" "$s_auc" "$s_ll" "$t_train" "$t_score")
+$(row "PyTorch $("$PY" -c 'import torch; print(torch.__version__)') eager, sparse tables" "$p_auc" "$p_ll" "$p_train" "$p_score")"
+verdict=$(awk -v a="$s_auc" -v b="$p_auc" -v la="$s_ll" -v lb="$p_ll" -v st="$t_score" -v pt="$p_score" 'BEGIN {
+    d = a - b; r = (la - lb) / lb * 100
+    printf "AUC difference %+.4f (target within 0.002: %s), log loss %+.2f%% (target within 0.5%%: %s), scoring %.1fx",
+        d, (d <= 0.002 && d >= -0.002) ? "met" : "missed", r, (r <= 0.5 && r >= -0.5) ? "met" : "missed", pt / st }')
+echo "$table"
+echo "$verdict"
+{
+    echo
+    echo "## DLRM parity with PyTorch on synthetic Criteo-shaped data ($(date +%Y-%m-%d))"
+    echo
+    echo "Command: \`ROWS=$ROWS TEST=$TEST BUCKETS=$BUCKETS BATCH=$BATCH EPOCHS=$EPOCHS sh bench/dlrm-parity.sh\`"
+    echo "(sten synth --preset criteo --scale 0.01 --seed 7: the planted model's own $ceiling; $n_train training"
+    echo "and $TEST test rows, hashed into $BUCKETS rows per table; Adam 1e-3, batch $BATCH, $EPOCHS epoch(s); $THREADS"
+    echo "threads, OMP/OPENBLAS_NUM_THREADS=$THREADS; seconds include reading the data (sten: the NetCDF file; PyTorch:"
+    echo "tensors in memory, not counted); \`lscpu\`: $(lscpu | sed -n 's/^Model name: *//p'))."
+    echo
+    echo "$table"
+    echo
+    echo "$verdict."
+} >>"$RESULTS"
