@@ -739,6 +739,20 @@ sten_split_opts sten_split_defaults(void);
 sten_status sten_split(sten_ctx *ctx, const sten_split_opts *o, sten_interactions *in, uint8_t *part,
                        sten_split_stats *stats);
 
+/* Validation users held out of training data itself (Liang et al.'s
+ * protocol; sten train --validate-users): `users` of the examples of ds
+ * (n_ds sparse datasets over the same examples, none Indexed) are drawn by
+ * seed. *train (n_ds datasets, owned: sten_datasets_free) holds every
+ * dataset's other examples, in order; *valid (n_ds) the drawn ones, where
+ * a dataset with is_input[k] keeps each example's fold-in entries and the
+ * others its held-out entries: an entry is held out with probability
+ * `fraction`, decided by its (example, column) so that datasets over the
+ * same items agree (an autoencoder's input and output). The copies keep the
+ * features fingerprint; their samples fingerprint is unknown (a subset). */
+sten_status sten_holdout_users(sten_ctx *ctx, const sten_dataset *ds, size_t n_ds, const bool *is_input,
+                               uint32_t users, double fraction, uint64_t seed, sten_dataset **train,
+                               sten_dataset **valid);
+
 /* ------------------------------------------------------ network description */
 
 /* What a network config (DSSTNE's JSON language plus sten's Training object)

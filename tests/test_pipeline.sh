@@ -207,6 +207,20 @@ ev=$(sed -n 's/.*"ndcg": \([0-9.]*\).*/\1/p' vae.eval)
     awk -v a="${best% *}" -v b="$ev" 'BEGIN { exit !(a > 0.05 && (a - b) ^ 2 < 1e-10) }' &&
     ok "train --select ndcg@20 --keep-best: kept epoch $kept of 6, validation NDCG@20 ${best% *} = evaluate's $ev" ||
     { bad "Mult-VAE validation selection: best '$best', kept '$kept', evaluate '$ev'"; cat vae.err vae.jsonl; }
+# --validate-users: validation users drawn from the training data itself, the same for the same seed
+for run in 1 2; do
+    "$STEN" train -c "$EXAMPLES/movielens/mult-dae.json" -i gl_input.nc -o gl_output.nc -n vu$run.nc -b 256 -e 3 \
+        --validate-users 200 --select ndcg@20 --keep-best --metrics vu$run.jsonl 2>vu$run.err
+done
+for run in 1 2; do
+    ncdump vu$run.nc | sed 1d >vu$run.cdl
+    sed 's/"seconds": [0-9.]*, "examples_per_s": [0-9.]*, //' vu$run.jsonl >vu$run.m
+done
+grep -q "sten train: 200 validation users held out of" vu1.err && grep -q '"valid_ndcg@20": 0\.[0-9]' vu1.jsonl &&
+    [ "$(wc -l <vu1.jsonl)" -eq 3 ] && cmp -s vu1.cdl vu2.cdl && cmp -s vu1.m vu2.m &&
+    ok "train --validate-users 200: validation NDCG@20 per epoch, the same model for the same seed" ||
+    { bad "train --validate-users"; cat vu1.err vu1.jsonl; }
+expect_exit 64 "--validate and --validate-users both name validation data" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n s.nc --validate vin.nc --validate-users 5
 expect_exit 64 "--select expects loss, recall@K or ndcg@K, got 'map@10'" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n s.nc --validate vin.nc --select map@10
 expect_exit 64 "--select recall@K needs --validate" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n s.nc --select recall@5
 sed 's/"Type" : "Variational", "N" : "auto"/"Type" : "Variational", "N" : 100/' "$EXAMPLES/movielens/mult-vae.json" >vbad.json

@@ -706,6 +706,80 @@ static void test_nbhd_bad_options(void)
     sten_csr_free(ctx, &X);
 }
 
+/* Validation users held out of the training data (sten_holdout_users): the
+ * drawn users leave every dataset and the rest keep their rows in order;
+ * each drawn user's input keeps its fold-in and its output the other
+ * entries, the two together its whole row; about the fraction held out;
+ * the same seed draws the same; refusals name the dataset. */
+static void test_holdout_users(void)
+{
+    enum { E = 200, W = 50 };
+    sten_dataset ds[2];
+    memset(ds, 0, sizeof ds);
+    for (int k = 0; k < 2; k++) {
+        ds[k].name = k ? "gl_output" : "gl_input";
+        ds[k].attributes = STEN_DS_SPARSE | STEN_DS_BOOLEAN;
+        ds[k].dims = 1, ds[k].width = W, ds[k].height = ds[k].length = 1;
+        ds[k].examples = ds[k].unique = E;
+        CHECK_EQ(sten_csr_init(ctx, &ds[k].sparse, E, W, E * 10, false), STEN_OK);
+        uint64_t e = 0;
+        for (int r = 0; r < E; r++) {
+            ds[k].sparse.row_ptr[r] = e;
+            for (int j = 0; j < 10; j++)
+                ds[k].sparse.col[e++] = (uint32_t)((r * 3 + j * 5) % W);
+        }
+        ds[k].sparse.row_ptr[E] = e;
+        ds[k].sparse.rows = E, ds[k].sparse.nnz = e;
+    }
+    const bool is_input[2] = {true, false};
+    sten_dataset *tr, *va, *tr2, *va2;
+    CHECK_EQ(sten_holdout_users(ctx, ds, 2, is_input, 30, 0.2, 9, &tr, &va), STEN_OK);
+    CHECK(tr[0].examples == E - 30 && va[0].examples == 30 && va[1].examples == 30);
+    CHECK(!strcmp(va[1].name, "gl_output") && tr[0].width == W);
+    /* every training row is one of the originals, in order, whole */
+    int prev = -1, bad = 0;
+    for (uint64_t r = 0; r < tr[0].examples; r++) {
+        const uint32_t c0 = tr[0].sparse.col[tr[0].sparse.row_ptr[r]];
+        int orig = -1;
+        for (int o = prev + 1; o < E && orig < 0; o++)
+            if ((uint32_t)((o * 3) % W) == c0)
+                orig = o;
+        bad += orig < 0 || tr[0].sparse.row_ptr[r + 1] - tr[0].sparse.row_ptr[r] != 10;
+        prev = orig;
+    }
+    CHECK_EQ(bad, 0);
+    uint64_t in = 0, out = 0;
+    for (int r = 0; r < 30; r++) { /* fold-in + held-out = the whole row, disjoint */
+        const uint64_t a0 = va[0].sparse.row_ptr[r], a1 = va[0].sparse.row_ptr[r + 1];
+        const uint64_t b0 = va[1].sparse.row_ptr[r], b1 = va[1].sparse.row_ptr[r + 1];
+        bad += (a1 - a0) + (b1 - b0) != 10;
+        for (uint64_t i = a0; i < a1; i++)
+            for (uint64_t j = b0; j < b1; j++)
+                bad += va[0].sparse.col[i] == va[1].sparse.col[j];
+        in += a1 - a0, out += b1 - b0;
+    }
+    CHECK_EQ(bad, 0);
+    CHECK(out > 30 && out < 100); /* ~20% of 300 */
+    CHECK_EQ(sten_holdout_users(ctx, ds, 2, is_input, 30, 0.2, 9, &tr2, &va2), STEN_OK);
+    CHECK(va2[0].sparse.nnz == va[0].sparse.nnz &&
+          !memcmp(va2[0].sparse.col, va[0].sparse.col, va[0].sparse.nnz * sizeof(uint32_t)));
+    sten_datasets_free(ctx, tr2, 2), sten_datasets_free(ctx, va2, 2);
+    CHECK_EQ(sten_holdout_users(ctx, ds, 2, is_input, 30, 0.2, 10, &tr2, &va2), STEN_OK);
+    CHECK(va2[0].sparse.nnz != va[0].sparse.nnz ||
+          memcmp(va2[0].sparse.col, va[0].sparse.col, va[0].sparse.nnz * sizeof(uint32_t)) != 0);
+    sten_datasets_free(ctx, tr2, 2), sten_datasets_free(ctx, va2, 2);
+    sten_datasets_free(ctx, tr, 2), sten_datasets_free(ctx, va, 2);
+    CHECK_EQ(sten_holdout_users(ctx, ds, 2, is_input, E, 0.2, 9, &tr, &va), STEN_E_INVALID);
+    CHECK(tr == NULL && va == NULL);
+    sten_ctx_clear_error(ctx);
+    ds[1].examples = E - 1;
+    CHECK_EQ(sten_holdout_users(ctx, ds, 2, is_input, 30, 0.2, 9, &tr, &va), STEN_E_UNSUPPORTED);
+    CHECK(strstr(sten_ctx_error(ctx), "gl_output") != NULL);
+    sten_ctx_clear_error(ctx);
+    for (int k = 0; k < 2; k++)
+        sten_csr_free(ctx, &ds[k].sparse);
+}
+
 int main(void)
 {
     if (sten_ctx_init(&ctx) != STEN_OK)
@@ -721,6 +795,7 @@ int main(void)
     RUN(test_nbhd_reference);
     RUN(test_nbhd_threads);
     RUN(test_nbhd_bad_options);
+    RUN(test_holdout_users);
     CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0);
     sten_ctx_free(ctx);
     return CHECK_DONE();

@@ -56,6 +56,10 @@ const char cmd_train_usage[] =
     "                           output items (held out); both metrics are printed\n"
     "                           and written to --metrics each epoch (docs/quality.md)\n"
     "      --keep-best          write the weights of the best validation epoch\n"
+    "      --validate-users N   hold N users (examples) of the training data out as\n"
+    "                           validation users instead of --validate: each one's\n"
+    "                           input keeps a random 80% of its items, its output\n"
+    "                           the other 20% (the same draw for the same --seed)\n"
     "      --test FILE          NetCDF test data (as --validate) for a one-unit output:\n"
     "                           after each epoch, prints {\"epoch\", \"test:auc\",\n"
     "                           \"test:logloss\", \"test:accuracy\"} as a JSON line (and\n"
@@ -88,7 +92,7 @@ const char cmd_train_usage[] =
 enum {
     OPT_ALPHA = 256, OPT_LAMBDA, OPT_LAMBDA1, OPT_MU, OPT_MU1, OPT_OPTIMIZER, OPT_SEED,
     OPT_CKPT, OPT_RESUME, OPT_METRICS, OPT_VALIDATE, OPT_PATIENCE, OPT_FORCE, OPT_PRECISION,
-    OPT_TEST, OPT_REPORT, OPT_PARALLEL, OPT_SELECT, OPT_KEEP_BEST
+    OPT_TEST, OPT_REPORT, OPT_PARALLEL, OPT_SELECT, OPT_KEEP_BEST, OPT_VALIDATE_USERS
 };
 
 typedef struct {
@@ -97,7 +101,7 @@ typedef struct {
     rep_metrics *rep; /* this run's metrics lines, for --report */
     sten_workspace *test_ws; /* over the test data: scores and labels each epoch */
     float *test_p, *test_y;
-    long long batch, epochs, threads, seed, ckpt, patience;
+    long long batch, epochs, threads, seed, ckpt, patience, validate_users;
     sten_select select;
     uint32_t rank_k; /* --select recall@K / ndcg@K */
     bool keep_best;
@@ -146,6 +150,7 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
         {"parallel", required_argument, NULL, OPT_PARALLEL},
         {"select", required_argument, NULL, OPT_SELECT},
         {"keep-best", no_argument, NULL, OPT_KEEP_BEST},
+        {"validate-users", required_argument, NULL, OPT_VALIDATE_USERS},
         {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
@@ -197,6 +202,9 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
             break;
         case OPT_FORCE: a->force = true; break;
         case OPT_KEEP_BEST: a->keep_best = true; break;
+        case OPT_VALIDATE_USERS:
+            bad = cli_parse_int(self, "--validate-users", optarg, 1, UINT32_MAX, &a->validate_users);
+            break;
         case OPT_SELECT: {
             const char *at = strchr(optarg, '@');
             long long k = 0;
@@ -240,11 +248,14 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, train_args *a)
                         : !a->output ? "-o OUTPUT.nc" : !a->network ? "-n MODEL.nc" : NULL;
     if (missing)
         return cli_usage_error(self, "%s is required", missing);
-    if (a->patience && !a->validate)
+    if (a->validate && a->validate_users)
+        return cli_usage_error(self, "--validate and --validate-users both name validation data; give one");
+    const bool validating = a->validate || a->validate_users;
+    if (a->patience && !validating)
         return cli_usage_error(self, "--patience needs --validate");
-    if (a->keep_best && !a->validate)
+    if (a->keep_best && !validating)
         return cli_usage_error(self, "--keep-best needs --validate");
-    if (a->rank_k && !a->validate)
+    if (a->rank_k && !validating)
         return cli_usage_error(self, "--select %s needs --validate (the validation users' fold-in "
                                "items as input, their held-out items as output)",
                                a->select == STEN_SELECT_RECALL ? "recall@K" : "ndcg@K");
@@ -450,6 +461,11 @@ int cmd_train(int argc, char **argv)
                            : "--precision bf16 yet");
         return CLI_EX_USAGE;
     }
+    if (ranks > 1 && a.validate_users) {
+        if (a.rank == 0)
+            fprintf(stderr, "sten train: --validate-users runs as one process (across ranks, give --validate files)\n");
+        return CLI_EX_USAGE;
+    }
     if ((rc = check_outputs(&a)))
         return rc;
     sten_ctx *ctx = a.ctx = cli_ctx_new("train");
@@ -479,6 +495,26 @@ int cmd_train(int argc, char **argv)
                 : load_data(ctx, a.input, a.output, (uint32_t)a.rank, (uint32_t)ranks, &ds, &n_ds);
     if (!st && a.validate)
         st = load_data(ctx, a.validate, a.validate2 ? a.validate2 : a.validate, 0, 1, &valid, &n_valid);
+    if (!st && a.validate_users) { /* validation users from the training data itself */
+        bool *is_input = calloc(n_ds ? n_ds : 1, sizeof *is_input);
+        sten_dataset *tr = NULL;
+        if (!is_input)
+            st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+        for (size_t k = 0; !st && k < n_ds; k++)
+            for (uint32_t l = 0; l < desc->n_layers; l++)
+                is_input[k] |= desc->layers[l].kind == STEN_LAYER_INPUT && !strcmp(desc->layers[l].dataset, ds[k].name);
+        const uint64_t seed = a.seed >= 0 ? (uint64_t)a.seed : desc->training.seed;
+        if (!st)
+            st = sten_holdout_users(ctx, ds, n_ds, is_input, (uint32_t)a.validate_users, 0.2, seed, &tr, &valid);
+        free(is_input);
+        if (!st) {
+            sten_datasets_free(ctx, ds, n_ds);
+            ds = tr;
+            n_valid = n_ds;
+            fprintf(stderr, "sten train: %lld validation users held out of %llu (20%% of each one's items to "
+                    "find from the rest)\n", a.validate_users, (unsigned long long)(ds[0].examples + a.validate_users));
+        }
+    }
     if (!st && a.test)
         st = load_data(ctx, a.test, a.test2 ? a.test2 : a.test, 0, 1, &test, &n_test);
     sten_train_opts o;

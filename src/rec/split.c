@@ -154,3 +154,134 @@ sten_status sten_split(sten_ctx *ctx, const sten_split_opts *o, sten_interaction
     }
     return sten_fail(ctx, STEN_E_INVALID, "split protocol %d is not one of sten_split_protocol", (int)o->protocol);
 }
+
+/* ------------------------------------------------ validation users held out */
+
+/* Whether entry (example, column) is in the example's fold-in: a draw of
+ * the (seed, example) stream keyed by the column, so every dataset over the
+ * same items agrees. */
+static bool in_fold_in(uint64_t seed, uint64_t example, uint32_t column, double fraction)
+{
+    uint64_t h = seed ^ (example * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)column * 0xc2b2ae3d27d4eb4full);
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 29;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 32;
+    return (double)(h >> 11) * 0x1p-53 >= fraction;
+}
+
+/* Rows rows[0..n) of d (entries kept by keep: 0 all, 1 fold-in, 2 held out)
+ * into out, a new dataset of n examples. */
+static sten_status take_rows(sten_ctx *ctx, const sten_dataset *d, const uint64_t *rows, uint64_t n, int keep,
+                             double fraction, uint64_t seed, sten_dataset *out)
+{
+    memset(out, 0, sizeof *out);
+    const size_t len = strlen(d->name) + 1;
+    uint64_t nnz = 0;
+    for (uint64_t r = 0; r < n; r++)
+        nnz += d->sparse.row_ptr[rows[r] + 1] - d->sparse.row_ptr[rows[r]];
+    sten_status st = (out->name = sten_alloc(ctx, len)) ? STEN_OK : STEN_E_NOMEM;
+    if (!st)
+        memcpy(out->name, d->name, len);
+    if (!st)
+        st = sten_csr_init(ctx, &out->sparse, (uint32_t)(n ? n : 1), d->sparse.cols, nnz ? nnz : 1,
+                           d->sparse.val != NULL);
+    if (!st && d->weight && !(out->weight = sten_alloc(ctx, (size_t)(n ? n : 1) * sizeof *out->weight)))
+        st = STEN_E_NOMEM;
+    if (st) {
+        sten_dataset_clear(ctx, out);
+        return st;
+    }
+    uint64_t e = 0;
+    for (uint64_t r = 0; r < n; r++) {
+        out->sparse.row_ptr[r] = e;
+        for (uint64_t k = d->sparse.row_ptr[rows[r]]; k < d->sparse.row_ptr[rows[r] + 1]; k++) {
+            const bool f = keep && in_fold_in(seed, rows[r], d->sparse.col[k], fraction);
+            if (keep == 1 ? !f : keep == 2 ? f : false)
+                continue;
+            out->sparse.col[e] = d->sparse.col[k];
+            if (out->sparse.val)
+                out->sparse.val[e] = d->sparse.val[k];
+            e++;
+        }
+        if (out->weight)
+            out->weight[r] = d->weight[rows[r]];
+    }
+    out->sparse.row_ptr[n] = e;
+    out->sparse.rows = (uint32_t)n;
+    out->sparse.nnz = e;
+    out->attributes = d->attributes;
+    out->dtype = d->dtype;
+    out->dims = d->dims, out->width = d->width, out->height = d->height, out->length = d->length;
+    out->examples = out->unique = n;
+    out->features = d->features; /* the same columns; the samples are a subset (not known) */
+    return STEN_OK;
+}
+
+sten_status sten_holdout_users(sten_ctx *ctx, const sten_dataset *ds, size_t n_ds, const bool *is_input,
+                               uint32_t users, double fraction, uint64_t seed, sten_dataset **train,
+                               sten_dataset **valid)
+{
+    *train = *valid = NULL;
+    if (n_ds == 0)
+        return sten_fail(ctx, STEN_E_INVALID, "holding out validation users: no datasets");
+    const uint64_t E = ds[0].examples;
+    for (size_t k = 0; k < n_ds; k++) {
+        const sten_dataset *d = &ds[k];
+        if (!(d->attributes & STEN_DS_SPARSE) || d->index || d->examples != E)
+            return sten_fail(ctx, STEN_E_UNSUPPORTED, "holding out validation users: dataset %s is %s; every "
+                             "dataset must be sparse, not Indexed, over the same %llu examples", d->name,
+                             !(d->attributes & STEN_DS_SPARSE) ? "dense" : d->index ? "Indexed"
+                                                                                   : "over other examples",
+                             (unsigned long long)E);
+    }
+    if (E > UINT32_MAX)
+        return sten_fail(ctx, STEN_E_UNSUPPORTED, "holding out validation users: %llu examples (at most 2^32-1)",
+                         (unsigned long long)E);
+    if (users == 0 || users >= E)
+        return sten_fail(ctx, STEN_E_INVALID, "holding out %u validation users of %llu examples (expected 1 to "
+                         "%llu)", users, (unsigned long long)E, (unsigned long long)(E ? E - 1 : 0));
+    if (!(fraction > 0.0 && fraction < 1.0))
+        return sten_fail(ctx, STEN_E_INVALID, "holding out validation users: a held-out fraction of %g (expected "
+                         "more than 0 and less than 1)", fraction);
+    /* the drawn users: a partial shuffle of the example numbers, then each part in order */
+    uint64_t *all = sten_alloc(ctx, (size_t)E * sizeof *all);
+    uint8_t *drawn = sten_calloc(ctx, (size_t)E, 1);
+    sten_dataset *tr = sten_calloc(ctx, n_ds, sizeof *tr), *va = sten_calloc(ctx, n_ds, sizeof *va);
+    sten_status st = all && drawn && tr && va ? STEN_OK : STEN_E_NOMEM;
+    if (!st) {
+        sten_rng r;
+        sten_rng_init(&r, seed, 0x686f6c646f7574ull); /* "holdout" */
+        for (uint64_t i = 0; i < E; i++)
+            all[i] = i;
+        for (uint32_t i = 0; i < users; i++) {
+            const uint64_t j = i + sten_rng_below(&r, (uint32_t)(E - i));
+            const uint64_t x = all[i];
+            all[i] = all[j], all[j] = x;
+            drawn[all[i]] = 1;
+        }
+        uint64_t a = 0, b = 0;
+        for (uint64_t i = 0; i < E; i++) /* valid rows first (ascending), then the training rows */
+            if (drawn[i])
+                all[a++] = i;
+        for (uint64_t i = 0; i < E; i++)
+            if (!drawn[i])
+                all[users + b++] = i;
+    }
+    for (size_t k = 0; !st && k < n_ds; k++) {
+        st = take_rows(ctx, &ds[k], all + users, E - users, 0, fraction, seed, &tr[k]);
+        if (!st)
+            st = take_rows(ctx, &ds[k], all, users, is_input[k] ? 1 : 2, fraction, seed, &va[k]);
+    }
+    sten_free(ctx, all);
+    sten_free(ctx, drawn);
+    if (st) {
+        sten_datasets_free(ctx, tr, n_ds);
+        sten_datasets_free(ctx, va, n_ds);
+        return st;
+    }
+    *train = tr;
+    *valid = va;
+    return STEN_OK;
+}
