@@ -149,25 +149,51 @@ static sten_status make_dir(sten_ctx *ctx, const char *dir)
     return STEN_OK;
 }
 
+/* A training job's channels as dense rows (labels for supervised
+ * algorithms), read and checked before any training they would waste, and
+ * the model directory made; read_s the seconds the reading took. */
+typedef struct {
+    float *X, *y, *V, *vy, *T, *ty;
+    uint64_t n, nv, nt;
+    double read_s;
+} channels;
+
+static sten_status read_channels(sten_ctx *ctx, const bi_args *a, uint32_t dim, bool labeled, channels *c)
+{
+    memset(c, 0, sizeof *c);
+    const double t0 = now_s();
+    const int base = (int)a->base;
+    sten_status st = cli_read_rows(ctx, a->train, dim, base, labeled, &c->X, labeled ? &c->y : NULL, &c->n);
+    if (!st && a->validation)
+        st = cli_read_rows(ctx, a->validation, dim, base, labeled, &c->V, labeled ? &c->vy : NULL, &c->nv);
+    if (!st && a->test)
+        st = cli_read_rows(ctx, a->test, dim, base, labeled, &c->T, labeled ? &c->ty : NULL, &c->nt);
+    c->read_s = now_s() - t0;
+    return st ? st : make_dir(ctx, a->dir);
+}
+
+static void free_channels(sten_ctx *ctx, channels *c)
+{
+    sten_free(ctx, c->X), sten_free(ctx, c->y), sten_free(ctx, c->V), sten_free(ctx, c->vy);
+    sten_free(ctx, c->T), sten_free(ctx, c->ty);
+    memset(c, 0, sizeof *c);
+}
+
 static sten_status train_kmeans(sten_ctx *ctx, const bi_args *a, const char *model)
 {
     sten_kmeans_opts o;
     unsigned metrics = 0;
-    float *X = NULL, *T = NULL;
-    uint64_t n = 0, nt = 0;
+    channels c = {0};
     sten_kmeans km;
     memset(&km, 0, sizeof km);
     uint32_t *cl = NULL;
     sten_status st = sten_kmeans_opts_from_hyperparameters(ctx, a->hp, &o, &metrics);
     o.seed = (uint64_t)a->seed;
+    if (!st)
+        st = read_channels(ctx, a, o.feature_dim, false, &c);
+    const float *X = c.X, *T = c.T;
+    const uint64_t n = c.n, nt = c.nt;
     double t0 = now_s();
-    if (!st)
-        st = cli_read_rows(ctx, a->train, o.feature_dim, (int)a->base, false, &X, NULL, &n);
-    if (!st && a->test) /* read and checked before the training it would waste */
-        st = cli_read_rows(ctx, a->test, o.feature_dim, (int)a->base, false, &T, NULL, &nt);
-    const double t_read = now_s() - t0;
-    if (!st)
-        st = make_dir(ctx, a->dir);
     sten_kmeans_report r;
     if (!st) {
         fprintf(stderr, "sten train: k-means, k %u, %llu rows of %u features, threads %d\n", o.k,
@@ -176,7 +202,7 @@ static sten_status train_kmeans(sten_ctx *ctx, const bi_args *a, const char *mod
         st = sten_kmeans_fit(ctx, X, n, &o, &km, &r);
     }
     if (!st) {
-        print_seconds(t_read, now_s() - t0);
+        print_seconds(c.read_s, now_s() - t0);
         fprintf(stderr, "sten train: mini-batch stage: %u centres, %u pass%s, msd %.6g; local Lloyd's: %u trials to "
                 "%u centres, weighted inertia %.6g\n", r.centers, r.passes, r.passes == 1 ? "" : "es", r.stage_msd,
                 r.trials, o.k, r.local_inertia);
@@ -194,48 +220,44 @@ static sten_status train_kmeans(sten_ctx *ctx, const bi_args *a, const char *mod
     }
     free(cl);
     sten_kmeans_free(ctx, &km);
-    sten_free(ctx, X);
-    sten_free(ctx, T);
+    free_channels(ctx, &c);
     return st;
 }
 
 static sten_status train_pca(sten_ctx *ctx, const bi_args *a, const char *model)
 {
     sten_pca_opts o;
-    float *X = NULL;
-    uint64_t n = 0;
+    channels c = {0};
     sten_pca p;
     memset(&p, 0, sizeof p);
     sten_status st = sten_pca_opts_from_hyperparameters(ctx, a->hp, &o);
     o.seed = (uint64_t)a->seed;
+    if (!st)
+        st = read_channels(ctx, a, o.feature_dim, false, &c);
+    const uint64_t n = c.n;
     double t0 = now_s();
-    if (!st)
-        st = cli_read_rows(ctx, a->train, o.feature_dim, (int)a->base, false, &X, NULL, &n);
-    const double t_read = now_s() - t0;
-    if (!st)
-        st = make_dir(ctx, a->dir);
     if (!st) {
         fprintf(stderr, "sten train: PCA (%s), %u components, %llu rows of %u features, threads %d\n",
                 o.mode == STEN_PCA_RANDOMIZED ? "randomized" : "regular", o.num_components, (unsigned long long)n,
                 o.feature_dim, sten_ctx_threads(ctx));
         t0 = now_s();
-        st = sten_pca_fit(ctx, X, n, &o, &p);
+        st = sten_pca_fit(ctx, c.X, n, &o, &p);
     }
     if (!st) {
-        print_seconds(t_read, now_s() - t0);
+        print_seconds(c.read_s, now_s() - t0);
         st = sten_pca_save(ctx, &p, model);
     }
     if (!st) { /* the explained variance, as a JSON line (and its sum on stderr) */
         cli_progress_clear();
         double sum = 0;
         printf("{\"explained_variance\": [");
-        for (uint32_t c = 0; c < p.n_comp; c++)
-            printf(c ? ", %.9g" : "%.9g", (double)p.eigenvalues[c]);
+        for (uint32_t j = 0; j < p.n_comp; j++)
+            printf(j ? ", %.9g" : "%.9g", (double)p.eigenvalues[j]);
         printf("], \"explained_variance_ratio\": [");
-        for (uint32_t c = 0; c < p.n_comp; c++) {
-            const double r = p.total_variance > 0 ? p.eigenvalues[c] / p.total_variance : 0.0;
+        for (uint32_t j = 0; j < p.n_comp; j++) {
+            const double r = p.total_variance > 0 ? p.eigenvalues[j] / p.total_variance : 0.0;
             sum += r;
-            printf(c ? ", %.9g" : "%.9g", r);
+            printf(j ? ", %.9g" : "%.9g", r);
         }
         printf("]}\n");
         fflush(stdout);
@@ -243,27 +265,24 @@ static sten_status train_pca(sten_ctx *ctx, const bi_args *a, const char *model)
                 sum, p.total_variance);
     }
     sten_pca_free(ctx, &p);
-    sten_free(ctx, X);
+    free_channels(ctx, &c);
     return st;
 }
 
 static sten_status train_knn(sten_ctx *ctx, const bi_args *a, const char *model)
 {
     sten_knn_opts o;
-    float *X = NULL, *y = NULL, *T = NULL, *ty = NULL, *pred = NULL;
-    uint64_t n = 0, nt = 0;
+    float *pred = NULL;
+    channels c = {0};
     sten_knn m;
     memset(&m, 0, sizeof m);
     sten_status st = sten_knn_opts_from_hyperparameters(ctx, a->hp, &o);
     o.seed = (uint64_t)a->seed;
+    if (!st)
+        st = read_channels(ctx, a, o.feature_dim, true, &c);
+    const float *X = c.X, *y = c.y, *T = c.T, *ty = c.ty;
+    const uint64_t n = c.n, nt = c.nt;
     double t0 = now_s();
-    if (!st)
-        st = cli_read_rows(ctx, a->train, o.feature_dim, (int)a->base, true, &X, &y, &n);
-    if (!st && a->test)
-        st = cli_read_rows(ctx, a->test, o.feature_dim, (int)a->base, true, &T, &ty, &nt);
-    const double t_read = now_s() - t0;
-    if (!st)
-        st = make_dir(ctx, a->dir);
     if (!st) {
         fprintf(stderr, "sten train: k-NN (%s), k %u, %llu rows of %u features, sample_size %u, threads %d\n",
                 o.predictor_type == STEN_KNN_REGRESSOR ? "regressor" : "classifier", o.k, (unsigned long long)n,
@@ -272,7 +291,7 @@ static sten_status train_knn(sten_ctx *ctx, const bi_args *a, const char *model)
         st = sten_knn_fit(ctx, X, y, n, &o, &m);
     }
     if (!st) {
-        print_seconds(t_read, now_s() - t0);
+        print_seconds(c.read_s, now_s() - t0);
         fprintf(stderr, "sten train: index of %u points of %u values%s", m.n, m.index_dim, m.nlists ? "" : "\n");
         if (m.nlists)
             fprintf(stderr, " in %u lists (predict probes %u by default)\n", m.nlists, sten_knn_nprobe(&m, 0));
@@ -292,7 +311,7 @@ static sten_status train_knn(sten_ctx *ctx, const bi_args *a, const char *model)
     }
     free(pred);
     sten_knn_free(ctx, &m);
-    sten_free(ctx, X), sten_free(ctx, y), sten_free(ctx, T), sten_free(ctx, ty);
+    free_channels(ctx, &c);
     return st;
 }
 
@@ -313,23 +332,17 @@ static void print_linear_metrics(const char *channel, sten_linear_predictor p, c
 static sten_status train_linear(sten_ctx *ctx, const bi_args *a, const char *model)
 {
     sten_linear_opts o;
-    float *X = NULL, *y = NULL, *V = NULL, *vy = NULL, *T = NULL, *ty = NULL;
-    uint64_t n = 0, nv = 0, nt = 0;
+    channels c = {0};
     sten_linear m;
     memset(&m, 0, sizeof m);
     sten_linear_report r;
     sten_status st = sten_linear_opts_from_hyperparameters(ctx, a->hp, &o);
     o.seed = (uint64_t)a->seed;
+    if (!st)
+        st = read_channels(ctx, a, o.feature_dim, true, &c);
+    const float *X = c.X, *y = c.y, *V = c.V, *vy = c.vy, *T = c.T, *ty = c.ty;
+    const uint64_t n = c.n, nv = c.nv, nt = c.nt;
     double t0 = now_s();
-    if (!st)
-        st = cli_read_rows(ctx, a->train, o.feature_dim, (int)a->base, true, &X, &y, &n);
-    if (!st && a->validation)
-        st = cli_read_rows(ctx, a->validation, o.feature_dim, (int)a->base, true, &V, &vy, &nv);
-    if (!st && a->test)
-        st = cli_read_rows(ctx, a->test, o.feature_dim, (int)a->base, true, &T, &ty, &nt);
-    const double t_read = now_s() - t0;
-    if (!st)
-        st = make_dir(ctx, a->dir);
     if (!st) {
         static const char *const pn[] = {"binary_classifier", "regressor", "multiclass_classifier"};
         fprintf(stderr, "sten train: linear-learner (%s), %llu rows of %u features%s, threads %d\n",
@@ -339,7 +352,7 @@ static sten_status train_linear(sten_ctx *ctx, const bi_args *a, const char *mod
         st = sten_linear_fit(ctx, X, y, n, V, vy, nv, &o, &m, &r);
     }
     if (!st) {
-        print_seconds(t_read, now_s() - t0);
+        print_seconds(c.read_s, now_s() - t0);
         fprintf(stderr, "sten train: kept model %u of %u (learning_rate %g, wd %g, l1 %g; %s loss %.6g after %u "
                 "epochs)\n", r.chosen, r.num_models, (double)r.learning_rate[r.chosen], (double)r.wd[r.chosen],
                 (double)r.l1[r.chosen], r.on_validation ? "validation" : "training", r.loss[r.chosen],
@@ -355,7 +368,7 @@ static sten_status train_linear(sten_ctx *ctx, const bi_args *a, const char *mod
         print_linear_metrics("test", o.predictor_type, &mt);
     fflush(stdout);
     sten_linear_free(ctx, &m);
-    sten_free(ctx, X), sten_free(ctx, y), sten_free(ctx, V), sten_free(ctx, vy), sten_free(ctx, T), sten_free(ctx, ty);
+    free_channels(ctx, &c);
     return st;
 }
 
