@@ -1572,6 +1572,14 @@ typedef struct {
  * eigenproblem; it never forms the dim x dim covariance. STEN_E_INVALID
  * naming the option; STEN_E_NUMERIC if LAPACK fails. *out is overwritten. */
 sten_status sten_pca_fit(sten_ctx *ctx, const float *X, uint64_t n, const sten_pca_opts *o, sten_pca *out);
+/* The same on sparse rows X (X->rows rows, columns below feature_dim; val
+ * NULL = every entry 1), never made dense: randomized multiplies the
+ * covariance from the entries (the mean through the column sums), regular
+ * sums each row's entry pairs into the dim x dim covariance (refused above
+ * STEN_PCA_SPARSE_REGULAR_MAX features: use randomized). The same model as
+ * sten_pca_fit on the dense rows, up to rounding. */
+#define STEN_PCA_SPARSE_REGULAR_MAX 8192u
+sten_status sten_pca_fit_csr(sten_ctx *ctx, const sten_csr *X, const sten_pca_opts *o, sten_pca *out);
 /* Y (n x m->n_comp) = (X - mean) components^T. */
 sten_status sten_pca_project(sten_ctx *ctx, const sten_pca *m, const float *X, uint64_t n, float *Y);
 void sten_pca_free(sten_ctx *ctx, sten_pca *m);

@@ -397,6 +397,77 @@ static void test_pca_randomized(void)
     free(X);
 }
 
+/* PCA on sparse rows (sten_pca_fit_csr): the same model as on their dense
+ * copy, in both modes (components up to rounding, eigenvalues, mean, total
+ * variance), with and without the mean, boolean rows; regular refused past
+ * its width bound before allocating. */
+static void test_pca_sparse(void)
+{
+    enum { N = 600, D = 40 };
+    float *X = calloc((size_t)N * D, sizeof *X);
+    sten_csr S;
+    CHECK_EQ(sten_csr_init(ctx, &S, N, D, (uint64_t)N * D, true), STEN_OK);
+    sten_rng r;
+    sten_rng_init(&r, 21, 4);
+    uint64_t e = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        S.row_ptr[i] = e;
+        for (uint32_t j = 0; j < D; j++) /* ~15% dense, a few strong directions */
+            if (sten_rng_uniform(&r) < 0.15f) {
+                const float v = (float)((j % 5) + 1) * (1.0f + sten_rng_normal(&r) * 0.3f) + (i % 3 == 0 ? 2.0f : 0.0f);
+                X[(size_t)i * D + j] = v;
+                S.col[e] = j;
+                S.val[e++] = v;
+            }
+    }
+    S.row_ptr[N] = e;
+    S.rows = N, S.nnz = e;
+    for (int mode = 0; mode < 2; mode++)
+        for (int sub = 0; sub < 2; sub++) {
+            sten_pca_opts o = sten_pca_defaults();
+            o.num_components = 4;
+            o.feature_dim = D;
+            o.mode = mode ? STEN_PCA_RANDOMIZED : STEN_PCA_REGULAR;
+            o.subtract_mean = sub != 0;
+            sten_pca dn, sp;
+            CHECK_EQ(sten_pca_fit(ctx, X, N, &o, &dn), STEN_OK);
+            CHECK_EQ(sten_pca_fit_csr(ctx, &S, &o, &sp), STEN_OK);
+            CHECK_CLOSE(sp.eigenvalues, dn.eigenvalues, 4, 1e-4, 1e-4);
+            CHECK_CLOSE(sp.components, dn.components, 4 * D, 1e-3, 1e-3);
+            CHECK_CLOSE(sp.mean, dn.mean, D, 1e-6, 1e-5);
+            CHECK_NEAR(sp.total_variance, dn.total_variance, 1e-9, 1e-5);
+            CHECK(sp.rows == N && sp.dim == D && sp.n_comp == 4);
+            sten_pca_free(ctx, &dn);
+            sten_pca_free(ctx, &sp);
+        }
+    /* boolean rows: every entry a 1 */
+    memset(X, 0, sizeof(float) * N * D);
+    for (uint32_t i = 0; i < N; i++)
+        for (uint64_t k = S.row_ptr[i]; k < S.row_ptr[i + 1]; k++)
+            X[(size_t)i * D + S.col[k]] = 1.0f;
+    float *val = S.val;
+    S.val = NULL;
+    sten_pca_opts o = sten_pca_defaults();
+    o.num_components = 3;
+    o.feature_dim = D;
+    o.mode = STEN_PCA_RANDOMIZED;
+    sten_pca dn, sp;
+    CHECK_EQ(sten_pca_fit(ctx, X, N, &o, &dn), STEN_OK);
+    CHECK_EQ(sten_pca_fit_csr(ctx, &S, &o, &sp), STEN_OK);
+    CHECK_CLOSE(sp.eigenvalues, dn.eigenvalues, 3, 1e-4, 1e-4);
+    CHECK_CLOSE(sp.components, dn.components, 3 * D, 1e-3, 1e-3);
+    sten_pca_free(ctx, &dn);
+    sten_pca_free(ctx, &sp);
+    S.val = val;
+    o.mode = STEN_PCA_REGULAR;
+    o.feature_dim = STEN_PCA_SPARSE_REGULAR_MAX + 1;
+    CHECK_EQ(sten_pca_fit_csr(ctx, &S, &o, &sp), STEN_E_INVALID);
+    CHECK(strstr(sten_ctx_error(ctx), "use algorithm_mode randomized") != NULL);
+    sten_ctx_clear_error(ctx);
+    sten_csr_free(ctx, &S);
+    free(X);
+}
+
 /* ---------------------------------------------------------- model files */
 
 static void test_model_files(void)
@@ -610,6 +681,7 @@ int main(void)
     RUN(test_kmeans_plusplus);
     RUN(test_pca_regular);
     RUN(test_pca_randomized);
+    RUN(test_pca_sparse);
     RUN(test_model_files);
     RUN(test_hyperparameters);
     RUN(test_csv);

@@ -192,6 +192,20 @@ gunzip -c "$b/x.csv.gz" >"$b/x.csv"
 printf '{"num_components": "5", "feature_dim": "30", "algorithm_mode": "regular", "subtract_mean": "true", "mini_batch_size": "500"}' >"$b/hpp.json"
 expect 0 '"explained_variance_ratio": ' train --algorithm pca --hyperparameters "$b/hpp.json" --train "$b/x.csv.gz" --model-dir "$b/pc"
 grep -q "$secs" "$tmp/out" || { echo "FAIL: PCA did not print read/fit seconds"; cat "$tmp/out"; fail=1; }
+grep '"explained_variance"' "$tmp/out" >"$b/ev_dense"
+# the same rows as libsvm stay sparse (sten_pca_fit_csr): the same explained variance
+gunzip -c "$b/x.csv.gz" | awk -F, '{ printf "0"; for (i = 1; i <= NF; i++) if ($i + 0 != 0) printf " %d:%s", i - 1, $i; print "" }' >"$b/x.libsvm"
+expect 0 "600 sparse rows of 30 features" train --algorithm pca --hyperparameters "$b/hpp.json" --train "$b/x.libsvm" \
+    --index-base 0 --model-dir "$b/pcs"
+grep '"explained_variance"' "$tmp/out" >"$b/ev_sparse"
+if paste -d'\n' "$b/ev_dense" "$b/ev_sparse" | tr -d '{}[]",' | awk '{ for (i = 2; i <= NF; i++) v[NR, i] = $i; n = NF }
+        END { for (i = 2; i <= n; i++) if (v[1, i] == "explained_variance_ratio:" || v[1, i] + 0 == 0) continue;
+              else { d = v[1, i] - v[2, i]; if (d < 0) d = -d; if (d > 1e-4 * (v[1, i] < 0 ? -v[1, i] : v[1, i])) bad = 1 }
+              exit bad || n < 6 }'; then
+    echo "ok: PCA on sparse libsvm rows: the explained variance of the dense rows"
+else
+    echo "FAIL: PCA sparse vs dense"; cat "$b/ev_dense" "$b/ev_sparse"; fail=1
+fi
 expect 0 "600 rows (pca)" predict -n "$b/pc/model.nc" --csv "$b/x.csv" --format jsonl -s "$b/outp"
 if ! awk '!/^\{"projection": \[[^],]+(, [^],]+)*\]\}$/ || split($0, f, ", ") != 5 { bad = 1 } END { exit bad || NR != 600 }' "$b/outp"; then
     echo "FAIL: sten predict --csv (PCA): wrong lines"; head -3 "$b/outp"; fail=1

@@ -214,13 +214,8 @@ sten_status cli_load_index(sten_ctx *ctx, const char *path, sten_index **out)
     return st;
 }
 
-sten_status cli_read_rows(sten_ctx *ctx, const char *path, uint32_t dim, int base, bool labeled, float **X,
-                          float **y, uint64_t *n)
+bool cli_rows_are_csv(const char *path, int base, bool labeled)
 {
-    *X = NULL;
-    if (y)
-        *y = NULL;
-    *n = 0;
     unsigned char head[4] = {0};
     FILE *f = fopen(path, "rb");
     const size_t got = f ? fread(head, 1, sizeof head, f) : 0;
@@ -229,7 +224,17 @@ sten_status cli_read_rows(sten_ctx *ctx, const char *path, uint32_t dim, int bas
     const bool recordio = got == 4 && head[0] == 0x0a && head[1] == 0x23 && head[2] == 0xd7 && head[3] == 0xce;
     const bool netcdf = got == 4 && (!memcmp(head, "CDF", 3) || !memcmp(head, "\x89HDF", 4));
     const bool json = got >= 1 && head[0] == '{' && !labeled;
-    if (!recordio && !netcdf && !json && base < 0) /* CSV: the label first when labeled */
+    return !recordio && !netcdf && !json && base < 0;
+}
+
+sten_status cli_read_rows(sten_ctx *ctx, const char *path, uint32_t dim, int base, bool labeled, float **X,
+                          float **y, uint64_t *n)
+{
+    *X = NULL;
+    if (y)
+        *y = NULL;
+    *n = 0;
+    if (cli_rows_are_csv(path, base, labeled)) /* CSV: the label first when labeled */
         return labeled ? sten_csv_read_labeled(ctx, path, dim, X, y, n) : sten_csv_read_dense(ctx, path, dim, X, n);
     sten_dataset x, t;
     sten_status st = sten_labeled_read(ctx, path, base, dim, "x", "y", &x, labeled ? &t : NULL);

@@ -159,6 +159,8 @@ sten_status cli_load_index(sten_ctx *ctx, const char *path, sten_index **out);
  * dense), else CSV (the label first when labeled). *X and *y owned (sten_free). */
 sten_status cli_read_rows(sten_ctx *ctx, const char *path, uint32_t dim, int base, bool labeled, float **X,
                           float **y, uint64_t *n);
+/* Whether cli_read_rows reads path as CSV (else through sten_labeled_read). */
+bool cli_rows_are_csv(const char *path, int base, bool labeled);
 
 int cli_check_output(const char *cmd, const char *path, bool force);
 /* A --model-dir before any work: a directory, or one that can be made in a

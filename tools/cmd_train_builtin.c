@@ -232,16 +232,30 @@ static sten_status train_pca(sten_ctx *ctx, const bi_args *a, const char *model)
     memset(&p, 0, sizeof p);
     sten_status st = sten_pca_opts_from_hyperparameters(ctx, a->hp, &o);
     o.seed = (uint64_t)a->seed;
-    if (!st)
-        st = read_channels(ctx, a, o.feature_dim, false, &c);
-    const uint64_t n = c.n;
+    /* sparse rows (RecordIO-protobuf, libsvm) stay sparse: sten_pca_fit_csr */
+    sten_dataset sx;
+    memset(&sx, 0, sizeof sx);
+    const bool sparse_in = !st && !cli_rows_are_csv(a->train, (int)a->base, false);
     double t0 = now_s();
+    if (!st && sparse_in) {
+        st = sten_labeled_read(ctx, a->train, (int)a->base, o.feature_dim, "x", "y", &sx, NULL);
+        if (!st && (!(sx.attributes & STEN_DS_SPARSE) || sx.index))
+            st = sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: PCA reads sparse datasets from this format (give dense "
+                           "rows as CSV)", a->train);
+        c.read_s = now_s() - t0;
+        if (!st)
+            st = make_dir(ctx, a->dir);
+    } else if (!st) {
+        st = read_channels(ctx, a, o.feature_dim, false, &c);
+    }
+    const uint64_t n = sparse_in ? sx.examples : c.n;
+    t0 = now_s();
     if (!st) {
-        fprintf(stderr, "sten train: PCA (%s), %u components, %llu rows of %u features, threads %d\n",
+        fprintf(stderr, "sten train: PCA (%s), %u components, %llu %s rows of %u features, threads %d\n",
                 o.mode == STEN_PCA_RANDOMIZED ? "randomized" : "regular", o.num_components, (unsigned long long)n,
-                o.feature_dim, sten_ctx_threads(ctx));
+                sparse_in ? "sparse" : "dense", o.feature_dim, sten_ctx_threads(ctx));
         t0 = now_s();
-        st = sten_pca_fit(ctx, c.X, n, &o, &p);
+        st = sparse_in ? sten_pca_fit_csr(ctx, &sx.sparse, &o, &p) : sten_pca_fit(ctx, c.X, n, &o, &p);
     }
     if (!st) {
         print_seconds(c.read_s, now_s() - t0);
@@ -266,6 +280,7 @@ static sten_status train_pca(sten_ctx *ctx, const bi_args *a, const char *model)
     }
     sten_pca_free(ctx, &p);
     free_channels(ctx, &c);
+    sten_dataset_clear(ctx, &sx);
     return st;
 }
 

@@ -1,10 +1,12 @@
-/* pca.c — SageMaker's PCA on dense rows. regular: the covariance in one
+/* pca.c — SageMaker's PCA on dense or sparse rows. regular: the covariance in one
  * streamed pass (an SGEMM Xc^T Xc per block, summed in double: OpenBLAS's
  * SGEMM ran 2-3x faster than its SSYRK here, for twice the arithmetic),
  * then LAPACK's symmetric eigensolver for the top components. randomized: a streamed
  * range finder with oversampling and subspace (power) iterations, never
  * forming the dim x dim covariance. Sums run in row order, so results do
- * not depend on the thread count. No sparse input, no incremental update. */
+ * not depend on the thread count. Sparse rows (sten_pca_fit_csr) are never
+ * made dense: their covariance and its products are taken from the entries
+ * (the mean subtracted through the column sums). No incremental update. */
 #include "algo_int.h"
 
 #include <cblas.h>
@@ -235,8 +237,19 @@ static sten_status cov_times(sten_ctx *ctx, const float *X, uint64_t n, const st
     return STEN_OK;
 }
 
+/* What randomized() multiplies the covariance by: the rows, dense or sparse. */
+typedef struct {
+    const float *X;    /* dense rows, or NULL */
+    const sten_csr *S; /* sparse rows, or NULL */
+    const double *sum; /* sparse: the column sums */
+    uint64_t n;
+} pca_rows;
+
+static sten_status cov_times_csr(sten_ctx *ctx, const pca_rows *R, const sten_pca_opts *o, const double *Q,
+                                 uint32_t L, double *Y);
+
 /* randomized: V (m x d) and val (m) from subspace iteration on L columns. */
-static sten_status randomized(sten_ctx *ctx, const float *X, uint64_t n, const sten_pca_opts *o, const float *mean,
+static sten_status randomized(sten_ctx *ctx, const pca_rows *R, const sten_pca_opts *o, const float *mean,
                               double *val, double *V)
 {
     const uint32_t d = o->feature_dim, m = o->num_components;
@@ -253,7 +266,7 @@ static sten_status randomized(sten_ctx *ctx, const float *X, uint64_t n, const s
     for (uint32_t it = 0; !st && it <= o->power_iterations; it++) {
         memcpy(Q, Y, (size_t)d * L * sizeof *Q);
         orthonormalize(Q, d, L, &r);
-        st = cov_times(ctx, X, n, o, mean, Q, L, Y);
+        st = R->S ? cov_times_csr(ctx, R, o, Q, L, Y) : cov_times(ctx, R->X, R->n, o, mean, Q, L, Y);
     }
     /* B = Q^T C Q, symmetrised, its eigenpairs; components = Q U */
     for (uint32_t a = 0; !st && a < L; a++)
@@ -297,33 +310,22 @@ static double total_variance(const float *X, uint64_t n, uint32_t d, const float
     return t / (n > 1 ? (double)(n - 1) : 1.0);
 }
 
-sten_status sten_pca_fit(sten_ctx *ctx, const float *X, uint64_t n, const sten_pca_opts *o, sten_pca *out)
+static sten_status check_opts(sten_ctx *ctx, uint64_t n, const sten_pca_opts *o)
 {
-    memset(out, 0, sizeof *out);
     const uint32_t d = o->feature_dim, m = o->num_components;
     if (!d || !m || m > d || !o->mini_batch_size || n == 0 || o->extra_components < -1)
         return sten_fail(ctx, STEN_E_INVALID, "PCA: %s", !d ? "feature_dim must be at least 1"
                          : !m || m > d ? "num_components must be in 1..feature_dim"
                          : !o->mini_batch_size ? "mini_batch_size must be at least 1"
                          : n == 0 ? "no rows" : "extra_components must be -1 or more");
-    const bool regular = o->mode == STEN_PCA_REGULAR;
-    out->mean = sten_alloc(ctx, (size_t)d * sizeof *out->mean);
-    out->components = sten_alloc(ctx, (size_t)m * d * sizeof *out->components);
-    out->eigenvalues = sten_alloc(ctx, (size_t)m * sizeof *out->eigenvalues);
-    double *sum = sten_alloc(ctx, (size_t)d * sizeof *sum), *val = sten_alloc(ctx, (size_t)m * sizeof *val);
-    double *V = sten_alloc(ctx, (size_t)m * d * sizeof *V);
-    double *C = regular ? sten_alloc(ctx, (size_t)d * d * sizeof *C) : NULL;
-    sten_status st = out->mean && out->components && out->eigenvalues && sum && val && V && (C || !regular)
-                         ? STEN_OK : STEN_E_NOMEM;
-    if (!st) {
-        moments(X, n, d, o->subtract_mean, out->mean, sum);
-        out->total_variance = total_variance(X, n, d, out->mean, o->subtract_mean);
-        st = regular ? covariance(ctx, X, n, o, out->mean, C) : randomized(ctx, X, n, o, out->mean, val, V);
-    }
-    if (!st && regular)
-        st = eig_top(ctx, C, (int)d, (int)m, val, V);
-    for (uint32_t c = 0; !st && c < m; c++) {
-        /* a deterministic sign: the largest-magnitude entry positive (the first on ties) */
+    return STEN_OK;
+}
+
+/* out's components (rows of V with a deterministic sign: the largest-
+ * magnitude entry positive, the first on ties) and eigenvalues. */
+static void keep_components(sten_pca *out, const double *V, const double *val, uint32_t m, uint32_t d)
+{
+    for (uint32_t c = 0; c < m; c++) {
         const double *v = V + (size_t)c * d;
         uint32_t arg = 0;
         for (uint32_t j = 1; j < d; j++)
@@ -334,7 +336,159 @@ sten_status sten_pca_fit(sten_ctx *ctx, const float *X, uint64_t n, const sten_p
             out->components[(size_t)c * d + j] = (float)(sgn * v[j]);
         out->eigenvalues[c] = (float)(val[c] > 0 ? val[c] : 0.0);
     }
+}
+
+sten_status sten_pca_fit(sten_ctx *ctx, const float *X, uint64_t n, const sten_pca_opts *o, sten_pca *out)
+{
+    memset(out, 0, sizeof *out);
+    const uint32_t d = o->feature_dim, m = o->num_components;
+    sten_status st = check_opts(ctx, n, o);
+    if (st)
+        return st;
+    const bool regular = o->mode == STEN_PCA_REGULAR;
+    out->mean = sten_alloc(ctx, (size_t)d * sizeof *out->mean);
+    out->components = sten_alloc(ctx, (size_t)m * d * sizeof *out->components);
+    out->eigenvalues = sten_alloc(ctx, (size_t)m * sizeof *out->eigenvalues);
+    double *sum = sten_alloc(ctx, (size_t)d * sizeof *sum), *val = sten_alloc(ctx, (size_t)m * sizeof *val);
+    double *V = sten_alloc(ctx, (size_t)m * d * sizeof *V);
+    double *C = regular ? sten_alloc(ctx, (size_t)d * d * sizeof *C) : NULL;
+    st = out->mean && out->components && out->eigenvalues && sum && val && V && (C || !regular) ? STEN_OK
+                                                                                                : STEN_E_NOMEM;
+    if (!st) {
+        moments(X, n, d, o->subtract_mean, out->mean, sum);
+        out->total_variance = total_variance(X, n, d, out->mean, o->subtract_mean);
+        const pca_rows R = {X, NULL, NULL, n};
+        st = regular ? covariance(ctx, X, n, o, out->mean, C) : randomized(ctx, &R, o, out->mean, val, V);
+    }
+    if (!st && regular)
+        st = eig_top(ctx, C, (int)d, (int)m, val, V);
+    if (!st)
+        keep_components(out, V, val, m, d);
     sten_free(ctx, sum), sten_free(ctx, val), sten_free(ctx, V), sten_free(ctx, C);
+    if (st) {
+        sten_pca_free(ctx, out);
+        return st;
+    }
+    out->dim = d;
+    out->n_comp = m;
+    out->rows = n;
+    out->opts = *o;
+    return STEN_OK;
+}
+
+/* ---------------------------------------------------------- sparse rows */
+
+/* Y (d x L) = covariance times Q from the entries: (X^T (X Q) - s (s^T Q) / n)
+ * / (n - 1), s the column sums (without the mean: X^T X Q / (n - 1)); rows
+ * in blocks, sums in double, in row order. */
+static sten_status cov_times_csr(sten_ctx *ctx, const pca_rows *R, const sten_pca_opts *o, const double *Q,
+                                 uint32_t L, double *Y)
+{
+    const sten_csr *S = R->S;
+    const uint32_t d = o->feature_dim;
+    const uint64_t n = R->n;
+    double *T = sten_alloc(ctx, (size_t)L * sizeof *T);
+    if (!T)
+        return STEN_E_NOMEM;
+    memset(Y, 0, (size_t)d * L * sizeof *Y);
+    for (uint64_t i = 0; i < n; i++) {
+        memset(T, 0, (size_t)L * sizeof *T);
+        for (uint64_t e = S->row_ptr[i]; e < S->row_ptr[i + 1]; e++) {
+            const double x = S->val ? S->val[e] : 1.0;
+            const double *q = Q + (size_t)S->col[e] * L;
+            for (uint32_t l = 0; l < L; l++)
+                T[l] += x * q[l];
+        }
+        for (uint64_t e = S->row_ptr[i]; e < S->row_ptr[i + 1]; e++) {
+            const double x = S->val ? S->val[e] : 1.0;
+            double *y = Y + (size_t)S->col[e] * L;
+            for (uint32_t l = 0; l < L; l++)
+                y[l] += x * T[l];
+        }
+        if ((i & 0xffff) == 0xffff)
+            sten__progress(ctx, "PCA: randomized pass", "rows", i + 1, n);
+    }
+    const double den = n > 1 ? (double)(n - 1) : 1.0;
+    for (uint32_t l = 0; l < L; l++) {
+        double sq = 0;
+        for (uint32_t j = 0; j < d; j++)
+            sq += R->sum[j] * Q[(size_t)j * L + l];
+        for (uint32_t j = 0; j < d; j++)
+            Y[(size_t)j * L + l] =
+                (Y[(size_t)j * L + l] - (o->subtract_mean ? R->sum[j] * sq / (double)n : 0.0)) / den;
+    }
+    sten_free(ctx, T);
+    return STEN_OK;
+}
+
+/* regular, sparse: C (d x d) = (X^T X - s s^T / n) / (n - 1) from each row's
+ * pairs of entries. */
+static void covariance_csr(sten_ctx *ctx, const sten_csr *S, uint64_t n, const sten_pca_opts *o, const double *sum,
+                           double *C)
+{
+    const uint32_t d = o->feature_dim;
+    memset(C, 0, (size_t)d * d * sizeof *C);
+    for (uint64_t i = 0; i < n; i++) {
+        for (uint64_t a = S->row_ptr[i]; a < S->row_ptr[i + 1]; a++) {
+            const double xa = S->val ? S->val[a] : 1.0;
+            for (uint64_t b = S->row_ptr[i]; b < S->row_ptr[i + 1]; b++)
+                C[(size_t)S->col[a] * d + S->col[b]] += xa * (S->val ? S->val[b] : 1.0);
+        }
+        if ((i & 0xffff) == 0xffff)
+            sten__progress(ctx, "PCA: covariance", "rows", i + 1, n);
+    }
+    const double den = n > 1 ? (double)(n - 1) : 1.0;
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++)
+            C[i * d + j] = (C[i * d + j] - (o->subtract_mean ? sum[i] * sum[j] / (double)n : 0.0)) / den;
+}
+
+sten_status sten_pca_fit_csr(sten_ctx *ctx, const sten_csr *X, const sten_pca_opts *o, sten_pca *out)
+{
+    memset(out, 0, sizeof *out);
+    const uint32_t d = o->feature_dim, m = o->num_components;
+    const uint64_t n = X->rows;
+    sten_status st = check_opts(ctx, n, o);
+    if (st)
+        return st;
+    if (X->cols > d)
+        return sten_fail(ctx, STEN_E_INVALID, "PCA: the rows have %u columns, more than feature_dim = %u", X->cols, d);
+    const bool regular = o->mode == STEN_PCA_REGULAR;
+    if (regular && d > STEN_PCA_SPARSE_REGULAR_MAX)
+        return sten_fail(ctx, STEN_E_INVALID, "PCA: algorithm_mode regular on sparse rows of %u features would hold a "
+                         "%u x %u covariance (%.1f GB); use algorithm_mode randomized (it never forms it)", d, d, d,
+                         (double)d * d * 8 / 1e9);
+    out->mean = sten_alloc(ctx, (size_t)d * sizeof *out->mean);
+    out->components = sten_alloc(ctx, (size_t)m * d * sizeof *out->components);
+    out->eigenvalues = sten_alloc(ctx, (size_t)m * sizeof *out->eigenvalues);
+    double *sum = sten_calloc(ctx, d, sizeof *sum), *sq = sten_calloc(ctx, d, sizeof *sq);
+    double *val = sten_alloc(ctx, (size_t)m * sizeof *val), *V = sten_alloc(ctx, (size_t)m * d * sizeof *V);
+    double *C = regular ? sten_alloc(ctx, (size_t)d * d * sizeof *C) : NULL;
+    st = out->mean && out->components && out->eigenvalues && sum && sq && val && V && (C || !regular)
+             ? STEN_OK : STEN_E_NOMEM;
+    if (!st) { /* column sums and squares, in row order */
+        for (uint64_t e = 0; e < X->row_ptr[n]; e++) {
+            const double x = X->val ? X->val[e] : 1.0;
+            sum[X->col[e]] += x;
+            sq[X->col[e]] += x * x;
+        }
+        double t = 0;
+        for (uint32_t j = 0; j < d; j++) {
+            out->mean[j] = o->subtract_mean ? (float)(sum[j] / (double)n) : 0.0f;
+            t += sq[j] - (o->subtract_mean ? sum[j] * sum[j] / (double)n : 0.0);
+        }
+        out->total_variance = t / (n > 1 ? (double)(n - 1) : 1.0);
+        const pca_rows R = {NULL, X, sum, n};
+        if (regular) {
+            covariance_csr(ctx, X, n, o, sum, C);
+            st = eig_top(ctx, C, (int)d, (int)m, val, V);
+        } else {
+            st = randomized(ctx, &R, o, out->mean, val, V);
+        }
+    }
+    if (!st)
+        keep_components(out, V, val, m, d);
+    sten_free(ctx, sum), sten_free(ctx, sq), sten_free(ctx, val), sten_free(ctx, V), sten_free(ctx, C);
     if (st) {
         sten_pca_free(ctx, out);
         return st;
