@@ -1503,6 +1503,12 @@ typedef struct {
  * above n, ...); STEN_E_NOMEM. report may be NULL. *out is overwritten. */
 sten_status sten_kmeans_fit(sten_ctx *ctx, const float *X, uint64_t n, const sten_kmeans_opts *o,
                             sten_kmeans *out, sten_kmeans_report *report);
+/* The same on sparse rows X (X->rows rows, columns below feature_dim; val
+ * NULL = every entry 1): each mini-batch is spread out dense on its own
+ * (mini_batch_size x feature_dim floats), never the whole matrix; the same
+ * model as sten_kmeans_fit on the dense rows. */
+sten_status sten_kmeans_fit_csr(sten_ctx *ctx, const sten_csr *X, const sten_kmeans_opts *o, sten_kmeans *out,
+                                sten_kmeans_report *report);
 void sten_kmeans_free(sten_ctx *ctx, sten_kmeans *m);
 
 /* The closest centre of each row (ties: the lower index) and the Euclidean
@@ -1510,6 +1516,9 @@ void sten_kmeans_free(sten_ctx *ctx, sten_kmeans *m);
  * squared distances in *ssd (may be NULL). */
 sten_status sten_kmeans_assign(sten_ctx *ctx, const sten_kmeans *m, const float *X, uint64_t n,
                                uint32_t *cluster, float *dist, double *ssd);
+/* The same for sparse rows X (X->rows of them), a block at a time. */
+sten_status sten_kmeans_assign_csr(sten_ctx *ctx, const sten_kmeans *m, const sten_csr *X, uint32_t *cluster,
+                                   float *dist, double *ssd);
 
 /* The building blocks, for callers that want them alone (and tests):
  * sten_kmeans_seed picks K starting centres among n weighted points P (dim

@@ -168,6 +168,56 @@ static void test_kmeans_blobs(void)
 }
 
 /* The library's weighted Lloyd's against the plain loops, from one start. */
+/* k-means on sparse rows (sten_kmeans_fit_csr, _assign_csr): each batch
+ * spread out on its own gives exactly the dense fit's centres and
+ * assignments (the same rows, values and order); columns past feature_dim
+ * refused. */
+static void test_kmeans_sparse(void)
+{
+    float *X = malloc(sizeof(float) * BN * BD), truth[BK * BD];
+    blobs(X, truth, 7);
+    for (int i = 0; i < BN * BD; i++) /* zeros in: a sparse matrix worth the name */
+        if ((i * 7) % 3 == 0)
+            X[i] = 0.0f;
+    sten_csr S;
+    CHECK_EQ(sten_csr_init(ctx, &S, BN, BD, (uint64_t)BN * BD, true), STEN_OK);
+    uint64_t e = 0;
+    for (int i = 0; i < BN; i++) {
+        S.row_ptr[i] = e;
+        for (int j = 0; j < BD; j++)
+            if (X[i * BD + j] != 0.0f) {
+                S.col[e] = (uint32_t)j;
+                S.val[e++] = X[i * BD + j];
+            }
+    }
+    S.row_ptr[BN] = e;
+    S.rows = BN, S.nnz = e;
+    sten_kmeans_opts o = sten_kmeans_defaults();
+    o.k = BK;
+    o.feature_dim = BD;
+    o.init = STEN_KMEANS_PLUSPLUS;
+    o.mini_batch_size = 300;
+    o.epochs = 3;
+    o.seed = 99;
+    sten_kmeans a, b;
+    CHECK_EQ(sten_kmeans_fit(ctx, X, BN, &o, &a, NULL), STEN_OK);
+    CHECK_EQ(sten_kmeans_fit_csr(ctx, &S, &o, &b, NULL), STEN_OK);
+    CHECK(!memcmp(a.centers, b.centers, sizeof(float) * BK * BD));
+    uint32_t *ca = malloc(BN * sizeof *ca), *cb = malloc(BN * sizeof *cb);
+    float *da = malloc(BN * sizeof *da), *db = malloc(BN * sizeof *db);
+    double sa, sb;
+    CHECK_EQ(sten_kmeans_assign(ctx, &a, X, BN, ca, da, &sa), STEN_OK);
+    CHECK_EQ(sten_kmeans_assign_csr(ctx, &b, &S, cb, db, &sb), STEN_OK);
+    CHECK(!memcmp(ca, cb, BN * sizeof *ca) && !memcmp(da, db, BN * sizeof *da) && sa == sb);
+    o.feature_dim = BD - 1;
+    sten_kmeans c;
+    CHECK_EQ(sten_kmeans_fit_csr(ctx, &S, &o, &c, NULL), STEN_E_INVALID);
+    sten_ctx_clear_error(ctx);
+    sten_kmeans_free(ctx, &a), sten_kmeans_free(ctx, &b);
+    sten_csr_free(ctx, &S);
+    free(X), free(ca), free(cb), free(da), free(db);
+}
+
 static void test_kmeans_lloyd_reference(void)
 {
     float *X = malloc(sizeof(float) * BN * BD), truth[BK * BD], C[BK * BD], R[BK * BD];
@@ -677,6 +727,7 @@ int main(void)
     if (!mkdtemp(dir))
         return 1;
     RUN(test_kmeans_blobs);
+    RUN(test_kmeans_sparse);
     RUN(test_kmeans_lloyd_reference);
     RUN(test_kmeans_plusplus);
     RUN(test_pca_regular);

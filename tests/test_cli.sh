@@ -169,6 +169,14 @@ awk 'BEGIN { srand(17); for (c = 0; c < 10; c++) for (j = 0; j < 16; j++) m[c, j
 printf '{"k": "10", "feature_dim": "16", "init_method": "kmeans++", "mini_batch_size": "1000"}' >"$b/hp.json"
 expect 0 '"test:msd": ' train --algorithm kmeans --hyperparameters "$b/hp.json" --train "$b/blobs.csv" \
     --test "$b/blobs.csv" --model-dir "$b/km"
+grep '"test:msd"' "$tmp/out" >"$b/msd_dense"
+# the same rows as libsvm stay sparse (a batch spread out at a time): the same centres, the same msd
+awk -F, '{ printf "0"; for (i = 1; i <= NF; i++) if ($i + 0 != 0) printf " %d:%s", i - 1, $i; print "" }' "$b/blobs.csv" >"$b/blobs.libsvm"
+expect 0 "3000 sparse rows of 16 features" train --algorithm kmeans --hyperparameters "$b/hp.json" \
+    --train "$b/blobs.libsvm" --test "$b/blobs.libsvm" --index-base 0 --model-dir "$b/kms"
+grep '"test:msd"' "$tmp/out" >"$b/msd_sparse"
+cmp -s "$b/msd_dense" "$b/msd_sparse" && [ -s "$b/msd_dense" ] && echo "ok: k-means on sparse libsvm rows: the dense fit's test:msd" ||
+    { echo "FAIL: k-means sparse vs dense"; cat "$b/msd_dense" "$b/msd_sparse"; fail=1; }
 secs='^{"read_seconds": [0-9]*\.[0-9]*, "fit_seconds": [0-9]*\.[0-9]*}$'
 grep -q "$secs" "$tmp/out" || { echo "FAIL: k-means did not print read/fit seconds"; cat "$tmp/out"; fail=1; }
 expect 0 "3000 rows (kmeans)" predict -n "$b/km/model.nc" --csv "$b/blobs.csv" --format jsonl -s "$b/out"

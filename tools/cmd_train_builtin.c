@@ -156,6 +156,8 @@ typedef struct {
     float *X, *y, *V, *vy, *T, *ty;
     uint64_t n, nv, nt;
     double read_s;
+    bool sparse;         /* unsupervised channels kept sparse (k-means, PCA): sx, st */
+    sten_dataset sx, st; /* the training and test channels' rows */
 } channels;
 
 static sten_status read_channels(sten_ctx *ctx, const bi_args *a, uint32_t dim, bool labeled, channels *c)
@@ -172,8 +174,39 @@ static sten_status read_channels(sten_ctx *ctx, const bi_args *a, uint32_t dim, 
     return st ? st : make_dir(ctx, a->dir);
 }
 
+/* One channel kept sparse: a format that holds sparse rows (RecordIO-
+ * protobuf, libsvm, a sparse NetCDF dataset) read into x, never made dense. */
+static sten_status sparse_channel(sten_ctx *ctx, const bi_args *a, const char *path, uint32_t dim, sten_dataset *x)
+{
+    sten_status st = sten_labeled_read(ctx, path, (int)a->base, dim, "x", "y", x, NULL);
+    if (!st && (!(x->attributes & STEN_DS_SPARSE) || x->index)) {
+        sten_dataset_clear(ctx, x);
+        st = sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: a dense dataset; give dense rows as CSV", path);
+    }
+    return st;
+}
+
+/* The unsupervised algorithms' channels: sparse where the training channel
+ * is in a sparse format (c->sparse), else dense rows as read_channels. */
+static sten_status read_unsupervised(sten_ctx *ctx, const bi_args *a, uint32_t dim, channels *c)
+{
+    if (cli_rows_are_csv(a->train, (int)a->base, false))
+        return read_channels(ctx, a, dim, false, c);
+    memset(c, 0, sizeof *c);
+    c->sparse = true;
+    const double t0 = now_s();
+    sten_status st = sparse_channel(ctx, a, a->train, dim, &c->sx);
+    if (!st && a->test)
+        st = sparse_channel(ctx, a, a->test, dim, &c->st);
+    c->n = c->sx.examples, c->nt = c->st.examples;
+    c->read_s = now_s() - t0;
+    return st ? st : make_dir(ctx, a->dir);
+}
+
 static void free_channels(sten_ctx *ctx, channels *c)
 {
+    sten_dataset_clear(ctx, &c->sx);
+    sten_dataset_clear(ctx, &c->st);
     sten_free(ctx, c->X), sten_free(ctx, c->y), sten_free(ctx, c->V), sten_free(ctx, c->vy);
     sten_free(ctx, c->T), sten_free(ctx, c->ty);
     memset(c, 0, sizeof *c);
@@ -190,16 +223,16 @@ static sten_status train_kmeans(sten_ctx *ctx, const bi_args *a, const char *mod
     sten_status st = sten_kmeans_opts_from_hyperparameters(ctx, a->hp, &o, &metrics);
     o.seed = (uint64_t)a->seed;
     if (!st)
-        st = read_channels(ctx, a, o.feature_dim, false, &c);
-    const float *X = c.X, *T = c.T;
+        st = read_unsupervised(ctx, a, o.feature_dim, &c);
+    const bool T = c.T || c.st.examples;
     const uint64_t n = c.n, nt = c.nt;
     double t0 = now_s();
     sten_kmeans_report r;
     if (!st) {
-        fprintf(stderr, "sten train: k-means, k %u, %llu rows of %u features, threads %d\n", o.k,
-                (unsigned long long)n, o.feature_dim, sten_ctx_threads(ctx));
+        fprintf(stderr, "sten train: k-means, k %u, %llu %s rows of %u features, threads %d\n", o.k,
+                (unsigned long long)n, c.sparse ? "sparse" : "dense", o.feature_dim, sten_ctx_threads(ctx));
         t0 = now_s();
-        st = sten_kmeans_fit(ctx, X, n, &o, &km, &r);
+        st = c.sparse ? sten_kmeans_fit_csr(ctx, &c.sx.sparse, &o, &km, &r) : sten_kmeans_fit(ctx, c.X, n, &o, &km, &r);
     }
     if (!st) {
         print_seconds(c.read_s, now_s() - t0);
@@ -211,7 +244,9 @@ static sten_status train_kmeans(sten_ctx *ctx, const bi_args *a, const char *mod
     double ssd = 0;
     if (!st && T && !(cl = malloc((size_t)nt * sizeof *cl)))
         st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
-    if (!st && T && !(st = sten_kmeans_assign(ctx, &km, T, nt, cl, NULL, &ssd))) {
+    if (!st && T &&
+        !(st = c.sparse ? sten_kmeans_assign_csr(ctx, &km, &c.st.sparse, cl, NULL, &ssd)
+                        : sten_kmeans_assign(ctx, &km, c.T, nt, cl, NULL, &ssd))) {
         if (metrics & STEN_KMEANS_METRIC_MSD) /* SageMaker's metric names */
             printf("{\"test:msd\": %.9g}\n", ssd / (double)nt);
         if (metrics & STEN_KMEANS_METRIC_SSD)
@@ -232,30 +267,16 @@ static sten_status train_pca(sten_ctx *ctx, const bi_args *a, const char *model)
     memset(&p, 0, sizeof p);
     sten_status st = sten_pca_opts_from_hyperparameters(ctx, a->hp, &o);
     o.seed = (uint64_t)a->seed;
-    /* sparse rows (RecordIO-protobuf, libsvm) stay sparse: sten_pca_fit_csr */
-    sten_dataset sx;
-    memset(&sx, 0, sizeof sx);
-    const bool sparse_in = !st && !cli_rows_are_csv(a->train, (int)a->base, false);
+    if (!st)
+        st = read_unsupervised(ctx, a, o.feature_dim, &c); /* sparse rows stay sparse: sten_pca_fit_csr */
     double t0 = now_s();
-    if (!st && sparse_in) {
-        st = sten_labeled_read(ctx, a->train, (int)a->base, o.feature_dim, "x", "y", &sx, NULL);
-        if (!st && (!(sx.attributes & STEN_DS_SPARSE) || sx.index))
-            st = sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: PCA reads sparse datasets from this format (give dense "
-                           "rows as CSV)", a->train);
-        c.read_s = now_s() - t0;
-        if (!st)
-            st = make_dir(ctx, a->dir);
-    } else if (!st) {
-        st = read_channels(ctx, a, o.feature_dim, false, &c);
-    }
-    const uint64_t n = sparse_in ? sx.examples : c.n;
-    t0 = now_s();
+    const uint64_t n = c.n;
     if (!st) {
         fprintf(stderr, "sten train: PCA (%s), %u components, %llu %s rows of %u features, threads %d\n",
                 o.mode == STEN_PCA_RANDOMIZED ? "randomized" : "regular", o.num_components, (unsigned long long)n,
-                sparse_in ? "sparse" : "dense", o.feature_dim, sten_ctx_threads(ctx));
+                c.sparse ? "sparse" : "dense", o.feature_dim, sten_ctx_threads(ctx));
         t0 = now_s();
-        st = sparse_in ? sten_pca_fit_csr(ctx, &sx.sparse, &o, &p) : sten_pca_fit(ctx, c.X, n, &o, &p);
+        st = c.sparse ? sten_pca_fit_csr(ctx, &c.sx.sparse, &o, &p) : sten_pca_fit(ctx, c.X, n, &o, &p);
     }
     if (!st) {
         print_seconds(c.read_s, now_s() - t0);
@@ -280,7 +301,6 @@ static sten_status train_pca(sten_ctx *ctx, const bi_args *a, const char *model)
     }
     sten_pca_free(ctx, &p);
     free_channels(ctx, &c);
-    sten_dataset_clear(ctx, &sx);
     return st;
 }
 

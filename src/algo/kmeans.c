@@ -207,6 +207,30 @@ typedef struct {
     uint32_t K;
 } stage;
 
+/* The rows: dense (X, n x dim) or sparse (S); a batch of sparse rows is
+ * spread out dense into the batch buffer only, never the whole matrix. */
+typedef struct {
+    const float *X;
+    const sten_csr *S;
+    uint32_t dim;
+} km_rows;
+
+/* Rows ids[0..B) into Xb (B x dim). */
+static void gather(const km_rows *R, const uint32_t *ids, uint32_t B, float *Xb)
+{
+    const uint32_t dim = R->dim;
+    for (uint32_t b = 0; b < B; b++) {
+        float *y = Xb + (uint64_t)b * dim;
+        if (R->X) {
+            memcpy(y, R->X + (uint64_t)ids[b] * dim, dim * sizeof *y);
+            continue;
+        }
+        memset(y, 0, dim * sizeof *y);
+        for (uint64_t e = R->S->row_ptr[ids[b]]; e < R->S->row_ptr[ids[b] + 1]; e++)
+            y[R->S->col[e]] = R->S->val ? R->S->val[e] : 1.0f;
+    }
+}
+
 static uint32_t auto_factor(uint64_t n)
 {
     /* sten's choice for "auto" (SageMaker does not publish its rule): more
@@ -219,7 +243,7 @@ static uint32_t auto_factor(uint64_t n)
 
 /* One pass over the rows in a shuffled order; returns the pass's mean
  * squared distance (each batch measured before its update). */
-static sten_status stage_pass(sten_ctx *ctx, const float *X, uint64_t n, const sten_kmeans_opts *o, stage *s,
+static sten_status stage_pass(sten_ctx *ctx, const km_rows *R, uint64_t n, const sten_kmeans_opts *o, stage *s,
                               const uint32_t *order, float *Xb, float *D, uint32_t *best, float *d2, double *sum,
                               double *msd)
 {
@@ -228,8 +252,7 @@ static sten_status stage_pass(sten_ctx *ctx, const float *X, uint64_t n, const s
     double *mass = sum + (uint64_t)K * dim;
     for (uint64_t pos = 0; pos < n; pos += Bmax) {
         const uint32_t B = (uint32_t)(n - pos < Bmax ? n - pos : Bmax);
-        for (uint32_t b = 0; b < B; b++)
-            memcpy(Xb + (uint64_t)b * dim, X + (uint64_t)order[pos + b] * dim, dim * sizeof *Xb);
+        gather(R, order + pos, B, Xb);
         for (uint32_t b0 = 0; b0 < B; b0 += BLOCK)
             sten__nearest(ctx, Xb + (uint64_t)b0 * dim, B - b0 < BLOCK ? B - b0 : BLOCK, s->C, s->cn, K, dim, D,
                           best + b0, d2 + b0);
@@ -337,7 +360,7 @@ static sten_status local_stage(sten_ctx *ctx, const sten_kmeans_opts *o, const s
     return st;
 }
 
-sten_status sten_kmeans_fit(sten_ctx *ctx, const float *X, uint64_t n, const sten_kmeans_opts *o,
+static sten_status fit_rows(sten_ctx *ctx, const km_rows *R, uint64_t n, const sten_kmeans_opts *o,
                             sten_kmeans *out, sten_kmeans_report *report)
 {
     memset(out, 0, sizeof *out);
@@ -364,8 +387,7 @@ sten_status sten_kmeans_fit(sten_ctx *ctx, const float *X, uint64_t n, const ste
     /* the stage starts from centres seeded on a sample: the first rows of pass 1's order */
     if (!st) {
         shuffle(order, n, o->seed, 0);
-        for (uint32_t i = 0; i < sample; i++)
-            memcpy(Xb + (uint64_t)i * dim, X + (uint64_t)order[i] * dim, dim * sizeof *Xb);
+        gather(R, order, sample, Xb);
         st = sten_kmeans_seed(ctx, Xb, NULL, sample, dim, K, o->init, o->seed, s.C);
     }
     if (!st)
@@ -376,7 +398,7 @@ sten_status sten_kmeans_fit(sten_ctx *ctx, const float *X, uint64_t n, const ste
         if (p)
             shuffle(order, n, o->seed, p);
         double msd;
-        st = stage_pass(ctx, X, n, o, &s, order, Xb, D, best, d2, sum, &msd);
+        st = stage_pass(ctx, R, n, o, &s, order, Xb, D, best, d2, sum, &msd);
         rep.passes = p + 1;
         rep.stage_msd = msd;
         if (p && fabs(prev - msd) <= o->tol * prev)
@@ -400,6 +422,24 @@ sten_status sten_kmeans_fit(sten_ctx *ctx, const float *X, uint64_t n, const ste
     return STEN_OK;
 }
 
+sten_status sten_kmeans_fit(sten_ctx *ctx, const float *X, uint64_t n, const sten_kmeans_opts *o,
+                            sten_kmeans *out, sten_kmeans_report *report)
+{
+    const km_rows R = {X, NULL, o->feature_dim};
+    return fit_rows(ctx, &R, n, o, out, report);
+}
+
+sten_status sten_kmeans_fit_csr(sten_ctx *ctx, const sten_csr *X, const sten_kmeans_opts *o, sten_kmeans *out,
+                                sten_kmeans_report *report)
+{
+    memset(out, 0, sizeof *out);
+    if (X->cols > o->feature_dim)
+        return sten_fail(ctx, STEN_E_INVALID, "k-means: the rows have %u columns, more than feature_dim = %u", X->cols,
+                         o->feature_dim);
+    const km_rows R = {NULL, X, o->feature_dim};
+    return fit_rows(ctx, &R, X->rows, o, out, report);
+}
+
 void sten_kmeans_free(sten_ctx *ctx, sten_kmeans *m)
 {
     if (!m)
@@ -408,20 +448,30 @@ void sten_kmeans_free(sten_ctx *ctx, sten_kmeans *m)
     memset(m, 0, sizeof *m);
 }
 
-sten_status sten_kmeans_assign(sten_ctx *ctx, const sten_kmeans *m, const float *X, uint64_t n,
+static sten_status assign_rows(sten_ctx *ctx, const sten_kmeans *m, const km_rows *R, uint64_t n,
                                uint32_t *cluster, float *dist, double *ssd)
 {
     float *D = sten_alloc(ctx, (size_t)BLOCK * m->k * sizeof *D), *cn = sten_alloc(ctx, (size_t)m->k * sizeof *cn);
     float *d2 = sten_alloc(ctx, BLOCK * sizeof *d2);
-    if (!D || !cn || !d2) {
-        sten_free(ctx, D), sten_free(ctx, cn), sten_free(ctx, d2);
+    float *Xb = R->S ? sten_alloc(ctx, (size_t)BLOCK * m->dim * sizeof *Xb) : NULL;
+    uint32_t ids[BLOCK];
+    if (!D || !cn || !d2 || (R->S && !Xb)) {
+        sten_free(ctx, D), sten_free(ctx, cn), sten_free(ctx, d2), sten_free(ctx, Xb);
         return STEN_E_NOMEM;
     }
     sten__sq_norms(ctx, m->centers, m->k, m->dim, cn);
     double s = 0;
     for (uint64_t i = 0; i < n; i += BLOCK) {
         const uint32_t B = (uint32_t)(n - i < BLOCK ? n - i : BLOCK);
-        sten__nearest(ctx, X + i * m->dim, B, m->centers, cn, m->k, m->dim, D, cluster + i, d2);
+        const float *Xi = Xb;
+        if (!R->S) {
+            Xi = R->X + i * m->dim;
+        } else { /* a block of sparse rows spread out */
+            for (uint32_t b = 0; b < B; b++)
+                ids[b] = (uint32_t)(i + b);
+            gather(R, ids, B, Xb);
+        }
+        sten__nearest(ctx, Xi, B, m->centers, cn, m->k, m->dim, D, cluster + i, d2);
         for (uint32_t b = 0; b < B; b++) {
             s += d2[b];
             if (dist)
@@ -430,6 +480,23 @@ sten_status sten_kmeans_assign(sten_ctx *ctx, const sten_kmeans *m, const float 
     }
     if (ssd)
         *ssd = s;
-    sten_free(ctx, D), sten_free(ctx, cn), sten_free(ctx, d2);
+    sten_free(ctx, D), sten_free(ctx, cn), sten_free(ctx, d2), sten_free(ctx, Xb);
     return STEN_OK;
+}
+
+sten_status sten_kmeans_assign(sten_ctx *ctx, const sten_kmeans *m, const float *X, uint64_t n,
+                               uint32_t *cluster, float *dist, double *ssd)
+{
+    const km_rows R = {X, NULL, m->dim};
+    return assign_rows(ctx, m, &R, n, cluster, dist, ssd);
+}
+
+sten_status sten_kmeans_assign_csr(sten_ctx *ctx, const sten_kmeans *m, const sten_csr *X, uint32_t *cluster,
+                                   float *dist, double *ssd)
+{
+    if (X->cols > m->dim)
+        return sten_fail(ctx, STEN_E_INVALID, "k-means: the rows have %u columns, more than the model's %u", X->cols,
+                         m->dim);
+    const km_rows R = {NULL, X, m->dim};
+    return assign_rows(ctx, m, &R, X->rows, cluster, dist, ssd);
 }
