@@ -97,7 +97,7 @@ for set in ml-100k ml-latest-small; do
     for m in dae ease knn pop; do
         "$S" evaluate -r $m.recs -t r-test.txt -k 20 --json >$m.json
         case $m in
-        dae) name="Mult-DAE (sten tune: $(sed -n 's/.*"params": \({[^}]*}\).*/\1/p' tune/best.json | tr -d '\n' | sed 's/  */ /g'), $ep epochs)"
+        dae) name="Mult-DAE (sten tune: $(tr -d '\n' <tune/best.json | sed -n 's/.*"params": \({[^}]*}\).*/\1/p' | sed 's/  */ /g'), $ep epochs)"
              v=$vd; t="$t_dae (tuning $t_tune)" ;;
         ease) name="EASE (${e%|*})" v=${e#*|} t=$t_ease ;;
         knn) name="item-kNN (${k%|*})" v=${k#*|} t=$t_knn ;;

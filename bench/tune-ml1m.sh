@@ -1,8 +1,8 @@
 #!/bin/sh
 # bench/tune-ml1m.sh — `sten tune` on MovieLens-1M strong generalization: a
 # Bayesian search (examples/movielens/tune-dae.json: 24 trials, 2 at a time,
-# median-rule early stopping) over Mult-DAE's rate, width, denoising and
-# batch size on the VALIDATION users' NDCG@100; then the best trial's model
+# median-rule early stopping) over Mult-DAE's rate, width, denoising, weight
+# decay and batch size on the VALIDATION users' NDCG@100; then the best trial's model
 # and the hand-chosen config (examples/movielens/mult-dae.json, Liang et
 # al.'s settings, selected on the same validation users) on the TEST users.
 # Appends the table, with the tuning's wall time, to $RESULTS.
@@ -42,10 +42,10 @@ for m in hand tuned; do
     n100=$(sed -n 's/.*"k": 100, [^}]*"ndcg": \([0-9.]*\).*/\1/p' $m.json)
     if [ $m = hand ]; then
         v=$(sed -n 's/.*ndcg@100 \([0-9.]*\) (best so far)$/\1/p' hand.log | tail -n 1)
-        name="hand-chosen (mult-dae.json: Alpha 0.001, N 200, Denoising 0.5, batch 500)"
+        name="hand-chosen (mult-dae.json: Alpha 0.001, N 200, Denoising 0.5, Lambda 0.001, batch 500)"
     else
         v=$(sed -n 's/.*"objective": \([0-9.]*\),.*/\1/p' tune/best.json)
-        name="sten tune's best: $(sed -n 's/.*"params": \({[^}]*}\).*/\1/p' tune/best.json | tr -d '\n' | sed 's/  */ /g')"
+        name="sten tune's best: $(tr -d '\n' <tune/best.json | sed -n 's/.*"params": \({[^}]*}\).*/\1/p' | sed 's/  */ /g')"
     fi
     table="$table
 | $name | $v | $r20 | $r50 | $n100 |"
