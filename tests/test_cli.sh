@@ -249,6 +249,11 @@ if ! awk '!/^\{"predicted_label": [0-9]\}$/ { bad = 1 } { split($0, f, /[:}]/); 
           END { exit bad || NR != 3000 }' "$b/outk"; then
     echo "FAIL: sten predict --csv (k-NN): wrong lines"; head -3 "$b/outk"; fail=1
 fi
+# SageMaker's JSON inference input (after a blank line: told apart by its first non-blank byte)
+{ echo; printf '{"instances": ['; head -n 3 "$b/blobs.csv" | awk '{ printf "%s{\"features\": [%s]}", (NR > 1 ? ", " : ""), $0 }'; echo ']}'; } >"$b/three.json"
+expect 0 "3 rows (knn" predict -n "$b/kn/model.nc" --data "$b/three.json" --format jsonl -s "$b/outk3"
+head -n 3 "$b/outk" | cmp -s - "$b/outk3" && echo "ok: predict --data JSON instances: the CSV rows' answers" ||
+    { echo "FAIL: predict --data JSON instances (k-NN)"; cat "$b/outk3"; fail=1; }
 expect 0 "3000 rows (knn" predict -n "$b/kn/model.nc" --csv "$b/blobs.csv" --format jsonl --verbose -s "$b/outv"
 # verbose: the 5 neighbours' labels (all the row's blob) and distances, nearest first;
 # the 2000 rows sampled into the index find themselves at distance 0

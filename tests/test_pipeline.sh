@@ -207,6 +207,8 @@ ev=$(sed -n 's/.*"ndcg": \([0-9.]*\).*/\1/p' vae.eval)
     awk -v a="${best% *}" -v b="$ev" 'BEGIN { exit !(a > 0.05 && (a - b) ^ 2 < 1e-10) }' &&
     ok "train --select ndcg@20 --keep-best: kept epoch $kept of 6, validation NDCG@20 ${best% *} = evaluate's $ev" ||
     { bad "Mult-VAE validation selection: best '$best', kept '$kept', evaluate '$ev'"; cat vae.err vae.jsonl; }
+sed 's/"DataSet" : "gl_output"/"DataSet" : "gl_input"/' "$EXAMPLES/movielens/mult-dae.json" >shared.json
+expect_exit 64 "--validate-users: dataset gl_input feeds both an Input and an Output layer" "$STEN" train -c shared.json -i gl_input.nc -o gl_input.nc -n s.nc --validate-users 5
 # --validate-users: validation users drawn from the training data itself, the same for the same seed
 for run in 1 2; do
     "$STEN" train -c "$EXAMPLES/movielens/mult-dae.json" -i gl_input.nc -o gl_output.nc -n vu$run.nc -b 256 -e 3 \
@@ -265,6 +267,22 @@ sed 's/"wall_seconds": [0-9.]*//' tu1/best.json >b1
 sed 's/"wall_seconds": [0-9.]*//; s/tu3/tu1/' tu3/best.json >b3
 grep -q "resuming in tu3: 2 of 5 trials done" tu3.err && cmp -s n1 n3 && cmp -s b1 b3 &&
     ok "tune: an interrupted run resumes to the same trials and best" || { bad "tune resume"; cat tu3.err; diff n1 n3; diff b1 b3; }
+# a stop signal to the whole process group, trials included (as Ctrl-C gives; SIGTERM here, since a
+# script's background jobs ignore SIGINT) records no trial as failed; the same command resumes to the
+# uninterrupted run's trials
+rm -rf tu5
+setsid "$STEN" tune --spec spec.json --dir tu5 -t 2 -- $targs >/dev/null 2>tu5.err &
+tpid=$!
+for i in $(seq 400); do [ -d tu5/trial-2 ] && break; sleep 0.01; done
+/bin/kill -s TERM -- -"$tpid" 2>/dev/null
+wait "$tpid"
+trc=$?
+failed=$(grep -c '"status":"Failed"' tu5/trials.jsonl 2>/dev/null)
+"$STEN" tune --spec spec.json --dir tu5 -t 2 -- $targs >/dev/null 2>>tu5.err
+norm tu5 >n5
+[ "$trc" -eq 130 ] && [ "${failed:-0}" -eq 0 ] && cmp -s n1 n5 &&
+    ok "tune: a stop signal to the process group marks no trial failed; resuming gives the same trials" ||
+    { bad "tune interrupt: exit $trc, $failed failed"; cat tu5.err; diff n1 n5; }
 "$STEN" predict -d gl -n tu1/best-model.nc -r v-valid-foldin.txt -i features -o features -f v-valid-foldin.txt -k 5 -s tu.recs 2>/dev/null &&
     [ "$(wc -l <tu.recs)" -eq "$(wc -l <v-valid-foldin.txt)" ] && ok "tune: the best trial's model predicts" || bad "tune: the best model does not predict"
 expect_exit 73 "tu1: holds a tuning run of another spec, config or arguments; --force starts over there" "$STEN" tune --spec spec.json --dir tu1 -- -c config.json -i gl_input.nc -o gl_output.nc --validate vin.nc --validate vout.nc

@@ -214,16 +214,20 @@ sten_status cli_load_index(sten_ctx *ctx, const char *path, sten_index **out)
     return st;
 }
 
-bool cli_rows_are_csv(const char *path, int base, bool labeled)
+bool cli_rows_are_csv(const char *path, int base)
 {
-    unsigned char head[4] = {0};
+    unsigned char head[256] = {0};
     FILE *f = fopen(path, "rb");
     const size_t got = f ? fread(head, 1, sizeof head, f) : 0;
     if (f)
         fclose(f);
-    const bool recordio = got == 4 && head[0] == 0x0a && head[1] == 0x23 && head[2] == 0xd7 && head[3] == 0xce;
-    const bool netcdf = got == 4 && (!memcmp(head, "CDF", 3) || !memcmp(head, "\x89HDF", 4));
-    const bool json = got >= 1 && head[0] == '{' && !labeled;
+    const bool recordio = got >= 4 && head[0] == 0x0a && head[1] == 0x23 && head[2] == 0xd7 && head[3] == 0xce;
+    const bool netcdf = got >= 4 && (!memcmp(head, "CDF", 3) || !memcmp(head, "\x89HDF", 4));
+    size_t i = got >= 3 && head[0] == 0xef && head[1] == 0xbb && head[2] == 0xbf ? 3 : 0; /* a UTF-8 BOM */
+    while (i < got && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' || head[i] == '\n'))
+        i++;
+    /* JSON inference input ('{' first, as sten_labeled_read tells it): its own reader says what labels it lacks */
+    const bool json = i < got && head[i] == '{';
     return !recordio && !netcdf && !json && base < 0;
 }
 
@@ -234,7 +238,7 @@ sten_status cli_read_rows(sten_ctx *ctx, const char *path, uint32_t dim, int bas
     if (y)
         *y = NULL;
     *n = 0;
-    if (cli_rows_are_csv(path, base, labeled)) /* CSV: the label first when labeled */
+    if (cli_rows_are_csv(path, base)) /* CSV: the label first when labeled */
         return labeled ? sten_csv_read_labeled(ctx, path, dim, X, y, n) : sten_csv_read_dense(ctx, path, dim, X, n);
     sten_dataset x, t;
     sten_status st = sten_labeled_read(ctx, path, base, dim, "x", "y", &x, labeled ? &t : NULL);

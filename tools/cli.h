@@ -160,7 +160,7 @@ sten_status cli_load_index(sten_ctx *ctx, const char *path, sten_index **out);
 sten_status cli_read_rows(sten_ctx *ctx, const char *path, uint32_t dim, int base, bool labeled, float **X,
                           float **y, uint64_t *n);
 /* Whether cli_read_rows reads path as CSV (else through sten_labeled_read). */
-bool cli_rows_are_csv(const char *path, int base, bool labeled);
+bool cli_rows_are_csv(const char *path, int base);
 
 int cli_check_output(const char *cmd, const char *path, bool force);
 /* A --model-dir before any work: a directory, or one that can be made in a

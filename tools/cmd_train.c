@@ -330,9 +330,15 @@ static sten_status epoch_done(void *user, const sten_net *net, const sten_epoch_
                          (unsigned long long)s->skipped);
         if (!isnan(s->valid_loss))
             n += snprintf(line + n, sizeof line - (size_t)n, ", \"valid_loss\": %.9g", s->valid_loss);
-        if (a->rank_k)
-            n += snprintf(line + n, sizeof line - (size_t)n, ", \"valid_recall@%u\": %.9g, \"valid_ndcg@%u\": %.9g",
-                          a->rank_k, s->valid_recall, a->rank_k, s->valid_ndcg);
+        if (a->rank_k) { /* null when no validation example held out an item (JSON has no NaN) */
+            char r[32] = "null", g[32] = "null";
+            if (!isnan(s->valid_recall))
+                snprintf(r, sizeof r, "%.9g", s->valid_recall);
+            if (!isnan(s->valid_ndcg))
+                snprintf(g, sizeof g, "%.9g", s->valid_ndcg);
+            n += snprintf(line + n, sizeof line - (size_t)n, ", \"valid_recall@%u\": %s, \"valid_ndcg@%u\": %s",
+                          a->rank_k, r, a->rank_k, g);
+        }
         if (a->test_ws)
             n += snprintf(line + n, sizeof line - (size_t)n,
                           ", \"test:auc\": %.9g, \"test:logloss\": %.9g, \"test:accuracy\": %.9g",
@@ -347,7 +353,10 @@ static sten_status epoch_done(void *user, const sten_net *net, const sten_epoch_
             return sten_fail(a->ctx, STEN_E_IO, "%s: cannot write metrics", a->metrics);
     }
     char valid[160] = "";
-    if (a->rank_k)
+    if (a->rank_k && isnan(s->valid_ndcg))
+        snprintf(valid, sizeof valid, "; no validation example holds out an item: recall and NDCG cannot be "
+                 "measured (are the validation output's items all in its input?)");
+    else if (a->rank_k)
         snprintf(valid, sizeof valid, "; validation recall@%u %.4f, ndcg@%u %.4f%s", a->rank_k, s->valid_recall,
                  a->rank_k, s->valid_ndcg, s->best && a->keep_best ? " (best so far)" : "");
     else if (!isnan(s->valid_loss))
@@ -500,9 +509,18 @@ int cmd_train(int argc, char **argv)
         sten_dataset *tr = NULL;
         if (!is_input)
             st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
-        for (size_t k = 0; !st && k < n_ds; k++)
-            for (uint32_t l = 0; l < desc->n_layers; l++)
-                is_input[k] |= desc->layers[l].kind == STEN_LAYER_INPUT && !strcmp(desc->layers[l].dataset, ds[k].name);
+        for (size_t k = 0; !st && k < n_ds; k++) {
+            bool is_output = false;
+            for (uint32_t l = 0; l < desc->n_layers; l++) {
+                const bool named = !strcmp(desc->layers[l].dataset, ds[k].name);
+                is_input[k] |= named && desc->layers[l].kind == STEN_LAYER_INPUT;
+                is_output |= named && desc->layers[l].kind == STEN_LAYER_OUTPUT;
+            }
+            if (is_input[k] && is_output) /* its fold-in would also be the targets, and excluded from the lists */
+                st = sten_fail(ctx, STEN_E_INVALID, "--validate-users: dataset %s feeds both an Input and an Output "
+                               "layer; held-out items need an output dataset of their own (generate-netcdf the same "
+                               "file as gl_input and gl_output)", ds[k].name);
+        }
         const uint64_t seed = a.seed >= 0 ? (uint64_t)a.seed : desc->training.seed;
         if (!st)
             st = sten_holdout_users(ctx, ds, n_ds, is_input, (uint32_t)a.validate_users, 0.2, seed, &tr, &valid);

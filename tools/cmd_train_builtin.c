@@ -190,15 +190,19 @@ static sten_status sparse_channel(sten_ctx *ctx, const bi_args *a, const char *p
  * is in a sparse format (c->sparse), else dense rows as read_channels. */
 static sten_status read_unsupervised(sten_ctx *ctx, const bi_args *a, uint32_t dim, channels *c)
 {
-    if (cli_rows_are_csv(a->train, (int)a->base, false))
+    if (cli_rows_are_csv(a->train, (int)a->base))
         return read_channels(ctx, a, dim, false, c);
     memset(c, 0, sizeof *c);
     c->sparse = true;
     const double t0 = now_s();
     sten_status st = sparse_channel(ctx, a, a->train, dim, &c->sx);
-    if (!st && a->test)
+    if (!st && a->test && cli_rows_are_csv(a->test, (int)a->base)) /* each channel in its own format */
+        st = cli_read_rows(ctx, a->test, dim, (int)a->base, false, &c->T, NULL, &c->nt);
+    else if (!st && a->test)
         st = sparse_channel(ctx, a, a->test, dim, &c->st);
-    c->n = c->sx.examples, c->nt = c->st.examples;
+    c->n = c->sx.examples;
+    if (!c->T)
+        c->nt = c->st.examples;
     c->read_s = now_s() - t0;
     return st ? st : make_dir(ctx, a->dir);
 }
@@ -245,8 +249,8 @@ static sten_status train_kmeans(sten_ctx *ctx, const bi_args *a, const char *mod
     if (!st && T && !(cl = malloc((size_t)nt * sizeof *cl)))
         st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
     if (!st && T &&
-        !(st = c.sparse ? sten_kmeans_assign_csr(ctx, &km, &c.st.sparse, cl, NULL, &ssd)
-                        : sten_kmeans_assign(ctx, &km, c.T, nt, cl, NULL, &ssd))) {
+        !(st = c.T ? sten_kmeans_assign(ctx, &km, c.T, nt, cl, NULL, &ssd)
+                   : sten_kmeans_assign_csr(ctx, &km, &c.st.sparse, cl, NULL, &ssd))) {
         if (metrics & STEN_KMEANS_METRIC_MSD) /* SageMaker's metric names */
             printf("{\"test:msd\": %.9g}\n", ssd / (double)nt);
         if (metrics & STEN_KMEANS_METRIC_SSD)

@@ -632,6 +632,23 @@ static void read_stdout_metric(const tune_args *a, const spec *s, uint32_t k, tr
     fclose(f);
 }
 
+/* A running (or just ended) network trial's new metrics lines, each epoch
+ * judged by the early-stopping rule as it comes: stopped at the first that
+ * fails it, its record cut there (what it did after is timing, not result). */
+static void judge_new_epochs(const tune_args *a, const spec *s, trial *T, uint32_t k)
+{
+    trial *t = &T[k];
+    const uint32_t before = t->n_hist;
+    read_metrics(a, s, k, t);
+    for (uint32_t n = before + 1; s->early && a->epochs && n <= t->n_hist; n++)
+        if (stop_now(a, s, T, k, n)) {
+            kill(t->pid, SIGTERM); /* harmless when it has ended: not reaped yet, the pid is still its own */
+            t->killed = true;
+            cut_history(s, t, n);
+            break;
+        }
+}
+
 static int launch(const tune_args *a, const spec *s, trial *T, uint32_t k, sten_ctx *ctx)
 {
     trial *t = &T[k];
@@ -655,7 +672,7 @@ static int launch(const tune_args *a, const spec *s, trial *T, uint32_t k, sten_
         fprintf(stderr, "sten tune: %s: %s\n", a->spec_path, msg);
         return CLI_EX_DATAERR;
     }
-    const int wrc = json_dump_file(doc, file, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    const int wrc = json_dump_file(doc, file, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     json_decref(doc);
     if (wrc != 0) {
         fprintf(stderr, "sten tune: %s: cannot write\n", file);
@@ -739,7 +756,7 @@ static int record(const tune_args *a, const spec *s, uint32_t k, const trial *t)
     char path[4200];
     snprintf(path, sizeof path, "%s/trials.jsonl", a->dir);
     FILE *f = fopen(path, "a");
-    char *line = json_dumps(j, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_REAL_PRECISION(10));
+    char *line = json_dumps(j, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_REAL_PRECISION(17)); /* read back exactly */
     json_decref(j);
     const bool ok = f && line && fprintf(f, "%s\n", line) > 0;
     free(line);
@@ -880,7 +897,7 @@ static int prepare_dir(const tune_args *a, const spec *s, bool *resume)
         fprintf(stderr, "sten tune: %s: %s\n", a->dir, strerror(errno));
         return CLI_EX_CANTCREAT;
     }
-    const int rc = *resume ? 0 : json_dump_file(state, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    const int rc = *resume ? 0 : json_dump_file(state, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     json_decref(state);
     if (rc) {
         fprintf(stderr, "sten tune: %s: cannot write\n", path);
@@ -994,8 +1011,9 @@ static int network_metric(const tune_args *a0, const spec *s, tune_args *a)
     if (!at || k < 1 || k > 100000 || *end || ((at - m != 4 || strncmp(m, "ndcg", 4)) && (at - m != 6 || strncmp(m, "recall", 6))))
         return spec_error(a->spec_path, "HyperParameterTuningJobObjective.MetricName",
                           "a network's metric is validation:ndcg@K, validation:recall@K or validation:loss");
-    snprintf(a->select, sizeof a->select, "%s", m);
-    snprintf(a->key, sizeof a->key, "valid_%s", m);
+    /* the names sten train writes: K as a plain number (ndcg@020 is ndcg@20) */
+    snprintf(a->select, sizeof a->select, "%.*s@%ld", (int)(at - m), m, k);
+    snprintf(a->key, sizeof a->key, "valid_%s", a->select);
     return 0;
 }
 
@@ -1113,28 +1131,27 @@ int cmd_tune(int argc, char **argv)
             break;
         struct timespec nap = {0, 100 * 1000 * 1000};
         nanosleep(&nap, NULL);
+        if (interrupted) /* Ctrl-C reached the trials too: none of them is judged now */
+            break;
         for (uint32_t k = 0; k < s.max_trials && !rc; k++) {
             trial *t = &T[k];
             if (t->st != T_RUNNING)
                 continue;
-            if (a.network && !t->killed) {
-                const uint32_t before = t->n_hist;
-                read_metrics(&a, &s, k, t);
-                for (uint32_t n = before + 1; s.early && a.epochs && n <= t->n_hist; n++)
-                    if (stop_now(&a, &s, T, k, n)) { /* what it did after epoch n is not its record */
-                        kill(t->pid, SIGTERM);
-                        t->killed = true;
-                        cut_history(&s, t, n);
-                        break;
-                    }
-            }
+            if (a.network && !t->killed)
+                judge_new_epochs(&a, &s, T, k);
             int ws;
             if (waitpid(t->pid, &ws, WNOHANG) != t->pid)
                 continue;
             running--;
             t->seconds = now_s() - t->t0;
-            if (a.network && !t->killed)
-                read_metrics(&a, &s, k, t);
+            if (!t->killed && WIFSIGNALED(ws) && (WTERMSIG(ws) == SIGINT || WTERMSIG(ws) == SIGTERM)) {
+                /* stopped from outside (an interrupt on its way to us too): not a result; runs again on resume */
+                t->st = T_PENDING;
+                interrupted = 1;
+                break;
+            }
+            if (a.network && !t->killed) /* the last lines, judged as the earlier ones were */
+                judge_new_epochs(&a, &s, T, k);
             else if (!a.network)
                 read_stdout_metric(&a, &s, k, t);
             if (t->killed) {

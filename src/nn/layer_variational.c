@@ -88,7 +88,7 @@ static void var_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, 
         float *z = A->act + (uint64_t)b * N, *eps = A->scratch + (uint64_t)b * N;
         for (uint32_t j = 0; j < N; j++) {
             eps[j] = sample ? sten_rng_normal(&r) : 0.0f;
-            z[j] = mu[j] + eps[j] * expf(0.5f * lv[j]);
+            z[j] = sample ? mu[j] + eps[j] * expf(0.5f * lv[j]) : mu[j]; /* the mean, whatever lv (inf * 0) */
         }
     }
 }

@@ -387,7 +387,7 @@ static void scale_row(float *restrict d, uint32_t N, float f)
 static double softmax_sparse_z(const loss_cfg *c, const float *z, float *d, uint32_t N, const uint32_t *idx,
                                const float *val, uint64_t n)
 {
-    const float one = c->kind == STEN_LOSS_MULTINOMIAL ? 1.0f : (float)(1.0 / (double)n);
+    const float one = c->kind == STEN_LOSS_MULTINOMIAL || n == 0 ? 1.0f : (float)(1.0 / (double)n);
     const float mx = row_max(z, N);
     const double S = exp_shifted(z, d, N, mx);
     double tsum = 0.0;
@@ -419,7 +419,7 @@ static double loss_row(const loss_cfg *c, sten_act act, const sten_act_params *a
         /* multinomial: dL/dz = a * sum(t) - t; sparse boolean targets form
          * a uniform distribution over the listed items (CrossEntropy, as
          * DSSTNE) or count 1 each (Multinomial) */
-        const float one = c->kind == STEN_LOSS_MULTINOMIAL ? 1.0f : (float)(1.0 / (double)n);
+        const float one = c->kind == STEN_LOSS_MULTINOMIAL || n == 0 ? 1.0f : (float)(1.0 / (double)n);
         double tsum = 0.0;
         if (td) {
             for (uint32_t j = 0; j < N; j++)
