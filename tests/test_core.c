@@ -435,8 +435,11 @@ static void test_atomic_file_and_lines(void)
 /* Which OpenBLAS core types count as generic on which CPU, and what replaces them. */
 static void test_blas_core_judge(void)
 {
-    const unsigned avx = STEN__CPU_AVX, avx2 = avx | STEN__CPU_AVX2,
-                   avx512 = avx2 | STEN__CPU_AVX512, bf16 = avx512 | STEN__CPU_AVX512_BF16;
+    /* constants, so the static table below can use them at any optimisation level */
+    enum {
+        avx = STEN__CPU_AVX, avx2 = avx | STEN__CPU_AVX2, avx512 = avx2 | STEN__CPU_AVX512,
+        bf16 = avx512 | STEN__CPU_AVX512_BF16
+    };
     static const struct {
         const char *core;
         unsigned cpu;
