@@ -8,7 +8,7 @@
 # popularity. The models are then fitted on the whole training part and
 # judged once on the test part: NDCG@20 and Recall@20. Appends the tables
 # to $RESULTS.
-#   sh bench/topn-small.sh [WORKDIR]
+#   sh bench/topn-small.sh [WORKDIR]        SETS="ml-100k" for one of the two
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -34,7 +34,7 @@ cat >"$W/tune-small.json" <<'SPEC'
     "CategoricalParameterRanges": [ { "Name": "Training.BatchSize", "Values": [32, 64, 128, 256] } ] } }
 SPEC
 
-for set in ml-100k ml-latest-small; do
+for set in ${SETS:-ml-100k ml-latest-small}; do
     d=$W/$set
     mkdir -p "$d"
     cd "$d"
@@ -50,12 +50,16 @@ for set in ml-100k ml-latest-small; do
     "$S" generate-netcdf --force -d gl_output -i r-train.txt -o out.nc -f features -s samples 2>/dev/null
     "$S" generate-netcdf --force -d gl_input -i v-train.txt -o vin.nc -f features -s vsamples 2>/dev/null
     "$S" generate-netcdf --force -d gl_output -i v-train.txt -o vtr.nc -f features -s vsamples 2>/dev/null
-    "$S" generate-netcdf --force -d gl_output -i v-test.txt -o vout.nc -f features -s vsamples 2>/dev/null
+    # the validation users: those holding out an item (a user with one item stays whole in training),
+    # their training rows and held-out rows in the same order
+    awk -F'\t' 'NR == FNR { keep[$1] = 1; next } ($1 in keep)' v-test.txt v-train.txt >v-valid-in.txt
+    "$S" generate-netcdf --force -d gl_input -i v-valid-in.txt -o vvin.nc -f features -s vvsamples 2>/dev/null
+    "$S" generate-netcdf --force -d gl_output -i v-test.txt -o vout.nc -f features -s vvsamples 2>/dev/null
     # Mult-DAE: settings and epochs on the validation split, then the whole training part
     sed 's/"Epochs" : 200/"Epochs" : 150/' "$ROOT/examples/movielens/mult-dae.json" >dae.json
     t0=$(date +%s.%N)
     "$S" tune --spec "$W/tune-small.json" --dir tune --force -- -c dae.json -i vin.nc -o vtr.nc \
-        --validate vin.nc --validate vout.nc >tune.out 2>tune.err
+        --validate vvin.nc --validate vout.nc >tune.out 2>tune.err
     t_tune=$(secs "$t0")
     ep=$(sed -n 's/.*"best_epoch": \([0-9]*\).*/\1/p' tune/best.json)
     vd=$(sed -n 's/.*"objective": \([0-9.]*\),.*/\1/p' tune/best.json)
