@@ -338,6 +338,23 @@ static void keep_components(sten_pca *out, const double *V, const double *val, u
     }
 }
 
+/* The end of a fit: on success the components and the model's fields;
+ * on failure the partial model freed. V and val are the caller's. */
+static sten_status finish_fit(sten_ctx *ctx, sten_status st, const double *V, const double *val, uint64_t n,
+                              const sten_pca_opts *o, sten_pca *out)
+{
+    if (st) {
+        sten_pca_free(ctx, out);
+        return st;
+    }
+    keep_components(out, V, val, o->num_components, o->feature_dim);
+    out->dim = o->feature_dim;
+    out->n_comp = o->num_components;
+    out->rows = n;
+    out->opts = *o;
+    return STEN_OK;
+}
+
 sten_status sten_pca_fit(sten_ctx *ctx, const float *X, uint64_t n, const sten_pca_opts *o, sten_pca *out)
 {
     memset(out, 0, sizeof *out);
@@ -362,18 +379,9 @@ sten_status sten_pca_fit(sten_ctx *ctx, const float *X, uint64_t n, const sten_p
     }
     if (!st && regular)
         st = eig_top(ctx, C, (int)d, (int)m, val, V);
-    if (!st)
-        keep_components(out, V, val, m, d);
+    st = finish_fit(ctx, st, V, val, n, o, out);
     sten_free(ctx, sum), sten_free(ctx, val), sten_free(ctx, V), sten_free(ctx, C);
-    if (st) {
-        sten_pca_free(ctx, out);
-        return st;
-    }
-    out->dim = d;
-    out->n_comp = m;
-    out->rows = n;
-    out->opts = *o;
-    return STEN_OK;
+    return st;
 }
 
 /* ---------------------------------------------------------- sparse rows */
@@ -486,18 +494,9 @@ sten_status sten_pca_fit_csr(sten_ctx *ctx, const sten_csr *X, const sten_pca_op
             st = randomized(ctx, &R, o, out->mean, val, V);
         }
     }
-    if (!st)
-        keep_components(out, V, val, m, d);
+    st = finish_fit(ctx, st, V, val, n, o, out);
     sten_free(ctx, sum), sten_free(ctx, sq), sten_free(ctx, val), sten_free(ctx, V), sten_free(ctx, C);
-    if (st) {
-        sten_pca_free(ctx, out);
-        return st;
-    }
-    out->dim = d;
-    out->n_comp = m;
-    out->rows = n;
-    out->opts = *o;
-    return STEN_OK;
+    return st;
 }
 
 sten_status sten_pca_project(sten_ctx *ctx, const sten_pca *m, const float *X, uint64_t n, float *Y)
