@@ -219,6 +219,16 @@ static sten_status kind_text(mio *m, char *buf, size_t n)
     return STEN_OK;
 }
 
+/* Whether global attribute name holds exactly one number: libnetcdf's
+ * nc_get_att_<type> writes every value an attribute holds, so a file whose
+ * attribute holds several would overrun the one variable read into. */
+static bool one_number(const mio *m, const char *name)
+{
+    nc_type t;
+    size_t len = 0;
+    return nc_inq_att(m->nc, NC_GLOBAL, name, &t, &len) == NC_NOERR && len == 1 && t != NC_CHAR && t != NC_STRING;
+}
+
 sten_status sten_model_kind_of(sten_ctx *ctx, const char *path, sten_model_kind *out)
 {
     *out = STEN_MODEL_NETWORK;
@@ -295,7 +305,8 @@ static sten_status open_kind(mio *m, const char *want)
         return sten_fail(m->ctx, STEN_E_FORMAT, "%s: this is a %s model, not a %s model", m->path,
                          kind[0] ? kind : "network", want);
     }
-    if (nc_get_att_int(m->nc, NC_GLOBAL, "sten_format_version", &fmt) != NC_NOERR || fmt > BUILTIN_FORMAT) {
+    if (!one_number(m, "sten_format_version") || nc_get_att_int(m->nc, NC_GLOBAL, "sten_format_version", &fmt) != NC_NOERR ||
+        fmt > BUILTIN_FORMAT) {
         nc_close(m->nc);
         return sten_fail(m->ctx, fmt > BUILTIN_FORMAT ? STEN_E_UNSUPPORTED : STEN_E_FORMAT,
                          "%s: model format version %d is %s (this sten reads %d); %s", m->path, fmt,
@@ -348,6 +359,8 @@ sten_status sten_pca_load(sten_ctx *ctx, const char *path, sten_pca *out)
     const uint64_t nc = get_uint(&m, "num_components", 1, dim ? dim : 1);
     const uint64_t sub = get_uint(&m, "subtract_mean", 0, 1), rows = get_uint(&m, "rows", 1, UINT64_MAX);
     double tv = 0;
+    if (!m.st && !one_number(&m, "total_variance"))
+        m.st = sten_fail(ctx, STEN_E_FORMAT, "%s: attribute total_variance is not one number", path);
     if (!m.st)
         ok(&m, nc_get_att_double(m.nc, NC_GLOBAL, "total_variance", &tv), "attribute", "total_variance");
     if (!m.st && nc * dim > MAX_ELEMENTS)
@@ -705,6 +718,8 @@ sten_status sten_linear_save(sten_ctx *ctx, const sten_linear *lm, const char *p
 static double get_double(mio *m, const char *name)
 {
     double v = 0;
+    if (!m->st && !one_number(m, name))
+        m->st = sten_fail(m->ctx, STEN_E_FORMAT, "%s: attribute %s is not one number", m->path, name);
     if (!m->st && ok(m, nc_get_att_double(m->nc, NC_GLOBAL, name, &v), "attribute", name) && !isfinite(v))
         m->st = sten_fail(m->ctx, STEN_E_FORMAT, "%s: attribute %s is not finite", m->path, name);
     return v;
