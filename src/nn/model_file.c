@@ -607,6 +607,10 @@ static int read_layers(ncio *io, sten_net_desc *d)
         snprintf(p, sizeof p, "layer%u_", i);
         if (get_table(io, layer_atts, sizeof layer_atts / sizeof layer_atts[0], l, p, true) < 0)
             return -1;
+        if (l->N == 0) { /* a config's N is at least 1; a layer of no units leaves nothing to compute */
+            sten_fail(io->ctx, STEN_E_FORMAT, "%s: layer%u (%s) has Nx = 0 units", io->path, i, l->name);
+            return -1;
+        }
         char entries[160], hash[160];
         fingerprint_names(p, entries, hash, sizeof entries);
         if (sten__nc_get_fingerprint(io->ctx, io->nc, io->path, entries, hash, &l->features))
