@@ -15,7 +15,7 @@ import tempfile
 import threading
 from ctypes import POINTER, byref, c_float, c_uint32, c_uint64, c_void_p
 from dataclasses import dataclass
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -486,19 +486,12 @@ class Network:
         out_idx = np.empty((B, N), np.uint32)
         out_val = np.empty((B, N), np.float32)
         step = max(1, min(int(batch_size), B))
-        with self._lock:
-            ws = self._rows_workspace(user_items, step)
-            try:
-                for lo in range(0, B, step):
-                    hi = min(B, lo + step)
-                    x = _CsrView(user_items, self.valued_input, (lo, hi))
-                    ex = byref(x.csr) if filter_already_liked_items else None
-                    self._check(L.lib.sten_net_recommend_rows(
-                        self._ctx, self._net, ws, byref(x.csr), n_items, N, ex,
-                        out_idx[lo:hi].ctypes.data_as(POINTER(c_uint32)),
-                        out_val[lo:hi].ctypes.data_as(POINTER(c_float)), None))
-            finally:
-                L.lib.sten_workspace_free(self._ctx, ws)
+        for ws, lo, hi, x in self._row_batches(user_items, step):
+            ex = byref(x.csr) if filter_already_liked_items else None
+            self._check(L.lib.sten_net_recommend_rows(
+                self._ctx, self._net, ws, byref(x.csr), n_items, N, ex,
+                out_idx[lo:hi].ctypes.data_as(POINTER(c_uint32)),
+                out_val[lo:hi].ctypes.data_as(POINTER(c_float)), None))
         ids_out = out_idx.view(np.int32)  # unused slots: UINT32_MAX -> -1
         if scalar:
             return ids_out[0], out_val[0]
@@ -528,19 +521,12 @@ class Network:
         step = max(1, min(int(batch_size), B))
         name = layer.encode() if layer is not None else None
         ptr, width = POINTER(c_float)(), c_uint32()
-        with self._lock:
-            ws = self._rows_workspace(user_items, step)
-            try:
-                for lo in range(0, B, step):
-                    hi = min(B, lo + step)
-                    x = _CsrView(user_items, self.valued_input, (lo, hi))
-                    self._check(L.lib.sten_net_infer_rows(self._ctx, self._net, ws, byref(x.csr), name, byref(ptr),
-                                                          byref(width)))
-                    if out is None:
-                        out = np.empty((B, width.value), np.float32)
-                    out[lo:hi] = np.ctypeslib.as_array(ptr, shape=(hi - lo, width.value))
-            finally:
-                L.lib.sten_workspace_free(self._ctx, ws)
+        for ws, lo, hi, x in self._row_batches(user_items, step):
+            self._check(L.lib.sten_net_infer_rows(self._ctx, self._net, ws, byref(x.csr), name, byref(ptr),
+                                                  byref(width)))
+            if out is None:
+                out = np.empty((B, width.value), np.float32)
+            out[lo:hi] = np.ctypeslib.as_array(ptr, shape=(hi - lo, width.value))
         if out is None:  # no rows: the layer's width from the description
             units = {l.name.decode(): int(l.N) for l in self._layers(self._desc)}
             units[self._io_layers(self._desc)[1].name.decode()] = self._n_out
@@ -549,18 +535,25 @@ class Network:
             out = np.empty((0, units[layer] if layer is not None else self._n_out), np.float32)
         return out
 
-    def _rows_workspace(self, user_items, step: int) -> c_void_p:
-        """A rows workspace for batches of `step` rows of user_items (caller
-        holds the lock and frees it)."""
+    def _row_batches(self, user_items, step: int) -> Iterator[Tuple[c_void_p, int, int, "_CsrView"]]:
+        """(workspace, lo, hi, rows lo..hi of user_items) for each batch of
+        `step` rows, under the network's lock, through one rows workspace
+        sized for the largest batch and freed when the loop ends."""
         B = int(user_items.shape[0])
         max_nnz = 1
         for lo in range(0, B, step):
             hi = min(B, lo + step)
             max_nnz = max(max_nnz, int(user_items.indptr[hi] - user_items.indptr[lo]))
-        ws = c_void_p()
-        self._check(L.lib.sten_workspace_new_rows(self._ctx, self._net, step, max_nnz, self.valued_input,
-                                                  byref(ws)))
-        return ws
+        with self._lock:
+            ws = c_void_p()
+            self._check(L.lib.sten_workspace_new_rows(self._ctx, self._net, step, max_nnz, self.valued_input,
+                                                      byref(ws)))
+            try:
+                for lo in range(0, B, step):
+                    hi = min(B, lo + step)
+                    yield ws, lo, hi, _CsrView(user_items, self.valued_input, (lo, hi))
+            finally:
+                L.lib.sten_workspace_free(self._ctx, ws)
 
     def weights(self, layer: Optional[str] = None, source: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
         """The weights and biases of the connection into a layer.
