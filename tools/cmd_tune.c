@@ -865,7 +865,6 @@ static int parse_args(const cli_cmd *self, int argc, char **argv, tune_args *a)
  * run in DIR resumes it only if they are the same. */
 static int prepare_dir(const tune_args *a, const spec *s, bool *resume)
 {
-    (void)s;
     char path[4200];
     json_t *args = json_array();
     for (int i = 0; i < a->n_targs; i++)
@@ -984,9 +983,8 @@ static int summarise(const tune_args *a, const spec *s, const trial *T, double w
 }
 
 /* Networks: --select and the metrics key for the objective. */
-static int network_metric(const tune_args *a0, const spec *s, tune_args *a)
+static int network_metric(const spec *s, tune_args *a)
 {
-    (void)a0;
     const char *m = s->metric;
     if (strncmp(m, "validation:", 11) != 0)
         return spec_error(a->spec_path, "HyperParameterTuningJobObjective.MetricName",
@@ -1077,7 +1075,7 @@ int cmd_tune(int argc, char **argv)
         }
     }
     if (!rc && a.network)
-        rc = network_metric(&a, &s, &a);
+        rc = network_metric(&s, &a);
     if (rc)
         goto out;
     if (!a.epochs) { /* the trials' epochs, for the rungs: -e, else the config's, else DSSTNE's 40 */
