@@ -6,8 +6,9 @@
 # PyTorch: bench/dlrm_parity.py), Adam 1e-3, batch BATCH, EPOCHS epochs, 2
 # threads; each side's test AUC and log loss on the held-out rows, and
 # training and scoring rows/s. Target (issue #13): AUC within 0.002, log loss
-# within 0.5%; scoring at least 3x. Appends to $RESULTS.
-#   ROWS=600000 TEST=100000 BUCKETS=100000 BATCH=128 EPOCHS=1 sh bench/dlrm-parity.sh
+# within 0.5%; scoring at least 3x. Each side trains once per seed in SEEDS
+# and the verdict compares the means. Appends to $RESULTS.
+#   ROWS=2200000 TEST=200000 SEEDS="1 2 3" BUCKETS=100000 BATCH=128 EPOCHS=1 sh bench/dlrm-parity.sh
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -17,6 +18,7 @@ BUCKETS=${BUCKETS:-100000}
 BATCH=${BATCH:-128}
 EPOCHS=${EPOCHS:-1}
 THREADS=${THREADS:-2}
+SEEDS=${SEEDS:-1 2 3}
 . bench/lib.sh
 case $RESULTS in /*) ;; *) RESULTS=$ROOT/$RESULTS ;; esac
 bench_need_torch
@@ -34,43 +36,60 @@ tail -n "$TEST" all.tsv >test.tsv
 "$S" convert --force test.tsv -o test.nc --format criteo --hash-buckets "$BUCKETS" 2>/dev/null
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
 echo "threads: OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS"
-t0=$(date +%s.%N)
-"$S" train -c "$ROOT/examples/criteo/dlrm.json" -i train.nc -o train.nc -n dlrm.nc -e "$EPOCHS" -b "$BATCH" \
-    -t "$THREADS" --force 2>/dev/null
-t_train=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
-t0=$(date +%s.%N)
-"$S" predict --force -n dlrm.nc -i test.nc --format scores -t "$THREADS" -s scores.txt 2>/dev/null
-t_score=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
-cut -f 1 test.tsv | paste -d , scores.txt - >scored.csv
-"$S" evaluate --scores scored.csv --json >sten.json
-s_auc=$(sed -n 's/.*"auc": \([0-9.]*\).*/\1/p' sten.json)
-s_ll=$(sed -n 's/.*"logloss": \([0-9.]*\).*/\1/p' sten.json)
-"$PY" "$ROOT/bench/dlrm_parity.py" train.tsv test.tsv "$BUCKETS" "$BATCH" "$EPOCHS" "$THREADS" 1 >torch.json
-cat torch.json
-p_auc=$(sed -n 's/.*"auc": \([0-9.]*\).*/\1/p' torch.json)
-p_ll=$(sed -n 's/.*"logloss": \([0-9.]*\).*/\1/p' torch.json)
-p_train=$(sed -n 's/.*"train_s": \([0-9.]*\).*/\1/p' torch.json)
-p_score=$(sed -n 's/.*"score_s": \([0-9.]*\).*/\1/p' torch.json)
 n_train=$((ROWS - TEST))
-row() { awk -v n="$n_train" -v t="$TEST" -v a="$2" -v l="$3" -v tr="$4" -v sc="$5" -v name="$1" \
-    'BEGIN { printf "| %s | %s | %s | %.0f | %.0f |\n", name, a, l, n / tr, t / sc }'; }
-table="| implementation | test AUC | test log loss | training rows/s | scoring rows/s |
-|---|---|---|---|---|
-$(row "sten (fp32)" "$s_auc" "$s_ll" "$t_train" "$t_score")
-$(row "PyTorch $("$PY" -c 'import torch; print(torch.__version__)') eager, sparse tables" "$p_auc" "$p_ll" "$p_train" "$p_score")"
-verdict=$(awk -v a="$s_auc" -v b="$p_auc" -v la="$s_ll" -v lb="$p_ll" -v st="$t_score" -v pt="$p_score" 'BEGIN {
-    d = a - b; r = (la - lb) / lb * 100
-    printf "AUC difference %+.4f (target within 0.002: %s), log loss %+.2f%% (target within 0.5%%: %s), scoring %.1fx",
-        d, (d <= 0.002 && d >= -0.002) ? "met" : "missed", r, (r <= 0.5 && r >= -0.5) ? "met" : "missed", pt / st }')
+tver=$("$PY" -c 'import torch; print(torch.__version__)')
+: >runs.tsv
+for seed in $SEEDS; do
+    t0=$(date +%s.%N)
+    "$S" train -c "$ROOT/examples/criteo/dlrm.json" -i train.nc -o train.nc -n dlrm.nc -e "$EPOCHS" -b "$BATCH" \
+        -t "$THREADS" --seed "$seed" --force 2>/dev/null
+    t_train=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+    t0=$(date +%s.%N)
+    "$S" predict --force -n dlrm.nc -i test.nc --format scores -t "$THREADS" -s scores.txt 2>/dev/null
+    t_score=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+    cut -f 1 test.tsv | paste -d , scores.txt - >scored.csv
+    "$S" evaluate --scores scored.csv --json >sten.json
+    s_auc=$(sed -n 's/.*"auc": \([0-9.]*\).*/\1/p' sten.json)
+    s_ll=$(sed -n 's/.*"logloss": \([0-9.]*\).*/\1/p' sten.json)
+    printf 'sten\t%s\t%s\t%s\t%s\t%s\n' "$seed" "$s_auc" "$s_ll" "$t_train" "$t_score" | tee -a runs.tsv
+    "$PY" "$ROOT/bench/dlrm_parity.py" train.tsv test.tsv "$BUCKETS" "$BATCH" "$EPOCHS" "$THREADS" "$seed" >torch.json
+    p_auc=$(sed -n 's/.*"auc": \([0-9.]*\).*/\1/p' torch.json)
+    p_ll=$(sed -n 's/.*"logloss": \([0-9.]*\).*/\1/p' torch.json)
+    p_train=$(sed -n 's/.*"train_s": \([0-9.]*\).*/\1/p' torch.json)
+    p_score=$(sed -n 's/.*"score_s": \([0-9.]*\).*/\1/p' torch.json)
+    printf 'torch\t%s\t%s\t%s\t%s\t%s\n' "$seed" "$p_auc" "$p_ll" "$p_train" "$p_score" | tee -a runs.tsv
+done
+# One row per run, then each side's mean and standard deviation over the
+# seeds: the verdict compares the means, since one run against one run mixes
+# the two implementations' difference with seed-to-seed noise.
+table=$(awk -F '\t' -v n="$n_train" -v t="$TEST" -v tver="$tver" '
+    function name(s) { return s == "sten" ? "sten (fp32)" : "PyTorch " tver " eager, sparse tables" }
+    { printf "| %s | %s | %s | %s | %.0f | %.0f |\n", name($1), $2, $3, $4, n / $5, t / $6
+      k[$1]++; a[$1] += $3; aa[$1] += $3 * $3; l[$1] += $4; ll[$1] += $4 * $4 }
+    END { for (s in k) { c = k[s]; ma = a[s] / c; ml = l[s] / c
+              sa = (c > 1) ? sqrt((aa[s] - c * ma * ma) / (c - 1)) : 0
+              sl = (c > 1) ? sqrt((ll[s] - c * ml * ml) / (c - 1)) : 0
+              printf "| %s | mean of %d | %.6f +- %.6f | %.6f +- %.6f | | |\n", name(s), c, ma, (sa > 0 ? sa : 0), ml, (sl > 0 ? sl : 0) } }' runs.tsv)
+table="| implementation | seed | test AUC | test log loss | training rows/s | scoring rows/s |
+|---|---|---|---|---|---|
+$table"
+verdict=$(awk -F '\t' -v st=0 '
+    { k[$1]++; a[$1] += $3; l[$1] += $4; sc[$1] += $6 }
+    END { d = a["sten"] / k["sten"] - a["torch"] / k["torch"]
+          ls = l["sten"] / k["sten"]; lt = l["torch"] / k["torch"]; r = (ls - lt) / lt * 100
+          printf "Mean AUC difference %+.4f (target within 0.002: %s), mean log loss %+.2f%% (target within 0.5%%: %s), scoring %.1fx",
+              d, ((d <= 0.002 && d >= -0.002) ? "met" : "missed"), r, ((r <= 0.5 && r >= -0.5) ? "met" : "missed"),
+              sc["torch"] / sc["sten"] }' runs.tsv)
 echo "$table"
 echo "$verdict"
 {
     echo
     echo "## DLRM parity with PyTorch on synthetic Criteo-shaped data ($(date +%Y-%m-%d))"
     echo
-    echo "Command: \`ROWS=$ROWS TEST=$TEST BUCKETS=$BUCKETS BATCH=$BATCH EPOCHS=$EPOCHS sh bench/dlrm-parity.sh\`"
+    echo "Command: \`ROWS=$ROWS TEST=$TEST BUCKETS=$BUCKETS BATCH=$BATCH EPOCHS=$EPOCHS SEEDS=\"$SEEDS\" sh bench/dlrm-parity.sh\`"
     echo "(sten synth --preset criteo --scale 0.01 --seed 7: the planted model's own $ceiling; $n_train training"
-    echo "and $TEST test rows, hashed into $BUCKETS rows per table; Adam 1e-3, batch $BATCH, $EPOCHS epoch(s); $THREADS"
+    echo "and $TEST test rows, hashed into $BUCKETS rows per table; Adam 1e-3, batch $BATCH, $EPOCHS epoch(s); each side"
+    echo "trained once per seed ($SEEDS: initial weights and example order); $THREADS"
     echo "threads, OMP/OPENBLAS_NUM_THREADS=$THREADS; seconds include reading the data (sten: the NetCDF file; PyTorch:"
     echo "tensors in memory, not counted); \`lscpu\`: $(lscpu | sed -n 's/^Model name: *//p'))."
     echo

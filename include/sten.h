@@ -1819,12 +1819,25 @@ typedef struct {
 sten_status sten_linear_fit(sten_ctx *ctx, const float *X, const float *y, uint64_t n, const float *Xv,
                             const float *yv, uint64_t nv, const sten_linear_opts *o, sten_linear *out,
                             sten_linear_report *report);
+/* The same on sparse rows X (every row; columns below feature_dim, else
+ * STEN_E_RANGE; no values: 1) with labels y (X->rows), Xv/yv the validation
+ * rows (may be NULL), never spread out dense. normalize_data scales each
+ * column by 1 / the root mean square of its non-zero entries and never
+ * shifts (a shift would fill the rows in); each step updates only the
+ * weight rows of its batch's features (wd and l1 included), as SparseAdam
+ * does. Memory: the rows plus 5 x feature_dim x num_models x outputs floats. */
+sten_status sten_linear_fit_csr(sten_ctx *ctx, const sten_csr *X, const float *y, const sten_csr *Xv,
+                                const float *yv, const sten_linear_opts *o, sten_linear *out,
+                                sten_linear_report *report);
 void sten_linear_free(sten_ctx *ctx, sten_linear *m);
 
 /* scores (n x m->outputs: probabilities, margins or values) and, for the
  * classifiers, labels (n, may be NULL) of the rows X (n x m->dim). */
 sten_status sten_linear_predict(sten_ctx *ctx, const sten_linear *m, const float *X, uint64_t n, float *scores,
                                 float *labels);
+/* The same for every row of the sparse X (X->rows; columns below m->dim). */
+sten_status sten_linear_predict_csr(sten_ctx *ctx, const sten_linear *m, const sten_csr *X, float *scores,
+                                    float *labels);
 
 /* SageMaker's metrics of m on labelled rows; those that do not apply to the
  * predictor are 0. */
@@ -1836,6 +1849,8 @@ typedef struct {
 } sten_linear_metrics;
 sten_status sten_linear_evaluate(sten_ctx *ctx, const sten_linear *m, const float *X, const float *y, uint64_t n,
                                  sten_linear_metrics *out);
+sten_status sten_linear_evaluate_csr(sten_ctx *ctx, const sten_linear *m, const sten_csr *X, const float *y,
+                                     sten_linear_metrics *out);
 
 /* The binary decision threshold that maximises the criterion over the
  * n scores with labels y (0/1): predicted positive when score >= threshold;

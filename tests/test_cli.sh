@@ -405,5 +405,39 @@ expect 65 'linear-learner: training row 3 has label 2 (binary_classifier expects
     train --algorithm linear-learner --hyperparameters "$b/hpl.json" --train "$b/mc.csv" --model-dir "$b/ll2"
 expect 65 'llx.csv:1:[0-9]*: expected 9 fields (the label and feature_dim), got 8' \
     train --algorithm linear-learner --hyperparameters "$b/hpl.json" --train "$b/llx.csv" --model-dir "$b/ll2"
+# Linear Learner on sparse rows (libsvm, 1-based): trained without spreading them out,
+# validated and tested on sparse rows; predict answers the libsvm rows as their CSV twins
+for f in llb_tr llb_va llb; do
+    awk -F, '{ printf "%s", $1; for (i = 2; i <= NF; i++) if ($i + 0 != 0) printf " %d:%s", i - 1, $i; print "" }' \
+        "$b/$f.csv" >"$b/$f.svm"
+done
+expect 0 "2000 sparse rows of 8 features" train --algorithm linear-learner --hyperparameters "$b/hpl.json" \
+    --train "$b/llb_tr.svm" --validation "$b/llb_va.svm" --test "$b/llb_va.svm" --index-base 1 --model-dir "$b/lls"
+awk -F': ' '/test:binary_classification_accuracy/ { a = $2 + 0 } END { exit !(a > 0.95) }' "$tmp/out" ||
+    { echo "FAIL: linear-learner on sparse rows: test accuracy too low"; cat "$tmp/out"; fail=1; }
+expect 0 "3000 rows (linear)" predict -n "$b/lls/model.nc" --data "$b/llb.svm" --index-base 1 --format jsonl -s "$b/outs"
+expect 0 "3000 rows (linear)" predict -n "$b/lls/model.nc" --csv "$b/llx.csv" --format jsonl -s "$b/outsc"
+if ! paste -d' ' "$b/outs" "$b/outsc" | awk '{ split($0, f, /[:,} ]+/); d = f[2] - f[6]; if (d < 0) d = -d
+          if (d > 1e-5 || f[4] != f[8]) bad = 1 } END { exit bad || NR != 3000 }'; then
+    echo "FAIL: sten predict on libsvm rows differs from the same rows as CSV"; head -2 "$b/outs" "$b/outsc"; fail=1
+fi
+printf '{"feature_dim": "7", "predictor_type": "binary_classifier"}' >"$b/bad.json"
+expect 65 'llb_tr.svm:1: feature index 8 is not below feature_dim 7' \
+    train --algorithm linear-learner --hyperparameters "$b/bad.json" --train "$b/llb_tr.svm" --index-base 1 --model-dir "$b/ll2"
+# Criteo rows as libsvm for Linear Learner: dense values, then each field one hot
+"$STEN" synth --preset criteo --rows 4000 --scale 0.0005 --seed 3 -o "$b/ctr.tsv" 2>/dev/null
+head -3000 "$b/ctr.tsv" >"$b/ctr_tr.tsv"; tail -1000 "$b/ctr.tsv" >"$b/ctr_te.tsv"
+expect 0 "feature_dim 26013" convert "$b/ctr_tr.tsv" -o "$b/ctr_tr.svm" --format criteo --hash-buckets 1001 --to libsvm
+expect 0 "feature_dim 26013" convert "$b/ctr_te.tsv" -o "$b/ctr_te.svm" --format criteo --hash-buckets 1001 --to libsvm
+if ! awk -F'[ :]' '{ for (i = 2; i < NF; i += 2) { if ($i < 13) d++; else c++; if ($i >= 26013) bad = 1 } }
+          END { exit bad || c < 25 * NR || d < 5 * NR }' "$b/ctr_tr.svm"; then
+    echo "FAIL: sten convert --format criteo --to libsvm: wrong lines"; head -2 "$b/ctr_tr.svm"; fail=1
+fi
+expect 64 "--to libsvm is for --format criteo" convert "$b/ctr_tr.tsv" -o "$b/x.svm" --to libsvm
+printf '{"feature_dim": "26013", "predictor_type": "binary_classifier", "epochs": "3", "binary_classifier_model_selection_criteria": "loss_function"}' >"$b/hpc.json"
+expect 0 '"test:objective_loss": ' train --algorithm linear-learner --hyperparameters "$b/hpc.json" \
+    --train "$b/ctr_tr.svm" --test "$b/ctr_te.svm" --index-base 0 --model-dir "$b/llc"
+awk -F': ' '/test:objective_loss/ { a = $2 + 0 } END { exit !(a > 0 && a < 0.69) }' "$tmp/out" ||
+    { echo "FAIL: linear-learner on Criteo rows: no better than chance"; cat "$tmp/out"; fail=1; }
 if [ -e "$b/ll2/model.nc" ] || [ -e "$b/outl2" ]; then echo "FAIL: a linear-learner output was left behind after an error"; fail=1; fi
 exit $fail

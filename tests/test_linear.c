@@ -479,6 +479,150 @@ static void test_hyperparameters(void)
 
 /* ----------------------------------------------------------- model files */
 
+/* ---------------------------------------------------------- sparse rows */
+
+/* x's rows as a CSR of their non-zero values (a dense matrix with zeros in
+ * it, as a libsvm file would give it). */
+static void to_csr(const float *X, int n, int d, sten_csr *S)
+{
+    uint64_t nnz = 0;
+    for (int i = 0; i < n * d; i++)
+        nnz += X[i] != 0;
+    CHECK_EQ(sten_csr_init(ctx, S, (uint32_t)n, (uint32_t)d, nnz ? nnz : 1, true), STEN_OK);
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < d; j++)
+            if (X[i * d + j] != 0)
+                S->col[S->nnz] = (uint32_t)j, S->val[S->nnz++] = X[i * d + j];
+        S->row_ptr[++S->rows] = S->nnz;
+    }
+}
+
+/* Rows where each feature is present with probability p (else 0), so that
+ * batches miss some features; labels from a plane over them. */
+static void sparse_binary(float *X, float *y, int n, int d, double p, uint64_t seed)
+{
+    sten_rng r;
+    sten_rng_init(&r, seed, 3);
+    for (int i = 0; i < n; i++) {
+        double s = -0.3;
+        for (int j = 0; j < d; j++) {
+            X[i * d + j] = sten_rng_uniform(&r) < p ? 1.0f + (float)(j % 3) : 0.0f;
+            s += (j % 2 ? 0.8 : -0.6) * X[i * d + j];
+        }
+        y[i] = (float)(s + 0.5 * sten_rng_normal(&r) > 0);
+    }
+}
+
+/* The sparse trainer equals the dense one where every step touches every
+ * feature (no entry is 0) and normalisation is off: the same batches, the
+ * same updates (Adam and SGD, wd and l1), up to summation order; then on
+ * rows with zeros, predict_csr and evaluate_csr equal their dense twins. */
+static void test_sparse_equals_dense(void)
+{
+    enum { N = 600, D = 7 };
+    static float X[N * D], y[N];
+    binary_data(X, y, N, D, 41);
+    for (int i = 0; i < N * D; i++)
+        X[i] = X[i] == 0 ? 1e-3f : X[i];
+    sten_csr S = {0};
+    to_csr(X, N, D, &S);
+    for (int opt = 0; opt < 2; opt++) {
+        sten_linear_opts o = base_opts(STEN_LINEAR_BINARY, D);
+        o.normalize_data = false, o.num_models = 4, o.mini_batch_size = 50, o.epochs = 4;
+        o.optimizer = opt ? STEN_LINEAR_SGD : STEN_LINEAR_ADAM;
+        o.wd = 0.01f, o.l1 = 0.002f;
+        sten_linear a, b;
+        sten_linear_report ra, rb;
+        CHECK_EQ(sten_linear_fit(ctx, X, y, N, X, y, N, &o, &a, &ra), STEN_OK);
+        CHECK_EQ(sten_linear_fit_csr(ctx, &S, y, &S, y, &o, &b, &rb), STEN_OK);
+        if (!a.weights || !b.weights)
+            return;
+        CHECK_EQ(ra.chosen, rb.chosen);
+        for (uint32_t m = 0; m < ra.num_models; m++) {
+            CHECK_NEAR(ra.loss[m], rb.loss[m], 1e-5, 1e-4);
+            CHECK_EQ(ra.epochs[m], rb.epochs[m]);
+        }
+        for (int j = 0; j < D; j++)
+            CHECK_NEAR(a.weights[j], b.weights[j], 1e-4, 1e-3);
+        CHECK_NEAR(a.bias[0], b.bias[0], 1e-4, 1e-3);
+        CHECK_NEAR(a.threshold, b.threshold, 1e-4, 1e-3);
+        sten_linear_free(ctx, &a), sten_linear_free(ctx, &b);
+    }
+    sten_csr_free(ctx, &S);
+    /* rows with zeros: the sparse and the dense scorer agree on any model */
+    sparse_binary(X, y, N, D, 0.3, 42);
+    to_csr(X, N, D, &S);
+    sten_linear_opts o = base_opts(STEN_LINEAR_BINARY, D);
+    sten_linear m;
+    CHECK_EQ(sten_linear_fit(ctx, X, y, N, NULL, NULL, 0, &o, &m, NULL), STEN_OK);
+    static float s1[N], s2[N], l1[N], l2[N];
+    CHECK_EQ(sten_linear_predict(ctx, &m, X, N, s1, l1), STEN_OK);
+    CHECK_EQ(sten_linear_predict_csr(ctx, &m, &S, s2, l2), STEN_OK);
+    for (int i = 0; i < N; i++)
+        CHECK_NEAR(s1[i], s2[i], 1e-6, 1e-5);
+    sten_linear_metrics ma, mb;
+    CHECK_EQ(sten_linear_evaluate(ctx, &m, X, y, N, &ma), STEN_OK);
+    CHECK_EQ(sten_linear_evaluate_csr(ctx, &m, &S, y, &mb), STEN_OK);
+    CHECK_NEAR(ma.objective_loss, mb.objective_loss, 1e-6, 1e-5);
+    CHECK_NEAR(ma.accuracy, mb.accuracy, 0.002, 0); /* a score on the threshold may flip */
+    sten_linear_free(ctx, &m);
+    sten_csr_free(ctx, &S);
+}
+
+/* Sparse rows learn (the plane's accuracy), each step moves only the
+ * weights of its batch's features (a feature in no row keeps 0 under wd),
+ * normalize_data makes the model blind to a column's scale (x 10: the same
+ * predictions), and columns past feature_dim are refused by name. */
+static void test_sparse(void)
+{
+    enum { N = 3000, D = 40 };
+    static float X[N * D], y[N], X10[N * D];
+    sparse_binary(X, y, N, D, 0.15, 43);
+    for (int i = 0; i < N; i++)
+        X[i * D + D - 1] = 0; /* the last feature never appears */
+    sten_csr S = {0}, S10 = {0};
+    to_csr(X, N, D, &S);
+    memcpy(X10, X, sizeof X);
+    for (int i = 0; i < N; i++)
+        X10[i * D + 3] *= 10;
+    to_csr(X10, N, D, &S10);
+    sten_linear_opts o = base_opts(STEN_LINEAR_BINARY, D);
+    o.epochs = 8, o.wd = 0.001f, o.mini_batch_size = 64;
+    sten_linear m = {0};
+    for (int models = 1; models <= 8; models += 7) { /* the scorer's scalar columns, then its 8-wide blocks */
+        o.num_models = (uint32_t)models;
+        sten_linear_free(ctx, &m);
+        CHECK_EQ(sten_linear_fit_csr(ctx, &S, y, NULL, NULL, &o, &m, NULL), STEN_OK);
+        if (!m.weights)
+            return;
+        sten_linear_metrics mt;
+        CHECK_EQ(sten_linear_evaluate_csr(ctx, &m, &S, y, &mt), STEN_OK);
+        CHECK(mt.accuracy > 0.8); /* chance is about 0.5 */
+        CHECK(m.weights[D - 1] == 0.0f);
+        CHECK(m.weights[1] > 0 && m.weights[0] < 0); /* the plane's signs */
+        sten_linear m10;
+        CHECK_EQ(sten_linear_fit_csr(ctx, &S10, y, NULL, NULL, &o, &m10, NULL), STEN_OK);
+        static float s1[N], s2[N];
+        CHECK_EQ(sten_linear_predict_csr(ctx, &m, &S, s1, NULL), STEN_OK);
+        CHECK_EQ(sten_linear_predict_csr(ctx, &m10, &S10, s2, NULL), STEN_OK);
+        for (int i = 0; i < N; i++)
+            CHECK_NEAR(s1[i], s2[i], 1e-4, 1e-3);
+        CHECK_NEAR(m10.weights[3] * 10, m.weights[3], 1e-4, 1e-3);
+        sten_linear_free(ctx, &m10);
+    }
+    o.feature_dim = D - 1;
+    sten_linear bad;
+    check_error(sten_linear_fit_csr(ctx, &S, y, NULL, NULL, &o, &bad, NULL), STEN_E_RANGE, "",
+                "linear-learner: the training rows have 40 columns, more than feature_dim = 39");
+    static float out[N];
+    m.dim = D - 1;
+    check_error(sten_linear_predict_csr(ctx, &m, &S, out, NULL), STEN_E_RANGE, "",
+                "linear-learner: the input rows have 40 columns, more than feature_dim = 39");
+    m.dim = D;
+    sten_linear_free(ctx, &m);
+    sten_csr_free(ctx, &S), sten_csr_free(ctx, &S10);
+}
+
 static void test_model_files(void)
 {
     enum { N = 500, D = 3, K = 3 };
@@ -547,6 +691,8 @@ int main(void)
     RUN(test_threshold);
     RUN(test_hyperparameters);
     RUN(test_model_files);
+    RUN(test_sparse_equals_dense);
+    RUN(test_sparse);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

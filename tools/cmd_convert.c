@@ -48,7 +48,11 @@ const char cmd_convert_usage[] =
     "      Categorical values are hashed into N buckets per field (default 1000000;\n"
     "      the same indices in every file), or with --min-freq mapped through this\n"
     "      file's vocabulary of values seen at least F times (others share index 1).\n"
-    "      Index 0 is a missing value. docs/dlrm.md.\n";
+    "      Index 0 is a missing value. docs/dlrm.md.\n"
+    "  --to libsvm        instead, libsvm lines for linear models (Linear Learner,\n"
+    "      FM; 0-based): label, the 13 dense values as features 0..12, then\n"
+    "      C1..C26 one hot, each field's indices after the previous field's;\n"
+    "      prints feature_dim. docs/builtins.md.\n";
 
 /* FNV-1a over an index's labels in integer order: the fingerprint of a
  * numbering, so that files encoded differently can be told apart. */
@@ -179,7 +183,41 @@ static int convert_fm(const char *path, const char *out, const sten_log_opts *lo
     return rc;
 }
 
-static int convert_criteo(const char *in, const char *out, long long buckets, long long min_freq)
+/* The Criteo datasets as libsvm lines for linear models (Linear Learner,
+ * FM): "label f:v ...", 0-based, the 13 integer fields' log(1 + max(x, 0))
+ * as features 0..12 where not 0, then each categorical field's indices one
+ * hot after the previous fields' (index 0, a missing value, has none).
+ * *dim gets the feature count. */
+static sten_status write_criteo_libsvm(sten_ctx *ctx, const sten_dataset *ds, size_t n, const char *out,
+                                       uint64_t *dim)
+{
+    uint64_t off[26];
+    *dim = 13;
+    for (int k = 0; k < 26; k++)
+        off[k] = *dim, *dim += ds[1 + k].width - 1;
+    sten_outfile *of = NULL;
+    FILE *f = NULL;
+    sten_status st = sten_outfile_open(ctx, out, &of, &f);
+    const sten_dataset *dense = &ds[0], *label = &ds[n - 1];
+    for (uint64_t r = 0; !st && r < dense->examples; r++) {
+        fprintf(f, "%g", (double)label->dense[r]);
+        for (int j = 0; j < 13; j++)
+            if (dense->dense[r * 13 + j] != 0)
+                fprintf(f, " %d:%.6g", j, (double)dense->dense[r * 13 + j]);
+        for (int k = 0; k < 26; k++) {
+            const uint32_t i = ds[1 + k].sparse.col[r];
+            if (i)
+                fprintf(f, " %llu:1", (unsigned long long)(off[k] + i - 1));
+        }
+        fputc('\n', f);
+    }
+    if (!st)
+        st = sten_outfile_commit(ctx, of), of = NULL;
+    sten_outfile_abort(ctx, of);
+    return st;
+}
+
+static int convert_criteo(const char *in, const char *out, long long buckets, long long min_freq, bool to_libsvm)
 {
     sten_ctx *ctx = cli_ctx_new("convert");
     cli_progress_attach(ctx, "convert");
@@ -189,10 +227,16 @@ static int convert_criteo(const char *in, const char *out, long long buckets, lo
     size_t n = 0;
     sten_criteo_stats cs;
     sten_status st = sten_criteo_read(ctx, in, &o, &ds, &n, &cs);
+    uint64_t dim = 0;
     if (!st)
-        st = sten_dataset_write_netcdf(ctx, out, ds, n);
+        st = to_libsvm ? write_criteo_libsvm(ctx, ds, n, out, &dim) : sten_dataset_write_netcdf(ctx, out, ds, n);
     cli_progress_clear();
-    if (!st) {
+    if (!st && to_libsvm) {
+        fprintf(stderr, "sten convert: %s: %llu examples as libsvm (0-based), feature_dim = %llu (13 integer "
+                "fields, then C1..C26 one hot, %s)\n", out, (unsigned long long)cs.rows, (unsigned long long)dim,
+                o.hash_buckets ? "hashed" : "vocabulary");
+        printf("feature_dim %llu\n", (unsigned long long)dim);
+    } else if (!st) {
         uint64_t rows = 0;
         for (int k = 0; k < 26; k++)
             rows += cs.width[k];
@@ -252,7 +296,7 @@ int cmd_convert(int argc, char **argv)
     sten_value_kind value = STEN_VALUE_NONE;
     const char *out = NULL, *labels = NULL, *encoding = NULL;
     long long base = -1;
-    bool libsvm = false, to_fm = false, criteo = false, force = false;
+    bool libsvm = false, to_fm = false, to_libsvm = false, criteo = false, force = false;
     long long buckets = 1000000, min_freq = 0;
     bool buckets_given = false;
     double threshold = NAN;
@@ -272,9 +316,10 @@ int cmd_convert(int argc, char **argv)
         else if (c == 'E')
             encoding = optarg;
         else if (c == 'F') {
-            if (strcmp(optarg, "fm"))
-                return cli_usage_error(self, "--to expects fm, got '%s'", optarg);
-            to_fm = true;
+            if (strcmp(optarg, "fm") && strcmp(optarg, "libsvm"))
+                return cli_usage_error(self, "--to expects fm or libsvm, got '%s'", optarg);
+            to_fm = !strcmp(optarg, "fm");
+            to_libsvm = !to_fm;
         } else if (c == 'M') {
             if (cli_parse_int(self, "--max-memory", optarg, 1, 1 << 20, &max_mb))
                 return CLI_EX_USAGE;
@@ -318,8 +363,12 @@ int cmd_convert(int argc, char **argv)
     if (buckets_given && min_freq)
         return cli_usage_error(self, "--hash-buckets and --min-freq exclude each other (hashing or a "
                                "vocabulary)");
+    if (to_libsvm && !criteo)
+        return cli_usage_error(self, "--to libsvm is for --format criteo");
+    if (criteo && to_fm)
+        return cli_usage_error(self, "--to fm is for interaction logs; Criteo rows go --to libsvm");
     if (criteo)
-        return convert_criteo(argv[optind], out, buckets, min_freq);
+        return convert_criteo(argv[optind], out, buckets, min_freq, to_libsvm);
     if (libsvm != (base >= 0))
         return cli_usage_error(self, libsvm ? "--format libsvm needs --index-base 0 or 1 (say which; "
                                               "guessing would shift every feature)"

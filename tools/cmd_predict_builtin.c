@@ -206,11 +206,24 @@ static sten_status run_linear(sten_ctx *ctx, const bp_args *a)
                                              : sten_linear_load(ctx, a->model, &m);
     if (st)
         return st;
-    st = cli_read_rows(ctx, a->csv, m.dim, (int)a->base, false, &X, NULL, &n);
+    /* a sparse format's rows stay sparse (a hashed feature space is wide) */
+    sten_dataset x;
+    memset(&x, 0, sizeof x);
+    bool sparse = false;
+    if (!cli_rows_are_csv(a->csv, (int)a->base) &&
+        !(st = sten_labeled_read(ctx, a->csv, (int)a->base, m.dim, "x", "y", &x, NULL))) {
+        sparse = (x.attributes & STEN_DS_SPARSE) && !x.index;
+        n = x.examples;
+        if (!sparse)
+            sten_dataset_clear(ctx, &x);
+    }
+    if (!st && !sparse)
+        st = cli_read_rows(ctx, a->csv, m.dim, (int)a->base, false, &X, NULL, &n);
     if (!st && (!(S = malloc((size_t)n * m.outputs * sizeof *S)) || !(lab = malloc((size_t)n * sizeof *lab))))
         st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
     if (!st)
-        st = sten_linear_predict(ctx, &m, X, n, S, lab);
+        st = sparse ? sten_linear_predict_csr(ctx, &m, &x.sparse, S, lab) : sten_linear_predict(ctx, &m, X, n, S, lab);
+    sten_dataset_clear(ctx, &x);
     if (!st)
         st = sten_outfile_open(ctx, a->output, &of, &f);
     if (!st) {

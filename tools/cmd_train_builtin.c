@@ -24,7 +24,8 @@ const char cmd_train_builtin_usage[] =
     "the label first, or Linear Learner likewise. DATA may also be\n"
     "RecordIO-protobuf (SageMaker's application/x-recordio-protobuf, told by\n"
     "its first bytes) or libsvm with --index-base (its first feature index);\n"
-    "sparse rows are spread out dense (the algorithms are dense).\n"
+    "k-means, PCA and Linear Learner keep sparse rows sparse; k-NN spreads\n"
+    "them out dense.\n"
     "HP.json uses SageMaker's names (strings or numbers):\n"
     "  kmeans: k, feature_dim (required), init_method, max_iterations, tol,\n"
     "          mini_batch_size, epochs, extra_center_factor, half_life_time_size,\n"
@@ -368,30 +369,112 @@ static void print_linear_metrics(const char *channel, sten_linear_predictor p, c
         printf("{\"%s:multiclass_accuracy\": %.9g}\n", channel, mt->multiclass_accuracy);
 }
 
+/* One labelled channel as Linear Learner takes it: a sparse format's rows
+ * (RecordIO-protobuf, libsvm, a sparse NetCDF dataset) kept sparse in x,
+ * anything else as dense rows X; y the labels either way. */
+typedef struct {
+    float *X, *y;
+    uint64_t n;
+    bool sparse;
+    sten_dataset x; /* when sparse */
+} lchannel;
+
+static void free_lchannel(sten_ctx *ctx, lchannel *c)
+{
+    sten_dataset_clear(ctx, &c->x);
+    sten_free(ctx, c->X), sten_free(ctx, c->y);
+    memset(c, 0, sizeof *c);
+}
+
+/* The kind a channel must come as: its own, sparse (a dense channel's
+ * non-zero values gathered into a CSR) or dense (sparse rows spread out),
+ * so that validation rows match the training rows. */
+enum { LCH_ANY, LCH_SPARSE, LCH_DENSE };
+
+static sten_status read_lchannel(sten_ctx *ctx, const bi_args *a, const char *path, uint32_t dim, int kind,
+                                 lchannel *c)
+{
+    memset(c, 0, sizeof *c);
+    const int base = (int)a->base;
+    sten_status st = STEN_OK;
+    if (kind != LCH_DENSE && !cli_rows_are_csv(path, base)) {
+        sten_dataset t;
+        if ((st = sten_labeled_read(ctx, path, base, dim, "x", "y", &c->x, &t)))
+            return st;
+        if ((c->x.attributes & STEN_DS_SPARSE) && !c->x.index && c->x.examples) {
+            c->sparse = true;
+            c->n = c->x.examples;
+            if (!(c->y = sten_alloc(ctx, c->n * sizeof *c->y)))
+                st = sten_fail(ctx, STEN_E_NOMEM, "%s: out of memory for %llu labels", path,
+                               (unsigned long long)c->n);
+            for (uint64_t r = 0; !st && r < c->n; r++)
+                c->y[r] = t.dense[t.index ? t.index[r] : r];
+            sten_dataset_clear(ctx, &t);
+            if (st)
+                free_lchannel(ctx, c);
+            return st;
+        }
+        sten_dataset_clear(ctx, &t); /* dense rows: read again as such */
+        sten_dataset_clear(ctx, &c->x);
+    }
+    if ((st = cli_read_rows(ctx, path, dim, base, true, &c->X, &c->y, &c->n)))
+        return st;
+    if (kind != LCH_SPARSE)
+        return STEN_OK;
+    uint64_t nnz = 0;
+    for (uint64_t i = 0; i < c->n * dim; i++)
+        nnz += c->X[i] != 0;
+    if (c->n > UINT32_MAX)
+        st = sten_fail(ctx, STEN_E_RANGE, "%s: %llu rows (at most %u)", path, (unsigned long long)c->n, UINT32_MAX);
+    if (!st)
+        st = sten_csr_init(ctx, &c->x.sparse, (uint32_t)c->n, dim, nnz ? nnz : 1, true);
+    for (uint64_t i = 0; !st && i < c->n; i++) {
+        for (uint32_t j = 0; j < dim; j++)
+            if (c->X[i * dim + j] != 0) {
+                c->x.sparse.col[c->x.sparse.nnz] = j;
+                c->x.sparse.val[c->x.sparse.nnz++] = c->X[i * dim + j];
+            }
+        c->x.sparse.row_ptr[++c->x.sparse.rows] = c->x.sparse.nnz;
+    }
+    if (!st) {
+        c->sparse = true;
+        sten_free(ctx, c->X), c->X = NULL;
+    } else {
+        free_lchannel(ctx, c);
+    }
+    return st;
+}
+
 static sten_status train_linear(sten_ctx *ctx, const bi_args *a, const char *model)
 {
     sten_linear_opts o;
-    channels c = {0};
+    lchannel tr = {0}, va = {0}, te = {0};
     sten_linear m;
     memset(&m, 0, sizeof m);
     sten_linear_report r;
     sten_status st = sten_linear_opts_from_hyperparameters(ctx, a->hp, &o);
     o.seed = (uint64_t)a->seed;
-    if (!st)
-        st = read_channels(ctx, a, o.feature_dim, true, &c);
-    const float *X = c.X, *y = c.y, *V = c.V, *vy = c.vy, *T = c.T, *ty = c.ty;
-    const uint64_t n = c.n, nv = c.nv, nt = c.nt;
     double t0 = now_s();
+    if (!st)
+        st = read_lchannel(ctx, a, a->train, o.feature_dim, LCH_ANY, &tr);
+    if (!st && a->validation) /* the validation rows follow the training rows' kind */
+        st = read_lchannel(ctx, a, a->validation, o.feature_dim, tr.sparse ? LCH_SPARSE : LCH_DENSE, &va);
+    if (!st && a->test)
+        st = read_lchannel(ctx, a, a->test, o.feature_dim, LCH_ANY, &te);
+    if (!st)
+        st = make_dir(ctx, a->dir);
+    const double read_s = now_s() - t0;
     if (!st) {
         static const char *const pn[] = {"binary_classifier", "regressor", "multiclass_classifier"};
-        fprintf(stderr, "sten train: linear-learner (%s), %llu rows of %u features%s, threads %d\n",
-                pn[o.predictor_type], (unsigned long long)n, o.feature_dim, nv ? ", with validation" : "",
-                sten_ctx_threads(ctx));
+        fprintf(stderr, "sten train: linear-learner (%s), %llu %s rows of %u features%s, threads %d\n",
+                pn[o.predictor_type], (unsigned long long)tr.n, tr.sparse ? "sparse" : "dense", o.feature_dim,
+                va.n ? ", with validation" : "", sten_ctx_threads(ctx));
         t0 = now_s();
-        st = sten_linear_fit(ctx, X, y, n, V, vy, nv, &o, &m, &r);
+        st = tr.sparse ? sten_linear_fit_csr(ctx, &tr.x.sparse, tr.y, va.n ? &va.x.sparse : NULL, va.y, &o, &m, &r)
+                       : sten_linear_fit(ctx, tr.X, tr.y, tr.n, va.X, va.y, va.n, &o, &m, &r);
     }
     if (!st) {
-        print_seconds(c.read_s, now_s() - t0);
+        print_seconds(read_s, now_s() - t0);
         fprintf(stderr, "sten train: kept model %u of %u (learning_rate %g, wd %g, l1 %g; %s loss %.6g after %u "
                 "epochs)\n", r.chosen, r.num_models, (double)r.learning_rate[r.chosen], (double)r.wd[r.chosen],
                 (double)r.l1[r.chosen], r.on_validation ? "validation" : "training", r.loss[r.chosen],
@@ -401,13 +484,19 @@ static sten_status train_linear(sten_ctx *ctx, const bi_args *a, const char *mod
         st = sten_linear_save(ctx, &m, model);
     }
     sten_linear_metrics mt;
-    if (!st && V && !(st = sten_linear_evaluate(ctx, &m, V, vy, nv, &mt)))
-        print_linear_metrics("validation", o.predictor_type, &mt);
-    if (!st && T && !(st = sten_linear_evaluate(ctx, &m, T, ty, nt, &mt)))
-        print_linear_metrics("test", o.predictor_type, &mt);
+    const lchannel *ch[2] = {&va, &te};
+    for (int k = 0; k < 2 && !st; k++) {
+        const lchannel *c = ch[k];
+        if (!c->n)
+            continue;
+        st = c->sparse ? sten_linear_evaluate_csr(ctx, &m, &c->x.sparse, c->y, &mt)
+                       : sten_linear_evaluate(ctx, &m, c->X, c->y, c->n, &mt);
+        if (!st)
+            print_linear_metrics(k ? "test" : "validation", o.predictor_type, &mt);
+    }
     fflush(stdout);
     sten_linear_free(ctx, &m);
-    free_channels(ctx, &c);
+    free_lchannel(ctx, &tr), free_lchannel(ctx, &va), free_lchannel(ctx, &te);
     return st;
 }
 

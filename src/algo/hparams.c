@@ -85,7 +85,7 @@ static const char *const ll_sel_names[] = {"accuracy", "f_beta", "precision_at_t
 enum { LL_DIM, LL_PRED, LL_CLASSES, LL_LOSS, LL_L1, LL_WD, LL_LR, LL_OPT, LL_BATCH, LL_EPOCHS, LL_NDATA, LL_NLABEL,
        LL_MODELS, LL_SEL, LL_BETA, LL_TRECALL, LL_TPREC, LL_PATIENCE, LL_TOL, LL_BIAS, LL_MARGIN, LL_COUNT };
 static const hp_def linear_table[LL_COUNT] = {
-    [LL_DIM] = {"feature_dim", T_INT, 1, STEN_CSV_MAX_DIM, NAN, NULL},
+    [LL_DIM] = {"feature_dim", T_INT, 1, 1e8, NAN, NULL}, /* sparse rows: hashed features */
     [LL_PRED] = {"predictor_type", T_ENUM, 0, 2, NAN, ll_pred_names},
     [LL_CLASSES] = {"num_classes", T_INT, 3, 1000000, 0, NULL},
     [LL_LOSS] = {"loss", T_ENUM, 0, 9, 0, ll_loss_names},
@@ -213,8 +213,13 @@ static sten_status value_of(sten_ctx *ctx, const char *src, const hp_def *h, jso
     if (!(x >= h->lo && x <= h->hi) || (h->type != T_FLOAT && h->type != T_AUTOF && x != floor(x))) {
         char a[160];
         allowed(h, a, sizeof a);
-        return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter %s = %s%g%s is out of range (expected %s)", src,
-                         h->name, s ? "\"" : "", x, s ? "\"" : "", a);
+        char given[80]; /* as written: %g would print 2599987 as 2.59999e+06 */
+        if (s)
+            snprintf(given, sizeof given, "\"%.70s\"", s);
+        else
+            snprintf(given, sizeof given, "%.17g", x);
+        return sten_fail(ctx, STEN_E_RANGE, "%s: hyperparameter %s = %s is out of range (expected %s)", src, h->name,
+                         given, a);
     }
     *out = x;
     return STEN_OK;

@@ -1,8 +1,11 @@
 /* linear.c — SageMaker's Linear Learner: a linear binary classifier,
  * regressor or multiclass classifier trained by mini-batch SGD or Adam,
  * num_models settings (learning rate, wd, l1) side by side over the same
- * shuffled batches, every model's scores from one SGEMM per batch. No
- * eps-insensitive, quantile or huber losses, no sparse rows (dense only). */
+ * shuffled batches. Dense rows: every model's scores from one SGEMM per
+ * batch. Sparse rows (a CSR, never spread out): scores gathered from the
+ * weight rows of the batch's features, and each step updates only those
+ * rows (lazily, as SparseAdam does). No eps-insensitive, quantile or huber
+ * losses. */
 #include "algo_int.h"
 
 #include <math.h>
@@ -84,11 +87,11 @@ const char *sten__linear_loss_problem(const sten_linear_opts *o, sten_status *co
 static double row_loss(sten_linear_loss L, const float *s, uint32_t C, float y, float margin, float *g)
 {
     switch (L) {
-    case STEN_LINEAR_LOGISTIC: {
-        const double z = s[0], t = y > 0.5f;
-        if (g)
-            g[0] = (float)(1.0 / (1.0 + exp(-z)) - t);
-        return log1p(exp(-fabs(z))) + (z > 0 ? z : 0) - t * z;
+    case STEN_LINEAR_LOGISTIC: { /* in float: the hot loop of training */
+        const float z = s[0], t = y > 0.5f, e = expf(-fabsf(z));
+        if (g) /* sigmoid(z) - t, from e = exp(-|z|) */
+            g[0] = (z >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e)) - t;
+        return (double)log1pf(e) + (z > 0 ? z : 0) - t * (double)z;
     }
     case STEN_LINEAR_HINGE: {
         const double t = y > 0.5f ? 1 : -1, m = t * s[0];
@@ -124,16 +127,73 @@ static double row_loss(sten_linear_loss L, const float *s, uint32_t C, float y, 
     }
 }
 
+/* ------------------------------------------------------------------- rows */
+
+/* Rows as training, scoring and evaluation take them: dense X (n x D,
+ * row-major), or every row of a CSR S (columns below D; no values: 1). */
+typedef struct {
+    const float *X;
+    const sten_csr *S;
+    uint64_t n;
+} lrows;
+
+static lrows dense_rows(const float *X, uint64_t n)
+{
+    return (lrows){.X = X, .S = NULL, .n = X ? n : 0};
+}
+
+static lrows csr_rows(const sten_csr *S)
+{
+    return (lrows){.X = NULL, .S = S, .n = S ? S->rows : 0};
+}
+
+/* Sc (B x N) = rows r0 .. r0 + B - 1 of R times W (D x N). */
+static void block_scores(sten_ctx *ctx, lrows R, uint32_t D, uint64_t r0, uint32_t B, const float *W, uint32_t N,
+                         float *Sc)
+{
+    if (R.X) {
+        // X rows: (B, D) row-major, W: (D, N), Sc: (B, N)
+        sten__gemm_blas(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, N, D, 1.0f, R.X + r0 * D, D, W, N, 0.0f, Sc, N);
+        return;
+    }
+    const sten_csr *S = R.S;
+    const int nt = sten__threads_for(ctx, (int64_t)(S->row_ptr[r0 + B] - S->row_ptr[r0]) * N, 1 << 16);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (uint32_t i = 0; i < B; i++) {
+        float *s = Sc + (size_t)i * N;
+        for (uint32_t c = 0; c < N; c++)
+            s[c] = 0;
+        for (uint64_t e = S->row_ptr[r0 + i]; e < S->row_ptr[r0 + i + 1]; e++) {
+            const float v = S->val ? S->val[e] : 1.0f, *w = W + (size_t)S->col[e] * N;
+            for (uint32_t c = 0; c < N; c++)
+                s[c] += v * w[c];
+        }
+    }
+}
+
 /* --------------------------------------------------------------- training */
+
+/* The per-column constants of one step (MC each): learning rate, wd, the
+ * l1 shrink lr * l1, Adam's inverse bias corrections, and 1 for the
+ * columns of active models, 0 for stopped ones. */
+typedef struct {
+    float *lr, *wd, *shrink, *ic1, *ic2, *on;
+} step_consts;
 
 typedef struct {
     uint32_t D, C, M, MC;
     sten_linear_loss L;
     float margin;
     bool adam, bias;
-    float *W, *b, *gW, *gb, *m1, *v1, *mb, *vb; /* normalised space: D x MC, MC */
+    float *W, *b, *gW, *gb, *m1, *v1, *mb, *vb; /* normalised space: D x MC, MC; gW below */
     float *Wo, *bo;                             /* the input's space */
     float *mu, *isd;                            /* D */
+    /* Sparse rows: a batch's features once each in touched (cap of them), its
+     * gradient compact in gW (cap x MC, row r for touched[r]), slot[j] the
+     * row of feature j (UINT32_MAX outside the batch). Dense: gW is D x MC. */
+    uint32_t *slot, *touched;
+    uint64_t cap;
+    step_consts K; /* one allocation of 6 x MC floats, at K.lr */
     double ymu, ysd;
     float lr[STEN_LINEAR_MAX_MODELS], wd[STEN_LINEAR_MAX_MODELS], l1[STEN_LINEAR_MAX_MODELS];
     uint32_t t[STEN_LINEAR_MAX_MODELS];
@@ -156,18 +216,17 @@ static void to_original(trainer *T)
 }
 
 /* out[m]: mean loss of each of the M models (columns of W, bias b, input
- * scale) over rows X (n x D) with labels y. S: EVAL_BLOCK x MC scratch. */
-static void eval_losses(sten_ctx *ctx, const trainer *T, const float *W, const float *b, const float *X,
-                        const float *y, uint64_t n, float *S, double *out)
+ * scale) over rows R with labels y. S: EVAL_BLOCK x MC scratch. */
+static void eval_losses(sten_ctx *ctx, const trainer *T, const float *W, const float *b, lrows R, const float *y,
+                        float *S, double *out)
 {
     const uint32_t MC = T->MC, C = T->C;
+    const uint64_t n = R.n;
     for (uint32_t m = 0; m < T->M; m++)
         out[m] = 0;
     for (uint64_t r0 = 0; r0 < n; r0 += EVAL_BLOCK) {
         const uint32_t B = (uint32_t)(n - r0 < EVAL_BLOCK ? n - r0 : EVAL_BLOCK);
-        // X: (B, D) row-major, W: (D, MC), S: (B, MC)
-        sten__gemm_blas(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, MC, T->D, 1.0f, X + r0 * T->D, T->D, W, MC, 0.0f, S,
-                        MC);
+        block_scores(ctx, R, T->D, r0, B, W, MC, S);
         for (uint32_t i = 0; i < B; i++)
             for (uint32_t m = 0; m < T->M; m++) {
                 float *s = S + (size_t)i * MC + (size_t)m * C;
@@ -180,39 +239,57 @@ static void eval_losses(sten_ctx *ctx, const trainer *T, const float *W, const f
         out[m] = isfinite(out[m]) ? out[m] / (double)n : INFINITY;
 }
 
-/* One step for the active models from the gradient (gW, gb): wd as an L2
- * term, then l1 as a proximal shrink by lr * l1 (so weights reach 0). */
-static void update(trainer *T)
+/* One update row: weights w, gradient g, Adam moments m1, v1 (MC each). */
+STEN__SIMD_CLONES
+static void update_row(const step_consts *K, bool adam, bool bias, uint32_t MC, float *restrict w,
+                       const float *restrict g, float *restrict m1, float *restrict v1)
+{
+    const float *restrict lr = K->lr, *restrict wd = K->wd, *restrict shrink = K->shrink, *restrict on = K->on;
+    const float *restrict ic1 = K->ic1, *restrict ic2 = K->ic2;
+    for (uint32_t k = 0; k < MC; k++) {
+        const float gk = g[k] + (bias ? 0.0f : wd[k] * w[k]);
+        float nw;
+        if (adam) {
+            m1[k] = ADAM_B1 * m1[k] + (1 - ADAM_B1) * gk;
+            v1[k] = ADAM_B2 * v1[k] + (1 - ADAM_B2) * gk * gk;
+            nw = w[k] - lr[k] * (m1[k] * ic1[k]) / (sqrtf(v1[k] * ic2[k]) + ADAM_EPS);
+        } else {
+            nw = w[k] - lr[k] * gk;
+        }
+        if (!bias) { /* l1's proximal shrink (so weights reach 0); none when shrink is 0 */
+            const float a = fabsf(nw) - shrink[k];
+            nw = a > 0 ? copysignf(a, nw) : 0.0f;
+        }
+        w[k] = on[k] != 0 ? nw : w[k]; /* a stopped model keeps its weights */
+    }
+}
+
+/* One step for the active models from the gradient (gW, gb): weight row
+ * rows[r] (NULL: r, all D of them) from gradient row r, and the bias: wd as
+ * an L2 term, then l1 as a proximal shrink by lr * l1. */
+static void update(trainer *T, const uint32_t *rows, uint64_t nrows)
 {
     const uint32_t MC = T->MC, C = T->C;
-    for (uint32_t m = 0; m < T->M; m++)
-        if (T->active[m])
+    const step_consts *K = &T->K;
+    for (uint32_t m = 0; m < T->M; m++) {
+        float c1 = 1, c2 = 1; /* Adam's bias corrections */
+        if (T->active[m]) {
             T->t[m]++;
-    for (uint32_t j = 0; j <= T->D; j++) {
-        const bool is_bias = j == T->D;
-        if (is_bias && !T->bias)
-            break;
-        float *w = is_bias ? T->b : T->W + (size_t)j * MC, *g = is_bias ? T->gb : T->gW + (size_t)j * MC;
-        float *m1 = is_bias ? T->mb : T->m1 + (size_t)j * MC, *v1 = is_bias ? T->vb : T->v1 + (size_t)j * MC;
-        for (uint32_t k = 0; k < MC; k++) {
-            const uint32_t m = k / C;
-            if (!T->active[m])
-                continue;
-            const float lr = T->lr[m], gk = g[k] + (is_bias ? 0.0f : T->wd[m] * w[k]);
-            if (T->adam) {
-                m1[k] = ADAM_B1 * m1[k] + (1 - ADAM_B1) * gk;
-                v1[k] = ADAM_B2 * v1[k] + (1 - ADAM_B2) * gk * gk;
-                const float c1 = 1 - powf(ADAM_B1, (float)T->t[m]), c2 = 1 - powf(ADAM_B2, (float)T->t[m]);
-                w[k] -= lr * (m1[k] / c1) / (sqrtf(v1[k] / c2) + ADAM_EPS);
-            } else {
-                w[k] -= lr * gk;
-            }
-            if (!is_bias && T->l1[m] > 0) {
-                const float a = fabsf(w[k]) - lr * T->l1[m];
-                w[k] = a > 0 ? copysignf(a, w[k]) : 0.0f;
-            }
+            c1 = 1 - powf(ADAM_B1, (float)T->t[m]), c2 = 1 - powf(ADAM_B2, (float)T->t[m]);
+        }
+        for (uint32_t c = 0; c < C; c++) {
+            const uint32_t k = m * C + c;
+            K->lr[k] = T->lr[m], K->wd[k] = T->wd[m], K->shrink[k] = T->lr[m] * T->l1[m];
+            K->ic1[k] = 1 / c1, K->ic2[k] = 1 / c2, K->on[k] = T->active[m];
         }
     }
+    const uint64_t count = rows ? nrows : T->D;
+    for (uint64_t r = 0; r < count; r++) {
+        const size_t j = rows ? rows[r] : r;
+        update_row(K, T->adam, false, MC, T->W + j * MC, T->gW + r * MC, T->m1 + j * MC, T->v1 + j * MC);
+    }
+    if (T->bias)
+        update_row(K, T->adam, true, MC, T->b, T->gb, T->mb, T->vb);
 }
 
 /* The settings of the M models: the first as given (auto: wd and l1 0),
@@ -272,21 +349,52 @@ static sten_status check(sten_ctx *ctx, const sten_linear_opts *o, const float *
     return STEN_OK;
 }
 
-/* Column means and 1/standard deviation of X (1 for a constant column);
- * without a bias the data is scaled, not shifted. */
-static void moments(const float *X, uint64_t n, uint32_t D, bool shift, float *mu, float *isd)
+/* Rows whose columns reach past the model's feature_dim (a sparse matrix's
+ * width is its highest column plus one at most) are refused, naming which. */
+static sten_status check_width(sten_ctx *ctx, lrows R, uint32_t D, const char *what)
 {
+    if (R.S && R.S->cols > D)
+        return sten_fail(ctx, STEN_E_RANGE, "linear-learner: the %s rows have %u columns, more than feature_dim = %u",
+                         what, R.S->cols, D);
+    return STEN_OK;
+}
+
+/* Column means and 1/standard deviation of X (1 for a constant column);
+ * without a bias the data is scaled, not shifted. Two passes down the rows
+ * (row-major order, as X lies); acc: 2 x D doubles of scratch. */
+static void moments(const float *X, uint64_t n, uint32_t D, bool shift, float *mu, float *isd, double *acc)
+{
+    double *s = acc, *ss = acc + D;
+    memset(acc, 0, 2 * (size_t)D * sizeof *acc);
+    for (uint64_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < D; j++)
+            s[j] += X[i * D + j];
+    for (uint32_t j = 0; j < D; j++)
+        s[j] /= (double)n;
+    for (uint64_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < D; j++)
+            ss[j] += ((double)X[i * D + j] - s[j]) * ((double)X[i * D + j] - s[j]);
     for (uint32_t j = 0; j < D; j++) {
-        double s = 0, ss = 0;
-        for (uint64_t i = 0; i < n; i++)
-            s += X[i * D + j];
-        const double mean = s / (double)n;
-        for (uint64_t i = 0; i < n; i++)
-            ss += ((double)X[i * D + j] - mean) * ((double)X[i * D + j] - mean);
-        const double sd = sqrt(ss / (double)n);
-        mu[j] = shift ? (float)mean : 0.0f;
+        const double sd = sqrt(ss[j] / (double)n);
+        mu[j] = shift ? (float)s[j] : 0.0f;
         isd[j] = sd > 0 ? (float)(1.0 / sd) : 1.0f;
     }
+}
+
+/* Sparse rows are scaled, never shifted (a shift would fill them in): each
+ * column by 1 / the root mean square of its non-zero entries, so one-hot
+ * columns keep 1 and a rare column is not blown up by its tiny spread over
+ * all rows. ss: D doubles of scratch. */
+static void sparse_scales(const sten_csr *S, uint32_t D, float *isd, double *ss, uint32_t *cnt)
+{
+    memset(ss, 0, D * sizeof *ss);
+    memset(cnt, 0, D * sizeof *cnt);
+    for (uint64_t e = 0; e < S->nnz; e++) {
+        const double v = S->val ? S->val[e] : 1.0;
+        ss[S->col[e]] += v * v, cnt[S->col[e]]++;
+    }
+    for (uint32_t j = 0; j < D; j++)
+        isd[j] = ss[j] > 0 ? (float)sqrt(cnt[j] / ss[j]) : 1.0f;
 }
 
 static void trainer_free(sten_ctx *ctx, trainer *T)
@@ -294,12 +402,13 @@ static void trainer_free(sten_ctx *ctx, trainer *T)
     float *p[] = {T->W, T->b, T->gW, T->gb, T->m1, T->v1, T->mb, T->vb, T->Wo, T->bo, T->mu, T->isd};
     for (size_t i = 0; i < sizeof p / sizeof *p; i++)
         sten_free(ctx, p[i]);
+    sten_free(ctx, T->slot), sten_free(ctx, T->touched), sten_free(ctx, T->K.lr);
 }
 
-static sten_status trainer_init(sten_ctx *ctx, trainer *T, const sten_linear_opts *o, const float *X,
-                                const float *y, uint64_t n)
+static sten_status trainer_init(sten_ctx *ctx, trainer *T, const sten_linear_opts *o, lrows R, const float *y)
 {
     memset(T, 0, sizeof *T);
+    const uint64_t n = R.n;
     T->D = o->feature_dim;
     T->C = o->predictor_type == STEN_LINEAR_MULTICLASS ? o->num_classes : 1;
     T->M = o->num_models ? o->num_models : 8;
@@ -312,19 +421,41 @@ static sten_status trainer_init(sten_ctx *ctx, trainer *T, const sten_linear_opt
         return sten_fail(ctx, STEN_E_INVALID, "linear-learner: feature_dim %u x %u models x %u outputs is more "
                          "than sten trains at once", T->D, T->M, T->C);
     const size_t dm = (size_t)T->D * T->MC * sizeof(float), cm = (size_t)T->MC * sizeof(float);
-    if (!(T->W = sten_calloc(ctx, 1, dm)) || !(T->gW = sten_alloc(ctx, dm)) || !(T->m1 = sten_calloc(ctx, 1, dm)) ||
+    if (R.S) { /* the most features a batch can have */
+        uint64_t most = 0;
+        for (uint64_t i = 0; i < n; i++)
+            most = STEN__MAXU(most, R.S->row_ptr[i + 1] - R.S->row_ptr[i]);
+        const uint64_t mbs = o->mini_batch_size < n ? o->mini_batch_size : n;
+        T->cap = most * mbs < T->D ? most * mbs : T->D;
+        if (!(T->slot = sten_alloc(ctx, T->D * sizeof *T->slot)) ||
+            !(T->touched = sten_alloc(ctx, (T->cap ? T->cap : 1) * sizeof *T->touched)))
+            return STEN_E_NOMEM;
+    }
+    const size_t gm = (R.S ? (size_t)(T->cap ? T->cap : 1) : T->D) * T->MC * sizeof(float);
+    if (!(T->W = sten_calloc(ctx, 1, dm)) || !(T->gW = sten_alloc(ctx, gm)) || !(T->m1 = sten_calloc(ctx, 1, dm)) ||
         !(T->v1 = sten_calloc(ctx, 1, dm)) || !(T->Wo = sten_alloc(ctx, dm)) || !(T->b = sten_calloc(ctx, 1, cm)) ||
         !(T->gb = sten_alloc(ctx, cm)) || !(T->mb = sten_calloc(ctx, 1, cm)) || !(T->vb = sten_calloc(ctx, 1, cm)) ||
-        !(T->bo = sten_alloc(ctx, cm)) || !(T->mu = sten_alloc(ctx, T->D * sizeof(float))) ||
-        !(T->isd = sten_alloc(ctx, T->D * sizeof(float))))
+        !(T->bo = sten_alloc(ctx, cm)) || !(T->mu = sten_calloc(ctx, T->D, sizeof(float))) ||
+        !(T->isd = sten_alloc(ctx, T->D * sizeof(float))) || !(T->K.lr = sten_alloc(ctx, 6 * cm)))
         return STEN_E_NOMEM;
+    T->K.wd = T->K.lr + T->MC, T->K.shrink = T->K.wd + T->MC, T->K.ic1 = T->K.shrink + T->MC;
+    T->K.ic2 = T->K.ic1 + T->MC, T->K.on = T->K.ic2 + T->MC;
     if (o->normalize_data) {
-        moments(X, n, T->D, o->use_bias, T->mu, T->isd);
+        double *acc = sten_alloc(ctx, 2 * (size_t)T->D * sizeof *acc);
+        if (!acc)
+            return STEN_E_NOMEM;
+        if (R.X) {
+            moments(R.X, n, T->D, o->use_bias, T->mu, T->isd, acc);
+        } else {
+            sparse_scales(R.S, T->D, T->isd, acc, T->slot); /* slot as counts, set after */
+        }
+        sten_free(ctx, acc);
     } else {
-        memset(T->mu, 0, T->D * sizeof(float));
         for (uint32_t j = 0; j < T->D; j++)
             T->isd[j] = 1;
     }
+    if (R.S)
+        memset(T->slot, 0xff, T->D * sizeof *T->slot); /* UINT32_MAX: no feature is in a batch */
     T->ymu = 0, T->ysd = 1;
     if (o->predictor_type == STEN_LINEAR_REGRESSOR && o->normalize_label != 0) {
         double s = 0, ss = 0;
@@ -343,44 +474,155 @@ static sten_status trainer_init(sten_ctx *ctx, trainer *T, const sten_linear_opt
     return STEN_OK;
 }
 
-/* One pass over the shuffled rows; eloss[m] gets each model's mean loss
- * before its updates (normalised scale). Xb: B x D, S and G: B x MC. */
-static void epoch(sten_ctx *ctx, trainer *T, const float *X, const float *y, uint64_t n, const uint32_t *perm,
-                  uint32_t mbs, float *Xb, float *S, double *eloss)
+/* The batch's rows idx (B) with scores S (B x MC, before the bias): each
+ * model's loss added to eloss, S overwritten by d mean loss / d score (0
+ * for stopped models), gb their sums. */
+static void batch_gradient(trainer *T, float *S, const float *y, const uint32_t *idx, uint32_t B, double *eloss)
 {
-    const uint32_t D = T->D, MC = T->MC, C = T->C;
-    float *G = S; /* the scores' gradient overwrites them, row by row */
+    const uint32_t MC = T->MC, C = T->C;
+    memset(T->gb, 0, MC * sizeof(float));
+    for (uint32_t i = 0; i < B; i++) {
+        const float yi = y[idx[i]];
+        const float yl = T->L == STEN_LINEAR_SQUARED || T->L == STEN_LINEAR_ABSOLUTE ? (float)((yi - T->ymu) / T->ysd)
+                                                                                      : yi;
+        for (uint32_t m = 0; m < T->M; m++) {
+            float *s = S + (size_t)i * MC + (size_t)m * C;
+            for (uint32_t c = 0; c < C; c++)
+                s[c] += T->b[m * C + c];
+            eloss[m] += row_loss(T->L, s, C, yl, T->margin, s); /* the gradient in place */
+            for (uint32_t c = 0; c < C; c++) {
+                s[c] = T->active[m] ? s[c] / (float)B : 0.0f;
+                T->gb[m * C + c] += s[c];
+            }
+        }
+    }
+}
+
+/* One dense batch: rows idx normalised into Xb (B x D), every model's
+ * scores by one SGEMM, the gradient by another, every weight updated. */
+static void dense_step(sten_ctx *ctx, trainer *T, const float *X, const float *y, const uint32_t *idx, uint32_t B,
+                       float *Xb, float *S, double *eloss)
+{
+    const uint32_t D = T->D, MC = T->MC;
+    for (uint32_t i = 0; i < B; i++) {
+        const float *x = X + (size_t)idx[i] * D;
+        if (i + 8 < B) /* the shuffled rows are scattered over memory: ask for one ahead */
+            for (uint32_t j = 0; j < D; j += 16)
+                __builtin_prefetch(X + (size_t)idx[i + 8] * D + j);
+        for (uint32_t j = 0; j < D; j++)
+            Xb[(size_t)i * D + j] = (x[j] - T->mu[j]) * T->isd[j];
+    }
+    // Xb: (B, D) row-major, W: (D, MC): every model's scores at once, S: (B, MC)
+    sten__gemm_blas(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, MC, D, 1.0f, Xb, D, T->W, MC, 0.0f, S, MC);
+    batch_gradient(T, S, y, idx, B, eloss);
+    // gW: (D, MC) = Xb^T (D, B) . G (B, MC), G = S
+    sten__gemm_blas(ctx, STEN_TRANS, STEN_NO_TRANS, D, MC, B, 1.0f, Xb, D, S, MC, 0.0f, T->gW, MC);
+    update(T, NULL, 0);
+}
+
+/* 8 floats, loaded and stored unaligned: the models' columns of a weight
+ * row, 8 at a time, in one vector register. */
+typedef float v8f __attribute__((vector_size(32), aligned(4)));
+
+/* A sparse batch's scores S (B x MC) gathered from the weight rows of its
+ * features, 8 columns at a time held in a register across the row's
+ * entries; each feature met first gets the next gradient row (slot), on
+ * the touched list, cleared. Returns the touched count. */
+STEN__SIMD_CLONES
+static uint64_t sparse_scores(trainer *T, const sten_csr *X, const uint32_t *idx, uint32_t B, float *restrict S)
+{
+    const uint32_t MC = T->MC, M8 = MC / 8 * 8;
+    const float *restrict W = T->W, *restrict isd = T->isd, *restrict val = X->val;
+    const uint64_t *restrict ptr = X->row_ptr;
+    const uint32_t *restrict col = X->col;
+    uint32_t *restrict slot = T->slot, *restrict touched = T->touched;
+    uint64_t nt = 0;
+    for (uint32_t i = 0; i < B; i++) {
+        float *restrict s = S + (size_t)i * MC;
+        const uint64_t e0 = ptr[idx[i]], e1 = ptr[idx[i] + 1];
+        for (uint32_t c0 = 0; c0 < M8; c0 += 8) {
+            v8f acc = {0};
+            for (uint64_t e = e0; e < e1; e++)
+                acc += (val ? val[e] : 1.0f) * isd[col[e]] * *(const v8f *)(W + (size_t)col[e] * MC + c0);
+            *(v8f *)(s + c0) = acc;
+        }
+        for (uint32_t c = M8; c < MC; c++) {
+            float acc = 0;
+            for (uint64_t e = e0; e < e1; e++)
+                acc += (val ? val[e] : 1.0f) * isd[col[e]] * W[(size_t)col[e] * MC + c];
+            s[c] = acc;
+        }
+        for (uint64_t e = e0; e < e1; e++) {
+            const uint32_t j = col[e];
+            if (slot[j] == UINT32_MAX) {
+                slot[j] = (uint32_t)nt;
+                touched[nt] = j;
+                memset(T->gW + nt * MC, 0, MC * sizeof(float));
+                nt++;
+            }
+        }
+    }
+    return nt;
+}
+
+/* The batch's weight gradient scattered into its features' gradient rows:
+ * gW[slot[j]] += x_ij G[i] (G: B x MC). */
+STEN__SIMD_CLONES
+static void sparse_grad(trainer *T, const sten_csr *X, const uint32_t *idx, uint32_t B, const float *restrict G)
+{
+    const uint32_t MC = T->MC, M8 = MC / 8 * 8;
+    float *restrict gW = T->gW;
+    const float *restrict isd = T->isd, *restrict val = X->val;
+    const uint64_t *restrict ptr = X->row_ptr;
+    const uint32_t *restrict col = X->col, *restrict slot = T->slot;
+    for (uint32_t i = 0; i < B; i++) {
+        const float *restrict g = G + (size_t)i * MC;
+        for (uint64_t e = ptr[idx[i]], end = ptr[idx[i] + 1]; e < end; e++) {
+            const float v = (val ? val[e] : 1.0f) * isd[col[e]];
+            float *restrict gw = gW + (size_t)slot[col[e]] * MC;
+            for (uint32_t c0 = 0; c0 < M8; c0 += 8)
+                *(v8f *)(gw + c0) += v * *(const v8f *)(g + c0);
+            for (uint32_t c = M8; c < MC; c++)
+                gw[c] += v * g[c];
+        }
+    }
+}
+
+/* One sparse batch, read in place from the CSR: scores gathered from the
+ * weight rows of its features, the gradient scattered into a compact copy
+ * of those rows, and only they (and the bias) updated. */
+static void sparse_step(trainer *T, const sten_csr *X, const float *y, const uint32_t *idx, uint32_t B, float *S,
+                        double *eloss)
+{
+    const uint64_t nt = sparse_scores(T, X, idx, B, S);
+    batch_gradient(T, S, y, idx, B, eloss);
+    sparse_grad(T, X, idx, B, S);
+    update(T, T->touched, nt);
+    for (uint64_t r = 0; r < nt; r++)
+        T->slot[T->touched[r]] = UINT32_MAX;
+}
+
+/* One pass over the shuffled rows; eloss[m] gets each model's mean loss
+ * before its updates (normalised scale). Xb: B x D (dense rows), S: B x MC.
+ * A batch is too small to share between threads with profit (OpenBLAS's
+ * threads spent more time waiting than working), so the pass runs on one
+ * thread and the scoring of whole channels on all of them. */
+static void epoch(sten_ctx *ctx, trainer *T, lrows R, const float *y, const uint32_t *perm, uint32_t mbs, float *Xb,
+                  float *S, double *eloss)
+{
+    const uint64_t n = R.n;
+    const int threads = sten_ctx_threads(ctx);
+    sten_ctx_set_threads(ctx, 1);
     for (uint32_t m = 0; m < T->M; m++)
         eloss[m] = 0;
     for (uint64_t r0 = 0; r0 < n; r0 += mbs) {
         const uint32_t B = (uint32_t)(n - r0 < mbs ? n - r0 : mbs);
-        for (uint32_t i = 0; i < B; i++) {
-            const float *x = X + (size_t)perm[r0 + i] * D;
-            for (uint32_t j = 0; j < D; j++)
-                Xb[(size_t)i * D + j] = (x[j] - T->mu[j]) * T->isd[j];
-        }
-        // Xb: (B, D) row-major, W: (D, MC): every model's scores at once, S: (B, MC)
-        sten__gemm_blas(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, MC, D, 1.0f, Xb, D, T->W, MC, 0.0f, S, MC);
-        memset(T->gb, 0, MC * sizeof(float));
-        for (uint32_t i = 0; i < B; i++) {
-            const float yi = y[perm[r0 + i]];
-            const float yl = T->L == STEN_LINEAR_SQUARED || T->L == STEN_LINEAR_ABSOLUTE
-                                 ? (float)((yi - T->ymu) / T->ysd) : yi;
-            for (uint32_t m = 0; m < T->M; m++) {
-                float *s = S + (size_t)i * MC + (size_t)m * C;
-                for (uint32_t c = 0; c < C; c++)
-                    s[c] += T->b[m * C + c];
-                eloss[m] += row_loss(T->L, s, C, yl, T->margin, s); /* the gradient in place */
-                for (uint32_t c = 0; c < C; c++) {
-                    s[c] = T->active[m] ? s[c] / (float)B : 0.0f;
-                    T->gb[m * C + c] += s[c];
-                }
-            }
-        }
-        // gW: (D, MC) = Xb^T (D, B) . G (B, MC)
-        sten__gemm_blas(ctx, STEN_TRANS, STEN_NO_TRANS, D, MC, B, 1.0f, Xb, D, G, MC, 0.0f, T->gW, MC);
-        update(T);
+        if (R.X)
+            dense_step(ctx, T, R.X, y, perm + r0, B, Xb, S, eloss);
+        else
+            sparse_step(T, R.S, y, perm + r0, B, S, eloss);
     }
+    sten_ctx_set_threads(ctx, threads);
     for (uint32_t m = 0; m < T->M; m++)
         eloss[m] = isfinite(eloss[m]) ? eloss[m] / (double)n : INFINITY;
 }
@@ -395,13 +637,12 @@ static void shuffle(sten_rng *r, uint32_t *perm, uint64_t n)
     }
 }
 
-/* The raw scores (n x C) of one linear map: X . W + b. */
-static void raw_scores(sten_ctx *ctx, const float *W, const float *b, uint32_t D, uint32_t C, const float *X,
-                       uint64_t n, float *S)
+/* The raw scores (n x C) of one linear map: rows R . W + b. */
+static void raw_scores(sten_ctx *ctx, const float *W, const float *b, uint32_t D, uint32_t C, lrows R, float *S)
 {
-    for (uint64_t r0 = 0; r0 < n; r0 += EVAL_BLOCK) {
-        const uint32_t B = (uint32_t)(n - r0 < EVAL_BLOCK ? n - r0 : EVAL_BLOCK);
-        sten__gemm_blas(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, C, D, 1.0f, X + r0 * D, D, W, C, 0.0f, S + r0 * C, C);
+    for (uint64_t r0 = 0; r0 < R.n; r0 += EVAL_BLOCK) {
+        const uint32_t B = (uint32_t)(R.n - r0 < EVAL_BLOCK ? R.n - r0 : EVAL_BLOCK);
+        block_scores(ctx, R, D, r0, B, W, C, S + r0 * C);
         for (uint32_t i = 0; i < B; i++)
             for (uint32_t c = 0; c < C; c++)
                 S[(r0 + i) * C + c] += b[c];
@@ -436,7 +677,7 @@ static void finish_scores(const sten_linear *m, float *S, uint64_t n, float *lab
 }
 
 /* The kept model's binary threshold, on the selection rows. */
-static sten_status pick(sten_ctx *ctx, sten_linear *out, const float *X, const float *y, uint64_t n)
+static sten_status pick(sten_ctx *ctx, sten_linear *out, lrows R, const float *y)
 {
     const sten_linear_opts *o = &out->opts;
     if (o->predictor_type != STEN_LINEAR_BINARY)
@@ -444,31 +685,32 @@ static sten_status pick(sten_ctx *ctx, sten_linear *out, const float *X, const f
     out->threshold = resolved(o) == STEN_LINEAR_LOGISTIC ? 0.5f : 0.0f;
     if (o->selection == STEN_LINEAR_SEL_LOSS)
         return STEN_OK;
-    float *S = sten_alloc(ctx, n * sizeof(float));
+    float *S = sten_alloc(ctx, R.n * sizeof(float));
     if (!S)
         return STEN_E_NOMEM;
-    raw_scores(ctx, out->weights, out->bias, out->dim, 1, X, n, S);
-    finish_scores(out, S, n, NULL);
+    raw_scores(ctx, out->weights, out->bias, out->dim, 1, R, S);
+    finish_scores(out, S, R.n, NULL);
     const float target = o->selection == STEN_LINEAR_SEL_PRECISION_AT_RECALL ? o->target_recall : o->target_precision;
-    const sten_status st = sten_linear_pick_threshold(ctx, S, y, n, o->selection, o->beta, target, &out->threshold,
-                                                      NULL);
+    const sten_status st = sten_linear_pick_threshold(ctx, S, y, R.n, o->selection, o->beta, target,
+                                                      &out->threshold, NULL);
     sten_free(ctx, S);
     return st;
 }
 
 /* Trains the models, keeping (with validation) each one's best epoch; then
  * Wo/bo hold every model's final weights and sel[] their selection losses. */
-static sten_status train(sten_ctx *ctx, trainer *T, const sten_linear_opts *o, const float *X, const float *y,
-                         uint64_t n, const float *Xv, const float *yv, uint64_t nv, double *sel, uint32_t *ran)
+static sten_status train(sten_ctx *ctx, trainer *T, const sten_linear_opts *o, lrows R, const float *y, lrows V,
+                         const float *yv, double *sel, uint32_t *ran)
 {
+    const uint64_t n = R.n, nv = V.n;
     const uint32_t mbs = (uint32_t)(o->mini_batch_size < n ? o->mini_batch_size : n);
     const uint64_t srows = mbs > EVAL_BLOCK ? mbs : EVAL_BLOCK;
     uint32_t *perm = sten_alloc(ctx, n * sizeof *perm);
-    float *Xb = sten_alloc(ctx, (size_t)mbs * T->D * sizeof(float));
+    float *Xb = R.X ? sten_alloc(ctx, (size_t)mbs * T->D * sizeof(float)) : NULL;
     float *S = sten_alloc(ctx, srows * T->MC * sizeof(float));
     float *bestW = nv ? sten_alloc(ctx, (size_t)T->D * T->MC * sizeof(float)) : NULL;
     float *bestb = nv ? sten_alloc(ctx, T->MC * sizeof(float)) : NULL;
-    if (!perm || !Xb || !S || (nv && (!bestW || !bestb))) {
+    if (!perm || (R.X && !Xb) || !S || (nv && (!bestW || !bestb))) {
         sten_free(ctx, perm), sten_free(ctx, Xb), sten_free(ctx, S), sten_free(ctx, bestW), sten_free(ctx, bestb);
         return STEN_E_NOMEM;
     }
@@ -480,10 +722,10 @@ static sten_status train(sten_ctx *ctx, trainer *T, const sten_linear_opts *o, c
     for (uint32_t e = 0; e < o->epochs && any; e++) {
         sten__progress(ctx, "Linear Learner: epochs", "epochs", e, o->epochs);
         shuffle(&r, perm, n);
-        epoch(ctx, T, X, y, n, perm, mbs, Xb, S, eloss);
+        epoch(ctx, T, R, y, perm, mbs, Xb, S, eloss);
         if (nv) {
             to_original(T);
-            eval_losses(ctx, T, T->Wo, T->bo, Xv, yv, nv, S, vloss);
+            eval_losses(ctx, T, T->Wo, T->bo, V, yv, S, vloss);
         }
         any = false;
         for (uint32_t m = 0; m < T->M; m++) {
@@ -516,28 +758,31 @@ static sten_status train(sten_ctx *ctx, trainer *T, const sten_linear_opts *o, c
             sel[m] = isfinite(best[m]) ? best[m] : INFINITY;
     } else {
         to_original(T);
-        eval_losses(ctx, T, T->Wo, T->bo, X, y, n, S, sel);
+        eval_losses(ctx, T, T->Wo, T->bo, R, y, S, sel);
     }
     sten_free(ctx, perm), sten_free(ctx, Xb), sten_free(ctx, S), sten_free(ctx, bestW), sten_free(ctx, bestb);
     return STEN_OK;
 }
 
-sten_status sten_linear_fit(sten_ctx *ctx, const float *X, const float *y, uint64_t n, const float *Xv,
-                            const float *yv, uint64_t nv, const sten_linear_opts *o, sten_linear *out,
-                            sten_linear_report *report)
+static sten_status fit(sten_ctx *ctx, lrows R, const float *y, lrows V, const float *yv, const sten_linear_opts *o,
+                       sten_linear *out, sten_linear_report *report)
 {
     memset(out, 0, sizeof *out);
-    if (!Xv || !yv)
-        nv = 0;
-    sten_status st = check(ctx, o, y, n, nv ? yv : NULL, nv);
+    if (!V.n || !yv)
+        V = dense_rows(NULL, 0);
+    sten_status st = check(ctx, o, y, R.n, V.n ? yv : NULL, V.n);
+    if (!st)
+        st = check_width(ctx, R, o->feature_dim, "training");
+    if (!st)
+        st = check_width(ctx, V, o->feature_dim, "validation");
     if (st)
         return st;
     trainer T;
-    double sel[STEN_LINEAR_MAX_MODELS];
+    double sel[STEN_LINEAR_MAX_MODELS] = {0};
     uint32_t ran[STEN_LINEAR_MAX_MODELS] = {0};
-    st = trainer_init(ctx, &T, o, X, y, n);
+    st = trainer_init(ctx, &T, o, R, y);
     if (!st)
-        st = train(ctx, &T, o, X, y, n, Xv, yv, nv, sel, ran);
+        st = train(ctx, &T, o, R, y, V, yv, sel, ran);
     uint32_t chosen = 0;
     for (uint32_t m = 1; !st && m < T.M; m++)
         if (sel[m] < sel[chosen])
@@ -560,11 +805,11 @@ sten_status sten_linear_fit(sten_ctx *ctx, const float *X, const float *y, uint6
         out->opts.optimizer = T.adam ? STEN_LINEAR_ADAM : STEN_LINEAR_SGD;
         out->opts.num_models = T.M;
         out->opts.learning_rate = T.lr[chosen], out->opts.wd = T.wd[chosen], out->opts.l1 = T.l1[chosen];
-        st = nv ? pick(ctx, out, Xv, yv, nv) : pick(ctx, out, X, y, n);
+        st = V.n ? pick(ctx, out, V, yv) : pick(ctx, out, R, y);
     }
     if (!st && report) {
         memset(report, 0, sizeof *report);
-        report->num_models = T.M, report->chosen = chosen, report->on_validation = nv > 0;
+        report->num_models = T.M, report->chosen = chosen, report->on_validation = V.n > 0;
         for (uint32_t m = 0; m < T.M; m++) {
             report->learning_rate[m] = T.lr[m], report->wd[m] = T.wd[m], report->l1[m] = T.l1[m];
             report->loss[m] = sel[m], report->epochs[m] = ran[m];
@@ -576,31 +821,62 @@ sten_status sten_linear_fit(sten_ctx *ctx, const float *X, const float *y, uint6
     return st;
 }
 
+sten_status sten_linear_fit(sten_ctx *ctx, const float *X, const float *y, uint64_t n, const float *Xv,
+                            const float *yv, uint64_t nv, const sten_linear_opts *o, sten_linear *out,
+                            sten_linear_report *report)
+{
+    return fit(ctx, dense_rows(X, n), y, dense_rows(Xv, nv), yv, o, out, report);
+}
+
+sten_status sten_linear_fit_csr(sten_ctx *ctx, const sten_csr *X, const float *y, const sten_csr *Xv,
+                                const float *yv, const sten_linear_opts *o, sten_linear *out,
+                                sten_linear_report *report)
+{
+    return fit(ctx, csr_rows(X), y, csr_rows(Xv), yv, o, out, report);
+}
+
 /* ------------------------------------------------------------- prediction */
+
+static sten_status predict(sten_ctx *ctx, const sten_linear *m, lrows R, float *scores, float *labels)
+{
+    if (!m->weights || !m->dim || !m->outputs)
+        return sten_fail(ctx, STEN_E_INVALID, "linear-learner: predict with an empty model");
+    sten_status st = check_width(ctx, R, m->dim, "input");
+    if (st)
+        return st;
+    raw_scores(ctx, m->weights, m->bias, m->dim, m->outputs, R, scores);
+    finish_scores(m, scores, R.n, labels);
+    return STEN_OK;
+}
 
 sten_status sten_linear_predict(sten_ctx *ctx, const sten_linear *m, const float *X, uint64_t n, float *scores,
                                 float *labels)
 {
-    if (!m->weights || !m->dim || !m->outputs)
-        return sten_fail(ctx, STEN_E_INVALID, "linear-learner: predict with an empty model");
-    raw_scores(ctx, m->weights, m->bias, m->dim, m->outputs, X, n, scores);
-    finish_scores(m, scores, n, labels);
-    return STEN_OK;
+    return predict(ctx, m, dense_rows(X, n), scores, labels);
 }
 
-sten_status sten_linear_evaluate(sten_ctx *ctx, const sten_linear *m, const float *X, const float *y, uint64_t n,
-                                 sten_linear_metrics *out)
+sten_status sten_linear_predict_csr(sten_ctx *ctx, const sten_linear *m, const sten_csr *X, float *scores,
+                                    float *labels)
+{
+    return predict(ctx, m, csr_rows(X), scores, labels);
+}
+
+static sten_status evaluate(sten_ctx *ctx, const sten_linear *m, lrows R, const float *y, sten_linear_metrics *out)
 {
     memset(out, 0, sizeof *out);
     const uint32_t C = m->outputs;
+    const uint64_t n = R.n;
     if (!n)
         return sten_fail(ctx, STEN_E_INVALID, "linear-learner: no rows to evaluate");
+    sten_status st = check_width(ctx, R, m->dim, "evaluation");
+    if (st)
+        return st;
     float *S = sten_alloc(ctx, n * C * sizeof(float)), *lab = sten_alloc(ctx, n * sizeof(float));
     if (!S || !lab) {
         sten_free(ctx, S), sten_free(ctx, lab);
         return STEN_E_NOMEM;
     }
-    raw_scores(ctx, m->weights, m->bias, m->dim, C, X, n, S);
+    raw_scores(ctx, m->weights, m->bias, m->dim, C, R, S);
     const sten_linear_loss L = resolved(&m->opts);
     double loss = 0, tp = 0, fp = 0, fn = 0, hit = 0, se = 0, ae = 0;
     for (uint64_t i = 0; i < n; i++)
@@ -628,6 +904,18 @@ sten_status sten_linear_evaluate(sten_ctx *ctx, const sten_linear *m, const floa
     return STEN_OK;
 }
 
+sten_status sten_linear_evaluate(sten_ctx *ctx, const sten_linear *m, const float *X, const float *y, uint64_t n,
+                                 sten_linear_metrics *out)
+{
+    return evaluate(ctx, m, dense_rows(X, n), y, out);
+}
+
+sten_status sten_linear_evaluate_csr(sten_ctx *ctx, const sten_linear *m, const sten_csr *X, const float *y,
+                                     sten_linear_metrics *out)
+{
+    return evaluate(ctx, m, csr_rows(X), y, out);
+}
+
 double sten__linear_gradient(sten_ctx *ctx, const sten_linear *m, const float *X, const float *y, uint64_t n,
                              float *gW, float *gb)
 {
@@ -635,7 +923,7 @@ double sten__linear_gradient(sten_ctx *ctx, const sten_linear *m, const float *X
     float *S = sten_alloc(ctx, n * C * sizeof(float));
     if (!S)
         return NAN;
-    raw_scores(ctx, m->weights, m->bias, D, C, X, n, S);
+    raw_scores(ctx, m->weights, m->bias, D, C, dense_rows(X, n), S);
     double loss = 0;
     memset(gb, 0, C * sizeof(float));
     for (uint64_t i = 0; i < n; i++) {
