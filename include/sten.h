@@ -580,6 +580,19 @@ sten_status sten_libsvm_read(sten_ctx *ctx, const char *path, int base, uint32_t
                              const char *x_name, const char *y_name, sten_dataset *x,
                              sten_dataset *y);
 
+/* A libsvm file read a chunk of rows at a time, for data larger than
+ * memory: _next fills *x (a CSR of at most max_rows rows, width columns,
+ * valued) and *y (their labels), both owned by the stream and valid until
+ * its next call; (*x)->rows = 0 at the end of the file. _rewind starts over
+ * (a pass per epoch). Errors as sten_libsvm_read's (file:line:column). */
+typedef struct sten_libsvm_stream sten_libsvm_stream;
+sten_status sten_libsvm_stream_open(sten_ctx *ctx, const char *path, int base, uint32_t width,
+                                    sten_libsvm_stream **out);
+sten_status sten_libsvm_stream_next(sten_ctx *ctx, sten_libsvm_stream *s, uint32_t max_rows, const sten_csr **x,
+                                    const float **y);
+sten_status sten_libsvm_stream_rewind(sten_ctx *ctx, sten_libsvm_stream *s);
+void sten_libsvm_stream_close(sten_ctx *ctx, sten_libsvm_stream *s);
+
 /* Reads SageMaker's RecordIO-protobuf training data (one aialgs.data.Record
  * per example: features["values"] a sparse tensor with keys and shape, or a
  * dense one; label["values"] one value) into x and y as sten_libsvm_read
@@ -1780,6 +1793,7 @@ typedef struct {
     float early_stopping_tolerance;   /* (0.001) */
     bool use_bias;                 /* (true) */
     float margin;                  /* hinge_loss (1) */
+    uint32_t num_point_for_scaler; /* the first rows normalize_data and normalize_label learn from (10000) */
     uint64_t seed;
 } sten_linear_opts;
 
@@ -1829,6 +1843,27 @@ sten_status sten_linear_fit(sten_ctx *ctx, const float *X, const float *y, uint6
 sten_status sten_linear_fit_csr(sten_ctx *ctx, const sten_csr *X, const float *y, const sten_csr *Xv,
                                 const float *yv, const sten_linear_opts *o, sten_linear *out,
                                 sten_linear_report *report);
+
+/* Labelled sparse rows read a chunk at a time, for data larger than memory:
+ * next fills *x (at most max_rows rows; 0 at the end of a pass) and *y
+ * (their labels), valid until its next call; rewind starts a new pass.
+ * sten_libsvm_stream_source(s) reads a libsvm stream. */
+typedef struct {
+    void *self;
+    sten_status (*next)(sten_ctx *ctx, void *self, uint32_t max_rows, const sten_csr **x, const float **y);
+    sten_status (*rewind)(sten_ctx *ctx, void *self);
+} sten_row_source;
+sten_row_source sten_libsvm_stream_source(sten_libsvm_stream *s);
+
+/* sten_linear_fit_csr over sources read chunk_rows rows at a time, one pass
+ * per epoch (validation: one pass per epoch too; may be NULL), each chunk's
+ * rows shuffled within it (the chunks in file order), normalize_data and
+ * normalize_label learnt from the first chunk's first num_point_for_scaler
+ * rows. Memory: the model's state and a chunk, whatever the files' size.
+ * With all rows in one chunk it is sten_linear_fit_csr (tested). */
+sten_status sten_linear_fit_stream(sten_ctx *ctx, const sten_row_source *train, const sten_row_source *valid,
+                                   uint32_t chunk_rows, const sten_linear_opts *o, sten_linear *out,
+                                   sten_linear_report *report);
 void sten_linear_free(sten_ctx *ctx, sten_linear *m);
 
 /* scores (n x m->outputs: probabilities, margins or values) and, for the
@@ -1851,6 +1886,8 @@ sten_status sten_linear_evaluate(sten_ctx *ctx, const sten_linear *m, const floa
                                  sten_linear_metrics *out);
 sten_status sten_linear_evaluate_csr(sten_ctx *ctx, const sten_linear *m, const sten_csr *X, const float *y,
                                      sten_linear_metrics *out);
+sten_status sten_linear_evaluate_stream(sten_ctx *ctx, const sten_linear *m, const sten_row_source *rows,
+                                        uint32_t chunk_rows, sten_linear_metrics *out);
 
 /* The binary decision threshold that maximises the criterion over the
  * n scores with labels y (0/1): predicted positive when score >= threshold;

@@ -421,6 +421,21 @@ if ! paste -d' ' "$b/outs" "$b/outsc" | awk '{ split($0, f, /[:,} ]+/); d = f[2]
           if (d > 1e-5 || f[4] != f[8]) bad = 1 } END { exit bad || NR != 3000 }'; then
     echo "FAIL: sten predict on libsvm rows differs from the same rows as CSV"; head -2 "$b/outs" "$b/outsc"; fail=1
 fi
+# the same channels streamed 700 rows at a time (files larger than memory): it still learns, and
+# predict streamed writes exactly the lines of predict reading the rows whole
+expect 0 "read 700 rows at a time" train --algorithm linear-learner --hyperparameters "$b/hpl.json" \
+    --train "$b/llb_tr.svm" --validation "$b/llb_va.svm" --test "$b/llb_va.svm" --index-base 1 --stream-rows 700 \
+    --model-dir "$b/llst"
+awk -F': ' '/test:binary_classification_accuracy/ { a = $2 + 0 } END { exit !(a > 0.95) }' "$tmp/out" ||
+    { echo "FAIL: linear-learner streamed: test accuracy too low"; cat "$tmp/out"; fail=1; }
+expect 0 "3000 rows (linear, 400 at a time)" predict -n "$b/llst/model.nc" --data "$b/llb.svm" --index-base 1 \
+    --stream-rows 400 --format json -s "$b/outst"
+expect 0 "3000 rows (linear)" predict -n "$b/llst/model.nc" --data "$b/llb.svm" --index-base 1 --format json -s "$b/outst2"
+cmp -s "$b/outst" "$b/outst2" || { echo "FAIL: sten predict --stream-rows differs from a whole read"; fail=1; }
+expect 64 "only linear-learner streams, from libsvm channels" train --algorithm linear-learner \
+    --hyperparameters "$b/hpl.json" --train "$b/llb_tr.csv" --stream-rows 700 --model-dir "$b/ll2"
+expect 64 "--stream-rows reads libsvm rows: give --index-base 0 or 1" predict -n "$b/llst/model.nc" \
+    --data "$b/llb.svm" --stream-rows 400 -s "$b/outl2"
 printf '{"feature_dim": "7", "predictor_type": "binary_classifier"}' >"$b/bad.json"
 expect 65 'llb_tr.svm:1: feature index 8 is not below feature_dim 7' \
     train --algorithm linear-learner --hyperparameters "$b/bad.json" --train "$b/llb_tr.svm" --index-base 1 --model-dir "$b/ll2"

@@ -426,7 +426,7 @@ static void test_hyperparameters(void)
          ": unknown linear-learner hyperparameter \"momentum\" (known: feature_dim, predictor_type, num_classes, loss, "
          "l1, wd, learning_rate, optimizer, mini_batch_size, epochs, normalize_data, normalize_label, num_models, "
          "binary_classifier_model_selection_criteria, f_beta, target_recall, target_precision, "
-         "early_stopping_patience, early_stopping_tolerance, use_bias, margin)", STEN_E_PARSE},
+         "early_stopping_patience, early_stopping_tolerance, use_bias, margin, num_point_for_scaler)", STEN_E_PARSE},
         {"{\"feature_dim\": \"4\"}", ": hyperparameter predictor_type is required (linear-learner)", STEN_E_PARSE},
         {"{\"feature_dim\": \"4\", \"predictor_type\": \"classifier\"}",
          ": hyperparameter predictor_type = \"classifier\" is not allowed (expected binary_classifier, regressor or "
@@ -623,6 +623,82 @@ static void test_sparse(void)
     sten_csr_free(ctx, &S), sten_csr_free(ctx, &S10);
 }
 
+/* Rows X (n x d, zeros left out) as a libsvm file (0-based, exact floats). */
+static const char *write_libsvm(const char *name, const float *X, const float *y, int n, int d)
+{
+    static char path[8][256];
+    static int slot;
+    char *p = path[slot++ % 8];
+    snprintf(p, 256, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%g", (double)y[i]);
+        for (int j = 0; j < d; j++)
+            if (X[i * d + j] != 0)
+                fprintf(f, " %d:%.9g", j, (double)X[i * d + j]);
+        fputc('\n', f);
+    }
+    fclose(f);
+    return p;
+}
+
+static bool same_model(const sten_linear *a, const sten_linear *b)
+{
+    return a->weights && b->weights && a->dim == b->dim && a->outputs == b->outputs &&
+           !memcmp(a->weights, b->weights, sizeof(float) * a->dim * a->outputs) &&
+           !memcmp(a->bias, b->bias, sizeof(float) * a->outputs) && a->threshold == b->threshold;
+}
+
+/* A stream of libsvm rows read in one chunk trains exactly the in-memory
+ * sparse model (validation and the threshold on a second stream, the
+ * scaler's first rows cut by num_point_for_scaler in both); in chunks of
+ * 700 rows it still learns, evaluates as the in-memory scorer, and a bad
+ * label in a later chunk names its row in the file. */
+static void test_stream(void)
+{
+    enum { N = 3000, NV = 1000, D = 30 };
+    static float X[N * D], y[N], V[NV * D], yv[NV];
+    sparse_binary(X, y, N, D, 0.2, 51);
+    sparse_binary(V, yv, NV, D, 0.2, 52);
+    for (int i = 500; i < N; i++) /* column 5 larger after the scaler's first 500 rows */
+        X[i * D + 5] *= 3;
+    sten_csr S = {0}, SV = {0};
+    to_csr(X, N, D, &S);
+    to_csr(V, NV, D, &SV);
+    sten_libsvm_stream *ts, *vs;
+    CHECK_EQ(sten_libsvm_stream_open(ctx, write_libsvm("tr.svm", X, y, N, D), 0, D, &ts), STEN_OK);
+    CHECK_EQ(sten_libsvm_stream_open(ctx, write_libsvm("va.svm", V, yv, NV, D), 0, D, &vs), STEN_OK);
+    const sten_row_source tsrc = sten_libsvm_stream_source(ts), vsrc = sten_libsvm_stream_source(vs);
+    sten_linear_opts o = base_opts(STEN_LINEAR_BINARY, D);
+    o.num_models = 4, o.epochs = 4, o.mini_batch_size = 100, o.selection = STEN_LINEAR_SEL_ACCURACY;
+    o.num_point_for_scaler = 500;
+    sten_linear a, b, c;
+    CHECK_EQ(sten_linear_fit_csr(ctx, &S, y, &SV, yv, &o, &a, NULL), STEN_OK);
+    CHECK_EQ(sten_linear_fit_stream(ctx, &tsrc, &vsrc, N, &o, &b, NULL), STEN_OK);
+    CHECK(same_model(&a, &b));
+    o.num_point_for_scaler = 10000; /* another scaler: another model, so the cut above mattered */
+    CHECK_EQ(sten_linear_fit_csr(ctx, &S, y, &SV, yv, &o, &c, NULL), STEN_OK);
+    CHECK(!same_model(&a, &c));
+    sten_linear_free(ctx, &b), sten_linear_free(ctx, &c);
+    CHECK_EQ(sten_linear_fit_stream(ctx, &tsrc, &vsrc, 700, &o, &b, NULL), STEN_OK);
+    sten_linear_metrics ma, mb;
+    CHECK_EQ(sten_linear_evaluate_csr(ctx, &b, &SV, yv, &ma), STEN_OK);
+    CHECK_EQ(sten_linear_evaluate_stream(ctx, &b, &vsrc, 300, &mb), STEN_OK);
+    CHECK(ma.accuracy > 0.8);
+    CHECK_NEAR(ma.objective_loss, mb.objective_loss, 1e-9, 1e-9);
+    CHECK_NEAR(ma.accuracy, mb.accuracy, 1e-12, 0);
+    CHECK_NEAR(ma.f_beta, mb.f_beta, 1e-12, 0);
+    sten_linear_free(ctx, &a), sten_linear_free(ctx, &b);
+    sten_libsvm_stream_close(ctx, ts), sten_libsvm_stream_close(ctx, vs);
+    y[2100] = 3;
+    CHECK_EQ(sten_libsvm_stream_open(ctx, write_libsvm("bad.svm", X, y, N, D), 0, D, &ts), STEN_OK);
+    const sten_row_source bsrc = sten_libsvm_stream_source(ts);
+    check_error(sten_linear_fit_stream(ctx, &bsrc, NULL, 700, &o, &a, NULL), STEN_E_RANGE, "",
+                "linear-learner: training row 2101 has label 3 (binary_classifier expects 0 or 1)");
+    sten_libsvm_stream_close(ctx, ts);
+    sten_csr_free(ctx, &S), sten_csr_free(ctx, &SV);
+}
+
 static void test_model_files(void)
 {
     enum { N = 500, D = 3, K = 3 };
@@ -693,6 +769,7 @@ int main(void)
     RUN(test_model_files);
     RUN(test_sparse_equals_dense);
     RUN(test_sparse);
+    RUN(test_stream);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

@@ -74,6 +74,8 @@ const char cmd_predict_usage[] =
     "  --verbose           k-NN: also the k neighbours' \"labels\" and \"distances\"\n"
     "  --nprobe N          k-NN faiss.IVFFlat and IVFPQ: lists scanned per row (default\n"
     "                      max(1, nlists / 16))\n"
+    "  --stream-rows N     Linear Learner on libsvm rows: read, score and write N\n"
+    "                      rows at a time (files larger than memory)\n"
     "\n"
     "Every item listed in the filter is excluded, whatever its value (DSSTNE\n"
     "multiplied scores by filter values; see docs/dsstne-compat.md). Index files\n"

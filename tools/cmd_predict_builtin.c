@@ -18,6 +18,7 @@
 typedef struct {
     const char *model, *csv, *output;
     long long threads, nprobe, base; /* base: libsvm's first index (-1: not libsvm) */
+    long long stream;                /* --stream-rows: linear models over libsvm, a chunk at a time */
     int format; /* 1 json, 2 jsonl */
     bool force, verbose;
 } bp_args;
@@ -30,6 +31,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, bp_args *a)
         {"threads", required_argument, NULL, 't'}, {"force", no_argument, NULL, 'O'},
         {"verbose", no_argument, NULL, 'V'},       {"nprobe", required_argument, NULL, 'P'},
         {"data", required_argument, NULL, 'C'},    {"index-base", required_argument, NULL, 'B'},
+        {"stream-rows", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
@@ -44,6 +46,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, bp_args *a)
         case 'V': a->verbose = true; break;
         case 'P': bad = cli_parse_int(self, "--nprobe", optarg, 1, UINT32_MAX, &a->nprobe); break;
         case 'B': bad = cli_parse_int(self, "--index-base", optarg, 0, 1, &a->base); break;
+        case 'R': bad = cli_parse_int(self, "--stream-rows", optarg, 1, UINT32_MAX - 1, &a->stream); break;
         case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &a->threads); break;
         case 'F':
             a->format = !strcmp(optarg, "json") ? 1 : !strcmp(optarg, "jsonl") ? 2 : -1;
@@ -60,6 +63,8 @@ static int parse(const cli_cmd *self, int argc, char **argv, bp_args *a)
     if (optind < argc)
         return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
     const char *m = !a->model ? "-n MODEL" : !a->output ? "-s OUTPUT" : !a->csv ? "--csv DATA (or --data)" : NULL;
+    if (!m && a->stream && a->base < 0)
+        return cli_usage_error(self, "--stream-rows reads libsvm rows: give --index-base 0 or 1");
     return m ? cli_usage_error(self, "%s is required", m) : 0;
 }
 
@@ -194,6 +199,50 @@ static void write_linear(FILE *f, const sten_linear *m, const float *S, const fl
     fputc('}', f);
 }
 
+/* A linear model over libsvm rows read a->stream at a time, each chunk
+ * scored and written before the next is read. */
+static sten_status run_linear_stream(sten_ctx *ctx, const bp_args *a, const sten_linear *m)
+{
+    sten_libsvm_stream *s = NULL;
+    sten_outfile *of = NULL;
+    FILE *f = NULL;
+    float *S = NULL, *lab = NULL;
+    uint64_t n = 0;
+    sten_status st = sten_libsvm_stream_open(ctx, a->csv, (int)a->base, m->dim, &s);
+    if (!st && (!(S = malloc((size_t)a->stream * m->outputs * sizeof *S)) ||
+                !(lab = malloc((size_t)a->stream * sizeof *lab))))
+        st = sten_fail(ctx, STEN_E_NOMEM, "out of memory for a chunk of %lld rows", a->stream);
+    if (!st)
+        st = sten_outfile_open(ctx, a->output, &of, &f);
+    if (!st && a->format == 1)
+        fputs("{\"predictions\": [", f);
+    const sten_csr *x;
+    const float *y;
+    while (!st && !(st = sten_libsvm_stream_next(ctx, s, (uint32_t)a->stream, &x, &y)) && x->rows &&
+           !(st = sten_linear_predict_csr(ctx, m, x, S, lab)))
+        for (uint32_t i = 0; i < x->rows; i++, n++) {
+            if (a->format == 1 && n)
+                fputs(", ", f);
+            write_linear(f, m, S, lab, i);
+            if (a->format == 2)
+                fputc('\n', f);
+        }
+    if (!st && !n)
+        st = sten_fail(ctx, STEN_E_PARSE, "%s: no examples", a->csv);
+    if (!st && a->format == 1)
+        fputs("]}\n", f);
+    if (!st)
+        st = sten_outfile_commit(ctx, of), of = NULL;
+    sten_outfile_abort(ctx, of);
+    cli_progress_clear();
+    if (!st)
+        fprintf(stderr, "sten predict: %s: %llu rows (linear, %lld at a time)\n", a->output, (unsigned long long)n,
+                a->stream);
+    free(S), free(lab);
+    sten_libsvm_stream_close(ctx, s);
+    return st;
+}
+
 static sten_status run_linear(sten_ctx *ctx, const bp_args *a)
 {
     sten_linear m;
@@ -206,6 +255,11 @@ static sten_status run_linear(sten_ctx *ctx, const bp_args *a)
                                              : sten_linear_load(ctx, a->model, &m);
     if (st)
         return st;
+    if (a->stream) {
+        st = run_linear_stream(ctx, a, &m);
+        sten_linear_free(ctx, &m);
+        return st;
+    }
     /* a sparse format's rows stay sparse (a hashed feature space is wide) */
     sten_dataset x;
     memset(&x, 0, sizeof x);
@@ -262,6 +316,9 @@ static sten_status run(sten_ctx *ctx, const bp_args *a)
     sten_outfile *of = NULL;
     FILE *f = NULL;
     sten_status st = sten_model_kind_of(ctx, a->model, &kind);
+    if (!st && a->stream && kind != STEN_MODEL_LINEAR)
+        return sten_fail(ctx, STEN_E_INVALID, "%s: --stream-rows is for linear models, this is a %s model", a->model,
+                         sten_model_kind_name(kind));
     if (!st && kind == STEN_MODEL_KNN)
         return run_knn(ctx, a);
     if (!st && kind == STEN_MODEL_LINEAR)

@@ -17,7 +17,8 @@ const char cmd_train_builtin_usage[] =
     "usage: sten train --algorithm kmeans|pca|knn|linear-learner --hyperparameters HP.json\n"
     "                  --train DATA [--validation DATA] [--test DATA]\n"
     "                  --model-dir DIR\n"
-    "                  [--index-base 0|1] [--seed N] [--threads N] [--force]\n"
+    "                  [--index-base 0|1] [--stream-rows N] [--seed N] [--threads N]\n"
+    "                  [--force]\n"
     "\n"
     "Trains SageMaker's k-means or PCA on dense CSV rows without a label\n"
     "column (feature_dim numbers a line; plain or gzip), or k-NN on rows with\n"
@@ -51,7 +52,9 @@ const char cmd_train_builtin_usage[] =
     "          early_stopping_tolerance, use_bias, margin,\n"
     "          _tuning_objective_metric; eps-insensitive, quantile and huber\n"
     "          losses exit 69. --validation (linear-learner only) picks the\n"
-    "          model, the threshold and stops early\n"
+    "          model, the threshold and stops early. --stream-rows N\n"
+    "          (linear-learner, libsvm channels) reads the channels N rows at a\n"
+    "          time, a pass per epoch, for data larger than memory\n"
     "Writes DIR/model.nc (refused if it exists, unless --force; exit 73), which\n"
     "sten predict -n DIR/model.nc --csv DATA scores. k-means with --test prints\n"
     "test:msd / test:ssd (eval_metrics) as JSON lines; PCA prints its explained\n"
@@ -66,6 +69,7 @@ const char cmd_train_builtin_usage[] =
 typedef struct {
     const char *algo, *hp, *train, *validation, *test, *dir;
     long long seed, threads, base; /* base: libsvm's first index (-1: not libsvm) */
+    long long stream;              /* --stream-rows (0: read channels whole) */
     bool force;
 } bi_args;
 
@@ -88,7 +92,8 @@ static int parse(const cli_cmd *self, int argc, char **argv, bi_args *a)
         {"model-dir", required_argument, NULL, 'M'}, {"seed", required_argument, NULL, 'S'},
         {"threads", required_argument, NULL, 't'},   {"force", no_argument, NULL, 'f'},
         {"validation", required_argument, NULL, 'V'}, {"help", no_argument, NULL, 'h'},
-        {"index-base", required_argument, NULL, 'B'}, {NULL, 0, NULL, 0},
+        {"index-base", required_argument, NULL, 'B'}, {"stream-rows", required_argument, NULL, 'R'},
+        {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
     optind = 1;
@@ -105,6 +110,7 @@ static int parse(const cli_cmd *self, int argc, char **argv, bi_args *a)
         case 't': bad = cli_parse_int(self, "--threads", optarg, 0, 1024, &a->threads); break;
         case 'f': a->force = true; break;
         case 'B': bad = cli_parse_int(self, "--index-base", optarg, 0, 1, &a->base); break;
+        case 'R': bad = cli_parse_int(self, "--stream-rows", optarg, 1, UINT32_MAX - 1, &a->stream); break;
         case 'h': fputs(cmd_train_builtin_usage, stdout); return -1;
         default: bad = cli_opt_error(self, c, argv);
         }
@@ -122,6 +128,9 @@ static int parse(const cli_cmd *self, int argc, char **argv, bi_args *a)
                                "linear-learner)", a->algo ? a->algo : "");
     if (a->validation && strcmp(a->algo, "linear-learner"))
         return cli_usage_error(self, "--validation: only linear-learner reads a validation channel");
+    if (a->stream && (strcmp(a->algo, "linear-learner") || a->base < 0))
+        return cli_usage_error(self, "--stream-rows: only linear-learner streams, from libsvm channels (give "
+                               "--index-base)");
     if (a->test && !strcmp(a->algo, "pca"))
         return cli_usage_error(self, "--test: PCA reports no test metric (nor does SageMaker's)");
     return 0;
@@ -445,6 +454,48 @@ static sten_status read_lchannel(sten_ctx *ctx, const bi_args *a, const char *pa
     return st;
 }
 
+/* Linear Learner over libsvm channels read a->stream rows at a time: the
+ * training and validation rows never held whole. */
+static sten_status train_linear_stream(sten_ctx *ctx, const bi_args *a, const sten_linear_opts *o, const char *model)
+{
+    const char *path[3] = {a->train, a->validation, a->test};
+    static const char *const name[3] = {"training", "validation", "test"};
+    sten_libsvm_stream *s[3] = {NULL, NULL, NULL};
+    sten_row_source src[3];
+    sten_status st = STEN_OK;
+    for (int k = 0; k < 3 && !st; k++)
+        if (path[k] && !(st = sten_libsvm_stream_open(ctx, path[k], (int)a->base, o->feature_dim, &s[k])))
+            src[k] = sten_libsvm_stream_source(s[k]);
+    if (!st)
+        st = make_dir(ctx, a->dir);
+    sten_linear m;
+    memset(&m, 0, sizeof m);
+    sten_linear_report r;
+    const double t0 = now_s();
+    if (!st) {
+        fprintf(stderr, "sten train: linear-learner, %s read %lld rows at a time, %u features%s, threads %d\n",
+                a->train, a->stream, o->feature_dim, s[1] ? ", with validation" : "", sten_ctx_threads(ctx));
+        st = sten_linear_fit_stream(ctx, &src[0], s[1] ? &src[1] : NULL, (uint32_t)a->stream, o, &m, &r);
+    }
+    if (!st) {
+        print_seconds(0, now_s() - t0); /* the reading is inside the passes */
+        fprintf(stderr, "sten train: kept model %u of %u (learning_rate %g, wd %g, l1 %g; %s loss %.6g after %u "
+                "epochs)\n", r.chosen, r.num_models, (double)r.learning_rate[r.chosen], (double)r.wd[r.chosen],
+                (double)r.l1[r.chosen], r.on_validation ? "validation" : "training", r.loss[r.chosen],
+                r.epochs[r.chosen]);
+        st = sten_linear_save(ctx, &m, model);
+    }
+    sten_linear_metrics mt;
+    for (int k = 1; k < 3 && !st; k++)
+        if (s[k] && !(st = sten_linear_evaluate_stream(ctx, &m, &src[k], (uint32_t)a->stream, &mt)))
+            print_linear_metrics(name[k], o->predictor_type, &mt);
+    fflush(stdout);
+    sten_linear_free(ctx, &m);
+    for (int k = 0; k < 3; k++)
+        sten_libsvm_stream_close(ctx, s[k]);
+    return st;
+}
+
 static sten_status train_linear(sten_ctx *ctx, const bi_args *a, const char *model)
 {
     sten_linear_opts o;
@@ -454,6 +505,8 @@ static sten_status train_linear(sten_ctx *ctx, const bi_args *a, const char *mod
     sten_linear_report r;
     sten_status st = sten_linear_opts_from_hyperparameters(ctx, a->hp, &o);
     o.seed = (uint64_t)a->seed;
+    if (!st && a->stream)
+        return train_linear_stream(ctx, a, &o, model);
     double t0 = now_s();
     if (!st)
         st = read_lchannel(ctx, a, a->train, o.feature_dim, LCH_ANY, &tr);

@@ -83,7 +83,7 @@ static const char *const ll_sel_names[] = {"accuracy", "f_beta", "precision_at_t
                                            "recall_at_target_precision", "loss_function", NULL};
 
 enum { LL_DIM, LL_PRED, LL_CLASSES, LL_LOSS, LL_L1, LL_WD, LL_LR, LL_OPT, LL_BATCH, LL_EPOCHS, LL_NDATA, LL_NLABEL,
-       LL_MODELS, LL_SEL, LL_BETA, LL_TRECALL, LL_TPREC, LL_PATIENCE, LL_TOL, LL_BIAS, LL_MARGIN, LL_COUNT };
+       LL_MODELS, LL_SEL, LL_BETA, LL_TRECALL, LL_TPREC, LL_PATIENCE, LL_TOL, LL_BIAS, LL_MARGIN, LL_NPS, LL_COUNT };
 static const hp_def linear_table[LL_COUNT] = {
     [LL_DIM] = {"feature_dim", T_INT, 1, 1e8, NAN, NULL}, /* sparse rows: hashed features */
     [LL_PRED] = {"predictor_type", T_ENUM, 0, 2, NAN, ll_pred_names},
@@ -106,6 +106,7 @@ static const hp_def linear_table[LL_COUNT] = {
     [LL_TOL] = {"early_stopping_tolerance", T_FLOAT, 0, 1, 0.001, NULL},
     [LL_BIAS] = {"use_bias", T_BOOL, 0, 1, 1, NULL},
     [LL_MARGIN] = {"margin", T_FLOAT, 0, 1e6, 1, NULL},
+    [LL_NPS] = {"num_point_for_scaler", T_INT, 1, 1e9, 10000, NULL},
 };
 
 /* What a key allows, for messages. */
@@ -465,5 +466,6 @@ sten_status sten_linear_opts_from_hyperparameters(sten_ctx *ctx, const char *pat
     o->early_stopping_tolerance = (float)v[LL_TOL];
     o->use_bias = v[LL_BIAS] != 0;
     o->margin = (float)v[LL_MARGIN];
+    o->num_point_for_scaler = (uint32_t)v[LL_NPS];
     return STEN_OK;
 }

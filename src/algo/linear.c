@@ -9,6 +9,7 @@
 #include "algo_int.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,8 @@ sten_linear_opts sten_linear_defaults(void)
                               .normalize_data = true, .normalize_label = -1, .num_models = 0,
                               .selection = STEN_LINEAR_SEL_ACCURACY, .beta = 1, .target_recall = 0.8f,
                               .target_precision = 0.8f, .early_stopping_patience = 3,
-                              .early_stopping_tolerance = 0.001f, .use_bias = true, .margin = 1, .seed = 12134};
+                              .early_stopping_tolerance = 0.001f, .use_bias = true, .margin = 1,
+                              .num_point_for_scaler = 10000, .seed = 12134};
 }
 
 void sten_linear_free(sten_ctx *ctx, sten_linear *m)
@@ -188,10 +190,16 @@ typedef struct {
     float *W, *b, *gW, *gb, *m1, *v1, *mb, *vb; /* normalised space: D x MC, MC; gW below */
     float *Wo, *bo;                             /* the input's space */
     float *mu, *isd;                            /* D */
-    /* Sparse rows: a batch's features once each in touched (cap of them), its
-     * gradient compact in gW (cap x MC, row r for touched[r]), slot[j] the
-     * row of feature j (UINT32_MAX outside the batch). Dense: gW is D x MC. */
-    uint32_t *slot, *touched;
+    /* W, m1, v1 rows are ld floats apart. Dense rows: ld = MC, three arrays.
+     * Sparse rows: one array of D rows [w (MC) | m1 (MC) | v1 (MC) | isd |
+     * slot], all a feature needs in one place (a step visits it at random),
+     * slot (uint32 bits) the feature's gradient row in the batch, UINT32_MAX
+     * outside it; a batch's features once each in touched (cap of them), its
+     * gradient compact in gW (cap x MC, row r for touched[r]). Dense: gW is
+     * D x MC. */
+    uint32_t ld;
+    float *rows;
+    uint32_t *touched;
     uint64_t cap;
     step_consts K; /* one allocation of 6 x MC floats, at K.lr */
     double ymu, ysd;
@@ -200,6 +208,20 @@ typedef struct {
     bool active[STEN_LINEAR_MAX_MODELS];
 } trainer;
 
+/* A sparse feature row's slot (its uint32 bits after isd). */
+static inline uint32_t get_slot(const float *row, uint32_t MC)
+{
+    uint32_t v;
+    memcpy(&v, row + 3 * MC + 1, sizeof v);
+    return v;
+}
+
+/* Sets a sparse feature row's slot (uint32 bits after its isd). */
+static inline void set_slot(float *row, uint32_t MC, uint32_t v)
+{
+    memcpy(row + 3 * MC + 1, &v, sizeof v);
+}
+
 /* Wo, bo: every model's weights in the input's scale (normalisation folded). */
 static void to_original(trainer *T)
 {
@@ -207,7 +229,7 @@ static void to_original(trainer *T)
     for (uint32_t k = 0; k < MC; k++) {
         double shift = 0;
         for (uint32_t j = 0; j < T->D; j++) {
-            const double w = (double)T->W[(size_t)j * MC + k] * T->isd[j];
+            const double w = (double)T->W[(size_t)j * T->ld + k] * T->isd[j];
             T->Wo[(size_t)j * MC + k] = (float)(w * T->ysd);
             shift += w * T->mu[j];
         }
@@ -215,15 +237,13 @@ static void to_original(trainer *T)
     }
 }
 
-/* out[m]: mean loss of each of the M models (columns of W, bias b, input
- * scale) over rows R with labels y. S: EVAL_BLOCK x MC scratch. */
+/* out[m] += the summed loss of each of the M models (columns of W, bias b,
+ * input scale) over rows R with labels y. S: EVAL_BLOCK x MC scratch. */
 static void eval_losses(sten_ctx *ctx, const trainer *T, const float *W, const float *b, lrows R, const float *y,
                         float *S, double *out)
 {
     const uint32_t MC = T->MC, C = T->C;
     const uint64_t n = R.n;
-    for (uint32_t m = 0; m < T->M; m++)
-        out[m] = 0;
     for (uint64_t r0 = 0; r0 < n; r0 += EVAL_BLOCK) {
         const uint32_t B = (uint32_t)(n - r0 < EVAL_BLOCK ? n - r0 : EVAL_BLOCK);
         block_scores(ctx, R, T->D, r0, B, W, MC, S);
@@ -235,8 +255,6 @@ static void eval_losses(sten_ctx *ctx, const trainer *T, const float *W, const f
                 out[m] += row_loss(T->L, s, C, y[r0 + i], T->margin, NULL);
             }
     }
-    for (uint32_t m = 0; m < T->M; m++)
-        out[m] = isfinite(out[m]) ? out[m] / (double)n : INFINITY;
 }
 
 /* One update row: weights w, gradient g, Adam moments m1, v1 (MC each). */
@@ -264,13 +282,12 @@ static void update_row(const step_consts *K, bool adam, bool bias, uint32_t MC, 
     }
 }
 
-/* One step for the active models from the gradient (gW, gb): weight row
- * rows[r] (NULL: r, all D of them) from gradient row r, and the bias: wd as
- * an L2 term, then l1 as a proximal shrink by lr * l1. */
-static void update(trainer *T, const uint32_t *rows, uint64_t nrows)
+/* A step's constants (T->K) for the active models, their step counts
+ * advanced. */
+static void update_consts(trainer *T)
 {
-    const uint32_t MC = T->MC, C = T->C;
-    const step_consts *K = &T->K;
+    const uint32_t C = T->C;
+    step_consts *K = &T->K;
     for (uint32_t m = 0; m < T->M; m++) {
         float c1 = 1, c2 = 1; /* Adam's bias corrections */
         if (T->active[m]) {
@@ -283,13 +300,19 @@ static void update(trainer *T, const uint32_t *rows, uint64_t nrows)
             K->ic1[k] = 1 / c1, K->ic2[k] = 1 / c2, K->on[k] = T->active[m];
         }
     }
-    const uint64_t count = rows ? nrows : T->D;
-    for (uint64_t r = 0; r < count; r++) {
-        const size_t j = rows ? rows[r] : r;
-        update_row(K, T->adam, false, MC, T->W + j * MC, T->gW + r * MC, T->m1 + j * MC, T->v1 + j * MC);
-    }
+}
+
+/* One dense step for the active models from the gradient (gW, gb), every
+ * weight row and the bias: wd as an L2 term, then l1 as a proximal shrink
+ * by lr * l1. */
+static void update(trainer *T)
+{
+    update_consts(T);
+    for (uint32_t j = 0; j < T->D; j++)
+        update_row(&T->K, T->adam, false, T->MC, T->W + (size_t)j * T->ld, T->gW + (size_t)j * T->MC,
+                   T->m1 + (size_t)j * T->ld, T->v1 + (size_t)j * T->ld);
     if (T->bias)
-        update_row(K, T->adam, true, MC, T->b, T->gb, T->mb, T->vb);
+        update_row(&T->K, T->adam, true, T->MC, T->b, T->gb, T->mb, T->vb);
 }
 
 /* The settings of the M models: the first as given (auto: wd and l1 0),
@@ -311,15 +334,15 @@ static void grid(trainer *T, const sten_linear_opts *o, float lr0)
     }
 }
 
-static sten_status check(sten_ctx *ctx, const sten_linear_opts *o, const float *y, uint64_t n, const float *yv,
-                         uint64_t nv)
+static sten_status check(sten_ctx *ctx, const sten_linear_opts *o)
 {
     char buf[300];
     sten_status code;
     if (sten__linear_loss_problem(o, &code, buf, sizeof buf))
         return sten_fail(ctx, code == STEN_E_RANGE ? STEN_E_INVALID : code, "linear-learner: %s", buf);
     const char *bad = !o->feature_dim ? "feature_dim" : !o->mini_batch_size ? "mini_batch_size"
-                    : !o->epochs ? "epochs" : !o->early_stopping_patience ? "early_stopping_patience" : NULL;
+                    : !o->epochs ? "epochs" : !o->early_stopping_patience ? "early_stopping_patience"
+                    : !o->num_point_for_scaler ? "num_point_for_scaler" : NULL;
     if (bad)
         return sten_fail(ctx, STEN_E_INVALID, "linear-learner: %s must be at least 1", bad);
     if ((o->predictor_type == STEN_LINEAR_MULTICLASS) != (o->num_classes >= 3))
@@ -328,23 +351,22 @@ static sten_status check(sten_ctx *ctx, const sten_linear_opts *o, const float *
     if (o->num_models > STEN_LINEAR_MAX_MODELS || !(o->learning_rate >= 0) || !(o->early_stopping_tolerance >= 0))
         return sten_fail(ctx, STEN_E_INVALID, "linear-learner: num_models above %d, or a negative learning_rate or "
                          "early_stopping_tolerance", STEN_LINEAR_MAX_MODELS);
-    if (n == 0 || n > UINT32_MAX)
-        return sten_fail(ctx, STEN_E_INVALID, "linear-learner: %llu training rows (expected 1 to %u)",
-                         (unsigned long long)n, UINT32_MAX);
-    for (int ch = 0; ch < 2; ch++) {
-        const float *l = ch ? yv : y;
-        const uint64_t len = ch ? nv : n;
-        for (uint64_t i = 0; l && i < len; i++) {
-            const float v = l[i];
-            const bool ok = o->predictor_type == STEN_LINEAR_BINARY ? v == 0 || v == 1
-                          : o->predictor_type == STEN_LINEAR_MULTICLASS ? v >= 0 && v < o->num_classes && v == floorf(v)
-                                                                        : isfinite(v);
-            if (!ok)
-                return sten_fail(ctx, STEN_E_RANGE, "linear-learner: %s row %llu has label %g (%s expects %s)",
-                                 ch ? "validation" : "training", (unsigned long long)i + 1, (double)v,
-                                 pred_names[o->predictor_type],
-                                 o->predictor_type == STEN_LINEAR_BINARY ? "0 or 1" : "0 to num_classes - 1");
-        }
+    return STEN_OK;
+}
+
+/* The labels y of n rows, the first of them row first + 1 of the channel. */
+static sten_status check_labels(sten_ctx *ctx, const sten_linear_opts *o, const float *y, uint64_t n, uint64_t first,
+                                const char *channel)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        const float v = y[i];
+        const bool ok = o->predictor_type == STEN_LINEAR_BINARY ? v == 0 || v == 1
+                      : o->predictor_type == STEN_LINEAR_MULTICLASS ? v >= 0 && v < o->num_classes && v == floorf(v)
+                                                                    : isfinite(v);
+        if (!ok)
+            return sten_fail(ctx, STEN_E_RANGE, "linear-learner: %s row %llu has label %g (%s expects %s)", channel,
+                             (unsigned long long)(first + i + 1), (double)v, pred_names[o->predictor_type],
+                             o->predictor_type == STEN_LINEAR_BINARY ? "0 or 1" : "0 to num_classes - 1");
     }
     return STEN_OK;
 }
@@ -384,27 +406,39 @@ static void moments(const float *X, uint64_t n, uint32_t D, bool shift, float *m
 /* Sparse rows are scaled, never shifted (a shift would fill them in): each
  * column by 1 / the root mean square of its non-zero entries, so one-hot
  * columns keep 1 and a rare column is not blown up by its tiny spread over
- * all rows. ss: D doubles of scratch. */
-static void sparse_scales(const sten_csr *S, uint32_t D, float *isd, double *ss, uint32_t *cnt)
+ * all rows. Summed in the feature rows themselves (their isd and slot
+ * places: one visit per entry), then isd set (1 for an empty column) and
+ * every slot cleared. normalize false: isd 1. */
+static void sparse_scales(trainer *T, const sten_csr *S, bool normalize)
 {
-    memset(ss, 0, D * sizeof *ss);
-    memset(cnt, 0, D * sizeof *cnt);
-    for (uint64_t e = 0; e < S->nnz; e++) {
-        const double v = S->val ? S->val[e] : 1.0;
-        ss[S->col[e]] += v * v, cnt[S->col[e]]++;
+    const uint32_t MC = T->MC, ld = T->ld;
+    for (uint64_t e = 0; normalize && e < S->nnz; e++) {
+        float *row = T->rows + (size_t)S->col[e] * ld;
+        const float v = S->val ? S->val[e] : 1.0f;
+        row[3 * MC] += v * v;
+        set_slot(row, MC, get_slot(row, MC) + 1);
     }
-    for (uint32_t j = 0; j < D; j++)
-        isd[j] = ss[j] > 0 ? (float)sqrt(cnt[j] / ss[j]) : 1.0f;
+    for (uint32_t j = 0; j < T->D; j++) {
+        float *row = T->rows + (size_t)j * ld;
+        const uint32_t n = get_slot(row, MC);
+        T->isd[j] = normalize && n && row[3 * MC] > 0 ? sqrtf((float)n / row[3 * MC]) : 1.0f;
+        row[3 * MC] = T->isd[j];
+        set_slot(row, MC, UINT32_MAX); /* no feature is in a batch */
+    }
 }
 
 static void trainer_free(sten_ctx *ctx, trainer *T)
 {
+    if (T->rows) /* W, m1 and v1 live in it */
+        sten_free(ctx, T->rows), T->W = T->m1 = T->v1 = NULL;
     float *p[] = {T->W, T->b, T->gW, T->gb, T->m1, T->v1, T->mb, T->vb, T->Wo, T->bo, T->mu, T->isd};
     for (size_t i = 0; i < sizeof p / sizeof *p; i++)
         sten_free(ctx, p[i]);
-    sten_free(ctx, T->slot), sten_free(ctx, T->touched), sten_free(ctx, T->K.lr);
+    sten_free(ctx, T->touched), sten_free(ctx, T->K.lr);
 }
 
+/* The trainer of o's models; the normalisation is learnt from the rows R
+ * (the first num_point_for_scaler of the training rows) with labels y. */
 static sten_status trainer_init(sten_ctx *ctx, trainer *T, const sten_linear_opts *o, lrows R, const float *y)
 {
     memset(T, 0, sizeof *T);
@@ -421,41 +455,36 @@ static sten_status trainer_init(sten_ctx *ctx, trainer *T, const sten_linear_opt
         return sten_fail(ctx, STEN_E_INVALID, "linear-learner: feature_dim %u x %u models x %u outputs is more "
                          "than sten trains at once", T->D, T->M, T->C);
     const size_t dm = (size_t)T->D * T->MC * sizeof(float), cm = (size_t)T->MC * sizeof(float);
-    if (R.S) { /* the most features a batch can have */
-        uint64_t most = 0;
-        for (uint64_t i = 0; i < n; i++)
-            most = STEN__MAXU(most, R.S->row_ptr[i + 1] - R.S->row_ptr[i]);
-        const uint64_t mbs = o->mini_batch_size < n ? o->mini_batch_size : n;
-        T->cap = most * mbs < T->D ? most * mbs : T->D;
-        if (!(T->slot = sten_alloc(ctx, T->D * sizeof *T->slot)) ||
-            !(T->touched = sten_alloc(ctx, (T->cap ? T->cap : 1) * sizeof *T->touched)))
+    if (R.S) {
+        T->ld = 3 * T->MC + 2;
+        if (!(T->rows = sten_calloc(ctx, (size_t)T->D * T->ld, sizeof(float))))
+            return STEN_E_NOMEM;
+        T->W = T->rows, T->m1 = T->rows + T->MC, T->v1 = T->rows + 2 * T->MC;
+    } else {
+        T->ld = T->MC;
+        if (!(T->W = sten_calloc(ctx, 1, dm)) || !(T->m1 = sten_calloc(ctx, 1, dm)) ||
+            !(T->v1 = sten_calloc(ctx, 1, dm)))
             return STEN_E_NOMEM;
     }
-    const size_t gm = (R.S ? (size_t)(T->cap ? T->cap : 1) : T->D) * T->MC * sizeof(float);
-    if (!(T->W = sten_calloc(ctx, 1, dm)) || !(T->gW = sten_alloc(ctx, gm)) || !(T->m1 = sten_calloc(ctx, 1, dm)) ||
-        !(T->v1 = sten_calloc(ctx, 1, dm)) || !(T->Wo = sten_alloc(ctx, dm)) || !(T->b = sten_calloc(ctx, 1, cm)) ||
+    if ((!R.S && !(T->gW = sten_alloc(ctx, dm))) || !(T->Wo = sten_alloc(ctx, dm)) || !(T->b = sten_calloc(ctx, 1, cm)) ||
         !(T->gb = sten_alloc(ctx, cm)) || !(T->mb = sten_calloc(ctx, 1, cm)) || !(T->vb = sten_calloc(ctx, 1, cm)) ||
         !(T->bo = sten_alloc(ctx, cm)) || !(T->mu = sten_calloc(ctx, T->D, sizeof(float))) ||
         !(T->isd = sten_alloc(ctx, T->D * sizeof(float))) || !(T->K.lr = sten_alloc(ctx, 6 * cm)))
         return STEN_E_NOMEM;
     T->K.wd = T->K.lr + T->MC, T->K.shrink = T->K.wd + T->MC, T->K.ic1 = T->K.shrink + T->MC;
     T->K.ic2 = T->K.ic1 + T->MC, T->K.on = T->K.ic2 + T->MC;
-    if (o->normalize_data) {
+    if (R.S) {
+        sparse_scales(T, R.S, o->normalize_data);
+    } else if (o->normalize_data) {
         double *acc = sten_alloc(ctx, 2 * (size_t)T->D * sizeof *acc);
         if (!acc)
             return STEN_E_NOMEM;
-        if (R.X) {
-            moments(R.X, n, T->D, o->use_bias, T->mu, T->isd, acc);
-        } else {
-            sparse_scales(R.S, T->D, T->isd, acc, T->slot); /* slot as counts, set after */
-        }
+        moments(R.X, n, T->D, o->use_bias, T->mu, T->isd, acc);
         sten_free(ctx, acc);
     } else {
         for (uint32_t j = 0; j < T->D; j++)
             T->isd[j] = 1;
     }
-    if (R.S)
-        memset(T->slot, 0xff, T->D * sizeof *T->slot); /* UINT32_MAX: no feature is in a batch */
     T->ymu = 0, T->ysd = 1;
     if (o->predictor_type == STEN_LINEAR_REGRESSOR && o->normalize_label != 0) {
         double s = 0, ss = 0;
@@ -472,6 +501,24 @@ static sten_status trainer_init(sten_ctx *ctx, trainer *T, const sten_linear_opt
     for (uint32_t m = 0; m < T->M; m++)
         T->active[m] = true;
     return STEN_OK;
+}
+
+/* Sparse rows: room for the features of any mini_batch_size rows of X (the
+ * touched list and the compact gradient rows), grown when a chunk needs
+ * more (at most feature_dim). */
+static sten_status reserve(sten_ctx *ctx, trainer *T, const sten_csr *X, uint32_t mbs)
+{
+    uint64_t most = 0;
+    for (uint32_t i = 0; i < X->rows; i++)
+        most = STEN__MAXU(most, X->row_ptr[i + 1] - X->row_ptr[i]);
+    const uint64_t need = STEN__MIN(STEN__MAXU(most * STEN__MIN(mbs, X->rows), 1), T->D);
+    if (need <= T->cap)
+        return STEN_OK;
+    sten_free(ctx, T->touched), sten_free(ctx, T->gW);
+    T->touched = sten_alloc(ctx, need * sizeof *T->touched);
+    T->gW = sten_alloc(ctx, need * T->MC * sizeof(float));
+    T->cap = T->touched && T->gW ? need : 0;
+    return T->cap ? STEN_OK : STEN_E_NOMEM;
 }
 
 /* The batch's rows idx (B) with scores S (B x MC, before the bias): each
@@ -517,69 +564,105 @@ static void dense_step(sten_ctx *ctx, trainer *T, const float *X, const float *y
     batch_gradient(T, S, y, idx, B, eloss);
     // gW: (D, MC) = Xb^T (D, B) . G (B, MC), G = S
     sten__gemm_blas(ctx, STEN_TRANS, STEN_NO_TRANS, D, MC, B, 1.0f, Xb, D, S, MC, 0.0f, T->gW, MC);
-    update(T, NULL, 0);
+    update(T);
 }
 
 /* 8 floats, loaded and stored unaligned: the models' columns of a weight
  * row, 8 at a time, in one vector register. */
 typedef float v8f __attribute__((vector_size(32), aligned(4)));
 
-/* A sparse batch's scores S (B x MC) gathered from the weight rows of its
- * features, 8 columns at a time held in a register across the row's
- * entries; each feature met first gets the next gradient row (slot), on
- * the touched list, cleared. Returns the touched count. */
+/* Scores S (rows i0 .. i1 - 1 of the batch idx, B rows; S: B x MC) gathered
+ * from the weight rows of their features, 8 columns at a time held in a
+ * register across a row's entries. The shuffled rows lie anywhere in
+ * memory: their offsets are asked for 16 rows ahead, their entries 8
+ * ahead, their features' rows 2 ahead. */
 STEN__SIMD_CLONES
-static uint64_t sparse_scores(trainer *T, const sten_csr *X, const uint32_t *idx, uint32_t B, float *restrict S)
+static void sparse_scores(const trainer *T, const sten_csr *X, const uint32_t *idx, uint32_t i0, uint32_t i1,
+                          uint32_t B, float *restrict S)
 {
-    const uint32_t MC = T->MC, M8 = MC / 8 * 8;
-    const float *restrict W = T->W, *restrict isd = T->isd, *restrict val = X->val;
+    const uint32_t MC = T->MC, M8 = MC / 8 * 8, ld = T->ld;
+    const float *restrict rows = T->rows, *restrict val = X->val;
     const uint64_t *restrict ptr = X->row_ptr;
     const uint32_t *restrict col = X->col;
-    uint32_t *restrict slot = T->slot, *restrict touched = T->touched;
-    uint64_t nt = 0;
-    for (uint32_t i = 0; i < B; i++) {
+    for (uint32_t i = i0; i < i1; i++) {
+        if (i + 16 < B)
+            __builtin_prefetch(ptr + idx[i + 16]);
+        if (i + 8 < B)
+            for (uint64_t e = ptr[idx[i + 8]], end = ptr[idx[i + 8] + 1]; e < end; e += 16) {
+                __builtin_prefetch(col + e);
+                if (val)
+                    __builtin_prefetch(val + e);
+            }
+        if (i + 2 < B)
+            for (uint64_t e = ptr[idx[i + 2]], end = ptr[idx[i + 2] + 1]; e < end; e++)
+                __builtin_prefetch(rows + (size_t)col[e] * ld);
         float *restrict s = S + (size_t)i * MC;
         const uint64_t e0 = ptr[idx[i]], e1 = ptr[idx[i] + 1];
         for (uint32_t c0 = 0; c0 < M8; c0 += 8) {
             v8f acc = {0};
-            for (uint64_t e = e0; e < e1; e++)
-                acc += (val ? val[e] : 1.0f) * isd[col[e]] * *(const v8f *)(W + (size_t)col[e] * MC + c0);
+            for (uint64_t e = e0; e < e1; e++) {
+                const float *row = rows + (size_t)col[e] * ld;
+                acc += (val ? val[e] : 1.0f) * row[3 * MC] * *(const v8f *)(row + c0);
+            }
             *(v8f *)(s + c0) = acc;
         }
         for (uint32_t c = M8; c < MC; c++) {
             float acc = 0;
-            for (uint64_t e = e0; e < e1; e++)
-                acc += (val ? val[e] : 1.0f) * isd[col[e]] * W[(size_t)col[e] * MC + c];
+            for (uint64_t e = e0; e < e1; e++) {
+                const float *row = rows + (size_t)col[e] * ld;
+                acc += (val ? val[e] : 1.0f) * row[3 * MC] * row[c];
+            }
             s[c] = acc;
         }
-        for (uint64_t e = e0; e < e1; e++) {
-            const uint32_t j = col[e];
-            if (slot[j] == UINT32_MAX) {
-                slot[j] = (uint32_t)nt;
-                touched[nt] = j;
-                memset(T->gW + nt * MC, 0, MC * sizeof(float));
-                nt++;
+    }
+}
+
+/* Each feature of the batch, first met in row order, gets the next
+ * gradient row (its slot), on the touched list. Returns their count. */
+static uint64_t sparse_slots(trainer *T, const sten_csr *X, const uint32_t *idx, uint32_t B)
+{
+    const uint32_t MC = T->MC, ld = T->ld;
+    const uint64_t *ptr = X->row_ptr;
+    const uint32_t *col = X->col;
+    uint64_t nt = 0;
+    for (uint32_t i = 0; i < B; i++)
+        for (uint64_t e = ptr[idx[i]]; e < ptr[idx[i] + 1]; e++) {
+            float *row = T->rows + (size_t)col[e] * ld;
+            if (get_slot(row, MC) == UINT32_MAX) {
+                set_slot(row, MC, (uint32_t)nt);
+                T->touched[nt++] = col[e];
             }
         }
-    }
     return nt;
 }
 
-/* The batch's weight gradient scattered into its features' gradient rows:
- * gW[slot[j]] += x_ij G[i] (G: B x MC). */
+/* The batch's weight gradient scattered into its features' gradient rows,
+ * gW[slot of j] += x_ij G[i] (G: B x MC), for the slots in [s0, s1) only
+ * (one thread's contiguous share, so that threads do not write the same
+ * cache lines): each gradient row is summed by one thread, in row order,
+ * so the result does not depend on the thread count. Rows cleared first. */
 STEN__SIMD_CLONES
-static void sparse_grad(trainer *T, const sten_csr *X, const uint32_t *idx, uint32_t B, const float *restrict G)
+static void sparse_grad(const trainer *T, const sten_csr *X, const uint32_t *idx, uint32_t B, const float *restrict G,
+                        uint64_t s0, uint64_t s1)
 {
-    const uint32_t MC = T->MC, M8 = MC / 8 * 8;
+    const uint32_t MC = T->MC, M8 = MC / 8 * 8, ld = T->ld;
     float *restrict gW = T->gW;
-    const float *restrict isd = T->isd, *restrict val = X->val;
+    const float *restrict rows = T->rows, *restrict val = X->val;
     const uint64_t *restrict ptr = X->row_ptr;
-    const uint32_t *restrict col = X->col, *restrict slot = T->slot;
+    const uint32_t *restrict col = X->col;
+    memset(gW + s0 * MC, 0, (s1 - s0) * MC * sizeof(float));
     for (uint32_t i = 0; i < B; i++) {
+        if (i + 2 < B) /* the features' rows again, out of cache since the scores */
+            for (uint64_t e = ptr[idx[i + 2]], end = ptr[idx[i + 2] + 1]; e < end; e++)
+                __builtin_prefetch(rows + (size_t)col[e] * ld);
         const float *restrict g = G + (size_t)i * MC;
         for (uint64_t e = ptr[idx[i]], end = ptr[idx[i] + 1]; e < end; e++) {
-            const float v = (val ? val[e] : 1.0f) * isd[col[e]];
-            float *restrict gw = gW + (size_t)slot[col[e]] * MC;
+            const float *row = rows + (size_t)col[e] * ld;
+            const uint32_t slot = get_slot(row, MC);
+            if (slot < s0 || slot >= s1)
+                continue;
+            const float v = (val ? val[e] : 1.0f) * row[3 * MC];
+            float *restrict gw = gW + (size_t)slot * MC;
             for (uint32_t c0 = 0; c0 < M8; c0 += 8)
                 *(v8f *)(gw + c0) += v * *(const v8f *)(g + c0);
             for (uint32_t c = M8; c < MC; c++)
@@ -590,41 +673,61 @@ static void sparse_grad(trainer *T, const sten_csr *X, const uint32_t *idx, uint
 
 /* One sparse batch, read in place from the CSR: scores gathered from the
  * weight rows of its features, the gradient scattered into a compact copy
- * of those rows, and only they (and the bias) updated. */
+ * of those rows, and only they (and the bias) updated; the scores, the
+ * gradient rows and the updates shared among `threads` threads (the same
+ * result for any count). */
 static void sparse_step(trainer *T, const sten_csr *X, const float *y, const uint32_t *idx, uint32_t B, float *S,
-                        double *eloss)
+                        double *eloss, int threads)
 {
-    const uint64_t nt = sparse_scores(T, X, idx, B, S);
+    const int nt0 = B >= 64 ? threads : 1;
+#pragma omp parallel num_threads(nt0)
+    {
+        const uint32_t parts = (uint32_t)omp_get_num_threads(), part = (uint32_t)omp_get_thread_num();
+        sparse_scores(T, X, idx, (uint32_t)((uint64_t)B * part / parts), (uint32_t)((uint64_t)B * (part + 1) / parts),
+                      B, S);
+    }
+    const uint64_t nt = sparse_slots(T, X, idx, B);
     batch_gradient(T, S, y, idx, B, eloss);
-    sparse_grad(T, X, idx, B, S);
-    update(T, T->touched, nt);
-    for (uint64_t r = 0; r < nt; r++)
-        T->slot[T->touched[r]] = UINT32_MAX;
+    const int nt1 = nt >= 256 ? threads : 1;
+#pragma omp parallel num_threads(nt1)
+    {
+        const uint32_t parts = (uint32_t)omp_get_num_threads(), part = (uint32_t)omp_get_thread_num();
+        sparse_grad(T, X, idx, B, S, nt * part / parts, nt * (part + 1) / parts);
+#pragma omp barrier
+#pragma omp single
+        update_consts(T);
+#pragma omp for schedule(static)
+        for (uint64_t r = 0; r < nt; r++) {
+            const size_t j = T->touched[r], ld = T->ld;
+            update_row(&T->K, T->adam, false, T->MC, T->W + j * ld, T->gW + r * T->MC, T->m1 + j * ld,
+                       T->v1 + j * ld);
+            set_slot(T->rows + j * ld, T->MC, UINT32_MAX);
+        }
+    }
+    if (T->bias)
+        update_row(&T->K, T->adam, true, T->MC, T->b, T->gb, T->mb, T->vb);
 }
 
-/* One pass over the shuffled rows; eloss[m] gets each model's mean loss
- * before its updates (normalised scale). Xb: B x D (dense rows), S: B x MC.
- * A batch is too small to share between threads with profit (OpenBLAS's
- * threads spent more time waiting than working), so the pass runs on one
- * thread and the scoring of whole channels on all of them. */
+/* One pass over rows R in the order perm; eloss[m] += each model's summed
+ * loss before its updates (normalised scale). Xb: B x D (dense rows), S: B x MC.
+ * A dense batch is too small to share between OpenBLAS's threads with
+ * profit (they spent more time waiting than working), so its products run
+ * on one; a sparse batch shares its rows and gradient rows among ctx's
+ * threads itself. */
 static void epoch(sten_ctx *ctx, trainer *T, lrows R, const float *y, const uint32_t *perm, uint32_t mbs, float *Xb,
                   float *S, double *eloss)
 {
     const uint64_t n = R.n;
     const int threads = sten_ctx_threads(ctx);
     sten_ctx_set_threads(ctx, 1);
-    for (uint32_t m = 0; m < T->M; m++)
-        eloss[m] = 0;
     for (uint64_t r0 = 0; r0 < n; r0 += mbs) {
         const uint32_t B = (uint32_t)(n - r0 < mbs ? n - r0 : mbs);
         if (R.X)
             dense_step(ctx, T, R.X, y, perm + r0, B, Xb, S, eloss);
         else
-            sparse_step(T, R.S, y, perm + r0, B, S, eloss);
+            sparse_step(T, R.S, y, perm + r0, B, S, eloss, threads);
     }
     sten_ctx_set_threads(ctx, threads);
-    for (uint32_t m = 0; m < T->M; m++)
-        eloss[m] = isfinite(eloss[m]) ? eloss[m] / (double)n : INFINITY;
 }
 
 static void shuffle(sten_rng *r, uint32_t *perm, uint64_t n)
@@ -676,8 +779,75 @@ static void finish_scores(const sten_linear *m, float *S, uint64_t n, float *lab
     }
 }
 
-/* The kept model's binary threshold, on the selection rows. */
-static sten_status pick(sten_ctx *ctx, sten_linear *out, lrows R, const float *y)
+/* ---------------------------------------------------------------- sources */
+
+/* Labelled rows as training, selection and evaluation read them: all in
+ * memory (R and y, one chunk), or a sten_row_source read `chunk` rows at a
+ * time, read again from the start for each pass (data larger than memory). */
+typedef struct {
+    lrows R;
+    const float *y;
+    const sten_row_source *src;
+    uint32_t chunk;
+    bool given;    /* in memory: the chunk was given this pass */
+    uint64_t seen; /* rows given this pass */
+} lsource;
+
+static lsource memory_source(lrows R, const float *y)
+{
+    return (lsource){.R = R, .y = y};
+}
+
+static sten_status src_rewind(sten_ctx *ctx, lsource *s)
+{
+    s->given = false, s->seen = 0;
+    return s->src ? s->src->rewind(ctx, s->src->self) : STEN_OK;
+}
+
+/* The pass's next chunk: R->n = 0 at its end; its first row is row
+ * s->seen - R->n of the pass. */
+static sten_status src_next(sten_ctx *ctx, lsource *s, lrows *R, const float **y)
+{
+    *R = dense_rows(NULL, 0), *y = NULL;
+    if (!s->src) {
+        if (!s->given)
+            *R = s->R, *y = s->y;
+        s->given = true;
+    } else {
+        const sten_csr *x = NULL;
+        const float *l = NULL;
+        const sten_status st = s->src->next(ctx, s->src->self, s->chunk, &x, &l);
+        if (st)
+            return st;
+        if (x && x->rows)
+            *R = csr_rows(x), *y = l;
+    }
+    s->seen += R->n;
+    return STEN_OK;
+}
+
+/* out[m]: each model's mean loss (Wo, bo) over a pass of s, its rows checked
+ * (the channel's name in the messages). */
+static sten_status source_losses(sten_ctx *ctx, const trainer *T, const sten_linear_opts *o, lsource *s,
+                                 const char *channel, float *S, double *out)
+{
+    for (uint32_t m = 0; m < T->M; m++)
+        out[m] = 0;
+    sten_status st = src_rewind(ctx, s);
+    lrows R;
+    const float *y;
+    while (!st && !(st = src_next(ctx, s, &R, &y)) && R.n)
+        if (!(st = check_width(ctx, R, T->D, channel)) && !(st = check_labels(ctx, o, y, R.n, s->seen - R.n, channel)))
+            eval_losses(ctx, T, T->Wo, T->bo, R, y, S, out);
+    if (!st && !s->seen)
+        st = sten_fail(ctx, STEN_E_INVALID, "linear-learner: no %s rows", channel);
+    for (uint32_t m = 0; !st && m < T->M; m++)
+        out[m] = isfinite(out[m]) ? out[m] / (double)s->seen : INFINITY;
+    return st;
+}
+
+/* The kept model's binary threshold, on a pass of the selection rows. */
+static sten_status pick(sten_ctx *ctx, sten_linear *out, lsource *s)
 {
     const sten_linear_opts *o = &out->opts;
     if (o->predictor_type != STEN_LINEAR_BINARY)
@@ -685,32 +855,47 @@ static sten_status pick(sten_ctx *ctx, sten_linear *out, lrows R, const float *y
     out->threshold = resolved(o) == STEN_LINEAR_LOGISTIC ? 0.5f : 0.0f;
     if (o->selection == STEN_LINEAR_SEL_LOSS)
         return STEN_OK;
-    float *S = sten_alloc(ctx, R.n * sizeof(float));
-    if (!S)
-        return STEN_E_NOMEM;
-    raw_scores(ctx, out->weights, out->bias, out->dim, 1, R, S);
-    finish_scores(out, S, R.n, NULL);
-    const float target = o->selection == STEN_LINEAR_SEL_PRECISION_AT_RECALL ? o->target_recall : o->target_precision;
-    const sten_status st = sten_linear_pick_threshold(ctx, S, y, R.n, o->selection, o->beta, target,
-                                                      &out->threshold, NULL);
-    sten_free(ctx, S);
+    float *S = NULL, *Y = NULL;
+    uint64_t scap = 0, ycap = 0, n = 0;
+    lrows R;
+    const float *y;
+    sten_status st = src_rewind(ctx, s);
+    while (!st && !(st = src_next(ctx, s, &R, &y)) && R.n) {
+        if (sten__grow(ctx, (void **)&S, &scap, n + R.n, sizeof *S) ||
+            sten__grow(ctx, (void **)&Y, &ycap, n + R.n, sizeof *Y)) {
+            st = STEN_E_NOMEM;
+            break;
+        }
+        raw_scores(ctx, out->weights, out->bias, out->dim, 1, R, S + n);
+        memcpy(Y + n, y, R.n * sizeof *Y);
+        n += R.n;
+    }
+    if (!st) {
+        finish_scores(out, S, n, NULL);
+        const float target = o->selection == STEN_LINEAR_SEL_PRECISION_AT_RECALL ? o->target_recall
+                                                                                 : o->target_precision;
+        st = sten_linear_pick_threshold(ctx, S, Y, n, o->selection, o->beta, target, &out->threshold, NULL);
+    }
+    sten_free(ctx, S), sten_free(ctx, Y);
     return st;
 }
 
-/* Trains the models, keeping (with validation) each one's best epoch; then
- * Wo/bo hold every model's final weights and sel[] their selection losses. */
-static sten_status train(sten_ctx *ctx, trainer *T, const sten_linear_opts *o, lrows R, const float *y, lrows V,
-                         const float *yv, double *sel, uint32_t *ran)
+/* Trains the models over passes of tr (each chunk's rows shuffled),
+ * keeping (with validation rows va) each one's best epoch; then Wo/bo hold
+ * every model's final weights and sel[] their selection losses. `rows`:
+ * the most rows a chunk has. */
+static sten_status train(sten_ctx *ctx, trainer *T, const sten_linear_opts *o, lsource *tr, lsource *va,
+                         uint64_t rows, double *sel, uint32_t *ran)
 {
-    const uint64_t n = R.n, nv = V.n;
-    const uint32_t mbs = (uint32_t)(o->mini_batch_size < n ? o->mini_batch_size : n);
-    const uint64_t srows = mbs > EVAL_BLOCK ? mbs : EVAL_BLOCK;
-    uint32_t *perm = sten_alloc(ctx, n * sizeof *perm);
-    float *Xb = R.X ? sten_alloc(ctx, (size_t)mbs * T->D * sizeof(float)) : NULL;
+    const uint32_t mbs = o->mini_batch_size, bm = (uint32_t)STEN__MIN(mbs, rows);
+    const uint64_t srows = STEN__MAXU(bm, EVAL_BLOCK);
+    const bool dense = tr->R.X != NULL;
+    uint32_t *perm = sten_alloc(ctx, rows * sizeof *perm);
+    float *Xb = dense ? sten_alloc(ctx, (size_t)bm * T->D * sizeof(float)) : NULL;
     float *S = sten_alloc(ctx, srows * T->MC * sizeof(float));
-    float *bestW = nv ? sten_alloc(ctx, (size_t)T->D * T->MC * sizeof(float)) : NULL;
-    float *bestb = nv ? sten_alloc(ctx, T->MC * sizeof(float)) : NULL;
-    if (!perm || (R.X && !Xb) || !S || (nv && (!bestW || !bestb))) {
+    float *bestW = va ? sten_alloc(ctx, (size_t)T->D * T->MC * sizeof(float)) : NULL;
+    float *bestb = va ? sten_alloc(ctx, T->MC * sizeof(float)) : NULL;
+    if (!perm || (dense && !Xb) || !S || (va && (!bestW || !bestb))) {
         sten_free(ctx, perm), sten_free(ctx, Xb), sten_free(ctx, S), sten_free(ctx, bestW), sten_free(ctx, bestb);
         return STEN_E_NOMEM;
     }
@@ -719,19 +904,40 @@ static sten_status train(sten_ctx *ctx, trainer *T, const sten_linear_opts *o, l
     sten_rng r;
     sten_rng_init(&r, o->seed, 0x6c696e73687566ull); /* "linshuf" */
     bool any = true;
-    for (uint32_t e = 0; e < o->epochs && any; e++) {
+    sten_status st = STEN_OK;
+    for (uint32_t e = 0; !st && e < o->epochs && any; e++) {
         sten__progress(ctx, "Linear Learner: epochs", "epochs", e, o->epochs);
-        shuffle(&r, perm, n);
-        epoch(ctx, T, R, y, perm, mbs, Xb, S, eloss);
-        if (nv) {
+        for (uint32_t m = 0; m < T->M; m++)
+            eloss[m] = 0;
+        lrows R;
+        const float *y;
+        st = src_rewind(ctx, tr);
+        while (!st && !(st = src_next(ctx, tr, &R, &y)) && R.n) {
+            if (e == 0 && !(st = check_width(ctx, R, T->D, "training")))
+                st = check_labels(ctx, o, y, R.n, tr->seen - R.n, "training");
+            if (!st && R.S)
+                st = reserve(ctx, T, R.S, mbs);
+            if (!st && R.n > rows)
+                st = sten_fail(ctx, STEN_E_INVALID, "linear-learner: a chunk of %llu rows (at most %llu)",
+                               (unsigned long long)R.n, (unsigned long long)rows);
+            if (st)
+                break;
+            shuffle(&r, perm, R.n);
+            epoch(ctx, T, R, y, perm, (uint32_t)STEN__MIN(mbs, R.n), Xb, S, eloss);
+        }
+        if (!st && !tr->seen)
+            st = sten_fail(ctx, STEN_E_INVALID, "linear-learner: no training rows");
+        for (uint32_t m = 0; m < T->M; m++)
+            eloss[m] = isfinite(eloss[m]) ? eloss[m] / (double)tr->seen : INFINITY;
+        if (!st && va) {
             to_original(T);
-            eval_losses(ctx, T, T->Wo, T->bo, V, yv, S, vloss);
+            st = source_losses(ctx, T, o, va, "validation", S, vloss);
         }
         any = false;
-        for (uint32_t m = 0; m < T->M; m++) {
+        for (uint32_t m = 0; !st && m < T->M; m++) {
             if (!T->active[m])
                 continue;
-            const double cur = nv ? vloss[m] : eloss[m];
+            const double cur = va ? vloss[m] : eloss[m];
             ran[m] = e + 1;
             if (e == 0 || cur < best[m]) {
                 if (e > 0 && best[m] - cur > o->early_stopping_tolerance * fabs(best[m]))
@@ -739,10 +945,10 @@ static sten_status train(sten_ctx *ctx, trainer *T, const sten_linear_opts *o, l
                 else if (e > 0)
                     stale[m]++;
                 best[m] = cur;
-                for (uint32_t j = 0; nv && j < T->D; j++)
+                for (uint32_t j = 0; va && j < T->D; j++)
                     memcpy(bestW + (size_t)j * T->MC + m * T->C, T->Wo + (size_t)j * T->MC + m * T->C,
                            T->C * sizeof(float));
-                if (nv)
+                if (va)
                     memcpy(bestb + m * T->C, T->bo + m * T->C, T->C * sizeof(float));
             } else {
                 stale[m]++;
@@ -751,38 +957,57 @@ static sten_status train(sten_ctx *ctx, trainer *T, const sten_linear_opts *o, l
             any = any || T->active[m];
         }
     }
-    if (nv) {
+    if (!st && va) {
         memcpy(T->Wo, bestW, (size_t)T->D * T->MC * sizeof(float));
         memcpy(T->bo, bestb, T->MC * sizeof(float));
         for (uint32_t m = 0; m < T->M; m++)
             sel[m] = isfinite(best[m]) ? best[m] : INFINITY;
-    } else {
+    } else if (!st) {
         to_original(T);
-        eval_losses(ctx, T, T->Wo, T->bo, R, y, S, sel);
+        st = source_losses(ctx, T, o, tr, "training", S, sel);
     }
     sten_free(ctx, perm), sten_free(ctx, Xb), sten_free(ctx, S), sten_free(ctx, bestW), sten_free(ctx, bestb);
-    return STEN_OK;
+    return st;
 }
 
-static sten_status fit(sten_ctx *ctx, lrows R, const float *y, lrows V, const float *yv, const sten_linear_opts *o,
+/* The first k rows of R (a view: no copy). h holds a sparse view. */
+static lrows head_rows(lrows R, uint64_t k, sten_csr *h)
+{
+    k = STEN__MIN(k, R.n);
+    if (R.X)
+        return dense_rows(R.X, k);
+    *h = *R.S;
+    h->rows = (uint32_t)k, h->nnz = R.S->row_ptr[k];
+    return csr_rows(h);
+}
+
+/* Trains on tr (validation rows va, may be NULL); `rows`: the most rows a
+ * chunk of tr has. */
+static sten_status fit(sten_ctx *ctx, lsource *tr, lsource *va, uint64_t rows, const sten_linear_opts *o,
                        sten_linear *out, sten_linear_report *report)
 {
     memset(out, 0, sizeof *out);
-    if (!V.n || !yv)
-        V = dense_rows(NULL, 0);
-    sten_status st = check(ctx, o, y, R.n, V.n ? yv : NULL, V.n);
-    if (!st)
-        st = check_width(ctx, R, o->feature_dim, "training");
-    if (!st)
-        st = check_width(ctx, V, o->feature_dim, "validation");
+    sten_status st = check(ctx, o);
     if (st)
         return st;
     trainer T;
+    memset(&T, 0, sizeof T);
     double sel[STEN_LINEAR_MAX_MODELS] = {0};
     uint32_t ran[STEN_LINEAR_MAX_MODELS] = {0};
-    st = trainer_init(ctx, &T, o, R, y);
+    /* the normalisation's rows: the first num_point_for_scaler of the first chunk */
+    lrows R, first;
+    const float *y;
+    sten_csr view;
+    if (!(st = src_rewind(ctx, tr)) && !(st = src_next(ctx, tr, &R, &y)) && !R.n)
+        st = sten_fail(ctx, STEN_E_INVALID, "linear-learner: no training rows");
+    if (!st) {
+        first = head_rows(R, o->num_point_for_scaler, &view);
+        if (!(st = check_width(ctx, first, o->feature_dim, "training")) &&
+            !(st = check_labels(ctx, o, y, first.n, 0, "training")))
+            st = trainer_init(ctx, &T, o, first, y);
+    }
     if (!st)
-        st = train(ctx, &T, o, R, y, V, yv, sel, ran);
+        st = train(ctx, &T, o, tr, va, rows, sel, ran);
     uint32_t chosen = 0;
     for (uint32_t m = 1; !st && m < T.M; m++)
         if (sel[m] < sel[chosen])
@@ -805,11 +1030,11 @@ static sten_status fit(sten_ctx *ctx, lrows R, const float *y, lrows V, const fl
         out->opts.optimizer = T.adam ? STEN_LINEAR_ADAM : STEN_LINEAR_SGD;
         out->opts.num_models = T.M;
         out->opts.learning_rate = T.lr[chosen], out->opts.wd = T.wd[chosen], out->opts.l1 = T.l1[chosen];
-        st = V.n ? pick(ctx, out, V, yv) : pick(ctx, out, R, y);
+        st = pick(ctx, out, va ? va : tr);
     }
     if (!st && report) {
         memset(report, 0, sizeof *report);
-        report->num_models = T.M, report->chosen = chosen, report->on_validation = V.n > 0;
+        report->num_models = T.M, report->chosen = chosen, report->on_validation = va != NULL;
         for (uint32_t m = 0; m < T.M; m++) {
             report->learning_rate[m] = T.lr[m], report->wd[m] = T.wd[m], report->l1[m] = T.l1[m];
             report->loss[m] = sel[m], report->epochs[m] = ran[m];
@@ -821,18 +1046,47 @@ static sten_status fit(sten_ctx *ctx, lrows R, const float *y, lrows V, const fl
     return st;
 }
 
+/* In memory: the validation rows' labels checked before any training. */
+static sten_status fit_memory(sten_ctx *ctx, lrows R, const float *y, lrows V, const float *yv,
+                              const sten_linear_opts *o, sten_linear *out, sten_linear_report *report)
+{
+    memset(out, 0, sizeof *out);
+    if (R.n > UINT32_MAX)
+        return sten_fail(ctx, STEN_E_INVALID, "linear-learner: %llu training rows (expected 1 to %u)",
+                         (unsigned long long)R.n, UINT32_MAX);
+    sten_status st = check(ctx, o);
+    if (!st && V.n && yv)
+        st = check_labels(ctx, o, yv, V.n, 0, "validation");
+    if (st)
+        return st;
+    lsource tr = memory_source(R, y), va = memory_source(V, yv);
+    return fit(ctx, &tr, V.n && yv ? &va : NULL, R.n, o, out, report);
+}
+
 sten_status sten_linear_fit(sten_ctx *ctx, const float *X, const float *y, uint64_t n, const float *Xv,
                             const float *yv, uint64_t nv, const sten_linear_opts *o, sten_linear *out,
                             sten_linear_report *report)
 {
-    return fit(ctx, dense_rows(X, n), y, dense_rows(Xv, nv), yv, o, out, report);
+    return fit_memory(ctx, dense_rows(X, n), y, dense_rows(Xv, nv), yv, o, out, report);
 }
 
 sten_status sten_linear_fit_csr(sten_ctx *ctx, const sten_csr *X, const float *y, const sten_csr *Xv,
                                 const float *yv, const sten_linear_opts *o, sten_linear *out,
                                 sten_linear_report *report)
 {
-    return fit(ctx, csr_rows(X), y, csr_rows(Xv), yv, o, out, report);
+    return fit_memory(ctx, csr_rows(X), y, csr_rows(Xv), yv, o, out, report);
+}
+
+sten_status sten_linear_fit_stream(sten_ctx *ctx, const sten_row_source *train, const sten_row_source *valid,
+                                   uint32_t chunk_rows, const sten_linear_opts *o, sten_linear *out,
+                                   sten_linear_report *report)
+{
+    memset(out, 0, sizeof *out);
+    if (!train || !chunk_rows)
+        return sten_fail(ctx, STEN_E_INVALID, "linear-learner: a stream needs a training source and chunks of at "
+                         "least 1 row");
+    lsource tr = {.src = train, .chunk = chunk_rows}, va = {.src = valid, .chunk = chunk_rows};
+    return fit(ctx, &tr, valid ? &va : NULL, chunk_rows, o, out, report);
 }
 
 /* ------------------------------------------------------------- prediction */
@@ -861,13 +1115,16 @@ sten_status sten_linear_predict_csr(sten_ctx *ctx, const sten_linear *m, const s
     return predict(ctx, m, csr_rows(X), scores, labels);
 }
 
-static sten_status evaluate(sten_ctx *ctx, const sten_linear *m, lrows R, const float *y, sten_linear_metrics *out)
+/* The sums behind sten_linear_metrics, over chunks of rows. */
+typedef struct {
+    double loss, tp, fp, fn, hit, se, ae;
+    uint64_t n;
+} eval_sums;
+
+static sten_status evaluate_rows(sten_ctx *ctx, const sten_linear *m, lrows R, const float *y, eval_sums *a)
 {
-    memset(out, 0, sizeof *out);
     const uint32_t C = m->outputs;
     const uint64_t n = R.n;
-    if (!n)
-        return sten_fail(ctx, STEN_E_INVALID, "linear-learner: no rows to evaluate");
     sten_status st = check_width(ctx, R, m->dim, "evaluation");
     if (st)
         return st;
@@ -878,42 +1135,68 @@ static sten_status evaluate(sten_ctx *ctx, const sten_linear *m, lrows R, const 
     }
     raw_scores(ctx, m->weights, m->bias, m->dim, C, R, S);
     const sten_linear_loss L = resolved(&m->opts);
-    double loss = 0, tp = 0, fp = 0, fn = 0, hit = 0, se = 0, ae = 0;
     for (uint64_t i = 0; i < n; i++)
-        loss += row_loss(L, S + i * C, C, y[i], m->opts.margin, NULL);
+        a->loss += row_loss(L, S + i * C, C, y[i], m->opts.margin, NULL);
     finish_scores(m, S, n, lab);
     for (uint64_t i = 0; i < n; i++) {
         const double d = (double)lab[i] - y[i];
-        hit += lab[i] == y[i];
-        se += d * d, ae += fabs(d);
-        tp += lab[i] == 1 && y[i] == 1, fp += lab[i] == 1 && y[i] == 0, fn += lab[i] == 0 && y[i] == 1;
+        a->hit += lab[i] == y[i];
+        a->se += d * d, a->ae += fabs(d);
+        a->tp += lab[i] == 1 && y[i] == 1, a->fp += lab[i] == 1 && y[i] == 0, a->fn += lab[i] == 0 && y[i] == 1;
     }
-    out->objective_loss = loss / (double)n;
+    a->n += n;
+    sten_free(ctx, S), sten_free(ctx, lab);
+    return STEN_OK;
+}
+
+static sten_status evaluate(sten_ctx *ctx, const sten_linear *m, lsource *s, sten_linear_metrics *out)
+{
+    memset(out, 0, sizeof *out);
+    eval_sums a = {0};
+    lrows R;
+    const float *y;
+    sten_status st = src_rewind(ctx, s);
+    while (!st && !(st = src_next(ctx, s, &R, &y)) && R.n)
+        st = evaluate_rows(ctx, m, R, y, &a);
+    if (st)
+        return st;
+    if (!a.n)
+        return sten_fail(ctx, STEN_E_INVALID, "linear-learner: no rows to evaluate");
+    const double n = (double)a.n;
+    out->objective_loss = a.loss / n;
     if (m->opts.predictor_type == STEN_LINEAR_BINARY) {
         const double b2 = (double)m->opts.beta * m->opts.beta;
-        out->accuracy = hit / (double)n;
-        out->precision = tp + fp > 0 ? tp / (tp + fp) : 0;
-        out->recall = tp + fn > 0 ? tp / (tp + fn) : 0;
-        out->f_beta = tp > 0 ? (1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp) : 0;
+        out->accuracy = a.hit / n;
+        out->precision = a.tp + a.fp > 0 ? a.tp / (a.tp + a.fp) : 0;
+        out->recall = a.tp + a.fn > 0 ? a.tp / (a.tp + a.fn) : 0;
+        out->f_beta = a.tp > 0 ? (1 + b2) * a.tp / ((1 + b2) * a.tp + b2 * a.fn + a.fp) : 0;
     } else if (m->opts.predictor_type == STEN_LINEAR_REGRESSOR) {
-        out->mse = se / (double)n, out->absolute_loss = ae / (double)n;
+        out->mse = a.se / n, out->absolute_loss = a.ae / n;
     } else {
-        out->multiclass_accuracy = hit / (double)n;
+        out->multiclass_accuracy = a.hit / n;
     }
-    sten_free(ctx, S), sten_free(ctx, lab);
     return STEN_OK;
 }
 
 sten_status sten_linear_evaluate(sten_ctx *ctx, const sten_linear *m, const float *X, const float *y, uint64_t n,
                                  sten_linear_metrics *out)
 {
-    return evaluate(ctx, m, dense_rows(X, n), y, out);
+    lsource s = memory_source(dense_rows(X, n), y);
+    return evaluate(ctx, m, &s, out);
 }
 
 sten_status sten_linear_evaluate_csr(sten_ctx *ctx, const sten_linear *m, const sten_csr *X, const float *y,
                                      sten_linear_metrics *out)
 {
-    return evaluate(ctx, m, csr_rows(X), y, out);
+    lsource s = memory_source(csr_rows(X), y);
+    return evaluate(ctx, m, &s, out);
+}
+
+sten_status sten_linear_evaluate_stream(sten_ctx *ctx, const sten_linear *m, const sten_row_source *rows,
+                                        uint32_t chunk_rows, sten_linear_metrics *out)
+{
+    lsource s = {.src = rows, .chunk = chunk_rows ? chunk_rows : 1};
+    return evaluate(ctx, m, &s, out);
 }
 
 double sten__linear_gradient(sten_ctx *ctx, const sten_linear *m, const float *X, const float *y, uint64_t n,

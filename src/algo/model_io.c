@@ -694,11 +694,11 @@ sten_status sten_linear_save(sten_ctx *ctx, const sten_linear *lm, const char *p
              "{\"feature_dim\": \"%u\", \"predictor_type\": \"%s\", \"num_classes\": \"%u\", \"loss\": \"%s\", "
              "\"l1\": \"%g\", \"wd\": \"%g\", \"learning_rate\": \"%g\", \"optimizer\": \"%s\", "
              "\"mini_batch_size\": \"%u\", \"epochs\": \"%u\", \"normalize_data\": \"%s\", \"num_models\": \"%u\", "
-             "\"use_bias\": \"%s\", \"seed\": \"%llu\"}",
+             "\"use_bias\": \"%s\", \"num_point_for_scaler\": \"%u\", \"seed\": \"%llu\"}",
              o->feature_dim, ll_pred_names[o->predictor_type % 3], o->num_classes, ll_loss_names[li], (double)o->l1,
              (double)o->wd, (double)o->learning_rate, o->optimizer == STEN_LINEAR_SGD ? "sgd" : "adam",
              o->mini_batch_size, o->epochs, o->normalize_data ? "true" : "false", o->num_models,
-             o->use_bias ? "true" : "false", (unsigned long long)o->seed);
+             o->use_bias ? "true" : "false", o->num_point_for_scaler, (unsigned long long)o->seed);
     put_text(&m, "sten_hyperparameters", hp);
     put_uint(&m, "feature_dim", lm->dim);
     put_uint(&m, "outputs", lm->outputs);
@@ -734,7 +734,8 @@ sten_status sten_linear_load(sten_ctx *ctx, const char *path, sten_linear *out)
         return st;
     sten_linear_opts *o = &out->opts;
     *o = sten_linear_defaults();
-    const uint64_t dim = get_uint(&m, "feature_dim", 1, STEN_CSV_MAX_DIM), nout = get_uint(&m, "outputs", 1, 1000000);
+    const uint64_t dim = get_uint(&m, "feature_dim", 1, 100000000); /* sparse rows: hashed features */
+    const uint64_t nout = get_uint(&m, "outputs", 1, 1000000);
     o->predictor_type = (sten_linear_predictor)get_name(&m, "predictor_type", ll_pred_names, 3);
     const unsigned li = get_name(&m, "loss", ll_loss_names, 5);
     o->loss = ll_losses[li];
