@@ -42,6 +42,8 @@ void sten_pca_free(sten_ctx *ctx, sten_pca *m)
     memset(m, 0, sizeof *m);
 }
 
+#define PCA_TRI_BLOCK 48 /* G's block rows: the triangle's share of the work against the calls' */
+
 /* Rows [pos, pos + B) of X minus mean into Xc (B x d). */
 static void center(const float *X, uint64_t pos, uint32_t B, uint32_t d, const float *mean, float *Xc)
 {
@@ -128,9 +130,13 @@ static void moments(const float *X, uint64_t n, uint32_t d, bool subtract, float
         mean[j] = subtract ? (float)(sum[j] / (double)n) : 0.0f;
 }
 
-/* regular: C (d x d, double) = covariance of the rows about mean (the
- * float-rounded mean's residue corrected), streamed in blocks. */
-static sten_status covariance(sten_ctx *ctx, const float *X, uint64_t n, const sten_pca_opts *o, const float *mean,
+/* regular: C (d x d, double) = covariance of the rows, in one pass of
+ * blocks: each block less a shift c (the first block's mean: close to the
+ * mean, so the products lose little to cancellation; 0 without
+ * subtract_mean), and the residue of the shift corrected from the shifted
+ * rows' sums s (C = (sum (x - c)(x - c)^T - s s^T / n) / (n - 1)). The
+ * mean is c + s / n. */
+static sten_status covariance(sten_ctx *ctx, const float *X, uint64_t n, const sten_pca_opts *o, float *mean,
                               double *C)
 {
     const uint32_t d = o->feature_dim, Bm = (uint32_t)(o->mini_batch_size < n ? o->mini_batch_size : n);
@@ -141,12 +147,23 @@ static sten_status covariance(sten_ctx *ctx, const float *X, uint64_t n, const s
         return STEN_E_NOMEM;
     }
     memset(C, 0, (size_t)d * d * sizeof *C);
+    for (uint64_t b = 0; o->subtract_mean && b < Bm; b++) /* the shift: the first block's mean */
+        for (uint32_t j = 0; j < d; j++)
+            s[j] += X[b * d + j];
+    for (uint32_t j = 0; j < d; j++)
+        mean[j] = (float)(s[j] / (double)Bm), s[j] = 0;
     for (uint64_t pos = 0; pos < n; pos += Bm) {
         const uint32_t B = (uint32_t)(n - pos < Bm ? n - pos : Bm);
         center(X, pos, B, d, mean, Xc);
-        sten__blas_threads(ctx);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)d, (blasint)d, (blasint)B, 1.0f, Xc,
-                    (blasint)d, Xc, (blasint)d, 0.0f, G, (blasint)d);
+        /* G's upper triangle by block rows: G[i0:i1, i0:] = Xc[:, i0:i1]^T Xc[:, i0:], TN products
+         * (sten's own kernels where the CPU has them): about half of X^T X's work, as SSYRK would
+         * do but faster than this OpenBLAS's */
+        for (uint32_t i0 = 0; i0 < d; i0 += PCA_TRI_BLOCK) {
+            const uint32_t h = d - i0 < PCA_TRI_BLOCK ? d - i0 : PCA_TRI_BLOCK;
+            // G[i0.., i0..]: (h, d - i0) = Xc[:, i0..]^T (h, B) . Xc[:, i0..] (B, d - i0)
+            sten_gemm(ctx, STEN_TRANS, STEN_NO_TRANS, h, d - i0, B, 1.0f, Xc + i0, d, Xc + i0, d, 0.0f,
+                      G + (size_t)i0 * d + i0, d);
+        }
         for (uint32_t i = 0; i < d; i++)
             for (uint32_t j = i; j < d; j++)
                 C[(size_t)i * d + j] += G[(size_t)i * d + j];
@@ -161,6 +178,8 @@ static sten_status covariance(sten_ctx *ctx, const float *X, uint64_t n, const s
             const double v = (C[(size_t)i * d + j] - (o->subtract_mean ? s[i] * s[j] / (double)n : 0.0)) / den;
             C[(size_t)i * d + j] = C[(size_t)j * d + i] = v;
         }
+    for (uint32_t j = 0; o->subtract_mean && j < d; j++)
+        mean[j] = (float)(mean[j] + s[j] / (double)n);
     sten_free(ctx, Xc), sten_free(ctx, G), sten_free(ctx, s);
     return STEN_OK;
 }
@@ -294,20 +313,26 @@ static sten_status randomized(sten_ctx *ctx, const pca_rows *R, const sten_pca_o
     return st;
 }
 
-/* The trace of the covariance: centred squares summed in double. */
-static double total_variance(const float *X, uint64_t n, uint32_t d, const float *mean, bool subtract)
+/* The trace of the covariance: centred squares summed in double, per
+ * column, in one pass down the rows (row-major, as X lies). */
+static sten_status total_variance(sten_ctx *ctx, const float *X, uint64_t n, uint32_t d, const float *mean,
+                                  bool subtract, double *out)
 {
-    double t = 0;
-    for (uint32_t j = 0; j < d; j++) {
-        double s = 0, s2 = 0;
-        for (uint64_t i = 0; i < n; i++) {
+    double *acc = sten_calloc(ctx, 2 * (size_t)d, sizeof *acc), *s = acc, *s2 = acc + d;
+    if (!acc)
+        return STEN_E_NOMEM;
+    for (uint64_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < d; j++) {
             const double v = (double)X[i * d + j] - mean[j];
-            s += v;
-            s2 += v * v;
+            s[j] += v;
+            s2[j] += v * v;
         }
-        t += s2 - (subtract ? s * s / (double)n : 0.0);
-    }
-    return t / (n > 1 ? (double)(n - 1) : 1.0);
+    double t = 0;
+    for (uint32_t j = 0; j < d; j++)
+        t += s2[j] - (subtract ? s[j] * s[j] / (double)n : 0.0);
+    sten_free(ctx, acc);
+    *out = t / (n > 1 ? (double)(n - 1) : 1.0);
+    return STEN_OK;
 }
 
 static sten_status check_opts(sten_ctx *ctx, uint64_t n, const sten_pca_opts *o)
@@ -372,13 +397,23 @@ sten_status sten_pca_fit(sten_ctx *ctx, const float *X, uint64_t n, const sten_p
     st = out->mean && out->components && out->eigenvalues && sum && val && V && (C || !regular) ? STEN_OK
                                                                                                 : STEN_E_NOMEM;
     if (!st) {
-        moments(X, n, d, o->subtract_mean, out->mean, sum);
-        out->total_variance = total_variance(X, n, d, out->mean, o->subtract_mean);
         const pca_rows R = {X, NULL, NULL, n};
-        st = regular ? covariance(ctx, X, n, o, out->mean, C) : randomized(ctx, &R, o, out->mean, val, V);
+        if (regular) {
+            st = covariance(ctx, X, n, o, out->mean, C);
+        } else {
+            moments(X, n, d, o->subtract_mean, out->mean, sum);
+            st = randomized(ctx, &R, o, out->mean, val, V);
+        }
     }
-    if (!st && regular)
+    if (!st && regular) { /* the total variance is C's trace (eig_top destroys C) */
+        double t = 0;
+        for (uint32_t j = 0; j < d; j++)
+            t += C[(size_t)j * d + j];
+        out->total_variance = t;
         st = eig_top(ctx, C, (int)d, (int)m, val, V);
+    } else if (!st) {
+        st = total_variance(ctx, X, n, d, out->mean, o->subtract_mean, &out->total_variance);
+    }
     st = finish_fit(ctx, st, V, val, n, o, out);
     sten_free(ctx, sum), sten_free(ctx, val), sten_free(ctx, V), sten_free(ctx, C);
     return st;
