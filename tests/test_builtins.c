@@ -158,6 +158,23 @@ static void test_kmeans_blobs(void)
     sten_ctx_set_threads(ctx, 2);
     CHECK(m1.centers && !memcmp(m1.centers, m.centers, sizeof(float) * BK * BD));
     sten_kmeans_free(ctx, &m1);
+    /* ... also where the blocks are big enough to be shared among threads (5000 rows x 120 centres) */
+    enum { LN = 20000, LD = 32 };
+    float *L = malloc(sizeof(float) * LN * LD);
+    sten_rng lr;
+    sten_rng_init(&lr, 5, 5);
+    for (int i = 0; i < LN * LD; i++)
+        L[i] = sten_rng_normal(&lr) + (float)((i / LD) % 7) * (i % 3 ? 1.0f : -2.0f);
+    sten_kmeans_opts lo = o;
+    lo.k = 30, lo.feature_dim = LD, lo.mini_batch_size = 5000;
+    sten_kmeans l1, l2;
+    sten_ctx_set_threads(ctx, 1);
+    CHECK_EQ(sten_kmeans_fit(ctx, L, LN, &lo, &l1, NULL), STEN_OK);
+    sten_ctx_set_threads(ctx, 2);
+    CHECK_EQ(sten_kmeans_fit(ctx, L, LN, &lo, &l2, NULL), STEN_OK);
+    CHECK(l1.centers && l2.centers && !memcmp(l1.centers, l2.centers, sizeof(float) * 30 * LD));
+    sten_kmeans_free(ctx, &l1), sten_kmeans_free(ctx, &l2);
+    free(L);
     /* k above the rows is refused, naming k */
     o.k = 50;
     CHECK_EQ(sten_kmeans_fit(ctx, X, 20, &o, &m1, NULL), STEN_E_INVALID);

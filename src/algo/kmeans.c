@@ -5,6 +5,7 @@
  * seed gives the same centres for any thread count. Dense data only. */
 #include "algo_int.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -35,14 +36,20 @@ void sten__sq_norms(sten_ctx *ctx, const float *X, uint64_t n, uint32_t dim, flo
 /* For rows X (B x dim): the closest of the K centres C (cn: their squared
  * norms) and the squared distance to it, computed directly (not from the
  * expansion, which loses digits when |x| is large against the distance).
- * D: B x K scratch. */
-void sten__nearest(sten_ctx *ctx, const float *X, uint32_t B, const float *C, const float *cn, uint32_t K,
-                   uint32_t dim, float *D, uint32_t *best, float *d2)
+ * D: B x K scratch. The rows go in chunks of NEAREST_CHUNK to ctx's threads,
+ * each chunk by its own single-threaded SGEMM and scan: a block is too
+ * small for OpenBLAS's threads to pay, one parallel region beats two, and
+ * fixed chunks give the same distances for any thread count. */
+#define NEAREST_CHUNK 128
+
+/* Rows b0 .. b1 - 1 of sten__nearest's, by one single-threaded SGEMM. */
+static void nearest_chunk(const float *X, uint32_t b0, uint32_t b1, const float *C, const float *cn, uint32_t K,
+                          uint32_t dim, float *D, uint32_t *best, float *d2)
 {
-    sten__gemm_blas(ctx, STEN_NO_TRANS, STEN_TRANS, B, K, dim, -2.0f, X, dim, C, dim, 0.0f, D, K);
-    const int nt = sten__threads_for(ctx, (int64_t)B * (K + dim), 1 << 14);
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t b = 0; b < (int64_t)B; b++) {
+    // D rows b0..b1: (b1 - b0, K) = -2 X rows (b1 - b0, dim) . C^T (dim, K)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)(b1 - b0), (blasint)K, (blasint)dim, -2.0f,
+                X + (uint64_t)b0 * dim, (blasint)dim, C, (blasint)dim, 0.0f, D + (uint64_t)b0 * K, (blasint)K);
+    for (uint32_t b = b0; b < b1; b++) {
         const float *row = D + (uint64_t)b * K;
         uint32_t arg = 0;
         float m = row[0] + cn[0];
@@ -58,6 +65,24 @@ void sten__nearest(sten_ctx *ctx, const float *X, uint32_t B, const float *C, co
         best[b] = arg;
         d2[b] = (float)s;
     }
+}
+
+void sten__nearest(sten_ctx *ctx, const float *X, uint32_t B, const float *C, const float *cn, uint32_t K,
+                   uint32_t dim, float *D, uint32_t *best, float *d2)
+{
+    const int nt = sten__threads_for(ctx, (int64_t)B * K * dim, 1 << 18);
+    const int64_t chunks = ((int64_t)B + NEAREST_CHUNK - 1) / NEAREST_CHUNK;
+    if (nt <= 1) { /* no region: OpenBLAS would open its own, nested, for every call */
+        openblas_set_num_threads(1);
+        for (int64_t q = 0; q < chunks; q++)
+            nearest_chunk(X, (uint32_t)q * NEAREST_CHUNK, (uint32_t)STEN__MIN((q + 1) * NEAREST_CHUNK, (int64_t)B), C,
+                          cn, K, dim, D, best, d2);
+        return;
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t q = 0; q < chunks; q++) /* inside the region OpenBLAS runs on the calling thread */
+        nearest_chunk(X, (uint32_t)q * NEAREST_CHUNK, (uint32_t)STEN__MIN((q + 1) * NEAREST_CHUNK, (int64_t)B), C, cn,
+                      K, dim, D, best, d2);
 }
 
 /* ------------------------------------------------------------- seeding */
