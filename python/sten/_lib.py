@@ -285,7 +285,7 @@ class LinearOpts(ctypes.Structure):
                 ("normalize_label", c_int), ("num_models", c_uint32), ("selection", c_int), ("beta", c_float),
                 ("target_recall", c_float), ("target_precision", c_float), ("early_stopping_patience", c_uint32),
                 ("early_stopping_tolerance", c_float), ("use_bias", c_bool), ("margin", c_float),
-                ("seed", c_uint64)]
+                ("num_point_for_scaler", c_uint32), ("seed", c_uint64)]
 
 
 class Linear(ctypes.Structure):
@@ -347,4 +347,7 @@ _decl("sten_linear_opts_from_hyperparameters", c_int, ctx_p, c_char_p, POINTER(L
 _decl("sten_linear_fit", c_int, ctx_p, F32P, F32P, c_uint64, F32P, F32P, c_uint64, POINTER(LinearOpts),
       POINTER(Linear), POINTER(LinearReport))
 _decl("sten_linear_predict", c_int, ctx_p, POINTER(Linear), F32P, c_uint64, F32P, F32P)
+_decl("sten_linear_fit_csr", c_int, ctx_p, POINTER(Csr), F32P, POINTER(Csr), F32P, POINTER(LinearOpts),
+      POINTER(Linear), POINTER(LinearReport))
+_decl("sten_linear_predict_csr", c_int, ctx_p, POINTER(Linear), POINTER(Csr), F32P, F32P)
 _decl("sten_linear_free", None, ctx_p, POINTER(Linear))

@@ -410,10 +410,23 @@ class KNN(_Estimator):
 
 # ----------------------------------------------------------- Linear Learner
 
+
+def _is_sparse(X) -> bool:
+    try:
+        import scipy.sparse as sp
+    except ImportError:
+        return False
+    return bool(sp.issparse(X))
+
+
+def _csr32(X):
+    """X as CSR (a copy only when it is not CSR already)."""
+    return X.tocsr() if X.format != "csr" else X
+
 _LL_HP = ("predictor_type", "num_classes", "loss", "l1", "wd", "learning_rate", "optimizer", "mini_batch_size",
           "epochs", "normalize_data", "normalize_label", "num_models", "binary_classifier_model_selection_criteria",
           "f_beta", "target_recall", "target_precision", "early_stopping_patience", "early_stopping_tolerance",
-          "use_bias", "margin")
+          "use_bias", "margin", "num_point_for_scaler")
 
 
 class LinearLearner(_Estimator):
@@ -427,6 +440,11 @@ class LinearLearner(_Estimator):
     (binary: classes_[1] is the positive class). fit(X, y, validation=(Xv,
     yv)) passes SageMaker's validation channel (early stopping, model
     selection, the binary threshold).
+
+    X may be dense or a scipy.sparse matrix: sparse rows train and predict
+    without being spread out (sten_linear_fit_csr: each step updates only
+    its batch's features), so a hashed feature space of millions of columns
+    fits.
 
     Fitted attributes: coef_ (features x outputs, in the input's scale),
     intercept_ (outputs), threshold_ (binary), classes_, report_.
@@ -443,7 +461,8 @@ class LinearLearner(_Estimator):
                  f_beta: Optional[float] = None, target_recall: Optional[float] = None,
                  target_precision: Optional[float] = None, early_stopping_patience: Optional[int] = None,
                  early_stopping_tolerance: Optional[float] = None, use_bias: Optional[bool] = None,
-                 margin: Optional[float] = None, seed: int = 12134, threads: Optional[int] = None):
+                 margin: Optional[float] = None, num_point_for_scaler: Optional[int] = None, seed: int = 12134,
+                 threads: Optional[int] = None):
         self.predictor_type = predictor_type
         self.num_classes = num_classes
         self.loss = loss
@@ -464,6 +483,7 @@ class LinearLearner(_Estimator):
         self.early_stopping_tolerance = early_stopping_tolerance
         self.use_bias = use_bias
         self.margin = margin
+        self.num_point_for_scaler = num_point_for_scaler
         self.seed = seed
         self.threads = threads
 
@@ -481,14 +501,16 @@ class LinearLearner(_Estimator):
         return pos.astype(np.float32)
 
     def fit(self, X, y, validation: Optional[Tuple[Any, Any]] = None) -> "LinearLearner":
-        """Trains on the rows of X (dense) and labels y.
+        """Trains on the rows of X (dense, or scipy.sparse: kept sparse) and
+        labels y.
 
         Raises:
             Error: a hyperparameter out of range, a label the predictor does
                 not take (named with its channel and row), every model
                 diverging.
         """
-        A = dense_f32(X)
+        sparse = _is_sparse(X)
+        A = _csr32(X) if sparse else dense_f32(X)
         y = _labels(y, A.shape[0])
         fixed: Dict[str, Any] = {"feature_dim": A.shape[1]}
         if self.predictor_type != "regressor":
@@ -498,7 +520,12 @@ class LinearLearner(_Estimator):
         codes = self._encode(y)
         Av = yv = None
         if validation is not None:
-            Av = dense_f32(validation[0], "validation X", cols=A.shape[1])
+            if sparse:
+                Av = _csr32(validation[0])
+                if Av.shape[1] != A.shape[1]:
+                    raise ValueError(f"validation X: {Av.shape[1]} columns, expected {A.shape[1]}")
+            else:
+                Av = dense_f32(validation[0], "validation X", cols=A.shape[1])
             yv = self._encode(_labels(validation[1], Av.shape[0], "validation y"))
         ctx = Context(self.threads)
         o = L.LinearOpts()
@@ -506,8 +533,15 @@ class LinearLearner(_Estimator):
         o.seed = int(self.seed)
         m, rep = L.Linear(), L.LinearReport()
         with ctx.lock:
-            ctx.check(L.lib.sten_linear_fit(ctx.ctx, f32p(A), f32p(codes), A.shape[0], f32p(Av), f32p(yv),
-                                            0 if Av is None else Av.shape[0], byref(o), byref(m), byref(rep)))
+            if sparse:
+                V = _CsrView(A, valued=True)
+                Vv = _CsrView(Av, valued=True) if Av is not None else None
+                ctx.check(L.lib.sten_linear_fit_csr(ctx.ctx, byref(V.csr), f32p(codes),
+                                                    byref(Vv.csr) if Vv is not None else None, f32p(yv), byref(o),
+                                                    byref(m), byref(rep)))
+            else:
+                ctx.check(L.lib.sten_linear_fit(ctx.ctx, f32p(A), f32p(codes), A.shape[0], f32p(Av), f32p(yv),
+                                                0 if Av is None else Av.shape[0], byref(o), byref(m), byref(rep)))
             try:
                 self.coef_ = np.ctypeslib.as_array(m.weights, shape=(m.dim, m.outputs)).copy()
                 self.intercept_ = np.ctypeslib.as_array(m.bias, shape=(m.outputs,)).copy()
@@ -524,7 +558,10 @@ class LinearLearner(_Estimator):
 
     def _predict(self, X) -> Tuple[np.ndarray, np.ndarray]:
         self._check_fitted("coef_")
-        A = dense_f32(X, cols=self.n_features_in_)
+        sparse = _is_sparse(X)
+        A = _csr32(X) if sparse else dense_f32(X, cols=self.n_features_in_)
+        if sparse and A.shape[1] != self.n_features_in_:
+            raise ValueError(f"X: {A.shape[1]} columns, the model has {self.n_features_in_}")
         W = np.ascontiguousarray(self.coef_, dtype=np.float32)
         b = np.ascontiguousarray(self.intercept_, dtype=np.float32)
         m = L.Linear(dim=W.shape[0], outputs=W.shape[1], weights=f32p(W), bias=f32p(b), threshold=self.threshold_,
@@ -532,9 +569,13 @@ class LinearLearner(_Estimator):
         scores = np.empty((A.shape[0], W.shape[1]), np.float32)
         labels = np.empty(A.shape[0], np.float32)
         ctx = Context(self.threads)
+        lab = f32p(labels) if self.predictor_type != "regressor" else None
         with ctx.lock:
-            ctx.check(L.lib.sten_linear_predict(ctx.ctx, byref(m), f32p(A), A.shape[0], f32p(scores),
-                                                f32p(labels) if self.predictor_type != "regressor" else None))
+            if sparse:
+                V = _CsrView(A, valued=True)
+                ctx.check(L.lib.sten_linear_predict_csr(ctx.ctx, byref(m), byref(V.csr), f32p(scores), lab))
+            else:
+                ctx.check(L.lib.sten_linear_predict(ctx.ctx, byref(m), f32p(A), A.shape[0], f32p(scores), lab))
         return scores, labels
 
     def decision_function(self, X) -> np.ndarray:

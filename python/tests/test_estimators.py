@@ -132,6 +132,26 @@ def test_linear_learner():
     assert e.value.status_name == "STEN_E_UNSUPPORTED" and "sten.LinearLearner" in e.value.message
 
 
+def test_linear_learner_sparse():
+    sp = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(5)
+    # hashed one-hot rows: 3 of 50000 features each, labels from a sparse plane
+    n, d = 4000, 50000
+    cols = rng.integers(0, d, size=(n, 3))
+    X = sp.csr_matrix((np.ones(3 * n, np.float32), cols.ravel(), np.arange(0, 3 * n + 1, 3)), shape=(n, d))
+    w = rng.normal(size=d)
+    y = (w[cols].sum(1) + 0.2 * rng.normal(size=n) > 0).astype(int)
+    ll = sten.LinearLearner(predictor_type="binary_classifier", epochs=20, num_models=4)
+    ll.fit(X[:3000], y[:3000], validation=(X[3000:3500], y[3000:3500]))
+    assert ll.coef_.shape == (d, 1)
+    # the scores are the model's on the rows, sparse or dense alike
+    p = ll.predict_proba(X[3500:])[:, 1]
+    ref = 1 / (1 + np.exp(-(X[3500:] @ ll.coef_[:, 0].astype(np.float64) + ll.intercept_[0])))
+    np.testing.assert_allclose(p, ref, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ll.predict_proba(X[3500:3600].toarray())[:, 1], p[:100], rtol=1e-5, atol=1e-6)
+    assert ll.score(X[:3000], y[:3000]) > 0.9  # most features are seen once or twice: it fits them
+
+
 def fm_data(n=400, d=60, seed=4):
     rng = np.random.default_rng(seed)
     X = sp.random(n, d, density=0.08, format="csr", random_state=seed, dtype=np.float32)
