@@ -244,7 +244,7 @@ awk '{ print (NR - 1) % 10 "," $0 }' "$b/blobs.csv" >"$b/lab.csv"
 printf '{"feature_dim": "16", "k": "5", "predictor_type": "classifier", "sample_size": "2000"}' >"$b/hpk.json"
 expect 0 '"test:accuracy": 1}' train --algorithm knn --hyperparameters "$b/hpk.json" --train "$b/lab.csv" \
     --test "$b/lab.csv" --model-dir "$b/kn"
-expect 0 "3000 rows (knn, faiss.Flat, k 5)" predict -n "$b/kn/model.nc" --csv "$b/blobs.csv" --format jsonl -s "$b/outk"
+expect 0 "3000 rows (knn, faiss.Flat, k 5; search " predict -n "$b/kn/model.nc" --csv "$b/blobs.csv" --format jsonl -s "$b/outk"
 if ! awk '!/^\{"predicted_label": [0-9]\}$/ { bad = 1 } { split($0, f, /[:}]/); if (f[2] + 0 != (NR - 1) % 10) bad = 1 }
           END { exit bad || NR != 3000 }' "$b/outk"; then
     echo "FAIL: sten predict --csv (k-NN): wrong lines"; head -3 "$b/outk"; fail=1
@@ -268,7 +268,7 @@ fi
 printf '{"feature_dim": "16", "k": "4", "predictor_type": "regressor", "sample_size": "3000", "index_type": "faiss.IVFFlat", "faiss_index_ivf_nlists": "20", "dimension_reduction_type": "sign", "dimension_reduction_target": "8", "_tuning_objective_metric": "test:mse"}' >"$b/hpr.json"
 expect 0 '"test:mse": 0}' train --algorithm knn --hyperparameters "$b/hpr.json" --train "$b/lab.csv" --test "$b/lab.csv" \
     --model-dir "$b/kr"
-expect 0 "3000 rows (knn, faiss.IVFFlat, nprobe 3)" predict -n "$b/kr/model.nc" --csv "$b/blobs.csv" --nprobe 3 -s "$b/outr"
+expect 0 "3000 rows (knn, faiss.IVFFlat, nprobe 3; search " predict -n "$b/kr/model.nc" --csv "$b/blobs.csv" --nprobe 3 -s "$b/outr"
 if ! awk '{ n = split($0, f, /\{"predicted_label": /) - 1; for (i = 2; i <= n + 1; i++) if (f[i] + 0 != (i - 2) % 10) bad = 1 }
           END { exit bad || n != 3000 || NR != 1 }' "$b/outr" || ! grep -q '^{"predictions": \[{"predicted_label": 0}, ' "$b/outr"; then
     echo "FAIL: sten predict --csv --format json (k-NN IVF): wrong answer"; head -c 200 "$b/outr"; fail=1

@@ -158,6 +158,22 @@ static void test_gemm_chunks(void)
                     CHECK_EQ(seen[c], 1);
                 if (mode < 2)
                     CHECK_CLOSE(C, R, M * ldc, 1e-5, 1e-4);
+                /* B held transposed (ldb < 0: its N columns as rows, an NT product), no C */
+                const int64_t ldt = K + 2;
+                float *BT = calloc((size_t)(N * ldt), sizeof *BT);
+                for (int64_t kk = 0; kk < K; kk++)
+                    for (int64_t j = 0; j < N; j++)
+                        BT[j * ldt + kk] = B[kk * ldb + j];
+                memset(seen, 0, (size_t)nch * sizeof *seen);
+                chunk_check kt = {NULL, R, M, ldc, seen, 0};
+                if (mode) /* R holds the product plus the bias (beta 0 for modes 1 and 2) */
+                    CHECK_EQ(sten__gemm_chunks(ctx, M, N, K, 1.0f, A, lda, BT, -ldt, 0.0f, NULL, 0, bias,
+                                               check_chunk, &kt),
+                             STEN_OK);
+                CHECK_EQ(kt.bad, 0);
+                for (int64_t c = 0; mode && c < nch; c++)
+                    CHECK_EQ(seen[c], 1);
+                free(BT);
                 free(A), free(B), free(C), free(R), free(bias), free(seen);
             }
     }

@@ -233,6 +233,15 @@ static void test_ivf_recall(void)
     CHECK(recall[0] > 0.5);
     CHECK(recall[1] >= 0.95);
     CHECK(recall[2] == 1.0);
+    /* each list read once for all the queries probing it (the rows shared among threads): the same
+     * neighbours and distances, to the bit, for 1 thread and 2 */
+    float *d1 = malloc(sizeof *d1 * CQ * CK), *d2 = malloc(sizeof *d2 * CQ * CK);
+    sten_ctx_set_threads(ctx, 1);
+    CHECK_EQ(sten_knn_search(ctx, &ivf, Q, CQ, CK, 5, a, d1), STEN_OK);
+    sten_ctx_set_threads(ctx, 2);
+    CHECK_EQ(sten_knn_search(ctx, &ivf, Q, CQ, CK, 5, b, d2), STEN_OK);
+    CHECK(!memcmp(a, b, sizeof *a * CQ * CK) && !memcmp(d1, d2, sizeof *d1 * CQ * CK));
+    free(d1), free(d2);
     sten_knn_free(ctx, &flat);
     sten_knn_free(ctx, &ivf);
     free(P), free(Q), free(y), free(a), free(b);

@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     const char *model, *csv, *output;
@@ -149,8 +150,11 @@ static sten_status run_knn(sten_ctx *ctx, const bp_args *a)
     if (!st && (!(pred = malloc((size_t)n * sizeof *pred)) ||
                 (a->verbose && (!(ids = malloc(nk * sizeof *ids)) || !(dist = malloc(nk * sizeof *dist))))))
         st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (!st)
         st = sten_knn_predict(ctx, &m, X, n, (uint32_t)a->nprobe, pred, ids, dist);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     if (!st)
         st = sten_outfile_open(ctx, a->output, &of, &f);
     if (!st) {
@@ -169,10 +173,10 @@ static sten_status run_knn(sten_ctx *ctx, const bp_args *a)
     }
     cli_progress_clear();
     if (!st)
-        fprintf(stderr, "sten predict: %s: %llu rows (knn, %s%s%u)\n", a->output, (unsigned long long)n,
-                m.codes ? "faiss.IVFPQ, nprobe " : m.nlists ? "faiss.IVFFlat, nprobe " : "faiss.Flat",
-                m.nlists ? "" : ", k ",
-                m.nlists ? sten_knn_nprobe(&m, (uint32_t)a->nprobe) : m.opts.k);
+        fprintf(stderr, "sten predict: %s: %llu rows (knn, %s%s%u; search %.3f s)\n", a->output,
+                (unsigned long long)n, m.codes ? "faiss.IVFPQ, nprobe " : m.nlists ? "faiss.IVFFlat, nprobe " : "faiss.Flat",
+                m.nlists ? "" : ", k ", m.nlists ? sten_knn_nprobe(&m, (uint32_t)a->nprobe) : m.opts.k,
+                (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
     free(pred), free(ids), free(dist);
     sten_free(ctx, X);
     sten_knn_free(ctx, &m);

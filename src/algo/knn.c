@@ -15,7 +15,6 @@
 #endif
 
 #define QBLOCK 512  /* query rows per search block */
-#define CBLOCK 4096 /* index points per GEMM block: a multiple of STEN__GEMM_CHUNK */
 
 sten_knn_opts sten_knn_defaults(void)
 {
@@ -130,30 +129,25 @@ static void on_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, float *c,
 /* Scratch for flat_topk. */
 typedef struct {
     sten__topk_acc *acc;
-    float *PT;   /* d x CBLOCK: a block of points, transposed */
-    float *bias; /* CBLOCK */
+    float *bias; /* the points' (or centroids') negated squared norms */
 } flat_ws;
 
 /* The best K of the N points P (N x d; pn their squared norms) for each of
  * the B rows Q (B x d), by score 2 q.p - |p|^2 (l2: the nearest first) or
- * q.p; ties go to the lower point. idx, score: B x K. The points go through
- * the GEMM in blocks of CBLOCK, each transposed once per call. */
+ * q.p; ties go to the lower point. idx, score: B x K. One NT product over
+ * all the points as they lie (its strips packed from the rows), each chunk
+ * of scores screened into the top K while in cache. */
 static sten_status flat_topk(sten_ctx *ctx, flat_ws *w, const float *P, const float *pn, uint32_t N, uint32_t d,
                              bool l2, const float *Q, uint32_t B, uint32_t K, uint32_t *idx, float *score)
 {
     sten_status st = sten__topk_begin(ctx, B, N, K, NULL, &w->acc);
-    for (uint32_t c0 = 0; !st && c0 < N; c0 += CBLOCK) {
-        const uint32_t nb = N - c0 < CBLOCK ? N - c0 : CBLOCK;
-        for (uint32_t j = 0; j < nb; j++) {
-            const float *p = P + (uint64_t)(c0 + j) * d;
-            for (uint32_t t = 0; t < d; t++)
-                w->PT[(uint64_t)t * nb + j] = p[t];
-            w->bias[j] = -pn[c0 + j];
-        }
-        block_arg a = {w->acc, c0 / STEN__GEMM_CHUNK, c0};
-        st = sten__gemm_chunks(ctx, B, nb, d, l2 ? 2.0f : 1.0f, Q, d, w->PT, nb, 0.0f, NULL, 0,
+    for (uint32_t j = 0; !st && l2 && j < N; j++)
+        w->bias[j] = -pn[j];
+    block_arg a = {w->acc, 0, 0};
+    // scores: (B, N) = alpha Q (B, d) . P^T (d, N) + bias, P held as its N rows (ldb < 0)
+    if (!st)
+        st = sten__gemm_chunks(ctx, B, N, d, l2 ? 2.0f : 1.0f, Q, d, P, -(int64_t)d, 0.0f, NULL, 0,
                                l2 ? w->bias : NULL, on_chunk, &a);
-    }
     if (!st)
         sten__topk_end(ctx, w->acc, idx, score, NULL);
     return st;
@@ -181,25 +175,103 @@ static inline void offer(const uint32_t *rows, uint32_t *id, float *sc, uint32_t
     sc[at] = s;
 }
 
-/* Every point of list c against the prepared query q into the best list. */
+/* 8 floats loaded and stored unaligned: one vector register. */
+typedef float v8f __attribute__((vector_size(32), aligned(4)));
+
+/* q . x over d values, 16 at a time in two 8-lane accumulators; inlined
+ * into each ISA level's copy of its callers, so every IVFFlat score is
+ * rounded the same way whichever path computes it. */
+static inline float dot_v8(const float *q, const float *x, uint32_t d)
+{
+    const uint32_t d16 = d / 16 * 16, d8 = d / 8 * 8;
+    v8f a0 = {0}, a1 = {0};
+    uint32_t j = 0;
+    for (; j < d16; j += 16) {
+        a0 += *(const v8f *)(q + j) * *(const v8f *)(x + j);
+        a1 += *(const v8f *)(q + j + 8) * *(const v8f *)(x + j + 8);
+    }
+    if (j < d8) {
+        a0 += *(const v8f *)(q + j) * *(const v8f *)(x + j);
+        j += 8;
+    }
+    a0 += a1;
+    float dot = ((a0[0] + a0[4]) + (a0[1] + a0[5])) + ((a0[2] + a0[6]) + (a0[3] + a0[7]));
+    for (; j < d; j++)
+        dot += q[j] * x[j];
+    return dot;
+}
+
+/* Every point of list c against the prepared query q into the best list,
+ * the next point asked for ahead. */
+STEN__SIMD_CLONES
 static void scan_list(const sten_knn *m, uint32_t c, const float *q, bool l2, uint32_t *id, float *sc, uint32_t *n,
                       uint32_t K)
 {
     const uint32_t d = m->index_dim;
-    for (uint32_t p = m->list_start[c]; p < m->list_start[c + 1]; p++) {
+    const uint32_t p1 = m->list_start[c + 1];
+    for (uint32_t p = m->list_start[c]; p < p1; p++) {
         const float *x = m->points + (uint64_t)p * d;
-        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        uint32_t j = 0;
-        for (; j + 4 <= d; j += 4) {
-            s0 += q[j] * x[j];
-            s1 += q[j + 1] * x[j + 1];
-            s2 += q[j + 2] * x[j + 2];
-            s3 += q[j + 3] * x[j + 3];
-        }
-        for (; j < d; j++)
-            s0 += q[j] * x[j];
-        const float dot = (s0 + s1) + (s2 + s3);
+        if (p + 2 < p1)
+            for (uint32_t j = 0; j < d; j += 16)
+                __builtin_prefetch(x + 2 * (uint64_t)d + j);
+        const float dot = dot_v8(q, x, d);
         offer(m->rows, id, sc, n, K, p, l2 ? 2.0f * dot - m->norms[p] : dot);
+    }
+}
+
+/* The dot products of one point x with each of the nq queries whose rows
+ * are qs (indices into Q). */
+STEN__SIMD_CLONES
+static void dots(const float *x, const float *Q, const uint32_t *qs, uint32_t nq, uint32_t d, float *out)
+{
+    for (uint32_t t = 0; t < nq; t++)
+        out[t] = dot_v8(Q + (uint64_t)qs[t] * d, x, d);
+}
+
+/* IVFFlat, the queries [b0, b1) of Q: each list their probes name is read
+ * once for all of them (its points stream through the cache once, each
+ * against every query that probes it, rather than once per query), the
+ * lists in order. inv: nlists + 1 + (b1 - b0) * L + (b1 - b0) scratch
+ * words. The best lists come out as a per-query scan's (the kept K do not
+ * depend on the order points are offered in). */
+static void scan_lists_together(const sten_knn *m, const float *Q, uint32_t b0, uint32_t b1, const uint32_t *probe,
+                                uint32_t L, uint32_t K, bool l2, uint32_t *idx, float *score, uint32_t *nkept,
+                                uint32_t *inv)
+{
+    const uint32_t nl = m->nlists, d = m->index_dim, nq = b1 - b0;
+    uint32_t *start = inv, *qs = inv + nl + 1;
+    float *dv = (float *)(qs + (uint64_t)nq * L); /* nq floats: one point's dot with each query */
+    memset(start, 0, ((size_t)nl + 1) * sizeof *start);
+    for (uint32_t b = b0; b < b1; b++)
+        for (uint32_t l = 0; l < L; l++)
+            start[probe[(uint64_t)b * L + l] + 1]++;
+    for (uint32_t c = 0; c < nl; c++)
+        start[c + 1] += start[c];
+    for (uint32_t b = b0; b < b1; b++) /* a counting sort: each list's queries, in query order */
+        for (uint32_t l = 0; l < L; l++) {
+            const uint32_t c = probe[(uint64_t)b * L + l];
+            qs[start[c]++] = b;
+        }
+    for (uint32_t c = nl; c > 0; c--) /* start[c] moved to the list's end: shift back */
+        start[c] = start[c - 1];
+    start[0] = 0;
+    for (uint32_t c = 0; c < nl; c++) {
+        const uint32_t *cq = qs + start[c], n = start[c + 1] - start[c];
+        if (!n)
+            continue;
+        const uint32_t p1 = m->list_start[c + 1];
+        for (uint32_t p = m->list_start[c]; p < p1; p++) {
+            const float *x = m->points + (uint64_t)p * d;
+            if (p + 2 < p1)
+                for (uint32_t j = 0; j < d; j += 16)
+                    __builtin_prefetch(x + 2 * (uint64_t)d + j);
+            dots(x, Q, cq, n, d, dv);
+            for (uint32_t t = 0; t < n; t++) {
+                const uint32_t b = cq[t];
+                offer(m->rows, idx + (uint64_t)b * K, score + (uint64_t)b * K, &nkept[b], K, p,
+                      l2 ? 2.0f * dv[t] - m->norms[p] : dv[t]);
+            }
+        }
     }
 }
 
@@ -266,33 +338,44 @@ static void visit_list(const sten_knn *m, uint32_t c, const float *q, bool l2, f
 
 /* The IVF search of B prepared rows Q: the L lists probe (B x L, nearest
  * first) are scanned, then, while fewer than K points were seen, the
- * others in list order. idx, score: B x K. IVFPQ scans through distance
- * tables, one per thread in tables (pq_m x pq_ksub floats each). */
+ * others in list order. idx, score: B x K. IVFFlat shares each list's
+ * visit among the queries that probe it (scan_lists_together; inv: its
+ * scratch, nt x (nlists + 1 + (B / nt + 1) x (L + 1)) words, nkept: B);
+ * IVFPQ scans through distance tables, one per thread in tables (pq_m x
+ * pq_ksub floats each). */
 static void ivf_scan(sten_ctx *ctx, const sten_knn *m, const float *Q, uint32_t B, const uint32_t *probe, uint32_t L,
-                     uint32_t K, uint32_t *idx, float *score, float *tables)
+                     uint32_t K, uint32_t *idx, float *score, float *tables, uint32_t *inv, uint32_t *nkept)
 {
     const bool l2 = m->opts.index_metric == STEN_KNN_L2;
     const int nt = sten__threads_for(ctx, (int64_t)B * L * (m->n / m->nlists + 1) * m->index_dim, 1 << 15);
+    memset(nkept, 0, (size_t)B * sizeof *nkept);
+    if (!m->codes) {
+        const uint64_t per = (uint64_t)m->nlists + 1 + ((uint64_t)B / (uint32_t)nt + 1) * (L + 1);
+#pragma omp parallel num_threads(nt)
+        {
+            const uint32_t parts = (uint32_t)omp_get_num_threads(), part = (uint32_t)omp_get_thread_num();
+            const uint32_t b0 = (uint32_t)((uint64_t)B * part / parts), b1 = (uint32_t)((uint64_t)B * (part + 1) / parts);
+            if (b1 > b0)
+                scan_lists_together(m, Q, b0, b1, probe, L, K, l2, idx, score, nkept, inv + per * part);
+        }
+    }
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
     for (int64_t b = 0; b < (int64_t)B; b++) {
         const float *q = Q + (uint64_t)b * m->index_dim;
         const uint32_t *pr = probe + (uint64_t)b * L;
-        uint32_t *id = idx + (uint64_t)b * K, n = 0;
+        uint32_t *id = idx + (uint64_t)b * K, *n = &nkept[b];
         float *sc = score + (uint64_t)b * K;
         float *T = NULL;
         if (m->codes) {
-#ifdef _OPENMP
             T = tables + (uint64_t)omp_get_thread_num() * m->pq_m * m->pq_ksub;
-#else
-            T = tables;
-#endif
             float unused;
             if (!l2) /* the inner-product table is the query's, whatever the list */
                 pq_table(m, q, 0, false, T, &unused);
         }
         uint64_t seen = 0;
         for (uint32_t l = 0; l < L; l++) {
-            visit_list(m, pr[l], q, l2, T, id, sc, &n, K);
+            if (m->codes)
+                visit_list(m, pr[l], q, l2, T, id, sc, n, K);
             seen += m->list_start[pr[l] + 1] - m->list_start[pr[l]];
         }
         for (uint32_t c = 0; seen < K && c < m->nlists; c++) {
@@ -301,7 +384,7 @@ static void ivf_scan(sten_ctx *ctx, const sten_knn *m, const float *Q, uint32_t 
                 probed = pr[l] == c;
             if (probed)
                 continue;
-            visit_list(m, c, q, l2, T, id, sc, &n, K);
+            visit_list(m, c, q, l2, T, id, sc, n, K);
             seen += m->list_start[c + 1] - m->list_start[c];
         }
     }
@@ -345,14 +428,17 @@ typedef struct {
     flat_ws flat;
     float *Q, *score;
     uint32_t *probe;
-    float *tables; /* IVFPQ: a distance table per thread */
+    float *tables;   /* IVFPQ: a distance table per thread */
+    uint32_t *inv;   /* IVFFlat: each thread's lists-to-queries scratch (ivf_scan) */
+    uint32_t *nkept; /* IVF: each query's kept count */
 } search_ws;
 
 static void ws_free(sten_ctx *ctx, search_ws *w)
 {
     sten__topk_free(ctx, w->flat.acc);
-    sten_free(ctx, w->flat.PT), sten_free(ctx, w->flat.bias);
+    sten_free(ctx, w->flat.bias);
     sten_free(ctx, w->Q), sten_free(ctx, w->score), sten_free(ctx, w->probe), sten_free(ctx, w->tables);
+    sten_free(ctx, w->inv), sten_free(ctx, w->nkept);
 }
 
 /* Query rows per block: fewer for a large K (the top-k heaps are per row). */
@@ -366,14 +452,19 @@ static sten_status ws_init(sten_ctx *ctx, const sten_knn *m, uint32_t K, uint32_
 {
     memset(w, 0, sizeof *w);
     const uint32_t QB = qblock(STEN__MAXU(K, L));
-    w->flat.PT = sten_alloc(ctx, (size_t)m->index_dim * CBLOCK * sizeof(float));
-    w->flat.bias = sten_alloc(ctx, CBLOCK * sizeof(float));
+    w->flat.bias = sten_alloc(ctx, (size_t)STEN__MAXU(m->n, m->nlists) * sizeof(float));
     w->Q = sten_alloc(ctx, (size_t)QB * m->index_dim * sizeof(float));
     w->score = sten_alloc(ctx, (size_t)QB * STEN__MAXU(K, L) * sizeof(float));
     w->probe = L ? sten_alloc(ctx, (size_t)QB * L * sizeof(uint32_t)) : NULL;
     w->tables = m->codes ? sten_alloc(ctx, (size_t)sten_ctx_threads(ctx) * m->pq_m * m->pq_ksub * sizeof(float))
                          : NULL;
-    if (!w->flat.PT || !w->flat.bias || !w->Q || !w->score || (L && !w->probe) || (m->codes && !w->tables)) {
+    const size_t nt = (size_t)sten_ctx_threads(ctx);
+    w->inv = L && !m->codes ? sten_alloc(ctx, nt * ((size_t)m->nlists + 1 + ((size_t)QB / nt + 1) * (L + 1)) *
+                                                  sizeof(uint32_t))
+                            : NULL;
+    w->nkept = L ? sten_alloc(ctx, (size_t)QB * sizeof(uint32_t)) : NULL;
+    if (!w->flat.bias || !w->Q || !w->score || (L && !w->probe) || (m->codes && !w->tables) ||
+        (L && !m->codes && !w->inv) || (L && !w->nkept)) {
         ws_free(ctx, w);
         memset(w, 0, sizeof *w);
         return STEN_E_NOMEM;
@@ -393,7 +484,7 @@ static sten_status search_block(sten_ctx *ctx, const sten_knn *m, search_ws *w, 
     } else {
         st = flat_topk(ctx, &w->flat, m->centroids, cn, m->nlists, m->index_dim, l2, w->Q, B, L, w->probe, w->score);
         if (!st)
-            ivf_scan(ctx, m, w->Q, B, w->probe, L, K, ids, w->score, w->tables);
+            ivf_scan(ctx, m, w->Q, B, w->probe, L, K, ids, w->score, w->tables, w->inv, w->nkept);
     }
     if (!st && m->codes) /* no points to measure again: the tables' distances, already in order */
         for (uint64_t e = 0; e < (uint64_t)B * K; e++)
@@ -581,8 +672,8 @@ static sten_status build_ivf(sten_ctx *ctx, sten_knn *m)
     m->list_start = sten_calloc(ctx, (size_t)nl + 1, sizeof *m->list_start);
     float *P = sten_alloc(ctx, (size_t)N * d * sizeof *P), *lab = sten_alloc(ctx, (size_t)N * sizeof *lab);
     uint32_t *rows = sten_alloc(ctx, (size_t)N * sizeof *rows);
-    flat_ws w = {NULL, sten_alloc(ctx, (size_t)d * CBLOCK * sizeof(float)), sten_alloc(ctx, CBLOCK * sizeof(float))};
-    st = !list || !cn || !sc || !m->list_start || !P || !lab || !rows || !w.PT || !w.bias ? STEN_E_NOMEM : STEN_OK;
+    flat_ws w = {NULL, sten_alloc(ctx, (size_t)nl * sizeof(float))};
+    st = !list || !cn || !sc || !m->list_start || !P || !lab || !rows || !w.bias ? STEN_E_NOMEM : STEN_OK;
     if (!st)
         sten__sq_norms(ctx, m->centroids, nl, d, cn);
     const bool l2 = m->opts.index_metric == STEN_KNN_L2;
@@ -616,7 +707,7 @@ static sten_status build_ivf(sten_ctx *ctx, sten_knn *m)
         m->rows = rows, rows = u;
     }
     sten__topk_free(ctx, w.acc);
-    sten_free(ctx, w.PT), sten_free(ctx, w.bias);
+    sten_free(ctx, w.bias);
     sten_free(ctx, list), sten_free(ctx, cn), sten_free(ctx, sc), sten_free(ctx, P), sten_free(ctx, lab);
     sten_free(ctx, rows);
     return st;

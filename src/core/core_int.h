@@ -102,7 +102,8 @@ void sten__gemm_blas(sten_ctx *ctx, sten_trans ta, sten_trans tb, int64_t M, int
                      float beta, float *C, int64_t ldc);
 
 /* C = alpha A B + beta C + bias (a row vector added to every row, or NULL),
- * all row-major and untransposed, then fn(arg, chunk, j0, j1, c, ldc) for
+ * all row-major; lda < 0: A held transposed (A[k*(-lda) + r], TN); ldb < 0:
+ * B held transposed (B[j*(-ldb) + k], NT); then fn(arg, chunk, j0, j1, c, ldc) for
  * each finished block of columns [j0, j1) = [chunk * STEN__GEMM_CHUNK, ...),
  * all rows, while it is still in cache; c points at its row 0, column j0
  * (fn may overwrite the chunk there).

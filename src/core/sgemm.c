@@ -128,7 +128,8 @@ static sten_status chunks_blas(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, f
         }
         beta = 1.0f;
     }
-    sten__gemm_blas(ctx, STEN_NO_TRANS, STEN_NO_TRANS, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    sten__gemm_blas(ctx, lda < 0 ? STEN_TRANS : STEN_NO_TRANS, ldb < 0 ? STEN_TRANS : STEN_NO_TRANS, M, N, K, alpha,
+                    A, lda < 0 ? -lda : lda, B, ldb < 0 ? -ldb : ldb, beta, C, ldc);
     if (!fn)
         return STEN_OK;
     const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
@@ -157,6 +158,15 @@ AVX512 static void pack_strip(float *restrict Bp, const float *B, int64_t ldb, i
         _mm512_store_ps(Bp + NR * k, _mm512_maskz_loadu_ps(m0, B + k * ldb));
         _mm512_store_ps(Bp + NR * k + 16, _mm512_maskz_loadu_ps(m1, B + k * ldb + 16));
     }
+}
+
+/* The same strip from B held transposed (B[c * ldb + k] is element (k, c):
+ * the columns as rows, an NT product's B), zero beyond nr. */
+AVX512 static void pack_strip_t(float *restrict Bp, const float *B, int64_t ldb, int64_t kc, int64_t nr)
+{
+    for (int64_t c = 0; c < NR; c++)
+        for (int64_t k = 0; k < kc; k++)
+            Bp[NR * k + c] = c < nr ? B[c * ldb + k] : 0.0f;
 }
 
 typedef struct {
@@ -226,7 +236,8 @@ AVX512 static void pack_panel(float *restrict P, const float *A, int64_t lda, in
 /* Columns [j0, j1) of C, all M rows: K in blocks of KC, rows in passes that
  * keep their part of A in L2, each strip of B packed once per (K block,
  * pass) into L1. NN reads the shared packed A (Apk); TN (lda < 0:
- * A[k*(-lda) + r]) reads A where it is. */
+ * A[k*(-lda) + r]) reads A where it is. ldb < 0: B is held transposed
+ * (B[j*(-ldb) + k]), packed strip by strip as it is read. */
 AVX512 static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha,
                             const float *A, int64_t lda, const float *Apk, const float *B,
                             int64_t ldb, float beta, float *C, int64_t ldc, int64_t coff,
@@ -243,7 +254,10 @@ AVX512 static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float 
             const int64_t i1 = STEN__MIN(M, i0 + mc);
             for (int64_t j = j0; j < j1; j += NR) {
                 const int64_t nr = STEN__MIN(NR, j1 - j);
-                pack_strip(Bp, B + p * ldb + j, ldb, kc, nr);
+                if (ldb < 0)
+                    pack_strip_t(Bp, B + j * -ldb + p, -ldb, kc, nr);
+                else
+                    pack_strip(Bp, B + p * ldb + j, ldb, kc, nr);
                 const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
                 const tile_out o = {alpha, beta, bias ? bias + j : NULL, p == 0};
                 float *Cj = C + (j - coff); /* column j of row 0 */
