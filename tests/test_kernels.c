@@ -785,6 +785,22 @@ static void test_thread_count_independence(void)
     CHECK(memcmp(Y1, Y2, (size_t)B * H * 4) == 0);
     CHECK(memcmp(G1, G2, (size_t)N * H * 4) == 0);
     CHECK(memcmp(i1, i2, (size_t)B * 50 * 4) == 0);
+    /* sten_gemm where the columns make fewer chunks than threads (an MLP layer: rows split into
+     * panel blocks): NN and TN, the same bits for 1 and 2 threads, and right */
+    const int64_t M = 1000, Nn = 300, K = 257;
+    float *A = rand_floats(M * K, -1, 1), *Bm = rand_floats(K * Nn, -1, 1), *At = rand_floats(K * M, -1, 1);
+    float *C1 = rand_floats(M * Nn, 0, 0), *C2 = rand_floats(M * Nn, 0, 0), *R = rand_floats(M * Nn, 0, 0);
+    for (int tn = 0; tn < 2; tn++) {
+        for (int t = 1; t <= 2; t++) {
+            sten_ctx_set_threads(ctx, t);
+            sten_gemm(ctx, tn ? STEN_TRANS : STEN_NO_TRANS, STEN_NO_TRANS, M, Nn, K, 1.0f, tn ? At : A, tn ? M : K, Bm,
+                      Nn, 0.0f, t == 1 ? C1 : C2, Nn);
+        }
+        CHECK(memcmp(C1, C2, (size_t)(M * Nn) * 4) == 0);
+        sten__gemm_ref(tn, 0, M, Nn, K, 1.0f, tn ? At : A, tn ? M : K, Bm, Nn, 0.0f, R, Nn);
+        CHECK_CLOSE(C2, R, M * Nn, 1e-4, 1e-4);
+    }
+    free(A), free(Bm), free(At), free(C1), free(C2), free(R);
     free(W), free(dY), free(Y1), free(Y2), free(G1), free(G2), free(S), free(i1), free(i2);
     sten_csr_free(ctx, &x);
     sten_csr_free(ctx, &xt);

@@ -237,11 +237,13 @@ AVX512 static void pack_panel(float *restrict P, const float *A, int64_t lda, in
  * keep their part of A in L2, each strip of B packed once per (K block,
  * pass) into L1. NN reads the shared packed A (Apk); TN (lda < 0:
  * A[k*(-lda) + r]) reads A where it is. ldb < 0: B is held transposed
- * (B[j*(-ldb) + k]), packed strip by strip as it is read. */
+ * (B[j*(-ldb) + k]), packed strip by strip as it is read. Only rows [rlo,
+ * rhi) are computed (rlo a multiple of MR): every element comes out of the
+ * same micro-tile sums whichever rows a call is given. */
 AVX512 static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha,
                             const float *A, int64_t lda, const float *Apk, const float *B,
                             int64_t ldb, float beta, float *C, int64_t ldc, int64_t coff,
-                            const float *bias)
+                            const float *bias, int64_t rlo, int64_t rhi)
 {
     float Bp[KC * NR] __attribute__((aligned(64)));
     const bool tn = lda < 0;
@@ -250,8 +252,8 @@ AVX512 static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float 
         const int64_t kc = STEN__MIN(KC, K - p);
         /* rows per pass: all of them when their block of A fits in 512 KB */
         const int64_t mc = Mp * kc <= (128 << 10) ? Mp : MC;
-        for (int64_t i0 = 0; i0 < M; i0 += mc) {
-            const int64_t i1 = STEN__MIN(M, i0 + mc);
+        for (int64_t i0 = rlo; i0 < rhi; i0 += mc) {
+            const int64_t i1 = STEN__MIN(rhi, i0 + mc);
             for (int64_t j = j0; j < j1; j += NR) {
                 const int64_t nr = STEN__MIN(NR, j1 - j);
                 if (ldb < 0)
@@ -287,7 +289,12 @@ static sten_status own_nn(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float 
                           float *C, int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg)
 {
     const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK, Mp = padded_rows(M);
-    const int nt = (int)STEN__MIN(nch, sten__threads_for(ctx, M * N * K, 1 << 20));
+    const int threads = sten__threads_for(ctx, M * N * K, 1 << 20);
+    /* fewer column chunks than threads (an MLP layer's 512 or fewer outputs): the rows are
+     * split too, in blocks of whole MR-row panels, two per thread per chunk. Not with fn,
+     * which needs whole chunks. The sums are the same for any split. */
+    const int64_t rb = !fn && C && nch < threads ? STEN__MIN(Mp / MR, (threads + nch - 1) / nch * 2) : 1;
+    const int nt = (int)STEN__MIN(nch * rb, threads);
     /* scratch: the packed A (NN), then one chunk buffer per thread (C NULL) */
     const size_t apk = lda > 0 ? (size_t)(Mp * K + 15) / 16 * 16 : 0;
     const size_t loc = C ? 0 : (size_t)(M * STEN__GEMM_CHUNK);
@@ -315,13 +322,17 @@ static sten_status own_nn(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float 
         }
         float *own_c = C ? NULL : ws + apk + loc * (size_t)t;
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t ch = 0; ch < nch; ch++) {
+        for (int64_t q = 0; q < nch * rb; q++) {
+            const int64_t ch = q / rb, r = q % rb, pn = Mp / MR;
             const int64_t j0 = ch * STEN__GEMM_CHUNK, j1 = STEN__MIN(N, j0 + STEN__GEMM_CHUNK);
+            const int64_t rlo = pn * r / rb * MR, rhi = STEN__MIN(M, pn * (r + 1) / rb * MR);
+            if (rlo >= rhi)
+                continue;
             if (own_c)
                 chunk_nn(M, j0, j1, K, alpha, A, lda, Apk, B, ldb, 0.0f, own_c, STEN__GEMM_CHUNK, j0,
-                         bias);
+                         bias, rlo, rhi);
             else
-                chunk_nn(M, j0, j1, K, alpha, A, lda, Apk, B, ldb, beta, C, ldc, 0, bias);
+                chunk_nn(M, j0, j1, K, alpha, A, lda, Apk, B, ldb, beta, C, ldc, 0, bias, rlo, rhi);
             if (fn)
                 fn(arg, ch, j0, j1, own_c ? own_c : C + j0, own_c ? STEN__GEMM_CHUNK : ldc);
         }
@@ -453,7 +464,7 @@ static sten_status own_out_backward(sten_ctx *ctx, int64_t M, int64_t N, int64_t
                 /* P (+)= D[:, j0:j1) W[:, j0:j1)^T, with W's columns before their update */
                 const nt_args na = {D + j0, W + j0, P, ldd, ldw, H, 1.0f, ch == g * per ? 0.0f : 1.0f};
                 dot_part(0, M, 0, H, j1 - j0, j1 - j0, nt_block, &na);
-                chunk_nn(H, j0, j1, M, alpha, A, -lda, NULL, D, ldd, beta, W, ldw, 0, NULL);
+                chunk_nn(H, j0, j1, M, alpha, A, -lda, NULL, D, ldd, beta, W, ldw, 0, NULL, 0, H);
             }
         }
 #pragma omp for schedule(static)
