@@ -244,15 +244,15 @@ BF void sten__bgemm_pack(sten_ctx *ctx, int64_t K, int64_t N, const uint16_t *B,
 BF static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha,
                         const uint32_t *Apk, const uint16_t *B, int64_t ldb, const uint32_t *Bpk,
                         int64_t N, float beta, float *C, int64_t ldc, int64_t coff, uint16_t *Cb,
-                        int64_t ldcb, const float *bias)
+                        int64_t ldcb, const float *bias, int64_t rlo, int64_t rhi)
 {
     uint32_t Bp[(KC / 2) * NR] __attribute__((aligned(64)));
     const int64_t Mp = (M + MR - 1) / MR * MR;
     for (int64_t p = 0; p < K; p += KC) {
         const int64_t kc = STEN__MIN(KC, K - p), kp = (kc + 1) / 2;
         const int64_t mc = Mp * kp <= (128 << 10) ? Mp : MC;
-        for (int64_t i0 = 0; i0 < M; i0 += mc) {
-            const int64_t i1 = STEN__MIN(M, i0 + mc);
+        for (int64_t i0 = rlo; i0 < rhi; i0 += mc) { /* rows [rlo, rhi), rlo a multiple of MR */
+            const int64_t i1 = STEN__MIN(rhi, i0 + mc);
             for (int64_t j = j0; j < j1; j += NR) {
                 const int64_t nr = STEN__MIN(NR, j1 - j);
                 /* B's strip: packed once for many products (Bpk), or here */
@@ -306,7 +306,10 @@ static sten_status bgemm(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int
                                 ldcb, bias, fn, arg);
     const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK, Mp = (M + MR - 1) / MR * MR;
     const int64_t kblocks = (K + KC - 1) / KC, panels = Mp / MR;
-    const int nt = (int)STEN__MIN(nch, sten__threads_for(ctx, M * N * STEN__MAX(K, 1), 1 << 20));
+    const int threads = sten__threads_for(ctx, M * N * STEN__MAX(K, 1), 1 << 20);
+    /* fewer column chunks than threads: the rows split too, as sgemm.c's own_nn does */
+    const int64_t rb = !fn && C && K > 0 && nch < threads ? STEN__MIN(panels, (threads + nch - 1) / nch * 2) : 1;
+    const int nt = (int)STEN__MIN(nch * rb, threads);
     /* scratch: A in k-pair panels (K rounded up to even per block), then
      * one chunk buffer per thread when there is no C */
     const size_t apk = (size_t)(Mp * (K + 2 * kblocks) / 2 + 16) / 16 * 16;
@@ -331,8 +334,12 @@ static sten_status bgemm(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int
         }
         float *own_c = C ? NULL : (float *)(ws + apk + loc * (size_t)t);
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t ch = 0; ch < nch; ch++) {
+        for (int64_t q = 0; q < nch * rb; q++) {
+            const int64_t ch = q / rb, r = q % rb;
             const int64_t j0 = ch * STEN__GEMM_CHUNK, j1 = STEN__MIN(N, j0 + STEN__GEMM_CHUNK);
+            const int64_t rlo = panels * r / rb * MR, rhi = STEN__MIN(M, panels * (r + 1) / rb * MR);
+            if (rlo >= rhi)
+                continue;
             if (K <= 0) { /* an empty product: beta C + bias */
                 for (int64_t i = 0; i < M; i++)
                     for (int64_t j = j0; j < j1; j++) {
@@ -343,9 +350,9 @@ static sten_status bgemm(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int
                     }
             } else if (own_c) {
                 chunk_nn(M, j0, j1, K, alpha, ws, B, ldb, Bpk, N, 0.0f, own_c, STEN__GEMM_CHUNK, j0,
-                         NULL, 0, bias);
+                         NULL, 0, bias, rlo, rhi);
             } else {
-                chunk_nn(M, j0, j1, K, alpha, ws, B, ldb, Bpk, N, beta, C, ldc, 0, Cb, ldcb, bias);
+                chunk_nn(M, j0, j1, K, alpha, ws, B, ldb, Bpk, N, beta, C, ldc, 0, Cb, ldcb, bias, rlo, rhi);
             }
             if (fn)
                 fn(arg, ch, j0, j1, own_c ? own_c : C + j0, own_c ? STEN__GEMM_CHUNK : ldc);
