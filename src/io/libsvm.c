@@ -165,11 +165,10 @@ sten_status sten_libsvm_stream_next(sten_ctx *ctx, sten_libsvm_stream *s, uint32
     if (sten__grow(ctx, (void **)&m->row_ptr, &s->rcap, 1, sizeof *m->row_ptr))
         return STEN_E_NOMEM;
     m->row_ptr[0] = 0;
-    sten_status st = STEN_OK;
     char *line;
     size_t len;
     int got = 1;
-    while (!st && m->rows < max_rows && (got = sten__lines_next(ctx, &s->r, &line, &len)) > 0) {
+    while (m->rows < max_rows && (got = sten__lines_next(ctx, &s->r, &line, &len)) > 0) {
         svm_line *l = &s->l;
         const int pr = parse_line(ctx, s->path, s->r.lineno, line, len, s->base, l);
         if (pr < 0)
