@@ -786,7 +786,8 @@ static void test_thread_count_independence(void)
     CHECK(memcmp(G1, G2, (size_t)N * H * 4) == 0);
     CHECK(memcmp(i1, i2, (size_t)B * 50 * 4) == 0);
     /* sten_gemm where the columns make fewer chunks than threads (an MLP layer: rows split into
-     * panel blocks): NN and TN, the same bits for 1 and 2 threads, and right */
+     * panel blocks): NN and TN, the same bits for 1 and 2 threads with sten's kernels (OpenBLAS,
+     * under STEN_KERNELS=portable, makes no such promise), and right either way */
     const int64_t M = 1000, Nn = 300, K = 257;
     float *A = rand_floats(M * K, -1, 1), *Bm = rand_floats(K * Nn, -1, 1), *At = rand_floats(K * M, -1, 1);
     float *C1 = rand_floats(M * Nn, 0, 0), *C2 = rand_floats(M * Nn, 0, 0), *R = rand_floats(M * Nn, 0, 0);
@@ -796,7 +797,8 @@ static void test_thread_count_independence(void)
             sten_gemm(ctx, tn ? STEN_TRANS : STEN_NO_TRANS, STEN_NO_TRANS, M, Nn, K, 1.0f, tn ? At : A, tn ? M : K, Bm,
                       Nn, 0.0f, t == 1 ? C1 : C2, Nn);
         }
-        CHECK(memcmp(C1, C2, (size_t)(M * Nn) * 4) == 0);
+        if (sten__gemm_own())
+            CHECK(memcmp(C1, C2, (size_t)(M * Nn) * 4) == 0);
         sten__gemm_ref(tn, 0, M, Nn, K, 1.0f, tn ? At : A, tn ? M : K, Bm, Nn, 0.0f, R, Nn);
         CHECK_CLOSE(C2, R, M * Nn, 1e-4, 1e-4);
     }
