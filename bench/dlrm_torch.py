@@ -64,6 +64,7 @@ def main():
     p.add_argument("--dim", type=int, default=16)
     p.add_argument("--sparse", type=int, default=1)
     p.add_argument("--form", choices=["eager", "compile", "bf16", "compile-bf16"], default="eager")
+    p.add_argument("--infer", type=int, default=0, help="1: time scoring (eval, no_grad) instead of training")
     a = p.parse_args()
     compiled, bf16 = a.form.startswith("compile"), a.form.endswith("bf16")
     if compiled and not hasattr(torch, "compile"):
@@ -97,6 +98,19 @@ def main():
         for o in opts:
             o.step()
         return loss
+    if a.infer:  # scoring: the model in eval mode, no gradients, probabilities out
+        m.eval()
+
+        def score(d, idx):
+            with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
+                return torch.sigmoid(m(d, idx, offsets).float())
+
+        fscore = torch.compile(score) if compiled else score
+
+        def step(i):  # noqa: F811 (the scoring step replaces the training one)
+            d, idx, _ = batches[i % len(batches)]
+            with torch.no_grad():
+                return fscore(d, idx.contiguous())
     t0 = time.perf_counter()
     for i in range(10):  # warm-up
         step(i)
@@ -105,7 +119,7 @@ def main():
     for i in range(a.steps):
         step(i)
     sec = time.perf_counter() - t0
-    print(json.dumps({"impl": "pytorch-dlrm-%s-%s" % ("sparse" if a.sparse else "dense", a.form),
+    print(json.dumps({"impl": "pytorch-dlrm-%s-%s" % ("infer" if a.infer else "sparse" if a.sparse else "dense", a.form),
                       "form": a.form, "precision": "bf16" if bf16 else "fp32",
                       "torch": torch.__version__, "threads": torch.get_num_threads(),
                       "omp": os.environ.get("OMP_NUM_THREADS"),

@@ -65,6 +65,12 @@ void sten__spmm_scaled(sten_ctx *ctx, const sten_csr *X, const float *W, int64_t
     for (int64_t b = 0; b < B; b++) {
         float *y = Y + b * ldy;
         const uint64_t e0 = X->row_ptr[b];
+        /* rows of a few entries (an embedding table's one index an example) get no prefetch
+         * inside gather_rows: ask for the weight rows of the batch row 8 ahead here */
+        if (b + 8 < B && X->row_ptr[b + 9] - X->row_ptr[b + 8] <= 4)
+            for (uint64_t e = X->row_ptr[b + 8]; e < X->row_ptr[b + 9]; e++)
+                for (int64_t q = 0; q < H * (int64_t)sizeof(float); q += 64)
+                    __builtin_prefetch((const char *)(W + (int64_t)X->col[e] * ldw) + q);
         if (alpha == 1.0f) {
             if (beta == 0.0f)
                 memset(y, 0, (size_t)H * sizeof *y);
