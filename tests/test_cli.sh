@@ -432,6 +432,37 @@ expect 0 "3000 rows (linear, 400 at a time)" predict -n "$b/llst/model.nc" --dat
     --stream-rows 400 --format json -s "$b/outst"
 expect 0 "3000 rows (linear)" predict -n "$b/llst/model.nc" --data "$b/llb.svm" --index-base 1 --format json -s "$b/outst2"
 cmp -s "$b/outst" "$b/outst2" || { echo "FAIL: sten predict --stream-rows differs from a whole read"; fail=1; }
+# sparse RecordIO-protobuf training rows (tensors with keys and shape) beside a CSV validation
+# channel: the CSV rows are gathered into a CSR to match (and a CSV test channel stays dense)
+/usr/bin/python3 - "$b/llb_tr.csv" "$b/llb_tr_sparse.rec" <<'PY'
+import struct, sys
+def varint(n):
+    out = b""
+    while True:
+        low, n = n & 0x7F, n >> 7
+        if not n:
+            return out + bytes([low])
+        out += bytes([low | 0x80])
+def ld(tag, body):
+    return bytes([tag]) + varint(len(body)) + body
+def entry(values, keys=None, dim=0):  # map entry "values" -> Value{float32_tensor{values, keys, shape}}
+    tensor = ld(0x0A, struct.pack("<%df" % len(values), *values))
+    if keys is not None:
+        tensor += ld(0x12, b"".join(varint(k) for k in keys)) + ld(0x1A, varint(dim))
+    return ld(0x0A, b"values") + ld(0x12, ld(0x12, tensor))
+with open(sys.argv[2], "wb") as out:
+    for line in open(sys.argv[1]):
+        x = [float(v) for v in line.split(",")]
+        keys = [j for j, v in enumerate(x[1:]) if v != 0]
+        rec = ld(0x0A, entry([x[1 + j] for j in keys], keys, len(x) - 1)) + ld(0x12, entry(x[:1]))
+        out.write(struct.pack("<II", 0xCED7230A, len(rec)) + rec + b"\0" * (-len(rec) % 4))
+PY
+expect 0 "2000 sparse rows of 8 features, with validation" train --algorithm linear-learner \
+    --hyperparameters "$b/hpl.json" --train "$b/llb_tr_sparse.rec" --validation "$b/llb_va.csv" --test "$b/llb_va.csv" \
+    --model-dir "$b/llrec"
+awk -F': ' '/validation:binary_classification_accuracy/ { v = $2 + 0 } /test:binary_classification_accuracy/ { t = $2 + 0 }
+    END { d = v - t; exit !(v > 0.95 && d <= 0.002 && d >= -0.002) }' "$tmp/out" ||
+    { echo "FAIL: linear-learner, sparse RecordIO training with CSV validation"; cat "$tmp/out"; fail=1; }
 expect 64 "only linear-learner streams, from libsvm channels" train --algorithm linear-learner \
     --hyperparameters "$b/hpl.json" --train "$b/llb_tr.csv" --stream-rows 700 --model-dir "$b/ll2"
 expect 64 "--stream-rows reads libsvm rows: give --index-base 0 or 1" predict -n "$b/llst/model.nc" \
