@@ -25,12 +25,7 @@ bench_threads "$THREADS"
 bench_platform
 w=out/dlrm-infer
 mkdir -p "$w"
-awk -v n="$EXAMPLES" 'BEGIN { srand(11); for (r = 0; r < n; r++) {
-        line = (rand() < 0.25) ? "1" : "0"
-        for (k = 0; k < 13; k++) line = line "\t" ((rand() < 0.1) ? "" : int(rand() * 50) - 2)
-        for (k = 0; k < 26; k++) line = line "\t" ((rand() < 0.05) ? "" : sprintf("%08x", int(rand() * rand() * 1000000) + k))
-        print line } }' >"$w/rows.tsv"
-./build/sten convert --force "$w/rows.tsv" -o "$w/rows.nc" --format criteo --hash-buckets "$ROWS" 2>/dev/null
+bench_dlrm_rows "$w" "$EXAMPLES" "$ROWS"
 ./build/sten train -c examples/criteo/dlrm.json -i "$w/rows.nc" -o "$w/rows.nc" -n "$w/m.nc" -e 1 -b 1024 \
     -t "$THREADS" --force 2>/dev/null
 precisions=fp32

@@ -28,12 +28,7 @@ bench_threads "$THREADS"
 bench_platform
 w=out/dlrm-bench
 mkdir -p "$w"
-awk -v n="$EXAMPLES" 'BEGIN { srand(11); for (r = 0; r < n; r++) {
-        line = (rand() < 0.25) ? "1" : "0"
-        for (k = 0; k < 13; k++) line = line "\t" ((rand() < 0.1) ? "" : int(rand() * 50) - 2)
-        for (k = 0; k < 26; k++) line = line "\t" ((rand() < 0.05) ? "" : sprintf("%08x", int(rand() * rand() * 1000000) + k))
-        print line } }' >"$w/train.tsv"
-./build/sten convert --force "$w/train.tsv" -o "$w/train.nc" --format criteo --hash-buckets "$ROWS" 2>/dev/null
+bench_dlrm_rows "$w" "$EXAMPLES" "$ROWS"
 precisions=fp32
 if ./build/sten info | grep -q "^bf16 *yes"; then precisions="fp32 bf16"; fi
 out=$(mktemp)
@@ -42,7 +37,7 @@ r=0
 while [ $r -lt "$ROUNDS" ]; do
     for p in $precisions; do
         rm -f "$w/m.jsonl"
-        taskset -c "$cores" ./build/sten train -c examples/criteo/dlrm.json -i "$w/train.nc" -o "$w/train.nc" \
+        taskset -c "$cores" ./build/sten train -c examples/criteo/dlrm.json -i "$w/rows.nc" -o "$w/rows.nc" \
             -n "$w/m.nc" -e 3 -b "$BATCH" -t "$THREADS" --precision "$p" --metrics "$w/m.jsonl" --force 2>/dev/null
         # epochs 2 and 3 (the first one warms up)
         impl=sten

@@ -18,6 +18,8 @@
 #                         to OUT; a form that fails is reported (stderr's tail) and skipped
 # bench_strong_split S R  in the current folder: the strong-generalization split of ratings R
 #                         (600 validation + 600 test users) with sten S, and its NetCDF files
+# bench_dlrm_rows DIR N B N synthetic rows in Criteo's layout (seeded; bench/dlrm.sh's and
+#                         dlrm-infer.sh's), converted to DIR/rows.nc hashed into B rows a table
 # RESULTS=FILE            where the scripts append their tables (default bench/RESULTS.md;
 #                         RESULTS=/dev/null for a trial run)
 
@@ -90,4 +92,13 @@ bench_strong_split() {
         --delimiter : --columns user,-,item,-,rating -o st
     "$1" generate-netcdf --force -d gl_input -i st-train.txt -o gl_input.nc -f features -s samples -c
     "$1" generate-netcdf --force -d gl_output -i st-train.txt -o gl_output.nc -f features -s samples
+}
+
+bench_dlrm_rows() {
+    awk -v n="$2" 'BEGIN { srand(11); for (r = 0; r < n; r++) {
+            line = (rand() < 0.25) ? "1" : "0"
+            for (k = 0; k < 13; k++) line = line "\t" ((rand() < 0.1) ? "" : int(rand() * 50) - 2)
+            for (k = 0; k < 26; k++) line = line "\t" ((rand() < 0.05) ? "" : sprintf("%08x", int(rand() * rand() * 1000000) + k))
+            print line } }' >"$1/rows.tsv"
+    ./build/sten convert --force "$1/rows.tsv" -o "$1/rows.nc" --format criteo --hash-buckets "$3" 2>/dev/null
 }

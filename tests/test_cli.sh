@@ -278,7 +278,9 @@ expect 64 "nprobe is for faiss.IVFFlat" predict -n "$b/kn/model.nc" --csv "$b/bl
 expect 64 "--verbose and --nprobe are for k-NN models, this is a kmeans model" \
     predict -n "$b/km/model.nc" --csv "$b/blobs.csv" --verbose -s "$b/outr2"
 # the same rows as SageMaker's RecordIO-protobuf (dense tensors) and as libsvm: the same model's answers
-/usr/bin/python3 - "$b/lab.csv" "$b/lab.rec" <<'PY'
+# rec.py CSV OUT [sparse]: label-first CSV rows as RecordIO-protobuf records, dense tensors or
+# (sparse) the non-zero values with their keys and the shape
+cat >"$b/rec.py" <<'PY'
 import struct, sys
 def varint(n):
     out = b""
@@ -289,15 +291,24 @@ def varint(n):
         out += bytes([low | 0x80])
 def ld(tag, body):
     return bytes([tag]) + varint(len(body)) + body
-def entry(values):  # map entry "values" -> Value{float32_tensor{values}}
+def entry(values, keys=None, dim=0):  # map entry "values" -> Value{float32_tensor{values[, keys, shape]}}
     tensor = ld(0x0A, struct.pack("<%df" % len(values), *values))
+    if keys is not None:
+        tensor += ld(0x12, b"".join(varint(k) for k in keys)) + ld(0x1A, varint(dim))
     return ld(0x0A, b"values") + ld(0x12, ld(0x12, tensor))
+sparse = len(sys.argv) > 3
 with open(sys.argv[2], "wb") as out:
     for line in open(sys.argv[1]):
         x = [float(v) for v in line.split(",")]
-        rec = ld(0x0A, entry(x[1:])) + ld(0x12, entry(x[:1]))
+        if sparse:
+            keys = [j for j, v in enumerate(x[1:]) if v != 0]
+            features = entry([x[1 + j] for j in keys], keys, len(x) - 1)
+        else:
+            features = entry(x[1:])
+        rec = ld(0x0A, features) + ld(0x12, entry(x[:1]))
         out.write(struct.pack("<II", 0xCED7230A, len(rec)) + rec + b"\0" * (-len(rec) % 4))
 PY
+/usr/bin/python3 "$b/rec.py" "$b/lab.csv" "$b/lab.rec"
 awk -F, '{ printf "%s", $1; for (i = 2; i <= NF; i++) printf " %d:%s", i - 2, $i; print "" }' "$b/lab.csv" >"$b/lab.libsvm"
 expect 0 "wrote" train --algorithm knn --hyperparameters "$b/hpk.json" --train "$b/lab.rec" --model-dir "$b/krec"
 expect 0 "3000 rows (knn" predict -n "$b/krec/model.nc" --csv "$b/blobs.csv" --format jsonl --verbose -s "$b/outv2"
@@ -434,29 +445,7 @@ expect 0 "3000 rows (linear)" predict -n "$b/llst/model.nc" --data "$b/llb.svm" 
 cmp -s "$b/outst" "$b/outst2" || { echo "FAIL: sten predict --stream-rows differs from a whole read"; fail=1; }
 # sparse RecordIO-protobuf training rows (tensors with keys and shape) beside a CSV validation
 # channel: the CSV rows are gathered into a CSR to match (and a CSV test channel stays dense)
-/usr/bin/python3 - "$b/llb_tr.csv" "$b/llb_tr_sparse.rec" <<'PY'
-import struct, sys
-def varint(n):
-    out = b""
-    while True:
-        low, n = n & 0x7F, n >> 7
-        if not n:
-            return out + bytes([low])
-        out += bytes([low | 0x80])
-def ld(tag, body):
-    return bytes([tag]) + varint(len(body)) + body
-def entry(values, keys=None, dim=0):  # map entry "values" -> Value{float32_tensor{values, keys, shape}}
-    tensor = ld(0x0A, struct.pack("<%df" % len(values), *values))
-    if keys is not None:
-        tensor += ld(0x12, b"".join(varint(k) for k in keys)) + ld(0x1A, varint(dim))
-    return ld(0x0A, b"values") + ld(0x12, ld(0x12, tensor))
-with open(sys.argv[2], "wb") as out:
-    for line in open(sys.argv[1]):
-        x = [float(v) for v in line.split(",")]
-        keys = [j for j, v in enumerate(x[1:]) if v != 0]
-        rec = ld(0x0A, entry([x[1 + j] for j in keys], keys, len(x) - 1)) + ld(0x12, entry(x[:1]))
-        out.write(struct.pack("<II", 0xCED7230A, len(rec)) + rec + b"\0" * (-len(rec) % 4))
-PY
+/usr/bin/python3 "$b/rec.py" "$b/llb_tr.csv" "$b/llb_tr_sparse.rec" sparse
 expect 0 "2000 sparse rows of 8 features, with validation" train --algorithm linear-learner \
     --hyperparameters "$b/hpl.json" --train "$b/llb_tr_sparse.rec" --validation "$b/llb_va.csv" --test "$b/llb_va.csv" \
     --model-dir "$b/llrec"

@@ -201,6 +201,13 @@ static inline float dot_v8(const float *q, const float *x, uint32_t d)
     return dot;
 }
 
+/* Asks for the d floats at x (a point two ahead in a list's scan). */
+static inline void prefetch_point(const float *x, uint32_t d)
+{
+    for (uint32_t j = 0; j < d; j += 16)
+        __builtin_prefetch(x + j);
+}
+
 /* Every point of list c against the prepared query q into the best list,
  * the next point asked for ahead. */
 STEN__SIMD_CLONES
@@ -212,8 +219,7 @@ static void scan_list(const sten_knn *m, uint32_t c, const float *q, bool l2, ui
     for (uint32_t p = m->list_start[c]; p < p1; p++) {
         const float *x = m->points + (uint64_t)p * d;
         if (p + 2 < p1)
-            for (uint32_t j = 0; j < d; j += 16)
-                __builtin_prefetch(x + 2 * (uint64_t)d + j);
+            prefetch_point(x + 2 * (uint64_t)d, d);
         const float dot = dot_v8(q, x, d);
         offer(m->rows, id, sc, n, K, p, l2 ? 2.0f * dot - m->norms[p] : dot);
     }
@@ -263,8 +269,7 @@ static void scan_lists_together(const sten_knn *m, const float *Q, uint32_t b0, 
         for (uint32_t p = m->list_start[c]; p < p1; p++) {
             const float *x = m->points + (uint64_t)p * d;
             if (p + 2 < p1)
-                for (uint32_t j = 0; j < d; j += 16)
-                    __builtin_prefetch(x + 2 * (uint64_t)d + j);
+                prefetch_point(x + 2 * (uint64_t)d, d);
             dots(x, Q, cq, n, d, dv);
             for (uint32_t t = 0; t < n; t++) {
                 const uint32_t b = cq[t];
