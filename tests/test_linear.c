@@ -626,11 +626,9 @@ static void test_sparse(void)
 /* Rows X (n x d, zeros left out) as a libsvm file (0-based, exact floats). */
 static const char *write_libsvm(const char *name, const float *X, const float *y, int n, int d)
 {
-    static char path[8][256];
-    static int slot;
-    char *p = path[slot++ % 8];
-    snprintf(p, 256, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
     for (int i = 0; i < n; i++) {
         fprintf(f, "%g", (double)y[i]);
         for (int j = 0; j < d; j++)
@@ -639,7 +637,9 @@ static const char *write_libsvm(const char *name, const float *X, const float *y
         fputc('\n', f);
     }
     fclose(f);
-    return p;
+    const char *path = write_file(name, text);
+    free(text);
+    return path;
 }
 
 static bool same_model(const sten_linear *a, const sten_linear *b)

@@ -241,9 +241,23 @@ sten_status cli_read_rows(sten_ctx *ctx, const char *path, uint32_t dim, int bas
     if (cli_rows_are_csv(path, base)) /* CSV: the label first when labeled */
         return labeled ? sten_csv_read_labeled(ctx, path, dim, X, y, n) : sten_csv_read_dense(ctx, path, dim, X, n);
     sten_dataset x, t;
-    sten_status st = sten_labeled_read(ctx, path, base, dim, "x", "y", &x, labeled ? &t : NULL);
-    if (st)
-        return st;
+    const sten_status st = sten_labeled_read(ctx, path, base, dim, "x", "y", &x, labeled ? &t : NULL);
+    return st ? st : cli_rows_spread(ctx, path, dim, &x, labeled ? &t : NULL, X, y, n);
+}
+
+sten_status cli_rows_spread(sten_ctx *ctx, const char *path, uint32_t dim, sten_dataset *xs, sten_dataset *ts,
+                            float **X, float **y, uint64_t *n)
+{
+    sten_dataset x = *xs, t = ts ? *ts : (sten_dataset){0};
+    const bool labeled = ts != NULL;
+    memset(xs, 0, sizeof *xs);
+    if (ts)
+        memset(ts, 0, sizeof *ts);
+    *X = NULL;
+    if (y)
+        *y = NULL;
+    *n = 0;
+    sten_status st = STEN_OK;
     const uint64_t rows = x.examples;
     if (rows == 0)
         st = sten_fail(ctx, STEN_E_PARSE, "%s: no examples", path);

@@ -159,6 +159,11 @@ sten_status cli_load_index(sten_ctx *ctx, const char *path, sten_index **out);
  * dense), else CSV (the label first when labeled). *X and *y owned (sten_free). */
 sten_status cli_read_rows(sten_ctx *ctx, const char *path, uint32_t dim, int base, bool labeled, float **X,
                           float **y, uint64_t *n);
+/* cli_read_rows' second half: the rows of x (and, when t is not NULL, its
+ * labels) as read by sten_labeled_read from path, spread out dense into *X
+ * (n x dim) and *y; x and t are consumed (cleared) either way. */
+sten_status cli_rows_spread(sten_ctx *ctx, const char *path, uint32_t dim, sten_dataset *x, sten_dataset *t,
+                            float **X, float **y, uint64_t *n);
 /* Whether cli_read_rows reads path as CSV (else through sten_labeled_read). */
 bool cli_rows_are_csv(const char *path, int base);
 

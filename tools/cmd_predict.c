@@ -8,7 +8,6 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 const char cmd_predict_usage[] =
     "usage: sten predict [-d NAME] -n MODEL.nc -r INPUT -i IN_FEATURES -o OUT_FEATURES\n"
@@ -445,12 +444,10 @@ static sten_status run_netcdf_scores(sten_ctx *ctx, const pred_args *a)
     const uint64_t n = st ? 0 : sten_workspace_examples(ws);
     if (!st && !(sc = malloc((size_t)(n ? n : 1) * sizeof *sc)))
         st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = cli_now_s();
     if (!st)
         st = sten_net_score_ws(ctx, net, ws, sc, NULL);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    const double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    const double secs = cli_now_s() - t0;
     if (!st)
         st = sten_outfile_open(ctx, a->output, &of, &f);
     if (!st) {

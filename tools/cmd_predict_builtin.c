@@ -14,7 +14,6 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct {
     const char *model, *csv, *output;
@@ -150,11 +149,10 @@ static sten_status run_knn(sten_ctx *ctx, const bp_args *a)
     if (!st && (!(pred = malloc((size_t)n * sizeof *pred)) ||
                 (a->verbose && (!(ids = malloc(nk * sizeof *ids)) || !(dist = malloc(nk * sizeof *dist))))))
         st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = cli_now_s();
     if (!st)
         st = sten_knn_predict(ctx, &m, X, n, (uint32_t)a->nprobe, pred, ids, dist);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    const double searched = cli_now_s() - t0;
     if (!st)
         st = sten_outfile_open(ctx, a->output, &of, &f);
     if (!st) {
@@ -175,8 +173,7 @@ static sten_status run_knn(sten_ctx *ctx, const bp_args *a)
     if (!st)
         fprintf(stderr, "sten predict: %s: %llu rows (knn, %s%s%u; search %.3f s)\n", a->output,
                 (unsigned long long)n, m.codes ? "faiss.IVFPQ, nprobe " : m.nlists ? "faiss.IVFFlat, nprobe " : "faiss.Flat",
-                m.nlists ? "" : ", k ", m.nlists ? sten_knn_nprobe(&m, (uint32_t)a->nprobe) : m.opts.k,
-                (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
+                m.nlists ? "" : ", k ", m.nlists ? sten_knn_nprobe(&m, (uint32_t)a->nprobe) : m.opts.k, searched);
     free(pred), free(ids), free(dist);
     sten_free(ctx, X);
     sten_knn_free(ctx, &m);
@@ -268,15 +265,14 @@ static sten_status run_linear(sten_ctx *ctx, const bp_args *a)
     sten_dataset x;
     memset(&x, 0, sizeof x);
     bool sparse = false;
-    if (!cli_rows_are_csv(a->csv, (int)a->base) &&
-        !(st = sten_labeled_read(ctx, a->csv, (int)a->base, m.dim, "x", "y", &x, NULL))) {
+    if (cli_rows_are_csv(a->csv, (int)a->base)) {
+        st = cli_read_rows(ctx, a->csv, m.dim, (int)a->base, false, &X, NULL, &n);
+    } else if (!(st = sten_labeled_read(ctx, a->csv, (int)a->base, m.dim, "x", "y", &x, NULL))) {
         sparse = (x.attributes & STEN_DS_SPARSE) && !x.index;
         n = x.examples;
-        if (!sparse)
-            sten_dataset_clear(ctx, &x);
+        if (!sparse) /* dense rows: as they are */
+            st = cli_rows_spread(ctx, a->csv, m.dim, &x, NULL, &X, NULL, &n);
     }
-    if (!st && !sparse)
-        st = cli_read_rows(ctx, a->csv, m.dim, (int)a->base, false, &X, NULL, &n);
     if (!st && (!(S = malloc((size_t)n * m.outputs * sizeof *S)) || !(lab = malloc((size_t)n * sizeof *lab))))
         st = sten_fail(ctx, STEN_E_NOMEM, "out of memory");
     if (!st)

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 const char cmd_train_builtin_usage[] =
@@ -136,12 +135,6 @@ static int parse(const cli_cmd *self, int argc, char **argv, bi_args *a)
     return 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* The seconds spent reading every CSV channel and fitting, as a JSON line
  * beside the metrics, so a benchmark can set the fit apart from the parse. */
@@ -173,14 +166,14 @@ typedef struct {
 static sten_status read_channels(sten_ctx *ctx, const bi_args *a, uint32_t dim, bool labeled, channels *c)
 {
     memset(c, 0, sizeof *c);
-    const double t0 = now_s();
+    const double t0 = cli_now_s();
     const int base = (int)a->base;
     sten_status st = cli_read_rows(ctx, a->train, dim, base, labeled, &c->X, labeled ? &c->y : NULL, &c->n);
     if (!st && a->validation)
         st = cli_read_rows(ctx, a->validation, dim, base, labeled, &c->V, labeled ? &c->vy : NULL, &c->nv);
     if (!st && a->test)
         st = cli_read_rows(ctx, a->test, dim, base, labeled, &c->T, labeled ? &c->ty : NULL, &c->nt);
-    c->read_s = now_s() - t0;
+    c->read_s = cli_now_s() - t0;
     return st ? st : make_dir(ctx, a->dir);
 }
 
@@ -204,7 +197,7 @@ static sten_status read_unsupervised(sten_ctx *ctx, const bi_args *a, uint32_t d
         return read_channels(ctx, a, dim, false, c);
     memset(c, 0, sizeof *c);
     c->sparse = true;
-    const double t0 = now_s();
+    const double t0 = cli_now_s();
     sten_status st = sparse_channel(ctx, a, a->train, dim, &c->sx);
     if (!st && a->test && cli_rows_are_csv(a->test, (int)a->base)) /* each channel in its own format */
         st = cli_read_rows(ctx, a->test, dim, (int)a->base, false, &c->T, NULL, &c->nt);
@@ -213,7 +206,7 @@ static sten_status read_unsupervised(sten_ctx *ctx, const bi_args *a, uint32_t d
     c->n = c->sx.examples;
     if (!c->T)
         c->nt = c->st.examples;
-    c->read_s = now_s() - t0;
+    c->read_s = cli_now_s() - t0;
     return st ? st : make_dir(ctx, a->dir);
 }
 
@@ -240,16 +233,16 @@ static sten_status train_kmeans(sten_ctx *ctx, const bi_args *a, const char *mod
         st = read_unsupervised(ctx, a, o.feature_dim, &c);
     const bool T = c.T || c.st.examples;
     const uint64_t n = c.n, nt = c.nt;
-    double t0 = now_s();
+    double t0 = cli_now_s();
     sten_kmeans_report r;
     if (!st) {
         fprintf(stderr, "sten train: k-means, k %u, %llu %s rows of %u features, threads %d\n", o.k,
                 (unsigned long long)n, c.sparse ? "sparse" : "dense", o.feature_dim, sten_ctx_threads(ctx));
-        t0 = now_s();
+        t0 = cli_now_s();
         st = c.sparse ? sten_kmeans_fit_csr(ctx, &c.sx.sparse, &o, &km, &r) : sten_kmeans_fit(ctx, c.X, n, &o, &km, &r);
     }
     if (!st) {
-        print_seconds(c.read_s, now_s() - t0);
+        print_seconds(c.read_s, cli_now_s() - t0);
         fprintf(stderr, "sten train: mini-batch stage: %u centres, %u pass%s, msd %.6g; local Lloyd's: %u trials to "
                 "%u centres, weighted inertia %.6g\n", r.centers, r.passes, r.passes == 1 ? "" : "es", r.stage_msd,
                 r.trials, o.k, r.local_inertia);
@@ -283,17 +276,17 @@ static sten_status train_pca(sten_ctx *ctx, const bi_args *a, const char *model)
     o.seed = (uint64_t)a->seed;
     if (!st)
         st = read_unsupervised(ctx, a, o.feature_dim, &c); /* sparse rows stay sparse: sten_pca_fit_csr */
-    double t0 = now_s();
+    double t0 = cli_now_s();
     const uint64_t n = c.n;
     if (!st) {
         fprintf(stderr, "sten train: PCA (%s), %u components, %llu %s rows of %u features, threads %d\n",
                 o.mode == STEN_PCA_RANDOMIZED ? "randomized" : "regular", o.num_components, (unsigned long long)n,
                 c.sparse ? "sparse" : "dense", o.feature_dim, sten_ctx_threads(ctx));
-        t0 = now_s();
+        t0 = cli_now_s();
         st = c.sparse ? sten_pca_fit_csr(ctx, &c.sx.sparse, &o, &p) : sten_pca_fit(ctx, c.X, n, &o, &p);
     }
     if (!st) {
-        print_seconds(c.read_s, now_s() - t0);
+        print_seconds(c.read_s, cli_now_s() - t0);
         st = sten_pca_save(ctx, &p, model);
     }
     if (!st) { /* the explained variance, as a JSON line (and its sum on stderr) */
@@ -331,16 +324,16 @@ static sten_status train_knn(sten_ctx *ctx, const bi_args *a, const char *model)
         st = read_channels(ctx, a, o.feature_dim, true, &c);
     const float *X = c.X, *y = c.y, *T = c.T, *ty = c.ty;
     const uint64_t n = c.n, nt = c.nt;
-    double t0 = now_s();
+    double t0 = cli_now_s();
     if (!st) {
         fprintf(stderr, "sten train: k-NN (%s), k %u, %llu rows of %u features, sample_size %u, threads %d\n",
                 o.predictor_type == STEN_KNN_REGRESSOR ? "regressor" : "classifier", o.k, (unsigned long long)n,
                 o.feature_dim, o.sample_size, sten_ctx_threads(ctx));
-        t0 = now_s();
+        t0 = cli_now_s();
         st = sten_knn_fit(ctx, X, y, n, &o, &m);
     }
     if (!st) {
-        print_seconds(c.read_s, now_s() - t0);
+        print_seconds(c.read_s, cli_now_s() - t0);
         fprintf(stderr, "sten train: index of %u points of %u values%s", m.n, m.index_dim, m.nlists ? "" : "\n");
         if (m.nlists)
             fprintf(stderr, " in %u lists (predict probes %u by default)\n", m.nlists, sten_knn_nprobe(&m, 0));
@@ -423,10 +416,11 @@ static sten_status read_lchannel(sten_ctx *ctx, const bi_args *a, const char *pa
                 free_lchannel(ctx, c);
             return st;
         }
-        sten_dataset_clear(ctx, &t); /* dense rows: read again as such */
-        sten_dataset_clear(ctx, &c->x);
+        st = cli_rows_spread(ctx, path, dim, &c->x, &t, &c->X, &c->y, &c->n); /* dense rows: as they are */
+    } else {
+        st = cli_read_rows(ctx, path, dim, base, true, &c->X, &c->y, &c->n);
     }
-    if ((st = cli_read_rows(ctx, path, dim, base, true, &c->X, &c->y, &c->n)))
+    if (st)
         return st;
     if (kind != LCH_SPARSE)
         return STEN_OK;
@@ -454,6 +448,18 @@ static sten_status read_lchannel(sten_ctx *ctx, const bi_args *a, const char *pa
     return st;
 }
 
+/* Which of Linear Learner's models was kept, with its settings and loss,
+ * and a binary classifier's threshold, on stderr. */
+static void report_linear(const sten_linear_report *r, const sten_linear *m)
+{
+    const uint32_t k = r->chosen;
+    fprintf(stderr, "sten train: kept model %u of %u (learning_rate %g, wd %g, l1 %g; %s loss %.6g after %u epochs)\n",
+            k, r->num_models, (double)r->learning_rate[k], (double)r->wd[k], (double)r->l1[k],
+            r->on_validation ? "validation" : "training", r->loss[k], r->epochs[k]);
+    if (m->opts.predictor_type == STEN_LINEAR_BINARY)
+        fprintf(stderr, "sten train: decision threshold %.6g\n", (double)m->threshold);
+}
+
 /* Linear Learner over libsvm channels read a->stream rows at a time: the
  * training and validation rows never held whole. */
 static sten_status train_linear_stream(sten_ctx *ctx, const bi_args *a, const sten_linear_opts *o, const char *model)
@@ -471,18 +477,15 @@ static sten_status train_linear_stream(sten_ctx *ctx, const bi_args *a, const st
     sten_linear m;
     memset(&m, 0, sizeof m);
     sten_linear_report r;
-    const double t0 = now_s();
+    const double t0 = cli_now_s();
     if (!st) {
         fprintf(stderr, "sten train: linear-learner, %s read %lld rows at a time, %u features%s, threads %d\n",
                 a->train, a->stream, o->feature_dim, s[1] ? ", with validation" : "", sten_ctx_threads(ctx));
         st = sten_linear_fit_stream(ctx, &src[0], s[1] ? &src[1] : NULL, (uint32_t)a->stream, o, &m, &r);
     }
     if (!st) {
-        print_seconds(0, now_s() - t0); /* the reading is inside the passes */
-        fprintf(stderr, "sten train: kept model %u of %u (learning_rate %g, wd %g, l1 %g; %s loss %.6g after %u "
-                "epochs)\n", r.chosen, r.num_models, (double)r.learning_rate[r.chosen], (double)r.wd[r.chosen],
-                (double)r.l1[r.chosen], r.on_validation ? "validation" : "training", r.loss[r.chosen],
-                r.epochs[r.chosen]);
+        print_seconds(0, cli_now_s() - t0); /* the reading is inside the passes */
+        report_linear(&r, &m);
         st = sten_linear_save(ctx, &m, model);
     }
     sten_linear_metrics mt;
@@ -507,7 +510,7 @@ static sten_status train_linear(sten_ctx *ctx, const bi_args *a, const char *mod
     o.seed = (uint64_t)a->seed;
     if (!st && a->stream)
         return train_linear_stream(ctx, a, &o, model);
-    double t0 = now_s();
+    double t0 = cli_now_s();
     if (!st)
         st = read_lchannel(ctx, a, a->train, o.feature_dim, LCH_ANY, &tr);
     if (!st && a->validation) /* the validation rows follow the training rows' kind */
@@ -516,24 +519,19 @@ static sten_status train_linear(sten_ctx *ctx, const bi_args *a, const char *mod
         st = read_lchannel(ctx, a, a->test, o.feature_dim, LCH_ANY, &te);
     if (!st)
         st = make_dir(ctx, a->dir);
-    const double read_s = now_s() - t0;
+    const double read_s = cli_now_s() - t0;
     if (!st) {
         static const char *const pn[] = {"binary_classifier", "regressor", "multiclass_classifier"};
         fprintf(stderr, "sten train: linear-learner (%s), %llu %s rows of %u features%s, threads %d\n",
                 pn[o.predictor_type], (unsigned long long)tr.n, tr.sparse ? "sparse" : "dense", o.feature_dim,
                 va.n ? ", with validation" : "", sten_ctx_threads(ctx));
-        t0 = now_s();
+        t0 = cli_now_s();
         st = tr.sparse ? sten_linear_fit_csr(ctx, &tr.x.sparse, tr.y, va.n ? &va.x.sparse : NULL, va.y, &o, &m, &r)
                        : sten_linear_fit(ctx, tr.X, tr.y, tr.n, va.X, va.y, va.n, &o, &m, &r);
     }
     if (!st) {
-        print_seconds(read_s, now_s() - t0);
-        fprintf(stderr, "sten train: kept model %u of %u (learning_rate %g, wd %g, l1 %g; %s loss %.6g after %u "
-                "epochs)\n", r.chosen, r.num_models, (double)r.learning_rate[r.chosen], (double)r.wd[r.chosen],
-                (double)r.l1[r.chosen], r.on_validation ? "validation" : "training", r.loss[r.chosen],
-                r.epochs[r.chosen]);
-        if (o.predictor_type == STEN_LINEAR_BINARY)
-            fprintf(stderr, "sten train: decision threshold %.6g\n", (double)m.threshold);
+        print_seconds(read_s, cli_now_s() - t0);
+        report_linear(&r, &m);
         st = sten_linear_save(ctx, &m, model);
     }
     sten_linear_metrics mt;

@@ -122,12 +122,6 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* ------------------------------------------------------------------ spec */
 
@@ -734,7 +728,7 @@ static int launch(const tune_args *a, const spec *s, trial *T, uint32_t k, sten_
     t->n_hist = 0;
     t->read_at = 0;
     t->best_epoch = 0;
-    t->t0 = now_s();
+    t->t0 = cli_now_s();
     return 0;
 }
 
@@ -1110,7 +1104,7 @@ int cmd_tune(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    const double t0 = now_s();
+    const double t0 = cli_now_s();
     uint32_t running = 0;
     while (done < s.max_trials && !rc) {
         /* start trials in order while slots are free and those they learn from are done */
@@ -1141,7 +1135,7 @@ int cmd_tune(int argc, char **argv)
             if (waitpid(t->pid, &ws, WNOHANG) != t->pid)
                 continue;
             running--;
-            t->seconds = now_s() - t->t0;
+            t->seconds = cli_now_s() - t->t0;
             if (!t->killed && WIFSIGNALED(ws) && (WTERMSIG(ws) == SIGINT || WTERMSIG(ws) == SIGTERM)) {
                 /* stopped from outside (an interrupt on its way to us too): not a result; runs again on resume */
                 t->st = T_PENDING;
@@ -1182,7 +1176,7 @@ int cmd_tune(int argc, char **argv)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (!rc)
-        rc = summarise(&a, &s, T, now_s() - t0);
+        rc = summarise(&a, &s, T, cli_now_s() - t0);
 out:
     for (uint32_t k = 0; T && k < s.max_trials; k++) {
         json_decref(T[k].values);

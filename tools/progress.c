@@ -24,7 +24,7 @@ static struct {
     uint64_t last_done;  /* its latest report's count */
 } P = {.on = -1};
 
-static double now_s(void)
+double cli_now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -113,7 +113,7 @@ static void eta(char *b, size_t n, double share, double seconds)
 
 void cli_progress_count(const char *task, const char *unit, uint64_t done, uint64_t total)
 {
-    const double now = now_s();
+    const double now = cli_now_s();
     if (!due(task, done, 0, now))
         return;
     char line[512];
@@ -143,7 +143,7 @@ void cli_progress_count(const char *task, const char *unit, uint64_t done, uint6
 
 void cli_progress_text(const char *fmt, ...)
 {
-    const double now = now_s();
+    const double now = cli_now_s();
     if (!cli_progress_enabled() || (P.shown && now - P.drawn_at < PROGRESS_INTERVAL))
         return;
     char line[512];
@@ -183,7 +183,7 @@ static void report(void *user, const sten_progress *p)
         cli_progress_count(task, p->unit, p->done, p->total);
         return;
     }
-    const double now = now_s();
+    const double now = cli_now_s();
     if (!due(task, p->done, p->bytes, now))
         return;
     const double dt = now - P.task_t0;

@@ -11,6 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Seconds on the monotonic clock (for elapsed times). */
+double cli_now_s(void);
+
 /* Whether the line is shown (decided once, from STEN_PROGRESS or isatty(2)).
  * When it is not, every function below writes nothing. */
 bool cli_progress_enabled(void);
