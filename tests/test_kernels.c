@@ -699,6 +699,76 @@ static void check_topk_case(const float *S, int64_t lds, int64_t B, int64_t N, i
     free(gi), free(ri), free(gv), free(rv), free(gc), free(rc);
 }
 
+/* The rescorer of test_topk_screen: the exact scores, row-major. */
+typedef struct {
+    const float *S;
+    int64_t N;
+} exact_scores;
+
+static void exact_score(void *arg, int64_t b, const uint32_t *j, int64_t n, float *out)
+{
+    const exact_scores *e = arg;
+    for (int64_t q = 0; q < n; q++)
+        out[q] = e->S[b * e->N + j[q]];
+}
+
+/* Screening (sten__topk_begin_screen): the chunks carry scores off the
+ * exact ones by up to (not past) each item's bound, the chunks arrive out
+ * of order, and the result is sten_topk's over the exact scores, bit for
+ * bit. The scores' gaps are wider than the bounds, so a threshold set one
+ * item too high (a K-best set that lost or doubled an item) drops a true
+ * winner; one row is left without a bound (rescored whole). */
+static void test_topk_screen(void)
+{
+    if (!sten__topk_screen_available()) {
+        fprintf(stderr, "  (no AVX-512: screening not tested)\n");
+        return;
+    }
+    const int64_t B = 9, N = 2000, chunks = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
+    float *S = rand_floats(B * N, -1, 1), *s = malloc((size_t)(B * N) * 4);
+    float *wn = rand_floats(N, 0.5f, 1.5f), rad[B];
+    for (int64_t b = 0; b < B; b++)
+        rad[b] = b == 4 ? INFINITY : 1e-5f * (float)(b + 1);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < N; j++) {
+            const float u = 2.0f * sten_rng_uniform(&rng) - 1.0f;
+            const float r = isfinite(rad[b]) ? rad[b] : 1e-3f;
+            s[b * N + j] = S[b * N + j] + 0.99f * u * r * wn[j];
+        }
+    sten_csr ex;
+    rand_csr(&ex, (uint32_t)B, (uint32_t)N, 300, false);
+    const exact_scores es = {S, N};
+    const sten_rescorer r = {exact_score, NULL, (void *)&es};
+    static const int64_t Ks[] = {1, 10, 16, 17, 40};
+    for (size_t q = 0; q < sizeof Ks / sizeof Ks[0]; q++) {
+        const int64_t K = Ks[q];
+        uint32_t *gi = malloc((size_t)(B * K) * 4), *ri = malloc((size_t)(B * K) * 4), gc[B], rc[B];
+        float *gv = malloc((size_t)(B * K) * 4), *rv = malloc((size_t)(B * K) * 4), *rp, *ap;
+        for (int with_ex = 0; with_ex <= 1; with_ex++) {
+            const sten_csr *x = with_ex ? &ex : NULL;
+            sten__topk_acc *a = NULL;
+            CHECK_EQ(sten__topk_begin_screen(ctx, B, N, K, x, wn, 0.0f, &a), STEN_OK);
+            sten__topk_screen_rows(a, &rp, &ap);
+            for (int64_t b = 0; b < B; b++)
+                rp[b] = rad[b], ap[b] = 0.0f;
+            for (int64_t c = 0; c < chunks; c++) { /* chunk order 1, 3, ..., 0, 2, ... */
+                const int64_t ch = c < chunks / 2 ? 2 * c + 1 : 2 * (c - chunks / 2);
+                const int64_t j0 = ch * STEN__GEMM_CHUNK;
+                sten__topk_chunk(a, ch, j0, STEN__MIN(N, j0 + STEN__GEMM_CHUNK), s + j0, N);
+            }
+            sten__topk_end_screen(ctx, a, &r, gi, gv, gc);
+            sten__topk_free(ctx, a);
+            CHECK_EQ(sten__topk_ref(S, N, B, N, K, x, ri, rv, rc), STEN_OK);
+            CHECK(memcmp(gi, ri, (size_t)(B * K) * 4) == 0);
+            CHECK(memcmp(gv, rv, (size_t)(B * K) * 4) == 0);
+            CHECK(memcmp(gc, rc, sizeof gc) == 0);
+        }
+        free(gi), free(ri), free(gv), free(rv);
+    }
+    sten_csr_free(ctx, &ex);
+    free(S), free(s), free(wn);
+}
+
 static void test_topk(void)
 {
     static const int64_t shapes[][3] = {{1, 1, 1}, {4, 10, 3}, {8, 100, 10}, {3, 50, 50},
@@ -838,6 +908,7 @@ int main(void)
     RUN(test_transpose_compact);
     RUN(test_activations);
     RUN(test_topk);
+    RUN(test_topk_screen);
     RUN(test_thread_count_independence);
     CHECK_EQ(sten_ctx_bytes_in_use(ctx), 0); /* nothing leaked through the wrapper */
     sten_ctx_free(ctx);

@@ -1318,7 +1318,7 @@ static void test_recommend(void)
  * it, in bf16 (whose plain path stores the bf16 product). */
 static void check_fused_recommend(sten_net *net, const sten_csr *ex, uint32_t n_items, uint32_t K)
 {
-    enum { B = 32 };
+    enum { B = 37 }; /* a 32-row stripe and a part of one */
     uint32_t ids[B];
     for (uint32_t b = 0; b < B; b++)
         ids[b] = b;
@@ -1363,14 +1363,15 @@ static void recommend_fused_cases(void)
     fx_sparse(ctx, &f.ds[0], "gl_input", 64, 1300, 40, false);
     fx_sparse(ctx, &f.ds[1], "gl_output", 64, 1300, 40, false);
     sten_net *net = NULL;
-    CHECK_EQ(sten_net_build(ctx, &f.d, f.ds, 2, 32, &net), STEN_OK);
+    CHECK_EQ(sten_net_build(ctx, &f.d, f.ds, 2, 40, &net), STEN_OK);
     sten_net_init_weights(ctx, net, 3);
     sten_train_opts o = ae_opts(&f.d, STEN_OPT_SGD, 2);
-    o.t.batch_size = 32;
+    o.t.batch_size = 40;
     CHECK_EQ(sten_net_train(ctx, net, &o), STEN_OK);
     sten_csr ex = f.ds[0].sparse;
-    ex.rows = 32;
+    ex.rows = 37;
     check_fused_recommend(net, &ex, 1290, 25);
+    check_fused_recommend(net, &ex, 1290, 10); /* the K best in one vector */
     check_fused_recommend(net, &ex, 1290, 1);
     check_fused_recommend(net, NULL, 700, 600); /* K past a chunk, no exclusions */
     /* every score tied (zero output weights and biases): the screening's

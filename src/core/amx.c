@@ -345,8 +345,68 @@ typedef struct {
     size_t apk, per, strip, tblk;
     amx_out o;
     sten_chunk_fn fn;
+    sten_rows_fn rfn; /* instead of fn: blocks of rows (sten__amx_rows) */
     void *arg;
 } chunks_job;
+
+/* Columns [j0, j1) of A B + bias, B packed once (Bpk), handed to rfn 32
+ * rows at a time: each 32-row stripe (Cs, ld STEN__GEMM_CHUNK, 64 KB) is
+ * consumed while still in the core's caches, where a whole chunk of M rows
+ * would go out to L2 and come back. The bias is each tile's starting
+ * value, read with stride 0 (every tile row the same 16 biases). */
+AMX static void chunk_rows(const chunks_job *jb, int64_t ch, int64_t j0, int64_t j1, float *Cs)
+{
+    const int64_t Kp = jb->Kp, sa = Kp * 2, steps = Kp / 32, sw = Kp / 2 * 32;
+    const float *bias = jb->o.bias;
+    float tail[32] __attribute__((aligned(64))) = {0}; /* the last strip's biases, zero past N */
+    if (bias && j1 - j0 < STEN__GEMM_CHUNK && (j1 - j0) % 32)
+        memcpy(tail, bias + j1 - (j1 - j0) % 32, (size_t)((j1 - j0) % 32) * sizeof *tail);
+    for (int64_t i = 0; i < jb->M; i += 32) {
+        const uint16_t *a = jb->Ap + i * Kp;
+        for (int64_t j = j0; j < j1; j += 32) {
+            const uint32_t *S = jb->Bpk + (j / 32) * sw;
+            if (bias) {
+                const float *bj = j + 32 <= j1 ? bias + j : tail;
+                TLOAD(0, bj, 0);
+                TLOAD(1, bj + 16, 0);
+                TLOAD(2, bj, 0);
+                TLOAD(3, bj + 16, 0);
+            } else {
+                _tile_zero(0);
+                _tile_zero(1);
+                _tile_zero(2);
+                _tile_zero(3);
+            }
+            /* the next strip (or the first, for the next stripe) into L1
+             * while this one's products run: 2 KB a step */
+            const uint32_t *Sn = j + 32 < j1 ? S + sw : jb->Bpk + (j0 / 32) * sw;
+            for (int64_t s = 0; s < steps; s++) {
+                TLOAD(4, a + s * 32, sa);
+                TLOAD(5, a + 16 * Kp + s * 32, sa);
+                TLOAD(6, S + s * 512, 128);
+                TLOAD(7, S + s * 512 + 16, 128);
+                TDP(0, 4, 6);
+                for (int q = 0; q < 8; q++)
+                    _mm_prefetch((const char *)(Sn + s * 512 + q * 16), _MM_HINT_T0);
+                TDP(1, 4, 7);
+                for (int q = 8; q < 16; q++)
+                    _mm_prefetch((const char *)(Sn + s * 512 + q * 16), _MM_HINT_T0);
+                TDP(2, 5, 6);
+                for (int q = 16; q < 24; q++)
+                    _mm_prefetch((const char *)(Sn + s * 512 + q * 16), _MM_HINT_T0);
+                TDP(3, 5, 7);
+                for (int q = 24; q < 32; q++)
+                    _mm_prefetch((const char *)(Sn + s * 512 + q * 16), _MM_HINT_T0);
+            }
+            float *c = Cs + (j - j0);
+            TSTORE(0, c, STEN__GEMM_CHUNK * 4);
+            TSTORE(1, c + 16, STEN__GEMM_CHUNK * 4);
+            TSTORE(2, c + 16 * STEN__GEMM_CHUNK, STEN__GEMM_CHUNK * 4);
+            TSTORE(3, c + 16 * STEN__GEMM_CHUNK + 16, STEN__GEMM_CHUNK * 4);
+        }
+        jb->rfn(jb->arg, ch, i, STEN__MIN(i + 32, jb->M), j0, j1, Cs, STEN__GEMM_CHUNK);
+    }
+}
 
 AMX static void chunks_thread(const chunks_job *jb, int t)
 {
@@ -358,6 +418,10 @@ AMX static void chunks_thread(const chunks_job *jb, int t)
 #pragma omp for schedule(dynamic, 1)
     for (int64_t ch = 0; ch < jb->nch; ch++) {
         const int64_t j0 = ch * STEN__GEMM_CHUNK, j1 = STEN__MIN(jb->N, j0 + STEN__GEMM_CHUNK);
+        if (jb->rfn) {
+            chunk_rows(jb, ch, j0, j1, own_c);
+            continue;
+        }
         if (own_c) {
             amx_out oc = jb->o;
             oc.beta = 0.0f, oc.cb = NULL;
@@ -373,11 +437,13 @@ AMX static void chunks_thread(const chunks_job *jb, int t)
     _tile_release();
 }
 
-AMX sten_status sten__amx_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int64_t K,
-                                 float alpha, const float *A, int64_t lda, const uint16_t *B,
-                                 int64_t ldb, const uint32_t *Bpk, float beta, float *C,
-                                 int64_t ldc, uint16_t *Cb, int64_t ldcb, const float *bias,
-                                 sten_chunk_fn fn, void *arg)
+/* sten__amx_chunks and sten__amx_rows: A's rows rounded and padded, then
+ * the chunks shared out among the threads. */
+AMX static sten_status run_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int64_t K,
+                                  float alpha, const float *A, int64_t lda, const uint16_t *B,
+                                  int64_t ldb, const uint32_t *Bpk, float beta, float *C,
+                                  int64_t ldc, uint16_t *Cb, int64_t ldcb, const float *bias,
+                                  sten_chunk_fn fn, sten_rows_fn rfn, void *arg)
 {
     if (M <= 0 || N <= 0)
         return STEN_OK;
@@ -385,10 +451,10 @@ AMX sten_status sten__amx_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_
     const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
     const int nt = (int)STEN__MIN(nch, sten__threads_for(ctx, M * N * STEN__MAX(K, 1), 1 << 20));
     /* scratch: A's bf16 rows, then per thread a strip, a 32 x 32 block and,
-     * when there is no C, a chunk */
+     * when there is no C, a chunk (or a 32-row stripe of one) */
     const size_t apk = (size_t)(Mp * Kp * 2 + 63) / 64 * 64;
     const size_t strip = (size_t)Kp / 2 * STEN__GEMM_CHUNK * 4, tblk = 32 * 32 * 4; /* a chunk's strips */
-    const size_t loc = C ? 0 : (size_t)(M * STEN__GEMM_CHUNK * 4 + 63) / 64 * 64;
+    const size_t loc = C ? 0 : (size_t)((rfn ? 32 : M) * STEN__GEMM_CHUNK * 4 + 63) / 64 * 64;
     const size_t per = strip + tblk + loc;
     char *ws = sten__scratch(ctx, apk + per * (size_t)nt);
     if (!ws)
@@ -399,10 +465,28 @@ AMX sten_status sten__amx_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_
     const chunks_job jb = {.M = M, .N = N, .K = K, .Kp = Kp, .nch = nch, .ldb = ldb, .ldc = ldc,
                            .Ap = Ap, .B = B, .Bpk = Bpk, .C = C, .ws = ws, .apk = apk, .per = per,
                            .strip = strip, .tblk = tblk, .o = {alpha, beta, bias, Cb, ldcb},
-                           .fn = fn, .arg = arg};
+                           .fn = fn, .rfn = rfn, .arg = arg};
 #pragma omp parallel num_threads(nt)
     chunks_thread(&jb, thread_num());
     return STEN_OK;
+}
+
+sten_status sten__amx_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int64_t K,
+                             float alpha, const float *A, int64_t lda, const uint16_t *B,
+                             int64_t ldb, const uint32_t *Bpk, float beta, float *C, int64_t ldc,
+                             uint16_t *Cb, int64_t ldcb, const float *bias, sten_chunk_fn fn,
+                             void *arg)
+{
+    return run_chunks(ctx, ta, M, N, K, alpha, A, lda, B, ldb, Bpk, beta, C, ldc, Cb, ldcb, bias,
+                      fn, NULL, arg);
+}
+
+sten_status sten__amx_rows(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A,
+                           int64_t lda, const uint32_t *Bpk, const float *bias, sten_rows_fn fn,
+                           void *arg)
+{
+    return run_chunks(ctx, STEN_NO_TRANS, M, N, K, 1.0f, A, lda, NULL, 0, Bpk, 0.0f, NULL, 0, NULL,
+                      0, bias, NULL, fn, arg);
 }
 
 /* out[p][n] = (B[n][2p], B[n][2p+1]) for p < 16 pairs of one 32-step at
@@ -798,6 +882,14 @@ sten_status sten__amx_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N,
     (void)ta, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B, (void)ldb;
     (void)Bpk, (void)beta, (void)C, (void)ldc, (void)Cb, (void)ldcb, (void)bias, (void)fn;
     (void)arg;
+    return sten_fail(ctx, STEN_E_UNSUPPORTED, "AMX products need an x86-64 Linux build");
+}
+
+sten_status sten__amx_rows(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A,
+                           int64_t lda, const uint32_t *Bpk, const float *bias, sten_rows_fn fn,
+                           void *arg)
+{
+    (void)M, (void)N, (void)K, (void)A, (void)lda, (void)Bpk, (void)bias, (void)fn, (void)arg;
     return sten_fail(ctx, STEN_E_UNSUPPORTED, "AMX products need an x86-64 Linux build");
 }
 

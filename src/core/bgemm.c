@@ -385,6 +385,28 @@ sten_status sten__bgemm_chunks_packed(sten_ctx *ctx, int64_t M, int64_t N, int64
                  NULL, 0, bias, fn, arg);
 }
 
+typedef struct {
+    sten_rows_fn fn;
+    void *arg;
+    int64_t M;
+} rows_whole;
+
+static void rows_whole_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, float *c, int64_t ldc)
+{
+    const rows_whole *r = arg;
+    r->fn(r->arg, chunk, 0, r->M, j0, j1, c, ldc);
+}
+
+sten_status sten__bgemm_rows_packed(sten_ctx *ctx, int64_t M, int64_t N, int64_t K,
+                                    const float *A, int64_t lda, const uint32_t *Bpk,
+                                    const float *bias, sten_rows_fn fn, void *arg)
+{
+    if (Bpk[0] == PACKED_AMX && sten__amx_available())
+        return sten__amx_rows(ctx, M, N, K, A, lda, Bpk + PACK_HEAD, bias, fn, arg);
+    rows_whole r = {fn, arg, M};
+    return sten__bgemm_chunks_packed(ctx, M, N, K, A, lda, Bpk, NULL, 0, bias, rows_whole_chunk, &r);
+}
+
 /* s[r][c] = sum over k < kc of A[r][k] B[c][k], bf16 rows, pairs adjacent. */
 BF static INLINE void dot_micro(const int mr, const int nr, int64_t kc, const uint16_t *A,
                                 int64_t lda, const uint16_t *B, int64_t ldb,
@@ -539,6 +561,14 @@ sten_status sten__bgemm_chunks_packed(sten_ctx *ctx, int64_t M, int64_t N, int64
 {
     (void)M, (void)N, (void)K, (void)A, (void)lda, (void)Bpk, (void)C, (void)ldc, (void)bias;
     (void)fn, (void)arg;
+    return sten_fail(ctx, STEN_E_UNSUPPORTED, "bf16 products need AVX-512 BF16");
+}
+
+sten_status sten__bgemm_rows_packed(sten_ctx *ctx, int64_t M, int64_t N, int64_t K,
+                                    const float *A, int64_t lda, const uint32_t *Bpk,
+                                    const float *bias, sten_rows_fn fn, void *arg)
+{
+    (void)M, (void)N, (void)K, (void)A, (void)lda, (void)Bpk, (void)bias, (void)fn, (void)arg;
     return sten_fail(ctx, STEN_E_UNSUPPORTED, "bf16 products need AVX-512 BF16");
 }
 

@@ -144,6 +144,9 @@ sten_status sten__topk_begin(sten_ctx *ctx, int64_t B, int64_t N, int64_t K,
                              const sten_csr *exclude, sten__topk_acc **out);
 void sten__topk_chunk(sten__topk_acc *a, int64_t chunk, int64_t j0, int64_t j1, const float *S,
                       int64_t lds);
+/* Rows [i0, i1) of a chunk (S at row i0): sten_rows_fn's consumer. */
+void sten__topk_rows(sten__topk_acc *a, int64_t chunk, int64_t i0, int64_t i1, int64_t j0,
+                     int64_t j1, const float *S, int64_t lds);
 void sten__topk_end(sten_ctx *ctx, sten__topk_acc *a, uint32_t *out_idx, float *out_val,
                     uint32_t *count);
 void sten__topk_free(sten_ctx *ctx, sten__topk_acc *a);
@@ -213,6 +216,17 @@ void sten__bgemm_pack(sten_ctx *ctx, int64_t K, int64_t N, const uint16_t *B, in
 sten_status sten__bgemm_chunks_packed(sten_ctx *ctx, int64_t M, int64_t N, int64_t K,
                                       const float *A, int64_t lda, const uint32_t *Bpk, float *C,
                                       int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg);
+/* The same product never stored, handed to fn in blocks: rows [i0, i1) of
+ * chunk `chunk`'s columns [j0, j1) at c (row i0, column j0; ld ldc), each
+ * (rows, chunk) block once, from any of the context's threads, the blocks
+ * of one chunk in row order on one thread. On AMX tiles the blocks are 32
+ * rows (consumed while in the core's caches); elsewhere a block is a whole
+ * chunk of M rows (sten__bgemm_chunks_packed's). */
+typedef void (*sten_rows_fn)(void *arg, int64_t chunk, int64_t i0, int64_t i1, int64_t j0,
+                             int64_t j1, const float *c, int64_t ldc);
+sten_status sten__bgemm_rows_packed(sten_ctx *ctx, int64_t M, int64_t N, int64_t K,
+                                    const float *A, int64_t lda, const uint32_t *Bpk,
+                                    const float *bias, sten_rows_fn fn, void *arg);
 
 /* Intel AMX (src/core/amx.c): the same bf16 products on tiles, which
  * bgemm.c's entry points take wherever sten__amx_available(): the CPU has
@@ -229,6 +243,9 @@ sten_status sten__amx_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N,
                              int64_t ldb, const uint32_t *Bpk, float beta, float *C, int64_t ldc,
                              uint16_t *Cb, int64_t ldcb, const float *bias, sten_chunk_fn fn,
                              void *arg);
+sten_status sten__amx_rows(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A,
+                           int64_t lda, const uint32_t *Bpk, const float *bias, sten_rows_fn fn,
+                           void *arg);
 sten_status sten__amx_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
                          const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta,
                          float *C, int64_t ldc);

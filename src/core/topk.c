@@ -474,12 +474,61 @@ static int64_t cand_compact(float *cv, uint32_t *ci, int64_t nc, float thr)
     return q2;
 }
 
+/* The Kh (<= 16) best lower bounds held sorted ascending in one vector
+ * (lanes past Kh +inf, so lane 0 is the threshold): x (> lane 0, finite)
+ * goes in after every lane below it, the lanes below it moving down one and
+ * the smallest dropping out. A few cycles and no reduction, where
+ * lbk_insert's min over lanes is a chain of shuffles. */
+SCREEN_512 static inline __m512 sorted_insert(__m512 l, float x)
+{
+    const __m512i up = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15);
+    const __mmask16 lt = _mm512_cmp_ps_mask(l, _mm512_set1_ps(x), _CMP_LT_OQ); /* lanes 0 .. p-1 */
+    const __mmask16 down = (__mmask16)(lt >> 1), at = (__mmask16)(lt & ~down);
+    l = _mm512_mask_mov_ps(l, down, _mm512_permutexvar_ps(up, l));
+    return _mm512_mask_mov_ps(l, at, _mm512_set1_ps(x));
+}
+
+/* A threshold for a row's first chunk on this thread, before any of its
+ * scores is kept: the Kh-th largest of the 16 lanes' largest lower bounds
+ * (16 different items, so at least Kh of them reach it), computed the way
+ * screen_row computes them. -inf where it cannot tell (fewer than Kh
+ * eligible lanes, or a bound that is not a number: the scan handles those). */
+SCREEN_512 static float first_threshold(const sten__topk_acc *a, const float *s, int64_t j0,
+                                        int64_t len, const uint64_t *skip, __m512 radv, __m512 relv,
+                                        __m512 absv)
+{
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int64_t o0 = 0; o0 < len; o0 += 16) {
+        const __mmask16 lanes = len - o0 >= 16 ? 0xffff : (__mmask16)((1u << (len - o0)) - 1u);
+        const __mmask16 m = lanes & (__mmask16)~(skip[o0 >> 6] >> (o0 & 63));
+        const __m512 v = _mm512_maskz_loadu_ps(m, s + o0);
+        const __m512 wn = _mm512_maskz_loadu_ps(m, a->wn + j0 + o0);
+        const __m512 e = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(radv, wn),
+                                                     _mm512_mul_ps(relv, _mm512_abs_ps(v))),
+                                       absv);
+        const __m512 ub = _mm512_add_ps(v, e), lb = _mm512_sub_ps(v, e);
+        if (_mm512_mask_fpclass_ps_mask(m, ub, 0x99) | _mm512_mask_fpclass_ps_mask(m, lb, 0x99))
+            return -INFINITY;
+        mx = _mm512_mask_max_ps(mx, m, mx, lb);
+    }
+    float l[16], best = -INFINITY;
+    _mm512_storeu_ps(l, mx);
+    for (int q = 0; q < 16; q++) /* the largest lane value reached by >= Kh lanes */
+        if (l[q] > best &&
+            __builtin_popcount(_mm512_cmp_ps_mask(mx, _mm512_set1_ps(l[q]), _CMP_GE_OQ)) >= a->Kh)
+            best = l[q];
+    return best;
+}
+
 /* Screening: row b's approximate scores s for items [j0, j1), 16 at a
  * time. Every item whose upper bound reaches the running threshold (the
- * K-th best lower bound seen so far, or another thread's) becomes a
- * candidate; its lower bound goes into the thread's K best. The threshold
- * only rises, so the final one keeps a superset of the exact top K (see
- * sten__topk_end_screen). Returns the K-th best lower bound (or -inf). */
+ * K-th best lower bound seen so far, or another thread's, or the first
+ * chunk's first_threshold) becomes a candidate; its lower bound goes into
+ * the thread's K best where it beats them. The threshold only rises, and
+ * every value it takes has Kh different items' lower bounds at or above it,
+ * so the final one keeps a superset of the exact top K (see
+ * sten__topk_end_screen); a lower bound not kept can only lower it.
+ * Returns the K-th best lower bound (or -inf). */
 SCREEN_512 static float screen_row(sten__topk_acc *a, int64_t b, int64_t slot, const float *s,
                                    int64_t j0, int64_t j1, const uint64_t *skip, float floor)
 {
@@ -487,20 +536,35 @@ SCREEN_512 static float screen_row(sten__topk_acc *a, int64_t b, int64_t slot, c
     uint32_t *ci = a->cand_i + slot * a->cap;
     int64_t nc = a->nc[slot];
     const int64_t KV = a->KV, len = j1 - j0;
-    float kth = lbk_min(lbk, KV);
+    const bool vec = KV == 16; /* the K best in a register (K <= 16) */
+    __m512 best = _mm512_load_ps(lbk);
+    float kth = vec ? _mm512_cvtss_f32(best) : lbk_min(lbk, KV);
     if (__atomic_load_n(&a->full[b], __ATOMIC_RELAXED))
         return kth; /* the row is rescored whole */
     const float rad = a->rad[b], abs_ = a->abs_[b];
+    const __m512 radv = _mm512_set1_ps(rad), relv = _mm512_set1_ps(a->rel),
+                 absv = _mm512_set1_ps(abs_);
     /* every bound in this chunk is at most E (the chunk's largest norm) plus
      * rel |s|: a score below thr - E, less a margin that covers rel |s| and
      * the rounding of these few operations, cannot be a candidate */
     const float E = rad * a->wnmax[j0 / STEN__GEMM_CHUNK] + abs_;
     float thr = kth > floor ? kth : floor;
+    if (vec && thr == -INFINITY && len >= 128)
+        thr = first_threshold(a, s, j0, len, skip, radv, relv, absv);
     float cut = thr - E - (fabsf(thr - E) + fabsf(thr) + E) * 0x1p-20f;
-    const __m512 radv = _mm512_set1_ps(rad), relv = _mm512_set1_ps(a->rel),
-                 absv = _mm512_set1_ps(abs_);
-    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int64_t o0 = 0; o0 < len; o0 += 16) {
+        /* 64 scores at a time where none reaches the cut (one test) */
+        if ((o0 & 63) == 0 && o0 + 64 <= len) {
+            const __m512 c4 = _mm512_set1_ps(cut);
+            const __mmask16 m4 = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + o0), c4, _CMP_GE_OQ) |
+                                 _mm512_cmp_ps_mask(_mm512_loadu_ps(s + o0 + 16), c4, _CMP_GE_OQ) |
+                                 _mm512_cmp_ps_mask(_mm512_loadu_ps(s + o0 + 32), c4, _CMP_GE_OQ) |
+                                 _mm512_cmp_ps_mask(_mm512_loadu_ps(s + o0 + 48), c4, _CMP_GE_OQ);
+            if (!m4) {
+                o0 += 48;
+                continue;
+            }
+        }
         const __mmask16 lanes = len - o0 >= 16 ? 0xffff : (__mmask16)((1u << (len - o0)) - 1u);
         const __m512 v = _mm512_maskz_loadu_ps(lanes, s + o0);
         __mmask16 m = _mm512_mask_cmp_ps_mask(lanes, v, _mm512_set1_ps(cut), _CMP_GE_OQ);
@@ -530,25 +594,38 @@ SCREEN_512 static float screen_row(sten__topk_acc *a, int64_t b, int64_t slot, c
                 break;
             }
         }
-        _mm512_mask_compressstoreu_ps(cv + nc, c, ub);
-        _mm512_mask_compressstoreu_epi32(ci + nc, c,
-                                         _mm512_add_epi32(iota, _mm512_set1_epi32((int)(j0 + o0))));
-        nc += cnt;
-        /* the lower bounds that beat the K-th best */
-        __mmask16 g = _mm512_mask_cmp_ps_mask(c, lb, _mm512_set1_ps(kth), _CMP_GT_OQ);
+        float lbs[16], ubs[16];
+        _mm512_storeu_ps(ubs, ub);
+        for (__mmask16 cc = c; cc; cc &= (__mmask16)(cc - 1)) {
+            const int q = __builtin_ctz(cc);
+            cv[nc] = ubs[q];
+            ci[nc++] = (uint32_t)(j0 + o0 + q);
+        }
+        /* the lower bounds that beat the K-th best and reach the threshold */
+        __mmask16 g = _mm512_mask_cmp_ps_mask(c, lb, _mm512_set1_ps(kth), _CMP_GT_OQ) &
+                      _mm512_mask_cmp_ps_mask(c, lb, _mm512_set1_ps(thr), _CMP_GE_OQ);
         if (!g)
             continue;
-        float lbs[16];
         _mm512_storeu_ps(lbs, lb);
         while (g) {
             const int q = __builtin_ctz(g);
             g &= g - 1;
-            if (lbs[q] > kth)
+            if (!(lbs[q] > kth))
+                continue;
+            if (vec) {
+                best = sorted_insert(best, lbs[q]);
+                kth = _mm512_cvtss_f32(best);
+            } else {
                 kth = lbk_insert(lbk, KV, kth, lbs[q]);
+            }
         }
-        thr = kth > floor ? kth : floor;
-        cut = thr - E - (fabsf(thr - E) + fabsf(thr) + E) * 0x1p-20f;
+        if (kth > thr) {
+            thr = kth;
+            cut = thr - E - (fabsf(thr - E) + fabsf(thr) + E) * 0x1p-20f;
+        }
     }
+    if (vec)
+        _mm512_store_ps(lbk, best);
     a->nc[slot] = nc;
     return kth;
 }
@@ -687,8 +764,8 @@ void sten__topk_end_screen(sten_ctx *ctx, sten__topk_acc *a, const sten_rescorer
     }
 }
 
-void sten__topk_chunk(sten__topk_acc *a, int64_t chunk, int64_t j0, int64_t j1, const float *S,
-                      int64_t lds)
+void sten__topk_rows(sten__topk_acc *a, int64_t chunk, int64_t i0, int64_t i1, int64_t j0,
+                     int64_t j1, const float *S, int64_t lds)
 {
     int t = 0;
 #ifdef _OPENMP
@@ -698,7 +775,7 @@ void sten__topk_chunk(sten__topk_acc *a, int64_t chunk, int64_t j0, int64_t j1, 
         return; /* cannot happen: threads never exceed the context's */
     j1 = STEN__MIN(j1, a->N);
     uint64_t skip[STEN__GEMM_CHUNK / 64];
-    for (int64_t b = 0; b < a->B; b++) {
+    for (int64_t b = i0; b < STEN__MIN(i1, a->B); b++) {
         const uint64_t *cs = a->ex_start + b * (a->chunks + 1);
         memset(skip, 0, sizeof skip);
         for (uint64_t e = cs[chunk]; e < cs[chunk + 1]; e++) {
@@ -719,17 +796,23 @@ void sten__topk_chunk(sten__topk_acc *a, int64_t chunk, int64_t j0, int64_t j1, 
         float worst = -INFINITY; /* the K-th best kept, or -inf */
 #ifdef HAVE_SCREEN
         if (a->screen)
-            worst = screen_row(a, b, slot, S + b * lds, j0, j1, skip, floor);
+            worst = screen_row(a, b, slot, S + (b - i0) * lds, j0, j1, skip, floor);
         else
 #endif
         {
-            chunk_row(S + b * lds, j0, j1, skip, a->Kh, floor, h, a->n + slot);
+            chunk_row(S + (b - i0) * lds, j0, j1, skip, a->Kh, floor, h, a->n + slot);
             if (a->n[slot] == a->Kh && !isnan(h[0].v))
                 worst = h[0].v;
         }
         if (worst > -INFINITY)
             __atomic_store(&a->floor[slot], &worst, __ATOMIC_RELAXED);
     }
+}
+
+void sten__topk_chunk(sten__topk_acc *a, int64_t chunk, int64_t j0, int64_t j1, const float *S,
+                      int64_t lds)
+{
+    sten__topk_rows(a, chunk, 0, a->B, j0, j1, S, lds);
 }
 
 void sten__topk_end(sten_ctx *ctx, sten__topk_acc *a, uint32_t *out_idx, float *out_val,

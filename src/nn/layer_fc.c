@@ -96,6 +96,12 @@ static void topk_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, float *
     sten__topk_chunk(arg, chunk, j0, j1, c, ldc);
 }
 
+static void topk_rows(void *arg, int64_t chunk, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
+                      const float *c, int64_t ldc)
+{
+    sten__topk_rows(arg, chunk, i0, i1, j0, j1, c, ldc);
+}
+
 /* A layer fed by one dense product (sten__single_dense_in): z computed in
  * column chunks with the bias added inside the product, and consumed chunk
  * by chunk while in cache where a consumer applies:
@@ -152,7 +158,10 @@ static bool forward_chunked(sten_ctx *ctx, const sten_net *net, sten_workspace *
         if (screen)
             screen_bounds(ws, H, o, K);
     }
-    sten_status st = packed ? sten__bgemm_chunks_packed(ctx, B, N, K, H, K, o->Wbp, C, N, w->b, fn, arg)
+    /* top-K from packed weights: in blocks of rows, while in cache */
+    sten_status st = packed && fn == topk_chunk
+                         ? sten__bgemm_rows_packed(ctx, B, N, K, H, K, o->Wbp, w->b, topk_rows, arg)
+                     : packed ? sten__bgemm_chunks_packed(ctx, B, N, K, H, K, o->Wbp, C, N, w->b, fn, arg)
                      : bf ? sten__bgemm_chunks(ctx, STEN_NO_TRANS, B, N, K, 1.0f, H, K, o->Wb, N, 0.0f,
                                              C, N, NULL, 0, w->b, fn, arg)
                         : sten__gemm_chunks(ctx, B, N, K, 1.0f, H, K, w->W, N, 0.0f, C, N, w->b, fn,
