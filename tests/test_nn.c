@@ -1386,7 +1386,27 @@ static void recommend_fused_cases(void)
     sten__net_changed(net);
     check_fused_recommend(net, &ex, 1290, 25);
     if (sten_bf16_supported()) {
+        /* bf16's scores screened with no bounds (sten__topk_end_exact), on
+         * weights of their own again (random: no ties) */
+        sten_net_init_weights(ctx, net, 5);
+        sten__net_changed(net);
         CHECK_EQ(sten_net_set_precision(ctx, net, STEN_PRECISION_BF16), STEN_OK);
+        check_fused_recommend(net, &ex, 1290, 25);
+        check_fused_recommend(net, &ex, 1290, 10);
+        /* a score that is not a number: skipped, as sten_topk ranks it
+         * below every number */
+        ow->b[600] = NAN;
+        sten__net_changed(net);
+        check_fused_recommend(net, &ex, 1290, 10);
+        /* fewer numbers than K (NaNs then fill the lists), then every score
+         * tied (more candidates than kept): the plain heaps */
+        for (uint32_t j = 3; j < net->layers[2].N; j++)
+            ow->b[j] = NAN;
+        sten__net_changed(net);
+        check_fused_recommend(net, &ex, 1290, 10);
+        memset(ow->W, 0, (size_t)ow->rows * ow->cols * sizeof *ow->W);
+        memset(ow->b, 0, (size_t)net->layers[2].N * sizeof *ow->b);
+        sten__net_changed(net);
         check_fused_recommend(net, &ex, 1290, 25);
     } else {
         CHECK_EQ(sten_net_set_precision(ctx, net, STEN_PRECISION_BF16), STEN_E_UNSUPPORTED);

@@ -170,6 +170,14 @@ sten_status sten__topk_begin_screen(sten_ctx *ctx, int64_t B, int64_t N, int64_t
                                     const sten_csr *exclude, const float *wn, float rel,
                                     sten__topk_acc **out);
 void sten__topk_screen_rows(sten__topk_acc *a, float **rad, float **abs_);
+/* With wn NULL: the chunks carry the final scores (bf16 precision's), every
+ * bound is 0, and sten__topk_end_exact writes sten_topk's results over
+ * them from the candidates alone; it returns false (nothing written) where
+ * a row has fewer than K finite scores to rank, met an infinite one, or
+ * has more candidates than it keeps (ties): take the plain
+ * sten__topk_begin path for those. */
+bool sten__topk_end_exact(sten_ctx *ctx, sten__topk_acc *a, uint32_t *out_idx, float *out_val,
+                          uint32_t *count);
 void sten__topk_end_screen(sten_ctx *ctx, sten__topk_acc *a, const sten_rescorer *r,
                            uint32_t *out_idx, float *out_val, uint32_t *count);
 

@@ -237,7 +237,10 @@ struct sten__topk_acc {
      * s with |exact - s| <= eps = rad[b] * wn[j] + rel * |s| + abs[b]; the
      * heaps keep lower bounds, the candidates their upper bounds */
     bool screen;
-    const float *wn;   /* N */
+    bool exact;        /* the chunks carry the final scores (no bounds, no
+                          rescoring: sten__topk_end_exact) */
+    const float *wn;   /* N (exact: zeros of its own, wn0) */
+    float *wn0;
     float *wnmax;      /* chunks: the largest wn in each chunk */
     float *rad, *abs_; /* B */
     float rel;
@@ -300,6 +303,8 @@ static size_t layout(sten__topk_acc *a, char *base)
         CARVE(full, rows);
         CARVE(wnmax, STEN__MAX(a->chunks, 1));
         CARVE(lbk, slots * (size_t)a->KV);
+        if (a->exact)
+            CARVE(wn0, STEN__MAX(a->N, 1));
     }
 #undef CARVE
     return off;
@@ -308,7 +313,7 @@ static size_t layout(sten__topk_acc *a, char *base)
 /* The common part of both begins: the shape, the buffers (the earlier
  * call's block where it is large enough), the exclusions sorted by chunk. */
 static sten_status begin(sten_ctx *ctx, int64_t B, int64_t N, int64_t K, const sten_csr *exclude,
-                         bool screen, sten__topk_acc **out)
+                         bool screen, bool exact, sten__topk_acc **out)
 {
     if (K < 1 || N < 0 || B < 0 || N > UINT32_MAX)
         return sten_fail(ctx, STEN_E_INVALID,
@@ -325,6 +330,7 @@ static sten_status begin(sten_ctx *ctx, int64_t B, int64_t N, int64_t K, const s
     a->nt = STEN__MAX(sten_ctx_threads(ctx), 1);
     a->nnz = exclude && B ? exclude->row_ptr[B] - exclude->row_ptr[0] : 0;
     a->screen = screen;
+    a->exact = exact;
     a->cap = STEN__MAX(256, 8 * a->Kh);
     a->KV = (a->Kh + 15) / 16 * 16;
     const size_t need = layout(a, NULL);
@@ -370,7 +376,7 @@ static sten_status begin(sten_ctx *ctx, int64_t B, int64_t N, int64_t K, const s
 sten_status sten__topk_begin(sten_ctx *ctx, int64_t B, int64_t N, int64_t K,
                              const sten_csr *exclude, sten__topk_acc **out)
 {
-    return begin(ctx, B, N, K, exclude, false, out);
+    return begin(ctx, B, N, K, exclude, false, false, out);
 }
 
 /* Row b's scores s[0..j1-j0) for items [j0, j1) into heap h (n items). */
@@ -381,8 +387,9 @@ static void chunk_row(const float *s, int64_t j0, int64_t j1, const uint64_t *sk
     int64_t n = *np, j = j0;
     for (; j < j1 && n < K; j++) {
         const int64_t o = j - j0;
-        /* below another thread's full heap: K better items exist already */
-        if (!(s[o] >= floor) || (skip[o >> 6] >> (o & 63) & 1))
+        /* below another thread's full heap: K better items exist already
+         * (without one, not-a-number scores are kept: they rank last) */
+        if ((floor > -INFINITY && !(s[o] >= floor)) || (skip[o >> 6] >> (o & 63) & 1))
             continue;
         h[n] = (scored){s[o], (uint32_t)j};
         sift_up(h, n++);
@@ -647,10 +654,14 @@ sten_status sten__topk_begin_screen(sten_ctx *ctx, int64_t B, int64_t N, int64_t
 {
     if (!sten__topk_screen_available())
         return sten_fail(ctx, STEN_E_UNSUPPORTED, "top-k screening needs AVX-512");
-    sten_status st = begin(ctx, B, N, K, exclude, true, out);
+    sten_status st = begin(ctx, B, N, K, exclude, true, !wn, out);
     if (st)
         return st;
     sten__topk_acc *a = *out;
+    if (!wn) { /* exact scores: every bound 0 */
+        memset(a->wn0, 0, (size_t)STEN__MAX(N, 1) * sizeof *a->wn0);
+        wn = a->wn0, rel = 0.0f;
+    }
     a->wn = wn;
     a->rel = rel;
     const size_t slots = (size_t)a->nt * (size_t)STEN__MAX(B, 1);
@@ -659,8 +670,9 @@ sten_status sten__topk_begin_screen(sten_ctx *ctx, int64_t B, int64_t N, int64_t
     for (size_t q = 0; q < slots; q++)
         for (int64_t l = 0; l < a->KV; l++)
             a->lbk[q * (size_t)a->KV + (size_t)l] = l < a->Kh ? -INFINITY : INFINITY;
-    for (int64_t b = 0; b < B; b++) /* until the caller sets them: rescore whole rows */
-        a->rad[b] = INFINITY, a->abs_[b] = 0.0f;
+    /* until the caller sets them: rescore whole rows (exact: no bounds) */
+    for (int64_t b = 0; b < B; b++)
+        a->rad[b] = a->exact ? 0.0f : INFINITY, a->abs_[b] = 0.0f;
     for (int64_t c = 0; c < a->chunks; c++) {
         float m = 0.0f;
         for (int64_t j = c * STEN__GEMM_CHUNK; j < STEN__MIN(N, (c + 1) * STEN__GEMM_CHUNK); j++)
@@ -762,6 +774,43 @@ void sten__topk_end_screen(sten_ctx *ctx, sten__topk_acc *a, const sten_rescorer
                      count ? count + b : NULL);
         }
     }
+}
+
+bool sten__topk_end_exact(sten_ctx *ctx, sten__topk_acc *a, uint32_t *out_idx, float *out_val,
+                          uint32_t *count)
+{
+    const int64_t K = a->K, Kh = a->Kh, B = a->B;
+    const int nt = sten__threads_for(ctx, B * a->nt * a->cap, 1 << 12);
+    /* every row must have kept Kh candidates: a row with fewer finite
+     * scores (not numbers skipped, ties overflowing) ranks the rest as
+     * sten_topk does only on the plain path */
+    int bad = 0;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
+    for (int64_t b = 0; b < B; b++) {
+        int64_t n = 0;
+        if (keep_candidates(a, b))
+            for (int t = 0; t < a->nt; t++)
+                n += a->nc[(int64_t)t * B + b];
+        bad |= n < Kh && a->N > 0;
+    }
+    if (bad)
+        return false;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t b = 0; b < B; b++) {
+        scored *h = a->heaps + b * Kh;
+        int64_t n = 0;
+        for (int t = 0; t < a->nt; t++) {
+            const int64_t slot = (int64_t)t * B + b;
+            const float *cv = a->cand_v + slot * a->cap;
+            const uint32_t *ci = a->cand_i + slot * a->cap;
+            for (int64_t q = 0; q < a->nc[slot]; q++)
+                offer(h, &n, Kh, (scored){cv[q], ci[q]});
+        }
+        if (a->N == 0)
+            n = 0;
+        emit_row(h, n, K, out_idx + b * K, out_val ? out_val + b * K : NULL, count ? count + b : NULL);
+    }
+    return true;
 }
 
 void sten__topk_rows(sten__topk_acc *a, int64_t chunk, int64_t i0, int64_t i1, int64_t j0,

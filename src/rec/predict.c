@@ -294,9 +294,16 @@ sten_status sten_net_recommend_ws(sten_ctx *ctx, const sten_net *net, sten_works
         if ((st = prepare_topk(ctx, net, L, &screen)))
             return st;
         const nn_weight *w = &net->weights[L->in[0]];
+        /* bf16 precision: its scores are the results, screened with no
+         * bounds (the vectorised scan, no heap per item); a batch that met
+         * a score not a number, or ties past the candidates' room, goes
+         * again through the plain heaps */
+        const bool exact = !screen && net->bf16 && sten__topk_screen_available();
         if ((st = screen ? sten__topk_begin_screen(ctx, B, n_items, K, exclude, w->wn, 0x1p-22f,
                                                      &ws->topk_keep)
-                         : sten__topk_begin(ctx, B, n_items, K, exclude, &ws->topk_keep)))
+                  : exact ? sten__topk_begin_screen(ctx, B, n_items, K, exclude, NULL, 0.0f,
+                                                    &ws->topk_keep)
+                          : sten__topk_begin(ctx, B, n_items, K, exclude, &ws->topk_keep)))
             return st;
         ws->topk = ws->topk_keep;
         ws->screen = screen;
@@ -307,7 +314,11 @@ sten_status sten_net_recommend_ws(sten_ctx *ctx, const sten_net *net, sten_works
             rescore_arg ra = {ws->buf[w->src].out, w->Wt, w->b, S->N, S->N};
             const sten_rescorer r = {rescore, touch, &ra};
             sten__topk_end_screen(ctx, ws->topk, &r, idx, val, count);
-        } else if (!st) {
+        } else if (!st && exact && !sten__topk_end_exact(ctx, ws->topk, idx, val, count)) {
+            if (!(st = sten__topk_begin(ctx, B, n_items, K, exclude, &ws->topk_keep)) &&
+                !(st = infer(ctx, net, ws, ids, B, NN_RANK)))
+                sten__topk_end(ctx, ws->topk, idx, val, count);
+        } else if (!st && !exact) {
             sten__topk_end(ctx, ws->topk, idx, val, count);
         }
         ws->topk = NULL;
