@@ -559,77 +559,71 @@ SCREEN_512 static float screen_row(sten__topk_acc *a, int64_t b, int64_t slot, c
     if (vec && thr == -INFINITY && len >= 128)
         thr = first_threshold(a, s, j0, len, skip, radv, relv, absv);
     float cut = thr - E - (fabsf(thr - E) + fabsf(thr) + E) * 0x1p-20f;
-    for (int64_t o0 = 0; o0 < len; o0 += 16) {
-        /* 64 scores at a time where none reaches the cut (one test) */
-        if ((o0 & 63) == 0 && o0 + 64 <= len) {
-            const __m512 c4 = _mm512_set1_ps(cut);
-            const __mmask16 m4 = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + o0), c4, _CMP_GE_OQ) |
-                                 _mm512_cmp_ps_mask(_mm512_loadu_ps(s + o0 + 16), c4, _CMP_GE_OQ) |
-                                 _mm512_cmp_ps_mask(_mm512_loadu_ps(s + o0 + 32), c4, _CMP_GE_OQ) |
-                                 _mm512_cmp_ps_mask(_mm512_loadu_ps(s + o0 + 48), c4, _CMP_GE_OQ);
-            if (!m4) {
-                o0 += 48;
-                continue;
-            }
+    /* 64 scores a step: one test where none reaches the cut (nearly
+     * always); else their bounds, and the candidates one by one */
+    for (int64_t o0 = 0; o0 < len; o0 += 64) {
+        __m512 v[4];
+        __mmask16 m[4];
+        const __m512 cutv = _mm512_set1_ps(cut);
+        for (int q = 0; q < 4; q++) {
+            const __mmask16 lanes = (__mmask16)(len - o0 - 16 * q >= 16 ? 0xffff
+                                                : len - o0 - 16 * q <= 0
+                                                    ? 0
+                                                    : (1u << (len - o0 - 16 * q)) - 1u);
+            v[q] = _mm512_maskz_loadu_ps(lanes, s + o0 + 16 * q);
+            m[q] = _mm512_mask_cmp_ps_mask(lanes, v[q], cutv, _CMP_GE_OQ);
         }
-        const __mmask16 lanes = len - o0 >= 16 ? 0xffff : (__mmask16)((1u << (len - o0)) - 1u);
-        const __m512 v = _mm512_maskz_loadu_ps(lanes, s + o0);
-        __mmask16 m = _mm512_mask_cmp_ps_mask(lanes, v, _mm512_set1_ps(cut), _CMP_GE_OQ);
-        if (!m)
+        if (!(m[0] | m[1] | m[2] | m[3]))
             continue;
-        m &= (__mmask16)~(skip[o0 >> 6] >> (o0 & 63)); /* o0 is a multiple of 16 */
-        if (!m)
-            continue;
-        const __m512 wn = _mm512_maskz_loadu_ps(m, a->wn + j0 + o0);
-        const __m512 e = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(radv, wn),
-                                                     _mm512_mul_ps(relv, _mm512_abs_ps(v))),
-                                       absv);
-        const __m512 ub = _mm512_add_ps(v, e), lb = _mm512_sub_ps(v, e);
-        /* no bound (inf, NaN): the row is rescored whole */
-        if (_mm512_mask_fpclass_ps_mask(m, ub, 0x99) | _mm512_mask_fpclass_ps_mask(m, lb, 0x99)) {
+        const uint64_t sk = skip[o0 >> 6]; /* o0 is a multiple of 64 */
+        float ubs[64], lbs[64];
+        uint64_t C = 0;
+        __mmask16 bad = 0;
+        for (int q = 0; q < 4; q++) {
+            const __mmask16 mq = m[q] & (__mmask16) ~(sk >> (16 * q));
+            const __m512 wn = _mm512_maskz_loadu_ps(mq, a->wn + j0 + o0 + 16 * q);
+            const __m512 e = _mm512_add_ps(
+                _mm512_add_ps(_mm512_mul_ps(radv, wn), _mm512_mul_ps(relv, _mm512_abs_ps(v[q]))),
+                absv);
+            const __m512 ub = _mm512_add_ps(v[q], e), lb = _mm512_sub_ps(v[q], e);
+            bad |= _mm512_mask_fpclass_ps_mask(mq, ub, 0x99) | _mm512_mask_fpclass_ps_mask(mq, lb, 0x99);
+            C |= (uint64_t)_mm512_mask_cmp_ps_mask(mq, ub, _mm512_set1_ps(thr), _CMP_GE_OQ) << (16 * q);
+            _mm512_storeu_ps(ubs + 16 * q, ub);
+            _mm512_storeu_ps(lbs + 16 * q, lb);
+        }
+        if (bad) { /* no bound (inf, NaN): the row is rescored whole */
             __atomic_store_n(&a->full[b], 1, __ATOMIC_RELAXED);
             break;
         }
-        const __mmask16 c = _mm512_mask_cmp_ps_mask(m, ub, _mm512_set1_ps(thr), _CMP_GE_OQ);
-        if (!c)
-            continue;
-        const int cnt = __builtin_popcount(c);
-        if (nc + cnt > a->cap) { /* drop those the threshold has passed since */
-            nc = cand_compact(cv, ci, nc, thr);
-            if (nc + cnt > a->cap) {
-                __atomic_store_n(&a->full[b], 1, __ATOMIC_RELAXED);
-                break;
+        for (; C; C &= C - 1) {
+            const int q = __builtin_ctzll(C);
+            if (nc == a->cap) { /* drop those the threshold has passed since */
+                nc = cand_compact(cv, ci, nc, thr);
+                if (nc == a->cap) {
+                    __atomic_store_n(&a->full[b], 1, __ATOMIC_RELAXED);
+                    break;
+                }
             }
-        }
-        float lbs[16], ubs[16];
-        _mm512_storeu_ps(ubs, ub);
-        for (__mmask16 cc = c; cc; cc &= (__mmask16)(cc - 1)) {
-            const int q = __builtin_ctz(cc);
             cv[nc] = ubs[q];
             ci[nc++] = (uint32_t)(j0 + o0 + q);
-        }
-        /* the lower bounds that beat the K-th best and reach the threshold */
-        __mmask16 g = _mm512_mask_cmp_ps_mask(c, lb, _mm512_set1_ps(kth), _CMP_GT_OQ) &
-                      _mm512_mask_cmp_ps_mask(c, lb, _mm512_set1_ps(thr), _CMP_GE_OQ);
-        if (!g)
-            continue;
-        _mm512_storeu_ps(lbs, lb);
-        while (g) {
-            const int q = __builtin_ctz(g);
-            g &= g - 1;
-            if (!(lbs[q] > kth))
+            /* its lower bound, where it beats the K-th best and reaches the
+             * threshold (candidates found before a rise stay: a superset) */
+            const float l = lbs[q];
+            if (!(l > kth) || !(l >= thr))
                 continue;
             if (vec) {
-                best = sorted_insert(best, lbs[q]);
+                best = sorted_insert(best, l);
                 kth = _mm512_cvtss_f32(best);
             } else {
-                kth = lbk_insert(lbk, KV, kth, lbs[q]);
+                kth = lbk_insert(lbk, KV, kth, l);
+            }
+            if (kth > thr) {
+                thr = kth;
+                cut = thr - E - (fabsf(thr - E) + fabsf(thr) + E) * 0x1p-20f;
             }
         }
-        if (kth > thr) {
-            thr = kth;
-            cut = thr - E - (fabsf(thr - E) + fabsf(thr) + E) * 0x1p-20f;
-        }
+        if (__atomic_load_n(&a->full[b], __ATOMIC_RELAXED))
+            break;
     }
     if (vec)
         _mm512_store_ps(lbk, best);

@@ -148,7 +148,8 @@ sten_status sten__net_load_batch(sten_ctx *ctx, const sten_net *net, sten_worksp
         const sten_csr *to = L->sparse_in ? &ws->buf[i].x : ws->targets[i].dense || L->kind != STEN_LAYER_OUTPUT
                                                              ? NULL : &ws->targets[i].t;
         const sten_dataset *d = ws->lds[i];
-        if (!d || !to || !(d->attributes & STEN_DS_SPARSE))
+        if (!d || !to || !(d->attributes & STEN_DS_SPARSE) ||
+            (mode == NN_RANK && L->kind == STEN_LAYER_OUTPUT))
             continue;
         uint64_t need = 0;
         for (uint32_t b = 0; b < B; b++) {
@@ -182,7 +183,8 @@ sten_status sten__net_load_batch(sten_ctx *ctx, const sten_net *net, sten_worksp
             } else {
                 gather_dense(d, ids, B, A->act, L->N);
             }
-        } else if (L->kind == STEN_LAYER_OUTPUT) {
+        } else if (L->kind == STEN_LAYER_OUTPUT && mode != NN_RANK) {
+            /* (ranking takes no loss: its targets are never read) */
             nn_target *T = &ws->targets[i];
             if (T->dense)
                 gather_dense(d, ids, B, T->dense, L->N);
