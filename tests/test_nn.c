@@ -1316,13 +1316,13 @@ static void test_recommend(void)
  * exclusions unsorted and in every chunk: the same items, the same order,
  * the same values, for any thread count; in fp32 and, where the CPU has
  * it, in bf16 (whose plain path stores the bf16 product). */
-static void check_fused_recommend(sten_net *net, const sten_csr *ex, uint32_t n_items, uint32_t K)
+static void check_fused_recommend_rows(sten_net *net, const sten_csr *ex, uint32_t n_items,
+                                       uint32_t K, uint32_t B)
 {
-    enum { B = 37 }; /* a 32-row stripe and a part of one */
-    uint32_t ids[B];
+    uint32_t *ids = malloc((size_t)B * 4), *cnt = malloc((size_t)B * 4), *rcnt = malloc((size_t)B * 4);
     for (uint32_t b = 0; b < B; b++)
         ids[b] = b;
-    uint32_t *idx = calloc((size_t)B * K, 4), *ref = calloc((size_t)B * K, 4), cnt[B], rcnt[B];
+    uint32_t *idx = calloc((size_t)B * K, 4), *ref = calloc((size_t)B * K, 4);
     float *val = calloc((size_t)B * K, 4), *rval = calloc((size_t)B * K, 4);
     CHECK_EQ(sten_net_recommend(ctx, net, ids, B, n_items, K, ex, idx, val, cnt), STEN_OK);
     /* in fp32 where the CPU has bf16, that went through the bf16 screening */
@@ -1342,7 +1342,7 @@ static void check_fused_recommend(sten_net *net, const sten_csr *ex, uint32_t n_
             sten__act_forward_one(L->fn, &L->ap, &rval[r]);
     CHECK(memcmp(idx, ref, (size_t)B * K * 4) == 0);
     CHECK(memcmp(val, rval, (size_t)B * K * 4) == 0);
-    CHECK(memcmp(cnt, rcnt, sizeof cnt) == 0);
+    CHECK(memcmp(cnt, rcnt, (size_t)B * 4) == 0);
     /* one thread: the same (sten's kernels sum in an order fixed by the
      * shapes; OpenBLAS, used without AVX-512, may split sums by thread) */
     uint32_t *idx1 = calloc((size_t)B * K, 4);
@@ -1351,7 +1351,15 @@ static void check_fused_recommend(sten_net *net, const sten_csr *ex, uint32_t n_
     sten_ctx_set_threads(ctx, 2);
     if (sten__gemm_own())
         CHECK(memcmp(idx, idx1, (size_t)B * K * 4) == 0);
-    free(idx), free(ref), free(val), free(rval), free(idx1);
+    free(idx), free(ref), free(val), free(rval), free(idx1), free(ids), free(cnt), free(rcnt);
+}
+
+/* A 32-row stripe and a part of one (the chunks shared out among the
+ * threads), and four stripes and a part (each thread its own rows). */
+static void check_fused_recommend(sten_net *net, const sten_csr *ex, uint32_t n_items, uint32_t K)
+{
+    check_fused_recommend_rows(net, ex, n_items, K, 37);
+    check_fused_recommend_rows(net, ex, n_items, K, 130);
 }
 
 static void recommend_fused_cases(void)
@@ -1360,16 +1368,16 @@ static void recommend_fused_cases(void)
     ae_init(&f);
     fx_free(ctx, &f.ds[0]);
     fx_free(ctx, &f.ds[1]);
-    fx_sparse(ctx, &f.ds[0], "gl_input", 64, 1300, 40, false);
-    fx_sparse(ctx, &f.ds[1], "gl_output", 64, 1300, 40, false);
+    fx_sparse(ctx, &f.ds[0], "gl_input", 140, 1300, 40, false);
+    fx_sparse(ctx, &f.ds[1], "gl_output", 140, 1300, 40, false);
     sten_net *net = NULL;
-    CHECK_EQ(sten_net_build(ctx, &f.d, f.ds, 2, 40, &net), STEN_OK);
+    CHECK_EQ(sten_net_build(ctx, &f.d, f.ds, 2, 130, &net), STEN_OK);
     sten_net_init_weights(ctx, net, 3);
     sten_train_opts o = ae_opts(&f.d, STEN_OPT_SGD, 2);
-    o.t.batch_size = 40;
+    o.t.batch_size = 130;
     CHECK_EQ(sten_net_train(ctx, net, &o), STEN_OK);
     sten_csr ex = f.ds[0].sparse;
-    ex.rows = 37;
+    ex.rows = 130;
     check_fused_recommend(net, &ex, 1290, 25);
     check_fused_recommend(net, &ex, 1290, 10); /* the K best in one vector */
     check_fused_recommend(net, &ex, 1290, 1);

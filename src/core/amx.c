@@ -146,6 +146,15 @@ static INLINE int64_t up32(int64_t n)
     return (n + 31) / 32 * 32;
 }
 
+static int omp_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 static int thread_num(void)
 {
 #ifdef _OPENMP
@@ -354,14 +363,15 @@ typedef struct {
  * consumed while still in the core's caches, where a whole chunk of M rows
  * would go out to L2 and come back. The bias is each tile's starting
  * value, read with stride 0 (every tile row the same 16 biases). */
-AMX static void chunk_rows(const chunks_job *jb, int64_t ch, int64_t j0, int64_t j1, float *Cs)
+AMX static void chunk_rows(const chunks_job *jb, int64_t ch, int64_t j0, int64_t j1, int64_t r0,
+                           int64_t r1, float *Cs)
 {
     const int64_t Kp = jb->Kp, sa = Kp * 2, steps = Kp / 32, sw = Kp / 2 * 32;
     const float *bias = jb->o.bias;
     float tail[32] __attribute__((aligned(64))) = {0}; /* the last strip's biases, zero past N */
     if (bias && j1 - j0 < STEN__GEMM_CHUNK && (j1 - j0) % 32)
         memcpy(tail, bias + j1 - (j1 - j0) % 32, (size_t)((j1 - j0) % 32) * sizeof *tail);
-    for (int64_t i = 0; i < jb->M; i += 32) {
+    for (int64_t i = r0; i < r1; i += 32) {
         const uint16_t *a = jb->Ap + i * Kp;
         for (int64_t j = j0; j < j1; j += 32) {
             const uint32_t *S = jb->Bpk + (j / 32) * sw;
@@ -415,11 +425,26 @@ AMX static void chunks_thread(const chunks_job *jb, int t)
     float *T = (float *)(mine + jb->strip);
     float *own_c = jb->C ? NULL : (float *)(mine + jb->strip + jb->tblk);
     tiles_on();
+    /* blocks of rows: with two stripes or more a thread, each thread takes
+     * its own stripes through every chunk (a row's blocks then all come to
+     * one thread, in column order: top-K's running threshold is the row's,
+     * not a share of it), else the chunks are shared out */
+    const int nt = omp_threads();
+    const int64_t stripes = (jb->M + 31) / 32;
+    if (jb->rfn && stripes >= 2 * nt) {
+        const int64_t r0 = t * stripes / nt * 32, r1 = STEN__MIN(jb->M, (t + 1) * stripes / nt * 32);
+        for (int64_t ch = 0; ch < jb->nch; ch++) {
+            const int64_t j0 = ch * STEN__GEMM_CHUNK, j1 = STEN__MIN(jb->N, j0 + STEN__GEMM_CHUNK);
+            chunk_rows(jb, ch, j0, j1, r0, r1, own_c);
+        }
+        _tile_release();
+        return;
+    }
 #pragma omp for schedule(dynamic, 1)
     for (int64_t ch = 0; ch < jb->nch; ch++) {
         const int64_t j0 = ch * STEN__GEMM_CHUNK, j1 = STEN__MIN(jb->N, j0 + STEN__GEMM_CHUNK);
         if (jb->rfn) {
-            chunk_rows(jb, ch, j0, j1, own_c);
+            chunk_rows(jb, ch, j0, j1, 0, jb->M, own_c);
             continue;
         }
         if (own_c) {
