@@ -10,6 +10,7 @@
 # too. The headline sets sten fp32 against PyTorch's fastest fp32 form, sten
 # bf16 against its fastest bf16 form.
 #   THREADS=2 USERS=20000 ROUNDS=3 sh bench/ae-predict.sh
+#   DATA=ml-1m ROUNDS=5 sh bench/ae-predict.sh (../shared/data/ml-1m: all 6,040 users)
 #   PEER=debian ... / TORCH_FORMS="eager compile" ... / RESULTS=/dev/null ...
 set -eu
 cd "$(dirname "$0")/.."
@@ -21,22 +22,40 @@ bench_need_torch
 bench_build bench_ae_step sten
 bench_threads "$THREADS"
 bench_platform
+DATA=${DATA:-synthetic}
+sten_data="--users $USERS" torch_data="--users $USERS"
+if [ "$DATA" = ml-1m ]; then
+    # MovieLens-1M's 6,040 users and 3,706 movies, every user's rated
+    # movies excluded (the same conversion as bench/ae-train.sh)
+    w=out/ae-predict-ml1m
+    mkdir -p "$w"
+    cmake --build build -j "$(nproc)" --target sten >/dev/null
+    ./build/sten convert --force ../shared/data/ml-1m/ratings.movieid_no_ts.dat.gz --format delimited --delimiter : \
+        --columns user,-,item,-,rating -o "$w/ml1m.txt" 2>/dev/null
+    ./build/sten generate-netcdf --force -d gl_input -i "$w/ml1m.txt" -o "$w/ml1m.nc" -f "$w/features" -s "$w/samples" -c 2>/dev/null
+    # five passes over them (~0.1 s a pass for sten): one hiccup weighs less
+    sten_data="--nc $w/ml1m.nc --repeat 5" torch_data="--text $w/ml1m.txt --repeat 5"
+fi
+echo "data: $DATA"
 out=$(mktemp)
 trap 'rm -f "$out" "$platform_file"' EXIT
 r=0
 while [ $r -lt "$ROUNDS" ]; do
-    taskset -c "$cores" ./build/bench/bench_ae_step --threads "$THREADS" --predict 1 --users "$USERS" >>"$out"
+    # shellcheck disable=SC2086
+    taskset -c "$cores" ./build/bench/bench_ae_step --threads "$THREADS" --predict 1 $sten_data >>"$out"
     if ./build/sten info | grep -q "^bf16 *yes"; then
-        taskset -c "$cores" ./build/bench/bench_ae_step --threads "$THREADS" --predict 1 --users "$USERS" --bf16 1 >>"$out"
+        # shellcheck disable=SC2086
+        taskset -c "$cores" ./build/bench/bench_ae_step --threads "$THREADS" --predict 1 $sten_data --bf16 1 >>"$out"
     fi
     for form in $TORCH_FORMS; do
-        bench_peer "$out" bench/ae_torch.py --threads "$THREADS" --predict 1 --users "$USERS" --form "$form"
+        # shellcheck disable=SC2086
+        bench_peer "$out" bench/ae_torch.py --threads "$THREADS" --predict 1 --form "$form" $torch_data
     done
     r=$((r + 1))
 done
-"$PY" - "$out" "$model" "$THREADS" "$USERS" "$ROUNDS" "$PEER" "$RESULTS" "$platform_file" <<'PY'
+"$PY" - "$out" "$model" "$THREADS" "$USERS" "$ROUNDS" "$PEER" "$RESULTS" "$platform_file" "$DATA" <<'PY'
 import json, statistics, sys, datetime
-out, model, threads, users, rounds, peer, results, platform = sys.argv[1:9]
+out, model, threads, users, rounds, peer, results, platform, data = sys.argv[1:10]
 rows = [json.loads(l) for l in open(out) if l.strip()]
 impls = sorted({r["impl"] for r in rows})
 of = {i: [r for r in rows if r["impl"] == i] for i in impls}
@@ -70,11 +89,15 @@ keep = ("lscpu:", "sten info: gemm", "sten info: bf16", "torch: ", "oneDNN: oned
 plat = [l.rstrip() for l in open(platform) if l.startswith(keep)]
 with open(results, "a") as f:
     f.write("\n## bench/ae-predict — top-10 for every user, seen excluded (%s)\n\n" % datetime.date.today())
-    f.write("Command: `PEER=%s THREADS=%s USERS=%s ROUNDS=%s sh bench/ae-predict.sh`\n\n" % (peer, threads, users, rounds))
+    f.write("Command: `PEER=%s DATA=%s THREADS=%s USERS=%s ROUNDS=%s sh bench/ae-predict.sh`\n\n"
+            % (peer, data, threads, users, rounds))
+    shape = ("MovieLens-1M (6,040 users, 3,706 movies, 128 hidden), every user's rated movies excluded"
+             if data == "ml-1m" else
+             "Same network as ae-train (26,744 items, 128 hidden), %s synthetic users with ~144 items each" % users)
     f.write("CPU: %s; OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=MKL_NUM_THREADS=%s, pinned with taskset; PyTorch %s (%s). "
-            "Same network as ae-train (26,744 items, 128 hidden), %s synthetic users with ~144 items each. "
-            "Compile s: cold torch.compile time, in the untimed warm-up.\n\n"
-            % (model, threads, ver, "PyPI" if peer == "pypi" else "Debian", users))
+            "%s. Both sides run two batches and the last untimed first (sten's serving copies, PyTorch's "
+            "warm-up). Compile s: cold torch.compile time, in the untimed warm-up.\n\n"
+            % (model, threads, ver, "PyPI" if peer == "pypi" else "Debian", shape))
     f.write("```\n" + "\n".join(plat) + "\n```\n\n")
     f.write(text + "\n")
 PY

@@ -3,11 +3,12 @@
  * ScaledMarginalCrossEntropy 1/0/1/1, denoising 0.2, SGD) over an in-memory
  * dataset of ML-20M shape (power-law item popularity). Prints one JSON line.
  * Usage: bench_ae_step [--users U] [--items N] [--per-user K] [--batch B]
- *                      [--steps S] [--epochs E] [--threads T] [--predict 1]
+ *                      [--steps S] [--epochs E] [--threads T] [--predict 1 [--repeat R]]
  * It trains on S batches' worth of examples: one warm-up epoch, then E
  * timed epochs (default 1; more for a small dataset, so the timing spans
  * enough steps).
- * With --predict 1 it times top-10 recommendation for every user instead.
+ * With --predict 1 it times top-10 recommendation for every user instead
+ * (R times over, for a small dataset).
  * With --config FILE the network (and its Training settings) is that
  * config's, its DataSets named gl_input and gl_output (bench/vae-step.sh). */
 #include "nn/net_int.h"
@@ -76,6 +77,7 @@ static void make_data(sten_ctx *ctx, sten_dataset *d, const char *name, uint32_t
 int main(int argc, char **argv)
 {
     long users = 20000, items = 26744, per = 144, batch = 256, steps = 40, threads = 0, predict = 0;
+    long repeat = 1;
     long bf16 = 0; /* --bf16 1: STEN_PRECISION_BF16 */
     long epochs = 1;
     const char *nc = NULL, *config = NULL;
@@ -97,6 +99,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--epochs")) epochs = v < 1 ? 1 : v;
         else if (!strcmp(argv[i], "--threads")) threads = v;
         else if (!strcmp(argv[i], "--predict")) predict = v;
+        else if (!strcmp(argv[i], "--repeat")) repeat = v;
         else if (!strcmp(argv[i], "--bf16")) bf16 = v;
         else { fprintf(stderr, "unknown option %s\n", argv[i]); return 64; }
     }
@@ -164,10 +167,10 @@ int main(int argc, char **argv)
         const uint64_t nb = (ds[0].examples + (uint64_t)batch - 1) / (uint64_t)batch;
         const uint64_t warm[3] = {0, nb > 1 ? 1 : 0, nb - 1};
         double checksum = 0, t0 = 0;
-        for (uint64_t q = 0; q < 3 + nb; q++) {
+        for (uint64_t q = 0; q < 3 + nb * (uint64_t)repeat; q++) {
             if (q == 3)
                 t0 = now();
-            const uint64_t pos = (q < 3 ? warm[q] : q - 3) * (uint64_t)batch;
+            const uint64_t pos = (q < 3 ? warm[q] : (q - 3) % nb) * (uint64_t)batch;
             const uint32_t B = (uint32_t)STEN__MIN((uint64_t)batch, ds[0].examples - pos);
             for (uint32_t b = 0; b < B; b++)
                 ids[b] = (uint32_t)(pos + b);
@@ -184,9 +187,10 @@ int main(int argc, char **argv)
         }
         const double sec = now() - t0;
         printf("{\"impl\": \"%s\", \"threads\": %d, \"users\": %llu, \"items\": %ld, \"k\": 10, "
-               "\"seconds\": %.3f, \"users_per_s\": %.1f, \"warmup_batches\": 3, \"checksum\": %.0f}\n",
+               "\"seconds\": %.3f, \"users_per_s\": %.1f, \"warmup_batches\": 3, \"repeat\": %ld, "
+               "\"checksum\": %.0f}\n",
                impl, sten_ctx_threads(ctx), (unsigned long long)ds[0].examples, items, sec,
-               (double)ds[0].examples / sec, checksum);
+               (double)ds[0].examples * (double)repeat / sec, repeat, checksum);
         free(ids), free(idx), free(val);
         sten_net_free(ctx, net);
         sten_csr_free(ctx, &ds[0].sparse);

@@ -71,6 +71,32 @@ static const nn_weight *fc_dense_product(const sten_net *net, const nn_layer *L)
  * rounding (rel, 4 ulp of |s| with the computation's own rounding), plus
  * what vdpbf16ps's flushing of subnormal inputs and sums can lose (abs:
  * under 2^-126 max(|h|, |W|, 1) per step). 1% spare. */
+/* Sum of squares and largest |h_k| of a row in doubles, in eight partial
+ * sums (vector lanes; a NaN or inf still shows in both). */
+STEN__SIMD_CLONES
+static void row_stats(const float *h, uint32_t K, double *ss_out, double *max_out)
+{
+    double part[8] = {0}, mx[8] = {0};
+    uint32_t k = 0;
+    for (; k + 8 <= K; k += 8)
+        for (int q = 0; q < 8; q++) {
+            const double x = h[k + q];
+            part[q] += x * x;
+            mx[q] = mx[q] > fabs(x) || mx[q] != mx[q] ? mx[q] : fabs(x);
+        }
+    for (; k < K; k++) {
+        const double x = h[k];
+        part[0] += x * x;
+        mx[0] = mx[0] > fabs(x) || mx[0] != mx[0] ? mx[0] : fabs(x);
+    }
+    double ss = 0.0, hmax = 0.0;
+    for (int q = 0; q < 8; q++) {
+        ss += part[q];
+        hmax = hmax > mx[q] || hmax != hmax ? hmax : mx[q];
+    }
+    *ss_out = ss, *max_out = hmax;
+}
+
 static void screen_bounds(sten_ctx *ctx, sten_workspace *ws, const float *H, const nn_weight *o,
                           uint32_t K)
 {
@@ -78,28 +104,10 @@ static void screen_bounds(sten_ctx *ctx, sten_workspace *ws, const float *H, con
     sten__topk_screen_rows(ws->topk, &rad, &abs_);
     const double u = 0x1p-24, gk = K * u / (1 - K * u), g2k = 2 * K * u / (1 - 2 * K * u);
     const double c1 = (0x1p-8 + 0x1p-18 + gk + g2k * (1 + 0x1p-8 + 0x1p-18)) * 1.01;
-    /* eight partial sums a row (vector lanes; a NaN or inf still shows) */
 #pragma omp parallel for num_threads(sten__threads_for(ctx, (int64_t)ws->B * K, 1 << 15)) schedule(static)
     for (uint32_t b = 0; b < ws->B; b++) {
-        const float *h = H + (uint64_t)b * K;
-        double part[8] = {0}, mx[8] = {0};
-        uint32_t k = 0;
-        for (; k + 8 <= K; k += 8)
-            for (int q = 0; q < 8; q++) {
-                const double x = h[k + q];
-                part[q] += x * x;
-                mx[q] = mx[q] > fabs(x) || mx[q] != mx[q] ? mx[q] : fabs(x);
-            }
-        for (; k < K; k++) {
-            const double x = h[k];
-            part[0] += x * x;
-            mx[0] = mx[0] > fabs(x) || mx[0] != mx[0] ? mx[0] : fabs(x);
-        }
-        double ss = 0.0, hmax = 0.0;
-        for (int q = 0; q < 8; q++) {
-            ss += part[q];
-            hmax = hmax > mx[q] || hmax != hmax ? hmax : mx[q];
-        }
+        double ss, hmax;
+        row_stats(H + (uint64_t)b * K, K, &ss, &hmax);
         const double r = c1 * sqrt(ss) * (1 + 1e-6);
         /* non-finite activations: rad = inf, the row is rescored whole */
         rad[b] = isfinite(r) && isfinite(hmax) ? (float)r : INFINITY;
