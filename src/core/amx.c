@@ -263,6 +263,50 @@ AMX static void epilogue(const float *T, int64_t rows, int64_t nr, float *C, int
     }
 }
 
+/* A 32 x 32 block of A B into tiles 0-3 from a start (the bias rows at
+ * bias, ld bstride bytes: 0 repeats one row; or zero without a bias): A's
+ * padded bf16 rows at a (ld Kp), B's packed strip at S. With Sn, the strip
+ * at Sn is asked into L1 meanwhile, 2 KB a step. */
+AMX static INLINE void block32(const uint16_t *a, int64_t Kp, const uint32_t *S, const float *bias,
+                               int64_t bstride, const uint32_t *Sn)
+{
+    if (bias) {
+        TLOAD(0, bias, bstride);
+        TLOAD(1, bias + 16, bstride);
+        TLOAD(2, bias, bstride);
+        TLOAD(3, bias + 16, bstride);
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
+    const int64_t sa = Kp * 2;
+    for (int64_t s = 0; s < Kp / 32; s++) {
+        TLOAD(4, a + s * 32, sa);
+        TLOAD(5, a + 16 * Kp + s * 32, sa);
+        TLOAD(6, S + s * 512, 128);
+        TLOAD(7, S + s * 512 + 16, 128);
+        TDP(0, 4, 6);
+        TDP(1, 4, 7);
+        for (int q = 0; Sn && q < 16; q++)
+            _mm_prefetch((const char *)(Sn + s * 512 + q * 16), _MM_HINT_T0);
+        TDP(2, 5, 6);
+        TDP(3, 5, 7);
+        for (int q = 16; Sn && q < 32; q++)
+            _mm_prefetch((const char *)(Sn + s * 512 + q * 16), _MM_HINT_T0);
+    }
+}
+
+/* Tiles 0-3 to C (ld ldc floats). */
+AMX static INLINE void store32(float *c, int64_t ldc)
+{
+    TSTORE(0, c, ldc * 4);
+    TSTORE(1, c + 16, ldc * 4);
+    TSTORE(2, c + 16 * ldc, ldc * 4);
+    TSTORE(3, c + 16 * ldc + 16, ldc * 4);
+}
+
 /* Columns [j0, j1) of C = alpha op(A) B + beta C + bias; C's column j at
  * C + (j - coff). Ap: A's padded bf16 rows (Mp x Kp); Bpk: B packed once,
  * or NULL to pack the chunk's strips into Bs here. */
@@ -274,7 +318,7 @@ AMX static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, int64_t K
     /* plain C: tiles start at the bias and go straight to C */
     const bool direct = o->alpha == 1.0f && o->beta == 0.0f && !o->cb;
     float bias_tile[16 * 32] __attribute__((aligned(64)));
-    const int64_t sa = Kp * 2, steps = Kp / 32, sw = Kp / 2 * 32;
+    const int64_t sw = Kp / 2 * 32;
     if (!Bpk)
         pack_strips(Bs, B + j0, ldb, K, Kp, j1 - j0);
     for (int64_t j = j0; j < j1; j += 32) {
@@ -291,40 +335,13 @@ AMX static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, int64_t K
         }
         float *Cj = C + (j - coff);
         for (int64_t i = 0; i < M; i += 32) {
-            if (bias_in) {
-                TLOAD(0, bias_tile, 128);
-                TLOAD(1, bias_tile + 16, 128);
-                TLOAD(2, bias_tile, 128);
-                TLOAD(3, bias_tile + 16, 128);
-            } else {
-                _tile_zero(0);
-                _tile_zero(1);
-                _tile_zero(2);
-                _tile_zero(3);
-            }
-            const uint16_t *a = Ap + i * Kp;
-            for (int64_t s = 0; s < steps; s++) {
-                TLOAD(4, a + s * 32, sa);
-                TLOAD(5, a + 16 * Kp + s * 32, sa);
-                TLOAD(6, S + s * 512, 128);
-                TLOAD(7, S + s * 512 + 16, 128);
-                TDP(0, 4, 6);
-                TDP(1, 4, 7);
-                TDP(2, 5, 6);
-                TDP(3, 5, 7);
-            }
+            block32(Ap + i * Kp, Kp, S, bias_in ? bias_tile : NULL, 128, NULL);
             float *c = Cj + i * ldc;
             if (direct && nr == 32 && i + 32 <= M) {
-                TSTORE(0, c, ldc * 4);
-                TSTORE(1, c + 16, ldc * 4);
-                TSTORE(2, c + 16 * ldc, ldc * 4);
-                TSTORE(3, c + 16 * ldc + 16, ldc * 4);
+                store32(c, ldc);
                 continue;
             }
-            TSTORE(0, T, 128);
-            TSTORE(1, T + 16, 128);
-            TSTORE(2, T + 16 * 32, 128);
-            TSTORE(3, T + 16 * 32 + 16, 128);
+            store32(T, 32);
             amx_out oi = *o;
             if (direct) /* the bias is in T already */
                 oi.bias = NULL;
@@ -366,53 +383,19 @@ typedef struct {
 AMX static void chunk_rows(const chunks_job *jb, int64_t ch, int64_t j0, int64_t j1, int64_t r0,
                            int64_t r1, float *Cs)
 {
-    const int64_t Kp = jb->Kp, sa = Kp * 2, steps = Kp / 32, sw = Kp / 2 * 32;
+    const int64_t Kp = jb->Kp, sw = Kp / 2 * 32;
     const float *bias = jb->o.bias;
     float tail[32] __attribute__((aligned(64))) = {0}; /* the last strip's biases, zero past N */
     if (bias && j1 - j0 < STEN__GEMM_CHUNK && (j1 - j0) % 32)
         memcpy(tail, bias + j1 - (j1 - j0) % 32, (size_t)((j1 - j0) % 32) * sizeof *tail);
     for (int64_t i = r0; i < r1; i += 32) {
-        const uint16_t *a = jb->Ap + i * Kp;
         for (int64_t j = j0; j < j1; j += 32) {
-            const uint32_t *S = jb->Bpk + (j / 32) * sw;
-            if (bias) {
-                const float *bj = j + 32 <= j1 ? bias + j : tail;
-                TLOAD(0, bj, 0);
-                TLOAD(1, bj + 16, 0);
-                TLOAD(2, bj, 0);
-                TLOAD(3, bj + 16, 0);
-            } else {
-                _tile_zero(0);
-                _tile_zero(1);
-                _tile_zero(2);
-                _tile_zero(3);
-            }
             /* the next strip (or the first, for the next stripe) into L1
-             * while this one's products run: 2 KB a step */
+             * while this one's products run */
+            const uint32_t *S = jb->Bpk + (j / 32) * sw;
             const uint32_t *Sn = j + 32 < j1 ? S + sw : jb->Bpk + (j0 / 32) * sw;
-            for (int64_t s = 0; s < steps; s++) {
-                TLOAD(4, a + s * 32, sa);
-                TLOAD(5, a + 16 * Kp + s * 32, sa);
-                TLOAD(6, S + s * 512, 128);
-                TLOAD(7, S + s * 512 + 16, 128);
-                TDP(0, 4, 6);
-                for (int q = 0; q < 8; q++)
-                    _mm_prefetch((const char *)(Sn + s * 512 + q * 16), _MM_HINT_T0);
-                TDP(1, 4, 7);
-                for (int q = 8; q < 16; q++)
-                    _mm_prefetch((const char *)(Sn + s * 512 + q * 16), _MM_HINT_T0);
-                TDP(2, 5, 6);
-                for (int q = 16; q < 24; q++)
-                    _mm_prefetch((const char *)(Sn + s * 512 + q * 16), _MM_HINT_T0);
-                TDP(3, 5, 7);
-                for (int q = 24; q < 32; q++)
-                    _mm_prefetch((const char *)(Sn + s * 512 + q * 16), _MM_HINT_T0);
-            }
-            float *c = Cs + (j - j0);
-            TSTORE(0, c, STEN__GEMM_CHUNK * 4);
-            TSTORE(1, c + 16, STEN__GEMM_CHUNK * 4);
-            TSTORE(2, c + 16 * STEN__GEMM_CHUNK, STEN__GEMM_CHUNK * 4);
-            TSTORE(3, c + 16 * STEN__GEMM_CHUNK + 16, STEN__GEMM_CHUNK * 4);
+            block32(jb->Ap + i * Kp, Kp, S, bias ? (j + 32 <= j1 ? bias + j : tail) : NULL, 0, Sn);
+            store32(Cs + (j - j0), STEN__GEMM_CHUNK);
         }
         jb->rfn(jb->arg, ch, i, STEN__MIN(i + 32, jb->M), j0, j1, Cs, STEN__GEMM_CHUNK);
     }
