@@ -166,10 +166,20 @@ static int thread_num(void)
 
 /* A's rows in bf16, K padded with zeros to Kp: row i of op(A) at Ap + i Kp
  * (NN: A[i lda + k], TN: A[k lda + i]); rows [M, Mp) zero. */
+AMX static void pack_tn16(uint16_t *Ap, int64_t Kp, const float *A, int64_t lda, int64_t i0,
+                          int64_t M, int64_t k, int64_t K);
+
 AMX static void pack_rows(sten_ctx *ctx, uint16_t *Ap, const float *A, int64_t lda, bool tn,
                           int64_t M, int64_t Mp, int64_t K, int64_t Kp)
 {
     const int nt = sten__threads_for(ctx, Mp * Kp, 1 << 15);
+    if (tn) { /* in 16 x 32 blocks (Mp and Kp are multiples of 32) */
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t i = 0; i < Mp; i += 16)
+            for (int64_t k = 0; k < Kp; k += 32)
+                pack_tn16(Ap, Kp, A, lda, i, M, k, K);
+        return;
+    }
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t i = 0; i < Mp; i++) {
         uint16_t *r = Ap + i * Kp;
@@ -497,17 +507,11 @@ sten_status sten__amx_rows(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, const
                       0, bias, NULL, fn, arg);
 }
 
-/* out[p][n] = (B[n][2p], B[n][2p+1]) for p < 16 pairs of one 32-step at
- * column k of rows n0 .. n0+15 of B (N x K bf16), zero past N and K: a
- * 16 x 16 transpose of 32-bit pairs. ld: out's row length in words. */
-AMX static void pairs_t16(uint32_t *out, int64_t ld, const uint16_t *B, int64_t ldb, int64_t n0,
-                          int64_t N, int64_t k, int64_t K)
+/* The 16 x 16 transpose of 32-bit words r[0..16) (row i, word c) stored
+ * as out[c * ld + i]. */
+AMX static INLINE void store_t16(uint32_t *out, int64_t ld, const __m512i r[16])
 {
-    __m512i r[16], a[16], b[16];
-    const int64_t left = K - k;
-    const __mmask32 m = left >= 32 ? 0xffffffffu : (__mmask32)((1u << left) - 1u);
-    for (int i = 0; i < 16; i++)
-        r[i] = n0 + i < N ? _mm512_maskz_loadu_epi16(m, B + (n0 + i) * ldb + k) : _mm512_setzero_si512();
+    __m512i a[16], b[16];
     for (int i = 0; i < 8; i++) {
         a[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
         a[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
@@ -528,6 +532,41 @@ AMX static void pairs_t16(uint32_t *out, int64_t ld, const uint16_t *B, int64_t 
         _mm512_store_si512(out + (8 + c) * ld, _mm512_shuffle_i32x4(x, x2, 0xdd));
         _mm512_store_si512(out + (12 + c) * ld, _mm512_shuffle_i32x4(y, y2, 0xdd));
     }
+}
+
+/* out[p][n] = (B[n][2p], B[n][2p+1]) for p < 16 pairs of one 32-step at
+ * column k of rows n0 .. n0+15 of B (N x K bf16), zero past N and K: a
+ * 16 x 16 transpose of 32-bit pairs. ld: out's row length in words. */
+AMX static void pairs_t16(uint32_t *out, int64_t ld, const uint16_t *B, int64_t ldb, int64_t n0,
+                          int64_t N, int64_t k, int64_t K)
+{
+    __m512i r[16];
+    const int64_t left = K - k;
+    const __mmask32 m = left >= 32 ? 0xffffffffu : (__mmask32)((1u << left) - 1u);
+    for (int i = 0; i < 16; i++)
+        r[i] = n0 + i < N ? _mm512_maskz_loadu_epi16(m, B + (n0 + i) * ldb + k) : _mm512_setzero_si512();
+    store_t16(out, ld, r);
+}
+
+/* pack_rows for op(A) = A^T: rows i0 .. i0+15 of op(A) (columns of A, fp32,
+ * ld lda), one 32-step at k, rounded to bf16 (as sten__bf16 rounds) and
+ * laid down as Ap's rows (ld Kp): 16 fp32 loads along A's rows, paired
+ * into 32-bit words (k even low, k odd high) and transposed, where column
+ * by column would read A across its rows. Zero past M and K. */
+AMX static void pack_tn16(uint16_t *Ap, int64_t Kp, const float *A, int64_t lda, int64_t i0,
+                          int64_t M, int64_t k, int64_t K)
+{
+    const __mmask16 m = lanes(M - i0);
+    __m512i r[16];
+    for (int q = 0; q < 16; q++) {
+        const int64_t k0 = k + 2 * q;
+        const __m512 lo = k0 < K ? _mm512_maskz_loadu_ps(m, A + k0 * lda + i0) : _mm512_setzero_ps();
+        const __m512 hi = k0 + 1 < K ? _mm512_maskz_loadu_ps(m, A + (k0 + 1) * lda + i0)
+                                     : _mm512_setzero_ps();
+        r[q] = _mm512_or_si512(_mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo)),
+                               _mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi)), 16));
+    }
+    store_t16((uint32_t *)(Ap + i0 * Kp + k), Kp / 2, r);
 }
 
 static double now_s(void)
