@@ -654,6 +654,7 @@ AMX static void sum_parts(const float *parts, size_t part, int64_t groups, int64
 }
 
 #define NT_GROUPS 16
+#define NT_ONE_GROUP 64
 
 /* sten__amx_nt's work: each group's M x N product `part` floats apart in
  * ws, then per thread `mine` words (B's pairs for a group, `bt` words, and
@@ -666,70 +667,85 @@ typedef struct {
     float alpha, beta;
 } nt_job;
 
-AMX static void nt_thread(const nt_job *jb, int t)
+/* Group g's B in pairs into Bt (step s, pair q, column n at Bt[(16 s + q)
+ * Np + n]) and A's last, partial row block padded with zeros into Ap. */
+AMX static void nt_group_operands(const nt_job *jb, int64_t g, uint32_t *Bt, uint16_t *Ap)
+{
+    const int64_t s0 = g * jb->per, s1 = STEN__MIN(jb->steps, s0 + jb->per), k0 = s0 * 32;
+    for (int64_t s = 0; s < s1 - s0; s++)
+        for (int64_t n = 0; n < jb->Np; n += 16)
+            pairs_t16(Bt + s * 16 * jb->Np + n, jb->Np, jb->B, jb->ldb, n, jb->N, k0 + s * 32, jb->K);
+    if (jb->apad)
+        pad_block(Ap, (s1 - s0) * 32, jb->A, jb->lda, jb->last_i, jb->M, k0,
+                  STEN__MIN(jb->K, s1 * 32) - k0);
+}
+
+/* Row blocks [i0, i1) of group g's product into its part. */
+AMX static void nt_group_rows(const nt_job *jb, int64_t g, int64_t i0, int64_t i1,
+                              const uint32_t *Bt, const uint16_t *Ap)
 {
     /* the job in locals: the tile loads' "memory" clobbers would make every
      * field a reload, and keep the compiler from unswitching the loops */
-    const int64_t M = jb->M, N = jb->N, K = jb->K, Mp = jb->Mp, Np = jb->Np, steps = jb->steps;
-    const int64_t per = jb->per, groups = jb->groups, last_i = jb->last_i, lda = jb->lda, ldb = jb->ldb;
-    const size_t part = jb->part, apad = jb->apad, tail = jb->tail;
-    const uint16_t *A = jb->A, *B = jb->B, *At = jb->At;
-    float *ws = jb->ws;
-    uint32_t *Bt = (uint32_t *)(ws + part * (size_t)groups + jb->mine * (size_t)t);
+    const int64_t Np = jb->Np, steps = jb->steps, last_i = jb->last_i, lda = jb->lda;
+    const int64_t s0 = g * jb->per, ns = STEN__MIN(steps, s0 + jb->per) - s0, k0 = s0 * 32;
+    const bool apad = jb->apad, tail = jb->tail;
+    const uint16_t *A = jb->A, *At = jb->At;
+    float *P = jb->ws + jb->part * (size_t)g;
+    for (int64_t i = i0; i < i1; i += 32) {
+        const bool pad = apad && i == last_i;
+        for (int64_t n = 0; n < Np; n += 32) {
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (int64_t s = 0; s < ns; s++) {
+                const uint32_t *b = Bt + s * 16 * Np + n;
+                if (tail && s0 + s == steps - 1) {
+                    TLOAD(4, At + i * 32, 64);
+                    TLOAD(5, At + (i + 16) * 32, 64);
+                } else if (pad) {
+                    TLOAD(4, Ap + s * 32, ns * 64);
+                    TLOAD(5, Ap + 16 * ns * 32 + s * 32, ns * 64);
+                } else {
+                    TLOAD(4, A + i * lda + k0 + s * 32, lda * 2);
+                    TLOAD(5, A + (i + 16) * lda + k0 + s * 32, lda * 2);
+                }
+                TLOAD(6, b, Np * 4);
+                TLOAD(7, b + 16, Np * 4);
+                TDP(0, 4, 6);
+                TDP(1, 4, 7);
+                TDP(2, 5, 6);
+                TDP(3, 5, 7);
+            }
+            float *p = P + i * Np + n;
+            TSTORE(0, p, Np * 4);
+            TSTORE(1, p + 16, Np * 4);
+            TSTORE(2, p + 16 * Np, Np * 4);
+            TSTORE(3, p + 16 * Np + 16, Np * 4);
+        }
+    }
+}
+
+AMX static void nt_thread(const nt_job *jb, int t)
+{
+    uint32_t *Bt = (uint32_t *)(jb->ws + jb->part * (size_t)jb->groups + jb->mine * (size_t)t);
     uint16_t *Ap = (uint16_t *)(Bt + jb->bt);
     tiles_on();
+    if (jb->groups == 1) { /* a short K: one group, its row blocks shared out */
+        nt_group_operands(jb, 0, Bt, Ap);
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < jb->Mp; i += 32)
+            nt_group_rows(jb, 0, i, i + 32, Bt, Ap);
+    } else {
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t g = 0; g < groups; g++) {
-        const int64_t s0 = g * per, s1 = STEN__MIN(steps, s0 + per), ns = s1 - s0;
-        const int64_t k0 = s0 * 32;
-        /* the group's B in pairs: step s, pair q, column n at Bt[(16 s + q) Np + n] */
-        for (int64_t s = 0; s < ns; s++)
-            for (int64_t n = 0; n < Np; n += 16)
-                pairs_t16(Bt + s * 16 * Np + n, Np, B, ldb, n, N, k0 + s * 32, K);
-        /* A's last, partial row block: its rows padded with zeros */
-        if (apad)
-            pad_block(Ap, ns * 32, A, lda, last_i, M, k0, STEN__MIN(K, s1 * 32) - k0);
-        float *P = ws + part * (size_t)g;
-        for (int64_t i = 0; i < Mp; i += 32) {
-            const bool pad = apad && i == last_i;
-            for (int64_t n = 0; n < Np; n += 32) {
-                _tile_zero(0);
-                _tile_zero(1);
-                _tile_zero(2);
-                _tile_zero(3);
-                for (int64_t s = 0; s < ns; s++) {
-                    const uint32_t *b = Bt + s * 16 * Np + n;
-                    if (tail && s0 + s == steps - 1) {
-                        TLOAD(4, At + i * 32, 64);
-                        TLOAD(5, At + (i + 16) * 32, 64);
-                    } else if (pad) {
-                        TLOAD(4, Ap + s * 32, ns * 64);
-                        TLOAD(5, Ap + 16 * ns * 32 + s * 32, ns * 64);
-                    } else {
-                        TLOAD(4, A + i * lda + k0 + s * 32, lda * 2);
-                        TLOAD(5, A + (i + 16) * lda + k0 + s * 32, lda * 2);
-                    }
-                    TLOAD(6, b, Np * 4);
-                    TLOAD(7, b + 16, Np * 4);
-                    TDP(0, 4, 6);
-                    TDP(1, 4, 7);
-                    TDP(2, 5, 6);
-                    TDP(3, 5, 7);
-                }
-                float *p = P + i * Np + n;
-                TSTORE(0, p, Np * 4);
-                TSTORE(1, p + 16, Np * 4);
-                TSTORE(2, p + 16 * Np, Np * 4);
-                TSTORE(3, p + 16 * Np + 16, Np * 4);
-            }
+        for (int64_t g = 0; g < jb->groups; g++) {
+            nt_group_operands(jb, g, Bt, Ap);
+            nt_group_rows(jb, g, 0, jb->Mp, Bt, Ap);
         }
     }
     _tile_release();
-    sum_parts(ws, part, groups, Np, M, N, jb->alpha, jb->beta, jb->C, jb->ldc);
+    sum_parts(jb->ws, jb->part, jb->groups, jb->Np, jb->M, jb->N, jb->alpha, jb->beta, jb->C, jb->ldc);
 }
-
-/* C = alpha A B^T + beta C, A (M x K) and B (N x K) bf16. Returns
- * STEN_E_NOMEM without touching C where the scratch could not be had. */
 AMX sten_status sten__amx_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
                              const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb,
                              float beta, float *C, int64_t ldc)
@@ -737,8 +753,14 @@ AMX sten_status sten__amx_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, flo
     if (M <= 0 || N <= 0 || K <= 0)
         return STEN_E_UNSUPPORTED;
     const int64_t Mp = up32(M), Np = up32(N), steps = (K + 31) / 32;
-    const int64_t per = (steps + NT_GROUPS - 1) / NT_GROUPS, groups = (steps + per - 1) / per;
-    const int nt = (int)STEN__MIN(groups, sten__threads_for(ctx, M * N * K, 1 << 20));
+    /* K in at most NT_GROUPS groups, each summed into an M x N part, the
+     * parts added in group order (thread-count independent); a K of up to
+     * NT_ONE_GROUP steps is one group whose row blocks the threads share
+     * (DLRM's MLPs: parts of 2048 x 512 a step each would be all stores) */
+    const int64_t per = steps <= NT_ONE_GROUP ? steps : (steps + NT_GROUPS - 1) / NT_GROUPS;
+    const int64_t groups = (steps + per - 1) / per;
+    const int nt = (int)STEN__MIN(groups == 1 ? Mp / 32 : groups,
+                                  sten__threads_for(ctx, M * N * K, 1 << 20));
     /* scratch: each group's product; per thread B's pairs for a group and
      * A's last rows padded to 32 (when M is not a multiple of 32); the
      * steps past K padded, for all rows, when K is not a multiple of 32 */
