@@ -26,13 +26,9 @@ DATA=${DATA:-synthetic}
 sten_data="--users $USERS" torch_data="--users $USERS"
 if [ "$DATA" = ml-1m ]; then
     # MovieLens-1M's 6,040 users and 3,706 movies, every user's rated
-    # movies excluded (the same conversion as bench/ae-train.sh)
+    # movies excluded
     w=out/ae-predict-ml1m
-    mkdir -p "$w"
-    cmake --build build -j "$(nproc)" --target sten >/dev/null
-    ./build/sten convert --force ../shared/data/ml-1m/ratings.movieid_no_ts.dat.gz --format delimited --delimiter : \
-        --columns user,-,item,-,rating -o "$w/ml1m.txt" 2>/dev/null
-    ./build/sten generate-netcdf --force -d gl_input -i "$w/ml1m.txt" -o "$w/ml1m.nc" -f "$w/features" -s "$w/samples" -c 2>/dev/null
+    bench_ml1m "$w"
     # five passes over them (~0.1 s a pass for sten): one hiccup weighs less
     sten_data="--nc $w/ml1m.nc --repeat 5" torch_data="--text $w/ml1m.txt --repeat 5"
 fi

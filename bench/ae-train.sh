@@ -27,11 +27,7 @@ DATA=${DATA:-synthetic}
 sten_data="" torch_data=""
 if [ "$DATA" = ml-1m ]; then
     w=out/ae-train-ml1m
-    mkdir -p "$w"
-    cmake --build build -j "$(nproc)" --target sten >/dev/null
-    ./build/sten convert --force ../shared/data/ml-1m/ratings.movieid_no_ts.dat.gz --format delimited --delimiter : \
-        --columns user,-,item,-,rating -o "$w/ml1m.txt" 2>/dev/null
-    ./build/sten generate-netcdf --force -d gl_input -i "$w/ml1m.txt" -o "$w/ml1m.nc" -f "$w/features" -s "$w/samples" -c 2>/dev/null
+    bench_ml1m "$w"
     # its steps take ~3 ms: five timed epochs (~100 steps, ~0.3 s, what
     # PyTorch's 20 steps take) so one hiccup of the machine weighs less
     sten_data="--nc $w/ml1m.nc --epochs 5"

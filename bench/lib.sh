@@ -20,6 +20,8 @@
 #                         (600 validation + 600 test users) with sten S, and its NetCDF files
 # bench_dlrm_rows DIR N B N synthetic rows in Criteo's layout (seeded; bench/dlrm.sh's and
 #                         dlrm-infer.sh's), converted to DIR/rows.nc hashed into B rows a table
+# bench_ml1m DIR          MovieLens-1M (../shared/data/ml-1m) as DSSTNE text DIR/ml1m.txt and
+#                         NetCDF DIR/ml1m.nc (gl_input; bench/ae-train.sh's and ae-predict.sh's)
 # RESULTS=FILE            where the scripts append their tables (default bench/RESULTS.md;
 #                         RESULTS=/dev/null for a trial run)
 
@@ -92,6 +94,15 @@ bench_strong_split() {
         --delimiter : --columns user,-,item,-,rating -o st
     "$1" generate-netcdf --force -d gl_input -i st-train.txt -o gl_input.nc -f features -s samples -c
     "$1" generate-netcdf --force -d gl_output -i st-train.txt -o gl_output.nc -f features -s samples
+}
+
+bench_ml1m() {
+    mkdir -p "$1"
+    cmake --build build -j "$(nproc)" --target sten >/dev/null
+    ./build/sten convert --force ../shared/data/ml-1m/ratings.movieid_no_ts.dat.gz --format delimited --delimiter : \
+        --columns user,-,item,-,rating -o "$1/ml1m.txt" 2>/dev/null
+    ./build/sten generate-netcdf --force -d gl_input -i "$1/ml1m.txt" -o "$1/ml1m.nc" -f "$1/features" -s "$1/samples" \
+        -c 2>/dev/null
 }
 
 bench_dlrm_rows() {
