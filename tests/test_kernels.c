@@ -362,11 +362,15 @@ static void bgemm_threads(void)
         B[e] = sten__bf16((float)((e * 7919) % 2001 - 1000) / 1000.0f);
     for (int64_t e = 0; e < M * N; e++)
         D[e] = sten__bf16((float)((e * 104729) % 2001 - 1000) / 1000.0f);
-    float *C[2], *T[2], *L[2], *F = rand_floats(M * N, 0, 0);
+    float *C[2], *T[2], *L[2], *S[2], *F = rand_floats(M * N, 0, 0);
     for (int t = 1; t <= 2; t++) {
         sten_ctx_set_threads(ctx, t);
         C[t - 1] = rand_floats(M * N, 0, 0), T[t - 1] = rand_floats(M * K, 0, 0);
-        L[t - 1] = rand_floats(40 * 72, 0, 0);
+        L[t - 1] = rand_floats(40 * 72, 0, 0), S[t - 1] = rand_floats(200 * 100, 0, 0);
+        /* one chunk (100 columns): its rows shared among the threads */
+        CHECK_EQ(sten__bgemm_chunks(ctx, STEN_NO_TRANS, 200, 100, 64, 1.0f, A, 64, B, 100, 0.0f,
+                                    S[t - 1], 100, NULL, 0, bias, NULL, NULL),
+                 STEN_OK);
         CHECK_EQ(sten__bgemm_chunks(ctx, STEN_NO_TRANS, M, N, K, 1.0f, A, K, B, N, 0.0f, C[t - 1], N,
                                     NULL, 0, bias, NULL, NULL),
                  STEN_OK);
@@ -378,6 +382,7 @@ static void bgemm_threads(void)
     CHECK(memcmp(C[0], C[1], (size_t)(M * N) * sizeof **C) == 0);
     CHECK(memcmp(T[0], T[1], (size_t)(M * K) * sizeof **T) == 0);
     CHECK(memcmp(L[0], L[1], (size_t)(40 * 72) * sizeof **L) == 0);
+    CHECK(memcmp(S[0], S[1], (size_t)(200 * 100) * sizeof **S) == 0);
     chunk_sink = F, chunk_sink_ld = N;
     CHECK_EQ(sten__bgemm_chunks(ctx, STEN_NO_TRANS, M, N, K, 1.0f, A, K, B, N, 0.0f, NULL, 0, NULL, 0,
                                 bias, copy_chunk, (void *)&M),
@@ -386,7 +391,7 @@ static void bgemm_threads(void)
     sten_ctx_set_threads(ctx, 0);
     free(A), free(bias), free(B), free(D), free(F);
     for (int t = 0; t < 2; t++)
-        free(C[t]), free(T[t]), free(L[t]);
+        free(C[t]), free(T[t]), free(L[t]), free(S[t]);
 }
 
 static void test_bgemm(void)

@@ -433,6 +433,25 @@ AMX static void chunks_thread(const chunks_job *jb, int t)
         _tile_release();
         return;
     }
+    /* a stored product of fewer chunks than threads (an MLP layer of 512
+     * outputs or fewer): each chunk's rows split too, in 32-row blocks
+     * (every element still summed in the tiles' order: the same bits) */
+    const int64_t parts = STEN__MIN(stripes, nt);
+    if (!jb->fn && !jb->rfn && jb->C && jb->nch < nt && parts > 1) {
+#pragma omp for schedule(static)
+        for (int64_t w = 0; w < jb->nch * parts; w++) {
+            const int64_t ch = w / parts, p = w % parts;
+            const int64_t j0 = ch * STEN__GEMM_CHUNK, j1 = STEN__MIN(jb->N, j0 + STEN__GEMM_CHUNK);
+            const int64_t i0 = p * stripes / parts * 32, i1 = STEN__MIN(jb->M, (p + 1) * stripes / parts * 32);
+            amx_out o = jb->o;
+            if (o.cb)
+                o.cb += i0 * o.ldcb;
+            chunk_nn(i1 - i0, j0, j1, jb->K, jb->Kp, jb->Ap + i0 * jb->Kp, jb->B, jb->ldb, jb->Bpk, Bs,
+                     T, jb->C + i0 * jb->ldc, jb->ldc, 0, &o);
+        }
+        _tile_release();
+        return;
+    }
 #pragma omp for schedule(dynamic, 1)
     for (int64_t ch = 0; ch < jb->nch; ch++) {
         const int64_t j0 = ch * STEN__GEMM_CHUNK, j1 = STEN__MIN(jb->N, j0 + STEN__GEMM_CHUNK);
@@ -467,7 +486,9 @@ AMX static sten_status run_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64
         return STEN_OK;
     const int64_t Mp = up32(M), Kp = up32(STEN__MAX(K, 1));
     const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
-    const int nt = (int)STEN__MIN(nch, sten__threads_for(ctx, M * N * STEN__MAX(K, 1), 1 << 20));
+    /* threads: one a chunk, or a 32-row block of a stored product's chunk */
+    const int64_t units = fn || rfn || !C ? nch : STEN__MAX(nch, Mp / 32);
+    const int nt = (int)STEN__MIN(units, sten__threads_for(ctx, M * N * STEN__MAX(K, 1), 1 << 20));
     /* scratch: A's bf16 rows, then per thread a strip, a 32 x 32 block and,
      * when there is no C, a chunk (or a 32-row stripe of one) */
     const size_t apk = (size_t)(Mp * Kp * 2 + 63) / 64 * 64;
