@@ -273,6 +273,18 @@ AMX static void epilogue(const float *T, int64_t rows, int64_t nr, float *C, int
     }
 }
 
+/* One 32-step into tiles 0-3: A's two row halves already in tiles 4-5,
+ * B's two column halves loaded from b (ld ldb bytes). */
+AMX static INLINE void step_b(const void *b, int64_t ldb)
+{
+    TLOAD(6, b, ldb);
+    TLOAD(7, (const char *)b + 64, ldb);
+    TDP(0, 4, 6);
+    TDP(1, 4, 7);
+    TDP(2, 5, 6);
+    TDP(3, 5, 7);
+}
+
 /* A 32 x 32 block of A B into tiles 0-3 from a start (the bias rows at
  * bias, ld bstride bytes: 0 repeats one row; or zero without a bias): A's
  * padded bf16 rows at a (ld Kp), B's packed strip at S. With Sn, the strip
@@ -731,18 +743,9 @@ AMX static void nt_group_rows(const nt_job *jb, int64_t g, int64_t i0, int64_t i
                     TLOAD(4, A + i * lda + k0 + s * 32, lda * 2);
                     TLOAD(5, A + (i + 16) * lda + k0 + s * 32, lda * 2);
                 }
-                TLOAD(6, b, Np * 4);
-                TLOAD(7, b + 16, Np * 4);
-                TDP(0, 4, 6);
-                TDP(1, 4, 7);
-                TDP(2, 5, 6);
-                TDP(3, 5, 7);
+                step_b(b, Np * 4);
             }
-            float *p = P + i * Np + n;
-            TSTORE(0, p, Np * 4);
-            TSTORE(1, p + 16, Np * 4);
-            TSTORE(2, p + 16 * Np, Np * 4);
-            TSTORE(3, p + 16 * Np + 16, Np * 4);
+            store32(P + i * Np + n, Np);
         }
     }
 }
@@ -868,17 +871,9 @@ AMX static void outb_thread(const outb_job *jb, int t)
                         const uint32_t *b = Bt + s * 16 * Hp + n;
                         TLOAD(4, a + s * 32, sa);
                         TLOAD(5, (const char *)a + 16 * sa + s * 64, sa);
-                        TLOAD(6, b, Hp * 4);
-                        TLOAD(7, b + 16, Hp * 4);
-                        TDP(0, 4, 6);
-                        TDP(1, 4, 7);
-                        TDP(2, 5, 6);
-                        TDP(3, 5, 7);
+                        step_b(b, Hp * 4);
                     }
-                    TSTORE(0, p, Hp * 4);
-                    TSTORE(1, p + 16, Hp * 4);
-                    TSTORE(2, p + 16 * Hp, Hp * 4);
-                    TSTORE(3, p + 16 * Hp + 16, Hp * 4);
+                    store32(p, Hp);
                 }
             }
             /* then the chunk's columns of W and Wb updated */
