@@ -87,6 +87,7 @@ static float dot(const float *a, const float *b, uint32_t n)
  * transposed (t[k][j] = s_j[k], K <= ld): each z_ij summed over k in
  * order, as dot() does, but with j the vectorised loop. */
 enum { INT_T_MAX = 4096 }; /* K x D floats of the transposed block (on the stack) */
+STEN__SIMD_CLONES
 static void pairs_t(const float *restrict t, uint32_t ld, uint32_t K, uint32_t D, bool self, float *restrict o)
 {
     for (uint32_t i = 0; i < K; i++) {
@@ -105,6 +106,7 @@ static void pairs_t(const float *restrict t, uint32_t ld, uint32_t K, uint32_t D
 }
 
 /* g += c x (n values), vectorised (g and x never overlap) */
+STEN__SIMD_CLONES
 static void axpy(float *restrict g, float c, const float *restrict x, uint32_t n)
 {
     for (uint32_t k = 0; k < n; k++)
