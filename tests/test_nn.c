@@ -486,10 +486,80 @@ static void check_dlrm(bool self)
         fx_free(ctx, &ds[i]);
 }
 
+/* An Interaction over S dense inputs of width 5 (KeepFirst, with or
+ * without self-interaction): its outputs against the pairs computed here
+ * in the layer's own order (each sum over the width in order, each
+ * product rounded before it is added: the same bits). 3, 17 and 29
+ * sources: one vector of pairs a row, two, and two with a part. */
+static void check_interaction_width(uint32_t S, bool self)
+{
+    enum { W = 5, EX = 4, SMAX = 29 };
+    sten_layer_desc L[SMAX + 2];
+    sten_dataset ds[SMAX + 1];
+    for (uint32_t k = 0; k < S; k++) {
+        L[k] = fx_layer("In", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID);
+        snprintf(L[k].name, sizeof L[k].name, "In%u", k);
+        L[k].N_auto = true;
+        snprintf(L[k].dataset, sizeof L[k].dataset, "d%u", k);
+        fx_dense(ctx, &ds[k], L[k].dataset, EX, W, -1.0f, 1.0f);
+        for (uint32_t e = 0; e < EX * W; e++) /* (fx_dense fills every dataset alike) */
+            ds[k].dense[e] = (float)((e * 37 + 11 + 53 * k * k) % 101) / 50.0f - 1.0f;
+    }
+    L[S] = fx_layer("Inter", STEN_LAYER_HIDDEN, 0, STEN_ACT_SIGMOID);
+    L[S].type = STEN_LAYER_INTERACTION;
+    L[S].N_auto = true;
+    CHECK_EQ(sten_layer_desc_set(&L[S], "KeepFirst", 1), STEN_OK);
+    CHECK_EQ(sten_layer_desc_set(&L[S], "SelfInteraction", self), STEN_OK);
+    for (uint32_t k = 0; k < S; k++)
+        CHECK_EQ(sten_layer_desc_add_source(ctx, &L[S], L[k].name), STEN_OK);
+    L[S + 1] = fx_layer("Click", STEN_LAYER_OUTPUT, 1, STEN_ACT_SIGMOID);
+    strcpy(L[S + 1].dataset, "label");
+    CHECK_EQ(sten_layer_desc_add_source(ctx, &L[S + 1], "Inter"), STEN_OK);
+    fx_dense(ctx, &ds[S], "label", EX, 1, 0.0f, 1.0f);
+    sten_net_desc d = fx_desc(L, S + 2);
+    d.loss = STEN_LOSS_CROSS_ENTROPY;
+    sten_net *net = build(&d, ds, S + 1, EX);
+    if (net) {
+        const uint32_t ids[EX] = {0, 1, 2, 3}, N = net->layers[S].N;
+        CHECK_EQ(N, W + (self ? S * (S + 1) / 2 : S * (S - 1) / 2));
+        CHECK_EQ(sten__net_load_batch(ctx, net, net->ws, ids, EX, NN_EVAL), STEN_OK);
+        sten__net_forward(ctx, net, net->ws);
+        const float *z = net->ws->buf[S].act;
+        int same = 1;
+        for (uint32_t b = 0; b < EX; b++) {
+            const float *o = z + (uint64_t)b * N;
+            same &= memcmp(o, ds[0].dense + b * W, W * sizeof *o) == 0;
+            o += W;
+            for (uint32_t i = 0; i < S; i++)
+                for (uint32_t j = 0; j < i + self; j++) {
+                    float acc = 0.0f;
+                    for (uint32_t k = 0; k < W; k++) {
+                        const float p = ds[i].dense[b * W + k] * ds[j].dense[b * W + k];
+                        acc = acc + p;
+                    }
+                    same &= *o++ == acc;
+                }
+        }
+        if (!same)
+            fprintf(stderr, "  interaction of %u sources%s: not the pairs in order\n", S, self ? " (self)" : "");
+        CHECK(same);
+        sten_net_free(ctx, net);
+    }
+    for (uint32_t k = 0; k <= S; k++)
+        fx_free(ctx, &ds[k]);
+    for (uint32_t k = 0; k < S + 2; k++)
+        sten_layer_desc_clear(ctx, &L[k]);
+}
+
 static void test_dlrm_layers(void)
 {
     check_dlrm(false);
     check_dlrm(true);
+    for (int self = 0; self <= 1; self++) {
+        check_interaction_width(3, self);
+        check_interaction_width(17, self);
+        check_interaction_width(29, self);
+    }
 }
 
 /* A tied autoencoder: the output layer uses the input weights transposed. */

@@ -105,6 +105,36 @@ static void pairs_t(const float *restrict t, uint32_t ld, uint32_t K, uint32_t D
     }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 11 || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_PAIRS_512 1
+/* pairs_t for K <= 32 sources with AVX-512: each output row's sums held in
+ * two registers through the D steps (pairs_t goes through memory every
+ * step), each lane summed in the same order with the product rounded
+ * before the add (no FMA): the same bits. */
+__attribute__((target("avx512f"))) static void pairs_t32(const float *restrict t, uint32_t K,
+                                                         uint32_t D, bool self, float *restrict o)
+{
+    const __mmask16 m0 = (__mmask16)(K >= 16 ? 0xffff : (1u << K) - 1u);
+    const __mmask16 m1 = (__mmask16)(K <= 16 ? 0 : K >= 32 ? 0xffff : (1u << (K - 16)) - 1u);
+    for (uint32_t i = 0; i < K; i++) {
+        const uint32_t n = i + self;
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        for (uint32_t k = 0; k < D; k++) {
+            const float *tk = t + (uint64_t)k * K;
+            const __m512 c = _mm512_set1_ps(tk[i]);
+            a0 = _mm512_add_ps(a0, _mm512_mul_ps(c, _mm512_maskz_loadu_ps(m0, tk)));
+            if (n > 16)
+                a1 = _mm512_add_ps(a1, _mm512_mul_ps(c, _mm512_maskz_loadu_ps(m1, tk + 16)));
+        }
+        _mm512_mask_storeu_ps(o, (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1u), a0);
+        if (n > 16)
+            _mm512_mask_storeu_ps(o + 16, (__mmask16)((1u << (n - 16)) - 1u), a1);
+        o += n;
+    }
+}
+#endif
+
 /* g += c x (n values), vectorised (g and x never overlap) */
 STEN__SIMD_CLONES
 static void axpy(float *restrict g, float c, const float *restrict x, uint32_t n)
@@ -136,6 +166,12 @@ static void int_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, 
                 for (uint32_t k = 0; k < D; k++)
                     t[(uint64_t)k * K + j] = sj[k];
             }
+#ifdef HAVE_PAIRS_512
+            if (K <= 32 && sten__avx512()) {
+                pairs_t32(t, K, D, self, o);
+                continue;
+            }
+#endif
             pairs_t(t, K, K, D, self, o);
             continue;
         }
