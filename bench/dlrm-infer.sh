@@ -24,12 +24,10 @@ bench_build sten
 bench_threads "$THREADS"
 bench_platform
 w=out/dlrm-infer
-mkdir -p "$w"
 bench_dlrm_rows "$w" "$EXAMPLES" "$ROWS"
 ./build/sten train -c examples/criteo/dlrm.json -i "$w/rows.nc" -o "$w/rows.nc" -n "$w/m.nc" -e 1 -b 1024 \
     -t "$THREADS" --force 2>/dev/null
-precisions=fp32
-if ./build/sten info | grep -q "^bf16 *yes"; then precisions="fp32 bf16"; fi
+bench_precisions
 out=$(mktemp)
 trap 'rm -f "$out" "$platform_file"' EXIT
 r=0

@@ -27,10 +27,8 @@ bench_build sten
 bench_threads "$THREADS"
 bench_platform
 w=out/dlrm-bench
-mkdir -p "$w"
 bench_dlrm_rows "$w" "$EXAMPLES" "$ROWS"
-precisions=fp32
-if ./build/sten info | grep -q "^bf16 *yes"; then precisions="fp32 bf16"; fi
+bench_precisions
 out=$(mktemp)
 trap 'rm -f "$out" "$platform_file"' EXIT
 r=0

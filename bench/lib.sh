@@ -20,6 +20,8 @@
 #                         (600 validation + 600 test users) with sten S, and its NetCDF files
 # bench_dlrm_rows DIR N B N synthetic rows in Criteo's layout (seeded; bench/dlrm.sh's and
 #                         dlrm-infer.sh's), converted to DIR/rows.nc hashed into B rows a table
+#                         (DIR made if missing)
+# bench_precisions        set $precisions: "fp32", and bf16 where `sten info` says the CPU has it
 # bench_ml1m DIR          MovieLens-1M (../shared/data/ml-1m) as DSSTNE text DIR/ml1m.txt and
 #                         NetCDF DIR/ml1m.nc (gl_input; bench/ae-train.sh's and ae-predict.sh's)
 # RESULTS=FILE            where the scripts append their tables (default bench/RESULTS.md;
@@ -105,7 +107,13 @@ bench_ml1m() {
         -c 2>/dev/null
 }
 
+bench_precisions() {
+    precisions=fp32
+    if ./build/sten info | grep -q "^bf16 *yes"; then precisions="fp32 bf16"; fi
+}
+
 bench_dlrm_rows() {
+    mkdir -p "$1"
     awk -v n="$2" 'BEGIN { srand(11); for (r = 0; r < n; r++) {
             line = (rand() < 0.25) ? "1" : "0"
             for (k = 0; k < 13; k++) line = line "\t" ((rand() < 0.1) ? "" : int(rand() * 50) - 2)
