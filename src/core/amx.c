@@ -46,6 +46,7 @@
     __attribute__((target("amx-tile,amx-bf16,avx512f,avx512vl,avx512dq,avx512bw,avx512bf16,fma,"  \
                           "avx2")))
 #define INLINE inline __attribute__((always_inline))
+#include "simd512.h"
 #endif
 
 static int amx_mode = -1; /* -1: not decided yet, 0 off, 1 on */
@@ -541,30 +542,13 @@ sten_status sten__amx_rows(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, const
 }
 
 /* The 16 x 16 transpose of 32-bit words r[0..16) (row i, word c) stored
- * as out[c * ld + i]. */
+ * as out[c * ld + i] (out 64-byte aligned, ld a multiple of 16). */
 AMX static INLINE void store_t16(uint32_t *out, int64_t ld, const __m512i r[16])
 {
-    __m512i a[16], b[16];
-    for (int i = 0; i < 8; i++) {
-        a[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-        a[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) { /* b[4i + c], lane L: column 4L + c of rows 4i .. 4i+3 */
-        b[4 * i] = _mm512_unpacklo_epi64(a[4 * i], a[4 * i + 2]);
-        b[4 * i + 1] = _mm512_unpackhi_epi64(a[4 * i], a[4 * i + 2]);
-        b[4 * i + 2] = _mm512_unpacklo_epi64(a[4 * i + 1], a[4 * i + 3]);
-        b[4 * i + 3] = _mm512_unpackhi_epi64(a[4 * i + 1], a[4 * i + 3]);
-    }
-    for (int c = 0; c < 4; c++) {
-        const __m512i x = _mm512_shuffle_i32x4(b[c], b[4 + c], 0x88);
-        const __m512i y = _mm512_shuffle_i32x4(b[c], b[4 + c], 0xdd);
-        const __m512i x2 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0x88);
-        const __m512i y2 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0xdd);
-        _mm512_store_si512(out + (0 + c) * ld, _mm512_shuffle_i32x4(x, x2, 0x88));
-        _mm512_store_si512(out + (4 + c) * ld, _mm512_shuffle_i32x4(y, y2, 0x88));
-        _mm512_store_si512(out + (8 + c) * ld, _mm512_shuffle_i32x4(x, x2, 0xdd));
-        _mm512_store_si512(out + (12 + c) * ld, _mm512_shuffle_i32x4(y, y2, 0xdd));
-    }
+    __m512i o[16];
+    sten__t16(r, o);
+    for (int c = 0; c < 16; c++)
+        _mm512_store_si512(out + c * ld, o[c]);
 }
 
 /* out[p][n] = (B[n][2p], B[n][2p+1]) for p < 16 pairs of one 32-step at

@@ -119,26 +119,79 @@ BF static void pack_strip(uint32_t *restrict Bp, const uint16_t *B, int64_t ldb,
     }
 }
 
-static inline uint32_t pair(float lo, float hi)
+/* The same strip from B^T: Bp[kp][c] = (B[c][2kp], B[c][2kp+1]), B's rows
+ * c < nr (bf16, ld ldb) holding the pairs side by side already: 16 x 16
+ * transposes of 32-bit pairs. */
+BF static void pack_strip_t(uint32_t *restrict Bp, const uint16_t *B, int64_t ldb, int64_t kc,
+                            int64_t nr)
 {
-    return (uint32_t)sten__bf16(lo) | (uint32_t)sten__bf16(hi) << 16;
+    for (int64_t k = 0; k < kc; k += 32) {
+        const __mmask32 m = kc - k >= 32 ? 0xffffffffu : (__mmask32)((1u << (kc - k)) - 1u);
+        const int64_t np = STEN__MIN(16, (kc - k + 1) / 2);
+        for (int h = 0; h < 2; h++) {
+            __m512i r[16], o[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = 16 * h + i < nr ? _mm512_maskz_loadu_epi16(m, B + (16 * h + i) * ldb + k)
+                                       : _mm512_setzero_si512();
+            sten__t16(r, o);
+            for (int64_t c = 0; c < np; c++)
+                _mm512_store_si512(Bp + (k / 2 + c) * NR + 16 * h, o[c]);
+        }
+    }
 }
 
-/* A panel of MR rows into k pairs: P[kp][r]. NN: A[r*lda + k]; TN (tn):
- * A[k*lda + r]. Rows past `rows` and k past kc are zero. */
-static void pack_panel(uint32_t *restrict P, const float *A, int64_t lda, bool tn, int64_t rows,
-                       int64_t kc)
+/* np k pairs of the 16 rows r[i] (pairs along the row) into P[kp][i],
+ * i < MR. */
+BF static INLINE void store_panel(uint32_t *restrict P, const __m512i r[16], int64_t np)
 {
-    for (int64_t k = 0; k < kc; k += 2)
-        for (int64_t r = 0; r < MR; r++) {
-            float lo = 0.0f, hi = 0.0f;
-            if (r < rows) {
-                lo = tn ? A[k * lda + r] : A[r * lda + k];
-                if (k + 1 < kc)
-                    hi = tn ? A[(k + 1) * lda + r] : A[r * lda + k + 1];
-            }
-            P[(k / 2) * MR + r] = pair(lo, hi);
+    __m512i o[16];
+    sten__t16(r, o);
+    for (int64_t c = 0; c < np; c++)
+        _mm512_mask_storeu_epi32(P + c * MR, lanes(MR), o[c]);
+}
+
+/* A panel of MR bf16 rows (k pairs adjacent) into P[kp][r], as below. */
+BF static void pack_panel_bf16(uint32_t *restrict P, const uint16_t *A, int64_t lda, int64_t rows,
+                               int64_t kc)
+{
+    for (int64_t k = 0; k < kc; k += 32) {
+        const __mmask32 m = kc - k >= 32 ? 0xffffffffu : (__mmask32)((1u << (kc - k)) - 1u);
+        __m512i r[16];
+        for (int i = 0; i < 16; i++)
+            r[i] = i < rows ? _mm512_maskz_loadu_epi16(m, A + i * lda + k) : _mm512_setzero_si512();
+        store_panel(P + (k / 2) * MR, r, STEN__MIN(16, (kc - k + 1) / 2));
+    }
+}
+
+/* A panel of MR rows into k pairs: P[kp][r] = (A[r][2kp], A[r][2kp+1])
+ * rounded as sten__bf16 rounds (vcvtneps2bf16; subnormals flushed, which
+ * vdpbf16ps does to its inputs anyway). NN: A[r*lda + k], 32 k of each row
+ * rounded into 16 pairs and the 16 x 16 block of pairs transposed; TN
+ * (tn): A[k*lda + r], the MR rows side by side in each of A's rows. Rows
+ * past `rows` and k past kc are zero. */
+BF static void pack_panel(uint32_t *restrict P, const float *A, int64_t lda, bool tn, int64_t rows,
+                          int64_t kc)
+{
+    const __mmask16 mr = lanes(MR), mrows = lanes(rows);
+    if (tn) {
+        for (int64_t k = 0; k < kc; k += 2) {
+            const __m512 lo = _mm512_maskz_loadu_ps(mrows, A + k * lda);
+            const __m512 hi = k + 1 < kc ? _mm512_maskz_loadu_ps(mrows, A + (k + 1) * lda) : _mm512_setzero_ps();
+            const __m512i w = _mm512_or_si512(_mm512_cvtepu16_epi32(cvt16(lo)),
+                                              _mm512_slli_epi32(_mm512_cvtepu16_epi32(cvt16(hi)), 16));
+            _mm512_mask_storeu_epi32(P + (k / 2) * MR, mr, w);
         }
+        return;
+    }
+    for (int64_t k = 0; k < kc; k += 32) {
+        const __mmask16 m0 = lanes(kc - k), m1 = lanes(kc - k - 16);
+        __m512i r[16];
+        for (int i = 0; i < 16; i++)
+            r[i] = i < rows ? (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, A + i * lda + k + 16),
+                                                          _mm512_maskz_loadu_ps(m0, A + i * lda + k))
+                            : _mm512_setzero_si512();
+        store_panel(P + (k / 2) * MR, r, STEN__MIN(16, (kc - k + 1) / 2));
+    }
 }
 
 typedef struct {
@@ -240,9 +293,10 @@ BF void sten__bgemm_pack(sten_ctx *ctx, int64_t K, int64_t N, const uint16_t *B,
         }
 }
 
-/* Columns [j0, j1): C (at column coff of its buffer) and its bf16 copy. */
+/* Columns [j0, j1): C (at column coff of its buffer) and its bf16 copy.
+ * B: K x N rows, or N x K rows (bt: the NT product). */
 BF static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha,
-                        const uint32_t *Apk, const uint16_t *B, int64_t ldb, const uint32_t *Bpk,
+                        const uint32_t *Apk, const uint16_t *B, int64_t ldb, bool bt, const uint32_t *Bpk,
                         int64_t N, float beta, float *C, int64_t ldc, int64_t coff, uint16_t *Cb,
                         int64_t ldcb, const float *bias, int64_t rlo, int64_t rhi)
 {
@@ -259,6 +313,8 @@ BF static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float alph
                 const uint32_t *Bs = Bp;
                 if (Bpk)
                     Bs = Bpk + packed_at(p, j, kp, N);
+                else if (bt)
+                    pack_strip_t(Bp, B + j * ldb + p, ldb, kc, nr);
                 else
                     pack_strip(Bp, B + p * ldb + j, ldb, kc, nr);
                 const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
@@ -294,15 +350,20 @@ BF static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float alph
     }
 }
 
-static sten_status bgemm(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int64_t K,
-                         float alpha, const float *A, int64_t lda, const uint16_t *B, int64_t ldb,
+/* The forms of bgemm's operands: op(A) fp32 (A, or A^T: TN) and B K x N
+ * rows; or A bf16 and B N x K rows (NT, C = A B^T: backpropagation's
+ * products over a short K, on the same micro-kernel). */
+typedef enum { FORM_NN, FORM_TN, FORM_NT } bgemm_form;
+
+static sten_status bgemm(sten_ctx *ctx, bgemm_form form, int64_t M, int64_t N, int64_t K,
+                         float alpha, const void *A, int64_t lda, const uint16_t *B, int64_t ldb,
                          const uint32_t *Bpk, float beta, float *C, int64_t ldc, uint16_t *Cb,
                          int64_t ldcb, const float *bias, sten_chunk_fn fn, void *arg)
 {
     if (M <= 0 || N <= 0)
         return STEN_OK;
-    if (sten__amx_available() && !Bpk)
-        return sten__amx_chunks(ctx, ta, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, Cb,
+    if (sten__amx_available() && !Bpk && form != FORM_NT)
+        return sten__amx_chunks(ctx, form == FORM_TN ? STEN_TRANS : STEN_NO_TRANS, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, Cb,
                                 ldcb, bias, fn, arg);
     const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK, Mp = (M + MR - 1) / MR * MR;
     const int64_t kblocks = (K + KC - 1) / KC, panels = Mp / MR;
@@ -318,7 +379,6 @@ static sten_status bgemm(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int
     if (!ws)
         return sten_fail(ctx, STEN_E_NOMEM, "bf16 gemm: no room for the packed operand (%lld x %lld)",
                          (long long)M, (long long)K);
-    const bool tn = ta == STEN_TRANS;
 #pragma omp parallel num_threads(nt)
     {
         int t = 0;
@@ -329,8 +389,13 @@ static sten_status bgemm(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int
         for (int64_t q = 0; q < kblocks * panels; q++) {
             const int64_t p = q / panels * KC, i = q % panels * MR;
             const int64_t kc = STEN__MIN(KC, K - p), kp = (kc + 1) / 2;
-            const float *Ai = tn ? A + p * lda + i : A + i * lda + p;
-            pack_panel(ws + (p / 2) * Mp + i * kp, Ai, lda, tn, STEN__MIN(MR, M - i), kc);
+            uint32_t *P = ws + (p / 2) * Mp + i * kp;
+            if (form == FORM_NT)
+                pack_panel_bf16(P, (const uint16_t *)A + i * lda + p, lda, STEN__MIN(MR, M - i), kc);
+            else if (form == FORM_TN)
+                pack_panel(P, (const float *)A + p * lda + i, lda, true, STEN__MIN(MR, M - i), kc);
+            else
+                pack_panel(P, (const float *)A + i * lda + p, lda, false, STEN__MIN(MR, M - i), kc);
         }
         float *own_c = C ? NULL : (float *)(ws + apk + loc * (size_t)t);
 #pragma omp for schedule(dynamic, 1)
@@ -349,10 +414,10 @@ static sten_status bgemm(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int
                             Cb[i * ldcb + j] = sten__bf16(*c);
                     }
             } else if (own_c) {
-                chunk_nn(M, j0, j1, K, alpha, ws, B, ldb, Bpk, N, 0.0f, own_c, STEN__GEMM_CHUNK, j0,
+                chunk_nn(M, j0, j1, K, alpha, ws, B, ldb, form == FORM_NT, Bpk, N, 0.0f, own_c, STEN__GEMM_CHUNK, j0,
                          NULL, 0, bias, rlo, rhi);
             } else {
-                chunk_nn(M, j0, j1, K, alpha, ws, B, ldb, Bpk, N, beta, C, ldc, 0, Cb, ldcb, bias, rlo, rhi);
+                chunk_nn(M, j0, j1, K, alpha, ws, B, ldb, form == FORM_NT, Bpk, N, beta, C, ldc, 0, Cb, ldcb, bias, rlo, rhi);
             }
             if (fn)
                 fn(arg, ch, j0, j1, own_c ? own_c : C + j0, own_c ? STEN__GEMM_CHUNK : ldc);
@@ -366,8 +431,8 @@ sten_status sten__bgemm_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t 
                                int64_t ldb, float beta, float *C, int64_t ldc, uint16_t *Cb,
                                int64_t ldcb, const float *bias, sten_chunk_fn fn, void *arg)
 {
-    return bgemm(ctx, ta, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, Cb, ldcb, bias, fn,
-                 arg);
+    return bgemm(ctx, ta == STEN_TRANS ? FORM_TN : FORM_NN, M, N, K, alpha, A, lda, B, ldb, NULL,
+                 beta, C, ldc, Cb, ldcb, bias, fn, arg);
 }
 
 sten_status sten__bgemm_chunks_packed(sten_ctx *ctx, int64_t M, int64_t N, int64_t K,
@@ -381,7 +446,7 @@ sten_status sten__bgemm_chunks_packed(sten_ctx *ctx, int64_t M, int64_t N, int64
         return sten_fail(ctx, STEN_E_INVALID, "bf16 gemm: the weights were packed for another "
                                               "kernel (AMX now %s)",
                          sten__amx_available() ? "on" : "off");
-    return bgemm(ctx, STEN_NO_TRANS, M, N, K, 1.0f, A, lda, NULL, 0, Bpk + PACK_HEAD, 0.0f, C, ldc,
+    return bgemm(ctx, FORM_NN, M, N, K, 1.0f, A, lda, NULL, 0, Bpk + PACK_HEAD, 0.0f, C, ldc,
                  NULL, 0, bias, fn, arg);
 }
 
@@ -499,6 +564,13 @@ void sten__bgemm_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
         return;
     }
     if (sten__amx_available() && sten__amx_nt(ctx, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == STEN_OK)
+        return;
+    /* K up to one of the dot grid's blocks: the NN micro-kernel on A's rows
+     * and B^T's strips (AMD EPYC, 2 threads, DLRM's backward products at
+     * batch 2048: 1.1-10x the dot grid, which spends more on reducing short
+     * sums than on them; the dot grid stays ahead over ~26k-long sums) */
+    if (K <= DOT_KC && bgemm(ctx, FORM_NT, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, NULL,
+                              0, NULL, NULL, NULL) == STEN_OK)
         return;
     const nt_args g = {A, B, C, lda, ldb, ldc, alpha, beta};
     sten__dot_grid(ctx, M, N, K, DOT_KC, nt_block, &g);

@@ -1,5 +1,5 @@
 /* simd512.h — AVX-512 helpers shared by the fp32 and bf16 dot-product
- * kernels (sgemm.c, bgemm.c). Include only where <immintrin.h> is in and
+ * kernels (sgemm.c, bgemm.c, amx.c). Include only where <immintrin.h> is in and
  * the caller's target includes AVX-512F. */
 #ifndef STEN_SIMD512_H
 #define STEN_SIMD512_H
@@ -25,6 +25,33 @@ STEN__AVX512F __m512 hsum16(const __m512 v[16])
                              _mm512_shuffle_f32x4(u[2 * i], u[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
     return _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], _MM_SHUFFLE(2, 0, 2, 0)),
                          _mm512_shuffle_f32x4(w[0], w[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* The 16 x 16 transpose of 32-bit words: o[c] word i = r[i] word c
+ * (unpacks within 128-bit lanes, then lane shuffles; 64 operations). */
+STEN__AVX512F void sten__t16(const __m512i r[16], __m512i o[16])
+{
+    __m512i a[16], b[16];
+    for (int i = 0; i < 8; i++) {
+        a[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        a[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) { /* b[4i + c], lane L: column 4L + c of rows 4i .. 4i+3 */
+        b[4 * i] = _mm512_unpacklo_epi64(a[4 * i], a[4 * i + 2]);
+        b[4 * i + 1] = _mm512_unpackhi_epi64(a[4 * i], a[4 * i + 2]);
+        b[4 * i + 2] = _mm512_unpacklo_epi64(a[4 * i + 1], a[4 * i + 3]);
+        b[4 * i + 3] = _mm512_unpackhi_epi64(a[4 * i + 1], a[4 * i + 3]);
+    }
+    for (int c = 0; c < 4; c++) {
+        const __m512i x = _mm512_shuffle_i32x4(b[c], b[4 + c], 0x88);
+        const __m512i y = _mm512_shuffle_i32x4(b[c], b[4 + c], 0xdd);
+        const __m512i x2 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0x88);
+        const __m512i y2 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0xdd);
+        o[c] = _mm512_shuffle_i32x4(x, x2, 0x88);
+        o[4 + c] = _mm512_shuffle_i32x4(y, y2, 0x88);
+        o[8 + c] = _mm512_shuffle_i32x4(x, x2, 0xdd);
+        o[12 + c] = _mm512_shuffle_i32x4(y, y2, 0xdd);
+    }
 }
 
 /* The same for 8 vectors: lane i < 8 of the result. */
