@@ -83,6 +83,8 @@ static float dot(const float *a, const float *b, uint32_t n)
     return s;
 }
 
+enum { INT_GRAD_MAX = 64 }; /* sources of the matrix form of the gradients (K x K floats on the stack) */
+
 /* One example's pairs i > j (i >= j with self) through its sources
  * transposed (t[k][j] = s_j[k], K <= ld): each z_ij summed over k in
  * order, as dot() does, but with j the vectorised loop. */
@@ -131,6 +133,42 @@ __attribute__((target("avx512f"))) static void pairs_t32(const float *restrict t
         if (n > 16)
             _mm512_mask_storeu_ps(o + 16, (__mmask16)((1u << (n - 16)) - 1u), a1);
         o += n;
+    }
+}
+
+/* int_backward's gradients of one example: g[i] += sum over j of w[i][j]
+ * s[j], w the K x K symmetric matrix of the deltas (d z_ij both sides, 2 d
+ * z_ii on the diagonal), 8 rows at a time (8 independent sums), 16 of the
+ * D values in a register; rows with no g (input layers) are skipped. Where
+ * the plain loop goes through memory twice per pair, this keeps the sums
+ * in registers. */
+__attribute__((target("avx512f,fma"))) static void grads_512(const float *restrict w, uint32_t K,
+                                                             uint32_t D, const float *const *s,
+                                                             float *const *g)
+{
+    for (uint32_t i0 = 0; i0 < K; i0 += 8) {
+        const uint32_t ni = K - i0 < 8 ? K - i0 : 8;
+        bool any = false;
+        for (uint32_t r = 0; r < ni; r++)
+            any |= g[i0 + r] != NULL;
+        if (!any)
+            continue;
+        for (uint32_t k = 0; k < D; k += 16) {
+            const __mmask16 m = (__mmask16)(D - k >= 16 ? 0xffff : (1u << (D - k)) - 1u);
+            __m512 acc[8];
+            for (int r = 0; r < 8; r++)
+                acc[r] = _mm512_setzero_ps();
+            for (uint32_t j = 0; j < K; j++) {
+                const __m512 sj = _mm512_maskz_loadu_ps(m, s[j] + k);
+                const float *wj = w + (uint64_t)i0 * K + j;
+                for (uint32_t r = 0; r < ni; r++)
+                    acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(wj[(uint64_t)r * K]), sj, acc[r]);
+            }
+            for (uint32_t r = 0; r < ni; r++)
+                if (g[i0 + r])
+                    _mm512_mask_storeu_ps(g[i0 + r] + k, m,
+                                          _mm512_add_ps(_mm512_maskz_loadu_ps(m, g[i0 + r] + k), acc[r]));
+        }
     }
 }
 #endif
@@ -202,6 +240,24 @@ static void int_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_la
             }
             d += D;
         }
+#ifdef HAVE_PAIRS_512
+        if (K <= INT_GRAD_MAX && sten__avx512()) {
+            float w[INT_GRAD_MAX * INT_GRAD_MAX];
+            const float *s[INT_GRAD_MAX];
+            float *g[INT_GRAD_MAX];
+            for (uint32_t i = 0; i < K; i++) {
+                s[i] = ws->buf[L->src[i]].out + (uint64_t)b * D;
+                g[i] = net->layers[L->src[i]].kind == STEN_LAYER_INPUT
+                           ? NULL
+                           : ws->buf[L->src[i]].delta + (uint64_t)b * D;
+                for (uint32_t j = 0; j < i; j++, d++)
+                    w[i * K + j] = w[j * K + i] = *d;
+                w[i * K + i] = self ? 2.0f * *d++ : 0.0f;
+            }
+            grads_512(w, K, D, s, g);
+            continue;
+        }
+#endif
         for (uint32_t i = 0; i < K; i++) {
             const bool in_i = net->layers[L->src[i]].kind == STEN_LAYER_INPUT;
             const float *si = ws->buf[L->src[i]].out + (uint64_t)b * D;
