@@ -35,6 +35,7 @@
 #define DOT_KC 768  /* depth of a dot-product block (NT): B's block stays in L2 */
 #define DOT_MR 6    /* the dot grid's block (sten__dot_grid) */
 #define DOT_NR 4
+#define NT_NN_K 1536 /* NT sums up to this long go through the NN micro-kernel */
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -161,12 +162,23 @@ AVX512 static void pack_strip(float *restrict Bp, const float *B, int64_t ldb, i
 }
 
 /* The same strip from B held transposed (B[c * ldb + k] is element (k, c):
- * the columns as rows, an NT product's B), zero beyond nr. */
+ * the columns as rows, an NT product's B), zero beyond nr: 16 x 16
+ * transposes in registers. */
 AVX512 static void pack_strip_t(float *restrict Bp, const float *B, int64_t ldb, int64_t kc, int64_t nr)
 {
-    for (int64_t c = 0; c < NR; c++)
-        for (int64_t k = 0; k < kc; k++)
-            Bp[NR * k + c] = c < nr ? B[c * ldb + k] : 0.0f;
+    for (int64_t k = 0; k < kc; k += 16) {
+        const __mmask16 m = lanes(kc - k);
+        const int64_t nk = STEN__MIN(16, kc - k);
+        for (int h = 0; h < 2; h++) {
+            __m512i r[16], o[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = 16 * h + i < nr ? _mm512_maskz_loadu_epi32(m, B + (16 * h + i) * ldb + k)
+                                       : _mm512_setzero_si512();
+            sten__t16(r, o);
+            for (int64_t c = 0; c < nk; c++)
+                _mm512_store_si512(Bp + NR * (k + c) + 16 * h, o[c]);
+        }
+    }
 }
 
 typedef struct {
@@ -563,7 +575,16 @@ void sten_gemm(sten_ctx *ctx, sten_trans ta, sten_trans tb, int64_t M, int64_t N
                          ldc, NULL, NULL, NULL); /* C given: cannot fail */
             return;
         }
-        if (ta == STEN_NO_TRANS && K >= 256) {
+        /* NT (backpropagation's D W^T): over sums up to 1536 long, the NN
+         * micro-kernel on B's strips transposed as they are packed (AMD EPYC,
+         * 2 threads, DLRM's shapes at batch 2048: 1.1-2.3x the dot grid or
+         * the BLAS); over longer sums (the autoencoders' catalogue-wide
+         * ones) the dot grid, which reads both where they are */
+        if (ta == STEN_NO_TRANS && K <= NT_NN_K) {
+            (void)own_nn(ctx, M, N, K, alpha, A, lda, B, -ldb, beta, C, ldc, NULL, NULL, NULL);
+            return;
+        }
+        if (ta == STEN_NO_TRANS) {
             own_nt(ctx, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
             return;
         }
@@ -575,7 +596,7 @@ void sten_gemm(sten_ctx *ctx, sten_trans ta, sten_trans tb, int64_t M, int64_t N
 const char *sten_gemm_info(void)
 {
     if (sten__gemm_own())
-        return "sten's AVX-512 kernels (NN, TN, long-K NT), the BLAS for the rest";
+        return "sten's AVX-512 kernels (NN, TN, NT), the BLAS for TT";
     return sten__portable()            ? "the BLAS (STEN_KERNELS=portable)"
            : sten__gemm_own_available() ? "the BLAS (STEN_GEMM=blas)"
                                         : "the BLAS (no AVX-512 here)";
