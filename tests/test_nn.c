@@ -471,6 +471,36 @@ static void check_dlrm(bool self)
         sten_workspace_free(ctx, ws);
         sten_net_free(ctx, back);
         back = NULL;
+        /* more rows than one thread's batches: scoring split over threads,
+         * each with a workspace of its own on the data ws reads (not the
+         * network's), gives the scores of one thread, row for row, and of
+         * inference on a batch of ids in any order */
+        enum { BIG = 1500 };
+        sten_dataset big[3];
+        fx_dense(ctx, &big[0], "dense", BIG, 4, -2.0f, 2.0f);
+        fx_sparse(ctx, &big[1], "c1", BIG, 200, 1, false);
+        fx_sparse(ctx, &big[2], "c2", BIG, 9, 2, true);
+        CHECK_EQ(sten_workspace_new_on(ctx, net, big, 3, 100, &ws), STEN_OK);
+        float *one = calloc(BIG, sizeof *one), *many = calloc(BIG, sizeof *many);
+        const int threads = sten_ctx_threads(ctx);
+        if (ws && one && many) {
+            sten_ctx_set_threads(ctx, 1);
+            CHECK_EQ(sten_net_score_ws(ctx, net, ws, one, NULL), STEN_OK);
+            sten_ctx_set_threads(ctx, 3);
+            CHECK_EQ(sten_net_score_ws(ctx, net, ws, many, NULL), STEN_OK);
+            CHECK(memcmp(one, many, BIG * sizeof *one) == 0);
+            uint32_t ids[3] = {BIG - 1, 700, 3};
+            const float *a;
+            uint32_t w1;
+            CHECK_EQ(sten_net_infer_ws(ctx, net, ws, ids, 3, NULL, &a, &w1), STEN_OK);
+            CHECK(a[0] == many[BIG - 1] && a[1] == many[700] && a[2] == many[3]);
+            CHECK(many[BIG - 1] != many[BIG - 2]); /* the last rows were scored, not left as zeros */
+        }
+        sten_ctx_set_threads(ctx, threads);
+        free(one), free(many);
+        sten_workspace_free(ctx, ws);
+        for (int i = 0; i < 3; i++)
+            fx_free(ctx, &big[i]);
         CHECK_EQ(sten_workspace_new_on(ctx, net, other + 1, 2, 9, &ws), STEN_E_NOTFOUND);
         CHECK_STR(sten_ctx_error(ctx), "the data given has no dataset \"dense\" (input layer \"Dense\")");
         sten_ctx_clear_error(ctx);

@@ -493,8 +493,10 @@ static sten_status bind_ws(sten_ctx *ctx, const sten_net *net, sten_workspace *w
     return STEN_OK;
 }
 
-sten_status sten__ws_new_on(sten_ctx *ctx, const sten_net *net, const sten_dataset *ds, size_t n_ds,
-                            const char *what, uint32_t B_cap, sten_workspace **out)
+/* A workspace on ds (or the network's datasets), or with like, on what
+ * like reads. */
+static sten_status ws_new(sten_ctx *ctx, const sten_net *net, const sten_dataset *ds, size_t n_ds,
+                          const char *what, const sten_workspace *like, uint32_t B_cap, sten_workspace **out)
 {
     *out = NULL;
     if (B_cap == 0)
@@ -512,8 +514,12 @@ sten_status sten__ws_new_on(sten_ctx *ctx, const sten_net *net, const sten_datas
     ws->row_end = sten_calloc(ctx, B_cap, sizeof *ws->row_end);
     sten_status st = ws->lds && ws->buf && ws->targets && ws->batch_ids && ws->row_loss && ws->row_end
                          ? STEN_OK : STEN_E_NOMEM;
-    if (!st)
+    if (!st && like) {
+        memcpy(ws->lds, like->lds, net->n_layers * sizeof *ws->lds);
+        ws->examples = like->examples;
+    } else if (!st) {
         st = bind_ws(ctx, net, ws, ds, n_ds, what);
+    }
     for (uint32_t i = 0; !st && i < net->n_layers; i++)
         st = alloc_buf(ctx, net, ws, &net->layers[i], &ws->buf[i], &ws->targets[i]);
     if (st) {
@@ -522,6 +528,17 @@ sten_status sten__ws_new_on(sten_ctx *ctx, const sten_net *net, const sten_datas
     }
     *out = ws;
     return STEN_OK;
+}
+
+sten_status sten__ws_new_on(sten_ctx *ctx, const sten_net *net, const sten_dataset *ds, size_t n_ds,
+                            const char *what, uint32_t B_cap, sten_workspace **out)
+{
+    return ws_new(ctx, net, ds, n_ds, what, NULL, B_cap, out);
+}
+
+sten_status sten__ws_like(sten_ctx *ctx, const sten_workspace *like, uint32_t B_cap, sten_workspace **out)
+{
+    return ws_new(ctx, like->net, NULL, 0, NULL, like, B_cap, out);
 }
 
 sten_status sten__ws_new(sten_ctx *ctx, const sten_net *net, uint32_t B_cap, sten_workspace **out)

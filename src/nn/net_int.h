@@ -210,6 +210,9 @@ sten_status sten__net_set_batch(sten_ctx *ctx, sten_net *net, uint32_t B);
  * the network's datasets, or with ds, on the datasets of ds named as the
  * layers' DataSets (inputs required; `what` names them in messages). */
 sten_status sten__ws_new(sten_ctx *ctx, const sten_net *net, uint32_t B_cap, sten_workspace **out);
+/* A workspace reading the datasets `like` reads, for batches of up to B_cap
+ * (a thread's own, for work split over threads). */
+sten_status sten__ws_like(sten_ctx *ctx, const sten_workspace *like, uint32_t B_cap, sten_workspace **out);
 /* Recall@K and NDCG@K of the network's ranking on the examples of ws
  * (rank_valid.c; sten_train_opts.rank_k says what they are). */
 sten_status sten__rank_validation(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, uint32_t K,

@@ -5,7 +5,12 @@
 #include "nn/net_int.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+
+/* Scoring over threads (score_split): the rows a thread takes at a time,
+ * one batch of its workspace. */
+enum { SCORE_ROWS = 256 };
 
 static const nn_layer *pick_layer(sten_ctx *ctx, const sten_net *net, const char *name,
                                   sten_status *st)
@@ -443,6 +448,63 @@ sten_status sten_net_recommend(sten_ctx *ctx, sten_net *net, const uint32_t *ids
     return sten_net_recommend_ws(ctx, net, net->ws, ids, B, n_items, K, exclude, idx, val, count);
 }
 
+/* Scores of examples [lo, hi) through ws, in batches of its capacity. */
+static sten_status score_range(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, uint64_t lo,
+                               uint64_t hi, float *scores)
+{
+    uint32_t *ids = sten_alloc(ctx, (size_t)ws->B_cap * sizeof *ids);
+    if (!ids)
+        return STEN_E_NOMEM;
+    sten_status st = STEN_OK;
+    for (uint64_t pos = lo; pos < hi && !st; pos += ws->B_cap) {
+        const uint32_t B = (uint32_t)STEN__MIN((uint64_t)ws->B_cap, hi - pos);
+        for (uint32_t b = 0; b < B; b++)
+            ids[b] = (uint32_t)(pos + b);
+        const float *y;
+        uint32_t w;
+        if (!(st = sten_net_infer_ws(ctx, net, ws, ids, B, NULL, &y, &w)))
+            memcpy(scores + pos, y, (size_t)B * sizeof *scores);
+    }
+    sten_free(ctx, ids);
+    return st;
+}
+
+/* Scoring split over nt threads by rows: each thread its own context (one
+ * thread) and workspace, taking batches of SCORE_ROWS rows in turn and
+ * running each through the whole network. A row's
+ * score does not depend on the batch it is in, so the scores are those of
+ * one thread; but no thread waits at every layer for the other, and a
+ * batch's activations stay in its core's cache from layer to layer. */
+static sten_status score_split(sten_ctx *ctx, const sten_net *net, const sten_workspace *ws, int nt,
+                               float *scores)
+{
+    const uint64_t blocks = (ws->examples + SCORE_ROWS - 1) / SCORE_ROWS;
+    sten_status st = STEN_OK;
+    char why[512] = "";
+#pragma omp parallel num_threads(nt)
+    {
+        sten_ctx *c = NULL;
+        sten_workspace *w = NULL;
+        sten_status my = sten_ctx_init(&c);
+        if (!my) {
+            sten_ctx_set_threads(c, 1);
+            my = sten__ws_like(c, ws, (uint32_t)STEN__MIN((uint64_t)ws->B_cap, SCORE_ROWS), &w);
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (uint64_t k = 0; k < blocks; k++) {
+            if (my || __atomic_load_n(&st, __ATOMIC_RELAXED))
+                continue;
+            my = score_range(c, net, w, k * SCORE_ROWS, STEN__MIN(ws->examples, (k + 1) * SCORE_ROWS), scores);
+        }
+        sten_status none = STEN_OK; /* the first failure's thread says why */
+        if (my && __atomic_compare_exchange_n(&st, &none, my, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            snprintf(why, sizeof why, "%s", c && sten_ctx_error(c)[0] ? sten_ctx_error(c) : "out of memory");
+        sten_workspace_free(c, w);
+        sten_ctx_free(c);
+    }
+    return st ? sten_fail(ctx, st, "%s", why) : STEN_OK;
+}
+
 sten_status sten_net_score_ws(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, float *scores,
                               float *labels)
 {
@@ -460,20 +522,9 @@ sten_status sten_net_score_ws(sten_ctx *ctx, const sten_net *net, sten_workspace
     if (labels && (!d || (d->attributes & STEN_DS_SPARSE)))
         return sten_fail(ctx, STEN_E_NOTFOUND, "the data has no dense dataset \"%s\" of labels for "
                          "output layer \"%s\"", L->d->dataset, L->d->name);
-    uint32_t *ids = sten_alloc(ctx, (size_t)ws->B_cap * sizeof *ids);
-    if (!ids)
-        return STEN_E_NOMEM;
-    for (uint64_t pos = 0; pos < ws->examples && !st; pos += ws->B_cap) {
-        const uint32_t B = (uint32_t)STEN__MIN((uint64_t)ws->B_cap, ws->examples - pos);
-        for (uint32_t b = 0; b < B; b++)
-            ids[b] = (uint32_t)(pos + b);
-        const float *y;
-        uint32_t w;
-        if ((st = sten_net_infer_ws(ctx, net, ws, ids, B, NULL, &y, &w)))
-            break;
-        memcpy(scores + pos, y, (size_t)B * sizeof *scores);
-    }
-    sten_free(ctx, ids);
+    const int nt = (int)STEN__MIN((uint64_t)sten_ctx_threads(ctx), ws->examples / SCORE_ROWS);
+    st = nt > 1 && !ws->rows ? score_split(ctx, net, ws, nt, scores)
+                             : score_range(ctx, net, ws, 0, ws->examples, scores);
     for (uint64_t i = 0; !st && labels && i < ws->examples; i++)
         labels[i] = d->dense[d->index ? d->index[i] : i];
     return st;
