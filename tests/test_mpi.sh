@@ -40,7 +40,15 @@ RUN="$MPIRUN --oversubscribe"
 # Intel Xeon's SkylakeX kernels, one printed digit of one score, a model
 # 1.6e-4 off). There the model-parallel checks allow that (MP_TOL, and
 # lists compared by items with scores within 0.0015).
+# Training on uneven shares (3 ranks) changes how the propagated delta's
+# sums over the output layer's items associate: each rank sums its range,
+# the ranks' parts are added, where one process sums 256-item blocks. Adam's
+# normalised steps turn those last-bit differences of near-zero gradients
+# into weight differences of ~2e-4 after 3 epochs (AMD EPYC), so the 3-rank
+# model check allows MP3_TOL; 2 ranks on this data split at a block edge and
+# stay within 1e-4.
 MP_TOL=1e-4
+MP3_TOL=1e-3
 [ "${STEN_KERNELS:-}" = portable ] && MP_TOL=1e-3
 same_lists() { # same_lists A B: byte for byte, or (portable) the same items, scores within 0.0015
     cmp -s "$1" "$2" && return 0
@@ -143,7 +151,7 @@ grep -q "model parallel over 2 ranks" mp.err && ok "the start line says model pa
     bad "model parallel on 2 ranks differs from 1 process"
 mpi 3 train -c ae_shuffled.json -i in.nc -o out.nc -n mp3.nc -b 64 -e 3 -t 1 --parallel model --validate in.nc \
     --validate out.nc --metrics m3.jsonl 2>mp.err || { bad "mpirun -np 3 train --parallel model"; cat mp.err; }
-"$DIFF" one_sh.nc mp3.nc $MP_TOL && ok "model parallel on 3 ranks, shuffled, gives the 1-process model" ||
+"$DIFF" one_sh.nc mp3.nc $MP3_TOL && ok "model parallel on 3 ranks, shuffled, gives the 1-process model" ||
     bad "model parallel on 3 ranks differs from 1 process"
 v1=$(sed -n '3s/.*"valid_loss": \([0-9.]*\).*/\1/p' m1.jsonl) v3=$(sed -n '3s/.*"valid_loss": \([0-9.]*\).*/\1/p' m3.jsonl)
 awk -v a="$v1" -v b="$v3" 'BEGIN { d = (a - b) / a; exit !(a > 0 && d < 1e-6 && d > -1e-6) }' &&
