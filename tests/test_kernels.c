@@ -572,9 +572,16 @@ static void test_transpose_compact(void)
             float *dY = rand_floats((int64_t)B * ldd, -1, 1);
             float *g1 = rand_floats((int64_t)N * ldw, -1, 1), *g2 = copy_floats(g1, (int64_t)N * ldw);
             sten_spmm_grad(ctx, &full, dY, ldd, H, 0.5f, g1, ldw);
-            sten__spmm_grad_rows(ctx, &comp, rid, dY, ldd, H, 0.5f, g2, ldw);
+            float *g3 = copy_floats(g2, (int64_t)N * ldw), *g4 = copy_floats(g2, (int64_t)N * ldw);
+            sten__spmm_grad_rows(ctx, &comp, rid, dY, ldd, H, 0.5f, false, g2, ldw);
             CHECK(memcmp(g1, g2, (size_t)N * ldw * 4) == 0);
-            free(dY), free(g1), free(g2), free(rid), free(keys);
+            /* fresh: the rows present overwritten by their sums, the others untouched */
+            for (uint32_t r = 0; r < comp.rows; r++)
+                memset(g4 + (int64_t)rid[r] * ldw, 0, (size_t)H * 4);
+            sten__spmm_grad_rows(ctx, &comp, rid, dY, ldd, H, 0.5f, false, g4, ldw);
+            sten__spmm_grad_rows(ctx, &comp, rid, dY, ldd, H, 0.5f, true, g3, ldw);
+            CHECK(memcmp(g3, g4, (size_t)N * ldw * 4) == 0);
+            free(dY), free(g1), free(g2), free(g3), free(g4), free(rid), free(keys);
             sten_csr_free(ctx, &x);
             sten_csr_free(ctx, &full);
             sten_csr_free(ctx, &comp);

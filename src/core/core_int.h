@@ -323,9 +323,10 @@ void sten__spmm_scaled(sten_ctx *ctx, const sten_csr *X, const float *W, int64_t
 sten_status sten__csr_transpose_compact(sten_ctx *ctx, const sten_csr *x, sten_csr *xt, uint32_t *rid,
                                         uint64_t *keys);
 /* sten_spmm_grad over a transpose whose row q is dW's row rid[q] (NULL:
- * row q, a full transpose). */
+ * row q, a full transpose); with fresh, each row with entries is
+ * overwritten (zeroed by the thread that sums into it) instead of added to. */
 void sten__spmm_grad_rows(sten_ctx *ctx, const sten_csr *XT, const uint32_t *rid, const float *dY,
-                          int64_t ldd, int64_t H, float alpha, float *dW, int64_t ldw);
+                          int64_t ldd, int64_t H, float alpha, bool fresh, float *dW, int64_t ldw);
 
 /* One value through an elementwise activation, in place. */
 void sten__act_forward_one(sten_act a, const sten_act_params *p, float *x);

@@ -93,16 +93,19 @@ void sten__spmm_scaled(sten_ctx *ctx, const sten_csr *X, const float *W, int64_t
 /* XT: CSR (N_in, B) = transpose of the batch; dY: (B, H) ld ldd;
  * dW: (N_in, H) ld ldw, only rows with entries are touched. */
 void sten__spmm_grad_rows(sten_ctx *ctx, const sten_csr *XT, const uint32_t *rid, const float *dY,
-                          int64_t ldd, int64_t H, float alpha, float *dW, int64_t ldw)
+                          int64_t ldd, int64_t H, float alpha, bool fresh, float *dW, int64_t ldw)
 {
     const int64_t n = XT->rows;
-    const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * H, 1 << 15);
+    /* a batch's rows of one embedding table (2,048 x 16) go to two threads */
+    const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * H, 1 << 13);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
     for (int64_t q = 0; q < n; q++) {
         const uint64_t e0 = XT->row_ptr[q], e1 = XT->row_ptr[q + 1];
         if (e0 == e1)
             continue;
         const int64_t j = rid ? (int64_t)rid[q] : q;
+        if (fresh)
+            memset(dW + j * ldw, 0, (size_t)H * sizeof *dW);
         gather_rows(dW + j * ldw, dY, ldd, H, XT->col + e0,
                     XT->val ? XT->val + e0 : NULL, e1 - e0, alpha, false);
     }
@@ -112,5 +115,5 @@ void sten_spmm_grad(sten_ctx *ctx, const sten_csr *XT, const float *dY,
                     int64_t ldd, int64_t H, float alpha, float *dW,
                     int64_t ldw)
 {
-    sten__spmm_grad_rows(ctx, XT, NULL, dY, ldd, H, alpha, dW, ldw);
+    sten__spmm_grad_rows(ctx, XT, NULL, dY, ldd, H, alpha, false, dW, ldw);
 }

@@ -14,7 +14,8 @@
  * dataset is decided by draw k of the (seed, epoch) stream, so the result
  * does not depend on the batch's order or the thread count. Rows are filled
  * in parallel at provisional offsets (their full lengths), then moved down
- * over what denoising dropped. The caller has checked x->cap. */
+ * over what denoising dropped (end: B values of scratch; NULL with p = 0,
+ * where nothing is dropped). The caller has checked x->cap. */
 static void gather_sparse(sten_ctx *ctx, const sten_dataset *d, const uint32_t *ids, uint32_t B,
                           sten_csr *x, float p, uint64_t seed, uint32_t epoch, bool use_weight,
                           bool normalize, uint64_t *end)
@@ -67,7 +68,13 @@ static void gather_sparse(sten_ctx *ctx, const sten_dataset *d, const uint32_t *
                 e += keep;
             }
         }
-        end[b] = e;
+        if (end)
+            end[b] = e;
+    }
+    x->rows = B;
+    if (!end) { /* nothing dropped: every row where its full length put it */
+        x->nnz = at;
+        return;
     }
     /* move each row down over the dropped entries (ascending: safe) */
     uint64_t e = 0;
@@ -132,6 +139,21 @@ static void group_by_chunk(sten_ctx *ctx, nn_target *T, uint32_t B, uint32_t N)
     }
 }
 
+enum { SMALL_SPARSE = 1 << 14 }; /* entries of a batch's sparse input loaded by one thread */
+
+/* Sparse input layer i's rows of the batch, and in training their
+ * transpose (the weight gradient's). */
+static void load_sparse(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, uint32_t i,
+                        const uint32_t *ids, uint32_t B, float p, uint64_t *end, bool training)
+{
+    const nn_layer *L = &net->layers[i];
+    nn_buf *A = &ws->buf[i];
+    gather_sparse(ctx, ws->lds[i], ids, B, &A->x, p, net->seed, net->epoch, true, L->normalize, end);
+    if (training)
+        A->rid ? sten__csr_transpose_compact(ctx, &A->x, &A->xt, A->rid, A->keys)
+               : sten_csr_transpose(ctx, &A->x, &A->xt);
+}
+
 sten_status sten__net_load_batch(sten_ctx *ctx, const sten_net *net, sten_workspace *ws,
                                  const uint32_t *ids, uint32_t B, nn_mode mode)
 {
@@ -166,22 +188,35 @@ sten_status sten__net_load_batch(sten_ctx *ctx, const sten_net *net, sten_worksp
     ws->B = B;
     ws->mode = mode;
     const bool training = mode == NN_TRAIN;
+    /* several small sparse inputs without denoising (DLRM's tables: a
+     * batch's 2,048 entries each) go one per thread at a time, where each in
+     * turn would run alone on one thread while the others wait; each comes
+     * out the same either way */
+    uint32_t n_small = 0;
+    bool all_small = true;
+    for (uint32_t i = 0; i < net->n_layers; i++)
+        if (ws->lds[i] && net->layers[i].kind == STEN_LAYER_INPUT && net->layers[i].sparse_in) {
+            n_small++;
+            all_small &= ws->buf[i].x.cap <= SMALL_SPARSE && !(net->layers[i].denoise && training);
+        }
+    const bool together = all_small && n_small >= 2 && sten_ctx_threads(ctx) > 1;
+    if (together) {
+#pragma omp parallel for num_threads(STEN__MIN(sten_ctx_threads(ctx), (int)n_small)) schedule(dynamic, 1)
+        for (uint32_t i = 0; i < net->n_layers; i++)
+            if (ws->lds[i] && net->layers[i].kind == STEN_LAYER_INPUT && net->layers[i].sparse_in)
+                load_sparse(ctx, net, ws, i, ids, B, 0.0f, NULL, training);
+    }
     for (uint32_t i = 0; i < net->n_layers; i++) {
         const nn_layer *L = &net->layers[i];
-        nn_buf *A = &ws->buf[i];
         const sten_dataset *d = ws->lds[i];
         if (!d)
             continue;
         if (L->kind == STEN_LAYER_INPUT) {
-            if (L->sparse_in) {
+            if (L->sparse_in && !together) {
                 const float p = L->denoise && training ? net->desc.denoising_p : 0.0f;
-                gather_sparse(ctx, d, ids, B, &A->x, p, net->seed, net->epoch, true, L->normalize,
-                              ws->row_end);
-                if (training) /* the transpose serves the weight gradient only */
-                    A->rid ? sten__csr_transpose_compact(ctx, &A->x, &A->xt, A->rid, A->keys)
-                           : sten_csr_transpose(ctx, &A->x, &A->xt);
-            } else {
-                gather_dense(d, ids, B, A->act, L->N);
+                load_sparse(ctx, net, ws, i, ids, B, p, ws->row_end, training);
+            } else if (!L->sparse_in) {
+                gather_dense(d, ids, B, ws->buf[i].act, L->N);
             }
         } else if (L->kind == STEN_LAYER_OUTPUT && mode != NN_RANK) {
             /* (ranking takes no loss: its targets are never read) */

@@ -129,11 +129,8 @@ static void emb_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_la
             for (uint32_t j = 0; j < N; j++)
                 A->delta[(uint64_t)b * N + j] *= q;
         }
-    const sten_csr *XT = &S->xt;
-    for (uint32_t q = 0; q < XT->rows; q++)
-        if (XT->row_ptr[q] != XT->row_ptr[q + 1])
-            memset(g + (uint64_t)(grows ? q : S->rid ? S->rid[q] : q) * N, 0, (size_t)N * sizeof *g);
-    sten__spmm_grad_rows(ctx, XT, grows ? NULL : S->rid, A->delta, N, N, 1.0f, g, N);
+    /* each row present overwritten: the rows of other batches are not read */
+    sten__spmm_grad_rows(ctx, &S->xt, grows ? NULL : S->rid, A->delta, N, N, 1.0f, true, g, N);
 }
 
 const nn_layer_ops sten__layer_embedding = {

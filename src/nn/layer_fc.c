@@ -298,7 +298,7 @@ static void fused_update(sten_ctx *ctx, const sten_net *net, sten_workspace *ws,
         w->scale *= decay;
         if (w->scale < 0x1p-8f)
             sten__weight_settle(ctx, w);
-        sten__spmm_grad_rows(ctx, &SA->xt, SA->rid, A->delta, N, N, step / w->scale, w->W, N);
+        sten__spmm_grad_rows(ctx, &SA->xt, SA->rid, A->delta, N, N, step / w->scale, false, w->W, N);
     } else if (!bf || sten__bgemm_chunks(ctx, STEN_TRANS, S->N, N, B, step, SA->out, S->N, A->delta_b,
                                          N, decay, w->W, N, w->Wb, N, NULL, NULL, NULL)) {
         /* fp32, or bf16 without room for its packed operand */
@@ -396,7 +396,7 @@ static void fc_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_lay
         if (S->sparse_in) {
             if (o->g_fresh)
                 memset(o->gW, 0, (size_t)o->rows * o->cols * sizeof *o->gW);
-            sten__spmm_grad_rows(ctx, &SA->xt, SA->rid, A->delta, N, N, 1.0f, o->gW, N);
+            sten__spmm_grad_rows(ctx, &SA->xt, SA->rid, A->delta, N, N, 1.0f, false, o->gW, N);
         } else if (bf && !sten__bgemm_chunks(ctx, STEN_TRANS, S->N, N, B, 1.0f, SA->out, S->N,
                                              A->delta_b, N, beta, o->gW, N, NULL, 0, NULL, NULL,
                                              NULL)) {
