@@ -63,8 +63,26 @@ static void unlock_model(const sten_net *net)
     pthread_mutex_unlock((pthread_mutex_t *)&net->lock);
 }
 
+/* W's bf16 copy packed into the NN kernel's strips (once per weight
+ * version), for the inference products: false when there is no room (the
+ * products then pack the strips as they go). */
+static bool pack_weight(sten_ctx *ctx, const sten_net *net, nn_weight *w)
+{
+    if (w->Wbp && w->wbp_ver == net->version && sten__bgemm_packed_current(w->Wbp))
+        return true;
+    if (!w->Wbp) {
+        const size_t words = sten__bgemm_packed_words(w->rows, w->cols);
+        if (!(w->Wbp = sten_alloc(net->dctx, words * sizeof *w->Wbp)))
+            return false;
+    }
+    sten__bgemm_pack(ctx, w->rows, w->cols, w->Wb, w->cols, w->Wbp);
+    w->wbp_ver = net->version;
+    return true;
+}
+
 /* bf16 precision: every rounded copy current (made under the model's lock,
- * once per weight version), so that inference only reads the model. */
+ * once per weight version), so that inference only reads the model; the
+ * layers fed by one dense product get their weights packed too. */
 static void prepare_bf16(sten_ctx *ctx, const sten_net *net)
 {
     for (uint32_t k = 0; net->bf16 && k < net->n_weights; k++) {
@@ -73,6 +91,13 @@ static void prepare_bf16(sten_ctx *ctx, const sten_net *net)
             sten__to_bf16(ctx, w->Wb, w->W, (int64_t)w->rows * w->cols);
             w->wb_ver = net->version;
         }
+    }
+    for (uint32_t i = 0; net->bf16 && i < net->n_layers; i++) {
+        const nn_layer *L = &net->layers[i];
+        const nn_weight *cw = sten__single_dense_in(net, L);
+        nn_weight *o = cw ? &net->weights[cw->owner] : NULL;
+        if (o && o->Wb && !pack_weight(ctx, net, o))
+            sten_ctx_clear_error(net->dctx); /* unpacked: slower, not wrong */
     }
 }
 
@@ -258,18 +283,8 @@ static sten_status prepare_topk(sten_ctx *ctx, const sten_net *net, const nn_lay
     *screen = screen_prepare(ctx, net, L, &st);
     nn_weight *w = &net->weights[L->in[0]];
     /* bf16 products (screening or bf16 precision): W's strips packed once */
-    if (!st && (*screen || net->bf16) && w->owner == (int)L->in[0] && w->Wb &&
-        (w->wbp_ver != net->version || !w->Wbp || !sten__bgemm_packed_current(w->Wbp))) {
-        if (!w->Wbp) {
-            const size_t words = sten__bgemm_packed_words(w->rows, w->cols);
-            if (!(w->Wbp = sten_alloc(net->dctx, words * sizeof *w->Wbp)))
-                st = nomem(ctx, net);
-        }
-        if (w->Wbp) {
-            sten__bgemm_pack(ctx, w->rows, w->cols, w->Wb, w->cols, w->Wbp);
-            w->wbp_ver = net->version;
-        }
-    }
+    if (!st && (*screen || net->bf16) && w->owner == (int)L->in[0] && w->Wb && !pack_weight(ctx, net, w))
+        st = nomem(ctx, net);
     unlock_model(net);
     return st;
 }
