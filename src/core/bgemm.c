@@ -127,16 +127,7 @@ BF static void pack_strip_t(uint32_t *restrict Bp, const uint16_t *B, int64_t ld
 {
     for (int64_t k = 0; k < kc; k += 32) {
         const __mmask32 m = kc - k >= 32 ? 0xffffffffu : (__mmask32)((1u << (kc - k)) - 1u);
-        const int64_t np = STEN__MIN(16, (kc - k + 1) / 2);
-        for (int h = 0; h < 2; h++) {
-            __m512i r[16], o[16];
-            for (int i = 0; i < 16; i++)
-                r[i] = 16 * h + i < nr ? _mm512_maskz_loadu_epi16(m, B + (16 * h + i) * ldb + k)
-                                       : _mm512_setzero_si512();
-            sten__t16(r, o);
-            for (int64_t c = 0; c < np; c++)
-                _mm512_store_si512(Bp + (k / 2 + c) * NR + 16 * h, o[c]);
-        }
+        sten__strip_t(Bp + (k / 2) * NR, NR, B + k, ldb * 2, m, nr, STEN__MIN(16, (kc - k + 1) / 2));
     }
 }
 

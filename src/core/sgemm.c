@@ -167,17 +167,9 @@ AVX512 static void pack_strip(float *restrict Bp, const float *B, int64_t ldb, i
 AVX512 static void pack_strip_t(float *restrict Bp, const float *B, int64_t ldb, int64_t kc, int64_t nr)
 {
     for (int64_t k = 0; k < kc; k += 16) {
-        const __mmask16 m = lanes(kc - k);
-        const int64_t nk = STEN__MIN(16, kc - k);
-        for (int h = 0; h < 2; h++) {
-            __m512i r[16], o[16];
-            for (int i = 0; i < 16; i++)
-                r[i] = 16 * h + i < nr ? _mm512_maskz_loadu_epi32(m, B + (16 * h + i) * ldb + k)
-                                       : _mm512_setzero_si512();
-            sten__t16(r, o);
-            for (int64_t c = 0; c < nk; c++)
-                _mm512_store_si512(Bp + NR * (k + c) + 16 * h, o[c]);
-        }
+        const int64_t nk = STEN__MIN(16, kc - k); /* two 16-bit halves a float */
+        const __mmask32 m = nk == 16 ? 0xffffffffu : (__mmask32)((1u << (2 * nk)) - 1u);
+        sten__strip_t((uint32_t *)(Bp + NR * k), NR, B + k, ldb * 4, m, nr, nk);
     }
 }
 

@@ -54,6 +54,26 @@ STEN__AVX512F void sten__t16(const __m512i r[16], __m512i o[16])
     }
 }
 
+/* A strip of B^T for the NN micro-kernels: Bp[c * ldp + r] = 32-bit word c
+ * of row r of B (rows ldb bytes apart; r < 32, zero for r >= nr), for words
+ * c < nc; m says which of the 32 16-bit halves of a row's 16 words to load
+ * (the rest read as zero: fp32 past K, or a bf16 pair's half past K). Two
+ * 16 x 16 transposes. */
+__attribute__((target("avx512f,avx512bw"), always_inline)) static inline void
+sten__strip_t(uint32_t *restrict Bp, int64_t ldp, const void *B, int64_t ldb, __mmask32 m, int64_t nr,
+              int64_t nc)
+{
+    for (int h = 0; h < 2; h++) {
+        __m512i r[16], o[16];
+        for (int i = 0; i < 16; i++)
+            r[i] = 16 * h + i < nr ? _mm512_maskz_loadu_epi16(m, (const char *)B + (16 * h + i) * ldb)
+                                   : _mm512_setzero_si512();
+        sten__t16(r, o);
+        for (int64_t c = 0; c < nc; c++)
+            _mm512_store_si512(Bp + c * ldp + 16 * h, o[c]);
+    }
+}
+
 /* The same for 8 vectors: lane i < 8 of the result. */
 STEN__AVX512F __m256 hsum8(const __m512 v[8])
 {
