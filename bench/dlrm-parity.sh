@@ -7,8 +7,12 @@
 # threads; each side's test AUC and log loss on the held-out rows, and
 # training and scoring rows/s. Target (issue #13): AUC within 0.002, log loss
 # within 0.5%; scoring at least 3x. Each side trains once per seed in SEEDS
-# and the verdict compares the means. Appends to $RESULTS.
+# and the verdict compares the means. SIDES picks the runs: sten (fp32),
+# sten-bf16 (--precision bf16, where the CPU has it: its AUC and log loss
+# against sten fp32's, the cost of the opt-in precision) and torch.
+# Appends to $RESULTS.
 #   ROWS=2200000 TEST=200000 SEEDS="1 2 3" BUCKETS=100000 BATCH=128 EPOCHS=1 sh bench/dlrm-parity.sh
+#   SIDES="sten sten-bf16" ... (bf16's AUC loss only, no PyTorch)
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -19,10 +23,14 @@ BATCH=${BATCH:-128}
 EPOCHS=${EPOCHS:-1}
 THREADS=${THREADS:-2}
 SEEDS=${SEEDS:-1 2 3}
+SIDES=${SIDES:-sten torch}
 . bench/lib.sh
 case $RESULTS in /*) ;; *) RESULTS=$ROOT/$RESULTS ;; esac
-bench_need_torch
+case " $SIDES " in *" torch "*) bench_need_torch ;; *) PY=/usr/bin/python3 ;; esac
 bench_build sten
+case " $SIDES " in
+*" sten-bf16 "*) ./build/sten info | grep -q "bf16      yes" || { echo "no bf16 here: sten-bf16 left out"; SIDES=$(echo " $SIDES " | sed 's/ sten-bf16 / /'); } ;;
+esac
 W=$ROOT/out/dlrm-parity
 mkdir -p "$W"
 cp build/sten "$W/sten"
@@ -37,21 +45,28 @@ tail -n "$TEST" all.tsv >test.tsv
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
 echo "threads: OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS"
 n_train=$((ROWS - TEST))
-tver=$("$PY" -c 'import torch; print(torch.__version__)')
+tver=$(case " $SIDES " in *" torch "*) "$PY" -c 'import torch; print(torch.__version__)' ;; *) echo - ;; esac)
 : >runs.tsv
 for seed in $SEEDS; do
-    t0=$(date +%s.%N)
-    "$S" train -c "$ROOT/examples/criteo/dlrm.json" -i train.nc -o train.nc -n dlrm.nc -e "$EPOCHS" -b "$BATCH" \
-        -t "$THREADS" --seed "$seed" --force 2>/dev/null
-    t_train=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
-    t0=$(date +%s.%N)
-    "$S" predict --force -n dlrm.nc -i test.nc --format scores -t "$THREADS" -s scores.txt 2>/dev/null
-    t_score=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
-    cut -f 1 test.tsv | paste -d , scores.txt - >scored.csv
-    "$S" evaluate --scores scored.csv --json >sten.json
-    s_auc=$(sed -n 's/.*"auc": \([0-9.]*\).*/\1/p' sten.json)
-    s_ll=$(sed -n 's/.*"logloss": \([0-9.]*\).*/\1/p' sten.json)
-    printf 'sten\t%s\t%s\t%s\t%s\t%s\n' "$seed" "$s_auc" "$s_ll" "$t_train" "$t_score" | tee -a runs.tsv
+    for side in $SIDES; do
+        [ "$side" = torch ] && continue
+        prec=fp32
+        [ "$side" = sten-bf16 ] && prec=bf16
+        t0=$(date +%s.%N)
+        "$S" train -c "$ROOT/examples/criteo/dlrm.json" -i train.nc -o train.nc -n dlrm.nc -e "$EPOCHS" -b "$BATCH" \
+            -t "$THREADS" --seed "$seed" --precision "$prec" --force 2>/dev/null
+        t_train=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+        t0=$(date +%s.%N)
+        "$S" predict --force -n dlrm.nc -i test.nc --format scores -t "$THREADS" --precision "$prec" \
+            -s scores.txt 2>/dev/null
+        t_score=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+        cut -f 1 test.tsv | paste -d , scores.txt - >scored.csv
+        "$S" evaluate --scores scored.csv --json >sten.json
+        s_auc=$(sed -n 's/.*"auc": \([0-9.]*\).*/\1/p' sten.json)
+        s_ll=$(sed -n 's/.*"logloss": \([0-9.]*\).*/\1/p' sten.json)
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$side" "$seed" "$s_auc" "$s_ll" "$t_train" "$t_score" | tee -a runs.tsv
+    done
+    case " $SIDES " in *" torch "*) ;; *) continue ;; esac
     "$PY" "$ROOT/bench/dlrm_parity.py" train.tsv test.tsv "$BUCKETS" "$BATCH" "$EPOCHS" "$THREADS" "$seed" >torch.json
     p_auc=$(sed -n 's/.*"auc": \([0-9.]*\).*/\1/p' torch.json)
     p_ll=$(sed -n 's/.*"logloss": \([0-9.]*\).*/\1/p' torch.json)
@@ -63,7 +78,8 @@ done
 # seeds: the verdict compares the means, since one run against one run mixes
 # the two implementations' difference with seed-to-seed noise.
 table=$(awk -F '\t' -v n="$n_train" -v t="$TEST" -v tver="$tver" '
-    function name(s) { return s == "sten" ? "sten (fp32)" : "PyTorch " tver " eager, sparse tables" }
+    function name(s) { return s == "sten" ? "sten (fp32)" : s == "sten-bf16" ? "sten (--precision bf16)"
+                                : "PyTorch " tver " eager, sparse tables" }
     { printf "| %s | %s | %s | %s | %.0f | %.0f |\n", name($1), $2, $3, $4, n / $5, t / $6
       k[$1]++; a[$1] += $3; aa[$1] += $3 * $3; l[$1] += $4; ll[$1] += $4 * $4 }
     END { for (s in k) { c = k[s]; ma = a[s] / c; ml = l[s] / c
@@ -75,18 +91,24 @@ table="| implementation | seed | test AUC | test log loss | training rows/s | sc
 $table"
 verdict=$(awk -F '\t' -v st=0 '
     { k[$1]++; a[$1] += $3; l[$1] += $4; sc[$1] += $6 }
-    END { d = a["sten"] / k["sten"] - a["torch"] / k["torch"]
-          ls = l["sten"] / k["sten"]; lt = l["torch"] / k["torch"]; r = (ls - lt) / lt * 100
-          printf "Mean AUC difference %+.4f (target within 0.002: %s), mean log loss %+.2f%% (target within 0.5%%: %s), scoring %.1fx",
-              d, ((d <= 0.002 && d >= -0.002) ? "met" : "missed"), r, ((r <= 0.5 && r >= -0.5) ? "met" : "missed"),
-              sc["torch"] / sc["sten"] }' runs.tsv)
+    END { if (k["torch"] && k["sten"]) {
+              d = a["sten"] / k["sten"] - a["torch"] / k["torch"]
+              ls = l["sten"] / k["sten"]; lt = l["torch"] / k["torch"]; r = (ls - lt) / lt * 100
+              printf "Mean AUC difference %+.4f (target within 0.002: %s), mean log loss %+.2f%% (target within 0.5%%: %s), scoring %.1fx",
+                  d, ((d <= 0.002 && d >= -0.002) ? "met" : "missed"), r, ((r <= 0.5 && r >= -0.5) ? "met" : "missed"),
+                  sc["torch"] / sc["sten"] }
+          if (k["sten-bf16"] && k["sten"]) {
+              d = a["sten-bf16"] / k["sten-bf16"] - a["sten"] / k["sten"]
+              ls = l["sten"] / k["sten"]; r = (l["sten-bf16"] / k["sten-bf16"] - ls) / ls * 100
+              printf "%sbf16 against fp32 (sten): mean AUC %+.4f, mean log loss %+.2f%%",
+                  (k["torch"] ? "; " : ""), d, r } }' runs.tsv)
 echo "$table"
 echo "$verdict"
 {
     echo
-    echo "## DLRM parity with PyTorch on synthetic Criteo-shaped data ($(date +%Y-%m-%d))"
+    echo "## DLRM parity on synthetic Criteo-shaped data: $SIDES ($(date +%Y-%m-%d))"
     echo
-    echo "Command: \`ROWS=$ROWS TEST=$TEST BUCKETS=$BUCKETS BATCH=$BATCH EPOCHS=$EPOCHS SEEDS=\"$SEEDS\" sh bench/dlrm-parity.sh\`"
+    echo "Command: \`ROWS=$ROWS TEST=$TEST BUCKETS=$BUCKETS BATCH=$BATCH EPOCHS=$EPOCHS SEEDS=\"$SEEDS\" SIDES=\"$SIDES\" sh bench/dlrm-parity.sh\`"
     echo "(sten synth --preset criteo --scale 0.01 --seed 7: the planted model's own $ceiling; $n_train training"
     echo "and $TEST test rows, hashed into $BUCKETS rows per table; Adam 1e-3, batch $BATCH, $EPOCHS epoch(s); each side"
     echo "trained once per seed ($SEEDS: initial weights and example order); $THREADS"

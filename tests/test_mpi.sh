@@ -34,7 +34,8 @@ RUN="$MPIRUN --oversubscribe"
 [ "$(id -u)" -eq 0 ] && RUN="$RUN --allow-run-as-root"
 # Model parallel splits the output layer's items among the ranks. sten's own
 # kernels sum every score in an order fixed by its 512-column chunk, so a
-# rank's share equals the whole product's and the checks below are exact.
+# rank's share of the output product equals the whole product's for the
+# same hidden activations (what differs is below).
 # With STEN_KERNELS=portable the products are OpenBLAS's, whose blocking
 # depends on the width of a rank's share: a score can move by an ulp (on an
 # Intel Xeon's SkylakeX kernels, one printed digit of one score, a model
@@ -50,9 +51,15 @@ RUN="$MPIRUN --oversubscribe"
 MP_TOL=1e-4
 MP3_TOL=1e-3
 [ "${STEN_KERNELS:-}" = portable ] && MP_TOL=1e-3
-same_lists() { # same_lists A B: byte for byte, or (portable) the same items, scores within 0.0015
+# Model-parallel prediction sums the hidden layer's pre-activation over
+# the ranks' item ranges, in another order than one process: a score can
+# move in its last bits, and (on the ML-1M demo model, -k 100) a few in
+# thousands of printed scores change their last digit. Which ones depends
+# on the model's bits, so its lists are compared item for item with scores
+# within 0.0015 (one printed digit), and counted when not byte for byte.
+same_lists() { # same_lists A B: the same items in the same order, scores within 0.0015
     cmp -s "$1" "$2" && return 0
-    [ "${STEN_KERNELS:-}" = portable ] || return 1
+    echo "note: $1 and $2 differ in $(cmp -l "$1" "$2" | wc -l) bytes (printed scores' last digits)"
     awk -F'\t' 'NR == FNR { a[FNR] = $0; next }
         { if (!(FNR in a)) exit 1; split(a[FNR], x, "\t"); if (x[1] != $1) exit 1
           n = split(x[2], p, ":"); if (split($2, q, ":") != n) exit 1
