@@ -78,8 +78,10 @@ done
 # seeds: the verdict compares the means, since one run against one run mixes
 # the two implementations' difference with seed-to-seed noise.
 table=$(awk -F '\t' -v n="$n_train" -v t="$TEST" -v tver="$tver" '
-    function name(s) { return s == "sten" ? "sten (fp32)" : s == "sten-bf16" ? "sten (--precision bf16)"
-                                : "PyTorch " tver " eager, sparse tables" }
+    function name(s) {
+        if (s == "sten") return "sten (fp32)"
+        if (s == "sten-bf16") return "sten (--precision bf16)"
+        return "PyTorch " tver " eager, sparse tables" }
     { printf "| %s | %s | %s | %s | %.0f | %.0f |\n", name($1), $2, $3, $4, n / $5, t / $6
       k[$1]++; a[$1] += $3; aa[$1] += $3 * $3; l[$1] += $4; ll[$1] += $4 * $4 }
     END { for (s in k) { c = k[s]; ma = a[s] / c; ml = l[s] / c
