@@ -214,6 +214,16 @@ static void update_rows(sten_ctx *ctx, const sten_net *net, const sten_workspace
     const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * K, 1 << 14);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
     for (uint32_t q = 0; q < XT->rows; q++) {
+        /* the rows of a large table are scattered: ask for the weights and
+         * state of the row 8 ahead (its first cache line of each) */
+        if (rid && q + 8 < XT->rows) {
+            const uint64_t ahead = (uint64_t)rid[q + 8] * K;
+            __builtin_prefetch(p->w + ahead, 1);
+            if (p->s1)
+                __builtin_prefetch(p->s1 + (p->row_wise && u->opt == STEN_OPT_ADAGRAD ? rid[q + 8] : ahead), 1);
+            if (p->s2)
+                __builtin_prefetch(p->s2 + ahead, 1);
+        }
         if (XT->row_ptr[q] == XT->row_ptr[q + 1])
             continue;
         const uint64_t row = rid ? rid[q] : q;
