@@ -495,6 +495,12 @@ static void check_dlrm(bool self)
             CHECK_EQ(sten_net_infer_ws(ctx, net, ws, ids, 3, NULL, &a, &w1), STEN_OK);
             CHECK(a[0] == many[BIG - 1] && a[1] == many[700] && a[2] == many[3]);
             CHECK(many[BIG - 1] != many[BIG - 2]); /* the last rows were scored, not left as zeros */
+            /* the caller's memory cap holds for the threads' own workspaces */
+            sten_ctx_set_mem_limit(ctx, sten_ctx_bytes_in_use(ctx) + 3000);
+            CHECK_EQ(sten_net_score_ws(ctx, net, ws, many, NULL), STEN_E_NOMEM);
+            CHECK(strlen(sten_ctx_error(ctx)) > 0);
+            sten_ctx_clear_error(ctx);
+            sten_ctx_set_mem_limit(ctx, 0);
         }
         sten_ctx_set_threads(ctx, threads);
         free(one), free(many);

@@ -494,6 +494,9 @@ static sten_status score_split(sten_ctx *ctx, const sten_net *net, const sten_wo
                                float *scores)
 {
     const uint64_t blocks = (ws->examples + SCORE_ROWS - 1) / SCORE_ROWS;
+    /* the caller's memory cap holds: what is left of it, shared among the threads */
+    const size_t left = ctx->mem_limit > ctx->bytes_in_use ? ctx->mem_limit - ctx->bytes_in_use : 1;
+    const size_t budget = ctx->mem_limit ? STEN__MAX(left / (size_t)nt, (size_t)1) : 0;
     sten_status st = STEN_OK;
     char why[512] = "";
 #pragma omp parallel num_threads(nt)
@@ -503,6 +506,7 @@ static sten_status score_split(sten_ctx *ctx, const sten_net *net, const sten_wo
         sten_status my = sten_ctx_init(&c);
         if (!my) {
             sten_ctx_set_threads(c, 1);
+            sten_ctx_set_mem_limit(c, budget);
             my = sten__ws_like(c, ws, (uint32_t)STEN__MIN((uint64_t)ws->B_cap, SCORE_ROWS), &w);
         }
 #pragma omp for schedule(dynamic, 1)
