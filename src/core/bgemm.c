@@ -126,7 +126,7 @@ BF static void pack_strip_t(uint32_t *restrict Bp, const uint16_t *B, int64_t ld
                             int64_t nr)
 {
     for (int64_t k = 0; k < kc; k += 32) {
-        const __mmask32 m = kc - k >= 32 ? 0xffffffffu : (__mmask32)((1u << (kc - k)) - 1u);
+        const __mmask32 m = sten__lanes32(kc - k);
         sten__strip_t(Bp + (k / 2) * NR, NR, B + k, ldb * 2, m, nr, STEN__MIN(16, (kc - k + 1) / 2));
     }
 }
@@ -146,7 +146,7 @@ BF static void pack_panel_bf16(uint32_t *restrict P, const uint16_t *A, int64_t 
                                int64_t kc)
 {
     for (int64_t k = 0; k < kc; k += 32) {
-        const __mmask32 m = kc - k >= 32 ? 0xffffffffu : (__mmask32)((1u << (kc - k)) - 1u);
+        const __mmask32 m = sten__lanes32(kc - k);
         __m512i r[16];
         for (int i = 0; i < 16; i++)
             r[i] = i < rows ? _mm512_maskz_loadu_epi16(m, A + i * lda + k) : _mm512_setzero_si512();
@@ -354,8 +354,8 @@ static sten_status bgemm(sten_ctx *ctx, bgemm_form form, int64_t M, int64_t N, i
     if (M <= 0 || N <= 0)
         return STEN_OK;
     if (sten__amx_available() && !Bpk && form != FORM_NT)
-        return sten__amx_chunks(ctx, form == FORM_TN ? STEN_TRANS : STEN_NO_TRANS, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, Cb,
-                                ldcb, bias, fn, arg);
+        return sten__amx_chunks(ctx, form == FORM_TN ? STEN_TRANS : STEN_NO_TRANS, M, N, K, alpha, A,
+                                lda, B, ldb, NULL, beta, C, ldc, Cb, ldcb, bias, fn, arg);
     const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK, Mp = (M + MR - 1) / MR * MR;
     const int64_t kblocks = (K + KC - 1) / KC, panels = Mp / MR;
     const int threads = sten__threads_for(ctx, M * N * STEN__MAX(K, 1), 1 << 20);
@@ -485,7 +485,7 @@ BF static INLINE void dot_micro(const int mr, const int nr, int64_t kc, const ui
     }
     if (k < kc) {
         const int64_t left = kc - k;
-        const __mmask32 m = left >= 32 ? 0xffffffffu : (__mmask32)((1u << left) - 1u);
+        const __mmask32 m = sten__lanes32(left);
         __m512bh b[DOT_NR];
         for (int c = 0; c < nr; c++)
             b[c] = (__m512bh)_mm512_maskz_loadu_epi16(m, B + c * ldb + k);

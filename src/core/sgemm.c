@@ -168,7 +168,7 @@ AVX512 static void pack_strip_t(float *restrict Bp, const float *B, int64_t ldb,
 {
     for (int64_t k = 0; k < kc; k += 16) {
         const int64_t nk = STEN__MIN(16, kc - k); /* two 16-bit halves a float */
-        const __mmask32 m = nk == 16 ? 0xffffffffu : (__mmask32)((1u << (2 * nk)) - 1u);
+        const __mmask32 m = sten__lanes32(2 * nk);
         sten__strip_t((uint32_t *)(Bp + NR * k), NR, B + k, ldb * 4, m, nr, nk);
     }
 }

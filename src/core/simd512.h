@@ -54,6 +54,13 @@ STEN__AVX512F void sten__t16(const __m512i r[16], __m512i o[16])
     }
 }
 
+/* The mask of the first n of 32 lanes (16-bit elements), n clamped to
+ * [0, 32]. */
+static inline __mmask32 sten__lanes32(int64_t n)
+{
+    return n >= 32 ? 0xffffffffu : n <= 0 ? 0u : (__mmask32)((1u << n) - 1u);
+}
+
 /* A strip of B^T for the NN micro-kernels: Bp[c * ldp + r] = 32-bit word c
  * of row r of B (rows ldb bytes apart; r < 32, zero for r >= nr), for words
  * c < nc; m says which of the 32 16-bit halves of a row's 16 words to load
