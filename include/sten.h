@@ -1235,6 +1235,19 @@ struct sten_comm {
      * other, in member order, in recv (NULL elsewhere); bytes holds every
      * member's count on every member */
     sten_status (*gather)(void *user, const void *send, void *recv, const size_t *bytes, int root);
+    /* Optional (NULL: not offered, e.g. where the members run on several
+     * machines): memory every member maps. Collective: every member asks
+     * for its own `bytes` (0 allowed) at once, and seg[m] gets member m's
+     * part, the same addresses' contents on every member; one area at a
+     * time, released by a call with seg NULL (also collective). Data-parallel
+     * training keeps the dense weights and optimizer state there once, and
+     * each member's gradients, so that each member sums and updates its
+     * share of every weight in place (docs/scale-out.md). */
+    sten_status (*shared)(void *user, size_t bytes, void **seg);
+    /* Waits until every member has come here; what any member wrote to the
+     * shared area before is what every member reads after. Needed with
+     * shared. */
+    sten_status (*barrier)(void *user);
 };
 
 /* How a group trains (sten_train_opts.parallel). MODEL: DSSTNE's model

@@ -117,6 +117,21 @@ grep -q "data parallel over 2 ranks" two.err && ok "the start line says data par
 [ "$(grep -c 'epoch [0-9]*: loss' two.err)" = 3 ] && ok "one epoch line per epoch (rank 0 reports)" ||
     { bad "epoch lines of more than one rank"; cat two.err; }
 for e in 1 2 3; do [ -f two-epoch$e.nc ] || bad "checkpoint two-epoch$e.nc missing"; done
+grep -q "in shared memory, each rank sums and updates 1/2" two.err &&
+    ok "2 ranks on one machine keep the weights in shared memory and update half each" ||
+    { bad "no shared-memory line"; cat two.err; }
+# the same through MPI_Allreduce, as ranks on several machines sum
+STEN_MPI_SHARED=0 mpi 2 train -c ae.json -i in.nc -o out.nc -n two_ar.nc -b 64 -e 3 -t 1 --parallel data \
+    2>two_ar.err || { bad "STEN_MPI_SHARED=0 mpirun -np 2 train --parallel data"; cat two_ar.err; }
+"$DIFF" one.nc two_ar.nc 1e-4 && ! grep -q "shared memory" two_ar.err &&
+    ok "... and so do 2 ranks summing through MPI_Allreduce (STEN_MPI_SHARED=0)" ||
+    bad "2 ranks through MPI_Allreduce differ from 1 process"
+# 3 ranks: shares of every parameter that do not split evenly
+"$STEN" train -c ae.json -i in.nc -o out.nc -n one63.nc -b 63 -e 2 -t 1 2>/dev/null || bad "train -b 63, 1 process"
+mpi 3 train -c ae.json -i in.nc -o out.nc -n three.nc -b 63 -e 2 -t 1 --parallel data 2>three.err ||
+    { bad "mpirun -np 3 train --parallel data"; cat three.err; }
+"$DIFF" one63.nc three.nc 1e-4 && grep -q "updates 1/3" three.err &&
+    ok "3 ranks (batch 63 = 3 x 21, shared memory) give the 1-process model" || bad "3 ranks differ from 1 process"
 l1=$(grep 'epoch 3: loss' one.err | sed 's/.*loss \([0-9.]*\).*/\1/')
 l2=$(grep 'epoch 3: loss' two.err | sed 's/.*loss \([0-9.]*\).*/\1/')
 awk -v a="$l1" -v b="$l2" 'BEGIN { d = a - b; exit !(d < 1e-3 && d > -1e-3) }' &&

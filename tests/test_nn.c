@@ -407,7 +407,7 @@ static void check_dlrm(bool self)
             t.optimizer = STEN_OPT_ADAGRAD;
             CHECK_EQ(sten__optim_alloc(ctx, net, t.optimizer), STEN_OK);
             CHECK_EQ(t1->s_n, 200); /* one accumulator per row */
-            sten__optim_step(ctx, net, net->ws, &t, 0.1f, net->ws->B, NULL);
+            sten__optim_step(ctx, net, net->ws, &t, 0.1f, net->ws->B, NULL, NULL);
             for (uint32_t f = 0; f < K; f++)
                 CHECK_NEAR(t1->w[r * K + f], w0[f] - 0.1 * g[f] / sqrt(ss / K), 1e-6, 1e-4);
             CHECK_NEAR(t1->s1[r], ss / K, 1e-9, 1e-4);
@@ -665,7 +665,7 @@ static void test_delta_and_weight_norm(void)
         sten_train_desc t = d.training;
         t.lambda = 0;
         sten__optim_alloc(ctx, net, t.optimizer);
-        sten__optim_step(ctx, net, net->ws, &t, 0.1f, net->ws->B, NULL);
+        sten__optim_step(ctx, net, net->ws, &t, 0.1f, net->ws->B, NULL, NULL);
         const nn_weight *w = &net->weights[0];
         for (uint32_t o = 0; o < w->cols; o++) {
             double ss = 0;

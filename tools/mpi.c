@@ -87,6 +87,74 @@ static sten_status mpi_gather(void *user, const void *send, void *recv, const si
     return rc == MPI_SUCCESS ? STEN_OK : STEN_E_IO;
 }
 
+/* The shared area (MPI-3's shared-memory window over every rank), offered
+ * when every rank runs on this machine. */
+static MPI_Win win = MPI_WIN_NULL;
+
+static void shared_release(void)
+{
+    if (win == MPI_WIN_NULL)
+        return;
+    MPI_Win_unlock_all(win);
+    MPI_Win_free(&win);
+}
+
+static sten_status mpi_shared(void *user, size_t bytes, void **seg)
+{
+    (void)user;
+    shared_release();
+    if (!seg)
+        return STEN_OK;
+    void *base = NULL;
+    if (MPI_Win_allocate_shared((MPI_Aint)bytes, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &win) != MPI_SUCCESS) {
+        win = MPI_WIN_NULL;
+        return STEN_E_NOMEM;
+    }
+    for (int m = 0; m < comm.size; m++) {
+        MPI_Aint size = 0;
+        int unit = 0;
+        if (MPI_Win_shared_query(win, m, &size, &unit, &seg[m]) != MPI_SUCCESS) {
+            MPI_Win_free(&win);
+            return STEN_E_IO;
+        }
+    }
+    /* passive target for the whole life of the area: MPI_Win_sync orders
+     * the loads and stores around each barrier */
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, win);
+    return STEN_OK;
+}
+
+static sten_status mpi_barrier(void *user)
+{
+    (void)user;
+    if (win != MPI_WIN_NULL)
+        MPI_Win_sync(win);
+    const int rc = MPI_Barrier(MPI_COMM_WORLD);
+    if (win != MPI_WIN_NULL)
+        MPI_Win_sync(win);
+    return rc == MPI_SUCCESS ? STEN_OK : STEN_E_IO;
+}
+
+/* Whether every rank runs on this machine (one shared-memory node), so the
+ * shared area can be offered. STEN_MPI_SHARED=0 turns it off (the trainer
+ * then sums every gradient with MPI_Allreduce, as across machines). */
+static bool one_node(void)
+{
+    const char *off = getenv("STEN_MPI_SHARED");
+    if (off && strcmp(off, "0") == 0)
+        return false;
+    MPI_Comm node;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS)
+        return false;
+    int n = 0;
+    MPI_Comm_size(node, &n);
+    MPI_Comm_free(&node);
+    int all = 0; /* every rank must decide alike */
+    const int mine = n == comm.size;
+    MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    return all != 0;
+}
+
 int cli_mpi_start(int *argc, char ***argv, const char *sub)
 {
     if (launched_size() <= 1 && !getenv("OMPI_COMM_WORLD_RANK"))
@@ -101,6 +169,8 @@ int cli_mpi_start(int *argc, char ***argv, const char *sub)
     comm.allreduce = mpi_allreduce;
     comm.bcast = mpi_bcast;
     comm.gather = mpi_gather;
+    comm.barrier = mpi_barrier;
+    comm.shared = comm.size > 1 && one_node() ? mpi_shared : NULL;
     if (comm.size > 1 && strcmp(sub, "train") != 0 && strcmp(sub, "predict") != 0) {
         if (comm.rank == 0)
             fprintf(stderr, "sten %s: runs in one process; of the subcommands only train and predict run "
@@ -133,6 +203,7 @@ int cli_mpi_finish(int rc)
         fflush(NULL);
         MPI_Abort(MPI_COMM_WORLD, rc);
     }
+    shared_release();
     MPI_Finalize();
     return rc;
 }

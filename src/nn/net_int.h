@@ -328,12 +328,22 @@ typedef struct {
     uint32_t *row;
     float *g;
 } nn_rowset;
+/* A dense parameter in a data-parallel group's shared area: this member
+ * updates elements [lo, hi) of it (the weights and optimizer state every
+ * member maps), from the sum of every member's gradient, gm[0..members)
+ * in member order (its own among them). */
+typedef struct {
+    uint64_t lo, hi;
+    const float *const *gm; /* NULL: not shared (the whole parameter, from p->g) */
+    uint32_t members;
+} nn_span;
 /* One update from the gradient sums over `rows` examples (ws's batch
  * alone, or the whole group's batch in data-parallel training). rs: NULL,
  * or per parameter the row sets that replace ws's batch rows for the
- * sparse-row parameters. */
+ * sparse-row parameters. span: NULL, or per parameter this member's share
+ * of a shared dense one. */
 void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, const sten_train_desc *t,
-                      float alpha, uint64_t rows, const nn_rowset *rs);
+                      float alpha, uint64_t rows, const nn_rowset *rs, const nn_span *span);
 double sten__weight_reg(sten_ctx *ctx, const sten_net *net, float lambda, float lambda1);
 
 #endif

@@ -242,8 +242,35 @@ static void update_row_set(sten_ctx *ctx, nn_param *p, const upd *u, const nn_ro
         update_row(u, p, rs->row[k], rs->g + k * K, c);
 }
 
+/* A shared parameter's share (nn_span): the members' gradients summed
+ * block by block into a block of this thread's own, which the update reads
+ * while it is still in cache (the members' arrays are left as they are). */
+static void update_shared(sten_ctx *ctx, const upd *u, const nn_param *p, const nn_span *sp, float clip_sum)
+{
+    enum { BLK = 2048 };
+    const uint64_t n = sp->hi - sp->lo, nb = (n + BLK - 1) / BLK;
+    const int nt = sten__threads_for(ctx, (int64_t)n, 1 << 16);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (uint64_t b = 0; b < nb; b++) {
+        float g[BLK] __attribute__((aligned(64)));
+        const uint64_t a = sp->lo + b * BLK, len = STEN__MIN(BLK, sp->hi - a);
+        const float *g0 = sp->gm[0] + a;
+        for (uint64_t i = 0; i < len; i++)
+            g[i] = g0[i];
+        for (uint32_t m = 1; m < sp->members; m++) {
+            const float *gm = sp->gm[m] + a;
+            for (uint64_t i = 0; i < len; i++)
+                g[i] += gm[i];
+        }
+        if (clip_sum > 0.0f)
+            for (uint64_t i = 0; i < len; i++)
+                g[i] = g[i] > clip_sum ? clip_sum : g[i] < -clip_sum ? -clip_sum : g[i];
+        update_range(u, p->w + a, g, p->s1 ? p->s1 + a : NULL, p->s2 ? p->s2 + a : NULL, len);
+    }
+}
+
 void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, const sten_train_desc *t,
-                      float alpha, uint64_t rows, const nn_rowset *rs)
+                      float alpha, uint64_t rows, const nn_rowset *rs, const nn_span *span)
 {
     net->step++;
     const float ib = t->rescale_grad > 0.0f ? t->rescale_grad : 1.0f / (float)rows;
@@ -262,6 +289,9 @@ void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, co
                     update_row_set(ctx, p, &u, &rs[i], p->clip > 0.0f ? p->clip / ib : 0.0f);
                 else
                     update_rows(ctx, net, ws, &u, i, p->clip > 0.0f ? p->clip / ib : 0.0f);
+            } else if (span && span[i].gm) {
+                const upd u = make_upd(t, net->step, a, l2, l1, ib);
+                update_shared(ctx, &u, p, &span[i], p->clip > 0.0f ? p->clip / ib : 0.0f);
             } else {
                 sten__optim_update(ctx, t, net->step, a, l2, l1, p->clip, ib, p->w, p->g, p->s1, p->s2,
                                    p->n);

@@ -150,6 +150,10 @@ typedef struct {
     nn_rowset *rs;       /* per parameter: the group's rows of a sparse-row one, or NULL */
     uint64_t *bits;      /* scratch: one bit per row of the largest sparse-row table */
     uint32_t *before;    /* scratch: set bits in the words before each word */
+    /* data parallel through the group's shared area (share_begin), or NULL */
+    nn_span *span;       /* per parameter: this member's share, gm NULL if not shared */
+    const float **gm;    /* every member's gradient of each shared parameter (span[i].gm) */
+    float **priv;        /* per parameter: its own w, g, s1, s2, back after training */
 } group;
 
 static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, group *gp,
@@ -245,13 +249,16 @@ static sten_status sum_rows(sten_ctx *ctx, const sten_net *net, const sten_works
 }
 
 /* Sums every parameter's gradient over the group: dense ones in place,
- * sparse-row ones into their row sets. */
+ * sparse-row ones into their row sets; those in the shared area are summed
+ * by the update (each member its share). */
 static sten_status sum_gradients(sten_ctx *ctx, const sten_net *net, const sten_workspace *ws, group *gp,
                                  bool mine)
 {
     sten_status st = STEN_OK;
     for (uint32_t i = 0; i < net->n_params && !st; i++) {
         const nn_param *p = &net->params[i];
+        if (gp->span && gp->span[i].gm)
+            continue;
         st = p->update == NN_UPDATE_ROWS || sparse_rows_of(net, p) >= 0
                  ? sum_rows(ctx, net, ws, gp, i, mine)
                  : gp->c->allreduce(gp->c->user, p->g, (size_t)p->n, STEN_COMM_F32, STEN_COMM_SUM);
@@ -326,7 +333,13 @@ static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_op
                         memset(net->params[i].g, 0, (size_t)net->params[i].n * sizeof(float));
             if (dp && (st = sum_gradients(ctx, net, ws, gp, Bn > 0)))
                 return st;
-            sten__optim_step(ctx, net, ws, t, alpha, rows, dp ? gp->rs : NULL);
+            /* shared: every member's gradients written before any member
+             * sums them, and every share updated before the next forward */
+            if (gp->span && (st = gp->c->barrier(gp->c->user)))
+                return st;
+            sten__optim_step(ctx, net, ws, t, alpha, rows, dp ? gp->rs : NULL, gp->span);
+            if (gp->span && (st = gp->c->barrier(gp->c->user)))
+                return st;
         } else {
             es->skipped++;
         }
@@ -423,6 +436,169 @@ static sten_status group_start(sten_ctx *ctx, sten_net *net, const sten_train_op
     return STEN_OK;
 }
 
+/* Data parallel on one machine (the group offers a shared area): every
+ * dense parameter whose aliases the network knows (a connection's own
+ * matrix, or its bias) moves there for the run: its weights and optimizer
+ * state once, each member's gradient in that member's part. A step's
+ * update then reads both members' gradients where they were written and
+ * each member updates its 1/P of every such parameter in place: no
+ * gradient crosses a wire, and each member runs 1/P of the update (with
+ * MPI_Allreduce, every member summed all of it and ran the whole update). */
+static bool shareable(const sten_net *net, const nn_param *p)
+{
+    if (p->update != NN_UPDATE_DENSE || !p->g || p->conn < 0 || (uint32_t)p->conn >= net->n_weights)
+        return false;
+    const nn_weight *w = &net->weights[p->conn];
+    return (p->w == w->b && p->g == w->gb) ||
+           (w->owner == p->conn && p->matrix == w && p->w == w->W && p->g == w->gW);
+}
+
+/* Every alias of the array `from` (weights, gradient or optimizer state)
+ * becomes `to`. */
+static void repoint(sten_net *net, const float *from, float *to)
+{
+    if (!from)
+        return;
+    for (uint32_t k = 0; k < net->n_weights; k++) {
+        nn_weight *w = &net->weights[k];
+        w->W = w->W == from ? to : w->W;
+        w->gW = w->gW == from ? to : w->gW;
+        w->b = w->b == from ? to : w->b;
+        w->gb = w->gb == from ? to : w->gb;
+    }
+    for (uint32_t i = 0; i < net->n_params; i++) {
+        nn_param *p = &net->params[i];
+        p->w = p->w == from ? to : p->w;
+        p->g = p->g == from ? to : p->g;
+        p->s1 = p->s1 == from ? to : p->s1;
+        p->s2 = p->s2 == from ? to : p->s2;
+    }
+}
+
+static uint64_t al16(uint64_t n) /* floats, to whole cache lines */
+{
+    return (n + 15) & ~(uint64_t)15;
+}
+
+static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
+{
+    const sten_comm *c = gp->c;
+    if (!c || gp->model || !c->shared || !c->barrier)
+        return STEN_OK;
+    for (uint32_t k = 0; k < net->n_weights; k++)
+        if (net->layers[net->weights[k].dst].d->weight_norm > 0.0f)
+            return STEN_OK; /* rescales whole columns after the update: each member keeps all of it */
+    uint64_t common = 0, grads = 0; /* floats */
+    uint32_t n_sh = 0;
+    for (uint32_t i = 0; i < net->n_params; i++) {
+        const nn_param *p = &net->params[i];
+        if (shareable(net, p)) {
+            common += al16(p->n) + (p->s1 ? al16(p->s_n) : 0) + (p->s2 ? al16(p->s_n) : 0);
+            grads += al16(p->n);
+            n_sh++;
+        }
+    }
+    if (!n_sh)
+        return STEN_OK;
+    const uint32_t P = (uint32_t)c->size, me = (uint32_t)c->rank;
+    void **seg = sten_calloc(ctx, P, sizeof *seg);
+    gp->span = sten_calloc(ctx, net->n_params, sizeof *gp->span);
+    gp->gm = sten_calloc(ctx, (size_t)n_sh * P, sizeof *gp->gm);
+    gp->priv = sten_calloc(ctx, (size_t)net->n_params * 4, sizeof *gp->priv);
+    double short_of = !seg || !gp->span || !gp->gm || !gp->priv; /* members that could not: all give up alike */
+    sten_status st = c->allreduce(c->user, &short_of, 1, STEN_COMM_F64, STEN_COMM_SUM);
+    if (st || short_of > 0.0) {
+        sten_free(ctx, seg);
+        return st ? st : STEN_E_NOMEM;
+    }
+    const uint64_t bytes = (((me == 0 ? common : 0) + grads) * sizeof(float) + 4095) & ~(uint64_t)4095;
+    st = c->shared(c->user, (size_t)bytes, seg);
+    if (st) {
+        sten_free(ctx, seg);
+        return sten_fail(ctx, st, "the ranks could not map a shared area of %llu MB for data-parallel training "
+                         "(STEN_MPI_SHARED=0 sums through MPI_Allreduce instead)",
+                         (unsigned long long)(bytes >> 20));
+    }
+    float *cw = seg[0];
+    uint64_t co = 0, go = 0;
+    for (uint32_t i = 0, j = 0; i < net->n_params; i++) {
+        nn_param *p = &net->params[i];
+        if (!shareable(net, p))
+            continue;
+        float **keep = gp->priv + 4 * (size_t)i;
+        keep[0] = p->w, keep[1] = p->g, keep[2] = p->s1, keep[3] = p->s2;
+        float *w = cw + co, *s1 = NULL, *s2 = NULL;
+        co += al16(p->n);
+        if (p->s1)
+            s1 = cw + co, co += al16(p->s_n);
+        if (p->s2)
+            s2 = cw + co, co += al16(p->s_n);
+        const float **gm = gp->gm + (size_t)j++ * P;
+        for (uint32_t m = 0; m < P; m++)
+            gm[m] = (float *)seg[m] + (m == 0 ? common : 0) + go;
+        go += al16(p->n);
+        if (me == 0) { /* rank 0's values are everybody's, as after group_converge */
+            memcpy(w, p->w, (size_t)p->n * sizeof *w);
+            if (s1)
+                memcpy(s1, p->s1, (size_t)p->s_n * sizeof *s1);
+            if (s2)
+                memcpy(s2, p->s2, (size_t)p->s_n * sizeof *s2);
+        }
+        /* this member's share, in whole cache lines */
+        const uint64_t lo = STEN__MIN(p->n, al16(p->n * me / P)), hi = STEN__MIN(p->n, al16(p->n * (me + 1) / P));
+        gp->span[i] = (nn_span){lo, me + 1 == P ? p->n : hi, gm, P};
+        repoint(net, keep[0], w);
+        repoint(net, keep[1], (float *)gm[me]);
+        repoint(net, keep[2], s1);
+        repoint(net, keep[3], s2);
+    }
+    sten_free(ctx, seg);
+    sten__net_changed(net);
+    if (me == 0)
+        sten_log(ctx, STEN_LOG_INFO, "data parallel on one machine: %u parameters' weights and optimizer state "
+                 "(%llu MB) in shared memory, each rank sums and updates 1/%u of them", n_sh,
+                 (unsigned long long)(common * sizeof(float) >> 20), P);
+    return c->barrier(c->user); /* rank 0's copies in place before anybody reads them */
+}
+
+/* The end of a run: the shared parameters' values back in the network's
+ * own arrays, and the area released (collective; after a failure, the
+ * area stays until the next or the process ends, as a member that failed
+ * may not come here). */
+static sten_status share_end(sten_ctx *ctx, sten_net *net, group *gp, sten_status st)
+{
+    if (!gp->span)
+        return st;
+    const sten_comm *c = gp->c;
+    if (!st)
+        st = c->barrier(c->user);
+    for (uint32_t i = 0; i < net->n_params; i++) {
+        nn_param *p = &net->params[i];
+        if (!gp->span[i].gm)
+            continue;
+        float **keep = gp->priv + 4 * (size_t)i;
+        memcpy(keep[0], p->w, (size_t)p->n * sizeof *p->w);
+        if (keep[2])
+            memcpy(keep[2], p->s1, (size_t)p->s_n * sizeof *p->s1);
+        if (keep[3])
+            memcpy(keep[3], p->s2, (size_t)p->s_n * sizeof *p->s2);
+        memset(keep[1], 0, (size_t)p->n * sizeof *p->g);
+        float *const shared[4] = {p->w, p->g, p->s1, p->s2};
+        for (int a = 0; a < 4; a++)
+            repoint(net, shared[a], keep[a]);
+    }
+    sten__net_changed(net);
+    if (!st)
+        st = c->barrier(c->user); /* nobody reads the area any more */
+    if (!st)
+        st = c->shared(c->user, 0, NULL);
+    sten_free(ctx, gp->span);
+    sten_free(ctx, gp->gm);
+    sten_free(ctx, gp->priv);
+    gp->span = NULL;
+    return st;
+}
+
 /* After an epoch: every member must hold the same weights. Sums taken by
  * the group are the same bits everywhere in practice, but nothing obliges
  * an implementation to it: where the members drifted apart, rank 0's
@@ -498,7 +674,7 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
     group gp = {net->comm                                                                  ? net->comm
                 : o->comm && o->comm->size > 1 && o->parallel == STEN_PARALLEL_DATA ? o->comm
                                                                                       : NULL,
-                net->comm != NULL, net->examples, net->examples, NULL, NULL, NULL};
+                net->comm != NULL, net->examples, net->examples, NULL, NULL, NULL, NULL, NULL, NULL};
     if (gp.c)
         st = group_start(ctx, net, o, &gp);
     if (!st)
@@ -521,6 +697,8 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
         st = STEN_E_NOMEM;
     if (gp.c) /* the group starts together, or not at all */
         st = group_status(ctx, gp.c, st, 0);
+    if (!st)
+        st = share_begin(ctx, net, &gp);
     net->seed = o->t.seed;
     guard g = {0};
     uint64_t batches_total = (uint64_t)(o->first_epoch > 1 ? o->first_epoch - 1 : 0) *
@@ -579,6 +757,7 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
             break;
         }
     }
+    st = share_end(ctx, net, &gp, st);
     if (!st && kept && best_epoch) { /* the best epoch's weights (the same on every member) */
         for (uint32_t i = 0; i < net->n_params; i++)
             memcpy(net->params[i].w, kept[i], (size_t)net->params[i].n * sizeof(float));
