@@ -42,24 +42,29 @@ inter=$((20000263 * USERS / 138493))
 "$STEN" generate-netcdf --force -d gl_output -i s20.txt -o s20_out.nc -f s20_features -s s20_samples 2>/dev/null
 cfg=../../examples/movielens/config.json
 rate() { sed -n "s/.*epoch $EPOCHS: .*, \([0-9]*\) examples\/s.*/\1/p" "$1" | tail -n 1; }
-one="" two="" mod="" r=0
+one="" two="" ar="" mod="" r=0
 while [ "$r" -lt "$ROUNDS" ]; do
     taskset -c 0 "$STEN" train -c "$cfg" -i s20_in.nc -o s20_out.nc -n one.nc -b "$BATCH" -e "$EPOCHS" -t 1 \
         --force 2>one.err
     $MPIRUN -np 2 "$STEN" train -c "$cfg" -i s20_in.nc -o s20_out.nc -n two.nc -b "$BATCH" -e "$EPOCHS" -t 1 \
         --force --parallel data 2>two.err
+    STEN_MPI_SHARED=0 $MPIRUN -x STEN_MPI_SHARED -np 2 "$STEN" train -c "$cfg" -i s20_in.nc -o s20_out.nc \
+        -n two_ar.nc -b "$BATCH" -e "$EPOCHS" -t 1 --force --parallel data 2>two_ar.err
     $MPIRUN -np 2 "$STEN" train -c "$cfg" -i s20_in.nc -o s20_out.nc -n mod.nc -b "$BATCH" -e "$EPOCHS" -t 1 \
         --force --parallel model 2>mod.err
-    a=$(rate one.err) b=$(rate two.err) c=$(rate mod.err)
-    echo "round $((r + 1)): 1 process $a examples/s, 2 ranks data parallel $b, 2 ranks model parallel $c"
-    one="$one $a" two="$two $b" mod="$mod $c"
+    a=$(rate one.err) b=$(rate two.err) d=$(rate two_ar.err) c=$(rate mod.err)
+    echo "round $((r + 1)): 1 process $a examples/s, 2 ranks data parallel $b (through MPI_Allreduce $d)," \
+        "2 ranks model parallel $c"
+    one="$one $a" two="$two $b" ar="$ar $d" mod="$mod $c"
     r=$((r + 1))
 done
 med() { echo "$@" | tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-m1=$(med $one) m2=$(med $two) m3=$(med $mod)
+m1=$(med $one) m2=$(med $two) m4=$(med $ar) m3=$(med $mod)
 ratio=$(awk -v a="$m1" -v b="$m2" 'BEGIN { printf "%.2f", b / a }')
 ratio_m=$(awk -v a="$m1" -v b="$m3" 'BEGIN { printf "%.2f", b / a }')
-echo "speed: median 1 process $m1, 2 ranks data parallel $m2 (${ratio}x), model parallel $m3 (${ratio_m}x) examples/s"
+ratio_a=$(awk -v a="$m1" -v b="$m4" 'BEGIN { printf "%.2f", b / a }')
+echo "speed: median 1 process $m1, 2 ranks data parallel $m2 (${ratio}x; through MPI_Allreduce $m4, ${ratio_a}x)," \
+    "model parallel $m3 (${ratio_m}x) examples/s"
 
 # ---- quality: the same model by 1 process and by 2 ranks
 ml1m=../../../shared/data/ml-1m/ratings.movieid_no_ts.dat.gz
@@ -96,9 +101,9 @@ cd ../..
     echo "\`USERS=$USERS EPOCHS=$EPOCHS ROUNDS=$ROUNDS BATCH=$BATCH QUALITY_EPOCHS=$QUALITY_EPOCHS sh bench/mpi-scaling.sh\`"
     echo "on $model ($cores cores), $(mpirun --version | head -n 1), OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1."
     echo
-    echo "| | 1 process | 2 ranks, data parallel | 2 ranks, model parallel |"
-    echo "|---|---|---|---|"
-    echo "| AE training, ML-20M catalogue (26,744 items, $USERS users), batch $BATCH, epoch $EPOCHS examples/s (median of $ROUNDS; rounds:$one /$two /$mod) | $m1 | $m2 (${ratio}x) | $m3 (${ratio_m}x) |"
-    echo "| Recall@20 / NDCG@20, $data, example config, $QUALITY_EPOCHS epochs, batch 128 | $(echo "$q1" | tr ' ' '/') | $(echo "$q2" | tr ' ' '/') | $(echo "$q3" | tr ' ' '/') |"
+    echo "| | 1 process | 2 ranks, data parallel (shared memory) | 2 ranks, data parallel through MPI_Allreduce (STEN_MPI_SHARED=0) | 2 ranks, model parallel |"
+    echo "|---|---|---|---|---|"
+    echo "| AE training, ML-20M catalogue (26,744 items, $USERS users), batch $BATCH, epoch $EPOCHS examples/s (median of $ROUNDS; rounds:$one /$two /$ar /$mod) | $m1 | $m2 (${ratio}x) | $m4 (${ratio_a}x) | $m3 (${ratio_m}x) |"
+    echo "| Recall@20 / NDCG@20, $data, example config, $QUALITY_EPOCHS epochs, batch 128 | $(echo "$q1" | tr ' ' '/') | $(echo "$q2" | tr ' ' '/') | - | $(echo "$q3" | tr ' ' '/') |"
 } >>"$RESULTS"
 echo "appended to $RESULTS"
