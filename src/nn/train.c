@@ -480,6 +480,14 @@ static uint64_t al16(uint64_t n) /* floats, to whole cache lines */
     return (n + 15) & ~(uint64_t)15;
 }
 
+/* An array's room in the shared area: whole cache lines, plus 17 more, so
+ * that the arrays one update streams through together (weights, state,
+ * the members' gradients) do not start at the same offset in a 4 KiB page */
+static uint64_t room(uint64_t n)
+{
+    return al16(n) + 17 * 16;
+}
+
 static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
 {
     const sten_comm *c = gp->c;
@@ -493,8 +501,8 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
     for (uint32_t i = 0; i < net->n_params; i++) {
         const nn_param *p = &net->params[i];
         if (shareable(net, p)) {
-            common += al16(p->n) + (p->s1 ? al16(p->s_n) : 0) + (p->s2 ? al16(p->s_n) : 0);
-            grads += al16(p->n);
+            common += room(p->n) + (p->s1 ? room(p->s_n) : 0) + (p->s2 ? room(p->s_n) : 0);
+            grads += room(p->n);
             n_sh++;
         }
     }
@@ -511,7 +519,8 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
         sten_free(ctx, seg);
         return st ? st : STEN_E_NOMEM;
     }
-    const uint64_t bytes = (((me == 0 ? common : 0) + grads) * sizeof(float) + 4095) & ~(uint64_t)4095;
+    const uint64_t bytes = (((me == 0 ? common : 0) + 80 * (me % 8) + grads) * sizeof(float) + 4095) &
+                           ~(uint64_t)4095;
     st = c->shared(c->user, (size_t)bytes, seg);
     if (st) {
         sten_free(ctx, seg);
@@ -528,15 +537,15 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
         float **keep = gp->priv + 4 * (size_t)i;
         keep[0] = p->w, keep[1] = p->g, keep[2] = p->s1, keep[3] = p->s2;
         float *w = cw + co, *s1 = NULL, *s2 = NULL;
-        co += al16(p->n);
+        co += room(p->n);
         if (p->s1)
-            s1 = cw + co, co += al16(p->s_n);
+            s1 = cw + co, co += room(p->s_n);
         if (p->s2)
-            s2 = cw + co, co += al16(p->s_n);
+            s2 = cw + co, co += room(p->s_n);
         const float **gm = gp->gm + (size_t)j++ * P;
         for (uint32_t m = 0; m < P; m++)
-            gm[m] = (float *)seg[m] + (m == 0 ? common : 0) + go;
-        go += al16(p->n);
+            gm[m] = (float *)seg[m] + (m == 0 ? common : 0) + 80 * (m % 8) + go; /* staggered, as room() */
+        go += room(p->n);
         if (me == 0) { /* rank 0's values are everybody's, as after group_converge */
             memcpy(w, p->w, (size_t)p->n * sizeof *w);
             if (s1)
