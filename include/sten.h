@@ -1235,19 +1235,26 @@ struct sten_comm {
      * other, in member order, in recv (NULL elsewhere); bytes holds every
      * member's count on every member */
     sten_status (*gather)(void *user, const void *send, void *recv, const size_t *bytes, int root);
-    /* Optional (NULL: not offered, e.g. where the members run on several
-     * machines): memory every member maps. Collective: every member asks
-     * for its own `bytes` (0 allowed) at once, and seg[m] gets member m's
-     * part, the same addresses' contents on every member; one area at a
-     * time, released by a call with seg NULL (also collective). Data-parallel
-     * training keeps the dense weights and optimizer state there once, and
-     * each member's gradients, so that each member sums and updates its
-     * share of every weight in place (docs/scale-out.md). */
+    /* Optional (NULL: not offered): memory every member maps, where the
+     * members run on one machine. Collective: every member asks for its
+     * own `bytes` (0 allowed) at once, and seg[m] gets member m's part,
+     * the same contents on every member; one area at a time, released by
+     * a call with seg NULL (also collective). */
     sten_status (*shared)(void *user, size_t bytes, void **seg);
     /* Waits until every member has come here; what any member wrote to the
      * shared area before is what every member reads after. Needed with
      * shared. */
     sten_status (*barrier)(void *user);
+    /* Optional: the machine-level view of this group, for data-parallel
+     * training (docs/scale-out.md). node: the members on this member's
+     * machine, a group of their own that offers shared and barrier (every
+     * machine with the same number of members), or NULL. across: the
+     * members with this member's rank in node on the other machines (NULL
+     * when node is the whole group). The dense weights and optimizer state
+     * then live once per machine; each member sums its machine's gradients
+     * of its 1/node->size share of every weight, sums that share across
+     * machines, and updates it in place. */
+    const sten_comm *node, *across;
 };
 
 /* How a group trains (sten_train_opts.parallel). MODEL: DSSTNE's model

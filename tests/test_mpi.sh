@@ -117,7 +117,7 @@ grep -q "data parallel over 2 ranks" two.err && ok "the start line says data par
 [ "$(grep -c 'epoch [0-9]*: loss' two.err)" = 3 ] && ok "one epoch line per epoch (rank 0 reports)" ||
     { bad "epoch lines of more than one rank"; cat two.err; }
 for e in 1 2 3; do [ -f two-epoch$e.nc ] || bad "checkpoint two-epoch$e.nc missing"; done
-grep -q "in shared memory, each rank sums and updates 1/2" two.err &&
+grep -q "in shared memory on each machine, each rank sums and updates 1/2 of them$" two.err &&
     ok "2 ranks on one machine keep the weights in shared memory and update half each" ||
     { bad "no shared-memory line"; cat two.err; }
 # the same through MPI_Allreduce, as ranks on several machines sum
@@ -126,6 +126,15 @@ STEN_MPI_SHARED=0 mpi 2 train -c ae.json -i in.nc -o out.nc -n two_ar.nc -b 64 -
 "$DIFF" one.nc two_ar.nc 1e-4 && ! grep -q "shared memory" two_ar.err &&
     ok "... and so do 2 ranks summing through MPI_Allreduce (STEN_MPI_SHARED=0)" ||
     bad "2 ranks through MPI_Allreduce differ from 1 process"
+# several machines, tried on this one: STEN_MPI_NODE_RANKS=2 takes blocks of 2
+# ranks for machines, so 4 ranks are 2 machines of 2; each rank sums its
+# machine's gradients of its half of every weight, then that half over the
+# 2 machines (MPI_Allreduce), and updates it in its machine's shared memory
+STEN_MPI_NODE_RANKS=2 mpi 4 train -c ae.json -i in.nc -o out.nc -n four.nc -b 64 -e 3 -t 1 --parallel data \
+    2>four.err || { bad "4 ranks as 2 machines of 2"; cat four.err; }
+"$DIFF" one.nc four.nc 1e-4 && grep -q "updates 1/2 of them (its machine's gradients, then that share over the 2 machines" four.err &&
+    ok "4 ranks as 2 machines of 2 (shared memory on each, shares summed across) give the 1-process model" ||
+    { bad "4 ranks as 2 machines differ from 1 process"; cat four.err; }
 # 3 ranks: shares of every parameter that do not split evenly
 "$STEN" train -c ae.json -i in.nc -o out.nc -n one63.nc -b 63 -e 2 -t 1 2>/dev/null || bad "train -b 63, 1 process"
 mpi 3 train -c ae.json -i in.nc -o out.nc -n three.nc -b 63 -e 2 -t 1 --parallel data 2>three.err ||

@@ -25,15 +25,24 @@ static int launched_size(void)
 #ifdef STEN_HAVE_MPI
 #include <mpi.h>
 
-static sten_comm comm;
+static sten_comm comm, node, across;
+/* each sten_comm's user: its communicator */
+static MPI_Comm world_mc = MPI_COMM_WORLD, node_mc = MPI_COMM_NULL, across_mc = MPI_COMM_NULL;
 static bool started;
+
+static MPI_Comm of(void *user)
+{
+    return *(const MPI_Comm *)user;
+}
 
 /* Sums of a few values (decisions every rank must take alike) go through
  * rank 0 and back, so every rank gets the very same bits; large arrays
  * (gradients) take MPI_Allreduce's fastest algorithm. */
 static sten_status mpi_allreduce(void *user, void *buf, size_t n, sten_comm_type type, sten_comm_op op)
 {
-    (void)user;
+    const MPI_Comm mc = of(user);
+    int me = 0;
+    MPI_Comm_rank(mc, &me);
     const MPI_Datatype t = type == STEN_COMM_F32 ? MPI_FLOAT : type == STEN_COMM_F64 ? MPI_DOUBLE
                                                                                     : MPI_UINT64_T;
     const MPI_Op o = op == STEN_COMM_SUM ? MPI_SUM : op == STEN_COMM_MAX ? MPI_MAX
@@ -44,11 +53,11 @@ static sten_status mpi_allreduce(void *user, void *buf, size_t n, sten_comm_type
         const int cnt = (int)(n - off < (1u << 30) ? n - off : (1u << 30));
         char *p = (char *)buf + off * size;
         if (n <= 16) {
-            rc = MPI_Reduce(comm.rank ? p : MPI_IN_PLACE, p, cnt, t, o, 0, MPI_COMM_WORLD);
+            rc = MPI_Reduce(me ? p : MPI_IN_PLACE, p, cnt, t, o, 0, mc);
             if (rc == MPI_SUCCESS)
-                rc = MPI_Bcast(p, cnt, t, 0, MPI_COMM_WORLD);
+                rc = MPI_Bcast(p, cnt, t, 0, mc);
         } else {
-            rc = MPI_Allreduce(MPI_IN_PLACE, p, cnt, t, o, MPI_COMM_WORLD);
+            rc = MPI_Allreduce(MPI_IN_PLACE, p, cnt, t, o, mc);
         }
         off += (size_t)cnt;
     }
@@ -57,23 +66,25 @@ static sten_status mpi_allreduce(void *user, void *buf, size_t n, sten_comm_type
 
 static sten_status mpi_bcast(void *user, void *buf, size_t bytes, int root)
 {
-    (void)user;
     int rc = MPI_SUCCESS;
     for (size_t off = 0; off < bytes && rc == MPI_SUCCESS; off += 1u << 30)
         rc = MPI_Bcast((char *)buf + off, (int)(bytes - off < (1u << 30) ? bytes - off : (1u << 30)), MPI_BYTE,
-                       root, MPI_COMM_WORLD);
+                       root, of(user));
     return rc == MPI_SUCCESS ? STEN_OK : STEN_E_IO;
 }
 
 static sten_status mpi_gather(void *user, const void *send, void *recv, const size_t *bytes, int root)
 {
-    (void)user;
-    int *cnt = malloc((size_t)comm.size * 2 * sizeof *cnt);
+    const MPI_Comm mc = of(user);
+    int size = 0, me = 0;
+    MPI_Comm_size(mc, &size);
+    MPI_Comm_rank(mc, &me);
+    int *cnt = malloc((size_t)size * 2 * sizeof *cnt);
     if (!cnt)
         return STEN_E_NOMEM;
-    int *disp = cnt + comm.size;
+    int *disp = cnt + size;
     size_t at = 0;
-    for (int m = 0; m < comm.size; m++) {
+    for (int m = 0; m < size; m++) {
         if (bytes[m] > (size_t)INT32_MAX || at > (size_t)INT32_MAX) {
             free(cnt);
             return STEN_E_RANGE; /* MPI counts are ints */
@@ -82,7 +93,7 @@ static sten_status mpi_gather(void *user, const void *send, void *recv, const si
         disp[m] = (int)at;
         at += bytes[m];
     }
-    const int rc = MPI_Gatherv(send, cnt[comm.rank], MPI_BYTE, recv, cnt, disp, MPI_BYTE, root, MPI_COMM_WORLD);
+    const int rc = MPI_Gatherv(send, cnt[me], MPI_BYTE, recv, cnt, disp, MPI_BYTE, root, mc);
     free(cnt);
     return rc == MPI_SUCCESS ? STEN_OK : STEN_E_IO;
 }
@@ -101,16 +112,18 @@ static void shared_release(void)
 
 static sten_status mpi_shared(void *user, size_t bytes, void **seg)
 {
-    (void)user;
     shared_release();
     if (!seg)
         return STEN_OK;
+    const MPI_Comm mc = of(user);
+    int n = 0;
+    MPI_Comm_size(mc, &n);
     void *base = NULL;
-    if (MPI_Win_allocate_shared((MPI_Aint)bytes, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &win) != MPI_SUCCESS) {
+    if (MPI_Win_allocate_shared((MPI_Aint)bytes, 1, MPI_INFO_NULL, mc, &base, &win) != MPI_SUCCESS) {
         win = MPI_WIN_NULL;
         return STEN_E_NOMEM;
     }
-    for (int m = 0; m < comm.size; m++) {
+    for (int m = 0; m < n; m++) {
         MPI_Aint size = 0;
         int unit = 0;
         if (MPI_Win_shared_query(win, m, &size, &unit, &seg[m]) != MPI_SUCCESS) {
@@ -126,33 +139,53 @@ static sten_status mpi_shared(void *user, size_t bytes, void **seg)
 
 static sten_status mpi_barrier(void *user)
 {
-    (void)user;
     if (win != MPI_WIN_NULL)
         MPI_Win_sync(win);
-    const int rc = MPI_Barrier(MPI_COMM_WORLD);
+    const int rc = MPI_Barrier(of(user));
     if (win != MPI_WIN_NULL)
         MPI_Win_sync(win);
     return rc == MPI_SUCCESS ? STEN_OK : STEN_E_IO;
 }
 
-/* Whether every rank runs on this machine (one shared-memory node), so the
- * shared area can be offered. STEN_MPI_SHARED=0 turns it off (the trainer
- * then sums every gradient with MPI_Allreduce, as across machines). */
-static bool one_node(void)
+static void comm_on(sten_comm *c, MPI_Comm *mc)
 {
-    const char *off = getenv("STEN_MPI_SHARED");
-    if (off && strcmp(off, "0") == 0)
-        return false;
-    MPI_Comm node;
-    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS)
-        return false;
-    int n = 0;
-    MPI_Comm_size(node, &n);
-    MPI_Comm_free(&node);
-    int all = 0; /* every rank must decide alike */
-    const int mine = n == comm.size;
-    MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    return all != 0;
+    MPI_Comm_rank(*mc, &c->rank);
+    MPI_Comm_size(*mc, &c->size);
+    c->user = mc;
+    c->allreduce = mpi_allreduce;
+    c->bcast = mpi_bcast;
+    c->gather = mpi_gather;
+    c->barrier = mpi_barrier;
+}
+
+/* The machines: the ranks that share memory (MPI_COMM_TYPE_SHARED), or,
+ * with STEN_MPI_NODE_RANKS=k, blocks of k consecutive ranks taken for
+ * machines (to try the several-machine path on one). Offered to the
+ * trainer when every machine holds as many ranks and that is more than one;
+ * STEN_MPI_SHARED=0 offers nothing (every sum through MPI_Allreduce over
+ * all ranks). Collective. */
+static void find_machines(void)
+{
+    const char *per = getenv("STEN_MPI_NODE_RANKS"), *off = getenv("STEN_MPI_SHARED");
+    const int k = per ? atoi(per) : 0;
+    const int rc = k > 0 ? MPI_Comm_split(MPI_COMM_WORLD, comm.rank / k, comm.rank, &node_mc)
+                         : MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node_mc);
+    if (rc != MPI_SUCCESS) {
+        node_mc = MPI_COMM_NULL;
+        return;
+    }
+    comm_on(&node, &node_mc);
+    int lo = node.size, hi = node.size; /* every rank decides alike */
+    MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (MPI_Comm_split(MPI_COMM_WORLD, node.rank, comm.rank, &across_mc) != MPI_SUCCESS)
+        return;
+    comm_on(&across, &across_mc);
+    if ((off && strcmp(off, "0") == 0) || lo != hi || lo < 2)
+        return;
+    node.shared = mpi_shared;
+    comm.node = &node;
+    comm.across = across.size > 1 ? &across : NULL;
 }
 
 int cli_mpi_start(int *argc, char ***argv, const char *sub)
@@ -164,13 +197,9 @@ int cli_mpi_start(int *argc, char ***argv, const char *sub)
         return CLI_EX_UNAVAILABLE;
     }
     started = true;
-    MPI_Comm_rank(MPI_COMM_WORLD, &comm.rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &comm.size);
-    comm.allreduce = mpi_allreduce;
-    comm.bcast = mpi_bcast;
-    comm.gather = mpi_gather;
-    comm.barrier = mpi_barrier;
-    comm.shared = comm.size > 1 && one_node() ? mpi_shared : NULL;
+    comm_on(&comm, &world_mc);
+    if (comm.size > 1)
+        find_machines();
     if (comm.size > 1 && strcmp(sub, "train") != 0 && strcmp(sub, "predict") != 0) {
         if (comm.rank == 0)
             fprintf(stderr, "sten %s: runs in one process; of the subcommands only train and predict run "

@@ -336,6 +336,8 @@ typedef struct {
     uint64_t lo, hi;
     const float *const *gm; /* NULL: not shared (the whole parameter, from p->g) */
     uint32_t members;
+    bool summed;            /* [lo, hi) of this member's p->g holds the group's sum already
+                               (several machines: summed across them first) */
 } nn_span;
 /* One update from the gradient sums over `rows` examples (ws's batch
  * alone, or the whole group's batch in data-parallel training). rs: NULL,

@@ -289,6 +289,10 @@ void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, co
                     update_row_set(ctx, p, &u, &rs[i], p->clip > 0.0f ? p->clip / ib : 0.0f);
                 else
                     update_rows(ctx, net, ws, &u, i, p->clip > 0.0f ? p->clip / ib : 0.0f);
+            } else if (span && span[i].gm && span[i].summed) {
+                const uint64_t lo = span[i].lo;
+                sten__optim_update(ctx, t, net->step, a, l2, l1, p->clip, ib, p->w + lo, p->g + lo,
+                                   p->s1 ? p->s1 + lo : NULL, p->s2 ? p->s2 + lo : NULL, span[i].hi - lo);
             } else if (span && span[i].gm) {
                 const upd u = make_upd(t, net->step, a, l2, l1, ib);
                 update_shared(ctx, &u, p, &span[i], p->clip > 0.0f ? p->clip / ib : 0.0f);

@@ -159,6 +159,7 @@ typedef struct {
 static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, group *gp,
                                uint32_t epoch, uint32_t *perm, guard *g, sten_epoch_stats *es,
                                uint64_t *batches_total);
+static sten_status sum_across(const sten_net *net, const group *gp);
 
 /* One epoch; on any return the weights hold their true values (deferred
  * decay folded in), for checkpoints, validation and callers. */
@@ -335,10 +336,10 @@ static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_op
                 return st;
             /* shared: every member's gradients written before any member
              * sums them, and every share updated before the next forward */
-            if (gp->span && (st = gp->c->barrier(gp->c->user)))
+            if (gp->span && ((st = gp->c->node->barrier(gp->c->node->user)) || (st = sum_across(net, gp))))
                 return st;
             sten__optim_step(ctx, net, ws, t, alpha, rows, dp ? gp->rs : NULL, gp->span);
-            if (gp->span && (st = gp->c->barrier(gp->c->user)))
+            if (gp->span && (st = gp->c->node->barrier(gp->c->node->user)))
                 return st;
         } else {
             es->skipped++;
@@ -490,8 +491,8 @@ static uint64_t room(uint64_t n)
 
 static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
 {
-    const sten_comm *c = gp->c;
-    if (!c || gp->model || !c->shared || !c->barrier)
+    const sten_comm *c = gp->c && !gp->model ? gp->c->node : NULL; /* this machine's members */
+    if (!c || !c->shared || !c->barrier || c->size < 2)
         return STEN_OK;
     for (uint32_t k = 0; k < net->n_weights; k++)
         if (net->layers[net->weights[k].dst].d->weight_norm > 0.0f)
@@ -514,7 +515,7 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
     gp->gm = sten_calloc(ctx, (size_t)n_sh * P, sizeof *gp->gm);
     gp->priv = sten_calloc(ctx, (size_t)net->n_params * 4, sizeof *gp->priv);
     double short_of = !seg || !gp->span || !gp->gm || !gp->priv; /* members that could not: all give up alike */
-    sten_status st = c->allreduce(c->user, &short_of, 1, STEN_COMM_F64, STEN_COMM_SUM);
+    sten_status st = gp->c->allreduce(gp->c->user, &short_of, 1, STEN_COMM_F64, STEN_COMM_SUM);
     if (st || short_of > 0.0) {
         sten_free(ctx, seg);
         return st ? st : STEN_E_NOMEM;
@@ -555,7 +556,7 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
         }
         /* this member's share, in whole cache lines */
         const uint64_t lo = STEN__MIN(p->n, al16(p->n * me / P)), hi = STEN__MIN(p->n, al16(p->n * (me + 1) / P));
-        gp->span[i] = (nn_span){lo, me + 1 == P ? p->n : hi, gm, P};
+        gp->span[i] = (nn_span){lo, me + 1 == P ? p->n : hi, gm, P, gp->c->across != NULL};
         repoint(net, keep[0], w);
         repoint(net, keep[1], (float *)gm[me]);
         repoint(net, keep[2], s1);
@@ -563,11 +564,45 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
     }
     sten_free(ctx, seg);
     sten__net_changed(net);
-    if (me == 0)
-        sten_log(ctx, STEN_LOG_INFO, "data parallel on one machine: %u parameters' weights and optimizer state "
-                 "(%llu MB) in shared memory, each rank sums and updates 1/%u of them", n_sh,
-                 (unsigned long long)(common * sizeof(float) >> 20), P);
+    const sten_comm *x = gp->c->across;
+    char across[96] = "";
+    if (x)
+        snprintf(across, sizeof across, " (its machine's gradients, then that share over the %d machines "
+                 "through MPI_Allreduce)", x->size);
+    if (gp->c->rank == 0)
+        sten_log(ctx, STEN_LOG_INFO, "data parallel: %u parameters' weights and optimizer state (%llu MB) in "
+                 "shared memory on each machine, each rank sums and updates 1/%u of them%s", n_sh,
+                 (unsigned long long)(common * sizeof(float) >> 20), P, across);
     return c->barrier(c->user); /* rank 0's copies in place before anybody reads them */
+}
+
+/* Several machines: this member's share of each shared parameter summed
+ * over its machine's members (in member order) into its own gradient,
+ * then over the machines. The other members read only their own shares
+ * of this member's gradient. */
+static sten_status sum_across(const sten_net *net, const group *gp)
+{
+    const sten_comm *x = gp->c->across;
+    sten_status st = STEN_OK;
+    for (uint32_t i = 0; x && i < net->n_params && !st; i++) {
+        const nn_span *sp = &gp->span[i];
+        if (!sp->gm)
+            continue;
+        float *g = net->params[i].g;
+        enum { BLK = 2048 };
+        float acc[BLK];
+        for (uint64_t a = sp->lo; a < sp->hi; a += BLK) {
+            const uint64_t len = STEN__MIN(BLK, sp->hi - a);
+            for (uint64_t k = 0; k < len; k++)
+                acc[k] = sp->gm[0][a + k];
+            for (uint32_t m = 1; m < sp->members; m++)
+                for (uint64_t k = 0; k < len; k++)
+                    acc[k] += sp->gm[m][a + k];
+            memcpy(g + a, acc, (size_t)len * sizeof *acc);
+        }
+        st = x->allreduce(x->user, g + sp->lo, (size_t)(sp->hi - sp->lo), STEN_COMM_F32, STEN_COMM_SUM);
+    }
+    return st;
 }
 
 /* The end of a run: the shared parameters' values back in the network's
@@ -578,7 +613,7 @@ static sten_status share_end(sten_ctx *ctx, sten_net *net, group *gp, sten_statu
 {
     if (!gp->span)
         return st;
-    const sten_comm *c = gp->c;
+    const sten_comm *c = gp->c->node;
     if (!st)
         st = c->barrier(c->user);
     for (uint32_t i = 0; i < net->n_params; i++) {
