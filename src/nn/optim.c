@@ -40,12 +40,14 @@ typedef struct {
     float eps;
 } upd;
 
-/* One parameter array. g holds batch sums; lambda/lambda1 are 0 for biases.
- * One loop per optimizer so each is a straight vectorisable body. */
-#define GRAD(i) (g[i] * ib + lam * w[i] + lam1 * (float)((w[i] > 0.0f) - (w[i] < 0.0f)))
-STEN__SIMD_CLONES
-static void update_range(const upd *u, float *restrict w, const float *restrict g,
-                         float *restrict s1, float *restrict s2, uint64_t n)
+/* One parameter array. g holds batch sums (plus h's where h is given: two
+ * members' gradients summed as they are read); lambda/lambda1 are 0 for
+ * biases. One loop per optimizer so each is a straight vectorisable body;
+ * inlined into the two below, where h is NULL or not at compile time. */
+#define GRAD(i) ((h ? g[i] + h[i] : g[i]) * ib + lam * w[i] + lam1 * (float)((w[i] > 0.0f) - (w[i] < 0.0f)))
+static inline __attribute__((always_inline)) void
+update_body(const upd *u, float *restrict w, const float *restrict g, const float *restrict h,
+            float *restrict s1, float *restrict s2, uint64_t n)
 {
     const float a = u->alpha, mu = u->mu, mu1 = u->mu1, ib = u->inv_B;
     const float lam = u->lambda, lam1 = u->lambda1, c1 = u->adam_c1, c2 = u->adam_c2, eps = u->eps;
@@ -102,6 +104,21 @@ static void update_range(const upd *u, float *restrict w, const float *restrict 
     }
 }
 #undef GRAD
+
+STEN__SIMD_CLONES
+static void update_range(const upd *u, float *restrict w, const float *restrict g,
+                         float *restrict s1, float *restrict s2, uint64_t n)
+{
+    update_body(u, w, g, NULL, s1, s2, n);
+}
+
+/* The update from the sum of two gradients, g + h, read together. */
+STEN__SIMD_CLONES
+static void update_range2(const upd *u, float *restrict w, const float *restrict g, const float *restrict h,
+                          float *restrict s1, float *restrict s2, uint64_t n)
+{
+    update_body(u, w, g, h, s1, s2, n);
+}
 
 /* Splits one array over threads; each element is updated independently, so
  * the result does not depend on the split. */
@@ -242,14 +259,27 @@ static void update_row_set(sten_ctx *ctx, nn_param *p, const upd *u, const nn_ro
         update_row(u, p, rs->row[k], rs->g + k * K, c);
 }
 
-/* A shared parameter's share (nn_span): the members' gradients summed
- * block by block into a block of this thread's own, which the update reads
- * while it is still in cache (the members' arrays are left as they are). */
+/* A shared parameter's share (nn_span), from the sum of the members'
+ * gradients in member order. Two members (one machine's pair): both read
+ * inside the update's loop. More, or clipping: summed block by block into
+ * a block of this thread's own, which the update reads while it is in
+ * cache. The members' arrays are left as they are. */
 static void update_shared(sten_ctx *ctx, const upd *u, const nn_param *p, const nn_span *sp, float clip_sum)
 {
     enum { BLK = 2048 };
     const uint64_t n = sp->hi - sp->lo, nb = (n + BLK - 1) / BLK;
     const int nt = sten__threads_for(ctx, (int64_t)n, 1 << 16);
+    if (sp->members == 2 && clip_sum <= 0.0f) {
+        const uint64_t chunk = (n + (uint64_t)nt - 1) / (uint64_t)nt, lo = sp->lo;
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+        for (int t = 0; t < nt; t++) {
+            const uint64_t a = lo + (uint64_t)t * chunk, e = STEN__MIN(sp->hi, a + chunk);
+            if (a < e)
+                update_range2(u, p->w + a, sp->gm[0] + a, sp->gm[1] + a, p->s1 ? p->s1 + a : NULL,
+                              p->s2 ? p->s2 + a : NULL, e - a);
+        }
+        return;
+    }
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint64_t b = 0; b < nb; b++) {
         float g[BLK] __attribute__((aligned(64)));
