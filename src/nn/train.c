@@ -460,19 +460,13 @@ static void repoint(sten_net *net, const float *from, float *to)
 {
     if (!from)
         return;
-    for (uint32_t k = 0; k < net->n_weights; k++) {
-        nn_weight *w = &net->weights[k];
-        w->W = w->W == from ? to : w->W;
-        w->gW = w->gW == from ? to : w->gW;
-        w->b = w->b == from ? to : w->b;
-        w->gb = w->gb == from ? to : w->gb;
-    }
-    for (uint32_t i = 0; i < net->n_params; i++) {
-        nn_param *p = &net->params[i];
-        p->w = p->w == from ? to : p->w;
-        p->g = p->g == from ? to : p->g;
-        p->s1 = p->s1 == from ? to : p->s1;
-        p->s2 = p->s2 == from ? to : p->s2;
+    for (uint32_t k = 0; k < net->n_weights + net->n_params; k++) {
+        nn_weight *w = k < net->n_weights ? &net->weights[k] : NULL;
+        nn_param *p = w ? NULL : &net->params[k - net->n_weights];
+        float **slot[4] = {w ? &w->W : &p->w, w ? &w->gW : &p->g, w ? &w->b : &p->s1, w ? &w->gb : &p->s2};
+        for (int j = 0; j < 4; j++)
+            if (*slot[j] == from)
+                *slot[j] = to;
     }
 }
 
