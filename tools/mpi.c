@@ -1,5 +1,7 @@
 /* mpi.c — sten across processes: the sten_comm the trainer sums gradients
- * through, over MPI (docs/scale-out.md). Built with MPI when CMake found it
+ * through, over MPI (docs/scale-out.md): collectives over all ranks, and
+ * per machine a group with a shared-memory area (MPI_Win_allocate_shared)
+ * and the group of the other machines' ranks of the same local index. Built with MPI when CMake found it
  * (-DSTEN_MPI=ON); without it, a process started by mpirun among others
  * refuses to run rather than train alone. MPI is started only when a
  * launcher started this process (its environment says so), so a plain
