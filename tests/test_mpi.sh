@@ -126,6 +126,14 @@ STEN_MPI_SHARED=0 mpi 2 train -c ae.json -i in.nc -o out.nc -n two_ar.nc -b 64 -
 "$DIFF" one.nc two_ar.nc 1e-4 && ! grep -q "shared memory" two_ar.err &&
     ok "... and so do 2 ranks summing through MPI_Allreduce (STEN_MPI_SHARED=0)" ||
     bad "2 ranks through MPI_Allreduce differ from 1 process"
+# not enough shared memory (here: capped at 1 MB; Docker's default /dev/shm
+# is 64 MB): said, and summed through MPI_Allreduce instead, the same model
+STEN_MPI_SHM_MAX=1 mpi 2 train -c ae.json -i in.nc -o out.nc -n two_cap.nc -b 64 -e 3 -t 1 --parallel data \
+    2>two_cap.err || { bad "2 ranks with 1 MB of shared memory"; cat two_cap.err; }
+"$DIFF" one.nc two_cap.nc 1e-4 && grep -q "STEN_MPI_SHM_MAX allows 1 MB; summing through MPI_Allreduce" two_cap.err &&
+    [ "$(grep -c 'shared memory' two_cap.err)" = 1 ] &&
+    ok "too little shared memory: said once, summed through MPI_Allreduce, the same model" ||
+    { bad "the shared-memory cap"; cat two_cap.err; }
 # several machines, tried on this one: STEN_MPI_NODE_RANKS=2 takes blocks of 2
 # ranks for machines, so 4 ranks are 2 machines of 2; each rank sums its
 # machine's gradients of its half of every weight, then that half over the

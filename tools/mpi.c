@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 /* The group size a launcher (Open MPI, MPICH/Hydra, Slurm's PMI) gave this
  * process, or 1. */
@@ -112,14 +113,48 @@ static void shared_release(void)
     MPI_Win_free(&win);
 }
 
+/* Whether this machine has room for a shared area of `total` bytes: Open
+ * MPI backs it with a file in /dev/shm (or osc_sm_backing_directory), and
+ * a file larger than that file system's free space maps but dies of SIGBUS
+ * when touched (Docker's default /dev/shm is 64 MB). STEN_MPI_SHM_MAX=MB
+ * caps what sten asks for. Says why not on stderr. */
+static bool shared_room(unsigned long long total, int me)
+{
+    const char *dir = getenv("OMPI_MCA_osc_sm_backing_directory");
+    dir = dir && *dir ? dir : "/dev/shm";
+    unsigned long long room = ~0ull;
+    struct statvfs sv;
+    if (statvfs(dir, &sv) == 0)
+        room = (unsigned long long)sv.f_bavail * sv.f_frsize;
+    const char *cap = getenv("STEN_MPI_SHM_MAX");
+    const bool capped = cap && *cap && strtoull(cap, NULL, 10) << 20 < room;
+    if (capped)
+        room = strtoull(cap, NULL, 10) << 20;
+    if (total + (total >> 4) <= room)
+        return true;
+    if (me == 0)
+        fprintf(stderr, "sten: warning: the shared weights need %llu MB of shared memory and %s allows %llu MB; "
+                        "summing through MPI_Allreduce instead (more room: docker run --shm-size, or "
+                        "--mca osc_sm_backing_directory DIR)\n", total >> 20,
+                capped ? "STEN_MPI_SHM_MAX" : dir, room >> 20);
+    return false;
+}
+
 static sten_status mpi_shared(void *user, size_t bytes, void **seg)
 {
     shared_release();
     if (!seg)
         return STEN_OK;
     const MPI_Comm mc = of(user);
-    int n = 0;
+    int n = 0, me = 0;
     MPI_Comm_size(mc, &n);
+    MPI_Comm_rank(mc, &me);
+    unsigned long long total = bytes;
+    MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, mc);
+    int ok = shared_room(total, me); /* the machine's ranks decide alike */
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, mc);
+    if (!ok)
+        return STEN_E_NOMEM;
     void *base = NULL;
     if (MPI_Win_allocate_shared((MPI_Aint)bytes, 1, MPI_INFO_NULL, mc, &base, &win) != MPI_SUCCESS) {
         win = MPI_WIN_NULL;

@@ -516,12 +516,19 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
     }
     const uint64_t bytes = (((me == 0 ? common : 0) + 80 * (me % 8) + grads) * sizeof(float) + 4095) &
                            ~(uint64_t)4095;
-    st = c->shared(c->user, (size_t)bytes, seg);
-    if (st) {
+    /* a machine without room for the area (its ranks agree on that): every
+     * machine sums through MPI_Allreduce instead */
+    double refused = c->shared(c->user, (size_t)bytes, seg) != STEN_OK;
+    const double mapped = !refused;
+    if ((st = gp->c->allreduce(gp->c->user, &refused, 1, STEN_COMM_F64, STEN_COMM_SUM)) || refused > 0.0) {
+        if (mapped)
+            c->shared(c->user, 0, NULL);
         sten_free(ctx, seg);
-        return sten_fail(ctx, st, "the ranks could not map a shared area of %llu MB for data-parallel training "
-                         "(STEN_MPI_SHARED=0 sums through MPI_Allreduce instead)",
-                         (unsigned long long)(bytes >> 20));
+        sten_free(ctx, gp->span);
+        sten_free(ctx, gp->gm);
+        sten_free(ctx, gp->priv);
+        gp->span = NULL;
+        return st;
     }
     float *cw = seg[0];
     uint64_t co = 0, go = 0;
