@@ -1031,6 +1031,17 @@ sten_status sten_net_build_sharded(sten_ctx *ctx, const sten_net_desc *d, const 
  * others get no lists (counts 0). */
 sten_status sten_net_load_sharded(sten_ctx *ctx, const char *path, const sten_dataset *ds, size_t n_ds,
                                   uint32_t batch, bool with_state, const sten_comm *comm, sten_net **out);
+/* A network with Embedding layers (DLRM) is split by tables instead:
+ * sten_net_build_sharded gives each table whole to one member (the largest
+ * first, each to the member holding the fewest values so far), the other
+ * members hold none of it; every member reads every example and holds the
+ * rest of the network whole, the tables' outputs summed over the group
+ * each batch (B x dimension per table), so the forward pass (training,
+ * sten_net_score_ws) is collective. Every sparse input must feed only
+ * Embedding layers. Saving and loading work as above. How many of the
+ * network's tables this member holds, and of how many: false where the
+ * network is not split by tables. */
+bool sten_net_tables_held(const sten_net *net, uint32_t *held, uint32_t *total);
 void sten_net_free(sten_ctx *ctx, sten_net *net);
 /* Initialises weights by each layer's WeightInit (DSSTNE's schemes) and
  * biases to its Bias; deterministic for a seed. */

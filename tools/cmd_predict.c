@@ -433,10 +433,18 @@ static sten_status run_netcdf_scores(sten_ctx *ctx, const pred_args *a)
     sten_outfile *of = NULL;
     FILE *f = NULL;
     float *sc = NULL;
+    /* --parallel model: each rank holds its Embedding tables, scores every
+     * row with the others (collective), rank 0 writes */
+    const bool mp = a->model_parallel && cli_mpi_size() > 1, writes = !mp || cli_mpi_rank() == 0;
     sten_status st = sten_dataset_read_netcdf(ctx, a->netcdf, &ds, &n_ds);
     if (!st)
-        st = cli_explain_model(ctx, a->model, sten_net_load(ctx, a->model, ds, n_ds, (uint32_t)a->batch,
-                                                            false, &net));
+        st = cli_explain_model(ctx, a->model,
+                               mp ? sten_net_load_sharded(ctx, a->model, ds, n_ds, (uint32_t)a->batch, false,
+                                                          cli_mpi_comm(), &net)
+                                  : sten_net_load(ctx, a->model, ds, n_ds, (uint32_t)a->batch, false, &net));
+    if (!st && mp && !sten_net_tables_held(net, NULL, NULL))
+        st = sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: scores with --parallel model need a model split by "
+                       "Embedding tables (DLRM); run this one as one process", a->model);
     if (!st)
         st = cli_set_precision(ctx, net, a->precision);
     if (!st)
@@ -448,14 +456,14 @@ static sten_status run_netcdf_scores(sten_ctx *ctx, const pred_args *a)
     if (!st)
         st = sten_net_score_ws(ctx, net, ws, sc, NULL);
     const double secs = cli_now_s() - t0;
-    if (!st)
+    if (!st && writes)
         st = sten_outfile_open(ctx, a->output, &of, &f);
-    if (!st) {
+    if (!st && writes) {
         write_scores(f, sc, n, a->format, sten_net_description(net)->loss == STEN_LOSS_CROSS_ENTROPY);
         st = sten_outfile_commit(ctx, of);
     }
     cli_progress_clear();
-    if (!st) /* the scoring alone timed: what a server holding the model and the rows pays */
+    if (!st && writes) /* the scoring alone timed: what a server holding the model and the rows pays */
         fprintf(stderr, "sten predict: %s: %llu scores (scoring %.3f s, %.0f rows/s)\n", a->output,
                 (unsigned long long)n, secs, secs > 0 ? (double)n / secs : 0.0);
     free(sc);
@@ -542,10 +550,11 @@ int cmd_predict(int argc, char **argv)
     const int rc0 = builtin ? 0 : parse(self, argc, argv, &a);
     if (rc0)
         return rc0 < 0 ? CLI_EX_OK : rc0;
-    if (cli_mpi_size() > 1 && (builtin || a.netcdf || a.data)) {
+    if (cli_mpi_size() > 1 && (builtin || (a.data && !(a.netcdf && a.model_parallel)))) {
         if (cli_mpi_rank() == 0)
-            fprintf(stderr, "sten predict: only recommendation and layer output from DSSTNE text (-r) run across "
-                            "MPI ranks; run this one as one process\n");
+            fprintf(stderr, "sten predict: only recommendation and layer output from DSSTNE text (-r), and "
+                            "scores of a NetCDF file with --parallel model (a model split by Embedding tables), "
+                            "run across MPI ranks; run this one as one process\n");
         return CLI_EX_USAGE;
     }
     if (builtin)

@@ -586,7 +586,11 @@ int cmd_train(int argc, char **argv)
         o.comm = cli_mpi_comm();
         o.parallel = a.parallel;
         char par[128] = "";
-        if (ranks > 1 && mp)
+        uint32_t held = 0, tables = 0;
+        if (ranks > 1 && mp && sten_net_tables_held(net, &held, &tables))
+            snprintf(par, sizeof par, " (model parallel over %d ranks: each holds whole Embedding tables, "
+                     "rank 0 %u of the %u)", ranks, held, tables);
+        else if (ranks > 1 && mp)
             snprintf(par, sizeof par, " (model parallel over %d ranks: each holds 1/%d of the items)", ranks, ranks);
         else if (ranks > 1)
             snprintf(par, sizeof par, " on rank 0 (data parallel over %d ranks, %u of every batch each)", ranks,

@@ -49,9 +49,12 @@ static sten_status emb_build(sten_ctx *ctx, sten_net *net, nn_layer *L)
     L->fn = STEN_ACT_LINEAR; /* no activation of its own */
     e->rows = net->layers[L->src[0]].N;
     e->mean = sten__setting_or(L->d, EMB_POOLING, 0.0f) == 1.0f;
-    if (!(e->E = sten_calloc(ctx, (size_t)e->rows * L->N, sizeof *e->E)))
+    /* split by tables: another member's table is not held here (n 0) */
+    const bool mine = L->owner < 0 || L->owner == net->comm->rank;
+    L->group_sum = L->owner >= 0;
+    if (mine && !(e->E = sten_calloc(ctx, (size_t)e->rows * L->N, sizeof *e->E)))
         return STEN_E_NOMEM;
-    nn_param p = {.w = e->E, .n = (uint64_t)e->rows * L->N, .update = NN_UPDATE_ROWS, .row_len = L->N,
+    nn_param p = {.w = e->E, .n = mine ? (uint64_t)e->rows * L->N : 0, .update = NN_UPDATE_ROWS, .row_len = L->N,
                   .row_wise = true, .g_compact = true,
                   .rows_of = L->src[0], .lr = NAN, .l2 = NAN, .l1 = NAN, .reg = true, .conn = -1,
                   .layer = (uint32_t)(L - net->layers), .var = "sten_embedding",
@@ -76,6 +79,8 @@ static void emb_free(sten_ctx *ctx, nn_layer *L)
 static void emb_init(const sten_net *net, nn_layer *L, uint64_t seed)
 {
     emb_state *e = L->priv;
+    if (!e->E) /* another member's table */
+        return;
     sten_rng r;
     sten_rng_init(&r, seed ^ 0x656d626564ull, (uint64_t)(L - net->layers)); /* "embed" */
     const float s = L->d->init_scale, a = s * sqrtf(1.0f / (float)e->rows);
@@ -103,13 +108,22 @@ static void emb_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, 
     const emb_state *e = L->priv;
     nn_buf *A = sten__buf(ws, net, L);
     const sten_csr *X = &ws->buf[L->src[0]].x;
-    sten_spmm(ctx, X, e->E, L->N, L->N, 0.0f, A->act, L->N);
-    if (e->mean)
-        for (uint32_t b = 0; b < ws->B; b++) {
-            const float q = inv_count(X, b);
-            for (uint32_t j = 0; j < L->N; j++)
-                A->act[(uint64_t)b * L->N + j] *= q;
-        }
+    if (!e->E) { /* split by tables: the owner's output arrives in the group sum */
+        memset(A->act, 0, (size_t)ws->B * L->N * sizeof *A->act);
+    } else {
+        sten_spmm(ctx, X, e->E, L->N, L->N, 0.0f, A->act, L->N);
+        if (e->mean)
+            for (uint32_t b = 0; b < ws->B; b++) {
+                const float q = inv_count(X, b);
+                for (uint32_t j = 0; j < L->N; j++)
+                    A->act[(uint64_t)b * L->N + j] *= q;
+            }
+    }
+    if (L->group_sum) {
+        const sten_status st = sten__group_sum(net, A->act, (uint64_t)ws->B * L->N);
+        if (st && !ws->fwd_st)
+            ws->fwd_st = st;
+    }
 }
 
 /* gE[j] = sum over the batch's entries (b, j) of x_bj delta_b (/ count_b
@@ -118,6 +132,8 @@ static void emb_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_la
 {
     (void)fz; /* lazy row updates, never fused */
     emb_state *e = L->priv;
+    if (!e->E) /* another member's table: its owner has the same delta */
+        return;
     nn_buf *A = sten__buf(ws, net, L);
     const nn_buf *S = &ws->buf[L->src[0]];
     const uint32_t *grows; /* non-NULL: the gradient is kept per compact row */

@@ -294,7 +294,7 @@ static void param_var(char *out, size_t cap, const char *ns, const nn_param *q, 
 static void put_sharded(ncio *io, const sten_net *net, uint32_t i, int a, const char *name, const char *dim)
 {
     const nn_param *p = &net->params[i];
-    const uint64_t len = sten__shard_full_len(net, p);
+    const uint64_t len = sten__shard_full_len(net, p, a);
     if (io->dry) {
         io->bytes += len * sizeof(float);
         io->vars++;
@@ -309,7 +309,7 @@ static void put_sharded(ncio *io, const sten_net *net, uint32_t i, int a, const 
     const float *own = a == 0 ? p->w : a == 1 ? p->s1 : p->s2;
     for (int m = 0; m < net->comm->size; m++) { /* every piece fetched, even after a failure */
         uint32_t r0, nr, c0, nc;
-        sten__shard_block(net, p, m, &r0, &nr, &c0, &nc);
+        sten__shard_block(net, p, a, m, &r0, &nr, &c0, &nc);
         const uint32_t per = m ? sten__shard_piece_rows(nc) : nr; /* another's block: in pieces of rows */
         for (uint32_t q = 0; q < nr; q += per) {
             const uint32_t k = STEN__MIN(per, nr - q);
@@ -323,7 +323,7 @@ static void put_sharded(ncio *io, const sten_net *net, uint32_t i, int a, const 
             }
             const bool run = !p->matrix || nc == ld; /* the piece is one contiguous run */
             for (uint32_t r = 0; !io->err && r < (run ? 1 : k); r++) {
-                const size_t start = p->matrix ? (size_t)(r0 + q + r) * ld + c0 : c0;
+                const size_t start = p->matrix ? (size_t)(r0 + q + r) * ld + c0 : (size_t)(r0 + q) * nc + c0;
                 const size_t count = run ? (size_t)k * nc : nc;
                 nc_ok(io, nc_put_vara_float(io->nc, v, &start, &count, blk + (uint64_t)r * nc),
                       "writing variable", name);
@@ -343,7 +343,7 @@ static void write_param(ncio *io, const sten_net *net, uint32_t pi)
         snprintf(ns, sizeof ns, "layer%u_", q->layer);
     const float *v[3] = {q->w, q->s1, q->s2};
     for (int s = 0; s < 3; s++) {
-        if (!v[s])
+        if (sharded ? !sten__param_has(net, q, s) : !v[s]) /* another member's table: still written */
             continue;
         param_var(name, sizeof name, ns, q, s);
         /* DSSTNE's dimension names for its own two variables */
@@ -428,7 +428,7 @@ sten_status sten_net_save(sten_ctx *ctx, const sten_net *net, const char *path)
         for (uint32_t i = 0; net->comm && i < net->n_params; i++)
             for (int m = 1; m < net->comm->size && sten__param_sharded(net, i); m++) {
                 uint32_t r0, nr, c0, nc;
-                sten__shard_block(net, &net->params[i], m, &r0, &nr, &c0, &nc);
+                sten__shard_block(net, &net->params[i], 0, m, &r0, &nr, &c0, &nc);
                 blk = STEN__MAX(blk, (uint64_t)STEN__MIN(nr, sten__shard_piece_rows(nc)) * nc);
             }
         if (blk && !(io.blk = sten_alloc(ctx, (size_t)blk * sizeof(float))))
@@ -708,11 +708,12 @@ static int read_shared(ncio *io, sten_net_desc *d, uint32_t n_weights)
 /* A parameter's values (required if it says so) and, where its optimizer
  * state is allocated (resume), the state the file has. */
 /* A model-parallel shard's block of a whole variable (its rows' runs). */
-static int get_block(ncio *io, const sten_net *net, const nn_param *q, const char *name, float *dst, bool required)
+static int get_block(ncio *io, const sten_net *net, const nn_param *q, int a, const char *name, float *dst,
+                     bool required)
 {
     int v, d, nd;
     size_t len;
-    const uint64_t want = sten__shard_full_len(net, q);
+    const uint64_t want = sten__shard_full_len(net, q, a);
     int rc = nc_inq_varid(io->nc, name, &v);
     if (rc == NC_ENOTVAR && !required)
         return 0;
@@ -727,7 +728,7 @@ static int get_block(ncio *io, const sten_net *net, const nn_param *q, const cha
         return -1;
     }
     uint32_t r0, nr, c0, nc;
-    sten__shard_block(net, q, net->comm->rank, &r0, &nr, &c0, &nc);
+    sten__shard_block(net, q, a, net->comm->rank, &r0, &nr, &c0, &nc);
     const uint32_t ld = q->matrix ? net->weights[q->conn].full_cols : 0;
     const bool run = !q->matrix || nc == ld;
     for (uint32_t r = 0; r < (run ? 1 : nr); r++) {
@@ -748,7 +749,7 @@ static int read_param(ncio *io, const sten_net *net, uint32_t pi, const char *ns
     for (int s = 0; s < 3; s++) {
         param_var(name, sizeof name, ns, q, s);
         const bool req = s == 0 && q->required;
-        if (v[s] && (sharded ? get_block(io, net, q, name, v[s], req)
+        if (v[s] && (sharded ? get_block(io, net, q, s, name, v[s], req)
                              : get_var(io, name, v[s], (size_t)(s ? q->s_n : q->n), req)) < 0)
             return -1;
     }

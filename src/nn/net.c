@@ -655,7 +655,7 @@ sten_status sten__net_alloc_grads(sten_ctx *ctx, sten_net *net, bool all)
                 return STEN_E_NOMEM;
             continue;
         }
-        if (p->g || (!all && p->matrix && p->matrix->fusable))
+        if (p->g || p->n == 0 || (!all && p->matrix && p->matrix->fusable)) /* n 0: another member's table */
             continue;
         if (!(p->g = sten_calloc(ctx, (size_t)p->n, sizeof *p->g)))
             return STEN_E_NOMEM;
@@ -714,8 +714,42 @@ static sten_status copy_desc(sten_ctx *ctx, sten_net_desc *dst, const sten_net_d
     return sten__layer_descs_copy(ctx, dst->layers, src->layers, src->n_layers);
 }
 
+/* Model parallelism over tables: each Embedding table to a member, the
+ * largest first, each to the member holding the fewest values so far
+ * (the lower rank on ties): the same choice on every member. */
+static void assign_tables(sten_net *net, const sten_comm *c)
+{
+    uint64_t load[256] = {0};
+    for (;;) {
+        int best = -1;
+        uint64_t size = 0;
+        for (uint32_t i = 0; i < net->n_layers; i++) {
+            const nn_layer *L = &net->layers[i];
+            if (L->ops == &sten__layer_embedding && L->owner < 0 && L->n_src == 1) {
+                const uint64_t v = (uint64_t)net->layers[L->src[0]].N * L->N;
+                if (best < 0 || v > size)
+                    best = (int)i, size = v;
+            }
+        }
+        if (best < 0)
+            return;
+        int m = 0;
+        for (int k = 1; k < c->size; k++)
+            if (load[k] < load[m])
+                m = k;
+        net->layers[best].owner = m;
+        load[m] += size;
+    }
+}
+
 sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dataset *ds,
                            size_t n_ds, uint32_t batch, sten_net **out)
+{
+    return sten__net_build_in(ctx, d, ds, n_ds, batch, NULL, out);
+}
+
+sten_status sten__net_build_in(sten_ctx *ctx, const sten_net_desc *d, const sten_dataset *ds, size_t n_ds,
+                               uint32_t batch, const sten_comm *tables, sten_net **out)
 {
     *out = NULL;
     if (batch == 0 || d->n_layers == 0)
@@ -754,6 +788,7 @@ sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dat
     for (uint32_t i = 0; !st && i < net->n_layers; i++) {
         nn_layer *L = &net->layers[i];
         L->d = &net->desc.layers[i];
+        L->owner = -1;
         L->kind = L->d->kind;
         L->N = L->d->N;
         char why[256];
@@ -778,6 +813,13 @@ sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dat
         st = order_layers(ctx, net);
     if (!st)
         st = alloc_weights(ctx, net);
+    if (!st && tables) {
+        if (tables->size > 256)
+            st = sten_fail(ctx, STEN_E_UNSUPPORTED, "splitting tables over %d ranks (at most 256)", tables->size);
+        net->comm = tables;
+        net->tables = true;
+        assign_tables(net, tables);
+    }
     for (uint32_t i = 0; !st && i < net->n_layers; i++)
         st = net->layers[i].ops->build(ctx, net, &net->layers[i]);
     if (!st)

@@ -81,6 +81,11 @@ struct nn_layer {
      * sharded), or its delta is (it feeds sharded layers). */
     bool sharded, group_sum, group_delta;
     uint32_t N_full, off;
+    /* Model parallelism over tables (an Embedding layer of a network built
+     * by sten_net_build_sharded with Embedding layers): the member holding
+     * its whole table (the others hold none, and their output is zero
+     * before the group sum); -1 on every other layer and network. */
+    int owner;
 };
 
 /* One layer's part of a workspace: what a pass over one batch writes.
@@ -154,6 +159,7 @@ struct sten_net {
      * full model is built on for saving); this shard's own column slices
      * of them (sliced[i]: its CSR is the shard's). */
     const sten_comm *comm;
+    bool tables;         /* split by tables (nn_layer.owner), not by item ranges */
     const sten_dataset *full_ds;
     size_t n_full_ds;
     sten_dataset *shard_ds;
@@ -239,9 +245,9 @@ sten_status sten__group_verdict(sten_ctx *ctx, const sten_comm *c, sten_status s
  * sent to rank 0 (recv, there; collective); what the members other than 0
  * do while rank 0 writes:
  * send each of their blocks in the order rank 0 asks for them. */
-void sten__shard_block(const sten_net *net, const nn_param *p, int m, uint32_t *row0, uint32_t *rows,
+void sten__shard_block(const sten_net *net, const nn_param *p, int a, int m, uint32_t *row0, uint32_t *rows,
                        uint32_t *col0, uint32_t *cols);
-uint64_t sten__shard_full_len(const sten_net *net, const nn_param *p);
+uint64_t sten__shard_full_len(const sten_net *net, const nn_param *p, int a);
 sten_status sten__shard_fetch(const sten_net *net, uint32_t i, int a, int m, uint32_t row, uint32_t rows,
                               float *recv);
 /* Rows of a block of `cols` columns sent at once (about 4 MB). */
@@ -250,6 +256,17 @@ sten_status sten__shard_send(const sten_net *net);
 /* Whether parameter i is one shard of a larger one (else every member
  * holds the same values). */
 bool sten__param_sharded(const sten_net *net, uint32_t i);
+/* Whether the model has array a (0 values, 1 and 2 optimizer state) of a
+ * parameter: the same answer on every member of a sharded network, also
+ * where this member holds none of it (another member's table). */
+bool sten__param_has(const sten_net *net, const nn_param *p, int a);
+/* Whether optimizer o keeps array a of a parameter (0 values, 1 and 2 state). */
+bool sten__optim_has(sten_optimizer o, int a);
+/* sten_net_build, and with `tables` (a group), the network split by
+ * Embedding tables over it: each table's owner chosen before the layers
+ * are built, so no other member ever allocates it. */
+sten_status sten__net_build_in(sten_ctx *ctx, const sten_net_desc *d, const sten_dataset *ds, size_t n_ds,
+                               uint32_t batch, const sten_comm *tables, sten_net **out);
 /* A member's column slices of datasets (those the split layers of d bind;
  * sliced[i] says which; the others are shallow copies), and their release. */
 sten_status sten__shard_datasets(sten_ctx *ctx, const sten_net_desc *d, const sten_comm *comm,

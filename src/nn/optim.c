@@ -7,6 +7,11 @@
 #include <math.h>
 #include <string.h>
 
+bool sten__optim_has(sten_optimizer o, int a)
+{
+    return a == 0 || (a == 1 && o != STEN_OPT_SGD) || (a == 2 && (o == STEN_OPT_ADADELTA || o == STEN_OPT_ADAM));
+}
+
 static bool needs_s1(sten_optimizer o)
 {
     return o != STEN_OPT_SGD;
@@ -25,6 +30,8 @@ sten_status sten__optim_alloc(sten_ctx *ctx, sten_net *net, sten_optimizer opt)
         sten_free(ctx, p->s2);
         p->s1 = p->s2 = NULL;
         p->s_n = opt == STEN_OPT_ADAGRAD && p->row_wise ? p->n / p->row_len : p->n;
+        if (p->n == 0) /* another member's table: no state here */
+            continue;
         if ((needs_s1(opt) && !(p->s1 = sten_calloc(ctx, (size_t)p->s_n, sizeof(float)))) ||
             (needs_s2(opt) && !(p->s2 = sten_calloc(ctx, (size_t)p->s_n, sizeof(float)))))
             return STEN_E_NOMEM;
@@ -308,6 +315,8 @@ void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, co
     for (uint32_t i = net->n_params; i-- > 0;) {
         nn_param *p = &net->params[i];
         nn_weight *m = p->matrix;
+        if (p->n == 0) /* another member's table */
+            continue;
         if (m && m->fused) { /* already updated during back-propagation */
             m->fused = false;
         } else {

@@ -188,12 +188,47 @@ sten_status sten__shard_datasets(sten_ctx *ctx, const sten_net_desc *d, const st
     return STEN_OK;
 }
 
+/* Split by tables: every sparse input feeds Embedding layers only (their
+ * tables are what is split; the rest is whole on every member). */
+static sten_status check_tables(sten_ctx *ctx, const sten_net *net)
+{
+    for (uint32_t j = 0; j < net->n_layers; j++) {
+        const nn_layer *L = &net->layers[j];
+        for (uint32_t k = 0; k < L->n_src; k++)
+            if (net->layers[L->src[k]].sparse_in && L->ops != &sten__layer_embedding)
+                return sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: layer \"%s\": model parallelism splits either the "
+                                 "Embedding tables (DLRM) or the catalogue-wide layers of an autoencoder, and this "
+                                 "network has both; train it with --parallel data", net->desc.source, L->d->name);
+    }
+    return STEN_OK;
+}
+
+static bool has_tables(const sten_net_desc *d)
+{
+    for (uint32_t i = 0; i < d->n_layers; i++)
+        if (d->layers[i].type == STEN_LAYER_EMBEDDING)
+            return true;
+    return false;
+}
+
 sten_status sten_net_build_sharded(sten_ctx *ctx, const sten_net_desc *d, const sten_dataset *ds, size_t n_ds,
                                    uint32_t batch, const sten_comm *comm, sten_net **out)
 {
     *out = NULL;
     if (!comm || comm->size < 1 || comm->rank < 0 || comm->rank >= comm->size)
         return sten_fail(ctx, STEN_E_INVALID, "model parallelism needs a group (sten_comm)");
+    if (has_tables(d)) { /* DLRM: each table on one member, the data whole */
+        sten_net *net = NULL;
+        sten_status st = sten__net_build_in(ctx, d, ds, n_ds, batch, comm, &net);
+        if (!st && (st = check_tables(ctx, net))) {
+            sten_net_free(ctx, net);
+            net = NULL;
+        }
+        if (net)
+            net->full_ds = ds, net->n_full_ds = n_ds;
+        *out = net;
+        return st;
+    }
     sten_dataset *sds = NULL;
     bool *sliced = NULL;
     sten_status st = sten__shard_datasets(ctx, d, comm, ds, n_ds, &sds, &sliced);
@@ -255,33 +290,62 @@ bool sten__param_sharded(const sten_net *net, uint32_t i)
         const nn_weight *w = &net->weights[p->conn];
         return net->layers[w->dst].sharded || (p->matrix && net->layers[w->src].sharded);
     }
-    return net->layers[p->layer].sharded;
+    return net->layers[p->layer].sharded || net->layers[p->layer].owner >= 0;
 }
 
-/* The block of member m of P in a sharded parameter: its rows and columns
- * within the full one (a bias: row 0, its columns). */
-void sten__shard_block(const sten_net *net, const nn_param *p, int m, uint32_t *row0, uint32_t *rows,
+/* Split by tables: an Embedding table's full rows and the columns of array
+ * a (row-wise AdaGrad keeps one value per row). */
+static void table_shape(const sten_net *net, const nn_param *p, int a, uint32_t *rows, uint32_t *cols)
+{
+    const nn_layer *L = &net->layers[p->layer];
+    *rows = net->layers[L->src[0]].N;
+    *cols = a > 0 && p->row_wise && net->opt_state == STEN_OPT_ADAGRAD ? 1 : p->row_len;
+}
+
+/* The block of member m of P in array a (0 values, 1 and 2 optimizer state)
+ * of a sharded parameter: its rows and columns within the full one (a bias:
+ * row 0, its columns; a table: all of it on its owner, nothing elsewhere). */
+void sten__shard_block(const sten_net *net, const nn_param *p, int a, int m, uint32_t *row0, uint32_t *rows,
                        uint32_t *col0, uint32_t *cols)
 {
+    if (p->conn < 0 && net->layers[p->layer].owner >= 0) {
+        uint32_t R, C;
+        table_shape(net, p, a, &R, &C);
+        *row0 = 0, *col0 = 0, *cols = C;
+        *rows = m == net->layers[p->layer].owner ? R : 0;
+        return;
+    }
     const nn_weight *w = &net->weights[p->conn];
     const nn_layer *S = &net->layers[w->src], *D = &net->layers[w->dst];
     const sten_comm g = {.rank = m, .size = net->comm->size};
-    uint32_t a = 0, b = w->full_rows, c = 0, e = w->full_cols;
+    uint32_t lo = 0, hi = w->full_rows, c = 0, e = w->full_cols;
     if (p->matrix && S->sharded)
-        shard_range(S->N_full, &g, &a, &b);
+        shard_range(S->N_full, &g, &lo, &hi);
     if (D->sharded)
         shard_range(D->N_full, &g, &c, &e);
     if (!p->matrix)
-        a = 0, b = 1;
-    *row0 = a, *rows = b - a, *col0 = c, *cols = e - c;
+        lo = 0, hi = 1;
+    *row0 = lo, *rows = hi - lo, *col0 = c, *cols = e - c;
 }
 
-uint64_t sten__shard_full_len(const sten_net *net, const nn_param *p)
+uint64_t sten__shard_full_len(const sten_net *net, const nn_param *p, int a)
 {
     if (!sten__param_sharded(net, (uint32_t)(p - net->params)))
-        return p->n;
+        return a ? p->s_n : p->n;
+    if (p->conn < 0) {
+        uint32_t R, C;
+        table_shape(net, p, a, &R, &C);
+        return (uint64_t)R * C;
+    }
     const nn_weight *w = &net->weights[p->conn];
     return p->matrix ? (uint64_t)w->full_rows * w->full_cols : w->full_cols;
+}
+
+bool sten__param_has(const sten_net *net, const nn_param *p, int a)
+{
+    if (!sten__param_sharded(net, (uint32_t)(p - net->params))) /* whole: here or not */
+        return (a == 0 ? p->w : a == 1 ? p->s1 : p->s2) != NULL;
+    return a == 0 || (net->opt_state >= 0 && sten__optim_has((sten_optimizer)net->opt_state, a));
 }
 
 /* The arrays of a parameter a model file holds: values, optimizer state. */
@@ -304,7 +368,7 @@ sten_status sten__shard_fetch(const sten_net *net, uint32_t i, int a, int m, uin
     if (c->size > 64)
         return STEN_E_UNSUPPORTED;
     uint32_t r0, nr, c0, nc;
-    sten__shard_block(net, p, m, &r0, &nr, &c0, &nc);
+    sten__shard_block(net, p, a, m, &r0, &nr, &c0, &nc);
     for (int k = 0; k < c->size; k++)
         bytes[k] = k == m ? (size_t)rows * nc * sizeof(float) : 0;
     return c->gather(c->user, param_array(p, a) + (uint64_t)row * nc, recv, bytes, 0);
@@ -315,9 +379,9 @@ sten_status sten__shard_send(const sten_net *net)
     sten_status st = STEN_OK;
     for (uint32_t i = 0; i < net->n_params; i++)
         for (int a = 0; a < 3 && sten__param_sharded(net, i); a++)
-            for (int m = 1; m < net->comm->size && param_array(&net->params[i], a); m++) {
+            for (int m = 1; m < net->comm->size && sten__param_has(net, &net->params[i], a); m++) {
                 uint32_t r0, nr, c0, nc;
-                sten__shard_block(net, &net->params[i], m, &r0, &nr, &c0, &nc);
+                sten__shard_block(net, &net->params[i], a, m, &r0, &nr, &c0, &nc);
                 const uint32_t per = sten__shard_piece_rows(nc);
                 for (uint32_t r = 0; r < nr; r += per) {
                     const sten_status fs = sten__shard_fetch(net, i, a, m, r, STEN__MIN(per, nr - r), NULL);
@@ -326,4 +390,19 @@ sten_status sten__shard_send(const sten_net *net)
                 }
             }
     return st;
+}
+
+bool sten_net_tables_held(const sten_net *net, uint32_t *held, uint32_t *total)
+{
+    uint32_t h = 0, t = 0;
+    for (uint32_t i = 0; net->tables && i < net->n_layers; i++)
+        if (net->layers[i].owner >= 0) {
+            t++;
+            h += net->layers[i].owner == net->comm->rank;
+        }
+    if (held)
+        *held = h;
+    if (total)
+        *total = t;
+    return net->tables;
 }

@@ -294,7 +294,9 @@ static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_op
                 sten__net_loss(ctx, net, ws);
         }
         /* the group's loss and rows, and whether any member failed */
-        double v[3] = {Bn && !st ? ws->loss : 0.0, (double)Bn, st ? 1.0 : 0.0};
+        /* split by tables, every member computes the whole loss: rank 0's counts */
+        const bool count = !(net->tables && gp->c->rank != 0);
+        double v[3] = {Bn && !st && count ? ws->loss : 0.0, (double)Bn, st ? 1.0 : 0.0};
         const sten_status cs = gp->c ? gp->c->allreduce(gp->c->user, v, 3, STEN_COMM_F64, STEN_COMM_SUM)
                                      : STEN_OK;
         if (st || cs)

@@ -542,7 +542,9 @@ sten_status sten_net_score_ws(sten_ctx *ctx, const sten_net *net, sten_workspace
         return sten_fail(ctx, STEN_E_NOTFOUND, "the data has no dense dataset \"%s\" of labels for "
                          "output layer \"%s\"", L->d->dataset, L->d->name);
     const int nt = (int)STEN__MIN((uint64_t)sten_ctx_threads(ctx), ws->examples / SCORE_ROWS);
-    st = nt > 1 && !ws->rows ? score_split(ctx, net, ws, nt, scores)
+    /* split by tables: every member's forward passes meet in the group sums,
+     * batch by batch, so one pass in order */
+    st = nt > 1 && !ws->rows && !net->comm ? score_split(ctx, net, ws, nt, scores)
                              : score_range(ctx, net, ws, 0, ws->examples, scores);
     for (uint64_t i = 0; !st && labels && i < ws->examples; i++)
         labels[i] = d->dense[d->index ? d->index[i] : i];
