@@ -1013,7 +1013,8 @@ sten_status sten_net_build(sten_ctx *ctx, const sten_net_desc *d, const sten_dat
  * "auto" and an element-wise loss (no SoftMax), a layer fed by a split
  * layer fed only by split layers (no skips), a layer feeding a split layer
  * feeding only split layers, no sparse-row tables; refused naming the layer
- * otherwise. ds (every example, all columns) is borrowed as for
+ * otherwise (a network with Embedding layers is split by tables instead:
+ * sten_net_tables_held below). ds (every example, all columns) is borrowed as for
  * sten_net_build; the network keeps its own column slices.
  * sten_net_init_weights then gives each member its block of the full
  * model's initial values, so training is the single process's up to

@@ -4,8 +4,9 @@
 # of one process with the same batch (up to summation order), checkpoints
 # written once and interchangeable between 1 and 2 ranks, model-parallel
 # training (DSSTNE's item split) on 2 and 3 ranks gives the one-process model
-# too, prediction on 2 and 3 ranks writes the one-process file byte for
-# byte, and the failures:
+# too, and so does DLRM split by Embedding tables (with its scores), also
+# under a memory budget one process cannot meet; prediction on 2 and 3 ranks
+# writes the one-process file byte for byte, and the failures:
 # a rank killed mid-training ends the job (no hang) with the last checkpoint
 # intact, ranks started with different settings are refused, subcommands
 # that do not run across ranks refuse.
@@ -340,6 +341,15 @@ STEN_MEM_LIMIT=80M mpi 2 train -c "$dlrm_ex" -i cbig.nc -o cbig.nc -n tb2.nc -b 
     cmp -s tbs1.txt tbs2.txt && ok "... and score the test rows under 80 MB each: the 1-process scores" ||
     { bad "table-split scoring under 80 MB"; cat err.txt; }
 rm -f cbig.nc tb*.nc
+# a sparse input feeding a FullyConnected layer and a table: neither scheme
+sed 's/{ "Name" : "Hidden", "Kind" : "Hidden", "Type" : "FullyConnected", "N" : 128,/{ "Name" : "E", "Kind" : "Hidden", "Type" : "Embedding", "N" : 8, "Sources" : ["Input"] }, { "Name" : "Hidden", "Kind" : "Hidden", "Type" : "FullyConnected", "N" : 128, "Sources" : ["Input", "E"],/' \
+    ae.json >mixed.json
+mpi 2 train -c mixed.json -i in.nc -o out.nc -n mx.nc -b 64 -e 1 -t 1 --parallel model 2>err.txt
+rc=$?
+grep -q '"Input", "E"' mixed.json && [ $rc -ne 0 ] && [ ! -f mx.nc ] &&
+    grep -q 'layer "Hidden": model parallelism splits either the Embedding tables' err.txt &&
+    ok "--parallel model refuses a sparse input feeding both a table and a FullyConnected layer (exit $rc)" ||
+    { bad "--parallel model on a mixed network: exit $rc"; cat err.txt; }
 
 # ---- a rank killed mid-training: the job ends (no hang), the last checkpoint is whole
 timeout 300 $RUN -np 2 "$STEN" train -c ae.json -i in.nc -o out.nc -n kill.nc -b 64 -e 100000 -t 1 \
