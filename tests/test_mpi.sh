@@ -322,7 +322,7 @@ mpi 3 train -c "$dlrm_ex" -i c.nc -o c.nc -n dt3.nc -b 64 -e 2 -t 1 --parallel m
 for np in 2 3; do
     mpi $np predict -n dt1.nc -i c.nc --format scores -s ds$np.txt --parallel model 2>err.txt &&
         cmp -s ds1.txt ds$np.txt && ok "DLRM scores on $np ranks (tables split): the 1-process file, byte for byte" ||
-        { bad "DLRM scores on $np ranks"; cat err.txt; }
+        { bad "DLRM scores on $np ranks"; cat err.txt; wc -l ds1.txt ds$np.txt; diff ds1.txt ds$np.txt | head -n 6; }
 done
 # tables larger than one process's budget: 26 x 20,000 x 16 floats and
 # Adam's two moments of each (100 MB)
