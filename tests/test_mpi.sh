@@ -351,6 +351,25 @@ STEN_MEM_LIMIT=80M mpi 2 train -c "$dlrm_ex" -i cbig.nc -o cbig.nc -n tb2.nc -b 
     same_scores tbs1.txt tbs2.txt && ok "... and score the test rows under 80 MB each: the 1-process scores" ||
     { bad "table-split scoring under 80 MB"; cat err.txt; }
 rm -f cbig.nc tb*.nc
+# more ranks than tables: 2 tables on 3 ranks, rank 2 holds none
+cat >dlrm2.json <<'EOF2'
+{ "Version": 0.9, "Kind": "FeedForward", "Layers": [
+    { "Name": "Dense", "Kind": "Input", "N": "auto", "DataSet": "dense" },
+    { "Name": "C1", "Kind": "Input", "N": "auto", "DataSet": "C1", "Sparse": true },
+    { "Name": "C2", "Kind": "Input", "N": "auto", "DataSet": "C2", "Sparse": true },
+    { "Name": "Bottom", "N": 8, "Activation": "RELU", "Source": "Dense" },
+    { "Name": "E1", "Type": "Embedding", "N": 8, "Source": "C1" },
+    { "Name": "E2", "Type": "Embedding", "N": 8, "Source": "C2" },
+    { "Name": "Interaction", "Type": "Interaction", "N": "auto", "KeepFirst": 1,
+      "Sources": ["Bottom", "E1", "E2"] },
+    { "Name": "Top", "N": 16, "Activation": "RELU", "Source": "Interaction" },
+    { "Name": "Click", "Kind": "Output", "N": 1, "Activation": "Sigmoid", "DataSet": "label", "Source": "Top" } ],
+  "ErrorFunction": "CrossEntropy", "Training": { "Optimizer": "Adam", "Alpha": 0.001 } }
+EOF2
+"$STEN" train -c dlrm2.json -i c.nc -o c.nc -n d2t1.nc -b 64 -e 1 -t 1 2>/dev/null || bad "2-table DLRM, 1 process"
+mpi 3 train -c dlrm2.json -i c.nc -o c.nc -n d2t3.nc -b 64 -e 1 -t 1 --parallel model 2>err.txt &&
+    "$DIFF" d2t1.nc d2t3.nc 1e-7 && grep -q "rank 0 1 of the 2" err.txt &&
+    ok "2 tables on 3 ranks (one rank holds none): the 1-process model" || { bad "2 tables on 3 ranks"; cat err.txt; }
 # a sparse input feeding a FullyConnected layer and a table: neither scheme
 sed 's/{ "Name" : "Hidden", "Kind" : "Hidden", "Type" : "FullyConnected", "N" : 128,/{ "Name" : "E", "Kind" : "Hidden", "Type" : "Embedding", "N" : 8, "Sources" : ["Input"] }, { "Name" : "Hidden", "Kind" : "Hidden", "Type" : "FullyConnected", "N" : 128, "Sources" : ["Input", "E"],/' \
     ae.json >mixed.json
