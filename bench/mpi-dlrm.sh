@@ -1,0 +1,75 @@
+#!/bin/sh
+# bench/mpi-dlrm.sh — DLRM across MPI ranks (docs/scale-out.md), in one run,
+# alternating: 1 process x 1 thread, 2 ranks x 1 thread data parallel (tables
+# replicated, touched rows summed), and 2 ranks x 1 thread with the Embedding
+# tables split whole over the ranks (--parallel model), on synthetic
+# Criteo-shaped rows (sten synth --preset criteo); one epoch each. Says
+# whether the table-split model is the one process's to the bit. Appends to
+# $RESULTS (bench/RESULTS.md). Needs a build with MPI (built here in build-mpi/).
+#   sh bench/mpi-dlrm.sh
+#   ROWS=200000 BUCKETS=100000 BATCH=128 ROUNDS=3 RESULTS=/dev/null sh bench/mpi-dlrm.sh
+set -eu
+cd "$(dirname "$0")/.."
+ROWS=${ROWS:-200000}
+BUCKETS=${BUCKETS:-100000}
+BATCH=${BATCH:-128}
+ROUNDS=${ROUNDS:-3}
+RESULTS=${RESULTS:-bench/RESULTS.md}
+
+sh scripts/deps.sh >/dev/null
+cmake -S . -B build-mpi -DCMAKE_BUILD_TYPE=Release -DSTEN_MPI=ON -DSTEN_BENCH=OFF >/dev/null
+cmake --build build-mpi -j "$(nproc)" --target sten model_diff >/dev/null
+STEN=$(pwd)/build-mpi/sten
+DIFF=$(pwd)/build-mpi/tests/model_diff
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+MPIRUN="mpirun --oversubscribe --bind-to core"
+[ "$(id -u)" -eq 0 ] && MPIRUN="$MPIRUN --allow-run-as-root"
+model=$(lscpu | sed -n 's/^Model name: *//p')
+cores=$(getconf _NPROCESSORS_ONLN)
+echo "cpu: $model, $cores cores; OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS; $(mpirun --version | head -n 1)"
+
+W=$(pwd)/out/mpi-dlrm
+mkdir -p "$W"
+cd "$W"
+"$STEN" synth --force --preset criteo --rows "$ROWS" --seed 5 -o rows.tsv 2>/dev/null
+"$STEN" convert --force rows.tsv -o rows.nc --format criteo --hash-buckets "$BUCKETS" 2>/dev/null
+cfg=../../examples/criteo/dlrm.json
+rate() { sed -n 's/.*epoch 1: .*, \([0-9]*\) examples\/s.*/\1/p' "$1" | tail -n 1; }
+one="" dat="" tab="" r=0
+while [ "$r" -lt "$ROUNDS" ]; do
+    taskset -c 0 "$STEN" train -c "$cfg" -i rows.nc -o rows.nc -n one.nc -b "$BATCH" -e 1 -t 1 --force 2>one.err
+    $MPIRUN -np 2 "$STEN" train -c "$cfg" -i rows.nc -o rows.nc -n dat.nc -b "$BATCH" -e 1 -t 1 --force \
+        --parallel data 2>dat.err
+    $MPIRUN -np 2 "$STEN" train -c "$cfg" -i rows.nc -o rows.nc -n tab.nc -b "$BATCH" -e 1 -t 1 --force \
+        --parallel model 2>tab.err
+    a=$(rate one.err) b=$(rate dat.err) c=$(rate tab.err)
+    echo "round $((r + 1)): 1 process $a examples/s, 2 ranks data parallel $b, 2 ranks tables split $c"
+    one="$one $a" dat="$dat $b" tab="$tab $c"
+    r=$((r + 1))
+done
+med() { echo "$@" | tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+m1=$(med $one) m2=$(med $dat) m3=$(med $tab)
+r2=$(awk -v a="$m1" -v b="$m2" 'BEGIN { printf "%.2f", b / a }')
+r3=$(awk -v a="$m1" -v b="$m3" 'BEGIN { printf "%.2f", b / a }')
+if "$DIFF" one.nc tab.nc 1e-7 2>&1 | grep -q "largest difference 0 "; then same="the 1-process model to the bit"
+else same="NOT the 1-process model: $("$DIFF" one.nc tab.nc 1e-7 2>&1 | tail -n 1)"; fi
+held=$(sed -n 's/.*rank 0 \([0-9]* of the [0-9]*\)).*/\1/p' tab.err | head -n 1)
+echo "speed: median 1 process $m1, data parallel $m2 (${r2}x), tables split $m3 (${r3}x) examples/s; tables split: $same"
+
+cd ../..
+{
+    echo
+    echo "## MPI: DLRM on 2 ranks x 1 thread (data parallel; tables split) vs 1 process x 1 thread ($(date -u +%Y-%m-%d))"
+    echo
+    echo "\`ROWS=$ROWS BUCKETS=$BUCKETS BATCH=$BATCH ROUNDS=$ROUNDS sh bench/mpi-dlrm.sh\`"
+    echo "on $model ($cores cores), $(mpirun --version | head -n 1), OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1;"
+    echo "examples/criteo/dlrm.json (Adam), synthetic Criteo-shaped rows, 26 tables of $BUCKETS rows x 16."
+    echo
+    echo "| | 1 process | 2 ranks, data parallel | 2 ranks, tables split (rank 0 holds $held) |"
+    echo "|---|---|---|---|"
+    echo "| epoch 1 examples/s, batch $BATCH (median of $ROUNDS; rounds:$one /$dat /$tab) | $m1 | $m2 (${r2}x) | $m3 (${r3}x) |"
+    echo
+    echo "The table-split model is $same. Splitting by tables buys memory, not speed: every rank runs the MLPs on every example."
+} >>"$RESULTS"
+echo "appended to $RESULTS"
