@@ -22,6 +22,11 @@
 #                         dlrm-infer.sh's), converted to DIR/rows.nc hashed into B rows a table
 #                         (DIR made if missing)
 # bench_precisions        set $precisions: "fp32", and bf16 where `sten info` says the CPU has it
+# bench_mpi TARGET...     the MPI benchmarks' start: install missing packages, build TARGETs with
+#                         MPI in build-mpi/ (set $STEN), one thread per rank (OMP_NUM_THREADS,
+#                         OPENBLAS_NUM_THREADS, MKL_NUM_THREADS = 1), set $MPIRUN (ranks bound
+#                         to cores), $model and $cores, and print them
+# bench_median V...       the median of the numbers V (the upper one of an even count)
 # bench_ml1m DIR          MovieLens-1M (../shared/data/ml-1m) as DSSTNE text DIR/ml1m.txt and
 #                         NetCDF DIR/ml1m.nc (gl_input; bench/ae-train.sh's and ae-predict.sh's)
 # RESULTS=FILE            where the scripts append their tables (default bench/RESULTS.md;
@@ -120,4 +125,22 @@ bench_dlrm_rows() {
             for (k = 0; k < 26; k++) line = line "\t" ((rand() < 0.05) ? "" : sprintf("%08x", int(rand() * rand() * 1000000) + k))
             print line } }' >"$1/rows.tsv"
     ./build/sten convert --force "$1/rows.tsv" -o "$1/rows.nc" --format criteo --hash-buckets "$3" 2>/dev/null
+}
+
+bench_mpi() {
+    sh scripts/deps.sh >/dev/null
+    cmake -S . -B build-mpi -DCMAKE_BUILD_TYPE=Release -DSTEN_MPI=ON -DSTEN_BENCH=OFF >/dev/null
+    cmake --build build-mpi -j "$(nproc)" --target "$@" >/dev/null
+    STEN=$(pwd)/build-mpi/sten
+    export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+    export OMPI_MCA_btl_vader_single_copy_mechanism=none
+    MPIRUN="mpirun --oversubscribe --bind-to core"
+    [ "$(id -u)" -eq 0 ] && MPIRUN="$MPIRUN --allow-run-as-root"
+    model=$(lscpu | sed -n 's/^Model name: *//p')
+    cores=$(getconf _NPROCESSORS_ONLN) # nproc would follow OMP_NUM_THREADS
+    echo "cpu: $model, $cores cores; OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS; $(mpirun --version | head -n 1)"
+}
+
+bench_median() {
+    echo "$@" | tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }

@@ -14,20 +14,9 @@ ROWS=${ROWS:-200000}
 BUCKETS=${BUCKETS:-100000}
 BATCH=${BATCH:-128}
 ROUNDS=${ROUNDS:-3}
-RESULTS=${RESULTS:-bench/RESULTS.md}
-
-sh scripts/deps.sh >/dev/null
-cmake -S . -B build-mpi -DCMAKE_BUILD_TYPE=Release -DSTEN_MPI=ON -DSTEN_BENCH=OFF >/dev/null
-cmake --build build-mpi -j "$(nproc)" --target sten model_diff >/dev/null
-STEN=$(pwd)/build-mpi/sten
+. bench/lib.sh
+bench_mpi sten model_diff
 DIFF=$(pwd)/build-mpi/tests/model_diff
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-MPIRUN="mpirun --oversubscribe --bind-to core"
-[ "$(id -u)" -eq 0 ] && MPIRUN="$MPIRUN --allow-run-as-root"
-model=$(lscpu | sed -n 's/^Model name: *//p')
-cores=$(getconf _NPROCESSORS_ONLN)
-echo "cpu: $model, $cores cores; OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS; $(mpirun --version | head -n 1)"
 
 W=$(pwd)/out/mpi-dlrm
 mkdir -p "$W"
@@ -48,8 +37,7 @@ while [ "$r" -lt "$ROUNDS" ]; do
     one="$one $a" dat="$dat $b" tab="$tab $c"
     r=$((r + 1))
 done
-med() { echo "$@" | tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-m1=$(med $one) m2=$(med $dat) m3=$(med $tab)
+m1=$(bench_median $one) m2=$(bench_median $dat) m3=$(bench_median $tab)
 r2=$(awk -v a="$m1" -v b="$m2" 'BEGIN { printf "%.2f", b / a }')
 r3=$(awk -v a="$m1" -v b="$m3" 'BEGIN { printf "%.2f", b / a }')
 if "$DIFF" one.nc tab.nc 1e-7 2>&1 | grep -q "largest difference 0 "; then same="the 1-process model to the bit"

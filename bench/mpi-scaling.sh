@@ -17,19 +17,8 @@ EPOCHS=${EPOCHS:-2}
 ROUNDS=${ROUNDS:-3}
 BATCH=${BATCH:-256}
 QUALITY_EPOCHS=${QUALITY_EPOCHS:-20}
-RESULTS=${RESULTS:-bench/RESULTS.md}
-
-sh scripts/deps.sh >/dev/null
-cmake -S . -B build-mpi -DCMAKE_BUILD_TYPE=Release -DSTEN_MPI=ON -DSTEN_BENCH=OFF >/dev/null
-cmake --build build-mpi -j "$(nproc)" --target sten >/dev/null
-STEN=$(pwd)/build-mpi/sten
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-MPIRUN="mpirun --oversubscribe --bind-to core"
-[ "$(id -u)" -eq 0 ] && MPIRUN="$MPIRUN --allow-run-as-root"
-model=$(lscpu | sed -n 's/^Model name: *//p')
-cores=$(getconf _NPROCESSORS_ONLN) # nproc would follow OMP_NUM_THREADS
-echo "cpu: $model, $cores cores; OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS; $(mpirun --version | head -n 1)"
+. bench/lib.sh
+bench_mpi sten
 
 W=$(pwd)/out/mpi-scaling
 mkdir -p "$W"
@@ -58,8 +47,7 @@ while [ "$r" -lt "$ROUNDS" ]; do
     one="$one $a" two="$two $b" ar="$ar $d" mod="$mod $c"
     r=$((r + 1))
 done
-med() { echo "$@" | tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-m1=$(med $one) m2=$(med $two) m4=$(med $ar) m3=$(med $mod)
+m1=$(bench_median $one) m2=$(bench_median $two) m4=$(bench_median $ar) m3=$(bench_median $mod)
 ratio=$(awk -v a="$m1" -v b="$m2" 'BEGIN { printf "%.2f", b / a }')
 ratio_m=$(awk -v a="$m1" -v b="$m3" 'BEGIN { printf "%.2f", b / a }')
 ratio_a=$(awk -v a="$m1" -v b="$m4" 'BEGIN { printf "%.2f", b / a }')
