@@ -356,6 +356,9 @@ typedef struct {
     bool summed;            /* [lo, hi) of this member's p->g holds the group's sum already
                                (several machines: summed across them first) */
 } nn_span;
+/* out[0..len) = the members' gm[m][at..at+len) summed in member order
+ * (out is none of them: the first pass would overwrite a later member). */
+void sten__sum_members(float *out, const float *const *gm, uint32_t members, uint64_t at, uint64_t len);
 /* One update from the gradient sums over `rows` examples (ws's batch
  * alone, or the whole group's batch in data-parallel training). rs: NULL,
  * or per parameter the row sets that replace ws's batch rows for the

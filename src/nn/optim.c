@@ -266,6 +266,15 @@ static void update_row_set(sten_ctx *ctx, nn_param *p, const upd *u, const nn_ro
         update_row(u, p, rs->row[k], rs->g + k * K, c);
 }
 
+void sten__sum_members(float *out, const float *const *gm, uint32_t members, uint64_t at, uint64_t len)
+{
+    for (uint64_t i = 0; i < len; i++)
+        out[i] = gm[0][at + i];
+    for (uint32_t m = 1; m < members; m++)
+        for (uint64_t i = 0; i < len; i++)
+            out[i] += gm[m][at + i];
+}
+
 /* A shared parameter's share (nn_span), from the sum of the members'
  * gradients in member order. Two members (one machine's pair): both read
  * inside the update's loop. More, or clipping: summed block by block into
@@ -291,14 +300,7 @@ static void update_shared(sten_ctx *ctx, const upd *u, const nn_param *p, const 
     for (uint64_t b = 0; b < nb; b++) {
         float g[BLK] __attribute__((aligned(64)));
         const uint64_t a = sp->lo + b * BLK, len = STEN__MIN(BLK, sp->hi - a);
-        const float *g0 = sp->gm[0] + a;
-        for (uint64_t i = 0; i < len; i++)
-            g[i] = g0[i];
-        for (uint32_t m = 1; m < sp->members; m++) {
-            const float *gm = sp->gm[m] + a;
-            for (uint64_t i = 0; i < len; i++)
-                g[i] += gm[i];
-        }
+        sten__sum_members(g, sp->gm, sp->members, a, len);
         if (clip_sum > 0.0f)
             for (uint64_t i = 0; i < len; i++)
                 g[i] = g[i] > clip_sum ? clip_sum : g[i] < -clip_sum ? -clip_sum : g[i];

@@ -596,11 +596,7 @@ static sten_status sum_across(const sten_net *net, const group *gp)
         float acc[BLK];
         for (uint64_t a = sp->lo; a < sp->hi; a += BLK) {
             const uint64_t len = STEN__MIN(BLK, sp->hi - a);
-            for (uint64_t k = 0; k < len; k++)
-                acc[k] = sp->gm[0][a + k];
-            for (uint32_t m = 1; m < sp->members; m++)
-                for (uint64_t k = 0; k < len; k++)
-                    acc[k] += sp->gm[m][a + k];
+            sten__sum_members(acc, sp->gm, sp->members, a, len);
             memcpy(g + a, acc, (size_t)len * sizeof *acc);
         }
         st = x->allreduce(x->user, g + sp->lo, (size_t)(sp->hi - sp->lo), STEN_COMM_F32, STEN_COMM_SUM);
