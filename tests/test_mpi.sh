@@ -334,6 +334,11 @@ for np in 2 3; do
         same_scores ds1.txt ds$np.txt && ok "DLRM scores on $np ranks (tables split): the 1-process file" ||
         { bad "DLRM scores on $np ranks"; cat err.txt; wc -l ds1.txt ds$np.txt; diff ds1.txt ds$np.txt | head -n 6; }
 done
+mpi 2 predict -n one.nc -i in.nc --format scores -s aes.txt --parallel model 2>err.txt
+rc=$?
+[ $rc -ne 0 ] && [ ! -f aes.txt ] && grep -q "scores with --parallel model need a model split by Embedding tables" err.txt &&
+    ok "scores with --parallel model refuse a model not split by tables (exit $rc), no file" ||
+    { bad "predict --parallel model scores of an autoencoder: exit $rc"; cat err.txt; }
 # tables larger than one process's budget: 26 x 20,000 x 16 floats and
 # Adam's two moments of each (100 MB)
 "$STEN" convert c.tsv -o cbig.nc --format criteo --hash-buckets 20000 2>/dev/null || bad "making the large tables' data"
