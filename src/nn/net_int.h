@@ -355,6 +355,17 @@ typedef struct {
     uint32_t members;
     bool summed;            /* [lo, hi) of this member's p->g holds the group's sum already
                                (several machines: summed across them first) */
+    /* A sparse-row parameter (gm NULL, rid set): member m's rows touched
+     * this step, cnt[m][i] of them ascending in rid[m], their gradients in
+     * rg[m] (row q at q * row_len); this member updates all of them on its
+     * own copy. pos, rowg: scratch for ctx->threads threads (pos: members
+     * each; rowg: kmax floats each). */
+    const uint32_t *const *rid;
+    const float *const *rg;
+    const volatile uint64_t *const *cnt;
+    uint64_t *pos;
+    float *rowg;
+    uint32_t kmax;
 } nn_span;
 /* out[0..len) = the members' gm[m][at..at+len) summed in member order
  * (out is none of them: the first pass would overwrite a later member). */

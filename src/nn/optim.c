@@ -266,6 +266,56 @@ static void update_row_set(sten_ctx *ctx, nn_param *p, const upd *u, const nn_ro
         update_row(u, p, rs->row[k], rs->g + k * K, c);
 }
 
+/* The same over the rows any member of a machine touched, read from the
+ * shared area (nn_span's rid): each member's rows ascend, so the threads
+ * take ranges of row ids and merge the members' lists over theirs; a row's
+ * gradients are summed in member order. */
+static void update_rows_shared(sten_ctx *ctx, nn_param *p, const upd *u, const nn_span *sp, uint32_t pi, float c)
+{
+    const uint32_t K = p->row_len, P = sp->members;
+    const uint64_t R = p->n / K;
+    uint64_t total = 0;
+    for (uint32_t m = 0; m < P; m++)
+        total += sp->cnt[m][pi];
+    const int nt = sten__threads_for(ctx, (int64_t)(total * K), 1 << 14);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < nt; t++) {
+        const uint64_t r0 = R * (uint64_t)t / (uint64_t)nt, r1 = R * (uint64_t)(t + 1) / (uint64_t)nt;
+        uint64_t *at = sp->pos + (size_t)t * P;
+        float *g = sp->rowg + (size_t)t * sp->kmax;
+        for (uint32_t m = 0; m < P; m++) { /* each list's first row >= r0 */
+            const uint32_t *rid = sp->rid[m];
+            uint64_t lo = 0, hi = sp->cnt[m][pi];
+            while (lo < hi) {
+                const uint64_t mid = (lo + hi) / 2;
+                if (rid[mid] < r0)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            at[m] = lo;
+        }
+        for (;;) {
+            uint64_t row = r1;
+            for (uint32_t m = 0; m < P; m++)
+                if (at[m] < sp->cnt[m][pi] && sp->rid[m][at[m]] < row)
+                    row = sp->rid[m][at[m]];
+            if (row >= r1)
+                break;
+            bool first = true;
+            for (uint32_t m = 0; m < P; m++) {
+                if (at[m] >= sp->cnt[m][pi] || sp->rid[m][at[m]] != row)
+                    continue;
+                const float *gm = sp->rg[m] + at[m]++ * K;
+                for (uint32_t f = 0; f < K; f++)
+                    g[f] = first ? gm[f] : g[f] + gm[f];
+                first = false;
+            }
+            update_row(u, p, row, g, c);
+        }
+    }
+}
+
 void sten__sum_members(float *out, const float *const *gm, uint32_t members, uint64_t at, uint64_t len)
 {
     for (uint64_t i = 0; i < len; i++)
@@ -326,7 +376,9 @@ void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, co
             const float l2 = isnan(p->l2) ? t->lambda : p->l2, l1 = isnan(p->l1) ? t->lambda1 : p->l1;
             if (p->update == NN_UPDATE_ROWS) {
                 const upd u = make_upd(t, net->step, a, l2, l1, ib);
-                if (rs)
+                if (span && span[i].rid)
+                    update_rows_shared(ctx, p, &u, &span[i], i, p->clip > 0.0f ? p->clip / ib : 0.0f);
+                else if (rs)
                     update_row_set(ctx, p, &u, &rs[i], p->clip > 0.0f ? p->clip / ib : 0.0f);
                 else
                     update_rows(ctx, net, ws, &u, i, p->clip > 0.0f ? p->clip / ib : 0.0f);

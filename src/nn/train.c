@@ -154,6 +154,17 @@ typedef struct {
     nn_span *span;       /* per parameter: this member's share, gm NULL if not shared */
     const float **gm;    /* every member's gradient of each shared parameter (span[i].gm) */
     float **priv;        /* per parameter: its own w, g, s1, s2, back after training */
+    /* sparse-row parameters exchanged through the area (rows_shared): the
+     * workspace arrays moved into this member's part for the run */
+    void **moved;        /* per array: the workspace's own (n_moved of them) */
+    void **mptr;         /* per member, per array: where it is now (P x n_moved) */
+    uint32_t n_moved;
+    volatile uint64_t *cnt; /* this member's rows of each such parameter this step */
+    const volatile uint64_t **cnts; /* every member's */
+    const uint32_t **rids;  /* pools of nn_span's per-member pointers */
+    const float **rgs;
+    uint64_t *pos;       /* the update's scratch: threads x members */
+    float *rowg;         /* ... threads x the longest row */
 } group;
 
 static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, group *gp,
@@ -258,7 +269,7 @@ static sten_status sum_gradients(sten_ctx *ctx, const sten_net *net, const sten_
     sten_status st = STEN_OK;
     for (uint32_t i = 0; i < net->n_params && !st; i++) {
         const nn_param *p = &net->params[i];
-        if (gp->span && gp->span[i].gm)
+        if (gp->span && (gp->span[i].gm || gp->span[i].rid))
             continue;
         st = p->update == NN_UPDATE_ROWS || sparse_rows_of(net, p) >= 0
                  ? sum_rows(ctx, net, ws, gp, i, mine)
@@ -338,6 +349,9 @@ static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_op
                 return st;
             /* shared: every member's gradients written before any member
              * sums them, and every share updated before the next forward */
+            for (uint32_t i = 0; gp->cnt && i < net->n_params; i++) /* the rows this member touched */
+                if (gp->span[i].rid)
+                    gp->cnt[i] = Bn ? ws->buf[net->params[i].rows_of].xt.rows : 0;
             if (gp->span && ((st = gp->c->node->barrier(gp->c->node->user)) || (st = sum_across(net, gp))))
                 return st;
             sten__optim_step(ctx, net, ws, t, alpha, rows, dp ? gp->rs : NULL, gp->span);
@@ -472,6 +486,44 @@ static void repoint(sten_net *net, const float *from, float *to)
     }
 }
 
+/* A sparse-row parameter whose members' touched rows and gradients go
+ * through the area instead of two MPI_Allreduce calls (a bit set of the
+ * rows, then their gradients) and their copies: its gradient kept per
+ * touched row (a compact transpose's), on one machine (several sum across
+ * machines through MPI). Every member still updates every touched row of
+ * its own copy, as with the MPI sums. */
+static bool rows_shared(const sten_net *net, const group *gp, uint32_t i)
+{
+    const nn_param *p = &net->params[i];
+    const sten_workspace *ws = net->ws;
+    return !gp->c->across && p->update == NN_UPDATE_ROWS && p->n && i < ws->n_pgrad && ws->pgrad[i] &&
+           ws->buf[p->rows_of].rid;
+}
+
+/* The index of the workspace array `b` (of `units` 4-byte units) among the
+ * moved ones, added when new. */
+static uint32_t moved_index(group *gp, void *b, uint64_t units, uint64_t *mlen)
+{
+    for (uint32_t j = 0; j < gp->n_moved; j++)
+        if (gp->moved[j] == b)
+            return j;
+    mlen[gp->n_moved] = units;
+    gp->moved[gp->n_moved] = b;
+    return gp->n_moved++;
+}
+
+/* Every workspace alias of the array `from` (a compact transpose's rows, a
+ * parameter's rows' gradient) becomes `to`. */
+static void repoint_ws(sten_workspace *ws, const sten_net *net, const void *from, void *to)
+{
+    for (uint32_t l = 0; l < net->n_layers; l++)
+        if (ws->buf[l].rid == from)
+            ws->buf[l].rid = (uint32_t *)to;
+    for (uint32_t i = 0; i < ws->n_pgrad; i++)
+        if (ws->pgrad[i] == from)
+            ws->pgrad[i] = (float *)to;
+}
+
 static uint64_t al16(uint64_t n) /* floats, to whole cache lines */
 {
     return (n + 15) & ~(uint64_t)15;
@@ -485,6 +537,15 @@ static uint64_t room(uint64_t n)
     return al16(n) + 17 * 16;
 }
 
+static void share_free(sten_ctx *ctx, group *gp)
+{
+    void *own[] = {gp->span, gp->gm, gp->priv, gp->moved, gp->mptr, gp->cnts, gp->rids, gp->rgs, gp->pos, gp->rowg};
+    for (size_t k = 0; k < sizeof own / sizeof *own; k++)
+        sten_free(ctx, own[k]);
+    gp->span = NULL, gp->gm = NULL, gp->priv = NULL, gp->moved = NULL, gp->mptr = NULL, gp->cnts = NULL;
+    gp->rids = NULL, gp->rgs = NULL, gp->pos = NULL, gp->rowg = NULL, gp->cnt = NULL, gp->n_moved = 0;
+}
+
 static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
 {
     const sten_comm *c = gp->c && !gp->model ? gp->c->node : NULL; /* this machine's members */
@@ -493,30 +554,63 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
     for (uint32_t k = 0; k < net->n_weights; k++)
         if (net->layers[net->weights[k].dst].d->weight_norm > 0.0f)
             return STEN_OK; /* rescales whole columns after the update: each member keeps all of it */
+    sten_workspace *ws = net->ws;
     uint64_t common = 0, grads = 0; /* floats */
-    uint32_t n_sh = 0;
+    uint32_t n_sh = 0, n_rows = 0, kmax = 0;
+    double cap = 0.0; /* the most entries a member's batch gives a sparse input */
     for (uint32_t i = 0; i < net->n_params; i++) {
         const nn_param *p = &net->params[i];
         if (shareable(net, p)) {
             common += room(p->n) + (p->s1 ? room(p->s_n) : 0) + (p->s2 ? room(p->s_n) : 0);
             grads += room(p->n);
             n_sh++;
+        } else if (rows_shared(net, gp, i)) {
+            n_rows++;
+            kmax = STEN__MAX(kmax, p->row_len);
+            cap = STEN__MAX(cap, (double)ws->buf[p->rows_of].xt.cap);
         }
     }
-    if (!n_sh)
+    if (!n_sh && !n_rows)
         return STEN_OK;
-    const uint32_t P = (uint32_t)c->size, me = (uint32_t)c->rank;
+    sten_status st = n_rows ? c->allreduce(c->user, &cap, 1, STEN_COMM_F64, STEN_COMM_MAX) : STEN_OK;
+    if (st)
+        return st;
+    const uint32_t P = (uint32_t)c->size, me = (uint32_t)c->rank, T = (uint32_t)STEN__MAX(1, ctx->threads);
     void **seg = sten_calloc(ctx, P, sizeof *seg);
+    uint64_t *mlen = sten_calloc(ctx, 2 * (size_t)n_rows + 1, sizeof *mlen);
     gp->span = sten_calloc(ctx, net->n_params, sizeof *gp->span);
-    gp->gm = sten_calloc(ctx, (size_t)n_sh * P, sizeof *gp->gm);
+    gp->gm = sten_calloc(ctx, (size_t)n_sh * P + 1, sizeof *gp->gm);
     gp->priv = sten_calloc(ctx, (size_t)net->n_params * 4, sizeof *gp->priv);
-    double short_of = !seg || !gp->span || !gp->gm || !gp->priv; /* members that could not: all give up alike */
-    sten_status st = gp->c->allreduce(gp->c->user, &short_of, 1, STEN_COMM_F64, STEN_COMM_SUM);
+    gp->moved = sten_calloc(ctx, 2 * (size_t)n_rows + 1, sizeof *gp->moved);
+    gp->mptr = sten_calloc(ctx, (2 * (size_t)n_rows + 1) * P, sizeof *gp->mptr);
+    gp->cnts = sten_calloc(ctx, P, sizeof *gp->cnts);
+    gp->rids = sten_calloc(ctx, (size_t)n_rows * P + 1, sizeof *gp->rids);
+    gp->rgs = sten_calloc(ctx, (size_t)n_rows * P + 1, sizeof *gp->rgs);
+    gp->pos = sten_calloc(ctx, (size_t)T * P, sizeof *gp->pos);
+    gp->rowg = sten_calloc(ctx, (size_t)T * kmax + 1, sizeof *gp->rowg);
+    gp->n_moved = 0;
+    /* the arrays moved: each such input's compact transpose's rows and each
+     * parameter's gradient rows, in this member's part after its header of
+     * row counts (one per parameter) */
+    uint64_t extra = al16(2 * (uint64_t)net->n_params);
+    for (uint32_t i = 0; gp->moved && mlen && i < net->n_params; i++)
+        if (!shareable(net, &net->params[i]) && rows_shared(net, gp, i)) {
+            const nn_param *p = &net->params[i];
+            moved_index(gp, ws->buf[p->rows_of].rid, (uint64_t)cap, mlen);
+            moved_index(gp, ws->pgrad[i], (uint64_t)cap * p->row_len, mlen);
+        }
+    for (uint32_t j = 0; j < gp->n_moved; j++)
+        extra += room(mlen[j]);
+    double short_of = !seg || !mlen || !gp->span || !gp->gm || !gp->priv || !gp->moved || !gp->mptr || !gp->cnts ||
+                      !gp->rids || !gp->rgs || !gp->pos || !gp->rowg; /* members that could not: all give up alike */
+    st = gp->c->allreduce(gp->c->user, &short_of, 1, STEN_COMM_F64, STEN_COMM_SUM);
     if (st || short_of > 0.0) {
         sten_free(ctx, seg);
+        sten_free(ctx, mlen);
+        share_free(ctx, gp);
         return st ? st : STEN_E_NOMEM;
     }
-    const uint64_t bytes = (((me == 0 ? common : 0) + 80 * (me % 8) + grads) * sizeof(float) + 4095) &
+    const uint64_t bytes = (((me == 0 ? common : 0) + 80 * (me % 8) + grads + extra) * sizeof(float) + 4095) &
                            ~(uint64_t)4095;
     /* a machine without room for the area (its ranks agree on that): every
      * machine sums through MPI_Allreduce instead */
@@ -526,12 +620,19 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
         if (mapped)
             c->shared(c->user, 0, NULL);
         sten_free(ctx, seg);
-        sten_free(ctx, gp->span);
-        sten_free(ctx, gp->gm);
-        sten_free(ctx, gp->priv);
-        gp->span = NULL;
+        sten_free(ctx, mlen);
+        share_free(ctx, gp);
         return st;
     }
+    for (uint32_t m = 0; m < P; m++) {
+        float *base = (float *)seg[m] + (m == 0 ? common : 0) + 80 * (m % 8) + grads; /* staggered, as room() */
+        gp->cnts[m] = (const volatile uint64_t *)base;
+        for (uint64_t j = 0, off = al16(2 * (uint64_t)net->n_params); j < gp->n_moved; off += room(mlen[j]), j++)
+            gp->mptr[(size_t)m * gp->n_moved + j] = base + off; /* 64-byte aligned: any element type */
+    }
+    gp->cnt = (volatile uint64_t *)gp->cnts[me];
+    for (uint32_t i = 0; i < net->n_params; i++)
+        gp->cnt[i] = 0;
     float *cw = seg[0];
     uint64_t co = 0, go = 0;
     for (uint32_t i = 0, j = 0; i < net->n_params; i++) {
@@ -547,6 +648,7 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
         if (p->s2)
             s2 = cw + co, co += room(p->s_n);
         const float **gm = gp->gm + (size_t)j++ * P;
+        /* (only the dense ones here; the sparse-row ones below) */
         for (uint32_t m = 0; m < P; m++)
             gm[m] = (float *)seg[m] + (m == 0 ? common : 0) + 80 * (m % 8) + go; /* staggered, as room() */
         go += room(p->n);
@@ -559,23 +661,49 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
         }
         /* this member's share, in whole cache lines */
         const uint64_t lo = STEN__MIN(p->n, al16(p->n * me / P)), hi = STEN__MIN(p->n, al16(p->n * (me + 1) / P));
-        gp->span[i] = (nn_span){lo, me + 1 == P ? p->n : hi, gm, P, gp->c->across != NULL};
+        gp->span[i] = (nn_span){.lo = lo, .hi = me + 1 == P ? p->n : hi, .gm = gm, .members = P,
+                                .summed = gp->c->across != NULL};
         repoint(net, keep[0], w);
         repoint(net, keep[1], (float *)gm[me]);
         repoint(net, keep[2], s1);
         repoint(net, keep[3], s2);
     }
+    for (uint32_t i = 0, k = 0; i < net->n_params; i++) {
+        const nn_param *p = &net->params[i];
+        if (shareable(net, p) || !rows_shared(net, gp, i))
+            continue;
+        const uint32_t a = moved_index(gp, ws->buf[p->rows_of].rid, 0, mlen);
+        const uint32_t b = moved_index(gp, ws->pgrad[i], 0, mlen);
+        const uint32_t **rid = gp->rids + (size_t)k * P;
+        const float **rg = gp->rgs + (size_t)k * P;
+        k++;
+        for (uint32_t m = 0; m < P; m++) {
+            rid[m] = gp->mptr[(size_t)m * gp->n_moved + a];
+            rg[m] = gp->mptr[(size_t)m * gp->n_moved + b];
+        }
+        gp->span[i] = (nn_span){.members = P, .rid = rid, .rg = rg, .cnt = gp->cnts, .pos = gp->pos,
+                                .rowg = gp->rowg, .kmax = kmax};
+    }
+    for (uint32_t j = 0; j < gp->n_moved; j++)
+        repoint_ws(ws, net, gp->moved[j], gp->mptr[(size_t)me * gp->n_moved + j]);
     sten_free(ctx, seg);
+    sten_free(ctx, mlen);
     sten__net_changed(net);
     const sten_comm *x = gp->c->across;
     char across[96] = "";
     if (x)
         snprintf(across, sizeof across, " (its machine's gradients, then that share over the %d machines "
                  "through MPI_Allreduce)", x->size);
-    if (gp->c->rank == 0)
+    char rows[128] = "";
+    if (n_rows)
+        snprintf(rows, sizeof rows, "; %u sparse-row parameters' touched rows and gradients read there by every "
+                 "rank", n_rows);
+    if (gp->c->rank == 0 && n_sh)
         sten_log(ctx, STEN_LOG_INFO, "data parallel: %u parameters' weights and optimizer state (%llu MB) in "
-                 "shared memory on each machine, each rank sums and updates 1/%u of them%s", n_sh,
-                 (unsigned long long)(common * sizeof(float) >> 20), P, across);
+                 "shared memory on each machine, each rank sums and updates 1/%u of them%s%s", n_sh,
+                 (unsigned long long)(common * sizeof(float) >> 20), P, across, rows);
+    else if (gp->c->rank == 0)
+        sten_log(ctx, STEN_LOG_INFO, "data parallel:%s", rows + 1);
     return c->barrier(c->user); /* rank 0's copies in place before anybody reads them */
 }
 
@@ -630,15 +758,15 @@ static sten_status share_end(sten_ctx *ctx, sten_net *net, group *gp, sten_statu
         for (int a = 0; a < 4; a++)
             repoint(net, shared[a], keep[a]);
     }
+    const uint32_t me = (uint32_t)c->rank;
+    for (uint32_t j = 0; j < gp->n_moved; j++)
+        repoint_ws(net->ws, net, gp->mptr[(size_t)me * gp->n_moved + j], gp->moved[j]);
     sten__net_changed(net);
     if (!st)
         st = c->barrier(c->user); /* nobody reads the area any more */
     if (!st)
         st = c->shared(c->user, 0, NULL);
-    sten_free(ctx, gp->span);
-    sten_free(ctx, gp->gm);
-    sten_free(ctx, gp->priv);
-    gp->span = NULL;
+    share_free(ctx, gp);
     return st;
 }
 
@@ -717,7 +845,8 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
     group gp = {net->comm                                                                  ? net->comm
                 : o->comm && o->comm->size > 1 && o->parallel == STEN_PARALLEL_DATA ? o->comm
                                                                                       : NULL,
-                net->comm != NULL, net->examples, net->examples, NULL, NULL, NULL, NULL, NULL, NULL};
+                net->comm != NULL, net->examples, net->examples, NULL, NULL, NULL, NULL, NULL, NULL,
+                NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL};
     if (gp.c)
         st = group_start(ctx, net, o, &gp);
     if (!st)
