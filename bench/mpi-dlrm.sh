@@ -3,7 +3,8 @@
 # alternating: 1 process x 1 thread, 2 ranks x 1 thread data parallel (tables
 # replicated, touched rows summed), and 2 ranks x 1 thread with the Embedding
 # tables split whole over the ranks (--parallel model), on synthetic
-# Criteo-shaped rows (sten synth --preset criteo); one epoch each. Says
+# Criteo-shaped rows (sten synth --preset criteo); one epoch each; then the
+# data-parallel sparse rows' two exchanges step by step in one run. Says
 # whether the table-split model is the one process's to the bit. Appends to
 # $RESULTS (bench/RESULTS.md). Needs a build with MPI (built here in build-mpi/).
 #   sh bench/mpi-dlrm.sh
@@ -37,6 +38,13 @@ while [ "$r" -lt "$ROUNDS" ]; do
     one="$one $a" dat="$dat $b" tab="$tab $c"
     r=$((r + 1))
 done
+# the sparse rows' two paths side by side in one run, step by step (whole
+# runs on this shared machine swing 1.5-2x from one to the next)
+STEN_MPI_ALTERNATE=1 $MPIRUN -x STEN_MPI_ALTERNATE -np 2 "$STEN" train -c "$cfg" -i rows.nc -o rows.nc -n alt.nc \
+    -b "$BATCH" -e 2 -t 1 --force --parallel data 2>alt.err
+alt=$(sed -n 's/.*epoch \([0-9]\): sums and update \([0-9.]*\) ms a step .* shared memory.*, \([0-9.]*\) ms through MPI_Allreduce.*/epoch \1: \2 ms (shared memory) vs \3 ms (MPI_Allreduce)/p' alt.err |
+    tr '\n' ';' | sed 's/;$//; s/;/; /g')
+echo "sums and update per step, rows alternating between the paths: $alt"
 m1=$(bench_median $one) m2=$(bench_median $dat) m3=$(bench_median $tab)
 r2=$(awk -v a="$m1" -v b="$m2" 'BEGIN { printf "%.2f", b / a }')
 r3=$(awk -v a="$m1" -v b="$m3" 'BEGIN { printf "%.2f", b / a }')
@@ -57,6 +65,10 @@ cd ../..
     echo "| | 1 process | 2 ranks, data parallel | 2 ranks, tables split (rank 0 holds $held) |"
     echo "|---|---|---|---|"
     echo "| epoch 1 examples/s, batch $BATCH (median of $ROUNDS; rounds:$one /$dat /$tab) | $m1 | $m2 (${r2}x) | $m3 (${r3}x) |"
+    echo
+    echo "Data parallel, the tables' touched rows and gradients read through shared memory by every rank, against"
+    echo "summed through MPI_Allreduce (a bit set of the rows, then their gradients), every other step of one run"
+    echo "(\`STEN_MPI_ALTERNATE=1\`, 2 epochs), the sums and update per step: $alt."
     echo
     echo "The table-split model is $same. Splitting by tables buys memory, not speed: every rank runs the MLPs on every example."
 } >>"$RESULTS"

@@ -188,6 +188,13 @@ for m in dlrm fm; do
     "$DIFF" ${m}1.nc ${m}2a.nc 1e-4 && ok "$m: ... and with the rows summed through MPI_Allreduce" ||
         bad "$m: 2 ranks through MPI_Allreduce differ from 1 process"
 done
+# STEN_MPI_ALTERNATE (benchmarks): every other step through MPI_Allreduce,
+# each path's time per step said per epoch; the same sums, so the same model
+STEN_MPI_ALTERNATE=1 mpi 2 train -c dlrm.json -i c.nc -o c.nc -n dlrm2b.nc -b 64 -e 2 -t 1 2>err.txt ||
+    { bad "dlrm on 2 ranks, STEN_MPI_ALTERNATE=1"; cat err.txt; }
+grep -q "epoch 2: sums and update .* ms a step with the sparse rows through shared memory (.* steps), .* ms through MPI_Allreduce" err.txt &&
+    "$DIFF" dlrm2.nc dlrm2b.nc 1e-6 && ok "STEN_MPI_ALTERNATE=1 times both paths and gives the same model" ||
+    { bad "STEN_MPI_ALTERNATE=1"; cat err.txt; }
 # (SGD: AdaGrad's g / sqrt(sum of g^2) on the MLPs turns the last bits of a
 # three-way sum of a near-zero gradient into a visible step; with 2 ranks
 # the sums happen to agree to 1e-4, with 3 they do not, on either path)

@@ -366,6 +366,7 @@ typedef struct {
     uint64_t *pos;
     float *rowg;
     uint32_t kmax;
+    bool via_mpi;           /* this step summed through MPI_Allreduce instead (STEN_MPI_ALTERNATE) */
 } nn_span;
 /* out[0..len) = the members' gm[m][at..at+len) summed in member order
  * (out is none of them: the first pass would overwrite a later member). */

@@ -376,7 +376,7 @@ void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, co
             const float l2 = isnan(p->l2) ? t->lambda : p->l2, l1 = isnan(p->l1) ? t->lambda1 : p->l1;
             if (p->update == NN_UPDATE_ROWS) {
                 const upd u = make_upd(t, net->step, a, l2, l1, ib);
-                if (span && span[i].rid)
+                if (span && span[i].rid && !span[i].via_mpi)
                     update_rows_shared(ctx, p, &u, &span[i], i, p->clip > 0.0f ? p->clip / ib : 0.0f);
                 else if (rs)
                     update_row_set(ctx, p, &u, &rs[i], p->clip > 0.0f ? p->clip / ib : 0.0f);

@@ -5,6 +5,7 @@
 #include "net_int.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -165,6 +166,12 @@ typedef struct {
     const float **rgs;
     uint64_t *pos;       /* the update's scratch: threads x members */
     float *rowg;         /* ... threads x the longest row */
+    /* STEN_MPI_ALTERNATE (a benchmark's side-by-side on a noisy machine):
+     * every other step sums the sparse-row parameters through MPI_Allreduce
+     * instead, and each path's exchange and update time is kept */
+    bool alternate;
+    double ab_s[2];
+    uint64_t ab_n[2];
 } group;
 
 static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_opts *o, group *gp,
@@ -269,7 +276,7 @@ static sten_status sum_gradients(sten_ctx *ctx, const sten_net *net, const sten_
     sten_status st = STEN_OK;
     for (uint32_t i = 0; i < net->n_params && !st; i++) {
         const nn_param *p = &net->params[i];
-        if (gp->span && (gp->span[i].gm || gp->span[i].rid))
+        if (gp->span && (gp->span[i].gm || (gp->span[i].rid && !gp->span[i].via_mpi)))
             continue;
         st = p->update == NN_UPDATE_ROWS || sparse_rows_of(net, p) >= 0
                  ? sum_rows(ctx, net, ws, gp, i, mine)
@@ -345,6 +352,10 @@ static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_op
                 for (uint32_t i = 0; i < net->n_params; i++)
                     if (net->params[i].update == NN_UPDATE_DENSE)
                         memset(net->params[i].g, 0, (size_t)net->params[i].n * sizeof(float));
+            const bool mpi_step = gp->alternate && (bi & 1);
+            for (uint32_t i = 0; gp->alternate && i < net->n_params; i++)
+                gp->span[i].via_mpi = gp->span[i].rid && mpi_step;
+            const double ab0 = now_s();
             if (dp && (st = sum_gradients(ctx, net, ws, gp, Bn > 0)))
                 return st;
             /* shared: every member's gradients written before any member
@@ -355,6 +366,7 @@ static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_op
             if (gp->span && ((st = gp->c->node->barrier(gp->c->node->user)) || (st = sum_across(net, gp))))
                 return st;
             sten__optim_step(ctx, net, ws, t, alpha, rows, dp ? gp->rs : NULL, gp->span);
+            gp->ab_s[mpi_step] += now_s() - ab0, gp->ab_n[mpi_step]++;
             if (gp->span && (st = gp->c->node->barrier(gp->c->node->user)))
                 return st;
         } else {
@@ -368,6 +380,12 @@ static sten_status run_batches(sten_ctx *ctx, sten_net *net, const sten_train_op
             o->progress(o->user, &p);
         }
     }
+    if (gp->alternate && gp->c->rank == 0)
+        sten_log(ctx, STEN_LOG_INFO, "epoch %u: sums and update %.3f ms a step with the sparse rows through shared "
+                 "memory (%llu steps), %.3f ms through MPI_Allreduce (%llu steps)", epoch,
+                 gp->ab_s[0] * 1e3 / (double)STEN__MAX(gp->ab_n[0], 1), (unsigned long long)gp->ab_n[0],
+                 gp->ab_s[1] * 1e3 / (double)STEN__MAX(gp->ab_n[1], 1), (unsigned long long)gp->ab_n[1]);
+    gp->ab_s[0] = gp->ab_s[1] = 0.0, gp->ab_n[0] = gp->ab_n[1] = 0;
     es->loss = sum / (double)n_all;
     es->seconds = now_s() - t0;
     es->examples_per_s = (double)n_all / (es->seconds > 0 ? es->seconds : 1e-9);
@@ -686,6 +704,10 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
     }
     for (uint32_t j = 0; j < gp->n_moved; j++)
         repoint_ws(ws, net, gp->moved[j], gp->mptr[(size_t)me * gp->n_moved + j]);
+    const char *alt = getenv("STEN_MPI_ALTERNATE");
+    double both = n_rows && alt && strcmp(alt, "0") != 0; /* every rank takes the same path each step */
+    st = gp->c->allreduce(gp->c->user, &both, 1, STEN_COMM_F64, STEN_COMM_MAX);
+    gp->alternate = both > 0.0;
     sten_free(ctx, seg);
     sten_free(ctx, mlen);
     sten__net_changed(net);
@@ -704,7 +726,7 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
                  (unsigned long long)(common * sizeof(float) >> 20), P, across, rows);
     else if (gp->c->rank == 0)
         sten_log(ctx, STEN_LOG_INFO, "data parallel:%s", rows + 1);
-    return c->barrier(c->user); /* rank 0's copies in place before anybody reads them */
+    return st ? st : c->barrier(c->user); /* rank 0's copies in place before anybody reads them */
 }
 
 /* Several machines: this member's share of each shared parameter summed
@@ -846,7 +868,7 @@ sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *
                 : o->comm && o->comm->size > 1 && o->parallel == STEN_PARALLEL_DATA ? o->comm
                                                                                       : NULL,
                 net->comm != NULL, net->examples, net->examples, NULL, NULL, NULL, NULL, NULL, NULL,
-                NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL};
+                NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, false, {0, 0}, {0, 0}};
     if (gp.c)
         st = group_start(ctx, net, o, &gp);
     if (!st)
