@@ -222,6 +222,18 @@ static void update_row(const upd *u, nn_param *p, uint64_t row, float *g, float 
         update_range(u, p->w + o, g, p->s1 ? p->s1 + o : NULL, p->s2 ? p->s2 + o : NULL, K);
 }
 
+/* Asks for a row's weights and optimizer state (the first line of each):
+ * the rows of a large table are scattered over more than the caches. */
+static void prefetch_row(const nn_param *p, const upd *u, uint64_t row)
+{
+    const uint64_t at = row * p->row_len;
+    __builtin_prefetch(p->w + at, 1);
+    if (p->s1)
+        __builtin_prefetch(p->s1 + (p->row_wise && u->opt == STEN_OPT_ADAGRAD ? row : at), 1);
+    if (p->s2)
+        __builtin_prefetch(p->s2 + at, 1);
+}
+
 /* Only the rows of p that this batch touched (the non-empty rows of its
  * sparse input's transpose): absent rows keep their values and optimizer
  * state and are not decayed. Rows are independent, so the split over
@@ -238,16 +250,8 @@ static void update_rows(sten_ctx *ctx, const sten_net *net, const sten_workspace
     const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * K, 1 << 14);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
     for (uint32_t q = 0; q < XT->rows; q++) {
-        /* the rows of a large table are scattered: ask for the weights and
-         * state of the row 8 ahead (its first cache line of each) */
-        if (rid && q + 8 < XT->rows) {
-            const uint64_t ahead = (uint64_t)rid[q + 8] * K;
-            __builtin_prefetch(p->w + ahead, 1);
-            if (p->s1)
-                __builtin_prefetch(p->s1 + (p->row_wise && u->opt == STEN_OPT_ADAGRAD ? rid[q + 8] : ahead), 1);
-            if (p->s2)
-                __builtin_prefetch(p->s2 + ahead, 1);
-        }
+        if (rid && q + 8 < XT->rows) /* 8 ahead */
+            prefetch_row(p, u, rid[q + 8]);
         if (XT->row_ptr[q] == XT->row_ptr[q + 1])
             continue;
         const uint64_t row = rid ? rid[q] : q;
@@ -262,8 +266,11 @@ static void update_row_set(sten_ctx *ctx, nn_param *p, const upd *u, const nn_ro
     const uint32_t K = p->row_len;
     const int nt = sten__threads_for(ctx, (int64_t)rs->n * K, 1 << 14);
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (uint64_t k = 0; k < rs->n; k++)
+    for (uint64_t k = 0; k < rs->n; k++) {
+        if (k + 8 < rs->n)
+            prefetch_row(p, u, rs->row[k + 8]);
         update_row(u, p, rs->row[k], rs->g + k * K, c);
+    }
 }
 
 /* The same over the rows any member of a machine touched, read from the
@@ -297,9 +304,14 @@ static void update_rows_shared(sten_ctx *ctx, nn_param *p, const upd *u, const n
         }
         for (;;) {
             uint64_t row = r1;
-            for (uint32_t m = 0; m < P; m++)
-                if (at[m] < sp->cnt[m][pi] && sp->rid[m][at[m]] < row)
+            for (uint32_t m = 0; m < P; m++) {
+                const uint64_t n = sp->cnt[m][pi];
+                if (at[m] < n && sp->rid[m][at[m]] < row)
                     row = sp->rid[m][at[m]];
+                /* each list's row 8 ahead */
+                if (at[m] + 8 < n && sp->rid[m][at[m] + 8] < r1)
+                    prefetch_row(p, u, sp->rid[m][at[m] + 8]);
+            }
             if (row >= r1)
                 break;
             bool first = true;
