@@ -533,6 +533,26 @@ static bool rows_shared(const sten_net *net, const group *gp, uint32_t i)
            ws->buf[p->rows_of].rid;
 }
 
+/* Which parameters every member of the machine can exchange so (1 or 0
+ * each): whether a transpose is compact follows the bound on a batch's
+ * entries, which each member takes from its own stripe of the data. */
+static sten_status rows_agree(sten_ctx *ctx, const sten_net *net, const group *gp, const sten_comm *c, double **ok)
+{
+    double *v = sten_calloc(ctx, (size_t)net->n_params + 1, sizeof *v);
+    double short_of = !v;
+    sten_status st = c->allreduce(c->user, &short_of, 1, STEN_COMM_F64, STEN_COMM_SUM);
+    for (uint32_t i = 0; !st && !short_of && i < net->n_params; i++)
+        v[i] = !shareable(net, &net->params[i]) && rows_shared(net, gp, i);
+    if (!st && !short_of)
+        st = c->allreduce(c->user, v, net->n_params, STEN_COMM_F64, STEN_COMM_MIN);
+    if (st || short_of) {
+        sten_free(ctx, v);
+        return st ? st : STEN_E_NOMEM;
+    }
+    *ok = v;
+    return STEN_OK;
+}
+
 /* The index of the workspace array `b` (of `units` 4-byte units) among the
  * moved ones, added when new. */
 static uint32_t moved_index(group *gp, void *b, uint64_t units, uint64_t *mlen)
@@ -588,6 +608,10 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
         if (net->layers[net->weights[k].dst].d->weight_norm > 0.0f)
             return STEN_OK; /* rescales whole columns after the update: each member keeps all of it */
     sten_workspace *ws = net->ws;
+    double *ok;
+    sten_status st = rows_agree(ctx, net, gp, c, &ok);
+    if (st)
+        return st;
     uint64_t common = 0, grads = 0; /* floats */
     uint32_t n_sh = 0, n_rows = 0, kmax = 0;
     double cap = 0.0; /* the most entries a member's batch gives a sparse input */
@@ -597,17 +621,21 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
             common += room(p->n) + (p->s1 ? room(p->s_n) : 0) + (p->s2 ? room(p->s_n) : 0);
             grads += room(p->n);
             n_sh++;
-        } else if (rows_shared(net, gp, i)) {
+        } else if (ok[i] > 0.0) {
             n_rows++;
             kmax = STEN__MAX(kmax, p->row_len);
             cap = STEN__MAX(cap, (double)ws->buf[p->rows_of].xt.cap);
         }
     }
-    if (!n_sh && !n_rows)
+    if (!n_sh && !n_rows) {
+        sten_free(ctx, ok);
         return STEN_OK;
-    sten_status st = n_rows ? c->allreduce(c->user, &cap, 1, STEN_COMM_F64, STEN_COMM_MAX) : STEN_OK;
-    if (st)
+    }
+    st = n_rows ? c->allreduce(c->user, &cap, 1, STEN_COMM_F64, STEN_COMM_MAX) : STEN_OK;
+    if (st) {
+        sten_free(ctx, ok);
         return st;
+    }
     const uint32_t P = (uint32_t)c->size, me = (uint32_t)c->rank, T = (uint32_t)STEN__MAX(1, ctx->threads);
     void **seg = sten_calloc(ctx, P, sizeof *seg);
     uint64_t *mlen = sten_calloc(ctx, 2 * (size_t)n_rows + 1, sizeof *mlen);
@@ -627,7 +655,7 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
      * row counts (one per parameter) */
     uint64_t extra = al16(2 * (uint64_t)net->n_params);
     for (uint32_t i = 0; gp->moved && mlen && i < net->n_params; i++)
-        if (!shareable(net, &net->params[i]) && rows_shared(net, gp, i)) {
+        if (ok[i] > 0.0) {
             const nn_param *p = &net->params[i];
             moved_index(gp, ws->buf[p->rows_of].rid, (uint64_t)cap, mlen);
             moved_index(gp, ws->pgrad[i], (uint64_t)cap * p->row_len, mlen);
@@ -640,6 +668,7 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
     if (st || short_of > 0.0) {
         sten_free(ctx, seg);
         sten_free(ctx, mlen);
+        sten_free(ctx, ok);
         share_free(ctx, gp);
         return st ? st : STEN_E_NOMEM;
     }
@@ -654,6 +683,7 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
             c->shared(c->user, 0, NULL);
         sten_free(ctx, seg);
         sten_free(ctx, mlen);
+        sten_free(ctx, ok);
         share_free(ctx, gp);
         return st;
     }
@@ -703,7 +733,7 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
     }
     for (uint32_t i = 0, k = 0; i < net->n_params; i++) {
         const nn_param *p = &net->params[i];
-        if (shareable(net, p) || !rows_shared(net, gp, i))
+        if (ok[i] <= 0.0)
             continue;
         const uint32_t a = moved_index(gp, ws->buf[p->rows_of].rid, 0, mlen);
         const uint32_t b = moved_index(gp, ws->pgrad[i], 0, mlen);
@@ -725,6 +755,7 @@ static sten_status share_begin(sten_ctx *ctx, sten_net *net, group *gp)
     gp->alternate = both > 0.0;
     sten_free(ctx, seg);
     sten_free(ctx, mlen);
+    sten_free(ctx, ok);
     sten__net_changed(net);
     const sten_comm *x = gp->c->across;
     char across[96] = "";
