@@ -386,14 +386,7 @@ AVX512 static INLINE void dot_block(const int mr, const int nr, int64_t p, int64
 {
     float s[DOT_MR][DOT_NR];
     dot_micro(mr, nr, kc, A + p, lda, B + p, ldb, s);
-    for (int r = 0; r < mr; r++)
-        for (int c = 0; c < nr; c++) {
-            float *x = C + r * ldc + c;
-            if (p > 0)
-                *x += alpha * s[r][c];
-            else
-                *x = alpha * s[r][c] + (beta == 0.0f ? 0.0f : beta * *x);
-        }
+    sten__dot_store(mr, nr, p, alpha, beta, s, C, ldc);
 }
 
 typedef struct {

@@ -119,4 +119,20 @@ STEN__AVX512F void sten__dot_reduce(const int mr, const int nr, __m512 acc[6][4]
             s[r][c] = _mm512_reduce_add_ps(acc[r][c]);
 }
 
+/* A dot-grid block's sums s (mr x nr) into C: the first K block (p == 0)
+ * sets C = alpha s + beta C (C not read when beta is 0), later ones add
+ * alpha s. The fp32 and bf16 grids' common store. */
+static inline __attribute__((always_inline)) void sten__dot_store(const int mr, const int nr, int64_t p, float alpha,
+                                                                  float beta, float s[6][4], float *C, int64_t ldc)
+{
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < nr; c++) {
+            float *x = C + r * ldc + c;
+            if (p > 0)
+                *x += alpha * s[r][c];
+            else
+                *x = alpha * s[r][c] + (beta == 0.0f ? 0.0f : beta * *x);
+        }
+}
+
 #endif
