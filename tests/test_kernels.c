@@ -493,7 +493,10 @@ static void test_spmm(void)
 {
     static const uint32_t shapes[][4] = {/* B, N_in, H, max nnz per row */
                                          {1, 1, 1, 1},   {7, 50, 13, 6}, {33, 1000, 128, 40},
-                                         {16, 300, 17, 0}, {5, 8, 31, 8}, {0, 10, 4, 3}};
+                                         {16, 300, 17, 0}, {5, 8, 31, 8}, {0, 10, 4, 3},
+                                         /* an embedding table's lookups: narrow rows, many
+                                          * batch rows (split over threads in blocks) */
+                                         {3000, 20000, 16, 2}, {700, 5000, 64, 3}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int valued = 0; valued < 2; valued++)
             for (int acc = 0; acc < 2; acc++) {
@@ -506,7 +509,14 @@ static void test_spmm(void)
                 sten_spmm(ctx, &x, W, ldw, H, (float)acc, Y, ldy);
                 sten__spmm_ref(&x, W, ldw, H, (float)acc, R, ldy);
                 CHECK_CLOSE(Y, R, (int64_t)B * ldy, 1e-5, 1e-5);
-                free(W), free(Y), free(R);
+                /* scaled (a weight with a deferred scale): Y = (acc ? Y : 0) + 0.5 X W */
+                float *P = rand_floats((int64_t)B * ldy, 0, 0);
+                sten__spmm_ref(&x, W, ldw, H, 0.0f, P, ldy);
+                for (int64_t e = 0; e < (int64_t)B * ldy; e++)
+                    R[e] = (e % ldy) < H ? (acc ? R[e] : 0.0f) + 0.5f * P[e] : R[e];
+                sten__spmm_scaled(ctx, &x, W, ldw, H, 0.5f, (float)acc, Y, ldy);
+                CHECK_CLOSE(Y, R, (int64_t)B * ldy, 1e-5, 1e-5);
+                free(W), free(Y), free(R), free(P);
                 sten_csr_free(ctx, &x);
             }
 }
@@ -871,6 +881,20 @@ static void test_thread_count_independence(void)
     }
     CHECK(memcmp(Y1, Y2, (size_t)B * H * 4) == 0);
     CHECK(memcmp(G1, G2, (size_t)N * H * 4) == 0);
+    { /* narrow rows (an embedding table's lookups: blocks of batch rows a thread) */
+        const uint32_t Bn = 5000, Hn = 16;
+        sten_csr xn;
+        rand_csr(&xn, Bn, N, 2, true);
+        float *Wn = rand_floats((int64_t)N * Hn, -1, 1);
+        float *Z1 = rand_floats((int64_t)Bn * Hn, 0, 0), *Z2 = rand_floats((int64_t)Bn * Hn, 0, 0);
+        for (int t = 1; t <= 2; t++) {
+            sten_ctx_set_threads(ctx, t);
+            sten_spmm(ctx, &xn, Wn, Hn, Hn, 0.0f, t == 1 ? Z1 : Z2, Hn);
+        }
+        CHECK(memcmp(Z1, Z2, (size_t)Bn * Hn * 4) == 0);
+        free(Wn), free(Z1), free(Z2);
+        sten_csr_free(ctx, &xn);
+    }
     CHECK(memcmp(i1, i2, (size_t)B * 50 * 4) == 0);
     /* sten_gemm where the columns make fewer chunks than threads (an MLP layer: rows split into
      * panel blocks): NN and TN, the same bits for 1 and 2 threads with sten's kernels (OpenBLAS,

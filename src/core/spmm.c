@@ -54,6 +54,55 @@ void sten_spmm(sten_ctx *ctx, const sten_csr *X, const float *W, int64_t ldw,
     sten__spmm_scaled(ctx, X, W, ldw, H, 1.0f, beta, Y, ldy);
 }
 
+/* Batch rows [b0, b1) of a narrow product (H <= 64 columns: an embedding
+ * table's lookups), each row's sum kept in registers: acc = (beta == 0 ? 0
+ * : y), plus its entries' rows in order, then y = acc (alpha 1) or y =
+ * (beta == 0 ? 0 : y) + alpha acc; the same sums as gather_rows forms. The
+ * weight rows of the batch row D ahead are asked for first: one table's
+ * lookups are scattered over more than the caches (DLRM scoring on the
+ * Xeon: 430M cycles in the tables' lookups with no prefetch, 370M at 4
+ * ahead, 260M at 32, 280M at 64), and a 1-thread call (scoring splits the
+ * rows over threads) goes through no OpenMP loop. */
+static inline __attribute__((always_inline)) void narrow_rows(const sten_csr *X, const float *W, int64_t ldw,
+                                                              int64_t H, float alpha, float beta, float *Y,
+                                                              int64_t ldy, int64_t b0, int64_t b1)
+{
+    enum { D = 32 };
+    for (int64_t b = b0; b < b1; b++) {
+        if (b + D < b1)
+            for (uint64_t e = X->row_ptr[b + D]; e < X->row_ptr[b + D + 1]; e++)
+                for (int64_t q = 0; q < H * (int64_t)sizeof(float); q += 64)
+                    __builtin_prefetch((const char *)(W + (int64_t)X->col[e] * ldw) + q);
+        float *restrict y = Y + b * ldy;
+        float acc[64];
+        for (int64_t h = 0; h < H; h++)
+            acc[h] = beta == 0.0f || alpha != 1.0f ? 0.0f : y[h];
+        for (uint64_t e = X->row_ptr[b]; e < X->row_ptr[b + 1]; e++) {
+            const float *restrict w = W + (int64_t)X->col[e] * ldw;
+            const float v = X->val ? X->val[e] : 1.0f;
+            for (int64_t h = 0; h < H; h++)
+                acc[h] += v * w[h];
+        }
+        if (alpha == 1.0f)
+            for (int64_t h = 0; h < H; h++)
+                y[h] = acc[h];
+        else
+            for (int64_t h = 0; h < H; h++)
+                y[h] = (beta == 0.0f ? 0.0f : y[h]) + alpha * acc[h];
+    }
+}
+
+/* narrow_rows with DLRM's width (16) known to the compiler: one register */
+STEN__SIMD_CLONES
+static void gather_narrow(const sten_csr *X, const float *W, int64_t ldw, int64_t H, float alpha, float beta,
+                          float *Y, int64_t ldy, int64_t b0, int64_t b1)
+{
+    if (H == 16)
+        narrow_rows(X, W, ldw, 16, alpha, beta, Y, ldy, b0, b1);
+    else
+        narrow_rows(X, W, ldw, H, alpha, beta, Y, ldy, b0, b1);
+}
+
 /* The same with the product scaled by alpha: each row's sum of weight rows
  * is formed, then multiplied (W stored with a deferred scale). */
 void sten__spmm_scaled(sten_ctx *ctx, const sten_csr *X, const float *W, int64_t ldw, int64_t H,
@@ -61,12 +110,23 @@ void sten__spmm_scaled(sten_ctx *ctx, const sten_csr *X, const float *W, int64_t
 {
     const int64_t B = X->rows;
     const int nt = sten__threads_for(ctx, (int64_t)X->nnz * H + B * H, 1 << 15);
+    if (H <= 64) {
+        if (nt == 1) {
+            gather_narrow(X, W, ldw, H, alpha, beta, Y, ldy, 0, B);
+            return;
+        }
+        enum { ROWS = 64 };
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+        for (int64_t b0 = 0; b0 < B; b0 += ROWS)
+            gather_narrow(X, W, ldw, H, alpha, beta, Y, ldy, b0, STEN__MIN(B, b0 + ROWS));
+        return;
+    }
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
     for (int64_t b = 0; b < B; b++) {
         float *y = Y + b * ldy;
         const uint64_t e0 = X->row_ptr[b];
-        /* rows of a few entries (an embedding table's one index an example) get no prefetch
-         * inside gather_rows: ask for the weight rows of the batch row 8 ahead here */
+        /* rows of a few entries get no prefetch inside gather_rows: ask for the
+         * weight rows of the batch row 8 ahead here */
         if (b + 8 < B && X->row_ptr[b + 9] - X->row_ptr[b + 8] <= 4)
             for (uint64_t e = X->row_ptr[b + 8]; e < X->row_ptr[b + 9]; e++)
                 for (int64_t q = 0; q < H * (int64_t)sizeof(float); q += 64)

@@ -9,6 +9,52 @@
 #include <math.h>
 #include <string.h>
 
+/* gather_sparse's row b (of dataset row ids[b]) at its provisional start. */
+static inline __attribute__((always_inline)) void gather_row(const sten_dataset *d, const uint32_t *ids,
+                                                             uint32_t b, sten_csr *x, float p, float q,
+                                                             uint64_t seed, uint32_t epoch, bool use_weight,
+                                                             bool normalize, uint64_t *end)
+{
+    const sten_csr *s = &d->sparse;
+    const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
+    float w = use_weight && d->weight ? d->weight[ids[b]] : 1.0f;
+    if (normalize) { /* the whole row's norm, before denoising drops any */
+        double ss = 0.0;
+        for (uint64_t k = s->row_ptr[row]; k < s->row_ptr[row + 1]; k++)
+            ss += s->val ? (double)s->val[k] * s->val[k] : 1.0;
+        w = ss > 0.0 ? (float)(1.0 / sqrt(ss)) : 1.0f; /* the example weight does not count */
+    }
+    uint64_t e = x->row_ptr[b];
+    sten_rng r;
+    if (p > 0.0f) /* draw k of the stream decides entry k */
+        sten_rng_init(&r, seed ^ 0x64656e6f697365ull, epoch); /* "denoise" */
+    uint32_t u[256];
+    uint32_t *restrict xc = x->col;
+    float *restrict xv = x->val;
+    const uint32_t *restrict sc = s->col;
+    const float *restrict sv = s->val;
+    for (uint64_t k0 = s->row_ptr[row]; k0 < s->row_ptr[row + 1]; k0 += 256) {
+        const uint64_t k1 = STEN__MIN(k0 + 256, s->row_ptr[row + 1]);
+        if (p > 0.0f)
+            sten__rng_values(&r, k0, u, k1 - k0);
+        /* each entry written, kept by advancing e (no branch on the draw) */
+        for (uint64_t k = k0; k < k1; k++) {
+            float v = sv ? sv[k] : 1.0f;
+            bool keep = true;
+            if (p > 0.0f) {
+                keep = !((float)(u[k - k0] >> 8) * 0x1.0p-24f < p); /* sten_rng_uniform's value */
+                v *= q;
+            }
+            xc[e] = sc[k];
+            if (xv)
+                xv[e] = v * w;
+            e += keep;
+        }
+    }
+    if (end)
+        end[b] = e;
+}
+
 /* The batch's rows of a sparse dataset into x, dropping each entry with
  * probability p (denoising; survivors scaled by 1/(1-p)): entry k of the
  * dataset is decided by draw k of the (seed, epoch) stream, so the result
@@ -31,45 +77,13 @@ static void gather_sparse(sten_ctx *ctx, const sten_dataset *d, const uint32_t *
     }
     x->row_ptr[B] = at;
     const int nt = sten__threads_for(ctx, (int64_t)at, 1 << 14);
+    if (nt == 1) { /* (a scoring thread's batch: no OpenMP loop) */
+        for (uint32_t b = 0; b < B; b++)
+            gather_row(d, ids, b, x, p, q, seed, epoch, use_weight, normalize, end);
+    } else {
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4) /* rows' lengths vary widely */
-    for (uint32_t b = 0; b < B; b++) {
-        const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
-        float w = use_weight && d->weight ? d->weight[ids[b]] : 1.0f;
-        if (normalize) { /* the whole row's norm, before denoising drops any */
-            double ss = 0.0;
-            for (uint64_t k = s->row_ptr[row]; k < s->row_ptr[row + 1]; k++)
-                ss += s->val ? (double)s->val[k] * s->val[k] : 1.0;
-            w = ss > 0.0 ? (float)(1.0 / sqrt(ss)) : 1.0f; /* the example weight does not count */
-        }
-        uint64_t e = x->row_ptr[b];
-        sten_rng r;
-        if (p > 0.0f) /* draw k of the stream decides entry k */
-            sten_rng_init(&r, seed ^ 0x64656e6f697365ull, epoch); /* "denoise" */
-        uint32_t u[256];
-        uint32_t *restrict xc = x->col;
-        float *restrict xv = x->val;
-        const uint32_t *restrict sc = s->col;
-        const float *restrict sv = s->val;
-        for (uint64_t k0 = s->row_ptr[row]; k0 < s->row_ptr[row + 1]; k0 += 256) {
-            const uint64_t k1 = STEN__MIN(k0 + 256, s->row_ptr[row + 1]);
-            if (p > 0.0f)
-                sten__rng_values(&r, k0, u, k1 - k0);
-            /* each entry written, kept by advancing e (no branch on the draw) */
-            for (uint64_t k = k0; k < k1; k++) {
-                float v = sv ? sv[k] : 1.0f;
-                bool keep = true;
-                if (p > 0.0f) {
-                    keep = !((float)(u[k - k0] >> 8) * 0x1.0p-24f < p); /* sten_rng_uniform's value */
-                    v *= q;
-                }
-                xc[e] = sc[k];
-                if (xv)
-                    xv[e] = v * w;
-                e += keep;
-            }
-        }
-        if (end)
-            end[b] = e;
+        for (uint32_t b = 0; b < B; b++)
+            gather_row(d, ids, b, x, p, q, seed, epoch, use_weight, normalize, end);
     }
     x->rows = B;
     if (!end) { /* nothing dropped: every row where its full length put it */

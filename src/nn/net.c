@@ -335,40 +335,59 @@ static sten_status order_layers(sten_ctx *ctx, sten_net *net)
     return STEN_OK;
 }
 
-/* Largest number of non-zeros any batch of B rows of d can hold: the sum of
- * the B largest row counts (each example can appear once per batch). */
-static sten_status batch_nnz_bound(sten_ctx *ctx, const sten_dataset *d, uint32_t B, uint64_t *out)
+/* d's row lengths (nn_lens): one pass for the longest, one for a histogram. */
+static sten_status row_lengths(sten_ctx *ctx, const sten_dataset *d, nn_lens *out)
 {
-    const uint64_t U = d->sparse.rows;
-    uint64_t *cnt = sten_alloc(ctx, (size_t)(U ? U : 1) * sizeof *cnt);
-    if (!cnt)
-        return STEN_E_NOMEM;
+    const uint64_t U = d->sparse.rows, *rp = d->sparse.row_ptr;
     uint64_t maxc = 0;
-    for (uint64_t r = 0; r < U; r++) {
-        cnt[r] = d->sparse.row_ptr[r + 1] - d->sparse.row_ptr[r];
-        maxc = STEN__MAX(maxc, cnt[r]);
-    }
-    /* the B largest counts, read off a histogram of the counts */
-    uint64_t total = 0, left = STEN__MIN((uint64_t)B, U);
-    if (left == U) {
-        for (uint64_t r = 0; r < U; r++)
-            total += cnt[r];
-    } else {
-        uint64_t *hist = sten_calloc(ctx, (size_t)maxc + 1, sizeof *hist);
-        if (!hist) {
-            sten_free(ctx, cnt);
-            return STEN_E_NOMEM;
-        }
-        for (uint64_t r = 0; r < U; r++)
-            hist[cnt[r]]++;
-        for (uint64_t c = maxc + 1; c-- > 0 && left;) {
-            uint64_t take = STEN__MIN(hist[c], left);
-            total += take * c;
-            left -= take;
-        }
+    for (uint64_t r = 0; r < U; r++)
+        maxc = STEN__MAX(maxc, rp[r + 1] - rp[r]);
+    uint64_t *hist = sten_calloc(ctx, (size_t)maxc + 1, sizeof *hist);
+    if (!hist)
+        return STEN_E_NOMEM;
+    for (uint64_t r = 0; r < U; r++)
+        hist[rp[r + 1] - rp[r]]++;
+    uint32_t n = 0;
+    for (uint64_t c = 0; c <= maxc; c++)
+        n += hist[c] != 0;
+    out->v = sten_alloc(ctx, (size_t)(n ? n : 1) * 2 * sizeof *out->v);
+    if (!out->v) {
         sten_free(ctx, hist);
+        return STEN_E_NOMEM;
     }
-    sten_free(ctx, cnt);
+    out->n = 0;
+    for (uint64_t c = maxc + 1; c-- > 0;)
+        if (hist[c]) {
+            out->v[2 * out->n] = c;
+            out->v[2 * out->n + 1] = hist[c];
+            out->n++;
+        }
+    sten_free(ctx, hist);
+    return STEN_OK;
+}
+
+/* The most entries B rows of d can hold (the sum of the B longest rows; at
+ * least 1): a workspace's batch capacity. The lengths are the template's
+ * when the workspace is made like one, else found here and kept in *lens. */
+static sten_status batch_nnz_bound(sten_ctx *ctx, const sten_dataset *d, const nn_lens *like, uint32_t B,
+                                   nn_lens *lens, uint64_t *out)
+{
+    if (like && like->v) {
+        if (!(lens->v = sten_alloc(ctx, (size_t)(like->n ? like->n : 1) * 2 * sizeof *lens->v)))
+            return STEN_E_NOMEM;
+        memcpy(lens->v, like->v, (size_t)like->n * 2 * sizeof *lens->v);
+        lens->n = like->n;
+    } else {
+        const sten_status st = row_lengths(ctx, d, lens);
+        if (st)
+            return st;
+    }
+    uint64_t total = 0, left = B;
+    for (uint32_t i = 0; i < lens->n && left; i++) {
+        const uint64_t take = STEN__MIN(lens->v[2 * i + 1], left);
+        total += take * lens->v[2 * i];
+        left -= take;
+    }
     *out = total ? total : 1;
     return STEN_OK;
 }
@@ -385,8 +404,10 @@ static float *buf(sten_ctx *ctx, uint64_t n, sten_status *st)
 
 /* A layer's buffers in a workspace (and its target, for an output). */
 static sten_status alloc_buf(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, const nn_layer *L,
-                             nn_buf *A, nn_target *T)
+                             const sten_workspace *like, nn_buf *A, nn_target *T)
 {
+    const uint32_t li = (uint32_t)(L - net->layers);
+    const nn_lens *like_lens = like ? &like->lens[li] : NULL;
     const uint64_t BN = (uint64_t)ws->B_cap * L->N;
     sten_status st = STEN_OK;
     if (L->kind == STEN_LAYER_TARGET)
@@ -394,7 +415,7 @@ static sten_status alloc_buf(sten_ctx *ctx, const sten_net *net, sten_workspace 
     const sten_dataset *d = ws->lds[L - net->layers];
     if (L->sparse_in) {
         uint64_t cap;
-        if ((st = batch_nnz_bound(ctx, d, ws->B_cap, &cap)))
+        if ((st = batch_nnz_bound(ctx, d, like_lens, ws->B_cap, &ws->lens[li], &cap)))
             return st;
         bool valued = d->sparse.val != NULL || L->denoise || L->normalize || d->weight;
         /* a batch touching few of many rows (an embedding's vocabulary) gets a
@@ -424,7 +445,7 @@ static sten_status alloc_buf(sten_ctx *ctx, const sten_net *net, sten_workspace 
     if (st == STEN_OK && L->kind == STEN_LAYER_OUTPUT && d) {
         if (d->attributes & STEN_DS_SPARSE) {
             uint64_t cap;
-            if ((st = batch_nnz_bound(ctx, d, ws->B_cap, &cap)) ||
+            if ((st = batch_nnz_bound(ctx, d, like_lens, ws->B_cap, &ws->lens[li], &cap)) ||
                 (st = sten_csr_init(ctx, &T->t, ws->B_cap, L->N, cap, d->sparse.val != NULL)))
                 return st;
             if (L->fuse_loss) {
@@ -507,12 +528,13 @@ static sten_status ws_new(sten_ctx *ctx, const sten_net *net, const sten_dataset
     ws->net = net;
     ws->B_cap = B_cap;
     ws->lds = sten_calloc(ctx, net->n_layers, sizeof *ws->lds);
+    ws->lens = sten_calloc(ctx, net->n_layers, sizeof *ws->lens);
     ws->buf = sten_calloc(ctx, net->n_layers, sizeof *ws->buf);
     ws->targets = sten_calloc(ctx, net->n_layers, sizeof *ws->targets);
     ws->batch_ids = sten_calloc(ctx, B_cap, sizeof *ws->batch_ids);
     ws->row_loss = sten_calloc(ctx, B_cap, sizeof *ws->row_loss);
     ws->row_end = sten_calloc(ctx, B_cap, sizeof *ws->row_end);
-    sten_status st = ws->lds && ws->buf && ws->targets && ws->batch_ids && ws->row_loss && ws->row_end
+    sten_status st = ws->lds && ws->lens && ws->buf && ws->targets && ws->batch_ids && ws->row_loss && ws->row_end
                          ? STEN_OK : STEN_E_NOMEM;
     if (!st && like) {
         memcpy(ws->lds, like->lds, net->n_layers * sizeof *ws->lds);
@@ -521,7 +543,7 @@ static sten_status ws_new(sten_ctx *ctx, const sten_net *net, const sten_dataset
         st = bind_ws(ctx, net, ws, ds, n_ds, what);
     }
     for (uint32_t i = 0; !st && i < net->n_layers; i++)
-        st = alloc_buf(ctx, net, ws, &net->layers[i], &ws->buf[i], &ws->targets[i]);
+        st = alloc_buf(ctx, net, ws, &net->layers[i], like, &ws->buf[i], &ws->targets[i]);
     if (st) {
         sten_workspace_free(ctx, ws);
         return st;
@@ -596,6 +618,9 @@ void sten_workspace_free(sten_ctx *ctx, sten_workspace *ws)
     for (uint32_t i = 0; ws->pgrad && i < ws->n_pgrad; i++)
         sten_free(ctx, ws->pgrad[i]);
     sten_free(ctx, ws->pgrad);
+    for (uint32_t i = 0; ws->lens && i < ws->net->n_layers; i++)
+        sten_free(ctx, ws->lens[i].v);
+    sten_free(ctx, ws->lens);
     sten_free(ctx, ws->lds);
     sten_free(ctx, ws->buf);
     sten_free(ctx, ws->targets);

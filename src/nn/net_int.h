@@ -108,6 +108,15 @@ typedef struct {
     float *scratch;    /* the layer type's own per-batch floats (ops->ws_floats) */
 } nn_buf;
 
+/* A sparse dataset's distinct row lengths, longest first, each with how
+ * many rows have it (v[2i], v[2i + 1]): the bound on a batch's entries for
+ * any batch size without a pass over the rows (a workspace made like
+ * another, one per scoring thread, takes its template's). */
+typedef struct {
+    uint64_t *v;
+    uint32_t n;
+} nn_lens;
+
 /* The target of an output layer for the current batch. */
 typedef struct {
     sten_csr t;     /* sparse targets (val NULL = boolean) */
@@ -180,6 +189,7 @@ struct sten_workspace {
     const sten_net *net; /* the model it was made for */
     const sten_dataset **lds; /* per layer: the dataset it reads (NULL: none), the
                                  network's own or the workspace's (sten_workspace_new_on) */
+    nn_lens *lens;       /* per layer: its sparse dataset's row lengths (v NULL: none) */
     uint64_t examples;   /* of those datasets */
     uint32_t B_cap, B;   /* capacity and current batch rows */
     nn_mode mode;        /* of the current pass */
