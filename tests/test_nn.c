@@ -1546,6 +1546,71 @@ static void test_recommend_fused(void)
     sten__bf16_fast_force(-1);
 }
 
+/* bf16 inference through a chain of MLP layers on AMX tiles (layer_fc.c,
+ * sten__amx_chain): read at the output layer, the hidden layers whose
+ * readers all take packed bf16 weights pass their output on in bf16 only,
+ * and the scores are those of the fp32 route (read at a hidden layer, no
+ * chain) to the bit. Widths and a batch off the tiles' 32 (padding). */
+static void test_bf16_chain(void)
+{
+    if (!sten_bf16_supported()) {
+        fprintf(stderr, "  (no AVX-512 BF16 here: bf16 chains not tested)\n");
+        return;
+    }
+    enum { ROWS = 40 };
+    sten_layer_desc L[5] = {
+        fx_layer("Dense", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID),
+        fx_layer("H1", STEN_LAYER_HIDDEN, 70, STEN_ACT_RELU),
+        fx_layer("H2", STEN_LAYER_HIDDEN, 33, STEN_ACT_RELU),
+        fx_layer("H3", STEN_LAYER_HIDDEN, 16, STEN_ACT_LINEAR),
+        fx_layer("Out", STEN_LAYER_OUTPUT, 1, STEN_ACT_SIGMOID),
+    };
+    L[0].N_auto = true;
+    strcpy(L[0].dataset, "dense");
+    strcpy(L[4].dataset, "label");
+    for (int k = 1; k < 5; k++)
+        CHECK_EQ(sten_layer_desc_add_source(ctx, &L[k], L[k - 1].name), STEN_OK);
+    sten_net_desc d = fx_desc(L, 5);
+    d.loss = STEN_LOSS_CROSS_ENTROPY;
+    sten_dataset ds[2];
+    fx_dense(ctx, &ds[0], "dense", ROWS, 13, -2.0f, 2.0f);
+    fx_dense(ctx, &ds[1], "label", ROWS, 1, 0.0f, 1.0f);
+    sten_net *net = build(&d, ds, 2, ROWS);
+    const bool amx = sten__amx_hardware();
+    if (!amx)
+        fprintf(stderr, "  (no AMX tiles here: the chain is not taken; the two routes' scores compared)\n");
+    if (net) {
+        sten__amx_force(amx);
+        CHECK_EQ(sten_net_set_precision(ctx, net, STEN_PRECISION_BF16), STEN_OK);
+        uint32_t ids[ROWS];
+        for (uint32_t i = 0; i < ROWS; i++)
+            ids[i] = i;
+        const float *y;
+        uint32_t w;
+        float chained[ROWS];
+        CHECK_EQ(sten_net_infer(ctx, net, ids, ROWS, NULL, &y, &w), STEN_OK);
+        memcpy(chained, y, sizeof chained);
+        for (int k = 1; k <= 3; k++) /* H3 too: its reader, Out, takes packed weights */
+            CHECK_EQ(net->ws->buf[k].outb_ok, amx);
+        CHECK(!net->ws->buf[4].outb_ok);
+        CHECK_EQ(sten_net_infer(ctx, net, ids, ROWS, "H2", &y, &w), STEN_OK);
+        CHECK_EQ(w, 33u);
+        for (int k = 1; k <= 4; k++)
+            CHECK(!net->ws->buf[k].outb_ok);
+        CHECK(memcmp(chained, net->ws->buf[4].out, sizeof chained) == 0);
+        int varied = 0; /* the scores are not all one value */
+        for (uint32_t i = 1; i < ROWS; i++)
+            varied |= chained[i] != chained[0];
+        CHECK(varied);
+        sten__amx_force(-1);
+        sten_net_free(ctx, net);
+    }
+    for (int k = 0; k < 2; k++)
+        fx_free(ctx, &ds[k]);
+    for (int k = 0; k < 5; k++)
+        sten_layer_desc_clear(ctx, &L[k]);
+}
+
 /* bf16 precision trains like fp32 (the loss within a few percent after
  * the same epochs), stays bit-identical across thread counts, and keeps the
  * rounded copy of W equal to W rounded (the fused update writes both). */
@@ -1619,6 +1684,7 @@ int main(void)
     RUN(test_recommend);
     RUN(test_recommend_fused);
     RUN(test_bf16_training);
+    RUN(test_bf16_chain);
     RUN(test_nan_stops_training);
     RUN(test_no_allocation_in_steps);
     RUN(test_factorization_machine);

@@ -245,10 +245,12 @@ typedef struct {
     const float *bias; /* at the strip's column 0, or NULL */
     uint16_t *cb;      /* bf16 copy of C at the block's row 0, column 0, or NULL */
     int64_t ldcb;
+    bool relu;         /* max(0, .) before C and its copy are written */
 } amx_out;
 
 /* C's rows [0, rows) x columns [0, nr) of a 32 x 32 block from the fp32
- * accumulators T (32 x 32): alpha T + beta C + bias, and its bf16 copy. */
+ * accumulators T (32 x 32): alpha T + beta C + bias (then ReLU), and its
+ * bf16 copy; C NULL: the copy only (beta 0). */
 AMX static void epilogue(const float *T, int64_t rows, int64_t nr, float *C, int64_t ldc,
                          const amx_out *o)
 {
@@ -257,15 +259,21 @@ AMX static void epilogue(const float *T, int64_t rows, int64_t nr, float *C, int
     const __m512 bi0 = o->bias ? _mm512_maskz_loadu_ps(m0, o->bias) : _mm512_setzero_ps();
     const __m512 bi1 = o->bias ? _mm512_maskz_loadu_ps(m1, o->bias + 16) : _mm512_setzero_ps();
     for (int64_t r = 0; r < rows; r++) {
-        float *c = C + r * ldc;
+        float *c = C ? C + r * ldc : NULL;
         __m512 x0 = _mm512_fmadd_ps(va, _mm512_load_ps(T + r * 32), bi0);
         __m512 x1 = _mm512_fmadd_ps(va, _mm512_load_ps(T + r * 32 + 16), bi1);
         if (o->beta != 0.0f) {
             x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, c), x0);
             x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, c + 16), x1);
         }
-        _mm512_mask_storeu_ps(c, m0, x0);
-        _mm512_mask_storeu_ps(c + 16, m1, x1);
+        if (o->relu) {
+            x0 = _mm512_max_ps(x0, _mm512_setzero_ps());
+            x1 = _mm512_max_ps(x1, _mm512_setzero_ps());
+        }
+        if (C) {
+            _mm512_mask_storeu_ps(c, m0, x0);
+            _mm512_mask_storeu_ps(c + 16, m1, x1);
+        }
         if (o->cb) {
             uint16_t *b = o->cb + r * o->ldcb;
             _mm256_mask_storeu_epi16(b, m0, (__m256i)_mm512_cvtneps_pbh(x0));
@@ -331,15 +339,16 @@ AMX static INLINE void store32(float *c, int64_t ldc)
 }
 
 /* Columns [j0, j1) of C = alpha op(A) B + beta C + bias; C's column j at
- * C + (j - coff). Ap: A's padded bf16 rows (Mp x Kp); Bpk: B packed once,
- * or NULL to pack the chunk's strips into Bs here. */
+ * C + (j - coff) (C NULL: only o->cb is written). Ap: A's padded bf16 rows
+ * (Mp x Kp); Bpk: B packed once, or NULL to pack the chunk's strips into Bs
+ * here. */
 AMX static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, int64_t Kp,
                          const uint16_t *Ap, const uint16_t *B, int64_t ldb, const uint32_t *Bpk,
                          uint32_t *Bs, float *T, float *C, int64_t ldc, int64_t coff,
                          const amx_out *o)
 {
     /* plain C: tiles start at the bias and go straight to C */
-    const bool direct = o->alpha == 1.0f && o->beta == 0.0f && !o->cb;
+    const bool direct = C && o->alpha == 1.0f && o->beta == 0.0f && !o->cb && !o->relu;
     float bias_tile[16 * 32] __attribute__((aligned(64)));
     const int64_t sw = Kp / 2 * 32;
     if (!Bpk)
@@ -347,7 +356,10 @@ AMX static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, int64_t K
     for (int64_t j = j0; j < j1; j += 32) {
         const int64_t nr = STEN__MIN(32, j1 - j);
         const uint32_t *S = Bpk ? Bpk + (j / 32) * sw : Bs + (j - j0) / 32 * sw;
-        const bool bias_in = direct && o->bias;
+        /* a chain's tiles (sten__amx_chain) start at the bias too: the same
+         * sums, to the bit, as the direct route's */
+        const bool chain = (o->relu || !C) && o->alpha == 1.0f && o->beta == 0.0f;
+        const bool bias_in = (direct || chain) && o->bias;
         if (bias_in) {
             const __m512 b0 = _mm512_maskz_loadu_ps(lanes(nr), o->bias + j);
             const __m512 b1 = _mm512_maskz_loadu_ps(lanes(nr - 16), o->bias + j + 16);
@@ -356,17 +368,17 @@ AMX static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, int64_t K
                 _mm512_store_ps(bias_tile + r * 32 + 16, b1);
             }
         }
-        float *Cj = C + (j - coff);
+        float *Cj = C ? C + (j - coff) : NULL;
         for (int64_t i = 0; i < M; i += 32) {
             block32(Ap + i * Kp, Kp, S, bias_in ? bias_tile : NULL, 128, NULL);
-            float *c = Cj + i * ldc;
+            float *c = Cj ? Cj + i * ldc : NULL;
             if (direct && nr == 32 && i + 32 <= M) {
                 store32(c, ldc);
                 continue;
             }
             store32(T, 32);
             amx_out oi = *o;
-            if (direct) /* the bias is in T already */
+            if (bias_in) /* the bias is in T already */
                 oi.bias = NULL;
             else if (oi.bias)
                 oi.bias += j;
@@ -396,6 +408,7 @@ typedef struct {
     sten_chunk_fn fn;
     sten_rows_fn rfn; /* instead of fn: blocks of rows (sten__amx_rows) */
     void *arg;
+    bool bonly;       /* no C: the product goes to o.cb only (sten__amx_chain) */
 } chunks_job;
 
 /* Columns [j0, j1) of A B + bias, B packed once (Bpk), handed to rfn 32
@@ -429,7 +442,7 @@ AMX static void chunks_thread(const chunks_job *jb, int t)
     char *mine = jb->ws + jb->apk + jb->per * (size_t)t;
     uint32_t *Bs = (uint32_t *)mine;
     float *T = (float *)(mine + jb->strip);
-    float *own_c = jb->C ? NULL : (float *)(mine + jb->strip + jb->tblk);
+    float *own_c = jb->C || jb->bonly ? NULL : (float *)(mine + jb->strip + jb->tblk);
     tiles_on();
     /* blocks of rows: with two stripes or more a thread, each thread takes
      * its own stripes through every chunk (a row's blocks then all come to
@@ -450,7 +463,7 @@ AMX static void chunks_thread(const chunks_job *jb, int t)
      * outputs or fewer): each chunk's rows split too, in 32-row blocks
      * (every element still summed in the tiles' order: the same bits) */
     const int64_t parts = STEN__MIN(stripes, nt);
-    if (!jb->fn && !jb->rfn && jb->C && jb->nch < nt && parts > 1) {
+    if (!jb->fn && !jb->rfn && (jb->C || jb->bonly) && jb->nch < nt && parts > 1) {
 #pragma omp for schedule(static)
         for (int64_t w = 0; w < jb->nch * parts; w++) {
             const int64_t ch = w / parts, p = w % parts;
@@ -460,7 +473,7 @@ AMX static void chunks_thread(const chunks_job *jb, int t)
             if (o.cb)
                 o.cb += i0 * o.ldcb;
             chunk_nn(i1 - i0, j0, j1, jb->K, jb->Kp, jb->Ap + i0 * jb->Kp, jb->B, jb->ldb, jb->Bpk, Bs,
-                     T, jb->C + i0 * jb->ldc, jb->ldc, 0, &o);
+                     T, jb->C ? jb->C + i0 * jb->ldc : NULL, jb->ldc, 0, &o);
         }
         _tile_release();
         return;
@@ -490,34 +503,38 @@ AMX static void chunks_thread(const chunks_job *jb, int t)
 /* sten__amx_chunks and sten__amx_rows: A's rows rounded and padded, then
  * the chunks shared out among the threads. */
 AMX static sten_status run_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N, int64_t K,
-                                  float alpha, const float *A, int64_t lda, const uint16_t *B,
-                                  int64_t ldb, const uint32_t *Bpk, float beta, float *C,
-                                  int64_t ldc, uint16_t *Cb, int64_t ldcb, const float *bias,
-                                  sten_chunk_fn fn, sten_rows_fn rfn, void *arg)
+                                  float alpha, const float *A, int64_t lda, const uint16_t *Ab,
+                                  const uint16_t *B, int64_t ldb, const uint32_t *Bpk, float beta,
+                                  float *C, int64_t ldc, uint16_t *Cb, int64_t ldcb, const float *bias,
+                                  bool relu, sten_chunk_fn fn, sten_rows_fn rfn, void *arg)
 {
     if (M <= 0 || N <= 0)
         return STEN_OK;
     const int64_t Mp = up32(M), Kp = up32(STEN__MAX(K, 1));
     const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK;
     /* threads: one a chunk, or a 32-row block of a stored product's chunk */
-    const int64_t units = fn || rfn || !C ? nch : STEN__MAX(nch, Mp / 32);
+    const bool bonly = !C && Cb && !fn && !rfn;
+    const int64_t units = fn || rfn || !(C || bonly) ? nch : STEN__MAX(nch, Mp / 32);
     const int nt = (int)STEN__MIN(units, sten__threads_for(ctx, M * N * STEN__MAX(K, 1), 1 << 20));
     /* scratch: A's bf16 rows, then per thread a strip, a 32 x 32 block and,
      * when there is no C, a chunk (or a 32-row stripe of one) */
-    const size_t apk = (size_t)(Mp * Kp * 2 + 63) / 64 * 64;
+    const size_t apk = Ab ? 0 : (size_t)(Mp * Kp * 2 + 63) / 64 * 64;
     const size_t strip = (size_t)Kp / 2 * STEN__GEMM_CHUNK * 4, tblk = 32 * 32 * 4; /* a chunk's strips */
-    const size_t loc = C ? 0 : (size_t)((rfn ? 32 : M) * STEN__GEMM_CHUNK * 4 + 63) / 64 * 64;
+    const size_t loc = C || bonly ? 0 : (size_t)((rfn ? 32 : M) * STEN__GEMM_CHUNK * 4 + 63) / 64 * 64;
     const size_t per = strip + tblk + loc;
     char *ws = sten__scratch(ctx, apk + per * (size_t)nt);
     if (!ws)
         return sten_fail(ctx, STEN_E_NOMEM, "AMX gemm: no room for the packed operand (%lld x %lld)",
                          (long long)M, (long long)K);
-    uint16_t *Ap = (uint16_t *)ws;
-    pack_rows(ctx, Ap, A, lda, ta == STEN_TRANS, M, Mp, STEN__MAX(K, 0), Kp);
+    const uint16_t *Ap = Ab;
+    if (!Ab) {
+        pack_rows(ctx, (uint16_t *)ws, A, lda, ta == STEN_TRANS, M, Mp, STEN__MAX(K, 0), Kp);
+        Ap = (const uint16_t *)ws;
+    }
     const chunks_job jb = {.M = M, .N = N, .K = K, .Kp = Kp, .nch = nch, .ldb = ldb, .ldc = ldc,
                            .Ap = Ap, .B = B, .Bpk = Bpk, .C = C, .ws = ws, .apk = apk, .per = per,
-                           .strip = strip, .tblk = tblk, .o = {alpha, beta, bias, Cb, ldcb},
-                           .fn = fn, .rfn = rfn, .arg = arg};
+                           .strip = strip, .tblk = tblk, .o = {alpha, beta, bias, Cb, ldcb, relu},
+                           .fn = fn, .rfn = rfn, .arg = arg, .bonly = bonly};
 #pragma omp parallel num_threads(nt)
     chunks_thread(&jb, thread_num());
     return STEN_OK;
@@ -529,16 +546,24 @@ sten_status sten__amx_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N,
                              uint16_t *Cb, int64_t ldcb, const float *bias, sten_chunk_fn fn,
                              void *arg)
 {
-    return run_chunks(ctx, ta, M, N, K, alpha, A, lda, B, ldb, Bpk, beta, C, ldc, Cb, ldcb, bias,
-                      fn, NULL, arg);
+    return run_chunks(ctx, ta, M, N, K, alpha, A, lda, NULL, B, ldb, Bpk, beta, C, ldc, Cb, ldcb, bias,
+                      false, fn, NULL, arg);
 }
 
 sten_status sten__amx_rows(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A,
                            int64_t lda, const uint32_t *Bpk, const float *bias, sten_rows_fn fn,
                            void *arg)
 {
-    return run_chunks(ctx, STEN_NO_TRANS, M, N, K, 1.0f, A, lda, NULL, 0, Bpk, 0.0f, NULL, 0, NULL,
-                      0, bias, NULL, fn, arg);
+    return run_chunks(ctx, STEN_NO_TRANS, M, N, K, 1.0f, A, lda, NULL, NULL, 0, Bpk, 0.0f, NULL, 0, NULL,
+                      0, bias, false, NULL, fn, arg);
+}
+
+sten_status sten__amx_chain(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                            const uint16_t *Ab, const uint32_t *Bpk, const float *bias, bool relu, float *C,
+                            int64_t ldc, uint16_t *Cb, int64_t ldcb)
+{
+    return run_chunks(ctx, STEN_NO_TRANS, M, N, K, 1.0f, Ab ? NULL : A, lda, Ab, NULL, 0, Bpk, 0.0f, C, ldc,
+                      Cb, ldcb, bias, relu, NULL, NULL, NULL);
 }
 
 /* The 16 x 16 transpose of 32-bit words r[0..16) (row i, word c) stored
@@ -959,6 +984,15 @@ sten_status sten__amx_rows(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, const
                            void *arg)
 {
     (void)M, (void)N, (void)K, (void)A, (void)lda, (void)Bpk, (void)bias, (void)fn, (void)arg;
+    return sten_fail(ctx, STEN_E_UNSUPPORTED, "AMX products need an x86-64 Linux build");
+}
+
+sten_status sten__amx_chain(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                            const uint16_t *Ab, const uint32_t *Bpk, const float *bias, bool relu, float *C,
+                            int64_t ldc, uint16_t *Cb, int64_t ldcb)
+{
+    (void)M, (void)N, (void)K, (void)A, (void)lda, (void)Ab, (void)Bpk, (void)bias, (void)relu, (void)C;
+    (void)ldc, (void)Cb, (void)ldcb;
     return sten_fail(ctx, STEN_E_UNSUPPORTED, "AMX products need an x86-64 Linux build");
 }
 

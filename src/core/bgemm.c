@@ -441,6 +441,20 @@ sten_status sten__bgemm_chunks_packed(sten_ctx *ctx, int64_t M, int64_t N, int64
                  NULL, 0, bias, fn, arg);
 }
 
+bool sten__bgemm_packed_amx(const uint32_t *Bpk)
+{
+    return Bpk[0] == PACKED_AMX && sten__amx_available();
+}
+
+sten_status sten__bgemm_chain_packed(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A,
+                                     int64_t lda, const uint16_t *Ab, const uint32_t *Bpk, const float *bias,
+                                     bool relu, float *C, int64_t ldc, uint16_t *Cb, int64_t ldcb)
+{
+    if (!sten__bgemm_packed_amx(Bpk))
+        return sten_fail(ctx, STEN_E_INVALID, "bf16 chain: the weights were not packed for the AMX tiles");
+    return sten__amx_chain(ctx, M, N, K, A, lda, Ab, Bpk + PACK_HEAD, bias, relu, C, ldc, Cb, ldcb);
+}
+
 typedef struct {
     sten_rows_fn fn;
     void *arg;
@@ -603,6 +617,21 @@ bool sten__bgemm_packed_current(const uint32_t *Bpk)
 {
     (void)Bpk;
     return false;
+}
+
+bool sten__bgemm_packed_amx(const uint32_t *Bpk)
+{
+    (void)Bpk;
+    return false;
+}
+
+sten_status sten__bgemm_chain_packed(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A,
+                                     int64_t lda, const uint16_t *Ab, const uint32_t *Bpk, const float *bias,
+                                     bool relu, float *C, int64_t ldc, uint16_t *Cb, int64_t ldcb)
+{
+    (void)M, (void)N, (void)K, (void)A, (void)lda, (void)Ab, (void)Bpk, (void)bias, (void)relu, (void)C;
+    (void)ldc, (void)Cb, (void)ldcb;
+    return sten_fail(ctx, STEN_E_UNSUPPORTED, "bf16 products need AVX-512 BF16");
 }
 
 void sten__bgemm_pack(sten_ctx *ctx, int64_t K, int64_t N, const uint16_t *B, int64_t ldb,

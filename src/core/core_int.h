@@ -221,6 +221,12 @@ size_t sten__bgemm_packed_words(int64_t K, int64_t N);
 bool sten__bgemm_packed_current(const uint32_t *Bpk);
 void sten__bgemm_pack(sten_ctx *ctx, int64_t K, int64_t N, const uint16_t *B, int64_t ldb,
                       uint32_t *out);
+/* Bpk was packed for the AMX tiles and they are on: sten__bgemm_chain_packed applies. */
+bool sten__bgemm_packed_amx(const uint32_t *Bpk);
+/* sten__amx_chain on weights packed by sten__bgemm_pack (sten__bgemm_packed_amx). */
+sten_status sten__bgemm_chain_packed(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A,
+                                     int64_t lda, const uint16_t *Ab, const uint32_t *Bpk, const float *bias,
+                                     bool relu, float *C, int64_t ldc, uint16_t *Cb, int64_t ldcb);
 sten_status sten__bgemm_chunks_packed(sten_ctx *ctx, int64_t M, int64_t N, int64_t K,
                                       const float *A, int64_t lda, const uint32_t *Bpk, float *C,
                                       int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg);
@@ -254,6 +260,16 @@ sten_status sten__amx_chunks(sten_ctx *ctx, sten_trans ta, int64_t M, int64_t N,
 sten_status sten__amx_rows(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A,
                            int64_t lda, const uint32_t *Bpk, const float *bias, sten_rows_fn fn,
                            void *arg);
+/* A chain of inference layers on tiles: A B + bias (then max(0, .) with
+ * relu), B packed by sten__bgemm_pack for AMX, into C (fp32, ldc) and/or
+ * Cb (bf16 rows, ldcb, columns past N untouched); A is fp32 (lda) or, with
+ * Ab, bf16 rows already padded as the tiles read them (ld up32(K), zero
+ * past K, up32(M) rows): the layer before's Cb, rounded as the products
+ * round A. The tiles start at the bias, as the plain product's do: the same
+ * sums, to the bit. */
+sten_status sten__amx_chain(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                            const uint16_t *Ab, const uint32_t *Bpk, const float *bias, bool relu, float *C,
+                            int64_t ldc, uint16_t *Cb, int64_t ldcb);
 sten_status sten__amx_nt(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha,
                          const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta,
                          float *C, int64_t ldc);

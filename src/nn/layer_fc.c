@@ -133,6 +133,50 @@ static void topk_rows(void *arg, int64_t chunk, int64_t i0, int64_t i1, int64_t 
  *    loss and delta (written over z);
  *  - the output layer of sten_net_recommend: top-K, and z is never stored.
  * Returns false when the layer is not of this form. */
+/* Inference chains (sten__amx_chain). A layer fed by one dense product
+ * whose weights are packed for the AMX tiles reads its source's bf16 rows
+ * when the source left them (a chain link), and is a link itself when
+ * every layer reading it is such a layer: its output then goes to the next
+ * product in bf16 only, ReLU applied on the way out of the tiles, and never
+ * to fp32 memory, and the next product packs nothing. The same bits as the
+ * fp32 route (the products round their A to bf16 alike). Only where the
+ * caller reads an output layer alone (ws->chain). On the Xeon's DLRM scoring
+ * this saves each MLP layer's fp32 store, its activation pass and the next
+ * layer's rounding pass. */
+static const uint32_t *chain_weights(const sten_net *net, const sten_workspace *ws, const nn_layer *L)
+{
+    const nn_weight *cw = sten__single_dense_in(net, L);
+    if (!cw || !net->bf16 || L->sharded || L->group_sum || L->n_skip || cw->transposed)
+        return NULL;
+    const nn_weight *o = &net->weights[cw->owner];
+    return o->Wb && o->Wbp && o->wbp_ver == net->version && sten__bgemm_packed_amx(o->Wbp) && !ws->topk
+               ? o->Wbp
+               : NULL;
+}
+
+static bool chain_out(const sten_net *net, const sten_workspace *ws, const nn_layer *L)
+{
+    const uint32_t li = (uint32_t)(L - net->layers);
+    if (!ws->chain || ws->mode != NN_EVAL || L->kind != STEN_LAYER_HIDDEN || ws->buf[li].mask ||
+        (L->fn != STEN_ACT_RELU && L->fn != STEN_ACT_LINEAR) || !chain_weights(net, ws, L))
+        return false;
+    uint32_t readers = 0;
+    for (uint32_t j = 0; j < net->n_layers; j++) {
+        const nn_layer *R = &net->layers[j];
+        bool reads = false;
+        for (uint32_t k = 0; k < R->n_src; k++)
+            reads |= R->src[k] == li;
+        for (uint32_t k = 0; k < R->n_skip; k++)
+            reads |= R->skip[k] == li;
+        if (!reads)
+            continue;
+        if (R->ops != &sten__layer_fully_connected || !chain_weights(net, ws, R))
+            return false;
+        readers++;
+    }
+    return readers > 0;
+}
+
 static bool forward_chunked(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, nn_layer *L)
 {
     const nn_weight *cw = sten__single_dense_in(net, L);
@@ -155,6 +199,30 @@ static bool forward_chunked(sten_ctx *ctx, const sten_net *net, sten_workspace *
     /* inference: the weights stay put, so their strips were packed once */
     const bool packed = bf && !training && o->Wbp && o->wbp_ver == net->version &&
                         sten__bgemm_packed_current(o->Wbp);
+    A->outb_ok = false;
+    const nn_buf *SA = &ws->buf[w->src];
+    if (packed && ws->mode == NN_EVAL && ws->chain && (SA->outb_ok || chain_out(net, ws, L)) &&
+        chain_weights(net, ws, L)) {
+        const bool link = chain_out(net, ws, L);
+        const uint64_t ldo = (N + 31) / 32 * 32;
+        if (link && !A->out_b && !(A->out_b = sten_calloc(ctx, (ws->B_cap + 31) / 32 * 32 * ldo,
+                                                          sizeof *A->out_b))) {
+            if (!ws->fwd_st)
+                ws->fwd_st = STEN_E_NOMEM;
+            return true;
+        }
+        const sten_status st =
+            sten__bgemm_chain_packed(ctx, B, N, K, H, K, SA->outb_ok ? SA->out_b : NULL, o->Wbp, w->b,
+                                     link && L->fn == STEN_ACT_RELU, link ? NULL : A->act, N,
+                                     link ? A->out_b : NULL, (int64_t)ldo);
+        if (st && !ws->fwd_st)
+            ws->fwd_st = st;
+        A->outb_ok = link && !st;
+        A->act_deferred = false;
+        if (!link)
+            sten_act_forward(ctx, L->fn, &L->ap, A->act, A->act, B, N, N);
+        return true;
+    }
     sten_chunk_fn fn = NULL;
     void *arg = NULL;
     float *C = A->act;

@@ -602,6 +602,7 @@ void sten_workspace_free(sten_ctx *ctx, sten_workspace *ws)
         sten_csr_free(ctx, &A->xt);
         sten_free(ctx, A->rid);
         sten_free(ctx, A->keys);
+        sten_free(ctx, A->out_b);
     }
     for (uint32_t i = 0; ws->targets && i < ws->net->n_layers; i++) {
         nn_target *T = &ws->targets[i];

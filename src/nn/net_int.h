@@ -106,6 +106,9 @@ typedef struct {
                           xt's row q is input row rid[q]; NULL: xt has every row */
     uint64_t *keys;    /* its sorting scratch */
     float *scratch;    /* the layer type's own per-batch floats (ops->ws_floats) */
+    uint16_t *out_b;   /* a chain link's output in bf16 only (layer_fc.c): up32(B_cap)
+                          rows of up32(N), zero past N; NULL until first used */
+    bool outb_ok;      /* out_b holds this pass's output (and out does not) */
 } nn_buf;
 
 /* A sparse dataset's distinct row lengths, longest first, each with how
@@ -201,6 +204,9 @@ struct sten_workspace {
     sten__topk_acc *topk_keep; /* that accumulator, kept for the next call */
     bool screen;          /* with topk: the output product in bf16, its bounds per row
                              set for the screening accumulator (exact fp32 results) */
+    bool chain;           /* NN_EVAL read at an output layer only (sten_net_infer_ws):
+                             hidden layers may pass their output on in bf16 alone
+                             (layer_fc.c, chain_out) */
     sten_status fwd_st;   /* a forward pass's failure (a product's scratch could not
                              be had), for the caller to return; STEN_OK otherwise */
     double *row_loss;    /* per-row loss scratch (summed in order) */

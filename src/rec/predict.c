@@ -131,7 +131,9 @@ sten_status sten_net_infer_ws(sten_ctx *ctx, const sten_net *net, sten_workspace
     if (!L || (st = inputs_bound(ctx, net, ws)))
         return st;
     prepare_bf16_locked(ctx, net);
+    ws->chain = L->kind == STEN_LAYER_OUTPUT; /* no hidden layer's fp32 output is read */
     st = infer(ctx, net, ws, ids, B, NN_EVAL);
+    ws->chain = false;
     *out = sten__buf(ws, net, L)->out;
     *width = L->N;
     return st;
