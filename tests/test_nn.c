@@ -522,14 +522,15 @@ static void check_dlrm(bool self)
         fx_free(ctx, &ds[i]);
 }
 
-/* An Interaction over S dense inputs of width 5 (KeepFirst, with or
+/* An Interaction over S dense inputs of width W (KeepFirst, with or
  * without self-interaction): its outputs against the pairs computed here
  * in the layer's own order (each sum over the width in order, each
  * product rounded before it is added: the same bits). 3, 17 and 29
- * sources: one vector of pairs a row, two, and two with a part. */
-static void check_interaction_width(uint32_t S, bool self)
+ * sources: one vector of pairs a row, two, and two with a part; widths 5
+ * and DLRM's 16 (its register-transposed route). */
+static void check_interaction_width(uint32_t S, bool self, uint32_t W)
 {
-    enum { W = 5, EX = 4, SMAX = 29 };
+    enum { EX = 4, SMAX = 29 };
     sten_layer_desc L[SMAX + 2];
     sten_dataset ds[SMAX + 1];
     for (uint32_t k = 0; k < S; k++) {
@@ -577,7 +578,8 @@ static void check_interaction_width(uint32_t S, bool self)
                 }
         }
         if (!same)
-            fprintf(stderr, "  interaction of %u sources%s: not the pairs in order\n", S, self ? " (self)" : "");
+            fprintf(stderr, "  interaction of %u sources of %u%s: not the pairs in order\n", S, W,
+                    self ? " (self)" : "");
         CHECK(same);
         sten_net_free(ctx, net);
     }
@@ -591,11 +593,12 @@ static void test_dlrm_layers(void)
 {
     check_dlrm(false);
     check_dlrm(true);
-    for (int self = 0; self <= 1; self++) {
-        check_interaction_width(3, self);
-        check_interaction_width(17, self);
-        check_interaction_width(29, self);
-    }
+    for (int self = 0; self <= 1; self++)
+        for (uint32_t w = 5; w <= 16; w += 11) {
+            check_interaction_width(3, self, w);
+            check_interaction_width(17, self, w);
+            check_interaction_width(29, self, w);
+        }
 }
 
 /* A tied autoencoder: the output layer uses the input weights transposed. */

@@ -55,6 +55,26 @@ static inline __attribute__((always_inline)) void gather_row(const sten_dataset 
         end[b] = e;
 }
 
+/* gather_sparse's rows over threads: provisional starts (the full
+ * lengths) first, then the rows filled in parallel. */
+static void gather_rows_split(sten_ctx *ctx, const sten_dataset *d, const uint32_t *ids, uint32_t B,
+                              sten_csr *x, float p, float q, uint64_t seed, uint32_t epoch, bool use_weight,
+                              bool normalize, uint64_t *end)
+{
+    const sten_csr *s = &d->sparse;
+    uint64_t at = 0;
+    for (uint32_t b = 0; b < B; b++) {
+        const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
+        x->row_ptr[b] = at;
+        at += s->row_ptr[row + 1] - s->row_ptr[row];
+    }
+    x->row_ptr[B] = at;
+    const int nt = sten__threads_for(ctx, (int64_t)at, 1 << 14);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4) /* rows' lengths vary widely */
+    for (uint32_t b = 0; b < B; b++)
+        gather_row(d, ids, b, x, p, q, seed, epoch, use_weight, normalize, end);
+}
+
 /* The batch's rows of a sparse dataset into x, dropping each entry with
  * probability p (denoising; survivors scaled by 1/(1-p)): entry k of the
  * dataset is decided by draw k of the (seed, epoch) stream, so the result
@@ -68,26 +88,21 @@ static void gather_sparse(sten_ctx *ctx, const sten_dataset *d, const uint32_t *
 {
     const sten_csr *s = &d->sparse;
     const float q = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-    /* provisional starts: the full lengths, in row_ptr[1..B] for now */
     uint64_t at = 0;
-    for (uint32_t b = 0; b < B; b++) {
-        const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
-        x->row_ptr[b] = at;
-        at += s->row_ptr[row + 1] - s->row_ptr[row];
-    }
-    x->row_ptr[B] = at;
-    const int nt = sten__threads_for(ctx, (int64_t)at, 1 << 14);
-    if (nt == 1) { /* (a scoring thread's batch: no OpenMP loop) */
-        for (uint32_t b = 0; b < B; b++)
+    if (sten_ctx_threads(ctx) == 1) { /* (a scoring thread's batch) one pass, no OpenMP loop */
+        for (uint32_t b = 0; b < B; b++) {
+            const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
+            x->row_ptr[b] = at;
+            at += s->row_ptr[row + 1] - s->row_ptr[row];
             gather_row(d, ids, b, x, p, q, seed, epoch, use_weight, normalize, end);
+        }
+        x->row_ptr[B] = at;
     } else {
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 4) /* rows' lengths vary widely */
-        for (uint32_t b = 0; b < B; b++)
-            gather_row(d, ids, b, x, p, q, seed, epoch, use_weight, normalize, end);
+        gather_rows_split(ctx, d, ids, B, x, p, q, seed, epoch, use_weight, normalize, end);
     }
     x->rows = B;
     if (!end) { /* nothing dropped: every row where its full length put it */
-        x->nnz = at;
+        x->nnz = x->row_ptr[B];
         return;
     }
     /* move each row down over the dropped entries (ascending: safe) */
