@@ -226,6 +226,28 @@ static void test_sources_skip_dropout_denoise_weights(void)
         /* denoising dropped some entries and scaled the rest by 1/(1-p) */
         CHECK(net->ws->buf[0].x.nnz < ds[0].sparse.nnz);
         CHECK_NEAR(net->ws->buf[0].x.val[0], 1.0 / 0.75, 1e-6, 0);
+        { /* the batch's denoised rows on one thread (one pass) and on two (split) */
+            const uint32_t ids[8] = {3, 0, 19, 7, 7, 12, 5, 1};
+            const sten_csr *x = &net->ws->buf[0].x;
+            uint64_t rp[9];
+            uint32_t col[64];
+            float val[64];
+            for (int t = 2; t >= 1; t--) {
+                sten_ctx_set_threads(ctx, t);
+                CHECK_EQ(sten__net_load_batch(ctx, net, net->ws, ids, 8, NN_TRAIN), STEN_OK);
+                CHECK(x->nnz <= 64);
+                if (t == 2) {
+                    memcpy(rp, x->row_ptr, sizeof rp);
+                    memcpy(col, x->col, x->nnz * sizeof *col);
+                    memcpy(val, x->val, x->nnz * sizeof *val);
+                } else {
+                    CHECK(memcmp(rp, x->row_ptr, sizeof rp) == 0);
+                    CHECK(memcmp(col, x->col, x->nnz * sizeof *col) == 0);
+                    CHECK(memcmp(val, x->val, x->nnz * sizeof *val) == 0);
+                }
+            }
+            sten_ctx_set_threads(ctx, 2);
+        }
         grad_check(net, "two sources + skip + dropout + denoising + data weights", 0);
     }
     sten_net_free(ctx, net);
