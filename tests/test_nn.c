@@ -226,28 +226,6 @@ static void test_sources_skip_dropout_denoise_weights(void)
         /* denoising dropped some entries and scaled the rest by 1/(1-p) */
         CHECK(net->ws->buf[0].x.nnz < ds[0].sparse.nnz);
         CHECK_NEAR(net->ws->buf[0].x.val[0], 1.0 / 0.75, 1e-6, 0);
-        { /* the batch's denoised rows on one thread (one pass) and on two (split) */
-            const uint32_t ids[8] = {3, 0, 19, 7, 7, 12, 5, 1};
-            const sten_csr *x = &net->ws->buf[0].x;
-            uint64_t rp[9];
-            uint32_t col[64];
-            float val[64];
-            for (int t = 2; t >= 1; t--) {
-                sten_ctx_set_threads(ctx, t);
-                CHECK_EQ(sten__net_load_batch(ctx, net, net->ws, ids, 8, NN_TRAIN), STEN_OK);
-                CHECK(x->nnz <= 64);
-                if (t == 2) {
-                    memcpy(rp, x->row_ptr, sizeof rp);
-                    memcpy(col, x->col, x->nnz * sizeof *col);
-                    memcpy(val, x->val, x->nnz * sizeof *val);
-                } else {
-                    CHECK(memcmp(rp, x->row_ptr, sizeof rp) == 0);
-                    CHECK(memcmp(col, x->col, x->nnz * sizeof *col) == 0);
-                    CHECK(memcmp(val, x->val, x->nnz * sizeof *val) == 0);
-                }
-            }
-            sten_ctx_set_threads(ctx, 2);
-        }
         grad_check(net, "two sources + skip + dropout + denoising + data weights", 0);
     }
     sten_net_free(ctx, net);
@@ -1636,6 +1614,50 @@ static void test_bf16_chain(void)
         sten_layer_desc_clear(ctx, &L[k]);
 }
 
+/* A denoised batch's sparse rows gathered on two threads (provisional
+ * starts, then the rows split) and on one (one pass): the same entries,
+ * values and row starts, the batch large enough for the split. */
+static void test_gather_threads(void)
+{
+    ae_fixture f;
+    ae_init(&f);
+    fx_free(ctx, &f.ds[0]);
+    fx_free(ctx, &f.ds[1]);
+    enum { ROWS = 2500 };
+    fx_sparse(ctx, &f.ds[0], "gl_input", ROWS, 700, 30, false);
+    fx_sparse(ctx, &f.ds[1], "gl_output", ROWS, 700, 30, false);
+    sten_net *net = NULL;
+    CHECK_EQ(sten_net_build(ctx, &f.d, f.ds, 2, ROWS, &net), STEN_OK);
+    if (net) {
+        uint32_t *ids = malloc(ROWS * sizeof *ids);
+        for (uint32_t i = 0; i < ROWS; i++)
+            ids[i] = (i * 7919u) % ROWS; /* a shuffled batch */
+        const sten_csr *x = &net->ws->buf[0].x;
+        CHECK(x->cap >= 1u << 15); /* two threads' worth: the split route */
+        uint64_t *rp = malloc((ROWS + 1) * sizeof *rp);
+        uint32_t *col = malloc(x->cap * sizeof *col);
+        float *val = malloc(x->cap * sizeof *val);
+        for (int t = 2; t >= 1; t--) {
+            sten_ctx_set_threads(ctx, t);
+            CHECK_EQ(sten__net_load_batch(ctx, net, net->ws, ids, ROWS, NN_TRAIN), STEN_OK);
+            CHECK(x->nnz < f.ds[0].sparse.nnz); /* denoising dropped some */
+            if (t == 2) {
+                memcpy(rp, x->row_ptr, (ROWS + 1) * sizeof *rp);
+                memcpy(col, x->col, x->nnz * sizeof *col);
+                memcpy(val, x->val, x->nnz * sizeof *val);
+            } else {
+                CHECK(memcmp(rp, x->row_ptr, (ROWS + 1) * sizeof *rp) == 0);
+                CHECK(memcmp(col, x->col, x->nnz * sizeof *col) == 0);
+                CHECK(memcmp(val, x->val, x->nnz * sizeof *val) == 0);
+            }
+        }
+        sten_ctx_set_threads(ctx, 2);
+        free(ids), free(rp), free(col), free(val);
+        sten_net_free(ctx, net);
+    }
+    ae_free(&f);
+}
+
 /* bf16 precision trains like fp32 (the loss within a few percent after
  * the same epochs), stays bit-identical across thread counts, and keeps the
  * rounded copy of W equal to W rounded (the fused update writes both). */
@@ -1710,6 +1732,7 @@ int main(void)
     RUN(test_recommend_fused);
     RUN(test_bf16_training);
     RUN(test_bf16_chain);
+    RUN(test_gather_threads);
     RUN(test_nan_stops_training);
     RUN(test_no_allocation_in_steps);
     RUN(test_factorization_machine);

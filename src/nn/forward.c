@@ -89,8 +89,21 @@ static void gather_sparse(sten_ctx *ctx, const sten_dataset *d, const uint32_t *
     const sten_csr *s = &d->sparse;
     const float q = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
     uint64_t at = 0;
-    if (sten_ctx_threads(ctx) == 1) { /* (a scoring thread's batch) one pass, no OpenMP loop */
+    /* one thread (a scoring thread's batch; a DLRM table's 2,048 entries,
+     * one table a thread): one pass, no OpenMP loop, the rows of the
+     * examples ahead asked for (a shuffled batch's rows are scattered over
+     * the dataset) */
+    if (sten__threads_for(ctx, (int64_t)x->cap, 1 << 14) == 1) {
+        enum { AHEAD = 16 };
         for (uint32_t b = 0; b < B; b++) {
+            if (b + AHEAD < B)
+                __builtin_prefetch(s->row_ptr + (d->index ? d->index[ids[b + AHEAD]] : ids[b + AHEAD]));
+            if (b + AHEAD / 2 < B) {
+                const uint64_t r2 = d->index ? d->index[ids[b + AHEAD / 2]] : ids[b + AHEAD / 2];
+                __builtin_prefetch(s->col + s->row_ptr[r2]);
+                if (s->val)
+                    __builtin_prefetch(s->val + s->row_ptr[r2]);
+            }
             const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
             x->row_ptr[b] = at;
             at += s->row_ptr[row + 1] - s->row_ptr[row];
