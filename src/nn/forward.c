@@ -218,6 +218,11 @@ sten_status sten__net_load_batch(sten_ctx *ctx, const sten_net *net, sten_worksp
         if (!d || !to || !(d->attributes & STEN_DS_SPARSE) ||
             (mode == NN_RANK && L->kind == STEN_LAYER_OUTPUT))
             continue;
+        /* B of the longest row fit: no pass over the batch's rows (a DLRM
+         * table's are one entry each, scattered over the dataset) */
+        const nn_lens *len = &ws->lens[i];
+        if (len->v && len->n && (uint64_t)B * len->v[0] <= to->cap)
+            continue;
         uint64_t need = 0;
         for (uint32_t b = 0; b < B; b++) {
             const uint64_t row = d->index ? d->index[ids[b]] : ids[b];

@@ -410,8 +410,12 @@ static bool sweep_update(sten_ctx *ctx, const sten_net *net, const sten_workspac
  * each column summed in row order (the same result for any thread count). */
 static void bias_grad(sten_ctx *ctx, float *gb, const float *delta, uint32_t B, uint32_t N)
 {
-    const int64_t blk = 1024, nblk = ((int64_t)N + blk - 1) / blk;
+    /* in blocks of columns (each column summed down the rows in order, for
+     * any split): at most 1,024, and few enough that every thread has one
+     * (an MLP layer's 512 were one block, one thread's) */
     const int nt = sten__threads_for(ctx, (int64_t)B * N, 1 << 16);
+    const int64_t per = (((int64_t)N + nt - 1) / nt + 15) / 16 * 16;
+    const int64_t blk = STEN__MIN(1024, STEN__MAX(64, per)), nblk = ((int64_t)N + blk - 1) / blk;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t k = 0; k < nblk; k++) {
         const uint32_t j0 = (uint32_t)(k * blk), j1 = (uint32_t)STEN__MIN((int64_t)N, (k + 1) * blk);
