@@ -420,6 +420,22 @@ static void check_dlrm(bool self)
         /* c1's rows are (r * 7) % 200: 4 never occurs, 7 does */
         CHECK(memcmp(before + 4 * 3, t1->w + 4 * 3, 12) == 0);
         CHECK(memcmp(before + 7 * 3, t1->w + 7 * 3, 12) != 0);
+        { /* two threads (the tables' row updates one table a thread) and one: the same model */
+            sten_net *nt[2] = {build(&d, ds, 4, 6), build(&d, ds, 4, 6)};
+            for (int k = 0; k < 2 && nt[0] && nt[1]; k++) {
+                sten_ctx_set_threads(ctx, 2 - k);
+                sten_train_opts ok = ae_opts(&d, STEN_OPT_ADAM, 2);
+                ok.t.batch_size = 6;
+                CHECK_EQ(sten_net_train(ctx, nt[k], &ok), STEN_OK);
+            }
+            sten_ctx_set_threads(ctx, 2);
+            int same = nt[0] && nt[1];
+            for (uint32_t i = 0; same && i < nt[0]->n_params; i++)
+                same &= memcmp(nt[0]->params[i].w, nt[1]->params[i].w, nt[0]->params[i].n * sizeof(float)) == 0;
+            CHECK(same);
+            sten_net_free(ctx, nt[0]);
+            sten_net_free(ctx, nt[1]);
+        }
         char tmpl[] = "/tmp/sten_dlrm_XXXXXX", file[64];
         CHECK(mkdtemp(tmpl) != NULL);
         snprintf(file, sizeof file, "%s/dlrm.nc", tmpl);

@@ -239,7 +239,7 @@ static void prefetch_row(const nn_param *p, const upd *u, uint64_t row)
  * state and are not decayed. Rows are independent, so the split over
  * threads is free. */
 static void update_rows(sten_ctx *ctx, const sten_net *net, const sten_workspace *ws, const upd *u,
-                        uint32_t pi, float c)
+                        uint32_t pi, float c, bool alone)
 {
     nn_param *p = &net->params[pi];
     const sten_csr *XT = &ws->buf[p->rows_of].xt;
@@ -247,7 +247,7 @@ static void update_rows(sten_ctx *ctx, const sten_net *net, const sten_workspace
     const uint32_t *grows;
     float *gbase = sten__param_grad(net, ws, pi, &grows); /* grows: kept per compact row */
     const uint32_t K = p->row_len;
-    const int nt = sten__threads_for(ctx, (int64_t)XT->nnz * K, 1 << 14);
+    const int nt = alone ? 1 : sten__threads_for(ctx, (int64_t)XT->nnz * K, 1 << 14);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
     for (uint32_t q = 0; q < XT->rows; q++) {
         if (rid && q + 8 < XT->rows) /* 8 ahead */
@@ -370,11 +370,44 @@ static void update_shared(sten_ctx *ctx, const upd *u, const nn_param *p, const 
     }
 }
 
+/* A plain sparse-row update small enough for one thread (a DLRM table's
+ * batch rows): those go one parameter a thread, together, where each in
+ * turn split its ~2,000 rows over the threads and the threads met after
+ * every table. Each row is updated alone either way: the same values. */
+static bool row_update_small(const sten_net *net, const sten_workspace *ws, uint32_t i, const nn_rowset *rs,
+                             const nn_span *span)
+{
+    const nn_param *p = &net->params[i];
+    return p->n && p->update == NN_UPDATE_ROWS && !(p->matrix && p->matrix->fused) && !rs &&
+           !(span && span[i].rid && !span[i].via_mpi) &&
+           (uint64_t)ws->buf[p->rows_of].xt.nnz * p->row_len <= (1u << 16);
+}
+
+static float param_lr(const nn_param *p, float alpha)
+{
+    return isnan(p->lr) ? alpha : alpha * p->lr;
+}
+
 void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, const sten_train_desc *t,
                       float alpha, uint64_t rows, const nn_rowset *rs, const nn_span *span)
 {
     net->step++;
     const float ib = t->rescale_grad > 0.0f ? t->rescale_grad : 1.0f / (float)rows;
+    uint32_t small = 0;
+    for (uint32_t i = 0; i < net->n_params; i++)
+        small += row_update_small(net, ws, i, rs, span);
+    const bool together = small >= 2 && sten_ctx_threads(ctx) > 1;
+    if (together) {
+#pragma omp parallel for num_threads(STEN__MIN(sten_ctx_threads(ctx), (int)small)) schedule(dynamic, 1)
+        for (uint32_t i = 0; i < net->n_params; i++) {
+            if (!row_update_small(net, ws, i, rs, span))
+                continue;
+            const nn_param *p = &net->params[i];
+            const float l2 = isnan(p->l2) ? t->lambda : p->l2, l1 = isnan(p->l1) ? t->lambda1 : p->l1;
+            const upd u = make_upd(t, net->step, param_lr(p, alpha), l2, l1, ib);
+            update_rows(ctx, net, ws, &u, i, p->clip > 0.0f ? p->clip / ib : 0.0f, true);
+        }
+    }
     /* in reverse order, as DSSTNE; the order does not change results */
     for (uint32_t i = net->n_params; i-- > 0;) {
         nn_param *p = &net->params[i];
@@ -383,8 +416,10 @@ void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, co
             continue;
         if (m && m->fused) { /* already updated during back-propagation */
             m->fused = false;
+        } else if (together && row_update_small(net, ws, i, rs, span)) {
+            /* updated above */
         } else {
-            const float a = isnan(p->lr) ? alpha : alpha * p->lr;
+            const float a = param_lr(p, alpha);
             const float l2 = isnan(p->l2) ? t->lambda : p->l2, l1 = isnan(p->l1) ? t->lambda1 : p->l1;
             if (p->update == NN_UPDATE_ROWS) {
                 const upd u = make_upd(t, net->step, a, l2, l1, ib);
@@ -393,7 +428,7 @@ void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, co
                 else if (rs)
                     update_row_set(ctx, p, &u, &rs[i], p->clip > 0.0f ? p->clip / ib : 0.0f);
                 else
-                    update_rows(ctx, net, ws, &u, i, p->clip > 0.0f ? p->clip / ib : 0.0f);
+                    update_rows(ctx, net, ws, &u, i, p->clip > 0.0f ? p->clip / ib : 0.0f, false);
             } else if (span && span[i].gm && span[i].summed) {
                 const uint64_t lo = span[i].lo;
                 sten__optim_update(ctx, t, net->step, a, l2, l1, p->clip, ib, p->w + lo, p->g + lo,
