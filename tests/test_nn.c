@@ -234,6 +234,45 @@ static void test_sources_skip_dropout_denoise_weights(void)
         fx_free(ctx, &ds[i]);
 }
 
+/* One hidden layer read by two fully connected layers, one of them also
+ * reading a second layer, and a chain whose layers each have one reader:
+ * every delta is right whether its readers add into it (zeroed first) or
+ * its one reader writes it whole (sole_fc_reader). Finite differences. */
+static void test_shared_and_sole_readers(void)
+{
+    sten_layer_desc L[6] = {
+        fx_layer("In", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID),
+        fx_layer("H1", STEN_LAYER_HIDDEN, 7, STEN_ACT_TANH),
+        fx_layer("H2", STEN_LAYER_HIDDEN, 5, STEN_ACT_TANH),
+        fx_layer("H3", STEN_LAYER_HIDDEN, 6, STEN_ACT_SIGMOID),
+        fx_layer("H4", STEN_LAYER_HIDDEN, 4, STEN_ACT_TANH),
+        fx_layer("Out", STEN_LAYER_OUTPUT, 3, STEN_ACT_SIGMOID),
+    };
+    L[0].N_auto = true;
+    strcpy(L[0].dataset, "in");
+    strcpy(L[5].dataset, "out");
+    CHECK_EQ(sten_layer_desc_add_source(ctx, &L[1], "In"), STEN_OK);
+    CHECK_EQ(sten_layer_desc_add_source(ctx, &L[2], "H1"), STEN_OK); /* H1: two readers */
+    CHECK_EQ(sten_layer_desc_add_source(ctx, &L[3], "H1"), STEN_OK);
+    CHECK_EQ(sten_layer_desc_add_source(ctx, &L[4], "H3"), STEN_OK); /* H3: one reader */
+    CHECK_EQ(sten_layer_desc_add_source(ctx, &L[5], "H2"), STEN_OK);
+    CHECK_EQ(sten_layer_desc_add_source(ctx, &L[5], "H4"), STEN_OK);
+    sten_net_desc d = fx_desc(L, 6);
+    d.loss = STEN_LOSS_CROSS_ENTROPY;
+    sten_dataset ds[2];
+    fx_dense(ctx, &ds[0], "in", 10, 5, -1.0f, 1.0f);
+    fx_dense(ctx, &ds[1], "out", 10, 3, 0.0f, 1.0f);
+    sten_net *net = build(&d, ds, 2, 6);
+    if (net) {
+        grad_check(net, "a layer with two readers, a chain with one", 0);
+        sten_net_free(ctx, net);
+    }
+    for (int i = 0; i < 2; i++)
+        fx_free(ctx, &ds[i]);
+    for (int i = 0; i < 6; i++)
+        sten_layer_desc_clear(ctx, &L[i]);
+}
+
 /* A Concat layer: twelve hidden layers (more Sources than the old limit of
  * eight) and a dense input side by side, with dropout, into the output:
  * gradients by finite differences, the width from "N": "auto", and a model
@@ -1735,6 +1774,7 @@ int main(void)
     RUN(test_every_hidden_activation);
     RUN(test_every_loss);
     RUN(test_sources_skip_dropout_denoise_weights);
+    RUN(test_shared_and_sole_readers);
     RUN(test_concat);
     RUN(test_dlrm_layers);
     RUN(test_mult_vae);

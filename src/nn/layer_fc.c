@@ -449,16 +449,18 @@ static void fc_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_lay
         if (fz && o->fusable && w == o && !w->transposed &&
             sweep_update(ctx, net, ws, L, A, S, SA, o, fz, bf))
             continue;
-        /* propagate first: a fused update changes W (Wb is W's until the step ends) */
+        /* propagate first: a fused update changes W (Wb is W's until the step ends);
+         * the source's only reader writes its delta whole (not zeroed before) */
         if (S->kind != STEN_LAYER_INPUT) {
+            const float pb = SA->delta_set ? 0.0f : 1.0f;
             if (bf && o->wb_ver == net->version)
-                sten__bgemm_nt(ctx, B, S->N, N, 1.0f, A->delta_b, N, o->Wb, N, 1.0f, SA->delta, S->N);
+                sten__bgemm_nt(ctx, B, S->N, N, 1.0f, A->delta_b, N, o->Wb, N, pb, SA->delta, S->N);
             else if (w->transposed)
                 sten_gemm(ctx, STEN_NO_TRANS, STEN_NO_TRANS, B, S->N, N, 1.0f, A->delta, N, w->W, S->N,
-                          1.0f, SA->delta, S->N);
+                          pb, SA->delta, S->N);
             else
                 sten_gemm(ctx, STEN_NO_TRANS, STEN_TRANS, B, S->N, N, 1.0f, delta32(A, B, N), N, w->W, N,
-                          1.0f, SA->delta, S->N);
+                          pb, SA->delta, S->N);
         }
         if (fz && o->fusable) {
             fused_update(ctx, net, ws, L, S, o, fz, bf);

@@ -106,6 +106,8 @@ typedef struct {
                           xt's row q is input row rid[q]; NULL: xt has every row */
     uint64_t *keys;    /* its sorting scratch */
     float *scratch;    /* the layer type's own per-batch floats (ops->ws_floats) */
+    bool delta_set;    /* backward: its one reader, a fully connected layer, writes the
+                          delta whole (beta 0), so it is not zeroed first */
     uint16_t *out_b;   /* a chain link's output in bf16 only (layer_fc.c): up32(B_cap)
                           rows of up32(N), zero past N; NULL until first used */
     bool outb_ok;      /* out_b holds this pass's output (and out does not) */
