@@ -1669,6 +1669,59 @@ static void test_bf16_chain(void)
         sten_layer_desc_clear(ctx, &L[k]);
 }
 
+/* bf16 training through ReLU layers: the activation's derivative and the
+ * delta's rounding in one pass (layer_fc.c, fc_delta_pass) give the model
+ * the three separate passes give, to the bit. */
+static void test_bf16_delta_pass(void)
+{
+    if (!sten_bf16_supported()) {
+        fprintf(stderr, "  (no AVX-512 BF16 here: the fused delta pass not tested)\n");
+        return;
+    }
+    enum { ROWS = 300 };
+    sten_layer_desc L[4] = {
+        fx_layer("Dense", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID),
+        fx_layer("H1", STEN_LAYER_HIDDEN, 100, STEN_ACT_RELU),
+        fx_layer("H2", STEN_LAYER_HIDDEN, 40, STEN_ACT_LINEAR),
+        fx_layer("Out", STEN_LAYER_OUTPUT, 1, STEN_ACT_SIGMOID),
+    };
+    L[0].N_auto = true;
+    strcpy(L[0].dataset, "dense");
+    strcpy(L[3].dataset, "label");
+    for (int k = 1; k < 4; k++)
+        CHECK_EQ(sten_layer_desc_add_source(ctx, &L[k], L[k - 1].name), STEN_OK);
+    sten_net_desc d = fx_desc(L, 4);
+    d.loss = STEN_LOSS_CROSS_ENTROPY;
+    sten_dataset ds[2];
+    fx_dense(ctx, &ds[0], "dense", ROWS, 20, -2.0f, 2.0f);
+    fx_dense(ctx, &ds[1], "label", ROWS, 1, 0.0f, 1.0f);
+    for (uint32_t i = 0; i < ROWS; i++)
+        ds[1].dense[i] = (float)(ds[0].dense[i * 20] + ds[0].dense[i * 20 + 3] > 0.0f);
+    sten_net *nets[2] = {NULL, NULL};
+    for (int v = 0; v < 2; v++) {
+        sten__fc_delta_fuse(v == 0);
+        CHECK_EQ(sten_net_build(ctx, &d, ds, 2, 100, &nets[v]), STEN_OK);
+        if (!nets[v])
+            continue;
+        sten_net_init_weights(ctx, nets[v], 4);
+        CHECK_EQ(sten_net_set_precision(ctx, nets[v], STEN_PRECISION_BF16), STEN_OK);
+        sten_train_opts o = ae_opts(&d, STEN_OPT_ADAM, 3);
+        o.t.batch_size = 100;
+        CHECK_EQ(sten_net_train(ctx, nets[v], &o), STEN_OK);
+    }
+    sten__fc_delta_fuse(true);
+    int same = nets[0] && nets[1];
+    for (uint32_t i = 0; same && i < nets[0]->n_params; i++)
+        same &= memcmp(nets[0]->params[i].w, nets[1]->params[i].w, nets[0]->params[i].n * sizeof(float)) == 0;
+    CHECK(same);
+    for (int v = 0; v < 2; v++)
+        sten_net_free(ctx, nets[v]);
+    for (int k = 0; k < 2; k++)
+        fx_free(ctx, &ds[k]);
+    for (int k = 0; k < 4; k++)
+        sten_layer_desc_clear(ctx, &L[k]);
+}
+
 /* A denoised batch's sparse rows gathered on two threads (provisional
  * starts, then the rows split) and on one (one pass): the same entries,
  * values and row starts, the batch large enough for the split. */
@@ -1789,6 +1842,7 @@ int main(void)
     RUN(test_bf16_training);
     RUN(test_bf16_chain);
     RUN(test_gather_threads);
+    RUN(test_bf16_delta_pass);
     RUN(test_nan_stops_training);
     RUN(test_no_allocation_in_steps);
     RUN(test_factorization_machine);

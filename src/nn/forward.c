@@ -387,7 +387,7 @@ void sten__net_loss(sten_ctx *ctx, const sten_net *net, sten_workspace *ws)
 
 /* dL/d(out) -> dL/dz for a hidden layer: dropout mask, sparseness
  * penalty (added to the incoming delta, as DSSTNE), activation derivative. */
-static void hidden_delta(sten_ctx *ctx, const nn_layer *L, nn_buf *A, uint32_t B)
+static void hidden_delta(sten_ctx *ctx, const nn_layer *L, nn_buf *A, uint32_t B, bool fused_act)
 {
     const uint32_t N = L->N;
     const uint64_t n = (uint64_t)B * N;
@@ -418,7 +418,8 @@ static void hidden_delta(sten_ctx *ctx, const nn_layer *L, nn_buf *A, uint32_t B
             }
         }
     }
-    sten_act_backward(ctx, L->fn, &L->ap, A->act, A->delta, A->delta, B, N, N);
+    if (!fused_act)
+        sten_act_backward(ctx, L->fn, &L->ap, A->act, A->delta, A->delta, B, N, N);
 }
 
 static void delta_norm(const nn_layer *L, nn_buf *A, uint32_t B)
@@ -554,7 +555,7 @@ void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, sten_workspace *ws, 
                 ws->fwd_st = st;
         }
         if (L->kind == STEN_LAYER_HIDDEN)
-            hidden_delta(ctx, L, A, ws->B);
+            hidden_delta(ctx, L, A, ws->B, sten__fc_delta_fused(net, ws, L));
         delta_norm(L, A, ws->B);
         L->ops->backward(ctx, net, ws, L, fz);
     }

@@ -427,10 +427,73 @@ static void bias_grad(sten_ctx *ctx, float *gb, const float *delta, uint32_t B, 
     }
 }
 
+/* bf16 training of a hidden layer with a ReLU or linear activation, one
+ * weight, no dropout, sparseness penalty or DeltaNorm: the activation's
+ * derivative, the bias gradient and the delta's rounding in one pass over
+ * the delta (fc_delta_pass), where hidden_delta, bias_grad and sten__to_bf16
+ * made three. forward.c's hidden_delta then leaves the derivative here. */
+static bool delta_fuse_on = true;
+
+void sten__fc_delta_fuse(bool on)
+{
+    delta_fuse_on = on;
+}
+
+bool sten__fc_delta_fused(const sten_net *net, const sten_workspace *ws, const nn_layer *L)
+{
+    if (!delta_fuse_on || L->ops != &sten__layer_fully_connected || L->kind != STEN_LAYER_HIDDEN || L->n_in != 1 || L->n_skip ||
+        !net->bf16 || ws->mode != NN_TRAIN || L->sp_beta > 0.0f || L->d->delta_norm > 0.0f ||
+        (L->fn != STEN_ACT_RELU && L->fn != STEN_ACT_LINEAR))
+        return false;
+    const uint32_t li = (uint32_t)(L - net->layers);
+    const nn_buf *A = &ws->buf[li];
+    const nn_weight *w = &net->weights[L->in[0]];
+    const nn_weight *o = &net->weights[w->owner];
+    const nn_layer *S = &net->layers[w->src];
+    return !A->mask && A->delta_b && !A->db_ok && o->Wb && !S->sparse_in && !w->transposed && !w->gb_done;
+}
+
+/* Rows [b0, b1) of fc_delta_pass: the delta as hidden_delta writes it and
+ * its rounding as sten__to_bf16 writes it, while each row is in cache. */
+STEN__SIMD_CLONES
+static void delta_rows(float *restrict d, const float *restrict y, uint16_t *restrict db, uint32_t N, int64_t b0,
+                       int64_t b1, bool relu)
+{
+    for (int64_t b = b0; b < b1; b++) {
+        float *restrict dr = d + (uint64_t)b * N;
+        const float *restrict yr = y + (uint64_t)b * N;
+        if (relu)
+            for (uint32_t j = 0; j < N; j++)
+                dr[j] = yr[j] > 0.0f ? dr[j] : 0.0f;
+        sten__to_bf16_row(db + (uint64_t)b * N, dr, N);
+    }
+}
+
+/* The rows split over the threads (each reads a contiguous part, as the
+ * prefetchers like), then the bias gradient by columns (bias_grad: each
+ * column summed down the rows in order). */
+static void fc_delta_pass(sten_ctx *ctx, const nn_layer *L, nn_buf *A, float *gb, uint32_t B)
+{
+    const uint32_t N = L->N;
+    const int nt = sten__threads_for(ctx, (int64_t)B * N, 1 << 14);
+    const bool relu = L->fn == STEN_ACT_RELU;
+    enum { ROWS = 64 };
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t b0 = 0; b0 < (int64_t)B; b0 += ROWS)
+        delta_rows(A->delta, A->act, A->delta_b, N, b0, STEN__MIN((int64_t)B, b0 + ROWS), relu);
+    bias_grad(ctx, gb, A->delta, B, N);
+}
+
 static void fc_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_layer *L, const nn_fuse *fz)
 {
     const uint32_t B = ws->B, N = L->N;
     nn_buf *A = sten__buf(ws, net, L);
+    if (sten__fc_delta_fused(net, ws, L)) {
+        nn_weight *w = &net->weights[L->in[0]];
+        fc_delta_pass(ctx, L, A, w->gb, B);
+        w->gb_done = true; /* (reset at the end of the backward pass) */
+        A->db_ok = true;
+    }
     for (uint32_t k = 0; k < L->n_in; k++) {
         nn_weight *w = &net->weights[L->in[k]];
         nn_weight *o = &net->weights[w->owner];

@@ -317,6 +317,11 @@ static inline float *sten__param_grad(const sten_net *net, const sten_workspace 
  * weights that cannot be fused. Idempotent; run outside the step loop. */
 sten_status sten__net_alloc_grads(sten_ctx *ctx, sten_net *net, bool all);
 bool sten__act_increasing(const nn_layer *L);
+/* layer_fc.c: whether its backward forms the activation's derivative itself
+ * (with the bias gradient and the delta's rounding, in one pass), so that
+ * the generic pass leaves it */
+bool sten__fc_delta_fused(const sten_net *net, const sten_workspace *ws, const nn_layer *L);
+void sten__fc_delta_fuse(bool on); /* tests: off = the three passes (default on) */
 /* Folds every weight's deferred scale into W (end of an epoch, before
  * anything outside the step loop reads W). */
 void sten__net_settle(sten_ctx *ctx, sten_net *net);
