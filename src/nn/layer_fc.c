@@ -126,13 +126,6 @@ static void topk_rows(void *arg, int64_t chunk, int64_t i0, int64_t i1, int64_t 
     sten__topk_rows(arg, chunk, i0, i1, j0, j1, c, ldc);
 }
 
-/* A layer fed by one dense product (sten__single_dense_in): z computed in
- * column chunks with the bias added inside the product, and consumed chunk
- * by chunk while in cache where a consumer applies:
- *  - a Sigmoid output trained with a cross-entropy loss on sparse targets:
- *    loss and delta (written over z);
- *  - the output layer of sten_net_recommend: top-K, and z is never stored.
- * Returns false when the layer is not of this form. */
 /* Inference chains (sten__amx_chain). A layer fed by one dense product
  * whose weights are packed for the AMX tiles reads its source's bf16 rows
  * when the source left them (a chain link), and is a link itself when
@@ -177,6 +170,13 @@ static bool chain_out(const sten_net *net, const sten_workspace *ws, const nn_la
     return readers > 0;
 }
 
+/* A layer fed by one dense product (sten__single_dense_in): z computed in
+ * column chunks with the bias added inside the product, and consumed chunk
+ * by chunk while in cache where a consumer applies:
+ *  - a Sigmoid output trained with a cross-entropy loss on sparse targets:
+ *    loss and delta (written over z);
+ *  - the output layer of sten_net_recommend: top-K, and z is never stored.
+ * Returns false when the layer is not of this form. */
 static bool forward_chunked(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, nn_layer *L)
 {
     const nn_weight *cw = sten__single_dense_in(net, L);
@@ -429,9 +429,10 @@ static void bias_grad(sten_ctx *ctx, float *gb, const float *delta, uint32_t B, 
 
 /* bf16 training of a hidden layer with a ReLU or linear activation, one
  * weight, no dropout, sparseness penalty or DeltaNorm: the activation's
- * derivative, the bias gradient and the delta's rounding in one pass over
- * the delta (fc_delta_pass), where hidden_delta, bias_grad and sten__to_bf16
- * made three. forward.c's hidden_delta then leaves the derivative here. */
+ * derivative and the delta's rounding in one pass over the rows, then the
+ * bias gradient (fc_delta_pass), where hidden_delta, bias_grad and
+ * sten__to_bf16 made three passes. forward.c's hidden_delta then leaves the
+ * derivative here. */
 static bool delta_fuse_on = true;
 
 void sten__fc_delta_fuse(bool on)
@@ -441,9 +442,9 @@ void sten__fc_delta_fuse(bool on)
 
 bool sten__fc_delta_fused(const sten_net *net, const sten_workspace *ws, const nn_layer *L)
 {
-    if (!delta_fuse_on || L->ops != &sten__layer_fully_connected || L->kind != STEN_LAYER_HIDDEN || L->n_in != 1 || L->n_skip ||
-        !net->bf16 || ws->mode != NN_TRAIN || L->sp_beta > 0.0f || L->d->delta_norm > 0.0f ||
-        (L->fn != STEN_ACT_RELU && L->fn != STEN_ACT_LINEAR))
+    if (!delta_fuse_on || L->ops != &sten__layer_fully_connected || L->kind != STEN_LAYER_HIDDEN ||
+        L->n_in != 1 || L->n_skip || !net->bf16 || ws->mode != NN_TRAIN || L->sp_beta > 0.0f ||
+        L->d->delta_norm > 0.0f || (L->fn != STEN_ACT_RELU && L->fn != STEN_ACT_LINEAR))
         return false;
     const uint32_t li = (uint32_t)(L - net->layers);
     const nn_buf *A = &ws->buf[li];
