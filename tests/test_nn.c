@@ -530,7 +530,7 @@ static void check_dlrm(bool self)
          * each with a workspace of its own on the data ws reads (not the
          * network's), gives the scores of one thread, row for row, and of
          * inference on a batch of ids in any order */
-        enum { BIG = 1500 };
+        enum { BIG = 2600 }; /* five of the threads' 512-row blocks: three threads */
         sten_dataset big[3];
         fx_dense(ctx, &big[0], "dense", BIG, 4, -2.0f, 2.0f);
         fx_sparse(ctx, &big[1], "c1", BIG, 200, 1, false);
