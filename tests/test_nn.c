@@ -1604,6 +1604,28 @@ static void test_recommend_fused(void)
     sten__bf16_fast_force(-1);
 }
 
+/* A chain of dense layers: "Dense" (dataset "dense") through n hidden
+ * layers H1..Hn (widths and activations given) to "Out", one Sigmoid unit
+ * on "label", cross-entropy. L holds n + 2 layers. */
+static sten_net_desc dense_chain(sten_layer_desc *L, int n, const uint32_t *width, const sten_act *act)
+{
+    L[0] = fx_layer("Dense", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID);
+    for (int k = 1; k <= n; k++) {
+        char name[8];
+        snprintf(name, sizeof name, "H%d", k);
+        L[k] = fx_layer(name, STEN_LAYER_HIDDEN, width[k - 1], act[k - 1]);
+    }
+    L[n + 1] = fx_layer("Out", STEN_LAYER_OUTPUT, 1, STEN_ACT_SIGMOID);
+    L[0].N_auto = true;
+    strcpy(L[0].dataset, "dense");
+    strcpy(L[n + 1].dataset, "label");
+    for (int k = 1; k <= n + 1; k++)
+        CHECK_EQ(sten_layer_desc_add_source(ctx, &L[k], L[k - 1].name), STEN_OK);
+    sten_net_desc d = fx_desc(L, (uint32_t)n + 2);
+    d.loss = STEN_LOSS_CROSS_ENTROPY;
+    return d;
+}
+
 /* bf16 inference through a chain of MLP layers on AMX tiles (layer_fc.c,
  * sten__amx_chain): read at the output layer, the hidden layers whose
  * readers all take packed bf16 weights pass their output on in bf16 only,
@@ -1616,20 +1638,10 @@ static void test_bf16_chain(void)
         return;
     }
     enum { ROWS = 40 };
-    sten_layer_desc L[5] = {
-        fx_layer("Dense", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID),
-        fx_layer("H1", STEN_LAYER_HIDDEN, 70, STEN_ACT_RELU),
-        fx_layer("H2", STEN_LAYER_HIDDEN, 33, STEN_ACT_RELU),
-        fx_layer("H3", STEN_LAYER_HIDDEN, 16, STEN_ACT_LINEAR),
-        fx_layer("Out", STEN_LAYER_OUTPUT, 1, STEN_ACT_SIGMOID),
-    };
-    L[0].N_auto = true;
-    strcpy(L[0].dataset, "dense");
-    strcpy(L[4].dataset, "label");
-    for (int k = 1; k < 5; k++)
-        CHECK_EQ(sten_layer_desc_add_source(ctx, &L[k], L[k - 1].name), STEN_OK);
-    sten_net_desc d = fx_desc(L, 5);
-    d.loss = STEN_LOSS_CROSS_ENTROPY;
+    sten_layer_desc L[5];
+    const uint32_t width[3] = {70, 33, 16};
+    const sten_act act[3] = {STEN_ACT_RELU, STEN_ACT_RELU, STEN_ACT_LINEAR};
+    sten_net_desc d = dense_chain(L, 3, width, act);
     sten_dataset ds[2];
     fx_dense(ctx, &ds[0], "dense", ROWS, 13, -2.0f, 2.0f);
     fx_dense(ctx, &ds[1], "label", ROWS, 1, 0.0f, 1.0f);
@@ -1679,19 +1691,10 @@ static void test_bf16_delta_pass(void)
         return;
     }
     enum { ROWS = 300 };
-    sten_layer_desc L[4] = {
-        fx_layer("Dense", STEN_LAYER_INPUT, 0, STEN_ACT_SIGMOID),
-        fx_layer("H1", STEN_LAYER_HIDDEN, 100, STEN_ACT_RELU),
-        fx_layer("H2", STEN_LAYER_HIDDEN, 40, STEN_ACT_LINEAR),
-        fx_layer("Out", STEN_LAYER_OUTPUT, 1, STEN_ACT_SIGMOID),
-    };
-    L[0].N_auto = true;
-    strcpy(L[0].dataset, "dense");
-    strcpy(L[3].dataset, "label");
-    for (int k = 1; k < 4; k++)
-        CHECK_EQ(sten_layer_desc_add_source(ctx, &L[k], L[k - 1].name), STEN_OK);
-    sten_net_desc d = fx_desc(L, 4);
-    d.loss = STEN_LOSS_CROSS_ENTROPY;
+    sten_layer_desc L[4];
+    const uint32_t width[2] = {100, 40};
+    const sten_act act[2] = {STEN_ACT_RELU, STEN_ACT_LINEAR};
+    sten_net_desc d = dense_chain(L, 2, width, act);
     sten_dataset ds[2];
     fx_dense(ctx, &ds[0], "dense", ROWS, 20, -2.0f, 2.0f);
     fx_dense(ctx, &ds[1], "label", ROWS, 1, 0.0f, 1.0f);
