@@ -19,7 +19,7 @@ static inline __attribute__((always_inline)) void gather_row(const sten_dataset 
                                                              bool normalize, uint64_t *end)
 {
     const sten_csr *s = &d->sparse;
-    const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
+    const uint64_t row = sten__ds_row(d, ids[b]);
     float w = use_weight && d->weight ? d->weight[ids[b]] : 1.0f;
     if (normalize) { /* the whole row's norm, before denoising drops any */
         double ss = 0.0;
@@ -67,7 +67,7 @@ static void gather_rows_split(sten_ctx *ctx, const sten_dataset *d, const uint32
     const sten_csr *s = &d->sparse;
     uint64_t at = 0;
     for (uint32_t b = 0; b < B; b++) {
-        const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
+        const uint64_t row = sten__ds_row(d, ids[b]);
         x->row_ptr[b] = at;
         at += s->row_ptr[row + 1] - s->row_ptr[row];
     }
@@ -100,14 +100,14 @@ static void gather_sparse(sten_ctx *ctx, const sten_dataset *d, const uint32_t *
         enum { AHEAD = 16 };
         for (uint32_t b = 0; b < B; b++) {
             if (b + AHEAD < B)
-                __builtin_prefetch(s->row_ptr + (d->index ? d->index[ids[b + AHEAD]] : ids[b + AHEAD]));
+                __builtin_prefetch(s->row_ptr + (sten__ds_row(d, ids[b + AHEAD])));
             if (b + AHEAD / 2 < B) {
-                const uint64_t r2 = d->index ? d->index[ids[b + AHEAD / 2]] : ids[b + AHEAD / 2];
+                const uint64_t r2 = sten__ds_row(d, ids[b + AHEAD / 2]);
                 __builtin_prefetch(s->col + s->row_ptr[r2]);
                 if (s->val)
                     __builtin_prefetch(s->val + s->row_ptr[r2]);
             }
-            const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
+            const uint64_t row = sten__ds_row(d, ids[b]);
             x->row_ptr[b] = at;
             at += s->row_ptr[row + 1] - s->row_ptr[row];
             gather_row(d, ids, b, x, p, q, seed, epoch, use_weight, normalize, end);
@@ -143,7 +143,7 @@ static void gather_dense(const sten_dataset *d, const uint32_t *ids, uint32_t B,
 {
     const uint64_t w = (uint64_t)d->width * STEN__MAX(d->height, 1u) * STEN__MAX(d->length, 1u);
     for (uint32_t b = 0; b < B; b++) {
-        const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
+        const uint64_t row = sten__ds_row(d, ids[b]);
         memcpy(out + (uint64_t)b * N, d->dense + row * w, (size_t)w * sizeof *out);
         memset(out + (uint64_t)b * N + w, 0, (size_t)(N - w) * sizeof *out);
     }
@@ -225,7 +225,7 @@ sten_status sten__net_load_batch(sten_ctx *ctx, const sten_net *net, sten_worksp
             continue;
         uint64_t need = 0;
         for (uint32_t b = 0; b < B; b++) {
-            const uint64_t row = d->index ? d->index[ids[b]] : ids[b];
+            const uint64_t row = sten__ds_row(d, ids[b]);
             need += d->sparse.row_ptr[row + 1] - d->sparse.row_ptr[row];
         }
         if (need > to->cap)

@@ -326,6 +326,12 @@ void sten__fc_delta_fuse(bool on); /* tests: off = the three passes (default on)
  * anything outside the step loop reads W). */
 void sten__net_settle(sten_ctx *ctx, sten_net *net);
 void sten__weight_settle(sten_ctx *ctx, nn_weight *w); /* one weight's */
+/* The dataset row of example id (datasets with an index map examples to
+ * unique rows). */
+static inline uint64_t sten__ds_row(const sten_dataset *d, uint64_t id)
+{
+    return d->index ? d->index[id] : id;
+}
 /* The weight of a layer whose pre-activation is one dense, untransposed
  * product plus bias (no skips, no dropout): what the chunked product and
  * its fused consumers (loss, top-K) need; NULL otherwise. */

@@ -49,7 +49,7 @@ sten_status sten__rank_validation(sten_ctx *ctx, const sten_net *net, sten_works
     for (uint64_t pos = 0; pos < ws->examples; pos += Bc) {
         uint64_t n = 0;
         for (uint64_t e = pos; e < STEN__MIN(ws->examples, pos + Bc); e++) {
-            const uint64_t row = din->index ? din->index[e] : e;
+            const uint64_t row = sten__ds_row(din, e);
             n += din->sparse.row_ptr[row + 1] - din->sparse.row_ptr[row];
         }
         cap = STEN__MAX(cap, n);
@@ -71,7 +71,7 @@ sten_status sten__rank_validation(sten_ctx *ctx, const sten_net *net, sten_works
         uint64_t e = 0;
         for (uint32_t b = 0; b < B; b++) {
             ids[b] = (uint32_t)(pos + b);
-            const uint64_t row = din->index ? din->index[ids[b]] : ids[b];
+            const uint64_t row = sten__ds_row(din, ids[b]);
             ex.row_ptr[b] = e;
             for (uint64_t k = din->sparse.row_ptr[row]; k < din->sparse.row_ptr[row + 1]; k++)
                 ex.col[e++] = din->sparse.col[k];
@@ -82,7 +82,7 @@ sten_status sten__rank_validation(sten_ctx *ctx, const sten_net *net, sten_works
         if ((st = sten_net_recommend_ws(ctx, net, ws, ids, B, n_items, K, &ex, idx, NULL, count)))
             break;
         for (uint32_t b = 0; b < B; b++) {
-            const uint64_t row = dout->index ? dout->index[ids[b]] : ids[b];
+            const uint64_t row = sten__ds_row(dout, ids[b]);
             const uint64_t t0 = dout->sparse.row_ptr[row], t1 = dout->sparse.row_ptr[row + 1];
             uint32_t n = 0;
             for (uint64_t k = t0; k < t1; k++)

@@ -551,7 +551,7 @@ sten_status sten_net_score_ws(sten_ctx *ctx, const sten_net *net, sten_workspace
     st = nt > 1 && !ws->rows && !net->comm ? score_split(ctx, net, ws, nt, scores)
                              : score_range(ctx, net, ws, 0, ws->examples, scores);
     for (uint64_t i = 0; !st && labels && i < ws->examples; i++)
-        labels[i] = d->dense[d->index ? d->index[i] : i];
+        labels[i] = d->dense[sten__ds_row(d, i)];
     return st;
 }
 
