@@ -506,16 +506,12 @@ static bool sole_fc_reader(const sten_net *net, uint32_t li, const nn_fuse *fz)
 {
     const nn_layer *reader = NULL;
     for (uint32_t j = 0; j < net->n_layers; j++) {
-        const nn_layer *R = &net->layers[j];
-        for (uint32_t k = 0; k < R->n_skip; k++)
-            if (R->skip[k] == li)
-                return false;
-        for (uint32_t k = 0; k < R->n_src; k++)
-            if (R->src[k] == li) {
-                if (reader)
-                    return false;
-                reader = R;
-            }
+        bool skip;
+        const uint32_t n = sten__reads(&net->layers[j], li, &skip);
+        if (skip || (n && (reader || n > 1)))
+            return false;
+        if (n)
+            reader = &net->layers[j];
     }
     if (!reader || reader->ops != &sten__layer_fully_connected || reader->n_in != 1 || reader->group_delta ||
         reader->sharded)

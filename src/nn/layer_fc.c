@@ -156,14 +156,10 @@ static bool chain_out(const sten_net *net, const sten_workspace *ws, const nn_la
     uint32_t readers = 0;
     for (uint32_t j = 0; j < net->n_layers; j++) {
         const nn_layer *R = &net->layers[j];
-        bool reads = false;
-        for (uint32_t k = 0; k < R->n_src; k++)
-            reads |= R->src[k] == li;
-        for (uint32_t k = 0; k < R->n_skip; k++)
-            reads |= R->skip[k] == li;
-        if (!reads)
+        bool skip;
+        if (!sten__reads(R, li, &skip) && !skip)
             continue;
-        if (R->ops != &sten__layer_fully_connected || !chain_weights(net, ws, R))
+        if (skip || R->ops != &sten__layer_fully_connected || !chain_weights(net, ws, R))
             return false;
         readers++;
     }
@@ -201,9 +197,8 @@ static bool forward_chunked(sten_ctx *ctx, const sten_net *net, sten_workspace *
                         sten__bgemm_packed_current(o->Wbp);
     A->outb_ok = false;
     const nn_buf *SA = &ws->buf[w->src];
-    if (packed && ws->mode == NN_EVAL && ws->chain && (SA->outb_ok || chain_out(net, ws, L)) &&
-        chain_weights(net, ws, L)) {
-        const bool link = chain_out(net, ws, L);
+    const bool link = packed && chain_out(net, ws, L); /* (which also asks for ws->chain in NN_EVAL) */
+    if (link || (packed && ws->mode == NN_EVAL && ws->chain && SA->outb_ok && chain_weights(net, ws, L))) {
         const uint64_t ldo = (N + 31) / 32 * 32;
         if (link && !A->out_b && !(A->out_b = sten_calloc(ctx, (ws->B_cap + 31) / 32 * 32 * ldo,
                                                           sizeof *A->out_b))) {

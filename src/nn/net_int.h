@@ -332,6 +332,20 @@ static inline uint64_t sten__ds_row(const sten_dataset *d, uint64_t id)
 {
     return d->index ? d->index[id] : id;
 }
+/* How many of R's Sources are layer li; with skip, whether one of R's skip
+ * connections is li too. */
+static inline uint32_t sten__reads(const nn_layer *R, uint32_t li, bool *skip)
+{
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < R->n_src; k++)
+        n += R->src[k] == li;
+    if (skip) {
+        *skip = false;
+        for (uint32_t k = 0; k < R->n_skip; k++)
+            *skip |= R->skip[k] == li;
+    }
+    return n;
+}
 /* The weight of a layer whose pre-activation is one dense, untransposed
  * product plus bias (no skips, no dropout): what the chunked product and
  * its fused consumers (loss, top-K) need; NULL otherwise. */

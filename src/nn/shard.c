@@ -120,9 +120,7 @@ static sten_status check_split(sten_ctx *ctx, sten_net *net)
         nn_layer *L = &net->layers[i];
         uint32_t to_split = 0, to_whole = 0;
         for (uint32_t j = 0; j < net->n_layers; j++)
-            for (uint32_t k = 0; k < net->layers[j].n_src; k++)
-                if (net->layers[j].src[k] == i)
-                    *(net->layers[j].sharded ? &to_split : &to_whole) += 1;
+            *(net->layers[j].sharded ? &to_split : &to_whole) += sten__reads(&net->layers[j], i, NULL);
         if (!L->sharded && to_split && to_whole)
             return sten_fail(ctx, STEN_E_UNSUPPORTED, "%s: layer \"%s\" feeds split and whole layers at once, "
                              "which model parallelism does not support", net->desc.source, L->d->name);
