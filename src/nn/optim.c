@@ -383,9 +383,12 @@ static bool row_update_small(const sten_net *net, const sten_workspace *ws, uint
            (uint64_t)ws->buf[p->rows_of].xt.nnz * p->row_len <= (1u << 16);
 }
 
-static float param_lr(const nn_param *p, float alpha)
+/* p's learning rate and decays: its own where set, else the run's. */
+static void param_rates(const sten_train_desc *t, const nn_param *p, float alpha, float *a, float *l2, float *l1)
 {
-    return isnan(p->lr) ? alpha : alpha * p->lr;
+    *a = isnan(p->lr) ? alpha : alpha * p->lr;
+    *l2 = isnan(p->l2) ? t->lambda : p->l2;
+    *l1 = isnan(p->l1) ? t->lambda1 : p->l1;
 }
 
 void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, const sten_train_desc *t,
@@ -403,8 +406,9 @@ void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, co
             if (!row_update_small(net, ws, i, rs, span))
                 continue;
             const nn_param *p = &net->params[i];
-            const float l2 = isnan(p->l2) ? t->lambda : p->l2, l1 = isnan(p->l1) ? t->lambda1 : p->l1;
-            const upd u = make_upd(t, net->step, param_lr(p, alpha), l2, l1, ib);
+            float a, l2, l1;
+            param_rates(t, p, alpha, &a, &l2, &l1);
+            const upd u = make_upd(t, net->step, a, l2, l1, ib);
             update_rows(ctx, net, ws, &u, i, p->clip > 0.0f ? p->clip / ib : 0.0f, true);
         }
     }
@@ -419,23 +423,24 @@ void sten__optim_step(sten_ctx *ctx, sten_net *net, const sten_workspace *ws, co
         } else if (together && row_update_small(net, ws, i, rs, span)) {
             /* updated above */
         } else {
-            const float a = param_lr(p, alpha);
-            const float l2 = isnan(p->l2) ? t->lambda : p->l2, l1 = isnan(p->l1) ? t->lambda1 : p->l1;
+            float a, l2, l1;
+            param_rates(t, p, alpha, &a, &l2, &l1);
+            const float c_sum = p->clip > 0.0f ? p->clip / ib : 0.0f; /* the clip on batch sums */
             if (p->update == NN_UPDATE_ROWS) {
                 const upd u = make_upd(t, net->step, a, l2, l1, ib);
                 if (span && span[i].rid && !span[i].via_mpi)
-                    update_rows_shared(ctx, p, &u, &span[i], i, p->clip > 0.0f ? p->clip / ib : 0.0f);
+                    update_rows_shared(ctx, p, &u, &span[i], i, c_sum);
                 else if (rs)
-                    update_row_set(ctx, p, &u, &rs[i], p->clip > 0.0f ? p->clip / ib : 0.0f);
+                    update_row_set(ctx, p, &u, &rs[i], c_sum);
                 else
-                    update_rows(ctx, net, ws, &u, i, p->clip > 0.0f ? p->clip / ib : 0.0f, false);
+                    update_rows(ctx, net, ws, &u, i, c_sum, false);
             } else if (span && span[i].gm && span[i].summed) {
                 const uint64_t lo = span[i].lo;
                 sten__optim_update(ctx, t, net->step, a, l2, l1, p->clip, ib, p->w + lo, p->g + lo,
                                    p->s1 ? p->s1 + lo : NULL, p->s2 ? p->s2 + lo : NULL, span[i].hi - lo);
             } else if (span && span[i].gm) {
                 const upd u = make_upd(t, net->step, a, l2, l1, ib);
-                update_shared(ctx, &u, p, &span[i], p->clip > 0.0f ? p->clip / ib : 0.0f);
+                update_shared(ctx, &u, p, &span[i], c_sum);
             } else {
                 sten__optim_update(ctx, t, net->step, a, l2, l1, p->clip, ib, p->w, p->g, p->s1, p->s2,
                                    p->n);
