@@ -334,23 +334,22 @@ bool sten__act_increasing(const nn_layer *L)
     }
 }
 
-/* The end of the run of Embedding layers that starts at order position o
- * (o itself when there is none, or one alone, or one thread): DLRM's 26
- * tables, whose lookups (forward) and gradients (backward) then go one
- * table a thread, together, where each in turn split its batch rows over
- * the threads and the threads met after every table. Each table's output
- * and gradient is its own either way: the same values. */
-static uint32_t emb_run(sten_ctx *ctx, const sten_net *net, const sten_workspace *ws, uint32_t o)
+/* Runs of Embedding layers in the forward order (DLRM's 26 tables): their
+ * lookups (forward) and gradients (backward) go one table a thread,
+ * together, where each in turn split its batch rows over the threads and
+ * the threads met after every table. Each table's output and gradient is
+ * its own either way: the same values. emb_joins: the layer at order
+ * position o can be in such a run; emb_together: a run of n goes so. */
+static bool emb_joins(const sten_net *net, const sten_workspace *ws, uint32_t o)
 {
-    uint32_t e = o;
-    while (e < net->n_layers) {
-        const nn_layer *L = &net->layers[net->order[e]];
-        if (L->ops->type != STEN_LAYER_EMBEDDING || L->group_sum || L->group_delta || L->sp_beta > 0.0f ||
-            L->d->delta_norm > 0.0f || ws->buf[net->order[e]].mask)
-            break;
-        e++;
-    }
-    return e - o >= 2 && sten_ctx_threads(ctx) > 1 && !net->comm ? e : o;
+    const nn_layer *L = &net->layers[net->order[o]];
+    return L->ops->type == STEN_LAYER_EMBEDDING && !L->group_sum && !L->group_delta && L->sp_beta <= 0.0f &&
+           L->d->delta_norm <= 0.0f && !ws->buf[net->order[o]].mask;
+}
+
+static bool emb_together(sten_ctx *ctx, const sten_net *net, uint32_t n)
+{
+    return n >= 2 && sten_ctx_threads(ctx) > 1 && !net->comm;
 }
 
 void sten__net_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws)
@@ -362,8 +361,10 @@ void sten__net_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws)
         nn_buf *A = &ws->buf[i];
         if (L->kind == STEN_LAYER_TARGET || L->sparse_in)
             continue;
-        const uint32_t end = emb_run(ctx, net, ws, o);
-        if (end > o) {
+        uint32_t end = o;
+        while (end < net->n_layers && emb_joins(net, ws, end))
+            end++;
+        if (emb_together(ctx, net, end - o)) {
 #pragma omp parallel for num_threads(STEN__MIN(sten_ctx_threads(ctx), (int)(end - o))) schedule(dynamic, 1)
             for (uint32_t q = o; q < end; q++)
                 net->layers[net->order[q]].ops->forward(ctx, net, ws, &net->layers[net->order[q]]);
@@ -572,11 +573,11 @@ void sten__net_backward_fused(sten_ctx *ctx, sten_net *net, sten_workspace *ws, 
         nn_buf *A = &ws->buf[net->order[o]];
         if (L->kind != STEN_LAYER_HIDDEN && L->kind != STEN_LAYER_OUTPUT)
             continue;
-        /* a run of tables, entered from its end: the run from its start */
-        uint32_t start = o;
-        while (start > 0 && emb_run(ctx, net, ws, start - 1) == o + 1)
+        /* a run of tables, entered here at its end (walking back) */
+        uint32_t start = o + 1;
+        while (start > 0 && emb_joins(net, ws, start - 1))
             start--;
-        if (start < o) {
+        if (emb_together(ctx, net, o + 1 - start)) {
 #pragma omp parallel for num_threads(STEN__MIN(sten_ctx_threads(ctx), (int)(o + 1 - start))) schedule(dynamic, 1)
             for (uint32_t q = start; q <= o; q++) {
                 nn_layer *E = &net->layers[net->order[q]];
