@@ -351,6 +351,8 @@ static sten_status bgemm(sten_ctx *ctx, bgemm_form form, int64_t M, int64_t N, i
                          const uint32_t *Bpk, float beta, float *C, int64_t ldc, uint16_t *Cb,
                          int64_t ldcb, const float *bias, sten_chunk_fn fn, void *arg)
 {
+    if (!sten__bf16_available()) /* compiled in, but this CPU lacks the instructions */
+        return sten_fail(ctx, STEN_E_UNSUPPORTED, "bf16 products need AVX-512 BF16");
     if (M <= 0 || N <= 0)
         return STEN_OK;
     if (sten__amx_available() && !Bpk && form != FORM_NT)
