@@ -32,8 +32,9 @@ cmake -S . -B "$dir" $flags -DSTEN_WERROR=ON
 cmake --build "$dir" -j "$(nproc)"
 cd "$dir"
 ctest --output-on-failure -j "$(nproc)"
-# again as a CPU without AVX-512 would run it (the BLAS GEMM, no bf16, the
-# portable loss pass), so both sides of every run-time dispatch are tested
+# again as a CPU without AVX2 or AVX-512 would run it (the BLAS GEMM, no
+# bf16, the portable loss pass), so both sides of every run-time dispatch are
+# tested (the AVX2 GEMM kernels, on a CPU with AVX-512, by test_kernels)
 if [ "$dir" = build ]; then
     echo "== the suite again with STEN_KERNELS=portable"
     STEN_KERNELS=portable ctest --output-on-failure -j "$(nproc)"

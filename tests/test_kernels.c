@@ -61,21 +61,37 @@ static void rand_csr(sten_csr *m, uint32_t rows, uint32_t cols, uint32_t max_nnz
     CHECK_EQ(sten_csr_validate(ctx, m), STEN_OK);
 }
 
-/* Both paths of sten_gemm, the own AVX-512 kernels (where the CPU has them)
- * and the BLAS, against plain loops. The shapes cross every blocking edge of
- * the own kernels: rows around the 12-row tile and the 240-row pass, columns
- * around the 32-column strip and the 512-column chunk, K around the 256 and
- * 1536 blocks, and NT's long-K dot products. */
+/* Switch sten_gemm to the BLAS (0), the best own kernels (1) or the AVX2
+ * ones (2); false, with a line saying so, where this CPU has no such
+ * kernels (then the BLAS is in use). */
+static bool gemm_mode(int mode)
+{
+    sten__gemm_set_own(mode);
+    if (mode == 1 && !sten__gemm_own())
+        printf("  (no AVX2 here: own GEMM kernels not tested)\n");
+    else if (mode == 1 && !sten__gemm_own_wide())
+        printf("  (no AVX-512 here: the AVX-512 GEMM kernels not tested)\n");
+    else if (mode == 2 && !sten__gemm_own_wide() && sten__gemm_own())
+        return false; /* the same kernels as mode 1 */
+    return mode == 0 || sten__gemm_own();
+}
+
+/* Every path of sten_gemm, the own AVX-512 and AVX2 kernels (where the CPU
+ * has them) and the BLAS, against plain loops. The shapes cross every
+ * blocking edge of the own kernels: rows around the 12-row tile (3-row
+ * tiles on AVX2) and the 240-row pass, columns around the 32-column strip
+ * and the 512-column chunk, K around the 256 and 1536 blocks, and NT's
+ * long-K dot products. */
 static void test_gemm(void)
 {
     static const int64_t shapes[][3] = {{1, 1, 1},     {3, 5, 7},      {17, 33, 9},
                                         {64, 128, 256}, {130, 31, 67},  {5, 4, 0},
                                         {13, 545, 300}, {253, 40, 257}, {7, 9, 1600},
-                                        {256, 128, 3100}, {25, 1030, 128}, {1, 600, 513}};
-    for (int own = 0; own < 2; own++) {
-        sten__gemm_set_own(own);
-        if (own && !sten__gemm_own())
-            printf("  (no AVX-512 here: own GEMM kernels not tested)\n");
+                                        {256, 128, 3100}, {25, 1030, 128}, {1, 600, 513},
+                                        {14, 13, 40}};
+    for (int own = 0; own < 3; own++) {
+        if (!gemm_mode(own))
+            continue;
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
             for (int ta = 0; ta < 2; ta++)
@@ -99,6 +115,53 @@ static void test_gemm(void)
                 }
         }
     }
+    sten__gemm_set_own(-1);
+}
+
+/* The AVX2 kernels sum every element in the AVX-512 kernels' order: the same
+ * bits from both (NN, TN, NT up to 1536-long sums, beta, and the chunked
+ * product's bias), and the same bits on 1 and 2 threads. */
+static void test_gemm_avx2_bits(void)
+{
+    sten__gemm_set_own(2);
+    if (!sten__gemm_own()) {
+        printf("  (no AVX2 here: not tested)\n");
+        sten__gemm_set_own(-1);
+        return;
+    }
+    sten__gemm_set_own(1);
+    const bool wide = sten__gemm_own_wide();
+    if (!wide)
+        printf("  (no AVX-512 here: AVX2 against AVX-512 bits not tested, threads only)\n");
+    static const int64_t shapes[][3] = {{37, 545, 300}, {253, 40, 257}, {5, 70, 1400}, {130, 33, 64}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int form = 0; form < 4; form++) { /* NN, TN, NT, chunked NN with bias */
+            const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            const int ta = form == 1, tb = form == 2;
+            const int64_t lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 2, ldc = N + 3;
+            float *A = rand_floats((ta ? K : M) * lda, -1, 1), *B = rand_floats((tb ? N : K) * ldb, -1, 1);
+            float *bias = rand_floats(N, -1, 1), *C0 = rand_floats(M * ldc, -1, 1);
+            float *C[3];
+            for (int v = 0; v < 3; v++) { /* AVX2 on 1 and 2 threads, AVX-512 on 2 */
+                C[v] = copy_floats(C0, M * ldc);
+                sten__gemm_set_own(v < 2 ? 2 : 1);
+                sten_ctx_set_threads(ctx, v == 0 ? 1 : 2);
+                if (v == 2 && !wide)
+                    continue;
+                if (form == 3)
+                    CHECK_EQ(sten__gemm_chunks(ctx, M, N, K, 0.5f, A, lda, B, ldb, 0.0f, C[v], ldc, bias, NULL, NULL),
+                             STEN_OK);
+                else
+                    sten_gemm(ctx, ta, tb, M, N, K, 0.75f, A, lda, B, ldb, s % 2 ? 0.5f : 0.0f, C[v], ldc);
+            }
+            CHECK(memcmp(C[0], C[1], (size_t)(M * ldc) * sizeof *C[0]) == 0);
+            if (wide)
+                CHECK(memcmp(C[0], C[2], (size_t)(M * ldc) * sizeof *C[0]) == 0);
+            for (int v = 0; v < 3; v++)
+                free(C[v]);
+            free(A), free(B), free(bias), free(C0);
+        }
+    sten_ctx_set_threads(ctx, 0);
     sten__gemm_set_own(-1);
 }
 
@@ -131,8 +194,9 @@ static void check_chunk(void *arg, int64_t chunk, int64_t j0, int64_t j1, float 
 static void test_gemm_chunks(void)
 {
     static const int64_t shapes[][3] = {{256, 1500, 128}, {7, 513, 300}, {30, 40, 5}};
-    for (int own = 0; own < 2; own++) {
-        sten__gemm_set_own(own);
+    for (int own = 0; own < 3; own++) {
+        if (!gemm_mode(own))
+            continue;
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
             for (int mode = 0; mode < 3; mode++) { /* C + beta, C + bias, no C + bias */
                 const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
@@ -183,7 +247,8 @@ static void test_gemm_chunks(void)
 /* The output layer's backward sweep (propagation and SGD update in one
  * pass over D) against the two products taken apart in double, on a
  * catalogue past 16 chunks with ragged shapes; the same bits for 1 and 2
- * threads; declined (no error) below 16 chunks and without sten's kernels. */
+ * threads; declined (no error) below 16 chunks and without sten's AVX-512
+ * kernels. */
 static void test_gemm_out_backward(void)
 {
     const int64_t M = 37, H = 70, N = 16 * STEN__GEMM_CHUNK + 100;
@@ -209,7 +274,7 @@ static void test_gemm_out_backward(void)
         }
     const sten_status st = sten__gemm_out_backward(ctx, M, N, H, A, lda, D, ldd, alpha, beta, W, ldw,
                                                    dA, ldda);
-    if (sten__gemm_own()) {
+    if (sten__gemm_own_wide()) {
         CHECK_EQ(st, STEN_OK);
         CHECK_CLOSE(dA, dAr, M * ldda, 1e-4, 1e-4);
         CHECK_CLOSE(W, Wr, H * ldw, 1e-5, 1e-4);
@@ -947,6 +1012,7 @@ int main(void)
     sten_rng_init(&rng, 2024, 0);
     RUN(test_gemm);
     RUN(test_gemm_chunks);
+    RUN(test_gemm_avx2_bits);
     RUN(test_gemm_out_backward);
     RUN(test_bf16_rounding);
     RUN(test_bgemm);

@@ -15,11 +15,18 @@
  *  - NT (C = alpha A B^T + beta C) with a long K is a grid of dot products:
  *    6 rows of A against 4 rows of B, 24 vector accumulators, K in blocks
  *    that keep B's block in L2.
- *  - TT, tiny K for NT, alpha = 0, and CPUs without AVX-512 go to the BLAS.
+ *  - CPUs with AVX2 and FMA but not AVX-512 (AMD Zen 2/3, most Intel client
+ *    cores) run the same loops over the same packed strips with a 6 x 16
+ *    tile (two 8-float vectors a row, one half strip at a time): each
+ *    element of C is summed in the same order, so these give the AVX-512
+ *    kernels' bits. NT over long
+ *    sums and the output layer's one-sweep backward are AVX-512 only.
+ *  - TT, tiny K for NT, alpha = 0, and CPUs without AVX2 go to the BLAS.
  *
  * Every element of C is summed in an order fixed by the shapes alone, so the
  * results do not depend on the thread count. STEN_GEMM=blas in the
- * environment turns these kernels off (for comparisons). */
+ * environment turns these kernels off (for comparisons), STEN_GEMM=avx2 picks
+ * the AVX2 ones on an AVX-512 CPU. */
 #include "core_int.h"
 
 #include <stdlib.h>
@@ -41,11 +48,13 @@
 #include <immintrin.h>
 #define STEN_HAVE_AVX512_GEMM 1
 #define AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma,avx2")))
+#define AVX2 __attribute__((target("avx2,fma")))
 #define INLINE inline __attribute__((always_inline))
 #include "simd512.h"
 #endif
 
-static int own_mode = -1; /* -1: not decided yet, 0: BLAS, 1: own kernels */
+/* -1: not decided yet, 0: BLAS, 1: own AVX-512 kernels, 2: own AVX2 kernels */
+static int own_mode = -1;
 
 bool sten__portable(void)
 {
@@ -75,35 +84,54 @@ bool sten__avx512(void)
     return v == 1;
 }
 
-bool sten__gemm_own(void)
+/* Whether this CPU runs the AVX2 + FMA kernels (not STEN_KERNELS=portable). */
+static bool avx2_ok(void)
+{
+#ifdef STEN_HAVE_AVX512_GEMM
+    return !sten__portable() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return false;
+#endif
+}
+
+/* The kernels a mode asks for, or the BLAS (0) where this CPU lacks them:
+ * 1 (the best own: AVX-512, else AVX2), 2 (AVX2). */
+static int mode_for(int want)
+{
+    if (want == 1 && sten__avx512())
+        return 1;
+    return want >= 1 && avx2_ok() ? 2 : 0;
+}
+
+static int own(void)
 {
     int m = __atomic_load_n(&own_mode, __ATOMIC_RELAXED);
     if (m < 0) {
-#ifdef STEN_HAVE_AVX512_GEMM
         const char *e = getenv("STEN_GEMM");
-        m = sten__gemm_own_available() && !(e && strcmp(e, "blas") == 0);
-#else
-        m = 0;
-#endif
+        m = e && strcmp(e, "blas") == 0 ? 0 : mode_for(e && strcmp(e, "avx2") == 0 ? 2 : 1);
         __atomic_store_n(&own_mode, m, __ATOMIC_RELAXED);
     }
-    return m == 1;
+    return m;
+}
+
+bool sten__gemm_own(void)
+{
+    return own() != 0;
+}
+
+bool sten__gemm_own_wide(void)
+{
+    return own() == 1;
 }
 
 void sten__gemm_set_own(int on)
 {
-    __atomic_store_n(&own_mode, on < 0 ? -1 : on, __ATOMIC_RELAXED);
-    if (on > 0 && !sten__gemm_own_available())
-        __atomic_store_n(&own_mode, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&own_mode, on < 0 ? -1 : mode_for(on), __ATOMIC_RELAXED);
 }
 
 bool sten__gemm_own_available(void)
 {
-#ifdef STEN_HAVE_AVX512_GEMM
-    return sten__avx512();
-#else
-    return false;
-#endif
+    return mode_for(1) != 0;
 }
 
 /* The BLAS path of sten__gemm_chunks: bias laid down, one BLAS call, then
@@ -229,13 +257,186 @@ static int64_t padded_rows(int64_t M)
     return (M + MR - 1) / MR * MR;
 }
 
-AVX512 static void pack_panel(float *restrict P, const float *A, int64_t lda, int64_t rows,
+static INLINE void pack_panel(float *restrict P, const float *A, int64_t lda, int64_t rows,
                               int64_t kc)
 {
     for (int64_t k = 0; k < kc; k++)
         for (int64_t r = 0; r < MR; r++)
             P[k * MR + r] = r < rows ? A[r * lda + k] : 0.0f;
 }
+
+/* Where a K block's rows of op(A) are: NN's packed panels (Apk, k-major
+ * panels of MR rows), or TN's A in place (A[k*ld + r]). */
+typedef struct {
+    const float *A, *Apk;
+    int64_t ld, Mp, p, kc; /* ld: TN's row stride (0: packed); p, kc: the K block */
+} a_block;
+
+/* Row i's (a multiple of MR) panel of the block, and its stride from k to k + 1. */
+static INLINE const float *a_panel(const a_block *s, int64_t i, int64_t *cs)
+{
+    *cs = s->ld ? s->ld : MR;
+    return s->ld ? s->A + s->p * s->ld + i : s->Apk + s->p * s->Mp + i * s->kc;
+}
+
+/* Rows [i0, i1) of a strip, panel by panel: MR rows at once, else 4 and 1. */
+AVX512 static void strip_512(const a_block *s, int64_t i0, int64_t i1, const float *Bp, float *C,
+                             int64_t ldc, int64_t nr, const tile_out *o)
+{
+    const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+    for (int64_t i = i0; i < i1; i += MR) {
+        int64_t cs;
+        const float *a = a_panel(s, i, &cs);
+        float *Ci = C + i * ldc;
+        if (i + MR <= i1) {
+            micro(MR, s->kc, a, cs, Bp, Ci, ldc, m0, m1, o);
+            continue;
+        }
+        int64_t r = 0;
+        for (; r + 4 <= i1 - i; r += 4)
+            micro(4, s->kc, a + r, cs, Bp, Ci + r * ldc, ldc, m0, m1, o);
+        for (; r < i1 - i; r++)
+            micro(1, s->kc, a + r, cs, Bp, Ci + r * ldc, ldc, m0, m1, o);
+    }
+}
+
+AVX512 static void pack_panel_512(float *restrict P, const float *A, int64_t lda, int64_t rows,
+                                  int64_t kc)
+{
+    pack_panel(P, A, lda, rows, kc);
+}
+
+/* ---- the same products on AVX2 + FMA: 16 vector registers of 8 floats,
+ * so a micro-tile is 6 rows x 16 columns (12 accumulators), half a strip. */
+
+/* Lanes [0, n) of an 8-float vector, n clamped to [0, 8]: a mask for
+ * maskload/maskstore (masked-off lanes are neither read nor written). */
+AVX2 static INLINE __m256i lanes8(int64_t n)
+{
+    const int c = n <= 0 ? 0 : n >= 8 ? 8 : (int)n;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* pack_strip's strip, on AVX2. */
+AVX2 static void pack_strip_256(float *restrict Bp, const float *B, int64_t ldb, int64_t kc,
+                                int64_t nr)
+{
+    if (nr == NR) {
+        for (int64_t k = 0; k < kc; k++)
+            for (int q = 0; q < NR / 8; q++)
+                _mm256_store_ps(Bp + NR * k + 8 * q, _mm256_loadu_ps(B + k * ldb + 8 * q));
+        return;
+    }
+    __m256i m[NR / 8];
+    for (int q = 0; q < NR / 8; q++)
+        m[q] = lanes8(nr - 8 * q);
+    for (int64_t k = 0; k < kc; k++)
+        for (int q = 0; q < NR / 8; q++)
+            _mm256_store_ps(Bp + NR * k + 8 * q, _mm256_maskload_ps(B + k * ldb + 8 * q, m[q]));
+}
+
+/* pack_strip_t's strip (B held transposed), on AVX2: each of B's rows read
+ * once, in order, into its column of the strip. */
+AVX2 static void pack_strip_t_256(float *restrict Bp, const float *B, int64_t ldb, int64_t kc,
+                                  int64_t nr)
+{
+    for (int64_t c = 0; c < NR; c++) {
+        const float *b = B + c * ldb;
+        for (int64_t k = 0; k < kc; k++)
+            Bp[NR * k + c] = c < nr ? b[k] : 0.0f;
+    }
+}
+
+/* micro's tile on AVX2: mr <= 6 rows of one half (16 columns) of the
+ * strip; a half strip (16 KB) stays in L1 while every panel of a pass runs
+ * over it. Every element is summed in micro's order (one fused multiply-add
+ * per k from zero, then alpha, C or beta C, bias), so its bits are micro's. */
+AVX2 static INLINE void micro_256(const int mr, int64_t kc, const float *A, int64_t cs,
+                                  const float *Bp, float *C, int64_t ldc, int64_t nr,
+                                  const tile_out *o)
+{
+    __m256 c0[6], c1[6];
+#pragma GCC unroll 6
+    for (int r = 0; r < mr; r++)
+        c0[r] = c1[r] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int64_t k = 0; k < kc; k++) {
+        const __m256 b0 = _mm256_load_ps(Bp + NR * k), b1 = _mm256_load_ps(Bp + NR * k + 8);
+        const float *a = A + k * cs;
+#pragma GCC unroll 6
+        for (int r = 0; r < mr; r++) {
+            const __m256 av = _mm256_broadcast_ss(a + r);
+            c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
+            c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
+        }
+    }
+    const __m256 va = _mm256_set1_ps(o->alpha), vb = _mm256_set1_ps(o->beta);
+#pragma GCC unroll 2
+    for (int q = 0; q < 2; q++) {
+        if (8 * q >= nr)
+            break;
+        const bool whole = nr >= 8 * q + 8;
+        const __m256i m = lanes8(nr - 8 * q);
+        const __m256 bi = !o->bias ? _mm256_setzero_ps()
+                          : whole  ? _mm256_loadu_ps(o->bias + 8 * q)
+                                   : _mm256_maskload_ps(o->bias + 8 * q, m);
+#pragma GCC unroll 6
+        for (int r = 0; r < mr; r++) {
+            float *cr = C + r * ldc + 8 * q;
+            __m256 x = _mm256_mul_ps(va, q == 0 ? c0[r] : c1[r]);
+            if (!o->first || o->beta != 0.0f) { /* beta = 0 never reads C (as micro) */
+                const __m256 cv = whole ? _mm256_loadu_ps(cr) : _mm256_maskload_ps(cr, m);
+                x = !o->first ? _mm256_add_ps(x, cv) : _mm256_fmadd_ps(vb, cv, x);
+            }
+            if (o->first)
+                x = _mm256_add_ps(x, bi);
+            if (whole)
+                _mm256_storeu_ps(cr, x);
+            else
+                _mm256_maskstore_ps(cr, m, x);
+        }
+    }
+}
+
+/* Rows [i0, i1) of a strip on AVX2: one half strip at a time over every
+ * panel, 6 rows at once, else 1. */
+AVX2 static void strip_256(const a_block *s, int64_t i0, int64_t i1, const float *Bp, float *C,
+                           int64_t ldc, int64_t nr, const tile_out *o)
+{
+    for (int64_t h = 0; h < NR && h < nr; h += 16) {
+        const tile_out oh = {o->alpha, o->beta, o->bias ? o->bias + h : NULL, o->first};
+        const int64_t nh = STEN__MIN(16, nr - h);
+        for (int64_t i = i0; i < i1; i += MR) {
+            int64_t cs;
+            const float *a = a_panel(s, i, &cs);
+            float *Ci = C + i * ldc + h;
+            const int64_t rows = STEN__MIN(MR, i1 - i);
+            int64_t r = 0;
+            for (; r + 6 <= rows; r += 6)
+                micro_256(6, s->kc, a + r, cs, Bp + h, Ci + r * ldc, ldc, nh, &oh);
+            for (; r < rows; r++)
+                micro_256(1, s->kc, a + r, cs, Bp + h, Ci + r * ldc, ldc, nh, &oh);
+        }
+    }
+}
+
+AVX2 static void pack_panel_256(float *restrict P, const float *A, int64_t lda, int64_t rows,
+                                int64_t kc)
+{
+    pack_panel(P, A, lda, rows, kc);
+}
+
+/* The kernels of one instruction set, behind the loops below. */
+typedef struct {
+    void (*pack)(float *restrict Bp, const float *B, int64_t ldb, int64_t kc, int64_t nr);
+    void (*pack_t)(float *restrict Bp, const float *B, int64_t ldb, int64_t kc, int64_t nr);
+    void (*pack_a)(float *restrict P, const float *A, int64_t lda, int64_t rows, int64_t kc);
+    void (*strip)(const a_block *s, int64_t i0, int64_t i1, const float *Bp, float *C, int64_t ldc,
+                  int64_t nr, const tile_out *o);
+} gemm_isa;
+
+static const gemm_isa isa_512 = {pack_strip, pack_strip_t, pack_panel_512, strip_512};
+static const gemm_isa isa_256 = {pack_strip_256, pack_strip_t_256, pack_panel_256, strip_256};
 
 /* Columns [j0, j1) of C, all M rows: K in blocks of KC, rows in passes that
  * keep their part of A in L2, each strip of B packed once per (K block,
@@ -244,16 +445,17 @@ AVX512 static void pack_panel(float *restrict P, const float *A, int64_t lda, in
  * (B[j*(-ldb) + k]), packed strip by strip as it is read. Only rows [rlo,
  * rhi) are computed (rlo a multiple of MR): every element comes out of the
  * same micro-tile sums whichever rows a call is given. */
-AVX512 static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha,
-                            const float *A, int64_t lda, const float *Apk, const float *B,
-                            int64_t ldb, float beta, float *C, int64_t ldc, int64_t coff,
-                            const float *bias, int64_t rlo, int64_t rhi)
+static void chunk_nn(const gemm_isa *isa, int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha,
+                     const float *A, int64_t lda, const float *Apk, const float *B, int64_t ldb,
+                     float beta, float *C, int64_t ldc, int64_t coff, const float *bias, int64_t rlo,
+                     int64_t rhi)
 {
     float Bp[KC * NR] __attribute__((aligned(64)));
     const bool tn = lda < 0;
     const int64_t Mp = padded_rows(M);
     for (int64_t p = 0; p < K; p += KC) {
         const int64_t kc = STEN__MIN(KC, K - p);
+        const a_block ab = {A, Apk, tn ? -lda : 0, Mp, p, kc};
         /* rows per pass: all of them when their block of A fits in 512 KB */
         const int64_t mc = Mp * kc <= (128 << 10) ? Mp : MC;
         for (int64_t i0 = rlo; i0 < rhi; i0 += mc) {
@@ -261,26 +463,11 @@ AVX512 static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float 
             for (int64_t j = j0; j < j1; j += NR) {
                 const int64_t nr = STEN__MIN(NR, j1 - j);
                 if (ldb < 0)
-                    pack_strip_t(Bp, B + j * -ldb + p, -ldb, kc, nr);
+                    isa->pack_t(Bp, B + j * -ldb + p, -ldb, kc, nr);
                 else
-                    pack_strip(Bp, B + p * ldb + j, ldb, kc, nr);
-                const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+                    isa->pack(Bp, B + p * ldb + j, ldb, kc, nr);
                 const tile_out o = {alpha, beta, bias ? bias + j : NULL, p == 0};
-                float *Cj = C + (j - coff); /* column j of row 0 */
-                for (int64_t i = i0; i < i1; i += MR) {
-                    /* this panel of rows: packed (NN), or in place (TN) */
-                    const float *a = tn ? A + p * -lda + i : Apk + p * Mp + i * kc;
-                    const int64_t cs = tn ? -lda : MR;
-                    if (i + MR <= i1) {
-                        micro(MR, kc, a, cs, Bp, Cj + i * ldc, ldc, m0, m1, &o);
-                        continue;
-                    }
-                    int64_t r = 0;
-                    for (; r + 4 <= i1 - i; r += 4)
-                        micro(4, kc, a + r, cs, Bp, Cj + (i + r) * ldc, ldc, m0, m1, &o);
-                    for (; r < i1 - i; r++)
-                        micro(1, kc, a + r, cs, Bp, Cj + (i + r) * ldc, ldc, m0, m1, &o);
-                }
+                isa->strip(&ab, i0, i1, Bp, C + (j - coff), ldc, nr, &o); /* from column j of row 0 */
             }
         }
     }
@@ -292,6 +479,7 @@ static sten_status own_nn(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float 
                           const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                           float *C, int64_t ldc, const float *bias, sten_chunk_fn fn, void *arg)
 {
+    const gemm_isa *isa = own() == 1 ? &isa_512 : &isa_256;
     const int64_t nch = (N + STEN__GEMM_CHUNK - 1) / STEN__GEMM_CHUNK, Mp = padded_rows(M);
     const int threads = sten__threads_for(ctx, M * N * K, 1 << 20);
     /* fewer column chunks than threads (an MLP layer's 512 or fewer outputs): the rows are
@@ -321,7 +509,7 @@ static sten_status own_nn(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float 
             for (int64_t q = 0; q < kblocks * panels; q++) {
                 const int64_t p = q / panels * KC, i = q % panels * MR;
                 const int64_t kc = STEN__MIN(KC, K - p);
-                pack_panel(Apk + p * Mp + i * kc, A + i * lda + p, lda, STEN__MIN(MR, M - i), kc);
+                isa->pack_a(Apk + p * Mp + i * kc, A + i * lda + p, lda, STEN__MIN(MR, M - i), kc);
             }
         }
         float *own_c = C ? NULL : ws + apk + loc * (size_t)t;
@@ -333,10 +521,10 @@ static sten_status own_nn(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, float 
             if (rlo >= rhi)
                 continue;
             if (own_c)
-                chunk_nn(M, j0, j1, K, alpha, A, lda, Apk, B, ldb, 0.0f, own_c, STEN__GEMM_CHUNK, j0,
+                chunk_nn(isa, M, j0, j1, K, alpha, A, lda, Apk, B, ldb, 0.0f, own_c, STEN__GEMM_CHUNK, j0,
                          bias, rlo, rhi);
             else
-                chunk_nn(M, j0, j1, K, alpha, A, lda, Apk, B, ldb, beta, C, ldc, 0, bias, rlo, rhi);
+                chunk_nn(isa, M, j0, j1, K, alpha, A, lda, Apk, B, ldb, beta, C, ldc, 0, bias, rlo, rhi);
             if (fn)
                 fn(arg, ch, j0, j1, own_c ? own_c : C + j0, own_c ? STEN__GEMM_CHUNK : ldc);
         }
@@ -461,7 +649,7 @@ static sten_status own_out_backward(sten_ctx *ctx, int64_t M, int64_t N, int64_t
                 /* P (+)= D[:, j0:j1) W[:, j0:j1)^T, with W's columns before their update */
                 const nt_args na = {D + j0, W + j0, P, ldd, ldw, H, 1.0f, ch == g * per ? 0.0f : 1.0f};
                 dot_part(0, M, 0, H, j1 - j0, j1 - j0, nt_block, &na);
-                chunk_nn(H, j0, j1, M, alpha, A, -lda, NULL, D, ldd, beta, W, ldw, 0, NULL, 0, H);
+                chunk_nn(&isa_512, H, j0, j1, M, alpha, A, -lda, NULL, D, ldd, beta, W, ldw, 0, NULL, 0, H);
             }
         }
 #pragma omp for schedule(static)
@@ -524,7 +712,7 @@ sten_status sten__gemm_out_backward(sten_ctx *ctx, int64_t M, int64_t N, int64_t
                                     float *W, int64_t ldw, float *dA, int64_t ldda)
 {
 #ifdef STEN_HAVE_AVX512_GEMM
-    if (M > 0 && N > 0 && H > 0 && sten__gemm_own())
+    if (M > 0 && N > 0 && H > 0 && own() == 1)
         return own_out_backward(ctx, M, N, H, A, lda, D, ldd, alpha, beta, W, ldw, dA, ldda);
 #endif
     (void)ctx, (void)A, (void)lda, (void)D, (void)ldd, (void)alpha, (void)beta, (void)W, (void)ldw,
@@ -569,7 +757,7 @@ void sten_gemm(sten_ctx *ctx, sten_trans ta, sten_trans tb, int64_t M, int64_t N
             (void)own_nn(ctx, M, N, K, alpha, A, lda, B, -ldb, beta, C, ldc, NULL, NULL, NULL);
             return;
         }
-        if (ta == STEN_NO_TRANS) {
+        if (ta == STEN_NO_TRANS && own() == 1) {
             own_nt(ctx, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
             return;
         }
@@ -580,9 +768,12 @@ void sten_gemm(sten_ctx *ctx, sten_trans ta, sten_trans tb, int64_t M, int64_t N
 
 const char *sten_gemm_info(void)
 {
-    if (sten__gemm_own())
+    if (own() == 1)
         return "sten's AVX-512 kernels (NN, TN, NT), the BLAS for TT";
+    if (own() == 2)
+        return sten__avx512() ? "sten's AVX2 kernels (NN, TN, NT up to 1536-long sums; STEN_GEMM=avx2), the BLAS else"
+                              : "sten's AVX2 kernels (NN, TN, NT up to 1536-long sums), the BLAS else";
     return sten__portable()            ? "the BLAS (STEN_KERNELS=portable)"
            : sten__gemm_own_available() ? "the BLAS (STEN_GEMM=blas)"
-                                        : "the BLAS (no AVX-512 here)";
+                                        : "the BLAS (no AVX2 here)";
 }
