@@ -222,6 +222,107 @@ __attribute__((target("avx512f,fma"))) static void grads_512(const float *restri
         }
     }
 }
+/* The same two kernels on AVX2 (CPUs without AVX-512: AMD Zen 2/3), each
+ * lane summed in the same order, so the same bits: */
+#define AVX2_FMA __attribute__((target("avx2,fma")))
+
+/* lanes [0, n) of 8, n clamped to [0, 8] */
+AVX2_FMA static inline __m256i lanes8(int64_t n)
+{
+    const int c = n <= 0 ? 0 : n >= 8 ? 8 : (int)n;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* pairs_t32's sums: four output rows x two 8-lane groups of pairs at a
+ * time (eight independent sums), products rounded before the add. */
+AVX2_FMA static void pairs_t32_256(const float *restrict t, uint32_t ld, uint32_t K, uint32_t D, bool self,
+                                   float *restrict o)
+{
+    for (uint32_t i0 = 0; i0 < K; i0 += PAIR_ROWS) {
+        const uint32_t nr = K - i0 < PAIR_ROWS ? K - i0 : PAIR_ROWS;
+        const uint32_t last = i0 + nr - 1 + self; /* pairs of the block's last row */
+        uint32_t r_[PAIR_ROWS];
+        for (uint32_t r = 0; r < PAIR_ROWS; r++) /* rows past K repeat the last (never stored) */
+            r_[r] = STEN__MIN(i0 + r, K - 1);
+        for (uint32_t g = 0; 8 * g < last; g += 2) {
+            const __m256i m0 = lanes8((int64_t)K - 8 * g), m1 = lanes8((int64_t)K - 8 * g - 8);
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            for (uint32_t k = 0; k < D; k++) {
+                const float *tk = t + (uint64_t)k * ld;
+                const __m256 x0 = _mm256_maskload_ps(tk + 8 * g, m0), x1 = _mm256_maskload_ps(tk + 8 * g + 8, m1);
+                const __m256 c0 = _mm256_set1_ps(tk[r_[0]]), c1 = _mm256_set1_ps(tk[r_[1]]),
+                             c2 = _mm256_set1_ps(tk[r_[2]]), c3 = _mm256_set1_ps(tk[r_[3]]);
+                a0 = _mm256_add_ps(a0, _mm256_mul_ps(c0, x0));
+                a1 = _mm256_add_ps(a1, _mm256_mul_ps(c1, x0));
+                a2 = _mm256_add_ps(a2, _mm256_mul_ps(c2, x0));
+                a3 = _mm256_add_ps(a3, _mm256_mul_ps(c3, x0));
+                b0 = _mm256_add_ps(b0, _mm256_mul_ps(c0, x1));
+                b1 = _mm256_add_ps(b1, _mm256_mul_ps(c1, x1));
+                b2 = _mm256_add_ps(b2, _mm256_mul_ps(c2, x1));
+                b3 = _mm256_add_ps(b3, _mm256_mul_ps(c3, x1));
+            }
+            const __m256 a[PAIR_ROWS] = {a0, a1, a2, a3}, b[PAIR_ROWS] = {b0, b1, b2, b3};
+            float *z = o;
+            for (uint32_t r = 0; r < nr; r++) {
+                const int64_t n = (int64_t)(i0 + r + self); /* row r's pairs, from z */
+                _mm256_maskstore_ps(z + 8 * g, lanes8(n - 8 * g), a[r]);
+                _mm256_maskstore_ps(z + 8 * g + 8, lanes8(n - 8 * g - 8), b[r]);
+                z += n;
+            }
+        }
+        for (uint32_t r = 0; r < nr; r++)
+            o += i0 + r + self;
+    }
+}
+
+/* grads_512's sums, 8 lanes of D at a time. */
+AVX2_FMA static void grads_256(const float *restrict w, uint32_t K, uint32_t D, const float *const *s,
+                               float *const *g)
+{
+    for (uint32_t i0 = 0; i0 < K; i0 += 8) {
+        const uint32_t ni = K - i0 < 8 ? K - i0 : 8;
+        bool any = false;
+        for (uint32_t r = 0; r < ni; r++)
+            any |= g[i0 + r] != NULL;
+        if (!any)
+            continue;
+        const float *wr[8]; /* rows past K repeat the last (never stored) */
+        for (uint32_t r = 0; r < 8; r++)
+            wr[r] = w + (uint64_t)STEN__MIN(i0 + r, K - 1) * K;
+        for (uint32_t k = 0; k < D; k += 8) {
+            const __m256i m = lanes8((int64_t)D - k);
+            __m256 acc[8];
+#pragma GCC unroll 8
+            for (int r = 0; r < 8; r++)
+                acc[r] = _mm256_setzero_ps();
+            for (uint32_t j = 0; j < K; j++) {
+                const __m256 sj = _mm256_maskload_ps(s[j] + k, m);
+#pragma GCC unroll 8
+                for (int r = 0; r < 8; r++)
+                    acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(wr[r][j]), sj, acc[r]);
+            }
+#pragma GCC unroll 8
+            for (uint32_t r = 0; r < 8; r++)
+                if (r < ni && g[i0 + r])
+                    _mm256_maskstore_ps(g[i0 + r] + k, m,
+                                        _mm256_add_ps(_mm256_maskload_ps(g[i0 + r] + k, m), acc[r]));
+        }
+    }
+}
+
+/* Which of the two: AVX-512, AVX2 + FMA, or neither (the portable loops). */
+static int int_isa(void)
+{
+    static int isa = -1;
+    int v = __atomic_load_n(&isa, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = sten__avx512() ? 512
+            : !sten__portable() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 256
+                                                                                                      : 0;
+        __atomic_store_n(&isa, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
 #endif
 
 /* g += c x (n values), vectorised (g and x never overlap) */
@@ -249,7 +350,7 @@ static void int_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, 
             o += D;
         }
 #ifdef HAVE_PAIRS_512
-        if (D == 16 && K <= 32 && sten__avx512()) {
+        if (D == 16 && K <= 32 && int_isa() == 512) {
             float t[16 * 32] __attribute__((aligned(64)));
             const float *s[32];
             for (uint32_t j = 0; j < K; j++)
@@ -267,8 +368,12 @@ static void int_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, 
                     t[(uint64_t)k * K + j] = sj[k];
             }
 #ifdef HAVE_PAIRS_512
-            if (K <= 32 && sten__avx512()) {
+            if (K <= 32 && int_isa() == 512) {
                 pairs_t32(t, K, K, D, self, o);
+                continue;
+            }
+            if (K <= 32 && int_isa() == 256) {
+                pairs_t32_256(t, K, K, D, self, o);
                 continue;
             }
 #endif
@@ -303,7 +408,7 @@ static void int_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_la
             d += D;
         }
 #ifdef HAVE_PAIRS_512
-        if (K <= INT_GRAD_MAX && sten__avx512()) {
+        if (K <= INT_GRAD_MAX && int_isa()) {
             float w[INT_GRAD_MAX * INT_GRAD_MAX];
             const float *s[INT_GRAD_MAX];
             float *g[INT_GRAD_MAX];
@@ -316,7 +421,10 @@ static void int_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_la
                     w[i * K + j] = w[j * K + i] = *d;
                 w[i * K + i] = self ? 2.0f * *d++ : 0.0f;
             }
-            grads_512(w, K, D, s, g);
+            if (int_isa() == 512)
+                grads_512(w, K, D, s, g);
+            else
+                grads_256(w, K, D, s, g);
             continue;
         }
 #endif
