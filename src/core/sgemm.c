@@ -335,15 +335,43 @@ AVX2 static void pack_strip_256(float *restrict Bp, const float *B, int64_t ldb,
             _mm256_store_ps(Bp + NR * k + 8 * q, _mm256_maskload_ps(B + k * ldb + 8 * q, m[q]));
 }
 
-/* pack_strip_t's strip (B held transposed), on AVX2: each of B's rows read
- * once, in order, into its column of the strip. */
+/* 8 x 8 transpose in registers: r[i] lane j -> r[j] lane i. */
+AVX2 static INLINE void t8x8(__m256 r[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
+/* pack_strip_t's strip (B held transposed), on AVX2: blocks of 8 of B's
+ * rows x 8 of its columns through 8 x 8 register transposes, rows past nr
+ * zero. */
 AVX2 static void pack_strip_t_256(float *restrict Bp, const float *B, int64_t ldb, int64_t kc,
                                   int64_t nr)
 {
-    for (int64_t c = 0; c < NR; c++) {
-        const float *b = B + c * ldb;
-        for (int64_t k = 0; k < kc; k++)
-            Bp[NR * k + c] = c < nr ? b[k] : 0.0f;
+    for (int64_t k = 0; k < kc; k += 8) {
+        const int64_t nk = STEN__MIN(8, kc - k);
+        const __m256i m = lanes8(nk);
+        for (int64_t c = 0; c < NR; c += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = c + i < nr ? _mm256_maskload_ps(B + (c + i) * ldb + k, m) : _mm256_setzero_ps();
+            t8x8(r);
+            for (int64_t i = 0; i < nk; i++)
+                _mm256_store_ps(Bp + NR * (k + i) + c, r[i]);
+        }
     }
 }
 
