@@ -169,6 +169,54 @@ static void test_every_hidden_activation(void)
     check_mlp(STEN_ACT_SIGMOID, STEN_ACT_SIGMOID, STEN_LOSS_CROSS_ENTROPY, 0, true, 0);
 }
 
+/* The from-z zero-target pass on each kernel this CPU has (AVX-512, AVX2,
+ * the portable loop) over z from -110 to 110 and a ragged tail: the same
+ * deltas and loss to a few ulp (the kernels compute exp and log their own
+ * ways), a NaN kept in its delta and the loss. */
+static void test_zero_pass_kernels(void)
+{
+    enum { N = 1003 };
+    static float z[N], d[3][N];
+    const int isa[3] = {512, 256, 0};
+    for (int i = 0; i < N; i++)
+        z[i] = i % 3 ? -110.0f + 220.0f * (float)i / (N - 1) : 0.01f * (float)(i % 41) - 0.2f;
+    for (int thr = 0; thr < 2; thr++) { /* SMCE's zero target 0, CE's -inf */
+        const float t = thr ? -INFINITY : 0.0f;
+        double L[3];
+        int ran[3];
+        for (int v = 0; v < 3; v++) {
+            ran[v] = sten__loss_set_isa(isa[v]) == isa[v];
+            L[v] = sten__loss_zero_pass(d[v], z, N, 0.75f, t);
+        }
+        for (int v = 0; v < 2; v++) {
+            if (!ran[v])
+                continue;
+            int bad = 0;
+            for (int i = 0; i < N; i++)
+                bad += !(fabsf(d[v][i] - d[2][i]) <= 4e-7f * fabsf(d[2][i]) + 1e-30f);
+            CHECK_EQ(bad, 0);
+            if (!(fabs(L[v] - L[2]) <= 1e-6 * fabs(L[2])))
+                fprintf(stderr, "  zero pass, kernel %d: loss %.9g, the portable loop's %.9g\n", isa[v], L[v], L[2]);
+            CHECK(fabs(L[v] - L[2]) <= 1e-6 * fabs(L[2]));
+        }
+        CHECK(L[2] > 100.0); /* the positive z's terms: not an empty pass */
+    }
+    if (!(sten__loss_set_isa(512) == 512))
+        printf("  (no AVX-512 here: its zero pass not compared)\n");
+    if (!(sten__loss_set_isa(256) == 256))
+        printf("  (no AVX2 here: its zero pass not compared)\n");
+    float zn[13], dn[13];
+    for (int i = 0; i < 13; i++)
+        zn[i] = (float)i - 6.0f;
+    zn[9] = NAN;
+    for (int v = 0; v < 3; v++) {
+        sten__loss_set_isa(isa[v]);
+        CHECK(isnan(sten__loss_zero_pass(dn, zn, 13, 1.0f, 0.0f)));
+        CHECK(isnan(dn[9]) && !isnan(dn[8]) && !isnan(dn[12]));
+    }
+    sten__loss_set_isa(-1);
+}
+
 static void test_every_loss(void)
 {
     for (int tk = 0; tk < 3; tk++) {
@@ -1829,6 +1877,7 @@ int main(void)
     sten_ctx_set_threads(ctx, 2);
     RUN(test_every_hidden_activation);
     RUN(test_every_loss);
+    RUN(test_zero_pass_kernels);
     RUN(test_sources_skip_dropout_denoise_weights);
     RUN(test_shared_and_sole_readers);
     RUN(test_concat);

@@ -73,9 +73,25 @@ static double sigmoid_canon(const loss_cfg *c, float a, float t, float *dz)
     }
 }
 
+/* From a pre-activation z and e = exp(-|z|) in (0, 1] (never overflowing):
+ * a = sigmoid(z), and -ln(1 - a) = softplus(z) = max(z, 0) + ln(1 + e),
+ * clamped to [0, -ln(1e-12)] as lg clamps (NaN stays NaN). Through 1/(1+e)
+ * with e = exp(-z), a z below -88.7 overflowed e and gave the clamp's 27.6
+ * for a term that is ~0. */
+static inline float sig_e(float z, float e)
+{
+    return z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+static inline float softplus_e(float z, float e)
+{
+    const float nl = (z >= 0.0f ? z : 0.0f) + fast_logf(1.0f + e);
+    return nl > 27.631021f ? 27.631021f : (nl < 0.0f ? 0.0f : nl);
+}
+
 static inline float sigmoid(float z)
 {
-    return 1.0f / (1.0f + fast_expf(-z));
+    return sig_e(z, fast_expf(-fabsf(z)));
 }
 
 /* -ln(1 - a) with DSSTNE's clamp, in the vectorisable fast log. */
@@ -90,8 +106,7 @@ static inline float zero_term(float v, int from_z)
 {
     if (!from_z)
         return neg_log1m(v);
-    const float nl = v + fast_logf(1.0f + fast_expf(-v));
-    return nl > 27.631021f ? 27.631021f : (nl < 0.0f ? 0.0f : nl);
+    return softplus_e(v, fast_expf(-fabsf(v)));
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -204,12 +219,119 @@ ZP512 static void zp_many(const float *z, int m, float *a, float *zt)
     _mm512_mask_storeu_ps(zt, k, cl);
 }
 
-static int use_zp512(void)
+#define ZP256 __attribute__((target("avx2,fma")))
+
+/* zp16's steps on 8 units with AVX2 + FMA: 2^n from exponent bits in two
+ * factors (no vscalefps: n reaches -150, past the normal range) and 1/(1+w)
+ * by a division (no rcp14), so a and the loss agree with zp16 to an ulp or
+ * two, not bit for bit. NaN stays NaN. */
+ZP256 static inline __m256 zp8(__m256 z, __m256 *x)
 {
-    return sten__avx512();
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+    const __m256 t = _mm256_max_ps(_mm256_set1_ps(-104.0f),
+                                   _mm256_sub_ps(zero, _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z)));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), t);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860682030941723212e-6f), r);
+    __m256 p = _mm256_set1_ps(1.3981999507e-3f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, one));
+    /* w = p 2^n = (p 2^n1) 2^(n - n1), n1 = max(n, -126): both factors normal */
+    const __m256 n1 = _mm256_max_ps(n, _mm256_set1_ps(-126.0f));
+    const __m256i bias = _mm256_set1_epi32(127);
+    const __m256 f1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n1), bias), 23));
+    const __m256 f2 =
+        _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(_mm256_sub_ps(n, n1)), bias), 23));
+    const __m256 w = _mm256_mul_ps(_mm256_mul_ps(p, f1), f2);
+    const __m256 q = _mm256_div_ps(one, _mm256_add_ps(w, one));
+    const __m256 a = _mm256_blendv_ps(q, _mm256_mul_ps(w, q), _mm256_cmp_ps(z, zero, _CMP_LT_OQ));
+    const __m256 nan = _mm256_cmp_ps(z, z, _CMP_UNORD_Q);
+    *x = _mm256_blendv_ps(a, z, nan);
+    __m256 y = _mm256_set1_ps(0.005253457929939032f);
+    y = _mm256_fmadd_ps(y, w, _mm256_set1_ps(-0.02958850748836994f));
+    y = _mm256_fmadd_ps(y, w, _mm256_set1_ps(0.07836166769266129f));
+    y = _mm256_fmadd_ps(y, w, _mm256_set1_ps(-0.13674770295619965f));
+    y = _mm256_fmadd_ps(y, w, _mm256_set1_ps(0.19111430644989014f));
+    y = _mm256_fmadd_ps(y, w, _mm256_set1_ps(-0.24844369292259216f));
+    y = _mm256_fmadd_ps(y, w, _mm256_set1_ps(0.33319270610809326f));
+    y = _mm256_fmadd_ps(y, w, _mm256_set1_ps(-0.49999502301216125f));
+    y = _mm256_fmadd_ps(y, w, one);
+    const __m256 nl = _mm256_blendv_ps(_mm256_add_ps(_mm256_max_ps(z, zero), _mm256_mul_ps(y, w)), z, nan);
+    return _mm256_min_ps(_mm256_set1_ps(27.631021f), _mm256_max_ps(zero, nl));
+}
+
+/* lanes [0, n) of 8, n clamped to [0, 8] */
+ZP256 static inline __m256i lanes8(int64_t n)
+{
+    const int c = n <= 0 ? 0 : n >= 8 ? 8 : (int)n;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* zero_pass_512 on AVX2; db (never on these CPUs' own routes) by sten__bf16. */
+ZP256 static double zero_pass_256(float *d, const float *zs, uint32_t N, float scale, float thr,
+                                  uint16_t *db)
+{
+    __m256 sum0 = _mm256_setzero_ps(), sum1 = _mm256_setzero_ps();
+    const __m256 vs = _mm256_set1_ps(scale), vt = _mm256_set1_ps(thr);
+    uint32_t j = 0;
+    for (; j + 16 <= N; j += 16) {
+        const __m256 z0 = _mm256_loadu_ps(zs + j), z1 = _mm256_loadu_ps(zs + j + 8);
+        __m256 x0, x1;
+        const __m256 c0 = zp8(z0, &x0), c1 = zp8(z1, &x1);
+        /* keep unless x <= thr: NaN counts, so it surfaces in the loss */
+        const __m256 k0 = _mm256_cmp_ps(x0, vt, _CMP_NLE_UQ), k1 = _mm256_cmp_ps(x1, vt, _CMP_NLE_UQ);
+        _mm256_storeu_ps(d + j, _mm256_and_ps(k0, _mm256_mul_ps(vs, x0)));
+        _mm256_storeu_ps(d + j + 8, _mm256_and_ps(k1, _mm256_mul_ps(vs, x1)));
+        sum0 = _mm256_add_ps(sum0, _mm256_and_ps(k0, c0));
+        sum1 = _mm256_add_ps(sum1, _mm256_and_ps(k1, c1));
+    }
+    for (; j < N; j += 8) {
+        const __m256i m = lanes8((int64_t)N - j);
+        const __m256 z = _mm256_maskload_ps(zs + j, m); /* before d (maybe the same slot) */
+        __m256 x;
+        const __m256 cl = zp8(z, &x);
+        const __m256 keep = _mm256_and_ps(_mm256_castsi256_ps(m), _mm256_cmp_ps(x, vt, _CMP_NLE_UQ));
+        _mm256_maskstore_ps(d + j, m, _mm256_and_ps(keep, _mm256_mul_ps(vs, x)));
+        sum0 = _mm256_add_ps(sum0, _mm256_and_ps(keep, cl));
+    }
+    float h[8];
+    _mm256_storeu_ps(h, _mm256_add_ps(sum0, sum1));
+    const float sum = ((h[0] + h[4]) + (h[1] + h[5])) + ((h[2] + h[6]) + (h[3] + h[7]));
+    for (uint32_t i = 0; db && i < N; i++)
+        db[i] = sten__bf16(d[i]);
+    return (double)scale * sum;
+}
+
+/* zp_many through zp8. */
+ZP256 static void zp_many_256(const float *z, int m, float *a, float *zt)
+{
+    for (int h = 0; h < m; h += 8) {
+        const __m256i k = lanes8(m - h);
+        __m256 x;
+        const __m256 cl = zp8(_mm256_maskload_ps(z + h, k), &x);
+        _mm256_maskstore_ps(a + h, k, x);
+        _mm256_maskstore_ps(zt + h, k, cl);
+    }
+}
+
+static int zp_cpu(void)
+{
+    static int isa = -1;
+    int v = __atomic_load_n(&isa, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = sten__avx512() ? 512
+            : !sten__portable() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 256
+                                                                                                      : 0;
+        __atomic_store_n(&isa, v, __ATOMIC_RELAXED);
+    }
+    return v;
 }
 #else
-static int use_zp512(void)
+static int zp_cpu(void)
 {
     return 0;
 }
@@ -219,34 +341,50 @@ static double zero_pass_512(float *d, const float *zs, uint32_t N, float scale, 
     (void)d, (void)zs, (void)N, (void)scale, (void)thr, (void)db;
     return 0.0;
 }
+#define zero_pass_256 zero_pass_512
 static void zp_many(const float *z, int m, float *a, float *zt)
 {
     (void)z, (void)m, (void)a, (void)zt;
 }
+#define zp_many_256 zp_many
 #endif
+
+/* The from-z zero pass's kernels in use: 512 (AVX-512), 256 (AVX2 + FMA),
+ * 0 (the portable loop); sten__loss_set_isa (tests) narrows it. */
+static int zp_limit = 512;
+
+static int zp_isa(void)
+{
+    const int c = zp_cpu(), l = __atomic_load_n(&zp_limit, __ATOMIC_RELAXED);
+    return c <= l ? c : l >= 256 && c >= 256 ? 256 : 0;
+}
+
+int sten__loss_set_isa(int isa)
+{
+    __atomic_store_n(&zp_limit, isa < 0 ? 512 : isa, __ATOMIC_RELAXED);
+    return zp_isa();
+}
 
 /* The zero-target pass of a Sigmoid output with CrossEntropy or SMCE: every
  * unit above thr gets delta scale*a and loss -scale*ln(1-a). The simd
  * reduction lets the compiler vectorise the sum (a fixed order for a given
  * build and CPU, so results stay reproducible run to run); from z on an
- * AVX-512 CPU, zero_pass_512 does it. */
+ * AVX-512 CPU zero_pass_512 does it, on an AVX2 one zero_pass_256. */
 STEN__SIMD_CLONES
 static double sigmoid_zero_pass(float *d, const float *a, uint32_t N, float scale, float thr,
                                 int from_z)
 {
     float sum = 0.0f;
     if (from_z) {
-        /* a = 1/(1+e), e = exp(-z); -ln(1-a) = z + ln(1+e): one exp, one log */
+        /* e = exp(-|z|): a and -ln(1-a) from it (sig_e, softplus_e): one exp, one log */
 #pragma omp simd reduction(+ : sum)
         for (uint32_t j = 0; j < N; j++) {
             const float z = a[j]; /* read before d[j] (possibly the same slot) is written */
-            const float e = fast_expf(-z);
-            const float x = 1.0f / (1.0f + e);
+            const float e = fast_expf(-fabsf(z));
+            const float x = sig_e(z, e);
             const int keep = !(x <= thr); /* NaN counts, so it surfaces in the loss */
             d[j] = keep ? scale * x : 0.0f;
-            const float nl = z + fast_logf(1.0f + e);
-            const float cl = nl > 27.631021f ? 27.631021f : (nl < 0.0f ? 0.0f : nl); /* clamp; NaN stays */
-            sum += keep ? cl : 0.0f;
+            sum += keep ? softplus_e(z, e) : 0.0f;
         }
     } else {
 #pragma omp simd reduction(+ : sum)
@@ -264,12 +402,17 @@ static double sigmoid_zero_pass(float *d, const float *a, uint32_t N, float scal
 static double zero_pass(float *d, const float *a, uint32_t N, float scale, float thr, int from_z,
                         uint16_t *db)
 {
-    if (from_z && use_zp512())
-        return zero_pass_512(d, a, N, scale, thr, db);
+    if (from_z && zp_isa())
+        return zp_isa() == 512 ? zero_pass_512(d, a, N, scale, thr, db) : zero_pass_256(d, a, N, scale, thr, db);
     const double L = sigmoid_zero_pass(d, a, N, scale, thr, from_z);
     for (uint32_t j = 0; db && j < N; j++)
         db[j] = sten__bf16(d[j]);
     return L;
+}
+
+double sten__loss_zero_pass(float *d, const float *z, uint32_t N, float scale, float thr)
+{
+    return zero_pass(d, z, N, scale, thr, 1, NULL);
 }
 
 /* The canonical sparse-target pass over columns [j0, j1) of one row: the
@@ -291,7 +434,7 @@ static double canon_sparse(const loss_cfg *c, const float *a, float *d, uint32_t
     double L = zero_pass(d + (j0 - off), a + (j0 - off), j1 - j0, scale, thr, from_z,
                          db ? db + (j0 - off) : NULL);
     float dz;
-    if (from_z && use_zp512()) { /* 16 listed items at a time through the pass's own code */
+    if (from_z && zp_isa()) { /* 16 listed items at a time through the pass's own code */
         for (uint64_t e0 = 0; e0 < n; e0 += 16) {
             float av[16], aj[16], zt[16];
             uint64_t ee[16];
@@ -301,7 +444,10 @@ static double canon_sparse(const loss_cfg *c, const float *a, float *d, uint32_t
                     ee[m] = e;
                     av[m++] = stash ? stash[e] : a[idx[e] - off];
                 }
-            zp_many(av, m, aj, zt);
+            if (zp_isa() == 512)
+                zp_many(av, m, aj, zt);
+            else
+                zp_many_256(av, m, aj, zt);
             for (int q = 0; q < m; q++) {
                 const uint64_t e = ee[q];
                 L -= !(aj[q] <= thr) ? scale * zt[q] : 0.0f; /* as the pass added it */

@@ -356,6 +356,14 @@ static inline const nn_weight *sten__single_dense_in(const sten_net *net, const 
 /* loss.c: one output layer's loss and delta dL/dz (with its activation). */
 double sten__loss_layer(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, const nn_layer *L,
                         const nn_target *T, uint32_t B);
+/* The from-z zero-target pass of a Sigmoid output (CE/SMCE): d = scale a
+ * where a = sigmoid(z) > thr, else 0; returns scale times the sum of the
+ * kept -ln(1-a). sten__loss_set_isa narrows the kernels it may use (512:
+ * AVX-512 where the CPU has it, 256: AVX2 + FMA at most, 0: the portable
+ * loop, -1: back to the CPU's best) and returns the one now in use. */
+double sten__loss_zero_pass(float *d, const float *z, uint32_t N, float scale, float thr);
+int sten__loss_set_isa(int isa);
+
 /* The same for columns [j0, j1) of every row of a fused-loss output, on z
  * as the product left it (called on each finished chunk of the output
  * product): row b's column j at zc[b * ldz + (j - j0)], in L->act or in a
