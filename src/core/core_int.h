@@ -306,6 +306,9 @@ bool sten__portable(void);
 /* AVX-512 F, VL, DQ and BW on this CPU, and not STEN_KERNELS=portable: the
  * one test behind every AVX-512 path (decided once). */
 bool sten__avx512(void);
+/* The widest vector kernels this CPU runs (decided once): 512 (sten__avx512),
+ * 256 (AVX2 and FMA), 0 (neither, or STEN_KERNELS=portable). */
+int sten__simd(void);
 
 /* Whether sten_gemm uses sten's own kernels: decided on first use from the
  * CPU and STEN_GEMM (blas: none, avx2: the AVX2 ones on an AVX-512 CPU);

@@ -50,6 +50,7 @@
 #define AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma,avx2")))
 #define AVX2 __attribute__((target("avx2,fma")))
 #define INLINE inline __attribute__((always_inline))
+#include "simd256.h"
 #include "simd512.h"
 #endif
 
@@ -84,23 +85,29 @@ bool sten__avx512(void)
     return v == 1;
 }
 
-/* Whether this CPU runs the AVX2 + FMA kernels (not STEN_KERNELS=portable). */
-static bool avx2_ok(void)
+int sten__simd(void)
 {
-#ifdef STEN_HAVE_AVX512_GEMM
-    return !sten__portable() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return false;
+    static int level = -1;
+    int v = __atomic_load_n(&level, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+        v = sten__avx512() ? 512
+            : !sten__portable() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 256
+                                                                                                      : 0;
 #endif
+        __atomic_store_n(&level, v, __ATOMIC_RELAXED);
+    }
+    return v;
 }
 
 /* The kernels a mode asks for, or the BLAS (0) where this CPU lacks them:
  * 1 (the best own: AVX-512, else AVX2), 2 (AVX2). */
 static int mode_for(int want)
 {
-    if (want == 1 && sten__avx512())
+    if (want == 1 && sten__simd() == 512)
         return 1;
-    return want >= 1 && avx2_ok() ? 2 : 0;
+    return want >= 1 && sten__simd() >= 256 ? 2 : 0;
 }
 
 static int own(void)
@@ -309,14 +316,6 @@ AVX512 static void pack_panel_512(float *restrict P, const float *A, int64_t lda
 /* ---- the same products on AVX2 + FMA: 16 vector registers of 8 floats,
  * so a micro-tile is 6 rows x 16 columns (12 accumulators), half a strip. */
 
-/* Lanes [0, n) of an 8-float vector, n clamped to [0, 8]: a mask for
- * maskload/maskstore (masked-off lanes are neither read nor written). */
-AVX2 static INLINE __m256i lanes8(int64_t n)
-{
-    const int c = n <= 0 ? 0 : n >= 8 ? 8 : (int)n;
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 /* pack_strip's strip, on AVX2. */
 AVX2 static void pack_strip_256(float *restrict Bp, const float *B, int64_t ldb, int64_t kc,
                                 int64_t nr)
@@ -329,7 +328,7 @@ AVX2 static void pack_strip_256(float *restrict Bp, const float *B, int64_t ldb,
     }
     __m256i m[NR / 8];
     for (int q = 0; q < NR / 8; q++)
-        m[q] = lanes8(nr - 8 * q);
+        m[q] = sten__lanes8(nr - 8 * q);
     for (int64_t k = 0; k < kc; k++)
         for (int q = 0; q < NR / 8; q++)
             _mm256_store_ps(Bp + NR * k + 8 * q, _mm256_maskload_ps(B + k * ldb + 8 * q, m[q]));
@@ -363,7 +362,7 @@ AVX2 static void pack_strip_t_256(float *restrict Bp, const float *B, int64_t ld
 {
     for (int64_t k = 0; k < kc; k += 8) {
         const int64_t nk = STEN__MIN(8, kc - k);
-        const __m256i m = lanes8(nk);
+        const __m256i m = sten__lanes8(nk);
         for (int64_t c = 0; c < NR; c += 8) {
             __m256 r[8];
             for (int i = 0; i < 8; i++)
@@ -404,7 +403,7 @@ AVX2 static INLINE void micro_256(const int mr, int64_t kc, const float *A, int6
         if (8 * q >= nr)
             break;
         const bool whole = nr >= 8 * q + 8;
-        const __m256i m = lanes8(nr - 8 * q);
+        const __m256i m = sten__lanes8(nr - 8 * q);
         const __m256 bi = !o->bias ? _mm256_setzero_ps()
                           : whole  ? _mm256_loadu_ps(o->bias + 8 * q)
                                    : _mm256_maskload_ps(o->bias + 8 * q, m);

@@ -109,6 +109,7 @@ static void pairs_t(const float *restrict t, uint32_t ld, uint32_t K, uint32_t D
 
 #if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 11 || defined(__clang__))
 #include <immintrin.h>
+#include "core/simd256.h"
 #include "core/simd512.h"
 #define HAVE_PAIRS_512 1
 /* pairs_t for K <= 32 sources with AVX-512: each output row's sums held in
@@ -226,13 +227,6 @@ __attribute__((target("avx512f,fma"))) static void grads_512(const float *restri
  * lane summed in the same order, so the same bits: */
 #define AVX2_FMA __attribute__((target("avx2,fma")))
 
-/* lanes [0, n) of 8, n clamped to [0, 8] */
-AVX2_FMA static inline __m256i lanes8(int64_t n)
-{
-    const int c = n <= 0 ? 0 : n >= 8 ? 8 : (int)n;
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 /* pairs_t32's sums: four output rows x two 8-lane groups of pairs at a
  * time (eight independent sums), products rounded before the add. */
 AVX2_FMA static void pairs_t32_256(const float *restrict t, uint32_t ld, uint32_t K, uint32_t D, bool self,
@@ -245,7 +239,7 @@ AVX2_FMA static void pairs_t32_256(const float *restrict t, uint32_t ld, uint32_
         for (uint32_t r = 0; r < PAIR_ROWS; r++) /* rows past K repeat the last (never stored) */
             r_[r] = STEN__MIN(i0 + r, K - 1);
         for (uint32_t g = 0; 8 * g < last; g += 2) {
-            const __m256i m0 = lanes8((int64_t)K - 8 * g), m1 = lanes8((int64_t)K - 8 * g - 8);
+            const __m256i m0 = sten__lanes8((int64_t)K - 8 * g), m1 = sten__lanes8((int64_t)K - 8 * g - 8);
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
             for (uint32_t k = 0; k < D; k++) {
                 const float *tk = t + (uint64_t)k * ld;
@@ -265,8 +259,8 @@ AVX2_FMA static void pairs_t32_256(const float *restrict t, uint32_t ld, uint32_
             float *z = o;
             for (uint32_t r = 0; r < nr; r++) {
                 const int64_t n = (int64_t)(i0 + r + self); /* row r's pairs, from z */
-                _mm256_maskstore_ps(z + 8 * g, lanes8(n - 8 * g), a[r]);
-                _mm256_maskstore_ps(z + 8 * g + 8, lanes8(n - 8 * g - 8), b[r]);
+                _mm256_maskstore_ps(z + 8 * g, sten__lanes8(n - 8 * g), a[r]);
+                _mm256_maskstore_ps(z + 8 * g + 8, sten__lanes8(n - 8 * g - 8), b[r]);
                 z += n;
             }
         }
@@ -290,7 +284,7 @@ AVX2_FMA static void grads_256(const float *restrict w, uint32_t K, uint32_t D, 
         for (uint32_t r = 0; r < 8; r++)
             wr[r] = w + (uint64_t)STEN__MIN(i0 + r, K - 1) * K;
         for (uint32_t k = 0; k < D; k += 8) {
-            const __m256i m = lanes8((int64_t)D - k);
+            const __m256i m = sten__lanes8((int64_t)D - k);
             __m256 acc[8];
 #pragma GCC unroll 8
             for (int r = 0; r < 8; r++)
@@ -310,19 +304,6 @@ AVX2_FMA static void grads_256(const float *restrict w, uint32_t K, uint32_t D, 
     }
 }
 
-/* Which of the two: AVX-512, AVX2 + FMA, or neither (the portable loops). */
-static int int_isa(void)
-{
-    static int isa = -1;
-    int v = __atomic_load_n(&isa, __ATOMIC_RELAXED);
-    if (v < 0) {
-        v = sten__avx512() ? 512
-            : !sten__portable() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 256
-                                                                                                      : 0;
-        __atomic_store_n(&isa, v, __ATOMIC_RELAXED);
-    }
-    return v;
-}
 #endif
 
 /* g += c x (n values), vectorised (g and x never overlap) */
@@ -350,7 +331,7 @@ static void int_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, 
             o += D;
         }
 #ifdef HAVE_PAIRS_512
-        if (D == 16 && K <= 32 && int_isa() == 512) {
+        if (D == 16 && K <= 32 && sten__simd() == 512) {
             float t[16 * 32] __attribute__((aligned(64)));
             const float *s[32];
             for (uint32_t j = 0; j < K; j++)
@@ -368,11 +349,11 @@ static void int_forward(sten_ctx *ctx, const sten_net *net, sten_workspace *ws, 
                     t[(uint64_t)k * K + j] = sj[k];
             }
 #ifdef HAVE_PAIRS_512
-            if (K <= 32 && int_isa() == 512) {
+            if (K <= 32 && sten__simd() == 512) {
                 pairs_t32(t, K, K, D, self, o);
                 continue;
             }
-            if (K <= 32 && int_isa() == 256) {
+            if (K <= 32 && sten__simd() == 256) {
                 pairs_t32_256(t, K, K, D, self, o);
                 continue;
             }
@@ -408,7 +389,7 @@ static void int_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_la
             d += D;
         }
 #ifdef HAVE_PAIRS_512
-        if (K <= INT_GRAD_MAX && int_isa()) {
+        if (K <= INT_GRAD_MAX && sten__simd()) {
             float w[INT_GRAD_MAX * INT_GRAD_MAX];
             const float *s[INT_GRAD_MAX];
             float *g[INT_GRAD_MAX];
@@ -421,7 +402,7 @@ static void int_backward(sten_ctx *ctx, sten_net *net, sten_workspace *ws, nn_la
                     w[i * K + j] = w[j * K + i] = *d;
                 w[i * K + i] = self ? 2.0f * *d++ : 0.0f;
             }
-            if (int_isa() == 512)
+            if (sten__simd() == 512)
                 grads_512(w, K, D, s, g);
             else
                 grads_256(w, K, D, s, g);

@@ -111,6 +111,7 @@ static inline float zero_term(float v, int from_z)
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#include "core/simd256.h"
 #define ZP512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
 
 /* The from-z zero pass on 16 units at once, in AVX-512, through w =
@@ -264,13 +265,6 @@ ZP256 static inline __m256 zp8(__m256 z, __m256 *x)
     return _mm256_min_ps(_mm256_set1_ps(27.631021f), _mm256_max_ps(zero, nl));
 }
 
-/* lanes [0, n) of 8, n clamped to [0, 8] */
-ZP256 static inline __m256i lanes8(int64_t n)
-{
-    const int c = n <= 0 ? 0 : n >= 8 ? 8 : (int)n;
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 /* zero_pass_512 on AVX2; db (never on these CPUs' own routes) by sten__bf16. */
 ZP256 static double zero_pass_256(float *d, const float *zs, uint32_t N, float scale, float thr,
                                   uint16_t *db)
@@ -290,7 +284,7 @@ ZP256 static double zero_pass_256(float *d, const float *zs, uint32_t N, float s
         sum1 = _mm256_add_ps(sum1, _mm256_and_ps(k1, c1));
     }
     for (; j < N; j += 8) {
-        const __m256i m = lanes8((int64_t)N - j);
+        const __m256i m = sten__lanes8((int64_t)N - j);
         const __m256 z = _mm256_maskload_ps(zs + j, m); /* before d (maybe the same slot) */
         __m256 x;
         const __m256 cl = zp8(z, &x);
@@ -310,7 +304,7 @@ ZP256 static double zero_pass_256(float *d, const float *zs, uint32_t N, float s
 ZP256 static void zp_many_256(const float *z, int m, float *a, float *zt)
 {
     for (int h = 0; h < m; h += 8) {
-        const __m256i k = lanes8(m - h);
+        const __m256i k = sten__lanes8(m - h);
         __m256 x;
         const __m256 cl = zp8(_mm256_maskload_ps(z + h, k), &x);
         _mm256_maskstore_ps(a + h, k, x);
@@ -320,15 +314,7 @@ ZP256 static void zp_many_256(const float *z, int m, float *a, float *zt)
 
 static int zp_cpu(void)
 {
-    static int isa = -1;
-    int v = __atomic_load_n(&isa, __ATOMIC_RELAXED);
-    if (v < 0) {
-        v = sten__avx512() ? 512
-            : !sten__portable() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 256
-                                                                                                      : 0;
-        __atomic_store_n(&isa, v, __ATOMIC_RELAXED);
-    }
-    return v;
+    return sten__simd();
 }
 #else
 static int zp_cpu(void)
