@@ -188,6 +188,15 @@ __attribute__((target("avx512f"))) static void transpose_d16(float *restrict t, 
     }
 }
 
+/* Whether any of n sources has a gradient (input layers have none). */
+static bool any_grad(float *const *g, uint32_t n)
+{
+    for (uint32_t r = 0; r < n; r++)
+        if (g[r])
+            return true;
+    return false;
+}
+
 /* int_backward's gradients of one example: g[i] += sum over j of w[i][j]
  * s[j], w the K x K symmetric matrix of the deltas (d z_ij both sides, 2 d
  * z_ii on the diagonal), 8 rows at a time (8 independent sums), 16 of the
@@ -200,10 +209,7 @@ __attribute__((target("avx512f,fma"))) static void grads_512(const float *restri
 {
     for (uint32_t i0 = 0; i0 < K; i0 += 8) {
         const uint32_t ni = K - i0 < 8 ? K - i0 : 8;
-        bool any = false;
-        for (uint32_t r = 0; r < ni; r++)
-            any |= g[i0 + r] != NULL;
-        if (!any)
+        if (!any_grad(g + i0, ni))
             continue;
         for (uint32_t k = 0; k < D; k += 16) {
             const __mmask16 m = (__mmask16)(D - k >= 16 ? 0xffff : (1u << (D - k)) - 1u);
@@ -275,10 +281,7 @@ AVX2_FMA static void grads_256(const float *restrict w, uint32_t K, uint32_t D, 
 {
     for (uint32_t i0 = 0; i0 < K; i0 += 8) {
         const uint32_t ni = K - i0 < 8 ? K - i0 : 8;
-        bool any = false;
-        for (uint32_t r = 0; r < ni; r++)
-            any |= g[i0 + r] != NULL;
-        if (!any)
+        if (!any_grad(g + i0, ni))
             continue;
         const float *wr[8]; /* rows past K repeat the last (never stored) */
         for (uint32_t r = 0; r < 8; r++)
