@@ -34,10 +34,15 @@ cd "$dir"
 ctest --output-on-failure -j "$(nproc)"
 # again as a CPU without AVX2 or AVX-512 would run it (the BLAS GEMM, no
 # bf16, the portable loss pass), so both sides of every run-time dispatch are
-# tested (the AVX2 GEMM kernels, on a CPU with AVX-512, by test_kernels)
+# tested; and on a CPU with AVX-512, the unit tests as one with AVX2 but not
+# AVX-512 would run them (sten's AVX2 GEMM, Interaction and loss kernels)
 if [ "$dir" = build ]; then
     echo "== the suite again with STEN_KERNELS=portable"
     STEN_KERNELS=portable ctest --output-on-failure -j "$(nproc)"
+    if grep -q avx512f /proc/cpuinfo 2>/dev/null && grep -q avx2 /proc/cpuinfo; then
+        echo "== the unit tests again with STEN_KERNELS=avx2"
+        STEN_KERNELS=avx2 ctest --output-on-failure -j "$(nproc)" -R '^(core|kernels|nn|rec|threads|golden_nn)$'
+    fi
 fi
 # the sanitizer build is the one without MPI (the default build: every test
 # passes, the MPI test checks the refusal); the MPI paths (data and model

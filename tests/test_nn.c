@@ -195,11 +195,28 @@ static void test_zero_pass_kernels(void)
             for (int i = 0; i < N; i++)
                 bad += !(fabsf(d[v][i] - d[2][i]) <= 4e-7f * fabsf(d[2][i]) + 1e-30f);
             CHECK_EQ(bad, 0);
-            if (!(fabs(L[v] - L[2]) <= 1e-6 * fabs(L[2])))
+            /* float sums of ~1,000 terms, in each kernel's (and build's) own order */
+            if (!(fabs(L[v] - L[2]) <= 2e-5 * fabs(L[2])))
                 fprintf(stderr, "  zero pass, kernel %d: loss %.9g, the portable loop's %.9g\n", isa[v], L[v], L[2]);
-            CHECK(fabs(L[v] - L[2]) <= 1e-6 * fabs(L[2]));
+            CHECK(fabs(L[v] - L[2]) <= 2e-5 * fabs(L[2]));
         }
         CHECK(L[2] > 100.0); /* the positive z's terms: not an empty pass */
+    }
+    /* each term alone against -ln(1 - sigmoid(z)) = softplus(z) in double, clamped as lg clamps */
+    for (int v = 0; v < 3; v++) {
+        if (sten__loss_set_isa(isa[v]) != isa[v])
+            continue;
+        int bad = 0;
+        for (int i = 0; i < N; i++) {
+            float di;
+            const double l = sten__loss_zero_pass(&di, &z[i], 1, 1.0f, -INFINITY);
+            const double zi = z[i], sp = (zi > 0 ? zi : 0.0) + log1p(exp(-fabs(zi)));
+            const double ref = sp > 27.631021 ? 27.631021 : sp;
+            bad += !(fabs(l - ref) <= 4e-7 * ref + 1e-7);
+        }
+        if (bad)
+            fprintf(stderr, "  zero pass, kernel %d: %d terms off softplus(z)\n", isa[v], bad);
+        CHECK_EQ(bad, 0);
     }
     if (!(sten__loss_set_isa(512) == 512))
         printf("  (no AVX-512 here: its zero pass not compared)\n");

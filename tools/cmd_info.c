@@ -54,7 +54,7 @@ int cmd_info(int argc, char **argv)
     printf("mpi       %s\n", mpi);
     printf("gemm      %s\n", sten_gemm_info());
     printf("bf16      %s\n", sten_bf16_supported() ? "yes (AVX-512 BF16: --precision bf16 available)"
-                                                  : "no (needs AVX-512 BF16, and not STEN_KERNELS=portable)");
+                                                  : "no (needs AVX-512 BF16, and STEN_KERNELS unset)");
     printf("bf16 on   %s\n", sten_precision_kernel());
     sten_precision_report r;
     char why[256];

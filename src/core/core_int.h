@@ -300,10 +300,14 @@ void sten__amx_pack(sten_ctx *ctx, int64_t K, int64_t N, const uint16_t *B, int6
 void sten__rng_values(const sten_rng *r, uint64_t n0, uint32_t *out, size_t count);
 
 /* STEN_KERNELS=portable in the environment: every CPU-specific fast path
- * (own AVX-512 and AVX2 GEMM, bf16, AVX-512 loss pass) off, as on a CPU
- * without them — so a test run on this machine covers the paths others take. */
+ * (own AVX-512 and AVX2 GEMM, bf16, the vector loss pass) off, as on a CPU
+ * without them; STEN_KERNELS=avx2: the AVX-512 ones off, as on a CPU with
+ * AVX2 but not AVX-512 — so a test run on this machine covers the paths
+ * others take. */
 bool sten__portable(void);
-/* AVX-512 F, VL, DQ and BW on this CPU, and not STEN_KERNELS=portable: the
+/* "STEN_KERNELS=portable" or "STEN_KERNELS=avx2" when that narrows the kernels, else NULL. */
+const char *sten__kernels_setting(void);
+/* AVX-512 F, VL, DQ and BW on this CPU, and STEN_KERNELS unset: the
  * one test behind every AVX-512 path (decided once). */
 bool sten__avx512(void);
 /* The widest vector kernels this CPU runs (decided once): 512 (sten__avx512),
@@ -311,7 +315,7 @@ bool sten__avx512(void);
 int sten__simd(void);
 
 /* Whether sten_gemm uses sten's own kernels: decided on first use from the
- * CPU and STEN_GEMM (blas: none, avx2: the AVX2 ones on an AVX-512 CPU);
+ * CPU and STEN_GEMM=blas (none);
  * tests switch it (1 the best own the CPU has, 2 the AVX2 ones, 0 BLAS, -1
  * decide again; a mode the CPU cannot run gives the next one down).
  * sten__gemm_own_wide: the own kernels in use are the AVX-512 ones (the

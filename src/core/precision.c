@@ -123,8 +123,8 @@ const char *sten_precision_kernel(void)
 void sten_precision_describe(const sten_precision_report *r, char *buf, size_t n)
 {
     if (!r->bf16) {
-        snprintf(buf, n, "fp32 (no bf16 products on this CPU: they need AVX-512 BF16, and not "
-                         "STEN_KERNELS=portable)");
+        snprintf(buf, n, "fp32 (no bf16 products on this CPU: they need AVX-512 BF16, and "
+                         "STEN_KERNELS unset)");
         return;
     }
     if (r->fp32_gflops <= 0) {

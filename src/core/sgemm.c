@@ -25,8 +25,9 @@
  *
  * Every element of C is summed in an order fixed by the shapes alone, so the
  * results do not depend on the thread count. STEN_GEMM=blas in the
- * environment turns these kernels off (for comparisons), STEN_GEMM=avx2 picks
- * the AVX2 ones on an AVX-512 CPU. */
+ * environment turns these kernels off (for comparisons); STEN_KERNELS=avx2
+ * runs everything as on a CPU with AVX2 but not AVX-512 (these kernels'
+ * AVX2 ones among them). */
 #include "core_int.h"
 
 #include <stdlib.h>
@@ -57,16 +58,28 @@
 /* -1: not decided yet, 0: BLAS, 1: own AVX-512 kernels, 2: own AVX2 kernels */
 static int own_mode = -1;
 
-bool sten__portable(void)
+/* The widest kernels STEN_KERNELS allows: 0 (portable), 256 (avx2: as a CPU
+ * with AVX2 but not AVX-512), 512 (unset). */
+static int kernels_cap(void)
 {
-    static int p = -1;
-    int v = __atomic_load_n(&p, __ATOMIC_RELAXED);
+    static int cap = -1;
+    int v = __atomic_load_n(&cap, __ATOMIC_RELAXED);
     if (v < 0) {
         const char *e = getenv("STEN_KERNELS");
-        v = e && strcmp(e, "portable") == 0;
-        __atomic_store_n(&p, v, __ATOMIC_RELAXED);
+        v = !e ? 512 : strcmp(e, "portable") == 0 ? 0 : strcmp(e, "avx2") == 0 ? 256 : 512;
+        __atomic_store_n(&cap, v, __ATOMIC_RELAXED);
     }
-    return v == 1;
+    return v;
+}
+
+bool sten__portable(void)
+{
+    return kernels_cap() == 0;
+}
+
+const char *sten__kernels_setting(void)
+{
+    return kernels_cap() == 0 ? "STEN_KERNELS=portable" : kernels_cap() == 256 ? "STEN_KERNELS=avx2" : NULL;
 }
 
 bool sten__avx512(void)
@@ -76,7 +89,7 @@ bool sten__avx512(void)
     if (v < 0) {
         v = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-        v = !sten__portable() && __builtin_cpu_supports("avx512f") &&
+        v = kernels_cap() >= 512 && __builtin_cpu_supports("avx512f") &&
             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
             __builtin_cpu_supports("avx512bw");
 #endif
@@ -93,8 +106,8 @@ int sten__simd(void)
         v = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
         v = sten__avx512() ? 512
-            : !sten__portable() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 256
-                                                                                                      : 0;
+            : kernels_cap() >= 256 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 256
+                                                                                                        : 0;
 #endif
         __atomic_store_n(&level, v, __ATOMIC_RELAXED);
     }
@@ -115,7 +128,7 @@ static int own(void)
     int m = __atomic_load_n(&own_mode, __ATOMIC_RELAXED);
     if (m < 0) {
         const char *e = getenv("STEN_GEMM");
-        m = e && strcmp(e, "blas") == 0 ? 0 : mode_for(e && strcmp(e, "avx2") == 0 ? 2 : 1);
+        m = e && strcmp(e, "blas") == 0 ? 0 : mode_for(1);
         __atomic_store_n(&own_mode, m, __ATOMIC_RELAXED);
     }
     return m;
@@ -798,8 +811,8 @@ const char *sten_gemm_info(void)
     if (own() == 1)
         return "sten's AVX-512 kernels (NN, TN, NT), the BLAS for TT";
     if (own() == 2)
-        return sten__avx512() ? "sten's AVX2 kernels (NN, TN, NT up to 1536-long sums; STEN_GEMM=avx2), the BLAS else"
-                              : "sten's AVX2 kernels (NN, TN, NT up to 1536-long sums), the BLAS else";
+        return kernels_cap() < 512 ? "sten's AVX2 kernels (NN, TN, NT up to 1536-long sums; STEN_KERNELS=avx2), the BLAS else"
+                                   : "sten's AVX2 kernels (NN, TN, NT up to 1536-long sums), the BLAS else";
     return sten__portable()            ? "the BLAS (STEN_KERNELS=portable)"
            : sten__gemm_own_available() ? "the BLAS (STEN_GEMM=blas)"
                                         : "the BLAS (no AVX2 here)";

@@ -953,11 +953,11 @@ sten_status sten_net_set_precision(sten_ctx *ctx, sten_net *net, sten_precision 
         p = r.choice;
     }
     if (p == STEN_PRECISION_BF16 && !sten__bf16_available())
-        return sten_fail(ctx, STEN_E_UNSUPPORTED,
-                         sten__portable() ? "bf16 precision needs AVX-512 BF16 (STEN_KERNELS=portable "
-                                            "turns it off)"
-                                          : "bf16 precision needs a CPU with AVX-512 BF16 (this one "
-                                            "has none)");
+        return sten__kernels_setting()
+                   ? sten_fail(ctx, STEN_E_UNSUPPORTED, "bf16 precision needs AVX-512 BF16 (%s turns it off)",
+                               sten__kernels_setting())
+                   : sten_fail(ctx, STEN_E_UNSUPPORTED,
+                               "bf16 precision needs a CPU with AVX-512 BF16 (this one has none)");
     net->bf16 = p == STEN_PRECISION_BF16;
     if (!net->bf16)
         return STEN_OK; /* the bf16 copies stay allocated, unused */
