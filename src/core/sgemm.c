@@ -19,8 +19,8 @@
  *    cores) run the same loops over the same packed strips with a 6 x 16
  *    tile (two 8-float vectors a row, one half strip at a time): each
  *    element of C is summed in the same order, so these give the AVX-512
- *    kernels' bits. NT over long
- *    sums and the output layer's one-sweep backward are AVX-512 only.
+ *    kernels' bits. NT over long sums and the output layer's one-sweep
+ *    backward are AVX-512 only (the BLAS does them here).
  *  - TT, tiny K for NT, alpha = 0, and CPUs without AVX2 go to the BLAS.
  *
  * Every element of C is summed in an order fixed by the shapes alone, so the
