@@ -312,15 +312,7 @@ ZP256 static void zp_many_256(const float *z, int m, float *a, float *zt)
     }
 }
 
-static int zp_cpu(void)
-{
-    return sten__simd();
-}
 #else
-static int zp_cpu(void)
-{
-    return 0;
-}
 static double zero_pass_512(float *d, const float *zs, uint32_t N, float scale, float thr,
                             uint16_t *db)
 {
@@ -341,7 +333,7 @@ static int zp_limit = 512;
 
 static int zp_isa(void)
 {
-    const int c = zp_cpu(), l = __atomic_load_n(&zp_limit, __ATOMIC_RELAXED);
+    const int c = sten__simd(), l = __atomic_load_n(&zp_limit, __ATOMIC_RELAXED);
     return c <= l ? c : l >= 256 && c >= 256 ? 256 : 0;
 }
 
@@ -388,8 +380,9 @@ static double sigmoid_zero_pass(float *d, const float *a, uint32_t N, float scal
 static double zero_pass(float *d, const float *a, uint32_t N, float scale, float thr, int from_z,
                         uint16_t *db)
 {
-    if (from_z && zp_isa())
-        return zp_isa() == 512 ? zero_pass_512(d, a, N, scale, thr, db) : zero_pass_256(d, a, N, scale, thr, db);
+    const int isa = from_z ? zp_isa() : 0;
+    if (isa)
+        return isa == 512 ? zero_pass_512(d, a, N, scale, thr, db) : zero_pass_256(d, a, N, scale, thr, db);
     const double L = sigmoid_zero_pass(d, a, N, scale, thr, from_z);
     for (uint32_t j = 0; db && j < N; j++)
         db[j] = sten__bf16(d[j]);
@@ -420,7 +413,8 @@ static double canon_sparse(const loss_cfg *c, const float *a, float *d, uint32_t
     double L = zero_pass(d + (j0 - off), a + (j0 - off), j1 - j0, scale, thr, from_z,
                          db ? db + (j0 - off) : NULL);
     float dz;
-    if (from_z && zp_isa()) { /* 16 listed items at a time through the pass's own code */
+    const int isa = from_z ? zp_isa() : 0;
+    if (isa) { /* 16 listed items at a time through the pass's own code */
         for (uint64_t e0 = 0; e0 < n; e0 += 16) {
             float av[16], aj[16], zt[16];
             uint64_t ee[16];
@@ -430,7 +424,7 @@ static double canon_sparse(const loss_cfg *c, const float *a, float *d, uint32_t
                     ee[m] = e;
                     av[m++] = stash ? stash[e] : a[idx[e] - off];
                 }
-            if (zp_isa() == 512)
+            if (isa == 512)
                 zp_many(av, m, aj, zt);
             else
                 zp_many_256(av, m, aj, zt);
