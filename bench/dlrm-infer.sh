@@ -6,10 +6,14 @@
 # batches of BATCH. sten: a model trained for one epoch on the rows (untimed),
 # then `sten predict --format scores`, whose own timing of the scoring (the
 # model and rows already in memory, as a server holds them) is taken; fp32
-# and, where the CPU has AVX-512 BF16, --precision bf16. PyTorch
-# (bench/dlrm_torch.py --infer 1): the same shapes in eval mode under no_grad,
-# in its forms (eager, torch.compile, bf16 autocast, both). The headline sets
-# sten fp32 against PyTorch's fastest fp32 form. Appends to $RESULTS.
+# and, where the CPU has AVX-512 BF16, --precision bf16; where it has
+# AVX-512 VNNI, --precision int8. PyTorch (bench/dlrm_torch.py --infer 1):
+# the same shapes in eval mode under no_grad, in its forms (eager,
+# torch.compile, bf16 autocast, both; and int8: dynamic quantization of the
+# Linear layers, eager and compiled, whenever sten runs int8). The headline
+# sets sten fp32 against PyTorch's fastest fp32 form, and sten int8 against
+# PyTorch's fastest int8 form and its fastest form of any precision.
+# Appends to $RESULTS.
 #   THREADS=2 BATCH=4096 ROWS=100000 EXAMPLES=200000 ROUNDS=3 sh bench/dlrm-infer.sh
 set -eu
 cd "$(dirname "$0")/.."
@@ -18,6 +22,7 @@ BATCH=${BATCH:-4096}
 ROWS=${ROWS:-100000}
 EXAMPLES=${EXAMPLES:-200000}
 ROUNDS=${ROUNDS:-3}
+TORCH_FORMS_GIVEN=${TORCH_FORMS:-}
 . bench/lib.sh
 bench_need_torch
 bench_build sten
@@ -28,13 +33,18 @@ bench_dlrm_rows "$w" "$EXAMPLES" "$ROWS"
 ./build/sten train -c examples/criteo/dlrm.json -i "$w/rows.nc" -o "$w/rows.nc" -n "$w/m.nc" -e 1 -b 1024 \
     -t "$THREADS" --force 2>/dev/null
 bench_precisions
+if ./build/sten info | grep -q "^int8 on *AVX-512 VNNI"; then
+    precisions="$precisions int8"
+    # PyTorch's int8 forms beside sten's, unless TORCH_FORMS was given
+    case " ${TORCH_FORMS_GIVEN:-} " in "  ") TORCH_FORMS="$TORCH_FORMS int8 compile-int8" ;; esac
+fi
 out=$(mktemp)
 trap 'rm -f "$out" "$platform_file"' EXIT
 r=0
 while [ $r -lt "$ROUNDS" ]; do
     for p in $precisions; do
         impl=sten
-        if [ "$p" = bf16 ]; then impl=sten-bf16; fi
+        if [ "$p" != fp32 ]; then impl=sten-$p; fi
         taskset -c "$cores" ./build/sten predict --force -n "$w/m.nc" -i "$w/rows.nc" --format scores -b "$BATCH" \
             -t "$THREADS" --precision "$p" -s "$w/scores.txt" 2>"$w/err"
         sed -n 's/.*, \([0-9.]*\) rows\/s).*/\1/p' "$w/err" |
@@ -63,7 +73,8 @@ def fastest(p):
 lines = ["| implementation | precision | rows scored/s (median of %s) |" % rounds, "|---|---|---|"]
 for k, v in sorted(med.items(), key=lambda kv: -kv[1]):
     lines.append("| %s | %s | %.0f |" % (k, prec[k], v))
-f32, b16 = fastest("fp32"), fastest("bf16")
+f32, b16, i8 = fastest("fp32"), fastest("bf16"), fastest("int8")
+anyp = max((i for i in med if i.startswith("pytorch")), key=med.get, default=None)
 lines.append("")
 if f32 and "sten" in med:
     lines.append("**sten fp32 scores at %.2fx the speed of PyTorch %s's fastest fp32 form (%s)** (target: 3x)."
@@ -71,9 +82,13 @@ if f32 and "sten" in med:
 if b16 and "sten-bf16" in med:
     lines.append("**sten bf16 scores at %.2fx the speed of PyTorch's fastest bf16 form (%s)**, the same precision "
                  "class." % (med["sten-bf16"] / med[b16], b16))
+if "sten-int8" in med and i8:
+    lines.append("**sten int8 scores at %.2fx the speed of PyTorch's fastest int8 form (%s)** and at %.2fx its "
+                 "fastest form of any precision (%s); int8 moves the scores (its AUC: docs/dlrm.md)."
+                 % (med["sten-int8"] / med[i8], i8, med["sten-int8"] / med[anyp], anyp))
 text = "\n".join(lines)
 print(text)
-keep = ("lscpu:", "sten info: gemm", "sten info: bf16", "torch: ", "oneDNN: onednn_verbose,v1,info,cpu,isa")
+keep = ("lscpu:", "sten info: gemm", "sten info: bf16", "sten info: int8", "torch: ", "oneDNN: onednn_verbose,v1,info,cpu,isa")
 plat = [l.rstrip() for l in open(platform) if l.startswith(keep)]
 with open(results, "a") as f:
     f.write("\n## bench/dlrm-infer — DLRM scoring, sten vs PyTorch (%s)\n\n" % datetime.date.today())

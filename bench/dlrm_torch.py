@@ -9,7 +9,11 @@ the rows a batch touches, as sten's lazy updates; DLRM's own code uses sparse
 embedding gradients), the MLPs Adam; --sparse 0: dense Adam over whole tables.
 --form: eager (fp32), compile (fp32, torch.compile of the forward and loss,
 its backward through AOTAutograd), bf16 (torch.autocast('cpu', bfloat16)),
-compile-bf16; impl "pytorch-dlrm-<sparse|dense>-<form>". Ten warm-up steps
+compile-bf16; for scoring (--infer 1) also int8 and compile-int8: the MLPs'
+Linear layers dynamically quantized (torch.ao.quantization.quantize_dynamic,
+per-channel int8 weights, activations quantized per batch as they arrive:
+FBGEMM's VNNI kernels on x86), the tables fp32, as sten's --precision int8;
+impl "pytorch-dlrm-<sparse|dense|infer>-<form>". Ten warm-up steps
 (the compile among them) are not timed; compile_s is their wall time less
 what ten compiled steps take. Inductor gets a fresh cache folder per process
 (unless TORCHINDUCTOR_CACHE_DIR is set): a cold compile every run.
@@ -63,10 +67,13 @@ def main():
     p.add_argument("--rows", type=int, default=100000)
     p.add_argument("--dim", type=int, default=16)
     p.add_argument("--sparse", type=int, default=1)
-    p.add_argument("--form", choices=["eager", "compile", "bf16", "compile-bf16"], default="eager")
+    p.add_argument("--form", choices=["eager", "compile", "bf16", "compile-bf16", "int8", "compile-int8"],
+                   default="eager")
     p.add_argument("--infer", type=int, default=0, help="1: time scoring (eval, no_grad) instead of training")
     a = p.parse_args()
-    compiled, bf16 = a.form.startswith("compile"), a.form.endswith("bf16")
+    compiled, bf16, int8 = a.form.startswith("compile"), a.form.endswith("bf16"), a.form.endswith("int8")
+    if int8 and not a.infer:
+        raise SystemExit("--form %s: int8 is for scoring (--infer 1)" % a.form)
     if compiled and not hasattr(torch, "compile"):
         raise SystemExit("torch.compile needs PyTorch 2.x (this is %s)" % torch.__version__)
     torch.set_num_threads(a.threads)
@@ -100,6 +107,9 @@ def main():
         return loss
     if a.infer:  # scoring: the model in eval mode, no gradients, probabilities out
         m.eval()
+        if int8:
+            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+            m = quantize_dynamic(m, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
 
         def score(d, idx):
             with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
@@ -120,7 +130,7 @@ def main():
         step(i)
     sec = time.perf_counter() - t0
     print(json.dumps({"impl": "pytorch-dlrm-%s-%s" % ("infer" if a.infer else "sparse" if a.sparse else "dense", a.form),
-                      "form": a.form, "precision": "bf16" if bf16 else "fp32",
+                      "form": a.form, "precision": "bf16" if bf16 else "int8" if int8 else "fp32",
                       "torch": torch.__version__, "threads": torch.get_num_threads(),
                       "omp": os.environ.get("OMP_NUM_THREADS"),
                       "openblas": os.environ.get("OPENBLAS_NUM_THREADS"),

@@ -1058,13 +1058,23 @@ sten_status sten_net_init_weights(sten_ctx *ctx, sten_net *net, uint64_t seed);
  * Xeon 4th generation on), else on AVX-512 BF16. STEN_PRECISION_AUTO picks
  * BF16 only where this CPU's bf16 products measured faster than its fp32
  * ones (sten_precision_probe), FP32 elsewhere. */
+/* INT8 is for inference only (scoring, recommending, serving; training
+ * refuses it): the dense products of every layer fed by one fully connected
+ * source take its weights quantized once to signed 8 bits (a scale per
+ * output unit) and its input rows quantized as they are read to unsigned 8
+ * bits (a scale and zero point per row), summed exactly in int32 (AVX-512
+ * VNNI's vpdpbusd: four times the fp32 FMA's multiply-adds; a portable loop
+ * with the same bits elsewhere). An output layer that feeds top-K stays
+ * fp32. AUTO never picks it: scores move by the quantization (docs/dlrm.md
+ * measures the AUC). */
 typedef enum {
     STEN_PRECISION_FP32 = 0,
     STEN_PRECISION_BF16 = 1,
-    STEN_PRECISION_AUTO = 2
+    STEN_PRECISION_AUTO = 2,
+    STEN_PRECISION_INT8 = 3
 } sten_precision;
 sten_status sten_net_set_precision(sten_ctx *ctx, sten_net *net, sten_precision p);
-/* The precision the network's products run in now: FP32 or BF16. */
+/* The precision the network's products run in now: FP32, BF16 or INT8. */
 sten_precision sten_net_precision(const sten_net *net);
 /* Whether this CPU can run STEN_PRECISION_BF16. */
 bool sten_bf16_supported(void);
@@ -1086,6 +1096,9 @@ void sten_precision_describe(const sten_precision_report *r, char *buf, size_t n
 /* The kernel bf16 products run on here, in words ("AMX tiles (tdpbf16ps)",
  * "AVX-512 BF16 (vdpbf16ps)" or "none"). */
 const char *sten_precision_kernel(void);
+/* The kernel int8 products run on here, in words ("AVX-512 VNNI (vpdpbusd)"
+ * or "portable loop"). */
+const char *sten_int8_kernel(void);
 /* Which dense-product kernels this process uses, in words (`sten info`). */
 const char *sten_gemm_info(void);
 /* Number of examples of the bound datasets. */

@@ -492,6 +492,92 @@ static void test_bgemm(void)
     sten__amx_force(-1);
 }
 
+/* int8 products (qgemm.c) against double sums of the fp32 inputs, within
+ * the quantization's bound: each input row's step r (its span / 255; a
+ * value may round a whole step at the top of the span) and each weight
+ * column's s (its largest |w| / 127) give
+ *   |C - exact| <= sum_k (|a_k| s / 2 + |w_kj| r + r s / 2) (+ fp32 slack);
+ * the VNNI kernel and the portable loop give the same bits, as do 1 and 2
+ * threads. Rows of every kind: ReLU-like (>= 0), mixed signs, all zero,
+ * all negative; a column of zero weights; shapes off the 8-row tile, the
+ * 32-column block and the sum's fours. */
+static void qgemm_case(int64_t M, int64_t N, int64_t K, bool relu, bool with_bias)
+{
+    float *A = rand_floats(M * K, -1.0f, 1.0f), *W = rand_floats(K * N, -0.5f, 0.5f);
+    float *bias = with_bias ? rand_floats(N, -1.0f, 1.0f) : NULL;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t k = 0; k < K; k++) {
+            float *a = &A[i * K + k];
+            *a = i % 4 == 0 ? (*a > 0.0f ? 3.0f * *a : 0.0f) : i % 4 == 2 ? 0.0f : i % 4 == 3 ? -fabsf(*a) - 0.5f : *a;
+        }
+    for (int64_t k = 0; N > 3 && k < K; k++)
+        W[k * N + 2] = 0.0f;
+    sten_qmat q = {0};
+    CHECK_EQ(sten__qmat_make(ctx, &q, K, N, W, N), STEN_OK);
+    float *C[3];
+    for (int v = 0; v < 3; v++) { /* best kernel on 2 threads, on 1, the portable loop */
+        C[v] = rand_floats(M * N, 0, 0);
+        sten__qgemm_set_isa(v == 2 ? 0 : -1);
+        sten_ctx_set_threads(ctx, v == 1 ? 1 : 2);
+        CHECK_EQ(sten__qgemm(ctx, M, N, K, A, K, &q, bias, relu, C[v], N), STEN_OK);
+    }
+    sten__qgemm_set_isa(-1);
+    sten_ctx_set_threads(ctx, 0);
+    CHECK(memcmp(C[0], C[1], (size_t)(M * N) * sizeof(float)) == 0);
+    CHECK(memcmp(C[0], C[2], (size_t)(M * N) * sizeof(float)) == 0);
+    int bad = 0;
+    double worst = 0.0;
+    for (int64_t i = 0; i < M; i++) {
+        double mn = 0.0, mx = 0.0;
+        for (int64_t k = 0; k < K; k++)
+            mn = fmin(mn, A[i * K + k]), mx = fmax(mx, A[i * K + k]);
+        const double r = (mx - mn) / 255.0;
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0.0, exact = with_bias ? bias[j] : 0.0, bound = 0.0, mag = fabs(exact);
+            for (int64_t k = 0; k < K; k++)
+                s = fmax(s, fabs(W[k * N + j]) / 127.0);
+            for (int64_t k = 0; k < K; k++) {
+                const double a = A[i * K + k], w = W[k * N + j];
+                exact += a * w;
+                mag += fabs(a * w);
+                bound += fabs(a) * s / 2 + fabs(w) * r + r * s / 2;
+            }
+            if (relu)
+                exact = exact > 0.0 ? exact : 0.0;
+            const double err = fabs(C[0][i * N + j] - exact);
+            worst = fmax(worst, bound > 0.0 ? err / bound : err);
+            bad += err > bound + 1e-5 * mag + 1e-6 || (relu && C[0][i * N + j] < 0.0f);
+        }
+    }
+    CHECK_EQ(bad, 0);
+    if (bad)
+        fprintf(stderr, "  M %lld N %lld K %lld: %d outside the bound (worst %.3g of it)\n", (long long)M,
+                (long long)N, (long long)K, bad, worst);
+    for (int v = 0; v < 3; v++)
+        free(C[v]);
+    sten__qmat_free(ctx, &q);
+    free(A), free(W), free(bias);
+}
+
+static void test_qgemm(void)
+{
+    if (!sten__qgemm_vnni())
+        printf("  (no AVX-512 VNNI here: the int8 products' portable loop only)\n");
+    const int64_t shapes[][3] = {{1, 1, 1}, {7, 33, 13}, {8, 32, 64}, {19, 100, 130}, {64, 256, 512}, {9, 1, 256}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int v = 0; v < 4; v++)
+            qgemm_case(shapes[s][0], shapes[s][1], shapes[s][2], v & 1, v & 2);
+    /* a weight matrix of another shape is refused */
+    sten_qmat q = {0};
+    float w[6] = {1, 2, 3, 4, 5, 6}, a[3] = {1, 1, 1}, c[2];
+    CHECK_EQ(sten__qmat_make(ctx, &q, 3, 2, w, 2), STEN_OK);
+    CHECK_EQ(sten__qgemm(ctx, 1, 3, 2, a, 2, &q, NULL, false, c, 3), STEN_E_INVALID);
+    sten_ctx_clear_error(ctx);
+    CHECK_EQ(sten__qgemm(ctx, 1, 2, 3, a, 3, &q, NULL, false, c, 2), STEN_OK);
+    CHECK(fabsf(c[0] - 9.0f) < 0.1f && fabsf(c[1] - 12.0f) < 0.1f);
+    sten__qmat_free(ctx, &q);
+}
+
 /* The AMX backward sweep against double references of the rounded
  * inputs: dA += D Wb^T from Wb as it was, W = beta W + alpha A^T D, Wb =
  * the new W rounded; with 1 and 2 threads, the same bits. */
@@ -1017,6 +1103,7 @@ int main(void)
     RUN(test_bf16_rounding);
     RUN(test_bgemm);
     RUN(test_amx_out_backward);
+    RUN(test_qgemm);
     RUN(test_spmm);
     RUN(test_spmm_grad);
     RUN(test_transpose_threads);

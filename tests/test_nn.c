@@ -1746,6 +1746,66 @@ static void test_bf16_chain(void)
         sten_layer_desc_clear(ctx, &L[k]);
 }
 
+/* int8 inference (STEN_PRECISION_INT8): every layer fed by one dense
+ * product takes quantized weights; the scores stay within the
+ * quantization's reach of fp32's but are not fp32's; the portable loop
+ * gives the same bits as the VNNI kernel; training refuses it; back in fp32
+ * the scores are fp32's again, to the bit. */
+static void test_int8_inference(void)
+{
+    enum { ROWS = 50 };
+    sten_layer_desc L[5];
+    const uint32_t width[3] = {70, 33, 16};
+    const sten_act act[3] = {STEN_ACT_RELU, STEN_ACT_RELU, STEN_ACT_TANH};
+    sten_net_desc d = dense_chain(L, 3, width, act);
+    sten_dataset ds[2];
+    fx_dense(ctx, &ds[0], "dense", ROWS, 13, -2.0f, 2.0f);
+    fx_dense(ctx, &ds[1], "label", ROWS, 1, 0.0f, 1.0f);
+    sten_net *net = build(&d, ds, 2, ROWS);
+    if (net) {
+        uint32_t ids[ROWS];
+        for (uint32_t i = 0; i < ROWS; i++)
+            ids[i] = i;
+        const float *y;
+        uint32_t w;
+        float f32[ROWS], i8[ROWS], again[ROWS];
+        CHECK_EQ(sten_net_infer(ctx, net, ids, ROWS, NULL, &y, &w), STEN_OK);
+        memcpy(f32, y, sizeof f32);
+        CHECK_EQ(sten_net_set_precision(ctx, net, STEN_PRECISION_INT8), STEN_OK);
+        CHECK_EQ(sten_net_precision(net), STEN_PRECISION_INT8);
+        CHECK_EQ(sten_net_infer(ctx, net, ids, ROWS, NULL, &y, &w), STEN_OK);
+        memcpy(i8, y, sizeof i8);
+        uint32_t quantized = 0;
+        for (uint32_t k = 0; k < net->n_weights; k++)
+            quantized += net->weights[k].Wq.q && net->weights[k].wq_ver == net->version;
+        CHECK_EQ(quantized, 4u); /* H1 (from the input's dense rows), H2, H3, Out */
+        double worst = 0.0, spread = 0.0;
+        for (uint32_t i = 0; i < ROWS; i++) {
+            worst = fmax(worst, fabs((double)i8[i] - f32[i]));
+            spread = fmax(spread, fabs((double)f32[i] - f32[0]));
+        }
+        CHECK(worst > 0.0);            /* int8 was in use */
+        CHECK(worst < 0.05 * spread);  /* and close: a few % of the scores' spread */
+        sten__qgemm_set_isa(0);
+        CHECK_EQ(sten_net_infer(ctx, net, ids, ROWS, NULL, &y, &w), STEN_OK);
+        CHECK(memcmp(i8, y, sizeof i8) == 0);
+        sten__qgemm_set_isa(-1);
+        sten_train_opts o = ae_opts(&d, STEN_OPT_SGD, 1);
+        CHECK_EQ(sten_net_train(ctx, net, &o), STEN_E_INVALID);
+        CHECK(strstr(sten_ctx_error(ctx), "int8 precision is for inference") != NULL);
+        sten_ctx_clear_error(ctx);
+        CHECK_EQ(sten_net_set_precision(ctx, net, STEN_PRECISION_FP32), STEN_OK);
+        CHECK_EQ(sten_net_infer(ctx, net, ids, ROWS, NULL, &y, &w), STEN_OK);
+        memcpy(again, y, sizeof again);
+        CHECK(memcmp(f32, again, sizeof f32) == 0);
+        sten_net_free(ctx, net);
+    }
+    for (int k = 0; k < 2; k++)
+        fx_free(ctx, &ds[k]);
+    for (int k = 0; k < 5; k++)
+        sten_layer_desc_clear(ctx, &L[k]);
+}
+
 /* bf16 training through ReLU layers: the activation's derivative and the
  * delta's rounding in one pass (layer_fc.c, fc_delta_pass) give the model
  * the three separate passes give, to the bit. */
@@ -1910,6 +1970,7 @@ int main(void)
     RUN(test_recommend_fused);
     RUN(test_bf16_training);
     RUN(test_bf16_chain);
+    RUN(test_int8_inference);
     RUN(test_gather_threads);
     RUN(test_bf16_delta_pass);
     RUN(test_nan_stops_training);

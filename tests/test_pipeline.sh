@@ -567,6 +567,17 @@ neg = [a for a, b in zip(s, y) if not b]
 auc = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / len(pos) / len(neg)
 sys.exit(0 if len(s) == 400 and abs(auc - want) < 1e-6 else 1)
 PY
+# int8 inference: the same rows scored with the MLPs' products on 8-bit integers, close to fp32's
+"$STEN" predict -n criteo_model.nc -i criteo.nc --format scores -s criteo8.scores --precision int8 2>/dev/null &&
+    /usr/bin/python3 - criteo.scores criteo8.scores <<'PY' && ok "predict --precision int8: scores within 0.01 of fp32's, not all equal" || bad "predict --precision int8"
+import sys
+a = [float(x) for x in open(sys.argv[1])]
+b = [float(x) for x in open(sys.argv[2])]
+d = [abs(x - y) for x, y in zip(a, b)]
+sys.exit(0 if len(a) == len(b) == 400 and max(d) < 0.01 and max(d) > 0 else 1)
+PY
+expect_exit 64 "--precision int8 is for inference (predict, serve)" \
+    "$STEN" train -c "$EXAMPLES/criteo/dlrm.json" -i criteo.nc -o criteo.nc -n never.nc --precision int8
 expect_exit 64 'the data given: dataset "dense" is dense, 13 wide; layer "Dense" takes 2' \
     "$STEN" train -c dlrm.json -i dlrm_in.nc -o dlrm_out.nc -n never.nc --test criteo.nc
 [ ! -e never.nc ] && ok "train --test: refused before training, no model" || bad "train --test left never.nc"

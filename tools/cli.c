@@ -124,8 +124,14 @@ int cli_parse_precision(const cli_cmd *cmd, const char *s, sten_precision *out)
         *out = STEN_PRECISION_BF16;
     else if (!strcasecmp(s, "auto"))
         *out = STEN_PRECISION_AUTO;
+    else if (!strcasecmp(s, "int8") && strcmp(cmd->name, "train") != 0)
+        *out = STEN_PRECISION_INT8;
+    else if (!strcasecmp(s, "int8"))
+        return cli_usage_error(cmd, "--precision int8 is for inference (predict, serve); train in fp32 or "
+                                    "bf16 and score the model with --precision int8");
     else
-        return cli_usage_error(cmd, "--precision expects fp32, bf16 or auto, got '%s'", s);
+        return cli_usage_error(cmd, "--precision expects fp32, bf16 or auto%s, got '%s'",
+                               strcmp(cmd->name, "train") != 0 ? " (or int8)" : "", s);
     return 0;
 }
 
@@ -135,6 +141,12 @@ sten_status cli_set_precision(sten_ctx *ctx, sten_net *net, sten_precision p)
 {
     if (p == STEN_PRECISION_FP32)
         return STEN_OK;
+    if (p == STEN_PRECISION_INT8) {
+        if (strcmp(sten_int8_kernel(), "portable loop") == 0)
+            fprintf(stderr, "note: --precision int8 runs a portable loop on this CPU (no AVX-512 VNNI): "
+                            "slower than fp32\n");
+        return sten_net_set_precision(ctx, net, p);
+    }
     sten_precision_report r;
     char why[256];
     sten_precision_probe(ctx, &r);

@@ -61,6 +61,7 @@ int cmd_info(int argc, char **argv)
     sten_precision_probe(ctx, &r);
     sten_precision_describe(&r, why, sizeof why);
     printf("auto      %s\n", why);
+    printf("int8 on   %s (--precision int8: inference only)\n", sten_int8_kernel());
     sten_ctx_free(ctx);
     return CLI_EX_OK;
 }

@@ -48,7 +48,7 @@ const char cmd_serve_usage[] =
     "      --max-results N   numResults at most (default 500)\n"
     "      --recent N        history items item-to-item combines (default 50)\n"
     "      --max-history N   latest history items the model reads (default 4096)\n"
-    "      --precision P     fp32 (default), bf16 or auto\n"
+    "      --precision P     fp32 (default), bf16, int8 or auto\n"
     "      --items FILE      item metadata, CSV: ITEM_ID,FIELD,... ('|' between a\n"
     "                        cell's values), for filters\n"
     "      --filter NAME=EXPR  a filter requests name in \"filterArn\" (repeatable):\n"

@@ -299,6 +299,25 @@ void sten__amx_pack(sten_ctx *ctx, int64_t K, int64_t N, const uint16_t *B, int6
  * blocks at a time. */
 void sten__rng_values(const sten_rng *r, uint64_t n0, uint32_t *out, size_t count);
 
+/* int8 products for inference (src/core/qgemm.c): W (K x N) quantized once
+ * to signed 8 bits with a scale per column, A's rows to unsigned 8 bits with
+ * a scale and zero point per row as the product reads them, exact int32
+ * sums; C = A W + bias (fp32, ldc), max(., 0) of it with relu. AVX-512 VNNI where the CPU has it
+ * (sten__qgemm_vnni), else a portable loop with the same bits. */
+typedef struct {
+    int64_t K, N;
+    int8_t *q;       /* blocks of 32 columns, k in fours (see qgemm.c) */
+    float *scale;    /* per column (N rounded up to 32) */
+    int32_t *colsum; /* per column: the sum of its quantized weights */
+} sten_qmat;
+bool sten__qgemm_vnni(void);
+/* Tests: 0 the portable loop, -1 the CPU's best; returns sten__qgemm_vnni(). */
+bool sten__qgemm_set_isa(int isa);
+sten_status sten__qmat_make(sten_ctx *ctx, sten_qmat *m, int64_t K, int64_t N, const float *W, int64_t ldw);
+void sten__qmat_free(sten_ctx *ctx, sten_qmat *m);
+sten_status sten__qgemm(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const sten_qmat *W, const float *bias, bool relu, float *C, int64_t ldc);
+
 /* STEN_KERNELS=portable in the environment: every CPU-specific fast path
  * (own AVX-512 and AVX2 GEMM, bf16, the vector loss pass) off, as on a CPU
  * without them; STEN_KERNELS=avx2: the AVX-512 ones off, as on a CPU with

@@ -196,6 +196,18 @@ static bool forward_chunked(sten_ctx *ctx, const sten_net *net, sten_workspace *
     const bool packed = bf && !training && o->Wbp && o->wbp_ver == net->version &&
                         sten__bgemm_packed_current(o->Wbp);
     A->outb_ok = false;
+    /* int8 inference: weights quantized once (src/rec/predict.c), not for
+     * an output layer that feeds top-K */
+    if (net->int8 && !training && o->Wq.q && o->wq_ver == net->version && !(ws->topk && L->kind == STEN_LAYER_OUTPUT)) {
+        A->act_deferred = ws->mode == NN_RANK && L->kind == STEN_LAYER_OUTPUT && sten__act_increasing(L);
+        const bool relu = !A->act_deferred && L->fn == STEN_ACT_RELU; /* applied as the tiles leave */
+        const sten_status st = sten__qgemm(ctx, B, N, K, H, K, &o->Wq, w->b, relu, A->act, N);
+        if (st && !ws->fwd_st)
+            ws->fwd_st = st;
+        if (!A->act_deferred && !relu)
+            sten_act_forward(ctx, L->fn, &L->ap, A->act, A->act, B, N, N);
+        return true;
+    }
     const nn_buf *SA = &ws->buf[w->src];
     const bool link = packed && chain_out(net, ws, L); /* (which also asks for ws->chain in NN_EVAL) */
     if (link || (packed && ws->mode == NN_EVAL && ws->chain && SA->outb_ok && chain_weights(net, ws, L))) {

@@ -881,6 +881,7 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
             sten_free(net->dctx, w->Wt);
             sten_free(net->dctx, w->wn);
             sten_free(net->dctx, w->Wbp);
+            sten__qmat_free(net->dctx, &w->Wq);
         }
     }
     for (uint32_t i = 0; i < net->n_params; i++) {
@@ -906,7 +907,7 @@ void sten_net_free(sten_ctx *ctx, sten_net *net)
 
 sten_precision sten_net_precision(const sten_net *net)
 {
-    return net->bf16 ? STEN_PRECISION_BF16 : STEN_PRECISION_FP32;
+    return net->int8 ? STEN_PRECISION_INT8 : net->bf16 ? STEN_PRECISION_BF16 : STEN_PRECISION_FP32;
 }
 
 bool sten_bf16_supported(void)
@@ -945,8 +946,17 @@ sten_status sten__net_set_batch(sten_ctx *ctx, sten_net *net, uint32_t B)
 
 sten_status sten_net_set_precision(sten_ctx *ctx, sten_net *net, sten_precision p)
 {
-    if (p != STEN_PRECISION_FP32 && p != STEN_PRECISION_BF16 && p != STEN_PRECISION_AUTO)
-        return sten_fail(ctx, STEN_E_INVALID, "precision %d: not fp32, bf16 or auto", (int)p);
+    if (p != STEN_PRECISION_FP32 && p != STEN_PRECISION_BF16 && p != STEN_PRECISION_AUTO &&
+        p != STEN_PRECISION_INT8)
+        return sten_fail(ctx, STEN_E_INVALID, "precision %d: not fp32, bf16, int8 or auto", (int)p);
+    /* int8: inference only, every CPU (the portable loop where there is no
+     * AVX-512 VNNI); the quantized weights are made before inference reads
+     * them (src/rec/predict.c), under the model's lock */
+    net->int8 = p == STEN_PRECISION_INT8;
+    if (net->int8) {
+        net->bf16 = false;
+        return STEN_OK;
+    }
     if (p == STEN_PRECISION_AUTO) {
         sten_precision_report r;
         sten_precision_probe(ctx, &r);

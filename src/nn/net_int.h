@@ -31,7 +31,8 @@ struct nn_weight {
      * bf16 update keeps it current); Wt, wn, wmax: fp32 recommendation
      * screened in bf16 (src/rec/predict.c): W item-major for rescoring,
      * each item's column norm, the largest |W|; Wbp: inference, Wb packed
-     * once for the NN kernel. */
+     * once for the NN kernel; Wq: int8 precision (inference), W quantized
+     * for sten__qgemm. */
     uint16_t *Wb;
     bool wb_dctx;        /* Wb came from the model's own context (net->dctx) */
     uint64_t wb_ver;
@@ -39,6 +40,8 @@ struct nn_weight {
     uint64_t scr_ver;
     uint32_t *Wbp;
     uint64_t wbp_ver;
+    sten_qmat Wq;
+    uint64_t wq_ver;
     /* Model parallelism (shard.c): this matrix is the block at row row0,
      * column col0 of a full_rows x full_cols matrix (the whole of it
      * when not sharded); initial values and fan sizes are the full one's. */
@@ -152,6 +155,7 @@ struct sten_net {
     uint64_t step;      /* optimizer steps taken */
     int opt_state;      /* optimizer whose state is allocated, -1 = none */
     bool bf16;          /* STEN_PRECISION_BF16 (sten_net_set_precision) */
+    bool int8;          /* STEN_PRECISION_INT8: inference's dense products in int8 */
     uint32_t epoch;     /* for denoising randoms */
     uint64_t seed;
     /* Weights change in steps, init, loads and end-of-epoch settling, each

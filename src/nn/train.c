@@ -881,6 +881,9 @@ static sten_status group_status(sten_ctx *ctx, const sten_comm *c, sten_status s
 
 sten_status sten_net_train(sten_ctx *ctx, sten_net *net, const sten_train_opts *o)
 {
+    if (net->int8)
+        return sten_fail(ctx, STEN_E_INVALID, "int8 precision is for inference; train in fp32 or bf16 "
+                                              "and score the model in int8");
     if (net->examples == 0 || net->examples > UINT32_MAX)
         return sten_fail(ctx, STEN_E_INVALID, "training needs 1 to 2^32-1 examples (have %llu)",
                          (unsigned long long)net->examples);

@@ -82,11 +82,33 @@ static bool pack_weight(sten_ctx *ctx, const sten_net *net, nn_weight *w)
     return true;
 }
 
+/* int8 precision: the weights of every layer fed by one dense product
+ * quantized (once per weight version); a layer whose quantization fails
+ * (no memory) keeps its fp32 product. */
+static void prepare_int8(sten_ctx *ctx, const sten_net *net)
+{
+    for (uint32_t i = 0; net->int8 && i < net->n_layers; i++) {
+        const nn_weight *cw = sten__single_dense_in(net, &net->layers[i]);
+        nn_weight *o = cw ? &net->weights[cw->owner] : NULL;
+        if (!o || o->wq_ver == net->version)
+            continue;
+        if (sten__qmat_make(net->dctx, &o->Wq, o->rows, o->cols, o->W, o->cols)) {
+            sten_ctx_clear_error(net->dctx);
+            o->wq_ver = 0;
+        } else {
+            o->wq_ver = net->version;
+        }
+    }
+    (void)ctx;
+}
+
 /* bf16 precision: every rounded copy current (made under the model's lock,
  * once per weight version), so that inference only reads the model; the
- * layers fed by one dense product get their weights packed too. */
-static void prepare_bf16(sten_ctx *ctx, const sten_net *net)
+ * layers fed by one dense product get their weights packed too. int8: the
+ * quantized weights. */
+static void prepare_precision(sten_ctx *ctx, const sten_net *net)
 {
+    prepare_int8(ctx, net);
     for (uint32_t k = 0; net->bf16 && k < net->n_weights; k++) {
         nn_weight *w = &net->weights[k];
         if (w->owner == (int)k && w->Wb && w->wb_ver != net->version) {
@@ -103,10 +125,10 @@ static void prepare_bf16(sten_ctx *ctx, const sten_net *net)
     }
 }
 
-static void prepare_bf16_locked(sten_ctx *ctx, const sten_net *net)
+static void prepare_precision_locked(sten_ctx *ctx, const sten_net *net)
 {
     lock_model(net);
-    prepare_bf16(ctx, net);
+    prepare_precision(ctx, net);
     unlock_model(net);
 }
 
@@ -132,7 +154,7 @@ sten_status sten_net_infer_ws(sten_ctx *ctx, const sten_net *net, sten_workspace
     const nn_layer *L = pick_layer(ctx, net, layer, &st);
     if (!L || (st = inputs_bound(ctx, net, ws)))
         return st;
-    prepare_bf16_locked(ctx, net);
+    prepare_precision_locked(ctx, net);
     ws->chain = L->kind == STEN_LAYER_OUTPUT; /* no hidden layer's fp32 output is read */
     st = infer(ctx, net, ws, ids, B, NN_EVAL);
     ws->chain = false;
@@ -283,7 +305,7 @@ static sten_status prepare_topk(sten_ctx *ctx, const sten_net *net, const nn_lay
 {
     sten_status st = STEN_OK;
     lock_model(net);
-    prepare_bf16(ctx, net);
+    prepare_precision(ctx, net);
     *screen = screen_prepare(ctx, net, L, &st);
     nn_weight *w = &net->weights[L->in[0]];
     /* bf16 products (screening or bf16 precision): W's strips packed once */
@@ -352,7 +374,7 @@ sten_status sten_net_recommend_ws(sten_ctx *ctx, const sten_net *net, sten_works
          * and apply it to the K winners only */
         if (!(L = pick_layer(ctx, net, NULL, &st)) || (st = inputs_bound(ctx, net, ws)))
             return st;
-        prepare_bf16_locked(ctx, net);
+        prepare_precision_locked(ctx, net);
         if ((st = infer(ctx, net, ws, ids, B, NN_RANK)))
             return st;
         A = sten__buf(ws, net, L);
