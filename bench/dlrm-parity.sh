@@ -9,10 +9,12 @@
 # within 0.5%; scoring at least 3x. Each side trains once per seed in SEEDS
 # and the verdict compares the means. SIDES picks the runs: sten (fp32),
 # sten-bf16 (--precision bf16, where the CPU has it: its AUC and log loss
-# against sten fp32's, the cost of the opt-in precision) and torch.
+# against sten fp32's, the cost of the opt-in precision), sten-int8 (the
+# fp32 model of the sten side scored with --precision int8: the cost of int8
+# inference; needs sten in SIDES) and torch.
 # Appends to $RESULTS.
 #   ROWS=2200000 TEST=200000 SEEDS="1 2 3" BUCKETS=100000 BATCH=128 EPOCHS=1 sh bench/dlrm-parity.sh
-#   SIDES="sten sten-bf16" ... (bf16's AUC loss only, no PyTorch)
+#   SIDES="sten sten-bf16 sten-int8" ... (bf16's and int8's AUC loss only, no PyTorch)
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -49,7 +51,7 @@ tver=$(case " $SIDES " in *" torch "*) "$PY" -c 'import torch; print(torch.__ver
 : >runs.tsv
 for seed in $SEEDS; do
     for side in $SIDES; do
-        [ "$side" = torch ] && continue
+        [ "$side" = torch ] || [ "$side" = sten-int8 ] && continue
         prec=fp32
         [ "$side" = sten-bf16 ] && prec=bf16
         t0=$(date +%s.%N)
@@ -65,6 +67,15 @@ for seed in $SEEDS; do
         s_auc=$(sed -n 's/.*"auc": \([0-9.]*\).*/\1/p' sten.json)
         s_ll=$(sed -n 's/.*"logloss": \([0-9.]*\).*/\1/p' sten.json)
         printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$side" "$seed" "$s_auc" "$s_ll" "$t_train" "$t_score" | tee -a runs.tsv
+        case "$side: $SIDES " in "sten: "*" sten-int8 "*) ;; *) continue ;; esac
+        t0=$(date +%s.%N) # the same fp32 model, scored in int8
+        "$S" predict --force -n dlrm.nc -i test.nc --format scores -t "$THREADS" --precision int8 -s scores.txt 2>/dev/null
+        t_score=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+        cut -f 1 test.tsv | paste -d , scores.txt - >scored.csv
+        "$S" evaluate --scores scored.csv --json >sten.json
+        s_auc=$(sed -n 's/.*"auc": \([0-9.]*\).*/\1/p' sten.json)
+        s_ll=$(sed -n 's/.*"logloss": \([0-9.]*\).*/\1/p' sten.json)
+        printf 'sten-int8\t%s\t%s\t%s\t%s\t%s\n' "$seed" "$s_auc" "$s_ll" "$t_train" "$t_score" | tee -a runs.tsv
     done
     case " $SIDES " in *" torch "*) ;; *) continue ;; esac
     "$PY" "$ROOT/bench/dlrm_parity.py" train.tsv test.tsv "$BUCKETS" "$BATCH" "$EPOCHS" "$THREADS" "$seed" >torch.json
@@ -81,6 +92,7 @@ table=$(awk -F '\t' -v n="$n_train" -v t="$TEST" -v tver="$tver" '
     function name(s) {
         if (s == "sten") return "sten (fp32)"
         if (s == "sten-bf16") return "sten (--precision bf16)"
+        if (s == "sten-int8") return "sten (fp32 model, scored with --precision int8)"
         return "PyTorch " tver " eager, sparse tables" }
     { printf "| %s | %s | %s | %s | %.0f | %.0f |\n", name($1), $2, $3, $4, n / $5, t / $6
       k[$1]++; a[$1] += $3; aa[$1] += $3 * $3; l[$1] += $4; ll[$1] += $4 * $4 }
@@ -103,7 +115,12 @@ verdict=$(awk -F '\t' -v st=0 '
               d = a["sten-bf16"] / k["sten-bf16"] - a["sten"] / k["sten"]
               ls = l["sten"] / k["sten"]; r = (l["sten-bf16"] / k["sten-bf16"] - ls) / ls * 100
               printf "%sbf16 against fp32 (sten): mean AUC %+.4f, mean log loss %+.2f%%",
-                  (k["torch"] ? "; " : ""), d, r } }' runs.tsv)
+                  (k["torch"] ? "; " : ""), d, r }
+          if (k["sten-int8"] && k["sten"]) {
+              d = a["sten-int8"] / k["sten-int8"] - a["sten"] / k["sten"]
+              ls = l["sten"] / k["sten"]; r = (l["sten-int8"] / k["sten-int8"] - ls) / ls * 100
+              printf "%sint8 scoring against fp32 (sten, the same models): mean AUC %+.4f, mean log loss %+.2f%%",
+                  ((k["torch"] || k["sten-bf16"]) ? "; " : ""), d, r } }' runs.tsv)
 echo "$table"
 echo "$verdict"
 {

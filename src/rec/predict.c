@@ -11,8 +11,14 @@
 /* Scoring over threads (score_split): the rows a thread takes at a time,
  * one batch of its workspace. 512: DLRM's bf16 scoring on the Xeon with the
  * AMX chains took 0.222 s for 200,000 rows against 0.238 s at 256 and 0.251
- * at 128 (1,024: 0.217; fewer blocks to share out on small data). */
-enum { SCORE_ROWS = 512 };
+ * at 128 (1,024: 0.217; fewer blocks to share out on small data). int8:
+ * 256, whose activations (fp32 between the layers) stay nearer the core:
+ * 365k-373k rows/s against 334k-340k at 512 and 330k-343k at 128 (DLRM, an
+ * Intel Xeon without AMX, alternating runs). */
+static uint64_t score_rows(const sten_net *net)
+{
+    return net->int8 ? 256 : 512;
+}
 
 static const nn_layer *pick_layer(sten_ctx *ctx, const sten_net *net, const char *name,
                                   sten_status *st)
@@ -511,7 +517,7 @@ static sten_status score_range(sten_ctx *ctx, const sten_net *net, sten_workspac
 }
 
 /* Scoring split over nt threads by rows: each thread its own context (one
- * thread) and workspace, taking batches of SCORE_ROWS rows in turn and
+ * thread) and workspace, taking batches of score_rows() rows in turn and
  * running each through the whole network. A row's
  * score does not depend on the batch it is in, so the scores are those of
  * one thread; but no thread waits at every layer for the other, and a
@@ -519,7 +525,7 @@ static sten_status score_range(sten_ctx *ctx, const sten_net *net, sten_workspac
 static sten_status score_split(sten_ctx *ctx, const sten_net *net, const sten_workspace *ws, int nt,
                                float *scores)
 {
-    const uint64_t blocks = (ws->examples + SCORE_ROWS - 1) / SCORE_ROWS;
+    const uint64_t rows = score_rows(net), blocks = (ws->examples + rows - 1) / rows;
     /* the caller's memory cap holds: what is left of it, shared among the threads */
     const size_t left = ctx->mem_limit > ctx->bytes_in_use ? ctx->mem_limit - ctx->bytes_in_use : 1;
     const size_t budget = ctx->mem_limit ? STEN__MAX(left / (size_t)nt, (size_t)1) : 0;
@@ -533,13 +539,13 @@ static sten_status score_split(sten_ctx *ctx, const sten_net *net, const sten_wo
         if (!my) {
             sten_ctx_set_threads(c, 1);
             sten_ctx_set_mem_limit(c, budget);
-            my = sten__ws_like(c, ws, (uint32_t)STEN__MIN((uint64_t)ws->B_cap, SCORE_ROWS), &w);
+            my = sten__ws_like(c, ws, (uint32_t)STEN__MIN((uint64_t)ws->B_cap, rows), &w);
         }
 #pragma omp for schedule(dynamic, 1)
         for (uint64_t k = 0; k < blocks; k++) {
             if (my || __atomic_load_n(&st, __ATOMIC_RELAXED))
                 continue;
-            my = score_range(c, net, w, k * SCORE_ROWS, STEN__MIN(ws->examples, (k + 1) * SCORE_ROWS), scores);
+            my = score_range(c, net, w, k * rows, STEN__MIN(ws->examples, (k + 1) * rows), scores);
         }
         sten_status none = STEN_OK; /* the first failure's thread says why */
         if (my && __atomic_compare_exchange_n(&st, &none, my, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
@@ -567,7 +573,7 @@ sten_status sten_net_score_ws(sten_ctx *ctx, const sten_net *net, sten_workspace
     if (labels && (!d || (d->attributes & STEN_DS_SPARSE)))
         return sten_fail(ctx, STEN_E_NOTFOUND, "the data has no dense dataset \"%s\" of labels for "
                          "output layer \"%s\"", L->d->dataset, L->d->name);
-    const int nt = (int)STEN__MIN((uint64_t)sten_ctx_threads(ctx), ws->examples / SCORE_ROWS);
+    const int nt = (int)STEN__MIN((uint64_t)sten_ctx_threads(ctx), ws->examples / score_rows(net));
     /* split by tables: every member's forward passes meet in the group sums,
      * batch by batch, so one pass in order */
     st = nt > 1 && !ws->rows && !net->comm ? score_split(ctx, net, ws, nt, scores)
