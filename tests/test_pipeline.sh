@@ -315,6 +315,12 @@ if "$STEN" info | grep -q "^bf16 *yes"; then
 else
     expect_exit 69 "AVX-512 BF16" "$STEN" train -c config.json -i gl_input.nc -o gl_output.nc -n bf.nc --precision bf16
 fi
+# int8 inference on DSSTNE's one-hidden-layer autoencoder: its hidden layer reads the sparse input and
+# its output feeds top-K, both fp32, so the lists are fp32's to the byte
+"$STEN" predict -d gl -n gl.nc -r s-train.txt -i features -o features -f s-train.txt -s i8.txt -k 20 --precision int8 2>/dev/null &&
+    "$STEN" predict -d gl -n gl.nc -r s-train.txt -i features -o features -f s-train.txt -s i8f.txt -k 20 2>/dev/null &&
+    [ -s i8.txt ] && cmp -s i8.txt i8f.txt && ok "predict --precision int8: the autoencoder's lists are fp32's" \
+    || bad "predict --precision int8 on the autoencoder differs from fp32"
 
 # ---- predict: seen items never come back; K beyond the catalogue
 "$STEN" predict -d gl -n gl.nc -r s-train.txt -i features -o features -f s-train.txt -s recs.txt -k 20 2>/dev/null \

@@ -403,6 +403,18 @@ try:
           f"saturated: {n503} of 16 answered 503 with Retry-After, the rest 200")
     check(s.stop() == 0, "saturated server stops cleanly")
 
+    # --precision int8 (inference): DSSTNE's one-hidden-layer autoencoder reads its sparse input
+    # and ranks its output in fp32 either way, so the server answers fp32's list
+    answers = []
+    for prec, name in (("fp32", "serve6"), ("int8", "serve7")):
+        s = Server("--model", "gl.nc", "-i", "features_input", "-o", "features_output", "--history", "ml.txt",
+                   "--precision", prec, name=name)
+        st, _, b = s.post("/recommendations", {"userId": users[3], "numResults": 10})
+        answers.append((st, [e["itemId"] for e in b.get("itemList", [])]))
+        check(s.stop() == 0, f"--precision {prec}: the server stops cleanly")
+    check(answers[0][0] == answers[1][0] == 200 and len(answers[0][1]) == 10 and answers[0][1] == answers[1][1],
+          "serve --precision int8: the autoencoder's list is fp32's")
+
     # filters (category rules) from item metadata, the server started from a --config file
     catalogue = sorted({i for its in hist.values() for i in its} | {i for its in recs.values() for i in its}, key=int)
     genres = {}
