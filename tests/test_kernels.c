@@ -575,7 +575,22 @@ static void test_qgemm(void)
     sten_ctx_clear_error(ctx);
     CHECK_EQ(sten__qgemm(ctx, 1, 2, 3, a, 3, &q, NULL, false, c, 2), STEN_OK);
     CHECK(fabsf(c[0] - 9.0f) < 0.1f && fabsf(c[1] - 12.0f) < 0.1f);
+    /* a NaN in a row counts as 0 on both kernels: the row with 0 there gives the same bits */
+    float an[3] = {0.5f, NAN, -1.0f}, a0[3] = {0.5f, 0.0f, -1.0f}, cn[2], c0[2];
+    for (int v = 0; v < 2; v++) {
+        sten__qgemm_set_isa(v == 0 ? -1 : 0);
+        CHECK_EQ(sten__qgemm(ctx, 1, 2, 3, an, 3, &q, NULL, false, cn, 2), STEN_OK);
+        CHECK_EQ(sten__qgemm(ctx, 1, 2, 3, a0, 3, &q, NULL, false, c0, 2), STEN_OK);
+        CHECK(memcmp(cn, c0, sizeof cn) == 0);
+    }
+    sten__qgemm_set_isa(-1);
     sten__qmat_free(ctx, &q);
+    /* sums longer than int32 can hold for sure are refused (the caller keeps fp32) */
+    float *big = calloc(65537, sizeof *big);
+    CHECK_EQ(sten__qmat_make(ctx, &q, 65537, 1, big, 1), STEN_E_UNSUPPORTED);
+    CHECK(strstr(sten_ctx_error(ctx), "could overflow int32") != NULL);
+    sten_ctx_clear_error(ctx);
+    free(big);
 }
 
 /* The AMX backward sweep against double references of the rounded

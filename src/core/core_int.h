@@ -303,7 +303,8 @@ void sten__rng_values(const sten_rng *r, uint64_t n0, uint32_t *out, size_t coun
  * to signed 8 bits with a scale per column, A's rows to unsigned 8 bits with
  * a scale and zero point per row as the product reads them, exact int32
  * sums; C = A W + bias (fp32, ldc), max(., 0) of it with relu. AVX-512 VNNI where the CPU has it
- * (sten__qgemm_vnni), else a portable loop with the same bits. */
+ * (sten__qgemm_vnni), else a portable loop with the same bits. K is at
+ * most 65,536 (the int32 sums; sten__qmat_make refuses more). */
 typedef struct {
     int64_t K, N;
     int8_t *q;       /* blocks of 32 columns, k in fours (see qgemm.c) */

@@ -23,6 +23,7 @@
 
 #define QMR 8 /* rows of a micro-tile: 16 accumulators */
 #define QNR 32
+#define QMAX_K 65536 /* 65,536 x 255 x 127 < 2^31: the int32 sums cannot overflow */
 
 #if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 11 || defined(__clang__))
 #include <immintrin.h>
@@ -65,6 +66,9 @@ void sten__qmat_free(sten_ctx *ctx, sten_qmat *m)
 
 sten_status sten__qmat_make(sten_ctx *ctx, sten_qmat *m, int64_t K, int64_t N, const float *W, int64_t ldw)
 {
+    if (K > QMAX_K)
+        return sten_fail(ctx, STEN_E_UNSUPPORTED, "int8 product: a sum of %lld products could overflow int32 "
+                         "(at most %d)", (long long)K, QMAX_K);
     const int64_t K4 = (K + 3) / 4 * 4, N32 = (N + QNR - 1) / QNR * QNR;
     if (m->K != K || m->N != N) {
         sten__qmat_free(ctx, m);
@@ -135,7 +139,7 @@ static int32_t cvt_rne(float x)
 static uint8_t quant(float x, const qrow *p)
 {
     int32_t v = cvt_rne(x * p->inv);
-    v = v == INT32_MIN ? 0 : v + p->zp; /* (the vector path clamps INT32_MIN + zp alike) */
+    v = v == INT32_MIN ? p->zp : v + p->zp; /* NaN: as 0, as the vector path */
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
@@ -223,7 +227,7 @@ VNNI static void quant_rows_vnni(const float *A, int64_t lda, int64_t i0, int mr
             const __mmask16 m = lanes16(K - k);
             const __m512 x = _mm512_maskz_loadu_ps(m, a + k);
             const __m512i c = _mm512_cvtps_epi32(_mm512_mul_ps(x, inv));
-            __m512i v = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(c, bad), _mm512_add_epi32(c, zp), lo);
+            __m512i v = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(c, bad), _mm512_add_epi32(c, zp), zp);
             v = _mm512_maskz_mov_epi32(m, _mm512_min_epi32(_mm512_max_epi32(v, lo), hi));
             const __m128i b = _mm512_cvtepi32_epi8(v);
             if (K4 - k >= 16)

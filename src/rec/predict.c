@@ -90,7 +90,7 @@ static bool pack_weight(sten_ctx *ctx, const sten_net *net, nn_weight *w)
 
 /* int8 precision: the weights of every layer fed by one dense product
  * quantized (once per weight version); a layer whose quantization fails
- * (no memory) keeps its fp32 product. */
+ * (no memory, or a sum too long for int32) keeps its fp32 product. */
 static void prepare_int8(sten_ctx *ctx, const sten_net *net)
 {
     for (uint32_t i = 0; net->int8 && i < net->n_layers; i++) {
