@@ -369,6 +369,13 @@ for np in 2 3; do
         same_scores ds1.txt ds$np.txt && ok "DLRM scores on $np ranks (tables split): the 1-process file" ||
         { bad "DLRM scores on $np ranks"; cat err.txt; wc -l ds1.txt ds$np.txt; diff ds1.txt ds$np.txt | head -n 6; }
 done
+# int8 inference over split tables: each rank runs the (replicated) MLPs in int8 on the summed
+# lookups, and a row's int8 score does not depend on its batch either
+"$STEN" predict -n dt1.nc -i c.nc --format scores -s di1.txt --precision int8 2>/dev/null &&
+    mpi 2 predict -n dt1.nc -i c.nc --format scores -s di2.txt --parallel model --precision int8 2>err.txt &&
+    cmp -s di1.txt di2.txt && ! cmp -s di1.txt ds1.txt &&
+    ok "DLRM int8 scores on 2 ranks (tables split): the 1-process int8 file (not fp32's)" ||
+    { bad "DLRM int8 scores on 2 ranks"; cat err.txt; diff di1.txt di2.txt | head -n 6; }
 mpi 2 predict -n one.nc -i in.nc --format scores -s aes.txt --parallel model 2>err.txt
 rc=$?
 [ $rc -ne 0 ] && [ ! -f aes.txt ] && grep -q "scores with --parallel model need a model split by Embedding tables" err.txt &&

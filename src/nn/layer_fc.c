@@ -198,7 +198,8 @@ static bool forward_chunked(sten_ctx *ctx, const sten_net *net, sten_workspace *
     A->outb_ok = false;
     /* int8 inference: weights quantized once (src/rec/predict.c), not for
      * an output layer that feeds top-K */
-    if (net->int8 && !training && o->Wq.q && o->wq_ver == net->version && !(ws->topk && L->kind == STEN_LAYER_OUTPUT)) {
+    if (net->int8 && !training && o->Wq.q && o->wq_ver == net->version && !L->group_sum &&
+        !(ws->topk && L->kind == STEN_LAYER_OUTPUT)) {
         A->act_deferred = ws->mode == NN_RANK && L->kind == STEN_LAYER_OUTPUT && sten__act_increasing(L);
         const bool relu = !A->act_deferred && L->fn == STEN_ACT_RELU; /* applied as the tiles leave */
         const sten_status st = sten__qgemm(ctx, B, N, K, H, K, &o->Wq, w->b, relu, A->act, N);
