@@ -1064,9 +1064,10 @@ sten_status sten_net_init_weights(sten_ctx *ctx, sten_net *net, uint64_t seed);
  * output unit) and its input rows quantized as they are read to unsigned 8
  * bits (a scale and zero point per row), summed exactly in int32 (AVX-512
  * VNNI's vpdpbusd: four times the fp32 FMA's multiply-adds; a portable loop
- * with the same bits elsewhere). An output layer that feeds top-K stays
- * fp32. AUTO never picks it: scores move by the quantization (docs/dlrm.md
- * measures the AUC). */
+ * with the same bits elsewhere). An output layer that a recommendation
+ * ranks (sten_net_recommend*) stays fp32 and is not quantized. AUTO never
+ * picks it: scores move by the quantization (docs/dlrm.md measures the
+ * AUC). */
 typedef enum {
     STEN_PRECISION_FP32 = 0,
     STEN_PRECISION_BF16 = 1,

@@ -1484,6 +1484,16 @@ static void test_recommend(void)
     uint32_t idx2[8 * 40];
     CHECK_EQ(sten_net_recommend(ctx, net, ids, 8, n_items, 40, &ex, idx2, NULL, NULL), STEN_OK);
     CHECK(memcmp(idx, idx2, sizeof idx) == 0);
+    /* int8 inference: the ranked output layer stays fp32 and is never
+     * quantized (its hidden layer reads the sparse input): fp32's lists */
+    CHECK_EQ(sten_net_set_precision(ctx, net, STEN_PRECISION_INT8), STEN_OK);
+    uint32_t idx3[8 * 40];
+    float val3[8 * 40];
+    CHECK_EQ(sten_net_recommend(ctx, net, ids, 8, n_items, 40, &ex, idx3, val3, cnt), STEN_OK);
+    CHECK(memcmp(idx, idx3, sizeof idx) == 0 && memcmp(val, val3, sizeof val) == 0);
+    for (uint32_t k = 0; k < net->n_weights; k++)
+        CHECK(!net->weights[k].Wq.q);
+    CHECK_EQ(sten_net_set_precision(ctx, net, STEN_PRECISION_FP32), STEN_OK);
     /* embeddings of a named layer */
     const float *h;
     uint32_t w;

@@ -197,15 +197,15 @@ static bool forward_chunked(sten_ctx *ctx, const sten_net *net, sten_workspace *
                         sten__bgemm_packed_current(o->Wbp);
     A->outb_ok = false;
     /* int8 inference: weights quantized once (src/rec/predict.c), not for
-     * an output layer that feeds top-K */
+     * an output layer that a recommendation ranks (fused top-K or not) */
     if (net->int8 && !training && o->Wq.q && o->wq_ver == net->version && !L->group_sum &&
-        !(ws->topk && L->kind == STEN_LAYER_OUTPUT)) {
-        A->act_deferred = ws->mode == NN_RANK && L->kind == STEN_LAYER_OUTPUT && sten__act_increasing(L);
-        const bool relu = !A->act_deferred && L->fn == STEN_ACT_RELU; /* applied as the tiles leave */
+        !(L->kind == STEN_LAYER_OUTPUT && (ws->topk || ws->mode == NN_RANK))) {
+        A->act_deferred = false;
+        const bool relu = L->fn == STEN_ACT_RELU; /* applied as the tiles leave */
         const sten_status st = sten__qgemm(ctx, B, N, K, H, K, &o->Wq, w->b, relu, A->act, N);
         if (st && !ws->fwd_st)
             ws->fwd_st = st;
-        if (!A->act_deferred && !relu)
+        if (!relu)
             sten_act_forward(ctx, L->fn, &L->ap, A->act, A->act, B, N, N);
         return true;
     }

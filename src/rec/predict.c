@@ -89,11 +89,16 @@ static bool pack_weight(sten_ctx *ctx, const sten_net *net, nn_weight *w)
 }
 
 /* int8 precision: the weights of every layer fed by one dense product
- * quantized (once per weight version); a layer whose quantization fails
- * (no memory, or a sum too long for int32) keeps its fp32 product. */
-static void prepare_int8(sten_ctx *ctx, const sten_net *net)
+ * quantized (once per weight version), but not those of `ranked`, the
+ * output layer a recommendation ranks in fp32 (a catalogue's weights would
+ * take a quarter of their fp32 size again for nothing); a layer whose
+ * quantization fails (no memory, or a sum too long for int32) keeps its
+ * fp32 product. */
+static void prepare_int8(const sten_net *net, const nn_layer *ranked)
 {
     for (uint32_t i = 0; net->int8 && i < net->n_layers; i++) {
+        if (&net->layers[i] == ranked)
+            continue;
         const nn_weight *cw = sten__single_dense_in(net, &net->layers[i]);
         nn_weight *o = cw ? &net->weights[cw->owner] : NULL;
         if (!o || o->wq_ver == net->version)
@@ -105,16 +110,15 @@ static void prepare_int8(sten_ctx *ctx, const sten_net *net)
             o->wq_ver = net->version;
         }
     }
-    (void)ctx;
 }
 
 /* bf16 precision: every rounded copy current (made under the model's lock,
  * once per weight version), so that inference only reads the model; the
  * layers fed by one dense product get their weights packed too. int8: the
- * quantized weights. */
-static void prepare_precision(sten_ctx *ctx, const sten_net *net)
+ * quantized weights (prepare_int8). */
+static void prepare_precision(sten_ctx *ctx, const sten_net *net, const nn_layer *ranked)
 {
-    prepare_int8(ctx, net);
+    prepare_int8(net, ranked);
     for (uint32_t k = 0; net->bf16 && k < net->n_weights; k++) {
         nn_weight *w = &net->weights[k];
         if (w->owner == (int)k && w->Wb && w->wb_ver != net->version) {
@@ -131,10 +135,10 @@ static void prepare_precision(sten_ctx *ctx, const sten_net *net)
     }
 }
 
-static void prepare_precision_locked(sten_ctx *ctx, const sten_net *net)
+static void prepare_precision_locked(sten_ctx *ctx, const sten_net *net, const nn_layer *ranked)
 {
     lock_model(net);
-    prepare_precision(ctx, net);
+    prepare_precision(ctx, net, ranked);
     unlock_model(net);
 }
 
@@ -160,7 +164,7 @@ sten_status sten_net_infer_ws(sten_ctx *ctx, const sten_net *net, sten_workspace
     const nn_layer *L = pick_layer(ctx, net, layer, &st);
     if (!L || (st = inputs_bound(ctx, net, ws)))
         return st;
-    prepare_precision_locked(ctx, net);
+    prepare_precision_locked(ctx, net, NULL);
     ws->chain = L->kind == STEN_LAYER_OUTPUT; /* no hidden layer's fp32 output is read */
     st = infer(ctx, net, ws, ids, B, NN_EVAL);
     ws->chain = false;
@@ -311,7 +315,7 @@ static sten_status prepare_topk(sten_ctx *ctx, const sten_net *net, const nn_lay
 {
     sten_status st = STEN_OK;
     lock_model(net);
-    prepare_precision(ctx, net);
+    prepare_precision(ctx, net, L);
     *screen = screen_prepare(ctx, net, L, &st);
     nn_weight *w = &net->weights[L->in[0]];
     /* bf16 products (screening or bf16 precision): W's strips packed once */
@@ -380,7 +384,7 @@ sten_status sten_net_recommend_ws(sten_ctx *ctx, const sten_net *net, sten_works
          * and apply it to the K winners only */
         if (!(L = pick_layer(ctx, net, NULL, &st)) || (st = inputs_bound(ctx, net, ws)))
             return st;
-        prepare_precision_locked(ctx, net);
+        prepare_precision_locked(ctx, net, L);
         if ((st = infer(ctx, net, ws, ids, B, NN_RANK)))
             return st;
         A = sten__buf(ws, net, L);
