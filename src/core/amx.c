@@ -137,10 +137,6 @@ AMX static void tiles_on(void)
 #define TSTORE(t, p, stride) _tile_stored(t, p, stride)
 #define TDP(c, a, b) _tile_dpbf16ps(c, a, b)
 
-static INLINE __mmask16 lanes(int64_t n)
-{
-    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
-}
 
 static INLINE int64_t up32(int64_t n)
 {
@@ -254,7 +250,7 @@ typedef struct {
 AMX static void epilogue(const float *T, int64_t rows, int64_t nr, float *C, int64_t ldc,
                          const amx_out *o)
 {
-    const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+    const __mmask16 m0 = sten__lanes16(nr), m1 = sten__lanes16(nr - 16);
     const __m512 va = _mm512_set1_ps(o->alpha), vb = _mm512_set1_ps(o->beta);
     const __m512 bi0 = o->bias ? _mm512_maskz_loadu_ps(m0, o->bias) : _mm512_setzero_ps();
     const __m512 bi1 = o->bias ? _mm512_maskz_loadu_ps(m1, o->bias + 16) : _mm512_setzero_ps();
@@ -361,8 +357,8 @@ AMX static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, int64_t K
         const bool chain = (o->relu || !C) && o->alpha == 1.0f && o->beta == 0.0f;
         const bool bias_in = (direct || chain) && o->bias;
         if (bias_in) {
-            const __m512 b0 = _mm512_maskz_loadu_ps(lanes(nr), o->bias + j);
-            const __m512 b1 = _mm512_maskz_loadu_ps(lanes(nr - 16), o->bias + j + 16);
+            const __m512 b0 = _mm512_maskz_loadu_ps(sten__lanes16(nr), o->bias + j);
+            const __m512 b1 = _mm512_maskz_loadu_ps(sten__lanes16(nr - 16), o->bias + j + 16);
             for (int r = 0; r < 16; r++) {
                 _mm512_store_ps(bias_tile + r * 32, b0);
                 _mm512_store_ps(bias_tile + r * 32 + 16, b1);
@@ -598,7 +594,7 @@ AMX static void pairs_t16(uint32_t *out, int64_t ld, const uint16_t *B, int64_t 
 AMX static void pack_tn16(uint16_t *Ap, int64_t Kp, const float *A, int64_t lda, int64_t i0,
                           int64_t M, int64_t k, int64_t K)
 {
-    const __mmask16 m = lanes(M - i0);
+    const __mmask16 m = sten__lanes16(M - i0);
     __m512i r[16];
     for (int q = 0; q < 16; q++) {
         const int64_t k0 = k + 2 * q;
@@ -683,7 +679,7 @@ AMX static void sum_parts(const float *parts, size_t part, int64_t groups, int64
     for (int64_t i = 0; i < M; i++) {
         float *c = C + i * ldc;
         for (int64_t j = 0; j < N; j += 16) {
-            const __mmask16 m = lanes(N - j);
+            const __mmask16 m = sten__lanes16(N - j);
             __m512 s = _mm512_load_ps(parts + i * ld + j);
             for (int64_t g = 1; g < groups; g++)
                 s = _mm512_add_ps(s, _mm512_load_ps(parts + part * (size_t)g + i * ld + j));

@@ -66,10 +66,6 @@ bool sten__bf16_available(void)
 
 #ifdef HAVE_BF16
 
-static INLINE __mmask16 lanes(int64_t n)
-{
-    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
-}
 
 /* 16 floats to bf16, the same rounding as sten__bf16 (vcvtneps2bf16). */
 BF static INLINE __m256i cvt16(__m512 x)
@@ -84,7 +80,7 @@ BF void sten__to_bf16_row(uint16_t *dst, const float *src, int64_t n)
     for (; j + 16 <= n; j += 16)
         _mm256_storeu_si256((__m256i *)(dst + j), cvt16(_mm512_loadu_ps(src + j)));
     if (j < n) {
-        const __mmask16 m = lanes(n - j);
+        const __mmask16 m = sten__lanes16(n - j);
         _mm256_mask_storeu_epi16(dst + j, m, cvt16(_mm512_maskz_loadu_ps(m, src + j)));
     }
 }
@@ -105,7 +101,7 @@ BF void sten__to_bf16(sten_ctx *ctx, uint16_t *dst, const float *src, int64_t n)
 BF static void pack_strip(uint32_t *restrict Bp, const uint16_t *B, int64_t ldb, int64_t kc,
                           int64_t nr)
 {
-    const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+    const __mmask16 m0 = sten__lanes16(nr), m1 = sten__lanes16(nr - 16);
     for (int64_t k = 0; k < kc; k += 2) {
         const uint16_t *r0 = B + k * ldb, *r1 = r0 + ldb;
         const bool two = k + 1 < kc;
@@ -138,7 +134,7 @@ BF static INLINE void store_panel(uint32_t *restrict P, const __m512i r[16], int
     __m512i o[16];
     sten__t16(r, o);
     for (int64_t c = 0; c < np; c++)
-        _mm512_mask_storeu_epi32(P + c * MR, lanes(MR), o[c]);
+        _mm512_mask_storeu_epi32(P + c * MR, sten__lanes16(MR), o[c]);
 }
 
 /* A panel of MR bf16 rows (k pairs adjacent) into P[kp][r], as below. */
@@ -163,7 +159,7 @@ BF static void pack_panel_bf16(uint32_t *restrict P, const uint16_t *A, int64_t 
 BF static void pack_panel(uint32_t *restrict P, const float *A, int64_t lda, bool tn, int64_t rows,
                           int64_t kc)
 {
-    const __mmask16 mr = lanes(MR), mrows = lanes(rows);
+    const __mmask16 mr = sten__lanes16(MR), mrows = sten__lanes16(rows);
     if (tn) {
         for (int64_t k = 0; k < kc; k += 2) {
             const __m512 lo = _mm512_maskz_loadu_ps(mrows, A + k * lda);
@@ -175,7 +171,7 @@ BF static void pack_panel(uint32_t *restrict P, const float *A, int64_t lda, boo
         return;
     }
     for (int64_t k = 0; k < kc; k += 32) {
-        const __mmask16 m0 = lanes(kc - k), m1 = lanes(kc - k - 16);
+        const __mmask16 m0 = sten__lanes16(kc - k), m1 = sten__lanes16(kc - k - 16);
         __m512i r[16];
         for (int i = 0; i < 16; i++)
             r[i] = i < rows ? (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, A + i * lda + k + 16),
@@ -308,7 +304,7 @@ BF static void chunk_nn(int64_t M, int64_t j0, int64_t j1, int64_t K, float alph
                     pack_strip_t(Bp, B + j * ldb + p, ldb, kc, nr);
                 else
                     pack_strip(Bp, B + p * ldb + j, ldb, kc, nr);
-                const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+                const __mmask16 m0 = sten__lanes16(nr), m1 = sten__lanes16(nr - 16);
                 const tile_out o = {alpha, beta, bias ? bias + j : NULL, p == 0, p + KC >= K,
                                     Cb ? Cb + j : NULL, ldcb};
                 float *Cj = C + (j - coff);

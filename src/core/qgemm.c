@@ -29,6 +29,7 @@
 #include <immintrin.h>
 #define HAVE_VNNI 1
 #define VNNI __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx512vnni,fma,avx2")))
+#include "simd512.h"
 #endif
 
 static int q_isa = -1; /* sten__qgemm_set_isa: 0 the portable loop, -1 the CPU's best */
@@ -185,11 +186,6 @@ static void tile_portable(const uint8_t *qa, const qrow *p, int mr, int64_t K4, 
 }
 
 #ifdef HAVE_VNNI
-static inline __mmask16 lanes16(int64_t n)
-{
-    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
-}
-
 /* The same quantization, 16 values at a time. */
 VNNI static void quant_rows_vnni(const float *A, int64_t lda, int64_t i0, int mr, int64_t K, int64_t K4,
                                  uint8_t *qa, qrow *p)
@@ -213,7 +209,7 @@ VNNI static void quant_rows_vnni(const float *A, int64_t lda, int64_t i0, int mr
             mn3 = _mm512_min_ps(x3, mn3), mx3 = _mm512_max_ps(x3, mx3);
         }
         for (; k < K; k += 16) {
-            const __m512 x = _mm512_maskz_loadu_ps(lanes16(K - k), a + k);
+            const __m512 x = _mm512_maskz_loadu_ps(sten__lanes16(K - k), a + k);
             mn0 = _mm512_min_ps(x, mn0), mx0 = _mm512_max_ps(x, mx0);
         }
         mn0 = _mm512_min_ps(_mm512_min_ps(mn0, mn1), _mm512_min_ps(mn2, mn3));
@@ -224,7 +220,7 @@ VNNI static void quant_rows_vnni(const float *A, int64_t lda, int64_t i0, int mr
                       hi = _mm512_set1_epi32(255), bad = _mm512_set1_epi32(INT32_MIN);
         uint8_t *q = qa + (int64_t)r * K4;
         for (k = 0; k < K4; k += 16) {
-            const __mmask16 m = lanes16(K - k);
+            const __mmask16 m = sten__lanes16(K - k);
             const __m512 x = _mm512_maskz_loadu_ps(m, a + k);
             const __m512i c = _mm512_cvtps_epi32(_mm512_mul_ps(x, inv));
             __m512i v = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(c, bad), _mm512_add_epi32(c, zp), zp);
@@ -264,7 +260,7 @@ VNNI static void tile_vnni(const uint8_t *qa, const qrow *p, int mr, int64_t K4,
         const int64_t j = j0 + 16 * h;
         if (j >= N)
             break;
-        const __mmask16 m = N - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (N - j)) - 1u);
+        const __mmask16 m = sten__lanes16(N - j);
         const __m512 s = _mm512_load_ps(W->scale + j);
         const __m512i cs = _mm512_load_si512(W->colsum + j);
         const __m512 b = bias ? _mm512_maskz_loadu_ps(m, bias + j) : _mm512_setzero_ps();

@@ -193,16 +193,12 @@ static sten_status chunks_blas(sten_ctx *ctx, int64_t M, int64_t N, int64_t K, f
 
 #ifdef STEN_HAVE_AVX512_GEMM
 
-static INLINE __mmask16 lanes(int64_t n)
-{
-    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
-}
 
 /* Bp[k][0..32) = B[k][0..nr), zero beyond nr. */
 AVX512 static void pack_strip(float *restrict Bp, const float *B, int64_t ldb, int64_t kc,
                               int64_t nr)
 {
-    const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+    const __mmask16 m0 = sten__lanes16(nr), m1 = sten__lanes16(nr - 16);
     for (int64_t k = 0; k < kc; k++) {
         _mm512_store_ps(Bp + NR * k, _mm512_maskz_loadu_ps(m0, B + k * ldb));
         _mm512_store_ps(Bp + NR * k + 16, _mm512_maskz_loadu_ps(m1, B + k * ldb + 16));
@@ -303,7 +299,7 @@ static INLINE const float *a_panel(const a_block *s, int64_t i, int64_t *cs)
 AVX512 static void strip_512(const a_block *s, int64_t i0, int64_t i1, const float *Bp, float *C,
                              int64_t ldc, int64_t nr, const tile_out *o)
 {
-    const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+    const __mmask16 m0 = sten__lanes16(nr), m1 = sten__lanes16(nr - 16);
     for (int64_t i = i0; i < i1; i += MR) {
         int64_t cs;
         const float *a = a_panel(s, i, &cs);
@@ -594,7 +590,7 @@ AVX512 static INLINE void dot_micro(const int mr, const int nr, int64_t kc, cons
         }
     }
     if (k < kc) {
-        const __mmask16 m = lanes(kc - k);
+        const __mmask16 m = sten__lanes16(kc - k);
         __m512 b[DOT_NR];
         for (int c = 0; c < nr; c++)
             b[c] = _mm512_maskz_loadu_ps(m, B + c * ldb + k);

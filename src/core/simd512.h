@@ -1,12 +1,19 @@
-/* simd512.h — AVX-512 helpers shared by the fp32 and bf16 dot-product
- * kernels (sgemm.c, bgemm.c, amx.c). Include only where <immintrin.h> is in and
+/* simd512.h — AVX-512 helpers shared by the fp32, bf16 and int8 product
+ * kernels (sgemm.c, bgemm.c, amx.c, qgemm.c). Include only where <immintrin.h> is in and
  * the caller's target includes AVX-512F. */
 #ifndef STEN_SIMD512_H
 #define STEN_SIMD512_H
 
 #include <immintrin.h>
+#include <stdint.h>
 
 #define STEN__AVX512F __attribute__((target("avx512f"), always_inline)) static inline
+
+/* The mask of the first n of 16 lanes (none for n <= 0, all for n >= 16). */
+__attribute__((always_inline)) static inline __mmask16 sten__lanes16(int64_t n)
+{
+    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
 
 /* Lane i of the result = the sum of v[i]'s 16 lanes, i < 16: a transpose-
  * and-add tree, 15 adds and 30 shuffles for what 16 separate reductions do
