@@ -276,7 +276,7 @@ VNNI static void tile_vnni(const uint8_t *qa, const qrow *p, int mr, int64_t K4,
 }
 #endif
 
-/* Rows [i0, i1) of the product, a thread's share. */
+/* Rows [i0, i1) of the product, QMR at a time (sten__qgemm hands each task one block). */
 static void rows(const float *A, int64_t lda, int64_t i0, int64_t i1, int64_t N, int64_t K, const sten_qmat *W,
                  const float *bias, bool relu, float *C, int64_t ldc, uint8_t *qa, bool vnni)
 {
